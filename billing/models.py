@@ -1,0 +1,145 @@
+"""Plans, subscriptions and the append-only credit ledger.
+
+Plan rows are data (seeded by migration 0002 from PRODUCT.md's plan table, editable in the admin).
+The balance lives on `CreditAccount` and changes only through `billing.services`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+RESOLUTION_COST = {"1K": 1, "2K": 2, "4K": 4}  # credits per image, PRODUCT.md "Credits"
+EDIT_COST = 2  # credits per edit, PRODUCT.md "Credits"
+ALL_ASPECT_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
+ALL_RESOLUTIONS = ["1K", "2K", "4K"]
+
+
+class Plan(models.Model):
+    """A subscription plan. `None` in a limit field means unlimited."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=40)
+    price_cents = models.PositiveIntegerField(help_text="USD cents per month")
+    monthly_credits = models.PositiveIntegerField()
+    resolutions = models.JSONField(default=list, help_text='e.g. ["1K", "2K"]')
+    aspect_ratios = models.JSONField(default=list, help_text='e.g. ["16:9", "1:1"]')
+    max_variations = models.PositiveSmallIntegerField(default=1)
+    watermark = models.BooleanField(default=False)
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
+    custom_asset_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Max custom styles, palettes and faces each; empty = unlimited"
+    )
+    features = models.JSONField(
+        default=list, help_text='Feature flags, e.g. ["enhance_title", "heatmap", "youtube"]'
+    )
+    queue_priority = models.CharField(
+        max_length=10, choices=[("normal", "normal"), ("high", "high")], default="normal"
+    )
+    generate_cooldown_seconds = models.PositiveSmallIntegerField(default=0)
+    stripe_price_id = models.CharField(max_length=100, blank=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+    is_default = models.BooleanField(default=False, help_text="The plan new accounts start on")
+
+    class Meta:
+        ordering = ["sort_order"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def has_feature(self, feature: str) -> bool:
+        return feature in self.features
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "monthly_credits": self.monthly_credits,
+            "resolutions": list(self.resolutions),
+            "aspect_ratios": list(self.aspect_ratios),
+            "max_variations": self.max_variations,
+            "watermark": self.watermark,
+            "custom_asset_limit": self.custom_asset_limit,
+            "features": list(self.features),
+        }
+
+
+class Subscription(models.Model):
+    """One per user. Paid features apply only while `status` is active or trialing."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        TRIALING = "trialing"
+        PAST_DUE = "past_due"
+        CANCELED = "canceled"
+        INCOMPLETE = "incomplete"
+        UNPAID = "unpaid"
+
+    GOOD_STANDING = (Status.ACTIVE, Status.TRIALING)
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscription"
+    )
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    current_period_start = models.DateTimeField()
+    current_period_end = models.DateTimeField(db_index=True)
+    stripe_customer_id = models.CharField(max_length=100, blank=True)
+    stripe_subscription_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.plan} ({self.status})"
+
+
+class CreditAccount(models.Model):
+    """The balance row: locked (SELECT ... FOR UPDATE) by every credit movement."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_account"
+    )
+    balance = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.balance} credits"
+
+
+class CreditLedgerEntry(models.Model):
+    """One credit movement. Append-only: rows are never updated or deleted by the app."""
+
+    class Kind(models.TextChoices):
+        GRANT = "grant"
+        DEBIT = "debit"
+        REFUND = "refund"
+        ADJUSTMENT = "adjustment"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_entries"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    amount = models.IntegerField(help_text="Signed: grants and refunds > 0, debits < 0")
+    balance_after = models.IntegerField()
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    reason = models.CharField(max_length=200, blank=True)
+    reference = models.CharField(max_length=100, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+        verbose_name_plural = "credit ledger entries"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+d} ({self.idempotency_key})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError("Credit ledger entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("Credit ledger entries are append-only")

@@ -1,0 +1,46 @@
+"""Dramatiq actors. They take ids, never objects; the claim in `execute_job` makes them idempotent.
+
+Plans with high queue priority (PRODUCT.md: Advanced, Pro) go to `jobs_high`, which workers take
+first (lower Dramatiq priority number).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import dramatiq
+from django.conf import settings
+
+from generation.services import execute_job
+
+TIME_LIMIT_MS = settings.JOB_TIME_LIMIT_SECONDS * 1000
+
+
+@dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=TIME_LIMIT_MS, priority=10)
+def run_job(job_id: str) -> None:
+    execute_job(job_id)
+
+
+@dramatiq.actor(queue_name="jobs_high", max_retries=0, time_limit=TIME_LIMIT_MS, priority=0)
+def run_job_high(job_id: str) -> None:
+    execute_job(job_id)
+
+
+_inline_worker: dramatiq.Worker | None = None
+_inline_lock = threading.Lock()
+
+
+def _ensure_inline_worker() -> None:
+    """Without a broker service (no REDIS_URL), run a Dramatiq worker on threads in this process."""
+    global _inline_worker
+    with _inline_lock:
+        if _inline_worker is None:
+            _inline_worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=2)
+            _inline_worker.start()
+
+
+def enqueue_job(job_id: str, priority: str = "normal") -> None:
+    if settings.JOBS_RUN_INLINE:
+        _ensure_inline_worker()
+    actor = run_job_high if priority == "high" else run_job
+    actor.send(job_id)

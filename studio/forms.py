@@ -1,0 +1,68 @@
+"""Page forms for the library. Image checks happen in studio.services (shared with the API)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+
+HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (the pattern from Django's file-upload docs)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "widget",
+            MultipleFileInput(attrs={"multiple": True, "accept": "image/jpeg,image/png,image/webp"}),
+        )
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data if item] or (
+                [] if not self.required else [single(None, initial)]
+            )
+        return [single(data, initial)] if data or self.required else []
+
+
+class FaceForm(forms.Form):
+    name = forms.CharField(max_length=80)
+    images = MultipleFileField(help_text="1 to 3 photos, JPEG, PNG or WebP, up to 10 MB each.")
+
+
+class StyleForm(forms.Form):
+    name = forms.CharField(max_length=80)
+    description = forms.CharField(max_length=300, required=False)
+    prompt = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
+        help_text="How the thumbnail should look. Never shown to others.",
+    )
+    is_public = forms.BooleanField(required=False, label="Publish (name, description, preview)")
+    reference_images = MultipleFileField(required=False, help_text="Up to 4 example images.")
+
+
+class PaletteForm(forms.Form):
+    name = forms.CharField(max_length=80)
+    colors = forms.CharField(
+        max_length=60,
+        help_text="3 to 6 colours, e.g. #FF0044, #111111, #FFD400",
+        widget=forms.TextInput(attrs={"placeholder": "#FF0044, #111111, #FFD400"}),
+    )
+    is_public = forms.BooleanField(required=False, label="Publish")
+
+    def clean_colors(self) -> list[str]:
+        colors = [c.strip() for c in self.cleaned_data["colors"].replace(" ", ",").split(",") if c.strip()]
+        if not 3 <= len(colors) <= 6:
+            raise forms.ValidationError("Give 3 to 6 colours.")
+        bad = [c for c in colors if not HEX_COLOR.match(c)]
+        if bad:
+            raise forms.ValidationError(f"Not a #RRGGBB colour: {', '.join(bad)}")
+        return [c.upper() for c in colors]

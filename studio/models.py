@@ -1,0 +1,179 @@
+"""The creator's library: styles, palettes, faces, projects and thumbnails.
+
+Built-in styles and palettes have no owner (seeded by migration 0002). Every other row belongs to
+one user and is reached through `for_owner` querysets, so a stranger's id is a 404.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def _upload_path(prefix: str, instance: Any, ext: str) -> str:
+    owner = getattr(instance, "owner_id", None) or "builtin"
+    return f"{prefix}/{owner}/{uuid.uuid4().hex}.{ext}"
+
+
+class LibraryQuerySet(models.QuerySet):
+    def for_owner(self, user: Any) -> LibraryQuerySet:
+        return self.filter(owner=user)
+
+    def usable_by(self, user: Any) -> LibraryQuerySet:
+        """Built-in rows, public rows, and the user's own."""
+        return self.filter(Q(owner__isnull=True) | Q(is_public=True) | Q(owner=user))
+
+
+class Style(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="styles",
+    )
+    slug = models.SlugField(blank=True, help_text="Built-in styles only")
+    name = models.CharField(max_length=80)
+    description = models.CharField(max_length=300, blank=True)
+    prompt = models.TextField(help_text="Style instructions for the model; never shown publicly")
+    preview = models.ImageField(upload_to="styles/previews", blank=True)
+    is_public = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LibraryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["owner_id", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.owner_id is None
+
+
+class StyleReferenceImage(models.Model):
+    style = models.ForeignKey(Style, on_delete=models.CASCADE, related_name="reference_images")
+    image = models.ImageField(upload_to="styles/references")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+
+class Palette(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="palettes",
+    )
+    name = models.CharField(max_length=80)
+    colors = models.JSONField(help_text='3-6 "#RRGGBB" colours, most prominent first')
+    is_public = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LibraryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["owner_id", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Face(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="faces"
+    )
+    name = models.CharField(max_length=80)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LibraryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FaceImage(models.Model):
+    face = models.ForeignKey(Face, on_delete=models.CASCADE, related_name="images")
+    image = models.ImageField(upload_to="faces")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+
+class Project(models.Model):
+    class ShareMode(models.TextChoices):
+        OFF = "off"
+        ALL = "all"
+        FAVORITES = "favorites"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects"
+    )
+    name = models.CharField(max_length=100)
+    default_settings = models.JSONField(default=dict, blank=True)
+    share_mode = models.CharField(max_length=10, choices=ShareMode.choices, default=ShareMode.OFF)
+    share_token = models.CharField(max_length=32, unique=True, default=secrets.token_urlsafe)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LibraryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Thumbnail(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="thumbnails"
+    )
+    job = models.ForeignKey(
+        "generation.Job", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="thumbnails",
+    )
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="thumbnails"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    style = models.ForeignKey(Style, null=True, blank=True, on_delete=models.SET_NULL)
+    palette = models.ForeignKey(Palette, null=True, blank=True, on_delete=models.SET_NULL)
+    aspect_ratio = models.CharField(max_length=8)
+    resolution = models.CharField(max_length=4)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    image = models.ImageField(upload_to="thumbnails/full", help_text="Provider output, PNG")
+    image_small = models.ImageField(upload_to="thumbnails/400", help_text="~400 px wide WebP")
+    image_medium = models.ImageField(upload_to="thumbnails/800", help_text="~800 px wide WebP")
+    download = models.FileField(
+        upload_to="thumbnails/download", help_text="YouTube-ready JPEG (1280x720 for 16:9)"
+    )
+    has_watermark = models.BooleanField(default=False)
+    is_favorite = models.BooleanField(default=False)
+    is_public = models.BooleanField(default=False)
+    share_clicks = models.PositiveIntegerField(default=0)
+    variation_index = models.PositiveSmallIntegerField(default=0)
+    parameters = models.JSONField(default=dict, help_text="Allowlisted generation parameters")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = LibraryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at", "-id"], name="thumb_owner_newest")]
+
+    def __str__(self) -> str:
+        return self.title or f"Thumbnail {self.pk}"

@@ -1,0 +1,387 @@
+"""Creator-facing services: `check_*` validates, `do_*` mutates, `access_*` fetches with a
+permission check (a stranger's id raises Http404)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from billing.models import RESOLUTION_COST, Plan
+from billing.services import effective_plan
+from generation.models import Job
+from generation.services import find_replay, submit_job
+from generation.sizes import ASPECT_RATIOS, IMAGE_SIZES
+from studio.images import ImageRejected, decode_upload, encode_jpeg
+from studio.models import (
+    Face,
+    FaceImage,
+    Palette,
+    Project,
+    Style,
+    StyleReferenceImage,
+    Thumbnail,
+)
+
+logger = logging.getLogger(__name__)
+
+GENERATE_JOB = "generate_thumbnails"
+MAX_FACE_PHOTOS = 3
+MAX_FACES_PER_REQUEST = 3
+MAX_STYLE_REFERENCES = 4
+TITLE_MAX_CHARS = 100
+INSTRUCTIONS_MAX_CHARS = 500
+
+
+class StudioError(Exception):
+    """A refused request: `message` for the creator, `code` for clients, HTTP `status`."""
+
+    def __init__(self, message: str, code: str, status: int = 400, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.extra = extra
+
+
+@dataclass
+class GenerateParams:
+    """A validated generation request; stored on the Job as its params (no prompt)."""
+
+    title: str = ""
+    instructions: str = ""
+    style_id: int | None = None
+    palette_id: int | None = None
+    face_ids: list[int] = field(default_factory=list)
+    expression: str = ""
+    pose: str = ""
+    aspect_ratio: str = "16:9"
+    resolution: str = "1K"
+    variations: int = 1
+    project_id: int | None = None
+    model: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- access helpers ------------------------------------------------------------------------
+
+
+def access_style(user: AbstractBaseUser, style_id: int) -> Style:
+    return get_object_or_404(Style.objects.usable_by(user), pk=style_id)
+
+
+def access_palette(user: AbstractBaseUser, palette_id: int) -> Palette:
+    return get_object_or_404(Palette.objects.usable_by(user), pk=palette_id)
+
+
+def access_face(user: AbstractBaseUser, face_id: int) -> Face:
+    return get_object_or_404(Face.objects.for_owner(user), pk=face_id)
+
+
+def access_project(user: AbstractBaseUser, project_id: int) -> Project:
+    return get_object_or_404(Project.objects.for_owner(user), pk=project_id)
+
+
+def access_thumbnail(user: AbstractBaseUser, thumbnail_id: int) -> Thumbnail:
+    return get_object_or_404(Thumbnail.objects.for_owner(user), pk=thumbnail_id)
+
+
+def access_job(user: AbstractBaseUser, job_id: Any) -> Job:
+    try:
+        return Job.objects.get(pk=job_id, user=user)
+    except (Job.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+# --- generation ----------------------------------------------------------------------------
+
+
+def check_plan_limits(plan: Plan, params: GenerateParams) -> None:
+    """Plan limits in PRODUCT.md's order: variations, resolution, aspect ratio, custom assets.
+    Raises StudioError 403 with code `plan_variations_limit`, `plan_resolution_not_allowed`,
+    `plan_aspect_ratio_not_allowed` or `plan_custom_assets_limit`."""
+    if params.variations > plan.max_variations:
+        raise StudioError(
+            f"The {plan.name} plan allows up to {plan.max_variations} variation(s) per request.",
+            "plan_variations_limit", 403, limit=plan.max_variations,
+        )
+    if params.resolution not in plan.resolutions:
+        raise StudioError(
+            f"{params.resolution} needs a higher plan than {plan.name}.",
+            "plan_resolution_not_allowed", 403, allowed=plan.resolutions,
+        )
+    if params.aspect_ratio not in plan.aspect_ratios:
+        raise StudioError(
+            f"The {params.aspect_ratio} aspect ratio needs a higher plan than {plan.name}.",
+            "plan_aspect_ratio_not_allowed", 403, allowed=plan.aspect_ratios,
+        )
+    limit = plan.custom_asset_limit
+    if limit is not None and len(set(params.face_ids)) > limit:
+        # An account that downgraded keeps its faces but may use only `limit` per request.
+        raise StudioError(
+            f"The {plan.name} plan allows {limit} custom face(s) per request.",
+            "plan_custom_assets_limit", 403, limit=limit,
+        )
+
+
+def check_generate_params(user: AbstractBaseUser, data: dict[str, Any]) -> GenerateParams:
+    """Validate the shape of a generate request and that every referenced object is usable by
+    `user`. Raises StudioError 400 `invalid` or Http404 (a stranger's style, palette, face or
+    project)."""
+    params = GenerateParams(
+        title=_text(data, "title", TITLE_MAX_CHARS),
+        instructions=_text(data, "instructions", INSTRUCTIONS_MAX_CHARS),
+        style_id=_optional_id(data, "style_id"),
+        palette_id=_optional_id(data, "palette_id"),
+        face_ids=_id_list(data, "face_ids"),
+        expression=_text(data, "expression", 60),
+        pose=_text(data, "pose", 60),
+        aspect_ratio=str(data.get("aspect_ratio") or "16:9"),
+        resolution=str(data.get("resolution") or "1K").upper(),
+        variations=_int(data, "variations", 1),
+        project_id=_optional_id(data, "project_id"),
+        model=str(data.get("model") or settings.GEMINI_IMAGE_MODEL),
+    )
+    if params.aspect_ratio not in ASPECT_RATIOS:
+        raise StudioError(f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}.", "invalid")
+    if params.resolution not in IMAGE_SIZES:
+        raise StudioError("resolution must be 1K, 2K or 4K.", "invalid")
+    if not 1 <= params.variations <= 4:
+        raise StudioError("variations must be between 1 and 4.", "invalid")
+    if params.model not in settings.GEMINI_IMAGE_MODELS:
+        raise StudioError("Unknown model.", "invalid")
+    if len(params.face_ids) > MAX_FACES_PER_REQUEST:
+        raise StudioError(f"Pick at most {MAX_FACES_PER_REQUEST} faces.", "invalid")
+    if params.style_id is not None:
+        access_style(user, params.style_id)
+    if params.palette_id is not None:
+        access_palette(user, params.palette_id)
+    if params.project_id is not None:
+        access_project(user, params.project_id)
+    if params.face_ids:
+        found = Face.objects.for_owner(user).filter(pk__in=params.face_ids).count()
+        if found != len(set(params.face_ids)):
+            raise Http404
+    return params
+
+
+def replay_generate(
+    *, user: AbstractBaseUser, params: GenerateParams, idempotency_key: str | None
+) -> Job | None:
+    """The job an identical earlier request made with this key, if any (charges nothing)."""
+    return find_replay(user=user, idempotency_key=idempotency_key, params=params.as_dict())
+
+
+def do_generate(
+    *, user: AbstractBaseUser, params: GenerateParams, idempotency_key: str | None
+) -> tuple[Job, bool]:
+    """Check plan limits, then debit and queue a generation job (see generation.services).
+    Raises StudioError (403 plan limits), billing.services.InsufficientCredits,
+    generation.services.IdempotencyKeyReused."""
+    plan = effective_plan(user)
+    replay = replay_generate(user=user, params=params, idempotency_key=idempotency_key)
+    if replay is not None:
+        return replay, False
+    check_plan_limits(plan, params)
+    return submit_job(
+        user=user,
+        job_type=GENERATE_JOB,
+        params={**params.as_dict(), "watermark": plan.watermark},
+        units=params.variations,
+        unit_cost=RESOLUTION_COST[params.resolution],
+        idempotency_key=idempotency_key,
+        priority=plan.queue_priority,
+    )
+
+
+# --- faces ---------------------------------------------------------------------------------
+
+
+def do_create_face(*, owner: AbstractBaseUser, name: str, files: list[UploadedFile]) -> Face:
+    """Create a face from 1-3 photos. Every photo is decoded and checked before anything is
+    stored; on any failure nothing is stored. Raises StudioError (400 `invalid`,
+    403 `plan_custom_assets_limit`, or the image's own code: 400/413)."""
+    name = name.strip()
+    if not name:
+        raise StudioError("Give the face a name.", "invalid")
+    if len(name) > 80:
+        raise StudioError("The name is longer than 80 characters.", "invalid")
+    if not 1 <= len(files) <= MAX_FACE_PHOTOS:
+        raise StudioError(f"Upload 1 to {MAX_FACE_PHOTOS} photos for a face.", "invalid")
+    check_custom_asset_quota(owner, Face)
+    try:
+        decoded = [decode_upload(f) for f in files]
+    except ImageRejected as exc:
+        raise StudioError(exc.message, exc.code, exc.status) from exc
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            face = Face.objects.create(owner=owner, name=name)
+            for position, photo in enumerate(decoded):
+                face_image = FaceImage(
+                    face=face, width=photo.width, height=photo.height, position=position
+                )
+                face_image.image.save(
+                    f"{face.pk}-{position}.jpg", ContentFile(encode_jpeg(photo.image)), save=True
+                )
+                stored.append(face_image.image.name)
+    except Exception:
+        _delete_files(stored)
+        raise
+    return face
+
+
+def do_delete_face(*, face: Face) -> None:
+    """Delete a face and, after the transaction commits, its stored photos."""
+    names = [img.image.name for img in face.images.all()]
+    with transaction.atomic():
+        face.delete()
+        transaction.on_commit(lambda: _delete_files(names))
+
+
+def access_own_style(user: AbstractBaseUser, style_id: int) -> Style:
+    return get_object_or_404(Style.objects.for_owner(user), pk=style_id)
+
+
+def access_own_palette(user: AbstractBaseUser, palette_id: int) -> Palette:
+    return get_object_or_404(Palette.objects.for_owner(user), pk=palette_id)
+
+
+def do_create_style(
+    *,
+    owner: AbstractBaseUser,
+    name: str,
+    description: str,
+    prompt: str,
+    is_public: bool,
+    references: list[UploadedFile],
+) -> Style:
+    """A custom style with up to 4 reference images, each decoded and re-encoded before storing.
+    Raises StudioError (400/413, 403 `plan_custom_assets_limit`)."""
+    if len(references) > MAX_STYLE_REFERENCES:
+        raise StudioError(f"Add at most {MAX_STYLE_REFERENCES} reference images.", "invalid")
+    check_custom_asset_quota(owner, Style)
+    try:
+        decoded = [decode_upload(f) for f in references]
+    except ImageRejected as exc:
+        raise StudioError(exc.message, exc.code, exc.status) from exc
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            style = Style.objects.create(
+                owner=owner, name=name, description=description, prompt=prompt,
+                is_public=is_public,
+            )
+            for position, photo in enumerate(decoded):
+                ref = StyleReferenceImage(
+                    style=style, width=photo.width, height=photo.height, position=position
+                )
+                ref.image.save(
+                    f"{style.pk}-{position}.jpg", ContentFile(encode_jpeg(photo.image)), save=True
+                )
+                stored.append(ref.image.name)
+                if position == 0:
+                    style.preview.save(
+                        f"{style.pk}.jpg", ContentFile(encode_jpeg(photo.image, 85)), save=True
+                    )
+                    stored.append(style.preview.name)
+    except Exception:
+        _delete_files(stored)
+        raise
+    return style
+
+
+def do_delete_style(*, style: Style) -> None:
+    names = [ref.image.name for ref in style.reference_images.all()]
+    if style.preview:
+        names.append(style.preview.name)
+    with transaction.atomic():
+        style.delete()
+        transaction.on_commit(lambda: _delete_files(names))
+
+
+def do_create_palette(
+    *, owner: AbstractBaseUser, name: str, colors: list[str], is_public: bool
+) -> Palette:
+    """A custom palette of 3-6 "#RRGGBB" colours (validated by the form). Raises StudioError 403
+    `plan_custom_assets_limit`."""
+    check_custom_asset_quota(owner, Palette)
+    return Palette.objects.create(owner=owner, name=name, colors=colors, is_public=is_public)
+
+
+def do_delete_palette(*, palette: Palette) -> None:
+    palette.delete()
+
+
+def check_custom_asset_quota(owner: AbstractBaseUser, model: type) -> None:
+    """Raises StudioError 403 `plan_custom_assets_limit` when the plan's limit of custom styles,
+    palettes or faces (each counted on its own; PRODUCT.md: Free 1 each) is reached."""
+    plan = effective_plan(owner)
+    limit = plan.custom_asset_limit
+    if limit is None:
+        return
+    if model.objects.filter(owner=owner).count() >= limit:
+        noun = model._meta.verbose_name_plural
+        raise StudioError(
+            f"The {plan.name} plan allows {limit} custom {noun}. Upgrade for unlimited.",
+            "plan_custom_assets_limit", 403, limit=limit,
+        )
+
+
+def _delete_files(names: list[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except Exception:
+            logger.warning("could not delete %s", name, exc_info=True)
+
+
+# --- small parsers -------------------------------------------------------------------------
+
+
+def _text(data: dict[str, Any], key: str, limit: int) -> str:
+    value = data.get(key) or ""
+    if not isinstance(value, str):
+        raise StudioError(f"{key} must be text.", "invalid")
+    value = value.strip()
+    if len(value) > limit:
+        raise StudioError(f"{key} is longer than {limit} characters.", "invalid")
+    return value
+
+
+def _int(data: dict[str, Any], key: str, default: int) -> int:
+    value = data.get(key, default)
+    if value in (None, ""):
+        return default
+    if isinstance(value, bool):
+        raise StudioError(f"{key} must be a whole number.", "invalid")
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise StudioError(f"{key} must be a whole number.", "invalid") from exc
+
+
+def _optional_id(data: dict[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    if value in (None, "", "none"):
+        return None
+    return _int(data, key, 0)
+
+
+def _id_list(data: dict[str, Any], key: str) -> list[int]:
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        raise StudioError(f"{key} must be a list of ids.", "invalid")
+    return [_int({key: item}, key, 0) for item in value]

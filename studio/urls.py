@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from studio import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("studio/", views.studio, name="studio"),
+    path("studio/gallery", views.gallery_page, name="gallery-page"),
+    path("studio/generate", views.generate, name="studio-generate"),
+    path("studio/jobs/<str:job_id>", views.job_card, name="job-card"),
+    path("studio/library/", views.library, name="library"),
+    path("studio/library/faces", views.create_face, name="face-create"),
+    path("studio/library/faces/<int:face_id>/delete", views.delete_face, name="face-delete"),
+    path("studio/library/styles", views.create_style, name="style-create"),
+    path("studio/library/styles/<int:style_id>/delete", views.delete_style, name="style-delete"),
+    path("studio/library/palettes", views.create_palette, name="palette-create"),
+    path(
+        "studio/library/palettes/<int:palette_id>/delete",
+        views.delete_palette,
+        name="palette-delete",
+    ),
+]

@@ -1,0 +1,251 @@
+"""Server-rendered pages (htmx). Thin views: parse, call one service, render.
+
+Every partial a page uses is also a permission-checked view of its own, so requesting a partial
+directly never skips a check.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from billing.models import ALL_ASPECT_RATIOS, ALL_RESOLUTIONS
+from billing.services import InsufficientCredits, effective_plan, get_balance
+from generation.models import Job
+from generation.progress import job_payload
+from generation.services import IdempotencyKeyReused
+from studio import services
+from studio.forms import FaceForm, PaletteForm, StyleForm
+from studio.gallery import DEFAULT_PAGE_SIZE, InvalidCursor, gallery_queryset, page_of
+from studio.models import Face, Palette, Style
+from studio.services import StudioError
+
+EXPRESSIONS = ["", "excited", "shocked", "happy", "serious", "curious", "confident", "laughing"]
+POSES = ["", "pointing at the text", "arms crossed", "hands on head", "leaning in", "thumbs up"]
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 `{"status": "ok", "database": vendor}` once the app can reach its database."""
+    connection.ensure_connection()
+    return JsonResponse({"status": "ok", "database": connection.vendor})
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("studio")
+    return TemplateResponse(request, "studio/home.html", {})
+
+
+def _studio_context(request: HttpRequest) -> dict[str, Any]:
+    user = request.user
+    plan = effective_plan(user)
+    page = page_of(gallery_queryset(user), None, DEFAULT_PAGE_SIZE)
+    active_jobs = list(
+        Job.objects.filter(user=user, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])[:10]
+    )
+    return {
+        "plan": plan,
+        "credits": get_balance(user),
+        "styles": list(Style.objects.usable_by(user)),
+        "palettes": list(Palette.objects.usable_by(user)),
+        "faces": list(Face.objects.for_owner(user).prefetch_related("images")),
+        "aspect_ratios": [(r, r in plan.aspect_ratios) for r in ALL_ASPECT_RATIOS],
+        "resolutions": [(r, r in plan.resolutions) for r in ALL_RESOLUTIONS],
+        "variation_choices": range(1, 5),
+        "expressions": EXPRESSIONS,
+        "poses": POSES,
+        "models": settings.GEMINI_IMAGE_MODELS,
+        "default_model": settings.GEMINI_IMAGE_MODEL,
+        "page": page,
+        "jobs": [(job, job_payload(job)) for job in active_jobs],
+        "idempotency_key": uuid.uuid4().hex,
+    }
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def studio(request: HttpRequest) -> TemplateResponse:
+    return TemplateResponse(request, "studio/studio.html", _studio_context(request))
+
+
+@login_required
+@require_GET
+def gallery_page(request: HttpRequest) -> HttpResponse:
+    try:
+        page = page_of(gallery_queryset(request.user), request.GET.get("cursor"), DEFAULT_PAGE_SIZE)
+    except InvalidCursor:
+        return HttpResponse("Invalid cursor.", status=400)
+    return TemplateResponse(request, "studio/studio.html#gallery-page", {"page": page})
+
+
+def _form_error(request: HttpRequest, message: str, status: int) -> TemplateResponse:
+    response = TemplateResponse(
+        request, "studio/studio.html#form-error", {"error": message}, status=status
+    )
+    response["HX-Retarget"] = "#generate-errors"
+    response["HX-Reswap"] = "innerHTML"
+    return response
+
+
+@login_required
+@require_POST
+def generate(request: HttpRequest) -> TemplateResponse:
+    """htmx form post: answers the new job's card, or a readable error in the form."""
+    data: dict[str, Any] = {key: request.POST.get(key) for key in request.POST}
+    data["face_ids"] = request.POST.getlist("face_ids")
+    key = request.POST.get("idempotency_key") or None
+    try:
+        params = services.check_generate_params(request.user, data)
+        job, _ = services.do_generate(user=request.user, params=params, idempotency_key=key)
+    except StudioError as exc:
+        return _form_error(request, exc.message, exc.status)
+    except InsufficientCredits as exc:
+        return _form_error(
+            request, f"This needs {exc.required} credits; you have {exc.balance}.", 402
+        )
+    except IdempotencyKeyReused:
+        return _form_error(request, "This form was already submitted with other values.", 409)
+    response = TemplateResponse(
+        request,
+        "studio/studio.html#job-card",
+        {
+            "job": job,
+            "payload": job_payload(job),
+            "credits": get_balance(request.user),
+            "idempotency_key": uuid.uuid4().hex,
+            "oob": True,
+        },
+        status=202,
+    )
+    return response
+
+
+@login_required
+@require_GET
+def job_card(request: HttpRequest, job_id: str) -> TemplateResponse:
+    """The job's card; once finished, its thumbnails are also swapped into the gallery (OOB)."""
+    job = services.access_job(request.user, job_id)
+    thumbnails = list(job.thumbnails.order_by("variation_index")) if job.is_finished else []
+    return TemplateResponse(
+        request,
+        "studio/studio.html#job-card",
+        {
+            "job": job,
+            "payload": job_payload(job),
+            "new_thumbnails": thumbnails,
+            "credits": get_balance(request.user),
+            "oob": True,
+        },
+    )
+
+
+@login_required
+def library(request: HttpRequest) -> TemplateResponse:
+    user = request.user
+    return TemplateResponse(
+        request,
+        "studio/library.html",
+        {
+            "plan": effective_plan(user),
+            "faces": Face.objects.for_owner(user).prefetch_related("images"),
+            "styles": Style.objects.usable_by(user),
+            "palettes": Palette.objects.usable_by(user),
+            "face_form": FaceForm(),
+            "style_form": StyleForm(),
+            "palette_form": PaletteForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def create_face(request: HttpRequest) -> HttpResponse:
+    form = FaceForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.do_create_face(
+                owner=request.user,
+                name=form.cleaned_data["name"],
+                files=form.cleaned_data["images"],
+            )
+        except StudioError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Face saved.")
+            return redirect("library")
+    return _library_with_errors(request, face_form=form)
+
+
+@login_required
+@require_POST
+def create_style(request: HttpRequest) -> HttpResponse:
+    form = StyleForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            data = dict(form.cleaned_data)
+            services.do_create_style(
+                owner=request.user, references=data.pop("reference_images"), **data
+            )
+        except StudioError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Style saved.")
+            return redirect("library")
+    return _library_with_errors(request, style_form=form)
+
+
+@login_required
+@require_POST
+def create_palette(request: HttpRequest) -> HttpResponse:
+    form = PaletteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.do_create_palette(owner=request.user, **form.cleaned_data)
+        except StudioError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Palette saved.")
+            return redirect("library")
+    return _library_with_errors(request, palette_form=form)
+
+
+def _library_with_errors(request: HttpRequest, **forms: Any) -> TemplateResponse:
+    response = library(request)
+    response.context_data.update(forms)  # type: ignore[union-attr]
+    response.status_code = 400
+    return response
+
+
+@login_required
+@require_http_methods(["POST"])
+def delete_face(request: HttpRequest, face_id: int) -> HttpResponse:
+    services.do_delete_face(face=services.access_face(request.user, face_id))
+    messages.success(request, "Face deleted.")
+    return redirect("library")
+
+
+@login_required
+@require_http_methods(["POST"])
+def delete_style(request: HttpRequest, style_id: int) -> HttpResponse:
+    services.do_delete_style(style=services.access_own_style(request.user, style_id))
+    messages.success(request, "Style deleted.")
+    return redirect("library")
+
+
+@login_required
+@require_http_methods(["POST"])
+def delete_palette(request: HttpRequest, palette_id: int) -> HttpResponse:
+    services.do_delete_palette(palette=services.access_own_palette(request.user, palette_id))
+    messages.success(request, "Palette deleted.")
+    return redirect("library")

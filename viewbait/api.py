@@ -1,0 +1,73 @@
+"""JSON API plumbing shared by every app: the `{"error": ..., "code": ...}` error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class APIError(exceptions.APIException):
+    """An API failure with a stable machine-readable `code` and optional extra JSON fields."""
+
+    def __init__(
+        self, message: str, code: str, status_code: int = 400, **extra: Any
+    ) -> None:
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.error_code = code
+        self.extra = extra
+
+
+def error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
+    return {"error": message, "code": code, **extra}
+
+
+def json_error(message: str, code: str, status: int, **extra: Any) -> JsonResponse:
+    return JsonResponse(error_body(message, code, **extra), status=status)
+
+
+def _first_message(detail: Any) -> str:
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            msg = _first_message(value)
+            return msg if field == "non_field_errors" else f"{field}: {msg}"
+        return "Invalid request."
+    if isinstance(detail, list):
+        return _first_message(detail[0]) if detail else "Invalid request."
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF exception handler giving every error the `{"error", "code"}` shape.
+
+    Unauthenticated requests get 401 (DRF's session auth would say 403); Django's 404 and
+    PermissionDenied map to 404/403; validation errors keep their field messages in `fields`.
+    """
+    if isinstance(exc, APIError):
+        return Response(
+            error_body(str(exc.detail), exc.error_code, **exc.extra), status=exc.status_code
+        )
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        return Response(
+            error_body("Authentication required.", "not_authenticated"),
+            status=status.HTTP_401_UNAUTHORIZED,
+        )
+    if isinstance(exc, Http404 | exceptions.NotFound):
+        return Response(error_body("Not found.", "not_found"), status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = error_body(_first_message(exc.detail), "invalid", fields=exc.detail)
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "error"
+        response.data = error_body(_first_message(exc.detail), code)
+    return response
