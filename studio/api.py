@@ -125,8 +125,9 @@ def palettes(request: Request) -> Response:
 
 @api_view(["POST"])
 def generate(request: Request) -> Response:
-    """202 `{"id", "status", "cost", "credits_remaining", ...job}`; a replay with the same
-    Idempotency-Key and body answers 200 with the original job."""
+    """202 `{"id", "status", "cost", "credits_remaining", ...job}`. A replay with the same
+    Idempotency-Key and body answers 202 with the original job, charges nothing, and carries
+    `Idempotent-Replayed: true`."""
     if not isinstance(request.data, dict):
         raise APIError("Send a JSON object.", "invalid")
     key = request.headers.get("Idempotency-Key") or None
@@ -149,7 +150,10 @@ def generate(request: Request) -> Response:
             "idempotency_key_reused", status.HTTP_409_CONFLICT,
         ) from exc
     body = {**job_payload(job), "credits_remaining": get_balance(request.user)}
-    return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+    response = Response(body, status=status.HTTP_202_ACCEPTED)
+    # As Stripe does: a replay answers like the original and says so in a header.
+    response["Idempotent-Replayed"] = "false" if created else "true"
+    return response
 
 
 @api_view(["GET"])

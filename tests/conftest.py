@@ -1,0 +1,116 @@
+"""Shared fixtures: personas (owner, other creator, staff), API clients, and a job runner that
+drains the stub Dramatiq broker in the test thread."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from billing.models import Plan
+from billing.services import change_plan
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+FACE_PHOTO = SAMPLES / "face-eileen-collins.png"
+REFERENCE_PHOTO = SAMPLES / "reference-coffee.png"
+
+
+def make_user(email: str, **extra: Any) -> Any:
+    return get_user_model().objects.create_user(
+        username=email, email=email, password="correct horse battery", **extra
+    )
+
+
+@pytest.fixture
+def owner(db: None) -> Any:
+    return make_user("owner@example.com")
+
+
+@pytest.fixture
+def other(db: None) -> Any:
+    return make_user("other@example.com")
+
+
+@pytest.fixture
+def staff(db: None) -> Any:
+    return make_user("staff@example.com", is_staff=True, is_superuser=True)
+
+
+def set_plan(user: Any, slug: str, status: str = "active") -> None:
+    change_plan(user=user, plan=Plan.objects.get(slug=slug), status=status)
+
+
+class JSONClient(Client):
+    """Django test client that sends JSON bodies by default."""
+
+    def post_json(self, path: str, data: Any = None, **extra: Any) -> Any:
+        return self.post(path, json.dumps(data), content_type="application/json", **extra)
+
+
+@pytest.fixture
+def owner_client(owner: Any) -> JSONClient:
+    client = JSONClient()
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def other_client(other: Any) -> JSONClient:
+    client = JSONClient()
+    client.force_login(other)
+    return client
+
+
+@pytest.fixture
+def anon_client() -> JSONClient:
+    return JSONClient()
+
+
+@pytest.fixture
+def face_photo_bytes() -> bytes:
+    if not FACE_PHOTO.exists():
+        pytest.skip("shared/samples not present")
+    return FACE_PHOTO.read_bytes()
+
+
+def drain_jobs() -> int:
+    """Run every message waiting on the stub broker, in this thread. Returns how many ran."""
+    broker = dramatiq.get_broker()
+    ran = 0
+    for name in list(broker.queues):
+        queue = broker.queues[name]
+        while not queue.empty():
+            message = dramatiq.Message.decode(queue.get_nowait())
+            broker.get_actor(message.actor_name).fn(*message.args, **message.kwargs)
+            ran += 1
+    return ran
+
+
+@pytest.fixture
+def run_jobs() -> Iterator[Callable[[], int]]:
+    drain_jobs()
+    yield drain_jobs
+    broker = dramatiq.get_broker()
+    for queue in broker.queues.values():
+        while not queue.empty():
+            queue.get_nowait()
+
+
+@pytest.fixture
+def submit(
+    django_capture_on_commit_callbacks: Any,
+) -> Callable[..., Any]:
+    """POST /api/generate with on-commit hooks (the Dramatiq send) executed."""
+
+    def _submit(client: JSONClient, body: dict[str, Any], key: str | None = None) -> Any:
+        headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post_json("/api/generate", body, **headers)
+
+    return _submit

@@ -1,0 +1,90 @@
+"""Another user's objects are 404 everywhere; the JSON API honours CSRF with the session cookie."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from PIL import Image
+
+from studio.models import Palette, Style
+
+pytestmark = pytest.mark.django_db
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), (9, 9, 9)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def owned(owner, owner_client, submit, run_jobs):
+    face = owner_client.post(
+        "/api/faces", {"name": "Me", "images": [SimpleUploadedFile("a.png", png(), "image/png")]}
+    ).json()
+    job = submit(owner_client, {"title": "Mine"}).json()
+    run_jobs()
+    thumbnail = owner_client.get(f"/api/jobs/{job['id']}").json()["thumbnails"][0]
+    style = Style.objects.create(owner=owner, name="Secret sauce", prompt="SECRET PROMPT")
+    palette = Palette.objects.create(owner=owner, name="Mine", colors=["#000000", "#FFFFFF", "#FF0000"])
+    return {"face": face, "job": job, "thumbnail": thumbnail, "style": style, "palette": palette}
+
+
+def test_strangers_get_404(owned, other_client) -> None:
+    urls = [
+        f"/api/jobs/{owned['job']['id']}",
+        f"/api/thumbnails/{owned['thumbnail']['id']}",
+        f"/api/thumbnails/{owned['thumbnail']['id']}/download?size=youtube",
+        f"/api/faces/{owned['face']['id']}",
+        f"/studio/jobs/{owned['job']['id']}",
+    ]
+    for url in urls:
+        response = other_client.get(url)
+        assert response.status_code == 404, url
+    assert other_client.delete(f"/api/faces/{owned['face']['id']}").status_code == 404
+    assert other_client.post(f"/studio/library/faces/{owned['face']['id']}/delete").status_code == 404
+    assert other_client.post(f"/studio/library/styles/{owned['style'].pk}/delete").status_code == 404
+
+
+def test_strangers_cannot_generate_with_my_assets(owned, other_client) -> None:
+    for field, value in (
+        ("face_ids", [owned["face"]["id"]]),
+        ("style_id", owned["style"].pk),
+        ("palette_id", owned["palette"].pk),
+    ):
+        response = other_client.post_json("/api/generate", {"title": "x", field: value})
+        assert response.status_code == 404, field
+        assert response.json()["code"] == "not_found"
+
+
+def test_private_style_hidden_and_public_style_hides_prompt(owned, owner_client, other_client) -> None:
+    names = [s["name"] for s in other_client.get("/api/styles").json()["results"]]
+    assert "Secret sauce" not in names
+    owned["style"].is_public = True
+    owned["style"].save()
+    [public] = [s for s in other_client.get("/api/styles").json()["results"] if s["name"] == "Secret sauce"]
+    assert "prompt" not in public
+    [mine] = [s for s in owner_client.get("/api/styles").json()["results"] if s["name"] == "Secret sauce"]
+    assert mine["prompt"] == "SECRET PROMPT"
+    assert len(other_client.get("/api/styles").json()["results"]) >= 7
+
+
+def test_job_not_found_for_garbage_id(owner_client) -> None:
+    assert owner_client.get("/api/jobs/not-a-uuid").status_code == 404
+
+
+def test_api_requires_csrf_token_with_session(owner) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    refused = client.post("/api/generate", "{}", content_type="application/json")
+    assert refused.status_code == 403
+    assert set(refused.json()) == {"error", "code"}
+    client.get("/studio/")
+    token = client.cookies["csrftoken"].value
+    accepted = client.post(
+        "/api/generate", '{"title": "ok"}', content_type="application/json", HTTP_X_CSRFTOKEN=token
+    )
+    assert accepted.status_code == 202

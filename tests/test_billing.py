@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from billing.models import CreditLedgerEntry, Plan, Subscription
+from billing.services import (
+    InsufficientCredits,
+    add_months,
+    debit_credits,
+    effective_plan,
+    get_balance,
+    grant_due_monthly_credits,
+    refund_credits,
+)
+from tests.conftest import set_plan
+
+pytestmark = pytest.mark.django_db
+
+
+def test_plans_seeded_from_product_table() -> None:
+    plans = {p.slug: p for p in Plan.objects.all()}
+    assert [p.monthly_credits for p in Plan.objects.order_by("sort_order")] == [10, 100, 300, 700]
+    assert plans["free"].watermark and not plans["starter"].watermark
+    assert plans["free"].aspect_ratios == ["16:9"]
+    assert len(plans["advanced"].aspect_ratios) == 10
+    assert [p.max_variations for p in Plan.objects.order_by("sort_order")] == [1, 2, 3, 4]
+    assert plans["free"].is_default
+
+
+def test_new_user_starts_on_free_with_ten_credits_through_the_ledger(owner) -> None:
+    assert owner.subscription.plan.slug == "free"
+    assert get_balance(owner) == 10
+    entry = CreditLedgerEntry.objects.get(user=owner)
+    assert (entry.kind, entry.amount, entry.balance_after) == ("grant", 10, 10)
+
+
+def test_debit_is_idempotent_per_key(owner) -> None:
+    first = debit_credits(user=owner, amount=3, idempotency_key="k1", reason="t")
+    again = debit_credits(user=owner, amount=3, idempotency_key="k1", reason="t")
+    assert first.created and not again.created
+    assert again.entry.pk == first.entry.pk
+    assert get_balance(owner) == 7
+
+
+def test_insufficient_credits_writes_nothing(owner) -> None:
+    with pytest.raises(InsufficientCredits) as info:
+        debit_credits(user=owner, amount=11, idempotency_key="big", reason="t")
+    assert (info.value.balance, info.value.required) == (10, 11)
+    assert get_balance(owner) == 10
+    assert not CreditLedgerEntry.objects.filter(idempotency_key="big").exists()
+
+
+def test_refund_once(owner) -> None:
+    debit_credits(user=owner, amount=4, idempotency_key="d", reason="t")
+    refund_credits(user=owner, amount=4, idempotency_key="r", reason="t")
+    refund_credits(user=owner, amount=4, idempotency_key="r", reason="t")
+    assert get_balance(owner) == 10
+
+
+def test_ledger_rows_are_append_only(owner) -> None:
+    entry = CreditLedgerEntry.objects.get(user=owner)
+    entry.amount = 1000
+    with pytest.raises(ValueError, match="append-only"):
+        entry.save()
+    with pytest.raises(ValueError, match="append-only"):
+        entry.delete()
+
+
+def test_past_due_subscription_loses_paid_features(owner) -> None:
+    set_plan(owner, "pro", status="past_due")
+    assert effective_plan(owner).slug == "free"
+    set_plan(owner, "pro", status="active")
+    assert effective_plan(owner).slug == "pro"
+
+
+def test_monthly_grant_for_every_plan_including_free(owner, other) -> None:
+    set_plan(other, "starter")
+    later = timezone.now() + dt.timedelta(days=32)
+    assert grant_due_monthly_credits(now=later, dry_run=True) == 2
+    assert get_balance(owner) == 10  # dry run changed nothing
+    assert grant_due_monthly_credits(now=later, dry_run=False) == 2
+    assert get_balance(owner) == 20
+    assert get_balance(other) == 110
+    assert grant_due_monthly_credits(now=later, dry_run=False) == 0  # period already rolled
+    assert Subscription.objects.get(user=owner).current_period_start > timezone.now()
+
+
+def test_add_months_clamps_to_month_end() -> None:
+    jan31 = dt.datetime(2026, 1, 31, tzinfo=dt.UTC)
+    assert add_months(jan31, 1) == dt.datetime(2026, 2, 28, tzinfo=dt.UTC)
+    assert add_months(jan31, 12) == dt.datetime(2027, 1, 31, tzinfo=dt.UTC)

@@ -1,0 +1,73 @@
+"""Races on real PostgreSQL: the balance row lock makes duplicates and overdrafts impossible."""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.db import connection, connections
+from django.test import Client
+
+from billing.models import CreditLedgerEntry
+from billing.services import get_balance
+from generation.models import Job
+from tests.conftest import make_user
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+THREADS = 20
+
+
+@pytest.fixture(autouse=True)
+def _needs_postgres() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (set DATABASE_URL); SQLite serialises writers")
+
+
+def race(user: Any, bodies: list[dict[str, Any]], key: str | None) -> list[Any]:
+    barrier = threading.Barrier(len(bodies))
+
+    def one(body: dict[str, Any]) -> tuple[int, dict[str, Any], str]:
+        client = Client()
+        client.force_login(user)
+        headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+        try:
+            barrier.wait()
+            response = client.post(
+                "/api/generate", json.dumps(body), content_type="application/json", **headers
+            )
+            return response.status_code, response.json(), response.get("Idempotent-Replayed", "")
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        return list(pool.map(one, bodies))
+
+
+def test_twenty_identical_requests_one_job_one_debit() -> None:
+    user = make_user("racer@example.com")
+    results = race(user, [{"title": "Same request"}] * THREADS, key="double-click-1")
+    assert all(status == 202 for status, _, _ in results)
+    replayed = sorted(flag for _, _, flag in results)
+    assert replayed.count("false") == 1 and replayed.count("true") == THREADS - 1, replayed
+    assert len({data["id"] for _, data, _ in results}) == 1
+    assert Job.objects.filter(user=user).count() == 1
+    assert CreditLedgerEntry.objects.filter(user=user, kind="debit").count() == 1
+    assert get_balance(user) == 9
+
+
+def test_concurrent_different_requests_never_overdraw() -> None:
+    user = make_user("spender@example.com")
+    results = race(user, [{"title": f"Video {i}"} for i in range(THREADS)], key=None)
+    accepted = [data for status, data, _ in results if status == 202]
+    refused = [data for status, data, _ in results if status == 402]
+    assert len(accepted) == 10 and len(refused) == THREADS - 10
+    assert all(data["code"] == "insufficient_credits" for data in refused)
+    assert get_balance(user) == 0
+    assert CreditLedgerEntry.objects.filter(user=user, kind="debit").count() == 10

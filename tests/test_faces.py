@@ -1,0 +1,118 @@
+"""Face upload: decoded, checked and re-encoded; anything else refused with nothing stored."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from studio.models import Face, FaceImage
+from tests.conftest import set_plan
+
+pytestmark = pytest.mark.django_db
+
+
+def png(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 100, 50)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def upload(name: str, data: bytes, content_type: str = "image/png") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type)
+
+
+def stored_files() -> set[Path]:
+    return {p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()}
+
+
+def test_upload_real_face_photo(owner_client, face_photo_bytes) -> None:
+    response = owner_client.post(
+        "/api/faces", {"name": "Eileen", "images": [upload("face.png", face_photo_bytes)]}
+    )
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert data["name"] == "Eileen"
+    [image] = data["images"]
+    assert (image["width"], image["height"]) == (512, 512)
+    stored = FaceImage.objects.get()
+    with stored.image.open("rb") as handle:
+        reencoded = Image.open(handle)
+        assert reencoded.format == "JPEG"  # re-encoded, not the uploaded bytes
+
+
+def test_exif_orientation_is_applied(owner_client) -> None:
+    image = Image.new("RGB", (80, 40), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    response = owner_client.post(
+        "/api/faces", {"name": "Turned", "images": [upload("t.jpg", buffer.getvalue(), "image/jpeg")]}
+    )
+    assert response.status_code == 201
+    assert (response.json()["images"][0]["width"], response.json()["images"][0]["height"]) == (40, 80)
+
+
+@pytest.mark.parametrize(
+    ("files", "status", "code"),
+    [
+        ([("notes.png", b"just some text, not an image")], 400, "invalid_image"),
+        ([("anim.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")], 400, "invalid_image"),
+        ([("a.png", png()), ("b.png", b"<html>")], 400, "invalid_image"),
+        ([(f"{i}.png", png()) for i in range(4)], 400, "invalid"),
+        ([], 400, "invalid"),
+    ],
+)
+def test_bad_uploads_store_nothing(owner_client, files, status, code) -> None:
+    before = stored_files()
+    response = owner_client.post(
+        "/api/faces", {"name": "Bad", "images": [upload(n, d) for n, d in files]}
+    )
+    assert response.status_code == status, response.content
+    assert response.json()["code"] == code
+    assert set(response.json()) >= {"error", "code"}
+    assert Face.objects.count() == 0
+    assert stored_files() == before
+
+
+def test_gif_is_unsupported_type(owner_client) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(buffer, "GIF")
+    response = owner_client.post("/api/faces", {"name": "G", "images": [upload("g.gif", buffer.getvalue(), "image/gif")]})
+    assert (response.status_code, response.json()["code"]) == (400, "unsupported_image_type")
+
+
+def test_decompression_bomb_refused(owner_client, settings) -> None:
+    settings.UPLOAD_MAX_PIXELS = 1_000_000
+    response = owner_client.post(
+        "/api/faces", {"name": "Bomb", "images": [upload("bomb.png", png((2000, 1000), (0, 0, 0)))]}
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "image_too_large")
+    assert Face.objects.count() == 0
+
+
+def test_file_over_byte_limit_is_413(owner_client, settings) -> None:
+    settings.UPLOAD_MAX_BYTES = 1000
+    response = owner_client.post(
+        "/api/faces", {"name": "Big", "images": [upload("big.png", png((400, 400), (1, 2, 3)) + b"\0" * 2000)]}
+    )
+    assert (response.status_code, response.json()["code"]) == (413, "file_too_large")
+
+
+def test_free_plan_allows_one_face(owner, owner_client) -> None:
+    assert owner_client.post("/api/faces", {"name": "One", "images": [upload("1.png", png())]}).status_code == 201
+    second = owner_client.post("/api/faces", {"name": "Two", "images": [upload("2.png", png())]})
+    assert (second.status_code, second.json()["code"]) == (403, "plan_custom_assets_limit")
+    set_plan(owner, "starter")
+    assert owner_client.post("/api/faces", {"name": "Two", "images": [upload("2.png", png())]}).status_code == 201
+
+
+def test_list_faces_only_mine(owner_client, other_client) -> None:
+    owner_client.post("/api/faces", {"name": "Mine", "images": [upload("1.png", png())]})
+    assert [f["name"] for f in owner_client.get("/api/faces").json()["results"]] == ["Mine"]
+    assert other_client.get("/api/faces").json()["results"] == []

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz(anon_client) -> None:
+    response = anon_client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_signup_creates_free_account_with_credits(anon_client) -> None:
+    response = anon_client.post(
+        "/accounts/signup/",
+        {"email": "new@example.com", "password1": "a-Strong-pass-123", "password2": "a-Strong-pass-123"},
+    )
+    assert response.status_code == 302, response.content[:2000]
+    assert response["Location"] == "/studio/"
+    me = anon_client.get("/api/me").json()
+    assert (me["email"], me["plan"], me["credits_remaining"]) == ("new@example.com", "free", 10)
+
+
+def test_studio_page_renders_for_creator(owner_client) -> None:
+    response = owner_client.get("/studio/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'role="feed"' in html
+    assert "Cinematic" in html and "Sunset Pop" in html
+    assert 'value="1:1" disabled' in html  # Free plan: 16:9 only
+
+
+def test_studio_requires_login(anon_client) -> None:
+    response = anon_client.get("/studio/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_architecture_layers_hold() -> None:
+    """studio -> generation -> billing: import-linter's layers contract from pyproject.toml."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lint = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run([str(lint)], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout
