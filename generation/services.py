@@ -34,16 +34,15 @@ def request_fingerprint(params: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def find_replay(
-    *, user: AbstractBaseUser, idempotency_key: str | None, params: dict[str, Any]
-) -> Job | None:
+def find_replay(*, user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str) -> Job | None:
     """The job an earlier request with this key created, or None. Lets a replay skip the checks
-    a new request would face (rate limits, credits). Raises IdempotencyKeyReused if the key was
-    used with a different body."""
+    a new request would face (rate limits, credits). `fingerprint` is `request_fingerprint` of
+    the request as the client sent it. Raises IdempotencyKeyReused if the key was used with a
+    different body."""
     if not idempotency_key:
         return None
     job = Job.objects.filter(user=user, idempotency_key=idempotency_key).first()
-    if job is not None and job.request_fingerprint != request_fingerprint(params):
+    if job is not None and job.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused
     return job
 
@@ -58,19 +57,21 @@ def submit_job(
     idempotency_key: str | None = None,
     priority: str = "normal",
     prompt: str = "",
+    fingerprint: str | None = None,
 ) -> tuple[Job, bool]:
     """Record a job, debit `units * unit_cost` credits and queue it after commit.
 
-    Returns (job, created). With an idempotency key already used for the same params, returns the
-    original job and charges nothing. Raises `billing.services.InsufficientCredits` (nothing
+    Returns (job, created). With an idempotency key already used for the same request (same
+    `fingerprint`, by default that of `params`), returns the original job and charges nothing. Raises `billing.services.InsufficientCredits` (nothing
     written) or `IdempotencyKeyReused`.
     """
     cost = units * unit_cost
+    fingerprint = fingerprint or request_fingerprint(params)
     with transaction.atomic():
         # Every submission of one user serialises on the balance row, so the idempotency
         # look-up below and the insert cannot interleave with a concurrent duplicate.
         lock_account(user)
-        existing = find_replay(user=user, idempotency_key=idempotency_key, params=params)
+        existing = find_replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if existing is not None:
             return existing, False
         job = Job.objects.create(
@@ -83,7 +84,7 @@ def submit_job(
             cost=cost,
             priority=priority,
             idempotency_key=idempotency_key or None,
-            request_fingerprint=request_fingerprint(params),
+            request_fingerprint=fingerprint,
         )
         if cost:
             debit_credits(

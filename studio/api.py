@@ -18,9 +18,7 @@ from billing.services import InsufficientCredits, effective_plan, get_balance
 from generation.progress import job_payload
 from generation.services import IdempotencyKeyReused
 from studio import services
-from studio.gallery import DEFAULT_PAGE_SIZE, InvalidCursor, gallery_queryset, page_of
 from studio.models import Face, Palette, Style
-from studio.outputs import thumbnail_payload
 from studio.services import StudioError
 from viewbait.api import APIError
 
@@ -159,26 +157,6 @@ def generate(request: Request) -> Response:
 @api_view(["GET"])
 def job_detail(request: Request, job_id: str) -> Response:
     return Response(job_payload(services.access_job(request.user, job_id)))
-
-
-@api_view(["GET"])
-def thumbnails(request: Request) -> Response:
-    try:
-        limit = int(request.query_params.get("limit") or DEFAULT_PAGE_SIZE)
-    except ValueError as exc:
-        raise APIError("limit must be a whole number.", "invalid") from exc
-    try:
-        page = page_of(gallery_queryset(request.user), request.query_params.get("cursor"), limit)
-    except InvalidCursor as exc:
-        raise APIError("The cursor is not valid.", "invalid_cursor") from exc
-    return Response(
-        {"results": [thumbnail_payload(t) for t in page.items], "next_cursor": page.next_cursor}
-    )
-
-
-@api_view(["GET"])
-def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
-    return Response(thumbnail_payload(services.access_thumbnail(request.user, thumbnail_id)))
 
 
 @api_view(["GET"])

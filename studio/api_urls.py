@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from studio import api
+from studio import api, api_library
 
 urlpatterns = [
     path("me", api.me, name="api-me"),
@@ -12,11 +12,20 @@ urlpatterns = [
     path("palettes", api.palettes, name="api-palettes"),
     path("generate", api.generate, name="api-generate"),
     path("jobs/<str:job_id>", api.job_detail, name="api-job"),
-    path("thumbnails", api.thumbnails, name="api-thumbnails"),
-    path("thumbnails/<int:thumbnail_id>", api.thumbnail_detail, name="api-thumbnail"),
+    path("studio/bootstrap", api_library.bootstrap, name="api-bootstrap"),
+    path("thumbnails", api_library.thumbnails, name="api-thumbnails"),
+    path("thumbnails/move", api_library.move_thumbnails, name="api-thumbnails-move"),
+    path("thumbnails/<int:thumbnail_id>", api_library.thumbnail_detail, name="api-thumbnail"),
     path(
         "thumbnails/<int:thumbnail_id>/download",
         api.thumbnail_download,
         name="api-thumbnail-download",
+    ),
+    path("projects", api_library.projects, name="api-projects"),
+    path("projects/<int:project_id>", api_library.project_detail, name="api-project"),
+    path(
+        "projects/<int:project_id>/thumbnails",
+        api_library.project_thumbnails,
+        name="api-project-thumbnails",
     ),
 ]

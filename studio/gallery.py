@@ -1,24 +1,26 @@
-"""Keyset (cursor) pagination of a creator's thumbnails, newest first.
+"""Keyset (cursor) pagination of thumbnails for every gallery order.
 
-Cursors are opaque and signed (django.core.signing): a tampered cursor raises InvalidCursor.
-Order is (created_at DESC, id DESC); the unique id breaks ties, so equal timestamps never skip or
-repeat a row. One query per page: it fetches `limit + 1` rows to know whether a next page exists.
+Each order is a pair of columns ending in the unique id, so rows with equal timestamps, titles or
+click counts are never skipped or repeated, and rows inserted while paging cannot shift a page.
+Cursors are opaque and signed (django.core.signing) and carry the order and filters they were made
+for; a tampered or mismatched cursor raises InvalidCursor. A page is one query fetching
+`limit + 1` rows (no COUNT(*)). Migration 0003 adds a composite index matching each order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
 from django.db.models import Q, QuerySet
 
 from studio.models import Thumbnail
 
 CURSOR_SALT = "studio.gallery.cursor"
-DEFAULT_PAGE_SIZE = 24
+DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
@@ -27,35 +29,128 @@ class InvalidCursor(Exception):
 
 
 @dataclass(frozen=True)
+class Order:
+    """`field` then `id`, both descending or both ascending (one index serves both ways)."""
+
+    field: str
+    descending: bool
+
+    def order_by(self) -> list[str]:
+        sign = "-" if self.descending else ""
+        return [f"{sign}{self.field}", f"{sign}id"]
+
+    def after(self, value: Any, pk: int) -> Q:
+        op = "lt" if self.descending else "gt"
+        return Q(**{f"{self.field}__{op}": value}) | Q(**{self.field: value, f"id__{op}": pk})
+
+
+ORDERS: dict[str, Order] = {
+    "newest": Order("created_at", descending=True),
+    "oldest": Order("created_at", descending=False),
+    "title": Order("title", descending=False),
+    "clicks": Order("share_clicks", descending=True),
+}
+
+
+@dataclass(frozen=True)
+class GalleryFilter:
+    """`project`: a project id, "none" for thumbnails in no project, or None for all."""
+
+    project: int | str | None = None
+    favorites: bool = False
+    q: str = ""
+    order: str = "newest"
+
+    def key(self) -> str:
+        raw = f"{self.project}|{self.favorites}|{self.q}|{self.order}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+    def apply(self, queryset: QuerySet[Thumbnail]) -> QuerySet[Thumbnail]:
+        if self.project == "none":
+            queryset = queryset.filter(project__isnull=True)
+        elif self.project is not None:
+            queryset = queryset.filter(project_id=self.project)
+        if self.favorites:
+            queryset = queryset.filter(is_favorite=True)
+        if self.q:
+            queryset = queryset.filter(title__icontains=self.q)
+        return queryset.order_by(*ORDERS[self.order].order_by())
+
+
+@dataclass(frozen=True)
 class Page:
     items: list[Thumbnail]
     next_cursor: str | None
 
 
-def encode_cursor(thumbnail: Thumbnail) -> str:
+def _encode_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime) else value
+
+
+def _decode_value(order: Order, value: Any) -> Any:
+    if order.field == "created_at":
+        return dt.datetime.fromisoformat(value)
+    if order.field == "share_clicks":
+        return int(value)
+    return str(value)
+
+
+def encode_cursor(thumbnail: Thumbnail, filters: GalleryFilter) -> str:
+    order = ORDERS[filters.order]
+    value = _encode_value(getattr(thumbnail, order.field))
     return signing.dumps(
-        {"t": thumbnail.created_at.isoformat(), "i": thumbnail.pk}, salt=CURSOR_SALT, compress=True
+        {"o": filters.order, "f": filters.key(), "v": value, "i": thumbnail.pk},
+        salt=CURSOR_SALT,
+        compress=True,
     )
 
 
-def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
-    """Raises InvalidCursor for anything not made by `encode_cursor`."""
+def decode_cursor(cursor: str, filters: GalleryFilter) -> tuple[Any, int]:
+    """(last value, last id). Raises InvalidCursor if tampered with or made for other filters."""
     try:
         data: dict[str, Any] = signing.loads(cursor, salt=CURSOR_SALT)
-        return dt.datetime.fromisoformat(data["t"]), int(data["i"])
+        if data["o"] != filters.order or data["f"] != filters.key():
+            raise InvalidCursor
+        return _decode_value(ORDERS[filters.order], data["v"]), int(data["i"])
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise InvalidCursor from exc
 
 
-def gallery_queryset(owner: AbstractBaseUser) -> QuerySet[Thumbnail]:
-    return Thumbnail.objects.filter(owner=owner).order_by("-created_at", "-id")
+def gallery_queryset(owner: Any, filters: GalleryFilter | None = None) -> QuerySet[Thumbnail]:
+    return (filters or GalleryFilter()).apply(Thumbnail.objects.filter(owner=owner))
 
 
-def page_of(queryset: QuerySet[Thumbnail], cursor: str | None, limit: int) -> Page:
+def page_of(
+    queryset: QuerySet[Thumbnail],
+    cursor: str | None,
+    limit: int = DEFAULT_PAGE_SIZE,
+    filters: GalleryFilter | None = None,
+) -> Page:
+    """One page of `queryset` (already filtered and ordered by `filters`) after `cursor`."""
+    filters = filters or GalleryFilter()
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     if cursor:
-        created_at, pk = decode_cursor(cursor)
-        queryset = queryset.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk))
+        value, pk = decode_cursor(cursor, filters)
+        queryset = queryset.filter(ORDERS[filters.order].after(value, pk))
     rows = list(queryset[: limit + 1])
     items = rows[:limit]
-    return Page(items=items, next_cursor=encode_cursor(items[-1]) if len(rows) > limit else None)
+    has_more = len(rows) > limit
+    return Page(items=items, next_cursor=encode_cursor(items[-1], filters) if has_more else None)
+
+
+def parse_filters(params: Any) -> GalleryFilter:
+    """From query parameters `project`, `favorites`, `q`, `order`. Raises ValueError."""
+    project_raw = (params.get("project") or "").strip()
+    project: int | str | None
+    if project_raw in ("", "all"):
+        project = None
+    elif project_raw == "none":
+        project = "none"
+    else:
+        project = int(project_raw)
+    order = params.get("order") or "newest"
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}")
+    favorites = (params.get("favorites") or "").lower() in ("1", "true", "yes", "on")
+    q = (params.get("q") or "").strip()[:100]
+    return GalleryFilter(project=project, favorites=favorites, q=q, order=order)

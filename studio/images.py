@@ -108,14 +108,19 @@ def resize_to_width(image: Image.Image, width: int) -> Image.Image:
     return image.resize((width, height), Image.Resampling.LANCZOS)
 
 
-def youtube_jpeg(image: Image.Image) -> tuple[bytes, int, int]:
-    """The upload-ready download: longer side 1280 px (1280x720 for 16:9, YouTube's recommended
-    thumbnail size), JPEG under 2 MB (YouTube's limit). Returns (bytes, width, height)."""
-    scale = YOUTUBE_LONG_SIDE / max(image.width, image.height)
-    size = (round(image.width * scale), round(image.height * scale))
-    resized = image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+def youtube_jpeg(image: Image.Image, aspect_ratio: str) -> tuple[bytes, int, int]:
+    """The upload-ready download: cropped to the exact nominal `aspect_ratio` ("16:9"; Gemini's
+    sizes are only close to it, e.g. 1376x768), longer side 1280 px (1280x720 for 16:9, YouTube's
+    recommended thumbnail size), JPEG under 2 MB (YouTube's limit). Returns (bytes, width, height).
+    """
+    ratio_w, ratio_h = (int(part) for part in aspect_ratio.split(":"))
+    if ratio_w >= ratio_h:
+        size = (YOUTUBE_LONG_SIDE, round(YOUTUBE_LONG_SIDE * ratio_h / ratio_w))
+    else:
+        size = (round(YOUTUBE_LONG_SIDE * ratio_w / ratio_h), YOUTUBE_LONG_SIDE)
+    fitted = ImageOps.fit(image.convert("RGB"), size, Image.Resampling.LANCZOS)
     for quality in (92, 85, 78, 70, 60):
-        data = encode_jpeg(resized, quality)
+        data = encode_jpeg(fitted, quality)
         if len(data) < YOUTUBE_MAX_BYTES:
             break
     return data, size[0], size[1]

@@ -160,5 +160,6 @@ class GenerateThumbnails:
         return JobOutcome(failures=sorted(failures, key=lambda failure: failure.index))
 
     def result(self, job: Job) -> dict[str, Any]:
-        thumbnails = job.thumbnails.order_by("variation_index")
+        # .all() so a prefetch (studio_data.load_studio) is used instead of a query per job.
+        thumbnails = sorted(job.thumbnails.all(), key=lambda t: t.variation_index)
         return {"thumbnails": [thumbnail_payload(t) for t in thumbnails]}

@@ -173,7 +173,19 @@ class Thumbnail(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["owner", "-created_at", "-id"], name="thumb_owner_newest")]
+        # One composite index per gallery order (studio.gallery.ORDERS); a B-tree serves its
+        # order in both directions, so "newest" and "oldest" share one.
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="thumb_owner_newest"),
+            models.Index(fields=["owner", "title", "id"], name="thumb_owner_title"),
+            models.Index(fields=["owner", "-share_clicks", "-id"], name="thumb_owner_clicks"),
+            models.Index(fields=["project", "-created_at", "-id"], name="thumb_project_newest"),
+            models.Index(
+                fields=["owner", "-created_at", "-id"],
+                name="thumb_owner_favorites",
+                condition=Q(is_favorite=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title or f"Thumbnail {self.pk}"

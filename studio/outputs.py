@@ -52,7 +52,7 @@ def store_thumbnail(
     if watermark:
         image = burn_watermark(image)
     small, medium = (resize_to_width(image, width) for width in GALLERY_WIDTHS)
-    download, _, _ = youtube_jpeg(image)
+    download, _, _ = youtube_jpeg(image, params["aspect_ratio"])
     stem = f"{job.id.hex}-{variation_index}"
     thumbnail = Thumbnail(
         owner_id=job.user_id,

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -18,7 +19,7 @@ from django.shortcuts import get_object_or_404
 from billing.models import RESOLUTION_COST, Plan
 from billing.services import effective_plan
 from generation.models import Job
-from generation.services import find_replay, submit_job
+from generation.services import find_replay, request_fingerprint, submit_job
 from generation.sizes import ASPECT_RATIOS, IMAGE_SIZES
 from studio.images import ImageRejected, decode_upload, encode_jpeg
 from studio.models import (
@@ -99,7 +100,7 @@ def access_thumbnail(user: AbstractBaseUser, thumbnail_id: int) -> Thumbnail:
 def access_job(user: AbstractBaseUser, job_id: Any) -> Job:
     try:
         return Job.objects.get(pk=job_id, user=user)
-    except (Job.DoesNotExist, ValueError, TypeError) as exc:
+    except (Job.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise Http404 from exc
 
 
@@ -179,7 +180,9 @@ def replay_generate(
     *, user: AbstractBaseUser, params: GenerateParams, idempotency_key: str | None
 ) -> Job | None:
     """The job an identical earlier request made with this key, if any (charges nothing)."""
-    return find_replay(user=user, idempotency_key=idempotency_key, params=params.as_dict())
+    return find_replay(
+        user=user, idempotency_key=idempotency_key, fingerprint=request_fingerprint(params.as_dict())
+    )
 
 
 def do_generate(
@@ -201,6 +204,7 @@ def do_generate(
         unit_cost=RESOLUTION_COST[params.resolution],
         idempotency_key=idempotency_key,
         priority=plan.queue_priority,
+        fingerprint=request_fingerprint(params.as_dict()),
     )
 
 
@@ -385,3 +389,98 @@ def _id_list(data: dict[str, Any], key: str) -> list[int]:
     if not isinstance(value, list):
         raise StudioError(f"{key} must be a list of ids.", "invalid")
     return [_int({key: item}, key, 0) for item in value]
+
+
+# --- projects and library actions ------------------------------------------------------------
+
+
+def do_create_project(*, owner: AbstractBaseUser, name: str) -> Project:
+    """Raises StudioError 400 `invalid` for an empty or over-long name."""
+    return Project.objects.create(owner=owner, name=_project_name(name))
+
+
+def do_rename_project(*, project: Project, name: str) -> Project:
+    project.name = _project_name(name)
+    project.save(update_fields=["name"])
+    return project
+
+
+def do_set_project_sharing(*, project: Project, share_mode: str) -> Project:
+    """`share_mode`: "off", "all" or "favorites". Raises StudioError 400 `invalid`."""
+    if share_mode not in Project.ShareMode.values:
+        raise StudioError("share_mode must be off, all or favorites.", "invalid")
+    project.share_mode = share_mode
+    project.save(update_fields=["share_mode"])
+    return project
+
+
+def do_delete_project(*, project: Project) -> None:
+    """Delete a project; its thumbnails stay in the library with no project (FK SET_NULL)."""
+    project.delete()
+
+
+def _project_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise StudioError("Give the project a name.", "invalid")
+    if len(name) > 100:
+        raise StudioError("The name is longer than 100 characters.", "invalid")
+    return name
+
+
+def do_update_thumbnail(
+    *,
+    thumbnail: Thumbnail,
+    is_favorite: bool | None = None,
+    is_public: bool | None = None,
+    project: Project | None | bool = False,
+) -> Thumbnail:
+    """Set any of favourite, public and project (`project=None` unassigns; False leaves it)."""
+    fields = []
+    if is_favorite is not None:
+        thumbnail.is_favorite = is_favorite
+        fields.append("is_favorite")
+    if is_public is not None:
+        thumbnail.is_public = is_public
+        fields.append("is_public")
+    if project is not False:
+        thumbnail.project = project  # type: ignore[assignment]
+        fields.append("project")
+    if fields:
+        thumbnail.save(update_fields=fields)
+    return thumbnail
+
+
+def do_move_thumbnails(
+    *, owner: AbstractBaseUser, thumbnail_ids: list[int], project: Project | None
+) -> int:
+    """Move the owner's thumbnails among `thumbnail_ids` into `project` (None: no project) in one
+    UPDATE. Ids of other users' thumbnails are ignored. Returns how many moved."""
+    return Thumbnail.objects.filter(owner=owner, pk__in=thumbnail_ids).update(project=project)
+
+
+def do_delete_thumbnail(*, thumbnail: Thumbnail) -> None:
+    """Delete the row now and its stored files after the transaction commits."""
+    names = [
+        f.name
+        for f in (thumbnail.image, thumbnail.image_small, thumbnail.image_medium, thumbnail.download)
+        if f
+    ]
+    with transaction.atomic():
+        thumbnail.delete()
+        transaction.on_commit(lambda: _delete_files(names))
+
+
+def shared_thumbnails(project: Project) -> Any:
+    """What a project's share link shows: all its thumbnails, or only favourites."""
+    rows = Thumbnail.objects.filter(project=project).order_by("-created_at", "-id")
+    if project.share_mode == Project.ShareMode.FAVORITES:
+        rows = rows.filter(is_favorite=True)
+    return rows
+
+
+def access_shared_project(token: str) -> Project:
+    """The project behind a share token, if sharing is on; else Http404."""
+    return get_object_or_404(
+        Project.objects.exclude(share_mode=Project.ShareMode.OFF), share_token=token
+    )

@@ -21,12 +21,19 @@ from django.views.decorators.vary import vary_on_headers
 
 from billing.models import ALL_ASPECT_RATIOS, ALL_RESOLUTIONS
 from billing.services import InsufficientCredits, effective_plan, get_balance
-from generation.models import Job
 from generation.progress import job_payload
 from generation.services import IdempotencyKeyReused
 from studio import services
 from studio.forms import FaceForm, PaletteForm, StyleForm
-from studio.gallery import DEFAULT_PAGE_SIZE, InvalidCursor, gallery_queryset, page_of
+from studio.gallery import (
+    DEFAULT_PAGE_SIZE,
+    GalleryFilter,
+    InvalidCursor,
+    gallery_queryset,
+    page_of,
+    parse_filters,
+)
+from studio.studio_data import load_studio
 from studio.models import Face, Palette, Style
 from studio.services import StudioError
 
@@ -47,28 +54,25 @@ def home(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "studio/home.html", {})
 
 
-def _studio_context(request: HttpRequest) -> dict[str, Any]:
-    user = request.user
-    plan = effective_plan(user)
-    page = page_of(gallery_queryset(user), None, DEFAULT_PAGE_SIZE)
-    active_jobs = list(
-        Job.objects.filter(user=user, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])[:10]
-    )
+def _studio_context(request: HttpRequest, filters: GalleryFilter) -> dict[str, Any]:
+    data = load_studio(request.user, filters)
     return {
-        "plan": plan,
-        "credits": get_balance(user),
-        "styles": list(Style.objects.usable_by(user)),
-        "palettes": list(Palette.objects.usable_by(user)),
-        "faces": list(Face.objects.for_owner(user).prefetch_related("images")),
-        "aspect_ratios": [(r, r in plan.aspect_ratios) for r in ALL_ASPECT_RATIOS],
-        "resolutions": [(r, r in plan.resolutions) for r in ALL_RESOLUTIONS],
+        "plan": data.plan,
+        "credits": data.credits,
+        "styles": data.styles,
+        "palettes": data.palettes,
+        "faces": data.faces,
+        "projects": data.projects,
+        "aspect_ratios": [(r, r in data.plan.aspect_ratios) for r in ALL_ASPECT_RATIOS],
+        "resolutions": [(r, r in data.plan.resolutions) for r in ALL_RESOLUTIONS],
         "variation_choices": range(1, 5),
         "expressions": EXPRESSIONS,
         "poses": POSES,
         "models": settings.GEMINI_IMAGE_MODELS,
         "default_model": settings.GEMINI_IMAGE_MODEL,
-        "page": page,
-        "jobs": [(job, job_payload(job)) for job in active_jobs],
+        "page": data.page,
+        "filters": filters,
+        "jobs": data.jobs,
         "idempotency_key": uuid.uuid4().hex,
     }
 
@@ -76,17 +80,29 @@ def _studio_context(request: HttpRequest) -> dict[str, Any]:
 @login_required
 @vary_on_headers("HX-Request")
 def studio(request: HttpRequest) -> TemplateResponse:
-    return TemplateResponse(request, "studio/studio.html", _studio_context(request))
+    try:
+        filters = parse_filters(request.GET)
+    except ValueError:
+        filters = GalleryFilter()
+    return TemplateResponse(request, "studio/studio.html", _studio_context(request, filters))
 
 
 @login_required
 @require_GET
 def gallery_page(request: HttpRequest) -> HttpResponse:
+    """One gallery page (the `gallery-page` partial) after `cursor`, for the given filters."""
     try:
-        page = page_of(gallery_queryset(request.user), request.GET.get("cursor"), DEFAULT_PAGE_SIZE)
-    except InvalidCursor:
-        return HttpResponse("Invalid cursor.", status=400)
-    return TemplateResponse(request, "studio/studio.html#gallery-page", {"page": page})
+        filters = parse_filters(request.GET)
+        page = page_of(
+            gallery_queryset(request.user, filters), request.GET.get("cursor"),
+            DEFAULT_PAGE_SIZE, filters,
+        )
+    except (InvalidCursor, ValueError):
+        return HttpResponse("Invalid cursor or filter.", status=400)
+    return TemplateResponse(
+        request, "studio/studio.html#gallery-page",
+        {"page": page, "filters": filters, "cursor": request.GET.get("cursor", "")},
+    )
 
 
 def _form_error(request: HttpRequest, message: str, status: int) -> TemplateResponse:

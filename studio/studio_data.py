@@ -1,0 +1,78 @@
+"""The studio's first paint in one go: the same data for `GET /studio/` and
+`GET /api/studio/bootstrap`, in a constant number of queries whatever the library's size
+(each list is one query or one query plus one prefetch; the gallery is one keyset page)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Prefetch
+
+from billing.models import Plan
+from billing.services import effective_plan, get_balance
+from generation.models import Job
+from generation.progress import JobPayload, job_payload
+from studio.gallery import DEFAULT_PAGE_SIZE, GalleryFilter, Page, gallery_queryset, page_of
+from studio.models import Face, FaceImage, Palette, Project, Style, Thumbnail
+from studio.outputs import thumbnail_payload
+
+ACTIVE_JOBS_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class StudioData:
+    plan: Plan
+    credits: int
+    styles: list[Style]
+    palettes: list[Palette]
+    faces: list[Face]
+    projects: list[Project]
+    page: Page
+    jobs: list[tuple[Job, JobPayload]]
+
+
+def load_studio(user: Any, filters: GalleryFilter | None = None) -> StudioData:
+    filters = filters or GalleryFilter()
+    active = (
+        Job.objects.filter(user=user, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+        .prefetch_related(Prefetch("thumbnails", queryset=Thumbnail.objects.order_by("variation_index")))
+        .order_by("-created_at")[:ACTIVE_JOBS_SHOWN]
+    )
+    return StudioData(
+        plan=effective_plan(user),
+        credits=get_balance(user),
+        styles=list(Style.objects.usable_by(user)),
+        palettes=list(Palette.objects.usable_by(user)),
+        faces=list(
+            Face.objects.for_owner(user).prefetch_related(
+                Prefetch("images", queryset=FaceImage.objects.order_by("position", "id"))
+            )
+        ),
+        projects=list(Project.objects.for_owner(user)),
+        page=page_of(gallery_queryset(user, filters), None, DEFAULT_PAGE_SIZE, filters),
+        jobs=[(job, job_payload(job)) for job in active],
+    )
+
+
+def bootstrap_data(user: Any) -> dict[str, Any]:
+    """`{"me", "plan", "credits_remaining", "styles", "palettes", "faces", "projects",
+    "thumbnails": {"results", "next_cursor"}, "jobs"}`: no prompts of others, no internal fields."""
+    from studio.api import face_payload, palette_payload, style_payload
+    from studio.api_library import project_payload
+
+    data = load_studio(user)
+    return {
+        "me": {"id": user.pk, "email": user.email},
+        "plan": data.plan.summary(),
+        "credits_remaining": data.credits,
+        "styles": [style_payload(s, user) for s in data.styles],
+        "palettes": [palette_payload(p, user) for p in data.palettes],
+        "faces": [face_payload(f) for f in data.faces],
+        "projects": [project_payload(p) for p in data.projects],
+        "thumbnails": {
+            "results": [thumbnail_payload(t) for t in data.page.items],
+            "next_cursor": data.page.next_cursor,
+        },
+        "jobs": [payload for _, payload in data.jobs],
+    }
