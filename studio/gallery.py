@@ -40,8 +40,13 @@ class Order:
         return [f"{sign}{self.field}", f"{sign}id"]
 
     def after(self, value: Any, pk: int) -> Q:
+        """Rows after (value, pk) in this order, written as `field >= value AND (field > value OR
+        id > pk)` so the first conjunct is an index range condition: a deep page starts where the
+        cursor points instead of scanning and discarding every earlier row."""
         op = "lt" if self.descending else "gt"
-        return Q(**{f"{self.field}__{op}": value}) | Q(**{self.field: value, f"id__{op}": pk})
+        return Q(**{f"{self.field}__{op}e": value}) & (
+            Q(**{f"{self.field}__{op}": value}) | Q(**{f"id__{op}": pk})
+        )
 
 
 ORDERS: dict[str, Order] = {

@@ -13,11 +13,17 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 def _upload_path(prefix: str, instance: Any, ext: str) -> str:
     owner = getattr(instance, "owner_id", None) or "builtin"
     return f"{prefix}/{owner}/{uuid.uuid4().hex}.{ext}"
+
+
+def new_share_token() -> str:
+    """32 URL-safe characters (192 random bits) for a project's share link."""
+    return secrets.token_urlsafe(24)
 
 
 class LibraryQuerySet(models.QuerySet):
@@ -124,7 +130,7 @@ class Project(models.Model):
     name = models.CharField(max_length=100)
     default_settings = models.JSONField(default=dict, blank=True)
     share_mode = models.CharField(max_length=10, choices=ShareMode.choices, default=ShareMode.OFF)
-    share_token = models.CharField(max_length=32, unique=True, default=secrets.token_urlsafe)
+    share_token = models.CharField(max_length=43, unique=True, default=new_share_token)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = LibraryQuerySet.as_manager()
@@ -137,15 +143,18 @@ class Project(models.Model):
 
 
 class Thumbnail(models.Model):
+    # No single-column FK indexes on owner/project: the composite indexes below start with them.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="thumbnails"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="thumbnails",
+        db_index=False,
     )
     job = models.ForeignKey(
         "generation.Job", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="thumbnails",
     )
     project = models.ForeignKey(
-        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="thumbnails"
+        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="thumbnails",
+        db_index=False,
     )
     title = models.CharField(max_length=200, blank=True)
     style = models.ForeignKey(Style, null=True, blank=True, on_delete=models.SET_NULL)
@@ -166,7 +175,7 @@ class Thumbnail(models.Model):
     share_clicks = models.PositiveIntegerField(default=0)
     variation_index = models.PositiveSmallIntegerField(default=0)
     parameters = models.JSONField(default=dict, help_text="Allowlisted generation parameters")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     objects = LibraryQuerySet.as_manager()

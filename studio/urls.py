@@ -2,11 +2,17 @@ from __future__ import annotations
 
 from django.urls import path
 
-from studio import views
+from studio import views, views_share
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("studio/", views.studio, name="studio"),
+    path("share/<str:token>/", views_share.shared_project, name="share-project"),
+    path(
+        "share/<str:token>/t/<int:thumbnail_id>",
+        views_share.shared_thumbnail,
+        name="share-thumbnail",
+    ),
     path("studio/gallery", views.gallery_page, name="gallery-page"),
     path("studio/generate", views.generate, name="studio-generate"),
     path("studio/jobs/<str:job_id>", views.job_card, name="job-card"),

@@ -1,0 +1,123 @@
+"""`seed_gallery --email EMAIL --count N`: bulk-create a creator's library for demos and benchmarks.
+
+Renders a handful of real images once (local renderer, 16:9 1K) with their gallery variants and
+YouTube JPEG, then bulk-creates N thumbnail rows that share those files, in batches, with a
+progress bar. Timestamps step back one second per row, with every fifth pair sharing a timestamp
+so equal-timestamp paging is exercised; about one in seven is a favourite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+from PIL import Image
+from tqdm import tqdm
+
+from billing.services import open_account
+from generation.providers.base import ImageRequest, RenderSpec
+from generation.providers.local import LocalRenderer
+from studio.images import GALLERY_WIDTHS, encode_png, encode_webp, resize_to_width, youtube_jpeg
+from studio.models import Palette, Style, Thumbnail
+
+TITLES = [
+    "I Tried 100 Coffee Shops: Only 1 Was Worth It",
+    "This Changed Everything",
+    "Don't Buy This Laptop: Watch First",
+    "24 Hours Alone in the Desert",
+    "The $1 vs $1000 Burger",
+    "Why Nobody Talks About This",
+    "I Built a Gaming PC in 10 Minutes",
+    "We Found Something Weird: Part 2",
+]
+BATCH = 2000
+
+
+class Command(BaseCommand):
+    help = "Bulk-create N thumbnails (sharing a few real image files) for one creator."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--count", type=int, required=True)
+        parser.add_argument("--images", type=int, default=8, help="distinct image files")
+        parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        owner = self._owner(options["email"])
+        files = [self._render(i) for i in range(options["images"])]
+        now = timezone.now()
+        total = options["count"]
+        made = 0
+        with tqdm(total=total, unit="thumb", disable=options["quiet"]) as bar:
+            while made < total:
+                size = min(BATCH, total - made)
+                Thumbnail.objects.bulk_create(
+                    [self._row(owner, files, made + i, now) for i in range(size)], batch_size=BATCH
+                )
+                made += size
+                bar.update(size)
+        self.stdout.write(f"{total} thumbnails for {owner.email}")
+
+    def _owner(self, email: str) -> Any:
+        User = get_user_model()
+        user, created = User.objects.get_or_create(username=email, defaults={"email": email})
+        if created:
+            user.set_password("viewbait-demo")
+            user.save(update_fields=["password"])
+        open_account(user=user)
+        return user
+
+    def _render(self, index: int) -> dict[str, Any]:
+        styles = list(Style.objects.filter(owner=None).order_by("id"))
+        palettes = list(Palette.objects.filter(owner=None).order_by("id"))
+        style, palette = styles[index % len(styles)], palettes[index % len(palettes)]
+        title = TITLES[index % len(TITLES)]
+        main, _, sub = title.partition(":")
+        request = ImageRequest(
+            prompt="", aspect_ratio="16:9", image_size="1K", model="local",
+            spec=RenderSpec(title=main.strip(), subtitle=sub.strip(), colors=list(palette.colors),
+                            style_name=style.name, style_key=style.slug, seed=index),
+        )
+        image = Image.open(io.BytesIO(LocalRenderer().generate_image(request).data)).convert("RGB")
+        small, medium = (resize_to_width(image, width) for width in GALLERY_WIDTHS)
+        stem = f"seed/{index}"
+        names = {
+            "image": default_storage.save(f"{stem}.png", ContentFile(encode_png(image))),
+            "image_small": default_storage.save(f"{stem}-400.webp", ContentFile(encode_webp(small))),
+            "image_medium": default_storage.save(
+                f"{stem}-800.webp", ContentFile(encode_webp(medium))
+            ),
+            "download": default_storage.save(
+                f"{stem}.jpg", ContentFile(youtube_jpeg(image, "16:9")[0])
+            ),
+        }
+        return {"names": names, "title": title, "style": style, "palette": palette,
+                "width": image.width, "height": image.height}
+
+    def _row(self, owner: Any, files: list[dict[str, Any]], n: int, now: dt.datetime) -> Thumbnail:
+        f = files[n % len(files)]
+        seconds = n - (n % 5 == 1)  # rows 0/1, 5/6, ... share a timestamp
+        return Thumbnail(
+            owner=owner,
+            title=f"{f['title']} #{n}",
+            style=f["style"],
+            palette=f["palette"],
+            aspect_ratio="16:9",
+            resolution="1K",
+            width=f["width"],
+            height=f["height"],
+            image=f["names"]["image"],
+            image_small=f["names"]["image_small"],
+            image_medium=f["names"]["image_medium"],
+            download=f["names"]["download"],
+            is_favorite=n % 7 == 0,
+            share_clicks=(n * 37) % 101,
+            parameters={"title": f["title"], "aspect_ratio": "16:9", "resolution": "1K"},
+            created_at=now - dt.timedelta(seconds=seconds),
+        )

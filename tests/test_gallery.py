@@ -1,0 +1,299 @@
+"""Gallery paging, filters, library actions and their access rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from studio.gallery import ORDERS, GalleryFilter, InvalidCursor, page_of
+from studio.models import Project, Thumbnail
+
+pytestmark = pytest.mark.django_db
+
+BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def make_thumbs(owner: Any, rows: list[tuple[int, str, int, bool]], project: Any = None) -> list[Thumbnail]:
+    """rows: (seconds offset, title, share_clicks, favourite); equal offsets give equal timestamps."""
+    return Thumbnail.objects.bulk_create(
+        [
+            Thumbnail(
+                owner=owner, title=title, share_clicks=clicks, is_favorite=fav, project=project,
+                aspect_ratio="16:9", resolution="1K", width=1376, height=768,
+                image="x.png", image_small="x.webp", image_medium="x.webp", download="x.jpg",
+                created_at=BASE + dt.timedelta(seconds=offset),
+            )
+            for offset, title, clicks, fav in rows
+        ]
+    )
+
+
+def all_pages(owner: Any, filters: GalleryFilter, limit: int) -> list[int]:
+    queryset = filters.apply(Thumbnail.objects.filter(owner=owner))
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = page_of(queryset, cursor, limit, filters)
+        seen.extend(t.pk for t in page.items)
+        if page.next_cursor is None:
+            return seen
+        cursor = page.next_cursor
+
+
+row_strategy = st.tuples(
+    st.integers(0, 4),  # few distinct timestamps: many ties
+    st.sampled_from(["a", "B", "b", "coffee", "Coffee shop", ""]),
+    st.integers(0, 3),
+    st.booleans(),
+)
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(row_strategy, min_size=0, max_size=30),
+    order=st.sampled_from(sorted(ORDERS)),
+    limit=st.integers(1, 7),
+    favorites=st.booleans(),
+    q=st.sampled_from(["", "coffee"]),
+)
+def test_pages_concatenate_to_the_full_ordered_list(owner, rows, order, limit, favorites, q) -> None:
+    Thumbnail.objects.all().delete()
+    make_thumbs(owner, rows)
+    filters = GalleryFilter(order=order, favorites=favorites, q=q)
+    expected = list(filters.apply(Thumbnail.objects.filter(owner=owner)).values_list("pk", flat=True))
+    assert all_pages(owner, filters, limit) == expected
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(row_strategy, min_size=1, max_size=25),
+    inserts=st.lists(row_strategy, min_size=1, max_size=10),
+    order=st.sampled_from(sorted(ORDERS)),
+    limit=st.integers(1, 5),
+)
+def test_inserts_while_paging_never_skip_or_repeat(owner, rows, inserts, order, limit) -> None:
+    Thumbnail.objects.all().delete()
+    original = {t.pk for t in make_thumbs(owner, rows)}
+    filters = GalleryFilter(order=order)
+    queryset = filters.apply(Thumbnail.objects.filter(owner=owner))
+    seen: list[int] = []
+    cursor = None
+    pending = list(inserts)
+    while True:
+        page = page_of(queryset, cursor, limit, filters)
+        seen.extend(t.pk for t in page.items)
+        if pending:
+            make_thumbs(owner, [pending.pop()])
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert len(seen) == len(set(seen))
+    assert original <= set(seen)
+
+
+def test_project_filter_including_no_project(owner) -> None:
+    project = Project.objects.create(owner=owner, name="Series")
+    inside = make_thumbs(owner, [(1, "in", 0, False)], project=project)
+    outside = make_thumbs(owner, [(2, "out", 0, False)])
+    assert all_pages(owner, GalleryFilter(project=project.pk), 5) == [inside[0].pk]
+    assert all_pages(owner, GalleryFilter(project="none"), 5) == [outside[0].pk]
+
+
+def test_tampered_or_foreign_cursor_is_400(owner, owner_client) -> None:
+    make_thumbs(owner, [(i, f"t{i}", 0, False) for i in range(5)])
+    first = owner_client.get("/api/thumbnails?limit=2").json()
+    cursor = first["next_cursor"]
+    assert owner_client.get(f"/api/thumbnails?limit=2&cursor={cursor}").status_code == 200
+    tampered = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
+    response = owner_client.get(f"/api/thumbnails?limit=2&cursor={tampered}")
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_cursor")
+    other_order = owner_client.get(f"/api/thumbnails?limit=2&order=title&cursor={cursor}")
+    assert other_order.json()["code"] == "invalid_cursor"
+    with pytest.raises(InvalidCursor):
+        page_of(Thumbnail.objects.all(), "garbage", 2)
+
+
+def test_list_api_shape_and_parameter_allowlist(owner, owner_client, staff) -> None:
+    [thumb] = make_thumbs(owner, [(1, "Hello", 0, False)])
+    Thumbnail.objects.filter(pk=thumb.pk).update(
+        parameters={"title": "Hello", "aspect_ratio": "16:9", "prompt": "SECRET", "image_b64": "AAAA"}
+    )
+    data = owner_client.get("/api/thumbnails").json()
+    assert data["next_cursor"] is None
+    [result] = data["results"]
+    assert result["parameters"] == {"title": "Hello", "aspect_ratio": "16:9"}
+    assert "SECRET" not in str(data) and "AAAA" not in str(data)
+    assert owner_client.get("/api/thumbnails?include_parameters=true").json()["results"][0]["parameters"].get("prompt") is None
+    thumb.owner = staff
+    Thumbnail.objects.filter(pk=thumb.pk).update(owner=staff)
+    from django.test import Client
+
+    client = Client()
+    client.force_login(staff)
+    full = client.get("/api/thumbnails?include_parameters=true").json()["results"][0]
+    assert full["parameters"]["prompt"] == "SECRET"
+
+
+def test_projects_crud_and_delete_keeps_thumbnails(owner_client, owner) -> None:
+    created = owner_client.post_json("/api/projects", {"name": "Season 2"})
+    assert created.status_code == 201
+    project_id = created.json()["id"]
+    assert created.json()["name"] == "Season 2"
+    [thumb] = make_thumbs(owner, [(1, "x", 0, False)])
+    moved = owner_client.post_json("/api/thumbnails/move", {"thumbnail_ids": [thumb.pk], "project_id": project_id})
+    assert moved.json() == {"moved": 1}
+    assert [r["id"] for r in owner_client.get(f"/api/projects/{project_id}/thumbnails").json()["results"]] == [thumb.pk]
+    renamed = owner_client.patch(f"/api/projects/{project_id}", {"name": "S2"}, content_type="application/json")
+    assert renamed.json()["name"] == "S2"
+    assert owner_client.post_json("/api/projects", {"name": "  "}).status_code == 400
+    assert owner_client.delete(f"/api/projects/{project_id}").status_code == 204
+    thumb.refresh_from_db()
+    assert thumb.project_id is None
+
+
+def test_favourite_public_and_delete_removes_files(owner, owner_client, submit, run_jobs, django_capture_on_commit_callbacks) -> None:
+    job = submit(owner_client, {"title": "Files"}).json()
+    run_jobs()
+    thumb = Thumbnail.objects.get(job_id=job["id"])
+    patched = owner_client.patch(f"/api/thumbnails/{thumb.pk}", {"is_favorite": True, "is_public": True}, content_type="application/json")
+    assert (patched.json()["is_favorite"], patched.json()["is_public"]) == (True, True)
+    paths = [thumb.image.path, thumb.image_small.path, thumb.download.path]
+    import os
+
+    assert all(os.path.exists(p) for p in paths)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert owner_client.delete(f"/api/thumbnails/{thumb.pk}").status_code == 204
+    assert not Thumbnail.objects.filter(pk=thumb.pk).exists()
+    assert not any(os.path.exists(p) for p in paths)
+
+
+def test_library_endpoints_404_for_strangers(owner, other_client) -> None:
+    project = Project.objects.create(owner=owner, name="Mine")
+    [thumb] = make_thumbs(owner, [(1, "x", 0, False)], project=project)
+    assert other_client.get(f"/api/projects/{project.pk}").status_code == 404
+    assert other_client.get(f"/api/projects/{project.pk}/thumbnails").status_code == 404
+    assert other_client.patch(f"/api/projects/{project.pk}", {"name": "y"}, content_type="application/json").status_code == 404
+    assert other_client.delete(f"/api/projects/{project.pk}").status_code == 404
+    assert other_client.patch(f"/api/thumbnails/{thumb.pk}", {"is_favorite": True}, content_type="application/json").status_code == 404
+    assert other_client.delete(f"/api/thumbnails/{thumb.pk}").status_code == 404
+    assert other_client.post_json("/api/thumbnails/move", {"thumbnail_ids": [thumb.pk], "project_id": None}).json() == {"moved": 0}
+    assert other_client.get("/api/thumbnails").json()["results"] == []
+    thumb.refresh_from_db()
+    assert thumb.project_id == project.pk and not thumb.is_favorite
+
+
+def test_share_link_shows_only_what_it_should(owner, anon_client) -> None:
+    project = Project.objects.create(owner=owner, name="Shared")
+    fav, plain = make_thumbs(owner, [(1, "Fav one", 0, True), (2, "Plain one", 0, False)], project=project)
+    make_thumbs(owner, [(3, "Not in project", 0, True)])
+    url = f"/share/{project.share_token}/"
+    assert anon_client.get(url).status_code == 404  # sharing off
+    project.share_mode = "all"
+    project.save()
+    html = anon_client.get(url).content.decode()
+    assert "Fav one" in html and "Plain one" in html and "Not in project" not in html
+    project.share_mode = "favorites"
+    project.save()
+    html = anon_client.get(url).content.decode()
+    assert "Fav one" in html and "Plain one" not in html
+    assert anon_client.get(f"/share/{project.share_token}/t/{plain.pk}").status_code == 404
+    assert anon_client.get(f"/share/{project.share_token}/t/{fav.pk}").status_code == 302
+    fav.refresh_from_db()
+    assert fav.share_clicks == 1
+    assert anon_client.get("/share/not-a-token/").status_code == 404
+
+
+def test_project_thumbnails_is_one_query(owner, owner_client) -> None:
+    project = Project.objects.create(owner=owner, name="P")
+    make_thumbs(owner, [(i, f"t{i}", 0, False) for i in range(30)], project=project)
+    owner_client.get(f"/api/projects/{project.pk}/thumbnails")  # warm session
+    with CaptureQueriesContext(connection) as queries:
+        response = owner_client.get(f"/api/projects/{project.pk}/thumbnails")
+    assert len(response.json()["results"]) == 20
+    app_queries = [q["sql"] for q in queries.captured_queries if "studio_thumbnail" in q["sql"] or "studio_project" in q["sql"]]
+    assert len(app_queries) == 1, app_queries
+
+
+def studio_query_count(client: Any) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/studio/").status_code == 200
+    return len(queries.captured_queries)
+
+
+def test_studio_query_count_does_not_grow_with_library(owner, owner_client) -> None:
+    make_thumbs(owner, [(i, f"t{i}", 0, False) for i in range(10)])
+    Project.objects.create(owner=owner, name="A")
+    small = studio_query_count(owner_client)
+    make_thumbs(owner, [(i, f"t{i}", i % 5, i % 3 == 0) for i in range(10, 10_000)])
+    for n in range(20):
+        Project.objects.create(owner=owner, name=f"P{n}")
+    large = studio_query_count(owner_client)
+    assert small == large, (small, large)
+    assert large <= 15
+
+
+def test_bootstrap_etag_304(owner, owner_client) -> None:
+    make_thumbs(owner, [(1, "x", 0, False)])
+    first = owner_client.get("/api/studio/bootstrap")
+    assert first.status_code == 200
+    data = first.json()
+    assert set(data) >= {"plan", "credits_remaining", "styles", "palettes", "faces", "projects", "thumbnails", "jobs"}
+    assert first["Cache-Control"].startswith("private")
+    etag = first["ETag"]
+    assert owner_client.get("/api/studio/bootstrap", HTTP_IF_NONE_MATCH=etag).status_code == 304
+    make_thumbs(owner, [(2, "y", 0, False)])
+    changed = owner_client.get("/api/studio/bootstrap", HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+
+
+def test_seed_gallery_command(owner) -> None:
+    call_command("seed_gallery", email="seeded@example.com", count=25, images=2, quiet=True)
+    rows = Thumbnail.objects.filter(owner__email="seeded@example.com")
+    assert rows.count() == 25
+    assert rows.values("image").distinct().count() == 2
+    first = rows.first()
+    assert first is not None and first.image.storage.exists(first.image.name)
+
+
+@pytest.mark.postgres
+def test_every_order_uses_its_composite_index(owner, other) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("EXPLAIN plans are checked on PostgreSQL (set DATABASE_URL)")
+    project = Project.objects.create(owner=owner, name="P")
+    make_thumbs(owner, [(i // 2, f"title {i % 97}", i % 13, i % 7 == 0) for i in range(3000)])
+    make_thumbs(owner, [(i, "in project", 0, False) for i in range(300)], project=project)
+    make_thumbs(other, [(i, "theirs", 0, False) for i in range(3000)])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE studio_thumbnail")
+        cursor.execute("SET enable_seqscan = off")
+    expectations = {
+        GalleryFilter(order="newest"): "thumb_owner_newest",
+        GalleryFilter(order="oldest"): "thumb_owner_newest",
+        GalleryFilter(order="title"): "thumb_owner_title",
+        GalleryFilter(order="clicks"): "thumb_owner_clicks",
+        GalleryFilter(order="newest", favorites=True): "thumb_owner_favorites",
+        GalleryFilter(order="newest", project=project.pk): "thumb_project_newest",
+    }
+    try:
+        for filters, index in expectations.items():
+            queryset = filters.apply(Thumbnail.objects.filter(owner=owner))
+            first = page_of(queryset, None, 20, filters)
+            assert first.next_cursor
+            from studio.gallery import decode_cursor
+
+            value, pk = decode_cursor(first.next_cursor, filters)
+            deep = queryset.filter(ORDERS[filters.order].after(value, pk))[:21]
+            for plan in (queryset[:21].explain(), deep.explain()):
+                assert index in plan, (filters, plan)
+                assert "Sort" not in plan, (filters, plan)
+            assert "Index Cond" in deep.explain() and ORDERS[filters.order].field in deep.explain()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET enable_seqscan")
