@@ -66,6 +66,19 @@ class GalleryFilter:
     q: str = ""
     order: str = "newest"
 
+    def query(self) -> str:
+        """These filters as a query string, for links that page through the same view."""
+        from urllib.parse import urlencode
+
+        params: dict[str, str] = {"order": self.order}
+        if self.project is not None:
+            params["project"] = str(self.project)
+        if self.favorites:
+            params["favorites"] = "true"
+        if self.q:
+            params["q"] = self.q
+        return urlencode(params)
+
     def key(self) -> str:
         raw = f"{self.project}|{self.favorites}|{self.q}|{self.order}"
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
@@ -84,8 +97,12 @@ class GalleryFilter:
 
 @dataclass(frozen=True)
 class Page:
+    """`start_cursor` refetches exactly this page later (the virtualized gallery restores pages
+    it dropped with it); `next_cursor` is None on the last page."""
+
     items: list[Thumbnail]
     next_cursor: str | None
+    start_cursor: str | None = None
 
 
 def _encode_value(value: Any) -> Any:
@@ -100,11 +117,16 @@ def _decode_value(order: Order, value: Any) -> Any:
     return str(value)
 
 
-def encode_cursor(thumbnail: Thumbnail, filters: GalleryFilter) -> str:
+def encode_cursor(thumbnail: Thumbnail, filters: GalleryFilter, *, inclusive: bool = False) -> str:
+    """A cursor for the rows after `thumbnail`, or from it on with `inclusive` (the id is moved
+    one step back in the order, so the thumbnail itself is the first row after the cursor)."""
     order = ORDERS[filters.order]
     value = _encode_value(getattr(thumbnail, order.field))
+    pk = thumbnail.pk
+    if inclusive:
+        pk = pk + 1 if order.descending else pk - 1
     return signing.dumps(
-        {"o": filters.order, "f": filters.key(), "v": value, "i": thumbnail.pk},
+        {"o": filters.order, "f": filters.key(), "v": value, "i": pk},
         salt=CURSOR_SALT,
         compress=True,
     )
@@ -140,7 +162,11 @@ def page_of(
     rows = list(queryset[: limit + 1])
     items = rows[:limit]
     has_more = len(rows) > limit
-    return Page(items=items, next_cursor=encode_cursor(items[-1], filters) if has_more else None)
+    return Page(
+        items=items,
+        next_cursor=encode_cursor(items[-1], filters) if has_more else None,
+        start_cursor=encode_cursor(items[0], filters, inclusive=True) if items else None,
+    )
 
 
 def parse_filters(params: Any) -> GalleryFilter:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from studio import views, views_share
+from studio import views, views_gallery, views_share
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,7 +13,23 @@ urlpatterns = [
         views_share.shared_thumbnail,
         name="share-thumbnail",
     ),
-    path("studio/gallery", views.gallery_page, name="gallery-page"),
+    path("studio/gallery", views_gallery.gallery_page, name="gallery-page"),
+    path(
+        "studio/thumbnails/<int:thumbnail_id>/favorite",
+        views_gallery.toggle_favorite,
+        name="thumbnail-favorite",
+    ),
+    path(
+        "studio/thumbnails/<int:thumbnail_id>/delete",
+        views_gallery.delete_thumbnail,
+        name="thumbnail-delete",
+    ),
+    path(
+        "studio/thumbnails/<int:thumbnail_id>/move",
+        views_gallery.move_thumbnail,
+        name="thumbnail-move",
+    ),
+    path("studio/projects", views_gallery.create_project, name="project-create"),
     path("studio/generate", views.generate, name="studio-generate"),
     path("studio/jobs/<str:job_id>", views.job_card, name="job-card"),
     path("studio/library/", views.library, name="library"),

@@ -7,36 +7,39 @@ directly never skips a check.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from billing.models import ALL_ASPECT_RATIOS, ALL_RESOLUTIONS
+from billing.models import ALL_ASPECT_RATIOS, ALL_RESOLUTIONS, Plan
 from billing.services import InsufficientCredits, effective_plan, get_balance
 from generation.progress import job_payload
 from generation.services import IdempotencyKeyReused
 from studio import services
 from studio.forms import FaceForm, PaletteForm, StyleForm
 from studio.gallery import (
-    DEFAULT_PAGE_SIZE,
     GalleryFilter,
-    InvalidCursor,
-    gallery_queryset,
-    page_of,
     parse_filters,
 )
+from studio.library_cache import usable_palettes, usable_styles
+from studio.limits import check_generate_limits
 from studio.studio_data import load_studio
-from studio.models import Face, Palette, Style
+from studio.models import Face
 from studio.services import StudioError
+from viewbait import ratelimits
 
+GALLERY_ORDERS = [
+    ("newest", "Newest"), ("oldest", "Oldest"), ("title", "Title A-Z"), ("clicks", "Most clicked"),
+]
 EXPRESSIONS = ["", "excited", "shocked", "happy", "serious", "curious", "confident", "laughing"]
 POSES = ["", "pointing at the text", "arms crossed", "hands on head", "leaning in", "thumbs up"]
 
@@ -51,7 +54,31 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("studio")
-    return TemplateResponse(request, "studio/home.html", {})
+    return TemplateResponse(request, "studio/home.html", {"plans": Plan.objects.all()})
+
+
+def _unlocked_by(plans: list[Plan], allows: Callable[[Plan], bool]) -> str:
+    """The first plan (in plan order) that allows an option, for "upgrade" hints."""
+    return next((plan.name for plan in plans if allows(plan)), "")
+
+
+def _plan_options(plan: Plan) -> dict[str, list[tuple[Any, bool, str]]]:
+    """Each plan-limited choice as `(value, allowed, name of the plan that unlocks it or "")`."""
+    plans = list(Plan.objects.all())
+    return {
+        "aspect_ratios": [
+            (r, r in plan.aspect_ratios, _unlocked_by(plans, lambda p, r=r: r in p.aspect_ratios))
+            for r in ALL_ASPECT_RATIOS
+        ],
+        "resolutions": [
+            (r, r in plan.resolutions, _unlocked_by(plans, lambda p, r=r: r in p.resolutions))
+            for r in ALL_RESOLUTIONS
+        ],
+        "variation_choices": [
+            (n, n <= plan.max_variations, _unlocked_by(plans, lambda p, n=n: n <= p.max_variations))
+            for n in range(1, 5)
+        ],
+    }
 
 
 def _studio_context(request: HttpRequest, filters: GalleryFilter) -> dict[str, Any]:
@@ -63,15 +90,14 @@ def _studio_context(request: HttpRequest, filters: GalleryFilter) -> dict[str, A
         "palettes": data.palettes,
         "faces": data.faces,
         "projects": data.projects,
-        "aspect_ratios": [(r, r in data.plan.aspect_ratios) for r in ALL_ASPECT_RATIOS],
-        "resolutions": [(r, r in data.plan.resolutions) for r in ALL_RESOLUTIONS],
-        "variation_choices": range(1, 5),
+        **_plan_options(data.plan),
         "expressions": EXPRESSIONS,
         "poses": POSES,
         "models": settings.GEMINI_IMAGE_MODELS,
         "default_model": settings.GEMINI_IMAGE_MODEL,
         "page": data.page,
         "filters": filters,
+        "gallery_orders": GALLERY_ORDERS,
         "jobs": data.jobs,
         "idempotency_key": uuid.uuid4().hex,
     }
@@ -87,28 +113,15 @@ def studio(request: HttpRequest) -> TemplateResponse:
     return TemplateResponse(request, "studio/studio.html", _studio_context(request, filters))
 
 
-@login_required
-@require_GET
-def gallery_page(request: HttpRequest) -> HttpResponse:
-    """One gallery page (the `gallery-page` partial) after `cursor`, for the given filters."""
-    try:
-        filters = parse_filters(request.GET)
-        page = page_of(
-            gallery_queryset(request.user, filters), request.GET.get("cursor"),
-            DEFAULT_PAGE_SIZE, filters,
-        )
-    except (InvalidCursor, ValueError):
-        return HttpResponse("Invalid cursor or filter.", status=400)
-    return TemplateResponse(
-        request, "studio/studio.html#gallery-page",
-        {"page": page, "filters": filters, "cursor": request.GET.get("cursor", "")},
-    )
-
-
-def _form_error(request: HttpRequest, message: str, status: int) -> TemplateResponse:
-    response = TemplateResponse(
-        request, "studio/studio.html#form-error", {"error": message}, status=status
-    )
+def _form_error(
+    request: HttpRequest, message: str, status: int, *, new_key: bool = False
+) -> TemplateResponse:
+    """The error fragment for #generate-errors (HX-Retarget; studio.js swaps such error answers).
+    `new_key` also sends a fresh idempotency key out of band, for when the sent one is spent."""
+    context: dict[str, Any] = {"error": message}
+    if new_key:
+        context.update(idempotency_key=uuid.uuid4().hex, oob=True)
+    response = TemplateResponse(request, "studio/studio.html#form-error", context, status=status)
     response["HX-Retarget"] = "#generate-errors"
     response["HX-Reswap"] = "innerHTML"
     return response
@@ -117,21 +130,42 @@ def _form_error(request: HttpRequest, message: str, status: int) -> TemplateResp
 @login_required
 @require_POST
 def generate(request: HttpRequest) -> TemplateResponse:
-    """htmx form post: answers the new job's card, or a readable error in the form."""
+    """htmx form post: answers the new job's card (prepended to #jobs) with the credits badge, a
+    fresh idempotency key and a cleared #generate-errors out of band; or a readable error for
+    #generate-errors. A replay of the same key (a double submit) charges nothing and adds no
+    second card (HX-Reswap: none), but still refreshes the key."""
     data: dict[str, Any] = {key: request.POST.get(key) for key in request.POST}
     data["face_ids"] = request.POST.getlist("face_ids")
     key = request.POST.get("idempotency_key") or None
     try:
         params = services.check_generate_params(request.user, data)
-        job, _ = services.do_generate(user=request.user, params=params, idempotency_key=key)
+        limits = check_generate_limits(request, params=params, idempotency_key=key)
+        job, created = services.do_generate(user=request.user, params=params, idempotency_key=key)
+    except ratelimits.RateLimited as exc:
+        return ratelimits.add_headers(
+            _form_error(request, exc.message, 429), exc.usages, exc.retry_after
+        )
+    except ratelimits.LimiterUnavailable as exc:
+        return ratelimits.add_headers(
+            _form_error(request, exc.message, 503), [],
+            ratelimits.UNAVAILABLE_RETRY_AFTER_SECONDS,
+        )
     except StudioError as exc:
         return _form_error(request, exc.message, exc.status)
-    except InsufficientCredits as exc:
+    except Http404:
         return _form_error(
-            request, f"This needs {exc.required} credits; you have {exc.balance}.", 402
+            request, "Something you picked no longer exists. Reload the page and try again.", 404
         )
+    except InsufficientCredits as exc:
+        needed = f"{exc.required} credit{'' if exc.required == 1 else 's'}"
+        return _form_error(request, f"This needs {needed}; you have {exc.balance}.", 402)
     except IdempotencyKeyReused:
-        return _form_error(request, "This form was already submitted with other values.", 409)
+        return _form_error(
+            request,
+            "This form was already sent with other values; check your jobs, then generate again.",
+            409,
+            new_key=True,
+        )
     response = TemplateResponse(
         request,
         "studio/studio.html#job-card",
@@ -144,6 +178,9 @@ def generate(request: HttpRequest) -> TemplateResponse:
         },
         status=202,
     )
+    if not created:
+        response["HX-Reswap"] = "none"
+    ratelimits.add_headers(response, limits)
     return response
 
 
@@ -174,9 +211,10 @@ def library(request: HttpRequest) -> TemplateResponse:
         "studio/library.html",
         {
             "plan": effective_plan(user),
+            "credits": get_balance(user),
             "faces": Face.objects.for_owner(user).prefetch_related("images"),
-            "styles": Style.objects.usable_by(user),
-            "palettes": Palette.objects.usable_by(user),
+            "styles": usable_styles(user),
+            "palettes": usable_palettes(user),
             "face_form": FaceForm(),
             "style_form": StyleForm(),
             "palette_form": PaletteForm(),
@@ -186,6 +224,7 @@ def library(request: HttpRequest) -> TemplateResponse:
 
 @login_required
 @require_POST
+@ratelimits.limit("face_upload")
 def create_face(request: HttpRequest) -> HttpResponse:
     form = FaceForm(request.POST, request.FILES)
     if form.is_valid():
@@ -205,6 +244,7 @@ def create_face(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@ratelimits.limit("library_create")
 def create_style(request: HttpRequest) -> HttpResponse:
     form = StyleForm(request.POST, request.FILES)
     if form.is_valid():
@@ -223,6 +263,7 @@ def create_style(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@ratelimits.limit("library_create")
 def create_palette(request: HttpRequest) -> HttpResponse:
     form = PaletteForm(request.POST)
     if form.is_valid():

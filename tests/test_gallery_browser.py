@@ -1,0 +1,105 @@
+"""Chromium scrolls a 2,000-thumbnail library to the end and back: the DOM stays bounded and every
+thumbnail is shown, once, in order."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from studio.models import Thumbnail
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+DOM_BOUND = 60
+SNAPSHOT = """() => {
+  const ids = Array.from(document.querySelectorAll('#gallery-grid .thumb')).map(e => e.dataset.thumbnailId);
+  const busy = document.querySelector('.gallery-page[data-state=loading], #gallery-grid .htmx-request');
+  const end = !document.querySelector('#gallery-grid .more');
+  const bottom = window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 4;
+  return {ids, busy: !!busy, end, bottom, top: window.scrollY <= 0};
+}"""
+
+
+def launch(playwright: Any) -> Any:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make installs it with apt)")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def settle(page: Any) -> dict[str, Any]:
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    page.wait_for_function(
+        "() => !document.querySelector('.gallery-page[data-state=loading], #gallery-grid .htmx-request')",
+        timeout=15_000,
+    )
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    return page.evaluate(SNAPSHOT)
+
+
+def test_scroll_2000_to_the_end_and_back(live_server: Any) -> None:
+    from playwright.sync_api import sync_playwright
+
+    call_command("seed_gallery", email="scroller@example.com", count=2000, images=3, quiet=True)
+    owner_rows = Thumbnail.objects.filter(owner__email="scroller@example.com").order_by("-created_at", "-id")
+    expected = [str(pk) for pk in owner_rows.values_list("pk", flat=True)]
+    client = Client()
+    client.force_login(owner_rows[0].owner)
+    session = client.cookies["sessionid"].value
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+            page = context.new_page()
+            page.goto(f"{live_server.url}/studio/")
+            page.wait_for_selector("#gallery-grid .thumb")
+            page.evaluate("() => { window.__noReload = 1; }")
+            first_seen: list[str] = []
+            max_cards = 0
+
+            def record(snapshot: dict[str, Any]) -> None:
+                nonlocal max_cards
+                ids = snapshot["ids"]
+                assert len(ids) == len(set(ids)), "a thumbnail is in the DOM twice"
+                max_cards = max(max_cards, len(ids))
+                for thumbnail_id in ids:
+                    if thumbnail_id not in seen_set:
+                        seen_set.add(thumbnail_id)
+                        first_seen.append(thumbnail_id)
+
+            seen_set: set[str] = set()
+            for _ in range(2000):
+                snapshot = settle(page)
+                record(snapshot)
+                if snapshot["end"] and snapshot["bottom"]:
+                    break
+                page.mouse.wheel(0, 1300)
+            assert first_seen == expected  # every thumbnail, once, in order
+            down_max = max_cards
+
+            restored: set[str] = set()
+            for _ in range(2000):
+                page.mouse.wheel(0, -1300)
+                snapshot = settle(page)
+                record(snapshot)
+                restored.update(snapshot["ids"])
+                if snapshot["top"]:
+                    break
+            snapshot = settle(page)
+            assert snapshot["ids"][:20] == expected[:20]  # the top page came back
+            assert restored == set(expected)  # scrolling back restored every page
+            assert page.evaluate("() => window.__noReload") == 1
+            print(f"max cards in DOM: {max_cards} (down {down_max})")
+            assert max_cards <= DOM_BOUND
+        finally:
+            browser.close()
