@@ -41,6 +41,8 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/generate_latency.py
+	$(BIN)/python benchmarks/limiter_overhead.py
+	$(BIN)/python benchmarks/cache_hit_ratio.py
 
 clean:
 	rm -rf $(VENV) var staticfiles

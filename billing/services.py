@@ -18,8 +18,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import CreditAccount, CreditLedgerEntry, Plan, Subscription
+from viewbait.shared_cache import cached, invalidate
 
 logger = logging.getLogger(__name__)
+
+# Shared-cache lifetimes (seconds). Writes invalidate at once (billing.signals); the lifetime only
+# bounds staleness if an invalidation is lost while Redis is unreachable.
+PLAN_TABLE_CACHE_SECONDS = 600
+ACCOUNT_CACHE_SECONDS = 300
 
 
 class InsufficientCredits(Exception):
@@ -41,28 +47,81 @@ class Movement:
         return self.entry.balance_after
 
 
+@dataclass(frozen=True)
+class AccountSummary:
+    """What pages show of an account: the subscribed plan's slug (None before the account is
+    opened), the subscription status and the credit balance."""
+
+    plan_slug: str | None
+    status: str
+    balance: int
+
+
+def plan_table() -> list[Plan]:
+    """Every plan, in `sort_order` (shared cache "billing:plans", invalidated on Plan writes)."""
+    return cached(
+        "billing:plans",
+        lambda: list(Plan.objects.order_by("sort_order", "id")),
+        timeout=PLAN_TABLE_CACHE_SECONDS,
+    )
+
+
+def invalidate_plan_table() -> None:
+    invalidate("billing:plans")
+
+
 def default_plan() -> Plan:
-    return Plan.objects.filter(is_default=True).first() or Plan.objects.order_by("sort_order")[0]
+    """The plan new accounts start on (`is_default`), else the first plan."""
+    plans = plan_table()
+    return next((plan for plan in plans if plan.is_default), plans[0])
+
+
+def _load_account_summary(user_id: int) -> AccountSummary:
+    row = (
+        Subscription.objects.filter(user_id=user_id)
+        .values_list("plan__slug", "status", "user__credit_account__balance")
+        .first()
+    )
+    if row is not None:
+        return AccountSummary(plan_slug=row[0], status=row[1], balance=row[2] or 0)
+    balance = (
+        CreditAccount.objects.filter(user_id=user_id).values_list("balance", flat=True).first()
+    )
+    return AccountSummary(plan_slug=None, status="", balance=balance or 0)
+
+
+def account_summary(user: AbstractBaseUser) -> AccountSummary:
+    """The user's plan slug, status and balance (shared cache "billing:account:<id>",
+    invalidated whenever a credit movement or plan change commits)."""
+    return cached(
+        f"billing:account:{user.pk}",
+        lambda: _load_account_summary(user.pk),
+        timeout=ACCOUNT_CACHE_SECONDS,
+    )
+
+
+def invalidate_account(user_id: int) -> None:
+    invalidate(f"billing:account:{user_id}")
 
 
 def effective_plan(user: AbstractBaseUser) -> Plan:
     """The plan whose limits apply now: the subscribed plan while the subscription is active or
     trialing, otherwise the default (Free) plan. (Fixes PRODUCT.md flaw 2: past-due accounts kept
     paid features.)"""
-    sub = (
-        Subscription.objects.select_related("plan").filter(user=user).first()
-        if user.is_authenticated
-        else None
-    )
-    if sub is not None and sub.status in Subscription.GOOD_STANDING:
-        return sub.plan
+    if not user.is_authenticated:
+        return default_plan()
+    summary = account_summary(user)
+    if summary.status in Subscription.GOOD_STANDING:
+        for plan in plan_table():
+            if plan.slug == summary.plan_slug:
+                return plan
     return default_plan()
 
 
 def get_balance(user: AbstractBaseUser) -> int:
-    return (
-        CreditAccount.objects.filter(user=user).values_list("balance", flat=True).first() or 0
-    )
+    """The credit balance to show (from the account summary; credit movements read the locked
+    row instead)."""
+    return account_summary(user).balance
 
 
 def lock_account(user: AbstractBaseUser) -> CreditAccount:

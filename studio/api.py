@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -18,8 +18,11 @@ from billing.services import InsufficientCredits, effective_plan, get_balance
 from generation.progress import job_payload
 from generation.services import IdempotencyKeyReused
 from studio import services
+from studio.library_cache import usable_palettes, usable_styles
+from studio.limits import check_generate_limits
 from studio.models import Face, Palette, Style
 from studio.services import StudioError
+from viewbait import ratelimits
 from viewbait.api import APIError
 
 
@@ -85,6 +88,7 @@ def me(request: Request) -> Response:
 
 @api_view(["GET", "POST"])
 @parser_classes([MultiPartParser, FormParser])
+@ratelimits.limit("face_upload")
 def faces(request: Request) -> Response:
     if request.method == "GET":
         rows = Face.objects.for_owner(request.user).prefetch_related("images")
@@ -111,21 +115,22 @@ def face_detail(request: Request, face_id: int) -> Response:
 
 @api_view(["GET"])
 def styles(request: Request) -> Response:
-    rows = Style.objects.usable_by(request.user)
+    rows = usable_styles(request.user)
     return Response({"results": [style_payload(s, request.user) for s in rows]})
 
 
 @api_view(["GET"])
 def palettes(request: Request) -> Response:
-    rows = Palette.objects.usable_by(request.user)
+    rows = usable_palettes(request.user)
     return Response({"results": [palette_payload(p, request.user) for p in rows]})
 
 
 @api_view(["POST"])
-def generate(request: Request) -> Response:
+def generate(request: Request) -> HttpResponse:
     """202 `{"id", "status", "cost", "credits_remaining", ...job}`. A replay with the same
-    Idempotency-Key and body answers 202 with the original job, charges nothing, and carries
-    `Idempotent-Replayed: true`."""
+    Idempotency-Key and body answers 202 with the original job, charges nothing, counts against
+    no limit, and carries `Idempotent-Replayed: true`. Over the plan's rate limit: 429
+    `rate_limited` with Retry-After; limiter down: 503 `limiter_unavailable` (nothing charged)."""
     if not isinstance(request.data, dict):
         raise APIError("Send a JSON object.", "invalid")
     key = request.headers.get("Idempotency-Key") or None
@@ -133,7 +138,10 @@ def generate(request: Request) -> Response:
         raise APIError("Idempotency-Key is longer than 200 characters.", "invalid")
     try:
         params = services.check_generate_params(request.user, request.data)
+        limits = check_generate_limits(request, params=params, idempotency_key=key)
         job, created = services.do_generate(user=request.user, params=params, idempotency_key=key)
+    except (ratelimits.RateLimited, ratelimits.LimiterUnavailable) as exc:
+        return ratelimits.error_response(request, exc)
     except StudioError as exc:
         raise _raise(exc) from exc
     except InsufficientCredits as exc:
@@ -151,6 +159,7 @@ def generate(request: Request) -> Response:
     response = Response(body, status=status.HTTP_202_ACCEPTED)
     # As Stripe does: a replay answers like the original and says so in a header.
     response["Idempotent-Replayed"] = "false" if created else "true"
+    ratelimits.add_headers(response, limits)
     return response
 
 

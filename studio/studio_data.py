@@ -14,6 +14,7 @@ from billing.services import effective_plan, get_balance
 from generation.models import Job
 from generation.progress import JobPayload, job_payload
 from studio.gallery import DEFAULT_PAGE_SIZE, GalleryFilter, Page, gallery_queryset, page_of
+from studio.library_cache import usable_palettes, usable_styles
 from studio.models import Face, FaceImage, Palette, Project, Style, Thumbnail
 from studio.outputs import thumbnail_payload
 
@@ -42,8 +43,8 @@ def load_studio(user: Any, filters: GalleryFilter | None = None) -> StudioData:
     return StudioData(
         plan=effective_plan(user),
         credits=get_balance(user),
-        styles=list(Style.objects.usable_by(user)),
-        palettes=list(Palette.objects.usable_by(user)),
+        styles=usable_styles(user),
+        palettes=usable_palettes(user),
         faces=list(
             Face.objects.for_owner(user).prefetch_related(
                 Prefetch("images", queryset=FaceImage.objects.order_by("position", "id"))

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from billing.models import ALL_ASPECT_RATIOS, ALL_RESOLUTIONS, Plan
-from billing.services import InsufficientCredits, effective_plan, get_balance
+from billing.services import InsufficientCredits, effective_plan, get_balance, plan_table
 from generation.progress import job_payload
 from generation.services import IdempotencyKeyReused
 from studio import services
@@ -32,9 +32,9 @@ from studio.gallery import (
 )
 from studio.library_cache import usable_palettes, usable_styles
 from studio.limits import check_generate_limits
-from studio.studio_data import load_studio
 from studio.models import Face
 from studio.services import StudioError
+from studio.studio_data import load_studio
 from viewbait import ratelimits
 
 GALLERY_ORDERS = [
@@ -54,7 +54,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("studio")
-    return TemplateResponse(request, "studio/home.html", {"plans": Plan.objects.all()})
+    return TemplateResponse(request, "studio/home.html", {"plans": plan_table()})
 
 
 def _unlocked_by(plans: list[Plan], allows: Callable[[Plan], bool]) -> str:
@@ -64,7 +64,7 @@ def _unlocked_by(plans: list[Plan], allows: Callable[[Plan], bool]) -> str:
 
 def _plan_options(plan: Plan) -> dict[str, list[tuple[Any, bool, str]]]:
     """Each plan-limited choice as `(value, allowed, name of the plan that unlocks it or "")`."""
-    plans = list(Plan.objects.all())
+    plans = plan_table()
     return {
         "aspect_ratios": [
             (r, r in plan.aspect_ratios, _unlocked_by(plans, lambda p, r=r: r in p.aspect_ratios))

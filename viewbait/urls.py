@@ -1,15 +1,29 @@
 from __future__ import annotations
 
+from allauth.account import views as account_views
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
 from studio import views as studio_views
+from viewbait import ratelimits
 
 urlpatterns = [
     path("healthz", studio_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # Sign-up and log-in attempts are limited per client IP (settings.RATE_LIMITS); these shadow
+    # allauth's own routes of the same names, which keep its per-account limits too.
+    path(
+        "accounts/login/",
+        ratelimits.limit("login")(account_views.login),
+        name="account_login",
+    ),
+    path(
+        "accounts/signup/",
+        ratelimits.limit("signup")(account_views.signup),
+        name="account_signup",
+    ),
     path("accounts/", include("allauth.urls")),
     path("api/", include("studio.api_urls")),
     path("", include("studio.urls")),

@@ -4,21 +4,38 @@
 (function () {
   "use strict";
   const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancelled"]);
+  const labelsEl = document.getElementById("stage-labels");
+  const LABELS = labelsEl ? JSON.parse(labelsEl.textContent) : {};
+  const form = document.getElementById("generate-form");
+  const errors = document.getElementById("generate-errors");
   let socket = null;
   let retry = 0;
+  // While the generate form is posting, updates for a job this page has no card for yet are held
+  // until the response's card is in, so the socket and the response never add the card twice.
+  let posting = false;
+  const held = [];
+  const refreshing = new Set();
 
   function card(id) { return document.getElementById("job-" + id); }
 
+  function stageLabel(stage) {
+    return LABELS[stage] || stage.charAt(0).toUpperCase() + stage.slice(1).replace(/_/g, " ");
+  }
+
   function refreshCard(id) {
-    if (window.htmx && card(id)) {
-      htmx.ajax("GET", "/studio/jobs/" + id, { target: "#job-" + id, swap: "outerHTML" });
-    }
+    // One refresh per card at a time: two finished cards would add the thumbnails twice.
+    if (!window.htmx || !card(id) || refreshing.has(id)) return;
+    refreshing.add(id);
+    htmx.ajax("GET", "/studio/jobs/" + id, { target: "#job-" + id, swap: "outerHTML" })
+      .finally(() => refreshing.delete(id));
   }
 
   function apply(job) {
     const el = card(job.id);
     if (!el) {
-      if (!FINISHED.has(job.status) && window.htmx) {
+      if (posting) {
+        held.push(job);
+      } else if (!FINISHED.has(job.status) && window.htmx) {
         const holder = document.createElement("div");
         holder.id = "job-" + job.id;
         document.getElementById("jobs").prepend(holder);
@@ -30,10 +47,16 @@
     el.style.setProperty("--progress", job.progress + "%");
     el.dataset.status = job.status;
     el.className = el.className.replace(/status-\S+/, "status-" + job.status);
+    const label = stageLabel(job.stage);
     const bar = el.querySelector("[role=progressbar]");
-    if (bar) bar.setAttribute("aria-valuenow", job.progress);
+    if (bar) {
+      bar.setAttribute("aria-valuenow", job.progress);
+      bar.setAttribute("aria-valuetext", label + ", " + job.progress + "%");
+    }
     const stage = el.querySelector("[data-stage]");
-    if (stage) stage.textContent = job.stage.charAt(0).toUpperCase() + job.stage.slice(1).replace(/_/g, " ");
+    if (stage) stage.textContent = label;
+    const percent = el.querySelector("[data-percent]");
+    if (percent) percent.textContent = job.progress + "%";
     if (FINISHED.has(job.status)) refreshCard(job.id);
   }
 
@@ -61,6 +84,43 @@
       retry = Math.min(retry + 1, 6);
       setTimeout(connect, 500 * 2 ** retry); // reconnect backoff, not an animation
     });
+  }
+
+  // Error answers that name their own target (HX-Retarget, e.g. the generate form's 400/402/403/
+  // 409/429/503 fragments for #generate-errors) are readable messages: swap them, although htmx 2
+  // swaps no 4xx/5xx by default. Other error pages (a bare 404 or 500) are never swapped in.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const xhr = event.detail.xhr;
+    if (xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  if (form) {
+    form.addEventListener("htmx:beforeRequest", () => { posting = true; });
+    form.addEventListener("htmx:afterRequest", (event) => {
+      posting = false;
+      held.splice(0).forEach(apply);
+      const xhr = event.detail.xhr;
+      const handled = xhr && xhr.status > 0 && (xhr.status < 400 || xhr.getResponseHeader("HX-Retarget"));
+      if (!event.detail.successful && !handled && errors) {
+        errors.innerHTML = '<p class="error">Could not reach ViewBait (' +
+          (xhr && xhr.status ? "error " + xhr.status : "network error") +
+          "). Your form is unchanged: try again, you will not be charged twice.</p>";
+      }
+    });
+    // The price of the current choices: credits per image at the resolution x variations.
+    const cost = document.getElementById("cost");
+    const updateCost = () => {
+      const res = form.elements.resolution.selectedOptions[0];
+      const credits = Number(res ? res.dataset.cost : 1) * Number(form.elements.variations.value || 1);
+      cost.textContent = credits + (credits === 1 ? " credit" : " credits");
+    };
+    if (cost) {
+      form.addEventListener("change", updateCost);
+      updateCost();
+    }
   }
 
   if (document.getElementById("jobs")) connect();

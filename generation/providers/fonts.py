@@ -1,0 +1,599 @@
+"""Font fallback and display typesetting for the local renderer.
+
+Creators write titles in every script and with emoji, and no single font covers all of that. This
+module finds the installed fonts once (by file name under the system font folders), picks a font for
+each character by its cmap coverage (read with fontTools), splits text into runs of one font each,
+and lets Pillow's raqm layout shape each run (ligatures, Arabic joining, Indic clusters, RTL).
+
+Fallback chain, first covering font wins: Noto Sans Black/Bold (Latin, Greek, Cyrillic), the Noto
+Sans fonts for Arabic, Hebrew, the Indic scripts, Thai and the rest, Noto Sans CJK, the remaining
+Noto Sans fonts, DejaVu Sans, and Pillow's built-in font when no font file exists at all.
+Emoji use Noto Color Emoji, a CBDT bitmap font that only loads at 109 px: its glyphs are drawn in
+colour at that size and scaled. A character no font covers is drawn with the last font (as a box).
+
+`set_text` fits a title into a box: it wraps words (CJK per character) into balanced lines, picks
+the largest size that fits, and draws it with one or two outlines. Sizes and coordinates are pixels.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from fontTools.ttLib import TTFont, TTLibError
+from PIL import Image, ImageChops, ImageDraw, ImageFont, features
+
+logger = logging.getLogger(__name__)
+
+RGB = tuple[int, int, int]
+Align = Literal["left", "center", "right"]
+
+FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
+EMOJI_PX = 109  # the only size Noto Color Emoji's bitmaps load at
+
+_LATIN = ("NotoSans-Black.ttf", "NotoSans-ExtraBold.ttf", "NotoSans-Bold.ttf")
+_SCRIPTS = (
+    "NotoSansArabic-Bold.ttf",
+    "NotoSansHebrew-Bold.ttf",
+    "NotoSansDevanagari-Bold.ttf",
+    "NotoSansBengali-Bold.ttf",
+    "NotoSansThai-Bold.ttf",
+    "NotoSansTamil-Bold.ttf",
+    "NotoSansTelugu-Bold.ttf",
+    "NotoSansGujarati-Bold.ttf",
+    "NotoSansGurmukhi-Bold.ttf",
+    "NotoSansKannada-Bold.ttf",
+    "NotoSansMalayalam-Bold.ttf",
+    "NotoSansKhmer-Bold.ttf",
+    "NotoSansLao-Bold.ttf",
+    "NotoSansMyanmar-Bold.ttf",
+    "NotoSansSinhala-Bold.ttf",
+    "NotoSansGeorgian-Bold.ttf",
+    "NotoSansArmenian-Bold.ttf",
+    "NotoSansEthiopic-Bold.ttf",
+)
+_CJK = ("NotoSansCJK-Black.ttc", "NotoSansCJK-Bold.ttc", "NotoSansCJK-Regular.ttc")
+_EMOJI = "NotoColorEmoji.ttf"
+_LAST = ("DejaVuSans-Bold.ttf", "DejaVuSans.ttf")
+
+# Characters that belong to the run before them: joiners, variation selectors, skin tones, tags.
+_JOINERS = frozenset({0x200C, 0x200D, 0x20E3, *range(0xFE00, 0xFE10), *range(0x1F3FB, 0x1F400)})
+_TAGS = range(0xE0020, 0xE0080)
+# Neutral characters stay in the current run when its font has them, to keep runs long.
+_NEUTRAL_CATEGORIES = frozenset(
+    {"Mn", "Mc", "Me", "Cf", "Zs", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po"}
+)
+
+REF_SIZE = 200  # words are measured once at this size; widths scale linearly with size
+_INK_HEIGHT = 1.02  # ascender-to-descender ink of one line, in font sizes (estimate)
+_CAP_MIDDLE = 0.36  # middle of a capital letter above the baseline, in font sizes
+_EMOJI_EM = 0.8  # an emoji's scale relative to the font size
+_INNER_BREAK_COST = 1.3  # how much a break between CJK characters of a word costs
+_MOST_LINES = 6  # lines allowed when max_lines would make the text smaller than min_size
+
+
+@dataclass(frozen=True)
+class FontFace:
+    """One font file (`path` None: Pillow's built-in font); `index` selects a face in a .ttc."""
+
+    path: str | None
+    index: int = 0
+    emoji: bool = False
+
+
+@dataclass(frozen=True)
+class TextLook:
+    """How a block of text is drawn. Ratios are fractions of the font size.
+
+    `outer` is a second, wider outline around the `stroke` one; `emphasis` recolours words that
+    contain a digit (the "100" in "I Tried 100 Coffee Shops").
+    """
+
+    fill: RGB
+    stroke: RGB
+    stroke_ratio: float = 0.09
+    outer: RGB | None = None
+    outer_ratio: float = 0.0
+    emphasis: RGB | None = None
+    uppercase: bool = False
+    align: Align = "center"
+    line_spacing: float = 1.06
+    max_lines: int = 3
+
+
+@dataclass(frozen=True)
+class SetText:
+    """A drawn text block: RGBA `image` cropped to its ink, at font `size` px."""
+
+    image: Image.Image
+    size: int
+    rtl: bool
+
+
+@dataclass(frozen=True)
+class _Run:
+    text: str
+    face: FontFace | None  # None: the space between two words
+    emphasis: bool = False
+
+
+@dataclass(frozen=True)
+class _Token:
+    runs: tuple[_Run, ...]
+    gap_before: bool  # a space separates it from the previous token
+    width: float  # at REF_SIZE, without the gap
+
+
+# --- font discovery and coverage -------------------------------------------------------------
+
+
+@functools.cache
+def _installed() -> dict[str, Path]:
+    """Font files under FONT_DIRS by file name (the first one found for a name wins)."""
+    found: dict[str, Path] = {}
+    for root in FONT_DIRS:
+        if root.is_dir():
+            for path in sorted(root.rglob("*")):
+                if path.suffix.lower() in {".ttf", ".otf", ".ttc"}:
+                    found.setdefault(path.name, path)
+    return found
+
+
+def _face(name: str, *, emoji: bool = False) -> FontFace | None:
+    path = _installed().get(name)
+    return FontFace(str(path), emoji=emoji) if path else None
+
+
+@functools.cache
+def font_chain() -> tuple[FontFace, ...]:
+    """The fallback chain for text (emoji excluded), most preferred first; never empty."""
+    installed = _installed()
+    names = [next((name for name in _LATIN if name in installed), "")]
+    names += _SCRIPTS
+    names += [next((name for name in _CJK if name in installed), "")]  # face 0: Japanese
+    bold = sorted(name for name in installed if name.startswith("NotoSans") and "-Bold." in name)
+    bold_families = {name.split("-")[0] for name in bold}
+    names += bold + sorted(
+        name
+        for name in installed
+        if name.startswith("NotoSans")
+        and "-Regular." in name
+        and name.split("-")[0] not in bold_families
+    )
+    names += _LAST
+    chain = [face for name in dict.fromkeys(names) if (face := _face(name))]
+    if not chain:
+        logger.warning("No font files under %s; using Pillow's built-in font", FONT_DIRS)
+        chain.append(FontFace(None))
+    return tuple(chain)
+
+
+@functools.cache
+def emoji_face() -> FontFace | None:
+    """Noto Color Emoji, or None when it is not installed."""
+    return _face(_EMOJI, emoji=True)
+
+
+@functools.cache
+def coverage(face: FontFace) -> frozenset[int]:
+    """Code points the face maps to a glyph (empty for the built-in font or an unreadable file)."""
+    if face.path is None:
+        return frozenset()
+    try:
+        with TTFont(face.path, lazy=True, fontNumber=face.index) as font:
+            cmap = font["cmap"].getBestCmap() or {}
+    except (OSError, TTLibError, KeyError) as exc:
+        logger.warning("Cannot read the cmap of %s: %s", face.path, exc)
+        return frozenset()
+    return frozenset(cmap)
+
+
+@functools.cache
+def _chain_face(codepoint: int) -> FontFace:
+    chain = font_chain()
+    return next((face for face in chain if codepoint in coverage(face)), chain[-1])
+
+
+_RAQM = features.check("raqm")
+_LAYOUT = ImageFont.Layout.RAQM if _RAQM else ImageFont.Layout.BASIC
+
+
+def _layout_direction(face: FontFace, direction: str | None) -> str | None:
+    """The paragraph direction to give Pillow (only raqm takes one; the built-in font is basic)."""
+    return direction if _RAQM and face.path is not None else None
+
+
+@functools.lru_cache(maxsize=512)
+def get_font(face: FontFace, size: int) -> ImageFont.FreeTypeFont:
+    """A Pillow font for `face` at `size` px (emoji faces always load at EMOJI_PX)."""
+    if face.path is None:
+        font = ImageFont.load_default(size)
+        assert isinstance(font, ImageFont.FreeTypeFont)  # Pillow has FreeType, as truetype() needs
+        return font
+    return ImageFont.truetype(
+        face.path, EMOJI_PX if face.emoji else size, index=face.index, layout_engine=_LAYOUT
+    )
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def _sticks(char: str, current: FontFace) -> bool:
+    """Whether `char` continues the run set in `current` rather than choosing its own font."""
+    codepoint = ord(char)
+    if codepoint in _JOINERS or codepoint in _TAGS:
+        return current.emoji or codepoint in coverage(current)
+    if current.emoji:
+        return False
+    return unicodedata.category(char) in _NEUTRAL_CATEGORIES and codepoint in coverage(current)
+
+
+def split_runs(text: str) -> list[tuple[str, FontFace]]:
+    """`text` as consecutive (substring, font) runs, each drawable with a single font.
+
+    An emoji goes to the colour emoji font when the text font lacks it or a U+FE0F follows it.
+    """
+    emoji = emoji_face()
+    primary = font_chain()[0]
+    runs: list[tuple[str, FontFace]] = []
+    for i, char in enumerate(text):
+        codepoint = ord(char)
+        following = text[i + 1] if i + 1 < len(text) else ""
+        current = runs[-1][1] if runs else None
+        if current is not None and _sticks(char, current):
+            face = current
+        elif (
+            emoji is not None
+            and codepoint in coverage(emoji)
+            and (codepoint not in coverage(primary) or following == "\ufe0f")
+        ):
+            face = emoji
+        else:
+            face = _chain_face(codepoint)
+        if runs and runs[-1][1] == face:
+            runs[-1] = (runs[-1][0] + char, face)
+        else:
+            runs.append((char, face))
+    return runs
+
+
+def _direction(text: str, *, digits: bool) -> str | None:
+    """The direction of the first strong character: "rtl", "ltr" or None if there is none.
+
+    With `digits`, European and Arabic digits count as left-to-right (they are laid out so).
+    """
+    strong_ltr = ("L", "EN", "AN") if digits else ("L",)
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("R", "AL"):
+            return "rtl"
+        if kind in strong_ltr:
+            return "ltr"
+    return None
+
+
+def _is_cjk(char: str) -> bool:
+    codepoint = ord(char)
+    return (
+        0x2E80 <= codepoint <= 0x9FFF
+        or 0xF900 <= codepoint <= 0xFAFF
+        or 0xFF00 <= codepoint <= 0xFFEF
+        or 0x20000 <= codepoint <= 0x3FFFF
+    )
+
+
+_NO_BREAK_BEFORE = frozenset({"Po", "Pe", "Pf", "Mn", "Mc", "Me", "Cf", "Sk"})
+
+
+def _words(text: str) -> list[tuple[str, bool]]:
+    """Breakable units with "space before" flags: words, and single characters inside CJK text.
+
+    Closing punctuation stays with the character before it, opening punctuation with the next.
+    """
+    units: list[tuple[str, bool]] = []
+    for word in text.split():
+        current = ""
+        gap = bool(units)
+        for char in word:
+            if (
+                current
+                and (_is_cjk(char) or _is_cjk(current[-1]))
+                and unicodedata.category(char) not in _NO_BREAK_BEFORE
+                and unicodedata.category(current[-1]) not in ("Ps", "Pi")
+            ):
+                units.append((current, gap))
+                current, gap = "", False
+            current += char
+        units.append((current, gap))
+    return units
+
+
+# --- measuring and drawing runs --------------------------------------------------------------
+
+
+def _emoji_scale(size: float) -> float:
+    return size * _EMOJI_EM / EMOJI_PX
+
+
+def _run_width(run: _Run, size: int, direction: str | None) -> float:
+    if run.face is None:
+        return get_font(font_chain()[0], size).getlength(" ")
+    font = get_font(run.face, size)
+    if run.face.emoji:
+        return font.getlength(run.text) * _emoji_scale(size)
+    return font.getlength(run.text, direction=_layout_direction(run.face, direction))
+
+
+@functools.lru_cache(maxsize=64)
+def _emoji_bitmap(text: str, size: int) -> Image.Image:
+    """The colour emoji run as RGBA at font `size`; its vertical middle is the image middle."""
+    face = emoji_face()
+    assert face is not None
+    font = get_font(face, EMOJI_PX)
+    ascent, descent = font.getmetrics()
+    width = math.ceil(font.getlength(text)) + 2
+    native = Image.new("RGBA", (width, ascent + descent + 2))
+    ImageDraw.Draw(native).text((1, 1 + ascent), text, font=font, anchor="ls", embedded_color=True)
+    scale = _emoji_scale(size)
+    target = (max(1, round(native.width * scale)), max(1, round(native.height * scale)))
+    return native.resize(target, Image.Resampling.LANCZOS)
+
+
+def _dilate(mask: Image.Image, radius: int) -> Image.Image:
+    """`mask` grown by `radius` px on every side (a union of shifted copies), padded by radius."""
+    grown = Image.new("L", (mask.width + 2 * radius, mask.height + 2 * radius))
+    steps = 8 if radius < 6 else 16
+    for k in range(steps):
+        angle = 2 * math.pi * k / steps
+        offset = (
+            radius + round(radius * math.cos(angle)),
+            radius + round(radius * math.sin(angle)),
+        )
+        layer = Image.new("L", grown.size)
+        layer.paste(mask, offset)
+        grown = ImageChops.lighter(grown, layer)
+    return grown
+
+
+def _draw_run(
+    canvas: Image.Image,
+    run: _Run,
+    x: float,
+    baseline: float,
+    size: int,
+    colour: RGB | None,
+    stroke: int,
+    direction: str | None,
+) -> None:
+    """Draw one run. `colour` None: the fill pass (emoji in colour); else a silhouette pass."""
+    if run.face is None:
+        return
+    if run.face.emoji:
+        bitmap = _emoji_bitmap(run.text, size)
+        left = round(x)
+        top = round(baseline - _CAP_MIDDLE * size - bitmap.height / 2)
+        if colour is None:
+            canvas.alpha_composite(bitmap, (left, top))
+        elif stroke > 0:
+            silhouette = _dilate(bitmap.getchannel("A"), stroke)
+            canvas.paste((*colour, 255), (left - stroke, top - stroke), silhouette)
+        return
+    ImageDraw.Draw(canvas).text(
+        (x, baseline),
+        run.text,
+        font=get_font(run.face, size),
+        anchor="ls",
+        fill=colour,
+        stroke_width=stroke,
+        stroke_fill=colour,
+        direction=_layout_direction(run.face, direction),
+    )
+
+
+# --- line breaking and bidi ------------------------------------------------------------------
+
+
+def _tokens(text: str, direction: str | None) -> list[_Token]:
+    tokens = []
+    for word, gap in _words(text):
+        emphasis = any(char.isdigit() for char in word)
+        runs = tuple(_Run(part, face, emphasis) for part, face in split_runs(word))
+        width = sum(_run_width(run, REF_SIZE, direction) for run in runs)
+        tokens.append(_Token(runs, gap, width))
+    return tokens
+
+
+def _partitions(widths: list[float], gaps: list[float], most: int) -> dict[int, list[int]]:
+    """For 1..`most` lines: the lines' start indices minimising the widest line.
+
+    `widths[i]` is token i's width, `gaps[i]` the space before it when it does not start a line
+    (0 inside a word of CJK text, where breaking is allowed but avoided when possible).
+    """
+    count = len(widths)
+    prefix = [0.0]
+    for i in range(count):
+        prefix.append(prefix[-1] + widths[i] + gaps[i])
+
+    def span(i: int, j: int) -> float:  # tokens i..j-1 on one line, breaks inside words dearer
+        width = prefix[j] - prefix[i] - gaps[i]
+        return width * _INNER_BREAK_COST if i and not gaps[i] else width
+
+    best = [[math.inf] * (count + 1) for _ in range(most + 1)]
+    cut = [[0] * (count + 1) for _ in range(most + 1)]
+    best[0][0] = 0.0
+    for k in range(1, most + 1):
+        for j in range(k, count + 1):
+            for i in range(k - 1, j):
+                value = max(best[k - 1][i], span(i, j))
+                if value < best[k][j]:
+                    best[k][j], cut[k][j] = value, i
+    result = {}
+    for lines in range(1, most + 1):
+        starts, j = [], count
+        for k in range(lines, 0, -1):
+            j = cut[k][j]
+            starts.append(j)
+        result[lines] = starts[::-1]
+    return result
+
+
+def _levels_order(runs: list[_Run], rtl: bool) -> list[_Run]:
+    """Runs of one line in visual order (the bidi algorithm's rules L1-L2 at run granularity)."""
+    base = 1 if rtl else 0
+    kinds = [_direction(run.text, digits=True) if run.face is not None else None for run in runs]
+    levels = []
+    for i, kind in enumerate(kinds):
+        if kind is None:
+            before = next((k for k in reversed(kinds[:i]) if k), None)
+            after = next((k for k in kinds[i + 1 :] if k), None)
+            kind = before if before == after and before else ("rtl" if rtl else "ltr")
+        levels.append(base if (kind == "rtl") == rtl else base + 1)
+    order = list(range(len(runs)))
+    for level in range(max(levels, default=0), 0, -1):
+        i = 0
+        while i < len(order):
+            if levels[order[i]] >= level:
+                j = i
+                while j < len(order) and levels[order[j]] >= level:
+                    j += 1
+                order[i:j] = order[i:j][::-1]
+                i = j
+            else:
+                i += 1
+    return [runs[i] for i in order]
+
+
+# --- the text block ------------------------------------------------------------------------
+
+
+def set_text(
+    text: str,
+    look: TextLook,
+    box: tuple[int, int],
+    *,
+    min_size: int,
+    max_size: int,
+) -> SetText | None:
+    """Draw `text` as large as fits in `box` (width, height px), or None if it has no words.
+
+    Wraps into at most `look.max_lines` balanced lines (more only when the size would fall below
+    `min_size`; the text shrinks further rather than overflow), and never exceeds `max_size` px.
+    The returned image is at most `box` in both dimensions.
+    """
+    if look.uppercase:
+        text = text.upper()
+    direction = _direction(text, digits=False)
+    rtl = direction == "rtl"
+    tokens = _tokens(text, direction)
+    if not tokens:
+        return None
+    space = _run_width(_Run(" ", None), REF_SIZE, direction)
+    widths = [token.width for token in tokens]
+    gaps = [space if token.gap_before else 0.0 for token in tokens]
+    outline = 2 * max(look.stroke_ratio, look.outer_ratio)
+    box_w, box_h = box
+
+    most = min(len(tokens), max(look.max_lines, _MOST_LINES))
+    best_size, best_starts = 0.0, [0]
+    for lines, starts in _partitions(widths, gaps, most).items():
+        if lines > look.max_lines and best_size >= min_size:
+            break
+        ends = [*starts[1:], len(tokens)]
+        widest = max(
+            sum(widths[i:j]) + sum(gaps[i + 1 : j]) for i, j in zip(starts, ends, strict=True)
+        )
+        size = min(
+            box_w / (widest / REF_SIZE + outline),
+            box_h / (_INK_HEIGHT + (lines - 1) * look.line_spacing + outline),
+            max_size,
+        )
+        if size > best_size * 1.04:
+            best_size, best_starts = size, starts
+
+    ends = [*best_starts[1:], len(tokens)]
+    lines_of_runs = []
+    for i, j in zip(best_starts, ends, strict=True):
+        runs: list[_Run] = []
+        for k in range(i, j):
+            if k > i and tokens[k].gap_before:
+                runs.append(_Run(" ", None))
+            runs.extend(tokens[k].runs)
+        lines_of_runs.append(_levels_order(runs, rtl))
+
+    size = max(1, math.floor(best_size))
+    for _ in range(2):
+        image = _draw_block(lines_of_runs, look, size, direction, rtl)
+        if image.width <= box_w and image.height <= box_h:
+            break
+        size = max(1, math.floor(size * min(box_w / image.width, box_h / image.height) * 0.99))
+    if image.width > box_w or image.height > box_h:
+        image.thumbnail((box_w, box_h), Image.Resampling.LANCZOS)
+    return SetText(image, size, rtl)
+
+
+def _run_extent(run: _Run, size: int, direction: str | None) -> tuple[float, float]:
+    """(ascent, descent) of the run's ink around the baseline, in px, both usually positive."""
+    if run.face is None:
+        return 0.0, 0.0
+    if run.face.emoji:
+        half = _emoji_bitmap(run.text, size).height / 2
+        return _CAP_MIDDLE * size + half, half - _CAP_MIDDLE * size
+    box = get_font(run.face, size).getbbox(
+        run.text, anchor="ls", direction=_layout_direction(run.face, direction)
+    )
+    return -box[1], box[3]
+
+
+def _draw_block(
+    lines: list[list[_Run]], look: TextLook, size: int, direction: str | None, rtl: bool
+) -> Image.Image:
+    """The lines at `size` px with their outlines, cropped to the ink (RGBA).
+
+    Baselines are `look.line_spacing` font sizes apart, more where a line's descenders would
+    touch the next line's tall glyphs (CJK, Devanagari, accents).
+    """
+    stroke = max(1, round(look.stroke_ratio * size)) if look.stroke_ratio > 0 else 0
+    outer = round(look.outer_ratio * size) if look.outer is not None else 0
+    pad = max(stroke, outer) + 2
+    widths = [[_run_width(run, size, direction) for run in line] for line in lines]
+    line_widths = [sum(line) for line in widths]
+    extents = [[_run_extent(run, size, direction) for run in line] for line in lines]
+    ascents = [max((a for a, _ in line), default=0.0) for line in extents]
+    descents = [max((d for _, d in line), default=0.0) for line in extents]
+    baselines = [pad + ascents[0]]
+    for index in range(1, len(lines)):
+        clearance = descents[index - 1] + ascents[index] + 0.1 * size
+        baselines.append(baselines[-1] + max(look.line_spacing * size, clearance))
+    width = math.ceil(max(line_widths)) + 2 * pad
+    height = math.ceil(baselines[-1] + descents[-1]) + 2 * pad
+    canvas = Image.new("RGBA", (width, height))
+
+    align = look.align
+    if rtl and align != "center":
+        align = "right" if align == "left" else "left"
+    passes: list[tuple[RGB | None, int]] = []
+    if look.outer is not None and outer > stroke:
+        passes.append((look.outer, outer))
+    if stroke:
+        passes.append((look.stroke, stroke))
+    passes.append((None, 0))
+    for colour, width_px in passes:
+        for line, run_widths, line_width, baseline in zip(
+            lines, widths, line_widths, baselines, strict=True
+        ):
+            free = width - 2 * pad - line_width
+            x = pad + {"left": 0.0, "center": free / 2, "right": free}[align]
+            for run, run_width in zip(line, run_widths, strict=True):
+                if colour is None and run.face is not None and not run.face.emoji:
+                    fill = look.emphasis if run.emphasis and look.emphasis else look.fill
+                    _draw_run(canvas, run, x, baseline, size, fill, 0, direction)
+                else:
+                    _draw_run(canvas, run, x, baseline, size, colour, width_px, direction)
+                x += run_width
+    bbox = canvas.getchannel("A").getbbox()
+    return canvas.crop(bbox) if bbox else canvas

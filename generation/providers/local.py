@@ -1,0 +1,1083 @@
+"""The offline renderer: a designed thumbnail drawn with Pillow, no network and no model.
+
+Used instead of Gemini when no GEMINI_API_KEY is set, so creators and tests get real thumbnails
+offline. It reads the structured `RenderSpec`, never the prompt:
+
+- size: exactly `generation.sizes.pixel_size(aspect_ratio, image_size)` pixels (16:9 at 1K is
+  1376x768, at 4K 5504x3072), PNG, RGB;
+- background: a design per built-in style (`spec.style_key`: "bold-gaming", "clean-tech",
+  "vlog-bright", "cinematic", "minimal", "retro-pop", "documentary"; anything else gets a generic
+  look) in the palette's colours (`spec.colors`, "#RRGGBB", most prominent first; each style has
+  its own default palette), over the first role="reference" image, blurred and colour-graded;
+- faces: the role="face" images (JPEG/PNG/WebP bytes, at most `MAX_FACES`) composited large, side
+  by side, as circles, rounded cards, framed photos or soft cut-outs depending on the style;
+  `spec.expression` and `spec.pose` tighten or tilt the crop a little;
+- text: `spec.title` as the main line and `spec.subtitle` as the sub-line, fitted as large as the
+  free area allows in outlined type with per-character font fallback (`generation.providers.fonts`).
+  Both may be empty: a text-free image is valid.
+
+Backgrounds are painted at the 1K size and upscaled (every size is an exact multiple of it); faces
+and text are drawn at full resolution. Output is deterministic: the same request gives the same
+bytes, and `spec.seed` drives every random detail.
+
+Errors: `InvalidProviderRequest` for an unknown aspect ratio or image size. An image that cannot be
+decoded is skipped with a logged warning.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import dataclasses
+import io
+import logging
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
+
+from generation.providers.base import (
+    GeneratedImage,
+    ImageRequest,
+    InputImage,
+    InvalidProviderRequest,
+    RenderSpec,
+)
+from generation.providers.fonts import RGB, SetText, TextLook, set_text
+from generation.sizes import pixel_size
+
+logger = logging.getLogger(__name__)
+
+MAX_FACES = 4
+FaceShape = Literal["circle", "card", "photo", "cutout"]
+TextShadow = Literal["soft", "hard", "none"]
+
+_BLACK: RGB = (0, 0, 0)
+_WHITE: RGB = (255, 255, 255)
+_INK: RGB = (14, 14, 18)
+_YELLOW: RGB = (255, 221, 51)
+_ZOOM_WORDS = ("shock", "surpris", "excit", "scream", "angry", "laugh", "amaz", "scared")
+_TILT_WORDS = ("tilt", "lean", "dynamic", "action", "side")
+
+
+# --- colour ----------------------------------------------------------------------------------
+
+
+def _parse_hex(value: str) -> RGB | None:
+    digits = value.strip().removeprefix("#")
+    if len(digits) == 3:
+        digits = "".join(char * 2 for char in digits)
+    if len(digits) != 6:
+        return None
+    try:
+        number = int(digits, 16)
+    except ValueError:
+        return None
+    return (number >> 16 & 255, number >> 8 & 255, number & 255)
+
+
+def _mix(a: RGB, b: RGB, t: float) -> RGB:
+    """`a` moved a fraction `t` towards `b`."""
+    return (
+        round(a[0] + (b[0] - a[0]) * t),
+        round(a[1] + (b[1] - a[1]) * t),
+        round(a[2] + (b[2] - a[2]) * t),
+    )
+
+
+def _shade(colour: RGB, t: float) -> RGB:
+    return _mix(colour, _BLACK, t)
+
+
+def _tint(colour: RGB, t: float) -> RGB:
+    return _mix(colour, _WHITE, t)
+
+
+def _luma(colour: RGB) -> float:
+    """Perceived brightness, 0..1."""
+    return (0.2126 * colour[0] + 0.7152 * colour[1] + 0.0722 * colour[2]) / 255
+
+
+def _hls(colour: RGB) -> tuple[float, float, float]:
+    return colorsys.rgb_to_hls(*(channel / 255 for channel in colour))
+
+
+def _from_hls(hue: float, lightness: float, saturation: float) -> RGB:
+    red, green, blue = colorsys.hls_to_rgb(hue % 1.0, lightness, saturation)
+    return (round(red * 255), round(green * 255), round(blue * 255))
+
+
+def _vivid(colour: RGB, lightness: float = 0.55) -> RGB:
+    """The same hue, saturated and at least `lightness` light (greys stay grey)."""
+    hue, light, saturation = _hls(colour)
+    if saturation < 0.08:
+        return _from_hls(hue, max(light, lightness), saturation)
+    return _from_hls(hue, min(max(light, lightness), 0.72), max(saturation, 0.8))
+
+
+def _hue_shift(colour: RGB, degrees: float) -> RGB:
+    hue, light, saturation = _hls(colour)
+    return _from_hls(hue + degrees / 360, light, saturation)
+
+
+def _chroma(colour: RGB) -> float:
+    return (max(colour) - min(colour)) / 255
+
+
+@dataclass(frozen=True)
+class _Palette:
+    """Colour roles derived from the creator's palette."""
+
+    primary: RGB  # the most prominent colour
+    secondary: RGB
+    accent: RGB  # the most vivid of the others, brightened: highlights, rings, plates
+    dark: RGB  # the darkest colour, shaded to 12 % brightness
+    light: RGB  # the lightest colour, tinted to 88 % brightness
+
+
+def _palette(colors: list[str], default: tuple[str, ...]) -> _Palette:
+    parsed = [colour for colour in map(_parse_hex, colors) if colour is not None]
+    if not parsed:
+        parsed = [colour for colour in map(_parse_hex, default) if colour is not None]
+    primary = parsed[0]
+    secondary = parsed[1] if len(parsed) > 1 else _hue_shift(primary, 40)
+    others = [colour for colour in parsed[1:] if _chroma(colour) > 0.25] or [primary]
+    accent = _vivid(max(others, key=_chroma), 0.58)
+    darkest = min(parsed, key=_luma)
+    lightest = max(parsed, key=_luma)
+    dark = _shade(darkest, max(0.0, 1 - 0.12 / max(_luma(darkest), 0.01)))
+    light = _tint(lightest, max(0.0, (0.88 - _luma(lightest)) / max(1 - _luma(lightest), 0.01)))
+    return _Palette(primary, secondary, accent, dark, light)
+
+
+def _contrasting(preferred: RGB, against: RGB, fallback: RGB) -> RGB:
+    """`preferred` unless it is too close in brightness to `against`."""
+    return preferred if abs(_luma(preferred) - _luma(against)) > 0.22 else fallback
+
+
+# --- masks and painting at the working (1K) size ------------------------------------------------
+
+
+def _lut(function: Callable[[float], float]) -> list[int]:
+    """A 256-entry point() table from a function of 0..1 to 0..1."""
+    return [round(255 * min(1.0, max(0.0, function(v / 255)))) for v in range(256)]
+
+
+def _scaled(mask: Image.Image, opacity: float) -> Image.Image:
+    return mask.point(_lut(lambda v: v * opacity))
+
+
+def _blob(
+    size: tuple[int, int],
+    centre: tuple[float, float],
+    radii: tuple[float, float],
+    *,
+    power: float = 1.6,
+) -> Image.Image:
+    """An L mask: 255 at `centre` falling smoothly to 0 at `radii` (an ellipse).
+
+    Large blobs are computed at a quarter of the size and scaled up (they are smooth anyway).
+    """
+    factor = 4 if min(radii) >= 40 else 1
+    # radial_gradient is 0 at its centre and 181 at the middle of its edges (128 px away).
+    shape = Image.radial_gradient("L").point(_lut(lambda v: (1 - min(1.0, v * 255 / 181)) ** power))
+    width = max(1, round(2 * radii[0] / factor))
+    height = max(1, round(2 * radii[1] / factor))
+    mask = Image.new("L", (math.ceil(size[0] / factor), math.ceil(size[1] / factor)))
+    mask.paste(
+        shape.resize((width, height), Image.Resampling.BILINEAR),
+        (round(centre[0] / factor - width / 2), round(centre[1] / factor - height / 2)),
+    )
+    return mask.resize(size, Image.Resampling.BILINEAR) if factor > 1 else mask
+
+
+def _gradient(size: tuple[int, int], start: RGB, end: RGB, angle: float) -> Image.Image:
+    """A linear gradient from `start` to `end`; angle 0 runs top to bottom, 90 right to left.
+
+    Drawn at a quarter of the size and scaled up.
+    """
+    small = (math.ceil(size[0] / 4), math.ceil(size[1] / 4))
+    side = math.ceil(math.hypot(*small))
+    ramp = Image.linear_gradient("L").resize((side, side), Image.Resampling.BILINEAR)
+    ramp = ramp.rotate(angle, resample=Image.Resampling.BILINEAR)
+    left, top = (side - small[0]) // 2, (side - small[1]) // 2
+    mask = ramp.crop((left, top, left + small[0], top + small[1]))
+    mask = mask.resize(size, Image.Resampling.BILINEAR)
+    return Image.composite(Image.new("RGB", size, end), Image.new("RGB", size, start), mask)
+
+
+def _glow(
+    image: Image.Image,
+    centre: tuple[float, float],
+    radius: float,
+    colour: RGB,
+    opacity: float,
+    *,
+    stretch: float = 1.0,
+) -> None:
+    mask = _blob(image.size, centre, (radius * stretch, radius))
+    image.paste(colour, (0, 0), _scaled(mask, opacity))
+
+
+def _vignette(image: Image.Image, strength: float) -> None:
+    # Stretched to the frame; 181 marks the middle of each edge, corners reach 255.
+    ramp = Image.radial_gradient("L").resize(image.size, Image.Resampling.BILINEAR)
+    mask = ramp.point(_lut(lambda v: strength * max(0.0, (v * 255 / 181 - 0.45) / 0.85) ** 1.6))
+    image.paste(_BLACK, (0, 0), mask)
+
+
+def _rays(
+    image: Image.Image,
+    centre: tuple[float, float],
+    count: int,
+    colour: RGB,
+    opacity: float,
+    rng: random.Random,
+) -> None:
+    """A burst of light rays from `centre`, fading outwards."""
+    mask = Image.new("L", image.size)
+    draw = ImageDraw.Draw(mask)
+    reach = math.hypot(*image.size)
+    offset = rng.uniform(0, 2 * math.pi / count)
+    half = math.pi / count * 0.55
+    for k in range(count):
+        angle = offset + 2 * math.pi * k / count
+        draw.polygon(
+            [
+                centre,
+                (
+                    centre[0] + reach * math.cos(angle - half),
+                    centre[1] + reach * math.sin(angle - half),
+                ),
+                (
+                    centre[0] + reach * math.cos(angle + half),
+                    centre[1] + reach * math.sin(angle + half),
+                ),
+            ],
+            fill=255,
+        )
+    fade = _blob(image.size, centre, (reach * 0.75, reach * 0.75), power=0.9)
+    mask = ImageChops.multiply(mask, fade).filter(ImageFilter.GaussianBlur(1.5))
+    image.paste(colour, (0, 0), _scaled(mask, opacity))
+
+
+def _sunburst(
+    image: Image.Image, centre: tuple[float, float], count: int, colour: RGB, rng: random.Random
+) -> None:
+    """Flat comic-book wedges of `colour` from `centre` (every other wedge)."""
+    mask = Image.new("L", image.size)
+    draw = ImageDraw.Draw(mask)
+    reach = math.hypot(*image.size)
+    offset = rng.uniform(0, 2 * math.pi / count)
+    for k in range(0, count, 2):
+        a, b = offset + 2 * math.pi * k / count, offset + 2 * math.pi * (k + 1) / count
+        draw.polygon(
+            [
+                centre,
+                (centre[0] + reach * math.cos(a), centre[1] + reach * math.sin(a)),
+                (centre[0] + reach * math.cos(b), centre[1] + reach * math.sin(b)),
+            ],
+            fill=255,
+        )
+    image.paste(colour, (0, 0), mask.filter(ImageFilter.GaussianBlur(0.8)))
+
+
+def _halftone(
+    image: Image.Image, centre: tuple[float, float], colour: RGB, spacing: int, opacity: float
+) -> None:
+    """Comic dots, growing with the distance from `centre`."""
+    mask = Image.new("L", image.size)
+    draw = ImageDraw.Draw(mask)
+    reach = math.hypot(*image.size) / 2
+    for row, y in enumerate(range(0, image.height + spacing, spacing)):
+        for x in range(-spacing, image.width + spacing, spacing):
+            cx = x + (spacing / 2 if row % 2 else 0)
+            t = min(1.0, math.hypot(cx - centre[0], y - centre[1]) / reach)
+            radius = spacing * 0.48 * t**1.4
+            if radius >= 0.6:
+                draw.ellipse((cx - radius, y - radius, cx + radius, y + radius), fill=255)
+    image.paste(colour, (0, 0), _scaled(mask, opacity))
+
+
+def _bokeh(image: Image.Image, colours: list[RGB], count: int, rng: random.Random) -> None:
+    layer = Image.new("RGBA", image.size)
+    draw = ImageDraw.Draw(layer)
+    for _ in range(count):
+        radius = image.height * rng.uniform(0.02, 0.1)
+        x, y = rng.uniform(0, image.width), rng.uniform(0, image.height)
+        colour = rng.choice(colours)
+        draw.ellipse(
+            (x - radius, y - radius, x + radius, y + radius), fill=(*colour, rng.randint(45, 120))
+        )
+    layer = layer.filter(ImageFilter.GaussianBlur(image.height * 0.006))
+    image.paste(layer, (0, 0), layer)
+
+
+def _grid(image: Image.Image, colour: RGB, spacing: int, opacity: float) -> None:
+    """Thin grid lines, strongest at the bottom."""
+    mask = Image.new("L", image.size)
+    draw = ImageDraw.Draw(mask)
+    for x in range(spacing // 2, image.width, spacing):
+        draw.line((x, 0, x, image.height), fill=255)
+    for y in range(image.height - spacing // 2, 0, -spacing):
+        draw.line((0, y, image.width, y), fill=255)
+    fade = Image.linear_gradient("L").resize(image.size, Image.Resampling.BILINEAR)
+    image.paste(colour, (0, 0), _scaled(ImageChops.multiply(mask, fade), opacity))
+
+
+Point = tuple[float, float]
+_SUPERSAMPLE = 4
+
+
+def _fill(
+    image: Image.Image,
+    colour: RGB,
+    *,
+    polygons: Sequence[Sequence[Point]] = (),
+    ellipses: Sequence[tuple[float, float, float, float]] = (),
+) -> None:
+    """Fill shapes with `colour`, antialiased (drawn supersampled into a mask)."""
+    k = _SUPERSAMPLE
+    big = Image.new("L", (image.width * k, image.height * k))
+    draw = ImageDraw.Draw(big)
+    for points in polygons:
+        draw.polygon([(x * k, y * k) for x, y in points], fill=255)
+    for left, top, right, bottom in ellipses:
+        draw.ellipse((left * k, top * k, right * k, bottom * k), fill=255)
+    image.paste(colour, (0, 0), big.reduce(k))
+
+
+def _slashes(image: Image.Image, colour: RGB, rng: random.Random) -> None:
+    """Diagonal accent stripes across two opposite corners."""
+    width, height = image.size
+    slant = height * 0.35
+    stripes = []
+    for corner in (0, 1):
+        x = width * (rng.uniform(0.02, 0.08) if corner == 0 else rng.uniform(0.8, 0.88))
+        y0, y1 = (height * 0.7, height) if corner == 0 else (0, height * 0.3)
+        for k, thickness in enumerate((0.035, 0.018, 0.009)):
+            left = x + k * width * 0.045
+            stripes.append(
+                [
+                    (left + slant * (1 - y0 / height), y0),
+                    (left + slant * (1 - y0 / height) + width * thickness, y0),
+                    (left + slant * (1 - y1 / height) + width * thickness, y1),
+                    (left + slant * (1 - y1 / height), y1),
+                ]
+            )
+    _fill(image, colour, polygons=stripes)
+
+
+# --- styles ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """What a background painter needs to know, in working-size pixels."""
+
+    focus: tuple[float, float]  # where the faces are (or the frame's centre)
+    faces: bool
+    landscape: bool
+    rng: random.Random
+
+
+def _no_colour(pal: _Palette) -> RGB | None:
+    return None
+
+
+@dataclass(frozen=True)
+class _Design:
+    """A style's look: its background, type and face treatment."""
+
+    default_colors: tuple[str, ...]
+    base: Callable[[tuple[int, int], _Palette], Image.Image]
+    decorate: Callable[[Image.Image, _Palette, _Scene], None]
+    title: Callable[[_Palette], TextLook]
+    subtitle: Callable[[_Palette], TextLook]
+    subtitle_plate: Callable[[_Palette], RGB | None] = _no_colour  # a plate behind the sub-line
+    face_shape: FaceShape = "circle"
+    face_ring: Callable[[_Palette], RGB | None] = _no_colour
+    ring_ratio: float = 0.0  # ring width per face diameter
+    face_glow: Callable[[_Palette], RGB | None] = _no_colour  # a halo instead of a dark shadow
+    text_shadow: TextShadow = "soft"
+    align: Literal["left", "center"] = "center"  # without faces
+    kicker: bool = False  # an accent bar above the title
+    text_low: bool = False  # text in the lower part of the frame when there is no face
+    letterbox: bool = False  # black cinema bars over the picture (landscape frames only)
+    reference_mix: float = 0.7  # how much a reference image shows through the background
+
+
+def _gaming_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
+    _glow(image, scene.focus, image.height * 0.95, _vivid(pal.primary), 0.85)
+    _rays(image, scene.focus, 20, _vivid(pal.secondary, 0.62), 0.42, scene.rng)
+    _vignette(image, 0.8)
+    _slashes(image, pal.accent, scene.rng)
+
+
+def _tech_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
+    _grid(image, _tint(pal.primary, 0.5), image.height // 12, 0.16)
+    _glow(image, scene.focus, image.height * 0.8, _vivid(pal.primary, 0.5), 0.6)
+    corner = (
+        (image.width * 0.1, image.height * 0.05)
+        if scene.focus[0] > image.width / 2
+        else (image.width * 0.9, image.height * 0.05)
+    )
+    _glow(image, corner, image.height * 0.7, pal.accent, 0.35, stretch=1.4)
+    _vignette(image, 0.5)
+
+
+def _vlog_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
+    _glow(image, scene.focus, image.height * 0.9, _tint(pal.accent, 0.5), 0.7)
+    _bokeh(image, [_WHITE, _tint(pal.accent, 0.4), _tint(pal.primary, 0.6)], 22, scene.rng)
+    _vignette(image, 0.25)
+
+
+def _cinematic_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
+    width, height = image.size
+    _glow(image, scene.focus, height * 1.0, _vivid(pal.secondary, 0.5), 0.55, stretch=1.3)
+    opposite = (width - scene.focus[0], height * 0.3)
+    _glow(image, opposite, height * 0.8, _vivid(pal.primary, 0.45), 0.4, stretch=1.5)
+    streak_y = height * scene.rng.uniform(0.22, 0.32)
+    _glow(image, (width / 2, streak_y), height * 0.018, _tint(pal.accent, 0.6), 0.9, stretch=40)
+    _glow(image, (width / 2, streak_y), height * 0.09, pal.accent, 0.25, stretch=7)
+    _vignette(image, 0.95)
+
+
+def _minimal_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
+    """Soft daylight, one big disc with a soft shadow, three accent dots."""
+    width, height = image.size
+    _glow(image, (width * 0.15, 0), height * 1.1, _WHITE, 0.5, stretch=1.4)
+    radius = min(height * 0.44, width * 0.46)
+    x, y = scene.focus if scene.faces else (width * 0.8, height * 0.42)
+    disc = (x - radius, y - radius, x + radius, y + radius)
+    _glow(
+        image, (x + radius * 0.06, y + radius * 0.1), radius * 1.15, _shade(pal.light, 0.35), 0.45
+    )
+    _fill(image, _contrasting(pal.primary, pal.light, pal.accent), ellipses=(disc,))
+    dot = height * 0.012
+    dots = tuple(
+        (cx - dot, height * 0.93 - dot, cx + dot, height * 0.93 + dot)
+        for cx in (width * 0.05 + k * dot * 3.2 for k in range(3))
+    )
+    _fill(image, pal.accent, ellipses=dots)
+
+
+def _retro_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
+    _sunburst(image, scene.focus, 28, _tint(_vivid(pal.primary), 0.2), scene.rng)
+    _halftone(image, scene.focus, _shade(pal.primary, 0.7), max(8, image.height // 60), 0.35)
+
+
+def _documentary_base(size: tuple[int, int], pal: _Palette) -> Image.Image:
+    hue, _, saturation = _hls(pal.primary)
+    top = _from_hls(hue, 0.2, saturation * 0.35)
+    return _gradient(size, top, _from_hls(hue, 0.06, saturation * 0.3), 0)
+
+
+def _documentary_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
+    width, height = image.size
+    _glow(image, scene.focus, height * 0.9, (200, 196, 186), 0.25, stretch=1.2)
+    beam = [(width * 0.55, 0), (width * 0.75, 0), (width * 0.35, height), (width * 0.05, height)]
+    light = Image.new("L", image.size)
+    ImageDraw.Draw(light).polygon(beam, fill=255)
+    light = light.filter(ImageFilter.GaussianBlur(height * 0.06))
+    image.paste((236, 228, 210), (0, 0), _scaled(light, 0.1))
+    _vignette(image, 0.9)
+
+
+def _generic_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
+    """A diagonal two-tone split behind the faces, edged with an accent stripe."""
+    width, height = image.size
+    edge = scene.focus[0] - height * 0.55 if scene.faces else width * 0.62
+    edge += width * scene.rng.uniform(-0.03, 0.03)
+    slant = height * 0.28
+    stripe = height * 0.03
+    band = [
+        (edge + slant - stripe, 0),
+        (width, 0),
+        (width, height),
+        (edge - slant - stripe, height),
+    ]
+    _fill(image, pal.accent, polygons=(band,))
+    panel = [(edge + slant, 0), (width, 0), (width, height), (edge - slant, height)]
+    _fill(image, _shade(pal.secondary, 0.35), polygons=(panel,))
+    _glow(image, scene.focus, height * 0.8, _vivid(pal.secondary, 0.6), 0.6)
+    _vignette(image, 0.6)
+
+
+def _angled(
+    start: Callable[[_Palette], RGB], end: Callable[[_Palette], RGB], angle: float
+) -> Callable[[tuple[int, int], _Palette], Image.Image]:
+    """A style's base: a linear gradient between two palette-derived colours."""
+
+    def base(size: tuple[int, int], pal: _Palette) -> Image.Image:
+        return _gradient(size, start(pal), end(pal), angle)
+
+    return base
+
+
+def _look(**overrides: object) -> Callable[[_Palette], TextLook]:
+    """A title look: white fill, ink outline, the accent on numbers; `overrides` per style."""
+
+    def look(pal: _Palette) -> TextLook:
+        values: dict[str, object] = {"fill": _WHITE, "stroke": _INK, "emphasis": pal.accent}
+        values.update(
+            {key: value(pal) if callable(value) else value for key, value in overrides.items()}
+        )
+        return TextLook(**values)  # type: ignore[arg-type]
+
+    return look
+
+
+def _yellow_if_pale(colour: RGB) -> RGB:
+    return colour if _luma(colour) > 0.45 else _YELLOW
+
+
+_DESIGNS: dict[str, _Design] = {
+    "bold-gaming": _Design(
+        default_colors=("#7C3AED", "#FF2E63", "#FFD60A"),
+        base=_angled(lambda p: _shade(p.primary, 0.7), lambda p: _shade(p.secondary, 0.55), 35),
+        decorate=_gaming_decorate,
+        title=_look(
+            uppercase=True,
+            stroke_ratio=0.08,
+            outer=lambda p: _vivid(p.primary),
+            outer_ratio=0.15,
+            emphasis=lambda p: _yellow_if_pale(p.accent),
+        ),
+        subtitle=_look(fill=_INK, stroke_ratio=0.0, uppercase=True, max_lines=2),
+        subtitle_plate=lambda p: _yellow_if_pale(p.accent),
+        face_ring=lambda p: _yellow_if_pale(p.accent),
+        ring_ratio=0.035,
+        face_glow=lambda p: _vivid(p.primary, 0.6),
+    ),
+    "clean-tech": _Design(
+        default_colors=("#0EA5E9", "#1E293B", "#22D3EE"),
+        base=_angled(lambda p: p.dark, lambda p: _shade(p.primary, 0.6), 120),
+        decorate=_tech_decorate,
+        title=_look(stroke=lambda p: _shade(p.dark, 0.3), stroke_ratio=0.05, line_spacing=1.1),
+        subtitle=_look(
+            fill=lambda p: _tint(p.accent, 0.15),
+            stroke_ratio=0.05,
+            stroke=lambda p: _shade(p.dark, 0.3),
+            max_lines=2,
+        ),
+        face_shape="card",
+        face_ring=lambda p: p.accent,
+        ring_ratio=0.018,
+        align="left",
+        kicker=True,
+    ),
+    "vlog-bright": _Design(
+        default_colors=("#FF8A00", "#FF3D7F", "#FFE066"),
+        base=_angled(lambda p: _vivid(p.primary, 0.55), lambda p: _vivid(p.secondary, 0.5), 50),
+        decorate=_vlog_decorate,
+        title=_look(
+            stroke=lambda p: _shade(_vivid(p.secondary), 0.7),
+            stroke_ratio=0.1,
+            emphasis=lambda p: _yellow_if_pale(_tint(p.accent, 0.2)),
+        ),
+        subtitle=_look(
+            fill=lambda p: _shade(_vivid(p.secondary), 0.6), stroke_ratio=0.0, max_lines=2
+        ),
+        subtitle_plate=lambda p: _WHITE,
+        face_ring=lambda p: _WHITE,
+        ring_ratio=0.045,
+    ),
+    "cinematic": _Design(
+        default_colors=("#0F766E", "#F59E0B", "#0B1320"),
+        base=_angled(lambda p: _shade(p.primary, 0.75), lambda p: _shade(p.secondary, 0.8), 100),
+        decorate=_cinematic_decorate,
+        title=_look(
+            fill=(246, 240, 228),
+            stroke=_BLACK,
+            stroke_ratio=0.04,
+            uppercase=True,
+            line_spacing=1.0,
+            emphasis=lambda p: _vivid(p.secondary, 0.6),
+        ),
+        subtitle=_look(
+            fill=lambda p: _tint(_vivid(p.secondary), 0.35),
+            stroke=_BLACK,
+            stroke_ratio=0.04,
+            uppercase=True,
+            max_lines=2,
+        ),
+        face_shape="cutout",
+        text_low=True,
+        letterbox=True,
+    ),
+    "minimal": _Design(
+        default_colors=("#E63946", "#F4F1EA", "#1D1D1F"),
+        base=_angled(lambda p: p.light, lambda p: _shade(p.light, 0.06), 0),
+        decorate=_minimal_decorate,
+        title=_look(
+            fill=lambda p: p.dark,
+            stroke=lambda p: p.light,
+            stroke_ratio=0.035,
+            emphasis=lambda p: _contrasting(p.accent, p.light, p.primary),
+            line_spacing=1.08,
+        ),
+        subtitle=_look(
+            fill=lambda p: _mix(p.dark, p.light, 0.3),
+            stroke=lambda p: p.light,
+            stroke_ratio=0.03,
+            max_lines=2,
+        ),
+        face_ring=lambda p: p.light,
+        ring_ratio=0.02,
+        text_shadow="none",
+        align="left",
+        reference_mix=0.3,
+    ),
+    "retro-pop": _Design(
+        default_colors=("#FF4D6D", "#FFD23F", "#3BCEAC"),
+        base=_angled(lambda p: _vivid(p.primary, 0.5), lambda p: _shade(_vivid(p.primary), 0.2), 0),
+        decorate=_retro_decorate,
+        title=_look(
+            fill=lambda p: _yellow_if_pale(p.accent),
+            stroke=_BLACK,
+            stroke_ratio=0.1,
+            uppercase=True,
+            emphasis=_WHITE,
+        ),
+        subtitle=_look(fill=_WHITE, stroke_ratio=0.0, uppercase=True, max_lines=2),
+        subtitle_plate=lambda p: _BLACK,
+        face_ring=lambda p: _BLACK,
+        ring_ratio=0.045,
+        text_shadow="hard",
+    ),
+    "documentary": _Design(
+        default_colors=("#1F2937", "#B91C1C", "#F5F5F4"),
+        base=_documentary_base,
+        decorate=_documentary_decorate,
+        title=_look(
+            stroke=_BLACK,
+            stroke_ratio=0.06,
+            uppercase=True,
+            line_spacing=1.02,
+            emphasis=lambda p: _tint(p.accent, 0.25),
+        ),
+        subtitle=_look(fill=_WHITE, stroke_ratio=0.0, uppercase=True, max_lines=2),
+        subtitle_plate=lambda p: _vivid(p.accent, 0.45),
+        face_shape="photo",
+        face_ring=lambda p: (242, 240, 235),
+        ring_ratio=0.035,
+        align="left",
+        kicker=True,
+        text_low=True,
+    ),
+}
+_GENERIC = _Design(
+    default_colors=("#FF3B30", "#0A84FF", "#FFCC00"),
+    base=_angled(lambda p: _shade(p.primary, 0.55), lambda p: _shade(p.secondary, 0.6), 25),
+    decorate=_generic_decorate,
+    title=_look(stroke_ratio=0.09, emphasis=lambda p: _yellow_if_pale(p.accent)),
+    subtitle=_look(fill=_INK, stroke_ratio=0.0, max_lines=2),
+    subtitle_plate=lambda p: _yellow_if_pale(p.accent),
+    face_ring=lambda p: _WHITE,
+    ring_ratio=0.035,
+)
+
+
+# --- layout ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where things go, in output pixels."""
+
+    text_box: tuple[int, int, int, int]  # left, top, right, bottom
+    align: Literal["left", "center"]
+    faces: list[tuple[float, float, float]]  # centre x, centre y, diameter
+    focus: tuple[float, float]
+
+
+def _layout(width: int, height: int, faces: int, design: _Design, text: bool) -> _Layout:
+    """Text beside the faces in landscape frames, above them otherwise; faces alone centred."""
+    ratio = width / height
+    overlap = 0.64  # the distance between face centres, per diameter
+    cutout = design.face_shape == "cutout"
+    if faces == 0:
+        margin_x, margin_y = width * 0.07, height * 0.09
+        top = height * (0.3 if design.text_low and ratio >= 1.2 else 0.0)
+        box = (
+            round(margin_x),
+            round(max(margin_y, top)),
+            round(width - margin_x),
+            round(height - margin_y * (1.3 if design.text_low else 1.0)),
+        )
+        return _Layout(box, design.align, [], (width / 2, height * 0.45))
+    spread = 1 + overlap * (faces - 1)
+    if not text:
+        diameter = min(height * (1.0 if cutout else 0.8), width * 0.86 / spread)
+        left = (width - diameter * spread) / 2
+        cy = height * (0.55 if cutout else 0.5)
+        centres = [left + diameter / 2 + i * overlap * diameter for i in range(faces)]
+        return _Layout(
+            (0, 0, width, height), "center", [(cx, cy, diameter) for cx in centres], (width / 2, cy)
+        )
+    if ratio >= 1.2:
+        diameter = min(height * (1.02 if cutout else 0.84), width * 0.46 / spread)
+        right = width - width * (0.0 if cutout else 0.03)
+        left = right - diameter * spread
+        cy = height * (0.56 if cutout else 0.53)
+        centres = [left + diameter / 2 + i * overlap * diameter for i in range(faces)]
+        text_right = left + (diameter * 0.12 if cutout else -width * 0.02)
+        box = (round(width * 0.045), round(height * 0.09), round(text_right), round(height * 0.91))
+        align: Literal["left", "center"] = "left"
+    else:
+        share = 0.5 if ratio < 0.85 else 0.52
+        diameter = min(width * 0.86 / spread, height * share)
+        bottom = height * (1.0 if cutout else 0.965)
+        cy = bottom - diameter / 2
+        left = (width - diameter * spread) / 2
+        centres = [left + diameter / 2 + i * overlap * diameter for i in range(faces)]
+        box = (
+            round(width * 0.06),
+            round(height * 0.05),
+            round(width * 0.94),
+            round(cy - diameter / 2 - height * 0.015),
+        )
+        align = "center"
+    slots = [(cx, cy, diameter) for cx in centres]
+    focus = (sum(centres) / len(centres), cy)
+    return _Layout(box, align, slots, focus)
+
+
+# --- images ------------------------------------------------------------------------------------
+
+
+def _decode(image: InputImage) -> Image.Image | None:
+    """The image as RGB (EXIF orientation applied), or None with a warning if undecodable."""
+    try:
+        with Image.open(io.BytesIO(image.data)) as opened:
+            opened.draft("RGB", (2048, 2048))
+            return ImageOps.exif_transpose(opened).convert("RGB")
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        logger.warning(
+            "Skipping an undecodable %s image (%s): %s", image.role, image.mime_type, exc
+        )
+        return None
+
+
+def _backdrop(photo: Image.Image, size: tuple[int, int], pal: _Palette) -> Image.Image:
+    """A reference photo covering `size`, blurred and graded towards the palette."""
+    fitted = ImageOps.fit(photo, size, Image.Resampling.BILINEAR)
+    blurred = fitted.filter(ImageFilter.GaussianBlur(size[1] * 0.012))
+    graded = ImageOps.colorize(
+        blurred.convert("L"), black=pal.dark, white=pal.light, mid=pal.primary
+    )
+    return Image.blend(blurred, graded, 0.55)
+
+
+def _shape_mask(size: tuple[int, int], shape: Literal["ellipse", "rounded"]) -> Image.Image:
+    """An antialiased L mask (drawn supersampled, then reduced)."""
+    factor = 4 if max(size) <= 1000 else 2
+    big = Image.new("L", (size[0] * factor, size[1] * factor))
+    draw = ImageDraw.Draw(big)
+    box = (0, 0, big.width - 1, big.height - 1)
+    if shape == "ellipse":
+        draw.ellipse(box, fill=255)
+    else:
+        draw.rounded_rectangle(box, radius=min(big.size) * 0.12, fill=255)
+    return big.reduce(factor)
+
+
+def _framing(photo: Image.Image, spec: RenderSpec, index: int) -> Image.Image:
+    """The photo cropped square around the face (upper middle), tightened or tilted by the spec."""
+    expression, pose = spec.expression.lower(), spec.pose.lower()
+    zoom = 1.18 if any(word in expression for word in _ZOOM_WORDS) else 1.0
+    side = min(photo.size) / zoom
+    left = (photo.width - side) / 2
+    top = max(0.0, min(photo.height - side, (photo.height - side) * 0.35))
+    square = photo.crop((round(left), round(top), round(left + side), round(top + side)))
+    if any(word in pose for word in _TILT_WORDS):
+        angle = 6 if index % 2 == 0 else -6
+        margin = square.width * 0.09
+        square = square.rotate(angle, resample=Image.Resampling.BICUBIC).crop(
+            (
+                round(margin),
+                round(margin),
+                round(square.width - margin),
+                round(square.height - margin),
+            )
+        )
+    return square
+
+
+def _face_tile(photo: Image.Image, diameter: int, design: _Design, pal: _Palette) -> Image.Image:
+    """The face as an RGBA tile about `diameter` px wide, ring and all."""
+    ring_colour = design.face_ring(pal)
+    ring = round(diameter * design.ring_ratio) if ring_colour else 0
+    if design.face_shape == "cutout":
+        face = photo.resize((diameter, diameter), Image.Resampling.BICUBIC)
+        graded = ImageOps.colorize(
+            face.convert("L"),
+            black=pal.dark,
+            white=(255, 244, 228),
+            mid=_mix(pal.secondary, (190, 150, 120), 0.5),
+        )
+        face = Image.blend(face, graded, 0.3).convert("RGBA")
+        feather = Image.new("L", (128, 128))
+        ImageDraw.Draw(feather).ellipse((22, 12, 106, 134), fill=255)
+        feather = feather.filter(ImageFilter.GaussianBlur(12))
+        face.putalpha(feather.resize(face.size, Image.Resampling.BILINEAR))
+        return face
+    size = (
+        (round(diameter * 0.82), diameter) if design.face_shape == "card" else (diameter, diameter)
+    )
+    inner = (size[0] - 2 * ring, size[1] - 2 * ring)
+    face = ImageOps.fit(photo, inner, Image.Resampling.BICUBIC, centering=(0.5, 0.4))
+    tile = Image.new("RGBA", size, (*(ring_colour or _BLACK), 0))
+    if design.face_shape == "photo":
+        tile.paste((*(ring_colour or _WHITE), 255), (0, 0, *size))
+        tile.paste(face, (ring, ring))
+        return tile.rotate(-2.5, resample=Image.Resampling.BILINEAR, expand=True)
+    shape: Literal["ellipse", "rounded"] = "ellipse" if design.face_shape == "circle" else "rounded"
+    if ring:
+        tile.paste((*(ring_colour or _WHITE), 255), (0, 0), _shape_mask(size, shape))
+    tile.paste(face, (ring, ring), _shape_mask(inner, shape))
+    return tile
+
+
+def _shadow(
+    canvas: Image.Image,
+    alpha: Image.Image,
+    position: tuple[int, int],
+    colour: RGB,
+    opacity: float,
+    blur: float,
+    offset: tuple[int, int] = (0, 0),
+) -> None:
+    """Paste a blurred copy of `alpha` in `colour` under where `alpha` will go.
+
+    The blur is computed at a reduced size and scaled back, which keeps 4K fast.
+    """
+    pad = math.ceil(blur * 2.5) + 1
+    padded = Image.new("L", (alpha.width + 2 * pad, alpha.height + 2 * pad))
+    padded.paste(alpha, (pad, pad))
+    factor = max(1, min(8, int(blur // 4)))
+    small = padded.reduce(factor) if factor > 1 else padded
+    small = small.filter(ImageFilter.GaussianBlur(blur / factor))
+    mask = small.resize(padded.size, Image.Resampling.BILINEAR) if factor > 1 else small
+    corner = (position[0] - pad + offset[0], position[1] - pad + offset[1])
+    canvas.paste(colour, corner, _scaled(mask, opacity))
+
+
+def _place_faces(
+    canvas: Image.Image,
+    photos: list[Image.Image],
+    layout: _Layout,
+    design: _Design,
+    pal: _Palette,
+    spec: RenderSpec,
+) -> None:
+    glow = design.face_glow(pal)
+    for index, (photo, (cx, cy, diameter)) in enumerate(zip(photos, layout.faces, strict=False)):
+        tile = _face_tile(_framing(photo, spec, index), round(diameter), design, pal)
+        corner = (round(cx - tile.width / 2), round(cy - tile.height / 2))
+        alpha = tile.getchannel("A")
+        if design.face_shape == "cutout":
+            _shadow(canvas, alpha, corner, _BLACK, 0.35, diameter * 0.06)
+        elif glow is not None:
+            _shadow(canvas, alpha, corner, glow, 1.0, diameter * 0.06)
+        elif design.text_shadow == "hard":
+            offset = round(diameter * 0.035)
+            canvas.paste(_BLACK, (corner[0] + offset, corner[1] + offset), alpha)
+        else:
+            offset = round(diameter * 0.02)
+            _shadow(canvas, alpha, corner, _BLACK, 0.6, diameter * 0.035, (offset, offset * 2))
+        canvas.paste(tile, corner, tile)
+
+
+# --- text --------------------------------------------------------------------------------------
+
+
+def _paste_text(
+    canvas: Image.Image, block: SetText, corner: tuple[int, int], design: _Design, scale: int
+) -> None:
+    alpha = block.image.getchannel("A")
+    if design.text_shadow == "soft":
+        _shadow(
+            canvas, alpha, corner, _BLACK, 0.7, block.size * 0.08, (0, round(block.size * 0.04))
+        )
+    elif design.text_shadow == "hard":
+        offset = max(scale, round(block.size * 0.07))
+        canvas.paste(_BLACK, (corner[0] + offset, corner[1] + offset), alpha)
+    canvas.paste(block.image, corner, block.image)
+
+
+def _fit_text(
+    title: str,
+    subtitle: str,
+    box: tuple[int, int],
+    frame_height: int,
+    layout: _Layout,
+    design: _Design,
+    pal: _Palette,
+) -> tuple[SetText, SetText | None] | None:
+    """The title and sub-line set to share `box`; the title yields room if the sub-line is tiny."""
+    box_w, box_h = box
+    title_look = dataclasses.replace(
+        design.title(pal), align=layout.align, max_lines=4 if box_w < box_h * 1.2 else 3
+    )
+    plate = design.subtitle_plate(pal)
+    sub_look = dataclasses.replace(design.subtitle(pal), align=layout.align)
+    if plate is not None and sub_look.emphasis is not None:
+        sub_look = dataclasses.replace(
+            sub_look, emphasis=_contrasting(sub_look.emphasis, plate, sub_look.fill)
+        )
+    fitted = None
+    for share in (0.72, 0.6, 0.5) if subtitle else (1.0,):
+        main = set_text(
+            title,
+            title_look,
+            (box_w, round(box_h * share)),
+            min_size=round(frame_height / 18),
+            max_size=round(frame_height * 0.34),
+        )
+        if main is None:
+            return None
+        if not subtitle:
+            return main, None
+        sub_max = max(1, round(main.size * 0.55))
+        pad_x, pad_y = (round(sub_max * 0.45), round(sub_max * 0.22)) if plate else (0, 0)
+        room = box_h - main.image.height - round(main.size * 0.22) - 2 * pad_y
+        sub = set_text(
+            subtitle,
+            sub_look,
+            (box_w - 2 * pad_x, max(1, room)),
+            min_size=round(frame_height / 30),
+            max_size=sub_max,
+        )
+        fitted = (main, sub)
+        if sub is None or sub.size >= main.size * 0.4:
+            break
+    return fitted
+
+
+def _place_text(
+    canvas: Image.Image,
+    spec: RenderSpec,
+    layout: _Layout,
+    design: _Design,
+    pal: _Palette,
+    scale: int,
+) -> None:
+    title, subtitle = spec.title.strip(), spec.subtitle.strip()
+    if not title:
+        title, subtitle = subtitle, ""
+    left, top, right, bottom = layout.text_box
+    box_w, box_h = right - left, bottom - top
+    if not title or box_w < 8 or box_h < 8:
+        return
+    plate = design.subtitle_plate(pal)
+    fitted = _fit_text(title, subtitle, (box_w, box_h), canvas.height, layout, design, pal)
+    if fitted is None:
+        return
+    main, sub = fitted
+    gap = round(main.size * 0.22)
+    pad_x, pad_y = (round(sub.size * 0.45), round(sub.size * 0.22)) if sub and plate else (0, 0)
+    stack = main.image.height + (gap + sub.image.height + 2 * pad_y if sub else 0)
+    kicker = round(main.size * 0.12) if design.kicker else 0
+    free = box_h - stack
+    y = top + (free if design.text_low and not layout.faces else free // 2)
+
+    def x_for(width: int, rtl: bool) -> int:
+        if layout.align == "center":
+            return left + (box_w - width) // 2
+        return right - width if rtl else left
+
+    main_x = x_for(main.image.width, main.rtl)
+    if kicker and y - kicker * 2 >= 0:
+        bar_w = round(min(box_w, main.image.width) * 0.22)
+        bar_x = main_x + (main.image.width - bar_w if main.rtl else 0)
+        if layout.align == "center":
+            bar_x = left + (box_w - bar_w) // 2
+        ImageDraw.Draw(canvas).rectangle(
+            (bar_x, y - kicker * 2, bar_x + bar_w, y - kicker), fill=pal.accent
+        )
+    _paste_text(canvas, main, (main_x, y), design, scale)
+    if sub is None:
+        return
+    y += main.image.height + gap
+    plate_w = sub.image.width + 2 * pad_x
+    plate_x = x_for(plate_w, sub.rtl)
+    if plate is not None:
+        plate_box = (plate_x, y, plate_x + plate_w, y + sub.image.height + 2 * pad_y)
+        radius = round((plate_box[3] - plate_box[1]) * 0.22)
+        shadow = Image.new("L", (plate_w, plate_box[3] - plate_box[1]))
+        ImageDraw.Draw(shadow).rounded_rectangle((0, 0, *shadow.size), radius=radius, fill=255)
+        _shadow(
+            canvas, shadow, (plate_x, y), _BLACK, 0.45, sub.size * 0.12, (0, round(sub.size * 0.06))
+        )
+        ImageDraw.Draw(canvas).rounded_rectangle(plate_box, radius=radius, fill=plate)
+        canvas.paste(sub.image, (plate_x + pad_x, y + pad_y), sub.image)
+    else:
+        _paste_text(canvas, sub, (plate_x, y), design, scale)
+
+
+# --- the renderer ------------------------------------------------------------------------------
+
+
+class LocalRenderer:
+    """Draws thumbnails locally with Pillow; implements `ImageProvider`."""
+
+    name = "local"
+
+    def generate_image(self, request: ImageRequest) -> GeneratedImage:
+        """One PNG of exactly `pixel_size(request.aspect_ratio, request.image_size)` pixels.
+
+        Raises `InvalidProviderRequest` for an unknown aspect ratio or image size.
+        """
+        try:
+            width, height = pixel_size(request.aspect_ratio, request.image_size)
+            base_w, base_h = pixel_size(request.aspect_ratio, "1K")
+        except KeyError as exc:
+            raise InvalidProviderRequest(
+                f"unknown aspect ratio {request.aspect_ratio!r} or size {request.image_size!r}"
+            ) from exc
+        scale = width // base_w
+        spec = request.spec
+        design = _DESIGNS.get(spec.style_key, _GENERIC)
+        pal = _palette(spec.colors, design.default_colors)
+        faces = [
+            photo
+            for image in request.images
+            if image.role == "face" and (photo := _decode(image)) is not None
+        ][:MAX_FACES]
+        references = [image for image in request.images if image.role == "reference"]
+        reference = _decode(references[0]) if references else None
+
+        layout = _layout(
+            width, height, len(faces), design, bool(spec.title.strip() or spec.subtitle.strip())
+        )
+        scene = _Scene(
+            focus=(layout.focus[0] / scale, layout.focus[1] / scale),
+            faces=bool(faces),
+            landscape=width / height >= 1.2,
+            rng=random.Random(spec.seed),
+        )
+        background = design.base((base_w, base_h), pal)
+        if reference is not None:
+            backdrop = _backdrop(reference, background.size, pal)
+            background = Image.blend(background, backdrop, design.reference_mix)
+        design.decorate(background, pal, scene)
+        canvas = (
+            background.resize((width, height), Image.Resampling.BICUBIC)
+            if scale > 1
+            else (background)
+        )
+
+        _place_faces(canvas, faces, layout, design, pal, spec)
+        if design.letterbox and scene.landscape:
+            bar = round(height * 0.075)
+            ImageDraw.Draw(canvas).rectangle((0, 0, width, bar), fill=_BLACK)
+            ImageDraw.Draw(canvas).rectangle((0, height - bar, width, height), fill=_BLACK)
+        _place_text(canvas, spec, layout, design, pal, scale)
+
+        buffer = io.BytesIO()
+        canvas.save(buffer, format="PNG", compress_level=3)
+        return GeneratedImage(data=buffer.getvalue(), mime_type="image/png")

@@ -1,0 +1,32 @@
+// Palette form helper: a colour picker that appends "#RRGGBB" to the colours field, and a live
+// swatch preview of what the field holds. Without JavaScript the text field alone works.
+(function () {
+  "use strict";
+  const helper = document.querySelector("[data-color-helper]");
+  const field = document.getElementById("id_colors");
+  const preview = document.querySelector("[data-swatch-preview]");
+  if (!helper || !field || !preview) return;
+  const picker = helper.querySelector("input[type=color]");
+  const HEX = /^#[0-9a-f]{6}$/i;
+
+  function colors() {
+    return field.value.split(/[\s,]+/).filter((c) => HEX.test(c));
+  }
+
+  function render() {
+    preview.replaceChildren(...colors().map((color) => {
+      const swatch = document.createElement("span");
+      swatch.style.background = color;
+      return swatch;
+    }));
+  }
+
+  helper.querySelector("[data-add-color]").addEventListener("click", () => {
+    const typed = field.value.trim().replace(/,\s*$/, "");
+    field.value = (typed ? typed + ", " : "") + picker.value.toUpperCase();
+    render();
+  });
+  field.addEventListener("input", render);
+  helper.hidden = false;
+  render();
+})();

@@ -1,0 +1,29 @@
+"""Settings for the web processes tests/test_limits_across_processes.py starts: the test settings
+with rate limits on and a generate budget of 20 units a minute for its "loadtest" plan. With
+VIEWBAIT_PER_PROCESS_LIMITS=1, each process counts in its own memory instead of Redis: the earlier
+design, which the test shows letting more through."""
+
+from __future__ import annotations
+
+import os
+
+from tests.settings import *  # noqa: F403
+from tests.settings import CACHES, RATE_LIMITS
+
+RATELIMIT_ENABLE = True
+LOADTEST_GENERATE_RATE = "20/m"
+RATE_LIMITS = {
+    **RATE_LIMITS,
+    "generate": {
+        **RATE_LIMITS["generate"],
+        "rates": {**RATE_LIMITS["generate"]["rates"], "loadtest": LOADTEST_GENERATE_RATE},
+    },
+}
+if os.environ.get("VIEWBAIT_PER_PROCESS_LIMITS") == "1":
+    CACHES = {
+        **CACHES,
+        "ratelimit": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "per-process-counters",
+        },
+    }

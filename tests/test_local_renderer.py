@@ -1,0 +1,354 @@
+"""The offline renderer: exact sizes, real designs, text, faces, fonts, determinism."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops, ImageFilter, ImageStat
+
+from generation.providers import fonts
+from generation.providers.base import ImageRequest, InputImage, InvalidProviderRequest, RenderSpec
+from generation.providers.local import LocalRenderer
+from generation.sizes import pixel_size
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+FACE_PHOTO = SAMPLES / "face-eileen-collins.png"
+MIXED_TITLE = "Top 10 ⚡ 日本語 العربية हिन्दी 🔥"
+STYLES = [
+    "bold-gaming",
+    "clean-tech",
+    "vlog-bright",
+    "cinematic",
+    "minimal",
+    "retro-pop",
+    "documentary",
+    "",
+]
+
+
+def render(
+    *,
+    ratio: str = "16:9",
+    size: str = "1K",
+    images: list[InputImage] | None = None,
+    **spec: object,
+) -> Image.Image:
+    data = render_bytes(ratio=ratio, size=size, images=images, **spec)
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG"
+    return image.convert("RGB")
+
+
+def render_bytes(
+    *,
+    ratio: str = "16:9",
+    size: str = "1K",
+    images: list[InputImage] | None = None,
+    **spec: object,
+) -> bytes:
+    request = ImageRequest(
+        prompt="ignored by the local renderer",
+        aspect_ratio=ratio,
+        image_size=size,
+        model="local",
+        images=images or [],
+        spec=RenderSpec(**spec),  # type: ignore[arg-type]
+    )
+    result = LocalRenderer().generate_image(request)
+    assert result.mime_type == "image/png"
+    return result.data
+
+
+def solid_face(colour: tuple[int, int, int], fmt: str = "PNG") -> InputImage:
+    buffer = io.BytesIO()
+    Image.new("RGB", (400, 480), colour).save(buffer, format=fmt)
+    return InputImage(buffer.getvalue(), f"image/{fmt.lower()}", "face")
+
+
+def share(image: Image.Image, test: Callable[[int, int, int], bool]) -> float:
+    """The fraction of pixels whose (r, g, b) passes `test` (sampled on a 4 px grid)."""
+    data = image.resize((image.width // 4, image.height // 4), Image.Resampling.NEAREST).tobytes()
+    pixels = list(zip(data[0::3], data[1::3], data[2::3], strict=True))
+    return sum(1 for pixel in pixels if test(*pixel)) / len(pixels)
+
+
+def changed_share(a: Image.Image, b: Image.Image, box: tuple[int, int, int, int]) -> float:
+    """The fraction of pixels in `box` that differ clearly between `a` and `b`."""
+    diff = ImageChops.difference(a.crop(box), b.crop(box)).convert("L")
+    histogram = diff.histogram()
+    return sum(histogram[24:]) / sum(histogram)
+
+
+def installed(*names: str) -> bool:
+    """Whether every named font file is under the system font folders."""
+    return all(
+        any(next(root.rglob(name), None) for root in fonts.FONT_DIRS if root.is_dir())
+        for name in names
+    )
+
+
+@pytest.fixture
+def reset_font_caches() -> Iterator[None]:
+    """Forget discovered fonts before and after a test that changes FONT_DIRS."""
+
+    def clear() -> None:
+        for value in vars(fonts).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+
+    clear()
+    yield
+    clear()
+
+
+@pytest.mark.parametrize(
+    ("ratio", "size"),
+    [("16:9", "1K"), ("9:16", "1K"), ("1:1", "2K"), ("21:9", "1K"), ("4:5", "1K"), ("3:2", "2K")],
+)
+def test_output_has_the_exact_pixel_size(ratio: str, size: str) -> None:
+    image = render(ratio=ratio, size=size, title="Exact size", subtitle="every ratio", seed=1)
+    assert image.size == pixel_size(ratio, size)
+
+
+def test_4k_is_drawn_at_full_size() -> None:
+    image = render(size="4K", title="Big", images=[solid_face((255, 0, 255))], seed=2)
+    assert image.size == (5504, 3072)
+    assert share(image, lambda r, g, b: r > 230 and g < 30 and b > 230) > 0.15
+    text_area = image.crop((0, 0, image.width * 45 // 100, image.height))
+    assert share(text_area, lambda r, g, b: min(r, g, b) > 235) > 0.02
+
+
+@pytest.mark.parametrize(("ratio", "size"), [("7:3", "1K"), ("16:9", "8K"), ("", "")])
+def test_unknown_ratio_or_size_is_refused(ratio: str, size: str) -> None:
+    with pytest.raises(InvalidProviderRequest):
+        render_bytes(ratio=ratio, size=size, title="x")
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_every_style_is_a_design_not_a_flat_fill(style: str) -> None:
+    image = render(style_key=style, seed=3)  # no text, no face: the background alone
+    colours = image.getcolors(maxcolors=1_000_000)
+    assert colours is not None
+    assert len(colours) > 200
+    assert max(ImageStat.Stat(image).stddev) > 12
+
+
+@pytest.mark.parametrize("style", ["bold-gaming", "vlog-bright", ""])
+def test_same_request_gives_identical_bytes(style: str) -> None:
+    face = solid_face((255, 0, 255))
+    spec = {"title": MIXED_TITLE, "subtitle": "again", "style_key": style, "seed": 42}
+    assert render_bytes(images=[face], **spec) == render_bytes(images=[face], **spec)
+
+
+@pytest.mark.parametrize("style", ["bold-gaming", "vlog-bright", ""])
+def test_the_seed_varies_the_details(style: str) -> None:
+    assert render_bytes(style_key=style, seed=1) != render_bytes(style_key=style, seed=2)
+
+
+def test_styles_look_clearly_different() -> None:
+    face = solid_face((120, 120, 120))
+    images = {
+        style: render(style_key=style, title="Same title 100", images=[face], seed=5)
+        for style in STYLES
+    }
+    for i, a in enumerate(STYLES):
+        for b in STYLES[i + 1 :]:
+            difference = ImageStat.Stat(ImageChops.difference(images[a], images[b])).mean
+            assert sum(difference) / 3 > 12, (a, b)
+
+
+def test_palette_colours_drive_the_background() -> None:
+    red = render(style_key="clean-tech", colors=["#D00000", "#400000"], seed=1)
+    green = render(style_key="clean-tech", colors=["#00B000", "#003000"], seed=1)
+    red_mean, green_mean = ImageStat.Stat(red).mean, ImageStat.Stat(green).mean
+    assert red_mean[0] > red_mean[1]
+    assert green_mean[1] > green_mean[0]
+
+
+def test_title_is_drawn_in_the_text_area() -> None:
+    face = solid_face((255, 0, 255))
+    plain = render(images=[face], seed=7)
+    titled = render(images=[face], title="I Tried 100 Coffee Shops", seed=7)
+    width, height = plain.size
+    text_area = (0, 0, width * 45 // 100, height)
+    assert changed_share(plain, titled, text_area) > 0.08
+    # White fill and dark outline: both appear where the text goes.
+    area = titled.crop(text_area)
+    assert share(area, lambda r, g, b: min(r, g, b) > 235) > 0.02
+    assert share(area, lambda r, g, b: max(r, g, b) < 30) > 0.02
+
+
+def test_subtitle_adds_to_the_title() -> None:
+    title_only = render(title="I Tried 100 Coffee Shops", seed=8)
+    both = render(title="I Tried 100 Coffee Shops", subtitle="Only 1 Was Worth It", seed=8)
+    width, height = both.size
+    assert changed_share(title_only, both, (0, 0, width, height)) > 0.05
+
+
+def test_subtitle_alone_becomes_the_main_line() -> None:
+    blank = render(seed=9)
+    subtitle_only = render(subtitle="Only 1 Was Worth It", seed=9)
+    assert changed_share(blank, subtitle_only, (0, 0, *blank.size)) > 0.05
+
+
+def test_long_text_never_leaves_its_box() -> None:
+    look = fonts.TextLook(
+        fill=(255, 255, 255), stroke=(0, 0, 0), outer=(255, 0, 0), outer_ratio=0.2
+    )
+    text = " ".join(["Supercalifragilisticexpialidocious"] * 3 + ["and", "much", "more"] * 8)
+    for box in [(300, 200), (900, 160), (120, 600)]:
+        block = fonts.set_text(text, look, box, min_size=30, max_size=400)
+        assert block is not None
+        assert block.image.width <= box[0]
+        assert block.image.height <= box[1]
+
+
+def test_empty_text_draws_nothing() -> None:
+    look = fonts.TextLook(fill=(255, 255, 255), stroke=(0, 0, 0))
+    assert fonts.set_text("   ", look, (400, 300), min_size=10, max_size=100) is None
+
+
+def test_a_face_is_composited_large() -> None:
+    magenta = render(style_key="clean-tech", images=[solid_face((255, 0, 255))], seed=1)
+    without = render(style_key="clean-tech", seed=1)
+
+    def is_magenta(r: int, g: int, b: int) -> bool:
+        return r > 230 and g < 30 and b > 230
+
+    assert share(magenta, is_magenta) > 0.15
+    assert share(without, is_magenta) == 0
+
+
+def test_several_faces_sit_side_by_side() -> None:
+    faces = [solid_face((255, 0, 255)), solid_face((0, 255, 0), fmt="JPEG")]
+    image = render(ratio="9:16", style_key="vlog-bright", images=faces, title="Duo", seed=1)
+    left, right = (
+        image.crop((0, 0, image.width // 2, image.height)),
+        image.crop((image.width // 2, 0, image.width, image.height)),
+    )
+
+    def is_magenta(r: int, g: int, b: int) -> bool:
+        return r > 220 and g < 40 and b > 220
+
+    def is_green(r: int, g: int, b: int) -> bool:
+        return r < 40 and g > 220 and b < 40
+
+    assert share(left, is_magenta) > 0.05
+    assert share(right, is_green) > 0.05
+
+
+@pytest.mark.skipif(not FACE_PHOTO.exists(), reason="sample photo not present")
+@pytest.mark.parametrize("style", STYLES)
+def test_a_real_face_photo_is_prominent(style: str) -> None:
+    photo = InputImage(FACE_PHOTO.read_bytes(), "image/png", "face")
+    with_face = render(style_key=style, images=[photo], title="I Tried 100 Coffee Shops", seed=4)
+    without = render(style_key=style, title="I Tried 100 Coffee Shops", seed=4)
+    flat = render(
+        style_key=style,
+        images=[solid_face((128, 128, 128))],
+        title="I Tried 100 Coffee Shops",
+        seed=4,
+    )
+    width, height = with_face.size
+    face_side = (width // 2, 0, width, height)
+    assert changed_share(without, with_face, face_side) > 0.4
+
+    def detail(image: Image.Image) -> float:  # the photo brings edges a flat face has not
+        edges = image.crop(face_side).convert("L").filter(ImageFilter.FIND_EDGES)
+        return ImageStat.Stat(edges).mean[0]
+
+    assert detail(with_face) > 1.6 * detail(flat)
+
+
+@pytest.mark.skipif(not FACE_PHOTO.exists(), reason="sample photo not present")
+def test_expression_and_pose_change_the_framing() -> None:
+    photo = InputImage(FACE_PHOTO.read_bytes(), "image/png", "face")
+    calm = render_bytes(images=[photo], seed=1)
+    shocked = render_bytes(images=[photo], expression="shocked", pose="head tilted", seed=1)
+    assert calm != shocked
+
+
+def test_an_undecodable_face_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    broken = InputImage(b"\x89PNG\r\n\x1a\nnot really", "image/png", "face")
+    with caplog.at_level(logging.WARNING, logger="generation.providers.local"):
+        skipped = render_bytes(title="Still works", images=[broken], seed=3)
+    assert skipped == render_bytes(title="Still works", seed=3)
+    assert "undecodable face" in caplog.text
+
+    mixed = render(title="Still works", images=[broken, solid_face((255, 0, 255))], seed=3)
+    assert share(mixed, lambda r, g, b: r > 230 and g < 30 and b > 230) > 0.1
+
+
+def test_a_reference_image_becomes_the_backdrop() -> None:
+    buffer = io.BytesIO()
+    stripes = Image.new("RGB", (600, 400), (0, 0, 0))
+    for x in range(0, 600, 100):
+        stripes.paste((255, 255, 255), (x, 0, x + 50, 400))
+    stripes.save(buffer, format="PNG")
+    reference = InputImage(buffer.getvalue(), "image/png", "reference")
+    plain = render(style_key="minimal", seed=1)
+    backed = render(style_key="minimal", images=[reference], seed=1)
+    assert changed_share(plain, backed, (0, 0, *plain.size)) > 0.3
+
+
+def test_mixed_scripts_and_emoji_render() -> None:
+    plain = render(ratio="1:1", seed=6)
+    mixed = render(ratio="1:1", title=MIXED_TITLE, subtitle="Привет Ελλάδα 👀", seed=6)
+    assert changed_share(plain, mixed, (0, 0, *plain.size)) > 0.1
+
+
+def test_runs_pick_a_font_that_has_each_character() -> None:
+    if not installed("NotoSans-Bold.ttf", "NotoSansCJK-Bold.ttc", "NotoSansArabic-Bold.ttf"):
+        pytest.skip("Noto fonts are not installed")
+    for text, face in fonts.split_runs(MIXED_TITLE):
+        for char in text:
+            if not char.isspace() and ord(char) not in (0xFE0F, 0x200D):
+                assert ord(char) in fonts.coverage(face), (char, face)
+    faces = {text.strip(): face for text, face in fonts.split_runs(MIXED_TITLE) if text.strip()}
+    assert len({faces["日本語"], faces["العربية"], faces["हिन्दी"]}) == 3
+
+
+def test_emoji_are_drawn_in_colour() -> None:
+    if not installed("NotoColorEmoji.ttf"):
+        pytest.skip("Noto Color Emoji is not installed")
+    emoji_runs = [text for text, face in fonts.split_runs(MIXED_TITLE) if face.emoji]
+    assert emoji_runs == ["⚡", "🔥"]
+    look = fonts.TextLook(fill=(255, 255, 255), stroke=(0, 0, 0))  # no colour but the emoji's
+
+    def is_colourful(r: int, g: int, b: int) -> bool:
+        return max(r, g, b) - min(r, g, b) > 80
+
+    with_emoji = fonts.set_text(MIXED_TITLE, look, (900, 500), min_size=20, max_size=200)
+    without = fonts.set_text(
+        "Top 10 日本語 العربية हिन्दी", look, (900, 500), min_size=20, max_size=200
+    )
+    assert with_emoji is not None
+    assert without is not None
+    assert share(with_emoji.image.convert("RGB"), is_colourful) > 0.01
+    assert share(without.image.convert("RGB"), is_colourful) == 0
+
+
+def test_works_with_dejavu_only(monkeypatch: pytest.MonkeyPatch, reset_font_caches: None) -> None:
+    dejavu = Path("/usr/share/fonts/truetype/dejavu")
+    if not dejavu.is_dir():
+        pytest.skip("DejaVu is not installed")
+    monkeypatch.setattr(fonts, "FONT_DIRS", (dejavu,))
+    chain = fonts.font_chain()
+    assert chain[0].path is not None
+    assert "DejaVu" in chain[0].path
+    assert fonts.emoji_face() is None
+    image = render(title=MIXED_TITLE, subtitle="fallback", seed=1)
+    assert changed_share(render(seed=1), image, (0, 0, *image.size)) > 0.05
+
+
+def test_works_without_any_font_file(
+    monkeypatch: pytest.MonkeyPatch, reset_font_caches: None, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(fonts, "FONT_DIRS", (tmp_path,))
+    assert fonts.font_chain() == (fonts.FontFace(None),)
+    image = render(title="Pillow's own font", seed=1)
+    assert changed_share(render(seed=1), image, (0, 0, *image.size)) > 0.05

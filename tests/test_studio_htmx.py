@@ -1,0 +1,206 @@
+"""The studio's htmx generate form: the job card with its out-of-band credits, idempotency key and
+cleared errors; double submits charged once; every refusal a readable fragment for
+#generate-errors; and the pages' markup a creator and htmx rely on."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from billing.services import adjust_credits, get_balance
+from generation.models import Job
+from studio.models import Palette, Project, Style
+from tests.conftest import set_plan
+
+pytestmark = pytest.mark.django_db
+
+TITLE = "I Tried 100 Coffee Shops: Only 1 Was Worth It"
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def form(key: str = "a" * 32, **overrides: Any) -> dict[str, Any]:
+    return {
+        "idempotency_key": key,
+        "title": TITLE,
+        "instructions": "",
+        "style_id": Style.objects.get(slug="cinematic").pk,
+        "palette_id": Palette.objects.get(name="Sunset Pop").pk,
+        "expression": "",
+        "pose": "",
+        "aspect_ratio": "16:9",
+        "resolution": "1K",
+        "variations": "1",
+        **overrides,
+    }
+
+
+def oob_key(html: str) -> str:
+    match = re.search(
+        r'<input type="hidden" id="idempotency-key" name="idempotency_key" value="([0-9a-f]{32})"'
+        r' hx-swap-oob="true">',
+        html,
+    )
+    assert match, html
+    return match.group(1)
+
+
+def test_generate_answers_card_with_oob_credits_fresh_key_and_cleared_errors(
+    owner_client, owner
+) -> None:
+    response = owner_client.post("/studio/generate", form(key="k1" * 16), **HTMX)
+    assert response.status_code == 202
+    html = response.content.decode()
+    job = Job.objects.get(user=owner)
+    assert f'id="job-{job.id}"' in html
+    assert 'data-status="queued"' in html
+    assert 'role="progressbar"' in html
+    assert '<span id="credits" class="credits" hx-swap-oob="true"' in html
+    assert ">9 credits</span>" in html
+    assert oob_key(html) != "k1" * 16
+    assert '<div id="generate-errors" hx-swap-oob="innerHTML"></div>' in html
+    assert "HX-Reswap" not in response.headers  # the form's hx-swap prepends the card to #jobs
+
+
+def test_double_submit_resends_the_key_and_is_charged_once(owner_client, owner) -> None:
+    first = owner_client.post("/studio/generate", form(key="d" * 32), **HTMX)
+    again = owner_client.post("/studio/generate", form(key="d" * 32), **HTMX)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert Job.objects.filter(user=owner).count() == 1
+    assert get_balance(owner) == 9
+    # The replay adds no second card but still hands out a fresh key and the balance.
+    assert again.headers["HX-Reswap"] == "none"
+    assert ">9 credits</span>" in again.content.decode()
+
+    fresh = oob_key(again.content.decode())
+    assert fresh != "d" * 32
+    deliberate = owner_client.post("/studio/generate", form(key=fresh), **HTMX)
+    assert deliberate.status_code == 202
+    assert Job.objects.filter(user=owner).count() == 2
+    assert get_balance(owner) == 8
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "message"),
+    [
+        ({"aspect_ratio": "7:5"}, 400, "aspect_ratio must be one of"),
+        ({"variations": "9"}, 400, "variations must be between 1 and 4."),
+        ({"resolution": "2K"}, 403, "2K needs a higher plan than Free."),
+        ({"aspect_ratio": "9:16"}, 403, "The 9:16 aspect ratio needs a higher plan than Free."),
+        ({"variations": "2"}, 403, "The Free plan allows up to 1 variation(s) per request."),
+        ({"style_id": "999999"}, 404, "Something you picked no longer exists."),
+    ],
+)
+def test_refusals_are_fragments_for_generate_errors(
+    owner_client, owner, overrides, status, message
+) -> None:
+    response = owner_client.post("/studio/generate", form(**overrides), **HTMX)
+    assert response.status_code == status
+    assert response.headers["HX-Retarget"] == "#generate-errors"
+    assert response.headers["HX-Reswap"] == "innerHTML"
+    html = response.content.decode().strip()
+    assert html.startswith('<p class="error">')
+    assert message in html
+    assert "<html" not in html
+    assert "job-" not in html
+    assert not Job.objects.filter(user=owner).exists()
+    assert get_balance(owner) == 10
+
+
+def test_insufficient_credits_is_a_402_fragment(owner_client, owner) -> None:
+    adjust_credits(user=owner, amount=-10, idempotency_key="drain", reason="test")
+    response = owner_client.post("/studio/generate", form(), **HTMX)
+    assert response.status_code == 402
+    assert response.headers["HX-Retarget"] == "#generate-errors"
+    assert '<p class="error">This needs 1 credit; you have 0.</p>' in response.content.decode()
+    assert not Job.objects.filter(user=owner).exists()
+
+
+def test_reused_key_with_other_values_is_a_409_with_a_fresh_key(owner_client, owner) -> None:
+    owner_client.post("/studio/generate", form(key="r" * 32), **HTMX)
+    response = owner_client.post(
+        "/studio/generate", form(key="r" * 32, title="Something else"), **HTMX
+    )
+    assert response.status_code == 409
+    assert response.headers["HX-Retarget"] == "#generate-errors"
+    html = response.content.decode()
+    assert "already sent with other values" in html
+    assert oob_key(html) != "r" * 32
+    assert Job.objects.filter(user=owner).count() == 1
+    assert get_balance(owner) == 9
+
+
+def test_finished_card_adds_its_thumbnails_to_the_gallery_out_of_band(
+    owner_client, submit, run_jobs
+) -> None:
+    job = submit(owner_client, {"title": TITLE}).json()
+    run_jobs()
+    html = owner_client.get(f"/studio/jobs/{job['id']}", **HTMX).content.decode()
+    assert 'data-status="succeeded"' in html
+    assert '<div hx-swap-oob="afterbegin:#gallery-live">' in html
+    thumbnail = owner_client.get(f"/api/jobs/{job['id']}").json()["thumbnails"][0]
+    assert f'id="thumbnail-{thumbnail["id"]}"' in html
+    assert f"/api/thumbnails/{thumbnail['id']}/download?size=youtube" in html
+
+
+def test_studio_form_has_every_field_and_names_the_plan_behind_locked_options(
+    owner_client, owner, face_photo_bytes
+) -> None:
+    owner_client.post(
+        "/api/faces",
+        {"name": "Eileen", "images": [SimpleUploadedFile("f.png", face_photo_bytes, "image/png")]},
+    )
+    Project.objects.create(owner=owner, name="Coffee series")
+    html = owner_client.get("/studio/").content.decode()
+    for name in (
+        "title",
+        "instructions",
+        "style_id",
+        "palette_id",
+        "face_ids",
+        "expression",
+        "pose",
+        "aspect_ratio",
+        "resolution",
+        "variations",
+        "project_id",
+        "model",
+        "idempotency_key",
+    ):
+        assert f'name="{name}"' in html, name
+    assert re.search(r'<option value="2K" data-cost="2" disabled>2K · Starter</option>', html)
+    assert re.search(r'<option value="4K" data-cost="4" disabled>4K · Advanced</option>', html)
+    assert re.search(r'<option value="9:16" disabled >9:16 · Starter</option>', html)
+    assert '<option value="1" >1</option>' in html
+    assert '<option value="2" disabled>2 · Starter</option>' in html
+    assert re.search(r'<div id="gallery-grid"[^>]* role="feed"', html)
+    assert 'id="generate-errors"' in html
+    assert 'role="alert"' in html
+    assert '<div id="jobs" aria-live="polite">' in html
+
+    set_plan(owner, "pro")
+    html = owner_client.get("/studio/").content.decode()
+    assert '<option value="4K" data-cost="4" >4K</option>' in html
+    assert "disabled" not in re.search(r'<select id="aspect_ratio".*?</select>', html).group(0)
+
+
+def test_library_shows_credits_and_palette_errors_keep_the_input(owner_client) -> None:
+    response = owner_client.post(
+        "/studio/library/palettes", {"name": "Mine", "colors": "#12345, red"}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "The palette was not saved." in html
+    assert 'value="#12345, red"' in html
+    assert 'aria-invalid="true"' in html
+    assert '<span id="credits" class="credits"' in html
+    assert "10 credits" in html
+    assert 'type="color"' in html
+
+
+def test_home_lists_the_plans(anon_client) -> None:
+    html = anon_client.get("/").content.decode()
+    for text in ("Free", "$0", "Starter", "$19.99", "Advanced", "$49.99", "Pro", "$99.99"):
+        assert text in html, text
