@@ -35,7 +35,9 @@ class Command(BaseCommand):
             open_account(user=user)
             self._verify_email(user)
             state = "created" if created else "exists"
-            self.stdout.write(f"{'admin' if staff else 'creator'} {email} ({state}); password {password}")
+            self.stdout.write(
+                f"{'admin' if staff else 'creator'} {email} ({state}); password {password}"
+            )
 
     def _verify_email(self, user: Any) -> None:
         from allauth.account.models import EmailAddress

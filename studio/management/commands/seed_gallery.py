@@ -80,16 +80,27 @@ class Command(BaseCommand):
         title = TITLES[index % len(TITLES)]
         main, _, sub = title.partition(":")
         request = ImageRequest(
-            prompt="", aspect_ratio="16:9", image_size="1K", model="local",
-            spec=RenderSpec(title=main.strip(), subtitle=sub.strip(), colors=list(palette.colors),
-                            style_name=style.name, style_key=style.slug, seed=index),
+            prompt="",
+            aspect_ratio="16:9",
+            image_size="1K",
+            model="local",
+            spec=RenderSpec(
+                title=main.strip(),
+                subtitle=sub.strip(),
+                colors=list(palette.colors),
+                style_name=style.name,
+                style_key=style.slug,
+                seed=index,
+            ),
         )
         image = Image.open(io.BytesIO(LocalRenderer().generate_image(request).data)).convert("RGB")
         small, medium = (resize_to_width(image, width) for width in GALLERY_WIDTHS)
         stem = f"seed/{index}"
         names = {
             "image": default_storage.save(f"{stem}.png", ContentFile(encode_png(image))),
-            "image_small": default_storage.save(f"{stem}-400.webp", ContentFile(encode_webp(small))),
+            "image_small": default_storage.save(
+                f"{stem}-400.webp", ContentFile(encode_webp(small))
+            ),
             "image_medium": default_storage.save(
                 f"{stem}-800.webp", ContentFile(encode_webp(medium))
             ),
@@ -97,8 +108,14 @@ class Command(BaseCommand):
                 f"{stem}.jpg", ContentFile(youtube_jpeg(image, "16:9")[0])
             ),
         }
-        return {"names": names, "title": title, "style": style, "palette": palette,
-                "width": image.width, "height": image.height}
+        return {
+            "names": names,
+            "title": title,
+            "style": style,
+            "palette": palette,
+            "width": image.width,
+            "height": image.height,
+        }
 
     def _row(self, owner: Any, files: list[dict[str, Any]], n: int, now: dt.datetime) -> Thumbnail:
         f = files[n % len(files)]

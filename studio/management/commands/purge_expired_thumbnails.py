@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+
+from studio.models import Thumbnail
+from studio.services import do_delete_thumbnail
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete thumbnails past their plan's retention (Free: 30 days, PRODUCT.md) with their "
+        "files. Dry run unless --commit."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--commit", action="store_true")
+        parser.add_argument("--batch", type=int, default=500)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        expired = Thumbnail.objects.filter(expires_at__lte=timezone.now()).order_by("expires_at")
+        if not options["commit"]:
+            self.stdout.write(f"{expired.count()} expired thumbnail(s) (dry run; pass --commit)")
+            return
+        deleted = 0
+        while batch := list(expired[: options["batch"]]):
+            for thumbnail in batch:
+                do_delete_thumbnail(thumbnail=thumbnail)
+            deleted += len(batch)
+        self.stdout.write(f"{deleted} expired thumbnail(s) deleted")

@@ -1,0 +1,61 @@
+"""Ops management commands: dry run by default, idempotent with --commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from billing.services import get_balance
+from generation.models import Job
+from studio.models import Thumbnail
+from tests.conftest import set_plan
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_fail_stale_jobs_refunds_unfinished_units(owner, owner_client, submit) -> None:
+    set_plan(owner, "pro")
+    job_id = submit(owner_client, {"title": "Stuck", "variations": 3}).json()["id"]
+    assert get_balance(owner) == 7
+    Job.objects.filter(pk=job_id).update(
+        status="running", units_succeeded=1, created_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    assert "1 job(s) stale" in run("fail_stale_jobs")
+    assert Job.objects.get(pk=job_id).status == "running"  # dry run changed nothing
+    assert "1 job(s) failed and refunded" in run("fail_stale_jobs", "--commit")
+    job = Job.objects.get(pk=job_id)
+    assert (job.status, job.error_code) == ("partially_succeeded", "stale")
+    assert get_balance(owner) == 9  # two unfinished units refunded
+    assert "0 job(s)" in run("fail_stale_jobs", "--commit")
+    assert get_balance(owner) == 9
+
+
+def test_recent_running_job_is_left_alone(owner, owner_client, submit) -> None:
+    job_id = submit(owner_client, {"title": "Fresh"}).json()["id"]
+    Job.objects.filter(pk=job_id).update(status="running")
+    assert "0 job(s)" in run("fail_stale_jobs", "--commit")
+
+
+def test_purge_expired_thumbnails(
+    owner, owner_client, submit, run_jobs, django_capture_on_commit_callbacks
+) -> None:
+    submit(owner_client, {"title": "Old"})
+    submit(owner_client, {"title": "New"})
+    run_jobs()
+    old = Thumbnail.objects.get(title="Old")
+    Thumbnail.objects.filter(pk=old.pk).update(expires_at=timezone.now() - dt.timedelta(days=1))
+    assert "1 expired thumbnail(s) (dry run" in run("purge_expired_thumbnails")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert "1 expired thumbnail(s) deleted" in run("purge_expired_thumbnails", "--commit")
+    assert list(Thumbnail.objects.values_list("title", flat=True)) == ["New"]
+    assert not old.image.storage.exists(old.image.name)
