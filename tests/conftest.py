@@ -16,9 +16,9 @@ from django.test import Client
 from billing.models import Plan
 from billing.services import change_plan
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
-FACE_PHOTO = SAMPLES / "face-eileen-collins.png"
-REFERENCE_PHOTO = SAMPLES / "reference-coffee.png"
+SAMPLES = Path(__file__).resolve().parent / "fixtures"
+FACE_PHOTO = SAMPLES / "face-eileen-collins.jpg"
+REFERENCE_PHOTO = SAMPLES / "reference-coffee.jpg"
 
 
 def make_user(email: str, **extra: Any) -> Any:
@@ -74,8 +74,6 @@ def anon_client() -> JSONClient:
 
 @pytest.fixture
 def face_photo_bytes() -> bytes:
-    if not FACE_PHOTO.exists():
-        pytest.skip("shared/samples not present")
     return FACE_PHOTO.read_bytes()
 
 

@@ -212,8 +212,6 @@ class Stack:
 def test_creator_signs_up_uploads_a_face_and_generates_live(tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
-    if not FACE_PHOTO.exists():
-        pytest.skip(f"{FACE_PHOTO} is missing")
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=WAIT_MS)

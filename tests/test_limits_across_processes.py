@@ -84,6 +84,7 @@ def post_generate(server: Daphne, session: str, title: str) -> tuple[int, dict[s
     )
     try:
         with urllib.request.urlopen(request, timeout=20) as response:
+            print("DBG", server.port, response.status, response.headers.get("RateLimit"), response.headers.get("RateLimit-Policy"), time.time())
             return (
                 response.status,
                 json.loads(response.read()),
@@ -110,6 +111,7 @@ def wait_for_a_fresh_window(caller: str) -> None:
     """Windows are fixed: make sure this one does not reset in the middle of the 30 requests."""
     now = time.time()
     left = ratelimits.window_end(caller, 60, now) - now
+    print("DBG left", left, now)
     if left < 20:
         time.sleep(left + 0.5)
 

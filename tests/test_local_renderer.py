@@ -15,8 +15,7 @@ from generation.providers.base import ImageRequest, InputImage, InvalidProviderR
 from generation.providers.local import LocalRenderer
 from generation.sizes import pixel_size
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
-FACE_PHOTO = SAMPLES / "face-eileen-collins.png"
+FACE_PHOTO = Path(__file__).resolve().parent / "fixtures" / "face-eileen-collins.jpg"
 MIXED_TITLE = "Top 10 ⚡ 日本語 العربية हिन्दी 🔥"
 STYLES = [
     "bold-gaming",
@@ -241,10 +240,9 @@ def test_several_faces_sit_side_by_side() -> None:
     assert share(right, is_green) > 0.05
 
 
-@pytest.mark.skipif(not FACE_PHOTO.exists(), reason="sample photo not present")
 @pytest.mark.parametrize("style", STYLES)
 def test_a_real_face_photo_is_prominent(style: str) -> None:
-    photo = InputImage(FACE_PHOTO.read_bytes(), "image/png", "face")
+    photo = InputImage(FACE_PHOTO.read_bytes(), "image/jpeg", "face")
     with_face = render(style_key=style, images=[photo], title="I Tried 100 Coffee Shops", seed=4)
     without = render(style_key=style, title="I Tried 100 Coffee Shops", seed=4)
     flat = render(
@@ -264,9 +262,8 @@ def test_a_real_face_photo_is_prominent(style: str) -> None:
     assert detail(with_face) > 1.6 * detail(flat)
 
 
-@pytest.mark.skipif(not FACE_PHOTO.exists(), reason="sample photo not present")
 def test_expression_and_pose_change_the_framing() -> None:
-    photo = InputImage(FACE_PHOTO.read_bytes(), "image/png", "face")
+    photo = InputImage(FACE_PHOTO.read_bytes(), "image/jpeg", "face")
     calm = render_bytes(images=[photo], seed=1)
     shocked = render_bytes(images=[photo], expression="shocked", pose="head tilted", seed=1)
     assert calm != shocked
