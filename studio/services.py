@@ -4,6 +4,7 @@ permission check (a stranger's id raises Http404)."""
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -236,7 +237,7 @@ def do_create_face(*, owner: AbstractBaseUser, name: str, files: list[UploadedFi
                     face=face, width=photo.width, height=photo.height, position=position
                 )
                 face_image.image.save(
-                    f"{face.pk}-{position}.jpg", ContentFile(encode_jpeg(photo.image)), save=True
+                    private_name(), ContentFile(encode_jpeg(photo.image)), save=True
                 )
                 stored.append(face_image.image.name)
     except Exception:
@@ -291,12 +292,12 @@ def do_create_style(
                     style=style, width=photo.width, height=photo.height, position=position
                 )
                 ref.image.save(
-                    f"{style.pk}-{position}.jpg", ContentFile(encode_jpeg(photo.image)), save=True
+                    private_name(), ContentFile(encode_jpeg(photo.image)), save=True
                 )
                 stored.append(ref.image.name)
                 if position == 0:
                     style.preview.save(
-                        f"{style.pk}.jpg", ContentFile(encode_jpeg(photo.image, 85)), save=True
+                        private_name(), ContentFile(encode_jpeg(photo.image, 85)), save=True
                     )
                     stored.append(style.preview.name)
     except Exception:
@@ -340,6 +341,12 @@ def check_custom_asset_quota(owner: AbstractBaseUser, model: type) -> None:
             f"The {plan.name} plan allows {limit} custom {noun}. Upgrade for unlimited.",
             "plan_custom_assets_limit", 403, limit=limit,
         )
+
+
+def private_name(ext: str = "jpg") -> str:
+    """A random, unguessable file name (128 bits): stored photos are served by URL, so a name
+    must not be derivable from an id."""
+    return f"{uuid.uuid4().hex}.{ext}"
 
 
 def _delete_files(names: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,8 @@ def test_upload_real_face_photo(owner_client, face_photo_bytes) -> None:
     assert data["name"] == "Eileen"
     [image] = data["images"]
     assert (image["width"], image["height"]) == (512, 512)
+    # Media URLs are public: a photo's name must be random, never derived from its id.
+    assert re.fullmatch(r"/media/faces/[0-9a-f]{32}\.jpg", image["url"]), image["url"]
     stored = FaceImage.objects.get()
     with stored.image.open("rb") as handle:
         reencoded = Image.open(handle)
