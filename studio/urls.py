@@ -30,6 +30,12 @@ urlpatterns = [
         name="thumbnail-move",
     ),
     path("studio/projects", views_gallery.create_project, name="project-create"),
+    path("studio/projects/<int:project_id>", views_gallery.update_project, name="project-update"),
+    path(
+        "studio/projects/<int:project_id>/delete",
+        views_gallery.delete_project,
+        name="project-delete",
+    ),
     path("studio/generate", views.generate, name="studio-generate"),
     path("studio/jobs/<str:job_id>", views.job_card, name="job-card"),
     path("studio/library/", views.library, name="library"),

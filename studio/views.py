@@ -32,7 +32,7 @@ from studio.gallery import (
 )
 from studio.library_cache import usable_palettes, usable_styles
 from studio.limits import check_generate_limits
-from studio.models import Face
+from studio.models import Face, Project
 from studio.services import StudioError
 from studio.studio_data import load_studio
 from viewbait import ratelimits
@@ -197,6 +197,7 @@ def job_card(request: HttpRequest, job_id: str) -> TemplateResponse:
             "job": job,
             "payload": job_payload(job),
             "new_thumbnails": thumbnails,
+            "projects": list(Project.objects.for_owner(request.user)) if thumbnails else [],
             "credits": get_balance(request.user),
             "oob": True,
         },
@@ -218,6 +219,8 @@ def library(request: HttpRequest) -> TemplateResponse:
             "face_form": FaceForm(),
             "style_form": StyleForm(),
             "palette_form": PaletteForm(),
+            "projects": Project.objects.for_owner(user),
+            "share_modes": Project.ShareMode.choices,
         },
     )
 

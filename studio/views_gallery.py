@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from studio import services
 from studio.gallery import DEFAULT_PAGE_SIZE, InvalidCursor, gallery_queryset, page_of, parse_filters
+from studio.models import Project, Thumbnail
 from studio.services import StudioError
 
 
@@ -34,10 +38,28 @@ def gallery_page(request: HttpRequest) -> HttpResponse:
     response = TemplateResponse(
         request,
         f"studio/studio.html#{partial}",
-        {"page": page, "filters": filters, "cursor": request.GET.get("cursor", "")},
+        {
+            "page": page,
+            "filters": filters,
+            "cursor": request.GET.get("cursor", ""),
+            "projects": _projects(request),
+        },
     )
     response["Cache-Control"] = "private, no-cache"
     return response
+
+
+def _projects(request: HttpRequest) -> list[Project]:
+    """For each card's "move to project" menu: one query per response, not per card."""
+    return list(Project.objects.for_owner(request.user))
+
+
+def _card(request: HttpRequest, thumbnail: Thumbnail) -> TemplateResponse:
+    return TemplateResponse(
+        request,
+        "studio/studio.html#thumbnail-card",
+        {"thumbnail": thumbnail, "projects": _projects(request)},
+    )
 
 
 @login_required
@@ -45,7 +67,7 @@ def gallery_page(request: HttpRequest) -> HttpResponse:
 def toggle_favorite(request: HttpRequest, thumbnail_id: int) -> TemplateResponse:
     thumbnail = services.access_thumbnail(request.user, thumbnail_id)
     services.do_update_thumbnail(thumbnail=thumbnail, is_favorite=not thumbnail.is_favorite)
-    return TemplateResponse(request, "studio/studio.html#thumbnail-card", {"thumbnail": thumbnail})
+    return _card(request, thumbnail)
 
 
 @login_required
@@ -62,16 +84,47 @@ def move_thumbnail(request: HttpRequest, thumbnail_id: int) -> TemplateResponse:
     raw = request.POST.get("project_id") or ""
     project = services.access_project(request.user, int(raw)) if raw.isdigit() else None
     services.do_update_thumbnail(thumbnail=thumbnail, project=project)
-    return TemplateResponse(request, "studio/studio.html#thumbnail-card", {"thumbnail": thumbnail})
+    return _card(request, thumbnail)
 
 
 @login_required
 @require_POST
 def create_project(request: HttpRequest) -> HttpResponse:
+    """From the studio (htmx: refresh the page) or the library (plain form: back to it)."""
     try:
         services.do_create_project(owner=request.user, name=request.POST.get("name", ""))
     except StudioError as exc:
+        if not request.headers.get("HX-Request"):
+            messages.error(request, exc.message)
+            return redirect(f"{reverse('library')}#projects")
         return HttpResponse(exc.message, status=400)
+    if not request.headers.get("HX-Request"):
+        messages.success(request, "Project created.")
+        return redirect(f"{reverse('library')}#projects")
     response = HttpResponse(status=204)
     response["HX-Refresh"] = "true"
     return response
+
+
+@login_required
+@require_POST
+def update_project(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = services.access_project(request.user, project_id)
+    try:
+        services.do_rename_project(project=project, name=request.POST.get("name", ""))
+        services.do_set_project_sharing(
+            project=project, share_mode=request.POST.get("share_mode", project.share_mode)
+        )
+    except StudioError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Project saved.")
+    return redirect(f"{reverse('library')}#projects")
+
+
+@login_required
+@require_POST
+def delete_project(request: HttpRequest, project_id: int) -> HttpResponse:
+    services.do_delete_project(project=services.access_project(request.user, project_id))
+    messages.success(request, "Project deleted; its thumbnails stay in your library.")
+    return redirect(f"{reverse('library')}#projects")

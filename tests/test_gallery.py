@@ -297,3 +297,37 @@ def test_every_order_uses_its_composite_index(owner, other) -> None:
     finally:
         with connection.cursor() as cursor:
             cursor.execute("RESET enable_seqscan")
+
+
+def test_library_project_ui_rename_share_delete(owner, owner_client, other_client) -> None:
+    owner_client.post("/studio/projects", {"name": "Vlogs"})
+    project = Project.objects.get(owner=owner)
+    html = owner_client.get("/studio/library/").content.decode()
+    assert 'id="projects"' in html and 'value="Vlogs"' in html
+    response = owner_client.post(f"/studio/projects/{project.pk}", {"name": "Daily vlogs", "share_mode": "favorites"})
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert (project.name, project.share_mode) == ("Daily vlogs", "favorites")
+    assert f"/share/{project.share_token}/" in owner_client.get("/studio/library/").content.decode()
+    assert other_client.post(f"/studio/projects/{project.pk}", {"name": "x"}).status_code == 404
+    assert other_client.post(f"/studio/projects/{project.pk}/delete").status_code == 404
+    [thumb] = make_thumbs(owner, [(1, "x", 0, False)])
+    moved = owner_client.post(f"/studio/thumbnails/{thumb.pk}/move", {"project_id": project.pk}, HTTP_HX_REQUEST="true")
+    assert moved.status_code == 200 and f'value="{project.pk}" selected' in moved.content.decode()
+    assert other_client.post(f"/studio/thumbnails/{thumb.pk}/move", {"project_id": ""}).status_code == 404
+    assert owner_client.post(f"/studio/projects/{project.pk}/delete").status_code == 302
+    thumb.refresh_from_db()
+    assert thumb.project_id is None
+
+
+def test_gallery_htmx_favourite_and_filters(owner, owner_client, other_client) -> None:
+    make_thumbs(owner, [(1, "Coffee review", 0, False), (2, "Desert trip", 0, False)])
+    coffee = Thumbnail.objects.get(title="Coffee review")
+    card = owner_client.post(f"/studio/thumbnails/{coffee.pk}/favorite").content.decode()
+    assert 'aria-pressed="true"' in card
+    assert other_client.post(f"/studio/thumbnails/{coffee.pk}/favorite").status_code == 404
+    page = owner_client.get("/studio/gallery?favorites=true").content.decode()
+    assert "Coffee review" in page and "Desert trip" not in page
+    searched = owner_client.get("/studio/gallery?q=desert").content.decode()
+    assert "Desert trip" in searched and "Coffee review" not in searched
+    assert owner_client.get("/studio/gallery?cursor=tampered").status_code == 400
