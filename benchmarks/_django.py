@@ -37,9 +37,11 @@ def django_test_db(settings_module: str = "tests.settings") -> Iterator[None]:
 
 
 def percentiles(samples_ms: list[float]) -> str:
-    """"p50 X ms, p95 Y ms, p99 Z ms (n=N)" from millisecond samples."""
+    """ "p50 X ms, p95 Y ms, p99 Z ms (n=N)" from millisecond samples."""
     cuts = statistics.quantiles(samples_ms, n=100, method="inclusive")
-    return f"p50 {cuts[49]:.2f} ms, p95 {cuts[94]:.2f} ms, p99 {cuts[98]:.2f} ms (n={len(samples_ms)})"
+    return (
+        f"p50 {cuts[49]:.2f} ms, p95 {cuts[94]:.2f} ms, p99 {cuts[98]:.2f} ms (n={len(samples_ms)})"
+    )
 
 
 def database_label() -> str:

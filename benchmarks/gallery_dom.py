@@ -57,9 +57,15 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path="/usr/bin/chromium",
-                    args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                          "--disable-background-networking", "--disable-component-update",
-                          "--disable-sync"],
+                    args=[
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--disable-quic",
+                        "--no-first-run",
+                        "--disable-background-networking",
+                        "--disable-component-update",
+                        "--disable-sync",
+                    ],
                 )
                 context = browser.new_context(viewport={"width": 1280, "height": 800})
                 context.add_cookies(
@@ -81,21 +87,27 @@ def main() -> None:
                         if steps % 100 == 0:
                             heap = cdp.send("Runtime.getHeapUsage")["usedSize"] / 2**20
                             samples.append(heap)
-                            print(f"step {steps:>5}: {cards} cards in the DOM, JS heap {heap:.1f} MiB")
+                            print(
+                                f"step {steps:>5}: {cards} cards in the DOM, JS heap {heap:.1f} MiB"
+                            )
                         if (direction == 1 and state["end"] and state["bottom"]) or (
                             direction == -1 and state["top"]
                         ):
                             break
                     if direction == 1:
                         heap = cdp.send("Runtime.getHeapUsage")["usedSize"] / 2**20
-                        print(f"end of {args.count:,} thumbnails after {steps} scroll steps: "
-                              f"{page.evaluate(CARDS)} cards in the DOM, JS heap {heap:.1f} MiB")
+                        print(
+                            f"end of {args.count:,} thumbnails after {steps} scroll steps: "
+                            f"{page.evaluate(CARDS)} cards in the DOM, JS heap {heap:.1f} MiB"
+                        )
                 cdp.send("HeapProfiler.collectGarbage")
                 heap = cdp.send("Runtime.getHeapUsage")["usedSize"] / 2**20
                 took = time.perf_counter() - started
-                print(f"scrolled {args.count:,} thumbnails down and back in {took:.0f} s "
-                      f"({steps} steps): max {max_cards} cards in the DOM; JS heap after GC "
-                      f"{heap:.1f} MiB, max sampled {max(samples or [heap]):.1f} MiB")
+                print(
+                    f"scrolled {args.count:,} thumbnails down and back in {took:.0f} s "
+                    f"({steps} steps): max {max_cards} cards in the DOM; JS heap after GC "
+                    f"{heap:.1f} MiB, max sampled {max(samples or [heap]):.1f} MiB"
+                )
                 browser.close()
         finally:
             server.terminate()

@@ -61,8 +61,10 @@ def main() -> None:
                 started = time.perf_counter()
                 call_command("seed_gallery", email=email, count=total - have, quiet=True)
                 took = time.perf_counter() - started
-                print(f"seed_gallery {total - have} thumbnails: {took:.1f} s "
-                      f"({(total - have) / took:,.0f} rows/s)")
+                print(
+                    f"seed_gallery {total - have} thumbnails: {took:.1f} s "
+                    f"({(total - have) / took:,.0f} rows/s)"
+                )
                 if connection.vendor == "postgresql":
                     with connection.cursor() as cursor:
                         cursor.execute("ANALYZE studio_thumbnail")
@@ -78,8 +80,7 @@ def main() -> None:
                 assert client.get("/studio/").status_code == 200
             count = len(queries.captured_queries)  # read now: the next request resets the log
             times, _ = timed_get(client, "/studio/", max(10, args.samples // 3))
-            print(f"studio page at {size:>7,} thumbnails: {count} queries, "
-                  f"{percentiles(times)}")
+            print(f"studio page at {size:>7,} thumbnails: {count} queries, {percentiles(times)}")
         for size in sizes:
             seed_to(size)
             for order in ("newest", "title", "clicks"):
@@ -90,8 +91,10 @@ def main() -> None:
                 )
                 ratio = sorted(deep)[len(deep) // 2] / sorted(first)[len(first) // 2]
                 print(f"{size:>7,} thumbnails, order={order:<6} first page {percentiles(first)}")
-                print(f"{'':>7}  {'':<19}deep page (~90%) {percentiles(deep)}  "
-                      f"deep/first p50 = {ratio:.2f}x")
+                print(
+                    f"{'':>7}  {'':<19}deep page (~90%) {percentiles(deep)}  "
+                    f"deep/first p50 = {ratio:.2f}x"
+                )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ def measure(requests: int) -> None:
         from django.contrib.auth import get_user_model
         from django.test import Client
 
-        from billing.services import adjust_credits, change_plan
         from billing.models import Plan
+        from billing.services import adjust_credits, change_plan
 
         user = get_user_model().objects.create_user(username="bench@x.io", email="bench@x.io")
         change_plan(user=user, plan=Plan.objects.get(slug="pro"), status="active")
@@ -51,8 +51,10 @@ def measure(requests: int) -> None:
         from django.conf import settings
 
         broker = settings.DRAMATIQ_BROKER["BROKER"].rsplit(".", 1)[-1]
-        print(f"{database_label()} + {broker} ({os.environ.get('BENCH_LABEL')}): "
-              f"POST /api/generate {percentiles(samples)}")
+        print(
+            f"{database_label()} + {broker} ({os.environ.get('BENCH_LABEL')}): "
+            f"POST /api/generate {percentiles(samples)}"
+        )
         import dramatiq
 
         dramatiq.get_broker().flush_all()
@@ -80,9 +82,15 @@ def main() -> None:
     for env in runs:
         env["PYTHONPATH"] = f"{HERE.parent}{os.pathsep}{HERE}"
         subprocess.run(
-            [sys.executable, str(HERE / "generate_latency.py"), "--child", "--requests",
-             str(args.requests)],
-            env=env, check=True,
+            [
+                sys.executable,
+                str(HERE / "generate_latency.py"),
+                "--child",
+                "--requests",
+                str(args.requests),
+            ],
+            env=env,
+            check=True,
         )
     embedded.shutdown()
 

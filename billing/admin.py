@@ -11,8 +11,15 @@ from billing.models import CreditAccount, CreditLedgerEntry, Plan, Subscription
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
     list_display = [
-        "name", "slug", "price_cents", "monthly_credits", "max_variations", "watermark",
-        "queue_priority", "generate_cooldown_seconds", "is_default",
+        "name",
+        "slug",
+        "price_cents",
+        "monthly_credits",
+        "max_variations",
+        "watermark",
+        "queue_priority",
+        "generate_cooldown_seconds",
+        "is_default",
     ]
     ordering = ["sort_order"]
 

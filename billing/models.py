@@ -30,7 +30,9 @@ class Plan(models.Model):
     watermark = models.BooleanField(default=False)
     retention_days = models.PositiveIntegerField(null=True, blank=True)
     custom_asset_limit = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Max custom styles, palettes and faces each; empty = unlimited"
+        null=True,
+        blank=True,
+        help_text="Max custom styles, palettes and faces each; empty = unlimited",
     )
     features = models.JSONField(
         default=list, help_text='Feature flags, e.g. ["enhance_title", "heatmap", "youtube"]'

@@ -230,7 +230,8 @@ def adjust_credits(
 
 
 def add_months(moment: dt.datetime, months: int) -> dt.datetime:
-    """Same day-of-month `months` later, clamped to the month's last day (Jan 31 + 1 = Feb 28/29)."""
+    """Same day-of-month `months` later, clamped to the month's last day (Jan 31 + 1 month =
+    Feb 28 or 29)."""
     month_index = moment.month - 1 + months
     year, month = moment.year + month_index // 12, month_index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
@@ -275,8 +276,10 @@ def grant_due_monthly_credits(*, now: dt.datetime | None = None, dry_run: bool =
     due = Subscription.objects.filter(current_period_end__lte=now).select_related("plan", "user")
     for sub in due.iterator():
         with transaction.atomic():
-            locked = Subscription.objects.select_for_update().select_related("plan", "user").get(
-                pk=sub.pk
+            locked = (
+                Subscription.objects.select_for_update()
+                .select_related("plan", "user")
+                .get(pk=sub.pk)
             )
             while locked.current_period_end <= now:
                 count += 1

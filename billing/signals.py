@@ -11,7 +11,9 @@ from billing.services import invalidate_account, invalidate_plan_table, open_acc
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
-def open_account_for_new_user(sender: Any, instance: Any, created: bool, raw: bool, **_: Any) -> None:
+def open_account_for_new_user(
+    sender: Any, instance: Any, created: bool, raw: bool, **_: Any
+) -> None:
     """Every new user (sign-up, admin, createsuperuser) starts on Free with its monthly credits."""
     if created and not raw:
         open_account(user=instance)

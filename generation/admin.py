@@ -21,8 +21,17 @@ class JobEventInline(admin.TabularInline):
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = [
-        "id", "user", "type", "status", "stage", "progress", "cost", "units_succeeded",
-        "units_failed", "error_code", "created_at",
+        "id",
+        "user",
+        "type",
+        "status",
+        "stage",
+        "progress",
+        "cost",
+        "units_succeeded",
+        "units_failed",
+        "error_code",
+        "created_at",
     ]
     list_filter = ["status", "type", "priority", "error_code", "created_at"]
     search_fields = ["=id", "user__email", "idempotency_key"]

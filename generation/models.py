@@ -17,12 +17,12 @@ class Job(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
-    FINISHED = (
-        Status.SUCCEEDED, Status.PARTIALLY_SUCCEEDED, Status.FAILED, Status.CANCELLED
-    )
+    FINISHED = (Status.SUCCEEDED, Status.PARTIALLY_SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs"
+    )
     type = models.CharField(max_length=40, db_index=True)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
     stage = models.CharField(max_length=24, default="queued")
@@ -35,7 +35,8 @@ class Job(models.Model):
     units_succeeded = models.PositiveSmallIntegerField(default=0)
     units_failed = models.PositiveSmallIntegerField(default=0)
     priority = models.CharField(max_length=10, default="normal")
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    # NULL, not "", when absent: the unique constraint applies only to requests that sent a key.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     request_fingerprint = models.CharField(max_length=64, blank=True)
     error = models.CharField(max_length=300, blank=True, help_text="Safe to show to the creator")
     error_code = models.CharField(max_length=40, blank=True)

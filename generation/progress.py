@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any, TypedDict
 
@@ -54,10 +55,8 @@ def job_payload(job: Job) -> JobPayload:
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "thumbnails": [],
     }
-    try:
+    with contextlib.suppress(KeyError):  # a job type no longer registered shows no result
         payload.update(get_job_type(job.type).result(job))  # type: ignore[typeddict-item]
-    except KeyError:
-        pass
     return payload
 
 

@@ -34,7 +34,9 @@ def request_fingerprint(params: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def find_replay(*, user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str) -> Job | None:
+def find_replay(
+    *, user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str
+) -> Job | None:
     """The job an earlier request with this key created, or None. Lets a replay skip the checks
     a new request would face (rate limits, credits). `fingerprint` is `request_fingerprint` of
     the request as the client sent it. Raises IdempotencyKeyReused if the key was used with a
@@ -62,8 +64,8 @@ def submit_job(
     """Record a job, debit `units * unit_cost` credits and queue it after commit.
 
     Returns (job, created). With an idempotency key already used for the same request (same
-    `fingerprint`, by default that of `params`), returns the original job and charges nothing. Raises `billing.services.InsufficientCredits` (nothing
-    written) or `IdempotencyKeyReused`.
+    `fingerprint`, by default that of `params`), returns the original job and charges nothing.
+    Raises `billing.services.InsufficientCredits` (nothing written) or `IdempotencyKeyReused`.
     """
     cost = units * unit_cost
     fingerprint = fingerprint or request_fingerprint(params)
@@ -161,8 +163,14 @@ def finish_job(job: Job, outcome: JobOutcome) -> Job:
     job.finished_at = timezone.now()
     job.save(
         update_fields=[
-            "status", "stage", "progress", "units_failed", "units_succeeded", "error",
-            "error_code", "finished_at",
+            "status",
+            "stage",
+            "progress",
+            "units_failed",
+            "units_succeeded",
+            "error",
+            "error_code",
+            "finished_at",
         ]
     )
     record_event(job, job.error)

@@ -60,8 +60,15 @@ class ProjectAdmin(admin.ModelAdmin):
 @admin.register(Thumbnail)
 class ThumbnailAdmin(admin.ModelAdmin):
     list_display = [
-        "id", "title", "owner", "aspect_ratio", "resolution", "has_watermark", "is_favorite",
-        "is_public", "created_at",
+        "id",
+        "title",
+        "owner",
+        "aspect_ratio",
+        "resolution",
+        "has_watermark",
+        "is_favorite",
+        "is_public",
+        "created_at",
     ]
     list_filter = ["aspect_ratio", "resolution", "has_watermark", "is_public", "created_at"]
     search_fields = ["title", "owner__email"]

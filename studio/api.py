@@ -147,13 +147,16 @@ def generate(request: Request) -> HttpResponse:
     except InsufficientCredits as exc:
         raise APIError(
             f"This needs {exc.required} credits; you have {exc.balance}.",
-            "insufficient_credits", status.HTTP_402_PAYMENT_REQUIRED,
-            balance=exc.balance, required=exc.required,
+            "insufficient_credits",
+            status.HTTP_402_PAYMENT_REQUIRED,
+            balance=exc.balance,
+            required=exc.required,
         ) from exc
     except IdempotencyKeyReused as exc:
         raise APIError(
             "This Idempotency-Key was already used for a different request.",
-            "idempotency_key_reused", status.HTTP_409_CONFLICT,
+            "idempotency_key_reused",
+            status.HTTP_409_CONFLICT,
         ) from exc
     body = {**job_payload(job), "credits_remaining": get_balance(request.user)}
     response = Response(body, status=status.HTTP_202_ACCEPTED)

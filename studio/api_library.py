@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from studio import services
-from studio.gallery import InvalidCursor, GalleryFilter, page_of, parse_filters
+from studio.gallery import GalleryFilter, InvalidCursor, page_of, parse_filters
 from studio.models import Project, Thumbnail
 from studio.outputs import thumbnail_payload
 from studio.services import StudioError
@@ -68,7 +68,7 @@ def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
         return Response(status=status.HTTP_204_NO_CONTENT)
     if request.method == "PATCH":
         data = request.data if isinstance(request.data, dict) else {}
-        project: Project | None | bool = False
+        project: Project | bool | None = False
         if "project_id" in data:
             project = (
                 services.access_project(request.user, int(data["project_id"]))

@@ -20,7 +20,9 @@ class MultipleFileField(forms.FileField):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault(
             "widget",
-            MultipleFileInput(attrs={"multiple": True, "accept": "image/jpeg,image/png,image/webp"}),
+            MultipleFileInput(
+                attrs={"multiple": True, "accept": "image/jpeg,image/png,image/webp"}
+            ),
         )
         super().__init__(*args, **kwargs)
 
@@ -42,7 +44,8 @@ class StyleForm(forms.Form):
     name = forms.CharField(max_length=80)
     description = forms.CharField(max_length=300, required=False)
     prompt = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
         help_text="How the thumbnail should look. Never shown to others.",
     )
     is_public = forms.BooleanField(required=False, label="Publish (name, description, preview)")
@@ -59,7 +62,9 @@ class PaletteForm(forms.Form):
     is_public = forms.BooleanField(required=False, label="Publish")
 
     def clean_colors(self) -> list[str]:
-        colors = [c.strip() for c in self.cleaned_data["colors"].replace(" ", ",").split(",") if c.strip()]
+        colors = [
+            c.strip() for c in self.cleaned_data["colors"].replace(" ", ",").split(",") if c.strip()
+        ]
         if not 3 <= len(colors) <= 6:
             raise forms.ValidationError("Give 3 to 6 colours.")
         bad = [c for c in colors if not HEX_COLOR.match(c)]

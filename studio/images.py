@@ -144,7 +144,11 @@ def burn_watermark(image: Image.Image, text: str = "Made with ViewBait") -> Imag
     x = base.width - (right - left) - margin
     y = base.height - (bottom - top) - margin
     draw.text(
-        (x, y), text, font=font, fill=(255, 255, 255, 180), stroke_width=max(2, size // 10),
+        (x, y),
+        text,
+        font=font,
+        fill=(255, 255, 255, 180),
+        stroke_width=max(2, size // 10),
         stroke_fill=(0, 0, 0, 180),
     )
     return Image.alpha_composite(base, overlay).convert("RGB")

@@ -39,8 +39,9 @@ def load_images(fields: list[tuple[FieldFile, str]]) -> list[InputImage]:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         blobs = list(pool.map(_read, [field for field, _ in fields]))
     return [
-        InputImage(data=blob, mime_type="image/jpeg" if role == "face" else _mime(field.name),
-                   role=role)  # type: ignore[arg-type]
+        InputImage(
+            data=blob, mime_type="image/jpeg" if role == "face" else _mime(field.name), role=role
+        )  # type: ignore[arg-type]
         for blob, (field, role) in zip(blobs, fields, strict=True)
     ]
 
@@ -72,9 +73,7 @@ class GenerateThumbnails:
         references = (
             list(StyleReferenceImage.objects.filter(style=style)) if style is not None else []
         )
-        face_images = list(
-            FaceImage.objects.filter(face__in=faces).order_by("face_id", "position")
-        )
+        face_images = list(FaceImage.objects.filter(face__in=faces).order_by("face_id", "position"))
         images = load_images(
             [(ref.image, "reference") for ref in references]
             + [(img.image, "face") for img in face_images]
@@ -141,22 +140,26 @@ class GenerateThumbnails:
                 try:
                     generated = future.result()
                 except ProviderError as exc:
-                    logger.warning("job %s variation %d: %s (%s)", job.id, index, exc.code,
-                                   exc.detail)
+                    logger.warning(
+                        "job %s variation %d: %s (%s)", job.id, index, exc.code, exc.detail
+                    )
                     failures.append(UnitFailure(index, exc.code, exc.message))
                 else:
                     progress.update("storing", 20 + round(70 * (done + 0.5) / units))
                     try:
                         store_thumbnail(
-                            job=job, variation_index=index, data=generated.data,
+                            job=job,
+                            variation_index=index,
+                            data=generated.data,
                             retention_days=retention,
                         )
                     except Exception:
                         logger.exception("job %s variation %d: storing failed", job.id, index)
                         failures.append(UnitFailure(index, STORE_FAILED.code, STORE_FAILED.message))
                 done += 1
-                progress.update("rendering" if done < units else "storing",
-                                20 + round(70 * done / units))
+                progress.update(
+                    "rendering" if done < units else "storing", 20 + round(70 * done / units)
+                )
         return JobOutcome(failures=sorted(failures, key=lambda failure: failure.index))
 
     def result(self, job: Job) -> dict[str, Any]:

@@ -37,7 +37,10 @@ class LibraryQuerySet(models.QuerySet):
 
 class Style(models.Model):
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="styles",
     )
     slug = models.SlugField(blank=True, help_text="Built-in styles only")
@@ -71,10 +74,16 @@ class StyleReferenceImage(models.Model):
     class Meta:
         ordering = ["position", "id"]
 
+    def __str__(self) -> str:
+        return self.image.name
+
 
 class Palette(models.Model):
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="palettes",
     )
     name = models.CharField(max_length=80)
@@ -117,6 +126,9 @@ class FaceImage(models.Model):
     class Meta:
         ordering = ["position", "id"]
 
+    def __str__(self) -> str:
+        return self.image.name
+
 
 class Project(models.Model):
     class ShareMode(models.TextChoices):
@@ -145,15 +157,24 @@ class Project(models.Model):
 class Thumbnail(models.Model):
     # No single-column FK indexes on owner/project: the composite indexes below start with them.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="thumbnails",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="thumbnails",
         db_index=False,
     )
     job = models.ForeignKey(
-        "generation.Job", null=True, blank=True, on_delete=models.SET_NULL,
+        "generation.Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="thumbnails",
     )
     project = models.ForeignKey(
-        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="thumbnails",
+        Project,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="thumbnails",
         db_index=False,
     )
     title = models.CharField(max_length=200, blank=True)

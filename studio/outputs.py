@@ -25,8 +25,17 @@ from studio.models import Thumbnail
 
 # Parameters that may leave the server with a thumbnail (never a prompt or internal field).
 PUBLIC_PARAMETERS = (
-    "title", "style_id", "palette_id", "face_ids", "expression", "pose", "aspect_ratio",
-    "resolution", "variations", "project_id", "model",
+    "title",
+    "style_id",
+    "palette_id",
+    "face_ids",
+    "expression",
+    "pose",
+    "aspect_ratio",
+    "resolution",
+    "variations",
+    "project_id",
+    "model",
 )
 
 
@@ -68,9 +77,7 @@ def store_thumbnail(
         has_watermark=watermark,
         variation_index=variation_index,
         parameters=public_parameters(params),
-        expires_at=(
-            timezone.now() + dt.timedelta(days=retention_days) if retention_days else None
-        ),
+        expires_at=(timezone.now() + dt.timedelta(days=retention_days) if retention_days else None),
     )
     thumbnail.image.save(f"{stem}.png", ContentFile(encode_png(image)), save=False)
     thumbnail.image_small.save(f"{stem}.webp", ContentFile(encode_webp(small)), save=False)

@@ -115,24 +115,32 @@ def check_plan_limits(plan: Plan, params: GenerateParams) -> None:
     if params.variations > plan.max_variations:
         raise StudioError(
             f"The {plan.name} plan allows up to {plan.max_variations} variation(s) per request.",
-            "plan_variations_limit", 403, limit=plan.max_variations,
+            "plan_variations_limit",
+            403,
+            limit=plan.max_variations,
         )
     if params.resolution not in plan.resolutions:
         raise StudioError(
             f"{params.resolution} needs a higher plan than {plan.name}.",
-            "plan_resolution_not_allowed", 403, allowed=plan.resolutions,
+            "plan_resolution_not_allowed",
+            403,
+            allowed=plan.resolutions,
         )
     if params.aspect_ratio not in plan.aspect_ratios:
         raise StudioError(
             f"The {params.aspect_ratio} aspect ratio needs a higher plan than {plan.name}.",
-            "plan_aspect_ratio_not_allowed", 403, allowed=plan.aspect_ratios,
+            "plan_aspect_ratio_not_allowed",
+            403,
+            allowed=plan.aspect_ratios,
         )
     limit = plan.custom_asset_limit
     if limit is not None and len(set(params.face_ids)) > limit:
         # An account that downgraded keeps its faces but may use only `limit` per request.
         raise StudioError(
             f"The {plan.name} plan allows {limit} custom face(s) per request.",
-            "plan_custom_assets_limit", 403, limit=limit,
+            "plan_custom_assets_limit",
+            403,
+            limit=limit,
         )
 
 
@@ -182,7 +190,9 @@ def replay_generate(
 ) -> Job | None:
     """The job an identical earlier request made with this key, if any (charges nothing)."""
     return find_replay(
-        user=user, idempotency_key=idempotency_key, fingerprint=request_fingerprint(params.as_dict())
+        user=user,
+        idempotency_key=idempotency_key,
+        fingerprint=request_fingerprint(params.as_dict()),
     )
 
 
@@ -284,16 +294,17 @@ def do_create_style(
     try:
         with transaction.atomic():
             style = Style.objects.create(
-                owner=owner, name=name, description=description, prompt=prompt,
+                owner=owner,
+                name=name,
+                description=description,
+                prompt=prompt,
                 is_public=is_public,
             )
             for position, photo in enumerate(decoded):
                 ref = StyleReferenceImage(
                     style=style, width=photo.width, height=photo.height, position=position
                 )
-                ref.image.save(
-                    private_name(), ContentFile(encode_jpeg(photo.image)), save=True
-                )
+                ref.image.save(private_name(), ContentFile(encode_jpeg(photo.image)), save=True)
                 stored.append(ref.image.name)
                 if position == 0:
                     style.preview.save(
@@ -339,7 +350,9 @@ def check_custom_asset_quota(owner: AbstractBaseUser, model: type) -> None:
         noun = model._meta.verbose_name_plural
         raise StudioError(
             f"The {plan.name} plan allows {limit} custom {noun}. Upgrade for unlimited.",
-            "plan_custom_assets_limit", 403, limit=limit,
+            "plan_custom_assets_limit",
+            403,
+            limit=limit,
         )
 
 
@@ -440,7 +453,7 @@ def do_update_thumbnail(
     thumbnail: Thumbnail,
     is_favorite: bool | None = None,
     is_public: bool | None = None,
-    project: Project | None | bool = False,
+    project: Project | bool | None = False,
 ) -> Thumbnail:
     """Set any of favourite, public and project (`project=None` unassigns; False leaves it)."""
     fields = []
@@ -470,7 +483,12 @@ def do_delete_thumbnail(*, thumbnail: Thumbnail) -> None:
     """Delete the row now and its stored files after the transaction commits."""
     names = [
         f.name
-        for f in (thumbnail.image, thumbnail.image_small, thumbnail.image_medium, thumbnail.download)
+        for f in (
+            thumbnail.image,
+            thumbnail.image_small,
+            thumbnail.image_medium,
+            thumbnail.download,
+        )
         if f
     ]
     with transaction.atomic():

@@ -37,7 +37,9 @@ def load_studio(user: Any, filters: GalleryFilter | None = None) -> StudioData:
     filters = filters or GalleryFilter()
     active = (
         Job.objects.filter(user=user, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
-        .prefetch_related(Prefetch("thumbnails", queryset=Thumbnail.objects.order_by("variation_index")))
+        .prefetch_related(
+            Prefetch("thumbnails", queryset=Thumbnail.objects.order_by("variation_index"))
+        )
         .order_by("-created_at")[:ACTIVE_JOBS_SHOWN]
     )
     return StudioData(

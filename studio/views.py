@@ -38,7 +38,10 @@ from studio.studio_data import load_studio
 from viewbait import ratelimits
 
 GALLERY_ORDERS = [
-    ("newest", "Newest"), ("oldest", "Oldest"), ("title", "Title A-Z"), ("clicks", "Most clicked"),
+    ("newest", "Newest"),
+    ("oldest", "Oldest"),
+    ("title", "Title A-Z"),
+    ("clicks", "Most clicked"),
 ]
 EXPRESSIONS = ["", "excited", "shocked", "happy", "serious", "curious", "confident", "laughing"]
 POSES = ["", "pointing at the text", "arms crossed", "hands on head", "leaning in", "thumbs up"]
@@ -147,7 +150,8 @@ def generate(request: HttpRequest) -> TemplateResponse:
         )
     except ratelimits.LimiterUnavailable as exc:
         return ratelimits.add_headers(
-            _form_error(request, exc.message, 503), [],
+            _form_error(request, exc.message, 503),
+            [],
             ratelimits.UNAVAILABLE_RETRY_AFTER_SECONDS,
         )
     except StudioError as exc:

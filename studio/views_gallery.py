@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -12,7 +12,13 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from studio import services
-from studio.gallery import DEFAULT_PAGE_SIZE, InvalidCursor, gallery_queryset, page_of, parse_filters
+from studio.gallery import (
+    DEFAULT_PAGE_SIZE,
+    InvalidCursor,
+    gallery_queryset,
+    page_of,
+    parse_filters,
+)
 from studio.models import Project, Thumbnail
 from studio.services import StudioError
 

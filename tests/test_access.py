@@ -29,7 +29,9 @@ def owned(owner, owner_client, submit, run_jobs):
     run_jobs()
     thumbnail = owner_client.get(f"/api/jobs/{job['id']}").json()["thumbnails"][0]
     style = Style.objects.create(owner=owner, name="Secret sauce", prompt="SECRET PROMPT")
-    palette = Palette.objects.create(owner=owner, name="Mine", colors=["#000000", "#FFFFFF", "#FF0000"])
+    palette = Palette.objects.create(
+        owner=owner, name="Mine", colors=["#000000", "#FFFFFF", "#FF0000"]
+    )
     return {"face": face, "job": job, "thumbnail": thumbnail, "style": style, "palette": palette}
 
 
@@ -45,8 +47,12 @@ def test_strangers_get_404(owned, other_client) -> None:
         response = other_client.get(url)
         assert response.status_code == 404, url
     assert other_client.delete(f"/api/faces/{owned['face']['id']}").status_code == 404
-    assert other_client.post(f"/studio/library/faces/{owned['face']['id']}/delete").status_code == 404
-    assert other_client.post(f"/studio/library/styles/{owned['style'].pk}/delete").status_code == 404
+    assert (
+        other_client.post(f"/studio/library/faces/{owned['face']['id']}/delete").status_code == 404
+    )
+    assert (
+        other_client.post(f"/studio/library/styles/{owned['style'].pk}/delete").status_code == 404
+    )
 
 
 def test_strangers_cannot_generate_with_my_assets(owned, other_client) -> None:
@@ -60,14 +66,20 @@ def test_strangers_cannot_generate_with_my_assets(owned, other_client) -> None:
         assert response.json()["code"] == "not_found"
 
 
-def test_private_style_hidden_and_public_style_hides_prompt(owned, owner_client, other_client) -> None:
+def test_private_style_hidden_and_public_style_hides_prompt(
+    owned, owner_client, other_client
+) -> None:
     names = [s["name"] for s in other_client.get("/api/styles").json()["results"]]
     assert "Secret sauce" not in names
     owned["style"].is_public = True
     owned["style"].save()
-    [public] = [s for s in other_client.get("/api/styles").json()["results"] if s["name"] == "Secret sauce"]
+    [public] = [
+        s for s in other_client.get("/api/styles").json()["results"] if s["name"] == "Secret sauce"
+    ]
     assert "prompt" not in public
-    [mine] = [s for s in owner_client.get("/api/styles").json()["results"] if s["name"] == "Secret sauce"]
+    [mine] = [
+        s for s in owner_client.get("/api/styles").json()["results"] if s["name"] == "Secret sauce"
+    ]
     assert mine["prompt"] == "SECRET PROMPT"
     assert len(other_client.get("/api/styles").json()["results"]) >= 7
 

@@ -55,10 +55,14 @@ def test_exif_orientation_is_applied(owner_client) -> None:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", exif=exif)
     response = owner_client.post(
-        "/api/faces", {"name": "Turned", "images": [upload("t.jpg", buffer.getvalue(), "image/jpeg")]}
+        "/api/faces",
+        {"name": "Turned", "images": [upload("t.jpg", buffer.getvalue(), "image/jpeg")]},
     )
     assert response.status_code == 201
-    assert (response.json()["images"][0]["width"], response.json()["images"][0]["height"]) == (40, 80)
+    assert (response.json()["images"][0]["width"], response.json()["images"][0]["height"]) == (
+        40,
+        80,
+    )
 
 
 @pytest.mark.parametrize(
@@ -86,7 +90,9 @@ def test_bad_uploads_store_nothing(owner_client, files, status, code) -> None:
 def test_gif_is_unsupported_type(owner_client) -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (10, 10)).save(buffer, "GIF")
-    response = owner_client.post("/api/faces", {"name": "G", "images": [upload("g.gif", buffer.getvalue(), "image/gif")]})
+    response = owner_client.post(
+        "/api/faces", {"name": "G", "images": [upload("g.gif", buffer.getvalue(), "image/gif")]}
+    )
     assert (response.status_code, response.json()["code"]) == (400, "unsupported_image_type")
 
 
@@ -102,17 +108,28 @@ def test_decompression_bomb_refused(owner_client, settings) -> None:
 def test_file_over_byte_limit_is_413(owner_client, settings) -> None:
     settings.UPLOAD_MAX_BYTES = 1000
     response = owner_client.post(
-        "/api/faces", {"name": "Big", "images": [upload("big.png", png((400, 400), (1, 2, 3)) + b"\0" * 2000)]}
+        "/api/faces",
+        {"name": "Big", "images": [upload("big.png", png((400, 400), (1, 2, 3)) + b"\0" * 2000)]},
     )
     assert (response.status_code, response.json()["code"]) == (413, "file_too_large")
 
 
 def test_free_plan_allows_one_face(owner, owner_client) -> None:
-    assert owner_client.post("/api/faces", {"name": "One", "images": [upload("1.png", png())]}).status_code == 201
+    assert (
+        owner_client.post(
+            "/api/faces", {"name": "One", "images": [upload("1.png", png())]}
+        ).status_code
+        == 201
+    )
     second = owner_client.post("/api/faces", {"name": "Two", "images": [upload("2.png", png())]})
     assert (second.status_code, second.json()["code"]) == (403, "plan_custom_assets_limit")
     set_plan(owner, "starter")
-    assert owner_client.post("/api/faces", {"name": "Two", "images": [upload("2.png", png())]}).status_code == 201
+    assert (
+        owner_client.post(
+            "/api/faces", {"name": "Two", "images": [upload("2.png", png())]}
+        ).status_code
+        == 201
+    )
 
 
 def test_list_faces_only_mine(owner_client, other_client) -> None:

@@ -9,8 +9,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from studio.gallery import ORDERS, GalleryFilter, InvalidCursor, page_of
 from studio.models import Project, Thumbnail
@@ -20,14 +21,26 @@ pytestmark = pytest.mark.django_db
 BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
-def make_thumbs(owner: Any, rows: list[tuple[int, str, int, bool]], project: Any = None) -> list[Thumbnail]:
+def make_thumbs(
+    owner: Any, rows: list[tuple[int, str, int, bool]], project: Any = None
+) -> list[Thumbnail]:
     """rows: (seconds offset, title, share_clicks, favourite); equal offsets give equal timestamps."""
     return Thumbnail.objects.bulk_create(
         [
             Thumbnail(
-                owner=owner, title=title, share_clicks=clicks, is_favorite=fav, project=project,
-                aspect_ratio="16:9", resolution="1K", width=1376, height=768,
-                image="x.png", image_small="x.webp", image_medium="x.webp", download="x.jpg",
+                owner=owner,
+                title=title,
+                share_clicks=clicks,
+                is_favorite=fav,
+                project=project,
+                aspect_ratio="16:9",
+                resolution="1K",
+                width=1376,
+                height=768,
+                image="x.png",
+                image_small="x.webp",
+                image_medium="x.webp",
+                download="x.jpg",
                 created_at=BASE + dt.timedelta(seconds=offset),
             )
             for offset, title, clicks, fav in rows
@@ -55,7 +68,9 @@ row_strategy = st.tuples(
 )
 
 
-@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     rows=st.lists(row_strategy, min_size=0, max_size=30),
     order=st.sampled_from(sorted(ORDERS)),
@@ -63,15 +78,21 @@ row_strategy = st.tuples(
     favorites=st.booleans(),
     q=st.sampled_from(["", "coffee"]),
 )
-def test_pages_concatenate_to_the_full_ordered_list(owner, rows, order, limit, favorites, q) -> None:
+def test_pages_concatenate_to_the_full_ordered_list(
+    owner, rows, order, limit, favorites, q
+) -> None:
     Thumbnail.objects.all().delete()
     make_thumbs(owner, rows)
     filters = GalleryFilter(order=order, favorites=favorites, q=q)
-    expected = list(filters.apply(Thumbnail.objects.filter(owner=owner)).values_list("pk", flat=True))
+    expected = list(
+        filters.apply(Thumbnail.objects.filter(owner=owner)).values_list("pk", flat=True)
+    )
     assert all_pages(owner, filters, limit) == expected
 
 
-@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     rows=st.lists(row_strategy, min_size=1, max_size=25),
     inserts=st.lists(row_strategy, min_size=1, max_size=10),
@@ -123,14 +144,24 @@ def test_tampered_or_foreign_cursor_is_400(owner, owner_client) -> None:
 def test_list_api_shape_and_parameter_allowlist(owner, owner_client, staff) -> None:
     [thumb] = make_thumbs(owner, [(1, "Hello", 0, False)])
     Thumbnail.objects.filter(pk=thumb.pk).update(
-        parameters={"title": "Hello", "aspect_ratio": "16:9", "prompt": "SECRET", "image_b64": "AAAA"}
+        parameters={
+            "title": "Hello",
+            "aspect_ratio": "16:9",
+            "prompt": "SECRET",
+            "image_b64": "AAAA",
+        }
     )
     data = owner_client.get("/api/thumbnails").json()
     assert data["next_cursor"] is None
     [result] = data["results"]
     assert result["parameters"] == {"title": "Hello", "aspect_ratio": "16:9"}
     assert "SECRET" not in str(data) and "AAAA" not in str(data)
-    assert owner_client.get("/api/thumbnails?include_parameters=true").json()["results"][0]["parameters"].get("prompt") is None
+    assert (
+        owner_client.get("/api/thumbnails?include_parameters=true")
+        .json()["results"][0]["parameters"]
+        .get("prompt")
+        is None
+    )
     thumb.owner = staff
     Thumbnail.objects.filter(pk=thumb.pk).update(owner=staff)
     from django.test import Client
@@ -147,10 +178,17 @@ def test_projects_crud_and_delete_keeps_thumbnails(owner_client, owner) -> None:
     project_id = created.json()["id"]
     assert created.json()["name"] == "Season 2"
     [thumb] = make_thumbs(owner, [(1, "x", 0, False)])
-    moved = owner_client.post_json("/api/thumbnails/move", {"thumbnail_ids": [thumb.pk], "project_id": project_id})
+    moved = owner_client.post_json(
+        "/api/thumbnails/move", {"thumbnail_ids": [thumb.pk], "project_id": project_id}
+    )
     assert moved.json() == {"moved": 1}
-    assert [r["id"] for r in owner_client.get(f"/api/projects/{project_id}/thumbnails").json()["results"]] == [thumb.pk]
-    renamed = owner_client.patch(f"/api/projects/{project_id}", {"name": "S2"}, content_type="application/json")
+    assert [
+        r["id"]
+        for r in owner_client.get(f"/api/projects/{project_id}/thumbnails").json()["results"]
+    ] == [thumb.pk]
+    renamed = owner_client.patch(
+        f"/api/projects/{project_id}", {"name": "S2"}, content_type="application/json"
+    )
     assert renamed.json()["name"] == "S2"
     assert owner_client.post_json("/api/projects", {"name": "  "}).status_code == 400
     assert owner_client.delete(f"/api/projects/{project_id}").status_code == 204
@@ -158,11 +196,17 @@ def test_projects_crud_and_delete_keeps_thumbnails(owner_client, owner) -> None:
     assert thumb.project_id is None
 
 
-def test_favourite_public_and_delete_removes_files(owner, owner_client, submit, run_jobs, django_capture_on_commit_callbacks) -> None:
+def test_favourite_public_and_delete_removes_files(
+    owner, owner_client, submit, run_jobs, django_capture_on_commit_callbacks
+) -> None:
     job = submit(owner_client, {"title": "Files"}).json()
     run_jobs()
     thumb = Thumbnail.objects.get(job_id=job["id"])
-    patched = owner_client.patch(f"/api/thumbnails/{thumb.pk}", {"is_favorite": True, "is_public": True}, content_type="application/json")
+    patched = owner_client.patch(
+        f"/api/thumbnails/{thumb.pk}",
+        {"is_favorite": True, "is_public": True},
+        content_type="application/json",
+    )
     assert (patched.json()["is_favorite"], patched.json()["is_public"]) == (True, True)
     paths = [thumb.image.path, thumb.image_small.path, thumb.download.path]
     import os
@@ -179,11 +223,23 @@ def test_library_endpoints_404_for_strangers(owner, other_client) -> None:
     [thumb] = make_thumbs(owner, [(1, "x", 0, False)], project=project)
     assert other_client.get(f"/api/projects/{project.pk}").status_code == 404
     assert other_client.get(f"/api/projects/{project.pk}/thumbnails").status_code == 404
-    assert other_client.patch(f"/api/projects/{project.pk}", {"name": "y"}, content_type="application/json").status_code == 404
+    assert (
+        other_client.patch(
+            f"/api/projects/{project.pk}", {"name": "y"}, content_type="application/json"
+        ).status_code
+        == 404
+    )
     assert other_client.delete(f"/api/projects/{project.pk}").status_code == 404
-    assert other_client.patch(f"/api/thumbnails/{thumb.pk}", {"is_favorite": True}, content_type="application/json").status_code == 404
+    assert (
+        other_client.patch(
+            f"/api/thumbnails/{thumb.pk}", {"is_favorite": True}, content_type="application/json"
+        ).status_code
+        == 404
+    )
     assert other_client.delete(f"/api/thumbnails/{thumb.pk}").status_code == 404
-    assert other_client.post_json("/api/thumbnails/move", {"thumbnail_ids": [thumb.pk], "project_id": None}).json() == {"moved": 0}
+    assert other_client.post_json(
+        "/api/thumbnails/move", {"thumbnail_ids": [thumb.pk], "project_id": None}
+    ).json() == {"moved": 0}
     assert other_client.get("/api/thumbnails").json()["results"] == []
     thumb.refresh_from_db()
     assert thumb.project_id == project.pk and not thumb.is_favorite
@@ -191,7 +247,9 @@ def test_library_endpoints_404_for_strangers(owner, other_client) -> None:
 
 def test_share_link_shows_only_what_it_should(owner, anon_client) -> None:
     project = Project.objects.create(owner=owner, name="Shared")
-    fav, plain = make_thumbs(owner, [(1, "Fav one", 0, True), (2, "Plain one", 0, False)], project=project)
+    fav, plain = make_thumbs(
+        owner, [(1, "Fav one", 0, True), (2, "Plain one", 0, False)], project=project
+    )
     make_thumbs(owner, [(3, "Not in project", 0, True)])
     url = f"/share/{project.share_token}/"
     assert anon_client.get(url).status_code == 404  # sharing off
@@ -217,7 +275,11 @@ def test_project_thumbnails_is_one_query(owner, owner_client) -> None:
     with CaptureQueriesContext(connection) as queries:
         response = owner_client.get(f"/api/projects/{project.pk}/thumbnails")
     assert len(response.json()["results"]) == 20
-    app_queries = [q["sql"] for q in queries.captured_queries if "studio_thumbnail" in q["sql"] or "studio_project" in q["sql"]]
+    app_queries = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "studio_thumbnail" in q["sql"] or "studio_project" in q["sql"]
+    ]
     assert len(app_queries) == 1, app_queries
 
 
@@ -244,7 +306,16 @@ def test_bootstrap_etag_304(owner, owner_client) -> None:
     first = owner_client.get("/api/studio/bootstrap")
     assert first.status_code == 200
     data = first.json()
-    assert set(data) >= {"plan", "credits_remaining", "styles", "palettes", "faces", "projects", "thumbnails", "jobs"}
+    assert set(data) >= {
+        "plan",
+        "credits_remaining",
+        "styles",
+        "palettes",
+        "faces",
+        "projects",
+        "thumbnails",
+        "jobs",
+    }
     assert first["Cache-Control"].startswith("private")
     etag = first["ETag"]
     assert owner_client.get("/api/studio/bootstrap", HTTP_IF_NONE_MATCH=etag).status_code == 304
@@ -304,7 +375,9 @@ def test_library_project_ui_rename_share_delete(owner, owner_client, other_clien
     project = Project.objects.get(owner=owner)
     html = owner_client.get("/studio/library/").content.decode()
     assert 'id="projects"' in html and 'value="Vlogs"' in html
-    response = owner_client.post(f"/studio/projects/{project.pk}", {"name": "Daily vlogs", "share_mode": "favorites"})
+    response = owner_client.post(
+        f"/studio/projects/{project.pk}", {"name": "Daily vlogs", "share_mode": "favorites"}
+    )
     assert response.status_code == 302
     project.refresh_from_db()
     assert (project.name, project.share_mode) == ("Daily vlogs", "favorites")
@@ -312,9 +385,14 @@ def test_library_project_ui_rename_share_delete(owner, owner_client, other_clien
     assert other_client.post(f"/studio/projects/{project.pk}", {"name": "x"}).status_code == 404
     assert other_client.post(f"/studio/projects/{project.pk}/delete").status_code == 404
     [thumb] = make_thumbs(owner, [(1, "x", 0, False)])
-    moved = owner_client.post(f"/studio/thumbnails/{thumb.pk}/move", {"project_id": project.pk}, HTTP_HX_REQUEST="true")
+    moved = owner_client.post(
+        f"/studio/thumbnails/{thumb.pk}/move", {"project_id": project.pk}, HTTP_HX_REQUEST="true"
+    )
     assert moved.status_code == 200 and f'value="{project.pk}" selected' in moved.content.decode()
-    assert other_client.post(f"/studio/thumbnails/{thumb.pk}/move", {"project_id": ""}).status_code == 404
+    assert (
+        other_client.post(f"/studio/thumbnails/{thumb.pk}/move", {"project_id": ""}).status_code
+        == 404
+    )
     assert owner_client.post(f"/studio/projects/{project.pk}/delete").status_code == 302
     thumb.refresh_from_db()
     assert thumb.project_id is None

@@ -12,12 +12,20 @@ from django.test import Client
 
 from studio.models import Thumbnail
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 DOM_BOUND = 60
 SNAPSHOT = """() => {
@@ -49,7 +57,9 @@ def test_scroll_2000_to_the_end_and_back(live_server: Any) -> None:
     from playwright.sync_api import sync_playwright
 
     call_command("seed_gallery", email="scroller@example.com", count=2000, images=3, quiet=True)
-    owner_rows = Thumbnail.objects.filter(owner__email="scroller@example.com").order_by("-created_at", "-id")
+    owner_rows = Thumbnail.objects.filter(owner__email="scroller@example.com").order_by(
+        "-created_at", "-id"
+    )
     expected = [str(pk) for pk in owner_rows.values_list("pk", flat=True)]
     client = Client()
     client.force_login(owner_rows[0].owner)

@@ -65,7 +65,9 @@ def test_generate_accepts_then_worker_renders(owner_client, owner, submit, run_j
     assert "prompt" not in data
     [thumb] = data["thumbnails"]
     assert (thumb["width"], thumb["height"]) == (1376, 768)
-    full = Image.open(io.BytesIO(fetch(owner_client, thumb["image_url"].replace("/media/", "/media/"))))
+    full = Image.open(
+        io.BytesIO(fetch(owner_client, thumb["image_url"].replace("/media/", "/media/")))
+    )
     assert full.width / full.height == pytest.approx(16 / 9, rel=0.01)
 
     download = fetch(owner_client, thumb["download_url"])
@@ -115,8 +117,13 @@ def test_plan_limits_in_order(owner_client, overrides, code) -> None:
 
 
 def test_invalid_fields_are_400(owner_client) -> None:
-    for bad in ({"aspect_ratio": "7:3"}, {"resolution": "8K"}, {"variations": 9},
-                {"title": "x" * 101}, {"variations": "many"}):
+    for bad in (
+        {"aspect_ratio": "7:3"},
+        {"resolution": "8K"},
+        {"variations": 9},
+        {"title": "x" * 101},
+        {"variations": "many"},
+    ):
         response = owner_client.post_json("/api/generate", body(**bad))
         assert response.status_code == 400, bad
         assert set(response.json()) >= {"error", "code"}
@@ -128,8 +135,10 @@ def test_insufficient_credits_is_402_before_any_work(owner, owner_client) -> Non
     response = owner_client.post_json("/api/generate", body(resolution="4K"))
     assert response.status_code == 402
     assert response.json() == {
-        "error": "This needs 4 credits; you have 2.", "code": "insufficient_credits",
-        "balance": 2, "required": 4,
+        "error": "This needs 4 credits; you have 2.",
+        "code": "insufficient_credits",
+        "balance": 2,
+        "required": 4,
     }
     assert Job.objects.count() == 0
 
@@ -180,7 +189,9 @@ def pro_owner(owner) -> Any:
     return owner
 
 
-def test_failed_variation_refunded_once(pro_owner, owner_client, submit, run_jobs, monkeypatch) -> None:
+def test_failed_variation_refunded_once(
+    pro_owner, owner_client, submit, run_jobs, monkeypatch
+) -> None:
     provider = FlakyProvider(fail={1})
     monkeypatch.setattr("studio.jobs.get_image_provider", lambda: provider)
     monkeypatch.setattr("django.conf.settings.GENERATION_PROVIDER_CONCURRENCY", 1)
@@ -193,8 +204,8 @@ def test_failed_variation_refunded_once(pro_owner, owner_client, submit, run_job
     assert get_balance(pro_owner) == 8
     refunds = CreditLedgerEntry.objects.filter(user=pro_owner, kind="refund")
     assert [r.amount for r in refunds] == [1]
-    from generation.services import finish_job
     from generation.registry import JobOutcome, UnitFailure
+    from generation.services import finish_job
 
     finish_job(job, JobOutcome([UnitFailure(1, "safety_blocked", "x")]))  # a replayed finish
     assert get_balance(pro_owner) == 8
@@ -213,7 +224,9 @@ def test_all_variations_failed_is_failed_with_sanitized_error(
     assert get_balance(pro_owner) == 10
 
 
-def test_job_crash_refunds_everything(pro_owner, owner_client, submit, run_jobs, monkeypatch) -> None:
+def test_job_crash_refunds_everything(
+    pro_owner, owner_client, submit, run_jobs, monkeypatch
+) -> None:
     def boom() -> Any:
         raise RuntimeError("secret stack detail")
 
@@ -235,7 +248,9 @@ def test_redelivered_message_runs_the_job_once(owner_client, submit, run_jobs) -
     assert Thumbnail.objects.count() == 1
 
 
-def test_faces_are_composited_and_sent(owner, owner_client, submit, run_jobs, face_photo_bytes, monkeypatch) -> None:
+def test_faces_are_composited_and_sent(
+    owner, owner_client, submit, run_jobs, face_photo_bytes, monkeypatch
+) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     response = owner_client.post(
@@ -252,7 +267,9 @@ def test_faces_are_composited_and_sent(owner, owner_client, submit, run_jobs, fa
             return super().generate_image(request)
 
     monkeypatch.setattr("studio.jobs.get_image_provider", Spy)
-    submit(owner_client, body(face_ids=[face_id], expression="shocked", pose="pointing at the text"))
+    submit(
+        owner_client, body(face_ids=[face_id], expression="shocked", pose="pointing at the text")
+    )
     run_jobs()
     [request] = seen
     assert [image.role for image in request.images] == ["face"]

@@ -14,7 +14,11 @@ def test_healthz(anon_client) -> None:
 def test_signup_creates_free_account_with_credits(anon_client) -> None:
     response = anon_client.post(
         "/accounts/signup/",
-        {"email": "new@example.com", "password1": "a-Strong-pass-123", "password2": "a-Strong-pass-123"},
+        {
+            "email": "new@example.com",
+            "password1": "a-Strong-pass-123",
+            "password2": "a-Strong-pass-123",
+        },
     )
     assert response.status_code == 302, response.content[:2000]
     assert response["Location"] == "/studio/"
@@ -44,6 +48,8 @@ def test_architecture_layers_hold() -> None:
     from pathlib import Path
 
     lint = Path(sys.executable).parent / "lint-imports"
-    result = subprocess.run([str(lint)], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    result = subprocess.run(
+        [str(lint)], capture_output=True, text=True, cwd=Path(__file__).parents[1]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 kept, 0 broken" in result.stdout

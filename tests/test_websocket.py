@@ -40,8 +40,15 @@ async def test_owner_receives_job_events_and_stranger_nothing() -> None:
     assert ok_owner and ok_stranger
 
     job = await sync_to_async(Job.objects.create)(
-        user=owner, type="generate_thumbnails", params={"title": "Hi"}, units=1, unit_cost=1,
-        cost=1, stage="rendering", progress=40, status="running",
+        user=owner,
+        type="generate_thumbnails",
+        params={"title": "Hi"},
+        units=1,
+        unit_cost=1,
+        cost=1,
+        stage="rendering",
+        progress=40,
+        status="running",
     )
     await sync_to_async(publish_job)(job)
 
@@ -56,6 +63,6 @@ async def test_owner_receives_job_events_and_stranger_nothing() -> None:
 
 
 async def test_anonymous_socket_is_refused() -> None:
-    communicator, connected, code = await connect(None)
+    _communicator, connected, code = await connect(None)
     assert not connected
     assert code == 4401

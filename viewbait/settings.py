@@ -271,39 +271,53 @@ REST_FRAMEWORK = {
 # ours (PRODUCT.md gives only the cooldowns); tune them here.
 RATE_LIMITS: dict[str, dict[str, Any]] = {
     "generate": {
-        "per": "user", "fail": "closed", "unit": "image-units",
+        "per": "user",
+        "fail": "closed",
+        "unit": "image-units",
         "rates": {
-            "free": "16/m", "starter": "32/m", "advanced": "60/m", "pro": "120/m", "*": "16/m",
+            "free": "16/m",
+            "starter": "32/m",
+            "advanced": "60/m",
+            "pro": "120/m",
+            "*": "16/m",
         },
     },
     "edit": {
-        "per": "user", "fail": "closed",
+        "per": "user",
+        "fail": "closed",
         "rates": {"free": "4/m", "starter": "10/m", "advanced": "20/m", "pro": "30/m", "*": "4/m"},
     },
     "heatmap": {
-        "per": "user", "fail": "closed", "rates": {"advanced": "20/m", "pro": "30/m", "*": "10/m"},
+        "per": "user",
+        "fail": "closed",
+        "rates": {"advanced": "20/m", "pro": "30/m", "*": "10/m"},
     },
     "analyse_video": {"per": "user", "fail": "closed", "rates": {"pro": "20/m", "*": "10/m"}},
     "suggest_concepts": {"per": "user", "fail": "closed", "rates": {"pro": "20/m", "*": "10/m"}},
     "channel_consistency": {"per": "user", "fail": "closed", "rates": {"pro": "20/m", "*": "10/m"}},
     "enhance_title": {
-        "per": "user", "fail": "closed",
+        "per": "user",
+        "fail": "closed",
         "rates": {"starter": "20/m", "advanced": "30/m", "pro": "30/m", "*": "10/m"},
     },
     "analyse_style": {
-        "per": "user", "fail": "closed",
+        "per": "user",
+        "fail": "closed",
         "rates": {"starter": "10/m", "advanced": "20/m", "pro": "20/m", "*": "5/m"},
     },
     "analyse_palette": {
-        "per": "user", "fail": "closed",
+        "per": "user",
+        "fail": "closed",
         "rates": {"starter": "10/m", "advanced": "20/m", "pro": "20/m", "*": "5/m"},
     },
     "face_upload": {
-        "per": "user", "fail": "open",
+        "per": "user",
+        "fail": "open",
         "rates": {"starter": "30/h", "advanced": "60/h", "pro": "60/h", "*": "10/h"},
     },
     "library_create": {
-        "per": "user", "fail": "open",
+        "per": "user",
+        "fail": "open",
         "rates": {"starter": "120/h", "advanced": "120/h", "pro": "120/h", "*": "30/h"},
     },
     "signup": {"per": "ip", "fail": "open", "rates": {"*": "10/h"}},
@@ -311,7 +325,8 @@ RATE_LIMITS: dict[str, dict[str, Any]] = {
     "account_export": {"per": "user", "fail": "closed", "rates": {"*": "3/h"}},
     "account_delete": {"per": "user", "fail": "closed", "rates": {"*": "5/h"}},
     "comments": {
-        "per": "user", "fail": "open",
+        "per": "user",
+        "fail": "open",
         "rates": {"starter": "60/m", "advanced": "60/m", "pro": "60/m", "*": "20/m"},
     },
 }

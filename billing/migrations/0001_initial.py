@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,71 +14,174 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Plan',
+            name="Plan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(unique=True)),
-                ('name', models.CharField(max_length=40)),
-                ('price_cents', models.PositiveIntegerField(help_text='USD cents per month')),
-                ('monthly_credits', models.PositiveIntegerField()),
-                ('resolutions', models.JSONField(default=list, help_text='e.g. ["1K", "2K"]')),
-                ('aspect_ratios', models.JSONField(default=list, help_text='e.g. ["16:9", "1:1"]')),
-                ('max_variations', models.PositiveSmallIntegerField(default=1)),
-                ('watermark', models.BooleanField(default=False)),
-                ('retention_days', models.PositiveIntegerField(blank=True, null=True)),
-                ('custom_asset_limit', models.PositiveIntegerField(blank=True, help_text='Max custom styles, palettes and faces each; empty = unlimited', null=True)),
-                ('features', models.JSONField(default=list, help_text='Feature flags, e.g. ["enhance_title", "heatmap", "youtube"]')),
-                ('queue_priority', models.CharField(choices=[('normal', 'normal'), ('high', 'high')], default='normal', max_length=10)),
-                ('generate_cooldown_seconds', models.PositiveSmallIntegerField(default=0)),
-                ('stripe_price_id', models.CharField(blank=True, max_length=100)),
-                ('sort_order', models.PositiveSmallIntegerField(default=0)),
-                ('is_default', models.BooleanField(default=False, help_text='The plan new accounts start on')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(unique=True)),
+                ("name", models.CharField(max_length=40)),
+                ("price_cents", models.PositiveIntegerField(help_text="USD cents per month")),
+                ("monthly_credits", models.PositiveIntegerField()),
+                ("resolutions", models.JSONField(default=list, help_text='e.g. ["1K", "2K"]')),
+                ("aspect_ratios", models.JSONField(default=list, help_text='e.g. ["16:9", "1:1"]')),
+                ("max_variations", models.PositiveSmallIntegerField(default=1)),
+                ("watermark", models.BooleanField(default=False)),
+                ("retention_days", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "custom_asset_limit",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Max custom styles, palettes and faces each; empty = unlimited",
+                        null=True,
+                    ),
+                ),
+                (
+                    "features",
+                    models.JSONField(
+                        default=list,
+                        help_text='Feature flags, e.g. ["enhance_title", "heatmap", "youtube"]',
+                    ),
+                ),
+                (
+                    "queue_priority",
+                    models.CharField(
+                        choices=[("normal", "normal"), ("high", "high")],
+                        default="normal",
+                        max_length=10,
+                    ),
+                ),
+                ("generate_cooldown_seconds", models.PositiveSmallIntegerField(default=0)),
+                ("stripe_price_id", models.CharField(blank=True, max_length=100)),
+                ("sort_order", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "is_default",
+                    models.BooleanField(default=False, help_text="The plan new accounts start on"),
+                ),
             ],
             options={
-                'ordering': ['sort_order'],
+                "ordering": ["sort_order"],
             },
         ),
         migrations.CreateModel(
-            name='CreditAccount',
+            name="CreditAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('balance', models.IntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='credit_account', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("balance", models.IntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="credit_account",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Subscription',
+            name="Subscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('trialing', 'Trialing'), ('past_due', 'Past Due'), ('canceled', 'Canceled'), ('incomplete', 'Incomplete'), ('unpaid', 'Unpaid')], default='active', max_length=20)),
-                ('current_period_start', models.DateTimeField()),
-                ('current_period_end', models.DateTimeField(db_index=True)),
-                ('stripe_customer_id', models.CharField(blank=True, max_length=100)),
-                ('stripe_subscription_id', models.CharField(blank=True, max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='subscriptions', to='billing.plan')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='subscription', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("trialing", "Trialing"),
+                            ("past_due", "Past Due"),
+                            ("canceled", "Canceled"),
+                            ("incomplete", "Incomplete"),
+                            ("unpaid", "Unpaid"),
+                        ],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("current_period_start", models.DateTimeField()),
+                ("current_period_end", models.DateTimeField(db_index=True)),
+                ("stripe_customer_id", models.CharField(blank=True, max_length=100)),
+                ("stripe_subscription_id", models.CharField(blank=True, max_length=100)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="subscriptions",
+                        to="billing.plan",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="subscription",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CreditLedgerEntry',
+            name="CreditLedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('grant', 'Grant'), ('debit', 'Debit'), ('refund', 'Refund'), ('adjustment', 'Adjustment')], max_length=12)),
-                ('amount', models.IntegerField(help_text='Signed: grants and refunds > 0, debits < 0')),
-                ('balance_after', models.IntegerField()),
-                ('idempotency_key', models.CharField(max_length=200, unique=True)),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('reference', models.CharField(blank=True, db_index=True, max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='credit_entries', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("grant", "Grant"),
+                            ("debit", "Debit"),
+                            ("refund", "Refund"),
+                            ("adjustment", "Adjustment"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "amount",
+                    models.IntegerField(help_text="Signed: grants and refunds > 0, debits < 0"),
+                ),
+                ("balance_after", models.IntegerField()),
+                ("idempotency_key", models.CharField(max_length=200, unique=True)),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                ("reference", models.CharField(blank=True, db_index=True, max_length=100)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="credit_entries",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'credit ledger entries',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['user', '-created_at'], name='billing_cre_user_id_ce89ac_idx')],
+                "verbose_name_plural": "credit ledger entries",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["user", "-created_at"], name="billing_cre_user_id_ce89ac_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -5,29 +5,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0001_initial'),
-        ('studio', '0002_seed_builtin_styles_palettes'),
+        ("generation", "0001_initial"),
+        ("studio", "0002_seed_builtin_styles_palettes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='thumbnail',
-            index=models.Index(fields=['owner', 'title', 'id'], name='thumb_owner_title'),
+            model_name="thumbnail",
+            index=models.Index(fields=["owner", "title", "id"], name="thumb_owner_title"),
         ),
         migrations.AddIndex(
-            model_name='thumbnail',
-            index=models.Index(fields=['owner', '-share_clicks', '-id'], name='thumb_owner_clicks'),
+            model_name="thumbnail",
+            index=models.Index(fields=["owner", "-share_clicks", "-id"], name="thumb_owner_clicks"),
         ),
         migrations.AddIndex(
-            model_name='thumbnail',
-            index=models.Index(fields=['project', '-created_at', '-id'], name='thumb_project_newest'),
+            model_name="thumbnail",
+            index=models.Index(
+                fields=["project", "-created_at", "-id"], name="thumb_project_newest"
+            ),
         ),
         migrations.AddIndex(
-            model_name='thumbnail',
-            index=models.Index(condition=models.Q(('is_favorite', True)), fields=['owner', '-created_at', '-id'], name='thumb_owner_favorites'),
+            model_name="thumbnail",
+            index=models.Index(
+                condition=models.Q(("is_favorite", True)),
+                fields=["owner", "-created_at", "-id"],
+                name="thumb_owner_favorites",
+            ),
         ),
     ]
 

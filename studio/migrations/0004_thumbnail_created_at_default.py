@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('studio', '0003_gallery_indexes'),
+        ("studio", "0003_gallery_indexes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='thumbnail',
-            name='created_at',
+            model_name="thumbnail",
+            name="created_at",
             field=models.DateTimeField(default=django.utils.timezone.now),
         ),
     ]

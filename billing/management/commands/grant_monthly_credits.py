@@ -8,7 +8,10 @@ from billing.services import grant_due_monthly_credits
 
 
 class Command(BaseCommand):
-    help = "Grant each plan's monthly credits to subscriptions whose period ended (dry run unless --commit)."
+    help = (
+        "Grant each plan's monthly credits to subscriptions whose period ended "
+        "(dry run unless --commit)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--commit", action="store_true", help="Write the grants.")

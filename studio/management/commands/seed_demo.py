@@ -10,8 +10,8 @@ from billing.services import open_account
 
 class Command(BaseCommand):
     help = (
-        "Create the demo creator and an ops superuser for a local run (idempotent). Built-in plans, "
-        "styles and palettes come from migrations."
+        "Create the demo creator and an ops superuser for a local run (idempotent). "
+        "Built-in plans, styles and palettes come from migrations."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
