@@ -84,7 +84,6 @@ def post_generate(server: Daphne, session: str, title: str) -> tuple[int, dict[s
     )
     try:
         with urllib.request.urlopen(request, timeout=20) as response:
-            print("DBG", server.port, response.status, response.headers.get("RateLimit"), response.headers.get("RateLimit-Policy"), time.time())
             return (
                 response.status,
                 json.loads(response.read()),
@@ -110,10 +109,9 @@ def alternate(servers: list[Daphne], session: str, label: str) -> list[tuple[int
 def wait_for_a_fresh_window(caller: str) -> None:
     """Windows are fixed: make sure this one does not reset in the middle of the 30 requests."""
     now = time.time()
-    left = ratelimits.window_end(caller, 60, now) - now
-    print("DBG left", left, now)
-    if left < 20:
-        time.sleep(left + 0.5)
+    ends = ratelimits.window_end(caller, 60, now)
+    if ends - now < 20:
+        time.sleep(ends + 1.1 - now)  # the window still counts during its last second
 
 
 def balance_in_database(user: Any) -> int:

@@ -332,7 +332,6 @@ RATE_LIMITS: dict[str, dict[str, Any]] = {
 }
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 RATELIMIT_USE_CACHE = "ratelimit"  # django-ratelimit's counters live on this alias
-RATELIMIT_IP_META_KEY = "viewbait.ratelimits.client_ip"
 # Proxies (IPs or CIDR networks, e.g. the load balancer's) whose X-Forwarded-For is believed;
 # from anyone else the header is ignored and the connection's address is the client.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
