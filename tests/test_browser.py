@@ -12,7 +12,6 @@ import io
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,13 +22,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 from PIL import Image
 
 from tests.conftest import FACE_PHOTO
+from tests.servers import BIN, ROOT, database_url, free_port
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,8 +44,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 TITLE = "I Tried 100 Coffee Shops: Only 1 Was Worth It"
 SCREENSHOT = Path("/tmp/viewbait-studio.png")
 STARTUP_SECONDS = 40
@@ -67,30 +63,6 @@ RECORD_CARD_STATES = """() => {
     subtree: true, childList: true, attributes: true, characterData: true,
   });
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def database_url() -> str:
-    """The URL of the database this test runs in, for the server processes."""
-    settings = connection.settings_dict
-    name = str(settings["NAME"])
-    if connection.vendor == "sqlite":
-        if name == ":memory:" or "mode=memory" in name:
-            pytest.fail("the browser test needs a file SQLite test database (TEST NAME)")
-        return f"sqlite:///{name}"
-    if connection.vendor == "postgresql":
-        user = quote(settings.get("USER") or "", safe="")
-        password = quote(settings.get("PASSWORD") or "", safe="")
-        auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-        host = settings.get("HOST") or "localhost"
-        port = settings.get("PORT") or 5432
-        return f"postgres://{auth}{host}:{port}/{quote(name, safe='')}"
-    pytest.skip(f"no server database URL for {connection.vendor}")
 
 
 @contextmanager
