@@ -19,7 +19,7 @@ from generation.progress import job_payload
 from generation.services import IdempotencyKeyReused
 from studio import services
 from studio.library_cache import usable_palettes, usable_styles
-from studio.limits import check_generate_limits
+from studio.limits import generate as limited_generate
 from studio.models import Face, Palette, Style
 from studio.services import StudioError
 from viewbait import ratelimits
@@ -138,8 +138,7 @@ def generate(request: Request) -> HttpResponse:
         raise APIError("Idempotency-Key is longer than 200 characters.", "invalid")
     try:
         params = services.check_generate_params(request.user, request.data)
-        limits = check_generate_limits(request, params=params, idempotency_key=key)
-        job, created = services.do_generate(user=request.user, params=params, idempotency_key=key)
+        job, created, limits = limited_generate(request, params=params, idempotency_key=key)
     except (ratelimits.RateLimited, ratelimits.LimiterUnavailable) as exc:
         return ratelimits.error_response(request, exc)
     except StudioError as exc:

@@ -1,8 +1,8 @@
 """Rate limits on the generate endpoints (JSON API and the studio's htmx form).
 
 PRODUCT.md's order of checks: authentication, rate limit, plan limits, credits. The request is
-validated first (its cost and its idempotent replay depend on the parsed body), then limited here,
-then `studio.services.do_generate` checks plan limits and credits.
+validated first (its cost and its idempotent replay depend on the parsed body), then `generate`
+here limits it and hands it to `studio.services.do_generate` for plan limits and credits.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from django.http import HttpRequest
 
 from billing.models import RESOLUTION_COST
 from billing.services import effective_plan
+from generation.models import Job
 from studio import services
 from studio.services import GenerateParams
 from viewbait import ratelimits
@@ -25,26 +26,29 @@ def generate_cost(params: GenerateParams) -> int:
     return RESOLUTION_COST[params.resolution] * params.variations
 
 
-def check_generate_limits(
+def generate(
     request: HttpRequest, *, params: GenerateParams, idempotency_key: str | None
-) -> list[ratelimits.Usage]:
-    """Count a generate request against the caller's plan: its weighted cost from the plan's
-    "generate" budget (settings.RATE_LIMITS) and the plan's cooldown between requests
-    (`Plan.generate_cooldown_seconds`). An idempotent replay of an earlier request counts against
-    nothing and returns []. Returns the usages for the RateLimit headers.
+) -> tuple[Job, bool, list[ratelimits.Usage]]:
+    """Generate for the signed-in caller in PRODUCT.md's order: an idempotent replay of an earlier
+    request returns its job at once (charged nothing, counted against no limit); otherwise the
+    request's weighted cost is drawn from the plan's "generate" budget (settings.RATE_LIMITS) and
+    its cooldown (`Plan.generate_cooldown_seconds`) applied, then `studio.services.do_generate`
+    checks plan limits and credits. Returns (job, created, usages for the RateLimit headers).
 
-    Raises ratelimits.RateLimited, ratelimits.LimiterUnavailable, or
-    generation.services.IdempotencyKeyReused (the key was used with another body).
+    Raises ratelimits.RateLimited, ratelimits.LimiterUnavailable, and what `do_generate` raises
+    (StudioError, InsufficientCredits, IdempotencyKeyReused).
     """
     user = cast(AbstractBaseUser, request.user)  # views call this after authentication
     replay = services.replay_generate(user=user, params=params, idempotency_key=idempotency_key)
     if replay is not None:
-        return []
+        return replay, False, []
     plan = effective_plan(user)
-    return ratelimits.check_weighted(
+    usages = ratelimits.check_weighted(
         request,
         "generate",
         plan_slug=plan.slug,
         cost=generate_cost(params),
         cooldown_seconds=plan.generate_cooldown_seconds,
     )
+    job, created = services.do_generate(user=user, params=params, idempotency_key=idempotency_key)
+    return job, created, usages

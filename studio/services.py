@@ -199,13 +199,12 @@ def replay_generate(
 def do_generate(
     *, user: AbstractBaseUser, params: GenerateParams, idempotency_key: str | None
 ) -> tuple[Job, bool]:
-    """Check plan limits, then debit and queue a generation job (see generation.services).
+    """Check plan limits, then debit and queue a generation job (see generation.services; a
+    replayed Idempotency-Key returns the original job, found under the balance lock). Callers
+    that want replays to skip plan limits look them up first with `replay_generate`.
     Raises StudioError (403 plan limits), billing.services.InsufficientCredits,
     generation.services.IdempotencyKeyReused."""
     plan = effective_plan(user)
-    replay = replay_generate(user=user, params=params, idempotency_key=idempotency_key)
-    if replay is not None:
-        return replay, False
     check_plan_limits(plan, params)
     return submit_job(
         user=user,

@@ -31,7 +31,7 @@ from studio.gallery import (
     parse_filters,
 )
 from studio.library_cache import usable_palettes, usable_styles
-from studio.limits import check_generate_limits
+from studio.limits import generate as limited_generate
 from studio.models import Face, Project
 from studio.services import StudioError
 from studio.studio_data import load_studio
@@ -142,8 +142,7 @@ def generate(request: HttpRequest) -> TemplateResponse:
     key = request.POST.get("idempotency_key") or None
     try:
         params = services.check_generate_params(request.user, data)
-        limits = check_generate_limits(request, params=params, idempotency_key=key)
-        job, created = services.do_generate(user=request.user, params=params, idempotency_key=key)
+        job, created, limits = limited_generate(request, params=params, idempotency_key=key)
     except ratelimits.RateLimited as exc:
         return ratelimits.add_headers(
             _form_error(request, exc.message, 429), exc.usages, exc.retry_after
