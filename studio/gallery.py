@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core import signing
 from django.db.models import Q, QuerySet
@@ -68,8 +69,6 @@ class GalleryFilter:
 
     def query(self) -> str:
         """These filters as a query string, for links that page through the same view."""
-        from urllib.parse import urlencode
-
         params: dict[str, str] = {"order": self.order}
         if self.project is not None:
             params["project"] = str(self.project)
