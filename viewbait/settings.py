@@ -358,14 +358,17 @@ UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
 # --- Generation -------------------------------------------------------------------------------
 GEMINI_API_KEY = env_str("GEMINI_API_KEY")
 GEMINI_BASE_URL = env_str("GEMINI_BASE_URL")  # tests point the real client at a local fake
-GEMINI_IMAGE_MODEL = env_str("GEMINI_IMAGE_MODEL", "gemini-3-pro-image-preview")
-GEMINI_IMAGE_MODELS = env_list(
-    "GEMINI_IMAGE_MODELS", "gemini-3-pro-image-preview,gemini-2.5-flash-image"
-)
-# google-genai retries timeouts too, so one call can take up to attempts x timeout (+ backoff):
-# 3 x 60 s keeps a 4-variation job (2 rounds at concurrency 2) inside JOB_TIME_LIMIT_SECONDS.
-GEMINI_TIMEOUT_SECONDS = env_float("GEMINI_TIMEOUT_SECONDS", 60.0)
+# Model ids are data in generation/catalog.py (what each can do, list price, timeouts); these
+# choose among them. A retired or unknown id fails `manage.py check` (generation.checks).
+GEMINI_IMAGE_MODEL = env_str("GEMINI_IMAGE_MODEL", "gemini-3-pro-image")
+GEMINI_IMAGE_MODELS = env_list("GEMINI_IMAGE_MODELS", "gemini-3-pro-image,gemini-3.1-flash-image")
+GEMINI_TEXT_MODEL = env_str("GEMINI_TEXT_MODEL", "gemini-3.5-flash")
+# Per-attempt timeouts come from the catalog (by model and image size); the engine retries
+# transient faults (429 per-minute quotas, 5xx, timeouts) with jittered backoff that honours
+# Google's RetryInfo, up to GEMINI_RETRY_ATTEMPTS attempts per unit.
 GEMINI_RETRY_ATTEMPTS = env_int("GEMINI_RETRY_ATTEMPTS", 3)
+# Overrides every per-attempt timeout of the catalog when > 0 (tests use 1 s).
+GEMINI_TIMEOUT_SECONDS = env_float("GEMINI_TIMEOUT_SECONDS", 0.0)
 GEMINI_RETRY_INITIAL_DELAY = env_float("GEMINI_RETRY_INITIAL_DELAY", 1.0)
 IMAGE_PROVIDER = env_str("IMAGE_PROVIDER", "gemini" if GEMINI_API_KEY else "local")
 GENERATION_IMAGE_LOAD_CONCURRENCY = env_int("GENERATION_IMAGE_LOAD_CONCURRENCY", 4)

@@ -1,18 +1,32 @@
-"""The image-provider interface shared by Gemini and the local renderer."""
+"""The provider interface shared by Gemini and the offline local provider.
+
+A provider offers up to three capabilities, each one call per unit of work:
+`generate_image` (a prompt plus reference images -> one image), `edit_image` (a source image, an
+instruction and optional references -> one image) and `generate_json` (a prompt plus images ->
+a JSON object matching a JSON schema). A provider that cannot do one raises
+`CapabilityUnavailable`, which says what a Gemini key adds.
+
+Every failure is a `ProviderError` subclass with a creator-safe `message`, a stable `code`, and
+two facts the engine acts on: `retryable` (a transient fault worth another attempt: HTTP 429 per
+minute quotas, 500/503/504, timeouts, connection errors) with an optional `retry_after` in seconds
+(Google's `google.rpc.RetryInfo.retryDelay`), and `trips_breaker` (a fault of the service rather
+than of this request, counted by the per-model circuit breaker).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 
 @dataclass(frozen=True)
 class InputImage:
-    """An image part sent with the prompt: style references first, then faces."""
+    """An image part sent with the prompt: style references first, then faces; for an edit the
+    source image is `EditRequest.source` and extra references follow it."""
 
     data: bytes
     mime_type: str
-    role: Literal["reference", "face"]
+    role: Literal["reference", "face", "source", "analysis"]
 
 
 @dataclass(frozen=True)
@@ -44,43 +58,109 @@ class ImageRequest:
 
 
 @dataclass(frozen=True)
+class EditRequest:
+    """Edit `source` following `instruction`; `references` (at most 4) follow the source."""
+
+    source: InputImage
+    instruction: str
+    aspect_ratio: str
+    image_size: str
+    model: str
+    references: list[InputImage] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class JSONRequest:
+    """Structured output: `schema` is a JSON Schema object (sent as `responseJsonSchema`)."""
+
+    prompt: str
+    schema: dict[str, Any]
+    model: str
+    images: list[InputImage] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class GeneratedImage:
     data: bytes
     mime_type: str
 
 
+@dataclass(frozen=True)
+class JSONResult:
+    data: dict[str, Any]
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
 class ProviderError(Exception):
     """A provider failure with a creator-safe `message` and a stable `code`.
 
-    Never carries the provider's raw text to the browser; the raw error is logged instead.
+    Never carries the provider's raw text to the browser; the raw error is logged and kept in
+    `detail`. `retry_after` is seconds, from Google's RetryInfo when the answer carried one.
     """
 
     code = "provider_error"
-    message = "The image service failed. Your credits for this image were refunded."
+    message = "The image service failed."
+    retryable = False
+    trips_breaker = False
 
-    def __init__(self, detail: str = "") -> None:
+    def __init__(self, detail: str = "", *, retry_after: float | None = None) -> None:
         super().__init__(detail or self.message)
         self.detail = detail
+        self.retry_after = retry_after
 
 
 class SafetyBlocked(ProviderError):
     code = "safety_blocked"
-    message = "The image was blocked by the safety filter. Try different text or photos."
+    message = "The request was blocked by Google's safety filter. Try different text or photos."
 
 
 class QuotaExceeded(ProviderError):
+    """A per-minute quota (HTTP 429 RESOURCE_EXHAUSTED) that clears within about a minute."""
+
     code = "quota_exceeded"
-    message = "The image service is busy right now. Please try again in a minute."
+    message = "The AI service is busy right now. Please try again in a minute."
+    retryable = True
+
+
+class QuotaExhausted(ProviderError):
+    """A daily quota (QuotaFailure violation whose quotaId names a per-day limit): retrying
+    within hours cannot help."""
+
+    code = "quota_exhausted"
+    message = (
+        "ViewBait's Gemini quota for today is used up; it resets daily (midnight Pacific time)."
+    )
 
 
 class ProviderTimeout(ProviderError):
     code = "timeout"
-    message = "The image service took too long to answer."
+    message = "The AI service took too long to answer."
+    retryable = True
+    trips_breaker = True
 
 
 class ProviderUnavailable(ProviderError):
     code = "provider_error"
-    message = "The image service failed. Please try again."
+    message = "The AI service failed. Please try again."
+    retryable = True
+    trips_breaker = True
+
+
+class ProviderAuthFailed(ProviderError):
+    """HTTP 400 API_KEY_INVALID, 401 or 403: the key is missing, wrong or not allowed."""
+
+    code = "provider_auth"
+    message = "The Gemini API key is missing or invalid; the studio's operator needs to fix it."
+    trips_breaker = True
+
+
+class ModelUnavailable(ProviderError):
+    """HTTP 404 NOT_FOUND for the model: retired or never existed."""
+
+    code = "model_unavailable"
+    message = "This AI model is no longer available. Pick another model."
+    trips_breaker = True
 
 
 class NoImageReturned(ProviderError):
@@ -90,12 +170,37 @@ class NoImageReturned(ProviderError):
 
 class InvalidProviderRequest(ProviderError):
     code = "invalid_request"
-    message = "The image service could not use this request."
+    message = "The AI service could not use this request."
 
 
-class ImageProvider(Protocol):
+class InvalidJSONReturned(ProviderError):
+    code = "invalid_response"
+    message = "The AI service returned an answer ViewBait could not read. Please try again."
+    retryable = True
+
+
+class CapabilityUnavailable(ProviderError):
+    """The configured provider cannot do this (the offline provider has no language model)."""
+
+    code = "needs_api_key"
+    message = "This needs a Gemini API key; the studio is running offline."
+
+
+class Provider(Protocol):
+    """`name` is "gemini" or "local"; jobs record the model id (`local` for the offline one)."""
+
     name: str
 
     def generate_image(self, request: ImageRequest) -> GeneratedImage:
         """One image for one request. Raises a `ProviderError` subclass on failure."""
         ...
+
+    def edit_image(self, request: EditRequest) -> GeneratedImage:
+        """One edited image. Raises a `ProviderError` subclass on failure."""
+        ...
+
+    def generate_json(self, request: JSONRequest) -> JSONResult:
+        """One JSON object matching `request.schema`. Raises a `ProviderError` subclass."""
+        ...
+
+
