@@ -6,10 +6,18 @@ Data, not name prefixes: every model the studio may call has a `ModelSpec` here,
 missing here or listed in `RETIRED_MODELS` fails Django's system checks at start-up
 (`generation.checks`). Jobs the offline renderer does record the model `local` (`LOCAL_MODEL`).
 
-Sources (read 2026-11-29):
-- ids and shutdown dates: https://ai.google.dev/gemini-api/docs/deprecations
-- prices: https://ai.google.dev/gemini-api/docs/pricing (paid tier, USD)
-- sizes and ratios: https://ai.google.dev/gemini-api/docs/image-generation
+Sources (all read 2026-11-29 through stored copies; each entry names its own):
+- ids, release and shutdown dates: https://ai.google.dev/gemini-api/docs/deprecations and the
+  release notes, https://ai.google.dev/gemini-api/docs/changelog (entries up to 2026-10-13);
+- prices: https://ai.google.dev/gemini-api/docs/pricing (paid tier, standard, USD), as transcribed
+  verbatim on 2026-09-20 and 2026-10-07 (github.com/api-evangelist/gemini and /deepmind,
+  plans/*-plans-pricing.yml);
+- output pixel sizes, ratios, reference-image limits:
+  https://ai.google.dev/gemini-api/docs/image-generation ("Aspect ratios and image size" tables
+  for Flash Image and Pro Image; stored copy of the zh-CN page, which documents the GA ids).
+
+`DEPRECATED_MODELS` are still served but announced for shutdown (a start-up warning);
+`RETIRED_MODELS` are shut down or past their announced shutdown date (a start-up error).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from typing import Literal
 
 from django.conf import settings
 
-from generation.sizes import ASPECT_RATIOS, IMAGE_SIZES
+from generation.sizes import ASPECT_RATIOS, IMAGE_SIZES, pixel_size
 
 LOCAL = "local"
 
@@ -47,10 +55,14 @@ class ModelSpec:
     usd_per_1m_output_tokens: float = 0.0
     timeout_seconds: Mapping[str, float] = field(default_factory=dict)
     plans: tuple[str, ...] | None = None
+    # image_size -> aspect_ratio -> (width, height) the model returns (image models only).
+    pixel_sizes: Mapping[str, Mapping[str, tuple[int, int]]] = field(default_factory=dict)
 
     def timeout_for(self, image_size: str = "") -> float:
         """Seconds one attempt may take for `image_size` (the longest configured if unknown)."""
-        return self.timeout_seconds.get(image_size) or max(self.timeout_seconds.values(), default=60)
+        return self.timeout_seconds.get(image_size) or max(
+            self.timeout_seconds.values(), default=60
+        )
 
     def usd_for(self, image_size: str = "", input_tokens: int = 0, output_tokens: int = 0) -> float:
         """List price in USD of one call: one image at `image_size`, or the tokens given."""
@@ -64,12 +76,73 @@ class ModelSpec:
     def allows_plan(self, plan_slug: str) -> bool:
         return self.plans is None or plan_slug in self.plans
 
+    def pixel_size(self, aspect_ratio: str, image_size: str) -> tuple[int, int]:
+        """(width, height) of the image this model returns. KeyError for an unsupported pair."""
+        return self.pixel_sizes[image_size][aspect_ratio]
+
+
+def _frozen_sizes(
+    table: dict[str, dict[str, tuple[int, int]]],
+) -> Mapping[str, Mapping[str, tuple[int, int]]]:
+    return MappingProxyType({size: MappingProxyType(dict(row)) for size, row in table.items()})
+
+
+# Output sizes of the Gemini 3 image models, from the image-generation guide's "Aspect ratios and
+# image size" tables (read 2026-11-29). The "Flash Image" (gemini-3.1-flash-image) and "Pro Image"
+# (gemini-3-pro-image) tables give the same width x height for every ratio and size the studio
+# uses; Flash Image also has a "512" (0.5K) size and the ratios 1:4, 4:1, 1:8, 8:1, which the
+# studio does not offer, so they are left out. (gemini-2.5-flash-image, retired below, had its own
+# single-size table: 16:9 was 1344x768.)
+GEMINI_3_IMAGE_PIXEL_SIZES = _frozen_sizes(
+    {
+        "1K": {
+            "1:1": (1024, 1024),
+            "2:3": (848, 1264),
+            "3:2": (1264, 848),
+            "3:4": (896, 1200),
+            "4:3": (1200, 896),
+            "4:5": (928, 1152),
+            "5:4": (1152, 928),
+            "9:16": (768, 1376),
+            "16:9": (1376, 768),
+            "21:9": (1584, 672),
+        },
+        "2K": {
+            "1:1": (2048, 2048),
+            "2:3": (1696, 2528),
+            "3:2": (2528, 1696),
+            "3:4": (1792, 2400),
+            "4:3": (2400, 1792),
+            "4:5": (1856, 2304),
+            "5:4": (2304, 1856),
+            "9:16": (1536, 2752),
+            "16:9": (2752, 1536),
+            "21:9": (3168, 1344),
+        },
+        "4K": {
+            "1:1": (4096, 4096),
+            "2:3": (3392, 5056),
+            "3:2": (5056, 3392),
+            "3:4": (3584, 4800),
+            "4:3": (4800, 3584),
+            "4:5": (3712, 4608),
+            "5:4": (4608, 3712),
+            "9:16": (3072, 5504),
+            "16:9": (5504, 3072),
+            "21:9": (6336, 2688),
+        },
+    }
+)
+
 
 MODELS: Mapping[str, ModelSpec] = MappingProxyType(
     {
         spec.id: spec
         for spec in (
-            # Nano Banana Pro, GA 2026-05-28. $0.134 per 1K/2K image, $0.24 per 4K image.
+            # Nano Banana Pro, GA 2026-05-28 (changelog); no shutdown date announced
+            # (deprecations). Pricing: image output $120 per 1M tokens, "equivalent to $0.134 per
+            # 1K/2K image and $0.24 per 4K image" (pricing, transcribed 2026-09-20). Up to 14
+            # reference images: 6 objects, 5 characters, 3 style images (image-generation).
             ModelSpec(
                 id="gemini-3-pro-image",
                 kind="image",
@@ -78,11 +151,18 @@ MODELS: Mapping[str, ModelSpec] = MappingProxyType(
                 aspect_ratios=ASPECT_RATIOS,
                 max_input_images=14,
                 usd_per_image=MappingProxyType({"1K": 0.134, "2K": 0.134, "4K": 0.24}),
-                # Pro 4K calls take 1-2 minutes; 1K about 20-40 s.
+                # The studio's own budget: Pro 4K calls take 1-2 minutes; 1K about 20-40 s.
                 timeout_seconds=MappingProxyType({"1K": 90.0, "2K": 120.0, "4K": 180.0}),
                 plans=("starter", "advanced", "pro"),
+                pixel_sizes=GEMINI_3_IMAGE_PIXEL_SIZES,
             ),
-            # Nano Banana 2, GA 2026-05-28. $0.067 per 1K image, $0.101 2K, $0.151 4K.
+            # Nano Banana 2, GA 2026-05-28 (changelog). DEPRECATED 2026-10-06: see
+            # DEPRECATED_MODELS. Image output $60 per 1M tokens at 1120 tokens (1K), 1680 (2K),
+            # 2520 (4K) per image: $0.067 / $0.101 / $0.151. The rate is Google's pricing row
+            # for the -preview id as quoted by aifreeapi.com (checked 2026-03) and the token
+            # counts are from docs.cloud.google.com .../models/gemini/3-1-flash-image-preview;
+            # Google's row for the GA id was not in the stored pages. Up to 14 reference images:
+            # 10 objects and 4 characters (image-generation).
             ModelSpec(
                 id="gemini-3.1-flash-image",
                 kind="image",
@@ -92,31 +172,81 @@ MODELS: Mapping[str, ModelSpec] = MappingProxyType(
                 max_input_images=14,
                 usd_per_image=MappingProxyType({"1K": 0.067, "2K": 0.101, "4K": 0.151}),
                 timeout_seconds=MappingProxyType({"1K": 60.0, "2K": 90.0, "4K": 120.0}),
+                pixel_sizes=GEMINI_3_IMAGE_PIXEL_SIZES,
             ),
-            # Gemini 3.5 Flash, GA 2026-05-19: $0.50 input / $3.00 output per 1M tokens.
+            # Gemini 3.8 Flash, GA 2026-09-02 (deprecations); the release notes of 2026-09-18
+            # name it the Flash model for new projects. $0.75 input / $3.75 output (thinking
+            # included) per 1M tokens "through December 31, 2026"; $1.50 / $7.50 "starting
+            # January 1, 2027" (pricing, transcribed 2026-09-20 and 2026-10-07).
+            ModelSpec(
+                id="gemini-3.8-flash",
+                kind="text",
+                label="Gemini 3.8 Flash",
+                max_input_images=3000,  # not re-verified for this id
+                usd_per_1m_input_tokens=0.75,
+                usd_per_1m_output_tokens=3.75,
+                timeout_seconds=MappingProxyType({"": 60.0}),
+            ),
+            # Gemini 3.5 Flash, GA 2026-05-19. DEPRECATED 2026-10-08 (see DEPRECATED_MODELS):
+            # Google routes its requests to gemini-3.6-flash. $1.50 input / $9.00 output per 1M
+            # tokens (pricing, transcribed 2026-09-20 and 2026-10-07; was $0.50 / $3.00 here).
             ModelSpec(
                 id="gemini-3.5-flash",
                 kind="text",
                 label="Gemini 3.5 Flash",
-                max_input_images=3000,
-                usd_per_1m_input_tokens=0.50,
-                usd_per_1m_output_tokens=3.00,
+                max_input_images=3000,  # not re-verified for this id
+                usd_per_1m_input_tokens=1.50,
+                usd_per_1m_output_tokens=9.00,
                 timeout_seconds=MappingProxyType({"": 60.0}),
             ),
         )
     }
 )
 
-# Shut down by Google: configuring one is a start-up error naming its replacement.
+# Still served, but deprecated by Google: configuring one is a start-up warning.
+# id -> (date deprecated, recommended replacement, what Google said).
+DEPRECATED_MODELS: Mapping[str, tuple[str, str, str]] = MappingProxyType(
+    {
+        # Release notes 2026-10-06: "gemini-3.1-flash-image is deprecated (no shutdown date
+        # announced yet). Migrate to gemini-nano-banana-2.1." Third parties report a shutdown on
+        # 2026-10-29 (LiteLLM discussion #44983; not confirmed on a Google page read here): run
+        # `manage.py check_gemini` with the production key to see whether it is still served.
+        "gemini-3.1-flash-image": (
+            "2026-10-06",
+            "gemini-nano-banana-2.1",
+            "no shutdown date announced by Google; reported shut down 2026-10-29",
+        ),
+        # Release notes 2026-10-08: "gemini-3.5-flash is deprecated and has been replaced by
+        # gemini-3.6-flash ... API requests to gemini-3.5-flash are automatically routed to
+        # gemini-3.6-flash. Update your model string to gemini-3.6-flash (or gemini-3.8-flash)."
+        "gemini-3.5-flash": (
+            "2026-10-08",
+            "gemini-3.8-flash",
+            "requests are routed to gemini-3.6-flash",
+        ),
+    }
+)
+
+# Shut down by Google, past or near its announced shutdown date: configuring one is a start-up
+# error naming its replacement. id -> (shutdown date, Google's recommended replacement).
+# Deprecated ids Google routes to a newer model and that the catalog never priced
+# (gemini-3.7-flash -> gemini-3.8-flash, gemini-3-flash-preview) are simply unknown here
+# (generation.E002).
 RETIRED_MODELS: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
+        # Release notes 2026-05-28 and deprecations: shut down 2026-06-25.
         "gemini-3-pro-image-preview": ("2026-06-25", "gemini-3-pro-image"),
         "gemini-3.1-flash-image-preview": ("2026-06-25", "gemini-3.1-flash-image"),
+        # Deprecations: shutdown date October 2, 2026 (no replacement listed). Some resellers
+        # still answered for it in November 2026; the studio treats the date as final.
         "gemini-2.5-flash-image": ("2026-10-02", "gemini-3.1-flash-image"),
+        # Release notes 2026-01-15: "gemini-2.5-flash-image-preview has been shut down".
         "gemini-2.5-flash-image-preview": ("2026-01-15", "gemini-3.1-flash-image"),
+        # Date not re-verified (listed as shut down by third parties).
         "gemini-2.0-flash-preview-image-generation": ("2025-11-14", "gemini-3.1-flash-image"),
-        "gemini-2.5-flash": ("2026-06-17", "gemini-3.5-flash"),
-        "gemini-3-flash-preview": ("2026-06-25", "gemini-3.5-flash"),
+        # Deprecations as read 2026-11-10 (dev.to/aideprecations): shutdown 2026-12-01,
+        # replacement gemini-3.5-flash-lite; since 2026-09-18 only for projects that used it.
+        "gemini-2.5-flash": ("2026-12-01", "gemini-3.5-flash-lite"),
     }
 )
 
@@ -128,7 +258,26 @@ LOCAL_SPEC = ModelSpec(
     aspect_ratios=ASPECT_RATIOS,
     max_input_images=14,
     timeout_seconds=MappingProxyType({"1K": 30.0, "2K": 60.0, "4K": 120.0}),
+    pixel_sizes=_frozen_sizes(
+        {size: {ratio: pixel_size(ratio, size) for ratio in ASPECT_RATIOS} for size in IMAGE_SIZES}
+    ),
 )
+
+
+def model_status(model_id: str) -> Literal["current", "deprecated", "retired", "unknown"]:
+    """Where `model_id` stands in this catalog ("local" is current)."""
+    if model_id in RETIRED_MODELS:
+        return "retired"
+    if model_id in DEPRECATED_MODELS:
+        return "deprecated"
+    if model_id == LOCAL or model_id in MODELS:
+        return "current"
+    return "unknown"
+
+
+def current_model_ids() -> list[str]:
+    """The Gemini ids this catalog considers served and not deprecated."""
+    return [m for m in MODELS if m not in DEPRECATED_MODELS]
 
 
 def is_offline() -> bool:
