@@ -1,4 +1,5 @@
-"""Image providers behind one interface; `get_image_provider()` picks one from settings."""
+"""Providers behind one interface (`generation.providers.base.Provider`); `get_provider()` picks
+the configured one."""
 
 from __future__ import annotations
 
@@ -6,23 +7,22 @@ import threading
 
 from django.conf import settings
 
-from generation.providers.base import ImageProvider
+from generation.providers.base import Provider
 
-_cache: dict[tuple[object, ...], ImageProvider] = {}
+_cache: dict[tuple[object, ...], Provider] = {}
 _lock = threading.Lock()
 
 
-def get_image_provider() -> ImageProvider:
+def get_provider() -> Provider:
     """Gemini when `IMAGE_PROVIDER` is "gemini" (the default when GEMINI_API_KEY is set), else the
-    offline local renderer. One instance per configuration, so the Gemini client's connection
-    pool is reused across jobs."""
+    offline local renderer. One instance per configuration (IMAGE_PROVIDER, GEMINI_API_KEY,
+    GEMINI_BASE_URL, GEMINI_TIMEOUT_SECONDS), so the Gemini client's connection pool is reused
+    across jobs and a settings change (tests) gets a fresh provider."""
     key = (
         settings.IMAGE_PROVIDER,
         settings.GEMINI_API_KEY,
         settings.GEMINI_BASE_URL,
         settings.GEMINI_TIMEOUT_SECONDS,
-        settings.GEMINI_RETRY_ATTEMPTS,
-        settings.GEMINI_RETRY_INITIAL_DELAY,
     )
     with _lock:
         provider = _cache.get(key)
@@ -32,11 +32,15 @@ def get_image_provider() -> ImageProvider:
         return provider
 
 
-def _build() -> ImageProvider:
-    if settings.IMAGE_PROVIDER == "gemini":
-        from generation.providers.gemini import GeminiImageProvider
+# Old name, still imported by studio.jobs; remove once every caller uses get_provider.
+get_image_provider = get_provider
 
-        return GeminiImageProvider.from_settings()
+
+def _build() -> Provider:
+    if settings.IMAGE_PROVIDER == "gemini":
+        from generation.providers.gemini import GeminiProvider
+
+        return GeminiProvider.from_settings()
     from generation.providers.local import LocalRenderer
 
     return LocalRenderer()

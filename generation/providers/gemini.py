@@ -1,63 +1,95 @@
-"""Gemini image provider: one `generateContent` call per image through the google-genai SDK.
+"""The Gemini provider: one adapter over the google-genai SDK for images, edits and JSON.
 
-Request shape (Gemini Developer API, `POST {base_url}/v1beta/models/{model}:generateContent`):
-the user turn is the prompt text first, then one inline image part per `ImageRequest.images`
-in their order (style references, then faces); `generationConfig` asks for TEXT and IMAGE output
-(the documented default; any text the model adds is only logged) and carries
-`imageConfig.aspectRatio` always and `imageConfig.imageSize` only for models that accept it
-(see `supports_image_size`).
+One `generateContent` call per unit of work (Gemini Developer API, `POST
+{base_url}/v1beta/models/{model}:generateContent`):
 
-Settings (viewbait/settings.py): `GEMINI_API_KEY`; `GEMINI_BASE_URL` ("" means Google's
-endpoint; tests point it at tests/fake_gemini.py); `GEMINI_TIMEOUT_SECONDS`, the per-attempt
-HTTP timeout in seconds (the SDK takes milliseconds); `GEMINI_RETRY_ATTEMPTS`, total attempts
-including the first; `GEMINI_RETRY_INITIAL_DELAY`, seconds before the first retry.
+- `generate_image`: the prompt text, then one inline image part per `ImageRequest.images` in their
+  order (style references, then faces); `generationConfig.responseModalities` TEXT and IMAGE and
+  `imageConfig` {aspectRatio, imageSize}.
+- `edit_image`: the instruction text, then the SOURCE image, then the references, with the same
+  image config. The source is always the first image part.
+- `generate_json`: the prompt text, then the images; `responseMimeType` "application/json" and the
+  request's JSON Schema as `responseJsonSchema` (the SDK's `response_json_schema`). The answer's
+  text is parsed into a dict; usage tokens (output includes thinking tokens, which Google bills
+  at the output rate) go into the `JSONResult`.
+- `list_models`: the model ids the API serves (`GET /v1beta/models`, all pages).
 
-Retries are the SDK's own (`HttpRetryOptions`, tenacity underneath): exponential backoff starting
-at `GEMINI_RETRY_INITIAL_DELAY`, doubling, plus a random jitter of up to the same number of
-seconds, on HTTP 408/429/500/502/503/504 (the SDK's default retryable set, after Google's Cloud
-Storage retry strategy) and, always, on transport timeouts and connection errors. A request that
-keeps timing out therefore takes up to about `GEMINI_RETRY_ATTEMPTS * GEMINI_TIMEOUT_SECONDS` plus
-the backoff delays before `ProviderTimeout` is raised.
+Client: one `genai.Client` per provider instance (one HTTP connection pool), API version pinned
+to "v1beta" (every REST example of the image-generation and structured-output guides uses v1beta
+with the GA ids), and SDK retries OFF (`HttpRetryOptions(attempts=1)`; google-genai 3.6.1 also
+makes one attempt when `retry_options` is unset, the explicit value keeps it so if that default
+changes): the job engine retries `retryable` errors itself, honouring `retry_after`. The per-call
+timeout is the catalog's `get_model(model).timeout_for(image_size)` unless
+`settings.GEMINI_TIMEOUT_SECONDS` > 0; it goes in the per-request `http_options` (the SDK also
+sends it as the X-Server-Timeout header). `list_models` allows 30 s unless overridden.
 
-Failures are raised as `generation.providers.base.ProviderError` subclasses whose class-level
-`message` is what the creator sees; Google's raw text only goes to the log and to `detail`.
+Errors (Google's raw text is only logged and kept in `detail`):
+
+- 400 with ErrorInfo reason API_KEY_INVALID, 401, 403 -> `ProviderAuthFailed`;
+- 404 -> `ModelUnavailable` (a retired or unknown model id);
+- 429 -> `QuotaExhausted` when a QuotaFailure violation names a per-day quota (quotaId containing
+  "PerDay" or quotaMetric containing "per_day"), else `QuotaExceeded`;
+- 408, 504, DEADLINE_EXCEEDED and transport timeouts -> `ProviderTimeout`;
+- 500, 502, 503 (any 5xx), connection errors and unreadable answers -> `ProviderUnavailable`;
+- any other 4xx -> `InvalidProviderRequest`.
+
+`retry_after` comes from the `google.rpc.RetryInfo` detail's `retryDelay` ("30s", "1.5s") on any
+error that carries one.
+
+Answers without an image: `promptFeedback.blockReason` (any) and the safety finish reasons in
+`SAFETY_FINISH_REASONS` -> `SafetyBlocked`; NO_IMAGE, IMAGE_OTHER and a normal answer with no image
+part -> `NoImageReturned`. IMAGE_OTHER is "image generation stopped for a reason not otherwise
+specified" (google.genai.types.FinishReason), not a policy verdict, so it is not reported as a
+safety block; the detail says so, and the creator sees NoImageReturned's "try rephrasing".
+Interim "thought" images (`part.thought`) are skipped.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
+import re
+from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from google import genai
 from google.genai import errors, types
 
+from generation.catalog import get_model
 from generation.providers.base import (
+    EditRequest,
     GeneratedImage,
     ImageRequest,
+    InputImage,
+    InvalidJSONReturned,
     InvalidProviderRequest,
+    JSONRequest,
+    JSONResult,
+    ModelUnavailable,
     NoImageReturned,
+    ProviderAuthFailed,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     QuotaExceeded,
+    QuotaExhausted,
     SafetyBlocked,
 )
 
 logger = logging.getLogger(__name__)
 
-# google-genai 3.x defaults the Gemini Developer API to "v1"; the preview image models
-# (gemini-3-pro-image-preview, ...) are served on "v1beta", which Google's image-generation REST
-# examples use (python-genai 3.0.0 release notes: some -preview models exist only on v1beta).
 API_VERSION = "v1beta"
-RETRY_STATUS_CODES = [408, 429, 500, 502, 503, 504]
+# Used when a model id is missing from the catalog (the system checks reject that at start-up).
+DEFAULT_TIMEOUT_SECONDS = 120.0
+LIST_TIMEOUT_SECONDS = 30.0
 
-# Models that accept `image_config.image_size` ("1K"/"2K"/"4K"): the Gemini 3 image models
-# (gemini-3-pro-image-preview, gemini-3.1-flash-image-preview, ...). Google's image-generation
-# docs give gemini-2.5-flash-image a single resolution and show `image_size` only for Gemini 3.
-IMAGE_SIZE_MODEL_PREFIXES = ("gemini-3",)
+RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
+QUOTA_FAILURE_TYPE = "type.googleapis.com/google.rpc.QuotaFailure"
+ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo"
 
-# Candidate finish reasons that mean a policy filter stopped the image (google.genai.types).
+# Candidate finish reasons that mean a policy filter stopped the answer (google.genai.types).
 SAFETY_FINISH_REASONS = frozenset(
     {
         types.FinishReason.SAFETY,
@@ -70,14 +102,20 @@ SAFETY_FINISH_REASONS = frozenset(
         types.FinishReason.IMAGE_RECITATION,
     }
 )
+NO_IMAGE_FINISH_REASONS = {
+    types.FinishReason.NO_IMAGE: "the model generated no image (NO_IMAGE)",
+    types.FinishReason.IMAGE_OTHER: (
+        "image generation stopped for an unspecified reason (IMAGE_OTHER); not a safety verdict,"
+        " a rephrased prompt or another attempt usually works"
+    ),
+}
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)s\s*$")
 
 
 def _transport_exceptions(name: str) -> tuple[type[Exception], ...]:
-    """The exception class `name` from whichever of httpx / httpx2 is installed.
-
-    The SDK sends through httpx2 or httpx (GOOGLE_GENAI_HTTP_CLIENT picks) and re-raises their
-    transport exceptions unwrapped once its retries are spent.
-    """
+    """The exception class `name` from whichever of httpx / httpx2 is installed (the SDK sends
+    through one of them and, with retries off, lets their transport errors through)."""
     found: list[type[Exception]] = []
     for module_name in ("httpx", "httpx2"):
         try:
@@ -92,149 +130,297 @@ _TIMEOUT_ERRORS = _transport_exceptions("TimeoutException")
 _TRANSPORT_ERRORS = _transport_exceptions("TransportError")
 
 
-def supports_image_size(model: str) -> bool:
-    """Whether `model` accepts `image_config.image_size` (see IMAGE_SIZE_MODEL_PREFIXES)."""
-    return model.startswith(IMAGE_SIZE_MODEL_PREFIXES)
+class GeminiProvider:
+    """Images, edits and JSON from Gemini; implements `generation.providers.base.Provider`.
 
-
-class GeminiImageProvider:
-    """Generates one image per `ImageRequest` with a Gemini image model.
-
-    Holds one `genai.Client` (and so one HTTP connection pool) for the provider's lifetime.
+    Thread-safe: the SDK client is shared, each call builds its own request.
     """
 
     name = "gemini"
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        base_url: str = "",
-        timeout_seconds: float,
-        retry_attempts: int,
-        retry_initial_delay: float,
-    ) -> None:
+    def __init__(self, *, api_key: str, base_url: str = "", timeout_seconds: float = 0.0) -> None:
+        """`timeout_seconds` > 0 overrides every per-call timeout of the catalog."""
+        self._timeout_override = timeout_seconds
         self._client = genai.Client(
             vertexai=False,
             api_key=api_key,
             http_options=types.HttpOptions(
                 base_url=base_url or None,
                 api_version=API_VERSION,
-                timeout=round(timeout_seconds * 1000),  # the SDK takes milliseconds
-                retry_options=types.HttpRetryOptions(
-                    attempts=retry_attempts,
-                    initial_delay=retry_initial_delay,
-                    jitter=retry_initial_delay,
-                    http_status_codes=RETRY_STATUS_CODES,
-                ),
+                retry_options=types.HttpRetryOptions(attempts=1),
             ),
         )
 
     @classmethod
-    def from_settings(cls) -> GeminiImageProvider:
-        """A provider configured from the GEMINI_* Django settings."""
+    def from_settings(cls) -> GeminiProvider:
+        """A provider configured from GEMINI_API_KEY, GEMINI_BASE_URL, GEMINI_TIMEOUT_SECONDS."""
         return cls(
             api_key=settings.GEMINI_API_KEY,
             base_url=settings.GEMINI_BASE_URL,
             timeout_seconds=settings.GEMINI_TIMEOUT_SECONDS,
-            retry_attempts=settings.GEMINI_RETRY_ATTEMPTS,
-            retry_initial_delay=settings.GEMINI_RETRY_INITIAL_DELAY,
         )
+
+    def timeout_for(self, model: str, image_size: str = "") -> float:
+        """Seconds one call to `model` may take: the override, else the catalog's value."""
+        if self._timeout_override > 0:
+            return self._timeout_override
+        try:
+            return get_model(model).timeout_for(image_size)
+        except KeyError:
+            return DEFAULT_TIMEOUT_SECONDS
+
+    # --- capabilities -----------------------------------------------------------------------
 
     def generate_image(self, request: ImageRequest) -> GeneratedImage:
-        """One image for `request`: the encoded bytes and MIME type Gemini returned.
-
-        Raises:
-            QuotaExceeded: HTTP 429 / RESOURCE_EXHAUSTED, after retries.
-            ProviderTimeout: a transport timeout after retries; HTTP 408; or 504 /
-                DEADLINE_EXCEEDED, Google's status for a request whose deadline passed (the SDK
-                sends ours in the X-Server-Timeout header).
-            ProviderUnavailable: other 5xx after retries, connection failures, other HTTP errors.
-            InvalidProviderRequest: HTTP 400.
-            SafetyBlocked: the prompt was blocked, or the candidate ended for a safety reason.
-            NoImageReturned: a normal answer without an image part.
-        """
-        image_config = types.ImageConfig(aspect_ratio=request.aspect_ratio)
-        if supports_image_size(request.model):
-            image_config.image_size = request.image_size
-        contents = types.Content(
-            role="user",
-            parts=[
-                types.Part.from_text(text=request.prompt),
-                *(
-                    types.Part.from_bytes(data=image.data, mime_type=image.mime_type)
-                    for image in request.images
-                ),
-            ],
+        """One image for `request`. Raises a `ProviderError` subclass (see the module doc)."""
+        parts = [types.Part.from_text(text=request.prompt), *_image_parts(request.images)]
+        response = self._generate(
+            request.model,
+            parts,
+            _image_config(request.aspect_ratio, request.image_size),
+            image_size=request.image_size,
         )
+        return _image_from_response(request.model, response)
+
+    def edit_image(self, request: EditRequest) -> GeneratedImage:
+        """`request.source` edited per `request.instruction`: the instruction, then the source
+        image, then the references."""
+        parts = [
+            types.Part.from_text(text=request.instruction),
+            *_image_parts([request.source, *request.references]),
+        ]
+        response = self._generate(
+            request.model,
+            parts,
+            _image_config(request.aspect_ratio, request.image_size),
+            image_size=request.image_size,
+        )
+        return _image_from_response(request.model, response)
+
+    def generate_json(self, request: JSONRequest) -> JSONResult:
+        """A JSON object matching `request.schema`, parsed, with the call's token usage."""
+        parts = [types.Part.from_text(text=request.prompt), *_image_parts(request.images)]
+        config = types.GenerateContentConfig(
+            response_mime_type="application/json",
+            response_json_schema=request.schema,
+        )
+        response = self._generate(request.model, parts, config)
+        return _json_from_response(request.model, response)
+
+    def list_models(self) -> list[str]:
+        """The model ids the API serves to this key ("models/" prefix removed), all pages."""
         try:
-            response = self._client.models.generate_content(
-                model=request.model,
-                contents=contents,
-                config=types.GenerateContentConfig(
-                    response_modalities=["TEXT", "IMAGE"],
-                    image_config=image_config,
-                ),
+            timeout = self._timeout_override if self._timeout_override > 0 else LIST_TIMEOUT_SECONDS
+            config = types.ListModelsConfig(
+                http_options=types.HttpOptions(timeout=max(1, round(timeout * 1000)))
             )
-        except errors.APIError as exc:
-            raise _log(request, _error_for_api_error(exc)) from exc
-        except _TIMEOUT_ERRORS as exc:
-            raise _log(request, ProviderTimeout(f"{type(exc).__name__}: {exc}")) from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise _log(request, ProviderUnavailable(f"{type(exc).__name__}: {exc}")) from exc
-        return _image_from_response(request, response)
+            names = [model.name or "" for model in self._client.models.list(config=config)]
+        except Exception as exc:
+            error = _error_for_exception(exc)
+            if error is None:
+                raise
+            raise _log("models.list", error) from exc
+        return sorted(name.removeprefix("models/") for name in names if name)
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _generate(
+        self,
+        model: str,
+        parts: list[types.Part],
+        config: types.GenerateContentConfig,
+        *,
+        image_size: str = "",
+    ) -> types.GenerateContentResponse:
+        """One generateContent call with the per-call timeout; errors mapped and logged."""
+        timeout = self.timeout_for(model, image_size)
+        config.http_options = types.HttpOptions(timeout=max(1, round(timeout * 1000)))  # ms
+        try:
+            return self._client.models.generate_content(
+                model=model,
+                contents=types.Content(role="user", parts=parts),
+                config=config,
+            )
+        except Exception as exc:
+            error = _error_for_exception(exc)
+            if error is None:
+                raise
+            raise _log(model, error) from exc
 
 
-def _error_for_api_error(exc: errors.APIError) -> ProviderError:
+def _image_config(aspect_ratio: str, image_size: str) -> types.GenerateContentConfig:
+    """TEXT and IMAGE output (the documented default; text is only logged), ratio and size."""
+    return types.GenerateContentConfig(
+        response_modalities=["TEXT", "IMAGE"],
+        image_config=types.ImageConfig(aspect_ratio=aspect_ratio, image_size=image_size),
+    )
+
+
+def _image_parts(images: Iterable[InputImage]) -> list[types.Part]:
+    return [types.Part.from_bytes(data=image.data, mime_type=image.mime_type) for image in images]
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def _error_for_exception(exc: Exception) -> ProviderError | None:
+    """The `ProviderError` for an SDK or transport exception; None for anything else (a bug)."""
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, errors.APIError):
+        return error_for_api_error(exc)
+    if isinstance(exc, _TIMEOUT_ERRORS):
+        return ProviderTimeout(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, _TRANSPORT_ERRORS):
+        return ProviderUnavailable(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, errors.UnknownApiResponseError | json.JSONDecodeError):
+        return ProviderUnavailable(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def error_for_api_error(exc: errors.APIError) -> ProviderError:
+    """Maps an HTTP error answer of the Gemini API (see the module doc)."""
+    details = _error_details(exc.details)
     detail = f"HTTP {exc.code} {exc.status}: {exc.message}"
-    if exc.code == 429 or exc.status == "RESOURCE_EXHAUSTED":
-        return QuotaExceeded(detail)
-    if exc.code in (408, 504) or exc.status == "DEADLINE_EXCEEDED":
-        return ProviderTimeout(detail)
-    if exc.code == 400:
-        return InvalidProviderRequest(detail)
-    return ProviderUnavailable(detail)
+    retry_after = _retry_delay(details)
+    code = exc.code or 0
+    status = exc.status or ""
+    reasons = {d.get("reason") for d in details if d.get("@type") == ERROR_INFO_TYPE}
+    if code in (401, 403) or "API_KEY_INVALID" in reasons:
+        return ProviderAuthFailed(detail, retry_after=retry_after)
+    if code == 404:
+        return ModelUnavailable(detail, retry_after=retry_after)
+    if code == 429 or status == "RESOURCE_EXHAUSTED":
+        daily = [quota for quota in _quota_ids(details) if _is_per_day(quota)]
+        if daily:
+            return QuotaExhausted(
+                f"{detail} (per-day quota: {', '.join(daily)})", retry_after=retry_after
+            )
+        return QuotaExceeded(detail, retry_after=retry_after)
+    if code in (408, 504) or status == "DEADLINE_EXCEEDED":
+        return ProviderTimeout(detail, retry_after=retry_after)
+    if code >= 500:
+        return ProviderUnavailable(detail, retry_after=retry_after)
+    return InvalidProviderRequest(detail, retry_after=retry_after)
 
 
-def _image_from_response(
-    request: ImageRequest, response: types.GenerateContentResponse
-) -> GeneratedImage:
-    """The first inline image of the answer that is not a thought (an interim draft), after the
-    safety checks."""
+def _error_details(body: Any) -> list[dict[str, Any]]:
+    """The `error.details` list of Google's error body (google.rpc.Status), dicts only."""
+    if isinstance(body, list) and body:
+        body = body[0]
+    if not isinstance(body, dict):
+        return []
+    error = body.get("error", body)
+    found = error.get("details") if isinstance(error, dict) else None
+    return [d for d in found if isinstance(d, dict)] if isinstance(found, list) else []
+
+
+def _retry_delay(details: list[dict[str, Any]]) -> float | None:
+    """Seconds from a RetryInfo detail's `retryDelay`: JSON Duration "30s" / "1.5s", or
+    {"seconds": 30, "nanos": 0}."""
+    for item in details:
+        if item.get("@type") != RETRY_INFO_TYPE:
+            continue
+        delay = item.get("retryDelay")
+        if isinstance(delay, str) and (match := _DURATION.match(delay)):
+            return float(match[1])
+        if isinstance(delay, dict):
+            return float(delay.get("seconds", 0)) + float(delay.get("nanos", 0)) / 1e9
+    return None
+
+
+def _quota_ids(details: list[dict[str, Any]]) -> list[str]:
+    """The quotaId and quotaMetric of every QuotaFailure violation."""
+    return [
+        str(violation[key])
+        for item in details
+        if item.get("@type") == QUOTA_FAILURE_TYPE
+        for violation in item.get("violations") or []
+        if isinstance(violation, dict)
+        for key in ("quotaId", "quotaMetric")
+        if violation.get(key)
+    ]
+
+
+def _is_per_day(quota: str) -> bool:
+    """Google's daily quotas: quotaId "GenerateRequestsPerDayPerProjectPerModel[-FreeTier]",
+    quotaMetric "generativelanguage.googleapis.com/generate_requests_per_model_per_day"."""
+    return "perday" in quota.lower().replace("_", "")
+
+
+def _log(model: str, error: ProviderError) -> ProviderError:
+    """Logs the raw provider detail with logger.warning and hands the error back for raising."""
+    logger.warning("Gemini %s failed for model %s: %s", error.code, model, error.detail)
+    return error
+
+
+# --- answers --------------------------------------------------------------------------------
+
+
+def _check_blocked(model: str, response: types.GenerateContentResponse) -> None:
+    """Raises SafetyBlocked for a blocked prompt or a candidate stopped by a safety filter."""
     feedback = response.prompt_feedback
     if feedback is not None and feedback.block_reason is not None:
         raise _log(
-            request,
+            model,
             SafetyBlocked(
                 f"prompt blocked: {feedback.block_reason} {feedback.block_reason_message}"
             ),
         )
-    candidates = response.candidates or []
-    for candidate in candidates:
+    for candidate in response.candidates or []:
         if candidate.finish_reason in SAFETY_FINISH_REASONS:
             raise _log(
-                request,
+                model,
                 SafetyBlocked(
                     f"finish_reason={candidate.finish_reason} {candidate.finish_message}"
                 ),
             )
-    parts = [
+
+
+def _answer_parts(response: types.GenerateContentResponse) -> list[types.Part]:
+    """The answer's parts, thoughts (interim drafts) left out."""
+    return [
         part
-        for candidate in candidates
+        for candidate in response.candidates or []
         if candidate.content and candidate.content.parts
         for part in candidate.content.parts
         if not part.thought
     ]
+
+
+def _image_from_response(model: str, response: types.GenerateContentResponse) -> GeneratedImage:
+    """The first inline image of the answer that is not a thought, after the safety checks."""
+    _check_blocked(model, response)
+    parts = _answer_parts(response)
     for part in parts:
         blob = part.inline_data
         if blob and blob.data and blob.mime_type and blob.mime_type.startswith("image/"):
             return GeneratedImage(data=blob.data, mime_type=blob.mime_type)
-    reasons = [str(candidate.finish_reason) for candidate in candidates]
+    candidates = response.candidates or []
+    reasons = [candidate.finish_reason for candidate in candidates]
+    explained = [NO_IMAGE_FINISH_REASONS[r] for r in reasons if r in NO_IMAGE_FINISH_REASONS]
     texts = " ".join(part.text for part in parts if part.text)
-    raise _log(request, NoImageReturned(f"finish_reasons={reasons} text={texts!r}"))
+    detail = "; ".join([*explained, f"finish_reasons={[str(r) for r in reasons]}"])
+    raise _log(model, NoImageReturned(f"{detail} text={texts!r}"))
 
 
-def _log(request: ImageRequest, error: ProviderError) -> ProviderError:
-    """Logs the raw provider detail with logger.warning and hands the error back for raising."""
-    logger.warning("Gemini %s failed for model %s: %s", error.code, request.model, error.detail)
-    return error
+def _json_from_response(model: str, response: types.GenerateContentResponse) -> JSONResult:
+    """The answer's text parsed as a JSON object, with the token usage."""
+    _check_blocked(model, response)
+    text = "".join(part.text for part in _answer_parts(response) if part.text)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        reasons = [str(c.finish_reason) for c in response.candidates or []]
+        raise _log(
+            model,
+            InvalidJSONReturned(f"not JSON ({exc}); finish_reasons={reasons} text={text[:500]!r}"),
+        ) from exc
+    if not isinstance(data, dict):
+        raise _log(model, InvalidJSONReturned(f"JSON is not an object: {text[:500]!r}"))
+    usage = response.usage_metadata
+    input_tokens = (usage.prompt_token_count or 0) if usage else 0
+    output_tokens = (
+        (usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0) if usage else 0
+    )
+    return JSONResult(data=data, input_tokens=input_tokens, output_tokens=output_tokens)

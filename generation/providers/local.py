@@ -39,10 +39,14 @@ from typing import Literal
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
 from generation.providers.base import (
+    CapabilityUnavailable,
+    EditRequest,
     GeneratedImage,
     ImageRequest,
     InputImage,
     InvalidProviderRequest,
+    JSONRequest,
+    JSONResult,
     RenderSpec,
 )
 from generation.providers.fonts import RGB, SetText, TextLook, set_text
@@ -1081,3 +1085,17 @@ class LocalRenderer:
         buffer = io.BytesIO()
         canvas.save(buffer, format="PNG", compress_level=3)
         return GeneratedImage(data=buffer.getvalue(), mime_type="image/png")
+
+    def edit_image(self, request: EditRequest) -> GeneratedImage:
+        """Not offered offline: editing a photo by instruction needs an image model."""
+        raise CapabilityUnavailable(
+            f"edit_image needs a Gemini image model (asked for {request.model!r}); the studio runs"
+            " the offline renderer (IMAGE_PROVIDER=local): set GEMINI_API_KEY to edit images"
+        )
+
+    def generate_json(self, request: JSONRequest) -> JSONResult:
+        """Not offered offline: structured answers need a language model."""
+        raise CapabilityUnavailable(
+            f"generate_json needs a Gemini text model (asked for {request.model!r}); the studio"
+            " runs the offline renderer (IMAGE_PROVIDER=local): set GEMINI_API_KEY for analysis"
+        )
