@@ -41,6 +41,9 @@ class Plan(models.Model):
         max_length=10, choices=[("normal", "normal"), ("high", "high")], default="normal"
     )
     generate_cooldown_seconds = models.PositiveSmallIntegerField(default=0)
+    max_concurrent_jobs = models.PositiveSmallIntegerField(
+        default=2, help_text="Jobs one creator may have queued or running at once"
+    )
     stripe_price_id = models.CharField(max_length=100, blank=True)
     sort_order = models.PositiveSmallIntegerField(default=0)
     is_default = models.BooleanField(default=False, help_text="The plan new accounts start on")

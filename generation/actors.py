@@ -1,7 +1,8 @@
-"""Dramatiq actors. They take ids, never objects; the claim in `execute_job` makes them idempotent.
+"""Dramatiq actors. They take ids, never objects; the lease claim in `execute_job` makes them
+idempotent, so a redelivered or re-sent message does nothing unless the job needs running.
 
 Plans with high queue priority (PRODUCT.md: Advanced, Pro) go to `jobs_high`, which workers take
-first (lower Dramatiq priority number).
+first (lower Dramatiq priority number). Each message carries its job type's time limit.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from django.conf import settings
 
 from generation.services import execute_job
 
-TIME_LIMIT_MS = settings.JOB_TIME_LIMIT_SECONDS * 1000
+DEFAULT_TIME_LIMIT_MS = settings.JOB_TIME_LIMIT_SECONDS * 1000
 
 
-@dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=TIME_LIMIT_MS, priority=10)
+@dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=DEFAULT_TIME_LIMIT_MS, priority=10)
 def run_job(job_id: str) -> None:
     execute_job(job_id)
 
 
-@dramatiq.actor(queue_name="jobs_high", max_retries=0, time_limit=TIME_LIMIT_MS, priority=0)
+@dramatiq.actor(queue_name="jobs_high", max_retries=0, time_limit=DEFAULT_TIME_LIMIT_MS, priority=0)
 def run_job_high(job_id: str) -> None:
     execute_job(job_id)
 
@@ -39,8 +40,20 @@ def _ensure_inline_worker() -> None:
             _inline_worker.start()
 
 
-def enqueue_job(job_id: str, priority: str = "normal") -> None:
+def enqueue_job(
+    job_id: str,
+    priority: str = "normal",
+    *,
+    time_limit_seconds: int | None = None,
+    delay_seconds: float | None = None,
+) -> None:
+    """Send the job's message. Raises whatever the broker raises (callers handle it)."""
     if settings.JOBS_RUN_INLINE:
         _ensure_inline_worker()
     actor = run_job_high if priority == "high" else run_job
-    actor.send(job_id)
+    options: dict[str, int] = {}
+    if time_limit_seconds:
+        options["time_limit"] = time_limit_seconds * 1000
+    if delay_seconds:
+        options["delay"] = int(delay_seconds * 1000)
+    actor.send_with_options(args=(job_id,), **options)

@@ -40,6 +40,22 @@ class Job(models.Model):
     request_fingerprint = models.CharField(max_length=64, blank=True)
     error = models.CharField(max_length=300, blank=True, help_text="Safe to show to the creator")
     error_code = models.CharField(max_length=40, blank=True)
+    model = models.CharField(
+        max_length=60, blank=True, help_text='Catalog model id; "local" for the offline renderer'
+    )
+    result = models.JSONField(null=True, blank=True, help_text="JSON job types' result")
+    cached = models.BooleanField(default=False, help_text="Answered from the AI result cache")
+    # A claim is a lease: the worker running the job renews `lease_expires_at` while it works;
+    # once it lapses (the worker died) the job may be claimed again.
+    lease_owner = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Claims so far")
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sent to the broker; NULL: the send failed"
+    )
+    run_after = models.DateTimeField(
+        null=True, blank=True, help_text="A delayed re-queue (provider RetryInfo) runs after this"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -53,7 +69,15 @@ class Job(models.Model):
                 name="job_unique_idempotency_key_per_user",
             )
         ]
-        indexes = [models.Index(fields=["user", "status", "-created_at"])]
+        indexes = [
+            models.Index(fields=["user", "status", "-created_at"]),
+            # The sweeper's scan: unfinished jobs only.
+            models.Index(
+                fields=["status", "lease_expires_at"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="job_unfinished_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.id} ({self.status})"
@@ -61,6 +85,35 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+class JobUnit(models.Model):
+    """One billable unit of a job (a variation, or a JSON job's single answer).
+
+    `pending` -> `delivered` or `failed`, each by a conditional UPDATE, so no path (crash, time
+    limit, cancel, sweeper, a late worker) can deliver a refunded unit or refund a delivered one;
+    the refund's ledger key `job:<id>:refund:<index>` makes it happen at most once.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="unit_rows")
+    index = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error_code = models.CharField(max_length=40, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="job_unit_unique_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}#{self.index} {self.status}"
 
 
 class JobEvent(models.Model):

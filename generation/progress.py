@@ -1,4 +1,8 @@
-"""Job progress: stored as JobEvent rows and pushed to the owner's websocket group."""
+"""Job payloads and their publication to the owner's websocket group.
+
+Publishing runs no database query for a running job's progress (`with_result=False`); the
+result (thumbnails or JSON) is added once the job has finished.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any, TypedDict
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from generation.models import Job, JobEvent
+from generation.models import Job
 from generation.registry import get_job_type
 
 logger = logging.getLogger(__name__)
@@ -29,6 +33,9 @@ class JobPayload(TypedDict, total=False):
     units_failed: int
     created_at: str
     finished_at: str | None
+    model: str
+    cached: bool
+    result: dict[str, Any] | None
     thumbnails: list[dict[str, Any]]
 
 
@@ -37,8 +44,9 @@ def user_group(user_id: int) -> str:
     return f"jobs.user.{user_id}"
 
 
-def job_payload(job: Job) -> JobPayload:
-    """The job as the API and websocket show it: no prompt, no internal fields."""
+def job_payload(job: Job, *, with_result: bool = True) -> JobPayload:
+    """The job as the API and websocket show it: no prompt, no internal fields. The job
+    type's result fields (`thumbnails`, `result`) only with `with_result` (a query for some)."""
     payload: JobPayload = {
         "id": str(job.id),
         "type": job.type,
@@ -53,14 +61,18 @@ def job_payload(job: Job) -> JobPayload:
         "units_failed": job.units_failed,
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "model": job.model,
+        "cached": job.cached,
+        "result": None,
         "thumbnails": [],
     }
-    with contextlib.suppress(KeyError):  # a job type no longer registered shows no result
-        payload.update(get_job_type(job.type).result(job))  # type: ignore[typeddict-item]
+    if with_result:
+        with contextlib.suppress(KeyError):  # a job type no longer registered shows no result
+            payload.update(get_job_type(job.type).result(job))  # type: ignore[typeddict-item]
     return payload
 
 
-def publish_job(job: Job) -> None:
+def publish_job(job: Job, *, with_result: bool = True) -> None:
     """Send `{"type": "job.updated", "job": payload}` to the owner's sockets. A channel-layer
     fault is logged, never raised: the job and the polling endpoint stay correct without it."""
     layer = get_channel_layer()
@@ -68,25 +80,8 @@ def publish_job(job: Job) -> None:
         return
     try:
         async_to_sync(layer.group_send)(
-            user_group(job.user_id), {"type": "job.updated", "job": job_payload(job)}
+            user_group(job.user_id),
+            {"type": "job.updated", "job": job_payload(job, with_result=with_result)},
         )
     except Exception:
         logger.warning("could not publish job %s event", job.id, exc_info=True)
-
-
-class ProgressReporter:
-    """Handed to a running job type: `update("rendering", 40)` stores an event and pushes it."""
-
-    def __init__(self, job: Job) -> None:
-        self.job = job
-
-    def update(self, stage: str, progress: int, message: str = "") -> None:
-        progress = max(self.job.progress, min(progress, 99))
-        Job.objects.filter(pk=self.job.pk).update(stage=stage, progress=progress)
-        self.job.stage, self.job.progress = stage, progress
-        JobEvent.objects.create(job=self.job, stage=stage, progress=progress, message=message)
-        publish_job(self.job)
-
-
-def record_event(job: Job, message: str = "") -> None:
-    JobEvent.objects.create(job=job, stage=job.stage, progress=job.progress, message=message)

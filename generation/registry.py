@@ -1,18 +1,29 @@
-"""Job types registered with the engine.
+"""Job types: the declaration of one kind of AI work.
 
-A job type is the product's description of one kind of work (generate thumbnails, edit, heatmap,
-...). The engine handles queueing, charging, refunds, progress and retries the same way for all of
-them; `studio` registers its job types in its AppConfig.ready().
+A job type states everything the engine needs once: its input schema (a DRF serializer), the
+plan feature it needs, its price in credits as a function of the validated input, its rate-limit
+route and weight, its time limit, its result kind (thumbnails, or JSON kept in `Job.result`), its
+result partial, and its cache policy. The engine (`generation.pipeline` for submitting,
+`generation.services` for running) does the charging, refunds, retries, progress, caching and
+error mapping the same way for all of them. `studio` registers its job types in its
+AppConfig.ready().
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from rest_framework import serializers
+
+from generation import catalog
 
 if TYPE_CHECKING:
+    from billing.models import Plan
     from generation.models import Job
-    from generation.progress import ProgressReporter
+    from generation.services import JobContext
 
 
 @dataclass(frozen=True)
@@ -26,19 +37,116 @@ class UnitFailure:
 
 @dataclass
 class JobOutcome:
+    """What a run ended with: `failures` are refunded at once; `requeue_after` (seconds) puts
+    the job back on its queue with a delay, its still-pending units to run again then."""
+
     failures: list[UnitFailure] = field(default_factory=list)
+    requeue_after: float | None = None
 
 
-class JobType(Protocol):
-    name: str
+@dataclass(frozen=True)
+class CachePolicy:
+    """Results keyed by the normalized input, the model id and `version` (bump it when the
+    prompt or schema changes); kept `ttl_seconds`. Only for deterministic JSON job types."""
 
-    def run(self, job: Job, progress: ProgressReporter) -> JobOutcome:
-        """Do the work. Unit failures go in the outcome; an exception fails every unit."""
-        ...
+    version: str
+    ttl_seconds: int = 30 * 24 * 3600
+
+
+class JobType:
+    """Base class of every job type; subclasses set the class attributes and override `run`.
+
+    Class attributes:
+        name: the `type` clients send (`POST /api/jobs`) and `Job.type`.
+        label: what the studio calls it.
+        input_serializer: validates `input` (400 `invalid` with field errors on bad input).
+        feature: the `Plan.features` entry required, or None (every plan).
+        rate_limit_route: the `settings.RATE_LIMITS` row the request counts against.
+        cooldown: whether the plan's `generate_cooldown_seconds` applies between requests.
+        result_kind: "thumbnails" (units become Thumbnail rows) or "json" (`Job.result`).
+        result_template: the studio partial that shows a finished job's result.
+        model_kind: which catalog models it runs on ("image" or "text").
+        time_limit_seconds: Dramatiq's time limit for one run; past it the job fails and its
+            unfinished units are refunded at once.
+        cache: a CachePolicy, or None (never for image generation).
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    input_serializer: ClassVar[type[serializers.Serializer]]
+    feature: ClassVar[str | None] = None
+    rate_limit_route: ClassVar[str]
+    cooldown: ClassVar[bool] = False
+    result_kind: ClassVar[Literal["thumbnails", "json"]] = "json"
+    result_template: ClassVar[str] = ""
+    model_kind: ClassVar[Literal["image", "text"]] = "text"
+    time_limit_seconds: ClassVar[int] = 600
+    cache: ClassVar[CachePolicy | None] = None
+
+    def validate(
+        self, *, user: AbstractBaseUser, data: Any, files: dict[str, list[UploadedFile]]
+    ) -> dict[str, Any]:
+        """The validated input. Raises rest_framework ValidationError (400) or Http404 (a
+        stranger's object)."""
+        serializer = self.input_serializer(
+            data=data, context={"user": user, "files": files, "job_type": self}
+        )
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def model(self, validated: dict[str, Any], plan: Plan) -> catalog.ModelSpec:
+        """The catalog model the job runs on (`local` offline)."""
+        if self.model_kind == "text":
+            return catalog.text_model()
+        return catalog.default_image_model(plan.slug)
+
+    def check_plan(self, plan: Plan, validated: dict[str, Any], model: catalog.ModelSpec) -> None:
+        """Plan limits beyond the feature gate. Raises generation.errors.JobRefused (403)."""
+
+    def units(self, validated: dict[str, Any]) -> int:
+        """Billable units: each is one provider call, refunded on its own if it fails."""
+        return 1
+
+    def unit_cost(self, validated: dict[str, Any], model: catalog.ModelSpec) -> int:
+        """Credits per unit."""
+        return 1
+
+    def rate_weight(self, validated: dict[str, Any], model: catalog.ModelSpec) -> int:
+        """What one request draws from its rate-limit route's budget."""
+        return 1
+
+    def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
+        """The input as the Idempotency-Key's fingerprint sees it (JSON-serializable)."""
+        return validated
+
+    def cache_input(self, validated: dict[str, Any]) -> Any:
+        """The normalized input the result cache is keyed by (with `cache` set)."""
+        return self.fingerprint_input(validated)
+
+    def snapshot(
+        self,
+        *,
+        user: AbstractBaseUser,
+        validated: dict[str, Any],
+        plan: Plan,
+        model: catalog.ModelSpec,
+    ) -> dict[str, Any]:
+        """`Job.params`: everything `run` needs, copied at submit time (JSON), so a style,
+        palette, face or project deleted while the job waits does not change what it makes."""
+        return self.fingerprint_input(validated)
+
+    def discard(self, params: dict[str, Any]) -> None:
+        """Delete inputs `snapshot` stored for the job (an upload): called once the job has
+        ended, or when the submit created no job from them."""
+
+    def run(self, job: Job, ctx: JobContext) -> JobOutcome:
+        """Do the work through `ctx` (fan-out, provider calls with retries, deliveries)."""
+        raise NotImplementedError
 
     def result(self, job: Job) -> dict[str, Any]:
-        """Extra fields for the job's JSON payload, e.g. `{"thumbnails": [...]}`."""
-        ...
+        """Fields the job's JSON payload adds, e.g. `{"thumbnails": [...]}` or
+        `{"result": {...}}`."""
+        return {"result": job.result}
 
 
 _registry: dict[str, JobType] = {}
@@ -52,3 +160,7 @@ def register_job_type(job_type: JobType) -> JobType:
 def get_job_type(name: str) -> JobType:
     """Raises KeyError for an unregistered name."""
     return _registry[name]
+
+
+def job_types() -> dict[str, JobType]:
+    return dict(_registry)

@@ -1,31 +1,63 @@
-"""Submitting and running jobs: idempotency, charging, refunds, status.
+"""The job engine: submitting, claiming, running, re-queueing, finishing and cancelling jobs.
 
-`submit_job` runs in the request; `execute_job` runs in a Dramatiq worker (generation.actors).
+`submit_job` runs in the request (under the creator's balance lock); `execute_job` runs in a
+Dramatiq worker (generation.actors). Every path that ends a unit goes through a conditional
+UPDATE on its `JobUnit` row, and every path that ends a job through a row-locked conditional
+UPDATE on the `Job`, so crashes, time limits, cancels, the sweeper and late workers can neither
+refund a delivered unit, refund one twice, nor overwrite a finished job's status.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
-from typing import Any
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from billing.services import debit_credits, lock_account, refund_credits
-from generation.models import Job
-from generation.progress import ProgressReporter, publish_job, record_event
-from generation.registry import JobOutcome, UnitFailure, get_job_type
+from generation import catalog, result_cache
+from generation.errors import IdempotencyKeyReused, JobRefused, ProviderCircuitOpen
+from generation.models import Job, JobEvent, JobUnit
+from generation.progress import publish_job
+from generation.providers import get_provider
+from generation.providers.base import Provider, ProviderError
+from generation.registry import JobOutcome, JobType, UnitFailure, get_job_type
+from generation.resilience import RequeueUnit, Stopped, call_with_retries
 
 logger = logging.getLogger(__name__)
 
-INTERNAL_ERROR = UnitFailure(-1, "internal_error", "Something went wrong while generating.")
+T = TypeVar("T")
+
+UNFINISHED = (Job.Status.QUEUED, Job.Status.RUNNING)
+INTERNAL_ERROR = "Something went wrong on our side."
+TIME_LIMIT_MESSAGE = "The job ran out of time."
+GAVE_UP_MESSAGE = "The job could not be completed after several tries."
+CANCELLED_MESSAGE = "Cancelled."
+CIRCUIT_OPEN_MESSAGE = "The AI service for this model is failing right now."
+STORE_FAILED_MESSAGE = "The result could not be saved."
 
 
-class IdempotencyKeyReused(Exception):
-    """The Idempotency-Key was already used for a request with a different body."""
+def refunded(message: str, unit_cost: int) -> str:
+    """The creator-facing message of a failed unit, saying it was refunded when it cost."""
+    return f"{message} Your credits were refunded." if unit_cost else message
+
+
+# --- submitting ----------------------------------------------------------------------------
 
 
 def request_fingerprint(params: dict[str, Any]) -> str:
@@ -37,10 +69,8 @@ def request_fingerprint(params: dict[str, Any]) -> str:
 def find_replay(
     *, user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str
 ) -> Job | None:
-    """The job an earlier request with this key created, or None. Lets a replay skip the checks
-    a new request would face (rate limits, credits). `fingerprint` is `request_fingerprint` of
-    the request as the client sent it. Raises IdempotencyKeyReused if the key was used with a
-    different body."""
+    """The job an earlier request with this key created, or None. Raises IdempotencyKeyReused if
+    the key was used with a different body."""
     if not idempotency_key:
         return None
     job = Job.objects.filter(user=user, idempotency_key=idempotency_key).first()
@@ -56,123 +86,573 @@ def submit_job(
     params: dict[str, Any],
     units: int,
     unit_cost: int,
+    model: str = "",
     idempotency_key: str | None = None,
     priority: str = "normal",
-    prompt: str = "",
     fingerprint: str | None = None,
+    max_concurrent: int | None = None,
+    cached_result: dict[str, Any] | None = None,
 ) -> tuple[Job, bool]:
     """Record a job, debit `units * unit_cost` credits and queue it after commit.
 
     Returns (job, created). With an idempotency key already used for the same request (same
     `fingerprint`, by default that of `params`), returns the original job and charges nothing.
-    Raises `billing.services.InsufficientCredits` (nothing written) or `IdempotencyKeyReused`.
+    With `cached_result`, the job is recorded as already succeeded from the result cache and
+    costs nothing. Raises `billing.services.InsufficientCredits` (nothing written),
+    `IdempotencyKeyReused`, or JobRefused 429 `too_many_jobs` when the creator already has
+    `max_concurrent` jobs queued or running.
     """
-    cost = units * unit_cost
     fingerprint = fingerprint or request_fingerprint(params)
+    now = timezone.now()
     with transaction.atomic():
         # Every submission of one user serialises on the balance row, so the idempotency
-        # look-up below and the insert cannot interleave with a concurrent duplicate.
+        # look-up, the concurrency count and the insert cannot interleave with a duplicate.
         lock_account(user)
         existing = find_replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if existing is not None:
             return existing, False
+        common = {
+            "user": user,
+            "type": job_type,
+            "params": params,
+            "units": units,
+            "model": model,
+            "priority": priority,
+            "idempotency_key": idempotency_key or None,
+            "request_fingerprint": fingerprint,
+        }
+        if cached_result is not None:
+            job = Job.objects.create(
+                **common,
+                unit_cost=0,
+                cost=0,
+                status=Job.Status.SUCCEEDED,
+                stage=Job.Status.SUCCEEDED,
+                progress=100,
+                result=cached_result,
+                cached=True,
+                units_succeeded=units,
+                finished_at=now,
+            )
+            JobUnit.objects.bulk_create(
+                JobUnit(job=job, index=i, status=JobUnit.Status.DELIVERED) for i in range(units)
+            )
+            transaction.on_commit(lambda: publish_job(job))
+            return job, True
+        if max_concurrent is not None:
+            active = Job.objects.filter(user=user, status__in=UNFINISHED).count()
+            if active >= max_concurrent:
+                raise JobRefused(
+                    f"Your plan runs {max_concurrent} jobs at once; wait for one to finish.",
+                    "too_many_jobs",
+                    429,
+                    limit=max_concurrent,
+                )
         job = Job.objects.create(
-            user=user,
-            type=job_type,
-            params=params,
-            prompt=prompt,
-            units=units,
-            unit_cost=unit_cost,
-            cost=cost,
-            priority=priority,
-            idempotency_key=idempotency_key or None,
-            request_fingerprint=fingerprint,
+            **common, unit_cost=unit_cost, cost=units * unit_cost, enqueued_at=now
         )
-        if cost:
+        JobUnit.objects.bulk_create(JobUnit(job=job, index=i) for i in range(units))
+        if job.cost:
             debit_credits(
                 user=user,
-                amount=cost,
+                amount=job.cost,
                 idempotency_key=f"job:{job.id}:debit",
                 reason=f"{job_type} x{units}",
                 reference=f"job:{job.id}",
             )
         record_event(job, "queued")
-        transaction.on_commit(lambda: _enqueue(job))
+        transaction.on_commit(lambda: _send_and_publish(job))
     return job, True
 
 
-def _enqueue(job: Job) -> None:
+def _send_and_publish(job: Job) -> None:
+    send_job(job)
+    publish_job(job)
+
+
+def send_job(job: Job, *, delay_seconds: float | None = None) -> bool:
+    """Put the job's message on its queue. A broker fault is logged and `enqueued_at` cleared,
+    so the sweeper sends it again; never raised (the request already committed the charge)."""
     from generation.actors import enqueue_job
 
-    enqueue_job(str(job.id), job.priority)
-    publish_job(job)
+    try:
+        enqueue_job(
+            str(job.id),
+            job.priority,
+            time_limit_seconds=get_job_type(job.type).time_limit_seconds,
+            delay_seconds=delay_seconds,
+        )
+    except Exception:
+        logger.exception("could not send job %s to the broker; the sweeper will retry", job.id)
+        Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(enqueued_at=None)
+        return False
+    return True
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+class UnitNotPending(Exception):
+    """The unit was already delivered, failed, refunded or cancelled."""
+
+
+@dataclass
+class _Tick:
+    stage: str
+    progress: int
+
+
+class JobContext:
+    """What a running job type works through: progress, provider calls with retries, the
+    per-unit fan-out, deliveries and the result cache. Holds the job's lease and renews it on a
+    heartbeat thread; `stop` is set when the job is cancelled or the lease is lost."""
+
+    def __init__(self, job: Job, lease_owner: str, job_type: JobType) -> None:
+        self.job = job
+        self.job_type = job_type
+        self.lease_owner = lease_owner
+        self.stop = threading.Event()
+        self.lease_lost = threading.Event()
+        self._tick = _Tick(job.stage, job.progress)
+        self._heartbeat: threading.Thread | None = None
+        self._done = threading.Event()
+        self._provider: Provider | None = None
+
+    # progress ----------------------------------------------------------------------------
+    def progress(self, stage: str, percent: int) -> None:
+        """Publish progress to the creator's sockets. No database query: the heartbeat
+        stores the latest stage and percentage with the lease."""
+        percent = max(self._tick.progress, min(percent, 99))
+        self._tick = _Tick(stage, percent)
+        self.job.stage, self.job.progress = stage, percent
+        publish_job(self.job, with_result=False)
+
+    # lease -------------------------------------------------------------------------------
+    def start_heartbeat(self) -> None:
+        self._heartbeat = threading.Thread(
+            target=self._renew, name=f"lease-{self.job.pk}", daemon=True
+        )
+        self._heartbeat.start()
+
+    def stop_heartbeat(self) -> None:
+        self._done.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join(timeout=5)
+
+    def _renew(self) -> None:
+        interval = max(0.2, settings.JOB_LEASE_SECONDS / 3)
+        try:
+            while not self._done.wait(interval):
+                try:
+                    renewed = Job.objects.filter(
+                        pk=self.job.pk, lease_owner=self.lease_owner, status=Job.Status.RUNNING
+                    ).update(
+                        lease_expires_at=timezone.now()
+                        + dt.timedelta(seconds=settings.JOB_LEASE_SECONDS),
+                        stage=self._tick.stage,
+                        progress=self._tick.progress,
+                    )
+                except Exception:
+                    logger.warning(
+                        "could not renew the lease of job %s", self.job.pk, exc_info=True
+                    )
+                    continue
+                if not renewed:
+                    logger.info("job %s: lease lost or job cancelled; stopping", self.job.pk)
+                    self.lease_lost.set()
+                    self.stop.set()
+                    return
+        finally:
+            connection.close()
+
+    # providers ---------------------------------------------------------------------------
+    @property
+    def provider(self) -> Provider:
+        if self._provider is None:
+            self._provider = get_provider()
+        return self._provider
+
+    @property
+    def model(self) -> catalog.ModelSpec:
+        return catalog.get_model(self.job.model or catalog.LOCAL)
+
+    def call(self, fn: Callable[[Provider], T], *, image_size: str = "") -> T:
+        """`fn(provider)` with retries, the model's breaker and concurrency slot. Raises
+        ProviderError, ProviderCircuitOpen, RequeueUnit or Stopped (see resilience)."""
+        provider = self.provider
+        return call_with_retries(
+            lambda: fn(provider),
+            provider=provider.name,
+            model=self.job.model or catalog.LOCAL,
+            hold_seconds=self.model.timeout_for(image_size) + 30,
+            stop=self.stop,
+        )
+
+    # units -------------------------------------------------------------------------------
+    def pending_units(self) -> list[int]:
+        return list(
+            JobUnit.objects.filter(job=self.job, status=JobUnit.Status.PENDING)
+            .order_by("index")
+            .values_list("index", flat=True)
+        )
+
+    @contextmanager
+    def delivering(self, index: int) -> Iterator[None]:
+        """A transaction in which unit `index` becomes delivered; write its rows inside.
+        Raises UnitNotPending (nothing written) if the unit is no longer pending."""
+        with transaction.atomic():
+            marked = JobUnit.objects.filter(
+                job=self.job, index=index, status=JobUnit.Status.PENDING
+            ).update(status=JobUnit.Status.DELIVERED)
+            if not marked:
+                raise UnitNotPending(index)
+            yield
+
+    def fan_out(
+        self,
+        indexes: list[int],
+        produce: Callable[[int], T],
+        deliver: Callable[[int, T], None],
+        *,
+        stage: str = "rendering",
+        first_percent: int = 20,
+    ) -> JobOutcome:
+        """Run `produce(index)` for each unit on a bounded thread pool (provider calls are
+        network-bound) and `deliver(index, value)` on this thread as each finishes (database
+        writes stay here). Per-unit failures are collected, never raised; a unit whose
+        provider asked for a long wait stays pending and the outcome asks for a re-queue."""
+        failures: list[UnitFailure] = []
+        requeue: float | None = None
+        total = max(1, len(indexes))
+        done = 0
+        cost = self.job.unit_cost
+        workers = max(1, min(settings.GENERATION_PROVIDER_CONCURRENCY, total))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"job-{self.job.pk}")
+        try:
+            futures: dict[Future[T], int] = {pool.submit(produce, i): i for i in indexes}
+            waiting = set(futures)
+            while waiting and not self.stop.is_set():
+                # A bounded wait, so Dramatiq's time limit (an async exception) lands promptly.
+                finished, waiting = wait(waiting, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    index = futures[future]
+                    failure, delay = self._deliver_one(future, index, deliver, cost)
+                    if failure is not None:
+                        failures.append(failure)
+                    if delay is not None:
+                        requeue = max(requeue or 0.0, delay)
+                    done += 1
+                    self.progress(stage, first_percent + round((95 - first_percent) * done / total))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return JobOutcome(sorted(failures, key=lambda f: f.index), requeue_after=requeue)
+
+    def _deliver_one(
+        self, future: Future[T], index: int, deliver: Callable[[int, T], None], cost: int
+    ) -> tuple[UnitFailure | None, float | None]:
+        try:
+            value = future.result()
+        except RequeueUnit as exc:
+            logger.info("job %s unit %d: %s", self.job.pk, index, exc)
+            return None, exc.delay
+        except Stopped:
+            return None, None
+        except ProviderError as exc:
+            logger.warning("job %s unit %d: %s (%s)", self.job.pk, index, exc.code, exc.detail)
+            return UnitFailure(index, exc.code, refunded(exc.message, cost)), None
+        except ProviderCircuitOpen:
+            return UnitFailure(
+                index, "provider_unavailable", refunded(CIRCUIT_OPEN_MESSAGE, cost)
+            ), None
+        except Exception:
+            logger.exception("job %s unit %d crashed", self.job.pk, index)
+            return UnitFailure(index, "internal_error", refunded(INTERNAL_ERROR, cost)), None
+        if self.stop.is_set():
+            return None, None
+        try:
+            deliver(index, value)
+        except UnitNotPending:
+            logger.info("job %s unit %d was no longer pending; result dropped", self.job.pk, index)
+        except Exception:
+            logger.exception("job %s unit %d: delivering failed", self.job.pk, index)
+            return UnitFailure(index, "storage_error", refunded(STORE_FAILED_MESSAGE, cost)), None
+        return None, None
+
+    # JSON results ------------------------------------------------------------------------
+    def run_json(self, compute: Callable[[], dict[str, Any]]) -> JobOutcome:
+        """The one-unit JSON job: `compute()` through the result cache's single flight (when
+        the job type has a CachePolicy), stored in `Job.result`. A result another job computed
+        (or the cache held) is delivered and its credits refunded: `cached: true`."""
+        policy = self.job_type.cache
+        key = self.job.params.get("cache_key")
+
+        def produce(_index: int) -> tuple[dict[str, Any], bool]:
+            if policy is None or not key:
+                return compute(), False
+            return result_cache.single_flight(
+                key, compute, ttl_seconds=policy.ttl_seconds, stop=self.stop
+            )
+
+        def deliver(index: int, value: tuple[dict[str, Any], bool]) -> None:
+            result, from_cache = value
+            with self.delivering(index):
+                Job.objects.filter(pk=self.job.pk).update(result=result, cached=from_cache)
+                if from_cache and self.job.unit_cost:
+                    refund_credits(
+                        user=self.job.user,
+                        amount=self.job.unit_cost,
+                        idempotency_key=f"job:{self.job.id}:refund:{index}",
+                        reason=f"{self.job.type}: answered from the result cache",
+                        reference=f"job:{self.job.id}",
+                    )
+            self.job.result, self.job.cached = result, from_cache
+
+        return self.fan_out(self.pending_units(), produce, deliver, stage="analysing")
+
+
+def claim_job(job_id: str, lease_owner: str) -> bool:
+    """Claim a queued job (past any `run_after`), or a running one whose lease lapsed (its
+    worker died), in one conditional UPDATE. True if this caller now holds the lease."""
+    now = timezone.now()
+    claimable = (
+        Q(status=Job.Status.QUEUED) & (Q(run_after__isnull=True) | Q(run_after__lte=now))
+    ) | Q(status=Job.Status.RUNNING, lease_expires_at__lt=now)
+    return bool(
+        Job.objects.filter(Q(pk=job_id) & claimable).update(
+            status=Job.Status.RUNNING,
+            stage="running",
+            lease_owner=lease_owner,
+            lease_expires_at=now + dt.timedelta(seconds=settings.JOB_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+            started_at=Coalesce(F("started_at"), now),
+            run_after=None,
+        )
+    )
 
 
 def execute_job(job_id: str) -> Job | None:
-    """Run a queued job once. Claims it with a conditional UPDATE, so a redelivered message or a
-    second worker does nothing. Refunds each failed unit exactly once. Returns the finished job,
-    or None if it was not claimable."""
-    claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-        status=Job.Status.RUNNING, stage="running", progress=5, started_at=timezone.now()
-    )
-    if not claimed:
+    """Run a job once in this worker. Returns the job, or None if it was not claimable (a
+    duplicate message, a job already running elsewhere, finished, or cancelled).
+
+    Dramatiq's TimeLimitExceeded ends the job `failed` with its unfinished units refunded at
+    once; any other crash does the same with `internal_error`.
+    """
+    owner = uuid.uuid4().hex
+    if not claim_job(job_id, owner):
         return None
     job = Job.objects.select_related("user").get(pk=job_id)
-    record_event(job, "running")
-    publish_job(job)
+    job_type = get_job_type(job.type)
+    record_event(job, "running" if job.attempts == 1 else f"running (try {job.attempts})")
+    publish_job(job, with_result=False)
+    if job.attempts > settings.JOB_MAX_ATTEMPTS:
+        return finish_job(job, stale_outcome(job, "gave_up", GAVE_UP_MESSAGE), lease_owner=owner)
+    ctx = JobContext(job, owner, job_type)
+    ctx.start_heartbeat()
     try:
-        outcome = get_job_type(job.type).run(job, ProgressReporter(job))
+        outcome = job_type.run(job, ctx)
+    except TimeLimitExceeded:
+        ctx.stop.set()
+        logger.warning("job %s hit its time limit", job.pk)
+        outcome = stale_outcome(job, "time_limit", TIME_LIMIT_MESSAGE)
     except Exception:
-        logger.exception("job %s crashed", job.id)
-        job.refresh_from_db(fields=["units_succeeded"])
-        outcome = JobOutcome(
-            failures=[
-                UnitFailure(i, INTERNAL_ERROR.code, INTERNAL_ERROR.message)
-                for i in range(job.units_succeeded, job.units)
-            ]
-        )
-    return finish_job(job, outcome)
+        logger.exception("job %s crashed", job.pk)
+        outcome = stale_outcome(job, "internal_error", INTERNAL_ERROR)
+    finally:
+        ctx.stop_heartbeat()
+    if ctx.lease_lost.is_set():
+        job.refresh_from_db()
+        return job
+    if outcome.requeue_after is not None:
+        refund_units(job, outcome.failures)
+        if requeue_job(job, owner, outcome.requeue_after):
+            return job
+    return finish_job(job, outcome, lease_owner=owner)
 
 
-def finish_job(job: Job, outcome: JobOutcome) -> Job:
-    """Refund failed units, set the final status and publish it."""
-    failures = outcome.failures
+def stale_outcome(job: Job, code: str, message: str) -> JobOutcome:
+    """Every still-pending unit of `job` as a failure with `code` (its refund noted)."""
+    pending = JobUnit.objects.filter(job=job, status=JobUnit.Status.PENDING).values_list(
+        "index", flat=True
+    )
+    return JobOutcome([UnitFailure(i, code, refunded(message, job.unit_cost)) for i in pending])
+
+
+def requeue_job(job: Job, lease_owner: str, delay_seconds: float) -> bool:
+    """Give the job back to its queue to run its pending units after `delay_seconds` (a
+    provider's RetryInfo), freeing this worker meanwhile. False if the lease was lost."""
+    now = timezone.now()
+    released = Job.objects.filter(
+        pk=job.pk, lease_owner=lease_owner, status=Job.Status.RUNNING
+    ).update(
+        status=Job.Status.QUEUED,
+        stage="waiting",
+        lease_owner="",
+        lease_expires_at=None,
+        run_after=now + dt.timedelta(seconds=delay_seconds),
+        enqueued_at=now,
+    )
+    if not released:
+        return False
+    job.refresh_from_db()
+    record_event(job, f"the AI service asked to wait; retrying in {round(delay_seconds)} s")
+    send_job(job, delay_seconds=delay_seconds)
+    publish_job(job, with_result=False)
+    return True
+
+
+def refund_units(job: Job, failures: list[UnitFailure]) -> list[UnitFailure]:
+    """Fail and refund each listed unit that is still pending; returns those refunded. The
+    conditional UPDATE and the ledger key `job:<id>:refund:<index>` make each refund happen
+    at most once and never for a delivered unit."""
+    done: list[UnitFailure] = []
     for failure in failures:
-        if job.unit_cost:
-            refund_credits(
-                user=job.user,
-                amount=job.unit_cost,
-                idempotency_key=f"job:{job.id}:refund:{failure.index}",
-                reason=f"{job.type} unit {failure.index} failed: {failure.code}",
-                reference=f"job:{job.id}",
-            )
-    failed = len(failures)
-    if failed == 0:
-        status = Job.Status.SUCCEEDED
-    elif failed >= job.units:
-        status = Job.Status.FAILED
-    else:
-        status = Job.Status.PARTIALLY_SUCCEEDED
+        with transaction.atomic():
+            failed = JobUnit.objects.filter(
+                job=job, index=failure.index, status=JobUnit.Status.PENDING
+            ).update(status=JobUnit.Status.FAILED, error_code=failure.code)
+            if not failed:
+                continue
+            if job.unit_cost:
+                refund_credits(
+                    user=job.user,
+                    amount=job.unit_cost,
+                    idempotency_key=f"job:{job.id}:refund:{failure.index}",
+                    reason=f"{job.type} unit {failure.index} failed: {failure.code}",
+                    reference=f"job:{job.id}",
+                )
+        done.append(failure)
+    return done
+
+
+def finish_job(job: Job, outcome: JobOutcome, *, lease_owner: str | None = None) -> Job:
+    """Refund the outcome's failed units (and any unit left pending), set the final status
+    from the units, and publish it. With `lease_owner`, only while that worker still holds
+    the lease; a job already finished or cancelled is returned unchanged."""
+    with transaction.atomic():
+        rows = Job.objects.select_for_update().filter(pk=job.pk, status__in=UNFINISHED)
+        if lease_owner is not None:
+            rows = rows.filter(lease_owner=lease_owner)
+        if not rows.exists():
+            job.refresh_from_db()
+            return job
+        failures = list(outcome.failures)
+        listed = {f.index for f in failures}
+        failures += [
+            f
+            for f in stale_outcome(job, "internal_error", INTERNAL_ERROR).failures
+            if f.index not in listed
+        ]
+        refund_units(job, failures)
+        counts = dict(
+            JobUnit.objects.filter(job=job)
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        delivered = counts.get(JobUnit.Status.DELIVERED, 0)
+        if delivered >= job.units:
+            status = Job.Status.SUCCEEDED
+        elif delivered == 0:
+            status = Job.Status.FAILED
+        else:
+            status = Job.Status.PARTIALLY_SUCCEEDED
+        first = min(failures, key=lambda f: f.index) if failures else None
+        _set_final(
+            job,
+            status=status,
+            delivered=delivered,
+            failed=counts.get(JobUnit.Status.FAILED, 0),
+            error=first.message if first else "",
+            error_code=first.code if first else "",
+        )
+        record_event(job, job.error)
+    job.refresh_from_db()
+    transaction.on_commit(lambda: _ended(job))
+    return job
+
+
+def _ended(job: Job) -> None:
+    get_job_type(job.type).discard(job.params)
+    publish_job(job)
+
+
+def _set_final(
+    job: Job, *, status: str, delivered: int, failed: int, error: str, error_code: str
+) -> None:
     job.status = status
     job.stage = status
     job.progress = 100
+    job.units_succeeded = delivered
     job.units_failed = failed
-    job.units_succeeded = job.units - failed
-    job.error = failures[0].message if failures else ""
-    job.error_code = failures[0].code if failures else ""
+    job.error = error[:300]
+    job.error_code = error_code
+    job.lease_owner = ""
+    job.lease_expires_at = None
     job.finished_at = timezone.now()
     job.save(
         update_fields=[
             "status",
             "stage",
             "progress",
-            "units_failed",
             "units_succeeded",
+            "units_failed",
             "error",
             "error_code",
+            "lease_owner",
+            "lease_expires_at",
             "finished_at",
         ]
     )
-    record_event(job, job.error)
-    publish_job(job)
+
+
+def cancel_job(job: Job) -> Job:
+    """Cancel a queued or running job: its undelivered units are refunded at once and its
+    status becomes `cancelled`; a running worker notices at its next heartbeat and stops,
+    and drops whatever it finishes later. A finished job is returned unchanged."""
+    with transaction.atomic():
+        if not Job.objects.select_for_update().filter(pk=job.pk, status__in=UNFINISHED).exists():
+            job.refresh_from_db()
+            return job
+        refund_units(job, stale_outcome(job, "cancelled", CANCELLED_MESSAGE).failures)
+        delivered = JobUnit.objects.filter(job=job, status=JobUnit.Status.DELIVERED).count()
+        _set_final(
+            job,
+            status=Job.Status.CANCELLED,
+            delivered=delivered,
+            failed=job.units - delivered,
+            error=refunded(CANCELLED_MESSAGE, job.unit_cost) if delivered < job.units else "",
+            error_code="cancelled",
+        )
+        record_event(job, "cancelled by the creator")
+    transaction.on_commit(lambda: _ended(job))
     return job
+
+
+# --- the sweeper -----------------------------------------------------------------------------
+
+
+def sweep_jobs(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Send again every job whose message may be lost: queued jobs not sent (broker down) or
+    sent more than JOB_RESEND_AFTER_SECONDS ago and still unclaimed (and past any delay), and
+    running jobs whose lease lapsed (their worker died). Judged by leases and send times, never
+    by age since creation. Duplicates are harmless: a claim takes a job once. Returns how many
+    were sent."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS)
+    not_recent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff)
+    overdue = Job.objects.filter(not_recent).filter(
+        (Q(status=Job.Status.QUEUED) & (Q(run_after__isnull=True) | Q(run_after__lt=cutoff)))
+        | Q(status=Job.Status.RUNNING, lease_expires_at__lt=now)
+    )
+    sent = 0
+    for job in overdue.order_by("created_at")[:limit]:
+        if not Job.objects.filter(pk=job.pk).filter(not_recent).update(enqueued_at=now):
+            continue  # another sweeper got it
+        if send_job(job):
+            sent += 1
+            logger.info("sweeper re-sent job %s (%s)", job.pk, job.status)
+    return sent
+
+
+def record_event(job: Job, message: str = "") -> None:
+    JobEvent.objects.create(job=job, stage=job.stage, progress=job.progress, message=message[:300])

@@ -7,23 +7,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse
 from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.services import InsufficientCredits, effective_plan, get_balance
+from billing.services import effective_plan, get_balance
+from generation.errors import refusal_for
+from generation.models import Job
+from generation.pipeline import Submission, submit
 from generation.progress import job_payload
-from generation.services import IdempotencyKeyReused
+from generation.services import cancel_job
 from studio import services
 from studio.library_cache import usable_palettes, usable_styles
-from studio.limits import generate as limited_generate
 from studio.models import Face, Palette, Style
 from studio.services import StudioError
 from viewbait import ratelimits
-from viewbait.api import APIError
+from viewbait.api import APIError, error_body
 
 
 def _raise(exc: StudioError) -> APIError:
@@ -125,49 +127,87 @@ def palettes(request: Request) -> Response:
     return Response({"results": [palette_payload(p, request.user) for p in rows]})
 
 
-@api_view(["POST"])
-def generate(request: Request) -> HttpResponse:
-    """202 `{"id", "status", "cost", "credits_remaining", ...job}`. A replay with the same
-    Idempotency-Key and body answers 202 with the original job, charges nothing, counts against
-    no limit, and carries `Idempotent-Replayed: true`. Over the plan's rate limit: 429
-    `rate_limited` with Retry-After; limiter down: 503 `limiter_unavailable` (nothing charged)."""
-    if not isinstance(request.data, dict):
-        raise APIError("Send a JSON object.", "invalid")
-    key = request.headers.get("Idempotency-Key") or None
-    if key is not None and len(key) > 200:
-        raise APIError("Idempotency-Key is longer than 200 characters.", "invalid")
-    try:
-        params = services.check_generate_params(request.user, request.data)
-        job, created, limits = limited_generate(request, params=params, idempotency_key=key)
-    except (ratelimits.RateLimited, ratelimits.LimiterUnavailable) as exc:
-        return ratelimits.error_response(request, exc)
-    except StudioError as exc:
-        raise _raise(exc) from exc
-    except InsufficientCredits as exc:
-        raise APIError(
-            f"This needs {exc.required} credits; you have {exc.balance}.",
-            "insufficient_credits",
-            status.HTTP_402_PAYMENT_REQUIRED,
-            balance=exc.balance,
-            required=exc.required,
-        ) from exc
-    except IdempotencyKeyReused as exc:
-        raise APIError(
-            "This Idempotency-Key was already used for a different request.",
-            "idempotency_key_reused",
-            status.HTTP_409_CONFLICT,
-        ) from exc
-    body = {**job_payload(job), "credits_remaining": get_balance(request.user)}
+def refused(exc: Exception) -> Response:
+    """The `{"error", "code", ...}` answer for a refused job request (generation.errors'
+    table), with Retry-After and the RateLimit headers where they apply. Re-raises anything
+    that is not a refusal."""
+    refusal = refusal_for(exc)
+    if refusal is None:
+        raise exc
+    response = Response(
+        error_body(refusal.message, refusal.code, **refusal.extra), status=refusal.status
+    )
+    ratelimits.add_headers(response, refusal.usages, refusal.retry_after)
+    return response
+
+
+def _accepted(request: Request, submission: Submission) -> Response:
+    body = {**job_payload(submission.job), "credits_remaining": get_balance(request.user)}
     response = Response(body, status=status.HTTP_202_ACCEPTED)
     # As Stripe does: a replay answers like the original and says so in a header.
-    response["Idempotent-Replayed"] = "false" if created else "true"
-    ratelimits.add_headers(response, limits)
+    response["Idempotent-Replayed"] = "false" if submission.created else "true"
+    ratelimits.add_headers(response, submission.usages)
     return response
+
+
+def _submit(request: Request, type_name: Any, data: Any, files: Any) -> Response:
+    try:
+        submission = submit(
+            request,
+            type_name=type_name,
+            data=data,
+            files=files,
+            idempotency_key=request.headers.get("Idempotency-Key") or None,
+        )
+    except Exception as exc:
+        return refused(exc)
+    return _accepted(request, submission)
+
+
+@api_view(["POST"])
+def generate(request: Request) -> Response:
+    """202 `{"id", "status", "cost", "credits_remaining", ...job}`: the `generate_thumbnails`
+    job type (same as `POST /api/jobs` with that type). A replay with the same Idempotency-Key
+    and body answers 202 with the original job, charges nothing, counts against no limit, and
+    carries `Idempotent-Replayed: true`. Refusals: see generation.errors."""
+    if not isinstance(request.data, dict):
+        raise APIError("Send a JSON object.", "invalid")
+    return _submit(request, "generate_thumbnails", request.data, {})
+
+
+@api_view(["GET", "POST"])
+@parser_classes([JSONParser, MultiPartParser, FormParser])
+def jobs(request: Request) -> Response:
+    """POST `{"type", "input": {...}}` (JSON), or multipart with `type`, the input's fields and
+    files: submits any job type -> 202 job. GET: the caller's 20 most recent jobs."""
+    if request.method == "GET":
+        rows = Job.objects.filter(user=request.user).order_by("-created_at")[:20]
+        return Response({"results": [job_payload(job, with_result=False) for job in rows]})
+    if isinstance(request.data, dict) and "input" in request.data:
+        data = request.data.get("input")
+        if not isinstance(data, dict):
+            raise APIError("input must be a JSON object.", "invalid")
+    else:
+        data = {k: v for k, v in request.data.items() if k != "type"}
+    files = {name: request.FILES.getlist(name) for name in request.FILES}
+    return _submit(request, request.data.get("type"), data, files)
 
 
 @api_view(["GET"])
 def job_detail(request: Request, job_id: str) -> Response:
+    """The job with its result: `thumbnails` for image job types, `result` for JSON ones."""
     return Response(job_payload(services.access_job(request.user, job_id)))
+
+
+@api_view(["POST"])
+def job_cancel(request: Request, job_id: str) -> Response:
+    """Cancel a queued or running job: undelivered units refunded, status `cancelled`. A job
+    that already finished: 409 `job_finished`."""
+    job = services.access_job(request.user, job_id)
+    if job.is_finished:
+        raise APIError("This job has already finished.", "job_finished", status.HTTP_409_CONFLICT)
+    job = cancel_job(job)
+    return Response({**job_payload(job), "credits_remaining": get_balance(request.user)})
 
 
 @api_view(["GET"])

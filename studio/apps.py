@@ -10,6 +10,7 @@ class StudioConfig(AppConfig):
     def ready(self) -> None:
         from generation.registry import register_job_type
         from studio import library_cache  # noqa: F401  (connects its invalidation receivers)
-        from studio.jobs import GenerateThumbnails
+        from studio.job_types import JOB_TYPES
 
-        register_job_type(GenerateThumbnails())
+        for job_type in JOB_TYPES:
+            register_job_type(job_type)

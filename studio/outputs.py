@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
@@ -49,10 +51,19 @@ def store_thumbnail(
     variation_index: int,
     data: bytes,
     retention_days: int | None,
+    delivering: Callable[[], AbstractContextManager[None]],
+    links: dict[str, int | None],
 ) -> Thumbnail:
     """Decode a provider image, burn the watermark if the job's plan requires it, and store the
-    full PNG, ~400/800 px WebP gallery variants and the YouTube JPEG. Raises PIL errors on an
-    undecodable image."""
+    full PNG, ~400/800 px WebP gallery variants and the YouTube JPEG, then the Thumbnail row
+    inside `delivering()` (the engine's transaction that marks the unit delivered). `links`
+    holds the style, palette and project ids that still exist (None for deleted ones).
+
+    File names are fixed per (job, unit), so a re-run after a crash overwrites its own leftovers
+    instead of orphaning them; if the row cannot be written (the unit was cancelled meanwhile,
+    or any error) the files are deleted. Raises PIL errors on an undecodable image, and what
+    `delivering` raises (generation.services.UnitNotPending).
+    """
     params = job.params
     image = Image.open(io.BytesIO(data))
     image.load()
@@ -66,10 +77,10 @@ def store_thumbnail(
     thumbnail = Thumbnail(
         owner_id=job.user_id,
         job=job,
-        project_id=params.get("project_id"),
+        project_id=links.get("project_id"),
         title=params.get("title", ""),
-        style_id=params.get("style_id"),
-        palette_id=params.get("palette_id"),
+        style_id=links.get("style_id"),
+        palette_id=links.get("palette_id"),
         aspect_ratio=params["aspect_ratio"],
         resolution=params["resolution"],
         width=image.width,
@@ -79,14 +90,25 @@ def store_thumbnail(
         parameters=public_parameters(params),
         expires_at=(timezone.now() + dt.timedelta(days=retention_days) if retention_days else None),
     )
-    thumbnail.image.save(f"{stem}.png", ContentFile(encode_png(image)), save=False)
-    thumbnail.image_small.save(f"{stem}.webp", ContentFile(encode_webp(small)), save=False)
-    thumbnail.image_medium.save(f"{stem}.webp", ContentFile(encode_webp(medium)), save=False)
-    thumbnail.download.save(f"{stem}.jpg", ContentFile(download), save=False)
-    with transaction.atomic():
-        thumbnail.save()
-        Job.objects.filter(pk=job.pk).update(units_succeeded=job.units_succeeded + 1)
-        job.units_succeeded += 1
+    outputs = (
+        (thumbnail.image, f"{stem}.png", encode_png(image)),
+        (thumbnail.image_small, f"{stem}-400.webp", encode_webp(small)),
+        (thumbnail.image_medium, f"{stem}-800.webp", encode_webp(medium)),
+        (thumbnail.download, f"{stem}.jpg", download),
+    )
+    written: list[str] = []
+    try:
+        for field, name, content in outputs:
+            target = field.field.generate_filename(thumbnail, name)
+            field.storage.delete(target)  # a crashed earlier run's file, if any
+            field.save(name, ContentFile(content), save=False)
+            written.append(field.name)
+        with delivering():
+            thumbnail.save()
+    except BaseException:
+        for name in written:
+            default_storage.delete(name)
+        raise
     return thumbnail
 
 

@@ -8,7 +8,6 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -17,11 +16,10 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from billing.models import RESOLUTION_COST, Plan
+from billing.models import Plan
 from billing.services import effective_plan
+from generation.errors import JobRefused
 from generation.models import Job
-from generation.services import find_replay, request_fingerprint, submit_job
-from generation.sizes import ASPECT_RATIOS, IMAGE_SIZES
 from studio.images import ImageRejected, decode_upload, encode_jpeg
 from studio.models import (
     Face,
@@ -35,23 +33,14 @@ from studio.models import (
 
 logger = logging.getLogger(__name__)
 
-GENERATE_JOB = "generate_thumbnails"
 MAX_FACE_PHOTOS = 3
-MAX_FACES_PER_REQUEST = 3
 MAX_STYLE_REFERENCES = 4
 TITLE_MAX_CHARS = 100
 INSTRUCTIONS_MAX_CHARS = 500
 
 
-class StudioError(Exception):
+class StudioError(JobRefused):
     """A refused request: `message` for the creator, `code` for clients, HTTP `status`."""
-
-    def __init__(self, message: str, code: str, status: int = 400, **extra: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
-        self.extra = extra
 
 
 @dataclass
@@ -142,80 +131,6 @@ def check_plan_limits(plan: Plan, params: GenerateParams) -> None:
             403,
             limit=limit,
         )
-
-
-def check_generate_params(user: AbstractBaseUser, data: dict[str, Any]) -> GenerateParams:
-    """Validate the shape of a generate request and that every referenced object is usable by
-    `user`. Raises StudioError 400 `invalid` or Http404 (a stranger's style, palette, face or
-    project)."""
-    params = GenerateParams(
-        title=_text(data, "title", TITLE_MAX_CHARS),
-        instructions=_text(data, "instructions", INSTRUCTIONS_MAX_CHARS),
-        style_id=_optional_id(data, "style_id"),
-        palette_id=_optional_id(data, "palette_id"),
-        face_ids=_id_list(data, "face_ids"),
-        expression=_text(data, "expression", 60),
-        pose=_text(data, "pose", 60),
-        aspect_ratio=str(data.get("aspect_ratio") or "16:9"),
-        resolution=str(data.get("resolution") or "1K").upper(),
-        variations=_int(data, "variations", 1),
-        project_id=_optional_id(data, "project_id"),
-        model=str(data.get("model") or settings.GEMINI_IMAGE_MODEL),
-    )
-    if params.aspect_ratio not in ASPECT_RATIOS:
-        raise StudioError(f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}.", "invalid")
-    if params.resolution not in IMAGE_SIZES:
-        raise StudioError("resolution must be 1K, 2K or 4K.", "invalid")
-    if not 1 <= params.variations <= 4:
-        raise StudioError("variations must be between 1 and 4.", "invalid")
-    if params.model not in settings.GEMINI_IMAGE_MODELS:
-        raise StudioError("Unknown model.", "invalid")
-    if len(params.face_ids) > MAX_FACES_PER_REQUEST:
-        raise StudioError(f"Pick at most {MAX_FACES_PER_REQUEST} faces.", "invalid")
-    if params.style_id is not None:
-        access_style(user, params.style_id)
-    if params.palette_id is not None:
-        access_palette(user, params.palette_id)
-    if params.project_id is not None:
-        access_project(user, params.project_id)
-    if params.face_ids:
-        found = Face.objects.for_owner(user).filter(pk__in=params.face_ids).count()
-        if found != len(set(params.face_ids)):
-            raise Http404
-    return params
-
-
-def replay_generate(
-    *, user: AbstractBaseUser, params: GenerateParams, idempotency_key: str | None
-) -> Job | None:
-    """The job an identical earlier request made with this key, if any (charges nothing)."""
-    return find_replay(
-        user=user,
-        idempotency_key=idempotency_key,
-        fingerprint=request_fingerprint(params.as_dict()),
-    )
-
-
-def do_generate(
-    *, user: AbstractBaseUser, params: GenerateParams, idempotency_key: str | None
-) -> tuple[Job, bool]:
-    """Check plan limits, then debit and queue a generation job (see generation.services; a
-    replayed Idempotency-Key returns the original job, found under the balance lock). Callers
-    that want replays to skip plan limits look them up first with `replay_generate`.
-    Raises StudioError (403 plan limits), billing.services.InsufficientCredits,
-    generation.services.IdempotencyKeyReused."""
-    plan = effective_plan(user)
-    check_plan_limits(plan, params)
-    return submit_job(
-        user=user,
-        job_type=GENERATE_JOB,
-        params={**params.as_dict(), "watermark": plan.watermark},
-        units=params.variations,
-        unit_cost=RESOLUTION_COST[params.resolution],
-        idempotency_key=idempotency_key,
-        priority=plan.queue_priority,
-        fingerprint=request_fingerprint(params.as_dict()),
-    )
 
 
 # --- faces ---------------------------------------------------------------------------------
@@ -369,45 +284,6 @@ def _delete_files(names: list[str]) -> None:
             default_storage.delete(name)
         except Exception:
             logger.warning("could not delete %s", name, exc_info=True)
-
-
-# --- small parsers -------------------------------------------------------------------------
-
-
-def _text(data: dict[str, Any], key: str, limit: int) -> str:
-    value = data.get(key) or ""
-    if not isinstance(value, str):
-        raise StudioError(f"{key} must be text.", "invalid")
-    value = value.strip()
-    if len(value) > limit:
-        raise StudioError(f"{key} is longer than {limit} characters.", "invalid")
-    return value
-
-
-def _int(data: dict[str, Any], key: str, default: int) -> int:
-    value = data.get(key, default)
-    if value in (None, ""):
-        return default
-    if isinstance(value, bool):
-        raise StudioError(f"{key} must be a whole number.", "invalid")
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise StudioError(f"{key} must be a whole number.", "invalid") from exc
-
-
-def _optional_id(data: dict[str, Any], key: str) -> int | None:
-    value = data.get(key)
-    if value in (None, "", "none"):
-        return None
-    return _int(data, key, 0)
-
-
-def _id_list(data: dict[str, Any], key: str) -> list[int]:
-    value = data.get(key) or []
-    if not isinstance(value, list):
-        raise StudioError(f"{key} must be a list of ids.", "invalid")
-    return [_int({key: item}, key, 0) for item in value]
 
 
 # --- projects and library actions ------------------------------------------------------------

@@ -10,20 +10,22 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from billing.models import ALL_ASPECT_RATIOS, ALL_RESOLUTIONS, Plan
-from billing.services import InsufficientCredits, effective_plan, get_balance, plan_table
+from billing.services import effective_plan, get_balance, plan_table
+from generation import catalog
+from generation.errors import refusal_for
+from generation.pipeline import Submission, submit
 from generation.progress import job_payload
-from generation.services import IdempotencyKeyReused
+from generation.services import cancel_job as do_cancel_job
 from studio import services
 from studio.forms import FaceForm, PaletteForm, StyleForm
 from studio.gallery import (
@@ -31,7 +33,6 @@ from studio.gallery import (
     parse_filters,
 )
 from studio.library_cache import usable_palettes, usable_styles
-from studio.limits import generate as limited_generate
 from studio.models import Face, Project
 from studio.services import StudioError
 from studio.studio_data import load_studio
@@ -58,6 +59,16 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("studio")
     return TemplateResponse(request, "studio/home.html", {"plans": plan_table()})
+
+
+def plans(request: HttpRequest) -> TemplateResponse:
+    """The plans as a pricing table, with the signed-in creator's plan and renewal date."""
+    context: dict[str, Any] = {"plans": plan_table(), "current_plan": None, "period_end": None}
+    if request.user.is_authenticated:
+        context["current_plan"] = effective_plan(request.user)
+        subscription = getattr(request.user, "subscription", None)
+        context["period_end"] = subscription.current_period_end if subscription else None
+    return TemplateResponse(request, "studio/plans.html", context)
 
 
 def _unlocked_by(plans: list[Plan], allows: Callable[[Plan], bool]) -> str:
@@ -96,8 +107,9 @@ def _studio_context(request: HttpRequest, filters: GalleryFilter) -> dict[str, A
         **_plan_options(data.plan),
         "expressions": EXPRESSIONS,
         "poses": POSES,
-        "models": settings.GEMINI_IMAGE_MODELS,
-        "default_model": settings.GEMINI_IMAGE_MODEL,
+        "models": catalog.image_models(data.plan.slug),
+        "default_model": catalog.default_image_model(data.plan.slug).id,
+        "offline": catalog.is_offline(),
         "page": data.page,
         "filters": filters,
         "gallery_orders": GALLERY_ORDERS,
@@ -117,16 +129,61 @@ def studio(request: HttpRequest) -> TemplateResponse:
 
 
 def _form_error(
-    request: HttpRequest, message: str, status: int, *, new_key: bool = False
+    request: HttpRequest,
+    message: str,
+    status: int,
+    *,
+    new_key: bool = False,
+    target: str = "#generate-errors",
+    plans_link: bool = False,
 ) -> TemplateResponse:
-    """The error fragment for #generate-errors (HX-Retarget; studio.js swaps such error answers).
-    `new_key` also sends a fresh idempotency key out of band, for when the sent one is spent."""
-    context: dict[str, Any] = {"error": message}
+    """The error fragment for `target` (HX-Retarget; studio.js swaps such error answers).
+    `new_key` also sends a fresh idempotency key out of band, for when the sent one is spent;
+    `plans_link` adds a link to the plans page."""
+    context: dict[str, Any] = {"error": message, "plans_link": plans_link}
     if new_key:
         context.update(idempotency_key=uuid.uuid4().hex, oob=True)
     response = TemplateResponse(request, "studio/studio.html#form-error", context, status=status)
-    response["HX-Retarget"] = "#generate-errors"
+    response["HX-Retarget"] = target
     response["HX-Reswap"] = "innerHTML"
+    return response
+
+
+def _refused_fragment(request: HttpRequest, exc: Exception, target: str) -> TemplateResponse:
+    """A refused job request as the form's error fragment (generation.errors' table). A spent
+    idempotency key (409) also sends a fresh one."""
+    refusal = refusal_for(exc)
+    if refusal is None:
+        raise exc
+    message = refusal.message
+    if refusal.code == "idempotency_key_reused":
+        message = "This form was already sent with other values; check your jobs, then try again."
+    response = _form_error(
+        request,
+        message,
+        refusal.status,
+        new_key=refusal.code == "idempotency_key_reused",
+        target=target,
+        plans_link=refusal.code in ("plan_feature", "insufficient_credits"),
+    )
+    return ratelimits.add_headers(response, refusal.usages, refusal.retry_after)
+
+
+def _job_accepted(request: HttpRequest, submission: Submission) -> TemplateResponse:
+    response = TemplateResponse(
+        request,
+        "studio/studio.html#job-card",
+        {
+            **_job_card_context(submission.job),
+            "credits": get_balance(request.user),
+            "idempotency_key": uuid.uuid4().hex,
+            "oob": True,
+        },
+        status=202,
+    )
+    if not submission.created:
+        response["HX-Reswap"] = "none"
+    ratelimits.add_headers(response, submission.usages)
     return response
 
 
@@ -139,52 +196,57 @@ def generate(request: HttpRequest) -> TemplateResponse:
     second card (HX-Reswap: none), but still refreshes the key."""
     data: dict[str, Any] = {key: request.POST.get(key) for key in request.POST}
     data["face_ids"] = request.POST.getlist("face_ids")
-    key = request.POST.get("idempotency_key") or None
+    data.pop("idempotency_key", None)
+    data.pop("csrfmiddlewaretoken", None)
     try:
-        params = services.check_generate_params(request.user, data)
-        job, created, limits = limited_generate(request, params=params, idempotency_key=key)
-    except ratelimits.RateLimited as exc:
-        return ratelimits.add_headers(
-            _form_error(request, exc.message, 429), exc.usages, exc.retry_after
-        )
-    except ratelimits.LimiterUnavailable as exc:
-        return ratelimits.add_headers(
-            _form_error(request, exc.message, 503),
-            [],
-            ratelimits.UNAVAILABLE_RETRY_AFTER_SECONDS,
-        )
-    except StudioError as exc:
-        return _form_error(request, exc.message, exc.status)
-    except Http404:
-        return _form_error(
-            request, "Something you picked no longer exists. Reload the page and try again.", 404
-        )
-    except InsufficientCredits as exc:
-        needed = f"{exc.required} credit{'' if exc.required == 1 else 's'}"
-        return _form_error(request, f"This needs {needed}; you have {exc.balance}.", 402)
-    except IdempotencyKeyReused:
-        return _form_error(
+        submission = submit(
             request,
-            "This form was already sent with other values; check your jobs, then generate again.",
-            409,
-            new_key=True,
+            type_name="generate_thumbnails",
+            data=data,
+            idempotency_key=request.POST.get("idempotency_key") or None,
         )
-    response = TemplateResponse(
+    except Exception as exc:
+        return _refused_fragment(request, exc, "#generate-errors")
+    return _job_accepted(request, submission)
+
+
+@login_required
+@require_POST
+def run_tool(request: HttpRequest, type_name: str) -> TemplateResponse:
+    """htmx post of any job type's form (`/studio/tools/<type>`; fields and files as its input
+    schema takes them): the job's card for #jobs, or an error fragment for #tool-errors."""
+    data: dict[str, Any] = {key: request.POST.get(key) for key in request.POST}
+    data.pop("idempotency_key", None)
+    data.pop("csrfmiddlewaretoken", None)
+    files = {name: request.FILES.getlist(name) for name in request.FILES}
+    try:
+        submission = submit(
+            request,
+            type_name=type_name,
+            data=data,
+            files=files,
+            idempotency_key=request.POST.get("idempotency_key") or None,
+        )
+    except Exception as exc:
+        return _refused_fragment(request, exc, "#tool-errors")
+    return _job_accepted(request, submission)
+
+
+@login_required
+@require_POST
+def cancel_job(request: HttpRequest, job_id: str) -> TemplateResponse:
+    """Cancel a queued or running job (undelivered units refunded); answers its card."""
+    job = services.access_job(request.user, job_id)
+    job = do_cancel_job(job)
+    return TemplateResponse(
         request,
         "studio/studio.html#job-card",
-        {
-            "job": job,
-            "payload": job_payload(job),
-            "credits": get_balance(request.user),
-            "idempotency_key": uuid.uuid4().hex,
-            "oob": True,
-        },
-        status=202,
+        {**_job_card_context(job), "credits": get_balance(request.user), "oob": True},
     )
-    if not created:
-        response["HX-Reswap"] = "none"
-    ratelimits.add_headers(response, limits)
-    return response
+
+
+def _job_card_context(job: Any) -> dict[str, Any]:
+    return {"job": job, "payload": job_payload(job)}
 
 
 @login_required
@@ -197,8 +259,7 @@ def job_card(request: HttpRequest, job_id: str) -> TemplateResponse:
         request,
         "studio/studio.html#job-card",
         {
-            "job": job,
-            "payload": job_payload(job),
+            **_job_card_context(job),
             "new_thumbnails": thumbnails,
             "projects": list(Project.objects.for_owner(request.user)) if thumbnails else [],
             "credits": get_balance(request.user),

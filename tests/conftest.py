@@ -112,3 +112,14 @@ def submit(
             return client.post_json("/api/generate", body, **headers)
 
     return _submit
+
+
+@pytest.fixture
+def no_job_cap() -> None:
+    """Lift every plan's concurrent-job cap (Plan.max_concurrent_jobs), for tests that submit
+    many jobs without running them (rate limits are what they measure). Request a database
+    fixture first."""
+    from billing.services import invalidate_plan_table
+
+    Plan.objects.update(max_concurrent_jobs=1000)
+    invalidate_plan_table()

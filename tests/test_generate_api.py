@@ -193,7 +193,7 @@ def test_failed_variation_refunded_once(
     pro_owner, owner_client, submit, run_jobs, monkeypatch
 ) -> None:
     provider = FlakyProvider(fail={1})
-    monkeypatch.setattr("studio.jobs.get_image_provider", lambda: provider)
+    monkeypatch.setattr("generation.services.get_provider", lambda: provider)
     monkeypatch.setattr("django.conf.settings.GENERATION_PROVIDER_CONCURRENCY", 1)
     job_id = submit(owner_client, body(variations=3)).json()["id"]
     assert get_balance(pro_owner) == 7
@@ -214,7 +214,7 @@ def test_failed_variation_refunded_once(
 def test_all_variations_failed_is_failed_with_sanitized_error(
     pro_owner, owner_client, submit, run_jobs, monkeypatch
 ) -> None:
-    monkeypatch.setattr("studio.jobs.get_image_provider", lambda: FlakyProvider(fail={0, 1}))
+    monkeypatch.setattr("generation.services.get_provider", lambda: FlakyProvider(fail={0, 1}))
     job_id = submit(owner_client, body(variations=2)).json()["id"]
     run_jobs()
     data = owner_client.get(f"/api/jobs/{job_id}").json()
@@ -230,7 +230,7 @@ def test_job_crash_refunds_everything(
     def boom() -> Any:
         raise RuntimeError("secret stack detail")
 
-    monkeypatch.setattr("studio.jobs.get_image_provider", boom)
+    monkeypatch.setattr("generation.services.get_provider", boom)
     job_id = submit(owner_client, body(variations=2)).json()["id"]
     run_jobs()
     data = owner_client.get(f"/api/jobs/{job_id}").json()
@@ -266,7 +266,7 @@ def test_faces_are_composited_and_sent(
             seen.append(request)
             return super().generate_image(request)
 
-    monkeypatch.setattr("studio.jobs.get_image_provider", Spy)
+    monkeypatch.setattr("generation.services.get_provider", Spy)
     submit(
         owner_client, body(face_ids=[face_id], expression="shocked", pose="pointing at the text")
     )

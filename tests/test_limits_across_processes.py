@@ -130,6 +130,7 @@ def test_two_processes_share_one_limit(tmp_path: Path) -> None:
         aspect_ratios=["16:9"],
         max_variations=1,
         generate_cooldown_seconds=0,
+        max_concurrent_jobs=1000,  # the rate limit, not the job cap, is under test
         sort_order=99,
     )
     user = make_user("load@example.com")

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from billing.services import get_balance
-from generation.models import Job
+from generation.models import Job, JobUnit
 from studio.models import Thumbnail
 from tests.conftest import set_plan
 
@@ -27,8 +27,10 @@ def test_fail_stale_jobs_refunds_unfinished_units(owner, owner_client, submit) -
     set_plan(owner, "pro")
     job_id = submit(owner_client, {"title": "Stuck", "variations": 3}).json()["id"]
     assert get_balance(owner) == 7
+    # A worker delivered unit 0, then died: its lease lapsed an hour ago.
+    JobUnit.objects.filter(job_id=job_id, index=0).update(status="delivered")
     Job.objects.filter(pk=job_id).update(
-        status="running", units_succeeded=1, created_at=timezone.now() - dt.timedelta(hours=1)
+        status="running", lease_expires_at=timezone.now() - dt.timedelta(hours=1)
     )
     assert "1 job(s) stale" in run("fail_stale_jobs")
     assert Job.objects.get(pk=job_id).status == "running"  # dry run changed nothing
@@ -42,7 +44,11 @@ def test_fail_stale_jobs_refunds_unfinished_units(owner, owner_client, submit) -
 
 def test_recent_running_job_is_left_alone(owner, owner_client, submit) -> None:
     job_id = submit(owner_client, {"title": "Fresh"}).json()["id"]
-    Job.objects.filter(pk=job_id).update(status="running")
+    Job.objects.filter(pk=job_id).update(
+        status="running",
+        created_at=timezone.now() - dt.timedelta(days=1),  # old, but its lease is fresh
+        lease_expires_at=timezone.now() + dt.timedelta(seconds=30),
+    )
     assert "0 job(s)" in run("fail_stale_jobs", "--commit")
 
 

@@ -54,6 +54,16 @@ ISSUE_ROUTES = [
 COUNTED_ROUTES = sorted(set(django_settings.RATE_LIMITS) - {"generate"})
 
 
+@pytest.fixture(autouse=True)
+def _lift_job_cap(request: pytest.FixtureRequest) -> None:
+    """These tests measure rate limits; the concurrent-job cap must not refuse first."""
+    for name in ("transactional_db", "db"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
+            request.getfixturevalue("no_job_cap")
+            return
+
+
 @pytest.fixture
 def limits_on(settings: Any) -> Any:
     """Limits on, with counters no other test shares."""

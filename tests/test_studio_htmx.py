@@ -114,7 +114,9 @@ def test_insufficient_credits_is_a_402_fragment(owner_client, owner) -> None:
     response = owner_client.post("/studio/generate", form(), **HTMX)
     assert response.status_code == 402
     assert response.headers["HX-Retarget"] == "#generate-errors"
-    assert '<p class="error">This needs 1 credit; you have 0.</p>' in response.content.decode()
+    html = response.content.decode()
+    assert '<p class="error">This needs 1 credit; you have 0.' in html
+    assert 'href="/plans/"' in html
     assert not Job.objects.filter(user=owner).exists()
 
 
@@ -166,10 +168,12 @@ def test_studio_form_has_every_field_and_names_the_plan_behind_locked_options(
         "resolution",
         "variations",
         "project_id",
-        "model",
         "idempotency_key",
     ):
         assert f'name="{name}"' in html, name
+    # Offline (no GEMINI_API_KEY) there is no model to pick, and the page says what a key adds.
+    assert 'name="model"' not in html
+    assert "Offline renderer." in html and "GEMINI_API_KEY" in html
     assert re.search(r'<option value="2K" data-cost="2" disabled>2K · Starter</option>', html)
     assert re.search(r'<option value="4K" data-cost="4" disabled>4K · Advanced</option>', html)
     assert re.search(r'<option value="9:16" disabled >9:16 · Starter</option>', html)

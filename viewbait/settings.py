@@ -213,6 +213,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
+        "generation.sweeper.JobSweeper",
     ],
 }
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks", "actors"]
@@ -374,6 +375,21 @@ IMAGE_PROVIDER = env_str("IMAGE_PROVIDER", "gemini" if GEMINI_API_KEY else "loca
 GENERATION_IMAGE_LOAD_CONCURRENCY = env_int("GENERATION_IMAGE_LOAD_CONCURRENCY", 4)
 GENERATION_PROVIDER_CONCURRENCY = env_int("GENERATION_PROVIDER_CONCURRENCY", 2)
 JOB_TIME_LIMIT_SECONDS = env_int("JOB_TIME_LIMIT_SECONDS", 600)
+# The job engine's fault handling (generation.services, generation.resilience). A claim is a
+# lease renewed every third of JOB_LEASE_SECONDS; a dead worker's job is claimed again once its
+# lease lapses and the sweeper (every JOB_SWEEP_INTERVAL_SECONDS in each worker) re-sends it.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5)
+JOB_RESEND_AFTER_SECONDS = env_int("JOB_RESEND_AFTER_SECONDS", 60)
+JOB_SWEEP_INTERVAL_SECONDS = env_float("JOB_SWEEP_INTERVAL_SECONDS", 15.0)
+JOB_HISTORY_RETENTION_DAYS = env_int("JOB_HISTORY_RETENTION_DAYS", 90)
+CIRCUIT_BREAKER_FAILURES = env_int("CIRCUIT_BREAKER_FAILURES", 5)
+CIRCUIT_BREAKER_WINDOW_SECONDS = env_int("CIRCUIT_BREAKER_WINDOW_SECONDS", 60)
+CIRCUIT_BREAKER_COOLDOWN_SECONDS = env_int("CIRCUIT_BREAKER_COOLDOWN_SECONDS", 30)
+PROVIDER_MAX_CONCURRENT_CALLS = env_int("PROVIDER_MAX_CONCURRENT_CALLS", 8)
+PROVIDER_SLOT_WAIT_SECONDS = env_float("PROVIDER_SLOT_WAIT_SECONDS", 60.0)
+# A retry delay longer than this re-queues the unit with a Dramatiq delay instead of sleeping.
+PROVIDER_INLINE_RETRY_MAX_SECONDS = env_float("PROVIDER_INLINE_RETRY_MAX_SECONDS", 10.0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -202,5 +202,3 @@ class Provider(Protocol):
     def generate_json(self, request: JSONRequest) -> JSONResult:
         """One JSON object matching `request.schema`. Raises a `ProviderError` subclass."""
         ...
-
-

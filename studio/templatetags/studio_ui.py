@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 from django.utils.html import json_script
 
 from billing.models import RESOLUTION_COST
+from billing.services import effective_plan
+from generation.registry import get_job_type
 
 register = template.Library()
 
@@ -16,6 +20,8 @@ STAGE_LABELS = {
     "preparing": "Preparing style and photos",
     "rendering": "Rendering",
     "storing": "Saving your thumbnails",
+    "analysing": "Analysing",
+    "waiting": "Waiting for the AI service",
     "succeeded": "Done",
     "partially_succeeded": "Partly done",
     "failed": "Failed",
@@ -45,3 +51,46 @@ def resolution_cost(resolution: str) -> int:
 def dollars(cents: int) -> str:
     """USD cents as a price: 1999 -> "$19.99", 0 -> "$0"."""
     return f"${cents // 100}" if cents % 100 == 0 else f"${cents / 100:.2f}"
+
+
+FEATURE_NAMES = {
+    "enhance_title": "better titles",
+    "analyse_style": "analyse style",
+    "analyse_palette": "analyse palette",
+    "heatmap": "attention heatmap",
+    "youtube": "YouTube tools",
+}
+
+
+@register.filter
+def feature_names(features: list[str]) -> str:
+    """Plan features in words: ["heatmap", "youtube"] -> "Attention heatmap, YouTube tools"."""
+    return ", ".join(FEATURE_NAMES.get(f, f.replace("_", " ")) for f in features).capitalize()
+
+
+@register.filter
+def result_template(job: Any) -> str:
+    """The job type's result partial ("" for a type no longer registered)."""
+    try:
+        return get_job_type(job.type).result_template
+    except KeyError:
+        return ""
+
+
+@register.filter
+def job_label(job: Any) -> str:
+    try:
+        return get_job_type(job.type).label
+    except KeyError:
+        return job.type
+
+
+@register.filter
+def has_feature(user: Any, feature: str) -> bool:
+    """Whether the user's effective plan has `feature` (looked up once per user object)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    plan = getattr(user, "_effective_plan", None)
+    if plan is None:
+        plan = user._effective_plan = effective_plan(user)
+    return bool(plan.has_feature(feature))

@@ -3,54 +3,40 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.db.models import Q
 from django.utils import timezone
 
 from generation.models import Job
-from generation.registry import JobOutcome, UnitFailure
-from generation.services import finish_job
+from generation.services import finish_job, stale_outcome
 
-STALE_MESSAGE = "The job stopped unexpectedly. Your credits for unfinished images were refunded."
+STALE_MESSAGE = "The job stopped unexpectedly."
 
 
 class Command(BaseCommand):
     help = (
-        "Fail jobs stuck in running/queued past the job time limit (a worker died), refunding "
-        "every unit that did not finish. Dry run unless --commit."
+        "Backstop for the sweeper: fail running jobs whose lease lapsed more than --grace-seconds "
+        "ago (no worker took them back) and queued jobs never claimed for --queued-hours, "
+        "refunding every unit not delivered. Dry run unless --commit."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--commit", action="store_true")
-        parser.add_argument(
-            "--grace-seconds",
-            type=int,
-            default=300,
-            help="added to JOB_TIME_LIMIT_SECONDS before a running job counts as stale",
-        )
+        parser.add_argument("--grace-seconds", type=int, default=600)
+        parser.add_argument("--queued-hours", type=float, default=6.0)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        cutoff = timezone.now() - dt.timedelta(
-            seconds=settings.JOB_TIME_LIMIT_SECONDS + options["grace_seconds"]
-        )
+        now = timezone.now()
+        lapsed = now - dt.timedelta(seconds=options["grace_seconds"])
+        waited = now - dt.timedelta(hours=options["queued_hours"])
         stale = Job.objects.filter(
-            status__in=[Job.Status.RUNNING, Job.Status.QUEUED], created_at__lt=cutoff
+            Q(status=Job.Status.RUNNING, lease_expires_at__lt=lapsed)
+            | Q(status=Job.Status.QUEUED, created_at__lt=waited)
         ).select_related("user")
         count = 0
         for job in stale.iterator():
             count += 1
-            if not options["commit"]:
-                continue
-            # Past the actor's time limit Dramatiq has already aborted it, and refunds are keyed
-            # per unit, so even a late finish by the worker could not refund twice.
-            finish_job(
-                job,
-                JobOutcome(
-                    [
-                        UnitFailure(i, "stale", STALE_MESSAGE)
-                        for i in range(job.units_succeeded, job.units)
-                    ]
-                ),
-            )
+            if options["commit"]:
+                finish_job(job, stale_outcome(job, "stale", STALE_MESSAGE))
         verb = "failed and refunded" if options["commit"] else "stale (dry run; pass --commit)"
         self.stdout.write(f"{count} job(s) {verb}")

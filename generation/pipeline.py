@@ -1,0 +1,133 @@
+"""The one submit pipeline every job type goes through, from the JSON API and the htmx views.
+
+Order (PRODUCT.md: authentication, rate limit, plan limits, credits): validate the input (its
+replay fingerprint, price and rate weight depend on it) -> an idempotent replay returns the
+original job (counted against nothing, charged nothing) -> rate limit -> plan feature gate and
+plan limits -> the model's circuit breaker -> the result cache -> price and submit (credits,
+the creator's concurrent-job cap). Refusals are exceptions that `generation.errors.refusal_for`
+maps to an HTTP status and `code`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest
+from django.urls import reverse
+
+from billing.models import Plan
+from billing.services import effective_plan, plan_table
+from generation import catalog, result_cache
+from generation.errors import JobRefused
+from generation.models import Job
+from generation.registry import JobType, get_job_type
+from generation.resilience import CircuitBreaker
+from generation.services import find_replay, request_fingerprint, submit_job
+from viewbait import ratelimits
+
+IDEMPOTENCY_KEY_MAX_CHARS = 200
+
+
+@dataclass
+class Submission:
+    job: Job
+    created: bool
+    usages: list[ratelimits.Usage] = field(default_factory=list)
+
+
+def lookup_job_type(name: Any) -> JobType:
+    """Raises JobRefused 400 `invalid` for an unknown type."""
+    try:
+        return get_job_type(str(name))
+    except KeyError:
+        raise JobRefused("Unknown job type.", "invalid", 400) from None
+
+
+def check_feature(job_type: JobType, plan: Plan) -> None:
+    """Raises JobRefused 403 `plan_feature` (naming the first plan that has it) when `plan`
+    lacks the job type's feature."""
+    if job_type.feature is None or plan.has_feature(job_type.feature):
+        return
+    unlocking = next((p for p in plan_table() if p.has_feature(job_type.feature)), None)
+    needed = f"the {unlocking.name} plan or higher" if unlocking else "a higher plan"
+    raise JobRefused(
+        f"{job_type.label} needs {needed}.",
+        "plan_feature",
+        403,
+        feature=job_type.feature,
+        required_plan=unlocking.slug if unlocking else None,
+        plans_url=reverse("plans"),
+    )
+
+
+def submit(
+    request: HttpRequest,
+    *,
+    type_name: str,
+    data: Any,
+    files: dict[str, list[UploadedFile]] | None = None,
+    idempotency_key: str | None = None,
+) -> Submission:
+    """Submit one job of `type_name` for the signed-in caller. Raises what
+    `generation.errors.refusal_for` maps: JobRefused, ValidationError, Http404, RateLimited,
+    LimiterUnavailable, ProviderCircuitOpen, InsufficientCredits, IdempotencyKeyReused."""
+    user = cast(AbstractBaseUser, request.user)  # views call this after authentication
+    job_type = lookup_job_type(type_name)
+    if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX_CHARS:
+        raise JobRefused(
+            f"Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX_CHARS} characters.", "invalid"
+        )
+    validated = job_type.validate(user=user, data=data, files=files or {})
+    fingerprint = request_fingerprint(
+        {"type": job_type.name, "input": job_type.fingerprint_input(validated)}
+    )
+    replay = find_replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    if replay is not None:
+        return Submission(replay, False)
+    plan = effective_plan(user)
+    model = job_type.model(validated, plan)
+    usages = ratelimits.check_weighted(
+        request,
+        job_type.rate_limit_route,
+        plan_slug=plan.slug,
+        cost=job_type.rate_weight(validated, model),
+        cooldown_seconds=plan.generate_cooldown_seconds if job_type.cooldown else 0,
+    )
+    check_feature(job_type, plan)
+    job_type.check_plan(plan, validated, model)
+    if model.id != catalog.LOCAL:
+        CircuitBreaker("gemini", model.id).refuse_if_open()
+    params = job_type.snapshot(user=user, validated=validated, plan=plan, model=model)
+    cached = None
+    if job_type.cache is not None:
+        key = result_cache.cache_key(
+            job_type=job_type.name,
+            version=job_type.cache.version,
+            model=model.id,
+            normalized_input=job_type.cache_input(validated),
+        )
+        params["cache_key"] = key
+        cached = result_cache.get(key)
+    try:
+        job, created = submit_job(
+            user=user,
+            job_type=job_type.name,
+            params=params,
+            units=job_type.units(validated),
+            unit_cost=job_type.unit_cost(validated, model),
+            model=model.id,
+            idempotency_key=idempotency_key,
+            priority=plan.queue_priority,
+            fingerprint=fingerprint,
+            max_concurrent=plan.max_concurrent_jobs,
+            cached_result=cached,
+        )
+    except BaseException:
+        job_type.discard(params)
+        raise
+    if not created or job.is_finished:
+        job_type.discard(params)
+    return Submission(job, created, usages)

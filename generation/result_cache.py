@@ -1,0 +1,76 @@
+"""The AI result cache with single-flight, for job types with deterministic inputs.
+
+A result is stored under `cache_key(job type, policy version, model id, normalized input)` in the
+default cache (Redis in production, so shared by every process). `single_flight` makes N
+concurrent identical computations, in any processes, one: the first caller takes a lock key
+(atomic `add`), computes and stores; the others wait for the stored result. Image generation is
+never cached (its job types have no CachePolicy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+LOCK_SECONDS = 300  # longer than any one computation; a crashed holder's lock expires
+POLL_SECONDS = 0.1
+
+
+def cache_key(*, job_type: str, version: str, model: str, normalized_input: Any) -> str:
+    """`ai:<type>:<sha256>` of the canonical JSON of (version, model, input)."""
+    canonical = json.dumps(
+        [version, model, normalized_input], sort_keys=True, separators=(",", ":"), default=str
+    )
+    return f"ai:{job_type}:{hashlib.sha256(canonical.encode()).hexdigest()}"
+
+
+def get(key: str) -> dict[str, Any] | None:
+    value = cache.get(key)
+    return value if isinstance(value, dict) else None
+
+
+def single_flight(
+    key: str,
+    compute: Callable[[], dict[str, Any]],
+    *,
+    ttl_seconds: int,
+    stop: threading.Event | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """(result, from_cache). Computes at most once per key across processes while a result
+    is cached; a caller that finds another computing waits for its result (and computes itself
+    if that one fails and releases the lock). Errors of `compute` propagate to its caller only.
+    With the cache unreachable, computes directly."""
+    token = uuid.uuid4().hex
+    lock = f"{key}:lock"
+    while True:
+        found = get(key)
+        if found is not None:
+            return found, True
+        acquired = cache.add(lock, token, LOCK_SECONDS)
+        if acquired is None:  # django-redis with IGNORE_EXCEPTIONS: the cache is down
+            return compute(), False
+        if acquired:
+            try:
+                found = get(key)  # stored between our look-up and the lock
+                if found is not None:
+                    return found, True
+                result = compute()
+                cache.set(key, result, ttl_seconds)
+                return result, False
+            finally:
+                if cache.get(lock) == token:
+                    cache.delete(lock)
+        while cache.get(lock) is not None and get(key) is None:
+            if stop is not None and stop.is_set():
+                raise InterruptedError("stopped while waiting for a shared result")
+            time.sleep(POLL_SECONDS)

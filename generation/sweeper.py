@@ -1,0 +1,55 @@
+"""The job sweeper: a thread in every Dramatiq worker process that re-sends jobs whose message
+may be lost (`generation.services.sweep_jobs`) every JOB_SWEEP_INTERVAL_SECONDS.
+
+Installed as Dramatiq middleware (settings.DRAMATIQ_BROKER["MIDDLEWARE"]), so it runs wherever
+workers run and needs no scheduler of its own. One sweep at a time across all processes (a lock
+key on the shared cache); a sweep is idempotent anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import dramatiq
+from django.conf import settings
+from django.core.cache import cache
+from django.db import close_old_connections, connection
+
+logger = logging.getLogger(__name__)
+
+
+def sweep_once() -> int:
+    """One sweep unless another process is sweeping; returns jobs re-sent."""
+    from generation.services import sweep_jobs
+
+    interval = settings.JOB_SWEEP_INTERVAL_SECONDS
+    if cache.add("jobs:sweep-lock", 1, max(1, int(interval * 0.8))) is False:
+        return 0
+    close_old_connections()
+    try:
+        return sweep_jobs()
+    finally:
+        connection.close()
+
+
+class JobSweeper(dramatiq.Middleware):
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="job-sweeper", daemon=True)
+        self._thread.start()
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(settings.JOB_SWEEP_INTERVAL_SECONDS):
+            try:
+                sweep_once()
+            except Exception:
+                logger.exception("job sweep failed")

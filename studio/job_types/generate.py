@@ -1,0 +1,339 @@
+"""`generate_thumbnails`: the studio's main job. One provider call per variation (each a billable
+unit, refunded on its own if it fails); one Thumbnail per success.
+
+Price (PRODUCT.md): 1K = 1, 2K = 2, 4K = 4 credits per image, times the variations, and only at
+a size the chosen model can deliver (`generation.catalog`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.storage import default_storage
+from django.http import Http404
+from rest_framework import serializers
+
+from billing.models import RESOLUTION_COST, Plan
+from billing.services import effective_plan
+from generation import catalog
+from generation.errors import JobRefused
+from generation.models import Job
+from generation.providers.base import GeneratedImage, ImageRequest, InputImage, RenderSpec
+from generation.registry import JobOutcome, JobType
+from generation.services import JobContext
+from generation.sizes import ASPECT_RATIOS, IMAGE_SIZES
+from studio import services
+from studio.models import Face, FaceImage, Palette, Project, Style, StyleReferenceImage
+from studio.outputs import store_thumbnail, thumbnail_payload
+from studio.prompts import PromptInput, build_prompt, split_title
+from studio.serializers import IdList, OptionalId, Text
+
+logger = logging.getLogger(__name__)
+
+MAX_FACES_PER_REQUEST = 3
+
+
+class GenerateInput(serializers.Serializer):
+    """A generate request (JSON API and the studio's form)."""
+
+    title = Text(max_length=services.TITLE_MAX_CHARS)
+    instructions = Text(max_length=services.INSTRUCTIONS_MAX_CHARS)
+    style_id = OptionalId()
+    palette_id = OptionalId()
+    face_ids = IdList(max_length=MAX_FACES_PER_REQUEST)
+    expression = Text(max_length=60)
+    pose = Text(max_length=60)
+    aspect_ratio = serializers.ChoiceField(
+        choices=ASPECT_RATIOS,
+        required=False,
+        default="16:9",
+        error_messages={"invalid_choice": f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}."},
+    )
+    resolution = serializers.CharField(required=False, default="1K", max_length=4)
+    variations = serializers.IntegerField(
+        required=False,
+        default=1,
+        min_value=1,
+        max_value=4,
+        error_messages={
+            "min_value": "variations must be between 1 and 4.",
+            "max_value": "variations must be between 1 and 4.",
+            "invalid": "variations must be a whole number.",
+        },
+    )
+    project_id = OptionalId()
+    model = serializers.CharField(required=False, allow_blank=True, default="", max_length=60)
+
+    def validate_resolution(self, value: str) -> str:
+        value = value.upper()
+        if value not in IMAGE_SIZES:
+            raise serializers.ValidationError("resolution must be 1K, 2K or 4K.")
+        return value
+
+    def validate_model(self, value: str) -> str:
+        if value and value != catalog.LOCAL:
+            try:
+                spec = catalog.get_model(value)
+            except KeyError:
+                raise serializers.ValidationError("Unknown model.") from None
+            if spec.kind != "image":
+                raise serializers.ValidationError("Not an image model.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Every referenced object must be usable by the caller (else Http404)."""
+        user = self.context["user"]
+        if attrs.get("style_id") is not None:
+            services.access_style(user, attrs["style_id"])
+        if attrs.get("palette_id") is not None:
+            services.access_palette(user, attrs["palette_id"])
+        if attrs.get("project_id") is not None:
+            services.access_project(user, attrs["project_id"])
+        face_ids = attrs.get("face_ids") or []
+        if face_ids:
+            found = Face.objects.for_owner(user).filter(pk__in=face_ids).count()
+            if found != len(set(face_ids)):
+                raise Http404
+        return attrs
+
+
+def _seed(job: Job, variation: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{job.id}:{variation}".encode()).digest()[:4], "big")
+
+
+def _read(name: str) -> bytes | None:
+    """A stored input image, or None if it was deleted meanwhile (the job carries on)."""
+    try:
+        with default_storage.open(name, "rb") as handle:
+            return handle.read()
+    except (FileNotFoundError, OSError):
+        logger.warning("input image %s is gone; generating without it", name)
+        return None
+
+
+def _mime(name: str) -> str:
+    lower = name.lower()
+    if lower.endswith(".png"):
+        return "image/png"
+    if lower.endswith(".webp"):
+        return "image/webp"
+    return "image/jpeg"
+
+
+def load_images(named: list[tuple[str, str]]) -> list[InputImage]:
+    """Read stored images concurrently (at most GENERATION_IMAGE_LOAD_CONCURRENCY at once; object
+    storage reads are network calls), keeping the given order and skipping deleted ones."""
+    if not named:
+        return []
+    workers = max(1, min(settings.GENERATION_IMAGE_LOAD_CONCURRENCY, len(named)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        blobs = list(pool.map(_read, [name for name, _ in named]))
+    return [
+        InputImage(data=blob, mime_type=_mime(name), role=role)  # type: ignore[arg-type]
+        for blob, (name, role) in zip(blobs, named, strict=True)
+        if blob is not None
+    ]
+
+
+class GenerateThumbnails(JobType):
+    name = "generate_thumbnails"
+    label = "Generate thumbnails"
+    input_serializer = GenerateInput
+    rate_limit_route = "generate"
+    cooldown = True
+    result_kind = "thumbnails"
+    result_template = "studio/jobs/generate_thumbnails.html"
+    model_kind = "image"
+    time_limit_seconds = settings.JOB_TIME_LIMIT_SECONDS
+
+    def model(self, validated: dict[str, Any], plan: Plan) -> catalog.ModelSpec:
+        """Offline, always the local renderer; else the requested model (checked against the
+        plan in `check_plan`) or the plan's default."""
+        if catalog.is_offline():
+            return catalog.get_model(catalog.LOCAL)
+        requested = validated.get("model")
+        if requested and requested != catalog.LOCAL:
+            return catalog.get_model(requested)
+        return catalog.default_image_model(plan.slug)
+
+    def check_plan(self, plan: Plan, validated: dict[str, Any], model: catalog.ModelSpec) -> None:
+        """Plan limits in PRODUCT.md's order (variations, resolution, aspect ratio, custom
+        assets), then what the model can deliver. Raises JobRefused 403 (`plan_*`) or 400
+        `resolution_not_supported` / `aspect_ratio_not_supported`."""
+        services.check_plan_limits(plan, services.GenerateParams(**self._params(validated)))
+        if model.id not in {m.id for m in catalog.image_models(plan.slug)}:
+            raise JobRefused(
+                f"{model.label} is not available on the {plan.name} plan.",
+                "plan_model_not_allowed",
+                403,
+                allowed=[m.id for m in catalog.image_models(plan.slug)],
+            )
+        if validated["resolution"] not in model.image_sizes:
+            raise JobRefused(
+                f"{model.label} cannot make {validated['resolution']} images.",
+                "resolution_not_supported",
+                400,
+                allowed=list(model.image_sizes),
+            )
+        if validated["aspect_ratio"] not in model.aspect_ratios:
+            raise JobRefused(
+                f"{model.label} cannot make {validated['aspect_ratio']} images.",
+                "aspect_ratio_not_supported",
+                400,
+            )
+
+    @staticmethod
+    def _params(validated: dict[str, Any]) -> dict[str, Any]:
+        face_ids = validated.get("face_ids") or []
+        return {**validated, "face_ids": list(face_ids), "model": validated.get("model") or ""}
+
+    def units(self, validated: dict[str, Any]) -> int:
+        return int(validated["variations"])
+
+    def unit_cost(self, validated: dict[str, Any], model: catalog.ModelSpec) -> int:
+        return RESOLUTION_COST[validated["resolution"]]
+
+    def rate_weight(self, validated: dict[str, Any], model: catalog.ModelSpec) -> int:
+        """Image units (1K = 1, 2K = 2, 4K = 4 per image, times the variations)."""
+        return RESOLUTION_COST[validated["resolution"]] * int(validated["variations"])
+
+    def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
+        return self._params(validated)
+
+    def snapshot(
+        self,
+        *,
+        user: AbstractBaseUser,
+        validated: dict[str, Any],
+        plan: Plan,
+        model: catalog.ModelSpec,
+    ) -> dict[str, Any]:
+        """The request plus copies of its style (prompt, reference file names), palette
+        (colours) and faces (names, photo file names), and the plan's watermark."""
+        params = {**self._params(validated), "model": model.id, "watermark": plan.watermark}
+        style = Style.objects.filter(pk=params["style_id"]).first() if params["style_id"] else None
+        if style is not None:
+            params["style"] = {
+                "name": style.name,
+                "slug": style.slug,
+                "prompt": style.prompt,
+                "references": [
+                    ref.image.name
+                    for ref in StyleReferenceImage.objects.filter(style=style).order_by("position")
+                ],
+            }
+        palette = (
+            Palette.objects.filter(pk=params["palette_id"]).first()
+            if params["palette_id"]
+            else None
+        )
+        if palette is not None:
+            params["palette"] = {"name": palette.name, "colors": list(palette.colors)}
+        if params["face_ids"]:
+            faces = {f.pk: f for f in Face.objects.filter(owner=user, pk__in=params["face_ids"])}
+            photos: dict[int, list[str]] = {}
+            for image in FaceImage.objects.filter(face__in=faces.values()).order_by(
+                "face_id", "position"
+            ):
+                photos.setdefault(image.face_id, []).append(image.image.name)
+            params["faces"] = [
+                {"name": faces[i].name, "images": photos.get(i, [])} for i in params["face_ids"]
+            ]
+        return params
+
+    def run(self, job: Job, ctx: JobContext) -> JobOutcome:
+        params: dict[str, Any] = job.params
+        ctx.progress("preparing", 10)
+        style = params.get("style") or {}
+        palette = params.get("palette") or {}
+        faces = params.get("faces") or []
+        references = style.get("references", [])
+        images = load_images(
+            [(name, "reference") for name in references]
+            + [(name, "face") for face in faces for name in face["images"]]
+        )
+        title = split_title(params.get("title", ""))
+        model = job.model or catalog.LOCAL
+
+        def request(index: int) -> ImageRequest:
+            return ImageRequest(
+                prompt=build_prompt(
+                    PromptInput(
+                        title=params.get("title", ""),
+                        instructions=params.get("instructions", ""),
+                        style_name=style.get("name", ""),
+                        style_prompt=style.get("prompt", ""),
+                        palette_name=palette.get("name", ""),
+                        palette_colors=palette.get("colors", []),
+                        face_names=[face["name"] for face in faces],
+                        expression=params.get("expression", ""),
+                        pose=params.get("pose", ""),
+                        aspect_ratio=params["aspect_ratio"],
+                        image_size=params["resolution"],
+                        reference_count=len(references),
+                        variation=index,
+                        variations=job.units,
+                    )
+                ),
+                aspect_ratio=params["aspect_ratio"],
+                image_size=params["resolution"],
+                model=model,
+                images=images,
+                spec=RenderSpec(
+                    title=title.main,
+                    subtitle=title.sub,
+                    colors=palette.get("colors", []),
+                    style_name=style.get("name", ""),
+                    style_key=style.get("slug", ""),
+                    expression=params.get("expression", ""),
+                    pose=params.get("pose", ""),
+                    seed=_seed(job, index),
+                ),
+            )
+
+        if not job.prompt:
+            job.prompt = request(0).prompt
+            Job.objects.filter(pk=job.pk).update(prompt=job.prompt)
+        retention = effective_plan(job.user).retention_days
+
+        def produce(index: int) -> GeneratedImage:
+            req = request(index)
+            return ctx.call(
+                lambda provider: provider.generate_image(req), image_size=req.image_size
+            )
+
+        def deliver(index: int, generated: GeneratedImage) -> None:
+            store_thumbnail(
+                job=job,
+                variation_index=index,
+                data=generated.data,
+                retention_days=retention,
+                delivering=lambda: ctx.delivering(index),
+                links=_live_links(params),
+            )
+
+        pending = ctx.pending_units()
+        ctx.progress("rendering", 20)
+        return ctx.fan_out(pending, produce, deliver)
+
+    def result(self, job: Job) -> dict[str, Any]:
+        # .all() so a prefetch (studio_data.load_studio) is used instead of a query per job.
+        thumbnails = sorted(job.thumbnails.all(), key=lambda t: t.variation_index)
+        return {"thumbnails": [thumbnail_payload(t) for t in thumbnails]}
+
+
+def _live_links(params: dict[str, Any]) -> dict[str, int | None]:
+    """The style, palette and project ids of the request that still exist: a row deleted while
+    the job ran leaves its link empty, and the thumbnail is still delivered."""
+    checks = (("style_id", Style), ("palette_id", Palette), ("project_id", Project))
+    return {
+        key: params.get(key)
+        if params.get(key) and model.objects.filter(pk=params[key]).exists()
+        else None
+        for key, model in checks
+    }
