@@ -153,7 +153,9 @@ MODELS: Mapping[str, ModelSpec] = MappingProxyType(
                 usd_per_image=MappingProxyType({"1K": 0.134, "2K": 0.134, "4K": 0.24}),
                 # The studio's own budget: Pro 4K calls take 1-2 minutes; 1K about 20-40 s.
                 timeout_seconds=MappingProxyType({"1K": 90.0, "2K": 120.0, "4K": 180.0}),
-                plans=("starter", "advanced", "pro"),
+                # Every plan: it is the one image model with no deprecation announced, so the
+                # studio's default must work for Free too.
+                plans=None,
                 pixel_sizes=GEMINI_3_IMAGE_PIXEL_SIZES,
             ),
             # Nano Banana 2, GA 2026-05-28 (changelog). DEPRECATED 2026-10-06: see

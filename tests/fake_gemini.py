@@ -317,7 +317,7 @@ class FakeGemini:
 
     def _answer(self, behaviour: str, request: RecordedRequest) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON body) for a behaviour other than "hang"."""
-        if behaviour.isdigit():
+        if behaviour.isdigit() and behaviour != "429":
             return int(behaviour), error_body(int(behaviour))
         if behaviour in ("429", "429_minute", "429_day"):
             violations = [PER_MINUTE_VIOLATION]

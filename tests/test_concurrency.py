@@ -12,7 +12,7 @@ from django.db import connection, connections
 from django.test import Client
 
 from billing.models import CreditLedgerEntry
-from billing.services import get_balance
+from billing.services import adjust_credits, effective_plan, get_balance
 from generation.models import Job
 from tests.conftest import make_user
 
@@ -62,7 +62,7 @@ def test_twenty_identical_requests_one_job_one_debit() -> None:
     assert get_balance(user) == 9
 
 
-def test_concurrent_different_requests_never_overdraw() -> None:
+def test_concurrent_different_requests_never_overdraw(no_job_cap: None) -> None:
     user = make_user("spender@example.com")
     results = race(user, [{"title": f"Video {i}"} for i in range(THREADS)], key=None)
     accepted = [data for status, data, _ in results if status == 202]
@@ -71,3 +71,16 @@ def test_concurrent_different_requests_never_overdraw() -> None:
     assert all(data["code"] == "insufficient_credits" for data in refused)
     assert get_balance(user) == 0
     assert CreditLedgerEntry.objects.filter(user=user, kind="debit").count() == 10
+
+
+def test_concurrent_requests_never_exceed_the_plans_job_cap() -> None:
+    """The cap is counted under the same balance-row lock as the debit, so a burst of
+    different requests gets exactly `max_concurrent_jobs` in and the rest 429."""
+    user = make_user("burst@example.com")
+    adjust_credits(user=user, amount=90, idempotency_key="burst-topup", reason="test")
+    cap = effective_plan(user).max_concurrent_jobs
+    results = race(user, [{"title": f"Burst {i}"} for i in range(THREADS)], key=None)
+    statuses = sorted(status for status, _, _ in results)
+    assert statuses == [202] * cap + [429] * (THREADS - cap)
+    assert {data["code"] for status, data, _ in results if status == 429} == {"too_many_jobs"}
+    assert CreditLedgerEntry.objects.filter(user=user, kind="debit").count() == cap

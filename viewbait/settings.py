@@ -363,7 +363,7 @@ GEMINI_BASE_URL = env_str("GEMINI_BASE_URL")  # tests point the real client at a
 # choose among them. A retired or unknown id fails `manage.py check` (generation.checks).
 GEMINI_IMAGE_MODEL = env_str("GEMINI_IMAGE_MODEL", "gemini-3-pro-image")
 GEMINI_IMAGE_MODELS = env_list("GEMINI_IMAGE_MODELS", "gemini-3-pro-image,gemini-3.1-flash-image")
-GEMINI_TEXT_MODEL = env_str("GEMINI_TEXT_MODEL", "gemini-3.5-flash")
+GEMINI_TEXT_MODEL = env_str("GEMINI_TEXT_MODEL", "gemini-3.8-flash")
 # Per-attempt timeouts come from the catalog (by model and image size); the engine retries
 # transient faults (429 per-minute quotas, 5xx, timeouts) with jittered backoff that honours
 # Google's RetryInfo, up to GEMINI_RETRY_ATTEMPTS attempts per unit.

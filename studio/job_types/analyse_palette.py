@@ -32,6 +32,7 @@ from studio.serializers import OptionalId
 MAX_COLORS = 6
 MIN_COLORS = 3
 MERGE_DISTANCE = 48  # RGB Euclidean distance under which two quantized colours are one
+MIN_SHARE = 0.01  # colours covering less of the image are noise (anti-aliased edges)
 SCHEMA = {
     "type": "object",
     "properties": {
@@ -85,9 +86,11 @@ class AnalysePaletteInput(serializers.Serializer):
 
 def measure_colors(image: Image.Image) -> list[tuple[str, float]]:
     """The dominant colours as ("#RRGGBB", share of pixels), most covering first: at most
-    MAX_COLORS, near-duplicates (closer than MERGE_DISTANCE) merged into the larger."""
+    MAX_COLORS, near-duplicates (closer than MERGE_DISTANCE) merged into the larger, and none
+    under MIN_SHARE of the pixels."""
     small = image.convert("RGB")
-    small.thumbnail((256, 256))
+    # Nearest-neighbour keeps the image's own colours; smoothing would invent edge blends.
+    small.thumbnail((256, 256), Image.Resampling.NEAREST)
     quantized = small.quantize(colors=12, method=Image.Quantize.MEDIANCUT)
     flat = quantized.getpalette() or []
     total = small.width * small.height
@@ -101,9 +104,8 @@ def measure_colors(image: Image.Image) -> list[tuple[str, float]]:
         else:
             found.append((rgb, count))
     found.sort(key=lambda item: item[1], reverse=True)
-    return [("#{:02X}{:02X}{:02X}".format(*rgb), count / total) for rgb, count in found][
-        :MAX_COLORS
-    ]
+    shares = [("#{:02X}{:02X}{:02X}".format(*rgb), count / total) for rgb, count in found]
+    return [(color, share) for color, share in shares if share >= MIN_SHARE][:MAX_COLORS]
 
 
 def _hls(color: str) -> tuple[float, float, float]:

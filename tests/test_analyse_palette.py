@@ -1,0 +1,283 @@
+"""`analyse_palette`: measured colours offline and with Gemini, the result cache and its single
+flight, the plan gate, and saving the result as a palette from the studio."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from PIL import Image
+
+from billing.services import get_balance
+from generation import result_cache
+from generation.models import Job
+from generation.services import execute_job
+from studio.job_types.analyse_palette import color_name, measure_colors
+from studio.models import Palette, Thumbnail
+from tests import fake_gemini as fake_gemini_module
+from tests.conftest import make_user, set_plan
+from tests.fake_gemini import FakeGemini
+
+fake_gemini = fake_gemini_module.fake_gemini
+gemini_settings = fake_gemini_module.gemini_settings
+
+RED, NAVY = (224, 32, 32), (16, 32, 96)
+
+
+@pytest.fixture(autouse=True)
+def clean_cache() -> Any:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def two_colour_png() -> bytes:
+    image = Image.new("RGB", (300, 200), RED)
+    image.paste(NAVY, (0, 120, 300, 200))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def near(hex_color: str, rgb: tuple[int, int, int], tolerance: int = 12) -> bool:
+    value = tuple(int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return all(abs(a - b) <= tolerance for a, b in zip(value, rgb, strict=True))
+
+
+@pytest.fixture
+def starter(owner) -> Any:
+    set_plan(owner, "starter")
+    return owner
+
+
+def upload(client: Any, data: bytes, key: str | None = None) -> Any:
+    extra = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return client.post(
+        "/api/jobs",
+        {"type": "analyse_palette", "image": SimpleUploadedFile("p.png", data, "image/png")},
+        **extra,
+    )
+
+
+def test_measure_colors_finds_both_colours_of_a_two_colour_image() -> None:
+    colors = measure_colors(Image.open(io.BytesIO(two_colour_png())))
+    assert len(colors) == 2
+    (first, first_share), (second, second_share) = colors
+    assert near(first, RED) and near(second, NAVY)
+    assert round(first_share, 2) == 0.6 and round(second_share, 2) == 0.4
+    assert color_name("#E02020") == "Red" and color_name("#102060") == "Dark Blue"
+
+
+def test_offline_upload_is_measured_named_and_the_upload_removed(
+    starter, owner_client, django_capture_on_commit_callbacks, run_jobs, settings
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(owner_client, two_colour_png())
+    assert response.status_code == 202, response.content
+    job_id = response.json()["id"]
+    stored = Job.objects.get(pk=job_id).params["image_name"]
+    with django_capture_on_commit_callbacks(execute=True):
+        run_jobs()
+    data = owner_client.get(f"/api/jobs/{job_id}").json()
+    assert (data["status"], data["cached"], data["model"]) == ("succeeded", False, "local")
+    result = data["result"]
+    assert 3 <= len(result["colors"]) <= 6
+    assert near(result["colors"][0], RED) and near(result["colors"][1], NAVY)
+    assert 2 <= len(result["name"].split()) <= 4
+    assert result["name"] == "Red & Dark Blue"
+    assert "60%" in result["description"]
+    assert result["measured_by"] == "local"
+    assert get_balance(starter) == 9
+    assert not os.path.exists(os.path.join(settings.MEDIA_ROOT, stored))
+
+
+def test_same_image_again_is_answered_from_the_cache_for_free(
+    starter, owner_client, django_capture_on_commit_callbacks, run_jobs
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        first = upload(owner_client, two_colour_png()).json()
+    run_jobs()
+    with django_capture_on_commit_callbacks(execute=True):
+        second = upload(owner_client, two_colour_png())
+    assert second.status_code == 202
+    data = second.json()
+    assert (data["status"], data["cached"], data["cost"]) == ("succeeded", True, 0)
+    assert data["result"] == owner_client.get(f"/api/jobs/{first['id']}").json()["result"]
+    assert get_balance(starter) == 9  # charged once, for the first
+
+
+def test_a_thumbnail_as_input_and_the_studio_card_saves_the_palette(
+    starter, owner_client, submit, run_jobs, django_capture_on_commit_callbacks
+) -> None:
+    submit(owner_client, {"title": "Palette source"})
+    run_jobs()
+    thumbnail = Thumbnail.objects.get(owner=starter)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            "/studio/tools/analyse_palette",
+            {"thumbnail_id": thumbnail.pk},
+            HTTP_HX_REQUEST="true",
+        )
+    assert response.status_code == 202
+    job = Job.objects.get(type="analyse_palette")
+    run_jobs()
+    html = owner_client.get(f"/studio/jobs/{job.pk}", HTTP_HX_REQUEST="true").content.decode()
+    result = Job.objects.get(pk=job.pk).result
+    assert "Save as my palette" in html
+    assert f'value="{",".join(result["colors"])}"' in html
+    assert "median-cut" in html  # says how it was measured offline, and what a key adds
+    saved = owner_client.post(
+        "/studio/library/palettes", {"name": result["name"], "colors": ",".join(result["colors"])}
+    )
+    assert saved.status_code == 302
+    assert list(Palette.objects.get(owner=starter, name=result["name"]).colors) == result["colors"]
+
+
+def test_free_plan_sees_the_gate_not_a_dead_button(owner, owner_client, submit, run_jobs) -> None:
+    submit(owner_client, {"title": "Free"})
+    run_jobs()
+    html = owner_client.get("/studio/").content.decode()
+    assert 'aria-label="Analyse palette: Starter plan and up"' in html
+    response = owner_client.post(
+        "/studio/tools/analyse_palette",
+        {"thumbnail_id": Thumbnail.objects.get(owner=owner).pk},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 403
+    assert 'href="/plans/"' in response.content.decode()
+
+
+def test_a_strangers_thumbnail_is_404(starter, owner_client, other, submit, run_jobs) -> None:
+    from tests.conftest import JSONClient
+
+    other_client = JSONClient()
+    other_client.force_login(other)
+    submit(other_client, {"title": "Not yours"})
+    run_jobs()
+    theirs = Thumbnail.objects.get(owner=other)
+    response = owner_client.post_json(
+        "/api/jobs", {"type": "analyse_palette", "input": {"thumbnail_id": theirs.pk}}
+    )
+    assert response.status_code == 404
+
+
+def test_with_a_key_gemini_names_the_measured_colours(
+    starter, owner_client, django_capture_on_commit_callbacks, run_jobs, gemini_settings: FakeGemini
+) -> None:
+    gemini_settings.json_answer = {
+        "name": "Fire and Midnight",
+        "description": "Hot red over deep navy.",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        job_id = upload(owner_client, two_colour_png()).json()["id"]
+    run_jobs()
+    data = owner_client.get(f"/api/jobs/{job_id}").json()
+    assert data["status"] == "succeeded", data
+    assert data["result"]["name"] == "Fire and Midnight"
+    assert near(data["result"]["colors"][0], RED)  # colours are measured, never invented
+    [request] = gemini_settings.generate_requests()
+    config = request.body["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    assert config["responseJsonSchema"]["required"] == ["name", "description"]
+    assert any("inlineData" in part for part in request.parts)
+    assert data["model"] == request.model
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_identical_jobs_make_one_provider_call(gemini_settings: FakeGemini) -> None:
+    from tests.conftest import JSONClient
+
+    users = [make_user(f"u{i}@example.com") for i in range(4)]
+    job_ids = []
+    for user in users:
+        set_plan(user, "starter")
+        client = JSONClient()
+        client.force_login(user)
+        job_ids.append(upload(client, two_colour_png()).json()["id"])
+    def run(job_id: str) -> None:
+        try:
+            execute_job(job_id)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(job_id,)) for job_id in job_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    jobs = list(Job.objects.filter(pk__in=job_ids))
+    assert {job.status for job in jobs} == {"succeeded"}
+    assert len(gemini_settings.generate_requests()) == 1
+    assert sum(not job.cached for job in jobs) == 1
+    # The jobs answered by another job's call were refunded: only one creator paid.
+    assert sorted(get_balance(user) for user in users) == [9, 10, 10, 10]
+
+
+def test_single_flight_computes_once_across_threads() -> None:
+    calls = []
+    barrier = threading.Barrier(10)
+
+    def compute() -> dict[str, Any]:
+        calls.append(1)
+        threading.Event().wait(0.3)
+        return {"n": len(calls)}
+
+    results = []
+
+    def worker() -> None:
+        barrier.wait()
+        results.append(result_cache.single_flight("ai:test:k", compute, ttl_seconds=60))
+
+    threads = [threading.Thread(target=worker) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert {value["n"] for value, _ in results} == {1}
+    assert sorted(from_cache for _, from_cache in results) == [False] + [True] * 9
+
+
+SINGLE_FLIGHT_PROCESS = """
+import sys, threading, django
+django.setup()
+from django.core.cache import cache
+from generation import result_cache
+from django_redis import get_redis_connection
+def compute():
+    get_redis_connection("default").incr(sys.argv[1] + ":calls")
+    threading.Event().wait(0.5)
+    return {"ok": True}
+barrier = threading.Barrier(10)
+def run():
+    barrier.wait()
+    result_cache.single_flight(sys.argv[1], compute, ttl_seconds=60)
+threads = [threading.Thread(target=run) for _ in range(10)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+"""
+
+
+@pytest.mark.redis
+def test_single_flight_holds_across_processes(settings) -> None:
+    """20 identical computations from two processes sharing Redis: exactly one runs."""
+    if not settings.CACHES["default"]["BACKEND"].startswith("django_redis"):
+        pytest.skip("needs REDIS_URL (the shared cache)")
+    from django_redis import get_redis_connection
+
+    key = f"ai:test:{os.getpid()}"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    processes = [
+        subprocess.Popen([sys.executable, "-c", SINGLE_FLIGHT_PROCESS, key], env=env)
+        for _ in range(2)
+    ]
+    assert [process.wait(timeout=60) for process in processes] == [0, 0]
+    assert int(get_redis_connection("default").get(f"{key}:calls")) == 1

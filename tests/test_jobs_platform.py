@@ -1,0 +1,479 @@
+"""The jobs platform: one submit pipeline for every job type, per-unit refunds on every path,
+leases, re-queues on RetryInfo, the sweeper, cancel, the circuit breaker and the model catalog.
+
+Jobs run in the test thread by draining the stub broker (`run_jobs`); provider behaviour comes
+from the real google-genai client against tests/fake_gemini.py where it matters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from typing import Any
+
+import dramatiq
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+from dramatiq.middleware.time_limit import TimeLimitExceeded
+
+from billing.models import CreditLedgerEntry
+from billing.services import get_balance
+from generation import catalog
+from generation.models import Job, JobUnit
+from generation.providers.base import GeneratedImage, ImageRequest
+from generation.providers.local import LocalRenderer
+from generation.registry import JobOutcome, UnitFailure
+from generation.resilience import CircuitBreaker
+from generation.services import (
+    JobContext,
+    claim_job,
+    execute_job,
+    finish_job,
+    sweep_jobs,
+)
+from studio.models import Face, Palette, Project, Style, Thumbnail
+from tests import fake_gemini as fake_gemini_module
+from tests.conftest import set_plan
+from tests.fake_gemini import FakeGemini
+
+fake_gemini = fake_gemini_module.fake_gemini
+gemini_settings = fake_gemini_module.gemini_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_cache() -> Any:
+    """Breaker state and cached results live in the shared cache: start and end empty."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    return {"title": "Platform test: it works", **overrides}
+
+
+def debits(user: Any) -> list[int]:
+    return list(
+        CreditLedgerEntry.objects.filter(user=user, kind="debit").values_list("amount", flat=True)
+    )
+
+
+def refunds(user: Any) -> list[str]:
+    return list(
+        CreditLedgerEntry.objects.filter(user=user, kind="refund")
+        .order_by("idempotency_key")
+        .values_list("idempotency_key", flat=True)
+    )
+
+
+# --- one pipeline --------------------------------------------------------------------------
+
+
+def test_jobs_endpoint_submits_generate_like_the_generate_endpoint(
+    owner, owner_client, django_capture_on_commit_callbacks, run_jobs
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post_json(
+            "/api/jobs",
+            {"type": "generate_thumbnails", "input": body()},
+            HTTP_IDEMPOTENCY_KEY="k1",
+        )
+    assert response.status_code == 202, response.content
+    job = response.json()
+    assert (job["type"], job["cost"], job["model"]) == ("generate_thumbnails", 1, "local")
+    run_jobs()
+    data = owner_client.get(f"/api/jobs/{job['id']}").json()
+    assert data["status"] == "succeeded"
+    assert len(data["thumbnails"]) == 1
+    assert Job.objects.get(pk=job["id"]).model == "local"  # the offline renderer is recorded
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"type": "generate_thumbnails", "input": {"variations": "many"}}, "variations"),
+        ({"type": "generate_thumbnails", "input": {"face_ids": "1"}}, "face_ids"),
+        ({"type": "generate_thumbnails", "input": {"title": ["x"]}}, "title"),
+        ({"type": "analyse_palette", "input": {"thumbnail_id": -3}}, "thumbnail_id"),
+    ],
+)
+def test_bad_input_is_a_400_with_field_errors(owner, owner_client, payload, field) -> None:
+    set_plan(owner, "starter")
+    response = owner_client.post_json("/api/jobs", payload)
+    assert response.status_code == 400
+    data = response.json()
+    assert data["code"] == "invalid"
+    assert field in data["fields"]
+    assert get_balance(owner) == 10
+
+
+def test_unknown_type_and_non_object_input_are_400(owner_client) -> None:
+    assert owner_client.post_json("/api/jobs", {"type": "nope", "input": {}}).json()["code"] == (
+        "invalid"
+    )
+    response = owner_client.post_json("/api/jobs", {"type": "analyse_palette", "input": [1]})
+    assert (response.status_code, response.json()["code"]) == (400, "invalid")
+
+
+def test_plan_feature_gate_is_403_with_the_plans_page(
+    owner, owner_client, submit, run_jobs
+) -> None:
+    submit(owner_client, body())
+    run_jobs()
+    thumbnail = Thumbnail.objects.get(owner=owner)
+    response = owner_client.post_json(
+        "/api/jobs", {"type": "analyse_palette", "input": {"thumbnail_id": thumbnail.pk}}
+    )
+    assert response.status_code == 403
+    data = response.json()
+    assert (data["code"], data["required_plan"], data["plans_url"]) == (
+        "plan_feature",
+        "starter",
+        "/plans/",
+    )
+    assert owner_client.get("/plans/").status_code == 200
+
+
+def test_concurrent_job_cap_per_plan_refuses_without_charging(owner, owner_client, submit) -> None:
+    assert [submit(owner_client, body(title=f"t{i}")).status_code for i in range(2)] == [202, 202]
+    response = submit(owner_client, body(title="third"))
+    assert (response.status_code, response.json()["code"]) == (429, "too_many_jobs")
+    assert get_balance(owner) == 8
+    assert Job.objects.filter(user=owner).count() == 2
+
+
+# --- units, leases, refunds --------------------------------------------------------------------
+
+
+class CountingRenderer(LocalRenderer):
+    calls: list[int] = []
+
+    def generate_image(self, request: ImageRequest) -> GeneratedImage:
+        CountingRenderer.calls.append(request.spec.seed)
+        return super().generate_image(request)
+
+
+@pytest.fixture
+def counting(monkeypatch) -> type[CountingRenderer]:
+    CountingRenderer.calls = []
+    monkeypatch.setattr("generation.services.get_provider", CountingRenderer)
+    return CountingRenderer
+
+
+def test_expired_lease_is_claimed_again_and_keeps_delivered_units(
+    owner, owner_client, submit, counting
+) -> None:
+    set_plan(owner, "pro")
+    job_id = submit(owner_client, body(variations=3)).json()["id"]
+    assert claim_job(job_id, "dead-worker")
+    # The dead worker delivered unit 0 before it died; its lease then lapsed.
+    JobUnit.objects.filter(job_id=job_id, index=0).update(status="delivered")
+    assert execute_job(job_id) is None  # the lease is still held
+    Job.objects.filter(pk=job_id).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
+    job = execute_job(job_id)
+    assert job is not None and job.status == "succeeded"
+    assert len(counting.calls) == 2  # only the two pending units ran
+    assert sorted(Thumbnail.objects.filter(job_id=job_id).values_list("variation_index", flat=True)) == [1, 2]
+    assert debits(owner) == [-3] and refunds(owner) == []
+    assert job.attempts == 2
+
+
+def test_a_late_worker_cannot_overwrite_a_finished_job(owner, owner_client, submit, run_jobs) -> None:
+    job_id = submit(owner_client, body()).json()["id"]
+    run_jobs()
+    job = Job.objects.get(pk=job_id)
+    late = finish_job(job, JobOutcome([UnitFailure(0, "stale", "late")]))
+    assert late.status == "succeeded"
+    assert refunds(owner) == []
+
+
+def test_refunds_are_keyed_by_unit_and_never_repeated(owner, owner_client, submit) -> None:
+    set_plan(owner, "pro")
+    job_id = submit(owner_client, body(variations=2)).json()["id"]
+    job = Job.objects.get(pk=job_id)
+    JobUnit.objects.filter(job=job, index=0).update(status="delivered")
+    outcome = JobOutcome([UnitFailure(0, "x", "x"), UnitFailure(1, "x", "x")])
+    finished = finish_job(job, outcome)
+    finish_job(job, outcome)  # a second finish (sweeper, late worker) changes nothing
+    assert finished.status == "partially_succeeded"
+    assert refunds(owner) == [f"job:{job_id}:refund:1"]  # the delivered unit is not refunded
+    assert get_balance(owner) == 10 - 1
+
+
+def test_time_limit_fails_the_job_and_refunds_at_once(
+    owner, owner_client, submit, monkeypatch
+) -> None:
+    set_plan(owner, "pro")
+
+    class Slow(LocalRenderer):
+        def generate_image(self, request: ImageRequest) -> GeneratedImage:
+            raise TimeLimitExceeded
+
+    monkeypatch.setattr("generation.services.get_provider", Slow)
+    monkeypatch.setattr("studio.job_types.generate.JobContext.fan_out", _raise_time_limit)
+    job_id = submit(owner_client, body(variations=2)).json()["id"]
+    job = execute_job(job_id)
+    assert job is not None
+    assert (job.status, job.error_code) == ("failed", "time_limit")
+    assert "refunded" in job.error
+    assert get_balance(owner) == 10
+    assert refunds(owner) == [f"job:{job_id}:refund:0", f"job:{job_id}:refund:1"]
+
+
+def _raise_time_limit(*args: Any, **kwargs: Any) -> Any:
+    # Dramatiq's TimeLimit middleware raises this asynchronously in the actor's thread.
+    raise TimeLimitExceeded
+
+
+def test_cancel_refunds_undelivered_units_and_the_worker_does_nothing(
+    owner, owner_client, submit, run_jobs
+) -> None:
+    set_plan(owner, "pro")
+    job_id = submit(owner_client, body(variations=3)).json()["id"]
+    JobUnit.objects.filter(job_id=job_id, index=0).update(status="delivered")
+    response = owner_client.post(f"/api/jobs/{job_id}/cancel")
+    assert response.status_code == 200
+    data = response.json()
+    assert (data["status"], data["error_code"]) == ("cancelled", "cancelled")
+    assert data["credits_remaining"] == 10 - 1
+    run_jobs()
+    assert Job.objects.get(pk=job_id).status == "cancelled"
+    assert not Thumbnail.objects.filter(job_id=job_id).exists()
+    again = owner_client.post(f"/api/jobs/{job_id}/cancel")
+    assert (again.status_code, again.json()["code"]) == (409, "job_finished")
+
+
+def test_cancel_of_a_strangers_job_is_404(owner_client, other_client, submit) -> None:
+    job_id = submit(owner_client, body()).json()["id"]
+    assert other_client.post(f"/api/jobs/{job_id}/cancel").status_code == 404
+    assert Job.objects.get(pk=job_id).status == "queued"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_cancel_while_running_stops_the_worker_and_drops_its_results(
+    owner, owner_client, submit, settings, monkeypatch
+) -> None:
+    """The worker learns of the cancel at its next lease renewal and drops what it makes."""
+    set_plan(owner, "pro")
+    settings.JOB_LEASE_SECONDS = 0.6  # renewals every 0.2 s
+    job_id = submit(owner_client, body(variations=2)).json()["id"]
+
+    class CancelledMeanwhile(LocalRenderer):
+        def generate_image(self, request: ImageRequest) -> GeneratedImage:
+            Job.objects.filter(pk=job_id).update(status="cancelled")
+            time.sleep(0.8)
+            return super().generate_image(request)
+
+    monkeypatch.setattr("generation.services.get_provider", CancelledMeanwhile)
+    monkeypatch.setattr("django.conf.settings.GENERATION_PROVIDER_CONCURRENCY", 1)
+    execute_job(job_id)
+    assert not Thumbnail.objects.filter(job_id=job_id).exists()
+    assert Job.objects.get(pk=job_id).status == "cancelled"
+
+
+def test_progress_publishes_without_database_queries(
+    owner, owner_client, submit, django_assert_num_queries
+) -> None:
+    job_id = submit(owner_client, body()).json()["id"]
+    job = Job.objects.get(pk=job_id)
+    ctx = JobContext(job, "owner", None)  # type: ignore[arg-type]
+    with django_assert_num_queries(0):
+        for percent in range(20, 90, 10):
+            ctx.progress("rendering", percent)
+    assert job.progress == 80
+
+
+# --- snapshots ----------------------------------------------------------------------------------
+
+
+def test_deleting_style_project_or_face_while_queued_still_delivers(
+    owner, owner_client, submit, run_jobs, face_photo_bytes
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    set_plan(owner, "pro")
+    face_id = owner_client.post(
+        "/api/faces",
+        {"name": "Me", "images": [SimpleUploadedFile("f.png", face_photo_bytes, "image/png")]},
+    ).json()["id"]
+    style = Style.objects.create(owner=owner, name="Mine", prompt="bold comic look")
+    palette = Palette.objects.create(owner=owner, name="Hot", colors=["#FF0000", "#000000", "#FFFF00"])
+    project = Project.objects.create(owner=owner, name="Series")
+    job_id = submit(
+        owner_client,
+        body(style_id=style.pk, palette_id=palette.pk, project_id=project.pk, face_ids=[face_id]),
+    ).json()["id"]
+    style.delete()
+    palette.delete()
+    project.delete()
+    Face.objects.filter(pk=face_id).delete()
+    run_jobs()
+    job = Job.objects.get(pk=job_id)
+    assert job.status == "succeeded", job.error
+    thumbnail = Thumbnail.objects.get(job=job)
+    assert (thumbnail.style_id, thumbnail.palette_id, thumbnail.project_id) == (None, None, None)
+    assert job.params["palette"]["colors"] == ["#FF0000", "#000000", "#FFFF00"]
+
+
+# --- the broker and the sweeper --------------------------------------------------------------
+
+
+def test_broker_down_at_commit_still_answers_202_and_the_sweeper_resends(
+    owner, owner_client, submit, run_jobs, monkeypatch
+) -> None:
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr("generation.actors.run_job.send_with_options", broker_down)
+    response = submit(owner_client, body())
+    assert response.status_code == 202
+    job = Job.objects.get(pk=response.json()["id"])
+    assert (job.status, job.enqueued_at) == ("queued", None)
+    assert get_balance(owner) == 9
+    monkeypatch.undo()
+    assert sweep_jobs() == 1
+    assert sweep_jobs() == 0  # just sent: not again until JOB_RESEND_AFTER_SECONDS
+    run_jobs()
+    assert Job.objects.get(pk=job.pk).status == "succeeded"
+
+
+def test_sweeper_judges_by_lease_and_send_time_not_age(owner, owner_client, submit) -> None:
+    queued_id = submit(owner_client, body(title="old but just sent")).json()["id"]
+    running_id = submit(owner_client, body(title="running, fresh lease")).json()["id"]
+    Job.objects.filter(pk=queued_id).update(created_at=timezone.now() - dt.timedelta(days=2))
+    assert claim_job(running_id, "alive")
+    Job.objects.filter(pk=running_id).update(created_at=timezone.now() - dt.timedelta(days=2))
+    assert sweep_jobs() == 0
+    later = timezone.now() + dt.timedelta(minutes=5)
+    assert sweep_jobs(now=later) == 2  # the queued job's message and the lapsed lease
+
+
+# --- retries, re-queues and the breaker against the fake Gemini --------------------------------
+
+
+def test_a_429_with_retry_delay_is_requeued_with_at_least_that_delay(
+    owner, owner_client, submit, run_jobs, gemini_settings: FakeGemini, settings
+) -> None:
+    set_plan(owner, "pro")
+    gemini_settings.script("429")  # RetryInfo retryDelay "30s"
+    job_id = submit(owner_client, body()).json()["id"]
+    started = time.time()
+    broker = dramatiq.get_broker()
+    message = dramatiq.Message.decode(broker.queues["jobs_high"].get_nowait())
+    execute_job(*message.args)
+    job = Job.objects.get(pk=job_id)
+    assert (job.status, job.stage) == ("queued", "waiting")
+    assert job.run_after is not None
+    assert job.run_after.timestamp() >= started + 30
+    [delayed] = [
+        dramatiq.Message.decode(broker.queues[q].get_nowait()) for q in ("jobs_high.DQ",)
+    ]
+    assert delayed.options["eta"] >= (started + 30) * 1000
+    assert execute_job(job_id) is None  # delivered early: not claimable before run_after
+    assert len(gemini_settings.generate_requests()) == 1
+    Job.objects.filter(pk=job_id).update(run_after=timezone.now())
+    assert execute_job(job_id).status == "succeeded"
+    assert len(gemini_settings.generate_requests()) == 2
+    assert debits(owner) == [-1] and refunds(owner) == []
+
+
+def test_transient_503s_are_retried_in_place(
+    owner, owner_client, submit, run_jobs, gemini_settings: FakeGemini
+) -> None:
+    gemini_settings.script("503", "503")
+    job_id = submit(owner_client, body()).json()["id"]
+    run_jobs()
+    assert Job.objects.get(pk=job_id).status == "succeeded"
+    assert len(gemini_settings.generate_requests()) == 3
+
+
+def test_safety_refusal_is_refunded_with_a_message_that_says_so(
+    owner, owner_client, submit, run_jobs, gemini_settings: FakeGemini
+) -> None:
+    gemini_settings.script("image_safety")
+    job_id = submit(owner_client, body()).json()["id"]
+    run_jobs()
+    data = owner_client.get(f"/api/jobs/{job_id}").json()
+    assert (data["status"], data["error_code"]) == ("failed", "safety_blocked")
+    assert "refunded" in data["error"]
+    assert get_balance(owner) == 10
+    assert len(gemini_settings.generate_requests()) == 1  # a refusal is not retried
+
+
+def test_breaker_opens_after_repeated_failures_and_refuses_fast(
+    owner, owner_client, submit, run_jobs, gemini_settings: FakeGemini, settings
+) -> None:
+    settings.CIRCUIT_BREAKER_FAILURES = 3
+    settings.GEMINI_RETRY_ATTEMPTS = 3
+    gemini_settings.script("503", "503", "503")
+    job_id = submit(owner_client, body()).json()["id"]
+    run_jobs()
+    assert Job.objects.get(pk=job_id).status == "failed"
+    response = submit(owner_client, body(title="next"))
+    assert (response.status_code, response.json()["code"]) == (503, "provider_unavailable")
+    assert int(response["Retry-After"]) >= 1
+    assert get_balance(owner) == 10  # the failed job refunded, the refused one never charged
+    assert len(gemini_settings.generate_requests()) == 3
+
+
+def test_breaker_half_opens_for_exactly_one_probe(settings) -> None:
+    settings.CIRCUIT_BREAKER_FAILURES = 2
+    breaker = CircuitBreaker("gemini", "m")
+    breaker.record_failure()
+    breaker.check()
+    breaker.record_failure()
+    with pytest.raises(Exception, match="m"):
+        breaker.check()
+    cache.set("breaker:gemini:m:open-until", time.time() - 1, 60)
+    breaker.refuse_if_open()  # half-open: requests are accepted
+    breaker.check()  # the probe
+    with pytest.raises(Exception, match="m"):
+        breaker.check()  # a second caller while the probe runs
+    breaker.record_success()
+    breaker.check()
+
+
+# --- the model catalog --------------------------------------------------------------------------
+
+
+def test_a_model_the_plan_does_not_allow_is_403_and_hidden_from_the_form(
+    owner, owner_client, submit, gemini_settings: FakeGemini, monkeypatch
+) -> None:
+    spec = catalog.get_model("gemini-3-pro-image")
+    paid_only = type(spec)(**{**spec.__dict__, "plans": ("starter", "advanced", "pro")})
+    monkeypatch.setattr(catalog, "MODELS", {**catalog.MODELS, spec.id: paid_only})
+    response = submit(owner_client, body(model="gemini-3-pro-image"))
+    assert (response.status_code, response.json()["code"]) == (403, "plan_model_not_allowed")
+    html = owner_client.get("/studio/").content.decode()
+    assert 'value="gemini-3-pro-image"' not in html
+    assert 'name="model"' in html and "Offline renderer." not in html
+    set_plan(owner, "pro")
+    html = owner_client.get("/studio/").content.decode()
+    assert 'value="gemini-3-pro-image"' in html
+
+
+def test_a_size_the_model_cannot_make_is_refused_before_charging(
+    owner, owner_client, submit, gemini_settings: FakeGemini, monkeypatch
+) -> None:
+    set_plan(owner, "pro")
+    spec = catalog.get_model("gemini-3.1-flash-image")
+    only_1k = type(spec)(**{**spec.__dict__, "image_sizes": ("1K",)})
+    monkeypatch.setattr(catalog, "MODELS", {**catalog.MODELS, spec.id: only_1k})
+    response = submit(owner_client, body(model=spec.id, resolution="4K"))
+    assert (response.status_code, response.json()["code"]) == (400, "resolution_not_supported")
+    assert get_balance(owner) == 10
+
+
+def test_with_only_a_key_generate_works_on_todays_models(
+    owner, owner_client, submit, run_jobs, gemini_settings: FakeGemini
+) -> None:
+    job_id = submit(owner_client, body()).json()["id"]
+    run_jobs()
+    job = Job.objects.get(pk=job_id)
+    assert job.status == "succeeded", job.error
+    assert job.model == catalog.default_image_model("free").id
+    [request] = gemini_settings.generate_requests()
+    assert request.model == job.model
+    assert json.dumps(request.body["generationConfig"]["imageConfig"])
