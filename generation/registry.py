@@ -65,6 +65,7 @@ class JobType:
         cooldown: whether the plan's `generate_cooldown_seconds` applies between requests.
         result_kind: "thumbnails" (units become Thumbnail rows) or "json" (`Job.result`).
         result_template: the studio partial that shows a finished job's result.
+        tool_template: the partial of its form on a thumbnail's large view ("" for none).
         model_kind: which catalog models it runs on ("image" or "text").
         time_limit_seconds: Dramatiq's time limit for one run; past it the job fails and its
             unfinished units are refunded at once.
@@ -79,6 +80,7 @@ class JobType:
     cooldown: ClassVar[bool] = False
     result_kind: ClassVar[Literal["thumbnails", "json"]] = "json"
     result_template: ClassVar[str] = ""
+    tool_template: ClassVar[str] = ""
     model_kind: ClassVar[Literal["image", "text"]] = "text"
     time_limit_seconds: ClassVar[int] = 600
     cache: ClassVar[CachePolicy | None] = None

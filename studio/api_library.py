@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.urls import reverse
 from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
@@ -61,7 +62,9 @@ def thumbnails(request: Request) -> Response:
 
 @api_view(["GET", "PATCH", "DELETE"])
 def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
-    """PATCH `{"is_favorite"?, "is_public"?, "project_id"? (null: no project)}`."""
+    """GET: the thumbnail with `parent_id` and `versions` (every version of its line, newest
+    first: `{"id", "parent_id", "created_at", "small_url", "download_url"}`). PATCH
+    `{"is_favorite"?, "is_public"?, "project_id"? (null: no project)}`."""
     thumbnail = services.access_thumbnail(request.user, thumbnail_id)
     if request.method == "DELETE":
         services.do_delete_thumbnail(thumbnail=thumbnail)
@@ -80,6 +83,24 @@ def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
             is_favorite=_optional_bool(data, "is_favorite"),
             is_public=_optional_bool(data, "is_public"),
             project=project,
+        )
+    if request.method == "GET":
+        versions = thumbnail.versions().order_by("-created_at", "-id")
+        return Response(
+            {
+                **thumbnail_payload(thumbnail),
+                "versions": [
+                    {
+                        "id": v.pk,
+                        "parent_id": v.parent_id,
+                        "created_at": v.created_at.isoformat(),
+                        "small_url": v.image_small.url,
+                        "download_url": reverse("api-thumbnail-download", args=[v.pk])
+                        + "?size=youtube",
+                    }
+                    for v in versions
+                ],
+            }
         )
     return Response(thumbnail_payload(thumbnail))
 

@@ -177,6 +177,14 @@ class Thumbnail(models.Model):
         related_name="thumbnails",
         db_index=False,
     )
+    # Versions: an edit's `parent` is the thumbnail it was made from; `root` is the first of the
+    # line (NULL for originals), so a thumbnail's versions are one indexed query.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="descendants"
+    )
     title = models.CharField(max_length=200, blank=True)
     style = models.ForeignKey(Style, null=True, blank=True, on_delete=models.SET_NULL)
     palette = models.ForeignKey(Palette, null=True, blank=True, on_delete=models.SET_NULL)
@@ -219,3 +227,13 @@ class Thumbnail(models.Model):
 
     def __str__(self) -> str:
         return self.title or f"Thumbnail {self.pk}"
+
+    @property
+    def lineage_id(self) -> int:
+        """The id of the first thumbnail of this one's line of versions."""
+        return self.root_id or self.pk
+
+    def versions(self) -> models.QuerySet[Thumbnail]:
+        """Every version of this thumbnail (the original and all edits), newest first."""
+        root = self.lineage_id
+        return Thumbnail.objects.filter(Q(pk=root) | Q(root_id=root), owner_id=self.owner_id)

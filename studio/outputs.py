@@ -130,6 +130,8 @@ def thumbnail_payload(thumbnail: Thumbnail) -> dict[str, Any]:
         "is_public": thumbnail.is_public,
         "project_id": thumbnail.project_id,
         "job_id": str(thumbnail.job_id) if thumbnail.job_id else None,
+        "parent_id": thumbnail.parent_id,
+        "page_url": reverse("thumbnail-page", args=[thumbnail.pk]),
         "created_at": thumbnail.created_at.isoformat(),
         "parameters": public_parameters(thumbnail.parameters),
     }

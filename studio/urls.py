@@ -15,6 +15,11 @@ urlpatterns = [
     ),
     path("studio/gallery", views_gallery.gallery_page, name="gallery-page"),
     path(
+        "studio/thumbnails/<int:thumbnail_id>",
+        views_gallery.thumbnail_page,
+        name="thumbnail-page",
+    ),
+    path(
         "studio/thumbnails/<int:thumbnail_id>/favorite",
         views_gallery.toggle_favorite,
         name="thumbnail-favorite",

@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from billing.services import effective_plan, get_balance
+from generation import catalog
 from studio import services
 from studio.gallery import (
     DEFAULT_PAGE_SIZE,
@@ -19,8 +21,31 @@ from studio.gallery import (
     page_of,
     parse_filters,
 )
+from studio.job_types import thumbnail_tools
 from studio.models import Project, Thumbnail
 from studio.services import StudioError
+
+
+@login_required
+@require_GET
+def thumbnail_page(request: HttpRequest, thumbnail_id: int) -> TemplateResponse:
+    """The large view of a thumbnail: the image big, full-size and YouTube-ready downloads, its
+    versions newest first, and every tool a job type offers for it (gated by plan, with a link
+    to the plans page where the plan lacks one)."""
+    thumbnail = services.access_thumbnail(request.user, thumbnail_id)
+    plan = effective_plan(request.user)
+    return TemplateResponse(
+        request,
+        "studio/thumbnail.html",
+        {
+            "thumbnail": thumbnail,
+            "versions": list(thumbnail.versions().order_by("-created_at", "-id")),
+            "tools": thumbnail_tools(plan),
+            "plan": plan,
+            "credits": get_balance(request.user),
+            "offline": catalog.is_offline(),
+        },
+    )
 
 
 @login_required

@@ -124,4 +124,12 @@
   }
 
   if (document.getElementById("jobs")) connect();
+
+  // Enter on a focused thumbnail card opens its large view (a click opens it through its link).
+  document.addEventListener("keydown", (event) => {
+    const el = event.target;
+    if (event.key === "Enter" && el instanceof HTMLElement && el.matches(".thumb[data-href]")) {
+      window.location.assign(el.dataset.href);
+    }
+  });
 })();

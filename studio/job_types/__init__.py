@@ -2,7 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from billing.models import Plan
+from billing.services import plan_table
+from generation.registry import JobType
 from studio.job_types.analyse_palette import AnalysePalette
 from studio.job_types.generate import GenerateThumbnails
 
-JOB_TYPES = (GenerateThumbnails(), AnalysePalette())
+JOB_TYPES: tuple[JobType, ...] = (
+    GenerateThumbnails(),
+    AnalysePalette(),
+)
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A job type offered on a thumbnail's large view: its form partial (`tool_template`), and
+    whether `plan` may use it, else the first plan that may."""
+
+    job_type: JobType
+    allowed: bool
+    unlocked_by: Plan | None
+
+
+def thumbnail_tools(plan: Plan) -> list[Tool]:
+    """The large view's tools, in registration order."""
+    plans = plan_table()
+    tools = []
+    for job_type in JOB_TYPES:
+        if not job_type.tool_template:
+            continue
+        feature = job_type.feature
+        allowed = feature is None or plan.has_feature(feature)
+        unlocked_by = None if allowed else next((p for p in plans if p.has_feature(feature)), None)
+        tools.append(Tool(job_type, allowed, unlocked_by))
+    return tools

@@ -176,6 +176,7 @@ class AnalysePalette(JobType):
     rate_limit_route = "analyse_palette"
     result_kind = "json"
     result_template = "studio/jobs/analyse_palette.html"
+    tool_template = "studio/tools/analyse_palette.html"
     model_kind = "text"
     time_limit_seconds = 120
     cache = CachePolicy(version="palette-v1")

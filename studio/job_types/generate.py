@@ -52,7 +52,9 @@ class GenerateInput(serializers.Serializer):
         choices=ASPECT_RATIOS,
         required=False,
         default="16:9",
-        error_messages={"invalid_choice": f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}."},
+        error_messages={
+            "invalid_choice": f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}."
+        },
     )
     resolution = serializers.CharField(required=False, default="1K", max_length=4)
     variations = serializers.IntegerField(
