@@ -65,3 +65,25 @@ def test_purge_expired_thumbnails(
         assert "1 expired thumbnail(s) deleted" in run("purge_expired_thumbnails", "--commit")
     assert list(Thumbnail.objects.values_list("title", flat=True)) == ["New"]
     assert not old.image.storage.exists(old.image.name)
+
+
+def test_seed_demo_gives_the_demo_creator_a_plan_face_projects_and_gallery() -> None:
+    from django.contrib.auth import get_user_model
+
+    from billing.services import effective_plan
+    from studio.models import Face, Project
+
+    out = run("seed_demo")
+    assert "creator demo@viewbait.local (created)" in out
+    demo = get_user_model().objects.get(email="demo@viewbait.local")
+    assert effective_plan(demo).slug == "pro"  # every tool can be shown
+    assert Face.objects.filter(owner=demo).count() == 1
+    assert Project.objects.filter(owner=demo).count() == 2
+    thumbnails = Thumbnail.objects.filter(owner=demo)
+    assert thumbnails.count() == 6
+    assert {t.aspect_ratio for t in thumbnails} == {"16:9", "9:16", "1:1"}
+    assert len({t.style_id for t in thumbnails}) == 6
+    balance = get_balance(demo)
+    run("seed_demo")  # idempotent: nothing more is made or charged
+    assert Thumbnail.objects.filter(owner=demo).count() == 6
+    assert get_balance(demo) == balance

@@ -1,11 +1,33 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandParser
+from django.test import override_settings
 
-from billing.services import open_account
+from billing.models import Plan
+from billing.services import change_plan, effective_plan, grant_credits, open_account
+from generation import catalog
+from generation.services import execute_job, submit_job
+from studio.job_types.generate import GenerateThumbnails
+from studio.models import Face, Palette, Project, Style, Thumbnail
+from studio.services import do_create_face
+
+FACE_PHOTO = Path(settings.BASE_DIR) / "tests" / "fixtures" / "face-eileen-collins.jpg"
+# (title, style slug, palette name, aspect ratio, with the face, project)
+DEMO_THUMBNAILS = (
+    ("I Tried 100 Coffee Shops: Only 1 Was Worth It", "vlog-bright", "Sunset Pop", "16:9", True, 0),
+    ("This Changed Everything", "cinematic", "Neon Night", "16:9", True, 0),
+    ("Speedrun World Record: 4 Minutes Flat", "bold-gaming", "Neon Night", "16:9", False, 1),
+    ("iPhone vs Pixel: The Honest Review", "clean-tech", "Clean Tech", "16:9", True, 1),
+    ("Day 1 of 100", "retro-pop", "Candy", "9:16", True, 0),
+    ("Why Nobody Talks About This", "documentary", "Mono Punch", "1:1", False, 1),
+)
+PROJECTS = ("Coffee series", "Tech reviews")
 
 
 class Command(BaseCommand):
@@ -38,6 +60,73 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{'admin' if staff else 'creator'} {email} ({state}); password {password}"
             )
+            if not staff:
+                self._demo_library(user)
+
+    def _demo_library(self, user: Any) -> None:
+        """On the first run: the Pro plan (so every tool can be shown), a face, two projects and
+        a gallery of thumbnails in several styles and ratios, rendered offline here."""
+        if Thumbnail.objects.filter(owner=user).exists():
+            return
+        change_plan(user=user, plan=Plan.objects.get(slug="pro"), status="active")
+        plan = effective_plan(user)
+        grant_credits(
+            user=user,
+            amount=plan.monthly_credits,
+            idempotency_key=f"demo:{user.pk}:pro-grant",
+            reason="Demo account: Pro plan credits",
+        )
+        face = Face.objects.filter(owner=user).first()
+        if face is None and FACE_PHOTO.exists():
+            photo = SimpleUploadedFile("face.jpg", FACE_PHOTO.read_bytes(), "image/jpeg")
+            face = do_create_face(owner=user, name="Eileen", files=[photo])
+        projects = [Project.objects.get_or_create(owner=user, name=n)[0] for n in PROJECTS]
+        job_type = GenerateThumbnails()
+        local = catalog.get_model(catalog.LOCAL)
+        # Rendered right here (execute_job below); the message each submit also sends finds the
+        # job finished. No in-process worker is started for it.
+        with override_settings(JOBS_RUN_INLINE=False):
+            self._render(user, plan, face, projects, job_type, local)
+        self.stdout.write(
+            f"demo library: {Thumbnail.objects.filter(owner=user).count()} thumbnails"
+        )
+
+    def _render(
+        self,
+        user: Any,
+        plan: Plan,
+        face: Face | None,
+        projects: list[Project],
+        job_type: GenerateThumbnails,
+        local: catalog.ModelSpec,
+    ) -> None:
+        for title, slug, palette_name, ratio, with_face, project in DEMO_THUMBNAILS:
+            validated = {
+                "title": title,
+                "instructions": "",
+                "style_id": Style.objects.get(slug=slug, owner=None).pk,
+                "palette_id": Palette.objects.get(name=palette_name, owner=None).pk,
+                "face_ids": [face.pk] if face is not None and with_face else [],
+                "expression": "excited" if with_face else "",
+                "pose": "",
+                "aspect_ratio": ratio,
+                "resolution": "1K",
+                "variations": 1,
+                "project_id": projects[project].pk,
+                "model": "",
+            }
+            params = job_type.snapshot(user=user, validated=validated, plan=plan, model=local)
+            job, _ = submit_job(
+                user=user,
+                job_type=job_type.name,
+                params=params,
+                units=1,
+                unit_cost=1,
+                model=catalog.LOCAL,
+                idempotency_key=f"demo:{title}",
+                priority=plan.queue_priority,
+            )
+            execute_job(str(job.pk))
 
     def _verify_email(self, user: Any) -> None:
         from allauth.account.models import EmailAddress
