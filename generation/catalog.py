@@ -29,7 +29,7 @@ from typing import Literal
 
 from django.conf import settings
 
-from generation.sizes import ASPECT_RATIOS, IMAGE_SIZES, pixel_size
+from generation.sizes import ASPECT_RATIOS, IMAGE_SIZES, PIXEL_SIZES
 
 LOCAL = "local"
 
@@ -87,52 +87,8 @@ def _frozen_sizes(
     return MappingProxyType({size: MappingProxyType(dict(row)) for size, row in table.items()})
 
 
-# Output sizes of the Gemini 3 image models, from the image-generation guide's "Aspect ratios and
-# image size" tables (read 2026-11-29). The "Flash Image" (gemini-3.1-flash-image) and "Pro Image"
-# (gemini-3-pro-image) tables give the same width x height for every ratio and size the studio
-# uses; Flash Image also has a "512" (0.5K) size and the ratios 1:4, 4:1, 1:8, 8:1, which the
-# studio does not offer, so they are left out. (gemini-2.5-flash-image, retired below, had its own
-# single-size table: 16:9 was 1344x768.)
-GEMINI_3_IMAGE_PIXEL_SIZES = _frozen_sizes(
-    {
-        "1K": {
-            "1:1": (1024, 1024),
-            "2:3": (848, 1264),
-            "3:2": (1264, 848),
-            "3:4": (896, 1200),
-            "4:3": (1200, 896),
-            "4:5": (928, 1152),
-            "5:4": (1152, 928),
-            "9:16": (768, 1376),
-            "16:9": (1376, 768),
-            "21:9": (1584, 672),
-        },
-        "2K": {
-            "1:1": (2048, 2048),
-            "2:3": (1696, 2528),
-            "3:2": (2528, 1696),
-            "3:4": (1792, 2400),
-            "4:3": (2400, 1792),
-            "4:5": (1856, 2304),
-            "5:4": (2304, 1856),
-            "9:16": (1536, 2752),
-            "16:9": (2752, 1536),
-            "21:9": (3168, 1344),
-        },
-        "4K": {
-            "1:1": (4096, 4096),
-            "2:3": (3392, 5056),
-            "3:2": (5056, 3392),
-            "3:4": (3584, 4800),
-            "4:3": (4800, 3584),
-            "4:5": (3712, 4608),
-            "5:4": (4608, 3712),
-            "9:16": (3072, 5504),
-            "16:9": (5504, 3072),
-            "21:9": (6336, 2688),
-        },
-    }
-)
+# Output sizes of the Gemini 3 image models: generation.sizes.PIXEL_SIZES (source cited there).
+GEMINI_3_IMAGE_PIXEL_SIZES = _frozen_sizes(PIXEL_SIZES)
 
 
 MODELS: Mapping[str, ModelSpec] = MappingProxyType(
@@ -260,9 +216,7 @@ LOCAL_SPEC = ModelSpec(
     aspect_ratios=ASPECT_RATIOS,
     max_input_images=14,
     timeout_seconds=MappingProxyType({"1K": 30.0, "2K": 60.0, "4K": 120.0}),
-    pixel_sizes=_frozen_sizes(
-        {size: {ratio: pixel_size(ratio, size) for ratio in ASPECT_RATIOS} for size in IMAGE_SIZES}
-    ),
+    pixel_sizes=GEMINI_3_IMAGE_PIXEL_SIZES,  # the local renderer draws at Gemini's sizes
 )
 
 
