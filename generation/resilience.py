@@ -144,33 +144,9 @@ def model_slot(model: str, *, hold_seconds: float, stop: threading.Event) -> Ite
     Without Redis, a per-process semaphore. Waits up to PROVIDER_SLOT_WAIT_SECONDS, then raises
     QuotaExceeded (retryable) so the unit is retried or re-queued; raises Stopped if `stop` is
     set while waiting."""
-    limit = settings.PROVIDER_MAX_CONCURRENT_CALLS
+    acquire, release = _redis_slot(model, hold_seconds) if _uses_redis() else _local_slot(model)
     deadline = time.monotonic() + settings.PROVIDER_SLOT_WAIT_SECONDS
-    if not _uses_redis():
-        with _local_lock:
-            semaphore = _local_semaphores.setdefault(model, threading.BoundedSemaphore(limit))
-        while not semaphore.acquire(timeout=0.2):
-            if stop.is_set():
-                raise Stopped
-            if time.monotonic() > deadline:
-                raise QuotaExceeded("no free provider slot", retry_after=30)
-        try:
-            yield
-        finally:
-            semaphore.release()
-        return
-
-    from django_redis import get_redis_connection
-
-    client = get_redis_connection("default")
-    key = f"{settings.CACHES['default'].get('KEY_PREFIX', 'vb')}:slots:{model}"
-    token = uuid.uuid4().hex
-    acquire = client.register_script(_ACQUIRE)
-    ttl = int(hold_seconds) + 60
-    while True:
-        now = time.time()
-        if acquire(keys=[key], args=[now - hold_seconds, now, limit, token, ttl]):
-            break
+    while not acquire():
         if stop.wait(0.1 + random.random() * 0.2):
             raise Stopped
         if time.monotonic() > deadline:
@@ -179,9 +155,34 @@ def model_slot(model: str, *, hold_seconds: float, stop: threading.Event) -> Ite
         yield
     finally:
         try:
-            client.zrem(key, token)
+            release()
         except Exception:
             logger.warning("could not release provider slot for %s", model, exc_info=True)
+
+
+def _local_slot(model: str) -> tuple[Callable[[], bool], Callable[[], None]]:
+    with _local_lock:
+        semaphore = _local_semaphores.setdefault(
+            model, threading.BoundedSemaphore(settings.PROVIDER_MAX_CONCURRENT_CALLS)
+        )
+    return (lambda: semaphore.acquire(blocking=False)), semaphore.release
+
+
+def _redis_slot(model: str, hold_seconds: float) -> tuple[Callable[[], bool], Callable[[], None]]:
+    from django_redis import get_redis_connection
+
+    client = get_redis_connection("default")
+    key = f"{settings.CACHES['default'].get('KEY_PREFIX', 'vb')}:slots:{model}"
+    token = uuid.uuid4().hex
+    script = client.register_script(_ACQUIRE)
+    limit = settings.PROVIDER_MAX_CONCURRENT_CALLS
+    ttl = int(hold_seconds) + 60
+
+    def acquire() -> bool:
+        now = time.time()
+        return bool(script(keys=[key], args=[now - hold_seconds, now, limit, token, ttl]))
+
+    return acquire, lambda: client.zrem(key, token)
 
 
 # --- retries -----------------------------------------------------------------------------------

@@ -194,20 +194,7 @@ def generate(request: HttpRequest) -> TemplateResponse:
     fresh idempotency key and a cleared #generate-errors out of band; or a readable error for
     #generate-errors. A replay of the same key (a double submit) charges nothing and adds no
     second card (HX-Reswap: none), but still refreshes the key."""
-    data: dict[str, Any] = {key: request.POST.get(key) for key in request.POST}
-    data["face_ids"] = request.POST.getlist("face_ids")
-    data.pop("idempotency_key", None)
-    data.pop("csrfmiddlewaretoken", None)
-    try:
-        submission = submit(
-            request,
-            type_name="generate_thumbnails",
-            data=data,
-            idempotency_key=request.POST.get("idempotency_key") or None,
-        )
-    except Exception as exc:
-        return _refused_fragment(request, exc, "#generate-errors")
-    return _job_accepted(request, submission)
+    return _submit_form(request, "generate_thumbnails", "#generate-errors")
 
 
 @login_required
@@ -215,20 +202,27 @@ def generate(request: HttpRequest) -> TemplateResponse:
 def run_tool(request: HttpRequest, type_name: str) -> TemplateResponse:
     """htmx post of any job type's form (`/studio/tools/<type>`; fields and files as its input
     schema takes them): the job's card for #jobs, or an error fragment for #tool-errors."""
-    data: dict[str, Any] = {key: request.POST.get(key) for key in request.POST}
-    data.pop("idempotency_key", None)
-    data.pop("csrfmiddlewaretoken", None)
-    files = {name: request.FILES.getlist(name) for name in request.FILES}
+    return _submit_form(request, type_name, "#tool-errors")
+
+
+def _submit_form(request: HttpRequest, type_name: str, errors_target: str) -> TemplateResponse:
+    """Submit a job from a form post: fields named `*_ids` (and any sent more than once) are
+    lists, files go by field name, `idempotency_key` is the form's hidden key."""
+    data: dict[str, Any] = {
+        key: values if key.endswith("_ids") or len(values) > 1 else values[0]
+        for key, values in request.POST.lists()
+        if key not in ("idempotency_key", "csrfmiddlewaretoken")
+    }
     try:
         submission = submit(
             request,
             type_name=type_name,
             data=data,
-            files=files,
+            files={name: request.FILES.getlist(name) for name in request.FILES},
             idempotency_key=request.POST.get("idempotency_key") or None,
         )
     except Exception as exc:
-        return _refused_fragment(request, exc, "#tool-errors")
+        return _refused_fragment(request, exc, errors_target)
     return _job_accepted(request, submission)
 
 
