@@ -27,3 +27,16 @@ if os.environ.get("VIEWBAIT_PER_PROCESS_LIMITS") == "1":
             "LOCATION": "per-process-counters",
         },
     }
+
+# Dramatiq workers tests start (tests/test_worker_crash.py), with VIEWBAIT_TEST_WORKER=1: the real
+# broker of viewbait.settings (Redis at REDIS_URL, queues under DRAMATIQ_NAMESPACE) instead of the
+# test settings' stub, the media root the test reads (VIEWBAIT_TEST_MEDIA_ROOT), and
+# tests.servers.WorkerTestHooks (a slow local renderer: VIEWBAIT_TEST_RENDER_DELAY).
+if os.environ.get("VIEWBAIT_TEST_WORKER") == "1":
+    from viewbait.settings import DRAMATIQ_BROKER as REAL_BROKER
+
+    DRAMATIQ_BROKER = {
+        **REAL_BROKER,
+        "MIDDLEWARE": [*REAL_BROKER["MIDDLEWARE"], "tests.servers.WorkerTestHooks"],
+    }
+    MEDIA_ROOT = os.environ["VIEWBAIT_TEST_MEDIA_ROOT"]

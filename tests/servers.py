@@ -1,10 +1,12 @@
 """Real servers for tests: a private redis-server that can be stopped and started again on the
-same port, and Daphne web processes sharing the test's database."""
+same port, Daphne web processes and Dramatiq workers sharing the test's database."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -12,8 +14,10 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import dramatiq
 import redis
 from django.db import connection
 
@@ -156,3 +160,104 @@ class Daphne:
     def output(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+class DramatiqWorker:
+    """One `manage.py rundramatiq` in its own process group (so `kill()` reaches the Dramatiq
+    worker processes it forks), with `env` added to ours. Its output goes to `log`."""
+
+    def __init__(
+        self, env: dict[str, str], log: Path, *, processes: int = 1, threads: int = 2
+    ) -> None:
+        self.log = log
+        self.env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            **env,
+        }
+        self.command = [
+            sys.executable,
+            "manage.py",
+            "rundramatiq",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        ]
+        self.processes = processes
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> DramatiqWorker:
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        return self
+
+    def wait_until_ready(self, seconds: float = 60) -> None:
+        """Until every worker process logged "ready for action"."""
+        deadline = time.monotonic() + seconds
+        while self.output(lines=10_000).count("ready for action") < self.processes:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"dramatiq exited early:\n{self.output()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dramatiq not ready after {seconds} s:\n{self.output()}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL to the whole group: the crash of a machine, no shutdown code runs."""
+        self._signal_group(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            self._signal_group(signal.SIGKILL)  # anything the dead leader left behind
+            return
+        self._signal_group(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=15)
+        self._signal_group(signal.SIGKILL)
+        self.process.wait(timeout=5)
+
+    def _signal_group(self, signum: int) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signum)
+
+    def output(self, lines: int = 60) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class WorkerTestHooks(dramatiq.Middleware):
+    """Installed in the Dramatiq workers tests start (tests/server_settings.py, with
+    VIEWBAIT_TEST_WORKER=1): the local renderer sleeps VIEWBAIT_TEST_RENDER_DELAY seconds before
+    each image, and appends `<VIEWBAIT_TEST_WORKER_NAME> <pid> <seed>` to
+    VIEWBAIT_TEST_RENDER_LOG when it starts one, so a test can make a job slow enough to crash
+    a worker in the middle of it and tell which worker runs it. Product code has no such hook."""
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        from generation.providers.local import LocalRenderer
+
+        delay = float(os.environ.get("VIEWBAIT_TEST_RENDER_DELAY") or 0)
+        record = os.environ.get("VIEWBAIT_TEST_RENDER_LOG")
+        name = os.environ.get("VIEWBAIT_TEST_WORKER_NAME", "worker")
+        original = LocalRenderer.generate_image
+
+        def generate_image(self: Any, request: Any) -> Any:
+            if record:
+                with open(record, "a") as out:
+                    out.write(f"{name} {os.getpid()} {request.spec.seed}\n")
+            time.sleep(delay)
+            return original(self, request)
+
+        LocalRenderer.generate_image = generate_image  # type: ignore[method-assign]

@@ -1,0 +1,348 @@
+"""Crashes, with real processes: a worker SIGKILLed in the middle of a job, a job whose broker
+message was lost, and `make run`'s supervisor restarting a worker that died.
+
+The first two start real Dramatiq workers (`manage.py rundramatiq`, tests.servers.DramatiqWorker)
+on this test's PostgreSQL database and the machine's Redis (REDIS_URL, queues in a namespace of
+their own), with short leases and a sweeper every second (JOB_LEASE_SECONDS=4,
+JOB_SWEEP_INTERVAL_SECONDS=1, JOB_RESEND_AFTER_SECONDS=2) and the local renderer slowed to
+RENDER_DELAY seconds an image (tests.servers.WorkerTestHooks), so a 3-image job can be caught
+with some but not all of its images delivered. Jobs are submitted through POST /api/generate in
+this process; its actors send to the workers' Redis broker. Transactional database (the workers
+see committed rows only), so on-commit callbacks run at the real commit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.db import connection
+from dramatiq.brokers.redis import RedisBroker
+
+from billing.models import CreditLedgerEntry
+from generation import actors
+from generation.models import Job, JobUnit
+from studio.models import Thumbnail
+from tests.conftest import JSONClient, make_user, set_plan
+from tests.servers import ROOT, DramatiqWorker, database_url
+
+RENDER_DELAY = 2.0  # seconds per image in the workers
+FINISH_SECONDS = 60
+
+
+class Stack:
+    """Workers sharing this test's database, one Redis namespace and one media root."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.redis_url = os.environ["REDIS_URL"]
+        self.namespace = f"vb-crash-{uuid.uuid4().hex[:10]}"
+        self.media = tmp_path / "media"
+        self.media.mkdir()
+        (tmp_path / "var").mkdir()
+        self.render_log = tmp_path / "renders.log"
+        self.render_log.touch()
+        self.env = {
+            "DJANGO_SETTINGS_MODULE": "tests.server_settings",
+            "VIEWBAIT_TEST_WORKER": "1",
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": self.redis_url,
+            "DRAMATIQ_NAMESPACE": self.namespace,
+            "VIEWBAIT_VAR_DIR": str(tmp_path / "var"),
+            "VIEWBAIT_TEST_MEDIA_ROOT": str(self.media),
+            "VIEWBAIT_TEST_RENDER_DELAY": str(RENDER_DELAY),
+            "VIEWBAIT_TEST_RENDER_LOG": str(self.render_log),
+            "JOB_LEASE_SECONDS": "4",
+            "JOB_SWEEP_INTERVAL_SECONDS": "1",
+            "JOB_RESEND_AFTER_SECONDS": "2",
+            "GENERATION_PROVIDER_CONCURRENCY": "1",  # one image at a time, RENDER_DELAY apart
+        }
+        self.workers: dict[str, DramatiqWorker] = {}
+        self.broker = RedisBroker(url=self.redis_url, namespace=self.namespace)
+
+    def start(self, *names: str) -> None:
+        for name in names:
+            env = {**self.env, "VIEWBAIT_TEST_WORKER_NAME": name}
+            self.workers[name] = DramatiqWorker(env, self.tmp_path / f"worker-{name}.log").start()
+        for name in names:
+            self.workers[name].wait_until_ready()
+
+    def renders(self) -> list[str]:
+        """The worker name of each image render started, in order."""
+        return [line.split()[0] for line in self.render_log.read_text().splitlines() if line]
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- worker {name} ---\n{worker.output()}" for name, worker in self.workers.items()
+        )
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.stop()
+        self.broker.close()
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            keys = list(client.scan_iter(f"{self.namespace}*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+
+@pytest.fixture
+def stack(transactional_db: None, tmp_path: Path, monkeypatch) -> Iterator[Stack]:
+    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
+        pytest.skip("needs DATABASE_URL and REDIS_URL (worker processes share them)")
+    if connection.vendor != "postgresql":
+        pytest.skip("worker processes need PostgreSQL (DATABASE_URL)")
+    stack = Stack(tmp_path)
+    # This process's actors send to the workers' broker instead of the test settings' stub.
+    for actor in (actors.run_job, actors.run_job_high):
+        monkeypatch.setattr(actor, "broker", stack.broker)
+    try:
+        yield stack
+    finally:
+        stack.close()
+
+
+@contextmanager
+def logs_on_failure(stack: Stack) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        print(stack.logs())
+        print("--- renders ---\n" + stack.render_log.read_text())
+        raise
+
+
+def wait_for(what: str, check: Callable[[], Any], seconds: float, stack: Stack) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not {what} after {seconds} s")
+        time.sleep(0.05)
+
+
+def pro_client(email: str) -> tuple[Any, JSONClient]:
+    user = make_user(email)
+    set_plan(user, "pro")
+    client = JSONClient()
+    client.force_login(user)
+    return user, client
+
+
+def delivered(job_id: str) -> int:
+    return JobUnit.objects.filter(job_id=job_id, status=JobUnit.Status.DELIVERED).count()
+
+
+def finished(job_id: str) -> Job | None:
+    job = Job.objects.get(pk=job_id)
+    return job if job.is_finished else None
+
+
+def stored_files(media: Path) -> set[str]:
+    root = media / "thumbnails"
+    return {p.relative_to(media).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def thumbnail_files() -> set[str]:
+    names: set[str] = set()
+    for row in Thumbnail.objects.values_list("image", "image_small", "image_medium", "download"):
+        names.update(name for name in row if name)
+    return names
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_worker_killed_mid_job_leaves_the_rest_to_another(stack: Stack) -> None:
+    _, client = pro_client("crash@example.com")
+    stack.start("a", "b")
+    with logs_on_failure(stack):
+        response = client.post_json("/api/generate", {"title": "Crash test", "variations": 3})
+        assert response.status_code == 202, response.content
+        job_id = response.json()["id"]
+
+        def some_not_all() -> bool:
+            count = delivered(job_id)
+            assert count < 3, "the job finished before the worker could be killed"
+            return count >= 1
+
+        wait_for("one image delivered", some_not_all, 40, stack)
+        victim = stack.renders()[0]
+        stack.workers[victim].kill()
+        at_kill = delivered(job_id)
+        rendered_by_victim = len(stack.renders())
+        assert 1 <= at_kill < 3
+
+        job = wait_for("finished", lambda: finished(job_id), FINISH_SECONDS, stack)
+        assert job.status == "succeeded", (job.status, job.error)
+        assert job.attempts == 2  # claimed by the victim, then by the survivor
+        survivor = ({"a", "b"} - {victim}).pop()
+        after = stack.renders()[rendered_by_victim:]
+        # Only the units still pending ran again, all on the survivor.
+        assert after == [survivor] * (3 - at_kill)
+
+        entries = list(
+            CreditLedgerEntry.objects.filter(reference=f"job:{job_id}").values_list(
+                "kind", "amount"
+            )
+        )
+        assert entries == [("debit", -3)]
+        indexes = Thumbnail.objects.filter(job_id=job_id).values_list("variation_index", flat=True)
+        assert sorted(indexes) == [0, 1, 2]
+        assert JobUnit.objects.filter(job_id=job_id).exclude(status="delivered").count() == 0
+        files = stored_files(stack.media)
+        assert files, "no files stored"
+        assert files - thumbnail_files() == set(), "orphan files"
+        assert thumbnail_files() - files == set(), "rows without files"
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_lost_message_is_sent_again_by_a_workers_sweeper(stack: Stack, monkeypatch) -> None:
+    _, client = pro_client("lost@example.com")
+    stack.start("a")
+    with logs_on_failure(stack):
+
+        def broker_down(*args: Any, **kwargs: Any) -> None:
+            raise ConnectionError("broker unreachable")
+
+        with monkeypatch.context() as patch:
+            for actor in (actors.run_job, actors.run_job_high):
+                patch.setattr(actor, "send_with_options", broker_down)
+            response = client.post_json("/api/generate", {"title": "Lost message"})
+        assert response.status_code == 202, response.content
+        job_id = response.json()["id"]
+        job = Job.objects.get(pk=job_id)
+        assert (job.status, job.enqueued_at) == ("queued", None)
+
+        job = wait_for("finished", lambda: finished(job_id), 30, stack)
+        assert job.status == "succeeded", (job.status, job.error)
+        assert job.attempts == 1
+        assert job.enqueued_at is not None  # the sweeper's send
+        assert job.started_at is not None
+        picked_up = (job.started_at - job.created_at).total_seconds()
+        assert picked_up < 10, f"picked up after {picked_up:.1f} s"
+        assert Thumbnail.objects.filter(job_id=job_id).count() == 1
+        assert stored_files(stack.media) == thumbnail_files()
+
+
+# --- make run's supervisor (viewbait.serve) -------------------------------------------------
+
+WEB_WITH_A_CHILD = (
+    "web: python -c \"import subprocess, time; child = subprocess.Popen(['sleep', '300']); "
+    "print('web on port $PORT, child', child.pid, flush=True); time.sleep(300)\""
+)
+CRASHING_WORKER = (
+    "worker: python -c \"import os, sys; print('worker up', os.getpid(), flush=True); sys.exit(3)\""
+)
+
+
+def serve(tmp_path: Path, procfile: str) -> tuple[subprocess.Popen[bytes], Path]:
+    (tmp_path / "Procfile").write_text(procfile + "\n")
+    log = tmp_path / "serve.log"
+    env = {
+        **os.environ,
+        "PORT": "8765",
+        "REDIS_URL": "redis://127.0.0.1:1/0",  # set, so no embedded Redis is started
+        "NO_COLOR": "1",
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "viewbait.serve", "-f", str(tmp_path / "Procfile")],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    return process, log
+
+
+def wait_for_output(log: Path, text: str, count: int, process: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        output = log.read_text(errors="replace")
+        if output.count(text) >= count:
+            return output
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{count} x {text!r} not seen:\n{output}")
+        time.sleep(0.05)
+
+
+def gone(pid: int, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        stat = Path(f"/proc/{pid}/stat")
+        if stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z":
+            return True  # exited; not reaped yet by its new parent
+        time.sleep(0.05)
+    return False
+
+
+def pid_after(output: str, pattern: str) -> int:
+    """The number the first match of `pattern` captures."""
+    match = re.search(pattern, output)
+    assert match, f"{pattern!r} not in:\n{output}"
+    return int(match[1])
+
+
+def test_serve_restarts_a_crashed_worker_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    process, log = serve(tmp_path, f"{WEB_WITH_A_CHILD}\n{CRASHING_WORKER}")
+    try:
+        output = wait_for_output(log, "worker | worker up", 3, process)
+        assert "web on port 8765, child" in output  # $PORT expanded
+        assert output.count("worker exited unexpectedly with code 3") >= 2
+        assert "restarting in 1 s" in output and "restarting in 2 s" in output
+        web_pid = pid_after(output, r"started web \(pid (\d+)\)")
+        sleeper = pid_after(output, r"web on port 8765, child (\d+)")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        output = log.read_text()
+        assert "Ctrl-C: stopping" in output
+        assert gone(sleeper), "the web process's own child survived"
+        assert gone(web_pid)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_serve_stops_everything_with_the_web_exit_code(tmp_path: Path) -> None:
+    procfile = (
+        "# the web dies after a second\n"
+        'web: python -c "import sys, time; time.sleep(1); sys.exit(4)"\n'
+        "worker: python -c \"import os, time; print('worker up', os.getpid(), flush=True); "
+        'time.sleep(300)"'
+    )
+    process, log = serve(tmp_path, procfile)
+    try:
+        assert process.wait(timeout=30) == 4
+        output = log.read_text()
+        assert "web exited with code 4; stopping everything" in output
+        assert gone(pid_after(output, r"worker \| worker up (\d+)"))
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
