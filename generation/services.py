@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
@@ -48,6 +48,7 @@ INTERNAL_ERROR = "Something went wrong on our side."
 TIME_LIMIT_MESSAGE = "The job ran out of time."
 GAVE_UP_MESSAGE = "The job could not be completed after several tries."
 CANCELLED_MESSAGE = "Cancelled."
+QUOTA_WAIT_MESSAGE = "The AI service stayed busy for too long."
 CIRCUIT_OPEN_MESSAGE = "The AI service for this model is failing right now."
 STORE_FAILED_MESSAGE = "The result could not be saved."
 
@@ -184,7 +185,7 @@ def send_job(job: Job, *, delay_seconds: float | None = None) -> bool:
         )
     except Exception:
         logger.exception("could not send job %s to the broker; the sweeper will retry", job.id)
-        Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(enqueued_at=None)
+        Job.objects.filter(pk=job.pk, status__in=UNFINISHED).update(enqueued_at=None)
         return False
     return True
 
@@ -247,8 +248,7 @@ class JobContext:
                     renewed = Job.objects.filter(
                         pk=self.job.pk, lease_owner=self.lease_owner, status=Job.Status.RUNNING
                     ).update(
-                        lease_expires_at=timezone.now()
-                        + dt.timedelta(seconds=settings.JOB_LEASE_SECONDS),
+                        lease_expires_at=Now() + dt.timedelta(seconds=settings.JOB_LEASE_SECONDS),
                         stage=self._tick.stage,
                         progress=self._tick.progress,
                     )
@@ -299,10 +299,17 @@ class JobContext:
     @contextmanager
     def delivering(self, index: int) -> Iterator[None]:
         """A transaction in which unit `index` becomes delivered; write its rows inside.
-        Raises UnitNotPending (nothing written) if the unit is no longer pending."""
+        Raises UnitNotPending (nothing written) if the unit is no longer pending or this worker
+        no longer holds the job's lease."""
         with transaction.atomic():
+            # Only while this worker holds the lease: a worker that lost it (and has not noticed
+            # yet) cannot deliver a unit the new holder is also making.
             marked = JobUnit.objects.filter(
-                job=self.job, index=index, status=JobUnit.Status.PENDING
+                job=self.job,
+                index=index,
+                status=JobUnit.Status.PENDING,
+                job__lease_owner=self.lease_owner,
+                job__status=Job.Status.RUNNING,
             ).update(status=JobUnit.Status.DELIVERED)
             if not marked:
                 raise UnitNotPending(index)
@@ -412,8 +419,9 @@ class JobContext:
 
 def claim_job(job_id: str, lease_owner: str) -> bool:
     """Claim a queued job (past any `run_after`), or a running one whose lease lapsed (its
-    worker died), in one conditional UPDATE. True if this caller now holds the lease."""
-    now = timezone.now()
+    worker died), in one conditional UPDATE. True if this caller now holds the lease. Lease
+    times are the database's clock (`Now()`), so workers with skewed clocks agree."""
+    now = Now()
     claimable = (
         Q(status=Job.Status.QUEUED) & (Q(run_after__isnull=True) | Q(run_after__lte=now))
     ) | Q(status=Job.Status.RUNNING, lease_expires_at__lt=now)
@@ -424,7 +432,7 @@ def claim_job(job_id: str, lease_owner: str) -> bool:
             lease_owner=lease_owner,
             lease_expires_at=now + dt.timedelta(seconds=settings.JOB_LEASE_SECONDS),
             attempts=F("attempts") + 1,
-            started_at=Coalesce(F("started_at"), now),
+            started_at=Coalesce(F("started_at"), Now()),
             run_after=None,
         )
     )
@@ -463,9 +471,13 @@ def execute_job(job_id: str) -> Job | None:
         job.refresh_from_db()
         return job
     if outcome.requeue_after is not None:
-        refund_units(job, outcome.failures)
-        if requeue_job(job, owner, outcome.requeue_after):
-            return job
+        waited = (timezone.now() - job.created_at).total_seconds()
+        if waited + outcome.requeue_after > settings.JOB_MAX_WAIT_SECONDS:
+            outcome.failures += stale_outcome(job, "quota_exceeded", QUOTA_WAIT_MESSAGE).failures
+        else:
+            refund_units(job, outcome.failures)
+            if requeue_job(job, owner, outcome.requeue_after):
+                return job
     return finish_job(job, outcome, lease_owner=owner)
 
 
@@ -479,8 +491,8 @@ def stale_outcome(job: Job, code: str, message: str) -> JobOutcome:
 
 def requeue_job(job: Job, lease_owner: str, delay_seconds: float) -> bool:
     """Give the job back to its queue to run its pending units after `delay_seconds` (a
-    provider's RetryInfo), freeing this worker meanwhile. False if the lease was lost."""
-    now = timezone.now()
+    provider's RetryInfo), freeing this worker meanwhile. The claim it gives back does not
+    count against JOB_MAX_ATTEMPTS (waiting is not failing). False if the lease was lost."""
     released = Job.objects.filter(
         pk=job.pk, lease_owner=lease_owner, status=Job.Status.RUNNING
     ).update(
@@ -488,8 +500,9 @@ def requeue_job(job: Job, lease_owner: str, delay_seconds: float) -> bool:
         stage="waiting",
         lease_owner="",
         lease_expires_at=None,
-        run_after=now + dt.timedelta(seconds=delay_seconds),
-        enqueued_at=now,
+        attempts=F("attempts") - 1,
+        run_after=Now() + dt.timedelta(seconds=delay_seconds),
+        enqueued_at=Now(),
     )
     if not released:
         return False
@@ -637,16 +650,16 @@ def sweep_jobs(*, now: dt.datetime | None = None, limit: int = 500) -> int:
     running jobs whose lease lapsed (their worker died). Judged by leases and send times, never
     by age since creation. Duplicates are harmless: a claim takes a job once. Returns how many
     were sent."""
-    now = now or timezone.now()
-    cutoff = now - dt.timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS)
+    clock: Any = now or Now()  # the database's clock, like the leases it judges
+    cutoff = clock - dt.timedelta(seconds=settings.JOB_RESEND_AFTER_SECONDS)
     not_recent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff)
     overdue = Job.objects.filter(not_recent).filter(
         (Q(status=Job.Status.QUEUED) & (Q(run_after__isnull=True) | Q(run_after__lt=cutoff)))
-        | Q(status=Job.Status.RUNNING, lease_expires_at__lt=now)
+        | Q(status=Job.Status.RUNNING, lease_expires_at__lt=clock)
     )
     sent = 0
     for job in overdue.order_by("created_at")[:limit]:
-        if not Job.objects.filter(pk=job.pk).filter(not_recent).update(enqueued_at=now):
+        if not Job.objects.filter(pk=job.pk).filter(not_recent).update(enqueued_at=clock):
             continue  # another sweeper got it
         if send_job(job):
             sent += 1

@@ -477,3 +477,35 @@ def test_with_only_a_key_generate_works_on_todays_models(
     [request] = gemini_settings.generate_requests()
     assert request.model == job.model
     assert json.dumps(request.body["generationConfig"]["imageConfig"])
+
+
+def test_a_worker_that_lost_its_lease_cannot_deliver(owner, owner_client, submit) -> None:
+    from generation.services import UnitNotPending
+
+    job_id = submit(owner_client, body()).json()["id"]
+    assert claim_job(job_id, "first")
+    job = Job.objects.get(pk=job_id)
+    Job.objects.filter(pk=job_id).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
+    assert claim_job(job_id, "second")  # the first worker stalled; the job was taken over
+    stale = JobContext(job, "first", None)  # type: ignore[arg-type]
+    with pytest.raises(UnitNotPending), stale.delivering(0):
+        pass
+    with JobContext(job, "second", None).delivering(0):  # type: ignore[arg-type]
+        pass
+    assert JobUnit.objects.get(job_id=job_id, index=0).status == "delivered"
+
+
+def test_waiting_for_the_provider_is_not_a_failed_try_but_has_a_limit(
+    owner, owner_client, submit, gemini_settings: FakeGemini, settings
+) -> None:
+    gemini_settings.script("429", "429")
+    job_id = submit(owner_client, body()).json()["id"]
+    execute_job(job_id)
+    job = Job.objects.get(pk=job_id)
+    assert (job.status, job.attempts) == ("queued", 0)  # given back, not counted
+    settings.JOB_MAX_WAIT_SECONDS = 10  # shorter than the next RetryInfo delay
+    Job.objects.filter(pk=job_id).update(run_after=timezone.now())
+    job = execute_job(job_id)
+    assert (job.status, job.error_code) == ("failed", "quota_exceeded")
+    assert "refunded" in job.error
+    assert get_balance(owner) == 10

@@ -380,6 +380,8 @@ JOB_TIME_LIMIT_SECONDS = env_int("JOB_TIME_LIMIT_SECONDS", 600)
 # lease lapses and the sweeper (every JOB_SWEEP_INTERVAL_SECONDS in each worker) re-sends it.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5)
+# A job the provider keeps asking to wait (RetryInfo) fails, refunded, past this age.
+JOB_MAX_WAIT_SECONDS = env_int("JOB_MAX_WAIT_SECONDS", 1800)
 JOB_RESEND_AFTER_SECONDS = env_int("JOB_RESEND_AFTER_SECONDS", 60)
 JOB_SWEEP_INTERVAL_SECONDS = env_float("JOB_SWEEP_INTERVAL_SECONDS", 15.0)
 JOB_HISTORY_RETENTION_DAYS = env_int("JOB_HISTORY_RETENTION_DAYS", 90)
@@ -390,6 +392,26 @@ PROVIDER_MAX_CONCURRENT_CALLS = env_int("PROVIDER_MAX_CONCURRENT_CALLS", 8)
 PROVIDER_SLOT_WAIT_SECONDS = env_float("PROVIDER_SLOT_WAIT_SECONDS", 60.0)
 # A retry delay longer than this re-queues the unit with a Dramatiq delay instead of sleeping.
 PROVIDER_INLINE_RETRY_MAX_SECONDS = env_float("PROVIDER_INLINE_RETRY_MAX_SECONDS", 10.0)
+
+# --- Stripe (billing.payments) ----------------------------------------------------------------
+# Payments are on when STRIPE_SECRET_KEY is set; without it the plans page shows the plans and
+# says payments are not configured (staff change plans in the admin). Webhooks are verified with
+# STRIPE_WEBHOOK_SECRET (the endpoint's `whsec_...`) at SITE_URL/stripe/webhook/, a signature
+# older than STRIPE_WEBHOOK_TOLERANCE_SECONDS refused. STRIPE_API_BASE points stripe-python at
+# another server (tests use tests/fake_stripe.py). STRIPE_FAKE=1 is for development only: the
+# first process that needs Stripe (the web process) starts tests/fake_stripe.py on a thread at
+# 127.0.0.1:STRIPE_FAKE_PORT with its own test key and secret, its state kept in
+# VAR_DIR/fake-stripe.json, its webhooks posted to SITE_URL and the plans' prices created there.
+STRIPE_FAKE = env_bool("STRIPE_FAKE", False)
+STRIPE_FAKE_PORT = env_int("STRIPE_FAKE_PORT", 12111)
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_viewbait_fake" if STRIPE_FAKE else "")
+STRIPE_WEBHOOK_SECRET = env_str(
+    "STRIPE_WEBHOOK_SECRET", "whsec_viewbait_fake" if STRIPE_FAKE else ""
+)
+STRIPE_API_BASE = env_str(
+    "STRIPE_API_BASE", f"http://127.0.0.1:{STRIPE_FAKE_PORT}" if STRIPE_FAKE else ""
+)
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
