@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python benchmarks/generate_latency.py
 	$(BIN)/python benchmarks/limiter_overhead.py
 	$(BIN)/python benchmarks/cache_hit_ratio.py
+	$(BIN)/python benchmarks/provider_spend.py
 
 clean:
 	rm -rf $(VENV) var staticfiles
