@@ -5,7 +5,16 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from billing.models import CreditAccount, CreditLedgerEntry, Plan, Subscription
+from billing.models import (
+    CreditAccount,
+    CreditLedgerEntry,
+    CreditPack,
+    CreditPackPurchase,
+    Plan,
+    StripeEvent,
+    Subscription,
+)
+from billing.services import change_plan
 
 
 @admin.register(Plan)
@@ -26,12 +35,47 @@ class PlanAdmin(admin.ModelAdmin):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["user", "plan", "status", "current_period_end"]
-    list_filter = ["plan", "status"]
+    """Plan and status changes go through `billing.services.change_plan` (an upgrade grants the
+    difference in monthly credits); what Stripe owns (ids, period, cancel flag) is read-only.
+    For a subscription billed through Stripe, change the plan in Stripe: its next event wins."""
+
+    list_display = [
+        "user",
+        "plan",
+        "status",
+        "current_period_end",
+        "cancel_at_period_end",
+        "stripe_customer_id",
+        "stripe_subscription_id",
+    ]
+    list_filter = ["plan", "status", "cancel_at_period_end"]
     search_fields = ["user__email", "stripe_customer_id", "stripe_subscription_id"]
     raw_id_fields = ["user"]
     list_select_related = ["user", "plan"]
     show_full_result_count = False
+    readonly_fields = [
+        "current_period_start",
+        "current_period_end",
+        "cancel_at_period_end",
+        "stripe_customer_id",
+        "stripe_subscription_id",
+        "created_at",
+        "updated_at",
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*self.readonly_fields, "user"] if obj is not None else self.readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # every user gets one when created (billing.signals)
+
+    def save_model(self, request: HttpRequest, obj: Subscription, form: Any, change: bool) -> None:
+        if change and {"plan", "status"} & set(form.changed_data):
+            change_plan(
+                user=obj.user, plan=obj.plan, status=obj.status, grant_upgrade_difference=True
+            )
+            return
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(CreditAccount)
@@ -59,3 +103,31 @@ class CreditLedgerEntryAdmin(CreditAccountAdmin):
     list_filter = ["kind", "created_at"]
     search_fields = ["user__email", "idempotency_key", "reference"]
     date_hierarchy = "created_at"
+
+
+@admin.register(CreditPack)
+class CreditPackAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "credits", "price_cents", "stripe_price_id", "active"]
+    list_editable = ["active"]
+    ordering = ["sort_order"]
+
+
+@admin.register(CreditPackPurchase)
+class CreditPackPurchaseAdmin(CreditAccountAdmin):
+    """Read-only: recorded at Checkout, paid by the webhook."""
+
+    list_display = ["created_at", "user", "pack", "credits", "price_cents", "status", "paid_at"]
+    list_filter = ["status", "pack"]
+    search_fields = ["user__email", "stripe_checkout_session_id"]
+    list_select_related = ["user", "pack"]
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(CreditAccountAdmin):
+    """Read-only: each Stripe event processed, once."""
+
+    list_display = ["processed_at", "type", "event_id", "object_id", "outcome"]
+    list_filter = ["type"]
+    search_fields = ["event_id", "object_id"]
+    list_select_related: list[str] = []
+    date_hierarchy = "processed_at"

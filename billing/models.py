@@ -1,7 +1,9 @@
 """Plans, subscriptions and the append-only credit ledger.
 
 Plan rows are data (seeded by migration 0002 from PRODUCT.md's plan table, editable in the admin).
-The balance lives on `CreditAccount` and changes only through `billing.services`.
+The balance lives on `CreditAccount` and changes only through `billing.services`. Credit packs are
+data too (seeded by migration 0005). `StripeEvent` is the table that makes each Stripe event id
+processed once.
 """
 
 from __future__ import annotations
@@ -80,9 +82,13 @@ class Subscription(models.Model):
         PAST_DUE = "past_due"
         CANCELED = "canceled"
         INCOMPLETE = "incomplete"
+        INCOMPLETE_EXPIRED = "incomplete_expired"
         UNPAID = "unpaid"
+        PAUSED = "paused"
 
     GOOD_STANDING = (Status.ACTIVE, Status.TRIALING)
+    # Stripe statuses whose paid features are locked until a payment succeeds (the banner's case).
+    PAYMENT_DUE = (Status.PAST_DUE, Status.UNPAID, Status.INCOMPLETE)
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscription"
@@ -91,13 +97,22 @@ class Subscription(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     current_period_start = models.DateTimeField()
     current_period_end = models.DateTimeField(db_index=True)
-    stripe_customer_id = models.CharField(max_length=100, blank=True)
-    stripe_subscription_id = models.CharField(max_length=100, blank=True)
+    stripe_customer_id = models.CharField(max_length=100, blank=True, db_index=True)
+    stripe_subscription_id = models.CharField(
+        max_length=100, blank=True, db_index=True, help_text="Empty: not billed through Stripe"
+    )
+    cancel_at_period_end = models.BooleanField(
+        default=False, help_text="Set in Stripe: the plan ends (back to Free) at the period end"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"{self.user} on {self.plan} ({self.status})"
+
+    @property
+    def billed_by_stripe(self) -> bool:
+        return bool(self.stripe_subscription_id)
 
 
 class CreditAccount(models.Model):
@@ -117,10 +132,12 @@ class CreditLedgerEntry(models.Model):
     """One credit movement. Append-only: rows are never updated or deleted by the app."""
 
     class Kind(models.TextChoices):
-        GRANT = "grant"
+        GRANT = "grant"  # plan credits (monthly grant, upgrade difference): expire at period end
         DEBIT = "debit"
         REFUND = "refund"
         ADJUSTMENT = "adjustment"
+        PURCHASE = "purchase"  # a paid credit pack: never expires
+        EXPIRY = "expiry"  # unused plan credits at a period end; also marks the period boundary
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_entries"
@@ -148,3 +165,63 @@ class CreditLedgerEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise ValueError("Credit ledger entries are append-only")
+
+
+class CreditPack(models.Model):
+    """Extra credits bought once through Stripe Checkout (payment mode). The price charged is
+    `stripe_price_id`'s; `price_cents` is what the plans page shows and must match it."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=40)
+    credits = models.PositiveIntegerField()
+    price_cents = models.PositiveIntegerField(help_text="USD cents")
+    stripe_price_id = models.CharField(max_length=100, blank=True)
+    active = models.BooleanField(default=True, help_text="Offered on the plans page")
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.credits} credits)"
+
+
+class CreditPackPurchase(models.Model):
+    """One Checkout Session for a credit pack, recorded when it is created, so the webhook grants
+    exactly what was offered (credits copied from the pack at that moment), once per session."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        PAID = "paid"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credit_pack_purchases"
+    )
+    pack = models.ForeignKey(CreditPack, on_delete=models.PROTECT, related_name="purchases")
+    credits = models.PositiveIntegerField()
+    price_cents = models.PositiveIntegerField()
+    stripe_checkout_session_id = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.pack} ({self.status})"
+
+
+class StripeEvent(models.Model):
+    """A Stripe webhook event we processed (the unique `event_id` is what makes a replay a no-op).
+    Written in the same transaction as the changes the event caused."""
+
+    event_id = models.CharField(max_length=100, unique=True)
+    type = models.CharField(max_length=100, db_index=True)
+    object_id = models.CharField(max_length=100, blank=True, help_text="data.object.id")
+    stripe_created = models.DateTimeField(help_text="The event's `created` (Stripe's clock)")
+    processed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-processed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

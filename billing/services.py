@@ -4,6 +4,13 @@ Every movement runs in a transaction that first locks the user's `CreditAccount`
 (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite serialises writers with IMMEDIATE transactions),
 then appends one `CreditLedgerEntry` with a unique idempotency key. Repeating a key returns the
 first entry and moves nothing.
+
+Plan credits (kind `grant`: monthly grants, upgrade differences) do not roll over: when a billing
+period ends, `roll_period` appends an `expiry` entry for what is left of them (possibly 0, so the
+entry also marks the period boundary). Spending draws on plan credits first, so "what is left" is
+the sum of grants, debits and refunds since the last boundary, capped by the balance; purchased
+credit packs (kind `purchase`) and staff adjustments never expire. Lock order everywhere:
+`Subscription` row, then `CreditAccount` row.
 """
 
 from __future__ import annotations
@@ -134,6 +141,36 @@ def lock_account(user: AbstractBaseUser) -> CreditAccount:
     return CreditAccount.objects.select_for_update().get(pk=account.pk)
 
 
+def _append(
+    account: CreditAccount,
+    *,
+    user: AbstractBaseUser,
+    kind: str,
+    amount: int,
+    idempotency_key: str,
+    reason: str,
+    reference: str,
+) -> Movement:
+    """Write one movement on a locked account (the caller checked the key)."""
+    account.balance += amount
+    account.save(update_fields=["balance", "updated_at"])
+    entry = CreditLedgerEntry.objects.create(
+        user=user,
+        kind=kind,
+        amount=amount,
+        balance_after=account.balance,
+        idempotency_key=idempotency_key,
+        reason=reason[:200],
+        reference=reference[:100],
+    )
+    return Movement(entry, created=True)
+
+
+def _existing(idempotency_key: str) -> Movement | None:
+    entry = CreditLedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
+    return Movement(entry, created=False) if entry is not None else None
+
+
 def _move(
     *,
     user: AbstractBaseUser,
@@ -146,23 +183,20 @@ def _move(
 ) -> Movement:
     with transaction.atomic():
         account = lock_account(user)
-        existing = CreditLedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
+        existing = _existing(idempotency_key)
         if existing is not None:
-            return Movement(existing, created=False)
+            return existing
         if not allow_negative and account.balance + amount < 0:
             raise InsufficientCredits(balance=account.balance, required=-amount)
-        account.balance += amount
-        account.save(update_fields=["balance", "updated_at"])
-        entry = CreditLedgerEntry.objects.create(
+        return _append(
+            account,
             user=user,
             kind=kind,
             amount=amount,
-            balance_after=account.balance,
             idempotency_key=idempotency_key,
-            reason=reason[:200],
-            reference=reference[:100],
+            reason=reason,
+            reference=reference,
         )
-        return Movement(entry, created=True)
 
 
 def debit_credits(
@@ -212,6 +246,107 @@ def grant_credits(
         reason=reason,
         reference=reference,
     )
+
+
+def grant_purchased_credits(
+    *, user: AbstractBaseUser, amount: int, idempotency_key: str, reason: str, reference: str = ""
+) -> Movement:
+    """Add a paid credit pack's `amount` (> 0) credits; they never expire."""
+    if amount <= 0:
+        raise ValueError("purchased amount must be positive")
+    return _move(
+        user=user,
+        kind=CreditLedgerEntry.Kind.PURCHASE,
+        amount=amount,
+        idempotency_key=idempotency_key,
+        reason=reason,
+        reference=reference,
+    )
+
+
+@dataclass(frozen=True)
+class PeriodCredits:
+    """Plan credits since the last period boundary (the last `expiry` entry): `granted` by
+    grants, and `unused` (granted minus net spending, which may be negative when purchased
+    credits were spent too)."""
+
+    granted: int
+    unused: int
+
+
+def _period_credits(user_id: int) -> PeriodCredits:
+    """Read under the account lock (every entry of the user is written under it, so ids after
+    the boundary are exactly this period's)."""
+    Kind = CreditLedgerEntry.Kind
+    entries = CreditLedgerEntry.objects.filter(user_id=user_id)
+    boundary = entries.filter(kind=Kind.EXPIRY).order_by("-id").values_list("id", flat=True)
+    since = entries.filter(id__gt=boundary[0]) if boundary else entries
+    granted = unused = 0
+    for kind, amount in since.filter(kind__in=[Kind.GRANT, Kind.DEBIT, Kind.REFUND]).values_list(
+        "kind", "amount"
+    ):
+        unused += amount
+        if kind == Kind.GRANT:
+            granted += amount
+    return PeriodCredits(granted=granted, unused=unused)
+
+
+def expire_unused_plan_credits(
+    *, user: AbstractBaseUser, idempotency_key: str, reason: str, reference: str = ""
+) -> Movement:
+    """End a period: take back what is left of its plan credits (0 or more, never below the
+    balance), as one `expiry` entry that also marks the boundary. Once per key."""
+    with transaction.atomic():
+        account = lock_account(user)
+        existing = _existing(idempotency_key)
+        if existing is not None:
+            return existing
+        unused = max(0, min(_period_credits(user.pk).unused, account.balance))
+        return _append(
+            account,
+            user=user,
+            kind=CreditLedgerEntry.Kind.EXPIRY,
+            amount=-unused,
+            idempotency_key=idempotency_key,
+            reason=reason,
+            reference=reference,
+        )
+
+
+def top_up_plan_credits(
+    *,
+    user: AbstractBaseUser,
+    target: int,
+    idempotency_key: str,
+    reason: str,
+    reference: str = "",
+    only_after_a_grant: bool = False,
+) -> Movement | None:
+    """Grant what this period's plan grants lack to reach `target` credits: a paid period's
+    grant (`target` = the plan's monthly credits) or an upgrade's difference (the new plan's
+    monthly credits minus what the period was already granted). With `only_after_a_grant`,
+    nothing happens while the period has had no grant yet (its invoice is not paid: the grant
+    that comes with it will use the new plan). None when nothing was (or had to be) granted."""
+    with transaction.atomic():
+        account = lock_account(user)
+        existing = _existing(idempotency_key)
+        if existing is not None:
+            return existing
+        granted = _period_credits(user.pk).granted
+        if only_after_a_grant and granted == 0:
+            return None
+        amount = target - granted
+        if amount <= 0:
+            return None
+        return _append(
+            account,
+            user=user,
+            kind=CreditLedgerEntry.Kind.GRANT,
+            amount=amount,
+            idempotency_key=idempotency_key,
+            reason=reason,
+            reference=reference,
+        )
 
 
 def adjust_credits(
@@ -266,14 +401,36 @@ def open_account(*, user: AbstractBaseUser, now: dt.datetime | None = None) -> S
     return sub
 
 
+def roll_period(*, sub: Subscription, start: dt.datetime, end: dt.datetime) -> Movement:
+    """Move a locked subscription to the period [start, end), expiring what is left of the old
+    period's plan credits first (key: the old and the new period's starts, to the microsecond).
+    The caller saves `sub` and makes the new period's grant."""
+    movement = expire_unused_plan_credits(
+        user=sub.user,
+        idempotency_key=(
+            f"expire:{sub.user_id}:{sub.current_period_start.isoformat()}:{start.isoformat()}"
+        ),
+        reason=f"Unused {sub.plan.name} plan credits expired at the period end",
+        reference=f"subscription:{sub.pk}",
+    )
+    sub.current_period_start, sub.current_period_end = start, end
+    return movement
+
+
 def grant_due_monthly_credits(*, now: dt.datetime | None = None, dry_run: bool = True) -> int:
-    """Roll every subscription whose period has ended into its next period and grant that
-    period's credits (every plan, Free included: PRODUCT.md flaw 7). A subscription not in good
-    standing rolls onto the Free plan's grant. Returns how many grants were (or would be) made.
-    Safe to run repeatedly: each grant's key names the period it belongs to."""
+    """Roll every subscription whose period has ended into its next period: expire the old
+    period's unused plan credits and grant the new period's (every plan, Free included: PRODUCT.md
+    flaw 7). A subscription not in good standing rolls onto the Free plan's grant. Subscriptions
+    billed through Stripe are skipped: their periods and grants follow Stripe's invoices
+    (billing.payments). Returns how many grants were (or would be) made. Safe to run
+    repeatedly: each key names the period it belongs to."""
     now = now or timezone.now()
     count = 0
-    due = Subscription.objects.filter(current_period_end__lte=now).select_related("plan", "user")
+    due = (
+        Subscription.objects.filter(current_period_end__lte=now, stripe_subscription_id="")
+        .select_related("plan", "user")
+        .order_by("pk")
+    )
     for sub in due.iterator():
         with transaction.atomic():
             locked = (
@@ -281,12 +438,14 @@ def grant_due_monthly_credits(*, now: dt.datetime | None = None, dry_run: bool =
                 .select_related("plan", "user")
                 .get(pk=sub.pk)
             )
+            if locked.stripe_subscription_id:
+                continue  # linked to Stripe since the look-up
             while locked.current_period_end <= now:
                 count += 1
                 if dry_run:
                     break
-                locked.current_period_start = locked.current_period_end
-                locked.current_period_end = add_months(locked.current_period_start, 1)
+                start = locked.current_period_end
+                roll_period(sub=locked, start=start, end=add_months(start, 1))
                 if locked.status not in Subscription.GOOD_STANDING:
                     locked.plan = default_plan()
                     locked.status = Subscription.Status.ACTIVE
@@ -296,12 +455,35 @@ def grant_due_monthly_credits(*, now: dt.datetime | None = None, dry_run: bool =
     return count
 
 
-def change_plan(*, user: AbstractBaseUser, plan: Plan, status: str) -> Subscription:
-    """Set a user's plan and status (from a verified Stripe event or the admin, never from a
-    user's request)."""
+def change_plan(
+    *, user: AbstractBaseUser, plan: Plan, status: str, grant_upgrade_difference: bool = False
+) -> Subscription:
+    """Set a user's plan and status (from the admin or a verified Stripe event, never from a
+    user's request). With `grant_upgrade_difference` (the admin's path), a move in good standing
+    to a plan with more monthly credits grants the difference for the current period at once
+    (`top_up_plan_credits`)."""
     with transaction.atomic():
-        sub = Subscription.objects.select_for_update().get(user=user)
+        sub = Subscription.objects.select_for_update().select_related("user").get(user=user)
         sub.plan = plan
         sub.status = status
         sub.save(update_fields=["plan", "status", "updated_at"])
+        if grant_upgrade_difference and status in Subscription.GOOD_STANDING:
+            grant_upgrade_credits(sub=sub)
     return sub
+
+
+def grant_upgrade_credits(*, sub: Subscription) -> Movement | None:
+    """Top a locked subscription's current period up to its plan's monthly credits: the
+    difference an upgrade mid-period grants at once (nothing before the period's own grant,
+    nothing on a downgrade). Once per period and credit level."""
+    return top_up_plan_credits(
+        user=sub.user,
+        target=sub.plan.monthly_credits,
+        idempotency_key=(
+            f"grant:upgrade:{sub.user_id}:{sub.current_period_start:%Y-%m-%dT%H:%M:%S}"
+            f":{sub.plan.monthly_credits}"
+        ),
+        reason=f"Upgrade to {sub.plan.name}: the difference in monthly credits",
+        reference=f"subscription:{sub.pk}",
+        only_after_a_grant=True,
+    )

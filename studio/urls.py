@@ -45,7 +45,6 @@ urlpatterns = [
     path("studio/jobs/<str:job_id>", views.job_card, name="job-card"),
     path("studio/jobs/<str:job_id>/cancel", views.cancel_job, name="job-cancel"),
     path("studio/tools/<str:type_name>", views.run_tool, name="run-tool"),
-    path("plans/", views.plans, name="plans"),
     path("studio/library/", views.library, name="library"),
     path("studio/library/faces", views.create_face, name="face-create"),
     path("studio/library/faces/<int:face_id>/delete", views.delete_face, name="face-delete"),

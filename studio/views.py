@@ -61,16 +61,6 @@ def home(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "studio/home.html", {"plans": plan_table()})
 
 
-def plans(request: HttpRequest) -> TemplateResponse:
-    """The plans as a pricing table, with the signed-in creator's plan and renewal date."""
-    context: dict[str, Any] = {"plans": plan_table(), "current_plan": None, "period_end": None}
-    if request.user.is_authenticated:
-        context["current_plan"] = effective_plan(request.user)
-        subscription = getattr(request.user, "subscription", None)
-        context["period_end"] = subscription.current_period_end if subscription else None
-    return TemplateResponse(request, "studio/plans.html", context)
-
-
 def _unlocked_by(plans: list[Plan], allows: Callable[[Plan], bool]) -> str:
     """The first plan (in plan order) that allows an option, for "upgrade" hints."""
     return next((plan.name for plan in plans if allows(plan)), "")

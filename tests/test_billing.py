@@ -82,8 +82,11 @@ def test_monthly_grant_for_every_plan_including_free(owner, other) -> None:
     assert grant_due_monthly_credits(now=later, dry_run=True) == 2
     assert get_balance(owner) == 10  # dry run changed nothing
     assert grant_due_monthly_credits(now=later, dry_run=False) == 2
-    assert get_balance(owner) == 20
-    assert get_balance(other) == 110
+    # Unused plan credits do not roll over (issue 9): the old period's 10 expire, then the grant.
+    assert get_balance(owner) == 10
+    assert get_balance(other) == 100
+    expiry = CreditLedgerEntry.objects.get(user=owner, kind="expiry")
+    assert (expiry.amount, expiry.balance_after) == (-10, 0)
     assert grant_due_monthly_credits(now=later, dry_run=False) == 0  # period already rolled
     assert Subscription.objects.get(user=owner).current_period_start > timezone.now()
 

@@ -26,6 +26,7 @@ urlpatterns = [
     ),
     path("accounts/", include("allauth.urls")),
     path("api/", include("studio.api_urls")),
+    path("", include("billing.urls")),  # plans page, Checkout, Customer Portal, Stripe webhook
     path("", include("studio.urls")),
 ]
 

@@ -4,16 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0002_seed_plans'),
+        ("billing", "0002_seed_plans"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='plan',
-            name='max_concurrent_jobs',
-            field=models.PositiveSmallIntegerField(default=2, help_text='Jobs one creator may have queued or running at once'),
+            model_name="plan",
+            name="max_concurrent_jobs",
+            field=models.PositiveSmallIntegerField(
+                default=2, help_text="Jobs one creator may have queued or running at once"
+            ),
         ),
     ]
 

@@ -1,0 +1,594 @@
+"""Stripe: Checkout for plans and credit packs, the Customer Portal, and webhooks.
+
+Plain stripe-python (`StripeClient`, pinned in pyproject.toml) with our own webhook handling:
+
+- Outgoing calls carry idempotency keys made from our own ids (the user for the customer, the
+  plans page's operation id for each Checkout or Portal session), so a retry or a double click
+  creates nothing twice at Stripe.
+- A webhook is verified (`stripe.WebhookSignature`), then processed once per `event.id`: the
+  `StripeEvent` row and every change the event causes commit in one transaction.
+- Decisions never depend on arrival order: every subscription event re-reads the subscription's
+  current state from Stripe, under our row lock, and applies that (`_apply_subscription`).
+- Credits move only through `billing.services`: a paid period's grant on `invoice.paid` (key from
+  the invoice id), an upgrade's difference when the plan rises mid-period, the expiry of unused
+  plan credits when a period ends, and a credit pack once per Checkout Session.
+
+The price always comes from our own rows (`Plan.stripe_price_id`, `CreditPack.stripe_price_id`),
+never from the request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import importlib.util
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from billing import services
+from billing.models import CreditPack, CreditPackPurchase, Plan, StripeEvent, Subscription
+
+logger = logging.getLogger(__name__)
+# stripe-python logs every request and response at INFO; its warnings and errors still show.
+logging.getLogger("stripe").setLevel(logging.WARNING)
+
+Obj = dict[str, Any]
+
+# Stripe subscription statuses after which the subscription never bills again.
+ENDED = ("canceled", "incomplete_expired")
+# Invoices that open a billing period (and so carry its monthly grant).
+PERIOD_INVOICES = ("subscription_create", "subscription_cycle")
+
+
+class PaymentsNotConfigured(Exception):
+    """No STRIPE_SECRET_KEY: the plans page says payments are not configured."""
+
+
+class CheckoutRefused(Exception):
+    """What was asked for is not for sale (unknown, free or unpriced plan or pack)."""
+
+
+class PaymentProviderError(Exception):
+    """Stripe answered with an error or could not be reached; the message is safe to show."""
+
+
+class BadWebhook(Exception):
+    """The webhook's signature or body is not valid: answered 400, nothing changed."""
+
+
+def configured() -> bool:
+    """True when Stripe calls can be made (a secret key is set). With STRIPE_FAKE, this is
+    also where the development fake is started and the prices are created in it."""
+    if settings.STRIPE_FAKE:
+        _ensure_fake()
+    return bool(settings.STRIPE_SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _client(api_key: str, api_base: str) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        api_key,
+        base_addresses={"api": api_base} if api_base else None,
+        max_network_retries=2,  # safe: every POST carries an idempotency key
+    )
+
+
+def client() -> stripe.StripeClient:
+    """The StripeClient for STRIPE_SECRET_KEY and STRIPE_API_BASE (one per process and key)."""
+    if not configured():
+        raise PaymentsNotConfigured
+    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+
+
+def _call(what: str, call: Callable[[], Any]) -> Obj:
+    """Run one Stripe call; its result as a plain dict. Stripe errors become
+    PaymentProviderError with a message fit for the creator (details go to the log)."""
+    try:
+        return dict(call().to_dict())
+    except stripe.StripeError as exc:
+        logger.warning("stripe %s failed: %s", what, exc)
+        raise PaymentProviderError(
+            "The payment service could not be reached; nothing was charged. Try again."
+        ) from exc
+
+
+def _site(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _moment(timestamp: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
+
+
+# --- customers, Checkout and the portal ------------------------------------------------------
+def ensure_customer(*, user: AbstractBaseUser) -> str:
+    """The user's one Stripe customer id, created on first use (idempotency key from the user
+    id, under the subscription row lock, so concurrent checkouts share it)."""
+    services.open_account(user=user)
+    with transaction.atomic():
+        sub = Subscription.objects.select_for_update().get(user=user)
+        if sub.stripe_customer_id:
+            return sub.stripe_customer_id
+        customer = _call(
+            "customers.create",
+            lambda: client().v1.customers.create(
+                params={
+                    "email": getattr(user, "email", "") or "",
+                    "metadata": {"user_id": str(user.pk)},
+                },
+                options={"idempotency_key": f"viewbait:customer:{user.pk}"},
+            ),
+        )
+        sub.stripe_customer_id = customer["id"]
+        sub.save(update_fields=["stripe_customer_id", "updated_at"])
+        return sub.stripe_customer_id
+
+
+def has_live_subscription(*, user: AbstractBaseUser, customer_id: str) -> bool:
+    """Whether the customer already has a subscription that is not over: ours says so, or
+    Stripe does (it knows before its webhooks reach us)."""
+    sub = Subscription.objects.get(user=user)
+    if sub.stripe_subscription_id and sub.status not in ENDED:
+        return True
+    listed = _call(
+        "subscriptions.list",
+        lambda: client().v1.subscriptions.list(params={"customer": customer_id, "limit": 10}),
+    )
+    return any(row["status"] not in ENDED for row in listed["data"])
+
+
+def start_plan_checkout(*, user: AbstractBaseUser, plan_slug: str, operation_id: str) -> str:
+    """The URL to send the creator to for `plan_slug`: a new Checkout Session in subscription
+    mode (price from the Plan row), or the Customer Portal when they already subscribe (one
+    subscription per customer: plan changes happen there). Raises CheckoutRefused,
+    PaymentsNotConfigured, PaymentProviderError."""
+    plan = next((p for p in services.plan_table() if p.slug == plan_slug), None)
+    if plan is None or plan.price_cents == 0 or not plan.stripe_price_id:
+        raise CheckoutRefused("That plan cannot be bought online.")
+    customer_id = ensure_customer(user=user)
+    if has_live_subscription(user=user, customer_id=customer_id):
+        return start_portal(user=user, operation_id=operation_id)
+    metadata = {"user_id": str(user.pk), "plan": plan.slug}
+    session = _call(
+        "checkout.sessions.create",
+        lambda: client().v1.checkout.sessions.create(
+            params={
+                "mode": "subscription",
+                "customer": customer_id,
+                "client_reference_id": str(user.pk),
+                "line_items": [{"price": plan.stripe_price_id, "quantity": 1}],
+                "success_url": _site(reverse("billing-checkout-return"))
+                + "?session_id={CHECKOUT_SESSION_ID}",
+                "cancel_url": _site(reverse("plans")) + "?checkout=cancelled",
+                "metadata": metadata,
+                "subscription_data": {"metadata": metadata},
+            },
+            options={"idempotency_key": f"viewbait:checkout:{user.pk}:{plan.slug}:{operation_id}"},
+        ),
+    )
+    return str(session["url"])
+
+
+def start_pack_checkout(*, user: AbstractBaseUser, pack_slug: str, operation_id: str) -> str:
+    """The Checkout URL (payment mode) for one credit pack; the session is recorded as a
+    `CreditPackPurchase` so the webhook grants exactly that pack's credits, once."""
+    pack = CreditPack.objects.filter(slug=pack_slug, active=True).first()
+    if pack is None or not pack.stripe_price_id:
+        raise CheckoutRefused("That credit pack cannot be bought online.")
+    customer_id = ensure_customer(user=user)
+    session = _call(
+        "checkout.sessions.create",
+        lambda: client().v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "customer": customer_id,
+                "client_reference_id": str(user.pk),
+                "line_items": [{"price": pack.stripe_price_id, "quantity": 1}],
+                "success_url": _site(reverse("billing-checkout-return"))
+                + "?session_id={CHECKOUT_SESSION_ID}",
+                "cancel_url": _site(reverse("plans")) + "?checkout=cancelled",
+                "metadata": {"user_id": str(user.pk), "credit_pack": pack.slug},
+            },
+            options={"idempotency_key": f"viewbait:pack:{user.pk}:{pack.slug}:{operation_id}"},
+        ),
+    )
+    CreditPackPurchase.objects.get_or_create(
+        stripe_checkout_session_id=session["id"],
+        defaults={
+            "user": user,
+            "pack": pack,
+            "credits": pack.credits,
+            "price_cents": pack.price_cents,
+        },
+    )
+    return str(session["url"])
+
+
+def start_portal(*, user: AbstractBaseUser, operation_id: str) -> str:
+    """The Customer Portal URL (card, plan change, cancel), returning to the plans page.
+    Raises CheckoutRefused when the user has never been a Stripe customer."""
+    customer_id = (
+        Subscription.objects.filter(user=user).values_list("stripe_customer_id", flat=True).first()
+    )
+    if not customer_id:
+        raise CheckoutRefused("There is no billing account to manage yet.")
+    session = _call(
+        "billing_portal.sessions.create",
+        lambda: client().v1.billing_portal.sessions.create(
+            params={"customer": customer_id, "return_url": _site(reverse("plans"))},
+            options={"idempotency_key": f"viewbait:portal:{user.pk}:{operation_id}"},
+        ),
+    )
+    return str(session["url"])
+
+
+def finish_checkout(*, user: AbstractBaseUser, session_id: str) -> str:
+    """After Stripe sends the creator back: read the session and apply it now (the webhook
+    does the same, whichever comes first; both are idempotent), so the new plan or credits are
+    there when the studio loads. Returns "subscription", "payment" or "open"; raises
+    CheckoutRefused for another user's or an unknown session."""
+    session = _call(
+        "checkout.sessions.retrieve",
+        lambda: client().v1.checkout.sessions.retrieve(session_id),
+    )
+    if session.get("client_reference_id") != str(user.pk):
+        raise CheckoutRefused("Unknown checkout.")
+    if session.get("status") != "complete":
+        return "open"
+    with transaction.atomic():
+        _apply_checkout_session(session)
+    return str(session["mode"])
+
+
+# --- webhooks --------------------------------------------------------------------------------
+def handle_webhook(*, payload: bytes, signature: str | None) -> str:
+    """Verify a webhook and process its event once. Returns the outcome (for the log and the
+    StripeEvent row); raises BadWebhook (nothing changed) for a bad signature or body."""
+    if not settings.STRIPE_WEBHOOK_SECRET:
+        raise BadWebhook("webhooks are not configured")
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload,
+            signature,
+            settings.STRIPE_WEBHOOK_SECRET,
+            tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+        )
+        event = json.loads(payload)
+    except (stripe.SignatureVerificationError, ValueError) as exc:
+        raise BadWebhook(str(exc)) from exc
+    if not isinstance(event, dict) or event.get("object") != "event" or "id" not in event:
+        raise BadWebhook("not an event")
+    return process_event(event)
+
+
+def process_event(event: Obj) -> str:
+    """Apply one verified event, exactly once per event id: the `StripeEvent` row is inserted
+    first (a concurrent duplicate waits on its unique index, then finds it) and commits with
+    everything the event changed. A Stripe error while handling rolls all of it back and
+    raises, so the webhook answers 500 and Stripe delivers the event again."""
+    obj = event.get("data", {}).get("object", {}) or {}
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = StripeEvent.objects.create(
+                    event_id=event["id"],
+                    type=str(event.get("type", ""))[:100],
+                    object_id=str(obj.get("id", ""))[:100],
+                    stripe_created=_moment(event.get("created") or 0),
+                )
+        except IntegrityError:
+            return "duplicate"
+        handler = HANDLERS.get(record.type)
+        outcome = handler(obj) if handler is not None else "ignored"
+        record.outcome = outcome[:200]
+        record.save(update_fields=["outcome"])
+    logger.info("stripe event %s %s: %s", record.type, record.event_id, outcome)
+    return outcome
+
+
+def _locked_subscription(customer_id: str | None) -> Subscription | None:
+    if not customer_id:
+        return None
+    return (
+        Subscription.objects.select_for_update()
+        .select_related("plan", "user")
+        .filter(stripe_customer_id=customer_id)
+        .first()
+    )
+
+
+def _sync(subscription_id: str, customer_id: str | None) -> tuple[Subscription | None, str]:
+    """Lock our row for the customer, read the subscription's current state from Stripe (after
+    the lock, so concurrent handlers apply states in the order Stripe had them) and apply it."""
+    row = _locked_subscription(customer_id)
+    if row is None:
+        return None, f"ignored: no account for customer {customer_id}"
+    remote = _call(
+        "subscriptions.retrieve",
+        lambda: client().v1.subscriptions.retrieve(subscription_id),
+    )
+    return row, _apply_subscription(row, remote)
+
+
+def _plan_for_price(price_id: str) -> Plan | None:
+    return next((p for p in services.plan_table() if p.stripe_price_id == price_id), None)
+
+
+def _apply_subscription(row: Subscription, remote: Obj) -> str:
+    """Make our locked row follow Stripe's subscription `remote` (its current state)."""
+    status = remote["status"]
+    linked = row.stripe_subscription_id == remote["id"]
+    if status in ENDED:
+        if not linked:
+            return f"ignored: {status} subscription {remote['id']} is not this account's"
+        ended = _moment(remote.get("ended_at") or int(timezone.now().timestamp()))
+        _back_to_free(row, at=ended)
+        return f"ended: back to {row.plan.name}"
+    item = remote["items"]["data"][0]
+    plan = _plan_for_price(item["price"]["id"])
+    if plan is None:
+        logger.error("stripe subscription %s has unknown price %s", remote["id"], item["price"])
+        return f"ignored: no plan has price {item['price']['id']}"
+    if not linked and row.stripe_subscription_id and row.status not in ENDED:
+        logger.warning(
+            "customer %s has a second live subscription %s (linked: %s); following the newer",
+            row.stripe_customer_id,
+            remote["id"],
+            row.stripe_subscription_id,
+        )
+    start, end = _moment(item["current_period_start"]), _moment(item["current_period_end"])
+    previous_plan = row.plan
+    new_period = not linked or start > row.current_period_start
+    if new_period:
+        services.roll_period(sub=row, start=start, end=end)
+    row.current_period_end = end
+    row.plan = plan
+    row.status = status if status in Subscription.Status.values else Subscription.Status.UNPAID
+    row.stripe_subscription_id = remote["id"]
+    row.cancel_at_period_end = bool(remote.get("cancel_at_period_end"))
+    row.save()
+    outcome = f"{plan.slug} {row.status}" + (", new period" if new_period else "")
+    if new_period and row.status not in Subscription.GOOD_STANDING:
+        # Payment due: the Free plan's limits apply, and so does its monthly grant; the paid
+        # invoice tops the period up to the plan's credits later (`_grant_for_invoice`).
+        free = services.default_plan()
+        services.top_up_plan_credits(
+            user=row.user,
+            target=free.monthly_credits,
+            idempotency_key=f"grant:payment-due:{row.user_id}:{start.isoformat()}",
+            reason=f"Monthly credits, {free.name} plan (payment due)",
+            reference=f"subscription:{row.pk}",
+        )
+    if (
+        not new_period
+        and plan.monthly_credits > previous_plan.monthly_credits
+        and row.status in Subscription.GOOD_STANDING
+    ):
+        movement = services.grant_upgrade_credits(sub=row)
+        if movement is not None and movement.created:
+            outcome += f", upgrade +{movement.entry.amount}"
+    return outcome
+
+
+def _back_to_free(row: Subscription, *, at: dt.datetime) -> None:
+    """The Stripe subscription ended: a Free period starts at its end, with the Free grant."""
+    free = services.default_plan()
+    ended = row.stripe_subscription_id
+    services.roll_period(sub=row, start=at, end=services.add_months(at, 1))
+    row.plan = free
+    row.status = Subscription.Status.ACTIVE
+    row.stripe_subscription_id = ""
+    row.cancel_at_period_end = False
+    row.save()
+    services.grant_credits(
+        user=row.user,
+        amount=free.monthly_credits,
+        idempotency_key=f"grant:free-after:{ended}",
+        reason=f"Monthly credits, {free.name} plan",
+        reference=f"subscription:{row.pk}",
+    )
+
+
+def _invoice_subscription(invoice: Obj) -> str | None:
+    parent = invoice.get("parent") or {}
+    details = parent.get("subscription_details") or {}
+    subscription = details.get("subscription")
+    if isinstance(subscription, dict):
+        subscription = subscription.get("id")
+    return subscription
+
+
+def _on_subscription(obj: Obj) -> str:
+    _, outcome = _sync(obj["id"], obj.get("customer"))
+    return outcome
+
+
+def _on_invoice_paid(obj: Obj) -> str:
+    """Sync the subscription, then grant the period's credits if this invoice opened the
+    current period (key from the invoice id: once, whatever the order or repetition)."""
+    subscription_id = _invoice_subscription(obj)
+    if not subscription_id:
+        return "ignored: not a subscription invoice"
+    row, outcome = _sync(subscription_id, obj.get("customer"))
+    if row is None:
+        return outcome
+    return f"{outcome}; {_grant_for_invoice(row, obj)}"
+
+
+def _grant_for_invoice(row: Subscription, invoice: Obj) -> str:
+    """A paid invoice that opened the subscription's current period grants the plan's monthly
+    credits (topping up what the period already had), once per invoice id."""
+    if invoice.get("status") != "paid":
+        return "no grant: invoice not paid"
+    if invoice.get("billing_reason") not in PERIOD_INVOICES:
+        return f"no grant for a {invoice.get('billing_reason')} invoice"
+    lines = (invoice.get("lines") or {}).get("data") or []
+    period_start = _moment(lines[0]["period"]["start"]) if lines else None
+    subscription_id = _invoice_subscription(invoice)
+    if row.stripe_subscription_id != subscription_id or period_start != row.current_period_start:
+        return "no grant: the invoice's period is not the current one"
+    movement = services.top_up_plan_credits(
+        user=row.user,
+        target=row.plan.monthly_credits,
+        idempotency_key=f"grant:invoice:{invoice['id']}",
+        reason=f"Monthly credits, {row.plan.name} plan",
+        reference=f"invoice:{invoice['id']}",
+    )
+    return f"granted {movement.entry.amount if movement and movement.created else 0}"
+
+
+def _on_invoice_payment_failed(obj: Obj) -> str:
+    subscription_id = _invoice_subscription(obj)
+    if not subscription_id:
+        return "ignored: not a subscription invoice"
+    _, outcome = _sync(subscription_id, obj.get("customer"))
+    return outcome
+
+
+def _on_checkout_completed(obj: Obj) -> str:
+    return _apply_checkout_session(obj)
+
+
+def _apply_checkout_session(session: Obj) -> str:
+    """A completed Checkout Session: subscription mode syncs the new subscription; payment mode
+    grants the recorded credit pack once (key from the session id) when it is paid."""
+    if session.get("mode") == "subscription":
+        if not session.get("subscription"):
+            return "ignored: no subscription"
+        subscription_id = session["subscription"]
+        if isinstance(subscription_id, dict):
+            subscription_id = subscription_id["id"]
+        row, outcome = _sync(subscription_id, session.get("customer"))
+        invoice_id = session.get("invoice")
+        if row is None or not invoice_id:
+            return outcome
+        # The first invoice's grant, in case its own invoice.paid is still on its way.
+        invoice = _call("invoices.retrieve", lambda: client().v1.invoices.retrieve(invoice_id))
+        return f"{outcome}; {_grant_for_invoice(row, invoice)}"
+    if session.get("payment_status") != "paid":
+        return f"ignored: payment {session.get('payment_status')}"
+    purchase = (
+        CreditPackPurchase.objects.select_for_update()
+        .select_related("user", "pack")
+        .filter(stripe_checkout_session_id=session["id"])
+        .first()
+    )
+    if purchase is None:
+        return "ignored: no credit pack recorded for this session"
+    movement = services.grant_purchased_credits(
+        user=purchase.user,
+        amount=purchase.credits,
+        idempotency_key=f"purchase:{session['id']}",
+        reason=f"Credit pack: {purchase.pack.name}",
+        reference=f"checkout:{session['id']}"[:100],
+    )
+    if purchase.status != CreditPackPurchase.Status.PAID:
+        purchase.status = CreditPackPurchase.Status.PAID
+        purchase.paid_at = timezone.now()
+        purchase.save(update_fields=["status", "paid_at"])
+    return f"credit pack +{purchase.credits}" if movement.created else "credit pack already granted"
+
+
+HANDLERS: dict[str, Callable[[Obj], str]] = {
+    "checkout.session.completed": _on_checkout_completed,
+    "customer.subscription.created": _on_subscription,
+    "customer.subscription.updated": _on_subscription,
+    "customer.subscription.deleted": _on_subscription,
+    "invoice.paid": _on_invoice_paid,
+    "invoice.payment_failed": _on_invoice_payment_failed,
+}
+
+
+# --- prices ----------------------------------------------------------------------------------
+def ensure_prices(*, dry_run: bool = True) -> list[str]:
+    """Give every paid plan and active credit pack a Stripe price: keep an id Stripe knows,
+    otherwise create a product and price (monthly for plans, one-time for packs; idempotency key
+    from the slug and amount) and store its id. Returns a line per row (what was or would be
+    done)."""
+    lines: list[str] = []
+    rows: list[tuple[Plan | CreditPack, bool]] = [
+        (plan, True) for plan in Plan.objects.filter(price_cents__gt=0).order_by("sort_order")
+    ]
+    rows += [(pack, False) for pack in CreditPack.objects.filter(active=True)]
+    for row, recurring in rows:
+        if row.stripe_price_id and _price_exists(row.stripe_price_id):
+            lines.append(f"{row.slug}: {row.stripe_price_id} (exists)")
+            continue
+        if dry_run:
+            lines.append(f"{row.slug}: would create a price of {row.price_cents} cents")
+            continue
+        params: Obj = {
+            "currency": "usd",
+            "unit_amount": row.price_cents,
+            "product_data": {"name": f"ViewBait {row.name}"},
+            "lookup_key": f"viewbait-{row.slug}-{row.price_cents}",
+            "metadata": {"slug": row.slug},
+        }
+        if recurring:
+            params["recurring"] = {"interval": "month"}
+        price = _call(
+            "prices.create",
+            lambda params=params, row=row: client().v1.prices.create(
+                params=params,
+                options={"idempotency_key": f"viewbait:price:{row.slug}:{row.price_cents}"},
+            ),
+        )
+        type(row).objects.filter(pk=row.pk).update(stripe_price_id=price["id"])
+        lines.append(f"{row.slug}: created {price['id']}")
+    services.invalidate_plan_table()
+    return lines
+
+
+def _price_exists(price_id: str) -> bool:
+    try:
+        client().v1.prices.retrieve(price_id)
+    except stripe.InvalidRequestError:
+        return False
+    return True
+
+
+# --- STRIPE_FAKE (development) ---------------------------------------------------------------
+_fake_lock = threading.Lock()
+_fake_ready = False
+
+
+def _ensure_fake() -> None:
+    """Start tests/fake_stripe.py on a thread of this process unless something already listens
+    on STRIPE_FAKE_PORT, then make sure the plans and packs have prices in it."""
+    global _fake_ready
+    if _fake_ready:
+        return
+    with _fake_lock:
+        if _fake_ready:
+            return
+        port = settings.STRIPE_FAKE_PORT
+        with socket.socket() as probe:
+            listening = probe.connect_ex(("127.0.0.1", port)) == 0
+        if not listening:
+            path = settings.BASE_DIR / "tests" / "fake_stripe.py"
+            spec = importlib.util.spec_from_file_location("viewbait_fake_stripe", path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {path}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            module.FakeStripe(
+                api_key=settings.STRIPE_SECRET_KEY,
+                webhook_secret=settings.STRIPE_WEBHOOK_SECRET,
+                webhook_url=_site("/stripe/webhook/"),
+                port=port,
+                state_file=settings.VAR_DIR / "fake-stripe.json",
+            ).start()
+            logger.warning("STRIPE_FAKE: fake Stripe started on 127.0.0.1:%s", port)
+        _fake_ready = True
+    ensure_prices(dry_run=False)

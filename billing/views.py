@@ -1,0 +1,140 @@
+"""Billing pages: the plans page, Checkout and Customer Portal redirects, the return from
+Checkout, and the Stripe webhook. Thin: parse, call `billing.payments`, render or redirect."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from billing import payments
+from billing.models import CreditPack, Subscription
+from billing.services import account_summary, effective_plan, open_account, plan_table
+
+logger = logging.getLogger(__name__)
+
+_OPERATION_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _operation_id(request: HttpRequest) -> str:
+    """The form's operation id (a fresh one per page render): the same id twice, a double
+    submit, reaches Stripe with the same idempotency key. Anything else gets a new id."""
+    value = request.POST.get("operation_id", "")
+    return value if _OPERATION_ID.fullmatch(value) else uuid.uuid4().hex
+
+
+@require_GET
+def plans(request: HttpRequest) -> TemplateResponse:
+    """The plans as a pricing table; for a signed-in creator also their plan, its status and
+    period end, Upgrade / Manage billing buttons and credit packs when payments are on."""
+    configured = payments.configured()
+    context: dict[str, Any] = {
+        "plans": plan_table(),
+        "payments": configured,
+        "current_plan": None,
+        "subscription": None,
+        "operation_id": uuid.uuid4().hex,
+        "checkout_cancelled": request.GET.get("checkout") == "cancelled",
+        "packs": [],
+    }
+    if request.user.is_authenticated:
+        subscription = open_account(user=request.user)
+        subscription = Subscription.objects.select_related("plan").get(pk=subscription.pk)
+        context.update(
+            current_plan=effective_plan(request.user),
+            subscription=subscription,
+            payment_due=subscription.status in Subscription.PAYMENT_DUE,
+            balance=account_summary(request.user).balance,
+        )
+        if configured:
+            context["packs"] = list(
+                CreditPack.objects.filter(active=True).exclude(stripe_price_id="")
+            )
+    return TemplateResponse(request, "studio/plans.html", context)
+
+
+def _go(request: HttpRequest, start: Any, **kwargs: Any) -> HttpResponse:
+    try:
+        return redirect(start(user=request.user, operation_id=_operation_id(request), **kwargs))
+    except payments.PaymentsNotConfigured:
+        messages.error(request, "Online payments are not configured on this studio.")
+    except (payments.CheckoutRefused, payments.PaymentProviderError) as exc:
+        messages.error(request, str(exc))
+    return redirect("plans")
+
+
+@login_required
+@require_POST
+def checkout(request: HttpRequest, plan_slug: str) -> HttpResponse:
+    """303 to Stripe Checkout for the plan (or to the Customer Portal for a subscriber)."""
+    return _go(request, payments.start_plan_checkout, plan_slug=plan_slug)
+
+
+@login_required
+@require_POST
+def buy_pack(request: HttpRequest, pack_slug: str) -> HttpResponse:
+    """303 to Stripe Checkout for one credit pack."""
+    return _go(request, payments.start_pack_checkout, pack_slug=pack_slug)
+
+
+@login_required
+@require_POST
+def portal(request: HttpRequest) -> HttpResponse:
+    """303 to the Stripe Customer Portal (card, plan change, cancel)."""
+    return _go(request, payments.start_portal)
+
+
+@login_required
+@require_GET
+def checkout_return(request: HttpRequest) -> HttpResponse:
+    """Stripe's success URL: apply the session now (the webhook may still be on its way) and
+    go back to the studio with a message. Another user's session is a 404."""
+    try:
+        kind = payments.finish_checkout(
+            user=request.user, session_id=request.GET.get("session_id", "")[:200]
+        )
+    except payments.CheckoutRefused as exc:
+        raise Http404("Unknown checkout") from exc
+    except (payments.PaymentsNotConfigured, payments.PaymentProviderError):
+        messages.info(request, "Thanks! Your payment is being confirmed; it shows here shortly.")
+        return redirect("studio")
+    if kind == "subscription":
+        messages.success(
+            request, f"Payment received: you are on the {effective_plan(request.user).name} plan."
+        )
+    elif kind == "payment":
+        messages.success(request, "Payment received: your credits were added.")
+    else:
+        messages.info(request, "Thanks! Your payment is being confirmed; it shows here shortly.")
+    return redirect("studio")
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> JsonResponse:
+    """POST /stripe/webhook/: 200 once the event is processed (or was already), 400 for a bad
+    signature or body (nothing changed), 503 when Stripe could not be read back (Stripe
+    delivers the event again later)."""
+    try:
+        payments.handle_webhook(
+            payload=request.body, signature=request.headers.get("Stripe-Signature")
+        )
+    except payments.BadWebhook as exc:
+        logger.warning("stripe webhook refused: %s", exc)
+        return JsonResponse(
+            {"error": "Invalid webhook signature or payload.", "code": "bad_webhook"}, status=400
+        )
+    except (payments.PaymentProviderError, payments.PaymentsNotConfigured):
+        return JsonResponse(
+            {"error": "Payment service unavailable.", "code": "stripe_unavailable"}, status=503
+        )
+    return JsonResponse({"received": True})

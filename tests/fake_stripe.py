@@ -1,0 +1,919 @@
+"""A stateful fake of the Stripe API, for tests and for `STRIPE_FAKE=1` development.
+
+It speaks what ViewBait's billing code calls through stripe-python (16.x, API version
+`2026-10-28.endive`): form-encoded requests with nested `a[b][0]=c` keys, `Bearer` keys,
+`Idempotency-Key` replay (the same key with other parameters is an `idempotency_error`), Stripe's
+JSON objects and its error shape `{"error": {"type", "code", "message", "param"}}`.
+
+Resources: customers, products, prices, checkout sessions (subscription and payment mode),
+billing portal sessions, subscriptions (the billing period lives on the subscription item, as
+since API version 2025-03-31.basil), invoices (their subscription under
+`parent.subscription_details`, same change) and events.
+
+What Stripe's hosted pages and clock would do is done by methods a test (or the fake's own HTML
+pages) calls: `complete_checkout`, `renew`, `pay_invoice`, `switch_price`,
+`set_cancel_at_period_end`, `cancel_now`. Each returns the events it emitted. Events are signed
+like Stripe's (`stripe.WebhookSignature`: `t=<unix>,v1=<HMAC-SHA256 of "t.payload">`) by `sign`,
+and, when `webhook_url` is set, posted there at once (after the state lock is released, so the
+app can call back in while it handles them).
+
+    python tests/fake_stripe.py --port 12111 --webhook-url http://127.0.0.1:8000/stripe/webhook/
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import datetime as dt
+import hashlib
+import html
+import json
+import re
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import stripe
+
+API_VERSION = "2026-10-28.endive"
+DEFAULT_API_KEY = "sk_test_viewbait_fake"
+DEFAULT_WEBHOOK_SECRET = "whsec_viewbait_fake"
+
+Obj = dict[str, Any]
+
+
+class StripeError(Exception):
+    """An API error answered as Stripe does: HTTP `status` and the `error` object."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": {"type": type, "message": message}}
+        if code:
+            self.body["error"]["code"] = code
+        if param:
+            self.body["error"]["param"] = param
+
+
+def missing(kind: str, object_id: str, param: str = "id") -> StripeError:
+    return StripeError(404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param)
+
+
+def parse_form(pairs: list[tuple[str, str]]) -> Obj:
+    """Stripe's form encoding back into nested values: `line_items[0][price]=x` ->
+    `{"line_items": [{"price": "x"}]}`; `expand[]=a` -> `{"expand": ["a"]}`."""
+    root: Obj = {}
+    for key, value in pairs:
+        parts = re.findall(r"[^\[\]]+|\[\]", key)
+        node = root
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if part == "[]":
+                part = str(len(node))
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+    return _lists(root)
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value and all(k.isdigit() for k in value):
+            return [_lists(value[k]) for k in sorted(value, key=int)]
+        return {k: _lists(v) for k, v in value.items()}
+    return value
+
+
+def add_month(timestamp: int) -> int:
+    """One calendar month later (Jan 31 -> Feb 28/29), as Stripe bills monthly."""
+    moment = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    month_index = moment.month
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return int(moment.replace(year=year, month=month, day=day).timestamp())
+
+
+class FakeStripe:
+    """The fake's state and its HTTP server (`start()` / `stop()`, `base_url`)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
+        webhook_url: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_file: Path | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.webhook_secret = webhook_secret
+        self.webhook_url = webhook_url
+        self.state_file = state_file
+        self.lock = threading.RLock()
+        self.clock_offset = 0
+        self.objects: dict[str, dict[str, Obj]] = {
+            name: {}
+            for name in (
+                "customer",
+                "product",
+                "price",
+                "checkout.session",
+                "billing_portal.session",
+                "subscription",
+                "invoice",
+                "event",
+            )
+        }
+        self.idempotency: dict[str, tuple[str, int, bytes]] = {}
+        self.events: list[Obj] = []  # every event emitted, in order
+        self.deliveries: list[tuple[str, int]] = []  # (event id, HTTP status) posted
+        self.requests: list[tuple[str, str, dict[str, str], Obj]] = []  # method, path, headers
+        self.fail_next: list[StripeError] = []  # answered to the next API requests instead
+        if state_file is not None and state_file.exists():
+            self._load()
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self.base_url = f"http://{host}:{self._server.server_address[1]}"
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def start(self) -> FakeStripe:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-stripe", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def now(self) -> int:
+        return int(time.time()) + self.clock_offset
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _id(self, prefix: str) -> str:
+        return f"{prefix}_{secrets.token_hex(12)}"
+
+    def _get(self, kind: str, object_id: str, param: str = "id") -> Obj:
+        found = self.objects[kind].get(object_id)
+        if found is None:
+            raise missing(kind.replace("_", " ").split(".")[-1], object_id, param)
+        return found
+
+    def _save(self, kind: str, obj: Obj) -> Obj:
+        self.objects[kind][obj["id"]] = obj
+        return obj
+
+    def _persist(self) -> None:
+        if self.state_file is None:
+            return
+        state = {"objects": self.objects, "events": [e["id"] for e in self.events]}
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(self.state_file)
+
+    def _load(self) -> None:
+        assert self.state_file is not None
+        state = json.loads(self.state_file.read_text())
+        for kind, objects in state["objects"].items():
+            self.objects.setdefault(kind, {}).update(objects)
+        self.events = [self.objects["event"][i] for i in state["events"]]
+
+    def _event(self, type: str, obj: Obj, previous: Obj | None = None) -> Obj:
+        data: Obj = {"object": json.loads(json.dumps(obj))}
+        if previous is not None:
+            data["previous_attributes"] = previous
+        event = {
+            "id": self._id("evt"),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": self.now(),
+            "data": data,
+            "livemode": False,
+            "pending_webhooks": 1 if self.webhook_url else 0,
+            "request": {"id": None, "idempotency_key": None},
+            "type": type,
+        }
+        self._save("event", event)
+        self.events.append(event)
+        return event
+
+    def events_of(self, type: str) -> list[Obj]:
+        return [e for e in self.events if e["type"] == type]
+
+    # --- webhooks ---------------------------------------------------------------------------
+    def sign(self, event: Obj, *, secret: str | None = None) -> tuple[bytes, str]:
+        """The webhook body and its `Stripe-Signature` header, as Stripe sends them."""
+        payload = json.dumps(event, indent=2)
+        header = stripe.WebhookSignature.generate_signature_header(
+            payload, secret or self.webhook_secret
+        )
+        return payload.encode(), header
+
+    def deliver(self, events: list[Obj]) -> list[int]:
+        """POST each event to `webhook_url` (signed); the HTTP statuses, in order."""
+        statuses = []
+        for event in events:
+            if not self.webhook_url:
+                break
+            payload, header = self.sign(event)
+            request = urllib.request.Request(
+                self.webhook_url,
+                data=payload,
+                method="POST",
+                headers={
+                    "Content-Type": "application/json; charset=utf-8",
+                    "Stripe-Signature": header,
+                    "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                },
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    status = response.status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            except (urllib.error.URLError, TimeoutError):
+                status = 0
+            self.deliveries.append((event["id"], status))
+            statuses.append(status)
+        return statuses
+
+    # --- objects ----------------------------------------------------------------------------
+    def create_customer(self, params: Obj) -> Obj:
+        return self._save(
+            "customer",
+            {
+                "id": self._id("cus"),
+                "object": "customer",
+                "created": self.now(),
+                "email": params.get("email"),
+                "name": params.get("name"),
+                "metadata": params.get("metadata") or {},
+                "livemode": False,
+                "deleted": None,
+            },
+        )
+
+    def create_product(self, params: Obj) -> Obj:
+        if not params.get("name"):
+            raise StripeError(400, "Missing required param: name.", param="name")
+        return self._save(
+            "product",
+            {
+                "id": params.get("id") or self._id("prod"),
+                "object": "product",
+                "active": True,
+                "created": self.now(),
+                "name": params["name"],
+                "metadata": params.get("metadata") or {},
+                "livemode": False,
+            },
+        )
+
+    def create_price(self, params: Obj) -> Obj:
+        product = params.get("product")
+        if product is None and "product_data" in params:
+            product = self.create_product(params["product_data"])["id"]
+        if product is None:
+            raise StripeError(400, "Missing required param: product.", param="product")
+        self._get("product", product, "product")
+        if "unit_amount" not in params:
+            raise StripeError(400, "Missing required param: unit_amount.", param="unit_amount")
+        recurring = params.get("recurring")
+        price = {
+            "id": self._id("price"),
+            "object": "price",
+            "active": True,
+            "created": self.now(),
+            "currency": params.get("currency", "usd"),
+            "lookup_key": params.get("lookup_key"),
+            "metadata": params.get("metadata") or {},
+            "product": product,
+            "recurring": (
+                {"interval": recurring.get("interval", "month"), "interval_count": 1}
+                if recurring
+                else None
+            ),
+            "type": "recurring" if recurring else "one_time",
+            "unit_amount": int(params["unit_amount"]),
+            "livemode": False,
+        }
+        return self._save("price", price)
+
+    def create_checkout_session(self, params: Obj) -> Obj:
+        mode = params.get("mode")
+        if mode not in ("subscription", "payment"):
+            raise StripeError(
+                400, "Invalid mode: must be one of payment, subscription", param="mode"
+            )
+        for required in ("success_url", "line_items"):
+            if not params.get(required):
+                raise StripeError(400, f"Missing required param: {required}.", param=required)
+        customer = params.get("customer")
+        if customer:
+            self._get("customer", customer, "customer")
+        total = 0
+        items = []
+        for i, item in enumerate(params["line_items"]):
+            price = self._get("price", item.get("price", ""), f"line_items[{i}][price]")
+            if mode == "subscription" and price["type"] != "recurring":
+                raise StripeError(
+                    400,
+                    "You must provide at least one recurring price in `subscription` mode "
+                    "when using prices.",
+                    param=f"line_items[{i}][price]",
+                )
+            if mode == "payment" and price["type"] == "recurring":
+                raise StripeError(
+                    400,
+                    "You specified `payment` mode but passed a recurring price. Either switch "
+                    "to `subscription` mode or use only one-time prices.",
+                    param=f"line_items[{i}][price]",
+                )
+            quantity = int(item.get("quantity", 1))
+            total += price["unit_amount"] * quantity
+            items.append({"price": price["id"], "quantity": quantity})
+        session_id = self._id("cs_test")
+        return self._save(
+            "checkout.session",
+            {
+                "id": session_id,
+                "object": "checkout.session",
+                "amount_subtotal": total,
+                "amount_total": total,
+                "cancel_url": params.get("cancel_url"),
+                "client_reference_id": params.get("client_reference_id"),
+                "created": self.now(),
+                "currency": "usd",
+                "customer": customer,
+                "customer_email": params.get("customer_email"),
+                "expires_at": self.now() + 24 * 3600,
+                "invoice": None,
+                "livemode": False,
+                "metadata": params.get("metadata") or {},
+                "mode": mode,
+                "payment_intent": None,
+                "payment_status": "unpaid",
+                "status": "open",
+                "subscription": None,
+                "success_url": params["success_url"],
+                "url": f"{self.base_url}/checkout/{session_id}",
+                # Not part of Stripe's object: what the session sells, for complete_checkout.
+                "_line_items": items,
+                "_subscription_metadata": (params.get("subscription_data") or {}).get("metadata")
+                or {},
+            },
+        )
+
+    def create_portal_session(self, params: Obj) -> Obj:
+        customer = params.get("customer")
+        if not customer:
+            raise StripeError(400, "Missing required param: customer.", param="customer")
+        self._get("customer", customer, "customer")
+        session_id = self._id("bps")
+        return self._save(
+            "billing_portal.session",
+            {
+                "id": session_id,
+                "object": "billing_portal.session",
+                "created": self.now(),
+                "customer": customer,
+                "livemode": False,
+                "return_url": params.get("return_url"),
+                "url": f"{self.base_url}/portal/{session_id}",
+            },
+        )
+
+    def _subscription(self, customer: str, price: Obj, metadata: Obj) -> Obj:
+        start = self.now()
+        sub_id = self._id("sub")
+        return self._save(
+            "subscription",
+            {
+                "id": sub_id,
+                "object": "subscription",
+                "billing_cycle_anchor": start,
+                "cancel_at": None,
+                "cancel_at_period_end": False,
+                "canceled_at": None,
+                "created": start,
+                "currency": "usd",
+                "customer": customer,
+                "ended_at": None,
+                "items": {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": self._id("si"),
+                            "object": "subscription_item",
+                            "created": start,
+                            "current_period_start": start,
+                            "current_period_end": add_month(start),
+                            "metadata": {},
+                            "price": dict(price),
+                            "quantity": 1,
+                            "subscription": sub_id,
+                        }
+                    ],
+                    "has_more": False,
+                    "total_count": 1,
+                    "url": f"/v1/subscription_items?subscription={sub_id}",
+                },
+                "latest_invoice": None,
+                "livemode": False,
+                "metadata": dict(metadata),
+                "start_date": start,
+                "status": "active",
+            },
+        )
+
+    def _invoice(self, sub: Obj, billing_reason: str, *, paid: bool) -> Obj:
+        item = sub["items"]["data"][0]
+        amount = item["price"]["unit_amount"] * item["quantity"]
+        now = self.now()
+        invoice = {
+            "id": self._id("in"),
+            "object": "invoice",
+            "amount_due": amount,
+            "amount_paid": amount if paid else 0,
+            "amount_remaining": 0 if paid else amount,
+            "attempt_count": 1,
+            "attempted": True,
+            "billing_reason": billing_reason,
+            "collection_method": "charge_automatically",
+            "created": now,
+            "currency": "usd",
+            "customer": sub["customer"],
+            "lines": {
+                "object": "list",
+                "data": [
+                    {
+                        "id": self._id("il"),
+                        "object": "line_item",
+                        "amount": amount,
+                        "currency": "usd",
+                        "description": f"1 x {item['price']['id']}",
+                        "period": {
+                            "start": item["current_period_start"],
+                            "end": item["current_period_end"],
+                        },
+                        "pricing": {
+                            "type": "price_details",
+                            "price_details": {
+                                "price": item["price"]["id"],
+                                "product": item["price"]["product"],
+                            },
+                        },
+                        "quantity": item["quantity"],
+                    }
+                ],
+                "has_more": False,
+                "url": "/v1/invoices/lines",
+            },
+            "livemode": False,
+            "next_payment_attempt": None if paid else now + 3 * 24 * 3600,
+            "parent": {
+                "type": "subscription_details",
+                "quote_details": None,
+                "subscription_details": {
+                    "metadata": dict(sub["metadata"]),
+                    "subscription": sub["id"],
+                },
+            },
+            "period_start": item["current_period_start"],
+            "period_end": item["current_period_end"],
+            "status": "paid" if paid else "open",
+            "status_transitions": {"finalized_at": now, "paid_at": now if paid else None},
+        }
+        sub["latest_invoice"] = invoice["id"]
+        return self._save("invoice", invoice)
+
+    # --- what Stripe's pages and clock do -----------------------------------------------------
+    def _run(self, action: Callable[[], list[Obj]], deliver: bool) -> list[Obj]:
+        with self.lock:
+            events = action()
+            self._persist()
+        if deliver:
+            self.deliver(events)
+        return events
+
+    def complete_checkout(self, session_id: str, *, deliver: bool = True) -> list[Obj]:
+        """The customer pays on the hosted page. Subscription mode: a subscription and its first
+        invoice (paid); events in Stripe's usual order: customer.subscription.created,
+        invoice.paid, checkout.session.completed. Payment mode: checkout.session.completed."""
+
+        def action() -> list[Obj]:
+            session = self._get("checkout.session", session_id)
+            if session["status"] != "open":
+                raise StripeError(400, "This Checkout Session is no longer active.")
+            session.update(status="complete", payment_status="paid")
+            events = []
+            if session["mode"] == "subscription":
+                customer = session["customer"] or self.create_customer({})["id"]
+                price = self._get("price", session["_line_items"][0]["price"])
+                sub = self._subscription(customer, price, session["_subscription_metadata"])
+                invoice = self._invoice(sub, "subscription_create", paid=True)
+                session.update(customer=customer, subscription=sub["id"], invoice=invoice["id"])
+                events.append(self._event("customer.subscription.created", sub))
+                events.append(self._event("invoice.paid", invoice))
+            else:
+                session["payment_intent"] = self._id("pi")
+            events.append(self._event("checkout.session.completed", self._public(session)))
+            return events
+
+        return self._run(action, deliver)
+
+    def renew(self, subscription_id: str, *, pay: bool = True, deliver: bool = True) -> list[Obj]:
+        """The period ends. Cancelling at period end: the subscription ends
+        (customer.subscription.deleted). Otherwise the next period starts with a
+        subscription_cycle invoice, paid (invoice.paid) or failed (status past_due,
+        invoice.payment_failed)."""
+
+        def action() -> list[Obj]:
+            sub = self._get("subscription", subscription_id)
+            item = sub["items"]["data"][0]
+            if sub["cancel_at_period_end"]:
+                return self._end(sub, at=item["current_period_end"])
+            previous = {
+                "items": {
+                    "data": [
+                        {
+                            "current_period_start": item["current_period_start"],
+                            "current_period_end": item["current_period_end"],
+                        }
+                    ]
+                }
+            }
+            item["current_period_start"] = item["current_period_end"]
+            item["current_period_end"] = add_month(item["current_period_start"])
+            invoice = self._invoice(sub, "subscription_cycle", paid=pay)
+            if not pay:
+                previous["status"] = sub["status"]
+                sub["status"] = "past_due"
+            events = [self._event("customer.subscription.updated", sub, previous)]
+            events.append(self._event("invoice.paid" if pay else "invoice.payment_failed", invoice))
+            return events
+
+        return self._run(action, deliver)
+
+    def pay_invoice(self, invoice_id: str, *, deliver: bool = True) -> list[Obj]:
+        """A retry (or a new card) pays an open invoice; a past-due subscription is active again."""
+
+        def action() -> list[Obj]:
+            invoice = self._get("invoice", invoice_id)
+            now = self.now()
+            invoice.update(
+                status="paid",
+                amount_paid=invoice["amount_due"],
+                amount_remaining=0,
+                next_payment_attempt=None,
+            )
+            invoice["status_transitions"]["paid_at"] = now
+            events = [self._event("invoice.paid", invoice)]
+            sub_id = invoice["parent"]["subscription_details"]["subscription"]
+            sub = self._get("subscription", sub_id)
+            if sub["status"] in ("past_due", "unpaid"):
+                previous = {"status": sub["status"]}
+                sub["status"] = "active"
+                events.append(self._event("customer.subscription.updated", sub, previous))
+            return events
+
+        return self._run(action, deliver)
+
+    def switch_price(
+        self, subscription_id: str, price_id: str, *, deliver: bool = True
+    ) -> list[Obj]:
+        """A plan change in the portal: same period, new price (prorations go on the next
+        invoice, Stripe's default)."""
+
+        def action() -> list[Obj]:
+            sub = self._get("subscription", subscription_id)
+            price = self._get("price", price_id)
+            item = sub["items"]["data"][0]
+            previous = {"items": {"data": [{"price": dict(item["price"])}]}}
+            item["price"] = dict(price)
+            return [self._event("customer.subscription.updated", sub, previous)]
+
+        return self._run(action, deliver)
+
+    def set_cancel_at_period_end(
+        self, subscription_id: str, cancel: bool = True, *, deliver: bool = True
+    ) -> list[Obj]:
+        """Cancel (or resume) in the portal: the subscription stays active to the period end."""
+
+        def action() -> list[Obj]:
+            sub = self._get("subscription", subscription_id)
+            previous = {"cancel_at_period_end": sub["cancel_at_period_end"]}
+            item = sub["items"]["data"][0]
+            sub.update(
+                cancel_at_period_end=cancel,
+                cancel_at=item["current_period_end"] if cancel else None,
+                canceled_at=self.now() if cancel else None,
+            )
+            return [self._event("customer.subscription.updated", sub, previous)]
+
+        return self._run(action, deliver)
+
+    def cancel_now(self, subscription_id: str, *, deliver: bool = True) -> list[Obj]:
+        """Cancel at once (e.g. after the last failed retry): customer.subscription.deleted."""
+
+        def action() -> list[Obj]:
+            return self._end(self._get("subscription", subscription_id), at=self.now())
+
+        return self._run(action, deliver)
+
+    def _end(self, sub: Obj, *, at: int) -> list[Obj]:
+        sub.update(status="canceled", ended_at=at, canceled_at=sub["canceled_at"] or at)
+        return [self._event("customer.subscription.deleted", sub)]
+
+    @staticmethod
+    def _public(obj: Obj) -> Obj:
+        return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+    # --- HTTP API -----------------------------------------------------------------------------
+    def api(self, method: str, path: str, params: Obj) -> Obj:
+        """One `/v1` request against the state (under the lock); raises StripeError."""
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        parts = path.strip("/").split("/")[1:]  # drop "v1"
+        if method == "POST":
+            creators = {
+                ("customers",): self.create_customer,
+                ("products",): self.create_product,
+                ("prices",): self.create_price,
+                ("checkout", "sessions"): self.create_checkout_session,
+                ("billing_portal", "sessions"): self.create_portal_session,
+            }
+            create = creators.get(tuple(parts))
+            if create is not None:
+                return self._public(create(params))
+        if method == "GET":
+            kinds = {
+                "customers": "customer",
+                "products": "product",
+                "prices": "price",
+                "subscriptions": "subscription",
+                "invoices": "invoice",
+                "events": "event",
+            }
+            if len(parts) == 2 and parts[0] in kinds:
+                return self._public(self._get(kinds[parts[0]], parts[1]))
+            if parts == ["checkout", "sessions", parts[-1]] and len(parts) == 3:
+                return self._public(self._get("checkout.session", parts[2]))
+            if len(parts) == 1 and parts[0] in kinds:
+                return self._list(parts[0], kinds[parts[0]], params)
+        raise StripeError(
+            404,
+            f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
+            "or we can help at https://support.stripe.com/.",
+        )
+
+    def _list(self, name: str, kind: str, params: Obj) -> Obj:
+        rows = list(self.objects[kind].values())
+        if "customer" in params:
+            rows = [r for r in rows if r.get("customer") == params["customer"]]
+        if kind == "subscription":
+            status = params.get("status")
+            if status is None:
+                rows = [r for r in rows if r["status"] != "canceled"]
+            elif status != "all":
+                rows = [r for r in rows if r["status"] == status]
+        if kind == "price" and "lookup_keys" in params:
+            rows = [r for r in rows if r.get("lookup_key") in params["lookup_keys"]]
+        if kind == "event" and "type" in params:
+            rows = [r for r in rows if r["type"] == params["type"]]
+        rows.sort(key=lambda r: r.get("created", 0), reverse=True)
+        limit = int(params.get("limit", 10))
+        return {
+            "object": "list",
+            "data": [self._public(r) for r in rows[:limit]],
+            "has_more": len(rows) > limit,
+            "url": f"/v1/{name}",
+        }
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self._dispatch("GET")
+
+            def do_POST(self) -> None:
+                self._dispatch("POST")
+
+            def do_DELETE(self) -> None:
+                self._dispatch("DELETE")
+
+            def _dispatch(self, method: str) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                if url.path.startswith("/v1/"):
+                    self._api(method, url.path, url.query, body)
+                else:
+                    self._page(method, url.path, parse_form(parse_qsl(body)))
+
+            def _api(self, method: str, path: str, query: str, body: str) -> None:
+                pairs = parse_qsl(query, keep_blank_values=True)
+                pairs += parse_qsl(body, keep_blank_values=True)
+                params = parse_form(pairs)
+                key = self.headers.get("Idempotency-Key")
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                fingerprint = hashlib.sha256(f"{method} {path} {body}".encode()).hexdigest()
+                with fake.lock:
+                    fake.requests.append((method, path, headers, params))
+                    auth = self.headers.get("Authorization", "")
+                    if auth != f"Bearer {fake.api_key}":
+                        shown = auth.removeprefix("Bearer ")[:12]
+                        error = StripeError(401, f"Invalid API Key provided: {shown}***")
+                        return self._json(error.status, error.body)
+                    if method == "POST" and key and key in fake.idempotency:
+                        seen, status, raw = fake.idempotency[key]
+                        if seen != fingerprint:
+                            error = StripeError(
+                                400,
+                                "Keys for idempotent requests can only be used with the same "
+                                "parameters they were first used with. Try using a key other "
+                                f"than '{key}' if you meant to execute a different request.",
+                                type="idempotency_error",
+                            )
+                            return self._json(error.status, error.body)
+                        return self._raw(status, raw, replayed=True)
+                    try:
+                        status, answer = 200, fake.api(method, path, params)
+                    except StripeError as exc:
+                        status, answer = exc.status, exc.body
+                    raw = json.dumps(answer, indent=2).encode()
+                    if method == "POST" and key and status < 500:
+                        fake.idempotency[key] = (fingerprint, status, raw)
+                    if method == "POST" and status == 200:
+                        fake._persist()
+                return self._raw(status, raw)
+
+            def _json(self, status: int, body: Obj) -> None:
+                self._raw(status, json.dumps(body).encode())
+
+            def _raw(self, status: int, raw: bytes, replayed: bool = False) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.send_header("Request-Id", f"req_{secrets.token_hex(7)}")
+                self.send_header("Stripe-Version", API_VERSION)
+                if replayed:
+                    self.send_header("Idempotent-Replayed", "true")
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def _page(self, method: str, path: str, form: Obj) -> None:
+                try:
+                    fake._pages(self, method, path, form)
+                except StripeError as exc:
+                    self._html(exc.status, f"<h1>{html.escape(str(exc))}</h1>")
+
+            def _html(self, status: int, body: str) -> None:
+                raw = PAGE.format(body=body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def redirect(self, location: str) -> None:
+                self.send_response(303)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        return Handler
+
+    # --- hosted pages (Checkout and the Customer Portal) ---------------------------------------
+    def _pages(self, handler: Any, method: str, path: str, form: Obj) -> None:
+        parts = path.strip("/").split("/")
+        if parts[0] == "checkout" and len(parts) >= 2:
+            with self.lock:
+                session = self._get("checkout.session", parts[1])
+            if method == "POST" and parts[2:] == ["pay"]:
+                self.complete_checkout(session["id"])
+                target = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
+                return handler.redirect(target)
+            return handler._html(200, self._checkout_page(session))
+        if parts[0] == "portal" and len(parts) >= 2:
+            with self.lock:
+                portal = self._get("billing_portal.session", parts[1])
+                subs = [
+                    s
+                    for s in self.objects["subscription"].values()
+                    if s["customer"] == portal["customer"] and s["status"] != "canceled"
+                ]
+            if method == "POST" and subs:
+                sub = subs[0]
+                action = parts[2] if len(parts) > 2 else ""
+                if action == "switch":
+                    self.switch_price(sub["id"], form["price"])
+                elif action == "cancel":
+                    self.set_cancel_at_period_end(sub["id"], True)
+                elif action == "resume":
+                    self.set_cancel_at_period_end(sub["id"], False)
+                elif action == "pay" and sub["latest_invoice"]:
+                    self.pay_invoice(sub["latest_invoice"])
+                return handler.redirect(f"/portal/{portal['id']}")
+            return handler._html(200, self._portal_page(portal, subs))
+        raise StripeError(404, "Not found")
+
+    def _checkout_page(self, session: Obj) -> str:
+        lines = []
+        for item in session["_line_items"]:
+            price = self.objects["price"][item["price"]]
+            product = self.objects["product"].get(price["product"], {})
+            every = " / month" if price["recurring"] else ""
+            lines.append(
+                f"<li>{html.escape(product.get('name', price['id']))}: "
+                f"${price['unit_amount'] / 100:.2f}{every}</li>"
+            )
+        if session["status"] != "open":
+            return "<h1>This checkout is complete</h1>"
+        return (
+            "<h1>Fake Stripe Checkout</h1><p>Test mode: no card is charged.</p>"
+            f"<ul>{''.join(lines)}</ul>"
+            f'<form method="post" action="/checkout/{session["id"]}/pay">'
+            f'<button type="submit">Pay ${session["amount_total"] / 100:.2f}</button></form>'
+            f'<p><a href="{html.escape(session["cancel_url"] or "/")}">Cancel</a></p>'
+        )
+
+    def _portal_page(self, portal: Obj, subs: list[Obj]) -> str:
+        back = f'<p><a href="{html.escape(portal["return_url"] or "/")}">Return to ViewBait</a></p>'
+        if not subs:
+            return f"<h1>Fake Customer Portal</h1><p>No subscription.</p>{back}"
+        sub = subs[0]
+        item = sub["items"]["data"][0]
+        ends = dt.datetime.fromtimestamp(item["current_period_end"], dt.UTC).date()
+        choices = "".join(
+            f'<option value="{p["id"]}"{" selected" if p["id"] == item["price"]["id"] else ""}>'
+            f"{html.escape(self.objects['product'].get(p['product'], {}).get('name', p['id']))}"
+            "</option>"
+            for p in self.objects["price"].values()
+            if p["recurring"]
+        )
+        base = f"/portal/{portal['id']}"
+        cancel = (
+            f'<form method="post" action="{base}/resume"><button>Resume plan</button></form>'
+            if sub["cancel_at_period_end"]
+            else f'<form method="post" action="{base}/cancel"><button>Cancel plan</button></form>'
+        )
+        return (
+            "<h1>Fake Customer Portal</h1>"
+            f"<p>Subscription {sub['status']}; period ends {ends}"
+            f"{' (cancels then)' if sub['cancel_at_period_end'] else ''}.</p>"
+            f'<form method="post" action="{base}/switch"><label>Plan '
+            f'<select name="price">{choices}</select></label><button>Change plan</button></form>'
+            f"{cancel}"
+            f'<form method="post" action="{base}/pay"><button>Update card and pay</button></form>'
+            f"{back}"
+        )
+
+
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Fake Stripe</title>
+<style>body{{font:16px system-ui;max-width:560px;margin:40px auto;padding:0 16px}}
+button{{font:inherit;padding:8px 14px;margin:6px 0}}</style></head><body>{body}</body></html>"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=12111)
+    parser.add_argument("--webhook-url", default=None)
+    parser.add_argument("--state", type=Path, default=None, help="keep state in this JSON file")
+    args = parser.parse_args()
+    fake = FakeStripe(port=args.port, webhook_url=args.webhook_url, state_file=args.state)
+    print(f"fake Stripe on {fake.base_url} (key {fake.api_key}, secret {fake.webhook_secret})")
+    fake.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

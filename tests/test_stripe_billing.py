@@ -1,0 +1,598 @@
+"""Stripe billing end to end: the real stripe-python client against tests/fake_stripe.py (a
+stateful fake Stripe on a local port), webhooks signed like Stripe's and posted to
+/stripe/webhook/, and the creator's plan, features and credits that follow."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.utils import timezone
+
+from billing import payments
+from billing.models import (
+    CreditLedgerEntry,
+    CreditPack,
+    CreditPackPurchase,
+    Plan,
+    StripeEvent,
+    Subscription,
+)
+from billing.services import (
+    change_plan,
+    debit_credits,
+    effective_plan,
+    get_balance,
+    grant_due_monthly_credits,
+)
+from generation.models import Job
+from tests.conftest import JSONClient
+from tests.fake_stripe import FakeStripe, StripeError
+
+pytestmark = pytest.mark.django_db
+
+WEBHOOK = "/stripe/webhook/"
+
+
+@pytest.fixture
+def fake(settings: Any) -> Iterator[FakeStripe]:
+    """A fresh fake Stripe, and the app pointed at it (as STRIPE_API_BASE does)."""
+    server = FakeStripe().start()
+    settings.STRIPE_FAKE = False
+    settings.STRIPE_SECRET_KEY = server.api_key
+    settings.STRIPE_WEBHOOK_SECRET = server.webhook_secret
+    settings.STRIPE_API_BASE = server.base_url
+    settings.SITE_URL = "http://testserver"
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def priced(fake: FakeStripe, db: None) -> dict[str, str]:
+    """Every paid plan and credit pack priced in the fake (`manage.py stripe_prices --commit`)."""
+    payments.ensure_prices(dry_run=False)
+    ids = dict(Plan.objects.exclude(stripe_price_id="").values_list("slug", "stripe_price_id"))
+    ids.update(CreditPack.objects.values_list("slug", "stripe_price_id"))
+    return ids
+
+
+def post_event(client: Any, fake: FakeStripe, event: dict[str, Any], **sign: Any) -> Any:
+    payload, header = fake.sign(event, **sign)
+    return client.post(
+        WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=header
+    )
+
+
+def deliver(client: Any, fake: FakeStripe, events: list[dict[str, Any]]) -> None:
+    for event in events:
+        response = post_event(client, fake, event)
+        assert response.status_code == 200, (event["type"], response.content)
+
+
+def start_checkout(client: JSONClient, plan: str, operation_id: str = "a" * 32) -> str:
+    response = client.post(f"/plans/checkout/{plan}", {"operation_id": operation_id})
+    assert response.status_code == 302, response.content
+    return str(response["Location"])
+
+
+def session_id(url: str) -> str:
+    return urlsplit(url).path.rsplit("/", 1)[-1]
+
+
+def subscribe(client: JSONClient, fake: FakeStripe, plan: str) -> list[dict[str, Any]]:
+    """Checkout for `plan`, paid; returns the events (not yet delivered)."""
+    url = start_checkout(client, plan, operation_id=f"{plan:0<32}"[:32].replace("r", "0"))
+    assert url.startswith(f"{fake.base_url}/checkout/cs_test_"), url
+    return fake.complete_checkout(session_id(url), deliver=False)
+
+
+def stripe_subscription_id(events: list[dict[str, Any]]) -> str:
+    return next(
+        e["data"]["object"]["id"] for e in events if e["type"] == "customer.subscription.created"
+    )
+
+
+def ledger_sum(user: Any) -> int:
+    return sum(CreditLedgerEntry.objects.filter(user=user).values_list("amount", flat=True))
+
+
+def generate(client: JSONClient, resolution: str, **extra: Any) -> Any:
+    body = {"title": "Plan check", "resolution": resolution, **extra}
+    return client.post_json("/api/generate", body)
+
+
+# --- without Stripe keys ------------------------------------------------------------------
+def test_without_keys_the_plans_page_shows_plans_and_says_payments_are_off(
+    settings: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    settings.STRIPE_SECRET_KEY = ""
+    settings.STRIPE_WEBHOOK_SECRET = ""
+    page = owner_client.get("/plans/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Online payments are not configured" in html
+    for name in ("Free", "Starter", "Advanced", "Pro"):
+        assert name in html
+    assert 'id="current-plan">Free<' in html
+    assert "Upgrade to" not in html and "Buy " not in html
+    refused = owner_client.post("/plans/checkout/starter", {"operation_id": "b" * 32})
+    assert refused.status_code == 302 and refused["Location"] == "/plans/"
+    assert owner_client.post(WEBHOOK, b"{}", content_type="application/json").status_code == 400
+    assert owner.subscription.plan.slug == "free"
+
+
+def test_anonymous_plans_page_has_no_buttons(fake: FakeStripe, priced: Any, anon_client) -> None:
+    html = anon_client.get("/plans/").content.decode()
+    assert "Starter" in html and "Upgrade to" not in html
+    assert anon_client.post("/plans/checkout/starter").status_code == 302  # to the login page
+
+
+# --- upgrade through Checkout -------------------------------------------------------------
+def test_upgrade_to_starter_through_checkout(
+    fake: FakeStripe, priced: dict[str, str], owner: Any, owner_client: JSONClient
+) -> None:
+    assert generate(owner_client, "2K").json()["code"] == "plan_resolution_not_allowed"
+    page = owner_client.get("/plans/").content.decode()
+    assert "Upgrade to Starter" in page and "Online payments are not configured" not in page
+
+    # The price comes from the Plan row: a price smuggled into the form is ignored.
+    response = owner_client.post(
+        "/plans/checkout/starter", {"operation_id": "c" * 32, "price": priced["pro"]}
+    )
+    url = response["Location"]
+    session = fake.objects["checkout.session"][session_id(url)]
+    assert session["mode"] == "subscription"
+    assert session["_line_items"] == [{"price": priced["starter"], "quantity": 1}]
+    assert session["client_reference_id"] == str(owner.pk)
+    assert session["success_url"].startswith("http://testserver/billing/checkout/return?")
+    assert session["cancel_url"] == "http://testserver/plans/?checkout=cancelled"
+    sub = Subscription.objects.get(user=owner)
+    assert session["customer"] == sub.stripe_customer_id
+    assert fake.objects["customer"][sub.stripe_customer_id]["email"] == owner.email
+
+    # A double submit of the same form is the same session, one customer (idempotency keys).
+    again = owner_client.post(
+        "/plans/checkout/starter", {"operation_id": "c" * 32, "price": priced["pro"]}
+    )
+    assert again["Location"] == url
+    assert len(fake.objects["checkout.session"]) == 1
+    assert len(fake.objects["customer"]) == 1
+    posts = [(path, headers) for method, path, headers, _ in fake.requests if method == "POST"]
+    assert posts and all(h["idempotency-key"].startswith("viewbait:") for _, h in posts), posts
+    assert {h["idempotency-key"] for p, h in posts if p == "/v1/customers"} == {
+        f"viewbait:customer:{owner.pk}"
+    }
+
+    events = fake.complete_checkout(session_id(url), deliver=False)
+    assert [e["type"] for e in events] == [
+        "customer.subscription.created",
+        "invoice.paid",
+        "checkout.session.completed",
+    ]
+    deliver(owner_client, fake, events)
+
+    sub.refresh_from_db()
+    remote = fake.objects["subscription"][sub.stripe_subscription_id]
+    item = remote["items"]["data"][0]
+    assert (sub.plan.slug, sub.status) == ("starter", "active")
+    assert sub.current_period_start == dt.datetime.fromtimestamp(
+        item["current_period_start"], dt.UTC
+    )
+    assert sub.current_period_end == dt.datetime.fromtimestamp(item["current_period_end"], dt.UTC)
+    assert effective_plan(owner).slug == "starter"
+    # The Free period's unused 10 expire; the paid period's 100 come with its invoice.
+    entries = list(CreditLedgerEntry.objects.filter(user=owner).order_by("id"))
+    assert [(e.kind, e.amount) for e in entries] == [
+        ("grant", 10),
+        ("expiry", -10),
+        ("grant", 100),
+    ]
+    invoice_id = next(e["data"]["object"]["id"] for e in events if e["type"] == "invoice.paid")
+    assert entries[-1].idempotency_key == f"grant:invoice:{invoice_id}"
+    assert get_balance(owner) == 100 == ledger_sum(owner)
+    assert StripeEvent.objects.count() == 3
+
+    response = generate(owner_client, "2K")
+    assert response.status_code == 202, response.content
+    assert response.json()["credits_remaining"] == 98
+
+    back = owner_client.get(f"/billing/checkout/return?session_id={session_id(url)}", follow=True)
+    assert back.redirect_chain[-1][0] == "/studio/"
+    assert "you are on the Starter plan" in back.content.decode()
+    assert get_balance(owner) == 98  # the return applied nothing twice
+
+    plans = owner_client.get("/plans/").content.decode()
+    assert 'id="current-plan">Starter<' in plans
+    assert "Renews" in plans and f"{sub.current_period_end:%-d %b %Y}" in plans
+    assert "Manage billing" in plans and "Upgrade to" not in plans
+
+
+def test_return_from_checkout_applies_the_plan_before_the_webhook(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    url = start_checkout(owner_client, "starter")
+    fake.complete_checkout(session_id(url), deliver=False)  # webhooks still on their way
+    back = owner_client.get(f"/billing/checkout/return?session_id={session_id(url)}")
+    assert back.status_code == 302 and back["Location"] == "/studio/"
+    assert effective_plan(owner).slug == "starter"
+    assert generate(owner_client, "2K").status_code == 202
+
+
+def test_another_users_checkout_session_is_404(
+    fake: FakeStripe, priced: Any, owner_client: JSONClient, other_client: JSONClient, other: Any
+) -> None:
+    url = start_checkout(owner_client, "starter")
+    fake.complete_checkout(session_id(url), deliver=False)
+    response = other_client.get(f"/billing/checkout/return?session_id={session_id(url)}")
+    assert response.status_code == 404
+    assert effective_plan(other).slug == "free"
+
+
+def test_a_subscriber_is_sent_to_the_portal_not_a_second_checkout(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    events = subscribe(owner_client, fake, "starter")
+    # Stripe knows before its webhooks reach us: the second checkout already goes to the portal.
+    url = start_checkout(owner_client, "advanced", operation_id="d" * 32)
+    assert url.startswith(f"{fake.base_url}/portal/bps_"), url
+    deliver(owner_client, fake, events)
+    url = start_checkout(owner_client, "pro", operation_id="e" * 32)
+    assert url.startswith(f"{fake.base_url}/portal/bps_"), url
+    portal = fake.objects["billing_portal.session"][session_id(url)]
+    assert portal["return_url"] == "http://testserver/plans/"
+    assert len(fake.objects["checkout.session"]) == 1
+    assert len(fake.objects["subscription"]) == 1
+
+
+def test_unknown_free_or_unpriced_plans_are_not_for_sale(
+    fake: FakeStripe, priced: Any, owner_client: JSONClient
+) -> None:
+    for slug in ("free", "platinum"):
+        response = owner_client.post(f"/plans/checkout/{slug}", {"operation_id": "f" * 32})
+        assert response["Location"] == "/plans/"
+    assert fake.objects["checkout.session"] == {}
+
+
+# --- exactly once, any order ----------------------------------------------------------------
+def test_the_same_event_twice_changes_nothing_the_second_time(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    events = subscribe(owner_client, fake, "starter")
+    deliver(owner_client, fake, events)
+    balance, rows = get_balance(owner), CreditLedgerEntry.objects.count()
+    invoice_paid = next(e for e in events if e["type"] == "invoice.paid")
+    for _ in range(2):
+        assert post_event(owner_client, fake, invoice_paid).status_code == 200
+    assert (get_balance(owner), CreditLedgerEntry.objects.count()) == (balance, rows)
+    assert StripeEvent.objects.filter(event_id=invoice_paid["id"]).count() == 1
+
+    # The same invoice again under a new event id (Stripe re-sends): still one grant.
+    resent = copy.deepcopy(invoice_paid)
+    resent["id"] = "evt_resent_invoice_paid"
+    assert post_event(owner_client, fake, resent).status_code == 200
+    assert (get_balance(owner), CreditLedgerEntry.objects.count()) == (balance, rows)
+    assert StripeEvent.objects.filter(event_id="evt_resent_invoice_paid").exists()
+
+
+@pytest.mark.parametrize("order", ["as_sent", "updated_first"])
+def test_subscription_updated_before_checkout_completed(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, order: str
+) -> None:
+    """The creator upgrades in the portal right after paying; Stripe's events arrive late and
+    shuffled. Every event reads the subscription's current state, so the order is irrelevant."""
+    events = subscribe(owner_client, fake, "starter")
+    sub_id = stripe_subscription_id(events)
+    events += fake.switch_price(sub_id, priced["advanced"], deliver=False)
+    if order == "updated_first":
+        by_type = {e["type"]: e for e in events}
+        events = [
+            by_type["customer.subscription.updated"],
+            by_type["checkout.session.completed"],
+            by_type["invoice.paid"],
+            by_type["customer.subscription.created"],
+        ]
+    deliver(owner_client, fake, events)
+    sub = Subscription.objects.get(user=owner)
+    assert (sub.plan.slug, sub.status, sub.stripe_subscription_id) == ("advanced", "active", sub_id)
+    assert get_balance(owner) == 300 == ledger_sum(owner)
+    assert CreditLedgerEntry.objects.filter(user=owner, kind="expiry").count() == 1
+    assert generate(owner_client, "4K").status_code == 202
+
+
+def test_upgrade_mid_period_grants_the_difference_once(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    events = subscribe(owner_client, fake, "starter")
+    deliver(owner_client, fake, events)
+    debit_credits(user=owner, amount=30, idempotency_key="spent", reason="test")
+    sub_id = stripe_subscription_id(events)
+
+    upgrade = fake.switch_price(sub_id, priced["advanced"], deliver=False)
+    deliver(owner_client, fake, upgrade)
+    assert get_balance(owner) == 70 + 200  # Advanced's 300 minus Starter's 100, at once
+    deliver(owner_client, fake, fake.switch_price(sub_id, priced["starter"], deliver=False))
+    assert get_balance(owner) == 270  # a downgrade takes nothing back
+    deliver(owner_client, fake, fake.switch_price(sub_id, priced["advanced"], deliver=False))
+    assert get_balance(owner) == 270  # this period was already granted Advanced's credits
+    deliver(owner_client, fake, fake.switch_price(sub_id, priced["pro"], deliver=False))
+    assert get_balance(owner) == 270 + 400
+    assert effective_plan(owner).slug == "pro"
+
+
+# --- lifecycle --------------------------------------------------------------------------------
+def test_payment_failure_locks_4k_and_2k_at_once_and_recovery_unlocks_them(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, no_job_cap: None
+) -> None:
+    events = subscribe(owner_client, fake, "advanced")
+    deliver(owner_client, fake, events)
+    assert generate(owner_client, "4K").status_code == 202
+    assert "Update payment method" not in owner_client.get("/studio/").content.decode()
+
+    failed = fake.renew(stripe_subscription_id(events), pay=False, deliver=False)
+    assert [e["type"] for e in failed] == [
+        "customer.subscription.updated",
+        "invoice.payment_failed",
+    ]
+    post_event(owner_client, fake, failed[1])  # the first event alone is enough
+    sub = Subscription.objects.get(user=owner)
+    assert (sub.plan.slug, sub.status) == ("advanced", "past_due")
+    for resolution in ("4K", "2K"):
+        refused = generate(owner_client, resolution)
+        assert refused.status_code == 403, refused.content
+        assert refused.json()["code"] == "plan_resolution_not_allowed"
+    assert generate(owner_client, "1K").status_code == 202  # Free limits (and credits) apply
+    studio = owner_client.get("/studio/").content.decode()
+    assert "Your last payment for the <strong>Advanced</strong> plan failed" in studio
+    assert 'action="/billing/portal"' in studio
+    assert "Update payment method" in owner_client.get("/plans/").content.decode()
+    balance_while_due = get_balance(owner)
+    deliver(owner_client, fake, failed[:1])  # the other event of the pair changes nothing more
+    assert get_balance(owner) == balance_while_due
+
+    # The card is fixed in the portal: the invoice is paid, the period's credits arrive, once.
+    invoice_id = failed[1]["data"]["object"]["id"]
+    recovered = fake.pay_invoice(invoice_id, deliver=False)
+    deliver(owner_client, fake, recovered + recovered)
+    assert Subscription.objects.get(user=owner).status == "active"
+    assert generate(owner_client, "4K").status_code == 202
+    assert generate(owner_client, "2K").status_code == 202
+    assert "Update payment method" not in owner_client.get("/studio/").content.decode()
+    # While the payment was due the period had Free's 10; the paid invoice tops it up to 300.
+    grants = CreditLedgerEntry.objects.filter(idempotency_key=f"grant:invoice:{invoice_id}")
+    assert [g.amount for g in grants] == [290]
+    boundary = CreditLedgerEntry.objects.filter(user=owner, kind="expiry").latest("id")
+    period = CreditLedgerEntry.objects.filter(user=owner, kind="grant", id__gt=boundary.id)
+    assert sum(g.amount for g in period) == 300
+
+
+def test_renewal_expires_unused_plan_credits_but_keeps_pack_credits(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    events = subscribe(owner_client, fake, "starter")
+    deliver(owner_client, fake, events)
+    debit_credits(user=owner, amount=40, idempotency_key="spent", reason="test")
+    pack_url = owner_client.post("/plans/packs/credits-50", {"operation_id": "1" * 32})
+    deliver(
+        owner_client, fake, fake.complete_checkout(session_id(pack_url["Location"]), deliver=False)
+    )
+    assert get_balance(owner) == 60 + 50
+
+    renewal = fake.renew(stripe_subscription_id(events), deliver=False)
+    deliver(owner_client, fake, renewal)
+    expiry = CreditLedgerEntry.objects.filter(user=owner, kind="expiry").latest("id")
+    assert expiry.amount == -60  # the Starter credits left; the pack's 50 do not expire
+    assert get_balance(owner) == 50 + 100 == ledger_sum(owner)
+    sub = Subscription.objects.get(user=owner)
+    item = fake.objects["subscription"][sub.stripe_subscription_id]["items"]["data"][0]
+    assert sub.current_period_start == dt.datetime.fromtimestamp(
+        item["current_period_start"], dt.UTC
+    )
+
+    # The monthly command leaves Stripe-billed subscriptions to Stripe's invoices.
+    later = sub.current_period_end + dt.timedelta(days=1)
+    assert grant_due_monthly_credits(now=later, dry_run=False) == 0
+    assert get_balance(owner) == 150
+
+
+def test_cancel_at_period_end_keeps_the_plan_then_free(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    events = subscribe(owner_client, fake, "starter")
+    deliver(owner_client, fake, events)
+    sub_id = stripe_subscription_id(events)
+    period_end = Subscription.objects.get(user=owner).current_period_end
+    debit_credits(user=owner, amount=25, idempotency_key="spent", reason="test")
+
+    deliver(owner_client, fake, fake.set_cancel_at_period_end(sub_id, deliver=False))
+    sub = Subscription.objects.get(user=owner)
+    assert (sub.plan.slug, sub.status, sub.cancel_at_period_end) == ("starter", "active", True)
+    assert "Ends (then Free)" in owner_client.get("/plans/").content.decode()
+    assert generate(owner_client, "2K").status_code == 202  # paid until the period ends
+
+    ended = fake.renew(sub_id, deliver=False)
+    assert [e["type"] for e in ended] == ["customer.subscription.deleted"]
+    deliver(owner_client, fake, ended)
+    sub = Subscription.objects.get(user=owner)
+    assert (sub.plan.slug, sub.status, sub.stripe_subscription_id) == ("free", "active", "")
+    assert sub.stripe_customer_id  # the customer stays: one per user
+    assert sub.current_period_start == period_end
+    assert effective_plan(owner).slug == "free"
+    assert generate(owner_client, "2K").json()["code"] == "plan_resolution_not_allowed"
+    # 100 - 25 - 2 left of Starter expire; the Free period brings its 10.
+    assert [e.amount for e in CreditLedgerEntry.objects.filter(user=owner).order_by("id")][-2:] == [
+        -73,
+        10,
+    ]
+    assert get_balance(owner) == 10
+    # A late, stale "updated" (active) for the ended subscription changes nothing.
+    deliver(owner_client, fake, events[:1])
+    assert effective_plan(owner).slug == "free"
+    # From now on the monthly command grants the Free plan as usual.
+    assert grant_due_monthly_credits(now=sub.current_period_end, dry_run=False) == 1
+    assert get_balance(owner) == 10
+
+
+# --- credit packs -----------------------------------------------------------------------------
+def test_credit_pack_bought_twice_with_the_same_session_replayed(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    page = owner_client.get("/plans/").content.decode()
+    assert "Buy 50 credits" in page and "$9.99" in page
+    first = owner_client.post("/plans/packs/credits-50", {"operation_id": "2" * 32})
+    first_id = session_id(first["Location"])
+    session = fake.objects["checkout.session"][first_id]
+    assert session["mode"] == "payment"
+    assert session["_line_items"] == [
+        {"price": CreditPack.objects.get(slug="credits-50").stripe_price_id, "quantity": 1}
+    ]
+    paid = fake.complete_checkout(first_id, deliver=False)
+    assert [e["type"] for e in paid] == ["checkout.session.completed"]
+    deliver(owner_client, fake, paid + paid)
+    assert get_balance(owner) == 60
+
+    resent = copy.deepcopy(paid[0])
+    resent["id"] = "evt_same_session_again"
+    deliver(owner_client, fake, [resent])
+    owner_client.get(f"/billing/checkout/return?session_id={first_id}")
+    assert get_balance(owner) == 60
+
+    second = owner_client.post("/plans/packs/credits-50", {"operation_id": "3" * 32})
+    second_id = session_id(second["Location"])
+    assert second_id != first_id
+    deliver(owner_client, fake, fake.complete_checkout(second_id, deliver=False))
+    assert get_balance(owner) == 110 == ledger_sum(owner)
+    purchases = CreditPackPurchase.objects.filter(user=owner)
+    assert sorted(p.status for p in purchases) == ["paid", "paid"]
+    assert CreditLedgerEntry.objects.filter(user=owner, kind="purchase").count() == 2
+
+
+def test_an_unpaid_or_unknown_pack_session_grants_nothing(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    response = owner_client.post("/plans/packs/credits-150", {"operation_id": "4" * 32})
+    event = fake.complete_checkout(session_id(response["Location"]), deliver=False)[0]
+    unpaid = copy.deepcopy(event)
+    unpaid["id"], unpaid["data"]["object"]["payment_status"] = "evt_unpaid", "unpaid"
+    unknown = copy.deepcopy(event)
+    unknown["id"], unknown["data"]["object"]["id"] = "evt_unknown", "cs_test_not_ours"
+    deliver(owner_client, fake, [unpaid, unknown])
+    assert get_balance(owner) == 10
+
+
+# --- signatures and failures ------------------------------------------------------------------
+def test_a_bad_signature_is_400_and_changes_nothing(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    events = subscribe(owner_client, fake, "pro")
+    event = next(e for e in events if e["type"] == "invoice.paid")
+    payload, header = fake.sign(event)
+    tampered = payload.replace(b'"amount_paid": 9999', b'"amount_paid": 1')
+    old = fake.sign(event)[0]
+    old_header = "t={},v1={}".format(
+        int(timezone.now().timestamp()) - 3600,
+        __import__("stripe").WebhookSignature._compute_signature(
+            f"{int(timezone.now().timestamp()) - 3600}.{old.decode()}", fake.webhook_secret
+        ),
+    )
+    attempts = [
+        (payload, fake.sign(event, secret="whsec_someone_else")[1]),
+        (tampered, header),
+        (payload, ""),
+        (payload, "garbage"),
+        (old, old_header),  # a valid signature, but an hour old (replayed)
+        (b"not json", header),
+    ]
+    for body, signature in attempts:
+        extra = {"HTTP_STRIPE_SIGNATURE": signature} if signature else {}
+        response = owner_client.post(WEBHOOK, body, content_type="application/json", **extra)
+        assert response.status_code == 400, signature
+        assert response.json()["code"] == "bad_webhook"
+    assert StripeEvent.objects.count() == 0
+    assert get_balance(owner) == 10
+    assert Subscription.objects.get(user=owner).plan.slug == "free"
+    assert post_event(owner_client, fake, event).status_code == 200  # the genuine one works
+
+
+def test_stripe_unreachable_while_handling_rolls_back_and_the_retry_succeeds(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    events = subscribe(owner_client, fake, "starter")
+    # stripe-python retries a 500 twice (max_network_retries=2): three failures in a row.
+    fake.fail_next = [StripeError(500, "boom", type="api_error") for _ in range(3)]
+    response = post_event(owner_client, fake, events[1])
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": "Payment service unavailable.",
+        "code": "stripe_unavailable",
+    }
+    assert not StripeEvent.objects.exists()
+    assert get_balance(owner) == 10
+    deliver(owner_client, fake, events)
+    assert get_balance(owner) == 100
+
+
+def test_events_we_do_not_handle_are_recorded_and_ignored(
+    fake: FakeStripe, priced: Any, owner_client: JSONClient
+) -> None:
+    event = {
+        "id": "evt_other",
+        "object": "event",
+        "type": "charge.refunded",
+        "created": 1,
+        "data": {"object": {"id": "ch_1", "object": "charge"}},
+    }
+    assert post_event(owner_client, fake, event).status_code == 200
+    assert StripeEvent.objects.get(event_id="evt_other").outcome == "ignored"
+
+
+# --- staff and the admin ----------------------------------------------------------------------
+def test_staff_upgrade_through_services_grants_the_difference(owner: Any) -> None:
+    change_plan(
+        user=owner,
+        plan=Plan.objects.get(slug="starter"),
+        status="active",
+        grant_upgrade_difference=True,
+    )
+    assert get_balance(owner) == 100
+    change_plan(
+        user=owner,
+        plan=Plan.objects.get(slug="starter"),
+        status="active",
+        grant_upgrade_difference=True,
+    )
+    assert get_balance(owner) == 100
+
+
+def test_admin_lists_subscriptions_events_and_packs_read_only(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, staff: Any
+) -> None:
+    deliver(owner_client, fake, subscribe(owner_client, fake, "starter"))
+    admin = JSONClient()
+    admin.force_login(staff)
+    subs = admin.get("/admin/billing/subscription/").content.decode()
+    sub = Subscription.objects.get(user=owner)
+    assert sub.stripe_subscription_id in subs and sub.stripe_customer_id in subs
+    events = admin.get("/admin/billing/stripeevent/").content.decode()
+    assert "invoice.paid" in events
+    event = StripeEvent.objects.first()
+    assert (
+        admin.post(f"/admin/billing/stripeevent/{event.pk}/change/", {"outcome": "x"}).status_code
+        == 403
+    )
+    assert "50 credits" in admin.get("/admin/billing/creditpack/").content.decode()
+
+    # Staff change a plan in the admin: through billing.services, difference granted.
+    change = admin.get(f"/admin/billing/subscription/{sub.pk}/change/")
+    assert change.status_code == 200
+    free_sub = Subscription.objects.get(user=staff)
+    response = admin.post(
+        f"/admin/billing/subscription/{free_sub.pk}/change/",
+        {"plan": Plan.objects.get(slug="advanced").pk, "status": "active"},
+    )
+    assert response.status_code == 302, response.content
+    assert get_balance(staff) == 300
+    assert Job.objects.count() == 0
