@@ -53,11 +53,19 @@ def store_thumbnail(
     retention_days: int | None,
     delivering: Callable[[], AbstractContextManager[None]],
     links: dict[str, int | None],
+    parent_id: int | None = None,
+    root_id: int | None = None,
+    extra_parameters: dict[str, Any] | None = None,
 ) -> Thumbnail:
     """Decode a provider image, burn the watermark if the job's plan requires it, and store the
     full PNG, ~400/800 px WebP gallery variants and the YouTube JPEG, then the Thumbnail row
     inside `delivering()` (the engine's transaction that marks the unit delivered). `links`
     holds the style, palette and project ids that still exist (None for deleted ones).
+
+    An edit (studio.job_types.edit) passes `parent_id` (the thumbnail it was made from) and
+    `root_id` (the first of that line, `Thumbnail.lineage_id`), both rows that still exist, and
+    `extra_parameters` kept in `Thumbnail.parameters` beside the allowlisted ones (its seed and
+    instruction; `thumbnail_payload` still shows only PUBLIC_PARAMETERS).
 
     File names are fixed per (job, unit), so a re-run after a crash overwrites its own leftovers
     instead of orphaning them; if the row cannot be written (the unit was cancelled meanwhile,
@@ -78,6 +86,8 @@ def store_thumbnail(
         owner_id=job.user_id,
         job=job,
         project_id=links.get("project_id"),
+        parent_id=parent_id,
+        root_id=root_id,
         title=params.get("title", ""),
         style_id=links.get("style_id"),
         palette_id=links.get("palette_id"),
@@ -87,7 +97,7 @@ def store_thumbnail(
         height=image.height,
         has_watermark=watermark,
         variation_index=variation_index,
-        parameters=public_parameters(params),
+        parameters={**public_parameters(params), **(extra_parameters or {})},
         expires_at=(timezone.now() + dt.timedelta(days=retention_days) if retention_days else None),
     )
     outputs = (

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -22,8 +25,11 @@ from studio.gallery import (
     parse_filters,
 )
 from studio.job_types import thumbnail_tools
-from studio.models import Project, Thumbnail
+from studio.library_cache import usable_palettes, usable_styles
+from studio.models import Face, FaceImage, Project, Thumbnail
 from studio.services import StudioError
+
+RECENT_REFERENCE_CHOICES = 8  # the creator's newest thumbnails offered as edit references
 
 
 @login_required
@@ -44,8 +50,29 @@ def thumbnail_page(request: HttpRequest, thumbnail_id: int) -> TemplateResponse:
             "plan": plan,
             "credits": get_balance(request.user),
             "offline": catalog.is_offline(),
+            **_tool_choices(request, thumbnail),
         },
     )
+
+
+def _tool_choices(request: HttpRequest, thumbnail: Thumbnail) -> dict[str, Any]:
+    """What the tools' forms offer (the edit form's style, palette, face and reference picks):
+    a fixed number of queries whatever the library's size (styles and palettes come from the
+    shared cache; faces with their photos are two queries; recent thumbnails one)."""
+    return {
+        "styles": usable_styles(request.user),
+        "palettes": usable_palettes(request.user),
+        "faces": list(
+            Face.objects.for_owner(request.user).prefetch_related(
+                Prefetch("images", queryset=FaceImage.objects.order_by("position", "id"))
+            )
+        ),
+        "recent_thumbnails": list(
+            Thumbnail.objects.for_owner(request.user).exclude(pk=thumbnail.pk)[
+                :RECENT_REFERENCE_CHOICES
+            ]
+        ),
+    }
 
 
 @login_required

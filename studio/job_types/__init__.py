@@ -8,11 +8,13 @@ from billing.models import Plan
 from billing.services import plan_table
 from generation.registry import JobType
 from studio.job_types.analyse_palette import AnalysePalette
+from studio.job_types.edit import EditThumbnail
 from studio.job_types.generate import GenerateThumbnails
 
 JOB_TYPES: tuple[JobType, ...] = (
     GenerateThumbnails(),
     AnalysePalette(),
+    EditThumbnail(),
 )
 
 

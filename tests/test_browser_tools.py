@@ -1,0 +1,170 @@
+"""The thumbnail tools in a real Chromium, against the real stack (Daphne, a Dramatiq worker and
+Redis as separate processes sharing this test's database; tests/test_browser.py's `Stack`).
+
+The creator generates two thumbnails, opens the first one's large view by clicking its card,
+edits it offline (new text, the other thumbnail as a reference), watches the edit's job card
+finish and link the new version, which also joins the page's version list; then opens the new
+version, which can be edited again; then runs the thumbnail check tool when that job type is
+registered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from generation.models import Job
+from generation.registry import job_types
+from studio.models import Thumbnail
+from tests.servers import database_url
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, Stack, redis_url
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+T = TypeVar("T")
+SCREENSHOT = Path("/tmp/viewbait-edit-tool.png")
+TITLE = "Espresso Tier List: The Winner Shocked Me"
+NEW_TITLE = "Latte Tier List: 10 Cafés Ranked"
+
+
+def test_edit_a_thumbnail_from_its_large_view(tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    with redis_url(tmp_path) as redis:
+        stack = Stack(tmp_path, database_url(), redis)
+        try:
+            stack.start()
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+                )
+                try:
+                    run_edit_session(browser, stack.base_url)
+                finally:
+                    browser.close()
+        except BaseException:
+            print(stack.output())
+            raise
+        finally:
+            stack.stop()
+
+
+def orm(query: Callable[[], T]) -> T:
+    """Run a database query from inside Playwright's sync API (its event loop makes Django
+    refuse ORM calls on this thread)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(query).result()
+
+
+def generate(page: Any, title: str, count: int) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_label("Thumbnail text").fill(title)
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#jobs .job")).to_have_count(count)
+    expect(page.locator("#jobs .job").first).to_have_attribute("data-status", "succeeded")
+    expect(page.locator("#gallery-grid .thumb")).to_have_count(count)
+
+
+def run_edit_session(browser: Any, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 1100})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+
+    page.goto("/accounts/signup/")
+    page.get_by_label("Email").fill("barista@example.com")
+    page.get_by_label("Password", exact=True).fill("crema-tamper-2026")
+    page.get_by_label("Password (again)").fill("crema-tamper-2026")
+    page.get_by_role("button", name="Sign Up").click()
+    page.wait_for_url("**/studio/")
+    expect(page.locator("body")).to_have_attribute("data-live", "on")
+    generate(page, "Reference Shot", 1)
+    generate(page, TITLE, 2)
+    credits = page.locator("#credits")
+    expect(credits).to_have_text("8 credits")
+    source = orm(lambda: Thumbnail.objects.get(title=TITLE))
+    reference = orm(lambda: Thumbnail.objects.get(title="Reference Shot"))
+
+    # Clicking the card opens the thumbnail's large view.
+    page.locator(f"#thumbnail-{source.pk} a.frame").click()
+    page.wait_for_url(f"**/studio/thumbnails/{source.pk}")
+    expect(page.locator("body")).to_have_attribute("data-live", "on")
+    tool = page.locator("#tool-edit_thumbnail")
+    expect(tool).to_contain_text("only a Gemini API key makes it change the picture")
+    versions = page.locator(".version-list .version")
+    expect(versions).to_have_count(1)
+
+    # Edit offline: new text, the other thumbnail as a reference (its backdrop).
+    tool.get_by_label("What should change?").fill("Make it about lattes")
+    text = tool.get_by_label("Text", exact=True)
+    expect(text).to_have_value(TITLE)  # starts from the source's own text
+    text.fill(NEW_TITLE)
+    tool.locator(f".edit-ref[value='{reference.pk}']").check()
+    tool.get_by_role("button", name=re.compile(r"Make a new version")).click()
+    expect(page.locator("#jobs .job")).to_have_count(1)  # one card, even if the websocket
+    # announced the job before the form's response arrived
+    card = page.locator(f"#{page.locator('#jobs .job').first.get_attribute('id')}")
+    expect(card).to_contain_text("Edit thumbnail")
+    expect(credits).to_have_text("6 credits")
+    expect(card).to_have_attribute("data-status", "succeeded")
+    new_link = card.get_by_role("link", name="Open the new version")
+    expect(new_link).to_be_visible()
+    expect(card).to_contain_text("Instruction: “Make it about lattes”")
+    expect(card).to_contain_text("with a GEMINI_API_KEY, Gemini edits the image itself")
+    new = orm(lambda: Thumbnail.objects.get(parent=source))
+    assert (new.root_id, new.title) == (source.pk, NEW_TITLE)
+    job = orm(lambda: Job.objects.get(type="edit_thumbnail"))
+    assert job.params["reference_image_ids"] == [reference.pk]
+    expect(new_link).to_have_attribute("href", f"/studio/thumbnails/{new.pk}")
+    # The new version joined this page's version list (out of band, newest first).
+    expect(versions).to_have_count(2)
+    expect(versions.first.locator("a").first).to_have_attribute(
+        "href", f"/studio/thumbnails/{new.pk}"
+    )
+    expect(page.locator("#jobs .job")).to_have_count(1)
+    image = card.locator(".edit-result img")
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+    )
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    # STEP check-tool: runs the thumbnail check (another engineer's job type) on the same page
+    # once `thumbnail_check` is registered; until then this step is skipped, not failed.
+    if "thumbnail_check" in job_types():
+        check = page.locator("#tool-thumbnail_check")
+        expect(check).to_be_visible()
+        check.locator("button[type=submit]").click()
+        check_card = page.locator("#jobs .job", has_text="Thumbnail check").first
+        expect(check_card).to_have_attribute(
+            "data-status", re.compile(r"^(succeeded|partially_succeeded)$")
+        )
+        page.screenshot(path=str(SCREENSHOT.with_name("viewbait-check-tool.png")), full_page=True)
+
+    # The new version has its own large view, listing both versions, and can be edited again.
+    new_link.click()
+    page.wait_for_url(f"**/studio/thumbnails/{new.pk}")
+    expect(page.locator(".viewer-image figcaption")).to_contain_text("edited from")
+    expect(versions).to_have_count(2)
+    expect(page.locator(".version.current a").first).to_have_attribute(
+        "href", f"/studio/thumbnails/{new.pk}"
+    )
+    expect(page.locator("#tool-edit_thumbnail").get_by_label("Text", exact=True)).to_have_value(
+        NEW_TITLE
+    )
+    assert not page_errors, page_errors
+    context.close()

@@ -1,0 +1,427 @@
+"""`edit_thumbnail`: offline redraws from the source's parameters with the changes applied, Gemini
+edits of the source image itself, versions (parent, root), refunds, access and input limits, and
+the tool form on the large view."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from PIL import Image, ImageChops
+
+from billing.services import get_balance
+from generation.catalog import default_image_model
+from generation.models import Job
+from generation.providers.local import LocalRenderer
+from studio.job_types.edit import offline_request
+from studio.models import Face, FaceImage, Palette, Project, Style, Thumbnail
+from tests import fake_gemini as fake_gemini_module
+from tests.conftest import JSONClient, set_plan
+from tests.fake_gemini import FakeGemini
+from tests.test_gemini_provider import sent_image
+
+fake_gemini = fake_gemini_module.fake_gemini
+gemini_settings = fake_gemini_module.gemini_settings
+
+TITLE = "Coffee Shops: Only 1 Was Worth It"
+
+
+@pytest.fixture(autouse=True)
+def clean_cache() -> Any:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def starter(owner: Any) -> Any:
+    set_plan(owner, "starter")
+    return owner
+
+
+@pytest.fixture
+def make_thumbnail(
+    submit: Callable[..., Any], run_jobs: Callable[[], int]
+) -> Callable[..., Thumbnail]:
+    """Generate one thumbnail through POST /api/generate and the worker."""
+
+    def _make(client: JSONClient, **body: Any) -> Thumbnail:
+        response = submit(client, {"title": TITLE, **body})
+        assert response.status_code == 202, response.content
+        run_jobs()
+        return Thumbnail.objects.get(job_id=response.json()["id"])
+
+    return _make
+
+
+@pytest.fixture
+def finished(
+    run_jobs: Callable[[], int], django_capture_on_commit_callbacks: Any
+) -> Callable[[JSONClient, str], dict[str, Any]]:
+    """Run the queued jobs (their on-commit `discard` included); the job's API payload."""
+
+    def _finished(client: JSONClient, job_id: str) -> dict[str, Any]:
+        with django_capture_on_commit_callbacks(execute=True):
+            run_jobs()
+        return client.get(f"/api/jobs/{job_id}").json()
+
+    return _finished
+
+
+@pytest.fixture
+def edit(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
+    """POST /api/jobs with type edit_thumbnail (JSON, or multipart with `files`), the Dramatiq
+    send executed on commit."""
+
+    def _edit(client: JSONClient, data: dict[str, Any], files: list[Any] | None = None) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            if files is None:
+                return client.post_json("/api/jobs", {"type": "edit_thumbnail", "input": data})
+            return client.post("/api/jobs", {"type": "edit_thumbnail", **data, "references": files})
+
+    return _edit
+
+
+def pixels(name: str) -> Image.Image:
+    with default_storage.open(name, "rb") as handle:
+        return Image.open(io.BytesIO(handle.read())).convert("RGB")
+
+
+def stored_edits() -> set[str]:
+    return set(default_storage.listdir("edits")[1]) if default_storage.exists("edits") else set()
+
+
+def png_upload(colour: tuple[int, int, int], name: str = "ref.png") -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 180), colour).save(buffer, "PNG")
+    return SimpleUploadedFile(name, buffer.getvalue(), "image/png")
+
+
+@pytest.mark.parametrize("plan", ["free", "starter"])
+def test_offline_edit_redraws_a_new_linked_version_with_the_changes(
+    plan, owner, owner_client, make_thumbnail, edit, finished
+) -> None:
+    set_plan(owner, plan)
+    project = Project.objects.create(owner=owner, name="Coffee")
+    source = make_thumbnail(owner_client, project_id=project.pk)
+    assert get_balance(owner) == 9
+
+    response = edit(
+        owner_client,
+        {
+            "thumbnail_id": source.pk,
+            "instruction": "Make it about tea",
+            "changes": {"title": "Tea Shops: All 3 Were Great"},
+        },
+    )
+    assert response.status_code == 202, response.content
+    assert response.json()["cost"] == 2
+    assert get_balance(owner) == 7
+
+    data = finished(owner_client, response.json()["id"])
+    assert (data["status"], data["model"], data["cost"]) == ("succeeded", "local", 2)
+    [payload] = data["thumbnails"]
+    assert payload["parent_id"] == source.pk
+    new = Thumbnail.objects.get(pk=payload["id"])
+    assert (new.parent_id, new.root_id, new.lineage_id) == (source.pk, source.pk, source.pk)
+    assert new.title == "Tea Shops: All 3 Were Great"
+    assert new.project_id == project.pk  # keeps the source's project
+    assert (new.aspect_ratio, new.resolution) == (source.aspect_ratio, source.resolution)
+    assert new.has_watermark is (plan == "free")
+    assert new.parameters["instruction"] == "Make it about tea"  # kept for the record
+    assert "instruction" not in payload["parameters"]  # but never in the public payload
+    before, after = pixels(source.image.name), pixels(new.image.name)
+    assert before.size == after.size
+    assert ImageChops.difference(before, after).getbbox() is not None
+    source.refresh_from_db()
+    assert source.parent_id is None and source.title == TITLE  # the source is untouched
+    assert get_balance(owner) == 7
+
+
+def test_unchanged_parameters_redraw_the_source_pixel_for_pixel(
+    starter, owner_client, make_thumbnail, edit, finished
+) -> None:
+    """The offline redraw really starts from the source's own parameters and seed: with the
+    change taken back out, the request renders exactly the source."""
+    style = Style.objects.filter(owner__isnull=True).exclude(slug="").order_by("pk").last()
+    palette = Palette.objects.filter(owner__isnull=True).order_by("pk").last()
+    source = make_thumbnail(owner_client, style_id=style.pk, palette_id=palette.pk)
+    response = edit(owner_client, {"thumbnail_id": source.pk, "changes": {"title": "Other"}})
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.params["style"]["slug"] == style.slug
+    assert job.params["palette"]["colors"] == list(palette.colors)
+    same = offline_request({**job.params, "title": source.title}, [])
+    redrawn = LocalRenderer().generate_image(same)
+    original = pixels(source.image.name)
+    assert (
+        ImageChops.difference(
+            Image.open(io.BytesIO(redrawn.data)).convert("RGB"), original
+        ).getbbox()
+        is None
+    )
+
+
+def test_edit_of_an_edit_lists_every_version_newest_first(
+    starter, owner_client, make_thumbnail, edit, finished
+) -> None:
+    source = make_thumbnail(owner_client)
+    first = edit(owner_client, {"thumbnail_id": source.pk, "changes": {"title": "Second"}})
+    v2 = Thumbnail.objects.get(pk=finished(owner_client, first.json()["id"])["thumbnails"][0]["id"])
+    second = edit(
+        owner_client,
+        {"thumbnail_id": v2.pk, "instruction": "", "changes": {"new_seed": True}},
+    )
+    data = finished(owner_client, second.json()["id"])
+    v3 = Thumbnail.objects.get(pk=data["thumbnails"][0]["id"])
+    assert (v3.parent_id, v3.root_id) == (v2.pk, source.pk)
+    assert v3.title == "Second"  # the edit's own parameters carry on
+    assert v3.parameters["seed"] != v2.parameters["seed"]  # a new seed was asked for
+    assert ImageChops.difference(pixels(v2.image.name), pixels(v3.image.name)).getbbox()
+
+    api = owner_client.get(f"/api/thumbnails/{v3.pk}").json()
+    assert api["parent_id"] == v2.pk
+    assert [v["id"] for v in api["versions"]] == [v3.pk, v2.pk, source.pk]
+    assert [v["parent_id"] for v in api["versions"]] == [v2.pk, source.pk, None]
+    assert all(v["download_url"].endswith("?size=youtube") for v in api["versions"])
+    assert owner_client.get(f"/api/thumbnails/{source.pk}").json()["parent_id"] is None
+
+    html = owner_client.get(f"/studio/thumbnails/{source.pk}").content.decode()
+    versions = html[html.index('class="version-list"') :]
+    positions = [versions.index(f'href="/studio/thumbnails/{t.pk}"') for t in (v3, v2, source)]
+    assert positions == sorted(positions)
+    assert get_balance(starter) == 10 - 1 - 2 - 2
+
+
+def test_with_gemini_the_source_image_goes_first_then_the_references(
+    starter, owner_client, make_thumbnail, edit, finished, gemini_settings: FakeGemini
+) -> None:
+    source = make_thumbnail(owner_client, aspect_ratio="1:1", resolution="2K")
+    reference = make_thumbnail(owner_client, title="Reference")
+    gemini_settings.requests.clear()
+    response = edit(
+        owner_client,
+        {
+            "thumbnail_id": source.pk,
+            "instruction": "Put a steaming cup in the middle",
+            "reference_image_ids": str(reference.pk),
+            "changes": '{"title": "Tea Time: Brewed Right"}',
+        },
+        files=[png_upload((10, 200, 30))],
+    )
+    assert response.status_code == 202, response.content
+    data = finished(owner_client, response.json()["id"])
+    assert data["status"] == "succeeded", data
+    assert data["model"] == default_image_model("starter").id
+
+    [request] = gemini_settings.generate_requests()
+    assert request.model == data["model"]
+    text, *images = request.parts
+    assert "Put a steaming cup in the middle" in text["text"]
+    assert "Images 2 to 3 are references" in text["text"]
+    assert 'headline text to "Tea Time" and the sub-line to "Brewed Right"' in text["text"]
+    sent = [sent_image(part) for part in images]
+    blobs = [blob for blob, _ in sent]
+    assert len(blobs) == 3
+    with default_storage.open(source.image.name, "rb") as handle:
+        assert blobs[0] == handle.read()  # the SOURCE first, as stored
+    with default_storage.open(reference.image_medium.name, "rb") as handle:
+        assert blobs[1] == handle.read()
+    assert [mime for _, mime in sent] == ["image/png", "image/webp", "image/png"]
+    assert Image.open(io.BytesIO(blobs[2])).getpixel((5, 5)) == (10, 200, 30)  # the upload
+    config = request.generation_config["imageConfig"]
+    assert (config["aspectRatio"], config["imageSize"]) == ("1:1", "2K")
+
+    new = Thumbnail.objects.get(pk=data["thumbnails"][0]["id"])
+    assert (new.parent_id, new.root_id, new.width, new.height) == (source.pk, source.pk, 2048, 2048)
+    job = Job.objects.get(pk=data["id"])
+    assert not any(default_storage.exists(name) for name in job.params["stored"])
+    assert get_balance(starter) == 10 - 2 - 1 - 2
+
+
+def test_a_safety_refusal_is_refunded(
+    starter, owner_client, make_thumbnail, edit, finished, gemini_settings: FakeGemini
+) -> None:
+    source = make_thumbnail(owner_client)
+    balance = get_balance(starter)
+    gemini_settings.script("image_safety")
+    response = edit(owner_client, {"thumbnail_id": source.pk, "instruction": "Add flames"})
+    assert response.status_code == 202
+    assert get_balance(starter) == balance - 2
+    data = finished(owner_client, response.json()["id"])
+    assert data["status"] == "failed"
+    assert data["error_code"] == "safety_blocked"
+    assert "refunded" in data["error"]
+    assert data["thumbnails"] == []
+    assert get_balance(starter) == balance
+    assert Thumbnail.objects.filter(parent=source).count() == 0
+
+
+def test_strangers_thumbnails_styles_and_faces_are_404(
+    starter, owner_client, other, other_client, make_thumbnail, edit, finished
+) -> None:
+    mine = make_thumbnail(owner_client)
+    theirs = make_thumbnail(other_client, title="Not yours")
+    their_palette = Palette.objects.create(owner=other, name="Theirs", colors=["#000000"] * 3)
+    their_face = Face.objects.create(owner=other, name="Them")
+    for body in (
+        {"thumbnail_id": theirs.pk, "changes": {"title": "Mine now"}},
+        {"thumbnail_id": mine.pk, "reference_image_ids": [theirs.pk], "instruction": "x"},
+        {"thumbnail_id": mine.pk, "changes": {"palette_id": their_palette.pk}},
+        {"thumbnail_id": mine.pk, "changes": {"face_ids": [their_face.pk]}},
+    ):
+        response = edit(owner_client, body)
+        assert response.status_code == 404, body
+        assert response.json()["code"] == "not_found"
+    assert not Job.objects.filter(type="edit_thumbnail").exists()
+    assert get_balance(starter) == 9
+
+
+def test_instruction_and_reference_limits(
+    starter, owner_client, make_thumbnail, edit, finished
+) -> None:
+    source = make_thumbnail(owner_client)
+    others = [make_thumbnail(owner_client, title=f"Ref {i}") for i in range(5)]
+    stored_before = stored_edits()
+    too_long = edit(
+        owner_client,
+        {"thumbnail_id": source.pk, "instruction": "x" * 501, "changes": {"title": "New"}},
+    )
+    assert too_long.status_code == 400
+    assert too_long.json()["code"] == "invalid"
+    assert "instruction" in too_long.json()["fields"]
+
+    five = edit(
+        owner_client,
+        {"thumbnail_id": source.pk, "reference_image_ids": [t.pk for t in others]},
+    )
+    assert five.status_code == 400
+    assert five.json()["code"] == "invalid"
+    mixed = edit(
+        owner_client,
+        {"thumbnail_id": source.pk, "reference_image_ids": ",".join(str(t.pk) for t in others[:3])},
+        files=[png_upload((1, 2, 3), "a.png"), png_upload((4, 5, 6), "b.png")],
+    )
+    assert mixed.status_code == 400
+    assert "at most 4" in mixed.json()["error"]
+    assert not Job.objects.filter(type="edit_thumbnail").exists()
+    assert stored_edits() == stored_before  # nothing stored for refused requests
+
+    exactly = edit(
+        owner_client,
+        {"thumbnail_id": source.pk, "instruction": "x" * 500, "changes": {"title": "New"}},
+    )
+    assert exactly.status_code == 202
+
+
+def test_offline_an_instruction_alone_is_refused_with_the_reason(
+    starter, owner_client, make_thumbnail, edit
+) -> None:
+    source = make_thumbnail(owner_client)
+    response = edit(
+        owner_client,
+        {"thumbnail_id": source.pk, "instruction": "Make it pop", "changes": {"title": TITLE}},
+    )
+    assert response.status_code == 400
+    assert "Offline, ViewBait redraws the thumbnail from its settings" in response.json()["error"]
+    assert get_balance(starter) == 9
+
+
+def test_a_new_face_and_an_uploaded_backdrop_offline(
+    starter, owner_client, make_thumbnail, edit, finished, face_photo_bytes
+) -> None:
+    source = make_thumbnail(owner_client)
+    face = owner_client.post(
+        "/api/faces",
+        {"name": "Eileen", "images": [SimpleUploadedFile("f.jpg", face_photo_bytes, "image/jpeg")]},
+    ).json()
+    response = edit(
+        owner_client,
+        {"thumbnail_id": source.pk, "changes.face_ids": str(face["id"])},
+        files=[png_upload((250, 120, 0))],
+    )
+    assert response.status_code == 202, response.content
+    job = Job.objects.get(pk=response.json()["id"])
+    [stored] = job.params["stored"]
+    assert default_storage.exists(stored)
+    data = finished(owner_client, str(job.pk))
+    new = Thumbnail.objects.get(pk=data["thumbnails"][0]["id"])
+    assert new.parameters["face_ids"] == [face["id"]]
+    assert ImageChops.difference(pixels(source.image.name), pixels(new.image.name)).getbbox()
+    assert not default_storage.exists(stored)  # the upload is deleted once the job ended
+
+
+def test_the_large_view_form_posts_an_edit_and_the_card_links_the_new_version(
+    starter,
+    owner_client,
+    make_thumbnail,
+    finished,
+    django_capture_on_commit_callbacks,
+) -> None:
+    source = make_thumbnail(owner_client)
+    references = [make_thumbnail(owner_client, title=f"Ref {i}") for i in range(2)]
+    first_face = Face.objects.create(owner=starter, name="Only face")
+    FaceImage.objects.create(face=first_face, image="faces/only.jpg", width=8, height=8)
+    with CaptureQueriesContext(connection) as small_library:
+        html = owner_client.get(f"/studio/thumbnails/{source.pk}").content.decode()
+    assert 'id="tool-edit_thumbnail"' in html
+    assert 'maxlength="500"' in html
+    assert f'value="{TITLE}"' in html  # the text field starts from the source's
+    assert "only a Gemini API key makes it change the picture" in html
+    for reference in references:
+        assert f'class="edit-ref" name="reference_image_ids" value="{reference.pk}"' in html
+    # More faces (with photos) and palettes, same number of queries (Django skips the photos'
+    # prefetch query when there is no face at all, hence one face above).
+    for i in range(3):
+        face = Face.objects.create(owner=starter, name=f"F{i}")
+        FaceImage.objects.create(face=face, image=f"faces/f{i}.jpg", width=8, height=8)
+        Palette.objects.create(owner=starter, name=f"P{i}", colors=["#112233"] * 3)
+    with CaptureQueriesContext(connection) as larger_library:
+        owner_client.get(f"/studio/thumbnails/{source.pk}")
+    assert len(larger_library) == len(small_library) <= 20
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            "/studio/tools/edit_thumbnail",
+            {
+                "thumbnail_id": source.pk,
+                "instruction": "Brighter",
+                "changes.title": "Brighter: Still Coffee",
+                "changes.style_id": "",
+                "changes.palette_id": "",
+                "changes.face_ids": "",
+                "reference_image_ids": [r.pk for r in references],
+            },
+            HTTP_HX_REQUEST="true",
+        )
+    assert response.status_code == 202, response.content
+    job = Job.objects.get(type="edit_thumbnail")
+    assert job.params["reference_image_ids"] == [r.pk for r in references]
+    assert len(job.params["references"]) == 2
+    assert job.params["changed"] == ["title", "references"]
+    finished(owner_client, str(job.pk))
+    card = owner_client.get(
+        f"/studio/jobs/{job.pk}",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver/studio/thumbnails/{source.pk}",
+    ).content.decode()
+    new = Thumbnail.objects.get(parent=source)
+    assert f'href="/studio/thumbnails/{new.pk}"' in card
+    assert "Open the new version" in card
+    assert f"/api/thumbnails/{new.pk}/download?size=youtube" in card
+    assert "with a <code>GEMINI_API_KEY</code>, Gemini edits the image itself" in card
+    # Out of band, the new version joins the list of the line it belongs to.
+    oob = f"afterbegin:.version-list:has(a[href='/studio/thumbnails/{source.pk}'])"
+    assert oob in card
+    studio_card = owner_client.get(
+        f"/studio/jobs/{job.pk}",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/studio/",
+    ).content.decode()
+    assert "Open the new version" in studio_card and oob not in studio_card
