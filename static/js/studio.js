@@ -10,9 +10,10 @@
   const errors = document.getElementById("generate-errors");
   let socket = null;
   let retry = 0;
-  // While the generate form is posting, updates for a job this page has no card for yet are held
-  // until the response's card is in, so the socket and the response never add the card twice.
-  let posting = false;
+  // While any form that adds a job card to #jobs is posting (generate, every tool), updates for a
+  // job this page has no card for yet are held until the response's card is in, so the socket
+  // and the response never add the card twice.
+  let posting = 0;
   const held = [];
   const refreshing = new Set();
 
@@ -97,11 +98,18 @@
     }
   });
 
+  const addsJobCard = (event) => event.detail.target && event.detail.target.id === "jobs";
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (addsJobCard(event)) posting += 1;
+  });
+  document.addEventListener("htmx:afterRequest", (event) => {
+    if (!addsJobCard(event)) return;
+    posting = Math.max(0, posting - 1);
+    if (!posting) held.splice(0).forEach(apply);
+  });
+
   if (form) {
-    form.addEventListener("htmx:beforeRequest", () => { posting = true; });
     form.addEventListener("htmx:afterRequest", (event) => {
-      posting = false;
-      held.splice(0).forEach(apply);
       const xhr = event.detail.xhr;
       const handled = xhr && xhr.status > 0 && (xhr.status < 400 || xhr.getResponseHeader("HX-Retarget"));
       if (!event.detail.successful && !handled && errors) {
@@ -133,3 +141,23 @@
     }
   });
 })();
+
+// --- Better titles (studio/job_types/enhance_title.py) ---------------------------------------
+// A suggestion's button carries data-fill-title: clicking it puts the text in the generate
+// form's #title and focuses it. Delegated, so cards added later by htmx work too. Pages without
+// the form (a thumbnail's large view) copy the text instead.
+document.addEventListener("click", (event) => {
+  const button = event.target instanceof Element ? event.target.closest("[data-fill-title]") : null;
+  if (!button) return;
+  const text = button.getAttribute("data-fill-title");
+  const title = document.getElementById("title");
+  if (title) {
+    title.value = text;
+    title.dispatchEvent(new Event("input", { bubbles: true }));
+    title.focus();
+    title.setSelectionRange(text.length, text.length);
+    title.scrollIntoView({ block: "nearest" });
+  } else if (navigator.clipboard) {
+    navigator.clipboard.writeText(text).then(() => { button.dataset.copied = "true"; });
+  }
+});
