@@ -137,6 +137,10 @@ class JobType:
         palette, face or project deleted while the job waits does not change what it makes."""
         return self.fingerprint_input(validated)
 
+    def discard_unit(self, job: Job, index: int) -> None:
+        """Delete what unit `index` may have stored before it failed or was cancelled (called
+        after the refund commits)."""
+
     def discard(self, params: dict[str, Any]) -> None:
         """Delete inputs `snapshot` stored for the job (an upload): called once the job has
         ended, or when the submit created no job from them."""

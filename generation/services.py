@@ -534,6 +534,10 @@ def refund_units(job: Job, failures: list[UnitFailure]) -> list[UnitFailure]:
                     reference=f"job:{job.id}",
                 )
         done.append(failure)
+    if done:
+        job_type = get_job_type(job.type)
+        indexes = [f.index for f in done]
+        transaction.on_commit(lambda: [job_type.discard_unit(job, i) for i in indexes])
     return done
 
 

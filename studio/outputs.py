@@ -81,7 +81,6 @@ def store_thumbnail(
         image = burn_watermark(image)
     small, medium = (resize_to_width(image, width) for width in GALLERY_WIDTHS)
     download, _, _ = youtube_jpeg(image, params["aspect_ratio"])
-    stem = f"{job.id.hex}-{variation_index}"
     thumbnail = Thumbnail(
         owner_id=job.user_id,
         job=job,
@@ -100,17 +99,14 @@ def store_thumbnail(
         parameters={**public_parameters(params), **(extra_parameters or {})},
         expires_at=(timezone.now() + dt.timedelta(days=retention_days) if retention_days else None),
     )
-    outputs = (
-        (thumbnail.image, f"{stem}.png", encode_png(image)),
-        (thumbnail.image_small, f"{stem}-400.webp", encode_webp(small)),
-        (thumbnail.image_medium, f"{stem}-800.webp", encode_webp(medium)),
-        (thumbnail.download, f"{stem}.jpg", download),
-    )
+    contents = (encode_png(image), encode_webp(small), encode_webp(medium), download)
     written: list[str] = []
     try:
-        for field, name, content in outputs:
-            target = field.field.generate_filename(thumbnail, name)
-            field.storage.delete(target)  # a crashed earlier run's file, if any
+        for (field_name, name), content in zip(
+            _unit_files(job, variation_index), contents, strict=True
+        ):
+            field = getattr(thumbnail, field_name)
+            field.storage.delete(field.field.generate_filename(thumbnail, name))  # a crash's
             field.save(name, ContentFile(content), save=False)
             written.append(field.name)
         with delivering():
@@ -120,6 +116,26 @@ def store_thumbnail(
             default_storage.delete(name)
         raise
     return thumbnail
+
+
+def _unit_files(job: Job, index: int) -> tuple[tuple[str, str], ...]:
+    """(Thumbnail field, file name) of each file one unit stores: fixed per (job, unit), so a
+    re-run overwrites a crashed run's files and `discard_unit_files` can find them."""
+    stem = f"{job.id.hex}-{index}"
+    return (
+        ("image", f"{stem}.png"),
+        ("image_small", f"{stem}-400.webp"),
+        ("image_medium", f"{stem}-800.webp"),
+        ("download", f"{stem}.jpg"),
+    )
+
+
+def discard_unit_files(job: Job, index: int) -> None:
+    """Delete whatever files a unit that failed or was cancelled left behind (a worker killed
+    between writing them and committing the row)."""
+    for field_name, name in _unit_files(job, index):
+        field = Thumbnail._meta.get_field(field_name)
+        default_storage.delete(field.generate_filename(None, name))  # type: ignore[union-attr]
 
 
 def thumbnail_payload(thumbnail: Thumbnail) -> dict[str, Any]:

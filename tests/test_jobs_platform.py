@@ -509,3 +509,25 @@ def test_waiting_for_the_provider_is_not_a_failed_try_but_has_a_limit(
     assert (job.status, job.error_code) == ("failed", "quota_exceeded")
     assert "refunded" in job.error
     assert get_balance(owner) == 10
+
+
+def test_files_a_crash_left_for_a_unit_are_deleted_when_it_is_refunded(
+    owner, owner_client, submit, django_capture_on_commit_callbacks, settings
+) -> None:
+    import os
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    set_plan(owner, "pro")
+    job_id = submit(owner_client, body(variations=2)).json()["id"]
+    job = Job.objects.get(pk=job_id)
+    # A worker wrote unit 1's files, then was killed before its row committed.
+    leftovers = [
+        default_storage.save(f"thumbnails/{d}/{job.id.hex}-1{ext}", ContentFile(b"x"))
+        for d, ext in (("full", ".png"), ("400", "-400.webp"), ("800", "-800.webp"), ("download", ".jpg"))
+    ]
+    assert all(os.path.exists(os.path.join(settings.MEDIA_ROOT, n)) for n in leftovers)
+    with django_capture_on_commit_callbacks(execute=True):
+        finish_job(job, JobOutcome([UnitFailure(1, "stale", "gone")]))
+    assert not any(os.path.exists(os.path.join(settings.MEDIA_ROOT, n)) for n in leftovers)

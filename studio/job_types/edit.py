@@ -79,7 +79,7 @@ from studio.job_types.generate import (
     load_images,
 )
 from studio.models import Face, Thumbnail
-from studio.outputs import store_thumbnail, thumbnail_payload
+from studio.outputs import discard_unit_files, store_thumbnail, thumbnail_payload
 from studio.prompts import split_title
 from studio.serializers import MAX_ID, IdList, OptionalId, Text
 
@@ -552,6 +552,9 @@ class EditThumbnail(JobType):
 
         ctx.progress("rendering", 20)
         return ctx.fan_out(ctx.pending_units(), produce, deliver)
+
+    def discard_unit(self, job: Job, index: int) -> None:
+        discard_unit_files(job, index)
 
     def result(self, job: Job) -> dict[str, Any]:
         # .all() so a prefetch (studio.studio_data.load_studio) is used.

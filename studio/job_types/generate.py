@@ -29,7 +29,7 @@ from generation.services import JobContext
 from generation.sizes import ASPECT_RATIOS, IMAGE_SIZES
 from studio import services
 from studio.models import Face, FaceImage, Palette, Project, Style, StyleReferenceImage
-from studio.outputs import store_thumbnail, thumbnail_payload
+from studio.outputs import discard_unit_files, store_thumbnail, thumbnail_payload
 from studio.prompts import PromptInput, build_prompt, split_title
 from studio.serializers import IdList, OptionalId, Text
 
@@ -322,6 +322,9 @@ class GenerateThumbnails(JobType):
         pending = ctx.pending_units()
         ctx.progress("rendering", 20)
         return ctx.fan_out(pending, produce, deliver)
+
+    def discard_unit(self, job: Job, index: int) -> None:
+        discard_unit_files(job, index)
 
     def result(self, job: Job) -> dict[str, Any]:
         # .all() so a prefetch (studio_data.load_studio) is used instead of a query per job.
