@@ -10,10 +10,12 @@ from generation.registry import JobType
 from studio.job_types.analyse_palette import AnalysePalette
 from studio.job_types.edit import EditThumbnail
 from studio.job_types.generate import GenerateThumbnails
+from studio.job_types.thumbnail_check import ThumbnailCheck
 
 JOB_TYPES: tuple[JobType, ...] = (
     GenerateThumbnails(),
     AnalysePalette(),
+    ThumbnailCheck(),
     EditThumbnail(),
 )
 

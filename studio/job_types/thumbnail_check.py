@@ -1,0 +1,235 @@
+"""`thumbnail_check` (every plan; the heatmap on plans with the "heatmap" feature, Advanced and
+Pro): where one of the creator's thumbnails draws the eye, and how readable it stays at the
+sizes YouTube shows it.
+
+Input `{"thumbnail_id"}` (one of the caller's thumbnails; a stranger's is 404). The thumbnail's
+full-size image is analysed offline by `studio.saliency` (spectral-residual saliency, Haar face
+detection, MSER text lines, a centre bias; WCAG 2.1 contrast; sources in that module):
+
+- `heatmap_url`: an RGBA PNG the size of the thumbnail (warm = likely to draw the eye), stored
+  through default_storage as `checks/<sha256 of the PNG>.png`, so a cached result's URL stays
+  valid; None when the plan (snapshotted at submit) lacks the "heatmap" feature;
+- `sizes`: one entry per `studio.saliency.DISPLAY_SIZES` slot (search results 360x202, suggested
+  videos 168x94, mobile home feed 360x203; the shape is in `studio.saliency.readability`):
+  name, label, width, height, headline_px, contrast_ratio, face_fraction, face_px,
+  badge_overlap, checks (per-metric value, verdict and rule) and a plain `verdict`;
+- `hottest`: the box [x0, y0, x1, y1] (fractions of the image) where attention peaks, or None
+  without the heatmap; `faces` and `text_lines` (counts), `headline_box`; `badge` (the assumed
+  duration badge, CSS px); `notes`: with a Gemini key, the text model's critique of the image
+  (structured output: 3-5 short strings, never the heatmap itself), else None;
+  `measured_by`: "local" or the model id.
+
+Price: free offline (the analysis runs on this machine); 1 credit when the job runs on a Gemini
+text model (it adds one structured-output call). Rate-limit route "heatmap". Results are cached
+(CachePolicy) by the sha256 of the image's bytes and whether the heatmap is included (and, by
+the engine, the model id), so an identical second check computes nothing and calls no provider.
+Errors: a provider failure of the critique fails the job (its credit refunded by the engine).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from rest_framework import serializers
+
+from billing.services import effective_plan
+from generation import catalog
+from generation.models import Job
+from generation.providers.base import InputImage, JSONRequest
+from generation.registry import CachePolicy, JobOutcome, JobType
+from generation.services import JobContext
+from studio import saliency, services
+from studio.serializers import MAX_ID
+
+HEATMAP_FEATURE = "heatmap"
+MAX_NOTES = 5
+NOTE_MAX_CHARS = 200
+CRITIQUE_LONG_SIDE = 1280  # px: the image sent to Gemini, YouTube's own thumbnail size
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "notes": {
+            "type": "array",
+            "items": {"type": "string", "description": "one short, concrete note"},
+            "minItems": 1,
+            "maxItems": MAX_NOTES,
+        }
+    },
+    "required": ["notes"],
+}
+
+
+class ThumbnailCheckInput(serializers.Serializer):
+    """`{"thumbnail_id"}`: one of the caller's thumbnails (Http404 otherwise). Adds the image's
+    sha256, its stored names and whether the caller's plan includes the heatmap."""
+
+    thumbnail_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        user = self.context["user"]
+        thumbnail = services.access_thumbnail(user, attrs["thumbnail_id"])
+        digest = hashlib.sha256()
+        with thumbnail.image.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        attrs["image_sha256"] = digest.hexdigest()
+        attrs["image_name"] = thumbnail.image.name
+        attrs["preview_name"] = thumbnail.image_medium.name
+        attrs["watermarked"] = thumbnail.has_watermark
+        attrs["heatmap"] = effective_plan(user).has_feature(HEATMAP_FEATURE)
+        return attrs
+
+
+def store_heatmap(png: bytes) -> str:
+    """Save the heatmap PNG under its content hash (`checks/<sha256>.png`); returns its name.
+    The same bytes always map to the same file, so it is written once."""
+    name = f"checks/{hashlib.sha256(png).hexdigest()}.png"
+    if not default_storage.exists(name):
+        name = default_storage.save(name, ContentFile(png))
+    return name
+
+
+def critique_prompt(sizes: list[dict[str, Any]]) -> str:
+    """The text model's instructions, with the measured numbers it should build on."""
+    measured = "; ".join(
+        f"{s['label']} {s['width']}x{s['height']}: headline {s['headline_px']} px, contrast "
+        f"{s['contrast_ratio']}:1, face {s['face_px']} px tall, verdict {s['verdict']}"
+        for s in sizes
+    )
+    return (
+        "You review YouTube thumbnails for creators. Look at this thumbnail as it will appear "
+        "small in search results, the suggested-videos list and the phone home feed, with "
+        "YouTube's video-length badge over its bottom-right corner. Measured on the image: "
+        f"{measured}. Give 3 to 5 short, concrete notes (each under 20 words) on what draws the "
+        "eye first, whether the text and face read at small sizes, clutter, and one change "
+        "that would help most. Plain sentences, no numbering, no hex codes."
+    )
+
+
+def clean_notes(answer: dict[str, Any]) -> list[str]:
+    """At most MAX_NOTES non-empty strings of at most NOTE_MAX_CHARS from the model's JSON."""
+    raw = answer.get("notes")
+    if not isinstance(raw, list):
+        return []
+    notes = [" ".join(str(note).split())[:NOTE_MAX_CHARS] for note in raw]
+    return [note for note in notes if note][:MAX_NOTES]
+
+
+class ThumbnailCheck(JobType):
+    name = "thumbnail_check"
+    label = "Thumbnail check"
+    input_serializer = ThumbnailCheckInput
+    feature = None  # every plan; the heatmap part is gated by the snapshotted plan
+    rate_limit_route = "heatmap"
+    result_kind = "json"
+    result_template = "studio/jobs/thumbnail_check.html"
+    tool_template = "studio/tools/thumbnail_check.html"
+    model_kind = "text"
+    time_limit_seconds = 120
+    cache = CachePolicy(version="thumbnail-check-v1")
+
+    def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "thumbnail_id": validated["thumbnail_id"],
+            "image": validated["image_sha256"],
+            "heatmap": validated["heatmap"],
+        }
+
+    def cache_input(self, validated: dict[str, Any]) -> dict[str, Any]:
+        return {"image": validated["image_sha256"], "heatmap": validated["heatmap"]}
+
+    def unit_cost(self, validated: dict[str, Any], model: catalog.ModelSpec) -> int:
+        """Free offline; 1 credit for the Gemini critique."""
+        return 0 if model.id == catalog.LOCAL else 1
+
+    def snapshot(self, *, validated: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {
+            **self.fingerprint_input(validated),
+            "image_name": validated["image_name"],
+            "preview_name": validated["preview_name"],
+            "watermarked": validated["watermarked"],
+        }
+
+    def run(self, job: Job, ctx: JobContext) -> JobOutcome:
+        params = job.params
+        with default_storage.open(params["image_name"], "rb") as handle:
+            data = handle.read()
+
+        def compute() -> dict[str, Any]:
+            return check_image(
+                data,
+                heatmap=bool(params.get("heatmap")),
+                watermarked=bool(params.get("watermarked")),
+                ctx=ctx,
+            )
+
+        return ctx.run_json(compute)
+
+    def result(self, job: Job) -> dict[str, Any]:
+        """`result` plus `preview_url`: this job's thumbnail (~800 px WebP) for the previews."""
+        if not isinstance(job.result, dict):
+            return {"result": job.result}
+        preview = job.params.get("preview_name")
+        return {
+            "result": {
+                **job.result,
+                "preview_url": default_storage.url(preview) if preview else None,
+            }
+        }
+
+
+def check_image(
+    data: bytes, *, heatmap: bool, watermarked: bool, ctx: JobContext | None = None
+) -> dict[str, Any]:
+    """The check's result for encoded image bytes (module docstring). With `ctx` on a Gemini
+    model, adds the critique through `ctx.call` (ProviderError propagates). Raises
+    saliency.UnreadableImage."""
+    if ctx is not None:
+        ctx.progress("analysing", 30)
+    analysis = saliency.analyse(data)
+    sizes = saliency.readability(
+        analysis, ignore=saliency.WATERMARK_REGION if watermarked else None
+    )
+    heatmap_url = None
+    hottest = None
+    if heatmap:
+        heatmap_url = default_storage.url(store_heatmap(saliency.heatmap_png(analysis)))
+        hottest = saliency.hottest_region(analysis).as_list()
+    model = ctx.model.id if ctx is not None else catalog.LOCAL
+    notes = None
+    if ctx is not None and model != catalog.LOCAL:
+        ctx.progress("analysing", 60)
+        image = saliency.jpeg(analysis, CRITIQUE_LONG_SIDE)
+        answer = ctx.call(
+            lambda provider: provider.generate_json(
+                JSONRequest(
+                    prompt=critique_prompt(sizes),
+                    schema=SCHEMA,
+                    model=model,
+                    images=[InputImage(image, "image/jpeg", "analysis")],
+                )
+            )
+        ).data
+        notes = clean_notes(answer)
+    headline = analysis.lines[0] if analysis.lines else None
+    return {
+        "width": analysis.width,
+        "height": analysis.height,
+        "heatmap_url": heatmap_url,
+        "hottest": hottest,
+        "sizes": sizes,
+        "faces": len(analysis.faces),
+        "text_lines": len(analysis.lines),
+        "headline_box": headline.box.as_list() if headline else None,
+        "badge": {
+            "width": saliency.BADGE.width,
+            "height": saliency.BADGE.height,
+            "inset": saliency.BADGE.inset,
+        },
+        "thresholds": saliency.thresholds(),
+        "notes": notes,
+        "measured_by": model,
+    }

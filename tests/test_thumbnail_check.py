@@ -1,0 +1,431 @@
+"""`thumbnail_check`: the attention heatmap on real images (the hottest region is the face), WCAG
+contrast, headline size, face size and the duration badge at YouTube's sizes, the plan gate on
+the heatmap, the result cache (no computation, no provider call), Gemini's notes through
+structured output, access, and the studio's tool form and result card."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image, ImageDraw, ImageFont
+
+from billing.services import get_balance
+from generation.models import Job
+from generation.providers.base import ImageRequest, InputImage, RenderSpec
+from generation.providers.local import LocalRenderer
+from studio import saliency
+from studio.images import burn_watermark, encode_jpeg, encode_png, encode_webp, resize_to_width
+from studio.models import Thumbnail
+from tests import fake_gemini as fake_gemini_module
+from tests.conftest import FACE_PHOTO, JSONClient, set_plan
+from tests.fake_gemini import FakeGemini
+from tests.test_gemini_provider import sent_image
+
+fake_gemini = fake_gemini_module.fake_gemini
+gemini_settings = fake_gemini_module.gemini_settings
+
+# The sample portrait (512x512) scaled to 720x720 and pasted at x=500 on a 1280x720 canvas: its
+# face (eyebrows to chin, hair to ears) lies in this box, read off the photo by hand.
+PORTRAIT_FACE_BOX = (740, 80, 890, 250)
+FONT = "DejaVuSans-Bold.ttf"
+
+
+@pytest.fixture(autouse=True)
+def clean_cache() -> Any:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def portrait_thumbnail() -> Image.Image:
+    canvas = Image.new("RGB", (1280, 720), (40, 44, 52))
+    face = Image.open(FACE_PHOTO).convert("RGB").resize((720, 720), Image.Resampling.LANCZOS)
+    canvas.paste(face, (500, 0))
+    return canvas
+
+
+def rendered_thumbnail(title: str = "I WENT TO SPACE", image_size: str = "1K") -> Image.Image:
+    """A thumbnail from the offline renderer: the sample face and an outlined headline."""
+    request = ImageRequest(
+        prompt="",
+        aspect_ratio="16:9",
+        image_size=image_size,
+        model="local",
+        images=[InputImage(FACE_PHOTO.read_bytes(), "image/jpeg", "face")],
+        spec=RenderSpec(title=title, style_key="clean-tech", seed=7),
+    )
+    return Image.open(io.BytesIO(LocalRenderer().generate_image(request).data)).convert("RGB")
+
+
+def text_thumbnail(
+    text: str, colour: tuple[int, int, int], *, corner: str = "", size: int = 130
+) -> Image.Image:
+    """`text` in DejaVu Sans Bold on white at the top left; `corner` text in black at the
+    bottom right, where YouTube's duration badge sits."""
+    image = Image.new("RGB", (1280, 720), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    draw.text((60, 80), text, font=ImageFont.truetype(FONT, size), fill=colour)
+    if corner:
+        draw.text((1000, 630), corner, font=ImageFont.truetype(FONT, 60), fill=(0, 0, 0))
+    return image
+
+
+def store(owner: Any, image: Image.Image, *, watermark: bool = False) -> Thumbnail:
+    """A Thumbnail of `image` with its stored variants, as the generate job stores them."""
+    if watermark:
+        image = burn_watermark(image)
+    key = uuid.uuid4().hex
+    thumbnail = Thumbnail(
+        owner=owner,
+        title="Check me",
+        aspect_ratio="16:9",
+        resolution="1K",
+        width=image.width,
+        height=image.height,
+        has_watermark=watermark,
+    )
+    thumbnail.image.save(f"{key}.png", ContentFile(encode_png(image)), save=False)
+    small = encode_webp(resize_to_width(image, 400))
+    thumbnail.image_small.save(f"{key}.webp", ContentFile(small), save=False)
+    medium = encode_webp(resize_to_width(image, 800))
+    thumbnail.image_medium.save(f"{key}.webp", ContentFile(medium), save=False)
+    thumbnail.download.save(f"{key}.jpg", ContentFile(encode_jpeg(image)), save=False)
+    thumbnail.save()
+    return thumbnail
+
+
+@pytest.fixture
+def check(
+    run_jobs: Callable[[], int], django_capture_on_commit_callbacks: Any
+) -> Callable[[JSONClient, Thumbnail], dict[str, Any]]:
+    """POST /api/jobs thumbnail_check, run the worker, and return GET /api/jobs/<id>."""
+
+    def _check(client: JSONClient, thumbnail: Thumbnail) -> dict[str, Any]:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post_json(
+                "/api/jobs", {"type": "thumbnail_check", "input": {"thumbnail_id": thumbnail.pk}}
+            )
+        assert response.status_code == 202, response.content
+        with django_capture_on_commit_callbacks(execute=True):
+            run_jobs()
+        data = client.get(f"/api/jobs/{response.json()['id']}").json()
+        assert data["status"] == "succeeded", data
+        return data
+
+    return _check
+
+
+def stored_png(url: str) -> np.ndarray:
+    """The stored heatmap behind a /media/ URL, decoded with its alpha channel."""
+    name = url.split("/media/", 1)[1]
+    with default_storage.open(name, "rb") as handle:
+        return cv2.imdecode(np.frombuffer(handle.read(), np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def inside(point: tuple[float, float], box: tuple[int, int, int, int]) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+
+
+# --- the measurements --------------------------------------------------------------------------
+
+
+def test_wcag_contrast_of_known_colour_pairs() -> None:
+    assert saliency.contrast_ratio((0, 0, 0), (255, 255, 255)) == pytest.approx(21.0)
+    assert saliency.contrast_ratio((0x77, 0x77, 0x77), (255, 255, 255)) == pytest.approx(
+        4.48, abs=0.005
+    )
+    assert saliency.contrast_ratio((0x76, 0x76, 0x76), (255, 255, 255)) > 4.5 > 4.48
+    assert saliency.contrast_ratio((200, 30, 30), (200, 30, 30)) == 1.0
+    assert saliency.relative_luminance((255, 255, 255)) == pytest.approx(1.0)
+    assert saliency.relative_luminance((0, 0, 0)) == 0.0
+    # The measurement on pixels: a crop of #777777 strokes on white gives the same ratio.
+    crop = np.full((40, 120, 3), 255, np.uint8)
+    crop[10:30, 10:110] = 0x77
+    assert saliency.box_contrast(crop) == pytest.approx(4.48, abs=0.01)
+
+
+def test_text_lines_are_found_with_their_letter_height() -> None:
+    image = text_thumbnail("READ THIS", (0, 0, 0))
+    analysis = saliency.analyse(encode_png(image))
+    headline = analysis.lines[0]
+    # DejaVu Sans Bold's capitals are 0.729 em tall: 130 px type -> ~95 px of 720.
+    assert headline.letter_height * 720 == pytest.approx(0.729 * 130, rel=0.08)
+    assert headline.letters >= 7
+    x0, y0, x1, y1 = (
+        v * s for v, s in zip(headline.box.as_list(), (1280, 720, 1280, 720), strict=True)
+    )
+    assert x0 < 80 and 90 < y0 < 130 and x1 > 700 and y1 < 230
+    # A photo without text has none.
+    assert saliency.analyse(encode_png(portrait_thumbnail())).lines == []
+
+
+def test_heatmap_hottest_region_covers_the_face_of_the_sample_portrait(
+    owner, owner_client, check
+) -> None:
+    set_plan(owner, "advanced")
+    thumbnail = store(owner, portrait_thumbnail())
+    result = check(owner_client, thumbnail)["result"]
+    heat = stored_png(result["heatmap_url"])
+    assert heat.shape == (720, 1280, 4)  # same size as the thumbnail, with alpha
+    # Warm = attention: opacity rises with it, and the most opaque pixels are on the face.
+    alpha = heat[..., 3].astype(np.float32)
+    ys, xs = np.nonzero(alpha >= alpha.max() - 2)
+    assert inside((float(xs.mean()), float(ys.mean())), PORTRAIT_FACE_BOX)
+    # ... and they are red (warm), while the empty canvas on the left is blue (cold).
+    peak_y, peak_x = int(ys.mean()), int(xs.mean())
+    blue, green, red = heat[peak_y, peak_x, :3]
+    assert red > 120 and blue < 40 and green < 40  # JET's top end is dark red
+    assert heat[360, 100, 0] > heat[360, 100, 2]  # BGR: more blue than red on the canvas
+    x0, y0, x1, y1 = result["hottest"]
+    centre = ((x0 + x1) / 2 * 1280, (y0 + y1) / 2 * 720)
+    assert inside(centre, PORTRAIT_FACE_BOX)
+    assert result["faces"] == 1 and result["text_lines"] == 0
+
+
+def test_heatmap_of_a_rendered_thumbnail_puts_the_face_above_the_headline(
+    owner, owner_client, check
+) -> None:
+    set_plan(owner, "pro")
+    image = rendered_thumbnail()
+    result = check(owner_client, store(owner, image))["result"]
+    heat = stored_png(result["heatmap_url"])
+    assert heat.shape[:2] == (image.height, image.width)
+    [face] = saliency.analyse(encode_png(image)).faces
+    x0, y0, x1, y1 = result["hottest"]
+    centre_x, centre_y = (x0 + x1) / 2, (y0 + y1) / 2
+    assert face.x0 <= centre_x <= face.x1 and face.y0 <= centre_y <= face.y1
+    # The headline (left half) is warm too, much more than the empty top-right corner.
+    alpha = heat[..., 3]
+    headline = result["headline_box"]
+    hx, hy = (
+        int((headline[0] + headline[2]) / 2 * image.width),
+        int((headline[1] + headline[3]) / 2 * image.height),
+    )
+    assert alpha[hy, hx] > alpha[20, image.width - 20] + 40
+
+
+def test_readability_at_youtube_sizes(owner, owner_client, check) -> None:
+    image = rendered_thumbnail()
+    result = check(owner_client, store(owner, image))["result"]
+    sizes = {s["name"]: s for s in result["sizes"]}
+    assert [(s["name"], s["width"], s["height"]) for s in result["sizes"]] == [
+        ("search", 360, 202),
+        ("suggested", 168, 94),
+        ("mobile_home", 360, 203),
+    ]
+    search, suggested = sizes["search"], sizes["suggested"]
+    # The headline's letters scale with the slot: 202/94 times taller in search results.
+    assert search["headline_px"] / suggested["headline_px"] == pytest.approx(202 / 94, rel=0.02)
+    letter = result["headline_box"][3] - result["headline_box"][1]
+    assert search["headline_px"] <= letter * 202 + 0.5
+    assert search["headline_px"] >= saliency.HEADLINE_GOOD_PX
+    assert search["checks"]["headline"]["verdict"] == "good"
+    # White letters with a dark outline on dark blue: high contrast at every size.
+    assert all(s["contrast_ratio"] >= 7 for s in result["sizes"])
+    # The face is about 1% of the frame: fine in search results, too small in the sidebar.
+    assert 0.005 < search["face_fraction"] < 0.03
+    assert suggested["checks"]["face"]["verdict"] == "too small"
+    assert "face too small" in suggested["verdict"]
+    for size in result["sizes"]:
+        assert size["checks"]["badge"]["verdict"] == "clear"
+        assert set(size["checks"]) == {"headline", "contrast", "face", "badge"}
+    assert result["notes"] is None and result["measured_by"] == "local"
+
+
+def test_low_contrast_small_text_and_text_under_the_badge_are_called_out(
+    owner, owner_client, check
+) -> None:
+    grey = check(owner_client, store(owner, text_thumbnail("FADED", (0x99, 0x99, 0x99))))
+    for size in grey["result"]["sizes"]:
+        assert size["contrast_ratio"] == pytest.approx(2.85, abs=0.15)
+        assert size["checks"]["contrast"]["verdict"] == "low contrast"
+        assert "low contrast" in size["verdict"]
+    black = store(owner, text_thumbnail("TINY TEXT", (0, 0, 0), corner="12:00 PM", size=40))
+    sizes = {s["name"]: s for s in check(owner_client, black)["result"]["sizes"]}
+    suggested = sizes["suggested"]
+    # Black on white, but strokes this thin blur into grey when shrunk to the sidebar.
+    assert sizes["search"]["contrast_ratio"] > 10 > suggested["contrast_ratio"]
+    assert suggested["headline_px"] < saliency.HEADLINE_SMALL_PX
+    assert suggested["checks"]["headline"]["verdict"] == "too small"
+    assert suggested["badge_overlap"]["text"] >= saliency.BADGE_COVER_SHARE
+    assert suggested["verdict"] == "too small, text under badge"
+
+
+def test_the_free_plan_watermark_is_not_reported_under_the_badge(
+    owner, owner_client, check
+) -> None:
+    result = check(owner_client, store(owner, rendered_thumbnail(), watermark=True))["result"]
+    assert result["text_lines"] >= 4  # the watermark is text, and was found
+    assert {s["checks"]["badge"]["verdict"] for s in result["sizes"]} == {"clear"}
+
+
+# --- plans, price, cache -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("plan", "heatmap"), [("free", False), ("starter", False), ("advanced", True)]
+)
+def test_plan_gate_on_the_heatmap(owner, owner_client, check, plan, heatmap) -> None:
+    set_plan(owner, plan)
+    thumbnail = store(owner, portrait_thumbnail())
+    before = (
+        set(default_storage.listdir("checks")[1]) if default_storage.exists("checks") else set()
+    )
+    data = check(owner_client, thumbnail)
+    result = data["result"]
+    assert len(result["sizes"]) == 3  # every plan gets the readability report
+    assert data["cost"] == 0 and get_balance(owner) == 10  # free offline
+    if heatmap:
+        assert stored_png(result["heatmap_url"]).shape == (720, 1280, 4)
+        assert result["heatmap_url"].startswith("/media/checks/")
+    else:
+        assert result["heatmap_url"] is None and result["hottest"] is None
+        after = (
+            set(default_storage.listdir("checks")[1]) if default_storage.exists("checks") else set()
+        )
+        assert after == before  # no heatmap computed or stored
+
+
+def test_a_second_identical_check_is_answered_from_the_cache(
+    owner, owner_client, check, monkeypatch
+) -> None:
+    set_plan(owner, "advanced")
+    thumbnail = store(owner, portrait_thumbnail())
+    calls = []
+    real = saliency.analyse
+
+    def spy(data: bytes) -> saliency.Analysis:
+        calls.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(saliency, "analyse", spy)
+    first = check(owner_client, thumbnail)
+    assert (first["cached"], len(calls)) == (False, 1)
+    second = check(owner_client, thumbnail)
+    assert (second["cached"], second["cost"], len(calls)) == (True, 0, 1)
+    assert second["result"]["heatmap_url"] == first["result"]["heatmap_url"]
+    assert second["result"]["sizes"] == first["result"]["sizes"]
+    # The same bytes under another thumbnail id: still the cache (keyed by the image's sha256).
+    twin = Thumbnail.objects.get(pk=thumbnail.pk)
+    twin.pk = None
+    twin.save()
+    assert check(owner_client, twin)["cached"] is True and len(calls) == 1
+    # Without the heatmap (a plan change), the cached answer would be wrong: computed again.
+    set_plan(owner, "starter")
+    third = check(owner_client, thumbnail)
+    assert (third["cached"], third["result"]["heatmap_url"], len(calls)) == (False, None, 2)
+
+
+def test_gemini_adds_notes_from_the_image_through_structured_output(
+    owner, owner_client, check, gemini_settings: FakeGemini, monkeypatch
+) -> None:
+    gemini_settings.json_answer = {
+        "notes": ["The face is the first thing you see.", "  Make the headline bigger.  ", ""]
+    }
+    thumbnail = store(owner, rendered_thumbnail())
+    data = check(owner_client, thumbnail)
+    result = data["result"]
+    assert result["notes"] == ["The face is the first thing you see.", "Make the headline bigger."]
+    assert result["measured_by"] == data["model"] != "local"
+    assert result["heatmap_url"] is None  # Free plan: notes, never a heatmap from the model
+    assert data["cost"] == 1 and get_balance(owner) == 9
+    [request] = gemini_settings.generate_requests()
+    config = request.generation_config
+    assert config["responseMimeType"] == "application/json"
+    assert config["responseJsonSchema"]["required"] == ["notes"]
+    assert config["responseJsonSchema"]["properties"]["notes"]["type"] == "array"
+    [(data_sent, mime)] = [sent_image(part) for part in request.parts if "inlineData" in part]
+    assert mime == "image/jpeg"
+    # The thumbnail itself (1376x768) at YouTube's 1280 px width.
+    assert Image.open(io.BytesIO(data_sent)).size == (1280, 714)
+    prompt = next(part["text"] for part in request.parts if "text" in part)
+    assert "Suggested videos (desktop sidebar) 168x94" in prompt
+    # The same check again: from the cache, no second provider call, nothing charged.
+    calls = []
+    monkeypatch.setattr(saliency, "analyse", lambda data: calls.append(1))
+    again = check(owner_client, thumbnail)
+    assert (again["cached"], again["cost"], calls) == (True, 0, [])
+    assert again["result"]["notes"] == result["notes"]
+    assert len(gemini_settings.generate_requests()) == 1
+    assert get_balance(owner) == 9
+
+
+def test_a_failed_critique_is_refunded(
+    owner, owner_client, gemini_settings, run_jobs, django_capture_on_commit_callbacks
+) -> None:
+    gemini_settings.script("400")
+    thumbnail = store(owner, rendered_thumbnail())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post_json(
+            "/api/jobs", {"type": "thumbnail_check", "input": {"thumbnail_id": thumbnail.pk}}
+        )
+    assert response.status_code == 202
+    assert get_balance(owner) == 9
+    with django_capture_on_commit_callbacks(execute=True):
+        run_jobs()
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.status == "failed" and job.result is None
+    assert get_balance(owner) == 10
+
+
+def test_a_strangers_thumbnail_is_404(owner_client, other) -> None:
+    theirs = store(other, portrait_thumbnail())
+    response = owner_client.post_json(
+        "/api/jobs", {"type": "thumbnail_check", "input": {"thumbnail_id": theirs.pk}}
+    )
+    assert response.status_code == 404
+    assert Job.objects.count() == 0
+    missing = owner_client.post_json("/api/jobs", {"type": "thumbnail_check", "input": {}})
+    assert missing.status_code == 400
+
+
+# --- the studio ----------------------------------------------------------------------------
+
+
+def test_tool_form_and_result_card_on_the_large_view(
+    owner, owner_client, run_jobs, django_capture_on_commit_callbacks
+) -> None:
+    thumbnail = store(owner, rendered_thumbnail())
+    page = owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()
+    assert 'id="tool-thumbnail_check"' in page
+    assert "Check thumbnail · free" in page
+    assert "attention heatmap comes with the Advanced plan" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            "/studio/tools/thumbnail_check",
+            {"thumbnail_id": thumbnail.pk},
+            HTTP_HX_REQUEST="true",
+        )
+    assert response.status_code == 202
+    job = Job.objects.get(type="thumbnail_check")
+    with django_capture_on_commit_callbacks(execute=True):
+        run_jobs()
+    html = owner_client.get(f"/studio/jobs/{job.pk}", HTTP_HX_REQUEST="true").content.decode()
+    preview = default_storage.url(thumbnail.image_medium.name)
+    for size in Job.objects.get(pk=job.pk).result["sizes"]:
+        # Each preview is the stored image, drawn by the browser at the slot's size.
+        assert (
+            f'<img src="{preview}" width="{size["image_width"]}" height="{size["image_height"]}"'
+            in html
+        )
+        assert f"width: {size['width']}px; height: {size['height']}px" in html
+    assert "Suggested videos (desktop sidebar)" in html and "face too small" in html
+    assert "A Gemini key adds a written critique" in html  # offline: says what a key adds
+    assert "check-overlay" not in html  # Free plan: no heatmap
+
+
+def test_result_card_shows_the_heatmap_over_the_thumbnail(owner, owner_client, check) -> None:
+    set_plan(owner, "advanced")
+    thumbnail = store(owner, portrait_thumbnail())
+    data = check(owner_client, thumbnail)
+    html = owner_client.get(f"/studio/jobs/{data['id']}", HTTP_HX_REQUEST="true").content.decode()
+    assert f'class="check-overlay" src="{data["result"]["heatmap_url"]}"' in html
