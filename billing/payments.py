@@ -301,7 +301,7 @@ def _locked_subscription(customer_id: str | None) -> Subscription | None:
     if not customer_id:
         return None
     return (
-        Subscription.objects.select_for_update()
+        Subscription.objects.select_for_update(of=("self",))
         .select_related("plan", "user")
         .filter(stripe_customer_id=customer_id)
         .first()
@@ -479,7 +479,7 @@ def _apply_checkout_session(session: Obj) -> str:
     if session.get("payment_status") != "paid":
         return f"ignored: payment {session.get('payment_status')}"
     purchase = (
-        CreditPackPurchase.objects.select_for_update()
+        CreditPackPurchase.objects.select_for_update(of=("self",))
         .select_related("user", "pack")
         .filter(stripe_checkout_session_id=session["id"])
         .first()

@@ -434,7 +434,7 @@ def grant_due_monthly_credits(*, now: dt.datetime | None = None, dry_run: bool =
     for sub in due.iterator():
         with transaction.atomic():
             locked = (
-                Subscription.objects.select_for_update()
+                Subscription.objects.select_for_update(of=("self",))
                 .select_related("plan", "user")
                 .get(pk=sub.pk)
             )
@@ -463,7 +463,11 @@ def change_plan(
     to a plan with more monthly credits grants the difference for the current period at once
     (`top_up_plan_credits`)."""
     with transaction.atomic():
-        sub = Subscription.objects.select_for_update().select_related("user").get(user=user)
+        sub = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .get(user=user)
+        )
         sub.plan = plan
         sub.status = status
         sub.save(update_fields=["plan", "status", "updated_at"])

@@ -123,3 +123,39 @@ def no_job_cap() -> None:
 
     Plan.objects.update(max_concurrent_jobs=1000)
     invalidate_plan_table()
+
+
+# --- Billing: the ledger explains every balance (issue 9) ---------------------------------------
+_DB_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
+
+
+@pytest.fixture(autouse=True)
+def ledger_sum_equals_balance(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test that used the database: for every user, the sum of their credit ledger
+    entries equals their balance (the suite-wide acceptance check of issue 9). Requests the
+    database before the test does, so the check runs while the test's data is still there."""
+    uses_db = request.node.get_closest_marker("django_db") is not None or bool(
+        _DB_FIXTURES & set(request.fixturenames)
+    )
+    if not uses_db:
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
+    yield
+    from django.db.models import F, Sum
+    from django.db.models.functions import Coalesce
+
+    from billing.models import CreditAccount
+
+    wrong = list(
+        CreditAccount.objects.annotate(ledger=Coalesce(Sum("user__credit_entries__amount"), 0))
+        .exclude(balance=F("ledger"))
+        .values_list("user__email", "balance", "ledger")
+    )
+    assert not wrong, f"ledger sum differs from the balance (email, balance, ledger): {wrong}"

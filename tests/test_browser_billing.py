@@ -1,0 +1,161 @@
+"""The issue 9 acceptance, in a real Chromium: a creator upgrades to Starter through (fake)
+Stripe Checkout and can then generate at 2K; a credit pack raises the balance once.
+
+Daphne, a Dramatiq worker and Redis run as separate processes (tests/test_browser.py's Stack)
+and share this test's database. The fake Stripe (tests/fake_stripe.py) runs in this process:
+its hosted Checkout page is what the browser pays on, and it posts its signed webhooks to
+Daphne's /stripe/webhook/ before sending the browser back, as Stripe does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from billing import payments
+from billing.models import CreditLedgerEntry, StripeEvent, Subscription
+from tests.fake_stripe import FakeStripe
+from tests.servers import database_url
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, Stack, redis_url
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+SCREENSHOTS = {
+    "desktop": (Path("/tmp/viewbait-plans-1440x900.png"), {"width": 1440, "height": 900}),
+    "phone": (Path("/tmp/viewbait-plans-390x844.png"), {"width": 390, "height": 844}),
+}
+EMAIL = "upgrader@example.com"
+PASSWORD = "orbit-coffee-1999"
+
+
+@pytest.fixture
+def fake_stripe(settings: Any) -> Iterator[FakeStripe]:
+    fake = FakeStripe().start()
+    settings.STRIPE_FAKE = False
+    settings.STRIPE_SECRET_KEY = fake.api_key
+    settings.STRIPE_WEBHOOK_SECRET = fake.webhook_secret
+    settings.STRIPE_API_BASE = fake.base_url
+    yield fake
+    fake.stop()
+
+
+def test_creator_upgrades_to_starter_then_generates_at_2k_and_buys_a_pack(
+    tmp_path: Path, fake_stripe: FakeStripe
+) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    payments.ensure_prices(dry_run=False)  # the plans' and packs' prices, in the fake
+    with redis_url(tmp_path) as redis:
+        stack = Stack(tmp_path, database_url(), redis)
+        fake_stripe.webhook_url = f"{stack.base_url}/stripe/webhook/"
+        stack.env.update(
+            STRIPE_SECRET_KEY=fake_stripe.api_key,
+            STRIPE_WEBHOOK_SECRET=fake_stripe.webhook_secret,
+            STRIPE_API_BASE=fake_stripe.base_url,
+            SITE_URL=stack.base_url,
+        )
+        try:
+            stack.start()
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+                )
+                try:
+                    run_upgrade(browser, stack.base_url, fake_stripe)
+                finally:
+                    browser.close()
+        except BaseException:
+            print(stack.output())
+            raise
+        finally:
+            stack.stop()
+
+    assert fake_stripe.deliveries and all(status == 200 for _, status in fake_stripe.deliveries)
+    delivered = {event_id for event_id, _ in fake_stripe.deliveries}
+    assert set(StripeEvent.objects.values_list("event_id", flat=True)) == delivered
+    sub = Subscription.objects.get(user__email=EMAIL)
+    assert (sub.plan.slug, sub.status) == ("starter", "active")
+    kinds = list(
+        CreditLedgerEntry.objects.filter(user__email=EMAIL)
+        .order_by("id")
+        .values_list("kind", "amount")
+    )
+    assert kinds == [
+        ("grant", 10),
+        ("expiry", -10),
+        ("grant", 100),
+        ("debit", -2),
+        ("purchase", 50),
+    ], kinds
+
+
+def run_upgrade(browser: Any, base_url: str, fake: FakeStripe) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(base_url=base_url, viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+
+    page.goto("/accounts/signup/")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password (again)").fill(PASSWORD)
+    page.get_by_role("button", name="Sign Up").click()
+    page.wait_for_url("**/studio/")
+    credits = page.locator("#credits")
+    expect(credits).to_have_text("10 credits")
+    expect(page.locator("#resolution option[value='2K']")).to_be_disabled()
+
+    # The plans page: Free now, Upgrade buttons, no "not configured" note.
+    page.goto("/plans/")
+    expect(page.locator("#current-plan")).to_have_text("Free")
+    expect(page.locator("#payments-off")).to_have_count(0)
+    page.get_by_role("button", name="Upgrade to Starter").click()
+
+    # Stripe's hosted Checkout (the fake's page): pay; Stripe sends the webhooks, then us back.
+    page.wait_for_url(f"{fake.base_url}/checkout/cs_test_*")
+    expect(page.get_by_text("ViewBait Starter: $19.99 / month")).to_be_visible()
+    page.get_by_role("button", name="Pay $19.99").click()
+    page.wait_for_url("**/studio/")
+    expect(page.locator("ul.messages")).to_contain_text("you are on the Starter plan")
+    expect(credits).to_have_text("100 credits")
+
+    # 2K is unlocked: generate one and watch it finish.
+    page.select_option("#resolution", "2K")
+    page.get_by_label("Thumbnail text").fill("Starter Plan: Now In 2K")
+    page.get_by_role("button", name="Generate").click()
+    card = page.locator("#jobs .job").first
+    expect(card).to_have_attribute("data-status", "succeeded")
+    expect(credits).to_have_text("98 credits")
+    expect(page.locator("#generate-errors")).to_be_empty()
+
+    # A credit pack, bought once: the balance rises by 50, and stays there on reload.
+    page.goto("/plans/")
+    expect(page.locator("#current-plan")).to_have_text("Starter")
+    expect(page.get_by_role("button", name="Manage billing")).to_be_visible()
+    page.get_by_role("button", name="Buy 50 credits").click()
+    page.wait_for_url(f"{fake.base_url}/checkout/cs_test_*")
+    page.get_by_role("button", name="Pay $9.99").click()
+    page.wait_for_url("**/studio/")
+    expect(page.locator("ul.messages")).to_contain_text("your credits were added")
+    expect(credits).to_have_text("148 credits")
+    page.reload()
+    expect(credits).to_have_text("148 credits")
+
+    page.goto("/plans/")
+    for path, viewport in SCREENSHOTS.values():
+        page.set_viewport_size(viewport)
+        page.screenshot(path=str(path), full_page=True)
+    assert not page_errors, page_errors
+    context.close()

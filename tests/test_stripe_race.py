@@ -1,0 +1,142 @@
+"""Stripe webhooks racing the creator on real PostgreSQL: renewals (expiry + grant) delivered
+while generate requests debit the same account, and one event delivered by several threads at
+once. The balance row lock and the unique event id keep the ledger exact."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.db import connection, connections
+from django.test import Client
+
+from billing.models import CreditLedgerEntry, StripeEvent
+from billing.services import get_balance
+from tests import test_stripe_billing
+from tests.conftest import make_user
+from tests.fake_stripe import FakeStripe
+from tests.test_stripe_billing import session_id, start_checkout, stripe_subscription_id
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+ROUNDS = 6
+GENERATES_PER_ROUND = 4
+
+# The fake Stripe and the priced plans, as in tests/test_stripe_billing.py.
+fake = test_stripe_billing.fake
+priced = test_stripe_billing.priced
+
+
+@pytest.fixture(autouse=True)
+def _needs_postgres() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (set DATABASE_URL); SQLite serialises writers")
+
+
+def webhook(client: Client, fake: FakeStripe, event: dict[str, Any]) -> int:
+    payload, header = fake.sign(event)
+    response = client.post(
+        "/stripe/webhook/", payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=header
+    )
+    return int(response.status_code)
+
+
+def run_together(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Each call on its own thread (and database connection), released at once."""
+    barrier = threading.Barrier(len(calls))
+
+    def one(call: Callable[[], Any]) -> Any:
+        try:
+            barrier.wait()
+            return call()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(one, calls))
+
+
+def ledger_sum(user: Any) -> int:
+    return sum(CreditLedgerEntry.objects.filter(user=user).values_list("amount", flat=True))
+
+
+def test_renewal_webhooks_racing_generates_keep_the_ledger_exact(
+    fake: FakeStripe, priced: Any, no_job_cap: None
+) -> None:
+    user = make_user("racer@example.com")
+    client = Client()
+    client.force_login(user)
+    url = start_checkout(client, "starter")
+    events = fake.complete_checkout(session_id(url), deliver=False)
+    assert all(webhook(client, fake, e) == 200 for e in events)
+    sub_id = stripe_subscription_id(events)
+    assert get_balance(user) == 100
+
+    def generate(title: str) -> int:
+        creator = Client()
+        creator.force_login(user)
+        body = json.dumps({"title": title, "resolution": "2K"})
+        return int(creator.post("/api/generate", body, content_type="application/json").status_code)
+
+    def deliver(renewal: list[dict[str, Any]]) -> list[int]:
+        hook = Client()
+        return [webhook(hook, fake, event) for event in renewal]
+
+    accepted = 0
+    invoices = []
+    for round_ in range(ROUNDS):
+        renewal = fake.renew(sub_id, deliver=False)
+        invoices.append(renewal[-1]["data"]["object"]["id"])
+        calls: list[Callable[[], Any]] = [lambda renewal=renewal: deliver(renewal)]
+        calls += [
+            lambda title=f"Round {round_} video {n}": generate(title)
+            for n in range(GENERATES_PER_ROUND)
+        ]
+        results = run_together(calls)
+        assert results[0] == [200, 200]
+        assert set(results[1:]) <= {202, 402}, results
+        accepted += results[1:].count(202)
+        assert get_balance(user) == ledger_sum(user) >= 0
+
+    debits = CreditLedgerEntry.objects.filter(user=user, kind="debit")
+    assert debits.count() == accepted > 0
+    for invoice in invoices:
+        assert (
+            CreditLedgerEntry.objects.filter(idempotency_key=f"grant:invoice:{invoice}").count()
+            == 1
+        )
+    assert CreditLedgerEntry.objects.filter(user=user, kind="expiry").count() == ROUNDS + 1
+    assert StripeEvent.objects.count() == len(events) + 2 * ROUNDS
+    # The last period's plan credits are exactly its grant minus what was spent since.
+    boundary = CreditLedgerEntry.objects.filter(user=user, kind="expiry").latest("id")
+    since = CreditLedgerEntry.objects.filter(user=user, id__gt=boundary.id)
+    assert get_balance(user) == sum(e.amount for e in since)
+
+
+def test_one_event_delivered_by_six_threads_at_once_is_processed_once(
+    fake: FakeStripe, priced: Any
+) -> None:
+    user = make_user("twice@example.com")
+    client = Client()
+    client.force_login(user)
+    url = start_checkout(client, "advanced")
+    events = fake.complete_checkout(session_id(url), deliver=False)
+    invoice_paid = next(e for e in events if e["type"] == "invoice.paid")
+
+    statuses = run_together([lambda: webhook(Client(), fake, invoice_paid)] * 6)
+    assert statuses == [200] * 6
+    assert StripeEvent.objects.filter(event_id=invoice_paid["id"]).count() == 1
+    assert (
+        CreditLedgerEntry.objects.filter(user=user, kind="grant")
+        .values_list("amount", flat=True)
+        .count()
+        == 2
+    )  # the Free signup grant and the Advanced period's, once
+    assert get_balance(user) == 300 == ledger_sum(user)
