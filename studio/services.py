@@ -384,3 +384,60 @@ def access_shared_project(token: str) -> Project:
     return get_object_or_404(
         Project.objects.exclude(share_mode=Project.ShareMode.OFF), share_token=token
     )
+
+
+# --- styles from a style analysis ------------------------------------------------------------
+
+
+def do_create_style_from_analysis(
+    *, owner: AbstractBaseUser, job: Job, is_public: bool = False
+) -> Style:
+    """Save `owner`'s finished `analyse_style` job as a custom style: the result's name,
+    description and prompt, with the analysed images as its reference images (the first
+    MAX_STYLE_REFERENCES still stored, in the order they were sent; the first one is also the
+    preview). A thumbnail contributes its YouTube-ready JPEG while the creator still has it;
+    an uploaded image only while the job still stores it, which ends when the job ends (the job
+    type's `discard`), so an analysis of uploads is saved without references. Goes through
+    `do_create_style` (custom-asset quota, decoding, random file names). Saving the same
+    analysis again returns the style saved first (same owner, name and prompt).
+
+    Raises StudioError 400 `invalid` (not a finished style analysis of `owner`), or what
+    `do_create_style` raises (403 `plan_custom_assets_limit`)."""
+    from django.core.files.storage import default_storage
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    result = job.result or {}
+    if job.user_id != owner.pk or job.type != "analyse_style" or not result.get("prompt"):
+        raise StudioError("Only a finished style analysis can be saved as a style.", "invalid")
+    name = " ".join(str(result.get("name") or "").split())[:80] or "Analysed style"
+    prompt = str(result["prompt"]).strip()
+    saved = Style.objects.filter(owner=owner, name=name, prompt=prompt).first()
+    if saved is not None:
+        return saved
+    references: list[UploadedFile] = []
+    for entry in job.params.get("images") or []:
+        if len(references) >= MAX_STYLE_REFERENCES:
+            break
+        stored = None
+        if entry.get("thumbnail_id") is not None:
+            thumbnail = Thumbnail.objects.for_owner(owner).filter(pk=entry["thumbnail_id"]).first()
+            if thumbnail is not None:
+                stored = (thumbnail.download or thumbnail.image_medium).name
+        elif entry.get("uploaded"):
+            stored = entry["name"]
+        if not stored:
+            continue
+        try:
+            with default_storage.open(stored, "rb") as handle:
+                data = handle.read()
+        except (FileNotFoundError, OSError):
+            continue  # deleted meanwhile: saved without it
+        references.append(SimpleUploadedFile(stored.rsplit("/", 1)[-1], data))
+    return do_create_style(
+        owner=owner,
+        name=name,
+        description=" ".join(str(result.get("description") or "").split())[:300],
+        prompt=prompt,
+        is_public=is_public,
+        references=references,
+    )

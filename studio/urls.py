@@ -44,6 +44,11 @@ urlpatterns = [
     path("studio/generate", views.generate, name="studio-generate"),
     path("studio/jobs/<str:job_id>", views.job_card, name="job-card"),
     path("studio/jobs/<str:job_id>/cancel", views.cancel_job, name="job-cancel"),
+    path(
+        "studio/jobs/<str:job_id>/save-style",
+        views.save_analysed_style,
+        name="analysed-style-save",
+    ),
     path("studio/tools/<str:type_name>", views.run_tool, name="run-tool"),
     path("studio/library/", views.library, name="library"),
     path("studio/library/faces", views.create_face, name="face-create"),

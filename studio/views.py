@@ -357,3 +357,43 @@ def delete_palette(request: HttpRequest, palette_id: int) -> HttpResponse:
     services.do_delete_palette(palette=services.access_own_palette(request.user, palette_id))
     messages.success(request, "Palette deleted.")
     return redirect("library")
+
+
+@login_required
+@require_POST
+@ratelimits.limit("library_create")
+def save_analysed_style(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The "Save as my style" button of an `analyse_style` result
+    (`services.do_create_style_from_analysis`; `is_public` checkbox). htmx: answers the
+    result's save box (`#save-style-<job id>`) with a confirmation, or with the refusal
+    (400/403, HX-Retarget). Without htmx: redirects to the library (or back to the studio
+    with the error). A stranger's job is a 404."""
+    job = services.access_job(request.user, job_id)
+    htmx = request.headers.get("HX-Request") == "true"
+    try:
+        style = services.do_create_style_from_analysis(
+            owner=request.user, job=job, is_public=request.POST.get("is_public") in ("true", "on")
+        )
+    except StudioError as exc:
+        if not htmx:
+            messages.error(request, exc.message)
+            return redirect("studio")
+        response = TemplateResponse(
+            request,
+            "studio/jobs/analyse_style.html#style-saved",
+            {"error": exc.message, "plans_link": exc.code == "plan_custom_assets_limit"},
+            status=exc.status,
+        )
+        response["HX-Retarget"] = f"#save-style-{job.pk}"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    if not htmx:
+        messages.success(request, f"Style “{style.name}” saved.")
+        done = redirect("library")
+        done["Location"] += "#styles"
+        return done
+    return TemplateResponse(
+        request,
+        "studio/jobs/analyse_style.html#style-saved",
+        {"style": style, "references": style.reference_images.count()},
+    )

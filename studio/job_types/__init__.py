@@ -8,7 +8,9 @@ from billing.models import Plan
 from billing.services import plan_table
 from generation.registry import JobType
 from studio.job_types.analyse_palette import AnalysePalette
+from studio.job_types.analyse_style import AnalyseStyle
 from studio.job_types.edit import EditThumbnail
+from studio.job_types.enhance_title import EnhanceTitle
 from studio.job_types.generate import GenerateThumbnails
 from studio.job_types.thumbnail_check import ThumbnailCheck
 
@@ -16,6 +18,8 @@ JOB_TYPES: tuple[JobType, ...] = (
     GenerateThumbnails(),
     AnalysePalette(),
     ThumbnailCheck(),
+    AnalyseStyle(),
+    EnhanceTitle(),
     EditThumbnail(),
 )
 

@@ -1,0 +1,733 @@
+"""`enhance_title` (Starter and up): the creator's thumbnail text -> up to 3 stronger versions.
+
+Input: `{"title", "style_id"?, "emotion"?}`: `title` 1-100 characters (the generate form's
+"Thumbnail text": before a ":" the headline, after it the sub-line), `style_id` a style the
+creator may use (a stranger's private style is a 404), `emotion` free text up to 60 characters
+(the generate form's expressions: excited, shocked, happy, serious, curious, confident,
+laughing; its field name `expression` is accepted too).
+
+Result (`Job.result`): `{"suggestions": [{"text", "reason"}, ...], "measured_by"}`: at most 3
+suggestions, each `text` under 60 characters (MAX_CHARS) and different from the input, each
+`reason` one line. Cached by the normalised input (case-folded, whitespace collapsed), the
+style's name and slug, the model and `cache.version`. Price: 1 credit.
+
+With a Gemini key the text model writes the suggestions (structured output, `SCHEMA`), told the
+rules below; its answer is trimmed to the limits. Offline (`measured_by: "local"`), `rewrite` is a
+deterministic rule-based rewriter built on these published findings:
+
+- Short text: YouTube's Creator Academy asks for thumbnails that "look great at both small and
+  large sizes" and titles "concise so they don't get cut-off" ("Tell a story with your title and
+  thumbnail", YouTube Creator Academy, 2014 edition); vendor A/B analyses put the best-performing
+  thumbnail text at 3-5 words, with each word beyond 7 costing about 8% CTR
+  (thumbnailcreator.com, "How Much Text Is Too Much on a Thumbnail?") and keep the main topic to
+  about 2 words (tubics help centre, "Elements of high-performing thumbnails"). Rule: at most
+  MAX_WORDS (5) words, a headline of the title's key words.
+- Concrete numbers, as digits: in A/B-tested headlines, at least one Arabic integer raised
+  click-through by 3.6% at the Washington Post (7,371 experiments) and 5.2% at Upworthy (22,664
+  experiments), while written-out numbers ("three") did not have the effect ("News is better
+  '24/7' than 'twenty-four/seven'", PsyArXiv preprint, doi:10.31234/osf.io/dkr8f). Rule: number
+  words become digits and a number leads the headline when the title has one; no number is
+  invented.
+- Curiosity gap: curiosity is "a form of cognitively induced deprivation that arises from the
+  perception of a gap in knowledge or understanding" (G. Loewenstein, "The Psychology of
+  Curiosity: A Review and Reinterpretation", Psychological Bulletin 116(1), 75-98, 1994). Rule:
+  one suggestion asks the question the video answers (which one wins, was it worth it, did it
+  work) without giving the answer away, and never promises what the title does not (Creator
+  Academy, "Video thumbnails": "give viewers a sneak peek of what's in your video without being
+  'clickbaity'"; titles and thumbnails "work together ... while accurately representing what's
+  in your video").
+- Case: ALL CAPS drew 17% more clicks for entertainment content while mixed case did better for
+  educational content (thumbnailcreator.com, same page). Rule: Title Case for how-to and
+  explainer titles and for the calm built-in styles (minimal, clean-tech, documentary,
+  cinematic), ALL CAPS otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from rest_framework import serializers
+
+from generation.models import Job
+from generation.providers.base import InvalidJSONReturned, JSONRequest
+from generation.registry import CachePolicy, JobOutcome, JobType
+from generation.services import JobContext
+from studio import services
+from studio.serializers import OptionalId, Text
+
+MAX_SUGGESTIONS = 3
+MAX_CHARS = 59  # suggestions are under 60 characters
+MAX_WORDS = 5
+REASON_MAX_CHARS = 160
+CALM_STYLES = frozenset({"minimal", "clean-tech", "documentary", "cinematic"})
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "suggestions": {
+            "type": "array",
+            "maxItems": MAX_SUGGESTIONS,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "text": {
+                        "type": "string",
+                        "description": "thumbnail text, at most 5 words, under 60 characters",
+                    },
+                    "reason": {"type": "string", "description": "one line: why it is stronger"},
+                },
+                "required": ["text", "reason"],
+            },
+        }
+    },
+    "required": ["suggestions"],
+}
+
+STOPWORDS = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "and",
+        "or",
+        "but",
+        "so",
+        "with",
+        "from",
+        "by",
+        "about",
+        "into",
+        "over",
+        "under",
+        "after",
+        "before",
+        "i",
+        "i'm",
+        "im",
+        "me",
+        "my",
+        "we",
+        "we're",
+        "our",
+        "you",
+        "you're",
+        "your",
+        "he",
+        "she",
+        "they",
+        "them",
+        "it",
+        "it's",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "done",
+        "have",
+        "has",
+        "had",
+        "just",
+        "really",
+        "very",
+        "actually",
+        "how",
+        "why",
+        "what",
+        "when",
+        "where",
+        "who",
+        "which",
+        "there",
+        "here",
+        "than",
+        "then",
+        "as",
+        "if",
+        "all",
+        "some",
+        "any",
+        "every",
+        "ever",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "get",
+        "got",
+        "gets",
+        "going",
+        "gonna",
+        "let's",
+        "lets",
+    }
+)
+# Words a sub-line can drop without losing its meaning ("Only 1 Was Worth It" -> "Only 1 Worth
+# It").
+FILLERS = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "was",
+        "were",
+        "is",
+        "are",
+        "be",
+        "been",
+        "really",
+        "just",
+        "very",
+        "actually",
+        "so",
+        "that",
+        "i",
+        "we",
+        "my",
+        "our",
+    }
+)
+TRAILING_VERBS = frozenset(
+    {"makes", "make", "made", "happens", "happened", "works", "worked", "goes", "went", "says"}
+)
+QUALIFIERS = frozenset({"only", "just", "every", "all", "over", "under", "top", "best", "worst"})
+SMALL_WORDS = frozenset({"a", "an", "the", "of", "in", "on", "at", "to", "for", "and", "or", "vs"})
+UNITS = {
+    w: i
+    for i, w in enumerate(
+        (
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        )
+    )
+}
+TENS = {
+    w: 10 * i
+    for i, w in enumerate(
+        ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"), 2
+    )
+}
+SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
+NUMBER_TOKEN = re.compile(r"^[$€£]?\d[\d,.]*(?:%|k|m|x|h|s|st|nd|rd|th)?$", re.IGNORECASE)
+EDGE_PUNCTUATION = "\"'\u201c\u201d\u2018\u2019()[]{}.,;:!?\u2026\u2013\u2014|/*#"
+
+ANGLES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("compare", re.compile(r"\b(vs\.?|versus|compared?|cheap\b.*\bexpensive)\b")),
+    ("verdict", re.compile(r"\b(review|worth|honest|tested|tried|testing|ranked|ranking|rated)\b")),
+    ("challenge", re.compile(r"\b(survived?|challenge|lasted|spent|lived|hours?|days?|weeks?)\b")),
+    ("mistake", re.compile(r"\b(mistakes?|wrong|avoid|stop|never|don'?t)\b")),
+    (
+        "howto",
+        re.compile(r"\b(how to|guide|tutorial|tips|ways|steps|learn|explained|beginners?)\b"),
+    ),
+)
+EDUCATIONAL = re.compile(
+    r"\b(how to|guide|tutorial|tips|explained|learn|lesson|course|beginners?|step)\b"
+)
+# Emotion words (the generate form's expressions and their near synonyms) -> punctuation.
+EMOTIONS = (
+    (re.compile(r"shock|surpris|amaz|stun|wow|scared|fear"), "?!"),
+    (re.compile(r"curio|wonder|confus|puzzl"), "?"),
+    (re.compile(r"excit|happy|joy|laugh|fun|angry|mad|hype|thrill"), "!"),
+    (re.compile(r"serious|confiden|calm|sad|focus"), ""),
+)
+
+
+class EnhanceTitleInput(serializers.Serializer):
+    title = Text(max_length=services.TITLE_MAX_CHARS)
+    style_id = OptionalId()
+    emotion = Text(max_length=60)
+    expression = Text(max_length=60)  # the generate form's name for it; `emotion` wins
+
+    def validate_title(self, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise serializers.ValidationError("Type the thumbnail text to improve.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        expression = attrs.pop("expression", "")
+        attrs["emotion"] = attrs.get("emotion") or expression
+        style = None
+        if attrs.get("style_id") is not None:
+            style = services.access_style(self.context["user"], attrs["style_id"])
+        attrs["style_name"] = style.name if style else ""
+        attrs["style_slug"] = style.slug if style else ""
+        attrs["style_description"] = style.description if style else ""
+        return attrs
+
+
+# --- the rewriter -------------------------------------------------------------------------------
+
+
+def normalize(text: str) -> str:
+    """NFKC, whitespace collapsed, trimmed."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _bare(word: str) -> str:
+    return word.strip(EDGE_PUNCTUATION).casefold()
+
+
+def numbers_as_digits(text: str) -> str:
+    """Number words as Arabic digits: "Twenty-Five Days" -> "25 Days", "a hundred" -> "100".
+    Ordinals and "one" in phrases like "one of" stay as they are."""
+    words = text.replace("-", " - ").split()
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        j, total, current, used = i, 0, 0, False
+        if _bare(words[j]) == "a" and j + 1 < len(words) and _bare(words[j + 1]) in SCALES:
+            current, j = 1, j + 1
+        while j < len(words):
+            bare = _bare(words[j])
+            if bare in UNITS:
+                current += UNITS[bare]
+            elif bare in TENS:
+                current += TENS[bare]
+            elif bare in SCALES and (used or current):
+                scale = SCALES[bare]
+                if scale == 100:
+                    current *= 100
+                else:
+                    total += current * scale
+                    current = 0
+            elif bare in ("-", "and") and used and j + 1 < len(words):
+                nxt = _bare(words[j + 1])
+                if nxt not in UNITS and nxt not in TENS:
+                    break
+            else:
+                break
+            used = used or bare not in ("-", "and")
+            j += 1
+        value = total + current
+        single = j - i == 1
+        follower = _bare(words[j]) if j < len(words) else ""
+        if used and not (single and _bare(words[i]) == "one" and follower in ("of", "day")):
+            tail = "".join(ch for ch in words[j - 1] if ch in EDGE_PUNCTUATION)
+            out.append(f"{value}{tail}")
+            i = j
+        else:
+            out.append(words[i])
+            i += 1
+    return " ".join(out).replace(" - ", "-")
+
+
+def _tokens(text: str) -> list[str]:
+    return [w for w in (word.strip(EDGE_PUNCTUATION) for word in text.split()) if w]
+
+
+def _is_number(token: str) -> bool:
+    return bool(NUMBER_TOKEN.match(token))
+
+
+def _content(tokens: list[str]) -> list[str]:
+    return [t for t in tokens if t.casefold() not in STOPWORDS]
+
+
+def _name_like(token: str, title_case: bool) -> bool:
+    """A product or proper name: "iPhone", "GTA", or a capitalised word in a title that is not
+    written in Title Case ("Pixel" in "iPhone 17 vs Pixel 10 camera test")."""
+    letters = [ch for ch in token if ch.isalpha()]
+    if len(letters) < 2:
+        return False
+    if any(ch.isupper() for ch in token[1:]):
+        return True
+    return not title_case and token[0].isupper()
+
+
+def _title_case(tokens: list[str]) -> bool:
+    words = [t for t in tokens if t[:1].isalpha() and t.casefold() not in SMALL_WORDS]
+    return bool(words) and sum(t[0].isupper() for t in words) >= 0.8 * len(words)
+
+
+def number_phrase(tokens: list[str], title_case: bool) -> list[str]:
+    """The first number with the name or qualifier just before it ("iPhone", "only") and up
+    to 2 content words after it: "I Tried 100 Coffee Shops" -> ["100", "Coffee", "Shops"].
+    [] without a number."""
+    for i, token in enumerate(tokens):
+        if not _is_number(token):
+            continue
+        phrase = [token]
+        before = tokens[i - 1] if i else ""
+        if before and (before.casefold() in QUALIFIERS or _name_like(before, title_case)):
+            phrase.insert(0, before)
+        for follower in tokens[i + 1 : i + 3]:
+            if _is_number(follower) or follower.casefold() in STOPWORDS:
+                break
+            phrase.append(follower)
+        return phrase
+    return []
+
+
+def compare_phrase(tokens: list[str]) -> list[str]:
+    """ "A vs B" with up to 2 words on each side, or [] without "vs"/"versus"."""
+    for i, token in enumerate(tokens):
+        if token.casefold() in ("vs", "versus") and 0 < i < len(tokens) - 1:
+            left = [t for t in tokens[max(0, i - 2) : i] if t.casefold() not in STOPWORDS]
+            right = []
+            for t in tokens[i + 1 : i + 3]:
+                if t.casefold() in STOPWORDS:
+                    break
+                right.append(t)
+            if left and right:
+                return [*left, "vs", *right]
+    return []
+
+
+def chunks(tokens: list[str], title_case: bool) -> list[list[str]]:
+    """Runs of content words (split at stop words; "a", "an", "the" kept inside a run), best
+    first: most content words, then one holding a name, then the later one (English titles
+    tend to end on their topic: "...of the cheapest gaming laptop"). A verb at a run's end
+    ("...photographer makes") is dropped."""
+    runs: list[list[str]] = []
+    current: list[str] = []
+    for token in tokens:
+        folded = token.casefold()
+        if folded in ("a", "an", "the") and current:
+            current.append(token)
+        elif folded in STOPWORDS or folded in ("vs", "versus"):
+            if current:
+                runs.append(current)
+            current = []
+        else:
+            current.append(token)
+    if current:
+        runs.append(current)
+    cleaned = []
+    for run in runs:
+        while run and run[-1].casefold() in ("a", "an", "the", *TRAILING_VERBS):
+            run = run[:-1]
+        if run:
+            cleaned.append(run)
+
+    def score(item: tuple[int, list[str]]) -> tuple[int, bool, int]:
+        position, run = item
+        content = sum(t.casefold() not in ("a", "an", "the") for t in run)
+        return (min(content, 3), any(_name_like(t, title_case) for t in run), position)
+
+    return [run for _, run in sorted(enumerate(cleaned), key=score, reverse=True)]
+
+
+def _split(title: str) -> tuple[str, str]:
+    for separator in (":", " - ", " | ", " \u2014 ", " \u2013 "):
+        if separator in title:
+            head, sub = title.split(separator, 1)
+            if head.strip() and sub.strip():
+                return head.strip(), sub.strip()
+    return title, ""
+
+
+def _case(text: str, upper: bool) -> str:
+    if upper:
+        return text.upper()
+    words = text.split()
+    out = []
+    for i, word in enumerate(words):
+        if any(ch.isupper() for ch in word[1:]) or any(ch.isdigit() for ch in word):
+            out.append(word)  # "iPhone", "AI", "10x" as written
+        elif i and word.strip(EDGE_PUNCTUATION).casefold() in SMALL_WORDS:
+            out.append(word.casefold())
+        else:
+            out.append(word[:1].upper() + word[1:].casefold())
+    return " ".join(out)
+
+
+def _fit(words: list[str], limit: int = MAX_WORDS) -> str:
+    """At most `limit` words and MAX_CHARS characters."""
+    text = " ".join(words[:limit])
+    while len(text) > MAX_CHARS and " " in text:
+        text = text.rsplit(" ", 1)[0]
+    return text[:MAX_CHARS].rstrip(" :,-")
+
+
+def _fits(text: str) -> bool:
+    """Within the word limit (one more word when split into headline and sub-line) and
+    MAX_CHARS."""
+    limit = MAX_WORDS + 1 if ":" in text else MAX_WORDS
+    return 0 < len(text.split()) <= limit and len(text) <= MAX_CHARS
+
+
+def angle_of(title: str) -> str:
+    """What the video promises, from keywords: compare, verdict, challenge, mistake, howto,
+    question (ends with "?") or plain."""
+    folded = title.casefold()
+    if folded.rstrip().endswith("?"):
+        return "question"
+    for angle, pattern in ANGLES:
+        if pattern.search(folded):
+            return angle
+    return "plain"
+
+
+def _punctuation(emotion: str) -> str | None:
+    folded = emotion.casefold()
+    for pattern, mark in EMOTIONS:
+        if pattern.search(folded):
+            return mark
+    return None
+
+
+NUMERAL_REASON = (
+    "Leads with the number {number} in digits, in {words} words: headlines with a numeral drew "
+    "more clicks in Washington Post and Upworthy A/B tests."
+)
+SHORT_REASON = (
+    "{words} words instead of {original}: 3-5 words stay readable at phone size; the video "
+    "title can carry the rest."
+)
+GAP_REASON = (
+    "Asks the question the video answers without giving the result away: Loewenstein's "
+    "information gap makes viewers click to close it."
+)
+SUBLINE_REASON = (
+    "Big headline, small sub-line (the part after the colon): the payoff stays on the image."
+)
+TOPIC_REASON = "Topic first as the headline, the hook as the sub-line: it reads at a glance."
+CALM_REASON = "Calm, unpunctuated text suits the {emotion} expression: face and text agree."
+EMOTION_REASON = "Its punctuation matches the {emotion} expression: face and text tell one story."
+
+
+def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict[str, str]]:
+    """Up to 3 `{"text", "reason"}` rewrites of `title`, deterministic (see the module
+    docstring for the rules and their sources): (1) short and concrete, number first; (2) a
+    curiosity gap; (3) headline and sub-line, punctuated for `emotion`. Each text has at most
+    MAX_WORDS words (one more when split by a colon), at most MAX_CHARS characters, and
+    differs from the title."""
+    title = normalize(title)
+    digits = numbers_as_digits(title)
+    head, sub = _split(digits)
+    tokens = _tokens(head)
+    title_case = _title_case(_tokens(digits))
+    runs = chunks(tokens, title_case)
+    numeral = (
+        compare_phrase(tokens)
+        or number_phrase(tokens, title_case)
+        or number_phrase(_tokens(sub), title_case)
+    )
+    # The key phrases with the number phrase's words taken out ("Pixel 10 camera test" ->
+    # "camera test"), best first.
+    rest = [kept for run in runs if (kept := [t for t in run if t not in numeral])]
+    rest.sort(key=lambda run: -min(3, len(run)))
+    topic = rest[0][:4] if rest else []
+    other = rest[1][:3] if len(rest) > 1 else []
+    educational = bool(EDUCATIONAL.search(title.casefold()))
+    upper = not educational and style_slug not in CALM_STYLES
+    angle = angle_of(title)
+    mark = _punctuation(emotion) if emotion else None
+    candidates: list[tuple[str, str]] = []
+
+    # 1. Short and concrete: the number-led phrase, else the title's key phrase.
+    key = numeral or topic or tokens[:MAX_WORDS]
+    first = _fit(key)
+    number = next((t for t in key if _is_number(t)), None)
+    if number:
+        candidates.append((first, NUMERAL_REASON.format(number=number, words=len(first.split()))))
+    else:
+        reason = SHORT_REASON.format(words=len(first.split()), original=len(title.split()))
+        candidates.append((first, reason))
+
+    # 2. Curiosity gap: the question the video answers, left open.
+    lead = _fit(key, 3) if numeral and angle != "compare" else _fit(topic or key, 3)
+    hooks = {
+        "compare": (f"{lead}: Which Wins?", "Which One Wins?"),
+        "verdict": (f"{lead}: Worth It?", "Was It Worth It?"),
+        "challenge": (f"{lead}: Did I Make It?", "Did I Make It?"),
+        "mistake": ("Are You Doing This?", "Are You Doing This?"),
+        "howto": (f"{lead}? Here's How", "Here's How"),
+        "question": (f"{_fit(topic or key, 3)}: {_fit(other, 3)}?", f"{lead}?"),
+        "plain": (f"The Truth About {lead}", f"{lead}?"),
+    }
+    hook, fallback = hooks[angle]
+    if not other and angle == "question":
+        hook = fallback
+    candidates.append((hook if _fits(hook) else fallback, GAP_REASON))
+
+    # 3. Headline and sub-line (the studio prints what follows ":" as the sub-line).
+    if sub:
+        payoff = [w for w in _tokens(sub) if w.casefold() not in FILLERS]
+        headline = key if len(key) <= 2 else [key[0], key[-1]]
+        third = f"{_fit(headline, 2)}: {_fit(payoff, 4)}"
+        third_reason = SUBLINE_REASON
+    else:
+        if numeral and topic:
+            third = f"{_fit(topic, 3)}: {_fit(numeral)}"
+        elif topic and other:
+            third = f"{_fit(other, 3)}: {_fit(topic, 3)}"
+        else:
+            third = ""
+        third_reason = TOPIC_REASON
+    if third and mark is not None:
+        third = third.rstrip("?!.") + mark
+        feeling = emotion.strip().casefold()
+        third_reason = (EMOTION_REASON if mark else CALM_REASON).format(emotion=feeling)
+    if third:
+        candidates.append((third, third_reason))
+
+    suggestions: list[dict[str, str]] = []
+    seen = {re.sub(r"[^\w]+", " ", t.casefold()).strip() for t in (title, digits)}
+    for text, reason in candidates:
+        text = _case(text.strip(), upper)
+        if not _fits(text):
+            continue  # cutting it would cut a phrase in half
+        folded = re.sub(r"[^\w]+", " ", text.casefold()).strip()
+        if not folded or folded in seen:
+            continue
+        seen.add(folded)
+        suggestions.append({"text": text, "reason": reason})
+    return suggestions[:MAX_SUGGESTIONS]
+
+
+# --- Gemini --------------------------------------------------------------------------------------
+
+
+def gemini_prompt(params: dict[str, Any]) -> str:
+    lines = [
+        "You write the text printed ON a YouTube thumbnail (not the video title).",
+        f'The creator\'s current thumbnail text: "{params["title"]}".',
+    ]
+    if params.get("style_name"):
+        style = params["style_name"]
+        if params.get("style_description"):
+            style += f" ({params['style_description']})"
+        lines.append(f"Thumbnail style: {style}.")
+    if params.get("emotion"):
+        lines.append(f"The face on the thumbnail looks {params['emotion']}.")
+    lines.append(
+        "Suggest up to 3 stronger versions. Rules: at most 5 words and under 60 characters "
+        'each; a ":" splits headline and sub-line; write numbers as digits and lead with a '
+        "number the text already has, never invent facts or numbers; at least one suggestion "
+        "opens a curiosity gap without giving the answer away or misrepresenting the video. "
+        "For each, give a one-line reason."
+    )
+    return "\n".join(lines)
+
+
+def clean_suggestions(answer: dict[str, Any], title: str) -> list[dict[str, str]]:
+    """The model's suggestions within the limits: texts trimmed to MAX_CHARS at a word,
+    reasons to their first line (REASON_MAX_CHARS), empty and duplicate ones (and the input)
+    dropped, at most 3. Raises InvalidJSONReturned (retried) if none is left."""
+    items = answer.get("suggestions")
+    out: list[dict[str, str]] = []
+    seen = {normalize(title).casefold()}
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        text = normalize(str(item.get("text") or "")).strip('"“”')
+        if len(text) > MAX_CHARS:
+            text = _fit(text.split(), limit=len(text.split()))
+        reason = normalize(
+            str(item.get("reason") or "").splitlines()[0] if item.get("reason") else ""
+        )
+        if len(reason) > REASON_MAX_CHARS:
+            reason = reason[: REASON_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
+        if not text or text.casefold() in seen:
+            continue
+        seen.add(text.casefold())
+        out.append({"text": text, "reason": reason or "Shorter and more specific."})
+    if not out:
+        raise InvalidJSONReturned("enhance_title answer without usable suggestions")
+    return out[:MAX_SUGGESTIONS]
+
+
+# --- the job type --------------------------------------------------------------------------------
+
+
+class EnhanceTitle(JobType):
+    name = "enhance_title"
+    label = "Better titles"
+    input_serializer = EnhanceTitleInput
+    feature = "enhance_title"
+    rate_limit_route = "enhance_title"
+    result_kind = "json"
+    result_template = "studio/jobs/enhance_title.html"
+    model_kind = "text"
+    time_limit_seconds = 120
+    cache = CachePolicy(version="title-v1")
+
+    def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "title": validated["title"],
+            "style_id": validated.get("style_id"),
+            "emotion": validated.get("emotion", ""),
+        }
+
+    def cache_input(self, validated: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "title": normalize(validated["title"]).casefold(),
+            "emotion": normalize(validated.get("emotion", "")).casefold(),
+            "style": [validated["style_name"], validated["style_slug"]],
+        }
+
+    def snapshot(self, *, validated: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """The input with copies of the style's name, slug and description."""
+        return {
+            **self.fingerprint_input(validated),
+            "style_name": validated["style_name"],
+            "style_slug": validated["style_slug"],
+            "style_description": validated["style_description"],
+        }
+
+    def run(self, job: Job, ctx: JobContext) -> JobOutcome:
+        params = job.params
+
+        def compute() -> dict[str, Any]:
+            if ctx.model.id == "local":
+                suggestions = rewrite(
+                    params["title"],
+                    style_slug=params.get("style_slug", ""),
+                    emotion=params.get("emotion", ""),
+                )
+            else:
+                request = JSONRequest(
+                    prompt=gemini_prompt(params), schema=SCHEMA, model=ctx.model.id
+                )
+                suggestions = ctx.call(
+                    lambda provider: clean_suggestions(
+                        provider.generate_json(request).data, params["title"]
+                    )
+                )
+            return {"suggestions": suggestions, "measured_by": ctx.model.id}
+
+        return ctx.run_json(compute)

@@ -1,0 +1,236 @@
+"""`enhance_title`: the offline rule-based rewriter, the studio's "Better titles" control and the
+suggestions' fill buttons, Gemini structured output, the plan gate, the cache and strangers'
+styles."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from billing.services import get_balance
+from generation.models import Job
+from studio.job_types.enhance_title import MAX_CHARS, numbers_as_digits, rewrite
+from studio.models import Style
+from tests import fake_gemini as fake_gemini_module
+from tests.conftest import set_plan
+from tests.fake_gemini import FakeGemini
+
+fake_gemini = fake_gemini_module.fake_gemini
+gemini_settings = fake_gemini_module.gemini_settings
+
+TITLE = "I Tried One Hundred Coffee Shops: Only One Was Worth It"
+
+
+@pytest.fixture(autouse=True)
+def clean_cache() -> Any:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def starter(owner) -> Any:
+    set_plan(owner, "starter")
+    return owner
+
+
+def enhance(client: Any, capture: Any, **data: Any) -> dict[str, Any]:
+    with capture(execute=True):
+        response = client.post_json("/api/jobs", {"type": "enhance_title", "input": data})
+    assert response.status_code == 202, response.content
+    return response.json()
+
+
+def check(suggestions: list[dict[str, str]], title: str) -> None:
+    assert 1 <= len(suggestions) <= 3
+    texts = [s["text"] for s in suggestions]
+    assert len(set(texts)) == len(texts)
+    for s in suggestions:
+        assert 0 < len(s["text"]) < 60
+        assert s["text"].casefold() != title.casefold()
+        assert s["reason"] and "\n" not in s["reason"]
+
+
+# --- the rewriter --------------------------------------------------------------------------------
+
+
+def test_rewriter_is_short_concrete_and_deterministic() -> None:
+    suggestions = rewrite(TITLE)
+    check(suggestions, TITLE)
+    assert rewrite(TITLE) == suggestions  # same input, same output
+    texts = [s["text"] for s in suggestions]
+    assert texts[0] == "100 COFFEE SHOPS"  # the number first, as digits
+    assert "Washington Post" in suggestions[0]["reason"]
+    assert texts[1].endswith("?")  # the curiosity gap asks, never answers
+    assert "information gap" in suggestions[1]["reason"]
+    assert ":" in texts[2]  # headline and sub-line
+    for text in texts:
+        assert len(text.split()) <= 6
+        assert "ONE HUNDRED" not in text
+
+
+@pytest.mark.parametrize(
+    ("title", "options", "expected"),
+    [
+        ("How to Edit Videos Faster in Premiere Pro", {}, "Edit Videos Faster"),
+        ("iPhone 17 vs Pixel 10 camera test", {"style_slug": "clean-tech"}, "Which Wins?"),
+        ("my honest review of the cheapest gaming laptop", {}, "WORTH IT?"),
+        ("We spent twenty-four hours in a tiny hotel room", {"emotion": "excited"}, "24 HOURS!"),
+    ],
+)
+def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: str) -> None:
+    suggestions = rewrite(title, **options)
+    check(suggestions, title)
+    assert any(expected in s["text"] for s in suggestions), suggestions
+    if options.get("emotion"):
+        assert "excited" in suggestions[-1]["reason"]
+
+
+def test_number_words_become_digits_but_not_idioms() -> None:
+    text = "Twenty-Five Days and a hundred and five nights"
+    assert numbers_as_digits(text) == "25 Days and 105 nights"
+    assert numbers_as_digits("one of the best, one day") == "one of the best, one day"
+
+
+# --- through the platform, offline ---------------------------------------------------------------
+
+
+def test_offline_job_returns_the_rewrites_for_one_credit(
+    starter, owner_client, django_capture_on_commit_callbacks, run_jobs
+) -> None:
+    job_id = enhance(owner_client, django_capture_on_commit_callbacks, title=TITLE)["id"]
+    run_jobs()
+    data = owner_client.get(f"/api/jobs/{job_id}").json()
+    assert (data["status"], data["model"]) == ("succeeded", "local")
+    assert data["result"]["measured_by"] == "local"
+    assert data["result"]["suggestions"] == rewrite(TITLE)
+    check(data["result"]["suggestions"], TITLE)
+    assert get_balance(starter) == 9
+
+
+def test_same_text_again_comes_from_the_cache(
+    starter, owner_client, django_capture_on_commit_callbacks, run_jobs
+) -> None:
+    first = enhance(owner_client, django_capture_on_commit_callbacks, title=TITLE)
+    run_jobs()
+    again = enhance(owner_client, django_capture_on_commit_callbacks, title=f"  {TITLE.lower()} ")
+    assert (again["status"], again["cached"], again["cost"]) == ("succeeded", True, 0)
+    assert again["result"] == owner_client.get(f"/api/jobs/{first['id']}").json()["result"]
+    other_emotion = enhance(
+        owner_client, django_capture_on_commit_callbacks, title=TITLE, emotion="shocked"
+    )
+    assert other_emotion["cached"] is False  # a different input is computed
+    assert get_balance(starter) == 8
+
+
+def test_empty_text_is_a_readable_400(starter, owner_client) -> None:
+    response = owner_client.post_json(
+        "/api/jobs", {"type": "enhance_title", "input": {"title": "   "}}
+    )
+    assert response.status_code == 400
+    assert "Type the thumbnail text" in response.json()["error"]
+
+
+def test_a_strangers_private_style_is_404(starter, owner_client, other) -> None:
+    theirs = Style.objects.create(owner=other, name="Secret", prompt="p", is_public=False)
+    response = owner_client.post_json(
+        "/api/jobs",
+        {"type": "enhance_title", "input": {"title": "Hi there", "style_id": theirs.pk}},
+    )
+    assert response.status_code == 404
+
+
+# --- the studio ----------------------------------------------------------------------------------
+
+
+def test_better_titles_control_and_fill_buttons(
+    starter, owner_client, django_capture_on_commit_callbacks, run_jobs
+) -> None:
+    page = owner_client.get("/studio/").content.decode()
+    control = re.search(r"<button[^>]*better-titles[^>]*>", page)
+    assert control, "no Better titles button next to the title field"
+    assert 'hx-post="/studio/tools/enhance_title"' in control.group(0)
+    assert 'hx-include="#title' in control.group(0)
+    assert 'hx-target="#jobs"' in control.group(0)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            "/studio/tools/enhance_title",
+            {"title": TITLE, "style_id": "", "expression": "shocked"},
+            HTTP_HX_REQUEST="true",
+        )
+    assert response.status_code == 202, response.content
+    job = Job.objects.get(type="enhance_title")
+    assert job.params["emotion"] == "shocked"  # the form's expression field
+    run_jobs()
+    card = owner_client.get(f"/studio/jobs/{job.pk}", HTTP_HX_REQUEST="true").content.decode()
+    suggestions = Job.objects.get(pk=job.pk).result["suggestions"]
+    fills = [html.unescape(v) for v in re.findall(r'data-fill-title="([^"]*)"', card)]
+    assert fills == [s["text"] for s in suggestions]
+    assert "A Gemini key adds" in card
+    script = owner_client.get("/static/js/studio.js")
+    body = b"".join(script.streaming_content) if script.streaming else script.content
+    assert b"data-fill-title" in body and b'getElementById("title")' in body
+
+
+def test_free_plan_sees_the_gate_and_is_refused(owner, owner_client) -> None:
+    page = owner_client.get("/studio/").content.decode()
+    assert 'aria-label="Better titles: Starter plan and up"' in page
+    assert 'href="/plans/"' in page
+    assert 'hx-post="/studio/tools/enhance_title"' not in page
+    response = owner_client.post_json(
+        "/api/jobs", {"type": "enhance_title", "input": {"title": TITLE}}
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "plan_feature"
+    htmx = owner_client.post(
+        "/studio/tools/enhance_title", {"title": TITLE}, HTTP_HX_REQUEST="true"
+    )
+    assert htmx.status_code == 403 and 'href="/plans/"' in htmx.content.decode()
+
+
+# --- with a Gemini key ---------------------------------------------------------------------------
+
+
+def test_gemini_structured_output_is_cleaned_and_cached(
+    starter, owner_client, django_capture_on_commit_callbacks, run_jobs, gemini_settings: FakeGemini
+) -> None:
+    style = Style.objects.get(slug="bold-gaming")
+    long_text = "THE ABSOLUTELY UNBELIEVABLE STORY OF ONE HUNDRED COFFEE SHOPS IN ONE WEEK"
+    gemini_settings.json_answer = {
+        "suggestions": [
+            {"text": "100 SHOPS, 1 WINNER", "reason": "Number first.\nSecond line dropped."},
+            {"text": TITLE, "reason": "the input itself is dropped"},
+            {"text": long_text, "reason": "Too long, cut at a word."},
+            {"text": "WHICH ONE WON?", "reason": "Curiosity gap."},
+            {"text": "A FOURTH ONE", "reason": "Over the limit of 3."},
+        ]
+    }
+    job_id = enhance(
+        owner_client, django_capture_on_commit_callbacks, title=TITLE, style_id=style.pk
+    )["id"]
+    run_jobs()
+    data = owner_client.get(f"/api/jobs/{job_id}").json()
+    assert data["status"] == "succeeded", data
+    suggestions = data["result"]["suggestions"]
+    check(suggestions, TITLE)
+    assert [s["text"] for s in suggestions][0::2] == ["100 SHOPS, 1 WINNER", "WHICH ONE WON?"]
+    assert suggestions[0]["reason"] == "Number first."
+    assert len(suggestions[1]["text"]) <= MAX_CHARS and long_text.startswith(suggestions[1]["text"])
+    [request] = gemini_settings.generate_requests()
+    assert data["result"]["measured_by"] == request.model
+    config = request.generation_config
+    assert config["responseMimeType"] == "application/json"
+    schema = config["responseJsonSchema"]
+    assert schema["required"] == ["suggestions"]
+    assert schema["properties"]["suggestions"]["items"]["required"] == ["text", "reason"]
+    prompt = " ".join(part.get("text", "") for part in request.parts)
+    assert TITLE in prompt and style.name in prompt and "digits" in prompt
+    again = enhance(
+        owner_client, django_capture_on_commit_callbacks, title=TITLE, style_id=style.pk
+    )
+    assert again["cached"] is True and again["cost"] == 0
+    assert len(gemini_settings.generate_requests()) == 1
