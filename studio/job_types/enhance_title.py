@@ -84,131 +84,24 @@ SCHEMA: dict[str, Any] = {
     "required": ["suggestions"],
 }
 
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 STOPWORDS = frozenset(
-    {
-        "a",
-        "an",
-        "the",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "for",
-        "and",
-        "or",
-        "but",
-        "so",
-        "with",
-        "from",
-        "by",
-        "about",
-        "into",
-        "over",
-        "under",
-        "after",
-        "before",
-        "i",
-        "i'm",
-        "im",
-        "me",
-        "my",
-        "we",
-        "we're",
-        "our",
-        "you",
-        "you're",
-        "your",
-        "he",
-        "she",
-        "they",
-        "them",
-        "it",
-        "it's",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "am",
-        "do",
-        "does",
-        "did",
-        "done",
-        "have",
-        "has",
-        "had",
-        "just",
-        "really",
-        "very",
-        "actually",
-        "how",
-        "why",
-        "what",
-        "when",
-        "where",
-        "who",
-        "which",
-        "there",
-        "here",
-        "than",
-        "then",
-        "as",
-        "if",
-        "all",
-        "some",
-        "any",
-        "every",
-        "ever",
-        "can",
-        "could",
-        "should",
-        "would",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "get",
-        "got",
-        "gets",
-        "going",
-        "gonna",
-        "let's",
-        "lets",
-    }
+    _words(
+        """a an the of to in on at for and or but so with from by about into over under after before
+    i i'm im me my we we're our you you're your he she they them it it's its this that these those
+    is are was were be been being am do does did done have has had just really very actually
+    how why what when where who which there here than then as if all some any every ever can
+    could should would will shall may might must get got gets going gonna let's lets"""
+    )
 )
 # Words a sub-line can drop without losing its meaning ("Only 1 Was Worth It" -> "Only 1 Worth
 # It").
 FILLERS = frozenset(
-    {
-        "a",
-        "an",
-        "the",
-        "was",
-        "were",
-        "is",
-        "are",
-        "be",
-        "been",
-        "really",
-        "just",
-        "very",
-        "actually",
-        "so",
-        "that",
-        "i",
-        "we",
-        "my",
-        "our",
-    }
+    _words("a an the was were is are be been really just very actually so that i we my our")
 )
 TRAILING_VERBS = frozenset(
     {"makes", "make", "made", "happens", "happened", "works", "worked", "goes", "went", "says"}
@@ -216,36 +109,19 @@ TRAILING_VERBS = frozenset(
 QUALIFIERS = frozenset({"only", "just", "every", "all", "over", "under", "top", "best", "worst"})
 SMALL_WORDS = frozenset({"a", "an", "the", "of", "in", "on", "at", "to", "for", "and", "or", "vs"})
 UNITS = {
-    w: i
-    for i, w in enumerate(
-        (
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
+    word: value
+    for value, word in enumerate(
+        _words(
+            "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+            "fourteen fifteen sixteen seventeen eighteen nineteen"
         )
     )
 }
 TENS = {
-    w: 10 * i
-    for i, w in enumerate(
-        ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"), 2
+    word: 10 * value
+    for value, word in enumerate(
+        _words("twenty thirty forty fifty sixty seventy eighty ninety"),
+        2,
     )
 }
 SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
@@ -360,10 +236,6 @@ def _tokens(text: str) -> list[str]:
 
 def _is_number(token: str) -> bool:
     return bool(NUMBER_TOKEN.match(token))
-
-
-def _content(tokens: list[str]) -> list[str]:
-    return [t for t in tokens if t.casefold() not in STOPWORDS]
 
 
 def _name_like(token: str, title_case: bool) -> bool:
