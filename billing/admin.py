@@ -78,13 +78,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-@admin.register(CreditAccount)
-class CreditAccountAdmin(admin.ModelAdmin):
-    """Read-only: balances move only through billing.services (e.g. `adjust_credits`)."""
-
-    list_display = ["user", "balance", "updated_at"]
-    search_fields = ["user__email"]
-    list_select_related = ["user"]
+class ReadOnlyAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -95,6 +89,15 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(CreditAccount)
+class CreditAccountAdmin(ReadOnlyAdmin):
+    """Read-only: balances move only through billing.services (e.g. `adjust_credits`)."""
+
+    list_display = ["user", "balance", "updated_at"]
+    search_fields = ["user__email"]
+    list_select_related = ["user"]
 
 
 @admin.register(CreditLedgerEntry)
@@ -113,7 +116,7 @@ class CreditPackAdmin(admin.ModelAdmin):
 
 
 @admin.register(CreditPackPurchase)
-class CreditPackPurchaseAdmin(CreditAccountAdmin):
+class CreditPackPurchaseAdmin(ReadOnlyAdmin):
     """Read-only: recorded at Checkout, paid by the webhook."""
 
     list_display = ["created_at", "user", "pack", "credits", "price_cents", "status", "paid_at"]
@@ -123,11 +126,10 @@ class CreditPackPurchaseAdmin(CreditAccountAdmin):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(CreditAccountAdmin):
+class StripeEventAdmin(ReadOnlyAdmin):
     """Read-only: each Stripe event processed, once."""
 
     list_display = ["processed_at", "type", "event_id", "object_id", "outcome"]
     list_filter = ["type"]
     search_fields = ["event_id", "object_id"]
-    list_select_related: list[str] = []
     date_hierarchy = "processed_at"

@@ -537,13 +537,15 @@ def ensure_prices(*, dry_run: bool = True) -> list[str]:
         }
         if recurring:
             params["recurring"] = {"interval": "month"}
-        price = _call(
-            "prices.create",
-            lambda params=params, row=row: client().v1.prices.create(
-                params=params,
-                options={"idempotency_key": f"viewbait:price:{row.slug}:{row.price_cents}"},
-            ),
-        )
+        key = f"viewbait:price:{row.slug}:{row.price_cents}"
+
+        def create(params: Obj = params, key: str = key) -> Any:
+            return client().v1.prices.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": key},
+            )
+
+        price = _call("prices.create", create)
         type(row).objects.filter(pk=row.pk).update(stripe_price_id=price["id"])
         lines.append(f"{row.slug}: created {price['id']}")
     services.invalidate_plan_table()

@@ -2,9 +2,10 @@
 Stripe Checkout and can then generate at 2K; a credit pack raises the balance once.
 
 Daphne, a Dramatiq worker and Redis run as separate processes (tests/test_browser.py's Stack)
-and share this test's database. The fake Stripe (tests/fake_stripe.py) runs in this process:
-its hosted Checkout page is what the browser pays on, and it posts its signed webhooks to
-Daphne's /stripe/webhook/ before sending the browser back, as Stripe does.
+and share this test's database. The fake Stripe (tests/fake_stripe.py) serves the hosted
+Checkout page the browser pays on, and posts its signed webhooks to Daphne's /stripe/webhook/
+before sending the browser back, as Stripe does. It runs in this test's process (so the test can
+read what it delivered), or, as `make run` does with STRIPE_FAKE=1, inside Daphne itself.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from billing import payments
 from billing.models import CreditLedgerEntry, StripeEvent, Subscription
 from tests.fake_stripe import FakeStripe
-from tests.servers import database_url
+from tests.servers import database_url, free_port
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, Stack, redis_url
 
 pytestmark = [
@@ -70,7 +71,7 @@ def test_creator_upgrades_to_starter_then_generates_at_2k_and_buys_a_pack(
                     executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
                 )
                 try:
-                    run_upgrade(browser, stack.base_url, fake_stripe)
+                    run_upgrade(browser, stack.base_url, fake_stripe.base_url)
                 finally:
                     browser.close()
         except BaseException:
@@ -82,6 +83,44 @@ def test_creator_upgrades_to_starter_then_generates_at_2k_and_buys_a_pack(
     assert fake_stripe.deliveries and all(status == 200 for _, status in fake_stripe.deliveries)
     delivered = {event_id for event_id, _ in fake_stripe.deliveries}
     assert set(StripeEvent.objects.values_list("event_id", flat=True)) == delivered
+    assert_upgraded_and_bought_once()
+
+
+def test_make_run_with_stripe_fake_upgrades_through_the_in_process_fake(tmp_path: Path) -> None:
+    """STRIPE_FAKE=1 (the documented development setting): Daphne starts the fake itself,
+    creates the prices in it and receives its webhooks; nothing else is configured."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    fake_port = free_port()
+    with redis_url(tmp_path) as redis:
+        stack = Stack(tmp_path, database_url(), redis)
+        stack.env.update(STRIPE_FAKE="1", STRIPE_FAKE_PORT=str(fake_port), SITE_URL=stack.base_url)
+        for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):
+            stack.env.pop(name, None)
+        try:
+            stack.start()
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+                )
+                try:
+                    run_upgrade(browser, stack.base_url, f"http://127.0.0.1:{fake_port}")
+                finally:
+                    browser.close()
+        except BaseException:
+            print(stack.output())
+            raise
+        finally:
+            stack.stop()
+    assert (tmp_path / "var" / "fake-stripe.json").exists()  # the fake's state survives restarts
+    assert StripeEvent.objects.count() == 4  # 3 for the subscription, 1 for the pack
+    assert_upgraded_and_bought_once()
+
+
+def assert_upgraded_and_bought_once() -> None:
     sub = Subscription.objects.get(user__email=EMAIL)
     assert (sub.plan.slug, sub.status) == ("starter", "active")
     kinds = list(
@@ -98,7 +137,7 @@ def test_creator_upgrades_to_starter_then_generates_at_2k_and_buys_a_pack(
     ], kinds
 
 
-def run_upgrade(browser: Any, base_url: str, fake: FakeStripe) -> None:
+def run_upgrade(browser: Any, base_url: str, stripe_url: str) -> None:
     from playwright.sync_api import expect
 
     context = browser.new_context(base_url=base_url, viewport={"width": 1440, "height": 900})
@@ -124,7 +163,7 @@ def run_upgrade(browser: Any, base_url: str, fake: FakeStripe) -> None:
     page.get_by_role("button", name="Upgrade to Starter").click()
 
     # Stripe's hosted Checkout (the fake's page): pay; Stripe sends the webhooks, then us back.
-    page.wait_for_url(f"{fake.base_url}/checkout/cs_test_*")
+    page.wait_for_url(f"{stripe_url}/checkout/cs_test_*")
     expect(page.get_by_text("ViewBait Starter: $19.99 / month")).to_be_visible()
     page.get_by_role("button", name="Pay $19.99").click()
     page.wait_for_url("**/studio/")
@@ -145,7 +184,7 @@ def run_upgrade(browser: Any, base_url: str, fake: FakeStripe) -> None:
     expect(page.locator("#current-plan")).to_have_text("Starter")
     expect(page.get_by_role("button", name="Manage billing")).to_be_visible()
     page.get_by_role("button", name="Buy 50 credits").click()
-    page.wait_for_url(f"{fake.base_url}/checkout/cs_test_*")
+    page.wait_for_url(f"{stripe_url}/checkout/cs_test_*")
     page.get_by_role("button", name="Pay $9.99").click()
     page.wait_for_url("**/studio/")
     expect(page.locator("ul.messages")).to_contain_text("your credits were added")
