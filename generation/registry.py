@@ -66,6 +66,9 @@ class JobType:
         result_kind: "thumbnails" (units become Thumbnail rows) or "json" (`Job.result`).
         result_template: the studio partial that shows a finished job's result.
         tool_template: the partial of its form on a thumbnail's large view ("" for none).
+        retain_inputs: keep what `snapshot` stored (uploads) until `purge_job_history` deletes
+            the job, instead of discarding it when the job ends (a result that can be saved
+            later with its images, e.g. analyse style).
         model_kind: which catalog models it runs on ("image" or "text").
         time_limit_seconds: Dramatiq's time limit for one run; past it the job fails and its
             unfinished units are refunded at once.
@@ -81,6 +84,7 @@ class JobType:
     result_kind: ClassVar[Literal["thumbnails", "json"]] = "json"
     result_template: ClassVar[str] = ""
     tool_template: ClassVar[str] = ""
+    retain_inputs: ClassVar[bool] = False
     model_kind: ClassVar[Literal["image", "text"]] = "text"
     time_limit_seconds: ClassVar[int] = 600
     cache: ClassVar[CachePolicy | None] = None
@@ -143,7 +147,8 @@ class JobType:
 
     def discard(self, params: dict[str, Any]) -> None:
         """Delete inputs `snapshot` stored for the job (an upload): called once the job has
-        ended, or when the submit created no job from them."""
+        ended (with `retain_inputs`: when the job is purged), or when the submit created no job
+        from them."""
 
     def run(self, job: Job, ctx: JobContext) -> JobOutcome:
         """Do the work through `ctx` (fan-out, provider calls with retries, deliveries)."""

@@ -589,7 +589,9 @@ def finish_job(job: Job, outcome: JobOutcome, *, lease_owner: str | None = None)
 
 
 def _ended(job: Job) -> None:
-    get_job_type(job.type).discard(job.params)
+    job_type = get_job_type(job.type)
+    if not job_type.retain_inputs:
+        job_type.discard(job.params)
     publish_job(job)
 
 

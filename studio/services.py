@@ -396,8 +396,8 @@ def do_create_style_from_analysis(
     description and prompt, with the analysed images as its reference images (the first
     MAX_STYLE_REFERENCES still stored, in the order they were sent; the first one is also the
     preview). A thumbnail contributes its YouTube-ready JPEG while the creator still has it;
-    an uploaded image only while the job still stores it, which ends when the job ends (the job
-    type's `discard`), so an analysis of uploads is saved without references. Goes through
+    an uploaded image is kept with the job (`retain_inputs`) until `purge_job_history` deletes
+    the job. Goes through
     `do_create_style` (custom-asset quota, decoding, random file names). Saving the same
     analysis again returns the style saved first (same owner, name and prompt).
 

@@ -159,14 +159,18 @@ def _refused_fragment(request: HttpRequest, exc: Exception, target: str) -> Temp
     return ratelimits.add_headers(response, refusal.usages, refusal.retry_after)
 
 
-def _job_accepted(request: HttpRequest, submission: Submission) -> TemplateResponse:
+def _job_accepted(
+    request: HttpRequest, submission: Submission, *, fresh_key: bool
+) -> TemplateResponse:
+    """The new job's card, with the credits badge out of band; `fresh_key` (the generate form)
+    also sends a new idempotency key and clears #generate-errors."""
     response = TemplateResponse(
         request,
         "studio/studio.html#job-card",
         {
             **_job_card_context(submission.job),
             "credits": get_balance(request.user),
-            "idempotency_key": uuid.uuid4().hex,
+            "idempotency_key": uuid.uuid4().hex if fresh_key else "",
             "oob": True,
         },
         status=202,
@@ -213,7 +217,7 @@ def _submit_form(request: HttpRequest, type_name: str, errors_target: str) -> Te
         )
     except Exception as exc:
         return _refused_fragment(request, exc, errors_target)
-    return _job_accepted(request, submission)
+    return _job_accepted(request, submission, fresh_key=errors_target == "#generate-errors")
 
 
 @login_required

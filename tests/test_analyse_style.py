@@ -4,6 +4,7 @@ references (quota, public payloads), and strangers' objects."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import re
@@ -14,6 +15,8 @@ import numpy as np
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.utils import timezone
 from PIL import Image, ImageDraw, ImageEnhance
 
 from billing.services import get_balance
@@ -154,7 +157,17 @@ def test_offline_bright_and_dark_references_get_measured_different_styles(
     assert b["measurements"]["colors"][0]["hex"] in b["prompt"]
     assert b["measurements"]["colourfulness"] > d["measurements"]["colourfulness"]
     assert get_balance(starter) == 8  # 1 credit each
-    for name in stored:  # uploads are deleted once the job has ended
+    # Uploads stay with the job (they can still be saved as the style's references) ...
+    assert all(os.path.exists(os.path.join(settings.MEDIA_ROOT, name)) for name in stored)
+    saved = owner_client.post(f"/studio/jobs/{bright_id}/save-style", HTTP_HX_REQUEST="true")
+    assert saved.status_code == 200
+    assert StyleReferenceImage.objects.filter(style__owner=starter).count() == 1
+    # ... until the job's history is purged.
+    two_days_ago = timezone.now() - dt.timedelta(days=2)
+    Job.objects.filter(user=starter).update(created_at=two_days_ago, finished_at=two_days_ago)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("purge_job_history", "--days", "1", "--commit", stdout=io.StringIO())
+    for name in stored:
         assert not os.path.exists(os.path.join(settings.MEDIA_ROOT, name))
 
 

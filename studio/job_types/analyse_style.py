@@ -785,6 +785,8 @@ class AnalyseStyle(JobType):
     model_kind = "text"
     time_limit_seconds = 180
     cache = CachePolicy(version="style-v1")
+    # Uploads stay until the job is purged, so "Save as my style" keeps them as references.
+    retain_inputs = True
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {

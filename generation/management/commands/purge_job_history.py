@@ -29,6 +29,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from generation.models import Job, JobEvent, JobUnit
+from generation.registry import job_types
 
 # The rows that go with a job; every other relation to Job must leave its rows (SET_NULL etc.).
 OWNED_BY_JOB = (JobUnit, JobEvent)
@@ -150,7 +151,13 @@ class Command(BaseCommand):
             with transaction.atomic():
                 rows = Job.objects.filter(pk__in=job_ids, status__in=Job.FINISHED)
                 unlinked += sum(_linked(relation, rows) for relation in kept)
+                retained = [
+                    (job_type, params)
+                    for type_name, params in rows.values_list("type", "params")
+                    if (job_type := job_types().get(type_name)) and job_type.retain_inputs
+                ]
                 _, per_model = rows.delete()
+                transaction.on_commit(lambda r=retained: [t.discard(p) for t, p in r])
             jobs += per_model.get(Job._meta.label, 0)
             units += per_model.get(JobUnit._meta.label, 0)
             more_events += per_model.get(JobEvent._meta.label, 0)
