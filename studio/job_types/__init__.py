@@ -14,13 +14,14 @@ from studio.job_types.enhance_title import EnhanceTitle
 from studio.job_types.generate import GenerateThumbnails
 from studio.job_types.thumbnail_check import ThumbnailCheck
 
+# In the order the large view offers their tools: what a creator reaches for first, first.
 JOB_TYPES: tuple[JobType, ...] = (
     GenerateThumbnails(),
-    AnalysePalette(),
+    EditThumbnail(),
     ThumbnailCheck(),
+    AnalysePalette(),
     AnalyseStyle(),
     EnhanceTitle(),
-    EditThumbnail(),
 )
 
 
