@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from billing import payments
 from billing.models import CreditPack, Subscription
-from billing.services import account_summary, effective_plan, open_account, plan_table
+from billing.services import account_summary, effective_plan, plan_table
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +46,12 @@ def plans(request: HttpRequest) -> TemplateResponse:
         "checkout_cancelled": request.GET.get("checkout") == "cancelled",
         "packs": [],
     }
-    if request.user.is_authenticated:
-        subscription = open_account(user=request.user)
-        subscription = Subscription.objects.select_related("plan").get(pk=subscription.pk)
+    subscription = (
+        Subscription.objects.select_related("plan").filter(user=request.user).first()
+        if request.user.is_authenticated
+        else None
+    )
+    if subscription is not None:
         context.update(
             current_plan=effective_plan(request.user),
             subscription=subscription,

