@@ -54,6 +54,24 @@ class JSONClient(Client):
 
 
 @pytest.fixture
+def starter(owner: Any) -> Any:
+    """The owner on the Starter plan (its credits stay the 10 every new account gets)."""
+    set_plan(owner, "starter")
+    return owner
+
+
+@pytest.fixture
+def clean_cache() -> Iterator[None]:
+    """An empty shared cache before and after: breaker state and cached AI results live there
+    and must not leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
 def owner_client(owner: Any) -> JSONClient:
     client = JSONClient()
     client.force_login(owner)

@@ -11,7 +11,6 @@ import threading
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from PIL import Image
@@ -32,13 +31,6 @@ gemini_settings = fake_gemini_module.gemini_settings
 RED, NAVY = (224, 32, 32), (16, 32, 96)
 
 
-@pytest.fixture(autouse=True)
-def clean_cache() -> Any:
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def two_colour_png() -> bytes:
     image = Image.new("RGB", (300, 200), RED)
     image.paste(NAVY, (0, 120, 300, 200))
@@ -50,12 +42,6 @@ def two_colour_png() -> bytes:
 def near(hex_color: str, rgb: tuple[int, int, int], tolerance: int = 12) -> bool:
     value = tuple(int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
     return all(abs(a - b) <= tolerance for a, b in zip(value, rgb, strict=True))
-
-
-@pytest.fixture
-def starter(owner) -> Any:
-    set_plan(owner, "starter")
-    return owner
 
 
 def upload(client: Any, data: bytes, key: str | None = None) -> Any:
@@ -202,6 +188,7 @@ def test_concurrent_identical_jobs_make_one_provider_call(gemini_settings: FakeG
         client = JSONClient()
         client.force_login(user)
         job_ids.append(upload(client, two_colour_png()).json()["id"])
+
     def run(job_id: str) -> None:
         try:
             execute_job(job_id)
@@ -264,6 +251,8 @@ threads = [threading.Thread(target=run) for _ in range(10)]
 [t.start() for t in threads]
 [t.join() for t in threads]
 """
+
+pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
 @pytest.mark.redis

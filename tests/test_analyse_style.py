@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
@@ -37,18 +36,7 @@ from tests.fake_gemini import FakeGemini
 fake_gemini = fake_gemini_module.fake_gemini
 gemini_settings = fake_gemini_module.gemini_settings
 
-
-@pytest.fixture(autouse=True)
-def clean_cache() -> Any:
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def starter(owner) -> Any:
-    set_plan(owner, "starter")
-    return owner
+pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
 def png(image: Image.Image) -> bytes:

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -32,18 +31,7 @@ gemini_settings = fake_gemini_module.gemini_settings
 
 TITLE = "Coffee Shops: Only 1 Was Worth It"
 
-
-@pytest.fixture(autouse=True)
-def clean_cache() -> Any:
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def starter(owner: Any) -> Any:
-    set_plan(owner, "starter")
-    return owner
+pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
 @pytest.fixture

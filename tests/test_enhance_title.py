@@ -9,14 +9,12 @@ import re
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 
 from billing.services import get_balance
 from generation.models import Job
 from studio.job_types.enhance_title import MAX_CHARS, numbers_as_digits, rewrite
 from studio.models import Style
 from tests import fake_gemini as fake_gemini_module
-from tests.conftest import set_plan
 from tests.fake_gemini import FakeGemini
 
 fake_gemini = fake_gemini_module.fake_gemini
@@ -24,18 +22,7 @@ gemini_settings = fake_gemini_module.gemini_settings
 
 TITLE = "I Tried One Hundred Coffee Shops: Only One Was Worth It"
 
-
-@pytest.fixture(autouse=True)
-def clean_cache() -> Any:
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def starter(owner) -> Any:
-    set_plan(owner, "starter")
-    return owner
+pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
 def enhance(client: Any, capture: Any, **data: Any) -> dict[str, Any]:

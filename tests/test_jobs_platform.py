@@ -41,13 +41,7 @@ from tests.fake_gemini import FakeGemini
 fake_gemini = fake_gemini_module.fake_gemini
 gemini_settings = fake_gemini_module.gemini_settings
 
-
-@pytest.fixture(autouse=True)
-def clean_cache() -> Any:
-    """Breaker state and cached results live in the shared cache: start and end empty."""
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
 def body(**overrides: Any) -> dict[str, Any]:
@@ -175,12 +169,16 @@ def test_expired_lease_is_claimed_again_and_keeps_delivered_units(
     job = execute_job(job_id)
     assert job is not None and job.status == "succeeded"
     assert len(counting.calls) == 2  # only the two pending units ran
-    assert sorted(Thumbnail.objects.filter(job_id=job_id).values_list("variation_index", flat=True)) == [1, 2]
+    assert sorted(
+        Thumbnail.objects.filter(job_id=job_id).values_list("variation_index", flat=True)
+    ) == [1, 2]
     assert debits(owner) == [-3] and refunds(owner) == []
     assert job.attempts == 2
 
 
-def test_a_late_worker_cannot_overwrite_a_finished_job(owner, owner_client, submit, run_jobs) -> None:
+def test_a_late_worker_cannot_overwrite_a_finished_job(
+    owner, owner_client, submit, run_jobs
+) -> None:
     job_id = submit(owner_client, body()).json()["id"]
     run_jobs()
     job = Job.objects.get(pk=job_id)
@@ -299,7 +297,9 @@ def test_deleting_style_project_or_face_while_queued_still_delivers(
         {"name": "Me", "images": [SimpleUploadedFile("f.png", face_photo_bytes, "image/png")]},
     ).json()["id"]
     style = Style.objects.create(owner=owner, name="Mine", prompt="bold comic look")
-    palette = Palette.objects.create(owner=owner, name="Hot", colors=["#FF0000", "#000000", "#FFFF00"])
+    palette = Palette.objects.create(
+        owner=owner, name="Hot", colors=["#FF0000", "#000000", "#FFFF00"]
+    )
     project = Project.objects.create(owner=owner, name="Series")
     job_id = submit(
         owner_client,
@@ -367,9 +367,7 @@ def test_a_429_with_retry_delay_is_requeued_with_at_least_that_delay(
     assert (job.status, job.stage) == ("queued", "waiting")
     assert job.run_after is not None
     assert job.run_after.timestamp() >= started + 30
-    [delayed] = [
-        dramatiq.Message.decode(broker.queues[q].get_nowait()) for q in ("jobs_high.DQ",)
-    ]
+    [delayed] = [dramatiq.Message.decode(broker.queues[q].get_nowait()) for q in ("jobs_high.DQ",)]
     assert delayed.options["eta"] >= (started + 30) * 1000
     assert execute_job(job_id) is None  # delivered early: not claimable before run_after
     assert len(gemini_settings.generate_requests()) == 1
@@ -525,7 +523,12 @@ def test_files_a_crash_left_for_a_unit_are_deleted_when_it_is_refunded(
     # A worker wrote unit 1's files, then was killed before its row committed.
     leftovers = [
         default_storage.save(f"thumbnails/{d}/{job.id.hex}-1{ext}", ContentFile(b"x"))
-        for d, ext in (("full", ".png"), ("400", "-400.webp"), ("800", "-800.webp"), ("download", ".jpg"))
+        for d, ext in (
+            ("full", ".png"),
+            ("400", "-400.webp"),
+            ("800", "-800.webp"),
+            ("download", ".jpg"),
+        )
     ]
     assert all(os.path.exists(os.path.join(settings.MEDIA_ROOT, n)) for n in leftovers)
     with django_capture_on_commit_callbacks(execute=True):

@@ -58,11 +58,14 @@ def test_a_breaker_opened_in_one_process_refuses_in_another() -> None:
     assert 1 <= refused.value.retry_after <= settings.CIRCUIT_BREAKER_COOLDOWN_SECONDS
     # Closing it in this process closes it for the others.
     breaker.record_success()
-    assert run_in_another_process(
-        "from generation.resilience import CircuitBreaker\n"
-        "CircuitBreaker('gemini', sys.argv[1]).check(); print('closed')\n",
-        model,
-    ).strip() == "closed"
+    assert (
+        run_in_another_process(
+            "from generation.resilience import CircuitBreaker\n"
+            "CircuitBreaker('gemini', sys.argv[1]).check(); print('closed')\n",
+            model,
+        ).strip()
+        == "closed"
+    )
 
 
 def test_the_half_open_probe_is_one_caller_across_processes() -> None:
@@ -103,7 +106,7 @@ def test_concurrent_calls_per_model_are_capped_across_processes(settings) -> Non
         "r = get_redis_connection('default')\n"
         "enter = r.register_script(\"local v = redis.call('incr', KEYS[1]) "
         "if v > tonumber(redis.call('get', KEYS[2]) or '0') then redis.call('set', KEYS[2], v) end "
-        "return v\")\n"
+        'return v")\n'
         "def one():\n"
         "    with model_slot(sys.argv[1], hold_seconds=30, stop=threading.Event()):\n"
         "        enter(keys=[sys.argv[1] + ':inside', sys.argv[1] + ':max'])\n"

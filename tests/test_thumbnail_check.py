@@ -13,7 +13,6 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, ImageDraw, ImageFont
@@ -38,12 +37,7 @@ gemini_settings = fake_gemini_module.gemini_settings
 PORTRAIT_FACE_BOX = (740, 80, 890, 250)
 FONT = "DejaVuSans-Bold.ttf"
 
-
-@pytest.fixture(autouse=True)
-def clean_cache() -> Any:
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
 def portrait_thumbnail() -> Image.Image:

@@ -65,7 +65,6 @@ from generation.providers.base import (
     GeneratedImage,
     ImageRequest,
     InputImage,
-    RenderSpec,
 )
 from generation.registry import JobOutcome, JobType
 from generation.services import JobContext
@@ -77,6 +76,7 @@ from studio.job_types.generate import (
     _live_links,
     _seed,
     load_images,
+    render_spec,
 )
 from studio.models import Face, Thumbnail
 from studio.outputs import discard_unit_files, store_thumbnail, thumbnail_payload
@@ -350,25 +350,13 @@ def offline_request(params: dict[str, Any], images: list[InputImage]) -> ImageRe
     """The local renderer's request for the edit: the snapshot's effective parameters, the same
     fields `generate` renders from, and its seed. `images`: references first, then the style's
     reference images, then face photos."""
-    style = params.get("style") or {}
-    palette = params.get("palette") or {}
-    title = split_title(params.get("title", ""))
     return ImageRequest(
         prompt=params.get("instruction", ""),
         aspect_ratio=params["aspect_ratio"],
         image_size=params["resolution"],
         model=catalog.LOCAL,
         images=images,
-        spec=RenderSpec(
-            title=title.main,
-            subtitle=title.sub,
-            colors=palette.get("colors", []),
-            style_name=style.get("name", ""),
-            style_key=style.get("slug", ""),
-            expression=params.get("expression", ""),
-            pose=params.get("pose", ""),
-            seed=int(params["seed"]),
-        ),
+        spec=render_spec(params, int(params["seed"])),
     )
 
 

@@ -127,6 +127,24 @@ def _mime(name: str) -> str:
     return "image/jpeg"
 
 
+def render_spec(params: dict[str, Any], seed: int) -> RenderSpec:
+    """The local renderer's structured request from a generate-shaped snapshot (title, `style`,
+    `palette`, expression, pose) and a seed."""
+    title = split_title(params.get("title", ""))
+    style = params.get("style") or {}
+    palette = params.get("palette") or {}
+    return RenderSpec(
+        title=title.main,
+        subtitle=title.sub,
+        colors=palette.get("colors", []),
+        style_name=style.get("name", ""),
+        style_key=style.get("slug", ""),
+        expression=params.get("expression", ""),
+        pose=params.get("pose", ""),
+        seed=seed,
+    )
+
+
 def load_images(named: list[tuple[str, str]]) -> list[InputImage]:
     """Read stored images concurrently (at most GENERATION_IMAGE_LOAD_CONCURRENCY at once; object
     storage reads are network calls), keeping the given order and skipping deleted ones."""
@@ -259,7 +277,6 @@ class GenerateThumbnails(JobType):
             [(name, "reference") for name in references]
             + [(name, "face") for face in faces for name in face["images"]]
         )
-        title = split_title(params.get("title", ""))
         model = job.model or catalog.LOCAL
 
         def request(index: int) -> ImageRequest:
@@ -286,16 +303,7 @@ class GenerateThumbnails(JobType):
                 image_size=params["resolution"],
                 model=model,
                 images=images,
-                spec=RenderSpec(
-                    title=title.main,
-                    subtitle=title.sub,
-                    colors=palette.get("colors", []),
-                    style_name=style.get("name", ""),
-                    style_key=style.get("slug", ""),
-                    expression=params.get("expression", ""),
-                    pose=params.get("pose", ""),
-                    seed=_seed(job, index),
-                ),
+                spec=render_spec(params, _seed(job, index)),
             )
 
         if not job.prompt:
