@@ -56,9 +56,10 @@ def _first_error(detail: Any) -> str:
     if isinstance(detail, dict):
         for name, value in detail.items():
             message = _first_error(value)
-            if name == "non_field_errors" or message.startswith(name):
+            if name == "non_field_errors" or message.startswith(str(name)):
                 return message
-            return f"{name}: {message}"
+            # A list field's errors are keyed by the item's index.
+            return f"item {name}: {message}" if isinstance(name, int) else f"{name}: {message}"
         return "Invalid request."
     if isinstance(detail, list):
         return _first_error(detail[0]) if detail else "Invalid request."

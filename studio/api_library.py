@@ -17,6 +17,7 @@ from studio import services
 from studio.gallery import GalleryFilter, InvalidCursor, page_of, parse_filters
 from studio.models import Project, Thumbnail
 from studio.outputs import thumbnail_payload
+from studio.serializers import parse_id
 from studio.services import StudioError
 from studio.studio_data import bootstrap_data
 from viewbait.api import APIError
@@ -74,7 +75,7 @@ def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
         project: Project | bool | None = False
         if "project_id" in data:
             project = (
-                services.access_project(request.user, int(data["project_id"]))
+                services.access_project(request.user, _id(data["project_id"], "project_id"))
                 if data["project_id"] is not None
                 else None
             )
@@ -105,15 +106,31 @@ def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
     return Response(thumbnail_payload(thumbnail))
 
 
+MOVE_MAX_IDS = 500
+
+
+def _id(value: Any, name: str) -> int:
+    """Raises APIError 400 `invalid` for anything but a row id."""
+    try:
+        return parse_id(value)
+    except ValueError:
+        raise APIError(f"{name} must hold ids (whole numbers).", "invalid") from None
+
+
 @api_view(["POST"])
 def move_thumbnails(request: Request) -> Response:
     """`{"thumbnail_ids": [int], "project_id": int | null}` -> `{"moved": int}`."""
     data = request.data if isinstance(request.data, dict) else {}
-    ids = data.get("thumbnail_ids")
-    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
-        raise APIError("thumbnail_ids must be a list of ids.", "invalid")
+    raw = data.get("thumbnail_ids")
+    if not isinstance(raw, list) or len(raw) > MOVE_MAX_IDS:
+        raise APIError(f"thumbnail_ids must be a list of at most {MOVE_MAX_IDS} ids.", "invalid")
+    ids = [_id(value, "thumbnail_ids") for value in raw]
     project_id = data.get("project_id")
-    project = services.access_project(request.user, int(project_id)) if project_id else None
+    project = (
+        services.access_project(request.user, _id(project_id, "project_id"))
+        if project_id is not None
+        else None
+    )
     moved = services.do_move_thumbnails(owner=request.user, thumbnail_ids=ids, project=project)
     return Response({"moved": moved})
 

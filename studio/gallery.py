@@ -19,6 +19,7 @@ from django.core import signing
 from django.db.models import Q, QuerySet
 
 from studio.models import Thumbnail
+from studio.serializers import parse_id
 
 CURSOR_SALT = "studio.gallery.cursor"
 DEFAULT_PAGE_SIZE = 20
@@ -177,7 +178,10 @@ def parse_filters(params: Any) -> GalleryFilter:
     elif project_raw == "none":
         project = "none"
     else:
-        project = int(project_raw)
+        try:
+            project = parse_id(project_raw)
+        except ValueError:
+            raise ValueError("project must be a project id, none or all") from None
     order = params.get("order") or "newest"
     if order not in ORDERS:
         raise ValueError(f"order must be one of {', '.join(ORDERS)}")

@@ -7,7 +7,18 @@ from typing import Any
 
 from rest_framework import serializers
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**63 - 1  # the largest value of a 64-bit signed primary key (PostgreSQL bigint)
+
+
+def parse_id(value: Any) -> int:
+    """A row id from JSON or a query string: a whole number 1..MAX_ID (bools are not).
+    Raises ValueError otherwise, so a huge or odd id is a 400, never a database overflow."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("an id must be a whole number")
+    number = int(value)
+    if not 1 <= number <= MAX_ID:
+        raise ValueError("no such id")
+    return number
 
 
 class Text(serializers.CharField):
