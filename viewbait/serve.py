@@ -326,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
 
     env = os.environ.copy()
     env.setdefault("PORT", "8000")
+    # Links the app builds for itself (Stripe return URLs, webhooks of the fake) follow PORT.
+    env.setdefault("SITE_URL", f"http://127.0.0.1:{env['PORT']}")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"  # each child's lines as they are written
     processes = commands(args.procfile, env)

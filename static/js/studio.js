@@ -102,6 +102,11 @@
   document.addEventListener("htmx:beforeRequest", (event) => {
     if (addsJobCard(event)) posting += 1;
   });
+  // A tool's card lands in #jobs, which may be far from the button pressed: bring it into view.
+  document.addEventListener("htmx:afterSwap", (event) => {
+    const first = addsJobCard(event) && event.detail.target.firstElementChild;
+    if (first) first.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  });
   document.addEventListener("htmx:afterRequest", (event) => {
     if (!addsJobCard(event)) return;
     posting = Math.max(0, posting - 1);

@@ -65,7 +65,8 @@ FEATURE_NAMES = {
 @register.filter
 def feature_names(features: list[str]) -> str:
     """Plan features in words: ["heatmap", "youtube"] -> "Attention heatmap, YouTube tools"."""
-    return ", ".join(FEATURE_NAMES.get(f, f.replace("_", " ")) for f in features).capitalize()
+    text = ", ".join(FEATURE_NAMES.get(f, f.replace("_", " ")) for f in features)
+    return text[:1].upper() + text[1:]
 
 
 @register.filter
