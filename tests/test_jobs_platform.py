@@ -453,9 +453,10 @@ def test_a_model_the_plan_does_not_allow_is_403_and_hidden_from_the_form(
 
 
 def test_a_size_the_model_cannot_make_is_refused_before_charging(
-    owner, owner_client, submit, gemini_settings: FakeGemini, monkeypatch
+    owner, owner_client, submit, gemini_settings: FakeGemini, monkeypatch, settings
 ) -> None:
     set_plan(owner, "pro")
+    settings.GEMINI_IMAGE_MODELS = ["gemini-3-pro-image", "gemini-3.1-flash-image"]
     spec = catalog.get_model("gemini-3.1-flash-image")
     only_1k = type(spec)(**{**spec.__dict__, "image_sizes": ("1K",)})
     monkeypatch.setattr(catalog, "MODELS", {**catalog.MODELS, spec.id: only_1k})
