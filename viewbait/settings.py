@@ -182,7 +182,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "vb-ws"},
+            # redis-py 8 reads with a 5 s socket timeout by default, the same as channels_redis's
+            # blocking receive (BZPOPMIN, 5 s): idle websockets were cut every few seconds. The
+            # read timeout must outlast the blocking read.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 2}],
+                "prefix": "vb-ws",
+            },
         }
     }
     _DRAMATIQ_BROKER = "dramatiq.brokers.redis.RedisBroker"
@@ -362,7 +368,8 @@ GEMINI_BASE_URL = env_str("GEMINI_BASE_URL")  # tests point the real client at a
 # Model ids are data in generation/catalog.py (what each can do, list price, timeouts); these
 # choose among them. A retired or unknown id fails `manage.py check` (generation.checks).
 GEMINI_IMAGE_MODEL = env_str("GEMINI_IMAGE_MODEL", "gemini-3-pro-image")
-GEMINI_IMAGE_MODELS = env_list("GEMINI_IMAGE_MODELS", "gemini-3-pro-image,gemini-3.1-flash-image")
+# gemini-3.1-flash-image is in the catalog but deprecated (2026-10-06), so not offered by default.
+GEMINI_IMAGE_MODELS = env_list("GEMINI_IMAGE_MODELS", "gemini-3-pro-image")
 GEMINI_TEXT_MODEL = env_str("GEMINI_TEXT_MODEL", "gemini-3.8-flash")
 # Per-attempt timeouts come from the catalog (by model and image size); the engine retries
 # transient faults (429 per-minute quotas, 5xx, timeouts) with jittered backoff that honours
