@@ -183,6 +183,8 @@ def jobs(request: Request) -> Response:
     if request.method == "GET":
         rows = Job.objects.filter(user=request.user).order_by("-created_at")[:20]
         return Response({"results": [job_payload(job, with_result=False) for job in rows]})
+    if not hasattr(request.data, "get"):  # a JSON list, string, number or null
+        raise APIError('Send a JSON object {"type", "input"}.', "invalid")
     if isinstance(request.data, dict) and "input" in request.data:
         data = request.data.get("input")
         if not isinstance(data, dict):
