@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,6 +17,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -240,9 +242,13 @@ def _job_card_context(job: Any) -> dict[str, Any]:
 @login_required
 @require_GET
 def job_card(request: HttpRequest, job_id: str) -> TemplateResponse:
-    """The job's card; once finished, its thumbnails are also swapped into the gallery (OOB)."""
+    """The job's card; once finished, its thumbnails are also swapped into the studio's gallery
+    (OOB) when the card is refreshed from the studio page (other pages have no gallery)."""
     job = services.access_job(request.user, job_id)
-    thumbnails = list(job.thumbnails.order_by("variation_index")) if job.is_finished else []
+    on_studio = urlsplit(request.headers.get("HX-Current-URL", "")).path == reverse("studio")
+    thumbnails = (
+        list(job.thumbnails.order_by("variation_index")) if job.is_finished and on_studio else []
+    )
     return TemplateResponse(
         request,
         "studio/studio.html#job-card",

@@ -139,9 +139,14 @@ def test_finished_card_adds_its_thumbnails_to_the_gallery_out_of_band(
 ) -> None:
     job = submit(owner_client, {"title": TITLE}).json()
     run_jobs()
-    html = owner_client.get(f"/studio/jobs/{job['id']}", **HTMX).content.decode()
+    from_studio = {**HTMX, "HTTP_HX_CURRENT_URL": "http://testserver/studio/?order=newest"}
+    html = owner_client.get(f"/studio/jobs/{job['id']}", **from_studio).content.decode()
     assert 'data-status="succeeded"' in html
     assert '<div hx-swap-oob="afterbegin:#gallery-live">' in html
+    # Refreshed from a page without the gallery (a thumbnail's large view): no gallery swap.
+    elsewhere = {**HTMX, "HTTP_HX_CURRENT_URL": "http://testserver/studio/thumbnails/1"}
+    card = owner_client.get(f"/studio/jobs/{job['id']}", **elsewhere).content.decode()
+    assert 'data-status="succeeded"' in card and "#gallery-live" not in card
     thumbnail = owner_client.get(f"/api/jobs/{job['id']}").json()["thumbnails"][0]
     assert f'id="thumbnail-{thumbnail["id"]}"' in html
     assert f"/api/thumbnails/{thumbnail['id']}/download?size=youtube" in html
