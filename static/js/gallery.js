@@ -61,9 +61,11 @@
   }
 
   const observer = new IntersectionObserver((entries) => {
+    // A page is emptied once scrolled past (or to keep the bound), never while it is still
+    // ahead: on a phone the first page starts below the form and must not load blank.
     entries.forEach((entry) => {
       if (entry.isIntersecting) restore(entry.target);
-      else hollow(entry.target);
+      else if (entry.boundingClientRect.top < 0) hollow(entry.target);
     });
     enforceBound();
   }, { rootMargin: "50% 0px" });
