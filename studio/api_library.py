@@ -109,6 +109,14 @@ def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
 MOVE_MAX_IDS = 500
 
 
+def _text(data: dict[str, Any], name: str) -> str:
+    """Raises APIError 400 `invalid` unless `data[name]` is text (absent: "")."""
+    value = data.get(name, "")
+    if not isinstance(value, str):
+        raise APIError(f"{name} must be text.", "invalid")
+    return value
+
+
 def _id(value: Any, name: str) -> int:
     """Raises APIError 400 `invalid` for anything but a row id."""
     try:
@@ -152,7 +160,7 @@ def projects(request: Request) -> Response:
     if request.method == "POST":
         data = request.data if isinstance(request.data, dict) else {}
         try:
-            project = services.do_create_project(owner=request.user, name=str(data.get("name", "")))
+            project = services.do_create_project(owner=request.user, name=_text(data, "name"))
         except StudioError as exc:
             raise APIError(exc.message, exc.code, exc.status) from exc
         return Response(project_payload(project), status=status.HTTP_201_CREATED)
@@ -171,7 +179,7 @@ def project_detail(request: Request, project_id: int) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
         try:
             if "name" in data:
-                services.do_rename_project(project=project, name=str(data["name"]))
+                services.do_rename_project(project=project, name=_text(data, "name"))
             if "share_mode" in data:
                 services.do_set_project_sharing(project=project, share_mode=str(data["share_mode"]))
         except StudioError as exc:

@@ -43,6 +43,7 @@ def test_jobs_api_refuses_odd_bodies_with_json_400(owner_client, payload: Any) -
         ("post", "/api/thumbnails/move", {"thumbnail_ids": [HUGE]}),
         ("post", "/api/thumbnails/move", {"thumbnail_ids": ["a"], "project_id": None}),
         ("get", "/api/thumbnails?project=" + str(HUGE), None),
+        ("post", "/api/projects", {"name": {"a": 1}}),
     ],
 )
 def test_library_api_refuses_odd_ids(owner_client, thumbnail_id, method, path, body) -> None:
