@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.models import CreditAccount, CreditLedgerEntry, Plan, Subscription
@@ -111,16 +111,30 @@ def invalidate_account(user_id: int) -> None:
     invalidate(f"billing:account:{user_id}")
 
 
+def _load_subscription_state(user_id: int) -> tuple[str | None, str]:
+    row = Subscription.objects.filter(user_id=user_id).values_list("plan__slug", "status").first()
+    return (row[0], row[1]) if row is not None else (None, "")
+
+
+def invalidate_subscription(user_id: int) -> None:
+    invalidate(f"billing:subscription:{user_id}")
+
+
 def effective_plan(user: AbstractBaseUser) -> Plan:
     """The plan whose limits apply now: the subscribed plan while the subscription is active or
     trialing, otherwise the default (Free) plan. (Fixes PRODUCT.md flaw 2: past-due accounts kept
-    paid features.)"""
+    paid features.) Read from the shared cache "billing:subscription:<id>", which only plan
+    changes invalidate, so a credit movement (every generate) costs the next request no query."""
     if not user.is_authenticated:
         return default_plan()
-    summary = account_summary(user)
-    if summary.status in Subscription.GOOD_STANDING:
+    plan_slug, status = cached(
+        f"billing:subscription:{user.pk}",
+        lambda: _load_subscription_state(user.pk),
+        timeout=ACCOUNT_CACHE_SECONDS,
+    )
+    if status in Subscription.GOOD_STANDING:
         for plan in plan_table():
-            if plan.slug == summary.plan_slug:
+            if plan.slug == plan_slug:
                 return plan
     return default_plan()
 
@@ -137,8 +151,57 @@ def lock_account(user: AbstractBaseUser) -> CreditAccount:
     Other callers that lock the same row wait until this transaction ends, which is what makes
     check-then-write sequences (idempotency look-ups, debits) safe under concurrency.
     """
-    account, _ = CreditAccount.objects.get_or_create(user=user)
-    return CreditAccount.objects.select_for_update().get(pk=account.pk)
+    try:
+        return CreditAccount.objects.select_for_update().get(user=user)
+    except CreditAccount.DoesNotExist:
+        account, _ = CreditAccount.objects.get_or_create(user=user)
+        return CreditAccount.objects.select_for_update().get(pk=account.pk)
+
+
+def take_credits(*, user: AbstractBaseUser, amount: int) -> CreditAccount | None:
+    """Lock the user's balance row and take `amount` (> 0) credits from it in one statement
+    (`UPDATE ... WHERE balance >= amount RETURNING`, PostgreSQL and SQLite 3.35+); call inside
+    `transaction.atomic()` and record the movement with `record_debit` in the same transaction
+    (or roll it back). Returns the row with its new balance, or None when nothing was taken (the
+    balance is short or there is no row: nothing is then locked either)."""
+    if amount <= 0:
+        raise ValueError("debit amount must be positive")
+    table = connection.ops.quote_name(CreditAccount._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET balance = balance - %s, updated_at = %s"  # noqa: S608
+            " WHERE user_id = %s AND balance >= %s RETURNING id, balance",
+            [amount, timezone.now(), user.pk, amount],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return CreditAccount(id=row[0], user_id=user.pk, balance=row[1])
+
+
+def record_debit(
+    account: CreditAccount,
+    *,
+    user: AbstractBaseUser,
+    amount: int,
+    idempotency_key: str,
+    reason: str,
+    reference: str = "",
+) -> Movement:
+    """The ledger entry of `amount` credits `take_credits` took from `account`. No look-up of
+    `idempotency_key`: it must be new (named after a row created in the same transaction)."""
+    entry = CreditLedgerEntry.objects.create(
+        user=user,
+        kind=CreditLedgerEntry.Kind.DEBIT,
+        amount=-amount,
+        balance_after=account.balance,
+        idempotency_key=idempotency_key,
+        reason=reason[:200],
+        reference=reference[:100],
+    )
+    # The UPDATE sent no post_save, so billing.signals did not see this movement.
+    invalidate_account(user.pk)
+    return Movement(entry, created=True)
 
 
 def _append(

@@ -7,7 +7,12 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from billing.models import CreditAccount, Plan, Subscription
-from billing.services import invalidate_account, invalidate_plan_table, open_account
+from billing.services import (
+    invalidate_account,
+    invalidate_plan_table,
+    invalidate_subscription,
+    open_account,
+)
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
@@ -28,6 +33,9 @@ def plan_changed(sender: Any, **_: Any) -> None:
 @receiver([post_save, post_delete], sender=Subscription)
 @receiver([post_save, post_delete], sender=CreditAccount)
 def account_changed(sender: Any, instance: Subscription | CreditAccount, **_: Any) -> None:
-    """Every credit movement saves the balance row and every plan change the subscription, so
-    the user's cached summary is invalidated whichever path (service, admin) made the change."""
+    """Every credit movement saves the balance row (or, for `take_credits`, invalidates it
+    itself) and every plan change the subscription, so the user's cached summary is invalidated
+    whichever path (service, admin) made the change; the cached plan state only by the latter."""
     invalidate_account(instance.user_id)
+    if isinstance(instance, Subscription):
+        invalidate_subscription(instance.user_id)

@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from billing.models import Plan
-from billing.services import effective_plan, plan_table
+from billing.services import effective_plan, get_balance, plan_table
 from generation import catalog, result_cache
 from generation.errors import JobRefused
 from generation.models import Job
@@ -36,6 +36,19 @@ class Submission:
     job: Job
     created: bool
     usages: list[ratelimits.Usage] = field(default_factory=list)
+    # The balance after this job's debit; None when nothing was debited (replay, cached, free).
+    credits_remaining: int | None = None
+
+    @property
+    def has_result(self) -> bool:
+        """False for a job this request created and queued: it has no result to look up yet."""
+        return not self.created or self.job.is_finished
+
+    def balance(self, user: AbstractBaseUser) -> int:
+        """The caller's credits now: known from the debit, else read (the account summary)."""
+        if self.credits_remaining is not None:
+            return self.credits_remaining
+        return get_balance(user)
 
 
 def lookup_job_type(name: Any) -> JobType:
@@ -112,7 +125,7 @@ def submit(
         params["cache_key"] = key
         cached = result_cache.get(key)
     try:
-        job, created = submit_job(
+        job, created, credits_remaining = submit_job(
             user=user,
             job_type=job_type.name,
             params=params,
@@ -130,4 +143,4 @@ def submit(
         raise
     if not created or job.is_finished:
         job_type.discard(params)
-    return Submission(job, created, usages)
+    return Submission(job, created, usages, credits_remaining)

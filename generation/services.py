@@ -24,12 +24,18 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
-from billing.services import debit_credits, lock_account, refund_credits
+from billing.services import (
+    debit_credits,
+    lock_account,
+    record_debit,
+    refund_credits,
+    take_credits,
+)
 from generation import catalog, result_cache
 from generation.errors import IdempotencyKeyReused, JobRefused, ProviderCircuitOpen
 from generation.models import Job, JobEvent, JobUnit
@@ -80,6 +86,43 @@ def find_replay(
     return job
 
 
+class _Replayed(Exception):
+    """Rolls back a debit taken before the idempotency look-up found the original job."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+
+def _replay_and_active(
+    *, user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str, cap: int | None
+) -> tuple[Job | None, int]:
+    """In one query: the job of an earlier request with this key (IdempotencyKeyReused for
+    another body) and the user's unfinished jobs, counted up to `cap` (0 without a cap)."""
+    rows = Job.objects.filter(user=user)
+    if idempotency_key and cap is not None:
+        is_key = ExpressionWrapper(Q(idempotency_key=idempotency_key), BooleanField())
+        rows = (
+            rows.filter(Q(status__in=UNFINISHED) | Q(idempotency_key=idempotency_key))
+            .alias(is_key=is_key)
+            .order_by(F("is_key").desc(nulls_last=True))
+        )
+    elif idempotency_key:
+        rows = rows.filter(idempotency_key=idempotency_key)
+    elif cap is not None:
+        rows = rows.filter(status__in=UNFINISHED).order_by()
+    else:
+        return None, 0
+    found = list(rows[: (cap or 0) + 1])
+    existing = (
+        next((job for job in found if job.idempotency_key == idempotency_key), None)
+        if idempotency_key
+        else None
+    )
+    if existing is not None and existing.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused
+    return existing, sum(job.status in UNFINISHED for job in found)
+
+
 def submit_job(
     *,
     user: AbstractBaseUser,
@@ -93,82 +136,98 @@ def submit_job(
     fingerprint: str | None = None,
     max_concurrent: int | None = None,
     cached_result: dict[str, Any] | None = None,
-) -> tuple[Job, bool]:
+) -> tuple[Job, bool, int | None]:
     """Record a job, debit `units * unit_cost` credits and queue it after commit.
 
-    Returns (job, created). With an idempotency key already used for the same request (same
-    `fingerprint`, by default that of `params`), returns the original job and charges nothing.
-    With `cached_result`, the job is recorded as already succeeded from the result cache and
-    costs nothing. Raises `billing.services.InsufficientCredits` (nothing written),
-    `IdempotencyKeyReused`, or JobRefused 429 `too_many_jobs` when the creator already has
-    `max_concurrent` jobs queued or running.
+    Returns (job, created, credits_remaining): the balance after this job's debit, or None when
+    nothing was debited (a replay, a cached or free job). With an idempotency key already used
+    for the same request (same `fingerprint`, by default that of `params`), returns the original
+    job and charges nothing. With `cached_result`, the job is recorded as already succeeded from
+    the result cache and costs nothing. Raises `billing.services.InsufficientCredits` (nothing
+    written), `IdempotencyKeyReused`, or JobRefused 429 `too_many_jobs` when the creator already
+    has `max_concurrent` jobs queued or running.
     """
     fingerprint = fingerprint or request_fingerprint(params)
     now = timezone.now()
-    with transaction.atomic():
-        # Every submission of one user serialises on the balance row, so the idempotency
-        # look-up, the concurrency count and the insert cannot interleave with a duplicate.
-        lock_account(user)
-        existing = find_replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
-        if existing is not None:
-            return existing, False
-        common = {
-            "user": user,
-            "type": job_type,
-            "params": params,
-            "units": units,
-            "model": model,
-            "priority": priority,
-            "idempotency_key": idempotency_key or None,
-            "request_fingerprint": fingerprint,
-        }
-        if cached_result is not None:
-            job = Job.objects.create(
-                **common,
-                unit_cost=0,
-                cost=0,
-                status=Job.Status.SUCCEEDED,
-                stage=Job.Status.SUCCEEDED,
-                progress=100,
-                result=cached_result,
-                cached=True,
-                units_succeeded=units,
-                finished_at=now,
+    cost = units * unit_cost if cached_result is None else 0
+    try:
+        with transaction.atomic():
+            # Every submission of one user serialises on the balance row, so the idempotency
+            # look-up, the concurrency count and the insert cannot interleave with a duplicate.
+            # With enough credits one UPDATE both locks the row and takes the cost (rolled back
+            # by a replay or a refusal below); otherwise the row is locked and the refusals keep
+            # their order (replay, then too_many_jobs, then insufficient credits).
+            taken = take_credits(user=user, amount=cost) if cost else None
+            if taken is None:
+                lock_account(user)
+            existing, active = _replay_and_active(
+                user=user,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                cap=max_concurrent if cached_result is None else None,
             )
-            JobUnit.objects.bulk_create(
-                JobUnit(job=job, index=i, status=JobUnit.Status.DELIVERED) for i in range(units)
-            )
-            transaction.on_commit(lambda: publish_job(job))
-            return job, True
-        if max_concurrent is not None:
-            active = Job.objects.filter(user=user, status__in=UNFINISHED).count()
-            if active >= max_concurrent:
+            if existing is not None:
+                raise _Replayed(existing)
+            common = {
+                "user": user,
+                "type": job_type,
+                "params": params,
+                "units": units,
+                "model": model,
+                "priority": priority,
+                "idempotency_key": idempotency_key or None,
+                "request_fingerprint": fingerprint,
+            }
+            if cached_result is not None:
+                job = Job.objects.create(
+                    **common,
+                    unit_cost=0,
+                    cost=0,
+                    status=Job.Status.SUCCEEDED,
+                    stage=Job.Status.SUCCEEDED,
+                    progress=100,
+                    result=cached_result,
+                    cached=True,
+                    units_succeeded=units,
+                    finished_at=now,
+                )
+                JobUnit.objects.bulk_create(
+                    JobUnit(job=job, index=i, status=JobUnit.Status.DELIVERED) for i in range(units)
+                )
+                transaction.on_commit(lambda: publish_job(job))
+                return job, True, None
+            if max_concurrent is not None and active >= max_concurrent:
                 raise JobRefused(
                     f"Your plan runs {max_concurrent} jobs at once; wait for one to finish.",
                     "too_many_jobs",
                     429,
                     limit=max_concurrent,
                 )
-        job = Job.objects.create(
-            **common, unit_cost=unit_cost, cost=units * unit_cost, enqueued_at=now
-        )
-        JobUnit.objects.bulk_create(JobUnit(job=job, index=i) for i in range(units))
-        if job.cost:
-            debit_credits(
-                user=user,
-                amount=job.cost,
-                idempotency_key=f"job:{job.id}:debit",
-                reason=f"{job_type} x{units}",
-                reference=f"job:{job.id}",
-            )
-        record_event(job, "queued")
-        transaction.on_commit(lambda: _send_and_publish(job))
-    return job, True
+            job = Job.objects.create(**common, unit_cost=unit_cost, cost=cost, enqueued_at=now)
+            JobUnit.objects.bulk_create(JobUnit(job=job, index=i) for i in range(units))
+            balance = None
+            if cost:
+                debit = {
+                    "user": user,
+                    "amount": cost,
+                    "idempotency_key": f"job:{job.id}:debit",
+                    "reason": f"{job_type} x{units}",
+                    "reference": f"job:{job.id}",
+                }
+                movement = (
+                    record_debit(taken, **debit) if taken is not None else debit_credits(**debit)
+                )
+                balance = movement.balance
+            record_event(job, "queued")
+            transaction.on_commit(lambda: _send_and_publish(job))
+    except _Replayed as replayed:
+        return replayed.job, False, None
+    return job, True, balance
 
 
 def _send_and_publish(job: Job) -> None:
     send_job(job)
-    publish_job(job)
+    publish_job(job, with_result=False)  # a new job has no result yet: no query for one
 
 
 def send_job(job: Job, *, delay_seconds: float | None = None) -> bool:

@@ -142,7 +142,10 @@ def refused(exc: Exception) -> Response:
 
 
 def _accepted(request: Request, submission: Submission) -> Response:
-    body = {**job_payload(submission.job), "credits_remaining": get_balance(request.user)}
+    body = {
+        **job_payload(submission.job, with_result=submission.has_result),
+        "credits_remaining": submission.balance(request.user),
+    }
     response = Response(body, status=status.HTTP_202_ACCEPTED)
     # As Stripe does: a replay answers like the original and says so in a header.
     response["Idempotent-Replayed"] = "false" if submission.created else "true"

@@ -170,8 +170,9 @@ def _job_accepted(
         request,
         "studio/studio.html#job-card",
         {
-            **_job_card_context(submission.job),
-            "credits": get_balance(request.user),
+            "job": submission.job,
+            "payload": job_payload(submission.job, with_result=submission.has_result),
+            "credits": submission.balance(request.user),
             "idempotency_key": uuid.uuid4().hex if fresh_key else "",
             "oob": True,
         },

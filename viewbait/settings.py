@@ -227,6 +227,10 @@ DRAMATIQ_AUTODISCOVER_MODULES = ["tasks", "actors"]
 # the web process. `make run` always has a broker, so this is for bare `manage.py runserver`.
 JOBS_RUN_INLINE = env_bool("JOBS_RUN_INLINE", not REDIS_URL)
 
+# Sessions are read from the default cache (Redis when REDIS_URL is set) and written through to
+# the database, so a signed-in request costs no session query once its session is cached.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # --- Auth (django-allauth: email + password) --------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",

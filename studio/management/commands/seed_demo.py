@@ -116,7 +116,7 @@ class Command(BaseCommand):
                 "model": "",
             }
             params = job_type.snapshot(user=user, validated=validated, plan=plan, model=local)
-            job, _ = submit_job(
+            job, _, _ = submit_job(
                 user=user,
                 job_type=job_type.name,
                 params=params,

@@ -1,0 +1,135 @@
+"""The generate accept path does each thing once: at most 8 SQL queries and no new Redis
+connection per accepted request once the process is warm (issue 10), with the replay and
+refusal order it had before."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio.connection as async_connection
+import redis.connection as sync_connection
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from billing.models import CreditAccount
+from billing.services import adjust_credits
+from generation import pipeline
+from generation.models import Job
+from generation.progress import publish_job
+from tests.conftest import set_plan
+from tests.servers import RedisServer, redis_binary
+
+TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
+
+
+def queries(captured: CaptureQueriesContext) -> list[str]:
+    return [
+        q["sql"] for q in captured if q["sql"].split(None, 1)[0].upper() not in TRANSACTION_CONTROL
+    ]
+
+
+@pytest.fixture
+def redis_connects(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every Redis connection this process opens (redis-py, sync and asyncio) while it runs."""
+    opened: list[object] = []
+    for cls in (sync_connection.AbstractConnection, async_connection.AbstractConnection):
+        original = cls.connect
+        if inspect.iscoroutinefunction(original):
+
+            async def connect(self: Any, *a: Any, _original: Any = original, **k: Any) -> Any:
+                if not self.is_connected:
+                    opened.append(self)
+                return await _original(self, *a, **k)
+
+        else:
+
+            def connect(self: Any, *a: Any, _original: Any = original, **k: Any) -> Any:
+                if getattr(self, "_sock", None) is None:
+                    opened.append(self)
+                return _original(self, *a, **k)
+
+        monkeypatch.setattr(cls, "connect", connect)
+    return opened
+
+
+@pytest.fixture
+def redis_layer(tmp_path: Path, settings: Any) -> Iterator[None]:
+    """The Channels layer on a private Redis, as in production (channels_redis)."""
+    binary = redis_binary()
+    if binary is None:
+        pytest.skip("no redis-server")
+    server = RedisServer(binary, tmp_path)
+    server.start()
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [server.url(0)], "prefix": "vb-ws-test"},
+        }
+    }
+    yield
+    server.stop()
+
+
+def generate(client: Any, n: int) -> Any:
+    return client.post_json(
+        "/api/generate", {"title": f"Accept path {n}"}, HTTP_IDEMPOTENCY_KEY=f"accept-{n}"
+    )
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_accepted_generate_runs_at_most_8_queries_and_opens_no_redis_connection(
+    owner: Any, owner_client: Any, redis_layer: None, redis_connects: list[object]
+) -> None:
+    set_plan(owner, "pro")
+    adjust_credits(user=owner, amount=50, idempotency_key="accept-path", reason="test")
+    for n in range(2):  # warm: session, plan and subscription caches, the layer's connection
+        assert generate(owner_client, n).status_code == 202
+        Job.objects.filter(user=owner).update(status=Job.Status.SUCCEEDED)
+    del redis_connects[:]
+    for n in range(2, 5):
+        with CaptureQueriesContext(connection) as captured:
+            response = generate(owner_client, n)
+        assert response.status_code == 202, response.content
+        assert len(queries(captured)) <= 8, "\n".join(queries(captured))
+        Job.objects.filter(user=owner).update(status=Job.Status.SUCCEEDED)
+    assert redis_connects == []
+    body = response.json()
+    assert body["thumbnails"] == [] and body["status"] == "queued"
+    assert body["credits_remaining"] == CreditAccount.objects.get(user=owner).balance
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_publishing_from_worker_threads_reuses_one_connection(
+    owner: Any, owner_client: Any, redis_layer: None, redis_connects: list[object]
+) -> None:
+    assert generate(owner_client, 0).status_code == 202
+    job = Job.objects.get(user=owner)
+    publish_job(job)
+    opened = len(redis_connects)
+    threads = [threading.Thread(target=publish_job, args=(job,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+        thread.join()
+    assert len(redis_connects) == opened
+
+
+def test_a_duplicate_found_under_the_lock_is_replayed_and_charges_nothing(
+    starter: Any, owner_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = generate(owner_client, 1)
+    assert first.status_code == 202
+    balance = CreditAccount.objects.get(user=starter).balance
+    # As if both requests passed the replay check before either took the lock.
+    monkeypatch.setattr(pipeline, "find_replay", lambda **_: None)
+    again = generate(owner_client, 1)
+    assert again.status_code == 202
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["credits_remaining"] == balance
+    assert CreditAccount.objects.get(user=starter).balance == balance
+    assert Job.objects.filter(user=starter).count() == 1
