@@ -186,7 +186,9 @@ if REDIS_URL:
             # blocking receive (BZPOPMIN, 5 s): idle websockets were cut every few seconds. The
             # read timeout must outlast the blocking read.
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 2}],
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 2}
+                ],
                 "prefix": "vb-ws",
             },
         }
