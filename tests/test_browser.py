@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -184,27 +184,32 @@ class Stack:
 def test_creator_signs_up_uploads_a_face_and_generates_live(tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
     database = database_url()
     with redis_url(tmp_path) as redis:
-        stack = Stack(tmp_path, database, redis)
-        try:
-            stack.start()
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-                )
-                try:
-                    run_creator_session(browser, stack.base_url)
-                finally:
-                    browser.close()
-        except BaseException:
-            print(stack.output())
-            raise
-        finally:
-            stack.stop()
+        drive(Stack(tmp_path, database, redis), run_creator_session)
+
+
+def drive(stack: Stack, session: Callable[..., None], *args: Any) -> None:
+    """Start `stack`, run `session(browser, stack.base_url, *args)` in Chromium and stop the
+    stack; its servers' output is printed if anything fails."""
+    from playwright.sync_api import sync_playwright
+
+    try:
+        stack.start()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                session(browser, stack.base_url, *args)
+            finally:
+                browser.close()
+    except BaseException:
+        print(stack.output())
+        raise
+    finally:
+        stack.stop()
 
 
 def run_creator_session(browser: Any, base_url: str) -> None:

@@ -21,7 +21,7 @@ from billing import payments
 from billing.models import CreditLedgerEntry, StripeEvent, Subscription
 from tests.fake_stripe import FakeStripe
 from tests.servers import database_url, free_port
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, Stack
+from tests.test_browser import CHROMIUM, WAIT_MS, Stack, drive
 
 pytestmark = [
     pytest.mark.browser,
@@ -66,7 +66,7 @@ def test_creator_upgrades_to_starter_then_generates_at_2k_and_buys_a_pack(
 ) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
     payments.ensure_prices(dry_run=False)  # the plans' and packs' prices, in the fake
@@ -79,21 +79,7 @@ def test_creator_upgrades_to_starter_then_generates_at_2k_and_buys_a_pack(
             STRIPE_API_BASE=fake_stripe.base_url,
             SITE_URL=stack.base_url,
         )
-        try:
-            stack.start()
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-                )
-                try:
-                    run_upgrade(browser, stack.base_url, fake_stripe.base_url)
-                finally:
-                    browser.close()
-        except BaseException:
-            print(stack.output())
-            raise
-        finally:
-            stack.stop()
+        drive(stack, run_upgrade, fake_stripe.base_url)
 
     assert fake_stripe.deliveries and all(status == 200 for _, status in fake_stripe.deliveries)
     delivered = {event_id for event_id, _ in fake_stripe.deliveries}
@@ -106,7 +92,7 @@ def test_make_run_with_stripe_fake_upgrades_through_the_in_process_fake(tmp_path
     creates the prices in it and receives its webhooks; nothing else is configured."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
     fake_port = free_port()
@@ -115,21 +101,7 @@ def test_make_run_with_stripe_fake_upgrades_through_the_in_process_fake(tmp_path
         stack.env.update(STRIPE_FAKE="1", STRIPE_FAKE_PORT=str(fake_port), SITE_URL=stack.base_url)
         for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):
             stack.env.pop(name, None)
-        try:
-            stack.start()
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-                )
-                try:
-                    run_upgrade(browser, stack.base_url, f"http://127.0.0.1:{fake_port}")
-                finally:
-                    browser.close()
-        except BaseException:
-            print(stack.output())
-            raise
-        finally:
-            stack.stop()
+        drive(stack, run_upgrade, f"http://127.0.0.1:{fake_port}")
     assert (tmp_path / "var" / "fake-stripe.json").exists()  # the fake's state survives restarts
     assert StripeEvent.objects.count() == 4  # 3 for the subscription, 1 for the pack
     assert_upgraded_and_bought_once()

@@ -22,7 +22,7 @@ from generation.models import Job
 from generation.registry import job_types
 from studio.models import Thumbnail
 from tests.servers import database_url
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, Stack, redis_url
+from tests.test_browser import CHROMIUM, WAIT_MS, Stack, drive, redis_url
 
 pytestmark = [
     pytest.mark.browser,
@@ -38,26 +38,11 @@ NEW_TITLE = "Latte Tier List: 10 Cafés Ranked"
 def test_edit_a_thumbnail_from_its_large_view(tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
     with redis_url(tmp_path) as redis:
-        stack = Stack(tmp_path, database_url(), redis)
-        try:
-            stack.start()
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-                )
-                try:
-                    run_edit_session(browser, stack.base_url)
-                finally:
-                    browser.close()
-        except BaseException:
-            print(stack.output())
-            raise
-        finally:
-            stack.stop()
+        drive(Stack(tmp_path, database_url(), redis), run_edit_session)
 
 
 def orm(query: Callable[[], T]) -> T:
