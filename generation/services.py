@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -50,6 +51,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 UNFINISHED = (Job.Status.QUEUED, Job.Status.RUNNING)
+PROGRESS_WRITE_SECONDS = 2.0
 INTERNAL_ERROR = "Something went wrong on our side."
 TIME_LIMIT_MESSAGE = "The job ran out of time."
 GAVE_UP_MESSAGE = "The job could not be completed after several tries."
@@ -300,9 +302,18 @@ class JobContext:
             self._heartbeat.join(timeout=5)
 
     def _renew(self) -> None:
-        interval = max(0.2, settings.JOB_LEASE_SECONDS / 3)
+        """Renew the lease every third of JOB_LEASE_SECONDS, and store the latest progress at
+        most every PROGRESS_WRITE_SECONDS while it changes (for `GET /api/jobs/<id>` and page
+        reloads; the websocket gets every tick without a query)."""
+        renew_every = max(0.2, settings.JOB_LEASE_SECONDS / 3)
+        wake = min(renew_every, PROGRESS_WRITE_SECONDS)
+        written, renewed_at = self._tick, time.monotonic()
         try:
-            while not self._done.wait(interval):
+            while not self._done.wait(wake):
+                due = time.monotonic() - renewed_at >= renew_every
+                if not due and self._tick == written:
+                    continue
+                written, renewed_at = self._tick, time.monotonic()
                 try:
                     renewed = Job.objects.filter(
                         pk=self.job.pk, lease_owner=self.lease_owner, status=Job.Status.RUNNING

@@ -535,3 +535,25 @@ def test_files_a_crash_left_for_a_unit_are_deleted_when_it_is_refunded(
     with django_capture_on_commit_callbacks(execute=True):
         finish_job(job, JobOutcome([UnitFailure(1, "stale", "gone")]))
     assert not any(os.path.exists(os.path.join(settings.MEDIA_ROOT, n)) for n in leftovers)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_progress_reaches_the_database_within_seconds_for_polling_clients(
+    owner, owner_client, submit
+) -> None:
+    job_id = submit(owner_client, body()).json()["id"]
+    assert claim_job(job_id, "worker")
+    ctx = JobContext(Job.objects.get(pk=job_id), "worker", None)  # type: ignore[arg-type]
+    ctx.start_heartbeat()
+    try:
+        ctx.progress("rendering", 40)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            row = Job.objects.get(pk=job_id)
+            if row.progress == 40:
+                break
+            time.sleep(0.2)
+    finally:
+        ctx.stop_heartbeat()
+    assert (row.stage, row.progress) == ("rendering", 40)
+    assert owner_client.get(f"/api/jobs/{job_id}").json()["progress"] == 40
