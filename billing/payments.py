@@ -160,24 +160,43 @@ def start_plan_checkout(*, user: AbstractBaseUser, plan_slug: str, operation_id:
     if has_live_subscription(user=user, customer_id=customer_id):
         return start_portal(user=user, operation_id=operation_id)
     metadata = {"user_id": str(user.pk), "plan": plan.slug}
-    session = _call(
+    session = _create_checkout(
+        user=user,
+        customer_id=customer_id,
+        price_id=plan.stripe_price_id,
+        idempotency_key=f"viewbait:checkout:{user.pk}:{plan.slug}:{operation_id}",
+        mode="subscription",
+        metadata=metadata,
+        subscription_data={"metadata": metadata},
+    )
+    return str(session["url"])
+
+
+def _create_checkout(
+    *,
+    user: AbstractBaseUser,
+    customer_id: str,
+    price_id: str,
+    idempotency_key: str,
+    **params: Any,
+) -> Obj:
+    """A new Checkout Session for one unit of `price_id`, returning to the studio (success) or
+    the plans page (cancel); `params` adds the mode, metadata and the like."""
+    return _call(
         "checkout.sessions.create",
         lambda: client().v1.checkout.sessions.create(
             params={
-                "mode": "subscription",
                 "customer": customer_id,
                 "client_reference_id": str(user.pk),
-                "line_items": [{"price": plan.stripe_price_id, "quantity": 1}],
+                "line_items": [{"price": price_id, "quantity": 1}],
                 "success_url": _site(reverse("billing-checkout-return"))
                 + "?session_id={CHECKOUT_SESSION_ID}",
                 "cancel_url": _site(reverse("plans")) + "?checkout=cancelled",
-                "metadata": metadata,
-                "subscription_data": {"metadata": metadata},
+                **params,
             },
-            options={"idempotency_key": f"viewbait:checkout:{user.pk}:{plan.slug}:{operation_id}"},
+            options={"idempotency_key": idempotency_key},
         ),
     )
-    return str(session["url"])
 
 
 def start_pack_checkout(*, user: AbstractBaseUser, pack_slug: str, operation_id: str) -> str:
@@ -187,21 +206,13 @@ def start_pack_checkout(*, user: AbstractBaseUser, pack_slug: str, operation_id:
     if pack is None or not pack.stripe_price_id:
         raise CheckoutRefused("That credit pack cannot be bought online.")
     customer_id = ensure_customer(user=user)
-    session = _call(
-        "checkout.sessions.create",
-        lambda: client().v1.checkout.sessions.create(
-            params={
-                "mode": "payment",
-                "customer": customer_id,
-                "client_reference_id": str(user.pk),
-                "line_items": [{"price": pack.stripe_price_id, "quantity": 1}],
-                "success_url": _site(reverse("billing-checkout-return"))
-                + "?session_id={CHECKOUT_SESSION_ID}",
-                "cancel_url": _site(reverse("plans")) + "?checkout=cancelled",
-                "metadata": {"user_id": str(user.pk), "credit_pack": pack.slug},
-            },
-            options={"idempotency_key": f"viewbait:pack:{user.pk}:{pack.slug}:{operation_id}"},
-        ),
+    session = _create_checkout(
+        user=user,
+        customer_id=customer_id,
+        price_id=pack.stripe_price_id,
+        idempotency_key=f"viewbait:pack:{user.pk}:{pack.slug}:{operation_id}",
+        mode="payment",
+        metadata={"user_id": str(user.pk), "credit_pack": pack.slug},
     )
     CreditPackPurchase.objects.get_or_create(
         stripe_checkout_session_id=session["id"],
