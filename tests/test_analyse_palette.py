@@ -270,3 +270,11 @@ def test_single_flight_holds_across_processes(settings) -> None:
     ]
     assert [process.wait(timeout=60) for process in processes] == [0, 0]
     assert int(get_redis_connection("default").get(f"{key}:calls")) == 1
+
+
+def test_specks_under_one_percent_of_the_image_are_not_palette_colours() -> None:
+    image = Image.open(io.BytesIO(two_colour_png()))
+    image.paste((0, 200, 0), (0, 0, 15, 8))  # 120 px of 60,000: 0.2% of the image
+    colors = [color for color, _ in measure_colors(image)]
+    assert len(colors) == 2
+    assert not any(near(color, (0, 200, 0), 40) for color in colors)
