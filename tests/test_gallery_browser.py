@@ -113,3 +113,36 @@ def test_scroll_2000_to_the_end_and_back(live_server: Any) -> None:
             assert max_cards <= DOM_BOUND
         finally:
             browser.close()
+
+
+def test_on_a_phone_the_first_page_below_the_form_keeps_its_cards(live_server: Any) -> None:
+    """At 390 px the gallery starts below the generate form, out of view: its first page must
+    not be emptied before the creator scrolls to it."""
+    from playwright.sync_api import sync_playwright
+
+    call_command("seed_gallery", email="phone@example.com", count=30, images=2, quiet=True)
+    owner = Thumbnail.objects.filter(owner__email="phone@example.com").first().owner
+    client = Client()
+    client.force_login(owner)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            context = browser.new_context(viewport={"width": 390, "height": 844})
+            context.add_cookies(
+                [
+                    {
+                        "name": "sessionid",
+                        "value": client.cookies["sessionid"].value,
+                        "url": live_server.url,
+                    }
+                ]
+            )
+            page = context.new_page()
+            page.goto(f"{live_server.url}/studio/")
+            page.wait_for_selector("#gallery-grid .thumb", state="attached")
+            page.wait_for_timeout(500)  # the observer's first callbacks have run
+            first = page.locator(".gallery-page[data-cursor]").first
+            assert first.get_attribute("data-state") != "placeholder"
+            assert first.locator(".thumb").count() == 20
+        finally:
+            browser.close()
