@@ -145,6 +145,17 @@ def get_balance(user: AbstractBaseUser) -> int:
     return account_summary(user).balance
 
 
+def credits_renew_at(user: AbstractBaseUser) -> dt.datetime | None:
+    """When the user's plan credits are next granted: the subscription's current period end
+    (one query), or None before the account is opened. Stripe-billed plans renew at Stripe's
+    period end, which the webhook copies to the same field."""
+    return (
+        Subscription.objects.filter(user_id=user.pk)
+        .values_list("current_period_end", flat=True)
+        .first()
+    )
+
+
 def lock_account(user: AbstractBaseUser) -> CreditAccount:
     """Lock and return the user's balance row; call inside `transaction.atomic()`.
 

@@ -109,6 +109,38 @@ def submit(
         cost=job_type.rate_weight(validated, model),
         cooldown_seconds=plan.generate_cooldown_seconds if job_type.cooldown else 0,
     )
+    try:
+        return _admit(
+            job_type,
+            user=user,
+            validated=validated,
+            plan=plan,
+            model=model,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            usages=usages,
+        )
+    except BaseException:
+        # Refused for its plan limits or credits (or any other reason): no job, so no cooldown;
+        # the rate-limit budget still counts the request.
+        if job_type.cooldown:
+            ratelimits.end_cooldown(request, job_type.rate_limit_route)
+        raise
+
+
+def _admit(
+    job_type: JobType,
+    *,
+    user: AbstractBaseUser,
+    validated: Any,
+    plan: Plan,
+    model: catalog.ModelSpec,
+    idempotency_key: str | None,
+    fingerprint: str,
+    usages: list[ratelimits.Usage],
+) -> Submission:
+    """The checks after the rate limit (plan feature and limits, circuit breaker, result cache)
+    and the charge; raises what `submit` documents."""
     check_feature(job_type, plan)
     job_type.check_plan(plan, validated, model)
     if model.id != catalog.LOCAL:

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models.fields.files import FieldFile
+from django.utils.html import format_html
 
 from studio.models import (
     Face,
@@ -13,18 +17,41 @@ from studio.models import (
 )
 
 
+def image_preview(file: FieldFile | None, *, height: int = 72) -> str:
+    """An <img> of a stored image for admin lists and forms, or "-" when there is none."""
+    if not file:
+        return "-"
+    return format_html(
+        '<img src="{}" alt="" style="height:{}px;width:auto;border-radius:4px" loading="lazy">',
+        file.url,
+        height,
+    )
+
+
 class StyleReferenceImageInline(admin.TabularInline):
     model = StyleReferenceImage
     extra = 0
+    readonly_fields = ["preview"]
+
+    @admin.display(description="Preview")
+    def preview(self, obj: StyleReferenceImage) -> str:
+        return image_preview(obj.image)
 
 
 @admin.register(Style)
 class StyleAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "slug", "is_public", "created_at"]
+    list_display = ["preview_image", "name", "owner", "slug", "is_public", "created_at"]
+    list_display_links = ["preview_image", "name"]
     list_filter = ["is_public", ("owner", admin.EmptyFieldListFilter)]
     search_fields = ["name", "slug", "owner__email"]
     raw_id_fields = ["owner"]
     inlines = [StyleReferenceImageInline]
+    exclude = ["preview"]  # drawn by studio.style_previews, shown read-only
+    readonly_fields = ["preview_image"]
+
+    @admin.display(description="Preview")
+    def preview_image(self, style: Style) -> str:
+        return image_preview(style.preview, height=54)
 
 
 @admin.register(Palette)
@@ -38,15 +65,29 @@ class PaletteAdmin(admin.ModelAdmin):
 class FaceImageInline(admin.TabularInline):
     model = FaceImage
     extra = 0
-    readonly_fields = ["width", "height"]
+    fields = ["preview", "image", "width", "height"]
+    readonly_fields = ["preview", "width", "height"]
+
+    @admin.display(description="Photo")
+    def preview(self, obj: FaceImage) -> str:
+        return image_preview(obj.image, height=96)
 
 
 @admin.register(Face)
 class FaceAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "created_at"]
+    list_display = ["photo", "name", "owner", "created_at"]
+    list_display_links = ["photo", "name"]
     search_fields = ["name", "owner__email"]
     raw_id_fields = ["owner"]
     inlines = [FaceImageInline]
+
+    def get_queryset(self, request: Any) -> Any:
+        return super().get_queryset(request).select_related("owner").prefetch_related("images")
+
+    @admin.display(description="Photo")
+    def photo(self, face: Face) -> str:
+        first = next(iter(face.images.all()), None)
+        return image_preview(first.image if first else None, height=48)
 
 
 @admin.register(Project)
@@ -60,7 +101,7 @@ class ProjectAdmin(admin.ModelAdmin):
 @admin.register(Thumbnail)
 class ThumbnailAdmin(admin.ModelAdmin):
     list_display = [
-        "id",
+        "preview",
         "title",
         "owner",
         "aspect_ratio",
@@ -70,9 +111,28 @@ class ThumbnailAdmin(admin.ModelAdmin):
         "is_public",
         "created_at",
     ]
+    list_display_links = ["preview", "title"]
     list_filter = ["aspect_ratio", "resolution", "has_watermark", "is_public", "created_at"]
     search_fields = ["title", "owner__email"]
-    raw_id_fields = ["owner", "job", "project", "style", "palette"]
+    raw_id_fields = ["owner", "job", "project", "style", "palette", "parent", "root"]
     date_hierarchy = "created_at"
     list_select_related = ["owner"]
     show_full_result_count = False
+    # Generated files are the renderer's output: shown, never replaced through an upload field.
+    GENERATED_FILES = ("image", "image_medium", "image_small", "download")
+
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> list[str]:
+        present = {f.name for f in Thumbnail._meta.fields}
+        return ["large_preview", *(name for name in self.GENERATED_FILES if name in present)]
+
+    def get_fields(self, request: Any, obj: Any = None) -> list[str]:
+        fields = [f for f in super().get_fields(request, obj) if f != "large_preview"]
+        return ["large_preview", *fields]
+
+    @admin.display(description="Thumbnail")
+    def preview(self, thumbnail: Thumbnail) -> str:
+        return image_preview(getattr(thumbnail, "image_small", None), height=54)
+
+    @admin.display(description="Image")
+    def large_preview(self, thumbnail: Thumbnail) -> str:
+        return image_preview(getattr(thumbnail, "image_medium", None), height=270)

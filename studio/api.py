@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import FileResponse
+from django.utils.text import slugify
 from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -22,7 +23,7 @@ from generation.progress import job_payload
 from generation.services import cancel_job
 from studio import services
 from studio.library_cache import usable_palettes, usable_styles
-from studio.models import Face, Palette, Style
+from studio.models import Face, Palette, Style, Thumbnail
 from studio.services import StudioError
 from viewbait import ratelimits
 from viewbait.api import APIError, error_body
@@ -215,6 +216,17 @@ def job_cancel(request: Request, job_id: str) -> Response:
     return Response({**job_payload(job), "credits_remaining": get_balance(request.user)})
 
 
+def download_filename(thumbnail: Thumbnail, size: str, ext: str) -> str:
+    """`<title slug>-<size>.<ext>`, e.g. "i-tried-100-coffee-shops-only-1-was-worth-it-youtube.jpg";
+    the title is transliterated to ASCII where it can be (slugify) and kept as Unicode where it
+    cannot (a Japanese title stays Japanese; FileResponse sends RFC 6266 `filename*`). Text-free
+    thumbnails are "viewbait-<id>"."""
+    stem = slugify(thumbnail.title or "")[:80].strip("-") or slugify(
+        thumbnail.title or "", allow_unicode=True
+    )[:80].strip("-")
+    return f"{stem or f'viewbait-{thumbnail.pk}'}-{size}.{ext}"
+
+
 @api_view(["GET"])
 def thumbnail_download(request: Request, thumbnail_id: int) -> FileResponse:
     """`?size=youtube` (default): the 1280 px JPEG; `?size=full`: the full-resolution PNG."""
@@ -224,7 +236,7 @@ def thumbnail_download(request: Request, thumbnail_id: int) -> FileResponse:
         raise APIError("size must be youtube or full.", "invalid")
     field = thumbnail.download if size == "youtube" else thumbnail.image
     ext = "jpg" if size == "youtube" else "png"
-    filename = f"viewbait-{thumbnail.pk}-{size}.{ext}"
+    filename = download_filename(thumbnail, size, ext)
     response = FileResponse(field.open("rb"), as_attachment=True, filename=filename)
     response["Cache-Control"] = "private, max-age=86400"
     return response

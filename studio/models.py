@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 
@@ -152,6 +153,11 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def share_path(self) -> str:
+        """The share page's path ("/share/<token>/"), whether or not sharing is on."""
+        return reverse("share-project", args=[self.share_token])
 
 
 class Thumbnail(models.Model):

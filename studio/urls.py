@@ -54,6 +54,11 @@ urlpatterns = [
     path("studio/library/faces", views.create_face, name="face-create"),
     path("studio/library/faces/<int:face_id>/delete", views.delete_face, name="face-delete"),
     path("studio/library/styles", views.create_style, name="style-create"),
+    path(
+        "studio/library/styles/<int:style_id>/preview",
+        views.style_preview,
+        name="style-preview",
+    ),
     path("studio/library/styles/<int:style_id>/delete", views.delete_style, name="style-delete"),
     path("studio/library/palettes", views.create_palette, name="palette-create"),
     path(

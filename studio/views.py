@@ -15,14 +15,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from billing.models import ALL_ASPECT_RATIOS, ALL_RESOLUTIONS, Plan
-from billing.services import effective_plan, get_balance, plan_table
+from billing.services import credits_renew_at, effective_plan, get_balance, plan_table
 from generation import catalog
 from generation.errors import refusal_for
 from generation.pipeline import Submission, submit
@@ -35,9 +37,10 @@ from studio.gallery import (
     parse_filters,
 )
 from studio.library_cache import usable_palettes, usable_styles
-from studio.models import Face, Project
+from studio.models import Face, Project, Style
 from studio.services import StudioError
 from studio.studio_data import load_studio
+from studio.style_previews import ensure_preview
 from viewbait import ratelimits
 
 GALLERY_ORDERS = [
@@ -107,6 +110,7 @@ def _studio_context(request: HttpRequest, filters: GalleryFilter) -> dict[str, A
         "gallery_orders": GALLERY_ORDERS,
         "jobs": data.jobs,
         "idempotency_key": uuid.uuid4().hex,
+        "renews_at": credits_renew_at(request.user) if data.credits == 0 else None,
     }
 
 
@@ -120,6 +124,15 @@ def studio(request: HttpRequest) -> TemplateResponse:
     return TemplateResponse(request, "studio/studio.html", _studio_context(request, filters))
 
 
+def renewal_sentence(user: Any) -> str:
+    """ "Your plan's credits renew on 3 January." (the subscription's period end), or an empty
+    string before the account is opened."""
+    renews_at = credits_renew_at(user)
+    if renews_at is None:
+        return ""
+    return f"Your plan's credits renew on {date_format(localtime(renews_at), 'j F')}."
+
+
 def _form_error(
     request: HttpRequest,
     message: str,
@@ -128,11 +141,17 @@ def _form_error(
     new_key: bool = False,
     target: str = "#generate-errors",
     plans_link: bool = False,
+    expires_in: int | None = None,
 ) -> TemplateResponse:
     """The error fragment for `target` (HX-Retarget; studio.js swaps such error answers).
     `new_key` also sends a fresh idempotency key out of band, for when the sent one is spent;
-    `plans_link` adds a link to the plans page."""
-    context: dict[str, Any] = {"error": message, "plans_link": plans_link}
+    `plans_link` adds a link to the plans page; `expires_in` (seconds, e.g. a rate limit's
+    Retry-After) lets studio.js count the message down and remove it once it stops being true."""
+    context: dict[str, Any] = {
+        "error": message,
+        "plans_link": plans_link,
+        "expires_in": expires_in,
+    }
     if new_key:
         context.update(idempotency_key=uuid.uuid4().hex, oob=True)
     response = TemplateResponse(request, "studio/studio.html#form-error", context, status=status)
@@ -150,6 +169,8 @@ def _refused_fragment(request: HttpRequest, exc: Exception, target: str) -> Temp
     message = refusal.message
     if refusal.code == "idempotency_key_reused":
         message = "This form was already sent with other values; check your jobs, then try again."
+    if refusal.code == "insufficient_credits":
+        message = f"{message} {renewal_sentence(request.user)}"
     response = _form_error(
         request,
         message,
@@ -157,6 +178,7 @@ def _refused_fragment(request: HttpRequest, exc: Exception, target: str) -> Temp
         new_key=refusal.code == "idempotency_key_reused",
         target=target,
         plans_link=refusal.code in ("plan_feature", "insufficient_credits"),
+        expires_in=refusal.retry_after if refusal.code == "rate_limited" else None,
     )
     return ratelimits.add_headers(response, refusal.usages, refusal.retry_after)
 
@@ -408,3 +430,12 @@ def save_analysed_style(request: HttpRequest, job_id: str) -> HttpResponse:
         "studio/jobs/analyse_style.html#style-saved",
         {"style": style, "references": style.reference_images.count()},
     )
+
+
+@login_required
+@require_GET
+def style_preview(request: HttpRequest, style_id: int) -> HttpResponse:
+    """Redirect to the style's preview image (drawn on first use, studio.style_previews); 404
+    for a style the creator cannot use (another creator's private style)."""
+    style = get_object_or_404(Style.objects.usable_by(request.user), pk=style_id)
+    return redirect(ensure_preview(style).preview.url)

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -148,20 +148,20 @@ def move_thumbnail(request: HttpRequest, thumbnail_id: int) -> TemplateResponse:
 @login_required
 @require_POST
 def create_project(request: HttpRequest) -> HttpResponse:
-    """From the studio (htmx: refresh the page) or the library (plain form: back to it)."""
+    """From the library (plain form: back to it) or the studio (htmx: 201 JSON `{"id", "name"}`
+    that static/js/studio.js adds to the project menus without reloading, so the generate form
+    keeps what the creator typed and picked; 400 JSON `{"error", "code"}` when refused)."""
     try:
-        services.do_create_project(owner=request.user, name=request.POST.get("name", ""))
+        project = services.do_create_project(owner=request.user, name=request.POST.get("name", ""))
     except StudioError as exc:
         if not request.headers.get("HX-Request"):
             messages.error(request, exc.message)
             return redirect(f"{reverse('library')}#projects")
-        return HttpResponse(exc.message, status=400)
+        return JsonResponse({"error": exc.message, "code": exc.code}, status=400)
     if not request.headers.get("HX-Request"):
         messages.success(request, "Project created.")
         return redirect(f"{reverse('library')}#projects")
-    response = HttpResponse(status=204)
-    response["HX-Refresh"] = "true"
-    return response
+    return JsonResponse({"id": project.pk, "name": project.name}, status=201)
 
 
 @login_required

@@ -412,3 +412,18 @@ def limit(route: str, *, methods: Iterable[str] = ("POST",)) -> Callable[[View],
         return wrapped
 
     return decorator
+
+
+def end_cooldown(request: HttpRequest, route: str) -> None:
+    """End the caller's cooldown on `route` early (a request refused after `check_weighted` for
+    its plan limits or credits created nothing, so it must not make the creator wait). The
+    budget drawn by that request stays spent. A store fault is ignored: the cooldown then
+    simply runs out on its own."""
+    if not enabled():
+        return
+    caller = caller_key(request, policy(route).per)
+    prefix = getattr(settings, "RATELIMIT_CACHE_PREFIX", "rl:")
+    try:
+        caches[settings.RATELIMIT_USE_CACHE].delete(f"{prefix}{route}:cooldown:{caller}")
+    except Exception:  # any store fault: the cooldown expires by itself
+        logger.warning("could not end the %s cooldown early", route, exc_info=True)

@@ -1,32 +1,95 @@
-// Virtualized gallery: keeps the DOM bounded however large the library.
-// Pages (<section class="gallery-page" data-cursor>) are appended by htmx as the creator scrolls
-// down (the `.more` sentinel, hx-trigger="revealed"). Pages far from the viewport are emptied and
-// keep their measured height, so nothing shifts; scrolling back refetches exactly that page with
-// its start cursor. At most MAX_PAGES pages hold cards at once.
+// Virtualized gallery: keeps the DOM bounded however large the library, in one continuous grid.
+// #gallery-grid is a CSS grid; the live section (new thumbnails) and each page
+// (<section class="gallery-page" data-cursor>) are `display: contents`, so every card is a cell of
+// the same grid and pages join with no short rows. Pages are appended by htmx as the creator
+// scrolls down (the `.more` sentinel, hx-trigger="revealed"). A page scrolled past is emptied and
+// replaced by spacers that fill exactly the cells and rows its cards held (a partial first row,
+// one block for the full rows, a partial last row), so nothing shifts; scrolling back refetches
+// exactly that page with its start cursor. At most MAX_PAGES pages hold cards at once.
 (function () {
   "use strict";
   const feed = document.getElementById("gallery-grid");
-  if (!feed || !("IntersectionObserver" in window)) return;
+  if (!feed) return;
   const MAX_PAGES = 3;
+  let scheduled = false;
 
   function pages() {
     return Array.from(feed.querySelectorAll(".gallery-page[data-cursor]"));
   }
 
   function filled(section) {
-    return section.dataset.state !== "placeholder";
+    return section.dataset.state !== "placeholder" && section.dataset.state !== "loading";
+  }
+
+  function cardCount(section) {
+    return filled(section) ? section.querySelectorAll(":scope > .thumb").length : Number(section.dataset.count || 0);
+  }
+
+  function grid() {
+    const style = getComputedStyle(feed);
+    return {
+      columns: Math.max(1, style.gridTemplateColumns.split(" ").filter(Boolean).length),
+      gap: parseFloat(style.rowGap) || 0,
+    };
+  }
+
+  // Spacers standing in for `count` cards that start at grid column `start` (0-based).
+  function spacers(count, start, columns, rowHeight, gap) {
+    const nodes = [];
+    const cell = () => {
+      const el = document.createElement("div");
+      el.className = "gallery-spacer";
+      el.style.height = rowHeight + "px";
+      return el;
+    };
+    let left = count;
+    const head = start ? Math.min(left, columns - start) : 0;
+    for (let i = 0; i < head; i += 1) nodes.push(cell());
+    left -= head;
+    const rows = Math.floor(left / columns);
+    if (rows) {
+      const block = document.createElement("div");
+      block.className = "gallery-spacer rows";
+      block.style.height = rows * rowHeight + (rows - 1) * gap + "px";
+      nodes.push(block);
+    }
+    for (let i = 0; i < left % columns; i += 1) nodes.push(cell());
+    return nodes;
+  }
+
+  // Rebuilds every emptied page's spacers for the grid as it is now (columns change with the
+  // width; new or deleted cards before a page move its first card to another column).
+  function relayout() {
+    const { columns, gap } = grid();
+    let index = feed.querySelectorAll("#gallery-live > .thumb").length;
+    pages().forEach((section) => {
+      const count = cardCount(section);
+      if (section.dataset.state === "placeholder") {
+        const start = index % columns;
+        const signature = [count, start, columns, section.dataset.rowHeight].join(",");
+        if (section.dataset.layout !== signature) {
+          section.dataset.layout = signature;
+          section.replaceChildren(...spacers(count, start, columns, Number(section.dataset.rowHeight), gap));
+        }
+      }
+      index += count;
+    });
   }
 
   function hollow(section) {
-    if (!filled(section) || section.dataset.state === "loading") return;
-    section.style.height = section.getBoundingClientRect().height + "px";
-    section.replaceChildren();
+    if (!filled(section)) return;
+    const first = section.querySelector(":scope > .thumb");
+    if (!first) return;
+    section.dataset.count = String(cardCount(section));
+    section.dataset.rowHeight = String(first.getBoundingClientRect().height);
+    section.dataset.layout = "";
     section.dataset.state = "placeholder";
     section.setAttribute("aria-hidden", "true");
+    relayout();
   }
 
   function restore(section) {
-    if (filled(section)) return;
+    if (section.dataset.state !== "placeholder") return;
     section.dataset.state = "loading";
     const url = section.dataset.url + "&part=cards&cursor=" + encodeURIComponent(section.dataset.cursor);
     fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
@@ -34,61 +97,73 @@
       .then((html) => {
         if (section.dataset.state !== "loading") return;
         section.innerHTML = html;
-        section.style.height = "";
         section.dataset.state = "filled";
         section.removeAttribute("aria-hidden");
         if (window.htmx) htmx.process(section);
-        enforceBound();
+        relayout();
+        schedule();
       })
       .catch(() => { section.dataset.state = "placeholder"; });
   }
 
-  function distance(section) {
-    const box = section.getBoundingClientRect();
-    const middle = window.innerHeight / 2;
-    if (box.bottom < 0) return middle - box.bottom;
-    if (box.top > window.innerHeight) return box.top - middle;
+  // Distance in px from the page's extent to the viewport (0 when they overlap); negative
+  // `bottom` means the page is above the viewport.
+  function extent(section) {
+    const first = section.firstElementChild;
+    const last = section.lastElementChild;
+    if (!first || !last) return null;
+    return { top: first.getBoundingClientRect().top, bottom: last.getBoundingClientRect().bottom };
+  }
+
+  function distance(box) {
+    if (box.bottom < 0) return -box.bottom;
+    if (box.top > window.innerHeight) return box.top - window.innerHeight;
     return 0;
   }
 
-  function enforceBound() {
-    const live = pages().filter(filled);
-    if (live.length <= MAX_PAGES) return;
-    live.sort((a, b) => distance(b) - distance(a));
-    live.slice(0, live.length - MAX_PAGES).forEach((section) => {
-      if (distance(section) > 0) hollow(section);
+  function update() {
+    scheduled = false;
+    const margin = window.innerHeight / 2;
+    const live = [];
+    pages().forEach((section) => {
+      const box = extent(section);
+      if (!box) return;
+      const far = distance(box);
+      if (section.dataset.state === "placeholder") {
+        if (far <= margin) restore(section);
+      } else if (filled(section)) {
+        // Emptied once scrolled past, never while still ahead: on a phone the first page starts
+        // below the form and must not load blank.
+        if (box.bottom < -margin) hollow(section);
+        else live.push([far, section]);
+      }
     });
+    if (live.length > MAX_PAGES) {
+      live.sort((a, b) => b[0] - a[0]);
+      live.slice(0, live.length - MAX_PAGES).forEach(([far, section]) => { if (far > 0) hollow(section); });
+    }
   }
 
-  const observer = new IntersectionObserver((entries) => {
-    // A page is emptied once scrolled past (or to keep the bound), never while it is still
-    // ahead: on a phone the first page starts below the form and must not load blank.
-    entries.forEach((entry) => {
-      if (entry.isIntersecting) restore(entry.target);
-      else if (entry.boundingClientRect.top < 0) hollow(entry.target);
-    });
-    enforceBound();
-  }, { rootMargin: "50% 0px" });
-
-  function track(root) {
-    const found = root.matches && root.matches(".gallery-page[data-cursor]")
-      ? [root] : Array.from(root.querySelectorAll ? root.querySelectorAll(".gallery-page[data-cursor]") : []);
-    found.forEach((section) => {
-      if (section.dataset.tracked) return;
-      section.dataset.tracked = "1";
-      section.dataset.state = section.dataset.state || "filled";
-      observer.observe(section);
-    });
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(update);
   }
 
-  track(feed);
-  document.body.addEventListener("htmx:afterSettle", (event) => {
-    track(event.detail.elt.parentNode || feed);
-    feed.setAttribute("aria-busy", "false");
-  });
+  window.addEventListener("scroll", schedule, { passive: true });
+  window.addEventListener("resize", () => { relayout(); schedule(); });
+  // New thumbnails (live section), deleted cards and appended pages change what precedes a page.
+  new MutationObserver((records) => {
+    if (records.some((r) => !(r.target instanceof Element && r.target.dataset.state === "placeholder"))) {
+      relayout();
+      schedule();
+    }
+  }).observe(feed, { childList: true, subtree: true });
+  document.body.addEventListener("htmx:afterSettle", () => feed.setAttribute("aria-busy", "false"));
   document.body.addEventListener("htmx:beforeRequest", (event) => {
     if (event.detail.elt.classList && event.detail.elt.classList.contains("more")) {
       feed.setAttribute("aria-busy", "true");
     }
   });
+  schedule();
 })();

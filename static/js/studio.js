@@ -166,3 +166,113 @@ document.addEventListener("click", (event) => {
     navigator.clipboard.writeText(text).then(() => { button.dataset.copied = "true"; });
   }
 });
+
+// --- Form manners ------------------------------------------------------------------------------
+(function () {
+  "use strict";
+  const form = document.getElementById("generate-form");
+
+  // Enter in a text field of the generate form does not submit it: spending credits takes a
+  // deliberate press of Generate (or Enter on the Generate button itself).
+  if (form) {
+    form.addEventListener("keydown", (event) => {
+      const el = event.target;
+      if (event.key === "Enter" && el instanceof HTMLInputElement && el.type !== "submit" &&
+          el.type !== "button" && el.type !== "checkbox" && el.type !== "radio") {
+        event.preventDefault();
+      }
+    });
+  }
+
+  // Generate is disabled, with the reason shown (#out-of-credits), while the balance is 0; the
+  // credits badge is swapped out of band after every job, so watch it.
+  function syncCredits() {
+    const badge = document.getElementById("credits");
+    const reason = document.getElementById("out-of-credits");
+    if (!form || !badge || !reason || badge.dataset.credits === undefined) return;
+    const empty = Number(badge.dataset.credits) === 0;
+    reason.hidden = !empty;
+    form.querySelector("button[type=submit]").disabled = empty;
+  }
+
+  // A message that is only true for a while ("Try again in 3 s") counts down and then goes.
+  function countDown(root) {
+    root.querySelectorAll("[data-expires-in]:not([data-counting])").forEach((el) => {
+      el.dataset.counting = "1";
+      const ends = Date.now() + Number(el.dataset.expiresIn) * 1000;
+      const tick = () => {
+        const left = Math.ceil((ends - Date.now()) / 1000);
+        if (left <= 0 || !el.isConnected) {
+          const box = el.parentElement;
+          el.remove();
+          if (box && box.classList.contains("form-errors") && !box.textContent.trim()) box.replaceChildren();
+          return;
+        }
+        el.firstChild.textContent = el.firstChild.textContent.replace(/in \d+ s\b/, "in " + left + " s");
+        setTimeout(tick, 250);
+      };
+      tick();
+    });
+  }
+
+  // A new project from the studio: added to every project menu, picked for the next
+  // thumbnails, and nothing the creator typed or picked in the generate form is lost.
+  const newProject = document.querySelector("form.new-project");
+  if (newProject) {
+    newProject.addEventListener("htmx:afterRequest", (event) => {
+      const xhr = event.detail.xhr;
+      const status = document.getElementById("new-project-status");
+      let body = {};
+      try { body = JSON.parse(xhr.responseText); } catch (error) { body = {}; }
+      if (xhr.status === 201) {
+        const option = () => {
+          const el = document.createElement("option");
+          el.value = String(body.id);
+          el.textContent = body.name;
+          return el;
+        };
+        const pick = document.getElementById("project");
+        if (pick) {
+          pick.append(option());
+          pick.value = String(body.id);
+          document.getElementById("project-field").hidden = false;
+        }
+        const filter = document.getElementById("gallery-project");
+        if (filter) filter.append(option());
+        document.querySelectorAll(".thumb select.move").forEach((el) => el.append(option()));
+        newProject.reset();
+        status.classList.remove("error");
+        status.textContent = "Project “" + body.name + "” created and picked for your next thumbnails.";
+      } else {
+        status.classList.add("error");
+        status.textContent = body.error || "Could not create the project; try again.";
+      }
+    });
+  }
+
+  // Finished cards can be dismissed; a generate card whose thumbnails are now in the gallery
+  // collapses into it by itself after a few seconds.
+  const COLLAPSE_AFTER_MS = 6000;
+  function dismiss(card) {
+    card.classList.add("leaving");
+    setTimeout(() => card.remove(), window.matchMedia("(prefers-reduced-motion: reduce)").matches ? 0 : 250);
+  }
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element ? event.target.closest("[data-dismiss-job]") : null;
+    if (button) dismiss(button.closest(".job"));
+  });
+  function collapseDelivered(root) {
+    root.querySelectorAll(".job.status-succeeded[data-collapse]:not([data-collapsing])").forEach((card) => {
+      card.dataset.collapsing = "1";
+      setTimeout(() => { if (card.isConnected && !card.matches(":hover, :focus-within")) dismiss(card); }, COLLAPSE_AFTER_MS);
+    });
+  }
+
+  document.addEventListener("htmx:afterSettle", (event) => {
+    syncCredits();
+    countDown(document);
+    collapseDelivered(document);
+  });
+  syncCredits();
+  countDown(document);
+})();

@@ -16,18 +16,21 @@ from generation.services import execute_job, submit_job
 from studio.job_types.generate import GenerateThumbnails
 from studio.models import Face, Palette, Project, Style, Thumbnail
 from studio.services import do_create_face
+from studio.style_previews import ensure_preview
 
 FACE_PHOTO = Path(settings.BASE_DIR) / "tests" / "fixtures" / "face-eileen-collins.jpg"
 # (title, style slug, palette name, aspect ratio, with the face, project)
 DEMO_THUMBNAILS = (
     ("I Tried 100 Coffee Shops: Only 1 Was Worth It", "vlog-bright", "Sunset Pop", "16:9", True, 0),
     ("This Changed Everything", "cinematic", "Neon Night", "16:9", True, 0),
-    ("Speedrun World Record: 4 Minutes Flat", "bold-gaming", "Neon Night", "16:9", False, 1),
+    ("Speedrun World Record: 4 Minutes Flat", "bold-gaming", "Neon Night", "16:9", False, 2),
     ("iPhone vs Pixel: The Honest Review", "clean-tech", "Clean Tech", "16:9", True, 1),
     ("Day 1 of 100", "retro-pop", "Candy", "9:16", True, 0),
     ("Why Nobody Talks About This", "documentary", "Mono Punch", "1:1", False, 1),
+    ("Minimal Desk Setup Tour", "minimal", "Forest Calm", "4:3", False, 1),
+    ("3 Levels Nobody Has Beaten: Can You?", "bold-gaming", "YouTube Red", "9:16", True, 2),
 )
-PROJECTS = ("Coffee series", "Tech reviews")
+PROJECTS = ("Coffee series", "Tech reviews", "Speedruns")
 
 
 class Command(BaseCommand):
@@ -62,6 +65,8 @@ class Command(BaseCommand):
             )
             if not staff:
                 self._demo_library(user)
+        for style in Style.objects.filter(owner=None, preview=""):
+            ensure_preview(style)  # the library's style previews, drawn once here
 
     def _demo_library(self, user: Any) -> None:
         """On the first run: the Pro plan (so every tool can be shown), a face, two projects and
