@@ -1,0 +1,188 @@
+"""Studio craft on the server side: refusals that start no cooldown, out-of-credits guidance,
+share pages, download names, projects created without a reload, style previews, the admin."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+from django.test import Client
+
+from billing.models import Plan
+from billing.services import adjust_credits, get_balance
+from generation.models import Job
+from studio.models import Project, Style, Thumbnail
+from tests.conftest import make_user, set_plan
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def limits_on(settings: Any, clean_cache: None) -> Any:
+    settings.RATELIMIT_ENABLE = True
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
+    return settings
+
+
+def generate(client: Any, **body: Any) -> Any:
+    return client.post_json(
+        "/api/generate", {"title": "Cool down", **body}, HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex
+    )
+
+
+def remaining(response: Any) -> int:
+    """The generate budget left, from the RateLimit header ("generate";r=N;t=S, ...)."""
+    first = response["RateLimit"].split(", ")[0]
+    return int(dict(p.split("=") for p in first.split(";")[1:])["r"])
+
+
+def test_a_plan_refusal_starts_no_cooldown_but_counts(limits_on: Any, owner_client: Any) -> None:
+    assert Plan.objects.get(slug="free").generate_cooldown_seconds == 12
+    refused = generate(owner_client, resolution="4K")  # Free has 1K only
+    assert refused.status_code == 403
+    accepted = generate(owner_client, resolution="1K")
+    assert accepted.status_code == 202, accepted.content  # at once: no 12 s wait
+    # The refused request still counted: 4 units (4K) + 1 unit drawn from the budget.
+    budget = limits_on.RATE_LIMITS["generate"]["rates"]
+    free = int((budget.get("free") or budget["*"]).split("/")[0])
+    assert remaining(accepted) == free - 4 - 1
+    assert generate(owner_client).status_code == 429  # the accepted one does start it
+
+
+def test_an_insufficient_credits_refusal_starts_no_cooldown(
+    limits_on: Any, owner: Any, owner_client: Any
+) -> None:
+    adjust_credits(user=owner, amount=-get_balance(owner), idempotency_key="zero", reason="t")
+    refused = generate(owner_client)
+    assert refused.status_code == 402
+    adjust_credits(user=owner, amount=5, idempotency_key="five", reason="t")
+    assert generate(owner_client).status_code == 202
+
+
+def test_out_of_credits_disables_generate_and_says_when_credits_renew(
+    owner: Any, owner_client: Any
+) -> None:
+    adjust_credits(user=owner, amount=-get_balance(owner), idempotency_key="zero", reason="t")
+    page = owner_client.get("/studio/").content.decode()
+    renews = owner.subscription.current_period_end
+    assert 'class="button big" disabled' in page
+    assert "You are out of credits; your plan's credits renew on" in page
+    assert f"{renews.day} {renews.strftime('%B')}" in page
+    assert 'href="/plans/">See plans and credit packs' in page
+    form = owner_client.post(
+        "/studio/generate", {"title": "No credits"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "This needs 1 credit; you have 0. Your plan&#x27;s credits renew on" in form
+    assert 'href="/plans/"' in form
+
+
+def test_pages_have_exactly_one_h1(owner: Any, owner_client: Any) -> None:
+    for path in ("/studio/", "/studio/library/", "/plans/"):
+        assert owner_client.get(path).content.decode().count("<h1") == 1, path
+
+
+@pytest.fixture
+def shared(
+    owner: Any, owner_client: Any, run_jobs: Any, submit: Any
+) -> tuple[Project, Thumbnail]:
+    assert submit(owner_client, {"title": "Coffee Shops Ranked: All 100"}).status_code == 202
+    run_jobs()
+    thumbnail = Thumbnail.objects.get(owner=owner)
+    project = Project.objects.create(owner=owner, name="Coffee", share_mode="all")
+    thumbnail.project = project
+    thumbnail.save(update_fields=["project"])
+    return project, thumbnail
+
+
+def test_a_shared_thumbnail_opens_in_a_page(shared: Any) -> None:
+    project, thumbnail = shared
+    response = Client().get(f"{project.share_path}t/{thumbnail.pk}")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    body = response.content.decode()
+    assert "<h1" in body and "Coffee Shops Ranked: All 100" in body
+    assert f'href="{project.share_path}"' in body
+    Thumbnail.objects.filter(pk=thumbnail.pk).update(project=None)
+    assert Client().get(f"{project.share_path}t/{thumbnail.pk}").status_code == 404
+
+
+def test_download_names_carry_the_title(shared: Any, owner_client: Any) -> None:
+    _, thumbnail = shared
+    youtube = owner_client.get(f"/api/thumbnails/{thumbnail.pk}/download?size=youtube")
+    assert 'filename="coffee-shops-ranked-all-100-youtube.jpg"' in youtube["Content-Disposition"]
+    full = owner_client.get(f"/api/thumbnails/{thumbnail.pk}/download?size=full")
+    assert 'filename="coffee-shops-ranked-all-100-full.png"' in full["Content-Disposition"]
+    Thumbnail.objects.filter(pk=thumbnail.pk).update(title="東京の朝")
+    japanese = owner_client.get(f"/api/thumbnails/{thumbnail.pk}/download?size=youtube")
+    assert "filename*=utf-8''%E6%9D%B1%E4%BA%AC%E3%81%AE%E6%9C%9D-youtube.jpg" in (
+        japanese["Content-Disposition"]
+    )
+
+
+def test_a_project_made_in_the_studio_answers_json_without_a_reload(
+    owner: Any, owner_client: Any
+) -> None:
+    made = owner_client.post("/studio/projects", {"name": "Morning"}, HTTP_HX_REQUEST="true")
+    assert made.status_code == 201
+    assert "HX-Refresh" not in made
+    project = Project.objects.get(owner=owner, name="Morning")
+    assert made.json() == {"id": project.pk, "name": "Morning"}
+    refused = owner_client.post("/studio/projects", {"name": " "}, HTTP_HX_REQUEST="true")
+    assert refused.status_code == 400
+    assert set(refused.json()) == {"error", "code"}
+
+
+def test_every_style_has_a_preview(owner: Any, owner_client: Any, other: Any) -> None:
+    caches["default"].clear()
+    library = owner_client.get("/studio/library/").content.decode()
+    styles = list(Style.objects.filter(owner=None))
+    assert styles
+    for style in styles:
+        assert f'src="/studio/library/styles/{style.pk}/preview"' in library
+    style = styles[0]
+    response = owner_client.get(f"/studio/library/styles/{style.pk}/preview")
+    assert response.status_code == 302
+    style.refresh_from_db()
+    assert style.preview and style.preview.name.endswith(".webp")
+    from PIL import Image
+
+    with Image.open(style.preview.open("rb")) as image:
+        assert image.size == (640, 360)
+    private = Style.objects.create(owner=other, name="Secret", prompt="x")
+    assert owner_client.get(f"/studio/library/styles/{private.pk}/preview").status_code == 404
+
+
+def test_admin_previews_images_and_offers_no_upload_for_generated_files(
+    shared: Any, staff: Any
+) -> None:
+    _, thumbnail = shared
+    client = Client()
+    client.force_login(staff)
+    listing = client.get("/admin/studio/thumbnail/").content.decode()
+    assert f'<img src="{thumbnail.image_small.url}"' in listing
+    change = client.get(f"/admin/studio/thumbnail/{thumbnail.pk}/change/").content.decode()
+    assert 'type="file"' not in change
+    assert f'<img src="{thumbnail.image_medium.url}"' in change
+    jobs = client.get("/admin/generation/job/").content.decode()
+    job = Job.objects.get(user=thumbnail.owner)
+    summary = f"{job.units_succeeded}/{job.units_failed} of {job.units}"
+    assert str(job.pk).split("-")[0] in jobs and summary in jobs
+
+
+def test_a_failed_card_says_the_credits_were_refunded(owner: Any, owner_client: Any) -> None:
+    set_plan(owner, "free")
+    job = Job.objects.create(
+        user=owner,
+        type="generate_thumbnails",
+        params={"title": "Broken", "aspect_ratio": "16:9", "resolution": "1K"},
+        status="failed",
+        units=2,
+        units_failed=2,
+        cost=2,
+        error="The image service failed.",
+    )
+    card = owner_client.get(f"/studio/jobs/{job.pk}").content.decode()
+    assert "Your 2 credits were refunded." in card
+    assert "data-dismiss-job" in card

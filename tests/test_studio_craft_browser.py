@@ -1,0 +1,206 @@
+"""What a new creator sees in Chromium: accessible pages (axe-core), one continuous gallery grid,
+card footers that fit at desktop and phone widths, and forms that never spend credits or lose
+what was typed by accident."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from billing.models import Plan
+from generation.models import Job
+from studio.models import Project, Thumbnail
+from tests.conftest import make_user, set_plan
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+RTL_TITLE = "أفضل عشر وجبات في المدينة: تجربتي الكاملة"
+
+
+@contextmanager
+def signed_in(live_server: Any, user: Any, viewport: dict[str, int]) -> Iterator[Any]:
+    """A Chromium page signed in as `user`."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make installs it with apt)")
+    client = Client()
+    client.force_login(user)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport=viewport)
+            context.add_cookies(
+                [
+                    {
+                        "name": "sessionid",
+                        "value": client.cookies["sessionid"].value,
+                        "url": live_server.url,
+                    }
+                ]
+            )
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def library(email: str, count: int) -> Any:
+    call_command("seed_gallery", email=email, count=count, images=2, quiet=True)
+    owner = Thumbnail.objects.filter(owner__email=email).first().owner
+    set_plan(owner, "pro")
+    return owner
+
+
+def serious_violations(page: Any) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_every_page_passes_axe_and_has_one_h1(live_server: Any) -> None:
+    owner = library("axe@example.com", 3)
+    project = Project.objects.create(owner=owner, name="Series", share_mode="all")
+    thumbnail = Thumbnail.objects.filter(owner=owner).first()
+    Thumbnail.objects.filter(owner=owner).update(project=project)
+    pages = [
+        "/studio/",
+        "/studio/library/",
+        "/plans/",
+        f"/studio/thumbnails/{thumbnail.pk}",
+        project.share_path,
+        f"{project.share_path}t/{thumbnail.pk}",
+    ]
+    with signed_in(live_server, owner, DESKTOP) as page:
+        for path in pages:
+            page.goto(live_server.url + path)
+            page.wait_for_load_state("networkidle")
+            assert page.locator("h1").count() == 1, path
+            assert serious_violations(page) == [], path
+        page.context.clear_cookies()
+        for path in ("/", "/accounts/login/", "/accounts/signup/"):
+            page.goto(live_server.url + path)
+            assert page.locator("h1").count() == 1, path
+            assert serious_violations(page) == [], path
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: Any) -> None:
+    """Two pages (20 + 7 cards) and the grid's rows: every row but the last is full, and each
+    card's footer (title, project menu, actions, Download) stays inside its card; a
+    right-to-left title starts at the right."""
+    owner = library("grid@example.com", 27)
+    for name in ("Coffee series", "Tech reviews with a long name"):
+        Project.objects.create(owner=owner, name=name)
+    Thumbnail.objects.filter(pk=Thumbnail.objects.filter(owner=owner).latest("pk").pk).update(
+        title=RTL_TITLE
+    )
+    with signed_in(live_server, owner, viewport) as page:
+        page.goto(f"{live_server.url}/studio/")
+        page.wait_for_selector("#gallery-grid .thumb")
+        for _ in range(30):  # scroll until the second page has joined
+            if page.locator("#gallery-grid .thumb").count() >= 27:
+                break
+            page.mouse.wheel(0, 900)
+            page.wait_for_timeout(150)
+        layout = page.evaluate(
+            """() => {
+              const cards = Array.from(document.querySelectorAll('#gallery-grid .thumb'));
+              const rows = {};
+              cards.forEach((c) => {
+                const top = c.offsetTop;  // layout position: the cards' entry animation moves them
+                rows[top] = (rows[top] || 0) + 1;
+              });
+              const columns = getComputedStyle(document.getElementById('gallery-grid'))
+                .gridTemplateColumns.split(' ').length;
+              const overflow = cards.flatMap((c) => {
+                const box = c.getBoundingClientRect();
+                return Array.from(c.querySelectorAll('footer > *, footer .actions > *')).filter((el) => {
+                  const r = el.getBoundingClientRect();
+                  return r.width > 0 && (r.right > box.right + 0.5 || r.left < box.left - 0.5);
+                }).map((el) => c.id + ' ' + el.className);
+              });
+              const rtl = Array.from(document.querySelectorAll('.thumb .title'))
+                .find((t) => /[\u0600-\u06FF]/.test(t.textContent));
+              return {
+                cards: cards.length, columns, rows: Object.keys(rows).sort((a, b) => a - b)
+                  .map((k) => rows[k]), overflow,
+                rtl: [rtl.textContent.trim().slice(0, 4), getComputedStyle(rtl).direction],
+                download: cards.map((c) => c.querySelector('.download').getBoundingClientRect().width),
+              };
+            }"""
+        )
+    assert layout["cards"] == 27
+    assert all(count == layout["columns"] for count in layout["rows"][:-1]), str(layout["rows"])
+    assert layout["overflow"] == []
+    assert min(layout["download"]) > 60  # the Download button is whole, not a sliver
+    assert layout["rtl"] == [RTL_TITLE[:4], "rtl"]
+
+
+def test_enter_does_not_generate_and_a_new_project_keeps_the_form(live_server: Any) -> None:
+    owner = make_user("enter@example.com")
+    set_plan(owner, "pro")
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        page.evaluate("() => { window.__noReload = 1; }")
+        page.fill("#title", "My 5:00 AM Routine")
+        page.locator("#title").press("Enter")
+        page.wait_for_timeout(800)
+        cards_after_enter = page.locator("#jobs .job").count()
+        page.check("input[name=palette_id] >> nth=3")
+        page.fill("#new-project-name", "Morning series")
+        page.click("form.new-project button[type=submit]")
+        page.wait_for_selector("#project-field:not([hidden])")
+        state = {
+            "no_reload": page.evaluate("() => window.__noReload") == 1,
+            "title": page.input_value("#title"),
+            "palette": page.locator("input[name=palette_id] >> nth=3").is_checked(),
+            "project": page.input_value("#project"),
+            "status": page.text_content("#new-project-status"),
+        }
+    assert cards_after_enter == 0
+    assert not Job.objects.filter(user=owner).exists()
+    project = Project.objects.get(owner=owner, name="Morning series")
+    assert state == {
+        "no_reload": True,
+        "title": "My 5:00 AM Routine",
+        "palette": True,
+        "project": str(project.pk),
+        "status": "Project “Morning series” created and picked for your next thumbnails.",
+    }
+
+
+def test_a_cooldown_message_counts_down_and_clears_itself(live_server: Any, settings: Any) -> None:
+    settings.RATELIMIT_ENABLE = True
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
+    owner = make_user("cool@example.com")
+    Plan.objects.filter(slug="free").update(generate_cooldown_seconds=3)
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        page.fill("#title", "Cooling down")
+        page.click("#generate-form button[type=submit]")
+        page.wait_for_selector("#jobs .job")
+        page.click("#generate-form button[type=submit]")
+        message = page.locator("#generate-errors .error")
+        message.wait_for()
+        assert "Try again in" in message.text_content()
+        page.wait_for_selector("#generate-errors .error", state="detached", timeout=6000)
+        assert page.locator("#generate-errors").inner_text().strip() == ""
