@@ -52,7 +52,7 @@ DEBUG = env_bool("DEBUG", False)
 # start otherwise), cookies are Secure, http redirects to https and HSTS is sent (with DEBUG off).
 LOCAL_DEV = env_bool("LOCAL_DEV", False)
 # The key this repository ships. Accepted only with DEBUG on; viewbait.apps refuses it otherwise.
-REPOSITORY_SECRET_KEY = "dev-insecure-viewbait-secret-key-change-me-in-production"
+REPOSITORY_SECRET_KEY = "dev-insecure-viewbait-secret-key-change-me-in-production"  # noqa: S105
 
 
 def local_secret_key(var_dir: Path) -> str:
