@@ -4,6 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# `make` runs the studio on this machine over plain http: LOCAL_DEV=1 keeps a random SECRET_KEY
+# in var/secret_key, leaves cookies usable over http and lets seed_demo create the demo accounts
+# in the embedded database (README: "Production settings" for everything else).
+export LOCAL_DEV ?= 1
+# e.g. SEED_ARGS=--allow-database-url: the demo accounts in a DATABASE_URL database too.
+SEED_ARGS ?=
 
 .PHONY: install system-deps run test lint migrate seed bench clean
 
@@ -25,7 +31,7 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 seed: migrate
-	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo --or-skip $(SEED_ARGS)
 
 run: seed
 	$(BIN)/python manage.py collectstatic --noinput -v0

@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 @contextmanager
 def django_test_db(settings_module: str = "tests.settings") -> Iterator[None]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
+    os.environ.setdefault("LOCAL_DEV", "1")  # a local run (viewbait.settings refuses else)
     import django
 
     django.setup()

@@ -241,6 +241,7 @@ def main() -> None:
     parser.add_argument("--python-client", action="store_true", help="even when wrk is there")
     args = parser.parse_args()
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings_http"
+    os.environ.setdefault("LOCAL_DEV", "1")  # plain http on 127.0.0.1, as `make run`
     media = tempfile.mkdtemp(prefix="viewbait-bench-http-")
     os.environ["BENCH_MEDIA_ROOT"] = media
     embedded = None

@@ -26,6 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("VIEWBAIT_VAR_DIR", tempfile.mkdtemp(prefix="viewbait-bench-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "viewbait.settings")
+os.environ.setdefault("LOCAL_DEV", "1")  # a run on this machine (viewbait.settings refuses else)
 
 import django
 

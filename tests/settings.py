@@ -8,7 +8,7 @@ import tempfile
 import uuid
 
 from viewbait.settings import *  # noqa: F403
-from viewbait.settings import CACHES, DRAMATIQ_BROKER
+from viewbait.settings import CACHES, CONTENT_SECURITY_POLICY, DRAMATIQ_BROKER
 
 DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}}
 JOBS_RUN_INLINE = False
@@ -19,6 +19,16 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 IMAGE_PROVIDER = "local"
+# The test client and the servers tests start speak plain http on 127.0.0.1, as `make run` does
+# (LOCAL_DEV): a key of the tests' own, no Secure cookies, no https redirect or HSTS. The
+# production defaults are tested in tests/test_safe_defaults.py with viewbait.settings.
+SECRET_KEY = "viewbait-tests-only-key-" + "k7Qz9w2Lr5Xv8Nc1Bt4Yp6Hs3Jd0Fg"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
+CONTENT_SECURITY_POLICY = {
+    **CONTENT_SECURITY_POLICY,
+    "DIRECTIVES": {**CONTENT_SECURITY_POLICY["DIRECTIVES"], "upgrade-insecure-requests": False},
+}
 GEMINI_API_KEY = ""
 
 # Rate limits are off unless a test turns them on (tests/test_ratelimits.py). Each run gets its own

@@ -110,6 +110,7 @@ class Stack:
             # Its own queue namespace, so no other worker on a shared Redis takes this test's job.
             "DRAMATIQ_NAMESPACE": f"vb-test-{uuid.uuid4().hex[:8]}",
             "DEBUG": "0",
+            "LOCAL_DEV": "1",  # plain http on 127.0.0.1, as `make run`
             "PYTHONUNBUFFERED": "1",
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         }

@@ -67,13 +67,14 @@ def test_purge_expired_thumbnails(
     assert not old.image.storage.exists(old.image.name)
 
 
-def test_seed_demo_gives_the_demo_creator_a_plan_face_projects_and_gallery() -> None:
+def test_seed_demo_gives_the_demo_creator_a_plan_face_projects_and_gallery(settings) -> None:
     from django.contrib.auth import get_user_model
 
     from billing.services import effective_plan
     from studio.models import Face, Project
 
-    out = run("seed_demo")
+    settings.LOCAL_DEV = True  # a local run (tests/test_safe_defaults.py: refused otherwise)
+    out = run("seed_demo", "--allow-database-url")
     assert "creator demo@viewbait.local (created)" in out
     demo = get_user_model().objects.get(email="demo@viewbait.local")
     assert effective_plan(demo).slug == "pro"  # every tool can be shown
@@ -84,6 +85,6 @@ def test_seed_demo_gives_the_demo_creator_a_plan_face_projects_and_gallery() -> 
     assert {t.aspect_ratio for t in thumbnails} == {"16:9", "9:16", "1:1"}
     assert len({t.style_id for t in thumbnails}) == 6
     balance = get_balance(demo)
-    run("seed_demo")  # idempotent: nothing more is made or charged
+    run("seed_demo", "--allow-database-url")  # idempotent: nothing more is made or charged
     assert Thumbnail.objects.filter(owner=demo).count() == 6
     assert get_balance(demo) == balance

@@ -47,13 +47,49 @@ VAR_DIR = Path(env_str("VIEWBAIT_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "dev-insecure-viewbait-secret-key-change-me-in-production")
+# LOCAL_DEV=1 (`make run` sets it): a run on this machine over plain http://127.0.0.1. Without
+# it, settings are production's: a SECRET_KEY of your own is required (viewbait.apps refuses to
+# start otherwise), cookies are Secure, http redirects to https and HSTS is sent (with DEBUG off).
+LOCAL_DEV = env_bool("LOCAL_DEV", False)
+# The key this repository ships. Accepted only with DEBUG on; viewbait.apps refuses it otherwise.
+REPOSITORY_SECRET_KEY = "dev-insecure-viewbait-secret-key-change-me-in-production"  # noqa: S105
+
+
+def local_secret_key(var_dir: Path) -> str:
+    """This checkout's own random key, kept in `var_dir/secret_key` (mode 0600): created on first
+    use (50 characters from Django's get_random_secret_key, as `startproject` makes), then read,
+    so sessions survive restarts. Safe when several processes start at once (O_EXCL)."""
+    from django.core.management.utils import get_random_secret_key
+
+    path = var_dir / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process may be writing it right now
+            key = path.read_text().strip()
+            if key:
+                return key
+            import time
+
+            time.sleep(0.05)
+        raise
+    key = get_random_secret_key()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+SECRET_KEY = env_str("SECRET_KEY") or (
+    local_secret_key(VAR_DIR) if LOCAL_DEV else REPOSITORY_SECRET_KEY
+)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "daphne",
+    "viewbait.apps.ViewBaitConfig",  # refuses to start on the repository's SECRET_KEY
+    "csp",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -74,6 +110,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -103,6 +141,9 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------------
+# No DATABASE_URL: the embedded SQLite database in VAR_DIR, which only this checkout uses (the
+# one place `seed_demo` may create its fixed-password accounts without being asked).
+EMBEDDED_DATABASE = not env_str("DATABASE_URL")
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
@@ -256,6 +297,78 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Transport security and browser policies ---------------------------------------------------
+# HTTPS_ONLY: the production defaults (DEBUG off, no LOCAL_DEV): Secure session and CSRF cookies,
+# http redirected to https and HSTS for a year (Django's check --deploy asks for all three). Each
+# can still be set by its own variable. Behind a proxy that ends TLS, set SECURE_PROXY_SSL_HEADER
+# to the header it sets ("X-Forwarded-Proto"; its value must be "https"), and make the proxy
+# overwrite that header: Django believes it from anyone, so it is only read when configured.
+HTTPS_ONLY = not (DEBUG or LOCAL_DEV)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS_ONLY)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS_ONLY)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS_ONLY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS_ONLY)
+# Preloading is a commitment (hstspreload.org: removal takes months), so it is opt-in.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if env_str("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + env_str("SECURE_PROXY_SSL_HEADER").strip().upper().replace("-", "_"),
+        "https",
+    )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+# Content-Security-Policy (django-csp 4), in every mode, so `make run` shows what production
+# enforces. Scripts only from our own files: no inline <script>, on*= handlers, hx-on or eval
+# (base.html's htmx-config turns htmx's eval features and its injected indicator <style> off).
+# Style attributes stay allowed (style-src-attr): templates set per-item colours, aspect ratios
+# and progress with them; <style> elements and style sheets stay 'self' only. Forms may lead to
+# Stripe's hosted Checkout and Customer Portal (or the STRIPE_API_BASE fake). CSP_EXTRA_IMG_SRC
+# adds image origins (e.g. an object-storage host serving media).
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-elem": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", *env_list("CSP_EXTRA_IMG_SRC")],
+        "connect-src": ["'self'"],  # CSP 3: 'self' covers the same host's ws:/wss: (/ws/jobs/)
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        # + the STRIPE_API_BASE origin, below the Stripe settings
+        "form-action": ["'self'", "https://checkout.stripe.com", "https://billing.stripe.com"],
+        "upgrade-insecure-requests": HTTPS_ONLY,
+    }
+}
+# Permissions-Policy (django-permissions-policy): the studio uses none of these powerful features.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
 
 # --- DRF --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -425,6 +538,8 @@ STRIPE_API_BASE = env_str(
     "STRIPE_API_BASE", f"http://127.0.0.1:{STRIPE_FAKE_PORT}" if STRIPE_FAKE else ""
 )
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
+if _origin(STRIPE_API_BASE):  # the fake's Checkout pages (STRIPE_FAKE, tests)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(_origin(STRIPE_API_BASE))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -11,9 +11,11 @@ from viewbait import ratelimits
 
 urlpatterns = [
     path("healthz", studio_views.healthz, name="healthz"),
-    path("admin/", admin.site.urls),
     # Sign-up and log-in attempts are limited per client IP (settings.RATE_LIMITS); these shadow
-    # allauth's own routes of the same names, which keep its per-account limits too.
+    # the admin's and allauth's own routes of the same names (allauth keeps its per-account limits
+    # too). Both log-in forms count against one "login" budget, so the admin's is no way around it.
+    path("admin/login/", ratelimits.limit("login")(admin.site.login), name="admin_login"),
+    path("admin/", admin.site.urls),
     path(
         "accounts/login/",
         ratelimits.limit("login")(account_views.login),

@@ -167,3 +167,12 @@
   });
   schedule();
 })();
+
+// An element with data-clear-on-request="<id>" empties that element when its htmx request starts
+// (the filters clear the live strip of new thumbnails). In a file, not an hx-on attribute: the
+// Content-Security-Policy allows no inline script.
+document.addEventListener("htmx:beforeRequest", function (event) {
+  const id = event.target instanceof Element ? event.target.dataset.clearOnRequest : undefined;
+  const target = id ? document.getElementById(id) : null;
+  if (target) target.replaceChildren();
+});

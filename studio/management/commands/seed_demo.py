@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import override_settings
 
 from billing.models import Plan
@@ -33,10 +33,30 @@ DEMO_THUMBNAILS = (
 PROJECTS = ("Coffee series", "Tech reviews", "Speedruns")
 
 
+def refusal(*, allow_database_url: bool) -> str:
+    """Why the demo accounts may not be created here, or "" when they may: they have known
+    passwords (one is a superuser), so only in an explicit local run (settings.LOCAL_DEV) and,
+    unless asked with `allow_database_url`, only in the embedded SQLite database of VAR_DIR
+    (never in a database given by DATABASE_URL)."""
+    if not settings.LOCAL_DEV:
+        return (
+            "seed_demo creates accounts with known passwords, so it runs only with LOCAL_DEV=1 "
+            "(`make run` sets it)."
+        )
+    if not settings.EMBEDDED_DATABASE and not allow_database_url:
+        return (
+            "seed_demo creates accounts with known passwords; DATABASE_URL names a database "
+            "other than the embedded one, so nothing was created. Pass --allow-database-url "
+            "(make run SEED_ARGS=--allow-database-url) to create them there anyway."
+        )
+    return ""
+
+
 class Command(BaseCommand):
     help = (
-        "Create the demo creator and an ops superuser for a local run (idempotent). "
-        "Built-in plans, styles and palettes come from migrations."
+        "Create the demo creator and an ops superuser, with known passwords, for a local run "
+        "(idempotent; LOCAL_DEV=1 only, and only in the embedded database unless "
+        "--allow-database-url). Built-in plans, styles and palettes come from migrations."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,8 +64,24 @@ class Command(BaseCommand):
         parser.add_argument("--password", default="viewbait-demo")
         parser.add_argument("--admin-email", default="admin@viewbait.local")
         parser.add_argument("--admin-password", default="viewbait-admin")
+        parser.add_argument(
+            "--allow-database-url",
+            action="store_true",
+            help="create the accounts in the DATABASE_URL database too (never by default)",
+        )
+        parser.add_argument(
+            "--or-skip",
+            action="store_true",
+            help="when refused, say why and exit 0 instead of failing (what `make run` uses)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        reason = refusal(allow_database_url=options["allow_database_url"])
+        if reason:
+            if options["or_skip"]:
+                self.stderr.write(f"demo accounts skipped: {reason}")
+                return
+            raise CommandError(reason)
         User = get_user_model()
         for email, password, staff in (
             (options["email"], options["password"], False),

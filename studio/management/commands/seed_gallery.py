@@ -12,6 +12,7 @@ import datetime as dt
 import io
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -68,7 +69,11 @@ class Command(BaseCommand):
         User = get_user_model()
         user, created = User.objects.get_or_create(username=email, defaults={"email": email})
         if created:
-            user.set_password("viewbait-demo")
+            # A known password only in a local run; elsewhere the account cannot log in.
+            if settings.LOCAL_DEV:
+                user.set_password("viewbait-demo")
+            else:
+                user.set_unusable_password()
             user.save(update_fields=["password"])
         open_account(user=user)
         return user

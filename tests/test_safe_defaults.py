@@ -1,0 +1,313 @@
+"""Safe defaults (issue 12, item 3): production settings unless LOCAL_DEV=1 says otherwise.
+
+Start-up is refused on the repository's SECRET_KEY with DEBUG off; `manage.py check --deploy` is
+clean with the README's production environment; a Daphne running production settings redirects
+http to https and sends HSTS, CSP, Permissions-Policy and Secure cookies; seed_demo creates its
+known-password accounts only in a local run's embedded database unless asked; the admin's log-in
+shares the site log-in's per-IP limit.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import stat
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.core.management import CommandError, call_command
+from django.core.management.utils import get_random_secret_key
+
+from tests.conftest import make_user
+from tests.servers import ROOT, Daphne, database_url
+from viewbait.settings import REPOSITORY_SECRET_KEY
+
+README = ROOT / "README.md"
+REFUSAL = "SECRET_KEY is the repository's default"
+# What the environment of a test process may carry that would change the mode under test.
+MODE_VARIABLES = (
+    "LOCAL_DEV",
+    "SECRET_KEY",
+    "DEBUG",
+    "SECURE_PROXY_SSL_HEADER",
+    "SECURE_HSTS_PRELOAD",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "ALLOWED_HOSTS",
+)
+
+
+def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Our environment without any mode variable, on viewbait.settings, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in MODE_VARIABLES}
+    env.update(
+        DJANGO_SETTINGS_MODULE="viewbait.settings",
+        VIEWBAIT_VAR_DIR=str(tmp_path),
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+# --- start-up ----------------------------------------------------------------------------------
+
+
+def test_repository_key_is_refused_at_start_with_debug_off(tmp_path: Path) -> None:
+    asgi = ["-c", "import viewbait.asgi"]  # what Daphne loads
+    manage = ["manage.py", "check"]
+    for argv, env in (
+        (asgi, production_env(tmp_path)),
+        (manage, production_env(tmp_path, SECRET_KEY=REPOSITORY_SECRET_KEY)),
+    ):
+        refused = run(argv, env)
+        assert refused.returncode != 0
+        assert REFUSAL in refused.stderr
+    own_key = run(manage, production_env(tmp_path, SECRET_KEY=get_random_secret_key()))
+    assert own_key.returncode == 0, own_key.stderr
+    debug = run(asgi, production_env(tmp_path, DEBUG="1"))  # a developer's DEBUG run
+    assert debug.returncode == 0, debug.stderr
+
+
+def test_local_dev_keeps_a_random_key_of_its_own_in_var(tmp_path: Path) -> None:
+    show = [
+        "-c",
+        "import django; django.setup(); from django.conf import settings as s; print(s.SECRET_KEY)",
+    ]
+    env = production_env(tmp_path, LOCAL_DEV="1")
+    first, second = run(show, env), run(show, env)
+    assert first.returncode == 0, first.stderr
+    key = first.stdout.strip()
+    assert key == second.stdout.strip()  # kept: sessions survive a restart
+    assert key != REPOSITORY_SECRET_KEY and len(key) >= 50
+    path = tmp_path / "secret_key"
+    assert path.read_text() == key
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# --- check --deploy ------------------------------------------------------------------------------
+
+
+def readme_production_env() -> dict[str, str]:
+    """The KEY=value lines of the README's "Production settings" sh block."""
+    section = README.read_text().split("## Production settings", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None, "README: no sh block under Production settings"
+    pairs = [line.split("=", 1) for line in block.group(1).splitlines() if "=" in line]
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def test_check_deploy_is_clean_with_the_readme_production_settings(tmp_path: Path) -> None:
+    documented = readme_production_env()
+    assert documented["SECRET_KEY"].startswith("<")  # a placeholder, filled in here
+    documented["SECRET_KEY"] = get_random_secret_key()
+    checked = run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        production_env(tmp_path, **documented),
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "System check identified no issues" in checked.stdout
+
+
+# --- headers of a production server ---------------------------------------------------------------
+
+
+def request(
+    server: Daphne, method: str, path: str, headers: dict[str, str] | None = None, body: str = ""
+) -> tuple[int, dict[str, str], list[str]]:
+    """(status, headers by lower-case name, every Set-Cookie value), redirects not followed."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request(method, path, body=body or None, headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        raw = response.getheaders()
+    finally:
+        connection.close()
+    cookies = [value for name, value in raw if name.lower() == "set-cookie"]
+    return response.status, {name.lower(): value for name, value in raw}, cookies
+
+
+def directives(header: str) -> dict[str, list[str]]:
+    parsed = [part.split() for part in header.split(";") if part.strip()]
+    return {words[0]: words[1:] for words in parsed}
+
+
+@pytest.fixture
+def production_server(tmp_path: Path, transactional_db: None) -> Any:
+    (tmp_path / "media").mkdir()
+    env = production_env(
+        tmp_path,
+        LOCAL_DEV="0",  # Daphne adds our environment: say it explicitly
+        DEBUG="0",
+        SECRET_KEY=get_random_secret_key(),
+        ALLOWED_HOSTS="127.0.0.1",
+        SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
+        DATABASE_URL=database_url(),
+        MEDIA_ROOT=str(tmp_path / "media"),
+        RATELIMIT_ENABLE="0",
+        JOBS_RUN_INLINE="0",
+    )
+    server = Daphne(env, tmp_path / "daphne.log")
+    try:
+        server.wait_until_up()
+        yield server
+    finally:
+        server.stop()
+
+
+def test_production_server_sends_https_only_headers_and_secure_cookies(
+    production_server: Daphne,
+) -> None:
+    server = production_server
+    origin = f"https://127.0.0.1:{server.port}"
+    status, headers, _ = request(server, "GET", "/accounts/login/")
+    assert status == 301 and headers["location"] == f"{origin}/accounts/login/"
+
+    https = {"X-Forwarded-Proto": "https"}
+    status, headers, cookies = request(server, "GET", "/accounts/login/", https)
+    assert status == 200
+    assert headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+    csp = directives(headers["content-security-policy"])
+    assert csp["script-src"] == ["'self'"]
+    assert csp["default-src"] == ["'self'"]
+    assert csp["object-src"] == ["'none'"] and csp["frame-ancestors"] == ["'none'"]
+    assert "upgrade-insecure-requests" in csp
+    assert not any("unsafe" in source for source in csp["script-src"] + csp["style-src-elem"])
+    policy = headers["permissions-policy"]
+    for feature in ("camera=()", "microphone=()", "geolocation=()", "payment=()"):
+        assert feature in policy
+    csrf_cookie = next(c for c in cookies if c.startswith("csrftoken="))
+    assert "Secure" in csrf_cookie
+    token = csrf_cookie.split(";", 1)[0].split("=", 1)[1]
+
+    # A hash the server's (production) hashers verify; the tests' own hasher is MD5.
+    user = make_user("secure@example.com")
+    hasher = PBKDF2PasswordHasher()
+    user.password = hasher.encode("correct horse battery", hasher.salt(), iterations=1000)
+    user.save(update_fields=["password"])
+    status, headers, cookies = request(
+        server,
+        "POST",
+        "/accounts/login/",
+        {
+            **https,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={token}",
+            "Origin": origin,
+            "Referer": f"{origin}/accounts/login/",
+        },
+        urlencode(
+            {
+                "login": "secure@example.com",
+                "password": "correct horse battery",
+                "csrfmiddlewaretoken": token,
+            }
+        ),
+    )
+    assert status == 302, headers
+    session_cookie = next(c for c in cookies if c.startswith("sessionid="))
+    assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+
+    status, headers, _ = request(server, "GET", "/admin/login/", https)
+    assert status == 200 and "content-security-policy" in headers
+    # Load balancers probe over plain http: the health check is not redirected.
+    assert request(server, "GET", "/healthz?live=1")[0] == 200
+
+
+# --- seed_demo -------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_seed_demo_needs_local_dev(settings: Any) -> None:
+    settings.LOCAL_DEV = False
+    settings.EMBEDDED_DATABASE = True
+    with pytest.raises(CommandError, match="LOCAL_DEV=1"):
+        call_command("seed_demo")
+    with pytest.raises(CommandError, match="LOCAL_DEV=1"):
+        call_command("seed_demo", "--allow-database-url")
+    assert not get_user_model().objects.exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_a_database_url_database_unless_asked(settings: Any) -> None:
+    settings.LOCAL_DEV = True
+    settings.EMBEDDED_DATABASE = False
+    with pytest.raises(CommandError, match="--allow-database-url"):
+        call_command("seed_demo")
+    err = []
+    call_command("seed_demo", "--or-skip", stderr=_Sink(err))  # what `make run` runs
+    assert "demo accounts skipped" in "".join(err)
+    assert not get_user_model().objects.exists()
+
+
+@pytest.mark.django_db
+def test_seed_gallery_account_has_no_known_password_outside_local_dev(settings: Any) -> None:
+    settings.LOCAL_DEV = False
+    call_command("seed_gallery", email="bench@example.com", count=1, images=1, quiet=True)
+    user = get_user_model().objects.get(email="bench@example.com")
+    assert not user.has_usable_password()
+
+
+class _Sink:
+    def __init__(self, parts: list[str]) -> None:
+        self.parts = parts
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+# --- admin log-in -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_admin_login_shares_the_site_login_limit_per_ip(settings: Any, client: Any) -> None:
+    settings.RATELIMIT_ENABLE = True
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
+    # An hour's window: a few requests never straddle its end.
+    settings.RATE_LIMITS = {
+        **settings.RATE_LIMITS,
+        "login": {**settings.RATE_LIMITS["login"], "rates": {"*": "2/h"}},
+    }
+    make_user("ops@example.com", is_staff=True, is_superuser=True)
+    attempt = {"username": "ops@example.com", "password": "wrong", "next": "/admin/"}
+
+    def admin_login(ip: str) -> Any:
+        return client.post("/admin/login/", attempt, REMOTE_ADDR=ip)
+
+    assert [admin_login("198.51.100.7").status_code for _ in range(2)] == [200, 200]
+    refused = admin_login("198.51.100.7")
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) >= 1
+    # One budget for both forms: the site's log-in is spent too, and a right password waits.
+    assert (
+        client.post(
+            "/accounts/login/",
+            {"login": "x@example.com", "password": "y"},
+            REMOTE_ADDR="198.51.100.7",
+        ).status_code
+        == 429
+    )
+    assert client.get("/admin/login/", REMOTE_ADDR="198.51.100.7").status_code == 200  # GET free
+    right = {**attempt, "password": "correct horse battery"}
+    assert client.post("/admin/login/", right, REMOTE_ADDR="198.51.100.7").status_code == 429
+    assert client.post("/admin/login/", right, REMOTE_ADDR="198.51.100.8").status_code == 302
