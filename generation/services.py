@@ -291,6 +291,12 @@ class JobContext:
 
     # lease -------------------------------------------------------------------------------
     def start_heartbeat(self) -> None:
+        """Start renewing the lease on a thread with its own database connection. Not inside an
+        enclosing transaction (a test's `TestCase`-style transaction; workers never run a job in
+        one): that connection could not see the job's uncommitted row and would take every
+        renewal for a lost lease."""
+        if connection.in_atomic_block:
+            return
         self._heartbeat = threading.Thread(
             target=self._renew, name=f"lease-{self.job.pk}", daemon=True
         )

@@ -71,7 +71,7 @@ def test_seed_demo_gives_the_demo_creator_a_plan_face_projects_and_gallery(setti
     from django.contrib.auth import get_user_model
 
     from billing.services import effective_plan
-    from studio.models import Face, Project
+    from studio.models import Face, Project, Style
 
     settings.LOCAL_DEV = True  # a local run (tests/test_safe_defaults.py: refused otherwise)
     out = run("seed_demo", "--allow-database-url")
@@ -79,12 +79,13 @@ def test_seed_demo_gives_the_demo_creator_a_plan_face_projects_and_gallery(setti
     demo = get_user_model().objects.get(email="demo@viewbait.local")
     assert effective_plan(demo).slug == "pro"  # every tool can be shown
     assert Face.objects.filter(owner=demo).count() == 1
-    assert Project.objects.filter(owner=demo).count() == 2
+    assert Project.objects.filter(owner=demo).count() == 3
     thumbnails = Thumbnail.objects.filter(owner=demo)
-    assert thumbnails.count() == 6
-    assert {t.aspect_ratio for t in thumbnails} == {"16:9", "9:16", "1:1"}
-    assert len({t.style_id for t in thumbnails}) == 6
+    assert thumbnails.count() == 8
+    assert {t.aspect_ratio for t in thumbnails} == {"16:9", "9:16", "1:1", "4:3"}
+    assert len({t.style_id for t in thumbnails}) == 7  # every built-in style
+    assert not Style.objects.filter(owner=None, preview="").exists()  # the library's previews
     balance = get_balance(demo)
     run("seed_demo", "--allow-database-url")  # idempotent: nothing more is made or charged
-    assert Thumbnail.objects.filter(owner=demo).count() == 6
+    assert Thumbnail.objects.filter(owner=demo).count() == 8
     assert get_balance(demo) == balance

@@ -150,7 +150,9 @@ def directives(header: str) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def production_server(tmp_path: Path, transactional_db: None) -> Any:
+def production_server(
+    tmp_path: Path, transactional_db: None, django_db_serialized_rollback: None
+) -> Any:
     (tmp_path / "media").mkdir()
     env = production_env(
         tmp_path,

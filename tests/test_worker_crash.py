@@ -101,7 +101,9 @@ class Stack:
 
 
 @pytest.fixture
-def stack(transactional_db: None, tmp_path: Path, monkeypatch) -> Iterator[Stack]:
+def stack(
+    transactional_db: None, django_db_serialized_rollback: None, tmp_path: Path, monkeypatch
+) -> Iterator[Stack]:
     if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
         pytest.skip("needs DATABASE_URL and REDIS_URL (worker processes share them)")
     if connection.vendor != "postgresql":
