@@ -14,7 +14,9 @@ MEDIA_ROOT = os.environ["BENCH_MEDIA_ROOT"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "bench-http.sqlite3")}  # noqa: F405
 else:
-    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_http"}  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": f"test_{DATABASES['default']['NAME']}_{os.environ.get('BENCH_DB_SUFFIX', 'http')}"  # noqa: F405
+    }
 if os.environ.get("BENCH_DB_NAME"):
     DATABASES["default"]["NAME"] = os.environ["BENCH_DB_NAME"]  # noqa: F405
 if DRAMATIQ_BROKER["OPTIONS"]:  # noqa: F405
