@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ViewBait uses when they are missing and this machine can install them:
-# Noto fonts (the local renderer draws titles in every script, and emoji) and Chromium (browser
-# tests) and wrk (benchmarks). Never fails the build: without them the renderer falls back to DejaVu and browser tests skip.
+# Noto fonts (the local renderer draws titles in every script, and emoji), Chromium (browser tests)
+# and wrk (benchmarks). Never fails the build: without them the renderer falls back to DejaVu and
+# browser tests skip.
 set -u
 want=()
 [[ -e /usr/share/fonts/truetype/noto/NotoSans-Bold.ttf ]] || want+=(fonts-noto-core)
