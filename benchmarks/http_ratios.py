@@ -125,7 +125,7 @@ def stop_web(process: subprocess.Popen[bytes]) -> None:
 
 
 def wrk(url: str, seconds: int, connections: int, headers: dict[str, str], lua: str | None) -> dict:
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency"]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     with tempfile.TemporaryDirectory() as scratch:

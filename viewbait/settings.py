@@ -112,7 +112,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise, able to run in the ASGI event loop (viewbait.middleware: no thread hops).
+    "viewbait.middleware.StaticFilesMiddleware",
     # After WhiteNoise (static files go out precompressed, never through it); gzips HTML and
     # JSON for clients that accept it (viewbait.middleware: text types only, BREACH notes).
     "viewbait.middleware.CompressTextMiddleware",
