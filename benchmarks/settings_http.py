@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import os
 
+# Plain http on 127.0.0.1 with a random local key, as `make run` (the production defaults would
+# redirect to https and refuse the repository's key); inherited by the servers it starts.
+os.environ.setdefault("LOCAL_DEV", "1")
+
 from viewbait.settings import *  # noqa: F403
 
 ROOT_URLCONF = "benchmarks.http_urls"

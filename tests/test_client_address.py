@@ -50,6 +50,7 @@ def web(tmp_path: Path, trusted: str) -> Iterator[WebServer]:
         "RATELIMIT_ENABLE": "1",
         "TRUSTED_PROXIES": trusted,
         "DEBUG": "0",
+        "LOCAL_DEV": "1",  # plain http on 127.0.0.1, as `make run`
     }
     server = WebServer(env, tmp_path / "web.log", workers=2)
     try:
