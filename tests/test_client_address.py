@@ -30,7 +30,7 @@ from tests.servers import RedisServer, WebServer, database_url, redis_binary
 
 pytestmark = [
     pytest.mark.redis,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
 ATTEMPTS = 22  # past the log-in limit of 20 a minute

@@ -69,7 +69,7 @@ def test_collected_static_files_are_hashed_compressed_and_immutable(tmp_path: Pa
         assert gzip.decompress(body) == (tmp_path / url.removeprefix("/static/")).read_bytes()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_requests_reuse_pooled_postgresql_connections() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("the pool is PostgreSQL's (SQLite opens a file per request)")
