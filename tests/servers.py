@@ -1,5 +1,6 @@
 """Real servers for tests: a private redis-server that can be stopped and started again on the
-same port, Daphne web processes and Dramatiq workers sharing the test's database."""
+same port, web processes started as the Procfile starts them (gunicorn with uvicorn workers) and
+Dramatiq workers sharing the test's database."""
 
 from __future__ import annotations
 
@@ -108,26 +109,34 @@ def database_url() -> str:
     return f"postgres://{auth}{host}:{port}/{quote(name, safe='')}"
 
 
-class Daphne:
-    """One `daphne viewbait.asgi:application` process on a free port, with `env` added to ours.
+def web_command(port: int, workers: int = 1) -> tuple[list[str], dict[str, str]]:
+    """The Procfile's `web:` command (argv, with $PORT expanded) and the environment it needs:
+    `workers` worker processes (WEB_CONCURRENCY; one keeps a 2-core test machine responsive)."""
+    import shlex
+
+    from viewbait.serve import expand, read_procfile
+
+    env = {"PORT": str(port), "WEB_CONCURRENCY": str(workers), "WEB_LOG_LEVEL": "warning"}
+    command = expand(read_procfile(ROOT / "Procfile")["web"], {**os.environ, **env})
+    argv = shlex.split(command)
+    argv[0] = str(BIN / argv[0]) if (BIN / argv[0]).exists() else argv[0]
+    return argv, env
+
+
+class WebServer:
+    """One web process as the Procfile starts it, on a free port, with `env` added to ours.
     Its output goes to `log`."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *, workers: int = 1) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = log
+        argv, web_env = web_command(self.port, workers)
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                [
-                    str(BIN / "daphne"),
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "viewbait.asgi:application",
-                ],
+                argv,
                 cwd=ROOT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **web_env, **env},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -137,7 +146,7 @@ class Daphne:
         deadline = time.monotonic() + seconds
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited early:\n{self.output()}")
+                raise RuntimeError(f"web exited early:\n{self.output()}")
             try:
                 with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response:
                     if response.status == 200:
@@ -145,7 +154,7 @@ class Daphne:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"daphne not up after {seconds} s:\n{self.output()}")
+                raise RuntimeError(f"web not up after {seconds} s:\n{self.output()}")
             time.sleep(0.1)
 
     def stop(self) -> None:

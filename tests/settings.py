@@ -7,6 +7,13 @@ import os
 import tempfile
 import uuid
 
+# Set before the settings are read, and inherited by every server process a test starts:
+# static files unhashed (no collectstatic needed; viewbait.settings STORAGES), and a connection
+# pool larger than the 20 threads + 1 of tests/test_concurrency.py, whose request threads each
+# hold a connection while they wait at a barrier (a pool of 10 deadlocked there).
+os.environ.setdefault("STATIC_MANIFEST", "0")
+os.environ.setdefault("DB_POOL_MAX_SIZE", "32")
+
 from viewbait.settings import *  # noqa: F403
 from viewbait.settings import CACHES, CONTENT_SECURITY_POLICY, DRAMATIQ_BROKER
 

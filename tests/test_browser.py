@@ -1,7 +1,7 @@
 """A creator's first session in a real Chromium, against the real stack.
 
-Daphne (HTTP and the /ws/jobs/ websocket), a Dramatiq worker and Redis run as separate processes,
-as in production, and share this test's database. The creator signs up, uploads a face photo,
+The web process as the Procfile starts it (gunicorn + uvicorn: HTTP and the /ws/jobs/ websocket),
+a Dramatiq worker and Redis run as separate processes, as in production, and share this test's database. The creator signs up, uploads a face photo,
 is refused a plan-locked option with a readable error, generates a thumbnail, watches it progress
 over the websocket and sees it land in the gallery without a page reload, then downloads it.
 """
@@ -27,7 +27,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import FACE_PHOTO
-from tests.servers import BIN, ROOT, database_url, free_port
+from tests.servers import BIN, ROOT, database_url, free_port, web_command
 
 pytestmark = [
     pytest.mark.browser,
@@ -88,12 +88,12 @@ def tail(path: Path, lines: int = 60) -> str:
 
 
 class Stack:
-    """Daphne and a Dramatiq worker as subprocesses, each in its own process group."""
+    """The web process (as the Procfile starts it) and a Dramatiq worker as subprocesses, each in its own process group."""
 
     def __init__(self, tmp_path: Path, database: str, redis: str) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.logs = {"daphne": tmp_path / "daphne.log", "worker": tmp_path / "worker.log"}
+        self.logs = {"web": tmp_path / "web.log", "worker": tmp_path / "worker.log"}
         (tmp_path / "media").mkdir()
         (tmp_path / "var").mkdir()
         self.env = {
@@ -131,17 +131,9 @@ class Stack:
         return process
 
     def start(self) -> None:
-        daphne = self._spawn(
-            "daphne",
-            [
-                str(BIN / "daphne"),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "viewbait.asgi:application",
-            ],
-        )
+        argv, web_env = web_command(self.port)
+        self.env.update(web_env)
+        web = self._spawn("web", argv)
         worker = self._spawn(
             "worker",
             [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
@@ -149,7 +141,7 @@ class Stack:
         deadline = time.monotonic() + STARTUP_SECONDS
         web_up = worker_up = False
         while not (web_up and worker_up):
-            for name, process in (("daphne", daphne), ("worker", worker)):
+            for name, process in (("web", web), ("worker", worker)):
                 if process.poll() is not None:
                     raise RuntimeError(f"{name} exited early:\n{tail(self.logs[name])}")
             if time.monotonic() > deadline:

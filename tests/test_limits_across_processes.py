@@ -1,7 +1,7 @@
 """Proof that a limit holds across server processes.
 
-Two Daphne processes on different ports share this test's database (PostgreSQL in CI) and one
-Redis (REDIS_URL in CI, else a private redis-server). Thirty generate requests alternate between
+Two web processes (started as the Procfile does) on different ports share this test's database
+(PostgreSQL in CI) and one Redis (REDIS_URL in CI, else a private redis-server). Thirty generate requests alternate between
 them against a limit of 20 units a minute: exactly 20 are accepted and 10 refused with 429, and
 both processes refuse some, though each saw only 15 requests. The same thirty requests against two
 processes that count in their own memory (the earlier design) all get through.
@@ -27,7 +27,7 @@ from billing.models import CreditAccount, Plan
 from billing.services import adjust_credits, change_plan
 from generation.models import Job
 from tests.conftest import make_user
-from tests.servers import Daphne, RedisServer, database_url, redis_binary
+from tests.servers import RedisServer, WebServer, database_url, redis_binary
 from viewbait import ratelimits
 
 pytestmark = [
@@ -57,11 +57,11 @@ def shared_redis(tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def two_servers(tmp_path: Path, env: dict[str, str]) -> Iterator[list[Daphne]]:
-    servers: list[Daphne] = []
+def two_servers(tmp_path: Path, env: dict[str, str]) -> Iterator[list[WebServer]]:
+    servers: list[WebServer] = []
     try:
         for name in ("a", "b"):
-            servers.append(Daphne(env, tmp_path / f"daphne-{name}.log"))
+            servers.append(WebServer(env, tmp_path / f"web-{name}.log"))
         for server in servers:
             server.wait_until_up()
         yield servers
@@ -70,7 +70,7 @@ def two_servers(tmp_path: Path, env: dict[str, str]) -> Iterator[list[Daphne]]:
             server.stop()
 
 
-def post_generate(server: Daphne, session: str, title: str) -> tuple[int, dict[str, Any], str]:
+def post_generate(server: WebServer, session: str, title: str) -> tuple[int, dict[str, Any], str]:
     csrf = secrets.token_hex(16)  # any well-formed secret works as cookie + header pair
     request = urllib.request.Request(
         f"{server.base_url}/api/generate",
@@ -93,7 +93,7 @@ def post_generate(server: Daphne, session: str, title: str) -> tuple[int, dict[s
         return error.code, json.loads(error.read() or b"{}"), error.headers.get("Retry-After", "")
 
 
-def alternate(servers: list[Daphne], session: str, label: str) -> list[tuple[int, str, str]]:
+def alternate(servers: list[WebServer], session: str, label: str) -> list[tuple[int, str, str]]:
     """(status, code, server) for each of REQUESTS requests sent to the servers in turn."""
     results = []
     for n in range(REQUESTS):

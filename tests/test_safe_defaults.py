@@ -1,8 +1,8 @@
 """Safe defaults (issue 12, item 3): production settings unless LOCAL_DEV=1 says otherwise.
 
 Start-up is refused on the repository's SECRET_KEY with DEBUG off; `manage.py check --deploy` is
-clean with the README's production environment; a Daphne running production settings redirects
-http to https and sends HSTS, CSP, Permissions-Policy and Secure cookies; seed_demo creates its
+clean with the README's production environment; the web process (as the Procfile starts it)
+running production settings redirects http to https and sends HSTS, CSP, Permissions-Policy and Secure cookies; seed_demo creates its
 known-password accounts only in a local run's embedded database unless asked; the admin's log-in
 shares the site log-in's per-IP limit.
 """
@@ -27,7 +27,7 @@ from django.core.management import CommandError, call_command
 from django.core.management.utils import get_random_secret_key
 
 from tests.conftest import make_user
-from tests.servers import ROOT, Daphne, database_url
+from tests.servers import ROOT, WebServer, database_url
 from viewbait.settings import REPOSITORY_SECRET_KEY
 
 README = ROOT / "README.md"
@@ -70,7 +70,7 @@ def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 
 def test_repository_key_is_refused_at_start_with_debug_off(tmp_path: Path) -> None:
-    asgi = ["-c", "import viewbait.asgi"]  # what Daphne loads
+    asgi = ["-c", "import viewbait.asgi"]  # what the web process loads
     manage = ["manage.py", "check"]
     for argv, env in (
         (asgi, production_env(tmp_path)),
@@ -129,7 +129,7 @@ def test_check_deploy_is_clean_with_the_readme_production_settings(tmp_path: Pat
 
 
 def request(
-    server: Daphne, method: str, path: str, headers: dict[str, str] | None = None, body: str = ""
+    server: WebServer, method: str, path: str, headers: dict[str, str] | None = None, body: str = ""
 ) -> tuple[int, dict[str, str], list[str]]:
     """(status, headers by lower-case name, every Set-Cookie value), redirects not followed."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
@@ -156,7 +156,7 @@ def production_server(
     (tmp_path / "media").mkdir()
     env = production_env(
         tmp_path,
-        LOCAL_DEV="0",  # Daphne adds our environment: say it explicitly
+        LOCAL_DEV="0",  # WebServer adds our environment: say it explicitly
         DEBUG="0",
         SECRET_KEY=get_random_secret_key(),
         ALLOWED_HOSTS="127.0.0.1",
@@ -166,7 +166,7 @@ def production_server(
         RATELIMIT_ENABLE="0",
         JOBS_RUN_INLINE="0",
     )
-    server = Daphne(env, tmp_path / "daphne.log")
+    server = WebServer(env, tmp_path / "daphne.log")
     try:
         server.wait_until_up()
         yield server
@@ -175,7 +175,7 @@ def production_server(
 
 
 def test_production_server_sends_https_only_headers_and_secure_cookies(
-    production_server: Daphne,
+    production_server: WebServer,
 ) -> None:
     server = production_server
     origin = f"https://127.0.0.1:{server.port}"

@@ -1,4 +1,5 @@
-"""`make run`: serve the studio (Daphne) and its Dramatiq worker, supervised, from the Procfile.
+"""`make run`: serve the studio (gunicorn with uvicorn workers, viewbait/gunicorn_conf.py) and its
+Dramatiq worker, supervised, from the Procfile.
 
 The Procfile stays the one list of commands (production process managers read it too): each
 `name: command` line is one process, `$PORT` / `${PORT}` (and any other variable of the

@@ -112,7 +112,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise, able to run in the ASGI event loop (viewbait.middleware: no thread hops).
+    "viewbait.middleware.StaticFilesMiddleware",
+    # After WhiteNoise (static files go out precompressed, never through it); gzips HTML and
+    # JSON for clients that accept it (viewbait.middleware: text types only, BREACH notes).
+    "viewbait.middleware.CompressTextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -144,12 +148,36 @@ TEMPLATES = [
 # No DATABASE_URL: the embedded SQLite database in VAR_DIR, which only this checkout uses (the
 # one place `seed_demo` may create its fixed-password accounts without being asked).
 EMBEDDED_DATABASE = not env_str("DATABASE_URL")
+
+# PostgreSQL connections come from a per-process psycopg pool (Django 5.1+, psycopg_pool) unless
+# DB_POOL=0: a request or a worker's message takes a connection for its duration and gives it
+# back (Django's request_finished / django_dramatiq's DbConnectionsMiddleware close it), so no
+# request pays PostgreSQL's connection start-up (a new backend process per connection). Safe
+# under ASGI, where each request's sync code may run on a different thread, unlike
+# CONN_MAX_AGE's thread-bound persistent connections (Django's docs: "disable persistent
+# connections under ASGI, use pooling"). Sizing: DB_POOL_MAX_SIZE must exceed the number of
+# threads of one process that can hold a connection at once *while waiting for each other*
+# (tests/test_concurrency.py: 20 request threads at a barrier plus the test's own, so 21; the
+# test settings raise it); a request beyond max_size waits up to DB_POOL_TIMEOUT seconds for a
+# connection, then fails (psycopg_pool.PoolTimeout) instead of hanging. Connections per server:
+# (web workers + Dramatiq processes) x max_size at most; min_size are kept open.
+# DB_POOL=0 falls back to DB_CONN_MAX_AGE (seconds, 0 = a connection per request) with
+# CONN_HEALTH_CHECKS.
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        conn_health_checks=True,
     )
 }
+DB_POOL = env_bool("DB_POOL", True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DB_POOL_MIN_SIZE", 2),
+        "max_size": env_int("DB_POOL_MAX_SIZE", 24),
+        "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; IMMEDIATE takes the write lock at
     # BEGIN, so two writers queue on the 20 s timeout instead of failing with "database is locked".
@@ -279,6 +307,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
+# allauth keys its per-IP limits on viewbait.ratelimits.client_ip (TRUSTED_PROXIES), as ours do.
+ACCOUNT_ADAPTER = "viewbait.account_adapter.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "optional")
@@ -471,7 +501,15 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Hashed names (app.3f2a9c1b7e4d.js) with gzip copies, written by `collectstatic` (make run
+    # runs it; a deployment runs it at build time). WhiteNoise serves hashed names with
+    # `Cache-Control: max-age=315360000, public, immutable` and the .gz to clients accepting it.
+    # STATIC_MANIFEST=0 (the test settings) serves the source files unhashed with no collectstatic.
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env_bool("STATIC_MANIFEST", True)
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
 WHITENOISE_USE_FINDERS = True
 # Uploads: the whole request body, and each image file (bytes); pixel limit guards against

@@ -1,0 +1,115 @@
+"""Client addresses through the real web process (issue 12, item 2).
+
+The web process is started exactly as the Procfile starts it (gunicorn with uvicorn workers, two
+of them) with rate limits on and a private Redis. Every request comes from 127.0.0.1, carries a
+different `X-Forwarded-For` and signs in with a wrong password; the product's per-IP log-in
+limit (settings.RATE_LIMITS["login"], 20 a minute) counts it.
+
+- With `TRUSTED_PROXIES` empty the header is anyone's claim: every attempt counts against
+  127.0.0.1 and the 21st is refused. A server that believed proxy headers itself (Daphne's
+  `--proxy-headers`, uvicorn's default trust of 127.0.0.1) would see 22 different clients.
+- With 127.0.0.1 in `TRUSTED_PROXIES` the header is our proxy's word: 22 different clients,
+  none refused.
+
+allauth's own per-IP limits ask its adapter (viewbait.account_adapter), checked below.
+"""
+
+from __future__ import annotations
+
+import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.servers import RedisServer, WebServer, database_url, redis_binary
+
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+ATTEMPTS = 22  # past the log-in limit of 20 a minute
+
+
+@contextmanager
+def web(tmp_path: Path, trusted: str) -> Iterator[WebServer]:
+    binary = redis_binary()
+    if binary is None:
+        pytest.skip("no redis-server binary")
+    redis_server = RedisServer(binary, tmp_path)
+    redis_server.start()
+    env = {
+        "DJANGO_SETTINGS_MODULE": "viewbait.settings",  # the real settings, not the test ones
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": redis_server.url(1),
+        "RATELIMIT_ENABLE": "1",
+        "TRUSTED_PROXIES": trusted,
+        "DEBUG": "0",
+        "LOCAL_DEV": "1",  # plain http on 127.0.0.1, as `make run`
+    }
+    server = WebServer(env, tmp_path / "web.log", workers=2)
+    try:
+        server.wait_until_up()
+        yield server
+    finally:
+        server.stop()
+        redis_server.stop()
+
+
+def failed_login(server: WebServer, index: int) -> int:
+    """Status of one log-in with a wrong password, claiming to come from 203.0.113.<index>."""
+    csrf = secrets.token_hex(16)  # any well-formed secret works as cookie + form field
+    body = urllib.parse.urlencode(
+        {
+            "login": f"nobody{index}@example.com",
+            "password": "wrong password",
+            "csrfmiddlewaretoken": csrf,
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{server.base_url}/accounts/login/",
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf}",
+            "X-Forwarded-For": f"203.0.113.{index + 1}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def test_spoofed_forwarded_for_from_an_untrusted_peer_does_not_change_the_limit_key(
+    tmp_path: Path,
+) -> None:
+    with web(tmp_path, trusted="") as server:
+        statuses = [failed_login(server, i) for i in range(ATTEMPTS)]
+        log = server.output()
+    assert set(statuses[:10]) == {200}, (statuses, log)
+    assert statuses[-1] == 429, (statuses, log)
+
+
+def test_forwarded_for_from_a_trusted_proxy_is_the_client(tmp_path: Path) -> None:
+    with web(tmp_path, trusted="127.0.0.1") as server:
+        statuses = [failed_login(server, i) for i in range(ATTEMPTS)]
+    assert set(statuses) == {200}, statuses
+
+
+def test_allauth_limits_key_on_the_same_client() -> None:
+    from allauth.account.adapter import get_adapter
+    from django.test import RequestFactory, override_settings
+
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="198.51.100.4")
+    with override_settings(TRUSTED_PROXIES=[]):
+        assert get_adapter(request).get_client_ip(request) == "10.0.0.5"
+    with override_settings(TRUSTED_PROXIES=["10.0.0.0/8"]):
+        assert get_adapter(request).get_client_ip(request) == "198.51.100.4"

@@ -1,0 +1,103 @@
+"""What the web process does for every response: text gzipped for clients that accept it (never
+images), static files hashed and cached for good, database connections from the pool."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.templatetags.static import static
+from django.test import AsyncClient, Client, override_settings
+from django.utils.module_loading import import_string
+
+from viewbait.middleware import compressible
+
+
+@pytest.mark.django_db
+def test_html_is_gzipped_only_for_clients_that_accept_it(client: Client) -> None:
+    plain = client.get("/accounts/login/")
+    assert plain.status_code == 200
+    assert not plain.has_header("Content-Encoding")
+    zipped = client.get("/accounts/login/", headers={"Accept-Encoding": "gzip, br"})
+    assert zipped["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped["Vary"]
+    assert b"<html" in gzip.decompress(zipped.content).lower()
+
+
+def test_only_text_types_are_compressible() -> None:
+    assert compressible("text/html; charset=utf-8")
+    assert compressible("application/json")
+    assert compressible("image/svg+xml")
+    assert not compressible("image/png")
+    assert not compressible("image/webp")
+    assert not compressible("application/zip")
+
+
+@pytest.mark.django_db
+def test_collected_static_files_are_hashed_compressed_and_immutable(tmp_path: Path) -> None:
+    # The production default (the test settings set STATIC_MANIFEST=0), read in a fresh process.
+    env = {k: v for k, v in os.environ.items() if k != "STATIC_MANIFEST"}
+    backend = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from viewbait import settings as s; print(s.STORAGES['staticfiles']['BACKEND'])",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    storages = {**settings.STORAGES, "staticfiles": {"BACKEND": backend}}
+    with override_settings(STATIC_ROOT=tmp_path, STORAGES=storages, WHITENOISE_USE_FINDERS=False):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        url = static("css/app.css")
+        assert url != "/static/css/app.css" and url.startswith("/static/css/app.")
+        response = Client().get(url, headers={"Accept-Encoding": "gzip"})
+        assert response.status_code == 200
+        assert "immutable" in response["Cache-Control"]
+        assert "max-age=315360000" in response["Cache-Control"]
+        assert response["Content-Encoding"] == "gzip"
+        body = b"".join(response.streaming_content)
+        assert gzip.decompress(body) == (tmp_path / url.removeprefix("/static/")).read_bytes()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_requests_reuse_pooled_postgresql_connections() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the pool is PostgreSQL's (SQLite opens a file per request)")
+    assert "pool" in connection.settings_dict["OPTIONS"]
+    connection.close()
+    backends: list[int] = []
+    for _ in range(5):  # what each request does: take a connection, give it back at the end
+        connection.ensure_connection()
+        backends.append(connection.connection.info.backend_pid)
+        connection.close()
+    assert len(set(backends)) < 5, backends  # the same PostgreSQL sessions served them all
+
+
+def test_every_middleware_runs_in_the_asgi_event_loop() -> None:
+    """A sync-only middleware costs every request two thread hops under ASGI."""
+    sync_only = [
+        path
+        for path in settings.MIDDLEWARE
+        if not getattr(import_string(path), "async_capable", False)
+    ]
+    assert sync_only == []
+
+
+@pytest.mark.django_db
+async def test_pages_and_static_files_through_the_asgi_handler() -> None:
+    client = AsyncClient()
+    page = await client.get("/accounts/login/", headers={"Accept-Encoding": "gzip"})
+    assert page.status_code == 200 and page["Content-Encoding"] == "gzip"
+    asset = await client.get(static("css/app.css"))
+    assert asset.status_code == 200
+    assert b"".join(asset.streaming_content)
