@@ -139,7 +139,9 @@ class Daphne:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daphne exited early:\n{self.output()}")
             try:
-                with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response:
+                with urllib.request.urlopen(
+                    f"{self.base_url}/healthz?live=1", timeout=2
+                ) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
