@@ -23,6 +23,7 @@ Repeated fault messages go through `log_throttled`: one line per key and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -176,8 +177,12 @@ class RedisBreaker:
             )
 
     def record_failure(self, exc: BaseException) -> None:
-        if isinstance(exc, RedisUnavailable):
+        """Open (or re-open) the breaker for a fault `exc`; each exception counts once (a
+        connect fails inside its handshake's read, and both report it)."""
+        if isinstance(exc, RedisUnavailable) or getattr(exc, "_redis_breaker_seen", False):
             return
+        with contextlib.suppress(AttributeError):
+            exc._redis_breaker_seen = True  # type: ignore[attr-defined]
         now = time.monotonic()
         with self._lock:
             if self._open_until is None:

@@ -242,6 +242,32 @@ def redis_db_url(name: str, offset: int) -> str:
     return env_str(name, redis_url_with_db(REDIS_URL, (redis_url_db(REDIS_URL) + offset) % 16))
 
 
+def redis_channel_layers(
+    url: str,
+    *,
+    read_timeout: float = CHANNEL_LAYER_READ_TIMEOUT_SECONDS,
+    timeout: float = REDIS_TIMEOUT_SECONDS,
+    prefix: str = "vb-ws",
+) -> dict[str, Any]:
+    """CHANNEL_LAYERS on the Redis at `url`: "default" for websocket consumers, whose receive is
+    a blocking read, so its read timeout (`read_timeout` s) must outlast that read; "publish"
+    for job events (generation.progress), group_send only, so `timeout` s to connect and read.
+    The same server and prefix reach the same groups."""
+
+    def layer(socket_timeout: float, connect_timeout: float) -> dict[str, Any]:
+        host = {
+            "address": url,
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": connect_timeout,
+        }
+        return {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [host], "prefix": prefix},
+        }
+
+    return {"default": layer(read_timeout, 2.0), "publish": layer(timeout, timeout)}
+
+
 # REDIS_URL's own database holds the Dramatiq queues and the websocket groups; rate-limit
 # counters and the general cache each get the next databases unless set.
 RATELIMIT_REDIS_URL = redis_db_url("RATELIMIT_REDIS_URL", 1)
@@ -251,38 +277,7 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 
 if REDIS_URL:
     CACHES = redis_caches(CACHE_REDIS_URL, RATELIMIT_REDIS_URL)
-    _CHANNEL_LAYER_CONFIG = {"prefix": "vb-ws"}
-    CHANNEL_LAYERS = {
-        # Websocket consumers: blocking reads need a read timeout longer than the read.
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                **_CHANNEL_LAYER_CONFIG,
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_timeout": CHANNEL_LAYER_READ_TIMEOUT_SECONDS,
-                        "socket_connect_timeout": 2,
-                    }
-                ],
-            },
-        },
-        # Publishing job events (generation.progress): group_send only, no blocking read, so
-        # the short timeout; the same Redis and prefix reach the same groups.
-        "publish": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                **_CHANNEL_LAYER_CONFIG,
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_timeout": REDIS_TIMEOUT_SECONDS,
-                        "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
-                    }
-                ],
-            },
-        },
-    }
+    CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
     _DRAMATIQ_BROKER = "viewbait.redis_faults.RedisBroker"
     _DRAMATIQ_OPTIONS: dict[str, object] = {
         "url": REDIS_URL,
