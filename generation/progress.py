@@ -165,7 +165,8 @@ class _Publisher:
                 asyncio.wait_for(layer.group_send(group, message), PUBLISH_TIMEOUT_SECONDS)
             )
         except Exception as exc:
-            if breaker is not None:
+            if breaker is not None and isinstance(exc, (*FAULTS, TimeoutError, OSError)):
+                # A fault of the server (not, say, a full channel) fails fast for a while.
                 breaker.record_failure(
                     exc if isinstance(exc, FAULTS) else redis.TimeoutError(repr(exc))
                 )
