@@ -21,6 +21,7 @@ import redis
 from asgiref.sync import async_to_sync
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 
 from generation.models import Job
 from generation.registry import get_job_type
@@ -194,8 +195,7 @@ def flush_publications(timeout: float = 5.0) -> bool:
 
 
 def publication_layer() -> Any:
-    from django.conf import settings
-
+    """The channel layer job events go to: "publish" when configured, else "default"."""
     alias = PUBLISH_LAYER if PUBLISH_LAYER in settings.CHANNEL_LAYERS else DEFAULT_CHANNEL_LAYER
     return get_channel_layer(alias)
 

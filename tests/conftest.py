@@ -34,7 +34,6 @@ def _fresh_redis_fault_state() -> Iterator[None]:
     from viewbait import redis_faults
 
     redis_faults.reset_breakers()
-    redis_faults._throttle.reset()
     yield
     redis_faults.reset_breakers()
 

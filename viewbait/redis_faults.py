@@ -229,9 +229,10 @@ def breaker_for(address: str) -> RedisBreaker:
 
 
 def reset_breakers() -> None:
-    """Close every breaker (tests)."""
+    """Close every breaker and forget which faults were logged when (tests)."""
     for breaker in list(_breakers.values()):
         breaker.reset()
+    _throttle.reset()
 
 
 def server_address(url: str) -> str:
