@@ -65,6 +65,8 @@ def app_on_private_redis(settings: Any, redis_server: RedisServer) -> Iterator[R
     settings.CHANNEL_LAYERS = redis_channel_layers(redis_server.url(0))
     settings.RATELIMIT_ENABLE = True
     settings.REDIS_FAULT_LOG_INTERVAL_SECONDS = 60
+    import generation.actors  # noqa: F401  (actors bind to the broker current at import: the stub)
+
     stub = dramatiq.get_broker()
     broker = RedisBroker(url=redis_server.url(0), namespace=f"vbt-{uuid.uuid4().hex[:8]}")
     dramatiq.set_broker(broker)
