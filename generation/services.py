@@ -45,6 +45,7 @@ from generation.providers import get_provider
 from generation.providers.base import Provider, ProviderError
 from generation.registry import JobOutcome, JobType, UnitFailure, get_job_type
 from generation.resilience import RequeueUnit, Stopped, call_with_retries
+from viewbait.redis_faults import log_throttled
 
 logger = logging.getLogger(__name__)
 
@@ -245,7 +246,14 @@ def send_job(job: Job, *, delay_seconds: float | None = None) -> bool:
             delay_seconds=delay_seconds,
         )
     except Exception:
-        logger.exception("could not send job %s to the broker; the sweeper will retry", job.id)
+        log_throttled(
+            logger,
+            "broker-send",
+            "could not send job %s to the broker; the sweeper will retry",
+            job.id,
+            level=logging.ERROR,
+            exc_info=True,
+        )
         Job.objects.filter(pk=job.pk, status__in=UNFINISHED).update(enqueued_at=None)
         return False
     return True

@@ -13,8 +13,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -54,12 +53,6 @@ POSES = ["", "pointing at the text", "arms crossed", "hands on head", "leaning i
 
 
 @require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 `{"status": "ok", "database": vendor}` once the app can reach its database."""
-    connection.ensure_connection()
-    return JsonResponse({"status": "ok", "database": connection.vendor})
-
-
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("studio")

@@ -27,6 +27,17 @@ def make_user(email: str, **extra: Any) -> Any:
     )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_redis_fault_state() -> Iterator[None]:
+    """Every test starts with closed Redis breakers and an empty fault-log throttle (both are
+    per process), so one test's outage never silences or fails fast another's."""
+    from viewbait import redis_faults
+
+    redis_faults.reset_breakers()
+    yield
+    redis_faults.reset_breakers()
+
+
 @pytest.fixture
 def owner(db: None) -> Any:
     return make_user("owner@example.com")

@@ -46,7 +46,8 @@ def redis_binary() -> str | None:
 
 
 class RedisServer:
-    """`start()`, `stop()` (the port then refuses connections), `url(db)`."""
+    """`start()`, `stop()` (the port then refuses connections), `pause()` / `resume()`
+    (SIGSTOP / SIGCONT: a hung server), `url(db)`."""
 
     def __init__(self, binary: str, workdir: Path) -> None:
         self.binary = binary
@@ -87,8 +88,19 @@ class RedisServer:
                     raise RuntimeError("redis-server did not start") from None
                 time.sleep(0.05)
 
+    def pause(self) -> None:
+        """SIGSTOP: the port still accepts connections (the kernel's backlog) but nothing
+        answers, as with a hung server."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a paused server would not exit
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
@@ -148,7 +160,9 @@ class WebServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"web exited early:\n{self.output()}")
             try:
-                with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response:
+                with urllib.request.urlopen(
+                    f"{self.base_url}/healthz?live=1", timeout=2
+                ) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):

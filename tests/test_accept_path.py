@@ -20,7 +20,7 @@ from billing.models import CreditAccount
 from billing.services import adjust_credits
 from generation import pipeline
 from generation.models import Job
-from generation.progress import publish_job
+from generation.progress import flush_publications, publish_job
 from tests.conftest import set_plan
 from tests.servers import RedisServer, redis_binary
 
@@ -110,11 +110,13 @@ def test_publishing_from_worker_threads_reuses_one_connection(
     assert generate(owner_client, 0).status_code == 202
     job = Job.objects.get(user=owner)
     publish_job(job)
+    assert flush_publications()
     opened = len(redis_connects)
     threads = [threading.Thread(target=publish_job, args=(job,)) for _ in range(4)]
     for thread in threads:
         thread.start()
         thread.join()
+    assert flush_publications()
     assert len(redis_connects) == opened
 
 

@@ -154,7 +154,7 @@ class Stack:
 
     def _healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response:
+            with urllib.request.urlopen(f"{self.base_url}/healthz?live=1", timeout=2) as response:
                 return bool(response.status == 200)
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False

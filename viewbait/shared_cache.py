@@ -7,8 +7,8 @@ worker), else this process's memory. Each namespace ("billing:plans", "billing:a
 process misses at once and rebuilds from the database; superseded entries expire on their own.
 
 Inside a database transaction the cache is bypassed: a transaction may see its own uncommitted
-writes, which must never reach other processes. Cache faults never break a page: they are logged
-and the value is loaded from the database.
+writes, which must never reach other processes. Cache faults never break a page: the value is
+loaded from the database and the fault logged once per interval (viewbait.redis_faults).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from typing import TypeVar
 
 from django.core.cache import caches
 from django.db import connection, transaction
+
+from viewbait.redis_faults import log_throttled
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ def cached(namespace: str, load: Callable[[], T], *, timeout: int) -> T:
         key = f"{namespace}:{_version(namespace)}"
         value = cache.get(key, _MISSING)
     except Exception:  # any cache fault: the database answers instead
-        logger.warning("shared cache read failed for %s", namespace, exc_info=True)
+        log_throttled(logger, "shared-cache-read", "shared cache read failed for %s", namespace)
         _stats[family, "errors"] += 1
         return load()
     if value is not _MISSING:
@@ -75,7 +77,7 @@ def cached(namespace: str, load: Callable[[], T], *, timeout: int) -> T:
     try:
         cache.set(key, value, timeout)
     except Exception:
-        logger.warning("shared cache write failed for %s", namespace, exc_info=True)
+        log_throttled(logger, "shared-cache-write", "shared cache write failed for %s", namespace)
         _stats[family, "errors"] += 1
     return value
 
@@ -84,7 +86,9 @@ def _bump(namespace: str) -> None:
     try:
         caches[CACHE_ALIAS].set(f"{namespace}:version", secrets.token_hex(6), None)
     except Exception:  # entries then live until their timeout; that bounds the staleness
-        logger.warning("shared cache invalidation failed for %s", namespace, exc_info=True)
+        log_throttled(
+            logger, "shared-cache-invalidate", "shared cache invalidation failed for %s", namespace
+        )
 
 
 def invalidate(namespace: str) -> None:

