@@ -454,3 +454,13 @@ def test_s3_storage_gives_presigned_urls_and_refuses_unsigned(s3_endpoint) -> No
 def test_media_url_of_an_empty_field_is_none() -> None:
     assert media_url(None) is None and media_url("") is None
     assert media_url(Thumbnail().image) is None
+
+
+def test_behind_nginx_the_view_checks_and_nginx_sends(owner, anon_client, settings) -> None:
+    settings.MEDIA_ACCEL_REDIRECT = "/protected-media/"
+    thumbnail = store_thumbnail(owner)
+    response = anon_client.get(media_url(thumbnail.image))
+    assert response.status_code == 200 and response.content == b""
+    assert response["X-Accel-Redirect"] == f"/protected-media/{thumbnail.image.name}"
+    assert response["Cache-Control"].startswith("private, max-age=")
+    assert anon_client.get(f"/media/{thumbnail.image.name}").status_code == 404

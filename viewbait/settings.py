@@ -493,6 +493,9 @@ if AWS_STORAGE_BUCKET_NAME:
 else:
     _media_storage = {"BACKEND": "studio.media.PrivateFileSystemStorage"}
 SERVE_MEDIA = env_bool("SERVE_MEDIA", not AWS_STORAGE_BUCKET_NAME)
+# Filesystem media behind nginx: the view checks the signature, nginx sends the file from this
+# `internal` location (X-Accel-Redirect); empty: the view streams it.
+MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT")
 STORAGES = {
     "default": _media_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
