@@ -116,7 +116,9 @@ class PrivateFileSystemStorage(FileSystemStorage):
         return MediaSigner(self).url(name)
 
 
-def file_response(request: HttpRequest, name: str, *, cache_control: str) -> HttpResponse:
+def file_response(
+    request: HttpRequest, name: str, *, cache_control: str
+) -> HttpResponse | FileResponse:
     """Stream the stored file `name` with a validator (ETag from size and modification time,
     Last-Modified) and `cache_control`; 304 when the client's copy is current. 404 when the
     file is missing or the name leaves the storage. With `MEDIA_ACCEL_REDIRECT` set (e.g.
@@ -149,16 +151,16 @@ def file_response(request: HttpRequest, name: str, *, cache_control: str) -> Htt
         conditional["Cache-Control"] = cache_control
         return conditional
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    response = FileResponse(handle, content_type=content_type)
-    response["ETag"] = etag
-    response["Last-Modified"] = http_date(last_modified)
-    response["Cache-Control"] = cache_control
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    streamed = FileResponse(handle, content_type=content_type)
+    streamed["ETag"] = etag
+    streamed["Last-Modified"] = http_date(last_modified)
+    streamed["Cache-Control"] = cache_control
+    streamed["X-Content-Type-Options"] = "nosniff"
+    return streamed
 
 
 @require_safe
-def serve_media(request: HttpRequest, path: str) -> HttpResponse:
+def serve_media(request: HttpRequest, path: str) -> HttpResponse | FileResponse:
     """`GET /media/<name>?e=&s=` (the embedded default only): the file when the signature is
     valid and unexpired, with `Cache-Control: private, max-age` ending a minute before the
     expiry; 404 for anything else (no signature, tampered, expired, missing file)."""
