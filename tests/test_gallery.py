@@ -262,7 +262,7 @@ def test_share_link_shows_only_what_it_should(owner, anon_client) -> None:
     html = anon_client.get(url).content.decode()
     assert "Fav one" in html and "Plain one" not in html
     assert anon_client.get(f"/share/{project.share_token}/t/{plain.pk}").status_code == 404
-    assert anon_client.get(f"/share/{project.share_token}/t/{fav.pk}").status_code == 302
+    assert anon_client.get(f"/share/{project.share_token}/t/{fav.pk}").status_code == 200
     fav.refresh_from_db()
     assert fav.share_clicks == 1
     assert anon_client.get("/share/not-a-token/").status_code == 404
