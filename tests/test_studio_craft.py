@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 from django.test import Client
+from django.utils.html import escape
 
 from billing.models import Plan
 from billing.services import adjust_credits, get_balance
 from generation.models import Job
 from studio.models import Project, Style, Thumbnail
-from tests.conftest import make_user, set_plan
+from tests.conftest import set_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -84,9 +85,7 @@ def test_pages_have_exactly_one_h1(owner: Any, owner_client: Any) -> None:
 
 
 @pytest.fixture
-def shared(
-    owner: Any, owner_client: Any, run_jobs: Any, submit: Any
-) -> tuple[Project, Thumbnail]:
+def shared(owner: Any, owner_client: Any, run_jobs: Any, submit: Any) -> tuple[Project, Thumbnail]:
     assert submit(owner_client, {"title": "Coffee Shops Ranked: All 100"}).status_code == 202
     run_jobs()
     thumbnail = Thumbnail.objects.get(owner=owner)
@@ -116,8 +115,9 @@ def test_download_names_carry_the_title(shared: Any, owner_client: Any) -> None:
     assert 'filename="coffee-shops-ranked-all-100-full.png"' in full["Content-Disposition"]
     Thumbnail.objects.filter(pk=thumbnail.pk).update(title="東京の朝")
     japanese = owner_client.get(f"/api/thumbnails/{thumbnail.pk}/download?size=youtube")
-    assert "filename*=utf-8''%E6%9D%B1%E4%BA%AC%E3%81%AE%E6%9C%9D-youtube.jpg" in (
-        japanese["Content-Disposition"]
+    assert (
+        "filename*=utf-8''%E6%9D%B1%E4%BA%AC%E3%81%AE%E6%9C%9D-youtube.jpg"
+        in (japanese["Content-Disposition"])
     )
 
 
@@ -161,10 +161,10 @@ def test_admin_previews_images_and_offers_no_upload_for_generated_files(
     client = Client()
     client.force_login(staff)
     listing = client.get("/admin/studio/thumbnail/").content.decode()
-    assert f'<img src="{thumbnail.image_small.url}"' in listing
+    assert f'<img src="{escape(thumbnail.image_small.url)}"' in listing
     change = client.get(f"/admin/studio/thumbnail/{thumbnail.pk}/change/").content.decode()
     assert 'type="file"' not in change
-    assert f'<img src="{thumbnail.image_medium.url}"' in change
+    assert f'<img src="{escape(thumbnail.image_medium.url)}"' in change
     jobs = client.get("/admin/generation/job/").content.decode()
     job = Job.objects.get(user=thumbnail.owner)
     summary = f"{job.units_succeeded}/{job.units_failed} of {job.units}"
