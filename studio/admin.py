@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models.fields.files import FieldFile
 from django.utils.html import format_html
 
+from studio.media import media_url
 from studio.models import (
     Face,
     FaceImage,
@@ -23,7 +24,7 @@ def image_preview(file: FieldFile | None, *, height: int = 72) -> str:
         return "-"
     return format_html(
         '<img src="{}" alt="" style="height:{}px;width:auto;border-radius:4px" loading="lazy">',
-        file.url,
+        media_url(file),
         height,
     )
 

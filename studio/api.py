@@ -23,6 +23,7 @@ from generation.progress import job_payload
 from generation.services import cancel_job
 from studio import services
 from studio.library_cache import usable_palettes, usable_styles
+from studio.media import media_url
 from studio.models import Face, Palette, Style, Thumbnail
 from studio.services import StudioError
 from viewbait import ratelimits
@@ -39,7 +40,7 @@ def face_payload(face: Face) -> dict[str, Any]:
         "name": face.name,
         "created_at": face.created_at.isoformat(),
         "images": [
-            {"url": img.image.url, "width": img.width, "height": img.height}
+            {"url": media_url(img.image), "width": img.width, "height": img.height}
             for img in face.images.all()
         ],
     }
@@ -51,7 +52,7 @@ def style_payload(style: Style, user: Any) -> dict[str, Any]:
         "id": style.pk,
         "name": style.name,
         "description": style.description,
-        "preview_url": style.preview.url if style.preview else None,
+        "preview_url": media_url(style.preview),
         "builtin": style.owner_id is None,
         "is_public": style.is_public,
         "mine": style.owner_id == user.pk,

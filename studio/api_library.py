@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from studio import services
 from studio.gallery import GalleryFilter, InvalidCursor, page_of, parse_filters
+from studio.media import MediaSigner, media_url
 from studio.models import Project, Thumbnail
 from studio.outputs import thumbnail_payload
 from studio.serializers import parse_id
@@ -44,8 +45,9 @@ def _page_response(request: Request, queryset: Any, filters: GalleryFilter) -> R
         raise APIError("The cursor is not valid.", "invalid_cursor") from exc
     full = request.user.is_staff and request.query_params.get("include_parameters") == "true"
     results = []
+    signer = MediaSigner()
     for thumbnail in page.items:
-        data = thumbnail_payload(thumbnail)
+        data = thumbnail_payload(thumbnail, signer)
         if full:
             data["parameters"] = dict(thumbnail.parameters)
         results.append(data)
@@ -87,15 +89,16 @@ def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
         )
     if request.method == "GET":
         versions = thumbnail.versions().order_by("-created_at", "-id")
+        signer = MediaSigner()
         return Response(
             {
-                **thumbnail_payload(thumbnail),
+                **thumbnail_payload(thumbnail, signer),
                 "versions": [
                     {
                         "id": v.pk,
                         "parent_id": v.parent_id,
                         "created_at": v.created_at.isoformat(),
-                        "small_url": v.image_small.url,
+                        "small_url": media_url(v.image_small, signer),
                         "download_url": reverse("api-thumbnail-download", args=[v.pk])
                         + "?size=youtube",
                     }

@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 
 def _upload_path(prefix: str, instance: Any, ext: str) -> str:
@@ -233,6 +234,14 @@ class Thumbnail(models.Model):
 
     def __str__(self) -> str:
         return self.title or f"Thumbnail {self.pk}"
+
+    @cached_property
+    def card(self) -> Any:
+        """The gallery card's URLs (`studio.cards.Card`). Views set it for a whole page at once
+        with `studio.cards.prepare_cards`; this fallback builds a one-card page for the owner."""
+        from studio.cards import CardPage
+
+        return CardPage.for_user(self.owner).card(self)
 
     @property
     def lineage_id(self) -> int:

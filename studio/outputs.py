@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import io
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
@@ -23,6 +26,7 @@ from studio.images import (
     resize_to_width,
     youtube_jpeg,
 )
+from studio.media import MediaSigner, media_url
 from studio.models import Thumbnail
 
 # Parameters that may leave the server with a thumbnail (never a prompt or internal field).
@@ -120,14 +124,24 @@ def store_thumbnail(
 
 def _unit_files(job: Job, index: int) -> tuple[tuple[str, str], ...]:
     """(Thumbnail field, file name) of each file one unit stores: fixed per (job, unit), so a
-    re-run overwrites a crashed run's files and `discard_unit_files` can find them."""
-    stem = f"{job.id.hex}-{index}"
-    return (
-        ("image", f"{stem}.png"),
-        ("image_small", f"{stem}-400.webp"),
-        ("image_medium", f"{stem}-800.webp"),
-        ("download", f"{stem}.jpg"),
+    re-run overwrites a crashed run's files and `discard_unit_files` can find them. Each name is
+    an HMAC of (job, unit, file) keyed by SECRET_KEY: it looks random and tells nothing about
+    its sibling files or the job (private media, `studio.media`)."""
+    return tuple(
+        (field, f"{_keyed_name(job, index, field)}.{ext}")
+        for field, ext in (
+            ("image", "png"),
+            ("image_small", "webp"),
+            ("image_medium", "webp"),
+            ("download", "jpg"),
+        )
     )
+
+
+def _keyed_name(job: Job, index: int, field: str) -> str:
+    """32 hex digits (128 bits) of HMAC-SHA256(SECRET_KEY, "<job id>:<unit>:<field>")."""
+    message = f"viewbait.media.name:{job.id.hex}:{index}:{field}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
 def discard_unit_files(job: Job, index: int) -> None:
@@ -138,14 +152,15 @@ def discard_unit_files(job: Job, index: int) -> None:
         default_storage.delete(field.generate_filename(None, name))  # type: ignore[union-attr]
 
 
-def thumbnail_payload(thumbnail: Thumbnail) -> dict[str, Any]:
-    """A thumbnail as the API shows it: URLs and allowlisted parameters only."""
+def thumbnail_payload(thumbnail: Thumbnail, signer: MediaSigner | None = None) -> dict[str, Any]:
+    """A thumbnail as the API shows it: signed media URLs (`studio.media`; pass one `signer` for
+    a list) and allowlisted parameters only."""
     return {
         "id": thumbnail.pk,
         "title": thumbnail.title,
-        "image_url": thumbnail.image_medium.url,
-        "small_url": thumbnail.image_small.url,
-        "full_url": thumbnail.image.url,
+        "image_url": media_url(thumbnail.image_medium, signer),
+        "small_url": media_url(thumbnail.image_small, signer),
+        "full_url": media_url(thumbnail.image, signer),
         "download_url": reverse("api-thumbnail-download", args=[thumbnail.pk]) + "?size=youtube",
         "width": thumbnail.width,
         "height": thumbnail.height,

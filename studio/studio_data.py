@@ -15,6 +15,7 @@ from generation.models import Job
 from generation.progress import JobPayload, job_payload
 from studio.gallery import DEFAULT_PAGE_SIZE, GalleryFilter, Page, gallery_queryset, page_of
 from studio.library_cache import usable_palettes, usable_styles
+from studio.media import MediaSigner
 from studio.models import Face, FaceImage, Palette, Project, Style, Thumbnail
 from studio.outputs import thumbnail_payload
 
@@ -65,6 +66,7 @@ def bootstrap_data(user: Any) -> dict[str, Any]:
     from studio.api_library import project_payload
 
     data = load_studio(user)
+    signer = MediaSigner()
     return {
         "me": {"id": user.pk, "email": user.email},
         "plan": data.plan.summary(),
@@ -74,7 +76,7 @@ def bootstrap_data(user: Any) -> dict[str, Any]:
         "faces": [face_payload(f) for f in data.faces],
         "projects": [project_payload(p) for p in data.projects],
         "thumbnails": {
-            "results": [thumbnail_payload(t) for t in data.page.items],
+            "results": [thumbnail_payload(t, signer) for t in data.page.items],
             "next_cursor": data.page.next_cursor,
         },
         "jobs": [payload for _, payload in data.jobs],

@@ -13,6 +13,11 @@ urlpatterns = [
         views_share.shared_thumbnail,
         name="share-thumbnail",
     ),
+    path(
+        "share/<str:token>/i/<int:thumbnail_id>/<str:variant>",
+        views_share.shared_image,
+        name="share-image",
+    ),
     path("studio/gallery", views_gallery.gallery_page, name="gallery-page"),
     path(
         "studio/thumbnails/<int:thumbnail_id>",

@@ -30,12 +30,14 @@ from generation.pipeline import Submission, submit
 from generation.progress import job_payload
 from generation.services import cancel_job as do_cancel_job
 from studio import services
+from studio.cards import prepare_cards
 from studio.forms import FaceForm, PaletteForm, StyleForm
 from studio.gallery import (
     GalleryFilter,
     parse_filters,
 )
 from studio.library_cache import usable_palettes, usable_styles
+from studio.media import media_url
 from studio.models import Face, Project, Style
 from studio.services import StudioError
 from studio.studio_data import load_studio
@@ -85,6 +87,7 @@ def _plan_options(plan: Plan) -> dict[str, list[tuple[Any, bool, str]]]:
 
 def _studio_context(request: HttpRequest, filters: GalleryFilter) -> dict[str, Any]:
     data = load_studio(request.user, filters)
+    prepare_cards(request.user, data.page.items)
     return {
         "plan": data.plan,
         "credits": data.credits,
@@ -265,6 +268,7 @@ def job_card(request: HttpRequest, job_id: str) -> TemplateResponse:
     thumbnails = (
         list(job.thumbnails.order_by("variation_index")) if job.is_finished and on_studio else []
     )
+    prepare_cards(request.user, thumbnails)
     return TemplateResponse(
         request,
         "studio/studio.html#job-card",
@@ -431,4 +435,4 @@ def style_preview(request: HttpRequest, style_id: int) -> HttpResponse:
     """Redirect to the style's preview image (drawn on first use, studio.style_previews); 404
     for a style the creator cannot use (another creator's private style)."""
     style = get_object_or_404(Style.objects.usable_by(request.user), pk=style_id)
-    return redirect(ensure_preview(style).preview.url)
+    return redirect(media_url(ensure_preview(style).preview))

@@ -17,6 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from billing.services import effective_plan, get_balance
 from generation import catalog
 from studio import services
+from studio.cards import prepare_cards
 from studio.gallery import (
     DEFAULT_PAGE_SIZE,
     InvalidCursor,
@@ -92,6 +93,7 @@ def gallery_page(request: HttpRequest) -> HttpResponse:
         )
     except (InvalidCursor, ValueError):
         return HttpResponse("This page of the gallery is no longer valid. Reload.", status=400)
+    prepare_cards(request.user, page.items)
     partial = "gallery-cards" if request.GET.get("part") == "cards" else "gallery-page"
     response = TemplateResponse(
         request,
@@ -113,6 +115,7 @@ def _projects(request: HttpRequest) -> list[Project]:
 
 
 def _card(request: HttpRequest, thumbnail: Thumbnail) -> TemplateResponse:
+    prepare_cards(request.user, [thumbnail])
     return TemplateResponse(
         request,
         "studio/studio.html#thumbnail-card",

@@ -1,17 +1,39 @@
-"""Public, read-only project galleries behind a share link (`/share/<token>/`)."""
+"""Public, read-only project galleries behind a share link (`/share/<token>/`).
+
+A shared project's images are served here, not by signed media URLs: each request checks that
+the project is still shared and that its share mode shows the thumbnail (one query), so turning
+sharing off stops every image URL at once, those handed out before included. Nothing else of
+the creator's is reachable from a share link.
+"""
 
 from __future__ import annotations
 
-from django.db.models import F
-from django.http import HttpRequest
+import datetime as dt
+import hashlib
+import hmac
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import F, Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
-from studio import services
-from studio.models import Thumbnail
+from studio import media, services
+from studio.cards import url_format
+from studio.models import Project, Thumbnail
+from viewbait.ratelimits import client_ip
 
 SHARE_PAGE_SIZE = 60
+# The files a share link may show, by URL name: the gallery's two WebP sizes and the full PNG.
+SHARE_VARIANTS = {"small": "image_small", "medium": "image_medium", "full": "image"}
+# A visitor's click on one thumbnail counts once per UTC day (the key carries the day; the TTL
+# only cleans up).
+CLICK_DEDUP_SECONDS = 24 * 3600
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -20,19 +42,84 @@ def shared_project(request: HttpRequest, token: str) -> TemplateResponse:
     is off or the token is unknown."""
     project = services.access_shared_project(token)
     thumbnails = list(services.shared_thumbnails(project)[:SHARE_PAGE_SIZE])
+    image = url_format("share-image", token, "{pk}", "{variant}")
+    click = url_format("share-thumbnail", token, "{pk}")
+    for thumbnail in thumbnails:
+        thumbnail.share_small_url = image.format(pk=thumbnail.pk, variant="small")
+        thumbnail.share_medium_url = image.format(pk=thumbnail.pk, variant="medium")
+        thumbnail.share_click_url = click.format(pk=thumbnail.pk)
     return TemplateResponse(
         request, "studio/share.html", {"project": project, "thumbnails": thumbnails}
     )
 
 
+def _shared(token: str, thumbnail_id: int) -> Thumbnail:
+    """The thumbnail when `token`'s project is shared and its mode shows it; else Http404."""
+    return get_object_or_404(
+        Thumbnail.objects.filter(project__share_token=token)
+        .exclude(project__share_mode=Project.ShareMode.OFF)
+        .filter(Q(project__share_mode=Project.ShareMode.ALL) | Q(is_favorite=True)),
+        pk=thumbnail_id,
+    )
+
+
+@require_safe
+def shared_image(
+    request: HttpRequest, token: str, thumbnail_id: int, variant: str
+) -> HttpResponse | FileResponse:
+    """`GET /share/<token>/i/<id>/<small|medium|full>`: the file while the project is shared and
+    shows the thumbnail, revalidated on every use (`no-cache` with an ETag, so a 304 is cheap
+    and sharing turned off is seen at once); 404 otherwise."""
+    field = SHARE_VARIANTS.get(variant)
+    if field is None:
+        raise Http404
+    name = getattr(_shared(token, thumbnail_id), field).name
+    if not name:
+        raise Http404
+    if not media.MediaSigner().local:
+        # Object storage: a presigned URL of the storage's, fetched straight away.
+        response: HttpResponse = HttpResponseRedirect(media.MediaSigner().url(name))
+        response["Cache-Control"] = "private, no-store"
+        return response
+    return media.file_response(request, name, cache_control="private, no-cache")
+
+
+def visitor_id(request: HttpRequest) -> str:
+    """Who clicked, without a cookie: an HMAC (keyed by SECRET_KEY) of the client's IP (as
+    `viewbait.ratelimits.client_ip` trusts it) and User-Agent, so nothing identifying is stored
+    and a visitor cannot reset it by clearing cookies."""
+    raw = f"{client_ip(request)}\n{request.META.get('HTTP_USER_AGENT', '')[:512]}"
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def utc_day() -> str:
+    """Today in UTC as "YYYYMMDD" (the unit a click is counted once in)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%d")
+
+
+def first_click_today(request: HttpRequest, thumbnail_id: int) -> bool:
+    """Whether this is the visitor's first click on the thumbnail this UTC day: an atomic
+    `SET NX` (cache.add) of a key with the day in it, kept a day. With the cache unreachable it
+    answers False (the click is not counted: an outage must not let reloads inflate counts),
+    and never raises."""
+    key = f"share-click:{thumbnail_id}:{utc_day()}:{visitor_id(request)}"
+    try:
+        return cache.add(key, 1, timeout=CLICK_DEDUP_SECONDS) is True
+    except Exception:
+        logger.warning("share click not counted: cache unavailable", exc_info=True)
+        return False
+
+
 @require_GET
 def shared_thumbnail(request: HttpRequest, token: str, thumbnail_id: int) -> TemplateResponse:
     """One shared thumbnail in a page (large image, title, link back to the project), counting
-    the share click; 404 when sharing is off, the token is unknown or the thumbnail is not
-    shared by this project."""
+    the share click once per visitor, thumbnail and day (one atomic UPDATE); 404 when sharing is
+    off, the token is unknown or the thumbnail is not shared by this project."""
     project = services.access_shared_project(token)
     thumbnail = get_object_or_404(services.shared_thumbnails(project), pk=thumbnail_id)
-    Thumbnail.objects.filter(pk=thumbnail.pk).update(share_clicks=F("share_clicks") + 1)
+    if first_click_today(request, thumbnail.pk):
+        Thumbnail.objects.filter(pk=thumbnail.pk).update(share_clicks=F("share_clicks") + 1)
     return TemplateResponse(
         request, "studio/share_thumbnail.html", {"project": project, "thumbnail": thumbnail}
     )

@@ -40,8 +40,10 @@ def test_upload_real_face_photo(owner_client, face_photo_bytes) -> None:
     assert data["name"] == "Eileen"
     [image] = data["images"]
     assert (image["width"], image["height"]) == (512, 512)
-    # Media URLs are public: a photo's name must be random, never derived from its id.
-    assert re.fullmatch(r"/media/faces/[0-9a-f]{32}\.jpg", image["url"]), image["url"]
+    # A signed URL (studio.media) of a random name, never derived from its id.
+    assert re.fullmatch(r"/media/faces/[0-9a-f]{32}\.jpg\?e=\d+&s=[\w-]{22}", image["url"]), image[
+        "url"
+    ]
     stored = FaceImage.objects.get()
     with stored.image.open("rb") as handle:
         reencoded = Image.open(handle)

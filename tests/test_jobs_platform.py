@@ -522,15 +522,17 @@ def test_files_a_crash_left_for_a_unit_are_deleted_when_it_is_refunded(
     job_id = submit(owner_client, body(variations=2)).json()["id"]
     job = Job.objects.get(pk=job_id)
     # A worker wrote unit 1's files, then was killed before its row committed.
+    # (Its file names are keyed per job, unit and file: studio.outputs._unit_files.)
+    from studio.models import Thumbnail
+    from studio.outputs import _unit_files
+
     leftovers = [
-        default_storage.save(f"thumbnails/{d}/{job.id.hex}-1{ext}", ContentFile(b"x"))
-        for d, ext in (
-            ("full", ".png"),
-            ("400", "-400.webp"),
-            ("800", "-800.webp"),
-            ("download", ".jpg"),
+        default_storage.save(
+            Thumbnail._meta.get_field(field).generate_filename(None, name), ContentFile(b"x")
         )
+        for field, name in _unit_files(job, 1)
     ]
+    assert len(set(leftovers)) == 4
     assert all(os.path.exists(os.path.join(settings.MEDIA_ROOT, n)) for n in leftovers)
     with django_capture_on_commit_callbacks(execute=True):
         finish_job(job, JobOutcome([UnitFailure(1, "stale", "gone")]))

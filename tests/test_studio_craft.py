@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 from django.test import Client
+from django.utils.html import escape
 
 from billing.models import Plan
 from billing.services import adjust_credits, get_balance
@@ -160,10 +161,10 @@ def test_admin_previews_images_and_offers_no_upload_for_generated_files(
     client = Client()
     client.force_login(staff)
     listing = client.get("/admin/studio/thumbnail/").content.decode()
-    assert f'<img src="{thumbnail.image_small.url}"' in listing
+    assert f'<img src="{escape(thumbnail.image_small.url)}"' in listing
     change = client.get(f"/admin/studio/thumbnail/{thumbnail.pk}/change/").content.decode()
     assert 'type="file"' not in change
-    assert f'<img src="{thumbnail.image_medium.url}"' in change
+    assert f'<img src="{escape(thumbnail.image_medium.url)}"' in change
     jobs = client.get("/admin/generation/job/").content.decode()
     job = Job.objects.get(user=thumbnail.owner)
     summary = f"{job.units_succeeded}/{job.units_failed} of {job.units}"

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils.html import escape
 from PIL import Image, ImageDraw, ImageFont
 
 from billing.services import get_balance
@@ -120,7 +121,7 @@ def check(
 
 def stored_png(url: str) -> np.ndarray:
     """The stored heatmap behind a /media/ URL, decoded with its alpha channel."""
-    name = url.split("/media/", 1)[1]
+    name = url.split("/media/", 1)[1].split("?", 1)[0]
     with default_storage.open(name, "rb") as handle:
         return cv2.imdecode(np.frombuffer(handle.read(), np.uint8), cv2.IMREAD_UNCHANGED)
 
@@ -404,7 +405,7 @@ def test_tool_form_and_result_card_on_the_large_view(
     with django_capture_on_commit_callbacks(execute=True):
         run_jobs()
     html = owner_client.get(f"/studio/jobs/{job.pk}", HTTP_HX_REQUEST="true").content.decode()
-    preview = default_storage.url(thumbnail.image_medium.name)
+    preview = escape(default_storage.url(thumbnail.image_medium.name))
     for size in Job.objects.get(pk=job.pk).result["sizes"]:
         # Each preview is the stored image, drawn by the browser at the slot's size.
         assert (
@@ -422,4 +423,4 @@ def test_result_card_shows_the_heatmap_over_the_thumbnail(owner, owner_client, c
     thumbnail = store(owner, portrait_thumbnail())
     data = check(owner_client, thumbnail)
     html = owner_client.get(f"/studio/jobs/{data['id']}", HTTP_HX_REQUEST="true").content.decode()
-    assert f'class="check-overlay" src="{data["result"]["heatmap_url"]}"' in html
+    assert f'class="check-overlay" src="{escape(data["result"]["heatmap_url"])}"' in html

@@ -545,9 +545,36 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
-SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
+# Media is private (studio.media): every URL is signed and expires after MEDIA_URL_MAX_AGE to
+# 1.25x that. Filesystem by default, served by a view that checks the signature; S3 (or any
+# S3-compatible store, AWS_S3_ENDPOINT_URL) through django-storages when AWS_STORAGE_BUCKET_NAME is
+# set, with the bucket's own presigned URLs and no Python process serving media.
+MEDIA_URL_MAX_AGE = env_int("MEDIA_URL_MAX_AGE", 3600)
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+if AWS_STORAGE_BUCKET_NAME:
+    _media_storage: dict[str, Any] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
+            "location": env_str("AWS_LOCATION"),
+            "querystring_auth": True,  # presigned GET URLs; the bucket stays private
+            "querystring_expire": MEDIA_URL_MAX_AGE,
+            "default_acl": None,  # the bucket's (private) policy, never public-read
+            "file_overwrite": True,  # a re-run unit overwrites its own keyed names
+        },
+    }
+else:
+    _media_storage = {"BACKEND": "studio.media.PrivateFileSystemStorage"}
+SERVE_MEDIA = env_bool("SERVE_MEDIA", not AWS_STORAGE_BUCKET_NAME)
+# Filesystem media behind nginx: the view checks the signature, nginx sends the file from this
+# `internal` location (X-Accel-Redirect); empty: the view streams it.
+MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _media_storage,
     # Hashed names (app.3f2a9c1b7e4d.js) with gzip copies, written by `collectstatic` (make run
     # runs it; a deployment runs it at build time). WhiteNoise serves hashed names with
     # `Cache-Control: max-age=315360000, public, immutable` and the .gz to clients accepting it.

@@ -4,8 +4,8 @@ from allauth.account import views as account_views
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.static import serve
 
+from studio import media
 from viewbait import health, ratelimits
 
 urlpatterns = [
@@ -32,6 +32,5 @@ urlpatterns = [
 ]
 
 if settings.SERVE_MEDIA:
-    urlpatterns += [
-        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
-    ]
+    # Signed, expiring URLs only (studio.media); with S3 the bucket serves its presigned URLs.
+    urlpatterns += [re_path(r"^media/(?P<path>.+)$", media.serve_media, name="media")]

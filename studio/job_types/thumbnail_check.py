@@ -7,8 +7,10 @@ full-size image is analysed offline by `studio.saliency` (spectral-residual sali
 detection, MSER text lines, a centre bias; WCAG 2.1 contrast; sources in that module):
 
 - `heatmap_url`: an RGBA PNG the size of the thumbnail (warm = likely to draw the eye), stored
-  through default_storage as `checks/<sha256 of the PNG>.png`, so a cached result's URL stays
-  valid; None when the plan (snapshotted at submit) lacks the "heatmap" feature;
+  through default_storage as `checks/<sha256 of the PNG>.png`; the stored result keeps that
+  name (`heatmap_name`) and each answer signs a fresh URL for it (`studio.media`), so a cached
+  result never hands out an expired one; None when the plan (snapshotted at submit) lacks the
+  "heatmap" feature;
 - `sizes`: one entry per `studio.saliency.DISPLAY_SIZES` slot (search results 360x202, suggested
   videos 168x94, mobile home feed 360x203; the shape is in `studio.saliency.readability`):
   name, label, width, height, headline_px, contrast_ratio, face_fraction, face_px,
@@ -31,6 +33,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from rest_framework import serializers
@@ -42,6 +45,7 @@ from generation.providers.base import InputImage, JSONRequest
 from generation.registry import CachePolicy, JobOutcome, JobType
 from generation.services import JobContext
 from studio import saliency, services
+from studio.media import MediaSigner, media_url
 from studio.serializers import MAX_ID
 
 HEATMAP_FEATURE = "heatmap"
@@ -169,16 +173,25 @@ class ThumbnailCheck(JobType):
         return ctx.run_json(compute)
 
     def result(self, job: Job) -> dict[str, Any]:
-        """`result` plus `preview_url`: this job's thumbnail (~800 px WebP) for the previews."""
+        """`result` with signed `heatmap_url` and `preview_url` (this job's thumbnail, ~800 px
+        WebP, for the previews), fresh on every answer."""
         if not isinstance(job.result, dict):
             return {"result": job.result}
-        preview = job.params.get("preview_name")
-        return {
-            "result": {
-                **job.result,
-                "preview_url": default_storage.url(preview) if preview else None,
-            }
-        }
+        return {"result": public_result(job.result, job.params.get("preview_name"))}
+
+
+def public_result(stored: dict[str, Any], preview_name: str | None) -> dict[str, Any]:
+    """A stored check result as answered: `heatmap_name` becomes a signed `heatmap_url` (results
+    stored before private media kept an unsigned `/media/...` URL: its name is recovered)."""
+    result = dict(stored)
+    name = result.pop("heatmap_name", None)
+    legacy = result.get("heatmap_url")
+    if name is None and isinstance(legacy, str) and legacy.startswith(settings.MEDIA_URL):
+        name = legacy[len(settings.MEDIA_URL) :].split("?", 1)[0]
+    signer = MediaSigner()
+    result["heatmap_url"] = media_url(name, signer)
+    result["preview_url"] = media_url(preview_name, signer)
+    return result
 
 
 def check_image(
@@ -193,10 +206,10 @@ def check_image(
     sizes = saliency.readability(
         analysis, ignore=saliency.WATERMARK_REGION if watermarked else None
     )
-    heatmap_url = None
+    heatmap_name = None
     hottest = None
     if heatmap:
-        heatmap_url = default_storage.url(store_heatmap(saliency.heatmap_png(analysis)))
+        heatmap_name = store_heatmap(saliency.heatmap_png(analysis))
         hottest = saliency.hottest_region(analysis).as_list()
     model = ctx.model.id if ctx is not None else catalog.LOCAL
     notes = None
@@ -218,7 +231,7 @@ def check_image(
     return {
         "width": analysis.width,
         "height": analysis.height,
-        "heatmap_url": heatmap_url,
+        "heatmap_name": heatmap_name,
         "hottest": hottest,
         "sizes": sizes,
         "faces": len(analysis.faces),

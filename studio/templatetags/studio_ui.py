@@ -10,6 +10,7 @@ from django.utils.html import json_script
 from billing.models import RESOLUTION_COST
 from billing.services import effective_plan
 from generation.registry import get_job_type
+from studio.media import media_url as _media_url
 
 register = template.Library()
 
@@ -84,6 +85,12 @@ def job_label(job: Any) -> str:
         return get_job_type(job.type).label
     except KeyError:
         return job.type
+
+
+@register.filter
+def media_url(file: Any) -> str:
+    """A stored file's signed, expiring URL (`studio.media.media_url`); "" for an empty field."""
+    return _media_url(file) or ""
 
 
 @register.filter

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -100,17 +101,19 @@ class Command(BaseCommand):
         )
         image = Image.open(io.BytesIO(LocalRenderer().generate_image(request).data)).convert("RGB")
         small, medium = (resize_to_width(image, width) for width in GALLERY_WIDTHS)
-        stem = f"seed/{index}"
+        # Random names (private media): no name tells another file's.
         names = {
-            "image": default_storage.save(f"{stem}.png", ContentFile(encode_png(image))),
+            "image": default_storage.save(
+                f"seed/{uuid.uuid4().hex}.png", ContentFile(encode_png(image))
+            ),
             "image_small": default_storage.save(
-                f"{stem}-400.webp", ContentFile(encode_webp(small))
+                f"seed/{uuid.uuid4().hex}.webp", ContentFile(encode_webp(small))
             ),
             "image_medium": default_storage.save(
-                f"{stem}-800.webp", ContentFile(encode_webp(medium))
+                f"seed/{uuid.uuid4().hex}.webp", ContentFile(encode_webp(medium))
             ),
             "download": default_storage.save(
-                f"{stem}.jpg", ContentFile(youtube_jpeg(image, "16:9")[0])
+                f"seed/{uuid.uuid4().hex}.jpg", ContentFile(youtube_jpeg(image, "16:9")[0])
             ),
         }
         return {
