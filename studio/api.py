@@ -11,7 +11,7 @@ from django.http import FileResponse
 from django.utils.text import slugify
 from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -27,6 +27,7 @@ from studio.models import Face, Palette, Style, Thumbnail
 from studio.services import StudioError
 from viewbait import ratelimits
 from viewbait.api import APIError, error_body
+from viewbait.parsers import SafeJSONParser
 
 
 def _raise(exc: StudioError) -> APIError:
@@ -180,7 +181,7 @@ def generate(request: Request) -> Response:
 
 
 @api_view(["GET", "POST"])
-@parser_classes([JSONParser, MultiPartParser, FormParser])
+@parser_classes([SafeJSONParser, MultiPartParser, FormParser])
 def jobs(request: Request) -> Response:
     """POST `{"type", "input": {...}}` (JSON), or multipart with `type`, the input's fields and
     files: submits any job type -> 202 job. GET: the caller's 20 most recent jobs."""
