@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "template_partials",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc assets, served from static (offline)
     "channels",
     "django_dramatiq",
     "allauth",
@@ -384,7 +386,25 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "viewbait.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# OpenAPI 3 schema of the JSON API (drf-spectacular): /api/schema/, docs at /api/docs/ (Swagger
+# UI) and /api/redoc/, with the UI assets from drf-spectacular-sidecar (no CDN).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ViewBait API",
+    "DESCRIPTION": (
+        "Session-authenticated JSON API of the ViewBait studio. Errors are "
+        '`{"error": message, "code": machine code}`.'
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Rate limits (viewbait.ratelimits) -------------------------------------------------------

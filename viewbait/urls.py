@@ -5,9 +5,12 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from studio import views as studio_views
 from viewbait import ratelimits
+
+handler404 = "viewbait.api.page_not_found"
 
 urlpatterns = [
     path("healthz", studio_views.healthz, name="healthz"),
@@ -27,6 +30,9 @@ urlpatterns = [
         name="account_signup",
     ),
     path("accounts/", include("allauth.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include("studio.api_urls")),
     path("", include("billing.urls")),  # plans page, Checkout, Customer Portal, Stripe webhook
     path("", include("studio.urls")),
