@@ -12,7 +12,11 @@ HUGE = 10**30
 
 
 @pytest.fixture
-def thumbnail_id(owner, owner_client, submit, run_jobs) -> int:
+def thumbnail_id(owner, owner_client, submit, run_jobs, settings, monkeypatch) -> int:
+    # The lease heartbeat writes on its own connection, which cannot see this test's
+    # uncommitted job: on a slow machine its first write would stop the render.
+    settings.JOB_LEASE_SECONDS = 3600
+    monkeypatch.setattr("generation.services.PROGRESS_WRITE_SECONDS", 3600)
     data = submit(owner_client, {"title": "Odd input"}).json()
     run_jobs()
     return int(owner_client.get(f"/api/jobs/{data['id']}").json()["thumbnails"][0]["id"])
@@ -156,3 +160,9 @@ def test_overlong_url_is_414(owner_client, settings) -> None:
     assert response.status_code == 414
     assert response.json()["code"] == "url_too_long"
     assert owner_client.get("/api/thumbnails?q=" + "a" * 100).status_code == 200
+
+
+def test_move_form_refuses_a_unicode_digit(owner_client, thumbnail_id) -> None:
+    """ "²".isdigit() is true but int("²") fails: the form parses ids with parse_id."""
+    response = owner_client.post(f"/studio/thumbnails/{thumbnail_id}/move", {"project_id": "²"})
+    assert response.status_code == 400
