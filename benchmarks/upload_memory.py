@@ -22,7 +22,6 @@ import argparse
 import io
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
