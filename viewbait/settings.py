@@ -391,7 +391,7 @@ REST_FRAMEWORK = {
 }
 
 # OpenAPI 3 schema of the JSON API (drf-spectacular): /api/schema/, docs at /api/docs/ (Swagger
-# UI) and /api/redoc/, with the UI assets from drf-spectacular-sidecar (no CDN).
+# UI), with the UI assets from drf-spectacular-sidecar (no CDN).
 SPECTACULAR_SETTINGS = {
     "TITLE": "ViewBait API",
     "DESCRIPTION": (
@@ -404,7 +404,6 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Rate limits (viewbait.ratelimits) -------------------------------------------------------
