@@ -9,9 +9,11 @@ from typing import Any
 
 from django.http import FileResponse
 from django.utils.text import slugify
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,13 +23,16 @@ from generation.models import Job
 from generation.pipeline import Submission, submit
 from generation.progress import job_payload
 from generation.services import cancel_job
+from studio import api_schema as schema
 from studio import services
+from studio.job_types.generate import GenerateInput
 from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
 from studio.models import Face, Palette, Style, Thumbnail
 from studio.services import StudioError
 from viewbait import ratelimits
 from viewbait.api import APIError, error_body
+from viewbait.parsers import SafeJSONParser
 
 
 def _raise(exc: StudioError) -> APIError:
@@ -85,11 +90,20 @@ def me_payload(user: Any) -> dict[str, Any]:
     }
 
 
+@extend_schema(responses={200: schema.MeOut, **schema.errors()})
 @api_view(["GET"])
 def me(request: Request) -> Response:
     return Response(me_payload(request.user))
 
 
+@extend_schema(
+    methods=["GET"], operation_id="faces_list", responses={200: schema.FaceList, **schema.errors()}
+)
+@extend_schema(
+    methods=["POST"],
+    request={"multipart/form-data": schema.FaceCreate},
+    responses={201: schema.FaceOut, **schema.errors(403, 429, 503)},
+)
 @api_view(["GET", "POST"])
 @parser_classes([MultiPartParser, FormParser])
 @ratelimits.limit("face_upload")
@@ -108,6 +122,11 @@ def faces(request: Request) -> Response:
     return Response(face_payload(face), status=status.HTTP_201_CREATED)
 
 
+@extend_schema(methods=["GET"], responses={200: schema.FaceOut, **schema.errors(404)})
+@extend_schema(
+    methods=["DELETE"],
+    responses={204: OpenApiResponse(description="deleted"), **schema.errors(404)},
+)
 @api_view(["GET", "DELETE"])
 def face_detail(request: Request, face_id: int) -> Response:
     face = services.access_face(request.user, face_id)
@@ -117,12 +136,14 @@ def face_detail(request: Request, face_id: int) -> Response:
     return Response(face_payload(face))
 
 
+@extend_schema(responses={200: schema.StyleList, **schema.errors()})
 @api_view(["GET"])
 def styles(request: Request) -> Response:
     rows = usable_styles(request.user)
     return Response({"results": [style_payload(s, request.user) for s in rows]})
 
 
+@extend_schema(responses={200: schema.PaletteList, **schema.errors()})
 @api_view(["GET"])
 def palettes(request: Request) -> Response:
     rows = usable_palettes(request.user)
@@ -169,6 +190,10 @@ def _submit(request: Request, type_name: Any, data: Any, files: Any) -> Response
     return _accepted(request, submission)
 
 
+@extend_schema(
+    request=GenerateInput,
+    responses={202: schema.JobAccepted, **schema.errors(402, 403, 404, 409, 429, 503)},
+)
 @api_view(["POST"])
 def generate(request: Request) -> Response:
     """202 `{"id", "status", "cost", "credits_remaining", ...job}`: the `generate_thumbnails`
@@ -180,8 +205,16 @@ def generate(request: Request) -> Response:
     return _submit(request, "generate_thumbnails", request.data, {})
 
 
+@extend_schema(
+    methods=["GET"], operation_id="jobs_list", responses={200: schema.JobList, **schema.errors()}
+)
+@extend_schema(
+    methods=["POST"],
+    request={"application/json": schema.JobRequest, "multipart/form-data": OpenApiTypes.OBJECT},
+    responses={202: schema.JobAccepted, **schema.errors(402, 403, 404, 409, 429, 503)},
+)
 @api_view(["GET", "POST"])
-@parser_classes([JSONParser, MultiPartParser, FormParser])
+@parser_classes([SafeJSONParser, MultiPartParser, FormParser])
 def jobs(request: Request) -> Response:
     """POST `{"type", "input": {...}}` (JSON), or multipart with `type`, the input's fields and
     files: submits any job type -> 202 job. GET: the caller's 20 most recent jobs."""
@@ -200,12 +233,18 @@ def jobs(request: Request) -> Response:
     return _submit(request, request.data.get("type"), data, files)
 
 
+@extend_schema(parameters=[schema.JOB_ID], responses={200: schema.JobOut, **schema.errors(404)})
 @api_view(["GET"])
 def job_detail(request: Request, job_id: str) -> Response:
     """The job with its result: `thumbnails` for image job types, `result` for JSON ones."""
     return Response(job_payload(services.access_job(request.user, job_id)))
 
 
+@extend_schema(
+    parameters=[schema.JOB_ID],
+    request=None,
+    responses={200: schema.JobAccepted, **schema.errors(404, 409)},
+)
 @api_view(["POST"])
 def job_cancel(request: Request, job_id: str) -> Response:
     """Cancel a queued or running job: undelivered units refunded, status `cancelled`. A job
@@ -228,6 +267,14 @@ def download_filename(thumbnail: Thumbnail, size: str, ext: str) -> str:
     return f"{stem or f'viewbait-{thumbnail.pk}'}-{size}.{ext}"
 
 
+@extend_schema(
+    parameters=schema.DOWNLOAD_PARAMETERS,
+    responses={
+        (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="?size=youtube"),
+        (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="?size=full"),
+        **schema.errors(404),
+    },
+)
 @api_view(["GET"])
 def thumbnail_download(request: Request, thumbnail_id: int) -> FileResponse:
     """`?size=youtube` (default): the 1280 px JPEG; `?size=full`: the full-resolution PNG."""

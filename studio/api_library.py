@@ -8,17 +8,19 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from studio import api_schema as schema
 from studio import services
 from studio.gallery import GalleryFilter, InvalidCursor, page_of, parse_filters
 from studio.media import MediaSigner, media_url
 from studio.models import Project, Thumbnail
 from studio.outputs import thumbnail_payload
-from studio.serializers import parse_id
 from studio.services import StudioError
 from studio.studio_data import bootstrap_data
 from viewbait.api import APIError
@@ -54,6 +56,20 @@ def _page_response(request: Request, queryset: Any, filters: GalleryFilter) -> R
     return Response({"results": results, "next_cursor": page.next_cursor})
 
 
+def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """The body validated by `serializer_class`; raises DRF's ValidationError (400 `invalid`)."""
+    if not isinstance(data, dict):
+        raise APIError("Send a JSON object.", "invalid")
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+@extend_schema(
+    operation_id="thumbnails_list",
+    parameters=schema.PAGE_PARAMETERS,
+    responses={200: schema.ThumbnailPage, **schema.errors()},
+)
 @api_view(["GET"])
 def thumbnails(request: Request) -> Response:
     """`?cursor=&limit=&project=<id>|none&favorites=true&q=&order=newest|oldest|title|clicks`
@@ -63,6 +79,16 @@ def thumbnails(request: Request) -> Response:
     return _page_response(request, queryset, filters)
 
 
+@extend_schema(methods=["GET"], responses={200: schema.ThumbnailDetailOut, **schema.errors(404)})
+@extend_schema(
+    methods=["PATCH"],
+    request=schema.ThumbnailPatch,
+    responses={200: schema.ThumbnailOut, **schema.errors(404)},
+)
+@extend_schema(
+    methods=["DELETE"],
+    responses={204: OpenApiResponse(description="deleted"), **schema.errors(404)},
+)
 @api_view(["GET", "PATCH", "DELETE"])
 def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
     """GET: the thumbnail with `parent_id` and `versions` (every version of its line, newest
@@ -73,18 +99,18 @@ def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
         services.do_delete_thumbnail(thumbnail=thumbnail)
         return Response(status=status.HTTP_204_NO_CONTENT)
     if request.method == "PATCH":
-        data = request.data if isinstance(request.data, dict) else {}
+        data = _valid(schema.ThumbnailPatch, request.data)
         project: Project | bool | None = False
         if "project_id" in data:
             project = (
-                services.access_project(request.user, _id(data["project_id"], "project_id"))
+                services.access_project(request.user, data["project_id"])
                 if data["project_id"] is not None
                 else None
             )
         services.do_update_thumbnail(
             thumbnail=thumbnail,
-            is_favorite=_optional_bool(data, "is_favorite"),
-            is_public=_optional_bool(data, "is_public"),
+            is_favorite=data.get("is_favorite"),
+            is_public=data.get("is_public"),
             project=project,
         )
     if request.method == "GET":
@@ -109,40 +135,18 @@ def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
     return Response(thumbnail_payload(thumbnail))
 
 
-MOVE_MAX_IDS = 500
-
-
-def _text(data: dict[str, Any], name: str) -> str:
-    """Raises APIError 400 `invalid` unless `data[name]` is text (absent: "")."""
-    value = data.get(name, "")
-    if not isinstance(value, str):
-        raise APIError(f"{name} must be text.", "invalid")
-    return value
-
-
-def _id(value: Any, name: str) -> int:
-    """Raises APIError 400 `invalid` for anything but a row id."""
-    try:
-        return parse_id(value)
-    except ValueError:
-        raise APIError(f"{name} must hold ids (whole numbers).", "invalid") from None
-
-
+@extend_schema(
+    request=schema.MoveThumbnails, responses={200: schema.MovedOut, **schema.errors(404)}
+)
 @api_view(["POST"])
 def move_thumbnails(request: Request) -> Response:
-    """`{"thumbnail_ids": [int], "project_id": int | null}` -> `{"moved": int}`."""
-    data = request.data if isinstance(request.data, dict) else {}
-    raw = data.get("thumbnail_ids")
-    if not isinstance(raw, list) or len(raw) > MOVE_MAX_IDS:
-        raise APIError(f"thumbnail_ids must be a list of at most {MOVE_MAX_IDS} ids.", "invalid")
-    ids = [_id(value, "thumbnail_ids") for value in raw]
-    project_id = data.get("project_id")
-    project = (
-        services.access_project(request.user, _id(project_id, "project_id"))
-        if project_id is not None
-        else None
+    """`{"thumbnail_ids": [int] (at most 500), "project_id": int | null}` -> `{"moved": int}`."""
+    data = _valid(schema.MoveThumbnails, request.data)
+    project_id = data["project_id"]
+    project = services.access_project(request.user, project_id) if project_id else None
+    moved = services.do_move_thumbnails(
+        owner=request.user, thumbnail_ids=data["thumbnail_ids"], project=project
     )
-    moved = services.do_move_thumbnails(owner=request.user, thumbnail_ids=ids, project=project)
     return Response({"moved": moved})
 
 
@@ -157,13 +161,23 @@ def project_payload(project: Project) -> dict[str, Any]:
     }
 
 
+@extend_schema(
+    methods=["GET"],
+    operation_id="projects_list",
+    responses={200: schema.ProjectList, **schema.errors()},
+)
+@extend_schema(
+    methods=["POST"],
+    request=schema.ProjectCreate,
+    responses={201: schema.ProjectOut, **schema.errors()},
+)
 @api_view(["GET", "POST"])
 def projects(request: Request) -> Response:
     """POST `{"name"}` -> 201 `{"id", "name", "share_mode", "share_url", ...}`."""
     if request.method == "POST":
-        data = request.data if isinstance(request.data, dict) else {}
+        data = _valid(schema.ProjectCreate, request.data)
         try:
-            project = services.do_create_project(owner=request.user, name=_text(data, "name"))
+            project = services.do_create_project(owner=request.user, name=data["name"])
         except StudioError as exc:
             raise APIError(exc.message, exc.code, exc.status) from exc
         return Response(project_payload(project), status=status.HTTP_201_CREATED)
@@ -171,6 +185,16 @@ def projects(request: Request) -> Response:
     return Response({"results": [project_payload(p) for p in rows]})
 
 
+@extend_schema(methods=["GET"], responses={200: schema.ProjectOut, **schema.errors(404)})
+@extend_schema(
+    methods=["PATCH"],
+    request=schema.ProjectPatch,
+    responses={200: schema.ProjectOut, **schema.errors(404)},
+)
+@extend_schema(
+    methods=["DELETE"],
+    responses={204: OpenApiResponse(description="deleted"), **schema.errors(404)},
+)
 @api_view(["GET", "PATCH", "DELETE"])
 def project_detail(request: Request, project_id: int) -> Response:
     """PATCH `{"name"?, "share_mode"?: "off"|"all"|"favorites"}`; DELETE keeps the thumbnails."""
@@ -179,17 +203,20 @@ def project_detail(request: Request, project_id: int) -> Response:
         services.do_delete_project(project=project)
         return Response(status=status.HTTP_204_NO_CONTENT)
     if request.method == "PATCH":
-        data = request.data if isinstance(request.data, dict) else {}
+        data = _valid(schema.ProjectPatch, request.data)
         try:
             if "name" in data:
-                services.do_rename_project(project=project, name=_text(data, "name"))
+                services.do_rename_project(project=project, name=data["name"])
             if "share_mode" in data:
-                services.do_set_project_sharing(project=project, share_mode=str(data["share_mode"]))
+                services.do_set_project_sharing(project=project, share_mode=data["share_mode"])
         except StudioError as exc:
             raise APIError(exc.message, exc.code, exc.status) from exc
     return Response(project_payload(project))
 
 
+@extend_schema(
+    parameters=schema.PAGE_PARAMETERS, responses={200: schema.ThumbnailPage, **schema.errors(404)}
+)
 @api_view(["GET"])
 def project_thumbnails(request: Request, project_id: int) -> Response:
     """The project's thumbnails, paged like `/api/thumbnails`, in one query: the owner check is a
@@ -204,6 +231,13 @@ def project_thumbnails(request: Request, project_id: int) -> Response:
     return response
 
 
+@extend_schema(
+    responses={
+        200: OpenApiResponse(OpenApiTypes.OBJECT, description="studio.studio_data.bootstrap_data"),
+        304: OpenApiResponse(description="If-None-Match matched the ETag"),
+        **schema.errors(),
+    }
+)
 @api_view(["GET"])
 def bootstrap(request: Request) -> Response:
     """Everything the studio's first paint needs (see studio.studio_data.bootstrap_data), with a
@@ -214,12 +248,3 @@ def bootstrap(request: Request) -> Response:
     if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
         return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(json.loads(body), headers=headers)
-
-
-def _optional_bool(data: dict[str, Any], key: str) -> bool | None:
-    if key not in data:
-        return None
-    value = data[key]
-    if not isinstance(value, bool):
-        raise APIError(f"{key} must be true or false.", "invalid")
-    return value

@@ -28,6 +28,7 @@ from studio.gallery import (
 from studio.job_types import thumbnail_tools
 from studio.library_cache import usable_palettes, usable_styles
 from studio.models import Face, FaceImage, Project, Thumbnail
+from studio.serializers import parse_id
 from studio.services import StudioError
 
 RECENT_REFERENCE_CHOICES = 8  # the creator's newest thumbnails offered as edit references
@@ -140,10 +141,14 @@ def delete_thumbnail(request: HttpRequest, thumbnail_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def move_thumbnail(request: HttpRequest, thumbnail_id: int) -> TemplateResponse:
+def move_thumbnail(request: HttpRequest, thumbnail_id: int) -> HttpResponse:
     thumbnail = services.access_thumbnail(request.user, thumbnail_id)
     raw = request.POST.get("project_id") or ""
-    project = services.access_project(request.user, int(raw)) if raw.isdigit() else None
+    try:  # "" or "none": out of any project ("²".isdigit() is true, so no isdigit test)
+        project_id = parse_id(raw) if raw not in ("", "none") else None
+    except ValueError:
+        return HttpResponse("project_id must be a project's id.", status=400)
+    project = services.access_project(request.user, project_id) if project_id else None
     services.do_update_thumbnail(thumbnail=thumbnail, project=project)
     return _card(request, thumbnail)
 

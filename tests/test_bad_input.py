@@ -6,12 +6,17 @@ import json
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 HUGE = 10**30
 
 
 @pytest.fixture
-def thumbnail_id(owner, owner_client, submit, run_jobs) -> int:
+def thumbnail_id(owner, owner_client, submit, run_jobs, settings, monkeypatch) -> int:
+    # The lease heartbeat writes on its own connection, which cannot see this test's
+    # uncommitted job: on a slow machine its first write would stop the render.
+    settings.JOB_LEASE_SECONDS = 3600
+    monkeypatch.setattr("generation.services.PROGRESS_WRITE_SECONDS", 3600)
     data = submit(owner_client, {"title": "Odd input"}).json()
     run_jobs()
     return int(owner_client.get(f"/api/jobs/{data['id']}").json()["thumbnails"][0]["id"])
@@ -75,3 +80,89 @@ def test_studio_forms_answer_odd_values_with_a_fragment(owner_client, path, data
 @pytest.mark.parametrize("path", ["/studio/?project=" + str(HUGE), "/studio/gallery?project=abc"])
 def test_studio_pages_survive_odd_filters(owner_client, path) -> None:
     assert owner_client.get(path).status_code in (200, 400)
+
+
+# One shared guard (viewbait.input_guard, viewbait.parsers) for what no single schema can catch.
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"name": "a\\u0000b"}',  # NUL: PostgreSQL text cannot hold it
+        '{"name": "a\\ud800b"}',  # a lone surrogate: UTF-8 cannot encode it
+        '{"name": "ok", "\\udfff": 1}',  # in a key too
+    ],
+)
+def test_json_with_nul_or_lone_surrogate_is_400(owner_client, body) -> None:
+    response = owner_client.post("/api/projects", body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid_characters"
+    assert owner_client.get("/api/projects").json()["results"] == []
+
+
+def test_deeply_nested_json_is_400(owner_client) -> None:
+    body = "[" * 100_000 + "]" * 100_000  # past Python's recursion limit
+    response = owner_client.post("/api/jobs", body, content_type="application/json")
+    assert (response.status_code, response.json()["code"]) == (400, "too_deep")
+    nested: Any = {"a": 1}
+    for _ in range(30):
+        nested = {"x": nested}
+    response = owner_client.post_json("/api/jobs", {"type": "generate_thumbnails", "input": nested})
+    assert (response.status_code, response.json()["code"]) == (400, "too_deep")
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/studio/generate", {"title": "a\x00b"}),
+        ("/studio/projects", {"name": "a\x00b"}),
+        ("/studio/generate", {"title\x00": "x"}),
+    ],
+)
+def test_form_fields_with_nul_are_400(owner_client, path, data) -> None:
+    response = owner_client.post(path, data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid_characters"
+
+
+@pytest.mark.parametrize("path", ["/studio/?q=a%00b", "/api/thumbnails?q=%00", "/api/jobs/a%00b"])
+def test_query_and_path_with_nul_are_400(owner_client, path) -> None:
+    response = owner_client.get(path)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid_characters"
+
+
+def test_oversized_json_body_is_json_413(owner_client, settings) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = owner_client.post_json("/api/projects", {"name": "x" * 2000})
+    assert response.status_code == 413
+    assert response.json()["code"] == "request_too_large"
+
+
+def test_oversized_multipart_body_is_json_413(owner_client, settings) -> None:
+    settings.UPLOAD_MAX_REQUEST_BYTES = 10_000
+    photo = SimpleUploadedFile("a.png", b"\x89PNG" + b"\0" * 20_000, "image/png")
+    response = owner_client.post("/api/faces", {"name": "Big", "images": [photo]})
+    assert response.status_code == 413
+    assert response.json()["code"] == "request_too_large"
+
+
+def test_oversized_form_without_content_length_check_is_json_413(owner_client, settings) -> None:
+    """A urlencoded body over the limit: refused whichever check sees it first."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = owner_client.post("/studio/projects", {"name": "x" * 5000}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 413
+    assert response.json()["code"] == "request_too_large"
+
+
+def test_overlong_url_is_414(owner_client, settings) -> None:
+    response = owner_client.get("/api/thumbnails?q=" + "a" * settings.MAX_URL_LENGTH)
+    assert response.status_code == 414
+    assert response.json()["code"] == "url_too_long"
+    assert owner_client.get("/api/thumbnails?q=" + "a" * 100).status_code == 200
+
+
+def test_move_form_refuses_a_unicode_digit(owner_client, thumbnail_id) -> None:
+    """ "²".isdigit() is true but int("²") fails: the form parses ids with parse_id."""
+    response = owner_client.post(f"/studio/thumbnails/{thumbnail_id}/move", {"project_id": "²"})
+    assert response.status_code == 400

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -69,3 +70,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = codes if isinstance(codes, str) else "error"
         response.data = error_body(_first_message(exc.detail), code)
     return response
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: under /api/ (a URL no route matches, e.g. a word where an id goes) the
+    JSON 404 `{"error", "code": "not_found"}` every API error has; elsewhere Django's page."""
+    if request.path.startswith("/api/"):
+        return json_error("Not found.", "not_found", 404)
+    return defaults.page_not_found(request, exception)

@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "template_partials",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc assets, served from static (offline)
     "channels",
     "django_dramatiq",
     "allauth",
@@ -109,6 +111,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, before anything reads the body: 413/414 and NUL/surrogate checks (viewbait.input_guard)
+    "viewbait.input_guard.InputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
@@ -124,6 +128,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "studio.images.UploadBudgetMiddleware",  # each request's decode pixel budget
 ]
 
 ROOT_URLCONF = "viewbait.urls"
@@ -453,12 +458,29 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "viewbait.parsers.SafeJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
     "EXCEPTION_HANDLER": "viewbait.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# OpenAPI 3 schema of the JSON API (drf-spectacular): /api/schema/, docs at /api/docs/ (Swagger
+# UI), with the UI assets from drf-spectacular-sidecar (no CDN).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ViewBait API",
+    "DESCRIPTION": (
+        "Session-authenticated JSON API of the ViewBait studio. Errors are "
+        '`{"error": message, "code": machine code}`.'
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Rate limits (viewbait.ratelimits) -------------------------------------------------------
@@ -588,10 +610,25 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 # Uploads: the whole request body, and each image file (bytes); pixel limit guards against
 # decompression bombs (a 40 MP photo is larger than any phone camera's default output).
-DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
+# Request limits (viewbait.input_guard): a body other than multipart above
+# DATA_UPLOAD_MAX_MEMORY_SIZE bytes, or a multipart body above UPLOAD_MAX_REQUEST_BYTES (up to 10
+# files of UPLOAD_MAX_BYTES, analyse_style's most, plus 1 MiB of fields), is a JSON 413; a URL
+# (path + query string) above MAX_URL_LENGTH characters is a 414.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 10 * UPLOAD_MAX_BYTES + 1024 * 1024)
+MAX_URL_LENGTH = env_int("MAX_URL_LENGTH", 4096)
+# Decoding uploads (studio.images): one image may have UPLOAD_MAX_PIXELS pixels (width x height in
+# its header); one request may decode UPLOAD_REQUEST_MAX_PIXELS in all; one process decodes at most
+# UPLOAD_DECODE_CONCURRENCY images at a time (others wait up to UPLOAD_DECODE_WAIT_SECONDS, then
+# 503 `busy`). JPEGs are decoded at a reduced scale (Pillow's draft) when they are larger than the
+# stored size. Peak decode memory per process is about UPLOAD_DECODE_CONCURRENCY x UPLOAD_MAX_PIXELS
+# x 4 bytes (RGBA) plus one RGB copy; benchmarks/upload_memory.py measures it.
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
+UPLOAD_REQUEST_MAX_PIXELS = env_int("UPLOAD_REQUEST_MAX_PIXELS", 120_000_000)
+UPLOAD_DECODE_CONCURRENCY = env_int("UPLOAD_DECODE_CONCURRENCY", 1)
+UPLOAD_DECODE_WAIT_SECONDS = env_int("UPLOAD_DECODE_WAIT_SECONDS", 60)
 
 # --- Generation -------------------------------------------------------------------------------
 GEMINI_API_KEY = env_str("GEMINI_API_KEY")

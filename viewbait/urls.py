@@ -4,9 +4,12 @@ from allauth.account import views as account_views
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from studio import media
 from viewbait import health, ratelimits
+
+handler404 = "viewbait.api.page_not_found"
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -26,6 +29,10 @@ urlpatterns = [
         name="account_signup",
     ),
     path("accounts/", include("allauth.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # The split view serves Swagger UI's start-up script as a file (?script): no inline script
+    # for the Content-Security-Policy to refuse.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("studio.api_urls")),
     path("", include("billing.urls")),  # plans page, Checkout, Customer Portal, Stripe webhook
     path("", include("studio.urls")),

@@ -1,0 +1,256 @@
+"""Declared shapes of the JSON API: request serializers the library endpoints validate with, and
+response serializers that only describe answers for the OpenAPI schema (drf-spectacular, served at
+`/api/schema/`, docs at `/api/docs/`). The payload builders (studio.api, studio.outputs,
+generation.progress) stay the source of the answers; tests/test_api_schema.py runs schemathesis
+against the schema, so a payload that drifts from these shapes fails there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+
+from studio.models import Project
+from studio.serializers import MAX_ID, Text
+
+MOVE_MAX_IDS = 500
+PROJECT_NAME_MAX_CHARS = 100  # Project.name's max_length
+QUERY_MAX_CHARS = 200  # a search text longer than any title (TITLE_MAX_CHARS is 100)
+
+
+# --- Requests ----------------------------------------------------------------------------------
+
+
+class StrictBoolean(serializers.BooleanField):
+    """JSON true/false only ("yes" or 1 are refused, as the API always did)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError("Must be true or false.")
+        return data
+
+
+class ThumbnailPatch(serializers.Serializer):
+    """PATCH /api/thumbnails/<id>: every field optional; `project_id` null takes it out."""
+
+    is_favorite = StrictBoolean(required=False)
+    is_public = StrictBoolean(required=False)
+    project_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID
+    )
+
+
+class MoveThumbnails(serializers.Serializer):
+    thumbnail_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), max_length=MOVE_MAX_IDS
+    )
+    project_id = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=MAX_ID
+    )
+
+
+class ProjectCreate(serializers.Serializer):
+    name = Text(max_length=PROJECT_NAME_MAX_CHARS)
+
+
+class ProjectPatch(serializers.Serializer):
+    name = Text(required=False, max_length=PROJECT_NAME_MAX_CHARS)
+    share_mode = serializers.ChoiceField(choices=Project.ShareMode.choices, required=False)
+
+
+class JobRequest(serializers.Serializer):
+    """POST /api/jobs as JSON; multipart sends `type` and the input's fields flat, with files."""
+
+    type = serializers.CharField(max_length=40)
+    input = serializers.DictField(required=False)
+
+
+class FaceCreate(serializers.Serializer):
+    name = Text(max_length=80)
+    images = serializers.ListField(child=serializers.ImageField(), max_length=3)
+
+
+# --- Query parameters --------------------------------------------------------------------------
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
+    OpenApiParameter("limit", int, description="1 to 100 (default 20)"),
+    OpenApiParameter("project", str, description="a project id, or `none`"),
+    OpenApiParameter("favorites", str, enum=["true", "false"]),
+    OpenApiParameter("q", str, description="words of the title"),
+    OpenApiParameter("order", str, enum=["newest", "oldest", "title", "clicks"]),
+]
+DOWNLOAD_PARAMETERS = [OpenApiParameter("size", str, enum=["youtube", "full"])]
+JOB_ID = OpenApiParameter("job_id", str, OpenApiParameter.PATH, description="the job's UUID")
+
+
+# --- Responses ---------------------------------------------------------------------------------
+
+
+class Error(serializers.Serializer):
+    """Every error: `{"error": message, "code": machine code}`, sometimes with more fields
+    (`fields` for validation errors, `retry_after`, `limit`, ...)."""
+
+    error = serializers.CharField()
+    code = serializers.CharField()
+
+
+class MeOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.CharField()
+    plan = serializers.CharField()
+    plan_name = serializers.CharField()
+    limits = serializers.DictField()
+    credits_remaining = serializers.IntegerField()
+
+
+class FaceImageOut(serializers.Serializer):
+    url = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+
+
+class FaceOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    images = FaceImageOut(many=True)
+
+
+class FaceList(serializers.Serializer):
+    results = FaceOut(many=True)
+
+
+class StyleOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    preview_url = serializers.CharField(allow_null=True)
+    builtin = serializers.BooleanField()
+    is_public = serializers.BooleanField()
+    mine = serializers.BooleanField()
+    prompt = serializers.CharField(required=False, help_text="only on the caller's own styles")
+
+
+class StyleList(serializers.Serializer):
+    results = StyleOut(many=True)
+
+
+class PaletteOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    colors = serializers.ListField(child=serializers.CharField())
+    builtin = serializers.BooleanField()
+    is_public = serializers.BooleanField()
+    mine = serializers.BooleanField()
+
+
+class PaletteList(serializers.Serializer):
+    results = PaletteOut(many=True)
+
+
+class ThumbnailOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField(allow_blank=True)
+    image_url = serializers.CharField()
+    small_url = serializers.CharField()
+    full_url = serializers.CharField()
+    download_url = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    aspect_ratio = serializers.CharField()
+    resolution = serializers.CharField()
+    has_watermark = serializers.BooleanField()
+    is_favorite = serializers.BooleanField()
+    is_public = serializers.BooleanField()
+    project_id = serializers.IntegerField(allow_null=True)
+    job_id = serializers.CharField(allow_null=True)
+    parent_id = serializers.IntegerField(allow_null=True)
+    page_url = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    parameters = serializers.DictField()
+
+
+class VersionOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    parent_id = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    small_url = serializers.CharField()
+    download_url = serializers.CharField()
+
+
+class ThumbnailDetailOut(ThumbnailOut):
+    versions = VersionOut(many=True, required=False, help_text="GET only")
+
+
+class ThumbnailPage(serializers.Serializer):
+    results = ThumbnailOut(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class JobOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    type = serializers.CharField()
+    status = serializers.CharField()
+    stage = serializers.CharField(allow_blank=True)
+    progress = serializers.IntegerField(min_value=0, max_value=100)
+    error = serializers.CharField(allow_null=True)
+    error_code = serializers.CharField(allow_null=True)
+    cost = serializers.IntegerField()
+    units = serializers.IntegerField()
+    units_succeeded = serializers.IntegerField()
+    units_failed = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    model = serializers.CharField(allow_blank=True)
+    cached = serializers.BooleanField()
+    result = serializers.JSONField(allow_null=True, help_text="JSON job types' result")
+    thumbnails = ThumbnailOut(many=True)
+
+
+class JobAccepted(JobOut):
+    credits_remaining = serializers.IntegerField()
+
+
+class JobList(serializers.Serializer):
+    results = JobOut(many=True)
+
+
+class ProjectOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    share_mode = serializers.ChoiceField(choices=Project.ShareMode.choices)
+    share_url = serializers.CharField(allow_null=True)
+    default_settings = serializers.DictField()
+    created_at = serializers.DateTimeField()
+
+
+class ProjectList(serializers.Serializer):
+    results = ProjectOut(many=True)
+
+
+class MovedOut(serializers.Serializer):
+    moved = serializers.IntegerField()
+
+
+DELETED = OpenApiResponse(description="deleted")
+
+
+def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The error answers an operation may give, besides the ones every operation may (400 for
+    bad characters or nesting, 401, 413, 414)."""
+    described = {
+        400: "invalid input",
+        401: "not signed in",
+        402: "not enough credits",
+        403: "the plan does not allow it",
+        404: "not found, or not yours",
+        409: "conflict",
+        413: "body or upload too large",
+        414: "URL too long",
+        429: "rate limited",
+        503: "a dependency is down, or busy",
+    }
+    codes = sorted({400, 401, 413, 414, *statuses})
+    return {code: OpenApiResponse(Error, description=described[code]) for code in codes}

@@ -1,0 +1,96 @@
+"""Input checks shared by every view, so odd input is a 4xx `{"error", "code"}`, never a 500.
+
+One place for the rules no single form or serializer can enforce:
+
+- `InputGuardMiddleware`: a URL (path plus query string) longer than `settings.MAX_URL_LENGTH`
+  characters is 414 `url_too_long`; a body whose Content-Length is above its limit is 413
+  `request_too_large` before anything reads it (multipart: `settings.UPLOAD_MAX_REQUEST_BYTES`;
+  any other body: `settings.DATA_UPLOAD_MAX_MEMORY_SIZE`); a NUL character or a lone UTF-16
+  surrogate in the path, the query string or a form field (name or value) is 400
+  `invalid_characters` (PostgreSQL text cannot hold NUL, and UTF-8 cannot encode a lone
+  surrogate: either would be a database or encoding error later). Django's own
+  `RequestDataTooBig` / `TooManyFieldsSent` raised inside a view become 413 / 400 JSON too.
+- `viewbait.parsers.SafeJSONParser` (DRF's default JSON parser here): the same character rule
+  for every string and key of a JSON body, and at most `MAX_JSON_DEPTH` levels of nesting (400
+  `too_deep`; deeper JSON would otherwise end in Python's RecursionError).
+
+Servers in front may cut long URLs or large bodies earlier (Daphne/Twisted: about 16 KiB of
+request line and headers; nginx: 8 KiB per header line by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+
+from viewbait.api import json_error
+from viewbait.parsers import BAD_CHARACTERS_MESSAGE, has_bad_characters
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+def _form_has_bad_characters(request: HttpRequest) -> bool:
+    fields = [request.GET]
+    if request.method == "POST" and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        fields.append(request.POST)  # parsed once; Django and DRF reuse it
+    return any(
+        has_bad_characters(key) or any(has_bad_characters(v) for v in values)
+        for query in fields
+        for key, values in query.lists()
+    )
+
+
+class InputGuardMiddleware:
+    """See the module docstring. Goes first in MIDDLEWARE, before anything reads the body."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        url_length = len(request.path) + len(request.META.get("QUERY_STRING", ""))
+        if url_length > settings.MAX_URL_LENGTH:
+            return json_error(
+                f"The URL is longer than {settings.MAX_URL_LENGTH} characters.",
+                "url_too_long",
+                414,
+            )
+        multipart = request.content_type == "multipart/form-data"
+        limit = (
+            settings.UPLOAD_MAX_REQUEST_BYTES if multipart else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        )
+        if limit is not None and _content_length(request) > limit:
+            return self._too_large(limit)
+        try:
+            bad = has_bad_characters(request.path) or _form_has_bad_characters(request)
+        except RequestDataTooBig:
+            return self._too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        except (TooManyFieldsSent, MultiPartParserError):
+            return json_error("The form could not be read.", "invalid_form", 400)
+        if bad:
+            return json_error(BAD_CHARACTERS_MESSAGE, "invalid_characters", 400)
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> JsonResponse | None:
+        if isinstance(exc, RequestDataTooBig):
+            return self._too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        if isinstance(exc, TooManyFieldsSent | MultiPartParserError):
+            return json_error("The form could not be read.", "invalid_form", 400)
+        return None
+
+    @staticmethod
+    def _too_large(limit: int | None) -> JsonResponse:
+        return json_error(
+            f"The request body is larger than {limit} bytes.", "request_too_large", 413, limit=limit
+        )
