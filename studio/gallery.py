@@ -46,6 +46,7 @@ class Order:
         when ascending, for `QuerySet.filter`. One index range condition on the composite index,
         so a deep page starts where the cursor points, ties or not."""
         field = Thumbnail._meta.get_field(self.field)
+        assert isinstance(field, Field)  # a concrete column of ORDERS, never a relation
         return RowCompare(
             (F(self.field), F("id")),
             "<" if self.descending else ">",
