@@ -109,6 +109,7 @@ def child(size: str, jobs: int, variations: int, threads: int, watermark: bool) 
 def encoders(size: str) -> None:
     """Size and CPU of each PNG level and WebP setting, on one rendered image."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    os.environ.setdefault("LOCAL_DEV", "1")  # a local run (viewbait.settings refuses else)
     import django
 
     django.setup()
