@@ -83,7 +83,8 @@ def main() -> None:
         seed_to(10)
         from django.contrib.auth import get_user_model
 
-        client.force_login(get_user_model().objects.get(username=email))
+        user = get_user_model().objects.get(username=email)
+        client.force_login(user)
         for size in () if args.skip_studio else (10, 10_000):
             seed_to(size)
             client.get("/studio/")  # warm the shared cache (plans, built-in styles and palettes)
@@ -114,7 +115,7 @@ def main() -> None:
             the page after row `depth * size`, interleaved."""
             for order in ORDERS:
                 filters = GalleryFilter(order=order)
-                queryset = filters.apply(Thumbnail.objects.filter(owner__email=email))
+                queryset = filters.apply(Thumbnail.objects.filter(owner=user))  # as the API
                 cursor = encode_cursor(queryset[int(size * depth)], filters)
                 base = f"/api/thumbnails?order={order}"
                 first, deep = interleaved(client, base, f"{base}&cursor={cursor}", args.samples)
