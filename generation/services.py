@@ -62,6 +62,43 @@ CIRCUIT_OPEN_MESSAGE = "The AI service for this model is failing right now."
 STORE_FAILED_MESSAGE = "The result could not be saved."
 
 
+# --- memory bound of large images --------------------------------------------------------------
+_image_slots: threading.BoundedSemaphore | None = None
+_image_slots_size = 0
+_image_slots_lock = threading.Lock()
+
+
+def _large_image_slots() -> threading.BoundedSemaphore:
+    """The process's semaphore of GENERATION_4K_CONCURRENCY slots (rebuilt if the setting
+    changes, as tests do)."""
+    global _image_slots, _image_slots_size
+    size = max(1, settings.GENERATION_4K_CONCURRENCY)
+    with _image_slots_lock:
+        if _image_slots is None or _image_slots_size != size:
+            _image_slots, _image_slots_size = threading.BoundedSemaphore(size), size
+        return _image_slots
+
+
+@contextmanager
+def image_slot(image_size: str, stop: threading.Event | None = None) -> Iterator[None]:
+    """Hold one of the worker process's GENERATION_4K_CONCURRENCY slots while a 4K image is
+    rendered or decoded and encoded (nothing for 1K and 2K): each 4K image in flight costs
+    about 0.1-0.2 GB of Pillow buffers (a 5504x3072 RGB image is 68 MB, and a render holds
+    layers of it), so this bounds a worker's peak memory however many 4K jobs its threads run
+    (benchmarks/worker_images.py). Waits in 0.5 s steps; raises Stopped once `stop` is set."""
+    if image_size != "4K":
+        yield
+        return
+    slots = _large_image_slots()
+    while not slots.acquire(timeout=0.5):
+        if stop is not None and stop.is_set():
+            raise Stopped("stopped while waiting for a 4K image slot")
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 def refunded(message: str, unit_cost: int) -> str:
     """The creator-facing message of a failed unit, saying it was refunded when it cost."""
     return f"{message} Your credits were refunded." if unit_cost else message

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.core import signing
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, F, Field, Func, QuerySet, Value
 
 from studio.models import Thumbnail
 from studio.serializers import parse_id
@@ -41,14 +41,39 @@ class Order:
         sign = "-" if self.descending else ""
         return [f"{sign}{self.field}", f"{sign}id"]
 
-    def after(self, value: Any, pk: int) -> Q:
-        """Rows after (value, pk) in this order, written as `field >= value AND (field > value OR
-        id > pk)` so the first conjunct is an index range condition: a deep page starts where the
-        cursor points instead of scanning and discarding every earlier row."""
-        op = "lt" if self.descending else "gt"
-        return Q(**{f"{self.field}__{op}e": value}) & (
-            Q(**{f"{self.field}__{op}": value}) | Q(**{f"id__{op}": pk})
+    def after(self, value: Any, pk: int) -> RowCompare:
+        """Rows after (value, pk) in this order: `(field, id) < (value, pk)` when descending, `>`
+        when ascending, for `QuerySet.filter`. One index range condition on the composite index,
+        so a deep page starts where the cursor points, ties or not."""
+        field = Thumbnail._meta.get_field(self.field)
+        assert isinstance(field, Field)  # a concrete column of ORDERS, never a relation
+        return RowCompare(
+            (F(self.field), F("id")),
+            "<" if self.descending else ">",
+            (Value(value, output_field=field), Value(pk, output_field=Thumbnail._meta.pk)),
         )
+
+
+class RowCompare(Func):
+    """`(a, b, ...) <op> (x, y, ...)`: an SQL row-value comparison (SQL-92; PostgreSQL, SQLite >=
+    3.15, MySQL, MariaDB), compared lexicographically. Django 5.2 has no public expression for
+    it (its `Tuple` lookups are internal), so this composes public `Func`s: each side renders as
+    `(expr, expr)` and they are joined by `op`. A boolean expression, usable in `filter()`.
+    Raises ValueError for an operator other than <, <=, > or >=, or sides of different length."""
+
+    template = "%(expressions)s"
+    output_field = BooleanField()
+
+    def __init__(self, left: tuple[Any, ...], op: str, right: tuple[Any, ...]) -> None:
+        if op not in ("<", "<=", ">", ">=") or len(left) != len(right) or not left:
+            raise ValueError(f"cannot compare {len(left)} with {len(right)} values by {op!r}")
+        self.arg_joiner = f" {op} "
+        super().__init__(_row(left), _row(right))
+
+
+def _row(items: tuple[Any, ...]) -> Func:
+    """`(a, b, ...)`; its output field is a placeholder: a row has no single type."""
+    return Func(*items, function="", output_field=Field())
 
 
 ORDERS: dict[str, Order] = {

@@ -8,6 +8,7 @@ import hmac
 import io
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from django.utils import timezone
 from PIL import Image
 
 from generation.models import Job
+from generation.providers.base import GeneratedImage
 from studio.images import (
     GALLERY_WIDTHS,
     burn_watermark,
@@ -49,11 +51,59 @@ def public_parameters(params: dict[str, Any]) -> dict[str, Any]:
     return {key: params[key] for key in PUBLIC_PARAMETERS if key in params}
 
 
+@dataclass(frozen=True)
+class UnitFiles:
+    """One unit's stored files, each encoded once: the full PNG, the ~400/800 px WebP gallery
+    variants and the YouTube JPEG, with the full image's size in pixels and whether the
+    watermark is burnt in."""
+
+    png: bytes
+    small: bytes
+    medium: bytes
+    download: bytes
+    width: int
+    height: int
+    watermark: bool
+
+
+def encode_unit_files(generated: GeneratedImage | bytes, params: dict[str, Any]) -> UnitFiles:
+    """The files of one unit from a provider's output: its in-memory image if it has one (the
+    local renderer), else its bytes decoded once (Gemini). The watermark is burnt in if
+    `params["watermark"]`; `params["aspect_ratio"]` sizes the YouTube JPEG. Every file is encoded
+    exactly once from the same in-memory image. Raises PIL errors on undecodable bytes.
+
+    CPU and memory heavy at 4K (a 5504x3072 RGB image is 68 MB in Pillow): the worker calls it
+    inside `generation.services.image_slot`."""
+    if isinstance(generated, GeneratedImage) and generated.image is not None:
+        image = generated.image
+    else:
+        data = generated if isinstance(generated, bytes) else generated.data
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    watermark = bool(params.get("watermark"))
+    if watermark:
+        image = burn_watermark(image)
+    medium = resize_to_width(image, GALLERY_WIDTHS[1])
+    small = resize_to_width(image, GALLERY_WIDTHS[0], source=medium)  # same look, less CPU
+    download, _, _ = youtube_jpeg(image, params["aspect_ratio"])
+    return UnitFiles(
+        png=encode_png(image),
+        small=encode_webp(small),
+        medium=encode_webp(medium),
+        download=download,
+        width=image.width,
+        height=image.height,
+        watermark=watermark,
+    )
+
+
 def store_thumbnail(
     *,
     job: Job,
     variation_index: int,
-    data: bytes,
+    data: GeneratedImage | bytes | UnitFiles,
     retention_days: int | None,
     delivering: Callable[[], AbstractContextManager[None]],
     links: dict[str, int | None],
@@ -61,10 +111,11 @@ def store_thumbnail(
     root_id: int | None = None,
     extra_parameters: dict[str, Any] | None = None,
 ) -> Thumbnail:
-    """Decode a provider image, burn the watermark if the job's plan requires it, and store the
-    full PNG, ~400/800 px WebP gallery variants and the YouTube JPEG, then the Thumbnail row
-    inside `delivering()` (the engine's transaction that marks the unit delivered). `links`
-    holds the style, palette and project ids that still exist (None for deleted ones).
+    """Store a provider's output (`data`: its GeneratedImage or bytes, or the `UnitFiles`
+    already made from it by `encode_unit_files`) as the full PNG, ~400/800 px WebP gallery
+    variants and the YouTube JPEG, then the Thumbnail row inside `delivering()` (the engine's
+    transaction that marks the unit delivered). `links` holds the style, palette and project
+    ids that still exist (None for deleted ones).
 
     An edit (studio.job_types.edit) passes `parent_id` (the thumbnail it was made from) and
     `root_id` (the first of that line, `Thumbnail.lineage_id`), both rows that still exist, and
@@ -77,14 +128,7 @@ def store_thumbnail(
     `delivering` raises (generation.services.UnitNotPending).
     """
     params = job.params
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    image = image.convert("RGB")
-    watermark = bool(params.get("watermark"))
-    if watermark:
-        image = burn_watermark(image)
-    small, medium = (resize_to_width(image, width) for width in GALLERY_WIDTHS)
-    download, _, _ = youtube_jpeg(image, params["aspect_ratio"])
+    files = data if isinstance(data, UnitFiles) else encode_unit_files(data, params)
     thumbnail = Thumbnail(
         owner_id=job.user_id,
         job=job,
@@ -96,14 +140,14 @@ def store_thumbnail(
         palette_id=links.get("palette_id"),
         aspect_ratio=params["aspect_ratio"],
         resolution=params["resolution"],
-        width=image.width,
-        height=image.height,
-        has_watermark=watermark,
+        width=files.width,
+        height=files.height,
+        has_watermark=files.watermark,
         variation_index=variation_index,
         parameters={**public_parameters(params), **(extra_parameters or {})},
         expires_at=(timezone.now() + dt.timedelta(days=retention_days) if retention_days else None),
     )
-    contents = (encode_png(image), encode_webp(small), encode_webp(medium), download)
+    contents = (files.png, files.small, files.medium, files.download)
     written: list[str] = []
     try:
         for (field_name, name), content in zip(

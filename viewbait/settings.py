@@ -649,6 +649,9 @@ GEMINI_RETRY_INITIAL_DELAY = env_float("GEMINI_RETRY_INITIAL_DELAY", 1.0)
 IMAGE_PROVIDER = env_str("IMAGE_PROVIDER", "gemini" if GEMINI_API_KEY else "local")
 GENERATION_IMAGE_LOAD_CONCURRENCY = env_int("GENERATION_IMAGE_LOAD_CONCURRENCY", 4)
 GENERATION_PROVIDER_CONCURRENCY = env_int("GENERATION_PROVIDER_CONCURRENCY", 2)
+# 4K images rendered or encoded at once per worker process (generation.services.image_slot): the
+# worker's memory bound; benchmarks/worker_images.py measures peak RSS against it.
+GENERATION_4K_CONCURRENCY = env_int("GENERATION_4K_CONCURRENCY", 2)
 JOB_TIME_LIMIT_SECONDS = env_int("JOB_TIME_LIMIT_SECONDS", 600)
 # The job engine's fault handling (generation.services, generation.resilience). A claim is a
 # lease renewed every third of JOB_LEASE_SECONDS; a dead worker's job is claimed again once its

@@ -15,6 +15,7 @@ than of this request, counted by the per-model circuit breaker).
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -79,10 +80,35 @@ class JSONRequest:
     images: list[InputImage] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
 class GeneratedImage:
-    data: bytes
-    mime_type: str
+    """One generated image: encoded `data` in `mime_type` (what Gemini returns), or the decoded
+    Pillow `image` itself from a renderer that draws in memory (the local one). The worker stores
+    from `image` without an encode-decode round trip (`studio.outputs.encode_unit_files`); `data`
+    on such a result encodes a PNG (zlib level `LAZY_PNG_COMPRESS_LEVEL`) on first use only.
+    Raises ValueError if given neither."""
+
+    LAZY_PNG_COMPRESS_LEVEL = 3
+
+    def __init__(
+        self, data: bytes | None = None, mime_type: str = "image/png", *, image: Any = None
+    ) -> None:
+        if data is None and image is None:
+            raise ValueError("GeneratedImage needs data or an image")
+        self._data = data
+        self.mime_type = mime_type
+        self.image = image  # a PIL.Image.Image, or None
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            buffer = io.BytesIO()
+            self.image.save(buffer, "PNG", compress_level=self.LAZY_PNG_COMPRESS_LEVEL)
+            self._data = buffer.getvalue()
+        return self._data
+
+    def __repr__(self) -> str:
+        kind = "image" if self._data is None else f"{len(self._data)} bytes"
+        return f"GeneratedImage({kind}, {self.mime_type})"
 
 
 @dataclass(frozen=True)

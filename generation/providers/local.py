@@ -4,7 +4,7 @@ Used instead of Gemini when no GEMINI_API_KEY is set, so creators and tests get 
 offline. It reads the structured `RenderSpec`, never the prompt:
 
 - size: exactly `generation.sizes.pixel_size(aspect_ratio, image_size)` pixels (16:9 at 1K is
-  1376x768, at 4K 5504x3072), PNG, RGB;
+  1376x768, at 4K 5504x3072), RGB, handed over in memory (`GeneratedImage.image`);
 - background: a design per built-in style (`spec.style_key`: "bold-gaming", "clean-tech",
   "vlog-bright", "cinematic", "minimal", "retro-pop", "documentary"; anything else gets a generic
   look) in the palette's colours (`spec.colors`, "#RRGGBB", most prominent first; each style has
@@ -1082,9 +1082,7 @@ class LocalRenderer:
             ImageDraw.Draw(canvas).rectangle((0, height - bar, width, height), fill=_BLACK)
         _place_text(canvas, spec, layout, design, pal, scale)
 
-        buffer = io.BytesIO()
-        canvas.save(buffer, format="PNG", compress_level=3)
-        return GeneratedImage(data=buffer.getvalue(), mime_type="image/png")
+        return GeneratedImage(image=canvas)  # encoded once, by whoever stores it
 
     def edit_image(self, request: EditRequest) -> GeneratedImage:
         """Not offered offline: editing a photo by instruction needs an image model."""

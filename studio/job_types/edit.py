@@ -526,7 +526,7 @@ class EditThumbnail(JobType):
             store_thumbnail(
                 job=job,
                 variation_index=index,
-                data=generated.data,
+                data=generated,
                 retention_days=retention,
                 delivering=lambda: ctx.delivering(index),
                 links=_live_links(params),

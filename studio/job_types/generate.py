@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
@@ -23,13 +24,19 @@ from billing.services import effective_plan
 from generation import catalog
 from generation.errors import JobRefused
 from generation.models import Job
-from generation.providers.base import GeneratedImage, ImageRequest, InputImage, RenderSpec
+from generation.providers.base import ImageRequest, InputImage, RenderSpec
 from generation.registry import JobOutcome, JobType
-from generation.services import JobContext
+from generation.services import JobContext, image_slot
 from generation.sizes import ASPECT_RATIOS, IMAGE_SIZES
 from studio import services
 from studio.models import Face, FaceImage, Palette, Project, Style, StyleReferenceImage
-from studio.outputs import discard_unit_files, store_thumbnail, thumbnail_payload
+from studio.outputs import (
+    UnitFiles,
+    discard_unit_files,
+    encode_unit_files,
+    store_thumbnail,
+    thumbnail_payload,
+)
 from studio.prompts import PromptInput, build_prompt, split_title
 from studio.serializers import IdList, OptionalId, Text
 
@@ -311,17 +318,24 @@ class GenerateThumbnails(JobType):
             Job.objects.filter(pk=job.pk).update(prompt=job.prompt)
         retention = effective_plan(job.user).retention_days
 
-        def produce(index: int) -> GeneratedImage:
-            req = request(index)
-            return ctx.call(
-                lambda provider: provider.generate_image(req), image_size=req.image_size
-            )
+        renders_here = ctx.provider.name == "local"
 
-        def deliver(index: int, generated: GeneratedImage) -> None:
+        def produce(index: int) -> UnitFiles:
+            """Render (or fetch) one image and encode its files on this pool thread, holding a
+            4K slot while a full-size image is in memory (for a remote provider, only while it
+            is decoded and encoded, not during the call)."""
+            req = request(index)
+            size = req.image_size
+            with image_slot(size, ctx.stop) if renders_here else nullcontext():
+                generated = ctx.call(lambda provider: provider.generate_image(req), image_size=size)
+                with nullcontext() if renders_here else image_slot(size, ctx.stop):
+                    return encode_unit_files(generated, params)
+
+        def deliver(index: int, files: UnitFiles) -> None:
             store_thumbnail(
                 job=job,
                 variation_index=index,
-                data=generated.data,
+                data=files,
                 retention_days=retention,
                 delivering=lambda: ctx.delivering(index),
                 links=_live_links(params),
