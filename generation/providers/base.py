@@ -27,6 +27,9 @@ class InputImage:
     data: bytes
     mime_type: str
     role: Literal["reference", "face", "source", "analysis"]
+    # For role="face": which person (0, 1, ... in the creator's order) the photo shows; photos
+    # of one person share it. None: every face photo is its own person.
+    person: int | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class RenderSpec:
     expression: str = ""
     pose: str = ""
     seed: int = 0
+    variation: int = 0  # the variation's index in its request: 0, 1, ... (layouts differ)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,9 @@ class JSONRequest:
 class GeneratedImage:
     data: bytes
     mime_type: str
+    # What the provider changed and the creator should know, one sentence each (the local
+    # renderer: a title shortened to stay readable).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
