@@ -39,7 +39,7 @@ CASES = [
     ("The Truth: What Nobody Tells You", "documentary", MONO, "16:9", 0, 3, False),
     ("Top 10 ⚡ 日本語 العربية हिन्दी 🔥", "clean-tech", [], "16:9", 1, 1, False),
     (
-        "ラーメンを食べてみた：東京ナンバーワンのラーメン屋さんでチャーシューメン",
+        "ラーメンを食べてみた\uff1a東京ナンバーワンのラーメン屋さんでチャーシューメン",
         "retro-pop",
         [],
         "16:9",

@@ -140,7 +140,7 @@ def burn_watermark(image: Image.Image, text: str = "Made with ViewBait") -> Imag
     except OSError:
         font = ImageFont.load_default(size)
     margin = round(size * 0.8)
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font, stroke_width=2)
+    left, top, _, bottom = draw.textbbox((0, 0), text, font=font, stroke_width=2)
     x = margin - left
     y = base.height - (bottom - top) - round(size * 1.4) - top
     draw.text(

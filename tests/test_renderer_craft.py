@@ -141,7 +141,14 @@ def test_a_title_too_long_for_the_frame_is_shortened_not_shrunk() -> None:
 
 def test_the_generate_job_reports_a_shortened_title() -> None:
     generated = LocalRenderer().generate_image(
-        ImageRequest("", "16:9", "1K", "local", [face()], RenderSpec(title=LONG_TITLE, seed=1))
+        ImageRequest(
+            "",
+            "16:9",
+            "1K",
+            "local",
+            [face()],
+            RenderSpec(title=LONG_TITLE, style_key="cinematic", seed=1),
+        )
     )
     assert generated.notes and "shortened" in generated.notes[0]
 

@@ -302,12 +302,12 @@ KINSOKU_NO_START = frozenset(
     "ぁぃぅぇぉっゃゅょゎゕゖ"
     "ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ"
     "ゝゞヽヾ々〻"
-    "、。，．・：；？！‼⁇⁈⁉"
-    "）」』】〕〉》〗〙〟’”｝］｠»"
-    "…‥〜～"
+    "、。，．・：；？！‼⁇⁈⁉"  # noqa: RUF001
+    "）」』】〕〉》〗〙〟’”｝］｠»"  # noqa: RUF001
+    "…‥〜～"  # noqa: RUF001
 )
 # ... and no line ends with opening punctuation.
-KINSOKU_NO_END = frozenset("（「『【〔〈《〖〘〝‘“｛［｟«")
+KINSOKU_NO_END = frozenset("（「『【〔〈《〖〘〝‘“｛［｟«")  # noqa: RUF001
 
 
 def _words(text: str) -> list[tuple[str, bool]]:

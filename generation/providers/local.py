@@ -16,9 +16,12 @@ offline. It reads the structured `RenderSpec`, never the prompt:
   free area allows in outlined type with per-character font fallback (`generation.providers.fonts`).
   Both may be empty: a text-free image is valid.
 
-Backgrounds are painted at the 1K size and upscaled (every size is an exact multiple of it); faces
-and text are drawn at full resolution. Output is deterministic: the same request gives the same
-bytes, and `spec.seed` drives every random detail.
+Everything is drawn at the output size (4K backgrounds at 4K). Faces found by
+`generation.providers.cutout` are cut out and placed large (CUTOUT_FACE_SHARE); each variation
+(`spec.variation`) takes its own layout (VARIANTS); every text run is measured against what is
+behind it and adjusted until it meets CONTRAST_TARGET; titles that would fall below reading size
+are shortened (`shorten`) and the render's notes say so. Output is deterministic: the same
+request gives the same bytes, and `spec.seed` drives every random detail.
 
 Errors: `InvalidProviderRequest` for an unknown aspect ratio or image size. An image that cannot be
 decoded is skipped with a logged warning.
@@ -28,7 +31,6 @@ from __future__ import annotations
 
 import colorsys
 import dataclasses
-import functools
 import hashlib
 import io
 import logging
@@ -1042,9 +1044,10 @@ def _place_cutout(
     pal: _Palette,
     tilt: float = 0.0,
 ) -> tuple[int, int, int, int]:
-    """Paste the cut-out (turned `tilt` degrees about the face) scaled so its face is `face_height` px tall, the face centred on
-    (`centre_x`, `face_y`), the body running off the bottom edge; with an outline in the style's
-    ring colour and its glow or shadow. Returns the face box on the canvas."""
+    """Paste the cut-out (turned `tilt` degrees about the face) scaled so its face is
+    `face_height` px tall, the face centred on (`centre_x`, `face_y`), the body running off the
+    bottom edge; with an outline in the style's ring colour and its glow or shadow. Returns the
+    face box on the canvas."""
     left_f, top_f, right_f, bottom_f = person.face
     scale = face_height / max(1, bottom_f - top_f)
     size = (max(1, round(person.image.width * scale)), max(1, round(person.image.height * scale)))
@@ -1155,9 +1158,12 @@ SUB_READING_SHARE = 0.055  # the sub-line's: 10 px at 320x180
 CONTRAST_TARGET = 4.5  # WCAG 2.x AA for normal text (success criterion 1.4.3)
 DISPLAY_HEIGHT = 180  # contrast is measured as the viewer sees it: a 320x180 thumbnail
 _WEAK_WORDS = frozenset(
-    "a an the of to in on at for and or with my your our his her their is are was were be this"
-    " that these those it its i you we they how why what when so just really very from by about"
-    " into up out ever".split()
+    {
+        *("a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "with", "my"),
+        *("your", "our", "his", "her", "their", "is", "are", "was", "were", "be", "this", "that"),
+        *("these", "those", "it", "its", "i", "you", "we", "they", "how", "why", "what", "when"),
+        *("so", "just", "really", "very", "from", "by", "about", "into", "up", "out", "ever"),
+    }
 )
 
 
@@ -1235,7 +1241,7 @@ def _word_strength(word: str) -> float:
     return 1.0 + min(len(bare), 10) / 10
 
 
-_CLAUSE_BREAKS = frozenset({"and", "but", "so", "because", "while", "-", "—", "–", "|"})
+_CLAUSE_BREAKS = frozenset({"and", "but", "so", "because", "while", "-", "\u2014", "\u2013", "|"})
 
 
 def shorten(text: str, fits: Callable[[str], bool]) -> str:
@@ -1304,7 +1310,6 @@ def _draw_checked(
     """Draw `text` with the first look whose every run meets CONTRAST_TARGET against what is
     behind it (measured on the result); if none does, on a backing plate. Returns the block and
     its runs' measurements."""
-    region = None
     for attempt, look in enumerate([*looks, None]):
         if look is None:  # the last resort: a backing plate behind the safest look
             look = looks[-1]
@@ -1312,7 +1317,7 @@ def _draw_checked(
         if block is None:
             return None
         corner = place(block)
-        trial = canvas.copy() if region is None else canvas.copy()
+        trial = canvas.copy()
         if attempt == len(looks):
             pad = round(block.size * 0.18)
             plate = (
