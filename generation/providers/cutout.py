@@ -9,7 +9,7 @@
   `make install` into node_modules/), run with OpenCV's DNN module (`cv2.dnn.readNetFromTFLite`,
   OpenCV >= 4.8). Nothing is downloaded at run time. `SEGMENTATION_MODEL_PATH` (environment)
   overrides the file's location.
-- Refinement: `cv2.grabCut` (2 iterations, at most 512 px) seeded from the model's probabilities
+- Refinement: `cv2.grabCut` (2 iterations, at most 384 px) seeded from the model's probabilities
   (>= 0.9 sure person, >= 0.5 probable, >= 0.1 probably background, else background), which
   snaps the model's 256 px edge to the photo's edges. Without the model file the seed is a
   head-and-shoulders prior drawn from the face box, so a cut-out still works (logged once).
@@ -32,7 +32,7 @@ from PIL import Image
 logger = logging.getLogger(__name__)
 
 MODEL_INPUT = 256  # the general model's input and output side, px
-WORK_SIDE = 512  # grabCut runs at most at this size (its cost grows with the pixel count)
+WORK_SIDE = 384  # grabCut runs at most at this size (its cost grows with the pixel count)
 _REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = (
     _REPO / "node_modules" / "@mediapipe" / "selfie_segmentation" / "selfie_segmentation.tflite"
@@ -70,7 +70,7 @@ def _net() -> cv2.dnn.Net | None:
 @functools.cache
 def _cascade() -> cv2.CascadeClassifier:
     return cv2.CascadeClassifier(
-        str(Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml")
+        str(Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
     )
 
 
@@ -172,7 +172,7 @@ def person_mask(photo: Image.Image, face: Box) -> tuple[Image.Image, bool]:
     if has_both and ((seed == cv2.GC_FGD) | (seed == cv2.GC_PR_FGD)).any():
         background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         try:
-            cv2.grabCut(rgb, seed, None, background, foreground, 2, cv2.GC_INIT_WITH_MASK)
+            cv2.grabCut(rgb, seed, (0, 0, 0, 0), background, foreground, 2, cv2.GC_INIT_WITH_MASK)
             mask = np.where((seed == cv2.GC_FGD) | (seed == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
         except cv2.error as exc:  # a degenerate seed: keep the model's mask
             logger.warning("grabCut failed, keeping the unrefined mask: %s", exc)
