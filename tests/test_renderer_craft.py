@@ -264,3 +264,11 @@ def test_4k_backgrounds_are_drawn_at_4k() -> None:
         return float(cv2.Laplacian(np.asarray(crop), cv2.CV_64F).var())
 
     assert sharpness(big) > 2 * sharpness(upscaled)
+
+
+def test_each_variation_of_a_job_gets_its_own_index() -> None:
+    from studio.job_types.generate import render_spec
+
+    specs = [render_spec({"title": "A: B"}, seed=9, variation=index) for index in range(3)]
+    assert [spec.variation for spec in specs] == [0, 1, 2]
+    assert (specs[0].title, specs[0].subtitle) == ("A", "B")
