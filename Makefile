@@ -11,7 +11,7 @@ export LOCAL_DEV ?= 1
 # e.g. SEED_ARGS=--allow-database-url: the demo accounts in a DATABASE_URL database too.
 SEED_ARGS ?=
 
-.PHONY: install system-deps run test lint migrate seed bench clean
+.PHONY: install system-deps models run test lint migrate seed bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,14 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-install: $(STAMP) system-deps
+install: $(STAMP) system-deps models
+
+# The person-segmentation model of the offline renderer ships in an npm package (package.json);
+# without npm the renderer falls back to a grabCut prior and says so in the log.
+models:
+	@if command -v npm >/dev/null; then npm install --no-audit --no-fund --ignore-scripts --silent \
+	  || echo "models: npm install failed; cut-outs fall back to grabCut" >&2; \
+	else echo "models: npm not found; cut-outs fall back to grabCut" >&2; fi
 
 # Fonts for every script and emoji (local renderer) and Chromium (browser tests), from Debian's
 # packages when this machine can install them; the app falls back to what is there otherwise.

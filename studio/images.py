@@ -20,10 +20,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from studio.downloads import youtube_size
+
 ALLOWED_UPLOAD_FORMATS = {"JPEG", "PNG", "WEBP"}
 MAX_STORED_SIDE = 2048  # px; larger photos are downscaled: more detail does not help the model
 YOUTUBE_MAX_BYTES = 2 * 1024 * 1024  # YouTube's custom-thumbnail limit (2 MB)
-YOUTUBE_LONG_SIDE = 1280  # YouTube's recommended thumbnail is 1280x720
 GALLERY_WIDTHS = (400, 800)  # srcset widths of the gallery variants
 
 
@@ -231,16 +232,13 @@ def resize_to_width(
 
 def youtube_jpeg(image: Image.Image, aspect_ratio: str) -> tuple[bytes, int, int]:
     """The upload-ready download: cropped to the exact nominal `aspect_ratio` ("16:9"; Gemini's
-    sizes are only close to it, e.g. 1376x768), longer side 1280 px (1280x720 for 16:9, YouTube's
-    recommended thumbnail size), JPEG under 2 MB (YouTube's limit). Returns (bytes, width, height).
+    sizes are only close to it, e.g. 1376x768) at `studio.downloads.youtube_size` (1280x720 for
+    16:9, 1080x1920 for 9:16 from a 2K or 4K source, never upscaled), JPEG under 2 MB (YouTube's
+    limit). Returns (bytes, width, height).
     """
-    ratio_w, ratio_h = (int(part) for part in aspect_ratio.split(":"))
-    if ratio_w >= ratio_h:
-        size = (YOUTUBE_LONG_SIDE, round(YOUTUBE_LONG_SIDE * ratio_h / ratio_w))
-    else:
-        size = (round(YOUTUBE_LONG_SIDE * ratio_w / ratio_h), YOUTUBE_LONG_SIDE)
+    size = youtube_size(aspect_ratio, image.size)
     fitted = ImageOps.fit(image.convert("RGB"), size, Image.Resampling.LANCZOS)
-    for quality in (92, 85, 78, 70, 60):
+    for quality in (92, 85, 78, 70, 60, 50):
         data = encode_jpeg(fitted, quality)
         if len(data) < YOUTUBE_MAX_BYTES:
             break
@@ -249,7 +247,9 @@ def youtube_jpeg(image: Image.Image, aspect_ratio: str) -> tuple[bytes, int, int
 
 def burn_watermark(image: Image.Image, text: str = "Made with ViewBait") -> Image.Image:
     """Free-plan watermark drawn into the pixels (PRODUCT.md flaw 9: it must be in the stored
-    file). Bottom-right, about 3.2% of the image height, white with a dark outline at 70%."""
+    file). Bottom-left, about 3.2% of the image height, white with a dark outline at 70%: the
+    bottom-right corner is where YouTube's duration badge covers the thumbnail, and the margin
+    (1.4 text heights) keeps it above the red watched-progress bar along the bottom edge."""
     base = image.convert("RGBA")
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
@@ -261,9 +261,9 @@ def burn_watermark(image: Image.Image, text: str = "Made with ViewBait") -> Imag
     except OSError:
         font = ImageFont.load_default(size)
     margin = round(size * 0.8)
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font, stroke_width=2)
-    x = base.width - (right - left) - margin
-    y = base.height - (bottom - top) - margin
+    left, top, _, bottom = draw.textbbox((0, 0), text, font=font, stroke_width=2)
+    x = margin - left
+    y = base.height - (bottom - top) - round(size * 1.4) - top
     draw.text(
         (x, y),
         text,

@@ -64,6 +64,7 @@ class UnitFiles:
     width: int
     height: int
     watermark: bool
+    notes: tuple[str, ...] = ()  # the provider's notes for the creator (GeneratedImage.notes)
 
 
 def encode_unit_files(generated: GeneratedImage | bytes, params: dict[str, Any]) -> UnitFiles:
@@ -96,6 +97,7 @@ def encode_unit_files(generated: GeneratedImage | bytes, params: dict[str, Any])
         width=image.width,
         height=image.height,
         watermark=watermark,
+        notes=getattr(generated, "notes", ()),
     )
 
 

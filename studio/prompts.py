@@ -18,8 +18,12 @@ class TitleLines:
 
 
 def split_title(title: str) -> TitleLines:
-    """Text before the first ':' is the main line, after it the sub-line (PRODUCT.md)."""
-    main, sep, sub = title.partition(":")
+    """Text before the first ": " (colon and space) is the main line, after it the sub-line
+    (PRODUCT.md). A colon without a space after it is part of the words: "My 5:00 AM Routine"
+    stays whole, and so does "Ratio 16:9"."""
+    main, sep, sub = title.partition(": ")
+    if sep and not sub.strip():
+        return TitleLines(main=title.strip().removesuffix(":").strip(), sub="")
     return TitleLines(main=main.strip(), sub=sub.strip() if sep else "")
 
 

@@ -653,9 +653,9 @@ def box_contrast(bgr: np.ndarray) -> float | None:
 
 # --- readability -----------------------------------------------------------------------------
 
-# The region of `studio.images.burn_watermark` (bottom-right, ~3.2% of the height, its margin
-# 0.8 of that), with room to spare: text wholly inside it is the Free plan's watermark.
-WATERMARK_REGION = Box(0.45, 0.88, 1.0, 1.0)
+# The region of `studio.images.burn_watermark` (bottom-left, ~3.2% of the height, 1.4 of that
+# above the bottom edge), with room to spare: text wholly inside it is the Free plan's watermark.
+WATERMARK_REGION = Box(0.0, 0.85, 0.55, 1.0)
 
 Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in slot pixels
 

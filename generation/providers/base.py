@@ -28,6 +28,9 @@ class InputImage:
     data: bytes
     mime_type: str
     role: Literal["reference", "face", "source", "analysis"]
+    # For role="face": which person (0, 1, ... in the creator's order) the photo shows; photos
+    # of one person share it. None: every face photo is its own person.
+    person: int | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class RenderSpec:
     expression: str = ""
     pose: str = ""
     seed: int = 0
+    variation: int = 0  # the variation's index in its request: 0, 1, ... (layouts differ)
 
 
 @dataclass(frozen=True)
@@ -85,18 +89,25 @@ class GeneratedImage:
     Pillow `image` itself from a renderer that draws in memory (the local one). The worker stores
     from `image` without an encode-decode round trip (`studio.outputs.encode_unit_files`); `data`
     on such a result encodes a PNG (zlib level `LAZY_PNG_COMPRESS_LEVEL`) on first use only.
-    Raises ValueError if given neither."""
+    `notes`: what the provider changed and the creator should know, one sentence each (the local
+    renderer: a title shortened to stay readable). Raises ValueError if given neither."""
 
     LAZY_PNG_COMPRESS_LEVEL = 3
 
     def __init__(
-        self, data: bytes | None = None, mime_type: str = "image/png", *, image: Any = None
+        self,
+        data: bytes | None = None,
+        mime_type: str = "image/png",
+        *,
+        image: Any = None,
+        notes: tuple[str, ...] = (),
     ) -> None:
         if data is None and image is None:
             raise ValueError("GeneratedImage needs data or an image")
         self._data = data
         self.mime_type = mime_type
         self.image = image  # a PIL.Image.Image, or None
+        self.notes = notes
 
     @property
     def data(self) -> bytes:

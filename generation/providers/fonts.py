@@ -108,11 +108,18 @@ class TextLook:
 
 @dataclass(frozen=True)
 class SetText:
-    """A drawn text block: RGBA `image` cropped to its ink, at font `size` px."""
+    """A drawn text block: RGBA `image` cropped to its ink, at font `size` px.
+
+    `fill_mask` and `emphasis_mask` (L, the size of `image`) are where the plain and the
+    emphasised letters' fill colour was drawn, without outlines or emoji: the pixels whose
+    contrast with their surroundings decides readability.
+    """
 
     image: Image.Image
     size: int
     rtl: bool
+    fill_mask: Image.Image | None = None
+    emphasis_mask: Image.Image | None = None
 
 
 @dataclass(frozen=True)
@@ -288,12 +295,26 @@ def _is_cjk(char: str) -> bool:
 
 
 _NO_BREAK_BEFORE = frozenset({"Po", "Pe", "Pf", "Mn", "Mc", "Me", "Cf", "Sk"})
+# Basic kinsoku shori (JIS X 4051 "line-start prohibited characters", the common subset): no line
+# starts with the prolonged sound mark, small kana, iteration marks or closing punctuation.
+KINSOKU_NO_START = frozenset(
+    "ー"
+    "ぁぃぅぇぉっゃゅょゎゕゖ"
+    "ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ"
+    "ゝゞヽヾ々〻"
+    "、。，．・：；？！‼⁇⁈⁉"  # noqa: RUF001
+    "）」』】〕〉》〗〙〟’”｝］｠»"  # noqa: RUF001
+    "…‥〜～"  # noqa: RUF001
+)
+# ... and no line ends with opening punctuation.
+KINSOKU_NO_END = frozenset("（「『【〔〈《〖〘〝‘“｛［｟«")  # noqa: RUF001
 
 
 def _words(text: str) -> list[tuple[str, bool]]:
     """Breakable units with "space before" flags: words, and single characters inside CJK text.
 
-    Closing punctuation stays with the character before it, opening punctuation with the next.
+    Closing punctuation, small kana and ー stay with the character before them (kinsoku), opening
+    punctuation with the next.
     """
     units: list[tuple[str, bool]] = []
     for word in text.split():
@@ -304,6 +325,8 @@ def _words(text: str) -> list[tuple[str, bool]]:
                 current
                 and (_is_cjk(char) or _is_cjk(current[-1]))
                 and unicodedata.category(char) not in _NO_BREAK_BEFORE
+                and char not in KINSOKU_NO_START
+                and current[-1] not in KINSOKU_NO_END
                 and unicodedata.category(current[-1]) not in ("Ps", "Pi")
             ):
                 units.append((current, gap))
@@ -471,20 +494,10 @@ def _levels_order(runs: list[_Run], rtl: bool) -> list[_Run]:
 # --- the text block ------------------------------------------------------------------------
 
 
-def set_text(
-    text: str,
-    look: TextLook,
-    box: tuple[int, int],
-    *,
-    min_size: int,
-    max_size: int,
-) -> SetText | None:
-    """Draw `text` as large as fits in `box` (width, height px), or None if it has no words.
-
-    Wraps into at most `look.max_lines` balanced lines (more only when the size would fall below
-    `min_size`; the text shrinks further rather than overflow), and never exceeds `max_size` px.
-    The returned image is at most `box` in both dimensions.
-    """
+def _plan(
+    text: str, look: TextLook, box: tuple[int, int], min_size: int, max_size: int
+) -> tuple[float, list[list[_Run]], str | None, bool] | None:
+    """The largest size that fits and the lines (runs in visual order), or None without words."""
     if look.uppercase:
         text = text.upper()
     direction = _direction(text, digits=False)
@@ -524,16 +537,48 @@ def set_text(
                 runs.append(_Run(" ", None))
             runs.extend(tokens[k].runs)
         lines_of_runs.append(_levels_order(runs, rtl))
+    return best_size, lines_of_runs, direction, rtl
 
+
+def fitted_size(
+    text: str, look: TextLook, box: tuple[int, int], *, min_size: int, max_size: int
+) -> float:
+    """The font size (px) `set_text` would choose for `text` in `box`, without drawing; 0 for
+    text without words. Used to decide whether a title must be shortened."""
+    plan = _plan(text, look, box, min_size, max_size)
+    return plan[0] if plan else 0.0
+
+
+def set_text(
+    text: str,
+    look: TextLook,
+    box: tuple[int, int],
+    *,
+    min_size: int,
+    max_size: int,
+) -> SetText | None:
+    """Draw `text` as large as fits in `box` (width, height px), or None if it has no words.
+
+    Wraps into at most `look.max_lines` balanced lines (more only when the size would fall below
+    `min_size`; the text shrinks further rather than overflow), and never exceeds `max_size` px.
+    The returned image is at most `box` in both dimensions.
+    """
+    plan = _plan(text, look, box, min_size, max_size)
+    if plan is None:
+        return None
+    best_size, lines_of_runs, direction, rtl = plan
+    box_w, box_h = box
     size = max(1, math.floor(best_size))
     for _ in range(2):
-        image = _draw_block(lines_of_runs, look, size, direction, rtl)
+        image, fill, emphasis = _draw_block(lines_of_runs, look, size, direction, rtl)
         if image.width <= box_w and image.height <= box_h:
             break
         size = max(1, math.floor(size * min(box_w / image.width, box_h / image.height) * 0.99))
     if image.width > box_w or image.height > box_h:
         image.thumbnail((box_w, box_h), Image.Resampling.LANCZOS)
-    return SetText(image, size, rtl)
+        fill = fill.resize(image.size, Image.Resampling.BILINEAR)
+        emphasis = emphasis.resize(image.size, Image.Resampling.BILINEAR)
+    return SetText(image, size, rtl, fill, emphasis)
 
 
 def _run_extent(run: _Run, size: int, direction: str | None) -> tuple[float, float]:
@@ -551,8 +596,9 @@ def _run_extent(run: _Run, size: int, direction: str | None) -> tuple[float, flo
 
 def _draw_block(
     lines: list[list[_Run]], look: TextLook, size: int, direction: str | None, rtl: bool
-) -> Image.Image:
-    """The lines at `size` px with their outlines, cropped to the ink (RGBA).
+) -> tuple[Image.Image, Image.Image, Image.Image]:
+    """The lines at `size` px with their outlines, cropped to the ink (RGBA), and the L masks of
+    the plain and emphasised fill (see `SetText`).
 
     Baselines are `look.line_spacing` font sizes apart, more where a line's descenders would
     touch the next line's tall glyphs (CJK, Devanagari, accents).
@@ -572,6 +618,7 @@ def _draw_block(
     width = math.ceil(max(line_widths)) + 2 * pad
     height = math.ceil(baselines[-1] + descents[-1]) + 2 * pad
     canvas = Image.new("RGBA", (width, height))
+    masks = {False: Image.new("L", canvas.size), True: Image.new("L", canvas.size)}
 
     align = look.align
     if rtl and align != "center":
@@ -590,10 +637,19 @@ def _draw_block(
             x = pad + {"left": 0.0, "center": free / 2, "right": free}[align]
             for run, run_width in zip(line, run_widths, strict=True):
                 if colour is None and run.face is not None and not run.face.emoji:
+                    emphasised = bool(run.emphasis and look.emphasis)
                     fill = look.emphasis if run.emphasis and look.emphasis else look.fill
                     _draw_run(canvas, run, x, baseline, size, fill, 0, direction)
+                    ImageDraw.Draw(masks[emphasised]).text(
+                        (x, baseline),
+                        run.text,
+                        font=get_font(run.face, size),
+                        anchor="ls",
+                        fill=255,
+                        direction=_layout_direction(run.face, direction),
+                    )
                 else:
                     _draw_run(canvas, run, x, baseline, size, colour, width_px, direction)
                 x += run_width
-    bbox = canvas.getchannel("A").getbbox()
-    return canvas.crop(bbox) if bbox else canvas
+    bbox = canvas.getchannel("A").getbbox() or (0, 0, *canvas.size)
+    return canvas.crop(bbox), masks[False].crop(bbox), masks[True].crop(bbox)

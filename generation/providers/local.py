@@ -16,9 +16,12 @@ offline. It reads the structured `RenderSpec`, never the prompt:
   free area allows in outlined type with per-character font fallback (`generation.providers.fonts`).
   Both may be empty: a text-free image is valid.
 
-Backgrounds are painted at the 1K size and upscaled (every size is an exact multiple of it); faces
-and text are drawn at full resolution. Output is deterministic: the same request gives the same
-bytes, and `spec.seed` drives every random detail.
+Everything is drawn at the output size (4K backgrounds at 4K). Faces found by
+`generation.providers.cutout` are cut out and placed large (CUTOUT_FACE_SHARE); each variation
+(`spec.variation`) takes its own layout (VARIANTS); every text run is measured against what is
+behind it and adjusted until it meets CONTRAST_TARGET; titles that would fall below reading size
+are shortened (`shorten`) and the render's notes say so. Output is deterministic: the same
+request gives the same bytes, and `spec.seed` drives every random detail.
 
 Errors: `InvalidProviderRequest` for an unknown aspect ratio or image size. An image that cannot be
 decoded is skipped with a logged warning.
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import colorsys
 import dataclasses
+import hashlib
 import io
 import logging
 import math
@@ -36,6 +40,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
+import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
 from generation.providers.base import (
@@ -49,7 +55,8 @@ from generation.providers.base import (
     JSONResult,
     RenderSpec,
 )
-from generation.providers.fonts import RGB, SetText, TextLook, set_text
+from generation.providers.cutout import Box, Cutout, cut_out, detect_face, photo_score
+from generation.providers.fonts import RGB, SetText, TextLook, fitted_size, set_text
 from generation.sizes import pixel_size
 
 logger = logging.getLogger(__name__)
@@ -263,7 +270,7 @@ def _rays(
             fill=255,
         )
     fade = _blob(image.size, centre, (reach * 0.75, reach * 0.75), power=0.9)
-    mask = ImageChops.multiply(mask, fade).filter(ImageFilter.GaussianBlur(1.5))
+    mask = ImageChops.multiply(mask, fade).filter(ImageFilter.GaussianBlur(image.height * 0.002))
     image.paste(colour, (0, 0), _scaled(mask, opacity))
 
 
@@ -285,7 +292,7 @@ def _sunburst(
             ],
             fill=255,
         )
-    image.paste(colour, (0, 0), mask.filter(ImageFilter.GaussianBlur(0.8)))
+    image.paste(colour, (0, 0), mask.filter(ImageFilter.GaussianBlur(image.height * 0.001)))
 
 
 def _halftone(
@@ -323,10 +330,11 @@ def _grid(image: Image.Image, colour: RGB, spacing: int, opacity: float) -> None
     """Thin grid lines, strongest at the bottom."""
     mask = Image.new("L", image.size)
     draw = ImageDraw.Draw(mask)
+    line = max(1, round(image.height / 768))
     for x in range(spacing // 2, image.width, spacing):
-        draw.line((x, 0, x, image.height), fill=255)
+        draw.line((x, 0, x, image.height), fill=255, width=line)
     for y in range(image.height - spacing // 2, 0, -spacing):
-        draw.line((0, y, image.width, y), fill=255)
+        draw.line((0, y, image.width, y), fill=255, width=line)
     fade = Image.linear_gradient("L").resize(image.size, Image.Resampling.BILINEAR)
     image.paste(colour, (0, 0), _scaled(ImageChops.multiply(mask, fade), opacity))
 
@@ -343,7 +351,7 @@ def _fill(
     ellipses: Sequence[tuple[float, float, float, float]] = (),
 ) -> None:
     """Fill shapes with `colour`, antialiased (drawn supersampled into a mask)."""
-    k = _SUPERSAMPLE
+    k = _SUPERSAMPLE if max(image.size) <= 2048 else 2  # 4K: 2x is as smooth and 4x lighter
     big = Image.new("L", (image.width * k, image.height * k))
     draw = ImageDraw.Draw(big)
     for points in polygons:
@@ -693,16 +701,67 @@ class _Layout:
     """Where things go, in output pixels."""
 
     text_box: tuple[int, int, int, int]  # left, top, right, bottom
-    align: Literal["left", "center"]
+    align: Literal["left", "center", "right"]
     faces: list[tuple[float, float, float]]  # centre x, centre y, diameter
     focus: tuple[float, float]
+    valign: Literal["top", "middle", "bottom"] = "middle"
+    face_height: float = 0.0  # a cut-out face's height, px (0: no cut-outs)
 
 
-def _layout(width: int, height: int, faces: int, design: _Design, text: bool) -> _Layout:
-    """Text beside the faces in landscape frames, above them otherwise; faces alone centred."""
+@dataclass(frozen=True)
+class _Variant:
+    """How one variation arranges the frame: which side the faces take, where the text block
+    sits and how tight the framing is (1.0 = the face at 36 % of the frame height)."""
+
+    side: Literal["right", "left"]
+    valign: Literal["top", "middle", "bottom"]
+    zoom: float
+
+
+# Variations of one request cycle through these, so any two consecutive ones differ in layout.
+VARIANTS = (
+    _Variant("right", "middle", 1.0),
+    _Variant("left", "middle", 1.1),
+    _Variant("right", "top", 1.2),
+    _Variant("left", "bottom", 0.9),
+)
+CUTOUT_FACE_SHARE = 0.36  # a lone cut-out face's height per frame height (YouTube norm: 30-45 %)
+CUTOUT_GROUP_SHARE = 0.31  # each face's share when several people are placed
+
+
+def _mirror(layout: _Layout, width: int) -> _Layout:
+    left, top, right, bottom = layout.text_box
+    align = {"left": "right", "right": "left", "center": "center"}[layout.align]
+    return dataclasses.replace(
+        layout,
+        text_box=(width - right, top, width - left, bottom),
+        align=align,  # type: ignore[arg-type]
+        # Mirrored positions, still filled left to right in the creator's order.
+        faces=[
+            (x, cy, d)
+            for x, (_, cy, d) in zip(
+                sorted(width - cx for cx, _, _ in layout.faces), layout.faces, strict=True
+            )
+        ],
+        focus=(width - layout.focus[0], layout.focus[1]),
+    )
+
+
+def _layout(
+    width: int,
+    height: int,
+    faces: int,
+    design: _Design,
+    text: bool,
+    variant: _Variant = VARIANTS[0],
+    cutouts: bool = False,
+) -> _Layout:
+    """Text beside the faces in landscape frames, above them otherwise; faces alone centred.
+    `variant` mirrors the frame and moves the text block; `cutouts` sizes for cut-out people."""
     ratio = width / height
     overlap = 0.64  # the distance between face centres, per diameter
-    cutout = design.face_shape == "cutout"
+    cutout = design.face_shape == "cutout" or cutouts
+    zoom = variant.zoom
     if faces == 0:
         margin_x, margin_y = width * 0.07, height * 0.09
         top = height * (0.3 if design.text_low and ratio >= 1.2 else 0.0)
@@ -712,42 +771,91 @@ def _layout(width: int, height: int, faces: int, design: _Design, text: bool) ->
             round(width - margin_x),
             round(height - margin_y * (1.3 if design.text_low else 1.0)),
         )
-        return _Layout(box, design.align, [], (width / 2, height * 0.45))
+        align: Literal["left", "center", "right"] = design.align
+        if variant.side == "left" and align == "left":
+            align = "right"
+        return _Layout(box, align, [], (width / 2, height * 0.45), valign=variant.valign)
+    # Portrait frames measure the face against the width (a Short's face is ~36 % of its width).
+    share = CUTOUT_FACE_SHARE if faces == 1 else CUTOUT_GROUP_SHARE
+    face_height = min(height, width * 1.05) * share * zoom
     spread = 1 + overlap * (faces - 1)
     if not text:
-        diameter = min(height * (1.0 if cutout else 0.8), width * 0.86 / spread)
+        diameter = min(height * (1.0 if cutout else 0.8), width * 0.86 / spread) * min(zoom, 1)
         left = (width - diameter * spread) / 2
         cy = height * (0.55 if cutout else 0.5)
         centres = [left + diameter / 2 + i * overlap * diameter for i in range(faces)]
         return _Layout(
-            (0, 0, width, height), "center", [(cx, cy, diameter) for cx in centres], (width / 2, cy)
+            (0, 0, width, height),
+            "center",
+            [(cx, cy, diameter) for cx in centres],
+            (width / 2, cy),
+            face_height=face_height if cutouts else 0.0,
         )
     if ratio >= 1.2:
-        diameter = min(height * (1.02 if cutout else 0.84), width * 0.46 / spread)
-        right = width - width * (0.0 if cutout else 0.03)
-        left = right - diameter * spread
-        cy = height * (0.56 if cutout else 0.53)
-        centres = [left + diameter / 2 + i * overlap * diameter for i in range(faces)]
-        text_right = left + (diameter * 0.12 if cutout else -width * 0.02)
-        box = (round(width * 0.045), round(height * 0.09), round(text_right), round(height * 0.91))
-        align: Literal["left", "center"] = "left"
-    else:
-        share = 0.5 if ratio < 0.85 else 0.52
-        diameter = min(width * 0.86 / spread, height * share)
-        bottom = height * (1.0 if cutout else 0.965)
-        cy = bottom - diameter / 2
-        left = (width - diameter * spread) / 2
-        centres = [left + diameter / 2 + i * overlap * diameter for i in range(faces)]
-        box = (
-            round(width * 0.06),
-            round(height * 0.05),
-            round(width * 0.94),
-            round(cy - diameter / 2 - height * 0.015),
+        if cutouts:
+            diameter = face_height * 2.2
+            span = width * (0.0 if faces == 1 else min(0.34, 0.13 * (faces - 1)))
+            first = width * 0.74 - span / 2
+            centres = [first + i * span / max(1, faces - 1) for i in range(faces)]
+            cy = max(height * 0.42, face_height * 1.15)  # room for the hair above the face
+            box = (
+                round(width * 0.045),
+                round(height * 0.07),
+                round(width * 0.55),
+                round(height * 0.93),
+            )
+        else:
+            diameter = min(height * (1.02 if cutout else 0.84), width * 0.46 / spread) * min(
+                zoom, 1.05
+            )
+            right = width - width * (0.0 if cutout else 0.03)
+            left = right - diameter * spread
+            cy = height * (0.56 if cutout else 0.53)
+            centres = [left + diameter / 2 + i * overlap * diameter for i in range(faces)]
+            text_right = left + (diameter * 0.12 if cutout else -width * 0.02)
+            box = (
+                round(width * 0.045),
+                round(height * 0.09),
+                round(text_right),
+                round(height * 0.91),
+            )
+        layout = _Layout(
+            box,
+            "left",
+            [(cx, cy, diameter) for cx in centres],
+            (sum(centres) / len(centres), cy),
+            valign=variant.valign,
+            face_height=face_height if cutouts else 0.0,
         )
-        align = "center"
+        return _mirror(layout, width) if variant.side == "left" else layout
+    share = 0.5 if ratio < 0.85 else 0.52
+    diameter = min(width * 0.86 / spread, height * share) * min(zoom, 1.05)
+    bottom = height * (1.0 if cutout else 0.965)
+    cy = bottom - diameter / 2
+    shift = width * (0.08 if variant.side == "right" else -0.08)
+    left = (width - diameter * spread) / 2 + shift
+    centres = [left + diameter / 2 + i * overlap * diameter for i in range(faces)]
+    if cutouts:
+        cy = height - face_height * 1.55
+        span = width * (0.0 if faces == 1 else 0.5)
+        centres = [
+            width / 2 + shift - span / 2 + i * span / max(1, faces - 1) for i in range(faces)
+        ]
+        text_bottom = cy - face_height * 0.62
+    else:
+        text_bottom = cy - diameter / 2 - height * 0.015
+    box = (
+        round(width * 0.06),
+        round(height * 0.05),
+        round(width * 0.94),
+        round(text_bottom),
+    )
     slots = [(cx, cy, diameter) for cx in centres]
     focus = (sum(centres) / len(centres), cy)
-    return _Layout(box, align, slots, focus)
+    valign: Literal["top", "middle", "bottom"] = "top" if variant.valign == "top" else "middle"
+    return _Layout(
+        box, "center", slots, focus, valign=valign, face_height=face_height if cutouts else 0.0
+    )
 
 
 # --- images ------------------------------------------------------------------------------------
@@ -870,17 +978,162 @@ def _shadow(
     canvas.paste(colour, corner, _scaled(mask, opacity))
 
 
+@dataclass(frozen=True)
+class _Person:
+    """One person to place: the best of their photos, cut out when a face was found in it."""
+
+    photo: Image.Image
+    cutout: Cutout | None
+
+
+def _people(images: Sequence[InputImage]) -> list[_Person]:
+    """The role="face" images grouped by `person` (in first-seen order; None: its own person),
+    each person's best photo (`cutout.photo_score`: largest, sharpest frontal face) cut out.
+    At most MAX_FACES people."""
+    groups: dict[object, list[InputImage]] = {}
+    for index, image in enumerate(images):
+        if image.role == "face":
+            key = ("person", image.person) if image.person is not None else ("photo", index)
+            groups.setdefault(key, []).append(image)
+    people = []
+    for photos in list(groups.values())[:MAX_FACES]:
+        best: tuple[float, Image.Image, Box | None] | None = None
+        for image in photos:
+            decoded = _decode(image)
+            if decoded is None:
+                continue
+            face = detect_face(decoded)
+            score = photo_score(decoded, face)
+            if best is None or score > best[0]:
+                best = (score, decoded, face)
+        if best is None:
+            continue
+        _, photo, face = best
+        people.append(_Person(photo, _cut_out(photo, face) if face else None))
+    return people
+
+
+_CUTOUTS: dict[bytes, Cutout | None] = {}
+
+
+def _cut_out(photo: Image.Image, face: Box) -> Cutout | None:
+    """`cutout.cut_out`, remembered for the last 8 photos (variations share their faces)."""
+    key = hashlib.sha256(photo.tobytes()).digest()
+    if key not in _CUTOUTS:
+        while len(_CUTOUTS) >= 8:
+            _CUTOUTS.pop(next(iter(_CUTOUTS)))
+        _CUTOUTS[key] = cut_out(photo, face)
+    return _CUTOUTS[key]
+
+
+def _dilated(alpha: Image.Image, radius: int) -> Image.Image:
+    """`alpha` grown by `radius` px (an elliptical max filter), same size."""
+    if radius < 1:
+        return alpha
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return Image.fromarray(cv2.dilate(np.asarray(alpha), kernel))
+
+
+def _place_cutout(
+    canvas: Image.Image,
+    person: Cutout,
+    centre_x: float,
+    face_height: float,
+    face_y: float,
+    design: _Design,
+    pal: _Palette,
+    tilt: float = 0.0,
+) -> tuple[int, int, int, int]:
+    """Paste the cut-out (turned `tilt` degrees about the face) scaled so its face is
+    `face_height` px tall, the face centred on (`centre_x`, `face_y`), the body running off the
+    bottom edge; with an outline in the style's ring colour and its glow or shadow. Returns the
+    face box on the canvas."""
+    left_f, top_f, right_f, bottom_f = person.face
+    scale = face_height / max(1, bottom_f - top_f)
+    size = (max(1, round(person.image.width * scale)), max(1, round(person.image.height * scale)))
+    image = person.image.resize(size, Image.Resampling.BICUBIC)
+    if tilt:
+        pivot = ((left_f + right_f) / 2 * scale, (top_f + bottom_f) / 2 * scale)
+        image = image.rotate(tilt, resample=Image.Resampling.BICUBIC, center=pivot)
+    if design.face_shape == "cutout":  # cinematic: graded towards the palette
+        graded = ImageOps.colorize(
+            image.convert("L"),
+            black=pal.dark,
+            white=(255, 244, 228),
+            mid=_mix(pal.secondary, (190, 150, 120), 0.5),
+        ).convert("RGBA")
+        graded.putalpha(image.getchannel("A"))
+        image = Image.blend(image, graded, 0.3)
+    left = round(centre_x - (left_f + right_f) / 2 * scale)
+    top = round(face_y - (top_f + bottom_f) / 2 * scale)
+    if top + image.height < canvas.height:  # no floating bust: the body meets the bottom edge
+        top = canvas.height - image.height
+    alpha = image.getchannel("A")
+    outline_colour = design.face_ring(pal) or _WHITE
+    width = max(2, round(face_height * (0.045 if design.face_ring(pal) else 0.025)))
+    outline = _dilated(alpha, width)
+    glow = design.face_glow(pal)
+    if glow is not None:
+        _shadow(canvas, outline, (left, top), glow, 1.0, face_height * 0.12)
+    elif design.text_shadow == "hard":
+        offset = round(face_height * 0.05)
+        canvas.paste(_BLACK, (left + offset, top + offset), outline)
+    elif design.face_shape == "cutout":
+        _shadow(
+            canvas, outline, (left, top), _tint(_vivid(pal.secondary), 0.3), 0.8, face_height * 0.1
+        )
+    else:
+        _shadow(
+            canvas,
+            outline,
+            (left, top),
+            _BLACK,
+            0.55,
+            face_height * 0.08,
+            (0, round(face_height * 0.03)),
+        )
+    if design.face_shape != "cutout":
+        canvas.paste(outline_colour, (left, top), outline)
+    canvas.paste(image, (left, top), alpha)
+    return (
+        round(left + left_f * scale),
+        round(top + top_f * scale),
+        round(left + right_f * scale),
+        round(top + bottom_f * scale),
+    )
+
+
 def _place_faces(
     canvas: Image.Image,
-    photos: list[Image.Image],
+    people: list[_Person],
     layout: _Layout,
     design: _Design,
     pal: _Palette,
     spec: RenderSpec,
-) -> None:
+) -> list[tuple[int, int, int, int]]:
+    """Place each person in their slot (the creator's order, left to right); the first person is
+    drawn last, on top. Returns the cut-out face boxes placed, in the people's order."""
     glow = design.face_glow(pal)
-    for index, (photo, (cx, cy, diameter)) in enumerate(zip(photos, layout.faces, strict=False)):
-        tile = _face_tile(_framing(photo, spec, index), round(diameter), design, pal)
+    boxes: dict[int, tuple[int, int, int, int]] = {}
+    slots = list(zip(people, layout.faces, strict=False))
+    for index in reversed(range(len(slots))):
+        person, (cx, cy, diameter) = slots[index]
+        if person.cutout is not None and layout.face_height:
+            expression, pose = spec.expression.lower(), spec.pose.lower()
+            zoom = 1.12 if any(word in expression for word in _ZOOM_WORDS) else 1.0
+            tilt = (6 if index % 2 == 0 else -6) if any(w in pose for w in _TILT_WORDS) else 0
+            boxes[index] = _place_cutout(
+                canvas,
+                person.cutout,
+                cx,
+                layout.face_height * zoom,
+                cy,
+                design,
+                pal,
+                tilt,
+            )
+            continue
+        tile = _face_tile(_framing(person.photo, spec, index), round(diameter), design, pal)
         corner = (round(cx - tile.width / 2), round(cy - tile.height / 2))
         alpha = tile.getchannel("A")
         if design.face_shape == "cutout":
@@ -894,9 +1147,122 @@ def _place_faces(
             offset = round(diameter * 0.02)
             _shadow(canvas, alpha, corner, _BLACK, 0.6, diameter * 0.035, (offset, offset * 2))
         canvas.paste(tile, corner, tile)
+    return [boxes[i] for i in sorted(boxes)]
 
 
 # --- text --------------------------------------------------------------------------------------
+
+
+READING_SHARE = 0.1  # the title's smallest font size per frame height: 18 px at 320x180
+SUB_READING_SHARE = 0.055  # the sub-line's: 10 px at 320x180
+CONTRAST_TARGET = 4.5  # WCAG 2.x AA for normal text (success criterion 1.4.3)
+DISPLAY_HEIGHT = 180  # contrast is measured as the viewer sees it: a 320x180 thumbnail
+_WEAK_WORDS = frozenset(
+    {
+        *("a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "with", "my"),
+        *("your", "our", "his", "her", "their", "is", "are", "was", "were", "be", "this", "that"),
+        *("these", "those", "it", "its", "i", "you", "we", "they", "how", "why", "what", "when"),
+        *("so", "just", "really", "very", "from", "by", "about", "into", "up", "out", "ever"),
+    }
+)
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    """WCAG 2.x relative luminance of sRGB pixels (..., 3) in 0..255."""
+    c = rgb.astype(np.float64) / 255
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return linear @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def contrast_ratio(a: float, b: float) -> float:
+    """WCAG contrast ratio of two relative luminances, 1..21."""
+    return (max(a, b) + 0.05) / (min(a, b) + 0.05)
+
+
+def measure_contrast(image: Image.Image, mask: Image.Image, corner: tuple[int, int]) -> float:
+    """The contrast of text against the pixels right around it, as seen at DISPLAY_HEIGHT.
+
+    `mask` (L) marks the letters' fill, its top-left at `corner` on `image` (the finished
+    picture). Both are scaled to the display size; the fill is where the mask is over 60 %, the
+    surround the pixels within 2 display px of the letters that are not letter. Returns the WCAG
+    ratio of the median fill luminance and the surround's luminance nearest to it (its 70th
+    percentile towards the fill), or 21.0 when the text is too small to measure.
+    """
+    factor = min(1.0, DISPLAY_HEIGHT / min(image.size))
+    pad = math.ceil(3 / factor)
+    box = (
+        corner[0] - pad,
+        corner[1] - pad,
+        corner[0] + mask.width + pad,
+        corner[1] + mask.height + pad,
+    )
+    region = image.crop(box).convert("RGB")
+    full_mask = Image.new("L", region.size)
+    full_mask.paste(mask, (pad, pad))
+    size = (max(1, round(region.width * factor)), max(1, round(region.height * factor)))
+    if factor < 1:
+        region = region.resize(size, Image.Resampling.BOX)
+        full_mask = full_mask.resize(size, Image.Resampling.BOX)
+    letters = np.asarray(full_mask)
+    core = letters > 153
+    if core.sum() < 4:
+        return 21.0
+    glyph = (letters > 25).astype(np.uint8)
+    near = cv2.dilate(glyph, np.ones((5, 5), np.uint8)).astype(bool) & ~glyph.astype(bool)
+    if near.sum() < 4:
+        return 21.0
+    lum = _luminance(np.asarray(region))
+    fill = float(np.median(lum[core]))
+    around = lum[near]
+    nearest = float(np.percentile(around, 70 if fill > np.median(around) else 30))
+    return contrast_ratio(fill, nearest)
+
+
+@dataclass(frozen=True)
+class TextRun:
+    """One drawn text run for `Rendered.texts`: which line, its fill mask on the canvas at
+    `corner`, and the contrast measured after adjustment."""
+
+    kind: Literal["title", "emphasis", "subtitle"]
+    corner: tuple[int, int]
+    mask: Image.Image
+    contrast: float
+
+
+def _word_strength(word: str) -> float:
+    """How much a word carries a title: numbers and shouted words most, filler least."""
+    bare = word.strip(".,!?:;\"'()").lower()
+    if any(char.isdigit() for char in word):
+        return 4.0
+    if bare in _WEAK_WORDS:
+        return 0.5
+    if word.isupper() and len(word) > 1:
+        return 3.0
+    return 1.0 + min(len(bare), 10) / 10
+
+
+_CLAUSE_BREAKS = frozenset({"and", "but", "so", "because", "while", "-", "\u2014", "\u2013", "|"})
+
+
+def shorten(text: str, fits: Callable[[str], bool]) -> str:
+    """`text` cut the way a designer would until `fits(text)`: the longest opening clause that
+    fits (the hook comes first: cut before "and", "but", "so", a dash...), else the weakest
+    words dropped one by one (filler first, later words before earlier ones of equal strength,
+    numbers last) down to 2 words."""
+    words = text.split()
+    for end in range(len(words) - 1, 1, -1):
+        if words[end].lower() in _CLAUSE_BREAKS or words[end - 1].endswith((",", ";")):
+            clause = " ".join(words[:end]).rstrip(",;")
+            if fits(clause):
+                return clause
+    while len(words) > 2 and not fits(" ".join(words)):
+        weakest = min(range(len(words)), key=lambda i: (_word_strength(words[i]), -i))
+        if _word_strength(words[weakest]) > 0.5:
+            break
+        del words[weakest]
+    while len(words) > 2 and not fits(" ".join(words)):
+        words.pop()  # then the opening words, in order: they still read as a phrase
+    return " ".join(words)
 
 
 def _paste_text(
@@ -913,53 +1279,68 @@ def _paste_text(
     canvas.paste(block.image, corner, block.image)
 
 
-def _fit_text(
-    title: str,
-    subtitle: str,
-    box: tuple[int, int],
-    frame_height: int,
-    layout: _Layout,
-    design: _Design,
-    pal: _Palette,
-) -> tuple[SetText, SetText | None] | None:
-    """The title and sub-line set to share `box`; the title yields room if the sub-line is tiny."""
-    box_w, box_h = box
-    title_look = dataclasses.replace(
-        design.title(pal), align=layout.align, max_lines=4 if box_w < box_h * 1.2 else 3
+def _other(colour: RGB) -> RGB:
+    """White or ink, whichever contrasts more with `colour`."""
+    lum = float(_luminance(np.array(colour)))
+    return _WHITE if contrast_ratio(lum, 1.0) >= contrast_ratio(lum, 0.0) else _INK
+
+
+def _candidates(look: TextLook) -> list[TextLook]:
+    """The look, then ever safer versions of it: emphasis dropped, a strong outline in the colour
+    opposite the fill, the fill itself white or ink."""
+    strong = max(look.stroke_ratio, 0.1)
+    outlined = dataclasses.replace(look, stroke=_other(look.fill), stroke_ratio=strong)
+    plain = dataclasses.replace(look, emphasis=None)
+    flipped = dataclasses.replace(
+        look, fill=_other(look.stroke), stroke=look.stroke, stroke_ratio=strong, emphasis=None
     )
-    plate = design.subtitle_plate(pal)
-    sub_look = dataclasses.replace(design.subtitle(pal), align=layout.align)
-    if plate is not None and sub_look.emphasis is not None:
-        sub_look = dataclasses.replace(
-            sub_look, emphasis=_contrasting(sub_look.emphasis, plate, sub_look.fill)
-        )
-    fitted = None
-    for share in (0.72, 0.6, 0.5) if subtitle else (1.0,):
-        main = set_text(
-            title,
-            title_look,
-            (box_w, round(box_h * share)),
-            min_size=round(frame_height / 18),
-            max_size=round(frame_height * 0.34),
-        )
-        if main is None:
+    return [look, plain, dataclasses.replace(outlined, emphasis=None), flipped]
+
+
+def _draw_checked(
+    canvas: Image.Image,
+    text: str,
+    looks: list[TextLook],
+    box: tuple[int, int],
+    place: Callable[[SetText], tuple[int, int]],
+    draw: Callable[[Image.Image, SetText, tuple[int, int]], None],
+    sizes: tuple[int, int],
+    kind: Literal["title", "subtitle"],
+) -> tuple[SetText, list[TextRun]] | None:
+    """Draw `text` with the first look whose every run meets CONTRAST_TARGET against what is
+    behind it (measured on the result); if none does, on a backing plate. Returns the block and
+    its runs' measurements."""
+    for attempt, look in enumerate([*looks, None]):
+        if look is None:  # the last resort: a backing plate behind the safest look
+            look = looks[-1]
+        block = set_text(text, look, box, min_size=sizes[0], max_size=sizes[1])
+        if block is None:
             return None
-        if not subtitle:
-            return main, None
-        sub_max = max(1, round(main.size * 0.55))
-        pad_x, pad_y = (round(sub_max * 0.45), round(sub_max * 0.22)) if plate else (0, 0)
-        room = box_h - main.image.height - round(main.size * 0.22) - 2 * pad_y
-        sub = set_text(
-            subtitle,
-            sub_look,
-            (box_w - 2 * pad_x, max(1, room)),
-            min_size=round(frame_height / 30),
-            max_size=sub_max,
-        )
-        fitted = (main, sub)
-        if sub is None or sub.size >= main.size * 0.4:
-            break
-    return fitted
+        corner = place(block)
+        trial = canvas.copy()
+        if attempt == len(looks):
+            pad = round(block.size * 0.18)
+            plate = (
+                corner[0] - pad,
+                corner[1] - pad,
+                corner[0] + block.image.width + pad,
+                corner[1] + block.image.height + pad,
+            )
+            overlay = Image.new("L", trial.size)
+            ImageDraw.Draw(overlay).rounded_rectangle(plate, radius=pad, fill=round(255 * 0.88))
+            trial.paste(_other(look.fill), (0, 0), overlay)
+        draw(trial, block, corner)
+        runs = []
+        for run_kind, mask in (
+            (kind, block.fill_mask),
+            ("emphasis" if kind == "title" else kind, block.emphasis_mask),
+        ):
+            if mask is not None and mask.getbbox():
+                runs.append(TextRun(run_kind, corner, mask, measure_contrast(trial, mask, corner)))  # type: ignore[arg-type]
+        if all(run.contrast >= CONTRAST_TARGET for run in runs) or attempt == len(looks):
+            canvas.paste(trial)
+            return block, runs
+    return None
 
 
 def _place_text(
@@ -969,61 +1350,200 @@ def _place_text(
     design: _Design,
     pal: _Palette,
     scale: int,
-) -> None:
+) -> tuple[list[TextRun], list[str]]:
+    """Draw the title and sub-line readable: each at least its reading size (READING_SHARE,
+    SUB_READING_SHARE of the frame height), shortened by `shorten` or the sub-line dropped when
+    it would have to be smaller, each run at CONTRAST_TARGET. Returns the runs and notes."""
     title, subtitle = spec.title.strip(), spec.subtitle.strip()
     if not title:
         title, subtitle = subtitle, ""
     left, top, right, bottom = layout.text_box
     box_w, box_h = right - left, bottom - top
+    notes: list[str] = []
     if not title or box_w < 8 or box_h < 8:
-        return
+        return [], notes
+    height = min(canvas.height, canvas.width)  # a Short's type is read against its width
+    title_min = max(1, round(height * READING_SHARE))
+    sub_min = max(1, round(height * SUB_READING_SHARE))
+    title_max = round(height * 0.34)
+    title_look = dataclasses.replace(
+        design.title(pal), align=layout.align, max_lines=4 if box_w < box_h * 1.2 else 3
+    )
     plate = design.subtitle_plate(pal)
-    fitted = _fit_text(title, subtitle, (box_w, box_h), canvas.height, layout, design, pal)
-    if fitted is None:
-        return
-    main, sub = fitted
+    sub_look = dataclasses.replace(design.subtitle(pal), align=layout.align)
+
+    title_share = 0.68 if subtitle else 1.0
+    title_box = (box_w, round(box_h * title_share))
+
+    def title_fits(text: str) -> bool:
+        return (
+            fitted_size(text, title_look, title_box, min_size=title_min, max_size=title_max)
+            >= title_min
+        )
+
+    if not title_fits(title):
+        shorter = shorten(title, title_fits)
+        if shorter != title:
+            notes.append(f'The title was shortened to "{shorter}" to stay readable at small sizes.')
+            title = shorter
+    main_size = fitted_size(title, title_look, title_box, min_size=title_min, max_size=title_max)
+    if subtitle:
+        sub_max = max(1, round(main_size * 0.55))
+        pad_x, pad_y = (round(sub_max * 0.45), round(sub_max * 0.22)) if plate else (0, 0)
+        title_h_est = main_size * (1.02 + 1.06 * 2)
+        room = (
+            box_w - 2 * pad_x,
+            max(1, round(box_h - min(title_h_est, box_h * title_share) - 2 * pad_y)),
+        )
+        sub_size = fitted_size(subtitle, sub_look, room, min_size=sub_min, max_size=sub_max)
+        if sub_size < sub_min:
+            shorter = shorten(
+                subtitle,
+                lambda text: (
+                    fitted_size(text, sub_look, room, min_size=sub_min, max_size=sub_max) >= sub_min
+                ),
+            )
+            if fitted_size(shorter, sub_look, room, min_size=sub_min, max_size=sub_max) >= sub_min:
+                notes.append(f'The sub-line was shortened to "{shorter}" to stay readable.')
+                subtitle = shorter
+            else:
+                notes.append(f'The sub-line "{subtitle}" was left out: it would not be readable.')
+                subtitle = ""
+            if not subtitle:
+                title_box = (box_w, box_h)
+
+    main = set_text(title, title_look, title_box, min_size=title_min, max_size=title_max)
+    if main is None:
+        return [], notes
+    sub = None
+    if subtitle:
+        sub_max = max(1, round(main.size * 0.55))
+        pad_x, pad_y = (round(sub_max * 0.45), round(sub_max * 0.22)) if plate else (0, 0)
+        room = (
+            box_w - 2 * pad_x,
+            max(1, box_h - main.image.height - round(main.size * 0.22) - 2 * pad_y),
+        )
+        sub = set_text(subtitle, sub_look, room, min_size=sub_min, max_size=sub_max)
     gap = round(main.size * 0.22)
     pad_x, pad_y = (round(sub.size * 0.45), round(sub.size * 0.22)) if sub and plate else (0, 0)
     stack = main.image.height + (gap + sub.image.height + 2 * pad_y if sub else 0)
     kicker = round(main.size * 0.12) if design.kicker else 0
-    free = box_h - stack
-    y = top + (free if design.text_low and not layout.faces else free // 2)
+    free = max(0, box_h - stack)
+    valign = layout.valign
+    if design.text_low and not layout.faces:
+        valign = "bottom"
+    y = top + {"top": kicker * 2, "middle": free // 2, "bottom": free}[valign]
+    y = min(y, top + free)
 
     def x_for(width: int, rtl: bool) -> int:
         if layout.align == "center":
             return left + (box_w - width) // 2
+        if layout.align == "right":
+            return right - width
         return right - width if rtl else left
 
     main_x = x_for(main.image.width, main.rtl)
     if kicker and y - kicker * 2 >= 0:
         bar_w = round(min(box_w, main.image.width) * 0.22)
-        bar_x = main_x + (main.image.width - bar_w if main.rtl else 0)
+        bar_x = main_x + (main.image.width - bar_w if main.rtl or layout.align == "right" else 0)
         if layout.align == "center":
             bar_x = left + (box_w - bar_w) // 2
         ImageDraw.Draw(canvas).rectangle(
             (bar_x, y - kicker * 2, bar_x + bar_w, y - kicker), fill=pal.accent
         )
-    _paste_text(canvas, main, (main_x, y), design, scale)
+    runs: list[TextRun] = []
+    title_y = y
+    drawn = _draw_checked(
+        canvas,
+        title,
+        _candidates(title_look),
+        title_box,
+        lambda block: (x_for(block.image.width, block.rtl), title_y),
+        lambda target, block, corner: _paste_text(target, block, corner, design, scale),
+        (title_min, title_max),
+        "title",
+    )
+    if drawn is None:
+        return runs, notes
+    main, main_runs = drawn
+    runs += main_runs
     if sub is None:
-        return
+        return runs, notes
     y += main.image.height + gap
-    plate_w = sub.image.width + 2 * pad_x
-    plate_x = x_for(plate_w, sub.rtl)
+    sub_box = (sub.image.width + 1, sub.image.height + 1)
+    sizes = (sub.size, sub.size)
     if plate is not None:
-        plate_box = (plate_x, y, plate_x + plate_w, y + sub.image.height + 2 * pad_y)
-        radius = round((plate_box[3] - plate_box[1]) * 0.22)
-        shadow = Image.new("L", (plate_w, plate_box[3] - plate_box[1]))
-        ImageDraw.Draw(shadow).rounded_rectangle((0, 0, *shadow.size), radius=radius, fill=255)
-        _shadow(
-            canvas, shadow, (plate_x, y), _BLACK, 0.45, sub.size * 0.12, (0, round(sub.size * 0.06))
+        fills = [sub_look.fill, _other(plate)]
+        looks = [
+            dataclasses.replace(sub_look, fill=fill, emphasis=emphasis)
+            for fill in fills
+            for emphasis in (sub_look.emphasis, None)
+        ]
+        sub_y = y
+
+        def draw_plated(target: Image.Image, block: SetText, corner: tuple[int, int]) -> None:
+            plate_x, plate_y = corner[0] - pad_x, corner[1] - pad_y
+            plate_box = (
+                plate_x,
+                plate_y,
+                plate_x + block.image.width + 2 * pad_x,
+                plate_y + block.image.height + 2 * pad_y,
+            )
+            radius = round((plate_box[3] - plate_box[1]) * 0.22)
+            shadow = Image.new("L", (plate_box[2] - plate_x, plate_box[3] - plate_y))
+            ImageDraw.Draw(shadow).rounded_rectangle((0, 0, *shadow.size), radius=radius, fill=255)
+            _shadow(
+                target,
+                shadow,
+                (plate_x, plate_y),
+                _BLACK,
+                0.45,
+                block.size * 0.12,
+                (0, round(block.size * 0.06)),
+            )
+            ImageDraw.Draw(target).rounded_rectangle(plate_box, radius=radius, fill=plate)
+            target.paste(block.image, corner, block.image)
+
+        drawn_sub = _draw_checked(
+            canvas,
+            subtitle,
+            looks,
+            sub_box,
+            lambda block: (x_for(block.image.width + 2 * pad_x, block.rtl) + pad_x, sub_y + pad_y),
+            draw_plated,
+            sizes,
+            "subtitle",
         )
-        ImageDraw.Draw(canvas).rounded_rectangle(plate_box, radius=radius, fill=plate)
-        canvas.paste(sub.image, (plate_x + pad_x, y + pad_y), sub.image)
     else:
-        _paste_text(canvas, sub, (plate_x, y), design, scale)
+        sub_y = y
+        drawn_sub = _draw_checked(
+            canvas,
+            subtitle,
+            _candidates(sub_look),
+            sub_box,
+            lambda block: (x_for(block.image.width, block.rtl), sub_y),
+            lambda target, block, corner: _paste_text(target, block, corner, design, scale),
+            sizes,
+            "subtitle",
+        )
+    if drawn_sub is not None:
+        runs += drawn_sub[1]
+    return runs, notes
 
 
 # --- the renderer ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A local render before encoding: the RGB `image`, the cut-out `faces` placed (boxes, in
+    the people's order), the text runs drawn with their measured contrast, and notes for the
+    creator (a shortened title)."""
+
+    image: Image.Image
+    faces: list[tuple[int, int, int, int]]
+    texts: list[TextRun]
+    notes: list[str]
 
 
 class LocalRenderer:
@@ -1032,57 +1552,63 @@ class LocalRenderer:
     name = "local"
 
     def generate_image(self, request: ImageRequest) -> GeneratedImage:
-        """One PNG of exactly `pixel_size(request.aspect_ratio, request.image_size)` pixels.
+        """One PNG of exactly `pixel_size(request.aspect_ratio, request.image_size)` pixels, with
+        `notes` saying whether the title had to be shortened.
 
         Raises `InvalidProviderRequest` for an unknown aspect ratio or image size.
         """
+        rendered = self.render(request)
+        # Encoded once, by whoever stores it (studio.outputs.encode_unit_files).
+        return GeneratedImage(image=rendered.image, notes=tuple(rendered.notes))
+
+    def render(self, request: ImageRequest) -> Rendered:
+        """The picture (RGB) with what was drawn where: see `Rendered`. Raises as
+        `generate_image`."""
         try:
             width, height = pixel_size(request.aspect_ratio, request.image_size)
-            base_w, base_h = pixel_size(request.aspect_ratio, "1K")
         except KeyError as exc:
             raise InvalidProviderRequest(
                 f"unknown aspect ratio {request.aspect_ratio!r} or size {request.image_size!r}"
             ) from exc
-        scale = width // base_w
+        scale = max(1, round(height / 768))
         spec = request.spec
         design = _DESIGNS.get(spec.style_key, _GENERIC)
         pal = _palette(spec.colors, design.default_colors)
-        faces = [
-            photo
-            for image in request.images
-            if image.role == "face" and (photo := _decode(image)) is not None
-        ][:MAX_FACES]
+        people = _people(request.images)
         references = [image for image in request.images if image.role == "reference"]
         reference = _decode(references[0]) if references else None
+        variant = VARIANTS[spec.variation % len(VARIANTS)]
+        cutouts = bool(people) and all(person.cutout is not None for person in people)
 
         layout = _layout(
-            width, height, len(faces), design, bool(spec.title.strip() or spec.subtitle.strip())
+            width,
+            height,
+            len(people),
+            design,
+            bool(spec.title.strip() or spec.subtitle.strip()),
+            variant,
+            cutouts,
         )
         scene = _Scene(
-            focus=(layout.focus[0] / scale, layout.focus[1] / scale),
-            faces=bool(faces),
+            focus=layout.focus,
+            faces=bool(people),
             landscape=width / height >= 1.2,
             rng=random.Random(spec.seed),
         )
-        background = design.base((base_w, base_h), pal)
+        # Painted at the output size (4K backgrounds are drawn at 4K, not scaled up).
+        canvas = design.base((width, height), pal)
         if reference is not None:
-            backdrop = _backdrop(reference, background.size, pal)
-            background = Image.blend(background, backdrop, design.reference_mix)
-        design.decorate(background, pal, scene)
-        canvas = (
-            background.resize((width, height), Image.Resampling.BICUBIC)
-            if scale > 1
-            else (background)
-        )
+            backdrop = _backdrop(reference, canvas.size, pal)
+            canvas = Image.blend(canvas, backdrop, design.reference_mix)
+        design.decorate(canvas, pal, scene)
 
-        _place_faces(canvas, faces, layout, design, pal, spec)
+        faces = _place_faces(canvas, people, layout, design, pal, spec)
         if design.letterbox and scene.landscape:
             bar = round(height * 0.075)
             ImageDraw.Draw(canvas).rectangle((0, 0, width, bar), fill=_BLACK)
             ImageDraw.Draw(canvas).rectangle((0, height - bar, width, height), fill=_BLACK)
-        _place_text(canvas, spec, layout, design, pal, scale)
-
-        return GeneratedImage(image=canvas)  # encoded once, by whoever stores it
+        texts, notes = _place_text(canvas, spec, layout, design, pal, scale)
+        return Rendered(canvas, faces, texts, notes)
 
     def edit_image(self, request: EditRequest) -> GeneratedImage:
         """Not offered offline: editing a photo by instruction needs an image model."""

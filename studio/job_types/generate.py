@@ -134,9 +134,9 @@ def _mime(name: str) -> str:
     return "image/jpeg"
 
 
-def render_spec(params: dict[str, Any], seed: int) -> RenderSpec:
+def render_spec(params: dict[str, Any], seed: int, variation: int = 0) -> RenderSpec:
     """The local renderer's structured request from a generate-shaped snapshot (title, `style`,
-    `palette`, expression, pose) and a seed."""
+    `palette`, expression, pose), a seed and the variation's index (layouts differ by it)."""
     title = split_title(params.get("title", ""))
     style = params.get("style") or {}
     palette = params.get("palette") or {}
@@ -149,20 +149,25 @@ def render_spec(params: dict[str, Any], seed: int) -> RenderSpec:
         expression=params.get("expression", ""),
         pose=params.get("pose", ""),
         seed=seed,
+        variation=variation,
     )
 
 
-def load_images(named: list[tuple[str, str]]) -> list[InputImage]:
+def load_images(
+    named: list[tuple[str, str]], persons: list[int | None] | None = None
+) -> list[InputImage]:
     """Read stored images concurrently (at most GENERATION_IMAGE_LOAD_CONCURRENCY at once; object
-    storage reads are network calls), keeping the given order and skipping deleted ones."""
+    storage reads are network calls), keeping the given order and skipping deleted ones.
+    `persons[i]` is the person (face index) image i shows, for role="face" images."""
     if not named:
         return []
     workers = max(1, min(settings.GENERATION_IMAGE_LOAD_CONCURRENCY, len(named)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         blobs = list(pool.map(_read, [name for name, _ in named]))
+    people = persons or [None] * len(named)
     return [
-        InputImage(data=blob, mime_type=_mime(name), role=role)  # type: ignore[arg-type]
-        for blob, (name, role) in zip(blobs, named, strict=True)
+        InputImage(data=blob, mime_type=_mime(name), role=role, person=person)  # type: ignore[arg-type]
+        for blob, (name, role), person in zip(blobs, named, people, strict=True)
         if blob is not None
     ]
 
@@ -282,7 +287,9 @@ class GenerateThumbnails(JobType):
         references = style.get("references", [])
         images = load_images(
             [(name, "reference") for name in references]
-            + [(name, "face") for face in faces for name in face["images"]]
+            + [(name, "face") for face in faces for name in face["images"]],
+            [None for _ in references]
+            + [person for person, face in enumerate(faces) for _ in face["images"]],
         )
         model = job.model or catalog.LOCAL
 
@@ -310,7 +317,7 @@ class GenerateThumbnails(JobType):
                 image_size=params["resolution"],
                 model=model,
                 images=images,
-                spec=render_spec(params, _seed(job, index)),
+                spec=render_spec(params, _seed(job, index), index),
             )
 
         if not job.prompt:
@@ -339,6 +346,7 @@ class GenerateThumbnails(JobType):
                 retention_days=retention,
                 delivering=lambda: ctx.delivering(index),
                 links=_live_links(params),
+                extra_parameters={"notes": list(files.notes)} if files.notes else None,
             )
 
         pending = ctx.pending_units()
@@ -351,7 +359,10 @@ class GenerateThumbnails(JobType):
     def result(self, job: Job) -> dict[str, Any]:
         # .all() so a prefetch (studio_data.load_studio) is used instead of a query per job.
         thumbnails = sorted(job.thumbnails.all(), key=lambda t: t.variation_index)
-        return {"thumbnails": [thumbnail_payload(t) for t in thumbnails]}
+        notes = dict.fromkeys(
+            note for t in thumbnails for note in (t.parameters or {}).get("notes", [])
+        )
+        return {"thumbnails": [thumbnail_payload(t) for t in thumbnails], "notes": list(notes)}
 
 
 def _live_links(params: dict[str, Any]) -> dict[str, int | None]:

@@ -1,0 +1,274 @@
+"""The offline renderer as a creator would judge it: cut-out faces, readable text, variations that
+differ, the watermark clear of YouTube's badge, the YouTube-ready download size, no tofu."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from generation.providers import cutout, fonts, local
+from generation.providers.base import ImageRequest, InputImage, RenderSpec
+from generation.providers.local import LocalRenderer, Rendered
+from studio.downloads import youtube_size
+from studio.images import YOUTUBE_MAX_BYTES, burn_watermark, youtube_jpeg
+from studio.prompts import split_title
+
+FACE_PHOTO = Path(__file__).resolve().parent / "fixtures" / "face-eileen-collins.jpg"
+MONO = ["#111111", "#FFD400", "#FFFFFF"]
+LONG_TITLE = "I Spent 30 Days Living Like a Medieval Peasant and This Is What Happened To My Body"
+JAPANESE = "ラーメンを食べてみた、東京ナンバーワンのラーメン屋さんでチャーシューメンとギョーザ"
+
+
+def face(data: bytes | None = None, person: int | None = None) -> InputImage:
+    return InputImage(data or FACE_PHOTO.read_bytes(), "image/jpeg", "face", person=person)
+
+
+def render(ratio: str = "16:9", size: str = "1K", images=(), **spec: object) -> Rendered:
+    request = ImageRequest(
+        prompt="",
+        aspect_ratio=ratio,
+        image_size=size,
+        model="local",
+        images=list(images),
+        spec=RenderSpec(**spec),  # type: ignore[arg-type]
+    )
+    return LocalRenderer().render(request)
+
+
+def wcag(rgb: np.ndarray) -> np.ndarray:
+    c = rgb.astype(float) / 255
+    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return c @ [0.2126, 0.7152, 0.0722]
+
+
+def seen_contrast(image: Image.Image, mask: Image.Image, corner: tuple[int, int]) -> float:
+    """Measured independently of the renderer: the picture at 320x180, the letters' median
+    luminance against the median of the pixels 1-2 px around them."""
+    factor = 180 / min(image.size)
+    small = np.asarray(image.resize((round(image.width * factor), round(image.height * factor))))
+    full = Image.new("L", image.size)
+    full.paste(mask, corner)
+    letters = np.asarray(full.resize((small.shape[1], small.shape[0]), Image.Resampling.BOX))
+    core = letters > 153
+    glyph = (letters > 25).astype(np.uint8)
+    around = cv2.dilate(glyph, np.ones((5, 5), np.uint8)).astype(bool) & ~glyph.astype(bool)
+    lum = wcag(small)
+    a, b = float(np.median(lum[core])), float(np.median(lum[around]))
+    return (max(a, b) + 0.05) / (min(a, b) + 0.05)
+
+
+HARD = [
+    {
+        "style_key": "documentary",
+        "colors": MONO,
+        "title": "The Truth",
+        "subtitle": "What Nobody Tells You",
+    },
+    {"style_key": "minimal", "title": "I Tried 100 Coffee Shops"},
+    {"style_key": "minimal", "colors": ["#FFD400", "#FFF6C0", "#FFE680"], "title": "Top 100 Hacks"},
+    {
+        "style_key": "vlog-bright",
+        "colors": ["#FFFFFF", "#FFF3B0"],
+        "title": "My 5:00 AM Routine",
+        "subtitle": "Day 1",
+    },
+    {
+        "style_key": "retro-pop",
+        "colors": ["#FFD23F", "#FFE066"],
+        "title": "Top 10 Snacks",
+        "subtitle": "Ranked",
+    },
+    {
+        "style_key": "clean-tech",
+        "colors": ["#E0F2FE", "#F8FAFC"],
+        "title": "iPhone 17 Review",
+        "subtitle": "Worth It?",
+    },
+]
+
+
+@pytest.mark.parametrize(
+    "spec", HARD, ids=lambda s: f"{s['style_key']}-{s.get('colors', ['default'])[0]}"
+)
+def test_every_text_run_meets_the_contrast_target(spec: dict) -> None:
+    rendered = render(seed=3, **spec)
+    assert rendered.texts
+    kinds = {run.kind for run in rendered.texts}
+    assert "title" in kinds or "emphasis" in kinds
+    for run in rendered.texts:
+        measured = seen_contrast(rendered.image, run.mask, run.corner)
+        assert measured >= 4.5, (run.kind, measured)
+
+
+def test_japanese_lines_follow_kinsoku() -> None:
+    look = fonts.TextLook(fill=(255, 255, 255), stroke=(0, 0, 0), max_lines=6)
+    for width in range(180, 700, 40):
+        plan = fonts._plan(JAPANESE, look, (width, 2000), 10, 60)
+        assert plan is not None
+        lines = ["".join(run.text for run in line).strip() for line in plan[1]]
+        assert len(lines) > 1
+        for line in lines[1:]:
+            assert line[0] not in fonts.KINSOKU_NO_START, (width, lines)
+        for line in lines[:-1]:
+            assert line[-1] not in fonts.KINSOKU_NO_END, (width, lines)
+
+
+def test_only_colon_space_splits_the_title() -> None:
+    whole = split_title("My 5:00 AM Routine")
+    assert (whole.main, whole.sub) == ("My 5:00 AM Routine", "")
+    parts = split_title("Ratio 16:9 Explained: Why It Matters")
+    assert (parts.main, parts.sub) == ("Ratio 16:9 Explained", "Why It Matters")
+
+
+def test_a_title_too_long_for_the_frame_is_shortened_not_shrunk() -> None:
+    rendered = render(title=LONG_TITLE, style_key="cinematic", images=[face()], seed=1)
+    assert rendered.notes and "shortened" in rendered.notes[0]
+    kept = rendered.notes[0].split('"')[1]
+    assert kept.startswith("I Spent 30 Days")  # the hook and the number stay
+    assert len(kept.split()) < len(LONG_TITLE.split())
+    # Drawn at reading size: letters at least READING_SHARE of the frame height.
+    title = [run for run in rendered.texts if run.kind in ("title", "emphasis")]
+    ink_rows = max(run.mask.getbbox()[3] - run.mask.getbbox()[1] for run in title)
+    assert ink_rows >= rendered.image.height * local.READING_SHARE
+    short = render(title="I Tried 100 Coffee Shops", images=[face()], seed=1)
+    assert short.notes == []
+
+
+def test_the_generate_job_reports_a_shortened_title() -> None:
+    generated = LocalRenderer().generate_image(
+        ImageRequest(
+            "",
+            "16:9",
+            "1K",
+            "local",
+            [face()],
+            RenderSpec(title=LONG_TITLE, style_key="cinematic", seed=1),
+        )
+    )
+    assert generated.notes and "shortened" in generated.notes[0]
+
+
+def test_variations_differ_in_layout() -> None:
+    first = render(title="I Tried 100 Coffee Shops", images=[face()], seed=1, variation=0)
+    second = render(title="I Tried 100 Coffee Shops", images=[face()], seed=1, variation=1)
+    width = first.image.width
+    (a,), (b,) = first.faces, second.faces
+    assert (a[0] + a[2]) / 2 > width / 2 > (b[0] + b[2]) / 2  # the face changes sides
+    title_a = next(run for run in first.texts if run.kind == "title")
+    title_b = next(run for run in second.texts if run.kind == "title")
+    assert title_a.corner[0] < width / 2 < title_b.corner[0] + title_b.mask.width
+
+
+def test_a_face_is_cut_out_and_placed_large() -> None:
+    photo = Image.open(FACE_PHOTO).convert("RGB")
+    person = cutout.cut_out(photo)
+    assert person is not None and person.segmented
+    alpha = np.asarray(person.image.getchannel("A"))
+    height, width = alpha.shape
+    assert alpha[: height // 10, : width // 10].mean() < 30  # the studio backdrop is gone
+    fx0, fy0, fx1, fy1 = person.face
+    assert alpha[fy0:fy1, fx0:fx1].mean() > 240  # the face is kept
+    for ratio in ("16:9", "9:16", "1:1"):
+        rendered = render(ratio=ratio, title="Big face", images=[face()], seed=2)
+        (box,) = rendered.faces
+        share = (box[3] - box[1]) / min(rendered.image.height, rendered.image.width * 1.05)
+        assert 0.30 <= share <= 0.45, (ratio, share)
+
+
+def test_photos_of_one_person_are_one_cut_out_and_people_keep_their_order() -> None:
+    photo = Image.open(FACE_PHOTO).convert("RGB")
+    blurred = io.BytesIO()
+    photo.filter(ImageFilter.GaussianBlur(4)).save(blurred, "JPEG")
+    one = render(title="Me", images=[face(blurred.getvalue(), 0), face(None, 0)], seed=1)
+    assert len(one.faces) == 1
+    assert cutout.photo_score(photo, cutout.detect_face(photo)) > cutout.photo_score(
+        Image.open(blurred), cutout.detect_face(Image.open(blurred).convert("RGB"))
+    )
+    mirrored = io.BytesIO()
+    photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mirrored, "JPEG")
+    two = render(title="Us", images=[face(None, 0), face(mirrored.getvalue(), 1)], seed=1)
+    assert len(two.faces) == 2
+    assert two.faces[0][0] < two.faces[1][0]  # the first chosen face stands left
+
+
+def test_watermark_is_drawn_and_clear_of_the_duration_badge() -> None:
+    plain = Image.new("RGB", (1280, 720), (90, 120, 150))
+    marked = np.asarray(burn_watermark(plain)).astype(int)
+    changed = np.abs(marked - np.asarray(plain).astype(int)).sum(axis=2) > 60
+    height, width = changed.shape
+    assert changed.sum() > 0.002 * height * width  # the watermark is in the pixels
+    # YouTube's duration badge: the bottom-right corner (about 20 % wide, 15 % high).
+    assert not changed[int(height * 0.85) :, int(width * 0.8) :].any()
+    assert changed[int(height * 0.85) :, : width // 2].sum() == changed.sum()
+
+
+@pytest.mark.parametrize(
+    ("ratio", "source", "expected"),
+    [
+        ("16:9", (1376, 768), (1280, 720)),
+        ("16:9", (5504, 3072), (1280, 720)),
+        ("9:16", (1536, 2752), (1080, 1920)),
+        ("9:16", (768, 1376), (768, 1365)),  # never upscaled beyond the source
+        ("1:1", (1024, 1024), (1024, 1024)),
+        ("1:1", (2048, 2048), (1080, 1080)),
+        ("4:3", (2400, 1792), (1280, 960)),
+        ("21:9", (1584, 672), (1280, 549)),
+    ],
+)
+def test_youtube_download_size(
+    ratio: str, source: tuple[int, int], expected: tuple[int, int]
+) -> None:
+    assert youtube_size(ratio, source) == expected
+
+
+def test_youtube_download_is_under_2_mb_even_for_noise() -> None:
+    noise = Image.fromarray(np.random.default_rng(1).integers(0, 255, (2752, 1536, 3), np.uint8))
+    data, width, height = youtube_jpeg(noise, "9:16")
+    assert (width, height) == (1080, 1920)
+    assert len(data) < YOUTUBE_MAX_BYTES
+
+
+def _glyph(font: ImageFont.FreeTypeFont, text: str) -> bytes:
+    image = Image.new("L", (200, 200))
+    ImageDraw.Draw(image).text((20, 150), text, font=font, fill=255, anchor="ls")
+    return image.tobytes()
+
+
+@pytest.mark.parametrize(
+    "text", ["Top 10", "日本語のラーメン", "العربية", "हिन्दी", "Привет Ελλάδα", "ไทย"]
+)
+def test_no_character_is_drawn_as_tofu(text: str) -> None:
+    if fonts.font_chain()[0].path is None or "Noto" not in (fonts.font_chain()[0].path or ""):
+        pytest.skip("Noto fonts are not installed (scripts/system-deps.sh)")
+    for run, face_ in fonts.split_runs(text):
+        font = fonts.get_font(face_, 100)
+        notdef = _glyph(font, "\U0010fffd")  # a private-use code point: the font's .notdef box
+        for char in run:
+            if not char.isspace():
+                assert ord(char) in fonts.coverage(face_), (char, face_.path)
+                assert _glyph(font, char) != notdef, (char, face_.path)
+
+
+def test_4k_backgrounds_are_drawn_at_4k() -> None:
+    big = render(size="4K", style_key="retro-pop", seed=5).image
+    small = render(size="1K", style_key="retro-pop", seed=5).image
+    upscaled = small.resize(big.size, Image.Resampling.BICUBIC)
+
+    def sharpness(image: Image.Image) -> float:
+        crop = image.crop((0, 0, 1400, 800)).convert("L")
+        return float(cv2.Laplacian(np.asarray(crop), cv2.CV_64F).var())
+
+    assert sharpness(big) > 2 * sharpness(upscaled)
+
+
+def test_each_variation_of_a_job_gets_its_own_index() -> None:
+    from studio.job_types.generate import render_spec
+
+    specs = [render_spec({"title": "A: B"}, seed=9, variation=index) for index in range(3)]
+    assert [spec.variation for spec in specs] == [0, 1, 2]
+    assert (specs[0].title, specs[0].subtitle) == ("A", "B")
