@@ -37,6 +37,11 @@ run: seed
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	PORT=$(PORT) $(BIN)/python -m viewbait.serve
 
+# Parallel workers (pytest-xdist; each has its own test database and Redis databases, see
+# tests/settings.py); PYTEST_ARGS="" runs in one process, add --create-db to rebuild the kept
+# test databases.
+PYTEST_ARGS ?= -n auto --dist worksteal
+
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -1,6 +1,6 @@
 """JSON API (DRF function views). Thin: parse, call one service, render.
 
-Errors are `{"error": ..., "code": ...}` (viewbait.api). Another user's object is a 404.
+Errors are `{"error": ..., "code": ...}` (core.api). Another user's object is a 404.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing.services import effective_plan, get_balance
+from core import ratelimits
+from core.api import APIError, error_body
 from generation.errors import refusal_for
 from generation.models import Job
 from generation.pipeline import Submission, submit
@@ -25,8 +27,6 @@ from studio import services
 from studio.library_cache import usable_palettes, usable_styles
 from studio.models import Face, Palette, Style, Thumbnail
 from studio.services import StudioError
-from viewbait import ratelimits
-from viewbait.api import APIError, error_body
 
 
 def _raise(exc: StudioError) -> APIError:

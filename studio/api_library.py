@@ -13,6 +13,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import APIError
 from studio import services
 from studio.gallery import GalleryFilter, InvalidCursor, page_of, parse_filters
 from studio.models import Project, Thumbnail
@@ -20,7 +21,6 @@ from studio.outputs import thumbnail_payload
 from studio.serializers import parse_id
 from studio.services import StudioError
 from studio.studio_data import bootstrap_data
-from viewbait.api import APIError
 
 
 def _filters(request: Request) -> GalleryFilter:

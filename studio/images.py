@@ -69,7 +69,7 @@ def decode_bytes(data: bytes, *, name: str = "image") -> DecodedImage:
                     f"{name} has too many pixels ({width}x{height}).", "image_too_large"
                 )
             probe.verify()
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             image.load()
     except ImageRejected:
         raise

@@ -76,7 +76,7 @@ class StyleReferenceImage(models.Model):
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
-        return self.image.name
+        return self.image.name or ""
 
 
 class Palette(models.Model):
@@ -128,7 +128,7 @@ class FaceImage(models.Model):
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
-        return self.image.name
+        return self.image.name or ""
 
 
 class Project(models.Model):

@@ -73,7 +73,7 @@ def store_thumbnail(
     `delivering` raises (generation.services.UnitNotPending).
     """
     params = job.params
-    image = Image.open(io.BytesIO(data))
+    image: Image.Image = Image.open(io.BytesIO(data))
     image.load()
     image = image.convert("RGB")
     watermark = bool(params.get("watermark"))

@@ -114,7 +114,7 @@ def test_fail_open_route_is_let_through_and_logged(
     on_private_redis: RedisServer, owner_client: JSONClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     on_private_redis.stop()
-    caplog.set_level(logging.ERROR, logger="viewbait.ratelimits")
+    caplog.set_level(logging.ERROR, logger="core.ratelimits")
     response = owner_client.post("/api/faces", {"name": ""})
     assert response.status_code == 400  # the view ran: no 429, no 503
     assert "letting face_upload through" in caplog.text

@@ -14,7 +14,7 @@ from billing.models import Plan
 from billing.services import adjust_credits, get_balance
 from generation.models import Job
 from studio.models import Project, Style, Thumbnail
-from tests.conftest import make_user, set_plan
+from tests.conftest import set_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -84,9 +84,7 @@ def test_pages_have_exactly_one_h1(owner: Any, owner_client: Any) -> None:
 
 
 @pytest.fixture
-def shared(
-    owner: Any, owner_client: Any, run_jobs: Any, submit: Any
-) -> tuple[Project, Thumbnail]:
+def shared(owner: Any, owner_client: Any, run_jobs: Any, submit: Any) -> tuple[Project, Thumbnail]:
     assert submit(owner_client, {"title": "Coffee Shops Ranked: All 100"}).status_code == 202
     run_jobs()
     thumbnail = Thumbnail.objects.get(owner=owner)
@@ -116,8 +114,9 @@ def test_download_names_carry_the_title(shared: Any, owner_client: Any) -> None:
     assert 'filename="coffee-shops-ranked-all-100-full.png"' in full["Content-Disposition"]
     Thumbnail.objects.filter(pk=thumbnail.pk).update(title="東京の朝")
     japanese = owner_client.get(f"/api/thumbnails/{thumbnail.pk}/download?size=youtube")
-    assert "filename*=utf-8''%E6%9D%B1%E4%BA%AC%E3%81%AE%E6%9C%9D-youtube.jpg" in (
-        japanese["Content-Disposition"]
+    assert (
+        "filename*=utf-8''%E6%9D%B1%E4%BA%AC%E3%81%AE%E6%9C%9D-youtube.jpg"
+        in (japanese["Content-Disposition"])
     )
 
 

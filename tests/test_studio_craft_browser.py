@@ -139,7 +139,7 @@ def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: An
                 }).map((el) => c.id + ' ' + el.className);
               });
               const rtl = Array.from(document.querySelectorAll('.thumb .title'))
-                .find((t) => /[\u0600-\u06FF]/.test(t.textContent));
+                .find((t) => /[\u0600-\u06ff]/.test(t.textContent));
               return {
                 cards: cards.length, columns, rows: Object.keys(rows).sort((a, b) => a - b)
                   .map((k) => rows[k]), overflow,

@@ -191,7 +191,7 @@ def redis_caches(cache_url: str, ratelimit_url: str, key_prefix: str = "vb") -> 
     django-redis clears a cache with FLUSHDB, so a separate database (not only a key prefix) is
     what keeps `cache.clear()` from resetting every limit. The general cache swallows (and logs)
     Redis faults, so cheap pages keep working without Redis; the rate-limit alias raises them, so
-    `viewbait.ratelimits` can refuse AI and credit routes instead. Short timeouts, no retries:
+    `core.ratelimits` can refuse AI and credit routes instead. Short timeouts, no retries:
     with Redis unreachable a request learns it within about half a second.
     """
     options = {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5}
@@ -380,11 +380,11 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    "EXCEPTION_HANDLER": "viewbait.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
-# --- Rate limits (viewbait.ratelimits) -------------------------------------------------------
+# --- Rate limits (core.ratelimits) -------------------------------------------------------
 # Every expensive or abusable route: its limit per plan slug as "count/window" (window s, m, h, d,
 # optionally with a multiple: "20/10m"). "*" covers plans not named and anonymous callers. `per`:
 # "user" keys signed-in callers by user and others by client IP; "ip" always by client IP. `fail`:
@@ -394,7 +394,9 @@ REST_FRAMEWORK = {
 # variations), with one budget per window. Every generate budget is at least 16, the largest
 # request (4K x 4), so any valid request fits into a fresh window. Generate also waits the plan's
 # `generate_cooldown_seconds` (billing.Plan: 12, 8, 4, 2 s) between requests. The numbers are
-# ours (PRODUCT.md gives only the cooldowns); tune them here.
+# ours (PRODUCT.md gives only the cooldowns); tune them here. A row is a route some view counts
+# (`core.ratelimits.limit` on a URL's view, or a job type's `rate_limit_route`): add it with the
+# feature; tests/test_ratelimits.py fails on a row nothing uses.
 RATE_LIMITS: dict[str, dict[str, Any]] = {
     "generate": {
         "per": "user",
@@ -418,9 +420,6 @@ RATE_LIMITS: dict[str, dict[str, Any]] = {
         "fail": "closed",
         "rates": {"advanced": "20/m", "pro": "30/m", "*": "10/m"},
     },
-    "analyse_video": {"per": "user", "fail": "closed", "rates": {"pro": "20/m", "*": "10/m"}},
-    "suggest_concepts": {"per": "user", "fail": "closed", "rates": {"pro": "20/m", "*": "10/m"}},
-    "channel_consistency": {"per": "user", "fail": "closed", "rates": {"pro": "20/m", "*": "10/m"}},
     "enhance_title": {
         "per": "user",
         "fail": "closed",
@@ -448,15 +447,10 @@ RATE_LIMITS: dict[str, dict[str, Any]] = {
     },
     "signup": {"per": "ip", "fail": "open", "rates": {"*": "10/h"}},
     "login": {"per": "ip", "fail": "open", "rates": {"*": "20/m"}},
-    "account_export": {"per": "user", "fail": "closed", "rates": {"*": "3/h"}},
-    "account_delete": {"per": "user", "fail": "closed", "rates": {"*": "5/h"}},
-    "comments": {
-        "per": "user",
-        "fail": "open",
-        "rates": {"starter": "60/m", "advanced": "60/m", "pro": "60/m", "*": "20/m"},
-    },
 }
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+# Dotted path to `(user) -> plan slug`, which picks the rate (core sits below billing).
+RATELIMIT_PLAN_SLUG = "billing.services.plan_slug"
 RATELIMIT_USE_CACHE = "ratelimit"  # django-ratelimit's counters live on this alias
 # Proxies (IPs or CIDR networks, e.g. the load balancer's) whose X-Forwarded-For is believed;
 # from anyone else the header is ignored and the connection's address is the client.

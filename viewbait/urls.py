@@ -6,8 +6,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+from core import ratelimits
 from studio import views as studio_views
-from viewbait import ratelimits
 
 urlpatterns = [
     path("healthz", studio_views.healthz, name="healthz"),

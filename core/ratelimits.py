@@ -25,7 +25,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import caches
@@ -33,9 +33,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import engines
 from django.utils.html import format_html
+from django.utils.module_loading import import_string
 from django_ratelimit.core import get_usage
-
-from billing.services import effective_plan
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +49,11 @@ UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 IPV6_PREFIX = 64
 
 View = Callable[..., HttpResponse]
+
+# The weighted limiter's clock (epoch seconds). Tests stop this one (tests/test_ratelimits.py)
+# rather than the process's time.time, which every other thread also reads.
+clock: Callable[[], float] = time.time
+ResponseT = TypeVar("ResponseT", bound=HttpResponse)
 
 
 @dataclass(frozen=True)
@@ -206,11 +210,14 @@ def caller_key(request: HttpRequest, per: str) -> str:
 
 
 def plan_slug_for(request: HttpRequest) -> str | None:
-    """The slug of the signed-in caller's effective plan, None for anonymous callers."""
+    """The slug of the signed-in caller's effective plan, None for anonymous callers. Asked of
+    `settings.RATELIMIT_PLAN_SLUG` (a dotted path to `(user) -> str`, billing's
+    `plan_slug`): this bottom layer does not import billing."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    return effective_plan(user).slug
+    plan_slug: Callable[[Any], str] = import_string(settings.RATELIMIT_PLAN_SLUG)
+    return plan_slug(user)
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -297,7 +304,7 @@ def check_weighted(
     caller = caller_key(request, pol.per)
     cache = caches[settings.RATELIMIT_USE_CACHE]
     prefix = getattr(settings, "RATELIMIT_CACHE_PREFIX", "rl:")
-    now = time.time()
+    now = clock()
     usages: list[Usage] = []
     cooldown_key = f"{prefix}{route}:cooldown:{caller}"
     try:
@@ -343,8 +350,8 @@ def check_weighted(
 
 
 def add_headers(
-    response: HttpResponse, usages: list[Usage], retry_after: int | None = None
-) -> HttpResponse:
+    response: ResponseT, usages: list[Usage], retry_after: int | None = None
+) -> ResponseT:
     """Set RateLimit-Policy and RateLimit (when there are usages) and Retry-After (seconds)."""
     if usages:
         response["RateLimit-Policy"] = ", ".join(u.policy_item() for u in usages)
@@ -395,7 +402,9 @@ def limit(route: str, *, methods: Iterable[str] = ("POST",)) -> Callable[[View],
     rate; over the limit (or with the store down on a fail-closed route) answer with
     `error_response` instead of calling the view. The responses the view returns (not those of
     exceptions it raises) carry the RateLimit headers.
-    Place it under the authentication decorator, so anonymous callers are refused first."""
+    Place it under the authentication decorator, so anonymous callers are refused first.
+    The view gets a `rate_limit_routes` attribute (its routes, innermost first), which
+    `functools.wraps` carries up through outer decorators, so the URL table can be audited."""
     counted = {m.upper() for m in methods}
 
     def decorator(view: View) -> View:
@@ -409,6 +418,7 @@ def limit(route: str, *, methods: Iterable[str] = ("POST",)) -> Callable[[View],
                 return error_response(request, exc)
             return add_headers(view(request, *args, **kwargs), usages)
 
+        wrapped.__dict__["rate_limit_routes"] = (*getattr(view, "rate_limit_routes", ()), route)
         return wrapped
 
     return decorator
