@@ -11,7 +11,7 @@ export LOCAL_DEV ?= 1
 # e.g. SEED_ARGS=--allow-database-url: the demo accounts in a DATABASE_URL database too.
 SEED_ARGS ?=
 
-.PHONY: install system-deps run test lint migrate seed bench clean
+.PHONY: install system-deps run test lint typecheck migrate seed bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,10 +45,16 @@ PYTEST_ARGS ?= -n auto --dist worksteal
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Style and layers: ruff, and import-linter's contract in pyproject.toml
+# (viewbait -> studio -> generation -> billing -> core).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+# mypy with django-stubs ([tool.mypy] and [tool.django-stubs] in pyproject.toml): zero errors.
+typecheck: install
+	$(BIN)/mypy .
 
 bench: install
 	$(BIN)/python benchmarks/generate_latency.py
