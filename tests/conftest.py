@@ -10,7 +10,6 @@ from typing import Any
 
 import dramatiq
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from billing.models import Plan
@@ -22,9 +21,10 @@ REFERENCE_PHOTO = SAMPLES / "reference-coffee.jpg"
 
 
 def make_user(email: str, **extra: Any) -> Any:
-    return get_user_model().objects.create_user(
-        username=email, email=email, password="correct horse battery", **extra
-    )
+    """A creator with this email (tests.factories.accounts.UserFactory: `plan=`, `credits=`)."""
+    from tests.factories.accounts import UserFactory
+
+    return UserFactory(email=email, **extra)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from studio.gallery import ORDERS, GalleryFilter, InvalidCursor, page_of
 from studio.models import Project, Thumbnail
+from tests.factories.studio import ThumbnailFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,20 +28,12 @@ def make_thumbs(
     """rows: (seconds offset, title, share_clicks, favourite); equal offsets give equal timestamps."""
     return Thumbnail.objects.bulk_create(
         [
-            Thumbnail(
+            ThumbnailFactory.build(
                 owner=owner,
                 title=title,
                 share_clicks=clicks,
                 is_favorite=fav,
                 project=project,
-                aspect_ratio="16:9",
-                resolution="1K",
-                width=1376,
-                height=768,
-                image="x.png",
-                image_small="x.webp",
-                image_medium="x.webp",
-                download="x.jpg",
                 created_at=BASE + dt.timedelta(seconds=offset),
             )
             for offset, title, clicks, fav in rows

@@ -8,7 +8,6 @@ this process's memory. Each test gets its own counter prefix.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
@@ -26,7 +25,9 @@ from billing.models import Plan
 from billing.services import adjust_credits, get_balance
 from core import ratelimits
 from generation.models import Job
-from tests.conftest import make_user, set_plan
+from tests.conftest import set_plan
+from tests.factories.accounts import UserFactory
+from tests.factories.studio import ThumbnailFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -164,33 +165,6 @@ def test_a_row_for_a_route_nothing_counts_is_caught(settings: Any) -> None:
 BOUNDARY_RATES = {"free": "2/h", "starter": "3/h", "advanced": "4/h", "pro": "5/h", "*": "2/h"}
 
 
-def stored_thumbnail(owner: Any) -> Any:
-    """A thumbnail row of `owner` with a real (small) PNG in storage, as job inputs need."""
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-    from PIL import Image
-
-    from studio.models import Thumbnail
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (160, 90), (200, 40, 40)).save(buffer, "PNG")
-    name = default_storage.save(
-        f"thumbnails/full/rl-{uuid.uuid4().hex}.png", ContentFile(buffer.getvalue())
-    )
-    return Thumbnail.objects.create(
-        owner=owner,
-        title="Rate me",
-        aspect_ratio="16:9",
-        resolution="1K",
-        width=160,
-        height=90,
-        image=name,
-        image_small=name,
-        image_medium=name,
-        download=name,
-    )
-
-
 def job(type_name: str, **fields: Any) -> Callable[[Any, Any], Any]:
     def send(client: Any, thumbnail: Any) -> Any:
         data = {k: (thumbnail.pk if v is THUMBNAIL else v) for k, v in fields.items()}
@@ -236,10 +210,9 @@ def test_boundary_per_route_and_plan(limits: Any, route: str) -> None:
         client = JSONClient()
         thumbnail = None
         if slug is not None:
-            user = topped_up(make_user(f"{route}-{slug}@example.com"))
-            set_plan(user, slug)
+            user = UserFactory(plan=slug, credits=200)
             client.force_login(user)
-            thumbnail = stored_thumbnail(user)
+            thumbnail = ThumbnailFactory(owner=user, stored=True)
         rate = policy.rate_for(slug)
         for n in range(1, rate.limit + 1):
             response = ROUTE_REQUESTS[route](client, thumbnail)
