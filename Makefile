@@ -38,8 +38,9 @@ run: seed
 	PORT=$(PORT) $(BIN)/python -m viewbait.serve
 
 # Parallel workers (pytest-xdist; each has its own test database and Redis databases, see
-# tests/settings.py); PYTEST_ARGS="" runs in one process, add --create-db to rebuild the kept
-# test databases.
+# tests/settings.py); PYTEST_ARGS="" runs in one process. Not --reuse-db: plans, styles and
+# packs are seeded by data migrations, and transactional tests flush them, so a kept test database
+# comes back empty.
 PYTEST_ARGS ?= -n auto --dist worksteal
 
 test: install
