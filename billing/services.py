@@ -20,12 +20,12 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.models import CreditAccount, CreditLedgerEntry, Plan, Subscription
-from viewbait.shared_cache import cached, invalidate
+from core.shared_cache import cached, invalidate
+from core.types import User
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def _load_account_summary(user_id: int) -> AccountSummary:
     return AccountSummary(plan_slug=None, status="", balance=balance or 0)
 
 
-def account_summary(user: AbstractBaseUser) -> AccountSummary:
+def account_summary(user: User) -> AccountSummary:
     """The user's plan slug, status and balance (shared cache "billing:account:<id>",
     invalidated whenever a credit movement or plan change commits)."""
     return cached(
@@ -120,7 +120,7 @@ def invalidate_subscription(user_id: int) -> None:
     invalidate(f"billing:subscription:{user_id}")
 
 
-def effective_plan(user: AbstractBaseUser) -> Plan:
+def effective_plan(user: User) -> Plan:
     """The plan whose limits apply now: the subscribed plan while the subscription is active or
     trialing, otherwise the default (Free) plan. (Fixes PRODUCT.md flaw 2: past-due accounts kept
     paid features.) Read from the shared cache "billing:subscription:<id>", which only plan
@@ -139,13 +139,19 @@ def effective_plan(user: AbstractBaseUser) -> Plan:
     return default_plan()
 
 
-def get_balance(user: AbstractBaseUser) -> int:
+def plan_slug(user: User) -> str:
+    """The slug of `user`'s effective plan ("free", "starter", ...): what rate limits key on
+    (settings.RATELIMIT_PLAN_SLUG)."""
+    return effective_plan(user).slug
+
+
+def get_balance(user: User) -> int:
     """The credit balance to show (from the account summary; credit movements read the locked
     row instead)."""
     return account_summary(user).balance
 
 
-def credits_renew_at(user: AbstractBaseUser) -> dt.datetime | None:
+def credits_renew_at(user: User) -> dt.datetime | None:
     """When the user's plan credits are next granted: the subscription's current period end
     (one query), or None before the account is opened. Stripe-billed plans renew at Stripe's
     period end, which the webhook copies to the same field."""
@@ -156,7 +162,7 @@ def credits_renew_at(user: AbstractBaseUser) -> dt.datetime | None:
     )
 
 
-def lock_account(user: AbstractBaseUser) -> CreditAccount:
+def lock_account(user: User) -> CreditAccount:
     """Lock and return the user's balance row; call inside `transaction.atomic()`.
 
     Other callers that lock the same row wait until this transaction ends, which is what makes
@@ -169,7 +175,7 @@ def lock_account(user: AbstractBaseUser) -> CreditAccount:
         return CreditAccount.objects.select_for_update().get(pk=account.pk)
 
 
-def take_credits(*, user: AbstractBaseUser, amount: int) -> CreditAccount | None:
+def take_credits(*, user: User, amount: int) -> CreditAccount | None:
     """Lock the user's balance row and take `amount` (> 0) credits from it in one statement
     (`UPDATE ... WHERE balance >= amount RETURNING`, PostgreSQL and SQLite 3.35+); call inside
     `transaction.atomic()` and record the movement with `record_debit` in the same transaction
@@ -193,7 +199,7 @@ def take_credits(*, user: AbstractBaseUser, amount: int) -> CreditAccount | None
 def record_debit(
     account: CreditAccount,
     *,
-    user: AbstractBaseUser,
+    user: User,
     amount: int,
     idempotency_key: str,
     reason: str,
@@ -218,7 +224,7 @@ def record_debit(
 def _append(
     account: CreditAccount,
     *,
-    user: AbstractBaseUser,
+    user: User,
     kind: str,
     amount: int,
     idempotency_key: str,
@@ -247,7 +253,7 @@ def _existing(idempotency_key: str) -> Movement | None:
 
 def _move(
     *,
-    user: AbstractBaseUser,
+    user: User,
     kind: str,
     amount: int,
     idempotency_key: str,
@@ -274,7 +280,7 @@ def _move(
 
 
 def debit_credits(
-    *, user: AbstractBaseUser, amount: int, idempotency_key: str, reason: str, reference: str = ""
+    *, user: User, amount: int, idempotency_key: str, reason: str, reference: str = ""
 ) -> Movement:
     """Take `amount` (> 0) credits. Raises `InsufficientCredits` (nothing written) if short."""
     if amount <= 0:
@@ -291,7 +297,7 @@ def debit_credits(
 
 
 def refund_credits(
-    *, user: AbstractBaseUser, amount: int, idempotency_key: str, reason: str, reference: str = ""
+    *, user: User, amount: int, idempotency_key: str, reason: str, reference: str = ""
 ) -> Movement:
     """Give back `amount` (> 0) credits of an earlier debit, once per idempotency key."""
     if amount <= 0:
@@ -307,7 +313,7 @@ def refund_credits(
 
 
 def grant_credits(
-    *, user: AbstractBaseUser, amount: int, idempotency_key: str, reason: str, reference: str = ""
+    *, user: User, amount: int, idempotency_key: str, reason: str, reference: str = ""
 ) -> Movement:
     """Add `amount` (>= 0) credits, e.g. a monthly plan grant."""
     if amount < 0:
@@ -323,7 +329,7 @@ def grant_credits(
 
 
 def grant_purchased_credits(
-    *, user: AbstractBaseUser, amount: int, idempotency_key: str, reason: str, reference: str = ""
+    *, user: User, amount: int, idempotency_key: str, reason: str, reference: str = ""
 ) -> Movement:
     """Add a paid credit pack's `amount` (> 0) credits; they never expire."""
     if amount <= 0:
@@ -366,7 +372,7 @@ def _period_credits(user_id: int) -> PeriodCredits:
 
 
 def expire_unused_plan_credits(
-    *, user: AbstractBaseUser, idempotency_key: str, reason: str, reference: str = ""
+    *, user: User, idempotency_key: str, reason: str, reference: str = ""
 ) -> Movement:
     """End a period: take back what is left of its plan credits (0 or more, never below the
     balance), as one `expiry` entry that also marks the boundary. Once per key."""
@@ -389,7 +395,7 @@ def expire_unused_plan_credits(
 
 def top_up_plan_credits(
     *,
-    user: AbstractBaseUser,
+    user: User,
     target: int,
     idempotency_key: str,
     reason: str,
@@ -423,9 +429,7 @@ def top_up_plan_credits(
         )
 
 
-def adjust_credits(
-    *, user: AbstractBaseUser, amount: int, idempotency_key: str, reason: str
-) -> Movement:
+def adjust_credits(*, user: User, amount: int, idempotency_key: str, reason: str) -> Movement:
     """Signed manual correction by staff; may not take the balance below zero."""
     return _move(
         user=user,
@@ -457,7 +461,7 @@ def _grant_for_period(sub: Subscription) -> Movement:
     )
 
 
-def open_account(*, user: AbstractBaseUser, now: dt.datetime | None = None) -> Subscription:
+def open_account(*, user: User, now: dt.datetime | None = None) -> Subscription:
     """Start a new user on the default (Free) plan with its first monthly grant. Idempotent."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -530,7 +534,7 @@ def grant_due_monthly_credits(*, now: dt.datetime | None = None, dry_run: bool =
 
 
 def change_plan(
-    *, user: AbstractBaseUser, plan: Plan, status: str, grant_upgrade_difference: bool = False
+    *, user: User, plan: Plan, status: str, grant_upgrade_difference: bool = False
 ) -> Subscription:
     """Set a user's plan and status (from the admin or a verified Stripe event, never from a
     user's request). With `grant_upgrade_difference` (the admin's path), a move in good standing

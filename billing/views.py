@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from billing import payments
 from billing.models import CreditPack, Subscription
 from billing.services import account_summary, effective_plan, plan_table
+from core.types import AuthenticatedHttpRequest, User
 
 logger = logging.getLogger(__name__)
 
@@ -46,17 +47,18 @@ def plans(request: HttpRequest) -> TemplateResponse:
         "checkout_cancelled": request.GET.get("checkout") == "cancelled",
         "packs": [],
     }
+    user = request.user if isinstance(request.user, User) else None  # None: signed out
     subscription = (
-        Subscription.objects.select_related("plan").filter(user=request.user).first()
-        if request.user.is_authenticated
+        Subscription.objects.select_related("plan").filter(user=user).first()
+        if user is not None
         else None
     )
-    if subscription is not None:
+    if user is not None and subscription is not None:
         context.update(
-            current_plan=effective_plan(request.user),
+            current_plan=effective_plan(user),
             subscription=subscription,
             payment_due=subscription.status in Subscription.PAYMENT_DUE,
-            balance=account_summary(request.user).balance,
+            balance=account_summary(user).balance,
         )
         if configured:
             context["packs"] = list(
@@ -65,7 +67,7 @@ def plans(request: HttpRequest) -> TemplateResponse:
     return TemplateResponse(request, "studio/plans.html", context)
 
 
-def _go(request: HttpRequest, start: Any, **kwargs: Any) -> HttpResponse:
+def _go(request: AuthenticatedHttpRequest, start: Any, **kwargs: Any) -> HttpResponse:
     try:
         return redirect(start(user=request.user, operation_id=_operation_id(request), **kwargs))
     except payments.PaymentsNotConfigured:
@@ -77,28 +79,28 @@ def _go(request: HttpRequest, start: Any, **kwargs: Any) -> HttpResponse:
 
 @login_required
 @require_POST
-def checkout(request: HttpRequest, plan_slug: str) -> HttpResponse:
+def checkout(request: AuthenticatedHttpRequest, plan_slug: str) -> HttpResponse:
     """303 to Stripe Checkout for the plan (or to the Customer Portal for a subscriber)."""
     return _go(request, payments.start_plan_checkout, plan_slug=plan_slug)
 
 
 @login_required
 @require_POST
-def buy_pack(request: HttpRequest, pack_slug: str) -> HttpResponse:
+def buy_pack(request: AuthenticatedHttpRequest, pack_slug: str) -> HttpResponse:
     """303 to Stripe Checkout for one credit pack."""
     return _go(request, payments.start_pack_checkout, pack_slug=pack_slug)
 
 
 @login_required
 @require_POST
-def portal(request: HttpRequest) -> HttpResponse:
+def portal(request: AuthenticatedHttpRequest) -> HttpResponse:
     """303 to the Stripe Customer Portal (card, plan change, cancel)."""
     return _go(request, payments.start_portal)
 
 
 @login_required
 @require_GET
-def checkout_return(request: HttpRequest) -> HttpResponse:
+def checkout_return(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Stripe's success URL: apply the session now (the webhook may still be on its way) and
     go back to the studio with a message. Another user's session is a 404."""
     try:

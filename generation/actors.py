@@ -8,6 +8,7 @@ first (lower Dramatiq priority number). Each message carries its job type's time
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import dramatiq
 from django.conf import settings
@@ -51,7 +52,7 @@ def enqueue_job(
     if settings.JOBS_RUN_INLINE:
         _ensure_inline_worker()
     actor = run_job_high if priority == "high" else run_job
-    options: dict[str, int] = {}
+    options: dict[str, Any] = {}
     if time_limit_seconds:
         options["time_limit"] = time_limit_seconds * 1000
     if delay_seconds:

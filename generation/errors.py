@@ -14,7 +14,7 @@ from django.http import Http404
 from rest_framework.exceptions import ValidationError
 
 from billing.services import InsufficientCredits
-from viewbait import ratelimits
+from core import ratelimits
 
 
 class JobRefused(Exception):

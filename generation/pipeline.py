@@ -13,20 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest
 from django.urls import reverse
 
 from billing.models import Plan
 from billing.services import effective_plan, get_balance, plan_table
+from core import ratelimits
+from core.types import User
 from generation import catalog, result_cache
 from generation.errors import JobRefused
 from generation.models import Job
 from generation.registry import JobType, get_job_type
 from generation.resilience import CircuitBreaker
 from generation.services import find_replay, request_fingerprint, submit_job
-from viewbait import ratelimits
 
 IDEMPOTENCY_KEY_MAX_CHARS = 200
 
@@ -44,7 +44,7 @@ class Submission:
         """False for a job this request created and queued: it has no result to look up yet."""
         return not self.created or self.job.is_finished
 
-    def balance(self, user: AbstractBaseUser) -> int:
+    def balance(self, user: User) -> int:
         """The caller's credits now: known from the debit, else read (the account summary)."""
         if self.credits_remaining is not None:
             return self.credits_remaining
@@ -87,7 +87,7 @@ def submit(
     """Submit one job of `type_name` for the signed-in caller. Raises what
     `generation.errors.refusal_for` maps: JobRefused, ValidationError, Http404, RateLimited,
     LimiterUnavailable, ProviderCircuitOpen, InsufficientCredits, IdempotencyKeyReused."""
-    user = cast(AbstractBaseUser, request.user)  # views call this after authentication
+    user = cast(User, request.user)  # views call this after authentication
     job_type = lookup_job_type(type_name)
     if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX_CHARS:
         raise JobRefused(
@@ -131,7 +131,7 @@ def submit(
 def _admit(
     job_type: JobType,
     *,
-    user: AbstractBaseUser,
+    user: User,
     validated: Any,
     plan: Plan,
     model: catalog.ModelSpec,

@@ -23,9 +23,9 @@ from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
+from core.redis_faults import FAULTS, RedisBreaker, breaker_for, log_throttled, server_address
 from generation.models import Job
 from generation.registry import get_job_type
-from viewbait.redis_faults import FAULTS, RedisBreaker, breaker_for, log_throttled, server_address
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class _Publisher:
     endpoint stay right, and the next event carries the latest state). The thread runs every
     publication on one long-lived event loop, so channels_redis's per-loop connection pool is
     reused instead of a connection per call (django/channels_redis#125, #130). A publication
-    is skipped while the server's breaker is open (viewbait.redis_faults), and one that fails
+    is skipped while the server's breaker is open (core.redis_faults), and one that fails
     or outlasts PUBLISH_TIMEOUT_SECONDS opens it. Made again in a forked child (Dramatiq).
     """
 

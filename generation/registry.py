@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from rest_framework import serializers
 
+from core.types import User
 from generation import catalog
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class JobType:
     cache: ClassVar[CachePolicy | None] = None
 
     def validate(
-        self, *, user: AbstractBaseUser, data: Any, files: dict[str, list[UploadedFile]]
+        self, *, user: User, data: Any, files: dict[str, list[UploadedFile]]
     ) -> dict[str, Any]:
         """The validated input. Raises rest_framework ValidationError (400) or Http404 (a
         stranger's object)."""
@@ -132,7 +132,7 @@ class JobType:
     def snapshot(
         self,
         *,
-        user: AbstractBaseUser,
+        user: User,
         validated: dict[str, Any],
         plan: Plan,
         model: catalog.ModelSpec,

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q
 from django.db.models.functions import Coalesce, Now
@@ -37,6 +36,8 @@ from billing.services import (
     refund_credits,
     take_credits,
 )
+from core.redis_faults import log_throttled
+from core.types import User
 from generation import catalog, result_cache
 from generation.errors import IdempotencyKeyReused, JobRefused, ProviderCircuitOpen
 from generation.models import Job, JobEvent, JobUnit
@@ -45,7 +46,6 @@ from generation.providers import get_provider
 from generation.providers.base import Provider, ProviderError
 from generation.registry import JobOutcome, JobType, UnitFailure, get_job_type
 from generation.resilience import RequeueUnit, Stopped, call_with_retries
-from viewbait.redis_faults import log_throttled
 
 logger = logging.getLogger(__name__)
 
@@ -113,9 +113,7 @@ def request_fingerprint(params: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def find_replay(
-    *, user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str
-) -> Job | None:
+def find_replay(*, user: User, idempotency_key: str | None, fingerprint: str) -> Job | None:
     """The job an earlier request with this key created, or None. Raises IdempotencyKeyReused if
     the key was used with a different body."""
     if not idempotency_key:
@@ -134,7 +132,7 @@ class _Replayed(Exception):
 
 
 def _replay_and_active(
-    *, user: AbstractBaseUser, idempotency_key: str | None, fingerprint: str, cap: int | None
+    *, user: User, idempotency_key: str | None, fingerprint: str, cap: int | None
 ) -> tuple[Job | None, int]:
     """In one query: the job of an earlier request with this key (IdempotencyKeyReused for
     another body) and the user's unfinished jobs, counted up to `cap` (0 without a cap)."""
@@ -165,7 +163,7 @@ def _replay_and_active(
 
 def submit_job(
     *,
-    user: AbstractBaseUser,
+    user: User,
     job_type: str,
     params: dict[str, Any],
     units: int,
@@ -247,7 +245,7 @@ def submit_job(
             JobUnit.objects.bulk_create(JobUnit(job=job, index=i) for i in range(units))
             balance = None
             if cost:
-                debit = {
+                debit: dict[str, Any] = {
                     "user": user,
                     "amount": cost,
                     "idempotency_key": f"job:{job.id}:debit",
@@ -658,7 +656,12 @@ def refund_units(job: Job, failures: list[UnitFailure]) -> list[UnitFailure]:
     if done:
         job_type = get_job_type(job.type)
         indexes = [f.index for f in done]
-        transaction.on_commit(lambda: [job_type.discard_unit(job, i) for i in indexes])
+
+        def discard_units() -> None:
+            for index in indexes:
+                job_type.discard_unit(job, index)
+
+        transaction.on_commit(discard_units)
     return done
 
 

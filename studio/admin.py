@@ -126,7 +126,7 @@ class ThumbnailAdmin(admin.ModelAdmin):
         present = {f.name for f in Thumbnail._meta.fields}
         return ["large_preview", *(name for name in self.GENERATED_FILES if name in present)]
 
-    def get_fields(self, request: Any, obj: Any = None) -> list[str]:
+    def get_fields(self, request: Any, obj: Any = None) -> Any:  # django-stubs' _FieldGroups
         fields = [f for f in super().get_fields(request, obj) if f != "large_preview"]
         return ["large_preview", *fields]
 

@@ -1,6 +1,6 @@
 """JSON API (DRF function views). Thin: parse, call one service, render.
 
-Errors are `{"error": ..., "code": ...}` (viewbait.api). Another user's object is a 404.
+Errors are `{"error": ..., "code": ...}` (core.api). Another user's object is a 404.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing.services import effective_plan, get_balance
+from core import ratelimits
+from core.api import APIError, error_body
+from core.parsers import SafeJSONParser
 from generation.errors import refusal_for
 from generation.models import Job
 from generation.pipeline import Submission, submit
@@ -30,9 +33,6 @@ from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
 from studio.models import Face, Palette, Style, Thumbnail
 from studio.services import StudioError
-from viewbait import ratelimits
-from viewbait.api import APIError, error_body
-from viewbait.parsers import SafeJSONParser
 
 
 def _raise(exc: StudioError) -> APIError:

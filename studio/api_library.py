@@ -15,6 +15,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import APIError
 from studio import api_schema as schema
 from studio import services
 from studio.gallery import GalleryFilter, InvalidCursor, page_of, parse_filters
@@ -23,7 +24,6 @@ from studio.models import Project, Thumbnail
 from studio.outputs import thumbnail_payload
 from studio.services import StudioError
 from studio.studio_data import bootstrap_data
-from viewbait.api import APIError
 
 
 def _filters(request: Request) -> GalleryFilter:

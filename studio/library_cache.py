@@ -1,7 +1,7 @@
 """Built-in and public styles and palettes, from the shared cache.
 
 Every creator's pickers list the same built-in and public rows, so those lists are cached once for
-all users (viewbait.shared_cache) and only the creator's own private rows are queried per request.
+all users (core.shared_cache) and only the creator's own private rows are queried per request.
 Any write that could change a shared list invalidates it.
 """
 
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from core.shared_cache import cached, in_use, invalidate
+from core.types import User
 from studio.models import Palette, Style
-from viewbait.shared_cache import cached, in_use, invalidate
 
 SHARED_LIST_CACHE_SECONDS = 600
 SHARED = Q(owner__isnull=True) | Q(is_public=True)
@@ -45,7 +45,7 @@ def shared_palettes() -> list[Palette]:
     )
 
 
-def usable_styles(user: AbstractBaseUser) -> list[Style]:
+def usable_styles(user: User) -> list[Style]:
     """What `Style.objects.usable_by(user)` lists (built-in, public, the user's own), as a list:
     the shared part from the cache, the user's private styles from the database."""
     if not in_use():  # inside a transaction: one query for all of it
@@ -54,7 +54,7 @@ def usable_styles(user: AbstractBaseUser) -> list[Style]:
     return sorted([*shared_styles(), *own], key=_library_order)
 
 
-def usable_palettes(user: AbstractBaseUser) -> list[Palette]:
+def usable_palettes(user: User) -> list[Palette]:
     """What `Palette.objects.usable_by(user)` lists, as a list (see `usable_styles`)."""
     if not in_use():
         return sorted(Palette.objects.usable_by(user), key=_library_order)

@@ -77,7 +77,7 @@ class StyleReferenceImage(models.Model):
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
-        return self.image.name
+        return self.image.name or ""
 
 
 class Palette(models.Model):
@@ -129,7 +129,7 @@ class FaceImage(models.Model):
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
-        return self.image.name
+        return self.image.name or ""
 
 
 class Project(models.Model):

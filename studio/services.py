@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404
 
 from billing.models import Plan
 from billing.services import effective_plan
+from core.types import User
 from generation.errors import JobRefused
 from generation.models import Job
 from studio.images import ImageRejected, decode_upload, encode_jpeg
@@ -67,27 +68,27 @@ class GenerateParams:
 # --- access helpers ------------------------------------------------------------------------
 
 
-def access_style(user: AbstractBaseUser, style_id: int) -> Style:
+def access_style(user: User, style_id: int) -> Style:
     return get_object_or_404(Style.objects.usable_by(user), pk=style_id)
 
 
-def access_palette(user: AbstractBaseUser, palette_id: int) -> Palette:
+def access_palette(user: User, palette_id: int) -> Palette:
     return get_object_or_404(Palette.objects.usable_by(user), pk=palette_id)
 
 
-def access_face(user: AbstractBaseUser, face_id: int) -> Face:
+def access_face(user: User, face_id: int) -> Face:
     return get_object_or_404(Face.objects.for_owner(user), pk=face_id)
 
 
-def access_project(user: AbstractBaseUser, project_id: int) -> Project:
+def access_project(user: User, project_id: int) -> Project:
     return get_object_or_404(Project.objects.for_owner(user), pk=project_id)
 
 
-def access_thumbnail(user: AbstractBaseUser, thumbnail_id: int) -> Thumbnail:
+def access_thumbnail(user: User, thumbnail_id: int) -> Thumbnail:
     return get_object_or_404(Thumbnail.objects.for_owner(user), pk=thumbnail_id)
 
 
-def access_job(user: AbstractBaseUser, job_id: Any) -> Job:
+def access_job(user: User, job_id: Any) -> Job:
     try:
         return Job.objects.get(pk=job_id, user=user)
     except (Job.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
@@ -136,7 +137,7 @@ def check_plan_limits(plan: Plan, params: GenerateParams) -> None:
 # --- faces ---------------------------------------------------------------------------------
 
 
-def do_create_face(*, owner: AbstractBaseUser, name: str, files: list[UploadedFile]) -> Face:
+def do_create_face(*, owner: User, name: str, files: list[UploadedFile]) -> Face:
     """Create a face from 1-3 photos. Every photo is decoded and checked before anything is
     stored; on any failure nothing is stored. Raises StudioError (400 `invalid`,
     403 `plan_custom_assets_limit`, or the image's own code: 400/413)."""
@@ -152,7 +153,7 @@ def do_create_face(*, owner: AbstractBaseUser, name: str, files: list[UploadedFi
         decoded = [decode_upload(f) for f in files]
     except ImageRejected as exc:
         raise StudioError(exc.message, exc.code, exc.status) from exc
-    stored: list[str] = []
+    stored: list[str | None] = []
     try:
         with transaction.atomic():
             face = Face.objects.create(owner=owner, name=name)
@@ -178,17 +179,17 @@ def do_delete_face(*, face: Face) -> None:
         transaction.on_commit(lambda: _delete_files(names))
 
 
-def access_own_style(user: AbstractBaseUser, style_id: int) -> Style:
+def access_own_style(user: User, style_id: int) -> Style:
     return get_object_or_404(Style.objects.for_owner(user), pk=style_id)
 
 
-def access_own_palette(user: AbstractBaseUser, palette_id: int) -> Palette:
+def access_own_palette(user: User, palette_id: int) -> Palette:
     return get_object_or_404(Palette.objects.for_owner(user), pk=palette_id)
 
 
 def do_create_style(
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     name: str,
     description: str,
     prompt: str,
@@ -204,7 +205,7 @@ def do_create_style(
         decoded = [decode_upload(f) for f in references]
     except ImageRejected as exc:
         raise StudioError(exc.message, exc.code, exc.status) from exc
-    stored: list[str] = []
+    stored: list[str | None] = []
     try:
         with transaction.atomic():
             style = Style.objects.create(
@@ -240,9 +241,7 @@ def do_delete_style(*, style: Style) -> None:
         transaction.on_commit(lambda: _delete_files(names))
 
 
-def do_create_palette(
-    *, owner: AbstractBaseUser, name: str, colors: list[str], is_public: bool
-) -> Palette:
+def do_create_palette(*, owner: User, name: str, colors: list[str], is_public: bool) -> Palette:
     """A custom palette of 3-6 "#RRGGBB" colours (validated by the form). Raises StudioError 403
     `plan_custom_assets_limit`."""
     check_custom_asset_quota(owner, Palette)
@@ -253,7 +252,7 @@ def do_delete_palette(*, palette: Palette) -> None:
     palette.delete()
 
 
-def check_custom_asset_quota(owner: AbstractBaseUser, model: type) -> None:
+def check_custom_asset_quota(owner: User, model: type[Face] | type[Style] | type[Palette]) -> None:
     """Raises StudioError 403 `plan_custom_assets_limit` when the plan's limit of custom styles,
     palettes or faces (each counted on its own; PRODUCT.md: Free 1 each) is reached."""
     plan = effective_plan(owner)
@@ -276,10 +275,12 @@ def private_name(ext: str = "jpg") -> str:
     return f"{uuid.uuid4().hex}.{ext}"
 
 
-def _delete_files(names: list[str]) -> None:
+def _delete_files(names: Iterable[str | None]) -> None:
     from django.core.files.storage import default_storage
 
     for name in names:
+        if not name:
+            continue
         try:
             default_storage.delete(name)
         except Exception:
@@ -289,7 +290,7 @@ def _delete_files(names: list[str]) -> None:
 # --- projects and library actions ------------------------------------------------------------
 
 
-def do_create_project(*, owner: AbstractBaseUser, name: str) -> Project:
+def do_create_project(*, owner: User, name: str) -> Project:
     """Raises StudioError 400 `invalid` for an empty or over-long name."""
     return Project.objects.create(owner=owner, name=_project_name(name))
 
@@ -346,9 +347,7 @@ def do_update_thumbnail(
     return thumbnail
 
 
-def do_move_thumbnails(
-    *, owner: AbstractBaseUser, thumbnail_ids: list[int], project: Project | None
-) -> int:
+def do_move_thumbnails(*, owner: User, thumbnail_ids: list[int], project: Project | None) -> int:
     """Move the owner's thumbnails among `thumbnail_ids` into `project` (None: no project) in one
     UPDATE. Ids of other users' thumbnails are ignored. Returns how many moved."""
     return Thumbnail.objects.filter(owner=owner, pk__in=thumbnail_ids).update(project=project)
@@ -389,9 +388,7 @@ def access_shared_project(token: str) -> Project:
 # --- styles from a style analysis ------------------------------------------------------------
 
 
-def do_create_style_from_analysis(
-    *, owner: AbstractBaseUser, job: Job, is_public: bool = False
-) -> Style:
+def do_create_style_from_analysis(*, owner: User, job: Job, is_public: bool = False) -> Style:
     """Save `owner`'s finished `analyse_style` job as a custom style: the result's name,
     description and prompt, with the analysed images as its reference images (the first
     MAX_STYLE_REFERENCES still stored, in the order they were sent; the first one is also the

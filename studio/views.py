@@ -24,6 +24,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from billing.models import ALL_ASPECT_RATIOS, ALL_RESOLUTIONS, Plan
 from billing.services import credits_renew_at, effective_plan, get_balance, plan_table
+from core import ratelimits
+from core.types import AuthenticatedHttpRequest
 from generation import catalog
 from generation.errors import refusal_for
 from generation.pipeline import Submission, submit
@@ -42,7 +44,6 @@ from studio.models import Face, Project, Style
 from studio.services import StudioError
 from studio.studio_data import load_studio
 from studio.style_previews import ensure_preview
-from viewbait import ratelimits
 
 GALLERY_ORDERS = [
     ("newest", "Newest"),
@@ -61,7 +62,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "studio/home.html", {"plans": plan_table()})
 
 
-def _unlocked_by(plans: list[Plan], allows: Callable[[Plan], bool]) -> str:
+def _unlocked_by(plans: list[Plan], allows: Callable[..., bool]) -> str:
     """The first plan (in plan order) that allows an option, for "upgrade" hints."""
     return next((plan.name for plan in plans if allows(plan)), "")
 
@@ -85,7 +86,7 @@ def _plan_options(plan: Plan) -> dict[str, list[tuple[Any, bool, str]]]:
     }
 
 
-def _studio_context(request: HttpRequest, filters: GalleryFilter) -> dict[str, Any]:
+def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -> dict[str, Any]:
     data = load_studio(request.user, filters)
     prepare_cards(request.user, data.page.items)
     return {
@@ -112,7 +113,7 @@ def _studio_context(request: HttpRequest, filters: GalleryFilter) -> dict[str, A
 
 @login_required
 @vary_on_headers("HX-Request")
-def studio(request: HttpRequest) -> TemplateResponse:
+def studio(request: AuthenticatedHttpRequest) -> TemplateResponse:
     try:
         filters = parse_filters(request.GET)
     except ValueError:
@@ -130,7 +131,7 @@ def renewal_sentence(user: Any) -> str:
 
 
 def _form_error(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     message: str,
     status: int,
     *,
@@ -156,7 +157,9 @@ def _form_error(
     return response
 
 
-def _refused_fragment(request: HttpRequest, exc: Exception, target: str) -> TemplateResponse:
+def _refused_fragment(
+    request: AuthenticatedHttpRequest, exc: Exception, target: str
+) -> TemplateResponse:
     """A refused job request as the form's error fragment (generation.errors' table). A spent
     idempotency key (409) also sends a fresh one."""
     refusal = refusal_for(exc)
@@ -180,7 +183,7 @@ def _refused_fragment(request: HttpRequest, exc: Exception, target: str) -> Temp
 
 
 def _job_accepted(
-    request: HttpRequest, submission: Submission, *, fresh_key: bool
+    request: AuthenticatedHttpRequest, submission: Submission, *, fresh_key: bool
 ) -> TemplateResponse:
     """The new job's card, with the credits badge out of band; `fresh_key` (the generate form)
     also sends a new idempotency key and clears #generate-errors."""
@@ -204,7 +207,7 @@ def _job_accepted(
 
 @login_required
 @require_POST
-def generate(request: HttpRequest) -> TemplateResponse:
+def generate(request: AuthenticatedHttpRequest) -> TemplateResponse:
     """htmx form post: answers the new job's card (prepended to #jobs) with the credits badge, a
     fresh idempotency key and a cleared #generate-errors out of band; or a readable error for
     #generate-errors. A replay of the same key (a double submit) charges nothing and adds no
@@ -214,13 +217,15 @@ def generate(request: HttpRequest) -> TemplateResponse:
 
 @login_required
 @require_POST
-def run_tool(request: HttpRequest, type_name: str) -> TemplateResponse:
+def run_tool(request: AuthenticatedHttpRequest, type_name: str) -> TemplateResponse:
     """htmx post of any job type's form (`/studio/tools/<type>`; fields and files as its input
     schema takes them): the job's card for #jobs, or an error fragment for #tool-errors."""
     return _submit_form(request, type_name, "#tool-errors")
 
 
-def _submit_form(request: HttpRequest, type_name: str, errors_target: str) -> TemplateResponse:
+def _submit_form(
+    request: AuthenticatedHttpRequest, type_name: str, errors_target: str
+) -> TemplateResponse:
     """Submit a job from a form post: fields named `*_ids` (and any sent more than once) are
     lists, files go by field name, `idempotency_key` is the form's hidden key."""
     data: dict[str, Any] = {
@@ -243,7 +248,7 @@ def _submit_form(request: HttpRequest, type_name: str, errors_target: str) -> Te
 
 @login_required
 @require_POST
-def cancel_job(request: HttpRequest, job_id: str) -> TemplateResponse:
+def cancel_job(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse:
     """Cancel a queued or running job (undelivered units refunded); answers its card."""
     job = services.access_job(request.user, job_id)
     job = do_cancel_job(job)
@@ -260,7 +265,7 @@ def _job_card_context(job: Any) -> dict[str, Any]:
 
 @login_required
 @require_GET
-def job_card(request: HttpRequest, job_id: str) -> TemplateResponse:
+def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse:
     """The job's card; once finished, its thumbnails are also swapped into the studio's gallery
     (OOB) when the card is refreshed from the studio page (other pages have no gallery)."""
     job = services.access_job(request.user, job_id)
@@ -283,7 +288,7 @@ def job_card(request: HttpRequest, job_id: str) -> TemplateResponse:
 
 
 @login_required
-def library(request: HttpRequest) -> TemplateResponse:
+def library(request: AuthenticatedHttpRequest) -> TemplateResponse:
     user = request.user
     return TemplateResponse(
         request,
@@ -306,7 +311,7 @@ def library(request: HttpRequest) -> TemplateResponse:
 @login_required
 @require_POST
 @ratelimits.limit("face_upload")
-def create_face(request: HttpRequest) -> HttpResponse:
+def create_face(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = FaceForm(request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -326,7 +331,7 @@ def create_face(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @ratelimits.limit("library_create")
-def create_style(request: HttpRequest) -> HttpResponse:
+def create_style(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = StyleForm(request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -345,7 +350,7 @@ def create_style(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @ratelimits.limit("library_create")
-def create_palette(request: HttpRequest) -> HttpResponse:
+def create_palette(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = PaletteForm(request.POST)
     if form.is_valid():
         try:
@@ -358,7 +363,7 @@ def create_palette(request: HttpRequest) -> HttpResponse:
     return _library_with_errors(request, palette_form=form)
 
 
-def _library_with_errors(request: HttpRequest, **forms: Any) -> TemplateResponse:
+def _library_with_errors(request: AuthenticatedHttpRequest, **forms: Any) -> TemplateResponse:
     response = library(request)
     response.context_data.update(forms)  # type: ignore[union-attr]
     response.status_code = 400
@@ -367,7 +372,7 @@ def _library_with_errors(request: HttpRequest, **forms: Any) -> TemplateResponse
 
 @login_required
 @require_http_methods(["POST"])
-def delete_face(request: HttpRequest, face_id: int) -> HttpResponse:
+def delete_face(request: AuthenticatedHttpRequest, face_id: int) -> HttpResponse:
     services.do_delete_face(face=services.access_face(request.user, face_id))
     messages.success(request, "Face deleted.")
     return redirect("library")
@@ -375,7 +380,7 @@ def delete_face(request: HttpRequest, face_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["POST"])
-def delete_style(request: HttpRequest, style_id: int) -> HttpResponse:
+def delete_style(request: AuthenticatedHttpRequest, style_id: int) -> HttpResponse:
     services.do_delete_style(style=services.access_own_style(request.user, style_id))
     messages.success(request, "Style deleted.")
     return redirect("library")
@@ -383,7 +388,7 @@ def delete_style(request: HttpRequest, style_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["POST"])
-def delete_palette(request: HttpRequest, palette_id: int) -> HttpResponse:
+def delete_palette(request: AuthenticatedHttpRequest, palette_id: int) -> HttpResponse:
     services.do_delete_palette(palette=services.access_own_palette(request.user, palette_id))
     messages.success(request, "Palette deleted.")
     return redirect("library")
@@ -392,7 +397,7 @@ def delete_palette(request: HttpRequest, palette_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @ratelimits.limit("library_create")
-def save_analysed_style(request: HttpRequest, job_id: str) -> HttpResponse:
+def save_analysed_style(request: AuthenticatedHttpRequest, job_id: str) -> HttpResponse:
     """The "Save as my style" button of an `analyse_style` result
     (`services.do_create_style_from_analysis`; `is_public` checkbox). htmx: answers the
     result's save box (`#save-style-<job id>`) with a confirmation, or with the refusal

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from billing.services import effective_plan, get_balance
+from core.types import AuthenticatedHttpRequest
 from generation import catalog
 from studio import services
 from studio.cards import prepare_cards
@@ -36,7 +37,7 @@ RECENT_REFERENCE_CHOICES = 8  # the creator's newest thumbnails offered as edit 
 
 @login_required
 @require_GET
-def thumbnail_page(request: HttpRequest, thumbnail_id: int) -> TemplateResponse:
+def thumbnail_page(request: AuthenticatedHttpRequest, thumbnail_id: int) -> TemplateResponse:
     """The large view of a thumbnail: the image big, full-size and YouTube-ready downloads, its
     versions newest first, and every tool a job type offers for it (gated by plan, with a link
     to the plans page where the plan lacks one)."""
@@ -57,7 +58,7 @@ def thumbnail_page(request: HttpRequest, thumbnail_id: int) -> TemplateResponse:
     )
 
 
-def _tool_choices(request: HttpRequest, thumbnail: Thumbnail) -> dict[str, Any]:
+def _tool_choices(request: AuthenticatedHttpRequest, thumbnail: Thumbnail) -> dict[str, Any]:
     """What the tools' forms offer (the edit form's style, palette, face and reference picks):
     a fixed number of queries whatever the library's size (styles and palettes come from the
     shared cache; faces with their photos are two queries; recent thumbnails one)."""
@@ -80,7 +81,7 @@ def _tool_choices(request: HttpRequest, thumbnail: Thumbnail) -> dict[str, Any]:
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def gallery_page(request: HttpRequest) -> HttpResponse:
+def gallery_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     """One gallery page after `cursor` for the filters in the query string: the `gallery-page`
     partial (a page section and the next sentinel), or with `part=cards` only its cards (the
     virtualized gallery restoring a page it dropped). 400 for a bad cursor or filter."""
@@ -110,12 +111,12 @@ def gallery_page(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _projects(request: HttpRequest) -> list[Project]:
+def _projects(request: AuthenticatedHttpRequest) -> list[Project]:
     """For each card's "move to project" menu: one query per response, not per card."""
     return list(Project.objects.for_owner(request.user))
 
 
-def _card(request: HttpRequest, thumbnail: Thumbnail) -> TemplateResponse:
+def _card(request: AuthenticatedHttpRequest, thumbnail: Thumbnail) -> TemplateResponse:
     prepare_cards(request.user, [thumbnail])
     return TemplateResponse(
         request,
@@ -126,7 +127,7 @@ def _card(request: HttpRequest, thumbnail: Thumbnail) -> TemplateResponse:
 
 @login_required
 @require_POST
-def toggle_favorite(request: HttpRequest, thumbnail_id: int) -> TemplateResponse:
+def toggle_favorite(request: AuthenticatedHttpRequest, thumbnail_id: int) -> TemplateResponse:
     thumbnail = services.access_thumbnail(request.user, thumbnail_id)
     services.do_update_thumbnail(thumbnail=thumbnail, is_favorite=not thumbnail.is_favorite)
     return _card(request, thumbnail)
@@ -134,14 +135,14 @@ def toggle_favorite(request: HttpRequest, thumbnail_id: int) -> TemplateResponse
 
 @login_required
 @require_POST
-def delete_thumbnail(request: HttpRequest, thumbnail_id: int) -> HttpResponse:
+def delete_thumbnail(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResponse:
     services.do_delete_thumbnail(thumbnail=services.access_thumbnail(request.user, thumbnail_id))
     return HttpResponse("")
 
 
 @login_required
 @require_POST
-def move_thumbnail(request: HttpRequest, thumbnail_id: int) -> HttpResponse:
+def move_thumbnail(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResponse:
     thumbnail = services.access_thumbnail(request.user, thumbnail_id)
     raw = request.POST.get("project_id") or ""
     try:  # "" or "none": out of any project ("²".isdigit() is true, so no isdigit test)
@@ -155,7 +156,7 @@ def move_thumbnail(request: HttpRequest, thumbnail_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def create_project(request: HttpRequest) -> HttpResponse:
+def create_project(request: AuthenticatedHttpRequest) -> HttpResponse:
     """From the library (plain form: back to it) or the studio (htmx: 201 JSON `{"id", "name"}`
     that static/js/studio.js adds to the project menus without reloading, so the generate form
     keeps what the creator typed and picked; 400 JSON `{"error", "code"}` when refused)."""
@@ -174,7 +175,7 @@ def create_project(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def update_project(request: HttpRequest, project_id: int) -> HttpResponse:
+def update_project(request: AuthenticatedHttpRequest, project_id: int) -> HttpResponse:
     project = services.access_project(request.user, project_id)
     try:
         services.do_rename_project(project=project, name=request.POST.get("name", ""))
@@ -190,7 +191,7 @@ def update_project(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def delete_project(request: HttpRequest, project_id: int) -> HttpResponse:
+def delete_project(request: AuthenticatedHttpRequest, project_id: int) -> HttpResponse:
     services.do_delete_project(project=services.access_project(request.user, project_id))
     messages.success(request, "Project deleted; its thumbnails stay in your library.")
     return redirect(f"{reverse('library')}#projects")

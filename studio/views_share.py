@@ -21,10 +21,10 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_safe
 
+from core.ratelimits import client_ip
 from studio import media, services
 from studio.cards import url_format
 from studio.models import Project, Thumbnail
-from viewbait.ratelimits import client_ip
 
 SHARE_PAGE_SIZE = 60
 # The files a share link may show, by URL name: the gallery's two WebP sizes and the full PNG.
@@ -86,7 +86,7 @@ def shared_image(
 
 def visitor_id(request: HttpRequest) -> str:
     """Who clicked, without a cookie: an HMAC (keyed by SECRET_KEY) of the client's IP (as
-    `viewbait.ratelimits.client_ip` trusts it) and User-Agent, so nothing identifying is stored
+    `core.ratelimits.client_ip` trusts it) and User-Agent, so nothing identifying is stored
     and a visitor cannot reset it by clearing cookies."""
     raw = f"{client_ip(request)}\n{request.META.get('HTTP_USER_AGENT', '')[:512]}"
     key = settings.SECRET_KEY.encode()

@@ -10,7 +10,6 @@ from typing import Any
 
 import dramatiq
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from billing.models import Plan
@@ -22,16 +21,17 @@ REFERENCE_PHOTO = SAMPLES / "reference-coffee.jpg"
 
 
 def make_user(email: str, **extra: Any) -> Any:
-    return get_user_model().objects.create_user(
-        username=email, email=email, password="correct horse battery", **extra
-    )
+    """A creator with this email (tests.factories.accounts.UserFactory: `plan=`, `credits=`)."""
+    from tests.factories.accounts import UserFactory
+
+    return UserFactory(email=email, **extra)
 
 
 @pytest.fixture(autouse=True)
 def _fresh_redis_fault_state() -> Iterator[None]:
     """Every test starts with closed Redis breakers and an empty fault-log throttle (both are
     per process), so one test's outage never silences or fails fast another's."""
-    from viewbait import redis_faults
+    from core import redis_faults
 
     redis_faults.reset_breakers()
     yield

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 # Set before the settings are read, and inherited by every server process a test starts:
 # static files unhashed (no collectstatic needed; viewbait.settings STORAGES), and a connection
@@ -14,8 +15,29 @@ import uuid
 os.environ.setdefault("STATIC_MANIFEST", "0")
 os.environ.setdefault("DB_POOL_MAX_SIZE", "32")
 
-from viewbait.settings import *  # noqa: F403
-from viewbait.settings import CACHES, CONTENT_SECURITY_POLICY, DRAMATIQ_BROKER
+# pytest-xdist workers (PYTEST_XDIST_WORKER = gw0, gw1, ...) each get Redis databases of their own
+# (a stride of REDIS_DBS_PER_WORKER from REDIS_URL's: the cache, rate-limit and any other database
+# viewbait.settings derives from it), because tests clear caches with FLUSHDB. pytest-django gives
+# each worker its own test database (test_<name>_gw0, ...). The original URL is kept in the
+# environment, so server processes a test starts (which inherit both variables) land on the same
+# databases instead of shifting again; a REDIS_URL a test set itself is left alone.
+REDIS_DBS_PER_WORKER = 4
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_BASE_REDIS_URL = os.environ.setdefault(
+    "VIEWBAIT_TEST_BASE_REDIS_URL", os.environ.get("REDIS_URL", "")
+)
+if (
+    XDIST_WORKER
+    and _BASE_REDIS_URL.startswith("redis://")
+    and os.environ.get("REDIS_URL") == _BASE_REDIS_URL  # not a private server a test started
+):
+    _parts = urlsplit(_BASE_REDIS_URL)
+    _base_db = int(_parts.path.strip("/") or 0)
+    _db = (_base_db + REDIS_DBS_PER_WORKER * int(XDIST_WORKER.removeprefix("gw"))) % 16
+    os.environ["REDIS_URL"] = urlunsplit(_parts._replace(path=f"/{_db}"))
+
+from viewbait.settings import *  # noqa: E402, F403
+from viewbait.settings import CACHES, CONTENT_SECURITY_POLICY, DRAMATIQ_BROKER  # noqa: E402
 
 DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}}
 JOBS_RUN_INLINE = False
@@ -42,7 +64,7 @@ GEMINI_API_KEY = ""
 # cache key prefix, so counters and cached rows left on a shared Redis by an earlier run never
 # leak in; the id goes into the environment so server processes a test starts share it.
 RATELIMIT_ENABLE = False
-TEST_RUN_ID = os.environ.setdefault("VIEWBAIT_TEST_RUN_ID", uuid.uuid4().hex[:10])
+TEST_RUN_ID = os.environ.setdefault("VIEWBAIT_TEST_RUN_ID", uuid.uuid4().hex[:10]) + XDIST_WORKER
 CACHES = {
     alias: {**conf, "KEY_PREFIX": f"{conf.get('KEY_PREFIX', 'vb')}-t{TEST_RUN_ID}"}
     for alias, conf in CACHES.items()

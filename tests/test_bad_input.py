@@ -82,7 +82,7 @@ def test_studio_pages_survive_odd_filters(owner_client, path) -> None:
     assert owner_client.get(path).status_code in (200, 400)
 
 
-# One shared guard (viewbait.input_guard, viewbait.parsers) for what no single schema can catch.
+# One shared guard (viewbait.input_guard, core.parsers) for what no single schema can catch.
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,8 @@ def test_studio_requires_login(anon_client) -> None:
 
 
 def test_architecture_layers_hold() -> None:
-    """studio -> generation -> billing: import-linter's layers contract from pyproject.toml."""
+    """viewbait -> studio -> generation -> billing -> core: import-linter's layers contract from
+    pyproject.toml (no cycle between billing and the project package)."""
     import subprocess
     import sys
     from pathlib import Path
@@ -53,3 +54,4 @@ def test_architecture_layers_hold() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 kept, 0 broken" in result.stdout
+    assert "viewbait -> studio -> generation -> billing -> core KEPT" in result.stdout

@@ -1,4 +1,4 @@
-"""Rate limits (viewbait.ratelimits, settings.RATE_LIMITS): boundaries per route and plan, the
+"""Rate limits (core.ratelimits, settings.RATE_LIMITS): boundaries per route and plan, the
 weighted generate budget and cooldown, replays that count against nothing, client IPs behind
 proxies, and the answers a client can act on (429 + Retry-After + RateLimit headers).
 
@@ -12,46 +12,30 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import caches
-from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory, override_settings
 
 from billing.models import Plan
 from billing.services import adjust_credits, get_balance
+from core import ratelimits
 from generation.models import Job
-from tests.conftest import make_user, set_plan
-from viewbait import ratelimits
+from tests.conftest import set_plan
+from tests.factories.accounts import UserFactory
+from tests.factories.studio import ThumbnailFactory
 
 pytestmark = pytest.mark.django_db
 
 PLANS = ["free", "starter", "advanced", "pro"]
-AI_AND_CREDIT_ROUTES = [
-    "generate",
-    "edit",
-    "heatmap",
-    "analyse_video",
-    "suggest_concepts",
-    "channel_consistency",
-    "enhance_title",
-    "analyse_style",
-    "analyse_palette",
-]
-FAIL_CLOSED_ROUTES = [*AI_AND_CREDIT_ROUTES, "account_export", "account_delete"]
-ISSUE_ROUTES = [
-    *AI_AND_CREDIT_ROUTES,
-    "face_upload",
-    "signup",
-    "login",
-    "account_export",
-    "account_delete",
-    "comments",
-]
-COUNTED_ROUTES = sorted(set(django_settings.RATE_LIMITS) - {"generate"})
+JOB_ROUTES = ["generate", "edit", "heatmap", "enhance_title", "analyse_style", "analyse_palette"]
+FAIL_CLOSED_ROUTES = JOB_ROUTES
+ISSUE_ROUTES = [*JOB_ROUTES, "face_upload", "library_create", "signup", "login"]
+ISSUE_ROUTES_PER_IP = {"signup", "login"}
 
 
 @pytest.fixture(autouse=True)
@@ -74,10 +58,12 @@ def limits_on(settings: Any) -> Any:
 
 @pytest.fixture
 def limits(limits_on: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Limits on, on a stopped clock: windows are fixed, and one that ended halfway through a
-    test would reset its counters."""
+    """Limits on, with the weighted limiter's clock (core.ratelimits.clock) stopped: its windows
+    are fixed, and one that ended halfway through a test would reset its counters. Only the
+    limiter's clock stops; time.time runs on for every other thread. (Routes counted by `check`
+    use django-ratelimit's own clock; tests of those set hour-long windows instead.)"""
     stopped = time.time()
-    monkeypatch.setattr(time, "time", lambda: stopped)
+    monkeypatch.setattr(ratelimits, "clock", lambda: stopped)
     return limits_on
 
 
@@ -114,12 +100,13 @@ def generate(client: Any, key: str | None = None, **body: Any) -> Any:
 
 
 def test_table_names_every_route_with_a_rate_for_every_plan() -> None:
+    assert sorted(django_settings.RATE_LIMITS) == sorted(ISSUE_ROUTES)
     for route in ISSUE_ROUTES:
         policy = ratelimits.policy(route)
         for plan in [*PLANS, None]:
             assert policy.rate_for(plan).limit >= 1
         assert policy.fail_closed == (route in FAIL_CLOSED_ROUTES)
-    assert ratelimits.policy("signup").per == ratelimits.policy("login").per == "ip"
+        assert policy.per == ("ip" if route in ISSUE_ROUTES_PER_IP else "user")
     # The largest valid request (4K x 4 variations = 16 units) fits every plan's empty budget, so a
     # 429 on generate is always worth retrying.
     generate_policy = ratelimits.policy("generate")
@@ -134,40 +121,108 @@ def test_parse_rate() -> None:
         ratelimits.parse_rate("twenty a minute")
 
 
-# --- every route: the Nth request passes, the N+1th gets 429 with the headers -------------------
+def routes_views_count() -> dict[str, list[str]]:
+    """{route: [what counts it]} for every rate-limit route a URL can reach: views wrapped in
+    `ratelimits.limit` (their `rate_limit_routes`), and the job types behind POST /api/jobs and
+    the studio's forms (their `rate_limit_route`)."""
+    from django.urls import URLPattern, URLResolver, get_resolver, resolve
+
+    from generation.registry import job_types
+
+    found: dict[str, list[str]] = {}
+
+    def walk(patterns: list[Any], prefix: str) -> None:
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, prefix + str(entry.pattern))
+            elif isinstance(entry, URLPattern):
+                for route in getattr(entry.callback, "rate_limit_routes", ()):
+                    found.setdefault(route, []).append(prefix + str(entry.pattern))
+
+    walk(get_resolver().url_patterns, "/")
+    assert resolve("/api/jobs").func is not None  # where job types are submitted
+    for job_type in job_types().values():
+        found.setdefault(job_type.rate_limit_route, []).append(f"job type {job_type.name}")
+    return found
 
 
-def _view(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok")
+def test_every_rate_limits_row_is_counted_by_a_view() -> None:
+    """A row no view counts is a limit nobody enforces (rows were once written for features not
+    built); a route a view counts without a row fails at request time."""
+    counted = routes_views_count()
+    assert sorted(django_settings.RATE_LIMITS) == sorted(counted), counted
 
 
-@pytest.mark.parametrize("route", COUNTED_ROUTES)
+def test_a_row_for_a_route_nothing_counts_is_caught(settings: Any) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "comments": {"fail": "open", "rates": {}}}
+    assert "comments" not in routes_views_count()
+
+
+# --- every route: the Nth request to the real URL passes, the N+1th gets 429 with the headers ---
+
+# Per-plan rates for the boundary test, each plan's different so the caller's plan is what picks
+# it; hour-long windows, so no window ends during the test (django-ratelimit reads time.time).
+BOUNDARY_RATES = {"free": "2/h", "starter": "3/h", "advanced": "4/h", "pro": "5/h", "*": "2/h"}
+
+
+def job(type_name: str, **fields: Any) -> Callable[[Any, Any], Any]:
+    def send(client: Any, thumbnail: Any) -> Any:
+        data = {k: (thumbnail.pk if v is THUMBNAIL else v) for k, v in fields.items()}
+        if data.get("thumbnail_ids") is THUMBNAILS:
+            data["thumbnail_ids"] = [thumbnail.pk]
+        return client.post_json("/api/jobs", {"type": type_name, "input": data})
+
+    return send
+
+
+THUMBNAIL, THUMBNAILS = object(), object()
+ATTEMPT = {"login": "nobody@example.com", "password": "wrong"}
+SIGNUP = {"email": "a@example.com", "password1": "x", "password2": "y"}
+JSON = {"HTTP_ACCEPT": "application/json"}
+# One real request per route (generate has its own tests below: weighted budget and cooldown).
+ROUTE_REQUESTS: dict[str, Callable[[Any, Any], Any]] = {
+    "face_upload": lambda client, _: client.post("/api/faces", {"name": ""}, **JSON),
+    "library_create": lambda client, _: client.post("/studio/library/styles", {}, **JSON),
+    "login": lambda client, _: client.post("/accounts/login/", ATTEMPT, **JSON),
+    "signup": lambda client, _: client.post("/accounts/signup/", SIGNUP, **JSON),
+    "edit": job(
+        "edit_thumbnail", thumbnail_id=THUMBNAIL, instruction="", changes={"new_seed": True}
+    ),
+    "heatmap": job("thumbnail_check", thumbnail_id=THUMBNAIL),
+    "enhance_title": job("enhance_title", title="my trip to the mountains"),
+    "analyse_style": job("analyse_style", thumbnail_ids=THUMBNAILS),
+    "analyse_palette": job("analyse_palette", thumbnail_id=THUMBNAIL),
+}
+
+
+def test_the_boundary_test_covers_every_row() -> None:
+    assert sorted([*ROUTE_REQUESTS, "generate"]) == sorted(django_settings.RATE_LIMITS)
+
+
+@pytest.mark.parametrize("route", sorted(ROUTE_REQUESTS))
 def test_boundary_per_route_and_plan(limits: Any, route: str) -> None:
-    view = ratelimits.limit(route)(_view)
+    from tests.conftest import JSONClient
+
+    set_rates(limits, route, BOUNDARY_RATES)
     policy = ratelimits.policy(route)
-    callers: list[tuple[str | None, Any]] = (
-        [(None, None)]
-        if policy.per == "ip"
-        else [(slug, make_user(f"{route}-{slug}@example.com")) for slug in PLANS]
-    )
-    for index, (slug, user) in enumerate(callers):
-        if user is not None:
-            set_plan(user, slug)
+    slugs: list[str | None] = [None] if policy.per == "ip" else list(PLANS)
+    for slug in slugs:
+        client = JSONClient()
+        thumbnail = None
+        if slug is not None:
+            user = UserFactory(plan=slug, credits=200)
+            client.force_login(user)
+            thumbnail = ThumbnailFactory(owner=user, stored=True)
         rate = policy.rate_for(slug)
-        request_factory = RequestFactory(REMOTE_ADDR=f"192.0.2.{index + 1}")
-
-        def post(user: Any = user, factory: RequestFactory = request_factory) -> HttpResponse:
-            request = factory.post("/anything", HTTP_ACCEPT="application/json")
-            request.user = user if user is not None else AnonymousUser()
-            return view(request)
-
         for n in range(1, rate.limit + 1):
-            response = post()
-            assert response.status_code == 200, (route, slug, n)
-        assert response["RateLimit"] == f'"{route}";r=0;t={response["RateLimit"].split("t=")[1]}'
-        assert response["RateLimit-Policy"] == f'"{route}";q={rate.limit};w={rate.window}'
-        refused = post()
-        assert refused.status_code == 429, (route, slug)
+            response = ROUTE_REQUESTS[route](client, thumbnail)
+            assert response.status_code != 429, (route, slug, n, response.content)
+            if "RateLimit" in response:  # not on a refusal that follows the count (403 plan)
+                assert limit_items(response)[route]["r"] == str(rate.limit - n), (route, n)
+        refused = ROUTE_REQUESTS[route](client, thumbnail)
+        assert refused.status_code == 429, (route, slug, refused.content)
+        policy_items = refused["RateLimit-Policy"]
+        assert policy_items.startswith(f'"{route}";q={rate.limit};w={rate.window}')
         assert json.loads(refused.content)["code"] == "rate_limited"
         retry_after = int(refused["Retry-After"])
         assert 1 <= retry_after <= rate.window
@@ -325,7 +380,7 @@ def test_library_forms_are_limited(limits: Any, owner_client: Any, path: str, ro
 
 
 def test_login_and_signup_are_limited_per_client_ip(limits: Any, anon_client: Any) -> None:
-    set_rates(limits, "login", {"*": "2/m"})
+    set_rates(limits, "login", {"*": "2/h"})
     set_rates(limits, "signup", {"*": "1/h"})
     attempt = {"login": "nobody@example.com", "password": "wrong"}
 
@@ -348,7 +403,7 @@ def test_login_and_signup_are_limited_per_client_ip(limits: Any, anon_client: An
 
 def test_trusted_proxy_forwards_the_client_ip(limits: Any, anon_client: Any) -> None:
     limits.TRUSTED_PROXIES = ["10.0.0.0/8"]
-    set_rates(limits, "login", {"*": "1/m"})
+    set_rates(limits, "login", {"*": "1/h"})
     attempt = {"login": "nobody@example.com", "password": "wrong"}
 
     def via_proxy(client_ip: str) -> int:

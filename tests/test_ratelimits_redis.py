@@ -104,7 +104,7 @@ def test_redis_down_ai_routes_fail_closed_cheap_pages_work_then_limits_resume(
     assert (me["plan"], me["credits_remaining"]) == ("pro", balance)
 
     on_private_redis.start()  # same port, nothing restarted on our side
-    # The server's breaker (viewbait.redis_faults) lets the next command probe once its
+    # The server's breaker (core.redis_faults) lets the next command probe once its
     # cooldown is over; until then callers fail fast.
     time.sleep(settings.REDIS_BREAKER_COOLDOWN_SECONDS)
     after = generate(client, "Redis is back")
@@ -118,7 +118,7 @@ def test_fail_open_route_is_let_through_and_logged(
     on_private_redis: RedisServer, owner_client: JSONClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     on_private_redis.stop()
-    caplog.set_level(logging.ERROR, logger="viewbait.ratelimits")
+    caplog.set_level(logging.ERROR, logger="core.ratelimits")
     response = owner_client.post("/api/faces", {"name": ""})
     assert response.status_code == 400  # the view ran: no 429, no 503
     assert "letting face_upload through" in caplog.text

@@ -2,7 +2,7 @@
 accepts connections and never answers, as a hung server does) or stopped.
 
 Every Redis client of the app points at that server, configured by the functions production
-uses (viewbait.settings.redis_caches, redis_channel_layers; viewbait.redis_faults.RedisBroker).
+uses (viewbait.settings.redis_caches, redis_channel_layers; core.redis_faults.RedisBroker).
 Wall-clock bounds here are loose ("about one second"); the exact claim, that a request waits
 out at most one timeout, is checked by counting the faults the breaker saw.
 """
@@ -27,12 +27,12 @@ from django.test import Client
 
 from billing.models import CreditAccount
 from billing.services import adjust_credits
+from core import redis_faults
+from core.redis_faults import RedisBroker, RedisUnavailable, breaker_for, redis_client
 from generation.models import Job
 from generation.progress import flush_publications, publish_job, user_group
 from tests.conftest import JSONClient, make_user, set_plan
 from tests.servers import RedisServer, redis_binary
-from viewbait import redis_faults
-from viewbait.redis_faults import RedisBroker, RedisUnavailable, breaker_for, redis_client
 from viewbait.settings import redis_caches, redis_channel_layers, redis_url_with_db
 
 pytestmark = pytest.mark.redis

@@ -1,4 +1,4 @@
-"""Shared cache-aside (viewbait.shared_cache): the plan table, each user's plan and credits summary,
+"""Shared cache-aside (core.shared_cache): the plan table, each user's plan and credits summary,
 and the built-in and public styles and palettes are served from the cache, and every write that
 changes them is seen at once.
 
@@ -16,9 +16,9 @@ from django.test.utils import CaptureQueriesContext
 
 from billing.models import Plan
 from billing.services import change_plan, plan_table
+from core import shared_cache
 from studio.services import do_create_palette
 from tests.conftest import JSONClient, make_user
-from viewbait import shared_cache
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

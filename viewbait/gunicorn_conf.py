@@ -5,7 +5,7 @@
   worker per core keeps every core busy; Django runs the sync views on each worker's thread
   pool, so slow database or Redis calls do not stall the loop.
 - `forwarded_allow_ips` is empty and the worker class ignores proxy headers: client addresses
-  come from viewbait.ratelimits.client_ip and the `TRUSTED_PROXIES` setting only.
+  come from core.ratelimits.client_ip and the `TRUSTED_PROXIES` setting only.
 - `graceful_timeout` 8 s: in-flight requests finish on SIGTERM, within the 10 s that
   viewbait.serve (and most platforms) wait before SIGKILL.
 - no control socket (gunicorn 25's `gunicornc` interface; one shared path per user).

@@ -9,7 +9,7 @@ process serves requests). `GET /healthz` probes each dependency once and answers
 
 with 200, or 503 when a dependency named in settings.HEALTHZ_REQUIRED is down. `error` gives
 the exception's class only (messages can name internal hosts). Redis probes use the clients the
-app uses (short timeouts, the server's circuit breaker: viewbait.redis_faults), so a hung Redis
+app uses (short timeouts, the server's circuit breaker: core.redis_faults), so a hung Redis
 costs this check one timeout at most, and nothing while its breaker is open. A dependency that
 runs in-process (no REDIS_URL: LocMem cache, stub broker) reports `"backend": "in-process"`.
 """

@@ -10,7 +10,7 @@ One place for the rules no single form or serializer can enforce:
   `invalid_characters` (PostgreSQL text cannot hold NUL, and UTF-8 cannot encode a lone
   surrogate: either would be a database or encoding error later). Django's own
   `RequestDataTooBig` / `TooManyFieldsSent` raised inside a view become 413 / 400 JSON too.
-- `viewbait.parsers.SafeJSONParser` (DRF's default JSON parser here): the same character rule
+- `core.parsers.SafeJSONParser` (DRF's default JSON parser here): the same character rule
   for every string and key of a JSON body, and at most `MAX_JSON_DEPTH` levels of nesting (400
   `too_deep`; deeper JSON would otherwise end in Python's RecursionError).
 
@@ -27,8 +27,8 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
-from viewbait.api import json_error
-from viewbait.parsers import BAD_CHARACTERS_MESSAGE, has_bad_characters
+from core.api import json_error
+from core.parsers import BAD_CHARACTERS_MESSAGE, has_bad_characters
 
 
 def _content_length(request: HttpRequest) -> int:

@@ -218,7 +218,7 @@ def redis_url_with_db(url: str, db: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db}", query=urlencode(query)))
 
 
-# Redis faults cost milliseconds (viewbait.redis_faults): every client a request or a job's
+# Redis faults cost milliseconds (core.redis_faults): every client a request or a job's
 # progress waits on connects and reads with this timeout (s), retries nothing, and shares one
 # circuit breaker per server and process, so a hung Redis costs one timeout per cooldown.
 REDIS_TIMEOUT_SECONDS = env_float("REDIS_TIMEOUT_SECONDS", 0.5)
@@ -241,19 +241,19 @@ def redis_caches(
     django-redis clears a cache with FLUSHDB, so a separate database (not only a key prefix) is
     what keeps `cache.clear()` from resetting every limit (or dropping queued jobs and websocket
     groups, which live in REDIS_URL's database). The general cache never raises a Redis fault
-    (viewbait.redis_faults.FailOpenRedisCache: reads miss, writes drop, `add` succeeds), so pages,
+    (core.redis_faults.FailOpenRedisCache: reads miss, writes drop, `add` succeeds), so pages,
     sessions and allauth's log-in limits keep working without Redis; the rate-limit alias raises
-    them, so `viewbait.ratelimits` can refuse AI and credit routes instead. `timeout` seconds to
+    them, so `core.ratelimits` can refuse AI and credit routes instead. `timeout` seconds to
     connect and to read, no retries, and the server's breaker in front.
     """
     options = {
         "SOCKET_CONNECT_TIMEOUT": timeout,
         "SOCKET_TIMEOUT": timeout,
-        "CONNECTION_POOL_CLASS": "viewbait.redis_faults.BreakerConnectionPool",
+        "CONNECTION_POOL_CLASS": "core.redis_faults.BreakerConnectionPool",
     }
     return {
         "default": {
-            "BACKEND": "viewbait.redis_faults.FailOpenRedisCache",
+            "BACKEND": "core.redis_faults.FailOpenRedisCache",
             "LOCATION": cache_url,
             "KEY_PREFIX": key_prefix,
             "OPTIONS": options,
@@ -311,7 +311,7 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 if REDIS_URL:
     CACHES = redis_caches(CACHE_REDIS_URL, RATELIMIT_REDIS_URL)
     CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
-    _DRAMATIQ_BROKER = "viewbait.redis_faults.RedisBroker"
+    _DRAMATIQ_BROKER = "core.redis_faults.RedisBroker"
     _DRAMATIQ_OPTIONS: dict[str, object] = {
         "url": REDIS_URL,
         "namespace": env_str("DRAMATIQ_NAMESPACE", "vb-dramatiq"),
@@ -359,7 +359,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
-# allauth keys its per-IP limits on viewbait.ratelimits.client_ip (TRUSTED_PROXIES), as ours do.
+# allauth keys its per-IP limits on core.ratelimits.client_ip (TRUSTED_PROXIES), as ours do.
 ACCOUNT_ADAPTER = "viewbait.account_adapter.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
@@ -458,11 +458,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "viewbait.parsers.SafeJSONParser",
+        "core.parsers.SafeJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    "EXCEPTION_HANDLER": "viewbait.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -483,7 +483,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
-# --- Rate limits (viewbait.ratelimits) -------------------------------------------------------
+# --- Rate limits (core.ratelimits) -------------------------------------------------------
 # Every expensive or abusable route: its limit per plan slug as "count/window" (window s, m, h, d,
 # optionally with a multiple: "20/10m"). "*" covers plans not named and anonymous callers. `per`:
 # "user" keys signed-in callers by user and others by client IP; "ip" always by client IP. `fail`:
@@ -493,7 +493,9 @@ SPECTACULAR_SETTINGS = {
 # variations), with one budget per window. Every generate budget is at least 16, the largest
 # request (4K x 4), so any valid request fits into a fresh window. Generate also waits the plan's
 # `generate_cooldown_seconds` (billing.Plan: 12, 8, 4, 2 s) between requests. The numbers are
-# ours (PRODUCT.md gives only the cooldowns); tune them here.
+# ours (PRODUCT.md gives only the cooldowns); tune them here. A row is a route some view counts
+# (`core.ratelimits.limit` on a URL's view, or a job type's `rate_limit_route`): add it with the
+# feature; tests/test_ratelimits.py fails on a row nothing uses.
 RATE_LIMITS: dict[str, dict[str, Any]] = {
     "generate": {
         "per": "user",
@@ -517,9 +519,6 @@ RATE_LIMITS: dict[str, dict[str, Any]] = {
         "fail": "closed",
         "rates": {"advanced": "20/m", "pro": "30/m", "*": "10/m"},
     },
-    "analyse_video": {"per": "user", "fail": "closed", "rates": {"pro": "20/m", "*": "10/m"}},
-    "suggest_concepts": {"per": "user", "fail": "closed", "rates": {"pro": "20/m", "*": "10/m"}},
-    "channel_consistency": {"per": "user", "fail": "closed", "rates": {"pro": "20/m", "*": "10/m"}},
     "enhance_title": {
         "per": "user",
         "fail": "closed",
@@ -547,15 +546,10 @@ RATE_LIMITS: dict[str, dict[str, Any]] = {
     },
     "signup": {"per": "ip", "fail": "open", "rates": {"*": "10/h"}},
     "login": {"per": "ip", "fail": "open", "rates": {"*": "20/m"}},
-    "account_export": {"per": "user", "fail": "closed", "rates": {"*": "3/h"}},
-    "account_delete": {"per": "user", "fail": "closed", "rates": {"*": "5/h"}},
-    "comments": {
-        "per": "user",
-        "fail": "open",
-        "rates": {"starter": "60/m", "advanced": "60/m", "pro": "60/m", "*": "20/m"},
-    },
 }
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+# Dotted path to `(user) -> plan slug`, which picks the rate (core sits below billing).
+RATELIMIT_PLAN_SLUG = "billing.services.plan_slug"
 RATELIMIT_USE_CACHE = "ratelimit"  # django-ratelimit's counters live on this alias
 # Proxies (IPs or CIDR networks, e.g. the load balancer's) whose X-Forwarded-For is believed;
 # from anyone else the header is ignored and the connection's address is the client.

@@ -6,10 +6,11 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from core import ratelimits
 from studio import media
-from viewbait import health, ratelimits
+from viewbait import health
 
-handler404 = "viewbait.api.page_not_found"
+handler404 = "core.api.page_not_found"
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

@@ -4,7 +4,7 @@ each, HTTP and the `/ws/` websockets of viewbait.asgi), see viewbait/gunicorn_co
 uvicorn's own proxy-header handling is switched off, so the ASGI scope's client is always the
 TCP peer: uvicorn would otherwise rewrite it from `X-Forwarded-For` for any peer in
 `FORWARDED_ALLOW_IPS` (127.0.0.1 by default, which includes every local process). Which
-forwarded address to believe is decided once, in viewbait.ratelimits.client_ip, from the
+forwarded address to believe is decided once, in core.ratelimits.client_ip, from the
 `TRUSTED_PROXIES` setting.
 """
 

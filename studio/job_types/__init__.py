@@ -44,6 +44,10 @@ def thumbnail_tools(plan: Plan) -> list[Tool]:
             continue
         feature = job_type.feature
         allowed = feature is None or plan.has_feature(feature)
-        unlocked_by = None if allowed else next((p for p in plans if p.has_feature(feature)), None)
+        unlocked_by = (
+            None
+            if allowed or feature is None
+            else next((p for p in plans if p.has_feature(feature)), None)
+        )
         tools.append(Tool(job_type, allowed, unlocked_by))
     return tools

@@ -14,7 +14,7 @@ import colorsys
 import hashlib
 import io
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -92,10 +92,12 @@ def measure_colors(image: Image.Image) -> list[tuple[str, float]]:
     # Nearest-neighbour keeps the image's own colours; smoothing would invent edge blends.
     small.thumbnail((256, 256), Image.Resampling.NEAREST)
     quantized = small.quantize(colors=12, method=Image.Quantize.MEDIANCUT)
-    flat = quantized.getpalette() or []
+    flat: list[int] = quantized.getpalette() or []
     total = small.width * small.height
     found: list[tuple[tuple[int, int, int], int]] = []
-    for count, index in sorted(quantized.getcolors() or [], reverse=True):
+    # A "P" image's colours are (count, palette index) pairs.
+    colors = cast(list[tuple[int, int]], quantized.getcolors() or [])
+    for count, index in sorted(colors, reverse=True):
         rgb = (flat[index * 3], flat[index * 3 + 1], flat[index * 3 + 2])
         for i, (kept, kept_count) in enumerate(found):
             if sum((a - b) ** 2 for a, b in zip(rgb, kept, strict=True)) ** 0.5 < MERGE_DISTANCE:

@@ -47,7 +47,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import Http404
@@ -57,6 +56,7 @@ from rest_framework.fields import empty
 
 from billing.models import EDIT_COST, Plan
 from billing.services import effective_plan
+from core.types import User
 from generation import catalog
 from generation.errors import JobRefused
 from generation.models import Job
@@ -420,7 +420,7 @@ class EditThumbnail(JobType):
     def snapshot(
         self,
         *,
-        user: AbstractBaseUser,
+        user: User,
         validated: dict[str, Any],
         plan: Plan,
         model: catalog.ModelSpec,
@@ -447,7 +447,8 @@ class EditThumbnail(JobType):
         params["stored"] = stored
         try:
             if model.id != catalog.LOCAL:
-                name = _copy(source.image.name, _ext(source.image.name))
+                source_name = source.image.name or ""  # a saved row always has one
+                name = _copy(source_name, _ext(source_name))
                 stored.append(name)
                 params["source"]["image"] = name
             references = []

@@ -14,13 +14,13 @@ from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.storage import default_storage
 from django.http import Http404
 from rest_framework import serializers
 
 from billing.models import RESOLUTION_COST, Plan
 from billing.services import effective_plan
+from core.types import User
 from generation import catalog
 from generation.errors import JobRefused
 from generation.models import Job
@@ -240,7 +240,7 @@ class GenerateThumbnails(JobType):
     def snapshot(
         self,
         *,
-        user: AbstractBaseUser,
+        user: User,
         validated: dict[str, Any],
         plan: Plan,
         model: catalog.ModelSpec,
@@ -272,7 +272,7 @@ class GenerateThumbnails(JobType):
             for image in FaceImage.objects.filter(face__in=faces.values()).order_by(
                 "face_id", "position"
             ):
-                photos.setdefault(image.face_id, []).append(image.image.name)
+                photos.setdefault(image.face_id, []).append(image.image.name or "")
             params["faces"] = [
                 {"name": faces[i].name, "images": photos.get(i, [])} for i in params["face_ids"]
             ]

@@ -19,6 +19,7 @@ Dry run unless --commit.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,6 +92,12 @@ def job_batches(cutoff: dt.datetime, size: int) -> Iterator[list[Any]]:
         after = batch[-1]
 
 
+def _discard_inputs(retained: list[tuple[Any, dict[str, Any]]]) -> None:
+    """Delete the stored inputs of purged jobs whose type keeps them (`retain_inputs`)."""
+    for job_type, params in retained:
+        job_type.discard(params)
+
+
 class Command(BaseCommand):
     help = (
         "Delete job events older than --days (default JOB_HISTORY_RETENTION_DAYS) and finished "
@@ -157,7 +164,7 @@ class Command(BaseCommand):
                     if (job_type := job_types().get(type_name)) and job_type.retain_inputs
                 ]
                 _, per_model = rows.delete()
-                transaction.on_commit(lambda r=retained: [t.discard(p) for t, p in r])
+                transaction.on_commit(functools.partial(_discard_inputs, retained))
             jobs += per_model.get(Job._meta.label, 0)
             units += per_model.get(JobUnit._meta.label, 0)
             more_events += per_model.get(JobEvent._meta.label, 0)

@@ -309,7 +309,7 @@ _WITH_BREAKER: dict[type, type] = {
 class BreakerConnectionPool(ConnectionPool):
     """A redis-py pool whose connections use their server's breaker; `from_url` works as
     redis-py's (redis://, rediss://, unix://). For django-redis: OPTIONS
-    `CONNECTION_POOL_CLASS = "viewbait.redis_faults.BreakerConnectionPool"`."""
+    `CONNECTION_POOL_CLASS = "core.redis_faults.BreakerConnectionPool"`."""
 
     def __init__(self, connection_class: type = Connection, **kwargs: Any) -> None:
         super().__init__(

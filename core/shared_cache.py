@@ -8,7 +8,7 @@ process misses at once and rebuilds from the database; superseded entries expire
 
 Inside a database transaction the cache is bypassed: a transaction may see its own uncommitted
 writes, which must never reach other processes. Cache faults never break a page: the value is
-loaded from the database and the fault logged once per interval (viewbait.redis_faults).
+loaded from the database and the fault logged once per interval (core.redis_faults).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TypeVar
 from django.core.cache import caches
 from django.db import connection, transaction
 
-from viewbait.redis_faults import log_throttled
+from core.redis_faults import log_throttled
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """DRF's JSON parser with the input rules of viewbait.input_guard: no NUL or lone surrogate in
-any string or key, and bounded nesting. Kept apart from viewbait.api, which imports DRF's views
+any string or key, and bounded nesting. Kept apart from core.api, which imports DRF's views
 (and so this module, through the DEFAULT_PARSER_CLASSES setting)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from rest_framework.parsers import JSONParser
 
 
 class InvalidJSON(ParseError):
-    """400 with a stable `code` (viewbait.api's handler gives `{"error", "code"}`)."""
+    """400 with a stable `code` (core.api's handler gives `{"error", "code"}`)."""
 
     def __init__(self, message: str, code: str) -> None:
         super().__init__(detail=message, code=code)

@@ -11,7 +11,7 @@ django-ratelimit does). Callers are keyed by user when signed in (routes with `p
 by client IP (`client_ip`). With the limiter's store unreachable, routes with `fail: "closed"`
 raise LimiterUnavailable (AI and credit routes: refuse, charge nothing); the others are let
 through and the fault is logged (once per interval per route). The store's client has short
-timeouts and a circuit breaker (viewbait.redis_faults), so a hung Redis costs milliseconds; it
+timeouts and a circuit breaker (core.redis_faults), so a hung Redis costs milliseconds; it
 reconnects by itself, so limits resume as soon as Redis is back, with no restart.
 """
 
@@ -26,7 +26,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import caches
@@ -34,10 +34,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import engines
 from django.utils.html import format_html
+from django.utils.module_loading import import_string
 from django_ratelimit.core import get_usage
 
-from billing.services import effective_plan
-from viewbait.redis_faults import log_throttled
+from core.redis_faults import log_throttled
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,11 @@ UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 IPV6_PREFIX = 64
 
 View = Callable[..., HttpResponse]
+
+# The weighted limiter's clock (epoch seconds). Tests stop this one (tests/test_ratelimits.py)
+# rather than the process's time.time, which every other thread also reads.
+clock: Callable[[], float] = time.time
+ResponseT = TypeVar("ResponseT", bound=HttpResponse)
 
 
 @dataclass(frozen=True)
@@ -208,11 +213,14 @@ def caller_key(request: HttpRequest, per: str) -> str:
 
 
 def plan_slug_for(request: HttpRequest) -> str | None:
-    """The slug of the signed-in caller's effective plan, None for anonymous callers."""
+    """The slug of the signed-in caller's effective plan, None for anonymous callers. Asked of
+    `settings.RATELIMIT_PLAN_SLUG` (a dotted path to `(user) -> str`, billing's
+    `plan_slug`): this bottom layer does not import billing."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    return effective_plan(user).slug
+    plan_slug: Callable[[Any], str] = import_string(settings.RATELIMIT_PLAN_SLUG)
+    return plan_slug(user)
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -307,7 +315,7 @@ def check_weighted(
     caller = caller_key(request, pol.per)
     cache = caches[settings.RATELIMIT_USE_CACHE]
     prefix = getattr(settings, "RATELIMIT_CACHE_PREFIX", "rl:")
-    now = time.time()
+    now = clock()
     usages: list[Usage] = []
     cooldown_key = f"{prefix}{route}:cooldown:{caller}"
     try:
@@ -353,8 +361,8 @@ def check_weighted(
 
 
 def add_headers(
-    response: HttpResponse, usages: list[Usage], retry_after: int | None = None
-) -> HttpResponse:
+    response: ResponseT, usages: list[Usage], retry_after: int | None = None
+) -> ResponseT:
     """Set RateLimit-Policy and RateLimit (when there are usages) and Retry-After (seconds)."""
     if usages:
         response["RateLimit-Policy"] = ", ".join(u.policy_item() for u in usages)
@@ -405,7 +413,9 @@ def limit(route: str, *, methods: Iterable[str] = ("POST",)) -> Callable[[View],
     rate; over the limit (or with the store down on a fail-closed route) answer with
     `error_response` instead of calling the view. The responses the view returns (not those of
     exceptions it raises) carry the RateLimit headers.
-    Place it under the authentication decorator, so anonymous callers are refused first."""
+    Place it under the authentication decorator, so anonymous callers are refused first.
+    The view gets a `rate_limit_routes` attribute (its routes, innermost first), which
+    `functools.wraps` carries up through outer decorators, so the URL table can be audited."""
     counted = {m.upper() for m in methods}
 
     def decorator(view: View) -> View:
@@ -419,6 +429,7 @@ def limit(route: str, *, methods: Iterable[str] = ("POST",)) -> Callable[[View],
                 return error_response(request, exc)
             return add_headers(view(request, *args, **kwargs), usages)
 
+        wrapped.__dict__["rate_limit_routes"] = (*getattr(view, "rate_limit_routes", ()), route)
         return wrapped
 
     return decorator

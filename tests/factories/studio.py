@@ -1,0 +1,67 @@
+"""Thumbnails and projects. `ThumbnailFactory` rows point at placeholder file names unless
+`stored=True` saves a small real PNG (for job inputs that read the image)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import uuid
+
+import factory
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image
+
+from studio.models import Project, Thumbnail
+from tests.factories.accounts import UserFactory
+
+BASE_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def stored_png(
+    size: tuple[int, int] = (160, 90), colour: tuple[int, int, int] = (200, 40, 40)
+) -> str:
+    """Save a `size` PNG of one `colour` to default storage; its name."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "PNG")
+    return default_storage.save(
+        f"thumbnails/full/test-{uuid.uuid4().hex}.png", ContentFile(buffer.getvalue())
+    )
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    owner = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"Project {n}")
+
+
+class ThumbnailFactory(factory.django.DjangoModelFactory):
+    """`ThumbnailFactory(owner=u)`; `ThumbnailFactory.build_batch(n, ...)` +
+    `Thumbnail.objects.bulk_create` for libraries of hundreds."""
+
+    class Meta:
+        model = Thumbnail
+
+    class Params:
+        stored = factory.Trait(
+            image=factory.LazyFunction(stored_png),
+            image_small=factory.SelfAttribute("image"),
+            image_medium=factory.SelfAttribute("image"),
+            download=factory.SelfAttribute("image"),
+            width=160,
+            height=90,
+        )
+
+    owner = factory.SubFactory(UserFactory)
+    title = factory.Sequence(lambda n: f"Thumbnail {n}")
+    aspect_ratio = "16:9"
+    resolution = "1K"
+    width = 1376
+    height = 768
+    image = "x.png"
+    image_small = "x.webp"
+    image_medium = "x.webp"
+    download = "x.jpg"
+    created_at = factory.Sequence(lambda n: BASE_TIME + dt.timedelta(seconds=n))
