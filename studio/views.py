@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -440,4 +440,7 @@ def style_preview(request: HttpRequest, style_id: int) -> HttpResponse:
     """Redirect to the style's preview image (drawn on first use, studio.style_previews); 404
     for a style the creator cannot use (another creator's private style)."""
     style = get_object_or_404(Style.objects.usable_by(request.user), pk=style_id)
-    return redirect(media_url(ensure_preview(style).preview))
+    url = media_url(ensure_preview(style).preview)
+    if url is None:  # no preview could be stored
+        raise Http404("No preview for this style.")
+    return redirect(url)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 # Set before the settings are read, and inherited by every server process a test starts:
@@ -42,7 +43,7 @@ from viewbait.settings import CACHES, CONTENT_SECURITY_POLICY, DRAMATIQ_BROKER  
 DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}}
 JOBS_RUN_INLINE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = tempfile.mkdtemp(prefix="viewbait-test-media-")
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="viewbait-test-media-"))
 STORAGES = {
     "default": {"BACKEND": "studio.media.PrivateFileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
