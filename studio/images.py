@@ -14,7 +14,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse
@@ -94,15 +96,32 @@ def _decode_pool() -> tuple[threading.BoundedSemaphore, ThreadPoolExecutor]:
 
 
 class UploadBudgetMiddleware:
-    """Gives each request its own decode budget of settings.UPLOAD_REQUEST_MAX_PIXELS."""
+    """Gives each request its own decode budget of settings.UPLOAD_REQUEST_MAX_PIXELS (a context
+    variable, which asgiref carries into the thread a sync view runs on). Sync and async
+    capable."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[..., Any]) -> None:
         self.get_response = get_response
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> Any:
+        if self._async:
+            return self.__acall__(request)
         token = _request_pixels.set([0])
         try:
             return self.get_response(request)
+        finally:
+            _request_pixels.reset(token)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        token = _request_pixels.set([0])
+        try:
+            return await self.get_response(request)
         finally:
             _request_pixels.reset(token)
 

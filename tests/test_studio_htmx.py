@@ -57,7 +57,7 @@ def test_generate_answers_card_with_oob_credits_fresh_key_and_cleared_errors(
     assert f'id="job-{job.id}"' in html
     assert 'data-status="queued"' in html
     assert 'role="progressbar"' in html
-    assert '<span id="credits" class="credits" hx-swap-oob="true"' in html
+    assert '<span id="credits" class="credits" data-credits="9" hx-swap-oob="true"' in html
     assert ">9 credits</span>" in html
     assert oob_key(html) != "k1" * 16
     assert '<div id="generate-errors" hx-swap-oob="innerHTML"></div>' in html

@@ -21,7 +21,9 @@ request line and headers; nginx: 8 KiB per header line by default).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -53,12 +55,29 @@ def _form_has_bad_characters(request: HttpRequest) -> bool:
 
 
 class InputGuardMiddleware:
-    """See the module docstring. Goes first in MIDDLEWARE, before anything reads the body."""
+    """See the module docstring. Goes first in MIDDLEWARE, before anything reads the body.
+    Sync and async capable: under ASGI the checks run in the event loop (the body is already
+    buffered by Django's ASGI handler, so reading the form is CPU work only)."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[..., Any]) -> None:
         self.get_response = get_response
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> Any:
+        if self._async:
+            return self.__acall__(request)
+        return self.refuse(request) or self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        return self.refuse(request) or await self.get_response(request)
+
+    def refuse(self, request: HttpRequest) -> HttpResponse | None:
+        """The 414/413/400 answer for `request`, or None to let it through."""
         url_length = len(request.path) + len(request.META.get("QUERY_STRING", ""))
         if url_length > settings.MAX_URL_LENGTH:
             return json_error(
@@ -80,7 +99,7 @@ class InputGuardMiddleware:
             return json_error("The form could not be read.", "invalid_form", 400)
         if bad:
             return json_error(BAD_CHARACTERS_MESSAGE, "invalid_characters", 400)
-        return self.get_response(request)
+        return None
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> JsonResponse | None:
         if isinstance(exc, RequestDataTooBig):
