@@ -61,7 +61,8 @@ def test_every_operation_answers_as_documented(owner_client, wsgi_app) -> None:
     app = wsgi_app
     api = schemathesis.openapi.from_wsgi("/api/schema/?format=json", app)
     cookies = {"sessionid": owner_client.cookies["sessionid"].value, "csrftoken": CSRF}
-    headers = {"X-CSRFToken": CSRF}
+    # identity: the WSGI transport does not undo Content-Encoding (compression: test_serving.py)
+    headers = {"X-CSRFToken": CSRF, "Accept-Encoding": "identity"}
     operations = [result.ok() for result in api.get_all_operations()]
     statuses: set[int] = set()
     assert len(operations) >= 20
