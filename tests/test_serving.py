@@ -75,6 +75,7 @@ def test_requests_reuse_pooled_postgresql_connections() -> None:
         pytest.skip("the pool is PostgreSQL's (SQLite opens a file per request)")
     assert "pool" in connection.settings_dict["OPTIONS"]
     connection.close()
+    connection.close_pool()  # a pool of this process's own, not one earlier tests drained
     backends: list[int] = []
     for _ in range(5):  # what each request does: take a connection, give it back at the end
         connection.ensure_connection()
