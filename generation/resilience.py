@@ -27,6 +27,8 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.module_loading import import_string
+from django_redis.cache import RedisCache
 
 from generation.errors import ProviderCircuitOpen
 from generation.providers.base import ProviderError, QuotaExceeded
@@ -134,7 +136,9 @@ _local_lock = threading.Lock()
 
 
 def _uses_redis() -> bool:
-    return settings.CACHES["default"]["BACKEND"].startswith("django_redis")
+    """Whether the default cache is django-redis's (or a subclass, such as
+    core.redis_faults.FailOpenRedisCache): then slots are counted in Redis across workers."""
+    return issubclass(import_string(settings.CACHES["default"]["BACKEND"]), RedisCache)
 
 
 @contextmanager
