@@ -161,6 +161,7 @@ def test_enter_does_not_generate_and_a_new_project_keeps_the_form(live_server: A
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
         page.evaluate("() => { window.__noReload = 1; }")
+        out_of_credits_shown = page.is_visible("#out-of-credits")  # the creator has credits
         page.fill("#title", "My 5:00 AM Routine")
         page.locator("#title").press("Enter")
         page.wait_for_timeout(800)
@@ -176,6 +177,7 @@ def test_enter_does_not_generate_and_a_new_project_keeps_the_form(live_server: A
             "project": page.input_value("#project"),
             "status": page.text_content("#new-project-status"),
         }
+    assert not out_of_credits_shown
     assert cards_after_enter == 0
     assert not Job.objects.filter(user=owner).exists()
     project = Project.objects.get(owner=owner, name="Morning series")
