@@ -39,21 +39,9 @@ def backend_cpu_ns(pid: int) -> int:
 
 
 def sessions(settings_dict: dict, name: str) -> int:
-    import psycopg
+    from http_ratios import pg_sessions
 
-    time.sleep(1.5)  # backends report their session to the statistics within about a second
-    with psycopg.connect(
-        dbname="postgres",
-        host=settings_dict["HOST"] or None,
-        port=settings_dict["PORT"] or None,
-        user=settings_dict["USER"] or None,
-        password=settings_dict["PASSWORD"] or None,
-        autocommit=True,
-    ) as conn:
-        row = conn.execute(
-            "SELECT sessions FROM pg_stat_database WHERE datname = %s", [name]
-        ).fetchone()
-    return int(row[0]) if row else 0
+    return pg_sessions(settings_dict, name) or 0
 
 
 def child(requests: int) -> None:

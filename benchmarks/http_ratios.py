@@ -90,14 +90,18 @@ def seed() -> list[str]:
     return cookies
 
 
-def start_web(command: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_web(
+    command: str, port: int, env: dict[str, str], log: Path, cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    """Start `command` ($PORT and other variables expanded) in `cwd`, its output in `log`, and
+    wait until /healthz answers (60 s at most; RuntimeError with the log's tail otherwise)."""
     from viewbait.serve import expand
 
     command = expand(command, {**env, "PORT": str(port)})
     with log.open("wb") as out:
         process = subprocess.Popen(
             shlex.split(command),
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -114,26 +113,11 @@ def memory_kib(pid: int, field: str) -> int:
 
 
 def start_threaded(code_root: Path, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Django's threaded development server from `code_root`, started by http_ratios."""
+    from http_ratios import start_web
+
     command = f"{sys.executable} manage.py runserver --noreload 127.0.0.1:{port}"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            shlex.split(command),
-            cwd=code_root,
-            env={**env, "DEBUG": "false"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return process
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"web did not start:\n{log.read_text()[-3000:]}") from None
-            time.sleep(0.2)
+    return start_web(command, port, {**env, "DEBUG": "false"}, log, cwd=code_root)
 
 
 def main() -> None:

