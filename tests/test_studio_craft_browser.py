@@ -206,3 +206,29 @@ def test_a_cooldown_message_counts_down_and_clears_itself(live_server: Any, sett
         assert "Try again in" in message.text_content()
         page.wait_for_selector("#generate-errors .error", state="detached", timeout=6000)
         assert page.locator("#generate-errors").inner_text().strip() == ""
+
+
+def test_a_finished_card_can_be_dismissed(live_server: Any) -> None:
+    owner = make_user("dismiss@example.com")
+    job = Job.objects.create(
+        user=owner,
+        type="generate_thumbnails",
+        params={"title": "Broken", "aspect_ratio": "16:9", "resolution": "1K"},
+        status="failed",
+        units=1,
+        units_failed=1,
+        cost=1,
+        error="The image service failed.",
+    )
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        page.evaluate(  # the card as the websocket's refresh brings it in
+            f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', "
+            "{target: '#jobs', swap: 'afterbegin'})"
+        )
+        card = page.locator(f"#job-{job.pk}")
+        card.wait_for()
+        refund = card.locator(".refund-note").text_content()
+        card.locator("[data-dismiss-job]").click()
+        card.wait_for(state="detached", timeout=3000)
+    assert refund == "Your 1 credit was refunded."
