@@ -129,7 +129,9 @@ def stop_web(process: subprocess.Popen[bytes]) -> None:
 
 
 def wrk(url: str, seconds: int, connections: int, headers: dict[str, str], lua: str | None) -> dict:
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency"]
+    threads = min(2, connections)
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s"]
+    args.append("--latency")
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     with tempfile.TemporaryDirectory() as scratch:
@@ -331,9 +333,12 @@ def main() -> None:
                     run(base + path, 2, args.connections, headers, lua, *extra)
                 for name, path, headers, lua in paths:
                     before = pg_sessions(connection.settings_dict, db_name)
+                    cpu = group_cpu_seconds(web.pid)
                     results[name] = run(
                         base + path, args.seconds, args.connections, headers, lua, *extra
                     )
+                    cpu = group_cpu_seconds(web.pid) - cpu
+                    results[name]["cpu_ms"] = cpu * 1000 / (results[name]["rps"] * args.seconds)
                     after = pg_sessions(connection.settings_dict, db_name)
                     if before is not None and after is not None:
                         total = results[name]["rps"] * args.seconds
@@ -366,9 +371,25 @@ def report(results: dict[str, dict]) -> None:
             note += f", {figures['sessions']:.2f} new PostgreSQL connections per request"
         print(
             f"  {label:<22} {figures['rps']:8.1f} req/s  p50 {figures['p50']:7.2f} ms  "
-            f"p99 {figures['p99']:7.2f} ms  ratio {figures['rps'] / hello:.2f}{note}",
+            f"p99 {figures['p99']:7.2f} ms  ratio {figures['rps'] / hello:.2f}  "
+            f"web CPU {figures.get('cpu_ms', float('nan')):5.1f} ms/request{note}",
             flush=True,
         )
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds so far of every process in process group `pgid` (the web server
+    and its workers), from /proc/<pid>/stat; 0.0 where /proc is absent."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat: the process group
+            total += int(fields[11]) + int(fields[12])  # fields 14, 15: utime, stime
+    return total / ticks
 
 
 def read_web_command(procfile: str) -> str:

@@ -107,6 +107,12 @@ def account_summary(user: User) -> AccountSummary:
     )
 
 
+def account_cache_namespaces(user: User) -> list[str]:
+    """The shared-cache namespaces `effective_plan`, `plan_table` and `account_summary` read for
+    `user`, for core.shared_cache.warm (one round trip for a page that needs them all)."""
+    return ["billing:plans", f"billing:subscription:{user.pk}", f"billing:account:{user.pk}"]
+
+
 def invalidate_account(user_id: int) -> None:
     invalidate(f"billing:account:{user_id}")
 

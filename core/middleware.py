@@ -32,3 +32,21 @@ class SyncAndAsyncMiddleware:
 
     async def acall(self, request: HttpRequest) -> HttpResponseBase:
         raise NotImplementedError
+
+
+class SharedCacheScopeMiddleware(SyncAndAsyncMiddleware):
+    """Opens core.shared_cache.request_scope for each request: a namespace (the plan table, the
+    user's plan and credits, the shared styles) is read from Redis once per request however many
+    template tags and services ask for it."""
+
+    def call(self, request: HttpRequest) -> HttpResponseBase:
+        from core.shared_cache import request_scope
+
+        with request_scope():
+            return self.get_response(request)  # type: ignore[no-any-return]
+
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
+        from core.shared_cache import request_scope
+
+        with request_scope():
+            return await self.get_response(request)  # type: ignore[no-any-return]

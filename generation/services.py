@@ -135,7 +135,9 @@ def _replay_and_active(
     *, user: User, idempotency_key: str | None, fingerprint: str, cap: int | None
 ) -> tuple[Job | None, int]:
     """In one query: the job of an earlier request with this key (IdempotencyKeyReused for
-    another body) and the user's unfinished jobs, counted up to `cap` (0 without a cap)."""
+    another body) and the user's unfinished jobs, counted up to `cap` (0 without a cap). Reads
+    three columns per row (the index on user, status covers the count); a replay then loads the
+    original job by its key."""
     rows = Job.objects.filter(user=user)
     if idempotency_key and cap is not None:
         is_key = ExpressionWrapper(Q(idempotency_key=idempotency_key), BooleanField())
@@ -150,15 +152,15 @@ def _replay_and_active(
         rows = rows.filter(status__in=UNFINISHED).order_by()
     else:
         return None, 0
-    found = list(rows[: (cap or 0) + 1])
-    existing = (
-        next((job for job in found if job.idempotency_key == idempotency_key), None)
-        if idempotency_key
-        else None
+    found = list(
+        rows.values_list("status", "idempotency_key", "request_fingerprint")[: (cap or 0) + 1]
     )
-    if existing is not None and existing.request_fingerprint != fingerprint:
-        raise IdempotencyKeyReused
-    return existing, sum(job.status in UNFINISHED for job in found)
+    existing = None
+    if idempotency_key and any(key == idempotency_key for _, key, _ in found):
+        if any(key == idempotency_key and fp != fingerprint for _, key, fp in found):
+            raise IdempotencyKeyReused
+        existing = Job.objects.get(user=user, idempotency_key=idempotency_key)
+    return existing, sum(status in UNFINISHED for status, _, _ in found)
 
 
 def submit_job(

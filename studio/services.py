@@ -21,6 +21,7 @@ from billing.services import effective_plan
 from core.types import User
 from generation.errors import JobRefused
 from generation.models import Job
+from studio.gallery_cache import invalidate_gallery
 from studio.images import ImageRejected, decode_upload, encode_jpeg
 from studio.models import (
     Face,
@@ -350,7 +351,9 @@ def do_update_thumbnail(
 def do_move_thumbnails(*, owner: User, thumbnail_ids: list[int], project: Project | None) -> int:
     """Move the owner's thumbnails among `thumbnail_ids` into `project` (None: no project) in one
     UPDATE. Ids of other users' thumbnails are ignored. Returns how many moved."""
-    return Thumbnail.objects.filter(owner=owner, pk__in=thumbnail_ids).update(project=project)
+    moved = Thumbnail.objects.filter(owner=owner, pk__in=thumbnail_ids).update(project=project)
+    invalidate_gallery(owner.pk)  # update() sends no post_save
+    return moved
 
 
 def do_delete_thumbnail(*, thumbnail: Thumbnail) -> None:

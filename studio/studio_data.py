@@ -10,13 +10,21 @@ from typing import Any
 from django.db.models import Prefetch
 
 from billing.models import Plan
-from billing.services import effective_plan, get_balance
+from billing.services import account_cache_namespaces, effective_plan, get_balance
+from core.shared_cache import warm
 from generation.models import Job
 from generation.progress import JobPayload, job_payload
+from studio import gallery_cache
 from studio.gallery import DEFAULT_PAGE_SIZE, GalleryFilter, Page, gallery_queryset, page_of
-from studio.library_cache import usable_palettes, usable_styles
+from studio.library_cache import (
+    SHARED_NAMESPACES,
+    faces_and_projects,
+    owner_namespace,
+    usable_palettes,
+    usable_styles,
+)
 from studio.media import MediaSigner
-from studio.models import Face, FaceImage, Palette, Project, Style, Thumbnail
+from studio.models import Face, Palette, Project, Style, Thumbnail
 from studio.outputs import thumbnail_payload
 
 ACTIVE_JOBS_SHOWN = 10
@@ -30,12 +38,18 @@ class StudioData:
     palettes: list[Palette]
     faces: list[Face]
     projects: list[Project]
-    page: Page
+    page: Page | None  # None when asked for without it (the studio's cached first page)
     jobs: list[tuple[Job, JobPayload]]
 
 
-def load_studio(user: Any, filters: GalleryFilter | None = None) -> StudioData:
+def load_studio(
+    user: Any, filters: GalleryFilter | None = None, *, with_page: bool = True
+) -> StudioData:
     filters = filters or GalleryFilter()
+    gallery = () if with_page else (gallery_cache.namespace(user.pk),)
+    namespaces = [*account_cache_namespaces(user), *SHARED_NAMESPACES, owner_namespace(user.pk)]
+    warm(*namespaces, *gallery)  # one Redis round trip
+    faces, projects = faces_and_projects(user)
     active = (
         Job.objects.filter(user=user, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
         .prefetch_related(
@@ -48,13 +62,11 @@ def load_studio(user: Any, filters: GalleryFilter | None = None) -> StudioData:
         credits=get_balance(user),
         styles=usable_styles(user),
         palettes=usable_palettes(user),
-        faces=list(
-            Face.objects.for_owner(user).prefetch_related(
-                Prefetch("images", queryset=FaceImage.objects.order_by("position", "id"))
-            )
-        ),
-        projects=list(Project.objects.for_owner(user)),
-        page=page_of(gallery_queryset(user, filters), None, DEFAULT_PAGE_SIZE, filters),
+        faces=faces,
+        projects=projects,
+        page=page_of(gallery_queryset(user, filters), None, DEFAULT_PAGE_SIZE, filters)
+        if with_page
+        else None,
         jobs=[(job, job_payload(job)) for job in active],
     )
 
@@ -66,6 +78,7 @@ def bootstrap_data(user: Any) -> dict[str, Any]:
     from studio.api_library import project_payload
 
     data = load_studio(user)
+    assert data.page is not None
     signer = MediaSigner()
     return {
         "me": {"id": user.pk, "email": user.email},

@@ -16,6 +16,7 @@ from PIL import Image
 
 from generation.providers.base import ImageRequest, InputImage, RenderSpec
 from generation.providers.local import LocalRenderer
+from studio.library_cache import invalidate_style_lists
 from studio.models import Style
 
 PREVIEW_TITLE = "Your Title Here"
@@ -60,4 +61,5 @@ def ensure_preview(style: Style) -> Style:
         name = f"{style.slug or 'style'}-{style.pk}.webp"
         style.preview.save(name, ContentFile(render_style_preview(style)), save=False)
         Style.objects.filter(pk=style.pk).update(preview=style.preview.name)
+        invalidate_style_lists(style)  # update() sends no post_save
     return style

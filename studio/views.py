@@ -15,9 +15,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.formats import date_format
+from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -35,9 +37,13 @@ from studio import services
 from studio.cards import prepare_cards
 from studio.forms import FaceForm, PaletteForm, StyleForm
 from studio.gallery import (
+    DEFAULT_PAGE_SIZE,
     GalleryFilter,
+    gallery_queryset,
+    page_of,
     parse_filters,
 )
+from studio.gallery_cache import first_page_html
 from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
 from studio.models import Face, Project, Style
@@ -86,9 +92,34 @@ def _plan_options(plan: Plan) -> dict[str, list[tuple[Any, bool, str]]]:
     }
 
 
+def _first_page(user: Any, filters: GalleryFilter, projects: list[Project]) -> Callable[[], str]:
+    """Renders the gallery's first page for `filters` (studio.gallery_cache caches it)."""
+
+    def render() -> str:
+        page = page_of(gallery_queryset(user, filters), None, DEFAULT_PAGE_SIZE, filters)
+        prepare_cards(user, page.items)
+        context = {"page": page, "filters": filters, "projects": projects, "cursor": None}
+        return render_to_string("studio/studio.html#gallery-page", context)
+
+    return render
+
+
 def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -> dict[str, Any]:
-    data = load_studio(request.user, filters)
-    prepare_cards(request.user, data.page.items)
+    user = request.user
+    landing = filters == GalleryFilter()  # the unfiltered first page: from the fragment cache
+    data = load_studio(user, filters, with_page=not landing)
+    gallery_html = None
+    if landing:
+        gallery_html = mark_safe(  # noqa: S308  (HTML this project's template rendered)
+            first_page_html(
+                user.pk,
+                data.plan.has_feature("analyse_palette"),
+                _first_page(user, filters, data.projects),
+            )
+        )
+    else:
+        assert data.page is not None
+        prepare_cards(user, data.page.items)
     return {
         "plan": data.plan,
         "credits": data.credits,
@@ -103,6 +134,7 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
         "default_model": catalog.default_image_model(data.plan.slug).id,
         "offline": catalog.is_offline(),
         "page": data.page,
+        "gallery_html": gallery_html,
         "filters": filters,
         "gallery_orders": GALLERY_ORDERS,
         "jobs": data.jobs,

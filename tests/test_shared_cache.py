@@ -7,9 +7,13 @@ These tests commit (transaction=True): inside a transaction the cache is bypasse
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
+from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.core.cache import caches
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -17,8 +21,17 @@ from django.test.utils import CaptureQueriesContext
 from billing.models import Plan
 from billing.services import change_plan, plan_table
 from core import shared_cache
-from studio.services import do_create_palette
+from studio.models import Face
+from studio.services import (
+    do_create_palette,
+    do_create_project,
+    do_delete_face,
+    do_delete_thumbnail,
+    do_move_thumbnails,
+    do_rename_project,
+)
 from tests.conftest import JSONClient, make_user
+from tests.factories.studio import ThumbnailFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -80,9 +93,8 @@ def test_shared_styles_and_palettes_are_cached_and_follow_publishing(
     with CaptureQueriesContext(connection) as captured:
         names = {p["name"] for p in client.get("/api/palettes").json()["results"]}
     assert "Sunset Pop" in names
-    # Only the creator's own private palettes are read per request.
-    [own_query] = queries_on("studio_palette", captured)
-    assert "is_public" in own_query
+    # Shared and own palettes both come from the cache.
+    assert queries_on("studio_palette", captured) == []
 
     other = make_user("publisher@example.com")
     change_plan(user=other, plan=Plan.objects.get(slug="starter"), status="active")
@@ -94,6 +106,9 @@ def test_shared_styles_and_palettes_are_cached_and_follow_publishing(
 
     do_create_palette(owner=other, name="Public one", colors=["#ffffff"] * 3, is_public=True)
     assert "Public one" in {p["name"] for p in client.get("/api/palettes").json()["results"]}
+    # The creator's own new private palette is seen at once (their library's cache).
+    do_create_palette(owner=creator, name="Mine only", colors=["#123456"] * 3, is_public=False)
+    assert "Mine only" in {p["name"] for p in client.get("/api/palettes").json()["results"]}
     style_names = {s["name"] for s in client.get("/api/styles").json()["results"]}
     assert "Cinematic" in style_names
 
@@ -106,7 +121,94 @@ def test_studio_page_reads_plan_credits_and_library_from_the_cache(client: JSONC
     for table in ("billing_plan", "billing_subscription", "billing_creditaccount"):
         assert queries_on(table, cold), table
         assert queries_on(table, warm) == [], table
-    assert len(warm.captured_queries) < len(cold.captured_queries)
+    # The library (styles, palettes, faces, projects) and the rendered first gallery page too:
+    # what is left is the session's user and the active jobs.
+    for table in ("studio_style", "studio_palette", "studio_face", "studio_project"):
+        assert queries_on(table, cold), table
+        assert queries_on(table, warm) == [], table
+    assert queries_on("studio_thumbnail", warm) == []
+    assert len(warm.captured_queries) == 2, [q["sql"][:80] for q in warm.captured_queries]
+
+
+def test_the_warm_studio_page_is_two_redis_round_trips(
+    creator: Any, client: JSONClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session, then one MGET for the plan, credits, library and gallery page (each
+    namespace read once per request: core.shared_cache.request_scope and warm)."""
+    import redis
+    from django.utils.module_loading import import_string
+    from django_redis.cache import RedisCache
+
+    if not issubclass(import_string(settings.CACHES["default"]["BACKEND"]), RedisCache):
+        pytest.skip("the cache is not Redis here (REDIS_URL unset)")
+    commands: list[str] = []
+    execute = redis.Redis.execute_command
+
+    def counted(self: Any, *args: Any, **options: Any) -> Any:
+        commands.append(str(args[0]))
+        return execute(self, *args, **options)
+
+    ThumbnailFactory(owner=creator, title="One")
+    client.get("/studio/")
+    monkeypatch.setattr(redis.Redis, "execute_command", counted)
+    assert client.get("/studio/").status_code == 200
+    assert commands == ["GET", "MGET"], commands
+
+
+def card_titles(client: JSONClient) -> list[str]:
+    html = client.get("/studio/").content.decode()
+    return re.findall(r'class="title" dir="auto"><a [^>]*>([^<]*)</a>', html)
+
+
+def test_the_studio_gallery_and_pickers_follow_every_write(
+    creator: Any, client: JSONClient
+) -> None:
+    """The first gallery page and the pickers come from the cache once warm; each write that
+    changes a card or a picker shows on the next visit (studio.gallery_cache, library_cache)."""
+    first = ThumbnailFactory(owner=creator, title="First one")
+    assert card_titles(client) == ["First one"]
+    assert card_titles(client) == ["First one"]  # from the cache: no thumbnail query
+    second = ThumbnailFactory(owner=creator, title="Second one")
+    assert card_titles(client) == ["Second one", "First one"]
+
+    first.title = "Renamed"
+    first.save()
+    assert card_titles(client) == ["Second one", "Renamed"]
+
+    project = do_create_project(owner=creator, name="Channel trailer")
+    html = client.get("/studio/").content.decode()
+    # the form's and the filter's project menus, and a move menu on each of the two cards
+    assert html.count(">Channel trailer</option>") == 2 + 2
+
+    do_move_thumbnails(owner=creator, thumbnail_ids=[second.pk], project=project)  # one UPDATE
+    html = client.get("/studio/").content.decode()
+    assert f'<option value="{project.pk}" selected>Channel trailer</option>' in html
+
+    do_rename_project(project=project, name="Trailers")
+    assert ">Trailers</option>" in client.get("/studio/").content.decode()
+
+    do_delete_thumbnail(thumbnail=second)
+    assert card_titles(client) == ["Renamed"]
+
+    face = Face.objects.create(owner=creator, name="My face")
+    assert ">My face</span>" in client.get("/studio/").content.decode()
+    do_delete_face(face=face)
+    assert ">My face</span>" not in client.get("/studio/").content.decode()
+
+    # A page rendered for one plan is not shown for another (the palette tool on each card).
+    assert "Analyse palette (Starter and up)" in client.get("/studio/").content.decode()
+    change_plan(user=creator, plan=Plan.objects.get(slug="starter"), status="active")
+    html = client.get("/studio/").content.decode()
+    assert "Analyse palette (Starter and up)" not in html
+    assert "Analyse this thumbnail's palette" in html
+
+    # Signed URLs in a cached page belong to one expiry step; the next step renders afresh.
+    step = settings.MEDIA_URL_MAX_AGE // 4
+    expiry = re.search(r"\?e=(\d+)&", client.get("/studio/").content.decode())[1]  # type: ignore[index]
+    later = time.time() + step
+    with mock.patch("studio.media.time.time", return_value=later):
+        html = client.get("/studio/").content.decode()
+    assert re.search(r"\?e=(\d+)&", html)[1] == str(int(expiry) + step)  # type: ignore[index]
 
 
 def test_inside_a_transaction_the_database_answers() -> None:
@@ -121,6 +223,7 @@ def test_a_cache_fault_falls_back_to_the_database(monkeypatch: pytest.MonkeyPatc
         raise ConnectionError("cache is down")
 
     monkeypatch.setattr(caches["default"], "get", broken)
+    monkeypatch.setattr(caches["default"], "get_many", broken)
     shared_cache.reset_stats()
     assert plan_table()[0].slug == "free"
     assert shared_cache.stats()["billing:plans"]["errors"] == 1

@@ -121,6 +121,8 @@ MIDDLEWARE = [
     # After WhiteNoise (static files go out precompressed, never through it); gzips HTML and
     # JSON for clients that accept it (viewbait.middleware: text types only, BREACH notes).
     "viewbait.middleware.CompressTextMiddleware",
+    # Each shared-cache namespace read once per request (core.shared_cache.request_scope).
+    "core.middleware.SharedCacheScopeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

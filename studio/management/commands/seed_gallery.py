@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
 from django.utils import timezone
 from PIL import Image
 from tqdm import tqdm
@@ -25,6 +26,7 @@ from tqdm import tqdm
 from billing.services import open_account
 from generation.providers.base import ImageRequest, RenderSpec
 from generation.providers.local import LocalRenderer
+from studio.gallery_cache import invalidate_gallery
 from studio.images import GALLERY_WIDTHS, encode_png, encode_webp, resize_to_width, youtube_jpeg
 from studio.models import Palette, Style, Thumbnail
 
@@ -64,6 +66,13 @@ class Command(BaseCommand):
                 )
                 made += size
                 bar.update(size)
+        invalidate_gallery(owner.pk)  # bulk_create sends no post_save
+        # Fresh planner statistics after a bulk load (PostgreSQL's advice for bulk loads): until
+        # autovacuum gets to the table, the planner believes the owner has a handful of rows and
+        # sorts all of them for every gallery page instead of walking the composite index.
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {Thumbnail._meta.db_table}")
         self.stdout.write(f"{total} thumbnails for {owner.email}")
 
     def _owner(self, email: str) -> Any:

@@ -1,0 +1,71 @@
+"""The studio's first gallery page as rendered HTML, from the shared cache.
+
+`GET /studio/` with no filters (the page a creator lands on, every visit) shows the newest page
+of cards. Rendering those cards is most of the page's CPU (`benchmarks/studio_split.py`), and
+they change only when the creator's thumbnails or projects do, so the rendered fragment is kept
+in the shared cache (core.shared_cache) under "studio:gallery:<owner id>":
+
+- every write that can change a card invalidates it: saving or deleting a Thumbnail or a
+  Project (signals below), and the bulk writes that send no signals (`do_move_thumbnails`,
+  `seed_gallery`) call `invalidate_gallery` themselves;
+- a fragment holds signed media URLs, so it is used only within the expiry step it was signed
+  for (studio.media: URLs are stable for a quarter of MEDIA_URL_MAX_AGE, 15 minutes by default)
+  and for the plan feature the cards show (the palette tool); otherwise it is rendered again.
+
+Filtered, searched and later pages are rendered per request as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from core.shared_cache import cached, invalidate
+from studio.media import MediaSigner
+from studio.models import Project, Thumbnail
+
+FRAGMENT_CACHE_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class GalleryFragment:
+    expires: int  # the media signer's expiry step the URLs were signed for
+    can_analyse_palette: bool
+    html: str
+
+
+def namespace(owner_id: int) -> str:
+    return f"studio:gallery:{owner_id}"
+
+
+def first_page_html(owner_id: int, can_analyse_palette: bool, render: Any) -> str:
+    """The owner's unfiltered first gallery page: the cached fragment when it is current, else
+    `render()` (a str) cached for the next request."""
+    expires = MediaSigner().expires
+
+    def load() -> GalleryFragment:
+        return GalleryFragment(expires, can_analyse_palette, str(render()))
+
+    fragment = cached(
+        namespace(owner_id),
+        load,
+        timeout=FRAGMENT_CACHE_SECONDS,
+        valid=lambda f: f.expires == expires and f.can_analyse_palette == can_analyse_palette,
+    )
+    return fragment.html
+
+
+def invalidate_gallery(owner_id: int) -> None:
+    invalidate(namespace(owner_id))
+
+
+@receiver(post_save, sender=Thumbnail)
+@receiver(post_delete, sender=Thumbnail)
+@receiver(post_save, sender=Project)
+@receiver(post_delete, sender=Project)
+def _card_source_changed(sender: Any, instance: Thumbnail | Project, **_: Any) -> None:
+    if instance.owner_id is not None:
+        invalidate_gallery(instance.owner_id)
