@@ -135,6 +135,7 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
         "offline": catalog.is_offline(),
         "page": data.page,
         "gallery_html": gallery_html,
+        "user_id": user.pk,  # read once, not through the lazy request.user in the styles loop
         "filters": filters,
         "gallery_orders": GALLERY_ORDERS,
         "jobs": data.jobs,

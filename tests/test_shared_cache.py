@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from billing.models import Plan
 from billing.services import change_plan, plan_table
 from core import shared_cache
-from studio.models import Face
+from studio.models import Face, Style
 from studio.services import (
     do_create_palette,
     do_create_project,
@@ -189,6 +189,9 @@ def test_the_studio_gallery_and_pickers_follow_every_write(
 
     do_delete_thumbnail(thumbnail=second)
     assert card_titles(client) == ["Renamed"]
+
+    Style.objects.create(owner=creator, name="My look", prompt="Teal and orange.")
+    assert ">My look (mine)</option>" in client.get("/studio/").content.decode()
 
     face = Face.objects.create(owner=creator, name="My face")
     assert ">My face</span>" in client.get("/studio/").content.decode()
