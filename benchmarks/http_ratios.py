@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -44,7 +45,15 @@ USERS = 8
 LIBRARY = 10_000
 CSRF = "benchcsrfbenchcsrfbenchcsrfbench"  # a 32-character CSRF secret, cookie and header
 
+# wrk runs one Lua state per thread (each with the same unseeded math.random): `setup` numbers
+# the threads and `wrk()` puts a new run id in, so no two requests ever send the same
+# Idempotency-Key (a repeated key is a replay, not an accepted generate).
 GENERATE_LUA = r"""
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
 local n = 0
 local cookies = {%s}
 request = function()
@@ -53,7 +62,7 @@ request = function()
   headers["Content-Type"] = "application/json"
   headers["X-CSRFToken"] = "%s"
   headers["Cookie"] = cookies[(n %% #cookies) + 1]
-  headers["Idempotency-Key"] = "bench-" .. os.time() .. "-" .. math.random(1, 1e9) .. "-" .. n
+  headers["Idempotency-Key"] = "bench-@RUN@-" .. tid .. "-" .. n
   return wrk.format("POST", "/api/generate", headers, '{"title": "Benchmark video ' .. n .. '"}')
 end
 """
@@ -137,7 +146,7 @@ def wrk(url: str, seconds: int, connections: int, headers: dict[str, str], lua: 
     with tempfile.TemporaryDirectory() as scratch:
         if lua:
             script = Path(scratch) / "request.lua"
-            script.write_text(lua)
+            script.write_text(lua.replace("@RUN@", uuid.uuid4().hex[:12]))  # keys new per run
             args += ["-s", str(script)]
         out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
 
@@ -333,15 +342,18 @@ def main() -> None:
                     run(base + path, 2, args.connections, headers, lua, *extra)
                 for name, path, headers, lua in paths:
                     before = pg_sessions(connection.settings_dict, db_name)
+                    jobs = jobs_made()
                     cpu = group_cpu_seconds(web.pid)
                     results[name] = run(
                         base + path, args.seconds, args.connections, headers, lua, *extra
                     )
                     cpu = group_cpu_seconds(web.pid) - cpu
-                    results[name]["cpu_ms"] = cpu * 1000 / (results[name]["rps"] * args.seconds)
+                    total = results[name]["rps"] * args.seconds
+                    results[name]["cpu_ms"] = cpu * 1000 / total
+                    if lua:  # every accepted generate makes a job (a replay would not)
+                        results[name]["jobs"] = (jobs_made() - jobs) / total
                     after = pg_sessions(connection.settings_dict, db_name)
                     if before is not None and after is not None:
-                        total = results[name]["rps"] * args.seconds
                         results[name]["sessions"] = (after - before) / total
             finally:
                 stop_web(web)
@@ -367,6 +379,8 @@ def report(results: dict[str, dict]) -> None:
     for label, figures in results.items():
         note = f", {figures['non2xx']} non-2xx" if figures["non2xx"] else ""
         note += f", {figures['socket_errors']}" if figures["socket_errors"] else ""
+        if "jobs" in figures:
+            note += f", {figures['jobs']:.2f} jobs made per request"
         if "sessions" in figures:
             note += f", {figures['sessions']:.2f} new PostgreSQL connections per request"
         print(
@@ -375,6 +389,17 @@ def report(results: dict[str, dict]) -> None:
             f"web CPU {figures.get('cpu_ms', float('nan')):5.1f} ms/request{note}",
             flush=True,
         )
+
+
+def jobs_made() -> int:
+    from django.db import connection
+
+    from generation.models import Job
+
+    try:
+        return Job.objects.count()
+    finally:
+        connection.close()
 
 
 def group_cpu_seconds(pgid: int) -> float:

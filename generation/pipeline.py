@@ -18,8 +18,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from billing.models import Plan
-from billing.services import effective_plan, get_balance, plan_table
+from billing.services import account_cache_namespaces, effective_plan, get_balance, plan_table
 from core import ratelimits
+from core.shared_cache import warm
 from core.types import User
 from generation import catalog, result_cache
 from generation.errors import JobRefused
@@ -88,6 +89,7 @@ def submit(
     `generation.errors.refusal_for` maps: JobRefused, ValidationError, Http404, RateLimited,
     LimiterUnavailable, ProviderCircuitOpen, InsufficientCredits, IdempotencyKeyReused."""
     user = cast(User, request.user)  # views call this after authentication
+    warm(*account_cache_namespaces(user))  # the plan look-ups below: one Redis round trip
     job_type = lookup_job_type(type_name)
     if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX_CHARS:
         raise JobRefused(

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q
+from django.db.models import Count, F, Max, Q
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from dramatiq.middleware.time_limit import TimeLimitExceeded
@@ -118,10 +118,13 @@ def find_replay(*, user: User, idempotency_key: str | None, fingerprint: str) ->
     the key was used with a different body."""
     if not idempotency_key:
         return None
-    job = Job.objects.filter(user=user, idempotency_key=idempotency_key).first()
-    if job is not None and job.request_fingerprint != fingerprint:
+    rows = Job.objects.filter(user=user, idempotency_key=idempotency_key)  # unique together
+    found = list(rows.values_list("request_fingerprint", flat=True)[:1])  # usually none
+    if not found:
+        return None
+    if found[0] != fingerprint:
         raise IdempotencyKeyReused
-    return job
+    return rows.get()
 
 
 class _Replayed(Exception):
@@ -134,33 +137,28 @@ class _Replayed(Exception):
 def _replay_and_active(
     *, user: User, idempotency_key: str | None, fingerprint: str, cap: int | None
 ) -> tuple[Job | None, int]:
-    """In one query: the job of an earlier request with this key (IdempotencyKeyReused for
-    another body) and the user's unfinished jobs, counted up to `cap` (0 without a cap). Reads
-    three columns per row (the index on user, status covers the count); a replay then loads the
-    original job by its key."""
-    rows = Job.objects.filter(user=user)
-    if idempotency_key and cap is not None:
-        is_key = ExpressionWrapper(Q(idempotency_key=idempotency_key), BooleanField())
-        rows = (
-            rows.filter(Q(status__in=UNFINISHED) | Q(idempotency_key=idempotency_key))
-            .alias(is_key=is_key)
-            .order_by(F("is_key").desc(nulls_last=True))
-        )
-    elif idempotency_key:
-        rows = rows.filter(idempotency_key=idempotency_key)
-    elif cap is not None:
-        rows = rows.filter(status__in=UNFINISHED).order_by()
-    else:
+    """In one query (one aggregate row): the job of an earlier request with this key
+    (IdempotencyKeyReused for another body) and the user's unfinished jobs (0 without a `cap`).
+    The count walks the (user, status) index and can exceed `cap` by nothing but races the lock
+    prevents; a replay then loads the original job by its key."""
+    if not idempotency_key and cap is None:
         return None, 0
-    found = list(
-        rows.values_list("status", "idempotency_key", "request_fingerprint")[: (cap or 0) + 1]
+    unfinished = Q(status__in=UNFINISHED)
+    is_key = Q(idempotency_key=idempotency_key) if idempotency_key else Q(pk__in=[])
+    row = (
+        Job.objects.filter(user=user)
+        .filter((unfinished if cap is not None else Q(pk__in=[])) | is_key)
+        .aggregate(
+            active=Count("pk", filter=unfinished),
+            key_fingerprint=Max("request_fingerprint", filter=is_key),
+        )
     )
     existing = None
-    if idempotency_key and any(key == idempotency_key for _, key, _ in found):
-        if any(key == idempotency_key and fp != fingerprint for _, key, fp in found):
+    if row["key_fingerprint"] is not None:  # at most one job per (user, key): a constraint
+        if row["key_fingerprint"] != fingerprint:
             raise IdempotencyKeyReused
         existing = Job.objects.get(user=user, idempotency_key=idempotency_key)
-    return existing, sum(status in UNFINISHED for status, _, _ in found)
+    return existing, int(row["active"]) if cap is not None else 0
 
 
 def submit_job(

@@ -130,11 +130,9 @@ def test_studio_page_reads_plan_credits_and_library_from_the_cache(client: JSONC
     assert len(warm.captured_queries) == 2, [q["sql"][:80] for q in warm.captured_queries]
 
 
-def test_the_warm_studio_page_is_two_redis_round_trips(
-    creator: Any, client: JSONClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The session, then one MGET for the plan, credits, library and gallery page (each
-    namespace read once per request: core.shared_cache.request_scope and warm)."""
+@pytest.fixture
+def redis_commands(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Starts recording the name of every command the cache's Redis clients send."""
     import redis
     from django.utils.module_loading import import_string
     from django_redis.cache import RedisCache
@@ -148,11 +146,35 @@ def test_the_warm_studio_page_is_two_redis_round_trips(
         commands.append(str(args[0]))
         return execute(self, *args, **options)
 
+    def start() -> list[str]:
+        monkeypatch.setattr(redis.Redis, "execute_command", counted)
+        return commands
+
+    return start
+
+
+def test_the_warm_studio_page_is_two_redis_round_trips(
+    creator: Any, client: JSONClient, redis_commands: Any
+) -> None:
+    """The session, then one MGET for the plan, credits, library and gallery page (each
+    namespace read once per request: core.shared_cache.request_scope and warm)."""
     ThumbnailFactory(owner=creator, title="One")
     client.get("/studio/")
-    monkeypatch.setattr(redis.Redis, "execute_command", counted)
+    commands = redis_commands()
     assert client.get("/studio/").status_code == 200
     assert commands == ["GET", "MGET"], commands
+
+
+def test_an_accepted_generate_reads_the_plan_in_one_round_trip(
+    client: JSONClient, redis_commands: Any
+) -> None:
+    """The session, one MGET for the plan look-ups, and the credit movement's invalidation
+    (the broker and the channel layer are stand-ins here; rate limits are off)."""
+    client.get("/api/me")
+    commands = redis_commands()
+    response = client.post_json("/api/generate", {"title": "One trip"}, HTTP_IDEMPOTENCY_KEY="a1")
+    assert response.status_code == 202
+    assert commands == ["GET", "MGET", "SET"], commands
 
 
 def card_titles(client: JSONClient) -> list[str]:
