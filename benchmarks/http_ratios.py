@@ -34,7 +34,10 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -97,6 +100,26 @@ def seed() -> list[str]:
     for cache in caches.all():
         cache.clear()
     return cookies
+
+
+@contextmanager
+def seeded_client(db_suffix: str) -> Iterator[Any]:
+    """Django's test client signed in as the creator of the 10,000-thumbnail library (`seed`),
+    on a throwaway database (`BENCH_DB_SUFFIX` names it) with the benchmark settings, in this
+    process: for profiling single requests (benchmarks/profile_requests.py, studio_split.py)."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings_http"
+    os.environ.setdefault("BENCH_MEDIA_ROOT", tempfile.mkdtemp(prefix="viewbait-prof-"))
+    os.environ["BENCH_DB_SUFFIX"] = db_suffix
+    os.environ.setdefault("STATIC_MANIFEST", "0")
+    from _django import django_test_db
+
+    with django_test_db("benchmarks.settings_http"):
+        from django.test import Client
+
+        cookies = seed()
+        client = Client(enforce_csrf_checks=True)
+        client.cookies.load(cookies[0])
+        yield client
 
 
 def start_web(

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,20 +24,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--path", choices=["generate", "studio", "both"], default="both")
     args = parser.parse_args()
-    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings_http"
-    os.environ.setdefault("BENCH_MEDIA_ROOT", tempfile.mkdtemp(prefix="viewbait-prof-"))
-    os.environ["BENCH_DB_SUFFIX"] = "prof"
-    os.environ.setdefault("STATIC_MANIFEST", "0")
-    from _django import django_test_db
+    from http_ratios import CSRF, seeded_client
     from pyinstrument import Profiler
 
-    with django_test_db("benchmarks.settings_http"):
-        from django.test import Client
-        from http_ratios import CSRF, seed
-
-        cookies = seed()
-        client = Client(enforce_csrf_checks=True)
-        client.cookies.load(cookies[0])
+    with seeded_client("prof") as client:
 
         def generate(n: int) -> None:
             response = client.post(

@@ -11,7 +11,6 @@ import argparse
 import collections
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,21 +35,12 @@ def main() -> None:
     parser.add_argument("--cprofile", action="store_true", help="cProfile's busiest functions")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the gallery query")
     args = parser.parse_args()
-    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings_http"
-    os.environ.setdefault("BENCH_MEDIA_ROOT", tempfile.mkdtemp(prefix="viewbait-prof-"))
-    os.environ["BENCH_DB_SUFFIX"] = "prof"
-    os.environ.setdefault("STATIC_MANIFEST", "0")
-    from _django import django_test_db
+    from http_ratios import seeded_client
 
-    with django_test_db("benchmarks.settings_http"):
+    with seeded_client("prof") as client:
         from django.db import connection
         from django.template.response import TemplateResponse
-        from django.test import Client
-        from http_ratios import seed
 
-        cookies = seed()
-        client = Client()
-        client.cookies.load(cookies[0])
         queries: dict[str, list[float]] = collections.defaultdict(list)
 
         def timer(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
