@@ -130,18 +130,22 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def start(self) -> None:
+    def start(self, *, worker: bool = True) -> None:
+        """The web process and (unless `worker=False`: pages only, no job runs) the worker."""
         argv, web_env = web_command(self.port)
         self.env.update(web_env)
-        web = self._spawn("web", argv)
-        worker = self._spawn(
-            "worker",
-            [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
-        )
+        started = {"web": self._spawn("web", argv)}
+        if worker:
+            started["worker"] = self._spawn(
+                "worker",
+                [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
+            )
+        else:
+            del self.logs["worker"]
         deadline = time.monotonic() + STARTUP_SECONDS
-        web_up = worker_up = False
+        web_up, worker_up = False, not worker
         while not (web_up and worker_up):
-            for name, process in (("web", web), ("worker", worker)):
+            for name, process in started.items():
                 if process.poll() is not None:
                     raise RuntimeError(f"{name} exited early:\n{tail(self.logs[name])}")
             if time.monotonic() > deadline:
