@@ -40,7 +40,7 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 
 def user_with_production_hash(email: str, **extra: Any) -> Any:
-    """A user the Stack's servers (viewbait.settings' hashers, not the tests' MD5) can log in."""
+    """A user the Stack's servers log in with a production hasher (PBKDF2, few iterations)."""
     user = make_user(email, **extra)
     hasher = PBKDF2PasswordHasher()
     user.password = hasher.encode(PASSWORD, hasher.salt(), iterations=1000)
