@@ -28,6 +28,28 @@ def make_user(email: str, **extra: Any) -> Any:
     return UserFactory(email=email, **extra)
 
 
+@pytest.fixture(scope="session")
+def django_db_keepdb(request: pytest.FixtureRequest) -> bool:
+    """`--reuse-db` (the Makefile's default) keeps a PostgreSQL test database between runs. The
+    SQLite one is named per run (tests/settings.py), so keeping it would only pile up files in
+    var/: it is created and dropped as without the flag."""
+    from django.conf import settings
+
+    reuse = bool(request.config.getvalue("reuse_db"))
+    return reuse and settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any, django_db_keepdb: bool) -> None:
+    """pytest-django's set-up; then a kept database is emptied and seeded as its migrations
+    seeded it (tests.kept_db), whatever an earlier run left in it."""
+    if django_db_keepdb:
+        from tests import kept_db
+
+        with django_db_blocker.unblock():
+            kept_db.reset()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_redis_fault_state() -> Iterator[None]:
     """Every test starts with closed Redis breakers and an empty fault-log throttle (both are

@@ -156,7 +156,10 @@ class FakeStripe:
     # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> FakeStripe:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-stripe", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},  # stop()'s shutdown() waits up to one poll interval
+            name="fake-stripe",
+            daemon=True,
         )
         self._thread.start()
         return self

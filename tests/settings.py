@@ -34,7 +34,13 @@ if (
 ):
     _parts = urlsplit(_BASE_REDIS_URL)
     _base_db = int(_parts.path.strip("/") or 0)
-    _db = (_base_db + REDIS_DBS_PER_WORKER * int(XDIST_WORKER.removeprefix("gw"))) % 16
+    _worker = int(XDIST_WORKER.removeprefix("gw"))
+    if _worker >= 16 // REDIS_DBS_PER_WORKER:  # Redis has 16 databases: a fifth worker would wrap
+        raise RuntimeError(  # onto the first one's and FLUSHDB its cache mid-test
+            f"tests/settings.py: at most {16 // REDIS_DBS_PER_WORKER} xdist workers share one "
+            f"Redis (REDIS_URL); this is {XDIST_WORKER}. Run with -n {16 // REDIS_DBS_PER_WORKER}."
+        )
+    _db = (_base_db + REDIS_DBS_PER_WORKER * _worker) % 16
     os.environ["REDIS_URL"] = urlunsplit(_parts._replace(path=f"/{_db}"))
 
 from viewbait.settings import *  # noqa: E402, F403

@@ -8,28 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
-from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 pytestmark = pytest.mark.django_db
 
 CSRF = "schemacsrfschemacsrfschemacsrf12"  # a 32-character CSRF secret, cookie and header
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
 
 
 def test_schema_and_docs_are_served_without_a_cdn(anon_client) -> None:
@@ -58,6 +44,25 @@ def wsgi_app() -> Iterator[Any]:
 
 
 def test_every_operation_answers_as_documented(owner_client, wsgi_app) -> None:
+    # Imported here, not at collection: schemathesis costs every xdist worker about a second to
+    # import, and only the one that runs this test needs it (its pytest plugin is off too:
+    # pyproject.toml addopts).
+    import schemathesis
+    from schemathesis import GenerationMode
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    # check()'s source text seeds its derandomized examples: it reads CHECKS, as it always has.
+    CHECKS = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
     app = wsgi_app
     api = schemathesis.openapi.from_wsgi("/api/schema/?format=json", app)
     cookies = {"sessionid": owner_client.cookies["sessionid"].value, "csrftoken": CSRF}

@@ -98,7 +98,8 @@ class Stack:
         (tmp_path / "var").mkdir()
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "viewbait.settings",
+            # viewbait.settings; only new passwords get the tests' fast hasher (not under test).
+            "DJANGO_SETTINGS_MODULE": "tests.real_settings_fast_hash",
             "DATABASE_URL": database,
             "REDIS_URL": redis,
             "MEDIA_ROOT": str(tmp_path / "media"),
@@ -130,18 +131,22 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def start(self) -> None:
+    def start(self, *, worker: bool = True) -> None:
+        """The web process and (unless `worker=False`: pages only, no job runs) the worker."""
         argv, web_env = web_command(self.port)
         self.env.update(web_env)
-        web = self._spawn("web", argv)
-        worker = self._spawn(
-            "worker",
-            [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
-        )
+        started = {"web": self._spawn("web", argv)}
+        if worker:
+            started["worker"] = self._spawn(
+                "worker",
+                [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
+            )
+        else:
+            del self.logs["worker"]
         deadline = time.monotonic() + STARTUP_SECONDS
-        web_up = worker_up = False
+        web_up, worker_up = False, not worker
         while not (web_up and worker_up):
-            for name, process in (("web", web), ("worker", worker)):
+            for name, process in started.items():
                 if process.poll() is not None:
                     raise RuntimeError(f"{name} exited early:\n{tail(self.logs[name])}")
             if time.monotonic() > deadline:
@@ -160,15 +165,13 @@ class Stack:
             return False
 
     def stop(self) -> None:
+        """SIGKILL to each process group: how the servers shut down is not under test here, and a
+        graceful stop of the worker waits seconds for its consumers."""
         for process in self.processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+        for process in self.processes:
+            process.wait(timeout=10)
 
     def output(self) -> str:
         return "\n".join(f"--- {name} ---\n{tail(path)}" for name, path in self.logs.items())

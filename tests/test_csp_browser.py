@@ -1,9 +1,9 @@
 """The Content-Security-Policy holds in a real Chromium: every page satisfies it.
 
-The real stack (tests/test_browser.py's Stack: Daphne, a Dramatiq worker, Redis, with LOCAL_DEV=1
-as `make run`) serves the policy of viewbait.settings. A creator logs in and opens the studio
-(using its htmx filters, whose request hook now lives in static JS), the library, the plans page,
-a thumbnail page and a share page; a staff user opens the admin. Every `securitypolicyviolation`
+The real web process (tests/test_browser.py's Stack without its Dramatiq worker, as no job runs
+here; Redis; LOCAL_DEV=1 as `make run`) serves the policy of viewbait.settings. A creator logs in
+and opens the studio (using its htmx filters, whose request hook now lives in static JS), the
+library, the plans page, a thumbnail page and a share page; a staff user opens the admin. Every `securitypolicyviolation`
 event, console error and page error is collected: there must be none. As a check on the check, an
 inline script injected at the end must be refused and seen.
 """
@@ -40,7 +40,7 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 
 def user_with_production_hash(email: str, **extra: Any) -> Any:
-    """A user the Stack's servers (viewbait.settings' hashers, not the tests' MD5) can log in."""
+    """A user the Stack's servers log in with a production hasher (PBKDF2, few iterations)."""
     user = make_user(email, **extra)
     hasher = PBKDF2PasswordHasher()
     user.password = hasher.encode(PASSWORD, hasher.salt(), iterations=1000)
@@ -142,7 +142,7 @@ def test_pages_satisfy_the_content_security_policy(tmp_path: Path) -> None:
         user_with_production_hash("ops@example.com", is_staff=True, is_superuser=True)
         problems: list[str] = []
         try:
-            stack.start()
+            stack.start(worker=False)  # pages only: nothing here runs a job
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=str(CHROMIUM), args=CHROMIUM_ARGS

@@ -88,8 +88,10 @@ class Stack:
         )
 
     def close(self) -> None:
+        # SIGKILL, not a graceful stop: how workers shut down is not under test here, and a
+        # graceful Dramatiq stop waits seconds for its consumers' blocking reads to return.
         for worker in self.workers.values():
-            worker.stop()
+            worker.kill()
         self.broker.close()
         client = redis.Redis.from_url(self.redis_url)
         try:
