@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from studio import api, api_library
+from studio import api, api_library, converters  # noqa: F401 (registers <id:>)
 
 urlpatterns = [
     path("me", api.me, name="api-me"),
     path("faces", api.faces, name="api-faces"),
-    path("faces/<int:face_id>", api.face_detail, name="api-face"),
+    path("faces/<id:face_id>", api.face_detail, name="api-face"),
     path("styles", api.styles, name="api-styles"),
     path("palettes", api.palettes, name="api-palettes"),
     path("generate", api.generate, name="api-generate"),
@@ -17,16 +17,16 @@ urlpatterns = [
     path("studio/bootstrap", api_library.bootstrap, name="api-bootstrap"),
     path("thumbnails", api_library.thumbnails, name="api-thumbnails"),
     path("thumbnails/move", api_library.move_thumbnails, name="api-thumbnails-move"),
-    path("thumbnails/<int:thumbnail_id>", api_library.thumbnail_detail, name="api-thumbnail"),
+    path("thumbnails/<id:thumbnail_id>", api_library.thumbnail_detail, name="api-thumbnail"),
     path(
-        "thumbnails/<int:thumbnail_id>/download",
+        "thumbnails/<id:thumbnail_id>/download",
         api.thumbnail_download,
         name="api-thumbnail-download",
     ),
     path("projects", api_library.projects, name="api-projects"),
-    path("projects/<int:project_id>", api_library.project_detail, name="api-project"),
+    path("projects/<id:project_id>", api_library.project_detail, name="api-project"),
     path(
-        "projects/<int:project_id>/thumbnails",
+        "projects/<id:project_id>/thumbnails",
         api_library.project_thumbnails,
         name="api-project-thumbnails",
     ),

@@ -2,47 +2,47 @@ from __future__ import annotations
 
 from django.urls import path
 
-from studio import views, views_gallery, views_share
+from studio import converters, views, views_gallery, views_share  # noqa: F401 (registers <id:>)
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("studio/", views.studio, name="studio"),
     path("share/<str:token>/", views_share.shared_project, name="share-project"),
     path(
-        "share/<str:token>/t/<int:thumbnail_id>",
+        "share/<str:token>/t/<id:thumbnail_id>",
         views_share.shared_thumbnail,
         name="share-thumbnail",
     ),
     path(
-        "share/<str:token>/i/<int:thumbnail_id>/<str:variant>",
+        "share/<str:token>/i/<id:thumbnail_id>/<str:variant>",
         views_share.shared_image,
         name="share-image",
     ),
     path("studio/gallery", views_gallery.gallery_page, name="gallery-page"),
     path(
-        "studio/thumbnails/<int:thumbnail_id>",
+        "studio/thumbnails/<id:thumbnail_id>",
         views_gallery.thumbnail_page,
         name="thumbnail-page",
     ),
     path(
-        "studio/thumbnails/<int:thumbnail_id>/favorite",
+        "studio/thumbnails/<id:thumbnail_id>/favorite",
         views_gallery.toggle_favorite,
         name="thumbnail-favorite",
     ),
     path(
-        "studio/thumbnails/<int:thumbnail_id>/delete",
+        "studio/thumbnails/<id:thumbnail_id>/delete",
         views_gallery.delete_thumbnail,
         name="thumbnail-delete",
     ),
     path(
-        "studio/thumbnails/<int:thumbnail_id>/move",
+        "studio/thumbnails/<id:thumbnail_id>/move",
         views_gallery.move_thumbnail,
         name="thumbnail-move",
     ),
     path("studio/projects", views_gallery.create_project, name="project-create"),
-    path("studio/projects/<int:project_id>", views_gallery.update_project, name="project-update"),
+    path("studio/projects/<id:project_id>", views_gallery.update_project, name="project-update"),
     path(
-        "studio/projects/<int:project_id>/delete",
+        "studio/projects/<id:project_id>/delete",
         views_gallery.delete_project,
         name="project-delete",
     ),
@@ -57,17 +57,17 @@ urlpatterns = [
     path("studio/tools/<str:type_name>", views.run_tool, name="run-tool"),
     path("studio/library/", views.library, name="library"),
     path("studio/library/faces", views.create_face, name="face-create"),
-    path("studio/library/faces/<int:face_id>/delete", views.delete_face, name="face-delete"),
+    path("studio/library/faces/<id:face_id>/delete", views.delete_face, name="face-delete"),
     path("studio/library/styles", views.create_style, name="style-create"),
     path(
-        "studio/library/styles/<int:style_id>/preview",
+        "studio/library/styles/<id:style_id>/preview",
         views.style_preview,
         name="style-preview",
     ),
-    path("studio/library/styles/<int:style_id>/delete", views.delete_style, name="style-delete"),
+    path("studio/library/styles/<id:style_id>/delete", views.delete_style, name="style-delete"),
     path("studio/library/palettes", views.create_palette, name="palette-create"),
     path(
-        "studio/library/palettes/<int:palette_id>/delete",
+        "studio/library/palettes/<id:palette_id>/delete",
         views.delete_palette,
         name="palette-delete",
     ),

@@ -166,3 +166,24 @@ def test_move_form_refuses_a_unicode_digit(owner_client, thumbnail_id) -> None:
     """ "²".isdigit() is true but int("²") fails: the form parses ids with parse_id."""
     response = owner_client.post(f"/studio/thumbnails/{thumbnail_id}/move", {"project_id": "²"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/projects/{HUGE}/thumbnails",
+        f"/api/projects/{HUGE}",
+        f"/api/thumbnails/{HUGE}",
+        f"/api/faces/{HUGE}",
+        "/api/thumbnails/0",
+        f"/studio/thumbnails/{HUGE}",
+        f"/share/some-token/t/{HUGE}",
+    ],
+)
+def test_ids_no_primary_key_can_hold_are_404(owner_client, path: str) -> None:
+    """studio.converters' `<id:>`: an id above 2**63 - 1 (or 0) matches no route. With Django's
+    `<int:>` it reached the database: an OverflowError (500) on SQLite."""
+    response = owner_client.get(path)
+    assert response.status_code == 404
+    if path.startswith("/api/"):
+        assert response.json()["code"] == "not_found"

@@ -483,6 +483,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # studio.converters' `<id:...>`: a row id 1..2**63-1 (studio.serializers.MAX_ID).
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    },
 }
 
 # --- Rate limits (core.ratelimits) -------------------------------------------------------
