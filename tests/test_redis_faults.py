@@ -248,8 +248,9 @@ def test_repeated_faults_are_logged_once_per_interval(
     assert text.count("rate limiter store failed; letting face_upload through") == 1
     assert text.count("its clients fail fast") == 1
 
-    settings.REDIS_FAULT_LOG_INTERVAL_SECONDS = 0.2
-    time.sleep(0.3)
+    # An interval the three requests below fit in even on a loaded machine (0.2 s did not).
+    settings.REDIS_FAULT_LOG_INTERVAL_SECONDS = 1.5
+    time.sleep(1.6)
     caplog.clear()
     for _ in range(3):
         owner_client.post_json("/api/generate", {"title": "Down"})
