@@ -5,6 +5,7 @@ what was typed by accident."""
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,12 +13,14 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 
 from billing.models import Plan
 from generation.models import Job
 from studio.models import Project, Thumbnail
 from tests.conftest import make_user, set_plan
+from tests.factories.studio import ThumbnailFactory
 
 pytestmark = [
     pytest.mark.browser,
@@ -232,3 +235,63 @@ def test_a_finished_card_can_be_dismissed(live_server: Any) -> None:
         card.locator("[data-dismiss-job]").click()
         card.wait_for(state="detached", timeout=3000)
     assert refund == "Your 1 credit was refunded."
+
+
+def test_a_delivered_generate_card_collapses_into_the_gallery(live_server: Any) -> None:
+    """studio.js: the refresh of a finished generate card brings its thumbnails into the
+    gallery once (a second refresh, or a page that already shows them, adds no copy), and the
+    card leaves by itself after 6 s (the page's clock is driven, not waited for)."""
+    owner = make_user("collapse@example.com")
+    job = Job.objects.create(
+        user=owner,
+        type="generate_thumbnails",
+        params={"title": "Delivered", "aspect_ratio": "16:9", "resolution": "1K"},
+        status="succeeded",
+        stage="succeeded",
+        progress=100,
+        units=1,
+        units_succeeded=1,
+        cost=1,
+    )
+    early = ThumbnailFactory(owner=owner, job=job, title="On the first page", variation_index=0)
+    made: list[Any] = []
+
+    def deliver() -> None:  # the job's second image, finished after the page loaded
+        try:
+            made.append(ThumbnailFactory(owner=owner, job=job, title="Late", variation_index=1))
+        finally:
+            connection.close()
+
+    # What studio.js does for a job event: a holder card, then the card refreshed over it.
+    holder = (
+        f"() => {{ const d = document.createElement('div'); d.id = 'job-{job.pk}';"
+        " document.getElementById('jobs').prepend(d); }"
+    )
+    refresh = (
+        f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', "
+        f"{{target: '#job-{job.pk}', swap: 'outerHTML'}})"
+    )
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.clock.install()
+        page.goto(f"{live_server.url}/studio/")
+        worker = threading.Thread(target=deliver)  # Playwright's thread may not use the ORM
+        worker.start()
+        worker.join()
+        late = made[0]
+        page.evaluate(holder)
+        # The card as the websocket's "finished" refresh brings it in, then again (a repeated
+        # event); evaluate waits for each request, and the clock runs htmx's 20 ms settle.
+        page.evaluate(refresh)
+        page.clock.run_for(100)
+        page.locator(f"#gallery-live #thumbnail-{late.pk}").wait_for()
+        page.evaluate(refresh)
+        page.clock.run_for(100)
+        copies = {t.pk: page.locator(f"#thumbnail-{t.pk}").count() for t in (early, late)}
+        page.clock.run_for(5000)
+        cards_at_5_s = page.locator(f"article#job-{job.pk}").count()
+        page.clock.run_for(1500)  # past 6 s, and the 250 ms leaving transition
+        page.wait_for_function(f"document.querySelectorAll('#job-{job.pk}').length === 0")
+        in_gallery = page.locator(f"#thumbnail-{late.pk}").count()
+    assert copies == {early.pk: 1, late.pk: 1}
+    assert cards_at_5_s == 1
+    assert in_gallery == 1

@@ -268,7 +268,18 @@ document.addEventListener("click", (event) => {
     });
   }
 
+  // A job that finished just before the page loaded has its thumbnails on the first page
+  // already, and a card may be refreshed twice: a thumbnail brought in again is dropped, so
+  // each shows once.
+  function dropRepeatedLiveCards() {
+    document.querySelectorAll("#gallery-live > .thumb[data-thumbnail-id]").forEach((card) => {
+      const id = card.dataset.thumbnailId;
+      if (document.querySelectorAll(`#gallery-grid .thumb[data-thumbnail-id="${id}"]`).length > 1) card.remove();
+    });
+  }
+
   document.addEventListener("htmx:afterSettle", (event) => {
+    dropRepeatedLiveCards();
     syncCredits();
     countDown(document);
     collapseDelivered(document);
