@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -102,3 +103,39 @@ async def test_pages_and_static_files_through_the_asgi_handler() -> None:
     asset = await client.get(static("css/app.css"))
     assert asset.status_code == 200
     assert b"".join(asset.streaming_content)
+
+
+async def test_a_process_produces_at_most_the_bound_of_responses_at_once(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """viewbait.handlers: past WEB_REQUESTS_IN_FLIGHT, requests wait in the event loop; the
+    Stripe routes are not counted (a slow Stripe must not hold every slot)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from django.core.handlers.asgi import ASGIHandler
+
+    from viewbait.asgi import django_asgi_app
+    from viewbait.handlers import BoundedASGIHandler
+
+    assert isinstance(django_asgi_app, BoundedASGIHandler)  # what the servers run
+    settings.WEB_REQUESTS_IN_FLIGHT = 2
+    handler = BoundedASGIHandler()
+    running = {"bounded": 0, "stripe": 0}
+    peak = {"bounded": 0, "stripe": 0}
+
+    async def slow_response(self: Any, request: Any) -> str:
+        kind = "stripe" if request.path.startswith("/billing/") else "bounded"
+        running[kind] += 1
+        peak[kind] = max(peak[kind], running[kind])
+        await asyncio.sleep(0.05)
+        running[kind] -= 1
+        return str(request.path)
+
+    monkeypatch.setattr(ASGIHandler, "get_response_async", slow_response)
+    paths = ["/studio/"] * 6 + ["/billing/portal"] * 3
+    answers = await asyncio.gather(
+        *(handler.get_response_async(SimpleNamespace(path=p)) for p in paths)
+    )
+    assert answers == paths
+    assert peak == {"bounded": 2, "stripe": 3}

@@ -6,9 +6,13 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "viewbait.settings")
 
-from django.core.asgi import get_asgi_application
+import django
 
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)  # what django.core.asgi.get_asgi_application does first
+
+from viewbait.handlers import BoundedASGIHandler  # noqa: E402
+
+django_asgi_app = BoundedASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

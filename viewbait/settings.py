@@ -135,6 +135,11 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "viewbait.urls"
 ASGI_APPLICATION = "viewbait.asgi.application"
+# Requests one web process produces at once; more wait in its event loop (viewbait.handlers:
+# their threads otherwise trade the GIL at every database or Redis wait). 0: no bound.
+WEB_REQUESTS_IN_FLIGHT = env_int("WEB_REQUESTS_IN_FLIGHT", 4)
+# Routes that call Stripe while they answer (billing/urls.py), outside that bound.
+WEB_UNBOUNDED_PATH_PREFIXES = ["/plans/checkout/", "/plans/packs/", "/billing/", "/stripe/"]
 
 TEMPLATES = [
     {
