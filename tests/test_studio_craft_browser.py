@@ -211,17 +211,23 @@ def test_a_cooldown_message_counts_down_and_clears_itself(live_server: Any, sett
         assert page.locator("#generate-errors").inner_text().strip() == ""
 
 
-def test_a_finished_card_can_be_dismissed(live_server: Any) -> None:
-    owner = make_user("dismiss@example.com")
-    job = Job.objects.create(
+def finished_generate_job(owner: Any, title: str, status: str, **fields: Any) -> Job:
+    """A one-image 1K generate job that has already finished with `status`."""
+    return Job.objects.create(
         user=owner,
         type="generate_thumbnails",
-        params={"title": "Broken", "aspect_ratio": "16:9", "resolution": "1K"},
-        status="failed",
+        params={"title": title, "aspect_ratio": "16:9", "resolution": "1K"},
+        status=status,
         units=1,
-        units_failed=1,
         cost=1,
-        error="The image service failed.",
+        **fields,
+    )
+
+
+def test_a_finished_card_can_be_dismissed(live_server: Any) -> None:
+    owner = make_user("dismiss@example.com")
+    job = finished_generate_job(
+        owner, "Broken", "failed", units_failed=1, error="The image service failed."
     )
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
@@ -242,16 +248,8 @@ def test_a_delivered_generate_card_collapses_into_the_gallery(live_server: Any) 
     gallery once (a second refresh, or a page that already shows them, adds no copy), and the
     card leaves by itself after 6 s (the page's clock is driven, not waited for)."""
     owner = make_user("collapse@example.com")
-    job = Job.objects.create(
-        user=owner,
-        type="generate_thumbnails",
-        params={"title": "Delivered", "aspect_ratio": "16:9", "resolution": "1K"},
-        status="succeeded",
-        stage="succeeded",
-        progress=100,
-        units=1,
-        units_succeeded=1,
-        cost=1,
+    job = finished_generate_job(
+        owner, "Delivered", "succeeded", stage="succeeded", progress=100, units_succeeded=1
     )
     early = ThumbnailFactory(owner=owner, job=job, title="On the first page", variation_index=0)
     made: list[Any] = []
