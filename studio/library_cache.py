@@ -170,6 +170,11 @@ def owned_row_changed(sender: Any, instance: Face | Project, **_: Any) -> None:
 @receiver(post_save, sender=FaceImage)
 @receiver(post_delete, sender=FaceImage)
 def face_image_changed(sender: Any, instance: FaceImage, **_: Any) -> None:
-    # The face may be gone already (a cascade from deleting it, whose own signal invalidates).
-    owner_id = Face.objects.filter(pk=instance.face_id).values_list("owner_id", flat=True).first()
+    # The face is usually at hand (the photo was made with it); else one query. It may be gone
+    # already (a cascade from deleting it, whose own signal invalidates).
+    if FaceImage._meta.get_field("face").is_cached(instance):
+        owner_id = instance.face.owner_id
+    else:
+        faces = Face.objects.filter(pk=instance.face_id)
+        owner_id = faces.values_list("owner_id", flat=True).first()
     invalidate_owner_library(owner_id)

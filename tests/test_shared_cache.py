@@ -21,7 +21,8 @@ from django.test.utils import CaptureQueriesContext
 from billing.models import Plan
 from billing.services import change_plan, plan_table
 from core import shared_cache
-from studio.models import Face, Style
+from studio.library_cache import shared_styles
+from studio.models import Face, FaceImage, Style
 from studio.services import (
     do_create_palette,
     do_create_project,
@@ -30,6 +31,7 @@ from studio.services import (
     do_move_thumbnails,
     do_rename_project,
 )
+from studio.style_previews import ensure_preview
 from tests.conftest import JSONClient, make_user
 from tests.factories.studio import ThumbnailFactory
 
@@ -252,3 +254,31 @@ def test_a_cache_fault_falls_back_to_the_database(monkeypatch: pytest.MonkeyPatc
     shared_cache.reset_stats()
     assert plan_table()[0].slug == "free"
     assert shared_cache.stats()["billing:plans"]["errors"] == 1
+
+
+def test_a_new_face_photo_and_a_drawn_style_preview_reach_the_cached_lists(
+    creator: Any, client: JSONClient
+) -> None:
+    """Writes the signals on Face and Style do not see: a photo added to a face (FaceImage),
+    and a preview stored with update() (studio.style_previews.ensure_preview)."""
+    face = Face.objects.create(owner=creator, name="Photo later")
+    assert "<img" not in face_chip(client, face)
+    FaceImage.objects.create(face=face, image="faces/later.jpg", width=64, height=64)
+    assert "<img" in face_chip(client, face)
+
+    style = Style.objects.filter(owner=None).order_by("id").first()
+    assert style is not None
+    Style.objects.filter(pk=style.pk).update(preview="")  # undrawn (update: no invalidation)
+    shared_cache.invalidate("library:styles")
+    assert not next(s for s in shared_styles() if s.pk == style.pk).preview
+    ensure_preview(Style.objects.get(pk=style.pk))
+    assert next(s for s in shared_styles() if s.pk == style.pk).preview
+
+
+def face_chip(client: JSONClient, face: Face) -> str:
+    html = client.get("/studio/").content.decode()
+    match = re.search(
+        rf'<label class="chip face-chip"><input [^>]*value="{face.pk}">.*?</label>', html
+    )
+    assert match, html[:200]
+    return match[0]
