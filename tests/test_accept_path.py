@@ -127,3 +127,20 @@ def test_a_duplicate_found_under_the_lock_is_replayed_and_charges_nothing(
     assert again.json()["credits_remaining"] == balance
     assert CreditAccount.objects.get(user=starter).balance == balance
     assert Job.objects.filter(user=starter).count() == 1
+
+
+def test_a_key_reused_for_another_body_found_under_the_lock_is_refused(
+    starter: Any, owner_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = generate(owner_client, 1)
+    assert first.status_code == 202
+    balance = CreditAccount.objects.get(user=starter).balance
+    # As if both requests passed the replay check before either took the lock.
+    monkeypatch.setattr(pipeline, "find_replay", lambda **_: None)
+    other = owner_client.post_json(
+        "/api/generate", {"title": "Another body"}, HTTP_IDEMPOTENCY_KEY="accept-1"
+    )
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert CreditAccount.objects.get(user=starter).balance == balance
+    assert Job.objects.filter(user=starter).count() == 1
