@@ -22,8 +22,12 @@ from typing import Any
 
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
 
 from core.shared_cache import cached, invalidate
+from studio.cards import prepare_cards
+from studio.gallery import DEFAULT_PAGE_SIZE, GalleryFilter, gallery_queryset, page_of
 from studio.media import MediaSigner
 from studio.models import Project, Thumbnail
 
@@ -41,21 +45,29 @@ def namespace(owner_id: int) -> str:
     return f"studio:gallery:{owner_id}"
 
 
-def first_page_html(owner_id: int, can_analyse_palette: bool, render: Any) -> str:
-    """The owner's unfiltered first gallery page: the cached fragment when it is current, else
-    `render()` (a str) cached for the next request."""
+def first_page_html(
+    owner: Any, projects: list[Project], *, can_analyse_palette: bool
+) -> SafeString:
+    """The owner's unfiltered first gallery page (the `gallery-page` partial of
+    studio/studio.html; `projects` fill each card's move menu): the cached fragment when it is
+    current, else rendered and cached for the next request."""
     expires = MediaSigner().expires
 
     def load() -> GalleryFragment:
-        return GalleryFragment(expires, can_analyse_palette, str(render()))
+        filters = GalleryFilter()
+        page = page_of(gallery_queryset(owner, filters), None, DEFAULT_PAGE_SIZE, filters)
+        prepare_cards(owner, page.items)
+        context = {"page": page, "filters": filters, "projects": projects, "cursor": None}
+        html = render_to_string("studio/studio.html#gallery-page", context)
+        return GalleryFragment(expires, can_analyse_palette, html)
 
     fragment = cached(
-        namespace(owner_id),
+        namespace(owner.pk),
         load,
         timeout=FRAGMENT_CACHE_SECONDS,
         valid=lambda f: f.expires == expires and f.can_analyse_palette == can_analyse_palette,
     )
-    return fragment.html
+    return mark_safe(fragment.html)  # noqa: S308  (rendered by this project's template)
 
 
 def invalidate_gallery(owner_id: int) -> None:

@@ -172,6 +172,7 @@ def owned_row_changed(sender: Any, instance: Face | Project, **_: Any) -> None:
 def face_image_changed(sender: Any, instance: FaceImage, **_: Any) -> None:
     # The face is usually at hand (the photo was made with it); else one query. It may be gone
     # already (a cascade from deleting it, whose own signal invalidates).
+    owner_id: int | None
     if FaceImage._meta.get_field("face").is_cached(instance):
         owner_id = instance.face.owner_id
     else:

@@ -15,11 +15,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.formats import date_format
-from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -36,13 +34,7 @@ from generation.services import cancel_job as do_cancel_job
 from studio import services
 from studio.cards import prepare_cards
 from studio.forms import FaceForm, PaletteForm, StyleForm
-from studio.gallery import (
-    DEFAULT_PAGE_SIZE,
-    GalleryFilter,
-    gallery_queryset,
-    page_of,
-    parse_filters,
-)
+from studio.gallery import GalleryFilter, parse_filters
 from studio.gallery_cache import first_page_html
 from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
@@ -92,30 +84,14 @@ def _plan_options(plan: Plan) -> dict[str, list[tuple[Any, bool, str]]]:
     }
 
 
-def _first_page(user: Any, filters: GalleryFilter, projects: list[Project]) -> Callable[[], str]:
-    """Renders the gallery's first page for `filters` (studio.gallery_cache caches it)."""
-
-    def render() -> str:
-        page = page_of(gallery_queryset(user, filters), None, DEFAULT_PAGE_SIZE, filters)
-        prepare_cards(user, page.items)
-        context = {"page": page, "filters": filters, "projects": projects, "cursor": None}
-        return render_to_string("studio/studio.html#gallery-page", context)
-
-    return render
-
-
 def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -> dict[str, Any]:
     user = request.user
     landing = filters == GalleryFilter()  # the unfiltered first page: from the fragment cache
     data = load_studio(user, filters, with_page=not landing)
     gallery_html = None
     if landing:
-        gallery_html = mark_safe(  # noqa: S308  (HTML this project's template rendered)
-            first_page_html(
-                user.pk,
-                data.plan.has_feature("analyse_palette"),
-                _first_page(user, filters, data.projects),
-            )
+        gallery_html = first_page_html(
+            user, data.projects, can_analyse_palette=data.plan.has_feature("analyse_palette")
         )
     else:
         assert data.page is not None
