@@ -45,14 +45,15 @@ run: seed
 	PORT=$(PORT) $(BIN)/python -m viewbait.serve
 
 # Parallel workers (pytest-xdist; each has its own test database and Redis databases, see
-# tests/settings.py: at most 4 share one Redis); PYTEST_ARGS="" runs in one process. The suite is
-# CPU-bound: more workers than cores only slow it down. --reuse-db keeps the PostgreSQL test
+# tests/settings.py: at most 4 share one Redis); PYTEST_ARGS="" runs in one process. `-n auto`
+# starts two per CPU, at most 4 (tests/conftest.py: much of the suite waits on other processes,
+# so a 2-core machine stays busy with 4). --reuse-db keeps the PostgreSQL test
 # databases between runs; plans, styles and packs come from data migrations and transactional tests
 # flush them, so tests/kept_db.py empties a kept database and seeds it again at the start
 # (--create-db starts from scratch). Bytecode is written even where the environment sets
 # PYTHONDONTWRITEBYTECODE (Docker images do): otherwise every worker rewrites and compiles every
 # test module again on each run.
-PYTEST_ARGS ?= -n auto --maxprocesses 4 --dist worksteal --reuse-db
+PYTEST_ARGS ?= -n auto --dist worksteal --reuse-db
 
 test: install
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -8,7 +8,9 @@ want=()
 [[ -e /usr/share/fonts/truetype/noto/NotoSans-Bold.ttf ]] || want+=(fonts-noto-core)
 [[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]] || want+=(fonts-noto-color-emoji)
 [[ -d /usr/share/fonts/opentype/noto ]] || want+=(fonts-noto-cjk)
-[[ -x /usr/bin/chromium ]] || want+=(chromium)
+[[ -x /usr/bin/chromium ]] || want+=(chromium)  # scripts/screenshots.py
+# The browser tests' Chromium (tests/browser.py): the headless-only build, a fraction of the CPU.
+[[ -x /usr/bin/chromium-headless-shell ]] || want+=(chromium-headless-shell)
 command -v wrk >/dev/null || want+=(wrk)  # benchmarks/http_ratios.py's load generator
 ((${#want[@]})) || exit 0
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from tests.browser import CHROMIUM, launch
 from tests.conftest import FACE_PHOTO
 from tests.servers import BIN, ROOT, database_url, free_port, web_command
 
@@ -34,16 +35,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TITLE = "I Tried 100 Coffee Shops: Only 1 Was Worth It"
 SCREENSHOT = Path("/tmp/viewbait-studio.png")
 STARTUP_SECONDS = 40
@@ -196,7 +187,7 @@ def drive(stack: Stack, session: Callable[..., None], *args: Any) -> None:
     try:
         stack.start()
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = launch(playwright)
             try:
                 session(browser, stack.base_url, *args)
             finally:

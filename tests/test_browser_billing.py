@@ -19,9 +19,10 @@ import pytest
 
 from billing import payments
 from billing.models import CreditLedgerEntry, StripeEvent, Subscription
+from tests.browser import CHROMIUM
 from tests.fake_stripe import FakeStripe
 from tests.servers import database_url, free_port
-from tests.test_browser import CHROMIUM, WAIT_MS, Stack, drive
+from tests.test_browser import WAIT_MS, Stack, drive
 
 pytestmark = [
     pytest.mark.browser,

@@ -21,8 +21,9 @@ import pytest
 from generation.models import Job
 from generation.registry import job_types
 from studio.models import Thumbnail
+from tests.browser import CHROMIUM
 from tests.servers import database_url
-from tests.test_browser import CHROMIUM, WAIT_MS, Stack, drive, redis_url
+from tests.test_browser import WAIT_MS, Stack, drive, redis_url
 
 pytestmark = [
     pytest.mark.browser,

@@ -19,9 +19,10 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from PIL import Image
 
 from studio.models import Project, Thumbnail
+from tests.browser import CHROMIUM, launch
 from tests.conftest import make_user
 from tests.servers import database_url
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, Stack, redis_url
+from tests.test_browser import WAIT_MS, Stack, redis_url
 
 pytestmark = [
     pytest.mark.browser,
@@ -144,9 +145,7 @@ def test_pages_satisfy_the_content_security_policy(tmp_path: Path) -> None:
         try:
             stack.start(worker=False)  # pages only: nothing here runs a job
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-                )
+                browser = launch(playwright)
                 try:
                     problems += creator_pages(browser, stack.base_url, thumbnail, project)
                     problems += admin_pages(browser, stack.base_url, thumbnail)

@@ -4,7 +4,6 @@ and back: the DOM stays bounded and every thumbnail is shown, once, in order. Th
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
@@ -12,22 +11,13 @@ from django.core.management import call_command
 from django.test import Client
 
 from studio.models import Thumbnail
+from tests.browser import launch
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DOM_BOUND = 60
 LIBRARY_SIZE = 200  # > 3 x DOM_BOUND: the bound holds only if pages leave the DOM
 MAX_STEPS = 500  # scroll steps before giving up (a wheel step is 1300 px, a card row ~250)
@@ -38,12 +28,6 @@ SNAPSHOT = """() => {
   const bottom = window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 4;
   return {ids, busy: !!busy, end, bottom, top: window.scrollY <= 0};
 }"""
-
-
-def launch(playwright: Any) -> Any:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (make installs it with apt)")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 def settle(page: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ what was typed by accident."""
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from django.test import Client
 from billing.models import Plan
 from generation.models import Job
 from studio.models import Project, Thumbnail
+from tests.browser import launch
 from tests.conftest import make_user, set_plan
 from tests.factories.studio import ThumbnailFactory
 
@@ -27,8 +27,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 RTL_TITLE = "أفضل عشر وجبات في المدينة: تجربتي الكاملة"
@@ -39,12 +37,10 @@ def signed_in(live_server: Any, user: Any, viewport: dict[str, int]) -> Iterator
     """A Chromium page signed in as `user`."""
     from playwright.sync_api import sync_playwright
 
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (make installs it with apt)")
     client = Client()
     client.force_login(user)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         try:
             context = browser.new_context(viewport=viewport)
             context.add_cookies(

@@ -9,6 +9,7 @@ Set `DATABASE_URL`, `REDIS_URL` and `GEMINI_API_KEY` to use real services.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -86,8 +87,13 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
+# Daphne's `runserver` (HTTP and the /ws/ websockets on one port) only for `manage.py runserver`:
+# the app imports Twisted and Autobahn (0.17 s of every process start, measured with
+# `python -X importtime`), which the Procfile's gunicorn + uvicorn web process, the Dramatiq
+# worker and the management commands never use.
+RUNSERVER = len(sys.argv) > 1 and sys.argv[1] == "runserver"
 INSTALLED_APPS = [
-    "daphne",
+    *(["daphne"] if RUNSERVER else []),
     "viewbait.apps.ViewBaitConfig",  # refuses to start on the repository's SECRET_KEY
     "csp",
     "django.contrib.admin",
