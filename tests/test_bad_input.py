@@ -12,14 +12,11 @@ HUGE = 10**30
 
 
 @pytest.fixture
-def thumbnail_id(owner, owner_client, submit, run_jobs, settings, monkeypatch) -> int:
-    # The lease heartbeat writes on its own connection, which cannot see this test's
-    # uncommitted job: on a slow machine its first write would stop the render.
-    settings.JOB_LEASE_SECONDS = 3600
-    monkeypatch.setattr("generation.services.PROGRESS_WRITE_SECONDS", 3600)
-    data = submit(owner_client, {"title": "Odd input"}).json()
-    run_jobs()
-    return int(owner_client.get(f"/api/jobs/{data['id']}").json()["thumbnails"][0]["id"])
+def thumbnail_id(owner) -> int:
+    """One of the owner's thumbnails (a factory row: these requests never read its image)."""
+    from tests.factories.studio import ThumbnailFactory
+
+    return int(ThumbnailFactory(owner=owner).pk)
 
 
 @pytest.mark.parametrize(
