@@ -393,7 +393,7 @@ def test_hang_past_the_timeout_is_provider_timeout_after_one_attempt(
     )
     elapsed = time.monotonic() - started
 
-    assert 0.4 < elapsed < 2.5
+    assert 0.4 < elapsed < 5  # one 0.5 s timeout, not a hang (the attempts are counted above)
     assert error.retryable
     assert error.trips_breaker
 

@@ -167,7 +167,9 @@ def test_the_breaker_fails_fast_probes_once_per_cooldown_and_closes_on_an_answer
         started = time.monotonic()
         with pytest.raises(RedisUnavailable):
             client.ping()
-        assert time.monotonic() - started < 0.1
+        # Well under the 0.3 s read timeout a network wait would take (and loose enough for a
+        # loaded CI machine's scheduling).
+        assert time.monotonic() - started < 0.2
     redis_server.resume()
     time.sleep(0.5)
     assert client.ping() is True  # the probe
@@ -191,7 +193,7 @@ def test_the_dramatiq_broker_has_short_timeouts_and_fails_fast(
     started = time.monotonic()
     with pytest.raises(RedisUnavailable):
         broker.enqueue(message)
-    assert time.monotonic() - started < 0.1
+    assert time.monotonic() - started < 0.3  # the timeout is 0.5 s
     redis_server.resume()
     broker.client.connection_pool.disconnect()
 
@@ -213,7 +215,7 @@ def test_progress_publishing_never_makes_the_worker_wait_on_a_hung_redis(
     channel = asyncio.run(listen())
     app_on_private_redis.pause()
     (_, took) = timed(lambda: [publish_job(job, with_result=False) for _ in range(50)])
-    assert took < 0.25  # 50 events queued; none waited on Redis (one timeout is 0.5 s)
+    assert took < 0.4  # 50 events queued; none waited on Redis (one timeout is 0.5 s)
     assert flush_publications(timeout=5)  # one timeout, then the rest were dropped fast
 
     app_on_private_redis.resume()
