@@ -113,26 +113,44 @@ def request_fingerprint(params: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# The two look-ups every accepted generate makes, written out: the ORM spends about 0.4 ms of
+# CPU compiling each (its COUNT aggregate more), several times what PostgreSQL spends answering
+# it on its indexes (the (user, idempotency_key) constraint; (user, status, -created_at)).
+_KEY_FINGERPRINT_SQL = (
+    "SELECT request_fingerprint FROM {job} WHERE user_id = %s AND idempotency_key = %s LIMIT 1"
+)
+_UNFINISHED_SQL = "SELECT COUNT(*) FROM {job} WHERE user_id = %s AND status IN (%s, %s)"
+
+
+def _job_sql(template: str) -> str:
+    """`template` with the Job table's quoted name."""
+    return template.format(job=connection.ops.quote_name(Job._meta.db_table))
+
+
 def find_replay(*, user: User, idempotency_key: str | None, fingerprint: str) -> Job | None:
-    """The job an earlier request with this key created, or None (one query, none without a
-    key; a second loads the job when there is one). Raises IdempotencyKeyReused if the key was
-    used with a different body."""
+    """The job an earlier request with this key created, or None (one indexed query, none
+    without a key; a second loads the job when there is one). Raises IdempotencyKeyReused if
+    the key was used with a different body."""
     if not idempotency_key:
         return None
-    # Unique together; no ORDER BY (the model's default ordering would only cost compile time).
-    rows = Job.objects.filter(user_id=user.pk, idempotency_key=idempotency_key).order_by()
-    found = list(rows.values_list("request_fingerprint", flat=True)[:1])  # usually none
-    if not found:
+    with connection.cursor() as cursor:
+        cursor.execute(_job_sql(_KEY_FINGERPRINT_SQL), [user.pk, idempotency_key])
+        row = cursor.fetchone()  # usually none
+    if row is None:
         return None
-    if found[0] != fingerprint:
+    if row[0] != fingerprint:
         raise IdempotencyKeyReused
-    return rows.get()
+    return Job.objects.get(user=user, idempotency_key=idempotency_key)
 
 
 def unfinished_jobs(user: User) -> int:
     """How many of `user`'s jobs are queued or running (one COUNT on the (user, status)
     index)."""
-    return Job.objects.filter(user_id=user.pk, status__in=UNFINISHED).order_by().count()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _job_sql(_UNFINISHED_SQL), [user.pk, *(status.value for status in UNFINISHED)]
+        )
+        return int(cursor.fetchone()[0])
 
 
 class _Replayed(Exception):

@@ -17,8 +17,10 @@ from django.test.utils import CaptureQueriesContext
 from billing.models import CreditAccount, Plan
 from billing.services import adjust_credits, debit_credits
 from generation import pipeline
+from generation.errors import IdempotencyKeyReused
 from generation.models import Job
 from generation.progress import flush_publications, publish_job
+from generation.services import find_replay, unfinished_jobs
 from tests.conftest import set_plan
 from tests.servers import RedisServer
 
@@ -177,3 +179,24 @@ def test_a_duplicate_found_under_the_lock_is_replayed_before_insufficient_credit
     assert CreditAccount.objects.get(user=starter).balance == 0
     assert Job.objects.filter(user=starter).count() == 1
     assert generate(owner_client, 2).json()["code"] == "insufficient_credits"
+
+
+def test_unfinished_jobs_counts_only_the_users_queued_and_running_jobs(
+    owner: Any, other: Any
+) -> None:
+    for status in Job.Status:
+        Job.objects.create(user=owner, type="generate_thumbnails", status=status)
+    Job.objects.create(user=other, type="generate_thumbnails", status=Job.Status.QUEUED)
+    assert unfinished_jobs(owner) == 2
+    assert unfinished_jobs(other) == 1
+
+
+def test_find_replay_reads_the_key_of_this_user_only(owner: Any, other: Any) -> None:
+    job = Job.objects.create(
+        user=owner, type="generate_thumbnails", idempotency_key="k", request_fingerprint="f"
+    )
+    assert find_replay(user=owner, idempotency_key="k", fingerprint="f") == job
+    assert find_replay(user=other, idempotency_key="k", fingerprint="f") is None
+    assert find_replay(user=owner, idempotency_key=None, fingerprint="f") is None
+    with pytest.raises(IdempotencyKeyReused):
+        find_replay(user=owner, idempotency_key="k", fingerprint="another body")
