@@ -80,7 +80,8 @@ def _instance_copy(field: Field) -> Field:
     instance's; a nested serializer (whose fields are per instance) gets DRF's deep copy."""
     if isinstance(field, serializers.BaseSerializer):
         return copy.deepcopy(field)
-    clone = copy.copy(field)
+    clone = object.__new__(type(field))  # as copy.copy, without its reduce protocol's cost
+    clone.__dict__.update(field.__dict__)
     child = getattr(field, "child", None)
     if isinstance(field, serializers.ListField | serializers.DictField) and child is not None:
         clone.child = _instance_copy(child)
