@@ -3,9 +3,11 @@ studio's form posts (where an empty select sends "")."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.fields import Field
 
 MAX_ID = 2**63 - 1  # the largest value of a 64-bit signed primary key (PostgreSQL bigint)
 
@@ -68,3 +70,35 @@ class IdList(serializers.ListField):
         kwargs.setdefault("default", list)
         kwargs.setdefault("child", serializers.IntegerField(min_value=1, max_value=MAX_ID))
         super().__init__(**kwargs)
+
+
+def _instance_copy(field: Field) -> Field:
+    """A copy of a declared (never bound) field for one serializer instance to bind: shallow,
+    sharing the field's read-only state (validators, error messages, choices) with the
+    declaration. A list or dict field gets its own copy of its child (which its `__init__`
+    bound already), re-parented to the copy, so `child.root` and `child.context` are this
+    instance's; a nested serializer (whose fields are per instance) gets DRF's deep copy."""
+    if isinstance(field, serializers.BaseSerializer):
+        return copy.deepcopy(field)
+    clone = object.__new__(type(field))  # as copy.copy, without its reduce protocol's cost
+    clone.__dict__.update(field.__dict__)
+    child = getattr(field, "child", None)
+    if isinstance(field, serializers.ListField | serializers.DictField) and child is not None:
+        clone.child = _instance_copy(child)
+        clone.child.parent = clone
+    return clone
+
+
+class InputSerializer(serializers.Serializer):
+    """The base of the job types' input schemas: validates like `serializers.Serializer`, but
+    each instance gets shallow copies of the declared fields instead of DRF's deep copies (a
+    deep copy re-runs every field's `__init__`: 0.2-0.4 ms of CPU per generate request).
+
+    Safe because nothing mutates a field after its `__init__` but `bind` (field name, parent,
+    label, source), which sets attributes on the instance's own copy; the declarations are
+    never bound or validated with, so instances in concurrent threads share only read-only
+    state. Subclasses must keep it so: no in-place edits of a field's validators or error
+    messages, and mutable defaults only as callables (`default=list`)."""
+
+    def get_fields(self) -> dict[str, Field]:
+        return {name: _instance_copy(field) for name, field in self._declared_fields.items()}

@@ -1,9 +1,11 @@
 """The studio's first paint in one go: the same data for `GET /studio/` and
 `GET /api/studio/bootstrap`, in a constant number of queries whatever the library's size
-(each list is one query or one query plus one prefetch; the gallery is one keyset page)."""
+(each list is one query or one query plus one prefetch; the gallery is one keyset page; the
+jobs in flight one COUNT, plus their query and prefetch when there are any)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,7 @@ from billing.services import account_cache_namespaces, effective_plan, get_balan
 from core.shared_cache import warm
 from generation.models import Job
 from generation.progress import JobPayload, job_payload
+from generation.services import unfinished_jobs
 from studio import gallery_cache
 from studio.gallery import DEFAULT_PAGE_SIZE, GalleryFilter, Page, gallery_queryset, page_of
 from studio.library_cache import (
@@ -50,13 +53,17 @@ def load_studio(
     namespaces = [*account_cache_namespaces(user), *SHARED_NAMESPACES, owner_namespace(user.pk)]
     warm(*namespaces, *gallery)  # one Redis round trip
     faces, projects = faces_and_projects(user)
-    active = (
-        Job.objects.filter(user=user, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
-        .prefetch_related(
-            Prefetch("thumbnails", queryset=Thumbnail.objects.order_by("variation_index"))
+    active: Iterable[Job] = ()
+    # Most visits find no job in flight: a COUNT on the (user, status) index then stands in for
+    # the jobs' query (a tenth of its CPU); with jobs in flight it costs one query more.
+    if unfinished_jobs(user):
+        active = (
+            Job.objects.filter(user=user, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+            .prefetch_related(
+                Prefetch("thumbnails", queryset=Thumbnail.objects.order_by("variation_index"))
+            )
+            .order_by("-created_at")[:ACTIVE_JOBS_SHOWN]
         )
-        .order_by("-created_at")[:ACTIVE_JOBS_SHOWN]
-    )
     return StudioData(
         plan=effective_plan(user),
         credits=get_balance(user),

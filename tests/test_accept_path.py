@@ -14,11 +14,13 @@ import redis.connection as sync_connection
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from billing.models import CreditAccount
-from billing.services import adjust_credits
+from billing.models import CreditAccount, Plan
+from billing.services import adjust_credits, debit_credits
 from generation import pipeline
+from generation.errors import IdempotencyKeyReused
 from generation.models import Job
 from generation.progress import flush_publications, publish_job
+from generation.services import find_replay, unfinished_jobs
 from tests.conftest import set_plan
 from tests.servers import RedisServer
 
@@ -144,3 +146,57 @@ def test_a_key_reused_for_another_body_found_under_the_lock_is_refused(
     assert other.json()["code"] == "idempotency_key_reused"
     assert CreditAccount.objects.get(user=starter).balance == balance
     assert Job.objects.filter(user=starter).count() == 1
+
+
+def test_a_duplicate_found_under_the_lock_is_replayed_before_too_many_jobs(
+    starter: Any, owner_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = generate(owner_client, 1)
+    assert first.status_code == 202
+    Plan.objects.filter(slug="starter").update(max_concurrent_jobs=1)  # the first job fills it
+    balance = CreditAccount.objects.get(user=starter).balance
+    monkeypatch.setattr(pipeline, "find_replay", lambda **_: None)
+    again = generate(owner_client, 1)
+    assert again.status_code == 202, again.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert CreditAccount.objects.get(user=starter).balance == balance
+    assert generate(owner_client, 2).json()["code"] == "too_many_jobs"  # a new key is refused
+
+
+def test_a_duplicate_found_under_the_lock_is_replayed_before_insufficient_credits(
+    starter: Any, owner_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = generate(owner_client, 1)
+    assert first.status_code == 202
+    left = CreditAccount.objects.get(user=starter).balance
+    debit_credits(user=starter, amount=left, idempotency_key="spend-all", reason="test")
+    monkeypatch.setattr(pipeline, "find_replay", lambda **_: None)
+    again = generate(owner_client, 1)
+    assert again.status_code == 202, again.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert CreditAccount.objects.get(user=starter).balance == 0
+    assert Job.objects.filter(user=starter).count() == 1
+    assert generate(owner_client, 2).json()["code"] == "insufficient_credits"
+
+
+def test_unfinished_jobs_counts_only_the_users_queued_and_running_jobs(
+    owner: Any, other: Any
+) -> None:
+    for status in Job.Status:
+        Job.objects.create(user=owner, type="generate_thumbnails", status=status)
+    Job.objects.create(user=other, type="generate_thumbnails", status=Job.Status.QUEUED)
+    assert unfinished_jobs(owner) == 2
+    assert unfinished_jobs(other) == 1
+
+
+def test_find_replay_reads_the_key_of_this_user_only(owner: Any, other: Any) -> None:
+    job = Job.objects.create(
+        user=owner, type="generate_thumbnails", idempotency_key="k", request_fingerprint="f"
+    )
+    assert find_replay(user=owner, idempotency_key="k", fingerprint="f") == job
+    assert find_replay(user=other, idempotency_key="k", fingerprint="f") is None
+    assert find_replay(user=owner, idempotency_key=None, fingerprint="f") is None
+    with pytest.raises(IdempotencyKeyReused):
+        find_replay(user=owner, idempotency_key="k", fingerprint="another body")

@@ -213,3 +213,18 @@ def test_home_lists_the_plans(anon_client) -> None:
     html = anon_client.get("/").content.decode()
     for text in ("Free", "$0", "Starter", "$19.99", "Advanced", "$49.99", "Pro", "$99.99"):
         assert text in html, text
+
+
+def test_studio_shows_the_jobs_in_flight_and_none_once_they_finish(owner, owner_client) -> None:
+    assert 'class="job ' not in owner_client.get("/studio/").content.decode()
+    queued = Job.objects.create(
+        user=owner, type="generate_thumbnails", params={"title": "In flight"}, units=1
+    )
+    running = Job.objects.create(user=owner, type="generate_thumbnails", status="running")
+    Job.objects.create(user=owner, type="generate_thumbnails", status="succeeded")
+    html = owner_client.get("/studio/").content.decode()
+    assert f'id="job-{queued.pk}"' in html and "In flight" in html
+    assert f'id="job-{running.pk}"' in html
+    assert html.count('class="job ') == 2
+    Job.objects.filter(pk__in=[queued.pk, running.pk]).update(status="failed")
+    assert 'class="job ' not in owner_client.get("/studio/").content.decode()

@@ -27,7 +27,7 @@ from generation.registry import CachePolicy, JobOutcome, JobType
 from generation.services import JobContext
 from studio import services
 from studio.images import ImageRejected, decode_upload, encode_png
-from studio.serializers import OptionalId
+from studio.serializers import InputSerializer, OptionalId
 
 MAX_COLORS = 6
 MIN_COLORS = 3
@@ -59,7 +59,7 @@ HUES = (
 )
 
 
-class AnalysePaletteInput(serializers.Serializer):
+class AnalysePaletteInput(InputSerializer):
     """`{"thumbnail_id"}` (one of the creator's thumbnails) or a multipart `image` file."""
 
     thumbnail_id = OptionalId()

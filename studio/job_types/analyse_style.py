@@ -70,7 +70,7 @@ from generation.services import JobContext
 from studio.images import ImageRejected, decode_upload, encode_png
 from studio.job_types.analyse_palette import color_name, measure_colors
 from studio.models import Thumbnail
-from studio.serializers import MAX_ID
+from studio.serializers import MAX_ID, InputSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class IdsField(serializers.Field):
         return value
 
 
-class AnalyseStyleInput(serializers.Serializer):
+class AnalyseStyleInput(InputSerializer):
     """`thumbnail_ids` and/or multipart `images`: 1-10 images in all."""
 
     thumbnail_ids = IdsField()

@@ -81,7 +81,7 @@ from studio.job_types.generate import (
 from studio.models import Face, Thumbnail
 from studio.outputs import discard_unit_files, store_thumbnail, thumbnail_payload
 from studio.prompts import split_title
-from studio.serializers import MAX_ID, IdList, OptionalId, Text
+from studio.serializers import MAX_ID, IdList, InputSerializer, OptionalId, Text
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class CommaIdList(IdList):
         return super().to_internal_value(data)
 
 
-class ChangesInput(serializers.Serializer):
+class ChangesInput(InputSerializer):
     """What an edit changes; a key that is absent keeps the source's value."""
 
     title = Text(max_length=services.TITLE_MAX_CHARS, default=empty)
@@ -123,7 +123,7 @@ class ChangesInput(serializers.Serializer):
     new_seed = serializers.BooleanField(required=False)
 
 
-class EditInput(serializers.Serializer):
+class EditInput(InputSerializer):
     """An edit request; see the module docstring."""
 
     thumbnail_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)

@@ -55,7 +55,7 @@ from generation.providers.base import InvalidJSONReturned, JSONRequest
 from generation.registry import CachePolicy, JobOutcome, JobType
 from generation.services import JobContext
 from studio import services
-from studio.serializers import OptionalId, Text
+from studio.serializers import InputSerializer, OptionalId, Text
 
 MAX_SUGGESTIONS = 3
 MAX_CHARS = 59  # suggestions are under 60 characters
@@ -150,7 +150,7 @@ EMOTIONS = (
 )
 
 
-class EnhanceTitleInput(serializers.Serializer):
+class EnhanceTitleInput(InputSerializer):
     title = Text(max_length=services.TITLE_MAX_CHARS)
     style_id = OptionalId()
     emotion = Text(max_length=60)

@@ -38,14 +38,14 @@ from studio.outputs import (
     thumbnail_payload,
 )
 from studio.prompts import PromptInput, build_prompt, split_title
-from studio.serializers import IdList, OptionalId, Text
+from studio.serializers import IdList, InputSerializer, OptionalId, Text
 
 logger = logging.getLogger(__name__)
 
 MAX_FACES_PER_REQUEST = 3
 
 
-class GenerateInput(serializers.Serializer):
+class GenerateInput(InputSerializer):
     """A generate request (JSON API and the studio's form)."""
 
     title = Text(max_length=services.TITLE_MAX_CHARS)

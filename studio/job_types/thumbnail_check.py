@@ -46,7 +46,7 @@ from generation.registry import CachePolicy, JobOutcome, JobType
 from generation.services import JobContext
 from studio import saliency, services
 from studio.media import MediaSigner, media_url
-from studio.serializers import MAX_ID
+from studio.serializers import MAX_ID, InputSerializer
 
 HEATMAP_FEATURE = "heatmap"
 MAX_NOTES = 5
@@ -66,7 +66,7 @@ SCHEMA = {
 }
 
 
-class ThumbnailCheckInput(serializers.Serializer):
+class ThumbnailCheckInput(InputSerializer):
     """`{"thumbnail_id"}`: one of the caller's thumbnails (Http404 otherwise). Adds the image's
     sha256, its stored names and whether the caller's plan includes the heatmap."""
 
