@@ -1,7 +1,7 @@
 """Virtualized gallery in Chromium: scroll through N thumbnails (default 10,000) to the end and
 back, printing the number of gallery cards in the DOM (max, and at the end) and the JS heap
 (Runtime.getHeapUsage over CDP) at intervals. Uses a throwaway test database and Django's live
-server thread; needs Debian's chromium at /usr/bin/chromium.
+server thread; needs Debian's headless Chromium (tests/browser.py's, as the browser tests).
 
     .venv/bin/python benchmarks/gallery_dom.py [--count 10000]
 """
@@ -42,6 +42,8 @@ def main() -> None:
         from django.test.testcases import LiveServerThread
         from playwright.sync_api import sync_playwright
 
+        from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
         email = "dom-bench@example.com"
         call_command("seed_gallery", email=email, count=args.count, quiet=True)
         client = Client()
@@ -56,16 +58,7 @@ def main() -> None:
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
-                    executable_path="/usr/bin/chromium",
-                    args=[
-                        "--no-sandbox",
-                        "--disable-gpu",
-                        "--disable-quic",
-                        "--no-first-run",
-                        "--disable-background-networking",
-                        "--disable-component-update",
-                        "--disable-sync",
-                    ],
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
                 )
                 context = browser.new_context(viewport={"width": 1280, "height": 800})
                 context.add_cookies(

@@ -114,18 +114,24 @@ def test_publishing_from_worker_threads_reuses_one_connection(
     assert len(redis_connects) == opened
 
 
+def replayed_under_lock(owner_client: Any, monkeypatch: pytest.MonkeyPatch, first: Any) -> Any:
+    """Key 1 sent again as if both requests passed the replay check before either took the
+    lock; asserts it is answered as a replay of `first` and returns the answer."""
+    monkeypatch.setattr(pipeline, "find_replay", lambda **_: None)
+    again = generate(owner_client, 1)
+    assert again.status_code == 202, again.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    return again
+
+
 def test_a_duplicate_found_under_the_lock_is_replayed_and_charges_nothing(
     starter: Any, owner_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = generate(owner_client, 1)
     assert first.status_code == 202
     balance = CreditAccount.objects.get(user=starter).balance
-    # As if both requests passed the replay check before either took the lock.
-    monkeypatch.setattr(pipeline, "find_replay", lambda **_: None)
-    again = generate(owner_client, 1)
-    assert again.status_code == 202
-    assert again["Idempotent-Replayed"] == "true"
-    assert again.json()["id"] == first.json()["id"]
+    again = replayed_under_lock(owner_client, monkeypatch, first)
     assert again.json()["credits_remaining"] == balance
     assert CreditAccount.objects.get(user=starter).balance == balance
     assert Job.objects.filter(user=starter).count() == 1
@@ -155,11 +161,7 @@ def test_a_duplicate_found_under_the_lock_is_replayed_before_too_many_jobs(
     assert first.status_code == 202
     Plan.objects.filter(slug="starter").update(max_concurrent_jobs=1)  # the first job fills it
     balance = CreditAccount.objects.get(user=starter).balance
-    monkeypatch.setattr(pipeline, "find_replay", lambda **_: None)
-    again = generate(owner_client, 1)
-    assert again.status_code == 202, again.content
-    assert again["Idempotent-Replayed"] == "true"
-    assert again.json()["id"] == first.json()["id"]
+    replayed_under_lock(owner_client, monkeypatch, first)
     assert CreditAccount.objects.get(user=starter).balance == balance
     assert generate(owner_client, 2).json()["code"] == "too_many_jobs"  # a new key is refused
 
@@ -171,11 +173,7 @@ def test_a_duplicate_found_under_the_lock_is_replayed_before_insufficient_credit
     assert first.status_code == 202
     left = CreditAccount.objects.get(user=starter).balance
     debit_credits(user=starter, amount=left, idempotency_key="spend-all", reason="test")
-    monkeypatch.setattr(pipeline, "find_replay", lambda **_: None)
-    again = generate(owner_client, 1)
-    assert again.status_code == 202, again.content
-    assert again["Idempotent-Replayed"] == "true"
-    assert again.json()["id"] == first.json()["id"]
+    replayed_under_lock(owner_client, monkeypatch, first)
     assert CreditAccount.objects.get(user=starter).balance == 0
     assert Job.objects.filter(user=starter).count() == 1
     assert generate(owner_client, 2).json()["code"] == "insufficient_credits"
