@@ -119,12 +119,15 @@ def request_fingerprint(params: dict[str, Any]) -> str:
 _KEY_FINGERPRINT_SQL = (
     "SELECT request_fingerprint FROM {job} WHERE user_id = %s AND idempotency_key = %s LIMIT 1"
 )
-_UNFINISHED_SQL = "SELECT COUNT(*) FROM {job} WHERE user_id = %s AND status IN (%s, %s)"
+_UNFINISHED_SQL = "SELECT COUNT(*) FROM {job} WHERE user_id = %s AND status IN ({statuses})"
 
 
 def _job_sql(template: str) -> str:
-    """`template` with the Job table's quoted name."""
-    return template.format(job=connection.ops.quote_name(Job._meta.db_table))
+    """`template` with the Job table's quoted name and one placeholder per UNFINISHED status."""
+    return template.format(
+        job=connection.ops.quote_name(Job._meta.db_table),
+        statuses=", ".join(["%s"] * len(UNFINISHED)),
+    )
 
 
 def find_replay(*, user: User, idempotency_key: str | None, fingerprint: str) -> Job | None:

@@ -16,7 +16,7 @@ from billing.services import account_cache_namespaces, effective_plan, get_balan
 from core.shared_cache import warm
 from generation.models import Job
 from generation.progress import JobPayload, job_payload
-from generation.services import unfinished_jobs
+from generation.services import UNFINISHED, unfinished_jobs
 from studio import gallery_cache
 from studio.gallery import DEFAULT_PAGE_SIZE, GalleryFilter, Page, gallery_queryset, page_of
 from studio.library_cache import (
@@ -58,7 +58,7 @@ def load_studio(
     # the jobs' query (a tenth of its CPU); with jobs in flight it costs one query more.
     if unfinished_jobs(user):
         active = (
-            Job.objects.filter(user=user, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+            Job.objects.filter(user=user, status__in=UNFINISHED)
             .prefetch_related(
                 Prefetch("thumbnails", queryset=Thumbnail.objects.order_by("variation_index"))
             )
