@@ -144,31 +144,26 @@ async def test_a_process_produces_at_most_the_bound_of_responses_at_once(
 def test_daphne_serves_runserver_and_nothing_else_imports_it() -> None:
     """`manage.py runserver` is Daphne's (HTTP and the /ws/ websockets on one port); the web
     process, the worker and other commands start without Twisted (viewbait.settings)."""
-    root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "viewbait.settings", "LOCAL_DEV": "1"}
-    runserver = subprocess.run(
-        [sys.executable, "manage.py", "runserver", "--help"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+
+    def run(*argv: str) -> str:
+        done = subprocess.run(
+            [sys.executable, *argv],
+            cwd=Path(__file__).resolve().parents[1],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    # --websocket_handshake_timeout is an option of Daphne's runserver only.
+    assert "--websocket_handshake_timeout" in run("manage.py", "runserver", "--help")
+    loaded = run(
+        "-c",
+        "import sys, django; django.setup(); import viewbait.asgi; "
+        "from django.urls import resolve; resolve('/studio/'); "
+        "print(sorted(m for m in ('daphne', 'twisted') if m in sys.modules))",
     )
-    assert runserver.returncode == 0, runserver.stderr
-    assert "--websocket_handshake_timeout" in runserver.stdout  # Daphne's runserver option
-    started = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, django; django.setup(); import viewbait.asgi; "
-            "from django.urls import resolve; resolve('/studio/'); "
-            "print(sorted(m for m in ('daphne', 'twisted') if m in sys.modules))",
-        ],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert started.returncode == 0, started.stderr
-    assert started.stdout.strip() == "[]"
+    assert loaded.strip() == "[]"
