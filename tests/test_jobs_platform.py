@@ -15,6 +15,7 @@ from typing import Any
 import dramatiq
 import pytest
 from django.core.cache import cache
+from django.db.models.functions import Now
 from django.utils import timezone
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
@@ -371,7 +372,7 @@ def test_a_429_with_retry_delay_is_requeued_with_at_least_that_delay(
     assert delayed.options["eta"] >= (started + 30) * 1000
     assert execute_job(job_id) is None  # delivered early: not claimable before run_after
     assert len(gemini_settings.generate_requests()) == 1
-    Job.objects.filter(pk=job_id).update(run_after=timezone.now())
+    Job.objects.filter(pk=job_id).update(run_after=Now())  # due by claim_job's clock
     assert execute_job(job_id).status == "succeeded"
     assert len(gemini_settings.generate_requests()) == 2
     assert debits(owner) == [-1] and refunds(owner) == []
@@ -503,7 +504,7 @@ def test_waiting_for_the_provider_is_not_a_failed_try_but_has_a_limit(
     job = Job.objects.get(pk=job_id)
     assert (job.status, job.attempts) == ("queued", 0)  # given back, not counted
     settings.JOB_MAX_WAIT_SECONDS = 10  # shorter than the next RetryInfo delay
-    Job.objects.filter(pk=job_id).update(run_after=timezone.now())
+    Job.objects.filter(pk=job_id).update(run_after=Now())  # due by claim_job's clock
     job = execute_job(job_id)
     assert (job.status, job.error_code) == ("failed", "quota_exceeded")
     assert "refunded" in job.error
