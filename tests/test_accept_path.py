@@ -84,6 +84,7 @@ def test_an_accepted_generate_runs_at_most_8_queries_and_opens_no_redis_connecti
     for n in range(2):  # warm: session, plan and subscription caches, the layer's connection
         assert generate(owner_client, n).status_code == 202
         Job.objects.filter(user=owner).update(status=Job.Status.SUCCEEDED)
+    assert flush_publications()  # the warm-up's events reached the layer (its connection too)
     del redis_connects[:]
     for n in range(2, 5):
         with CaptureQueriesContext(connection) as captured:
@@ -91,6 +92,7 @@ def test_an_accepted_generate_runs_at_most_8_queries_and_opens_no_redis_connecti
         assert response.status_code == 202, response.content
         assert len(queries(captured)) <= 8, "\n".join(queries(captured))
         Job.objects.filter(user=owner).update(status=Job.Status.SUCCEEDED)
+    assert flush_publications()  # and so did these requests' events, on the same connection
     assert redis_connects == []
     body = response.json()
     assert body["thumbnails"] == [] and body["status"] == "queued"
