@@ -124,11 +124,15 @@ def raises_after_one_call(fake: FakeGemini, error: type[ProviderError], call: An
 )
 def test_image_at_the_models_real_pixel_size(
     gemini_settings: FakeGemini,
+    settings: Any,
     model: str,
     aspect_ratio: str,
     image_size: str,
     expected: tuple[int, int],
 ) -> None:
+    # The fake encodes up to 17 megapixels for this call: more than the fixture's 1 s timeout
+    # on a slow or busy machine, and timeouts are not what this test is about.
+    settings.GEMINI_TIMEOUT_SECONDS = 30.0
     result = get_provider().generate_image(
         image_request(model=model, aspect_ratio=aspect_ratio, image_size=image_size)
     )
