@@ -1,6 +1,7 @@
-"""A base for middleware that runs in whichever mode the handler is in (sync under WSGI, in the
-event loop under ASGI), so it costs an ASGI request no thread hops (Django: "Asynchronous
-support" in the middleware docs)."""
+"""A base for middleware that runs in whichever mode the handler is in (Django: "Asynchronous
+support" in the middleware docs). The web process runs the chain in sync mode, in one thread hop
+per response (viewbait.handlers); the async mode serves an async chain such as Django's
+AsyncClient's."""
 
 from __future__ import annotations
 

@@ -15,8 +15,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.templatetags.static import static
-from django.test import AsyncClient, Client, override_settings
-from django.utils.module_loading import import_string
+from django.test import Client, override_settings
 
 from viewbait.middleware import compressible
 
@@ -85,24 +84,71 @@ def test_requests_reuse_pooled_postgresql_connections() -> None:
     assert len(set(backends)) < 5, backends  # the same PostgreSQL sessions served them all
 
 
-def test_every_middleware_runs_in_the_asgi_event_loop() -> None:
-    """A sync-only middleware costs every request two thread hops under ASGI."""
-    sync_only = [
-        path
-        for path in settings.MIDDLEWARE
-        if not getattr(import_string(path), "async_capable", False)
-    ]
-    assert sync_only == []
+async def asgi_get(path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
+    """GET `path` (query string allowed) from viewbait.asgi.application, the app the web
+    process serves, as a server would call it: (status, headers, body)."""
+    from asgiref.testing import ApplicationCommunicator
+
+    from viewbait.asgi import application
+
+    route, _, query = path.partition("?")
+    sent = {"host": "127.0.0.1", **(headers or {})}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": route,
+        "raw_path": route.encode(),
+        "query_string": query.encode(),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in sent.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": b""})
+    start = await communicator.receive_output(10)
+    body = b""
+    while True:
+        message = await communicator.receive_output(10)
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await communicator.wait(10)
+    return start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]}, body
+
+
+@pytest.mark.django_db
+async def test_a_page_is_produced_in_one_thread_hop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """viewbait.handlers: the whole middleware chain and the view run in one sync_to_async call
+    (plus request_started's and the close's), not one or two per middleware."""
+    from asgiref import sync
+
+    calls: list[str] = []
+    original = sync.SyncToAsync.__call__
+
+    async def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(self.func, "__qualname__", repr(self.func)))
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(sync.SyncToAsync, "__call__", counted)
+    status, headers, body = await asgi_get("/accounts/login/", {"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["content-encoding"] == "gzip"
+    assert b"<html" in gzip.decompress(body).lower()
+    assert "content-security-policy" in headers and headers["x-frame-options"] == "DENY"
+    assert len(calls) <= 3, calls  # Django's own chain in async mode: 19 here
 
 
 @pytest.mark.django_db
 async def test_pages_and_static_files_through_the_asgi_handler() -> None:
-    client = AsyncClient()
-    page = await client.get("/accounts/login/", headers={"Accept-Encoding": "gzip"})
-    assert page.status_code == 200 and page["Content-Encoding"] == "gzip"
-    asset = await client.get(static("css/app.css"))
-    assert asset.status_code == 200
-    assert b"".join(asset.streaming_content)
+    status, headers, body = await asgi_get("/accounts/login/", {"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["content-encoding"] == "gzip"
+    status, headers, body = await asgi_get(static("css/app.css"))
+    assert status == 200 and headers["content-type"].startswith("text/css")
+    assert body
+    status, _, _ = await asgi_get("/healthz?live=1")
+    assert status == 200
 
 
 async def test_a_process_produces_at_most_the_bound_of_responses_at_once(
@@ -112,8 +158,6 @@ async def test_a_process_produces_at_most_the_bound_of_responses_at_once(
     Stripe routes are not counted (a slow Stripe must not hold every slot)."""
     import asyncio
     from types import SimpleNamespace
-
-    from django.core.handlers.asgi import ASGIHandler
 
     from viewbait.asgi import django_asgi_app
     from viewbait.handlers import BoundedASGIHandler
@@ -132,7 +176,7 @@ async def test_a_process_produces_at_most_the_bound_of_responses_at_once(
         running[kind] -= 1
         return str(request.path)
 
-    monkeypatch.setattr(ASGIHandler, "get_response_async", slow_response)
+    monkeypatch.setattr(BoundedASGIHandler, "respond", slow_response)
     paths = ["/studio/"] * 6 + ["/billing/portal"] * 3
     answers = await asyncio.gather(
         *(handler.get_response_async(SimpleNamespace(path=p)) for p in paths)

@@ -122,8 +122,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
-    # WhiteNoise, able to run in the ASGI event loop (viewbait.middleware: no thread hops).
-    "viewbait.middleware.StaticFilesMiddleware",
+    # Static files (hashed, precompressed, cached for good); the chain runs in sync mode in the
+    # web process too (viewbait.handlers: one thread hop per response).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # After WhiteNoise (static files go out precompressed, never through it); gzips HTML and
     # JSON for clients that accept it (viewbait.middleware: text types only, BREACH notes).
     "viewbait.middleware.CompressTextMiddleware",
