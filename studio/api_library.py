@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -19,9 +18,9 @@ from core.api import APIError
 from studio import api_schema as schema
 from studio import services
 from studio.gallery import GalleryFilter, InvalidCursor, page_of, parse_filters
-from studio.media import MediaSigner, media_url
+from studio.media import media_url
 from studio.models import Project, Thumbnail
-from studio.outputs import thumbnail_payload
+from studio.outputs import ThumbnailLinks, thumbnail_payload
 from studio.services import StudioError
 from studio.studio_data import bootstrap_data
 
@@ -47,9 +46,9 @@ def _page_response(request: Request, queryset: Any, filters: GalleryFilter) -> R
         raise APIError("The cursor is not valid.", "invalid_cursor") from exc
     full = request.user.is_staff and request.query_params.get("include_parameters") == "true"
     results = []
-    signer = MediaSigner()
+    links = ThumbnailLinks.build()
     for thumbnail in page.items:
-        data = thumbnail_payload(thumbnail, signer)
+        data = thumbnail_payload(thumbnail, links)
         if full:
             data["parameters"] = dict(thumbnail.parameters)
         results.append(data)
@@ -115,18 +114,17 @@ def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
         )
     if request.method == "GET":
         versions = thumbnail.versions().order_by("-created_at", "-id")
-        signer = MediaSigner()
+        links = ThumbnailLinks.build()
         return Response(
             {
-                **thumbnail_payload(thumbnail, signer),
+                **thumbnail_payload(thumbnail, links),
                 "versions": [
                     {
                         "id": v.pk,
                         "parent_id": v.parent_id,
                         "created_at": v.created_at.isoformat(),
-                        "small_url": media_url(v.image_small, signer),
-                        "download_url": reverse("api-thumbnail-download", args=[v.pk])
-                        + "?size=youtube",
+                        "small_url": media_url(v.image_small, links.signer),
+                        "download_url": links.download.format(pk=v.pk),
                     }
                     for v in versions
                 ],

@@ -14,7 +14,6 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
@@ -198,16 +197,39 @@ def discard_unit_files(job: Job, index: int) -> None:
         default_storage.delete(field.generate_filename(None, name))  # type: ignore[union-attr]
 
 
-def thumbnail_payload(thumbnail: Thumbnail, signer: MediaSigner | None = None) -> dict[str, Any]:
-    """A thumbnail as the API shows it: signed media URLs (`studio.media`; pass one `signer` for
-    a list) and allowlisted parameters only."""
+@dataclass(frozen=True, slots=True)
+class ThumbnailLinks:
+    """What every thumbnail of one API answer shares: one media signer and its two routes as
+    format strings (studio.cards.url_format), so a list of N thumbnails costs two URL reversals
+    instead of 2N (`tests/test_private_media.py` counts them)."""
+
+    signer: MediaSigner
+    page: str
+    download: str
+
+    @classmethod
+    def build(cls) -> ThumbnailLinks:
+        from studio.cards import url_format
+
+        return cls(
+            signer=MediaSigner(),
+            page=url_format("thumbnail-page", "{pk}"),
+            download=url_format("api-thumbnail-download", "{pk}") + "?size=youtube",
+        )
+
+
+def thumbnail_payload(thumbnail: Thumbnail, links: ThumbnailLinks | None = None) -> dict[str, Any]:
+    """A thumbnail as the API shows it: signed media URLs (`studio.media`), its page and
+    YouTube-ready download links, and allowlisted parameters only. Pass one `links` for a list."""
+    links = links or ThumbnailLinks.build()
+    signer = links.signer
     return {
         "id": thumbnail.pk,
         "title": thumbnail.title,
         "image_url": media_url(thumbnail.image_medium, signer),
         "small_url": media_url(thumbnail.image_small, signer),
         "full_url": media_url(thumbnail.image, signer),
-        "download_url": reverse("api-thumbnail-download", args=[thumbnail.pk]) + "?size=youtube",
+        "download_url": links.download.format(pk=thumbnail.pk),
         "width": thumbnail.width,
         "height": thumbnail.height,
         "aspect_ratio": thumbnail.aspect_ratio,
@@ -218,7 +240,7 @@ def thumbnail_payload(thumbnail: Thumbnail, signer: MediaSigner | None = None) -
         "project_id": thumbnail.project_id,
         "job_id": str(thumbnail.job_id) if thumbnail.job_id else None,
         "parent_id": thumbnail.parent_id,
-        "page_url": reverse("thumbnail-page", args=[thumbnail.pk]),
+        "page_url": links.page.format(pk=thumbnail.pk),
         "created_at": thumbnail.created_at.isoformat(),
         "parameters": public_parameters(thumbnail.parameters),
     }

@@ -26,9 +26,8 @@ from studio.library_cache import (
     usable_palettes,
     usable_styles,
 )
-from studio.media import MediaSigner
 from studio.models import Face, Palette, Project, Style, Thumbnail
-from studio.outputs import thumbnail_payload
+from studio.outputs import ThumbnailLinks, thumbnail_payload
 
 ACTIVE_JOBS_SHOWN = 10
 
@@ -86,7 +85,7 @@ def bootstrap_data(user: Any) -> dict[str, Any]:
 
     data = load_studio(user)
     assert data.page is not None
-    signer = MediaSigner()
+    links = ThumbnailLinks.build()
     return {
         "me": {"id": user.pk, "email": user.email},
         "plan": data.plan.summary(),
@@ -96,7 +95,7 @@ def bootstrap_data(user: Any) -> dict[str, Any]:
         "faces": [face_payload(f) for f in data.faces],
         "projects": [project_payload(p) for p in data.projects],
         "thumbnails": {
-            "results": [thumbnail_payload(t, signer) for t in data.page.items],
+            "results": [thumbnail_payload(t, links) for t in data.page.items],
             "next_cursor": data.page.next_cursor,
         },
         "jobs": [payload for _, payload in data.jobs],

@@ -24,6 +24,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
+from django.urls import reverse
 from django.urls.resolvers import URLResolver
 from PIL import Image
 
@@ -378,6 +379,35 @@ def test_a_gallery_page_costs_the_same_work_for_5_or_20_cards(owner, owner_clien
     assert f'hx-post="/studio/thumbnails/{card.pk}/favorite"' in html
     assert f'href="/api/thumbnails/{card.pk}/download?size=youtube"' in html
     assert 'hx-post="/studio/tools/analyse_palette"' in html
+
+
+def test_an_api_page_costs_the_same_url_reversals_for_5_or_20_thumbnails(
+    owner, owner_client
+) -> None:
+    def reversals() -> tuple[int, list[dict[str, Any]]]:
+        with mock.patch.object(
+            URLResolver,
+            "_reverse_with_prefix",
+            autospec=True,
+            side_effect=URLResolver._reverse_with_prefix,
+        ) as reversed_:
+            response = owner_client.get("/api/thumbnails?limit=20")
+        assert response.status_code == 200
+        return reversed_.call_count, response.json()["results"]
+
+    for _ in range(5):
+        store_thumbnail(owner)
+    few, results = reversals()
+    for _ in range(15):
+        store_thumbnail(owner)
+    many, results = reversals()
+    assert len(results) == 20 and many == few, (few, many)
+    # The same links reverse() gives, per thumbnail.
+    for item in results:
+        assert item["page_url"] == reverse("thumbnail-page", args=[item["id"]])
+        assert item["download_url"] == (
+            reverse("api-thumbnail-download", args=[item["id"]]) + "?size=youtube"
+        )
 
 
 def test_the_card_fallback_matches_the_page_computation(owner) -> None:

@@ -79,7 +79,12 @@ from studio.job_types.generate import (
     render_spec,
 )
 from studio.models import Face, Thumbnail
-from studio.outputs import discard_unit_files, store_thumbnail, thumbnail_payload
+from studio.outputs import (
+    ThumbnailLinks,
+    discard_unit_files,
+    store_thumbnail,
+    thumbnail_payload,
+)
 from studio.prompts import split_title
 from studio.serializers import MAX_ID, IdList, InputSerializer, OptionalId, Text
 
@@ -547,7 +552,8 @@ class EditThumbnail(JobType):
 
     def result(self, job: Job) -> dict[str, Any]:
         # .all() so a prefetch (studio.studio_data.load_studio) is used.
-        return {"thumbnails": [thumbnail_payload(t) for t in job.thumbnails.all()]}
+        links = ThumbnailLinks.build()
+        return {"thumbnails": [thumbnail_payload(t, links) for t in job.thumbnails.all()]}
 
 
 def _lineage(params: dict[str, Any]) -> tuple[int | None, int | None]:

@@ -31,6 +31,7 @@ from generation.sizes import ASPECT_RATIOS, IMAGE_SIZES
 from studio import services
 from studio.models import Face, FaceImage, Palette, Project, Style, StyleReferenceImage
 from studio.outputs import (
+    ThumbnailLinks,
     UnitFiles,
     discard_unit_files,
     encode_unit_files,
@@ -362,7 +363,11 @@ class GenerateThumbnails(JobType):
         notes = dict.fromkeys(
             note for t in thumbnails for note in (t.parameters or {}).get("notes", [])
         )
-        return {"thumbnails": [thumbnail_payload(t) for t in thumbnails], "notes": list(notes)}
+        links = ThumbnailLinks.build()
+        return {
+            "thumbnails": [thumbnail_payload(t, links) for t in thumbnails],
+            "notes": list(notes),
+        }
 
 
 def _live_links(params: dict[str, Any]) -> dict[str, int | None]:
