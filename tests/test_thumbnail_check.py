@@ -5,6 +5,7 @@ structured output, access, and the studio's tool form and result card."""
 
 from __future__ import annotations
 
+import functools
 import io
 import uuid
 from collections.abc import Callable
@@ -49,7 +50,13 @@ def portrait_thumbnail() -> Image.Image:
 
 
 def rendered_thumbnail(title: str = "I WENT TO SPACE", image_size: str = "1K") -> Image.Image:
-    """A thumbnail from the offline renderer: the sample face and an outlined headline."""
+    """A thumbnail from the offline renderer: the sample face and an outlined headline (a copy of
+    this process's one render of it: six tests check it, none tests the renderer)."""
+    return _rendered(title, image_size).copy()
+
+
+@functools.cache
+def _rendered(title: str, image_size: str) -> Image.Image:
     request = ImageRequest(
         prompt="",
         aspect_ratio="16:9",
