@@ -15,7 +15,6 @@ from django.core.files.base import ContentFile
 from PIL import Image
 
 from generation.providers.base import ImageRequest, InputImage, RenderSpec
-from generation.providers.local import LocalRenderer
 from studio.library_cache import invalidate_style_lists
 from studio.models import Style
 
@@ -27,6 +26,10 @@ PREVIEW_WEBP_QUALITY = 82
 
 def render_style_preview(style: Style) -> bytes:
     """The preview of `style` as WebP bytes (PREVIEW_SIZE)."""
+    # Imported here: the renderer brings OpenCV and numpy, which a web process serving pages
+    # that never draw a preview should not load.
+    from generation.providers.local import LocalRenderer
+
     reference = style.reference_images.order_by("pk").first()
     images: list[InputImage] = []
     if reference is not None:

@@ -187,7 +187,9 @@ async def test_a_process_produces_at_most_the_bound_of_responses_at_once(
 
 def test_daphne_serves_runserver_and_nothing_else_imports_it() -> None:
     """`manage.py runserver` is Daphne's (HTTP and the /ws/ websockets on one port); the web
-    process, the worker and other commands start without Twisted (viewbait.settings)."""
+    process, the worker and other commands start without Twisted (viewbait.settings), and
+    without OpenCV and numpy (about 35 MB per process), which only image work imports
+    (studio.job_types.analyse_style and thumbnail_check, studio.style_previews)."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "viewbait.settings", "LOCAL_DEV": "1"}
 
     def run(*argv: str) -> str:
@@ -208,6 +210,6 @@ def test_daphne_serves_runserver_and_nothing_else_imports_it() -> None:
         "-c",
         "import sys, django; django.setup(); import viewbait.asgi; "
         "from django.urls import resolve; resolve('/studio/'); "
-        "print(sorted(m for m in ('daphne', 'twisted') if m in sys.modules))",
+        "print(sorted(m for m in ('daphne', 'twisted', 'cv2', 'numpy') if m in sys.modules))",
     )
     assert loaded.strip() == "[]"

@@ -54,9 +54,8 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import Http404
@@ -71,6 +70,12 @@ from studio.images import ImageRejected, decode_upload, encode_png
 from studio.job_types.analyse_palette import color_name, measure_colors
 from studio.models import Thumbnail
 from studio.serializers import MAX_ID, InputSerializer
+
+# numpy is imported inside the functions that measure, so a web process or a management
+# command starts without it (about 15 MB and 0.1 s each); thumbnail_check and style_previews do
+# the same for OpenCV.
+if TYPE_CHECKING:
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -229,6 +234,8 @@ def _working_copy(image: Image.Image, width: int = WORK_WIDTH) -> Image.Image:
 
 def _sobel(gray: np.ndarray) -> np.ndarray:
     """Sobel gradient magnitude, scaled so a black-to-white step edge is 255."""
+    import numpy as np
+
     p = np.pad(gray, 1, mode="edge")
     gx = (p[:-2, 2:] + 2 * p[1:-1, 2:] + p[2:, 2:]) - (p[:-2, :-2] + 2 * p[1:-1, :-2] + p[2:, :-2])
     gy = (p[2:, :-2] + 2 * p[2:, 1:-1] + p[2:, 2:]) - (p[:-2, :-2] + 2 * p[:-2, 1:-1] + p[:-2, 2:])
@@ -238,6 +245,8 @@ def _sobel(gray: np.ndarray) -> np.ndarray:
 def colourfulness(rgb: np.ndarray) -> float:
     """Hasler & Süsstrunk's M: sqrt(var(rg) + var(yb)) + 0.3 * sqrt(mean(rg)^2 + mean(yb)^2)
     with rg = R - G and yb = (R + G) / 2 - B, on 0-255 channels. 0 for a grey image."""
+    import numpy as np
+
     r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
     rg = r - g
     yb = (r + g) / 2 - b
@@ -252,6 +261,8 @@ def colourfulness_label(value: float) -> str:
 def _separability(block: np.ndarray) -> float:
     """Otsu's criterion: between-class variance at the best threshold over the total variance
     (1 for a perfectly two-tone block, 0 for a flat one)."""
+    import numpy as np
+
     total = block.var()
     if total < 1e-6:
         return 0.0
@@ -268,6 +279,8 @@ def _separability(block: np.ndarray) -> float:
 
 def _horizontal_runs(cells: np.ndarray) -> np.ndarray:
     """Cells in horizontal runs of at least TEXT_MIN_RUN, after closing one-cell gaps."""
+    import numpy as np
+
     kept = np.zeros_like(cells)
     for r in range(cells.shape[0]):
         row = cells[r].copy()
@@ -292,6 +305,8 @@ def _horizontal_runs(cells: np.ndarray) -> np.ndarray:
 def estimate_text_coverage(gray: np.ndarray) -> float:
     """Share (0-1) of the frame covered by lettering, estimated from edge-dense, two-tone 12 px
     cells in horizontal runs (see the module docstring). `gray` is luma 0-255 at WORK_WIDTH."""
+    import numpy as np
+
     magnitude = _sobel(gray)
     rows, cols = gray.shape[0] // TEXT_CELL, gray.shape[1] // TEXT_CELL
     if rows == 0 or cols == 0:
@@ -342,6 +357,8 @@ def face_detection_available() -> bool:
 def detect_faces(image: Image.Image) -> Faces | None:
     """Frontal faces (Haar cascade; scale step 1.1, 5 neighbours, faces >= 6% of the shorter
     side) on a 640 px wide grey copy, histogram-equalised. None when OpenCV is missing."""
+    import numpy as np
+
     cascade = _face_cascade()
     if cascade is None:
         return None
@@ -360,6 +377,8 @@ def detect_faces(image: Image.Image) -> Faces | None:
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
     """sRGB (0-255) to CIELAB (D65), per pixel."""
+    import numpy as np
+
     c = rgb.astype(np.float64) / 255.0
     linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
     matrix = np.array(
@@ -381,6 +400,8 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 def thirds_grid(small: Image.Image, gray: np.ndarray) -> tuple[tuple[float, ...], ...]:
     """Shares (summing to 1) of visual weight in each cell of a 3x3 grid, rows top to bottom:
     the mean of Achanta's frequency-tuned saliency and the Sobel edge magnitude."""
+    import numpy as np
+
     blurred = np.asarray(small.filter(ImageFilter.GaussianBlur(1)), dtype=np.float64)
     lab = _lab(blurred)
     saliency = np.linalg.norm(lab - lab.reshape(-1, 3).mean(axis=0), axis=-1)
@@ -404,6 +425,8 @@ def thirds_grid(small: Image.Image, gray: np.ndarray) -> tuple[tuple[float, ...]
 
 def measure_image(image: Image.Image) -> ImageReading:
     """Every measurement of one image (see the module docstring)."""
+    import numpy as np
+
     small = _working_copy(image)
     rgb = np.asarray(small, dtype=np.uint8)
     gray = np.asarray(small.convert("L"), dtype=np.float32)
