@@ -196,6 +196,31 @@ def test_photos_of_one_person_are_one_cut_out_and_people_keep_their_order() -> N
     assert two.faces[0][0] < two.faces[1][0]  # the first chosen face stands left
 
 
+def test_a_face_photo_is_measured_and_cut_out_once_for_all_variations(monkeypatch) -> None:
+    detected: list[tuple[int, int]] = []
+    cut: list[tuple[int, int]] = []
+
+    def counting_detect(photo: Image.Image):
+        detected.append(photo.size)
+        return cutout.detect_face(photo)
+
+    def counting_cut_out(photo: Image.Image, face=None):
+        cut.append(photo.size)
+        return cutout.cut_out(photo, face)
+
+    monkeypatch.setattr(local, "detect_face", counting_detect)
+    monkeypatch.setattr(local, "cut_out", counting_cut_out)
+    monkeypatch.setattr(local, "_face_photos", {})
+    flipped = io.BytesIO()
+    Image.open(FACE_PHOTO).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(flipped, "JPEG")
+    renders = [render(title="Four", images=[face()], seed=3, variation=i) for i in range(4)]
+    assert len(detected) == len(cut) == 1
+    assert all(len(rendered.faces) == 1 for rendered in renders)
+    other = render(title="Other", images=[face(flipped.getvalue())], seed=3)
+    assert len(detected) == len(cut) == 2  # another photo is measured for itself
+    assert len(other.faces) == 1
+
+
 def test_watermark_is_drawn_and_clear_of_the_duration_badge() -> None:
     plain = Image.new("RGB", (1280, 720), (90, 120, 150))
     marked = np.asarray(burn_watermark(plain)).astype(int)
