@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import io
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
-from PIL import Image
 
 from generation.models import Job
 from generation.providers.base import GeneratedImage
@@ -74,14 +72,9 @@ def encode_unit_files(generated: GeneratedImage | bytes, params: dict[str, Any])
 
     CPU and memory heavy at 4K (a 5504x3072 RGB image is 68 MB in Pillow): the worker calls it
     inside `generation.services.image_slot`."""
-    if isinstance(generated, GeneratedImage) and generated.image is not None:
-        image = generated.image
-    else:
-        data = generated if isinstance(generated, bytes) else generated.data
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    if image.mode != "RGB":
-        image = image.convert("RGB")
+    if isinstance(generated, bytes):
+        generated = GeneratedImage(generated)
+    image = generated.picture()
     watermark = bool(params.get("watermark"))
     if watermark:
         image = burn_watermark(image)
@@ -96,7 +89,7 @@ def encode_unit_files(generated: GeneratedImage | bytes, params: dict[str, Any])
         width=image.width,
         height=image.height,
         watermark=watermark,
-        notes=getattr(generated, "notes", ()),
+        notes=generated.notes,
     )
 
 

@@ -51,8 +51,7 @@ def render_style_preview(style: Style) -> bytes:
             ),
         )
     )
-    with Image.open(io.BytesIO(generated.data)) as image:
-        small = image.convert("RGB").resize(PREVIEW_SIZE, Image.Resampling.LANCZOS)
+    small = generated.picture().resize(PREVIEW_SIZE, Image.Resampling.LANCZOS)
     out = io.BytesIO()
     small.save(out, "WEBP", quality=PREVIEW_WEBP_QUALITY, method=4)
     return out.getvalue()

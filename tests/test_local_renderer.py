@@ -36,10 +36,11 @@ def render(
     images: list[InputImage] | None = None,
     **spec: object,
 ) -> Image.Image:
-    data = render_bytes(ratio=ratio, size=size, images=images, **spec)
-    image = Image.open(io.BytesIO(data))
-    assert image.format == "PNG"
-    return image.convert("RGB")
+    """The rendered picture as the worker gets it (`GeneratedImage.image`, encoded once when
+    stored); `render_bytes` gives the PNG a provider hands over."""
+    result = LocalRenderer().generate_image(request(ratio, size, images, spec))
+    assert result.mime_type == "image/png" and result.image.mode == "RGB"
+    return result.image
 
 
 def render_bytes(
@@ -49,7 +50,16 @@ def render_bytes(
     images: list[InputImage] | None = None,
     **spec: object,
 ) -> bytes:
-    request = ImageRequest(
+    result = LocalRenderer().generate_image(request(ratio, size, images, spec))
+    assert result.mime_type == "image/png"
+    assert Image.open(io.BytesIO(result.data)).format == "PNG"
+    return result.data
+
+
+def request(
+    ratio: str, size: str, images: list[InputImage] | None, spec: dict[str, object]
+) -> ImageRequest:
+    return ImageRequest(
         prompt="ignored by the local renderer",
         aspect_ratio=ratio,
         image_size=size,
@@ -57,9 +67,6 @@ def render_bytes(
         images=images or [],
         spec=RenderSpec(**spec),  # type: ignore[arg-type]
     )
-    result = LocalRenderer().generate_image(request)
-    assert result.mime_type == "image/png"
-    return result.data
 
 
 def solid_face(colour: tuple[int, int, int], fmt: str = "PNG") -> InputImage:
@@ -145,7 +152,7 @@ def test_same_request_gives_identical_bytes(style: str) -> None:
 
 @pytest.mark.parametrize("style", ["bold-gaming", "vlog-bright", ""])
 def test_the_seed_varies_the_details(style: str) -> None:
-    assert render_bytes(style_key=style, seed=1) != render_bytes(style_key=style, seed=2)
+    assert render(style_key=style, seed=1).tobytes() != render(style_key=style, seed=2).tobytes()
 
 
 def test_styles_look_clearly_different() -> None:
@@ -265,16 +272,16 @@ def test_a_real_face_photo_is_prominent(style: str) -> None:
 
 def test_expression_and_pose_change_the_framing() -> None:
     photo = InputImage(FACE_PHOTO.read_bytes(), "image/jpeg", "face")
-    calm = render_bytes(images=[photo], seed=1)
-    shocked = render_bytes(images=[photo], expression="shocked", pose="head tilted", seed=1)
-    assert calm != shocked
+    calm = render(images=[photo], seed=1)
+    shocked = render(images=[photo], expression="shocked", pose="head tilted", seed=1)
+    assert calm.tobytes() != shocked.tobytes()
 
 
 def test_an_undecodable_face_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     broken = InputImage(b"\x89PNG\r\n\x1a\nnot really", "image/png", "face")
     with caplog.at_level(logging.WARNING, logger="generation.providers.local"):
-        skipped = render_bytes(title="Still works", images=[broken], seed=3)
-    assert skipped == render_bytes(title="Still works", seed=3)
+        skipped = render(title="Still works", images=[broken], seed=3)
+    assert skipped.tobytes() == render(title="Still works", seed=3).tobytes()
     assert "undecodable face" in caplog.text
 
     mixed = render(title="Still works", images=[broken, solid_face((255, 0, 255))], seed=3)

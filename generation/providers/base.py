@@ -117,6 +117,17 @@ class GeneratedImage:
             self._data = buffer.getvalue()
         return self._data
 
+    def picture(self) -> Any:
+        """The picture as an RGB Pillow image: the renderer's own `image` (not a copy; do not
+        draw on it), else `data` decoded once. Raises PIL's errors on undecodable data."""
+        from PIL import Image
+
+        image = self.image
+        if image is None:
+            image = Image.open(io.BytesIO(self.data))
+            image.load()
+        return image if image.mode == "RGB" else image.convert("RGB")
+
     def __repr__(self) -> str:
         kind = "image" if self._data is None else f"{len(self._data)} bytes"
         return f"GeneratedImage({kind}, {self.mime_type})"

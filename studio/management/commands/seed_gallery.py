@@ -9,7 +9,6 @@ so equal-timestamp paging is exercised; about one in seven is a favourite.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import uuid
 from typing import Any
 
@@ -20,7 +19,6 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 from django.utils import timezone
-from PIL import Image
 from tqdm import tqdm
 
 from billing.services import open_account
@@ -108,7 +106,7 @@ class Command(BaseCommand):
                 seed=index,
             ),
         )
-        image = Image.open(io.BytesIO(LocalRenderer().generate_image(request).data)).convert("RGB")
+        image = LocalRenderer().generate_image(request).picture()
         small, medium = (resize_to_width(image, width) for width in GALLERY_WIDTHS)
         # Random names (private media): no name tells another file's.
         names = {
