@@ -37,7 +37,7 @@ from studio.models import Thumbnail
 from tests.conftest import JSONClient, make_user, set_plan
 from tests.servers import ROOT, DramatiqWorker, database_url
 
-RENDER_DELAY = 2.0  # seconds per image in the workers
+RENDER_DELAY = 1.0  # seconds per image in the workers
 FINISH_SECONDS = 60
 
 
