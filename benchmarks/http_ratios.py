@@ -395,7 +395,9 @@ def main() -> None:
 
         dramatiq.get_broker().flush_all()
     if embedded is not None:
-        embedded.shutdown()
+        from viewbait.serve import stop_embedded_redis
+
+        stop_embedded_redis(embedded, save=False)
     shutil.rmtree(media, ignore_errors=True)
 
 

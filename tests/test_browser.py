@@ -29,6 +29,7 @@ from PIL import Image
 from tests.browser import CHROMIUM, launch
 from tests.conftest import FACE_PHOTO
 from tests.servers import BIN, ROOT, database_url, free_port, web_command
+from viewbait.serve import stop_embedded_redis
 
 pytestmark = [
     pytest.mark.browser,
@@ -69,7 +70,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
     try:
         yield f"unix://{server.socket_file}"
     finally:
-        server.shutdown()
+        stop_embedded_redis(server, save=False)
 
 
 def tail(path: Path, lines: int = 60) -> str:

@@ -23,6 +23,7 @@ from tests.browser import CHROMIUM
 from tests.fake_stripe import FakeStripe
 from tests.servers import database_url, free_port
 from tests.test_browser import WAIT_MS, Stack, drive
+from viewbait.serve import stop_embedded_redis
 
 pytestmark = [
     pytest.mark.browser,
@@ -48,7 +49,7 @@ def private_redis(tmp_path: Path) -> Iterator[str]:
     try:
         yield f"unix://{server.socket_file}"
     finally:
-        server.shutdown()
+        stop_embedded_redis(server, save=False)
 
 
 @pytest.fixture

