@@ -65,7 +65,7 @@ def _rendered(title: str, image_size: str) -> Image.Image:
         images=[InputImage(FACE_PHOTO.read_bytes(), "image/jpeg", "face")],
         spec=RenderSpec(title=title, style_key="clean-tech", seed=7),
     )
-    return Image.open(io.BytesIO(LocalRenderer().generate_image(request).data)).convert("RGB")
+    return LocalRenderer().generate_image(request).picture()
 
 
 def text_thumbnail(
