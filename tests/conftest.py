@@ -34,7 +34,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     gives each worker Redis databases of its own; 16 hold four). Two per CPU because a third of
     the suite's time is spent waiting on other processes (servers starting, workers' timeouts,
     websockets idling) rather than computing: on a 2-core machine against PostgreSQL and Redis,
-    2 workers took 195 s (116 CPU-seconds idle), 3 took 158 s and 4 took 155 s."""
+    2 workers took 195 s (116 CPU-seconds idle), 3 took 158 s and 4 took 155 s. On a faster
+    2-core machine (2026-12-02) 4 took 112 s with the CPUs 93% busy (vmstat) and 5 took 120 s."""
     import os
 
     return min(4, 2 * (os.cpu_count() or 1))
