@@ -3,14 +3,16 @@
 `GET /studio/` with no filters (the page a creator lands on, every visit) shows the newest page
 of cards. Rendering those cards is most of the page's CPU (`benchmarks/studio_split.py`), and
 they change only when the creator's thumbnails or projects do, so the rendered fragment is kept
-in the shared cache (core.shared_cache) under "studio:gallery:<owner id>":
+in the shared cache (core.shared_cache) under "studio:gallery:v2:<owner id>":
 
 - every write that can change a card invalidates it: saving or deleting a Thumbnail or a
   Project (signals below), and the bulk writes that send no signals (`do_move_thumbnails`,
   `seed_gallery`) call `invalidate_gallery` themselves;
 - a fragment holds signed media URLs, so it is used only within the expiry step it was signed
-  for (studio.media: URLs are stable for a quarter of MEDIA_URL_MAX_AGE, 15 minutes by default)
-  and for the plan feature the cards show (the palette tool); otherwise it is rendered again.
+  for (studio.media: URLs are stable for a quarter of MEDIA_URL_MAX_AGE, 15 minutes by default),
+  with the key they were signed with (a rotated SECRET_KEY, or another deployment sharing the
+  Redis, would otherwise serve images that answer 404) and for the plan feature the cards show
+  (the palette tool); otherwise it is rendered again.
 
 Filtered, searched and later pages are rendered per request as before.
 """
@@ -37,12 +39,15 @@ FRAGMENT_CACHE_SECONDS = 900
 @dataclass(frozen=True)
 class GalleryFragment:
     expires: int  # the media signer's expiry step the URLs were signed for
+    key_id: str  # MediaSigner.key_id of the key they were signed with
     can_analyse_palette: bool
     html: str
 
 
 def namespace(owner_id: int) -> str:
-    return f"studio:gallery:{owner_id}"
+    # v2: GalleryFragment gained key_id. Change the version with the fragment's fields, so a
+    # deploy never reads a fragment of the old shape (those expire unread).
+    return f"studio:gallery:v2:{owner_id}"
 
 
 def first_page_html(
@@ -51,7 +56,8 @@ def first_page_html(
     """The owner's unfiltered first gallery page (the `gallery-page` partial of
     studio/studio.html; `projects` fill each card's move menu): the cached fragment when it is
     current, else rendered and cached for the next request."""
-    expires = MediaSigner().expires
+    signer = MediaSigner()
+    expires, key_id = signer.expires, signer.key_id
 
     def load() -> GalleryFragment:
         filters = GalleryFilter()
@@ -59,13 +65,15 @@ def first_page_html(
         prepare_cards(owner, page.items)
         context = {"page": page, "filters": filters, "projects": projects, "cursor": None}
         html = render_to_string("studio/studio.html#gallery-page", context)
-        return GalleryFragment(expires, can_analyse_palette, html)
+        return GalleryFragment(expires, key_id, can_analyse_palette, html)
 
     fragment = cached(
         namespace(owner.pk),
         load,
         timeout=FRAGMENT_CACHE_SECONDS,
-        valid=lambda f: f.expires == expires and f.can_analyse_palette == can_analyse_palette,
+        valid=lambda f: (
+            (f.expires, f.key_id, f.can_analyse_palette) == (expires, key_id, can_analyse_palette)
+        ),
     )
     return mark_safe(fragment.html)  # noqa: S308  (rendered by this project's template)
 

@@ -76,6 +76,15 @@ class MediaSigner:
         self.key = _key(settings.SECRET_KEY)
         self.prefix = settings.MEDIA_URL
 
+    @property
+    def key_id(self) -> str:
+        """Names the key this signer's URLs verify with (a hash of the derived key, safe to
+        store): URLs kept with it (a cached page) are good only while it is the current one.
+        "storage" for a storage that signs its own URLs."""
+        if not self.local:
+            return "storage"
+        return hashlib.sha256(b"key-id:" + self.key).hexdigest()[:16]
+
     def url(self, name: str) -> str:
         if not self.local:
             return str(self.storage.url(name))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from html import unescape
 from typing import Any
 from unittest import mock
 
@@ -236,6 +237,27 @@ def test_the_studio_gallery_and_pickers_follow_every_write(
     with mock.patch("studio.media.time.time", return_value=later):
         html = client.get("/studio/").content.decode()
     assert re.search(r"\?e=(\d+)&", html)[1] == str(int(expiry) + step)  # type: ignore[index]
+
+
+def test_a_cached_gallery_page_is_rendered_again_after_the_signing_key_changes(
+    creator: Any, client: JSONClient, settings: Any
+) -> None:
+    """Cached cards hold signed image URLs: after a SECRET_KEY rotation (the old key kept in
+    SECRET_KEY_FALLBACKS, so sessions survive) the page is signed with the new key, and its
+    images load instead of answering 404."""
+    ThumbnailFactory(owner=creator, title="Keyed", stored=True)
+
+    def first_image(html: str) -> str:
+        return unescape(re.search(r'src="(/media/[^"]+)"', html)[1])  # type: ignore[index]
+
+    before = first_image(client.get("/studio/").content.decode())  # now cached
+    assert client.get(before).status_code == 200
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = settings.SECRET_KEY + "-rotated"
+    after = first_image(client.get("/studio/").content.decode())
+    assert after != before
+    assert client.get(after).status_code == 200
+    assert client.get(before).status_code == 404  # media URLs verify with the current key only
 
 
 def test_inside_a_transaction_the_database_answers() -> None:
