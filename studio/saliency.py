@@ -56,8 +56,8 @@ Errors: `UnreadableImage` for bytes OpenCV cannot decode.
 
 from __future__ import annotations
 
-import functools
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,12 +226,18 @@ def spectral_saliency(image: np.ndarray) -> np.ndarray:
     return _normalised(saliency)
 
 
-@functools.cache
+_local = threading.local()
+
+
 def _face_cascade() -> cv2.CascadeClassifier:
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + FACE_CASCADE)  # type: ignore[attr-defined]
-    if cascade.empty():  # pragma: no cover - the file ships in the wheel
-        raise RuntimeError(f"OpenCV's {FACE_CASCADE} is missing")
-    return cascade
+    """This thread's cascade: an OpenCV classifier must not run on two threads at once
+    (generation.providers.cutout says why); the worker checks thumbnails on several."""
+    if not hasattr(_local, "cascade"):
+        cascade = cv2.CascadeClassifier(cv2.data.haarcascades + FACE_CASCADE)  # type: ignore[attr-defined]
+        if cascade.empty():  # pragma: no cover - the file ships in the wheel
+            raise RuntimeError(f"OpenCV's {FACE_CASCADE} is missing")
+        _local.cascade = cascade
+    return _local.cascade
 
 
 def detect_faces(gray: np.ndarray) -> list[Box]:

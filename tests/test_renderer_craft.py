@@ -221,6 +221,34 @@ def test_a_face_photo_is_measured_and_cut_out_once_for_all_variations(monkeypatc
     assert len(other.faces) == 1
 
 
+def test_cut_outs_on_several_threads_match_one_at_a_time() -> None:
+    """The worker renders on several threads; OpenCV's cascade and network keep per-call state,
+    so each thread has its own (a shared net let one thread's forward pass read another's input,
+    and once corrupted the heap: `malloc(): unaligned tcache chunk detected`). And one photo
+    gives one cut-out whichever thread makes it, however many it made before (grabCut's random
+    start is seeded)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from studio import saliency
+
+    original = Image.open(FACE_PHOTO).convert("RGB")
+    photos = [original, original.transpose(Image.Transpose.FLIP_LEFT_RIGHT)] * 3
+    expected = [cutout.cut_out(photo) for photo in photos[:2]] * 3
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        objects = list(
+            pool.map(
+                lambda _: (cutout._net(), cutout._cascade(), saliency._face_cascade()), range(6)
+            )
+        )
+        results = list(pool.map(cutout.cut_out, photos))
+    for kind in range(3):  # no two threads share one
+        assert len({id(found[kind]) for found in objects}) == len(objects)
+    for got, want in zip(results, expected, strict=True):
+        assert got is not None and want is not None
+        assert got.face == want.face
+        assert got.image.tobytes() == want.image.tobytes()
+
+
 def test_watermark_is_drawn_and_clear_of_the_duration_badge() -> None:
     plain = Image.new("RGB", (1280, 720), (90, 120, 150))
     marked = np.asarray(burn_watermark(plain)).astype(int)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_INPUT = 256  # the general model's input and output side, px
 WORK_SIDE = 384  # grabCut runs at most at this size (its cost grows with the pixel count)
+GRABCUT_SEED = 0x5EED
 _REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = (
     _REPO / "node_modules" / "@mediapipe" / "selfie_segmentation" / "selfie_segmentation.tflite"
@@ -54,8 +56,17 @@ def model_path() -> Path:
     return Path(os.environ.get("SEGMENTATION_MODEL_PATH") or DEFAULT_MODEL)
 
 
+# OpenCV's detectors and networks keep per-call state inside the object (a Net holds its input
+# blob between setInput and forward; a cascade its scaled buffers), so one instance must not run
+# on two threads at once (OpenCV maintainers: "You can not share OpenCV algorithms between
+# threads", opencv/opencv_contrib#1508). The worker renders on several threads: each thread
+# loads its own, once (the net 0.25 MB, the cascade about 1 MB).
+_local = threading.local()
+
+
 @functools.cache
-def _net() -> cv2.dnn.Net | None:
+def _model_file() -> Path | None:
+    """The segmentation model's path, or None (logged once) when it is not installed."""
     path = model_path()
     if not path.is_file():
         logger.warning(
@@ -64,14 +75,24 @@ def _net() -> cv2.dnn.Net | None:
             path,
         )
         return None
-    return cv2.dnn.readNetFromTFLite(str(path))
+    return path
 
 
-@functools.cache
+def _net() -> cv2.dnn.Net | None:
+    """This thread's segmentation network, or None without the model file."""
+    if not hasattr(_local, "net"):
+        path = _model_file()
+        _local.net = cv2.dnn.readNetFromTFLite(str(path)) if path else None
+    return _local.net
+
+
 def _cascade() -> cv2.CascadeClassifier:
-    return cv2.CascadeClassifier(
-        str(Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
-    )
+    """This thread's frontal-face cascade."""
+    if not hasattr(_local, "cascade"):
+        _local.cascade = cv2.CascadeClassifier(
+            str(Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
+        )
+    return _local.cascade
 
 
 def detect_face(photo: Image.Image) -> Box | None:
@@ -172,6 +193,10 @@ def person_mask(photo: Image.Image, face: Box) -> tuple[Image.Image, bool]:
     if has_both and ((seed == cv2.GC_FGD) | (seed == cv2.GC_PR_FGD)).any():
         background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         try:
+            # grabCut starts its colour models with k-means from OpenCV's per-thread random
+            # generator, whose state moves on with every call: seeded, one photo gives one
+            # cut-out on any thread, first call or hundredth (renders are reproducible).
+            cv2.setRNGSeed(GRABCUT_SEED)
             cv2.grabCut(rgb, seed, (0, 0, 0, 0), background, foreground, 2, cv2.GC_INIT_WITH_MASK)
             mask = np.where((seed == cv2.GC_FGD) | (seed == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
         except cv2.error as exc:  # a degenerate seed: keep the model's mask
