@@ -1026,7 +1026,7 @@ class _FacePhoto:
 # each is decoded, measured and cut out once per process. A render decoded, detected and
 # scored its face in 80 ms and cut it out in 100-200 ms (2 cores, 2.0 GHz EPYC, a 1 MP JPEG),
 # of a 250 ms 1K render. Keyed by the upload's bytes; the last FACE_PHOTO_MEMO photos are kept
-# (at most 2048 px a side after `_decode`: 12 MB each).
+# (at most 2048 px a side after `_decode`: 12 MB each); 0 keeps none.
 FACE_PHOTO_MEMO = 4
 _face_photos: dict[bytes, _FacePhoto | None] = {}
 _face_photos_lock = threading.Lock()
@@ -1041,9 +1041,10 @@ def _face_photo(image: InputImage) -> _FacePhoto | None:
     decoded = _decode(image)
     photo = _FacePhoto(decoded) if decoded is not None else None
     with _face_photos_lock:
-        while len(_face_photos) >= FACE_PHOTO_MEMO:
+        while _face_photos and len(_face_photos) >= FACE_PHOTO_MEMO:
             _face_photos.pop(next(iter(_face_photos)))
-        _face_photos[key] = photo
+        if FACE_PHOTO_MEMO > 0:
+            _face_photos[key] = photo
     return photo
 
 
