@@ -11,6 +11,7 @@ from typing import Any
 import dramatiq
 import pytest
 from django.test import Client
+from django.test.testcases import QuietWSGIRequestHandler
 
 from billing.models import Plan
 from billing.services import change_plan
@@ -23,6 +24,11 @@ from tests.servers import RedisServer, private_redis
 # stored thumbnail writes one, and no test measures how small a PNG is (benchmarks/ does, with
 # the production level). Servers and workers the tests start keep the production level.
 studio_images.PNG_COMPRESS_LEVEL = 1
+
+# pytest-django's live_server (Django's LiveServerThread) answers with TCP_NODELAY, as the
+# production server (uvicorn, asyncio sockets) does: its handler writes headers and body
+# separately, and with Nagle's algorithm each body waited for the browser's delayed ACK.
+QuietWSGIRequestHandler.disable_nagle_algorithm = True
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures"
 FACE_PHOTO = SAMPLES / "face-eileen-collins.jpg"
