@@ -350,3 +350,46 @@ def test_serve_stops_everything_with_the_web_exit_code(tmp_path: Path) -> None:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+# A worker like Dramatiq's: the parent passes SIGTERM on to its worker process and waits for it;
+# the worker process counts the SIGTERMs it gets and reports them as it exits.
+FORWARDING_WORKER = """
+import os, signal, sys, time
+child = os.fork()
+if child == 0:
+    got = []
+    signal.signal(signal.SIGTERM, lambda *_: got.append(1))
+    print("worker process up", flush=True)
+    while not got:
+        time.sleep(0.02)
+    time.sleep(0.5)  # finishing its message; a second SIGTERM would arrive now
+    print(f"worker process got {len(got)} SIGTERM", flush=True)
+    os._exit(0)
+def forward(*_):
+    time.sleep(0.2)  # Dramatiq logs first: a signal of its own arrives separately
+    os.kill(child, signal.SIGTERM)
+signal.signal(signal.SIGTERM, forward)
+os.waitpid(child, 0)
+"""
+
+
+def test_ctrl_c_sends_one_sigterm_to_a_worker_that_passes_it_on(tmp_path: Path) -> None:
+    """Dramatiq's worker processes stop at once, dropping their messages, on a second SIGTERM:
+    the supervisor signals the worker's leader, which passes it on, not its whole group."""
+    (tmp_path / "worker.py").write_text(FORWARDING_WORKER)
+    procfile = (
+        f'web: python -c "import time; time.sleep(300)"\nworker: python {tmp_path / "worker.py"}'
+    )
+    process, log = serve(tmp_path, procfile)
+    try:
+        wait_for_output(log, "worker process up", 1, process)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        output = log.read_text()
+        assert "worker process got 1 SIGTERM" in output, output
+        assert "worker stopped (code 0)" in output, output
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -10,8 +10,10 @@ line by line, and then:
   backoff (1 s, doubling to 30 s; back to 1 s once it has run for a minute), with a log line;
   a job it was running resumes on the next worker (leases and the sweeper, generation.services);
 - if `web` exits, stops everything and exits with its exit code;
-- on Ctrl-C / SIGTERM / SIGHUP, sends SIGTERM to each process group, waits up to 10 s, then
-  SIGKILLs what is left (a second Ctrl-C does that at once), and stops the embedded Redis.
+- on Ctrl-C / SIGTERM / SIGHUP, sends SIGTERM to each process (which passes it on to the
+  processes it manages), then to what is left of its group once it has exited; waits up to
+  10 s, then SIGKILLs what is left (a second Ctrl-C does that at once), and stops the embedded
+  Redis.
 
 Each process runs in its own process group, so a terminal's Ctrl-C reaches only this supervisor
 (which stops the children in order) and a signal to a process reaches what it forked (Dramatiq's
@@ -183,6 +185,12 @@ class Child:
     def pgid(self) -> int | None:
         return None if self.process is None else self.process.pid
 
+    def signal_leader(self, signum: int) -> None:
+        """`signum` to the process itself (quiet if it has exited)."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signum)
+
     def signal_group(self, signum: int) -> None:
         """`signum` to the process and everything in its group (what it forked). Quiet if the
         group is gone already."""
@@ -304,14 +312,23 @@ class Supervisor:
             child.signal_group(signal.SIGKILL)
 
     def _stop_all(self) -> None:
-        """SIGTERM to every group, up to `grace_seconds` for them to exit (a second stop
-        signal cuts that short), then SIGKILL."""
+        """SIGTERM to every leader, then to what is left of its group once it has exited; up to
+        `grace_seconds` for all of them (a second stop signal cuts that short), then SIGKILL.
+
+        Leaders first: Dramatiq and gunicorn pass the signal on to their worker processes and
+        wait for them, and a Dramatiq worker process that gets a second SIGTERM (one from the
+        group, one from its parent) stops at once instead of finishing its messages."""
         running = [c for c in self.children if c.group_alive()]
         for child in running:
-            child.signal_group(signal.SIGTERM)
+            child.signal_leader(signal.SIGTERM)
+        orphans_signalled: set[str] = set()
         stops_so_far = len(self._signals)
         deadline = time.monotonic() + self.grace_seconds
         while any(c.group_alive() for c in running):
+            for child in running:
+                if child.name not in orphans_signalled and child.poll() is not None:
+                    child.signal_group(signal.SIGTERM)  # what the leader left behind
+                    orphans_signalled.add(child.name)
             if len(self._signals) > stops_so_far:
                 self.out.say("stopping now")
                 break
