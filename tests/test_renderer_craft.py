@@ -4,6 +4,7 @@ differ, the watermark clear of YouTube's badge, the YouTube-ready download size,
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 import cv2
@@ -234,12 +235,14 @@ def test_cut_outs_on_several_threads_match_one_at_a_time() -> None:
     original = Image.open(FACE_PHOTO).convert("RGB")
     photos = [original, original.transpose(Image.Transpose.FLIP_LEFT_RIGHT)] * 3
     expected = [cutout.cut_out(photo) for photo in photos[:2]] * 3
+    together = threading.Barrier(6)  # six tasks on six threads at once
+
+    def objects_of_this_thread(_: int) -> tuple[object, ...]:
+        together.wait(timeout=10)
+        return (cutout._net(), cutout._cascade(), saliency._face_cascade())
+
     with ThreadPoolExecutor(max_workers=6) as pool:
-        objects = list(
-            pool.map(
-                lambda _: (cutout._net(), cutout._cascade(), saliency._face_cascade()), range(6)
-            )
-        )
+        objects = list(pool.map(objects_of_this_thread, range(6)))
         results = list(pool.map(cutout.cut_out, photos))
     for kind in range(3):  # no two threads share one
         assert len({id(found[kind]) for found in objects}) == len(objects)
