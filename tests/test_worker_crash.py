@@ -223,6 +223,12 @@ def test_a_lost_message_is_sent_again_by_a_workers_sweeper(stack: Stack, monkeyp
     _, client = pro_client("lost@example.com")
     stack.start("a")
     with logs_on_failure(stack):
+        # `manage.py rundramatiq` execs `dramatiq` with the settings' idle poll (viewbait.settings
+        # DRAMATIQ_IDLE_POLL_MS): idle consumers look for a job every 100 ms, not every second.
+        worker = stack.workers["a"].process
+        assert worker is not None
+        environ = Path(f"/proc/{worker.pid}/environ").read_bytes().split(b"\0")
+        assert b"dramatiq_worker_timeout=100" in environ
 
         def broker_down(*args: Any, **kwargs: Any) -> None:
             raise ConnectionError("broker unreachable")

@@ -358,6 +358,14 @@ DRAMATIQ_BROKER = {
     ],
 }
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks", "actors"]
+# An idle Dramatiq consumer polls Redis with a backoff growing to the worker's timeout (Dramatiq's
+# default 1000 ms, read from the `dramatiq_worker_timeout` environment variable when dramatiq is
+# imported; its command line has no option): a job sent to an idle worker waited up to a second
+# before it started. `manage.py rundramatiq` loads these settings and then execs `dramatiq`, which
+# inherits the variable. 100 ms: at most 10 polls a second per queue and worker process, cheap
+# for Redis.
+DRAMATIQ_IDLE_POLL_MS = env_int("DRAMATIQ_IDLE_POLL_MS", 100)
+os.environ.setdefault("dramatiq_worker_timeout", str(DRAMATIQ_IDLE_POLL_MS))
 # In-process worker for runs without a broker service (no REDIS_URL): jobs run on a thread in
 # the web process. `make run` always has a broker, so this is for bare `manage.py runserver`.
 JOBS_RUN_INLINE = env_bool("JOBS_RUN_INLINE", not REDIS_URL)
