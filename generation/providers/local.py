@@ -1014,12 +1014,14 @@ class _FacePhoto:
         self.image = image
         self.face = detect_face(image)
         self.score = photo_score(image, self.face)
-        self._cutout: tuple[Cutout | None] | None = None
+        self._cutout: Cutout | None = None
+        self._cut = False
 
     def cutout(self) -> Cutout | None:
-        if self._cutout is None and self.face is not None:
-            self._cutout = (cut_out(self.image, self.face),)
-        return self._cutout[0] if self._cutout else None
+        if not self._cut and self.face is not None:
+            self._cutout = cut_out(self.image, self.face)
+            self._cut = True
+        return self._cutout
 
 
 # The variations of one request (and the jobs a creator runs in a row) send the same face photos:
