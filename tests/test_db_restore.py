@@ -1,0 +1,68 @@
+"""tests.db_restore: transactional tests' flush empties every table (with DELETE on
+PostgreSQL), and serialized-rollback tests get back exactly what the data migrations seeded, in
+one INSERT per model instead of two queries per row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.apps import apps
+from django.db import connection
+from django.db.models.signals import post_save
+from django.test.utils import CaptureQueriesContext
+
+from studio.models import Style
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_seeded_rows_come_back_identical_with_one_insert_per_model() -> None:
+    seeded = connection._test_serialized_contents  # type: ignore[attr-defined]
+    models = {row.__class__ for row in _rows(seeded)}
+    assert Style in models and len(_rows(seeded)) > 3 * len(models)  # enough rows to tell apart
+
+    Style.objects.filter(owner__isnull=True).update(name="changed")  # timestamps stay as seeded
+    flush()
+    raw_saves: list[Any] = []
+
+    def saw(sender: Any, raw: bool, **_: Any) -> None:
+        raw_saves.append(sender) if raw else None
+
+    post_save.connect(saw, sender=Style)
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            connection.creation.deserialize_db_from_string(seeded)
+    finally:
+        post_save.disconnect(saw, sender=Style)
+
+    assert connection.creation.serialize_db_to_string() == seeded
+    inserts = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("INSERT")]
+    assert len(inserts) <= 2 * len(models), len(inserts)  # a model may need a second batch
+    assert len(raw_saves) == Style.objects.count()  # the library cache still hears of each row
+
+
+def _rows(data: str) -> list[Any]:
+    from django.core import serializers
+
+    return [item.object for item in serializers.deserialize("json", data)]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_flush_empties_every_table_without_truncate(owner: Any) -> None:
+    from tests.factories.studio import ProjectFactory
+
+    ProjectFactory(owner=owner)
+    with CaptureQueriesContext(connection) as queries:
+        flush()
+    left = {m._meta.label: m._base_manager.count() for m in apps.get_models()}
+    assert not any(left.values()), {label: n for label, n in left.items() if n}
+    if connection.vendor == "postgresql":
+        assert not any("TRUNCATE" in q["sql"].upper() for q in queries), queries.captured_queries
+
+
+def flush() -> None:
+    """The flush a transactional test ends with (TransactionTestCase._fixture_teardown)."""
+    call_command(
+        "flush", interactive=False, verbosity=0, reset_sequences=False, inhibit_post_migrate=True
+    )
