@@ -204,6 +204,7 @@ class DramatiqWorker:
             sys.executable,
             "manage.py",
             "rundramatiq",
+            "--skip-checks",  # as the Procfile's worker
             "--processes",
             str(processes),
             "--threads",

@@ -131,7 +131,8 @@ class Stack:
         if worker:
             started["worker"] = self._spawn(
                 "worker",
-                [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"],
+                [sys.executable, "manage.py", "rundramatiq", "--skip-checks", "--processes", "1"]
+                + ["--threads", "2"],
             )
         else:
             del self.logs["worker"]
