@@ -31,7 +31,7 @@ from generation.errors import refusal_for
 from generation.pipeline import Submission, submit
 from generation.progress import job_payload
 from generation.services import cancel_job as do_cancel_job
-from studio import services
+from studio import form_cache, services
 from studio.cards import prepare_cards
 from studio.forms import FaceForm, PaletteForm, StyleForm
 from studio.gallery import GalleryFilter, parse_filters
@@ -96,7 +96,7 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
     else:
         assert data.page is not None
         prepare_cards(user, data.page.items)
-    return {
+    context = {
         "plan": data.plan,
         "credits": data.credits,
         "styles": data.styles,
@@ -118,6 +118,8 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
         "idempotency_key": uuid.uuid4().hex,
         "renews_at": credits_renew_at(request.user) if data.credits == 0 else None,
     }
+    context["pickers_html"] = form_cache.pickers_html(context)
+    return context
 
 
 @login_required

@@ -39,6 +39,7 @@ pytestmark = [
 TITLE = "I Tried 100 Coffee Shops: Only 1 Was Worth It"
 SCREENSHOT = Path("/tmp/viewbait-studio.png")
 STARTUP_SECONDS = 40
+WORKER_SIZE = ["--processes", "1", "--threads", "2"]
 WAIT_MS = 30_000  # generous: one local render takes about a second, a cold worker a few more
 
 # Records every state a job card shows, so the test can tell the websocket moved it along.
@@ -131,8 +132,7 @@ class Stack:
         if worker:
             started["worker"] = self._spawn(
                 "worker",
-                [sys.executable, "manage.py", "rundramatiq", "--skip-checks", "--processes", "1"]
-                + ["--threads", "2"],
+                [sys.executable, "manage.py", "rundramatiq", "--skip-checks", *WORKER_SIZE],
             )
         else:
             del self.logs["worker"]
