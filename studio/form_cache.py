@@ -9,7 +9,7 @@ photos' signed URLs, the plan's limits and the model list. A change to any of th
 so nothing needs invalidating; an entry unused for MEMO_SIZE newer keys is dropped.
 
 Kept per process, not in Redis: the key is built from data the page loads anyway (from the
-shared cache), a miss costs one render of the partial, and the HTML (10-20 KB) never crosses the
+shared cache), a miss costs one render of the partial, and the HTML (about 6 KB) never crosses the
 network.
 """
 
@@ -25,7 +25,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from studio.media import media_url
 
-MEMO_SIZE = 512  # about 10 MB at 20 KB an entry; creators active in this process at once
+MEMO_SIZE = 512  # creators active in one process at once; ~6 KB an entry (the benchmark library)
 PARTIAL = "studio/studio.html#form-pickers"
 
 _memo: OrderedDict[Hashable, str] = OrderedDict()
