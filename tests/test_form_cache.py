@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from billing import services as billing_services
+from billing.models import Plan
 from studio import form_cache
 from studio.models import Face, FaceImage, Palette, Style
 from tests.conftest import set_plan
@@ -42,7 +44,9 @@ def test_a_second_visit_serves_the_same_pickers_without_rendering_them(owner_cli
     assert form_cache.stats["hits"] == hits + 1
 
 
-def test_each_change_to_what_the_pickers_show_is_on_the_next_visit(owner, owner_client) -> None:
+def test_each_change_to_what_the_pickers_show_is_on_the_next_visit(
+    owner: Any, owner_client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     form(owner_client)
     Style.objects.create(owner=owner, name="Neon Noir", prompt="neon, rain, night")
     assert "Neon Noir (mine)" in form(owner_client)
@@ -66,13 +70,24 @@ def test_each_change_to_what_the_pickers_show_is_on_the_next_visit(owner, owner_
     assert '">Road Trip</option>' in form(owner_client)
 
     assert re.search(r'<option value="2K"[^>]*disabled', form(owner_client))  # Free: 1K only
+    with django_capture_on_commit_callbacks(execute=True):  # the plan table's invalidation
+        Plan.objects.filter(slug="free").update(resolutions=["1K", "2K"])
+        billing_services.invalidate_plan_table()
+    assert not re.search(r'<option value="2K"[^>]*disabled', form(owner_client))  # same plan name
     set_plan(owner, "starter")
     html = form(owner_client)
-    assert not re.search(r'<option value="2K"[^>]*disabled', html)
-    assert form_cache.stats["renders"] == 8
+    assert re.search(r'<option value="4K"[^>]*disabled[^>]*>4K · Advanced', html)
+    assert form_cache.stats["renders"] == 9
 
 
 def test_creators_never_see_each_others_pickers(owner, owner_client, other, other_client) -> None:
     Style.objects.create(owner=owner, name="Owner Secret Style", prompt="x")
     assert "Owner Secret Style" in form(owner_client)
     assert "Owner Secret Style" not in form(other_client)
+
+
+def test_a_public_style_is_mine_only_for_its_owner(owner, owner_client, other_client) -> None:
+    Style.objects.create(owner=owner, name="Shared Glow", prompt="x", is_public=True)
+    assert "Shared Glow (mine)" in form(owner_client)
+    html = form(other_client)  # the same styles, palettes and plan: only "(mine)" differs
+    assert "Shared Glow" in html and "Shared Glow (mine)" not in html
