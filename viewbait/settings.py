@@ -9,6 +9,7 @@ Set `DATABASE_URL`, `REDIS_URL` and `GEMINI_API_KEY` to use real services.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -239,9 +240,9 @@ REDIS_TIMEOUT_SECONDS = env_float("REDIS_TIMEOUT_SECONDS", 0.5)
 REDIS_BREAKER_COOLDOWN_SECONDS = env_float("REDIS_BREAKER_COOLDOWN_SECONDS", 2.0)
 # Repeated Redis faults are logged once per this many seconds per kind (with a count).
 REDIS_FAULT_LOG_INTERVAL_SECONDS = env_float("REDIS_FAULT_LOG_INTERVAL_SECONDS", 60.0)
-# The websocket channel layer's receive is a blocking read (channels_redis: BZPOPMIN, 5 s); its
-# read timeout must outlast that read, or idle websockets are cut (redis-py 8 reads with 5 s).
-CHANNEL_LAYER_READ_TIMEOUT_SECONDS = env_float("CHANNEL_LAYER_READ_TIMEOUT_SECONDS", 30.0)
+# The websocket channel layer finds a dead Redis connection by TCP keepalive: probes start after
+# this many idle seconds, 5 s apart, 3 of them (redis-py 8's defaults), so about 45 s in all.
+CHANNEL_LAYER_KEEPALIVE_SECONDS = env_int("CHANNEL_LAYER_KEEPALIVE_SECONDS", 30)
 
 
 def redis_caches(
@@ -292,17 +293,23 @@ def redis_db_url(name: str, offset: int) -> str:
 def redis_channel_layers(
     url: str,
     *,
-    read_timeout: float = CHANNEL_LAYER_READ_TIMEOUT_SECONDS,
+    keepalive_idle: int = CHANNEL_LAYER_KEEPALIVE_SECONDS,
     timeout: float = REDIS_TIMEOUT_SECONDS,
     prefix: str = "vb-ws",
 ) -> dict[str, Any]:
-    """CHANNEL_LAYERS on the Redis at `url`: "default" for websocket consumers, whose receive is
-    a blocking read, so its read timeout (`read_timeout` s) must outlast that read; "publish"
-    for job events (generation.progress), group_send only, so `timeout` s to connect and read.
-    The same server and prefix reach the same groups."""
+    """CHANNEL_LAYERS on the Redis at `url`: "default" for websocket consumers, "publish" for job
+    events (generation.progress), group_send only, so `timeout` s to connect and read. The same
+    server and prefix reach the same groups.
 
-    def layer(socket_timeout: float, connect_timeout: float) -> dict[str, Any]:
-        host = {
+    The "default" layer's receive is a blocking read (channels_redis: BZPOPMIN, which the server
+    ends after 5 s) that is cancelled whenever a websocket closes. It has no socket timeout:
+    redis-py writes under a socket timeout with asyncio.wait_for, which on Python 3.11 loses a
+    cancellation that lands as the write completes (CPython gh-86296, fixed in 3.12), and the
+    receive then polls forever. A dead connection is found by TCP keepalive instead: probes
+    after `keepalive_idle` idle seconds, every 5 s, 3 of them (Unix sockets need none)."""
+
+    def layer(socket_timeout: float | None, connect_timeout: float) -> dict[str, Any]:
+        host: dict[str, Any] = {
             "address": url,
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": connect_timeout,
@@ -312,7 +319,14 @@ def redis_channel_layers(
             "CONFIG": {"hosts": [host], "prefix": prefix},
         }
 
-    return {"default": layer(read_timeout, 2.0), "publish": layer(timeout, timeout)}
+    websockets = layer(None, 2.0)
+    if not url.startswith("unix:"):
+        wanted = {"TCP_KEEPIDLE": keepalive_idle, "TCP_KEEPINTVL": 5, "TCP_KEEPCNT": 3}
+        keepalive = {getattr(socket, k): v for k, v in wanted.items() if hasattr(socket, k)}
+        websockets["CONFIG"]["hosts"][0].update(
+            socket_keepalive=True, socket_keepalive_options=keepalive
+        )
+    return {"default": websockets, "publish": layer(timeout, timeout)}
 
 
 # REDIS_URL's own database holds the Dramatiq queues and the websocket groups; rate-limit
