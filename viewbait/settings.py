@@ -308,25 +308,26 @@ def redis_channel_layers(
     receive then polls forever. A dead connection is found by TCP keepalive instead: probes
     after `keepalive_idle` idle seconds, every 5 s, 3 of them (Unix sockets need none)."""
 
-    def layer(socket_timeout: float | None, connect_timeout: float) -> dict[str, Any]:
-        host: dict[str, Any] = {
+    def layer(
+        socket_timeout: float | None, connect_timeout: float, **options: Any
+    ) -> dict[str, Any]:
+        host = {
             "address": url,
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": connect_timeout,
+            **options,
         }
         return {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {"hosts": [host], "prefix": prefix},
         }
 
-    websockets = layer(None, 2.0)
-    if not url.startswith("unix:"):
+    keepalive: dict[str, Any] = {}
+    if not url.startswith("unix:"):  # redis-py's Unix socket connection takes no such options
         wanted = {"TCP_KEEPIDLE": keepalive_idle, "TCP_KEEPINTVL": 5, "TCP_KEEPCNT": 3}
-        keepalive = {getattr(socket, k): v for k, v in wanted.items() if hasattr(socket, k)}
-        websockets["CONFIG"]["hosts"][0].update(
-            socket_keepalive=True, socket_keepalive_options=keepalive
-        )
-    return {"default": websockets, "publish": layer(timeout, timeout)}
+        options = {getattr(socket, k): v for k, v in wanted.items() if hasattr(socket, k)}
+        keepalive = {"socket_keepalive": True, "socket_keepalive_options": options}
+    return {"default": layer(None, 2.0, **keepalive), "publish": layer(timeout, timeout)}
 
 
 # REDIS_URL's own database holds the Dramatiq queues and the websocket groups; rate-limit
