@@ -105,16 +105,22 @@ def test_every_page_passes_axe_and_has_one_h1(live_server: Any) -> None:
 def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: Any) -> None:
     """Two pages (20 + 7 cards) and the grid's rows: every row but the last is full, and each
     card's footer (title, project menu, actions, Download) stays inside its card; a
-    right-to-left title starts at the right."""
+    right-to-left title starts at the right. A job card with a long title (cut with an
+    ellipsis) leaves the page as wide as the screen."""
     owner = library("grid@example.com", 27)
     for name in ("Coffee series", "Tech reviews with a long name"):
         Project.objects.create(owner=owner, name=name)
     Thumbnail.objects.filter(pk=Thumbnail.objects.filter(owner=owner).latest("pk").pk).update(
         title=RTL_TITLE
     )
+    job = finished_generate_job(owner, "A job title far too long for a phone screen", "failed")
     with signed_in(live_server, owner, viewport) as page:
         page.goto(f"{live_server.url}/studio/")
         page.wait_for_selector("#gallery-grid .thumb")
+        page.evaluate(  # the card as the websocket's refresh brings it in
+            f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', {{target: '#jobs', swap: 'afterbegin'}})"
+        )
+        page.locator(f"#job-{job.pk}").wait_for()
         for _ in range(30):  # scroll until the second page has joined
             if page.locator("#gallery-grid .thumb").count() >= 27:
                 break
@@ -144,12 +150,14 @@ def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: An
                   .map((k) => rows[k]), overflow,
                 rtl: [rtl.textContent.trim().slice(0, 4), getComputedStyle(rtl).direction],
                 download: cards.map((c) => c.querySelector('.download').getBoundingClientRect().width),
+                pageOverflow: document.documentElement.scrollWidth - innerWidth,
               };
             }"""
         )
     assert layout["cards"] == 27
     assert all(count == layout["columns"] for count in layout["rows"][:-1]), str(layout["rows"])
     assert layout["overflow"] == []
+    assert layout["pageOverflow"] <= 0
     assert min(layout["download"]) > 60  # the Download button is whole, not a sliver
     assert layout["rtl"] == [RTL_TITLE[:4], "rtl"]
 
