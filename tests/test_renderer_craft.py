@@ -181,6 +181,55 @@ def test_a_face_is_cut_out_and_placed_large() -> None:
         assert 0.30 <= share <= 0.45, (ratio, share)
 
 
+@pytest.mark.parametrize(
+    ("style", "ratio", "pose"),
+    [
+        ("bold-gaming", "16:9", ""),
+        ("cinematic", "16:9", "leaning tilt"),
+        ("vlog", "9:16", "action"),
+        ("minimal", "1:1", ""),
+    ],
+)
+def test_only_the_part_of_a_cut_out_that_reaches_the_frame_is_drawn(
+    monkeypatch, style: str, ratio: str, pose: str
+) -> None:
+    """A large face runs off the frame; resampling only the part that can reach the canvas
+    (with its outline, glow and tilt) draws the same picture as resampling all of it."""
+    sizes: list[tuple[int, int]] = []
+    resize = Image.Image.resize
+
+    def spy(image: Image.Image, size, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if image.mode == "RGBA":
+            sizes.append(tuple(size))
+        return resize(image, size, *args, **kwargs)
+
+    spec = {"title": "Big face", "style_key": style, "pose": pose, "seed": 3}
+    monkeypatch.setattr(Image.Image, "resize", spy)
+    cropped = render(ratio=ratio, images=[face()], **spec)
+    drawn = list(sizes)
+    monkeypatch.setattr(local, "_cutout_window", lambda size, *_: (0, 0, *size))
+    sizes.clear()
+    whole = render(ratio=ratio, images=[face()], **spec)
+    assert cropped.faces == whole.faces
+    difference = np.abs(
+        np.asarray(cropped.image, dtype=np.int16) - np.asarray(whole.image, dtype=np.int16)
+    )
+    # resampling rounding at most (a turned cut-out: bicubic about a sub-pixel centre)
+    assert difference.max() <= 3, difference.max()
+    frame = cropped.image.size
+    assert max(h for _, h in sizes) > frame[1]  # the whole cut-out is taller than the frame
+    assert all(h <= frame[1] * 1.5 for _, h in drawn), drawn
+
+
+def test_a_turned_cut_out_is_drawn_from_what_turning_brings_into_the_frame() -> None:
+    """The window of a cut-out turned 30 degrees about a point far from the frame reaches past
+    the frame's own area (plus the outline's reach): the corners turn in from outside it."""
+    straight = local._cutout_window((6000, 6000), (-2000, -2000), (1000, 1000), 10, 0, (0, 0))
+    turned = local._cutout_window((6000, 6000), (-2000, -2000), (1000, 1000), 10, 30, (0, 0))
+    assert straight == (1992, 1992, 3007, 3007)
+    assert turned[0] < 1200 and turned[1] < 1200 and turned[2] > 3700 and turned[3] > 3700
+
+
 def test_photos_of_one_person_are_one_cut_out_and_people_keep_their_order() -> None:
     photo = Image.open(FACE_PHOTO).convert("RGB")
     blurred = io.BytesIO()

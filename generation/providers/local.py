@@ -966,17 +966,24 @@ def _shadow(
 ) -> None:
     """Paste a blurred copy of `alpha` in `colour` under where `alpha` will go.
 
-    The blur is computed at a reduced size and scaled back, which keeps 4K fast.
+    The blur is computed at a reduced size (blocks of `factor` px) and scaled back by exactly
+    that factor, which keeps 4K fast. The blocks sit on the canvas's grid of `factor` px, so a
+    shadow does not depend on where `alpha` starts: a cut-out cropped to the frame
+    (`_cutout_window`) casts the same shadow as the whole one.
     """
     pad = math.ceil(blur * 2.5) + 1
-    padded = Image.new("L", (alpha.width + 2 * pad, alpha.height + 2 * pad))
-    padded.paste(alpha, (pad, pad))
     factor = max(1, min(8, int(blur // 4)))
+    x, y = position[0] - pad + offset[0], position[1] - pad + offset[1]
+    shift_x, shift_y = x % factor, y % factor
+    padded = Image.new("L", (alpha.width + 2 * pad + shift_x, alpha.height + 2 * pad + shift_y))
+    padded.paste(alpha, (pad + shift_x, pad + shift_y))
     small = padded.reduce(factor) if factor > 1 else padded
     small = small.filter(ImageFilter.GaussianBlur(blur / factor))
-    mask = small.resize(padded.size, Image.Resampling.BILINEAR) if factor > 1 else small
-    corner = (position[0] - pad + offset[0], position[1] - pad + offset[1])
-    canvas.paste(colour, corner, _scaled(mask, opacity))
+    if factor > 1:
+        small = small.resize(
+            (small.width * factor, small.height * factor), Image.Resampling.BILINEAR
+        )
+    canvas.paste(colour, (x - shift_x, y - shift_y), _scaled(small, opacity))
 
 
 @dataclass(frozen=True)
@@ -1075,10 +1082,30 @@ def _place_cutout(
     left_f, top_f, right_f, bottom_f = person.face
     scale = face_height / max(1, bottom_f - top_f)
     size = (max(1, round(person.image.width * scale)), max(1, round(person.image.height * scale)))
-    image = person.image.resize(size, Image.Resampling.BICUBIC)
+    pivot = ((left_f + right_f) / 2 * scale, (top_f + bottom_f) / 2 * scale)
+    left = round(centre_x - pivot[0])
+    top = round(face_y - pivot[1])
+    if top + size[1] < canvas.height:  # no floating bust: the body meets the bottom edge
+        top = canvas.height - size[1]
+    # Only the part of the scaled cut-out that can reach the canvas is drawn: a large face runs
+    # well off the frame (a 512 px photo scaled to 1769x1718 on a 1376x768 canvas), and
+    # resampling, outlining and blurring the rest cost more than the visible part.
+    box = _cutout_window(size, (left, top), canvas.size, face_height, tilt, pivot)
+    image = person.image.resize(
+        (box[2] - box[0], box[3] - box[1]),
+        Image.Resampling.BICUBIC,
+        # in the photo's pixels, by the factors a resize to the whole `size` uses (PIL maps an
+        # output pixel's centre x + 0.5 to (x + 0.5) * width / size[0]), so no pixel moves
+        box=(
+            box[0] * person.image.width / size[0],
+            box[1] * person.image.height / size[1],
+            box[2] * person.image.width / size[0],
+            box[3] * person.image.height / size[1],
+        ),
+    )
     if tilt:
-        pivot = ((left_f + right_f) / 2 * scale, (top_f + bottom_f) / 2 * scale)
-        image = image.rotate(tilt, resample=Image.Resampling.BICUBIC, center=pivot)
+        centre = (pivot[0] - box[0], pivot[1] - box[1])
+        image = image.rotate(tilt, resample=Image.Resampling.BICUBIC, center=centre)
     if design.face_shape == "cutout":  # cinematic: graded towards the palette
         graded = ImageOps.colorize(
             image.convert("L"),
@@ -1088,10 +1115,13 @@ def _place_cutout(
         ).convert("RGBA")
         graded.putalpha(image.getchannel("A"))
         image = Image.blend(image, graded, 0.3)
-    left = round(centre_x - (left_f + right_f) / 2 * scale)
-    top = round(face_y - (top_f + bottom_f) / 2 * scale)
-    if top + image.height < canvas.height:  # no floating bust: the body meets the bottom edge
-        top = canvas.height - image.height
+    face_box = (
+        round(left + left_f * scale),
+        round(top + top_f * scale),
+        round(left + right_f * scale),
+        round(top + bottom_f * scale),
+    )
+    left, top = left + box[0], top + box[1]
     alpha = image.getchannel("A")
     outline_colour = design.face_ring(pal) or _WHITE
     width = max(2, round(face_height * (0.045 if design.face_ring(pal) else 0.025)))
@@ -1119,12 +1149,43 @@ def _place_cutout(
     if design.face_shape != "cutout":
         canvas.paste(outline_colour, (left, top), outline)
     canvas.paste(image, (left, top), alpha)
-    return (
-        round(left + left_f * scale),
-        round(top + top_f * scale),
-        round(left + right_f * scale),
-        round(top + bottom_f * scale),
-    )
+    return face_box
+
+
+def _cutout_window(
+    size: tuple[int, int],
+    corner: tuple[int, int],
+    canvas: tuple[int, int],
+    face_height: float,
+    tilt: float,
+    pivot: tuple[float, float],
+) -> tuple[int, int, int, int]:
+    """The box (left, top, right, bottom; px of the cut-out scaled to `size` and placed with its
+    top-left at `corner`) that can affect the canvas: the canvas, grown by the reach of the
+    outline, glow and shadow (`_place_cutout`: at most 0.045 + 2.5 x 0.12 + 0.05 = 0.395 of the
+    face height, rounded up to 0.45), and, for a cut-out turned `tilt` degrees about `pivot`,
+    everything that turning brings into that area. Clipped to the cut-out."""
+    reach = math.ceil(face_height * 0.45) + 2
+    x0: float = -corner[0] - reach
+    y0: float = -corner[1] - reach
+    x1: float = canvas[0] - corner[0] + reach
+    y1: float = canvas[1] - corner[1] + reach
+    if tilt:  # the rotated area's source: the window's corners turned back about the pivot
+        cos, sin = math.cos(math.radians(tilt)), math.sin(math.radians(tilt))
+        xs, ys = [x0, x1], [y0, y1]
+        for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1)):
+            dx, dy = x - pivot[0], y - pivot[1]
+            for sign in (1, -1):
+                xs.append(pivot[0] + dx * cos - sign * dy * sin)
+                ys.append(pivot[1] + sign * dx * sin + dy * cos)
+        x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
+    # Left and top on multiples of 8, the largest block `_shadow` reduces by, so its blur sees
+    # the same blocks as it would on the whole cut-out.
+    left, top = max(0, math.floor(x0) // 8 * 8), max(0, math.floor(y0) // 8 * 8)
+    right, bottom = min(size[0], math.ceil(x1)), min(size[1], math.ceil(y1))
+    if right <= left or bottom <= top:  # nothing of it reaches the canvas
+        return (0, 0, 1, 1)
+    return (left, top, right, bottom)
 
 
 def _place_faces(
