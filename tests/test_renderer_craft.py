@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import threading
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -203,7 +204,7 @@ def test_only_the_part_of_a_cut_out_that_reaches_the_frame_is_drawn(
             sizes.append(tuple(size))
         return resize(image, size, *args, **kwargs)
 
-    spec = {"title": "Big face", "style_key": style, "pose": pose, "seed": 3}
+    spec: dict[str, Any] = {"title": "Big face", "style_key": style, "pose": pose, "seed": 3}
     monkeypatch.setattr(Image.Image, "resize", spy)
     cropped = render(ratio=ratio, images=[face()], **spec)
     drawn = list(sizes)
@@ -214,11 +215,31 @@ def test_only_the_part_of_a_cut_out_that_reaches_the_frame_is_drawn(
     difference = np.abs(
         np.asarray(cropped.image, dtype=np.int16) - np.asarray(whole.image, dtype=np.int16)
     )
-    # resampling rounding at most (a turned cut-out: bicubic about a sub-pixel centre)
-    assert difference.max() <= 3, difference.max()
+    # Resampling rounding at most (a turned cut-out: bicubic about a sub-pixel centre), which
+    # can move a pixel of the outline's one-pixel anti-aliased edge across the shape's threshold.
+    assert (difference.max(axis=2) > 3).sum() <= 8, np.argwhere(difference.max(axis=2) > 3)
     frame = cropped.image.size
     assert max(h for _, h in sizes) > frame[1]  # the whole cut-out is taller than the frame
     assert all(h <= frame[1] * 1.5 for _, h in drawn), drawn
+
+
+@pytest.mark.parametrize("radius", [3, 60])
+def test_an_outline_grows_the_shape_by_its_radius_with_a_smooth_edge(radius: int) -> None:
+    """The cut-out's outline (`_dilated`): a soft-edged disc of radius 200 grows to one of
+    radius 200 + `radius`, round (not square), its own soft edge kept inside."""
+    disc = Image.new("L", (800, 800))
+    ImageDraw.Draw(disc).ellipse((200, 200, 600, 600), fill=255)
+    disc = disc.filter(ImageFilter.GaussianBlur(2))
+    grown = np.asarray(local._dilated(disc, radius)).astype(int)
+    row = grown[400]
+    covered = np.flatnonzero(row >= 128)
+    assert abs((covered[-1] - covered[0] + 1) / 2 - (200 + radius)) <= 1.5
+    diagonal = np.array([grown[400 + d, 400 + d] for d in range(400)])
+    reach = np.flatnonzero(diagonal >= 128)[-1] * 2**0.5  # round: as far along the diagonal
+    assert abs(reach - (200 + radius)) <= 3, reach
+    beyond = np.asarray(disc)[400] == 0  # outside the disc's own soft edge
+    assert ((row > 0) & (row < 255) & beyond).sum() <= 2  # a one-pixel anti-aliased edge
+    assert (grown >= np.asarray(disc)).all()
 
 
 def test_a_turned_cut_out_is_drawn_from_what_turning_brings_into_the_frame() -> None:
