@@ -177,6 +177,17 @@ def _lut(function: Callable[[float], float]) -> list[int]:
     return [round(255 * min(1.0, max(0.0, function(v / 255)))) for v in range(256)]
 
 
+def _paint(
+    image: Image.Image, colour: RGB, mask: Image.Image, corner: tuple[int, int] = (0, 0)
+) -> None:
+    """`image.paste(colour, corner, mask)`, blending only the mask's non-zero bounding box:
+    glows, shapes and shadows cover a part of the frame, and a full-frame masked paste cost
+    0.1 s at 4K (5504x3072) whatever the mask held. The same pixels."""
+    box = mask.getbbox()
+    if box is not None:
+        image.paste(colour, (corner[0] + box[0], corner[1] + box[1]), mask.crop(box))
+
+
 def _scaled(mask: Image.Image, opacity: float) -> Image.Image:
     return mask.point(_lut(lambda v: v * opacity))
 
@@ -230,7 +241,7 @@ def _glow(
     stretch: float = 1.0,
 ) -> None:
     mask = _blob(image.size, centre, (radius * stretch, radius))
-    image.paste(colour, (0, 0), _scaled(mask, opacity))
+    _paint(image, colour, _scaled(mask, opacity))
 
 
 def _vignette(image: Image.Image, strength: float) -> None:
@@ -272,7 +283,7 @@ def _rays(
         )
     fade = _blob(image.size, centre, (reach * 0.75, reach * 0.75), power=0.9)
     mask = ImageChops.multiply(mask, fade).filter(ImageFilter.GaussianBlur(image.height * 0.002))
-    image.paste(colour, (0, 0), _scaled(mask, opacity))
+    _paint(image, colour, _scaled(mask, opacity))
 
 
 def _sunburst(
@@ -293,7 +304,7 @@ def _sunburst(
             ],
             fill=255,
         )
-    image.paste(colour, (0, 0), mask.filter(ImageFilter.GaussianBlur(image.height * 0.001)))
+    _paint(image, colour, mask.filter(ImageFilter.GaussianBlur(image.height * 0.001)))
 
 
 def _halftone(
@@ -310,7 +321,7 @@ def _halftone(
             radius = spacing * 0.48 * t**1.4
             if radius >= 0.6:
                 draw.ellipse((cx - radius, y - radius, cx + radius, y + radius), fill=255)
-    image.paste(colour, (0, 0), _scaled(mask, opacity))
+    _paint(image, colour, _scaled(mask, opacity))
 
 
 def _bokeh(image: Image.Image, colours: list[RGB], count: int, rng: random.Random) -> None:
@@ -337,7 +348,7 @@ def _grid(image: Image.Image, colour: RGB, spacing: int, opacity: float) -> None
     for y in range(image.height - spacing // 2, 0, -spacing):
         draw.line((0, y, image.width, y), fill=255, width=line)
     fade = Image.linear_gradient("L").resize(image.size, Image.Resampling.BILINEAR)
-    image.paste(colour, (0, 0), _scaled(ImageChops.multiply(mask, fade), opacity))
+    _paint(image, colour, _scaled(ImageChops.multiply(mask, fade), opacity))
 
 
 Point = tuple[float, float]
@@ -359,7 +370,7 @@ def _fill(
         draw.polygon([(x * k, y * k) for x, y in points], fill=255)
     for left, top, right, bottom in ellipses:
         draw.ellipse((left * k, top * k, right * k, bottom * k), fill=255)
-    image.paste(colour, (0, 0), big.reduce(k))
+    _paint(image, colour, big.reduce(k))
 
 
 def _slashes(image: Image.Image, colour: RGB, rng: random.Random) -> None:
@@ -495,7 +506,7 @@ def _documentary_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> N
     light = Image.new("L", image.size)
     ImageDraw.Draw(light).polygon(beam, fill=255)
     light = light.filter(ImageFilter.GaussianBlur(height * 0.06))
-    image.paste((236, 228, 210), (0, 0), _scaled(light, 0.1))
+    _paint(image, (236, 228, 210), _scaled(light, 0.1))
     _vignette(image, 0.9)
 
 
@@ -983,7 +994,7 @@ def _shadow(
         small = small.resize(
             (small.width * factor, small.height * factor), Image.Resampling.BILINEAR
         )
-    canvas.paste(colour, (x - shift_x, y - shift_y), _scaled(small, opacity))
+    _paint(canvas, colour, _scaled(small, opacity), (x - shift_x, y - shift_y))
 
 
 @dataclass(frozen=True)
@@ -1140,7 +1151,7 @@ def _place_cutout(
         _shadow(canvas, outline, (left, top), glow, 1.0, face_height * 0.12)
     elif design.text_shadow == "hard":
         offset = round(face_height * 0.05)
-        canvas.paste(_BLACK, (left + offset, top + offset), outline)
+        _paint(canvas, _BLACK, outline, (left + offset, top + offset))
     elif design.face_shape == "cutout":
         _shadow(
             canvas, outline, (left, top), _tint(_vivid(pal.secondary), 0.3), 0.8, face_height * 0.1
@@ -1156,7 +1167,7 @@ def _place_cutout(
             (0, round(face_height * 0.03)),
         )
     if design.face_shape != "cutout":
-        canvas.paste(outline_colour, (left, top), outline)
+        _paint(canvas, outline_colour, outline, (left, top))
     canvas.paste(image, (left, top), alpha)
     return face_box
 
