@@ -242,6 +242,28 @@ def test_an_outline_grows_the_shape_by_its_radius_with_a_smooth_edge(radius: int
     assert (grown >= np.asarray(disc)).all()
 
 
+@pytest.mark.parametrize("tilt", [0, 6])
+def test_the_outline_goes_round_a_head_that_touches_the_photos_top_edge(tilt: float) -> None:
+    """A cut-out whose head reaches the photo's top edge (cut_out crops to the person) is outlined
+    above the crown too, not ended in a flat cut along that edge."""
+    person = Image.new("RGBA", (200, 300))
+    ImageDraw.Draw(person).ellipse((50, 0, 150, 130), fill=(200, 160, 120, 255))
+    ImageDraw.Draw(person).rectangle((20, 120, 180, 300), fill=(200, 80, 40, 255))
+    cut = cutout.Cutout(person, (60, 20, 140, 110), segmented=True)
+    canvas = Image.new("RGB", (800, 800), (0, 0, 0))
+    design = local._DESIGNS["bold-gaming"]
+    pal = local._palette([], design.default_colors)
+    box = local._place_cutout(canvas, cut, 400, 180, 400, design, pal, tilt)
+    ring = np.asarray(canvas).astype(int)
+    outline = design.face_ring(pal)
+    assert outline is not None
+    is_ring = np.abs(ring - np.array(outline)).sum(axis=2) < 60
+    crown = box[1] - round(20 * 180 / 90)  # the photo's top edge, on the canvas
+    width = round(180 * 0.045)
+    column = is_ring[:, 400]
+    assert column[crown - width + 2 : crown].all(), np.flatnonzero(column)[:5]
+
+
 def test_a_turned_cut_out_is_drawn_from_what_turning_brings_into_the_frame() -> None:
     """The window of a cut-out turned 30 degrees about a point far from the frame reaches past
     the frame's own area (plus the outline's reach): the corners turn in from outside it."""

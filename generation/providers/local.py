@@ -1111,6 +1111,8 @@ def _place_cutout(
     # well off the frame (a 512 px photo scaled to 1769x1718 on a 1376x768 canvas), and
     # resampling, outlining and blurring the rest cost more than the visible part.
     box = _cutout_window(size, (left, top), canvas.size, face_height, tilt, pivot)
+    outline_colour = design.face_ring(pal) or _WHITE
+    width = max(2, round(face_height * (0.045 if design.face_ring(pal) else 0.025)))
     image = person.image.resize(
         (box[2] - box[0], box[3] - box[1]),
         Image.Resampling.BICUBIC,
@@ -1123,8 +1125,12 @@ def _place_cutout(
             box[3] * person.image.height / size[1],
         ),
     )
+    # A transparent margin: the outline (and a turned cut-out's corners) reach past the photo's
+    # edges, and a head photographed close to the top edge ended in a flat cut there.
+    margin = width + (math.ceil(face_height * 0.12) if tilt else 0)
+    image = ImageOps.expand(image, margin, fill=(0, 0, 0, 0))
     if tilt:
-        centre = (pivot[0] - box[0], pivot[1] - box[1])
+        centre = (pivot[0] - box[0] + margin, pivot[1] - box[1] + margin)
         image = image.rotate(tilt, resample=Image.Resampling.BICUBIC, center=centre)
     if design.face_shape == "cutout":  # cinematic: graded towards the palette
         graded = ImageOps.colorize(
@@ -1141,10 +1147,8 @@ def _place_cutout(
         round(left + right_f * scale),
         round(top + bottom_f * scale),
     )
-    left, top = left + box[0], top + box[1]
+    left, top = left + box[0] - margin, top + box[1] - margin
     alpha = image.getchannel("A")
-    outline_colour = design.face_ring(pal) or _WHITE
-    width = max(2, round(face_height * (0.045 if design.face_ring(pal) else 0.025)))
     outline = _dilated(alpha, width)
     glow = design.face_glow(pal)
     if glow is not None:
