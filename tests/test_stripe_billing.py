@@ -119,6 +119,8 @@ def test_without_keys_the_plans_page_shows_plans_and_says_payments_are_off(
     for name in ("Free", "Starter", "Advanced", "Pro"):
         assert name in html
     assert 'id="current-plan">Free<' in html
+    # The Pro plan's YouTube tools are not built: the page does not sell them as if they were.
+    assert "YouTube channel tools (coming soon)" in html and "YouTube tools" not in html
     assert "Upgrade to" not in html and "Buy " not in html
     refused = owner_client.post("/plans/checkout/starter", {"operation_id": "b" * 32})
     assert refused.status_code == 302 and refused["Location"] == "/plans/"

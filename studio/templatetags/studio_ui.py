@@ -59,13 +59,16 @@ FEATURE_NAMES = {
     "analyse_style": "analyse style",
     "analyse_palette": "analyse palette",
     "heatmap": "attention heatmap",
-    "youtube": "YouTube tools",
+    # The Pro plan's YouTube channel tools (PRODUCT.md: analyse a video, concepts, channel
+    # consistency) are not built yet; the plan carries the flag, the page says so.
+    "youtube": "YouTube channel tools (coming soon)",
 }
 
 
 @register.filter
 def feature_names(features: list[str]) -> str:
-    """Plan features in words: ["heatmap", "youtube"] -> "Attention heatmap, YouTube tools"."""
+    """Plan features in words: ["heatmap", "youtube"] -> "Attention heatmap, YouTube channel
+    tools (coming soon)"."""
     text = ", ".join(FEATURE_NAMES.get(f, f.replace("_", " ")) for f in features)
     return text[:1].upper() + text[1:]
 
