@@ -63,6 +63,10 @@ def generate(page: Any, title: str, count: int) -> None:
     expect(page.locator("#gallery-grid .thumb")).to_have_count(count)
 
 
+def latest_check_sizes() -> list[dict[str, Any]]:
+    return list(Job.objects.filter(type="thumbnail_check").latest("created_at").result["sizes"])
+
+
 def run_edit_session(browser: Any, base_url: str) -> None:
     from playwright.sync_api import expect
 
@@ -140,6 +144,25 @@ def run_edit_session(browser: Any, base_url: str) -> None:
             "data-status", re.compile(r"^(succeeded|partially_succeeded)$")
         )
         page.screenshot(path=str(SCREENSHOT.with_name("viewbait-check-tool.png")), full_page=True)
+        slots = check_card.locator(".check-slot")
+        expect(slots.first).to_be_visible()
+        # At their actual size on a desktop; on a phone each preview, badge and all, is scaled
+        # down to the card's width instead of running off its edge.
+        fits = """card => [...card.querySelectorAll('.check-slot')].map(slot => {
+            const s = slot.getBoundingClientRect(), c = card.getBoundingClientRect();
+            const b = slot.querySelector('.check-badge').getBoundingClientRect();
+            return [Math.round(s.width), s.right <= c.right + 0.5, b.right <= s.right + 0.5];
+        })"""
+        desktop = check_card.evaluate(fits)
+        assert [width for width, _, _ in desktop] == [
+            size["width"] for size in orm(latest_check_sizes)
+        ], desktop
+        page.set_viewport_size({"width": 390, "height": 844})
+        phone = check_card.evaluate(fits)
+        assert all(inside and badge for _, inside, badge in phone), phone
+        assert max(width for width, _, _ in phone) < 360, phone
+        check_card.screenshot(path=str(SCREENSHOT.with_name("viewbait-check-tool-phone.png")))
+        page.set_viewport_size({"width": 1400, "height": 1100})
 
     # The new version has its own large view, listing both versions, and can be edited again.
     new_link.click()

@@ -424,7 +424,7 @@ def test_tool_form_and_result_card_on_the_large_view(
             f'<img src="{preview}" width="{size["image_width"]}" height="{size["image_height"]}"'
             in html
         )
-        assert f"width: {size['width']}px; height: {size['height']}px" in html
+        assert f"width: {size['width']}px; aspect-ratio: {size['width']} / {size['height']}" in html
     suggested = Job.objects.get(pk=job.pk).result["sizes"][-1]
     assert "Suggested videos (desktop sidebar)" in html
     assert f"{suggested['checks']['face']['verdict']}" in html  # each slot's face verdict shown

@@ -54,6 +54,12 @@ def dollars(cents: int) -> str:
     return f"${cents // 100}" if cents % 100 == 0 else f"${cents / 100:.2f}"
 
 
+@register.filter
+def percent_of(part: float, whole: float) -> str:
+    """`part` as a CSS percentage of `whole`: 40, 360 -> "11.111%" ("0%" when `whole` is 0)."""
+    return f"{100 * part / whole:.3f}%" if whole else "0%"
+
+
 FEATURE_NAMES = {
     "enhance_title": "better titles",
     "analyse_style": "analyse style",
