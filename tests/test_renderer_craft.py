@@ -264,6 +264,27 @@ def test_the_outline_goes_round_a_head_that_touches_the_photos_top_edge(tilt: fl
     assert column[crown - width + 2 : crown].all(), np.flatnonzero(column)[:5]
 
 
+def test_contrast_is_the_worst_words_when_a_title_runs_onto_a_dark_shape() -> None:
+    """Dark letters: "Desk Setup" on a pale background, "Tour" on a dark disc (the Minimal
+    style's "Minimal Desk Setup Tour" in Forest Calm). The title is as readable as "Tour", not
+    as most of its letters are."""
+    mask = Image.new("L", (1800, 200))
+    font = fonts.get_font(fonts.font_chain()[0], 180)
+    ImageDraw.Draw(mask).text((0, 0), "Desk Setup Tour", font=font, fill=255)
+    mask = mask.crop(mask.getbbox())
+    words = local._words(mask)
+    tour = words[-1][0]  # where "Tour" starts: the last word
+    assert words[0][0] == 0 and tour > 900, words
+    corner = (100, 550)
+    image = Image.new("RGB", (2200, 900), (236, 242, 236))
+    disc = corner[0] + tour - 30
+    ImageDraw.Draw(image).ellipse((disc, 200, disc + 1200, 1400), fill=(27, 67, 50))
+    image.paste((13, 34, 24), corner, mask)
+    assert local.measure_contrast(image, mask, corner) < 1.6
+    pale = mask.crop((0, 0, tour - 10, mask.height))
+    assert local.measure_contrast(image, pale, corner) > 10  # "Desk Setup" alone reads well
+
+
 def test_a_turned_cut_out_is_drawn_from_what_turning_brings_into_the_frame() -> None:
     """The window of a cut-out turned 30 degrees about a point far from the frame reaches past
     the frame's own area (plus the outline's reach): the corners turn in from outside it."""

@@ -1289,14 +1289,50 @@ def contrast_ratio(a: float, b: float) -> float:
 
 
 def measure_contrast(image: Image.Image, mask: Image.Image, corner: tuple[int, int]) -> float:
-    """The contrast of text against the pixels right around it, as seen at DISPLAY_HEIGHT.
+    """The contrast of text against the pixels right around it, as seen at DISPLAY_HEIGHT: the
+    lowest of its words' (`_words`), so a title that runs from a light background onto a dark
+    shape is as readable as its worst word, not as its median one.
 
     `mask` (L) marks the letters' fill, its top-left at `corner` on `image` (the finished
-    picture). Both are scaled to the display size; the fill is where the mask is over 60 %, the
-    surround the pixels within 2 display px of the letters that are not letter. Returns the WCAG
-    ratio of the median fill luminance and the surround's luminance nearest to it (its 70th
-    percentile towards the fill), or 21.0 when the text is too small to measure.
+    picture). Returns a WCAG ratio (`_word_contrast`), 21.0 when the text is too small to
+    measure.
     """
+    return min(
+        _word_contrast(image, mask.crop(box), (corner[0] + box[0], corner[1] + box[1]))
+        for box in _words(mask)
+    )
+
+
+def _words(mask: Image.Image) -> list[tuple[int, int, int, int]]:
+    """The boxes (left, top, right, bottom; px of `mask`) of the text's words: its lines split
+    at rows without letters, each line at gaps of at least a quarter of its ink height (a word
+    space with its side bearings is about a third of the font size). Wide letter gaps may split
+    a word too, which only measures it more finely. The whole mask when it has no letters."""
+    letters = np.asarray(mask) > 25
+    boxes = []
+    for top, bottom in _runs(np.asarray(letters.any(axis=1)), 1):
+        line = np.asarray(letters[top:bottom].any(axis=0))
+        for left, right in _runs(line, max(2, (bottom - top) // 4)):
+            boxes.append((left, top, right, bottom))
+    return boxes or [(0, 0, mask.width, mask.height)]
+
+
+def _runs(present: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """The [start, end) spans of True in `present`, joined across gaps shorter than `gap`."""
+    spans: list[tuple[int, int]] = []
+    for index in np.flatnonzero(present):
+        if spans and index - spans[-1][1] < gap:
+            spans[-1] = (spans[-1][0], int(index) + 1)
+        else:
+            spans.append((int(index), int(index) + 1))
+    return spans
+
+
+def _word_contrast(image: Image.Image, mask: Image.Image, corner: tuple[int, int]) -> float:
+    """`mask` and `image` scaled to the display size; the fill is where the mask is over 60 %,
+    the surround the pixels within 2 display px of the letters that are not letter. The WCAG
+    ratio of the median fill luminance and the surround's luminance nearest to it (its 70th
+    percentile towards the fill), or 21.0 when the text is too small to measure."""
     factor = min(1.0, DISPLAY_HEIGHT / min(image.size))
     pad = math.ceil(3 / factor)
     box = (
