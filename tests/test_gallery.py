@@ -291,6 +291,9 @@ def test_share_link_shows_only_what_it_should(owner, anon_client) -> None:
     project.save()
     html = anon_client.get(url).content.decode()
     assert "Fav one" in html and "Plain one" in html and "Not in project" not in html
+    # The studio gallery's one card size (app.css .thumb .frame: 16:9, other ratios letterboxed):
+    # a frame shaped by its own thumbnail made a 9:16 card stretch its whole row.
+    assert html.count('<div class="frame">') == 2 and 'class="frame" style' not in html
     project.share_mode = "favorites"
     project.save()
     html = anon_client.get(url).content.decode()
