@@ -27,6 +27,7 @@ from django.core.management import CommandError, call_command
 from django.core.management.utils import get_random_secret_key
 
 from tests.conftest import make_user
+from tests.factories.accounts import PASSWORD
 from tests.servers import ROOT, WebServer, database_url
 from viewbait.settings import REPOSITORY_SECRET_KEY
 
@@ -279,6 +280,23 @@ class _Sink:
 
 
 # --- admin log-in -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_admin_signs_in_by_email_whatever_the_username(client: Any) -> None:
+    """Staff sign in to the admin with the email they use in the studio: the field says so, and
+    an account whose username is not its address gets in with the address."""
+    page = client.get("/admin/login/").content.decode()
+    assert '<label for="id_username" class="required">Email:</label>' in page
+    assert 'type="email" name="username"' in page
+    make_user("ops@example.com", username="ops", is_staff=True, is_superuser=True)
+    wrong = client.post("/admin/login/", {"username": "ops", "password": "x", "next": "/admin/"})
+    assert "email and password of a staff account" in wrong.content.decode()
+    signed_in = client.post(
+        "/admin/login/",
+        {"username": "ops@example.com", "password": PASSWORD, "next": "/admin/"},
+    )
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/admin/"
 
 
 @pytest.mark.django_db

@@ -9,8 +9,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from core import ratelimits
 from studio import media
 from viewbait import health
+from viewbait.admin_login import EmailAdminAuthenticationForm
 
 handler404 = "core.api.page_not_found"
+admin.site.login_form = EmailAdminAuthenticationForm
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
