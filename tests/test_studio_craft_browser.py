@@ -42,7 +42,8 @@ def signed_in(live_server: Any, user: Any, viewport: dict[str, int]) -> Iterator
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            context = browser.new_context(viewport=viewport)
+            phone = viewport == PHONE  # a phone: touch input (CSS pointer: coarse)
+            context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
             context.add_cookies(
                 [
                     {
@@ -106,7 +107,8 @@ def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: An
     """Two pages (20 + 7 cards) and the grid's rows: every row but the last is full, and each
     card's footer (title, project menu, actions, Download) stays inside its card; a
     right-to-left title starts at the right. A job card with a long title (cut with an
-    ellipsis) leaves the page as wide as the screen."""
+    ellipsis) leaves the page as wide as the screen. On a phone the card's icon buttons are
+    finger-sized."""
     owner = library("grid@example.com", 27)
     for name in ("Coffee series", "Tech reviews with a long name"):
         Project.objects.create(owner=owner, name=name)
@@ -150,6 +152,8 @@ def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: An
                   .map((k) => rows[k]), overflow,
                 rtl: [rtl.textContent.trim().slice(0, 4), getComputedStyle(rtl).direction],
                 download: cards.map((c) => c.querySelector('.download').getBoundingClientRect().width),
+                icons: Array.from(document.querySelectorAll('#gallery-grid .thumb .icon'))
+                  .map((i) => Math.min(i.getBoundingClientRect().width, i.getBoundingClientRect().height)),
                 pageOverflow: document.documentElement.scrollWidth - innerWidth,
               };
             }"""
@@ -159,6 +163,8 @@ def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: An
     assert layout["overflow"] == []
     assert layout["pageOverflow"] <= 0
     assert min(layout["download"]) > 60  # the Download button is whole, not a sliver
+    if viewport == PHONE:  # card actions big enough for a finger (WCAG 2.5.8 asks 24 px)
+        assert min(layout["icons"]) >= 36, min(layout["icons"])
     assert layout["rtl"] == [RTL_TITLE[:4], "rtl"]
 
 
