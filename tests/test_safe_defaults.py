@@ -289,6 +289,7 @@ def test_the_admin_signs_in_by_email_whatever_the_username(client: Any) -> None:
     page = client.get("/admin/login/").content.decode()
     assert '<label for="id_username" class="required">Email:</label>' in page
     assert 'type="email" name="username"' in page
+    assert '<link rel="icon" href="data:image/svg+xml' in page  # no /favicon.ico 404 per page
     make_user("ops@example.com", username="ops", is_staff=True, is_superuser=True)
     wrong = client.post("/admin/login/", {"username": "ops", "password": "x", "next": "/admin/"})
     assert "email and password of a staff account" in wrong.content.decode()
