@@ -162,6 +162,10 @@ def test_admin_previews_images_and_offers_no_upload_for_generated_files(
     client.force_login(staff)
     listing = client.get("/admin/studio/thumbnail/").content.decode()
     assert f'<img src="{escape(thumbnail.image_small.url)}"' in listing
+    # Six columns (and the checkbox), so the list fits beside the filters at 1440 px.
+    results = listing[listing.index('id="result_list"') :]
+    assert results[: results.index("</thead>")].count('<th scope="col"') == 7
+    assert f"{thumbnail.aspect_ratio} · {thumbnail.resolution}" in listing
     change = client.get(f"/admin/studio/thumbnail/{thumbnail.pk}/change/").content.decode()
     assert 'type="file"' not in change
     assert f'<img src="{escape(thumbnail.image_medium.url)}"' in change
