@@ -213,3 +213,14 @@ def test_daphne_serves_runserver_and_nothing_else_imports_it() -> None:
         "print(sorted(m for m in ('daphne', 'twisted', 'cv2', 'numpy') if m in sys.modules))",
     )
     assert loaded.strip() == "[]"
+
+
+def test_the_worker_runs_with_two_malloc_arenas() -> None:
+    """The Procfile's worker (as `make run` and a platform start it) caps glibc's malloc arenas
+    at 2: its render threads each kept freed 4K buffers in an arena of their own
+    (benchmarks/worker_images.py: 1.05-1.42 GiB peak RSS for four 4K jobs, 0.85-0.99 with 2)."""
+    from viewbait.serve import commands
+
+    worker = commands(Path(__file__).resolve().parents[1] / "Procfile", {"PORT": "8000"})["worker"]
+    assert worker[:3] == ["env", "MALLOC_ARENA_MAX=2", "python"]
+    assert worker[3:5] == ["manage.py", "rundramatiq"]
