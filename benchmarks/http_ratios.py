@@ -24,9 +24,9 @@ Accept-Encoding, so pages go out uncompressed here.
 `--reference-paths` adds two rows that split a signed-in page's cost: `/bench/select-1` (a pooled
 PostgreSQL connection and one query) and `/bench/signed-in` (hello-world after the session and the
 creator are loaded, as on every signed-in page). On 2 EPYC cores (2026-12-03, one process, 16
-connections): hello-world 1.7-2.1 ms of web CPU per request, SELECT 1 2.7 ms (ratio 0.76),
-signed-in hello 4.3 ms (0.47), the studio page 9.3 ms (0.22); a 59 KB response costs the same as
-hello-world's 12 bytes.
+connections, two runs): hello-world 1.8-2.1 ms of web CPU per request, SELECT 1 2.6-2.7 ms
+(ratio 0.71-0.76), signed-in hello 3.1-4.3 ms (0.47-0.58), the studio page 7.4-9.3 ms
+(0.22-0.24); a 59 KB response costs the same as hello-world's 12 bytes.
 """
 
 from __future__ import annotations
