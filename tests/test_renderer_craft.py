@@ -243,25 +243,31 @@ def test_an_outline_grows_the_shape_by_its_radius_with_a_smooth_edge(radius: int
 
 
 @pytest.mark.parametrize("tilt", [0, 6])
-def test_the_outline_goes_round_a_head_that_touches_the_photos_top_edge(tilt: float) -> None:
-    """A cut-out whose head reaches the photo's top edge (cut_out crops to the person) is outlined
-    above the crown too, not ended in a flat cut along that edge."""
-    person = Image.new("RGBA", (200, 300))
-    ImageDraw.Draw(person).ellipse((50, 0, 150, 130), fill=(200, 160, 120, 255))
-    ImageDraw.Draw(person).rectangle((20, 120, 180, 300), fill=(200, 80, 40, 255))
-    cut = cutout.Cutout(person, (60, 20, 140, 110), segmented=True)
-    canvas = Image.new("RGB", (800, 800), (0, 0, 0))
+def test_the_outline_goes_round_the_crown(tilt: float) -> None:
+    """The cut-out keeps a transparent margin above the person where the photo has room, so the
+    outline runs round the crown instead of along a flat cut at the crop's top edge; at the
+    photo's bottom edge, where the body runs off the photo, the crop still ends."""
+    photo = Image.open(FACE_PHOTO).convert("RGB")
+    cut = cutout.cut_out(photo)
+    assert cut is not None
+    alpha = np.asarray(cut.image.getchannel("A"))
+    face_height = cut.face[3] - cut.face[1]
+    crown = int(np.flatnonzero((alpha > 127).any(axis=1))[0])
+    assert crown >= 0.15 * face_height  # transparent rows above the head
+    assert (alpha[-1] > 127).any()  # the body reaches the crop's bottom, as the photo's
+    canvas = Image.new("RGB", (1600, 1600), (0, 0, 0))
     design = local._DESIGNS["bold-gaming"]
     pal = local._palette([], design.default_colors)
-    box = local._place_cutout(canvas, cut, 400, 180, 400, design, pal, tilt)
-    ring = np.asarray(canvas).astype(int)
+    placed = 300
+    box = local._place_cutout(canvas, cut, 800, placed, 800, design, pal, tilt)
+    scale = placed / face_height
+    top = box[1] - round((cut.face[1] - crown) * scale)  # the crown on the canvas
     outline = design.face_ring(pal)
     assert outline is not None
-    is_ring = np.abs(ring - np.array(outline)).sum(axis=2) < 60
-    crown = box[1] - round(20 * 180 / 90)  # the photo's top edge, on the canvas
-    width = round(180 * 0.045)
-    column = is_ring[:, 400]
-    assert column[crown - width + 2 : crown].all(), np.flatnonzero(column)[:5]
+    ring = np.abs(np.asarray(canvas).astype(int) - np.array(outline)).sum(axis=2) < 60
+    width = round(placed * 0.045)
+    above = ring[top - width + 2 : top, 760:840]  # over the middle of the head
+    assert above.any(axis=1).all(), np.flatnonzero(ring[: top + 5, 800])
 
 
 def test_contrast_is_the_worst_words_when_a_title_runs_onto_a_dark_shape() -> None:
@@ -290,7 +296,7 @@ def test_a_turned_cut_out_is_drawn_from_what_turning_brings_into_the_frame() -> 
     the frame's own area (plus the outline's reach): the corners turn in from outside it."""
     straight = local._cutout_window((6000, 6000), (-2000, -2000), (1000, 1000), 10, 0, (0, 0))
     turned = local._cutout_window((6000, 6000), (-2000, -2000), (1000, 1000), 10, 30, (0, 0))
-    assert straight == (1992, 1992, 3007, 3007)
+    assert straight == (1993, 1993, 3007, 3007)
     assert turned[0] < 1200 and turned[1] < 1200 and turned[2] > 3700 and turned[3] > 3700
 
 

@@ -1131,12 +1131,8 @@ def _place_cutout(
             box[3] * person.image.height / size[1],
         ),
     )
-    # A transparent margin: the outline (and a turned cut-out's corners) reach past the photo's
-    # edges, and a head photographed close to the top edge ended in a flat cut there.
-    margin = width + (math.ceil(face_height * 0.12) if tilt else 0)
-    image = ImageOps.expand(image, margin, fill=(0, 0, 0, 0))
     if tilt:
-        centre = (pivot[0] - box[0] + margin, pivot[1] - box[1] + margin)
+        centre = (pivot[0] - box[0], pivot[1] - box[1])
         image = image.rotate(tilt, resample=Image.Resampling.BICUBIC, center=centre)
     if design.face_shape == "cutout":  # cinematic: graded towards the palette
         graded = ImageOps.colorize(
@@ -1153,7 +1149,7 @@ def _place_cutout(
         round(left + right_f * scale),
         round(top + bottom_f * scale),
     )
-    left, top = left + box[0] - margin, top + box[1] - margin
+    left, top = left + box[0], top + box[1]
     alpha = image.getchannel("A")
     outline = _dilated(alpha, width)
     glow = design.face_glow(pal)
@@ -1209,9 +1205,7 @@ def _cutout_window(
                 xs.append(pivot[0] + dx * cos - sign * dy * sin)
                 ys.append(pivot[1] + sign * dx * sin + dy * cos)
         x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
-    # Left and top on multiples of 8, the largest block `_shadow` reduces by, so its blur sees
-    # the same blocks as it would on the whole cut-out.
-    left, top = max(0, math.floor(x0) // 8 * 8), max(0, math.floor(y0) // 8 * 8)
+    left, top = max(0, math.floor(x0)), max(0, math.floor(y0))
     right, bottom = min(size[0], math.ceil(x1)), min(size[1], math.ceil(y1))
     if right <= left or bottom <= top:  # nothing of it reaches the canvas
         return (0, 0, 1, 1)
