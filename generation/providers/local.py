@@ -1319,12 +1319,13 @@ def _words(mask: Image.Image) -> list[tuple[int, int, int, int]]:
 
 def _runs(present: np.ndarray, gap: int) -> list[tuple[int, int]]:
     """The [start, end) spans of True in `present`, joined across gaps shorter than `gap`."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], present.astype(np.int8), [0]))))
     spans: list[tuple[int, int]] = []
-    for index in np.flatnonzero(present):
-        if spans and index - spans[-1][1] < gap:
-            spans[-1] = (spans[-1][0], int(index) + 1)
+    for start, end in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
+        if spans and start - spans[-1][1] < gap:
+            spans[-1] = (spans[-1][0], end)
         else:
-            spans.append((int(index), int(index) + 1))
+            spans.append((start, end))
     return spans
 
 
