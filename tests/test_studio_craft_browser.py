@@ -168,6 +168,34 @@ def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: An
     assert layout["rtl"] == [RTL_TITLE[:4], "rtl"]
 
 
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_title_palettes_and_share_links_show_whole(live_server: Any, viewport: Any) -> None:
+    """The thumbnail text field spans the form (it was 190 px beside Better titles at 1440 px),
+    no palette name is cut short (phones wrap them), and a project's share link has a line of
+    its own in its tile (it showed only "http://127.0.0.1")."""
+    owner = library("fields@example.com", 1)
+    Project.objects.create(owner=owner, name="Series", share_mode="all")
+    with signed_in(live_server, owner, viewport) as page:
+        page.goto(f"{live_server.url}/studio/")
+        sizes = page.evaluate(
+            """() => ({
+              title: document.getElementById('title').getBoundingClientRect().width,
+              field: document.getElementById('title').closest('.field').getBoundingClientRect().width,
+              cut: Array.from(document.querySelectorAll('.chip .name'))
+                .filter((n) => n.scrollWidth > n.clientWidth + 1).map((n) => n.textContent),
+            })"""
+        )
+        page.goto(f"{live_server.url}/studio/library/")
+        links = page.evaluate(
+            """() => Array.from(document.querySelectorAll('.share-link')).map((row) => [
+              row.querySelector('.share-url').getBoundingClientRect().width,
+              row.getBoundingClientRect().width])"""
+        )
+    assert sizes["title"] >= sizes["field"] - 1, sizes
+    assert sizes["cut"] == [], sizes["cut"]
+    assert links and all(url >= row - 1 for url, row in links), links
+
+
 def test_enter_does_not_generate_and_a_new_project_keeps_the_form(live_server: Any) -> None:
     owner = make_user("enter@example.com")
     set_plan(owner, "pro")
