@@ -11,6 +11,7 @@ import base64
 import io
 import logging
 import socket
+import ssl
 import time
 from typing import Any
 
@@ -508,6 +509,29 @@ def test_one_client_per_provider(
     provider.generate_json(JSONRequest(prompt="p", schema=SCHEMA, model=TEXT))
 
     assert len(built) == 1
+    assert len(gemini_settings.requests) == 2
+
+
+def test_clients_share_one_tls_context(
+    gemini_settings: FakeGemini, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK otherwise builds two contexts per client, each parsing the CA bundle (~80 ms).
+    GeminiProvider.from_settings()  # the process's one context, built at most once
+    built: list[ssl.SSLContext] = []
+    real = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        context = real(*args, **kwargs)
+        built.append(context)
+        return context
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    first = GeminiProvider(api_key=gemini_settings.valid_key, base_url=gemini_settings.base_url)
+    second = GeminiProvider(api_key=gemini_settings.valid_key, base_url=gemini_settings.base_url)
+    first.generate_image(image_request())
+    second.generate_json(JSONRequest(prompt="p", schema=SCHEMA, model=TEXT))
+
+    assert built == []
     assert len(gemini_settings.requests) == 2
 
 
