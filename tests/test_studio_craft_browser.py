@@ -169,10 +169,13 @@ def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: An
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_the_title_palettes_and_share_links_show_whole(live_server: Any, viewport: Any) -> None:
+def test_the_title_palettes_share_links_and_header_show_whole(
+    live_server: Any, viewport: Any
+) -> None:
     """The thumbnail text field spans the form (it was 190 px beside Better titles at 1440 px),
-    no palette name is cut short (phones wrap them), and a project's share link has a line of
-    its own in its tile (it showed only "http://127.0.0.1")."""
+    no palette name is cut short (phones wrap them), a project's share link has a line of
+    its own in its tile (it showed only "http://127.0.0.1"), and the header keeps the credits
+    and Sign out on the brand's row (on a phone "Sign out" wrapped onto a line of its own)."""
     owner = library("fields@example.com", 1)
     Project.objects.create(owner=owner, name="Series", share_mode="all")
     with signed_in(live_server, owner, viewport) as page:
@@ -183,6 +186,10 @@ def test_the_title_palettes_and_share_links_show_whole(live_server: Any, viewpor
               field: document.getElementById('title').closest('.field').getBoundingClientRect().width,
               cut: Array.from(document.querySelectorAll('.chip .name'))
                 .filter((n) => n.scrollWidth > n.clientWidth + 1).map((n) => n.textContent),
+              header: ['.brand', '#credits', '.topbar button[type=submit]'].map((selector) => {
+                const box = document.querySelector(selector).getBoundingClientRect();
+                return [box.top, box.bottom];
+              }),
             })"""
         )
         page.goto(f"{live_server.url}/studio/library/")
@@ -193,6 +200,8 @@ def test_the_title_palettes_and_share_links_show_whole(live_server: Any, viewpor
         )
     assert sizes["title"] >= sizes["field"] - 1, sizes
     assert sizes["cut"] == [], sizes["cut"]
+    (brand_top, brand_bottom), *account = sizes["header"]
+    assert all(brand_top <= (top + bottom) / 2 <= brand_bottom for top, bottom in account), sizes
     assert links and all(url >= row - 1 for url, row in links), links
 
 
