@@ -194,10 +194,15 @@ def _refused_fragment(
 
 
 def _job_accepted(
-    request: AuthenticatedHttpRequest, submission: Submission, *, fresh_key: bool
+    request: AuthenticatedHttpRequest,
+    submission: Submission,
+    *,
+    fresh_key: bool,
+    clear_errors: str = "",
 ) -> TemplateResponse:
     """The new job's card, with the credits badge out of band; `fresh_key` (the generate form)
-    also sends a new idempotency key and clears #generate-errors."""
+    also sends a new idempotency key and clears #generate-errors; `clear_errors` (a tool's
+    error box id) empties that box, so an earlier refusal does not stay beside the new card."""
     response = TemplateResponse(
         request,
         "studio/studio.html#job-card",
@@ -206,6 +211,7 @@ def _job_accepted(
             "payload": job_payload(submission.job, with_result=submission.has_result),
             "credits": submission.balance(request.user),
             "idempotency_key": uuid.uuid4().hex if fresh_key else "",
+            "clear_errors": clear_errors,
             "oob": True,
         },
         status=202,
@@ -230,8 +236,12 @@ def generate(request: AuthenticatedHttpRequest) -> TemplateResponse:
 @require_POST
 def run_tool(request: AuthenticatedHttpRequest, type_name: str) -> TemplateResponse:
     """htmx post of any job type's form (`/studio/tools/<type>`; fields and files as its input
-    schema takes them): the job's card for #jobs, or an error fragment for #tool-errors."""
-    return _submit_form(request, type_name, "#tool-errors")
+    schema takes them): the job's card for the form's target, or an error fragment. A tool on a
+    thumbnail's large view targets `#results-<type>` (htmx sends the target's id as HX-Target)
+    and gets its errors in `#errors-<type>`, under its own form; other forms in #tool-errors."""
+    own_results = request.headers.get("HX-Target") == f"results-{type_name}"
+    errors_target = f"#errors-{type_name}" if own_results and type_name.isidentifier() else None
+    return _submit_form(request, type_name, errors_target or "#tool-errors")
 
 
 def _submit_form(
@@ -254,7 +264,9 @@ def _submit_form(
         )
     except Exception as exc:
         return _refused_fragment(request, exc, errors_target)
-    return _job_accepted(request, submission, fresh_key=errors_target == "#generate-errors")
+    if errors_target == "#generate-errors":
+        return _job_accepted(request, submission, fresh_key=True)
+    return _job_accepted(request, submission, fresh_key=False, clear_errors=errors_target[1:])
 
 
 @login_required

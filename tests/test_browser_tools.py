@@ -106,9 +106,12 @@ def run_edit_session(browser: Any, base_url: str) -> None:
     text.fill(NEW_TITLE)
     tool.locator(f".edit-ref[value='{reference.pk}']").check()
     tool.get_by_role("button", name=re.compile(r"Make a new version")).click()
-    expect(page.locator("#jobs .job")).to_have_count(1)  # one card, even if the websocket
-    # announced the job before the form's response arrived
-    card = page.locator(f"#{page.locator('#jobs .job').first.get_attribute('id')}")
+    # One card, under the edit form where the creator pressed the button, even if the websocket
+    # announced the job before the form's response arrived.
+    tool_cards = page.locator(".viewer-tools .job")
+    expect(tool_cards).to_have_count(1)
+    card = tool.locator("xpath=..").locator("#results-edit_thumbnail .job")
+    expect(card).to_have_count(1)
     expect(card).to_contain_text("Edit thumbnail")
     expect(credits).to_have_text("6 credits")
     expect(card).to_have_attribute("data-status", "succeeded")
@@ -126,7 +129,7 @@ def run_edit_session(browser: Any, base_url: str) -> None:
     expect(versions.first.locator("a").first).to_have_attribute(
         "href", f"/studio/thumbnails/{new.pk}"
     )
-    expect(page.locator("#jobs .job")).to_have_count(1)
+    expect(tool_cards).to_have_count(1)
     image = card.locator(".edit-result img")
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
@@ -139,7 +142,7 @@ def run_edit_session(browser: Any, base_url: str) -> None:
         check = page.locator("#tool-thumbnail_check")
         expect(check).to_be_visible()
         check.locator("button[type=submit]").click()
-        check_card = page.locator("#jobs .job", has_text="Thumbnail check").first
+        check_card = check.locator("xpath=..").locator("#results-thumbnail_check .job")
         expect(check_card).to_have_attribute(
             "data-status", re.compile(r"^(succeeded|partially_succeeded)$")
         )

@@ -95,11 +95,20 @@ def test_every_page_passes_axe_and_has_one_h1(live_server: Any) -> None:
             page.wait_for_load_state("networkidle")
             assert page.locator("h1").count() == 1, path
             assert serious_violations(page) == [], path
+            assert template_syntax_shown(page) == [], path
         page.context.clear_cookies()
         for path in ("/", "/accounts/login/", "/accounts/signup/"):
             page.goto(live_server.url + path)
             assert page.locator("h1").count() == 1, path
             assert serious_violations(page) == [], path
+            assert template_syntax_shown(page) == [], path
+
+
+def template_syntax_shown(page: Any) -> list[str]:
+    """Django template syntax a creator can read (a `{# #}` comment over two lines renders as
+    text: Django's one-line comments end at the line)."""
+    text = page.locator("body").inner_text()
+    return [mark for mark in ("{#", "#}", "{%", "%}", "{{", "}}") if mark in text]
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])

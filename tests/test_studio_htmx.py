@@ -228,3 +228,23 @@ def test_studio_shows_the_jobs_in_flight_and_none_once_they_finish(owner, owner_
     assert html.count('class="job ') == 2
     Job.objects.filter(pk__in=[queued.pk, running.pk]).update(status="failed")
     assert 'class="job ' not in owner_client.get("/studio/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("hx_target", "errors"),
+    [
+        ("results-analyse_palette", "#errors-analyse_palette"),  # the large view: under the form
+        ("jobs", "#tool-errors"),  # any other form
+        ("results-thumbnail_check", "#tool-errors"),  # another tool's box: not this one's
+    ],
+)
+def test_a_tools_refusal_lands_under_its_own_form(owner_client, hx_target, errors) -> None:
+    response = owner_client.post(
+        "/studio/tools/analyse_palette",
+        {"thumbnail_id": "1"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET=hx_target,
+    )
+    assert response.status_code == 404  # no such thumbnail of the creator's
+    assert response.headers["HX-Retarget"] == errors
+    assert response.content.decode().startswith('<p class="error">')

@@ -404,6 +404,12 @@ def test_tool_form_and_result_card_on_the_large_view(
     thumbnail = store(owner, rendered_thumbnail())
     page = owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()
     assert 'id="tool-thumbnail_check"' in page
+    # The card lands under the tool's own form (not above every tool), errors beside it.
+    form, results = (
+        page.index('hx-target="#results-thumbnail_check"'),
+        page.index('id="results-thumbnail_check"'),
+    )
+    assert form < page.index('id="errors-thumbnail_check"') < results
     assert "Check thumbnail · free" in page
     assert "attention heatmap comes with the Advanced plan" in page
     with django_capture_on_commit_callbacks(execute=True):
@@ -411,8 +417,13 @@ def test_tool_form_and_result_card_on_the_large_view(
             "/studio/tools/thumbnail_check",
             {"thumbnail_id": thumbnail.pk},
             HTTP_HX_REQUEST="true",
+            HTTP_HX_TARGET="results-thumbnail_check",
         )
     assert response.status_code == 202
+    # An earlier refusal under the form is cleared by the accepted card.
+    assert '<div id="errors-thumbnail_check" hx-swap-oob="innerHTML"></div>' in (
+        response.content.decode()
+    )
     job = Job.objects.get(type="thumbnail_check")
     with django_capture_on_commit_callbacks(execute=True):
         run_jobs()

@@ -10,7 +10,8 @@
   const errors = document.getElementById("generate-errors");
   let socket = null;
   let retry = 0;
-  // While any form that adds a job card to #jobs is posting (generate, every tool), updates for a
+  // While any form that adds a job card is posting (generate to #jobs, a tool to the results under
+  // its form on a thumbnail's large view), updates for a
   // job this page has no card for yet are held until the response's card is in, so the socket
   // and the response never add the card twice.
   let posting = 0;
@@ -98,11 +99,14 @@
     }
   });
 
-  const addsJobCard = (event) => event.detail.target && event.detail.target.id === "jobs";
+  const addsJobCard = (event) => {
+    const target = event.detail.target;
+    return Boolean(target) && (target.id === "jobs" || target.classList.contains("tool-results"));
+  };
   document.addEventListener("htmx:beforeRequest", (event) => {
     if (addsJobCard(event)) posting += 1;
   });
-  // A tool's card lands in #jobs, which may be far from the button pressed: bring it into view.
+  // A new card may land below the fold (under a tool's form, or above a long page): into view.
   document.addEventListener("htmx:afterSwap", (event) => {
     const first = addsJobCard(event) && event.detail.target.firstElementChild;
     if (first) first.scrollIntoView({ block: "nearest", behavior: "smooth" });
