@@ -117,12 +117,24 @@ class Face(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def photo_note(self) -> str:
+        """What its photos allow (studio.face_quality.face_photo_note); uses `images`."""
+        from studio.face_quality import face_photo_note
+
+        return face_photo_note(image.face_height for image in self.images.all())
+
 
 class FaceImage(models.Model):
     face = models.ForeignKey(Face, on_delete=models.CASCADE, related_name="images")
     image = models.ImageField(upload_to="faces")
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    face_height = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Height of the face found in the photo, px (0: none found; empty: not measured)",
+    )
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

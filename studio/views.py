@@ -338,7 +338,7 @@ def create_face(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = FaceForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            services.do_create_face(
+            face = services.do_create_face(
                 owner=request.user,
                 name=form.cleaned_data["name"],
                 files=form.cleaned_data["images"],
@@ -346,7 +346,7 @@ def create_face(request: AuthenticatedHttpRequest) -> HttpResponse:
         except StudioError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "Face saved.")
+            messages.success(request, " ".join(filter(None, ["Face saved.", face.photo_note])))
             return redirect("library")
     return _library_with_errors(request, face_form=form)
 

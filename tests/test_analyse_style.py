@@ -285,7 +285,7 @@ def test_saving_counts_against_the_free_custom_asset_limit(
     assert response.status_code == 403
     assert response["HX-Retarget"] == f"#save-style-{job.pk}"
     html = response.content.decode()
-    assert "allows 1 custom styles" in html and 'href="/plans/"' in html
+    assert "allows 1 custom style." in html and 'href="/plans/"' in html
     assert Style.objects.filter(owner=starter).count() == 1
     Style.objects.filter(owner=starter).delete()
     plain = owner_client.post(f"/studio/jobs/{job.pk}/save-style")  # without htmx: a redirect

@@ -125,6 +125,7 @@ def test_free_plan_allows_one_face(owner, owner_client) -> None:
     )
     second = owner_client.post("/api/faces", {"name": "Two", "images": [upload("2.png", png())]})
     assert (second.status_code, second.json()["code"]) == (403, "plan_custom_assets_limit")
+    assert second.json()["error"] == "The Free plan allows 1 custom face. Upgrade for unlimited."
     set_plan(owner, "starter")
     assert (
         owner_client.post(
@@ -138,3 +139,58 @@ def test_list_faces_only_mine(owner_client, other_client) -> None:
     owner_client.post("/api/faces", {"name": "Mine", "images": [upload("1.png", png())]})
     assert [f["name"] for f in owner_client.get("/api/faces").json()["results"]] == ["Mine"]
     assert other_client.get("/api/faces").json()["results"] == []
+
+
+@pytest.mark.parametrize(
+    ("heights", "note"),
+    [
+        (
+            [96],
+            "Small face (96 px tall): thumbnails will look soft. Use a photo where your face "
+            "is at least 222 px tall (885 px for 4K).",
+        ),
+        (
+            [96, 500],
+            "Sharp up to 2K. For 4K, use a photo where your face is at least 885 px "
+            "tall (this one: 500 px).",
+        ),  # the best photo counts
+        (
+            [300],
+            "Sharp up to 1K. For 4K, use a photo where your face is at least 885 px tall "
+            "(this one: 300 px).",
+        ),
+        (
+            [0],
+            "No face found in these photos: thumbnails show them in a frame instead of "
+            "cutting you out. A clear, front-facing photo works best.",
+        ),
+        ([885], ""),
+        ([None], ""),  # photos stored before faces were measured
+    ],
+)
+def test_a_faces_note_says_up_to_which_resolution_it_stays_sharp(heights, note) -> None:
+    from studio.face_quality import face_photo_note
+
+    assert face_photo_note(heights) == note
+
+
+def test_the_library_says_when_a_face_photo_is_too_small(owner, owner_client, face_photo_bytes):
+    # The sample portrait is 512 px square; its face is about 96 px tall, and the renderer draws
+    # a face 332 px tall at 1K.
+    set_plan(owner, "starter")  # two faces
+    response = owner_client.post(
+        "/studio/library/faces",
+        {"name": "Eileen", "images": [upload("face.jpg", face_photo_bytes, "image/jpeg")]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    height = FaceImage.objects.get().face_height
+    assert 80 <= height <= 110, height
+    page = response.content.decode()
+    assert f"Face saved. Small face ({height} px tall): thumbnails will look soft." in page
+    assert f'<p class="hint face-note">Small face ({height} px tall)' in page
+    no_face = owner_client.post(
+        "/api/faces", {"name": "Wall", "images": [upload("wall.png", png((400, 300)))]}
+    )
+    assert no_face.status_code == 201, no_face.content
+    assert FaceImage.objects.get(face__name="Wall").face_height == 0

@@ -741,6 +741,15 @@ CUTOUT_FACE_SHARE = 0.36  # a lone cut-out face's height per frame height (YouTu
 CUTOUT_GROUP_SHARE = 0.31  # each face's share when several people are placed
 
 
+def cutout_face_height(resolution: str, aspect_ratio: str = "16:9") -> int:
+    """Px height of a lone cut-out face at `resolution` ("1K"/"2K"/"4K") and `aspect_ratio`, at
+    the largest framing of `VARIANTS` (`_layout`: min(height, 1.05 x width) x CUTOUT_FACE_SHARE
+    x zoom). 16:9: 1K 332, 2K 664, 4K 1327. Raises KeyError for an unknown size or ratio."""
+    width, height = pixel_size(aspect_ratio, resolution)
+    zoom = max(variant.zoom for variant in VARIANTS)
+    return round(min(height, width * 1.05) * CUTOUT_FACE_SHARE * zoom)
+
+
 def _mirror(layout: _Layout, width: int) -> _Layout:
     left, top, right, bottom = layout.text_box
     align = {"left": "right", "right": "left", "center": "center"}[layout.align]
