@@ -67,6 +67,8 @@ def test_rewriter_is_short_concrete_and_deterministic() -> None:
         ("iPhone 17 vs Pixel 10 camera test", {"style_slug": "clean-tech"}, "Which Wins?"),
         ("my honest review of the cheapest gaming laptop", {}, "WORTH IT?"),
         ("We spent twenty-four hours in a tiny hotel room", {"emotion": "excited"}, "24 HOURS!"),
+        ("We Survived 24 Hours in the Desert", {}, "24 HOURS: DID WE MAKE IT?"),  # not "I"
+        ("Why nobody talks about this trick", {"style_slug": "minimal"}, "The Truth About This"),
     ],
 )
 def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: str) -> None:
@@ -75,6 +77,22 @@ def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: st
     assert any(expected in s["text"] for s in suggestions), suggestions
     if options.get("emotion"):
         assert "excited" in suggestions[-1]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("title", "nonsense"),
+    [
+        # A 4-word phrase cut to 3, and a bare phrase with a question mark
+        ("my morning routine as a nurse working night shifts", r"NIGHT\b(?! SHIFTS)|NIGHT\?"),
+        ("I finally cleaned my garage", r"ABOUT FINALLY"),  # "The Truth About" a verb phrase
+        ("Nobody talks about this budgeting trick", r"ABOUT NOBODY"),
+    ],
+)
+def test_rewrites_keep_phrases_whole_and_ask_about_things(title: str, nonsense: str) -> None:
+    suggestions = rewrite(title)
+    check(suggestions, title)
+    assert len(suggestions) >= 2, suggestions
+    assert not [s for s in suggestions if re.search(nonsense, s["text"])], suggestions
 
 
 def test_number_words_become_digits_but_not_idioms() -> None:

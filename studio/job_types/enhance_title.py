@@ -32,7 +32,9 @@ deterministic rule-based rewriter built on these published findings:
   perception of a gap in knowledge or understanding" (G. Loewenstein, "The Psychology of
   Curiosity: A Review and Reinterpretation", Psychological Bulletin 116(1), 75-98, 1994). Rule:
   one suggestion asks the question the video answers (which one wins, was it worth it, did it
-  work) without giving the answer away, and never promises what the title does not (Creator
+  work) without giving the answer away, in the title's own voice ("we" stays "we"), about a
+  whole phrase of the title (never a phrase cut in half or a verb phrase), and never promises
+  what the title does not (Creator
   Academy, "Video thumbnails": "give viewers a sneak peek of what's in your video without being
   'clickbaity'"; titles and thumbnails "work together ... while accurately representing what's
   in your video").
@@ -44,6 +46,7 @@ deterministic rule-based rewriter built on these published findings:
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from typing import Any
@@ -401,6 +404,26 @@ CALM_REASON = "Calm, unpunctuated text suits the {emotion} expression: face and 
 EMOTION_REASON = "Its punctuation matches the {emotion} expression: face and text tell one story."
 
 
+def _whole(phrase: list[str]) -> str:
+    """`phrase` at 3 words, or all 4 when it has 4: cutting one word of a 4-word phrase cuts it
+    in half ("Nurse Working Night" of "nurse working night shifts")."""
+    return _fit(phrase, 4 if len(phrase) == 4 else 3)
+
+
+DETERMINERS = frozenset({"this", "these", "that", "my", "our", "your", "the"})
+
+
+def _determiner(title: str, phrase: list[str]) -> str:
+    """The title's determiner right before `phrase` ("this budgeting trick" -> "This "), so
+    "The Truth About" keeps its article; "" if there is none."""
+    words = [_bare(word).casefold() for word in title.split()]
+    first = _bare(phrase[0]).casefold() if phrase else ""
+    for before, word in itertools.pairwise(words):
+        if word == first and before in DETERMINERS:
+            return before.capitalize() + " "
+    return ""
+
+
 def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict[str, str]]:
     """Up to 3 `{"text", "reason"}` rewrites of `title`, deterministic (see the module
     docstring for the rules and their sources): (1) short and concrete, number first; (2) a
@@ -440,21 +463,33 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         reason = SHORT_REASON.format(words=len(first.split()), original=len(title.split()))
         candidates.append((first, reason))
 
-    # 2. Curiosity gap: the question the video answers, left open.
-    lead = _fit(key, 3) if numeral and angle != "compare" else _fit(topic or key, 3)
-    hooks = {
+    # 2. Curiosity gap: the question the video answers, left open. The lead is a whole phrase of
+    # the title (3 words, or 4 if that is the phrase: "Nurse Working Night" cut one in half),
+    # and the question speaks as the title does ("We survived" -> "Did We Make It?").
+    phrase = key if numeral and angle != "compare" else (topic or key)
+    lead = _whole(phrase)
+    we = re.search(r"\b(we|us|our)\b", title.casefold()) is not None
+    made_it = "Did We Make It?" if we else "Did I Make It?"
+    # "The Truth About" needs a thing to be about: a phrase the title puts a determiner before
+    # ("this budgeting trick"), not a verb phrase ("The Truth About Finally Cleaned").
+    noun = next((run for run in rest if _determiner(title, run)), [])
+    about = f"The Truth About {_determiner(title, noun)}{_whole(noun)}" if noun else ""
+    hooks: dict[str, tuple[str, str | None]] = {
         "compare": (f"{lead}: Which Wins?", "Which One Wins?"),
         "verdict": (f"{lead}: Worth It?", "Was It Worth It?"),
-        "challenge": (f"{lead}: Did I Make It?", "Did I Make It?"),
+        "challenge": (f"{lead}: {made_it}", made_it),
         "mistake": ("Are You Doing This?", "Are You Doing This?"),
         "howto": (f"{lead}? Here's How", "Here's How"),
         "question": (f"{_fit(topic or key, 3)}: {_fit(other, 3)}?", f"{lead}?"),
-        "plain": (f"The Truth About {lead}", f"{lead}?"),
+        # No fallback: a bare phrase with a question mark ("Nurse Working Night?") asks nothing.
+        "plain": (about, None),
     }
     hook, fallback = hooks[angle]
     if not other and angle == "question":
-        hook = fallback
-    candidates.append((hook if _fits(hook) else fallback, GAP_REASON))
+        hook = fallback or hook
+    gap = hook if hook and _fits(hook) else fallback
+    if gap:
+        candidates.append((gap, GAP_REASON))
 
     # 3. Headline and sub-line (the studio prints what follows ":" as the sub-line).
     if sub:
@@ -464,9 +499,9 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         third_reason = SUBLINE_REASON
     else:
         if numeral and topic:
-            third = f"{_fit(topic, 3)}: {_fit(numeral)}"
+            third = f"{_whole(topic)}: {_fit(numeral)}"
         elif topic and other:
-            third = f"{_fit(other, 3)}: {_fit(topic, 3)}"
+            third = f"{_fit(other, 3)}: {_whole(topic)}"
         else:
             third = ""
         third_reason = TOPIC_REASON
