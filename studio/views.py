@@ -319,7 +319,9 @@ def library(request: AuthenticatedHttpRequest) -> TemplateResponse:
         {
             "plan": effective_plan(user),
             "credits": get_balance(user),
-            "faces": Face.objects.for_owner(user).prefetch_related("images"),
+            "faces": services.measure_unmeasured_faces(
+                Face.objects.for_owner(user).prefetch_related("images")
+            ),
             "styles": usable_styles(user),
             "palettes": usable_palettes(user),
             "face_form": FaceForm(),

@@ -146,6 +146,16 @@ def run_edit_session(browser: Any, base_url: str) -> None:
         expect(check_card).to_have_attribute(
             "data-status", re.compile(r"^(succeeded|partially_succeeded)$")
         )
+        # The finished card (taller than the screen) is scrolled to: its start shows, below the
+        # sticky header, not under it or in the lower part of the screen.
+        page.wait_for_function(
+            """card => {
+              const top = card.getBoundingClientRect().top;
+              const header = document.querySelector('.topbar').getBoundingClientRect().bottom;
+              return top >= header - 1 && top < innerHeight * 0.6;
+            }""",
+            arg=check_card.element_handle(),
+        )
         page.screenshot(path=str(SCREENSHOT.with_name("viewbait-check-tool.png")), full_page=True)
         slots = check_card.locator(".check-slot")
         expect(slots.first).to_be_visible()

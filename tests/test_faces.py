@@ -194,3 +194,19 @@ def test_the_library_says_when_a_face_photo_is_too_small(owner, owner_client, fa
     )
     assert no_face.status_code == 201, no_face.content
     assert FaceImage.objects.get(face__name="Wall").face_height == 0
+
+
+def test_photos_stored_before_measuring_are_measured_when_the_library_shows_them(
+    owner, owner_client, face_photo_bytes
+) -> None:
+    created = owner_client.post(
+        "/api/faces", {"name": "Eileen", "images": [upload("face.jpg", face_photo_bytes)]}
+    )
+    assert created.status_code == 201, created.content
+    FaceImage.objects.update(face_height=None)  # as every photo stored before the change
+
+    page = owner_client.get("/studio/library/").content.decode()
+
+    height = FaceImage.objects.get().face_height
+    assert height is not None and 80 <= height <= 110, height
+    assert f'<p class="hint face-note">Small face ({height} px tall)' in page

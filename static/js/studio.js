@@ -24,11 +24,33 @@
     return LABELS[stage] || stage.charAt(0).toUpperCase() + stage.slice(1).replace(/_/g, " ");
   }
 
+  // Cards this page's own forms added: when one finishes with a result to read (a tool, Better
+  // titles; not a generate card, which collapses into the gallery), it is brought into view.
+  const posted = new Set();
+
+  // Scroll `el` to the top of the screen (below the sticky header: html's scroll-padding-top)
+  // when it starts out of sight or in the lower part of the screen, where a growing card ran
+  // off the bottom; left alone when the creator can already read its start.
+  function reveal(el) {
+    const top = parseFloat(getComputedStyle(document.documentElement).scrollPaddingTop) || 0;
+    const box = el.getBoundingClientRect();
+    if (box.top < top || box.top > window.innerHeight * 0.6) {
+      el.scrollIntoView({ block: "start", behavior: "smooth" });
+    }
+  }
+
   function refreshCard(id) {
     // One refresh per card at a time: two finished cards would add the thumbnails twice.
     if (!window.htmx || !card(id) || refreshing.has(id)) return;
     refreshing.add(id);
     htmx.ajax("GET", "/studio/jobs/" + id, { target: "#job-" + id, swap: "outerHTML" })
+      .then(() => {
+        const el = card(id);
+        if (el && posted.has(id) && FINISHED.has(el.dataset.status) && !el.hasAttribute("data-collapse")) {
+          posted.delete(id);
+          reveal(el);
+        }
+      })
       .finally(() => refreshing.delete(id));
   }
 
@@ -106,10 +128,20 @@
   document.addEventListener("htmx:beforeRequest", (event) => {
     if (addsJobCard(event)) posting += 1;
   });
-  // A new card may land below the fold (under a tool's form, or above a long page): into view.
+  // A new card may land below the fold (under a tool's form, or above a long page), and so may
+  // a refusal under a tool's form: into view.
   document.addEventListener("htmx:afterSwap", (event) => {
-    const first = addsJobCard(event) && event.detail.target.firstElementChild;
-    if (first) first.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    const target = event.detail.target;
+    const first = addsJobCard(event) && target.firstElementChild;
+    if (first) {
+      if (first.dataset.jobId) posted.add(first.dataset.jobId);
+      if (FINISHED.has(first.dataset.status) && !first.hasAttribute("data-collapse")) {
+        posted.delete(first.dataset.jobId);  // answered at once (a cached result)
+      }
+      reveal(first);
+    } else if (target && target.classList.contains("form-errors") && target.textContent.trim()) {
+      reveal(target);
+    }
   });
   document.addEventListener("htmx:afterRequest", (event) => {
     if (!addsJobCard(event)) return;
