@@ -69,6 +69,8 @@ def test_rewriter_is_short_concrete_and_deterministic() -> None:
         ("We spent twenty-four hours in a tiny hotel room", {"emotion": "excited"}, "24 HOURS!"),
         ("We Survived 24 Hours in the Desert", {}, "24 HOURS: DID WE MAKE IT?"),  # not "I"
         ("Why nobody talks about this trick", {"style_slug": "minimal"}, "The Truth About This"),
+        ("Minecraft Hardcore: Day 100", {}, "DAY 100"),  # what the number counts
+        ("Tiny house tour: built for under $5000", {}, "TINY HOUSE TOUR: UNDER $5000"),
     ],
 )
 def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: str) -> None:
@@ -86,6 +88,9 @@ def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: st
         ("my morning routine as a nurse working night shifts", r"NIGHT\b(?! SHIFTS)|NIGHT\?"),
         ("I finally cleaned my garage", r"ABOUT FINALLY"),  # "The Truth About" a verb phrase
         ("Nobody talks about this budgeting trick", r"ABOUT NOBODY"),
+        # One side of a comparison, or a sub-line said twice
+        ("iPhone 16 vs Pixel 9: Which Camera Wins?", r"VS\?|^IPHONE 9|^IPHONE 16:"),
+        ("Tiny house tour: built for under $5000", r"5000.*5000"),
     ],
 )
 def test_rewrites_keep_phrases_whole_and_ask_about_things(title: str, nonsense: str) -> None:

@@ -110,6 +110,8 @@ TRAILING_VERBS = frozenset(
     {"makes", "make", "made", "happens", "happened", "works", "worked", "goes", "went", "says"}
 )
 QUALIFIERS = frozenset({"only", "just", "every", "all", "over", "under", "top", "best", "worst"})
+# Words that name what a number counts when they come before it: "Day 100", "Part 2".
+COUNTED = frozenset({"day", "week", "month", "year", "part", "episode", "ep", "level", "round"})
 SMALL_WORDS = frozenset({"a", "an", "the", "of", "in", "on", "at", "to", "for", "and", "or", "vs"})
 UNITS = {
     word: value
@@ -266,7 +268,8 @@ def number_phrase(tokens: list[str], title_case: bool) -> list[str]:
             continue
         phrase = [token]
         before = tokens[i - 1] if i else ""
-        if before and (before.casefold() in QUALIFIERS or _name_like(before, title_case)):
+        folded = before.casefold()
+        if before and (folded in QUALIFIERS or folded in COUNTED or _name_like(before, title_case)):
             phrase.insert(0, before)
         for follower in tokens[i + 1 : i + 3]:
             if _is_number(follower) or follower.casefold() in STOPWORDS:
@@ -368,6 +371,8 @@ def angle_of(title: str) -> str:
     """What the video promises, from keywords: compare, verdict, challenge, mistake, howto,
     question (ends with "?") or plain."""
     folded = title.casefold()
+    if ANGLES[0][1].search(folded):
+        return "compare"  # "iPhone 16 vs Pixel 9: Which Camera Wins?" compares before it asks
     if folded.rstrip().endswith("?"):
         return "question"
     for angle, pattern in ANGLES:
@@ -441,6 +446,8 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         or number_phrase(tokens, title_case)
         or number_phrase(_tokens(sub), title_case)
     )
+    if len(numeral) == 1:
+        numeral = []  # a bare number ("$5" of "$5 a day") says nothing on its own
     # The key phrases with the number phrase's words taken out ("Pixel 10 camera test" ->
     # "camera test"), best first.
     rest = [kept for run in runs if (kept := [t for t in run if t not in numeral])]
@@ -475,7 +482,8 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     noun = next((run for run in rest if _determiner(title, run)), [])
     about = f"The Truth About {_determiner(title, noun)}{_whole(noun)}" if noun else ""
     hooks: dict[str, tuple[str, str | None]] = {
-        "compare": (f"{lead}: Which Wins?", "Which One Wins?"),
+        # The two sides are the first suggestion; cut short here they would be one side.
+        "compare": (f"{_whole(topic)}: Which Wins?" if topic else "", "Which One Wins?"),
         "verdict": (f"{lead}: Worth It?", "Was It Worth It?"),
         "challenge": (f"{lead}: {made_it}", made_it),
         "mistake": ("Are You Doing This?", "Are You Doing This?"),
@@ -494,8 +502,23 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     # 3. Headline and sub-line (the studio prints what follows ":" as the sub-line).
     if sub:
         payoff = [w for w in _tokens(sub) if w.casefold() not in FILLERS]
-        headline = key if len(key) <= 2 else [key[0], key[-1]]
-        third = f"{_fit(headline, 2)}: {_fit(payoff, 4)}"
+        # "100 coffee shops" -> "100 SHOPS"; a comparison keeps both sides or is left out.
+        compared = angle == "compare" and numeral
+        if len(key) <= 2 or compared:
+            headline = key
+        elif _is_number(key[0]):
+            headline = [key[0], key[-1]]
+        else:
+            headline = key[:4]  # "Tiny House Tour", never its first and last word
+        words = {word.casefold() for word in payoff}
+        if {word.casefold() for word in headline} <= words:
+            # The number came from the sub-line: the headline's own phrase, then the number
+            # ("Tiny House Tour: Under $5000"), not the sub-line twice.
+            third = f"{_whole(topic)}: {_fit(numeral)}" if topic else ""
+        elif compared and len(headline) > 2:
+            third = ""  # both sides do not fit beside a sub-line
+        else:
+            third = f"{_fit(headline, 4)}: {_fit(payoff, 4)}"
         third_reason = SUBLINE_REASON
     else:
         if numeral and topic:
