@@ -439,6 +439,7 @@ def test_tool_form_and_result_card_on_the_large_view(
     suggested = Job.objects.get(pk=job.pk).result["sizes"][-1]
     assert "Suggested videos (desktop sidebar)" in html
     assert f"{suggested['checks']['face']['verdict']}" in html  # each slot's face verdict shown
+    assert '<p class="job-meta">free · offline renderer</p>' in html  # not "0 credits"
     assert "A Gemini key adds a written critique" in html  # offline: says what a key adds
     assert "check-overlay" not in html  # Free plan: no heatmap
 
