@@ -348,7 +348,8 @@ def create_face(request: AuthenticatedHttpRequest) -> HttpResponse:
         except StudioError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, " ".join(filter(None, ["Face saved.", face.photo_note])))
+            note = " ".join(filter(None, ["Face saved.", face.photo_note]))
+            messages.success(request, note, extra_tags="panel faces")
             return redirect("library")
     return _library_with_errors(request, face_form=form)
 
@@ -367,7 +368,7 @@ def create_style(request: AuthenticatedHttpRequest) -> HttpResponse:
         except StudioError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "Style saved.")
+            messages.success(request, "Style saved.", extra_tags="panel styles")
             return redirect("library")
     return _library_with_errors(request, style_form=form)
 
@@ -383,7 +384,7 @@ def create_palette(request: AuthenticatedHttpRequest) -> HttpResponse:
         except StudioError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "Palette saved.")
+            messages.success(request, "Palette saved.", extra_tags="panel palettes")
             return redirect("library")
     return _library_with_errors(request, palette_form=form)
 
