@@ -23,6 +23,16 @@ def needed_face_height(resolution: str) -> int:
     return math.ceil(cutout_face_height(resolution) / MAX_UPSCALE)
 
 
+def sharp_up_to(face_heights: Iterable[int | None]) -> str | None:
+    """The largest resolution ("1K", "2K", "4K") the best of a face's photos stays sharp at, ""
+    when not even 1K, None when nothing was measured or no face was found."""
+    measured = [height for height in face_heights if height is not None]
+    if not measured or max(measured) == 0:
+        return None
+    sharp = [size for size in RESOLUTIONS if max(measured) >= needed_face_height(size)]
+    return sharp[-1] if sharp else ""
+
+
 def face_photo_note(face_heights: Iterable[int | None]) -> str:
     """One line for a face's photos' detected face heights (px; 0: no face found; None: not
     measured), judged on the largest (the renderer picks the best photo). Empty when every

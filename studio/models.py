@@ -124,6 +124,13 @@ class Face(models.Model):
 
         return face_photo_note(image.face_height for image in self.images.all())
 
+    @property
+    def sharp_up_to(self) -> str | None:
+        """studio.face_quality.sharp_up_to of its photos; uses `images`."""
+        from studio.face_quality import sharp_up_to
+
+        return sharp_up_to(image.face_height for image in self.images.all())
+
 
 class FaceImage(models.Model):
     face = models.ForeignKey(Face, on_delete=models.CASCADE, related_name="images")

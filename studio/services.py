@@ -166,7 +166,7 @@ def measure_unmeasured_faces(faces: Iterable[Face]) -> list[Face]:
             logger.warning("face photo %s could not be measured", image.pk, exc_info=True)
             continue
         image.face_height = height
-        FaceImage.objects.filter(pk=image.pk).update(face_height=height)
+        image.save(update_fields=["face_height"])  # its signal refreshes the studio's face chips
     return faces
 
 

@@ -212,3 +212,13 @@ def test_photos_stored_before_measuring_are_measured_when_the_library_shows_them
     height = FaceImage.objects.get().face_height
     assert height is not None and 80 <= height <= 110, height
     assert f'<p class="hint face-note">Small face ({height} px tall)' in page
+
+
+@pytest.mark.parametrize(
+    ("heights", "sharp"),
+    [([96], ""), ([300], "1K"), ([96, 500], "2K"), ([885], "4K"), ([0], None), ([None], None)],
+)
+def test_the_largest_resolution_a_face_stays_sharp_at(heights, sharp) -> None:
+    from studio.face_quality import sharp_up_to
+
+    assert sharp_up_to(heights) == sharp

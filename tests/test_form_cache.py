@@ -65,6 +65,10 @@ def test_each_change_to_what_the_pickers_show_is_on_the_next_visit(
     FaceImage.objects.create(face=face, image=stored_png(), width=160, height=90)
     photo = f'value="{face.pk}"><img src="/media/thumbnails/full/test-'
     assert photo in form(owner_client)
+    image = FaceImage.objects.get(face=face)
+    image.face_height = 96  # measured: too small even for 1K
+    image.save(update_fields=["face_height"])
+    assert '<label class="chip face-chip" data-sharp-up-to="">' in form(owner_client)
 
     ProjectFactory(owner=owner, name="Road Trip")
     assert '">Road Trip</option>' in form(owner_client)
@@ -77,7 +81,7 @@ def test_each_change_to_what_the_pickers_show_is_on_the_next_visit(
     set_plan(owner, "starter")
     html = form(owner_client)
     assert re.search(r'<option value="4K"[^>]*disabled[^>]*>4K · Advanced', html)
-    assert form_cache.stats["renders"] == 9
+    assert form_cache.stats["renders"] == 10
 
 
 def test_creators_never_see_each_others_pickers(owner, owner_client, other, other_client) -> None:

@@ -349,3 +349,37 @@ def test_a_delivered_generate_card_collapses_into_the_gallery(live_server: Any) 
     assert copies == {early.pk: 1, late.pk: 1}
     assert cards_at_5_s == 1
     assert in_gallery == 1
+
+
+def test_a_face_too_small_for_the_resolution_is_called_out_before_generating(
+    live_server: Any,
+) -> None:
+    """The chip of a face whose best photo is too small for the chosen resolution brings a
+    hint; nothing shows for a face sharp at that size."""
+    from django.core.files.base import ContentFile
+
+    from studio.models import Face, FaceImage
+
+    owner = make_user("soft@example.com")
+    set_plan(owner, "pro")
+    for name, height in (("Small", 96), ("Medium", 500)):  # sharp below 1K / up to 2K
+        face = Face.objects.create(owner=owner, name=name)
+        image = FaceImage(face=face, width=512, height=512, face_height=height)
+        image.image.save(f"{name}.jpg", ContentFile(b"\xff\xd8\xff"), save=True)
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        hint = page.locator("#soft-face")
+        page.get_by_label("Medium").check()
+        at_1k = hint.is_visible()
+        page.select_option("#resolution", "4K")
+        at_4k = hint.inner_text()
+        page.get_by_label("Medium").uncheck()
+        page.select_option("#resolution", "1K")
+        page.get_by_label("Small").check()
+        small = hint.inner_text()
+        page.get_by_label("Small").uncheck()
+        unchecked = hint.is_visible()
+    assert not at_1k
+    assert at_4k.startswith("Medium: the photo stays sharp up to 2K; at 4K the face will look soft")
+    assert small.startswith("Small: the photo is small, so the face will look soft.")
+    assert not unchecked

@@ -170,6 +170,28 @@
       form.addEventListener("change", updateCost);
       updateCost();
     }
+    // A picked face whose best photo is too small for the chosen resolution: say so before
+    // credits are spent (studio/face_quality.py measures the photos; the chip carries the result).
+    const soft = document.getElementById("soft-face");
+    const SIZES = ["1K", "2K", "4K"];
+    const updateSoft = () => {
+      const resolution = form.elements.resolution.value;
+      const chips = Array.from(form.querySelectorAll(".face-chip[data-sharp-up-to]")).filter(
+        (chip) => chip.querySelector("input").checked &&
+          SIZES.indexOf(chip.dataset.sharpUpTo) < SIZES.indexOf(resolution));
+      soft.hidden = chips.length === 0;
+      if (!chips.length) { soft.textContent = ""; return; }
+      const names = chips.map((chip) => chip.querySelector(".name").textContent).join(", ");
+      const limits = chips.map((chip) => chip.dataset.sharpUpTo).filter(Boolean).sort();
+      soft.textContent = names + ": " + (limits.length === chips.length
+        ? "the photo stays sharp up to " + limits[0] + "; at " + resolution + " the face will look soft."
+        : "the photo is small, so the face will look soft.") +
+        " A larger photo in the Library fixes it.";
+    };
+    if (soft) {
+      form.addEventListener("change", updateSoft);
+      updateSoft();
+    }
   }
 
   if (document.getElementById("jobs")) connect();
