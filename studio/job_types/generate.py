@@ -116,6 +116,14 @@ def _seed(job: Job, variation: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{job.id}:{variation}".encode()).digest()[:4], "big")
 
 
+def layout_index(job: Job, variation: int) -> int:
+    """The local renderer's layout (`RenderSpec.variation`, taken modulo its VARIANTS) for
+    `variation`: consecutive within a job, so its variations differ, starting at an offset drawn
+    from the job's id, so generating again with the same settings does not redraw the same
+    layout (the calm styles have no random details: two jobs gave byte-identical images)."""
+    return variation + hashlib.sha256(f"{job.id}:layout".encode()).digest()[0]
+
+
 def _read(name: str) -> bytes | None:
     """A stored input image, or None if it was deleted meanwhile (the job carries on)."""
     try:
@@ -318,7 +326,7 @@ class GenerateThumbnails(JobType):
                 image_size=params["resolution"],
                 model=model,
                 images=images,
-                spec=render_spec(params, _seed(job, index), index),
+                spec=render_spec(params, _seed(job, index), layout_index(job, index)),
             )
 
         if not job.prompt:
