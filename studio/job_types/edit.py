@@ -285,6 +285,14 @@ def source_seed(source: Thumbnail) -> int:
     return int.from_bytes(hashlib.sha256(f"thumbnail:{source.pk}".encode()).digest()[:4], "big")
 
 
+def source_layout(source: Thumbnail) -> int:
+    """The local renderer's layout the source was drawn with (`RenderSpec.variation`): recorded
+    in its parameters since generate offsets layouts per job (`generate.layout_index`); older
+    thumbnails were drawn with their variation index."""
+    layout = source.parameters.get("layout")
+    return layout if isinstance(layout, int) else source.variation_index
+
+
 def _copy(name: str, ext: str) -> str:
     """A private copy of a stored file under UPLOAD_DIR (random name)."""
     with default_storage.open(name, "rb") as handle:
@@ -361,7 +369,7 @@ def offline_request(params: dict[str, Any], images: list[InputImage]) -> ImageRe
         image_size=params["resolution"],
         model=catalog.LOCAL,
         images=images,
-        spec=render_spec(params, int(params["seed"])),
+        spec=render_spec(params, int(params["seed"]), int(params.get("layout", 0))),
     )
 
 
@@ -446,6 +454,7 @@ class EditThumbnail(JobType):
             changed=validated["_changed"],
             new_face_ids=validated["_new_faces"],
             seed=secrets.randbits(32) if changes.get("new_seed") else source_seed(source),
+            layout=source_layout(source),
             source={"lineage_id": source.lineage_id, "title": source.title, "image": ""},
         )
         stored: list[str] = []
@@ -540,6 +549,7 @@ class EditThumbnail(JobType):
                 root_id=root_id,
                 extra_parameters={
                     "seed": params["seed"],
+                    "layout": int(params.get("layout", 0)),
                     "instruction": params.get("instruction", ""),
                 },
             )

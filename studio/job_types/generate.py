@@ -355,7 +355,11 @@ class GenerateThumbnails(JobType):
                 retention_days=retention,
                 delivering=lambda: ctx.delivering(index),
                 links=_live_links(params),
-                extra_parameters={"notes": list(files.notes)} if files.notes else None,
+                extra_parameters={
+                    # The layout it was drawn with, for an edit's redraw (studio.job_types.edit).
+                    "layout": layout_index(job, index),
+                    **({"notes": list(files.notes)} if files.notes else {}),
+                },
             )
 
         pending = ctx.pending_units()
