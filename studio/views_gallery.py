@@ -168,7 +168,7 @@ def create_project(request: AuthenticatedHttpRequest) -> HttpResponse:
             return redirect(f"{reverse('library')}#projects")
         return JsonResponse({"error": exc.message, "code": exc.code}, status=400)
     if not request.headers.get("HX-Request"):
-        messages.success(request, "Project created.")
+        messages.success(request, "Project created.", extra_tags="panel projects")
         return redirect(f"{reverse('library')}#projects")
     return JsonResponse({"id": project.pk, "name": project.name}, status=201)
 
@@ -185,7 +185,7 @@ def update_project(request: AuthenticatedHttpRequest, project_id: int) -> HttpRe
     except StudioError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Project saved.")
+        messages.success(request, "Project saved.", extra_tags="panel projects")
     return redirect(f"{reverse('library')}#projects")
 
 
@@ -193,5 +193,9 @@ def update_project(request: AuthenticatedHttpRequest, project_id: int) -> HttpRe
 @require_POST
 def delete_project(request: AuthenticatedHttpRequest, project_id: int) -> HttpResponse:
     services.do_delete_project(project=services.access_project(request.user, project_id))
-    messages.success(request, "Project deleted; its thumbnails stay in your library.")
+    messages.success(
+        request,
+        "Project deleted; its thumbnails stay in your library.",
+        extra_tags="panel projects",
+    )
     return redirect(f"{reverse('library')}#projects")

@@ -222,3 +222,11 @@ def test_the_largest_resolution_a_face_stays_sharp_at(heights, sharp) -> None:
     from studio.face_quality import sharp_up_to
 
     assert sharp_up_to(heights) == sharp
+
+
+def test_project_messages_show_in_the_projects_panel(owner_client) -> None:
+    response = owner_client.post("/studio/projects", {"name": "Road trip"}, follow=True)
+    page = response.content.decode()
+    # Where the redirect's #projects lands, not above the panel under the sticky header.
+    assert page.index('id="projects-heading"') < page.index("Project created.")
+    assert page.index("Project created.") < page.index('id="faces"')

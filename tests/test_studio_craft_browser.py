@@ -383,3 +383,25 @@ def test_a_face_too_small_for_the_resolution_is_called_out_before_generating(
     assert at_4k.startswith("Medium: the photo stays sharp up to 2K; at 4K the face will look soft")
     assert small.startswith("Small: the photo is small, so the face will look soft.")
     assert not unchecked
+
+
+def test_library_deletes_ask_first(live_server: Any) -> None:
+    """One tap on Delete removed a face and its photos, or a project and its share link."""
+    from studio.models import Face
+
+    owner = make_user("deletes@example.com")
+    face = Face.objects.create(owner=owner, name="Keep me")
+    with signed_in(live_server, owner, PHONE) as page:
+        page.goto(f"{live_server.url}/studio/library/")
+        asked: list[str] = []
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        page.get_by_role("button", name="Delete face Keep me").click()
+        page.wait_for_timeout(300)
+        kept = page.get_by_role("button", name="Delete face Keep me").count()
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Delete face Keep me").click()
+        page.wait_for_url("**/studio/library/")
+        page.get_by_text("Face deleted.").wait_for()
+    assert asked == ["Delete the face “Keep me” and its photos?"]
+    assert kept == 1
+    assert not Face.objects.filter(pk=face.pk).exists()
