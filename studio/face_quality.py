@@ -9,6 +9,7 @@ the library, which resolutions a face's best photo is sharp at and what photo wo
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 
@@ -16,6 +17,7 @@ MAX_UPSCALE = 1.5
 RESOLUTIONS = ("1K", "2K", "4K")
 
 
+@functools.cache
 def needed_face_height(resolution: str) -> int:
     """Px height a photo's face needs to stay sharp at `resolution` (16:9)."""
     from generation.providers.local import cutout_face_height
@@ -38,24 +40,21 @@ def face_photo_note(face_heights: Iterable[int | None]) -> str:
     measured), judged on the largest (the renderer picks the best photo). Empty when every
     resolution is sharp or nothing was measured."""
     measured = [height for height in face_heights if height is not None]
-    if not measured:
+    sharp = sharp_up_to(measured)
+    if not measured or sharp == RESOLUTIONS[-1]:
         return ""
-    best = max(measured)
-    if best == 0:
+    if sharp is None:
         return (
             "No face found in these photos: thumbnails show them in a frame instead of cutting "
             "you out. A clear, front-facing photo works best."
         )
-    sharp = [size for size in RESOLUTIONS if best >= needed_face_height(size)]
-    if sharp == list(RESOLUTIONS):
-        return ""
     if not sharp:
         return (
-            f"Small face ({best} px tall): thumbnails will look soft. Use a photo where your "
-            f"face is at least {needed_face_height('1K')} px tall "
+            f"Small face ({max(measured)} px tall): thumbnails will look soft. Use a photo where "
+            f"your face is at least {needed_face_height('1K')} px tall "
             f"({needed_face_height('4K'):,} px for 4K)."
         )
     return (
-        f"Sharp up to {sharp[-1]}. For 4K, use a photo where your face is at least "
-        f"{needed_face_height('4K'):,} px tall (this one: {best} px)."
+        f"Sharp up to {sharp}. For 4K, use a photo where your face is at least "
+        f"{needed_face_height('4K'):,} px tall (this one: {max(measured)} px)."
     )
