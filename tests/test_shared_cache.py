@@ -124,13 +124,13 @@ def test_studio_page_reads_plan_credits_and_library_from_the_cache(client: JSONC
     for table in ("billing_plan", "billing_subscription", "billing_creditaccount"):
         assert queries_on(table, cold), table
         assert queries_on(table, warm) == [], table
-    # The library (styles, palettes, faces, projects) and the rendered first gallery page too:
-    # what is left is the session's user and the active jobs.
-    for table in ("studio_style", "studio_palette", "studio_face", "studio_project"):
+    # The library (styles, palettes, faces, projects), the rendered first gallery page and the
+    # session's user (core.auth) too: what is left is the count of jobs in flight.
+    for table in ("studio_style", "studio_palette", "studio_face", "studio_project", "auth_user"):
         assert queries_on(table, cold), table
         assert queries_on(table, warm) == [], table
     assert queries_on("studio_thumbnail", warm) == []
-    assert len(warm.captured_queries) == 2, [q["sql"][:80] for q in warm.captured_queries]
+    assert len(warm.captured_queries) == 1, [q["sql"][:80] for q in warm.captured_queries]
 
 
 @pytest.fixture
@@ -156,16 +156,17 @@ def redis_commands(monkeypatch: pytest.MonkeyPatch) -> Any:
     return start
 
 
-def test_the_warm_studio_page_is_two_redis_round_trips(
+def test_the_warm_studio_page_is_three_redis_round_trips(
     creator: Any, client: JSONClient, redis_commands: Any
 ) -> None:
-    """The session, then one MGET for the plan, credits, library and gallery page (each
-    namespace read once per request: core.shared_cache.request_scope and warm)."""
+    """The session, the session's user (core.auth), then one MGET for the plan, credits,
+    library and gallery page (each namespace read once per request:
+    core.shared_cache.request_scope and warm)."""
     ThumbnailFactory(owner=creator, title="One")
     client.get("/studio/")
     commands = redis_commands()
     assert client.get("/studio/").status_code == 200
-    assert commands == ["GET", "MGET"], commands
+    assert commands == ["GET", "MGET", "MGET"], commands
 
 
 def test_an_accepted_generate_reads_the_plan_in_one_round_trip(

@@ -25,4 +25,7 @@ class ViewBaitConfig(AppConfig):
     verbose_name = "ViewBait"
 
     def ready(self) -> None:
+        from core.auth import connect_signals
+
         refuse_repository_key()
+        connect_signals()

@@ -392,9 +392,10 @@ HEALTHZ_REQUIRED = env_list("HEALTHZ_REQUIRED", "database,redis,broker")
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Auth (django-allauth: email + password) --------------------------------------------------
+# Django's and allauth's backends, reading the signed-in user from the shared cache (core.auth).
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "core.auth.CachedModelBackend",
+    "core.auth.CachedAuthenticationBackend",
 ]
 # allauth keys its per-IP limits on core.ratelimits.client_ip (TRUSTED_PROXIES), as ours do.
 ACCOUNT_ADAPTER = "viewbait.account_adapter.AccountAdapter"
