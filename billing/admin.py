@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from billing.models import (
     CreditAccount,
@@ -14,7 +20,11 @@ from billing.models import (
     StripeEvent,
     Subscription,
 )
-from billing.services import change_plan
+from billing.services import InsufficientCredits, adjust_credits, change_plan
+
+# The largest single adjustment the admin form takes (credits), either way: a typo of a few
+# extra digits is refused rather than minting a fortune.
+MAX_ADJUSTMENT = 100_000
 
 
 @admin.register(Plan)
@@ -91,17 +101,109 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class AdjustCreditsForm(forms.Form):
+    """A signed amount of credits and why. `key` is drawn when the form is shown, so sending
+    the same form twice (a double click, a resubmitted page) moves the credits once."""
+
+    amount = forms.IntegerField(
+        min_value=-MAX_ADJUSTMENT,
+        max_value=MAX_ADJUSTMENT,
+        help_text="Credits to add (e.g. 20) or, with a minus sign, to take back (e.g. -5). "
+        "Added credits never expire.",
+    )
+    reason = forms.CharField(
+        max_length=150,
+        help_text="Shown in the ledger, e.g. “Goodwill: renders failed during the outage”.",
+    )
+    key = forms.CharField(widget=forms.HiddenInput, max_length=32)
+
+    def clean_amount(self) -> int:
+        amount: int = self.cleaned_data["amount"]
+        if amount == 0:
+            raise forms.ValidationError("Enter a number of credits other than 0.")
+        return amount
+
+
 @admin.register(CreditAccount)
 class CreditAccountAdmin(ReadOnlyAdmin):
-    """Read-only: balances move only through billing.services (e.g. `adjust_credits`)."""
+    """Read-only: balances move only through billing.services. Staff with the
+    `billing.adjust_credits` permission (superusers have it) grant or take back credits on the
+    account's "Adjust credits" page: a ledger entry of kind `adjustment` through
+    `billing.services.adjust_credits`, under the account's row lock and an idempotency key, and
+    an entry in the admin's history naming who did it."""
 
     list_display = ["user", "balance", "updated_at"]
     search_fields = ["user__email"]
     list_select_related = ["user"]
+    change_form_template = "admin/billing/creditaccount/change_form.html"
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) or self.may_adjust(request)
+
+    def may_adjust(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("billing.adjust_credits"))
+
+    def get_urls(self) -> list[Any]:
+        adjust = path(
+            "<int:object_id>/adjust/",
+            self.admin_site.admin_view(self.adjust_view),
+            name="billing_creditaccount_adjust",
+        )
+        return [adjust, *super().get_urls()]
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        context["may_adjust"] = self.may_adjust(request)
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def adjust_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if not self.may_adjust(request):
+            raise PermissionDenied
+        account = get_object_or_404(CreditAccount.objects.select_related("user"), pk=object_id)
+        form = AdjustCreditsForm(
+            request.POST if request.method == "POST" else None,
+            initial={"key": uuid.uuid4().hex},
+        )
+        if form.is_valid():
+            amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
+            staff = request.user.get_username()
+            try:
+                movement = adjust_credits(
+                    user=account.user,
+                    amount=amount,
+                    idempotency_key=f"admin-adjust:{form.cleaned_data['key']}",
+                    reason=f"{reason} (by {staff})",
+                )
+            except InsufficientCredits as refused:
+                form.add_error(
+                    "amount",
+                    f"That would take the balance below zero: it is {refused.balance}.",
+                )
+            else:
+                change = f"{amount:+d} credits: {reason}"
+                if movement.created:
+                    self.log_change(request, account, f"Adjusted credits {change}")
+                    messages.success(request, f"{change}. The balance is now {movement.balance}.")
+                else:
+                    messages.info(request, f"Already recorded: {change}. Nothing changed.")
+                return HttpResponseRedirect(
+                    reverse("admin:billing_creditaccount_change", args=[account.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Adjust credits of {account.user}",
+            "opts": self.model._meta,
+            "original": account,
+            "form": form,
+            "entries": account.user.credit_entries.order_by("-created_at", "-id")[:10],
+        }
+        return TemplateResponse(request, "admin/billing/creditaccount/adjust.html", context)
 
 
 @admin.register(CreditLedgerEntry)
-class CreditLedgerEntryAdmin(CreditAccountAdmin):
+class CreditLedgerEntryAdmin(ReadOnlyAdmin):
+    list_select_related = ["user"]
     list_display = ["created_at", "user", "kind", "amount", "balance_after", "reason", "reference"]
     list_filter = ["kind", "created_at"]
     search_fields = ["user__email", "idempotency_key", "reference"]

@@ -124,6 +124,9 @@ class CreditAccount(models.Model):
     balance = models.IntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        permissions = [("adjust_credits", "Can grant or take back credits (admin adjustment)")]
+
     def __str__(self) -> str:
         return f"{self.user}: {self.balance} credits"
 

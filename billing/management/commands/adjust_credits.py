@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from billing.services import InsufficientCredits, adjust_credits
+
+
+class Command(BaseCommand):
+    help = (
+        "Grant (positive AMOUNT) or take back (negative) credits of the creator with EMAIL: a "
+        "ledger entry of kind `adjustment`, which never expires. Pass --key to make a retried "
+        "command safe: a key already used records nothing more."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("email")
+        parser.add_argument("amount", type=int)
+        parser.add_argument("--reason", required=True, help="Shown in the ledger.")
+        parser.add_argument(
+            "--key", help="Idempotency key (default: a new one, printed for a retry)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        amount: int = options["amount"]
+        if amount == 0:
+            raise CommandError("AMOUNT must not be 0.")
+        user = get_user_model().objects.filter(email__iexact=options["email"]).first()
+        if user is None:
+            raise CommandError(f"No user with the email {options['email']}.")
+        key = options["key"] or uuid.uuid4().hex
+        try:
+            movement = adjust_credits(
+                user=user,
+                amount=amount,
+                idempotency_key=f"command-adjust:{key}",
+                reason=options["reason"],
+            )
+        except InsufficientCredits as refused:
+            raise CommandError(
+                f"That would take the balance below zero: it is {refused.balance}."
+            ) from refused
+        done = "recorded" if movement.created else "already recorded (nothing changed)"
+        self.stdout.write(
+            f"{amount:+d} credits for {user.email} {done}; balance {movement.balance}; key {key}"
+        )

@@ -1,0 +1,102 @@
+"""Ops grant or take back a creator's credits from the admin (the "Adjust credits" page of a
+credit account) or with `manage.py adjust_credits`: one ledger entry per form or key, through
+billing.services, never below zero, and only for staff allowed to."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from billing.models import CreditAccount, CreditLedgerEntry
+from billing.services import debit_credits, get_balance
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def creator() -> Any:
+    """A creator with 5 credits (the sign-up grant taken back by a debit)."""
+    user = make_user("adjust-me@example.com")
+    debit_credits(user=user, amount=get_balance(user) - 5, idempotency_key="t:seed", reason="x")
+    return user
+
+
+def adjust_url(user: Any) -> str:
+    return f"/admin/billing/creditaccount/{CreditAccount.objects.get(user=user).pk}/adjust/"
+
+
+def signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def form_key(page: str) -> str:
+    found = re.search(r'name="key" value="([0-9a-f]{32})"', page)
+    assert found, page[:500]
+    return found.group(1)
+
+
+def test_staff_adjust_from_the_account_page_once_per_form(staff: Any, creator: Any) -> None:
+    client = signed_in(staff)
+    account_page = client.get(adjust_url(creator).replace("adjust/", "change/")).content.decode()
+    assert 'href="' + adjust_url(creator) + '"' in account_page  # the "Adjust credits" button
+    page = client.get(adjust_url(creator)).content.decode()
+    assert "Balance now: <strong>5 credits</strong>" in page
+    form = {"amount": "20", "reason": "Goodwill: outage", "key": form_key(page)}
+    response = client.post(adjust_url(creator), form, follow=True)
+    assert "+20 credits: Goodwill: outage. The balance is now 25." in response.content.decode()
+    client.post(adjust_url(creator), form)  # the same form again (a double click)
+    assert get_balance(creator) == 25
+    entry = CreditLedgerEntry.objects.get(user=creator, kind="adjustment")
+    assert entry.amount == 20
+    assert entry.reason == "Goodwill: outage (by staff@example.com)"
+    assert LogEntry.objects.filter(user=staff, change_message__contains="+20 credits").count() == 1
+
+
+def test_taking_back_more_than_the_balance_is_refused(staff: Any, creator: Any) -> None:
+    client = signed_in(staff)
+    key = form_key(client.get(adjust_url(creator)).content.decode())
+    response = client.post(adjust_url(creator), {"amount": "-6", "reason": "x", "key": key})
+    assert response.status_code == 200
+    assert "That would take the balance below zero: it is 5." in response.content.decode()
+    client.post(adjust_url(creator), {"amount": "0", "reason": "x", "key": key})
+    assert get_balance(creator) == 5
+    assert not CreditLedgerEntry.objects.filter(kind="adjustment").exists()
+    client.post(adjust_url(creator), {"amount": "-5", "reason": "Chargeback", "key": key})
+    assert get_balance(creator) == 0
+
+
+def test_only_staff_with_the_permission_may_adjust(creator: Any) -> None:
+    clerk = make_user("clerk@example.com", is_staff=True)
+    url = adjust_url(creator)
+    assert (
+        signed_in(clerk).post(url, {"amount": "9", "reason": "x", "key": "k" * 32}).status_code
+        == 403
+    )
+    assert signed_in(creator).get(url).status_code == 302  # to the admin's log-in
+    clerk.user_permissions.add(Permission.objects.get(codename="adjust_credits"))
+    clerk = type(clerk).objects.get(pk=clerk.pk)  # permissions are cached per instance
+    response = signed_in(clerk).post(url, {"amount": "9", "reason": "x", "key": "k" * 32})
+    assert response.status_code == 302
+    assert get_balance(creator) == 14
+
+
+def test_the_command_adjusts_once_per_key(creator: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    call_command("adjust_credits", "Adjust-Me@example.com", "7", reason="Support", key="t1")
+    call_command("adjust_credits", "adjust-me@example.com", "7", reason="Support", key="t1")
+    out = capsys.readouterr().out
+    assert "+7 credits for adjust-me@example.com recorded; balance 12; key t1" in out
+    assert "already recorded (nothing changed)" in out
+    assert get_balance(creator) == 12
+    with pytest.raises(CommandError, match="below zero: it is 12"):
+        call_command("adjust_credits", "adjust-me@example.com", "-13", reason="x")
+    with pytest.raises(CommandError, match="No user"):
+        call_command("adjust_credits", "nobody@example.com", "1", reason="x")
