@@ -119,6 +119,8 @@ def test_without_keys_the_plans_page_shows_plans_and_says_payments_are_off(
     for name in ("Free", "Starter", "Advanced", "Pro"):
         assert name in html
     assert 'id="current-plan">Free<' in html
+    balance = owner.credit_account.balance  # the header's credits badge, as on every page
+    assert f'<span id="credits" class="credits" data-credits="{balance}"' in html
     # The Pro plan's YouTube tools are not built: the page does not sell them as if they were.
     assert "YouTube channel tools (coming soon)" in html and "YouTube tools" not in html
     assert "Upgrade to" not in html and "Buy " not in html
@@ -130,7 +132,7 @@ def test_without_keys_the_plans_page_shows_plans_and_says_payments_are_off(
 
 def test_anonymous_plans_page_has_no_buttons(fake: FakeStripe, priced: Any, anon_client) -> None:
     html = anon_client.get("/plans/").content.decode()
-    assert "Starter" in html and "Upgrade to" not in html
+    assert "Starter" in html and "Upgrade to" not in html and 'id="credits"' not in html
     assert anon_client.post("/plans/checkout/starter").status_code == 302  # to the login page
 
 
