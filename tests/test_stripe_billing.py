@@ -119,7 +119,7 @@ def test_without_keys_the_plans_page_shows_plans_and_says_payments_are_off(
     for name in ("Free", "Starter", "Advanced", "Pro"):
         assert name in html
     assert 'id="current-plan">Free<' in html
-    balance = owner.credit_account.balance  # the header's credits badge, as on every page
+    balance = get_balance(owner)  # the header's credits badge, as on every page
     assert f'<span id="credits" class="credits" data-credits="{balance}"' in html
     # The Pro plan's YouTube tools are not built: the page does not sell them as if they were.
     assert "YouTube channel tools (coming soon)" in html and "YouTube tools" not in html
