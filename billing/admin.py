@@ -113,6 +113,7 @@ class AdjustCreditsForm(forms.Form):
     )
     reason = forms.CharField(
         max_length=150,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
         help_text="Shown in the ledger, e.g. “Goodwill: renders failed during the outage”.",
     )
     key = forms.CharField(widget=forms.HiddenInput, max_length=32)
