@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from django.core import signing
 from django.db.models import BooleanField, F, Field, Func, QuerySet, Value
 
-from studio.models import Thumbnail
+from studio.models import Thumbnail, search_key
 from studio.serializers import parse_id
 
 CURSOR_SALT = "studio.gallery.cursor"
@@ -116,7 +116,7 @@ class GalleryFilter:
         if self.favorites:
             queryset = queryset.filter(is_favorite=True)
         if self.q:
-            queryset = queryset.filter(title__icontains=self.q)
+            queryset = queryset.filter(search_title__contains=search_key(self.q))
         return queryset.order_by(*ORDERS[self.order].order_by())
 
 

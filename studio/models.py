@@ -7,6 +7,7 @@ one user and is reached through `for_owner` querysets, so a stranger's id is a 4
 from __future__ import annotations
 
 import secrets
+import unicodedata
 import uuid
 from typing import Any
 
@@ -180,6 +181,16 @@ class Project(models.Model):
         return reverse("share-project", args=[self.share_token])
 
 
+def search_key(text: str) -> str:
+    """`text` folded for search: case-folded (Unicode's full case folding: "Straße" -> "strasse")
+    and decomposed (NFKD) with the combining marks dropped ("Café" -> "cafe", "Ｃａｆé" ->
+    "cafe"). The gallery stores each title's key and compares the query's key with it, so a
+    search ignores case and accents in every script and on every database (SQLite's LIKE folds
+    ASCII letters only, PostgreSQL's UPPER() keeps accents)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
 class Thumbnail(models.Model):
     # No single-column FK indexes on owner/project: the composite indexes below start with them.
     owner = models.ForeignKey(
@@ -212,6 +223,8 @@ class Thumbnail(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="descendants"
     )
     title = models.CharField(max_length=200, blank=True)
+    # search_key(title), set by save() (and by bulk loads, which skip it): the gallery's search.
+    search_title = models.TextField(blank=True, default="", editable=False)
     style = models.ForeignKey(Style, null=True, blank=True, on_delete=models.SET_NULL)
     palette = models.ForeignKey(Palette, null=True, blank=True, on_delete=models.SET_NULL)
     aspect_ratio = models.CharField(max_length=8)
@@ -253,6 +266,13 @@ class Thumbnail(models.Model):
 
     def __str__(self) -> str:
         return self.title or f"Thumbnail {self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.search_title = search_key(self.title)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "title" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "search_title"}
+        super().save(*args, **kwargs)
 
     @cached_property
     def card(self) -> Any:

@@ -28,7 +28,11 @@ SEEDS = [
     ("billing", "0005_seed_credit_packs", "seed"),
     ("studio", "0002_seed_builtin_styles_palettes", "seed"),
 ]
-NOT_DATA = {("studio", "0003_gallery_indexes", "_trigram_index")}  # an index, kept with the schema
+NOT_DATA = {
+    ("studio", "0003_gallery_indexes", "_trigram_index"),  # an index, kept with the schema
+    ("studio", "0008_thumbnail_search_title", "backfill"),  # fills a column of existing rows
+    ("studio", "0008_thumbnail_search_title", "trigram_index"),
+}
 
 
 def data_migrations() -> set[tuple[str, str, str]]:

@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from studio.models import Project, Thumbnail
+from studio.models import Project, Thumbnail, search_key
 from tests.factories.accounts import UserFactory
 
 BASE_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -56,6 +56,8 @@ class ThumbnailFactory(factory.django.DjangoModelFactory):
 
     owner = factory.SubFactory(UserFactory)
     title = factory.Sequence(lambda n: f"Thumbnail {n}")
+    # save() sets it; built rows that go through bulk_create need it too.
+    search_title = factory.LazyAttribute(lambda thumbnail: search_key(thumbnail.title))
     aspect_ratio = "16:9"
     resolution = "1K"
     width = 1376

@@ -26,7 +26,7 @@ from generation.providers.base import ImageRequest, RenderSpec
 from generation.providers.local import LocalRenderer
 from studio.gallery_cache import invalidate_gallery
 from studio.images import GALLERY_WIDTHS, encode_png, encode_webp, resize_to_width, youtube_jpeg
-from studio.models import Palette, Style, Thumbnail
+from studio.models import Palette, Style, Thumbnail, search_key
 
 TITLES = [
     "I Tried 100 Coffee Shops: Only 1 Was Worth It",
@@ -135,9 +135,11 @@ class Command(BaseCommand):
     def _row(self, owner: Any, files: list[dict[str, Any]], n: int, now: dt.datetime) -> Thumbnail:
         f = files[n % len(files)]
         seconds = n - (n % 5 == 1)  # rows 0/1, 5/6, ... share a timestamp
+        title = f"{f['title']} #{n}"
         return Thumbnail(
             owner=owner,
-            title=f"{f['title']} #{n}",
+            title=title,
+            search_title=search_key(title),  # bulk_create does not call save()
             style=f["style"],
             palette=f["palette"],
             aspect_ratio="16:9",
