@@ -141,6 +141,36 @@ def test_a_title_too_long_for_the_frame_is_shortened_not_shrunk() -> None:
     assert short.notes == []
 
 
+@pytest.mark.parametrize(
+    ("title", "width", "kept"),
+    [
+        ("I Quit My $200K Job To Make Thumbnails Full Time", 24, "I Quit My $200K Job"),
+        ("The Truth About Living On $10 A Day For A Month", 24, "Living On $10 A Day"),
+        ("My Family Tried Living Off Grid For 30 Days", 24, "Off Grid For 30 Days"),
+        ("You Will Not Believe What Happened In Tokyo Last Night", 24, "You Will Not Believe"),
+        ("Best Budget Laptop - Tested For A Month", 24, "Best Budget Laptop"),
+    ],
+)
+def test_a_shortened_title_is_one_phrase_that_keeps_its_numbers_whole(
+    title: str, width: int, kept: str
+) -> None:
+    """`fits` here is a character count: what the renderer measures in pixels."""
+    assert local.shorten(title, lambda text: len(text) <= width) == kept
+
+
+def test_a_shortened_title_is_always_a_run_of_the_title_and_never_dangles() -> None:
+    titles = [
+        LONG_TITLE,
+        "We Tried Every Coffee Shop In Lisbon For A Week",
+        "Why Nobody Talks About This",
+    ]
+    for title in titles:
+        for width in range(8, len(title)):
+            kept = local.shorten(title, lambda text, width=width: len(text) <= width)
+            assert f" {kept} " in f" {title} ", (title, width, kept)
+            assert kept.split()[-1].lower() not in local._DANGLING or len(kept.split()) == 2
+
+
 def test_the_generate_job_reports_a_shortened_title() -> None:
     generated = LocalRenderer().generate_image(
         ImageRequest(

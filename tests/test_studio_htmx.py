@@ -152,6 +152,29 @@ def test_finished_card_adds_its_thumbnails_to_the_gallery_out_of_band(
     assert f"/api/thumbnails/{thumbnail['id']}/download?size=youtube" in html
 
 
+def test_a_finished_card_says_the_offline_renderer_shortened_the_title(
+    owner_client, submit, run_jobs, face_photo_bytes
+) -> None:
+    """Beside a face, this title does not fit at reading size (tests/test_renderer_craft.py)."""
+    face = owner_client.post(
+        "/api/faces",
+        {"name": "Eileen", "images": [SimpleUploadedFile("f.png", face_photo_bytes, "image/png")]},
+    ).json()
+    cinematic = Style.objects.get(slug="cinematic")
+    title = "I Spent 30 Days Living Like a Medieval Peasant and This Is What Happened To My Body"
+    body = {"title": title, "face_ids": [face["id"]], "style_id": cinematic.pk}
+    job = submit(owner_client, body).json()
+    run_jobs()
+    card = owner_client.get(f"/studio/jobs/{job['id']}", **HTMX).content.decode()
+    assert 'data-status="succeeded"' in card
+    assert '<p class="hint job-note">The title was shortened to &quot;I Spent 30 Days' in card
+    short = submit(owner_client, {"title": "Coffee"}).json()
+    run_jobs()
+    assert (
+        "job-note" not in owner_client.get(f"/studio/jobs/{short['id']}", **HTMX).content.decode()
+    )
+
+
 def test_studio_form_has_every_field_and_names_the_plan_behind_locked_options(
     owner_client, owner, face_photo_bytes
 ) -> None:

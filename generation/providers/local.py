@@ -1384,9 +1384,13 @@ class TextRun:
     contrast: float
 
 
+def _bare(word: str) -> str:
+    return word.strip(".,!?:;\"'()").lower()
+
+
 def _word_strength(word: str) -> float:
     """How much a word carries a title: numbers and shouted words most, filler least."""
-    bare = word.strip(".,!?:;\"'()").lower()
+    bare = _bare(word)
     if any(char.isdigit() for char in word):
         return 4.0
     if bare in _WEAK_WORDS:
@@ -1399,25 +1403,56 @@ def _word_strength(word: str) -> float:
 _CLAUSE_BREAKS = frozenset({"and", "but", "so", "because", "while", "-", "\u2014", "\u2013", "|"})
 
 
+# A shortened title never ends on these: "I Quit My $200K Job To" or "We Tried Every" dangle.
+_DANGLING = _WEAK_WORDS | frozenset({"every", "all", "some", "no", "not", "than", "vs", "vs."})
+
+
 def shorten(text: str, fits: Callable[[str], bool]) -> str:
     """`text` cut the way a designer would until `fits(text)`: the longest opening clause that
-    fits (the hook comes first: cut before "and", "but", "so", a dash...), else the weakest
-    words dropped one by one (filler first, later words before earlier ones of equal strength,
-    numbers last) down to 2 words."""
+    fits (the hook comes first: cut before "and", "but", "so", a dash...), else the strongest run
+    of consecutive words that fits, so it still reads as a phrase ("The Truth About Living On $10
+    A Day For A Month" -> "Living On $10 A Day"; dropping words here and there gave "Truth Living
+    $10 Day"). A run scores its words' strength (numbers and shouted words most, filler nothing),
+    plus one for starting where the title starts (the hook, "I Quit My $200K Job"), minus a half
+    for starting on a filler word ("On $10 A Day"); it never ends on a filler word or splits a
+    number from the word it counts ("30 Days"), and has at least 2 words. Ties go to the
+    earlier, then the longer run. If no run fits: the opening 2 words."""
     words = text.split()
     for end in range(len(words) - 1, 1, -1):
         if words[end].lower() in _CLAUSE_BREAKS or words[end - 1].endswith((",", ";")):
             clause = " ".join(words[:end]).rstrip(",;")
             if fits(clause):
                 return clause
-    while len(words) > 2 and not fits(" ".join(words)):
-        weakest = min(range(len(words)), key=lambda i: (_word_strength(words[i]), -i))
-        if _word_strength(words[weakest]) > 0.5:
-            break
-        del words[weakest]
-    while len(words) > 2 and not fits(" ".join(words)):
-        words.pop()  # then the opening words, in order: they still read as a phrase
-    return " ".join(words)
+
+    def weight(word: str) -> float:
+        return 0.0 if _bare(word) in _WEAK_WORDS else _word_strength(word)
+
+    best: tuple[float, int, int] | None = None  # (score, -start, length)
+    for start in range(len(words)):
+        first = _bare(words[start])
+        bonus = 1.0 if start == 0 else -0.5 if first in _WEAK_WORDS else 0.0
+        strength = weight(words[start])
+        for stop in range(start + 2, len(words) + 1):
+            last = words[stop - 1]
+            strength += weight(last)
+            phrase = " ".join(words[start:stop]).rstrip(",;:")
+            if not fits(phrase):
+                break  # a longer run from the same start is wider still
+            if _bare(last) in _DANGLING:
+                continue
+            if (
+                any(char.isdigit() for char in last)
+                and stop < len(words)
+                and _bare(words[stop]) not in _WEAK_WORDS
+            ):
+                continue  # a number keeps what it counts: "30 Days", not "30"
+            key = (strength + bonus, -start, stop - start)
+            if best is None or key > best:
+                best = key
+    if best is None:
+        return " ".join(words[:2])
+    _, negative_start, length = best
+    return " ".join(words[-negative_start : -negative_start + length]).rstrip(",;:")
 
 
 def _paste_text(
