@@ -205,11 +205,33 @@ def test_a_face_is_cut_out_and_placed_large() -> None:
     assert alpha[: height // 10, : width // 10].mean() < 30  # the studio backdrop is gone
     fx0, fy0, fx1, fy1 = person.face
     assert alpha[fy0:fy1, fx0:fx1].mean() > 240  # the face is kept
-    for ratio in ("16:9", "9:16", "1:1"):
+    # The YouTube norm, 30-45 % of the frame; a square, with its text above, a little less.
+    for ratio, low, high in (("16:9", 0.30, 0.45), ("9:16", 0.30, 0.45), ("1:1", 0.24, 0.30)):
         rendered = render(ratio=ratio, title="Big face", images=[face()], seed=2)
         (box,) = rendered.faces
         share = (box[3] - box[1]) / min(rendered.image.height, rendered.image.width * 1.05)
-        assert 0.30 <= share <= 0.45, (ratio, share)
+        assert low <= share <= high, (ratio, share)
+
+
+@pytest.mark.parametrize("style_key", ["clean-tech", "cinematic", "documentary", "minimal"])
+def test_a_square_keeps_room_for_a_title_and_its_sub_line_above_the_face(style_key: str) -> None:
+    """With the 16:9 face share a square's text had the top 17 %: "I Quit My $200K Job" came
+    out as "I Quit" and the sub-line was left out."""
+    for variation in range(len(local.VARIANTS)):
+        rendered = render(
+            ratio="1:1",
+            title="I Quit My $200K Job",
+            subtitle="Was It Worth It?",
+            style_key=style_key,
+            images=[face()],
+            seed=1,
+            variation=variation,
+        )
+        assert rendered.notes == [], (variation, rendered.notes)
+        assert {run.kind for run in rendered.texts} >= {"title", "subtitle"}
+        (box,) = rendered.faces
+        lowest_text = max(run.corner[1] + run.mask.height for run in rendered.texts)
+        assert lowest_text <= box[1], (variation, lowest_text, box)  # nothing on the face
 
 
 @pytest.mark.parametrize(

@@ -739,6 +739,7 @@ VARIANTS = (
 )
 CUTOUT_FACE_SHARE = 0.36  # a lone cut-out face's height per frame height (YouTube norm: 30-45 %)
 CUTOUT_GROUP_SHARE = 0.31  # each face's share when several people are placed
+TEXT_ABOVE_FACE_SHARE = 0.26  # at most, when the text sits above the faces (squares, 4:5)
 
 
 def cutout_face_height(resolution: str, aspect_ratio: str = "16:9") -> int:
@@ -857,12 +858,16 @@ def _layout(
     left = (width - diameter * spread) / 2 + shift
     centres = [left + diameter / 2 + i * overlap * diameter for i in range(faces)]
     if cutouts:
+        # Text above the people: the norm's face (CUTOUT_FACE_SHARE, for text beside it) left a
+        # square's title a strip of 17 % of the height, so shortened to a word or two; capped,
+        # the text keeps the top 40 % (text_bottom = height - 2.23 x face_height).
+        face_height = min(face_height, height * TEXT_ABOVE_FACE_SHARE)
         cy = height - face_height * 1.55
         span = width * (0.0 if faces == 1 else 0.5)
         centres = [
             width / 2 + shift - span / 2 + i * span / max(1, faces - 1) for i in range(faces)
         ]
-        text_bottom = cy - face_height * 0.62
+        text_bottom = cy - face_height * 0.68  # clear of the hair, with a gap
     else:
         text_bottom = cy - diameter / 2 - height * 0.015
     box = (
