@@ -91,6 +91,8 @@ def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: st
         # One side of a comparison, or a sub-line said twice
         ("iPhone 16 vs Pixel 9: Which Camera Wins?", r"VS\?|^IPHONE 9|^IPHONE 16:"),
         ("Tiny house tour: built for under $5000", r"5000.*5000"),
+        # A long run cut to its first 4 words stopped mid-phrase: "FAMILY TRIED LIVING OFF"
+        ("My Family Tried Living Off Grid For 30 Days", r"\bOFF(?! GRID)|FAMILY TRIED"),
     ],
 )
 def test_rewrites_keep_phrases_whole_and_ask_about_things(title: str, nonsense: str) -> None:

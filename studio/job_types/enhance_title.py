@@ -328,6 +328,18 @@ def chunks(tokens: list[str], title_case: bool) -> list[list[str]]:
     return [run for _, run in sorted(enumerate(cleaned), key=score, reverse=True)]
 
 
+def core_phrase(run: list[str]) -> list[str]:
+    """A run of more than 4 words cut to its last 4, without leading past-tense verbs: English
+    phrases end on their head noun ("Family Tried Living Off Grid" -> "Living Off Grid"; its
+    first 4 words, "Family Tried Living Off", stop mid-phrase)."""
+    if len(run) <= 4:
+        return run
+    tail = run[-4:]
+    while len(tail) > 2 and tail[0].casefold().endswith("ed"):
+        tail = tail[1:]
+    return tail
+
+
 def _split(title: str) -> tuple[str, str]:
     for separator in (":", " - ", " | ", " \u2014 ", " \u2013 "):
         if separator in title:
@@ -452,7 +464,7 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     # "camera test"), best first.
     rest = [kept for run in runs if (kept := [t for t in run if t not in numeral])]
     rest.sort(key=lambda run: -min(3, len(run)))
-    topic = rest[0][:4] if rest else []
+    topic = core_phrase(rest[0]) if rest else []
     other = rest[1][:3] if len(rest) > 1 else []
     educational = bool(EDUCATIONAL.search(title.casefold()))
     upper = not educational and style_slug not in CALM_STYLES
