@@ -2,7 +2,8 @@
 
 Signs in as the demo creator of `make run` (seed_demo) on a running studio and saves one PNG per
 page and width (1440x900 desktop, 390x844 phone; full-page captures), plus the admin's thumbnail
-and job lists as the demo admin. Run it against `make run`:
+and job lists and the demo creator's Adjust credits page as the demo admin. Run it against
+`make run`:
 
     python scripts/screenshots.py [--base-url http://127.0.0.1:8000] [--out docs/screenshots]
 
@@ -57,6 +58,20 @@ def creator_pages(page: Page, base: str) -> list[tuple[str, str]]:
     return pages
 
 
+def admin_pages(page: Page, base: str) -> list[tuple[str, str]]:
+    """(name, url) of the admin pages to capture; the demo creator's Adjust credits page."""
+    pages = [
+        ("admin-thumbnails", f"{base}/admin/studio/thumbnail/"),
+        ("admin-jobs", f"{base}/admin/generation/job/"),
+    ]
+    page.goto(f"{base}/admin/billing/creditaccount/?q={CREATOR[0]}")
+    account = page.locator("#result_list tbody tr th a").first
+    if account.count():
+        href = (account.get_attribute("href") or "").replace("/change/", "/adjust/")
+        pages.append(("admin-adjust-credits", base + href))
+    return pages
+
+
 def reveal_lazy_images(page: Page) -> None:
     """Scroll through the page so `loading="lazy"` images load before a full-page capture."""
     height = page.evaluate("document.documentElement.scrollHeight")
@@ -77,13 +92,8 @@ def capture(base: str, out: Path) -> list[Path]:
                 context = browser.new_context(viewport={"width": width, "height": height})
                 page = context.new_page()
                 sign_in(page, base, email, password)
-                if who == "creator":
-                    targets = creator_pages(page, base)
-                else:
-                    targets = [
-                        ("admin-thumbnails", f"{base}/admin/studio/thumbnail/"),
-                        ("admin-jobs", f"{base}/admin/generation/job/"),
-                    ]
+                pages = creator_pages if who == "creator" else admin_pages
+                targets = pages(page, base)
                 for name, url in targets:
                     page.goto(url)
                     page.wait_for_load_state("networkidle")
