@@ -213,6 +213,29 @@ def test_a_face_is_cut_out_and_placed_large() -> None:
         assert low <= share <= high, (ratio, share)
 
 
+@pytest.mark.parametrize("ratio", ["5:4", "4:3"])
+def test_in_narrow_landscapes_the_title_stays_clear_of_the_hair(ratio: str) -> None:
+    """The text column ended at 55 % of the width, where a 5:4 frame's head already begins: the
+    title's lines came within 0.09 face heights of the face (into the hair)."""
+    for style_key in ("clean-tech", "minimal"):
+        for variation in range(len(local.VARIANTS)):
+            rendered = render(
+                ratio=ratio,
+                title="I Quit My $200K Job",
+                subtitle="Was It Worth It?",
+                style_key=style_key,
+                images=[face()],
+                seed=1,
+                variation=variation,
+            )
+            ((left, top, right, bottom),) = rendered.faces
+            for run in rendered.texts:
+                ink = run.mask.getbbox()
+                x0, x1 = run.corner[0] + ink[0], run.corner[0] + ink[2]
+                gap = left - x1 if x1 <= (left + right) / 2 else x0 - right
+                assert gap >= 0.3 * (bottom - top), (style_key, variation, run.kind, gap)
+
+
 @pytest.mark.parametrize("style_key", ["clean-tech", "cinematic", "documentary", "minimal"])
 def test_a_square_keeps_room_for_a_title_and_its_sub_line_above_the_face(style_key: str) -> None:
     """With the 16:9 face share a square's text had the top 17 %: "I Quit My $200K Job" came

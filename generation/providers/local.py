@@ -820,10 +820,14 @@ def _layout(
             first = width * 0.74 - span / 2
             centres = [first + i * span / max(1, faces - 1) for i in range(faces)]
             cy = max(height * 0.42, face_height * 1.15)  # room for the hair above the face
+            # The text stops short of the first head (its hair reaches ~0.75 face heights left
+            # of the face's centre): in 16:9 that is past 55 % of the width, but in 5:4 or 4:3
+            # the head starts at 52-54 % and the title's lines ran into the hair.
+            head_left = first - face_height * 0.75
             box = (
                 round(width * 0.045),
                 round(height * 0.07),
-                round(width * 0.55),
+                round(min(width * 0.55, head_left - width * 0.02)),
                 round(height * 0.93),
             )
         else:
