@@ -213,21 +213,26 @@ def test_a_face_is_cut_out_and_placed_large() -> None:
         assert low <= share <= high, (ratio, share)
 
 
+def quit_my_job(ratio: str, style_key: str, variation: int) -> Rendered:
+    """A two-line title with a sub-line beside the sample face."""
+    return render(
+        ratio=ratio,
+        title="I Quit My $200K Job",
+        subtitle="Was It Worth It?",
+        style_key=style_key,
+        images=[face()],
+        seed=1,
+        variation=variation,
+    )
+
+
 @pytest.mark.parametrize("ratio", ["5:4", "4:3"])
 def test_in_narrow_landscapes_the_title_stays_clear_of_the_hair(ratio: str) -> None:
     """The text column ended at 55 % of the width, where a 5:4 frame's head already begins: the
     title's lines came within 0.09 face heights of the face (into the hair)."""
     for style_key in ("clean-tech", "minimal"):
         for variation in range(len(local.VARIANTS)):
-            rendered = render(
-                ratio=ratio,
-                title="I Quit My $200K Job",
-                subtitle="Was It Worth It?",
-                style_key=style_key,
-                images=[face()],
-                seed=1,
-                variation=variation,
-            )
+            rendered = quit_my_job(ratio, style_key, variation)
             ((left, top, right, bottom),) = rendered.faces
             for run in rendered.texts:
                 ink = run.mask.getbbox()
@@ -241,15 +246,7 @@ def test_a_square_keeps_room_for_a_title_and_its_sub_line_above_the_face(style_k
     """With the 16:9 face share a square's text had the top 17 %: "I Quit My $200K Job" came
     out as "I Quit" and the sub-line was left out."""
     for variation in range(len(local.VARIANTS)):
-        rendered = render(
-            ratio="1:1",
-            title="I Quit My $200K Job",
-            subtitle="Was It Worth It?",
-            style_key=style_key,
-            images=[face()],
-            seed=1,
-            variation=variation,
-        )
+        rendered = quit_my_job("1:1", style_key, variation)
         assert rendered.notes == [], (variation, rendered.notes)
         assert {run.kind for run in rendered.texts} >= {"title", "subtitle"}
         (box,) = rendered.faces
