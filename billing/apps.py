@@ -9,7 +9,7 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from billing import signals  # noqa: F401
-        from billing.services import account_namespaces
+        from billing.services import account_cache_namespaces
         from core.auth import read_with_user
 
-        read_with_user(account_namespaces)
+        read_with_user(account_cache_namespaces)

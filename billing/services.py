@@ -107,16 +107,11 @@ def account_summary(user: User) -> AccountSummary:
     )
 
 
-def account_cache_namespaces(user: User) -> list[str]:
+def account_cache_namespaces(user_id: int) -> list[str]:
     """The shared-cache namespaces `effective_plan`, `plan_table` and `account_summary` read for
-    `user`, for core.shared_cache.warm (one round trip for a page that needs them all)."""
-    return account_namespaces(user.pk)
-
-
-def account_namespaces(user_id: int) -> list[str]:
-    """`account_cache_namespaces` by the user's id: read with the signed-in user itself
-    (core.auth.read_with_user, registered in billing.apps), since every page's header shows the
-    plan and credits."""
+    the user with this id, for core.shared_cache.warm (one round trip for a page that needs them
+    all); read with the signed-in user itself (core.auth.read_with_user, registered in
+    billing.apps), since every page's header shows the plan and credits."""
     return ["billing:plans", f"billing:subscription:{user_id}", f"billing:account:{user_id}"]
 
 

@@ -89,7 +89,7 @@ def submit(
     `generation.errors.refusal_for` maps: JobRefused, ValidationError, Http404, RateLimited,
     LimiterUnavailable, ProviderCircuitOpen, InsufficientCredits, IdempotencyKeyReused."""
     user = cast(User, request.user)  # views call this after authentication
-    warm(*account_cache_namespaces(user))  # the plan look-ups below: one Redis round trip
+    warm(*account_cache_namespaces(user.pk))  # the plan look-ups below: one Redis round trip
     job_type = lookup_job_type(type_name)
     if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX_CHARS:
         raise JobRefused(

@@ -49,7 +49,7 @@ def load_studio(
 ) -> StudioData:
     filters = filters or GalleryFilter()
     gallery = () if with_page else (gallery_cache.namespace(user.pk),)
-    namespaces = [*account_cache_namespaces(user), *SHARED_NAMESPACES, owner_namespace(user.pk)]
+    namespaces = [*account_cache_namespaces(user.pk), *SHARED_NAMESPACES, owner_namespace(user.pk)]
     warm(*namespaces, *gallery)  # one Redis round trip
     faces, projects = faces_and_projects(user)
     active: Iterable[Job] = ()
