@@ -742,13 +742,20 @@ CUTOUT_GROUP_SHARE = 0.31  # each face's share when several people are placed
 TEXT_ABOVE_FACE_SHARE = 0.26  # at most, when the text sits above the faces (squares, 4:5)
 
 
+def _face_height(width: float, height: float, faces: int, zoom: float) -> float:
+    """A cut-out face's height in a `width` x `height` frame with `faces` people, before
+    `_layout` fits it to the text: portrait frames measure the face against the width (a
+    Short's face is ~36 % of its width)."""
+    share = CUTOUT_FACE_SHARE if faces == 1 else CUTOUT_GROUP_SHARE
+    return min(height, width * 1.05) * share * zoom
+
+
 def cutout_face_height(resolution: str, aspect_ratio: str = "16:9") -> int:
     """Px height of a lone cut-out face at `resolution` ("1K"/"2K"/"4K") and `aspect_ratio`, at
-    the largest framing of `VARIANTS` (`_layout`: min(height, 1.05 x width) x CUTOUT_FACE_SHARE
-    x zoom). 16:9: 1K 332, 2K 664, 4K 1327. Raises KeyError for an unknown size or ratio."""
+    the largest framing of `VARIANTS` (`_face_height`). 16:9: 1K 332, 2K 664, 4K 1327. Raises
+    KeyError for an unknown size or ratio."""
     width, height = pixel_size(aspect_ratio, resolution)
-    zoom = max(variant.zoom for variant in VARIANTS)
-    return round(min(height, width * 1.05) * CUTOUT_FACE_SHARE * zoom)
+    return round(_face_height(width, height, 1, max(variant.zoom for variant in VARIANTS)))
 
 
 def _mirror(layout: _Layout, width: int) -> _Layout:
@@ -797,9 +804,7 @@ def _layout(
         if variant.side == "left" and align == "left":
             align = "right"
         return _Layout(box, align, [], (width / 2, height * 0.45), valign=variant.valign)
-    # Portrait frames measure the face against the width (a Short's face is ~36 % of its width).
-    share = CUTOUT_FACE_SHARE if faces == 1 else CUTOUT_GROUP_SHARE
-    face_height = min(height, width * 1.05) * share * zoom
+    face_height = _face_height(width, height, faces, zoom)
     spread = 1 + overlap * (faces - 1)
     if not text:
         diameter = min(height * (1.0 if cutout else 0.8), width * 0.86 / spread) * min(zoom, 1)
@@ -1436,7 +1441,8 @@ def shorten(text: str, fits: Callable[[str], bool]) -> str:
     def weight(word: str) -> float:
         return 0.0 if _bare(word) in _WEAK_WORDS else _word_strength(word)
 
-    best: tuple[float, int, int] | None = None  # (score, -start, length)
+    best: tuple[float, int, int] | None = None  # (score, -start, length): max wins
+    phrase = " ".join(words[:2])  # no run fits: the opening 2 words
     for start in range(len(words)):
         first = _bare(words[start])
         bonus = 1.0 if start == 0 else -0.5 if first in _WEAK_WORDS else 0.0
@@ -1444,8 +1450,8 @@ def shorten(text: str, fits: Callable[[str], bool]) -> str:
         for stop in range(start + 2, len(words) + 1):
             last = words[stop - 1]
             strength += weight(last)
-            phrase = " ".join(words[start:stop]).rstrip(",;:")
-            if not fits(phrase):
+            run = " ".join(words[start:stop]).rstrip(",;:")
+            if not fits(run):
                 break  # a longer run from the same start is wider still
             if _bare(last) in _DANGLING:
                 continue
@@ -1457,11 +1463,8 @@ def shorten(text: str, fits: Callable[[str], bool]) -> str:
                 continue  # a number keeps what it counts: "30 Days", not "30"
             key = (strength + bonus, -start, stop - start)
             if best is None or key > best:
-                best = key
-    if best is None:
-        return " ".join(words[:2])
-    _, negative_start, length = best
-    return " ".join(words[-negative_start : -negative_start + length]).rstrip(",;:")
+                best, phrase = key, run
+    return phrase
 
 
 def _paste_text(
