@@ -486,10 +486,17 @@ def test_per_call_timeout_comes_from_the_catalog(
     assert sent.headers["x-server-timeout"] == str(int(expected))
 
 
-def test_timeout_override_wins_over_the_catalog(gemini_settings: FakeGemini) -> None:
+def test_timeout_override_wins_over_the_catalog(
+    gemini_settings: FakeGemini, settings: Settings
+) -> None:
+    # Not the fixture's 1 s: the fake encodes a 17-megapixel PNG for a 4K answer, which took
+    # longer than that on a busy machine (a fresh-clone run failed on it).
+    settings.GEMINI_TIMEOUT_SECONDS = 30.0
     get_provider().generate_image(image_request(image_size="4K"))
 
-    assert gemini_settings.requests[0].headers["x-server-timeout"] == "1"  # 1.0 s override
+    # The override, not the catalog's 4K timeout.
+    assert catalog.get_model(PRO).timeout_for("4K") != 30.0
+    assert gemini_settings.requests[0].headers["x-server-timeout"] == "30"
 
 
 def test_one_client_per_provider(
