@@ -468,6 +468,20 @@ def test_gallery_htmx_favourite_and_filters(owner, owner_client, other_client) -
     assert "Desert trip" in searched and "Coffee review" not in searched
 
 
+def test_the_migration_gives_existing_thumbnails_their_search_key(owner, monkeypatch) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("studio.migrations.0008_thumbnail_search_title")
+    made = make_thumbs(owner, [(i, f"Café n°{i}", 0, False) for i in range(5)])
+    Thumbnail.objects.filter(pk__in=[t.pk for t in made]).update(search_title="")  # as before
+    monkeypatch.setattr(migration, "BATCH", 2)  # several batches
+    migration.backfill(apps, None)
+    keys = set(Thumbnail.objects.filter(owner=owner).values_list("search_title", flat=True))
+    assert keys == {f"cafe n°{i}" for i in range(5)}
+
+
 def test_search_ignores_case_and_accents_in_every_script(
     owner, owner_client, submit, run_jobs
 ) -> None:
