@@ -145,6 +145,8 @@ def test_unchanged_parameters_redraw_the_source_pixel_for_pixel(
     job = Job.objects.get(pk=response.json()["id"])
     assert job.params["style"]["slug"] == style.slug
     assert job.params["palette"]["colors"] == list(palette.colors)
+    # The source's own layout (generate offsets each job's layouts), not its variation index.
+    assert job.params["layout"] == source.parameters["layout"]
     same = offline_request({**job.params, "title": source.title}, [])
     redrawn = LocalRenderer().generate_image(same)
     original = pixels(source.image.name)
