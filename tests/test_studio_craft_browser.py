@@ -373,6 +373,7 @@ def test_a_face_too_small_for_the_resolution_is_called_out_before_generating(
         at_1k = hint.is_visible()
         page.select_option("#resolution", "4K")
         at_4k = hint.inner_text()
+        shown_at_4k = hint.is_visible()
         page.get_by_label("Medium").uncheck()
         page.select_option("#resolution", "1K")
         page.get_by_label("Small").check()
@@ -380,6 +381,7 @@ def test_a_face_too_small_for_the_resolution_is_called_out_before_generating(
         page.get_by_label("Small").uncheck()
         unchecked = hint.is_visible()
     assert not at_1k
+    assert shown_at_4k
     assert at_4k.startswith("Medium: the photo stays sharp up to 2K; at 4K the face will look soft")
     assert small.startswith("Small: the photo is small, so the face will look soft.")
     assert not unchecked
