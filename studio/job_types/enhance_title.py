@@ -130,7 +130,15 @@ TENS = {
     )
 }
 SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
-NUMBER_TOKEN = re.compile(r"^[$€£]?\d[\d,.]*(?:%|k|m|x|h|s|st|nd|rd|th)?$", re.IGNORECASE)
+# "100", "$200K", "10x", "3rd", "5:00" (a time of day).
+NUMBER_TOKEN = re.compile(r"^[$€£]?\d[\d,.]*(?::\d\d)?(?:%|k|m|x|h|s|st|nd|rd|th)?$", re.IGNORECASE)
+# What a duration counts ("in 7 days", "after 10 years") and the words that put one after its
+# subject: "A House in 7 Days" is the phrase, "7 Days" alone says nothing of the video.
+DURATIONS = frozenset(
+    _words("second seconds minute minutes hour hours day days week weeks month months year years")
+)
+LINKS = frozenset({"like", "as"})  # "Like a Medieval Peasant" is a comparison, not a phrase
+DURATION_PREPOSITIONS = frozenset({"in", "after", "for", "under", "within"})
 EDGE_PUNCTUATION = "\"'\u201c\u201d\u2018\u2019()[]{}.,;:!?\u2026\u2013\u2014|/*#"
 
 ANGLES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -261,7 +269,9 @@ def _title_case(tokens: list[str]) -> bool:
 
 def number_phrase(tokens: list[str], title_case: bool) -> list[str]:
     """The first number with the name or qualifier just before it ("iPhone", "only") and up
-    to 2 content words after it: "I Tried 100 Coffee Shops" -> ["100", "Coffee", "Shops"].
+    to 2 content words after it: "I Tried 100 Coffee Shops" -> ["100", "Coffee", "Shops"]. A
+    duration after its subject keeps the subject ("We Built a House in 7 Days" -> "a House in
+    7 Days"); one before a verb stops at its unit ("30 Days Living Like..." -> "30 Days").
     [] without a number."""
     for i, token in enumerate(tokens):
         if not _is_number(token):
@@ -272,11 +282,35 @@ def number_phrase(tokens: list[str], title_case: bool) -> list[str]:
         if before and (folded in QUALIFIERS or folded in COUNTED or _name_like(before, title_case)):
             phrase.insert(0, before)
         for follower in tokens[i + 1 : i + 3]:
+            if ":" in token and follower.casefold() in ("am", "pm"):
+                phrase.append(follower)  # "5:00 AM": "am" is no stop word here
+                continue
             if _is_number(follower) or follower.casefold() in STOPWORDS:
                 break
             phrase.append(follower)
+            if follower.casefold() in DURATIONS:
+                break  # "30 Days", not "30 Days Living"
+        duration = len(phrase) > 1 and phrase[-1].casefold() in DURATIONS
+        if duration and phrase[0] is token and folded in DURATION_PREPOSITIONS:
+            return [*_subject_before(tokens[: i - 1]), before, *phrase]
         return phrase
     return []
+
+
+def _subject_before(tokens: list[str]) -> list[str]:
+    """Up to 2 content words (with an article between) that end `tokens`: the subject a
+    duration is about ("We Built a House" -> ["a", "House"], "Why I Left Google" -> ["Left",
+    "Google"]); [] when `tokens` ends on a stop word."""
+    subject: list[str] = []
+    for token in reversed(tokens):
+        folded = token.casefold()
+        if folded in ("a", "an", "the") and subject:
+            subject.insert(0, token)
+            break
+        if folded in STOPWORDS or len(subject) == 2:
+            break
+        subject.insert(0, token)
+    return subject
 
 
 def compare_phrase(tokens: list[str]) -> list[str]:
@@ -329,19 +363,22 @@ def chunks(tokens: list[str], title_case: bool) -> list[list[str]]:
 
 
 def core_phrase(run: list[str]) -> list[str]:
-    """A run of more than 4 words cut to its last 4, without leading past-tense verbs: English
-    phrases end on their head noun ("Family Tried Living Off Grid" -> "Living Off Grid"; its
-    first 4 words, "Family Tried Living Off", stop mid-phrase)."""
+    """A run of more than 4 words cut to its last 4, without leading past-tense verbs or a
+    leading "like"/"as": English phrases end on their head noun ("Family Tried Living Off Grid"
+    -> "Living Off Grid"; its first 4 words, "Family Tried Living Off", stop mid-phrase;
+    "Living Like a Medieval Peasant" -> "a Medieval Peasant")."""
     if len(run) <= 4:
         return run
     tail = run[-4:]
-    while len(tail) > 2 and tail[0].casefold().endswith("ed"):
+    while len(tail) > 2 and (tail[0].casefold().endswith("ed") or tail[0].casefold() in LINKS):
         tail = tail[1:]
     return tail
 
 
 def _split(title: str) -> tuple[str, str]:
-    for separator in (":", " - ", " | ", " \u2014 ", " \u2013 "):
+    """Headline and sub-line. As in the renderer (studio.prompts.split_title) only ": " (colon
+    and space) splits at a colon: "My 5:00 AM Routine" is one headline."""
+    for separator in (": ", " - ", " | ", " \u2014 ", " \u2013 "):
         if separator in title:
             head, sub = title.split(separator, 1)
             if head.strip() and sub.strip():
@@ -421,6 +458,11 @@ CALM_REASON = "Calm, unpunctuated text suits the {emotion} expression: face and 
 EMOTION_REASON = "Its punctuation matches the {emotion} expression: face and text tell one story."
 
 
+def _headline_worthy(phrase: list[str], title_case: bool) -> bool:
+    """Two words or more, or a name ("Minecraft"): what can stand as a headline."""
+    return len(phrase) > 1 or any(_name_like(t, title_case) for t in phrase)
+
+
 def _whole(phrase: list[str]) -> str:
     """`phrase` at 3 words, or all 4 when it has 4: cutting one word of a 4-word phrase cuts it
     in half ("Nurse Working Night" of "nurse working night shifts")."""
@@ -473,7 +515,9 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     candidates: list[tuple[str, str]] = []
 
     # 1. Short and concrete: the number-led phrase, else the title's key phrase.
-    key = numeral or topic or tokens[:MAX_WORDS]
+    # One word ("Truth" of "The Truth: What Nobody Tells You") is not a headline: the whole
+    # headline then.
+    key = numeral or (topic if len(topic) > 1 else []) or tokens[:MAX_WORDS]
     first = _fit(key)
     number = next((t for t in key if _is_number(t)), None)
     if number:
@@ -491,7 +535,15 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     made_it = "Did We Make It?" if we else "Did I Make It?"
     # "The Truth About" needs a thing to be about: a phrase the title puts a determiner before
     # ("this budgeting trick"), not a verb phrase ("The Truth About Finally Cleaned").
-    noun = next((run for run in rest if _determiner(title, run)), [])
+    # Nor a truth about the truth ("The Truth: What Nobody Tells You").
+    noun = next(
+        (
+            run
+            for run in rest
+            if _determiner(title, run) and "truth" not in {t.casefold() for t in run}
+        ),
+        [],
+    )
     about = f"The Truth About {_determiner(title, noun)}{_whole(noun)}" if noun else ""
     hooks: dict[str, tuple[str, str | None]] = {
         # The two sides are the first suggestion; cut short here they would be one side.
@@ -533,9 +585,11 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
             third = f"{_fit(headline, 4)}: {_fit(payoff, 4)}"
         third_reason = SUBLINE_REASON
     else:
-        if numeral and topic:
+        # A lone common word makes no headline: "Time: Cook Perfect Rice" of "...Every Time",
+        # "Built: A House in 7 Days".
+        if numeral and _headline_worthy(topic, title_case):
             third = f"{_whole(topic)}: {_fit(numeral)}"
-        elif topic and other:
+        elif topic and _headline_worthy(other, title_case):
             third = f"{_fit(other, 3)}: {_whole(topic)}"
         else:
             third = ""
