@@ -128,7 +128,13 @@ def checkout_return(request: AuthenticatedHttpRequest) -> HttpResponse:
 def stripe_webhook(request: HttpRequest) -> JsonResponse:
     """POST /stripe/webhook/: 200 once the event is processed (or was already), 400 for a bad
     signature or body (nothing changed), 503 when Stripe could not be read back (Stripe
-    delivers the event again later)."""
+    delivers the event again later). Stripe sends JSON: another body type is a 400 before the
+    body is read (a multipart body was already parsed by the input guard, so `request.body`
+    would no longer be readable)."""
+    if request.content_type != "application/json":
+        return JsonResponse(
+            {"error": "Invalid webhook signature or payload.", "code": "bad_webhook"}, status=400
+        )
     try:
         payments.handle_webhook(
             payload=request.body, signature=request.headers.get("Stripe-Signature")

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
+from django.views import csrf, defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -78,3 +78,31 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return json_error("Not found.", "not_found", 404)
     return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: under /api/ the JSON `{"error", "code": "server_error"}` every API error has
+    (a client reading JSON never gets an HTML page); elsewhere Django's page."""
+    if request.path.startswith("/api/"):
+        return json_error("Something went wrong on our side; try again.", "server_error", 500)
+    return defaults.server_error(request)
+
+
+STALE_PAGE = (
+    '<p class="error" role="alert">This page is out of date (you signed in or out in another '
+    "tab). Reload it and try again.</p>"
+)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW (403): under /api/ the JSON error shape (`csrf_failed`); for an htmx
+    request a message put at the top of the page's main column (HX-Retarget, which studio.js
+    swaps in), since htmx shows no error page; otherwise Django's page."""
+    if request.path.startswith("/api/"):
+        return json_error("CSRF check failed: reload the page and try again.", "csrf_failed", 403)
+    if request.headers.get("HX-Request"):
+        response = HttpResponse(STALE_PAGE, status=403)
+        response["HX-Retarget"] = "#main"
+        response["HX-Reswap"] = "afterbegin show:top"
+        return response
+    return csrf.csrf_failure(request, reason)

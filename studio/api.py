@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -277,7 +277,8 @@ def download_filename(thumbnail: Thumbnail, size: str, ext: str) -> str:
 )
 @api_view(["GET"])
 def thumbnail_download(request: Request, thumbnail_id: int) -> FileResponse:
-    """`?size=youtube` (default): the 1280 px JPEG; `?size=full`: the full-resolution PNG."""
+    """`?size=youtube` (default): the 1280 px JPEG; `?size=full`: the full-resolution PNG. 404
+    (JSON) for a stranger's thumbnail or a stored file that is gone."""
     thumbnail = services.access_thumbnail(request.user, thumbnail_id)
     size = request.query_params.get("size", "youtube")
     if size not in ("youtube", "full"):
@@ -285,6 +286,10 @@ def thumbnail_download(request: Request, thumbnail_id: int) -> FileResponse:
     field = thumbnail.download if size == "youtube" else thumbnail.image
     ext = "jpg" if size == "youtube" else "png"
     filename = download_filename(thumbnail, size, ext)
-    response = FileResponse(field.open("rb"), as_attachment=True, filename=filename)
+    try:
+        handle = field.open("rb")
+    except OSError:  # the stored file is gone (a delete's on-commit removal, a lost volume)
+        raise Http404 from None
+    response = FileResponse(handle, as_attachment=True, filename=filename)
     response["Cache-Control"] = "private, max-age=86400"
     return response

@@ -203,10 +203,9 @@ def project_detail(request: Request, project_id: int) -> Response:
     if request.method == "PATCH":
         data = _valid(schema.ProjectPatch, request.data)
         try:
-            if "name" in data:
-                services.do_rename_project(project=project, name=data["name"])
-            if "share_mode" in data:
-                services.do_set_project_sharing(project=project, share_mode=data["share_mode"])
+            services.do_update_project(
+                project=project, name=data.get("name"), share_mode=data.get("share_mode")
+            )
         except StudioError as exc:
             raise APIError(exc.message, exc.code, exc.status) from exc
     return Response(project_payload(project))

@@ -23,6 +23,9 @@ from core.middleware import SyncAndAsyncMiddleware
 from studio.downloads import youtube_size
 
 ALLOWED_UPLOAD_FORMATS = {"JPEG", "PNG", "WEBP"}
+# px: a strip narrower than this holds no face, style or backdrop a thumbnail could use (the face
+# detector's smallest face is 24 px).
+MIN_SIDE = 16
 MAX_STORED_SIDE = 2048  # px; larger photos are downscaled: more detail does not help the model
 YOUTUBE_MAX_BYTES = 2 * 1024 * 1024  # YouTube's custom-thumbnail limit (2 MB)
 GALLERY_WIDTHS = (400, 800)  # srcset widths of the gallery variants
@@ -48,7 +51,8 @@ class DecodedImage:
 def decode_upload(upload: UploadedFile) -> DecodedImage:
     """Decode an uploaded JPEG/PNG/WebP into an RGB image, EXIF orientation applied and at most
     MAX_STORED_SIDE px on its longer side. Raises ImageRejected (413 `file_too_large`,
-    400 `unsupported_image_type`, 400 `image_too_large`, 413 `upload_pixels_exceeded`,
+    400 `unsupported_image_type`, 400 `image_too_small` (under MIN_SIDE px on a side),
+    400 `image_too_large`, 413 `upload_pixels_exceeded`,
     503 `busy`, 400 `invalid_image`)."""
     name = upload.name or "upload"
     if upload.size is not None and upload.size > settings.UPLOAD_MAX_BYTES:
@@ -145,6 +149,12 @@ def decode_bytes(data: bytes, *, name: str = "image") -> DecodedImage:
                     f"{name} is not a JPEG, PNG or WebP image.", "unsupported_image_type"
                 )
             width, height = image.size
+            if min(width, height) < MIN_SIDE:
+                raise ImageRejected(
+                    f"{name} is {width}x{height} px: an image needs at least {MIN_SIDE} px on "
+                    "each side.",
+                    "image_too_small",
+                )
             if width * height > settings.UPLOAD_MAX_PIXELS:
                 raise ImageRejected(
                     f"{name} has too many pixels ({width}x{height}).", "image_too_large"

@@ -105,7 +105,9 @@ def media_url(file: Any, signer: MediaSigner | None = None) -> str | None:
 def verify(name: str, expires: str | None, signature: str | None, now: float | None = None) -> int:
     """The URL's expiry (Unix seconds) when `signature` signs `name` with it and it has not
     passed; raises Http404 otherwise (tampered, expired, missing)."""
-    if not expires or not signature or not expires.isdigit() or len(expires) > 12:
+    if not expires or not signature or len(expires) > 12:
+        raise Http404
+    if not (expires.isascii() and expires.isdigit()):  # isdigit() alone takes "²"; int() does not
         raise Http404
     expiry = int(expires)
     if expiry <= (time.time() if now is None else now):

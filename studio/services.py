@@ -337,18 +337,23 @@ def do_create_project(*, owner: User, name: str) -> Project:
     return Project.objects.create(owner=owner, name=_project_name(name))
 
 
-def do_rename_project(*, project: Project, name: str) -> Project:
-    project.name = _project_name(name)
-    project.save(update_fields=["name"])
-    return project
-
-
-def do_set_project_sharing(*, project: Project, share_mode: str) -> Project:
-    """`share_mode`: "off", "all" or "favorites". Raises StudioError 400 `invalid`."""
-    if share_mode not in Project.ShareMode.values:
-        raise StudioError("share_mode must be off, all or favorites.", "invalid")
-    project.share_mode = share_mode
-    project.save(update_fields=["share_mode"])
+def do_update_project(
+    *, project: Project, name: str | None = None, share_mode: str | None = None
+) -> Project:
+    """Rename and/or set sharing (`share_mode` "off", "all" or "favorites"); None leaves a field
+    as it is. Both are checked before either is saved: raises StudioError 400 `invalid` with
+    nothing changed."""
+    changes: dict[str, str] = {}
+    if name is not None:
+        changes["name"] = _project_name(name)
+    if share_mode is not None:
+        if share_mode not in Project.ShareMode.values:
+            raise StudioError("share_mode must be off, all or favorites.", "invalid")
+        changes["share_mode"] = share_mode
+    for name_of_field, value in changes.items():
+        setattr(project, name_of_field, value)
+    if changes:
+        project.save(update_fields=list(changes))
     return project
 
 

@@ -178,9 +178,10 @@ def create_project(request: AuthenticatedHttpRequest) -> HttpResponse:
 def update_project(request: AuthenticatedHttpRequest, project_id: int) -> HttpResponse:
     project = services.access_project(request.user, project_id)
     try:
-        services.do_rename_project(project=project, name=request.POST.get("name", ""))
-        services.do_set_project_sharing(
-            project=project, share_mode=request.POST.get("share_mode", project.share_mode)
+        services.do_update_project(
+            project=project,
+            name=request.POST.get("name", ""),
+            share_mode=request.POST.get("share_mode"),
         )
     except StudioError as exc:
         messages.error(request, exc.message)

@@ -184,3 +184,86 @@ def test_ids_no_primary_key_can_hold_are_404(owner_client, path: str) -> None:
     assert response.status_code == 404
     if path.startswith("/api/"):
         assert response.json()["code"] == "not_found"
+
+
+# --- cases a fuzzing pass found (each was a 500) -------------------------------------------------
+
+
+def test_a_multipart_stripe_webhook_is_400(anon_client) -> None:
+    """The input guard parses a multipart body before the view, which then could not read
+    `request.body`: Stripe sends JSON, so anything else is refused before the body is read."""
+    response = anon_client.post("/stripe/webhook/", {"x": "y"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_webhook"
+
+
+def test_a_non_ascii_digit_in_a_media_expiry_is_404(anon_client) -> None:
+    assert anon_client.get("/media/thumbnails/a.png?e=%C2%B2&s=x").status_code == 404
+
+
+@pytest.mark.parametrize("size", [(1300, 1), (1, 1300)])
+def test_a_photo_one_pixel_thin_is_refused_as_too_small(owner_client, size) -> None:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (90, 60, 40)).save(buffer, "PNG")
+    photo = SimpleUploadedFile("strip.png", buffer.getvalue(), "image/png")
+    response = owner_client.post("/api/faces", {"name": "Strip", "images": [photo]})
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "image_too_small"
+    assert "at least 16 px" in response.json()["error"]
+
+
+def test_a_download_whose_file_is_gone_is_a_json_404(owner, owner_client) -> None:
+    from tests.test_private_media import store_thumbnail
+
+    thumbnail = store_thumbnail(owner)
+    assert owner_client.get(f"/api/thumbnails/{thumbnail.pk}/download").status_code == 200
+    thumbnail.download.storage.delete(thumbnail.download.name)
+    thumbnail.image.storage.delete(thumbnail.image.name)
+    for size in ("youtube", "full"):
+        response = owner_client.get(f"/api/thumbnails/{thumbnail.pk}/download?size={size}")
+        assert response.status_code == 404, size
+        assert response.json()["code"] == "not_found"
+
+
+def test_an_unexpected_error_under_api_is_json(owner_client, thumbnail_id, monkeypatch) -> None:
+    from studio import services
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(services, "access_thumbnail", broken)
+    owner_client.raise_request_exception = False
+    response = owner_client.get(f"/api/thumbnails/{thumbnail_id}/download")
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "Something went wrong on our side; try again.",
+        "code": "server_error",
+    }
+    page = owner_client.get(f"/studio/thumbnails/{thumbnail_id}")
+    assert page.status_code == 500 and page["Content-Type"].startswith("text/html")
+
+
+def test_a_refused_csrf_check_says_so_where_htmx_shows_it(owner) -> None:
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    response = client.post("/studio/projects", {"name": "Vlogs"}, headers={"HX-Request": "true"})
+    assert response.status_code == 403
+    assert response["HX-Retarget"] == "#main"
+    assert "out of date" in response.content.decode()
+    page = client.post("/studio/projects", {"name": "Vlogs"})  # a plain form post
+    assert page.status_code == 403 and "HX-Retarget" not in page
+
+
+def test_a_project_update_with_one_bad_field_changes_nothing(owner, owner_client) -> None:
+    from studio.models import Project
+
+    project = Project.objects.create(owner=owner, name="Vlogs")
+    owner_client.post(f"/studio/projects/{project.pk}", {"name": "Trips", "share_mode": "bogus"})
+    project.refresh_from_db()
+    assert (project.name, project.share_mode) == ("Vlogs", "off")

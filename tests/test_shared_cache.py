@@ -30,7 +30,7 @@ from studio.services import (
     do_delete_face,
     do_delete_thumbnail,
     do_move_thumbnails,
-    do_rename_project,
+    do_update_project,
 )
 from studio.style_previews import ensure_preview
 from tests.conftest import JSONClient, make_user
@@ -210,7 +210,7 @@ def test_the_studio_gallery_and_pickers_follow_every_write(
     html = client.get("/studio/").content.decode()
     assert f'<option value="{project.pk}" selected>Channel trailer</option>' in html
 
-    do_rename_project(project=project, name="Trailers")
+    do_update_project(project=project, name="Trailers")
     assert ">Trailers</option>" in client.get("/studio/").content.decode()
 
     do_delete_thumbnail(thumbnail=second)

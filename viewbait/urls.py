@@ -12,6 +12,7 @@ from viewbait import health
 from viewbait.admin_login import EmailAdminAuthenticationForm
 
 handler404 = "core.api.page_not_found"
+handler500 = "core.api.server_error"
 admin.site.login_form = EmailAdminAuthenticationForm
 
 urlpatterns = [

@@ -99,7 +99,8 @@ def _cascade() -> cv2.CascadeClassifier:
 def detect_face(photo: Image.Image) -> Box | None:
     """The largest frontal face in `photo` (RGB), or None. Detection runs at most 640 px wide."""
     scale = min(1.0, 640 / max(photo.size))
-    small = photo.resize((round(photo.width * scale), round(photo.height * scale)))
+    # At least 1 px a side: a 1300x1 strip would otherwise round to 0 (Pillow's ValueError).
+    small = photo.resize((max(1, round(photo.width * scale)), max(1, round(photo.height * scale))))
     grey = cv2.equalizeHist(cv2.cvtColor(np.asarray(small), cv2.COLOR_RGB2GRAY))
     side = min(grey.shape)
     found = _cascade().detectMultiScale(
