@@ -560,3 +560,13 @@ def test_progress_reaches_the_database_within_seconds_for_polling_clients(
         ctx.stop_heartbeat()
     assert (row.stage, row.progress) == ("rendering", 40)
     assert owner_client.get(f"/api/jobs/{job_id}").json()["progress"] == 40
+
+
+def test_a_cancelled_card_reads_as_a_note_not_a_failure(owner, owner_client, submit) -> None:
+    """The studio's card of a job the creator cancelled: no "100%" and no error styling."""
+    job_id = submit(owner_client, body()).json()["id"]
+    card = owner_client.post(f"/studio/jobs/{job_id}/cancel", headers={"HX-Request": "true"})
+    html = card.content.decode()
+    assert card.status_code == 200 and "status-cancelled" in html
+    assert '<p class="job-note">Cancelled.' in html
+    assert 'class="error"' not in html and "data-percent" not in html

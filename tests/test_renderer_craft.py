@@ -4,6 +4,7 @@ differ, the watermark clear of YouTube's badge, the YouTube-ready download size,
 from __future__ import annotations
 
 import io
+import itertools
 import threading
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,37 @@ def test_variations_differ_in_layout() -> None:
     title_a = next(run for run in first.texts if run.kind == "title")
     title_b = next(run for run in second.texts if run.kind == "title")
     assert title_a.corner[0] < width / 2 < title_b.corner[0] + title_b.mask.width
+
+
+@pytest.mark.parametrize("style_key", sorted(local._DESIGNS))
+def test_variations_without_a_face_differ_in_layout(style_key: str) -> None:
+    """Without faces the text block is the layout: the four cinematic variations of "4K Test:
+    Four Variations" were the same picture (text centred at the bottom in each)."""
+    blocks = []
+    for variation in range(len(local.VARIANTS)):
+        rendered = render(
+            title="4K Test",
+            subtitle="Four Variations",
+            style_key=style_key,
+            seed=7,
+            variation=variation,
+        )
+        boxes = [
+            (
+                run.corner[0] + ink[0],
+                run.corner[1] + ink[1],
+                run.corner[0] + ink[2],
+                run.corner[1] + ink[3],
+            )
+            for run in rendered.texts
+            if (ink := run.mask.getbbox())
+        ]
+        edges = zip(*boxes, strict=True)
+        blocks.append(tuple(f(edge) for f, edge in zip((min, min, max, max), edges, strict=True)))
+    width, height = rendered.image.size
+    for (i, a), (j, b) in itertools.combinations(enumerate(blocks), 2):
+        moved = max(abs(p - q) for p, q in zip(a, b, strict=True))
+        assert moved >= 0.05 * min(width, height), (style_key, i, j, a, b)
 
 
 def test_a_face_is_cut_out_and_placed_large() -> None:

@@ -474,7 +474,12 @@ def _minimal_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
     width, height = image.size
     _glow(image, (width * 0.15, 0), height * 1.1, _WHITE, 0.5, stretch=1.4)
     radius = min(height * 0.44, width * 0.46)
-    x, y = scene.focus if scene.faces else (width * 0.8, height * 0.42)
+    # Without faces the disc sits on the side the text leaves free (the layout's focus).
+    x, y = (
+        scene.focus
+        if scene.faces
+        else (width * (0.2 if scene.focus[0] < width * 0.45 else 0.8), height * 0.42)
+    )
     disc = (x - radius, y - radius, x + radius, y + radius)
     _glow(
         image, (x + radius * 0.06, y + radius * 0.1), radius * 1.15, _shade(pal.light, 0.35), 0.45
@@ -776,6 +781,44 @@ def _mirror(layout: _Layout, width: int) -> _Layout:
     )
 
 
+def _text_only_layout(width: int, height: int, design: _Design, variant: _Variant) -> _Layout:
+    """Without faces the text block is the layout, so each variant places it its own way:
+    VARIANTS[0] as the design has it (low designs, cinematic and documentary, at the bottom of
+    the lower 70 %); a left-aligned design flips to the right, a centred one goes left (middle)
+    or right (bottom), in a block 62 % of the width with the background's focus on the other
+    side; the "top" variant keeps the top 72 % of the text area and leaves the rest to the
+    background. (The four cinematic variations were one picture: text centred at the bottom.)"""
+    ratio = width / height
+    margin_x, margin_y = width * 0.07, height * 0.09
+    first = variant == VARIANTS[0]
+    low = design.text_low and first
+    top = height * (0.3 if low and ratio >= 1.2 else 0.0)
+    box = (
+        round(margin_x),
+        round(max(margin_y, top)),
+        round(width - margin_x),
+        round(height - margin_y * (1.3 if design.text_low else 1.0)),
+    )
+    valign: Literal["top", "middle", "bottom"] = "bottom" if low else variant.valign
+    if valign == "top":
+        box = (box[0], box[1], box[2], box[1] + round((box[3] - box[1]) * 0.72))
+    align: Literal["left", "center", "right"] = design.align
+    if variant.side == "left" and align == "left":
+        align = "right"
+    elif variant.side == "left" and align == "center":
+        align = "left" if variant.valign == "middle" else "right"
+    focus = (width / 2, height * 0.45)
+    if not first and align != "center" and ratio >= 1.2:
+        inner = round((box[2] - box[0]) * 0.62)
+        if align == "left":
+            box = (box[0], box[1], box[0] + inner, box[3])
+            focus = (width * 0.75, focus[1])
+        else:
+            box = (box[2] - inner, box[1], box[2], box[3])
+            focus = (width * 0.25, focus[1])
+    return _Layout(box, align, [], focus, valign=valign)
+
+
 def _layout(
     width: int,
     height: int,
@@ -792,18 +835,7 @@ def _layout(
     cutout = design.face_shape == "cutout" or cutouts
     zoom = variant.zoom
     if faces == 0:
-        margin_x, margin_y = width * 0.07, height * 0.09
-        top = height * (0.3 if design.text_low and ratio >= 1.2 else 0.0)
-        box = (
-            round(margin_x),
-            round(max(margin_y, top)),
-            round(width - margin_x),
-            round(height - margin_y * (1.3 if design.text_low else 1.0)),
-        )
-        align: Literal["left", "center", "right"] = design.align
-        if variant.side == "left" and align == "left":
-            align = "right"
-        return _Layout(box, align, [], (width / 2, height * 0.45), valign=variant.valign)
+        return _text_only_layout(width, height, design, variant)
     face_height = _face_height(width, height, faces, zoom)
     spread = 1 + overlap * (faces - 1)
     if not text:
@@ -1632,8 +1664,6 @@ def _place_text(
     kicker = round(main.size * 0.12) if design.kicker else 0
     free = max(0, box_h - stack)
     valign = layout.valign
-    if design.text_low and not layout.faces:
-        valign = "bottom"
     y = top + {"top": kicker * 2, "middle": free // 2, "bottom": free}[valign]
     y = min(y, top + free)
 
