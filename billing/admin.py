@@ -20,7 +20,7 @@ from billing.models import (
     StripeEvent,
     Subscription,
 )
-from billing.services import InsufficientCredits, adjust_credits, change_plan
+from billing.services import InsufficientCredits, adjust_credits, change_plan, effective_plan
 
 # The largest single adjustment the admin form takes (credits), either way: a typo of a few
 # extra digits is refused rather than minting a fortune.
@@ -50,7 +50,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     For a subscription billed through Stripe, change the plan in Stripe: its next event wins."""
 
     list_display = [
-        "user",
+        "user__email",
         "plan",
         "status",
         "current_period_end",
@@ -133,13 +133,24 @@ class CreditAccountAdmin(ReadOnlyAdmin):
     `billing.services.adjust_credits`, under the account's row lock and an idempotency key, and
     an entry in the admin's history naming who did it."""
 
-    list_display = ["user", "balance", "updated_at"]
+    list_display = ["user__email", "balance", "updated_at"]
     search_fields = ["user__email"]
     list_select_related = ["user"]
+    fields = ["user", "email", "plan", "balance", "updated_at"]
+    readonly_fields = ["email", "plan"]
     change_form_template = "admin/billing/creditaccount/change_form.html"
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_view_permission(request, obj) or self.may_adjust(request)
+
+    @admin.display(description="Email")
+    def email(self, account: CreditAccount) -> str:
+        return account.user.email
+
+    @admin.display(description="Plan")
+    def plan(self, account: CreditAccount) -> str:
+        """The plan the creator's limits come from now (billing.services.effective_plan)."""
+        return effective_plan(account.user).name
 
     def may_adjust(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("billing.adjust_credits"))
@@ -205,7 +216,15 @@ class CreditAccountAdmin(ReadOnlyAdmin):
 @admin.register(CreditLedgerEntry)
 class CreditLedgerEntryAdmin(ReadOnlyAdmin):
     list_select_related = ["user"]
-    list_display = ["created_at", "user", "kind", "amount", "balance_after", "reason", "reference"]
+    list_display = [
+        "created_at",
+        "user__email",
+        "kind",
+        "amount",
+        "balance_after",
+        "reason",
+        "reference",
+    ]
     list_filter = ["kind", "created_at"]
     search_fields = ["user__email", "idempotency_key", "reference"]
     date_hierarchy = "created_at"
@@ -222,7 +241,15 @@ class CreditPackAdmin(admin.ModelAdmin):
 class CreditPackPurchaseAdmin(ReadOnlyAdmin):
     """Read-only: recorded at Checkout, paid by the webhook."""
 
-    list_display = ["created_at", "user", "pack", "credits", "price_cents", "status", "paid_at"]
+    list_display = [
+        "created_at",
+        "user__email",
+        "pack",
+        "credits",
+        "price_cents",
+        "status",
+        "paid_at",
+    ]
     list_filter = ["status", "pack"]
     search_fields = ["user__email", "stripe_checkout_session_id"]
     list_select_related = ["user", "pack"]

@@ -41,7 +41,8 @@ class StyleReferenceImageInline(admin.TabularInline):
 
 @admin.register(Style)
 class StyleAdmin(admin.ModelAdmin):
-    list_display = ["preview_image", "name", "owner", "slug", "is_public", "created_at"]
+    list_display = ["preview_image", "name", "owner__email", "slug", "is_public", "created_at"]
+    list_select_related = ["owner"]  # the email column
     list_display_links = ["preview_image", "name"]
     list_filter = ["is_public", ("owner", admin.EmptyFieldListFilter)]
     search_fields = ["name", "slug", "owner__email"]
@@ -57,7 +58,8 @@ class StyleAdmin(admin.ModelAdmin):
 
 @admin.register(Palette)
 class PaletteAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "colors", "is_public", "created_at"]
+    list_display = ["name", "owner__email", "colors", "is_public", "created_at"]
+    list_select_related = ["owner"]  # the email column
     list_filter = ["is_public", ("owner", admin.EmptyFieldListFilter)]
     search_fields = ["name", "owner__email"]
     raw_id_fields = ["owner"]
@@ -76,7 +78,8 @@ class FaceImageInline(admin.TabularInline):
 
 @admin.register(Face)
 class FaceAdmin(admin.ModelAdmin):
-    list_display = ["photo", "name", "owner", "created_at"]
+    list_display = ["photo", "name", "owner__email", "created_at"]
+    list_select_related = ["owner"]  # the email column
     list_display_links = ["photo", "name"]
     search_fields = ["name", "owner__email"]
     raw_id_fields = ["owner"]
@@ -93,7 +96,8 @@ class FaceAdmin(admin.ModelAdmin):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "share_mode", "created_at"]
+    list_display = ["name", "owner__email", "share_mode", "created_at"]
+    list_select_related = ["owner"]  # the email column
     list_filter = ["share_mode"]
     search_fields = ["name", "owner__email"]
     raw_id_fields = ["owner"]
@@ -103,7 +107,7 @@ class ProjectAdmin(admin.ModelAdmin):
 class ThumbnailAdmin(admin.ModelAdmin):
     # Six columns, so the list fits beside the filters at 1440 px (nine ran off the right edge):
     # ratio and resolution as one "Format", the three flags as one "Flags".
-    list_display = ["preview", "title", "owner", "format", "flags", "created_at"]
+    list_display = ["preview", "title", "owner__email", "format", "flags", "created_at"]
     list_display_links = ["preview", "title"]
     list_filter = ["aspect_ratio", "resolution", "has_watermark", "is_public", "created_at"]
     search_fields = ["title", "owner__email"]

@@ -24,6 +24,17 @@ def test_signup_creates_free_account_with_credits(anon_client) -> None:
     assert response["Location"] == "/studio/"
     me = anon_client.get("/api/me").json()
     assert (me["email"], me["plan"], me["credits_remaining"]) == ("new@example.com", "free", 10)
+    # Shown by the email (the admin, "Successfully signed in as ..."), not allauth's "new".
+    from django.contrib.auth import get_user_model
+
+    assert str(get_user_model().objects.get(email="new@example.com")) == "new@example.com"
+    anon_client.post("/accounts/logout/")
+    signed_in = anon_client.post(
+        "/accounts/login/",
+        {"login": "new@example.com", "password": "a-Strong-pass-123"},
+        follow=True,
+    )
+    assert "Successfully signed in as new@example.com." in signed_in.content.decode()
 
 
 def test_studio_page_renders_for_creator(owner_client) -> None:

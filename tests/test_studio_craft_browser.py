@@ -407,3 +407,32 @@ def test_library_deletes_ask_first(live_server: Any) -> None:
     assert asked == ["Delete the face “Keep me” and its photos?"]
     assert kept == 1
     assert not Face.objects.filter(pk=face.pk).exists()
+
+
+def test_the_admin_job_list_fits_beside_the_sidebar_and_filters(live_server: Any) -> None:
+    """At 1440 px with the admin's navigation sidebar open, every column of the jobs list is
+    in view (it was 1053 px of table in a 791 px column: model, error code and date were off to
+    the right), with the creator's email and a short date."""
+    admin_user = make_user("ops@example.com", is_staff=True, is_superuser=True)
+    creator = make_user("a.rather.long.creator.address@example.com")
+    for status in ("succeeded", "running", "failed"):
+        Job.objects.create(
+            user=creator,
+            type="generate_thumbnails",
+            model="gemini-3-pro-image-preview",
+            status=status,
+            progress=40,
+            units=4,
+            units_succeeded=2,
+            units_failed=1,
+            cost=16,
+            error_code="provider_unavailable" if status == "failed" else "",
+        )
+    with signed_in(live_server, admin_user, DESKTOP) as page:
+        page.goto(f"{live_server.url}/admin/generation/job/")
+        results = page.locator("#changelist .results")
+        sizes = results.evaluate("el => [el.scrollWidth, el.clientWidth]")
+        assert sizes[0] <= sizes[1] + 1, sizes
+        text = page.locator("#result_list").inner_text()
+        assert "a.rather.long.creator.address@example.com" in text
+        assert "Running 40%" in text and "2/1 of 4" in text

@@ -1,11 +1,23 @@
-"""allauth's account adapter with the studio's notion of the client address."""
+"""allauth's account adapter: the studio's notion of the client address, and the email as the
+name a creator is shown by (sign-in messages, the admin's lists)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from allauth.account.adapter import DefaultAccountAdapter
+from django.contrib.auth import get_user_model
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from core.ratelimits import client_ip
+
+
+def user_display(user: Any) -> str:
+    """ACCOUNT_USER_DISPLAY: the email a creator signs in with ("Successfully signed in as
+    eileen@example.com"), else the username."""
+    return str(getattr(user, "email", "") or user.get_username())
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -15,3 +27,21 @@ class AccountAdapter(DefaultAccountAdapter):
         key on the same client as the product's. allauth alone would use REMOTE_ADDR, i.e. the
         load balancer's address for every client behind it."""
         return client_ip(request)
+
+    def populate_username(self, request: HttpRequest, user: Any) -> None:
+        """The username is the email (as `seed_demo` and `createsuperuser` make them), so the
+        admin and `str(user)` show who it is; allauth would derive "eileen_4904" from it. Falls
+        back to allauth's generated name when the email is not a valid username (longer than
+        150 characters, or characters Django's username validator refuses) or is taken."""
+        email = (user.email or "").lower()
+        model = get_user_model()
+        if not user.username and email and len(email) <= 150:
+            try:
+                UnicodeUsernameValidator()(email)
+            except ValidationError:
+                pass
+            else:
+                if not model._default_manager.filter(username__iexact=email).exists():
+                    user.username = email
+                    return
+        super().populate_username(request, user)
