@@ -22,6 +22,7 @@ from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from billing import payments
 from billing.models import ALL_ASPECT_RATIOS, ALL_RESOLUTIONS, Plan
 from billing.services import credits_renew_at, effective_plan, get_balance, plan_table
 from core import ratelimits
@@ -98,7 +99,6 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
         prepare_cards(user, data.page.items)
     context = {
         "plan": data.plan,
-        "credits": data.credits,
         "styles": data.styles,
         "palettes": data.palettes,
         "faces": data.faces,
@@ -116,7 +116,7 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
         "gallery_orders": GALLERY_ORDERS,
         "jobs": data.jobs,
         "idempotency_key": uuid.uuid4().hex,
-        "renews_at": credits_renew_at(request.user) if data.credits == 0 else None,
+        **_out_of_credits(request.user, data.credits),
     }
     context["pickers_html"] = form_cache.pickers_html(context)
     return context
@@ -130,6 +130,15 @@ def studio(request: AuthenticatedHttpRequest) -> TemplateResponse:
     except ValueError:
         filters = GalleryFilter()
     return TemplateResponse(request, "studio/studio.html", _studio_context(request, filters))
+
+
+def _out_of_credits(user: Any, credits: int) -> dict[str, Any]:
+    """`credits` and what the "You are out of credits" hint needs (the page's, or one sent out
+    of band with a job card): when the plan's credits renew (a query, made only at 0 credits)
+    and whether credit packs can be bought (Stripe configured)."""
+    if credits != 0:
+        return {"credits": credits, "renews_at": None, "payments": False}
+    return {"credits": 0, "renews_at": credits_renew_at(user), "payments": payments.configured()}
 
 
 def renewal_sentence(user: Any) -> str:
@@ -209,7 +218,7 @@ def _job_accepted(
         {
             "job": submission.job,
             "payload": job_payload(submission.job, with_result=submission.has_result),
-            "credits": submission.balance(request.user),
+            **_out_of_credits(request.user, submission.balance(request.user)),
             "idempotency_key": uuid.uuid4().hex if fresh_key else "",
             "clear_errors": clear_errors,
             "oob": True,
@@ -278,7 +287,11 @@ def cancel_job(request: AuthenticatedHttpRequest, job_id: str) -> TemplateRespon
     return TemplateResponse(
         request,
         "studio/studio.html#job-card",
-        {**_job_card_context(job), "credits": get_balance(request.user), "oob": True},
+        {
+            **_job_card_context(job),
+            **_out_of_credits(request.user, get_balance(request.user)),
+            "oob": True,
+        },
     )
 
 
@@ -304,7 +317,7 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
             **_job_card_context(job),
             "new_thumbnails": thumbnails,
             "projects": list(Project.objects.for_owner(request.user)) if thumbnails else [],
-            "credits": get_balance(request.user),
+            **_out_of_credits(request.user, get_balance(request.user)),
             "oob": True,
         },
     )

@@ -71,7 +71,8 @@ def test_out_of_credits_disables_generate_and_says_when_credits_renew(
     assert 'class="button big" disabled' in page
     assert "You are out of credits; your plan's credits renew on" in page
     assert f"{renews.day} {renews.strftime('%B')}" in page
-    assert 'href="/plans/">See plans and credit packs' in page
+    # Payments are off here: no credit packs to buy, so the link does not promise them.
+    assert 'href="/plans/">See plans</a>' in page and "credit packs" not in page
     form = owner_client.post(
         "/studio/generate", {"title": "No credits"}, HTTP_HX_REQUEST="true"
     ).content.decode()
@@ -190,3 +191,20 @@ def test_a_failed_card_says_the_credits_were_refunded(owner: Any, owner_client: 
     card = owner_client.get(f"/studio/jobs/{job.pk}").content.decode()
     assert "Your 2 credits were refunded." in card
     assert "data-dismiss-job" in card
+
+
+def test_the_generate_that_spends_the_last_credit_says_when_credits_renew(
+    owner: Any, owner_client: Any, settings: Any
+) -> None:
+    """The hint shown live when the balance reaches 0 (sent with the new job's card) has the
+    renewal date, as the page has after a reload; with payments on it offers credit packs."""
+    settings.STRIPE_SECRET_KEY = "sk_test_x"
+    adjust_credits(user=owner, amount=1 - get_balance(owner), idempotency_key="one", reason="t")
+    response = owner_client.post("/studio/generate", {"title": "Last"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 202
+    card = response.content.decode()
+    renews = owner.subscription.current_period_end
+    hint = card[card.index('id="out-of-credits"') :]
+    assert 'hx-swap-oob="true"' in card[card.index('<p class="hint out-of-credits"') :][:120]
+    assert f"renew on {renews.day} {renews.strftime('%B')}" in hint
+    assert "See plans and credit packs" in hint
