@@ -1,6 +1,10 @@
 """Offline renders at 320x180 for the titles in the tests, in one contact sheet PNG.
 
     PYTHONPATH=. python scripts/contact_sheet.py [--out docs/screenshots/offline-renders.png]
+        [--hero static/img/hero.webp]
+
+`--hero` also writes the landing page's picture: the first case, a real render of the offline
+renderer (1120x630 WebP, the 560 px hero at 2x).
 
 Each tile is a 1K render by the local renderer (generation.providers.local) scaled to 320x180 (or
 the 9:16 Short scaled to 180 px high), as YouTube shows a thumbnail in search results; a caption
@@ -62,7 +66,7 @@ CASES = [
 TILE_W, TILE_H, CAPTION = 320, 180, 28
 
 
-def render(case: tuple) -> tuple[Image.Image, list[str]]:
+def render(case: tuple, tile: tuple[int, int] = (TILE_W, TILE_H)) -> tuple[Image.Image, list[str]]:
     title, style, colours, ratio, faces, variation, watermark = case
     lines = split_title(title)
     photo = FACE.read_bytes()
@@ -84,14 +88,19 @@ def render(case: tuple) -> tuple[Image.Image, list[str]]:
     )
     rendered = LocalRenderer().render(request)
     image = burn_watermark(rendered.image) if watermark else rendered.image
-    image.thumbnail((TILE_W, TILE_H), Image.Resampling.LANCZOS)
+    image.thumbnail(tile, Image.Resampling.LANCZOS)
     return image, rendered.notes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots" / "offline-renders.png"))
+    parser.add_argument("--hero", help="also write the landing page's picture here (WebP)")
     args = parser.parse_args()
+    if args.hero:
+        hero, _ = render(CASES[0], (1120, 630))
+        hero.save(args.hero, "WEBP", quality=82, method=6)
+        print(args.hero)
     columns = 3
     rows = (len(CASES) + columns - 1) // columns
     gap = 10

@@ -58,7 +58,9 @@ POSES = ["", "pointing at the text", "arms crossed", "hands on head", "leaning i
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("studio")
-    return TemplateResponse(request, "studio/home.html", {"plans": plan_table()})
+    return TemplateResponse(
+        request, "studio/home.html", {"plans": plan_table(), "offline": catalog.is_offline()}
+    )
 
 
 def _unlocked_by(plans: list[Plan], allows: Callable[..., bool]) -> str:

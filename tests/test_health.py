@@ -66,3 +66,16 @@ def test_architecture_layers_hold() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 kept, 0 broken" in result.stdout
     assert "viewbait -> studio -> generation -> billing -> core KEPT" in result.stdout
+
+
+def test_the_landing_page_shows_a_real_render_and_says_who_draws_it(anon_client, settings) -> None:
+    """Offline the studio draws with its own renderer: the page does not promise Gemini."""
+    from django.contrib.staticfiles import finders
+
+    settings.IMAGE_PROVIDER = "local"
+    page = anon_client.get("/").content.decode()
+    assert "drawn here by ViewBait's own offline" in page
+    assert "from Google Gemini image models." not in page
+    assert 'src="/static/img/hero.webp' in page and finders.find("img/hero.webp")
+    settings.IMAGE_PROVIDER = "gemini"  # what a GEMINI_API_KEY selects
+    assert "from\n    Google Gemini image models." in anon_client.get("/").content.decode()
