@@ -4,6 +4,7 @@ what was typed by accident."""
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -257,14 +258,22 @@ def test_a_cooldown_message_counts_down_and_clears_itself(live_server: Any, sett
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
         page.fill("#title", "Cooling down")
-        page.click("#generate-form button[type=submit]")
+        button = page.locator("#generate-form button[type=submit]")
+        button.click()
         page.wait_for_selector("#jobs .job")
-        page.click("#generate-form button[type=submit]")
+        # Generate waits out the plan's cooldown, counting down on the button.
+        from playwright.sync_api import expect
+
+        expect(button).to_be_disabled(timeout=2000)
+        assert re.search(r"Generate \([1-3] s\)", button.inner_text()), button.inner_text()
+        # A request sent anyway (another tab, a script) gets the 429 message, which counts down.
+        page.evaluate("document.getElementById('generate-form').requestSubmit()")
         message = page.locator("#generate-errors .error")
         message.wait_for()
         assert "Try again in" in message.text_content()
         page.wait_for_selector("#generate-errors .error", state="detached", timeout=6000)
         assert page.locator("#generate-errors").inner_text().strip() == ""
+        assert button.is_enabled() and button.inner_text().strip() == "Generate"
 
 
 def finished_generate_job(owner: Any, title: str, status: str, **fields: Any) -> Job:

@@ -250,7 +250,38 @@ document.addEventListener("click", (event) => {
     if (!form || !badge || !reason || badge.dataset.credits === undefined) return;
     const empty = Number(badge.dataset.credits) === 0;
     reason.hidden = !empty;
-    form.querySelector("button[type=submit]").disabled = empty;
+    form.querySelector("button[type=submit]").disabled = empty || Date.now() < coolingUntil;
+  }
+
+  // After an accepted generate the plan's cooldown (the "generate-cooldown" item of the
+  // RateLimit header, e.g. 12 s on Free) holds Generate, counting down on the button, instead
+  // of letting a second click run into a 429.
+  let coolingUntil = 0;
+  if (form) {
+    form.addEventListener("htmx:afterRequest", (event) => {
+      if (event.detail.successful && event.detail.xhr) coolDown(event.detail.xhr);
+    });
+  }
+  function coolDown(xhr) {
+    const match = /"generate-cooldown";r=0;t=(\d+)/.exec(xhr.getResponseHeader("RateLimit") || "");
+    const button = form && form.querySelector("button[type=submit]");
+    const wait = button && button.querySelector("[data-wait]");
+    if (!match || !wait) return;
+    coolingUntil = Date.now() + Number(match[1]) * 1000;
+    button.title = "Your plan allows one request every " + match[1] + " s";
+    const tick = () => {
+      const left = Math.ceil((coolingUntil - Date.now()) / 1000);
+      if (left <= 0) {
+        wait.textContent = "";
+        button.removeAttribute("title");
+        syncCredits();
+        return;
+      }
+      wait.textContent = " (" + left + " s)";
+      button.disabled = true;
+      setTimeout(tick, 250);
+    };
+    tick();
   }
 
   // A message that is only true for a while ("Try again in 3 s") counts down and then goes.
