@@ -289,6 +289,22 @@ def do_create_palette(*, owner: User, name: str, colors: list[str], is_public: b
     return Palette.objects.create(owner=owner, name=name, colors=colors, is_public=is_public)
 
 
+def do_create_palette_from_analysis(*, owner: User, job: Job) -> Palette:
+    """Save `owner`'s finished `analyse_palette` job as a private custom palette (its name and
+    colours). Saving the same analysis again returns the palette saved first (same owner, name
+    and colours), so a second click makes no copy. Raises StudioError 400 `invalid` (not a
+    finished palette analysis of `owner`) or 403 `plan_custom_assets_limit`."""
+    result = job.result or {}
+    colors = [str(color) for color in result.get("colors") or []]
+    if job.user_id != owner.pk or job.type != "analyse_palette" or not colors:
+        raise StudioError("Only a finished palette analysis can be saved as a palette.", "invalid")
+    name = " ".join(str(result.get("name") or "").split())[:80] or "Analysed palette"
+    saved = Palette.objects.filter(owner=owner, name=name, colors=colors).first()
+    if saved is not None:
+        return saved
+    return do_create_palette(owner=owner, name=name, colors=colors, is_public=False)
+
+
 def do_delete_palette(*, palette: Palette) -> None:
     palette.delete()
 

@@ -54,6 +54,11 @@ urlpatterns = [
         views.save_analysed_style,
         name="analysed-style-save",
     ),
+    path(
+        "studio/jobs/<str:job_id>/save-palette",
+        views.save_analysed_palette,
+        name="analysed-palette-save",
+    ),
     path("studio/tools/<str:type_name>", views.run_tool, name="run-tool"),
     path("studio/library/", views.library, name="library"),
     path("studio/library/faces", views.create_face, name="face-create"),

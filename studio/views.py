@@ -435,43 +435,78 @@ def delete_palette(request: AuthenticatedHttpRequest, palette_id: int) -> HttpRe
     return redirect("library")
 
 
-@login_required
-@require_POST
-@ratelimits.limit("library_create")
-def save_analysed_style(request: AuthenticatedHttpRequest, job_id: str) -> HttpResponse:
-    """The "Save as my style" button of an `analyse_style` result
-    (`services.do_create_style_from_analysis`; `is_public` checkbox). htmx: answers the
-    result's save box (`#save-style-<job id>`) with a confirmation, or with the refusal
-    (400/403, HX-Retarget). Without htmx: redirects to the library (or back to the studio
-    with the error). A stranger's job is a 404."""
+def _save_analysis(
+    request: AuthenticatedHttpRequest,
+    job_id: str,
+    save: Callable[[Any], Any],
+    *,
+    partial: str,
+    saved: Callable[[Any], dict[str, Any]],
+    anchor: str,
+) -> HttpResponse:
+    """The "Save as my ..." button of an analysis result: `save(job)` makes (or finds) the
+    asset. htmx: answers the result's save box (`#save-<anchor>-<job id>`) with `partial`
+    (context `saved(asset)`), or with the refusal (400/403, HX-Retarget). Without htmx:
+    redirects to the library's `#<anchor>s` panel (or back to the studio with the error). A
+    stranger's job is a 404."""
     job = services.access_job(request.user, job_id)
     htmx = request.headers.get("HX-Request") == "true"
     try:
-        style = services.do_create_style_from_analysis(
-            owner=request.user, job=job, is_public=request.POST.get("is_public") in ("true", "on")
-        )
+        asset = save(job)
     except StudioError as exc:
         if not htmx:
             messages.error(request, exc.message)
             return redirect("studio")
         response = TemplateResponse(
             request,
-            "studio/jobs/analyse_style.html#style-saved",
+            partial,
             {"error": exc.message, "plans_link": exc.code == "plan_custom_assets_limit"},
             status=exc.status,
         )
-        response["HX-Retarget"] = f"#save-style-{job.pk}"
+        response["HX-Retarget"] = f"#save-{anchor}-{job.pk}"
         response["HX-Reswap"] = "innerHTML"
         return response
     if not htmx:
-        messages.success(request, f"Style “{style.name}” saved.")
+        messages.success(request, f"{anchor.capitalize()} “{asset.name}” saved.")
         done = redirect("library")
-        done["Location"] += "#styles"
+        done["Location"] += f"#{anchor}s"
         return done
-    return TemplateResponse(
+    return TemplateResponse(request, partial, saved(asset))
+
+
+@login_required
+@require_POST
+@ratelimits.limit("library_create")
+def save_analysed_style(request: AuthenticatedHttpRequest, job_id: str) -> HttpResponse:
+    """ "Save as my style" of an `analyse_style` result (`services.do_create_style_from_analysis`;
+    `is_public` checkbox); see `_save_analysis`."""
+    public = request.POST.get("is_public") in ("true", "on")
+    return _save_analysis(
         request,
-        "studio/jobs/analyse_style.html#style-saved",
-        {"style": style, "references": style.reference_images.count()},
+        job_id,
+        lambda job: services.do_create_style_from_analysis(
+            owner=request.user, job=job, is_public=public
+        ),
+        partial="studio/jobs/analyse_style.html#style-saved",
+        saved=lambda style: {"style": style, "references": style.reference_images.count()},
+        anchor="style",
+    )
+
+
+@login_required
+@require_POST
+@ratelimits.limit("library_create")
+def save_analysed_palette(request: AuthenticatedHttpRequest, job_id: str) -> HttpResponse:
+    """ "Save as my palette" of an `analyse_palette` result
+    (`services.do_create_palette_from_analysis`: saving it again finds the palette saved
+    first); see `_save_analysis`."""
+    return _save_analysis(
+        request,
+        job_id,
+        lambda job: services.do_create_palette_from_analysis(owner=request.user, job=job),
+        partial="studio/jobs/analyse_palette.html#palette-saved",
+        saved=lambda palette: {"palette": palette},
+        anchor="palette",
     )
 
 

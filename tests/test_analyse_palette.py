@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.utils.html import escape
 from PIL import Image
 
 from billing.services import get_balance
@@ -101,7 +102,7 @@ def test_same_image_again_is_answered_from_the_cache_for_free(
 
 
 def test_a_thumbnail_as_input_and_the_studio_card_saves_the_palette(
-    starter, owner_client, submit, run_jobs, django_capture_on_commit_callbacks
+    starter, owner_client, other_client, submit, run_jobs, django_capture_on_commit_callbacks
 ) -> None:
     submit(owner_client, {"title": "Palette source"})
     run_jobs()
@@ -118,13 +119,20 @@ def test_a_thumbnail_as_input_and_the_studio_card_saves_the_palette(
     html = owner_client.get(f"/studio/jobs/{job.pk}", HTTP_HX_REQUEST="true").content.decode()
     result = Job.objects.get(pk=job.pk).result
     assert "Save as my palette" in html
-    assert f'value="{",".join(result["colors"])}"' in html
+    assert f'hx-post="/studio/jobs/{job.pk}/save-palette"' in html
     assert "median-cut" in html  # says how it was measured offline, and what a key adds
-    saved = owner_client.post(
-        "/studio/library/palettes", {"name": result["name"], "colors": ",".join(result["colors"])}
-    )
-    assert saved.status_code == 302
+    saved = owner_client.post(f"/studio/jobs/{job.pk}/save-palette", HTTP_HX_REQUEST="true")
+    assert saved.status_code == 200  # answered in place, in the result's save box
+    assert f"Saved as your palette “{escape(result['name'])}”" in saved.content.decode()
     assert list(Palette.objects.get(owner=starter, name=result["name"]).colors) == result["colors"]
+    # A second click finds the palette saved first: no copy.
+    again = owner_client.post(f"/studio/jobs/{job.pk}/save-palette", HTTP_HX_REQUEST="true")
+    assert again.status_code == 200
+    assert Palette.objects.filter(owner=starter, name=result["name"]).count() == 1
+    # Without htmx: to the library's palettes; a stranger's job is a 404.
+    plain = owner_client.post(f"/studio/jobs/{job.pk}/save-palette")
+    assert plain["Location"] == "/studio/library/#palettes"
+    assert other_client.post(f"/studio/jobs/{job.pk}/save-palette").status_code == 404
 
 
 def test_free_plan_sees_the_gate_not_a_dead_button(owner, owner_client, submit, run_jobs) -> None:
