@@ -4,6 +4,7 @@ images), static files hashed and cached for good, database connections from the 
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import subprocess
 import sys
@@ -224,3 +225,15 @@ def test_the_worker_runs_with_two_malloc_arenas() -> None:
     worker = commands(Path(__file__).resolve().parents[1] / "Procfile", {"PORT": "8000"})["worker"]
     assert worker[:3] == ["env", "MALLOC_ARENA_MAX=2", "python"]
     assert worker[3:5] == ["manage.py", "rundramatiq"]
+
+
+def test_the_site_icon_is_served_at_the_root(anon_client) -> None:
+    """A browser asks for /favicon.ico on a page with no <link rel="icon"> (an image opened on
+    its own): it gets the site's icon (WHITENOISE_ROOT), not a 404."""
+    from PIL import Image
+
+    response = anon_client.get("/favicon.ico")
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content)
+    with Image.open(io.BytesIO(body)) as icon:
+        assert icon.format == "ICO"

@@ -647,6 +647,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+# Files served at the site root: /favicon.ico, which browsers ask for on pages without a <link
+# rel="icon"> (a full-size image opened on its own, the raw share file), else a 404 each time.
+WHITENOISE_ROOT = BASE_DIR / "public"
 # Uploads: the whole request body, and each image file (bytes); pixel limit guards against
 # decompression bombs (a 40 MP photo is larger than any phone camera's default output).
 # Request limits (viewbait.input_guard): a body other than multipart above
