@@ -1,8 +1,9 @@
 """Screenshots of what a creator sees, at desktop and phone widths, into docs/screenshots/.
 
-Signs in as the demo creator of `make run` (seed_demo) on a running studio and saves one PNG per
-page and width (1440x900 desktop, 390x844 phone; full-page captures), plus the admin's thumbnail
-and job lists and the demo creator's Adjust credits page as the demo admin. Run it against
+Captures the landing page signed out, then signs in as the demo creator of `make run`
+(seed_demo) on a running studio and saves one PNG per page and width (1440x900 desktop, 390x844
+phone; full-page captures), plus the admin's thumbnail and job lists and the demo creator's
+Adjust credits page as the demo admin. Run it against
 `make run`:
 
     python scripts/screenshots.py [--base-url http://127.0.0.1:8000] [--out docs/screenshots]
@@ -88,6 +89,13 @@ def capture(base: str, out: Path) -> list[Path]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         for label, (width, height) in WIDTHS.items():
+            context = browser.new_context(viewport={"width": width, "height": height})
+            page = context.new_page()
+            page.goto(f"{base}/")  # the landing page, signed out
+            page.wait_for_load_state("networkidle")
+            saved.append(out / f"home-{label}.png")
+            page.screenshot(path=str(saved[-1]), full_page=True)
+            context.close()
             for who, (email, password) in (("creator", CREATOR), ("admin", ADMIN)):
                 context = browser.new_context(viewport={"width": width, "height": height})
                 page = context.new_page()

@@ -80,6 +80,7 @@ def test_seed_demo_gives_the_demo_creator_a_plan_face_projects_and_gallery(setti
     assert effective_plan(demo).slug == "pro"  # every tool can be shown
     assert Face.objects.filter(owner=demo).count() == 1
     assert Project.objects.filter(owner=demo).count() == 3
+    assert Project.objects.filter(owner=demo, share_mode="all").count() == 1  # a share link
     thumbnails = Thumbnail.objects.filter(owner=demo)
     assert thumbnails.count() == 8
     assert {t.aspect_ratio for t in thumbnails} == {"16:9", "9:16", "1:1", "4:3"}

@@ -122,6 +122,8 @@ class Command(BaseCommand):
             photo = SimpleUploadedFile("face.jpg", FACE_PHOTO.read_bytes(), "image/jpeg")
             face = do_create_face(owner=user, name="Eileen", files=[photo])
         projects = [Project.objects.get_or_create(owner=user, name=n)[0] for n in PROJECTS]
+        # One shared project, so the library shows a share link and its public page has a gallery.
+        Project.objects.filter(pk=projects[0].pk).update(share_mode=Project.ShareMode.ALL)
         job_type = GenerateThumbnails()
         local = catalog.get_model(catalog.LOCAL)
         # Rendered right here (execute_job below); the message each submit also sends finds the
