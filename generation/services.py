@@ -344,6 +344,7 @@ class JobContext:
         self.stop = threading.Event()
         self.lease_lost = threading.Event()
         self._tick = _Tick(job.stage, job.progress)
+        self._partial: dict[int, float] = {}  # unit index -> share done, while it is made
         self._heartbeat: threading.Thread | None = None
         self._done = threading.Event()
         self._provider: Provider | None = None
@@ -356,6 +357,13 @@ class JobContext:
         self._tick = _Tick(stage, percent)
         self.job.stage, self.job.progress = stage, percent
         publish_job(self.job, with_result=False)
+
+    def unit_progress(self, index: int, share: float) -> None:
+        """How much of unit `index` is made (0-1), from a `fan_out` producer's thread (e.g. a
+        renderer's `ImageRequest.progress`). `fan_out` folds it into the job's progress on its
+        next tick (at most every 0.5 s), so several images made at once move the bar
+        together instead of holding it until the first is delivered."""
+        self._partial[index] = max(self._partial.get(index, 0.0), min(1.0, share))
 
     # lease -------------------------------------------------------------------------------
     def start_heartbeat(self) -> None:
@@ -493,7 +501,12 @@ class JobContext:
                     if delay is not None:
                         requeue = max(requeue or 0.0, delay)
                     done += 1
-                    self.progress(stage, first_percent + round((95 - first_percent) * done / total))
+                    self._partial.pop(index, None)
+                # Units still being made count with the share their producers reported.
+                made = done + sum(self._partial.get(futures[f], 0.0) for f in waiting)
+                percent = first_percent + round((95 - first_percent) * made / total)
+                if finished or percent > self._tick.progress:
+                    self.progress(stage, percent)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         return JobOutcome(sorted(failures, key=lambda f: f.index), requeue_after=requeue)

@@ -284,6 +284,33 @@ def test_progress_publishes_without_database_queries(
     assert job.progress == 80
 
 
+def test_images_made_at_once_move_the_bar_before_the_first_is_delivered(
+    owner, owner_client, submit, settings, monkeypatch
+) -> None:
+    """Four images drawn together (4K x 4 offline: 20 % for 9 s, then a jump) report their
+    share as they draw; fan_out folds it into the job's progress on its 0.5 s ticks."""
+    from generation import services
+
+    settings.GENERATION_PROVIDER_CONCURRENCY = 4
+    job = Job.objects.get(pk=submit(owner_client, body()).json()["id"])
+    job.unit_cost = 0
+    ctx = JobContext(job, "owner", None)  # type: ignore[arg-type]
+    ctx.progress("rendering", 20)
+    published: list[int] = []
+    monkeypatch.setattr(services, "publish_job", lambda job, **_: published.append(job.progress))
+
+    def produce(index: int) -> int:
+        ctx.unit_progress(index, 0.3)  # e.g. the background of each drawn
+        time.sleep(1.2)
+        return index
+
+    ctx.fan_out([0, 1, 2, 3], produce, lambda index, value: None)
+    # Before any image was delivered: 20 + 75 x (4 x 0.3) / 4 = 42.5; the per-image steps are
+    # 39, 58, 76 and 95.
+    assert published[0] == 42, published
+    assert published == sorted(published) and published[-1] == 95
+
+
 # --- snapshots ----------------------------------------------------------------------------------
 
 

@@ -357,3 +357,17 @@ def test_works_without_any_font_file(
     assert fonts.font_chain() == (fonts.FontFace(None),)
     image = render(title="Pillow's own font", seed=1)
     assert changed_share(render(seed=1), image, (0, 0, *image.size)) > 0.05
+
+
+def test_the_renderer_reports_its_progress_as_it_draws() -> None:
+    shares: list[float] = []
+    request = ImageRequest(
+        prompt="",
+        aspect_ratio="16:9",
+        image_size="1K",
+        model="local",
+        spec=RenderSpec(title="Progress", style_key="minimal"),
+        progress=shares.append,
+    )
+    LocalRenderer().render(request)
+    assert shares == sorted(shares) and len(shares) >= 3 and shares[-1] == 1.0

@@ -16,6 +16,7 @@ than of this request, counted by the per-model circuit breaker).
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -60,6 +61,9 @@ class ImageRequest:
     model: str
     images: list[InputImage] = field(default_factory=list)
     spec: RenderSpec = field(default_factory=RenderSpec)
+    # Called with the share of the picture drawn so far (0-1) by a renderer that can tell (the
+    # local one, from its thread); a remote model's single call cannot, and ignores it.
+    progress: Callable[[float], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -1828,18 +1828,24 @@ class LocalRenderer:
             rng=random.Random(spec.seed),
         )
         # Painted at the output size (4K backgrounds are drawn at 4K, not scaled up).
+        # The shares of the drawing reported as each part is done (request.progress): the
+        # background, then the people, then the text.
+        report = request.progress or (lambda _share: None)
         canvas = design.base((width, height), pal)
         if reference is not None:
             backdrop = _backdrop(reference, canvas.size, pal)
             canvas = Image.blend(canvas, backdrop, design.reference_mix)
         design.decorate(canvas, pal, scene)
+        report(0.4)
 
         faces = _place_faces(canvas, people, layout, design, pal, spec)
         if design.letterbox and scene.landscape:
             bar = round(height * 0.075)
             ImageDraw.Draw(canvas).rectangle((0, 0, width, bar), fill=_BLACK)
             ImageDraw.Draw(canvas).rectangle((0, height - bar, width, height), fill=_BLACK)
+        report(0.7)
         texts, notes = _place_text(canvas, spec, layout, design, pal, scale)
+        report(1.0)
         return Rendered(canvas, faces, texts, notes)
 
     def edit_image(self, request: EditRequest) -> GeneratedImage:

@@ -304,6 +304,8 @@ class GenerateThumbnails(JobType):
 
         def request(index: int) -> ImageRequest:
             return ImageRequest(
+                # Drawing is most of a unit; encoding and storing its files the rest.
+                progress=lambda share: ctx.unit_progress(index, 0.8 * share),
                 prompt=build_prompt(
                     PromptInput(
                         title=params.get("title", ""),
@@ -344,6 +346,7 @@ class GenerateThumbnails(JobType):
             size = req.image_size
             with image_slot(size, ctx.stop) if renders_here else nullcontext():
                 generated = ctx.call(lambda provider: provider.generate_image(req), image_size=size)
+                ctx.unit_progress(index, 0.8)
                 with nullcontext() if renders_here else image_slot(size, ctx.stop):
                     return encode_unit_files(generated, params)
 
