@@ -104,6 +104,12 @@ def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: st
         ("I Spent 30 Days Living Like a Medieval Peasant", r"^LIKE|DAYS LIVING"),
         ("My 5:00 AM Routine", r"5: 00|^5$|TRUTH"),
         ("The Truth: What Nobody Tells You", r"^TRUTH$|ABOUT THE TRUTH"),
+        # A duration whose subject starts the title is the title again; none ends on "for"/"in"
+        ("Learn Spanish in 30 Days", r"(?i)\bin\?|^learn spanish in 30 days$"),
+        ("Learn Python in 10 Minutes", r"(?i)\bin\?"),
+        ("Drawing Every Day for 365 Days", r"(?i)day for"),
+        ("I Ran Every Day for a Year", r"(?i)\bfor$|^year:"),
+        ("I Tried 100 Coffee Shops: Only 1 Was Worth It", r"WORTH$"),  # "it" is no dangling word
     ],
 )
 def test_rewrites_keep_phrases_whole_and_ask_about_things(title: str, nonsense: str) -> None:

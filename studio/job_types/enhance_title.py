@@ -101,6 +101,13 @@ STOPWORDS = frozenset(
     could should would will shall may might must get got gets going gonna let's lets"""
     )
 )
+# Words a phrase cannot end on: articles, prepositions, conjunctions, possessives.
+DANGLING = frozenset(
+    _words(
+        """a an the of to in on at for and or but so with from by about into over under after
+    before as if than then my our your his her their this that these those every vs"""
+    )
+)
 # Words a sub-line can drop without losing its meaning ("Only 1 Was Worth It" -> "Only 1 Worth
 # It").
 FILLERS = frozenset(
@@ -292,7 +299,13 @@ def number_phrase(tokens: list[str], title_case: bool) -> list[str]:
                 break  # "30 Days", not "30 Days Living"
         duration = len(phrase) > 1 and phrase[-1].casefold() in DURATIONS
         if duration and phrase[0] is token and folded in DURATION_PREPOSITIONS:
-            return [*_subject_before(tokens[: i - 1]), before, *phrase]
+            subject = _subject_before(tokens[: i - 1])
+            start = i - 1 - len(subject)
+            # Not when the subject is where the title starts ("Learn Spanish in 30 Days": that
+            # is the title again; its topic makes the headline beside "30 Days") or another
+            # duration ("Every Day for 365 Days").
+            if start > 0 and subject and subject[-1].casefold() not in DURATIONS:
+                return [*subject, before, *phrase]
         return phrase
     return []
 
@@ -402,8 +415,13 @@ def _case(text: str, upper: bool) -> str:
 
 
 def _fit(words: list[str], limit: int = MAX_WORDS) -> str:
-    """At most `limit` words and MAX_CHARS characters."""
-    text = " ".join(words[:limit])
+    """At most `limit` words and MAX_CHARS characters, never ending on a word that needs one
+    after it (DANGLING: "I Ran Every Day for" of "I Ran Every Day for a Year"; "Worth It" and
+    "Tells You" keep their last word)."""
+    kept = words[:limit]
+    while len(kept) > 1 and _bare(kept[-1]) in DANGLING:
+        kept = kept[:-1]
+    text = " ".join(kept)
     while len(text) > MAX_CHARS and " " in text:
         text = text.rsplit(" ", 1)[0]
     return text[:MAX_CHARS].rstrip(" :,-")
@@ -530,6 +548,8 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     # the title (3 words, or 4 if that is the phrase: "Nurse Working Night" cut one in half),
     # and the question speaks as the title does ("We survived" -> "Did We Make It?").
     phrase = key if numeral and angle != "compare" else (topic or key)
+    if numeral and numeral[-1].casefold() in DURATIONS:
+        phrase = numeral[-2:]  # "7 Days: Did We Make It?", not "A House in 7 Days: ..."
     lead = _whole(phrase)
     we = re.search(r"\b(we|us|our)\b", title.casefold()) is not None
     made_it = "Did We Make It?" if we else "Did I Make It?"
@@ -559,6 +579,8 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     hook, fallback = hooks[angle]
     if not other and angle == "question":
         hook = fallback or hook
+    if not _headline_worthy(lead.split(), title_case):
+        hook = ""  # "Year: Did I Make It?" leads with a lone word: the plain question instead
     gap = hook if hook and _fits(hook) else fallback
     if gap:
         candidates.append((gap, GAP_REASON))
