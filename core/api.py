@@ -95,11 +95,10 @@ STALE_PAGE = (
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """CSRF_FAILURE_VIEW (403): under /api/ the JSON error shape (`csrf_failed`); for an htmx
-    request a message put at the top of the page's main column (HX-Retarget, which studio.js
-    swaps in), since htmx shows no error page; otherwise Django's page."""
-    if request.path.startswith("/api/"):
-        return json_error("CSRF check failed: reload the page and try again.", "csrf_failed", 403)
+    """CSRF_FAILURE_VIEW (403) of the studio's own forms (the API's DRF views check CSRF in
+    SessionAuthentication and answer JSON 403 `permission_denied`): for an htmx request a
+    message put at the top of the page's main column (HX-Retarget, which studio.js swaps in),
+    since htmx shows no error page; otherwise Django's page."""
     if request.headers.get("HX-Request"):
         response = HttpResponse(STALE_PAGE, status=403)
         response["HX-Retarget"] = "#main"

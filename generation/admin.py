@@ -68,7 +68,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, job: Job) -> str:
-        return date_format(localtime(job.created_at), "j M H:i")
+        return date_format(localtime(job.created_at), "j M Y H:i")
 
     @admin.display(description="Units ok/failed")
     def units_summary(self, job: Job) -> str:

@@ -288,7 +288,7 @@ def thumbnail_download(request: Request, thumbnail_id: int) -> FileResponse:
     filename = download_filename(thumbnail, size, ext)
     try:
         handle = field.open("rb")
-    except OSError:  # the stored file is gone (a delete's on-commit removal, a lost volume)
+    except FileNotFoundError:  # gone: a delete's on-commit removal won the race, a lost file
         raise Http404 from None
     response = FileResponse(handle, as_attachment=True, filename=filename)
     response["Cache-Control"] = "private, max-age=86400"

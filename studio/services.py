@@ -293,16 +293,26 @@ def do_create_palette_from_analysis(*, owner: User, job: Job) -> Palette:
     """Save `owner`'s finished `analyse_palette` job as a private custom palette (its name and
     colours). Saving the same analysis again returns the palette saved first (same owner, name
     and colours), so a second click makes no copy. Raises StudioError 400 `invalid` (not a
-    finished palette analysis of `owner`) or 403 `plan_custom_assets_limit`."""
+    finished palette analysis of `owner`, or not 3-6 colours) or 403 `plan_custom_assets_limit`."""
+    from studio.forms import PaletteForm
+
     result = job.result or {}
-    colors = [str(color) for color in result.get("colors") or []]
-    if job.user_id != owner.pk or job.type != "analyse_palette" or not colors:
+    if job.user_id != owner.pk or job.type != "analyse_palette" or not result.get("colors"):
         raise StudioError("Only a finished palette analysis can be saved as a palette.", "invalid")
     name = " ".join(str(result.get("name") or "").split())[:80] or "Analysed palette"
-    saved = Palette.objects.filter(owner=owner, name=name, colors=colors).first()
-    if saved is not None:
-        return saved
-    return do_create_palette(owner=owner, name=name, colors=colors, is_public=False)
+    # The library form's rules (3-6 "#RRGGBB" colours): a near-solid image measures fewer.
+    form = PaletteForm({"name": name, "colors": ",".join(map(str, result["colors"]))})
+    if not form.is_valid():
+        message = next(iter(form.errors.values()))[0]
+        raise StudioError(f"This palette cannot be saved: {message}", "invalid")
+    colors = form.cleaned_data["colors"]
+    with transaction.atomic():
+        # Two clicks at once (two tabs) queue on the job's row: the second finds the first's.
+        Job.objects.select_for_update().filter(pk=job.pk).first()
+        saved = Palette.objects.filter(owner=owner, name=name, colors=colors).first()
+        if saved is not None:
+            return saved
+        return do_create_palette(owner=owner, name=name, colors=colors, is_public=False)
 
 
 def do_delete_palette(*, palette: Palette) -> None:

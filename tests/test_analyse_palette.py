@@ -286,3 +286,19 @@ def test_specks_under_one_percent_of_the_image_are_not_palette_colours() -> None
     colors = [color for color, _ in measure_colors(image)]
     assert len(colors) == 2
     assert not any(near(color, (0, 200, 0), 40) for color in colors)
+
+
+def test_an_analysis_of_fewer_than_3_colours_is_refused_as_a_palette(starter, owner_client) -> None:
+    """A near-solid image measures 1-2 colours; a palette has 3 to 6 (the library form's rule)."""
+    job = Job.objects.create(
+        user=starter,
+        type="analyse_palette",
+        params={},
+        status="succeeded",
+        result={"colors": ["#111111", "#EEEEEE"], "name": "Ink", "description": "x"},
+    )
+    response = owner_client.post(f"/studio/jobs/{job.pk}/save-palette", HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "Give 3 to 6 colours." in response.content.decode()
+    assert response["HX-Retarget"] == f"#save-palette-{job.pk}"
+    assert not Palette.objects.filter(owner=starter).exists()

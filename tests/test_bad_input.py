@@ -258,6 +258,8 @@ def test_a_refused_csrf_check_says_so_where_htmx_shows_it(owner) -> None:
     assert "out of date" in response.content.decode()
     page = client.post("/studio/projects", {"name": "Vlogs"})  # a plain form post
     assert page.status_code == 403 and "HX-Retarget" not in page
+    api = client.post("/api/projects", {"name": "Vlogs"}, content_type="application/json")
+    assert api.status_code == 403 and api.json()["code"] == "permission_denied"
 
 
 def test_a_project_update_with_one_bad_field_changes_nothing(owner, owner_client) -> None:

@@ -79,3 +79,25 @@ def test_the_landing_page_shows_a_real_render_and_says_who_draws_it(anon_client,
     assert 'src="/static/img/hero.webp' in page and finders.find("img/hero.webp")
     settings.IMAGE_PROVIDER = "gemini"  # what a GEMINI_API_KEY selects
     assert "from\n    Google Gemini image models." in anon_client.get("/").content.decode()
+
+
+def test_a_changed_email_is_the_new_username(anon_client) -> None:
+    from allauth.account.models import EmailAddress
+    from allauth.account.signals import email_changed
+    from django.contrib.auth import get_user_model
+
+    anon_client.post(
+        "/accounts/signup/",
+        {
+            "email": "old@example.com",
+            "password1": "a-Strong-pass-123",
+            "password2": "a-Strong-pass-123",
+        },
+    )
+    user = get_user_model().objects.get(email="old@example.com")
+    old = EmailAddress.objects.get(user=user)
+    new = EmailAddress.objects.create(user=user, email="new@example.com", primary=False)
+    email_changed.send(
+        sender=EmailAddress, request=None, user=user, from_email_address=old, to_email_address=new
+    )
+    assert get_user_model().objects.get(pk=user.pk).username == "new@example.com"

@@ -445,3 +445,34 @@ def test_the_admin_job_list_fits_beside_the_sidebar_and_filters(live_server: Any
         text = page.locator("#result_list").inner_text()
         assert "a.rather.long.creator.address@example.com" in text
         assert "Running 40%" in text and "2/1 of 4" in text
+
+
+def test_page_messages_float_and_go_away(live_server: Any) -> None:
+    """ "Successfully signed in" floats over the studio (it pushed the Generate button below
+    the fold at 1440x900), lets clicks through around it, and goes with its close button."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.factories.accounts import PASSWORD
+
+    make_user("toast@example.com")
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page(viewport=DESKTOP)
+            page.goto(f"{live_server.url}/accounts/login/")
+            page.fill("input[name=login]", "toast@example.com")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("form button[type=submit]")
+            page.wait_for_url("**/studio/")
+            toast = page.locator(".messages.toasts li")
+            expect(toast).to_contain_text("Successfully signed in as toast@example.com.")
+            generate = page.locator("#generate-form button[type=submit]").bounding_box()
+            assert generate["y"] + generate["height"] <= DESKTOP["height"], generate
+            assert (
+                page.locator(".messages.toasts").evaluate("el => getComputedStyle(el).position")
+                == "fixed"
+            )
+            toast.locator(".toast-close").click()
+            expect(toast).to_have_count(0)
+        finally:
+            browser.close()

@@ -45,3 +45,25 @@ class AccountAdapter(DefaultAccountAdapter):
                     user.username = email
                     return
         super().populate_username(request, user)
+
+
+def follow_email_change(
+    sender: Any,
+    request: HttpRequest,
+    user: Any,
+    from_email_address: Any,
+    to_email_address: Any,
+    **kwargs: Any,
+) -> None:
+    """allauth's `email_changed` (a new primary email): a username that was the old email
+    becomes the new one, so `str(user)` and the admin keep showing who it is. Any other
+    username (a generated one, a staff name) stays, as does one another user already has."""
+    old = (getattr(from_email_address, "email", "") or "").lower()
+    new = (to_email_address.email or "").lower()
+    if not old or user.username.lower() != old or len(new) > 150:
+        return
+    model = get_user_model()
+    if model._default_manager.filter(username__iexact=new).exclude(pk=user.pk).exists():
+        return
+    user.username = new
+    user.save(update_fields=["username"])  # post_save: the cached user (core.auth) goes too

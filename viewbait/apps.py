@@ -25,7 +25,11 @@ class ViewBaitConfig(AppConfig):
     verbose_name = "ViewBait"
 
     def ready(self) -> None:
+        from allauth.account.signals import email_changed
+
         from core.auth import connect_signals
+        from viewbait.account_adapter import follow_email_change
 
         refuse_repository_key()
         connect_signals()
+        email_changed.connect(follow_email_change, dispatch_uid="viewbait-follow-email-change")

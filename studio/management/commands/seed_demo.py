@@ -15,7 +15,7 @@ from generation import catalog
 from generation.services import execute_job, submit_job
 from studio.job_types.generate import GenerateThumbnails
 from studio.models import Face, Palette, Project, Style, Thumbnail
-from studio.services import do_create_face
+from studio.services import do_create_face, do_update_project
 from studio.style_previews import ensure_preview
 
 FACE_PHOTO = Path(settings.BASE_DIR) / "tests" / "fixtures" / "face-eileen-collins.jpg"
@@ -123,7 +123,7 @@ class Command(BaseCommand):
             face = do_create_face(owner=user, name="Eileen", files=[photo])
         projects = [Project.objects.get_or_create(owner=user, name=n)[0] for n in PROJECTS]
         # One shared project, so the library shows a share link and its public page has a gallery.
-        Project.objects.filter(pk=projects[0].pk).update(share_mode=Project.ShareMode.ALL)
+        do_update_project(project=projects[0], share_mode=Project.ShareMode.ALL)
         job_type = GenerateThumbnails()
         local = catalog.get_model(catalog.LOCAL)
         # Rendered right here (execute_job below); the message each submit also sends finds the
