@@ -17,6 +17,7 @@
   let posting = 0;
   const held = [];
   const refreshing = new Set();
+  const refreshAgain = new Set();  // asked for while a refresh was in flight
 
   function card(id) { return document.getElementById("job-" + id); }
 
@@ -40,8 +41,15 @@
   }
 
   function refreshCard(id) {
-    // One refresh per card at a time: two finished cards would add the thumbnails twice.
-    if (!window.htmx || !card(id) || refreshing.has(id)) return;
+    // One refresh per card at a time: two finished cards would add the thumbnails twice. A
+    // refresh asked for while one is in flight runs after it: the one in flight may have been
+    // asked while the job still ran (the socket's catch-up on connecting), and its answer would
+    // otherwise leave a finished job's card showing "running" for good.
+    if (!window.htmx || !card(id)) return;
+    if (refreshing.has(id)) {
+      refreshAgain.add(id);
+      return;
+    }
     refreshing.add(id);
     htmx.ajax("GET", "/studio/jobs/" + id, { target: "#job-" + id, swap: "outerHTML" })
       .then(() => {
@@ -51,7 +59,10 @@
           reveal(el);
         }
       })
-      .finally(() => refreshing.delete(id));
+      .finally(() => {
+        refreshing.delete(id);
+        if (refreshAgain.delete(id)) refreshCard(id);
+      });
   }
 
   function apply(job) {
