@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
 from generation.models import Job, JobEvent
@@ -22,6 +24,14 @@ class JobEventInline(admin.TabularInline):
         return False
 
 
+def breakable(text: str) -> str:
+    """`text` (escaped) with line-break opportunities after "_" and "." and before "@", so a
+    narrow column wraps "generate_thumbnails" and "demo@viewbait.local" between their parts
+    rather than inside a word."""
+    parts = re.split(r"(?<=[_.])|(?=@)", text)
+    return format_html_join(mark_safe("<wbr>"), "{}", ((part,) for part in parts))
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     # Compact columns so the list fits a laptop screen beside the admin's navigation sidebar
@@ -30,12 +40,12 @@ class JobAdmin(admin.ModelAdmin):
     # of an unfinished job, units as "ok/failed of total", a short date.
     list_display = [
         "short_id",
-        "user__email",
+        "creator",
         "type_and_model",
         "status_summary",
         "cost",
         "units_summary",
-        "error_code",
+        "failure_code",
         "created",
     ]
     list_display_links = ["short_id"]
@@ -55,11 +65,19 @@ class JobAdmin(admin.ModelAdmin):
     def short_id(self, job: Job) -> str:
         return str(job.id).split("-")[0]
 
+    @admin.display(description="Creator", ordering="user__email")
+    def creator(self, job: Job) -> str:
+        return breakable(job.user.email)
+
     @admin.display(description="Type, model", ordering="type")
     def type_and_model(self, job: Job) -> str:
         if not job.model:
-            return job.type
-        return format_html("{}<br><small>{}</small>", job.type, job.model)
+            return breakable(job.type)
+        return format_html("{}<br><small>{}</small>", breakable(job.type), job.model)
+
+    @admin.display(description="Error code", ordering="error_code")
+    def failure_code(self, job: Job) -> str:
+        return breakable(job.error_code) if job.error_code else "-"
 
     @admin.display(description="Status", ordering="status")
     def status_summary(self, job: Job) -> str:

@@ -444,7 +444,7 @@ def test_the_admin_job_list_fits_beside_the_sidebar_and_filters(live_server: Any
         assert sizes[0] <= sizes[1] + 1, sizes
         text = page.locator("#result_list").inner_text()
         assert "a.rather.long.creator.address@example.com" in text
-        assert "Running 40%" in text and "2/1 of 4" in text
+        assert "Running 40%" in text and "2/1 of 4" in text and "provider_unavailable" in text
 
 
 def test_page_messages_float_and_go_away(live_server: Any) -> None:
