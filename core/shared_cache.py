@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.core.cache import caches
@@ -47,8 +48,17 @@ def _family(namespace: str) -> str:
     return head if tail.isdigit() else namespace
 
 
-# The values read so far in the current request: {namespace: value}; None outside a request.
+# The values read so far in the current request: {namespace: value, or a _Miss when `warm`
+# found none}; None outside a request.
 _request_memo: ContextVar[dict[str, Any] | None] = ContextVar("shared_cache_memo", default=None)
+
+
+@dataclass(frozen=True)
+class _Miss:
+    """`warm` found no current value: `cached` loads it without asking the cache again, storing
+    it under `token` (the version token `warm` read, None when there was none)."""
+
+    token: str | None
 
 
 @contextmanager
@@ -87,6 +97,8 @@ def warm(*namespaces: str) -> None:
     if memo is None or not in_use():
         return
     wanted = [ns for ns in namespaces if ns not in memo]
+    if not wanted:
+        return
     try:
         found = caches[CACHE_ALIAS].get_many([key for ns in wanted for key in _keys(ns)])
     except Exception:
@@ -97,6 +109,8 @@ def warm(*namespaces: str) -> None:
         if value is not _MISSING:
             _stats[_family(namespace), "hits"] += 1
             memo[namespace] = value
+        else:  # a later warm skips it, and `cached` loads it with no second read
+            memo[namespace] = _Miss(found.get(_keys(namespace)[0]))
 
 
 def cached(
@@ -113,17 +127,23 @@ def cached(
     if not in_use():
         return load()
     memo = _request_memo.get()
-    if memo is not None and namespace in memo and (valid is None or valid(memo[namespace])):
-        return memo[namespace]  # type: ignore[no-any-return]
+    known: Any = memo.get(namespace, _MISSING) if memo is not None else _MISSING
+    fresh = known is not _MISSING and not isinstance(known, _Miss)
+    if fresh and (valid is None or valid(known)):
+        return known  # type: ignore[no-any-return]
     cache = caches[CACHE_ALIAS]
     family = _family(namespace)
     version_key, data_key = _keys(namespace)
+    value: Any
     try:
-        found = cache.get_many([version_key, data_key])
-        value = _current(namespace, found)
-        if value is not _MISSING and valid is not None and not valid(value):
-            value = _MISSING
-        token = found.get(version_key)
+        if isinstance(known, _Miss):  # read by this request's warm: nothing current
+            value, token = _MISSING, known.token
+        else:
+            found = cache.get_many([version_key, data_key])
+            value = _current(namespace, found)
+            if value is not _MISSING and valid is not None and not valid(value):
+                value = _MISSING
+            token = found.get(version_key)
         if value is _MISSING and token is None:
             token = secrets.token_hex(6)
             if not cache.add(version_key, token, None):

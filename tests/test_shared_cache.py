@@ -305,3 +305,28 @@ def face_chip(client: JSONClient, face: Face) -> str:
     )
     assert match, html[:200]
     return match[0]
+
+
+def test_a_miss_found_by_warm_is_loaded_without_reading_the_cache_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A namespace `warm` found missing (e.g. the credits an earlier generate invalidated) is
+    neither asked for again by a later `warm` in the request nor read again by `cached`: one
+    read, then the load and the store. It is then current for the next request."""
+    cache = caches["default"]
+    reads: list[list[str]] = []
+    real = cache.get_many
+
+    def counting(keys: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.append(list(keys))
+        return real(keys, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "get_many", counting)
+    namespace = f"test:miss:{time.monotonic_ns()}"
+    with shared_cache.request_scope():
+        shared_cache.warm(namespace)
+        shared_cache.warm(namespace)
+        assert shared_cache.cached(namespace, lambda: "loaded", timeout=60) == "loaded"
+    assert len(reads) == 1, reads
+    with shared_cache.request_scope():
+        assert shared_cache.cached(namespace, lambda: "again", timeout=60) == "loaded"
