@@ -476,3 +476,68 @@ def test_page_messages_float_and_go_away(live_server: Any) -> None:
             expect(toast).to_have_count(0)
         finally:
             browser.close()
+
+
+# A stand-in for the browser's WebSocket (the live server speaks no websocket): studio.js
+# connects to it as usual, and the test fires its "open" and "message" events.
+FAKE_SOCKET = """
+window.__sockets = [];
+window.WebSocket = class extends EventTarget {
+  constructor(url) { super(); this.url = url; window.__sockets.push(this); }
+  send() {}
+  close() {}
+};
+window.__jobEvent = (job) => window.__sockets[0].dispatchEvent(
+  new MessageEvent("message", { data: JSON.stringify({ type: "job.updated", job: job }) }));
+"""
+
+
+def test_a_job_that_finishes_while_its_card_loads_ends_shown_finished(live_server: Any) -> None:
+    """studio.js: a card refresh asked for while another is in flight runs after it. The
+    first refresh (a running job's event) is answered with the running card only after the
+    "finished" event arrived; the card must still end finished, not "running" for good (the
+    race behind a CI flake of test_edit_a_thumbnail_from_its_large_view)."""
+    from playwright.sync_api import expect
+
+    owner = make_user("race@example.com")
+    job = finished_generate_job(owner, "Racing", "running", stage="rendering", progress=40)
+    held: list[tuple[Any, Any]] = []
+    requests: list[str] = []
+
+    def card_request(route: Any) -> None:
+        requests.append(route.request.url)
+        if len(requests) == 1:  # the running card, answered later
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    def finish() -> None:  # Playwright's thread may not use the ORM
+        try:
+            Job.objects.filter(pk=job.pk).update(
+                status="succeeded", stage="succeeded", progress=100
+            )
+        finally:
+            connection.close()
+
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.add_init_script(FAKE_SOCKET)
+        page.route(f"**/studio/jobs/{job.pk}", card_request)
+        page.goto(f"{live_server.url}/studio/")
+        page.evaluate("() => window.__sockets[0].dispatchEvent(new Event('open'))")
+        event = {"id": str(job.pk), "stage": "rendering", "progress": 40}
+        page.evaluate("job => window.__jobEvent(job)", {**event, "status": "running"})
+        while not held:
+            page.wait_for_timeout(20)
+        worker = threading.Thread(target=finish)
+        worker.start()
+        worker.join()
+        page.evaluate(
+            "job => window.__jobEvent(job)",
+            {**event, "status": "succeeded", "stage": "succeeded", "progress": 100},
+        )
+        route, running_card = held[0]
+        route.fulfill(response=running_card)
+        expect(page.locator(f"article#job-{job.pk}")).to_have_attribute(
+            "data-status", "succeeded", timeout=5000
+        )
+    assert len(requests) == 2, requests
