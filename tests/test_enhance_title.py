@@ -76,6 +76,18 @@ def test_rewriter_is_short_concrete_and_deterministic() -> None:
         # A duration keeps what it is about
         ("We Built a House in 7 Days", {}, "A HOUSE IN 7 DAYS"),
         ("Why I Left Google After Ten Years", {}, "LEFT GOOGLE AFTER 10 YEARS"),
+        # Too many words: the article goes, never the unit ("A TINY HOUSE IN 7")
+        ("How I Built a Tiny House in 7 Days", {}, "TINY HOUSE IN 7 DAYS"),
+        # The task verb goes when the subject starts the title; a price keeps what it buys
+        ("Learn Python in 30 Minutes", {}, "Python in 30 Minutes"),
+        ("Building a Gaming PC for Under $500", {}, "GAMING PC UNDER $500"),
+        # "AM" is not one of the 2 words after the time; a model number keeps its name
+        ("My 5:00 AM Morning Routine", {}, "5:00 AM MORNING ROUTINE"),
+        ("iPhone 17 Pro vs Pixel 10: Which Camera Wins?", {}, "IPHONE 17 PRO VS PIXEL 10"),
+        # A whole set is the phrase, with its place
+        ("We Tried Every Pizza in New York", {}, "EVERY PIZZA IN NEW YORK"),
+        ("Ranking Every Taylor Swift Album", {}, "EVERY TAYLOR SWIFT ALBUM"),
+        ("How to Make Perfect Ramen at Home", {}, "Perfect Ramen"),
     ],
 )
 def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: str) -> None:
@@ -110,6 +122,11 @@ def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: st
         ("Drawing Every Day for 365 Days", r"(?i)day for"),
         ("I Ran Every Day for a Year", r"(?i)\bfor$|^year:"),
         ("I Tried 100 Coffee Shops: Only 1 Was Worth It", r"WORTH$"),  # "it" is no dangling word
+        # A number cut from its unit, a name cut from its number, a verb left hanging
+        ("How I Built a Tiny House in 7 Days", r"\b7$"),
+        ("iPhone 17 Pro vs Pixel 10: Which Camera Wins?", r"^17|PIXEL$"),
+        ("10 Mistakes Every New Photographer Makes", r"MAKES"),
+        ("Building a Gaming PC for Under $500", r"^BUILDING:|^UNDER \$500$"),
     ],
 )
 def test_rewrites_keep_phrases_whole_and_ask_about_things(title: str, nonsense: str) -> None:

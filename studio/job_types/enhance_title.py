@@ -119,6 +119,7 @@ TRAILING_VERBS = frozenset(
 QUALIFIERS = frozenset({"only", "just", "every", "all", "over", "under", "top", "best", "worst"})
 # Words that name what a number counts when they come before it: "Day 100", "Part 2".
 COUNTED = frozenset({"day", "week", "month", "year", "part", "episode", "ep", "level", "round"})
+ARTICLES = frozenset({"a", "an", "the"})
 SMALL_WORDS = frozenset({"a", "an", "the", "of", "in", "on", "at", "to", "for", "and", "or", "vs"})
 UNITS = {
     word: value
@@ -146,11 +147,25 @@ DURATIONS = frozenset(
 )
 LINKS = frozenset({"like", "as"})  # "Like a Medieval Peasant" is a comparison, not a phrase
 DURATION_PREPOSITIONS = frozenset({"in", "after", "for", "under", "within"})
+# Verbs a title starts with that name the task, not the topic: "Learn Python in 30 Minutes" is
+# about "Python in 30 Minutes", "How to Make Perfect Ramen" about "Perfect Ramen".
+IMPERATIVES = frozenset(
+    _words(
+        """learn make build cook bake fix master speak draw paint start grow lose gain save earn
+    play write read clean train become get"""
+    )
+)
+# "Every Pizza in New York", "All Taylor Swift Albums": a whole set is the phrase.
+EVERY = frozenset({"every", "all"})
+PHRASE_PREPOSITIONS = frozenset({"in", "on", "at", "of", "from"})
 EDGE_PUNCTUATION = "\"'\u201c\u201d\u2018\u2019()[]{}.,;:!?\u2026\u2013\u2014|/*#"
 
 ANGLES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("compare", re.compile(r"\b(vs\.?|versus|compared?|cheap\b.*\bexpensive)\b")),
-    ("verdict", re.compile(r"\b(review|worth|honest|tested|tried|testing|ranked|ranking|rated)\b")),
+    (
+        "verdict",  # a price asks whether it was worth it too: "Gaming PC Under $500"
+        re.compile(r"\b(review|worth|honest|tested|tried|testing|ranked|ranking|rated)\b|[$€£]\d"),
+    ),
     ("challenge", re.compile(r"\b(survived?|challenge|lasted|spent|lived|hours?|days?|weeks?)\b")),
     ("mistake", re.compile(r"\b(mistakes?|wrong|avoid|stop|never|don'?t)\b")),
     (
@@ -288,13 +303,15 @@ def number_phrase(tokens: list[str], title_case: bool) -> list[str]:
         folded = before.casefold()
         if before and (folded in QUALIFIERS or folded in COUNTED or _name_like(before, title_case)):
             phrase.insert(0, before)
-        for follower in tokens[i + 1 : i + 3]:
-            if ":" in token and follower.casefold() in ("am", "pm"):
-                phrase.append(follower)  # "5:00 AM": "am" is no stop word here
+        content = 0
+        for follower in tokens[i + 1 : i + 4]:
+            if ":" in token and follower.casefold() in ("am", "pm") and len(phrase) == 1:
+                phrase.append(follower)  # "5:00 AM": no stop word here, nor one of the 2 words
                 continue
-            if _is_number(follower) or follower.casefold() in STOPWORDS:
+            if content == 2 or _is_number(follower) or follower.casefold() in STOPWORDS:
                 break
             phrase.append(follower)
+            content += 1
             if follower.casefold() in DURATIONS:
                 break  # "30 Days", not "30 Days Living"
         duration = len(phrase) > 1 and phrase[-1].casefold() in DURATIONS
@@ -306,6 +323,14 @@ def number_phrase(tokens: list[str], title_case: bool) -> list[str]:
             # duration ("Every Day for 365 Days").
             if start > 0 and subject and subject[-1].casefold() not in DURATIONS:
                 return [*subject, before, *phrase]
+            if start == 0 and len(subject) == 2 and subject[0].casefold() in IMPERATIVES:
+                return [subject[1], before, *phrase]  # "Python in 30 Minutes"
+        if len(phrase) == 2 and folded in ("under", "over") and token[:1] in "$€£":
+            # "Building a Gaming PC for Under $500" -> "Gaming PC Under $500"
+            end = i - 2 if i >= 2 and tokens[i - 2].casefold() in ("for", "at") else i - 1
+            subject = [t for t in _subject_before(tokens[:end]) if t.casefold() not in ARTICLES]
+            if len(subject) == 2:  # a thing ("Gaming PC"), not a verb ("built for under")
+                return [*subject, *phrase]
         return phrase
     return []
 
@@ -326,11 +351,44 @@ def _subject_before(tokens: list[str]) -> list[str]:
     return subject
 
 
+def every_phrase(tokens: list[str]) -> list[str]:
+    """ "Every"/"All" with up to 3 content words after it and, within MAX_WORDS, a place or
+    kind after "in", "on", "at", "of" or "from": "We Tried Every Pizza in New York" -> "Every
+    Pizza in New York", "Ranking Every Taylor Swift Album" -> "Every Taylor Swift Album"; []
+    without one, or with fewer than 2 content words ("Every Day")."""
+    for i, token in enumerate(tokens):
+        if token.casefold() not in EVERY:
+            continue
+        phrase = [token]
+        j = i + 1
+        while j < len(tokens) and len(phrase) < 4 and tokens[j].casefold() not in STOPWORDS:
+            phrase.append(tokens[j])
+            j += 1
+        if j + 1 < len(tokens) and tokens[j].casefold() in PHRASE_PREPOSITIONS:
+            place = []
+            for follower in tokens[j + 1 : j + 3]:
+                if follower.casefold() in STOPWORDS:
+                    break
+                place.append(follower)
+            if place and len(phrase) + 1 + len(place) <= MAX_WORDS:
+                phrase += [tokens[j], *place]
+        while phrase[-1].casefold() in TRAILING_VERBS:
+            phrase.pop()  # "Every New Photographer Makes"
+        content = [t for t in phrase[1:] if t.casefold() not in PHRASE_PREPOSITIONS]
+        return phrase if len(content) >= 2 else []
+    return []
+
+
 def compare_phrase(tokens: list[str]) -> list[str]:
     """ "A vs B" with up to 2 words on each side, or [] without "vs"/"versus"."""
     for i, token in enumerate(tokens):
         if token.casefold() in ("vs", "versus") and 0 < i < len(tokens) - 1:
             left = [t for t in tokens[max(0, i - 2) : i] if t.casefold() not in STOPWORDS]
+            # "iPhone 17 Pro vs ...": the number belongs to the name before it
+            if len(left) == 2 and _is_number(left[0]) and i >= 3:
+                name = tokens[i - 3]
+                if name.casefold() not in STOPWORDS and not _is_number(name):
+                    left.insert(0, name)
             right = []
             for t in tokens[i + 1 : i + 3]:
                 if t.casefold() in STOPWORDS:
@@ -417,8 +475,16 @@ def _case(text: str, upper: bool) -> str:
 def _fit(words: list[str], limit: int = MAX_WORDS) -> str:
     """At most `limit` words and MAX_CHARS characters, never ending on a word that needs one
     after it (DANGLING: "I Ran Every Day for" of "I Ran Every Day for a Year"; "Worth It" and
-    "Tells You" keep their last word)."""
-    kept = words[:limit]
+    "Tells You" keep their last word). A leading article goes first when the words are too many
+    ("A Tiny House in 7 Days" -> "Tiny House in 7 Days", not "A Tiny House in 7"); "vs" is not
+    counted (COUNTED_OUT)."""
+    if _count(words) > limit and len(words) > 1 and words[0].casefold() in ARTICLES:
+        words = words[1:]
+    kept: list[str] = []
+    for word in words:
+        if _count([*kept, word]) > limit:
+            break
+        kept.append(word)
     while len(kept) > 1 and _bare(kept[-1]) in DANGLING:
         kept = kept[:-1]
     text = " ".join(kept)
@@ -427,11 +493,20 @@ def _fit(words: list[str], limit: int = MAX_WORDS) -> str:
     return text[:MAX_CHARS].rstrip(" :,-")
 
 
+# Connectors too small to count as a word to read: "IPHONE 17 PRO VS PIXEL 10" is 5 words.
+COUNTED_OUT = frozenset({"vs", "vs."})
+
+
+def _count(words: list[str]) -> int:
+    """Words to read, without COUNTED_OUT."""
+    return sum(word.casefold() not in COUNTED_OUT for word in words)
+
+
 def _fits(text: str) -> bool:
     """Within the word limit (one more word when split into headline and sub-line) and
     MAX_CHARS."""
     limit = MAX_WORDS + 1 if ":" in text else MAX_WORDS
-    return 0 < len(text.split()) <= limit and len(text) <= MAX_CHARS
+    return 0 < _count(text.split()) <= limit and len(text) <= MAX_CHARS
 
 
 def angle_of(title: str) -> str:
@@ -478,7 +553,8 @@ EMOTION_REASON = "Its punctuation matches the {emotion} expression: face and tex
 
 def _headline_worthy(phrase: list[str], title_case: bool) -> bool:
     """Two words or more, or a name ("Minecraft"): what can stand as a headline."""
-    return len(phrase) > 1 or any(_name_like(t, title_case) for t in phrase)
+    words = [t for t in phrase if t.casefold() not in ARTICLES]
+    return len(words) > 1 or any(_name_like(t, title_case) for t in words)
 
 
 def _whole(phrase: list[str]) -> str:
@@ -525,6 +601,11 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     rest = [kept for run in runs if (kept := [t for t in run if t not in numeral])]
     rest.sort(key=lambda run: -min(3, len(run)))
     topic = core_phrase(rest[0]) if rest else []
+    if len(topic) >= 3 and topic[0].casefold() in IMPERATIVES:
+        topic = topic[1:]  # "How to Make Perfect Ramen" -> "Perfect Ramen"
+    whole_set = every_phrase(tokens)
+    if whole_set and not set(whole_set) & set(numeral):
+        topic = whole_set
     other = rest[1][:3] if len(rest) > 1 else []
     educational = bool(EDUCATIONAL.search(title.casefold()))
     upper = not educational and style_slug not in CALM_STYLES
@@ -539,7 +620,9 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     first = _fit(key)
     number = next((t for t in key if _is_number(t)), None)
     if number:
-        candidates.append((first, NUMERAL_REASON.format(number=number, words=len(first.split()))))
+        candidates.append(
+            (first, NUMERAL_REASON.format(number=number, words=_count(first.split())))
+        )
     else:
         reason = SHORT_REASON.format(words=len(first.split()), original=len(title.split()))
         candidates.append((first, reason))
