@@ -21,7 +21,10 @@ deterministic rule-based rewriter built on these published findings:
   thumbnail text at 3-5 words, with each word beyond 7 costing about 8% CTR
   (thumbnailcreator.com, "How Much Text Is Too Much on a Thumbnail?") and keep the main topic to
   about 2 words (tubics help centre, "Elements of high-performing thumbnails"). Rule: at most
-  MAX_WORDS (5) words, a headline of the title's key words.
+  MAX_WORDS (5) words ("vs" not counted), a headline of the title's key words, each phrase kept
+  whole: a number with its unit ("Tiny House in 7 Days"), a model number with its name ("iPhone
+  17 Pro vs Pixel 10"), a whole set with its place ("Every Pizza in New York"); a leading
+  article or task verb ("Learn", "Make") goes before any of those words does.
 - Concrete numbers, as digits: in A/B-tested headlines, at least one Arabic integer raised
   click-through by 3.6% at the Washington Post (7,371 experiments) and 5.2% at Upworthy (22,664
   experiments), while written-out numbers ("three") did not have the effect ("News is better
