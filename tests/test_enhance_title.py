@@ -68,6 +68,7 @@ def test_rewriter_is_short_concrete_and_deterministic() -> None:
         ("my honest review of the cheapest gaming laptop", {}, "WORTH IT?"),
         ("We spent twenty-four hours in a tiny hotel room", {"emotion": "excited"}, "24 HOURS!"),
         ("We Survived 24 Hours in the Desert", {}, "24 HOURS: DID WE MAKE IT?"),  # not "I"
+        ("What Happens If You Don't Sleep for 3 Days", {}, "3 DAYS: COULD YOU DO IT?"),
         ("Why nobody talks about this trick", {"style_slug": "minimal"}, "The Truth About This"),
         ("Minecraft Hardcore: Day 100", {}, "DAY 100"),  # what the number counts
         ("Tiny house tour: built for under $5000", {}, "TINY HOUSE TOUR: UNDER $5000"),
@@ -83,7 +84,10 @@ def test_rewriter_is_short_concrete_and_deterministic() -> None:
         ("Building a Gaming PC for Under $500", {}, "GAMING PC UNDER $500"),
         # "AM" is not one of the 2 words after the time; a model number keeps its name
         ("My 5:00 AM Morning Routine", {}, "5:00 AM MORNING ROUTINE"),
-        ("iPhone 17 Pro vs Pixel 10: Which Camera Wins?", {}, "IPHONE 17 PRO VS PIXEL 10"),
+        # ... and a name written "iPhone" stays so in capitals
+        ("iPhone 17 Pro vs Pixel 10: Which Camera Wins?", {}, "iPhone 17 PRO VS PIXEL 10"),
+        # Without a phrase of 2 words, the title's end, where its topic is
+        ("Why I Quit My Job at Google", {}, "QUIT MY JOB AT GOOGLE"),
         # A whole set is the phrase, with its place
         ("We Tried Every Pizza in New York", {}, "EVERY PIZZA IN NEW YORK"),
         ("Ranking Every Taylor Swift Album", {}, "EVERY TAYLOR SWIFT ALBUM"),
@@ -124,7 +128,10 @@ def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: st
         ("I Tried 100 Coffee Shops: Only 1 Was Worth It", r"WORTH$"),  # "it" is no dangling word
         # A number cut from its unit, a name cut from its number, a verb left hanging
         ("How I Built a Tiny House in 7 Days", r"\b7$"),
-        ("iPhone 17 Pro vs Pixel 10: Which Camera Wins?", r"^17|PIXEL$"),
+        ("iPhone 17 Pro vs Pixel 10: Which Camera Wins?", r"^17|PIXEL$|IPHONE"),
+        ("Why I Quit My Job at Google", r"^WHY I QUIT MY JOB$"),
+        # A sub-line never ends on a question word: "HERE'S WHAT HAPPENED WHEN"
+        ("I Survived 100 Days in Minecraft: Here's What Happened When the Dragon Came", r"WHEN$"),
         ("10 Mistakes Every New Photographer Makes", r"MAKES"),
         ("Building a Gaming PC for Under $500", r"^BUILDING:|^UNDER \$500$"),
     ],
@@ -280,3 +287,11 @@ def test_gemini_structured_output_is_cleaned_and_cached(
     )
     assert again["cached"] is True and again["cost"] == 0
     assert len(gemini_settings.generate_requests()) == 1
+
+
+def test_the_reason_says_where_the_number_is() -> None:
+    """ "Leads with the number" only when it does ("iPhone 17 Pro vs ..." keeps it inside)."""
+    leading = rewrite("I Tried 100 Coffee Shops")[0]
+    inside = rewrite("iPhone 17 Pro vs Pixel 10: Which Camera Wins?")[0]
+    assert leading["reason"].startswith("Leads with the number 100")
+    assert inside["reason"].startswith("Keeps the number 17")

@@ -108,7 +108,8 @@ STOPWORDS = frozenset(
 DANGLING = frozenset(
     _words(
         """a an the of to in on at for and or but so with from by about into over under after
-    before as if than then my our your his her their this that these those every vs"""
+    before as if than then my our your his her their this that these those every vs when where
+    why what who how which while because until unless"""
     )
 )
 # Words a sub-line can drop without losing its meaning ("Only 1 Was Worth It" -> "Only 1 Worth
@@ -449,6 +450,16 @@ def core_phrase(run: list[str]) -> list[str]:
     return tail
 
 
+def _tail(tokens: list[str]) -> list[str]:
+    """The last MAX_WORDS words without the stop words that start them: English titles end on
+    their topic ("Why I Quit My Job at Google" -> "Quit My Job at Google", not "Why I Quit My
+    Job")."""
+    tail = tokens[-MAX_WORDS:]
+    while len(tail) > 2 and tail[0].casefold() in STOPWORDS:
+        tail = tail[1:]
+    return tail
+
+
 def _split(title: str) -> tuple[str, str]:
     """Headline and sub-line. As in the renderer (studio.prompts.split_title) only ": " (colon
     and space) splits at a colon: "My 5:00 AM Routine" is one headline."""
@@ -461,8 +472,13 @@ def _split(title: str) -> tuple[str, str]:
 
 
 def _case(text: str, upper: bool) -> str:
+    """ALL CAPS or Title Case; names written with a small first letter and a capital inside
+    ("iPhone", "eBay", "iOS") stay as written either way."""
     if upper:
-        return text.upper()
+        return " ".join(
+            word if word[:1].islower() and any(ch.isupper() for ch in word[1:]) else word.upper()
+            for word in text.split(" ")
+        )
     words = text.split()
     out = []
     for i, word in enumerate(words):
@@ -536,6 +552,10 @@ def _punctuation(emotion: str) -> str | None:
 
 NUMERAL_REASON = (
     "Leads with the number {number} in digits, in {words} words: headlines with a numeral drew "
+    "more clicks in Washington Post and Upworthy A/B tests."
+)
+NUMBER_INSIDE_REASON = (
+    "Keeps the number {number} in digits, in {words} words: headlines with a numeral drew "
     "more clicks in Washington Post and Upworthy A/B tests."
 )
 SHORT_REASON = (
@@ -619,13 +639,12 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     # 1. Short and concrete: the number-led phrase, else the title's key phrase.
     # One word ("Truth" of "The Truth: What Nobody Tells You") is not a headline: the whole
     # headline then.
-    key = numeral or (topic if len(topic) > 1 else []) or tokens[:MAX_WORDS]
+    key = numeral or (topic if len(topic) > 1 else []) or _tail(tokens)
     first = _fit(key)
     number = next((t for t in key if _is_number(t)), None)
     if number:
-        candidates.append(
-            (first, NUMERAL_REASON.format(number=number, words=_count(first.split())))
-        )
+        said = NUMERAL_REASON if _is_number(first.split()[0]) else NUMBER_INSIDE_REASON
+        candidates.append((first, said.format(number=number, words=_count(first.split()))))
     else:
         reason = SHORT_REASON.format(words=len(first.split()), original=len(title.split()))
         candidates.append((first, reason))
@@ -638,7 +657,13 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         phrase = numeral[-2:]  # "7 Days: Did We Make It?", not "A House in 7 Days: ..."
     lead = _whole(phrase)
     we = re.search(r"\b(we|us|our)\b", title.casefold()) is not None
-    made_it = "Did We Make It?" if we else "Did I Make It?"
+    folded_title = title.casefold()
+    i = re.search(r"\b(i|i'm|i've|me|my)\b", folded_title) is not None
+    you = re.search(r"\b(you|your)\b", folded_title) is not None
+    # The question speaks as the title does: a title about "you" never claims "I" did it.
+    made_it = (
+        "Did We Make It?" if we else ("Could You Do It?" if you and not i else "Did I Make It?")
+    )
     # "The Truth About" needs a thing to be about: a phrase the title puts a determiner before
     # ("this budgeting trick"), not a verb phrase ("The Truth About Finally Cleaned").
     # Nor a truth about the truth ("The Truth: What Nobody Tells You").
@@ -665,7 +690,7 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     hook, fallback = hooks[angle]
     if not other and angle == "question":
         hook = fallback or hook
-    if not _headline_worthy(lead.split(), title_case):
+    if angle not in ("plain", "mistake") and not _headline_worthy(lead.split(), title_case):
         hook = ""  # "Year: Did I Make It?" leads with a lone word: the plain question instead
     gap = hook if hook and _fits(hook) else fallback
     if gap:
