@@ -475,6 +475,7 @@ def test_a_model_the_plan_does_not_allow_is_403_and_hidden_from_the_form(
     html = owner_client.get("/studio/").content.decode()
     assert 'value="gemini-3-pro-image"' not in html
     assert 'name="model"' in html and "Offline renderer." not in html
+    assert "instructions-hint" not in html and "expression-hint" not in html
     set_plan(owner, "pro")
     html = owner_client.get("/studio/").content.decode()
     assert 'value="gemini-3-pro-image"' in html

@@ -202,6 +202,9 @@ def test_studio_form_has_every_field_and_names_the_plan_behind_locked_options(
     # Offline (no GEMINI_API_KEY) there is no model to pick, and the page says what a key adds.
     assert 'name="model"' not in html
     assert "Offline renderer." in html and "GEMINI_API_KEY" in html
+    # ... and beside the fields the offline renderer does not follow, what it does with them
+    assert 'id="instructions-hint">Offline, these are saved' in html
+    assert 'id="expression-hint">Offline, your photo is used as it is' in html
     assert re.search(r'<option value="2K" data-cost="2" disabled>2K · Starter</option>', html)
     assert re.search(r'<option value="4K" data-cost="4" disabled>4K · Advanced</option>', html)
     assert re.search(r'<option value="9:16" disabled >9:16 · Starter</option>', html)
