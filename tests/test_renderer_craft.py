@@ -551,3 +551,26 @@ def test_each_variation_of_a_job_gets_its_own_index() -> None:
     specs = [render_spec({"title": "A: B"}, seed=9, variation=index) for index in range(3)]
     assert [spec.variation for spec in specs] == [0, 1, 2]
     assert (specs[0].title, specs[0].subtitle) == ("A", "B")
+
+
+@pytest.mark.parametrize("ratio", ["1:1", "4:5", "9:16"])
+def test_the_minimal_disc_stays_clear_of_the_title_above_the_face(ratio: str, monkeypatch) -> None:
+    """With the title above the face, the minimal style's disc goes below the title: type
+    half on a dark disc and half off it read as two words (a creator's walk-through)."""
+    discs: list[tuple[float, float, float, float]] = []
+    fill = local._fill
+
+    def spy(image: Image.Image, colour: Any, **shapes: Any) -> None:
+        discs.extend(e for e in shapes.get("ellipses", ()) if e[2] - e[0] > image.height * 0.3)
+        fill(image, colour, **shapes)
+
+    monkeypatch.setattr(local, "_fill", spy)
+    rendered = render(
+        ratio, images=[face()], title="Learn Python in 30 Minutes", style_key="minimal"
+    )
+    assert len(discs) == 1
+    top = discs[0][1]
+    for run in rendered.texts:
+        box = run.mask.getbbox()
+        assert box is not None
+        assert run.corner[1] + box[3] <= top, (ratio, run.kind, run.corner, box, discs[0])

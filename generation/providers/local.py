@@ -405,6 +405,7 @@ class _Scene:
     faces: bool
     landscape: bool
     rng: random.Random
+    text_box: tuple[int, int, int, int] | None = None  # where the text may go (None: no text)
 
 
 def _no_colour(pal: _Palette) -> RGB | None:
@@ -480,6 +481,8 @@ def _minimal_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
         if scene.faces
         else (width * (0.2 if scene.focus[0] < width * 0.45 else 0.8), height * 0.42)
     )
+    if scene.faces:  # text-only layouts already leave the disc the side the text leaves free
+        x, y = _clear_of(scene.text_box, (x, y), radius, margin=height * 0.03)
     disc = (x - radius, y - radius, x + radius, y + radius)
     _glow(
         image, (x + radius * 0.06, y + radius * 0.1), radius * 1.15, _shade(pal.light, 0.35), 0.45
@@ -491,6 +494,33 @@ def _minimal_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
         for cx in (width * 0.05 + k * dot * 3.2 for k in range(3))
     )
     _fill(image, pal.accent, ellipses=dots)
+
+
+def _clear_of(
+    box: tuple[int, int, int, int] | None,
+    centre: tuple[float, float],
+    radius: float,
+    *,
+    margin: float,
+) -> tuple[float, float]:
+    """The centre (x, y, px) of a disc of `radius` px moved away from the text box, along the
+    axis that separates them, until it is `margin` px clear of it: type half on a dark disc
+    and half off it reads as two words. The disc may then run off the frame's edge."""
+    if box is None:
+        return centre
+    x, y = centre
+    left, top, right, bottom = box
+    if columns_overlap := (x + radius + margin > left and x - radius - margin < right):
+        if y >= bottom and y - radius - margin < bottom:  # the text is above
+            return x, bottom + radius + margin
+        if y <= top and y + radius + margin > top:  # below
+            return x, top - radius - margin
+    if columns_overlap and top - margin < y < bottom + margin:  # beside
+        if x >= right:
+            return max(x, right + radius + margin), y
+        if x <= left:
+            return min(x, left - radius - margin), y
+    return x, y
 
 
 def _retro_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
@@ -1826,6 +1856,7 @@ class LocalRenderer:
             faces=bool(people),
             landscape=width / height >= 1.2,
             rng=random.Random(spec.seed),
+            text_box=layout.text_box if spec.title.strip() or spec.subtitle.strip() else None,
         )
         # Painted at the output size (4K backgrounds are drawn at 4K, not scaled up).
         # The shares of the drawing reported as each part is done (request.progress): the
