@@ -503,23 +503,19 @@ def _clear_of(
     *,
     margin: float,
 ) -> tuple[float, float]:
-    """The centre (x, y, px) of a disc of `radius` px moved away from the text box, along the
-    axis that separates them, until it is `margin` px clear of it: type half on a dark disc
-    and half off it reads as two words. The disc may then run off the frame's edge."""
+    """The centre (x, y, px) of a disc of `radius` px moved down (or up) until it is `margin` px
+    clear of a text box above (or below) it: type half on a dark disc and half off it reads as
+    two words. The disc may then run off the frame's edge. Text beside the disc is left alone
+    (its box is wider than its words, and the disc is behind the face)."""
     if box is None:
         return centre
     x, y = centre
     left, top, right, bottom = box
-    if columns_overlap := (x + radius + margin > left and x - radius - margin < right):
+    if x + radius + margin > left and x - radius - margin < right:
         if y >= bottom and y - radius - margin < bottom:  # the text is above
             return x, bottom + radius + margin
         if y <= top and y + radius + margin > top:  # below
             return x, top - radius - margin
-    if columns_overlap and top - margin < y < bottom + margin:  # beside
-        if x >= right:
-            return max(x, right + radius + margin), y
-        if x <= left:
-            return min(x, left - radius - margin), y
     return x, y
 
 
