@@ -541,3 +541,27 @@ def test_a_job_that_finishes_while_its_card_loads_ends_shown_finished(live_serve
             "data-status", "succeeded", timeout=5000
         )
     assert len(requests) == 2, requests
+
+
+def test_finished_cards_beyond_the_newest_three_leave(live_server: Any) -> None:
+    """Pressing Better titles again and again (or several failures) does not push the gallery
+    screens down: of the finished cards that stay, the newest 3 remain (studio.js)."""
+    from playwright.sync_api import expect
+
+    owner = make_user("pile@example.com")
+    jobs = [
+        finished_generate_job(owner, f"Broken {n}", "failed", units_failed=1, error="Failed.")
+        for n in range(4)
+    ]
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        for job in jobs:  # oldest first, each on top, as results arrive
+            page.evaluate(
+                f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', "
+                "{target: '#jobs', swap: 'afterbegin'})"
+            )
+            page.locator(f"#job-{job.pk}").wait_for()
+        expect(page.locator("#jobs > article.job")).to_have_count(3)
+        expect(page.locator(f"#job-{jobs[0].pk}")).to_have_count(0)
+        for job in jobs[1:]:
+            expect(page.locator(f"#job-{job.pk}")).to_have_count(1)

@@ -378,11 +378,24 @@ document.addEventListener("click", (event) => {
     });
   }
 
+  // Finished cards that stay (tool results, failures) pile up above the gallery as a creator
+  // presses Better titles again and again: the newest KEEP_FINISHED stay, older ones go.
+  const KEEP_FINISHED = 3;
+  const STAYS = new Set(["succeeded", "partially_succeeded", "failed", "cancelled"]);
+  function pruneFinished() {
+    const cards = Array.from(document.querySelectorAll("#jobs > .job[data-job-id]"));
+    cards
+      .filter((el) => STAYS.has(el.dataset.status) && !el.hasAttribute("data-collapse") && !el.classList.contains("leaving"))
+      .slice(KEEP_FINISHED)
+      .forEach(dismiss);
+  }
+
   document.addEventListener("htmx:afterSettle", (event) => {
     dropRepeatedLiveCards();
     syncCredits();
     countDown(document);
     collapseDelivered(document);
+    pruneFinished();
   });
   syncCredits();
   countDown(document);
