@@ -66,6 +66,23 @@ def _first_error(detail: Any) -> str:
     return str(detail)
 
 
+def form_message(refusal: Refusal) -> str:
+    """`refusal.message` as a form shows it, under the fields it names: a message written for
+    the creator without the field's name before it ("Type the thumbnail text to improve.", not
+    "title: Type ..."); one that says "this field" keeps a readable name ("Instructions: Ensure
+    this field has no more than 500 characters."). Other refusals as they are."""
+    fields = refusal.extra.get("fields") if refusal.code == "invalid" else None
+    if not isinstance(fields, dict) or not fields:
+        return refusal.message
+    name, detail = next(iter(fields.items()))
+    text = _first_error(detail)
+    if name == "non_field_errors":
+        return text
+    if "this field" in text.casefold() or not isinstance(name, str):
+        return f"{str(name).replace('_', ' ').capitalize()}: {text}"
+    return text
+
+
 def refusal_for(exc: Exception) -> Refusal | None:
     """The answer for a refused request, or None if `exc` is not a refusal (re-raise it)."""
     if isinstance(exc, JobRefused):

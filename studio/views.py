@@ -28,7 +28,7 @@ from billing.services import credits_renew_at, effective_plan, get_balance, plan
 from core import ratelimits
 from core.types import AuthenticatedHttpRequest
 from generation import catalog
-from generation.errors import refusal_for
+from generation.errors import form_message, refusal_for
 from generation.pipeline import Submission, submit
 from generation.progress import job_payload
 from generation.services import cancel_job as do_cancel_job
@@ -187,7 +187,7 @@ def _refused_fragment(
     refusal = refusal_for(exc)
     if refusal is None:
         raise exc
-    message = refusal.message
+    message = form_message(refusal)
     if refusal.code == "idempotency_key_reused":
         message = "This form was already sent with other values; check your jobs, then try again."
     if refusal.code == "insufficient_credits":

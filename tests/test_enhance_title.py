@@ -185,7 +185,28 @@ def test_empty_text_is_a_readable_400(starter, owner_client) -> None:
         "/api/jobs", {"type": "enhance_title", "input": {"title": "   "}}
     )
     assert response.status_code == 400
-    assert "Type the thumbnail text" in response.json()["error"]
+    assert response.json()["error"] == "title: Type the thumbnail text to improve."
+    # The studio's form shows it under the field, without the API's field name
+    form = owner_client.post("/studio/tools/enhance_title", {"title": "  "}, HTTP_HX_REQUEST="true")
+    assert form.status_code == 400
+    text = form.content.decode()
+    assert "Type the thumbnail text to improve." in text and "title:" not in text
+
+
+def test_a_form_error_about_this_field_names_it() -> None:
+    from generation.errors import Refusal, form_message
+
+    refusal = Refusal(
+        400,
+        "invalid",
+        "",
+        {"fields": {"instructions": ["Ensure this field has no more than 500 characters."]}},
+    )
+    assert (
+        form_message(refusal) == "Instructions: Ensure this field has no more than 500 characters."
+    )
+    refusal = Refusal(400, "invalid", "", {"fields": {"non_field_errors": ["Pick a face."]}})
+    assert form_message(refusal) == "Pick a face."
 
 
 def test_a_strangers_private_style_is_404(starter, owner_client, other) -> None:
