@@ -91,7 +91,20 @@ def test_rewriter_is_short_concrete_and_deterministic() -> None:
         # A whole set is the phrase, with its place
         ("We Tried Every Pizza in New York", {}, "EVERY PIZZA IN NEW YORK"),
         ("Ranking Every Taylor Swift Album", {}, "EVERY TAYLOR SWIFT ALBUM"),
-        ("How to Make Perfect Ramen at Home", {}, "Perfect Ramen"),
+        ("How to Make Perfect Ramen at Home", {}, "Make Perfect Ramen"),
+        # ... while a verb that is the point stays, and the task makes the headline beside its
+        # duration
+        ("Lose Weight in 30 Days", {}, "LOSE WEIGHT: 30 DAYS"),
+        ("Learn Spanish in 30 Days", {}, "Learn Spanish: 30 Days"),
+        # The end of a long title keeps its set, and a comparison both sides
+        ("I Ran Every Day for a Year", {}, "EVERY DAY FOR A YEAR"),
+        ("You vs Me: Who Wins?", {}, "YOU VS ME"),
+        ("We Tried Every Fast Food Chicken Sandwich in America", {}, "FAST FOOD CHICKEN SANDWICH"),
+        # "AM" after a qualifier too; ALL CAPS input read as Title Case, not as names
+        ("Only 5:00 AM Workouts for Busy Parents", {}, "ONLY 5:00 AM WORKOUTS"),
+        ("MY 5:00 AM MORNING ROUTINE", {}, "5:00 AM MORNING ROUTINE"),
+        # A duration with a word before its unit loses the front, never the unit
+        ("We Built a Tiny Cabin in 30 Short Days", {}, "30 SHORT DAYS"),
     ],
 )
 def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: str) -> None:
@@ -134,6 +147,11 @@ def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: st
         ("I Survived 100 Days in Minecraft: Here's What Happened When the Dragon Came", r"WHEN$"),
         ("10 Mistakes Every New Photographer Makes", r"MAKES"),
         ("Building a Gaming PC for Under $500", r"^BUILDING:|^UNDER \$500$"),
+        # A price alone does not make a challenge or a mistake a "Worth It?"
+        ("Survive a Week on $20", r"WORTH IT"),
+        ("Stop Wasting $500 on Skincare", r"WORTH IT"),
+        ("We Built a Tiny Cabin in 30 Short Days", r"SHORT$"),
+        ("Save Money in 30 Days", r"^MONEY IN"),
     ],
 )
 def test_rewrites_keep_phrases_whole_and_ask_about_things(title: str, nonsense: str) -> None:

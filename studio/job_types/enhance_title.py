@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import string
 import unicodedata
 from typing import Any
 
@@ -151,25 +152,18 @@ DURATIONS = frozenset(
 )
 LINKS = frozenset({"like", "as"})  # "Like a Medieval Peasant" is a comparison, not a phrase
 DURATION_PREPOSITIONS = frozenset({"in", "after", "for", "under", "within"})
-# Verbs a title starts with that name the task, not the topic: "Learn Python in 30 Minutes" is
-# about "Python in 30 Minutes", "How to Make Perfect Ramen" about "Perfect Ramen".
-IMPERATIVES = frozenset(
-    _words(
-        """learn make build cook bake fix master speak draw paint start grow lose gain save earn
-    play write read clean train become get"""
-    )
-)
-# "Every Pizza in New York", "All Taylor Swift Albums": a whole set is the phrase.
-EVERY = frozenset({"every", "all"})
+# Verbs of learning a title starts with, before what is learnt and how long it takes: "Learn
+# Python in 30 Minutes" is about "Python in 30 Minutes". (Not "Lose Weight in 30 Days": there the
+# verb is the point.)
+IMPERATIVES = frozenset({"learn", "master"})
+# "Every Pizza in New York": a whole set is the phrase. ("All" starts names: "All Star Game".)
+EVERY = frozenset({"every"})
 PHRASE_PREPOSITIONS = frozenset({"in", "on", "at", "of", "from"})
 EDGE_PUNCTUATION = "\"'\u201c\u201d\u2018\u2019()[]{}.,;:!?\u2026\u2013\u2014|/*#"
 
 ANGLES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("compare", re.compile(r"\b(vs\.?|versus|compared?|cheap\b.*\bexpensive)\b")),
-    (
-        "verdict",  # a price asks whether it was worth it too: "Gaming PC Under $500"
-        re.compile(r"\b(review|worth|honest|tested|tried|testing|ranked|ranking|rated)\b|[$€£]\d"),
-    ),
+    ("verdict", re.compile(r"\b(review|worth|honest|tested|tried|testing|ranked|ranking|rated)\b")),
     ("challenge", re.compile(r"\b(survived?|challenge|lasted|spent|lived|hours?|days?|weeks?)\b")),
     ("mistake", re.compile(r"\b(mistakes?|wrong|avoid|stop|never|don'?t)\b")),
     (
@@ -177,6 +171,7 @@ ANGLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(r"\b(how to|guide|tutorial|tips|ways|steps|learn|explained|beginners?)\b"),
     ),
 )
+PRICED = re.compile(r"\b(under|for)\s+[$€£]\d")
 EDUCATIONAL = re.compile(
     r"\b(how to|guide|tutorial|tips|explained|learn|lesson|course|beginners?|step)\b"
 )
@@ -309,7 +304,7 @@ def number_phrase(tokens: list[str], title_case: bool) -> list[str]:
             phrase.insert(0, before)
         content = 0
         for follower in tokens[i + 1 : i + 4]:
-            if ":" in token and follower.casefold() in ("am", "pm") and len(phrase) == 1:
+            if ":" in token and follower.casefold() in ("am", "pm") and phrase[-1] is token:
                 phrase.append(follower)  # "5:00 AM": no stop word here, nor one of the 2 words
                 continue
             if content == 2 or _is_number(follower) or follower.casefold() in STOPWORDS:
@@ -356,26 +351,35 @@ def _subject_before(tokens: list[str]) -> list[str]:
 
 
 def every_phrase(tokens: list[str]) -> list[str]:
-    """ "Every"/"All" with up to 3 content words after it and, within MAX_WORDS, a place or
-    kind after "in", "on", "at", "of" or "from": "We Tried Every Pizza in New York" -> "Every
-    Pizza in New York", "Ranking Every Taylor Swift Album" -> "Every Taylor Swift Album"; []
-    without one, or with fewer than 2 content words ("Every Day")."""
+    """ "Every" with the content words after it (all of them, within MAX_WORDS, or []) and,
+    within MAX_WORDS, a place or kind after "in", "on", "at", "of" or "from": "We Tried Every
+    Pizza in New York" -> "Every Pizza in New York", "Ranking Every Taylor Swift Album" ->
+    "Every Taylor Swift Album"; [] without one, or with fewer than 2 content words ("Every
+    Day")."""
     for i, token in enumerate(tokens):
         if token.casefold() not in EVERY:
             continue
         phrase = [token]
         j = i + 1
-        while j < len(tokens) and len(phrase) < 4 and tokens[j].casefold() not in STOPWORDS:
+        while j < len(tokens) and tokens[j].casefold() not in STOPWORDS:
             phrase.append(tokens[j])
             j += 1
+        if len(phrase) > MAX_WORDS:
+            return []  # cut, the set would lose its head noun ("Every Fast Food Chicken")
         if j + 1 < len(tokens) and tokens[j].casefold() in PHRASE_PREPOSITIONS:
-            place = []
-            for follower in tokens[j + 1 : j + 3]:
-                if follower.casefold() in STOPWORDS:
+            place: list[str] = []
+            for follower in tokens[j + 1 : j + 4]:
+                if follower.casefold() in STOPWORDS and not (
+                    follower.casefold() in ARTICLES and not place
+                ):
                     break
                 place.append(follower)
-            if place and len(phrase) + 1 + len(place) <= MAX_WORDS:
-                phrase += [tokens[j], *place]
+            if place and place[-1].casefold() not in ARTICLES:
+                if len(phrase) + 1 + len(place) > MAX_WORDS and place[0].casefold() in ARTICLES:
+                    place = place[1:]  # "Every Country in World" reads worse than none
+                    place = [] if len(place) < 2 else place
+                if place and len(phrase) + 1 + len(place) <= MAX_WORDS:
+                    phrase += [tokens[j], *place]
         while phrase[-1].casefold() in TRAILING_VERBS:
             phrase.pop()  # "Every New Photographer Makes"
         content = [t for t in phrase[1:] if t.casefold() not in PHRASE_PREPOSITIONS]
@@ -454,10 +458,17 @@ def _tail(tokens: list[str]) -> list[str]:
     """The last MAX_WORDS words without the stop words that start them: English titles end on
     their topic ("Why I Quit My Job at Google" -> "Quit My Job at Google", not "Why I Quit My
     Job")."""
+    if len(tokens) <= MAX_WORDS:
+        return tokens
     tail = tokens[-MAX_WORDS:]
-    while len(tail) > 2 and tail[0].casefold() in STOPWORDS:
+    while (
+        tail
+        and (tail[0].casefold() in DANGLING or tail[0].casefold() in STOPWORDS)
+        and tail[0].casefold() not in QUALIFIERS
+    ):
         tail = tail[1:]
-    return tail
+    content = [t for t in tail if t.casefold() not in STOPWORDS]
+    return tail if len(content) >= 2 else tokens[:MAX_WORDS]
 
 
 def _split(title: str) -> tuple[str, str]:
@@ -499,6 +510,8 @@ def _fit(words: list[str], limit: int = MAX_WORDS) -> str:
     counted (COUNTED_OUT)."""
     if _count(words) > limit and len(words) > 1 and words[0].casefold() in ARTICLES:
         words = words[1:]
+    if _count(words) > limit and words[-1].casefold() in DURATIONS:
+        words = words[-limit:]  # "Cabin in 30 Short Days", not "Tiny Cabin in 30 Short"
     kept: list[str] = []
     for word in words:
         if _count([*kept, word]) > limit:
@@ -524,8 +537,9 @@ def _count(words: list[str]) -> int:
 def _fits(text: str) -> bool:
     """Within the word limit (one more word when split into headline and sub-line) and
     MAX_CHARS."""
-    limit = MAX_WORDS + 1 if ":" in text else MAX_WORDS
-    return 0 < _count(text.split()) <= limit and len(text) <= MAX_CHARS
+    if ":" in text:  # headline and sub-line: every word counts
+        return 0 < len(text.split()) <= MAX_WORDS + 1 and len(text) <= MAX_CHARS
+    return 0 < _count(text.split()) <= MAX_WORDS and len(text) <= MAX_CHARS
 
 
 def angle_of(title: str) -> str:
@@ -539,6 +553,8 @@ def angle_of(title: str) -> str:
     for angle, pattern in ANGLES:
         if pattern.search(folded):
             return angle
+    if PRICED.search(folded):
+        return "verdict"  # a thing bought under a price: "Gaming PC Under $500: Worth It?"
     return "plain"
 
 
@@ -607,6 +623,11 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     MAX_WORDS words (one more when split by a colon), at most MAX_CHARS characters, and
     differs from the title."""
     title = normalize(title)
+    words = [w for w in title.split() if any(ch.isalpha() for ch in w)]
+    if words and sum(w.isupper() for w in words) >= 0.8 * len(words):
+        # ALL CAPS says nothing of which words are names: read it as Title Case ("MY 5:00 AM
+        # MORNING ROUTINE" was "MY" the name of a product); the suggestions are cased anew.
+        title = string.capwords(title.casefold())
     digits = numbers_as_digits(title)
     head, sub = _split(digits)
     tokens = _tokens(head)
@@ -624,8 +645,19 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     rest = [kept for run in runs if (kept := [t for t in run if t not in numeral])]
     rest.sort(key=lambda run: -min(3, len(run)))
     topic = core_phrase(rest[0]) if rest else []
-    if len(topic) >= 3 and topic[0].casefold() in IMPERATIVES:
-        topic = topic[1:]  # "How to Make Perfect Ramen" -> "Perfect Ramen"
+    if (
+        numeral
+        and len(topic) == 1
+        and topic[0].casefold() in IMPERATIVES
+        and numeral[0] in tokens
+        and tokens.index(numeral[0]) == tokens.index(topic[0]) + 1
+    ):
+        # "Learn Python in 30 Minutes": the number phrase took "Python"; the headline beside
+        # its duration is the whole task ("Learn Python: 30 Minutes").
+        topic = [topic[0], numeral[0]]
+        numeral_tail = numeral[-2:]
+    else:
+        numeral_tail = numeral
     whole_set = every_phrase(tokens)
     if whole_set and not set(whole_set) & set(numeral):
         topic = whole_set
@@ -721,7 +753,7 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         # A lone common word makes no headline: "Time: Cook Perfect Rice" of "...Every Time",
         # "Built: A House in 7 Days".
         if numeral and _headline_worthy(topic, title_case):
-            third = f"{_whole(topic)}: {_fit(numeral)}"
+            third = f"{_whole(topic)}: {_fit(numeral_tail)}"
         elif topic and _headline_worthy(other, title_case):
             third = f"{_fit(other, 3)}: {_whole(topic)}"
         else:
@@ -813,7 +845,8 @@ class EnhanceTitle(JobType):
     result_template = "studio/jobs/enhance_title.html"
     model_kind = "text"
     time_limit_seconds = 120
-    cache = CachePolicy(version="title-v1")
+    # Bumped with every change to the offline rules: cached answers are kept 30 days.
+    cache = CachePolicy(version="title-v2")
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {
