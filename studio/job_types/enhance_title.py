@@ -623,8 +623,8 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     MAX_WORDS words (one more when split by a colon), at most MAX_CHARS characters, and
     differs from the title."""
     title = normalize(title)
-    words = [w for w in title.split() if any(ch.isalpha() for ch in w)]
-    if words and sum(w.isupper() for w in words) >= 0.8 * len(words):
+    lettered = [w for w in title.split() if any(ch.isalpha() for ch in w)]
+    if lettered and sum(w.isupper() for w in lettered) >= 0.8 * len(lettered):
         # ALL CAPS says nothing of which words are names: read it as Title Case ("MY 5:00 AM
         # MORNING ROUTINE" was "MY" the name of a product); the suggestions are cased anew.
         title = string.capwords(title.casefold())
