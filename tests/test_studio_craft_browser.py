@@ -565,3 +565,42 @@ def test_finished_cards_beyond_the_newest_three_leave(live_server: Any) -> None:
         expect(page.locator(f"#job-{jobs[0].pk}")).to_have_count(0)
         for job in jobs[1:]:
             expect(page.locator(f"#job-{job.pk}")).to_have_count(1)
+
+
+def test_a_job_that_finishes_last_stays_though_it_started_first(live_server: Any) -> None:
+    """The pruning goes by when cards finished: a generate started before three Better-titles
+    presses that fails after them keeps its "refunded" card; the oldest finished card goes."""
+    from playwright.sync_api import expect
+
+    owner = make_user("order@example.com")
+    slow = finished_generate_job(owner, "Slow", "running", stage="rendering", progress=40)
+    quick = [
+        finished_generate_job(owner, f"Quick {n}", "failed", units_failed=1, error="Failed.")
+        for n in range(3)
+    ]
+
+    def fail_slow() -> None:  # Playwright's thread may not use the ORM
+        try:
+            Job.objects.filter(pk=slow.pk).update(status="failed", units_failed=1, error="Failed.")
+        finally:
+            connection.close()
+
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        page.locator(f"#job-{slow.pk}").wait_for()  # a job in flight: on the page from the start
+        for job in quick:  # each on top as it finishes
+            page.evaluate(
+                f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', "
+                "{target: '#jobs', swap: 'afterbegin'})"
+            )
+            page.locator(f"#job-{job.pk}").wait_for()
+        worker = threading.Thread(target=fail_slow)
+        worker.start()
+        worker.join()
+        page.evaluate(  # its "failed" event's refresh
+            f"() => htmx.ajax('GET', '/studio/jobs/{slow.pk}', "
+            f"{{target: '#job-{slow.pk}', swap: 'outerHTML'}})"
+        )
+        expect(page.locator(f"#job-{quick[0].pk}")).to_have_count(0)
+        expect(page.locator(f"#job-{slow.pk}")).to_have_attribute("data-status", "failed")
+        expect(page.locator("#jobs > article.job")).to_have_count(3)

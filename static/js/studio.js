@@ -379,14 +379,24 @@ document.addEventListener("click", (event) => {
   }
 
   // Finished cards that stay (tool results, failures) pile up above the gallery as a creator
-  // presses Better titles again and again: the newest KEEP_FINISHED stay, older ones go.
+  // presses Better titles again and again: the KEEP_FINISHED that finished last stay, older
+  // ones go, unless the pointer or the keyboard is on them. Cards are ordered by when this page
+  // first saw them finished (a job started first may finish last), not by their place.
   const KEEP_FINISHED = 3;
   const STAYS = new Set(["succeeded", "partially_succeeded", "failed", "cancelled"]);
+  const finishedAt = new Map();
+  let finishes = 0;
   function pruneFinished() {
-    const cards = Array.from(document.querySelectorAll("#jobs > .job[data-job-id]"));
+    const cards = Array.from(document.querySelectorAll("#jobs > .job[data-job-id]")).filter(
+      (el) => STAYS.has(el.dataset.status) && !el.hasAttribute("data-collapse") && !el.classList.contains("leaving"));
+    // Seen finished in the same pass: the one higher on the page arrived later.
+    cards.slice().reverse().forEach((el) => {
+      if (!finishedAt.has(el.dataset.jobId)) finishedAt.set(el.dataset.jobId, ++finishes);
+    });
     cards
-      .filter((el) => STAYS.has(el.dataset.status) && !el.hasAttribute("data-collapse") && !el.classList.contains("leaving"))
+      .sort((a, b) => finishedAt.get(b.dataset.jobId) - finishedAt.get(a.dataset.jobId))
       .slice(KEEP_FINISHED)
+      .filter((el) => !el.matches(":hover, :focus-within"))
       .forEach(dismiss);
   }
 
