@@ -7,6 +7,7 @@ form's error fragment). Anything not in the table is a bug and propagates (a 500
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,11 +67,12 @@ def _first_error(detail: Any) -> str:
     return str(detail)
 
 
-def form_message(refusal: Refusal) -> str:
-    """`refusal.message` as a form shows it, under the fields it names: a message written for
-    the creator without the field's name before it ("Type the thumbnail text to improve.", not
-    "title: Type ..."); one that says "this field" keeps a readable name ("Instructions: Ensure
-    this field has no more than 500 characters."). Other refusals as they are."""
+def form_message(refusal: Refusal, labels: Mapping[str, str]) -> str:
+    """`refusal.message` as a form shows it, in one error box for the whole form: the field's
+    label before the message ("Variations: Ensure this value is less than or equal to 4.")
+    unless the message already names it ("Type the thumbnail text to improve.", not "title: Type
+    ..."). `labels` maps field names to the labels the form shows; others are spelled out
+    ("aspect_ratio" -> "Aspect ratio"). Other refusals as they are."""
     fields = refusal.extra.get("fields") if refusal.code == "invalid" else None
     if not isinstance(fields, dict) or not fields:
         return refusal.message
@@ -78,9 +80,9 @@ def form_message(refusal: Refusal) -> str:
     text = _first_error(detail)
     if name == "non_field_errors":
         return text
-    if "this field" in text.casefold() or not isinstance(name, str):
-        return f"{str(name).replace('_', ' ').capitalize()}: {text}"
-    return text
+    label = labels.get(str(name)) or str(name).removesuffix("_ids").removesuffix("_id")
+    label = label.replace("_", " ").capitalize()
+    return text if label.casefold() in text.casefold() else f"{label}: {text}"
 
 
 def refusal_for(exc: Exception) -> Refusal | None:

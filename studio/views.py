@@ -50,6 +50,16 @@ GALLERY_ORDERS = [
     ("title", "Title A-Z"),
     ("clicks", "Most clicked"),
 ]
+# The studio forms' labels of the job inputs, for their error messages (generation.errors).
+FORM_LABELS = {
+    "title": "Thumbnail text",
+    "instructions": "Custom instructions",
+    "style_id": "Style",
+    "palette_id": "Palette",
+    "face_ids": "Faces",
+    "thumbnail_ids": "Thumbnails",
+    "images": "Images",
+}
 EXPRESSIONS = ["", "excited", "shocked", "happy", "serious", "curious", "confident", "laughing"]
 POSES = ["", "pointing at the text", "arms crossed", "hands on head", "leaning in", "thumbs up"]
 
@@ -187,7 +197,7 @@ def _refused_fragment(
     refusal = refusal_for(exc)
     if refusal is None:
         raise exc
-    message = form_message(refusal)
+    message = form_message(refusal, FORM_LABELS)
     if refusal.code == "idempotency_key_reused":
         message = "This form was already sent with other values; check your jobs, then try again."
     if refusal.code == "insufficient_credits":

@@ -211,20 +211,24 @@ def test_empty_text_is_a_readable_400(starter, owner_client) -> None:
     assert "Type the thumbnail text to improve." in text and "title:" not in text
 
 
-def test_a_form_error_about_this_field_names_it() -> None:
+def test_a_form_error_names_its_field_unless_the_message_does() -> None:
     from generation.errors import Refusal, form_message
+    from studio.views import FORM_LABELS
 
-    refusal = Refusal(
-        400,
-        "invalid",
-        "",
-        {"fields": {"instructions": ["Ensure this field has no more than 500 characters."]}},
+    def message(fields: dict[str, Any]) -> str:
+        return form_message(Refusal(400, "invalid", "", {"fields": fields}), FORM_LABELS)
+
+    assert message({"title": ["Type the thumbnail text to improve."]}) == (
+        "Type the thumbnail text to improve."
     )
-    assert (
-        form_message(refusal) == "Instructions: Ensure this field has no more than 500 characters."
+    assert message({"variations": ["Ensure this value is less than or equal to 4."]}) == (
+        "Variations: Ensure this value is less than or equal to 4."
     )
-    refusal = Refusal(400, "invalid", "", {"fields": {"non_field_errors": ["Pick a face."]}})
-    assert form_message(refusal) == "Pick a face."
+    assert message({"style_id": ["Must be a whole number."]}) == "Style: Must be a whole number."
+    assert message({"aspect_ratio": ['"3:7" is not a valid choice.']}) == (
+        'Aspect ratio: "3:7" is not a valid choice.'
+    )
+    assert message({"non_field_errors": ["Pick a face."]}) == "Pick a face."
 
 
 def test_a_strangers_private_style_is_404(starter, owner_client, other) -> None:

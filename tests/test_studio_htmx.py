@@ -205,6 +205,8 @@ def test_studio_form_has_every_field_and_names_the_plan_behind_locked_options(
     # ... and beside the fields the offline renderer does not follow, what it does with them
     assert 'id="instructions-hint">Offline, these are saved' in html
     assert 'id="expression-hint">Offline, your photo is used as it is' in html
+    assert 'id="pose" name="pose" aria-describedby="expression-hint"' in html
+    assert 'id="instructions" name="instructions"' in html and "instructions-hint" in html
     assert re.search(r'<option value="2K" data-cost="2" disabled>2K · Starter</option>', html)
     assert re.search(r'<option value="4K" data-cost="4" disabled>4K · Advanced</option>', html)
     assert re.search(r'<option value="9:16" disabled >9:16 · Starter</option>', html)
@@ -274,3 +276,17 @@ def test_a_tools_refusal_lands_under_its_own_form(owner_client, hx_target, error
     assert response.status_code == 404  # no such thumbnail of the creator's
     assert response.headers["HX-Retarget"] == errors
     assert response.content.decode().startswith('<p class="error">')
+
+
+def test_the_offline_expression_hint_names_what_the_renderer_reacts_to() -> None:
+    """The hint says Excited, Shocked or Laughing crop closer and Leaning in tilts: the offline
+    renderer's word lists, and the only form choices they match."""
+    from generation.providers.local import _TILT_WORDS, _ZOOM_WORDS
+    from studio.views import EXPRESSIONS, POSES
+
+    assert [e for e in EXPRESSIONS if e and any(w in e for w in _ZOOM_WORDS)] == [
+        "excited",
+        "shocked",
+        "laughing",
+    ]
+    assert [p for p in POSES if p and any(w in p for w in _TILT_WORDS)] == ["leaning in"]
