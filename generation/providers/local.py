@@ -405,7 +405,8 @@ class _Scene:
     faces: bool
     landscape: bool
     rng: random.Random
-    text_box: tuple[int, int, int, int] | None = None  # where the text may go (None: no text)
+    # Where the words are drawn (designs with `text_aware` only; None: no text, or not asked)
+    text_box: tuple[int, int, int, int] | None = None
 
 
 def _no_colour(pal: _Palette) -> RGB | None:
@@ -423,6 +424,7 @@ class _Design:
     subtitle: Callable[[_Palette], TextLook]
     subtitle_plate: Callable[[_Palette], RGB | None] = _no_colour  # a plate behind the sub-line
     face_shape: FaceShape = "circle"
+    text_aware: bool = False  # the decoration keeps clear of the words (`_Scene.text_box`)
     face_ring: Callable[[_Palette], RGB | None] = _no_colour
     ring_ratio: float = 0.0  # ring width per face diameter
     face_glow: Callable[[_Palette], RGB | None] = _no_colour  # a halo instead of a dark shadow
@@ -481,8 +483,7 @@ def _minimal_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
         if scene.faces
         else (width * (0.2 if scene.focus[0] < width * 0.45 else 0.8), height * 0.42)
     )
-    if scene.faces:  # text-only layouts already leave the disc the side the text leaves free
-        x, y = _clear_of(scene.text_box, (x, y), radius, margin=height * 0.03)
+    x, y = _clear_of(scene.text_box, (x, y), radius, margin=height * 0.03)
     disc = (x - radius, y - radius, x + radius, y + radius)
     _glow(
         image, (x + radius * 0.06, y + radius * 0.1), radius * 1.15, _shade(pal.light, 0.35), 0.45
@@ -496,6 +497,24 @@ def _minimal_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
     _fill(image, pal.accent, ellipses=dots)
 
 
+def _extent(runs: list[TextRun]) -> tuple[int, int, int, int] | None:
+    """The box (left, top, right, bottom, px) round the drawn pixels of `runs`, or None."""
+    boxes = []
+    for run in runs:
+        box = run.mask.getbbox()
+        if box is not None:
+            x, y = run.corner
+            boxes.append((x + box[0], y + box[1], x + box[2], y + box[3]))
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
 def _clear_of(
     box: tuple[int, int, int, int] | None,
     centre: tuple[float, float],
@@ -503,19 +522,23 @@ def _clear_of(
     *,
     margin: float,
 ) -> tuple[float, float]:
-    """The centre (x, y, px) of a disc of `radius` px moved down (or up) until it is `margin` px
-    clear of a text box above (or below) it: type half on a dark disc and half off it reads as
-    two words. The disc may then run off the frame's edge. Text beside the disc is left alone
-    (its box is wider than its words, and the disc is behind the face)."""
+    """The centre (x, y, px) of a disc of `radius` px moved away from the words' box, along the
+    axis that separates them, until it is `margin` px clear of it: type half on a disc and half
+    off it reads as two words. The disc may then run off the frame's edge."""
     if box is None:
         return centre
     x, y = centre
     left, top, right, bottom = box
     if x + radius + margin > left and x - radius - margin < right:
-        if y >= bottom and y - radius - margin < bottom:  # the text is above
+        if y >= bottom and y - radius - margin < bottom:  # the words are above
             return x, bottom + radius + margin
         if y <= top and y + radius + margin > top:  # below
             return x, top - radius - margin
+    if top - radius - margin < y < bottom + radius + margin:
+        if x >= right and x - radius - margin < right:  # beside, on the left
+            return right + radius + margin, y
+        if x <= left and x + radius + margin > left:  # on the right
+            return left - radius - margin, y
     return x, y
 
 
@@ -667,6 +690,7 @@ _DESIGNS: dict[str, _Design] = {
         default_colors=("#E63946", "#F4F1EA", "#1D1D1F"),
         base=_angled(lambda p: p.light, lambda p: _shade(p.light, 0.06), 0),
         decorate=_minimal_decorate,
+        text_aware=True,
         title=_look(
             fill=lambda p: p.dark,
             stroke=lambda p: p.light,
@@ -1847,13 +1871,6 @@ class LocalRenderer:
             variant,
             cutouts,
         )
-        scene = _Scene(
-            focus=layout.focus,
-            faces=bool(people),
-            landscape=width / height >= 1.2,
-            rng=random.Random(spec.seed),
-            text_box=layout.text_box if spec.title.strip() or spec.subtitle.strip() else None,
-        )
         # Painted at the output size (4K backgrounds are drawn at 4K, not scaled up).
         # The shares of the drawing reported as each part is done (request.progress): the
         # background, then the people, then the text.
@@ -1862,6 +1879,19 @@ class LocalRenderer:
         if reference is not None:
             backdrop = _backdrop(reference, canvas.size, pal)
             canvas = Image.blend(canvas, backdrop, design.reference_mix)
+        text_box = None
+        if design.text_aware and people and (spec.title.strip() or spec.subtitle.strip()):
+            # Where the words will be, from a dry run of the text on the bare background: the
+            # layout's box is wider and taller than what is drawn in it.
+            dry, _ = _place_text(canvas.copy(), spec, layout, design, pal, scale)
+            text_box = _extent(dry) or layout.text_box
+        scene = _Scene(
+            focus=layout.focus,
+            faces=bool(people),
+            landscape=width / height >= 1.2,
+            rng=random.Random(spec.seed),
+            text_box=text_box,
+        )
         design.decorate(canvas, pal, scene)
         report(0.4)
 
