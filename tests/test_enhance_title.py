@@ -103,6 +103,9 @@ def test_rewriter_is_short_concrete_and_deterministic() -> None:
         # "AM" after a qualifier too; ALL CAPS input read as Title Case, not as names
         ("Only 5:00 AM Workouts for Busy Parents", {}, "ONLY 5:00 AM WORKOUTS"),
         ("MY 5:00 AM MORNING ROUTINE", {}, "5:00 AM MORNING ROUTINE"),
+        # A lone word with its article, or a number, makes a sub-line
+        ("The Truth About Intermittent Fasting", {}, "INTERMITTENT FASTING: THE TRUTH"),
+        ("The Best Budget Headphones of 2026", {}, "BEST BUDGET HEADPHONES: 2026"),
         # A duration with a word before its unit loses the front, never the unit
         ("We Built a Tiny Cabin in 30 Short Days", {}, "30 SHORT DAYS"),
     ],

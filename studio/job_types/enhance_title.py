@@ -605,6 +605,15 @@ def _whole(phrase: list[str]) -> str:
 DETERMINERS = frozenset({"this", "these", "that", "my", "our", "your", "the"})
 
 
+def _lead_in(tokens: list[str], word: str) -> str:
+    """The article or place preposition right before `word` in `tokens` ("The" of "The
+    Truth", "in" of "in Ohio"), or ""."""
+    for before, token in itertools.pairwise(tokens):
+        if token == word and before.casefold() in ("the", "in", "on", "at", "from"):
+            return before
+    return ""
+
+
 def _determiner(title: str, phrase: list[str]) -> str:
     """The title's determiner right before `phrase` ("this budgeting trick" -> "This "), so
     "The Truth About" keeps its article; "" if there is none."""
@@ -752,13 +761,22 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     else:
         # A lone common word makes no headline: "Time: Cook Perfect Rice" of "...Every Time",
         # "Built: A House in 7 Days".
+        third_reason = TOPIC_REASON
         if numeral and _headline_worthy(topic, title_case):
             third = f"{_whole(topic)}: {_fit(numeral_tail)}"
         elif topic and _headline_worthy(other, title_case):
             third = f"{_fit(other, 3)}: {_whole(topic)}"
+        elif len(other) == 1 and _headline_worthy(topic, title_case):
+            # A lone word is no headline, but with its article or place it makes a sub-line:
+            # "Intermittent Fasting: The Truth", "Abandoned Mall: In Ohio", "...: 2026".
+            lead_in = "" if _is_number(other[0]) else _lead_in(tokens, other[0])
+            if lead_in or _is_number(other[0]):
+                third = f"{_whole(topic)}: {lead_in} {other[0]}".replace(":  ", ": ")
+                third_reason = SUBLINE_REASON
+            else:
+                third = ""
         else:
             third = ""
-        third_reason = TOPIC_REASON
     if third and mark is not None:
         third = third.rstrip("?!.") + mark
         feeling = emotion.strip().casefold()
