@@ -1634,10 +1634,15 @@ def _place_text(
     design: _Design,
     pal: _Palette,
     scale: int,
+    *,
+    planned_only: bool = False,
 ) -> tuple[list[TextRun], list[str]]:
     """Draw the title and sub-line readable: each at least its reading size (READING_SHARE,
     SUB_READING_SHARE of the frame height), shortened by `shorten` or the sub-line dropped when
-    it would have to be smaller, each run at CONTRAST_TARGET. Returns the runs and notes."""
+    it would have to be smaller, each run at CONTRAST_TARGET. Returns the runs and notes.
+
+    `planned_only`: nothing is drawn; the runs are where the words are planned to go (each
+    block's alpha at its corner, contrast 0), for a decoration that keeps clear of them."""
     title, subtitle = spec.title.strip(), spec.subtitle.strip()
     if not title:
         title, subtitle = subtitle, ""
@@ -1725,6 +1730,15 @@ def _place_text(
         return right - width if rtl else left
 
     main_x = x_for(main.image.width, main.rtl)
+    if planned_only:
+        planned = [TextRun("title", (main_x, y), main.image.getchannel("A"), 0.0)]
+        if sub is not None:
+            sub_corner = (
+                x_for(sub.image.width + 2 * pad_x, sub.rtl) + pad_x,
+                y + main.image.height + gap + pad_y,
+            )
+            planned.append(TextRun("subtitle", sub_corner, sub.image.getchannel("A"), 0.0))
+        return planned, notes
     if kicker and y - kicker * 2 >= 0:
         bar_w = round(min(box_w, main.image.width) * 0.22)
         bar_x = main_x + (main.image.width - bar_w if main.rtl or layout.align == "right" else 0)
@@ -1881,10 +1895,10 @@ class LocalRenderer:
             canvas = Image.blend(canvas, backdrop, design.reference_mix)
         text_box = None
         if design.text_aware and people and (spec.title.strip() or spec.subtitle.strip()):
-            # Where the words will be, from a dry run of the text on the bare background: the
-            # layout's box is wider and taller than what is drawn in it.
-            dry, _ = _place_text(canvas.copy(), spec, layout, design, pal, scale)
-            text_box = _extent(dry) or layout.text_box
+            # Where the words will be, as planned (fitted, not drawn): the layout's box is wider
+            # and taller than what is drawn in it.
+            planned, _ = _place_text(canvas, spec, layout, design, pal, scale, planned_only=True)
+            text_box = _extent(planned) or layout.text_box
         scene = _Scene(
             focus=layout.focus,
             faces=bool(people),
