@@ -1,9 +1,11 @@
 // Live job progress over the /ws/jobs/ websocket. The server pushes
 // {"type": "job.updated", "job": {...}}; this only updates attributes (CSS animates) and, when a
 // job finishes, asks htmx for its card, whose out-of-band swap adds the thumbnails to the gallery.
+// A job's statuses once it has finished (generation.models.Job.Status), for both parts below.
+const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancelled"]);
+
 (function () {
   "use strict";
-  const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancelled"]);
   const labelsEl = document.getElementById("stage-labels");
   const LABELS = labelsEl ? JSON.parse(labelsEl.textContent) : {};
   const form = document.getElementById("generate-form");
@@ -383,12 +385,11 @@ document.addEventListener("click", (event) => {
   // ones go, unless the pointer or the keyboard is on them. Cards are ordered by when this page
   // first saw them finished (a job started first may finish last), not by their place.
   const KEEP_FINISHED = 3;
-  const STAYS = new Set(["succeeded", "partially_succeeded", "failed", "cancelled"]);
   const finishedAt = new Map();
   let finishes = 0;
   function pruneFinished() {
     const cards = Array.from(document.querySelectorAll("#jobs > .job[data-job-id]")).filter(
-      (el) => STAYS.has(el.dataset.status) && !el.hasAttribute("data-collapse") && !el.classList.contains("leaving"));
+      (el) => FINISHED.has(el.dataset.status) && !el.hasAttribute("data-collapse") && !el.classList.contains("leaving"));
     // Seen finished in the same pass: the one higher on the page arrived later.
     cards.slice().reverse().forEach((el) => {
       if (!finishedAt.has(el.dataset.jobId)) finishedAt.set(el.dataset.jobId, ++finishes);
