@@ -86,7 +86,8 @@ SECRET_KEY = env_str("SECRET_KEY") or (
 )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-# A refused CSRF check: JSON under /api/, a message htmx swaps in, else Django's page.
+# A refused CSRF check on the studio's forms: a message htmx swaps in, else Django's page (the
+# API's DRF views check CSRF themselves and answer JSON 403).
 CSRF_FAILURE_VIEW = "core.api.csrf_failure"
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
