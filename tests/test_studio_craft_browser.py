@@ -604,3 +604,27 @@ def test_a_job_that_finishes_last_stays_though_it_started_first(live_server: Any
         expect(page.locator(f"#job-{quick[0].pk}")).to_have_count(0)
         expect(page.locator(f"#job-{slow.pk}")).to_have_attribute("data-status", "failed")
         expect(page.locator("#jobs > article.job")).to_have_count(3)
+
+
+def test_a_finished_card_with_the_keyboard_on_it_is_not_pruned(live_server: Any) -> None:
+    """A creator tabbing through the oldest card's buttons keeps it when a 4th result arrives."""
+    from playwright.sync_api import expect
+
+    owner = make_user("focus@example.com")
+    jobs = [
+        finished_generate_job(owner, f"Broken {n}", "failed", units_failed=1, error="Failed.")
+        for n in range(4)
+    ]
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        for n, job in enumerate(jobs):
+            if n == 3:
+                page.locator(f"#job-{jobs[0].pk} [data-dismiss-job]").focus()
+            page.evaluate(
+                f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', "
+                "{target: '#jobs', swap: 'afterbegin'})"
+            )
+            page.locator(f"#job-{job.pk}").wait_for()
+        page.wait_for_timeout(400)  # past the 250 ms leaving transition
+        expect(page.locator(f"#job-{jobs[0].pk}")).to_have_count(1)
+        expect(page.locator("#jobs > article.job")).to_have_count(4)
