@@ -543,24 +543,33 @@ def test_a_job_that_finishes_while_its_card_loads_ends_shown_finished(live_serve
     assert len(requests) == 2, requests
 
 
+def failed_jobs(owner: Any, count: int) -> list[Job]:
+    """`count` failed one-image generate jobs of `owner`, oldest first."""
+    return [
+        finished_generate_job(owner, f"Broken {n}", "failed", units_failed=1, error="Failed.")
+        for n in range(count)
+    ]
+
+
+def add_card(page: Any, job: Job) -> None:
+    """`job`'s card on top of #jobs, as the websocket's refresh brings it in."""
+    page.evaluate(
+        f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', {{target: '#jobs', swap: 'afterbegin'}})"
+    )
+    page.locator(f"#job-{job.pk}").wait_for()
+
+
 def test_finished_cards_beyond_the_newest_three_leave(live_server: Any) -> None:
     """Pressing Better titles again and again (or several failures) does not push the gallery
     screens down: of the finished cards that stay, the newest 3 remain (studio.js)."""
     from playwright.sync_api import expect
 
     owner = make_user("pile@example.com")
-    jobs = [
-        finished_generate_job(owner, f"Broken {n}", "failed", units_failed=1, error="Failed.")
-        for n in range(4)
-    ]
+    jobs = failed_jobs(owner, 4)
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
         for job in jobs:  # oldest first, each on top, as results arrive
-            page.evaluate(
-                f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', "
-                "{target: '#jobs', swap: 'afterbegin'})"
-            )
-            page.locator(f"#job-{job.pk}").wait_for()
+            add_card(page, job)
         expect(page.locator("#jobs > article.job")).to_have_count(3)
         expect(page.locator(f"#job-{jobs[0].pk}")).to_have_count(0)
         for job in jobs[1:]:
@@ -574,10 +583,7 @@ def test_a_job_that_finishes_last_stays_though_it_started_first(live_server: Any
 
     owner = make_user("order@example.com")
     slow = finished_generate_job(owner, "Slow", "running", stage="rendering", progress=40)
-    quick = [
-        finished_generate_job(owner, f"Quick {n}", "failed", units_failed=1, error="Failed.")
-        for n in range(3)
-    ]
+    quick = failed_jobs(owner, 3)
 
     def fail_slow() -> None:  # Playwright's thread may not use the ORM
         try:
@@ -589,11 +595,7 @@ def test_a_job_that_finishes_last_stays_though_it_started_first(live_server: Any
         page.goto(f"{live_server.url}/studio/")
         page.locator(f"#job-{slow.pk}").wait_for()  # a job in flight: on the page from the start
         for job in quick:  # each on top as it finishes
-            page.evaluate(
-                f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', "
-                "{target: '#jobs', swap: 'afterbegin'})"
-            )
-            page.locator(f"#job-{job.pk}").wait_for()
+            add_card(page, job)
         worker = threading.Thread(target=fail_slow)
         worker.start()
         worker.join()
@@ -611,20 +613,13 @@ def test_a_finished_card_with_the_keyboard_on_it_is_not_pruned(live_server: Any)
     from playwright.sync_api import expect
 
     owner = make_user("focus@example.com")
-    jobs = [
-        finished_generate_job(owner, f"Broken {n}", "failed", units_failed=1, error="Failed.")
-        for n in range(4)
-    ]
+    jobs = failed_jobs(owner, 4)
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
         for n, job in enumerate(jobs):
             if n == 3:
                 page.locator(f"#job-{jobs[0].pk} [data-dismiss-job]").focus()
-            page.evaluate(
-                f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', "
-                "{target: '#jobs', swap: 'afterbegin'})"
-            )
-            page.locator(f"#job-{job.pk}").wait_for()
+            add_card(page, job)
         page.wait_for_timeout(400)  # past the 250 ms leaving transition
         expect(page.locator(f"#job-{jobs[0].pk}")).to_have_count(1)
         expect(page.locator("#jobs > article.job")).to_have_count(4)
