@@ -543,6 +543,58 @@ def test_a_job_that_finishes_while_its_card_loads_ends_shown_finished(live_serve
     assert len(requests) == 2, requests
 
 
+def test_cards_that_finish_together_are_all_refreshed(live_server: Any) -> None:
+    """studio.js: each card's refresh is its own request. htmx queues requests per source
+    element, keeping only the newest waiting one and resolving the others' promises at once;
+    with one shared source (the page's body), three jobs finishing while a refresh was in flight
+    left the middle card showing "running" for good, under a finished status."""
+    from playwright.sync_api import expect
+
+    owner = make_user("together@example.com")
+    jobs = [
+        finished_generate_job(owner, f"Together {n}", "running", stage="rendering", progress=40)
+        for n in range(3)
+    ]
+    held: list[Any] = []
+
+    def hold_first(route: Any) -> None:
+        if not held:
+            held.append(route)  # the first refresh stays in flight until all events are in
+        else:
+            route.continue_()
+
+    def fail_all() -> None:  # Playwright's thread may not use the ORM
+        try:
+            Job.objects.filter(pk__in=[job.pk for job in jobs]).update(
+                status="failed", units_failed=1, error="The image service failed."
+            )
+        finally:
+            connection.close()
+
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.add_init_script(FAKE_SOCKET)
+        page.goto(f"{live_server.url}/studio/")
+        for job in jobs:
+            page.locator(f"#job-{job.pk}").wait_for()
+        worker = threading.Thread(target=fail_all)
+        worker.start()
+        worker.join()
+        page.route("**/studio/jobs/*", hold_first)
+        for job in jobs:
+            page.evaluate(
+                "job => window.__jobEvent(job)",
+                {"id": str(job.pk), "status": "failed", "stage": "failed", "progress": 100},
+            )
+        while not held:
+            page.wait_for_timeout(20)
+        page.wait_for_timeout(200)  # the other events' refreshes asked for meanwhile
+        held[0].continue_()
+        for job in jobs:
+            expect(page.locator(f"#job-{job.pk} .refund-note")).to_have_text(
+                "Your 1 credit was refunded.", timeout=5000
+            )
+
+
 def failed_jobs(owner: Any, count: int) -> list[Job]:
     """`count` failed one-image generate jobs of `owner`, oldest first."""
     return [

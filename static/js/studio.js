@@ -53,7 +53,12 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
       return;
     }
     refreshing.add(id);
-    htmx.ajax("GET", "/studio/jobs/" + id, { target: "#job-" + id, swap: "outerHTML" })
+    // The card is the request's source as well as its target: htmx queues requests per source
+    // element, keeping only the newest waiting one and resolving the others' promises at once,
+    // so with one shared source (the default, the page's body) cards finishing together were
+    // dropped and "revealed" before their finished card was in.
+    const source = "#job-" + id;
+    htmx.ajax("GET", "/studio/jobs/" + id, { source: source, target: source, swap: "outerHTML" })
       .then(() => {
         const el = card(id);
         if (el && posted.has(id) && FINISHED.has(el.dataset.status) && !el.hasAttribute("data-collapse")) {
