@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.browser import CHROMIUM, launch
+from tests.browser import CHROMIUM, chromium
 from tests.conftest import FACE_PHOTO
 from tests.servers import BIN, ROOT, database_url, free_port, web_command
 from viewbait.serve import stop_embedded_redis
@@ -184,16 +184,10 @@ def test_creator_signs_up_uploads_a_face_and_generates_live(tmp_path: Path) -> N
 def drive(stack: Stack, session: Callable[..., None], *args: Any) -> None:
     """Start `stack`, run `session(browser, stack.base_url, *args)` in Chromium and stop the
     stack; its servers' output is printed if anything fails."""
-    from playwright.sync_api import sync_playwright
-
     try:
         stack.start()
-        with sync_playwright() as playwright:
-            browser = launch(playwright)
-            try:
-                session(browser, stack.base_url, *args)
-            finally:
-                browser.close()
+        with chromium() as browser:
+            session(browser, stack.base_url, *args)
     except BaseException:
         print(stack.output())
         raise

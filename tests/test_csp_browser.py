@@ -19,7 +19,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from PIL import Image
 
 from studio.models import Project, Thumbnail
-from tests.browser import CHROMIUM, launch
+from tests.browser import CHROMIUM, chromium
 from tests.conftest import make_user
 from tests.servers import database_url
 from tests.test_browser import WAIT_MS, Stack, redis_url
@@ -134,7 +134,7 @@ class Watch:
 def test_pages_satisfy_the_content_security_policy(tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
     with redis_url(tmp_path) as redis:
@@ -144,13 +144,9 @@ def test_pages_satisfy_the_content_security_policy(tmp_path: Path) -> None:
         problems: list[str] = []
         try:
             stack.start(worker=False)  # pages only: nothing here runs a job
-            with sync_playwright() as playwright:
-                browser = launch(playwright)
-                try:
-                    problems += creator_pages(browser, stack.base_url, thumbnail, project)
-                    problems += admin_pages(browser, stack.base_url, thumbnail)
-                finally:
-                    browser.close()
+            with chromium() as browser:
+                problems += creator_pages(browser, stack.base_url, thumbnail, project)
+                problems += admin_pages(browser, stack.base_url, thumbnail)
         except BaseException:
             print(stack.output())
             raise

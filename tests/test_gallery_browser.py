@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from studio.models import Thumbnail
-from tests.browser import launch
+from tests.browser import chromium
 
 pytestmark = [
     pytest.mark.browser,
@@ -41,8 +41,6 @@ def settle(page: Any) -> dict[str, Any]:
 
 
 def test_scroll_200_to_the_end_and_back(live_server: Any) -> None:
-    from playwright.sync_api import sync_playwright
-
     call_command(
         "seed_gallery", email="scroller@example.com", count=LIBRARY_SIZE, images=3, quiet=True
     )
@@ -54,84 +52,74 @@ def test_scroll_200_to_the_end_and_back(live_server: Any) -> None:
     client.force_login(owner_rows[0].owner)
     session = client.cookies["sessionid"].value
 
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 800})
-            context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
-            page = context.new_page()
-            page.goto(f"{live_server.url}/studio/")
-            page.wait_for_selector("#gallery-grid .thumb")
-            page.evaluate("() => { window.__noReload = 1; }")
-            first_seen: list[str] = []
-            max_cards = 0
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+        page = context.new_page()
+        page.goto(f"{live_server.url}/studio/")
+        page.wait_for_selector("#gallery-grid .thumb")
+        page.evaluate("() => { window.__noReload = 1; }")
+        first_seen: list[str] = []
+        max_cards = 0
 
-            def record(snapshot: dict[str, Any]) -> None:
-                nonlocal max_cards
-                ids = snapshot["ids"]
-                assert len(ids) == len(set(ids)), "a thumbnail is in the DOM twice"
-                max_cards = max(max_cards, len(ids))
-                for thumbnail_id in ids:
-                    if thumbnail_id not in seen_set:
-                        seen_set.add(thumbnail_id)
-                        first_seen.append(thumbnail_id)
+        def record(snapshot: dict[str, Any]) -> None:
+            nonlocal max_cards
+            ids = snapshot["ids"]
+            assert len(ids) == len(set(ids)), "a thumbnail is in the DOM twice"
+            max_cards = max(max_cards, len(ids))
+            for thumbnail_id in ids:
+                if thumbnail_id not in seen_set:
+                    seen_set.add(thumbnail_id)
+                    first_seen.append(thumbnail_id)
 
-            seen_set: set[str] = set()
-            for _ in range(MAX_STEPS):
-                snapshot = settle(page)
-                record(snapshot)
-                if snapshot["end"] and snapshot["bottom"]:
-                    break
-                page.mouse.wheel(0, 1300)
-            assert first_seen == expected  # every thumbnail, once, in order
-            down_max = max_cards
-
-            restored: set[str] = set()
-            for _ in range(MAX_STEPS):
-                page.mouse.wheel(0, -1300)
-                snapshot = settle(page)
-                record(snapshot)
-                restored.update(snapshot["ids"])
-                if snapshot["top"]:
-                    break
+        seen_set: set[str] = set()
+        for _ in range(MAX_STEPS):
             snapshot = settle(page)
-            assert snapshot["ids"][:20] == expected[:20]  # the top page came back
-            assert restored == set(expected)  # scrolling back restored every page
-            assert page.evaluate("() => window.__noReload") == 1
-            print(f"max cards in DOM: {max_cards} (down {down_max})")
-            assert max_cards <= DOM_BOUND
-        finally:
-            browser.close()
+            record(snapshot)
+            if snapshot["end"] and snapshot["bottom"]:
+                break
+            page.mouse.wheel(0, 1300)
+        assert first_seen == expected  # every thumbnail, once, in order
+        down_max = max_cards
+
+        restored: set[str] = set()
+        for _ in range(MAX_STEPS):
+            page.mouse.wheel(0, -1300)
+            snapshot = settle(page)
+            record(snapshot)
+            restored.update(snapshot["ids"])
+            if snapshot["top"]:
+                break
+        snapshot = settle(page)
+        assert snapshot["ids"][:20] == expected[:20]  # the top page came back
+        assert restored == set(expected)  # scrolling back restored every page
+        assert page.evaluate("() => window.__noReload") == 1
+        print(f"max cards in DOM: {max_cards} (down {down_max})")
+        assert max_cards <= DOM_BOUND
 
 
 def test_on_a_phone_the_first_page_below_the_form_keeps_its_cards(live_server: Any) -> None:
     """At 390 px the gallery starts below the generate form, out of view: its first page must
     not be emptied before the creator scrolls to it."""
-    from playwright.sync_api import sync_playwright
-
     call_command("seed_gallery", email="phone@example.com", count=30, images=2, quiet=True)
     owner = Thumbnail.objects.filter(owner__email="phone@example.com").first().owner
     client = Client()
     client.force_login(owner)
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            context = browser.new_context(viewport={"width": 390, "height": 844})
-            context.add_cookies(
-                [
-                    {
-                        "name": "sessionid",
-                        "value": client.cookies["sessionid"].value,
-                        "url": live_server.url,
-                    }
-                ]
-            )
-            page = context.new_page()
-            page.goto(f"{live_server.url}/studio/")
-            page.wait_for_selector("#gallery-grid .thumb", state="attached")
-            page.wait_for_timeout(500)  # the observer's first callbacks have run
-            first = page.locator(".gallery-page[data-cursor]").first
-            assert first.get_attribute("data-state") != "placeholder"
-            assert first.locator(".thumb").count() == 20
-        finally:
-            browser.close()
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 390, "height": 844})
+        context.add_cookies(
+            [
+                {
+                    "name": "sessionid",
+                    "value": client.cookies["sessionid"].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        page = context.new_page()
+        page.goto(f"{live_server.url}/studio/")
+        page.wait_for_selector("#gallery-grid .thumb", state="attached")
+        page.wait_for_timeout(500)  # the observer's first callbacks have run
+        first = page.locator(".gallery-page[data-cursor]").first
+        assert first.get_attribute("data-state") != "placeholder"
+        assert first.locator(".thumb").count() == 20

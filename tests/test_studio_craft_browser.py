@@ -19,7 +19,7 @@ from django.test import Client
 from billing.models import Plan
 from generation.models import Job
 from studio.models import Project, Thumbnail
-from tests.browser import launch
+from tests.browser import chromium
 from tests.conftest import make_user, set_plan
 from tests.factories.studio import ThumbnailFactory
 
@@ -36,27 +36,21 @@ RTL_TITLE = "أفضل عشر وجبات في المدينة: تجربتي الك
 @contextmanager
 def signed_in(live_server: Any, user: Any, viewport: dict[str, int]) -> Iterator[Any]:
     """A Chromium page signed in as `user`."""
-    from playwright.sync_api import sync_playwright
-
     client = Client()
     client.force_login(user)
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            phone = viewport == PHONE  # a phone: touch input (CSS pointer: coarse)
-            context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
-            context.add_cookies(
-                [
-                    {
-                        "name": "sessionid",
-                        "value": client.cookies["sessionid"].value,
-                        "url": live_server.url,
-                    }
-                ]
-            )
-            yield context.new_page()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        phone = viewport == PHONE  # a phone: touch input (CSS pointer: coarse)
+        context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
+        context.add_cookies(
+            [
+                {
+                    "name": "sessionid",
+                    "value": client.cookies["sessionid"].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        yield context.new_page()
 
 
 def library(email: str, count: int) -> Any:
@@ -450,32 +444,28 @@ def test_the_admin_job_list_fits_beside_the_sidebar_and_filters(live_server: Any
 def test_page_messages_float_and_go_away(live_server: Any) -> None:
     """ "Successfully signed in" floats over the studio (it pushed the Generate button below
     the fold at 1440x900), lets clicks through around it, and goes with its close button."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from tests.factories.accounts import PASSWORD
 
     make_user("toast@example.com")
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            page = browser.new_page(viewport=DESKTOP)
-            page.goto(f"{live_server.url}/accounts/login/")
-            page.fill("input[name=login]", "toast@example.com")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("form button[type=submit]")
-            page.wait_for_url("**/studio/")
-            toast = page.locator(".messages.toasts li")
-            expect(toast).to_contain_text("Successfully signed in as toast@example.com.")
-            generate = page.locator("#generate-form button[type=submit]").bounding_box()
-            assert generate["y"] + generate["height"] <= DESKTOP["height"], generate
-            assert (
-                page.locator(".messages.toasts").evaluate("el => getComputedStyle(el).position")
-                == "fixed"
-            )
-            toast.locator(".toast-close").click()
-            expect(toast).to_have_count(0)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport=DESKTOP)
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("input[name=login]", "toast@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form button[type=submit]")
+        page.wait_for_url("**/studio/")
+        toast = page.locator(".messages.toasts li")
+        expect(toast).to_contain_text("Successfully signed in as toast@example.com.")
+        generate = page.locator("#generate-form button[type=submit]").bounding_box()
+        assert generate["y"] + generate["height"] <= DESKTOP["height"], generate
+        assert (
+            page.locator(".messages.toasts").evaluate("el => getComputedStyle(el).position")
+            == "fixed"
+        )
+        toast.locator(".toast-close").click()
+        expect(toast).to_have_count(0)
 
 
 # A stand-in for the browser's WebSocket (the live server speaks no websocket): studio.js
