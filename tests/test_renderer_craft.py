@@ -586,3 +586,44 @@ def test_the_minimal_disc_keeps_clear_of_the_words(ratio: str, title: str, monke
         xs, ys = xs + run.corner[0], ys + run.corner[1]
         on_disc += int(((xs - cx) ** 2 + (ys - cy) ** 2 < r * r).sum())
     assert on_disc == 0, (ratio, title, on_disc)
+
+
+@pytest.mark.parametrize(
+    ("ratio", "title", "variation"),
+    [
+        ("9:16", "I Tried 100 Coffee Shops", 0),
+        ("9:16", "The Truth: What Nobody Tells You", 2),
+        ("1:1", "The Truth: What Nobody Tells You", 0),
+        ("4:3", "The Truth: What Nobody Tells You", 0),
+    ],
+)
+def test_no_letter_touches_the_head(ratio: str, title: str, variation: int) -> None:
+    """`_layout` leaves room for an average head: the sample photo's big hair reached into the
+    last line in Shorts and squares, and into the sub-line in 4:3. No letter now comes within
+    1 % of the frame height of the drawn head (down to a quarter face below the chin; words may
+    cross the shoulders), and the title is not shortened for it."""
+    lines = split_title(title)
+    rendered = render(
+        ratio,
+        images=[face()],
+        title=lines.main,
+        subtitle=lines.sub,
+        style_key="minimal",
+        seed=7 + variation,
+        variation=variation,
+    )
+    assert rendered.notes == []
+    assert rendered.people is not None
+    margin = round(rendered.image.height * 0.01)
+    kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+    near_people = cv2.dilate(np.asarray(rendered.people), kernel) > 127
+    ((_, face_top, _, face_bottom),) = rendered.faces
+    near_people[round(face_bottom + 0.25 * (face_bottom - face_top)) :] = False
+    for run in rendered.texts:
+        letters = np.zeros(near_people.shape, bool)
+        x, y = run.corner
+        ink = np.asarray(run.mask) > 127
+        letters[y : y + ink.shape[0], x : x + ink.shape[1]] = ink[
+            : near_people.shape[0] - y, : near_people.shape[1] - x
+        ]
+        assert not (letters & near_people).any(), (run.kind, int((letters & near_people).sum()))

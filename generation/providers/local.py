@@ -1205,19 +1205,16 @@ def _place_cutout(
     design: _Design,
     pal: _Palette,
     tilt: float = 0.0,
+    drawn: Image.Image | None = None,
 ) -> tuple[int, int, int, int]:
     """Paste the cut-out (turned `tilt` degrees about the face) scaled so its face is
     `face_height` px tall, the face centred on (`centre_x`, `face_y`), the body running off the
     bottom edge; with an outline in the style's ring colour and its glow or shadow. Returns the
-    face box on the canvas."""
+    face box on the canvas; marks the person's pixels, outline included, on `drawn` (L)."""
     left_f, top_f, right_f, bottom_f = person.face
-    scale = face_height / max(1, bottom_f - top_f)
-    size = (max(1, round(person.image.width * scale)), max(1, round(person.image.height * scale)))
-    pivot = ((left_f + right_f) / 2 * scale, (top_f + bottom_f) / 2 * scale)
-    left = round(centre_x - pivot[0])
-    top = round(face_y - pivot[1])
-    if top + size[1] < canvas.height:  # no floating bust: the body meets the bottom edge
-        top = canvas.height - size[1]
+    scale, size, pivot, (left, top) = _cutout_geometry(
+        person, centre_x, face_height, face_y, canvas.height
+    )
     # Only the part of the scaled cut-out that can reach the canvas is drawn: a large face runs
     # well off the frame (a 512 px photo scaled to 1769x1718 on a 1376x768 canvas), and
     # resampling, outlining and blurring the rest cost more than the visible part.
@@ -1280,7 +1277,27 @@ def _place_cutout(
     if design.face_shape != "cutout":
         _paint(canvas, outline_colour, outline, (left, top))
     canvas.paste(image, (left, top), alpha)
+    if drawn is not None:
+        drawn.paste(255, (left, top), outline if design.face_shape != "cutout" else alpha)
     return face_box
+
+
+def _cutout_geometry(
+    person: Cutout, centre_x: float, face_height: float, face_y: float, canvas_height: int
+) -> tuple[float, tuple[int, int], tuple[float, float], tuple[int, int]]:
+    """Where `_place_cutout` puts `person`: the scale (output px per photo px) that makes the
+    face `face_height` px tall, the scaled size (px), the face centre in the scaled cut-out (the
+    pivot a tilt turns about) and the cut-out's top-left on the canvas (px), the face centred on
+    (`centre_x`, `face_y`) unless the body would then stop short of the bottom edge."""
+    left_f, top_f, right_f, bottom_f = person.face
+    scale = face_height / max(1, bottom_f - top_f)
+    size = (max(1, round(person.image.width * scale)), max(1, round(person.image.height * scale)))
+    pivot = ((left_f + right_f) / 2 * scale, (top_f + bottom_f) / 2 * scale)
+    left = round(centre_x - pivot[0])
+    top = round(face_y - pivot[1])
+    if top + size[1] < canvas_height:  # no floating bust: the body meets the bottom edge
+        top = canvas_height - size[1]
+    return scale, size, pivot, (left, top)
 
 
 def _cutout_window(
@@ -1317,6 +1334,169 @@ def _cutout_window(
     return (left, top, right, bottom)
 
 
+def _cutout_pose(spec: RenderSpec, index: int) -> tuple[float, float]:
+    """The zoom (face height factor) and tilt (degrees) of the `index`-th cut-out person, from
+    the expression and pose the creator asked for (_ZOOM_WORDS, _TILT_WORDS)."""
+    expression, pose = spec.expression.lower(), spec.pose.lower()
+    zoom = 1.12 if any(word in expression for word in _ZOOM_WORDS) else 1.0
+    tilt = (6 if index % 2 == 0 else -6) if any(word in pose for word in _TILT_WORDS) else 0
+    return zoom, tilt
+
+
+OCCUPANCY_SCALE = 8  # the people's planned outline is traced at 1/8 of the output size
+
+
+def _people_occupancy(
+    people: list[_Person], layout: _Layout, spec: RenderSpec, size: tuple[int, int]
+) -> np.ndarray | None:
+    """Where `_place_faces` will draw the people's heads, before it does: a bool array (rows,
+    columns) at 1/OCCUPANCY_SCALE of `size`, each cut-out's silhouette (hair included) down to a
+    quarter face height below the chin, or its round tile; None without people."""
+    if not people or not layout.faces:
+        return None
+    step = OCCUPANCY_SCALE
+    mask = Image.new("L", (math.ceil(size[0] / step), math.ceil(size[1] / step)), 0)
+    for index, (person, (cx, cy, diameter)) in enumerate(zip(people, layout.faces, strict=False)):
+        if person.cutout is not None and layout.face_height:
+            zoom, tilt = _cutout_pose(spec, index)
+            _, scaled, pivot, (left, top) = _cutout_geometry(
+                person.cutout, cx, layout.face_height * zoom, cy, size[1]
+            )
+            small = person.cutout.image.getchannel("A").resize(
+                (max(1, round(scaled[0] / step)), max(1, round(scaled[1] / step))),
+                Image.Resampling.BILINEAR,
+            )
+            # The head only, down to the chin and a quarter face below it: words may run over
+            # the shoulders (a common look, and readable with the styles' outlines and
+            # shadows); kept off them, a landscape title shrank for no gain.
+            chin = (person.cutout.face[3] * scaled[1] / person.cutout.image.height) / step
+            small = small.crop(
+                (0, 0, small.width, max(1, round(chin + layout.face_height * zoom * 0.25 / step)))
+            )
+            if tilt:
+                small = small.rotate(tilt, center=(pivot[0] / step, pivot[1] / step), expand=False)
+            solid = small.point(lambda value: 255 if value > 64 else 0)
+            mask.paste(255, (round(left / step), round(top / step)), solid)
+        else:
+            radius = diameter / 2 / step
+            ImageDraw.Draw(mask).ellipse(
+                (cx / step - radius, cy / step - radius, cx / step + radius, cy / step + radius),
+                fill=255,
+            )
+    return np.asarray(mask) > 0
+
+
+def _text_clear_of_people(
+    canvas: Image.Image,
+    spec: RenderSpec,
+    layout: _Layout,
+    design: _Design,
+    pal: _Palette,
+    scale: int,
+    people: list[_Person],
+) -> _Layout:
+    """`layout` changed so that the planned words keep 2 % of the frame height clear of the
+    people's heads (`_people_occupancy`). `_layout` leaves room for an average head; a head of
+    big hair reached into the title in Shorts, squares and 4:3.
+
+    Each round tries the moves that clear the words the overlap touches: the box's inner edge
+    pulled back from the people beside it (landscape), its bottom raised above them, or (text
+    above the people) the people lowered by up to 12 % of the frame height; it keeps the one
+    whose title is drawn largest without being shortened. At most three rounds; a box narrower
+    than 30 % of the frame or shorter than 15 % is not tried."""
+    width, height = canvas.size
+    gap = height * 0.02
+    step = OCCUPANCY_SCALE
+    beside = width / height >= 1.2
+    lowered = 0.0  # how far the people were moved down, px
+
+    def plan(candidate: _Layout) -> tuple[list[TextRun], list[str]]:
+        return _place_text(canvas, spec, candidate, design, pal, scale, planned_only=True)
+
+    def clash(runs: list[TextRun], occupied: np.ndarray) -> tuple[int, int, int, int] | None:
+        """The box (px) round the planned lines that come within `gap` of a person, or None."""
+        hits = []
+        for run in runs:
+            box = run.mask.getbbox()
+            if box is None:
+                continue
+            x0, y0 = run.corner[0] + box[0] - gap, run.corner[1] + box[1] - gap
+            x1, y1 = run.corner[0] + box[2] + gap, run.corner[1] + box[3] + gap
+            rows = slice(max(0, math.floor(y0 / step)), max(0, math.ceil(y1 / step)))
+            columns = slice(max(0, math.floor(x0 / step)), max(0, math.ceil(x1 / step)))
+            if occupied[rows, columns].any():
+                hits.append((round(x0), round(y0), round(x1), round(y1)))
+        if not hits:
+            return None
+        return (
+            min(h[0] for h in hits),
+            min(h[1] for h in hits),
+            max(h[2] for h in hits),
+            max(h[3] for h in hits),
+        )
+
+    def size_of(runs: list[TextRun]) -> int:
+        """How large the title is drawn: its letters' pixels."""
+        return sum(
+            int(np.count_nonzero(np.asarray(run.mask))) for run in runs if run.kind != "subtitle"
+        )
+
+    occupied = _people_occupancy(people, layout, spec, canvas.size)
+    if occupied is None:
+        return layout
+    first = layout
+    runs, notes = plan(layout)
+    for _ in range(3):
+        hit = clash(runs, occupied)
+        if hit is None:
+            return layout
+        left, top, right, bottom = layout.text_box
+        hit_rows = slice(max(0, hit[1] // step), max(0, math.ceil(hit[3] / step)))
+        hit_columns = slice(max(0, hit[0] // step), max(0, math.ceil(hit[2] / step)))
+        candidates: list[_Layout] = []
+        # the people's rows under the clashing lines' columns: the bottom goes above them
+        taken_rows = np.nonzero(occupied[:, hit_columns].any(axis=1))[0] * step
+        taken_rows = taken_rows[taken_rows >= top]
+        if taken_rows.size and taken_rows.min() - gap - top >= height * 0.15:
+            candidates.append(
+                dataclasses.replace(
+                    layout, text_box=(left, top, right, round(taken_rows.min() - gap))
+                )
+            )
+        if beside:  # the people's columns beside the clashing lines: the inner edge moves
+            taken = np.nonzero(occupied[hit_rows, :].any(axis=0))[0] * step
+            if layout.align == "right":  # mirrored: the people on the left
+                taken = taken[taken < right]
+                edge = (left if not taken.size else round(taken.max() + step + gap), right)
+            else:
+                taken = taken[taken >= left]
+                edge = (left, right if not taken.size else round(taken.min() - gap))
+            if taken.size and edge[1] - edge[0] >= width * 0.3:
+                candidates.append(
+                    dataclasses.replace(layout, text_box=(edge[0], top, edge[1], bottom))
+                )
+        else:  # text above the people: lower them
+            taken_rows = np.nonzero(occupied[:, hit_columns].any(axis=1))[0] * step
+            drop = min(hit[3] - taken_rows.min(), height * 0.12 - lowered) if taken_rows.size else 0
+            if drop > 0:
+                moved = dataclasses.replace(
+                    layout,
+                    faces=[(cx, cy + drop, d) for cx, cy, d in layout.faces],
+                    focus=(layout.focus[0], layout.focus[1] + drop),
+                )
+                candidates.append(moved)
+        if not candidates:
+            return layout
+        planned = [(candidate, *plan(candidate)) for candidate in candidates]
+        layout, runs, _ = max(
+            planned, key=lambda option: (len(option[2]) <= len(notes), size_of(option[1]))
+        )
+        lowered = layout.faces[0][1] - first.faces[0][1]
+        occupied = _people_occupancy(people, layout, spec, canvas.size)
+        assert occupied is not None
+    return layout
+
+
 def _place_faces(
     canvas: Image.Image,
     people: list[_Person],
@@ -1324,18 +1504,18 @@ def _place_faces(
     design: _Design,
     pal: _Palette,
     spec: RenderSpec,
+    drawn: Image.Image | None = None,
 ) -> list[tuple[int, int, int, int]]:
     """Place each person in their slot (the creator's order, left to right); the first person is
-    drawn last, on top. Returns the cut-out face boxes placed, in the people's order."""
+    drawn last, on top. Returns the cut-out face boxes placed, in the people's order; marks
+    the people's pixels on `drawn` (L, the canvas's size)."""
     glow = design.face_glow(pal)
     boxes: dict[int, tuple[int, int, int, int]] = {}
     slots = list(zip(people, layout.faces, strict=False))
     for index in reversed(range(len(slots))):
         person, (cx, cy, diameter) = slots[index]
         if person.cutout is not None and layout.face_height:
-            expression, pose = spec.expression.lower(), spec.pose.lower()
-            zoom = 1.12 if any(word in expression for word in _ZOOM_WORDS) else 1.0
-            tilt = (6 if index % 2 == 0 else -6) if any(w in pose for w in _TILT_WORDS) else 0
+            zoom, tilt = _cutout_pose(spec, index)
             boxes[index] = _place_cutout(
                 canvas,
                 person.cutout,
@@ -1345,6 +1525,7 @@ def _place_faces(
                 design,
                 pal,
                 tilt,
+                drawn,
             )
             continue
         tile = _face_tile(_framing(person.photo, spec, index), round(diameter), design, pal)
@@ -1361,6 +1542,8 @@ def _place_faces(
             offset = round(diameter * 0.02)
             _shadow(canvas, alpha, corner, _BLACK, 0.6, diameter * 0.035, (offset, offset * 2))
         canvas.paste(tile, corner, tile)
+        if drawn is not None:
+            drawn.paste(255, corner, alpha)
     return [boxes[i] for i in sorted(boxes)]
 
 
@@ -1833,13 +2016,14 @@ def _place_text(
 @dataclass(frozen=True)
 class Rendered:
     """A local render before encoding: the RGB `image`, the cut-out `faces` placed (boxes, in
-    the people's order), the text runs drawn with their measured contrast, and notes for the
-    creator (a shortened title)."""
+    the people's order), the text runs drawn with their measured contrast, notes for the
+    creator (a shortened title) and where the `people` were drawn."""
 
     image: Image.Image
     faces: list[tuple[int, int, int, int]]
     texts: list[TextRun]
     notes: list[str]
+    people: Image.Image | None = None  # L: 255 where a person (cut-out or tile) was drawn
 
 
 class LocalRenderer:
@@ -1893,6 +2077,8 @@ class LocalRenderer:
         if reference is not None:
             backdrop = _backdrop(reference, canvas.size, pal)
             canvas = Image.blend(canvas, backdrop, design.reference_mix)
+        if people and (spec.title.strip() or spec.subtitle.strip()):
+            layout = _text_clear_of_people(canvas, spec, layout, design, pal, scale, people)
         text_box = None
         if design.text_aware and people and (spec.title.strip() or spec.subtitle.strip()):
             # Where the words will be, as planned (fitted, not drawn): the layout's box is wider
@@ -1909,7 +2095,8 @@ class LocalRenderer:
         design.decorate(canvas, pal, scene)
         report(0.4)
 
-        faces = _place_faces(canvas, people, layout, design, pal, spec)
+        drawn = Image.new("L", canvas.size, 0)
+        faces = _place_faces(canvas, people, layout, design, pal, spec, drawn)
         if design.letterbox and scene.landscape:
             bar = round(height * 0.075)
             ImageDraw.Draw(canvas).rectangle((0, 0, width, bar), fill=_BLACK)
@@ -1917,7 +2104,7 @@ class LocalRenderer:
         report(0.7)
         texts, notes = _place_text(canvas, spec, layout, design, pal, scale)
         report(1.0)
-        return Rendered(canvas, faces, texts, notes)
+        return Rendered(canvas, faces, texts, notes, drawn)
 
     def edit_image(self, request: EditRequest) -> GeneratedImage:
         """Not offered offline: editing a photo by instruction needs an image model."""
