@@ -497,14 +497,8 @@ def _minimal_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
     _fill(image, pal.accent, ellipses=dots)
 
 
-def _extent(runs: list[TextRun]) -> tuple[int, int, int, int] | None:
-    """The box (left, top, right, bottom, px) round the drawn pixels of `runs`, or None."""
-    boxes = []
-    for run in runs:
-        box = run.mask.getbbox()
-        if box is not None:
-            x, y = run.corner
-            boxes.append((x + box[0], y + box[1], x + box[2], y + box[3]))
+def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int] | None:
+    """The box (left, top, right, bottom) round all `boxes`, or None when there are none."""
     if not boxes:
         return None
     return (
@@ -513,6 +507,17 @@ def _extent(runs: list[TextRun]) -> tuple[int, int, int, int] | None:
         max(b[2] for b in boxes),
         max(b[3] for b in boxes),
     )
+
+
+def _extent(runs: list[TextRun]) -> tuple[int, int, int, int] | None:
+    """The box (left, top, right, bottom, px) round the drawn pixels of `runs`, or None."""
+    boxes = []
+    for run in runs:
+        box = run.mask.getbbox()
+        if box is not None:
+            x, y = run.corner
+            boxes.append((x + box[0], y + box[1], x + box[2], y + box[3]))
+    return _union(boxes)
 
 
 def _clear_of(
@@ -1426,14 +1431,7 @@ def _text_clear_of_people(
             columns = slice(max(0, math.floor(x0 / step)), max(0, math.ceil(x1 / step)))
             if occupied[rows, columns].any():
                 hits.append((round(x0), round(y0), round(x1), round(y1)))
-        if not hits:
-            return None
-        return (
-            min(h[0] for h in hits),
-            min(h[1] for h in hits),
-            max(h[2] for h in hits),
-            max(h[3] for h in hits),
-        )
+        return _union(hits)
 
     def size_of(runs: list[TextRun]) -> int:
         """How large the title is drawn: its letters' pixels."""
