@@ -47,39 +47,6 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return min(4, 2 * (os.cpu_count() or 1))
 
 
-def _django_order(item: pytest.Item) -> int:
-    """pytest-django's (and Django's) test order: 0 database tests in a rolled-back transaction,
-    1 transactional ones (they empty the tables when they end), 2 tests without a database."""
-    marker = item.get_closest_marker("django_db")
-    fixtures = set(getattr(item, "fixturenames", ()))
-    transactional = bool(
-        marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))
-    ) or bool({"transactional_db", "live_server"} & fixtures)
-    if transactional:
-        return 1
-    return 0 if marker or "db" in fixtures else 2
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """After pytest-django's ordering, the tests that take seconds of wall time (marked `slow`
-    or `browser`) go first within their part of it. Under `--dist worksteal` each xdist worker
-    gets a contiguous share of this order and idle workers steal from the back of the others'
-    shares, so a long test at the back of a share runs alone at the end (the alphabetical order
-    put the worker-crash tests, 22 s mostly waiting, near the end). The parts keep their order:
-    a test that needs the migrations' rows never runs after a transactional test emptied them.
-    On a 2-core machine against PostgreSQL and Redis: 102 s, against 105-109 s without."""
-    slow = {item for item in items if item.get_closest_marker("slow")}
-    slow |= {item for item in items if item.get_closest_marker("browser")}
-    order = [_django_order(item) for item in items]
-    if order != sorted(order):
-        return  # not pytest-django's order (no Django configured): leave it
-    keyed = sorted(
-        zip(order, range(len(items)), items, strict=True), key=lambda k: (k[0], k[2] not in slow)
-    )
-    items[:] = [item for _, _, item in keyed]
-
-
 def make_user(email: str, **extra: Any) -> Any:
     """A creator with this email (tests.factories.accounts.UserFactory: `plan=`, `credits=`)."""
     from tests.factories.accounts import UserFactory

@@ -43,7 +43,6 @@ def wsgi_app() -> Iterator[Any]:
         signals.request_finished.connect(close_old_connections)
 
 
-@pytest.mark.slow
 def test_every_operation_answers_as_documented(owner_client, wsgi_app) -> None:
     # Imported here, not at collection: schemathesis costs every xdist worker about a second to
     # import, and only the one that runs this test needs it (its pytest plugin is off too:

@@ -20,7 +20,6 @@ IDLE_SECONDS = float(
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-@pytest.mark.slow
 async def test_an_idle_websocket_stays_open_and_still_gets_job_events() -> None:
     """A signed-in socket on the Redis layer, idle for VIEWBAIT_WS_IDLE_SECONDS (default 6.5 s:
     one blocking read and a margin; set 60 or more to check longer idles), then receives a job

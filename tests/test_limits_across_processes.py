@@ -113,7 +113,6 @@ def balance_in_database(user: Any) -> int:
     return CreditAccount.objects.get(user=user).balance
 
 
-@pytest.mark.slow
 def test_two_processes_share_one_limit(tmp_path: Path) -> None:
     plan = Plan.objects.create(
         slug="loadtest",

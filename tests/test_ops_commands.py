@@ -67,7 +67,6 @@ def test_purge_expired_thumbnails(
     assert not old.image.storage.exists(old.image.name)
 
 
-@pytest.mark.slow
 def test_seed_demo_gives_the_demo_creator_a_plan_face_projects_and_gallery(settings) -> None:
     from django.contrib.auth import get_user_model
 

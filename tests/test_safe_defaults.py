@@ -70,7 +70,6 @@ def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 # --- start-up ----------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_repository_key_is_refused_at_start_with_debug_off(tmp_path: Path) -> None:
     asgi = ["-c", "import viewbait.asgi"]  # what the web process loads
     manage = ["manage.py", "check"]

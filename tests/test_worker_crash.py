@@ -173,7 +173,6 @@ def thumbnail_files() -> set[str]:
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-@pytest.mark.slow
 def test_a_worker_killed_mid_job_leaves_the_rest_to_another(stack: Stack) -> None:
     _, client = pro_client("crash@example.com")
     stack.start("a", "b")
@@ -220,7 +219,6 @@ def test_a_worker_killed_mid_job_leaves_the_rest_to_another(stack: Stack) -> Non
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-@pytest.mark.slow
 def test_a_lost_message_is_sent_again_by_a_workers_sweeper(stack: Stack, monkeypatch) -> None:
     _, client = pro_client("lost@example.com")
     stack.start("a")
@@ -320,7 +318,6 @@ def pid_after(output: str, pattern: str) -> int:
     return int(match[1])
 
 
-@pytest.mark.slow
 def test_serve_restarts_a_crashed_worker_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     process, log = serve(tmp_path, f"{WEB_WITH_A_CHILD}\n{CRASHING_WORKER}")
     try:
