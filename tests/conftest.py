@@ -220,6 +220,42 @@ _DB_FIXTURES = {
 }
 
 
+def restore_migrations_rows() -> bool:
+    """Put back what the migrations seeded (plans, styles, content types: the serialized test
+    database, as a serialized-rollback test reloads it) when the plans are missing, and drop
+    the cached plan table. Returns whether it had to. Inside a test's transaction the rows go
+    again when it is rolled back."""
+    from django.db import connections
+
+    from billing.models import Plan
+    from billing.services import invalidate_plan_table
+
+    if Plan.objects.exists():
+        return False
+    for connection in connections.all():
+        contents = getattr(connection, "_test_serialized_contents", None)
+        if contents:
+            connection.creation.deserialize_db_from_string(contents)
+    invalidate_plan_table()
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _migrations_rows(request: pytest.FixtureRequest) -> None:
+    """A test in a rolled-back transaction finds the migrations' rows, as Django's test order
+    promises: a transactional test empties every table when it ends, and under xdist's
+    worksteal a worker that ran one may then take such a test from another worker's share (a
+    fresh-clone `make test` failed so: no plans, `default_plan()` IndexError)."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(
+        marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))
+    ) or bool({"transactional_db", "live_server"} & set(request.fixturenames))
+    if transactional or not (marker or "db" in request.fixturenames):
+        return
+    request.getfixturevalue("_django_db_helper")
+    restore_migrations_rows()
+
+
 @pytest.fixture(autouse=True)
 def ledger_sum_equals_balance(request: pytest.FixtureRequest) -> Iterator[None]:
     """After every test that used the database: for every user, the sum of their credit ledger

@@ -71,3 +71,20 @@ def flush() -> None:
     call_command(
         "flush", interactive=False, verbosity=0, reset_sequences=False, inhibit_post_migrate=True
     )
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_test_after_a_flush_gets_the_migrations_rows_back() -> None:
+    """tests.conftest.restore_migrations_rows: what a non-transactional test runs before it
+    starts, for when an xdist worker took it after a transactional test emptied the tables."""
+    from billing.models import Plan
+    from billing.services import default_plan
+    from tests.conftest import restore_migrations_rows
+
+    plans = sorted(Plan.objects.values_list("slug", flat=True))
+    assert restore_migrations_rows() is False  # nothing missing: nothing done
+    flush()
+    assert not Plan.objects.exists()
+    assert restore_migrations_rows() is True
+    assert sorted(Plan.objects.values_list("slug", flat=True)) == plans
+    assert default_plan().slug == "free"
