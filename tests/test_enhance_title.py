@@ -341,3 +341,27 @@ def test_the_reason_says_where_the_number_is() -> None:
     inside = rewrite("iPhone 17 Pro vs Pixel 10: Which Camera Wins?")[0]
     assert leading["reason"].startswith("Leads with the number 100")
     assert inside["reason"].startswith("Keeps the number 17")
+
+
+@pytest.mark.parametrize(
+    ("title", "absent", "present"),
+    [
+        # A lone "day" is no challenge: no "Did I Make It?" for a vlog or a workout.
+        ("Day in My Life", r"MAKE IT|TRUTH ABOUT", None),
+        ("Gym Day", r"MAKE IT", None),
+        ("Leg Day Workout for Beginners", r"(?i)make it", r"(?i)here's how"),
+        # A counted day still is.
+        ("Day 1 of Learning Guitar", None, r"^DAY 1: DID I MAKE IT\?$"),
+        ("I Ran Every Day for a Year", None, r"MAKE IT"),
+        # "The Truth About My Day" promises what the video does not.
+        ("My Day as a Barista", r"TRUTH ABOUT", None),
+        # A question that leaves one word asks nothing ("WORTH?").
+        ("Is It Worth It?", r"^\w+\?$", None),
+    ],
+)
+def test_short_titles_get_no_nonsense(title: str, absent: str | None, present: str | None) -> None:
+    texts = [suggestion["text"] for suggestion in rewrite(title)]
+    if absent:
+        assert not [text for text in texts if re.search(absent, text)], texts
+    if present:
+        assert [text for text in texts if re.search(present, text)], texts

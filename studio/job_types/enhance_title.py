@@ -164,7 +164,17 @@ EDGE_PUNCTUATION = "\"'\u201c\u201d\u2018\u2019()[]{}.,;:!?\u2026\u2013\u2014|/*
 ANGLES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("compare", re.compile(r"\b(vs\.?|versus|compared?|cheap\b.*\bexpensive)\b")),
     ("verdict", re.compile(r"\b(review|worth|honest|tested|tried|testing|ranked|ranking|rated)\b")),
-    ("challenge", re.compile(r"\b(survived?|challenge|lasted|spent|lived|hours?|days?|weeks?)\b")),
+    # A span of time is a challenge when counted or held ("30 Days", "24 Long Hours", "Day 1",
+    # "Every Day for a Year"); "Day in My Life" and "Gym Day" are not ("Did I Make It?" made no
+    # sense of them).
+    (
+        "challenge",
+        re.compile(
+            r"\b(survived?|challenge|lasted|spent|lived"
+            r"|\d[\d,]*\s+(\w+\s+)?(hours?|days?|weeks?)|(day|week)\s+\d+|every\s+(day|hour|week)"
+            r"|for\s+a\s+(day|week|month|year))\b"
+        ),
+    ),
     ("mistake", re.compile(r"\b(mistakes?|wrong|avoid|stop|never|don'?t)\b")),
     (
         "howto",
@@ -603,6 +613,7 @@ def _whole(phrase: list[str]) -> str:
 
 
 DETERMINERS = frozenset({"this", "these", "that", "my", "our", "your", "the"})
+SPANS_OF_LIFE = frozenset({"day", "days", "week", "month", "year", "life", "morning", "night"})
 
 
 def _lead_in(tokens: list[str], word: str) -> str:
@@ -619,8 +630,12 @@ def _determiner(title: str, phrase: list[str]) -> str:
     "The Truth About" keeps its article; "" if there is none."""
     words = [_bare(word).casefold() for word in title.split()]
     first = _bare(phrase[0]).casefold() if phrase else ""
-    for before, word in itertools.pairwise(words):
+    for index, (before, word) in enumerate(itertools.pairwise(words)):
         if word == first and before in DETERMINERS:
+            if index and words[index - 1] in PHRASE_PREPOSITIONS:
+                # The object of a preposition is part of another phrase: "(A Day) in My Life"
+                # is not about "My Life".
+                return ""
             return before.capitalize() + " "
     return ""
 
@@ -712,7 +727,10 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         (
             run
             for run in rest
-            if _determiner(title, run) and "truth" not in {t.casefold() for t in run}
+            if _determiner(title, run)
+            and "truth" not in {t.casefold() for t in run}
+            # "The Truth About My Day" (or Life, Week) promises what the video does not
+            and not (len(run) == 1 and run[0].casefold() in SPANS_OF_LIFE)
         ),
         [],
     )
@@ -733,6 +751,8 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         hook = fallback or hook
     if angle not in ("plain", "mistake") and not _headline_worthy(lead.split(), title_case):
         hook = ""  # "Year: Did I Make It?" leads with a lone word: the plain question instead
+    if angle == "question" and not _headline_worthy(lead.split(), title_case):
+        fallback = None  # "Worth?" of "Is It Worth It?": a lone word asks nothing
     gap = hook if hook and _fits(hook) else fallback
     if gap:
         candidates.append((gap, GAP_REASON))
@@ -864,7 +884,7 @@ class EnhanceTitle(JobType):
     model_kind = "text"
     time_limit_seconds = 120
     # Bumped with every change to the offline rules: cached answers are kept 30 days.
-    cache = CachePolicy(version="title-v2")
+    cache = CachePolicy(version="title-v3")
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {
