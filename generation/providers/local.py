@@ -1762,6 +1762,25 @@ def _candidates(look: TextLook) -> list[TextLook]:
     return [look, plain, dataclasses.replace(outlined, emphasis=None), flipped]
 
 
+_RENDER_MEMO = threading.local()  # this thread's render: set_text's blocks, by their inputs
+
+
+def _set_text(
+    text: str, look: TextLook, box: tuple[int, int], min_size: int, max_size: int
+) -> SetText | None:
+    """`set_text`, remembered for the rest of this thread's render (`LocalRenderer.render`):
+    a render sets its words several times with the same inputs (each plan that keeps them
+    clear of the people, the draw, the contrast check's first look). The blocks are only read
+    (pasted, their alpha taken), never changed."""
+    memo: dict[tuple[object, ...], SetText | None] | None = getattr(_RENDER_MEMO, "blocks", None)
+    if memo is None:
+        return set_text(text, look, box, min_size=min_size, max_size=max_size)
+    key = (text, look, box, min_size, max_size)
+    if key not in memo:
+        memo[key] = set_text(text, look, box, min_size=min_size, max_size=max_size)
+    return memo[key]
+
+
 def _draw_checked(
     canvas: Image.Image,
     text: str,
@@ -1778,7 +1797,7 @@ def _draw_checked(
     for attempt, look in enumerate([*looks, None]):
         if look is None:  # the last resort: a backing plate behind the safest look
             look = looks[-1]
-        block = set_text(text, look, box, min_size=sizes[0], max_size=sizes[1])
+        block = _set_text(text, look, box, sizes[0], sizes[1])
         if block is None:
             return None
         corner = place(block)
@@ -1882,7 +1901,7 @@ def _place_text(
             if not subtitle:
                 title_box = (box_w, box_h)
 
-    main = set_text(title, title_look, title_box, min_size=title_min, max_size=title_max)
+    main = _set_text(title, title_look, title_box, title_min, title_max)
     if main is None:
         return [], notes
     sub = None
@@ -1893,7 +1912,7 @@ def _place_text(
             box_w - 2 * pad_x,
             max(1, box_h - main.image.height - round(main.size * 0.22) - 2 * pad_y),
         )
-        sub = set_text(subtitle, sub_look, room, min_size=sub_min, max_size=sub_max)
+        sub = _set_text(subtitle, sub_look, room, sub_min, sub_max)
     gap = round(main.size * 0.22)
     pad_x, pad_y = (round(sub.size * 0.45), round(sub.size * 0.22)) if sub and plate else (0, 0)
     stack = main.image.height + (gap + sub.image.height + 2 * pad_y if sub else 0)
@@ -2042,6 +2061,13 @@ class LocalRenderer:
     def render(self, request: ImageRequest) -> Rendered:
         """The picture (RGB) with what was drawn where: see `Rendered`. Raises as
         `generate_image`."""
+        _RENDER_MEMO.blocks = {}
+        try:
+            return self._render(request)
+        finally:
+            _RENDER_MEMO.blocks = None
+
+    def _render(self, request: ImageRequest) -> Rendered:
         try:
             width, height = pixel_size(request.aspect_ratio, request.image_size)
         except KeyError as exc:
