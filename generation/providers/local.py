@@ -1452,13 +1452,13 @@ def _text_clear_of_people(
         hit_rows = slice(max(0, hit[1] // step), max(0, math.ceil(hit[3] / step)))
         hit_columns = slice(max(0, hit[0] // step), max(0, math.ceil(hit[2] / step)))
         candidates: list[_Layout] = []
-        # the people's rows under the clashing lines' columns: the bottom goes above them
-        taken_rows = np.nonzero(occupied[:, hit_columns].any(axis=1))[0] * step
-        taken_rows = taken_rows[taken_rows >= top]
-        if taken_rows.size and taken_rows.min() - gap - top >= height * 0.15:
+        # The people's rows under the clashing lines' columns: the bottom goes above them.
+        people_rows = np.nonzero(occupied[:, hit_columns].any(axis=1))[0] * step
+        below_top = people_rows[people_rows >= top]
+        if below_top.size and below_top.min() - gap - top >= height * 0.15:
             candidates.append(
                 dataclasses.replace(
-                    layout, text_box=(left, top, right, round(taken_rows.min() - gap))
+                    layout, text_box=(left, top, right, round(below_top.min() - gap))
                 )
             )
         if beside:  # the people's columns beside the clashing lines: the inner edge moves
@@ -1474,8 +1474,9 @@ def _text_clear_of_people(
                     dataclasses.replace(layout, text_box=(edge[0], top, edge[1], bottom))
                 )
         else:  # text above the people: lower them
-            taken_rows = np.nonzero(occupied[:, hit_columns].any(axis=1))[0] * step
-            drop = min(hit[3] - taken_rows.min(), height * 0.12 - lowered) if taken_rows.size else 0
+            drop = (
+                min(hit[3] - people_rows.min(), height * 0.12 - lowered) if people_rows.size else 0
+            )
             if drop > 0:
                 moved = dataclasses.replace(
                     layout,
