@@ -37,3 +37,17 @@ def test_the_browser_is_shared_its_contexts_are_not_and_the_loop_is_let_go() -> 
         assert second.contexts == []  # the last test's contexts were closed
         assert second.new_context().cookies() == []
     assert asyncio._get_running_loop() is None
+
+
+def test_a_browser_that_went_away_is_replaced() -> None:
+    """A test that closes (or crashes) the shared Chromium costs the tests after it nothing."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing; no browser to drive")
+    with chromium() as gone:
+        gone.close()
+    with chromium() as browser:
+        assert browser is not gone and browser.is_connected()
+        page = browser.new_page()
+        page.set_content("<p>still here</p>")
+        assert page.text_content("p") == "still here"
+    assert asyncio._get_running_loop() is None
