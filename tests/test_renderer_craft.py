@@ -627,3 +627,19 @@ def test_no_letter_touches_the_head(ratio: str, title: str, variation: int) -> N
             : near_people.shape[0] - y, : near_people.shape[1] - x
         ]
         assert not (letters & near_people).any(), (run.kind, int((letters & near_people).sum()))
+
+
+def test_beside_the_words_the_people_make_room_before_the_title_shrinks() -> None:
+    """In 4:3 the sample's hair reached the words; pulling the text block in (or up) alone
+    shrank the title to 0.35 of the frame height. Moving the person up to 8 % of the width
+    towards the edge (the face stays in the frame) keeps it at 0.42, clear of the head."""
+    lines = split_title("The Truth: What Nobody Tells You")
+    rendered = render(
+        "4:3", images=[face()], title=lines.main, subtitle=lines.sub, style_key="minimal", seed=7
+    )
+    (title,) = [run for run in rendered.texts if run.kind == "title"]
+    ink = title.mask.getbbox()
+    assert ink is not None
+    assert (ink[3] - ink[1]) / rendered.image.height >= 0.4
+    ((*_, right, _),) = rendered.faces
+    assert right <= rendered.image.width  # the face whole

@@ -1404,16 +1404,18 @@ def _text_clear_of_people(
     people's heads (`_people_occupancy`). `_layout` leaves room for an average head; a head of
     big hair reached into the title in Shorts, squares and 4:3.
 
-    Each round tries the moves that clear the words the overlap touches: the box's inner edge
-    pulled back from the people beside it (landscape), its bottom raised above them, or (text
-    above the people) the people lowered by up to 12 % of the frame height; it keeps the one
-    whose title is drawn largest without being shortened. At most three rounds; a box narrower
+    Each round tries the moves that clear the words the overlap touches: the box's bottom
+    raised above the people; beside them (landscape), its inner edge pulled back, or the people
+    moved towards their edge by up to 8 % of the width (their faces staying in the frame); above
+    them, the people lowered by up to 12 % of the frame height. It keeps the one whose title is
+    drawn largest without being shortened. At most three rounds; a box narrower
     than 30 % of the frame or shorter than 15 % is not tried."""
     width, height = canvas.size
     gap = height * 0.02
     step = OCCUPANCY_SCALE
     beside = width / height >= 1.2
     lowered = 0.0  # how far the people were moved down, px
+    moved = 0.0  # and sideways
 
     def plan(candidate: _Layout) -> tuple[list[TextRun], list[str]]:
         return _place_text(canvas, spec, candidate, design, pal, scale, planned_only=True)
@@ -1473,6 +1475,29 @@ def _text_clear_of_people(
                 candidates.append(
                     dataclasses.replace(layout, text_box=(edge[0], top, edge[1], bottom))
                 )
+            # or the people move towards their edge of the frame, by up to 8 % of its width
+            if taken.size:
+                if layout.align == "right":  # the heads' right edge into the words' left one
+                    overlap = float(taken.max() + step - hit[0])
+                else:
+                    overlap = float(hit[2] - taken.min())
+                # never so far that a face (about 0.9 face heights wide) leaves the frame
+                half_face = layout.face_height * 0.45 + width * 0.02
+                if layout.align == "right":
+                    room = min(cx for cx, _, _ in layout.faces) - half_face
+                else:
+                    room = width - max(cx for cx, _, _ in layout.faces) - half_face
+                shift = max(0.0, min(overlap, width * 0.08 - moved, room))
+                if layout.align == "right":
+                    shift = -shift
+                if shift:
+                    candidates.append(
+                        dataclasses.replace(
+                            layout,
+                            faces=[(cx + shift, cy, d) for cx, cy, d in layout.faces],
+                            focus=(layout.focus[0] + shift, layout.focus[1]),
+                        )
+                    )
         else:  # text above the people: lower them
             drop = (
                 min(hit[3] - people_rows.min(), height * 0.12 - lowered) if people_rows.size else 0
@@ -1491,6 +1516,7 @@ def _text_clear_of_people(
             planned, key=lambda option: (len(option[2]) <= len(notes), size_of(option[1]))
         )
         lowered = layout.faces[0][1] - first.faces[0][1]
+        moved = abs(layout.faces[0][0] - first.faces[0][0])
         occupied = _people_occupancy(people, layout, spec, canvas.size)
         assert occupied is not None
     return layout
