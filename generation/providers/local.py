@@ -1503,12 +1503,13 @@ def _text_clear_of_people(
                 min(hit[3] - people_rows.min(), height * 0.12 - lowered) if people_rows.size else 0
             )
             if drop > 0:
-                moved = dataclasses.replace(
-                    layout,
-                    faces=[(cx, cy + drop, d) for cx, cy, d in layout.faces],
-                    focus=(layout.focus[0], layout.focus[1] + drop),
+                candidates.append(
+                    dataclasses.replace(
+                        layout,
+                        faces=[(cx, cy + drop, d) for cx, cy, d in layout.faces],
+                        focus=(layout.focus[0], layout.focus[1] + drop),
+                    )
                 )
-                candidates.append(moved)
         if not candidates:
             return layout
         planned = [(candidate, *plan(candidate)) for candidate in candidates]
