@@ -278,24 +278,26 @@ def test_faces_are_composited_and_sent(
     assert Thumbnail.objects.get(owner=owner).job.status == "succeeded"
 
 
-def test_generating_again_with_the_same_settings_draws_a_new_layout(
+def test_generating_again_with_the_same_settings_draws_the_next_layout(
     owner, owner_client, submit, run_jobs
 ) -> None:
-    from studio.job_types.generate import layout_index
-
-    set_plan(owner, "pro")  # room for several jobs
+    """Each generate continues the creator's cycle of layouts: the same settings three times
+    give three layouts, and a job's variations take consecutive ones (a layout drawn from the
+    job's id repeated the last one time in four)."""
+    set_plan(owner, "pro")  # room for several jobs and variations
     minimal = Style.objects.get(slug="minimal")  # a calm style: no random details to differ in
-    jobs: list[Job] = []
-    while len({layout_index(job, 0) % 4 for job in jobs}) < 2:
+    for _ in range(3):
         response = submit(owner_client, body(style_id=minimal.pk, title="Same settings"))
         assert response.status_code == 202, response.content
-        jobs.append(Job.objects.get(pk=response.json()["id"]))
-        assert len(jobs) <= 12  # each new job has a 3-in-4 chance of another layout
+    response = submit(owner_client, body(style_id=minimal.pk, title="Same settings", variations=2))
+    assert response.status_code == 202, response.content
     run_jobs()
-    first, last = (Thumbnail.objects.get(job=job) for job in (jobs[0], jobs[-1]))
-    with first.image.open("rb") as a, last.image.open("rb") as b:
-        assert a.read() != b.read()
-    # Within one job the layouts are consecutive, so its variations differ.
-    assert [layout_index(jobs[0], i) for i in range(3)] == [
-        layout_index(jobs[0], 0) + i for i in range(3)
-    ]
+    thumbnails = list(
+        Thumbnail.objects.filter(owner=owner).order_by("job__created_at", "variation_index")
+    )
+    assert [t.parameters["layout"] for t in thumbnails] == [0, 1, 2, 3, 4]
+    images = []
+    for thumbnail in thumbnails[:3]:
+        with thumbnail.image.open("rb") as handle:
+            images.append(handle.read())
+    assert len(set(images)) == 3

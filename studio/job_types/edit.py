@@ -287,7 +287,7 @@ def source_seed(source: Thumbnail) -> int:
 
 def source_layout(source: Thumbnail) -> int:
     """The local renderer's layout the source was drawn with (`RenderSpec.variation`): recorded
-    in its parameters since generate offsets layouts per job (`generate.layout_index`); older
+    in its parameters since generate offsets layouts per job (`generate.layout_offset`); older
     thumbnails were drawn with their variation index."""
     layout = source.parameters.get("layout")
     return layout if isinstance(layout, int) else source.variation_index

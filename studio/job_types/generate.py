@@ -116,12 +116,18 @@ def _seed(job: Job, variation: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{job.id}:{variation}".encode()).digest()[:4], "big")
 
 
-def layout_index(job: Job, variation: int) -> int:
-    """The local renderer's layout (`RenderSpec.variation`, taken modulo its VARIANTS) for
-    `variation`: consecutive within a job, so its variations differ, starting at an offset drawn
-    from the job's id, so generating again with the same settings does not redraw the same
-    layout (the calm styles have no random details: two jobs gave byte-identical images)."""
-    return variation + hashlib.sha256(f"{job.id}:layout".encode()).digest()[0]
+def layout_offset(job: Job) -> int:
+    """The local renderer's layout (`RenderSpec.variation`, taken modulo its VARIANTS) of the
+    job's first variation; its variation `i` takes `layout_offset(job) + i`, so a job's
+    variations differ. The offset is the creator's number of earlier generate jobs, so each
+    generate continues where the last one stopped: generating again with the same settings
+    always draws the next layout (an offset drawn from the job's id repeated the last layout
+    one time in four, and the calm styles have no random details to differ in: byte-identical
+    images). One COUNT query on the (user, status, created_at) index; run it on the job's own
+    thread, not on the render pool's."""
+    return Job.objects.filter(
+        user_id=job.user_id, type=job.type, created_at__lt=job.created_at
+    ).count()
 
 
 def _read(name: str) -> bytes | None:
@@ -290,6 +296,7 @@ class GenerateThumbnails(JobType):
     def run(self, job: Job, ctx: JobContext) -> JobOutcome:
         params: dict[str, Any] = job.params
         ctx.progress("preparing", 10)
+        first_layout = layout_offset(job)
         style = params.get("style") or {}
         palette = params.get("palette") or {}
         faces = params.get("faces") or []
@@ -328,7 +335,7 @@ class GenerateThumbnails(JobType):
                 image_size=params["resolution"],
                 model=model,
                 images=images,
-                spec=render_spec(params, _seed(job, index), layout_index(job, index)),
+                spec=render_spec(params, _seed(job, index), first_layout + index),
             )
 
         if not job.prompt:
@@ -360,7 +367,7 @@ class GenerateThumbnails(JobType):
                 links=_live_links(params),
                 extra_parameters={
                     # The layout it was drawn with, for an edit's redraw (studio.job_types.edit).
-                    "layout": layout_index(job, index),
+                    "layout": first_layout + index,
                     **({"notes": list(files.notes)} if files.notes else {}),
                 },
             )
