@@ -148,14 +148,24 @@ def run_edit_session(browser: Any, base_url: str) -> None:
         )
         # The finished card (taller than the screen) is scrolled to: its start shows, below the
         # sticky header, not under it or in the lower part of the screen.
-        page.wait_for_function(
-            """card => {
-              const top = card.getBoundingClientRect().top;
-              const header = document.querySelector('.topbar').getBoundingClientRect().bottom;
-              return top >= header - 1 && top < innerHeight * 0.6;
-            }""",
-            arg=check_card.element_handle(),
-        )
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            page.wait_for_function(
+                """card => {
+                  const top = card.getBoundingClientRect().top;
+                  const header = document.querySelector('.topbar').getBoundingClientRect().bottom;
+                  return top >= header - 1 && top < innerHeight * 0.6;
+                }""",
+                arg=check_card.element_handle(),
+            )
+        except PlaywrightTimeout as error:  # where it is, for a flake's post-mortem
+            where = check_card.evaluate(
+                """card => ({top: card.getBoundingClientRect().top, innerHeight,
+                  height: card.getBoundingClientRect().height, scrollY,
+                  page: document.documentElement.scrollHeight, status: card.dataset.status})"""
+            )
+            raise AssertionError(f"the finished check card is not in view: {where}") from error
         page.screenshot(path=str(SCREENSHOT.with_name("viewbait-check-tool.png")), full_page=True)
         slots = check_card.locator(".check-slot")
         expect(slots.first).to_be_visible()

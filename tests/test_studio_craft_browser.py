@@ -665,3 +665,31 @@ def test_a_finished_card_with_the_keyboard_on_it_is_not_pruned(live_server: Any)
         page.wait_for_timeout(400)  # past the 250 ms leaving transition
         expect(page.locator(f"#job-{jobs[0].pk}")).to_have_count(1)
         expect(page.locator("#jobs > article.job")).to_have_count(4)
+
+
+def test_a_card_brought_into_view_gets_there_though_its_scroll_was_cut_short(
+    live_server: Any,
+) -> None:
+    """studio.js brings a new card into view with a smooth scroll, which the page changing
+    under it or a busy machine can cut short (a CI flake left a finished check card in the
+    lower part of the screen). Once the scroll should have ended the card is put in view at
+    once; not when the creator scrolled meanwhile."""
+    from playwright.sync_api import expect
+
+    owner = library("cut@example.com", 30)
+    first, second = failed_jobs(owner, 2)
+    to_bottom = "() => window.scrollTo({top: document.body.scrollHeight, behavior: 'instant'})"
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        page.evaluate(to_bottom)
+        add_card(page, first)  # revealed: a smooth scroll up starts...
+        page.evaluate(to_bottom)  # ...and is cut short, far from the card
+        card = page.locator(f"#job-{first.pk}")
+        expect(card).to_be_in_viewport(timeout=3000)
+
+        page.evaluate(to_bottom)
+        add_card(page, second)
+        page.mouse.wheel(0, 400)  # the creator scrolls on: left where they are
+        page.evaluate(to_bottom)
+        page.wait_for_timeout(1500)
+        expect(page.locator(f"#job-{second.pk}")).not_to_be_in_viewport()

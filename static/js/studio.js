@@ -34,12 +34,25 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
   // Scroll `el` to the top of the screen (below the sticky header: html's scroll-padding-top)
   // when it starts out of sight or in the lower part of the screen, where a growing card ran
   // off the bottom; left alone when the creator can already read its start.
+  // A smooth scroll can be cut short (the page changing under it, a busy machine): once it
+  // should have ended, the move is finished at once, unless the creator scrolled meanwhile.
+  const CREATOR_SCROLLS = ["wheel", "touchstart", "keydown", "mousedown"];
   function reveal(el) {
     const top = parseFloat(getComputedStyle(document.documentElement).scrollPaddingTop) || 0;
-    const box = el.getBoundingClientRect();
-    if (box.top < top || box.top > window.innerHeight * 0.6) {
-      el.scrollIntoView({ block: "start", behavior: "smooth" });
-    }
+    const away = () => {
+      const now = el.getBoundingClientRect().top;
+      return now < top - 1 || now > window.innerHeight * 0.6;
+    };
+    if (!away()) return;
+    const reduce = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    el.scrollIntoView({ block: "start", behavior: reduce ? "auto" : "smooth" });
+    let scrolled = false;
+    const mark = () => { scrolled = true; };
+    CREATOR_SCROLLS.forEach((name) => window.addEventListener(name, mark, { passive: true }));
+    setTimeout(() => {
+      CREATOR_SCROLLS.forEach((name) => window.removeEventListener(name, mark));
+      if (!scrolled && el.isConnected && away()) el.scrollIntoView({ block: "start" });
+    }, 1000);
   }
 
   function refreshCard(id) {
