@@ -1353,12 +1353,10 @@ OCCUPANCY_SCALE = 8  # the people's planned outline is traced at 1/8 of the outp
 
 def _people_occupancy(
     people: list[_Person], layout: _Layout, spec: RenderSpec, size: tuple[int, int]
-) -> np.ndarray | None:
+) -> np.ndarray:
     """Where `_place_faces` will draw the people's heads, before it does: a bool array (rows,
     columns) at 1/OCCUPANCY_SCALE of `size`, each cut-out's silhouette (hair included) down to a
-    quarter face height below the chin, or its round tile; None without people."""
-    if not people or not layout.faces:
-        return None
+    quarter face height below the chin, or its round tile."""
     step = OCCUPANCY_SCALE
     mask = Image.new("L", (math.ceil(size[0] / step), math.ceil(size[1] / step)), 0)
     for index, (person, (cx, cy, diameter)) in enumerate(zip(people, layout.faces, strict=False)):
@@ -1399,9 +1397,10 @@ def _text_clear_of_people(
     pal: _Palette,
     scale: int,
     people: list[_Person],
-) -> _Layout:
+) -> tuple[_Layout, list[TextRun]]:
     """`layout` changed so that the planned words keep 2 % of the frame height clear of the
-    people's heads (`_people_occupancy`). `_layout` leaves room for an average head; a head of
+    people's heads (`_people_occupancy`), and the words as planned in it (`_place_text`'s
+    `planned_only` runs). `_layout` leaves room for an average head; a head of
     big hair reached into the title in Shorts, squares and 4:3.
 
     Each round tries the moves that clear the words the overlap touches: the box's bottom
@@ -1442,14 +1441,12 @@ def _text_clear_of_people(
         )
 
     occupied = _people_occupancy(people, layout, spec, canvas.size)
-    if occupied is None:
-        return layout
     first = layout
     runs, notes = plan(layout)
     for _ in range(3):
         hit = clash(runs, occupied)
         if hit is None:
-            return layout
+            break
         left, top, right, bottom = layout.text_box
         hit_rows = slice(max(0, hit[1] // step), max(0, math.ceil(hit[3] / step)))
         hit_columns = slice(max(0, hit[0] // step), max(0, math.ceil(hit[2] / step)))
@@ -1463,45 +1460,38 @@ def _text_clear_of_people(
                     layout, text_box=(left, top, right, round(below_top.min() - gap))
                 )
             )
-        if beside:  # the people's columns beside the clashing lines: the inner edge moves
-            taken = np.nonzero(occupied[hit_rows, :].any(axis=0))[0] * step
-            if layout.align == "right":  # mirrored: the people on the left
-                taken = taken[taken < right]
-                edge = (left if not taken.size else round(taken.max() + step + gap), right)
+        # Beside them, the people's columns in the clashing lines' rows, on the people's side.
+        taken = np.nonzero(occupied[hit_rows, :].any(axis=0))[0] * step
+        mirrored = layout.align == "right"  # the people on the left
+        taken = taken[taken < right] if mirrored else taken[taken >= left]
+        if beside and taken.size:
+            # the inner edge moves...
+            if mirrored:
+                edge = (round(taken.max() + step + gap), right)
+                overlap = float(taken.max() + step - hit[0])
             else:
-                taken = taken[taken >= left]
-                edge = (left, right if not taken.size else round(taken.min() - gap))
-            if taken.size and edge[1] - edge[0] >= width * 0.3:
+                edge = (left, round(taken.min() - gap))
+                overlap = float(hit[2] - taken.min())
+            if edge[1] - edge[0] >= width * 0.3:
                 candidates.append(
                     dataclasses.replace(layout, text_box=(edge[0], top, edge[1], bottom))
                 )
-            # or the people move towards their edge of the frame, by up to 8 % of its width
-            if taken.size:
-                if layout.align == "right":  # the heads' right edge into the words' left one
-                    overlap = float(taken.max() + step - hit[0])
-                else:
-                    overlap = float(hit[2] - taken.min())
-                # never so far that a face (about 0.9 face heights wide) leaves the frame
-                half_face = layout.face_height * 0.45 + width * 0.02
-                if layout.align == "right":
-                    room = min(cx for cx, _, _ in layout.faces) - half_face
-                else:
-                    room = width - max(cx for cx, _, _ in layout.faces) - half_face
-                shift = max(0.0, min(overlap, width * 0.08 - moved, room))
-                if layout.align == "right":
-                    shift = -shift
-                if shift:
-                    candidates.append(
-                        dataclasses.replace(
-                            layout,
-                            faces=[(cx + shift, cy, d) for cx, cy, d in layout.faces],
-                            focus=(layout.focus[0] + shift, layout.focus[1]),
-                        )
+            # ...or the people move towards their edge of the frame, by up to 8 % of its
+            # width, never so far that a face (about 0.9 face heights wide) leaves it
+            half_face = layout.face_height * 0.45 + width * 0.02
+            centres = [cx for cx, _, _ in layout.faces]
+            room = min(centres) - half_face if mirrored else width - max(centres) - half_face
+            shift = max(0.0, min(overlap, width * 0.08 - moved, room)) * (-1 if mirrored else 1)
+            if shift:
+                candidates.append(
+                    dataclasses.replace(
+                        layout,
+                        faces=[(cx + shift, cy, d) for cx, cy, d in layout.faces],
+                        focus=(layout.focus[0] + shift, layout.focus[1]),
                     )
-        else:  # text above the people: lower them
-            drop = (
-                min(hit[3] - people_rows.min(), height * 0.12 - lowered) if people_rows.size else 0
-            )
+                )
+        elif not beside and people_rows.size:  # text above the people: lower them
+            drop = min(hit[3] - people_rows.min(), height * 0.12 - lowered)
             if drop > 0:
                 candidates.append(
                     dataclasses.replace(
@@ -1511,7 +1501,7 @@ def _text_clear_of_people(
                     )
                 )
         if not candidates:
-            return layout
+            break
         planned = [(candidate, *plan(candidate)) for candidate in candidates]
         layout, runs, _ = max(
             planned, key=lambda option: (len(option[2]) <= len(notes), size_of(option[1]))
@@ -1519,8 +1509,7 @@ def _text_clear_of_people(
         lowered = layout.faces[0][1] - first.faces[0][1]
         moved = abs(layout.faces[0][0] - first.faces[0][0])
         occupied = _people_occupancy(people, layout, spec, canvas.size)
-        assert occupied is not None
-    return layout
+    return layout, runs
 
 
 def _place_faces(
@@ -2129,14 +2118,15 @@ class LocalRenderer:
         if reference is not None:
             backdrop = _backdrop(reference, canvas.size, pal)
             canvas = Image.blend(canvas, backdrop, design.reference_mix)
-        if people and (spec.title.strip() or spec.subtitle.strip()):
-            layout = _text_clear_of_people(canvas, spec, layout, design, pal, scale, people)
         text_box = None
-        if design.text_aware and people and (spec.title.strip() or spec.subtitle.strip()):
-            # Where the words will be, as planned (fitted, not drawn): the layout's box is wider
-            # and taller than what is drawn in it.
-            planned, _ = _place_text(canvas, spec, layout, design, pal, scale, planned_only=True)
-            text_box = _extent(planned) or layout.text_box
+        if people and (spec.title.strip() or spec.subtitle.strip()):
+            layout, planned = _text_clear_of_people(
+                canvas, spec, layout, design, pal, scale, people
+            )
+            if design.text_aware:
+                # Where the words will be, as planned (fitted, not drawn): the layout's box is
+                # wider and taller than what is drawn in it.
+                text_box = _extent(planned) or layout.text_box
         scene = _Scene(
             focus=layout.focus,
             faces=bool(people),
