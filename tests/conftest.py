@@ -220,6 +220,13 @@ _DB_FIXTURES = {
 }
 
 
+def _uses_db(request: pytest.FixtureRequest) -> bool:
+    """Whether the test uses the database (its `django_db` marker or a database fixture)."""
+    return request.node.get_closest_marker("django_db") is not None or bool(
+        _DB_FIXTURES & set(request.fixturenames)
+    )
+
+
 def restore_migrations_rows() -> bool:
     """Put back what the migrations seeded (plans, styles, content types: the serialized test
     database, as a serialized-rollback test reloads it) when the plans are missing, and drop
@@ -250,7 +257,7 @@ def _migrations_rows(request: pytest.FixtureRequest) -> None:
     transactional = bool(
         marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))
     ) or bool({"transactional_db", "live_server"} & set(request.fixturenames))
-    if transactional or not (marker or "db" in request.fixturenames):
+    if transactional or not _uses_db(request):
         return
     request.getfixturevalue("_django_db_helper")
     restore_migrations_rows()
@@ -261,10 +268,7 @@ def ledger_sum_equals_balance(request: pytest.FixtureRequest) -> Iterator[None]:
     """After every test that used the database: for every user, the sum of their credit ledger
     entries equals their balance (the suite-wide acceptance check of issue 9). Requests the
     database before the test does, so the check runs while the test's data is still there."""
-    uses_db = request.node.get_closest_marker("django_db") is not None or bool(
-        _DB_FIXTURES & set(request.fixturenames)
-    )
-    if not uses_db:
+    if not _uses_db(request):
         yield
         return
     request.getfixturevalue("_django_db_helper")

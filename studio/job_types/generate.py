@@ -123,8 +123,9 @@ def layout_offset(job: Job) -> int:
     generate continues where the last one stopped: generating again with the same settings
     always draws the next layout (an offset drawn from the job's id repeated the last layout
     one time in four, and the calm styles have no random details to differ in: byte-identical
-    images). One COUNT query on the (user, status, created_at) index; run it on the job's own
-    thread, not on the render pool's."""
+    images). One COUNT query, over the creator's rows of the (user, status, created_at) index;
+    run it on the job's own thread, not on the render pool's (each pool thread would open a
+    database connection of its own)."""
     return Job.objects.filter(
         user_id=job.user_id, type=job.type, created_at__lt=job.created_at
     ).count()
