@@ -643,3 +643,60 @@ def test_beside_the_words_the_people_make_room_before_the_title_shrinks() -> Non
     assert (ink[3] - ink[1]) / rendered.image.height >= 0.4
     ((*_, right, _),) = rendered.faces
     assert right <= rendered.image.width  # the face whole
+
+
+@pytest.mark.parametrize("style_key", ["cinematic", "minimal"])
+def test_above_the_people_they_move_down_before_the_title_shrinks(style_key: str) -> None:
+    """A head one occupancy cell (8 px) below the words' edge still counted as touching them,
+    but lowering the people by less than a cell was not tried, so the text block was raised
+    instead: in 4:5 the title came out at 0.21 of the frame height where moving the person
+    down keeps it at 0.23."""
+    lines = split_title("I Quit My $200K Job: Was It Worth It?")
+    rendered = render(
+        "4:5",
+        images=[face()],
+        title=lines.main,
+        subtitle=lines.sub,
+        style_key=style_key,
+        seed=9,
+        variation=2,
+    )
+    (title,) = [run for run in rendered.texts if run.kind == "title"]
+    ink = title.mask.getbbox()
+    assert ink is not None
+    assert (ink[3] - ink[1]) / rendered.image.height >= 0.225
+    assert rendered.notes == []
+
+
+def test_a_group_beside_the_words_gets_the_block_raised_or_narrowed() -> None:
+    """When the people cannot move far enough (a group of three fills the frame's side), the
+    text block is raised above the heads or narrowed beside them: without the raise three heads
+    in 5:4 reached the words; without the narrowing two people in 5:4 made the title shorten."""
+    lines = split_title("I Quit My $200K Job: Was It Worth It?")
+    three = render(
+        "5:4",
+        images=[face(person=i) for i in range(3)],
+        title=lines.main,
+        subtitle=lines.sub,
+        style_key="documentary",
+        seed=9,
+        variation=2,
+    )
+    assert three.people is not None
+    near_people = np.asarray(three.people) > 127
+    chin = max(bottom + 0.25 * (bottom - top) for _, top, _, bottom in three.faces)
+    near_people[round(chin) :] = False
+    for run in three.texts:
+        x, y = run.corner
+        ink = np.asarray(run.mask) > 127
+        assert not (near_people[y : y + ink.shape[0], x : x + ink.shape[1]] & ink).any()
+    two = render(
+        "5:4",
+        images=[face(person=i) for i in range(2)],
+        title=lines.main,
+        subtitle=lines.sub,
+        style_key="bold-gaming",
+        seed=9,
+        variation=2,
+    )
+    assert two.notes == []

@@ -1468,10 +1468,10 @@ def _text_clear_of_people(
             # the inner edge moves...
             if mirrored:
                 edge = (round(taken.max() + step + gap), right)
-                overlap = float(taken.max() + step - hit[0])
+                overlap = float(taken.max() + 2 * step - hit[0])
             else:
                 edge = (left, round(taken.min() - gap))
-                overlap = float(hit[2] - taken.min())
+                overlap = float(hit[2] - taken.min() + step)
             if edge[1] - edge[0] >= width * 0.3:
                 candidates.append(
                     dataclasses.replace(layout, text_box=(edge[0], top, edge[1], bottom))
@@ -1491,7 +1491,9 @@ def _text_clear_of_people(
                     )
                 )
         elif not beside and people_rows.size:  # text above the people: lower them
-            drop = min(hit[3] - people_rows.min(), height * 0.12 - lowered)
+            # (the occupancy's cells are `step` px: a head one cell below the words' edge
+            # still clashes, and needs a cell's move)
+            drop = min(hit[3] - people_rows.min() + step, height * 0.12 - lowered)
             if drop > 0:
                 candidates.append(
                     dataclasses.replace(
