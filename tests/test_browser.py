@@ -225,7 +225,7 @@ def run_creator_session(browser: Any, base_url: str) -> None:
     face_photo = page.locator("#faces .tile img").first
     expect(face_photo).to_have_attribute("alt", "Eileen Collins, photo 1")
     page.wait_for_function(
-        "img => img.complete && img.naturalWidth > 0", arg=face_photo.element_handle()
+        "img => img.complete && img.naturalWidth > 0", arg=face_photo.element_handle(), polling=100
     )
 
     # Back in the studio: pick the face, type the title; the websocket is live.
@@ -283,7 +283,7 @@ def run_creator_session(browser: Any, base_url: str) -> None:
     image = thumb.locator("img")
     image.scroll_into_view_if_needed()
     page.wait_for_function(
-        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle(), polling=100
     )
     assert page.evaluate("() => window.__sameDocument") == "still here"
     expect(credits).to_have_text("9 credits")

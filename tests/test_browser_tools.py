@@ -132,7 +132,7 @@ def run_edit_session(browser: Any, base_url: str) -> None:
     expect(tool_cards).to_have_count(1)
     image = card.locator(".edit-result img")
     page.wait_for_function(
-        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle(), polling=100
     )
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
@@ -158,6 +158,9 @@ def run_edit_session(browser: Any, base_url: str) -> None:
                   return top >= header - 1 && top < innerHeight * 0.6;
                 }""",
                 arg=check_card.element_handle(),
+                # Polled on a timer: requestAnimationFrame, the default, stops firing when the
+                # page draws no frames, and a CI run timed out with the card already in view.
+                polling=100,
             )
         except PlaywrightTimeout as error:  # where it is, for a flake's post-mortem
             where = check_card.evaluate(
