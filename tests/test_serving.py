@@ -186,6 +186,73 @@ async def test_a_process_produces_at_most_the_bound_of_responses_at_once(
     assert peak == {"bounded": 2, "stripe": 3}
 
 
+async def test_requests_reuse_their_threads_and_the_processs_cache_backends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """viewbait.handlers: a request's sync work runs on a thread an earlier request used (no
+    thread started per request), and finds the cache backends the handler made (no django-redis
+    backend, client and redis.Redis built per request). The server runs each request in a copy
+    of its own context, which this test starts empty, as a fresh worker process's is."""
+    import asyncio
+    import contextvars
+    import threading
+
+    from django.core.cache import caches
+    from django.http import HttpResponse
+
+    from viewbait.handlers import BoundedASGIHandler
+
+    seen: list[tuple[int, int, int]] = []
+
+    def get_response(self: Any, request: Any) -> HttpResponse:
+        seen.append((threading.get_ident(), id(caches["default"]), id(caches["ratelimit"])))
+        return HttpResponse(b"ok")
+
+    monkeypatch.setattr(BoundedASGIHandler, "get_response", get_response)
+    server_context = contextvars.Context()
+    handler = server_context.run(BoundedASGIHandler)
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/healthz",
+        "raw_path": b"/healthz",
+        "query_string": b"",
+        "headers": [],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+    async def one_request() -> int:
+        # asgiref's ApplicationCommunicator starts the app in an empty context: call it as a
+        # server does, in a copy of the server's.
+        sent: list[dict[str, Any]] = []
+        messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop()
+            await asyncio.Event().wait()  # the client stays connected
+            raise AssertionError("unreachable")
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await handler(scope, receive, send)
+        return int(sent[0]["status"])
+
+    for _ in range(3):
+        task = asyncio.get_running_loop().create_task(one_request(), context=server_context.copy())
+        assert await task == 200
+    assert len(seen) == 3
+    assert len({thread for thread, _, _ in seen}) == 1, seen
+    assert threading.get_ident() not in {thread for thread, _, _ in seen}
+    assert len({(default, limits) for _, default, limits in seen}) == 1, seen
+    assert handler.threads.made == 1
+
+
 def test_daphne_serves_runserver_and_nothing_else_imports_it() -> None:
     """`manage.py runserver` is Daphne's (HTTP and the /ws/ websockets on one port); the web
     process, the worker and other commands start without Twisted (viewbait.settings), and
