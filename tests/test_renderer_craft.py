@@ -197,6 +197,63 @@ def test_variations_differ_in_layout() -> None:
     assert title_a.corner[0] < width / 2 < title_b.corner[0] + title_b.mask.width
 
 
+def line_boxes(rendered: Rendered) -> list[tuple[int, int, int, int]]:
+    """Each text run's ink box, px, in drawing order."""
+    return [
+        (
+            run.corner[0] + ink[0],
+            run.corner[1] + ink[1],
+            run.corner[0] + ink[2],
+            run.corner[1] + ink[3],
+        )
+        for run in rendered.texts
+        if (ink := run.mask.getbbox())
+    ]
+
+
+def ink_box(rendered: Rendered) -> tuple[int, int, int, int]:
+    """The box round every text run's ink, px."""
+    edges = zip(*line_boxes(rendered), strict=True)
+    return tuple(f(edge) for f, edge in zip((min, min, max, max), edges, strict=True))  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("ratio", ["1:1", "9:16"])
+def test_upright_variations_with_a_face_differ_in_layout(ratio: str) -> None:
+    """Squares and Shorts put the text above the person; variations 0, 1 and 3 were the same
+    picture (the person a few pixels to one side). Now consecutive variations move the person
+    to another side or size, and the title's block with them."""
+    rendered = [
+        render(ratio=ratio, title="I Tried 100 Coffee Shops", images=[face()], seed=7, variation=v)
+        for v in range(len(local.VARIANTS))
+    ]
+    width, height = rendered[0].image.size
+    for i, a in enumerate(rendered):
+        b = rendered[(i + 1) % len(rendered)]
+        ((fa,), (fb,)) = a.faces, b.faces
+        moved = abs((fa[0] + fa[2]) - (fb[0] + fb[2])) / 2
+        resized = abs((fa[3] - fa[1]) - (fb[3] - fb[1])) / (fa[3] - fa[1])
+        assert moved >= 0.12 * width or resized >= 0.12, (ratio, i, fa, fb)
+        lines_a, lines_b = line_boxes(a), line_boxes(b)
+        text_moved = max(
+            max(abs(p - q) for p, q in zip(line_a, line_b, strict=True))
+            for line_a, line_b in zip(lines_a, lines_b, strict=False)
+        )
+        assert text_moved >= 0.05 * min(width, height), (ratio, i, lines_a, lines_b)
+    # Beside the person the title lines up on the far edge: variation 1 has the person on the
+    # left and the title against the right margin, variation 3 the other way round.
+    (left_face,), (right_face,) = rendered[1].faces, rendered[3].faces
+    assert (
+        (left_face[0] + left_face[2]) / 2
+        < width * 0.42
+        < width * 0.58
+        < (right_face[0] + right_face[2]) / 2
+    )
+    assert width - ink_box(rendered[1])[2] < ink_box(rendered[1])[0]
+    assert ink_box(rendered[3])[0] < width - ink_box(rendered[3])[2]
+    for each in rendered:  # nothing on the face
+        assert ink_box(each)[3] <= each.faces[0][1], ink_box(each)
+
+
 @pytest.mark.parametrize("style_key", sorted(local._DESIGNS))
 def test_variations_without_a_face_differ_in_layout(style_key: str) -> None:
     """Without faces the text block is the layout: the four cinematic variations of "4K Test:

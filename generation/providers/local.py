@@ -783,20 +783,30 @@ class _Layout:
 @dataclass(frozen=True)
 class _Variant:
     """How one variation arranges the frame: which side the faces take, where the text block
-    sits and how tight the framing is (1.0 = the face at 36 % of the frame height)."""
+    sits and how tight the framing is (1.0 = the face at 36 % of the frame height). In upright
+    frames (squares, 4:5, Shorts), where the text sits above the people, `offset` moves the
+    people towards `upright_side` (else `side`) by that share of the width; from
+    SIDE_ALIGNED_OFFSET on, the text block is aligned to the other side (`_layout`)."""
 
     side: Literal["right", "left"]
     valign: Literal["top", "middle", "bottom"]
     zoom: float
+    offset: float = 0.08
+    upright_side: Literal["right", "left", ""] = ""
 
 
-# Variations of one request cycle through these, so any two consecutive ones differ in layout.
+# Variations of one request cycle through these, so any two consecutive ones differ in layout:
+# in upright frames, the people centred under a centred title, on the left under a title aligned
+# right, centred under a title at the top (larger in Shorts), then on the right under a title
+# aligned left.
 VARIANTS = (
-    _Variant("right", "middle", 1.0),
-    _Variant("left", "middle", 1.1),
-    _Variant("right", "top", 1.2),
-    _Variant("left", "bottom", 0.9),
+    _Variant("right", "middle", 1.0, offset=0.0),
+    _Variant("left", "middle", 1.1, offset=0.16),
+    _Variant("right", "top", 1.2, offset=0.0),
+    _Variant("left", "bottom", 0.9, offset=0.16, upright_side="right"),
 )
+# From this `_Variant.offset` on, an upright frame's text is aligned away from the people.
+SIDE_ALIGNED_OFFSET = 0.12
 CUTOUT_FACE_SHARE = 0.36  # a lone cut-out face's height per frame height (YouTube norm: 30-45 %)
 CUTOUT_GROUP_SHARE = 0.31  # each face's share when several people are placed
 TEXT_ABOVE_FACE_SHARE = 0.26  # at most, when the text sits above the faces (squares, 4:5)
@@ -950,7 +960,8 @@ def _layout(
     diameter = min(width * 0.86 / spread, height * share) * min(zoom, 1.05)
     bottom = height * (1.0 if cutout else 0.965)
     cy = bottom - diameter / 2
-    shift = width * (0.08 if variant.side == "right" else -0.08)
+    side = variant.upright_side or variant.side
+    shift = width * variant.offset * (1 if side == "right" else -1)
     left = (width - diameter * spread) / 2 + shift
     centres = [left + diameter / 2 + i * overlap * diameter for i in range(faces)]
     if cutouts:
@@ -972,11 +983,16 @@ def _layout(
         round(width * 0.94),
         round(text_bottom),
     )
+    align: Literal["left", "center", "right"] = "center"
+    if variant.offset >= SIDE_ALIGNED_OFFSET:
+        # The people on one side, the title's lines lined up on the other edge: a diagonal, not
+        # a stack. The block keeps its width (a narrower one shortened long titles).
+        align = "left" if side == "right" else "right"
     slots = [(cx, cy, diameter) for cx in centres]
     focus = (sum(centres) / len(centres), cy)
     valign: Literal["top", "middle", "bottom"] = "top" if variant.valign == "top" else "middle"
     return _Layout(
-        box, "center", slots, focus, valign=valign, face_height=face_height if cutouts else 0.0
+        box, align, slots, focus, valign=valign, face_height=face_height if cutouts else 0.0
     )
 
 
