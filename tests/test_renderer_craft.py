@@ -252,6 +252,17 @@ def test_upright_variations_with_a_face_differ_in_layout(ratio: str) -> None:
     assert ink_box(rendered[3])[0] < width - ink_box(rendered[3])[2]
     for each in rendered:  # nothing on the face
         assert ink_box(each)[3] <= each.faces[0][1], ink_box(each)
+    # Moved to one side, a pair keeps both faces in the frame (a Short's left face was cut).
+    for variation in range(len(local.VARIANTS)):
+        pair = render(
+            ratio=ratio,
+            title="Duo",
+            images=[face(person=0), face(person=1)],
+            seed=7,
+            variation=variation,
+        )
+        for x0, _, x1, _ in pair.faces:
+            assert 0.03 * width <= x0 < x1 <= 0.97 * width, (variation, pair.faces)
 
 
 @pytest.mark.parametrize("style_key", sorted(local._DESIGNS))

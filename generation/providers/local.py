@@ -962,7 +962,7 @@ def _layout(
     cy = bottom - diameter / 2
     side = variant.upright_side or variant.side
     shift = width * variant.offset * (1 if side == "right" else -1)
-    left = (width - diameter * spread) / 2 + shift
+    left = min(max(0.0, (width - diameter * spread) / 2 + shift), width - diameter * spread)
     centres = [left + diameter / 2 + i * overlap * diameter for i in range(faces)]
     if cutouts:
         # Text above the people: the norm's face (CUTOUT_FACE_SHARE, for text beside it) left a
@@ -971,6 +971,10 @@ def _layout(
         face_height = min(face_height, height * TEXT_ABOVE_FACE_SHARE)
         cy = height - face_height * 1.55
         span = width * (0.0 if faces == 1 else 0.5)
+        # Every head stays in the frame (its hair reaches ~0.75 face heights from the face's
+        # centre), with a margin.
+        room = max(0.0, width / 2 - span / 2 - face_height * 0.75 - width * 0.02)
+        shift = max(-room, min(room, shift))
         centres = [
             width / 2 + shift - span / 2 + i * span / max(1, faces - 1) for i in range(faces)
         ]
