@@ -278,18 +278,7 @@ def test_variations_without_a_face_differ_in_layout(style_key: str) -> None:
             seed=7,
             variation=variation,
         )
-        boxes = [
-            (
-                run.corner[0] + ink[0],
-                run.corner[1] + ink[1],
-                run.corner[0] + ink[2],
-                run.corner[1] + ink[3],
-            )
-            for run in rendered.texts
-            if (ink := run.mask.getbbox())
-        ]
-        edges = zip(*boxes, strict=True)
-        blocks.append(tuple(f(edge) for f, edge in zip((min, min, max, max), edges, strict=True)))
+        blocks.append(ink_box(rendered))
     width, height = rendered.image.size
     for (i, a), (j, b) in itertools.combinations(enumerate(blocks), 2):
         moved = max(abs(p - q) for p, q in zip(a, b, strict=True))

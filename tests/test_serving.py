@@ -85,16 +85,11 @@ def test_requests_reuse_pooled_postgresql_connections() -> None:
     assert len(set(backends)) < 5, backends  # the same PostgreSQL sessions served them all
 
 
-async def asgi_get(path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
-    """GET `path` (query string allowed) from viewbait.asgi.application, the app the web
-    process serves, as a server would call it: (status, headers, body)."""
-    from asgiref.testing import ApplicationCommunicator
-
-    from viewbait.asgi import application
-
+def http_scope(path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The ASGI scope of a GET of `path` (query string allowed) from 127.0.0.1."""
     route, _, query = path.partition("?")
     sent = {"host": "127.0.0.1", **(headers or {})}
-    scope = {
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -107,7 +102,16 @@ async def asgi_get(path: str, headers: dict[str, str] | None = None) -> tuple[in
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
-    communicator = ApplicationCommunicator(application, scope)
+
+
+async def asgi_get(path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
+    """GET `path` (query string allowed) from viewbait.asgi.application, the app the web
+    process serves, as a server would call it: (status, headers, body)."""
+    from asgiref.testing import ApplicationCommunicator
+
+    from viewbait.asgi import application
+
+    communicator = ApplicationCommunicator(application, http_scope(path, headers))
     await communicator.send_input({"type": "http.request", "body": b""})
     start = await communicator.receive_output(10)
     body = b""
@@ -211,19 +215,7 @@ async def test_requests_reuse_their_threads_and_the_processs_cache_backends(
     monkeypatch.setattr(BoundedASGIHandler, "get_response", get_response)
     server_context = contextvars.Context()
     handler = server_context.run(BoundedASGIHandler)
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/healthz",
-        "raw_path": b"/healthz",
-        "query_string": b"",
-        "headers": [],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = http_scope("/healthz")
 
     async def one_request() -> int:
         # asgiref's ApplicationCommunicator starts the app in an empty context: call it as a
