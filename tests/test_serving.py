@@ -245,6 +245,65 @@ async def test_requests_reuse_their_threads_and_the_processs_cache_backends(
     assert handler.threads.made == 1
 
 
+async def test_a_request_cancelled_by_the_server_does_not_hand_its_thread_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that cancels a request's task (uvicorn at a graceful-shutdown timeout, Daphne
+    after a disconnect) leaves its view running on the request's thread: that thread must not
+    be the next request's, which would wait behind the view."""
+    import asyncio
+    import contextvars
+    import threading
+
+    from django.http import HttpResponse
+
+    from viewbait.handlers import BoundedASGIHandler
+
+    started, release = threading.Event(), threading.Event()
+    threads: list[int] = []
+
+    def get_response(self: Any, request: Any) -> HttpResponse:
+        threads.append(threading.get_ident())
+        if len(threads) == 1:
+            started.set()
+            release.wait(10)
+        return HttpResponse(b"ok")
+
+    monkeypatch.setattr(BoundedASGIHandler, "get_response", get_response)
+    server_context = contextvars.Context()
+    handler = server_context.run(BoundedASGIHandler)
+    loop = asyncio.get_running_loop()
+
+    async def one_request() -> int:
+        sent: list[dict[str, Any]] = []
+        messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop()
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await handler(http_scope("/healthz"), receive, send)
+        return int(sent[0]["status"])
+
+    try:
+        slow = loop.create_task(one_request(), context=server_context.copy())
+        assert await asyncio.to_thread(started.wait, 10)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        assert handler.threads.idle == []
+        quick = loop.create_task(one_request(), context=server_context.copy())
+        assert await asyncio.wait_for(quick, 5) == 200  # not behind the cancelled view
+        assert threads[1] != threads[0] and handler.threads.made == 2
+    finally:
+        release.set()
+
+
 def test_daphne_serves_runserver_and_nothing_else_imports_it() -> None:
     """`manage.py runserver` is Daphne's (HTTP and the /ws/ websockets on one port); the web
     process, the worker and other commands start without Twisted (viewbait.settings), and

@@ -71,9 +71,9 @@ from django.core.handlers.asgi import ASGIHandler
 class RequestThreads:
     """Single-thread executors for requests' sync work, reused: `take` gives an idle one (or a
     new one), `give_back` keeps up to `keep` idle and shuts down the rest. Used from the event
-    loop's thread only, so it needs no lock. An executor given back while a request cancelled
-    by its client still runs on it (a thread cannot be stopped) is safe to hand out again: its
-    one thread finishes that work first, then takes the next request's."""
+    loop's thread only, so it needs no lock. The executor of a request whose client went away
+    comes back once Django has waited for its view (a thread cannot be stopped); that of a
+    request whose task the server cancelled never does (`BoundedASGIHandler.__call__`)."""
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
@@ -120,8 +120,13 @@ class BoundedASGIHandler(ASGIHandler):
         try:
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
-        finally:
-            self.threads.give_back(executor)
+        except BaseException:
+            # Cancelled by the server (or failed) with Django's own tasks maybe still running
+            # on this thread: it is not handed to the next request, which would wait behind
+            # them. Its thread finishes what it has, then ends.
+            executor.shutdown(wait=False)
+            raise
+        self.threads.give_back(executor)
 
     async def get_response_async(self, request: Any) -> Any:
         if self._slots is None or request.path.startswith(self._unbounded):
