@@ -104,6 +104,28 @@ def http_scope(path: str, headers: dict[str, str] | None = None) -> dict[str, An
     }
 
 
+async def serve(application: Any, scope: dict[str, Any]) -> int:
+    """Call `application` as a server does, in the caller's context (asgiref's
+    ApplicationCommunicator starts it in an empty one), with a client that stays connected;
+    the response's status."""
+    import asyncio
+
+    sent: list[dict[str, Any]] = []
+    messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await application(scope, receive, send)
+    return int(sent[0]["status"])
+
+
 async def asgi_get(path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
     """GET `path` (query string allowed) from viewbait.asgi.application, the app the web
     process serves, as a server would call it: (status, headers, body)."""
@@ -215,28 +237,11 @@ async def test_requests_reuse_their_threads_and_the_processs_cache_backends(
     monkeypatch.setattr(BoundedASGIHandler, "get_response", get_response)
     server_context = contextvars.Context()
     handler = server_context.run(BoundedASGIHandler)
-    scope = http_scope("/healthz")
-
-    async def one_request() -> int:
-        # asgiref's ApplicationCommunicator starts the app in an empty context: call it as a
-        # server does, in a copy of the server's.
-        sent: list[dict[str, Any]] = []
-        messages = [{"type": "http.request", "body": b"", "more_body": False}]
-
-        async def receive() -> dict[str, Any]:
-            if messages:
-                return messages.pop()
-            await asyncio.Event().wait()  # the client stays connected
-            raise AssertionError("unreachable")
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await handler(scope, receive, send)
-        return int(sent[0]["status"])
 
     for _ in range(3):
-        task = asyncio.get_running_loop().create_task(one_request(), context=server_context.copy())
+        task = asyncio.get_running_loop().create_task(
+            serve(handler, http_scope("/healthz")), context=server_context.copy()
+        )
         assert await task == 200
     assert len(seen) == 3
     assert len({thread for thread, _, _ in seen}) == 1, seen
@@ -274,30 +279,18 @@ async def test_a_request_cancelled_by_the_server_does_not_hand_its_thread_on(
     handler = server_context.run(BoundedASGIHandler)
     loop = asyncio.get_running_loop()
 
-    async def one_request() -> int:
-        sent: list[dict[str, Any]] = []
-        messages = [{"type": "http.request", "body": b"", "more_body": False}]
-
-        async def receive() -> dict[str, Any]:
-            if messages:
-                return messages.pop()
-            await asyncio.Event().wait()
-            raise AssertionError("unreachable")
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await handler(http_scope("/healthz"), receive, send)
-        return int(sent[0]["status"])
-
     try:
-        slow = loop.create_task(one_request(), context=server_context.copy())
+        slow = loop.create_task(
+            serve(handler, http_scope("/healthz")), context=server_context.copy()
+        )
         assert await asyncio.to_thread(started.wait, 10)
         slow.cancel()
         with pytest.raises(asyncio.CancelledError):
             await slow
         assert handler.threads.idle == []
-        quick = loop.create_task(one_request(), context=server_context.copy())
+        quick = loop.create_task(
+            serve(handler, http_scope("/healthz")), context=server_context.copy()
+        )
         assert await asyncio.wait_for(quick, 5) == 200  # not behind the cancelled view
         assert threads[1] != threads[0] and handler.threads.made == 2
     finally:
