@@ -297,6 +297,52 @@ async def test_a_request_cancelled_by_the_server_does_not_hand_its_thread_on(
         release.set()
 
 
+async def test_a_view_whose_client_went_away_keeps_its_slot_until_it_returns(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """viewbait.handlers: Django cancels a request's task when its client disconnects, but the
+    view runs on in its thread; its slot under WEB_REQUESTS_IN_FLIGHT is held until the view
+    returns (with 12 such disconnects, more than the bound of views ran at once)."""
+    import asyncio
+    import threading
+    from types import SimpleNamespace
+
+    from viewbait.handlers import BoundedASGIHandler
+
+    settings.WEB_REQUESTS_IN_FLIGHT = 1
+    handler = BoundedASGIHandler()
+    release = threading.Event()
+    lock = threading.Lock()
+    running, peak = [0], [0]
+
+    def view(path: str) -> str:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        if path == "/slow":
+            release.wait(10)
+        with lock:
+            running[0] -= 1
+        return path
+
+    async def respond(self: Any, request: Any) -> str:
+        return await asyncio.to_thread(view, request.path)  # cancelled, the thread runs on
+
+    monkeypatch.setattr(BoundedASGIHandler, "respond", respond)
+    gone = asyncio.ensure_future(handler.get_response_async(SimpleNamespace(path="/slow")))
+    while not running[0]:
+        await asyncio.sleep(0.01)
+    gone.cancel()  # the client went away
+    waiting = asyncio.ensure_future(handler.get_response_async(SimpleNamespace(path="/next")))
+    await asyncio.sleep(0.2)
+    assert not waiting.done() and peak[0] == 1  # the slot is still the slow view's
+    release.set()
+    assert await asyncio.wait_for(waiting, 5) == "/next"
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert peak[0] == 1
+
+
 def test_daphne_serves_runserver_and_nothing_else_imports_it() -> None:
     """`manage.py runserver` is Daphne's (HTTP and the /ws/ websockets on one port); the web
     process, the worker and other commands start without Twisted (viewbait.settings), and

@@ -26,8 +26,9 @@ time one of them waits for PostgreSQL or Redis. Requests past the bound wait in 
 which costs nothing, and are let in one by one as others finish; the bound stays above one so
 one request's database wait still overlaps another's Python.
 
-The bound covers producing the response; sending it (a large download to a slow client) is
-outside, so a slow reader never holds a slot. Routes that wait on a third party while they
+The bound covers producing the response, until the view has returned even when the client
+went away meanwhile (the view's thread runs on); sending it (a large download to a slow client)
+is outside, so a slow reader never holds a slot. Routes that wait on a third party while they
 answer (the Stripe checkout, pack, portal and webhook routes: `WEB_UNBOUNDED_PATH_PREFIXES`) are
 not counted either, so a slow Stripe never holds the slots every other page needs. Websockets
 (Channels) are not HTTP requests and are not counted.
@@ -132,7 +133,17 @@ class BoundedASGIHandler(ASGIHandler):
         if self._slots is None or request.path.startswith(self._unbounded):
             return await self.respond(request)
         async with self._slots:
-            return await self.respond(request)
+            producing = asyncio.ensure_future(self.respond(request))
+            try:
+                return await asyncio.shield(producing)
+            except asyncio.CancelledError:
+                # The client went away (Django cancels the request's task), but the view runs on
+                # in its thread, which cannot be stopped: the slot is held until it ends, so no
+                # more than the bound of views ever run at once.
+                await asyncio.wait({producing})
+                if not producing.cancelled():
+                    producing.exception()  # read: nobody is left to answer
+                raise
 
     async def respond(self, request: Any) -> Any:
         """The response from the sync chain (BaseHandler.get_response: URL conf, middleware,
