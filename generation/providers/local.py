@@ -446,10 +446,11 @@ def _gaming_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
 def _tech_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
     _grid(image, _tint(pal.primary, 0.5), image.height // 12, 0.16)
     _glow(image, scene.focus, image.height * 0.8, _vivid(pal.primary, 0.5), 0.6)
+    # The accent light in the corner away from the focus, placed by the seed.
+    across = image.width * scene.rng.uniform(0.04, 0.22)
     corner = (
-        (image.width * 0.1, image.height * 0.05)
-        if scene.focus[0] > image.width / 2
-        else (image.width * 0.9, image.height * 0.05)
+        across if scene.focus[0] > image.width / 2 else image.width - across,
+        image.height * scene.rng.uniform(0.0, 0.15),
     )
     _glow(image, corner, image.height * 0.7, pal.accent, 0.35, stretch=1.4)
     _vignette(image, 0.5)
@@ -464,7 +465,7 @@ def _vlog_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
 def _cinematic_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
     width, height = image.size
     _glow(image, scene.focus, height * 1.0, _vivid(pal.secondary, 0.5), 0.55, stretch=1.3)
-    opposite = (width - scene.focus[0], height * 0.3)
+    opposite = (width - scene.focus[0] + width * scene.rng.uniform(-0.1, 0.1), height * 0.3)
     _glow(image, opposite, height * 0.8, _vivid(pal.primary, 0.45), 0.4, stretch=1.5)
     streak_y = height * scene.rng.uniform(0.22, 0.32)
     _glow(image, (width / 2, streak_y), height * 0.018, _tint(pal.accent, 0.6), 0.9, stretch=40)
@@ -475,7 +476,7 @@ def _cinematic_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> Non
 def _minimal_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
     """Soft daylight, one big disc with a soft shadow, three accent dots."""
     width, height = image.size
-    _glow(image, (width * 0.15, 0), height * 1.1, _WHITE, 0.5, stretch=1.4)
+    _glow(image, (width * scene.rng.uniform(0.05, 0.4), 0), height * 1.1, _WHITE, 0.5, stretch=1.4)
     radius = min(height * 0.44, width * 0.46)
     # Without faces the disc sits on the side the text leaves free (the layout's focus).
     x, y = (
@@ -490,9 +491,10 @@ def _minimal_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
     )
     _fill(image, _contrasting(pal.primary, pal.light, pal.accent), ellipses=(disc,))
     dot = height * 0.012
+    start = width * scene.rng.uniform(0.04, 0.12)
     dots = tuple(
         (cx - dot, height * 0.93 - dot, cx + dot, height * 0.93 + dot)
-        for cx in (width * 0.05 + k * dot * 3.2 for k in range(3))
+        for cx in (start + k * dot * 3.2 for k in range(3))
     )
     _fill(image, pal.accent, ellipses=dots)
 
@@ -561,7 +563,14 @@ def _documentary_base(size: tuple[int, int], pal: _Palette) -> Image.Image:
 def _documentary_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
     width, height = image.size
     _glow(image, scene.focus, height * 0.9, (200, 196, 186), 0.25, stretch=1.2)
-    beam = [(width * 0.55, 0), (width * 0.75, 0), (width * 0.35, height), (width * 0.05, height)]
+    # A window's light falling across the frame, where the seed puts it.
+    x = width * scene.rng.uniform(-0.12, 0.12)
+    beam = [
+        (x + width * 0.55, 0),
+        (x + width * 0.75, 0),
+        (x + width * 0.35, height),
+        (x + width * 0.05, height),
+    ]
     light = Image.new("L", image.size)
     ImageDraw.Draw(light).polygon(beam, fill=255)
     light = light.filter(ImageFilter.GaussianBlur(height * 0.06))
