@@ -819,6 +819,7 @@ SIDE_ALIGNED_OFFSET = 0.12
 CUTOUT_FACE_SHARE = 0.36  # a lone cut-out face's height per frame height (YouTube norm: 30-45 %)
 CUTOUT_GROUP_SHARE = 0.31  # each face's share when several people are placed
 TEXT_ABOVE_FACE_SHARE = 0.26  # at most, when the text sits above the faces (squares, 4:5)
+HAIR_REACH = 0.75  # a head's hair reaches this many face heights from the face's centre, sideways
 
 
 def _face_height(width: float, height: float, faces: int, zoom: float) -> float:
@@ -931,10 +932,10 @@ def _layout(
             first = width * 0.74 - span / 2
             centres = [first + i * span / max(1, faces - 1) for i in range(faces)]
             cy = max(height * 0.42, face_height * 1.15)  # room for the hair above the face
-            # The text stops short of the first head (its hair reaches ~0.75 face heights left
+            # The text stops short of the first head (its hair reaches HAIR_REACH face heights left
             # of the face's centre): in 16:9 that is past 55 % of the width, but in 5:4 or 4:3
             # the head starts at 52-54 % and the title's lines ran into the hair.
-            head_left = first - face_height * 0.75
+            head_left = first - face_height * HAIR_REACH
             box = (
                 round(width * 0.045),
                 round(height * 0.07),
@@ -980,9 +981,8 @@ def _layout(
         face_height = min(face_height, height * TEXT_ABOVE_FACE_SHARE)
         cy = height - face_height * 1.55
         span = width * (0.0 if faces == 1 else 0.5)
-        # Every head stays in the frame (its hair reaches ~0.75 face heights from the face's
-        # centre), with a margin.
-        room = max(0.0, width / 2 - span / 2 - face_height * 0.75 - width * 0.02)
+        # Every head, hair included (HAIR_REACH), stays in the frame, with a margin.
+        room = max(0.0, width / 2 - span / 2 - face_height * HAIR_REACH - width * 0.02)
         shift = max(-room, min(room, shift))
         centres = [
             width / 2 + shift - span / 2 + i * span / max(1, faces - 1) for i in range(faces)
