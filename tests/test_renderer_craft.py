@@ -742,15 +742,19 @@ def test_a_group_beside_the_words_gets_the_block_raised_or_narrowed() -> None:
     text block is raised above the heads or narrowed beside them: without the raise three heads
     in 5:4 reached the words; without the narrowing two people in 5:4 made the title shorten."""
     lines = split_title("I Quit My $200K Job: Was It Worth It?")
-    three = render(
-        "5:4",
-        images=[face(person=i) for i in range(3)],
-        title=lines.main,
-        subtitle=lines.sub,
-        style_key="documentary",
-        seed=9,
-        variation=2,
-    )
+
+    def group(people: int, style_key: str) -> Rendered:
+        return render(
+            "5:4",
+            images=[face(person=i) for i in range(people)],
+            title=lines.main,
+            subtitle=lines.sub,
+            style_key=style_key,
+            seed=9,
+            variation=2,
+        )
+
+    three = group(3, "documentary")
     assert three.people is not None
     near_people = np.asarray(three.people) > 127
     chin = max(bottom + 0.25 * (bottom - top) for _, top, _, bottom in three.faces)
@@ -759,13 +763,5 @@ def test_a_group_beside_the_words_gets_the_block_raised_or_narrowed() -> None:
         x, y = run.corner
         ink = np.asarray(run.mask) > 127
         assert not (near_people[y : y + ink.shape[0], x : x + ink.shape[1]] & ink).any()
-    two = render(
-        "5:4",
-        images=[face(person=i) for i in range(2)],
-        title=lines.main,
-        subtitle=lines.sub,
-        style_key="bold-gaming",
-        seed=9,
-        variation=2,
-    )
+    two = group(2, "bold-gaming")
     assert two.notes == []
