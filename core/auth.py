@@ -18,14 +18,17 @@ database as Django does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from allauth.account.auth_backends import AuthenticationBackend
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import ValidationError
 from django.db.models.signals import post_delete, post_save
+from django.http import HttpRequest
 
 from core.shared_cache import cached, invalidate, warm
 
@@ -49,6 +52,42 @@ def read_with_user(namespaces: Callable[[Any], list[str]]) -> None:
         _read_with_user.append(namespaces)
 
 
+def _user_namespaces(user_id: Any) -> list[str]:
+    """The signed-in user's namespace and those registered with `read_with_user`."""
+    return [
+        user_namespace(user_id),
+        *(name for names in _read_with_user for name in names(user_id)),
+    ]
+
+
+def prefetch_with_user(
+    namespaces: Callable[[HttpRequest, Any], Iterable[str]],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """View decorator (outside `login_required`): reads `namespaces(request, user_id)` in the
+    signed-in user's own Redis round trip (core.shared_cache.warm), for a page that reads them
+    right after the user. The studio page then costs two round trips (the session, then one
+    MGET), not three. The user id comes from the session; an anonymous request, or a session
+    whose user is gone, reads nothing more (the prefetch only fills the request's memo: the
+    user is still checked as Django does)."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            raw = request.session.get(SESSION_KEY)
+            if raw is not None:
+                try:
+                    user_id = get_user_model()._meta.pk.to_python(raw)  # type: ignore[union-attr]
+                except ValidationError:
+                    user_id = None
+                if user_id is not None:
+                    warm(*_user_namespaces(user_id), *namespaces(request, user_id))
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
 def _load(user_id: Any) -> Any:
     """The user with this primary key from the database, or None."""
     model = get_user_model()
@@ -63,7 +102,7 @@ class CachedUserMixin:
 
     def get_user(self, user_id: Any) -> Any:
         namespace = user_namespace(user_id)
-        warm(namespace, *(name for names in _read_with_user for name in names(user_id)))
+        warm(*_user_namespaces(user_id))
         user = cached(namespace, lambda: _load(user_id), timeout=USER_CACHE_SECONDS)
         return user if user is not None and self.user_can_authenticate(user) else None  # type: ignore[attr-defined]
 

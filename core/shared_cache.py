@@ -171,12 +171,19 @@ def cached(
     return value  # type: ignore[no-any-return]
 
 
-def _bump(namespace: str) -> None:
+def _bump(namespaces: list[str]) -> None:
+    """New version tokens for `namespaces`, in one round trip (a SET, or one pipeline)."""
+    tokens = {f"{namespace}:version": secrets.token_hex(6) for namespace in namespaces}
     try:
-        caches[CACHE_ALIAS].set(f"{namespace}:version", secrets.token_hex(6), None)
+        cache = caches[CACHE_ALIAS]
+        if len(tokens) == 1:
+            [(key, token)] = tokens.items()
+            cache.set(key, token, None)
+        else:
+            cache.set_many(tokens, None)
     except Exception:  # entries then live until their timeout; that bounds the staleness
         log_throttled(
-            logger, "shared-cache-invalidate", "shared cache invalidation failed for %s", namespace
+            logger, "shared-cache-invalidate", "shared cache invalidation failed for %s", namespaces
         )
 
 
@@ -186,16 +193,43 @@ def _forget(namespace: str) -> None:
         memo.pop(namespace, None)
 
 
+class _Invalidations:
+    """The namespaces one transaction invalidates, bumped together when it commits (one
+    `transaction.on_commit` hook, so a generate's credits and jobs-in-flight or a finished job's
+    credits, gallery and jobs-in-flight cost one Redis round trip, not one each)."""
+
+    def __init__(self) -> None:
+        self.namespaces: list[str] = []
+
+    def add(self, namespace: str) -> None:
+        if namespace not in self.namespaces:
+            self.namespaces.append(namespace)
+
+    def __call__(self) -> None:
+        for namespace in self.namespaces:
+            _forget(namespace)
+        _bump(self.namespaces)
+
+
 def invalidate(namespace: str) -> None:
     """Make every process reload `namespace`: a new version token once the current transaction
-    commits (at once outside a transaction); the current request forgets its copy."""
+    commits (at once outside a transaction); the current request forgets its copy.
+
+    Within one transaction the namespaces join the batch its first invalidation registered.
+    Joining is safe under savepoints: Django drops a hook only when a savepoint that was active
+    at its registration rolls back, and every later write joining it was then inside that
+    savepoint too, so rolled back with it; a namespace added inside a savepoint that rolls back
+    on its own is still bumped, which costs a reload, never a stale read."""
     _forget(namespace)
-
-    def bump() -> None:
-        _forget(namespace)
-        _bump(namespace)
-
-    transaction.on_commit(bump)
+    if connection.in_atomic_block:
+        for entry in connection.run_on_commit:  # (savepoint ids, callable, robust)
+            hook = entry[1]
+            if isinstance(hook, _Invalidations):
+                hook.add(namespace)
+                return
+    batch = _Invalidations()
+    batch.add(namespace)
+    transaction.on_commit(batch)
 
 
 def stats() -> dict[str, dict[str, int]]:

@@ -37,6 +37,7 @@ from billing.services import (
     take_credits,
 )
 from core.redis_faults import log_throttled
+from core.shared_cache import cached, invalidate
 from core.types import User
 from generation import catalog, result_cache
 from generation.errors import IdempotencyKeyReused, JobRefused, ProviderCircuitOpen
@@ -156,6 +157,28 @@ def unfinished_jobs(user: User) -> int:
         return int(cursor.fetchone()[0])
 
 
+# Bounds how long a missed invalidation could go unseen; every job that enters or leaves
+# UNFINISHED invalidates at once (`submit_job`, `_set_final`).
+UNFINISHED_CACHE_SECONDS = 300
+
+
+def unfinished_namespace(user_id: int) -> str:
+    """The shared-cache namespace (core.shared_cache) of `cached_unfinished_jobs`."""
+    return f"generation:unfinished:{user_id}"
+
+
+def cached_unfinished_jobs(user: User) -> int:
+    """`unfinished_jobs(user)` for a page to show (the studio's cards of jobs in flight), from the
+    shared cache: a visit with no job in flight then needs no query. A new job and a job's end
+    invalidate it when their transaction commits. Never for a decision that must hold under the
+    account lock: `submit_job` counts in the database."""
+    return cached(
+        unfinished_namespace(user.pk),
+        lambda: unfinished_jobs(user),
+        timeout=UNFINISHED_CACHE_SECONDS,
+    )
+
+
 class _Replayed(Exception):
     """Rolls back what was written before a duplicate's original job was found."""
 
@@ -261,6 +284,7 @@ def submit_job(
                 )
             job = Job.objects.create(**common, unit_cost=unit_cost, cost=cost, enqueued_at=now)
             JobUnit.objects.bulk_create(JobUnit(job=job, index=i) for i in range(units))
+            invalidate(unfinished_namespace(user.pk))  # with the credits', in one round trip
             balance = None
             if cost:
                 debit: dict[str, Any] = {
@@ -784,6 +808,7 @@ def _set_final(
             "finished_at",
         ]
     )
+    invalidate(unfinished_namespace(job.user_id))
 
 
 def cancel_job(job: Job) -> Job:

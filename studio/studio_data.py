@@ -1,7 +1,8 @@
 """The studio's first paint in one go: the same data for `GET /studio/` and
 `GET /api/studio/bootstrap`, in a constant number of queries whatever the library's size
 (each list is one query or one query plus one prefetch; the gallery is one keyset page; the
-jobs in flight one COUNT, plus their query and prefetch when there are any)."""
+jobs in flight a cached count, plus their query and prefetch when there are any). A warm visit
+with no job in flight makes no query at all."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from billing.services import account_cache_namespaces, effective_plan, get_balan
 from core.shared_cache import warm
 from generation.models import Job
 from generation.progress import JobPayload, job_payload
-from generation.services import UNFINISHED, unfinished_jobs
+from generation.services import UNFINISHED, cached_unfinished_jobs, unfinished_namespace
 from studio import gallery_cache
 from studio.gallery import DEFAULT_PAGE_SIZE, GalleryFilter, Page, gallery_queryset, page_of
 from studio.library_cache import (
@@ -44,18 +45,29 @@ class StudioData:
     jobs: list[tuple[Job, JobPayload]]
 
 
+def studio_namespaces(user_id: int, *, with_gallery: bool) -> list[str]:
+    """The shared-cache namespaces `load_studio` reads for this user (its first gallery page's
+    too with `with_gallery`): one `warm`, or read with the user (`core.auth.prefetch_with_user`)."""
+    gallery = [gallery_cache.namespace(user_id)] if with_gallery else []
+    return [
+        *account_cache_namespaces(user_id),
+        *SHARED_NAMESPACES,
+        owner_namespace(user_id),
+        unfinished_namespace(user_id),
+        *gallery,
+    ]
+
+
 def load_studio(
     user: Any, filters: GalleryFilter | None = None, *, with_page: bool = True
 ) -> StudioData:
     filters = filters or GalleryFilter()
-    gallery = () if with_page else (gallery_cache.namespace(user.pk),)
-    namespaces = [*account_cache_namespaces(user.pk), *SHARED_NAMESPACES, owner_namespace(user.pk)]
-    warm(*namespaces, *gallery)  # one Redis round trip
+    warm(*studio_namespaces(user.pk, with_gallery=not with_page))  # one Redis round trip, or none
     faces, projects = faces_and_projects(user)
     active: Iterable[Job] = ()
-    # Most visits find no job in flight: a COUNT on the (user, status) index then stands in for
-    # the jobs' query (a tenth of its CPU); with jobs in flight it costs one query more.
-    if unfinished_jobs(user):
+    # Most visits find no job in flight: the cached count of jobs in flight (no query) then stands
+    # in for the jobs' query; with jobs in flight it costs that query.
+    if cached_unfinished_jobs(user):
         active = (
             Job.objects.filter(user=user, status__in=UNFINISHED)
             .prefetch_related(

@@ -26,6 +26,7 @@ from billing import payments
 from billing.models import ALL_ASPECT_RATIOS, ALL_RESOLUTIONS, Plan
 from billing.services import credits_renew_at, effective_plan, get_balance, plan_table
 from core import ratelimits
+from core.auth import prefetch_with_user
 from core.types import AuthenticatedHttpRequest
 from generation import catalog
 from generation.errors import form_message, refusal_for
@@ -41,7 +42,7 @@ from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
 from studio.models import Face, Project, Style
 from studio.services import StudioError
-from studio.studio_data import load_studio
+from studio.studio_data import load_studio, studio_namespaces
 from studio.style_previews import ensure_preview
 
 GALLERY_ORDERS = [
@@ -134,6 +135,12 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
     return context
 
 
+def _studio_namespaces(request: HttpRequest, user_id: Any) -> list[str]:
+    # The cached first gallery page only for the landing page (no filter, search or cursor).
+    return studio_namespaces(user_id, with_gallery=not request.GET)
+
+
+@prefetch_with_user(_studio_namespaces)
 @login_required
 @vary_on_headers("HX-Request")
 def studio(request: AuthenticatedHttpRequest) -> TemplateResponse:

@@ -22,6 +22,8 @@ from django.test.utils import CaptureQueriesContext
 from billing.models import Plan
 from billing.services import change_plan, plan_table
 from core import shared_cache
+from generation.models import Job
+from generation.services import cancel_job
 from studio.library_cache import shared_styles
 from studio.models import Face, FaceImage, Style
 from studio.services import (
@@ -124,13 +126,20 @@ def test_studio_page_reads_plan_credits_and_library_from_the_cache(client: JSONC
     for table in ("billing_plan", "billing_subscription", "billing_creditaccount"):
         assert queries_on(table, cold), table
         assert queries_on(table, warm) == [], table
-    # The library (styles, palettes, faces, projects), the rendered first gallery page and the
-    # session's user (core.auth) too: what is left is the count of jobs in flight.
-    for table in ("studio_style", "studio_palette", "studio_face", "studio_project", "auth_user"):
+    # The library (styles, palettes, faces, projects), the rendered first gallery page, the
+    # session's user (core.auth) and the count of jobs in flight too: no query is left.
+    for table in (
+        "studio_style",
+        "studio_palette",
+        "studio_face",
+        "studio_project",
+        "auth_user",
+        "generation_job",
+    ):
         assert queries_on(table, cold), table
         assert queries_on(table, warm) == [], table
     assert queries_on("studio_thumbnail", warm) == []
-    assert len(warm.captured_queries) == 1, [q["sql"][:80] for q in warm.captured_queries]
+    assert warm.captured_queries == []
 
 
 @pytest.fixture
@@ -149,36 +158,116 @@ def redis_commands(monkeypatch: pytest.MonkeyPatch) -> Any:
         commands.append(str(args[0]))
         return execute(self, *args, **options)
 
+    execute_pipeline = redis.client.Pipeline.execute
+
+    def pipelined(self: Any, *args: Any, **options: Any) -> Any:
+        # One round trip: its commands as one entry, e.g. "PIPELINE SET SET".
+        commands.append(" ".join(["PIPELINE", *(str(c[0][0]) for c in self.command_stack)]))
+        return execute_pipeline(self, *args, **options)
+
     def start() -> list[str]:
         monkeypatch.setattr(redis.Redis, "execute_command", counted)
+        monkeypatch.setattr(redis.client.Pipeline, "execute", pipelined)
         return commands
 
     return start
 
 
-def test_the_warm_studio_page_is_three_redis_round_trips(
+def test_the_warm_studio_page_is_two_redis_round_trips(
     creator: Any, client: JSONClient, redis_commands: Any
 ) -> None:
-    """The session, the session's user (core.auth), then one MGET for the plan, credits,
-    library and gallery page (each namespace read once per request:
-    core.shared_cache.request_scope and warm)."""
+    """The session, then one MGET for the session's user (core.auth) with the plan, credits,
+    library, jobs in flight and gallery page (each namespace read once per request:
+    core.shared_cache.request_scope, warm and core.auth.prefetch_with_user), filtered or not."""
     ThumbnailFactory(owner=creator, title="One")
     client.get("/studio/")
     commands = redis_commands()
     assert client.get("/studio/").status_code == 200
-    assert commands == ["GET", "MGET", "MGET"], commands
+    assert commands == ["GET", "MGET"], commands
+    assert client.get("/studio/?q=One").status_code == 200
+    assert commands == ["GET", "MGET"] * 2, commands
+    assert client.get("/studio/", {"order": "oldest"}).status_code == 200
+    assert commands == ["GET", "MGET"] * 3, commands
 
 
 def test_an_accepted_generate_reads_the_plan_in_one_round_trip(
     client: JSONClient, redis_commands: Any
 ) -> None:
-    """The session, one MGET for the plan look-ups, and the credit movement's invalidation
-    (the broker and the channel layer are stand-ins here; rate limits are off)."""
+    """The session, one MGET for the plan look-ups, and one pipeline for what the commit
+    invalidates: the credits and the count of jobs in flight (the broker and the channel layer
+    are stand-ins here; rate limits are off)."""
     client.get("/api/me")
     commands = redis_commands()
     response = client.post_json("/api/generate", {"title": "One trip"}, HTTP_IDEMPOTENCY_KEY="a1")
     assert response.status_code == 202
-    assert commands == ["GET", "MGET", "SET"], commands
+    assert commands == ["GET", "MGET", "PIPELINE SET SET"], commands
+
+
+def job_cards(client: JSONClient) -> list[str]:
+    """The ids of the studio's cards of jobs in flight, on a fresh visit."""
+    return re.findall(
+        r'<article class="job [^"]*" id="job-([0-9a-f-]+)"', client.get("/studio/").content.decode()
+    )
+
+
+def test_the_studio_shows_each_job_in_flight_from_its_start_to_its_end(
+    creator: Any, client: JSONClient, run_jobs: Any
+) -> None:
+    """The count of jobs in flight comes from the cache (no query on a warm visit) and follows
+    every job that starts, finishes or is cancelled, on the next visit."""
+    assert job_cards(client) == []
+    assert job_cards(client) == []  # cached: no job in flight
+
+    first = client.post_json("/api/generate", {"title": "Rendered"}, HTTP_IDEMPOTENCY_KEY="f1")
+    assert job_cards(client) == [first.json()["id"]]
+    assert job_cards(client) == [first.json()["id"]]
+    assert run_jobs() == 1  # the worker finishes it
+    assert Job.objects.get(pk=first.json()["id"]).status == Job.Status.SUCCEEDED
+    assert job_cards(client) == []
+    with CaptureQueriesContext(connection) as warm:
+        assert job_cards(client) == []
+    assert queries_on("generation_job", warm) == []  # the job's end reached the cached count
+
+    second = client.post_json("/api/generate", {"title": "Cancelled"}, HTTP_IDEMPOTENCY_KEY="f2")
+    assert job_cards(client) == [second.json()["id"]]
+    cancel_job(Job.objects.get(pk=second.json()["id"]))
+    assert job_cards(client) == []
+    with CaptureQueriesContext(connection) as warm:
+        assert job_cards(client) == []
+    assert queries_on("generation_job", warm) == []
+
+
+def test_one_transactions_invalidations_are_one_round_trip(redis_commands: Any) -> None:
+    """Every namespace a transaction invalidates gets its new token in one pipeline when it
+    commits, however many invalidations ran and in how many savepoints; nothing before."""
+    tokens = {ns: f"{ns}:version" for ns in ("t:a", "t:b", "t:c")}
+    cache = caches["default"]
+    cache.set_many(dict.fromkeys(tokens.values(), "old"), None)
+    commands = redis_commands()
+    with transaction.atomic():
+        shared_cache.invalidate("t:a")
+        with transaction.atomic():
+            shared_cache.invalidate("t:b")
+            shared_cache.invalidate("t:a")
+        try:
+            with transaction.atomic():
+                shared_cache.invalidate("t:c")
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        assert commands == []
+    assert commands == ["PIPELINE SET SET SET"], commands
+    assert "old" not in cache.get_many(list(tokens.values())).values()
+
+    commands.clear()
+    with transaction.atomic():
+        with transaction.atomic():
+            shared_cache.invalidate("t:a")
+        shared_cache.invalidate("t:b")
+    assert commands == ["PIPELINE SET SET"], commands
+    commands.clear()
+    shared_cache.invalidate("t:c")  # no transaction: at once
+    assert commands == ["SET"], commands
 
 
 def card_titles(client: JSONClient) -> list[str]:
