@@ -4,6 +4,7 @@ any string or key, and bounded nesting. Kept apart from core.api, which imports 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -46,6 +47,25 @@ def check_json_value(value: Any, depth: int = 0) -> None:
     elif isinstance(value, list):
         for item in value:
             check_json_value(item, depth + 1)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON.")
+
+
+def parse_json_text(text: str) -> Any:
+    """`text` parsed as strict JSON (no NaN or Infinity) under `check_json_value`'s rules, for
+    JSON that arrives inside a form field. Raises InvalidJSON 400: `parse_error` (not JSON),
+    `too_deep` (nested deeper than MAX_JSON_DEPTH, or past Python's recursion limit),
+    `invalid_characters`."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise InvalidJSON(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.", "too_deep") from None
+    except ValueError:
+        raise InvalidJSON("Not valid JSON.", "parse_error") from None
+    check_json_value(value)
+    return value
 
 
 class SafeJSONParser(JSONParser):

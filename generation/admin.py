@@ -3,7 +3,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
@@ -11,7 +12,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
 from generation.models import Job, JobEvent
-from generation.services import UNFINISHED
+from generation.services import UNFINISHED, cancel_job
 
 
 class JobEventInline(admin.TabularInline):
@@ -58,8 +59,25 @@ class JobAdmin(admin.ModelAdmin):
     inlines = [JobEventInline]
     readonly_fields = [f.name for f in Job._meta.fields]
 
+    actions = ["cancel_jobs"]
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    # A queued or running job holds a debit for units not yet delivered: deleting it would keep
+    # that charge with no job left to refund it. Such a job is cancelled (refunded) first, with
+    # the "Cancel selected jobs" action; Django's delete pages refuse it until then.
+    def has_delete_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        if obj is not None and obj.status in UNFINISHED:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description="Cancel selected jobs (refunds undelivered units)")
+    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        cancelled = 0
+        for job in queryset.filter(status__in=UNFINISHED):
+            cancelled += cancel_job(job).status == Job.Status.CANCELLED
+        self.message_user(request, f"Cancelled {cancelled} job(s).", messages.SUCCESS)
 
     @admin.display(description="Job", ordering="id")
     def short_id(self, job: Job) -> str:

@@ -10,11 +10,13 @@ maps to an HTTP status and `code`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.urls import reverse
 
 from billing.models import Plan
@@ -77,6 +79,17 @@ def check_feature(job_type: JobType, plan: Plan) -> None:
     )
 
 
+@contextmanager
+def stored_files_must_exist() -> Iterator[None]:
+    """Raises Http404 for a stored image the input names that is gone (FileNotFoundError from
+    the storage: a delete's on-commit file removal that won the race, a lost file), as
+    `GET /api/thumbnails/<id>/download` answers: to the caller the object is not there."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise Http404 from None
+
+
 def submit(
     request: HttpRequest,
     *,
@@ -95,7 +108,8 @@ def submit(
         raise JobRefused(
             f"Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX_CHARS} characters.", "invalid"
         )
-    validated = job_type.validate(user=user, data=data, files=files or {})
+    with stored_files_must_exist():
+        validated = job_type.validate(user=user, data=data, files=files or {})
     fingerprint = request_fingerprint(
         {"type": job_type.name, "input": job_type.fingerprint_input(validated)}
     )
@@ -147,7 +161,8 @@ def _admit(
     job_type.check_plan(plan, validated, model)
     if model.id != catalog.LOCAL:
         CircuitBreaker("gemini", model.id).refuse_if_open()
-    params = job_type.snapshot(user=user, validated=validated, plan=plan, model=model)
+    with stored_files_must_exist():
+        params = job_type.snapshot(user=user, validated=validated, plan=plan, model=model)
     cached = None
     if job_type.cache is not None:
         key = result_cache.cache_key(

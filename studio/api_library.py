@@ -217,13 +217,14 @@ def project_detail(request: Request, project_id: int) -> Response:
 @api_view(["GET"])
 def project_thumbnails(request: Request, project_id: int) -> Response:
     """The project's thumbnails, paged like `/api/thumbnails`, in one query: the owner check is a
-    join, and only an empty first page looks the project up to tell "empty" from "not yours"."""
+    join, and only an empty page (first or later: a cursor from another listing is well formed)
+    looks the project up to tell "empty" from "not yours"."""
     filters = _filters(request)
     queryset = filters.apply(
         Thumbnail.objects.filter(project_id=project_id, project__owner=request.user)
     )
     response = _page_response(request, queryset, filters)
-    if not response.data["results"] and not request.query_params.get("cursor"):
+    if not response.data["results"]:
         services.access_project(request.user, project_id)
     return response
 

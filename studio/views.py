@@ -314,6 +314,15 @@ def cancel_job(request: AuthenticatedHttpRequest, job_id: str) -> TemplateRespon
     )
 
 
+def _current_path(request: HttpRequest) -> str:
+    """The path of the page htmx sent this request from (`HX-Current-URL`), or "" when the
+    header is missing or not a URL (e.g. "http://[oops/")."""
+    try:
+        return urlsplit(request.headers.get("HX-Current-URL", "")).path
+    except ValueError:
+        return ""
+
+
 def _job_card_context(job: Any) -> dict[str, Any]:
     return {"job": job, "payload": job_payload(job)}
 
@@ -324,7 +333,7 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
     """The job's card; once finished, its thumbnails are also swapped into the studio's gallery
     (OOB) when the card is refreshed from the studio page (other pages have no gallery)."""
     job = services.access_job(request.user, job_id)
-    on_studio = urlsplit(request.headers.get("HX-Current-URL", "")).path == reverse("studio")
+    on_studio = _current_path(request) == reverse("studio")
     thumbnails = (
         list(job.thumbnails.order_by("variation_index")) if job.is_finished and on_studio else []
     )

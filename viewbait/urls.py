@@ -33,10 +33,22 @@ urlpatterns = [
         name="account_signup",
     ),
     path("accounts/", include("allauth.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # GET and HEAD only: the docs view's HTML renderer has no template for DRF's OPTIONS
+    # metadata (a 500), and neither view has anything to say to another method (405).
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(http_method_names=["get", "head"]),
+        name="api-schema",
+    ),
     # The split view serves Swagger UI's start-up script as a file (?script): no inline script
     # for the Content-Security-Policy to refuse.
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api-schema", http_method_names=["get", "head"]
+        ),
+        name="api-docs",
+    ),
     path("api/", include("studio.api_urls")),
     path("", include("billing.urls")),  # plans page, Checkout, Customer Portal, Stripe webhook
     path("", include("studio.urls")),

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import secrets
 import uuid
@@ -56,6 +55,7 @@ from rest_framework.fields import empty
 
 from billing.models import EDIT_COST, Plan
 from billing.services import effective_plan
+from core.parsers import InvalidJSON, parse_json_text
 from core.types import User
 from generation import catalog
 from generation.errors import JobRefused
@@ -151,13 +151,14 @@ class EditInput(InputSerializer):
             data = {k: v for k, v in data.items() if not str(k).startswith("changes.")}
             if isinstance(data.get("changes"), str):
                 try:
-                    data["changes"] = json.loads(data["changes"] or "{}")
-                except ValueError:
-                    raise serializers.ValidationError(
-                        {"changes": "Must be a JSON object."}
-                    ) from None
+                    data["changes"] = parse_json_text(data["changes"] or "{}")
+                except InvalidJSON as exc:
+                    raise serializers.ValidationError({"changes": str(exc.detail)}) from None
             if flat:
-                data["changes"] = {**(data.get("changes") or {}), **flat}
+                changes = data.get("changes")
+                if changes is not None and not isinstance(changes, Mapping):
+                    raise serializers.ValidationError({"changes": "Must be a JSON object."})
+                data["changes"] = {**(changes or {}), **flat}
         return super().to_internal_value(data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,154 @@
+"""A second QA pass's odd requests (2026-12-03): a stranger's object is a 404, bad input a 4xx,
+never a 500, and no credit is kept for work not delivered. Each test failed before its fix."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from billing.services import get_balance
+from generation.models import Job
+from studio.models import Project
+from tests.conftest import set_plan
+from tests.factories.studio import ThumbnailFactory
+
+pytestmark = pytest.mark.django_db
+
+
+# An edit's "changes" that is not an object, next to a "changes.<field>" form key, was a TypeError.
+@pytest.mark.parametrize("changes", ["[1]", "1", '"x"', "true"])
+def test_edit_form_non_object_changes_with_a_flat_key_is_400(owner, owner_client, changes):
+    t = ThumbnailFactory(owner=owner, stored=True)
+    owner_client.raise_request_exception = False
+    r = owner_client.post(
+        "/studio/tools/edit_thumbnail",
+        {"thumbnail_id": str(t.pk), "changes": changes, "changes.title": "New"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert r.status_code == 400
+    assert 'class="error"' in r.content.decode()
+
+
+@pytest.mark.parametrize("changes", [[1], 1, True])
+def test_edit_api_non_object_changes_with_a_flat_key_is_400(owner, owner_client, changes):
+    t = ThumbnailFactory(owner=owner, stored=True)
+    owner_client.raise_request_exception = False
+    r = owner_client.post_json(
+        "/api/jobs",
+        {
+            "type": "edit_thumbnail",
+            "input": {"thumbnail_id": t.pk, "changes": changes, "changes.title": "New"},
+        },
+    )
+    assert r.status_code == 400
+    assert r.json()["code"] == "invalid"
+
+
+# "changes" as a deeply nested JSON string in a form was a RecursionError.
+def test_edit_form_deeply_nested_changes_string_is_400(owner, owner_client):
+    t = ThumbnailFactory(owner=owner, stored=True)
+    owner_client.raise_request_exception = False
+    r = owner_client.post(
+        "/studio/tools/edit_thumbnail",
+        {"thumbnail_id": str(t.pk), "changes": "[" * 50_000 + "]" * 50_000},
+        HTTP_HX_REQUEST="true",
+    )
+    assert r.status_code == 400
+    assert "nested deeper" in r.content.decode()
+
+
+# A tool on a thumbnail whose stored file is gone (a delete's file removal won the race) was a
+# FileNotFoundError: now what `GET /api/thumbnails/<id>/download` answers, a 404.
+@pytest.mark.parametrize(
+    ("job_type", "make_input"),
+    [
+        ("thumbnail_check", lambda t: {"thumbnail_id": t.pk}),
+        ("analyse_palette", lambda t: {"thumbnail_id": t.pk}),
+        ("analyse_style", lambda t: {"thumbnail_ids": [t.pk]}),
+        (
+            "edit_thumbnail",
+            lambda t: {"thumbnail_id": t.pk, "reference_image_ids": [t.pk], "instruction": "x"},
+        ),
+    ],
+)
+def test_a_tool_on_a_thumbnail_whose_file_is_gone_is_a_json_404(
+    owner, owner_client, job_type, make_input
+):
+    set_plan(owner, "pro")
+    t = ThumbnailFactory(owner=owner)  # row with placeholder file names: files gone
+    before = get_balance(owner)
+    owner_client.raise_request_exception = False
+    r = owner_client.post_json("/api/jobs", {"type": job_type, "input": make_input(t)})
+    assert r.status_code == 404, r.content
+    assert r.json()["code"] == "not_found"
+    assert get_balance(owner) == before
+
+
+# A malformed HX-Current-URL header was a ValueError from urlsplit.
+def test_job_card_with_a_malformed_hx_current_url_is_not_a_500(owner_client, submit):
+    job = submit(owner_client, {"title": "x"}).json()
+    owner_client.raise_request_exception = False
+    r = owner_client.get(
+        f"/studio/jobs/{job['id']}",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://[oops/studio/",
+    )
+    assert r.status_code == 200
+
+
+# Another creator's project answered 200 and an empty page when any well-formed cursor came along.
+def test_strangers_project_thumbnails_with_a_cursor_is_404(owner, other, other_client):
+    mine = Project.objects.create(owner=other, name="mine")
+    for _ in range(3):
+        ThumbnailFactory(owner=other, project=mine)
+    cursor = other_client.get(f"/api/projects/{mine.pk}/thumbnails?limit=1").json()["next_cursor"]
+    theirs = Project.objects.create(owner=owner, name="secret")
+    ThumbnailFactory(owner=owner, project=theirs)
+    assert other_client.get(f"/api/projects/{theirs.pk}/thumbnails").status_code == 404
+    r = other_client.get(f"/api/projects/{theirs.pk}/thumbnails?limit=1&cursor={cursor}")
+    assert r.status_code == 404
+    assert r.json()["code"] == "not_found"
+
+
+# The admin deleted a queued job with its debit and no refund: an unfinished job cannot be
+# deleted until cancelled, which the admin's "Cancel selected jobs" action does, refunding.
+def test_the_admin_deletes_a_job_only_once_it_is_cancelled_and_refunded(
+    owner, owner_client, staff, submit
+):
+    before = get_balance(owner)
+    job = submit(owner_client, {"title": "x"}).json()
+    assert job["status"] == "queued"
+    assert get_balance(owner) == before - 1
+    admin = Client()
+    admin.force_login(staff)
+    admin.raise_request_exception = False
+    change_page = admin.get(f"/admin/generation/job/{job['id']}/change/").content.decode()
+    assert f"/admin/generation/job/{job['id']}/delete/" not in change_page
+    delete = {"action": "delete_selected", "_selected_action": [job["id"]], "post": "yes"}
+    assert admin.post("/admin/generation/job/", delete).status_code == 403
+    assert (
+        admin.post(f"/admin/generation/job/{job['id']}/delete/", {"post": "yes"}).status_code == 403
+    )
+    assert Job.objects.filter(pk=job["id"], status="queued").exists()
+
+    response = admin.post(
+        "/admin/generation/job/",
+        {"action": "cancel_jobs", "_selected_action": [job["id"]]},
+        follow=True,
+    )
+    assert "Cancelled 1 job(s)." in response.content.decode()
+    assert Job.objects.get(pk=job["id"]).status == "cancelled"
+    assert get_balance(owner) == before
+    assert admin.post("/admin/generation/job/", delete).status_code == 302
+    assert not Job.objects.filter(pk=job["id"]).exists()
+    assert get_balance(owner) == before
+
+
+# OPTIONS on the API docs was a 500 (the docs' HTML renderer has no template for DRF's metadata).
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/schema/"])
+def test_the_api_docs_answer_get_and_head_and_refuse_other_methods(anon_client, path):
+    anon_client.raise_request_exception = False
+    assert anon_client.get(path).status_code == 200
+    assert anon_client.head(path).status_code == 200
+    for method in ("options", "post", "put", "delete"):
+        assert getattr(anon_client, method)(path).status_code == 405, method
