@@ -765,3 +765,83 @@ def test_a_group_beside_the_words_gets_the_block_raised_or_narrowed() -> None:
         assert not (near_people[y : y + ink.shape[0], x : x + ink.shape[1]] & ink).any()
     two = group(2, "bold-gaming")
     assert two.notes == []
+
+
+FOREST_CALM = ["#1B4332", "#40916C", "#B7E4C7", "#F1FAEE", "#FFB703"]
+
+
+def near(image: Image.Image, colour: tuple[int, int, int], box: tuple[int, int, int, int]) -> int:
+    """How many pixels inside `box` are within 12 (per channel) of `colour`."""
+    pixels = np.asarray(image.crop(box)).astype(int)
+    return int((np.abs(pixels - colour).max(axis=2) <= 12).sum())
+
+
+def test_the_minimal_disc_stays_clear_of_a_text_only_title() -> None:
+    """Without a face the minimal style's disc was placed as if no words were there: "2027"
+    in the palette's dark green sat on the dark-green disc, outlined to a thin line. Now the
+    words' planned box moves the disc in every variation, so no line has disc behind it."""
+    disc = local._palette(FOREST_CALM, ()).primary
+    for variation in range(len(local.VARIANTS)):
+        rendered = render(
+            title="Minimal Desk Setup Tour 2027",
+            subtitle="Budget Edition",
+            colors=FOREST_CALM,
+            style_key="minimal",
+            seed=11 + variation,
+            variation=variation,
+        )
+        image = np.asarray(rendered.image).astype(int)
+        is_disc = np.abs(image - disc).max(axis=2) <= 12
+        assert is_disc.sum() > 50_000  # a disc is drawn
+        letters = Image.new("L", rendered.image.size)
+        for run in rendered.texts:
+            letters.paste(run.mask, run.corner, run.mask)
+        # Round the letters (their outline and shadow included): no disc behind them.
+        near_letters = np.asarray(letters.filter(ImageFilter.MaxFilter(9))) > 0
+        outside = np.asarray(letters.filter(ImageFilter.MaxFilter(25))) > 0
+        ring = outside & ~near_letters
+        assert (is_disc & ring).sum() < 0.01 * ring.sum(), variation
+
+
+def test_a_short_last_word_stays_on_the_line_before_it() -> None:
+    """ "EPISODE / 2": the side-aligned text-only layouts broke a short title before its number
+    for slightly larger type. Every variation now draws the title on one line."""
+    for variation in range(len(local.VARIANTS)):
+        rendered = render(
+            title="Episode 2", subtitle="the grind", style_key="bold-gaming", variation=variation
+        )
+        titles = [
+            box
+            for run, box in zip(rendered.texts, line_boxes(rendered), strict=True)
+            if run.kind != "subtitle"
+        ]
+        assert len(titles) >= 2  # "EPISODE" and its emphasised "2"
+        assert max(top for _, top, _, _ in titles) < min(bottom for _, _, _, bottom in titles)
+
+
+def test_bold_gamings_top_right_stripes_are_whole_and_give_way_to_the_words() -> None:
+    """The top-right stripes started past the frame's right edge (a clipped triangle on every
+    render); now they are the bottom-left ones turned half a turn, left out where the words are."""
+    accent = local._palette([], local._DESIGNS["bold-gaming"].default_colors).accent
+    centred = render(title="Episode 2", style_key="bold-gaming", variation=0)
+    width, height = centred.image.size
+    corner = np.asarray(centred.image.crop((width // 2, 0, width, height * 3 // 10))).astype(int)
+    columns = np.nonzero((np.abs(corner - accent).max(axis=2) <= 12).any(axis=0))[0]
+    assert columns.size and width // 2 + columns.min() < width * 0.85
+    right = render(
+        title="I Tried 100 Coffee Shops",
+        style_key="bold-gaming",
+        images=[face()],
+        seed=8,
+        variation=1,
+    )
+    assert ink_box(right)[2] > width * 0.85  # the words on the right, at the top
+    assert ink_box(right)[1] < height * 0.3
+    letters = Image.new("L", right.image.size)
+    for run in right.texts:
+        letters.paste(run.mask, run.corner, run.mask)
+    away = np.asarray(letters.filter(ImageFilter.MaxFilter(31))) == 0  # off the letters
+    pixels = np.asarray(right.image).astype(int)
+    stripes = (np.abs(pixels - accent).max(axis=2) <= 12) & away
+    assert stripes[: height * 3 // 10, width // 2 :].sum() < 50
+    assert stripes[height * 7 // 10 :, : width // 3].sum() > 500  # the bottom-left ones stay

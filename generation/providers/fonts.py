@@ -494,6 +494,21 @@ def _levels_order(runs: list[_Run], rtl: bool) -> list[_Run]:
 # --- the text block ------------------------------------------------------------------------
 
 
+# A last line of one short word ("2", "10", "VS") is chosen only when it draws the block at least
+# 1/ORPHAN_PENALTY (1.35x) larger than the best layout without it.
+ORPHAN_PENALTY = 0.74
+ORPHAN_MAX_CHARS = 3
+
+
+def _is_short_word(tokens: list[_Token]) -> bool:
+    """True for one token of at most ORPHAN_MAX_CHARS characters, outside CJK text (where a
+    line may break inside a word)."""
+    if len(tokens) != 1:
+        return False
+    text = "".join(run.text for run in tokens[0].runs).strip()
+    return 0 < len(text) <= ORPHAN_MAX_CHARS and not any(_is_cjk(char) for char in text)
+
+
 def _plan(
     text: str, look: TextLook, box: tuple[int, int], min_size: int, max_size: int
 ) -> tuple[float, list[list[_Run]], str | None, bool] | None:
@@ -512,7 +527,7 @@ def _plan(
     box_w, box_h = box
 
     most = min(len(tokens), max(look.max_lines, _MOST_LINES))
-    best_size, best_starts = 0.0, [0]
+    best_size, best_score, best_starts = 0.0, 0.0, [0]
     for lines, starts in _partitions(widths, gaps, most).items():
         if lines > look.max_lines and best_size >= min_size:
             break
@@ -525,8 +540,12 @@ def _plan(
             box_h / (_INK_HEIGHT + (lines - 1) * look.line_spacing + outline),
             max_size,
         )
-        if size > best_size * 1.04:
-            best_size, best_starts = size, starts
+        # A designer keeps a short last word ("EPISODE / 2") on the line before it unless the
+        # break buys much larger type.
+        orphan = lines > 1 and _is_short_word(tokens[starts[-1] :])
+        score = size * (ORPHAN_PENALTY if orphan else 1.0)
+        if score > best_score * 1.04:
+            best_size, best_score, best_starts = size, score, starts
 
     ends = [*best_starts[1:], len(tokens)]
     lines_of_runs = []

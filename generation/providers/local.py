@@ -373,24 +373,38 @@ def _fill(
     _paint(image, colour, big.reduce(k))
 
 
-def _slashes(image: Image.Image, colour: RGB, rng: random.Random) -> None:
-    """Diagonal accent stripes across two opposite corners."""
+def _slashes(
+    image: Image.Image,
+    colour: RGB,
+    rng: random.Random,
+    avoid: tuple[int, int, int, int] | None = None,
+) -> None:
+    """Three diagonal accent stripes in the bottom-left corner, and the same turned half a turn
+    in the top-right one unless they would cross `avoid` (the words' box, px). (The top-right
+    set was drawn with the bottom-left's slant from the frame's top: it started past the right
+    edge, and only a clipped triangle showed.)"""
     width, height = image.size
     slant = height * 0.35
     stripes = []
     for corner in (0, 1):
-        x = width * (rng.uniform(0.02, 0.08) if corner == 0 else rng.uniform(0.8, 0.88))
-        y0, y1 = (height * 0.7, height) if corner == 0 else (0, height * 0.3)
+        x = width * rng.uniform(0.02, 0.08)
+        y0, y1 = height * 0.7, height
         for k, thickness in enumerate((0.035, 0.018, 0.009)):
             left = x + k * width * 0.045
-            stripes.append(
-                [
-                    (left + slant * (1 - y0 / height), y0),
-                    (left + slant * (1 - y0 / height) + width * thickness, y0),
-                    (left + slant * (1 - y1 / height) + width * thickness, y1),
-                    (left + slant * (1 - y1 / height), y1),
-                ]
-            )
+            stripe = [
+                (left + slant * (1 - y0 / height), y0),
+                (left + slant * (1 - y0 / height) + width * thickness, y0),
+                (left + slant * (1 - y1 / height) + width * thickness, y1),
+                (left + slant * (1 - y1 / height), y1),
+            ]
+            if corner == 1:
+                stripe = [(width - px, height - py) for px, py in stripe]
+            stripes.append(stripe)
+    if avoid is not None:
+        left, top, right, _ = avoid
+        xs = [px for stripe in stripes[3:] for px, _ in stripe]
+        if min(xs) < right and max(xs) > left and top < height * 0.3:
+            stripes = stripes[:3]
     _fill(image, colour, polygons=stripes)
 
 
@@ -440,7 +454,7 @@ def _gaming_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
     _glow(image, scene.focus, image.height * 0.95, _vivid(pal.primary), 0.85)
     _rays(image, scene.focus, 20, _vivid(pal.secondary, 0.62), 0.42, scene.rng)
     _vignette(image, 0.8)
-    _slashes(image, pal.accent, scene.rng)
+    _slashes(image, pal.accent, scene.rng, avoid=scene.text_box)
 
 
 def _tech_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
@@ -531,7 +545,8 @@ def _clear_of(
 ) -> tuple[float, float]:
     """The centre (x, y, px) of a disc of `radius` px moved away from the words' box, along the
     axis that separates them, until it is `margin` px clear of it: type half on a disc and half
-    off it reads as two words. The disc may then run off the frame's edge."""
+    off it reads as two words. A centre among the words takes the shortest of the four moves.
+    The disc may then run off the frame's edge."""
     if box is None:
         return centre
     x, y = centre
@@ -546,6 +561,17 @@ def _clear_of(
             return right + radius + margin, y
         if x <= left and x + radius + margin > left:  # on the right
             return left - radius - margin, y
+    reach = radius + margin
+    if x + reach > left and x - reach < right and y + reach > top and y - reach < bottom:
+        # Its centre among the words (a text-only frame's title spanning the width): the
+        # shortest of the four moves that clear them.
+        moves = [
+            (x, bottom + reach),
+            (x, top - reach),
+            (right + reach, y),
+            (left - reach, y),
+        ]
+        return min(moves, key=lambda m: abs(m[0] - x) + abs(m[1] - y))
     return x, y
 
 
@@ -631,6 +657,7 @@ _DESIGNS: dict[str, _Design] = {
         default_colors=("#7C3AED", "#FF2E63", "#FFD60A"),
         base=_angled(lambda p: _shade(p.primary, 0.7), lambda p: _shade(p.secondary, 0.55), 35),
         decorate=_gaming_decorate,
+        text_aware=True,  # the top-right stripes give way to the words
         title=_look(
             uppercase=True,
             stroke_ratio=0.08,
@@ -884,7 +911,7 @@ def _text_only_layout(width: int, height: int, design: _Design, variant: _Varian
         align = "left" if variant.valign == "middle" else "right"
     focus = (width / 2, height * 0.45)
     if not first and align != "center" and ratio >= 1.2:
-        inner = round((box[2] - box[0]) * 0.62)
+        inner = round((box[2] - box[0]) * 0.74)
         if align == "left":
             box = (box[0], box[1], box[0] + inner, box[3])
             focus = (width * 0.75, focus[1])
@@ -2150,13 +2177,20 @@ class LocalRenderer:
             backdrop = _backdrop(reference, canvas.size, pal)
             canvas = Image.blend(canvas, backdrop, design.reference_mix)
         text_box = None
-        if people and (spec.title.strip() or spec.subtitle.strip()):
-            layout, planned = _text_clear_of_people(
-                canvas, spec, layout, design, pal, scale, people
-            )
+        if spec.title.strip() or spec.subtitle.strip():
+            planned: list[TextRun] = []
+            if people:
+                layout, planned = _text_clear_of_people(
+                    canvas, spec, layout, design, pal, scale, people
+                )
+            elif design.text_aware:
+                planned, _ = _place_text(
+                    canvas, spec, layout, design, pal, scale, planned_only=True
+                )
             if design.text_aware:
                 # Where the words will be, as planned (fitted, not drawn): the layout's box is
-                # wider and taller than what is drawn in it.
+                # wider and taller than what is drawn in it. With or without people: a text-only
+                # minimal frame put its disc under "2027".
                 text_box = _extent(planned) or layout.text_box
         scene = _Scene(
             focus=layout.focus,
