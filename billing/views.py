@@ -8,6 +8,7 @@ import re
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -41,6 +42,7 @@ def plans(request: HttpRequest) -> TemplateResponse:
     context: dict[str, Any] = {
         "plans": plan_table(),
         "payments": configured,
+        "support_email": settings.SUPPORT_EMAIL,
         "current_plan": None,
         "subscription": None,
         "operation_id": uuid.uuid4().hex,

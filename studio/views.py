@@ -129,7 +129,7 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
         "gallery_orders": GALLERY_ORDERS,
         "jobs": data.jobs,
         "idempotency_key": uuid.uuid4().hex,
-        **_out_of_credits(request.user, data.credits),
+        **out_of_credits(request.user, data.credits),
     }
     context["pickers_html"] = form_cache.pickers_html(context)
     return context
@@ -151,7 +151,7 @@ def studio(request: AuthenticatedHttpRequest) -> TemplateResponse:
     return TemplateResponse(request, "studio/studio.html", _studio_context(request, filters))
 
 
-def _out_of_credits(user: Any, credits: int) -> dict[str, Any]:
+def out_of_credits(user: Any, credits: int) -> dict[str, Any]:
     """`credits` and what the "You are out of credits" hint needs (the page's, or one sent out
     of band with a job card): when the plan's credits renew (a query, made only at 0 credits)
     and whether credit packs can be bought (Stripe configured)."""
@@ -237,7 +237,7 @@ def _job_accepted(
         {
             "job": submission.job,
             "payload": job_payload(submission.job, with_result=submission.has_result),
-            **_out_of_credits(request.user, submission.balance(request.user)),
+            **out_of_credits(request.user, submission.balance(request.user)),
             "idempotency_key": uuid.uuid4().hex if fresh_key else "",
             "clear_errors": clear_errors,
             "oob": True,
@@ -308,13 +308,13 @@ def cancel_job(request: AuthenticatedHttpRequest, job_id: str) -> TemplateRespon
         "studio/studio.html#job-card",
         {
             **_job_card_context(job),
-            **_out_of_credits(request.user, get_balance(request.user)),
+            **out_of_credits(request.user, get_balance(request.user)),
             "oob": True,
         },
     )
 
 
-def _current_path(request: HttpRequest) -> str:
+def current_path(request: HttpRequest) -> str:
     """The path of the page htmx sent this request from (`HX-Current-URL`), or "" when the
     header is missing or not a URL (e.g. "http://[oops/")."""
     try:
@@ -333,7 +333,7 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
     """The job's card; once finished, its thumbnails are also swapped into the studio's gallery
     (OOB) when the card is refreshed from the studio page (other pages have no gallery)."""
     job = services.access_job(request.user, job_id)
-    on_studio = _current_path(request) == reverse("studio")
+    on_studio = current_path(request) == reverse("studio")
     thumbnails = (
         list(job.thumbnails.order_by("variation_index")) if job.is_finished and on_studio else []
     )
@@ -345,7 +345,7 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
             **_job_card_context(job),
             "new_thumbnails": thumbnails,
             "projects": list(Project.objects.for_owner(request.user)) if thumbnails else [],
-            **_out_of_credits(request.user, get_balance(request.user)),
+            **out_of_credits(request.user, get_balance(request.user)),
             "oob": True,
         },
     )
@@ -370,6 +370,7 @@ def library(request: AuthenticatedHttpRequest) -> TemplateResponse:
             "palette_form": PaletteForm(),
             "projects": Project.objects.for_owner(user),
             "share_modes": Project.ShareMode.choices,
+            "offline": catalog.is_offline(),
         },
     )
 

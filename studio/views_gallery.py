@@ -21,6 +21,7 @@ from studio import services
 from studio.cards import prepare_cards
 from studio.gallery import (
     DEFAULT_PAGE_SIZE,
+    GalleryFilter,
     InvalidCursor,
     gallery_queryset,
     page_of,
@@ -31,6 +32,7 @@ from studio.library_cache import usable_palettes, usable_styles
 from studio.models import Face, FaceImage, Project, Thumbnail
 from studio.serializers import parse_id
 from studio.services import StudioError
+from studio.views import current_path, out_of_credits
 
 RECENT_REFERENCE_CHOICES = 8  # the creator's newest thumbnails offered as edit references
 
@@ -40,7 +42,8 @@ RECENT_REFERENCE_CHOICES = 8  # the creator's newest thumbnails offered as edit 
 def thumbnail_page(request: AuthenticatedHttpRequest, thumbnail_id: int) -> TemplateResponse:
     """The large view of a thumbnail: the image big, full-size and YouTube-ready downloads, its
     versions newest first, and every tool a job type offers for it (gated by plan, with a link
-    to the plans page where the plan lacks one)."""
+    to the plans page where the plan lacks one), and the studio's "out of credits" hint, which
+    a tool's job card updates out of band."""
     thumbnail = services.access_thumbnail(request.user, thumbnail_id)
     plan = effective_plan(request.user)
     return TemplateResponse(
@@ -51,7 +54,7 @@ def thumbnail_page(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Temp
             "versions": list(thumbnail.versions().order_by("-created_at", "-id")),
             "tools": thumbnail_tools(plan),
             "plan": plan,
-            "credits": get_balance(request.user),
+            **out_of_credits(request.user, get_balance(request.user)),
             "offline": catalog.is_offline(),
             **_tool_choices(request, thumbnail),
         },
@@ -108,6 +111,17 @@ def gallery_page(request: AuthenticatedHttpRequest) -> HttpResponse:
         },
     )
     response["Cache-Control"] = "private, no-cache"
+    first_page = partial == "gallery-page" and not request.GET.get("cursor")
+    if (
+        first_page
+        and request.headers.get("HX-Request")
+        and current_path(request) == reverse("studio")
+    ):
+        # The filter form's answer: the studio's address takes the filters (replaced, not
+        # pushed: no history entry per keystroke), so a reload or a copied link shows the
+        # same gallery.
+        query = "" if filters == GalleryFilter() else f"?{filters.query()}"
+        response["HX-Replace-Url"] = reverse("studio") + query
     return response
 
 

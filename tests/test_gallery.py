@@ -468,6 +468,25 @@ def test_gallery_htmx_favourite_and_filters(owner, owner_client, other_client) -
     assert "Desert trip" in searched and "Coffee review" not in searched
 
 
+def test_the_studio_address_keeps_the_gallery_filters(owner, owner_client) -> None:
+    """A reload lost the creator's filters: the filter form's answer now replaces the studio's
+    address with them (HX-Replace-Url), and the studio page opened at it shows them picked and
+    the gallery filtered. Later pages and other pages' requests leave the address alone."""
+    make_thumbs(owner, [(1, "Coffee review", 0, False), (2, "Desert trip", 0, False)])
+    studio = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "http://testserver/studio/"}
+    answer = owner_client.get("/studio/gallery?q=desert&order=title&favorites=", **studio)
+    assert answer["HX-Replace-Url"] == "/studio/?order=title&q=desert"
+    page = owner_client.get(answer["HX-Replace-Url"]).content.decode()
+    assert 'value="desert"' in page and '<option value="title" selected>' in page
+    assert "Desert trip" in page and "Coffee review" not in page
+    cleared = owner_client.get("/studio/gallery?q=&order=newest", **studio)
+    assert cleared["HX-Replace-Url"] == "/studio/"
+    later = owner_client.get("/studio/gallery?q=desert&cursor=x", **studio)
+    assert "HX-Replace-Url" not in later
+    elsewhere = {**studio, "HTTP_HX_CURRENT_URL": "http://testserver/studio/thumbnails/1"}
+    assert "HX-Replace-Url" not in owner_client.get("/studio/gallery?q=desert", **elsewhere)
+
+
 def test_the_migration_gives_existing_thumbnails_their_search_key(owner, monkeypatch) -> None:
     import importlib
 

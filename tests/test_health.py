@@ -101,3 +101,22 @@ def test_a_changed_email_is_the_new_username(anon_client) -> None:
         sender=EmailAddress, request=None, user=user, from_email_address=old, to_email_address=new
     )
     assert get_user_model().objects.get(pk=user.pk).username == "new@example.com"
+
+
+def test_account_emails_are_signed_viewbait(anon_client, mailoutbox) -> None:
+    """Without django.contrib.sites allauth named the site after the request's host: the
+    sign-up email said "[127.0.0.1:8000] Please Confirm Your Email Address" and "Hello from
+    127.0.0.1:8000!"."""
+    response = anon_client.post(
+        "/accounts/signup/",
+        {
+            "email": "welcome@example.com",
+            "password1": "a-Strong-pass-123",
+            "password2": "a-Strong-pass-123",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:500]
+    [mail] = mailoutbox
+    assert mail.subject.startswith("[ViewBait] ")
+    assert "Hello from ViewBait!" in mail.body
+    assert "Thank you for using ViewBait!\ntestserver" in mail.body

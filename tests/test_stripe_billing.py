@@ -115,9 +115,13 @@ def test_without_keys_the_plans_page_shows_plans_and_says_payments_are_off(
     page = owner_client.get("/plans/")
     html = page.content.decode()
     assert page.status_code == 200
-    assert "Online payments are not configured" in html
+    assert "doesn't take payments online yet" in html
+    assert "Ask the studio's team: they can change your plan." in html
     for name in ("Free", "Starter", "Advanced", "Pro"):
         assert name in html
+    settings.SUPPORT_EMAIL = "help@studio.example"
+    html = owner_client.get("/plans/").content.decode()
+    assert 'href="mailto:help@studio.example?subject=Change%20my%20ViewBait%20plan"' in html
     assert 'id="current-plan">Free<' in html
     balance = get_balance(owner)  # the header's credits badge, as on every page
     assert f'<span id="credits" class="credits" data-credits="{balance}"' in html
@@ -142,7 +146,7 @@ def test_upgrade_to_starter_through_checkout(
 ) -> None:
     assert generate(owner_client, "2K").json()["code"] == "plan_resolution_not_allowed"
     page = owner_client.get("/plans/").content.decode()
-    assert "Upgrade to Starter" in page and "Online payments are not configured" not in page
+    assert "Upgrade to Starter" in page and "payments-off" not in page
 
     # The price comes from the Plan row: a price smuggled into the form is ignored.
     response = owner_client.post(

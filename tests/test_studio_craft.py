@@ -208,3 +208,31 @@ def test_the_generate_that_spends_the_last_credit_says_when_credits_renew(
     assert 'hx-swap-oob="true"' in card[card.index('<p class="hint out-of-credits"') :][:120]
     assert f"renew on {renews.day} {renews.strftime('%B')}" in hint
     assert "See plans and credit packs" in hint
+
+
+def test_the_thumbnail_page_has_the_out_of_credits_hint_its_tools_update(
+    owner: Any, owner_client: Any
+) -> None:
+    """A tool's job card sends the "out of credits" hint out of band when it spends the last
+    credit; the thumbnail page had no element for it (htmx:oobErrorNoTarget in the console).
+    The page now carries it, hidden while credits remain and shown at 0 with the renewal."""
+    from tests.factories.studio import ThumbnailFactory
+
+    thumbnail = ThumbnailFactory(owner=owner)
+    page = owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()
+    hint = page[page.index('<p class="hint out-of-credits" id="out-of-credits"') :]
+    assert hint[: hint.index(">")].endswith("hidden")
+    adjust_credits(user=owner, amount=-get_balance(owner), idempotency_key="zero", reason="t")
+    page = owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()
+    hint = page[page.index('<p class="hint out-of-credits" id="out-of-credits"') :]
+    assert "hidden" not in hint[: hint.index(">")]
+    assert "You are out of credits; your plan's credits renew on" in hint
+
+
+def test_the_style_form_says_what_a_style_does_offline(owner_client: Any, settings: Any) -> None:
+    """A creator's custom style seemed to do nothing offline: the form now says the renderer
+    uses its first reference image as the backdrop and that the prompt needs a Gemini key."""
+    notice = "Offline, the renderer draws a style's first reference image as a soft, blurred"
+    assert notice in owner_client.get("/studio/library/").content.decode()
+    settings.IMAGE_PROVIDER = "gemini"  # what a GEMINI_API_KEY selects
+    assert "first reference image" not in owner_client.get("/studio/library/").content.decode()

@@ -1,11 +1,14 @@
-"""allauth's account adapter: the studio's notion of the client address, and the email as the
-name a creator is shown by (sign-in messages, the admin's lists)."""
+"""allauth's account adapter: the studio's notion of the client address, the email as the
+name a creator is shown by (sign-in messages, the admin's lists), and ViewBait as the site's
+name in the account emails."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context
 from django.contrib.auth import get_user_model
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
@@ -20,7 +23,32 @@ def user_display(user: Any) -> str:
     return str(getattr(user, "email", "") or user.get_username())
 
 
+SITE_NAME = "ViewBait"
+
+
+@dataclass(frozen=True)
+class EmailSite:
+    """What allauth's email templates read as `current_site` (`name`, `domain`)."""
+
+    name: str
+    domain: str
+
+
 class AccountAdapter(DefaultAccountAdapter):
+    def format_email_subject(self, subject: str) -> str:
+        """ "[ViewBait] Please Confirm Your Email Address": without django.contrib.sites,
+        allauth prefixed the request's host ("[127.0.0.1:8000]")."""
+        return f"[{SITE_NAME}] {subject}"
+
+    def send_mail(self, template_prefix: str, email: str, context_data: dict[str, Any]) -> None:
+        """allauth's, with the site named ViewBait ("Hello from ViewBait!") at the request's
+        host (or no host outside a request)."""
+        request = context.request
+        domain = request.get_host() if request is not None else ""
+        super().send_mail(
+            template_prefix, email, {"current_site": EmailSite(SITE_NAME, domain), **context_data}
+        )
+
     def get_client_ip(self, request: HttpRequest) -> str:
         """The caller's address as core.ratelimits.client_ip decides it (X-Forwarded-For
         only from TRUSTED_PROXIES), so allauth's own per-IP limits (failed log-ins, sign-ups)

@@ -414,6 +414,8 @@ ACCOUNT_SIGNUP_REDIRECT_URL = "/studio/"
 LOGIN_URL = "/accounts/login/"
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ViewBait <noreply@viewbait.local>")
+# Where a creator asks for a plan change while the studio takes no payments (the plans page).
+SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
