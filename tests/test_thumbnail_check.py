@@ -9,6 +9,7 @@ import functools
 import io
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -168,6 +169,19 @@ def test_text_lines_are_found_with_their_letter_height() -> None:
     assert x0 < 80 and 90 < y0 < 130 and x1 > 700 and y1 < 230
     # A photo without text has none.
     assert saliency.analyse(encode_png(portrait_thumbnail())).lines == []
+
+
+def test_stacked_lines_joined_by_a_drop_shadow_are_measured_as_letters() -> None:
+    """A 9:16 Short whose "DAY 30" / "OF 100" share one black drop shadow (an offline render
+    from a creator's walk-through, `fixtures/stacked-lines-short.jpg`): the shadow's blobs span
+    both lines, and the check reported 369 px letters (54 px in search results) for 129 px
+    ones; what the thumbnail shows there is about 19 px."""
+    data = (Path(__file__).resolve().parent / "fixtures" / "stacked-lines-short.jpg").read_bytes()
+    analysis = saliency.analyse(data)
+    assert analysis.lines[0].letter_height * analysis.height == pytest.approx(135, rel=0.1)
+    search = saliency.readability(analysis)[0]
+    assert search["image_height"] == 202
+    assert search["headline_px"] == pytest.approx(19.5, abs=1.5)
 
 
 def test_heatmap_hottest_region_covers_the_face_of_the_sample_portrait(
