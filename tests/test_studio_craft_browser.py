@@ -372,17 +372,31 @@ def test_a_face_too_small_for_the_resolution_is_called_out_before_generating(
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
         hint = page.locator("#soft-face")
+        summary = page.locator("#output-summary")
+        first_summary = summary.inner_text()
         page.get_by_label("Medium").check()
         at_1k = hint.is_visible()
         page.select_option("#resolution", "4K")
         at_4k = hint.inner_text()
         shown_at_4k = hint.is_visible()
+        page.select_option("#aspect_ratio", "9:16")
+        page.select_option("#variations", "2")
+        # What Generate makes, beside its price (the Output choices are below the fold).
+        made = (summary.inner_text(), page.locator("#cost").inner_text())
+        summary.click()
+        output_in_view = page.locator("#output-options").evaluate(
+            "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; }"
+        )
+        page.select_option("#variations", "1")
         page.get_by_label("Medium").uncheck()
         page.select_option("#resolution", "1K")
         page.get_by_label("Small").check()
         small = hint.inner_text()
         page.get_by_label("Small").uncheck()
         unchecked = hint.is_visible()
+    assert first_summary == "16:9 · 1K · 1 image"
+    assert made == ("9:16 · 4K · 2 images", "8 credits")
+    assert output_in_view
     assert not at_1k
     assert shown_at_4k
     assert at_4k.startswith("Medium: the photo stays sharp up to 2K; at 4K the face will look soft")

@@ -190,12 +190,20 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
           "). Your form is unchanged: try again, you will not be charged twice.</p>";
       }
     });
-    // The price of the current choices: credits per image at the resolution x variations.
+    // The price of the current choices: credits per image at the resolution x variations, and
+    // what they make ("9:16 · 2K · 2 images"), beside Generate: the Output choices sit below the
+    // form's fold on a laptop, and the summary links to them.
     const cost = document.getElementById("cost");
+    const summary = document.getElementById("output-summary");
     const updateCost = () => {
       const res = form.elements.resolution.selectedOptions[0];
-      const credits = Number(res ? res.dataset.cost : 1) * Number(form.elements.variations.value || 1);
+      const images = Number(form.elements.variations.value || 1);
+      const credits = Number(res ? res.dataset.cost : 1) * images;
       cost.textContent = credits + (credits === 1 ? " credit" : " credits");
+      if (summary) {
+        summary.textContent = form.elements.aspect_ratio.value + " · " + form.elements.resolution.value +
+          " · " + images + (images === 1 ? " image" : " images");
+      }
     };
     if (cost) {
       form.addEventListener("change", updateCost);
