@@ -415,3 +415,25 @@ def test_gemini_answer_without_a_prompt_is_retried(
     assert data["status"] == "failed" and data["error_code"] == "invalid_response"
     assert len(gemini_settings.generate_requests()) == 3  # GEMINI_RETRY_ATTEMPTS
     assert get_balance(starter) == 10  # refunded
+
+
+def test_the_offline_name_takes_the_lead_chromatic_colour() -> None:
+    """White type on magenta over a dark vignette was named "Vivid Black Headlines": the name's
+    colour is now the most prominent chromatic one (with at least 12% of the pixels), and a
+    neutral only when nothing else has that share."""
+    from studio.job_types.analyse_style import local_name
+
+    measured = {
+        "colors": [
+            {"hex": "#101014", "name": "Black", "share_pct": 44},
+            {"hex": "#C8197F", "name": "Magenta", "share_pct": 31},
+            {"hex": "#F5F5F5", "name": "White", "share_pct": 14},
+        ],
+        "saturation_pct": 58,
+        "brightness_pct": 40,
+        "images_with_text": 1,
+        "faces": {"measured": True, "images_with_faces": 0},
+    }
+    assert local_name(measured, 1) == "Vivid Magenta Headlines"
+    measured["colors"][1]["share_pct"] = 8  # too little to name the style
+    assert local_name(measured, 1) == "Vivid Black Headlines"
