@@ -34,6 +34,13 @@ of each checkout on a machine about 1.5x slower than the one above), hello-world
 311 to 490 requests per second (web CPU 3.2 -> 2.1 ms), the studio page from 87 to 96 and the
 thumbnails API from 84 to 90, generate stayed at 68-70 (means); the studio page's ratio fell
 from 0.25-0.39 to 0.17-0.21 (per run).
+
+With the studio page's count of jobs in flight cached and its namespaces read with the signed-in
+user (no SQL query, so no pooled connection, and two Redis commands instead of three; 2026-12-03,
+two interleaved runs of each checkout, one process): the studio page went from 133 and 111 to 157
+and 137 requests per second (web CPU 7.7-9.2 -> 6.7-7.6 ms), ratio 0.14-0.16 -> 0.23-0.24; two
+more runs of the new code on the same (noisy) machine gave 0.35 and 0.16. In process
+(`studio_split.py`, interleaved): 4.5-6.0 -> 3.2-4.0 ms of CPU per page.
 """
 
 from __future__ import annotations
