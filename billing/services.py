@@ -364,15 +364,23 @@ class PeriodCredits:
 
 def _period_credits(user_id: int) -> PeriodCredits:
     """Read under the account lock (every entry of the user is written under it, so ids after
-    the boundary are exactly this period's)."""
+    the boundary are exactly this period's).
+
+    A refund of a debit made before the boundary (same `reference`, e.g. "job:<id>": a job that
+    was queued when the period ended and failed or was cancelled after) gives back what an
+    earlier period spent, pack credits included; it is not this period's plan credits, so it is
+    not counted here and does not expire. Counted, it expired a refunded pack's credits at the
+    next period end."""
     Kind = CreditLedgerEntry.Kind
     entries = CreditLedgerEntry.objects.filter(user_id=user_id)
     boundary = entries.filter(kind=Kind.EXPIRY).order_by("-id").values_list("id", flat=True)
     since = entries.filter(id__gt=boundary[0]) if boundary else entries
+    moves = since.filter(kind__in=[Kind.GRANT, Kind.DEBIT, Kind.REFUND])
+    if boundary:
+        earlier_debits = entries.filter(kind=Kind.DEBIT, id__lt=boundary[0]).exclude(reference="")
+        moves = moves.exclude(kind=Kind.REFUND, reference__in=earlier_debits.values("reference"))
     granted = unused = 0
-    for kind, amount in since.filter(kind__in=[Kind.GRANT, Kind.DEBIT, Kind.REFUND]).values_list(
-        "kind", "amount"
-    ):
+    for kind, amount in moves.values_list("kind", "amount"):
         unused += amount
         if kind == Kind.GRANT:
             granted += amount

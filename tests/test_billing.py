@@ -95,3 +95,30 @@ def test_add_months_clamps_to_month_end() -> None:
     jan31 = dt.datetime(2026, 1, 31, tzinfo=dt.UTC)
     assert add_months(jan31, 1) == dt.datetime(2026, 2, 28, tzinfo=dt.UTC)
     assert add_months(jan31, 12) == dt.datetime(2027, 1, 31, tzinfo=dt.UTC)
+
+
+def test_a_refund_after_a_period_end_gives_back_credits_that_do_not_expire(owner) -> None:
+    """A job queued across a period end and cancelled after it: its refund (pack credits
+    included) was counted as the new period's plan credits and expired at the next period
+    end, taking the pack's 50 credits with it. Refunds of an earlier period's debits stay."""
+    from billing.models import CreditAccount
+    from billing.services import grant_due_monthly_credits, grant_purchased_credits
+    from generation.services import cancel_job, submit_job
+
+    def balance() -> int:
+        return CreditAccount.objects.get(user=owner).balance
+
+    grant_purchased_credits(user=owner, amount=50, idempotency_key="pack", reason="pack")
+    assert balance() == 60  # Free's 10 plan credits and the pack's 50
+    job, _, _ = submit_job(
+        user=owner, job_type="generate_thumbnails", params={}, units=1, unit_cost=60
+    )
+    assert balance() == 0
+    grant_due_monthly_credits(now=timezone.now() + dt.timedelta(days=32), dry_run=False)
+    assert balance() == 10  # nothing left to expire; the new period's grant
+    cancel_job(job)
+    assert balance() == 70
+    grant_due_monthly_credits(now=timezone.now() + dt.timedelta(days=64), dry_run=False)
+    expiry = CreditLedgerEntry.objects.filter(user=owner, kind="expiry").latest("id")
+    assert expiry.amount == -10  # only the unused grant of the period that ended
+    assert balance() == 70  # the refunded 60 and the next grant of 10
