@@ -209,6 +209,42 @@ def test_the_title_palettes_share_links_and_header_show_whole(
     assert links and all(url >= row - 1 for url, row in links), links
 
 
+def test_a_double_clicks_second_click_is_not_a_second_job(live_server: Any) -> None:
+    """A double click's second click that came after the first request was answered (a fast
+    accept, or a slow browser) found Generate enabled with a fresh idempotency key and charged a
+    second job (a fresh-clone `make test` under load showed 7 credits where 8 were expected).
+    The second click of a multi-click is ignored; single clicks each generate."""
+    owner = make_user("double@example.com")
+    set_plan(owner, "pro")
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        page.fill("#title", "Double click")
+        credits = page.locator("#credits")
+        start = int(credits.get_attribute("data-credits") or 0)
+        box = page.locator("#generate-form button[type=submit]").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down(click_count=1)
+        page.mouse.up(click_count=1)
+        page.wait_for_function(
+            f"() => document.getElementById('credits').dataset.credits === '{start - 1}' && "
+            "!document.querySelector('#generate-form button[type=submit]').disabled",
+            polling=100,
+        )
+        page.mouse.down(click_count=2)  # the same double click's second click, after the answer
+        page.mouse.up(click_count=2)
+        page.wait_for_timeout(800)
+        after_double = int(credits.get_attribute("data-credits") or 0)
+        page.mouse.down(click_count=1)  # a new, single click
+        page.mouse.up(click_count=1)
+        page.wait_for_function(
+            f"() => document.getElementById('credits').dataset.credits === '{start - 2}'",
+            polling=100,
+        )
+    assert after_double == start - 1
+    assert Job.objects.filter(user=owner).count() == 2
+
+
 def test_enter_does_not_generate_and_a_new_project_keeps_the_form(live_server: Any) -> None:
     owner = make_user("enter@example.com")
     set_plan(owner, "pro")

@@ -292,6 +292,19 @@ document.addEventListener("click", (event) => {
     form.querySelector("button[type=submit]").disabled = empty || Date.now() < coolingUntil;
   }
 
+  // The second click of a double click (event.detail 2 or more) is not a second request: a
+  // fast accept answers the first click within the double-click interval, Generate is enabled
+  // again with a fresh idempotency key, and the second click would charge a second job. Keys
+  // (Enter, Space) give detail 0 and still generate.
+  if (form) {
+    form.querySelector("button[type=submit]").addEventListener("click", (event) => {
+      if (event.detail > 1) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+      }
+    }, true);
+  }
+
   // After an accepted generate the plan's cooldown (the "generate-cooldown" item of the
   // RateLimit header, e.g. 12 s on Free) holds Generate, counting down on the button, instead
   // of letting a second click run into a 429.
