@@ -116,6 +116,9 @@ def _hls(color: str) -> tuple[float, float, float]:
     return hue * 360, lightness, saturation
 
 
+NEUTRAL_NAMES = frozenset({"White", "Black", "Grey"})  # what `color_name` calls the unsaturated
+
+
 def color_name(color: str) -> str:
     """A plain name for "#RRGGBB": a hue word, or white / black / grey for unsaturated ones,
     with "Dark" / "Pale" / "Neon" where lightness or saturation stand out."""

@@ -67,7 +67,7 @@ from generation.providers.base import InputImage, InvalidJSONReturned, JSONReque
 from generation.registry import CachePolicy, JobOutcome, JobType
 from generation.services import JobContext
 from studio.images import ImageRejected, decode_upload, encode_png
-from studio.job_types.analyse_palette import color_name, measure_colors
+from studio.job_types.analyse_palette import NEUTRAL_NAMES, color_name, measure_colors
 from studio.models import Thumbnail
 from studio.serializers import MAX_ID, InputSerializer
 
@@ -558,24 +558,19 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
-# A colour whose channels span less than this (of 255) is a neutral: black, white or a grey.
-NEUTRAL_SPAN = 40
 # The name's colour is the most prominent chromatic one with at least this share (%): a dark
 # backdrop or the letters' outlines made "Vivid Black Headlines" of white type on magenta.
 NAMED_COLOUR_MIN_SHARE = 12
 
 
-def _neutral(hex_colour: str) -> bool:
-    channels = [int(hex_colour.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4)]
-    return max(channels) - min(channels) < NEUTRAL_SPAN
-
-
 def local_name(m: dict[str, Any], n: int) -> str:
-    """2-4 words from the measurements: tone, lead colour (the most prominent chromatic colour
-    with NAMED_COLOUR_MIN_SHARE %, else the most prominent), subject."""
+    """2-4 words from the measurements: tone, lead colour (the most prominent one not named
+    white, black or grey with NAMED_COLOUR_MIN_SHARE %, else the most prominent), subject."""
     colors = m["colors"]
     chromatic = [
-        c for c in colors if not _neutral(c["hex"]) and c["share_pct"] >= NAMED_COLOUR_MIN_SHARE
+        c
+        for c in colors
+        if c["name"] not in NEUTRAL_NAMES and c["share_pct"] >= NAMED_COLOUR_MIN_SHARE
     ]
     lead = (chromatic or colors)[0]["name"] if colors else "Neutral"
     if m["saturation_pct"] > 50:
