@@ -135,20 +135,26 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
     return context
 
 
+def _studio_filters(request: HttpRequest) -> GalleryFilter:
+    """The gallery filters of the studio's address; unreadable ones show the unfiltered page."""
+    try:
+        return parse_filters(request.GET)
+    except ValueError:
+        return GalleryFilter()
+
+
 def _studio_namespaces(request: HttpRequest, user_id: Any) -> list[str]:
-    # The cached first gallery page only for the landing page (no filter, search or cursor).
-    return studio_namespaces(user_id, with_gallery=not request.GET)
+    # The cached first gallery page only where `_studio_context` uses it: the unfiltered page.
+    return studio_namespaces(user_id, with_gallery=_studio_filters(request) == GalleryFilter())
 
 
 @prefetch_with_user(_studio_namespaces)
 @login_required
 @vary_on_headers("HX-Request")
 def studio(request: AuthenticatedHttpRequest) -> TemplateResponse:
-    try:
-        filters = parse_filters(request.GET)
-    except ValueError:
-        filters = GalleryFilter()
-    return TemplateResponse(request, "studio/studio.html", _studio_context(request, filters))
+    return TemplateResponse(
+        request, "studio/studio.html", _studio_context(request, _studio_filters(request))
+    )
 
 
 def out_of_credits(user: Any, credits: int) -> dict[str, Any]:
