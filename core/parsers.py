@@ -32,11 +32,15 @@ def has_bad_characters(text: str) -> bool:
     return _BAD_CHARACTERS.search(text) is not None
 
 
+def _too_deep() -> InvalidJSON:
+    return InvalidJSON(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.", "too_deep")
+
+
 def check_json_value(value: Any, depth: int = 0) -> None:
     """Raises InvalidJSON 400 (`too_deep`, `invalid_characters`) for a parsed JSON value nested
     deeper than MAX_JSON_DEPTH or holding a bad character in any string or key."""
     if depth > MAX_JSON_DEPTH:
-        raise InvalidJSON(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.", "too_deep")
+        raise _too_deep()
     if isinstance(value, str):
         if has_bad_characters(value):
             raise InvalidJSON(BAD_CHARACTERS_MESSAGE, "invalid_characters")
@@ -61,7 +65,7 @@ def parse_json_text(text: str) -> Any:
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
-        raise InvalidJSON(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.", "too_deep") from None
+        raise _too_deep() from None
     except ValueError:
         raise InvalidJSON("Not valid JSON.", "parse_error") from None
     check_json_value(value)
@@ -76,8 +80,6 @@ class SafeJSONParser(JSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise InvalidJSON(
-                f"JSON nested deeper than {MAX_JSON_DEPTH} levels.", "too_deep"
-            ) from None
+            raise _too_deep() from None
         check_json_value(data)
         return data
