@@ -845,3 +845,16 @@ def test_bold_gamings_top_right_stripes_are_whole_and_give_way_to_the_words() ->
     stripes = (np.abs(pixels - accent).max(axis=2) <= 12) & away
     assert stripes[: height * 3 // 10, width // 2 :].sum() < 50
     assert stripes[height * 7 // 10 :, : width // 3].sum() > 500  # the bottom-left ones stay
+
+
+def test_a_text_only_side_layout_keeps_a_short_title_large() -> None:
+    """Without a face the side-aligned variations put the words in a block 62% of the width,
+    and "EPISODE 2" came out 40% smaller than centred. The block is 74% wide: the title keeps
+    at least 70% of its centred height in every style."""
+    for style in ("bold-gaming", "minimal", "vlog-bright"):
+        heights = []
+        for variation in range(len(local.VARIANTS)):
+            rendered = render(title="Episode 2", style_key=style, variation=variation)
+            boxes = zip(rendered.texts, line_boxes(rendered), strict=True)
+            heights.append(max(box[3] - box[1] for run, box in boxes if run.kind != "subtitle"))
+        assert min(heights) >= 0.7 * heights[0], (style, heights)
