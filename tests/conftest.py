@@ -25,6 +25,31 @@ from tests.servers import RedisServer, private_redis
 # the production level). Servers and workers the tests start keep the production level.
 studio_images.PNG_COMPRESS_LEVEL = 1
 
+
+def _style_previews_drawn_once_per_process() -> None:
+    """The library draws each style's preview on its first view (studio.style_previews) and
+    stores it on the Style row, which every test gets back without it: the browser tests drew
+    the same built-in previews, a 1K render each, about 30 times a run (12 CPU-s). A preview is
+    a function of the style's slug, name and pk alone when it has no reference image, so such
+    previews are drawn once per test process; styles with references are drawn every time."""
+    from studio import style_previews
+
+    real = style_previews.render_style_preview
+    drawn: dict[tuple[str, str, int], bytes] = {}
+
+    def render_style_preview(style: Any) -> bytes:
+        if style.reference_images.exists():
+            return real(style)
+        key = (style.slug, style.name, style.pk)
+        if key not in drawn:
+            drawn[key] = real(style)
+        return drawn[key]
+
+    style_previews.render_style_preview = render_style_preview  # type: ignore[assignment]
+
+
+_style_previews_drawn_once_per_process()
+
 # pytest-django's live_server (Django's LiveServerThread) answers with TCP_NODELAY, as the
 # production server (uvicorn, asyncio sockets) does: its handler writes headers and body
 # separately, and with Nagle's algorithm each body waited for the browser's delayed ACK.

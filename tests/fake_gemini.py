@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import io
 import json
 import re
@@ -154,8 +155,10 @@ class RecordedRequest:
         return content["parts"]
 
 
+@functools.lru_cache(maxsize=64)
 def png_bytes(size: tuple[int, int], color: tuple[int, int, int]) -> bytes:
-    """A solid-colour PNG of `size` (width, height) pixels."""
+    """A solid-colour PNG of `size` (width, height) pixels (kept: the fake answers with the same
+    few images over and over)."""
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()

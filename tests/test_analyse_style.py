@@ -5,6 +5,7 @@ references (quota, public payloads), and strangers' objects."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import os
 import re
@@ -41,10 +42,11 @@ pytestmark = pytest.mark.usefixtures("clean_cache")
 
 def png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, "PNG")
+    image.save(buffer, "PNG", compress_level=1)
     return buffer.getvalue()
 
 
+@functools.cache
 def coffee(brightness: float, colour: float) -> bytes:
     """The real coffee photo, re-exposed: > 1 brighter / more saturated, < 1 darker / greyer."""
     image = Image.open(REFERENCE_PHOTO).convert("RGB")

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 def png(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 100, 50)) -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, "PNG")
+    Image.new("RGB", size, color).save(buffer, "PNG", compress_level=1)
     return buffer.getvalue()
 
 

@@ -776,6 +776,13 @@ def near(image: Image.Image, colour: tuple[int, int, int], box: tuple[int, int, 
     return int((np.abs(pixels - colour).max(axis=2) <= 12).sum())
 
 
+def grown(mask: Image.Image, size: int) -> np.ndarray:
+    """Where `mask` is non-zero within a `size` x `size` square: Pillow's MaxFilter(size) > 0,
+    as an OpenCV dilation (MaxFilter(25) took 0.6 s on a 1K frame, this a millisecond)."""
+    ink = (np.asarray(mask) > 0).astype(np.uint8)
+    return cv2.dilate(ink, np.ones((size, size), np.uint8)).astype(bool)
+
+
 def test_the_minimal_disc_stays_clear_of_a_text_only_title() -> None:
     """Without a face the minimal style's disc was placed as if no words were there: "2027"
     in the palette's dark green sat on the dark-green disc, outlined to a thin line. Now the
@@ -797,8 +804,8 @@ def test_the_minimal_disc_stays_clear_of_a_text_only_title() -> None:
         for run in rendered.texts:
             letters.paste(run.mask, run.corner, run.mask)
         # Round the letters (their outline and shadow included): no disc behind them.
-        near_letters = np.asarray(letters.filter(ImageFilter.MaxFilter(9))) > 0
-        outside = np.asarray(letters.filter(ImageFilter.MaxFilter(25))) > 0
+        near_letters = grown(letters, 9)
+        outside = grown(letters, 25)
         ring = outside & ~near_letters
         assert (is_disc & ring).sum() < 0.01 * ring.sum(), variation
 
@@ -840,7 +847,7 @@ def test_bold_gamings_top_right_stripes_are_whole_and_give_way_to_the_words() ->
     letters = Image.new("L", right.image.size)
     for run in right.texts:
         letters.paste(run.mask, run.corner, run.mask)
-    away = np.asarray(letters.filter(ImageFilter.MaxFilter(31))) == 0  # off the letters
+    away = ~grown(letters, 31)  # off the letters
     pixels = np.asarray(right.image).astype(int)
     stripes = (np.abs(pixels - accent).max(axis=2) <= 12) & away
     assert stripes[: height * 3 // 10, width // 2 :].sum() < 50
