@@ -583,6 +583,32 @@ def test_a_job_that_finishes_while_its_card_loads_ends_shown_finished(live_serve
     assert len(requests) == 2, requests
 
 
+def test_a_late_running_event_does_not_reopen_a_cancelled_card(live_server: Any) -> None:
+    """Events come from two processes: the web process publishes "cancelled" while the worker's
+    last "running" event is still on its way. A card shown cancelled stayed "Rendering" at 40%
+    for good when that event came second."""
+    from playwright.sync_api import expect
+
+    owner = make_user("late@example.com")
+    job = finished_generate_job(owner, "Cancelled", "cancelled", stage="cancelled")
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.add_init_script(FAKE_SOCKET)
+        page.goto(f"{live_server.url}/studio/")
+        page.evaluate(  # the cancelled card, as the cancel's answer brings it in
+            f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', "
+            "{target: '#jobs', swap: 'afterbegin'})"
+        )
+        card = page.locator(f"article#job-{job.pk}")
+        expect(card).to_have_attribute("data-status", "cancelled")
+        page.evaluate(
+            "job => window.__jobEvent(job)",
+            {"id": str(job.pk), "status": "running", "stage": "rendering", "progress": 40},
+        )
+        page.wait_for_timeout(300)
+        expect(card).to_have_attribute("data-status", "cancelled")
+        expect(card.locator("[data-stage]")).not_to_contain_text("Render")
+
+
 def test_cards_that_finish_together_are_all_refreshed(live_server: Any) -> None:
     """studio.js: each card's refresh is its own request. htmx queues requests per source
     element, keeping only the newest waiting one and resolving the others' promises at once;

@@ -98,6 +98,9 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
       }
       return;
     }
+    // A finished card stays finished: events reach the page out of order across processes
+    // (the web process publishes "cancelled" while the worker's last "running" is on its way).
+    if (FINISHED.has(el.dataset.status) && !FINISHED.has(job.status)) return;
     if (el.dataset.status === job.status && FINISHED.has(job.status)) return;
     el.style.setProperty("--progress", job.progress + "%");
     el.dataset.status = job.status;
