@@ -72,10 +72,15 @@ def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
 @api_view(["GET"])
 def thumbnails(request: Request) -> Response:
     """`?cursor=&limit=&project=<id>|none&favorites=true&q=&order=newest|oldest|title|clicks`
-    -> `{"results": [...], "next_cursor": str | null}`; 400 `invalid_cursor` for a bad cursor."""
+    -> `{"results": [...], "next_cursor": str | null}`; 400 `invalid_cursor` for a bad cursor, 404
+    for another creator's project (looked up only when the page is empty, as in
+    `project_thumbnails`)."""
     filters = _filters(request)
     queryset = filters.apply(Thumbnail.objects.filter(owner=request.user))
-    return _page_response(request, queryset, filters)
+    response = _page_response(request, queryset, filters)
+    if isinstance(filters.project, int) and not response.data["results"]:
+        services.access_project(request.user, filters.project)  # a stranger's project: 404
+    return response
 
 
 @extend_schema(methods=["GET"], responses={200: schema.ThumbnailDetailOut, **schema.errors(404)})

@@ -10,6 +10,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from studio.models import Project
 from studio.serializers import MAX_ID, Text
@@ -55,7 +56,9 @@ class ProjectCreate(serializers.Serializer):
 
 
 class ProjectPatch(serializers.Serializer):
-    name = Text(required=False, max_length=PROJECT_NAME_MAX_CHARS)
+    """Only the fields sent change: no default, so an absent name is not a rename to ""."""
+
+    name = Text(required=False, default=empty, max_length=PROJECT_NAME_MAX_CHARS)
     share_mode = serializers.ChoiceField(choices=Project.ShareMode.choices, required=False)
 
 

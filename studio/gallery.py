@@ -194,6 +194,11 @@ def page_of(
     )
 
 
+# A checkbox sends "on"; links and API clients "true"/"1"; absent or "" means off.
+TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
+FALSE_VALUES = frozenset({"", "0", "false", "no", "off"})
+
+
 def parse_filters(params: Any) -> GalleryFilter:
     """From query parameters `project`, `favorites`, `q`, `order`. Raises ValueError."""
     project_raw = (params.get("project") or "").strip()
@@ -210,6 +215,9 @@ def parse_filters(params: Any) -> GalleryFilter:
     order = params.get("order") or "newest"
     if order not in ORDERS:
         raise ValueError(f"order must be one of {', '.join(ORDERS)}")
-    favorites = (params.get("favorites") or "").lower() in ("1", "true", "yes", "on")
+    favorites_raw = (params.get("favorites") or "").strip().lower()
+    if favorites_raw not in TRUE_VALUES | FALSE_VALUES:
+        raise ValueError("favorites must be true or false")
+    favorites = favorites_raw in TRUE_VALUES
     q = (params.get("q") or "").strip()[:100]
     return GalleryFilter(project=project, favorites=favorites, q=q, order=order)

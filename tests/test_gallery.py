@@ -226,6 +226,11 @@ def test_projects_crud_and_delete_keeps_thumbnails(owner_client, owner) -> None:
         f"/api/projects/{project_id}", {"name": "S2"}, content_type="application/json"
     )
     assert renamed.json()["name"] == "S2"
+    shared = owner_client.patch(  # one field alone: the name stays
+        f"/api/projects/{project_id}", {"share_mode": "all"}, content_type="application/json"
+    )
+    assert shared.status_code == 200, shared.content
+    assert (shared.json()["name"], shared.json()["share_mode"]) == ("S2", "all")
     assert owner_client.post_json("/api/projects", {"name": "  "}).status_code == 400
     assert owner_client.delete(f"/api/projects/{project_id}").status_code == 204
     thumb.refresh_from_db()
@@ -259,6 +264,10 @@ def test_library_endpoints_404_for_strangers(owner, other_client) -> None:
     [thumb] = make_thumbs(owner, [(1, "x", 0, False)], project=project)
     assert other_client.get(f"/api/projects/{project.pk}").status_code == 404
     assert other_client.get(f"/api/projects/{project.pk}/thumbnails").status_code == 404
+    assert other_client.get(f"/api/thumbnails?project={project.pk}").status_code == 404
+    favorites = other_client.get("/api/thumbnails?favorites=maybe")
+    assert (favorites.status_code, favorites.json()["code"]) == (400, "invalid")
+    assert other_client.get("/api/thumbnails?favorites=off").status_code == 200
     assert (
         other_client.patch(
             f"/api/projects/{project.pk}", {"name": "y"}, content_type="application/json"
