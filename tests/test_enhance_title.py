@@ -186,6 +186,20 @@ def test_offline_job_returns_the_rewrites_for_one_credit(
     assert get_balance(starter) == 9
 
 
+def test_text_the_rules_cannot_improve_fails_and_is_refunded(
+    starter, owner_client, django_capture_on_commit_callbacks, run_jobs
+) -> None:
+    """"🔥🔥🔥" has nothing to rewrite: an empty answer cost a credit; now the job fails with a
+    message saying what to do, and the credit comes back."""
+    assert rewrite("🔥🔥🔥") == []
+    job_id = enhance(owner_client, django_capture_on_commit_callbacks, title="🔥🔥🔥")["id"]
+    run_jobs()
+    data = owner_client.get(f"/api/jobs/{job_id}").json()
+    assert (data["status"], data["error_code"]) == ("failed", "no_suggestions"), data
+    assert "Gemini key" in data["error"]
+    assert get_balance(starter) == 10
+
+
 def test_same_text_again_comes_from_the_cache(
     starter, owner_client, django_capture_on_commit_callbacks, run_jobs
 ) -> None:

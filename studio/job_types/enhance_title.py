@@ -58,7 +58,7 @@ from typing import Any
 from rest_framework import serializers
 
 from generation.models import Job
-from generation.providers.base import InvalidJSONReturned, JSONRequest
+from generation.providers.base import InvalidJSONReturned, JSONRequest, ProviderError
 from generation.registry import CachePolicy, JobOutcome, JobType
 from generation.services import JobContext
 from studio import services
@@ -870,6 +870,17 @@ def clean_suggestions(answer: dict[str, Any], title: str) -> list[dict[str, str]
     return out[:MAX_SUGGESTIONS]
 
 
+class NoSuggestions(ProviderError):
+    """The offline rules found nothing to suggest (e.g. a title of emoji alone): the job fails
+    and is refunded rather than charging for an empty answer (not retried)."""
+
+    code = "no_suggestions"
+    message = (
+        "No suggestion: the offline rules found nothing shorter or stronger to say for this "
+        "text. Try the words of your video's topic; a Gemini key adds AI-written suggestions."
+    )
+
+
 # --- the job type --------------------------------------------------------------------------------
 
 
@@ -884,7 +895,7 @@ class EnhanceTitle(JobType):
     model_kind = "text"
     time_limit_seconds = 120
     # Bumped with every change to the offline rules: cached answers are kept 30 days.
-    cache = CachePolicy(version="title-v3")
+    cache = CachePolicy(version="title-v4")
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -919,6 +930,8 @@ class EnhanceTitle(JobType):
                     style_slug=params.get("style_slug", ""),
                     emotion=params.get("emotion", ""),
                 )
+                if not suggestions:
+                    raise NoSuggestions(f"no offline rewrite of {params['title']!r}")
             else:
                 request = JSONRequest(
                     prompt=gemini_prompt(params), schema=SCHEMA, model=ctx.model.id
