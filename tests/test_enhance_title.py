@@ -189,7 +189,7 @@ def test_offline_job_returns_the_rewrites_for_one_credit(
 def test_text_the_rules_cannot_improve_fails_and_is_refunded(
     starter, owner_client, django_capture_on_commit_callbacks, run_jobs
 ) -> None:
-    """"🔥🔥🔥" has nothing to rewrite: an empty answer cost a credit; now the job fails with a
+    """ "🔥🔥🔥" has nothing to rewrite: an empty answer cost a credit; now the job fails with a
     message saying what to do, and the credit comes back."""
     assert rewrite("🔥🔥🔥") == []
     job_id = enhance(owner_client, django_capture_on_commit_callbacks, title="🔥🔥🔥")["id"]

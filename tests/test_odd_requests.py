@@ -152,3 +152,40 @@ def test_the_api_docs_answer_get_and_head_and_refuse_other_methods(anon_client, 
     assert anon_client.head(path).status_code == 200
     for method in ("options", "post", "put", "delete"):
         assert getattr(anon_client, method)(path).status_code == 405, method
+
+
+def test_a_page_that_is_not_there_is_the_studios_404_page(owner, other_client, anon_client):
+    """A stranger's thumbnail page, a share link no longer shared and a mistyped address are
+    the site's own 404 page (a way back, the header), not Django's bare "Not Found"; the API's
+    404 stays JSON."""
+    thumbnail = ThumbnailFactory(owner=owner)
+    for client, path in (
+        (other_client, f"/studio/thumbnails/{thumbnail.pk}"),
+        (anon_client, "/share/not-a-token/"),
+        (anon_client, "/no-such-page/"),
+    ):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        page = response.content.decode()
+        assert "This page isn't here" in page and 'class="topbar"' in page, path
+    assert 'href="/studio/"' in other_client.get("/no-such-page/").content.decode()
+    api = other_client.get(f"/api/thumbnails/{thumbnail.pk}")
+    assert (api.status_code, api.json()["code"]) == (404, "not_found")
+
+
+def test_the_account_page_is_linked_and_offers_only_actions_that_apply(owner, owner_client):
+    """The header links the account page (email addresses, password). With one address, already
+    primary, allauth's page offered "Make Primary" and "Remove" for it."""
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=owner, email=owner.email, primary=True, verified=True)
+    studio = owner_client.get("/studio/").content.decode()
+    assert 'href="/accounts/email/"' in studio
+    page = owner_client.get("/accounts/email/").content.decode()
+    assert owner.email in page and 'href="/accounts/password/change/"' in page
+    for action in ("action_primary", "action_remove", "action_send"):
+        assert f'name="{action}"' not in page, action
+    EmailAddress.objects.create(user=owner, email="second@example.com", verified=False)
+    page = owner_client.get("/accounts/email/").content.decode()
+    for action in ("action_primary", "action_remove", "action_send"):
+        assert f'name="{action}"' in page, action
