@@ -236,3 +236,30 @@ def test_the_style_form_says_what_a_style_does_offline(owner_client: Any, settin
     assert notice in owner_client.get("/studio/library/").content.decode()
     settings.IMAGE_PROVIDER = "gemini"  # what a GEMINI_API_KEY selects
     assert "first reference image" not in owner_client.get("/studio/library/").content.decode()
+
+
+def test_the_plans_say_how_long_thumbnails_are_kept_and_the_custom_asset_limit(
+    owner, owner_client
+) -> None:
+    """A Free creator's thumbnails are deleted after 30 days and they may keep one custom style,
+    palette and face: the plans page says so, and a thumbnail that will be deleted says when."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.factories.studio import ThumbnailFactory
+
+    plans = owner_client.get("/plans/").content.decode()
+    free = plans.split('data-plan="free"', 1)[1].split("</li>\n    \n", 1)[0]
+    assert "Thumbnails kept 30 days" in free
+    assert "1 custom style, palette and face" in free
+    assert plans.count("Thumbnails kept until you delete them") == Plan.objects.count() - 1
+    assert "Unlimited custom styles, palettes and faces" in plans
+    expiring = ThumbnailFactory(owner=owner, expires_at=timezone.now() + dt.timedelta(days=30))
+    kept = ThumbnailFactory(owner=owner)
+    page = owner_client.get(f"/studio/thumbnails/{expiring.pk}").content.decode()
+    assert "keeps this thumbnail until" in page
+    assert (
+        "keeps this thumbnail until"
+        not in owner_client.get(f"/studio/thumbnails/{kept.pk}").content.decode()
+    )
