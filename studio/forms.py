@@ -70,4 +70,8 @@ class PaletteForm(forms.Form):
         bad = [c for c in colors if not HEX_COLOR.match(c)]
         if bad:
             raise forms.ValidationError(f"Not a #RRGGBB colour: {', '.join(bad)}")
-        return [c.upper() for c in colors]
+        colors = [c.upper() for c in colors]
+        repeated = sorted({c for c in colors if colors.count(c) > 1})
+        if repeated:
+            raise forms.ValidationError(f"Give each colour once: {', '.join(repeated)} repeats.")
+        return colors

@@ -360,17 +360,26 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
 @login_required
 def library(request: AuthenticatedHttpRequest) -> TemplateResponse:
     user = request.user
+    plan = effective_plan(user)
+    styles, palettes = usable_styles(user), usable_palettes(user)
+    limit = plan.custom_asset_limit
     return TemplateResponse(
         request,
         "studio/library.html",
         {
-            "plan": effective_plan(user),
+            "plan": plan,
             "credits": get_balance(user),
             "faces": services.measure_unmeasured_faces(
                 Face.objects.for_owner(user).prefetch_related("images")
             ),
-            "styles": usable_styles(user),
-            "palettes": usable_palettes(user),
+            "styles": styles,
+            "palettes": palettes,
+            # The forms give way to a note at the plan's limit, as the faces' form does
+            # (services.check_custom_asset_quota still refuses a post).
+            "style_limit_reached": limit is not None
+            and sum(style.owner_id == user.pk for style in styles) >= limit,
+            "palette_limit_reached": limit is not None
+            and sum(palette.owner_id == user.pk for palette in palettes) >= limit,
             "face_form": FaceForm(),
             "style_form": StyleForm(),
             "palette_form": PaletteForm(),

@@ -237,6 +237,27 @@ def test_library_shows_credits_and_palette_errors_keep_the_input(owner_client) -
     assert 'type="color"' in html
 
 
+def test_a_palette_of_one_colour_three_times_is_refused(owner_client) -> None:
+    response = owner_client.post(
+        "/studio/library/palettes", {"name": "Same", "colors": "#FF0044, #ff0044, #FF0044"}
+    )
+    assert response.status_code == 400
+    assert "Give each colour once: #FF0044 repeats." in response.content.decode()
+
+
+def test_at_the_free_limit_the_style_and_palette_forms_give_way_to_a_note(owner, owner_client):
+    """Free keeps one custom style and one palette: the library showed both forms, which only
+    refused on saving. At the limit each is a note with the way on, as the faces' form is."""
+    library = owner_client.get("/studio/library/").content.decode()
+    assert 'action="/studio/library/styles#styles"' in library and 'id="palette-form"' in library
+    Style.objects.create(owner=owner, name="Mine", prompt="neon")
+    Palette.objects.create(owner=owner, name="Mine", colors=["#111111", "#222222", "#333333"])
+    library = owner_client.get("/studio/library/").content.decode()
+    assert "plan's 1 custom style." in library and "plan's 1 custom palette." in library
+    assert 'action="/studio/library/styles#styles"' not in library
+    assert 'id="palette-form"' not in library
+
+
 def test_home_lists_the_plans(anon_client) -> None:
     html = anon_client.get("/").content.decode()
     for text in ("Free", "$0", "Starter", "$19.99", "Advanced", "$49.99", "Pro", "$99.99"):
