@@ -865,3 +865,33 @@ def test_a_text_only_side_layout_keeps_a_short_title_large() -> None:
             boxes = zip(rendered.texts, line_boxes(rendered), strict=True)
             heights.append(max(box[3] - box[1] for run, box in boxes if run.kind != "subtitle"))
         assert min(heights) >= 0.7 * heights[0], (style, heights)
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["Donaudampfschifffahrtsgesellschaftskapitän", "#ThumbnailDesignTutorialForBeginners2026"],
+)
+def test_one_long_word_breaks_into_lines_instead_of_shrinking_to_a_hairline(title: str) -> None:
+    """A 40-character word could not break: the title was one line about 3% of the frame tall.
+    It now breaks at hyphenation points (with a hyphen) or where the case changes, and fills a
+    readable block."""
+    for style in ("bold-gaming", "clean-tech"):
+        rendered = render(title=title, style_key=style, seed=3)
+        height = rendered.image.height
+        left, top, right, bottom = ink_box(rendered)
+        assert bottom - top > 0.25 * height, (style, bottom - top)
+        assert right - left < 0.95 * rendered.image.width
+
+
+def test_where_a_long_word_may_break() -> None:
+    breaks = fonts._long_word_breaks
+    assert breaks("#ThumbnailDesign2026") == {10: False, 16: False}  # no hyphen at case changes
+    german = breaks("Donaudampfschifffahrtsgesellschaftskapitän")
+    assert german[5] and german[10]  # Donau-dampf-...: hyphenated, German patterns
+    assert all(3 <= i <= len("Donaudampfschifffahrtsgesellschaftskapitän") - 3 for i in german)
+    assert fonts._words("Short words stay whole") == [
+        ("Short", False, False),
+        ("words", True, False),
+        ("stay", True, False),
+        ("whole", True, False),
+    ]

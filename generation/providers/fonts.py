@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import pyphen
 from fontTools.ttLib import TTFont, TTLibError
 from PIL import Image, ImageChops, ImageDraw, ImageFont, features
 
@@ -134,6 +135,7 @@ class _Token:
     runs: tuple[_Run, ...]
     gap_before: bool  # a space separates it from the previous token
     width: float  # at REF_SIZE, without the gap
+    hyphen_before: bool = False  # a line that ends just before it ends with "-"
 
 
 # --- font discovery and coverage -------------------------------------------------------------
@@ -310,18 +312,64 @@ KINSOKU_NO_START = frozenset(
 KINSOKU_NO_END = frozenset("（「『【〔〈《〖〘〝‘“｛［｟«")  # noqa: RUF001
 
 
-def _words(text: str) -> list[tuple[str, bool]]:
-    """Breakable units with "space before" flags: words, and single characters inside CJK text.
+# Words longer than this many characters may break inside (a line ending inside one gets a
+# hyphen): one 40-letter word ("Donaudampfschifffahrtsgesellschaftskapitän") otherwise set the
+# whole title on one line, a hairline a few per cent of the frame tall.
+LONG_WORD_CHARS = 12
+_HYPHEN_PIECE_CHARS = 3  # no piece of a hyphenated word shorter than this
+
+
+@functools.cache
+def _hyphenator(language: str) -> pyphen.Pyphen:
+    return pyphen.Pyphen(lang=language, left=_HYPHEN_PIECE_CHARS, right=_HYPHEN_PIECE_CHARS)
+
+
+def _long_word_breaks(word: str) -> dict[int, bool]:
+    """Where a long word may break: {index: needs a hyphen}. At case and letter-digit changes
+    and after "-", "_", "/" or "." ("#ThumbnailDesign2026", "how-to") without a hyphen, and at
+    the hyphenation points of the LibreOffice patterns pyphen ships (German ones for a word with
+    ä, ö, ü or ß, else US English) with one."""
+    breaks: dict[int, bool] = {}
+    for i in range(1, len(word)):
+        before, char = word[i - 1], word[i]
+        if (
+            (before.islower() and char.isupper())
+            or (before.isalpha() != char.isalpha() and before.isalnum() and char.isalnum())
+            or (before in "-_/." and char.isalnum())
+        ):
+            breaks[i] = False
+    start = 0
+    for end in [*sorted(breaks), len(word)]:  # each piece between those, hyphenated
+        piece = word[start:end]
+        if len(piece) > LONG_WORD_CHARS // 2 and piece.isalpha():
+            language = "de_DE" if set(piece.casefold()) & set("äöüß") else "en_US"
+            for position in _hyphenator(language).positions(piece):
+                breaks.setdefault(start + position, True)
+        start = end
+    return breaks
+
+
+def _words(text: str) -> list[tuple[str, bool, bool]]:
+    """Breakable units with "space before" and "hyphen before" flags: words, single characters
+    inside CJK text, and pieces of words longer than LONG_WORD_CHARS (`_long_word_breaks`).
 
     Closing punctuation, small kana and ー stay with the character before them (kinsoku), opening
     punctuation with the next.
     """
-    units: list[tuple[str, bool]] = []
+    units: list[tuple[str, bool, bool]] = []
     for word in text.split():
         current = ""
-        gap = bool(units)
-        for char in word:
-            if (
+        gap, hyphen = bool(units), False
+        long_breaks = (
+            _long_word_breaks(word)
+            if len(word) > LONG_WORD_CHARS and not any(_is_cjk(char) for char in word)
+            else {}
+        )
+        for i, char in enumerate(word):
+            if current and i in long_breaks:
+                units.append((current, gap, hyphen))
+                current, gap, hyphen = "", False, long_breaks[i]
+            elif (
                 current
                 and (_is_cjk(char) or _is_cjk(current[-1]))
                 and unicodedata.category(char) not in _NO_BREAK_BEFORE
@@ -329,10 +377,10 @@ def _words(text: str) -> list[tuple[str, bool]]:
                 and current[-1] not in KINSOKU_NO_END
                 and unicodedata.category(current[-1]) not in ("Ps", "Pi")
             ):
-                units.append((current, gap))
-                current, gap = "", False
+                units.append((current, gap, hyphen))
+                current, gap, hyphen = "", False, False
             current += char
-        units.append((current, gap))
+        units.append((current, gap, hyphen))
     return units
 
 
@@ -421,13 +469,17 @@ def _draw_run(
 # --- line breaking and bidi ------------------------------------------------------------------
 
 
-def _tokens(text: str, direction: str | None) -> list[_Token]:
+def _tokens(text: str, direction: str | None, *, uppercase: bool = False) -> list[_Token]:
+    """The text's breakable units, measured; upper-cased after they are found (`uppercase`),
+    since case changes mark where a long word may break."""
     tokens = []
-    for word, gap in _words(text):
+    for word, gap, hyphen in _words(text):
+        if uppercase:
+            word = word.upper()
         emphasis = any(char.isdigit() for char in word)
         runs = tuple(_Run(part, face, emphasis) for part, face in split_runs(word))
         width = sum(_run_width(run, REF_SIZE, direction) for run in runs)
-        tokens.append(_Token(runs, gap, width))
+        tokens.append(_Token(runs, gap, width, hyphen))
     return tokens
 
 
@@ -513,11 +565,9 @@ def _plan(
     text: str, look: TextLook, box: tuple[int, int], min_size: int, max_size: int
 ) -> tuple[float, list[list[_Run]], str | None, bool] | None:
     """The largest size that fits and the lines (runs in visual order), or None without words."""
-    if look.uppercase:
-        text = text.upper()
-    direction = _direction(text, digits=False)
+    direction = _direction(text.upper() if look.uppercase else text, digits=False)
     rtl = direction == "rtl"
-    tokens = _tokens(text, direction)
+    tokens = _tokens(text, direction, uppercase=look.uppercase)
     if not tokens:
         return None
     space = _run_width(_Run(" ", None), REF_SIZE, direction)
@@ -555,6 +605,9 @@ def _plan(
             if k > i and tokens[k].gap_before:
                 runs.append(_Run(" ", None))
             runs.extend(tokens[k].runs)
+        if j < len(tokens) and tokens[j].hyphen_before:  # the line ends inside a long word
+            last = runs[-1]
+            runs.append(_Run("-", last.face, last.emphasis))
         lines_of_runs.append(_levels_order(runs, rtl))
     return best_size, lines_of_runs, direction, rtl
 
