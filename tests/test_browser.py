@@ -280,6 +280,7 @@ def run_creator_session(browser: Any, base_url: str) -> None:
     thumb_id = thumb.get_attribute("id")
     expect(thumb).to_contain_text(TITLE)
     expect(page.locator("#gallery-grid .thumb")).to_have_count(1)
+    expect(page.locator("#gallery-grid .empty")).to_have_count(0)  # "will appear here" went
     image = thumb.locator("img")
     image.scroll_into_view_if_needed()
     page.wait_for_function(

@@ -462,6 +462,24 @@ def test_library_deletes_ask_first(live_server: Any) -> None:
     assert not Face.objects.filter(pk=face.pk).exists()
 
 
+def test_deleting_the_last_card_under_a_filter_says_nothing_matches(live_server: Any) -> None:
+    """With the gallery filtered to favourites, deleting its one card left a blank grid; the
+    page now says what the server's page would: nothing matches."""
+    from playwright.sync_api import expect
+
+    owner = make_user("last-card@example.com")
+    favourite = ThumbnailFactory(owner=owner, title="The only favourite", is_favorite=True)
+    ThumbnailFactory(owner=owner, title="Not a favourite")
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/?favorites=true")
+        card = page.locator(f"#thumbnail-{favourite.pk}")
+        card.wait_for()
+        page.once("dialog", lambda dialog: dialog.accept())
+        card.get_by_role("button", name="Delete").click()
+        expect(card).to_have_count(0)
+        expect(page.locator("#gallery-pages .empty")).to_have_text("No thumbnails match.")
+
+
 def test_the_admin_job_list_fits_beside_the_sidebar_and_filters(live_server: Any) -> None:
     """At 1440 px with the admin's navigation sidebar open, every column of the jobs list is
     in view (it was 1053 px of table in a 791 px column: model, error code and date were off to

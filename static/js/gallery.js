@@ -150,6 +150,22 @@
     requestAnimationFrame(update);
   }
 
+  // The last card deleted, moved out or unfavourited under a filter: say so, as the server's
+  // page does, instead of a blank grid; and the note goes when a first thumbnail arrives.
+  function sayWhenEmpty() {
+    const note = feed.querySelector(".empty");
+    if (feed.querySelector("#gallery-live > .thumb") || pages().some((s) => cardCount(s) > 0)) {
+      if (note) note.remove();
+      return;
+    }
+    if (note || feed.querySelector(".more")) return;
+    const query = new URLSearchParams(location.search);
+    const filtered = ["q", "favorites", "project"].some((name) => query.get(name));
+    const made = document.createElement("p");
+    made.className = "muted empty";
+    made.textContent = filtered ? "No thumbnails match." : "Your thumbnails will appear here.";
+    document.getElementById("gallery-pages").append(made);
+  }
   window.addEventListener("scroll", schedule, { passive: true });
   window.addEventListener("resize", () => { relayout(); schedule(); });
   // New thumbnails (live section), deleted cards and appended pages change what precedes a page.
@@ -157,6 +173,7 @@
     if (records.some((r) => !(r.target instanceof Element && r.target.dataset.state === "placeholder"))) {
       relayout();
       schedule();
+      sayWhenEmpty();
     }
   }).observe(feed, { childList: true, subtree: true });
   document.body.addEventListener("htmx:afterSettle", () => feed.setAttribute("aria-busy", "false"));
