@@ -38,6 +38,7 @@ from studio.cards import prepare_cards
 from studio.forms import FaceForm, PaletteForm, StyleForm
 from studio.gallery import GalleryFilter, parse_filters
 from studio.gallery_cache import first_page_html
+from studio.job_types.generate import EXPRESSIONS, POSES
 from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
 from studio.models import Face, Project, Style
@@ -61,8 +62,6 @@ FORM_LABELS = {
     "thumbnail_ids": "Thumbnails",
     "images": "Images",
 }
-EXPRESSIONS = ["", "excited", "shocked", "happy", "serious", "curious", "confident", "laughing"]
-POSES = ["", "pointing at the text", "arms crossed", "hands on head", "leaning in", "thumbs up"]
 
 
 @require_GET

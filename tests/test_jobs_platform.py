@@ -91,6 +91,8 @@ def test_jobs_endpoint_submits_generate_like_the_generate_endpoint(
         ({"type": "generate_thumbnails", "input": {"variations": "many"}}, "variations"),
         ({"type": "generate_thumbnails", "input": {"face_ids": "1"}}, "face_ids"),
         ({"type": "generate_thumbnails", "input": {"title": ["x"]}}, "title"),
+        ({"type": "generate_thumbnails", "input": {"expression": "<script>"}}, "expression"),
+        ({"type": "generate_thumbnails", "input": {"pose": "bogus"}}, "pose"),
         ({"type": "analyse_palette", "input": {"thumbnail_id": -3}}, "thumbnail_id"),
     ],
 )

@@ -46,6 +46,12 @@ logger = logging.getLogger(__name__)
 MAX_FACES_PER_REQUEST = 3
 
 
+# The faces' expressions and poses the studio offers (and the API accepts): each goes into the
+# Gemini prompt as written, so only these, not free text beside the title and instructions.
+EXPRESSIONS = ["", "excited", "shocked", "happy", "serious", "curious", "confident", "laughing"]
+POSES = ["", "pointing at the text", "arms crossed", "hands on head", "leaning in", "thumbs up"]
+
+
 class GenerateInput(InputSerializer):
     """A generate request (JSON API and the studio's form)."""
 
@@ -54,8 +60,10 @@ class GenerateInput(InputSerializer):
     style_id = OptionalId()
     palette_id = OptionalId()
     face_ids = IdList(max_length=MAX_FACES_PER_REQUEST)
-    expression = Text(max_length=60)
-    pose = Text(max_length=60)
+    expression = serializers.ChoiceField(
+        choices=EXPRESSIONS, required=False, default="", allow_blank=True
+    )
+    pose = serializers.ChoiceField(choices=POSES, required=False, default="", allow_blank=True)
     aspect_ratio = serializers.ChoiceField(
         choices=ASPECT_RATIOS,
         required=False,
