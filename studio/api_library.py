@@ -18,6 +18,7 @@ from core.api import APIError
 from studio import api_schema as schema
 from studio import services
 from studio.gallery import GalleryFilter, InvalidCursor, page_of, parse_filters
+from studio.job_types.generate import ProjectDefaults
 from studio.media import media_url
 from studio.models import Project, Thumbnail
 from studio.outputs import ThumbnailLinks, thumbnail_payload
@@ -200,16 +201,26 @@ def projects(request: Request) -> Response:
 )
 @api_view(["GET", "PATCH", "DELETE"])
 def project_detail(request: Request, project_id: int) -> Response:
-    """PATCH `{"name"?, "share_mode"?: "off"|"all"|"favorites"}`; DELETE keeps the thumbnails."""
+    """PATCH `{"name"?, "share_mode"?: "off"|"all"|"favorites", "default_settings"?: {...}}`
+    (400 with `fields` for bad settings, 404 for another creator's style, palette or face in
+    them); DELETE keeps the thumbnails."""
     project = services.access_project(request.user, project_id)
     if request.method == "DELETE":
         services.do_delete_project(project=project)
         return Response(status=status.HTTP_204_NO_CONTENT)
     if request.method == "PATCH":
         data = _valid(schema.ProjectPatch, request.data)
+        defaults = None
+        if "default_settings" in data:
+            checked = ProjectDefaults(data=data["default_settings"], context={"user": request.user})
+            checked.is_valid(raise_exception=True)
+            defaults = dict(checked.validated_data)
         try:
             services.do_update_project(
-                project=project, name=data.get("name"), share_mode=data.get("share_mode")
+                project=project,
+                name=data.get("name"),
+                share_mode=data.get("share_mode"),
+                default_settings=defaults,
             )
         except StudioError as exc:
             raise APIError(exc.message, exc.code, exc.status) from exc

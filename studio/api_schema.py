@@ -60,6 +60,12 @@ class ProjectPatch(serializers.Serializer):
 
     name = Text(required=False, default=empty, max_length=PROJECT_NAME_MAX_CHARS)
     share_mode = serializers.ChoiceField(choices=Project.ShareMode.choices, required=False)
+    default_settings = serializers.DictField(
+        required=False,
+        help_text="The generate form's choices for this project: style_id, palette_id, face_ids, "
+        "expression, pose, aspect_ratio, resolution, variations (checked as in a generate "
+        "request; what is left out gets its default).",
+    )
 
 
 class JobRequest(serializers.Serializer):

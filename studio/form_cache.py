@@ -15,6 +15,7 @@ network.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -53,7 +54,10 @@ def pickers_key(context: dict[str, Any]) -> tuple[Hashable, ...]:
         tuple(context["aspect_ratios"]),
         tuple(context["resolutions"]),
         tuple(context["variation_choices"]),
-        tuple((p.pk, p.name) for p in context["projects"]),
+        tuple(
+            (p.pk, p.name, json.dumps(p.default_settings, sort_keys=True))
+            for p in context["projects"]
+        ),
         context["offline"],
         tuple((m.id, m.label) for m in context["models"]),
         context["default_model"],

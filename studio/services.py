@@ -364,18 +364,25 @@ def do_create_project(*, owner: User, name: str) -> Project:
 
 
 def do_update_project(
-    *, project: Project, name: str | None = None, share_mode: str | None = None
+    *,
+    project: Project,
+    name: str | None = None,
+    share_mode: str | None = None,
+    default_settings: dict[str, Any] | None = None,
 ) -> Project:
-    """Rename and/or set sharing (`share_mode` "off", "all" or "favorites"); None leaves a field
-    as it is. Both are checked before either is saved: raises StudioError 400 `invalid` with
-    nothing changed."""
-    changes: dict[str, str] = {}
+    """Rename, set sharing (`share_mode` "off", "all" or "favorites") and/or store the default
+    generator settings (already validated: studio.job_types.generate.ProjectDefaults); None
+    leaves a field as it is. All are checked before any is saved: raises StudioError 400
+    `invalid` with nothing changed."""
+    changes: dict[str, Any] = {}
     if name is not None:
         changes["name"] = _project_name(name)
     if share_mode is not None:
         if share_mode not in Project.ShareMode.values:
             raise StudioError("share_mode must be off, all or favorites.", "invalid")
         changes["share_mode"] = share_mode
+    if default_settings is not None:
+        changes["default_settings"] = default_settings
     for name_of_field, value in changes.items():
         setattr(project, name_of_field, value)
     if changes:

@@ -40,6 +40,11 @@ urlpatterns = [
         name="thumbnail-move",
     ),
     path("studio/projects", views_gallery.create_project, name="project-create"),
+    path(
+        "studio/projects/defaults",
+        views_gallery.save_project_defaults,
+        name="project-defaults",
+    ),
     path("studio/projects/<id:project_id>", views_gallery.update_project, name="project-update"),
     path(
         "studio/projects/<id:project_id>/delete",

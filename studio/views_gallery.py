@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -11,6 +12,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -28,6 +30,7 @@ from studio.gallery import (
     parse_filters,
 )
 from studio.job_types import thumbnail_tools
+from studio.job_types.generate import ProjectDefaults
 from studio.library_cache import usable_palettes, usable_styles
 from studio.models import Face, FaceImage, Project, Thumbnail
 from studio.serializers import parse_id
@@ -185,6 +188,46 @@ def create_project(request: AuthenticatedHttpRequest) -> HttpResponse:
         messages.success(request, "Project created.", extra_tags="panel projects")
         return redirect(f"{reverse('library')}#projects")
     return JsonResponse({"id": project.pk, "name": project.name}, status=201)
+
+
+def _defaults_refused(message: str) -> HttpResponse:
+    """A 400 line for #project-defaults-status (named by HX-Retarget: studio.js swaps such
+    error answers)."""
+    response = HttpResponse(f'<span class="error">{escape(message)}</span>', status=400)
+    response["HX-Retarget"] = "#project-defaults-status"
+    return response
+
+
+@login_required
+@require_POST
+def save_project_defaults(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """htmx post of the generate form: its choices (studio.job_types.generate.ProjectDefaults)
+    become the default settings of its project (`project_id`), which the form takes whenever
+    that project is picked. Answers a line for #project-defaults-status and, in the
+    `HX-Trigger` header, `{"projectDefaultsSaved": {"id", "defaults"}}` for studio.js to keep
+    the menu's copy; 400 with the reason, 404 for another creator's project, style, palette or
+    face."""
+    try:
+        project_id = parse_id(request.POST.get("project_id") or "")
+    except ValueError:
+        return _defaults_refused("Pick a project first.")
+    project = services.access_project(request.user, project_id)
+    data: dict[str, Any] = {
+        key: values if key.endswith("_ids") else values[0]
+        for key, values in request.POST.lists()
+        if key in ProjectDefaults().fields
+    }
+    checked = ProjectDefaults(data=data, context={"user": request.user})
+    if not checked.is_valid():
+        field, errors = next(iter(checked.errors.items()))
+        return _defaults_refused(f"Not saved: {field}: {errors[0]}")
+    defaults = dict(checked.validated_data)
+    services.do_update_project(project=project, default_settings=defaults)
+    response = HttpResponse(escape(f"Saved as the defaults of “{project.name}”."))
+    response["HX-Trigger"] = json.dumps(
+        {"projectDefaultsSaved": {"id": project.pk, "defaults": defaults}}
+    )
+    return response
 
 
 @login_required

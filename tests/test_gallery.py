@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from html import escape
 from typing import Any
 
@@ -235,6 +236,54 @@ def test_projects_crud_and_delete_keeps_thumbnails(owner_client, owner) -> None:
     assert owner_client.delete(f"/api/projects/{project_id}").status_code == 204
     thumb.refresh_from_db()
     assert thumb.project_id is None
+
+
+def test_project_default_settings_are_checked_stored_and_kept(owner, owner_client, other):
+    """PRODUCT.md: a project has default generator settings. PATCH took them and changed
+    nothing; now they are checked as a generate request's choices and stored whole."""
+    from studio.models import Face, Style
+
+    project = Project.objects.create(owner=owner, name="Shorts")
+    face = Face.objects.create(owner=owner, name="Me")
+    style = Style.objects.filter(owner__isnull=True).first()
+    assert style is not None
+    url = f"/api/projects/{project.pk}"
+    settings_ = {"aspect_ratio": "9:16", "resolution": "2k", "variations": 2, "face_ids": [face.pk]}
+
+    def patch(body: dict) -> Any:
+        return owner_client.patch(url, json.dumps(body), content_type="application/json")
+
+    saved = patch({"default_settings": {**settings_, "style_id": style.pk}})
+    assert saved.status_code == 200, saved.content
+    stored = saved.json()["default_settings"]
+    assert (stored["aspect_ratio"], stored["resolution"], stored["variations"]) == ("9:16", "2K", 2)
+    assert (stored["face_ids"], stored["style_id"], stored["pose"]) == ([face.pk], style.pk, "")
+    assert saved.json()["name"] == "Shorts"
+    bad = patch({"default_settings": {"aspect_ratio": "7:5"}})
+    assert (bad.status_code, bad.json()["code"]) == (400, "invalid")
+    strangers = Face.objects.create(owner=other, name="Not mine")
+    assert patch({"default_settings": {"face_ids": [strangers.pk]}}).status_code == 404
+    project.refresh_from_db()
+    assert project.default_settings == stored  # neither refused change touched it
+
+
+def test_the_studio_saves_its_form_as_the_projects_defaults(owner, owner_client, other_client):
+    project = Project.objects.create(owner=owner, name="Season 3")
+    form = {"project_id": project.pk, "title": "ignored", "aspect_ratio": "16:9", "variations": "1"}
+    response = owner_client.post("/studio/projects/defaults", form, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "Saved as the defaults of “Season 3”." in response.content.decode()
+    event = json.loads(response["HX-Trigger"])["projectDefaultsSaved"]
+    project.refresh_from_db()
+    assert event == {"id": project.pk, "defaults": project.default_settings}
+    assert "title" not in project.default_settings and project.default_settings["variations"] == 1
+    studio = owner_client.get("/studio/").content.decode()
+    assert f'<option value="{project.pk}" data-defaults="' in studio
+    refused = owner_client.post(
+        "/studio/projects/defaults", {"project_id": project.pk, "pose": "moonwalk"}
+    )
+    assert (refused.status_code, refused["HX-Retarget"]) == (400, "#project-defaults-status")
+    assert other_client.post("/studio/projects/defaults", form).status_code == 404
 
 
 def test_favourite_public_and_delete_removes_files(

@@ -480,6 +480,43 @@ def test_deleting_the_last_card_under_a_filter_says_nothing_matches(live_server:
         expect(page.locator("#gallery-pages .empty")).to_have_text("No thumbnails match.")
 
 
+def test_picking_a_project_puts_its_default_settings_in_the_form(live_server: Any) -> None:
+    """A project's defaults are saved from the form and come back when it is picked again."""
+    from playwright.sync_api import expect
+
+    owner = make_user("defaults@example.com")
+    set_plan(owner, "starter")
+    shorts = Project.objects.create(owner=owner, name="Shorts")
+    Project.objects.create(owner=owner, name="Long form")
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        expect(page.locator("#save-project-defaults")).to_be_hidden()
+        page.select_option("#project", label="Shorts")
+        page.select_option("#aspect_ratio", "9:16")
+        page.select_option("#resolution", "2K")
+        page.select_option("#variations", "2")
+        page.click("#save-project-defaults")
+        expect(page.locator("#project-defaults-status")).to_have_text(
+            "Saved as the defaults of “Shorts”."
+        )
+        page.select_option("#project", label="Long form")
+        page.select_option("#aspect_ratio", "16:9")
+        page.select_option("#resolution", "1K")
+        page.select_option("#variations", "1")
+        page.select_option("#project", label="Shorts")
+        picked = [
+            page.input_value(f"#{name}") for name in ("aspect_ratio", "resolution", "variations")
+        ]
+        summary = page.text_content("#output-summary")
+    shorts.refresh_from_db()
+    assert (shorts.default_settings["aspect_ratio"], shorts.default_settings["variations"]) == (
+        "9:16",
+        2,
+    )
+    assert picked == ["9:16", "2K", "2"]
+    assert summary == "9:16 · 2K · 2 images"
+
+
 def test_the_admin_job_list_fits_beside_the_sidebar_and_filters(live_server: Any) -> None:
     """At 1440 px with the admin's navigation sidebar open, every column of the jobs list is
     in view (it was 1053 px of table in a 791 px column: model, error code and date were off to

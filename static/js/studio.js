@@ -359,6 +359,41 @@ document.addEventListener("click", (event) => {
     });
   }
 
+  // A project's default settings (its menu option's data-defaults, saved with "Save these
+  // settings as the project's defaults"): picking the project puts them in the form, where
+  // the plan allows them. The save button shows while a project is picked.
+  const projectPick = document.getElementById("project");
+  const saveDefaults = document.getElementById("save-project-defaults");
+  function applyProjectDefaults() {
+    const form = document.getElementById("generate-form");
+    const option = projectPick.selectedOptions[0];
+    if (saveDefaults) saveDefaults.hidden = !projectPick.value;
+    const status = document.getElementById("project-defaults-status");
+    if (status) status.textContent = "";
+    if (!form || !option || !option.dataset.defaults) return;
+    const defaults = JSON.parse(option.dataset.defaults);
+    ["style_id", "expression", "pose", "aspect_ratio", "resolution", "variations"].forEach((name) => {
+      const select = form.elements[name];
+      const value = defaults[name] === null || defaults[name] === undefined ? "" : String(defaults[name]);
+      const choice = select && Array.from(select.options || []).find((o) => o.value === value);
+      if (choice && !choice.disabled) select.value = value;
+    });
+    const palette = defaults.palette_id === null ? "" : String(defaults.palette_id);
+    form.querySelectorAll("input[name=palette_id]").forEach((radio) => { radio.checked = radio.value === palette; });
+    const faces = (defaults.face_ids || []).map(String);
+    form.querySelectorAll("input[name=face_ids]").forEach((box) => { box.checked = faces.includes(box.value); });
+    form.dispatchEvent(new Event("change", { bubbles: true }));  // the price and face hints
+    if (status) status.textContent = "The project's default settings are in the form.";
+  }
+  if (projectPick) {
+    projectPick.addEventListener("change", applyProjectDefaults);
+    if (saveDefaults) saveDefaults.hidden = !projectPick.value;
+  }
+  document.body.addEventListener("projectDefaultsSaved", (event) => {
+    const option = projectPick && projectPick.querySelector('option[value="' + event.detail.id + '"]');
+    if (option) option.dataset.defaults = JSON.stringify(event.detail.defaults);
+  });
+
   // A new project from the studio: added to every project menu, picked for the next
   // thumbnails, and nothing the creator typed or picked in the generate form is lost.
   const newProject = document.querySelector("form.new-project");
@@ -380,6 +415,7 @@ document.addEventListener("click", (event) => {
           pick.append(option());
           pick.value = String(body.id);
           document.getElementById("project-field").hidden = false;
+          if (saveDefaults) saveDefaults.hidden = false;
         }
         const filter = document.getElementById("gallery-project");
         if (filter) filter.append(option());

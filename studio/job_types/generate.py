@@ -120,6 +120,18 @@ class GenerateInput(InputSerializer):
         return attrs
 
 
+class ProjectDefaults(GenerateInput):
+    """A project's default generator settings (PRODUCT.md: a project has them): the generate
+    form's choices without its words, project and model, checked as a generate request is
+    (another creator's style, palette or face: Http404). Stored whole in
+    `Project.default_settings`; the studio's form takes them when the project is picked."""
+
+    title = None  # type: ignore[assignment]
+    instructions = None  # type: ignore[assignment]
+    project_id = None  # type: ignore[assignment]
+    model = None  # type: ignore[assignment]
+
+
 def _seed(job: Job, variation: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{job.id}:{variation}".encode()).digest()[:4], "big")
 

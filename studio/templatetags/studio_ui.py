@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import template
@@ -40,6 +41,12 @@ def stage_label(stage: str) -> str:
 def stage_labels_script() -> str:
     """The labels as a JSON <script id="stage-labels"> for studio.js's live updates."""
     return json_script(STAGE_LABELS, "stage-labels")
+
+
+@register.filter
+def to_json(value: Any) -> str:
+    """`value` as JSON, for a data- attribute (autoescaping makes it safe there)."""
+    return json.dumps(value, sort_keys=True)
 
 
 @register.filter
