@@ -189,3 +189,14 @@ def test_the_account_page_is_linked_and_offers_only_actions_that_apply(owner, ow
     page = owner_client.get("/accounts/email/").content.decode()
     for action in ("action_primary", "action_remove", "action_send"):
         assert f'name="{action}"' in page, action
+
+
+def test_a_past_due_banner_without_stripe_says_who_can_help(owner, owner_client, settings):
+    """A payment due (set from the admin) on a studio without Stripe: the banner's "Update
+    payment method" led to the plans page and "There is no billing account to manage yet"."""
+    settings.STRIPE_SECRET_KEY = ""
+    set_plan(owner, "advanced", status="past_due")
+    studio = owner_client.get("/studio/").content.decode()
+    assert "Your last payment for the <strong>Advanced</strong> plan failed" in studio
+    assert "Update payment method" not in studio
+    assert "ask the studio's team" in studio

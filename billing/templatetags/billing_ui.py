@@ -7,6 +7,7 @@ from typing import Any
 
 from django import template
 
+from billing import payments
 from billing.models import Subscription
 from billing.services import account_summary, plan_table
 
@@ -29,4 +30,6 @@ def payment_banner(context: dict[str, Any]) -> dict[str, Any]:
         "show": True,
         "plan_name": plan.name if plan else "paid",
         "csrf_token": context.get("csrf_token"),
+        # Without Stripe the portal has nothing to open: the banner says who can help instead.
+        "portal": payments.configured(),
     }
