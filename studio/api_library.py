@@ -40,7 +40,12 @@ def _limit(request: Request) -> int:
         raise APIError("limit must be a whole number.", "invalid") from exc
 
 
-def _page_response(request: Request, queryset: Any, filters: GalleryFilter) -> Response:
+def _page_response(
+    request: Request, queryset: Any, filters: GalleryFilter, *, project_id: int | None = None
+) -> Response:
+    """One page of `queryset` as the API answers it. With `project_id`, an empty page (first or
+    later: a cursor from another listing is well formed) looks the project up, so another
+    creator's project is a 404 rather than an empty page; a page with rows needs no look-up."""
     try:
         page = page_of(queryset, request.query_params.get("cursor"), _limit(request), filters)
     except InvalidCursor as exc:
@@ -53,6 +58,8 @@ def _page_response(request: Request, queryset: Any, filters: GalleryFilter) -> R
         if full:
             data["parameters"] = dict(thumbnail.parameters)
         results.append(data)
+    if project_id is not None and not results:
+        services.access_project(request.user, project_id)
     return Response({"results": results, "next_cursor": page.next_cursor})
 
 
@@ -68,7 +75,7 @@ def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
 @extend_schema(
     operation_id="thumbnails_list",
     parameters=schema.PAGE_PARAMETERS,
-    responses={200: schema.ThumbnailPage, **schema.errors()},
+    responses={200: schema.ThumbnailPage, **schema.errors(404)},
 )
 @api_view(["GET"])
 def thumbnails(request: Request) -> Response:
@@ -78,10 +85,8 @@ def thumbnails(request: Request) -> Response:
     `project_thumbnails`)."""
     filters = _filters(request)
     queryset = filters.apply(Thumbnail.objects.filter(owner=request.user))
-    response = _page_response(request, queryset, filters)
-    if isinstance(filters.project, int) and not response.data["results"]:
-        services.access_project(request.user, filters.project)  # a stranger's project: 404
-    return response
+    project_id = filters.project if isinstance(filters.project, int) else None
+    return _page_response(request, queryset, filters, project_id=project_id)
 
 
 @extend_schema(methods=["GET"], responses={200: schema.ThumbnailDetailOut, **schema.errors(404)})
@@ -211,10 +216,13 @@ def project_detail(request: Request, project_id: int) -> Response:
     if request.method == "PATCH":
         data = _valid(schema.ProjectPatch, request.data)
         defaults = None
-        if "default_settings" in data:
+        if data.get("default_settings"):
             checked = ProjectDefaults(data=data["default_settings"], context={"user": request.user})
-            checked.is_valid(raise_exception=True)
+            if not checked.is_valid():
+                raise serializers.ValidationError({"default_settings": checked.errors})
             defaults = dict(checked.validated_data)
+        elif "default_settings" in data:  # {} or null: the project has no defaults
+            defaults = {}
         try:
             services.do_update_project(
                 project=project,
@@ -239,10 +247,7 @@ def project_thumbnails(request: Request, project_id: int) -> Response:
     queryset = filters.apply(
         Thumbnail.objects.filter(project_id=project_id, project__owner=request.user)
     )
-    response = _page_response(request, queryset, filters)
-    if not response.data["results"]:
-        services.access_project(request.user, project_id)
-    return response
+    return _page_response(request, queryset, filters, project_id=project_id)
 
 
 @extend_schema(

@@ -62,9 +62,10 @@ class ProjectPatch(serializers.Serializer):
     share_mode = serializers.ChoiceField(choices=Project.ShareMode.choices, required=False)
     default_settings = serializers.DictField(
         required=False,
+        allow_null=True,
         help_text="The generate form's choices for this project: style_id, palette_id, face_ids, "
         "expression, pose, aspect_ratio, resolution, variations (checked as in a generate "
-        "request; what is left out gets its default).",
+        "request; what is left out gets its default). {} or null: no defaults.",
     )
 
 

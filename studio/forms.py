@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -75,3 +76,15 @@ class PaletteForm(forms.Form):
         if repeated:
             raise forms.ValidationError(f"Give each colour once: {', '.join(repeated)} repeats.")
         return colors
+
+
+def form_fields(post: Any, *, only: Iterable[str] | None = None) -> dict[str, Any]:
+    """A form post (`request.POST`) as a serializer's data: fields named `*_ids`, and any sent
+    more than once, are lists; the CSRF token and the idempotency key are left out, and with
+    `only` every field not named in it."""
+    names = set(only) if only is not None else None
+    return {
+        key: values if key.endswith("_ids") or len(values) > 1 else values[0]
+        for key, values in post.lists()
+        if key not in ("idempotency_key", "csrfmiddlewaretoken") and (names is None or key in names)
+    }

@@ -35,7 +35,7 @@ from generation.progress import job_payload
 from generation.services import cancel_job as do_cancel_job
 from studio import form_cache, services
 from studio.cards import prepare_cards
-from studio.forms import FaceForm, PaletteForm, StyleForm
+from studio.forms import FaceForm, PaletteForm, StyleForm, form_fields
 from studio.gallery import GalleryFilter, parse_filters
 from studio.gallery_cache import first_page_html
 from studio.job_types.generate import EXPRESSIONS, POSES
@@ -282,11 +282,7 @@ def _submit_form(
 ) -> TemplateResponse:
     """Submit a job from a form post: fields named `*_ids` (and any sent more than once) are
     lists, files go by field name, `idempotency_key` is the form's hidden key."""
-    data: dict[str, Any] = {
-        key: values if key.endswith("_ids") or len(values) > 1 else values[0]
-        for key, values in request.POST.lists()
-        if key not in ("idempotency_key", "csrfmiddlewaretoken")
-    }
+    data = form_fields(request.POST)
     try:
         submission = submit(
             request,

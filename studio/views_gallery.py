@@ -8,19 +8,22 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
+from rest_framework.exceptions import ValidationError
 
 from billing.services import effective_plan, get_balance
 from core.types import AuthenticatedHttpRequest
 from generation import catalog
+from generation.errors import form_message, refusal_for
 from studio import services
 from studio.cards import prepare_cards
+from studio.forms import form_fields
 from studio.gallery import (
     DEFAULT_PAGE_SIZE,
     GalleryFilter,
@@ -35,7 +38,7 @@ from studio.library_cache import usable_palettes, usable_styles
 from studio.models import Face, FaceImage, Project, Thumbnail
 from studio.serializers import parse_id
 from studio.services import StudioError
-from studio.views import current_path, out_of_credits
+from studio.views import FORM_LABELS, current_path, out_of_credits
 
 RECENT_REFERENCE_CHOICES = 8  # the creator's newest thumbnails offered as edit references
 
@@ -205,22 +208,22 @@ def save_project_defaults(request: AuthenticatedHttpRequest) -> HttpResponse:
     become the default settings of its project (`project_id`), which the form takes whenever
     that project is picked. Answers a line for #project-defaults-status and, in the
     `HX-Trigger` header, `{"projectDefaultsSaved": {"id", "defaults"}}` for studio.js to keep
-    the menu's copy; 400 with the reason, 404 for another creator's project, style, palette or
-    face."""
+    the menu's copy; a 400 line saying what is wrong (a project, style, palette or face that is
+    not the creator's included)."""
     try:
-        project_id = parse_id(request.POST.get("project_id") or "")
-    except ValueError:
-        return _defaults_refused("Pick a project first.")
-    project = services.access_project(request.user, project_id)
-    data: dict[str, Any] = {
-        key: values if key.endswith("_ids") else values[0]
-        for key, values in request.POST.lists()
-        if key in ProjectDefaults().fields
-    }
+        project = services.access_project(
+            request.user, parse_id(request.POST.get("project_id") or "")
+        )
+    except (ValueError, Http404):
+        return _defaults_refused("Pick one of your projects first.")
+    data = form_fields(request.POST, only=ProjectDefaults().fields)
     checked = ProjectDefaults(data=data, context={"user": request.user})
-    if not checked.is_valid():
-        field, errors = next(iter(checked.errors.items()))
-        return _defaults_refused(f"Not saved: {field}: {errors[0]}")
+    try:
+        checked.is_valid(raise_exception=True)
+    except (ValidationError, Http404) as exc:  # bad choices; a style or face no longer yours
+        refusal = refusal_for(exc)
+        assert refusal is not None
+        return _defaults_refused(f"Not saved. {form_message(refusal, FORM_LABELS)}")
     defaults = dict(checked.validated_data)
     services.do_update_project(project=project, default_settings=defaults)
     response = HttpResponse(escape(f"Saved as the defaults of “{project.name}”."))

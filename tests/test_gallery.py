@@ -261,10 +261,31 @@ def test_project_default_settings_are_checked_stored_and_kept(owner, owner_clien
     assert saved.json()["name"] == "Shorts"
     bad = patch({"default_settings": {"aspect_ratio": "7:5"}})
     assert (bad.status_code, bad.json()["code"]) == (400, "invalid")
+    assert "aspect_ratio" in bad.json()["fields"]["default_settings"]
     strangers = Face.objects.create(owner=other, name="Not mine")
     assert patch({"default_settings": {"face_ids": [strangers.pk]}}).status_code == 404
     project.refresh_from_db()
     assert project.default_settings == stored  # neither refused change touched it
+    assert patch({"default_settings": {}}).json()["default_settings"] == {}  # cleared
+
+
+def test_the_studio_refuses_bad_defaults_with_a_readable_line(owner, owner_client, other):
+    from studio.models import Face
+
+    project = Project.objects.create(owner=owner, name="Mine")
+    mine = Face.objects.create(owner=owner, name="Me")
+    theirs = Face.objects.create(owner=other, name="Not me")
+    for face_ids, expected in (
+        ([str(mine.pk), "x"], "Not saved. Faces: "),
+        ([str(theirs.pk)], "Not saved. Something you picked no longer exists."),
+    ):
+        refused = owner_client.post(
+            "/studio/projects/defaults", {"project_id": project.pk, "face_ids": face_ids}
+        )
+        assert refused.status_code == 400, refused.content
+        assert expected in refused.content.decode()
+    project.refresh_from_db()
+    assert project.default_settings == {}
 
 
 def test_the_studio_saves_its_form_as_the_projects_defaults(owner, owner_client, other_client):
@@ -283,7 +304,8 @@ def test_the_studio_saves_its_form_as_the_projects_defaults(owner, owner_client,
         "/studio/projects/defaults", {"project_id": project.pk, "pose": "moonwalk"}
     )
     assert (refused.status_code, refused["HX-Retarget"]) == (400, "#project-defaults-status")
-    assert other_client.post("/studio/projects/defaults", form).status_code == 404
+    strangers = other_client.post("/studio/projects/defaults", form)
+    assert (strangers.status_code, strangers["HX-Retarget"]) == (400, "#project-defaults-status")
 
 
 def test_favourite_public_and_delete_removes_files(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,23 +331,28 @@ def _long_word_breaks(word: str) -> dict[int, bool]:
     the hyphenation points of the LibreOffice patterns pyphen ships (German ones for a word with
     ä, ö, ü or ß, else US English) with one."""
     breaks: dict[int, bool] = {}
-    for i in range(1, len(word)):
+    last = 0
+    for i in range(_HYPHEN_PIECE_CHARS, len(word) - _HYPHEN_PIECE_CHARS + 1):
         before, char = word[i - 1], word[i]
-        if (
+        if i - last >= _HYPHEN_PIECE_CHARS and (
             (before.islower() and char.isupper())
             or (before.isalpha() != char.isalpha() and before.isalnum() and char.isalnum())
             or (before in "-_/." and char.isalnum())
         ):
             breaks[i] = False
+            last = i
+    # Each run of letters between those ("Supercalifragilisticexpialidocious" in "...docious!"),
+    # hyphenated.
     start = 0
-    for end in [*sorted(breaks), len(word)]:  # each piece between those, hyphenated
-        piece = word[start:end]
-        if len(piece) > LONG_WORD_CHARS // 2 and piece.isalpha():
-            language = "de_DE" if set(piece.casefold()) & set("äöüß") else "en_US"
-            for position in _hyphenator(language).positions(piece):
-                breaks.setdefault(start + position, True)
+    for end in [*breaks, len(word)]:
+        for run in re.finditer(r"[^\W\d_]+", word[start:end]):
+            letters = run.group()
+            if len(letters) > LONG_WORD_CHARS // 2:
+                language = "de_DE" if set(letters.casefold()) & set("äöüß") else "en_US"
+                for position in _hyphenator(language).positions(letters):
+                    breaks.setdefault(start + run.start() + position, True)
         start = end
-    return breaks
+    return dict(sorted(breaks.items()))
 
 
 def _words(text: str) -> list[tuple[str, bool, bool]]:
@@ -483,11 +489,15 @@ def _tokens(text: str, direction: str | None, *, uppercase: bool = False) -> lis
     return tokens
 
 
-def _partitions(widths: list[float], gaps: list[float], most: int) -> dict[int, list[int]]:
+def _partitions(
+    widths: list[float], gaps: list[float], ends: list[float], most: int
+) -> dict[int, list[int]]:
     """For 1..`most` lines: the lines' start indices minimising the widest line.
 
     `widths[i]` is token i's width, `gaps[i]` the space before it when it does not start a line
-    (0 inside a word of CJK text, where breaking is allowed but avoided when possible).
+    (0 inside a word of CJK text, where breaking is allowed but avoided when possible), `ends[j]`
+    what a line ending just before token j adds (a hyphen inside a long word; `len(widths) + 1`
+    items).
     """
     count = len(widths)
     prefix = [0.0]
@@ -495,7 +505,7 @@ def _partitions(widths: list[float], gaps: list[float], most: int) -> dict[int, 
         prefix.append(prefix[-1] + widths[i] + gaps[i])
 
     def span(i: int, j: int) -> float:  # tokens i..j-1 on one line, breaks inside words dearer
-        width = prefix[j] - prefix[i] - gaps[i]
+        width = prefix[j] - prefix[i] - gaps[i] + ends[j]
         return width * _INNER_BREAK_COST if i and not gaps[i] else width
 
     best = [[math.inf] * (count + 1) for _ in range(most + 1)]
@@ -573,17 +583,24 @@ def _plan(
     space = _run_width(_Run(" ", None), REF_SIZE, direction)
     widths = [token.width for token in tokens]
     gaps = [space if token.gap_before else 0.0 for token in tokens]
+    ends = [  # the hyphen a line ending inside a long word gets
+        _run_width(_Run("-", tokens[j - 1].runs[-1].face), REF_SIZE, direction)
+        if j < len(tokens) and tokens[j].hyphen_before
+        else 0.0
+        for j in range(len(tokens) + 1)
+    ]
     outline = 2 * max(look.stroke_ratio, look.outer_ratio)
     box_w, box_h = box
 
     most = min(len(tokens), max(look.max_lines, _MOST_LINES))
     best_size, best_score, best_starts = 0.0, 0.0, [0]
-    for lines, starts in _partitions(widths, gaps, most).items():
+    for lines, starts in _partitions(widths, gaps, ends, most).items():
         if lines > look.max_lines and best_size >= min_size:
             break
-        ends = [*starts[1:], len(tokens)]
+        stops = [*starts[1:], len(tokens)]
         widest = max(
-            sum(widths[i:j]) + sum(gaps[i + 1 : j]) for i, j in zip(starts, ends, strict=True)
+            sum(widths[i:j]) + sum(gaps[i + 1 : j]) + ends[j]
+            for i, j in zip(starts, stops, strict=True)
         )
         size = min(
             box_w / (widest / REF_SIZE + outline),
@@ -597,9 +614,9 @@ def _plan(
         if score > best_score * 1.04:
             best_size, best_score, best_starts = size, score, starts
 
-    ends = [*best_starts[1:], len(tokens)]
+    stops = [*best_starts[1:], len(tokens)]
     lines_of_runs = []
-    for i, j in zip(best_starts, ends, strict=True):
+    for i, j in zip(best_starts, stops, strict=True):
         runs: list[_Run] = []
         for k in range(i, j):
             if k > i and tokens[k].gap_before:

@@ -185,6 +185,7 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
 
   if (form) {
     form.addEventListener("htmx:afterRequest", (event) => {
+      if (event.detail.elt !== form) return;  // e.g. the project-defaults button inside it
       const xhr = event.detail.xhr;
       const handled = xhr && xhr.status > 0 && (xhr.status < 400 || xhr.getResponseHeader("HX-Retarget"));
       if (!event.detail.successful && !handled && errors) {
@@ -314,6 +315,7 @@ document.addEventListener("click", (event) => {
   let coolingUntil = 0;
   if (form) {
     form.addEventListener("htmx:afterRequest", (event) => {
+      if (event.detail.elt !== form) return;
       if (event.detail.successful && event.detail.xhr) coolDown(event.detail.xhr);
     });
   }
@@ -378,8 +380,11 @@ document.addEventListener("click", (event) => {
       const choice = select && Array.from(select.options || []).find((o) => o.value === value);
       if (choice && !choice.disabled) select.value = value;
     });
-    const palette = defaults.palette_id === null ? "" : String(defaults.palette_id);
-    form.querySelectorAll("input[name=palette_id]").forEach((radio) => { radio.checked = radio.value === palette; });
+    const palette = defaults.palette_id === null || defaults.palette_id === undefined ? "" : String(defaults.palette_id);
+    const radios = Array.from(form.querySelectorAll("input[name=palette_id]"));
+    if (radios.some((radio) => radio.value === palette)) {  // a palette since deleted: keep the pick
+      radios.forEach((radio) => { radio.checked = radio.value === palette; });
+    }
     const faces = (defaults.face_ids || []).map(String);
     form.querySelectorAll("input[name=face_ids]").forEach((box) => { box.checked = faces.includes(box.value); });
     form.dispatchEvent(new Event("change", { bubbles: true }));  // the price and face hints
