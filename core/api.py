@@ -74,7 +74,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler404: under /api/ (a URL no route matches, e.g. a word where an id goes) the
-    JSON 404 `{"error", "code": "not_found"}` every API error has; elsewhere Django's page."""
+    JSON 404 `{"error", "code": "not_found"}` every API error has; elsewhere the site's
+    templates/404.html (through Django's view)."""
     if request.path.startswith("/api/"):
         return json_error("Not found.", "not_found", 404)
     return defaults.page_not_found(request, exception)
@@ -82,7 +83,8 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: under /api/ the JSON `{"error", "code": "server_error"}` every API error has
-    (a client reading JSON never gets an HTML page); elsewhere Django's page."""
+    (a client reading JSON never gets an HTML page); elsewhere the site's templates/500.html,
+    which Django renders without a request or context."""
     if request.path.startswith("/api/"):
         return json_error("Something went wrong on our side; try again.", "server_error", 500)
     return defaults.server_error(request)

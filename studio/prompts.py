@@ -17,6 +17,12 @@ class TitleLines:
     sub: str
 
 
+# The faces' expressions and poses the studio offers (and the API accepts, in generate and Better
+# titles): each goes into the Gemini prompt as written, so only these, not free text.
+EXPRESSIONS = ["", "excited", "shocked", "happy", "serious", "curious", "confident", "laughing"]
+POSES = ["", "pointing at the text", "arms crossed", "hands on head", "leaning in", "thumbs up"]
+
+
 def split_title(title: str) -> TitleLines:
     """Text before the first ": " (colon and space) is the main line, after it the sub-line
     (PRODUCT.md). A colon without a space after it is part of the words: "My 5:00 AM Routine"

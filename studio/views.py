@@ -38,10 +38,10 @@ from studio.cards import prepare_cards
 from studio.forms import FaceForm, PaletteForm, StyleForm, form_fields
 from studio.gallery import GalleryFilter, parse_filters
 from studio.gallery_cache import first_page_html
-from studio.job_types.generate import EXPRESSIONS, POSES
 from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
 from studio.models import Face, Project, Style
+from studio.prompts import EXPRESSIONS, POSES
 from studio.services import StudioError
 from studio.studio_data import load_studio, studio_namespaces
 from studio.style_previews import ensure_preview

@@ -196,7 +196,24 @@ def test_a_past_due_banner_without_stripe_says_who_can_help(owner, owner_client,
     payment method" led to the plans page and "There is no billing account to manage yet"."""
     settings.STRIPE_SECRET_KEY = ""
     set_plan(owner, "advanced", status="past_due")
+    assert "Update payment method" not in owner_client.get("/studio/").content.decode()
+    settings.STRIPE_SECRET_KEY = "sk_test_configured"  # Stripe on, but no Stripe customer
     studio = owner_client.get("/studio/").content.decode()
     assert "Your last payment for the <strong>Advanced</strong> plan failed" in studio
     assert "Update payment method" not in studio
     assert "ask the studio's team" in studio
+
+
+def test_a_server_error_outside_the_api_is_the_sites_500_page(owner, monkeypatch):
+    """Django renders templates/500.html with no request and no context: it must stand alone."""
+    from studio import views
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views, "load_studio", broken)
+    client = Client(raise_request_exception=False)
+    client.force_login(owner)
+    response = client.get("/studio/")
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in response.content.decode()

@@ -16,8 +16,9 @@ register = template.Library()
 
 @register.inclusion_tag("billing/payment_banner.html", takes_context=True)
 def payment_banner(context: dict[str, Any]) -> dict[str, Any]:
-    """`{% payment_banner %}`: the banner with a Customer Portal button, or nothing. One cached
-    account-summary read per page."""
+    """`{% payment_banner %}`: for a payment due, the banner with a Customer Portal button (or,
+    where there is no Stripe account to manage, who can help); otherwise nothing. One cached
+    account-summary read per page (plus one query while a payment is due and Stripe is on)."""
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -30,6 +31,8 @@ def payment_banner(context: dict[str, Any]) -> dict[str, Any]:
         "show": True,
         "plan_name": plan.name if plan else "paid",
         "csrf_token": context.get("csrf_token"),
-        # Without Stripe the portal has nothing to open: the banner says who can help instead.
-        "portal": payments.configured(),
+        # Without Stripe, or for a plan set from the admin (no Stripe customer), the portal has
+        # nothing to open: the banner says who can help instead.
+        "portal": payments.configured()
+        and Subscription.objects.filter(user=user).exclude(stripe_customer_id="").exists(),
     }

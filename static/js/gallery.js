@@ -159,8 +159,10 @@
       return;
     }
     if (note || feed.querySelector(".more")) return;
-    const query = new URLSearchParams(location.search);
-    const filtered = ["q", "favorites", "project"].some((name) => query.get(name));
+    const filters = document.querySelector("form.gallery-filters");  // what the grid was asked for
+    const filtered = Boolean(filters) && (
+      filters.elements.q.value.trim() !== "" || filters.elements.favorites.checked ||
+      !["", "all"].includes(filters.elements.project.value));
     const made = document.createElement("p");
     made.className = "muted empty";
     made.textContent = filtered ? "No thumbnails match." : "Your thumbnails will appear here.";

@@ -62,6 +62,7 @@ from generation.providers.base import InvalidJSONReturned, JSONRequest, Provider
 from generation.registry import CachePolicy, JobOutcome, JobType
 from generation.services import JobContext
 from studio import services
+from studio.prompts import EXPRESSIONS
 from studio.serializers import InputSerializer, OptionalId, Text
 
 MAX_SUGGESTIONS = 3
@@ -197,8 +198,14 @@ EMOTIONS = (
 class EnhanceTitleInput(InputSerializer):
     title = Text(max_length=services.TITLE_MAX_CHARS)
     style_id = OptionalId()
-    emotion = Text(max_length=60)
-    expression = Text(max_length=60)  # the generate form's name for it; `emotion` wins
+    # The faces' expressions the studio offers (as in generate: they go into the Gemini prompt).
+    emotion = serializers.ChoiceField(
+        choices=EXPRESSIONS, required=False, default="", allow_blank=True
+    )
+    # The generate form's name for it; `emotion` wins.
+    expression = serializers.ChoiceField(
+        choices=EXPRESSIONS, required=False, default="", allow_blank=True
+    )
 
     def validate_title(self, value: str) -> str:
         value = " ".join(value.split())

@@ -38,18 +38,12 @@ from studio.outputs import (
     store_thumbnail,
     thumbnail_payload,
 )
-from studio.prompts import PromptInput, build_prompt, split_title
+from studio.prompts import EXPRESSIONS, POSES, PromptInput, build_prompt, split_title
 from studio.serializers import IdList, InputSerializer, OptionalId, Text
 
 logger = logging.getLogger(__name__)
 
 MAX_FACES_PER_REQUEST = 3
-
-
-# The faces' expressions and poses the studio offers (and the API accepts): each goes into the
-# Gemini prompt as written, so only these, not free text beside the title and instructions.
-EXPRESSIONS = ["", "excited", "shocked", "happy", "serious", "curious", "confident", "laughing"]
-POSES = ["", "pointing at the text", "arms crossed", "hands on head", "leaning in", "thumbs up"]
 
 
 class GenerateInput(InputSerializer):
