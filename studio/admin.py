@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models.fields.files import FieldFile
 from django.utils.html import format_html
 
+from studio import services
 from studio.media import media_url
 from studio.models import (
     Face,
@@ -39,8 +40,24 @@ class StyleReferenceImageInline(admin.TabularInline):
         return image_preview(obj.image)
 
 
+class DeletesStoredFiles:
+    """Deleting from the admin (one row, or the "Delete selected" action) goes through the studio
+    service that also removes the row's stored files after the transaction commits; Django's
+    default deletes only the rows and leaves their images on disk or in the bucket."""
+
+    def delete_stored(self, obj: Any) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request: Any, obj: Any) -> None:
+        self.delete_stored(obj)
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        for obj in queryset:
+            self.delete_stored(obj)
+
+
 @admin.register(Style)
-class StyleAdmin(admin.ModelAdmin):
+class StyleAdmin(DeletesStoredFiles, admin.ModelAdmin):
     list_display = ["preview_image", "name", "owner__email", "slug", "is_public", "created_at"]
     list_select_related = ["owner"]  # the email column
     list_display_links = ["preview_image", "name"]
@@ -50,6 +67,9 @@ class StyleAdmin(admin.ModelAdmin):
     inlines = [StyleReferenceImageInline]
     exclude = ["preview"]  # drawn by studio.style_previews, shown read-only
     readonly_fields = ["preview_image"]
+
+    def delete_stored(self, obj: Style) -> None:
+        services.do_delete_style(style=obj)
 
     @admin.display(description="Preview")
     def preview_image(self, style: Style) -> str:
@@ -77,7 +97,7 @@ class FaceImageInline(admin.TabularInline):
 
 
 @admin.register(Face)
-class FaceAdmin(admin.ModelAdmin):
+class FaceAdmin(DeletesStoredFiles, admin.ModelAdmin):
     list_display = ["photo", "name", "owner__email", "created_at"]
     list_select_related = ["owner"]  # the email column
     list_display_links = ["photo", "name"]
@@ -87,6 +107,9 @@ class FaceAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: Any) -> Any:
         return super().get_queryset(request).select_related("owner").prefetch_related("images")
+
+    def delete_stored(self, obj: Face) -> None:
+        services.do_delete_face(face=obj)
 
     @admin.display(description="Photo")
     def photo(self, face: Face) -> str:
@@ -104,7 +127,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Thumbnail)
-class ThumbnailAdmin(admin.ModelAdmin):
+class ThumbnailAdmin(DeletesStoredFiles, admin.ModelAdmin):
     # Six columns, so the list fits beside the filters at 1440 px (nine ran off the right edge):
     # ratio and resolution as one "Format", the three flags as one "Flags".
     list_display = ["preview", "title", "owner__email", "format", "flags", "created_at"]
@@ -117,6 +140,9 @@ class ThumbnailAdmin(admin.ModelAdmin):
     show_full_result_count = False
     # Generated files are the renderer's output: shown, never replaced through an upload field.
     GENERATED_FILES = ("image", "image_medium", "image_small", "download")
+
+    def delete_stored(self, obj: Thumbnail) -> None:
+        services.do_delete_thumbnail(thumbnail=obj)
 
     def get_readonly_fields(self, request: Any, obj: Any = None) -> list[str]:
         present = {f.name for f in Thumbnail._meta.fields}

@@ -104,6 +104,9 @@ def run_edit_session(browser: Any, base_url: str) -> None:
     text = tool.get_by_label("Text", exact=True)
     expect(text).to_have_value(TITLE)  # starts from the source's own text
     text.fill(NEW_TITLE)
+    text.press("Enter")  # a paid form: Enter in a text field spends nothing
+    page.wait_for_timeout(500)
+    expect(page.locator(".viewer-tools .job")).to_have_count(0)
     tool.locator(f".edit-ref[value='{reference.pk}']").check()
     tool.get_by_role("button", name=re.compile(r"Make a new version")).click()
     # One card, under the edit form where the creator pressed the button, even if the websocket
@@ -114,6 +117,8 @@ def run_edit_session(browser: Any, base_url: str) -> None:
     expect(card).to_have_count(1)
     expect(card).to_contain_text("Edit thumbnail")
     expect(credits).to_have_text("6 credits")
+    # Answered: the next deliberate submit gets a new key.
+    expect(tool.locator("input[name=idempotency_key]")).to_have_value("")
     expect(card).to_have_attribute("data-status", "succeeded")
     new_link = card.get_by_role("link", name="Open the new version")
     expect(new_link).to_be_visible()
@@ -123,6 +128,7 @@ def run_edit_session(browser: Any, base_url: str) -> None:
     assert (new.root_id, new.title) == (source.pk, NEW_TITLE)
     job = orm(lambda: Job.objects.get(type="edit_thumbnail"))
     assert job.params["reference_image_ids"] == [reference.pk]
+    assert re.fullmatch(r"[0-9a-f]{32}", job.idempotency_key or "")  # the form's own key
     expect(new_link).to_have_attribute("href", f"/studio/thumbnails/{new.pk}")
     # The new version joined this page's version list (out of band, newest first).
     expect(versions).to_have_count(2)

@@ -100,3 +100,12 @@ def test_the_command_adjusts_once_per_key(creator: Any, capsys: pytest.CaptureFi
         call_command("adjust_credits", "adjust-me@example.com", "-13", reason="x")
     with pytest.raises(CommandError, match="No user"):
         call_command("adjust_credits", "nobody@example.com", "1", reason="x")
+
+
+def test_the_command_refuses_a_reused_key_and_an_empty_reason(creator: Any) -> None:
+    call_command("adjust_credits", "adjust-me@example.com", "7", reason="Support", key="t2")
+    with pytest.raises(CommandError, match=r"already used for \+7 credits .* new --key"):
+        call_command("adjust_credits", "adjust-me@example.com", "-3", reason="Oops", key="t2")
+    with pytest.raises(CommandError, match="Give a --reason"):
+        call_command("adjust_credits", "adjust-me@example.com", "2", reason="  ")
+    assert get_balance(creator) == 12

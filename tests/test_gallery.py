@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from html import escape
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given
@@ -460,6 +461,17 @@ def test_seed_gallery_command(owner) -> None:
     # bulk_create skips save(): the command sets each title's search key itself.
     searched = GalleryFilter(q="COFFEE SHOPS").apply(rows)
     assert searched.count() == rows.filter(title__startswith="I Tried 100 Coffee").count() > 0
+
+
+def test_seed_gallery_adds_to_an_existing_account_and_refuses_a_bad_count(owner) -> None:
+    out = io.StringIO()
+    call_command(
+        "seed_gallery", email=owner.email.upper(), count=3, images=1, quiet=True, stdout=out
+    )
+    assert Thumbnail.objects.filter(owner=owner).count() == 3
+    assert "New account" not in out.getvalue()
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("seed_gallery", email=owner.email, count=-5, quiet=True)
 
 
 @pytest.mark.postgres

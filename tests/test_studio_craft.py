@@ -176,6 +176,40 @@ def test_admin_previews_images_and_offers_no_upload_for_generated_files(
     assert str(job.pk).split("-")[0] in jobs and summary in jobs
 
 
+def test_deleting_thumbnails_in_the_admin_removes_their_files(
+    owner: Any,
+    owner_client: Any,
+    run_jobs: Any,
+    submit: Any,
+    staff: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from django.core.files.storage import default_storage
+
+    set_plan(owner, "pro")
+    body = {"title": "Admin clean up", "variations": 2}
+    assert submit(owner_client, body).status_code == 202
+    run_jobs()
+    first, second = Thumbnail.objects.filter(owner=owner).order_by("id")
+    files = {
+        t.pk: [f.name for f in (t.image, t.image_small, t.image_medium, t.download) if f]
+        for t in (first, second)
+    }
+    assert all(default_storage.exists(n) for names in files.values() for n in names)
+    client = Client()
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = client.post(f"/admin/studio/thumbnail/{first.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302
+    assert not any(default_storage.exists(n) for n in files[first.pk])
+    assert all(default_storage.exists(n) for n in files[second.pk])
+    action = {"action": "delete_selected", "_selected_action": [second.pk], "post": "yes"}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post("/admin/studio/thumbnail/", action).status_code == 302
+    assert not Thumbnail.objects.filter(owner=owner).exists()
+    assert not any(default_storage.exists(n) for n in files[second.pk])
+
+
 def test_a_failed_card_says_the_credits_were_refunded(owner: Any, owner_client: Any) -> None:
     set_plan(owner, "free")
     job = Job.objects.create(

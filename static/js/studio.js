@@ -273,17 +273,43 @@ document.addEventListener("click", (event) => {
   "use strict";
   const form = document.getElementById("generate-form");
 
-  // Enter in a text field of the generate form does not submit it: spending credits takes a
-  // deliberate press of Generate (or Enter on the Generate button itself).
-  if (form) {
-    form.addEventListener("keydown", (event) => {
-      const el = event.target;
-      if (event.key === "Enter" && el instanceof HTMLInputElement && el.type !== "submit" &&
-          el.type !== "button" && el.type !== "checkbox" && el.type !== "radio") {
-        event.preventDefault();
-      }
-    });
+  // Enter in a text field of a paid form (Generate, the AI tools) does not submit it: spending
+  // credits takes a deliberate press of its button (or Enter on the button itself).
+  const PAID_FORMS = "#generate-form, form.tool-form";
+  document.addEventListener("keydown", (event) => {
+    const el = event.target;
+    if (event.key === "Enter" && el instanceof HTMLInputElement && el.closest(PAID_FORMS) &&
+        !["submit", "button", "checkbox", "radio", "file"].includes(el.type)) {
+      event.preventDefault();
+    }
+  });
+
+  // A tool form's request carries an idempotency key (a hidden idempotency_key field), made on
+  // its first submit and kept until an answer arrives: a request retried after a lost answer
+  // (network error, 5xx) replays the job instead of charging again; any other answer (the job's
+  // card, or a refusal to fix) drops it, so the next deliberate submit is a new request. The
+  // generate form gets its keys from the server instead (studio.html, #idempotency-key).
+  function newKey() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));  // randomUUID needs https
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
+  document.addEventListener("submit", (event) => {
+    const toolForm = event.target;
+    if (!(toolForm instanceof HTMLFormElement) || !toolForm.matches("form.tool-form")) return;
+    let key = toolForm.querySelector("input[name=idempotency_key]");
+    if (!key) {
+      key = Object.assign(document.createElement("input"), {type: "hidden", name: "idempotency_key"});
+      toolForm.append(key);
+    }
+    if (!key.value) key.value = newKey();
+  }, true);  // capture: before htmx reads the form's values
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const elt = event.detail.elt;
+    if (!(elt instanceof HTMLFormElement) || !elt.matches("form.tool-form")) return;
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    const key = elt.querySelector("input[name=idempotency_key]");
+    if (key && status > 0 && status < 500) key.value = "";
+  });
 
   // Generate is disabled, with the reason shown (#out-of-credits), while the balance is 0; the
   // credits badge is swapped out of band after every job, so watch it.

@@ -6,7 +6,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from billing.services import InsufficientCredits, adjust_credits
+from billing.services import InsufficientCredits, adjust_credits, get_balance
 
 
 class Command(BaseCommand):
@@ -28,6 +28,9 @@ class Command(BaseCommand):
         amount: int = options["amount"]
         if amount == 0:
             raise CommandError("AMOUNT must not be 0.")
+        reason = " ".join(options["reason"].split())
+        if not reason:
+            raise CommandError("Give a --reason: the creator sees it in their ledger.")
         user = get_user_model().objects.filter(email__iexact=options["email"]).first()
         if user is None:
             raise CommandError(f"No user with the email {options['email']}.")
@@ -37,13 +40,28 @@ class Command(BaseCommand):
                 user=user,
                 amount=amount,
                 idempotency_key=f"command-adjust:{key}",
-                reason=options["reason"],
+                reason=reason,
             )
         except InsufficientCredits as refused:
             raise CommandError(
                 f"That would take the balance below zero: it is {refused.balance}."
             ) from refused
-        done = "recorded" if movement.created else "already recorded (nothing changed)"
+        entry = movement.entry
+        if movement.created:
+            self.stdout.write(
+                f"{amount:+d} credits for {user.email} recorded; balance {movement.balance}; "
+                f"key {key}"
+            )
+            return
+        # A retried command: say what the key recorded, and refuse a key reused for another
+        # adjustment instead of printing the new amount as if it had been recorded.
+        if (entry.user_id, entry.amount) != (user.pk, amount):
+            raise CommandError(
+                f"The key {key} was already used for {entry.amount:+d} credits on "
+                f"{entry.created_at:%Y-%m-%d %H:%M} UTC (ledger entry {entry.pk}); nothing "
+                "changed. Pass a new --key for a different adjustment."
+            )
         self.stdout.write(
-            f"{amount:+d} credits for {user.email} {done}; balance {movement.balance}; key {key}"
+            f"{amount:+d} credits for {user.email} already recorded (nothing changed); "
+            f"balance {get_balance(user)}; key {key}"
         )

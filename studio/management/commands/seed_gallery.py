@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.utils import timezone
 from tqdm import tqdm
@@ -51,6 +51,8 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["count"] < 1 or options["images"] < 1:
+            raise CommandError("--count and --images must be at least 1.")
         owner = self._owner(options["email"])
         files = [self._render(i) for i in range(options["images"])]
         now = timezone.now()
@@ -75,8 +77,10 @@ class Command(BaseCommand):
 
     def _owner(self, email: str) -> Any:
         User = get_user_model()
-        user, created = User.objects.get_or_create(username=email, defaults={"email": email})
-        if created:
+        user = User.objects.filter(email__iexact=email).first()
+        if user is None:
+            user = User.objects.create(username=email, email=email)
+            self.stdout.write(f"New account {email} (no account had that email)")
             # A known password only in a local run; elsewhere the account cannot log in.
             if settings.LOCAL_DEV:
                 user.set_password("viewbait-demo")
