@@ -32,6 +32,7 @@ from studio.models import (
     Style,
     StyleReferenceImage,
     Thumbnail,
+    new_share_token,
 )
 
 logger = logging.getLogger(__name__)
@@ -372,8 +373,9 @@ def do_update_project(
 ) -> Project:
     """Rename, set sharing (`share_mode` "off", "all" or "favorites") and/or store the default
     generator settings (already validated: studio.job_types.generate.ProjectDefaults); None
-    leaves a field as it is. All are checked before any is saved: raises StudioError 400
-    `invalid` with nothing changed."""
+    leaves a field as it is. Turning sharing off also replaces the share token, so a link that
+    was sent around stays dead when sharing is turned on again (the new link is a new token).
+    All are checked before any is saved: raises StudioError 400 `invalid` with nothing changed."""
     changes: dict[str, Any] = {}
     if name is not None:
         changes["name"] = _project_name(name)
@@ -381,6 +383,8 @@ def do_update_project(
         if share_mode not in Project.ShareMode.values:
             raise StudioError("share_mode must be off, all or favorites.", "invalid")
         changes["share_mode"] = share_mode
+        if share_mode == Project.ShareMode.OFF and project.share_mode != Project.ShareMode.OFF:
+            changes["share_token"] = new_share_token()
     if default_settings is not None:
         changes["default_settings"] = default_settings
     for name_of_field, value in changes.items():

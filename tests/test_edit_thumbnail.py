@@ -320,6 +320,7 @@ def test_offline_an_instruction_alone_is_refused_with_the_reason(
     )
     assert response.status_code == 400
     assert "Offline, ViewBait redraws the thumbnail from its settings" in response.json()["error"]
+    assert "\u201cNew background details\u201d" in response.json()["error"]  # the form's checkbox
     assert get_balance(starter) == 9
 
 

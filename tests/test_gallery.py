@@ -532,6 +532,16 @@ def test_library_project_ui_rename_share_delete(owner, owner_client, other_clien
     project.refresh_from_db()
     assert (project.name, project.share_mode) == ("Daily vlogs", "favorites")
     assert f"/share/{project.share_token}/" in owner_client.get("/studio/library/").content.decode()
+    # Off, then on again: the link sent around before stays dead; the library shows the new one.
+    old_link = f"/share/{project.share_token}/"
+    for mode in ("off", "all"):
+        owner_client.post(
+            f"/studio/projects/{project.pk}", {"name": "Daily vlogs", "share_mode": mode}
+        )
+    project.refresh_from_db()
+    assert project.share_mode == "all" and f"/share/{project.share_token}/" != old_link
+    assert owner_client.get(old_link).status_code == 404
+    assert f"/share/{project.share_token}/" in owner_client.get("/studio/library/").content.decode()
     assert other_client.post(f"/studio/projects/{project.pk}", {"name": "x"}).status_code == 404
     assert other_client.post(f"/studio/projects/{project.pk}/delete").status_code == 404
     [thumb] = make_thumbs(owner, [(1, "x", 0, False)])

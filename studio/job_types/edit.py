@@ -207,7 +207,8 @@ class EditInput(InputSerializer):
         if catalog.is_offline() and not changed:
             raise serializers.ValidationError(
                 "Offline, ViewBait redraws the thumbnail from its settings: change the text, "
-                "style, palette or faces, ask for new background details, or add a reference."
+                "style, palette or faces, tick \u201cNew background details\u201d, or add a "
+                "reference."
             )
         if not instruction and not changed:
             raise serializers.ValidationError(
