@@ -208,4 +208,31 @@ def run_edit_session(browser: Any, base_url: str) -> None:
         NEW_TITLE
     )
     assert not page_errors, page_errors
+
+    # With no websocket (a proxy that drops it, Channels down), the studio polls its unfinished
+    # cards instead: a new job still finishes on the page and joins the gallery.
+    offline = context.new_page()
+    offline.add_init_script(NO_WEBSOCKET)
+    offline.goto("/studio/")
+    expect(offline.locator("body")).to_have_attribute("data-live", "off")
+    offline.get_by_label("Thumbnail text").fill("No Socket Needed")
+    offline.get_by_role("button", name="Generate").click()
+    expect(offline.locator("#jobs .job").first).to_have_attribute("data-status", "succeeded")
+    expect(offline.locator("#gallery-grid .thumb").first).to_contain_text("No Socket Needed")
+    assert offline.evaluate("() => window.__socketAttempts") >= 1
     context.close()
+
+
+# A WebSocket that never connects: each attempt closes (code 1006, as a refused connection does)
+# without opening, so only the studio's polling can move a card.
+NO_WEBSOCKET = """
+window.WebSocket = class extends EventTarget {
+  constructor() {
+    super();
+    window.__socketAttempts = (window.__socketAttempts || 0) + 1;
+    setTimeout(() => this.dispatchEvent(Object.assign(new Event("close"), {code: 1006})), 10);
+  }
+  send() {}
+  close() {}
+};
+"""

@@ -123,14 +123,30 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
       .filter((el) => !FINISHED.has(el.dataset.status));
   }
 
+  // While the socket is down, unfinished cards are fetched every POLL_MS instead, so a running
+  // job still moves and finishes on the page; reconnects back off to at most RECONNECT_MAX_MS,
+  // with jitter (after a restart every open tab does not reconnect in the same instant), and
+  // happen at once when the browser comes back online or the tab is shown again.
+  const POLL_MS = 4000;
+  const RECONNECT_MAX_MS = 8000;
+  let pollTimer = null;
+  let reconnectTimer = null;
+
+  function catchUp() {
+    unfinishedCards().forEach((el) => refreshCard(el.dataset.jobId));
+  }
+
   function connect() {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + "/ws/jobs/");
     socket.addEventListener("open", () => {
       retry = 0;
+      clearInterval(pollTimer);
+      pollTimer = null;
       document.body.dataset.live = "on";
-      // Catch up on anything that finished while the socket was down.
-      unfinishedCards().forEach((el) => refreshCard(el.dataset.jobId));
+      catchUp(); // anything that finished while the socket was down
     });
     socket.addEventListener("message", (event) => {
       const data = JSON.parse(event.data);
@@ -139,10 +155,18 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
     socket.addEventListener("close", (event) => {
       document.body.dataset.live = "off";
       if (event.code === 4401) return; // signed out
+      if (!pollTimer) pollTimer = setInterval(() => { if (!document.hidden) catchUp(); }, POLL_MS);
       retry = Math.min(retry + 1, 6);
-      setTimeout(connect, 500 * 2 ** retry); // reconnect backoff, not an animation
+      const delay = Math.min(500 * 2 ** retry, RECONNECT_MAX_MS) * (0.5 + Math.random() / 2);
+      reconnectTimer = setTimeout(connect, delay); // reconnect backoff, not an animation
     });
   }
+
+  function reconnectNow() {
+    if (reconnectTimer && !document.hidden) connect();
+  }
+  window.addEventListener("online", reconnectNow);
+  document.addEventListener("visibilitychange", reconnectNow);
 
   // Error answers that name their own target (HX-Retarget, e.g. the generate form's 400/402/403/
   // 409/429/503 fragments for #generate-errors) are readable messages: swap them, although htmx 2
