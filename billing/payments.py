@@ -269,6 +269,9 @@ def handle_webhook(*, payload: bytes, signature: str | None) -> str:
     StripeEvent row); raises BadWebhook (nothing changed) for a bad signature or body."""
     if not settings.STRIPE_WEBHOOK_SECRET:
         raise BadWebhook("webhooks are not configured")
+    if signature is not None and not signature.isascii():
+        # Stripe's header is ASCII; the SDK's compare_digest raises TypeError on anything else.
+        raise BadWebhook("malformed Stripe-Signature header")
     try:
         stripe.WebhookSignature.verify_header(
             payload,
@@ -281,6 +284,12 @@ def handle_webhook(*, payload: bytes, signature: str | None) -> str:
         raise BadWebhook(str(exc)) from exc
     if not isinstance(event, dict) or event.get("object") != "event" or "id" not in event:
         raise BadWebhook("not an event")
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise BadWebhook("an event without a data object")
+    created = event.get("created", 0)
+    if isinstance(created, bool) or not isinstance(created, int) or not 0 <= created < 2**40:
+        raise BadWebhook("an event without a valid created time")
     return process_event(event)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -70,6 +72,25 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = codes if isinstance(codes, str) else "error"
         response.data = error_body(_first_message(exc.detail), code)
     return response
+
+
+def read_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A view that answers GET and HEAD only: any other method gets the API's JSON 405
+    `{"error", "code": "method_not_allowed"}` with `Allow: GET, HEAD` before the view runs
+    (drf-spectacular's schema view would render its 405 as OpenAPI YAML, the docs view as an
+    HTML page, and the docs renderer has no template for DRF's OPTIONS metadata)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            response = json_error(
+                f'Method "{request.method}" not allowed.', "method_not_allowed", 405
+            )
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -112,7 +112,11 @@ def verify(name: str, expires: str | None, signature: str | None, now: float | N
     expiry = int(expires)
     if expiry <= (time.time() if now is None else now):
         raise Http404
-    if not hmac.compare_digest(_sign(_key(settings.SECRET_KEY), name, expiry), signature):
+    # compare_digest refuses str with non-ASCII characters (TypeError): such a signature is
+    # simply wrong.
+    if not signature.isascii() or not hmac.compare_digest(
+        _sign(_key(settings.SECRET_KEY), name, expiry), signature
+    ):
         raise Http404
     return expiry
 

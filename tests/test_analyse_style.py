@@ -230,6 +230,12 @@ def test_eleven_images_or_none_are_refused(starter, owner_client) -> None:
     response = owner_client.post("/api/jobs", {"type": "analyse_style", "images": blobs})
     assert response.status_code == 400
     assert "1 to 10" in response.json()["error"]
+    # Not ids: a fraction, and JSON's 1e400 (a float infinity to Python) was a 500.
+    for body in (b'{"thumbnail_ids": [1.7]}', b'{"thumbnail_ids": [1e400]}'):
+        raw = b'{"type": "analyse_style", "input": ' + body + b"}"
+        response = owner_client.post("/api/jobs", raw, content_type="application/json")
+        assert response.status_code == 400, body
+        assert response.json()["code"] == "invalid"
     assert get_balance(starter) == 10
 
 

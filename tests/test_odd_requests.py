@@ -151,7 +151,10 @@ def test_the_api_docs_answer_get_and_head_and_refuse_other_methods(anon_client, 
     assert anon_client.get(path).status_code == 200
     assert anon_client.head(path).status_code == 200
     for method in ("options", "post", "put", "delete"):
-        assert getattr(anon_client, method)(path).status_code == 405, method
+        refused = getattr(anon_client, method)(path)
+        assert refused.status_code == 405, method
+        assert refused.json()["code"] == "method_not_allowed", method  # the API's error shape
+        assert refused["Allow"] == "GET, HEAD"
 
 
 def test_a_page_that_is_not_there_is_the_studios_404_page(owner, other_client, anon_client):

@@ -511,6 +511,12 @@ def test_a_bad_signature_is_400_and_changes_nothing(
         (payload, "garbage"),
         (payload, stale),  # a valid signature, but an hour old (a replay)
         (b"not json", header),
+        (payload, f"t={an_hour_ago + 3600},v1=\u00e9\u00e9"),  # non-ASCII (compare_digest)
+        # Signed, but not a usable event (only Stripe could send these: a 500 would make it
+        # send them again for days).
+        fake.sign({**event, "data": None}),
+        fake.sign({**event, "created": "abc"}),
+        fake.sign({**event, "created": 1e400}),
     ]
     for body, signature in attempts:
         extra = {"HTTP_STRIPE_SIGNATURE": signature} if signature else {}

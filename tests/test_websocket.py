@@ -38,6 +38,11 @@ async def test_owner_receives_job_events_and_stranger_nothing() -> None:
     owner_ws, ok_owner, _ = await connect(await sync_to_async(session_cookie)(owner))
     stranger_ws, ok_stranger, _ = await connect(await sync_to_async(session_cookie)(stranger))
     assert ok_owner and ok_stranger
+    # Frames that are not JSON text are ignored; the socket stays up and still answers a ping.
+    await owner_ws.send_to(text_data="not json")
+    await owner_ws.send_to(bytes_data=b"\x00\xff")
+    await owner_ws.send_json_to({"type": "ping"})
+    assert await owner_ws.receive_json_from(timeout=5) == {"type": "pong"}
 
     job = await sync_to_async(Job.objects.create)(
         user=owner,

@@ -7,6 +7,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core import ratelimits
+from core.api import read_only
 from studio import media
 from viewbait import health
 from viewbait.admin_login import EmailAdminAuthenticationForm
@@ -33,20 +34,13 @@ urlpatterns = [
         name="account_signup",
     ),
     path("accounts/", include("allauth.urls")),
-    # GET and HEAD only: the docs view's HTML renderer has no template for DRF's OPTIONS
-    # metadata (a 500), and neither view has anything to say to another method (405).
-    path(
-        "api/schema/",
-        SpectacularAPIView.as_view(http_method_names=["get", "head"]),
-        name="api-schema",
-    ),
+    # GET and HEAD only (core.api.read_only: any other method gets the API's JSON 405).
+    path("api/schema/", read_only(SpectacularAPIView.as_view()), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file (?script): no inline script
     # for the Content-Security-Policy to refuse.
     path(
         "api/docs/",
-        SpectacularSwaggerSplitView.as_view(
-            url_name="api-schema", http_method_names=["get", "head"]
-        ),
+        read_only(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
         name="api-docs",
     ),
     path("api/", include("studio.api_urls")),

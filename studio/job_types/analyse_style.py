@@ -149,8 +149,8 @@ class IdsField(serializers.Field):
         for item in items:
             if item == "":
                 continue
-            if isinstance(item, bool):
-                self.fail("invalid")
+            if isinstance(item, bool) or (isinstance(item, float) and not item.is_integer()):
+                self.fail("invalid")  # 1.7, inf (JSON's 1e400) and NaN are no ids
             try:
                 value = int(item)
             except (TypeError, ValueError):
