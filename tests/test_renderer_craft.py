@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from generation.providers import cutout, fonts, local
 from generation.providers.base import ImageRequest, InputImage, RenderSpec
@@ -21,7 +21,8 @@ from studio.downloads import youtube_size
 from studio.images import YOUTUBE_MAX_BYTES, burn_watermark, youtube_jpeg
 from studio.prompts import split_title
 
-FACE_PHOTO = Path(__file__).resolve().parent / "fixtures" / "face-eileen-collins.jpg"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FACE_PHOTO = FIXTURES / "face-eileen-collins.jpg"
 MONO = ["#111111", "#FFD400", "#FFFFFF"]
 LONG_TITLE = "I Spent 30 Days Living Like a Medieval Peasant and This Is What Happened To My Body"
 JAPANESE = "ラーメンを食べてみた、東京ナンバーワンのラーメン屋さんでチャーシューメンとギョーザ"
@@ -295,6 +296,42 @@ def test_variations_without_a_face_differ_in_layout(style_key: str) -> None:
     for (i, a), (j, b) in itertools.combinations(enumerate(blocks), 2):
         moved = max(abs(p - q) for p, q in zip(a, b, strict=True))
         assert moved >= 0.05 * min(width, height), (style_key, i, j, a, b)
+
+
+@pytest.mark.parametrize("ratio", ["16:9", "9:16"])
+def test_text_free_variations_with_a_face_stand_it_in_different_places(ratio: str) -> None:
+    """Without words the people are the layout: every text-free variation stood the face in the
+    middle, so generating again with the same settings drew the same picture."""
+    centres = []
+    for variation in range(3):
+        rendered = render(ratio=ratio, images=[face()], seed=3, variation=variation)
+        (box,) = rendered.faces
+        centres.append((box[0] + box[2]) / 2)
+        assert box[0] >= 0 and box[2] <= rendered.image.width  # still inside the frame
+    width = rendered.image.width
+    apart = 0.08 if ratio == "16:9" else 0.06  # a Short's face nearly fills its width
+    for a, b in itertools.combinations(centres, 2):
+        assert abs(a - b) >= apart * width, centres
+
+
+def test_a_custom_styles_reference_photo_shows_through_the_whole_frame() -> None:
+    """A custom style (no built-in design) draws its first reference as the backdrop; the
+    design's split panel covered a third of the frame opaquely, so over half the photo was gone
+    behind the face. Two different photos must still differ under the panel."""
+    coffee = Image.open(FIXTURES / "reference-coffee.jpg").convert("RGB")
+    flipped = ImageOps.flip(coffee)
+    strips = []
+    for photo in (coffee, flipped):
+        data = io.BytesIO()
+        photo.save(data, "PNG", compress_level=1)
+        rendered = render(
+            images=[InputImage(data.getvalue(), "image/png", "reference")],
+            colors=["#FF0044", "#111111", "#FFD400"],
+            seed=5,
+        )
+        pixels = np.asarray(rendered.image.convert("L"), dtype=np.float32)
+        strips.append(pixels[:, -pixels.shape[1] // 6 :])  # the right edge: always the panel
+    assert np.abs(strips[0] - strips[1]).mean() > 6
 
 
 def test_a_face_is_cut_out_and_placed_large() -> None:

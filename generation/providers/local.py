@@ -361,8 +361,10 @@ def _fill(
     *,
     polygons: Sequence[Sequence[Point]] = (),
     ellipses: Sequence[tuple[float, float, float, float]] = (),
+    opacity: float = 1.0,
 ) -> None:
-    """Fill shapes with `colour`, antialiased (drawn supersampled into a mask)."""
+    """Fill shapes with `colour` at `opacity` (0-1), antialiased (drawn supersampled into a
+    mask)."""
     k = _SUPERSAMPLE if max(image.size) <= 2048 else 2  # 4K: 2x is as smooth and 4x lighter
     big = Image.new("L", (image.width * k, image.height * k))
     draw = ImageDraw.Draw(big)
@@ -370,7 +372,8 @@ def _fill(
         draw.polygon([(x * k, y * k) for x, y in points], fill=255)
     for left, top, right, bottom in ellipses:
         draw.ellipse((left * k, top * k, right * k, bottom * k), fill=255)
-    _paint(image, colour, big.reduce(k))
+    mask = big.reduce(k)
+    _paint(image, colour, mask if opacity >= 1 else _scaled(mask, opacity))
 
 
 def _slashes(
@@ -421,6 +424,7 @@ class _Scene:
     rng: random.Random
     # Where the words are drawn (designs with `text_aware` only; None: no text, or not asked)
     text_box: tuple[int, int, int, int] | None = None
+    backdrop: bool = False  # a style's reference photo shows through the background
 
 
 def _no_colour(pal: _Palette) -> RGB | None:
@@ -604,22 +608,28 @@ def _documentary_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> N
     _vignette(image, 0.9)
 
 
+GENERIC_PANEL_TINT = 0.5  # the split panel's opacity over a reference photo
+
+
 def _generic_decorate(image: Image.Image, pal: _Palette, scene: _Scene) -> None:
-    """A diagonal two-tone split behind the faces, edged with an accent stripe."""
+    """A diagonal two-tone split behind the faces, edged with an accent stripe. Over a
+    reference photo (a custom style's backdrop) the panel only tints it (GENERIC_PANEL_TINT):
+    an opaque panel hid the photo behind the faces, where a creator looks for it."""
     width, height = image.size
     edge = scene.focus[0] - height * 0.55 if scene.faces else width * 0.62
     edge += width * scene.rng.uniform(-0.03, 0.03)
     slant = height * 0.28
     stripe = height * 0.03
-    band = [
+    band = [  # the stripe alone: a band under the whole panel showed through a tinting one
         (edge + slant - stripe, 0),
-        (width, 0),
-        (width, height),
+        (edge + slant + 1, 0),
+        (edge - slant + 1, height),
         (edge - slant - stripe, height),
     ]
     _fill(image, pal.accent, polygons=(band,))
     panel = [(edge + slant, 0), (width, 0), (width, height), (edge - slant, height)]
-    _fill(image, _shade(pal.secondary, 0.35), polygons=(panel,))
+    tint = GENERIC_PANEL_TINT if scene.backdrop else 1.0
+    _fill(image, _shade(pal.secondary, 0.35), polygons=(panel,), opacity=tint)
     _glow(image, scene.focus, height * 0.8, _vivid(pal.secondary, 0.6), 0.6)
     _vignette(image, 0.6)
 
@@ -829,6 +839,9 @@ class _Variant:
     zoom: float
     offset: float = 0.08
     upright_side: Literal["right", "left", ""] = ""
+    # Text-free frames: where the people stand, as a signed share of the width from the centre
+    # (negative: left); upright frames move them TEXT_FREE_UPRIGHT_SHIFT as far.
+    free_shift: float = 0.0
 
 
 # Variations of one request cycle through these, so any two consecutive ones differ in layout:
@@ -837,10 +850,11 @@ class _Variant:
 # aligned left.
 VARIANTS = (
     _Variant("right", "middle", 1.0, offset=0.0),
-    _Variant("left", "middle", 1.1, offset=0.16),
-    _Variant("right", "top", 1.2, offset=0.0),
-    _Variant("left", "bottom", 0.9, offset=0.16, upright_side="right"),
+    _Variant("left", "middle", 1.1, offset=0.16, free_shift=-0.2),
+    _Variant("right", "top", 1.2, offset=0.0, free_shift=0.2),
+    _Variant("left", "bottom", 0.9, offset=0.16, upright_side="right", free_shift=0.1),
 )
+TEXT_FREE_UPRIGHT_SHIFT = 0.6
 # From this `_Variant.offset` on, an upright frame's text is aligned away from the people.
 SIDE_ALIGNED_OFFSET = 0.12
 CUTOUT_FACE_SHARE = 0.36  # a lone cut-out face's height per frame height (YouTube norm: 30-45 %)
@@ -941,8 +955,13 @@ def _layout(
     face_height = _face_height(width, height, faces, zoom)
     spread = 1 + overlap * (faces - 1)
     if not text:
+        # Text-free variations differ in where the people stand (`_Variant.free_shift`): centred,
+        # then off to one side and the other; all of them stayed centred, so generating again
+        # drew the same picture.
         diameter = min(height * (1.0 if cutout else 0.8), width * 0.86 / spread) * min(zoom, 1)
-        left = (width - diameter * spread) / 2
+        shift = variant.free_shift * width * (1.0 if ratio >= 1.2 else TEXT_FREE_UPRIGHT_SHIFT)
+        room = max(0.0, width - diameter * spread)
+        left = min(max(0.0, room / 2 + shift), room)
         cy = height * (0.55 if cutout else 0.5)
         centres = [left + diameter / 2 + i * overlap * diameter for i in range(faces)]
         return _Layout(
@@ -2198,6 +2217,7 @@ class LocalRenderer:
             landscape=width / height >= 1.2,
             rng=random.Random(spec.seed),
             text_box=text_box,
+            backdrop=reference is not None,
         )
         design.decorate(canvas, pal, scene)
         report(0.4)
