@@ -508,6 +508,12 @@ def test_picking_a_project_puts_its_default_settings_in_the_form(live_server: An
             page.input_value(f"#{name}") for name in ("aspect_ratio", "resolution", "variations")
         ]
         summary = page.text_content("#output-summary")
+        # Out of the project again: the settings from before its defaults come back.
+        page.select_option("#project", label="Long form")
+        restored = [
+            page.input_value(f"#{name}") for name in ("aspect_ratio", "resolution", "variations")
+        ]
+        restored_note = page.text_content("#project-defaults-status")
     shorts.refresh_from_db()
     assert (shorts.default_settings["aspect_ratio"], shorts.default_settings["variations"]) == (
         "9:16",
@@ -515,6 +521,8 @@ def test_picking_a_project_puts_its_default_settings_in_the_form(live_server: An
     )
     assert picked == ["9:16", "2K", "2"]
     assert summary == "9:16 · 2K · 2 images"
+    assert restored == ["16:9", "1K", "1"]
+    assert restored_note == "Your settings from before the project's defaults are back."
 
 
 def test_the_admin_job_list_fits_beside_the_sidebar_and_filters(live_server: Any) -> None:

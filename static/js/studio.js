@@ -413,31 +413,57 @@ document.addEventListener("click", (event) => {
 
   // A project's default settings (its menu option's data-defaults, saved with "Save these
   // settings as the project's defaults"): picking the project puts them in the form, where
-  // the plan allows them. The save button shows while a project is picked.
+  // the plan allows them. The settings the form held before are kept, and come back when the
+  // creator picks "No project" (or a project without defaults), so a Short's 9:16 at 2K does
+  // not follow them out of the project. The save button shows while a project is picked.
   const projectPick = document.getElementById("project");
   const saveDefaults = document.getElementById("save-project-defaults");
+  const SETTING_SELECTS = ["style_id", "expression", "pose", "aspect_ratio", "resolution", "variations"];
+  let settingsBefore = null;
+  function readSettings(form) {
+    const settings = {};
+    SETTING_SELECTS.forEach((name) => {
+      const select = form.elements[name];
+      if (select) settings[name] = select.value;
+    });
+    const palette = form.querySelector("input[name=palette_id]:checked");
+    settings.palette_id = palette ? palette.value : "";
+    settings.face_ids = Array.from(form.querySelectorAll("input[name=face_ids]:checked"), (box) => box.value);
+    return settings;
+  }
+  function writeSettings(form, settings) {
+    SETTING_SELECTS.forEach((name) => {
+      const select = form.elements[name];
+      const value = settings[name] === null || settings[name] === undefined ? "" : String(settings[name]);
+      const choice = select && Array.from(select.options || []).find((o) => o.value === value);
+      if (choice && !choice.disabled) select.value = value;
+    });
+    const palette = settings.palette_id === null || settings.palette_id === undefined ? "" : String(settings.palette_id);
+    const radios = Array.from(form.querySelectorAll("input[name=palette_id]"));
+    if (radios.some((radio) => radio.value === palette)) {  // a palette since deleted: keep the pick
+      radios.forEach((radio) => { radio.checked = radio.value === palette; });
+    }
+    const faces = (settings.face_ids || []).map(String);
+    form.querySelectorAll("input[name=face_ids]").forEach((box) => { box.checked = faces.includes(box.value); });
+    form.dispatchEvent(new Event("change", { bubbles: true }));  // the price and face hints
+  }
   function applyProjectDefaults() {
     const form = document.getElementById("generate-form");
     const option = projectPick.selectedOptions[0];
     if (saveDefaults) saveDefaults.hidden = !projectPick.value;
     const status = document.getElementById("project-defaults-status");
     if (status) status.textContent = "";
-    if (!form || !option || !option.dataset.defaults) return;
-    const defaults = JSON.parse(option.dataset.defaults);
-    ["style_id", "expression", "pose", "aspect_ratio", "resolution", "variations"].forEach((name) => {
-      const select = form.elements[name];
-      const value = defaults[name] === null || defaults[name] === undefined ? "" : String(defaults[name]);
-      const choice = select && Array.from(select.options || []).find((o) => o.value === value);
-      if (choice && !choice.disabled) select.value = value;
-    });
-    const palette = defaults.palette_id === null || defaults.palette_id === undefined ? "" : String(defaults.palette_id);
-    const radios = Array.from(form.querySelectorAll("input[name=palette_id]"));
-    if (radios.some((radio) => radio.value === palette)) {  // a palette since deleted: keep the pick
-      radios.forEach((radio) => { radio.checked = radio.value === palette; });
+    if (!form || !option) return;
+    if (!option.dataset.defaults) {
+      if (settingsBefore) {
+        writeSettings(form, settingsBefore);
+        settingsBefore = null;
+        if (status) status.textContent = "Your settings from before the project's defaults are back.";
+      }
+      return;
     }
-    const faces = (defaults.face_ids || []).map(String);
-    form.querySelectorAll("input[name=face_ids]").forEach((box) => { box.checked = faces.includes(box.value); });
-    form.dispatchEvent(new Event("change", { bubbles: true }));  // the price and face hints
+    if (!settingsBefore) settingsBefore = readSettings(form);
+    writeSettings(form, JSON.parse(option.dataset.defaults));
     if (status) status.textContent = "The project's default settings are in the form.";
   }
   if (projectPick) {
