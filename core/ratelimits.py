@@ -435,6 +435,24 @@ def limit(route: str, *, methods: Iterable[str] = ("POST",)) -> Callable[[View],
     return decorator
 
 
+def cooldown_left(request: HttpRequest, route: str) -> int:
+    """Whole seconds (rounded up) until the caller's cooldown on `route` ends; 0 when none
+    runs, limits are off or the store cannot be read (the next request then finds out). A page
+    shows it, so a Generate button is not offered only to be refused (a reload mid-cooldown)."""
+    if not enabled():
+        return 0
+    caller = caller_key(request, policy(route).per)
+    prefix = getattr(settings, "RATELIMIT_CACHE_PREFIX", "rl:")
+    try:
+        until = caches[settings.RATELIMIT_USE_CACHE].get(f"{prefix}{route}:cooldown:{caller}")
+    except Exception:  # any store fault: say nothing
+        logger.warning("could not read the %s cooldown", route, exc_info=True)
+        return 0
+    if until is None:
+        return 0
+    return max(0, math.ceil(float(until) - clock()))
+
+
 def end_cooldown(request: HttpRequest, route: str) -> None:
     """End the caller's cooldown on `route` early (a request refused after `check_weighted` for
     its plan limits or credits created nothing, so it must not make the creator wait). The

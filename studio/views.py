@@ -38,6 +38,7 @@ from studio.cards import prepare_cards
 from studio.forms import FaceForm, PaletteForm, StyleForm, form_fields
 from studio.gallery import GalleryFilter, parse_filters
 from studio.gallery_cache import first_page_html
+from studio.job_types.generate import GenerateThumbnails
 from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
 from studio.models import Face, Project, Style
@@ -128,6 +129,12 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
         "gallery_orders": GALLERY_ORDERS,
         "jobs": data.jobs,
         "idempotency_key": uuid.uuid4().hex,
+        # A cooldown still running from a generate before this page loaded (plans with one).
+        "cooldown_left": (
+            ratelimits.cooldown_left(request, GenerateThumbnails.rate_limit_route)
+            if data.plan.generate_cooldown_seconds
+            else 0
+        ),
         **out_of_credits(request.user, data.credits),
     }
     context["pickers_html"] = form_cache.pickers_html(context)

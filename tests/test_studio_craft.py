@@ -3,6 +3,7 @@ share pages, download names, projects created without a reload, style previews, 
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -50,6 +51,15 @@ def test_a_plan_refusal_starts_no_cooldown_but_counts(limits_on: Any, owner_clie
     free = int((budget.get("free") or budget["*"]).split("/")[0])
     assert remaining(accepted) == free - 4 - 1
     assert generate(owner_client).status_code == 429  # the accepted one does start it
+
+
+def test_the_studio_page_says_how_long_a_running_cooldown_has_left(
+    limits_on: Any, owner_client: Any
+) -> None:
+    assert 'id="generate-form" hx-post' in owner_client.get("/studio/").content.decode()
+    assert generate(owner_client).status_code == 202  # Free: 12 s until the next one
+    page = owner_client.get("/studio/").content.decode()
+    assert re.search(r'id="generate-form" data-cooldown="1[12]" data-cooldown-every="12"', page)
 
 
 def test_an_insufficient_credits_refusal_starts_no_cooldown(

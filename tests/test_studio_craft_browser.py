@@ -20,7 +20,7 @@ from billing.models import Plan
 from generation.models import Job
 from studio.models import Project, Thumbnail
 from tests.browser import chromium
-from tests.conftest import make_user, set_plan
+from tests.conftest import JSONClient, make_user, set_plan
 from tests.factories.studio import ThumbnailFactory
 
 pytestmark = [
@@ -304,6 +304,28 @@ def test_a_cooldown_message_counts_down_and_clears_itself(live_server: Any, sett
         page.wait_for_selector("#generate-errors .error", state="detached", timeout=6000)
         assert page.locator("#generate-errors").inner_text().strip() == ""
         assert button.is_enabled() and button.inner_text().strip() == "Generate"
+
+
+def test_a_cooldown_running_when_the_page_loads_holds_generate(
+    live_server: Any, settings: Any
+) -> None:
+    """A reload right after a generate: Generate waits out the rest of the plan's cooldown
+    instead of being offered and refused with "Try again in N s"."""
+    settings.RATELIMIT_ENABLE = True
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
+    owner = make_user("reload@example.com")
+    Plan.objects.filter(slug="free").update(generate_cooldown_seconds=30)
+    api = JSONClient()
+    api.force_login(owner)
+    body = {"title": "Before the reload"}
+    assert api.post_json("/api/generate", body, HTTP_IDEMPOTENCY_KEY="r1").status_code == 202
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        button = page.locator("#generate-form button[type=submit]")
+        disabled = button.is_disabled()
+        label = button.inner_text()
+    assert disabled
+    assert re.search(r"Generate \((2\d|30) s\)", label), label
 
 
 def finished_generate_job(owner: Any, title: str, status: str, **fields: Any) -> Job:

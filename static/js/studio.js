@@ -371,11 +371,19 @@ document.addEventListener("click", (event) => {
   }
   function coolDown(xhr) {
     const match = /"generate-cooldown";r=0;t=(\d+)/.exec(xhr.getResponseHeader("RateLimit") || "");
+    if (match) holdGenerate(Number(match[1]), Number(match[1]));
+  }
+  // A cooldown already running when the page loaded (a reload right after a generate): the
+  // page says how long is left (data-cooldown), so Generate is not offered only to be refused.
+  if (form && Number(form.dataset.cooldown) > 0) {
+    holdGenerate(Number(form.dataset.cooldown), Number(form.dataset.cooldownEvery));
+  }
+  function holdGenerate(seconds, every) {
     const button = form && form.querySelector("button[type=submit]");
     const wait = button && button.querySelector("[data-wait]");
-    if (!match || !wait) return;
-    coolingUntil = Date.now() + Number(match[1]) * 1000;
-    button.title = "Your plan allows one request every " + match[1] + " s";
+    if (!wait) return;
+    coolingUntil = Date.now() + seconds * 1000;
+    button.title = "Your plan allows one request every " + every + " s";
     const tick = () => {
       const left = Math.ceil((coolingUntil - Date.now()) / 1000);
       if (left <= 0) {
