@@ -184,6 +184,16 @@ def test_the_title_palettes_share_links_and_header_show_whole(
     Project.objects.create(owner=owner, name="Series", share_mode="all")
     with signed_in(live_server, owner, viewport) as page:
         page.goto(f"{live_server.url}/studio/")
+        # On a desktop the form scrolls in its own column: "More settings below" says that
+        # Faces, Output and Project are out of sight, and scrolls to them. A phone's page
+        # scrolls as a whole: no such line.
+        more = page.locator("#more-settings")
+        more_shown = more.is_visible()
+        if more_shown:
+            more.click()
+            page.wait_for_function(
+                "() => document.querySelector('.generate').scrollTop > 100", polling=100
+            )
         sizes = page.evaluate(
             """() => ({
               title: document.getElementById('title').getBoundingClientRect().width,
@@ -207,6 +217,7 @@ def test_the_title_palettes_share_links_and_header_show_whole(
     (brand_top, brand_bottom), *account = sizes["header"]
     assert all(brand_top <= (top + bottom) / 2 <= brand_bottom for top, bottom in account), sizes
     assert links and all(url >= row - 1 for url, row in links), links
+    assert more_shown == (viewport == DESKTOP)
 
 
 def test_a_double_clicks_second_click_is_not_a_second_job(live_server: Any) -> None:

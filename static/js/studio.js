@@ -419,6 +419,26 @@ document.addEventListener("click", (event) => {
     });
   }
 
+  // On a desktop the form scrolls in its own column with Generate pinned at the bottom, so
+  // Faces, Output and Project can sit out of sight below the palettes: while more of the form
+  // is below, "More settings below" says so and scrolls to it.
+  const panel = document.querySelector(".generate");
+  const more = document.getElementById("more-settings");
+  function syncMore() {
+    if (!panel || !more) return;
+    more.hidden = panel.scrollHeight - panel.clientHeight - panel.scrollTop < 40;
+  }
+  if (panel && more) {
+    panel.addEventListener("scroll", syncMore, { passive: true });
+    window.addEventListener("resize", syncMore);
+    if (window.ResizeObserver) new ResizeObserver(syncMore).observe(panel.querySelector("form") || panel);
+    more.addEventListener("click", () => {
+      const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+      panel.scrollBy({ top: panel.clientHeight * 0.7, behavior: smooth ? "smooth" : "auto" });
+    });
+    syncMore();
+  }
+
   // A project's default settings (its menu option's data-defaults, saved with "Save these
   // settings as the project's defaults"): picking the project puts them in the form, where
   // the plan allows them. The settings the form held before are kept, and come back when the
