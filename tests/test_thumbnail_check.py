@@ -464,3 +464,34 @@ def test_result_card_shows_the_heatmap_over_the_thumbnail(owner, owner_client, c
     data = check(owner_client, thumbnail)
     html = owner_client.get(f"/studio/jobs/{data['id']}", HTTP_HX_REQUEST="true").content.decode()
     assert f'class="check-overlay" src="{escape(data["result"]["heatmap_url"])}"' in html
+
+
+def test_the_card_gives_the_face_as_a_share_of_the_pictures_height() -> None:
+    """A creator reads "% of the frame" as the face's height against the picture's (the 30-45%
+    YouTube norm); the area share (8% for a face filling 40% of the height) read as too small."""
+    from django.template.loader import render_to_string
+
+    size = {
+        "name": "home",
+        "label": "Home page",
+        "width": 360,
+        "height": 202,
+        "image_width": 360,
+        "image_height": 202,
+        "face_px": 80.8,
+        "face_fraction": 0.08,
+        "checks": {"face": {"verdict": "good"}},
+    }
+    html = render_to_string(
+        "studio/jobs/thumbnail_check.html",
+        {
+            "payload": {
+                "result": {
+                    "sizes": [size],
+                    "badge": {"width": 44, "height": 20, "inset": 4},
+                    "thresholds": {"headline_good_px": 12},
+                }
+            }
+        },
+    )
+    assert "80.8 px tall, 40% of the picture's height · good" in html
