@@ -122,6 +122,21 @@ def test_japanese_lines_follow_kinsoku() -> None:
             assert line[-1] not in fonts.KINSOKU_NO_END, (width, lines)
 
 
+def test_a_bracketed_aside_stays_on_one_line() -> None:
+    """ "My Cat Learned to Cook?! (Not Clickbait)" broke as "... (NOT / CLICKBAIT)"."""
+    look = fonts.TextLook(fill=(255, 255, 255), stroke=(0, 0, 0), max_lines=4, uppercase=True)
+    title = "My Cat Learned To Cook?! (Not Clickbait)"
+    checked = 0
+    for width, height in ((560, 540), (640, 600), (720, 640), (900, 520)):
+        plan = fonts._plan(title, look, (width, height), 10, 200)
+        assert plan is not None
+        lines = ["".join(run.text for run in line).strip() for line in plan[1]]
+        aside = [line for line in lines if "(" in line or ")" in line]
+        assert len(aside) == 1 and "(NOT CLICKBAIT)" in aside[0], (width, lines)
+        checked += len(lines) > 1
+    assert checked  # the title did break into lines somewhere
+
+
 def test_only_colon_space_splits_the_title() -> None:
     whole = split_title("My 5:00 AM Routine")
     assert (whole.main, whole.sub) == ("My 5:00 AM Routine", "")
