@@ -159,6 +159,25 @@ def get_balance(user: User) -> int:
     return account_summary(user).balance
 
 
+LEDGER_PAGE_SIZE = 50
+
+
+def ledger_page(
+    user: User, *, before: int | None = None, limit: int = LEDGER_PAGE_SIZE
+) -> tuple[list[CreditLedgerEntry], int | None]:
+    """The user's credit movements, newest first, `limit` at a time (keyset paging on the
+    entry id, which grows with `created_at`): those with an id below `before`, the last id of
+    the page before. Returns the entries and the `before` of the next page (None at the end).
+    One query."""
+    rows = CreditLedgerEntry.objects.filter(user_id=user.pk)
+    if before is not None:
+        rows = rows.filter(pk__lt=before)
+    entries = list(rows.order_by("-id")[: limit + 1])
+    more = len(entries) > limit
+    entries = entries[:limit]
+    return entries, (entries[-1].pk if more and entries else None)
+
+
 def credits_renew_at(user: User) -> dt.datetime | None:
     """When the user's plan credits are next granted: the subscription's current period end
     (one query), or None before the account is opened. Stripe-billed plans renew at Stripe's

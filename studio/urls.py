@@ -65,6 +65,7 @@ urlpatterns = [
         name="analysed-palette-save",
     ),
     path("studio/tools/<str:type_name>", views.run_tool, name="run-tool"),
+    path("studio/credits/", views.credit_history, name="credit-history"),
     path("studio/library/", views.library, name="library"),
     path("studio/library/faces", views.create_face, name="face-create"),
     path("studio/library/faces/<id:face_id>/delete", views.delete_face, name="face-delete"),

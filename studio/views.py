@@ -24,7 +24,13 @@ from django.views.decorators.vary import vary_on_headers
 
 from billing import payments
 from billing.models import ALL_ASPECT_RATIOS, ALL_RESOLUTIONS, Plan
-from billing.services import credits_renew_at, effective_plan, get_balance, plan_table
+from billing.services import (
+    credits_renew_at,
+    effective_plan,
+    get_balance,
+    ledger_page,
+    plan_table,
+)
 from core import ratelimits
 from core.auth import prefetch_with_user
 from core.types import AuthenticatedHttpRequest
@@ -35,6 +41,7 @@ from generation.progress import job_payload
 from generation.services import cancel_job as do_cancel_job
 from studio import form_cache, services
 from studio.cards import prepare_cards
+from studio.credit_history import history_rows
 from studio.forms import FaceForm, PaletteForm, StyleForm, form_fields
 from studio.gallery import GalleryFilter, parse_filters
 from studio.gallery_cache import first_page_html
@@ -355,6 +362,30 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
             "projects": list(Project.objects.for_owner(request.user)) if thumbnails else [],
             **out_of_credits(request.user, get_balance(request.user)),
             "oob": True,
+        },
+    )
+
+
+@login_required
+@require_GET
+def credit_history(request: AuthenticatedHttpRequest) -> TemplateResponse:
+    """The creator's credit movements, newest first, 50 a page (`?before=<entry id>` for
+    older ones; an unreadable value shows the first page), with the balance, plan and when
+    its credits renew."""
+    user = request.user
+    before = request.GET.get("before", "")
+    before_id = int(before) if before.isascii() and before.isdigit() and len(before) < 19 else None
+    entries, next_before = ledger_page(user, before=before_id)
+    return TemplateResponse(
+        request,
+        "studio/credits.html",
+        {
+            "plan": effective_plan(user),
+            "credits": get_balance(user),
+            "renews_at": credits_renew_at(user),
+            "rows": history_rows(entries),
+            "next_before": next_before,
+            "paged": before_id is not None,
         },
     )
 

@@ -124,7 +124,9 @@ def test_without_keys_the_plans_page_shows_plans_and_says_payments_are_off(
     assert 'href="mailto:help@studio.example?subject=Change%20my%20ViewBait%20plan"' in html
     assert 'id="current-plan">Free<' in html
     balance = get_balance(owner)  # the header's credits badge, as on every page
-    assert f'<span id="credits" class="credits" data-credits="{balance}"' in html
+    assert (
+        f'<a id="credits" class="credits" href="/studio/credits/" data-credits="{balance}"' in html
+    )
     # The Pro plan's YouTube tools are not built: the page does not sell them as if they were.
     assert "YouTube channel tools (coming soon)" in html and "YouTube tools" not in html
     assert "Upgrade to" not in html and "Buy " not in html

@@ -57,8 +57,11 @@ def test_generate_answers_card_with_oob_credits_fresh_key_and_cleared_errors(
     assert f'id="job-{job.id}"' in html
     assert 'data-status="queued"' in html
     assert 'role="progressbar"' in html
-    assert '<span id="credits" class="credits" data-credits="9" hx-swap-oob="true"' in html
-    assert ">9 credits</span>" in html
+    assert (
+        '<a id="credits" class="credits" href="/studio/credits/" data-credits="9" hx-swap-oob="true"'
+        in html
+    )
+    assert ">9 credits</a>" in html
     assert oob_key(html) != "k1" * 16
     assert '<div id="generate-errors" hx-swap-oob="innerHTML"></div>' in html
     assert "HX-Reswap" not in response.headers  # the form's hx-swap prepends the card to #jobs
@@ -72,7 +75,7 @@ def test_double_submit_resends_the_key_and_is_charged_once(owner_client, owner) 
     assert get_balance(owner) == 9
     # The replay adds no second card but still hands out a fresh key and the balance.
     assert again.headers["HX-Reswap"] == "none"
-    assert ">9 credits</span>" in again.content.decode()
+    assert ">9 credits</a>" in again.content.decode()
 
     fresh = oob_key(again.content.decode())
     assert fresh != "d" * 32
@@ -232,7 +235,7 @@ def test_library_shows_credits_and_palette_errors_keep_the_input(owner_client) -
     assert "The palette was not saved." in html
     assert 'value="#12345, red"' in html
     assert 'aria-invalid="true"' in html
-    assert '<span id="credits" class="credits"' in html
+    assert '<a id="credits" class="credits"' in html
     assert "10 credits" in html
     assert 'type="color"' in html
 

@@ -9,7 +9,7 @@ from django import template
 from django.utils.html import json_script
 
 from billing.models import RESOLUTION_COST
-from billing.services import effective_plan
+from billing.services import effective_plan, get_balance
 from generation.registry import get_job_type
 from studio.media import media_url as _media_url
 
@@ -118,3 +118,10 @@ def has_feature(user: Any, feature: str) -> bool:
     if plan is None:
         plan = user._effective_plan = effective_plan(user)
     return bool(plan.has_feature(feature))
+
+
+@register.simple_tag
+def credit_balance(user: Any) -> int:
+    """The signed-in user's credit balance (billing's cached account summary), for pages whose
+    view does not pass `credits` (allauth's account pages)."""
+    return get_balance(user)

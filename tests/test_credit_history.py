@@ -1,0 +1,89 @@
+"""The creator's credit history (/studio/credits/): every ledger movement, newest first, in the
+studio's words, 50 a page; the header's credits badge links to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from billing.services import adjust_credits, get_balance
+from generation.models import Job
+from generation.services import cancel_job
+from studio.credit_history import describe
+from tests.conftest import set_plan
+
+pytestmark = pytest.mark.django_db
+
+URL = "/studio/credits/"
+
+
+def test_each_movement_is_told_in_the_studios_words(
+    owner: Any, owner_client: Any, other_client: Any, submit: Any
+) -> None:
+    set_plan(owner, "starter")
+    start = get_balance(owner)
+    assert submit(owner_client, {"title": "Ledger", "variations": 2}).status_code == 202
+    cancel_job(Job.objects.get(user=owner))  # nothing delivered: both images refunded
+    adjust_credits(user=owner, amount=3, idempotency_key="goodwill", reason="Sorry for the wait")
+    page = owner_client.get(URL).content.decode()
+    rows = page[page.index("<tbody>") : page.index("</tbody>")]
+    # Newest first: the adjustment, the two refunds, the charge, the plan's grants.
+    order = [
+        rows.index("Adjustment by the studio: Sorry for the wait"),
+        rows.index("Refund: Generate thumbnails, cancelled"),
+        rows.index("Generate thumbnails \u00d72"),
+    ]
+    assert order == sorted(order)
+    assert rows.count("Refund: Generate thumbnails, cancelled") == 2
+    assert '<td class="num amount">-2</td>' in rows and '<td class="num amount">+3</td>' in rows
+    assert f"<strong>{start + 3} credits</strong> on the Starter plan" in page
+    assert 'href="/studio/credits/"' in page  # the header's badge
+    assert "generate_thumbnails" not in page  # no ops wording
+    # Another creator sees only their own movements.
+    assert "Sorry for the wait" not in other_client.get(URL).content.decode()
+
+
+def test_older_movements_are_paged_50_at_a_time(owner: Any, owner_client: Any) -> None:
+    for n in range(55):
+        adjust_credits(user=owner, amount=1, idempotency_key=f"bulk-{n}", reason=f"Bulk {n}")
+    first = owner_client.get(URL).content.decode()
+    assert "Bulk 54<" in first and "Bulk 5<" in first and "Bulk 4<" not in first
+    assert first.count("<tr class=") == 50
+    older = first.split('href="/studio/credits/?before=')[1].split('"')[0]
+    second = owner_client.get(f"{URL}?before={older}").content.decode()
+    assert "Bulk 4<" in second and "Bulk 0<" in second and "Bulk 5<" not in second
+    assert 'href="/studio/credits/">Newest</a>' in second
+    assert second.count("<tr class=") == 55 + 1 - 50  # the rest, and the account's first grant
+    # An unreadable page marker shows the first page, never a 500.
+    for bad in ("x", "-1", "99999999999999999999", "\u00b2"):
+        response = owner_client.get(URL, {"before": bad})
+        assert response.status_code == 200 and "Bulk 54" in response.content.decode()
+
+
+def test_signed_out_visitors_are_sent_to_log_in(anon_client: Any) -> None:
+    response = anon_client.get(URL)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_the_account_pages_show_the_badge_and_link_the_history(owner: Any, owner_client: Any):
+    page = owner_client.get("/accounts/email/").content.decode()
+    assert f'data-credits="{get_balance(owner)}"' in page
+    assert 'href="/studio/credits/">Credit history</a>' in page
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason", "told"),
+    [
+        ("debit", "enhance_title x1", "Better titles"),
+        ("refund", "edit_thumbnail unit 0 failed: provider_timeout", "Refund: Edit thumbnail, "),
+        ("refund", "thumbnail_check: answered from the result cache", "answered from the cache"),
+        ("debit", "retired_tool x3", "Retired tool \u00d73"),
+        ("grant", "Monthly credits, Free plan", "Monthly credits, Free plan"),
+        ("expiry", "", "Expiry"),
+    ],
+)
+def test_describe(kind: str, reason: str, told: str) -> None:
+    from billing.models import CreditLedgerEntry
+
+    assert told in describe(CreditLedgerEntry(kind=kind, amount=1, reason=reason))
