@@ -45,6 +45,7 @@ def creator_pages(page: Page, base: str) -> list[tuple[str, str]]:
     pages += [
         ("library", f"{base}/studio/library/"),
         ("plans", f"{base}/plans/"),
+        ("credits", f"{base}/studio/credits/"),
     ]
     page.goto(f"{base}/studio/library/")
     share = page.locator("a[href*='/share/']").first
