@@ -31,7 +31,7 @@ from billing.services import (
     grant_due_monthly_credits,
 )
 from generation.models import Job
-from tests.conftest import JSONClient
+from tests.conftest import JSONClient, make_user
 from tests.fake_stripe import FakeStripe, StripeError
 
 pytestmark = pytest.mark.django_db
@@ -117,6 +117,11 @@ def test_without_keys_the_plans_page_shows_plans_and_says_payments_are_off(
     assert page.status_code == 200
     assert "doesn't take payments online yet" in html
     assert "Ask the studio's team: they can change your plan." in html
+    assert "payments-off-staff" not in html  # the how-to is for the studio's team only
+    staff_client = JSONClient()
+    staff_client.force_login(make_user("team@example.com", is_staff=True, is_superuser=True))
+    staff_page = staff_client.get("/plans/").content.decode()
+    assert 'href="/admin/billing/subscription/">Subscriptions</a>' in staff_page
     for name in ("Free", "Starter", "Advanced", "Pro"):
         assert name in html
     settings.SUPPORT_EMAIL = "help@studio.example"
