@@ -26,6 +26,19 @@ if TYPE_CHECKING:
     from generation.services import JobContext
 
 
+class PaidPartFailed(Exception):
+    """Raised by a one-unit JSON job's `compute` (`JobContext.run_json`) when the free part of
+    its answer is ready but the part the credits paid for failed after its retries (a thumbnail
+    check's measurements, and Gemini's critique of them): the run delivers `result` (never
+    cached, so the next request tries the paid part again) and refunds the unit's credits at
+    once, `code` naming the failure in the ledger."""
+
+    def __init__(self, result: dict[str, Any], code: str) -> None:
+        super().__init__(code)
+        self.result = result
+        self.code = code
+
+
 @dataclass(frozen=True)
 class UnitFailure:
     """One failed billable unit (a variation). `message` is shown to the creator as is."""

@@ -45,7 +45,7 @@ from generation.models import Job, JobEvent, JobUnit
 from generation.progress import publish_job
 from generation.providers import get_provider
 from generation.providers.base import Provider, ProviderError
-from generation.registry import JobOutcome, JobType, UnitFailure, get_job_type
+from generation.registry import JobOutcome, JobType, PaidPartFailed, UnitFailure, get_job_type
 from generation.resilience import RequeueUnit, Stopped, call_with_retries
 
 logger = logging.getLogger(__name__)
@@ -570,27 +570,39 @@ class JobContext:
     def run_json(self, compute: Callable[[], dict[str, Any]]) -> JobOutcome:
         """The one-unit JSON job: `compute()` through the result cache's single flight (when
         the job type has a CachePolicy), stored in `Job.result`. A result another job computed
-        (or the cache held) is delivered and its credits refunded: `cached: true`."""
+        (or the cache held) is delivered and its credits refunded: `cached: true`. A `compute`
+        that raises PaidPartFailed has its free part delivered (not cached) and its credits
+        refunded too."""
         policy = self.job_type.cache
         key = self.job.params.get("cache_key")
 
-        def produce(_index: int) -> tuple[dict[str, Any], bool]:
-            if policy is None or not key:
-                return compute(), False
-            return result_cache.single_flight(
-                key, compute, ttl_seconds=policy.ttl_seconds, stop=self.stop
-            )
+        def produce(_index: int) -> tuple[dict[str, Any], bool, str]:
+            try:
+                if policy is None or not key:
+                    return compute(), False, ""
+                result, from_cache = result_cache.single_flight(
+                    key, compute, ttl_seconds=policy.ttl_seconds, stop=self.stop
+                )
+                return result, from_cache, ""
+            except PaidPartFailed as partial:
+                logger.warning("job %s: paid part failed (%s)", self.job.pk, partial.code)
+                return partial.result, False, partial.code
 
-        def deliver(index: int, value: tuple[dict[str, Any], bool]) -> None:
-            result, from_cache = value
+        def deliver(index: int, value: tuple[dict[str, Any], bool, str]) -> None:
+            result, from_cache, failed = value
             with self.delivering(index):
                 Job.objects.filter(pk=self.job.pk).update(result=result, cached=from_cache)
-                if from_cache and self.job.unit_cost:
+                if (from_cache or failed) and self.job.unit_cost:
+                    why = (
+                        f"{failed}, the rest delivered"
+                        if failed
+                        else "answered from the result cache"
+                    )
                     refund_credits(
                         user=self.job.user,
                         amount=self.job.unit_cost,
                         idempotency_key=f"job:{self.job.id}:refund:{index}",
-                        reason=f"{self.job.type}: answered from the result cache",
+                        reason=f"{self.job.type}: {why}",
                         reference=f"job:{self.job.id}",
                     )
             self.job.result, self.job.cached = result, from_cache

@@ -19,6 +19,7 @@ TIMES = "\u00d7"  # the multiplication sign: "Generate thumbnails \u00d74"
 _DEBIT = re.compile(r"^(?P<type>[a-z_]+) x(?P<units>\d+)$")
 _FAILED = re.compile(r"^(?P<type>[a-z_]+) unit \d+ failed: (?P<code>[a-z_]+)$")
 _CACHED = re.compile(r"^(?P<type>[a-z_]+): answered from the result cache$")
+_PARTIAL = re.compile(r"^(?P<type>[a-z_]+): [a-z_]+, the rest delivered$")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ def describe(entry: CreditLedgerEntry) -> str:
         return f"Refund: {_label(match['type'])}, {why}"
     if match := _CACHED.match(reason):
         return f"Refund: {_label(match['type'])}, answered from the cache"
+    if match := _PARTIAL.match(reason):
+        return f"Refund: {_label(match['type'])}, its AI part failed"
     if entry.kind == CreditLedgerEntry.Kind.ADJUSTMENT:
         return f"Adjustment by the studio: {reason}" if reason else "Adjustment by the studio"
     return reason or entry.get_kind_display()

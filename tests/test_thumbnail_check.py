@@ -393,9 +393,28 @@ def test_a_failed_critique_is_refunded(
     assert get_balance(owner) == 9
     with django_capture_on_commit_callbacks(execute=True):
         run_jobs()
+    # The measurements are delivered; only the critique failed, and its credit came back.
     job = Job.objects.get(pk=response.json()["id"])
-    assert job.status == "failed" and job.result is None
+    assert job.status == "succeeded", job.error
+    assert job.result["sizes"] and job.result["notes"] is None
+    assert "Gemini's written critique failed" in job.result["critique_error"]
     assert get_balance(owner) == 10
+    card = owner_client.get(f"/studio/jobs/{job.pk}", HTTP_HX_REQUEST="true").content.decode()
+    assert "the credit was refunded" in card and "Suggested videos" in card
+    history = owner_client.get("/studio/credits/").content.decode()
+    assert "Refund: Thumbnail check, its AI part failed" in history
+    # Not cached: the next check asks Gemini again (and gets its notes).
+    gemini_settings.json_answer = {"notes": ["Make the headline bigger."]}
+    with django_capture_on_commit_callbacks(execute=True):
+        again = owner_client.post_json(
+            "/api/jobs", {"type": "thumbnail_check", "input": {"thumbnail_id": thumbnail.pk}}
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        run_jobs()
+    second = Job.objects.get(pk=again.json()["id"])
+    assert (second.status, second.cached) == ("succeeded", False)
+    assert second.result["notes"] == ["Make the headline bigger."]
+    assert "critique_error" not in second.result
 
 
 def test_a_strangers_thumbnail_is_404(owner_client, other) -> None:

@@ -40,10 +40,11 @@ from rest_framework import serializers
 
 from billing.services import effective_plan
 from generation import catalog
+from generation.errors import ProviderCircuitOpen
 from generation.models import Job
-from generation.providers.base import InputImage, JSONRequest
-from generation.registry import CachePolicy, JobOutcome, JobType
-from generation.services import JobContext
+from generation.providers.base import InputImage, JSONRequest, ProviderError
+from generation.registry import CachePolicy, JobOutcome, JobType, PaidPartFailed
+from generation.services import CIRCUIT_OPEN_MESSAGE, JobContext
 from studio import services
 from studio.media import MediaSigner, media_url
 from studio.serializers import MAX_ID, InputSerializer
@@ -198,8 +199,9 @@ def check_image(
     data: bytes, *, heatmap: bool, watermarked: bool, ctx: JobContext | None = None
 ) -> dict[str, Any]:
     """The check's result for encoded image bytes (module docstring). With `ctx` on a Gemini
-    model, adds the critique through `ctx.call` (ProviderError propagates). Raises
-    saliency.UnreadableImage."""
+    model, adds the critique through `ctx.call`; when the critique fails after its retries,
+    raises PaidPartFailed carrying the measured result with a `critique_error` line (the engine
+    delivers it and refunds the critique's credit). Raises saliency.UnreadableImage."""
     # Imported here: OpenCV and numpy (about 35 MB and 0.2 s per process) are only needed
     # where a check runs, not in every web process and management command.
     from studio import saliency
@@ -217,22 +219,27 @@ def check_image(
         hottest = saliency.hottest_region(analysis).as_list()
     model = ctx.model.id if ctx is not None else catalog.LOCAL
     notes = None
+    critique_failed: ProviderError | ProviderCircuitOpen | None = None
     if ctx is not None and model != catalog.LOCAL:
         ctx.progress("analysing", 60)
         image = saliency.jpeg(analysis, CRITIQUE_LONG_SIDE)
-        answer = ctx.call(
-            lambda provider: provider.generate_json(
-                JSONRequest(
-                    prompt=critique_prompt(sizes),
-                    schema=SCHEMA,
-                    model=model,
-                    images=[InputImage(image, "image/jpeg", "analysis")],
+        try:
+            answer = ctx.call(
+                lambda provider: provider.generate_json(
+                    JSONRequest(
+                        prompt=critique_prompt(sizes),
+                        schema=SCHEMA,
+                        model=model,
+                        images=[InputImage(image, "image/jpeg", "analysis")],
+                    )
                 )
-            )
-        ).data
-        notes = clean_notes(answer)
+            ).data
+            notes = clean_notes(answer)
+        except (ProviderError, ProviderCircuitOpen) as exc:
+            # The measurements stand on their own: deliver them, refund the critique's credit.
+            critique_failed = exc
     headline = analysis.lines[0] if analysis.lines else None
-    return {
+    result = {
         "width": analysis.width,
         "height": analysis.height,
         "heatmap_name": heatmap_name,
@@ -250,3 +257,16 @@ def check_image(
         "notes": notes,
         "measured_by": model,
     }
+    if critique_failed is not None:
+        message = (
+            critique_failed.message
+            if isinstance(critique_failed, ProviderError)
+            else CIRCUIT_OPEN_MESSAGE
+        )
+        code = getattr(critique_failed, "code", "provider_unavailable")
+        result["critique_error"] = (
+            f"Gemini's written critique failed ({message.rstrip('.')}); the measurements above "
+            "are complete and the credit was refunded. Check again for the critique."
+        )
+        raise PaidPartFailed(result, code)
+    return result
