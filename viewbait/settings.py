@@ -749,5 +749,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # "N of M channels over capacity in group jobs.user.X" at INFO on every job event while
+        # a dead tab's channel (a killed web process) waits out its group expiry: noise.
+        "channels_redis": {"level": "WARNING"},
+    },
 }
