@@ -43,7 +43,7 @@ from generation import catalog, result_cache
 from generation.errors import IdempotencyKeyReused, JobRefused, ProviderCircuitOpen
 from generation.models import Job, JobEvent, JobUnit
 from generation.progress import publish_job
-from generation.providers import get_provider
+from generation.providers import provider_for
 from generation.providers.base import Provider, ProviderError
 from generation.registry import JobOutcome, JobType, PaidPartFailed, UnitFailure, get_job_type
 from generation.resilience import RequeueUnit, Stopped, call_with_retries
@@ -444,8 +444,10 @@ class JobContext:
     # providers ---------------------------------------------------------------------------
     @property
     def provider(self) -> Provider:
+        """The provider of the job's model: the offline renderer for "local" jobs even where a
+        Gemini key is set (`providers.provider_for`)."""
         if self._provider is None:
-            self._provider = get_provider()
+            self._provider = provider_for(self.job.model or catalog.LOCAL)
         return self._provider
 
     @property

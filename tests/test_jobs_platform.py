@@ -600,3 +600,19 @@ def test_a_cancelled_card_reads_as_a_note_not_a_failure(owner, owner_client, sub
     assert card.status_code == 200 and "status-cancelled" in html
     assert '<p class="job-note">Cancelled.' in html
     assert 'class="error"' not in html and "data-percent" not in html
+
+
+def test_a_local_job_is_drawn_offline_even_with_a_gemini_key(owner, gemini_settings) -> None:
+    """A job made for the offline renderer (the demo seed, or one queued before a key was set)
+    went to Gemini as model "local": a 404, the breaker opened, and `make run` with a key seeded
+    an empty demo library with a charge and a refund per picture."""
+    from generation.providers.gemini import GeminiProvider
+    from generation.services import JobContext
+
+    assert not catalog.is_offline()
+    spec = {"user": owner, "type": "generate_thumbnails", "params": {}, "units": 1}
+    local = JobContext(Job.objects.create(model=catalog.LOCAL, **spec), "test", None)  # type: ignore[arg-type]
+    model = catalog.default_image_model("pro").id
+    remote = JobContext(Job.objects.create(model=model, **spec), "test", None)  # type: ignore[arg-type]
+    assert isinstance(local.provider, LocalRenderer)
+    assert isinstance(remote.provider, GeminiProvider)

@@ -32,6 +32,22 @@ def get_provider() -> Provider:
         return provider
 
 
+def provider_for(model_id: str) -> Provider:
+    """The provider that serves `model_id`: the offline renderer for "local" (catalog.LOCAL)
+    whatever IMAGE_PROVIDER says (a demo seeded offline, or a job queued before a key was set,
+    would otherwise go to Gemini as model "local": a 404 that opens the breaker), else
+    `get_provider()`."""
+    if model_id != "local":
+        return get_provider()
+    with _lock:
+        provider = _cache.get(("local",))
+        if provider is None:
+            from generation.providers.local import LocalRenderer
+
+            provider = _cache[("local",)] = LocalRenderer()
+        return provider
+
+
 # Old name, still imported by studio.jobs; remove once every caller uses get_provider.
 get_image_provider = get_provider
 
