@@ -588,7 +588,8 @@ class JobContext:
                 return result, from_cache, ""
             except PaidPartFailed as partial:
                 logger.warning("job %s: paid part failed (%s)", self.job.pk, partial.code)
-                return partial.result, False, partial.code
+                # `refunded`, so a card or client reading the result knows the charge came back.
+                return {**partial.result, "refunded": True}, False, partial.code
 
         def deliver(index: int, value: tuple[dict[str, Any], bool, str]) -> None:
             result, from_cache, failed = value

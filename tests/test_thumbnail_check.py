@@ -401,6 +401,7 @@ def test_a_failed_critique_is_refunded(
     assert get_balance(owner) == 10
     card = owner_client.get(f"/studio/jobs/{job.pk}", HTTP_HX_REQUEST="true").content.decode()
     assert "the credit was refunded" in card and "Suggested videos" in card
+    assert '<p class="job-meta">1 credit, refunded · ' in card  # not "1 credit" as if kept
     history = owner_client.get("/studio/credits/").content.decode()
     assert "Refund: Thumbnail check, its AI part failed" in history
     # Not cached: the next check asks Gemini again (and gets its notes).
