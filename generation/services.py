@@ -43,7 +43,7 @@ from generation import catalog, result_cache
 from generation.errors import IdempotencyKeyReused, JobRefused, ProviderCircuitOpen
 from generation.models import Job, JobEvent, JobUnit
 from generation.progress import publish_job
-from generation.providers import provider_for
+from generation.providers import get_provider, local_renderer
 from generation.providers.base import Provider, ProviderError
 from generation.registry import JobOutcome, JobType, PaidPartFailed, UnitFailure, get_job_type
 from generation.resilience import RequeueUnit, Stopped, call_with_retries
@@ -444,10 +444,14 @@ class JobContext:
     # providers ---------------------------------------------------------------------------
     @property
     def provider(self) -> Provider:
-        """The provider of the job's model: the offline renderer for "local" jobs even where a
-        Gemini key is set (`providers.provider_for`)."""
+        """The configured provider (`get_provider`); for a job made for the offline renderer
+        (model "local": the demo seed, or a job queued before a key was set) the offline
+        renderer even where a Gemini key is set, which it would reach as model "local": a 404
+        that opens the breaker."""
         if self._provider is None:
-            self._provider = provider_for(self.job.model or catalog.LOCAL)
+            offline_job = (self.job.model or catalog.LOCAL) == catalog.LOCAL
+            use_local = offline_job and not catalog.is_offline()
+            self._provider = local_renderer() if use_local else get_provider()
         return self._provider
 
     @property
@@ -524,9 +528,10 @@ class JobContext:
                     failure, delay = self._deliver_one(future, index, deliver, cost)
                     if failure is not None:
                         failures.append(failure)
-                    if delay is not None:
+                    if delay is not None:  # runs again later: not done, for the progress bar
                         requeue = max(requeue or 0.0, delay)
-                    done += 1
+                    else:
+                        done += 1
                     self._partial.pop(index, None)
                 # Units still being made count with the share their producers reported.
                 made = done + sum(self._partial.get(futures[f], 0.0) for f in waiting)

@@ -10,9 +10,10 @@ adjustments) are already written for the creator and are shown as they are.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from billing.models import CreditLedgerEntry
+from generation.models import Job
 from generation.registry import get_job_type
 
 TIMES = "\u00d7"  # the multiplication sign: "Generate thumbnails \u00d74"
@@ -24,8 +25,15 @@ _PARTIAL = re.compile(r"^(?P<type>[a-z_]+): [a-z_]+, the rest delivered$")
 
 @dataclass(frozen=True)
 class HistoryRow:
+    """One line of the page: `entry` is the newest movement it stands for, `amount` the sum of
+    its movements (a cancelled 4-image job's four refunds are one line), `title` the thumbnail
+    text of the job it belongs to ("" when none)."""
+
     entry: CreditLedgerEntry
     description: str
+    amount: int
+    count: int = 1
+    title: str = ""
 
 
 def _label(type_name: str) -> str:
@@ -54,5 +62,33 @@ def describe(entry: CreditLedgerEntry) -> str:
     return reason or entry.get_kind_display()
 
 
+def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, str]:
+    """The thumbnail text of each job the entries name (`reference` "job:<id>"), one query."""
+    ids = {e.reference[4:] for e in entries if e.reference.startswith("job:")}
+    if not ids:
+        return {}
+    rows = Job.objects.filter(pk__in=ids).values_list("pk", "params")
+    return {
+        str(pk): str(params.get("title") or "") for pk, params in rows if isinstance(params, dict)
+    }
+
+
 def history_rows(entries: list[CreditLedgerEntry]) -> list[HistoryRow]:
-    return [HistoryRow(entry, describe(entry)) for entry in entries]
+    """The page's lines, newest first: movements next to each other with the same job, kind
+    and description become one line (their amounts summed, the newest's balance)."""
+    titles = _job_titles(entries)
+    rows: list[HistoryRow] = []
+    for entry in entries:
+        description = describe(entry)
+        last = rows[-1] if rows else None
+        if (
+            last is not None
+            and entry.reference.startswith("job:")
+            and (last.entry.reference, last.entry.kind, last.description)
+            == (entry.reference, entry.kind, description)
+        ):
+            rows[-1] = replace(last, amount=last.amount + entry.amount, count=last.count + 1)
+            continue
+        title = titles.get(entry.reference[4:], "") if entry.reference.startswith("job:") else ""
+        rows.append(HistoryRow(entry, description, entry.amount, title=title))
+    return rows

@@ -32,13 +32,9 @@ def get_provider() -> Provider:
         return provider
 
 
-def provider_for(model_id: str) -> Provider:
-    """The provider that serves `model_id`: the offline renderer for "local" (catalog.LOCAL)
-    whatever IMAGE_PROVIDER says (a demo seeded offline, or a job queued before a key was set,
-    would otherwise go to Gemini as model "local": a 404 that opens the breaker), else
-    `get_provider()`."""
-    if model_id != "local":
-        return get_provider()
+def local_renderer() -> Provider:
+    """The offline renderer, one instance per process, whatever IMAGE_PROVIDER says: for jobs
+    made for it (model "local") where a Gemini key is set."""
     with _lock:
         provider = _cache.get(("local",))
         if provider is None:
