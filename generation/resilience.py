@@ -210,8 +210,10 @@ def call_with_retries(
     model: str,
     hold_seconds: float,
     stop: threading.Event,
+    on_retry: Callable[[], None] | None = None,
 ) -> T:
-    """`call()` with the breaker, the per-model slot and retries of transient faults.
+    """`call()` with the breaker, the per-model slot and retries of transient faults;
+    `on_retry()` runs before each wait for a retry (a job's card then says it is retrying).
 
     Raises the last ProviderError (not retryable, or attempts spent), ProviderCircuitOpen,
     RequeueUnit (the next delay is longer than PROVIDER_INLINE_RETRY_MAX_SECONDS, so the worker
@@ -235,6 +237,8 @@ def call_with_retries(
             if attempt == attempts:
                 raise
             logger.info("retrying %s in %.1f s after %s", model, delay, exc.code)
+            if on_retry is not None:
+                on_retry()
             if stop.wait(delay):
                 raise Stopped from exc
             continue

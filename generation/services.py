@@ -462,13 +462,24 @@ class JobContext:
         """`fn(provider)` with retries, the model's breaker and concurrency slot. Raises
         ProviderError, ProviderCircuitOpen, RequeueUnit or Stopped (see resilience)."""
         provider = self.provider
-        return call_with_retries(
+        resume = self._tick.stage if self._tick.stage != "retrying" else "rendering"
+        retried = threading.Event()
+
+        def on_retry() -> None:  # the card says so while the call waits to try again
+            retried.set()
+            self.progress("retrying", self._tick.progress)
+
+        value = call_with_retries(
             lambda: fn(provider),
             provider=provider.name,
             model=self.job.model or catalog.LOCAL,
             hold_seconds=self.model.timeout_for(image_size) + 30,
             stop=self.stop,
+            on_retry=on_retry,
         )
+        if retried.is_set() and self._tick.stage == "retrying":
+            self.progress(resume, self._tick.progress)
+        return value
 
     # units -------------------------------------------------------------------------------
     def pending_units(self) -> list[int]:

@@ -408,13 +408,20 @@ def test_a_429_with_retry_delay_is_requeued_with_at_least_that_delay(
 
 
 def test_transient_503s_are_retried_in_place(
-    owner, owner_client, submit, run_jobs, gemini_settings: FakeGemini
+    owner, owner_client, submit, run_jobs, gemini_settings: FakeGemini, monkeypatch
 ) -> None:
+    stages: list[str] = []
+    monkeypatch.setattr(
+        "generation.services.publish_job", lambda job, **_: stages.append(job.stage)
+    )
     gemini_settings.script("503", "503")
     job_id = submit(owner_client, body()).json()["id"]
     run_jobs()
     assert Job.objects.get(pk=job_id).status == "succeeded"
     assert len(gemini_settings.generate_requests()) == 3
+    # The card says the service is being retried while it waits, then goes on rendering.
+    retrying = stages.index("retrying")
+    assert "rendering" in stages[retrying:]
 
 
 def test_safety_refusal_is_refunded_with_a_message_that_says_so(

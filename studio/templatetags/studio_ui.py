@@ -24,6 +24,7 @@ STAGE_LABELS = {
     "storing": "Saving your thumbnails",
     "analysing": "Analysing",
     "waiting": "Waiting for the AI service",
+    "retrying": "The AI service stumbled: trying again",
     "succeeded": "Done",
     "partially_succeeded": "Partly done",
     "failed": "Failed",
