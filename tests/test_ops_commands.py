@@ -87,6 +87,8 @@ def test_seed_demo_gives_the_demo_creator_a_plan_face_projects_and_gallery(setti
     assert len({t.style_id for t in thumbnails}) == 7  # every built-in style
     assert not Style.objects.filter(owner=None, preview="").exists()  # the library's previews
     balance = get_balance(demo)
+    # The plan's 700 monthly credits, less the eight demo pictures (1 credit each).
+    assert balance == effective_plan(demo).monthly_credits - 8
     run("seed_demo", "--allow-database-url")  # idempotent: nothing more is made or charged
     assert Thumbnail.objects.filter(owner=demo).count() == 8
     assert get_balance(demo) == balance

@@ -10,7 +10,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import override_settings
 
 from billing.models import Plan
-from billing.services import change_plan, effective_plan, grant_credits, open_account
+from billing.services import (
+    change_plan,
+    effective_plan,
+    get_balance,
+    grant_credits,
+    open_account,
+)
 from generation import catalog
 from generation.services import execute_job, submit_job
 from studio.job_types.generate import GenerateThumbnails
@@ -111,12 +117,16 @@ class Command(BaseCommand):
             return
         change_plan(user=user, plan=Plan.objects.get(slug="pro"), status="active")
         plan = effective_plan(user)
-        grant_credits(
-            user=user,
-            amount=plan.monthly_credits,
-            idempotency_key=f"demo:{user.pk}:pro-grant",
-            reason="Demo account: Pro plan credits",
-        )
+        # Topped up to the plan's monthly credits (on top of the Free grant every new account
+        # gets), so the balance is the "700 monthly credits" the pages speak of.
+        top_up = plan.monthly_credits - get_balance(user)
+        if top_up > 0:
+            grant_credits(
+                user=user,
+                amount=top_up,
+                idempotency_key=f"demo:{user.pk}:pro-grant",
+                reason=f"Demo account: topped up to the {plan.name} plan's monthly credits",
+            )
         face = Face.objects.filter(owner=user).first()
         if face is None and FACE_PHOTO.exists():
             photo = SimpleUploadedFile("face.jpg", FACE_PHOTO.read_bytes(), "image/jpeg")
