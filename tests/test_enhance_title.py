@@ -268,12 +268,20 @@ def test_better_titles_control_and_fill_buttons(
     assert control, "no Better titles button next to the title field"
     assert 'hx-post="/studio/tools/enhance_title"' in control.group(0)
     assert 'hx-include="#title' in control.group(0)
-    assert 'hx-target="#jobs"' in control.group(0)
+    # Its card lands under the title field it fills (on a phone the jobs list is far below).
+    assert 'hx-target="#results-enhance_title"' in control.group(0)
+    assert (
+        page.index('id="title"')
+        < page.index('id="results-enhance_title"')
+        < page.index('id="style"')
+    )
+    assert 'id="errors-enhance_title"' in page
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(
             "/studio/tools/enhance_title",
             {"title": TITLE, "style_id": "", "expression": "shocked"},
             HTTP_HX_REQUEST="true",
+            HTTP_HX_TARGET="results-enhance_title",
         )
     assert response.status_code == 202, response.content
     job = Job.objects.get(type="enhance_title")

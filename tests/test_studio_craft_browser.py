@@ -867,3 +867,35 @@ def test_a_card_brought_into_view_gets_there_though_its_scroll_was_cut_short(
         page.evaluate(to_bottom)
         page.wait_for_timeout(1500)
         expect(page.locator(f"#job-{second.pk}")).not_to_be_in_viewport()
+
+
+def test_better_titles_answers_under_the_title_field(live_server: Any, settings: Any) -> None:
+    """Better titles' card lands under the field it fills (on a phone the jobs list is a screen
+    below), its refreshes inside the generate form take none of the form's hx- settings, and a
+    suggestion fills the field."""
+    from playwright.sync_api import expect
+
+    settings.JOBS_RUN_INLINE = True  # an in-process worker runs the job
+    owner = make_user("titles@example.com")
+    set_plan(owner, "starter")
+    with signed_in(live_server, owner, PHONE) as page:
+        errors: list[str] = []
+        page.on(  # the test server has no websockets: the studio polls instead
+            "console",
+            lambda m: (
+                errors.append(m.text) if m.type == "error" and "WebSocket" not in m.text else None
+            ),
+        )
+        page.goto(f"{live_server.url}/studio/")
+        page.fill("#title", "I Tried Every Single Coffee Shop In My City And Ranked Them All")
+        page.click("button.better-titles")
+        card = page.locator("#results-enhance_title .job")
+        expect(card).to_have_attribute("data-status", "succeeded", timeout=20000)
+        pick = card.locator(".title-pick").first
+        suggestion = pick.get_attribute("data-fill-title")
+        pick.click()
+        filled = page.input_value("#title")
+        in_jobs = page.locator("#jobs .job").count()
+    assert suggestion and filled == suggestion
+    assert in_jobs == 0
+    assert errors == [], errors
