@@ -23,6 +23,7 @@ from generation import catalog
 from generation.errors import form_message, refusal_for
 from studio import services
 from studio.cards import prepare_cards
+from studio.downloads import LANDSCAPE_WIDTH, PORTRAIT_WIDTH, youtube_size
 from studio.forms import form_fields
 from studio.gallery import (
     DEFAULT_PAGE_SIZE,
@@ -57,6 +58,7 @@ def thumbnail_page(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Temp
         "studio/thumbnail.html",
         {
             "thumbnail": thumbnail,
+            "youtube": _youtube_download(thumbnail),
             "versions": list(thumbnail.versions().order_by("-created_at", "-id")),
             "tools": thumbnail_tools(plan),
             "plan": plan,
@@ -65,6 +67,23 @@ def thumbnail_page(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Temp
             **_tool_choices(request, thumbnail),
         },
     )
+
+
+def _youtube_download(thumbnail: Thumbnail) -> dict[str, Any]:
+    """The YouTube-ready download's `width` x `height` (studio.downloads.youtube_size), whether
+    it is for a Short (`shorts`: 9:16) and whether it is smaller than YouTube's recommended
+    size (`small`: a 1K Short is 768x1365 of 1080x1920; never upscaled)."""
+    try:
+        width, height = youtube_size(thumbnail.aspect_ratio, (thumbnail.width, thumbnail.height))
+    except ValueError:
+        width, height = thumbnail.width, thumbnail.height
+    wide = thumbnail.width > thumbnail.height
+    return {
+        "width": width,
+        "height": height,
+        "shorts": thumbnail.aspect_ratio == "9:16",
+        "small": width < (LANDSCAPE_WIDTH if wide else PORTRAIT_WIDTH),
+    }
 
 
 def _tool_choices(request: AuthenticatedHttpRequest, thumbnail: Thumbnail) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from django.utils.html import escape
 from billing.models import Plan
 from billing.services import adjust_credits, get_balance
 from generation.models import Job
+from studio.downloads import youtube_size
 from studio.models import Project, Style, Thumbnail
 from tests.conftest import set_plan
 
@@ -184,6 +185,25 @@ def test_admin_previews_images_and_offers_no_upload_for_generated_files(
     job = Job.objects.get(user=thumbnail.owner)
     summary = f"{job.units_succeeded}/{job.units_failed} of {job.units}"
     assert str(job.pk).split("-")[0] in jobs and summary in jobs
+
+
+def test_the_youtube_download_says_its_size_and_when_a_short_is_small(
+    owner: Any, owner_client: Any, run_jobs: Any, submit: Any
+) -> None:
+    set_plan(owner, "pro")
+    for ratio in ("16:9", "9:16"):
+        assert submit(owner_client, {"title": f"Size {ratio}", "aspect_ratio": ratio}).status_code
+    run_jobs()
+    wide = Thumbnail.objects.get(owner=owner, aspect_ratio="16:9")
+    page = owner_client.get(f"/studio/thumbnails/{wide.pk}").content.decode()
+    assert "Download for YouTube (JPEG, 1280\u00d7720)" in page
+    assert "YouTube recommends" not in page
+    short = Thumbnail.objects.get(owner=owner, aspect_ratio="9:16")
+    page = owner_client.get(f"/studio/thumbnails/{short.pk}").content.decode()
+    width, height = youtube_size("9:16", (short.width, short.height))
+    assert width < 1080  # a 1K Short is smaller than YouTube's 1080x1920, and not enlarged
+    assert f"Download for Shorts (JPEG, {width}\u00d7{height})" in page
+    assert "YouTube recommends 1080\u00d71920 for Shorts" in page
 
 
 def test_deleting_thumbnails_in_the_admin_removes_their_files(
