@@ -317,7 +317,7 @@ def check_weighted(
     prefix = getattr(settings, "RATELIMIT_CACHE_PREFIX", "rl:")
     now = clock()
     usages: list[Usage] = []
-    cooldown_key = f"{prefix}{route}:cooldown:{caller}"
+    cooldown_key = _cooldown_key(route, caller)
     try:
         if cooldown_seconds > 0:
             if not cache.add(cooldown_key, now + cooldown_seconds, cooldown_seconds):
@@ -435,16 +435,20 @@ def limit(route: str, *, methods: Iterable[str] = ("POST",)) -> Callable[[View],
     return decorator
 
 
+def _cooldown_key(route: str, caller: str) -> str:
+    """The shared-store key of `caller`'s cooldown on `route` (value: when it ends, Unix s)."""
+    return f"{getattr(settings, 'RATELIMIT_CACHE_PREFIX', 'rl:')}{route}:cooldown:{caller}"
+
+
 def cooldown_left(request: HttpRequest, route: str) -> int:
     """Whole seconds (rounded up) until the caller's cooldown on `route` ends; 0 when none
     runs, limits are off or the store cannot be read (the next request then finds out). A page
     shows it, so a Generate button is not offered only to be refused (a reload mid-cooldown)."""
     if not enabled():
         return 0
-    caller = caller_key(request, policy(route).per)
-    prefix = getattr(settings, "RATELIMIT_CACHE_PREFIX", "rl:")
+    key = _cooldown_key(route, caller_key(request, policy(route).per))
     try:
-        until = caches[settings.RATELIMIT_USE_CACHE].get(f"{prefix}{route}:cooldown:{caller}")
+        until = caches[settings.RATELIMIT_USE_CACHE].get(key)
     except Exception:  # any store fault: say nothing
         logger.warning("could not read the %s cooldown", route, exc_info=True)
         return 0
@@ -460,9 +464,8 @@ def end_cooldown(request: HttpRequest, route: str) -> None:
     simply runs out on its own."""
     if not enabled():
         return
-    caller = caller_key(request, policy(route).per)
-    prefix = getattr(settings, "RATELIMIT_CACHE_PREFIX", "rl:")
+    key = _cooldown_key(route, caller_key(request, policy(route).per))
     try:
-        caches[settings.RATELIMIT_USE_CACHE].delete(f"{prefix}{route}:cooldown:{caller}")
+        caches[settings.RATELIMIT_USE_CACHE].delete(key)
     except Exception:  # any store fault: the cooldown expires by itself
         logger.warning("could not end the %s cooldown early", route, exc_info=True)
