@@ -23,7 +23,7 @@ from generation import catalog
 from generation.errors import form_message, refusal_for
 from studio import services
 from studio.cards import prepare_cards
-from studio.downloads import LANDSCAPE_WIDTH, PORTRAIT_WIDTH, youtube_size
+from studio.downloads import youtube_size, youtube_width
 from studio.forms import form_fields
 from studio.gallery import (
     DEFAULT_PAGE_SIZE,
@@ -75,14 +75,14 @@ def _youtube_download(thumbnail: Thumbnail) -> dict[str, Any]:
     size (`small`: a 1K Short is 768x1365 of 1080x1920; never upscaled)."""
     try:
         width, height = youtube_size(thumbnail.aspect_ratio, (thumbnail.width, thumbnail.height))
-    except ValueError:
-        width, height = thumbnail.width, thumbnail.height
-    wide = thumbnail.width > thumbnail.height
+        small = width < youtube_width(thumbnail.aspect_ratio)
+    except ValueError:  # a malformed stored ratio: the picture as it is
+        width, height, small = thumbnail.width, thumbnail.height, False
     return {
         "width": width,
         "height": height,
         "shorts": thumbnail.aspect_ratio == "9:16",
-        "small": width < (LANDSCAPE_WIDTH if wide else PORTRAIT_WIDTH),
+        "small": small,
     }
 
 
