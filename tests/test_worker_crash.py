@@ -247,8 +247,11 @@ def test_a_lost_message_is_sent_again_by_a_workers_sweeper(stack: Stack, monkeyp
         assert job.attempts == 1
         assert job.enqueued_at is not None  # the sweeper's send
         assert job.started_at is not None
-        picked_up = (job.started_at - job.created_at).total_seconds()
-        assert picked_up < 10, f"picked up after {picked_up:.1f} s"
+        # Sent by the sweeper within a few of its 1 s sweeps, not after a lease or the default
+        # 60 s JOB_RESEND_AFTER_SECONDS. A generous bound: on a loaded machine a worker's first
+        # claim took 11 s, which says nothing about the sweeper.
+        sent_after = (job.enqueued_at - job.created_at).total_seconds()
+        assert sent_after < 20, f"sent again after {sent_after:.1f} s"
         assert Thumbnail.objects.filter(job_id=job_id).count() == 1
         assert stored_files(stack.media) == thumbnail_files()
 
