@@ -20,7 +20,7 @@ from billing.services import get_balance
 from generation import result_cache
 from generation.models import Job
 from generation.services import execute_job
-from studio.job_types.analyse_palette import color_name, measure_colors
+from studio.job_types.analyse_palette import color_name, describe_offline, measure_colors
 from studio.models import Palette, Thumbnail
 from tests import fake_gemini as fake_gemini_module
 from tests.conftest import make_user, set_plan
@@ -61,6 +61,20 @@ def test_measure_colors_finds_both_colours_of_a_two_colour_image() -> None:
     assert near(first, RED) and near(second, NAVY)
     assert round(first_share, 2) == 0.6 and round(second_share, 2) == 0.4
     assert color_name("#E02020") == "Red" and color_name("#102060") == "Dark Blue"
+
+
+def test_a_dark_frame_is_named_for_its_accent_and_described_by_its_coverage() -> None:
+    # A night-time gaming render: near-black on 65%, navy on 25%, a neon orange accent on 10%.
+    image = Image.new("RGB", (300, 200), (12, 12, 16))
+    image.paste((16, 32, 96), (0, 130, 300, 180))
+    image.paste((255, 110, 0), (0, 180, 300, 200))
+    colors = measure_colors(image)
+    assert color_name(colors[0][0]) == "Black"  # most covering
+    described = describe_offline(colors)
+    assert described["name"] == "Neon Orange & Black", described
+    assert described["description"].startswith("Black covers 65%")
+    # Four words at most, cut as a name: the second colour's shade goes, not half its name.
+    assert describe_offline([("#FF6E00", 0.5), ("#102060", 0.5)])["name"] == "Neon Orange & Blue"
 
 
 def test_offline_upload_is_measured_named_and_the_upload_removed(

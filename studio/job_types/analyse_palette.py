@@ -116,6 +116,10 @@ def _hls(color: str) -> tuple[float, float, float]:
     return hue * 360, lightness, saturation
 
 
+# The weight of an unsaturated colour's coverage in `salience`: a neon accent on 10% of the frame
+# outranks black on 65% (10% x 1.15 > 65% x 0.15) and navy on 25%; navy on 40% does not outrank
+# red on 60%.
+NEUTRAL_WEIGHT = 0.15
 NEUTRAL_NAMES = frozenset({"White", "Black", "Grey"})  # what `color_name` calls the unsaturated
 
 
@@ -139,11 +143,26 @@ def color_name(color: str) -> str:
     return word
 
 
+def salience(color: str, share: float) -> float:
+    """How much `color` ("#RRGGBB") covering `share` (0-1) of the image stands out: the share
+    weighted by the square of the colour's chroma (HSL saturation x (1 - |2L - 1|), 0-1) plus a
+    floor of NEUTRAL_WEIGHT so black, white and grey still count. A dark frame with a neon accent
+    is named for the accent, not for the black or navy that cover most of it; the description
+    keeps the coverage."""
+    _, lightness, saturation = _hls(color)
+    chroma = saturation * (1 - abs(2 * lightness - 1))
+    return share * (NEUTRAL_WEIGHT + chroma**2)
+
+
 def describe_offline(colors: list[tuple[str, float]]) -> dict[str, str]:
-    """Name (2-4 words) and one-line description from the measured colours alone."""
-    names = list(dict.fromkeys(color_name(c) for c, _ in colors))
+    """Name (2-4 words) and one-line description from the measured colours alone: the name from
+    the two most salient colours of different hues (`salience`), the description from coverage."""
+    by_salience = sorted(colors, key=lambda item: salience(*item), reverse=True)
+    names = list(dict.fromkeys(color_name(c) for c, _ in by_salience))
     first = names[0]
     second = next((n for n in names[1:] if n.split()[-1] != first.split()[-1]), None)
+    if second and len(f"{first} {second}".split()) > 3:  # at most 4 words with the "&"
+        second = second.split()[-1]  # "Neon Orange & Blue", not "Neon Orange & Dark"
     name = f"{first} & {second}" if second else f"{first} Tones"
     warm = sum(share for c, share in colors if _hls(c)[0] < 70 or _hls(c)[0] > 320)
     lights = [_hls(c)[1] for c, _ in colors]
@@ -184,7 +203,7 @@ class AnalysePalette(JobType):
     tool_template = "studio/tools/analyse_palette.html"
     model_kind = "text"
     time_limit_seconds = 120
-    cache = CachePolicy(version="palette-v1")
+    cache = CachePolicy(version="palette-v2")  # v2: offline names by salience
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {"thumbnail_id": validated.get("thumbnail_id"), "image": validated["image_sha256"]}
