@@ -116,10 +116,12 @@ def store_thumbnail(
     `extra_parameters` kept in `Thumbnail.parameters` beside the allowlisted ones (its seed and
     instruction; `thumbnail_payload` still shows only PUBLIC_PARAMETERS).
 
-    File names are fixed per (job, unit), so a re-run after a crash overwrites its own leftovers
-    instead of orphaning them; if the row cannot be written (the unit was cancelled meanwhile,
-    or any error) the files are deleted. Raises PIL errors on an undecodable image, and what
-    `delivering` raises (generation.services.UnitNotPending).
+    File names are fixed per (job, unit, attempt) (`_unit_files`): a worker whose lease lapsed
+    while it rendered never touches the files of the worker that took the job over. If the row
+    cannot be written (the unit was cancelled or taken over meanwhile, or any error) this call's
+    files are deleted; once it is written, earlier attempts' leftovers of the unit (a worker
+    killed between its files and its row) are. Raises PIL errors on an undecodable image, and
+    what `delivering` raises (generation.services.UnitNotPending).
     """
     params = job.params
     files = data if isinstance(data, UnitFiles) else encode_unit_files(data, params)
@@ -142,13 +144,14 @@ def store_thumbnail(
         expires_at=(timezone.now() + dt.timedelta(days=retention_days) if retention_days else None),
     )
     contents = (files.png, files.small, files.medium, files.download)
+    attempt = _attempt(job)
     written: list[str] = []
     try:
         for (field_name, name), content in zip(
-            _unit_files(job, variation_index), contents, strict=True
+            _unit_files(job, variation_index, attempt), contents, strict=True
         ):
             field = getattr(thumbnail, field_name)
-            field.storage.delete(field.field.generate_filename(thumbnail, name))  # a crash's
+            field.storage.delete(field.field.generate_filename(thumbnail, name))  # this attempt's
             field.save(name, ContentFile(content), save=False)
             written.append(field.name)
         with delivering():
@@ -157,16 +160,26 @@ def store_thumbnail(
         for name in written:
             default_storage.delete(name)
         raise
+    # Delivered under this attempt's lease: no other attempt can deliver the unit now, so what
+    # earlier ones wrote for it is garbage.
+    for earlier in range(1, attempt):
+        _delete_unit_files(job, variation_index, earlier)
     return thumbnail
 
 
-def _unit_files(job: Job, index: int) -> tuple[tuple[str, str], ...]:
-    """(Thumbnail field, file name) of each file one unit stores: fixed per (job, unit), so a
-    re-run overwrites a crashed run's files and `discard_unit_files` can find them. Each name is
-    an HMAC of (job, unit, file) keyed by SECRET_KEY: it looks random and tells nothing about
-    its sibling files or the job (private media, `studio.media`)."""
+def _attempt(job: Job) -> int:
+    """The claim the caller works under (`Job.attempts` as its claim set it; at least 1)."""
+    return max(1, job.attempts)
+
+
+def _unit_files(job: Job, index: int, attempt: int) -> tuple[tuple[str, str], ...]:
+    """(Thumbnail field, file name) of each file one unit stores in one attempt (claim) of the
+    job: fixed per (job, unit, attempt), so `discard_unit_files` and a later attempt can find
+    them, and distinct between attempts, so two workers never write or delete each other's. Each
+    name is an HMAC of (job, unit, attempt, file) keyed by SECRET_KEY: it looks random and tells
+    nothing about its sibling files or the job (private media, `studio.media`)."""
     return tuple(
-        (field, f"{_keyed_name(job, index, field)}.{ext}")
+        (field, f"{_keyed_name(job, index, attempt, field)}.{ext}")
         for field, ext in (
             ("image", "png"),
             ("image_small", "webp"),
@@ -176,18 +189,24 @@ def _unit_files(job: Job, index: int) -> tuple[tuple[str, str], ...]:
     )
 
 
-def _keyed_name(job: Job, index: int, field: str) -> str:
-    """32 hex digits (128 bits) of HMAC-SHA256(SECRET_KEY, "<job id>:<unit>:<field>")."""
-    message = f"viewbait.media.name:{job.id.hex}:{index}:{field}".encode()
+def _keyed_name(job: Job, index: int, attempt: int, field: str) -> str:
+    """32 hex digits (128 bits) of HMAC-SHA256(SECRET_KEY, "<job id>:<unit>:<attempt>:<field>")."""
+    message = f"viewbait.media.name:{job.id.hex}:{index}:{attempt}:{field}".encode()
     return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
-def discard_unit_files(job: Job, index: int) -> None:
-    """Delete whatever files a unit that failed or was cancelled left behind (a worker killed
-    between writing them and committing the row)."""
-    for field_name, name in _unit_files(job, index):
+def _delete_unit_files(job: Job, index: int, attempt: int) -> None:
+    for field_name, name in _unit_files(job, index, attempt):
         field = Thumbnail._meta.get_field(field_name)
         default_storage.delete(field.generate_filename(None, name))  # type: ignore[union-attr]
+
+
+def discard_unit_files(job: Job, index: int) -> None:
+    """Delete whatever files a unit that failed or was cancelled left behind in any attempt so
+    far (a worker killed between writing them and committing the row). Only for a unit that was
+    never delivered: its files belong to no thumbnail."""
+    for attempt in range(1, _attempt(job) + 1):
+        _delete_unit_files(job, index, attempt)
 
 
 @dataclass(frozen=True, slots=True)

@@ -565,9 +565,10 @@ def test_files_a_crash_left_for_a_unit_are_deleted_when_it_is_refunded(
 
     set_plan(owner, "pro")
     job_id = submit(owner_client, body(variations=2)).json()["id"]
+    Job.objects.filter(pk=job_id).update(attempts=2)
     job = Job.objects.get(pk=job_id)
-    # A worker wrote unit 1's files, then was killed before its row committed.
-    # (Its file names are keyed per job, unit and file: studio.outputs._unit_files.)
+    # Two workers in turn wrote unit 1's files, each killed before its row committed.
+    # (Its file names are keyed per job, unit, attempt and file: studio.outputs._unit_files.)
     from studio.models import Thumbnail
     from studio.outputs import _unit_files
 
@@ -575,13 +576,68 @@ def test_files_a_crash_left_for_a_unit_are_deleted_when_it_is_refunded(
         default_storage.save(
             Thumbnail._meta.get_field(field).generate_filename(None, name), ContentFile(b"x")
         )
-        for field, name in _unit_files(job, 1)
+        for attempt in (1, 2)
+        for field, name in _unit_files(job, 1, attempt)
     ]
-    assert len(set(leftovers)) == 4
+    assert len(set(leftovers)) == 8
     assert all(os.path.exists(os.path.join(settings.MEDIA_ROOT, n)) for n in leftovers)
     with django_capture_on_commit_callbacks(execute=True):
         finish_job(job, JobOutcome([UnitFailure(1, "stale", "gone")]))
     assert not any(os.path.exists(os.path.join(settings.MEDIA_ROOT, n)) for n in leftovers)
+
+
+def test_a_worker_that_lost_its_lease_never_touches_the_new_holders_files(
+    owner, owner_client, submit, django_capture_on_commit_callbacks
+) -> None:
+    """Worker A's lease lapses while it renders; the sweeper re-sends the job and worker B
+    delivers the unit. A's late delivery is refused and takes only its own files with it; B's
+    delivery removed what A had written before B's row went in."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from PIL import Image
+
+    from generation.registry import get_job_type
+    from generation.services import UnitNotPending
+    from studio.outputs import _unit_files, store_thumbnail
+
+    set_plan(owner, "pro")
+    job_id = submit(owner_client, body(variations=1)).json()["id"]
+    job_type = get_job_type("generate_thumbnails")
+    image = GeneratedImage(image=Image.new("RGB", (1376, 768), (10, 200, 30)))
+    links = {"style_id": None, "palette_id": None, "project_id": None}
+
+    def store(worker: str, job: Job) -> Any:
+        ctx = JobContext(job, worker, job_type)
+        return store_thumbnail(
+            job=job,
+            variation_index=0,
+            data=image,
+            retention_days=None,
+            delivering=lambda: ctx.delivering(0),
+            links=links,
+        )
+
+    assert claim_job(job_id, "worker-a")
+    job_a = Job.objects.get(pk=job_id)
+    # A had written its files when it stalled (killed, say, before its row).
+    for field, name in _unit_files(job_a, 0, job_a.attempts):
+        getattr(Thumbnail(owner=owner), field).save(name, ContentFile(b"a"), save=False)
+    a_files = [
+        Thumbnail._meta.get_field(field).generate_filename(None, name)  # type: ignore[union-attr]
+        for field, name in _unit_files(job_a, 0, job_a.attempts)
+    ]
+    assert all(default_storage.exists(name) for name in a_files)
+    Job.objects.filter(pk=job_id).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
+    assert claim_job(job_id, "worker-b")
+    with django_capture_on_commit_callbacks(execute=True):
+        delivered = store("worker-b", Job.objects.get(pk=job_id))
+    b_files = [getattr(delivered, field).name for field, _ in _unit_files(job_a, 0, 1)]
+    assert not any(default_storage.exists(name) for name in a_files)  # A's leftovers went
+
+    with pytest.raises(UnitNotPending):
+        store("worker-a", job_a)  # A wakes up: refused, as the lease says
+    assert all(default_storage.exists(name) for name in b_files), "B's files were deleted"
+    assert not any(default_storage.exists(name) for name in a_files)
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -66,7 +66,7 @@ def store_thumbnail(owner: Any, *, project: Project | None = None, favorite=Fals
         encode_webp(resize_to_width(image, 800)),
         encode_jpeg(image),
     )
-    for (field, name), content in zip(outputs._unit_files(job, 0), contents, strict=True):
+    for (field, name), content in zip(outputs._unit_files(job, 0, 1), contents, strict=True):
         getattr(thumbnail, field).save(name, ContentFile(content), save=False)
     thumbnail.save()
     return thumbnail
@@ -201,13 +201,19 @@ def test_pages_and_api_answers_carry_only_signed_urls(
 
 def test_file_names_reveal_nothing_about_siblings(owner) -> None:
     job = Job.objects.create(user=owner, type="generate_thumbnails", params={})
-    names = [name for index in range(2) for _, name in outputs._unit_files(job, index)]
+    names = [
+        name
+        for index in range(2)
+        for attempt in (1, 2)
+        for _, name in outputs._unit_files(job, index, attempt)
+    ]
     stems = [Path(name).stem for name in names]
     assert all(re.fullmatch(r"[0-9a-f]{32}", stem) for stem in stems), names
-    assert len(set(stems)) == len(stems)  # no shared stem between a file and its siblings
+    # No shared stem between a file and its siblings, its other units or its other attempts.
+    assert len(set(stems)) == len(stems)
     assert not any(job.id.hex in name for name in names)
-    # Still fixed per (job, unit, file): a re-run overwrites its crashed run's files.
-    assert [n for _, n in outputs._unit_files(job, 0)] == names[:4]
+    # Still fixed per (job, unit, attempt, file), so the files of an attempt can be found again.
+    assert [n for _, n in outputs._unit_files(job, 0, 1)] == names[:4]
 
 
 # --- share links ---------------------------------------------------------------------------------
