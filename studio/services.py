@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 from PIL import Image
 
 from billing.models import Plan
-from billing.services import effective_plan
+from billing.services import effective_plan, lock_account
 from core.types import User
 from generation.errors import JobRefused
 from generation.models import Job
@@ -192,6 +192,7 @@ def do_create_face(*, owner: User, name: str, files: list[UploadedFile]) -> Face
     stored: list[str | None] = []
     try:
         with transaction.atomic():
+            check_custom_asset_quota(owner, Face, lock=True)
             face = Face.objects.create(owner=owner, name=name)
             for position, (photo, face_height) in enumerate(
                 zip(decoded, face_heights, strict=True)
@@ -250,6 +251,7 @@ def do_create_style(
     stored: list[str | None] = []
     try:
         with transaction.atomic():
+            check_custom_asset_quota(owner, Style, lock=True)
             style = Style.objects.create(
                 owner=owner,
                 name=name,
@@ -286,8 +288,9 @@ def do_delete_style(*, style: Style) -> None:
 def do_create_palette(*, owner: User, name: str, colors: list[str], is_public: bool) -> Palette:
     """A custom palette of 3-6 "#RRGGBB" colours (validated by the form). Raises StudioError 403
     `plan_custom_assets_limit`."""
-    check_custom_asset_quota(owner, Palette)
-    return Palette.objects.create(owner=owner, name=name, colors=colors, is_public=is_public)
+    with transaction.atomic():
+        check_custom_asset_quota(owner, Palette, lock=True)
+        return Palette.objects.create(owner=owner, name=name, colors=colors, is_public=is_public)
 
 
 def do_create_palette_from_analysis(*, owner: User, job: Job) -> Palette:
@@ -320,13 +323,22 @@ def do_delete_palette(*, palette: Palette) -> None:
     palette.delete()
 
 
-def check_custom_asset_quota(owner: User, model: type[Face] | type[Style] | type[Palette]) -> None:
+def check_custom_asset_quota(
+    owner: User, model: type[Face] | type[Style] | type[Palette], *, lock: bool = False
+) -> None:
     """Raises StudioError 403 `plan_custom_assets_limit` when the plan's limit of custom styles,
-    palettes or faces (each counted on its own; PRODUCT.md: Free 1 each) is reached."""
+    palettes or faces (each counted on its own; PRODUCT.md: Free 1 each) is reached.
+
+    With `lock` (inside `transaction.atomic()`, right before the insert) the count is taken
+    under the owner's balance row lock (`billing.services.lock_account`), so requests racing
+    for the last place cannot all pass it; the creators call it once without `lock` first, to
+    refuse before decoding any upload."""
     plan = effective_plan(owner)
     limit = plan.custom_asset_limit
     if limit is None:
         return
+    if lock:
+        lock_account(owner)
     if model.objects.filter(owner=owner).count() >= limit:
         meta = model._meta
         noun = meta.verbose_name if limit == 1 else meta.verbose_name_plural
@@ -486,17 +498,27 @@ def do_create_style_from_analysis(*, owner: User, job: Job, is_public: bool = Fa
 
     Raises StudioError 400 `invalid` (not a finished style analysis of `owner`), or what
     `do_create_style` raises (403 `plan_custom_assets_limit`)."""
-    from django.core.files.storage import default_storage
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
     result = job.result or {}
     if job.user_id != owner.pk or job.type != "analyse_style" or not result.get("prompt"):
         raise StudioError("Only a finished style analysis can be saved as a style.", "invalid")
     name = " ".join(str(result.get("name") or "").split())[:80] or "Analysed style"
     prompt = str(result["prompt"]).strip()
-    saved = Style.objects.filter(owner=owner, name=name, prompt=prompt).first()
-    if saved is not None:
-        return saved
+    with transaction.atomic():
+        # Two clicks at once (two tabs) queue on the job's row: the second finds the first's.
+        Job.objects.select_for_update().filter(pk=job.pk).first()
+        saved = Style.objects.filter(owner=owner, name=name, prompt=prompt).first()
+        if saved is not None:
+            return saved
+        return _style_from_analysis(owner, job, name, prompt, result, is_public)
+
+
+def _style_from_analysis(
+    owner: User, job: Job, name: str, prompt: str, result: dict[str, Any], is_public: bool
+) -> Style:
+    from django.core.files.storage import default_storage
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
     references: list[UploadedFile] = []
     for entry in job.params.get("images") or []:
         if len(references) >= MAX_STYLE_REFERENCES:

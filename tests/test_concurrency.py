@@ -14,7 +14,7 @@ from django.test import Client
 from billing.models import CreditLedgerEntry
 from billing.services import adjust_credits, effective_plan, get_balance
 from generation.models import Job
-from tests.conftest import make_user
+from tests.conftest import make_user, set_plan
 
 pytestmark = [
     pytest.mark.postgres,
@@ -84,3 +84,64 @@ def test_concurrent_requests_never_exceed_the_plans_job_cap() -> None:
     assert statuses == [202] * cap + [429] * (THREADS - cap)
     assert {data["code"] for status, data, _ in results if status == 429} == {"too_many_jobs"}
     assert CreditLedgerEntry.objects.filter(user=user, kind="debit").count() == cap
+
+
+def at_once(count: int, call: Any) -> list[Any]:
+    """`call(i)` on `count` threads released together; each answer, or the exception raised."""
+    barrier = threading.Barrier(count)
+
+    def one(index: int) -> Any:
+        try:
+            barrier.wait()
+            return call(index)
+        except Exception as error:  # the answer under test
+            return error
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def test_a_free_creator_racing_for_the_last_custom_palette_gets_one(monkeypatch) -> None:
+    import time
+
+    from studio.models import Palette
+    from studio.services import StudioError, do_create_palette
+
+    user = make_user("palettes@example.com")  # Free: one custom palette
+    create = Palette.objects.create
+
+    def slow_create(**fields: Any) -> Palette:  # every racer counts before the first inserts
+        time.sleep(0.05)
+        return create(**fields)
+
+    monkeypatch.setattr(Palette.objects, "create", slow_create)
+    answers = at_once(
+        8,
+        lambda i: do_create_palette(
+            owner=user, name=f"Mine {i}", colors=["#000000", "#FF0000", "#FFFFFF"], is_public=False
+        ),
+    )
+    refused = [a for a in answers if isinstance(a, StudioError)]
+    assert [a.code for a in refused] == ["plan_custom_assets_limit"] * 7, answers
+    assert Palette.objects.filter(owner=user).count() == 1
+
+
+def test_saving_one_style_analysis_from_two_tabs_makes_one_style() -> None:
+    from studio.models import Style
+    from studio.services import do_create_style_from_analysis
+
+    user = make_user("styles@example.com")
+    set_plan(user, "pro")
+    job = Job.objects.create(
+        user=user,
+        type="analyse_style",
+        params={"images": []},
+        status=Job.Status.SUCCEEDED,
+        result={"name": "Neon night", "description": "Dark, neon.", "prompt": "neon on black"},
+    )
+    answers = at_once(4, lambda _: do_create_style_from_analysis(owner=user, job=job))
+    assert all(isinstance(a, Style) for a in answers), answers
+    assert len({a.pk for a in answers}) == 1
+    assert Style.objects.filter(owner=user).count() == 1
