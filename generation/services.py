@@ -687,7 +687,7 @@ def execute_job(job_id: str) -> Job | None:
         if waited + outcome.requeue_after > settings.JOB_MAX_WAIT_SECONDS:
             outcome.failures += stale_outcome(job, "quota_exceeded", QUOTA_WAIT_MESSAGE).failures
         else:
-            refund_units(job, outcome.failures)
+            refund_units(job, outcome.failures, lease_owner=owner)
             if requeue_job(job, owner, outcome.requeue_after):
                 return job
     return finish_job(job, outcome, lease_owner=owner)
@@ -725,13 +725,23 @@ def requeue_job(job: Job, lease_owner: str, delay_seconds: float) -> bool:
     return True
 
 
-def refund_units(job: Job, failures: list[UnitFailure]) -> list[UnitFailure]:
+def refund_units(
+    job: Job, failures: list[UnitFailure], *, lease_owner: str | None = None
+) -> list[UnitFailure]:
     """Fail and refund each listed unit that is still pending; returns those refunded. The
     conditional UPDATE and the ledger key `job:<id>:refund:<index>` make each refund happen
-    at most once and never for a delivered unit."""
+    at most once and never for a delivered unit. With `lease_owner`, only while that worker
+    holds the job's lease (its row locked meanwhile): a worker that lost the lease without
+    noticing yet must not fail units the new holder is making."""
     done: list[UnitFailure] = []
     for failure in failures:
         with transaction.atomic():
+            if lease_owner is not None and not (
+                Job.objects.select_for_update()
+                .filter(pk=job.pk, lease_owner=lease_owner, status=Job.Status.RUNNING)
+                .exists()
+            ):
+                break
             failed = JobUnit.objects.filter(
                 job=job, index=failure.index, status=JobUnit.Status.PENDING
             ).update(status=JobUnit.Status.FAILED, error_code=failure.code)
@@ -758,14 +768,20 @@ def refund_units(job: Job, failures: list[UnitFailure]) -> list[UnitFailure]:
     return done
 
 
-def finish_job(job: Job, outcome: JobOutcome, *, lease_owner: str | None = None) -> Job:
+def finish_job(
+    job: Job, outcome: JobOutcome, *, lease_owner: str | None = None, only_if: Q | None = None
+) -> Job:
     """Refund the outcome's failed units (and any unit left pending), set the final status
     from the units, and publish it. With `lease_owner`, only while that worker still holds
-    the lease; a job already finished or cancelled is returned unchanged."""
+    the lease; with `only_if`, only while the locked row still matches it (e.g. a backstop's
+    "lease lapsed" that a worker may have ended by claiming the job meanwhile). A job already
+    finished or cancelled, or no longer matching, is returned unchanged."""
     with transaction.atomic():
         rows = Job.objects.select_for_update().filter(pk=job.pk, status__in=UNFINISHED)
         if lease_owner is not None:
             rows = rows.filter(lease_owner=lease_owner)
+        if only_if is not None:
+            rows = rows.filter(only_if)
         if not rows.exists():
             job.refresh_from_db()
             return job

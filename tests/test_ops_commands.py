@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -40,6 +41,41 @@ def test_fail_stale_jobs_refunds_unfinished_units(owner, owner_client, submit) -
     assert get_balance(owner) == 9  # two unfinished units refunded
     assert "0 job(s)" in run("fail_stale_jobs", "--commit")
     assert get_balance(owner) == 9
+
+
+def test_fail_stale_jobs_leaves_a_job_a_worker_claimed_after_the_scan(
+    owner, owner_client, submit, monkeypatch
+) -> None:
+    from generation.management.commands import fail_stale_jobs
+    from generation.registry import UnitFailure
+    from generation.services import claim_job, refund_units
+
+    set_plan(owner, "pro")
+    job_id = submit(owner_client, {"title": "Taken back", "variations": 2}).json()["id"]
+    Job.objects.filter(pk=job_id).update(
+        status="running",
+        lease_owner="dead-worker",
+        lease_expires_at=timezone.now() - dt.timedelta(hours=1),
+    )
+    outcome = fail_stale_jobs.stale_outcome
+
+    def claimed_meanwhile(job: Job, code: str, message: str) -> Any:
+        assert claim_job(str(job.pk), "live-worker")  # between the scan and the finish
+        return outcome(job, code, message)
+
+    monkeypatch.setattr(fail_stale_jobs, "stale_outcome", claimed_meanwhile)
+    assert "0 job(s) failed and refunded" in run("fail_stale_jobs", "--commit")
+    job = Job.objects.get(pk=job_id)
+    assert (job.status, job.lease_owner) == ("running", "live-worker")
+    assert get_balance(owner) == 8  # nothing refunded: the live worker is making both
+
+    # The dead worker wakes up and, before noticing, refunds a unit: refused, as the lease says.
+    stale = Job.objects.get(pk=job_id)
+    assert (
+        refund_units(stale, [UnitFailure(0, "rate_limited", "x")], lease_owner="dead-worker") == []
+    )
+    assert not JobUnit.objects.filter(job_id=job_id, status="failed").exists()
+    assert get_balance(owner) == 8
 
 
 def test_recent_running_job_is_left_alone(owner, owner_client, submit) -> None:

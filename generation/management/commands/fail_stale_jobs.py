@@ -29,14 +29,19 @@ class Command(BaseCommand):
         now = timezone.now()
         lapsed = now - dt.timedelta(seconds=options["grace_seconds"])
         waited = now - dt.timedelta(hours=options["queued_hours"])
-        stale = Job.objects.filter(
-            Q(status=Job.Status.RUNNING, lease_expires_at__lt=lapsed)
-            | Q(status=Job.Status.QUEUED, created_at__lt=waited)
-        ).select_related("user")
+        condition = Q(status=Job.Status.RUNNING, lease_expires_at__lt=lapsed) | Q(
+            status=Job.Status.QUEUED, created_at__lt=waited
+        )
+        stale = Job.objects.filter(condition).select_related("user")
         count = 0
         for job in stale.iterator():
-            count += 1
-            if options["commit"]:
-                finish_job(job, stale_outcome(job, "stale", STALE_MESSAGE))
+            if not options["commit"]:
+                count += 1
+                continue
+            # Judged again under the row lock: a worker may have claimed it since the scan.
+            finished = finish_job(
+                job, stale_outcome(job, "stale", STALE_MESSAGE), only_if=condition
+            )
+            count += finished.is_finished
         verb = "failed and refunded" if options["commit"] else "stale (dry run; pass --commit)"
         self.stdout.write(f"{count} job(s) {verb}")
