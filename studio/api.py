@@ -250,9 +250,9 @@ def job_cancel(request: Request, job_id: str) -> Response:
     """Cancel a queued or running job: undelivered units refunded, status `cancelled`. A job
     that already finished: 409 `job_finished`."""
     job = services.access_job(request.user, job_id)
-    if job.is_finished:
+    # Judged again after the cancel: the job may finish between the look-up and its lock.
+    if job.is_finished or cancel_job(job).status != Job.Status.CANCELLED:
         raise APIError("This job has already finished.", "job_finished", status.HTTP_409_CONFLICT)
-    job = cancel_job(job)
     return Response({**job_payload(job), "credits_remaining": get_balance(request.user)})
 
 

@@ -246,6 +246,25 @@ def test_cancel_refunds_undelivered_units_and_the_worker_does_nothing(
     assert (again.status_code, again.json()["code"]) == (409, "job_finished")
 
 
+def test_a_job_that_finishes_while_its_cancel_is_on_the_way_answers_409(
+    owner, owner_client, submit, monkeypatch
+) -> None:
+    from studio import services as studio_services
+
+    job_id = submit(owner_client, body()).json()["id"]
+    access_job = studio_services.access_job
+
+    def finished_meanwhile(user: Any, pk: str) -> Job:
+        job = access_job(user, pk)  # seen queued ...
+        Job.objects.filter(pk=pk).update(status="succeeded")  # ... then the worker finishes it
+        return job
+
+    monkeypatch.setattr(studio_services, "access_job", finished_meanwhile)
+    response = owner_client.post(f"/api/jobs/{job_id}/cancel")
+    assert (response.status_code, response.json()["code"]) == (409, "job_finished")
+    assert Job.objects.get(pk=job_id).status == "succeeded"
+
+
 def test_cancel_of_a_strangers_job_is_404(owner_client, other_client, submit) -> None:
     job_id = submit(owner_client, body()).json()["id"]
     assert other_client.post(f"/api/jobs/{job_id}/cancel").status_code == 404
