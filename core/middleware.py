@@ -51,3 +51,29 @@ class SharedCacheScopeMiddleware(SyncAndAsyncMiddleware):
 
         with request_scope():
             return await self.get_response(request)  # type: ignore[no-any-return]
+
+
+def _private_html(response: HttpResponseBase) -> bool:
+    return "Cache-Control" not in response and response.get("Content-Type", "").startswith(
+        "text/html"
+    )
+
+
+class PrivatePagesMiddleware(SyncAndAsyncMiddleware):
+    """`Cache-Control: private, no-store` on a signed-in creator's HTML pages that set no cache
+    policy of their own. Without it a browser's Back button showed a studio page from its cache:
+    a deleted thumbnail back in the grid (its link a 404) and an old credit balance. `no-store`
+    also keeps the page out of the back/forward cache and off shared disks (RFC 9111 5.2.2.5).
+    After AuthenticationMiddleware."""
+
+    def call(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if _private_html(response) and request.user.is_authenticated:
+            response["Cache-Control"] = "private, no-store"
+        return response  # type: ignore[no-any-return]
+
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
+        response = await self.get_response(request)
+        if _private_html(response) and (await request.auser()).is_authenticated:
+            response["Cache-Control"] = "private, no-store"
+        return response  # type: ignore[no-any-return]

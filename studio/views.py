@@ -58,7 +58,7 @@ GALLERY_ORDERS = [
     ("newest", "Newest"),
     ("oldest", "Oldest"),
     ("title", "Title A-Z"),
-    ("clicks", "Most clicked"),
+    ("clicks", "Most share clicks"),
 ]
 # The studio forms' labels of the job inputs, for their error messages (generation.errors).
 FORM_LABELS = {

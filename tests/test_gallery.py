@@ -388,6 +388,14 @@ def test_share_link_shows_only_what_it_should(owner, anon_client) -> None:
     assert anon_client.get("/share/not-a-token/").status_code == 404
 
 
+def test_the_studio_shows_share_clicks_on_the_card_it_sorts_them_by(owner, owner_client) -> None:
+    make_thumbs(owner, [(1, "Clicked", 3, False), (2, "Quiet", 0, False)])
+    html = owner_client.get("/studio/?order=clicks").content.decode()
+    assert ">Most share clicks</option>" in html
+    assert html.count("share click") == 1 + html.count("Most share clicks")
+    assert "3 share clicks</span>" in html
+
+
 def test_project_thumbnails_is_one_query(owner, owner_client) -> None:
     project = Project.objects.create(owner=owner, name="P")
     make_thumbs(owner, [(i, f"t{i}", 0, False) for i in range(30)], project=project)

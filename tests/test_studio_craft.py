@@ -327,3 +327,22 @@ def test_the_plans_say_how_long_thumbnails_are_kept_and_the_custom_asset_limit(
         "keeps this thumbnail until"
         not in owner_client.get(f"/studio/thumbnails/{kept.pk}").content.decode()
     )
+
+
+def test_signed_in_pages_are_never_shown_from_the_browsers_cache(
+    owner: Any, owner_client: Any
+) -> None:
+    """Back after a delete showed the studio from the browser's cache, deleted card and all."""
+    for path in ("/studio/", "/studio/library/", "/studio/credits/", "/plans/"):
+        response = owner_client.get(path)
+        assert response.status_code == 200, path
+        assert response["Cache-Control"] == "private, no-store", path
+    assert "no-store" not in Client().get("/plans/").get("Cache-Control", "")  # signed out
+    api = owner_client.get("/api/thumbnails")
+    assert "no-store" not in api.get("Cache-Control", "")  # JSON keeps its own policy
+
+
+def test_the_sign_up_page_has_one_name_in_its_tab_and_heading() -> None:
+    html = Client().get("/accounts/signup/").content.decode()
+    assert "<title>Sign Up · ViewBait</title>" in html
+    assert re.search(r"<h1>\s*Sign Up\s*</h1>", html)
