@@ -346,3 +346,13 @@ def test_the_sign_up_page_has_one_name_in_its_tab_and_heading() -> None:
     html = Client().get("/accounts/signup/").content.decode()
     assert "<title>Sign Up · ViewBait</title>" in html
     assert re.search(r"<h1>\s*Sign Up\s*</h1>", html)
+
+
+def test_the_plan_the_signed_out_page_marks_says_why(owner_client: Any) -> None:
+    html = Client().get("/plans/").content.decode()
+    featured = re.search(
+        r'<li class="plan featured" data-plan="(\w+)">\s*<h3>([^<]+)(.*?)</h3>', html
+    )
+    assert featured and featured[1] == "free"
+    assert "start here" in featured[3]
+    assert "start here" not in owner_client.get("/plans/").content.decode()  # "your plan" instead
