@@ -177,6 +177,9 @@ def creator_pages(browser: Any, base_url: str, thumbnail: Thumbnail, project: Pr
     watch.open("/plans/")
     watch.open(f"/studio/thumbnails/{thumbnail.pk}")
     watch.open(f"/share/{project.share_token}/")
+    watch.open("/api/docs/")  # drf-spectacular's Swagger UI, whose page had an inline <style>
+    expect(page.locator(".swagger-ui .info .title").first).to_be_visible()
+    watch.collect("/api/docs/ (drawn)")
     # The check can fail: an inline script is refused and reported.
     page.evaluate(
         "const s = document.createElement('script'); s.textContent = 'window.__ran = 1';"
