@@ -356,3 +356,11 @@ def test_the_plan_the_signed_out_page_marks_says_why(owner_client: Any) -> None:
     assert featured and featured[1] == "free"
     assert "start here" in featured[3]
     assert "start here" not in owner_client.get("/plans/").content.decode()  # "your plan" instead
+
+
+def test_a_not_found_page_keeps_the_signed_in_header(owner: Any, owner_client: Any) -> None:
+    response = owner_client.get("/studio/thumbnails/999999")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert 'id="credits"' in html and f">{get_balance(owner)} credits</a>" in html
+    assert 'id="credits"' not in Client().get("/no-such-page/").content.decode()
