@@ -364,3 +364,19 @@ def test_a_not_found_page_keeps_the_signed_in_header(owner: Any, owner_client: A
     html = response.content.decode()
     assert 'id="credits"' in html and f">{get_balance(owner)} credits</a>" in html
     assert 'id="credits"' not in Client().get("/no-such-page/").content.decode()
+
+
+def test_library_projects_say_how_many_thumbnails_and_open_them_in_the_studio(
+    owner: Any, owner_client: Any
+) -> None:
+    from tests.factories.studio import ThumbnailFactory
+
+    series = Project.objects.create(owner=owner, name="Series")
+    Project.objects.create(owner=owner, name="Empty")
+    ThumbnailFactory.create_batch(3, owner=owner, project=series)
+    ThumbnailFactory.create(owner=owner)  # in no project
+    html = owner_client.get("/studio/library/").content.decode()
+    assert f'<a href="/studio/?project={series.pk}">3 thumbnails · open in the studio</a>' in html
+    assert ">0 thumbnails · open in the studio</a>" in html
+    gallery = owner_client.get(f"/studio/?project={series.pk}").content.decode()
+    assert gallery.count('class="thumb"') + gallery.count('class="thumb ') == 3
