@@ -108,6 +108,12 @@ def test_rewriter_is_short_concrete_and_deterministic() -> None:
         ("The Best Budget Headphones of 2026", {}, "BEST BUDGET HEADPHONES: 2026"),
         # A duration with a word before its unit loses the front, never the unit
         ("We Built a Tiny Cabin in 30 Short Days", {}, "30 SHORT DAYS"),
+        # Who did it or whose it is stays before the headline (not an order: "MADE MONEY ONLINE")
+        ("how i made money online", {}, "I MADE MONEY ONLINE"),
+        ("why my channel died", {}, "MY CHANNEL DIED"),
+        ("my morning routine", {}, "MORNING ROUTINE"),  # the whole title again is no suggestion
+        # Initialisms typed in lower case are not names in Title Case ("Gaming Pc")
+        ("building a gaming pc for beginners", {}, "Building a Gaming PC"),
     ],
 )
 def test_rewriter_angles_case_and_emotion(title: str, options: Any, expected: str) -> None:

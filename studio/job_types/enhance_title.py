@@ -488,6 +488,27 @@ def _tail(tokens: list[str]) -> list[str]:
     return tail if len(content) >= 2 else tokens[:MAX_WORDS]
 
 
+# Who did it or whose it is: kept before a headline that starts right after one.
+SUBJECTS = frozenset({"i", "we", "you", "my", "our", "your"})
+
+
+def _with_subject(tokens: list[str], phrase: list[str]) -> list[str]:
+    """`phrase` with the subject or owner the title puts right before it ("How I Made Money
+    Online" -> "I Made Money Online", "Why My Channel Died" -> "My Channel Died"): without it the
+    headline reads as an order ("Made Money Online") or loses whose it is. Unchanged when the
+    title has none there or the phrase has MAX_WORDS words already."""
+    if not phrase or len(phrase) >= MAX_WORDS:
+        return phrase
+    for at in range(1, len(tokens) - len(phrase) + 1):
+        if tokens[at : at + len(phrase)] == phrase:
+            before = tokens[at - 1]
+            # ... unless that is the whole title again ("My Morning Routine"): no suggestion.
+            if before.casefold() in SUBJECTS and len(phrase) + 1 < len(tokens):
+                return ["I" if before.casefold() == "i" else before, *phrase]
+            return phrase
+    return phrase
+
+
 def _split(title: str) -> tuple[str, str]:
     """Headline and sub-line. As in the renderer (studio.prompts.split_title) only ": " (colon
     and space) splits at a colon: "My 5:00 AM Routine" is one headline."""
@@ -497,6 +518,35 @@ def _split(title: str) -> tuple[str, str]:
             if head.strip() and sub.strip():
                 return head.strip(), sub.strip()
     return title, ""
+
+
+# Initialisms creators type in lower case that Title Case would turn into names ("Pc", "Diy");
+# none is also a common English word ("us", "it" are left out).
+ACRONYMS = frozenset(
+    {
+        "ai",
+        "asmr",
+        "ceo",
+        "cpu",
+        "diy",
+        "ev",
+        "fps",
+        "gpu",
+        "gta",
+        "mma",
+        "nba",
+        "nfl",
+        "nyc",
+        "pc",
+        "ps5",
+        "rpg",
+        "ssd",
+        "tv",
+        "uk",
+        "usa",
+        "vr",
+    }
+)
 
 
 def _case(text: str, upper: bool) -> str:
@@ -512,6 +562,8 @@ def _case(text: str, upper: bool) -> str:
     for i, word in enumerate(words):
         if any(ch.isupper() for ch in word[1:]) or any(ch.isdigit() for ch in word):
             out.append(word)  # "iPhone", "AI", "10x" as written
+        elif word.strip(EDGE_PUNCTUATION).casefold() in ACRONYMS:
+            out.append(word.upper())  # "Gaming PC", not "Gaming Pc"
         elif i and word.strip(EDGE_PUNCTUATION).casefold() in SMALL_WORDS:
             out.append(word.casefold())
         else:
@@ -675,7 +727,7 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     # "camera test"), best first.
     rest = [kept for run in runs if (kept := [t for t in run if t not in numeral])]
     rest.sort(key=lambda run: -min(3, len(run)))
-    topic = core_phrase(rest[0]) if rest else []
+    topic = _with_subject(tokens, core_phrase(rest[0]) if rest else [])
     if (
         numeral
         and len(topic) == 1
@@ -902,7 +954,7 @@ class EnhanceTitle(JobType):
     model_kind = "text"
     time_limit_seconds = 120
     # Bumped with every change to the offline rules: cached answers are kept 30 days.
-    cache = CachePolicy(version="title-v4")
+    cache = CachePolicy(version="title-v5")  # v5: subjects kept, initialisms capitalised
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {
