@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db.models.fields.files import FieldFile
+from django.shortcuts import redirect
 from django.utils.html import format_html
 
 from studio import services
@@ -177,3 +180,43 @@ class ThumbnailAdmin(DeletesStoredFiles, admin.ModelAdmin):
     @admin.display(description="Image")
     def large_preview(self, thumbnail: Thumbnail) -> str:
         return image_preview(getattr(thumbnail, "image_medium", None), height=270)
+
+
+# --- users: deleting one removes their files too ---------------------------------------------
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ViewBaitUserAdmin(UserAdmin):
+    """Django's user admin, deleting through `services.do_delete_account`: the creator's stored
+    files go with the rows. A creator whose Stripe plan still renews is not deleted (it would go
+    on charging): the admin says so, and the plan is cancelled in Stripe first."""
+
+    def delete_view(self, request: Any, object_id: str, extra_context: Any = None) -> Any:
+        user = self.get_object(request, object_id)
+        if request.method == "POST" and user is not None and services.renews_through_stripe(user):
+            messages.error(request, f"{user}: {REFUSED}")
+            return redirect("admin:auth_user_change", user.pk)
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_deleted_objects(self, objs: Any, request: Any) -> Any:
+        # The ledger's admin refuses to delete single movements (billing.admin), which made
+        # Django refuse every user with any (403): the account's history goes with the account,
+        # as when the creator deletes it.
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
+    def delete_model(self, request: Any, obj: Any) -> None:
+        services.do_delete_account(user=obj)
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        for user in queryset:
+            if services.renews_through_stripe(user):
+                messages.warning(request, f"{user} was not deleted: {REFUSED}")
+            else:
+                services.do_delete_account(user=user)
+
+
+REFUSED = "their paid plan still renews through Stripe; cancel it there first."

@@ -546,3 +546,64 @@ def _style_from_analysis(
         is_public=is_public,
         references=references,
     )
+
+
+# --- deleting an account ---------------------------------------------------------------------
+
+
+def renews_through_stripe(user: User) -> bool:
+    """Whether `user` has a Stripe subscription that will charge again (active, trialing or
+    awaiting a payment, and not set to end at the period end)."""
+    from billing.models import Subscription
+
+    subscription = Subscription.objects.filter(user=user).first()
+    return bool(
+        subscription is not None
+        and subscription.billed_by_stripe
+        and subscription.status in (*Subscription.GOOD_STANDING, *Subscription.PAYMENT_DUE)
+        and not subscription.cancel_at_period_end
+    )
+
+
+def do_delete_account(*, user: User) -> int:
+    """Delete `user` with everything they made: thumbnails, faces, styles, palettes, projects,
+    jobs and their credit history (the rows cascade), then, once the transaction commits, every
+    stored file of theirs (thumbnail files, face photos, style references and previews, the
+    uploads their jobs kept). Returns how many thumbnails went.
+
+    Raises StudioError 409 `subscription_active` while a Stripe subscription still renews: it
+    would go on charging a deleted account, so the creator cancels it first (the plans page's
+    billing portal), and the account can go once it no longer renews."""
+    from generation.registry import get_job_type
+
+    if renews_through_stripe(user):
+        raise StudioError(
+            "Your paid plan still renews through Stripe. Cancel it on the plans page first "
+            "(Manage billing), then delete the account.",
+            "subscription_active",
+            409,
+        )
+    thumbnails = Thumbnail.objects.filter(owner=user)
+    names: list[str | None] = [
+        name
+        for row in thumbnails.values_list("image", "image_small", "image_medium", "download")
+        for name in row
+    ]
+    names += FaceImage.objects.filter(face__owner=user).values_list("image", flat=True)
+    names += StyleReferenceImage.objects.filter(style__owner=user).values_list("image", flat=True)
+    names += Style.objects.filter(owner=user).values_list("preview", flat=True)
+    jobs = [(job.type, job.params) for job in Job.objects.filter(user=user).only("type", "params")]
+    count = thumbnails.count()
+
+    def delete_files() -> None:
+        _delete_files(names)
+        for job_type, params in jobs:
+            try:
+                get_job_type(job_type).discard(params)
+            except Exception:  # an unknown old type, a storage fault: the rows are gone anyway
+                logger.warning("could not discard the inputs of a %s job", job_type, exc_info=True)
+
+    with transaction.atomic():
+        user.delete()
+        transaction.on_commit(delete_files)
+    return count

@@ -392,6 +392,47 @@ def credit_history(request: AuthenticatedHttpRequest) -> TemplateResponse:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
+@ratelimits.limit("login")  # a password check: the log-in budget, so no way round it
+def account_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """GET: what deleting the account removes, and a password field. POST `password`: the
+    account and everything in it go (`services.do_delete_account`), the creator is signed out
+    and sent to the sign-up page with a message. A wrong password, or a Stripe plan that still
+    renews (409 `subscription_active`), shows the page again with the reason (status 400/409)."""
+    from django.contrib.auth import logout
+
+    user = request.user
+    error, status = "", 200
+    if request.method == "POST":
+        if not user.check_password(request.POST.get("password", "")):
+            error, status = "That password is not this account's.", 400
+        else:
+            try:
+                count = services.do_delete_account(user=user)
+            except StudioError as exc:
+                error, status = exc.message, exc.status
+            else:
+                logout(request)
+                messages.success(
+                    request,
+                    f"Your account and its {count} thumbnail{'s' if count != 1 else ''} "
+                    "were deleted.",
+                )
+                return redirect("account_signup")
+    return TemplateResponse(
+        request,
+        "account/delete.html",
+        {
+            "error": error,
+            "thumbnails": user.thumbnails.count(),
+            "faces": user.faces.count(),
+            "credits": get_balance(user),
+        },
+        status=status,
+    )
+
+
+@login_required
 def library(request: AuthenticatedHttpRequest) -> TemplateResponse:
     user = request.user
     plan = effective_plan(user)

@@ -92,7 +92,7 @@ def test_out_of_credits_disables_generate_and_says_when_credits_renew(
 
 
 def test_pages_have_exactly_one_h1(owner: Any, owner_client: Any) -> None:
-    for path in ("/studio/", "/studio/library/", "/plans/"):
+    for path in ("/studio/", "/studio/library/", "/plans/", "/accounts/delete/"):
         assert owner_client.get(path).content.decode().count("<h1") == 1, path
 
 

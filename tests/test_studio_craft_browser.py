@@ -82,6 +82,7 @@ def test_every_page_passes_axe_and_has_one_h1(live_server: Any) -> None:
         "/plans/",
         "/studio/credits/",
         "/accounts/email/",
+        "/accounts/delete/",
         f"/studio/thumbnails/{thumbnail.pk}",
         project.share_path,
         f"{project.share_path}t/{thumbnail.pk}",

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from core import ratelimits
 from core.api import read_only
 from studio import media
+from studio import views as studio_views
 from viewbait import health
 from viewbait.admin_login import EmailAdminAuthenticationForm
 
@@ -33,6 +34,7 @@ urlpatterns = [
         ratelimits.limit("signup")(account_views.signup),
         name="account_signup",
     ),
+    path("accounts/delete/", studio_views.account_delete, name="account-delete"),
     path("accounts/", include("allauth.urls")),
     # GET and HEAD only (core.api.read_only: any other method gets the API's JSON 405).
     path("api/schema/", read_only(SpectacularAPIView.as_view()), name="api-schema"),

@@ -1,0 +1,130 @@
+"""A creator deletes their account: everything they made goes, files included; a wrong password
+or a Stripe plan that still renews keeps it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from billing.models import CreditLedgerEntry, Subscription
+from generation.models import Job
+from studio import services
+from studio.models import Face, Project, Style, Thumbnail
+from tests.conftest import make_user
+from tests.factories.accounts import PASSWORD
+from tests.factories.studio import ThumbnailFactory
+
+FACE = Path(__file__).parent / "fixtures" / "face-eileen-collins.jpg"
+
+
+def a_library(owner: Any) -> list[str]:
+    """A thumbnail, a face, a style with a reference image and a project; their stored files."""
+    thumbnail = ThumbnailFactory(owner=owner, stored=True)
+    photo = FACE.read_bytes()
+    face = services.do_create_face(
+        owner=owner, name="Me", files=[SimpleUploadedFile("me.jpg", photo, "image/jpeg")]
+    )
+    style = services.do_create_style(
+        owner=owner,
+        name="Mine",
+        description="",
+        prompt="Teal and orange.",
+        is_public=False,
+        references=[SimpleUploadedFile("ref.jpg", photo, "image/jpeg")],
+    )
+    Project.objects.create(owner=owner, name="Series")
+    names = [thumbnail.image.name, *(i.image.name for i in face.images.all())]
+    names += [r.image.name for r in style.reference_images.all()] + [style.preview.name]
+    assert all(default_storage.exists(name) for name in names)
+    return names
+
+
+def test_deleting_the_account_removes_everything_and_signs_out(
+    db: None, client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    owner = make_user("leaving@example.com")
+    keeper = make_user("staying@example.com")
+    names = a_library(owner)
+    kept = ThumbnailFactory(owner=keeper, stored=True)
+    client.force_login(owner)
+    page = client.get("/accounts/delete/").content.decode()
+    assert "1 thumbnail, 1 face" in page and "leaving@example.com" in page
+    assert 'href="/accounts/delete/"' in client.get("/accounts/email/").content.decode()
+
+    refused = client.post("/accounts/delete/", {"password": "not it"})
+    assert refused.status_code == 400 and "is not this account" in refused.content.decode()
+    assert Thumbnail.objects.filter(owner=owner).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/accounts/delete/", {"password": PASSWORD}, follow=True)
+    assert response.redirect_chain[-1][0] == "/accounts/signup/"
+    assert "Your account and its 1 thumbnail were deleted." in response.content.decode()
+    assert not type(owner).objects.filter(pk=owner.pk).exists()
+    for model in (Thumbnail, Face, Style, Project):
+        assert not model.objects.filter(owner_id=owner.pk).exists(), model
+    assert not CreditLedgerEntry.objects.filter(user_id=owner.pk).exists()
+    assert not Job.objects.filter(user_id=owner.pk).exists()
+    assert not any(default_storage.exists(name) for name in names)
+    assert default_storage.exists(kept.image.name)  # another creator's files stay
+    assert client.get("/studio/").status_code == 302  # signed out
+
+
+def test_a_stripe_plan_that_still_renews_is_cancelled_first(db: None, client: Any) -> None:
+    owner = make_user("paying@example.com", plan="pro")
+    Subscription.objects.filter(user=owner).update(
+        stripe_subscription_id="sub_123", status="active"
+    )
+    client.force_login(owner)
+    response = client.post("/accounts/delete/", {"password": PASSWORD})
+    assert response.status_code == 409
+    assert "Cancel it on the plans page first" in response.content.decode()
+    assert type(owner).objects.filter(pk=owner.pk).exists()
+    Subscription.objects.filter(user=owner).update(cancel_at_period_end=True)
+    assert client.post("/accounts/delete/", {"password": PASSWORD}).status_code == 302
+    assert not type(owner).objects.filter(pk=owner.pk).exists()
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_signed_out_the_page_asks_to_sign_in(db: None, client: Any, method: str) -> None:
+    response = getattr(client, method)("/accounts/delete/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_media_root_is_the_tests_own() -> None:  # the deletes above touch only test files
+    from django.conf import settings
+
+    assert "viewbait-test-media-" in os.fspath(settings.MEDIA_ROOT)
+
+
+def test_deleting_a_user_in_the_admin_removes_their_files_unless_stripe_still_bills_them(
+    db: None, admin_client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    leaving = make_user("removed@example.com")
+    names = a_library(leaving)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            f"/admin/auth/user/{leaving.pk}/delete/", {"post": "yes"}, follow=True
+        )
+    assert response.status_code == 200
+    assert not type(leaving).objects.filter(pk=leaving.pk).exists()
+    assert not any(default_storage.exists(name) for name in names)
+
+    paying = make_user("billed@example.com", plan="pro")
+    Subscription.objects.filter(user=paying).update(stripe_subscription_id="sub_9", status="active")
+    response = admin_client.post(
+        f"/admin/auth/user/{paying.pk}/delete/", {"post": "yes"}, follow=True
+    )
+    assert "still renews through Stripe" in response.content.decode()
+    assert type(paying).objects.filter(pk=paying.pk).exists()
+    response = admin_client.post(
+        "/admin/auth/user/",
+        {"action": "delete_selected", "_selected_action": [paying.pk], "post": "yes"},
+        follow=True,
+    )
+    assert "was not deleted" in response.content.decode()
+    assert type(paying).objects.filter(pk=paying.pk).exists()
