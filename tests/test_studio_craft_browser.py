@@ -910,3 +910,26 @@ def test_better_titles_answers_under_the_title_field(live_server: Any, settings:
     assert suggestion and filled == suggestion
     assert in_jobs == 0
     assert errors == [], errors
+
+
+def test_a_reload_does_not_move_a_running_jobs_bar_back(live_server: Any) -> None:
+    """The database has a running job's progress as of its last lease renewal, seconds behind
+    the live events: a reload put a bar at 50% back to 32%. The tab remembers the furthest."""
+    from playwright.sync_api import expect
+
+    owner = make_user("reload@example.com")
+    job = finished_generate_job(owner, "Reloaded", "running", stage="rendering", progress=32)
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.add_init_script(FAKE_SOCKET)
+        page.goto(f"{live_server.url}/studio/")
+        card = page.locator(f"article#job-{job.pk}")
+        expect(card.locator("[data-percent]")).to_have_text("32%")
+        event = {"id": str(job.pk), "status": "running", "stage": "rendering", "progress": 50}
+        page.evaluate("job => window.__jobEvent(job)", event)
+        expect(card.locator("[data-percent]")).to_have_text("50%")
+        page.reload()  # the server still says 32%
+        expect(card.locator("[data-percent]")).to_have_text("50%")
+        page.evaluate("job => window.__jobEvent(job)", {**event, "progress": 45})  # a late one
+        page.wait_for_timeout(200)
+        expect(card.locator("[data-percent]")).to_have_text("50%")
+        assert card.locator("[role=progressbar]").get_attribute("aria-valuenow") == "50"

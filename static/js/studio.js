@@ -23,6 +23,30 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
 
   function card(id) { return document.getElementById("job-" + id); }
 
+  // A bar never moves back. The database has a running job's progress as of its last lease
+  // renewal, seconds behind the live events, so a reload (or a card fetched while the socket
+  // is down) showed an earlier figure than the page had: 50% went back to 32%. The tab keeps
+  // the furthest stage and figure of each job (sessionStorage) and a card drawn by the server
+  // starts from there.
+  const SEEN = "vb-progress-";
+  function remember(job) {
+    try {
+      sessionStorage.setItem(SEEN + job.id, JSON.stringify({ progress: job.progress, stage: job.stage }));
+    } catch (e) { /* storage off: the bar may step back once */ }
+  }
+  function furthest(id) {
+    try { return JSON.parse(sessionStorage.getItem(SEEN + id) || "null"); } catch (e) { return null; }
+  }
+  function resumeBars(root) {
+    root.querySelectorAll(".job[data-job-id]").forEach((el) => {
+      const seen = furthest(el.dataset.jobId);
+      const bar = el.querySelector("[role=progressbar]");
+      const shown = bar ? Number(bar.getAttribute("aria-valuenow")) : 0;
+      if (!seen || FINISHED.has(el.dataset.status) || seen.progress <= shown) return;
+      apply({ id: el.dataset.jobId, status: el.dataset.status, stage: seen.stage, progress: seen.progress });
+    });
+  }
+
   function stageLabel(stage) {
     return LABELS[stage] || stage.charAt(0).toUpperCase() + stage.slice(1).replace(/_/g, " ");
   }
@@ -102,6 +126,11 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
     // (the web process publishes "cancelled" while the worker's last "running" is on its way).
     if (FINISHED.has(el.dataset.status) && !FINISHED.has(job.status)) return;
     if (el.dataset.status === job.status && FINISHED.has(job.status)) return;
+    if (!FINISHED.has(job.status)) {
+      const seen = furthest(job.id);
+      if (seen && seen.progress > job.progress) job = { ...job, ...seen };
+      else remember(job);
+    }
     el.style.setProperty("--progress", job.progress + "%");
     el.dataset.status = job.status;
     el.className = el.className.replace(/status-\S+/, "status-" + job.status);
@@ -190,6 +219,7 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
   // a refusal under a tool's form: into view.
   document.addEventListener("htmx:afterSwap", (event) => {
     const target = event.detail.target;
+    resumeBars(document);  // a card the server drew (its target may be the card it replaced)
     const first = addsJobCard(event) && target.firstElementChild;
     if (first) {
       if (first.dataset.jobId) posted.add(first.dataset.jobId);
@@ -261,7 +291,10 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
     }
   }
 
-  if (document.getElementById("jobs")) connect();
+  if (document.getElementById("jobs")) {
+    resumeBars(document);
+    connect();
+  }
 
   // Enter on a focused thumbnail card opens its large view (a click opens it through its link).
   document.addEventListener("keydown", (event) => {
