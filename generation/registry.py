@@ -151,7 +151,10 @@ class JobType:
         model: catalog.ModelSpec,
     ) -> dict[str, Any]:
         """`Job.params`: everything `run` needs, copied at submit time (JSON), so a style,
-        palette, face or project deleted while the job waits does not change what it makes."""
+        palette, face or project deleted while the job waits does not change its text, prompt
+        or colours. Image inputs are copied by file name: a face or reference image its owner
+        deleted meanwhile is gone from storage, and the job is made without it (it logs a
+        warning; `studio.job_types.generate._read`)."""
         return self.fingerprint_input(validated)
 
     def discard_unit(self, job: Job, index: int) -> None:
