@@ -416,3 +416,24 @@ def test_the_large_view_form_posts_an_edit_and_the_card_links_the_new_version(
         HTTP_HX_CURRENT_URL="http://testserver/studio/",
     ).content.decode()
     assert "Open the new version" in studio_card and oob not in studio_card
+
+
+def test_an_edit_leaves_out_a_style_its_owner_has_made_private_since(
+    owner, owner_client, other, make_thumbnail, edit
+) -> None:
+    """Made with another creator's public style, then the style went private: the edit's
+    snapshot no longer copies its prompt and reference images, as if it were deleted."""
+    from studio.models import Style
+
+    set_plan(owner, "pro")
+    shared = Style.objects.create(owner=other, name="Theirs", prompt="Secret look.", is_public=True)
+    source = make_thumbnail(owner_client, style_id=shared.pk)
+    Style.objects.filter(pk=shared.pk).update(is_public=False)
+    response = edit(owner_client, {"thumbnail_id": source.pk, "changes": {"new_seed": True}})
+    assert response.status_code == 202, response.content
+    params = Job.objects.get(pk=response.json()["id"]).params
+    assert params["style_id"] == shared.pk and "style" not in params
+    # While it is still shared, the edit keeps it.
+    Style.objects.filter(pk=shared.pk).update(is_public=True)
+    again = edit(owner_client, {"thumbnail_id": source.pk, "changes": {"new_seed": True}})
+    assert Job.objects.get(pk=again.json()["id"]).params["style"]["prompt"] == "Secret look."

@@ -276,9 +276,15 @@ class GenerateThumbnails(JobType):
         model: catalog.ModelSpec,
     ) -> dict[str, Any]:
         """The request plus copies of its style (prompt, reference file names), palette
-        (colours) and faces (names, photo file names), and the plan's watermark."""
+        (colours) and faces (names, photo file names), and the plan's watermark. A style or
+        palette the creator may no longer use (deleted, or made private by its owner since an
+        edit's source was made with it) is left out, as a deleted one is."""
         params = {**self._params(validated), "model": model.id, "watermark": plan.watermark}
-        style = Style.objects.filter(pk=params["style_id"]).first() if params["style_id"] else None
+        style = (
+            Style.objects.usable_by(user).filter(pk=params["style_id"]).first()
+            if params["style_id"]
+            else None
+        )
         if style is not None:
             params["style"] = {
                 "name": style.name,
@@ -290,7 +296,7 @@ class GenerateThumbnails(JobType):
                 ],
             }
         palette = (
-            Palette.objects.filter(pk=params["palette_id"]).first()
+            Palette.objects.usable_by(user).filter(pk=params["palette_id"]).first()
             if params["palette_id"]
             else None
         )
