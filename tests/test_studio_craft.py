@@ -380,3 +380,10 @@ def test_library_projects_say_how_many_thumbnails_and_open_them_in_the_studio(
     assert ">0 thumbnails · open in the studio</a>" in html
     gallery = owner_client.get(f"/studio/?project={series.pk}").content.decode()
     assert gallery.count('class="thumb"') + gallery.count('class="thumb ') == 3
+
+
+def test_the_plans_price_line_names_what_edits_and_tools_cost(db: None) -> None:
+    from billing.models import EDIT_COST
+
+    html = Client().get("/plans/").content.decode()
+    assert f"an edit costs {EDIT_COST} credits, Better titles and the palette" in html

@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 from django.utils.html import json_script
 
-from billing.models import RESOLUTION_COST
+from billing.models import EDIT_COST, RESOLUTION_COST
 from billing.services import effective_plan, get_balance
 from generation.registry import get_job_type
 from studio.media import media_url as _media_url
@@ -42,6 +42,12 @@ def stage_label(stage: str) -> str:
 def stage_labels_script() -> str:
     """The labels as a JSON <script id="stage-labels"> for studio.js's live updates."""
     return json_script(STAGE_LABELS, "stage-labels")
+
+
+@register.simple_tag
+def edit_cost() -> int:
+    """Credits per edit (billing.models.EDIT_COST), for the plans table's price line."""
+    return EDIT_COST
 
 
 @register.filter
