@@ -933,3 +933,16 @@ def test_a_reload_does_not_move_a_running_jobs_bar_back(live_server: Any) -> Non
         page.wait_for_timeout(200)
         expect(card.locator("[data-percent]")).to_have_text("50%")
         assert card.locator("[role=progressbar]").get_attribute("aria-valuenow") == "50"
+        # Put back in the queue: the new status and stage show, with the figure they bring.
+        page.evaluate(
+            "job => window.__jobEvent(job)",
+            {**event, "status": "queued", "stage": "waiting", "progress": 40},
+        )
+        expect(card).to_have_attribute("data-status", "queued")
+        expect(card.locator("[data-percent]")).to_have_text("40%")
+        assert page.evaluate(f"sessionStorage.getItem('vb-progress-{job.pk}')")
+        page.evaluate(
+            "job => window.__jobEvent(job)",
+            {**event, "status": "succeeded", "stage": "succeeded", "progress": 100},
+        )
+        page.wait_for_function(f"() => sessionStorage.getItem('vb-progress-{job.pk}') === null")

@@ -31,7 +31,8 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
   const SEEN = "vb-progress-";
   function remember(job) {
     try {
-      sessionStorage.setItem(SEEN + job.id, JSON.stringify({ progress: job.progress, stage: job.stage }));
+      if (FINISHED.has(job.status)) sessionStorage.removeItem(SEEN + job.id);
+      else sessionStorage.setItem(SEEN + job.id, JSON.stringify({ progress: job.progress, stage: job.stage, status: job.status }));
     } catch (e) { /* storage off: the bar may step back once */ }
   }
   function furthest(id) {
@@ -42,8 +43,8 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
       const seen = furthest(el.dataset.jobId);
       const bar = el.querySelector("[role=progressbar]");
       const shown = bar ? Number(bar.getAttribute("aria-valuenow")) : 0;
-      if (!seen || FINISHED.has(el.dataset.status) || seen.progress <= shown) return;
-      apply({ id: el.dataset.jobId, status: el.dataset.status, stage: seen.stage, progress: seen.progress });
+      if (!seen || seen.status !== el.dataset.status || seen.progress <= shown) return;
+      apply({ id: el.dataset.jobId, status: seen.status, stage: seen.stage, progress: seen.progress });
     });
   }
 
@@ -126,10 +127,13 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
     // (the web process publishes "cancelled" while the worker's last "running" is on its way).
     if (FINISHED.has(el.dataset.status) && !FINISHED.has(job.status)) return;
     if (el.dataset.status === job.status && FINISHED.has(job.status)) return;
-    if (!FINISHED.has(job.status)) {
-      const seen = furthest(job.id);
-      if (seen && seen.progress > job.progress) job = { ...job, ...seen };
-      else remember(job);
+    // Only the figure is held back, and only while the status stays: a job put back in the queue
+    // (or retried) shows its new stage, and a finished job's memory goes.
+    const seen = furthest(job.id);
+    if (seen && seen.status === job.status && seen.progress > job.progress) {
+      job = { ...job, progress: seen.progress };
+    } else {
+      remember(job);
     }
     el.style.setProperty("--progress", job.progress + "%");
     el.dataset.status = job.status;
