@@ -3,12 +3,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models.fields.files import FieldFile
 from django.shortcuts import redirect
 from django.utils.html import format_html
 
+from billing.models import CreditAccount, CreditLedgerEntry, CreditPackPurchase
+from generation.models import Job
 from studio import services
 from studio.media import media_url
 from studio.models import (
@@ -194,29 +197,53 @@ class ViewBaitUserAdmin(UserAdmin):
     files go with the rows. A creator whose Stripe plan still renews is not deleted (it would go
     on charging): the admin says so, and the plan is cancelled in Stripe first."""
 
+    actions = ["delete_selected"]  # this class's, in place of the site's
+
     def delete_view(self, request: Any, object_id: str, extra_context: Any = None) -> Any:
         user = self.get_object(request, object_id)
-        if request.method == "POST" and user is not None and services.renews_through_stripe(user):
+        if (
+            request.method == "POST"
+            and user is not None
+            and self.has_delete_permission(request, user)  # else Django's 403, as ever
+            and services.renews_through_stripe(user)
+        ):
             messages.error(request, f"{user}: {REFUSED}")
             return redirect("admin:auth_user_change", user.pk)
         return super().delete_view(request, object_id, extra_context)
 
     def get_deleted_objects(self, objs: Any, request: Any) -> Any:
-        # The ledger's admin refuses to delete single movements (billing.admin), which made
-        # Django refuse every user with any (403): the account's history goes with the account,
-        # as when the creator deletes it.
-        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
-        return deleted, counts, set(), protected
+        # The balance, ledger and pack purchases' admins are read-only and the jobs' admin
+        # refuses a job in flight (billing.admin, generation.admin): Django then refused every
+        # user with any (403). Those go with the account, as when the creator deletes it;
+        # every other model a deletion reaches still needs the staff user's delete permission.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(perms_needed) - ACCOUNT_HISTORY, protected
+
+    @admin.action(permissions=["delete"], description="Delete selected users")
+    def delete_selected(self, request: Any, queryset: Any) -> Any:
+        """Django's "Delete selected" without the users a Stripe plan still bills (said so),
+        so its confirmation and its count cover only the users it deletes."""
+        refused = [user.pk for user in queryset if services.renews_through_stripe(user)]
+        if refused:
+            for user in queryset.filter(pk__in=refused):
+                messages.warning(request, f"{user} was not deleted: {REFUSED}")
+            queryset = queryset.exclude(pk__in=refused)
+        if not queryset.exists():
+            return None
+        return django_delete_selected(self, request, queryset)
 
     def delete_model(self, request: Any, obj: Any) -> None:
         services.do_delete_account(user=obj)
 
     def delete_queryset(self, request: Any, queryset: Any) -> None:
-        for user in queryset:
-            if services.renews_through_stripe(user):
-                messages.warning(request, f"{user} was not deleted: {REFUSED}")
-            else:
-                services.do_delete_account(user=user)
+        for user in queryset:  # `delete_selected` left out the ones Stripe still bills
+            services.do_delete_account(user=user)
 
 
 REFUSED = "their paid plan still renews through Stripe; cancel it there first."
+# The account's own records whose admins are read-only (billing.admin.ReadOnlyAdmin) or refuse a
+# job in flight: they go with the account.
+ACCOUNT_HISTORY = {
+    str(model._meta.verbose_name)
+    for model in (CreditAccount, CreditLedgerEntry, CreditPackPurchase, Job)
+}

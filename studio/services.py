@@ -575,6 +575,7 @@ def do_delete_account(*, user: User) -> int:
     would go on charging a deleted account, so the creator cancels it first (the plans page's
     billing portal), and the account can go once it no longer renews."""
     from generation.registry import get_job_type
+    from generation.services import UNFINISHED as UNFINISHED_JOBS
 
     if renews_through_stripe(user):
         raise StudioError(
@@ -583,27 +584,35 @@ def do_delete_account(*, user: User) -> int:
             "subscription_active",
             409,
         )
-    thumbnails = Thumbnail.objects.filter(owner=user)
-    names: list[str | None] = [
-        name
-        for row in thumbnails.values_list("image", "image_small", "image_medium", "download")
-        for name in row
-    ]
-    names += FaceImage.objects.filter(face__owner=user).values_list("image", flat=True)
-    names += StyleReferenceImage.objects.filter(style__owner=user).values_list("image", flat=True)
-    names += Style.objects.filter(owner=user).values_list("preview", flat=True)
-    jobs = [(job.type, job.params) for job in Job.objects.filter(user=user).only("type", "params")]
-    count = thumbnails.count()
-
-    def delete_files() -> None:
-        _delete_files(names)
-        for job_type, params in jobs:
-            try:
-                get_job_type(job_type).discard(params)
-            except Exception:  # an unknown old type, a storage fault: the rows are gone anyway
-                logger.warning("could not discard the inputs of a %s job", job_type, exc_info=True)
-
     with transaction.atomic():
+        # What could still add a row with files first: a worker delivers under its job's row
+        # lock (generation.services.JobContext.delivering), and the creator's own submits and
+        # quota-counted uploads take the balance row. Held until the commit, the rows and file
+        # names read below are all there is; a delivery that was waiting then finds no job.
+        lock_account(user)
+        list(Job.objects.select_for_update().filter(user=user, status__in=UNFINISHED_JOBS))
+        thumbnails = Thumbnail.objects.filter(owner=user)
+        names: list[str | None] = [
+            name
+            for row in thumbnails.values_list("image", "image_small", "image_medium", "download")
+            for name in row
+        ]
+        names += FaceImage.objects.filter(face__owner=user).values_list("image", flat=True)
+        names += StyleReferenceImage.objects.filter(style__owner=user).values_list(
+            "image", flat=True
+        )
+        names += Style.objects.filter(owner=user).values_list("preview", flat=True)
+        jobs = [(j.type, j.params) for j in Job.objects.filter(user=user).only("type", "params")]
+        count = thumbnails.count()
+
+        def delete_files() -> None:
+            _delete_files(names)
+            for job_type, params in jobs:
+                try:
+                    get_job_type(job_type).discard(params)
+                except Exception:  # an unknown old type, a storage fault: the rows are gone
+                    logger.warning("could not discard a %s job's inputs", job_type, exc_info=True)
+
         user.delete()
         transaction.on_commit(delete_files)
     return count

@@ -127,4 +127,58 @@ def test_deleting_a_user_in_the_admin_removes_their_files_unless_stripe_still_bi
         follow=True,
     )
     assert "was not deleted" in response.content.decode()
+    assert "Successfully deleted" not in response.content.decode()
     assert type(paying).objects.filter(pk=paying.pk).exists()
+
+
+def test_a_staff_user_without_delete_rights_on_thumbnails_cannot_delete_their_owner(
+    db: None, client: Any
+) -> None:
+    from django.contrib.auth.models import Permission
+
+    staff = make_user("junior@example.com", is_staff=True)
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_user", "delete_user"])
+    )
+    creator = make_user("kept@example.com")
+    ThumbnailFactory(owner=creator)
+    client.force_login(staff)
+    response = client.post(f"/admin/auth/user/{creator.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert type(creator).objects.filter(pk=creator.pk).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_delivery_committing_while_the_account_goes_leaves_no_file_behind() -> None:
+    """A worker delivering under its job's row lock when the creator deletes the account: the
+    deletion waits for it and takes the new thumbnail's file too (it read the file names first,
+    then the cascade failed on the new row or left its file in storage)."""
+    import threading
+    import time
+
+    from django.db import connection, connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (DATABASE_URL)")
+    owner = make_user("racing@example.com")
+    job = Job.objects.create(user=owner, type="generate_thumbnails", status="running", units=1)
+    locked, delivered = threading.Event(), []
+
+    def deliver() -> None:
+        try:
+            with transaction.atomic():
+                Job.objects.select_for_update().get(pk=job.pk)  # as JobContext.delivering does
+                locked.set()
+                time.sleep(0.3)  # the deletion starts meanwhile
+                delivered.append(ThumbnailFactory(owner=owner, job=job, stored=True).image.name)
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=deliver)
+    worker.start()
+    assert locked.wait(5)
+    assert services.do_delete_account(user=owner) == 1  # waited for the delivery
+    worker.join()
+    assert not type(owner).objects.filter(pk=owner.pk).exists()
+    assert delivered and not default_storage.exists(delivered[0])

@@ -69,6 +69,21 @@ def test_fail_stale_jobs_leaves_a_job_a_worker_claimed_after_the_scan(
     assert (job.status, job.lease_owner) == ("running", "live-worker")
     assert get_balance(owner) == 8  # nothing refunded: the live worker is making both
 
+    # Cancelled by the creator between the scan and the lock: not counted as failed here.
+    def cancelled_meanwhile(job: Job, code: str, message: str) -> Any:
+        from generation.services import cancel_job
+
+        cancel_job(Job.objects.get(pk=job.pk))
+        return outcome(job, code, message)
+
+    other = submit(owner_client, {"title": "Cancelled meanwhile"}).json()["id"]
+    Job.objects.filter(pk=other).update(
+        status="running", lease_expires_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    monkeypatch.setattr(fail_stale_jobs, "stale_outcome", cancelled_meanwhile)
+    assert "0 job(s) failed and refunded" in run("fail_stale_jobs", "--commit")
+    assert Job.objects.get(pk=other).status == "cancelled"
+
     # The dead worker wakes up and, before noticing, refunds a unit: refused, as the lease says.
     stale = Job.objects.get(pk=job_id)
     assert (

@@ -42,6 +42,6 @@ class Command(BaseCommand):
             finished = finish_job(
                 job, stale_outcome(job, "stale", STALE_MESSAGE), only_if=condition
             )
-            count += finished.is_finished
+            count += finished.error_code == "stale"  # not one ended otherwise meanwhile
         verb = "failed and refunded" if options["commit"] else "stale (dry run; pass --commit)"
         self.stdout.write(f"{count} job(s) {verb}")
