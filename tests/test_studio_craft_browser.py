@@ -907,6 +907,12 @@ def test_better_titles_answers_under_the_title_field(live_server: Any, settings:
         pick.click()
         filled = page.input_value("#title")
         in_jobs = page.locator("#jobs .job").count()
+    # The card shows the job finished when its status commits; the in-process worker still
+    # writes after that. Its last commit racing the teardown's flush deadlocked it once.
+    import dramatiq
+
+    for queue in ("jobs", "jobs_high"):
+        dramatiq.get_broker().join(queue, timeout=20000)
     assert suggestion and filled == suggestion
     assert in_jobs == 0
     assert errors == [], errors
