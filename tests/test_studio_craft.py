@@ -387,3 +387,12 @@ def test_the_plans_price_line_names_what_edits_and_tools_cost(db: None) -> None:
 
     html = Client().get("/plans/").content.decode()
     assert f"an edit costs {EDIT_COST} credits, Better titles and the palette" in html
+
+
+def test_a_new_form_starts_on_the_styles_own_colours(owner: Any, owner_client: Any) -> None:
+    """Each style's own palette by default: with the first palette (Candy) ticked, every new
+    creator's thumbnails came out the same pink whatever the style."""
+    html = owner_client.get("/studio/").content.decode()
+    checked = re.findall(r'<input type="radio" name="palette_id" value="(\d*)"( checked)?', html)
+    assert [value for value, tick in checked if tick] == [""], checked
+    assert "Style&#x27;s colours" in html or "Style's colours" in html
