@@ -969,3 +969,44 @@ def test_a_reload_does_not_move_a_running_jobs_bar_back(live_server: Any) -> Non
             {**event, "status": "succeeded", "stage": "succeeded", "progress": 100},
         )
         page.wait_for_function(f"() => sessionStorage.getItem('vb-progress-{job.pk}') === null")
+
+
+def test_a_right_to_left_title_in_the_credit_history_keeps_its_quotes_in_place(
+    live_server: Any,
+) -> None:
+    """The history names a job by its title in quotes: an Arabic title turned its own quote
+    marks round (the title's direction took the quotes with it), on a phone most visibly."""
+    from billing.services import debit_credits
+
+    owner = make_user("rtl-history@example.com")
+    job = finished_generate_job(owner, RTL_TITLE, "succeeded")
+    debit_credits(
+        user=owner, amount=1, idempotency_key="rtl-1", reason="x", reference=f"job:{job.pk}"
+    )
+    with signed_in(live_server, owner, PHONE) as page:
+        page.goto(f"{live_server.url}/studio/credits/")
+        places = page.evaluate(
+            """() => {
+              const span = document.querySelector('.ledger-title');
+              const text = document.createTreeWalker(span, NodeFilter.SHOW_TEXT);
+              const nodes = [];
+              while (text.nextNode()) nodes.push(text.currentNode);
+              const box = (node, at) => {
+                const range = document.createRange();
+                range.setStart(node, at);
+                range.setEnd(node, at + 1);
+                return range.getBoundingClientRect();
+              };
+              const first = nodes[0], last = nodes[nodes.length - 1];
+              return {open: [first.data[0], box(first, 0).left],
+                      close: [last.data[last.data.length - 1], box(last, last.data.length - 1).left],
+                      top: [box(first, 0).top, box(last, last.data.length - 1).top],
+                      left: span.getBoundingClientRect().left};
+            }"""
+        )
+    assert places["open"][0] == "\u201c" and places["close"][0] == "\u201d", places
+    assert places["open"][1] - places["left"] < 4, places  # it starts the line, on the left
+    if places["top"][0] == places["top"][1]:  # on one line: the closing quote ends it
+        assert places["open"][1] < places["close"][1], places
+    else:  # wrapped: the opening quote's line is above the closing one's
+        assert places["top"][0] < places["top"][1], places
