@@ -182,3 +182,19 @@ def test_a_delivery_committing_while_the_account_goes_leaves_no_file_behind() ->
     worker.join()
     assert not type(owner).objects.filter(pk=owner.pk).exists()
     assert delivered and not default_storage.exists(delivered[0])
+
+
+def test_the_accounts_other_sessions_are_signed_out_too(
+    db: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.test import Client
+
+    owner = make_user("two-devices@example.com")
+    phone, laptop = Client(), Client()
+    phone.force_login(owner)
+    laptop.force_login(owner)
+    assert laptop.get("/studio/").status_code == 200  # its user now cached (core.auth)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert phone.post("/accounts/delete/", {"password": PASSWORD}).status_code == 302
+    response = laptop.get("/studio/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
