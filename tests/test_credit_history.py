@@ -38,7 +38,7 @@ def test_each_movement_is_told_in_the_studios_words(
     # The two refunds of one cancelled job are one line, and the job's title is named.
     assert rows.count("Refund: Generate thumbnails, cancelled") == 1
     assert 'Refund: Generate thumbnails, cancelled <span class="muted">(2 images)</span>' in rows
-    assert rows.count("\u201cLedger\u201d") == 2  # the charge and the refund
+    assert rows.count("\u201c<bdi>Ledger</bdi>\u201d") == 2  # the charge and the refund
     amounts = ('<td class="num amount">-2</td>', '<td class="num amount">+2</td>', "+3</td>")
     assert all(amount in rows for amount in amounts)
     assert f"<strong>{start + 3} credits</strong> on the Starter plan" in page
