@@ -187,31 +187,39 @@ def do_create_face(*, owner: User, name: str, files: list[UploadedFile]) -> Face
         decoded = [decode_upload(f) for f in files]
     except ImageRejected as exc:
         raise StudioError(exc.message, exc.code, exc.status) from exc
-    # Measured before the transaction: the detector's CPU time holds no row locks.
+    # Measured and stored before the transaction: the detector's CPU time and the storage's
+    # writes hold no row locks (the quota check below holds the balance row).
     face_heights = [measured_face_height(photo.image) for photo in decoded]
     stored: list[str | None] = []
     try:
+        for photo in decoded:
+            stored.append(_store(FaceImage, "image", encode_jpeg(photo.image)))
         with transaction.atomic():
             check_custom_asset_quota(owner, Face, lock=True)
             face = Face.objects.create(owner=owner, name=name)
-            for position, (photo, face_height) in enumerate(
-                zip(decoded, face_heights, strict=True)
+            for position, (photo, face_height, stored_name) in enumerate(
+                zip(decoded, face_heights, stored, strict=True)
             ):
-                face_image = FaceImage(
+                FaceImage.objects.create(
                     face=face,
+                    image=stored_name,
                     width=photo.width,
                     height=photo.height,
                     face_height=face_height,
                     position=position,
                 )
-                face_image.image.save(
-                    private_name(), ContentFile(encode_jpeg(photo.image)), save=True
-                )
-                stored.append(face_image.image.name)
     except Exception:
         _delete_files(stored)
         raise
     return face
+
+
+def _store(model: Any, field_name: str, data: bytes) -> str:
+    """Save `data` under a fresh private name where `model.field_name` keeps its files; the
+    stored name, for a row written afterwards."""
+    field = model._meta.get_field(field_name)
+    name = field.generate_filename(None, private_name())
+    return str(field.storage.save(name, ContentFile(data)))
 
 
 def do_delete_face(*, face: Face) -> None:
@@ -250,6 +258,13 @@ def do_create_style(
         raise StudioError(exc.message, exc.code, exc.status) from exc
     stored: list[str | None] = []
     try:
+        # Stored before the transaction: the storage's writes hold no row locks.
+        reference_names = [
+            _store(StyleReferenceImage, "image", encode_jpeg(p.image)) for p in decoded
+        ]
+        stored += reference_names
+        preview = _store(Style, "preview", encode_jpeg(decoded[0].image, 85)) if decoded else ""
+        stored.append(preview)
         with transaction.atomic():
             check_custom_asset_quota(owner, Style, lock=True)
             style = Style.objects.create(
@@ -258,18 +273,16 @@ def do_create_style(
                 description=description,
                 prompt=prompt,
                 is_public=is_public,
+                preview=preview,
             )
-            for position, photo in enumerate(decoded):
-                ref = StyleReferenceImage(
-                    style=style, width=photo.width, height=photo.height, position=position
+            for position, (photo, stored_name) in enumerate(zip(decoded, references, strict=True)):
+                StyleReferenceImage.objects.create(
+                    style=style,
+                    image=stored_name,
+                    width=photo.width,
+                    height=photo.height,
+                    position=position,
                 )
-                ref.image.save(private_name(), ContentFile(encode_jpeg(photo.image)), save=True)
-                stored.append(ref.image.name)
-                if position == 0:
-                    style.preview.save(
-                        private_name(), ContentFile(encode_jpeg(photo.image, 85)), save=True
-                    )
-                    stored.append(style.preview.name)
     except Exception:
         _delete_files(stored)
         raise

@@ -230,3 +230,33 @@ def test_project_messages_show_in_the_projects_panel(owner_client) -> None:
     # Where the redirect's #projects lands, not above the panel under the sticky header.
     assert page.index('id="projects-heading"') < page.index("Project created.")
     assert page.index("Project created.") < page.index('id="faces"')
+
+
+def test_an_upload_refused_under_the_lock_leaves_no_files(db: None, monkeypatch) -> None:
+    """Photos are stored before the quota's locked count (no row lock while the storage
+    writes); refused there (a racing upload took the last place), they are deleted."""
+    from django.core.files.storage import default_storage
+
+    from studio import services
+    from tests.conftest import make_user
+
+    owner = make_user("full@example.com")  # Free: one face
+    photo = (Path(__file__).parent / "fixtures" / "face-eileen-collins.jpg").read_bytes()
+    services.do_create_face(
+        owner=owner, name="First", files=[SimpleUploadedFile("a.jpg", photo, "image/jpeg")]
+    )
+    check = services.check_custom_asset_quota
+
+    def only_the_locked_count(owner, model, *, lock: bool = False) -> None:
+        if lock:  # the early, unlocked check passed before the other upload landed
+            check(owner, model, lock=True)
+
+    monkeypatch.setattr(services, "check_custom_asset_quota", only_the_locked_count)
+    before = set(default_storage.listdir("faces")[1])
+    with pytest.raises(services.StudioError) as refused:
+        services.do_create_face(
+            owner=owner, name="Second", files=[SimpleUploadedFile("b.jpg", photo, "image/jpeg")]
+        )
+    assert refused.value.code == "plan_custom_assets_limit"
+    assert set(default_storage.listdir("faces")[1]) == before
+    assert Face.objects.filter(owner=owner).count() == 1
