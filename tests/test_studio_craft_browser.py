@@ -952,6 +952,16 @@ def test_a_reload_does_not_move_a_running_jobs_bar_back(live_server: Any) -> Non
         expect(card.locator("[data-percent]")).to_have_text("50%")
         page.reload()  # the server still says 32%
         expect(card.locator("[data-percent]")).to_have_text("50%")
+        # The card fetched again, as the socket's catch-up and the polling do (htmx settles a
+        # replaced card's style after the swap): the bar itself stays at 50% too.
+        page.evaluate(
+            f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', "
+            f"{{source: '#job-{job.pk}', target: '#job-{job.pk}', swap: 'outerHTML'}})"
+        )
+        page.wait_for_timeout(300)
+        bar = "el => getComputedStyle(el).getPropertyValue('--progress').trim()"
+        assert card.evaluate(bar) == "50%"
+        expect(card.locator("[data-percent]")).to_have_text("50%")
         page.evaluate("job => window.__jobEvent(job)", {**event, "progress": 45})  # a late one
         page.wait_for_timeout(200)
         expect(card.locator("[data-percent]")).to_have_text("50%")

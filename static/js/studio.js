@@ -221,9 +221,12 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
   });
   // A new card may land below the fold (under a tool's form, or above a long page), and so may
   // a refusal under a tool's form: into view.
+  // A card the server drew starts from the tab's furthest figure. After the settle, not the
+  // swap: htmx gives a replaced card its old style while it settles, then the server's, which
+  // put the bar back to the database's figure under the right percentage.
+  document.addEventListener("htmx:afterSettle", () => resumeBars(document));
   document.addEventListener("htmx:afterSwap", (event) => {
     const target = event.detail.target;
-    resumeBars(document);  // a card the server drew (its target may be the card it replaced)
     const first = addsJobCard(event) && target.firstElementChild;
     if (first) {
       if (first.dataset.jobId) posted.add(first.dataset.jobId);
