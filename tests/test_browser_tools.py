@@ -161,7 +161,9 @@ def run_edit_session(browser: Any, base_url: str) -> None:
                 """card => {
                   const top = card.getBoundingClientRect().top;
                   const header = document.querySelector('.topbar').getBoundingClientRect().bottom;
-                  return top >= header - 1 && top < innerHeight * 0.6;
+                  // A few px of rounding: the header's bottom and the scroll land on fractions
+                  // (a fresh-clone run timed out with the finished card's top at 77.95 px).
+                  return top >= header - 4 && top < innerHeight * 0.6;
                 }""",
                 arg=check_card.element_handle(),
                 # Polled on a timer: requestAnimationFrame, the default, stops firing when the
@@ -171,6 +173,7 @@ def run_edit_session(browser: Any, base_url: str) -> None:
         except PlaywrightTimeout as error:  # where it is, for a flake's post-mortem
             where = check_card.evaluate(
                 """card => ({top: card.getBoundingClientRect().top, innerHeight,
+                  header: document.querySelector('.topbar').getBoundingClientRect().bottom,
                   height: card.getBoundingClientRect().height, scrollY,
                   page: document.documentElement.scrollHeight, status: card.dataset.status})"""
             )
