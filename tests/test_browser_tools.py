@@ -158,14 +158,16 @@ def run_edit_session(browser: Any, base_url: str) -> None:
 
         try:
             page.wait_for_function(
-                """card => {
+                # The card looked up on every poll: the one the status wait matched can be the
+                # card before its refresh replaced it, and a handle to it stays detached (two
+                # loaded runs timed out with the new card in view, at 78 px under a 58 px header).
+                """() => {
+                  const card = document.querySelector('#results-thumbnail_check .job');
+                  if (!card || !card.isConnected) return false;
                   const top = card.getBoundingClientRect().top;
                   const header = document.querySelector('.topbar').getBoundingClientRect().bottom;
-                  // A few px of rounding: the header's bottom and the scroll land on fractions
-                  // (a fresh-clone run timed out with the finished card's top at 77.95 px).
-                  return top >= header - 4 && top < innerHeight * 0.6;
+                  return top >= header - 1 && top < innerHeight * 0.6;
                 }""",
-                arg=check_card.element_handle(),
                 # Polled on a timer: requestAnimationFrame, the default, stops firing when the
                 # page draws no frames, and a CI run timed out with the card already in view.
                 polling=100,
