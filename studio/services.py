@@ -275,7 +275,9 @@ def do_create_style(
                 is_public=is_public,
                 preview=preview,
             )
-            for position, (photo, stored_name) in enumerate(zip(decoded, references, strict=True)):
+            for position, (photo, stored_name) in enumerate(
+                zip(decoded, reference_names, strict=True)
+            ):
                 StyleReferenceImage.objects.create(
                     style=style,
                     image=stored_name,

@@ -260,3 +260,39 @@ def test_an_upload_refused_under_the_lock_leaves_no_files(db: None, monkeypatch)
     assert refused.value.code == "plan_custom_assets_limit"
     assert set(default_storage.listdir("faces")[1]) == before
     assert Face.objects.filter(owner=owner).count() == 1
+
+
+def test_uploads_are_stored_once_re_encoded_under_private_names(db: None) -> None:
+    """A face photo and a style's reference image: one stored file each (plus the style's
+    preview), a re-encoded JPEG under a random name, never the upload's own bytes or name."""
+    from django.core.files.storage import default_storage
+
+    from studio import services
+    from tests.conftest import make_user
+
+    owner = make_user("stored-once@example.com")
+    photo = (Path(__file__).parent / "fixtures" / "face-eileen-collins.jpg").read_bytes()
+    listing = {
+        d: set(default_storage.listdir(d)[1]) if default_storage.exists(d) else set()
+        for d in ("faces", "styles/references", "styles/previews")
+    }
+    face = services.do_create_face(
+        owner=owner, name="Me", files=[SimpleUploadedFile("my-face.jpg", photo, "image/jpeg")]
+    )
+    style = services.do_create_style(
+        owner=owner,
+        name="Mine",
+        description="",
+        prompt="Teal and orange.",
+        is_public=False,
+        references=[SimpleUploadedFile("holiday.jpg", photo, "image/jpeg")],
+    )
+    names = [face.images.get().image.name, style.reference_images.get().image.name]
+    names.append(style.preview.name)
+    for directory, name in zip(listing, names, strict=True):
+        added = set(default_storage.listdir(directory)[1]) - listing[directory]
+        assert added == {Path(name).name}, (directory, added)
+        assert re.fullmatch(r"[0-9a-f]{32}\.jpg", Path(name).name), name
+        with default_storage.open(name, "rb") as handle:
+            stored = handle.read()
+        assert stored != photo and Image.open(io.BytesIO(stored)).format == "JPEG"
