@@ -184,9 +184,10 @@ def test_a_delivery_committing_while_the_account_goes_leaves_no_file_behind() ->
     assert delivered and not default_storage.exists(delivered[0])
 
 
-def test_the_accounts_other_sessions_are_signed_out_too(
-    db: None, django_capture_on_commit_callbacks: Any
-) -> None:
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_accounts_other_sessions_are_signed_out_too() -> None:
+    """Transactional, as in production: outside a transaction the signed-in user comes from the
+    shared cache (core.auth), which the deletion must clear."""
     from django.test import Client
 
     owner = make_user("two-devices@example.com")
@@ -194,7 +195,6 @@ def test_the_accounts_other_sessions_are_signed_out_too(
     phone.force_login(owner)
     laptop.force_login(owner)
     assert laptop.get("/studio/").status_code == 200  # its user now cached (core.auth)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert phone.post("/accounts/delete/", {"password": PASSWORD}).status_code == 302
+    assert phone.post("/accounts/delete/", {"password": PASSWORD}).status_code == 302
     response = laptop.get("/studio/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
