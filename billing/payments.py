@@ -169,7 +169,34 @@ def start_plan_checkout(*, user: User, plan_slug: str, operation_id: str) -> str
         metadata=metadata,
         subscription_data={"metadata": metadata},
     )
+    _expire_other_checkouts(customer_id=customer_id, keep=session["id"])
     return str(session["url"])
+
+
+def _expire_other_checkouts(*, customer_id: str, keep: str) -> None:
+    """Expire the customer's other open subscription-mode Checkout Sessions (the plans page in
+    another tab, an earlier attempt), so only the newest can be paid: two paid sessions would
+    make two subscriptions billing for one plan. Stripe then shows an expired session's page
+    as expired. Runs after the new session is created, so a double click's replay (same
+    idempotency key, same session) is kept. A Stripe fault here is logged, not raised: the
+    creator's checkout goes on, and a second subscription is still caught by the webhooks
+    (`_apply_subscription`)."""
+    try:
+        listed = _call(
+            "checkout.sessions.list",
+            lambda: client().v1.checkout.sessions.list(
+                params={"customer": customer_id, "status": "open", "limit": 100}
+            ),
+        )
+        for other in listed["data"]:
+            if other["id"] == keep or other.get("mode") != "subscription":
+                continue
+            _call(
+                "checkout.sessions.expire",
+                functools.partial(client().v1.checkout.sessions.expire, other["id"]),
+            )
+    except PaymentProviderError:
+        logger.warning("could not expire customer %s's other checkouts", customer_id)
 
 
 def _create_checkout(
@@ -346,13 +373,39 @@ def _plan_for_price(price_id: str) -> Plan | None:
     return next((p for p in services.plan_table() if p.stripe_price_id == price_id), None)
 
 
-def _apply_subscription(row: Subscription, remote: Obj) -> str:
-    """Make our locked row follow Stripe's subscription `remote` (its current state)."""
+def _other_live_subscription(row: Subscription, *, ended: str) -> Obj | None:
+    """Another subscription of the row's customer that still bills (not `ended`), or None."""
+    listed = _call(
+        "subscriptions.list",
+        lambda: client().v1.subscriptions.list(
+            params={"customer": row.stripe_customer_id, "limit": 10}
+        ),
+    )
+    return next(
+        (dict(s) for s in listed["data"] if s["id"] != ended and s["status"] not in ENDED),
+        None,
+    )
+
+
+def _apply_subscription(row: Subscription, remote: Obj, *, relink: bool = False) -> str:
+    """Make our locked row follow Stripe's subscription `remote` (its current state). With
+    `relink` (the linked one ended while `remote` still bills), a period `remote` has in good
+    standing gets its plan's credits, as its paid invoice's grant was skipped while another
+    subscription was linked."""
     status = remote["status"]
     linked = row.stripe_subscription_id == remote["id"]
     if status in ENDED:
         if not linked:
             return f"ignored: {status} subscription {remote['id']} is not this account's"
+        other = _other_live_subscription(row, ended=remote["id"])
+        if other is not None:  # the creator still pays for another one: follow it
+            logger.warning(
+                "customer %s: subscription %s ended, following their live %s",
+                row.stripe_customer_id,
+                remote["id"],
+                other["id"],
+            )
+            return f"{remote['id']} {status}; " + _apply_subscription(row, other, relink=True)
         ended = _moment(remote.get("ended_at") or int(timezone.now().timestamp()))
         _back_to_free(row, at=ended)
         return f"ended: back to {row.plan.name}"
@@ -389,6 +442,14 @@ def _apply_subscription(row: Subscription, remote: Obj) -> str:
             target=free.monthly_credits,
             idempotency_key=f"grant:payment-due:{row.user_id}:{start.isoformat()}",
             reason=f"Monthly credits, {free.name} plan (payment due)",
+            reference=f"subscription:{row.pk}",
+        )
+    if relink and row.status in Subscription.GOOD_STANDING:
+        services.top_up_plan_credits(
+            user=row.user,
+            target=plan.monthly_credits,
+            idempotency_key=f"grant:relink:{remote['id']}:{start.isoformat()}",
+            reason=f"Monthly credits, {plan.name} plan",
             reference=f"subscription:{row.pk}",
         )
     if (
@@ -523,6 +584,8 @@ def _apply_checkout_session(session: Obj) -> str:
 
 HANDLERS: dict[str, Callable[[Obj], str]] = {
     "checkout.session.completed": _on_checkout_completed,
+    # A delayed payment method (bank debits): completed unpaid, then paid days later.
+    "checkout.session.async_payment_succeeded": _on_checkout_completed,
     "customer.subscription.created": _on_subscription,
     "customer.subscription.updated": _on_subscription,
     "customer.subscription.deleted": _on_subscription,

@@ -386,6 +386,18 @@ class FakeStripe:
             },
         )
 
+    def expire_checkout(self, session_id: str) -> Obj:
+        """POST /v1/checkout/sessions/{id}/expire: only an open session can be expired."""
+        session = self._get("checkout.session", session_id, "session")
+        if session["status"] != "open":
+            raise StripeError(
+                400,
+                f'Only Checkout Sessions with a status in ["open"] can be expired. This '
+                f'Checkout Session has a status of "{session["status"]}".',
+            )
+        session["status"] = "expired"
+        return session
+
     def create_portal_session(self, params: Obj) -> Obj:
         customer = params.get("customer")
         if not customer:
@@ -668,6 +680,8 @@ class FakeStripe:
             create = creators.get(tuple(parts))
             if create is not None:
                 return self._public(create(params))
+            if len(parts) == 4 and parts[:2] == ["checkout", "sessions"] and parts[3] == "expire":
+                return self._public(self.expire_checkout(parts[2]))
         if method == "GET":
             kinds = {
                 "customers": "customer",
@@ -683,6 +697,8 @@ class FakeStripe:
                 return self._public(self._get("checkout.session", parts[2]))
             if len(parts) == 1 and parts[0] in kinds:
                 return self._list(parts[0], kinds[parts[0]], params)
+            if parts == ["checkout", "sessions"]:
+                return self._list("checkout/sessions", "checkout.session", params)
         raise StripeError(
             404,
             f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
@@ -699,6 +715,8 @@ class FakeStripe:
                 rows = [r for r in rows if r["status"] != "canceled"]
             elif status != "all":
                 rows = [r for r in rows if r["status"] == status]
+        elif "status" in params:  # checkout sessions: open, complete or expired
+            rows = [r for r in rows if r.get("status") == params["status"]]
         if kind == "price" and "lookup_keys" in params:
             rows = [r for r in rows if r.get("lookup_key") in params["lookup_keys"]]
         if kind == "event" and "type" in params:

@@ -264,6 +264,51 @@ def test_a_subscriber_is_sent_to_the_portal_not_a_second_checkout(
     assert len(fake.objects["subscription"]) == 1
 
 
+def test_a_second_tab_s_checkout_expires_the_first_so_one_plan_is_billed_once(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    first = start_checkout(owner_client, "starter", operation_id="1" * 32)
+    again = start_checkout(owner_client, "starter", operation_id="1" * 32)  # a double click
+    assert (
+        again == first and fake.objects["checkout.session"][session_id(first)]["status"] == "open"
+    )
+    second = start_checkout(owner_client, "advanced", operation_id="2" * 32)  # another tab
+    assert fake.objects["checkout.session"][session_id(first)]["status"] == "expired"
+    with pytest.raises(StripeError, match="no longer active"):
+        fake.complete_checkout(session_id(first), deliver=False)
+    deliver(owner_client, fake, fake.complete_checkout(session_id(second), deliver=False))
+    live = [s for s in fake.objects["subscription"].values() if s["status"] not in payments.ENDED]
+    assert len(live) == 1
+    assert effective_plan(owner).slug == "advanced"
+
+
+def test_when_the_linked_subscription_ends_a_second_one_still_billing_is_followed(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """Two live subscriptions (one made outside the studio, e.g. in Stripe's dashboard): the
+    creator cancels the one we follow; the other still bills, so the plan stays."""
+    deliver(owner_client, fake, subscribe(owner_client, fake, "starter"))
+    customer = Subscription.objects.get(user=owner).stripe_customer_id
+    fake.clock_offset = 5 * 24 * 3600  # five days later
+    outside = fake.create_checkout_session(
+        {
+            "mode": "subscription",
+            "customer": customer,
+            "success_url": "http://testserver/",
+            "line_items": [{"price": Plan.objects.get(slug="advanced").stripe_price_id}],
+        }
+    )
+    deliver(owner_client, fake, fake.complete_checkout(outside["id"], deliver=False))
+    linked = Subscription.objects.get(user=owner).stripe_subscription_id
+    deliver(owner_client, fake, fake.cancel_now(linked, deliver=False))
+    row = Subscription.objects.get(user=owner)
+    still = [s for s in fake.objects["subscription"].values() if s["status"] not in payments.ENDED]
+    assert [s["id"] for s in still] == [row.stripe_subscription_id]
+    assert effective_plan(owner).slug == "starter"
+    # Following Advanced expired Starter's unused credits; Starter's paid period gets them back.
+    assert get_balance(owner) == Plan.objects.get(slug="starter").monthly_credits
+
+
 def test_unknown_free_or_unpriced_plans_are_not_for_sale(
     fake: FakeStripe, priced: Any, owner_client: JSONClient
 ) -> None:
@@ -497,6 +542,22 @@ def test_an_unpaid_or_unknown_pack_session_grants_nothing(
     unknown["id"], unknown["data"]["object"]["id"] = "evt_unknown", "cs_test_not_ours"
     deliver(owner_client, fake, [unpaid, unknown])
     assert get_balance(owner) == 10
+
+
+def test_a_pack_paid_by_a_delayed_method_is_granted_when_the_payment_succeeds(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """A bank debit: the session completes unpaid, and `async_payment_succeeded` follows."""
+    response = owner_client.post("/plans/packs/credits-50", {"operation_id": "4" * 32})
+    completed = fake.complete_checkout(session_id(response["Location"]), deliver=False)[0]
+    pending = copy.deepcopy(completed)
+    pending["id"], pending["data"]["object"]["payment_status"] = "evt_pending", "unpaid"
+    deliver(owner_client, fake, [pending])
+    assert get_balance(owner) == 10
+    succeeded = copy.deepcopy(completed)
+    succeeded["id"], succeeded["type"] = "evt_paid", "checkout.session.async_payment_succeeded"
+    deliver(owner_client, fake, [succeeded, succeeded])
+    assert get_balance(owner) == 60
 
 
 # --- signatures and failures ------------------------------------------------------------------
