@@ -467,7 +467,9 @@ def do_move_thumbnails(*, owner: User, thumbnail_ids: list[int], project: Projec
 
 
 def do_delete_thumbnail(*, thumbnail: Thumbnail) -> None:
-    """Delete the row now and its stored files after the transaction commits."""
+    """Delete the row now and its stored files after the transaction commits. Deleting the
+    first of a line of versions makes its oldest edit the line's first, so the other versions
+    stay one line (`root` is SET_NULL: each would have become an original of its own)."""
     names = [
         f.name
         for f in (
@@ -479,6 +481,12 @@ def do_delete_thumbnail(*, thumbnail: Thumbnail) -> None:
         if f
     ]
     with transaction.atomic():
+        if thumbnail.root_id is None:
+            line = Thumbnail.objects.filter(root_id=thumbnail.pk)
+            heir = line.order_by("created_at", "pk").values_list("pk", flat=True).first()
+            if heir is not None:
+                line.exclude(pk=heir).update(root_id=heir)
+                Thumbnail.objects.filter(pk=heir).update(root_id=None)
         thumbnail.delete()
         transaction.on_commit(lambda: _delete_files(names))
 

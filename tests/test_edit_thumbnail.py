@@ -188,6 +188,12 @@ def test_edit_of_an_edit_lists_every_version_newest_first(
     assert positions == sorted(positions)
     assert get_balance(starter) == 10 - 1 - 2 - 2
 
+    # Deleting the original leaves the edits one line, the oldest first of it.
+    assert owner_client.delete(f"/api/thumbnails/{source.pk}").status_code == 204
+    api = owner_client.get(f"/api/thumbnails/{v3.pk}").json()
+    assert [v["id"] for v in api["versions"]] == [v3.pk, v2.pk]
+    assert Thumbnail.objects.get(pk=v2.pk).root_id is None
+
 
 def test_with_gemini_the_source_image_goes_first_then_the_references(
     starter, owner_client, make_thumbnail, edit, finished, gemini_settings: FakeGemini
