@@ -130,6 +130,15 @@ class ProjectAdmin(admin.ModelAdmin):
     list_filter = ["share_mode"]
     search_fields = ["name", "owner__email"]
     raw_id_fields = ["owner"]
+    readonly_fields = ["share_token"]
+
+    def save_model(self, request: Any, obj: Project, form: Any, change: bool) -> None:
+        """Sharing turned off here replaces the share token too, as in the studio
+        (`services.do_update_project`): a link sent around stays dead if it is turned on again."""
+        if change and "share_mode" in form.changed_data:
+            mode, obj.share_mode = obj.share_mode, form.initial["share_mode"]
+            services.do_update_project(project=obj, share_mode=mode)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Thumbnail)

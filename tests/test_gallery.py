@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
@@ -638,3 +639,24 @@ def test_search_ignores_case_and_accents_in_every_script(
     assert found("creme brulee") == {"Crème brûlée"}
     assert found("100%") == set()  # LIKE's wildcards are matched literally
     assert owner_client.get("/studio/gallery?cursor=tampered").status_code == 400
+
+
+def test_sharing_turned_off_in_the_admin_kills_the_old_link(
+    staff: Any, owner: Any, owner_client: Any, anon_client: Any
+) -> None:
+    project = Project.objects.create(owner=owner, name="Shared", share_mode="all")
+    old_link = f"/share/{project.share_token}/"
+    assert anon_client.get(old_link).status_code == 200
+    admin = Client()
+    admin.force_login(staff)
+    form = {"owner": owner.pk, "name": "Shared", "default_settings": "{}", "share_mode": "off"}
+    response = admin.post(f"/admin/studio/project/{project.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert anon_client.get(old_link).status_code == 404
+    # Shared again by the creator: a new link; the one sent around stays dead.
+    owner_client.patch(
+        f"/api/projects/{project.pk}", json.dumps({"share_mode": "all"}), "application/json"
+    )
+    project.refresh_from_db()
+    assert anon_client.get(f"/share/{project.share_token}/").status_code == 200
+    assert anon_client.get(old_link).status_code == 404
