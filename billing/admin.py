@@ -20,11 +20,13 @@ from billing.models import (
     StripeEvent,
     Subscription,
 )
-from billing.services import InsufficientCredits, adjust_credits, change_plan, effective_plan
-
-# The largest single adjustment the admin form takes (credits), either way: a typo of a few
-# extra digits is refused rather than minting a fortune.
-MAX_ADJUSTMENT = 100_000
+from billing.services import (
+    MAX_ADJUSTMENT,
+    InsufficientCredits,
+    adjust_credits,
+    change_plan,
+    effective_plan,
+)
 
 
 @admin.register(Plan)

@@ -160,6 +160,9 @@ def get_balance(user: User) -> int:
 
 
 LEDGER_PAGE_SIZE = 50
+# The largest single credit adjustment the admin form and `manage.py adjust_credits` take
+# (credits), either way: a typo of a few extra digits is refused rather than minting a fortune.
+MAX_ADJUSTMENT = 100_000
 
 
 def ledger_page(
@@ -553,10 +556,14 @@ def grant_due_monthly_credits(*, now: dt.datetime | None = None, dry_run: bool =
             )
             if locked.stripe_subscription_id:
                 continue  # linked to Stripe since the look-up
+            if dry_run:  # the periods --commit would grant, one by one
+                end = locked.current_period_end
+                while end <= now:
+                    count += 1
+                    end = add_months(end, 1)
+                continue
             while locked.current_period_end <= now:
                 count += 1
-                if dry_run:
-                    break
                 start = locked.current_period_end
                 roll_period(sub=locked, start=start, end=add_months(start, 1))
                 if locked.status not in Subscription.GOOD_STANDING:

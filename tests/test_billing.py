@@ -91,6 +91,13 @@ def test_monthly_grant_for_every_plan_including_free(owner, other) -> None:
     assert Subscription.objects.get(user=owner).current_period_start > timezone.now()
 
 
+def test_a_dry_run_counts_every_period_the_commit_grants(owner) -> None:
+    """Three periods behind (cron stopped for a while): both say three."""
+    later = timezone.now() + dt.timedelta(days=95)
+    assert grant_due_monthly_credits(now=later, dry_run=True) == 3
+    assert grant_due_monthly_credits(now=later, dry_run=False) == 3
+
+
 def test_add_months_clamps_to_month_end() -> None:
     jan31 = dt.datetime(2026, 1, 31, tzinfo=dt.UTC)
     assert add_months(jan31, 1) == dt.datetime(2026, 2, 28, tzinfo=dt.UTC)

@@ -7,13 +7,13 @@ import io
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from billing.services import get_balance
 from generation.models import Job, JobUnit
 from studio.models import Thumbnail
-from tests.conftest import set_plan
+from tests.conftest import make_user, set_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +143,30 @@ def test_seed_demo_gives_the_demo_creator_a_plan_face_projects_and_gallery(setti
     run("seed_demo", "--allow-database-url")  # idempotent: nothing more is made or charged
     assert Thumbnail.objects.filter(owner=demo).count() == 8
     assert get_balance(demo) == balance
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("adjust_credits", "ops@example.com", "3000000000", "--reason", "typo"), "outside"),
+        (("adjust_credits", "ops@example.com", "5", "--reason", "x", "--key", "k" * 186), "185"),
+        (("purge_job_history", "--days", "100000000"), "outside"),
+        (("purge_job_history", "--batch-size", "0"), "outside"),
+        (("purge_expired_thumbnails", "--commit", "--batch", "-1"), "outside"),
+        (("fail_stale_jobs", "--commit", "--grace-seconds", "-3600"), "outside"),
+        (("fail_stale_jobs", "--queued-hours", "nan"), "outside"),
+        (("fail_stale_jobs", "--grace-seconds", "ten"), "not an integer"),
+    ],
+)
+def test_commands_refuse_numbers_out_of_range_and_change_nothing(
+    args: tuple[str, ...], message: str, owner: Any, owner_client: Any, submit: Any
+) -> None:
+    """A CommandError naming the bound, not a database or datetime traceback; a negative grace
+    would have failed (and refunded) a job whose worker still holds its lease."""
+    make_user("ops@example.com")
+    job_id = submit(owner_client, {"title": "Healthy"}).json()["id"]
+    lease = timezone.now() + dt.timedelta(minutes=5)
+    Job.objects.filter(pk=job_id).update(status="running", lease_expires_at=lease)
+    with pytest.raises(CommandError, match=message):
+        run(*args)
+    assert Job.objects.get(pk=job_id).status == "running"

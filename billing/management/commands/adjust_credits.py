@@ -6,7 +6,16 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from billing.services import InsufficientCredits, adjust_credits, get_balance
+from billing.services import (
+    MAX_ADJUSTMENT,
+    InsufficientCredits,
+    adjust_credits,
+    get_balance,
+)
+from core.commands import bounded
+
+# The ledger's idempotency key holds 200 characters, "command-adjust:" included.
+MAX_KEY_LENGTH = 185
 
 
 class Command(BaseCommand):
@@ -18,7 +27,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("email")
-        parser.add_argument("amount", type=int)
+        parser.add_argument("amount", type=bounded(int, -MAX_ADJUSTMENT, MAX_ADJUSTMENT))
         parser.add_argument("--reason", required=True, help="Shown in the ledger.")
         parser.add_argument(
             "--key", help="Idempotency key (default: a new one, printed for a retry)."
@@ -35,6 +44,8 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No user with the email {options['email']}.")
         key = options["key"] or uuid.uuid4().hex
+        if len(key) > MAX_KEY_LENGTH:
+            raise CommandError(f"--key must be at most {MAX_KEY_LENGTH} characters.")
         try:
             movement = adjust_credits(
                 user=user,

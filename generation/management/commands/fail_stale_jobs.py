@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import Q
 from django.utils import timezone
 
+from core.commands import bounded
 from generation.models import Job
 from generation.services import finish_job, stale_outcome
 
@@ -22,8 +23,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--commit", action="store_true")
-        parser.add_argument("--grace-seconds", type=int, default=600)
-        parser.add_argument("--queued-hours", type=float, default=6.0)
+        # At least 0: a negative grace would fail jobs whose worker still holds the lease.
+        parser.add_argument("--grace-seconds", type=bounded(int, 0, 10**8), default=600)
+        parser.add_argument("--queued-hours", type=bounded(float, 0, 10**5), default=6.0)
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()

@@ -29,6 +29,7 @@ from django.db import models, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from core.commands import bounded
 from generation.models import Job, JobEvent, JobUnit
 from generation.registry import job_types
 
@@ -109,11 +110,11 @@ class Command(BaseCommand):
         parser.add_argument("--commit", action="store_true")
         parser.add_argument(
             "--days",
-            type=int,
+            type=bounded(int, 1, 100_000),
             default=None,
             help="retention in days (default: settings.JOB_HISTORY_RETENTION_DAYS)",
         )
-        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--batch-size", type=bounded(int, 1, 100_000), default=1000)
 
     def handle(self, *args: Any, **options: Any) -> None:
         days = options["days"]

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from core.commands import bounded
 from studio.models import Thumbnail
 from studio.services import do_delete_thumbnail
 
@@ -17,7 +18,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--commit", action="store_true")
-        parser.add_argument("--batch", type=int, default=500)
+        parser.add_argument("--batch", type=bounded(int, 1, 100_000), default=500)
 
     def handle(self, *args: Any, **options: Any) -> None:
         expired = Thumbnail.objects.filter(expires_at__lte=timezone.now()).order_by("expires_at")
