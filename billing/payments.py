@@ -47,6 +47,8 @@ Obj = dict[str, Any]
 
 # Stripe subscription statuses after which the subscription never bills again.
 ENDED = ("canceled", "incomplete_expired")
+# Statuses of a subscription that bills the customer (Stripe retries a past-due one's invoice).
+BILLING = ("active", "trialing", "past_due")
 # Invoices that open a billing period (and so carry its monthly grant).
 PERIOD_INVOICES = ("subscription_create", "subscription_cycle")
 
@@ -374,7 +376,9 @@ def _plan_for_price(price_id: str) -> Plan | None:
 
 
 def _other_live_subscription(row: Subscription, *, ended: str) -> Obj | None:
-    """Another subscription of the row's customer that still bills (not `ended`), or None."""
+    """Another subscription of the row's customer that still bills (active, trialing or past
+    due; not `ended`), or None. An incomplete one (its first payment never went through) is
+    not followed."""
     listed = _call(
         "subscriptions.list",
         lambda: client().v1.subscriptions.list(
@@ -382,7 +386,7 @@ def _other_live_subscription(row: Subscription, *, ended: str) -> Obj | None:
         ),
     )
     return next(
-        (dict(s) for s in listed["data"] if s["id"] != ended and s["status"] not in ENDED),
+        (dict(s) for s in listed["data"] if s["id"] != ended and s["status"] in BILLING),
         None,
     )
 
