@@ -8,6 +8,7 @@ them only as composition guidance.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -23,14 +24,19 @@ EXPRESSIONS = ["", "excited", "shocked", "happy", "serious", "curious", "confide
 POSES = ["", "pointing at the text", "arms crossed", "hands on head", "leaning in", "thumbs up"]
 
 
+_TITLE_SPLIT = re.compile(": |\uff1a")  # colon and space, or the full-width colon
+
+
 def split_title(title: str) -> TitleLines:
     """Text before the first ": " (colon and space) is the main line, after it the sub-line
     (PRODUCT.md). A colon without a space after it is part of the words: "My 5:00 AM Routine"
-    stays whole, and so does "Ratio 16:9"."""
-    main, sep, sub = title.partition(": ")
-    if sep and not sub.strip():
-        return TitleLines(main=title.strip().removesuffix(":").strip(), sub="")
-    return TitleLines(main=main.strip(), sub=sub.strip() if sep else "")
+    stays whole, and so does "Ratio 16:9". Japanese and Chinese write the colon full-width and
+    with no space (U+FF1A, "ラーメンを食べてみた\uff1a結果は意外"); never in a time or a ratio, so
+    it splits too, whichever comes first."""
+    match = _TITLE_SPLIT.search(title)
+    if match is None:
+        return TitleLines(main=title.strip(), sub="")
+    return TitleLines(main=title[: match.start()].strip(), sub=title[match.end() :].strip())
 
 
 @dataclass(frozen=True)

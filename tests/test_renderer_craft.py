@@ -19,7 +19,7 @@ from generation.providers.base import ImageRequest, InputImage, RenderSpec
 from generation.providers.local import LocalRenderer, Rendered
 from studio.downloads import youtube_size
 from studio.images import YOUTUBE_MAX_BYTES, burn_watermark, youtube_jpeg
-from studio.prompts import split_title
+from studio.prompts import TitleLines, split_title
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FACE_PHOTO = FIXTURES / "face-eileen-collins.jpg"
@@ -142,6 +142,9 @@ def test_only_colon_space_splits_the_title() -> None:
     assert (whole.main, whole.sub) == ("My 5:00 AM Routine", "")
     parts = split_title("Ratio 16:9 Explained: Why It Matters")
     assert (parts.main, parts.sub) == ("Ratio 16:9 Explained", "Why It Matters")
+    japanese = split_title("東京で一番おいしいラーメン\uff1a結果は意外: 本当")  # full-width colon
+    assert (japanese.main, japanese.sub) == ("東京で一番おいしいラーメン", "結果は意外: 本当")
+    assert split_title("Title: ") == TitleLines("Title", "")
 
 
 def test_a_title_too_long_for_the_frame_is_shortened_not_shrunk() -> None:
@@ -173,6 +176,39 @@ def test_a_shortened_title_is_one_phrase_that_keeps_its_numbers_whole(
 ) -> None:
     """`fits` here is a character count: what the renderer measures in pixels."""
     assert local.shorten(title, lambda text: len(text) <= width) == kept
+
+
+@pytest.mark.parametrize(
+    ("title", "lettered"),
+    [
+        ("NOOOOOOOOOOOOOOOO!!", "NOOOO!!"),
+        ("AAAAAAAAAAAAAAAAAAAAAAHHHHHHHHHHHHH", "AAAAHHHH"),
+        ("Sooooo Good!!!!!!", "Soooo Good!!!"),
+        ("WHAT?!?! Bookkeeper Tries 1000000 Subscribers...", None),  # nothing stretched
+    ],
+)
+def test_stretched_letters_are_squeezed_as_a_letterer_would(title: str, lettered: str) -> None:
+    assert local.unstretched(title) == (lettered or title)
+
+
+def test_a_screamed_word_is_lettered_large_and_the_sub_line_stays() -> None:
+    """ "NOOOOOOOOOOOOOOOO!!" has no hyphenation point: it was set as one line a few per cent of
+    the frame tall, and the sub-line was dropped as unreadable beside it."""
+    rendered = render(title="NOOOOOOOOOOOOOOOO!!", subtitle="I Lost Everything", images=[face()])
+    assert rendered.notes == [
+        'The title was shortened to "NOOOO!!" to stay readable at small sizes.'
+    ]
+    assert [run.kind for run in rendered.texts].count("subtitle") >= 1
+    title = [run for run in rendered.texts if run.kind in ("title", "emphasis")]
+    ink_rows = max(run.mask.getbbox()[3] - run.mask.getbbox()[1] for run in title)
+    assert ink_rows >= 1.3 * rendered.image.height * local.READING_SHARE
+
+
+def test_an_address_breaks_at_its_own_seams_never_with_a_hyphen() -> None:
+    breaks = fonts._long_word_breaks("youtube.com/c/MyAwesomeChannelName")
+    assert breaks and not any(breaks.values())  # "MYAWE-SOMECHANNEL" read as part of it
+    assert not any(fonts._long_word_breaks("@SupercalifragilisticChannel").values())
+    assert any(fonts._long_word_breaks("Supercalifragilisticexpialidocious").values())
 
 
 def test_a_shortened_title_is_always_a_run_of_the_title_and_never_dangles() -> None:

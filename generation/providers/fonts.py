@@ -320,6 +320,11 @@ LONG_WORD_CHARS = 12
 _HYPHEN_PIECE_CHARS = 3  # no piece of a hyphenated word shorter than this
 
 
+# A web address, an email or handle, a hashtag: "youtube.com/c/MyChannel", "@MyChannel",
+# "#ThumbnailDesign". A hyphen inside one reads as part of it ("MYAWE-SOMECHANNEL").
+_ADDRESS = re.compile(r"^[#@]\w|\w[./@]\w")
+
+
 @functools.cache
 def _hyphenator(language: str) -> pyphen.Pyphen:
     return pyphen.Pyphen(lang=language, left=_HYPHEN_PIECE_CHARS, right=_HYPHEN_PIECE_CHARS)
@@ -341,6 +346,8 @@ def _long_word_breaks(word: str) -> dict[int, bool]:
         ):
             breaks[i] = False
             last = i
+    if _ADDRESS.search(word):
+        return breaks  # an address, a handle or a hashtag is never hyphenated
     # Each run of letters between those ("Supercalifragilisticexpialidocious" in "...docious!"),
     # hyphenated.
     start = 0

@@ -36,6 +36,7 @@ import io
 import logging
 import math
 import random
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -1755,6 +1756,17 @@ _CLAUSE_BREAKS = frozenset({"and", "but", "so", "because", "while", "-", "\u2014
 _DANGLING = _WEAK_WORDS | frozenset({"every", "all", "some", "no", "not", "than", "vs", "vs."})
 
 
+_STRETCHED = re.compile(r"([^\W\d_])\1{4,}|([!?.])\2{3,}")
+
+
+def unstretched(text: str) -> str:
+    """`text` with its stretched letters and punctuation squeezed the way a designer would
+    letter a scream: a run of one letter longer than four keeps four, of "!", "?" or "."
+    longer than three keeps three ("NOOOOOOOOOOOOOOOO!!" -> "NOOOO!!", "WHAT?!?!" stays).
+    A word like that has no hyphenation points, so it set the title as one hairline."""
+    return _STRETCHED.sub(lambda m: m.group()[: 4 if m.group(1) else 3], text)
+
+
 def shorten(text: str, fits: Callable[[str], bool]) -> str:
     """`text` cut the way a designer would until `fits(text)`: the longest opening clause that
     fits (the hook comes first: cut before "and", "but", "so", a dash...), else the strongest run
@@ -1936,12 +1948,17 @@ def _place_text(
     title_box = (box_w, round(box_h * title_share))
 
     def title_fits(text: str) -> bool:
-        return (
-            fitted_size(text, title_look, title_box, min_size=title_min, max_size=title_max)
-            >= title_min
-        )
+        return title_size(text) >= title_min
 
-    if not title_fits(title):
+    def title_size(text: str) -> float:
+        return fitted_size(text, title_look, title_box, min_size=title_min, max_size=title_max)
+
+    squeezed = unstretched(title)
+    if squeezed != title and title_size(title) < 0.6 * title_size(squeezed):
+        shorter = squeezed if title_fits(squeezed) else shorten(squeezed, title_fits)
+        notes.append(f'The title was shortened to "{shorter}" to stay readable at small sizes.')
+        title = shorter
+    elif not title_fits(title):
         shorter = shorten(title, title_fits)
         if shorter != title:
             notes.append(f'The title was shortened to "{shorter}" to stay readable at small sizes.')

@@ -512,7 +512,7 @@ def _with_subject(tokens: list[str], phrase: list[str]) -> list[str]:
 def _split(title: str) -> tuple[str, str]:
     """Headline and sub-line. As in the renderer (studio.prompts.split_title) only ": " (colon
     and space) splits at a colon: "My 5:00 AM Routine" is one headline."""
-    for separator in (": ", " - ", " | ", " \u2014 ", " \u2013 "):
+    for separator in (": ", "\uff1a", " - ", " | ", " \u2014 ", " \u2013 "):
         if separator in title:
             head, sub = title.split(separator, 1)
             if head.strip() and sub.strip():
