@@ -272,8 +272,10 @@ def test_a_double_clicks_second_click_is_not_a_second_job(live_server: Any) -> N
 def test_enter_does_not_generate_and_a_new_project_keeps_the_form(live_server: Any) -> None:
     owner = make_user("enter@example.com")
     set_plan(owner, "pro")
+    card = ThumbnailFactory(owner=owner, title="Already made", has_watermark=True)
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
+        no_menu_before = page.locator(f"#thumbnail-{card.pk} select.move").count() == 0
         page.evaluate("() => { window.__noReload = 1; }")
         out_of_credits_shown = page.is_visible("#out-of-credits")  # the creator has credits
         page.fill("#title", "My 5:00 AM Routine")
@@ -291,10 +293,23 @@ def test_enter_does_not_generate_and_a_new_project_keeps_the_form(live_server: A
             "project": page.input_value("#project"),
             "status": page.text_content("#new-project-status"),
         }
+        # The first project: every card gets its "Move to project" menu, which works at once,
+        # and the card's details beside it are whole.
+        page.select_option(f"#move-{card.pk}", label="Morning series")
+        page.wait_for_function(
+            f"() => document.querySelector('#move-{card.pk}')?.selectedOptions[0]?.text"
+            " === 'Morning series' && window.__noReload === 1"
+        )
+        meta_cut = page.evaluate(
+            f"() => {{ const m = document.querySelector('#thumbnail-{card.pk} .meta');"
+            " return m.scrollWidth > m.clientWidth; }"
+        )
+    assert no_menu_before and not meta_cut
     assert not out_of_credits_shown
     assert cards_after_enter == 0
     assert not Job.objects.filter(user=owner).exists()
     project = Project.objects.get(owner=owner, name="Morning series")
+    assert Thumbnail.objects.get(pk=card.pk).project == project
     assert state == {
         "no_reload": True,
         "title": "My 5:00 AM Routine",

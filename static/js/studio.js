@@ -543,6 +543,29 @@ document.addEventListener("click", (event) => {
     if (option) option.dataset.defaults = JSON.stringify(event.detail.defaults);
   });
 
+  // A card's "Move to project" menu, as studio.html draws it once the creator has a project.
+  function addMoveMenu(card, projectOption) {
+    const id = card.dataset.thumbnailId;
+    const label = document.createElement("label");
+    label.className = "visually-hidden";
+    label.htmlFor = "move-" + id;
+    label.textContent = "Project";
+    const select = document.createElement("select");
+    select.id = "move-" + id;
+    select.className = "move";
+    select.name = "project_id";
+    select.title = "Move to project";
+    const attributes = { "hx-post": card.dataset.moveUrl, "hx-trigger": "change", "hx-target": "closest article", "hx-swap": "outerHTML" };
+    Object.entries(attributes).forEach(([name, value]) => select.setAttribute(name, value));
+    const none = document.createElement("option");
+    none.value = "";
+    none.textContent = "No project";
+    select.append(none, projectOption);
+    card.querySelector("footer .actions").before(label, select);
+    delete card.dataset.moveUrl;
+    htmx.process(select);
+  }
+
   // A new project from the studio: added to every project menu, picked for the next
   // thumbnails, and nothing the creator typed or picked in the generate form is lost.
   const newProject = document.querySelector("form.new-project");
@@ -568,7 +591,11 @@ document.addEventListener("click", (event) => {
         }
         const filter = document.getElementById("gallery-project");
         if (filter) filter.append(option());
-        document.querySelectorAll(".thumb select.move").forEach((el) => el.append(option()));
+        const menus = document.querySelectorAll(".thumb select.move");
+        menus.forEach((el) => el.append(option()));
+        if (!menus.length) {  // the first project: the cards had no menu to add it to
+          document.querySelectorAll(".thumb[data-move-url]").forEach((card) => addMoveMenu(card, option()));
+        }
         newProject.reset();
         status.classList.remove("error");
         status.textContent = "Project “" + body.name + "” created and picked for your next thumbnails.";
