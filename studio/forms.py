@@ -36,12 +36,26 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data or self.required else []
 
 
-class FaceForm(forms.Form):
+class _OwnIds(forms.Form):
+    """A form whose fields' ids start with `id_prefix` ("face_name", not Django's "id_name"):
+    the library page holds the face, style and palette forms at once, and with one id shared
+    by three fields each label moved the focus (or ticked a box) in another form."""
+
+    id_prefix = "id"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
+        super().__init__(*args, **kwargs)
+
+
+class FaceForm(_OwnIds):
+    id_prefix = "face"
     name = forms.CharField(max_length=80)
     images = MultipleFileField(help_text="1 to 3 photos, JPEG, PNG or WebP, up to 10 MB each.")
 
 
-class StyleForm(forms.Form):
+class StyleForm(_OwnIds):
+    id_prefix = "style"
     name = forms.CharField(max_length=80)
     description = forms.CharField(max_length=300, required=False)
     prompt = forms.CharField(
@@ -53,7 +67,8 @@ class StyleForm(forms.Form):
     reference_images = MultipleFileField(required=False, help_text="Up to 4 example images.")
 
 
-class PaletteForm(forms.Form):
+class PaletteForm(_OwnIds):
+    id_prefix = "palette"
     name = forms.CharField(max_length=80)
     colors = forms.CharField(
         max_length=60,

@@ -396,3 +396,24 @@ def test_a_new_form_starts_on_the_styles_own_colours(owner: Any, owner_client: A
     checked = re.findall(r'<input type="radio" name="palette_id" value="(\d*)"( checked)?', html)
     assert [value for value, tick in checked if tick] == [""], checked
     assert "Style&#x27;s colours" in html or "Style's colours" in html
+
+
+def test_no_page_gives_two_elements_one_id(owner: Any, owner_client: Any) -> None:
+    """The library holds the face, style and palette forms at once: Django's default ids
+    ("id_name" three times) sent each label's click, and a screen reader, to another form."""
+    from tests.factories.studio import ThumbnailFactory
+
+    set_plan(owner, "pro")
+    thumbnail = ThumbnailFactory(owner=owner)
+    Project.objects.create(owner=owner, name="Series")
+    for path in (
+        "/studio/",
+        "/studio/library/",
+        "/plans/",
+        "/studio/credits/",
+        f"/studio/thumbnails/{thumbnail.pk}",
+        "/accounts/delete/",
+    ):
+        html = owner_client.get(path).content.decode()
+        ids = re.findall(r'\sid="([^"]+)"', html)
+        assert not {i for i in ids if ids.count(i) > 1}, path

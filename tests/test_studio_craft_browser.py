@@ -295,9 +295,12 @@ def test_enter_does_not_generate_and_a_new_project_keeps_the_form(live_server: A
         }
         # The first project: every card gets its "Move to project" menu, which works at once,
         # and the card's details beside it are whole.
-        page.select_option(f"#move-{card.pk}", label="Morning series")
-        page.wait_for_function(
-            f"() => document.querySelector('#move-{card.pk}')?.selectedOptions[0]?.text"
+        with page.expect_response(lambda response: response.url.endswith("/move")) as moved:
+            page.select_option(f"#move-{card.pk}", label="Morning series")
+        assert moved.value.status == 200
+        page.wait_for_function(  # the card the answer swapped in, still without a reload
+            f"() => !document.querySelector('#thumbnail-{card.pk}').dataset.moveUrl"
+            f" && document.querySelector('#move-{card.pk}').selectedOptions[0].text"
             " === 'Morning series' && window.__noReload === 1"
         )
         meta_cut = page.evaluate(

@@ -12,7 +12,7 @@ document.addEventListener("submit", (event) => {
 (function () {
   "use strict";
   const helper = document.querySelector("[data-color-helper]");
-  const field = document.getElementById("id_colors");
+  const field = document.getElementById("palette_colors");
   const preview = document.querySelector("[data-swatch-preview]");
   if (!helper || !field || !preview) return;
   const picker = helper.querySelector("input[type=color]");
