@@ -79,7 +79,9 @@ def _row(items: tuple[Any, ...]) -> Func:
 ORDERS: dict[str, Order] = {
     "newest": Order("created_at", descending=True),
     "oldest": Order("created_at", descending=False),
-    "title": Order("title", descending=False),
+    # Case and accents folded (models.search_key): "iPhone" among the I titles, "Écoles" among
+    # the E ones; the raw title sorted by code point (SQLite, a C collation), capitals first.
+    "title": Order("search_title", descending=False),
     "clicks": Order("share_clicks", descending=True),
 }
 

@@ -254,7 +254,7 @@ class Thumbnail(models.Model):
         # order in both directions, so "newest" and "oldest" share one.
         indexes = [
             models.Index(fields=["owner", "-created_at", "-id"], name="thumb_owner_newest"),
-            models.Index(fields=["owner", "title", "id"], name="thumb_owner_title"),
+            models.Index(fields=["owner", "search_title", "id"], name="thumb_owner_title"),
             models.Index(fields=["owner", "-share_clicks", "-id"], name="thumb_owner_clicks"),
             models.Index(fields=["project", "-created_at", "-id"], name="thumb_project_newest"),
             models.Index(

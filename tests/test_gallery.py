@@ -129,6 +129,18 @@ def test_pages_concatenate_to_the_full_ordered_list(
     assert all_pages(owner, filters, limit) == expected
 
 
+def test_title_order_ignores_case_and_accents(owner, owner_client) -> None:
+    """SQLite (and a C collation) compared raw titles by code point: "iPhone vs Pixel" came
+    after "Why Nobody Talks About This"."""
+    for title in ("Why Nobody Talks About This", "iPhone vs Pixel", "Écoles du Monde", "apple"):
+        ThumbnailFactory(owner=owner, title=title)
+    answer = owner_client.get("/api/thumbnails?order=title&limit=2").json()
+    titles = [t["title"] for t in answer["results"]]
+    rest = owner_client.get(f"/api/thumbnails?order=title&cursor={answer['next_cursor']}").json()
+    titles += [t["title"] for t in rest["results"]]
+    assert titles == ["apple", "Écoles du Monde", "iPhone vs Pixel", "Why Nobody Talks About This"]
+
+
 @hsettings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
