@@ -424,6 +424,8 @@ def account_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
         "account/delete.html",
         {
             "error": error,
+            # Said before the password is typed, with the way to cancel (the POST refuses too).
+            "still_renews": services.renews_through_stripe(user),
             "thumbnails": user.thumbnails.count(),
             "faces": user.faces.count(),
             "credits": get_balance(user),

@@ -4,6 +4,7 @@ or a Stripe plan that still renews keeps it."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +81,13 @@ def test_a_stripe_plan_that_still_renews_is_cancelled_first(db: None, client: An
         stripe_subscription_id="sub_123", status="active"
     )
     client.force_login(owner)
+    page = client.get("/accounts/delete/").content.decode()  # said before a password is typed
+    notice = page[page.index('id="delete-renews"') :]
+    assert 'href="/plans/"' in notice[: notice.index("</p>")]
+    assert re.search(r'<button class="button" type="submit" disabled>', page)
     response = client.post("/accounts/delete/", {"password": PASSWORD})
     assert response.status_code == 409
-    assert "Cancel it on the plans page first" in response.content.decode()
+    assert "still renews through Stripe" in response.content.decode()
     assert type(owner).objects.filter(pk=owner.pk).exists()
     Subscription.objects.filter(user=owner).update(cancel_at_period_end=True)
     assert client.post("/accounts/delete/", {"password": PASSWORD}).status_code == 302
