@@ -100,9 +100,12 @@ def image_slot(image_size: str, stop: threading.Event | None = None) -> Iterator
         slots.release()
 
 
+REFUNDED_SENTENCE = "Your credits were refunded."
+
+
 def refunded(message: str, unit_cost: int) -> str:
     """The creator-facing message of a failed unit, saying it was refunded when it cost."""
-    return f"{message} Your credits were refunded." if unit_cost else message
+    return f"{message} {REFUNDED_SENTENCE}" if unit_cost else message
 
 
 # --- submitting ----------------------------------------------------------------------------

@@ -250,10 +250,12 @@ def test_a_failed_card_says_the_credits_were_refunded(owner: Any, owner_client: 
         units=2,
         units_failed=2,
         cost=2,
-        error="The image service failed.",
+        error="The image service failed. Your credits were refunded.",
     )
     card = owner_client.get(f"/studio/jobs/{job.pk}").content.decode()
     assert "Your 2 credits were refunded." in card
+    assert card.count("refunded.") == 1  # the job's own error said it too
+    assert "The image service failed.</p>" in card
     assert "data-dismiss-job" in card
 
 

@@ -11,6 +11,7 @@ from django.utils.html import json_script
 from billing.models import EDIT_COST, RESOLUTION_COST
 from billing.services import effective_plan, get_balance
 from generation.registry import get_job_type
+from generation.services import REFUNDED_SENTENCE
 from studio.media import media_url as _media_url
 
 register = template.Library()
@@ -30,6 +31,13 @@ STAGE_LABELS = {
     "failed": "Failed",
     "cancelled": "Cancelled",
 }
+
+
+@register.filter
+def without_refund_sentence(message: str) -> str:
+    """A failed job's error without generation.services' "Your credits were refunded.": the
+    card says it once, with the amount, in its own refund note."""
+    return " ".join(message.replace(REFUNDED_SENTENCE, "").split())
 
 
 @register.filter
