@@ -27,13 +27,15 @@ _PARTIAL = re.compile(r"^(?P<type>[a-z_]+): [a-z_]+, the rest delivered$")
 class HistoryRow:
     """One line of the page: `entry` is the newest movement it stands for, `amount` the sum of
     its movements (a cancelled 4-image job's four refunds are one line), `title` the thumbnail
-    text of the job it belongs to ("" when none)."""
+    text of the job it belongs to ("" when none), `text_free` whether that job was a generate
+    with no text (said so, as on its card, rather than left blank)."""
 
     entry: CreditLedgerEntry
     description: str
     amount: int
     count: int = 1
     title: str = ""
+    text_free: bool = False
 
 
 def _label(type_name: str) -> str:
@@ -62,15 +64,18 @@ def describe(entry: CreditLedgerEntry) -> str:
     return reason or entry.get_kind_display()
 
 
-def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, str]:
-    """The thumbnail text of each job the entries name (`reference` "job:<id>"), one query."""
+def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, tuple[str, bool]]:
+    """(the thumbnail text, whether it is a text-free generate) of each job the entries name
+    (`reference` "job:<id>"), one query."""
     ids = {e.reference[4:] for e in entries if e.reference.startswith("job:")}
     if not ids:
         return {}
-    rows = Job.objects.filter(pk__in=ids).values_list("pk", "params")
-    return {
-        str(pk): str(params.get("title") or "") for pk, params in rows if isinstance(params, dict)
-    }
+    rows = Job.objects.filter(pk__in=ids).values_list("pk", "type", "params")
+    titles = {}
+    for pk, job_type, params in rows:
+        title = str(params.get("title") or "") if isinstance(params, dict) else ""
+        titles[str(pk)] = (title, not title and job_type == "generate_thumbnails")
+    return titles
 
 
 def history_rows(entries: list[CreditLedgerEntry]) -> list[HistoryRow]:
@@ -89,6 +94,10 @@ def history_rows(entries: list[CreditLedgerEntry]) -> list[HistoryRow]:
         ):
             rows[-1] = replace(last, amount=last.amount + entry.amount, count=last.count + 1)
             continue
-        title = titles.get(entry.reference[4:], "") if entry.reference.startswith("job:") else ""
-        rows.append(HistoryRow(entry, description, entry.amount, title=title))
+        title, text_free = (
+            titles.get(entry.reference[4:], ("", False))
+            if entry.reference.startswith("job:")
+            else ("", False)
+        )
+        rows.append(HistoryRow(entry, description, entry.amount, title=title, text_free=text_free))
     return rows

@@ -46,6 +46,10 @@ def test_each_movement_is_told_in_the_studios_words(
     assert "generate_thumbnails" not in page  # no ops wording
     # Another creator sees only their own movements.
     assert "Sorry for the wait" not in other_client.get(URL).content.decode()
+    # A text-free thumbnail's charge says so, as its card does.
+    assert submit(owner_client, {"title": ""}).status_code == 202
+    rows = owner_client.get(URL).content.decode().split("</tr>")
+    assert '<span class="ledger-title">Text-free</span>' in rows[1]  # the newest line
 
 
 def test_older_movements_are_paged_50_at_a_time(owner: Any, owner_client: Any) -> None:
