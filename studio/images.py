@@ -262,9 +262,10 @@ def youtube_jpeg(image: Image.Image, aspect_ratio: str) -> tuple[bytes, int, int
 
 def burn_watermark(image: Image.Image, text: str = "Made with ViewBait") -> Image.Image:
     """Free-plan watermark drawn into the pixels (PRODUCT.md flaw 9: it must be in the stored
-    file). Bottom-left, about 3.2% of the image height, white with a dark outline at 70%: the
-    bottom-right corner is where YouTube's duration badge covers the thumbnail, and the margin
-    (1.4 text heights) keeps it above the red watched-progress bar along the bottom edge."""
+    file). Bottom-left, about 3.2% of the image height, white with a dark outline at 70% on a
+    dark translucent plate (readable on any picture): the bottom-right corner is where
+    YouTube's duration badge covers the thumbnail, and the margin (1.4 text heights) keeps it
+    above the red watched-progress bar along the bottom edge."""
     base = image.convert("RGBA")
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
@@ -279,6 +280,18 @@ def burn_watermark(image: Image.Image, text: str = "Made with ViewBait") -> Imag
     left, top, _, bottom = draw.textbbox((0, 0), text, font=font, stroke_width=2)
     x = margin - left
     y = base.height - (bottom - top) - round(size * 1.4) - top
+    # A dark plate under it, so it reads on any picture (white on a yellow stripe did not).
+    pad = round(size * 0.35)
+    draw.rounded_rectangle(
+        (
+            x + left - pad,
+            y + top - pad,
+            x + draw.textlength(text, font=font) + pad,
+            y + bottom + pad,
+        ),
+        radius=pad,
+        fill=(0, 0, 0, 110),
+    )
     draw.text(
         (x, y),
         text,

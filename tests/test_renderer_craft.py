@@ -656,6 +656,17 @@ def test_watermark_is_drawn_and_clear_of_the_duration_badge() -> None:
     # YouTube's duration badge: the bottom-right corner (about 20 % wide, 15 % high).
     assert not changed[int(height * 0.85) :, int(width * 0.8) :].any()
     assert changed[int(height * 0.85) :, : width // 2].sum() == changed.sum()
+    # Readable on any picture: its letters against what is around them in its box, on a
+    # yellow stripe and on white (1.33 and 1.19 with the outline alone).
+    for colour in ((255, 212, 0), (250, 250, 250)):
+        plain = Image.new("RGB", (1280, 720), colour)
+        marked = np.asarray(burn_watermark(plain))
+        changed = np.abs(marked.astype(int) - np.asarray(plain).astype(int)).sum(axis=2) > 60
+        rows, columns = np.nonzero(changed)
+        box = local._luminance(
+            marked[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
+        )
+        assert local.contrast_ratio(np.percentile(box, 97), np.median(box)) >= 3, colour
 
 
 @pytest.mark.parametrize(
