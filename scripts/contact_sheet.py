@@ -62,6 +62,9 @@ CASES = [
     ),
     ("Same title 100", "", [], "16:9", 2, 0, False),
     ("Duo: Best Friends Try 5 Spicy Foods", "vlog-bright", [], "9:16", 2, 1, True),
+    ("NOOOOOOOOOOOOOOOO!!: I Lost Everything", "bold-gaming", [], "16:9", 1, 0, False),
+    ("WATCH: youtube.com/c/MyAwesomeChannelName", "clean-tech", [], "16:9", 0, 1, False),
+    ("東京で一番おいしいラーメン\uff1a結果は意外", "cinematic", [], "16:9", 1, 0, False),
 ]
 TILE_W, TILE_H, CAPTION = 320, 180, 28
 
