@@ -429,7 +429,7 @@ def _apply_subscription(row: Subscription, remote: Obj, *, relink: bool = False)
     previous_plan = row.plan
     new_period = not linked or start > row.current_period_start
     if new_period:
-        services.roll_period(sub=row, start=start, end=end)
+        services.roll_period(sub=row, start=start, end=end, new_plan=plan)
     row.current_period_end = end
     row.plan = plan
     row.status = status if status in Subscription.Status.values else Subscription.Status.UNPAID

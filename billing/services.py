@@ -517,16 +517,25 @@ def open_account(*, user: User, now: dt.datetime | None = None) -> Subscription:
     return sub
 
 
-def roll_period(*, sub: Subscription, start: dt.datetime, end: dt.datetime) -> Movement:
+def roll_period(
+    *, sub: Subscription, start: dt.datetime, end: dt.datetime, new_plan: Plan | None = None
+) -> Movement:
     """Move a locked subscription to the period [start, end), expiring what is left of the old
     period's plan credits first (key: the old and the new period's starts, to the microsecond).
-    The caller saves `sub` and makes the new period's grant."""
+    `new_plan`: the period is a new plan's, started before the old period's end (an upgrade
+    from Free through Checkout), which the ledger line says. The caller saves `sub` and makes
+    the new period's grant."""
+    reason = (
+        f"Unused {sub.plan.name} plan credits, replaced by the {new_plan.name} plan's"
+        if new_plan is not None and new_plan.pk != sub.plan_id
+        else f"Unused {sub.plan.name} plan credits expired at the period end"
+    )
     movement = expire_unused_plan_credits(
         user=sub.user,
         idempotency_key=(
             f"expire:{sub.user_id}:{sub.current_period_start.isoformat()}:{start.isoformat()}"
         ),
-        reason=f"Unused {sub.plan.name} plan credits expired at the period end",
+        reason=reason,
         reference=f"subscription:{sub.pk}",
     )
     sub.current_period_start, sub.current_period_end = start, end

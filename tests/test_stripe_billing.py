@@ -207,6 +207,8 @@ def test_upgrade_to_starter_through_checkout(
         ("expiry", -10),
         ("grant", 100),
     ]
+    # Said as what happened: the Free period did not end, Starter's credits took its place.
+    assert entries[1].reason == "Unused Free plan credits, replaced by the Starter plan's"
     invoice_id = next(e["data"]["object"]["id"] for e in events if e["type"] == "invoice.paid")
     assert entries[-1].idempotency_key == f"grant:invoice:{invoice_id}"
     assert get_balance(owner) == 100 == ledger_sum(owner)
