@@ -10,6 +10,7 @@ parallel runs on one RabbitMQ never take each other's messages; the queues are d
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import pytest
 from django.db import close_old_connections
 from django.test import Client
 from django_dramatiq.middleware import DbConnectionsMiddleware
+from dramatiq.errors import ConnectionClosed
 
 from billing.models import Plan
 from billing.services import invalidate_plan_table
@@ -70,7 +72,7 @@ def test_pika_gets_short_timeouts_unless_the_url_sets_them() -> None:
         "retry_delay": "0",
         "socket_timeout": "2",  # the URL's own wins
         "stack_timeout": "2",
-        "blocked_connection_timeout": "30",
+        "blocked_connection_timeout": "2",
         "heartbeat": "30",
     }
     assert urlsplit(url).path == "/vh"
@@ -211,3 +213,73 @@ def test_a_hung_rabbitmq_costs_one_timeout_and_the_job_waits_for_the_sweeper(
     for response in (first, second):
         job = Job.objects.get(pk=response.json()["id"])
         assert (job.status, job.enqueued_at, job.cost) == ("queued", None, 1)  # the sweeper's
+
+
+class FreezableProxy:
+    """A TCP proxy to RabbitMQ that stops forwarding while `frozen` is set: the broker stops
+    answering on connections already open (a frozen VM, a network partition)."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.frozen = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            self.sockets += [client, server]
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                while self.frozen.is_set():
+                    time.sleep(0.02)
+                target.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.listener.close()
+        for sock in self.sockets:
+            sock.close()
+
+
+@needs_rabbitmq
+def test_a_broker_frozen_on_an_open_connection_costs_one_deadline(
+    on_broker: Any, settings: Any
+) -> None:
+    settings.REDIS_BREAKER_COOLDOWN_SECONDS = 0.5
+    proxy = FreezableProxy(("127.0.0.1", 5672))
+    url = f"amqp://guest:guest@127.0.0.1:{proxy.port}/%2F"
+    broker = on_broker(RabbitmqBroker(url=url, timeout=0.2))  # a send has 0.8 s
+    try:
+        queue = actors.run_job.queue_name
+        actors.run_job.send("first")  # the connection is open and the queue declared
+        proxy.frozen.set()
+        started = time.monotonic()
+        with pytest.raises(ConnectionClosed):
+            actors.run_job.send("frozen")  # waited for its confirm until pika's heartbeat
+        assert time.monotonic() - started < 2.5
+        assert broker.breaker.is_open
+        started = time.monotonic()
+        with pytest.raises(RabbitmqUnavailable):
+            actors.run_job.send("while open")
+        assert time.monotonic() - started < 0.1
+        proxy.frozen.clear()
+        time.sleep(0.6)  # the breaker's cooldown: the next send probes
+        actors.run_job.send("thawed")
+        assert not broker.breaker.is_open
+        messages = RabbitmqBroker(url=RABBITMQ_URL).get_queue_message_counts(queue)[0]
+        assert messages >= 2  # "first" and "thawed" (the frozen one may have landed too)
+    finally:
+        proxy.frozen.clear()
+        proxy.close()
