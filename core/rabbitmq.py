@@ -168,10 +168,20 @@ class RabbitmqBroker(_DramatiqRabbitmqBroker):
                 armed[0]._impl._adapter_remove_timeout(armed[1])
 
     def ping(self) -> None:
-        """Raise unless RabbitMQ answers on this thread's connection (a new one if the kept
-        one went stale): /healthz's broker probe."""
+        """Raise unless RabbitMQ answers a round trip (a channel opened and closed) within
+        `publish_timeout`, on this thread's connection or, if that one went stale, a new one:
+        /healthz's broker probe. A broker frozen on an open connection fails it too."""
+        self.breaker.check()
+        self.state.deadline = time.monotonic() + self.publish_timeout
         try:
-            self.connection.process_data_events(time_limit=0)
-        except pika.exceptions.AMQPConnectionError:
-            del self.connection
-            self.connection.process_data_events(time_limit=0)
+            for attempt in (1, 2):
+                try:
+                    self.connection.channel().close()
+                    return
+                except pika.exceptions.AMQPConnectionError:
+                    del self.connection
+                    if attempt == 2:
+                        raise
+        finally:
+            self.state.deadline = None
+            self._disarm()

@@ -278,7 +278,16 @@ def test_a_broker_frozen_on_an_open_connection_costs_one_deadline(
         time.sleep(0.6)  # the breaker's cooldown: the next send probes
         actors.run_job.send("thawed")
         assert not broker.breaker.is_open
-        messages = RabbitmqBroker(url=RABBITMQ_URL).get_queue_message_counts(queue)[0]
+        broker.ping()
+        proxy.frozen.set()  # /healthz's probe makes a round trip: frozen, it fails in time
+        started = time.monotonic()
+        with pytest.raises(RabbitmqUnavailable, match="took more than"):
+            broker.ping()
+        assert time.monotonic() - started < 2
+        proxy.frozen.clear()
+        counter = RabbitmqBroker(url=RABBITMQ_URL)
+        messages = counter.get_queue_message_counts(queue)[0]
+        counter.close()
         assert messages >= 2  # "first" and "thawed" (the frozen one may have landed too)
     finally:
         proxy.frozen.clear()
