@@ -437,23 +437,24 @@ def _apply_subscription(row: Subscription, remote: Obj, *, relink: bool = False)
     row.cancel_at_period_end = bool(remote.get("cancel_at_period_end"))
     row.save()
     outcome = f"{plan.slug} {row.status}" + (", new period" if new_period else "")
+    grant: tuple[Plan, str, str] | None = None  # (whose credits, key, ledger wording)
     if new_period and row.status not in Subscription.GOOD_STANDING:
         # Payment due: the Free plan's limits apply, and so does its monthly grant; the paid
         # invoice tops the period up to the plan's credits later (`_grant_for_invoice`).
         free = services.default_plan()
-        services.top_up_plan_credits(
-            user=row.user,
-            target=free.monthly_credits,
-            idempotency_key=f"grant:payment-due:{row.user_id}:{start.isoformat()}",
-            reason=f"Monthly credits, {free.name} plan (payment due)",
-            reference=f"subscription:{row.pk}",
+        grant = (
+            free,
+            f"payment-due:{row.user_id}",
+            f"Monthly credits, {free.name} plan (payment due)",
         )
-    if relink and row.status in Subscription.GOOD_STANDING:
+    elif relink and row.status in Subscription.GOOD_STANDING:
+        grant = (plan, f"relink:{remote['id']}", f"Monthly credits, {plan.name} plan")
+    if grant is not None:
         services.top_up_plan_credits(
             user=row.user,
-            target=plan.monthly_credits,
-            idempotency_key=f"grant:relink:{remote['id']}:{start.isoformat()}",
-            reason=f"Monthly credits, {plan.name} plan",
+            target=grant[0].monthly_credits,
+            idempotency_key=f"grant:{grant[1]}:{start.isoformat()}",
+            reason=grant[2],
             reference=f"subscription:{row.pk}",
         )
     if (

@@ -97,6 +97,16 @@ def stripe_subscription_id(events: list[dict[str, Any]]) -> str:
     )
 
 
+def resent(event: dict[str, Any], event_id: str, **changes: Any) -> dict[str, Any]:
+    """A copy of `event` under another id (Stripe re-sends, or a later event about the same
+    object): `type=` changes its type, any other keyword a field of its object."""
+    copied = copy.deepcopy(event)
+    copied["id"] = event_id
+    copied["type"] = changes.pop("type", copied["type"])
+    copied["data"]["object"].update(changes)
+    return copied
+
+
 def ledger_sum(user: Any) -> int:
     return sum(CreditLedgerEntry.objects.filter(user=user).values_list("amount", flat=True))
 
@@ -334,9 +344,8 @@ def test_the_same_event_twice_changes_nothing_the_second_time(
     assert StripeEvent.objects.filter(event_id=invoice_paid["id"]).count() == 1
 
     # The same invoice again under a new event id (Stripe re-sends): still one grant.
-    resent = copy.deepcopy(invoice_paid)
-    resent["id"] = "evt_resent_invoice_paid"
-    assert post_event(owner_client, fake, resent).status_code == 200
+    again = resent(invoice_paid, "evt_resent_invoice_paid")
+    assert post_event(owner_client, fake, again).status_code == 200
     assert (get_balance(owner), CreditLedgerEntry.objects.count()) == (balance, rows)
     assert StripeEvent.objects.filter(event_id="evt_resent_invoice_paid").exists()
 
@@ -517,9 +526,7 @@ def test_credit_pack_bought_twice_with_the_same_session_replayed(
     deliver(owner_client, fake, paid + paid)
     assert get_balance(owner) == 60
 
-    resent = copy.deepcopy(paid[0])
-    resent["id"] = "evt_same_session_again"
-    deliver(owner_client, fake, [resent])
+    deliver(owner_client, fake, [resent(paid[0], "evt_same_session_again")])
     owner_client.get(f"/billing/checkout/return?session_id={first_id}")
     assert get_balance(owner) == 60
 
@@ -538,10 +545,8 @@ def test_an_unpaid_or_unknown_pack_session_grants_nothing(
 ) -> None:
     response = owner_client.post("/plans/packs/credits-150", {"operation_id": "4" * 32})
     event = fake.complete_checkout(session_id(response["Location"]), deliver=False)[0]
-    unpaid = copy.deepcopy(event)
-    unpaid["id"], unpaid["data"]["object"]["payment_status"] = "evt_unpaid", "unpaid"
-    unknown = copy.deepcopy(event)
-    unknown["id"], unknown["data"]["object"]["id"] = "evt_unknown", "cs_test_not_ours"
+    unpaid = resent(event, "evt_unpaid", payment_status="unpaid")
+    unknown = resent(event, "evt_unknown", id="cs_test_not_ours")
     deliver(owner_client, fake, [unpaid, unknown])
     assert get_balance(owner) == 10
 
@@ -552,12 +557,9 @@ def test_a_pack_paid_by_a_delayed_method_is_granted_when_the_payment_succeeds(
     """A bank debit: the session completes unpaid, and `async_payment_succeeded` follows."""
     response = owner_client.post("/plans/packs/credits-50", {"operation_id": "4" * 32})
     completed = fake.complete_checkout(session_id(response["Location"]), deliver=False)[0]
-    pending = copy.deepcopy(completed)
-    pending["id"], pending["data"]["object"]["payment_status"] = "evt_pending", "unpaid"
-    deliver(owner_client, fake, [pending])
+    deliver(owner_client, fake, [resent(completed, "evt_pending", payment_status="unpaid")])
     assert get_balance(owner) == 10
-    succeeded = copy.deepcopy(completed)
-    succeeded["id"], succeeded["type"] = "evt_paid", "checkout.session.async_payment_succeeded"
+    succeeded = resent(completed, "evt_paid", type="checkout.session.async_payment_succeeded")
     deliver(owner_client, fake, [succeeded, succeeded])
     assert get_balance(owner) == 60
 
