@@ -171,18 +171,20 @@ def start_plan_checkout(*, user: User, plan_slug: str, operation_id: str) -> str
         metadata=metadata,
         subscription_data={"metadata": metadata},
     )
-    _expire_other_checkouts(customer_id=customer_id, keep=session["id"])
+    _expire_other_checkouts(customer_id=customer_id, keep=session)
     return str(session["url"])
 
 
-def _expire_other_checkouts(*, customer_id: str, keep: str) -> None:
-    """Expire the customer's other open subscription-mode Checkout Sessions (the plans page in
-    another tab, an earlier attempt), so only the newest can be paid: two paid sessions would
-    make two subscriptions billing for one plan. Stripe then shows an expired session's page
-    as expired. Runs after the new session is created, so a double click's replay (same
-    idempotency key, same session) is kept. A Stripe fault here is logged, not raised: the
-    creator's checkout goes on, and a second subscription is still caught by the webhooks
-    (`_apply_subscription`)."""
+def _expire_other_checkouts(*, customer_id: str, keep: Obj) -> None:
+    """Expire the customer's open subscription-mode Checkout Sessions older than `keep` (the
+    plans page in another tab, an earlier attempt), so only the newest can be paid: two paid
+    sessions would make two subscriptions billing for one plan. Stripe then shows an expired
+    session's page as expired. Runs after the new session is created, so a double click's
+    replay (same idempotency key, same session) is kept; a newer one (by `created`, in
+    seconds) is left to its own request, so two racing requests expire each other's only
+    within one second (both then say expired; nothing is charged). A Stripe fault here is
+    logged, not raised: the creator's checkout goes on, and a second subscription is still
+    caught by the webhooks (`_apply_subscription`)."""
     try:
         listed = _call(
             "checkout.sessions.list",
@@ -191,7 +193,8 @@ def _expire_other_checkouts(*, customer_id: str, keep: str) -> None:
             ),
         )
         for other in listed["data"]:
-            if other["id"] == keep or other.get("mode") != "subscription":
+            newer = other["created"] > keep["created"]
+            if other["id"] == keep["id"] or newer or other.get("mode") != "subscription":
                 continue
             _call(
                 "checkout.sessions.expire",

@@ -98,10 +98,10 @@ class RabbitmqBroker(_DramatiqRabbitmqBroker):
         self.breaker.check()
         started = time.monotonic()
         self.state.deadline = started + self.publish_timeout
-        kept = getattr(self.state, "connection", None)
-        if kept is not None:  # reached through the kept channel, not the `connection` property
-            self._arm(kept, self.state.deadline)
         try:
+            kept = getattr(self.state, "connection", None)
+            if kept is not None:  # reached through the kept channel, not `connection`
+                self._arm(kept, self.state.deadline)
             sent = super().enqueue(message, delay=delay)
         except Exception:
             if time.monotonic() - started >= self.publish_timeout:

@@ -24,15 +24,17 @@ EXPRESSIONS = ["", "excited", "shocked", "happy", "serious", "curious", "confide
 POSES = ["", "pointing at the text", "arms crossed", "hands on head", "leaning in", "thumbs up"]
 
 
-_TITLE_SPLIT = re.compile(": |\uff1a")  # colon and space, or the full-width colon
+# Colon and space, or the full-width colon unless digits stand on both sides of it: a Japanese
+# input method writes times and ratios with full-width digits and this colon.
+_TITLE_SPLIT = re.compile(r": |(?<![0-9\uff10-\uff19])\uff1a|\uff1a(?![0-9\uff10-\uff19])")
 
 
 def split_title(title: str) -> TitleLines:
     """Text before the first ": " (colon and space) is the main line, after it the sub-line
     (PRODUCT.md). A colon without a space after it is part of the words: "My 5:00 AM Routine"
     stays whole, and so does "Ratio 16:9". Japanese and Chinese write the colon full-width and
-    with no space (U+FF1A, "ラーメンを食べてみた\uff1a結果は意外"); never in a time or a ratio, so
-    it splits too, whichever comes first."""
+    with no space (U+FF1A, "ラーメンを食べてみた\uff1a結果は意外"): it splits too, whichever
+    comes first, except between digits (a time or a ratio typed with full-width digits)."""
     match = _TITLE_SPLIT.search(title)
     if match is None:
         return TitleLines(main=title.strip(), sub="")

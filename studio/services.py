@@ -487,8 +487,26 @@ def do_delete_thumbnail(*, thumbnail: Thumbnail) -> None:
             if heir is not None:
                 line.exclude(pk=heir).update(root_id=heir)
                 Thumbnail.objects.filter(pk=heir).update(root_id=None)
+                _move_edits_in_flight(thumbnail, heir)
         thumbnail.delete()
         transaction.on_commit(lambda: _delete_files(names))
+
+
+def _move_edits_in_flight(root: Thumbnail, heir: int) -> None:
+    """Point the unfinished edits of `root`'s line at `heir`, its line's new first: their
+    snapshot (`params["source"]["lineage_id"]`) names the line they join when they deliver
+    (studio.job_types.edit._lineage reads it again then)."""
+    from generation.services import UNFINISHED
+
+    edits = Job.objects.select_for_update().filter(
+        user_id=root.owner_id,
+        type="edit_thumbnail",
+        status__in=UNFINISHED,
+        params__source__lineage_id=root.pk,
+    )
+    for job in edits:
+        job.params["source"]["lineage_id"] = heir
+        job.save(update_fields=["params"])
 
 
 def shared_thumbnails(project: Project) -> Any:

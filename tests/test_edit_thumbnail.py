@@ -443,3 +443,20 @@ def test_an_edit_leaves_out_a_style_its_owner_has_made_private_since(
     Style.objects.filter(pk=shared.pk).update(is_public=True)
     again = edit(owner_client, {"thumbnail_id": source.pk, "changes": {"new_seed": True}})
     assert Job.objects.get(pk=again.json()["id"]).params["style"]["prompt"] == "Secret look."
+
+
+def test_an_edit_in_flight_when_the_original_goes_joins_the_line(
+    starter, owner_client, make_thumbnail, edit, finished
+) -> None:
+    """The line's edits move under its oldest edit when the original is deleted; an edit of
+    the original still queued then joins them, not a line of its own."""
+    source = make_thumbnail(owner_client)
+    first = edit(owner_client, {"thumbnail_id": source.pk, "changes": {"title": "Second"}})
+    v2 = Thumbnail.objects.get(pk=finished(owner_client, first.json()["id"])["thumbnails"][0]["id"])
+    pending = edit(owner_client, {"thumbnail_id": source.pk, "changes": {"title": "Third"}})
+    assert owner_client.delete(f"/api/thumbnails/{source.pk}").status_code == 204
+    data = finished(owner_client, pending.json()["id"])
+    v3 = Thumbnail.objects.get(pk=data["thumbnails"][0]["id"])
+    versions = [v["id"] for v in owner_client.get(f"/api/thumbnails/{v2.pk}").json()["versions"]]
+    assert versions == [v3.pk, v2.pk]
+    assert (v3.parent_id, v3.root_id) == (None, v2.pk)  # its parent is gone

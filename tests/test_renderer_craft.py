@@ -145,6 +145,10 @@ def test_only_colon_space_splits_the_title() -> None:
     japanese = split_title("東京で一番おいしいラーメン\uff1a結果は意外: 本当")  # full-width colon
     assert (japanese.main, japanese.sub) == ("東京で一番おいしいラーメン", "結果は意外: 本当")
     assert split_title("Title: ") == TitleLines("Title", "")
+    # ... but not between digits, as a Japanese input method writes times and ratios.
+    assert split_title("朝\uff15\uff1a\uff10\uff10に起きる生活").sub == ""
+    assert split_title("比率\uff11\uff16\uff1a\uff19で撮る理由").sub == ""
+    assert split_title("朝活\uff1a\uff15時起き").sub == "\uff15時起き"
 
 
 def test_a_title_too_long_for_the_frame_is_shortened_not_shrunk() -> None:

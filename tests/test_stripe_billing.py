@@ -294,6 +294,52 @@ def test_a_second_tab_s_checkout_expires_the_first_so_one_plan_is_billed_once(
     assert effective_plan(owner).slug == "advanced"
 
 
+def test_two_tabs_checking_out_at_once_leave_the_newer_session_open(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, monkeypatch: Any
+) -> None:
+    """Both sessions are made before either request looks for the other (their Stripe calls
+    interleave): each expired the other's, and neither could be paid."""
+    deferred: list[dict[str, Any]] = []
+    expire = payments._expire_other_checkouts
+    monkeypatch.setattr(payments, "_expire_other_checkouts", lambda **call: deferred.append(call))
+    first = start_checkout(owner_client, "starter", operation_id="1" * 32)
+    fake.clock_offset += 1
+    second = start_checkout(owner_client, "advanced", operation_id="2" * 32)
+    for call in reversed(deferred):
+        expire(**call)
+    sessions = fake.objects["checkout.session"]
+    assert sessions[session_id(first)]["status"] == "expired"
+    assert sessions[session_id(second)]["status"] == "open"
+
+
+def test_an_incomplete_subscription_is_not_followed_when_the_linked_one_ends(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """Its first payment never went through: the creator is on Free, not on a plan due."""
+    deliver(owner_client, fake, subscribe(owner_client, fake, "starter"))
+    customer = Subscription.objects.get(user=owner).stripe_customer_id
+    outside = fake.create_checkout_session(
+        {
+            "mode": "subscription",
+            "customer": customer,
+            "success_url": "http://testserver/",
+            "line_items": [{"price": Plan.objects.get(slug="advanced").stripe_price_id}],
+        }
+    )
+    fake.complete_checkout(outside["id"], deliver=False)
+    unpaid = next(
+        s
+        for s in fake.objects["subscription"].values()
+        if s["customer"] == customer
+        and s["id"] != Subscription.objects.get(user=owner).stripe_subscription_id
+    )
+    unpaid["status"] = "incomplete"
+    linked = Subscription.objects.get(user=owner).stripe_subscription_id
+    deliver(owner_client, fake, fake.cancel_now(linked, deliver=False))
+    row = Subscription.objects.get(user=owner)
+    assert (row.plan.slug, row.status, row.stripe_subscription_id) == ("free", "active", "")
+
+
 def test_when_the_linked_subscription_ends_a_second_one_still_billing_is_followed(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
 ) -> None:

@@ -539,7 +539,7 @@ class EditThumbnail(JobType):
         retention = effective_plan(job.user).retention_days
 
         def deliver(index: int, generated: GeneratedImage) -> None:
-            parent_id, root_id = _lineage(params)
+            parent_id, root_id = _lineage(job, params)
             store_thumbnail(
                 job=job,
                 variation_index=index,
@@ -568,12 +568,14 @@ class EditThumbnail(JobType):
         return {"thumbnails": [thumbnail_payload(t, links) for t in job.thumbnails.all()]}
 
 
-def _lineage(params: dict[str, Any]) -> tuple[int | None, int | None]:
+def _lineage(job: Job, params: dict[str, Any]) -> tuple[int | None, int | None]:
     """(parent id, root id) of the new version, from the rows that exist now: the source and
-    its line; if the source was deleted meanwhile, no parent, and the snapshot's root if it
-    still exists."""
+    its line; if the source was deleted meanwhile, no parent, and the line's first as the job
+    row names it now (deleting a line's first moves its edits in flight to the new first:
+    studio.services.do_delete_thumbnail), if that still exists."""
     row = Thumbnail.objects.filter(pk=params["thumbnail_id"]).values_list("pk", "root_id").first()
     if row is not None:
         return row[0], row[1] or row[0]
-    root = params["source"]["lineage_id"]
+    now = Job.objects.filter(pk=job.pk).values_list("params", flat=True).first() or params
+    root = now["source"]["lineage_id"]
     return None, root if Thumbnail.objects.filter(pk=root).exists() else None

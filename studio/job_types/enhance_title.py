@@ -62,7 +62,7 @@ from generation.providers.base import InvalidJSONReturned, JSONRequest, Provider
 from generation.registry import CachePolicy, JobOutcome, JobType
 from generation.services import JobContext
 from studio import services
-from studio.prompts import EXPRESSIONS
+from studio.prompts import EXPRESSIONS, split_title
 from studio.serializers import InputSerializer, OptionalId, Text
 
 MAX_SUGGESTIONS = 3
@@ -512,7 +512,10 @@ def _with_subject(tokens: list[str], phrase: list[str]) -> list[str]:
 def _split(title: str) -> tuple[str, str]:
     """Headline and sub-line. As in the renderer (studio.prompts.split_title) only ": " (colon
     and space) splits at a colon: "My 5:00 AM Routine" is one headline."""
-    for separator in (": ", "\uff1a", " - ", " | ", " \u2014 ", " \u2013 "):
+    lines = split_title(title)  # ": " or the full-width colon
+    if lines.main and lines.sub:
+        return lines.main, lines.sub
+    for separator in (" - ", " | ", " \u2014 ", " \u2013 "):
         if separator in title:
             head, sub = title.split(separator, 1)
             if head.strip() and sub.strip():
