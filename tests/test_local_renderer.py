@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
@@ -173,6 +174,22 @@ def test_palette_colours_drive_the_background() -> None:
     red_mean, green_mean = ImageStat.Stat(red).mean, ImageStat.Stat(green).mean
     assert red_mean[0] > red_mean[1]
     assert green_mean[1] > green_mean[0]
+
+
+def test_a_palette_that_opens_with_its_ground_shows_its_hues() -> None:
+    """Neon Night starts with a near-black: taken in order, its vivid version was Bold Gaming's
+    own purple, and the picture had no neon pink or cyan (the same as the style's default)."""
+    neon = ["#0D0221", "#FF2A6D", "#05D9E8", "#D1F7FF", "#F9C80E"]
+    default = render(style_key="bold-gaming", title="Watch", seed=2)
+    night = render(style_key="bold-gaming", title="Watch", colors=neon, seed=2)
+    assert sum(ImageStat.Stat(ImageChops.difference(default, night)).mean) / 3 > 12
+
+    def near(image: Image.Image, colour: tuple[int, int, int]) -> float:
+        pixels = np.asarray(image.convert("RGB")).astype(int)
+        return float((np.abs(pixels - colour).sum(axis=2) < 90).mean())
+
+    assert near(night, (255, 42, 109)) > 0.01  # the neon pink glow
+    assert near(night, (255, 42, 109)) > 5 * near(default, (255, 42, 109))
 
 
 def test_title_is_drawn_in_the_text_area() -> None:

@@ -150,13 +150,25 @@ class _Palette:
     light: RGB  # the lightest colour, tinted to 88 % brightness
 
 
+def _is_ground(colour: RGB) -> bool:
+    """A near-black, near-white or grey colour: a palette's ground, not its hue."""
+    return _luma(colour) < 0.08 or _luma(colour) > 0.92 or _chroma(colour) < 0.1
+
+
 def _palette(colors: list[str], default: tuple[str, ...]) -> _Palette:
+    """The roles of a palette (most prominent colour first). A palette that opens with its
+    ground (Neon Night's near-black #0D0221) has its first real hue as the primary and the
+    next as the secondary, as a designer reads it: taken in order, the near-black's vivid
+    version was a purple and the neon pink and cyan were lost, so Neon Night drew Bold Gaming's
+    own purple and yellow."""
     parsed = [colour for colour in map(_parse_hex, colors) if colour is not None]
     if not parsed:
         parsed = [colour for colour in map(_parse_hex, default) if colour is not None]
-    primary = parsed[0]
-    secondary = parsed[1] if len(parsed) > 1 else _hue_shift(primary, 40)
-    others = [colour for colour in parsed[1:] if _chroma(colour) > 0.25] or [primary]
+    hues = [colour for colour in parsed if not _is_ground(colour)]
+    ordered = [*hues, *(colour for colour in parsed if _is_ground(colour))] if hues else parsed
+    primary = ordered[0]
+    secondary = ordered[1] if len(ordered) > 1 else _hue_shift(primary, 40)
+    others = [colour for colour in ordered[1:] if _chroma(colour) > 0.25] or [primary]
     accent = _vivid(max(others, key=_chroma), 0.58)
     darkest = min(parsed, key=_luma)
     lightest = max(parsed, key=_luma)
