@@ -247,6 +247,7 @@ def test_a_failed_card_says_the_credits_were_refunded(owner: Any, owner_client: 
         type="generate_thumbnails",
         params={"title": "Broken", "aspect_ratio": "16:9", "resolution": "1K"},
         status="failed",
+        progress=100,
         units=2,
         units_failed=2,
         cost=2,
@@ -254,7 +255,8 @@ def test_a_failed_card_says_the_credits_were_refunded(owner: Any, owner_client: 
     )
     card = owner_client.get(f"/studio/jobs/{job.pk}").content.decode()
     assert "Your 2 credits were refunded." in card
-    assert card.count("refunded.") == 1  # the job's own error said it too
+    assert card.count("refunded") == 1  # the job's error and its details line said it too
+    assert "data-percent" not in card  # "Failed 100%" read as done
     assert "The image service failed.</p>" in card
     assert "data-dismiss-job" in card
 
