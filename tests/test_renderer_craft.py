@@ -122,6 +122,20 @@ def test_japanese_lines_follow_kinsoku() -> None:
             assert line[-1] not in fonts.KINSOKU_NO_END, (width, lines)
 
 
+def test_japanese_breaks_between_phrases_not_inside_words() -> None:
+    """Breaking between any two characters set "東京で一番おいしいラー / メンを探してみた"."""
+    title = "東京で一番おいしいラーメンを探してみた"
+    units = [unit for unit, _gap, _hyphen in fonts._words(title)]
+    assert units == ["東京で", "一番", "おいしい", "ラーメンを", "探してみた"]
+    look = fonts.TextLook(fill=(255, 255, 255), stroke=(0, 0, 0), max_lines=6)
+    for width in range(160, 700, 60):
+        plan = fonts._plan(title, look, (width, 2000), 10, 60)
+        assert plan is not None
+        lines = ["".join(run.text for run in line).strip() for line in plan[1]]
+        assert not any(line.startswith("メン") for line in lines), (width, lines)
+    assert [u for u, _g, _h in fonts._words("北京烤鸭")] == list("北京烤鸭")  # no kana: as before
+
+
 def test_a_bracketed_aside_stays_on_one_line() -> None:
     """ "My Cat Learned to Cook?! (Not Clickbait)" broke as "... (NOT / CLICKBAIT)"."""
     look = fonts.TextLook(fill=(255, 255, 255), stroke=(0, 0, 0), max_lines=4, uppercase=True)

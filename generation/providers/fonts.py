@@ -24,7 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pyphen
 from fontTools.ttLib import TTFont, TTLibError
@@ -362,6 +362,35 @@ def _long_word_breaks(word: str) -> dict[int, bool]:
     return dict(sorted(breaks.items()))
 
 
+# A Japanese phrase longer than this may still break between its characters (a line of a
+# thumbnail holds few of them).
+LONG_PHRASE_CHARS = 8
+
+
+@functools.cache
+def _japanese_parser() -> Any:
+    import budoux
+
+    return budoux.load_default_japanese_parser()
+
+
+def _phrase_starts(word: str) -> set[int] | None:
+    """Where a Japanese run may break: the starts of its phrases (BudouX, Google's phrase model:
+    "東京で|一番|おいしい|ラーメンを|探してみた"), and every character of a phrase longer than
+    LONG_PHRASE_CHARS. None for text without kana (Chinese keeps breaking between characters):
+    breaking anywhere split words ("ラー" / "メン")."""
+    if not any(0x3040 <= ord(char) <= 0x30FF for char in word):
+        return None
+    starts: set[int] = set()
+    position = 0
+    for phrase in _japanese_parser().parse(word):
+        starts.add(position)
+        if len(phrase) > LONG_PHRASE_CHARS:
+            starts.update(range(position, position + len(phrase)))
+        position += len(phrase)
+    return starts
+
+
 def _words(text: str) -> list[tuple[str, bool, bool]]:
     """Breakable units with "space before" and "hyphen before" flags: words, single characters
     inside CJK text, and pieces of words longer than LONG_WORD_CHARS (`_long_word_breaks`).
@@ -378,6 +407,7 @@ def _words(text: str) -> list[tuple[str, bool, bool]]:
             if len(word) > LONG_WORD_CHARS and not any(_is_cjk(char) for char in word)
             else {}
         )
+        phrases = _phrase_starts(word)
         for i, char in enumerate(word):
             if current and i in long_breaks:
                 units.append((current, gap, hyphen))
@@ -389,6 +419,7 @@ def _words(text: str) -> list[tuple[str, bool, bool]]:
                 and char not in KINSOKU_NO_START
                 and current[-1] not in KINSOKU_NO_END
                 and unicodedata.category(current[-1]) not in ("Ps", "Pi")
+                and (phrases is None or i in phrases)
             ):
                 units.append((current, gap, hyphen))
                 current, gap, hyphen = "", False, False
