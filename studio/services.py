@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 from PIL import Image
 
 from billing.models import Plan
-from billing.services import effective_plan, lock_account
+from billing.services import effective_plan, lock_account, plan_table
 from core.types import User
 from generation.errors import JobRefused
 from generation.models import Job
@@ -101,6 +101,14 @@ def access_job(user: User, job_id: Any) -> Job:
 # --- generation ----------------------------------------------------------------------------
 
 
+def _first_plan_with(field: str, value: str) -> str:
+    """ "the <Plan> plan or higher" for the cheapest plan whose `field` (a list) holds `value`,
+    as the plan-gated options in the form name it; "a higher plan" if none does."""
+    plans = sorted(plan_table(), key=lambda p: p.price_cents)
+    first = next((p for p in plans if value in getattr(p, field)), None)
+    return f"the {first.name} plan or higher" if first is not None else "a higher plan"
+
+
 def check_plan_limits(plan: Plan, params: GenerateParams) -> None:
     """Plan limits in PRODUCT.md's order: variations, resolution, aspect ratio, custom assets.
     Raises StudioError 403 with code `plan_variations_limit`, `plan_resolution_not_allowed`,
@@ -114,14 +122,15 @@ def check_plan_limits(plan: Plan, params: GenerateParams) -> None:
         )
     if params.resolution not in plan.resolutions:
         raise StudioError(
-            f"{params.resolution} needs a higher plan than {plan.name}.",
+            f"{params.resolution} needs {_first_plan_with('resolutions', params.resolution)}.",
             "plan_resolution_not_allowed",
             403,
             allowed=plan.resolutions,
         )
     if params.aspect_ratio not in plan.aspect_ratios:
         raise StudioError(
-            f"The {params.aspect_ratio} aspect ratio needs a higher plan than {plan.name}.",
+            f"The {params.aspect_ratio} aspect ratio needs "
+            f"{_first_plan_with('aspect_ratios', params.aspect_ratio)}.",
             "plan_aspect_ratio_not_allowed",
             403,
             allowed=plan.aspect_ratios,

@@ -248,7 +248,7 @@ def run_creator_session(browser: Any, base_url: str) -> None:
         "el => { el.querySelector('option[value=\"2K\"]').disabled = false; el.value = '2K'; }",
     )
     generate.click()
-    expect(errors).to_contain_text("2K needs a higher plan than Free")
+    expect(errors).to_contain_text("2K needs the Starter plan or higher")
     expect(page.locator("#jobs .job")).to_have_count(0)
     expect(credits).to_have_text("10 credits")
     expect(title).to_have_value(TITLE)

@@ -90,8 +90,10 @@ def test_double_submit_resends_the_key_and_is_charged_once(owner_client, owner) 
     [
         ({"aspect_ratio": "7:5"}, 400, "aspect_ratio must be one of"),
         ({"variations": "9"}, 400, "variations must be between 1 and 4."),
-        ({"resolution": "2K"}, 403, "2K needs a higher plan than Free."),
-        ({"aspect_ratio": "9:16"}, 403, "The 9:16 aspect ratio needs a higher plan than Free."),
+        ({"resolution": "2K"}, 403, "2K needs the Starter plan or higher."),
+        ({"aspect_ratio": "9:16"}, 403, "The 9:16 aspect ratio needs the Starter plan or higher."),
+        ({"resolution": "4K"}, 403, "4K needs the Advanced plan or higher."),
+        ({"aspect_ratio": "21:9"}, 403, "The 21:9 aspect ratio needs the Advanced plan or higher."),
         ({"variations": "2"}, 403, "The Free plan allows up to 1 variation(s) per request."),
         ({"style_id": "999999"}, 404, "Something you picked no longer exists."),
     ],
