@@ -117,7 +117,7 @@ def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: An
     ellipsis) leaves the page as wide as the screen. On a phone the card's icon buttons are
     finger-sized."""
     owner = library("grid@example.com", 27)
-    for name in ("Coffee series", "Tech reviews with a long name"):
+    for name in ("Coffee series", "Tech reviews with a long name, every one of this year"):
         Project.objects.create(owner=owner, name=name)
     Thumbnail.objects.filter(pk=Thumbnail.objects.filter(owner=owner).latest("pk").pk).update(
         title=RTL_TITLE
@@ -172,6 +172,7 @@ def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: An
                 icons: Array.from(document.querySelectorAll('#gallery-grid .thumb .icon'))
                   .map((i) => Math.min(i.getBoundingClientRect().width, i.getBoundingClientRect().height)),
                 pageOverflow: document.documentElement.scrollWidth - innerWidth,
+                filter: document.getElementById('gallery-project').getBoundingClientRect().width,
               };
             }"""
         )
@@ -180,6 +181,7 @@ def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: An
     assert layout["overflow"] == []
     assert layout["pageOverflow"] <= 0
     assert min(layout["download"]) > 60  # the Download button is whole, not a sliver
+    assert layout["filter"] <= 200  # a long project name made the filter 320 px wide
     if viewport == PHONE:  # card actions big enough for a finger (WCAG 2.5.8 asks 24 px)
         assert min(layout["icons"]) >= 36, min(layout["icons"])
     assert layout["rtl"] == [RTL_TITLE[:4], "rtl"]
