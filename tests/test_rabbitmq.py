@@ -99,11 +99,13 @@ def on_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     yield use
     for broker in used:
-        if _reachable(RABBITMQ_URL) and broker.server == "amqp://127.0.0.1:5672":
-            for queue in {*broker.queues, *broker.delay_queues}:
-                for name in (queue, f"{queue.removesuffix('.DQ')}.XQ"):
-                    broker.channel.queue_delete(name)
         broker.close()
+    if used and _reachable(RABBITMQ_URL):  # the test's queues, whichever way it reached them
+        cleaner = RabbitmqBroker(url=RABBITMQ_URL)
+        for base in ("jobs", "jobs_high"):
+            for suffix in ("", ".DQ", ".XQ"):
+                cleaner.channel.queue_delete(f"{prefix}{base}{suffix}")
+        cleaner.close()
 
 
 def _wait_for(condition: Any, seconds: float) -> bool:
