@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from billing.models import CreditLedgerEntry, Subscription
 from generation.models import Job
@@ -18,26 +16,13 @@ from studio import services
 from studio.models import Face, Project, Style, Thumbnail
 from tests.conftest import make_user
 from tests.factories.accounts import PASSWORD
-from tests.factories.studio import ThumbnailFactory
-
-FACE = Path(__file__).parent / "fixtures" / "face-eileen-collins.jpg"
+from tests.factories.studio import ThumbnailFactory, uploaded_face_and_style
 
 
 def a_library(owner: Any) -> list[str]:
     """A thumbnail, a face, a style with a reference image and a project; their stored files."""
     thumbnail = ThumbnailFactory(owner=owner, stored=True)
-    photo = FACE.read_bytes()
-    face = services.do_create_face(
-        owner=owner, name="Me", files=[SimpleUploadedFile("me.jpg", photo, "image/jpeg")]
-    )
-    style = services.do_create_style(
-        owner=owner,
-        name="Mine",
-        description="",
-        prompt="Teal and orange.",
-        is_public=False,
-        references=[SimpleUploadedFile("ref.jpg", photo, "image/jpeg")],
-    )
+    face, style = uploaded_face_and_style(owner)
     Project.objects.create(owner=owner, name="Series")
     names = [thumbnail.image.name, *(i.image.name for i in face.images.all())]
     names += [r.image.name for r in style.reference_images.all()] + [style.preview.name]

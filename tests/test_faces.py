@@ -267,25 +267,17 @@ def test_uploads_are_stored_once_re_encoded_under_private_names(db: None) -> Non
     preview), a re-encoded JPEG under a random name, never the upload's own bytes or name."""
     from django.core.files.storage import default_storage
 
-    from studio import services
     from tests.conftest import make_user
+    from tests.factories.studio import FACE_PHOTO, uploaded_face_and_style
 
     owner = make_user("stored-once@example.com")
-    photo = (Path(__file__).parent / "fixtures" / "face-eileen-collins.jpg").read_bytes()
+    photo = FACE_PHOTO.read_bytes()
     listing = {
         d: set(default_storage.listdir(d)[1]) if default_storage.exists(d) else set()
         for d in ("faces", "styles/references", "styles/previews")
     }
-    face = services.do_create_face(
-        owner=owner, name="Me", files=[SimpleUploadedFile("my-face.jpg", photo, "image/jpeg")]
-    )
-    style = services.do_create_style(
-        owner=owner,
-        name="Mine",
-        description="",
-        prompt="Teal and orange.",
-        is_public=False,
-        references=[SimpleUploadedFile("holiday.jpg", photo, "image/jpeg")],
+    face, style = uploaded_face_and_style(
+        owner, photo_name="my-face.jpg", reference_name="holiday.jpg"
     )
     names = [face.images.get().image.name, style.reference_images.get().image.name]
     names.append(style.preview.name)

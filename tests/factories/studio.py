@@ -6,16 +6,42 @@ from __future__ import annotations
 import datetime as dt
 import io
 import uuid
+from pathlib import Path
+from typing import Any
 
 import factory
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from studio.models import Project, Thumbnail, search_key
+from studio.models import Face, Project, Style, Thumbnail, search_key
 from tests.factories.accounts import UserFactory
 
 BASE_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+FACE_PHOTO = Path(__file__).resolve().parent.parent / "fixtures" / "face-eileen-collins.jpg"
+
+
+def uploaded_face_and_style(
+    owner: Any, *, photo_name: str = "me.jpg", reference_name: str = "ref.jpg"
+) -> tuple[Face, Style]:
+    """A face "Me" and a private style "Mine" of `owner`, made through the studio's services
+    from one upload each of the test face photo (stored files included)."""
+    from studio import services
+
+    photo = FACE_PHOTO.read_bytes()
+    face = services.do_create_face(
+        owner=owner, name="Me", files=[SimpleUploadedFile(photo_name, photo, "image/jpeg")]
+    )
+    style = services.do_create_style(
+        owner=owner,
+        name="Mine",
+        description="",
+        prompt="Teal and orange.",
+        is_public=False,
+        references=[SimpleUploadedFile(reference_name, photo, "image/jpeg")],
+    )
+    return face, style
 
 
 def stored_png(
