@@ -170,6 +170,19 @@ def test_rewrites_keep_phrases_whole_and_ask_about_things(title: str, nonsense: 
     assert not [s for s in suggestions if re.search(nonsense, s["text"])], suggestions
 
 
+def test_the_rewriter_splits_headline_and_sub_line_as_the_renderer_does() -> None:
+    """At ": " and at the full-width colon, but not inside a full-width time."""
+    from studio.job_types.enhance_title import _split
+
+    assert _split("My 5:00 AM Routine: Day 3") == ("My 5:00 AM Routine", "Day 3")
+    assert _split("朝活\uff1a\uff15時起き") == ("朝活", "\uff15時起き")
+    assert _split("朝\uff15\uff1a\uff10\uff10に起きる") == (
+        "朝\uff15\uff1a\uff10\uff10に起きる",
+        "",
+    )
+    assert _split("Budget Laptop - Tested") == ("Budget Laptop", "Tested")
+
+
 def test_number_words_become_digits_but_not_idioms() -> None:
     text = "Twenty-Five Days and a hundred and five nights"
     assert numbers_as_digits(text) == "25 Days and 105 nights"

@@ -134,6 +134,9 @@ def test_japanese_breaks_between_phrases_not_inside_words() -> None:
         lines = ["".join(run.text for run in line).strip() for line in plan[1]]
         assert not any(line.startswith("メン") for line in lines), (width, lines)
     assert [u for u, _g, _h in fonts._words("北京烤鸭")] == list("北京烤鸭")  # no kana: as before
+    # One phrase longer than a line holds may still break between its characters.
+    long_phrase = "エンターテインメントアプリケーション開発"
+    assert len(fonts._words(long_phrase)) > 1
 
 
 def test_a_bracketed_aside_stays_on_one_line() -> None:
