@@ -267,7 +267,7 @@ CRASHING_WORKER = (
 )
 
 
-def serve(tmp_path: Path, procfile: str) -> tuple[subprocess.Popen[bytes], Path]:
+def serve(tmp_path: Path, procfile: str, **extra_env: str) -> tuple[subprocess.Popen[bytes], Path]:
     (tmp_path / "Procfile").write_text(procfile + "\n")
     log = tmp_path / "serve.log"
     env = {
@@ -275,6 +275,7 @@ def serve(tmp_path: Path, procfile: str) -> tuple[subprocess.Popen[bytes], Path]
         "PORT": "8765",
         "REDIS_URL": "redis://127.0.0.1:1/0",  # set, so no embedded Redis is started
         "NO_COLOR": "1",
+        **extra_env,
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -349,11 +350,15 @@ def test_serve_stops_everything_with_the_web_exit_code(tmp_path: Path) -> None:
         "worker: python -c \"import os, time; print('worker up', os.getpid(), flush=True); "
         'time.sleep(300)"'
     )
-    process, log = serve(tmp_path, procfile)
+    queue = "amqp://u:secret@mq.example/viewbait"
+    process, log = serve(tmp_path, procfile, DRAMATIQ_BROKER_URL=queue)
     try:
         assert process.wait(timeout=30) == 4
         output = log.read_text()
         assert "web exited with code 4; stopping everything" in output
+        # It says where the job queue is, without the credentials.
+        assert "job queue: RabbitMQ at amqp://mq.example:5672" in output
+        assert "secret" not in output
         assert gone(pid_after(output, r"worker \| worker up (\d+)"))
     finally:
         if process.poll() is None:
