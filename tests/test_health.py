@@ -81,6 +81,25 @@ def test_the_landing_page_shows_a_real_render_and_says_who_draws_it(anon_client,
     assert "from\n    Google Gemini image models." in anon_client.get("/").content.decode()
 
 
+def test_a_sign_up_says_once_who_signed_up(anon_client) -> None:
+    """A sign-up lands on the studio with one message, the confirmation email's: allauth's
+    "Successfully signed in as ..." beside it named the same address a second time, and the
+    two toasts covered the gallery's filters at 1440 px and the text field on a phone (creator
+    walkthrough). A log-in still says it (test_signup_creates_free_account_with_credits)."""
+    response = anon_client.post(
+        "/accounts/signup/",
+        {
+            "email": "once@example.com",
+            "password1": "a-Strong-pass-123",
+            "password2": "a-Strong-pass-123",
+        },
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == "/studio/"
+    shown = [str(message) for message in response.context["messages"]]
+    assert shown == ["Confirmation email sent to once@example.com."], shown
+
+
 def test_a_changed_email_is_the_new_username(anon_client) -> None:
     from allauth.account.models import EmailAddress
     from allauth.account.signals import email_changed

@@ -647,6 +647,46 @@ def test_page_messages_float_and_go_away(live_server: Any) -> None:
         expect(toast).to_have_count(0)
 
 
+def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_new_creator_lands_with_the_studio_uncovered(
+    live_server: Any, viewport: dict[str, int]
+) -> None:
+    """Signed up, the studio shows one toast (the confirmation email's) and it covers neither
+    the gallery's filters (1440 px: "Successfully signed in" under it covered the project menu
+    and Favourites) nor the thumbnail text field (phone) while it lasts (creator walkthrough)."""
+    from playwright.sync_api import expect
+
+    with chromium() as browser:
+        phone = viewport == PHONE
+        page = browser.new_page(viewport=viewport, is_mobile=phone, has_touch=phone)
+        page.goto(f"{live_server.url}/accounts/signup/")
+        email = f"fresh-{viewport['width']}@example.com"  # allauth sends one per address a while
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password1]", "a-Strong-pass-123")
+        page.fill("input[name=password2]", "a-Strong-pass-123")
+        page.click("form button[type=submit]")
+        page.wait_for_url("**/studio/")
+        toasts = page.locator(".messages.toasts li")
+        expect(toasts).to_have_count(1)
+        expect(toasts).to_contain_text(f"Confirmation email sent to {email}.")
+        stack = page.locator(".messages.toasts").bounding_box()
+        covered = ["#title", "#gallery-q", "#gallery-order", "#gallery-project"]
+        covered.append(".gallery-filters label.check")
+        for selector in covered:
+            box = page.locator(selector).bounding_box()
+            if box["y"] < viewport["height"]:  # on screen with the toast
+                assert not overlaps(stack, box), (selector, stack, box)
+
+
 # A stand-in for the browser's WebSocket (the live server speaks no websocket): studio.js
 # connects to it as usual, and the test fires its "open" and "message" events.
 FAKE_SOCKET = """

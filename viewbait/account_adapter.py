@@ -24,6 +24,7 @@ def user_display(user: Any) -> str:
 
 
 SITE_NAME = "ViewBait"
+LOGGED_IN_MESSAGE = "account/messages/logged_in.txt"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class EmailSite:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    _signing_up = False  # set by post_login while it completes a sign-up
+
     def format_email_subject(self, subject: str) -> str:
         """ "[ViewBait] Please Confirm Your Email Address": without django.contrib.sites,
         allauth prefixed the request's host ("[127.0.0.1:8000]")."""
@@ -48,6 +51,29 @@ class AccountAdapter(DefaultAccountAdapter):
         super().send_mail(
             template_prefix, email, {"current_site": EmailSite(SITE_NAME, domain), **context_data}
         )
+
+    def post_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> Any:
+        """allauth's, without "Successfully signed in as ..." after a sign-up: the creator has
+        just typed that address and lands signed in on the studio, and a second toast beside
+        "Confirmation email sent to ..." covered the gallery's filters (1440 px) and the
+        thumbnail text field (phone) until both faded. A log-in still says it."""
+        self._signing_up = bool(kwargs.get("signup"))
+        try:
+            return super().post_login(request, user, **kwargs)
+        finally:
+            self._signing_up = False
+
+    def add_message(
+        self,
+        request: HttpRequest,
+        level: int,
+        message_template: str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        if self._signing_up and message_template == LOGGED_IN_MESSAGE:
+            return
+        super().add_message(request, level, message_template, *args, **kwargs)
 
     def get_client_ip(self, request: HttpRequest) -> str:
         """The caller's address as core.ratelimits.client_ip decides it (X-Forwarded-For
