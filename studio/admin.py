@@ -8,9 +8,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models.fields.files import FieldFile
 from django.shortcuts import redirect
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
-from billing.models import CreditAccount, CreditLedgerEntry, CreditPackPurchase
+from billing.models import CreditAccount, CreditLedgerEntry, CreditPackPurchase, Subscription
 from generation.models import Job
 from studio import services
 from studio.media import media_url
@@ -207,6 +208,80 @@ class ViewBaitUserAdmin(UserAdmin):
     on charging): the admin says so, and the plan is cancelled in Stripe first."""
 
     actions = ["delete_selected"]  # this class's, in place of the site's
+    # Who the creator is to support: plan, balance and their records one click away (Django's
+    # list showed names the studio never asks for, and the change page led nowhere).
+    list_display = ["username", "plan", "credits", "date_joined", "last_login", "is_staff"]
+    list_select_related = ["subscription__plan", "credit_account"]
+    fieldsets = [("Creator", {"fields": ["creator"]}), *(UserAdmin.fieldsets or ())]
+
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> Any:
+        return [*super().get_readonly_fields(request, obj), "creator"]
+
+    @admin.display(description="Plan", ordering="subscription__plan__sort_order")
+    def plan(self, user: Any) -> str:
+        """The subscribed plan; one not in good standing says so and that Free's limits apply
+        (billing.services.effective_plan)."""
+        try:
+            subscription = user.subscription
+        except Subscription.DoesNotExist:
+            return "-"
+        if subscription.status in Subscription.GOOD_STANDING:
+            return str(subscription.plan.name)
+        return f"{subscription.plan.name} ({subscription.get_status_display()}: Free limits)"
+
+    @admin.display(description="Credits", ordering="credit_account__balance")
+    def credits(self, user: Any) -> Any:
+        try:
+            return user.credit_account.balance
+        except CreditAccount.DoesNotExist:
+            return "-"
+
+    @admin.display(description="Studio")
+    def creator(self, user: Any) -> str:
+        """The creator's plan and balance, with links to their credit account (Adjust credits),
+        ledger, thumbnails, jobs and subscription in this admin."""
+        if user is None or user.pk is None:
+            return "-"
+        jobs = Job.objects.filter(user=user)
+        total, failed = jobs.count(), jobs.filter(status=Job.Status.FAILED).count()
+        links: list[tuple[str, str]] = []
+        account = CreditAccount.objects.filter(user=user).first()
+        if account is not None:
+            links += [
+                (
+                    reverse("admin:billing_creditaccount_change", args=[account.pk]),
+                    "Credit account",
+                ),
+                (
+                    reverse("admin:billing_creditaccount_adjust", args=[account.pk]),
+                    "Adjust credits",
+                ),
+            ]
+        ledger = reverse("admin:billing_creditledgerentry_changelist")
+        thumbnails = reverse("admin:studio_thumbnail_changelist")
+        count = Thumbnail.objects.filter(owner=user).count()
+        links += [
+            (f"{ledger}?user__id__exact={user.pk}", "Ledger"),
+            (f"{thumbnails}?owner__id__exact={user.pk}", f"{count} thumbnail{'s' * (count != 1)}"),
+            (
+                f"{reverse('admin:generation_job_changelist')}?user__id__exact={user.pk}",
+                f"{total} job{'s' * (total != 1)}, {failed} failed",
+            ),
+        ]
+        subscription = Subscription.objects.filter(user=user).first()
+        if subscription is not None:
+            links.append(
+                (
+                    reverse("admin:billing_subscription_change", args=[subscription.pk]),
+                    "Subscription",
+                )
+            )
+        return format_html(
+            "Plan: {} · Balance: {} credits<br>{}",
+            self.plan(user),
+            account.balance if account is not None else 0,
+            format_html_join(" · ", '<a href="{}">{}</a>', links),
+        )
 
     def delete_view(self, request: Any, object_id: str, extra_context: Any = None) -> Any:
         user = self.get_object(request, object_id)

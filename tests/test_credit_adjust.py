@@ -109,3 +109,42 @@ def test_the_command_refuses_a_reused_key_and_an_empty_reason(creator: Any) -> N
     with pytest.raises(CommandError, match="Give a --reason"):
         call_command("adjust_credits", "adjust-me@example.com", "2", reason="  ")
     assert get_balance(creator) == 12
+
+
+def test_a_creator_in_the_users_admin_shows_plan_credits_and_their_records(
+    staff: Any, creator: Any
+) -> None:
+    """Support starts from the user: the list says each one's plan and balance, and the change
+    page links the credit account, Adjust credits, the ledger, thumbnails and jobs filtered to
+    that creator (Django's user admin showed first and last names and led nowhere: ops
+    walkthrough). A plan not in good standing says that Free's limits apply."""
+    from billing.models import Subscription
+    from generation.models import Job
+    from tests.conftest import set_plan
+    from tests.factories.studio import ThumbnailFactory
+
+    set_plan(creator, "pro", status=Subscription.Status.PAST_DUE)
+    ThumbnailFactory(owner=creator)
+    Job.objects.create(user=creator, type="generate_thumbnails", status="failed", cost=1)
+    other = make_user("someone-else@example.com")
+    ThumbnailFactory(owner=other)
+    client = signed_in(staff)
+
+    listing = client.get("/admin/auth/user/?q=adjust-me").content.decode()
+    [row] = [r for r in re.findall(r"<tr[^>]*>(.*?)</tr>", listing, re.S) if "adjust-me@" in r]
+    cells = re.sub(r"<[^>]+>", "|", row)
+    assert "Pro (Past Due: Free limits)" in cells and f"|{get_balance(creator)}|" in cells
+
+    page = client.get(f"/admin/auth/user/{creator.pk}/change/").content.decode()
+    account = CreditAccount.objects.get(user=creator)
+    links = {
+        text: href.replace("&amp;", "&")
+        for href, text in re.findall(r'<a href="([^"]+)">([^<]+)</a>', page)
+    }
+    assert links["Adjust credits"] == adjust_url(creator)
+    assert links["Credit account"] == f"/admin/billing/creditaccount/{account.pk}/change/"
+    assert links["1 job, 1 failed"] == f"/admin/generation/job/?user__id__exact={creator.pk}"
+    thumbnails = client.get(links["1 thumbnail"]).content.decode()
+    assert "adjust-me@example.com" in thumbnails and "someone-else@example.com" not in thumbnails
+    ledger = client.get(links["Ledger"])
+    assert ledger.status_code == 200 and "someone-else" not in ledger.content.decode()
