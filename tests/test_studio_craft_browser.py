@@ -647,6 +647,33 @@ def test_page_messages_float_and_go_away(live_server: Any) -> None:
         expect(toast).to_have_count(0)
 
 
+def test_the_style_menu_shows_the_picked_styles_look(live_server: Any) -> None:
+    """Beside the style menu, the picked style's preview (the palettes show their colours; a
+    style was picked by its name alone: creator walkthrough); none for "No style"."""
+    from playwright.sync_api import expect
+
+    from studio.models import Style
+
+    creator = make_user("looks@example.com")
+    first, other = Style.objects.filter(owner=None).order_by("name")[:2]
+    with signed_in(live_server, creator, PHONE) as page:
+        page.goto(f"{live_server.url}/studio/")
+        preview = page.locator("#style-preview")
+        expect(preview).to_be_visible()
+        expect(preview).to_have_attribute("src", f"/studio/library/styles/{first.pk}/preview")
+        page.select_option("#style", str(other.pk))
+        expect(preview).to_have_attribute("src", f"/studio/library/styles/{other.pk}/preview")
+        page.wait_for_function(
+            "() => { const i = document.getElementById('style-preview');"
+            " return i.complete && i.naturalWidth > 0; }"
+        )
+        menu, picture = page.locator("#style").bounding_box(), preview.bounding_box()
+        assert picture["x"] >= menu["x"] + menu["width"], (menu, picture)  # beside, not over
+        assert picture["x"] + picture["width"] <= PHONE["width"], picture
+        page.select_option("#style", "")
+        expect(preview).to_be_hidden()
+
+
 def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
     return (
         a["x"] < b["x"] + b["width"]

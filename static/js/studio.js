@@ -296,6 +296,19 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
       form.addEventListener("change", updateSoft);
       updateSoft();
     }
+    // The picked style's preview beside its menu (a style was picked by its name alone); none
+    // for "No style". A project's defaults change the menu through a form "change" too.
+    const stylePreview = document.getElementById("style-preview");
+    const updateStylePreview = () => {
+      const option = form.elements.style_id.selectedOptions[0];
+      const url = option ? option.dataset.preview : "";
+      stylePreview.hidden = !url;
+      if (url && stylePreview.getAttribute("src") !== url) stylePreview.setAttribute("src", url);
+    };
+    if (stylePreview) {
+      form.addEventListener("change", updateStylePreview);
+      updateStylePreview();
+    }
   }
 
   if (document.getElementById("jobs")) {
