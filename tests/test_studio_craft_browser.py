@@ -674,6 +674,23 @@ def test_the_style_menu_shows_the_picked_styles_look(live_server: Any) -> None:
         expect(preview).to_be_hidden()
 
 
+def test_on_a_phone_the_library_shows_styles_and_palettes_two_to_a_row(live_server: Any) -> None:
+    """One a row, the built-in styles and palettes alone took some 3,000 px of a phone's
+    library (creator walkthrough at 390 px): two a row, each whole, nothing wider than the
+    screen."""
+    creator = make_user("pairs@example.com")
+    with signed_in(live_server, creator, PHONE) as page:
+        page.goto(f"{live_server.url}/studio/library/")
+        for section in ("#styles", "#palettes"):
+            tiles = page.locator(f"{section} .tiles > li")
+            first, second = tiles.nth(0).bounding_box(), tiles.nth(1).bounding_box()
+            assert abs(first["y"] - second["y"]) < 1, (section, first, second)
+            assert second["x"] >= first["x"] + first["width"], (section, first, second)
+            clipped = tiles.evaluate_all("els => els.filter(e => e.scrollWidth > e.clientWidth)")
+            assert clipped == [], section
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
 def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
     return (
         a["x"] < b["x"] + b["width"]
