@@ -156,13 +156,41 @@ class ThumbnailAdmin(DeletesStoredFiles, admin.ModelAdmin):
     show_full_result_count = False
     # Generated files are the renderer's output: shown, never replaced through an upload field.
     GENERATED_FILES = ("image", "image_medium", "image_small", "download")
+    # What the stored picture is and whose it is: shown, not edited. Unticking "Has watermark"
+    # left the watermark burned into the files, new sizes or a ratio disagreed with them, and
+    # another owner got the files and the job's history. Ops change the title, the flags and
+    # how long a Free thumbnail is kept (expires_at).
+    DESCRIBES_THE_FILES = (
+        "owner",
+        "job",
+        "project",
+        "parent",
+        "root",
+        "style",
+        "palette",
+        "aspect_ratio",
+        "resolution",
+        "width",
+        "height",
+        "has_watermark",
+        "share_clicks",
+        "variation_index",
+        "parameters",
+        "created_at",
+    )
 
     def delete_stored(self, obj: Thumbnail) -> None:
         services.do_delete_thumbnail(thumbnail=obj)
 
+    def has_add_permission(self, request: Any) -> bool:
+        """Thumbnails come from jobs only: one added here had no files (a blank card in the
+        creator's gallery, and its downloads failed with 500)."""
+        return False
+
     def get_readonly_fields(self, request: Any, obj: Any = None) -> list[str]:
         present = {f.name for f in Thumbnail._meta.fields}
-        return ["large_preview", *(name for name in self.GENERATED_FILES if name in present)]
+        kept = (*self.DESCRIBES_THE_FILES, *self.GENERATED_FILES)
+        return ["large_preview", *(name for name in kept if name in present)]
 
     def get_fields(self, request: Any, obj: Any = None) -> Any:  # django-stubs' _FieldGroups
         fields = [f for f in super().get_fields(request, obj) if f != "large_preview"]

@@ -187,6 +187,45 @@ def test_admin_previews_images_and_offers_no_upload_for_generated_files(
     assert str(job.pk).split("-")[0] in jobs and summary in jobs
 
 
+def test_the_admin_adds_no_thumbnail_and_keeps_what_describes_its_files(
+    shared: Any, staff: Any
+) -> None:
+    """An ops walkthrough: "Add thumbnail" made a row with no files (a blank card in the
+    creator's gallery, its downloads a 500), and the change form let staff untick "Has
+    watermark" (the watermark stays burned into the files), change the size, or hand the files
+    to another owner. Those are shown, not edited; the title, flags and retention still are."""
+    _, thumbnail = shared
+    Thumbnail.objects.filter(pk=thumbnail.pk).update(has_watermark=True)
+    client = Client()
+    client.force_login(staff)
+    assert client.get("/admin/studio/thumbnail/add/").status_code == 403
+    assert (
+        "/admin/studio/thumbnail/add/"
+        not in client.get("/admin/studio/thumbnail/").content.decode()
+    )
+    url = f"/admin/studio/thumbnail/{thumbnail.pk}/change/"
+    response = client.post(
+        url,
+        {
+            "title": "Renamed by ops",
+            "owner": staff.pk,
+            "width": "1",
+            "height": "1",
+            "aspect_ratio": "1:1",
+            "parameters": "{}",
+            "is_public": "on",
+            "expires_at_0": "2031-01-02",
+            "expires_at_1": "03:04:05",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    after = Thumbnail.objects.get(pk=thumbnail.pk)
+    assert (after.title, after.is_public, after.expires_at.year) == ("Renamed by ops", True, 2031)
+    kept = ("owner_id", "width", "height", "aspect_ratio", "parameters", "created_at")
+    assert all(getattr(after, name) == getattr(thumbnail, name) for name in kept)
+    assert after.has_watermark  # the checkbox left unticked in the post changed nothing
+
+
 def test_the_youtube_download_says_its_size_and_when_a_short_is_small(
     owner: Any, owner_client: Any, run_jobs: Any, submit: Any
 ) -> None:
