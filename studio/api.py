@@ -286,6 +286,8 @@ def thumbnail_download(request: Request, thumbnail_id: int) -> FileResponse:
     field = thumbnail.download if size == "youtube" else thumbnail.image
     ext = "jpg" if size == "youtube" else "png"
     filename = download_filename(thumbnail, size, ext)
+    if not field:  # no file at all (a row made outside a job): the field cannot open
+        raise Http404
     try:
         handle = field.open("rb")
     except FileNotFoundError:  # gone: a delete's on-commit removal won the race, a lost file

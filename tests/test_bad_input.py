@@ -229,6 +229,20 @@ def test_a_download_whose_file_is_gone_is_a_json_404(owner, owner_client) -> Non
         assert response.json()["code"] == "not_found"
 
 
+def test_a_download_of_a_thumbnail_without_files_is_a_json_404(owner, owner_client) -> None:
+    """A row with no file names (one the admin's Add thumbnail made, before it was removed):
+    the downloads failed with 500."""
+    from studio.models import Thumbnail
+    from tests.test_private_media import store_thumbnail
+
+    thumbnail = store_thumbnail(owner)
+    Thumbnail.objects.filter(pk=thumbnail.pk).update(download="", image="")
+    for size in ("youtube", "full"):
+        response = owner_client.get(f"/api/thumbnails/{thumbnail.pk}/download?size={size}")
+        assert response.status_code == 404, size
+        assert response.json()["code"] == "not_found"
+
+
 def test_an_unexpected_error_under_api_is_json(owner_client, thumbnail_id, monkeypatch) -> None:
     from studio import services
 
