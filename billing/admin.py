@@ -27,6 +27,7 @@ from billing.services import (
     change_plan,
     effective_plan,
 )
+from core.admin_display import breakable, short_datetime
 
 
 @admin.register(Plan)
@@ -51,14 +52,16 @@ class SubscriptionAdmin(admin.ModelAdmin):
     difference in monthly credits); what Stripe owns (ids, period, cancel flag) is read-only.
     For a subscription billed through Stripe, change the plan in Stripe: its next event wins."""
 
+    # Breakable emails and Stripe ids and a short date: the list fits beside the filters at
+    # 1440 px (the two Stripe ids ran under them).
     list_display = [
-        "user__email",
+        "creator",
         "plan",
         "status",
-        "current_period_end",
-        "cancel_at_period_end",
-        "stripe_customer_id",
-        "stripe_subscription_id",
+        "period_end",
+        "cancels",
+        "stripe_customer",
+        "stripe_subscription",
     ]
     list_filter = ["plan", "status", "cancel_at_period_end"]
     search_fields = ["user__email", "stripe_customer_id", "stripe_subscription_id"]
@@ -77,6 +80,30 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [*self.readonly_fields, "user"] if obj is not None else self.readonly_fields
+
+    @admin.display(description="User email", ordering="user__email")
+    def creator(self, subscription: Subscription) -> str:
+        return breakable(subscription.user.email)
+
+    @admin.display(description="Period ends", ordering="current_period_end")
+    def period_end(self, subscription: Subscription) -> str:
+        return short_datetime(subscription.current_period_end)
+
+    @admin.display(description="Cancels", boolean=True, ordering="cancel_at_period_end")
+    def cancels(self, subscription: Subscription) -> bool:
+        """Cancel at period end (set in Stripe): the plan ends at the period's end."""
+        return subscription.cancel_at_period_end
+
+    @admin.display(description="Customer", ordering="stripe_customer_id")
+    def stripe_customer(self, subscription: Subscription) -> str:
+        return (
+            breakable(subscription.stripe_customer_id) if subscription.stripe_customer_id else "-"
+        )
+
+    @admin.display(description="Stripe id", ordering="stripe_subscription_id")
+    def stripe_subscription(self, subscription: Subscription) -> str:
+        sub_id = subscription.stripe_subscription_id
+        return breakable(sub_id) if sub_id else "-"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # every user gets one when created (billing.signals)
@@ -218,18 +245,28 @@ class CreditAccountAdmin(ReadOnlyAdmin):
 @admin.register(CreditLedgerEntry)
 class CreditLedgerEntryAdmin(ReadOnlyAdmin):
     list_select_related = ["user"]
-    list_display = [
-        "created_at",
-        "user__email",
-        "kind",
-        "amount",
-        "balance_after",
-        "reason",
-        "reference",
-    ]
+    # Short dates and breakable emails and references, so the list fits beside the filters at
+    # 1440 px (a job reference, "job:<uuid>:debit", ran under the filters).
+    list_display = ["created", "creator", "kind", "amount", "balance_after", "why", "ref"]
     list_filter = ["kind", "created_at"]
     search_fields = ["user__email", "idempotency_key", "reference"]
     date_hierarchy = "created_at"
+
+    @admin.display(description="Created at", ordering="created_at")
+    def created(self, entry: CreditLedgerEntry) -> str:
+        return short_datetime(entry.created_at)
+
+    @admin.display(description="User email", ordering="user__email")
+    def creator(self, entry: CreditLedgerEntry) -> str:
+        return breakable(entry.user.email)
+
+    @admin.display(description="Reason", ordering="reason")
+    def why(self, entry: CreditLedgerEntry) -> str:
+        return breakable(entry.reason)
+
+    @admin.display(description="Reference", ordering="reference")
+    def ref(self, entry: CreditLedgerEntry) -> str:
+        return breakable(entry.reference) if entry.reference else "-"
 
 
 @admin.register(CreditPack)

@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.formats import date_format
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
-from django.utils.timezone import localtime
+from django.utils.html import format_html
 
+from core.admin_display import breakable, short_datetime
 from generation.models import Job, JobEvent
 from generation.services import UNFINISHED, cancel_job
 
@@ -23,14 +20,6 @@ class JobEventInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-
-def breakable(text: str) -> str:
-    """`text` (escaped) with line-break opportunities after "_" and "." and before "@", so a
-    narrow column wraps "generate_thumbnails" and "demo@viewbait.local" between their parts
-    rather than inside a word."""
-    parts = re.split(r"(?<=[_.])|(?=@)", text)
-    return format_html_join(mark_safe("<wbr>"), "{}", ((part,) for part in parts))
 
 
 @admin.register(Job)
@@ -104,7 +93,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, job: Job) -> str:
-        return date_format(localtime(job.created_at), "j M Y H:i")
+        return short_datetime(job.created_at)
 
     @admin.display(description="Units ok/failed")
     def units_summary(self, job: Job) -> str:

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from billing.models import CreditAccount, CreditLedgerEntry, CreditPackPurchase, Subscription
+from core.admin_display import breakable, short_datetime
 from generation.models import Job
 from studio import services
 from studio.media import media_url
@@ -65,7 +66,7 @@ class DeletesStoredFiles:
 
 @admin.register(Style)
 class StyleAdmin(DeletesStoredFiles, admin.ModelAdmin):
-    list_display = ["preview_image", "name", "owner__email", "slug", "is_public", "created_at"]
+    list_display = ["preview_image", "name", "owner__email", "slug", "is_public", "created"]
     list_select_related = ["owner"]  # the email column
     list_display_links = ["preview_image", "name"]
     list_filter = ["is_public", ("owner", admin.EmptyFieldListFilter)]
@@ -81,6 +82,10 @@ class StyleAdmin(DeletesStoredFiles, admin.ModelAdmin):
     @admin.display(description="Preview")
     def preview_image(self, style: Style) -> str:
         return image_preview(style.preview, height=54)
+
+    @admin.display(description="Created at", ordering="created_at")
+    def created(self, style: Style) -> str:  # short: the list fits beside the filters
+        return short_datetime(style.created_at)
 
 
 @admin.register(Palette)
@@ -238,12 +243,24 @@ class ViewBaitUserAdmin(UserAdmin):
     actions = ["delete_selected"]  # this class's, in place of the site's
     # Who the creator is to support: plan, balance and their records one click away (Django's
     # list showed names the studio never asks for, and the change page led nowhere).
-    list_display = ["username", "plan", "credits", "date_joined", "last_login", "is_staff"]
+    list_display = ["who", "plan", "credits", "joined", "last_seen", "is_staff"]
     list_select_related = ["subscription__plan", "credit_account"]
     fieldsets = [("Creator", {"fields": ["creator"]}), *(UserAdmin.fieldsets or ())]
 
     def get_readonly_fields(self, request: Any, obj: Any = None) -> Any:
         return [*super().get_readonly_fields(request, obj), "creator"]
+
+    @admin.display(description="Username", ordering="username")
+    def who(self, user: Any) -> str:
+        return breakable(user.username)
+
+    @admin.display(description="Joined", ordering="date_joined")
+    def joined(self, user: Any) -> str:
+        return short_datetime(user.date_joined)
+
+    @admin.display(description="Last login", ordering="last_login")
+    def last_seen(self, user: Any) -> str:
+        return short_datetime(user.last_login)
 
     @admin.display(description="Plan", ordering="subscription__plan__sort_order")
     def plan(self, user: Any) -> str:
