@@ -194,6 +194,29 @@ def test_the_account_page_is_linked_and_offers_only_actions_that_apply(owner, ow
         assert f'name="{action}"' in page, action
 
 
+def test_the_account_page_says_who_is_signed_in_on_which_plan(owner, owner_client):
+    """The header's "Account" opened allauth's "Email Addresses" and nothing else (creator
+    walkthrough): the page is the account's, with the address, effective plan, balance and
+    the date the account was made, then the addresses."""
+    import re
+
+    from django.utils.timezone import localtime
+
+    from billing.services import get_balance
+    from tests.conftest import set_plan
+
+    set_plan(owner, "starter")
+    page = owner_client.get("/accounts/email/").content.decode()
+    assert re.search(r"<h1[^>]*>\s*Account\s*</h1>", page), page[:3000]
+    summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.split('class="account-summary"')[1]))
+    joined = localtime(owner.date_joined).strftime("%-d %B %Y")
+    for told in (owner.email, "Plan Starter", f"Credits {get_balance(owner)} ", joined):
+        assert told in summary, (told, summary[:300])
+    set_plan(owner, "pro", status="past_due")  # paid features paused: Free's limits apply
+    page = owner_client.get("/accounts/email/").content.decode()
+    assert "Plan Free" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
 def test_a_past_due_banner_without_stripe_says_who_can_help(owner, owner_client, settings):
     """A payment due (set from the admin) on a studio without Stripe: the banner's "Update
     payment method" led to the plans page and "There is no billing account to manage yet"."""

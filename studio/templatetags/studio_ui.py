@@ -124,15 +124,27 @@ def media_url(file: Any) -> str:
     return _media_url(file) or ""
 
 
+def _plan(user: Any) -> Any:
+    """The user's effective plan, looked up once per user object."""
+    plan = getattr(user, "_effective_plan", None)
+    if plan is None:
+        plan = user._effective_plan = effective_plan(user)
+    return plan
+
+
 @register.filter
 def has_feature(user: Any, feature: str) -> bool:
     """Whether the user's effective plan has `feature` (looked up once per user object)."""
     if not getattr(user, "is_authenticated", False):
         return False
-    plan = getattr(user, "_effective_plan", None)
-    if plan is None:
-        plan = user._effective_plan = effective_plan(user)
-    return bool(plan.has_feature(feature))
+    return bool(_plan(user).has_feature(feature))
+
+
+@register.simple_tag
+def plan_of(user: Any) -> Any:
+    """The signed-in user's effective plan (billing.services.effective_plan), for pages whose
+    view does not pass `plan` (allauth's account pages)."""
+    return _plan(user)
 
 
 @register.simple_tag
