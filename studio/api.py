@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import FileResponse, Http404
+from django.urls import reverse
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -33,6 +34,7 @@ from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
 from studio.models import Face, Palette, Style, Thumbnail
 from studio.services import StudioError
+from studio.style_previews import is_drawn
 
 
 def _raise(exc: StudioError) -> APIError:
@@ -57,7 +59,11 @@ def style_payload(style: Style, user: Any) -> dict[str, Any]:
         "id": style.pk,
         "name": style.name,
         "description": style.description,
-        "preview_url": media_url(style.preview),
+        # A preview not drawn yet (or a copy of a reference, from before): the route that draws
+        # it (studio.style_previews), so a reference image is never the preview handed out.
+        "preview_url": media_url(style.preview)
+        if is_drawn(style)
+        else reverse("style-preview", args=[style.pk]),
         "builtin": style.owner_id is None,
         "is_public": style.is_public,
         "mine": style.owner_id == user.pk,

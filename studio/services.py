@@ -223,12 +223,19 @@ def do_create_face(*, owner: User, name: str, files: list[UploadedFile]) -> Face
     return face
 
 
-def _store(model: Any, field_name: str, data: bytes) -> str:
+def _store(model: Any, field_name: str, data: bytes, ext: str = "jpg") -> str:
     """Save `data` under a fresh private name where `model.field_name` keeps its files; the
     stored name, for a row written afterwards."""
     field = model._meta.get_field(field_name)
-    name = field.generate_filename(None, private_name())
+    name = field.generate_filename(None, private_name(ext))
     return str(field.storage.save(name, ContentFile(data)))
+
+
+def drawn_preview(name: str, reference: bytes) -> bytes:
+    """A new custom style's preview over its first reference image (studio.style_previews)."""
+    from studio.style_previews import render_preview
+
+    return render_preview(name=name, slug="", seed=0, reference=reference)
 
 
 def do_delete_face(*, face: Face) -> None:
@@ -268,11 +275,14 @@ def do_create_style(
     stored: list[str | None] = []
     try:
         # Stored before the transaction: the storage's writes hold no row locks.
-        reference_names = [
-            _store(StyleReferenceImage, "image", encode_jpeg(p.image)) for p in decoded
-        ]
+        encoded = [encode_jpeg(p.image) for p in decoded]
+        reference_names = [_store(StyleReferenceImage, "image", data) for data in encoded]
         stored += reference_names
-        preview = _store(Style, "preview", encode_jpeg(decoded[0].image, 85)) if decoded else ""
+        # The preview is drawn in the style over its first reference, never that image itself:
+        # a published style shows its preview to every creator, its references to nobody.
+        preview = (
+            _store(Style, "preview", drawn_preview(name, encoded[0]), "webp") if encoded else ""
+        )
         stored.append(preview)
         with transaction.atomic():
             check_custom_asset_quota(owner, Style, lock=True)

@@ -84,6 +84,54 @@ def test_private_style_hidden_and_public_style_hides_prompt(
     assert len(other_client.get("/api/styles").json()["results"]) >= 7
 
 
+def test_a_published_style_shows_a_drawn_preview_never_its_reference(
+    owner, other_client, django_capture_on_commit_callbacks
+) -> None:
+    """A published custom style's preview, as another creator gets it (the API's preview_url,
+    the library's preview route), is the style drawn over a blurred backdrop, not its first
+    reference image: the preview was a copy of that image, handed to every creator. A style
+    saved that way gets its preview drawn on its next preview request, and the copy goes."""
+    from django.core.files.storage import default_storage
+
+    from studio import services
+    from tests.factories.studio import FACE_PHOTO
+
+    reference = FACE_PHOTO.read_bytes()
+    style = services.do_create_style(
+        owner=owner,
+        name="Holiday look",
+        description="",
+        prompt="Warm",
+        is_public=True,
+        references=[SimpleUploadedFile("holiday.jpg", reference, "image/jpeg")],
+    )
+    stored = style.reference_images.get().image
+    with stored.open("rb") as handle:
+        reference_copy = handle.read()  # the reference as stored (re-encoded)
+
+    def seen_preview() -> Image.Image:
+        [public] = [
+            s for s in other_client.get("/api/styles").json()["results"] if s["id"] == style.pk
+        ]
+        url = public["preview_url"]
+        if url.startswith("/studio/"):  # the route that draws it, then the file
+            with django_capture_on_commit_callbacks(execute=True):
+                url = other_client.get(url)["Location"]
+        with default_storage.open(url.split("?")[0].removeprefix("/media/"), "rb") as handle:
+            data = handle.read()
+        assert data not in (reference, reference_copy)
+        return Image.open(io.BytesIO(data))
+
+    preview = seen_preview()
+    assert (preview.format, preview.size) == ("WEBP", (640, 360))
+
+    # A style stored before: its preview a JPEG copy of the reference.
+    copy = default_storage.save("styles/previews/old-copy.jpg", io.BytesIO(reference_copy))
+    Style.objects.filter(pk=style.pk).update(preview=copy)
+    assert seen_preview().format == "WEBP"
+    assert not default_storage.exists(copy)
+
+
 def test_job_not_found_for_garbage_id(owner_client) -> None:
     assert owner_client.get("/api/jobs/not-a-uuid").status_code == 404
 

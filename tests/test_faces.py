@@ -264,7 +264,9 @@ def test_an_upload_refused_under_the_lock_leaves_no_files(db: None, monkeypatch)
 
 def test_uploads_are_stored_once_re_encoded_under_private_names(db: None) -> None:
     """A face photo and a style's reference image: one stored file each (plus the style's
-    preview), a re-encoded JPEG under a random name, never the upload's own bytes or name."""
+    preview), a re-encoded JPEG under a random name, never the upload's own bytes or name; the
+    preview a WebP the renderer drew, not a copy of the reference (a published style showed
+    its first reference image to every creator as its preview)."""
     from django.core.files.storage import default_storage
 
     from tests.conftest import make_user
@@ -284,7 +286,9 @@ def test_uploads_are_stored_once_re_encoded_under_private_names(db: None) -> Non
     for directory, name in zip(listing, names, strict=True):
         added = set(default_storage.listdir(directory)[1]) - listing[directory]
         assert added == {Path(name).name}, (directory, added)
-        assert re.fullmatch(r"[0-9a-f]{32}\.jpg", Path(name).name), name
+        drawn = directory == "styles/previews"
+        ext, kind = ("webp", "WEBP") if drawn else ("jpg", "JPEG")
+        assert re.fullmatch(rf"[0-9a-f]{{32}}\.{ext}", Path(name).name), name
         with default_storage.open(name, "rb") as handle:
             stored = handle.read()
-        assert stored != photo and Image.open(io.BytesIO(stored)).format == "JPEG"
+        assert stored != photo and Image.open(io.BytesIO(stored)).format == kind
