@@ -1,0 +1,105 @@
+"""The offline renderer's CPU per render: every built-in style (and the generic look), with and
+without a face, 16:9 at 1K, and one 4K case, in one process.
+
+Each case is rendered once untimed (fonts loaded, the face photo decoded and cut out: the
+renderer keeps FACE_PHOTO_MEMO photos, as a worker does across the variations of a request),
+then `--runs` rounds render every case once each, interleaved, so a noisy neighbour slows all
+cases alike. Before each timed render the caches keyed by a request's words are emptied
+(`fonts._measured`): the benchmark repeats its requests, and a worker meets a title again only
+in the other variations of its request; the caches keyed by the frame's size stay, as they do
+in a worker. Prints per case the median CPU ms of `time.process_time()` over the rounds (and
+the lowest), then the means of the medians: 1K without a face, 1K with one, and 4K.
+
+`--digest` also prints a SHA-256 of each case's pixels (`Image.tobytes`), to check that a change
+to the renderer draws the same pictures: run it before and after and compare.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/render_cpu.py [--runs 5] [--digest] [--only 1K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from generation.providers import fonts  # noqa: E402
+from generation.providers.base import ImageRequest, InputImage, RenderSpec  # noqa: E402
+from generation.providers.local import LocalRenderer  # noqa: E402
+
+FACE = ROOT / "tests" / "fixtures" / "face-eileen-collins.jpg"
+STYLES = (
+    "bold-gaming",
+    "clean-tech",
+    "vlog-bright",
+    "cinematic",
+    "minimal",
+    "retro-pop",
+    "documentary",
+    "",  # a custom style: the generic look
+)
+TITLE = "I Tried 100 Coffee Shops: Only 1 Was Worth It"
+SUBTITLE = "The honest ranking"
+WORD_CACHES = ("_measured",)  # fonts' caches keyed by a request's words, emptied per render
+
+
+def cases() -> list[tuple[str, ImageRequest]]:
+    """(name, request): each style without and with the face at 1K, then bold-gaming at 4K."""
+    face = InputImage(FACE.read_bytes(), "image/jpeg", "face")
+    found = []
+    for size, styles in (("1K", STYLES), ("4K", ("bold-gaming",))):
+        for style in styles:
+            for images in ([], [face]):
+                if size == "4K" and not images:
+                    continue
+                spec = RenderSpec(
+                    title=TITLE, subtitle=SUBTITLE, style_key=style, seed=7, variation=0
+                )
+                name = f"{size} {style or 'generic'}{' +face' if images else ''}"
+                found.append((name, ImageRequest("", "16:9", size, "local", images, spec)))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--digest", action="store_true", help="print each case's pixel SHA-256")
+    parser.add_argument("--only", default="", help="only the cases whose name contains this")
+    args = parser.parse_args()
+    renderer = LocalRenderer()
+    todo = [(name, request) for name, request in cases() if args.only in name]
+    for name, request in todo:  # warm: fonts, the face photo's cut-out
+        image = renderer.render(request).image
+        if args.digest:
+            print(f"digest {hashlib.sha256(image.tobytes()).hexdigest()[:16]}  {name}")
+    times: dict[str, list[float]] = {name: [] for name, _ in todo}
+    for _ in range(args.runs):
+        for name, request in todo:
+            for cache in WORD_CACHES:
+                if hasattr(fonts, cache):  # (an older renderer, measured for comparison)
+                    getattr(fonts, cache).cache_clear()
+            start = time.process_time()
+            renderer.render(request)
+            times[name].append((time.process_time() - start) * 1000)
+    medians = {}
+    for name, samples in times.items():
+        medians[name] = statistics.median(samples)
+        print(f"{medians[name]:8.1f} ms  (min {min(samples):7.1f})  {name}")
+    for label, keep in (
+        ("1K mean, no face", lambda n: n.startswith("1K") and "+face" not in n),
+        ("1K mean, face", lambda n: n.startswith("1K") and "+face" in n),
+        ("1K mean, all", lambda n: n.startswith("1K")),
+        ("4K", lambda n: n.startswith("4K")),
+    ):
+        chosen = [value for name, value in medians.items() if keep(name)]
+        if chosen:
+            print(f"{statistics.mean(chosen):8.1f} ms  {label} ({args.runs} runs, median)")
+
+
+if __name__ == "__main__":
+    main()
