@@ -388,3 +388,15 @@ def test_the_renderer_reports_its_progress_as_it_draws() -> None:
     )
     LocalRenderer().render(request)
     assert shares == sorted(shares) and len(shares) >= 3 and shares[-1] == 1.0
+
+
+def test_words_are_measured_once_and_the_measures_are_bounded() -> None:
+    look = fonts.TextLook(fill=(255, 255, 255), stroke=(0, 0, 0), uppercase=True)
+    fonts._measured.cache_clear()
+    fresh = fonts._plan("I Tried 100 Coffee Shops", look, (900, 400), 20, 200)
+    again = fonts._plan("I Tried 100 Coffee Shops", look, (600, 500), 20, 200)
+    assert fonts._measured.cache_info().hits >= 1  # the second box measured nothing
+    fonts._measured.cache_clear()
+    assert fonts._plan("I Tried 100 Coffee Shops", look, (600, 500), 20, 200) == again
+    assert fonts._plan("I Tried 100 Coffee Shops", look, (900, 400), 20, 200) == fresh
+    assert fonts._measured.cache_info().maxsize == fonts.TEXT_MEASURES

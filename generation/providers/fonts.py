@@ -649,31 +649,66 @@ def _is_short_word(tokens: list[_Token]) -> bool:
     return 0 < len(text) <= ORPHAN_MAX_CHARS and not any(_is_cjk(char) for char in text)
 
 
+@dataclass(frozen=True)
+class _Measured:
+    """A text's tokens measured at REF_SIZE (`_measured`): what `_plan` needs whatever the box,
+    size limits and colours. Read only."""
+
+    tokens: tuple[_Token, ...]
+    widths: list[float]
+    gaps: list[float]  # the space before each token when it does not start a line
+    ends: list[float]  # what a line ending just before token j adds (a hyphen)
+    inside: list[bool]  # `_inside_brackets`
+    partitions: dict[int, dict[int, list[int]]]  # `_partitions` by `most`, filled when asked
+
+
+# A render plans its words a hundred times or more, mostly the same texts: each variant of the
+# layout that keeps them clear of the people fits the title and its shortened runs again
+# (`shorten`), then draws it. Measuring the words (font lookup per character, getlength per run)
+# and balancing the lines were 60 % of that planning, 12 ms of a 1K render with a face
+# (benchmarks/render_cpu.py). The last TEXT_MEASURES texts are kept (a few KB each).
+TEXT_MEASURES = 512
+
+
+@functools.lru_cache(maxsize=TEXT_MEASURES)
+def _measured(text: str, direction: str | None, uppercase: bool) -> _Measured:
+    """`text`'s tokens (`_tokens`) with their widths, gaps, line-end hyphens and brackets."""
+    tokens = _tokens(text, direction, uppercase=uppercase)
+    space = _run_width(_Run(" ", None), REF_SIZE, direction)
+    return _Measured(
+        tuple(tokens),
+        [token.width for token in tokens],
+        [space if token.gap_before else 0.0 for token in tokens],
+        [  # the hyphen a line ending inside a long word gets
+            _run_width(_Run("-", tokens[j - 1].runs[-1].face), REF_SIZE, direction)
+            if j < len(tokens) and tokens[j].hyphen_before
+            else 0.0
+            for j in range(len(tokens) + 1)
+        ],
+        _inside_brackets(tokens),
+        {},
+    )
+
+
 def _plan(
     text: str, look: TextLook, box: tuple[int, int], min_size: int, max_size: int
 ) -> tuple[float, list[list[_Run]], str | None, bool] | None:
     """The largest size that fits and the lines (runs in visual order), or None without words."""
     direction = _direction(text.upper() if look.uppercase else text, digits=False)
     rtl = direction == "rtl"
-    tokens = _tokens(text, direction, uppercase=look.uppercase)
+    measured = _measured(text, direction, look.uppercase)
+    tokens = measured.tokens
     if not tokens:
         return None
-    space = _run_width(_Run(" ", None), REF_SIZE, direction)
-    widths = [token.width for token in tokens]
-    gaps = [space if token.gap_before else 0.0 for token in tokens]
-    ends = [  # the hyphen a line ending inside a long word gets
-        _run_width(_Run("-", tokens[j - 1].runs[-1].face), REF_SIZE, direction)
-        if j < len(tokens) and tokens[j].hyphen_before
-        else 0.0
-        for j in range(len(tokens) + 1)
-    ]
+    widths, gaps, ends, inside = measured.widths, measured.gaps, measured.ends, measured.inside
     outline = 2 * max(look.stroke_ratio, look.outer_ratio)
     box_w, box_h = box
 
     most = min(len(tokens), max(look.max_lines, _MOST_LINES))
-    inside = _inside_brackets(tokens)
+    if most not in measured.partitions:
+        measured.partitions[most] = _partitions(widths, gaps, ends, most)
     best_size, best_score, best_starts = 0.0, 0.0, [0]
-    for lines, starts in _partitions(widths, gaps, ends, most).items():
+    for lines, starts in measured.partitions[most].items():
         if lines > look.max_lines and best_size >= min_size:
             break
         stops = [*starts[1:], len(tokens)]
@@ -688,7 +723,7 @@ def _plan(
         )
         # A designer keeps a short last word ("EPISODE / 2") on the line before it unless the
         # break buys much larger type.
-        orphan = lines > 1 and _is_short_word(tokens[starts[-1] :])
+        orphan = lines > 1 and _is_short_word(list(tokens[starts[-1] :]))
         score = size * (ORPHAN_PENALTY if orphan else 1.0)
         if any(inside[start] for start in starts[1:]):
             score *= BRACKET_PENALTY
