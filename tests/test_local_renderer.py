@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from generation.providers import fonts
+from generation.providers import fonts, local
 from generation.providers.base import ImageRequest, InputImage, InvalidProviderRequest, RenderSpec
 from generation.providers.local import LocalRenderer
 from generation.sizes import pixel_size
@@ -388,6 +388,81 @@ def test_the_renderer_reports_its_progress_as_it_draws() -> None:
     )
     LocalRenderer().render(request)
     assert shares == sorted(shares) and len(shares) >= 3 and shares[-1] == 1.0
+
+
+# --- the renderer's shortcuts draw what the long way drew ----------------------------------------
+
+
+def _old_blob(
+    size: tuple[int, int], centre: tuple[float, float], radii: tuple[float, float], power: float
+) -> Image.Image:
+    """`local._blob` as it was drawn before `_blob_part`: the whole frame scaled up."""
+    factor = 4 if min(radii) >= 40 else 1
+    shape = Image.radial_gradient("L").point(
+        local._lut(lambda v: (1 - min(1.0, v * 255 / 181)) ** power)
+    )
+    width = max(1, round(2 * radii[0] / factor))
+    height = max(1, round(2 * radii[1] / factor))
+    mask = Image.new("L", (-(-size[0] // factor), -(-size[1] // factor)))
+    mask.paste(
+        shape.resize((width, height), Image.Resampling.BILINEAR),
+        (round(centre[0] / factor - width / 2), round(centre[1] / factor - height / 2)),
+    )
+    return mask.resize(size, Image.Resampling.BILINEAR) if factor > 1 else mask
+
+
+@pytest.mark.parametrize("size", [(1376, 768), (768, 1376), (2752, 1536), (1366, 770)])
+def test_a_glow_is_scaled_up_only_where_it_shows_and_draws_the_same(size: tuple[int, int]) -> None:
+    width, height = size
+    cases = [
+        ((width * 0.7, height * 0.5), (height * 0.95, height * 0.95), 1.6),
+        ((width / 2, height * 0.3), (height * 0.09 * 7, height * 0.09), 1.6),  # a streak
+        ((width / 2, height * 0.25), (height * 0.018 * 40, height * 0.018), 1.6),
+        ((-width * 0.2, height * 0.1), (height * 0.4, height * 0.3), 0.9),  # partly off
+        ((width * 3, height * 3), (height * 0.4, height * 0.3), 1.6),  # off the frame
+    ]
+    for centre, radii, power in cases:
+        part, corner = local._blob_part(size, centre, radii, power=power)
+        whole = Image.new("L", size)
+        whole.paste(part, corner)
+        assert whole.tobytes() == _old_blob(size, centre, radii, power).tobytes()
+        assert local._blob(size, centre, radii, power=power).tobytes() == whole.tobytes()
+    narrow, _ = local._blob_part(size, (width / 2, height / 2), (width * 0.2, 60))
+    assert narrow.width < width * 0.5  # not the whole frame
+
+
+def test_blend_is_a_colour_paste() -> None:
+    rng = np.random.default_rng(5)
+    canvas = Image.fromarray(rng.integers(0, 256, (300, 700, 3), dtype=np.uint8))
+    mask = Image.fromarray(rng.integers(0, 256, (900, 650), dtype=np.uint8))  # several bands
+    for corner in [(0, 0), (-40, -500), (120, 33)]:
+        expected, blended = canvas.copy(), canvas.copy()
+        expected.paste((250, 20, 99), corner, mask)
+        local._blend(blended, (250, 20, 99), corner, mask)
+        assert blended.tobytes() == expected.tobytes()
+
+
+def test_gradient_is_the_composite_of_its_colours_and_its_ramp_is_kept() -> None:
+    local._gradient_mask.cache_clear()
+    size = (1376, 768)
+    for start, end, angle in [((10, 20, 30), (250, 200, 9), 35), ((0, 0, 0), (255, 255, 255), 0)]:
+        ramp = local._gradient_mask(size, angle)
+        expected = Image.composite(Image.new("RGB", size, end), Image.new("RGB", size, start), ramp)
+        assert local._gradient(size, start, end, angle).tobytes() == expected.tobytes()
+        assert local._gradient_mask(size, angle) is ramp  # drawn once
+    for angle in range(local.FRAME_MASKS + 3):
+        local._gradient_mask((64, 32), angle)
+    assert local._gradient_mask.cache_info().currsize == local.FRAME_MASKS
+
+
+def test_vignette_mask_is_kept_and_bounded() -> None:
+    local._vignette_mask.cache_clear()
+    mask = local._vignette_mask((1376, 768), 0.8)
+    assert local._vignette_mask((1376, 768), 0.8) is mask
+    assert mask.getpixel((0, 0)) > 200 and mask.getpixel((688, 384)) == 0
+    for strength in range(local.FRAME_MASKS + 3):
+        local._vignette_mask((64, 32), strength / 10)
+    assert local._vignette_mask.cache_info().currsize == local.FRAME_MASKS
 
 
 def test_words_are_measured_once_and_the_measures_are_bounded() -> None:
