@@ -443,26 +443,26 @@ def test_blend_is_a_colour_paste() -> None:
 
 
 def test_gradient_is_the_composite_of_its_colours_and_its_ramp_is_kept() -> None:
-    local._gradient_mask.cache_clear()
     size = (1376, 768)
     for start, end, angle in [((10, 20, 30), (250, 200, 9), 35), ((0, 0, 0), (255, 255, 255), 0)]:
         ramp = local._gradient_mask(size, angle)
         expected = Image.composite(Image.new("RGB", size, end), Image.new("RGB", size, start), ramp)
         assert local._gradient(size, start, end, angle).tobytes() == expected.tobytes()
         assert local._gradient_mask(size, angle) is ramp  # drawn once
-    for angle in range(local.FRAME_MASKS + 3):
+
+
+def test_frame_masks_are_kept_up_to_their_pixel_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local, "_frame_masks", type(local._frame_masks)())
+    monkeypatch.setattr(local, "FRAME_MASK_PIXELS", 3 * 64 * 32)
+    mask = local._vignette_mask((64, 32), 0.8)
+    assert local._vignette_mask((64, 32), 0.8) is mask
+    assert mask.getpixel((0, 0)) > 200 and mask.getpixel((32, 16)) == 0
+    for angle in range(5):
         local._gradient_mask((64, 32), angle)
-    assert local._gradient_mask.cache_info().currsize == local.FRAME_MASKS
-
-
-def test_vignette_mask_is_kept_and_bounded() -> None:
-    local._vignette_mask.cache_clear()
-    mask = local._vignette_mask((1376, 768), 0.8)
-    assert local._vignette_mask((1376, 768), 0.8) is mask
-    assert mask.getpixel((0, 0)) > 200 and mask.getpixel((688, 384)) == 0
-    for strength in range(local.FRAME_MASKS + 3):
-        local._vignette_mask((64, 32), strength / 10)
-    assert local._vignette_mask.cache_info().currsize == local.FRAME_MASKS
+    assert len(local._frame_masks) == 3  # the last three drawn
+    assert local._vignette_mask((64, 32), 0.8) is not mask  # dropped, drawn again
+    local._vignette_mask((640, 320), 0.8)  # alone over the budget: kept alone
+    assert list(local._frame_masks) == [("vignette", (640, 320), 0.8)]
 
 
 def test_words_are_measured_once_and_the_measures_are_bounded() -> None:

@@ -39,6 +39,7 @@ import math
 import random
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -293,21 +294,44 @@ def _blob_part(
 
 
 # Masks that depend only on the frame's size and a style's constants are drawn once per process
-# and kept, read only: the last FRAME_MASKS of each kind (an L mask is 1 MB at 1K, 17 MB at 4K).
-# Drawing them was 5 ms of a 1K render's 90 and 60 ms of a 4K one (benchmarks/render_cpu.py).
-FRAME_MASKS = 4
+# and kept, read only: the most recently used ones, up to FRAME_MASK_PIXELS pixels in all (an L
+# mask is 1 MB at 1K, 17 MB at 4K: two 4K masks and a few 1K ones). Drawing them was 4 ms of a
+# 1K render and 100 ms of a 4K one (gradient ramp 63, vignette 40; 2 cores at 2.0 GHz).
+FRAME_MASK_PIXELS = 40_000_000
+_frame_masks: OrderedDict[tuple[object, ...], Image.Image] = OrderedDict()
+_frame_masks_lock = threading.Lock()
 
 
-@functools.lru_cache(maxsize=FRAME_MASKS)
+def _kept(key: tuple[object, ...], draw: Callable[[], Image.Image]) -> Image.Image:
+    """The mask `draw()` makes, remembered by `key` (which names the mask and its size)."""
+    with _frame_masks_lock:
+        mask = _frame_masks.get(key)
+        if mask is not None:
+            _frame_masks.move_to_end(key)
+            return mask
+    mask = draw()
+    with _frame_masks_lock:
+        _frame_masks[key] = mask
+        total = sum(kept.width * kept.height for kept in _frame_masks.values())
+        while total > FRAME_MASK_PIXELS and len(_frame_masks) > 1:
+            _, dropped = _frame_masks.popitem(last=False)
+            total -= dropped.width * dropped.height
+    return mask
+
+
 def _gradient_mask(size: tuple[int, int], angle: float) -> Image.Image:
     """The L ramp of `_gradient` (0 where it starts, 255 where it ends), at `size` px."""
-    small = (math.ceil(size[0] / 4), math.ceil(size[1] / 4))
-    side = math.ceil(math.hypot(*small))
-    ramp = Image.linear_gradient("L").resize((side, side), Image.Resampling.BILINEAR)
-    ramp = ramp.rotate(angle, resample=Image.Resampling.BILINEAR)
-    left, top = (side - small[0]) // 2, (side - small[1]) // 2
-    mask = ramp.crop((left, top, left + small[0], top + small[1]))
-    return mask.resize(size, Image.Resampling.BILINEAR)
+
+    def draw() -> Image.Image:
+        small = (math.ceil(size[0] / 4), math.ceil(size[1] / 4))
+        side = math.ceil(math.hypot(*small))
+        ramp = Image.linear_gradient("L").resize((side, side), Image.Resampling.BILINEAR)
+        ramp = ramp.rotate(angle, resample=Image.Resampling.BILINEAR)
+        left, top = (side - small[0]) // 2, (side - small[1]) // 2
+        mask = ramp.crop((left, top, left + small[0], top + small[1]))
+        return mask.resize(size, Image.Resampling.BILINEAR)
+
+    return _kept(("gradient", size, angle), draw)
 
 
 _LEVELS = Image.frombytes("L", (256, 1), bytes(range(256)))  # every mask value once
@@ -341,12 +365,16 @@ def _glow(
     _paint(image, colour, _scaled(part, opacity), corner)
 
 
-@functools.lru_cache(maxsize=FRAME_MASKS)
 def _vignette_mask(size: tuple[int, int], strength: float) -> Image.Image:
-    """The L mask of `_vignette`: 0 in the middle, `strength` x 255 in the corners."""
-    # Stretched to the frame; 181 marks the middle of each edge, corners reach 255.
-    ramp = Image.radial_gradient("L").resize(size, Image.Resampling.BILINEAR)
-    return ramp.point(_lut(lambda v: strength * max(0.0, (v * 255 / 181 - 0.45) / 0.85) ** 1.6))
+    """The L mask of `_vignette`: 0 in the middle, darkest (`strength` and more) in the corners."""
+
+    def draw() -> Image.Image:
+        # Stretched to the frame; 181 marks the middle of each edge, corners reach 255.
+        ramp = Image.radial_gradient("L").resize(size, Image.Resampling.BILINEAR)
+        curve = _lut(lambda v: strength * max(0.0, (v * 255 / 181 - 0.45) / 0.85) ** 1.6)
+        return ramp.point(curve)
+
+    return _kept(("vignette", size, strength), draw)
 
 
 def _vignette(image: Image.Image, strength: float) -> None:
