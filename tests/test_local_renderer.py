@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageChops, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from generation.providers import fonts, local
 from generation.providers.base import ImageRequest, InputImage, InvalidProviderRequest, RenderSpec
@@ -393,6 +393,11 @@ def test_the_renderer_reports_its_progress_as_it_draws() -> None:
 # --- the renderer's shortcuts draw what the long way drew ----------------------------------------
 
 
+def same(a: Image.Image, b: Image.Image) -> bool:
+    """Identical pixels (a bool: pytest's diff of two frames' bytes takes minutes)."""
+    return a.size == b.size and a.mode == b.mode and a.tobytes() == b.tobytes()
+
+
 def _old_blob(
     size: tuple[int, int], centre: tuple[float, float], radii: tuple[float, float], power: float
 ) -> Image.Image:
@@ -425,10 +430,54 @@ def test_a_glow_is_scaled_up_only_where_it_shows_and_draws_the_same(size: tuple[
         part, corner = local._blob_part(size, centre, radii, power=power)
         whole = Image.new("L", size)
         whole.paste(part, corner)
-        assert whole.tobytes() == _old_blob(size, centre, radii, power).tobytes()
-        assert local._blob(size, centre, radii, power=power).tobytes() == whole.tobytes()
+        assert same(whole, _old_blob(size, centre, radii, power))
+        assert same(local._blob(size, centre, radii, power=power), whole)
     narrow, _ = local._blob_part(size, (width / 2, height / 2), (width * 0.2, 60))
     assert narrow.width < width * 0.5  # not the whole frame
+
+
+def _old_fill(
+    image: Image.Image,
+    colour: tuple[int, int, int],
+    polygons: list[list[tuple[float, float]]],
+    ellipses: list[tuple[float, float, float, float]],
+) -> None:
+    """`local._fill` as it was before it drew shapes apart in bands: one frame-sized mask."""
+    k = 4 if max(image.size) <= 2048 else 2
+    big = Image.new("L", (image.width * k, image.height * k))
+    draw = ImageDraw.Draw(big)
+    for points in polygons:
+        draw.polygon([(x * k, y * k) for x, y in points], fill=255)
+    for left, top, right, bottom in ellipses:
+        draw.ellipse((left * k, top * k, right * k, bottom * k), fill=255)
+    image.paste(colour, (0, 0), big.reduce(k))
+
+
+@pytest.mark.parametrize("size", [(1376, 768), (2752, 1536)])
+def test_shapes_filled_apart_look_as_filled_together(size: tuple[int, int]) -> None:
+    rng = np.random.default_rng(11)
+    width, height = size
+    for _ in range(12):
+        polygons = []
+        for _ in range(int(rng.integers(0, 5))):  # some across an edge or off the frame
+            centre = rng.uniform(-0.2, 1.2, 2) * size
+            corners = centre + rng.uniform(-0.1, 0.1, (int(rng.integers(3, 6)), 2)) * size
+            polygons.append([(float(x), float(y)) for x, y in corners])
+        ellipses = []
+        for _ in range(int(rng.integers(0, 5))):
+            x, y = rng.uniform(-0.1, 1.1) * width, rng.uniform(-0.1, 1.1) * height
+            rx, ry = rng.uniform(0.3, 0.2 * height, 2)
+            ellipses.append((x - rx, y - ry, x + rx, y + ry))
+        expected = Image.new("RGB", size, (30, 40, 50))
+        _old_fill(expected, (250, 200, 10), polygons, ellipses)
+        filled = Image.new("RGB", size, (30, 40, 50))
+        local._fill(filled, (250, 200, 10), polygons=polygons, ellipses=ellipses)
+        assert same(filled, expected)
+    apart = local._apart(
+        [([], False, (0, 0, 10, 10)), ([], False, (20, 20, 30, 30)), ([], True, (8, 8, 22, 22))]
+    )
+    assert len(apart) == 1  # the third joins both
+    assert len(local._apart([([], False, (0, 0, 10, 10)), ([], False, (10, 0, 20, 10))])) == 2
 
 
 def test_blend_is_a_colour_paste() -> None:
@@ -439,7 +488,7 @@ def test_blend_is_a_colour_paste() -> None:
         expected, blended = canvas.copy(), canvas.copy()
         expected.paste((250, 20, 99), corner, mask)
         local._blend(blended, (250, 20, 99), corner, mask)
-        assert blended.tobytes() == expected.tobytes()
+        assert same(blended, expected)
 
 
 def test_gradient_is_the_composite_of_its_colours_and_its_ramp_is_kept() -> None:
@@ -447,7 +496,7 @@ def test_gradient_is_the_composite_of_its_colours_and_its_ramp_is_kept() -> None
     for start, end, angle in [((10, 20, 30), (250, 200, 9), 35), ((0, 0, 0), (255, 255, 255), 0)]:
         ramp = local._gradient_mask(size, angle)
         expected = Image.composite(Image.new("RGB", size, end), Image.new("RGB", size, start), ramp)
-        assert local._gradient(size, start, end, angle).tobytes() == expected.tobytes()
+        assert same(local._gradient(size, start, end, angle), expected)
         assert local._gradient_mask(size, angle) is ramp  # drawn once
 
 
