@@ -524,3 +524,57 @@ def test_words_are_measured_once_and_the_measures_are_bounded() -> None:
     assert fonts._plan("I Tried 100 Coffee Shops", look, (600, 500), 20, 200) == again
     assert fonts._plan("I Tried 100 Coffee Shops", look, (900, 400), 20, 200) == fresh
     assert fonts._measured.cache_info().maxsize == fonts.TEXT_MEASURES
+
+
+def _old_draw_checked(  # type: ignore[no-untyped-def]
+    canvas, text, looks, box, place, draw, sizes, kind
+):
+    """`local._draw_checked` as it was before it tried each look on the canvas itself: on a
+    copy of the whole canvas, pasted back when the look passed."""
+    for attempt, look in enumerate([*looks, None]):
+        if look is None:
+            look = looks[-1]
+        block = local._set_text(text, look, box, sizes[0], sizes[1])
+        if block is None:
+            return None
+        corner = place(block)
+        trial = canvas.copy()
+        if attempt == len(looks):
+            pad = round(block.size * 0.18)
+            plate = (
+                corner[0] - pad,
+                corner[1] - pad,
+                corner[0] + block.image.width + pad,
+                corner[1] + block.image.height + pad,
+            )
+            overlay = Image.new("L", trial.size)
+            ImageDraw.Draw(overlay).rounded_rectangle(plate, radius=pad, fill=round(255 * 0.88))
+            trial.paste(local._other(look.fill), (0, 0), overlay)
+        draw(trial, block, corner)
+        runs = []
+        for run_kind, mask in (
+            (kind, block.fill_mask),
+            ("emphasis" if kind == "title" else kind, block.emphasis_mask),
+        ):
+            if mask is not None and mask.getbbox():
+                contrast = local.measure_contrast(trial, mask, corner)
+                runs.append(local.TextRun(run_kind, corner, mask, contrast))
+        if all(run.contrast >= local.CONTRAST_TARGET for run in runs) or attempt == len(looks):
+            canvas.paste(trial)
+            return block, runs
+    return None
+
+
+@pytest.mark.parametrize("style", ["minimal", "documentary", "bold-gaming", "vlog-bright"])
+def test_looks_tried_on_the_canvas_leave_what_copies_left(
+    style: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Minimal and documentary with a face fail their first looks here (the canvas is put back
+    and the next look tried); a plated sub-line and a last-resort plate reach furthest."""
+    face = InputImage(FACE_PHOTO.read_bytes(), "image/jpeg", "face")
+    spec = {"title": "Sunny Yellow 100 Days", "subtitle": "bright and white", "seed": 3}
+    tried = render(images=[face], style_key=style, **spec)
+    plated = render(style_key=style, colors=["#777777", "#808080"], **spec)
+    monkeypatch.setattr(local, "_draw_checked", _old_draw_checked)
+    assert same(tried, render(images=[face], style_key=style, **spec))
+    assert same(plated, render(style_key=style, colors=["#777777", "#808080"], **spec))

@@ -2072,7 +2072,19 @@ def _draw_checked(
         if block is None:
             return None
         corner = place(block)
-        trial = canvas.copy()
+        # The look is tried on the canvas itself, and what it may have drawn over is put back if
+        # it fails: copying the whole canvas for each try, and pasting it back, was 120 ms of a
+        # 4K render (5504x3072 RGB, 68 MB a copy). Everything `draw` paints (outlines, shadows,
+        # a plate and its shadow) lies within TRIAL_REACH font sizes of the block.
+        trial = canvas
+        reach = math.ceil(TRIAL_REACH * block.size) + 64
+        kept_box = (
+            max(0, corner[0] - reach),
+            max(0, corner[1] - reach),
+            min(canvas.width, corner[0] + block.image.width + reach),
+            min(canvas.height, corner[1] + block.image.height + reach),
+        )
+        kept = canvas.crop(kept_box)
         if attempt == len(looks):
             pad = round(block.size * 0.18)
             plate = (
@@ -2093,9 +2105,14 @@ def _draw_checked(
             if mask is not None and mask.getbbox():
                 runs.append(TextRun(run_kind, corner, mask, measure_contrast(trial, mask, corner)))  # type: ignore[arg-type]
         if all(run.contrast >= CONTRAST_TARGET for run in runs) or attempt == len(looks):
-            canvas.paste(trial)
             return block, runs
+        canvas.paste(kept, kept_box[:2])
     return None
+
+
+# How far (font sizes of the block) `_draw_checked`'s drawing reaches past the block: a
+# sub-line's plate (0.45) and the plate's shadow (2.5 x 0.12 blur, 0.06 down) reach 0.81.
+TRIAL_REACH = 2.0
 
 
 def _place_text(
