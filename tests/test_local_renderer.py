@@ -578,3 +578,27 @@ def test_looks_tried_on_the_canvas_leave_what_copies_left(
     monkeypatch.setattr(local, "_draw_checked", _old_draw_checked)
     assert same(tried, render(images=[face], style_key=style, **spec))
     assert same(plated, render(style_key=style, colors=["#777777", "#808080"], **spec))
+
+
+def test_letters_rasterised_once_are_the_letters_drawn_twice() -> None:
+    for text in ["I Tried 100 Coffee Shops", "العربية", "हिन्दी", "日本語のタイトル"]:
+        for size, x, baseline in [(90, 10.0, 100.0), (37, 13.37, 61.5), (160, 4.75, 170.25)]:
+            for word, face in fonts.split_runs(text):
+                run = fonts._Run(word, face)
+                direction = "rtl" if text == "العربية" else None
+                canvas = Image.new("RGBA", (900, 260))
+                mask = Image.new("L", canvas.size)
+                fonts._draw_fill(canvas, mask, run, x, baseline, size, (250, 20, 99), direction)
+                expected = Image.new("RGBA", canvas.size)
+                expected_mask = Image.new("L", canvas.size)
+                for target, fill in ((expected, (250, 20, 99)), (expected_mask, 255)):
+                    ImageDraw.Draw(target).text(
+                        (x, baseline),
+                        word,
+                        font=fonts.get_font(face, size),
+                        anchor="ls",
+                        fill=fill,
+                        direction=fonts._layout_direction(face, direction),
+                    )
+                assert expected_mask.getbbox() is not None
+                assert same(canvas, expected) and same(mask, expected_mask)
