@@ -602,3 +602,13 @@ def test_letters_rasterised_once_are_the_letters_drawn_twice() -> None:
                     )
                 assert expected_mask.getbbox() is not None
                 assert same(canvas, expected) and same(mask, expected_mask)
+
+
+def test_luminance_looked_up_is_luminance_computed() -> None:
+    values = np.arange(256, dtype=np.uint8)
+    pixels = np.stack([values, values[::-1], np.roll(values, 77)], axis=-1)
+    c = pixels.astype(np.float64) / 255
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    expected = linear @ np.array([0.2126, 0.7152, 0.0722])
+    assert np.array_equal(local._luminance(pixels), expected)  # the same floats
+    assert np.array_equal(local._luminance(pixels.astype(np.int64)), expected)

@@ -1822,11 +1822,22 @@ _WEAK_WORDS = frozenset(
 )
 
 
+def _linear(c: np.ndarray) -> np.ndarray:
+    """sRGB channel values (0..1) linearised (WCAG 2.x)."""
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+# Every 8-bit channel value linearised once: looking pixels up is the same floats as computing
+# them, without a power per channel of every pixel measured.
+_LINEAR = _linear(np.arange(256, dtype=np.float64) / 255)
+_LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
+
+
 def _luminance(rgb: np.ndarray) -> np.ndarray:
     """WCAG 2.x relative luminance of sRGB pixels (..., 3) in 0..255."""
-    c = rgb.astype(np.float64) / 255
-    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    return linear @ np.array([0.2126, 0.7152, 0.0722])
+    if rgb.dtype == np.uint8:
+        return _LINEAR[rgb] @ _LUMA_WEIGHTS
+    return _linear(rgb.astype(np.float64) / 255) @ _LUMA_WEIGHTS
 
 
 def contrast_ratio(a: float, b: float) -> float:
@@ -1888,7 +1899,9 @@ def _word_contrast(image: Image.Image, mask: Image.Image, corner: tuple[int, int
         corner[0] + mask.width + pad,
         corner[1] + mask.height + pad,
     )
-    region = image.crop(box).convert("RGB")
+    region = image.crop(box)
+    if region.mode != "RGB":
+        region = region.convert("RGB")
     full_mask = Image.new("L", region.size)
     full_mask.paste(mask, (pad, pad))
     size = (max(1, round(region.width * factor)), max(1, round(region.height * factor)))
