@@ -20,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -391,6 +392,19 @@ def credit_history(request: AuthenticatedHttpRequest) -> TemplateResponse:
     )
 
 
+def account_deleted_message(thumbnails: int) -> str:
+    """What the sign-up page says after an account went with its `thumbnails` thumbnails:
+    "Your account was deleted." for none ("its 0 thumbnails" read as a fault), else "Your
+    account and its 1 thumbnail were deleted." / "... its 3 thumbnails were deleted."."""
+    if not thumbnails:
+        return gettext("Your account was deleted.")
+    return ngettext(
+        "Your account and its %(count)d thumbnail were deleted.",
+        "Your account and its %(count)d thumbnails were deleted.",
+        thumbnails,
+    ) % {"count": thumbnails}
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 @ratelimits.limit("login")  # a password check: the log-in budget, so no way round it
@@ -413,11 +427,7 @@ def account_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
                 error, status = exc.message, exc.status
             else:
                 logout(request)
-                messages.success(
-                    request,
-                    f"Your account and its {count} thumbnail{'s' if count != 1 else ''} "
-                    "were deleted.",
-                )
+                messages.success(request, account_deleted_message(count))
                 return redirect("account_signup")
     return TemplateResponse(
         request,

@@ -79,6 +79,28 @@ def test_a_stripe_plan_that_still_renews_is_cancelled_first(db: None, client: An
     assert not type(owner).objects.filter(pk=owner.pk).exists()
 
 
+@pytest.mark.parametrize(
+    ("thumbnails", "said"),
+    [
+        (0, "Your account was deleted."),
+        (2, "Your account and its 2 thumbnails were deleted."),
+    ],
+)
+def test_the_goodbye_counts_the_thumbnails_in_words(
+    db: None, client: Any, thumbnails: int, said: str
+) -> None:
+    """An account with no thumbnails is not told "its 0 thumbnails were deleted" (one is
+    "its 1 thumbnail", in the test above)."""
+    owner = make_user("counted@example.com")
+    for _ in range(thumbnails):
+        ThumbnailFactory(owner=owner)
+    client.force_login(owner)
+    response = client.post("/accounts/delete/", {"password": PASSWORD}, follow=True)
+    page = response.content.decode()
+    assert said in page
+    assert "0 thumbnails" not in page
+
+
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_signed_out_the_page_asks_to_sign_in(db: None, client: Any, method: str) -> None:
     response = getattr(client, method)("/accounts/delete/")
