@@ -11,6 +11,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from billing.admin import CreditAccountAdmin
 from billing.models import CreditAccount, CreditLedgerEntry, CreditPackPurchase, Subscription
 from core.admin_display import breakable, short_datetime
 from generation.models import Job
@@ -281,40 +282,80 @@ class ViewBaitUserAdmin(UserAdmin):
         except CreditAccount.DoesNotExist:
             return "-"
 
+    def render_change_form(
+        self,
+        request: Any,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        # `creator` is a read-only field, which Django calls with the user alone: the page's
+        # viewer rides on the user it shows, so the links can follow the viewer's permissions.
+        if obj is not None:
+            obj.admin_viewer = request
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     @admin.display(description="Studio")
     def creator(self, user: Any) -> str:
-        """The creator's plan and balance, with links to their credit account (Adjust credits),
-        ledger, thumbnails, jobs and subscription in this admin."""
+        """The creator's plan and balance, with links to their credit account, Adjust credits,
+        ledger, thumbnails, jobs and subscription in this admin: each only for a viewer whose
+        permissions open it (the page's own `has_view_permission`; Adjust credits:
+        `CreditAccountAdmin.may_adjust`, the `billing.adjust_credits` permission), so none leads
+        to a 403. The thumbnail and job counts stay, as text, without their link."""
         if user is None or user.pk is None:
             return "-"
+        request = getattr(user, "admin_viewer", None)
+
+        def may_view(model: Any, obj: Any = None) -> bool:
+            return request is not None and bool(
+                self.admin_site.get_model_admin(model).has_view_permission(request, obj)
+            )
+
         jobs = Job.objects.filter(user=user)
         total, failed = jobs.count(), jobs.filter(status=Job.Status.FAILED).count()
-        links: list[tuple[str, str]] = []
+        count = Thumbnail.objects.filter(owner=user).count()
+        links: list[tuple[str | None, str]] = []
         account = CreditAccount.objects.filter(user=user).first()
         if account is not None:
-            links += [
-                (
-                    reverse("admin:billing_creditaccount_change", args=[account.pk]),
-                    "Credit account",
-                ),
-                (
-                    reverse("admin:billing_creditaccount_adjust", args=[account.pk]),
-                    "Adjust credits",
-                ),
-            ]
-        ledger = reverse("admin:billing_creditledgerentry_changelist")
+            if may_view(CreditAccount, account):
+                links.append(
+                    (
+                        reverse("admin:billing_creditaccount_change", args=[account.pk]),
+                        "Credit account",
+                    )
+                )
+            account_admin = self.admin_site.get_model_admin(CreditAccount)
+            if (
+                request is not None
+                and isinstance(account_admin, CreditAccountAdmin)
+                and account_admin.may_adjust(request)
+            ):
+                links.append(
+                    (
+                        reverse("admin:billing_creditaccount_adjust", args=[account.pk]),
+                        "Adjust credits",
+                    )
+                )
+        if may_view(CreditLedgerEntry):
+            ledger = reverse("admin:billing_creditledgerentry_changelist")
+            links.append((f"{ledger}?user__id__exact={user.pk}", "Ledger"))
         thumbnails = reverse("admin:studio_thumbnail_changelist")
-        count = Thumbnail.objects.filter(owner=user).count()
         links += [
-            (f"{ledger}?user__id__exact={user.pk}", "Ledger"),
-            (f"{thumbnails}?owner__id__exact={user.pk}", f"{count} thumbnail{'s' * (count != 1)}"),
             (
-                f"{reverse('admin:generation_job_changelist')}?user__id__exact={user.pk}",
+                f"{thumbnails}?owner__id__exact={user.pk}" if may_view(Thumbnail) else None,
+                f"{count} thumbnail{'s' * (count != 1)}",
+            ),
+            (
+                f"{reverse('admin:generation_job_changelist')}?user__id__exact={user.pk}"
+                if may_view(Job)
+                else None,
                 f"{total} job{'s' * (total != 1)}, {failed} failed",
             ),
         ]
         subscription = Subscription.objects.filter(user=user).first()
-        if subscription is not None:
+        if subscription is not None and may_view(Subscription, subscription):
             links.append(
                 (
                     reverse("admin:billing_subscription_change", args=[subscription.pk]),
@@ -325,7 +366,14 @@ class ViewBaitUserAdmin(UserAdmin):
             "Plan: {} · Balance: {} credits<br>{}",
             self.plan(user),
             account.balance if account is not None else 0,
-            format_html_join(" · ", '<a href="{}">{}</a>', links),
+            format_html_join(
+                " · ",
+                "{}",
+                (
+                    (format_html('<a href="{}">{}</a>', href, text) if href else text,)
+                    for href, text in links
+                ),
+            ),
         )
 
     def delete_view(self, request: Any, object_id: str, extra_context: Any = None) -> Any:

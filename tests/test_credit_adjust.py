@@ -148,3 +148,45 @@ def test_a_creator_in_the_users_admin_shows_plan_credits_and_their_records(
     assert "adjust-me@example.com" in thumbnails and "someone-else@example.com" not in thumbnails
     ledger = client.get(links["Ledger"])
     assert ledger.status_code == 200 and "someone-else" not in ledger.content.decode()
+
+
+def studio_links(client: Client, user: Any) -> dict[str, str]:
+    """The users admin change page's "Studio" links: text -> href."""
+    page = client.get(f"/admin/auth/user/{user.pk}/change/").content.decode()
+    field = page[page.index("Plan: ") :]
+    return {
+        text: href.replace("&amp;", "&")
+        for href, text in re.findall(
+            r'<a href="([^"]+)">([^<]+)</a>', field[: field.index("</div>")]
+        )
+    }
+
+
+def test_the_users_admin_links_only_what_the_staff_user_may_open(creator: Any) -> None:
+    """A staff user who may view users but not adjust credits saw "Adjust credits" and got a
+    403: each Studio link shows only with the permission its page needs, and the counts stay
+    as text. With `billing.adjust_credits`, Adjust credits (and the account, which that
+    permission opens too) is linked and opens."""
+    from generation.models import Job
+
+    Job.objects.create(user=creator, type="generate_thumbnails", status="failed", cost=1)
+    clerk = make_user("users-clerk@example.com", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_user"))
+    client = signed_in(clerk)
+    page = client.get(f"/admin/auth/user/{creator.pk}/change/").content.decode()
+    assert "Plan: Free · Balance: 5 credits" in page
+    assert "Adjust credits" not in page and adjust_url(creator) not in page
+    links = studio_links(client, creator)
+    assert not {"Credit account", "Ledger", "Subscription", "0 thumbnails"} & set(links)
+    assert "0 thumbnails · 1 job, 1 failed" in page  # counts, unlinked
+    for href in links.values():  # whatever is linked opens
+        assert client.get(href).status_code == 200, href
+
+    clerk.user_permissions.add(Permission.objects.get(codename="adjust_credits"))
+    client = signed_in(type(clerk).objects.get(pk=clerk.pk))  # permissions cached per instance
+    links = studio_links(client, creator)
+    assert links["Adjust credits"] == adjust_url(creator)
+    assert links["Credit account"] == adjust_url(creator).replace("adjust/", "change/")
+    for href in links.values():
+        assert client.get(href).status_code == 200, href
+    assert "Ledger" not in links  # still no view permission on the ledger
