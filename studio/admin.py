@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models.fields.files import FieldFile
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -39,10 +42,53 @@ def image_preview(file: FieldFile | None, *, height: int = 72) -> str:
     )
 
 
+class PhotoForm(forms.ModelForm):
+    """An admin inline's photo (`image`) taken as the studio takes it: decoded, checked and
+    re-encoded by `services.prepare_photos` (type, byte and pixel limits; EXIF such as GPS
+    dropped) and stored under a private random name, with its real width and height. Django's
+    own field stored the uploaded bytes as they came, under the uploader's file name, and left
+    the old size on the row. `replaced` is the stored file the upload replaces, if any."""
+
+    photo: services.PreparedPhoto | None = None
+    replaced = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "image" in self.fields:
+            self.fields["image"].widget.attrs["accept"] = "image/jpeg,image/png,image/webp"
+
+    def clean_image(self) -> Any:
+        upload = self.cleaned_data.get("image")
+        if not isinstance(upload, UploadedFile):  # unchanged: the stored file
+            return upload
+        upload.seek(0)  # Django's ImageField read it to check it is an image
+        try:
+            [photo] = services.prepare_photos([upload])
+        except services.StudioError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
+        self.photo = photo
+        self.replaced = self.instance.image.name if self.instance.pk else ""
+        self.instance.width, self.instance.height = photo.width, photo.height
+        return ContentFile(photo.data, name=services.private_name())
+
+
+class FacePhotoForm(PhotoForm):
+    """A face photo is measured as the studio measures it (`services.measured_face_height`)."""
+
+    def clean_image(self) -> Any:
+        image = super().clean_image()
+        if self.photo is not None:
+            self.instance.face_height = services.measured_face_height(self.photo.image)
+        return image
+
+
 class StyleReferenceImageInline(admin.TabularInline):
     model = StyleReferenceImage
+    form = PhotoForm
     extra = 0
-    readonly_fields = ["preview"]
+    max_num = services.MAX_STYLE_REFERENCES
+    fields = ["preview", "image", "width", "height", "position"]
+    readonly_fields = ["preview", "width", "height"]  # the stored file's, set from it
 
     @admin.display(description="Preview")
     def preview(self, obj: StyleReferenceImage) -> str:
@@ -52,7 +98,8 @@ class StyleReferenceImageInline(admin.TabularInline):
 class DeletesStoredFiles:
     """Deleting from the admin (one row, or the "Delete selected" action) goes through the studio
     service that also removes the row's stored files after the transaction commits; Django's
-    default deletes only the rows and leaves their images on disk or in the bucket."""
+    default deletes only the rows and leaves their images on disk or in the bucket. So do an
+    inline's photos deleted or replaced by an upload (`PhotoForm`)."""
 
     def delete_stored(self, obj: Any) -> None:
         raise NotImplementedError
@@ -63,6 +110,15 @@ class DeletesStoredFiles:
     def delete_queryset(self, request: Any, queryset: Any) -> None:
         for obj in queryset:
             self.delete_stored(obj)
+
+    def save_formset(self, request: Any, form: Any, formset: Any, change: bool) -> None:
+        formset.save()
+        services.discard_files_on_commit(
+            [
+                *(getattr(f, "replaced", "") for f in formset.forms),
+                *(obj.image.name for obj in formset.deleted_objects if hasattr(obj, "image")),
+            ]
+        )
 
 
 @admin.register(Style)
@@ -100,7 +156,9 @@ class PaletteAdmin(admin.ModelAdmin):
 
 class FaceImageInline(admin.TabularInline):
     model = FaceImage
+    form = FacePhotoForm
     extra = 0
+    max_num = services.MAX_FACE_PHOTOS
     fields = ["preview", "image", "width", "height"]
     readonly_fields = ["preview", "width", "height"]
 

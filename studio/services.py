@@ -180,6 +180,32 @@ def measure_unmeasured_faces(faces: Iterable[Face]) -> list[Face]:
     return faces
 
 
+@dataclass(frozen=True)
+class PreparedPhoto:
+    """An upload decoded, checked and re-encoded: `data` is the JPEG to store (none of the
+    upload's bytes, so no EXIF such as GPS), `image` the decoded picture (to measure a face),
+    `width` x `height` its size in px."""
+
+    image: Image.Image
+    data: bytes
+    width: int
+    height: int
+
+
+def prepare_photos(files: Iterable[UploadedFile]) -> list[PreparedPhoto]:
+    """Every upload decoded and checked (`studio.images.decode_upload`: JPEG/PNG/WebP, the byte
+    and pixel limits, EXIF orientation applied) and re-encoded as JPEG, before anything is
+    stored: the one way an uploaded face photo or style reference reaches storage, from the
+    studio, the API or the admin. Raises StudioError with the image's code (400
+    `invalid_image`, `unsupported_image_type`, `image_too_small`, `image_too_large`; 413
+    `file_too_large`, `upload_pixels_exceeded`; 503 `busy`)."""
+    try:
+        decoded = [decode_upload(f) for f in files]
+    except ImageRejected as exc:
+        raise StudioError(exc.message, exc.code, exc.status) from exc
+    return [PreparedPhoto(d.image, encode_jpeg(d.image), d.width, d.height) for d in decoded]
+
+
 def do_create_face(*, owner: User, name: str, files: list[UploadedFile]) -> Face:
     """Create a face from 1-3 photos. Every photo is decoded and checked before anything is
     stored; on any failure nothing is stored. Raises StudioError (400 `invalid`,
@@ -192,17 +218,14 @@ def do_create_face(*, owner: User, name: str, files: list[UploadedFile]) -> Face
     if not 1 <= len(files) <= MAX_FACE_PHOTOS:
         raise StudioError(f"Upload 1 to {MAX_FACE_PHOTOS} photos for a face.", "invalid")
     check_custom_asset_quota(owner, Face)
-    try:
-        decoded = [decode_upload(f) for f in files]
-    except ImageRejected as exc:
-        raise StudioError(exc.message, exc.code, exc.status) from exc
+    decoded = prepare_photos(files)
     # Measured and stored before the transaction: the detector's CPU time and the storage's
     # writes hold no row locks (the quota check below holds the balance row).
     face_heights = [measured_face_height(photo.image) for photo in decoded]
     stored: list[str | None] = []
     try:
         for photo in decoded:
-            stored.append(_store(FaceImage, "image", encode_jpeg(photo.image)))
+            stored.append(_store(FaceImage, "image", photo.data))
         with transaction.atomic():
             check_custom_asset_quota(owner, Face, lock=True)
             face = Face.objects.create(owner=owner, name=name)
@@ -268,14 +291,11 @@ def do_create_style(
     if len(references) > MAX_STYLE_REFERENCES:
         raise StudioError(f"Add at most {MAX_STYLE_REFERENCES} reference images.", "invalid")
     check_custom_asset_quota(owner, Style)
-    try:
-        decoded = [decode_upload(f) for f in references]
-    except ImageRejected as exc:
-        raise StudioError(exc.message, exc.code, exc.status) from exc
+    decoded = prepare_photos(references)
     stored: list[str | None] = []
     try:
         # Stored before the transaction: the storage's writes hold no row locks.
-        encoded = [encode_jpeg(p.image) for p in decoded]
+        encoded = [p.data for p in decoded]
         reference_names = [_store(StyleReferenceImage, "image", data) for data in encoded]
         stored += reference_names
         # The preview is drawn in the style over its first reference, never that image itself:
@@ -388,6 +408,14 @@ def private_name(ext: str = "jpg") -> str:
     """A random, unguessable file name (128 bits): stored photos are served by URL, so a name
     must not be derivable from an id."""
     return f"{uuid.uuid4().hex}.{ext}"
+
+
+def discard_files_on_commit(names: Iterable[str | None]) -> None:
+    """Delete these stored files once the current transaction commits (at once outside one);
+    a rolled-back change keeps them."""
+    kept = [name for name in names if name]
+    if kept:
+        transaction.on_commit(lambda: _delete_files(kept))
 
 
 def _delete_files(names: Iterable[str | None]) -> None:
