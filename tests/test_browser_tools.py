@@ -5,7 +5,7 @@ The creator generates two thumbnails, opens the first one's large view by clicki
 edits it offline (new text, the other thumbnail as a reference), watches the edit's job card
 finish and link the new version, which also joins the page's version list; then opens the new
 version, which can be edited again; then runs the thumbnail check tool when that job type is
-registered.
+registered. Edits then spend the balance until Edit is disabled, live, with why.
 """
 
 from __future__ import annotations
@@ -225,6 +225,25 @@ def run_edit_session(browser: Any, base_url: str) -> None:
     expect(offline.locator("#jobs .job").first).to_have_attribute("data-status", "succeeded")
     expect(offline.locator("#gallery-grid .thumb").first).to_contain_text("No Socket Needed")
     assert offline.evaluate("() => window.__socketAttempts") >= 1
+
+    # Back on the large view with 5 credits, edits spend 2 each: the one that leaves 1 disables
+    # the button, live, with why (as Generate is at 0), instead of leaving it enabled for a 402.
+    page.reload()
+    expect(credits).to_have_text("5 credits")
+    again = page.locator("#tool-edit_thumbnail")
+    make = again.get_by_role("button", name=re.compile(r"Make a new version"))
+    why = page.locator("#needs-credits-edit_thumbnail")
+    for left in (3, 1):
+        expect(make).to_be_enabled()
+        expect(why).to_be_hidden()
+        again.get_by_label("New background details").check()
+        make.click()
+        expect(credits).to_have_text(f"{left} credit{'s' * (left != 1)}")
+    expect(make).to_be_disabled()
+    expect(why).to_be_visible()
+    expect(why).to_have_text("Needs 2 credits; you have 1. See plans")
+    expect(page.locator("#tool-thumbnail_check button[type=submit]")).to_be_enabled()  # free
+    assert not page_errors, page_errors
     context.close()
 
 

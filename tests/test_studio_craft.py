@@ -336,6 +336,76 @@ def test_the_thumbnail_page_has_the_out_of_credits_hint_its_tools_update(
     assert "You are out of credits; your plan's credits renew on" in hint
 
 
+def tool_button(page: str, name: str) -> str:
+    """The opening tag of the submit button of the large view's `name` tool."""
+    form = page[page.index(f'id="tool-{name}"') :]
+    found = re.search(r'<button type="submit"[^>]*>', form[: form.index("</form>")])
+    assert found, form[:300]
+    return found.group(0)
+
+
+def needs_credits(page: str, name: str) -> str:
+    """The text of the tool's "Needs n credits" reason; "" while it is hidden."""
+    found = re.search(
+        rf'<p class="hint needs-credits" id="needs-credits-{name}"([^>]*)>(.*?)</p>', page
+    )
+    assert found, name
+    return "" if "hidden" in found.group(1) else re.sub(r"<[^>]+>", "", found.group(2))
+
+
+def test_the_large_views_tools_that_cost_more_than_the_balance_are_disabled_with_why(
+    owner: Any, owner_client: Any, settings: Any
+) -> None:
+    """Generate was disabled with its reason at 0 credits while Edit and the analyses stayed
+    enabled (and were refused with a 402). A tool costing more than the balance is now
+    disabled with "Needs n credits; you have m" and a link to the plans; the price comes from
+    the job type (a thumbnail check is free offline, 1 credit with Gemini). The server still
+    refuses it."""
+    from tests.factories.studio import ThumbnailFactory
+
+    set_plan(owner, "starter")  # the analyses come with Starter
+    thumbnail = ThumbnailFactory(owner=owner)
+    url = f"/studio/thumbnails/{thumbnail.pk}"
+    adjust_credits(user=owner, amount=1 - get_balance(owner), idempotency_key="one", reason="t")
+    page = owner_client.get(url).content.decode()
+    edit = tool_button(page, "edit_thumbnail")
+    assert " disabled" in edit and 'data-cost="2"' in edit and "2 credits</button>" in page
+    assert 'aria-describedby="needs-credits-edit_thumbnail"' in edit
+    assert needs_credits(page, "edit_thumbnail") == "Needs 2 credits; you have 1. See plans"
+    reason = page[page.index('id="needs-credits-edit_thumbnail"') :]
+    assert 'href="/plans/"' in reason[: reason.index("</p>")]
+    for affordable in ("analyse_palette", "analyse_style", "thumbnail_check"):
+        assert " disabled" not in tool_button(page, affordable), affordable
+        assert needs_credits(page, affordable) == "", affordable
+    refused = owner_client.post(
+        "/studio/tools/edit_thumbnail",
+        {"thumbnail_id": thumbnail.pk, "instruction": "Bluer", "changes.new_seed": "true"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 402  # the server-side refusal stays
+    assert get_balance(owner) == 1
+
+    adjust_credits(user=owner, amount=-1, idempotency_key="zero", reason="t")
+    page = owner_client.get(url).content.decode()
+    for name, cost in (("edit_thumbnail", 2), ("analyse_palette", 1), ("analyse_style", 1)):
+        assert " disabled" in tool_button(page, name), name
+        word = "credit" if cost == 1 else "credits"
+        assert needs_credits(page, name) == f"Needs {cost} {word}; you have 0. See plans"
+    assert " disabled" not in tool_button(page, "thumbnail_check")  # free offline
+    assert "Check thumbnail · free" in page
+    settings.IMAGE_PROVIDER = "gemini"
+    page = owner_client.get(url).content.decode()
+    assert " disabled" in tool_button(page, "thumbnail_check")
+    assert needs_credits(page, "thumbnail_check") == "Needs 1 credit; you have 0. See plans"
+
+    # The same holds for the other paid buttons: Better titles and the library's palette.
+    studio = owner_client.get("/studio/").content.decode()
+    better = re.search(r'<button type="button" class="[^"]*better-titles"[^>]*>', studio)
+    assert better and " disabled" in better.group(0)
+    library = owner_client.get("/studio/library/").content.decode()
+    assert needs_credits(library, "analyse-palette") == "Needs 1 credit; you have 0. See plans"
+
+
 def test_the_style_form_says_what_a_style_does_offline(owner_client: Any, settings: Any) -> None:
     """A creator's custom style seemed to do nothing offline: the form now says the renderer
     uses its first reference image as the backdrop and that the prompt needs a Gemini key."""

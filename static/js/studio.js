@@ -388,15 +388,35 @@ document.addEventListener("click", (event) => {
     if (key && status > 0 && status < 500) key.value = "";
   });
 
-  // Generate is disabled, with the reason shown (#out-of-credits), while the balance is 0; the
-  // credits badge is swapped out of band after every job, so watch it.
+  // Generate is disabled, with the reason shown (#out-of-credits), while the balance is 0, and
+  // so is a tool's button (data-cost) while the balance is below its price, with its own reason
+  // (data-needs-credits: "Needs 2 credits; you have 0"); the credits badge is swapped out of
+  // band after every job, so watch it. A tool's button is re-enabled only if this disabled it:
+  // one htmx holds for a request in flight (hx-disabled-elt) stays held.
   function syncCredits() {
     const badge = document.getElementById("credits");
+    if (!badge || badge.dataset.credits === undefined) return;
+    const balance = Number(badge.dataset.credits);
+    document.querySelectorAll("button[data-cost]").forEach((button) => {
+      const short = Number(button.dataset.cost) > balance;
+      const why = button.dataset.needsCredits && document.getElementById(button.dataset.needsCredits);
+      if (why) {
+        why.hidden = !short;
+        const have = why.querySelector("[data-balance]");
+        if (have) have.textContent = String(balance);
+      }
+      if (short) {
+        button.disabled = true;
+        button.dataset.shortOfCredits = "";
+      } else if ("shortOfCredits" in button.dataset) {
+        delete button.dataset.shortOfCredits;
+        button.disabled = false;
+      }
+    });
     const reason = document.getElementById("out-of-credits");
-    if (!form || !badge || !reason || badge.dataset.credits === undefined) return;
-    const empty = Number(badge.dataset.credits) === 0;
-    reason.hidden = !empty;
-    form.querySelector("button[type=submit]").disabled = empty || Date.now() < coolingUntil;
+    if (reason) reason.hidden = balance !== 0;
+    if (!form || !reason) return;
+    form.querySelector("button[type=submit]").disabled = balance === 0 || Date.now() < coolingUntil;
   }
 
   // The second click of a double click (event.detail 2 or more) is not a second request: a

@@ -27,16 +27,20 @@ JOB_TYPES: tuple[JobType, ...] = (
 
 @dataclass(frozen=True)
 class Tool:
-    """A job type offered on a thumbnail's large view: its form partial (`tool_template`), and
-    whether `plan` may use it, else the first plan that may."""
+    """A job type offered on a thumbnail's large view: its form partial (`tool_template`),
+    whether `plan` may use it, else the first plan that may, and what one use costs in credits
+    (its button's price, and what the balance must hold for the button to be enabled)."""
 
     job_type: JobType
     allowed: bool
     unlocked_by: Plan | None
+    cost: int
 
 
 def thumbnail_tools(plan: Plan) -> list[Tool]:
-    """The large view's tools, in registration order."""
+    """The large view's tools, in registration order. A tool's `cost` is its job type's own
+    price (`unit_cost`) on the model it runs on for `plan` now (offline, the local one: a
+    thumbnail check is then free); each form makes one unit."""
     plans = plan_table()
     tools = []
     for job_type in JOB_TYPES:
@@ -49,5 +53,6 @@ def thumbnail_tools(plan: Plan) -> list[Tool]:
             if allowed or feature is None
             else next((p for p in plans if p.has_feature(feature)), None)
         )
-        tools.append(Tool(job_type, allowed, unlocked_by))
+        cost = job_type.unit_cost({}, job_type.model({}, plan))
+        tools.append(Tool(job_type, allowed, unlocked_by, cost))
     return tools
