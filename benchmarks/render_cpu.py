@@ -33,21 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from generation.providers import fonts  # noqa: E402
+from generation.providers import fonts, local  # noqa: E402
 from generation.providers.base import ImageRequest, InputImage, RenderSpec  # noqa: E402
 from generation.providers.local import LocalRenderer  # noqa: E402
 
 FACE = ROOT / "tests" / "fixtures" / "face-eileen-collins.jpg"
-STYLES = (
-    "bold-gaming",
-    "clean-tech",
-    "vlog-bright",
-    "cinematic",
-    "minimal",
-    "retro-pop",
-    "documentary",
-    "",  # a custom style: the generic look
-)
+STYLES = (*local.BUILT_IN_STYLES, "")  # and a custom style: the generic look
 TITLE = "I Tried 100 Coffee Shops: Only 1 Was Worth It"
 SUBTITLE = "The honest ranking"
 WORD_CACHES = ("_measured",)  # fonts' caches keyed by a request's words, emptied per render

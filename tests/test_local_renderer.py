@@ -18,16 +18,7 @@ from generation.sizes import pixel_size
 
 FACE_PHOTO = Path(__file__).resolve().parent / "fixtures" / "face-eileen-collins.jpg"
 MIXED_TITLE = "Top 10 ⚡ 日本語 العربية हिन्दी 🔥"
-STYLES = [
-    "bold-gaming",
-    "clean-tech",
-    "vlog-bright",
-    "cinematic",
-    "minimal",
-    "retro-pop",
-    "documentary",
-    "",
-]
+STYLES = [*local.BUILT_IN_STYLES, ""]  # and a custom style: the generic look
 
 
 def render(

@@ -988,6 +988,9 @@ _DESIGNS: dict[str, _Design] = {
         text_low=True,
     ),
 }
+# The built-in styles the renderer draws, by slug (the built-in Style rows' slugs); any
+# other slug, a custom style, gets the generic look.
+BUILT_IN_STYLES: tuple[str, ...] = tuple(_DESIGNS)
 _GENERIC = _Design(
     default_colors=("#FF3B30", "#0A84FF", "#FFCC00"),
     base=_angled(lambda p: _shade(p.primary, 0.55), lambda p: _shade(p.secondary, 0.6), 25),
