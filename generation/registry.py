@@ -130,6 +130,11 @@ class JobType:
         """Credits per unit."""
         return 1
 
+    def price(self, validated: dict[str, Any], model: catalog.ModelSpec) -> int:
+        """Credits a request costs: its units times the credits per unit (what `submit_job`
+        debits, before a result-cache hit makes it free)."""
+        return self.units(validated) * self.unit_cost(validated, model)
+
     def rate_weight(self, validated: dict[str, Any], model: catalog.ModelSpec) -> int:
         """What one request draws from its rate-limit route's budget."""
         return 1

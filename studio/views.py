@@ -47,6 +47,7 @@ from studio.credit_history import history_rows
 from studio.forms import FaceForm, PaletteForm, StyleForm, form_fields
 from studio.gallery import GalleryFilter, parse_filters
 from studio.gallery_cache import first_page_html
+from studio.job_types import generate_prices
 from studio.job_types.generate import GenerateThumbnails
 from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
@@ -107,6 +108,19 @@ def _plan_options(plan: Plan) -> dict[str, list[tuple[Any, bool, str]]]:
     }
 
 
+def _generate_price(plan: Plan, resolutions: list[tuple[Any, bool, str]]) -> dict[str, Any]:
+    """The generate job type's prices for the form's choices (`generate_prices`, for studio.js)
+    and `generate_cost`, the price of the choices the form opens with (the plan's first
+    resolution, one variation, the default model), for Generate's label and whether the
+    balance can pay for it before any script runs."""
+    prices = generate_prices(plan)
+    first = next((r for r, allowed, _ in resolutions if allowed), ALL_RESOLUTIONS[0])
+    return {
+        "generate_prices": prices,
+        "generate_cost": prices["prices"][prices["default"]][first]["1"],
+    }
+
+
 def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -> dict[str, Any]:
     user = request.user
     landing = filters == GalleryFilter()  # the unfiltered first page: from the fragment cache
@@ -146,6 +160,7 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
         ),
         **out_of_credits(request.user, data.credits),
     }
+    context.update(_generate_price(data.plan, context["resolutions"]))
     context["pickers_html"] = form_cache.pickers_html(context)
     return context
 

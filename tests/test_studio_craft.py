@@ -3,6 +3,7 @@ share pages, download names, projects created without a reload, style previews, 
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
@@ -12,7 +13,7 @@ from django.core.cache import caches
 from django.test import Client
 from django.utils.html import escape
 
-from billing.models import Plan
+from billing.models import RESOLUTION_COST, Plan
 from billing.services import adjust_credits, get_balance
 from generation.models import Job
 from studio.downloads import youtube_size
@@ -404,6 +405,86 @@ def test_the_large_views_tools_that_cost_more_than_the_balance_are_disabled_with
     assert better and " disabled" in better.group(0)
     library = owner_client.get("/studio/library/").content.decode()
     assert needs_credits(library, "analyse-palette") == "Needs 1 credit; you have 0. See plans"
+
+
+def generate_button(page: str) -> str:
+    """The studio's Generate button, opening tag to closing tag."""
+    form = page[page.index('id="generate-form"') :]
+    found = re.search(r'<button type="submit" class="button big"[^>]*>.*?</button>', form, re.S)
+    assert found, form[:300]
+    return found.group(0)
+
+
+def generate_prices(page: str) -> dict[str, Any]:
+    """The generate price table the studio page hands studio.js (a json_script)."""
+    found = re.search(r'<script id="generate-prices" type="application/json">(.*?)</script>', page)
+    assert found, "no #generate-prices"
+    return json.loads(found.group(1))
+
+
+def test_generate_shows_its_price_and_is_disabled_with_why_when_the_balance_cannot_pay(
+    owner: Any, owner_client: Any, monkeypatch: Any
+) -> None:
+    """Generate was disabled with its reason only at 0 credits: choices costing more than the
+    balance (2K with 1 credit left) left it enabled, for a 402. Its label now says what the
+    form's choices cost ("Generate · 1 credit"), the page carries the generate job type's own
+    prices for every choice (studio.js keeps the label and the button in step with them), and
+    Generate is disabled with "Needs n credits; you have m. See plans" when the balance is
+    short. The 0-credit reason and the server's 402 stay."""
+    from studio.job_types.generate import GenerateThumbnails
+
+    set_plan(owner, "starter")  # 1K and 2K, up to 2 variations
+    adjust_credits(user=owner, amount=1 - get_balance(owner), idempotency_key="one", reason="t")
+    page = owner_client.get("/studio/").content.decode()
+    button = generate_button(page)
+    assert " disabled" not in button.split(">")[0]
+    assert re.sub(r"<[^>]+>", "", button) == "Generate · 1 credit"
+    assert 'aria-describedby="out-of-credits needs-credits-generate"' in button
+    assert needs_credits(page, "generate") == ""  # 1K x 1 costs 1: the balance pays
+    table = generate_prices(page)
+    assert table["default"] == "local"  # offline: the local renderer
+    prices = table["prices"]["local"]
+    assert (prices["1K"]["1"], prices["2K"]["1"], prices["2K"]["2"], prices["4K"]["3"]) == (
+        1,
+        2,
+        4,
+        12,
+    )
+    local = GenerateThumbnails().model({}, owner.subscription.plan)
+    for resolution, by_count in prices.items():  # the job type's own price, every choice
+        for count, credits in by_count.items():
+            job = {"resolution": resolution, "variations": int(count)}
+            assert credits == GenerateThumbnails().price(job, local), (resolution, count)
+    assert "data-cost" not in page[page.index('id="resolution"') :].split("</select>")[0]
+
+    # 2K x 2 with 1 credit: the server still refuses it (402), charging nothing.
+    refused = owner_client.post(
+        "/studio/generate",
+        {"title": "Too dear", "resolution": "2K", "variations": "2"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 402
+    assert get_balance(owner) == 1
+
+    # The price is the job type's: were 1K to cost 3 credits, the page would open with
+    # Generate disabled and why, before any script runs.
+    monkeypatch.setitem(RESOLUTION_COST, "1K", 3)
+    page = owner_client.get("/studio/").content.decode()
+    button = generate_button(page)
+    assert " disabled" in button.split(">")[0]
+    assert re.sub(r"<[^>]+>", "", button) == "Generate · 3 credits"
+    assert needs_credits(page, "generate") == "Needs 3 credits; you have 1. See plans"
+    reason = page[page.index('id="needs-credits-generate"') :]
+    assert 'href="/plans/"' in reason[: reason.index("</p>")]
+    assert generate_prices(page)["prices"]["local"]["1K"]["2"] == 6
+    monkeypatch.undo()
+
+    # At 0 credits the out-of-credits reason (when credits renew) says it, alone.
+    adjust_credits(user=owner, amount=-1, idempotency_key="zero", reason="t")
+    page = owner_client.get("/studio/").content.decode()
+    assert " disabled" in generate_button(page).split(">")[0]
+    assert "You are out of credits; your plan's credits renew on" in page
+    assert needs_credits(page, "generate") == ""
 
 
 def test_the_style_form_says_what_a_style_does_offline(owner_client: Any, settings: Any) -> None:

@@ -347,7 +347,7 @@ def test_a_cooldown_message_counts_down_and_clears_itself(live_server: Any, sett
         assert "Try again in" in message.text_content()
         page.wait_for_selector("#generate-errors .error", state="detached", timeout=6000)
         assert page.locator("#generate-errors").inner_text().strip() == ""
-        assert button.is_enabled() and button.inner_text().strip() == "Generate"
+        assert button.is_enabled() and button.inner_text().strip() == "Generate · 1 credit"
 
 
 def test_a_cooldown_running_when_the_page_loads_holds_generate(
@@ -1158,3 +1158,59 @@ def test_a_right_to_left_title_in_the_credit_history_keeps_its_quotes_in_place(
         assert places["open"][1] < places["close"][1], places
     else:  # wrapped: the opening quote's line is above the closing one's
         assert places["top"][0] < places["top"][1], places
+
+
+def test_generate_follows_the_price_of_the_choices_and_the_balance_live(live_server: Any) -> None:
+    """Generate says what the form's choices cost and is disabled, with why and a link to the
+    plans, while they cost more than the balance: live as the resolution and variations change,
+    and as the credits badge changes after a generate (2K with 1 credit left), instead of
+    staying enabled for a 402."""
+    from playwright.sync_api import expect
+
+    from billing.services import adjust_credits, get_balance
+
+    Plan.objects.filter(slug="pro").update(generate_cooldown_seconds=0)
+    owner = make_user("price@example.com")
+    set_plan(owner, "pro")
+    adjust_credits(user=owner, amount=3 - get_balance(owner), idempotency_key="3", reason="t")
+    errors: list[str] = []
+    for viewport in (PHONE, DESKTOP):  # the phone only changes the choices
+        with signed_in(live_server, owner, viewport) as page:
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{live_server.url}/studio/")
+            generate = page.locator("#generate-form button[type=submit]")
+            why = page.locator("#needs-credits-generate")
+            expect(generate).to_have_text("Generate · 1 credit")
+            expect(generate).to_be_enabled()
+            expect(why).to_be_hidden()
+            page.select_option("#resolution", "2K")
+            expect(generate).to_have_text("Generate · 2 credits")
+            expect(generate).to_be_enabled()
+            page.select_option("#variations", "2")  # 4 credits, 3 in the balance
+            expect(generate).to_have_text("Generate · 4 credits")
+            expect(generate).to_be_disabled()
+            expect(why).to_be_visible()
+            expect(why).to_have_text("Needs 4 credits; you have 3. See plans")
+            expect(why.get_by_role("link", name="See plans")).to_have_attribute("href", "/plans/")
+            why.scroll_into_view_if_needed()
+            page.screenshot(path=f"/tmp/viewbait-generate-price-{viewport['width']}.png")
+            page.select_option("#variations", "1")
+            expect(generate).to_have_text("Generate · 2 credits")
+            expect(generate).to_be_enabled()
+            expect(why).to_be_hidden()
+            if viewport == PHONE:
+                assert not errors, errors
+                continue
+            # A 2K generate leaves 1 credit: the badge's change disables Generate, with why.
+            page.fill("#title", "Priced right")
+            generate.click()
+            expect(page.locator("#credits")).to_have_text("1 credit")
+            expect(generate).to_be_disabled()
+            expect(why).to_have_text("Needs 2 credits; you have 1. See plans")
+            expect(page.locator("#out-of-credits")).to_be_hidden()
+            page.select_option("#resolution", "1K")
+            expect(generate).to_have_text("Generate · 1 credit")
+            expect(generate).to_be_enabled()
+            expect(why).to_be_hidden()
+            assert not errors, errors
+    assert get_balance(owner) == 1

@@ -255,24 +255,18 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
           "). Your form is unchanged: try again, you will not be charged twice.</p>";
       }
     });
-    // The price of the current choices: credits per image at the resolution x variations, and
-    // what they make ("9:16 · 2K · 2 images"), beside Generate: the Output choices sit below the
-    // form's fold on a laptop, and the summary links to them.
-    const cost = document.getElementById("cost");
+    // What the current choices make ("9:16 · 2K · 2 images"), under Generate (whose label has
+    // their price: syncCredits below): the Output choices sit below the form's fold on a
+    // laptop, and the summary links to them.
     const summary = document.getElementById("output-summary");
-    const updateCost = () => {
-      const res = form.elements.resolution.selectedOptions[0];
+    const updateSummary = () => {
       const images = Number(form.elements.variations.value || 1);
-      const credits = Number(res ? res.dataset.cost : 1) * images;
-      cost.textContent = credits + (credits === 1 ? " credit" : " credits");
-      if (summary) {
-        summary.textContent = form.elements.aspect_ratio.value + " · " + form.elements.resolution.value +
-          " · " + images + (images === 1 ? " image" : " images");
-      }
+      summary.textContent = form.elements.aspect_ratio.value + " · " + form.elements.resolution.value +
+        " · " + images + (images === 1 ? " image" : " images");
     };
-    if (cost) {
-      form.addEventListener("change", updateCost);
-      updateCost();
+    if (summary) {
+      form.addEventListener("change", updateSummary);
+      updateSummary();
     }
     // A picked face whose best photo is too small for the chosen resolution: say so before
     // credits are spent (studio/face_quality.py measures the photos; the chip carries the result).
@@ -393,6 +387,21 @@ document.addEventListener("click", (event) => {
   // (data-needs-credits: "Needs 2 credits; you have 0"); the credits badge is swapped out of
   // band after every job, so watch it. A tool's button is re-enabled only if this disabled it:
   // one htmx holds for a request in flight (hx-disabled-elt) stays held.
+  // What Generate costs for the form's current choices, from the generate job type's own prices
+  // (#generate-prices: by model, resolution and variations; the server charges the same), null
+  // without them. Its label shows it ("Generate · 4 credits") and syncCredits compares it with
+  // the balance, on every change of the form's choices as on every change of the badge.
+  const pricesEl = document.getElementById("generate-prices");
+  const PRICES = pricesEl ? JSON.parse(pricesEl.textContent) : null;
+  function generatePrice() {
+    if (!PRICES || !form) return null;
+    const picked = form.elements.model ? form.elements.model.value : "";
+    const byModel = PRICES.prices[picked] || PRICES.prices[PRICES.default];
+    const byResolution = byModel && byModel[form.elements.resolution.value];
+    const price = byResolution && byResolution[form.elements.variations.value || "1"];
+    return typeof price === "number" ? price : null;
+  }
+
   function syncCredits() {
     const badge = document.getElementById("credits");
     if (!badge || badge.dataset.credits === undefined) return;
@@ -416,8 +425,26 @@ document.addEventListener("click", (event) => {
     const reason = document.getElementById("out-of-credits");
     if (reason) reason.hidden = balance !== 0;
     if (!form || !reason) return;
-    form.querySelector("button[type=submit]").disabled = balance === 0 || Date.now() < coolingUntil;
+    // Generate likewise while the current choices cost more than a balance above 0 ("Needs 4
+    // credits; you have 1"; at 0 the out-of-credits reason says when credits renew). A request
+    // in flight keeps it held (htmx's hx-disabled-elt).
+    const price = generatePrice();
+    const cost = document.getElementById("cost");
+    if (cost && price !== null) cost.textContent = price + (price === 1 ? " credit" : " credits");
+    const short = balance > 0 && price !== null && price > balance;
+    const needs = document.getElementById("needs-credits-generate");
+    if (needs) {
+      needs.hidden = !short;
+      const amount = needs.querySelector("[data-needs]");
+      if (amount && price !== null) amount.textContent = price + (price === 1 ? " credit" : " credits");
+      const have = needs.querySelector("[data-balance]");
+      if (have) have.textContent = String(balance);
+    }
+    if (form.classList.contains("htmx-request")) return;
+    form.querySelector("button[type=submit]").disabled = balance === 0 || short || Date.now() < coolingUntil;
   }
+
+  if (form) form.addEventListener("change", () => syncCredits());
 
   // The second click of a double click (event.detail 2 or more) is not a second request: a
   // fast accept answers the first click within the double-click interval, Generate is enabled

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from billing.models import Plan
+from billing.models import ALL_RESOLUTIONS, Plan
 from billing.services import plan_table
+from generation import catalog
 from generation.registry import JobType
 from studio.job_types.analyse_palette import AnalysePalette
 from studio.job_types.analyse_style import AnalyseStyle
 from studio.job_types.edit import EditThumbnail
 from studio.job_types.enhance_title import EnhanceTitle
-from studio.job_types.generate import GenerateThumbnails
+from studio.job_types.generate import MAX_VARIATIONS, GenerateThumbnails
 from studio.job_types.thumbnail_check import ThumbnailCheck
 
 # In the order the large view offers their tools: what a creator reaches for first, first.
@@ -56,3 +58,25 @@ def thumbnail_tools(plan: Plan) -> list[Tool]:
         cost = job_type.unit_cost({}, job_type.model({}, plan))
         tools.append(Tool(job_type, allowed, unlocked_by, cost))
     return tools
+
+
+def generate_prices(plan: Plan) -> dict[str, Any]:
+    """What a generate request costs for each of the studio form's priced choices, from the
+    job type's own `price` (the server charges the same): `{"default": model id, "prices":
+    {model id: {resolution: {variations: credits}}}}` for the image models `plan` may pick
+    (offline, the local renderer). The studio shows it on Generate (studio.js reads it from a
+    json_script) and disables Generate while the balance cannot pay for the current choices."""
+    job_type = GenerateThumbnails()
+    models = [job_type.model({"model": m.id}, plan) for m in catalog.image_models(plan.slug)]
+    default = job_type.model({}, plan)
+    prices = {
+        model.id: {
+            resolution: {
+                str(n): job_type.price({"resolution": resolution, "variations": n}, model)
+                for n in range(1, MAX_VARIATIONS + 1)
+            }
+            for resolution in ALL_RESOLUTIONS
+        }
+        for model in [default, *models]
+    }
+    return {"default": default.id, "prices": prices}

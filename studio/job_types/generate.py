@@ -44,6 +44,7 @@ from studio.serializers import IdList, InputSerializer, OptionalId, Text
 logger = logging.getLogger(__name__)
 
 MAX_FACES_PER_REQUEST = 3
+MAX_VARIATIONS = 4
 
 
 class GenerateInput(InputSerializer):
@@ -71,10 +72,10 @@ class GenerateInput(InputSerializer):
         required=False,
         default=1,
         min_value=1,
-        max_value=4,
+        max_value=MAX_VARIATIONS,
         error_messages={
-            "min_value": "variations must be between 1 and 4.",
-            "max_value": "variations must be between 1 and 4.",
+            "min_value": f"variations must be between 1 and {MAX_VARIATIONS}.",
+            "max_value": f"variations must be between 1 and {MAX_VARIATIONS}.",
             "invalid": "variations must be a whole number.",
         },
     )

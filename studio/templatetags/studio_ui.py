@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 from django.utils.html import json_script
 
-from billing.models import EDIT_COST, RESOLUTION_COST
+from billing.models import EDIT_COST
 from billing.services import effective_plan, get_balance
 from generation.registry import get_job_type
 from generation.services import REFUNDED_SENTENCE
@@ -62,12 +62,6 @@ def edit_cost() -> int:
 def to_json(value: Any) -> str:
     """`value` as JSON, for a data- attribute (autoescaping makes it safe there)."""
     return json.dumps(value, sort_keys=True)
-
-
-@register.filter
-def resolution_cost(resolution: str) -> int:
-    """Credits per image at a resolution ("2K" -> 2), from billing's price list."""
-    return RESOLUTION_COST[resolution]
 
 
 @register.filter
