@@ -5,8 +5,9 @@ visit: ~140 template variables and 18 loops, the largest part of the page's own 
 the gallery comes from its fragment cache (studio.gallery_cache). What they show changes only
 when the creator's library, plan or the catalog does, so the HTML is kept in this process under a
 key made of everything it shows (`pickers_key`): the rows' ids, names and colours, the face
-photos' signed URLs, the plan's limits and the model list. A change to any of them is a new key,
-so nothing needs invalidating; an entry unused for MEMO_SIZE newer keys is dropped.
+photos' signed URLs, the plan's limits and prices and the model list. A change to any of them
+is a new key, so nothing needs invalidating; an entry unused for MEMO_SIZE newer keys is
+dropped.
 
 Kept per process, not in Redis: the key is built from data the page loads anyway (from the
 shared cache), a miss costs one render of the partial, and the HTML (about 6 KB) never crosses the
@@ -54,6 +55,7 @@ def pickers_key(context: dict[str, Any]) -> tuple[Hashable, ...]:
         tuple(context["aspect_ratios"]),
         tuple(context["resolutions"]),
         tuple(context["variation_choices"]),
+        tuple(context["resolution_prices"]),
         tuple(
             (p.pk, p.name, json.dumps(p.default_settings, sort_keys=True))
             for p in context["projects"]

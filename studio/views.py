@@ -112,12 +112,18 @@ def _generate_price(plan: Plan, resolutions: list[tuple[Any, bool, str]]) -> dic
     """The generate job type's prices for the form's choices (`generate_prices`, for studio.js)
     and `generate_cost`, the price of the choices the form opens with (the plan's first
     resolution, one variation, the default model), for Generate's label and whether the
-    balance can pay for it before any script runs."""
+    balance can pay for it before any script runs; `resolution_prices`, [(resolution, credits
+    for one image)] with the default model, for the hint under the output settings."""
     prices = generate_prices(plan)
     first = next((r for r, allowed, _ in resolutions if allowed), ALL_RESOLUTIONS[0])
+    by_resolution = prices["prices"][prices["default"]]
     return {
         "generate_prices": prices,
-        "generate_cost": prices["prices"][prices["default"]][first]["1"],
+        "generate_cost": by_resolution[first]["1"],
+        # One image at each resolution with the default model, for the form's hint.
+        "resolution_prices": [
+            (resolution, by_resolution[resolution]["1"]) for resolution in ALL_RESOLUTIONS
+        ],
     }
 
 

@@ -477,7 +477,11 @@ def test_generate_shows_its_price_and_is_disabled_with_why_when_the_balance_cann
     reason = page[page.index('id="needs-credits-generate"') :]
     assert 'href="/plans/"' in reason[: reason.index("</p>")]
     assert generate_prices(page)["prices"]["local"]["1K"]["2"] == 6
+    assert "1K costs 3 credits per image, 2K 2, 4K 4." in page  # the output settings' hint
     monkeypatch.undo()
+    assert (
+        "1K costs 1 credit per image, 2K 2, 4K 4." in owner_client.get("/studio/").content.decode()
+    )
 
     # At 0 credits the out-of-credits reason (when credits renew) says it, alone.
     adjust_credits(user=owner, amount=-1, idempotency_key="zero", reason="t")
