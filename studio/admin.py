@@ -18,7 +18,7 @@ from billing.admin import CreditAccountAdmin
 from billing.models import CreditAccount, CreditLedgerEntry, CreditPackPurchase, Subscription
 from core.admin_display import breakable, short_datetime
 from generation.models import Job
-from studio import services
+from studio import services, style_previews
 from studio.media import media_url
 from studio.models import (
     Face,
@@ -135,6 +135,13 @@ class StyleAdmin(DeletesStoredFiles, admin.ModelAdmin):
 
     def delete_stored(self, obj: Style) -> None:
         services.do_delete_style(style=obj)
+
+    def save_formset(self, request: Any, form: Any, formset: Any, change: bool) -> None:
+        """Saves the reference images; when any was added, replaced or deleted, the preview
+        (drawn over the first one) is drawn again."""
+        super().save_formset(request, form, formset, change)
+        if formset.new_objects or formset.changed_objects or formset.deleted_objects:
+            style_previews.redraw_preview(form.instance)
 
     @admin.display(description="Preview")
     def preview_image(self, style: Style) -> str:

@@ -80,12 +80,19 @@ def ensure_preview(style: Style) -> Style:
     """Draw and store `style`'s preview unless it has one the renderer drew (`is_drawn`); a
     reference copy in its place is deleted once the new one is in. Returns the style."""
     if not is_drawn(style):
-        copy = style.preview.name if style.preview else ""
-        name = f"{style.slug or 'style'}-{style.pk}.webp"
-        style.preview.save(name, ContentFile(render_style_preview(style)), save=False)
-        Style.objects.filter(pk=style.pk).update(preview=style.preview.name)
-        invalidate_style_lists(style)  # update() sends no post_save
-        if copy:
-            storage = style.preview.storage
-            transaction.on_commit(lambda: storage.delete(copy))
+        redraw_preview(style)
     return style
+
+
+def redraw_preview(style: Style) -> None:
+    """Draw `style`'s preview again from its current reference images (its first one is the
+    backdrop) and store it; the file it replaces is deleted once the transaction commits. For
+    references changed in the admin, which leave the stored preview showing the old one."""
+    old = style.preview.name if style.preview else ""
+    name = f"{style.slug or 'style'}-{style.pk}.webp"
+    style.preview.save(name, ContentFile(render_style_preview(style)), save=False)
+    Style.objects.filter(pk=style.pk).update(preview=style.preview.name)
+    invalidate_style_lists(style)  # update() sends no post_save
+    if old and old != style.preview.name:
+        storage = style.preview.storage
+        transaction.on_commit(lambda: storage.delete(old))

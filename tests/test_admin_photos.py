@@ -148,3 +148,30 @@ def test_a_style_reference_added_in_the_admin_is_reencoded_without_its_gps(
     assert re.fullmatch(rf"styles/references/{PRIVATE_NAME}", reference.image.name)
     assert stored_exif(reference.image) == {}
     assert (reference.width, reference.height) == (96, 64)
+
+
+def test_a_style_reference_replaced_in_the_admin_redraws_the_preview_over_it(
+    admin_client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The preview is drawn over the first reference: replaced in the admin, the preview is
+    drawn again over the new one and the old drawing's file goes (it showed the old image)."""
+    _, style = uploaded_face_and_style(make_user("stylist@example.com"))
+    reference = style.reference_images.get()
+    before = style.preview.name
+    with default_storage.open(before, "rb") as handle:
+        drawn_before = handle.read()
+    data = {"name": style.name, "slug": style.slug, "prompt": style.prompt, "description": ""}
+    data["owner"] = style.owner_id
+    data["is_public"] = ""
+    blue = io.BytesIO()
+    Image.new("RGB", (640, 360), (20, 60, 230)).save(blue, "JPEG")
+    rows = [{"id": reference.pk, "image": upload(blue.getvalue()), "position": "0"}]
+    data.update(inline_form("reference_images", rows, "style", style.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/studio/style/{style.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    style.refresh_from_db()
+    assert style.preview.name != before and style.preview.name.endswith(".webp")
+    with style.preview.open("rb") as handle:
+        assert handle.read() != drawn_before
+    assert not default_storage.exists(before)
