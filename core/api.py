@@ -8,7 +8,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views import csrf, defaults
+from django.shortcuts import render
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -102,6 +103,15 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return defaults.page_not_found(request, exception)
 
 
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler403: under /api/ the JSON 403 `{"error", "code": "permission_denied"}`;
+    elsewhere the site's templates/403.html (the header, a way back), not Django's bare
+    "403 Forbidden"."""
+    if request.path.startswith("/api/"):
+        return json_error("You do not have permission to do this.", "permission_denied", 403)
+    return render(request, "403.html", status=403)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: under /api/ the JSON `{"error", "code": "server_error"}` every API error has
     (a client reading JSON never gets an HTML page); elsewhere the site's templates/500.html,
@@ -121,10 +131,14 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW (403) of the studio's own forms (the API's DRF views check CSRF in
     SessionAuthentication and answer JSON 403 `permission_denied`): for an htmx request a
     message put at the top of the page's main column (HX-Retarget, which studio.js swaps in),
-    since htmx shows no error page; otherwise Django's page."""
+    since htmx shows no error page; under /api/ the JSON 403 `csrf_failed`; otherwise the
+    site's 403 page saying the page is out of date (Django's bare "CSRF verification failed"
+    page was what a sign-in form left open while signing in in another tab showed)."""
     if request.headers.get("HX-Request"):
         response = HttpResponse(STALE_PAGE, status=403)
         response["HX-Retarget"] = "#main"
         response["HX-Reswap"] = "afterbegin show:top"
         return response
-    return csrf.csrf_failure(request, reason)
+    if request.path.startswith("/api/"):
+        return json_error("The page is out of date; reload it and try again.", "csrf_failed", 403)
+    return render(request, "403.html", {"stale": True}, status=403)

@@ -3,6 +3,8 @@ never a 500, and no credit is kept for work not delivered. Each test failed befo
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import Client
 
@@ -243,3 +245,44 @@ def test_a_server_error_outside_the_api_is_the_sites_500_page(owner, monkeypatch
     response = client.get("/studio/")
     assert response.status_code == 500
     assert "Something went wrong on our side" in response.content.decode()
+
+
+def test_a_stale_form_is_the_studios_403_page_not_djangos(owner, anon_client):
+    """The sign-in form left open while signing in in another tab (its CSRF token rotated)
+    posted to Django's bare "403 Forbidden / CSRF verification failed" page (walkthrough
+    2026-12-04): it is the site's page saying the page is out of date, with a way back; under
+    /api/ the JSON error shape."""
+    client = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    client.get("/accounts/login/")  # the CSRF cookie is set; the form's token is then missing
+    response = client.post("/accounts/login/", {"login": owner.email, "password": "x"})
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "This page is out of date" in page and 'class="topbar"' in page
+    assert "CSRF verification failed" not in page
+    from django.test import RequestFactory
+
+    from core.api import csrf_failure
+
+    api = csrf_failure(RequestFactory().post("/api/jobs"))
+    assert (api.status_code, api.content) == (
+        403,
+        b'{"error": "The page is out of date; reload it and try again.", "code": "csrf_failed"}',
+    )
+
+
+def test_a_permission_denied_is_the_studios_403_page_and_json_under_the_api(owner):
+    """handler403 was Django's default, a bare "403 Forbidden" page."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.core.exceptions import PermissionDenied
+    from django.test import RequestFactory
+    from django.urls import get_resolver
+
+    handler = get_resolver().resolve_error_handler(403)
+    request = RequestFactory().get("/admin/billing/creditaccount/1/adjust/")
+    request.user = AnonymousUser()
+    page = handler(request, exception=PermissionDenied())
+    assert page.status_code == 403
+    assert "You can't open this page" in page.content.decode()
+    assert 'class="topbar"' in page.content.decode()
+    api = handler(RequestFactory().get("/api/me"), exception=PermissionDenied())
+    assert (api.status_code, json.loads(api.content)["code"]) == (403, "permission_denied")

@@ -13,6 +13,7 @@ from studio import views as studio_views
 from viewbait import health
 from viewbait.admin_login import EmailAdminAuthenticationForm
 
+handler403 = "core.api.permission_denied"
 handler404 = "core.api.page_not_found"
 handler500 = "core.api.server_error"
 admin.site.login_form = EmailAdminAuthenticationForm
