@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_safe
 
 from core.ratelimits import client_ip
@@ -48,8 +49,12 @@ def shared_project(request: HttpRequest, token: str) -> TemplateResponse:
         thumbnail.share_small_url = image.format(pk=thumbnail.pk, variant="small")
         thumbnail.share_medium_url = image.format(pk=thumbnail.pk, variant="medium")
         thumbnail.share_click_url = click.format(pk=thumbnail.pk)
+    # The link preview's image (og:image, an absolute URL): the first thumbnail shown.
+    preview = request.build_absolute_uri(thumbnails[0].share_medium_url) if thumbnails else ""
     return TemplateResponse(
-        request, "studio/share.html", {"project": project, "thumbnails": thumbnails}
+        request,
+        "studio/share.html",
+        {"project": project, "thumbnails": thumbnails, "preview_image": preview},
     )
 
 
@@ -120,6 +125,13 @@ def shared_thumbnail(request: HttpRequest, token: str, thumbnail_id: int) -> Tem
     thumbnail = get_object_or_404(services.shared_thumbnails(project), pk=thumbnail_id)
     if first_click_today(request, thumbnail.pk):
         Thumbnail.objects.filter(pk=thumbnail.pk).update(share_clicks=F("share_clicks") + 1)
+    preview = reverse("share-image", args=[token, thumbnail.pk, "medium"])
     return TemplateResponse(
-        request, "studio/share_thumbnail.html", {"project": project, "thumbnail": thumbnail}
+        request,
+        "studio/share_thumbnail.html",
+        {
+            "project": project,
+            "thumbnail": thumbnail,
+            "preview_image": request.build_absolute_uri(preview),
+        },
     )

@@ -672,3 +672,30 @@ def test_sharing_turned_off_in_the_admin_kills_the_old_link(
     project.refresh_from_db()
     assert anon_client.get(f"/share/{project.share_token}/").status_code == 200
     assert anon_client.get(old_link).status_code == 404
+
+
+def test_a_share_link_has_a_link_preview_and_is_not_indexed(owner, anon_client) -> None:
+    """Pasted into Slack, Discord or X, a share link showed no picture and no title (the pages
+    had no Open Graph tags), and nothing asked search engines to leave an unlisted link out
+    (walkthrough 2026-12-04)."""
+    import re
+
+    project = Project.objects.create(owner=owner, name="Coffee & co", share_mode="all")
+    (thumb,) = make_thumbs(owner, [(1, "Day 1", 0, False)], project=project)
+    base = f"http://testserver/share/{project.share_token}"
+
+    def meta(path: str) -> dict[str, str]:
+        html = anon_client.get(path).content.decode()
+        head = html.split("</head>")[0]
+        return dict(re.findall(r'<meta (?:property|name)="([^"]+)" content="([^"]*)"', head))
+
+    page = meta(f"/share/{project.share_token}/")
+    assert page["robots"] == "noindex, nofollow"
+    assert page["og:title"] == "Coffee &amp; co"
+    assert page["og:image"] == f"{base}/i/{thumb.pk}/medium"
+    assert page["twitter:card"] == "summary_large_image"
+    one = meta(f"/share/{project.share_token}/t/{thumb.pk}")
+    assert one["robots"] == "noindex, nofollow"
+    assert one["og:title"] == "Day 1"
+    assert one["og:url"] == f"{base}/t/{thumb.pk}"
+    assert one["og:image"] == f"{base}/i/{thumb.pk}/medium"
