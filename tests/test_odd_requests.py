@@ -286,3 +286,11 @@ def test_a_permission_denied_is_the_studios_403_page_and_json_under_the_api(owne
     assert 'class="topbar"' in page.content.decode()
     api = handler(RequestFactory().get("/api/me"), exception=PermissionDenied())
     assert (api.status_code, json.loads(api.content)["code"]) == (403, "permission_denied")
+
+
+def test_a_password_reset_ends_with_a_way_to_sign_in(anon_client):
+    """allauth's last page of a password reset said "Your password is now changed." with no way
+    on but the header's small "Sign in" (walkthrough 2026-12-04)."""
+    page = anon_client.get("/accounts/password/reset/key/done/").content.decode()
+    assert "<h1>Password changed</h1>" in page
+    assert '<a class="button" href="/accounts/login/">Sign in with your new password</a>' in page
