@@ -294,3 +294,20 @@ def test_a_password_reset_ends_with_a_way_to_sign_in(anon_client):
     page = anon_client.get("/accounts/password/reset/key/done/").content.decode()
     assert "<h1>Password changed</h1>" in page
     assert '<a class="button" href="/accounts/login/">Sign in with your new password</a>' in page
+
+
+def test_the_plans_page_offers_a_visitor_a_way_in(owner_client, anon_client, settings):
+    """Signed out, with no payments set up, the plans page told a visitor "Ask the studio's
+    team: they can change your plan" (a visitor has no plan) and its cards had no button at all
+    (walkthrough 2026-12-04): the Free card signs up, and the note says where accounts start."""
+    settings.STRIPE_SECRET_KEY = ""
+    button = '<a class="button" href="/accounts/signup/">Sign up free</a>'
+    page = anon_client.get("/plans/").content.decode()
+    free_card = page.split('data-plan="free"')[1].split("</li>\n    \n")[0].split("<li class")[0]
+    assert button in free_card
+    assert page.split('class="pricing"')[1].count(button) == 1  # the header has its own
+    assert "they can change your plan" not in page
+    assert "Every account starts on Free" in page
+    signed_in = owner_client.get("/plans/").content.decode()
+    assert button not in signed_in.split('class="pricing"')[1]
+    assert "they can change your plan" in signed_in
