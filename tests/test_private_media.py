@@ -313,6 +313,21 @@ def test_share_clicks_count_once_per_visitor_thumbnail_and_day(owner, client) ->
     with mock.patch.object(views_share, "utc_day", return_value=f"{day}b"):
         click(first)
         assert clicks(first) == 4  # the next day counts again
+        # A link pasted in Slack, Discord or X is fetched for its preview: not a visitor.
+        for bot in (
+            "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+            "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+            "Twitterbot/1.0",
+            "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+        ):
+            click(first, ua=bot, ip="192.0.2.80")
+        assert clicks(first) == 4
+        iphone = (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+        )
+        click(first, ua=iphone, ip="192.0.2.80")
+        assert clicks(first) == 5  # a person's browser from the same address counts
 
 
 def test_share_clicks_never_500_without_redis(owner, client) -> None:
