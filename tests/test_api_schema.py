@@ -26,6 +26,7 @@ def test_schema_and_docs_are_served_without_a_cdn(anon_client) -> None:
     docs = anon_client.get("/api/docs/").content.decode()
     assert "swagger-ui" in docs and "cdn" not in docs.lower()
     assert "<script>" not in docs  # only <script src=...>: the CSP allows no inline script
+    assert '<a href="/">&larr; ViewBait</a>' in docs  # a way back to the product
     script = anon_client.get("/api/docs/?script=")
     assert script.status_code == 200 and b"SwaggerUIBundle" in script.content
 
