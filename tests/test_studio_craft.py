@@ -405,6 +405,10 @@ def test_the_large_views_tools_that_cost_more_than_the_balance_are_disabled_with
     assert better and " disabled" in better.group(0)
     library = owner_client.get("/studio/library/").content.decode()
     assert needs_credits(library, "analyse-palette") == "Needs 1 credit; you have 0. See plans"
+    palette = re.search(
+        r'<button[^>]*data-needs-credits="needs-credits-analyse-palette"[^>]*>', library
+    )
+    assert palette and " disabled" in palette.group(0)
 
 
 def generate_button(page: str) -> str:
