@@ -93,18 +93,10 @@ def test_a_published_style_shows_a_drawn_preview_never_its_reference(
     saved that way gets its preview drawn on its next preview request, and the copy goes."""
     from django.core.files.storage import default_storage
 
-    from studio import services
-    from tests.factories.studio import FACE_PHOTO
+    from tests.factories.studio import FACE_PHOTO, uploaded_style
 
     reference = FACE_PHOTO.read_bytes()
-    style = services.do_create_style(
-        owner=owner,
-        name="Holiday look",
-        description="",
-        prompt="Warm",
-        is_public=True,
-        references=[SimpleUploadedFile("holiday.jpg", reference, "image/jpeg")],
-    )
+    style = uploaded_style(owner, name="Holiday look", public=True, reference_name="holiday.jpg")
     stored = style.reference_images.get().image
     with stored.open("rb") as handle:
         reference_copy = handle.read()  # the reference as stored (re-encoded)

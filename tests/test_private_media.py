@@ -29,12 +29,13 @@ from django.urls.resolvers import URLResolver
 from PIL import Image
 
 from generation.models import Job
-from studio import media, outputs, services, views_share
+from studio import media, outputs, views_share
 from studio.images import encode_jpeg, encode_png, encode_webp, resize_to_width
 from studio.job_types.thumbnail_check import store_heatmap
 from studio.media import MediaSigner, PrivateFileSystemStorage, media_url
 from studio.models import Project, Thumbnail
 from tests.conftest import set_plan
+from tests.factories.studio import uploaded_style
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,14 +83,7 @@ def stored_kinds(owner: Any, owner_client: Any, face_photo_bytes: bytes) -> dict
     )
     assert response.status_code == 201, response.content
     face_image = owner.faces.get().images.get()
-    style = services.do_create_style(
-        owner=owner,
-        name="Mine",
-        description="",
-        prompt="bold",
-        is_public=False,
-        references=[SimpleUploadedFile("ref.jpg", encode_jpeg(picture((10, 200, 10))))],
-    )
+    style = uploaded_style(owner, reference=encode_jpeg(picture((10, 200, 10))))
     heatmap = store_heatmap(encode_png(picture((1, 2, 3))))
     upload = default_storage.save(f"analysis/{uuid.uuid4().hex}.png", ContentFile(b"x"))
     return {

@@ -22,6 +22,29 @@ BASE_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 FACE_PHOTO = Path(__file__).resolve().parent.parent / "fixtures" / "face-eileen-collins.jpg"
 
 
+def uploaded_style(
+    owner: Any,
+    *,
+    name: str = "Mine",
+    public: bool = False,
+    reference: bytes | None = None,
+    reference_name: str = "ref.jpg",
+) -> Style:
+    """A custom style of `owner` made through the studio's services from one uploaded reference
+    image (`reference`, JPEG bytes; the test face photo by default), stored files included."""
+    from studio import services
+
+    data = FACE_PHOTO.read_bytes() if reference is None else reference
+    return services.do_create_style(
+        owner=owner,
+        name=name,
+        description="",
+        prompt="Teal and orange.",
+        is_public=public,
+        references=[SimpleUploadedFile(reference_name, data, "image/jpeg")],
+    )
+
+
 def uploaded_face_and_style(
     owner: Any, *, photo_name: str = "me.jpg", reference_name: str = "ref.jpg"
 ) -> tuple[Face, Style]:
@@ -33,15 +56,7 @@ def uploaded_face_and_style(
     face = services.do_create_face(
         owner=owner, name="Me", files=[SimpleUploadedFile(photo_name, photo, "image/jpeg")]
     )
-    style = services.do_create_style(
-        owner=owner,
-        name="Mine",
-        description="",
-        prompt="Teal and orange.",
-        is_public=False,
-        references=[SimpleUploadedFile(reference_name, photo, "image/jpeg")],
-    )
-    return face, style
+    return face, uploaded_style(owner, reference_name=reference_name)
 
 
 def stored_png(
