@@ -132,6 +132,26 @@ MODELS: Mapping[str, ModelSpec] = MappingProxyType(
                 timeout_seconds=MappingProxyType({"1K": 60.0, "2K": 90.0, "4K": 120.0}),
                 pixel_sizes=GEMINI_3_IMAGE_PIXEL_SIZES,
             ),
+            # Nano Banana 2.1, GA 2026-10-06 (changelog: "the updated version of Nano Banana 2
+            # (gemini-3.1-flash-image) ... Flash-level speed and cost ... 1K, 2K and 4K"; Google's
+            # named replacement for gemini-3.1-flash-image). Image output $30 per 1M tokens,
+            # "$0.0336 per 1K image" (LiteLLM discussion #44983, its day-0 pricing), at the
+            # token counts Google gives for Nano Banana 2 (1120 for 1K, 1680 for 2K): $0.0336
+            # and $0.0504; 4K $0.1134 (inference.sh's Vertex price list, 2026-11-06; laozhang.ai
+            # quotes Google's standard 4K price as $0.113). Google's own pricing row for this id
+            # was not in the stored pages. Output sizes as Nano Banana 2's (laozhang.ai: 16:9
+            # 1376x768 at 1K, 2752x1536 at 2K); up to 14 reference images.
+            ModelSpec(
+                id="gemini-nano-banana-2.1",
+                kind="image",
+                label="Gemini Nano Banana 2.1 (fast)",
+                image_sizes=("1K", "2K", "4K"),
+                aspect_ratios=ASPECT_RATIOS,
+                max_input_images=14,
+                usd_per_image=MappingProxyType({"1K": 0.0336, "2K": 0.0504, "4K": 0.1134}),
+                timeout_seconds=MappingProxyType({"1K": 60.0, "2K": 90.0, "4K": 120.0}),
+                pixel_sizes=GEMINI_3_IMAGE_PIXEL_SIZES,
+            ),
             # Gemini 3.8 Flash, GA 2026-09-02 (deprecations); the release notes of 2026-09-18
             # name it the Flash model for new projects. $0.75 input / $3.75 output (thinking
             # included) per 1M tokens "through December 31, 2026"; $1.50 / $7.50 "starting

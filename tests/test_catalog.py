@@ -78,6 +78,8 @@ def test_list_prices() -> None:
     flash = catalog.get_model("gemini-3.1-flash-image")
     assert dict(pro.usd_per_image) == {"1K": 0.134, "2K": 0.134, "4K": 0.24}
     assert dict(flash.usd_per_image) == {"1K": 0.067, "2K": 0.101, "4K": 0.151}
+    banana = catalog.get_model("gemini-nano-banana-2.1")
+    assert dict(banana.usd_per_image) == {"1K": 0.0336, "2K": 0.0504, "4K": 0.1134}
     assert pro.usd_for("4K") == 0.24
     text = catalog.get_model("gemini-3.8-flash")
     assert (text.usd_per_1m_input_tokens, text.usd_per_1m_output_tokens) == (0.75, 3.75)
@@ -101,7 +103,14 @@ def test_retired_deprecated_and_current_ids_are_consistent() -> None:
     assert catalog.model_status("gemini-3.1-flash-image-preview") == "retired"
     assert catalog.model_status("gemini-9-imaginary") == "unknown"
     assert catalog.model_status(catalog.LOCAL) == "current"
-    assert catalog.current_model_ids() == ["gemini-3-pro-image", "gemini-3.8-flash"]
+    assert catalog.current_model_ids() == [
+        "gemini-3-pro-image",
+        "gemini-nano-banana-2.1",
+        "gemini-3.8-flash",
+    ]
+    # Google's named replacement for the deprecated Flash image model is one the studio serves
+    replacement = catalog.DEPRECATED_MODELS["gemini-3.1-flash-image"][1]
+    assert catalog.model_status(replacement) == "current"
 
 
 # --- system checks ---------------------------------------------------------------------------

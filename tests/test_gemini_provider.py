@@ -52,7 +52,7 @@ fake_gemini = fake_gemini_module.fake_gemini
 gemini_settings = fake_gemini_module.gemini_settings
 
 PRO = "gemini-3-pro-image"
-FLASH = "gemini-3.1-flash-image"
+FLASH = "gemini-nano-banana-2.1"
 TEXT = "gemini-3.8-flash"
 RETIRED = "gemini-3-pro-image-preview"
 
@@ -114,7 +114,8 @@ def raises_after_one_call(fake: FakeGemini, error: type[ProviderError], call: An
 @pytest.mark.parametrize(
     ("model", "aspect_ratio", "image_size", "expected"),
     [
-        # Google's image-generation guide, "Pro Image" and "Flash Image" tables.
+        # Google's image-generation guide, "Pro Image" and "Flash Image" tables (Nano Banana
+        # 2.1 makes Nano Banana 2's sizes).
         (PRO, "16:9", "1K", (1376, 768)),
         (PRO, "9:16", "2K", (1536, 2752)),
         (PRO, "21:9", "4K", (6336, 2688)),

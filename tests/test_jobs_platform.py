@@ -542,6 +542,24 @@ def test_with_only_a_key_generate_works_on_todays_models(
     assert json.dumps(request.body["generationConfig"]["imageConfig"])
 
 
+def test_the_fast_model_google_names_as_nano_banana_2s_replacement_is_offered_and_used(
+    owner, owner_client, submit, run_jobs, gemini_settings: FakeGemini
+) -> None:
+    """gemini-3.1-flash-image is deprecated (reported shut down 2026-10-29): by default a creator
+    can still pick a fast model, its replacement gemini-nano-banana-2.1, on every plan."""
+    fast = catalog.DEPRECATED_MODELS["gemini-3.1-flash-image"][1]
+    html = owner_client.get("/studio/").content.decode()
+    assert f'value="{fast}"' in html and 'value="gemini-3.1-flash-image"' not in html
+
+    job_id = submit(owner_client, body(model=fast)).json()["id"]
+    run_jobs()
+
+    job = Job.objects.get(pk=job_id)
+    assert (job.status, job.model) == ("succeeded", fast), job.error
+    [request] = gemini_settings.generate_requests()
+    assert request.model == fast
+
+
 def test_a_worker_that_lost_its_lease_cannot_deliver(owner, owner_client, submit) -> None:
     from generation.services import UnitNotPending
 

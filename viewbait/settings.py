@@ -705,8 +705,9 @@ GEMINI_BASE_URL = env_str("GEMINI_BASE_URL")  # tests point the real client at a
 # Model ids are data in generation/catalog.py (what each can do, list price, timeouts); these
 # choose among them. A retired or unknown id fails `manage.py check` (generation.checks).
 GEMINI_IMAGE_MODEL = env_str("GEMINI_IMAGE_MODEL", "gemini-3-pro-image")
-# gemini-3.1-flash-image is in the catalog but deprecated (2026-10-06), so not offered by default.
-GEMINI_IMAGE_MODELS = env_list("GEMINI_IMAGE_MODELS", "gemini-3-pro-image")
+# gemini-3.1-flash-image is in the catalog but deprecated (2026-10-06), so not offered by default;
+# gemini-nano-banana-2.1 is Google's replacement for it (generation/catalog.py).
+GEMINI_IMAGE_MODELS = env_list("GEMINI_IMAGE_MODELS", "gemini-3-pro-image,gemini-nano-banana-2.1")
 GEMINI_TEXT_MODEL = env_str("GEMINI_TEXT_MODEL", "gemini-3.8-flash")
 # Per-attempt timeouts come from the catalog (by model and image size); the engine retries
 # transient faults (429 per-minute quotas, 5xx, timeouts) with jittered backoff that honours
