@@ -32,7 +32,15 @@ from tests.factories.studio import ThumbnailFactory
 pytestmark = pytest.mark.django_db
 
 PLANS = ["free", "starter", "advanced", "pro"]
-JOB_ROUTES = ["generate", "edit", "heatmap", "enhance_title", "analyse_style", "analyse_palette"]
+JOB_ROUTES = [
+    "generate",
+    "edit",
+    "heatmap",
+    "enhance_title",
+    "analyse_style",
+    "analyse_palette",
+    "analyse_video",
+]
 FAIL_CLOSED_ROUTES = JOB_ROUTES
 ISSUE_ROUTES = [*JOB_ROUTES, "face_upload", "library_create", "signup", "login"]
 ISSUE_ROUTES_PER_IP = {"signup", "login"}
@@ -192,6 +200,7 @@ ROUTE_REQUESTS: dict[str, Callable[[Any, Any], Any]] = {
     "enhance_title": job("enhance_title", title="my trip to the mountains"),
     "analyse_style": job("analyse_style", thumbnail_ids=THUMBNAILS),
     "analyse_palette": job("analyse_palette", thumbnail_id=THUMBNAIL),
+    "analyse_video": job("analyse_video", video_url="https://youtu.be/dQw4w9WgXcQ"),
 }
 
 

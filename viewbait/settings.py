@@ -606,6 +606,11 @@ RATE_LIMITS: dict[str, dict[str, Any]] = {
         "fail": "closed",
         "rates": {"starter": "10/m", "advanced": "20/m", "pro": "20/m", "*": "5/m"},
     },
+    "analyse_video": {
+        "per": "user",
+        "fail": "closed",
+        "rates": {"pro": "20/m", "*": "10/m"},
+    },
     "face_upload": {
         "per": "user",
         "fail": "open",

@@ -80,12 +80,15 @@ class EditRequest:
 
 @dataclass(frozen=True)
 class JSONRequest:
-    """Structured output: `schema` is a JSON Schema object (sent as `responseJsonSchema`)."""
+    """Structured output: `schema` is a JSON Schema object (sent as `responseJsonSchema`).
+    `video_uri`: a public YouTube video's watch URL the model watches with the prompt (Gemini's
+    video understanding takes YouTube URLs as file data), "" for none."""
 
     prompt: str
     schema: dict[str, Any]
     model: str
     images: list[InputImage] = field(default_factory=list)
+    video_uri: str = ""
 
 
 class GeneratedImage:

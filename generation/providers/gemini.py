@@ -8,7 +8,9 @@ One `generateContent` call per unit of work (Gemini Developer API, `POST
   `imageConfig` {aspectRatio, imageSize}.
 - `edit_image`: the instruction text, then the SOURCE image, then the references, with the same
   image config. The source is always the first image part.
-- `generate_json`: the prompt text, then the images; `responseMimeType` "application/json" and the
+- `generate_json`: the prompt text, then the images, then a YouTube video's URL as `fileData`
+  when asked (`JSONRequest.video_uri`, with `mediaResolution` LOW); `responseMimeType`
+  "application/json" and the
   request's JSON Schema as `responseJsonSchema` (the SDK's `response_json_schema`). The answer's
   text is parsed into a dict; usage tokens (output includes thinking tokens, which Google bills
   at the output rate) go into the `JSONResult`.
@@ -224,9 +226,17 @@ class GeminiProvider:
     def generate_json(self, request: JSONRequest) -> JSONResult:
         """A JSON object matching `request.schema`, parsed, with the call's token usage."""
         parts = [types.Part.from_text(text=request.prompt), *_image_parts(request.images)]
+        if request.video_uri:
+            # A YouTube URL as file data (Gemini API, "Video understanding": public YouTube
+            # videos), at low media resolution: the frames' tokens, most of a video's input,
+            # shrink while audio stays 32 tokens a second ("Media resolution", "Tokens").
+            parts.append(types.Part(file_data=types.FileData(file_uri=request.video_uri)))
         config = types.GenerateContentConfig(
             response_mime_type="application/json",
             response_json_schema=request.schema,
+            media_resolution=(
+                types.MediaResolution.MEDIA_RESOLUTION_LOW if request.video_uri else None
+            ),
         )
         response = self._generate(request.model, parts, config)
         return _json_from_response(request.model, response)

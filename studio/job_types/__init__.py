@@ -11,6 +11,7 @@ from generation import catalog
 from generation.registry import JobType
 from studio.job_types.analyse_palette import AnalysePalette
 from studio.job_types.analyse_style import AnalyseStyle
+from studio.job_types.analyse_video import AnalyseVideo
 from studio.job_types.edit import EditThumbnail
 from studio.job_types.enhance_title import EnhanceTitle
 from studio.job_types.generate import MAX_VARIATIONS, GenerateThumbnails
@@ -24,6 +25,7 @@ JOB_TYPES: tuple[JobType, ...] = (
     AnalysePalette(),
     AnalyseStyle(),
     EnhanceTitle(),
+    AnalyseVideo(),
 )
 
 

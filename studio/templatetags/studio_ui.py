@@ -81,18 +81,32 @@ FEATURE_NAMES = {
     "analyse_style": "analyse style",
     "analyse_palette": "analyse palette",
     "heatmap": "attention heatmap",
-    # The Pro plan's YouTube channel tools (PRODUCT.md: analyse a video, concepts, channel
-    # consistency) are not built yet; the plan carries the flag, the page says so.
-    "youtube": "YouTube channel tools (coming soon)",
+    # The Pro plan's YouTube tools (PRODUCT.md): analysing a video is built; suggesting concepts
+    # and channel consistency are not yet, and the page says so.
+    "youtube": "YouTube: analyse a video (concepts and channel consistency coming soon)",
 }
 
 
 @register.filter
 def feature_names(features: list[str]) -> str:
-    """Plan features in words: ["heatmap", "youtube"] -> "Attention heatmap, YouTube channel
-    tools (coming soon)"."""
+    """Plan features in words: ["heatmap", "youtube"] -> "Attention heatmap, YouTube: analyse a
+    video (concepts and channel consistency coming soon)"."""
     text = ", ".join(FEATURE_NAMES.get(f, f.replace("_", " ")) for f in features)
     return text[:1].upper() + text[1:]
+
+
+@register.filter
+def video_seconds(time: str) -> int:
+    """A moment's "m:ss" or "h:mm:ss" as seconds into the video, for YouTube's `t=` parameter:
+    "1:05" -> 65, "1:02:03" -> 3723; 0 for anything else."""
+    try:
+        parts = [int(p) for p in str(time).split(":")]
+    except ValueError:
+        return 0
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return seconds if len(parts) in (2, 3) else 0
 
 
 @register.filter

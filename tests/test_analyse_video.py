@@ -1,0 +1,189 @@
+"""`analyse_video` (Pro): a public YouTube video -> summary, topic, tone, key moments, hooks and
+thumbnail notes from Gemini, which watches the video (its URL as file data); refused uncharged
+offline, gated to Pro, cached per video, refunded when Gemini cannot watch it."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pytest
+
+from billing.services import get_balance
+from generation.models import Job
+from generation.providers.base import InvalidJSONReturned
+from studio.job_types.analyse_video import SCHEMA, clean_analysis, video_id
+from tests import fake_gemini as fake_gemini_module
+from tests.conftest import set_plan
+from tests.fake_gemini import FakeGemini
+
+fake_gemini = fake_gemini_module.fake_gemini
+gemini_settings = fake_gemini_module.gemini_settings
+
+pytestmark = pytest.mark.usefixtures("clean_cache")
+
+VIDEO = "dQw4w9WgXcQ"
+ANSWER = {
+    "summary": "  A barista visits 100 coffee shops\nin one month and ranks them.  ",
+    "topic": "Coffee shop challenge",
+    "tone": "playful, fast",
+    "key_moments": [
+        {"time": "0:42", "moment": "The rules: one espresso per shop"},
+        {"time": "about 1:02:03 in", "moment": "The winner is revealed"},
+        {"time": "later", "moment": "no time: dropped"},
+        {"time": "3:10", "moment": ""},
+    ],
+    "hooks": [
+        "ONLY 1 WAS WORTH IT",
+        "Only 1 was worth it",  # the same hook again
+        "THE ABSOLUTELY UNBELIEVABLE STORY OF ONE HUNDRED COFFEE SHOPS IN A WEEK",
+    ],
+    "thumbnail_notes": ["Your face, shocked, beside the winning cup", ""],
+}
+
+
+@pytest.fixture
+def pro(owner: Any) -> Any:
+    set_plan(owner, "pro")
+    return owner
+
+
+def analyse(client: Any, capture: Any, video_url: str) -> Any:
+    with capture(execute=True):
+        return client.post_json(
+            "/api/jobs", {"type": "analyse_video", "input": {"video_url": video_url}}
+        )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (VIDEO, VIDEO),
+        (f"https://www.youtube.com/watch?v={VIDEO}&t=42s", VIDEO),
+        (f"youtube.com/watch?feature=share&v={VIDEO}", VIDEO),
+        (f"https://youtu.be/{VIDEO}?si=abc", VIDEO),
+        (f"https://m.youtube.com/shorts/{VIDEO}", VIDEO),
+        (f"https://www.youtube.com/live/{VIDEO}", VIDEO),
+        (f"https://www.youtube-nocookie.com/embed/{VIDEO}", VIDEO),
+        (f"https://evil.example/watch?v={VIDEO}", None),
+        (f"https://www.youtube.com/@channel/{VIDEO}", None),
+        ("https://www.youtube.com/watch?v=short", None),
+        ("not a video", None),
+    ],
+)
+def test_video_addresses_are_read_as_youtube_does(value: str, expected: str | None) -> None:
+    assert video_id(value) == expected
+
+
+def test_gemini_watches_the_video_and_its_answer_is_cleaned_and_cached(
+    pro, owner_client, django_capture_on_commit_callbacks, run_jobs, gemini_settings: FakeGemini
+) -> None:
+    start = get_balance(pro)
+    gemini_settings.json_answer = ANSWER
+    response = analyse(
+        owner_client, django_capture_on_commit_callbacks, f"https://youtu.be/{VIDEO}"
+    )
+    assert response.status_code == 202, response.content
+    assert get_balance(pro) == start - 2
+    run_jobs()
+
+    data = owner_client.get(f"/api/jobs/{response.json()['id']}").json()
+    assert data["status"] == "succeeded", data
+    result = data["result"]
+    assert result["video_url"] == f"https://www.youtube.com/watch?v={VIDEO}"
+    assert result["summary"] == "A barista visits 100 coffee shops in one month and ranks them."
+    assert result["key_moments"] == [
+        {"time": "0:42", "moment": "The rules: one espresso per shop"},
+        {"time": "1:02:03", "moment": "The winner is revealed"},
+    ]
+    first, long_hook = result["hooks"]
+    assert first == "ONLY 1 WAS WORTH IT"
+    assert len(long_hook) < 60 and ANSWER["hooks"][2].startswith(long_hook)
+    assert result["thumbnail_notes"] == ["Your face, shocked, beside the winning cup"]
+
+    [request] = gemini_settings.generate_requests()
+    assert result["measured_by"] == request.model
+    # After the prompt, the video as file data. google-genai 3.6.1 sends its field as `file_uri`,
+    # which Google accepts as proto3's JSON mapping accepts a field's original name or its
+    # lowerCamelCase one.
+    [video] = [part["fileData"] for part in request.parts if "fileData" in part]
+    assert video.get("fileUri", video.get("file_uri")) == f"https://www.youtube.com/watch?v={VIDEO}"
+    config = request.generation_config
+    assert config["responseJsonSchema"] == SCHEMA
+    assert config["mediaResolution"] == "MEDIA_RESOLUTION_LOW"
+
+    again = analyse(owner_client, django_capture_on_commit_callbacks, VIDEO).json()
+    assert again["cached"] is True and again["cost"] == 0
+    assert len(gemini_settings.generate_requests()) == 1
+    assert get_balance(pro) == start - 2
+
+
+def test_the_result_card_offers_the_hooks_for_the_thumbnail_text(
+    pro, owner_client, django_capture_on_commit_callbacks, run_jobs, gemini_settings: FakeGemini
+) -> None:
+    gemini_settings.json_answer = ANSWER
+    with django_capture_on_commit_callbacks(execute=True):
+        card = owner_client.post(
+            "/studio/tools/analyse_video",
+            {"video_url": VIDEO},
+            headers={"HX-Request": "true", "HX-Target": "results-analyse_video"},
+        )
+    assert card.status_code == 202 and 'id="job-' in card.content.decode()
+    run_jobs()
+    job = Job.objects.get(type="analyse_video")
+    page = owner_client.get(f"/studio/jobs/{job.pk}", HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-fill-title="ONLY 1 WAS WORTH IT"' in page
+    assert f"watch?v={VIDEO}&amp;t=3723s" in page  # the moment links to its time
+
+
+def test_offline_the_studio_says_what_a_key_adds_and_nothing_is_charged(
+    pro, owner_client, django_capture_on_commit_callbacks
+) -> None:
+    start = get_balance(pro)
+    response = analyse(owner_client, django_capture_on_commit_callbacks, VIDEO)
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "needs_gemini_key"
+    assert "GEMINI_API_KEY" in response.json()["error"]
+    assert get_balance(pro) == start
+    page = html.unescape(owner_client.get("/studio/").content.decode())
+    assert "From a YouTube video" in page and "needs a Gemini API key" in page
+    assert 'id="video-form"' not in page  # no live control
+
+
+def test_other_plans_get_the_plan_gate(
+    owner, owner_client, django_capture_on_commit_callbacks, gemini_settings: FakeGemini
+) -> None:
+    set_plan(owner, "advanced")
+    response = analyse(owner_client, django_capture_on_commit_callbacks, VIDEO)
+    assert (response.status_code, response.json()["code"]) == (403, "plan_feature")
+    page = owner_client.get("/studio/").content.decode()
+    assert 'aria-label="From a YouTube video: Pro plan"' in page
+    assert 'id="video-url"' not in page
+
+
+def test_an_address_that_is_not_a_youtube_video_is_a_readable_400(
+    pro, owner_client, django_capture_on_commit_callbacks, gemini_settings: FakeGemini
+) -> None:
+    start = get_balance(pro)
+    response = analyse(owner_client, django_capture_on_commit_callbacks, "https://vimeo.com/1234")
+    assert (response.status_code, response.json()["code"]) == (400, "invalid")
+    assert "YouTube" in str(response.json())
+    assert get_balance(pro) == start
+
+
+def test_a_video_gemini_cannot_watch_is_refunded(
+    pro, owner_client, django_capture_on_commit_callbacks, run_jobs, gemini_settings: FakeGemini
+) -> None:
+    start = get_balance(pro)
+    gemini_settings.script("400")  # e.g. a private video: INVALID_ARGUMENT
+    job_id = analyse(owner_client, django_capture_on_commit_callbacks, VIDEO).json()["id"]
+    run_jobs()
+    data = owner_client.get(f"/api/jobs/{job_id}").json()
+    assert data["status"] == "failed"
+    assert get_balance(pro) == start
+
+
+def test_an_answer_without_a_summary_is_retried() -> None:
+    with pytest.raises(InvalidJSONReturned):
+        clean_analysis({**ANSWER, "summary": "  "})
