@@ -13,12 +13,17 @@ from billing.services import get_balance
 from generation.models import Job
 from generation.providers.base import InvalidJSONReturned
 from studio.job_types.analyse_video import SCHEMA, clean_analysis, video_id
+from studio.models import Style
 from tests import fake_gemini as fake_gemini_module
-from tests.conftest import set_plan
+from tests import test_studio_craft_browser as craft_browser
+from tests.conftest import make_user, set_plan
+from tests.factories.accounts import UserFactory
 from tests.fake_gemini import FakeGemini
+from tests.test_studio_craft_browser import PHONE, signed_in
 
 fake_gemini = fake_gemini_module.fake_gemini
 gemini_settings = fake_gemini_module.gemini_settings
+inline_worker = craft_browser.inline_worker
 
 pytestmark = pytest.mark.usefixtures("clean_cache")
 
@@ -147,7 +152,7 @@ def test_offline_the_studio_says_what_a_key_adds_and_nothing_is_charged(
     assert "GEMINI_API_KEY" in response.json()["error"]
     assert get_balance(pro) == start
     page = html.unescape(owner_client.get("/studio/").content.decode())
-    assert "From a YouTube video" in page and "needs a Gemini API key" in page
+    assert "From a YouTube video" in page and "These need a Gemini API key" in page
     assert 'id="video-form"' not in page  # no live control
 
 
@@ -187,3 +192,106 @@ def test_a_video_gemini_cannot_watch_is_refunded(
 def test_an_answer_without_a_summary_is_retried() -> None:
     with pytest.raises(InvalidJSONReturned):
         clean_analysis({**ANSWER, "summary": "  "})
+
+
+# --- suggest_concepts ----------------------------------------------------------------------------
+
+
+def concepts(client: Any, capture: Any, **data: Any) -> Any:
+    with capture(execute=True):
+        return client.post_json("/api/jobs", {"type": "suggest_concepts", "input": data})
+
+
+def test_concepts_come_with_the_creators_own_styles_and_fill_the_form(
+    pro, owner_client, django_capture_on_commit_callbacks, run_jobs, gemini_settings: FakeGemini
+) -> None:
+    start = get_balance(pro)
+    mine = Style.objects.create(owner=pro, name="Dark  Red Headlines", description="Bold red")
+    strangers = Style.objects.create(owner=UserFactory(), name="Not Yours", is_public=True)
+    gemini_settings.json_answer = {
+        "concepts": [
+            {
+                "text": "100 SHOPS, 1 WINNER",
+                "style": "dark red headlines",
+                "scene": "Cups",
+                "why": "A",
+            },
+            {"text": "100 shops, 1 winner", "style": "Bold Gaming", "scene": "again", "why": "B"},
+            {"text": "WAS IT WORTH IT?", "style": "Not Yours", "scene": "Face\nshocked", "why": ""},
+        ]
+    }
+    response = concepts(
+        owner_client, django_capture_on_commit_callbacks, video_url=VIDEO, title=" My  trip "
+    )
+    assert response.status_code == 202, response.content
+    run_jobs()
+    data = owner_client.get(f"/api/jobs/{response.json()['id']}").json()
+    assert data["status"] == "succeeded", data
+    assert get_balance(pro) == start - 2
+    assert data["result"]["concepts"] == [
+        {
+            "text": "100 SHOPS, 1 WINNER",
+            "style_id": mine.pk,
+            "style_name": "Dark  Red Headlines",
+            "scene": "Cups",
+            "why": "A",
+        },
+        {  # a style the creator was not offered is no style
+            "text": "WAS IT WORTH IT?",
+            "style_id": None,
+            "style_name": "",
+            "scene": "Face shocked",
+            "why": "",
+        },
+    ]
+    [request] = gemini_settings.generate_requests()
+    prompt = request.parts[0]["text"]
+    assert '"My trip"' in prompt and "- Dark  Red Headlines: Bold red" in prompt
+    assert "Bold Gaming" in prompt and strangers.name not in prompt
+    assert [p for p in request.parts if "fileData" in p]
+    card = owner_client.get(f"/studio/jobs/{data['id']}", HTTP_HX_REQUEST="true").content.decode()
+    assert f'data-fill-title="100 SHOPS, 1 WINNER" data-fill-style="{mine.pk}"' in card
+
+
+def test_concepts_are_refused_offline_and_gated_to_pro(
+    owner, owner_client, django_capture_on_commit_callbacks
+) -> None:
+    set_plan(owner, "advanced")
+    refused = concepts(owner_client, django_capture_on_commit_callbacks, video_url=VIDEO)
+    assert (refused.status_code, refused.json()["code"]) == (403, "plan_feature")
+    set_plan(owner, "pro")
+    start = get_balance(owner)
+    offline = concepts(owner_client, django_capture_on_commit_callbacks, video_url=VIDEO)
+    assert (offline.status_code, offline.json()["code"]) == (503, "needs_gemini_key")
+    assert get_balance(owner) == start
+
+
+def test_a_concept_clicked_in_the_studio_fills_the_text_and_picks_its_style(
+    live_server: Any, settings: Any, inline_worker: None, gemini_settings: FakeGemini
+) -> None:
+    """In Chromium at phone width: From a YouTube video -> Suggest concepts -> the card under
+    the field -> a click puts the concept's text in the title field and picks its style."""
+    from playwright.sync_api import expect
+
+    settings.JOBS_RUN_INLINE = True  # an in-process worker runs the job (`inline_worker`)
+    owner = make_user("concepts@example.com")
+    set_plan(owner, "pro")
+    style = Style.objects.get(slug="minimal")
+    gemini_settings.json_answer = {
+        "concepts": [
+            {"text": "ONLY 1 WAS WORTH IT", "style": style.name, "scene": "Cups", "why": "Gap"},
+            {"text": "100 SHOPS", "style": "Bold Gaming", "scene": "A wall of cups", "why": "#"},
+        ]
+    }
+    with signed_in(live_server, owner, PHONE) as page:
+        page.goto(f"{live_server.url}/studio/")
+        page.click("#video-analysis > summary")
+        page.fill("#video-url", f"https://youtu.be/{VIDEO}")
+        page.click("#suggest-concepts-button")
+        card = page.locator("#results-suggest_concepts .job")
+        expect(card).to_have_attribute("data-status", "succeeded", timeout=20000)
+        card.locator(".title-pick").first.click()
+        title, picked = page.input_value("#title"), page.input_value("#style")
+        in_jobs = page.locator("#jobs .job").count()
+    assert (title, picked) == ("ONLY 1 WAS WORTH IT", str(style.pk))
+    assert in_jobs == 0  # nothing was generated

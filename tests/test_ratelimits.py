@@ -40,6 +40,7 @@ JOB_ROUTES = [
     "analyse_style",
     "analyse_palette",
     "analyse_video",
+    "suggest_concepts",
 ]
 FAIL_CLOSED_ROUTES = JOB_ROUTES
 ISSUE_ROUTES = [*JOB_ROUTES, "face_upload", "library_create", "signup", "login"]
@@ -201,6 +202,7 @@ ROUTE_REQUESTS: dict[str, Callable[[Any, Any], Any]] = {
     "analyse_style": job("analyse_style", thumbnail_ids=THUMBNAILS),
     "analyse_palette": job("analyse_palette", thumbnail_id=THUMBNAIL),
     "analyse_video": job("analyse_video", video_url="https://youtu.be/dQw4w9WgXcQ"),
+    "suggest_concepts": job("suggest_concepts", video_url="dQw4w9WgXcQ"),
 }
 
 

@@ -611,6 +611,11 @@ RATE_LIMITS: dict[str, dict[str, Any]] = {
         "fail": "closed",
         "rates": {"pro": "20/m", "*": "10/m"},
     },
+    "suggest_concepts": {
+        "per": "user",
+        "fail": "closed",
+        "rates": {"pro": "20/m", "*": "10/m"},
+    },
     "face_upload": {
         "per": "user",
         "fail": "open",

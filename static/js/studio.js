@@ -321,13 +321,20 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
 
 // --- Better titles (studio/job_types/enhance_title.py) ---------------------------------------
 // A suggestion's button carries data-fill-title: clicking it puts the text in the generate
-// form's #title and focuses it. Delegated, so cards added later by htmx work too. Pages without
+// form's #title (and a concept's data-fill-style in #style) and focuses it. Delegated, so cards added later by htmx work too. Pages without
 // the form (a thumbnail's large view) copy the text instead.
 document.addEventListener("click", (event) => {
   const button = event.target instanceof Element ? event.target.closest("[data-fill-title]") : null;
   if (!button) return;
   const text = button.getAttribute("data-fill-title");
   const title = document.getElementById("title");
+  // A concept (suggest_concepts) also carries its style: picked in the form when it is there.
+  const style = document.getElementById("style");
+  const styleId = button.getAttribute("data-fill-style");
+  if (title && style && styleId && style.querySelector(`option[value="${CSS.escape(styleId)}"]`)) {
+    style.value = styleId;
+    style.dispatchEvent(new Event("change", { bubbles: true }));
+  }
   if (title) {
     title.value = text;
     title.dispatchEvent(new Event("input", { bubbles: true }));

@@ -15,6 +15,7 @@ from studio.job_types.analyse_video import AnalyseVideo
 from studio.job_types.edit import EditThumbnail
 from studio.job_types.enhance_title import EnhanceTitle
 from studio.job_types.generate import MAX_VARIATIONS, GenerateThumbnails
+from studio.job_types.suggest_concepts import SuggestConcepts
 from studio.job_types.thumbnail_check import ThumbnailCheck
 
 # In the order the large view offers their tools: what a creator reaches for first, first.
@@ -26,6 +27,7 @@ JOB_TYPES: tuple[JobType, ...] = (
     AnalyseStyle(),
     EnhanceTitle(),
     AnalyseVideo(),
+    SuggestConcepts(),
 )
 
 

@@ -103,8 +103,8 @@ PROMPT = (
     "would make a viewer click). Answer in the video's language."
 )
 NEEDS_KEY = (
-    "Analysing a video needs a Gemini API key (GEMINI_API_KEY): Gemini watches the public video "
-    "itself, and nothing on this machine can. Nothing was charged."
+    "This needs a Gemini API key (GEMINI_API_KEY): Gemini watches the public video itself, and "
+    "nothing on this machine can. Nothing was charged."
 )
 
 
@@ -145,13 +145,29 @@ class AnalyseVideoInput(InputSerializer):
         return watch_url(identifier)
 
 
-def _line(value: Any, limit: int = LINE_MAX_CHARS) -> str:
+def one_line(value: Any, limit: int = LINE_MAX_CHARS) -> str:
     """One line of plain text from the model's answer, at most `limit` characters (cut at a
     word, with an ellipsis)."""
     text = " ".join(str(value or "").split())
     if len(text) > limit:
         text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
     return text
+
+
+def thumbnail_text(value: Any) -> str:
+    """Text for the thumbnail from the model's answer: one line without quotes, cut at a word
+    to at most HOOK_MAX_CHARS (59) characters ("" for none)."""
+    text = " ".join(str(value or "").split()).strip('"“” ')
+    if len(text) > HOOK_MAX_CHARS:
+        text = text[: HOOK_MAX_CHARS + 1].rsplit(" ", 1)[0][:HOOK_MAX_CHARS]
+    return text
+
+
+def needs_key(model: catalog.ModelSpec) -> None:
+    """Raises JobRefused (503 `needs_gemini_key`) for the offline model: nothing on this
+    machine can watch a video, so a tool that must is refused before anything is charged."""
+    if model.id == catalog.LOCAL:
+        raise JobRefused(NEEDS_KEY, "needs_gemini_key", status=503)
 
 
 def _time(value: Any) -> str:
@@ -168,7 +184,7 @@ def clean_analysis(answer: dict[str, Any]) -> dict[str, Any]:
     """The model's answer within the limits above: lines trimmed, moments without a time or a
     line dropped, hooks cut to thumbnail length at a word, duplicates dropped. Raises
     InvalidJSONReturned (retried) without a summary."""
-    summary = _line(answer.get("summary"), SUMMARY_MAX_CHARS)
+    summary = one_line(answer.get("summary"), SUMMARY_MAX_CHARS)
     if not summary:
         raise InvalidJSONReturned("analyse_video answer without a summary")
     moments = []
@@ -176,23 +192,21 @@ def clean_analysis(answer: dict[str, Any]) -> dict[str, Any]:
     for item in raw_moments if isinstance(raw_moments, list) else []:
         if not isinstance(item, dict):
             continue
-        time, moment = _time(item.get("time")), _line(item.get("moment"))
+        time, moment = _time(item.get("time")), one_line(item.get("moment"))
         if time and moment:
             moments.append({"time": time, "moment": moment})
     hooks: list[str] = []
     raw_hooks = answer.get("hooks")
     for item in raw_hooks if isinstance(raw_hooks, list) else []:
-        hook = _line(item, HOOK_MAX_CHARS + 1).rstrip("…").strip('"“” ')
-        if len(hook) > HOOK_MAX_CHARS:
-            hook = hook[:HOOK_MAX_CHARS].rsplit(" ", 1)[0]
+        hook = thumbnail_text(item)
         if hook and hook.casefold() not in {h.casefold() for h in hooks}:
             hooks.append(hook)
     raw_notes = answer.get("thumbnail_notes")
-    notes = [_line(n) for n in (raw_notes if isinstance(raw_notes, list) else [])]
+    notes = [one_line(n) for n in (raw_notes if isinstance(raw_notes, list) else [])]
     return {
         "summary": summary,
-        "topic": _line(answer.get("topic"), 80),
-        "tone": _line(answer.get("tone"), 60),
+        "topic": one_line(answer.get("topic"), 80),
+        "tone": one_line(answer.get("tone"), 60),
         "key_moments": moments[:MAX_MOMENTS],
         "hooks": hooks[:MAX_HOOKS],
         "thumbnail_notes": [n for n in notes if n][:MAX_NOTES],
@@ -213,8 +227,7 @@ class AnalyseVideo(JobType):
 
     def check_plan(self, plan: Plan, validated: dict[str, Any], model: catalog.ModelSpec) -> None:
         """Offline there is nothing that can watch the video: refused before charging."""
-        if model.id == catalog.LOCAL:
-            raise JobRefused(NEEDS_KEY, "needs_gemini_key", status=503)
+        needs_key(model)
 
     def unit_cost(self, validated: dict[str, Any], model: catalog.ModelSpec) -> int:
         return 2

@@ -81,16 +81,16 @@ FEATURE_NAMES = {
     "analyse_style": "analyse style",
     "analyse_palette": "analyse palette",
     "heatmap": "attention heatmap",
-    # The Pro plan's YouTube tools (PRODUCT.md): analysing a video is built; suggesting concepts
-    # and channel consistency are not yet, and the page says so.
-    "youtube": "YouTube: analyse a video (concepts and channel consistency coming soon)",
+    # The Pro plan's YouTube tools (PRODUCT.md): analysing a video and suggesting concepts are
+    # built; channel consistency is not yet, and the page says so.
+    "youtube": "YouTube: analyse a video, thumbnail concepts (channel consistency coming soon)",
 }
 
 
 @register.filter
 def feature_names(features: list[str]) -> str:
     """Plan features in words: ["heatmap", "youtube"] -> "Attention heatmap, YouTube: analyse a
-    video (concepts and channel consistency coming soon)"."""
+    video, thumbnail concepts (channel consistency coming soon)"."""
     text = ", ".join(FEATURE_NAMES.get(f, f.replace("_", " ")) for f in features)
     return text[:1].upper() + text[1:]
 
