@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
 from core.admin_display import breakable, short_datetime
 from generation.models import Job, JobEvent
@@ -63,10 +64,28 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected jobs (refunds undelivered units)")
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-        cancelled = 0
-        for job in queryset.filter(status__in=UNFINISHED):
-            cancelled += cancel_job(job).status == Job.Status.CANCELLED
-        self.message_user(request, f"Cancelled {cancelled} job(s).", messages.SUCCESS)
+        """Cancels the queued and running jobs selected; says how many, and how many it left
+        because they had already finished (a warning when that was all of them: "Cancelled 0
+        job(s)." in green read as if something had happened)."""
+        cancelled = sum(
+            cancel_job(job).status == Job.Status.CANCELLED
+            for job in queryset.filter(status__in=UNFINISHED)
+        )
+        finished = queryset.count() - cancelled
+        left = ngettext(
+            "%(count)d job had already finished, so it was left as it was.",
+            "%(count)d jobs had already finished, so they were left as they were.",
+            finished,
+        ) % {"count": finished}
+        if not cancelled:
+            self.message_user(request, f"Nothing was cancelled: {left}", messages.WARNING)
+            return
+        done = ngettext(
+            "Cancelled %(count)d job.",
+            "Cancelled %(count)d jobs.",
+            cancelled,
+        ) % {"count": cancelled}
+        self.message_user(request, f"{done} {left}" if finished else done, messages.SUCCESS)
 
     @admin.display(description="Job", ordering="id")
     def short_id(self, job: Job) -> str:

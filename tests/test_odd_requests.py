@@ -138,8 +138,20 @@ def test_the_admin_deletes_a_job_only_once_it_is_cancelled_and_refunded(
         {"action": "cancel_jobs", "_selected_action": [job["id"]]},
         follow=True,
     )
-    assert "Cancelled 1 job(s)." in response.content.decode()
+    assert "Cancelled 1 job." in response.content.decode()
     assert Job.objects.get(pk=job["id"]).status == "cancelled"
+    # Again, now that it is finished: nothing happens, and the admin says so as a warning
+    # (it said "Cancelled 0 job(s)." as a success).
+    again = admin.post(
+        "/admin/generation/job/",
+        {"action": "cancel_jobs", "_selected_action": [job["id"]]},
+        follow=True,
+    )
+    [message] = list(again.context["messages"])
+    assert message.level_tag == "warning"
+    assert str(message) == (
+        "Nothing was cancelled: 1 job had already finished, so it was left as it was."
+    )
     assert get_balance(owner) == before
     assert admin.post("/admin/generation/job/", delete).status_code == 302
     assert not Job.objects.filter(pk=job["id"]).exists()
