@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -491,9 +491,11 @@ def library(request: AuthenticatedHttpRequest) -> TemplateResponse:
             "face_form": FaceForm(),
             "style_form": StyleForm(),
             "palette_form": PaletteForm(),
-            # With their thumbnail counts, in the one query (a COUNT per project group).
+            # With their thumbnail and favourite counts, in the one query (COUNTs per project
+            # group): a share link showing nothing yet says so beside it.
             "projects": Project.objects.for_owner(user).annotate(
-                thumbnail_count=Count("thumbnails")
+                thumbnail_count=Count("thumbnails"),
+                favorite_count=Count("thumbnails", filter=Q(thumbnails__is_favorite=True)),
             ),
             "share_modes": Project.ShareMode.choices,
             "offline": catalog.is_offline(),

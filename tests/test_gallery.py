@@ -699,3 +699,23 @@ def test_a_share_link_has_a_link_preview_and_is_not_indexed(owner, anon_client) 
     assert one["og:title"] == "Day 1"
     assert one["og:url"] == f"{base}/t/{thumb.pk}"
     assert one["og:image"] == f"{base}/i/{thumb.pk}/medium"
+
+
+def test_the_library_says_when_a_share_link_shows_an_empty_page(owner, owner_client) -> None:
+    """A project shared as "Favourites only" with no favourite sent visitors "Nothing shared
+    here yet." while the library showed the link as if it worked; it now says so beside it,
+    with the way to fix it, until a thumbnail of the project is starred."""
+    project = Project.objects.create(owner=owner, name="Vlogs", share_mode="favorites")
+    [thumb] = make_thumbs(owner, [(1, "Day one", 0, False)], project=project)
+    make_thumbs(owner, [(2, "Elsewhere", 0, True)])  # a favourite, but of no project
+    empty = "None of this project's thumbnails is a favourite yet"
+    html = owner_client.get("/studio/library/").content.decode()
+    assert empty in html and f'href="/studio/?project={project.pk}"' in html
+    owner_client.post(f"/studio/thumbnails/{thumb.pk}/favorite")
+    assert empty not in owner_client.get("/studio/library/").content.decode()
+    # Shared with all its thumbnails while it has none.
+    Thumbnail.objects.filter(project=project).update(project=None)
+    project.share_mode = "all"
+    project.save()
+    html = owner_client.get("/studio/library/").content.decode()
+    assert "This project has no thumbnails yet, so the link shows an empty page." in html
