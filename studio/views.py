@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -187,10 +188,19 @@ def _studio_namespaces(request: HttpRequest, user_id: Any) -> list[str]:
 @prefetch_with_user(_studio_namespaces)
 @login_required
 @vary_on_headers("HX-Request")
-def studio(request: AuthenticatedHttpRequest) -> TemplateResponse:
-    return TemplateResponse(
-        request, "studio/studio.html", _studio_context(request, _studio_filters(request))
-    )
+def studio(request: AuthenticatedHttpRequest) -> HttpResponse:
+    filters = _studio_filters(request)
+    if (
+        isinstance(filters.project, int)
+        and not Project.objects.for_owner(request.user).filter(pk=filters.project).exists()
+    ):
+        # A project deleted since its address was kept (the library's "open in the studio",
+        # the Back button): the gallery said "No thumbnails match." under "All projects".
+        messages.info(request, "That project no longer exists; the gallery shows all projects.")
+        rest = replace(filters, project=None)
+        query = "" if rest == GalleryFilter() else f"?{rest.query()}"
+        return redirect(reverse("studio") + query)
+    return TemplateResponse(request, "studio/studio.html", _studio_context(request, filters))
 
 
 def out_of_credits(user: Any, credits: int) -> dict[str, Any]:

@@ -719,3 +719,26 @@ def test_the_library_says_when_a_share_link_shows_an_empty_page(owner, owner_cli
     project.save()
     html = owner_client.get("/studio/library/").content.decode()
     assert "This project has no thumbnails yet, so the link shows an empty page." in html
+
+
+def test_the_studio_at_a_deleted_projects_address_shows_every_thumbnail(
+    owner, owner_client, other
+) -> None:
+    """The library's "open in the studio" link or the Back button kept a deleted project's id
+    in the studio's address, and the gallery said "No thumbnails match." under "All projects":
+    the studio now drops the project from its address (the other filters stay) and says why.
+    Another creator's project reads the same as a deleted one."""
+    make_thumbs(owner, [(1, "Coffee review", 0, True)])
+    owner_client.post("/studio/projects", {"name": "Gone soon"})
+    gone = Project.objects.get(owner=owner)
+    owner_client.post(f"/studio/projects/{gone.pk}/delete")
+    theirs = Project.objects.create(owner=other, name="Theirs")
+    for project_id in (gone.pk, theirs.pk):
+        response = owner_client.get(f"/studio/?project={project_id}&favorites=true")
+        assert response.status_code == 302
+        assert response["Location"] == "/studio/?order=newest&favorites=true"
+        html = owner_client.get(response["Location"]).content.decode()
+        assert "That project no longer exists; the gallery shows all projects." in html
+        assert "Coffee review" in html and "No thumbnails match." not in html
+    mine = Project.objects.create(owner=owner, name="Mine")
+    assert owner_client.get(f"/studio/?project={mine.pk}").status_code == 200
