@@ -77,3 +77,44 @@ class PrivatePagesMiddleware(SyncAndAsyncMiddleware):
         if _private_html(response) and (await request.auser()).is_authenticated:
             response["Cache-Control"] = "private, no-store"
         return response  # type: ignore[no-any-return]
+
+
+class MethodNotAllowedPageMiddleware(SyncAndAsyncMiddleware):
+    """The site's templates/405.html for a page address opened with GET or HEAD that only takes
+    a form's POST (Django's `require_POST` answers 405 with an empty body, a blank white page).
+    The way a creator meets one: a library form sent after the session ended goes to sign-in
+    with the form's address as `next`, and signing in opens it. The 405's `Allow` header stays;
+    answers with a body of their own (the API's JSON) pass unchanged. After
+    AuthenticationMiddleware (the page's header shows who is signed in)."""
+
+    def call(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if not _blank_405(request, response):
+            return response  # type: ignore[no-any-return]
+        return _method_not_allowed_page(request, response)
+
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
+        from asgiref.sync import sync_to_async
+
+        response = await self.get_response(request)
+        if not _blank_405(request, response):
+            return response  # type: ignore[no-any-return]
+        return await sync_to_async(_method_not_allowed_page)(request, response)
+
+
+def _blank_405(request: HttpRequest, response: HttpResponseBase) -> bool:
+    return (
+        response.status_code == 405
+        and request.method in ("GET", "HEAD")
+        and not request.path.startswith("/api/")
+        and not getattr(response, "streaming", False)
+        and not getattr(response, "content", b"")
+    )
+
+
+def _method_not_allowed_page(request: HttpRequest, blank: HttpResponseBase) -> HttpResponseBase:
+    from django.shortcuts import render
+
+    page = render(request, "405.html", status=405)
+    page["Allow"] = blank.get("Allow", "POST")
+    return page

@@ -323,3 +323,27 @@ def test_the_plans_page_offers_a_visitor_a_way_in(owner_client, anon_client, set
     signed_in = owner_client.get("/plans/").content.decode()
     assert button not in signed_in.split('class="pricing"')[1]
     assert "they can change your plan" in signed_in
+
+
+def test_a_forms_address_opened_after_signing_in_is_a_page_not_a_blank_one(
+    owner, owner_client, anon_client
+):
+    """A library form sent after the session had ended went to sign-in with the form's address
+    as `next`; signing in opened it with GET, and require_POST's 405 was a blank white page
+    (walkthrough 2026-12-04). It is now the site's page saying nothing was changed, with a way
+    back; the 405 and its Allow header stay, and the API keeps its JSON."""
+    project = Project.objects.create(owner=owner, name="Vlogs")
+    address = f"/studio/projects/{project.pk}"
+    sent = anon_client.post(address, {"name": "Renamed"})
+    assert sent.status_code == 302 and sent["Location"] == f"/accounts/login/?next={address}"
+    for path in (address, "/billing/portal", "/plans/checkout/starter"):
+        page = owner_client.get(path)
+        assert page.status_code == 405 and page["Allow"] == "POST"
+        html = page.content.decode()
+        assert "<h1>Nothing was changed</h1>" in html and 'class="topbar"' in html
+        assert '<a class="button" href="/studio/">Back to your studio</a>' in html
+    project.refresh_from_db()
+    assert project.name == "Vlogs"
+    assert owner_client.head(address).status_code == 405
+    api = owner_client.get("/api/thumbnails/move")
+    assert api.status_code == 405 and api["Content-Type"] == "application/json"

@@ -145,6 +145,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "studio.images.UploadBudgetMiddleware",  # each request's decode pixel budget
+    # A page, not a blank one, for a form's address opened with GET (e.g. as sign-in's `next`).
+    "core.middleware.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "viewbait.urls"
