@@ -546,6 +546,31 @@ def test_deleting_the_last_card_under_a_filter_says_nothing_matches(live_server:
         expect(page.locator("#gallery-pages .empty")).to_have_text("No thumbnails match.")
 
 
+def test_the_keyboard_keeps_its_place_in_the_gallery(live_server: Any) -> None:
+    """Enter on a card's Favourite button swapped the card and dropped the focus to the top of
+    the page, and so did deleting a card: a keyboard user started over from the header (third
+    walkthrough). The Favourite button stays focused, and a deleted card's focus goes to the
+    card that takes its place, or the one before it, or the gallery's heading."""
+    from playwright.sync_api import expect
+
+    owner = make_user("keyboard@example.com")
+    newest, middle, oldest = reversed(ThumbnailFactory.create_batch(3, owner=owner))
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        page.on("dialog", lambda dialog: dialog.accept())
+        favourite = page.locator(f"#thumbnail-{middle.pk} button.fav")
+        favourite.focus()
+        page.keyboard.press("Enter")
+        expect(favourite).to_have_attribute("aria-pressed", "true")
+        expect(favourite).to_be_focused()
+        for gone, then in ((middle, oldest), (oldest, newest), (newest, None)):
+            page.locator(f"#thumbnail-{gone.pk} button.delete").focus()
+            page.keyboard.press("Enter")
+            expect(page.locator(f"#thumbnail-{gone.pk}")).to_have_count(0)
+            landing = f"#thumbnail-{then.pk}" if then else "#gallery-heading"
+            expect(page.locator(landing)).to_be_focused()
+
+
 def test_picking_a_project_puts_its_default_settings_in_the_form(live_server: Any) -> None:
     """A project's defaults are saved from the form and come back when it is picked again."""
     from playwright.sync_api import expect

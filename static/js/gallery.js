@@ -168,6 +168,20 @@
     made.textContent = filtered ? "No thumbnails match." : "Your thumbnails will appear here.";
     document.getElementById("gallery-pages").append(made);
   }
+  // The keyboard's place in the grid. A card's Favourite button comes back focused with its
+  // card (its id: after a swap htmx focuses the element with the focused one's id); a deleted
+  // card leaves nothing to focus, and the focus fell to the top of the page: it goes to the
+  // card that takes its place (or the one before, or the gallery's heading) instead.
+  feed.addEventListener("htmx:beforeSwap", (event) => {
+    const card = event.detail.target;
+    if (!(card instanceof HTMLElement) || !card.matches(".thumb") || !card.contains(document.activeElement)) return;
+    if (!event.detail.shouldSwap || event.detail.serverResponse.trim()) return;  // kept or replaced
+    const cards = Array.from(feed.querySelectorAll(".thumb"));
+    const at = cards.indexOf(card);
+    const next = cards[at + 1] || cards[at - 1] || document.getElementById("gallery-heading");
+    // The swap runs right after this event, in the same task.
+    queueMicrotask(() => { if (!card.isConnected && next && next.isConnected) next.focus(); });
+  });
   window.addEventListener("scroll", schedule, { passive: true });
   window.addEventListener("resize", () => { relayout(); schedule(); });
   // New thumbnails (live section), deleted cards and appended pages change what precedes a page.
