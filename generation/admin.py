@@ -62,7 +62,10 @@ class JobAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    @admin.action(description="Cancel selected jobs (refunds undelivered units)")
+    # Cancelling refunds a creator's job: staff who may only view jobs do not get the action.
+    @admin.action(
+        description="Cancel selected jobs (refunds undelivered units)", permissions=["change"]
+    )
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         """Cancels the queued and running jobs selected; says how many, and how many it left
         because they had already finished (a warning when that was all of them: "Cancelled 0

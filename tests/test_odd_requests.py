@@ -347,3 +347,30 @@ def test_a_forms_address_opened_after_signing_in_is_a_page_not_a_blank_one(
     assert owner_client.head(address).status_code == 405
     api = owner_client.get("/api/thumbnails/move")
     assert api.status_code == 405 and api["Content-Type"] == "application/json"
+
+
+def test_only_staff_who_may_change_jobs_cancel_them(owner, owner_client, submit):
+    """A staff user who may only view jobs could run "Cancel selected jobs", refunding a
+    creator's job (third walkthrough): cancelling takes the permission to change jobs."""
+    from django.contrib.auth.models import Permission
+
+    from tests.conftest import make_user
+
+    job = submit(owner_client, {"title": "x"}).json()
+    viewer = make_user("job-viewer@example.com", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_job"))
+    client = Client()
+    client.force_login(viewer)
+    listing = client.get("/admin/generation/job/").content.decode()
+    assert "cancel_jobs" not in listing
+    client.post(
+        "/admin/generation/job/", {"action": "cancel_jobs", "_selected_action": [job["id"]]}
+    )
+    assert Job.objects.get(pk=job["id"]).status == "queued"
+
+    operator = make_user("job-operator@example.com", is_staff=True)
+    operator.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_job", "change_job"])
+    )
+    client.force_login(operator)
+    assert "cancel_jobs" in client.get("/admin/generation/job/").content.decode()
