@@ -4,7 +4,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
@@ -61,6 +61,17 @@ class JobAdmin(admin.ModelAdmin):
         if obj is not None and obj.status in UNFINISHED:
             return False
         return super().has_delete_permission(request, obj)
+
+    # A job's page is all read-only fields: no save buttons that would change nothing.
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
+        return super().change_view(request, object_id, form_url, context)
 
     # Cancelling refunds a creator's job: staff who may only view jobs do not get the action.
     @admin.action(

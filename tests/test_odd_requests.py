@@ -374,3 +374,16 @@ def test_only_staff_who_may_change_jobs_cancel_them(owner, owner_client, submit)
     )
     client.force_login(operator)
     assert "cancel_jobs" in client.get("/admin/generation/job/").content.decode()
+
+
+def test_a_jobs_admin_page_has_no_save_buttons(owner, owner_client, staff, submit):
+    """A job's admin page had "Save" and "Save and continue editing" under fields that are all
+    read-only: pressing them changed nothing (third walkthrough). A finished job keeps its
+    Delete."""
+    job = submit(owner_client, {"title": "x"}).json()
+    Job.objects.filter(pk=job["id"]).update(status="failed")
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/admin/generation/job/{job['id']}/change/").content.decode()
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
+    assert f"/admin/generation/job/{job['id']}/delete/" in page
