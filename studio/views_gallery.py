@@ -21,6 +21,7 @@ from billing.services import effective_plan, get_balance
 from core.types import AuthenticatedHttpRequest
 from generation import catalog
 from generation.errors import form_message, refusal_for
+from generation.models import Job
 from studio import services
 from studio.cards import prepare_cards
 from studio.downloads import youtube_size, youtube_width
@@ -36,7 +37,7 @@ from studio.gallery import (
 from studio.job_types import thumbnail_tools
 from studio.job_types.generate import ProjectDefaults
 from studio.library_cache import usable_palettes, usable_styles
-from studio.models import Face, FaceImage, Project, Thumbnail
+from studio.models import Face, FaceImage, Palette, Project, Style, Thumbnail
 from studio.serializers import parse_id
 from studio.services import StudioError
 from studio.views import FORM_LABELS, current_path, out_of_credits
@@ -90,9 +91,11 @@ def _tool_choices(request: AuthenticatedHttpRequest, thumbnail: Thumbnail) -> di
     """What the tools' forms offer (the edit form's style, palette, face and reference picks):
     a fixed number of queries whatever the library's size (styles and palettes come from the
     shared cache; faces with their photos are two queries; recent thumbnails one)."""
+    styles, palettes = usable_styles(request.user), usable_palettes(request.user)
     return {
-        "styles": usable_styles(request.user),
-        "palettes": usable_palettes(request.user),
+        "gone": _gone_from_library(thumbnail, styles, palettes),
+        "styles": styles,
+        "palettes": palettes,
         "faces": list(
             Face.objects.for_owner(request.user).prefetch_related(
                 Prefetch("images", queryset=FaceImage.objects.order_by("position", "id"))
@@ -104,6 +107,29 @@ def _tool_choices(request: AuthenticatedHttpRequest, thumbnail: Thumbnail) -> di
             ]
         ),
     }
+
+
+def _gone_from_library(
+    thumbnail: Thumbnail, styles: list[Style], palettes: list[Palette]
+) -> dict[str, str]:
+    """`{"style"?: name, "palette"?: name}`: the style and palette `thumbnail` was made with
+    that its creator can no longer use (deleted since), which an edit draws it without (the
+    edit form says so). Names from its job's snapshot ("" once the job is purged); a query
+    only when one is gone."""
+    params = thumbnail.parameters or {}
+    gone = [
+        kind
+        for kind, usable in (("style", styles), ("palette", palettes))
+        if params.get(f"{kind}_id") and all(item.pk != params[f"{kind}_id"] for item in usable)
+    ]
+    if not gone:
+        return {}
+    made_with = (
+        Job.objects.filter(pk=thumbnail.job_id).values_list("params", flat=True).first()
+        if thumbnail.job_id
+        else None
+    )
+    return {kind: str(((made_with or {}).get(kind) or {}).get("name") or "") for kind in gone}
 
 
 @login_required

@@ -460,3 +460,28 @@ def test_an_edit_in_flight_when_the_original_goes_joins_the_line(
     versions = [v["id"] for v in owner_client.get(f"/api/thumbnails/{v2.pk}").json()["versions"]]
     assert versions == [v3.pk, v2.pk]
     assert (v3.parent_id, v3.root_id) == (None, v2.pk)  # its parent is gone
+
+
+def test_the_edit_form_says_when_the_style_or_palette_it_was_made_with_is_gone(
+    owner, owner_client, make_thumbnail
+) -> None:
+    """Made with a custom style and palette the creator deleted since, a thumbnail's edit form
+    showed "No style" and "Style's colours" as if they were its own, and a redraw for a new
+    title came back without the look (third walkthrough): the form says they are gone."""
+    style = Style.objects.create(owner=owner, name="Dark Red Headlines", prompt="Dark red.")
+    palette = Palette.objects.create(owner=owner, name="Embers", colors=["#3A150B", "#BC4A2F"])
+    source = make_thumbnail(owner_client, style_id=style.pk, palette_id=palette.pk)
+    page = owner_client.get(f"/studio/thumbnails/{source.pk}").content.decode()
+    assert "is no longer in your library" not in page
+    style.delete()
+    palette.delete()
+    page = owner_client.get(f"/studio/thumbnails/{source.pk}").content.decode()
+    assert (
+        "Its style, “Dark Red Headlines”, is no longer in your library: the new version is "
+        "drawn with the style picked here."
+    ) in page
+    assert "Its palette, “Embers”, is no longer in your library" in page
+    # Its job purged (job history retention), the form still says so, without the name.
+    Job.objects.filter(pk=source.job_id).delete()
+    page = owner_client.get(f"/studio/thumbnails/{source.pk}").content.decode()
+    assert "The style it was made with is no longer in your library" in page
