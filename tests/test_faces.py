@@ -292,3 +292,13 @@ def test_uploads_are_stored_once_re_encoded_under_private_names(db: None) -> Non
         with default_storage.open(name, "rb") as handle:
             stored = handle.read()
         assert stored != photo and Image.open(io.BytesIO(stored)).format == kind
+
+
+def test_at_the_free_face_limit_the_library_links_the_upgrade(owner, owner_client) -> None:
+    """The styles' and palettes' notes at the Free plan's limit linked "upgrade" to the plans;
+    the faces' said "or upgrade for unlimited faces" with no link (third walkthrough)."""
+    Face.objects.create(owner=owner, name="Me")
+    html = owner_client.get("/studio/library/").content.decode()
+    assert (
+        'Delete one to upload another, or <a href="/plans/">upgrade</a> for unlimited faces.'
+    ) in html
