@@ -404,6 +404,32 @@ def test_a_finished_card_can_be_dismissed(live_server: Any) -> None:
     assert refund == "Your 1 credit was refunded."
 
 
+def test_dismissing_a_card_with_the_keyboard_keeps_the_keyboards_place(live_server: Any) -> None:
+    """Enter on a finished card's Dismiss removed the card and the focus fell to the top of the
+    page (third walkthrough): it goes to the next card's Dismiss, then the gallery's heading."""
+    from playwright.sync_api import expect
+
+    owner = make_user("dismiss-keys@example.com")
+    first, second = (
+        finished_generate_job(owner, title, "failed", units_failed=1, error="It failed.")
+        for title in ("First", "Second")
+    )
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        for job in (second, first):
+            page.evaluate(
+                f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', "
+                "{target: '#jobs', swap: 'afterbegin'})"
+            )
+            page.locator(f"#job-{job.pk}").wait_for()
+        page.locator(f"#job-{first.pk} [data-dismiss-job]").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator(f"#job-{second.pk} [data-dismiss-job]")).to_be_focused()
+        expect(page.locator(f"#job-{first.pk}")).to_have_count(0)
+        page.keyboard.press("Enter")
+        expect(page.locator("#gallery-heading")).to_be_focused()
+
+
 def test_a_delivered_generate_card_collapses_into_the_gallery(live_server: Any) -> None:
     """studio.js: the refresh of a finished generate card brings its thumbnails into the
     gallery once (a second refresh, or a page that already shows them, adds no copy), and the

@@ -680,9 +680,24 @@ document.addEventListener("click", (event) => {
     card.classList.add("leaving");
     setTimeout(() => card.remove(), window.matchMedia("(prefers-reduced-motion: reduce)").matches ? 0 : 250);
   }
+  // Where the keyboard goes when the card it was on is dismissed (it fell to the top of the
+  // page): the next card's Dismiss, or the one before's, or the gallery's heading (the studio),
+  // or the tool's button (a thumbnail's large view).
+  function focusAfter(card) {
+    const buttons = Array.from(card.parentElement.querySelectorAll(".job:not(.leaving) [data-dismiss-job]"));
+    const own = card.querySelector("[data-dismiss-job]");
+    const at = buttons.indexOf(own);
+    const tool = card.closest(".tool");
+    const next = buttons[at + 1] || buttons[at - 1] || document.getElementById("gallery-heading") ||
+      (tool && tool.querySelector("button[type=submit]:not([disabled])"));
+    if (next) next.focus();
+  }
   document.addEventListener("click", (event) => {
     const button = event.target instanceof Element ? event.target.closest("[data-dismiss-job]") : null;
-    if (button) dismiss(button.closest(".job"));
+    if (!button) return;
+    const card = button.closest(".job");
+    if (document.activeElement === button) focusAfter(card);
+    dismiss(card);
   });
   function collapseDelivered(root) {
     root.querySelectorAll(".job.status-succeeded[data-collapse]:not([data-collapsing])").forEach((card) => {
