@@ -264,12 +264,15 @@ def job_cancel(request: Request, job_id: str) -> Response:
 
 def download_filename(thumbnail: Thumbnail, size: str, ext: str) -> str:
     """`<title slug>-<size>.<ext>`, e.g. "i-tried-100-coffee-shops-only-1-was-worth-it-youtube.jpg";
-    the title is transliterated to ASCII where it can be (slugify) and kept as Unicode where it
-    cannot (a Japanese title stays Japanese; FileResponse sends RFC 6266 `filename*`). Text-free
-    thumbnails are "viewbait-<id>"."""
-    stem = slugify(thumbnail.title or "")[:80].strip("-") or slugify(
-        thumbnail.title or "", allow_unicode=True
-    )[:80].strip("-")
+    the title is transliterated to ASCII where that keeps all its letters (slugify: "Café" is
+    "cafe") and kept as Unicode where it would lose some (a Japanese or Arabic title stays so,
+    digits and all: an Arabic title with "100" in it was "100-youtube.jpg"; FileResponse sends
+    RFC 6266 `filename*`). Text-free thumbnails are "viewbait-<id>"."""
+    title = thumbnail.title or ""
+    ascii_stem = slugify(title)[:80].strip("-")
+    unicode_stem = slugify(title, allow_unicode=True)[:80].strip("-")
+    kept = sum(c.isalnum() for c in ascii_stem) >= sum(c.isalnum() for c in unicode_stem)
+    stem = ascii_stem if kept else unicode_stem
     return f"{stem or f'viewbait-{thumbnail.pk}'}-{size}.{ext}"
 
 
