@@ -642,6 +642,29 @@ def test_picking_a_project_puts_its_default_settings_in_the_form(live_server: An
     assert restored_note == "Your settings from before the project's defaults are back."
 
 
+def test_the_studio_opened_on_a_project_makes_new_thumbnails_in_it(live_server: Any) -> None:
+    """Opened from the library's "open in the studio" (the gallery on one project), the form
+    still made new thumbnails in no project: they showed at the top of that project's gallery
+    and were gone from it on a reload (third walkthrough). The form now picks the project the
+    studio opened on, with its default settings; without a project in the address it picks
+    none."""
+    from playwright.sync_api import expect
+
+    owner = make_user("opened-on@example.com")
+    set_plan(owner, "starter")
+    shorts = Project.objects.create(
+        owner=owner, name="Shorts", default_settings={"aspect_ratio": "9:16"}
+    )
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/?project={shorts.pk}")
+        expect(page.locator("#project")).to_have_value(str(shorts.pk))
+        expect(page.locator("#aspect_ratio")).to_have_value("9:16")
+        expect(page.locator("#save-project-defaults")).to_be_visible()
+        page.goto(f"{live_server.url}/studio/?project=none")
+        expect(page.locator("#project")).to_have_value("")
+        expect(page.locator("#aspect_ratio")).to_have_value("16:9")
+
+
 @pytest.mark.parametrize(
     "listing",
     ["billing/creditledgerentry", "billing/subscription", "auth/user", "studio/style"],

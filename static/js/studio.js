@@ -604,6 +604,16 @@ document.addEventListener("click", (event) => {
   if (projectPick) {
     projectPick.addEventListener("change", applyProjectDefaults);
     if (saveDefaults) saveDefaults.hidden = !projectPick.value;
+    // The studio opened on one project's thumbnails (the library's "open in the studio", a
+    // kept address): new thumbnails go into it, with its defaults. They went into no project,
+    // showed at the top of that project's gallery and were gone from it on a reload.
+    const shown = document.getElementById("gallery-project");
+    const option = shown && /^\d+$/.test(shown.value) &&
+      projectPick.querySelector('option[value="' + shown.value + '"]');
+    if (option && !projectPick.value) {
+      projectPick.value = option.value;
+      applyProjectDefaults();
+    }
   }
   document.body.addEventListener("projectDefaultsSaved", (event) => {
     const option = projectPick && projectPick.querySelector('option[value="' + event.detail.id + '"]');
