@@ -642,6 +642,35 @@ def test_picking_a_project_puts_its_default_settings_in_the_form(live_server: An
     assert restored_note == "Your settings from before the project's defaults are back."
 
 
+def test_a_title_or_project_name_of_one_long_word_stays_on_a_phones_screen(
+    live_server: Any,
+) -> None:
+    """A 100-character title with no space (a pasted URL, a word run together) pushed the large
+    view's heading 1,000 px past a phone's screen, and the studio's "Project … created" line
+    did the same: the whole page scrolled sideways (third walkthrough). Such text wraps."""
+    word = ("Supercalifragilisticexpialidocious" * 3)[:100]
+    owner = make_user("long-word@example.com")
+    project = Project.objects.create(owner=owner, name=word, share_mode="all")
+    thumbnail = ThumbnailFactory(owner=owner, title=word, project=project, stored=True)
+    widths = {}
+    with signed_in(live_server, owner, PHONE) as page:
+        for path in (
+            f"/studio/thumbnails/{thumbnail.pk}",
+            "/studio/library/",
+            "/studio/credits/",
+            project.share_path,
+            f"{project.share_path}t/{thumbnail.pk}",
+            "/studio/",
+        ):
+            page.goto(f"{live_server.url}{path}")
+            widths[path] = page.evaluate("() => document.documentElement.scrollWidth")
+        page.fill("#new-project-name", word[::-1])
+        page.click("form.new-project button[type=submit]")
+        page.locator("#new-project-status").get_by_text("created").wait_for()
+        widths["studio, project made"] = page.evaluate("() => document.documentElement.scrollWidth")
+    assert widths == dict.fromkeys(widths, PHONE["width"])
+
+
 def test_the_studio_opened_on_a_project_makes_new_thumbnails_in_it(live_server: Any) -> None:
     """Opened from the library's "open in the studio" (the gallery on one project), the form
     still made new thumbnails in no project: they showed at the top of that project's gallery
