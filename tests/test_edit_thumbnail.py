@@ -422,6 +422,14 @@ def test_the_large_view_form_posts_an_edit_and_the_card_links_the_new_version(
         HTTP_HX_CURRENT_URL="http://testserver/studio/",
     ).content.decode()
     assert "Open the new version" in studio_card and oob not in studio_card
+    # The new version's own page shows the instruction the edit form said was saved with it
+    # (it was shown nowhere; third walkthrough).
+    page = owner_client.get(f"/studio/thumbnails/{new.pk}").content.decode()
+    assert "Edit instruction: “<bdi>Brighter</bdi>” (kept for the record" in page
+    assert (
+        "Edit instruction"
+        not in owner_client.get(f"/studio/thumbnails/{source.pk}").content.decode()
+    )
 
 
 def test_an_edit_leaves_out_a_style_its_owner_has_made_private_since(
