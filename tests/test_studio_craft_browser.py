@@ -671,6 +671,21 @@ def test_a_title_or_project_name_of_one_long_word_stays_on_a_phones_screen(
     assert widths == dict.fromkeys(widths, PHONE["width"])
 
 
+def test_the_tab_keeps_no_copy_of_the_gallery_after_signing_out(live_server: Any) -> None:
+    """Each filter change made htmx save a copy of the studio page (titles, signed image URLs)
+    in the tab's sessionStorage, and it stayed there after signing out (third walkthrough)."""
+    owner = make_user("history@example.com")
+    ThumbnailFactory(owner=owner, title="Private draft title")
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        page.fill("#gallery-q", "private")
+        page.wait_for_url("**/studio/?*q=private*")
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(f"{live_server.url}/")
+        stored = page.evaluate("() => JSON.stringify(Object.entries(sessionStorage))")
+    assert "Private draft title" not in stored
+
+
 def test_the_studio_opened_on_a_project_makes_new_thumbnails_in_it(live_server: Any) -> None:
     """Opened from the library's "open in the studio" (the gallery on one project), the form
     still made new thumbnails in no project: they showed at the top of that project's gallery
