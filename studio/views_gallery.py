@@ -201,8 +201,23 @@ def toggle_favorite(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Tem
 @login_required
 @require_POST
 def delete_thumbnail(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResponse:
-    services.do_delete_thumbnail(thumbnail=services.access_thumbnail(request.user, thumbnail_id))
-    return HttpResponse("")
+    """A gallery card's Delete (htmx: an empty answer, the card goes) or the large view's (a
+    form: on to the newest other version of its line, or the studio, saying it was deleted)."""
+    thumbnail = services.access_thumbnail(request.user, thumbnail_id)
+    other_version = (
+        thumbnail.versions()
+        .exclude(pk=thumbnail.pk)
+        .order_by("-created_at", "-id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    services.do_delete_thumbnail(thumbnail=thumbnail)
+    if request.headers.get("HX-Request"):
+        return HttpResponse("")
+    messages.success(request, "Thumbnail deleted; its files are removed too.")
+    if other_version is not None:
+        return redirect("thumbnail-page", other_version)
+    return redirect("studio")
 
 
 @login_required

@@ -742,3 +742,32 @@ def test_the_studio_at_a_deleted_projects_address_shows_every_thumbnail(
         assert "Coffee review" in html and "No thumbnails match." not in html
     mine = Project.objects.create(owner=owner, name="Mine")
     assert owner_client.get(f"/studio/?project={mine.pk}").status_code == 200
+
+
+def test_a_thumbnail_is_deleted_from_its_large_view(owner, owner_client, other_client) -> None:
+    """The large view had no Delete: a creator looking at a failed variation went back to the
+    gallery to find its card (third walkthrough). It has one, asking first; it leads on to the
+    newest other version of the line, or to the studio once none is left. The gallery's
+    Delete (htmx) still answers an empty card."""
+    original = ThumbnailFactory(owner=owner, title="Original")
+    first_edit = ThumbnailFactory(owner=owner, title="Edit 1", parent=original, root=original)
+    second_edit = ThumbnailFactory(owner=owner, title="Edit 2", parent=first_edit, root=original)
+    page = owner_client.get(f"/studio/thumbnails/{second_edit.pk}").content.decode()
+    assert (
+        f'<form method="post" action="/studio/thumbnails/{second_edit.pk}/delete" '
+        'class="delete-thumbnail" data-confirm="Delete this thumbnail? Its files are removed '
+        'too. Its other versions stay.">'
+    ) in page
+    assert other_client.post(f"/studio/thumbnails/{second_edit.pk}/delete").status_code == 404
+    gone = owner_client.post(f"/studio/thumbnails/{second_edit.pk}/delete")
+    assert gone.status_code == 302 and gone["Location"] == f"/studio/thumbnails/{first_edit.pk}"
+    landed = owner_client.get(gone["Location"]).content.decode()
+    assert "Thumbnail deleted; its files are removed too." in landed
+    gone = owner_client.post(f"/studio/thumbnails/{original.pk}/delete")
+    assert gone["Location"] == f"/studio/thumbnails/{first_edit.pk}"
+    gone = owner_client.post(f"/studio/thumbnails/{first_edit.pk}/delete")
+    assert gone["Location"] == "/studio/"
+    assert not Thumbnail.objects.filter(owner=owner).exists()
+    card = ThumbnailFactory(owner=owner)
+    answer = owner_client.post(f"/studio/thumbnails/{card.pk}/delete", HTTP_HX_REQUEST="true")
+    assert (answer.status_code, answer.content) == (200, b"")

@@ -554,6 +554,28 @@ def test_library_deletes_ask_first(live_server: Any) -> None:
     assert not Face.objects.filter(pk=face.pk).exists()
 
 
+def test_the_large_views_delete_asks_first_and_lands_in_the_studio(live_server: Any) -> None:
+    """The large view's Delete (new in the third walkthrough) asks before it removes anything."""
+    from playwright.sync_api import expect
+
+    owner = make_user("large-delete@example.com")
+    thumbnail = ThumbnailFactory(owner=owner, title="Bad variation")
+    with signed_in(live_server, owner, PHONE) as page:
+        page.goto(f"{live_server.url}/studio/thumbnails/{thumbnail.pk}")
+        asked: list[str] = []
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        page.get_by_role("button", name="Delete this thumbnail").click()
+        page.wait_for_timeout(300)
+        kept = page.url
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Delete this thumbnail").click()
+        page.wait_for_url(f"{live_server.url}/studio/")
+        expect(page.locator(".messages")).to_contain_text("Thumbnail deleted")
+    assert asked == ["Delete this thumbnail? Its files are removed too."]
+    assert kept == f"{live_server.url}/studio/thumbnails/{thumbnail.pk}"
+    assert not Thumbnail.objects.filter(pk=thumbnail.pk).exists()
+
+
 def test_deleting_the_last_card_under_a_filter_says_nothing_matches(live_server: Any) -> None:
     """With the gallery filtered to favourites, deleting its one card left a blank grid; the
     page now says what the server's page would: nothing matches."""

@@ -1,12 +1,3 @@
-// A delete form with data-confirm asks first (one tap removed a face and its photos, or a
-// project and its share link). Delegated; without JavaScript the form posts as before.
-document.addEventListener("submit", (event) => {
-  const form = event.target;
-  if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
-    event.preventDefault();
-  }
-});
-
 // Palette form helper: a colour picker that appends "#RRGGBB" to the colours field, and a live
 // swatch preview of what the field holds. Without JavaScript the text field alone works.
 (function () {

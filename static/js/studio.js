@@ -319,6 +319,16 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
   });
 })();
 
+// A delete form with data-confirm asks first (one tap removed a face and its photos, a project
+// and its share link, or a thumbnail from its large view). Delegated; without JavaScript the
+// form posts as before. The library and the large view load this file.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+  }
+});
+
 // --- Better titles (studio/job_types/enhance_title.py) ---------------------------------------
 // A suggestion's button carries data-fill-title: clicking it puts the text in the generate
 // form's #title (and a concept's data-fill-style in #style) and focuses it. Delegated, so cards added later by htmx work too. Pages without
