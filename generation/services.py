@@ -498,14 +498,17 @@ class JobContext:
         Raises UnitNotPending (nothing written) if the unit is no longer pending or this worker
         no longer holds the job's lease."""
         with transaction.atomic():
-            # Only while this worker holds the lease: a worker that lost it (and has not noticed
-            # yet) cannot deliver a unit the new holder is also making.
-            marked = JobUnit.objects.filter(
-                job=self.job,
-                index=index,
-                status=JobUnit.Status.PENDING,
-                job__lease_owner=self.lease_owner,
-                job__status=Job.Status.RUNNING,
+            # Only while this worker holds the lease (a worker that lost it, and has not noticed
+            # yet, cannot deliver a unit the new holder is also making), checked under the job's
+            # row lock, which a cancel or a finish holds while it refunds: the unit's own UPDATE
+            # then needs no join, whose subquery PostgreSQL would not re-check after waiting.
+            holds_lease = (
+                Job.objects.select_for_update()
+                .filter(pk=self.job.pk, lease_owner=self.lease_owner, status=Job.Status.RUNNING)
+                .exists()
+            )
+            marked = holds_lease and JobUnit.objects.filter(
+                job=self.job, index=index, status=JobUnit.Status.PENDING
             ).update(status=JobUnit.Status.DELIVERED)
             if not marked:
                 raise UnitNotPending(index)

@@ -145,3 +145,78 @@ def test_saving_one_style_analysis_from_two_tabs_makes_one_style() -> None:
     assert all(isinstance(a, Style) for a in answers), answers
     assert len({a.pk for a in answers}) == 1
     assert Style.objects.filter(owner=user).count() == 1
+
+
+def _wait_until_blocked_on_a_lock() -> None:
+    """Until another session of this database waits on a row lock (5 s at most)."""
+    import time
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.02)
+    raise AssertionError("no session waited on a lock")
+
+
+def test_a_delivery_waiting_on_a_cancel_does_not_deliver_the_refunded_unit(monkeypatch) -> None:
+    """A worker delivering a unit while the creator's cancel is committing: the cancel refunded
+    the unit, so the delivery must be dropped. (The delivery's conditional UPDATE put its
+    lease and status checks in a subquery, which PostgreSQL does not re-check after waiting on
+    the cancel's row lock: the refunded unit became delivered, an image for nothing.)"""
+    from generation import services as engine
+    from generation.models import JobUnit
+    from generation.registry import get_job_type
+    from generation.services import JobContext, UnitNotPending, cancel_job, claim_job, submit_job
+
+    user = make_user("cancel-race@example.com")
+    job, _, _ = submit_job(
+        user=user, job_type="generate_thumbnails", params={}, units=1, unit_cost=1
+    )
+    assert claim_job(str(job.id), "worker")
+    job.refresh_from_db()
+    refunded, release = threading.Event(), threading.Event()
+    set_final = engine._set_final
+
+    def held_set_final(*args: Any, **kwargs: Any) -> None:  # the unit failed and refunded
+        refunded.set()
+        assert release.wait(5)
+        set_final(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_set_final", held_set_final)
+    answers: list[Any] = []
+
+    def cancel() -> None:
+        try:
+            cancel_job(Job.objects.get(pk=job.pk))
+        finally:
+            connections.close_all()
+
+    def deliver() -> None:
+        ctx = JobContext(job, "worker", get_job_type(job.type))
+        try:
+            with ctx.delivering(0):
+                answers.append("delivered")
+        except UnitNotPending:
+            answers.append("dropped")
+        finally:
+            connections.close_all()
+
+    canceller = threading.Thread(target=cancel)
+    canceller.start()
+    assert refunded.wait(5)
+    worker = threading.Thread(target=deliver)
+    worker.start()
+    _wait_until_blocked_on_a_lock()
+    release.set()
+    canceller.join()
+    worker.join()
+    assert answers == ["dropped"]
+    assert JobUnit.objects.get(job=job).status == "failed"
+    assert Job.objects.get(pk=job.pk).status == "cancelled"
+    assert get_balance(user) == 10
