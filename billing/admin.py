@@ -222,7 +222,22 @@ class CreditAccountAdmin(ReadOnlyAdmin):
                     f"That would take the balance below zero: it is {refused.balance}.",
                 )
             else:
-                change = f"{amount:+d} credits: {reason}"
+                entry, change = movement.entry, f"{amount:+d} credits: {reason}"
+                recorded = (entry.user_id, entry.amount)
+                if not movement.created and recorded != (account.user_id, amount):
+                    # The form sent again with other values (a page restored by Back): its key
+                    # recorded something else, and nothing moved. A new key to send these with.
+                    data = request.POST.copy()
+                    data["key"] = uuid.uuid4().hex
+                    form = AdjustCreditsForm(data)
+                    form.is_valid()
+                    form.add_error(
+                        None,
+                        f"This form was already sent for {entry.amount:+d} credits on "
+                        f"{entry.created_at:%Y-%m-%d %H:%M} UTC; nothing changed. Send it again "
+                        "to record this adjustment as a new one.",
+                    )
+                    return self._adjust_page(request, account, form)
                 if movement.created:
                     self.log_change(request, account, f"Adjusted credits {change}")
                     messages.success(request, f"{change}. The balance is now {movement.balance}.")
@@ -231,6 +246,11 @@ class CreditAccountAdmin(ReadOnlyAdmin):
                 return HttpResponseRedirect(
                     reverse("admin:billing_creditaccount_change", args=[account.pk])
                 )
+        return self._adjust_page(request, account, form)
+
+    def _adjust_page(
+        self, request: HttpRequest, account: CreditAccount, form: AdjustCreditsForm
+    ) -> HttpResponse:
         context = {
             **self.admin_site.each_context(request),
             "title": f"Adjust credits of {account.user}",

@@ -190,3 +190,25 @@ def test_the_users_admin_links_only_what_the_staff_user_may_open(creator: Any) -
     for href in links.values():
         assert client.get(href).status_code == 200, href
     assert "Ledger" not in links  # still no view permission on the ledger
+
+
+def test_a_form_sent_again_with_another_amount_says_what_its_key_recorded(
+    staff: Any, creator: Any
+) -> None:
+    """The page restored by Back and sent again with a new amount: its key already recorded
+    +20, so nothing moves, and the page says so instead of "Already recorded: +50 credits"
+    (staff took the +50 for done while the creator was 30 short)."""
+    client = signed_in(staff)
+    key = form_key(client.get(adjust_url(creator)).content.decode())
+    client.post(adjust_url(creator), {"amount": "20", "reason": "Goodwill", "key": key})
+    response = client.post(
+        adjust_url(creator), {"amount": "50", "reason": "Goodwill", "key": key}, follow=True
+    )
+    page = response.content.decode()
+    assert "Already recorded: +50" not in page
+    assert "This form was already sent for +20 credits" in page
+    assert get_balance(creator) == 25
+    again = form_key(page)  # a new form, with a key of its own, to send the +50 with
+    assert again != key
+    client.post(adjust_url(creator), {"amount": "50", "reason": "Goodwill", "key": again})
+    assert get_balance(creator) == 75
