@@ -523,10 +523,15 @@ def _grant_for_invoice(row: Subscription, invoice: Obj) -> str:
         return "no grant: invoice not paid"
     if invoice.get("billing_reason") not in PERIOD_INVOICES:
         return f"no grant for a {invoice.get('billing_reason')} invoice"
+    # Any of its lines: a renewal after a plan change mid-period lists that change's
+    # prorations first, whose periods start at the change.
     lines = (invoice.get("lines") or {}).get("data") or []
-    period_start = _moment(lines[0]["period"]["start"]) if lines else None
+    period_starts = {_moment(line["period"]["start"]) for line in lines if line.get("period")}
     subscription_id = _invoice_subscription(invoice)
-    if row.stripe_subscription_id != subscription_id or period_start != row.current_period_start:
+    if (
+        row.stripe_subscription_id != subscription_id
+        or row.current_period_start not in period_starts
+    ):
         return "no grant: the invoice's period is not the current one"
     movement = services.top_up_plan_credits(
         user=row.user,

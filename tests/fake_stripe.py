@@ -146,6 +146,9 @@ class FakeStripe:
         self.deliveries: list[tuple[str, int]] = []  # (event id, HTTP status) posted
         self.requests: list[tuple[str, str, dict[str, str], Obj]] = []  # method, path, headers
         self.fail_next: list[StripeError] = []  # answered to the next API requests instead
+        # Proration lines of a mid-period price change, by subscription id, waiting for the
+        # next renewal invoice (not kept in the state file).
+        self.pending_lines: dict[str, list[Obj]] = {}
         if state_file is not None and state_file.exists():
             self._load()
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
@@ -464,6 +467,12 @@ class FakeStripe:
         item = sub["items"]["data"][0]
         amount = item["price"]["unit_amount"] * item["quantity"]
         now = self.now()
+        # Stripe lists the pending invoice items (a price change's prorations) before the
+        # subscription's line for the new period.
+        pending = (
+            self.pending_lines.pop(sub["id"], []) if billing_reason == "subscription_cycle" else []
+        )
+        amount += sum(line["amount"] for line in pending)
         invoice = {
             "id": self._id("in"),
             "object": "invoice",
@@ -480,6 +489,7 @@ class FakeStripe:
             "lines": {
                 "object": "list",
                 "data": [
+                    *pending,
                     {
                         "id": self._id("il"),
                         "object": "line_item",
@@ -498,7 +508,7 @@ class FakeStripe:
                             },
                         },
                         "quantity": item["quantity"],
-                    }
+                    },
                 ],
                 "has_more": False,
                 "url": "/v1/invoices/lines",
@@ -624,10 +634,42 @@ class FakeStripe:
             price = self._get("price", price_id)
             item = sub["items"]["data"][0]
             previous = {"items": {"data": [{"price": dict(item["price"])}]}}
+            now, end = self.now(), item["current_period_end"]
+            share = (end - now) / max(1, end - item["current_period_start"])
+            self.pending_lines.setdefault(sub["id"], []).extend(
+                [
+                    self._proration_line(sub, item, item["price"], share, now, "Unused time on"),
+                    self._proration_line(sub, item, price, share, now, "Remaining time on"),
+                ]
+            )
             item["price"] = dict(price)
             return [self._event("customer.subscription.updated", sub, previous)]
 
         return self._run(action, deliver)
+
+    def _proration_line(
+        self, sub: Obj, item: Obj, price: Obj, share: float, start: int, words: str
+    ) -> Obj:
+        """A proration line of a price change at `start`: credit for the unused time of the
+        old price ("Unused time on"), charge for the remaining time of the new one."""
+        sign = -1 if words.startswith("Unused") else 1
+        return {
+            "id": self._id("il"),
+            "object": "line_item",
+            "amount": sign * round(price["unit_amount"] * item["quantity"] * share),
+            "currency": "usd",
+            "description": f"{words} {price['id']}",
+            "parent": {
+                "type": "subscription_item_details",
+                "subscription_item_details": {
+                    "proration": True,
+                    "subscription": sub["id"],
+                    "subscription_item": item["id"],
+                },
+            },
+            "period": {"start": start, "end": item["current_period_end"]},
+            "quantity": item["quantity"],
+        }
 
     def set_cancel_at_period_end(
         self, subscription_id: str, cancel: bool = True, *, deliver: bool = True

@@ -441,6 +441,29 @@ def test_upgrade_mid_period_grants_the_difference_once(
     assert effective_plan(owner).slug == "pro"
 
 
+def test_the_renewal_after_a_mid_period_upgrade_grants_the_new_periods_credits(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """The renewal invoice after a plan change mid-period lists that change's prorations first
+    (Stripe's pending invoice items), whose period starts at the change: the grant looked only
+    at the first line, took the invoice for another period's and granted nothing, so the
+    creator paid for the new month and got none of its credits."""
+    events = subscribe(owner_client, fake, "starter")
+    deliver(owner_client, fake, events)
+    sub_id = stripe_subscription_id(events)
+    fake.clock_offset = 10 * 24 * 3600
+    deliver(owner_client, fake, fake.switch_price(sub_id, priced["advanced"], deliver=False))
+    assert get_balance(owner) == 300
+
+    renewal = fake.renew(sub_id, deliver=False)
+    invoice = renewal[-1]["data"]["object"]
+    assert [line["amount"] < 0 for line in invoice["lines"]["data"]] == [True, False, False]
+    deliver(owner_client, fake, renewal)
+    grant = CreditLedgerEntry.objects.get(idempotency_key=f"grant:invoice:{invoice['id']}")
+    assert grant.amount == 300
+    assert get_balance(owner) == 300 == ledger_sum(owner)
+
+
 # --- lifecycle --------------------------------------------------------------------------------
 def test_payment_failure_locks_4k_and_2k_at_once_and_recovery_unlocks_them(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, no_job_cap: None
