@@ -15,15 +15,12 @@ from generation.providers.base import InvalidJSONReturned
 from studio.job_types.analyse_video import SCHEMA, clean_analysis, video_id
 from studio.models import Style
 from tests import fake_gemini as fake_gemini_module
-from tests import test_studio_craft_browser as craft_browser
-from tests.conftest import make_user, set_plan
+from tests.conftest import set_plan
 from tests.factories.accounts import UserFactory
 from tests.fake_gemini import FakeGemini
-from tests.test_studio_craft_browser import PHONE, signed_in
 
 fake_gemini = fake_gemini_module.fake_gemini
 gemini_settings = fake_gemini_module.gemini_settings
-inline_worker = craft_browser.inline_worker
 
 pytestmark = pytest.mark.usefixtures("clean_cache")
 
@@ -264,34 +261,3 @@ def test_concepts_are_refused_offline_and_gated_to_pro(
     offline = concepts(owner_client, django_capture_on_commit_callbacks, video_url=VIDEO)
     assert (offline.status_code, offline.json()["code"]) == (503, "needs_gemini_key")
     assert get_balance(owner) == start
-
-
-def test_a_concept_clicked_in_the_studio_fills_the_text_and_picks_its_style(
-    live_server: Any, settings: Any, inline_worker: None, gemini_settings: FakeGemini
-) -> None:
-    """In Chromium at phone width: From a YouTube video -> Suggest concepts -> the card under
-    the field -> a click puts the concept's text in the title field and picks its style."""
-    from playwright.sync_api import expect
-
-    settings.JOBS_RUN_INLINE = True  # an in-process worker runs the job (`inline_worker`)
-    owner = make_user("concepts@example.com")
-    set_plan(owner, "pro")
-    style = Style.objects.get(slug="minimal")
-    gemini_settings.json_answer = {
-        "concepts": [
-            {"text": "ONLY 1 WAS WORTH IT", "style": style.name, "scene": "Cups", "why": "Gap"},
-            {"text": "100 SHOPS", "style": "Bold Gaming", "scene": "A wall of cups", "why": "#"},
-        ]
-    }
-    with signed_in(live_server, owner, PHONE) as page:
-        page.goto(f"{live_server.url}/studio/")
-        page.click("#video-analysis > summary")
-        page.fill("#video-url", f"https://youtu.be/{VIDEO}")
-        page.click("#suggest-concepts-button")
-        card = page.locator("#results-suggest_concepts .job")
-        expect(card).to_have_attribute("data-status", "succeeded", timeout=20000)
-        card.locator(".title-pick").first.click()
-        title, picked = page.input_value("#title"), page.input_value("#style")
-        in_jobs = page.locator("#jobs .job").count()
-    assert (title, picked) == ("ONLY 1 WAS WORTH IT", str(style.pk))
-    assert in_jobs == 0  # nothing was generated

@@ -18,10 +18,15 @@ from django.test import Client
 
 from billing.models import Plan
 from generation.models import Job
-from studio.models import Project, Thumbnail
+from studio.models import Project, Style, Thumbnail
+from tests import fake_gemini as fake_gemini_module
 from tests.browser import chromium
 from tests.conftest import JSONClient, make_user, set_plan
 from tests.factories.studio import ThumbnailFactory
+from tests.fake_gemini import FakeGemini
+
+fake_gemini = fake_gemini_module.fake_gemini
+gemini_settings = fake_gemini_module.gemini_settings
 
 pytestmark = [
     pytest.mark.browser,
@@ -1354,3 +1359,34 @@ def test_generate_follows_the_price_of_the_choices_and_the_balance_live(live_ser
             expect(why).to_be_hidden()
             assert not errors, errors
     assert get_balance(owner) == 1
+
+
+def test_a_concept_clicked_in_the_studio_fills_the_text_and_picks_its_style(
+    live_server: Any, settings: Any, inline_worker: None, gemini_settings: FakeGemini
+) -> None:
+    """In Chromium at phone width: From a YouTube video -> Suggest concepts -> the card under
+    the field -> a click puts the concept's text in the title field and picks its style."""
+    from playwright.sync_api import expect
+
+    settings.JOBS_RUN_INLINE = True  # an in-process worker runs the job (`inline_worker`)
+    owner = make_user("concepts@example.com")
+    set_plan(owner, "pro")
+    style = Style.objects.get(slug="minimal")
+    gemini_settings.json_answer = {
+        "concepts": [
+            {"text": "ONLY 1 WAS WORTH IT", "style": style.name, "scene": "Cups", "why": "Gap"},
+            {"text": "100 SHOPS", "style": "Bold Gaming", "scene": "A wall of cups", "why": "#"},
+        ]
+    }
+    with signed_in(live_server, owner, PHONE) as page:
+        page.goto(f"{live_server.url}/studio/")
+        page.click("#video-analysis > summary")
+        page.fill("#video-url", "https://youtu.be/dQw4w9WgXcQ")
+        page.click("#suggest-concepts-button")
+        card = page.locator("#results-suggest_concepts .job")
+        expect(card).to_have_attribute("data-status", "succeeded", timeout=20000)
+        card.locator(".title-pick").first.click()
+        title, picked = page.input_value("#title"), page.input_value("#style")
+        in_jobs = page.locator("#jobs .job").count()
+    assert (title, picked) == ("ONLY 1 WAS WORTH IT", str(style.pk))
+    assert in_jobs == 0  # nothing was generated
