@@ -107,6 +107,29 @@ def test_every_page_passes_axe_and_has_one_h1(live_server: Any) -> None:
             assert template_syntax_shown(page) == [], path
 
 
+def test_an_empty_gallery_passes_axe(live_server: Any) -> None:
+    """A new creator's first studio ("Your thumbnails will appear here.") and a search that
+    matches nothing put a paragraph alone in the gallery's feed, which must hold articles: axe
+    called it critical (aria-required-children), and the suite's axe pages all had thumbnails
+    (third walkthrough). The note is the feed's one article."""
+    owner = make_user("empty-axe@example.com")
+    with signed_in(live_server, owner, DESKTOP) as page:
+        for path in ("/studio/", "/studio/?q=nothing"):
+            page.goto(live_server.url + path)
+            page.wait_for_load_state("networkidle")
+            assert page.locator("#gallery-pages .empty").count() == 1, path
+            assert serious_violations(page) == [], path
+    # The note gallery.js writes when the last card goes.
+    other = make_user("last-card-axe@example.com")
+    ThumbnailFactory(owner=other, title="Only one")
+    with signed_in(live_server, other, DESKTOP) as page:
+        page.goto(live_server.url + "/studio/")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Delete").click()
+        page.locator("#gallery-pages .empty").wait_for()
+        assert serious_violations(page) == []
+
+
 def template_syntax_shown(page: Any) -> list[str]:
     """Django template syntax a creator can read (a `{# #}` comment over two lines renders as
     text: Django's one-line comments end at the line)."""

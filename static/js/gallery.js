@@ -165,6 +165,7 @@
       !["", "all"].includes(filters.elements.project.value));
     const made = document.createElement("p");
     made.className = "muted empty";
+    made.setAttribute("role", "article");  // a feed holds articles only (axe: aria-required-children)
     made.textContent = filtered ? "No thumbnails match." : "Your thumbnails will appear here.";
     document.getElementById("gallery-pages").append(made);
   }
