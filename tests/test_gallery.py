@@ -394,6 +394,12 @@ def test_share_link_shows_only_what_it_should(owner, anon_client) -> None:
     project.save()
     html = anon_client.get(url).content.decode()
     assert "Fav one" in html and "Plain one" not in html
+    # With nothing to show, the note is not inside a feed (a feed holds articles only; axe:
+    # aria-required-children, critical).
+    Thumbnail.objects.filter(pk=fav.pk).update(is_favorite=False)
+    empty = anon_client.get(url).content.decode()
+    assert "Nothing shared here yet." in empty and 'role="feed"' not in empty
+    Thumbnail.objects.filter(pk=fav.pk).update(is_favorite=True)
     assert anon_client.get(f"/share/{project.share_token}/t/{plain.pk}").status_code == 404
     assert anon_client.get(f"/share/{project.share_token}/t/{fav.pk}").status_code == 200
     fav.refresh_from_db()
