@@ -406,3 +406,36 @@ def test_short_titles_get_no_nonsense(title: str, absent: str | None, present: s
         assert not [text for text in texts if re.search(absent, text)], texts
     if present:
         assert [text for text in texts if re.search(present, text)], texts
+
+
+def test_another_creators_same_named_style_is_not_answered_from_the_cache(
+    starter,
+    owner_client,
+    other,
+    other_client,
+    django_capture_on_commit_callbacks,
+    run_jobs,
+    gemini_settings: FakeGemini,
+) -> None:
+    """Gemini's prompt carries the style's description, so the cache must key on it too: two
+    creators' private styles both named "Mine" (custom styles have no slug) shared one cached
+    answer, so the second got suggestions written for the first one's private description
+    (and an edited description kept its old answers for 30 days)."""
+    from tests.conftest import set_plan
+
+    set_plan(other, "starter")
+    mine = Style.objects.create(owner=starter, name="Mine", description="Pastel, calm, cosy")
+    theirs = Style.objects.create(owner=other, name="Mine", description="Neon, loud, arcade")
+    gemini_settings.json_answer = {"suggestions": [{"text": "100 SHOPS", "reason": "Short."}]}
+    enhance(owner_client, django_capture_on_commit_callbacks, title=TITLE, style_id=mine.pk)
+    run_jobs()
+    second = enhance(
+        other_client, django_capture_on_commit_callbacks, title=TITLE, style_id=theirs.pk
+    )
+    assert second["cached"] is False
+    run_jobs()
+    prompts = [
+        " ".join(part.get("text", "") for part in request.parts)
+        for request in gemini_settings.generate_requests()
+    ]
+    assert len(prompts) == 2 and "Neon, loud, arcade" in prompts[1]

@@ -9,7 +9,7 @@ laughing; its field name `expression` is accepted too).
 Result (`Job.result`): `{"suggestions": [{"text", "reason"}, ...], "measured_by"}`: at most 3
 suggestions, each `text` under 60 characters (MAX_CHARS) and different from the input, each
 `reason` one line. Cached by the normalised input (case-folded, whitespace collapsed), the
-style's name and slug, the model and `cache.version`. Price: 1 credit.
+style's name, slug and description, the model and `cache.version`. Price: 1 credit.
 
 With a Gemini key the text model writes the suggestions (structured output, `SCHEMA`), told the
 rules below; its answer is trimmed to the limits. Offline (`measured_by: "local"`), `rewrite` is a
@@ -967,10 +967,16 @@ class EnhanceTitle(JobType):
         }
 
     def cache_input(self, validated: dict[str, Any]) -> dict[str, Any]:
+        """Everything the answer depends on: Gemini's prompt carries the style's description
+        too, and custom styles have no slug (two creators' styles may share a name)."""
         return {
             "title": normalize(validated["title"]).casefold(),
             "emotion": normalize(validated.get("emotion", "")).casefold(),
-            "style": [validated["style_name"], validated["style_slug"]],
+            "style": [
+                validated["style_name"],
+                validated["style_slug"],
+                validated["style_description"],
+            ],
         }
 
     def snapshot(self, *, validated: dict[str, Any], **_: Any) -> dict[str, Any]:
