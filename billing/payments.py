@@ -280,8 +280,9 @@ def start_portal(*, user: User, operation_id: str) -> str:
 def finish_checkout(*, user: User, session_id: str) -> str:
     """After Stripe sends the creator back: read the session and apply it now (the webhook
     does the same, whichever comes first; both are idempotent), so the new plan or credits are
-    there when the studio loads. Returns "subscription", "payment" or "open"; raises
-    CheckoutRefused for another user's or an unknown session."""
+    there when the studio loads. Returns "subscription", "payment" or "open" (not complete, or
+    complete with a delayed payment method's money still on its way: nothing was granted);
+    raises CheckoutRefused for another user's or an unknown session."""
     session = _call(
         "checkout.sessions.retrieve",
         lambda: client().v1.checkout.sessions.retrieve(session_id),
@@ -292,6 +293,8 @@ def finish_checkout(*, user: User, session_id: str) -> str:
         return "open"
     with transaction.atomic():
         _apply_checkout_session(session)
+    if session.get("payment_status") not in ("paid", "no_payment_required"):
+        return "open"
     return str(session["mode"])
 
 

@@ -633,6 +633,22 @@ def test_a_pack_paid_by_a_delayed_method_is_granted_when_the_payment_succeeds(
     assert get_balance(owner) == 60
 
 
+def test_the_return_from_a_pack_paid_by_a_delayed_method_says_it_is_not_there_yet(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """Back from Checkout with a bank debit still pending (the session complete, unpaid): the
+    studio said "Payment received: your credits were added." while none were, for days."""
+    response = owner_client.post("/plans/packs/credits-50", {"operation_id": "5" * 32})
+    checkout = session_id(response["Location"])
+    fake.complete_checkout(checkout, deliver=False)
+    fake.objects["checkout.session"][checkout]["payment_status"] = "unpaid"
+    back = owner_client.get(f"/billing/checkout/return?session_id={checkout}", follow=True)
+    page = back.content.decode()
+    assert "your credits were added" not in page
+    assert "Your payment is being confirmed" in page
+    assert get_balance(owner) == 10
+
+
 # --- signatures and failures ------------------------------------------------------------------
 def test_a_bad_signature_is_400_and_changes_nothing(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
