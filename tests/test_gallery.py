@@ -719,12 +719,14 @@ def test_the_library_says_when_a_share_link_shows_an_empty_page(owner, owner_cli
     assert empty in html and f'href="/studio/?project={project.pk}"' in html
     owner_client.post(f"/studio/thumbnails/{thumb.pk}/favorite")
     assert empty not in owner_client.get("/studio/library/").content.decode()
-    # Shared with all its thumbnails while it has none.
+    # Shared while it has no thumbnails at all: that is what it says, favourites or all.
     Thumbnail.objects.filter(project=project).update(project=None)
-    project.share_mode = "all"
-    project.save()
-    html = owner_client.get("/studio/library/").content.decode()
-    assert "This project has no thumbnails yet, so the link shows an empty page." in html
+    for mode in ("favorites", "all"):
+        project.share_mode = mode
+        project.save()
+        html = owner_client.get("/studio/library/").content.decode()
+        assert "This project has no thumbnails yet, so the link shows an empty page." in html
+        assert empty not in html
 
 
 def test_the_studio_at_a_deleted_projects_address_shows_every_thumbnail(
