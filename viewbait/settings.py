@@ -618,6 +618,11 @@ RATE_LIMITS: dict[str, dict[str, Any]] = {
         "fail": "closed",
         "rates": {"pro": "20/m", "*": "10/m"},
     },
+    "channel_consistency": {
+        "per": "user",
+        "fail": "closed",
+        "rates": {"pro": "20/m", "*": "10/m"},
+    },
     "face_upload": {
         "per": "user",
         "fail": "open",
@@ -729,6 +734,16 @@ GEMINI_RETRY_ATTEMPTS = env_int("GEMINI_RETRY_ATTEMPTS", 3)
 GEMINI_TIMEOUT_SECONDS = env_float("GEMINI_TIMEOUT_SECONDS", 0.0)
 GEMINI_RETRY_INITIAL_DELAY = env_float("GEMINI_RETRY_INITIAL_DELAY", 1.0)
 IMAGE_PROVIDER = env_str("IMAGE_PROVIDER", "gemini" if GEMINI_API_KEY else "local")
+# The YouTube Data API v3 (studio.youtube), read with an API key for channel consistency:
+# without one the tool says so and nothing is charged. YOUTUBE_API_BASE_URL points Google's
+# client at another endpoint (tests: tests/fake_youtube.py). Each API call and each thumbnail
+# download has YOUTUBE_TIMEOUT_SECONDS; a channel's recent thumbnails are cached
+# YOUTUBE_CACHE_SECONDS (an hour: a new upload shows within it; every check otherwise costs
+# 2 quota units of the key's 10,000 a day, plus the downloads).
+YOUTUBE_API_KEY = env_str("YOUTUBE_API_KEY")
+YOUTUBE_API_BASE_URL = env_str("YOUTUBE_API_BASE_URL")
+YOUTUBE_TIMEOUT_SECONDS = env_float("YOUTUBE_TIMEOUT_SECONDS", 10.0)
+YOUTUBE_CACHE_SECONDS = env_int("YOUTUBE_CACHE_SECONDS", 3600)
 GENERATION_IMAGE_LOAD_CONCURRENCY = env_int("GENERATION_IMAGE_LOAD_CONCURRENCY", 4)
 GENERATION_PROVIDER_CONCURRENCY = env_int("GENERATION_PROVIDER_CONCURRENCY", 2)
 # 4K images rendered or encoded at once per worker process (generation.services.image_slot): the
