@@ -32,7 +32,8 @@ from studio import services
 from studio.job_types.generate import GenerateInput
 from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
-from studio.models import Face, Palette, Style, Thumbnail
+from studio.models import Face, Palette, Style, Thumbnail, YouTubeChannel
+from studio.serializers import YouTubeChannelInput
 from studio.services import StudioError
 from studio.style_previews import is_drawn
 
@@ -100,6 +101,40 @@ def me_payload(user: Any) -> dict[str, Any]:
 @api_view(["GET"])
 def me(request: Request) -> Response:
     return Response(me_payload(request.user))
+
+
+def youtube_channel_payload(channel: YouTubeChannel | None) -> dict[str, Any]:
+    return {
+        "channel": channel.reference if channel else None,
+        "url": channel.url if channel else None,
+    }
+
+
+@extend_schema(methods=["GET"], responses={200: schema.YouTubeChannelOut, **schema.errors()})
+@extend_schema(
+    methods=["PUT"],
+    request=YouTubeChannelInput,
+    responses={200: schema.YouTubeChannelOut, **schema.errors(403)},
+)
+@api_view(["GET", "PUT"])
+def youtube_channel(request: Request) -> Response:
+    """The creator's YouTube channel (channel consistency compares with its recent uploads):
+    `{"channel": "@handle" | "UC..." | null, "url"}`. PUT `{"channel"}` sets it (an address,
+    @handle or channel id; blank forgets it): 400 `invalid` for anything else, 403
+    `plan_feature` without the Pro plan's YouTube tools."""
+    if request.method == "GET":
+        return Response(
+            youtube_channel_payload(YouTubeChannel.objects.filter(user=request.user).first())
+        )
+    serializer = YouTubeChannelInput(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    try:
+        channel = services.do_set_youtube_channel(
+            user=request.user, reference=serializer.validated_data["channel"]
+        )
+    except StudioError as exc:
+        raise _raise(exc) from exc
+    return Response(youtube_channel_payload(channel))
 
 
 @extend_schema(

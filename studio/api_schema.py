@@ -115,6 +115,11 @@ class MeOut(serializers.Serializer):
     credits_remaining = serializers.IntegerField()
 
 
+class YouTubeChannelOut(serializers.Serializer):
+    channel = serializers.CharField(allow_null=True, help_text='"@handle" or "UC..." channel id')
+    url = serializers.CharField(allow_null=True)
+
+
 class FaceImageOut(serializers.Serializer):
     url = serializers.CharField()
     width = serializers.IntegerField()

@@ -6,6 +6,7 @@ from studio import api, api_library, converters  # noqa: F401 (registers <id:>)
 
 urlpatterns = [
     path("me", api.me, name="api-me"),
+    path("me/youtube-channel", api.youtube_channel, name="api-youtube-channel"),
     path("faces", api.faces, name="api-faces"),
     path("faces/<id:face_id>", api.face_detail, name="api-face"),
     path("styles", api.styles, name="api-styles"),

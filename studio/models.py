@@ -291,3 +291,25 @@ class Thumbnail(models.Model):
         """Every version of this thumbnail (the original and all edits), newest first."""
         root = self.lineage_id
         return Thumbnail.objects.filter(Q(pk=root) | Q(root_id=root), owner_id=self.owner_id)
+
+
+class YouTubeChannel(models.Model):
+    """The creator's own YouTube channel, which channel consistency compares thumbnails with
+    (Pro). `reference` is normalized by `studio.youtube.parse_channel_reference`: an "@handle"
+    or a "UC..." channel id, resolved through the YouTube Data API when a check runs."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="youtube_channel"
+    )
+    reference = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def url(self) -> str:
+        """The channel's page on youtube.com."""
+        if self.reference.startswith("@"):
+            return f"https://www.youtube.com/{self.reference}"
+        return f"https://www.youtube.com/channel/{self.reference}"

@@ -9,6 +9,8 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.fields import Field
 
+from studio.youtube import ChannelReferenceInvalid, parse_channel_reference
+
 MAX_ID = 2**63 - 1  # the largest value of a 64-bit signed primary key (PostgreSQL bigint)
 
 
@@ -102,3 +104,19 @@ class InputSerializer(serializers.Serializer):
 
     def get_fields(self) -> dict[str, Field]:
         return {name: _instance_copy(field) for name, field in self._declared_fields.items()}
+
+
+class YouTubeChannelInput(serializers.Serializer):
+    """`{"channel"}`: the creator's YouTube channel as its address, @handle or channel id
+    (`studio.youtube.parse_channel_reference` normalizes it to "@handle" or "UC..."); blank
+    forgets it. At most 200 characters."""
+
+    channel = serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=True)
+
+    def validate_channel(self, value: str) -> str:
+        if not value:
+            return ""
+        try:
+            return parse_channel_reference(value)
+        except ChannelReferenceInvalid as exc:
+            raise serializers.ValidationError(str(exc)) from exc

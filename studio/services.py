@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from PIL import Image
 
 from billing.models import Plan
@@ -32,6 +33,7 @@ from studio.models import (
     Style,
     StyleReferenceImage,
     Thumbnail,
+    YouTubeChannel,
     new_share_token,
 )
 
@@ -375,6 +377,40 @@ def do_create_palette_from_analysis(*, owner: User, job: Job) -> Palette:
 
 def do_delete_palette(*, palette: Palette) -> None:
     palette.delete()
+
+
+YOUTUBE_FEATURE = "youtube"  # the plan feature of the YouTube tools (Pro, PRODUCT.md)
+
+
+def check_youtube_feature(user: User) -> None:
+    """Raises StudioError 403 `plan_feature` (with `required_plan` and `plans_url`, as a job
+    type's gate does) when the creator's plan lacks the YouTube tools."""
+    if effective_plan(user).has_feature(YOUTUBE_FEATURE):
+        return
+    unlocking = next((p for p in plan_table() if p.has_feature(YOUTUBE_FEATURE)), None)
+    needed = f"the {unlocking.name} plan or higher" if unlocking else "a higher plan"
+    raise StudioError(
+        f"Your YouTube channel is used by the YouTube tools, which need {needed}.",
+        "plan_feature",
+        403,
+        feature=YOUTUBE_FEATURE,
+        required_plan=unlocking.slug if unlocking else None,
+        plans_url=reverse("plans"),
+    )
+
+
+def do_set_youtube_channel(*, user: User, reference: str) -> YouTubeChannel | None:
+    """Set the creator's YouTube channel to `reference` (normalized by
+    `studio.youtube.parse_channel_reference`), or forget it when `reference` is "". Returns the
+    row, or None once forgotten. Raises StudioError 403 `plan_feature` without the feature."""
+    check_youtube_feature(user)
+    if not reference:
+        YouTubeChannel.objects.filter(user=user).delete()
+        return None
+    channel, _ = YouTubeChannel.objects.update_or_create(
+        user=user, defaults={"reference": reference}
+    )
+    return channel
 
 
 def check_custom_asset_quota(

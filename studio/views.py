@@ -54,6 +54,7 @@ from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
 from studio.models import Face, Project, Style
 from studio.prompts import EXPRESSIONS, POSES
+from studio.serializers import YouTubeChannelInput
 from studio.services import StudioError
 from studio.studio_data import load_studio, studio_namespaces
 from studio.style_previews import ensure_preview
@@ -685,3 +686,42 @@ def style_preview(request: HttpRequest, style_id: int) -> HttpResponse:
     if url is None:  # no preview could be stored
         raise Http404("No preview for this style.")
     return redirect(url)
+
+
+@login_required
+@require_POST
+def set_youtube_channel(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The Account page's YouTube channel form (`channel`: an address, @handle or channel id;
+    blank forgets it), validated by `YouTubeChannelInput`. htmx: the form's section again, with
+    the saved channel or the error (200 either way, so htmx swaps it in: its refusal is the
+    same as `PUT /api/me/youtube-channel`'s 400 `invalid` or 403 `plan_feature`); otherwise a
+    redirect to the Account page with a message."""
+    posted = request.POST.get("channel", "")
+    serializer = YouTubeChannelInput(data={"channel": posted})
+    error = ""
+    if not serializer.is_valid():
+        error = _first_error_message(serializer.errors)
+    else:
+        try:
+            services.do_set_youtube_channel(
+                user=request.user, reference=serializer.validated_data["channel"]
+            )
+        except StudioError as exc:
+            error = exc.message
+    if request.headers.get("HX-Request") == "true":
+        return TemplateResponse(
+            request,
+            "studio/youtube_channel.html#channel-setting",
+            {"error": error, "value": posted if error else "", "saved": not error},
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, gettext("Your YouTube channel was saved."))
+    return redirect(reverse("account_email") + "#youtube-channel")
+
+
+def _first_error_message(errors: Any) -> str:
+    for value in errors.values():
+        return str(value[0]) if isinstance(value, list) and value else str(value)
+    return "Invalid input."

@@ -36,6 +36,11 @@ urlpatterns = [
         name="account_signup",
     ),
     path("accounts/delete/", studio_views.account_delete, name="account-delete"),
+    path(
+        "accounts/youtube-channel/",
+        studio_views.set_youtube_channel,
+        name="youtube-channel-set",
+    ),
     path("accounts/", include("allauth.urls")),
     # GET and HEAD only (core.api.read_only: any other method gets the API's JSON 405).
     path("api/schema/", read_only(SpectacularAPIView.as_view()), name="api-schema"),

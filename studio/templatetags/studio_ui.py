@@ -13,6 +13,7 @@ from billing.services import effective_plan, get_balance
 from generation.registry import get_job_type
 from generation.services import REFUNDED_SENTENCE
 from studio.media import media_url as _media_url
+from studio.models import YouTubeChannel
 
 register = template.Library()
 
@@ -160,3 +161,11 @@ def credit_balance(user: Any) -> int:
     """The signed-in user's credit balance (billing's cached account summary), for pages whose
     view does not pass `credits` (allauth's account pages)."""
     return get_balance(user)
+
+
+@register.simple_tag
+def youtube_channel_of(user: Any) -> YouTubeChannel | None:
+    """The creator's YouTube channel, or None when they have not set one (one query)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return YouTubeChannel.objects.filter(user=user).first()
