@@ -41,6 +41,7 @@ JOB_ROUTES = [
     "analyse_palette",
     "analyse_video",
     "suggest_concepts",
+    "channel_consistency",
 ]
 FAIL_CLOSED_ROUTES = JOB_ROUTES
 ISSUE_ROUTES = [*JOB_ROUTES, "face_upload", "library_create", "signup", "login"]
@@ -203,6 +204,8 @@ ROUTE_REQUESTS: dict[str, Callable[[Any, Any], Any]] = {
     "analyse_palette": job("analyse_palette", thumbnail_id=THUMBNAIL),
     "analyse_video": job("analyse_video", video_url="https://youtu.be/dQw4w9WgXcQ"),
     "suggest_concepts": job("suggest_concepts", video_url="dQw4w9WgXcQ"),
+    # Counted before the plan gate (403 below Pro) and the missing YouTube key (400).
+    "channel_consistency": job("channel_consistency", thumbnail_id=THUMBNAIL),
 }
 
 

@@ -142,8 +142,9 @@ def test_without_keys_the_plans_page_shows_plans_and_says_payments_are_off(
     assert (
         f'<a id="credits" class="credits" href="/studio/credits/" data-credits="{balance}"' in html
     )
-    # The Pro plan's YouTube tools not built yet are not sold as if they were.
-    assert "YouTube: analyse a video, thumbnail concepts (channel consistency coming soon)" in html
+    # The Pro plan's YouTube tools, all three built: sold without "coming soon".
+    assert "YouTube: analyse a video, thumbnail concepts, channel consistency" in html
+    assert "coming soon" not in html
     assert "Upgrade to" not in html and "Buy " not in html
     refused = owner_client.post("/plans/checkout/starter", {"operation_id": "b" * 32})
     assert refused.status_code == 302 and refused["Location"] == "/plans/"

@@ -12,6 +12,7 @@ from generation.registry import JobType
 from studio.job_types.analyse_palette import AnalysePalette
 from studio.job_types.analyse_style import AnalyseStyle
 from studio.job_types.analyse_video import AnalyseVideo
+from studio.job_types.channel_consistency import ChannelConsistency
 from studio.job_types.edit import EditThumbnail
 from studio.job_types.enhance_title import EnhanceTitle
 from studio.job_types.generate import MAX_VARIATIONS, GenerateThumbnails
@@ -23,6 +24,7 @@ JOB_TYPES: tuple[JobType, ...] = (
     GenerateThumbnails(),
     EditThumbnail(),
     ThumbnailCheck(),
+    ChannelConsistency(),
     AnalysePalette(),
     AnalyseStyle(),
     EnhanceTitle(),

@@ -442,7 +442,7 @@ def measure_image(image: Image.Image) -> ImageReading:
     )
 
 
-def _palette(images: Sequence[Image.Image]) -> list[tuple[str, float]]:
+def combined_palette(images: Sequence[Image.Image]) -> list[tuple[str, float]]:
     """The dominant colours of all images, each given the same area (tiles side by side)."""
     tile = (160, 90)
     strip = Image.new("RGB", (tile[0] * len(images), tile[1]))
@@ -489,7 +489,7 @@ def summarize(images: Sequence[Image.Image]) -> dict[str, Any]:
     return {
         "colors": [
             {"hex": hex_, "name": color_name(hex_), "share_pct": _pct(share)}
-            for hex_, share in _palette(images)
+            for hex_, share in combined_palette(images)
         ],
         "brightness_pct": _pct(mean([r.mean_luminance for r in readings])),
         "contrast_pct": _pct(mean([r.luminance_std for r in readings])),
@@ -524,15 +524,19 @@ def summarize(images: Sequence[Image.Image]) -> dict[str, Any]:
 # --- words from measurements ------------------------------------------------------------------
 
 
-def _brightness_word(pct: int) -> str:
+def brightness_word(pct: int) -> str:
+    """Mean luminance in % as a word: "dark" under 35, "bright" over 62, else "mid-tone"."""
     return "dark" if pct < 35 else "bright" if pct > 62 else "mid-tone"
 
 
-def _contrast_word(pct: int) -> str:
+def contrast_word(pct: int) -> str:
+    """Luminance spread in % as a word: "low" under 15, "high" over 25, else "moderate"."""
     return "low" if pct < 15 else "high" if pct > 25 else "moderate"
 
 
-def _saturation_word(pct: int) -> str:
+def saturation_word(pct: int) -> str:
+    """Mean saturation in % as a word: "muted" under 25, "vivid" over 50, else "moderately
+    saturated"."""
     return "muted" if pct < 25 else "vivid" if pct > 50 else "moderately saturated"
 
 
@@ -606,9 +610,9 @@ def local_description(m: dict[str, Any], n: int) -> str:
         else "no text"
     )
     core = (
-        f"Measured on {images}: {_brightness_word(m['brightness_pct'])} "
-        f"(mean luminance {m['brightness_pct']}%), {_contrast_word(m['contrast_pct'])} contrast "
-        f"(luminance std {m['contrast_pct']}%), {_saturation_word(m['saturation_pct'])} "
+        f"Measured on {images}: {brightness_word(m['brightness_pct'])} "
+        f"(mean luminance {m['brightness_pct']}%), {contrast_word(m['contrast_pct'])} contrast "
+        f"(luminance std {m['contrast_pct']}%), {saturation_word(m['saturation_pct'])} "
         f"(saturation {m['saturation_pct']}%) colour led by {lead}, {text}"
     )
     faces = m["faces"]
@@ -630,11 +634,11 @@ def local_prompt_sentences(m: dict[str, Any], n: int) -> list[str]:
     layout = m["layout"]
     sentences = [
         "Design a YouTube thumbnail in this channel's house style.",
-        f"Exposure: {_brightness_word(m['brightness_pct'])} overall, around "
-        f"{m['brightness_pct']}% mean luminance, with {_contrast_word(m['contrast_pct'])} "
+        f"Exposure: {brightness_word(m['brightness_pct'])} overall, around "
+        f"{m['brightness_pct']}% mean luminance, with {contrast_word(m['contrast_pct'])} "
         f"contrast (luminance standard deviation about {m['contrast_pct']}%).",
         f"Palette: build the image around {_colour_list(colors)}; keep colours "
-        f"{_saturation_word(m['saturation_pct'])} (mean saturation {m['saturation_pct']}%, "
+        f"{saturation_word(m['saturation_pct'])} (mean saturation {m['saturation_pct']}%, "
         f"{m['colourfulness_label']} on Hasler and Süsstrunk's scale).",
     ]
     if m["images_with_text"]:

@@ -12,6 +12,7 @@ from billing.models import EDIT_COST
 from billing.services import effective_plan, get_balance
 from generation.registry import get_job_type
 from generation.services import REFUNDED_SENTENCE
+from studio import youtube
 from studio.media import media_url as _media_url
 from studio.models import YouTubeChannel
 
@@ -25,6 +26,7 @@ STAGE_LABELS = {
     "rendering": "Rendering",
     "storing": "Saving your thumbnails",
     "analysing": "Analysing",
+    "reading_channel": "Reading your YouTube channel",
     "waiting": "Waiting for the AI service",
     "retrying": "The AI service stumbled: trying again",
     "succeeded": "Done",
@@ -82,16 +84,16 @@ FEATURE_NAMES = {
     "analyse_style": "analyse style",
     "analyse_palette": "analyse palette",
     "heatmap": "attention heatmap",
-    # The Pro plan's YouTube tools (PRODUCT.md): analysing a video and suggesting concepts are
-    # built; channel consistency is not yet, and the page says so.
-    "youtube": "YouTube: analyse a video, thumbnail concepts (channel consistency coming soon)",
+    # The Pro plan's YouTube tools (PRODUCT.md): analyse a video, thumbnail concepts and
+    # channel consistency.
+    "youtube": "YouTube: analyse a video, thumbnail concepts, channel consistency",
 }
 
 
 @register.filter
 def feature_names(features: list[str]) -> str:
     """Plan features in words: ["heatmap", "youtube"] -> "Attention heatmap, YouTube: analyse a
-    video, thumbnail concepts (channel consistency coming soon)"."""
+    video, thumbnail concepts, channel consistency"."""
     text = ", ".join(FEATURE_NAMES.get(f, f.replace("_", " ")) for f in features)
     return text[:1].upper() + text[1:]
 
@@ -161,6 +163,12 @@ def credit_balance(user: Any) -> int:
     """The signed-in user's credit balance (billing's cached account summary), for pages whose
     view does not pass `credits` (allauth's account pages)."""
     return get_balance(user)
+
+
+@register.simple_tag
+def youtube_configured() -> bool:
+    """Whether the studio has a YouTube Data API key (`studio.youtube.is_configured`)."""
+    return youtube.is_configured()
 
 
 @register.simple_tag
