@@ -177,3 +177,14 @@ def youtube_channel_of(user: Any) -> YouTubeChannel | None:
     if not getattr(user, "is_authenticated", False):
         return None
     return YouTubeChannel.objects.filter(user=user).first()
+
+
+@register.filter
+def measures_in_order(measures: Any) -> list[tuple[str, Any]]:
+    """A channel consistency result's `measures` as (name, measure) pairs in the job type's own
+    order (`MEASURES`: brightness first); the stored JSON's key order is the database's."""
+    from studio.job_types.channel_consistency import MEASURES
+
+    if not isinstance(measures, dict):
+        return []
+    return [(m.name, measures[m.name]) for m in MEASURES if m.name in measures]
