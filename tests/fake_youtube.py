@@ -147,11 +147,12 @@ class FakeYouTube:
     valid_key: str = "test-key"
     channels: list[FakeChannel] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
+    port: int = 0  # 0: any free port
 
     def __post_init__(self) -> None:
         self._script: deque[str] = deque()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _make_handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -347,20 +348,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.fake_youtube", description=__doc__)
     parser.add_argument("--port", type=int, default=8766)
     args = parser.parse_args(argv)
-    fake = FakeYouTube()
-    fake._server.server_close()
-    fake._server = ThreadingHTTPServer(("127.0.0.1", args.port), _make_handler(fake))
+    fake = FakeYouTube(port=args.port)
     shades = [(20, 24, 40), (30, 20, 36), (16, 32, 48), (28, 28, 28), (40, 16, 24)]
     fake.add_channel(
         FakeChannel("@viewbaitdemo", "ViewBait Demo", [solid(c, text=True) for c in shades * 2])
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    threading.Thread(target=fake._server.serve_forever, daemon=True).start()
+    fake.start()
     print(f"fake YouTube Data API on {fake.base_url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    fake._server.shutdown()
+    fake.stop()
 
 
 if __name__ == "__main__":
