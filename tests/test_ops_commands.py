@@ -170,3 +170,11 @@ def test_commands_refuse_numbers_out_of_range_and_change_nothing(
     with pytest.raises(CommandError, match=message):
         run(*args)
     assert Job.objects.get(pk=job_id).status == "running"
+
+
+def test_every_model_change_has_its_migration() -> None:
+    """`makemigrations --check` finds nothing to write: a model field changed without its
+    migration would reach production databases only as errors."""
+    out = io.StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+    assert "No changes detected" in out.getvalue()
