@@ -261,3 +261,33 @@ def test_concepts_are_refused_offline_and_gated_to_pro(
     offline = concepts(owner_client, django_capture_on_commit_callbacks, video_url=VIDEO)
     assert (offline.status_code, offline.json()["code"]) == (503, "needs_gemini_key")
     assert get_balance(owner) == start
+
+
+def test_a_concept_answer_naming_a_private_style_is_not_another_creators(
+    pro,
+    other,
+    owner_client,
+    other_client,
+    django_capture_on_commit_callbacks,
+    run_jobs,
+    gemini_settings: FakeGemini,
+) -> None:
+    """Two creators with a private style of the same name: the second gets concepts of their
+    own (a call of its own), never the first's answer pointing at the first's style."""
+    set_plan(other, "pro")
+    mine = Style.objects.create(owner=pro, name="Red", description="Mine: red on black")
+    theirs = Style.objects.create(owner=other, name="Red", description="Theirs: pastel red")
+    gemini_settings.json_answer = {
+        "concepts": [{"text": "WORTH IT?", "style": "Red", "scene": "Cups", "why": "Gap"}]
+    }
+    first = concepts(owner_client, django_capture_on_commit_callbacks, video_url=VIDEO).json()
+    run_jobs()
+    second = concepts(other_client, django_capture_on_commit_callbacks, video_url=VIDEO).json()
+    run_jobs()
+
+    assert second["cached"] is False and len(gemini_settings.generate_requests()) == 2
+
+    def style_id(client: Any, job: dict[str, Any]) -> int:
+        return client.get(f"/api/jobs/{job['id']}").json()["result"]["concepts"][0]["style_id"]
+
+    assert [style_id(owner_client, first), style_id(other_client, second)] == [mine.pk, theirs.pk]

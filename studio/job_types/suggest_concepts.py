@@ -13,7 +13,8 @@ puts its text in the title field and picks its style (studio.js).
 Gemini watches the video (its URL as file data, as `analyse_video`) with structured output
 (`SCHEMA`). Offline nothing can watch a video: refused before charging (503 `needs_gemini_key`),
 and the studio says what a key adds. Price: 2 credits, as `analyse_video` (the same video input).
-Cached by the video, the text, the style names offered, the model and `cache.version` for 7 days.
+Cached by the video, the text, the styles offered (ids, names, descriptions), the model and
+`cache.version` for 7 days.
 """
 
 from __future__ import annotations
@@ -147,10 +148,14 @@ class SuggestConcepts(JobType):
         return {"video_url": validated["video_url"], "title": validated["title"]}
 
     def cache_input(self, validated: dict[str, Any]) -> dict[str, Any]:
+        """The video, the text and the styles offered as the prompt names them and the result
+        points at them (id, name, description): a creator's private styles make the key theirs,
+        so an answer naming one is never another creator's, while creators offered only the
+        built-in styles share answers."""
         return {
             **self.fingerprint_input(validated),
             "title": validated["title"].casefold(),
-            "styles": sorted(s["name"] for s in validated["styles"]),
+            "styles": sorted((s["id"], s["name"], s["description"]) for s in validated["styles"]),
         }
 
     def snapshot(self, *, validated: dict[str, Any], **_: Any) -> dict[str, Any]:
