@@ -301,3 +301,19 @@ def burn_watermark(image: Image.Image, text: str = "Made with ViewBait") -> Imag
         stroke_fill=(0, 0, 0, 180),
     )
     return Image.alpha_composite(base, overlay).convert("RGB")
+
+
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+}
+
+
+def mime_type(name: str, default: str = "image/png") -> str:
+    """The MIME type of a stored image by its file name's extension (case ignored): ".png",
+    ".webp", ".jpg"/".jpeg"; `default` for any other name. The studio names what it stores
+    (PNG originals, WebP gallery sizes, JPEG face photos), so this is what the bytes are."""
+    dot = name.rfind(".")
+    return IMAGE_TYPES.get(name[dot:].lower(), default) if dot >= 0 else default

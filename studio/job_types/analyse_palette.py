@@ -26,7 +26,7 @@ from generation.providers.base import InputImage, JSONRequest
 from generation.registry import CachePolicy, JobOutcome, JobType
 from generation.services import JobContext
 from studio import services
-from studio.images import ImageRejected, decode_upload, encode_png
+from studio.images import ImageRejected, decode_upload, encode_png, mime_type
 from studio.serializers import InputSerializer, OptionalId
 
 MAX_COLORS = 6
@@ -176,10 +176,6 @@ def describe_offline(colors: list[tuple[str, float]]) -> dict[str, str]:
     return {"name": " ".join(name.split()[:4]), "description": description}
 
 
-def _mime(name: str) -> str:
-    return "image/webp" if name.lower().endswith(".webp") else "image/png"
-
-
 def _padded(colors: list[tuple[str, float]]) -> list[str]:
     """At least MIN_COLORS hex colours: an image of fewer distinct colours gets darker shades
     of its main colour to make a usable palette."""
@@ -251,7 +247,9 @@ class AnalysePalette(JobType):
                             ),
                             schema=SCHEMA,
                             model=ctx.model.id,
-                            images=[InputImage(data, _mime(job.params["image_name"]), "analysis")],
+                            images=[
+                                InputImage(data, mime_type(job.params["image_name"]), "analysis")
+                            ],
                         )
                     )
                 ).data

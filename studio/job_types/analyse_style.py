@@ -66,7 +66,7 @@ from generation.models import Job
 from generation.providers.base import InputImage, InvalidJSONReturned, JSONRequest, ProviderError
 from generation.registry import CachePolicy, JobOutcome, JobType
 from generation.services import JobContext
-from studio.images import ImageRejected, decode_upload, encode_png
+from studio.images import ImageRejected, decode_upload, encode_png, mime_type
 from studio.job_types.analyse_palette import NEUTRAL_NAMES, color_name, measure_colors
 from studio.models import Thumbnail
 from studio.serializers import MAX_ID, InputSerializer
@@ -792,15 +792,6 @@ def repair_answer(answer: dict[str, Any], m: dict[str, Any], n: int) -> dict[str
     return {"name": name, "description": description, "prompt": fit_prompt(sentences)}
 
 
-def _mime(name: str) -> str:
-    lower = name.lower()
-    if lower.endswith(".webp"):
-        return "image/webp"
-    if lower.endswith((".jpg", ".jpeg")):
-        return "image/jpeg"
-    return "image/png"
-
-
 class ImagesGone(ProviderError):
     """Every image of the job was deleted before it ran (not retried; refunded)."""
 
@@ -886,7 +877,7 @@ class AnalyseStyle(JobType):
                     prompt=gemini_prompt(measured, n),
                     schema=SCHEMA,
                     model=ctx.model.id,
-                    images=[InputImage(data, _mime(name), "analysis") for name, data in blobs],
+                    images=[InputImage(data, mime_type(name), "analysis") for name, data in blobs],
                 )
                 text = ctx.call(
                     lambda provider: repair_answer(

@@ -39,6 +39,7 @@ from generation.registry import CachePolicy, JobOutcome, JobType
 from generation.services import JobContext
 from studio.serializers import InputSerializer
 
+VIDEO_CREDITS = 2  # per request, as an edit: see the module docstring
 MAX_MOMENTS = 6
 MAX_HOOKS = 3
 MAX_NOTES = 3
@@ -213,24 +214,30 @@ def clean_analysis(answer: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class AnalyseVideo(JobType):
-    name = "analyse_video"
-    label = "Analyse video"
-    input_serializer = AnalyseVideoInput
+class WatchesVideo(JobType):
+    """A Pro job type Gemini answers by watching a public YouTube video (`analyse_video`,
+    `suggest_concepts`): a JSON result, VIDEO_CREDITS, refused offline before charging."""
+
     feature = "youtube"
-    rate_limit_route = "analyse_video"
     result_kind = "json"
-    result_template = "studio/jobs/analyse_video.html"
     model_kind = "text"
     time_limit_seconds = 300
-    cache = CachePolicy(version="video-v1", ttl_seconds=7 * 24 * 3600)
 
     def check_plan(self, plan: Plan, validated: dict[str, Any], model: catalog.ModelSpec) -> None:
         """Offline there is nothing that can watch the video: refused before charging."""
         needs_key(model)
 
     def unit_cost(self, validated: dict[str, Any], model: catalog.ModelSpec) -> int:
-        return 2
+        return VIDEO_CREDITS
+
+
+class AnalyseVideo(WatchesVideo):
+    name = "analyse_video"
+    label = "Analyse video"
+    input_serializer = AnalyseVideoInput
+    rate_limit_route = "analyse_video"
+    result_template = "studio/jobs/analyse_video.html"
+    cache = CachePolicy(version="video-v1", ttl_seconds=7 * 24 * 3600)
 
     def cache_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {"video_url": validated["video_url"]}

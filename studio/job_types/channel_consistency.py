@@ -62,6 +62,7 @@ from generation.providers.base import InputImage, JSONRequest, ProviderError
 from generation.registry import CachePolicy, JobOutcome, JobType, UnitFailure
 from generation.services import JobContext, refunded
 from studio import services, youtube
+from studio.images import mime_type
 from studio.job_types.analyse_palette import color_name, measure_colors
 from studio.job_types.analyse_style import (
     ImageReading,
@@ -425,7 +426,7 @@ class ChannelConsistency(JobType):
                 schema=SCHEMA,
                 model=ctx.model.id,
                 images=[
-                    InputImage(data, _mime(params["image_name"]), "analysis"),
+                    InputImage(data, mime_type(params["image_name"]), "analysis"),
                     InputImage(contact_sheet(blobs), "image/jpeg", "analysis"),
                 ],
             )
@@ -438,12 +439,3 @@ class ChannelConsistency(JobType):
             return result
 
         return ctx.run_json(compute)
-
-
-def _mime(name: str) -> str:
-    lower = name.lower()
-    if lower.endswith(".webp"):
-        return "image/webp"
-    if lower.endswith((".jpg", ".jpeg")):
-        return "image/jpeg"
-    return "image/png"

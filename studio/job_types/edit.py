@@ -301,15 +301,6 @@ def _copy(name: str, ext: str) -> str:
         return default_storage.save(f"{UPLOAD_DIR}/{uuid.uuid4().hex}.{ext}", handle)
 
 
-def _mime(name: str) -> str:
-    lower = name.lower()
-    if lower.endswith(".png"):
-        return "image/png"
-    if lower.endswith(".webp"):
-        return "image/webp"
-    return "image/jpeg"
-
-
 def _ext(name: str) -> str:
     return name.rsplit(".", 1)[-1].lower() if "." in name else "png"
 

@@ -29,6 +29,7 @@ from generation.registry import JobOutcome, JobType
 from generation.services import JobContext, image_slot
 from generation.sizes import ASPECT_RATIOS, IMAGE_SIZES
 from studio import services
+from studio.images import mime_type
 from studio.models import Face, FaceImage, Palette, Project, Style, StyleReferenceImage
 from studio.outputs import (
     ThumbnailLinks,
@@ -156,15 +157,6 @@ def _read(name: str) -> bytes | None:
         return None
 
 
-def _mime(name: str) -> str:
-    lower = name.lower()
-    if lower.endswith(".png"):
-        return "image/png"
-    if lower.endswith(".webp"):
-        return "image/webp"
-    return "image/jpeg"
-
-
 def render_spec(params: dict[str, Any], seed: int, variation: int = 0) -> RenderSpec:
     """The local renderer's structured request from a generate-shaped snapshot (title, `style`,
     `palette`, expression, pose), a seed and the variation's index (layouts differ by it)."""
@@ -197,7 +189,7 @@ def load_images(
         blobs = list(pool.map(_read, [name for name, _ in named]))
     people = persons or [None] * len(named)
     return [
-        InputImage(data=blob, mime_type=_mime(name), role=role, person=person)  # type: ignore[arg-type]
+        InputImage(data=blob, mime_type=mime_type(name, "image/jpeg"), role=role, person=person)  # type: ignore[arg-type]
         for blob, (name, role), person in zip(blobs, named, people, strict=True)
         if blob is not None
     ]

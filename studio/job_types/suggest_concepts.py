@@ -21,14 +21,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing.models import Plan
-from generation import catalog
 from generation.models import Job
 from generation.providers.base import InvalidJSONReturned, JSONRequest
-from generation.registry import CachePolicy, JobOutcome, JobType
+from generation.registry import CachePolicy, JobOutcome
 from generation.services import JobContext
 from studio import services
-from studio.job_types.analyse_video import AnalyseVideoInput, needs_key, one_line, thumbnail_text
+from studio.job_types.analyse_video import (
+    AnalyseVideoInput,
+    WatchesVideo,
+    one_line,
+    thumbnail_text,
+)
 from studio.library_cache import usable_styles
 from studio.serializers import Text
 
@@ -125,24 +128,13 @@ def clean_concepts(answer: dict[str, Any], styles: list[dict[str, Any]]) -> list
     return concepts[:MAX_CONCEPTS]
 
 
-class SuggestConcepts(JobType):
+class SuggestConcepts(WatchesVideo):
     name = "suggest_concepts"
     label = "Thumbnail concepts"
     input_serializer = SuggestConceptsInput
-    feature = "youtube"
     rate_limit_route = "suggest_concepts"
-    result_kind = "json"
     result_template = "studio/jobs/suggest_concepts.html"
-    model_kind = "text"
-    time_limit_seconds = 300
     cache = CachePolicy(version="concepts-v1", ttl_seconds=7 * 24 * 3600)
-
-    def check_plan(self, plan: Plan, validated: dict[str, Any], model: catalog.ModelSpec) -> None:
-        """Offline there is nothing that can watch the video: refused before charging."""
-        needs_key(model)
-
-    def unit_cost(self, validated: dict[str, Any], model: catalog.ModelSpec) -> int:
-        return 2
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {"video_url": validated["video_url"], "title": validated["title"]}
