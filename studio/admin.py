@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from billing.admin import CreditAccountAdmin
 from billing.models import CreditAccount, CreditLedgerEntry, CreditPackPurchase, Subscription
 from core.admin_display import breakable, short_datetime
+from generation.admin import JobAdmin
 from generation.models import Job
 from studio import services, style_previews
 from studio.media import media_url
@@ -489,3 +490,60 @@ ACCOUNT_HISTORY = {
     str(model._meta.verbose_name)
     for model in (CreditAccount, CreditLedgerEntry, CreditPackPurchase, Job)
 }
+
+
+admin.site.unregister(Job)
+
+
+@admin.register(Job)
+class StudioJobAdmin(JobAdmin):
+    """The jobs admin (generation.admin.JobAdmin) with what a job made and what it moved:
+    links to its thumbnails and its credit ledger lines, which generation cannot name (the
+    layers run studio -> generation -> billing)."""
+
+    readonly_fields = [*JobAdmin.readonly_fields, "made_and_charged"]
+
+    def render_change_form(
+        self,
+        request: Any,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        if obj is not None:  # the viewer rides on the job, as on the users admin's `creator`
+            obj.admin_viewer = request
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="Made and charged")
+    def made_and_charged(self, job: Job) -> str:
+        """ "2 thumbnails · 3 ledger lines", each a link to that list filtered to this job for a
+        viewer whose permissions open it (else the count as text): thumbnails by their `job`,
+        ledger lines by their reference "job:<id>" (debits, refunds and the cache's refunds)."""
+        request = getattr(job, "admin_viewer", None)
+
+        def may_view(model: Any) -> bool:
+            return request is not None and bool(
+                self.admin_site.get_model_admin(model).has_view_permission(request)
+            )
+
+        made = Thumbnail.objects.filter(job=job).count()
+        lines = CreditLedgerEntry.objects.filter(reference=f"job:{job.pk}").count()
+        thumbnails = f"{reverse('admin:studio_thumbnail_changelist')}?job__id__exact={job.pk}"
+        ledger = f"{reverse('admin:billing_creditledgerentry_changelist')}?q=job:{job.pk}"
+        links = [
+            (thumbnails if may_view(Thumbnail) else None, f"{made} thumbnail{'s' * (made != 1)}"),
+            (
+                ledger if may_view(CreditLedgerEntry) else None,
+                f"{lines} ledger line{'s' * (lines != 1)}",
+            ),
+        ]
+        return format_html_join(
+            " · ",
+            "{}",
+            (
+                (format_html('<a href="{}">{}</a>', href, text) if href else text,)
+                for href, text in links
+            ),
+        )

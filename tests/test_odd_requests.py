@@ -387,3 +387,33 @@ def test_a_jobs_admin_page_has_no_save_buttons(owner, owner_client, staff, submi
     page = client.get(f"/admin/generation/job/{job['id']}/change/").content.decode()
     assert 'name="_save"' not in page and 'name="_continue"' not in page
     assert f"/admin/generation/job/{job['id']}/delete/" in page
+
+
+def test_a_jobs_admin_page_links_what_it_made_and_charged(
+    owner, owner_client, staff, submit, run_jobs
+):
+    """Ops on a job's page reach its thumbnails and its credit ledger lines (third walkthrough:
+    the page named neither); a viewer who may not open those lists gets the counts alone."""
+    from django.contrib.auth.models import Permission
+
+    from tests.conftest import make_user
+
+    job = submit(owner_client, {"title": "Made"}).json()
+    run_jobs()
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/admin/generation/job/{job['id']}/change/").content.decode()
+    thumbnails = f"/admin/studio/thumbnail/?job__id__exact={job['id']}"
+    ledger = f"/admin/billing/creditledgerentry/?q=job:{job['id']}"
+    assert f'<a href="{thumbnails}">1 thumbnail</a>' in page
+    assert f'<a href="{ledger}">1 ledger line</a>' in page
+    listed = client.get(thumbnails)
+    assert listed.status_code == 200 and "Made" in listed.content.decode()
+    listed = client.get(ledger).content.decode()
+    assert "1 result" in listed  # the job's debit line, found by its reference
+
+    viewer = make_user("job-viewer-2@example.com", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_job"))
+    client.force_login(viewer)
+    page = client.get(f"/admin/generation/job/{job['id']}/change/").content.decode()
+    assert "1 thumbnail · 1 ledger line" in page and thumbnails not in page
