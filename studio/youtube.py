@@ -177,7 +177,7 @@ def parse_channel_reference(text: str) -> str:
     )
 
 
-def _uploads_cache_key(reference: str) -> str:
+def uploads_cache_key(reference: str) -> str:
     digest = hashlib.sha256(reference.casefold().encode()).hexdigest()[:32]
     return f"youtube:uploads:{CACHE_VERSION}:{digest}"
 
@@ -190,7 +190,7 @@ def _thumbnail_cache_key(video: ChannelVideo) -> str:
 def cached_uploads(reference: str) -> ChannelUploads | None:
     """The channel's uploads if a check within `YOUTUBE_CACHE_SECONDS` read them, else None
     (no YouTube call)."""
-    stored = cache.get(_uploads_cache_key(reference))
+    stored = cache.get(uploads_cache_key(reference))
     if not isinstance(stored, dict):
         return None
     try:
@@ -324,7 +324,7 @@ def fetch_uploads(reference: str) -> ChannelUploads:
         videos=tuple(videos[:RECENT_VIDEOS]),
     )
     cache.set(
-        _uploads_cache_key(reference),
+        uploads_cache_key(reference),
         {
             "channel_id": uploads.channel_id,
             "title": uploads.title,

@@ -484,3 +484,35 @@ def test_the_large_view_says_what_is_missing(owner: Any, owner_client: Any, sett
     page = owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()
     assert "Reading a channel needs a YouTube Data API key (<code>YOUTUBE_API_KEY</code>)" in page
     assert 'id="tool-channel_consistency"' not in page
+
+
+# --- manage.py check_youtube ---------------------------------------------------------------------
+
+
+def test_check_youtube_reads_a_channel_and_names_what_fails(
+    settings: Any, youtube_settings: FakeYouTube
+) -> None:
+    from django.core.management import CommandError, call_command
+
+    youtube_settings.add_channel(
+        FakeChannel("@Checked", "Checked Channel", [solid((90, 30, 30))] * 3)
+    )
+    out = io.StringIO()
+    call_command("check_youtube", "youtube.com/@Checked", stdout=out)
+    assert "'Checked Channel', 3 recent uploads" in out.getvalue()
+    call_command("check_youtube", "@Checked", stdout=io.StringIO())
+    assert len(youtube_settings.api_calls()) == 4  # asked YouTube again, not the cache
+
+    with pytest.raises(CommandError, match="channel_not_found"):
+        call_command("check_youtube", "@NobodyHere", stdout=io.StringIO())
+    youtube_settings.script("quota")
+    with pytest.raises(CommandError, match="quota"):
+        call_command("check_youtube", "@Checked", stdout=io.StringIO())
+    settings.YOUTUBE_API_KEY = "wrong-key"
+    with pytest.raises(CommandError, match="provider_auth"):
+        call_command("check_youtube", "@Checked", stdout=io.StringIO())
+
+    settings.YOUTUBE_API_KEY = ""
+    out = io.StringIO()
+    call_command("check_youtube", stdout=out)
+    assert "YOUTUBE_API_KEY is not set" in out.getvalue()
