@@ -71,6 +71,7 @@ def analyse(client: Any, capture: Any, video_url: str) -> Any:
         (f"https://www.youtube.com/@channel/{VIDEO}", None),
         ("https://www.youtube.com/watch?v=short", None),
         ("not a video", None),
+        ("http://[oops/", None),  # urlsplit's ValueError: a 400 like any other, not a 500
     ],
 )
 def test_video_addresses_are_read_as_youtube_does(value: str, expected: str | None) -> None:
@@ -168,9 +169,10 @@ def test_an_address_that_is_not_a_youtube_video_is_a_readable_400(
     pro, owner_client, django_capture_on_commit_callbacks, gemini_settings: FakeGemini
 ) -> None:
     start = get_balance(pro)
-    response = analyse(owner_client, django_capture_on_commit_callbacks, "https://vimeo.com/1234")
-    assert (response.status_code, response.json()["code"]) == (400, "invalid")
-    assert "YouTube" in str(response.json())
+    for address in ("https://vimeo.com/1234", "http://[oops/"):
+        response = analyse(owner_client, django_capture_on_commit_callbacks, address)
+        assert (response.status_code, response.json()["code"]) == (400, "invalid"), address
+        assert "YouTube" in str(response.json())
     assert get_balance(pro) == start
 
 

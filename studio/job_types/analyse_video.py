@@ -115,8 +115,11 @@ def video_id(value: str) -> str | None:
     value = value.strip()
     if VIDEO_ID.fullmatch(value):
         return value
-    url = urlsplit(value if "://" in value else f"https://{value}")
-    host = (url.hostname or "").lower()
+    try:
+        url = urlsplit(value if "://" in value else f"https://{value}")
+        host = (url.hostname or "").lower()
+    except ValueError:  # "http://[oops/": not a URL at all
+        return None
     segments = [s for s in url.path.split("/") if s]
     found: str | None = None
     if host == "youtu.be" and segments:
