@@ -74,6 +74,7 @@ FORM_LABELS = {
     "face_ids": "Faces",
     "thumbnail_ids": "Thumbnails",
     "images": "Images",
+    "video_url": "YouTube video",
 }
 
 

@@ -174,6 +174,14 @@ def test_an_address_that_is_not_a_youtube_video_is_a_readable_400(
         assert (response.status_code, response.json()["code"]) == (400, "invalid"), address
         assert "YouTube" in str(response.json())
     assert get_balance(pro) == start
+    # The studio's box names the field as the creator knows it, not by its API name.
+    refused = owner_client.post(
+        "/studio/tools/suggest_concepts",
+        {"video_url": "https://vimeo.com/1234"},
+        headers={"HX-Request": "true", "HX-Target": "results-suggest_concepts"},
+    )
+    text = html.unescape(refused.content.decode())
+    assert "Paste a YouTube video's address" in text and "Video url" not in text
 
 
 def test_a_video_gemini_cannot_watch_is_refunded(
