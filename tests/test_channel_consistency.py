@@ -484,6 +484,14 @@ def test_the_large_view_says_what_is_missing(owner: Any, owner_client: Any, sett
     page = owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()
     assert "Reading a channel needs a YouTube Data API key (<code>YOUTUBE_API_KEY</code>)" in page
     assert 'id="tool-channel_consistency"' not in page
+    # What the tool does, not only what it lacks; the Account page, where the channel is set,
+    # says where the tool is and that the studio cannot read a channel yet.
+    assert "Scores how well this thumbnail fits your channel's recent uploads." in page
+    account = owner_client.get("/accounts/email/").content.decode()
+    assert "a tool on each thumbnail's page" in account
+    assert "This studio has no YouTube Data API key" in account
+    settings.YOUTUBE_API_KEY = "a-key"
+    assert "no YouTube Data API key" not in owner_client.get("/accounts/email/").content.decode()
 
 
 # --- manage.py check_youtube ---------------------------------------------------------------------
