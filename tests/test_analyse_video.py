@@ -194,6 +194,18 @@ def test_a_video_gemini_cannot_watch_is_refunded(
     data = owner_client.get(f"/api/jobs/{job_id}").json()
     assert data["status"] == "failed"
     assert get_balance(pro) == start
+    # Said as what it is for a video ("The AI service could not use this request." told the
+    # creator nothing they could act on); concepts fail the same way.
+    assert data["error_code"] == "video_not_watchable"
+    assert data["error"].startswith("Gemini could not watch this video: it reads public videos")
+    gemini_settings.script("400")
+    job_id = concepts(owner_client, django_capture_on_commit_callbacks, video_url=VIDEO).json()[
+        "id"
+    ]
+    run_jobs()
+    data = owner_client.get(f"/api/jobs/{job_id}").json()
+    assert (data["status"], data["error_code"]) == ("failed", "video_not_watchable")
+    assert get_balance(pro) == start
 
 
 def test_an_answer_without_a_summary_is_retried() -> None:

@@ -10,7 +10,9 @@ characters, which the studio puts in the title field on a click) and MAX_NOTES n
 
 Gemini watches the video itself: its video understanding takes a public YouTube URL as file data
 (ai.google.dev/gemini-api/docs/video-understanding, "YouTube URLs: public YouTube videos"), with
-structured output (`SCHEMA`) at low media resolution (`generation.providers.gemini`). No local
+structured output (`SCHEMA`) at low media resolution (`generation.providers.gemini`); a video it
+refuses (private, unlisted, age-restricted, a live stream) fails the job with that said
+(`VideoNotWatchable`), refunded. No local
 algorithm can watch a video, so offline the request is refused before anything is charged (503
 `needs_gemini_key`) and the studio says what a key adds.
 
@@ -25,7 +27,8 @@ content does not change; its comments and title may).
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from rest_framework import serializers
@@ -34,10 +37,17 @@ from billing.models import Plan
 from generation import catalog
 from generation.errors import JobRefused
 from generation.models import Job
-from generation.providers.base import InvalidJSONReturned, JSONRequest
+from generation.providers.base import (
+    InvalidJSONReturned,
+    InvalidProviderRequest,
+    JSONRequest,
+    ProviderError,
+)
 from generation.registry import CachePolicy, JobOutcome, JobType
 from generation.services import JobContext
 from studio.serializers import InputSerializer
+
+T = TypeVar("T")
 
 VIDEO_CREDITS = 2  # per request, as an edit: see the module docstring
 MAX_MOMENTS = 6
@@ -130,6 +140,28 @@ def video_id(value: str) -> str | None:
         elif len(segments) >= 2 and segments[0] in ID_PATHS:
             found = segments[1]
     return found if found and VIDEO_ID.fullmatch(found) else None
+
+
+class VideoNotWatchable(ProviderError):
+    """Gemini refused the video itself: its 400 INVALID_ARGUMENT for a private, unlisted or
+    age-restricted video, and "Unsupported MIME type" for a live stream in progress (the
+    video-understanding docs: "public YouTube videos" only)."""
+
+    code = "video_not_watchable"
+    message = (
+        "Gemini could not watch this video: it reads public videos only, not private, "
+        "unlisted or age-restricted ones, nor a live stream still running."
+    )
+
+
+def watching(request: Callable[[], T]) -> T:
+    """`request()`, a Gemini call that watches a video, with Gemini's refusal of the request
+    (InvalidProviderRequest, a 4xx that is not the key, the model or the quota) said as what
+    it is for a video: VideoNotWatchable."""
+    try:
+        return request()
+    except InvalidProviderRequest as exc:
+        raise VideoNotWatchable(exc.detail) from exc
 
 
 def watch_url(identifier: str) -> str:
@@ -250,8 +282,10 @@ class AnalyseVideo(WatchesVideo):
 
         def compute() -> dict[str, Any]:
             request = JSONRequest(prompt=PROMPT, schema=SCHEMA, model=ctx.model.id, video_uri=url)
-            analysis = ctx.call(
-                lambda provider: clean_analysis(provider.generate_json(request).data)
+            analysis = watching(
+                lambda: ctx.call(
+                    lambda provider: clean_analysis(provider.generate_json(request).data)
+                )
             )
             return {
                 "video_url": url,

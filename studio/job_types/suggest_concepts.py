@@ -31,6 +31,7 @@ from studio.job_types.analyse_video import (
     WatchesVideo,
     one_line,
     thumbnail_text,
+    watching,
 )
 from studio.library_cache import usable_styles
 from studio.serializers import Text
@@ -164,9 +165,11 @@ class SuggestConcepts(WatchesVideo):
                 model=ctx.model.id,
                 video_uri=params["video_url"],
             )
-            concepts = ctx.call(
-                lambda provider: clean_concepts(
-                    provider.generate_json(request).data, params["styles"]
+            concepts = watching(
+                lambda: ctx.call(
+                    lambda provider: clean_concepts(
+                        provider.generate_json(request).data, params["styles"]
+                    )
                 )
             )
             return {
