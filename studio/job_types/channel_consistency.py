@@ -4,8 +4,9 @@ fits the thumbnails of their channel's recent uploads: a score 1-5 and up to two
 Input `{"thumbnail_id"}` (one of the caller's thumbnails; a stranger's is 404). The creator's
 channel is the one set on their Account page (`studio.models.YouTubeChannel`); its newest
 uploads' thumbnails come from the YouTube Data API (`studio.youtube`: at most 10, at least 3).
-Refused before anything is charged (400): without `YOUTUBE_API_KEY`
-(`youtube_not_configured`), or with no channel set (`channel_not_set`).
+Refused before anything is charged: without `YOUTUBE_API_KEY` (503 `youtube_not_configured`: the
+studio lacks a service, as analyse video's 503 `needs_gemini_key` offline), or with no channel
+set (400 `channel_not_set`).
 
 Every picture (the thumbnail's 800 px copy and each channel thumbnail) is measured on this
 machine with analyse style's measurements (`analyse_style.measure_image`; sources there):
@@ -353,12 +354,14 @@ class ChannelConsistency(JobType):
     cache = CachePolicy(version="channel-consistency-v1")
 
     def check_plan(self, plan: Any, validated: dict[str, Any], model: catalog.ModelSpec) -> None:
-        """Refuses (400, nothing charged) without a YouTube key or without a channel set."""
+        """Refuses, nothing charged, without a YouTube key (503) or without a channel set
+        (400)."""
         if not youtube.is_configured():
             raise JobRefused(
                 "Reading a channel needs a YouTube Data API key (YOUTUBE_API_KEY), which this "
                 "studio does not have; nothing was charged.",
                 "youtube_not_configured",
+                status=503,
             )
         if not validated["channel"]:
             raise JobRefused(
