@@ -162,6 +162,8 @@ def test_other_plans_get_the_plan_gate(
     assert (response.status_code, response.json()["code"]) == (403, "plan_feature")
     page = owner_client.get("/studio/").content.decode()
     assert 'aria-label="From a YouTube video: Pro plan"' in page
+    # Both tools behind the lock are named, as the plans page names them.
+    assert "suggests its hooks and 2-4 thumbnail concepts" in page
     assert 'id="video-url"' not in page
 
 
