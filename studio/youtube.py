@@ -177,8 +177,15 @@ def parse_channel_reference(text: str) -> str:
     )
 
 
+def cache_identity(reference: str) -> str:
+    """A normalized channel reference as caches key it: a handle case-folded (YouTube matches
+    handles in any case), a channel id as it is (ids are case-sensitive: "UCab…" and "UCAB…"
+    are two channels)."""
+    return reference.casefold() if reference.startswith("@") else reference
+
+
 def uploads_cache_key(reference: str) -> str:
-    digest = hashlib.sha256(reference.casefold().encode()).hexdigest()[:32]
+    digest = hashlib.sha256(cache_identity(reference).encode()).hexdigest()[:32]
     return f"youtube:uploads:{CACHE_VERSION}:{digest}"
 
 

@@ -121,6 +121,20 @@ def test_anything_else_is_refused_with_a_reason(typed: str) -> None:
     assert str(caught.value)
 
 
+def test_caches_tell_channel_ids_apart_by_case_but_not_handles(
+    youtube_settings: FakeYouTube, dark_channel: FakeChannel
+) -> None:
+    """Handles match in any case; channel ids are case-sensitive, so an id differing only in
+    case is another channel and must not be handed this one's uploads from the cache."""
+    uploads = youtube.fetch_uploads("@DarkChannel")
+    assert youtube.cached_uploads("@darkchannel") == uploads
+    channel_id = uploads.channel_id
+    youtube.fetch_uploads(channel_id)
+    assert youtube.cached_uploads(channel_id) is not None
+    other_case = channel_id[:2] + channel_id[2:].swapcase()
+    assert other_case != channel_id and youtube.cached_uploads(other_case) is None
+
+
 def test_a_pro_creator_sets_changes_and_removes_the_channel(pro: Any, owner_client: Any) -> None:
     assert owner_client.get("/api/me/youtube-channel").json() == {"channel": None, "url": None}
     answer = owner_client.put(

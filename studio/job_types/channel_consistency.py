@@ -337,7 +337,7 @@ def clean_cues(raw: Any) -> list[str]:
 
 
 def _key_input(image_sha256: str, channel: str, video_ids: list[str] | None) -> dict[str, Any]:
-    return {"image": image_sha256, "channel": channel.casefold(), "videos": video_ids}
+    return {"image": image_sha256, "channel": youtube.cache_identity(channel), "videos": video_ids}
 
 
 class ChannelConsistency(JobType):
