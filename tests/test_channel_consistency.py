@@ -510,6 +510,35 @@ def test_the_large_view_says_what_is_missing(owner: Any, owner_client: Any, sett
     assert "no YouTube Data API key" not in owner_client.get("/accounts/email/").content.decode()
 
 
+def test_when_gemini_fails_the_measured_score_is_delivered_and_refunded(
+    pro: Any,
+    owner_client: Any,
+    dark_channel: FakeChannel,
+    gemini_settings: Any,
+    run_jobs: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The channel was read (YouTube quota spent) and every picture measured: a Gemini failure
+    after its retries delivers that measured result with a line saying so and refunds the
+    credit, as thumbnail check's failed critique does; it failed the whole job, showing
+    nothing."""
+    gemini_settings.script("400")  # not retried
+    YouTubeChannel.objects.create(user=pro, reference="@DarkChannel")
+    thumbnail = stored_thumbnail(pro, solid(BRIGHT_YELLOW, size=(800, 450)))
+    before = get_balance(pro)
+    data = check(owner_client, thumbnail.pk, run_jobs, django_capture_on_commit_callbacks)
+    assert data["status"] == "succeeded", data
+    result = data["result"]
+    assert result["judged_by"] == "measured" and result["score"] == result["measured_score"]
+    assert result["judge_error"].startswith("Gemini's judgement failed (")
+    assert result["refunded"] is True and get_balance(pro) == before
+    card = owner_client.get(f"/studio/jobs/{data['id']}").content.decode()
+    assert "this is the measured score, and the credit was refunded" in card
+    # Not cached: the next check asks Gemini again.
+    again = check(owner_client, thumbnail.pk, run_jobs, django_capture_on_commit_callbacks)
+    assert again["cached"] is False and again["result"]["judged_by"] == again["model"]
+
+
 # --- manage.py check_youtube ---------------------------------------------------------------------
 
 

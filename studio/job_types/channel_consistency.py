@@ -31,7 +31,9 @@ is 71%.").
 Offline (no Gemini key) that is the result (`judged_by: "measured"`). With a Gemini key the text
 model also sees the thumbnail, a contact sheet of the channel's thumbnails and the
 measurements, and gives its own score and up to two cues (structured output, `SCHEMA`), which
-the result shows (`judged_by` the model id) beside the measured score. Result: `{"score",
+the result shows (`judged_by` the model id) beside the measured score. When Gemini's call fails
+after its retries the job still succeeds with the measured result and a `judge_error` line,
+not cached, and its credit is refunded (`PaidPartFailed`). Result: `{"score",
 "cues", "compared", "measures": {name: {"label", "thumbnail", "median", "low", "high",
 "inside"}}, "inside", "measured", "measured_score", "judged_by", "channel": {"id", "title"},
 "measured_by"}`.
@@ -60,7 +62,7 @@ from generation import catalog, result_cache
 from generation.errors import JobRefused
 from generation.models import Job
 from generation.providers.base import InputImage, JSONRequest, ProviderError
-from generation.registry import CachePolicy, JobOutcome, JobType, UnitFailure
+from generation.registry import CachePolicy, JobOutcome, JobType, PaidPartFailed, UnitFailure
 from generation.services import JobContext, refunded
 from studio import services, youtube
 from studio.images import mime_type
@@ -433,7 +435,16 @@ class ChannelConsistency(JobType):
                     InputImage(contact_sheet(blobs), "image/jpeg", "analysis"),
                 ],
             )
-            answer = ctx.call(lambda provider: provider.generate_json(request)).data
+            try:
+                answer = ctx.call(lambda provider: provider.generate_json(request)).data
+            except ProviderError as exc:
+                # The channel was read and measured (YouTube quota spent): deliver the measured
+                # score rather than nothing, refunded as thumbnail check's failed critique is.
+                result["judge_error"] = (
+                    f"Gemini's judgement failed ({exc.message.rstrip('.')}); this is the "
+                    "measured score, and the credit was refunded. Check again for Gemini's."
+                )
+                raise PaidPartFailed(result, exc.code) from exc
             score = answer.get("score")
             if isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5:
                 result["score"] = score
