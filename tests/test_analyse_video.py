@@ -13,6 +13,7 @@ from billing.services import get_balance
 from generation.models import Job
 from generation.providers.base import InvalidJSONReturned
 from studio.job_types.analyse_video import SCHEMA, clean_analysis, video_id
+from studio.job_types.suggest_concepts import clean_concepts
 from studio.models import Style
 from tests import fake_gemini as fake_gemini_module
 from tests.conftest import set_plan
@@ -302,7 +303,10 @@ def test_a_concept_answer_naming_a_private_style_is_not_another_creators(
     mine = Style.objects.create(owner=pro, name="Red", description="Mine: red on black")
     theirs = Style.objects.create(owner=other, name="Red", description="Theirs: pastel red")
     gemini_settings.json_answer = {
-        "concepts": [{"text": "WORTH IT?", "style": "Red", "scene": "Cups", "why": "Gap"}]
+        "concepts": [
+            {"text": "WORTH IT?", "style": "Red", "scene": "Cups", "why": "Gap"},
+            {"text": "1 WINNER", "style": "Red", "scene": "A cup", "why": "B"},
+        ]
     }
     first = concepts(owner_client, django_capture_on_commit_callbacks, video_url=VIDEO).json()
     run_jobs()
@@ -315,3 +319,12 @@ def test_a_concept_answer_naming_a_private_style_is_not_another_creators(
         return client.get(f"/api/jobs/{job['id']}").json()["result"]["concepts"][0]["style_id"]
 
     assert [style_id(owner_client, first), style_id(other_client, second)] == [mine.pk, theirs.pk]
+
+
+def test_an_answer_with_fewer_than_two_concepts_is_retried() -> None:
+    """The schema asks for 2-4 and the creator pays 2 credits for 2-4: one concept left once a
+    repeated text is dropped is retried (then refunded), not delivered as the whole answer."""
+    one = {"text": "100 SHOPS", "style": "", "scene": "Cups", "why": "A"}
+    with pytest.raises(InvalidJSONReturned):
+        clean_concepts({"concepts": [one, {**one, "text": "100 shops"}]}, [])
+    assert len(clean_concepts({"concepts": [one, {**one, "text": "1 WINNER"}]}, [])) == 2

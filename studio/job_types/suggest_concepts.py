@@ -102,7 +102,8 @@ def clean_concepts(answer: dict[str, Any], styles: list[dict[str, Any]]) -> list
     """The model's concepts within the limits: texts cut to thumbnail length at a word, lines
     trimmed, a style matched to the offered list by name (case and spacing ignored; None if
     the model named another), empty and repeated texts dropped, at most MAX_CONCEPTS. Raises
-    InvalidJSONReturned (retried) when none is left."""
+    InvalidJSONReturned (retried; refunded once the retries are spent) when fewer than
+    MIN_CONCEPTS are left: the schema asks for 2 and the creator pays for 2-4."""
     by_name = {" ".join(s["name"].split()).casefold(): s for s in styles}
     items = answer.get("concepts")
     concepts: list[dict[str, Any]] = []
@@ -124,8 +125,8 @@ def clean_concepts(answer: dict[str, Any], styles: list[dict[str, Any]]) -> list
                 "why": one_line(item.get("why")),
             }
         )
-    if not concepts:
-        raise InvalidJSONReturned("suggest_concepts answer without usable concepts")
+    if len(concepts) < MIN_CONCEPTS:
+        raise InvalidJSONReturned(f"suggest_concepts answer with {len(concepts)} usable concepts")
     return concepts[:MAX_CONCEPTS]
 
 
