@@ -49,6 +49,7 @@ from studio.forms import FaceForm, PaletteForm, StyleForm, form_fields
 from studio.gallery import GalleryFilter, parse_filters
 from studio.gallery_cache import first_page_html
 from studio.job_types import generate_prices
+from studio.job_types.analyse_video import VIDEO_CREDITS
 from studio.job_types.generate import GenerateThumbnails
 from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
@@ -154,6 +155,7 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
         "models": catalog.image_models(data.plan.slug),
         "default_model": catalog.default_image_model(data.plan.slug).id,
         "offline": catalog.is_offline(),
+        "video_credits": VIDEO_CREDITS,  # what Analyse video and Suggest concepts cost
         "page": data.page,
         "gallery_html": gallery_html,
         "user_id": user.pk,  # read once, not through the lazy request.user in the styles loop

@@ -328,3 +328,21 @@ def test_an_answer_with_fewer_than_two_concepts_is_retried() -> None:
     with pytest.raises(InvalidJSONReturned):
         clean_concepts({"concepts": [one, {**one, "text": "100 shops"}]}, [])
     assert len(clean_concepts({"concepts": [one, {**one, "text": "1 WINNER"}]}, [])) == 2
+
+
+def test_the_studio_shows_the_price_the_video_tools_charge(
+    pro, owner_client, django_capture_on_commit_callbacks, gemini_settings: FakeGemini, monkeypatch
+) -> None:
+    """The buttons' price and the credits they need come from the job types' own price (one
+    number), not a copy typed into the page."""
+    from studio import views
+    from studio.job_types import analyse_video
+
+    monkeypatch.setattr(analyse_video, "VIDEO_CREDITS", 3)
+    monkeypatch.setattr(views, "VIDEO_CREDITS", 3)
+    page = owner_client.get("/studio/").content.decode()
+    assert "Analyse video · 3 credits" in page and "Suggest concepts · 3 credits" in page
+    assert page.count('data-cost="3" data-needs-credits="needs-credits-analyse_video"') == 2
+    start = get_balance(pro)
+    assert analyse(owner_client, django_capture_on_commit_callbacks, VIDEO).json()["cost"] == 3
+    assert get_balance(pro) == start - 3
