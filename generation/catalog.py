@@ -91,6 +91,13 @@ def _frozen_sizes(
 GEMINI_3_IMAGE_PIXEL_SIZES = _frozen_sizes(PIXEL_SIZES)
 
 
+# A text model's per-attempt budget: 60 s for a prompt (and its images); 180 s when it watches a
+# video (`JSONRequest.video_uri`, `timeout_for("video")`), whose input is up to a few hundred
+# thousand tokens (263 a second at default media resolution: "Understand and count tokens").
+# The studio's own budget; Google publishes no latency for either.
+TEXT_TIMEOUTS: Mapping[str, float] = MappingProxyType({"": 60.0, "video": 180.0})
+
+
 MODELS: Mapping[str, ModelSpec] = MappingProxyType(
     {
         spec.id: spec
@@ -163,7 +170,7 @@ MODELS: Mapping[str, ModelSpec] = MappingProxyType(
                 max_input_images=3000,  # not re-verified for this id
                 usd_per_1m_input_tokens=0.75,
                 usd_per_1m_output_tokens=3.75,
-                timeout_seconds=MappingProxyType({"": 60.0}),
+                timeout_seconds=TEXT_TIMEOUTS,
             ),
             # Gemini 3.5 Flash, GA 2026-05-19. DEPRECATED 2026-10-08 (see DEPRECATED_MODELS):
             # Google routes its requests to gemini-3.6-flash. $1.50 input / $9.00 output per 1M
@@ -175,7 +182,7 @@ MODELS: Mapping[str, ModelSpec] = MappingProxyType(
                 max_input_images=3000,  # not re-verified for this id
                 usd_per_1m_input_tokens=1.50,
                 usd_per_1m_output_tokens=9.00,
-                timeout_seconds=MappingProxyType({"": 60.0}),
+                timeout_seconds=TEXT_TIMEOUTS,
             ),
         )
     }

@@ -487,6 +487,23 @@ def test_per_call_timeout_comes_from_the_catalog(
     assert sent.headers["x-server-timeout"] == str(int(expected))
 
 
+def test_a_request_that_watches_a_video_gets_the_video_timeout(
+    gemini_settings: FakeGemini, settings: Settings
+) -> None:
+    """A video's answer takes longer than a prompt's: the text model's "video" budget (180 s),
+    not its 60 s, so a long video is not cut off and retried (each attempt billed)."""
+    settings.GEMINI_TIMEOUT_SECONDS = 0  # no override
+    video = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    get_provider().generate_json(
+        JSONRequest(prompt="p", schema=SCHEMA, model=TEXT, video_uri=video)
+    )
+
+    [sent] = gemini_settings.requests
+    assert (
+        sent.headers["x-server-timeout"] == "180" != str(int(catalog.get_model(TEXT).timeout_for()))
+    )
+
+
 def test_timeout_override_wins_over_the_catalog(
     gemini_settings: FakeGemini, settings: Settings
 ) -> None:

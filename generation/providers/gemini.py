@@ -238,7 +238,10 @@ class GeminiProvider:
                 types.MediaResolution.MEDIA_RESOLUTION_LOW if request.video_uri else None
             ),
         )
-        response = self._generate(request.model, parts, config)
+        # A video's answer may take longer: the catalog's "video" timeout (TEXT_TIMEOUTS).
+        response = self._generate(
+            request.model, parts, config, image_size="video" if request.video_uri else ""
+        )
         return _json_from_response(request.model, response)
 
     def list_models(self) -> list[str]:

@@ -154,12 +154,13 @@ class VideoNotWatchable(ProviderError):
     )
 
 
-def watching(request: Callable[[], T]) -> T:
-    """`request()`, a Gemini call that watches a video, with Gemini's refusal of the request
+def watching(ctx: JobContext, fn: Callable[[Any], T]) -> T:
+    """`ctx.call(fn)` for a Gemini call that watches a video: its slot held as long as the
+    catalog's "video" timeout (TEXT_TIMEOUTS), and Gemini's refusal of the request
     (InvalidProviderRequest, a 4xx that is not the key, the model or the quota) said as what
     it is for a video: VideoNotWatchable."""
     try:
-        return request()
+        return ctx.call(fn, image_size="video")
     except InvalidProviderRequest as exc:
         raise VideoNotWatchable(exc.detail) from exc
 
@@ -256,7 +257,7 @@ class WatchesVideo(JobType):
     feature = "youtube"
     result_kind = "json"
     model_kind = "text"
-    time_limit_seconds = 300
+    time_limit_seconds = 600  # up to 3 attempts of the 180 s video timeout, with backoff
 
     def check_plan(self, plan: Plan, validated: dict[str, Any], model: catalog.ModelSpec) -> None:
         """Offline there is nothing that can watch the video: refused before charging."""
@@ -283,9 +284,7 @@ class AnalyseVideo(WatchesVideo):
         def compute() -> dict[str, Any]:
             request = JSONRequest(prompt=PROMPT, schema=SCHEMA, model=ctx.model.id, video_uri=url)
             analysis = watching(
-                lambda: ctx.call(
-                    lambda provider: clean_analysis(provider.generate_json(request).data)
-                )
+                ctx, lambda provider: clean_analysis(provider.generate_json(request).data)
             )
             return {
                 "video_url": url,

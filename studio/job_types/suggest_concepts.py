@@ -167,11 +167,10 @@ class SuggestConcepts(WatchesVideo):
                 video_uri=params["video_url"],
             )
             concepts = watching(
-                lambda: ctx.call(
-                    lambda provider: clean_concepts(
-                        provider.generate_json(request).data, params["styles"]
-                    )
-                )
+                ctx,
+                lambda provider: clean_concepts(
+                    provider.generate_json(request).data, params["styles"]
+                ),
             )
             return {
                 "video_url": params["video_url"],
