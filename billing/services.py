@@ -9,8 +9,12 @@ Plan credits (kind `grant`: monthly grants, upgrade differences) do not roll ove
 period ends, `roll_period` appends an `expiry` entry for what is left of them (possibly 0, so the
 entry also marks the period boundary). Spending draws on plan credits first, so "what is left" is
 the sum of grants, debits and refunds since the last boundary, capped by the balance; purchased
-credit packs (kind `purchase`) and staff adjustments never expire. Lock order everywhere:
-`Subscription` row, then `CreditAccount` row.
+credit packs (kind `purchase`) and staff adjustments never expire.
+
+Lock order everywhere (docs/architecture.md, "Lock order"): `Subscription` row, then
+`CreditAccount` row, then the user's `generation.Job` rows (and their units). A path that may
+move credits while it holds a job locks the balance row first (`lock_existing_account`), since
+account deletion and submits hold the balance row when they reach the jobs.
 """
 
 from __future__ import annotations
@@ -203,6 +207,14 @@ def lock_account(user: User) -> CreditAccount:
     except CreditAccount.DoesNotExist:
         account, _ = CreditAccount.objects.get_or_create(user=user)
         return CreditAccount.objects.select_for_update().get(pk=account.pk)
+
+
+def lock_existing_account(*, user_id: int) -> CreditAccount | None:
+    """Lock the balance row of the user with id `user_id`, if there is one; call inside
+    `transaction.atomic()` before locking any of the user's jobs (the lock order above). None
+    when there is no row (the account was deleted meanwhile, and its jobs with it): unlike
+    `lock_account` it never creates one, which would name a user no longer there."""
+    return CreditAccount.objects.select_for_update().filter(user_id=user_id).first()
 
 
 def take_credits(*, user: User, amount: int) -> CreditAccount | None:

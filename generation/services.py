@@ -5,6 +5,12 @@ Dramatiq worker (generation.actors). Every path that ends a unit goes through a 
 UPDATE on its `JobUnit` row, and every path that ends a job through a row-locked conditional
 UPDATE on the `Job`, so crashes, time limits, cancels, the sweeper and late workers can neither
 refund a delivered unit, refund one twice, nor overwrite a finished job's status.
+
+Lock order (billing.services, docs/architecture.md): the creator's balance row before their job
+rows. Submits and account deletion take the balance row first, so every path here that may
+refund while it holds a job (cancel, finish, a unit's refund, a JSON result's refund) locks the
+balance row before the job: taken the other way round, a cancel during an account deletion
+deadlocked.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from dramatiq.middleware.time_limit import TimeLimitExceeded
 from billing.services import (
     debit_credits,
     lock_account,
+    lock_existing_account,
     record_debit,
     refund_credits,
     take_credits,
@@ -493,11 +500,14 @@ class JobContext:
         )
 
     @contextmanager
-    def delivering(self, index: int) -> Iterator[None]:
-        """A transaction in which unit `index` becomes delivered; write its rows inside.
-        Raises UnitNotPending (nothing written) if the unit is no longer pending or this worker
-        no longer holds the job's lease."""
+    def delivering(self, index: int, *, refunding: bool = False) -> Iterator[None]:
+        """A transaction in which unit `index` becomes delivered; write its rows inside. With
+        `refunding` (the rows inside move credits) the balance row is locked before the job's,
+        as the lock order asks. Raises UnitNotPending (nothing written) if the unit is no
+        longer pending or this worker no longer holds the job's lease."""
         with transaction.atomic():
+            if refunding:
+                lock_existing_account(user_id=self.job.user_id)
             # Only while this worker holds the lease (a worker that lost it, and has not noticed
             # yet, cannot deliver a unit the new holder is also making), checked under the job's
             # row lock, which a cancel or a finish holds while it refunds: the unit's own UPDATE
@@ -615,9 +625,10 @@ class JobContext:
 
         def deliver(index: int, value: tuple[dict[str, Any], bool, str]) -> None:
             result, from_cache, failed = value
-            with self.delivering(index):
+            refunding = bool((from_cache or failed) and self.job.unit_cost)
+            with self.delivering(index, refunding=refunding):
                 Job.objects.filter(pk=self.job.pk).update(result=result, cached=from_cache)
-                if (from_cache or failed) and self.job.unit_cost:
+                if refunding:
                     why = (
                         f"{failed}, the rest delivered"
                         if failed
@@ -742,6 +753,8 @@ def refund_units(
     done: list[UnitFailure] = []
     for failure in failures:
         with transaction.atomic():
+            if job.unit_cost:  # the balance row before the job's and the unit's (lock order)
+                lock_existing_account(user_id=job.user_id)
             if lease_owner is not None and not (
                 Job.objects.select_for_update()
                 .filter(pk=job.pk, lease_owner=lease_owner, status=Job.Status.RUNNING)
@@ -783,6 +796,8 @@ def finish_job(
     "lease lapsed" that a worker may have ended by claiming the job meanwhile). A job already
     finished or cancelled, or no longer matching, is returned unchanged."""
     with transaction.atomic():
+        if job.unit_cost:  # it may refund: the balance row before the job's (lock order)
+            lock_existing_account(user_id=job.user_id)
         rows = Job.objects.select_for_update().filter(pk=job.pk, status__in=UNFINISHED)
         if lease_owner is not None:
             rows = rows.filter(lease_owner=lease_owner)
@@ -867,8 +882,11 @@ def _set_final(
 def cancel_job(job: Job) -> Job:
     """Cancel a queued or running job: its undelivered units are refunded at once and its
     status becomes `cancelled`; a running worker notices at its next heartbeat and stops,
-    and drops whatever it finishes later. A finished job is returned unchanged."""
+    and drops whatever it finishes later. A finished job is returned unchanged. Raises
+    Job.DoesNotExist when the job went meanwhile (its account was deleted)."""
     with transaction.atomic():
+        if job.unit_cost:  # it refunds: the balance row before the job's (lock order)
+            lock_existing_account(user_id=job.user_id)
         if not Job.objects.select_for_update().filter(pk=job.pk, status__in=UNFINISHED).exists():
             job.refresh_from_db()
             return job

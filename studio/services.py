@@ -713,6 +713,8 @@ def do_delete_account(*, user: User) -> int:
         # lock (generation.services.JobContext.delivering), and the creator's own submits and
         # quota-counted uploads take the balance row. Held until the commit, the rows and file
         # names read below are all there is; a delivery that was waiting then finds no job.
+        # Balance row, then jobs: the lock order every path keeps (billing.services), so a
+        # cancel or a worker's refund waits here instead of deadlocking with the deletion.
         lock_account(user)
         list(Job.objects.select_for_update().filter(user=user, status__in=UNFINISHED_JOBS))
         thumbnails = Thumbnail.objects.filter(owner=user)

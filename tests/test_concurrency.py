@@ -220,3 +220,90 @@ def test_a_delivery_waiting_on_a_cancel_does_not_deliver_the_refunded_unit(monke
     assert JobUnit.objects.get(job=job).status == "failed"
     assert Job.objects.get(pk=job.pk).status == "cancelled"
     assert get_balance(user) == 10
+
+
+def _refunding_path(name: str, job: Job) -> Any:
+    """One engine path that refunds `job`'s unit, as a callable for a racing thread."""
+    from generation.registry import JobOutcome, PaidPartFailed, UnitFailure, get_job_type
+    from generation.services import JobContext, cancel_job, finish_job, refund_units
+
+    failure = UnitFailure(0, "provider_error", "The AI service failed.")
+    if name == "cancel":
+        return lambda: cancel_job(Job.objects.get(pk=job.pk))
+    if name == "finish":
+        return lambda: finish_job(
+            Job.objects.get(pk=job.pk), JobOutcome([failure]), lease_owner="worker"
+        )
+    if name == "refund_units":
+        return lambda: refund_units(Job.objects.get(pk=job.pk), [failure], lease_owner="worker")
+
+    def run_json() -> JobOutcome:  # the paid part failed: the free part delivered, refunded
+        def compute() -> dict[str, Any]:
+            raise PaidPartFailed({"colors": []}, "provider_error")
+
+        fresh = Job.objects.get(pk=job.pk)
+        return JobContext(fresh, "worker", get_job_type(fresh.type)).run_json(compute)
+
+    return run_json
+
+
+@pytest.mark.parametrize("path", ["cancel", "finish", "refund_units", "run_json"])
+def test_a_refund_during_account_deletion_does_not_deadlock(monkeypatch, path: str) -> None:
+    """The creator deletes their account while one of their jobs refunds a unit (a cancel from
+    another tab, a worker finishing or delivering). The deletion locked the balance row, then
+    the jobs; the refunds locked the job, then the balance row: each waited on the other and
+    PostgreSQL aborted one (the deletion failed, or the worker's refund did). Every path now
+    locks the balance row first (billing.services' lock order)."""
+    from django.db.utils import OperationalError
+
+    from core.types import User
+    from generation.services import claim_job, submit_job
+    from studio import services as studio_services
+
+    user = make_user(f"delete-{path.replace('_', '-')}@example.com")
+    set_plan(user, "starter")
+    job_type = "analyse_palette" if path == "run_json" else "generate_thumbnails"
+    job, _, _ = submit_job(user=user, job_type=job_type, params={}, units=1, unit_cost=1)
+    assert claim_job(str(job.id), "worker")
+    balance_locked, release = threading.Event(), threading.Event()
+    lock_account = studio_services.lock_account
+
+    def held_lock_account(locked_user: Any) -> Any:  # the deletion holds the balance row
+        account = lock_account(locked_user)
+        balance_locked.set()
+        assert release.wait(5)
+        return account
+
+    monkeypatch.setattr(studio_services, "lock_account", held_lock_account)
+    answers: dict[str, Any] = {}
+
+    def run(name: str, call: Any) -> None:
+        try:
+            answers[name] = call()
+        except Exception as error:  # the answer under test
+            answers[name] = error
+        finally:
+            connections.close_all()
+
+    refund = _refunding_path(path, job)
+    deleter = threading.Thread(
+        target=run,
+        args=(
+            "delete",
+            lambda: studio_services.do_delete_account(user=User.objects.get(pk=user.pk)),
+        ),
+    )
+    deleter.start()
+    assert balance_locked.wait(5)
+    refunder = threading.Thread(target=run, args=(path, refund))
+    refunder.start()
+    _wait_until_blocked_on_a_lock()
+    release.set()
+    deleter.join()
+    refunder.join()
+    assert answers["delete"] == 0, answers
+    assert not isinstance(answers[path], OperationalError), answers
+    if path == "run_json":
+        assert answers[path].failures == [], answers  # no "could not be saved": dropped
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert not Job.objects.filter(pk=job.pk).exists()
