@@ -528,7 +528,7 @@ def _grant_for_invoice(row: Subscription, invoice: Obj) -> str:
         return f"no grant for a {invoice.get('billing_reason')} invoice"
     # Any of its lines: a renewal after a plan change mid-period lists that change's
     # prorations first, whose periods start at the change.
-    lines = (invoice.get("lines") or {}).get("data") or []
+    lines = _invoice_lines(invoice)
     period_starts = {_moment(line["period"]["start"]) for line in lines if line.get("period")}
     subscription_id = _invoice_subscription(invoice)
     if (
@@ -544,6 +544,30 @@ def _grant_for_invoice(row: Subscription, invoice: Obj) -> str:
         reference=f"invoice:{invoice['id']}",
     )
     return f"granted {movement.entry.amount if movement and movement.created else 0}"
+
+
+def _invoice_lines(invoice: Obj) -> list[Obj]:
+    """Every line of `invoice`: the page it embeds (Stripe embeds at most the first 10), then,
+    when that page says `has_more`, the rest from `GET /v1/invoices/{id}/lines` through the
+    SDK's auto-paging (100 a page, after the embedded page's last line). Raises
+    PaymentProviderError when Stripe cannot list them (the webhook then answers 503 and Stripe
+    sends the event again)."""
+    listed = invoice.get("lines") or {}
+    lines: list[Obj] = list(listed.get("data") or [])
+    if not listed.get("has_more"):
+        return lines
+    params: Any = {"limit": 100}
+    if lines:
+        params["starting_after"] = lines[-1]["id"]
+    try:
+        page = client().v1.invoices.line_items.list(invoice["id"], params=params)
+        lines += [dict(line.to_dict()) for line in page.auto_paging_iter()]
+    except stripe.StripeError as exc:
+        logger.warning("stripe invoices.line_items.list failed: %s", exc)
+        raise PaymentProviderError(
+            "The payment service could not be reached; nothing was charged. Try again."
+        ) from exc
+    return lines
 
 
 def _on_invoice_payment_failed(obj: Obj) -> str:

@@ -8,7 +8,9 @@ JSON objects and its error shape `{"error": {"type", "code", "message", "param"}
 Resources: customers, products, prices, checkout sessions (subscription and payment mode),
 billing portal sessions, subscriptions (the billing period lives on the subscription item, as
 since API version 2025-03-31.basil), invoices (their subscription under
-`parent.subscription_details`, same change) and events.
+`parent.subscription_details`, same change; an invoice embeds the first 10 of its lines, with
+`has_more`, and `GET /v1/invoices/{id}/lines` pages the rest by `limit` and `starting_after`, as
+Stripe does) and events.
 
 What Stripe's hosted pages and clock would do is done by methods a test (or the fake's own HTML
 pages) calls: `complete_checkout`, `renew`, `pay_invoice`, `switch_price`,
@@ -204,7 +206,7 @@ class FakeStripe:
         self.events = [self.objects["event"][i] for i in state["events"]]
 
     def _event(self, type: str, obj: Obj, previous: Obj | None = None) -> Obj:
-        data: Obj = {"object": json.loads(json.dumps(obj))}
+        data: Obj = {"object": json.loads(json.dumps(self._public(obj)))}
         if previous is not None:
             data["previous_attributes"] = previous
         event = {
@@ -473,8 +475,34 @@ class FakeStripe:
             self.pending_lines.pop(sub["id"], []) if billing_reason == "subscription_cycle" else []
         )
         amount += sum(line["amount"] for line in pending)
+        invoice_id = self._id("in")
+        lines = [
+            *pending,
+            {
+                "id": self._id("il"),
+                "object": "line_item",
+                "amount": amount,
+                "currency": "usd",
+                "description": f"1 x {item['price']['id']}",
+                "invoice": invoice_id,
+                "period": {
+                    "start": item["current_period_start"],
+                    "end": item["current_period_end"],
+                },
+                "pricing": {
+                    "type": "price_details",
+                    "price_details": {
+                        "price": item["price"]["id"],
+                        "product": item["price"]["product"],
+                    },
+                },
+                "quantity": item["quantity"],
+            },
+        ]
+        for line in pending:
+            line["invoice"] = invoice_id
         invoice = {
-            "id": self._id("in"),
+            "id": invoice_id,
             "object": "invoice",
             "amount_due": amount,
             "amount_paid": amount if paid else 0,
@@ -486,33 +514,8 @@ class FakeStripe:
             "created": now,
             "currency": "usd",
             "customer": sub["customer"],
-            "lines": {
-                "object": "list",
-                "data": [
-                    *pending,
-                    {
-                        "id": self._id("il"),
-                        "object": "line_item",
-                        "amount": amount,
-                        "currency": "usd",
-                        "description": f"1 x {item['price']['id']}",
-                        "period": {
-                            "start": item["current_period_start"],
-                            "end": item["current_period_end"],
-                        },
-                        "pricing": {
-                            "type": "price_details",
-                            "price_details": {
-                                "price": item["price"]["id"],
-                                "product": item["price"]["product"],
-                            },
-                        },
-                        "quantity": item["quantity"],
-                    },
-                ],
-                "has_more": False,
-                "url": "/v1/invoices/lines",
-            },
+            # Stripe embeds the first page of the lines (10); the rest is listed by the API.
+            "lines": self._lines_page(invoice_id, lines, {}),
             "livemode": False,
             "next_payment_attempt": None if paid else now + 3 * 24 * 3600,
             "parent": {
@@ -528,8 +531,37 @@ class FakeStripe:
             "status": "paid" if paid else "open",
             "status_transitions": {"finalized_at": now, "paid_at": now if paid else None},
         }
+        invoice["_lines"] = lines  # not part of Stripe's object: every line, for the API
         sub["latest_invoice"] = invoice["id"]
         return self._save("invoice", invoice)
+
+    def _lines_page(self, invoice_id: str, lines: list[Obj], params: Obj) -> Obj:
+        """One page of an invoice's lines, as GET /v1/invoices/{id}/lines answers: `limit`
+        lines (default 10, 1-100) after the line `starting_after` names."""
+        try:
+            limit = int(params.get("limit", 10))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 100:
+            raise StripeError(
+                400,
+                "This value must be greater than or equal to 1 and less than or equal to 100.",
+                param="limit",
+            )
+        start = 0
+        after = params.get("starting_after")
+        if after is not None:
+            ids = [line["id"] for line in lines]
+            if after not in ids:
+                raise missing("invoice line item", after, "starting_after")
+            start = ids.index(after) + 1
+        return {
+            "object": "list",
+            "data": lines[start : start + limit],
+            "has_more": start + limit < len(lines),
+            "total_count": len(lines),
+            "url": f"/v1/invoices/{invoice_id}/lines",
+        }
 
     # --- what Stripe's pages and clock do -----------------------------------------------------
     def _run(self, action: Callable[[], list[Obj]], deliver: bool) -> list[Obj]:
@@ -735,6 +767,10 @@ class FakeStripe:
             }
             if len(parts) == 2 and parts[0] in kinds:
                 return self._public(self._get(kinds[parts[0]], parts[1]))
+            if len(parts) == 3 and parts[0] == "invoices" and parts[2] == "lines":
+                invoice = self._get("invoice", parts[1], "invoice")
+                lines = invoice.get("_lines", invoice["lines"]["data"])  # an older state file
+                return self._lines_page(invoice["id"], lines, params)
             if parts == ["checkout", "sessions", parts[-1]] and len(parts) == 3:
                 return self._public(self._get("checkout.session", parts[2]))
             if len(parts) == 1 and parts[0] in kinds:

@@ -465,6 +465,44 @@ def test_the_renewal_after_a_mid_period_upgrade_grants_the_new_periods_credits(
     assert get_balance(owner) == 300 == ledger_sum(owner)
 
 
+def test_a_renewal_whose_new_period_is_past_the_first_page_of_lines_grants_its_credits(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """Stripe embeds only the first 10 lines of an invoice (`has_more` says there are more), and
+    lists a period's plan changes (two proration lines each) before the new period's line: after
+    five changes the new period's line was on the second page, the grant never saw it and the
+    creator paid for the month without its credits. The rest of the lines are now read through
+    the SDK's auto-paging of `GET /v1/invoices/{id}/lines`."""
+    events = subscribe(owner_client, fake, "starter")
+    deliver(owner_client, fake, events)
+    sub_id = stripe_subscription_id(events)
+    fake.clock_offset = 10 * 24 * 3600
+    for plan in ("advanced", "starter", "advanced", "starter", "advanced"):
+        deliver(owner_client, fake, fake.switch_price(sub_id, priced[plan], deliver=False))
+    renewal = fake.renew(sub_id, deliver=False)
+    invoice = renewal[-1]["data"]["object"]
+    assert len(invoice["lines"]["data"]) == 10 and invoice["lines"]["has_more"]
+    assert invoice["lines"]["total_count"] == 11
+    assert "_lines" not in invoice  # the fake's own bookkeeping stays out of events
+    stripe_client = payments.client()
+    first_page = stripe_client.v1.invoices.line_items.list(invoice["id"])
+    assert [line.id for line in first_page.data] == [
+        line["id"] for line in invoice["lines"]["data"]
+    ]
+    assert len(list(first_page.auto_paging_iter())) == 11
+
+    deliver(owner_client, fake, renewal)
+    grant = CreditLedgerEntry.objects.get(idempotency_key=f"grant:invoice:{invoice['id']}")
+    assert grant.amount == 300
+    assert get_balance(owner) == 300 == ledger_sum(owner)
+    paged = [
+        params
+        for method, path, _, params in fake.requests
+        if method == "GET" and path == f"/v1/invoices/{invoice['id']}/lines"
+    ]
+    assert {"limit": "100", "starting_after": invoice["lines"]["data"][-1]["id"]} in paged
+
+
 # --- lifecycle --------------------------------------------------------------------------------
 def test_payment_failure_locks_4k_and_2k_at_once_and_recovery_unlocks_them(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, no_job_cap: None
