@@ -140,6 +140,8 @@ class CreditLedgerEntry(models.Model):
         REFUND = "refund"
         ADJUSTMENT = "adjustment"
         PURCHASE = "purchase"  # a paid credit pack: never expires
+        # A paid credit pack taken back: its payment refunded or lost in a dispute.
+        REVERSAL = "reversal"
         EXPIRY = "expiry"  # unused plan credits at a period end; also marks the period boundary
 
     user = models.ForeignKey(
@@ -204,6 +206,12 @@ class CreditPackPurchase(models.Model):
     credits = models.PositiveIntegerField()
     price_cents = models.PositiveIntegerField()
     stripe_checkout_session_id = models.CharField(max_length=200, unique=True)
+    stripe_payment_intent_id = models.CharField(
+        max_length=200,
+        blank=True,
+        db_index=True,
+        help_text="The payment's PaymentIntent (set when paid): what refunds and disputes name",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)

@@ -11,7 +11,8 @@ Plain stripe-python (`StripeClient`, pinned in pyproject.toml) with our own webh
   current state from Stripe, under our row lock, and applies that (`_apply_subscription`).
 - Credits move only through `billing.services`: a paid period's grant on `invoice.paid` (key from
   the invoice id), an upgrade's difference when the plan rises mid-period, the expiry of unused
-  plan credits when a period ends, and a credit pack once per Checkout Session.
+  plan credits when a period ends, a credit pack once per Checkout Session, and the refunded or
+  disputed share of a pack taken back once per refund or dispute (`_take_back_pack`).
 
 The price always comes from our own rows (`Plan.stripe_price_id`, `CreditPack.stripe_price_id`),
 never from the request.
@@ -615,11 +616,142 @@ def _apply_checkout_session(session: Obj) -> str:
         reason=f"Credit pack: {purchase.pack.name}",
         reference=f"checkout:{session['id']}"[:100],
     )
-    if purchase.status != CreditPackPurchase.Status.PAID:
+    payment_intent = session.get("payment_intent") or ""
+    if isinstance(payment_intent, dict):
+        payment_intent = payment_intent["id"]
+    if purchase.status != CreditPackPurchase.Status.PAID or (
+        payment_intent and purchase.stripe_payment_intent_id != payment_intent
+    ):
         purchase.status = CreditPackPurchase.Status.PAID
-        purchase.paid_at = timezone.now()
-        purchase.save(update_fields=["status", "paid_at"])
+        purchase.paid_at = purchase.paid_at or timezone.now()
+        # What a refund or a dispute of this payment names.
+        purchase.stripe_payment_intent_id = payment_intent or purchase.stripe_payment_intent_id
+        purchase.save(update_fields=["status", "paid_at", "stripe_payment_intent_id"])
     return f"credit pack +{purchase.credits}" if movement.created else "credit pack already granted"
+
+
+# --- refunds and disputes --------------------------------------------------------------------
+# The rule (README, "Payments"): a credit pack is credits for money, so when its payment is
+# refunded (in full or in part, once or several times) or lost in a dispute, the refunded or
+# disputed share of the pack's credits is taken back (the running total's share, rounded down),
+# never more than the balance holds (what was spent stays spent), once per refund or dispute id.
+# A subscription's payment takes no credits back: its plan credits expire at the period's end
+# anyway, a partial refund is the studio's goodwill, and to end the plan the studio cancels the
+# subscription in Stripe, which expires its unused credits at once (customer.subscription.deleted).
+# Refunds count while `pending` or `succeeded`; one that fails later does not give the credits
+# again (staff adjust them).
+REFUND_COUNTS = ("pending", "succeeded")
+
+
+def _id_of(value: Any) -> str:
+    """The id of an expandable field: the string itself, or the expanded object's id."""
+    if isinstance(value, dict):
+        return str(value.get("id") or "")
+    return str(value or "")
+
+
+def _purchase_for_payment(payment_intent: str) -> CreditPackPurchase | None:
+    """The credit pack bought with this PaymentIntent, row-locked: by the id kept when it was
+    paid, else (paid before that id was kept) through the Checkout Session Stripe lists for the
+    PaymentIntent, whose id it then keeps. None for any other payment (a subscription's)."""
+    if not payment_intent:
+        return None
+    rows = CreditPackPurchase.objects.select_for_update(of=("self",)).select_related("user", "pack")
+    purchase = rows.filter(stripe_payment_intent_id=payment_intent).first()
+    if purchase is not None:
+        return purchase
+    listed = _call(
+        "checkout.sessions.list",
+        lambda: client().v1.checkout.sessions.list(
+            params={"payment_intent": payment_intent, "limit": 1}
+        ),
+    )
+    for session in listed["data"]:
+        purchase = rows.filter(stripe_checkout_session_id=session["id"]).first()
+        if purchase is not None:
+            purchase.stripe_payment_intent_id = payment_intent
+            purchase.save(update_fields=["stripe_payment_intent_id"])
+            return purchase
+    return None
+
+
+def _pack_share(purchase: CreditPackPurchase, cents: int, charged: int) -> int:
+    """The pack's credits that `cents` of the `charged` cents paid for, rounded down."""
+    return purchase.credits * max(0, min(cents, charged)) // charged if charged > 0 else 0
+
+
+def _take_back_pack(purchase: CreditPackPurchase, *, share: int, key: str, why: str) -> int:
+    """Take back `share` of the pack's credits under the idempotency key `key`. Returns the
+    credits taken now (0 for a replay, a share of 0, or nothing left in the balance)."""
+    if share <= 0:
+        return 0
+    part = "" if share == purchase.credits else f" ({share} of {purchase.credits} credits)"
+    movement = services.take_back_purchased_credits(
+        user=purchase.user,
+        amount=share,
+        idempotency_key=key,
+        reason=f"Credit pack {why}: {purchase.pack.name}{part}",
+        reference=f"checkout:{purchase.stripe_checkout_session_id}"[:100],
+    )
+    return -movement.entry.amount if movement.created else 0
+
+
+def _on_charge_refunded(charge: Obj) -> str:
+    """A charge refunded in full or in part (`charge.refunded`, sent again for each refund): each
+    of its refunds takes back its share of a credit pack once (key `reversal:refund:<id>`)."""
+    purchase = _purchase_for_payment(_id_of(charge.get("payment_intent")))
+    if purchase is None:
+        return "ignored: not a credit pack payment"
+    if purchase.status != CreditPackPurchase.Status.PAID:
+        return "ignored: the credit pack was never granted"
+    try:
+        listed = client().v1.refunds.list(params={"charge": charge["id"], "limit": 100})
+        refunds = [dict(refund.to_dict()) for refund in listed.auto_paging_iter()]
+    except stripe.StripeError as exc:
+        logger.warning("stripe refunds.list failed: %s", exc)
+        raise PaymentProviderError(
+            "The payment service could not be reached; nothing was charged. Try again."
+        ) from exc
+    charged = int(charge.get("amount") or 0)
+    # Each refund's share is what the refunds up to it paid for less what those before it did,
+    # so refunds that add up to the whole charge take back the whole pack. Oldest first: Stripe
+    # lists the newest first, in an order that does not change between calls.
+    counted = [r for r in reversed(refunds) if r.get("status") in REFUND_COUNTS]
+    refunded = taken = 0
+    for refund in counted:
+        before, refunded = refunded, refunded + int(refund["amount"])
+        taken += _take_back_pack(
+            purchase,
+            share=_pack_share(purchase, refunded, charged) - _pack_share(purchase, before, charged),
+            key=f"reversal:refund:{refund['id']}",
+            why="refunded",
+        )
+    return f"credit pack refunded: -{taken}"
+
+
+def _on_dispute_closed(dispute: Obj) -> str:
+    """A dispute decided (`charge.dispute.closed`): a lost one takes back the disputed share of
+    a credit pack once (key `reversal:dispute:<id>`); a won one changes nothing."""
+    if dispute.get("status") != "lost":
+        return f"ignored: dispute {dispute.get('status')}"
+    purchase = _purchase_for_payment(_id_of(dispute.get("payment_intent")))
+    if purchase is None:
+        return "ignored: not a credit pack payment"
+    if purchase.status != CreditPackPurchase.Status.PAID:
+        return "ignored: the credit pack was never granted"
+    charge_id = _id_of(dispute.get("charge"))
+    charge = _call("charges.retrieve", lambda: client().v1.charges.retrieve(charge_id))
+    charged = int(charge.get("amount") or 0)
+    # The dispute covers what was not refunded: its share is counted after the refunds'.
+    refunded = int(charge.get("amount_refunded") or 0)
+    disputed = refunded + int(dispute.get("amount") or 0)
+    taken = _take_back_pack(
+        purchase,
+        share=_pack_share(purchase, disputed, charged) - _pack_share(purchase, refunded, charged),
+        key=f"reversal:dispute:{dispute['id']}",
+        why="payment disputed and lost",
+    )
+    return f"credit pack dispute lost: -{taken}"
 
 
 HANDLERS: dict[str, Callable[[Obj], str]] = {
@@ -631,6 +763,8 @@ HANDLERS: dict[str, Callable[[Obj], str]] = {
     "customer.subscription.deleted": _on_subscription,
     "invoice.paid": _on_invoice_paid,
     "invoice.payment_failed": _on_invoice_payment_failed,
+    "charge.refunded": _on_charge_refunded,
+    "charge.dispute.closed": _on_dispute_closed,
 }
 
 

@@ -11,10 +11,11 @@ entry also marks the period boundary). Spending draws on plan credits first, so 
 the sum of grants, debits and refunds since the last boundary, capped by the balance; purchased
 credit packs (kind `purchase`) and staff adjustments never expire.
 
-Lock order everywhere (docs/architecture.md, "Lock order"): `Subscription` row, then
-`CreditAccount` row, then the user's `generation.Job` rows (and their units). A path that may
-move credits while it holds a job locks the balance row first (`lock_existing_account`), since
-account deletion and submits hold the balance row when they reach the jobs.
+Lock order everywhere (docs/architecture.md, "Lock order"): `Subscription` row (or a
+`CreditPackPurchase` row), then `CreditAccount` row, then the user's `generation.Job` rows (and
+their units). A path that may move credits while it holds a job locks the balance row first
+(`lock_existing_account`), since account deletion and submits hold the balance row when they
+reach the jobs.
 """
 
 from __future__ import annotations
@@ -384,6 +385,35 @@ def grant_purchased_credits(
         reason=reason,
         reference=reference,
     )
+
+
+def take_back_purchased_credits(
+    *, user: User, amount: int, idempotency_key: str, reason: str, reference: str = ""
+) -> Movement:
+    """Take back up to `amount` (> 0) credits of a paid credit pack whose payment was refunded or
+    lost in a dispute (billing.payments decides the amount), never more than the balance holds:
+    credits already spent stay spent, and the balance never goes below 0. One `reversal` entry
+    records what was taken (possibly 0, its reason then saying how much could not be), once
+    per key."""
+    if amount <= 0:
+        raise ValueError("take-back amount must be positive")
+    with transaction.atomic():
+        account = lock_account(user)
+        existing = _existing(idempotency_key)
+        if existing is not None:
+            return existing
+        taken = min(amount, max(0, account.balance))
+        if taken < amount:
+            reason = f"{reason} ({taken} of {amount}: the rest was already spent)"
+        return _append(
+            account,
+            user=user,
+            kind=CreditLedgerEntry.Kind.REVERSAL,
+            amount=-taken,
+            idempotency_key=idempotency_key,
+            reason=reason,
+            reference=reference,
+        )
 
 
 @dataclass(frozen=True)

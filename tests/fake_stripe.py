@@ -6,7 +6,8 @@ It speaks what ViewBait's billing code calls through stripe-python (16.x, API ve
 JSON objects and its error shape `{"error": {"type", "code", "message", "param"}}`.
 
 Resources: customers, products, prices, checkout sessions (subscription and payment mode),
-billing portal sessions, subscriptions (the billing period lives on the subscription item, as
+billing portal sessions, charges (one per paid payment-mode Checkout and per paid invoice), refunds
+and disputes, subscriptions (the billing period lives on the subscription item, as
 since API version 2025-03-31.basil), invoices (their subscription under
 `parent.subscription_details`, same change; an invoice embeds the first 10 of its lines, with
 `has_more`, and `GET /v1/invoices/{id}/lines` pages the rest by `limit` and `starting_after`, as
@@ -14,7 +15,8 @@ Stripe does) and events.
 
 What Stripe's hosted pages and clock would do is done by methods a test (or the fake's own HTML
 pages) calls: `complete_checkout`, `renew`, `pay_invoice`, `switch_price`,
-`set_cancel_at_period_end`, `cancel_now`. Each returns the events it emitted. Events are signed
+`set_cancel_at_period_end`, `cancel_now`, and what the dashboard or a bank does: `refund`,
+`dispute`. Each returns the events it emitted. Events are signed
 like Stripe's (`stripe.WebhookSignature`: `t=<unix>,v1=<HMAC-SHA256 of "t.payload">`) by `sign`,
 and, when `webhook_url` is set, posted there at once (after the state lock is released, so the
 app can call back in while it handles them).
@@ -140,6 +142,9 @@ class FakeStripe:
                 "billing_portal.session",
                 "subscription",
                 "invoice",
+                "charge",
+                "refund",
+                "dispute",
                 "event",
             )
         }
@@ -532,8 +537,123 @@ class FakeStripe:
             "status_transitions": {"finalized_at": now, "paid_at": now if paid else None},
         }
         invoice["_lines"] = lines  # not part of Stripe's object: every line, for the API
+        if paid:
+            invoice["_charge"] = self._charge(sub["customer"], amount, invoice_id)["id"]
         sub["latest_invoice"] = invoice["id"]
         return self._save("invoice", invoice)
+
+    def _charge(self, customer: str | None, amount: int, invoice_id: str | None = None) -> Obj:
+        """A succeeded card charge of `amount` cents and its payment intent (since API version
+        2025-03-31.basil a charge names no invoice: the fake keeps it as `_invoice`)."""
+        return self._save(
+            "charge",
+            {
+                "id": self._id("ch"),
+                "object": "charge",
+                "amount": amount,
+                "amount_captured": amount,
+                "amount_refunded": 0,
+                "captured": True,
+                "created": self.now(),
+                "currency": "usd",
+                "customer": customer,
+                "disputed": False,
+                "livemode": False,
+                "paid": True,
+                "payment_intent": self._id("pi"),
+                "refunded": False,
+                "status": "succeeded",
+                "_invoice": invoice_id,
+            },
+        )
+
+    def charge_of(self, *, payment_intent: str | None = None, invoice: str | None = None) -> Obj:
+        """The charge of a payment intent (a pack's Checkout) or of a paid invoice."""
+        with self.lock:
+            for charge in self.objects["charge"].values():
+                if (payment_intent and charge["payment_intent"] == payment_intent) or (
+                    invoice and charge["_invoice"] == invoice
+                ):
+                    return charge
+        raise missing("charge", payment_intent or invoice or "")
+
+    def refund(
+        self, charge_id: str, amount: int | None = None, *, deliver: bool = True
+    ) -> list[Obj]:
+        """Refund `amount` cents of a charge (default: what is left), as the dashboard does:
+        refund.created, then charge.refunded with the charge's new `amount_refunded` (the
+        charge's `refunds` list is not included, as since API version 2022-11-15)."""
+
+        def action() -> list[Obj]:
+            charge = self._get("charge", charge_id, "charge")
+            left = charge["amount"] - charge["amount_refunded"]
+            value = left if amount is None else amount
+            if not 0 < value <= left:
+                raise StripeError(
+                    400,
+                    f"Refund amount ({value}) is greater than unrefunded amount on charge ({left})",
+                    param="amount",
+                )
+            refund = self._save(
+                "refund",
+                {
+                    "id": self._id("re"),
+                    "object": "refund",
+                    "amount": value,
+                    "charge": charge["id"],
+                    "created": self.now(),
+                    "currency": "usd",
+                    "metadata": {},
+                    "payment_intent": charge["payment_intent"],
+                    "reason": "requested_by_customer",
+                    "status": "succeeded",
+                },
+            )
+            previous = {"amount_refunded": charge["amount_refunded"], "refunded": False}
+            charge["amount_refunded"] += value
+            charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+            return [
+                self._event("refund.created", refund),
+                self._event("charge.refunded", charge, previous),
+            ]
+
+        return self._run(action, deliver)
+
+    def dispute(
+        self, charge_id: str, *, won: bool = False, amount: int | None = None, deliver: bool = True
+    ) -> list[Obj]:
+        """The cardholder disputes a charge (`amount` cents, default what is not refunded) and the
+        bank decides: charge.dispute.created, then charge.dispute.closed with status `won` or
+        `lost`."""
+
+        def action() -> list[Obj]:
+            charge = self._get("charge", charge_id, "charge")
+            charge["disputed"] = True
+            dispute = self._save(
+                "dispute",
+                {
+                    "id": self._id("dp"),
+                    "object": "dispute",
+                    "amount": (
+                        charge["amount"] - charge["amount_refunded"] if amount is None else amount
+                    ),
+                    "charge": charge["id"],
+                    "created": self.now(),
+                    "currency": "usd",
+                    "livemode": False,
+                    "metadata": {},
+                    "payment_intent": charge["payment_intent"],
+                    "reason": "fraudulent",
+                    "status": "needs_response",
+                },
+            )
+            events = [self._event("charge.dispute.created", dispute)]
+            previous = {"status": dispute["status"]}
+            dispute["status"] = "won" if won else "lost"
+            events.append(self._event("charge.dispute.closed", dispute, previous))
+            return events
+
+        return self._run(action, deliver)
 
     def _lines_page(self, invoice_id: str, lines: list[Obj], params: Obj) -> Obj:
         """One page of an invoice's lines, as GET /v1/invoices/{id}/lines answers: `limit`
@@ -592,7 +712,8 @@ class FakeStripe:
                 events.append(self._event("customer.subscription.created", sub))
                 events.append(self._event("invoice.paid", invoice))
             else:
-                session["payment_intent"] = self._id("pi")
+                charge = self._charge(session["customer"], session["amount_total"])
+                session["payment_intent"] = charge["payment_intent"]
             events.append(self._event("checkout.session.completed", self._public(session)))
             return events
 
@@ -763,6 +884,9 @@ class FakeStripe:
                 "prices": "price",
                 "subscriptions": "subscription",
                 "invoices": "invoice",
+                "charges": "charge",
+                "refunds": "refund",
+                "disputes": "dispute",
                 "events": "event",
             }
             if len(parts) == 2 and parts[0] in kinds:
@@ -785,8 +909,9 @@ class FakeStripe:
 
     def _list(self, name: str, kind: str, params: Obj) -> Obj:
         rows = list(self.objects[kind].values())
-        if "customer" in params:
-            rows = [r for r in rows if r.get("customer") == params["customer"]]
+        for field in ("customer", "charge", "payment_intent"):
+            if field in params:
+                rows = [r for r in rows if r.get(field) == params[field]]
         if kind == "subscription":
             status = params.get("status")
             if status is None:
@@ -799,7 +924,13 @@ class FakeStripe:
             rows = [r for r in rows if r.get("lookup_key") in params["lookup_keys"]]
         if kind == "event" and "type" in params:
             rows = [r for r in rows if r["type"] == params["type"]]
+        rows.reverse()  # newest first, also within one second (a stable sort keeps them so)
         rows.sort(key=lambda r: r.get("created", 0), reverse=True)
+        if "starting_after" in params:  # the next page, as the SDK's auto-paging asks
+            ids = [r["id"] for r in rows]
+            if params["starting_after"] not in ids:
+                raise missing(kind, params["starting_after"], "starting_after")
+            rows = rows[ids.index(params["starting_after"]) + 1 :]
         limit = int(params.get("limit", 10))
         return {
             "object": "list",

@@ -688,6 +688,109 @@ def test_the_return_from_a_pack_paid_by_a_delayed_method_says_it_is_not_there_ye
     assert get_balance(owner) == 10
 
 
+# --- refunds and disputes ----------------------------------------------------------------------
+def buy_pack(client: JSONClient, fake: FakeStripe, pack: str, operation_id: str) -> str:
+    """Buy `pack` through Checkout, paid and delivered; returns the payment's charge id."""
+    response = client.post(f"/plans/packs/{pack}", {"operation_id": operation_id})
+    paid = fake.complete_checkout(session_id(response["Location"]), deliver=False)
+    deliver(client, fake, paid)
+    return str(fake.charge_of(payment_intent=paid[0]["data"]["object"]["payment_intent"])["id"])
+
+
+def reversals(user: Any) -> list[tuple[int, str]]:
+    rows = CreditLedgerEntry.objects.filter(user=user, kind="reversal").order_by("id")
+    return list(rows.values_list("amount", "reason"))
+
+
+def test_a_refunded_pack_takes_its_credits_back_once_per_refund(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """A pack's payment refunded in two parts: each refund takes back its share of the pack's
+    credits once (the event replayed, or sent again under another id, takes nothing more), and
+    the two together take back the whole pack. (Refunds were not handled: the creator kept
+    the credits of a pack they were paid back for.)"""
+    charge_id = buy_pack(owner_client, fake, "credits-50", "5" * 32)
+    assert get_balance(owner) == 60
+    purchase = CreditPackPurchase.objects.get(user=owner)
+    assert purchase.stripe_payment_intent_id == fake.objects["charge"][charge_id]["payment_intent"]
+
+    half = fake.refund(charge_id, 500, deliver=False)  # of $9.99
+    assert [e["type"] for e in half] == ["refund.created", "charge.refunded"]
+    deliver(owner_client, fake, half + half + [resent(half[1], "evt_refunded_again")])
+    assert get_balance(owner) == 60 - 25
+    assert reversals(owner) == [(-25, "Credit pack refunded: 50 credits (25 of 50 credits)")]
+    outcome = StripeEvent.objects.get(event_id=half[1]["id"]).outcome
+    assert outcome == "credit pack refunded: -25"
+
+    deliver(owner_client, fake, fake.refund(charge_id, deliver=False))  # the other 499 cents
+    assert get_balance(owner) == 10 == ledger_sum(owner)
+    assert [amount for amount, _ in reversals(owner)] == [-25, -25]
+    refund_ids = {r["id"] for r in fake.objects["refund"].values()}
+    keys = set(
+        CreditLedgerEntry.objects.filter(kind="reversal").values_list("idempotency_key", flat=True)
+    )
+    assert keys == {f"reversal:refund:{i}" for i in refund_ids}
+
+
+def test_a_refunded_pack_whose_credits_were_spent_takes_back_what_is_left(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    charge_id = buy_pack(owner_client, fake, "credits-50", "6" * 32)
+    debit_credits(user=owner, amount=45, idempotency_key="spent", reason="test")
+    deliver(owner_client, fake, fake.refund(charge_id, deliver=False))
+    assert get_balance(owner) == 0 == ledger_sum(owner)
+    assert reversals(owner) == [
+        (-15, "Credit pack refunded: 50 credits (15 of 50: the rest was already spent)")
+    ]
+
+
+def test_a_lost_dispute_takes_the_pack_back_and_a_won_one_does_not(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    won = buy_pack(owner_client, fake, "credits-50", "7" * 32)
+    lost = buy_pack(owner_client, fake, "credits-150", "8" * 32)
+    assert get_balance(owner) == 210
+    deliver(owner_client, fake, fake.dispute(won, won=True, deliver=False))
+    assert get_balance(owner) == 210
+    closed = fake.dispute(lost, deliver=False)
+    assert [e["type"] for e in closed] == ["charge.dispute.created", "charge.dispute.closed"]
+    deliver(owner_client, fake, closed + closed)
+    assert get_balance(owner) == 60 == ledger_sum(owner)
+    dispute_id = closed[1]["data"]["object"]["id"]
+    entry = CreditLedgerEntry.objects.get(idempotency_key=f"reversal:dispute:{dispute_id}")
+    assert (entry.amount, entry.reason) == (
+        -150,
+        "Credit pack payment disputed and lost: 150 credits",
+    )
+
+
+def test_a_pack_bought_before_payment_intents_were_kept_is_found_through_its_session(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    charge_id = buy_pack(owner_client, fake, "credits-50", "9" * 32)
+    CreditPackPurchase.objects.update(stripe_payment_intent_id="")
+    deliver(owner_client, fake, fake.refund(charge_id, deliver=False))
+    assert get_balance(owner) == 10
+    assert CreditPackPurchase.objects.get().stripe_payment_intent_id
+
+
+def test_a_refunded_subscription_payment_takes_no_credits(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """The rule (README, Payments): a subscription's refund or lost dispute takes no plan
+    credits back; ending the plan (cancelling in Stripe) expires them."""
+    events = subscribe(owner_client, fake, "starter")
+    deliver(owner_client, fake, events)
+    invoice = next(e for e in events if e["type"] == "invoice.paid")["data"]["object"]
+    charge_id = fake.charge_of(invoice=invoice["id"])["id"]
+    refunded = fake.refund(charge_id, deliver=False)
+    deliver(owner_client, fake, refunded + fake.dispute(charge_id, deliver=False))
+    assert get_balance(owner) == 100 == ledger_sum(owner)
+    assert StripeEvent.objects.get(event_id=refunded[1]["id"]).outcome == (
+        "ignored: not a credit pack payment"
+    )
+
+
 # --- signatures and failures ------------------------------------------------------------------
 def test_a_bad_signature_is_400_and_changes_nothing(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
@@ -749,9 +852,9 @@ def test_events_we_do_not_handle_are_recorded_and_ignored(
     event = {
         "id": "evt_other",
         "object": "event",
-        "type": "charge.refunded",
+        "type": "payout.paid",
         "created": 1,
-        "data": {"object": {"id": "ch_1", "object": "charge"}},
+        "data": {"object": {"id": "po_1", "object": "payout"}},
     }
     assert post_event(owner_client, fake, event).status_code == 200
     assert StripeEvent.objects.get(event_id="evt_other").outcome == "ignored"
