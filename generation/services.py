@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from dramatiq.middleware.time_limit import TimeLimitExceeded
@@ -814,12 +815,12 @@ def finish_job(
             if f.index not in listed
         ]
         refund_units(job, failures)
-        counts = dict(
-            JobUnit.objects.filter(job=job)
-            .values_list("status")
-            .annotate(n=Count("id"))
-            .values_list("status", "n")
-        )
+        units = list(JobUnit.objects.filter(job=job).values_list("index", "status"))
+        counts = Counter(status for _, status in units)
+        # The error speaks only for units that failed: a listed unit may have been delivered
+        # after all (a storage fault after its row committed), and nothing was refunded for it.
+        failed = {index for index, status in units if status == JobUnit.Status.FAILED}
+        failures = [f for f in failures if f.index in failed]
         delivered = counts.get(JobUnit.Status.DELIVERED, 0)
         if delivered >= job.units:
             status = Job.Status.SUCCEEDED

@@ -179,6 +179,27 @@ def test_expired_lease_is_claimed_again_and_keeps_delivered_units(
     assert job.attempts == 2
 
 
+def test_a_storage_fault_after_a_delivery_committed_does_not_say_it_was_refunded(
+    owner, owner_client, submit, monkeypatch
+) -> None:
+    """The unit's row committed, then deleting an earlier attempt's leftover files failed: the
+    engine listed the unit as a storage failure, and the finished job, which succeeded and
+    refunded nothing, showed "The result could not be saved. Your credits were refunded."
+    Its error now comes only from units that failed."""
+
+    def storage_down(*args: Any) -> None:
+        raise OSError("storage unavailable")
+
+    job_id = submit(owner_client, body()).json()["id"]
+    Job.objects.filter(pk=job_id).update(attempts=1)  # this run is the second attempt
+    monkeypatch.setattr("studio.outputs._delete_unit_files", storage_down)
+    job = execute_job(job_id)
+    assert job is not None and job.status == "succeeded"
+    assert Thumbnail.objects.filter(job_id=job_id).count() == 1
+    assert (job.error, job.error_code, job.units_failed) == ("", "", 0)
+    assert refunds(owner) == []
+
+
 def test_a_late_worker_cannot_overwrite_a_finished_job(
     owner, owner_client, submit, run_jobs
 ) -> None:
