@@ -374,6 +374,37 @@ def test_same_images_in_another_order_come_from_the_cache(
     assert get_balance(starter) == 9
 
 
+def test_an_analysis_of_what_was_left_is_cached_for_those_images_not_for_all(
+    starter, owner_client, django_capture_on_commit_callbacks, run_jobs
+) -> None:
+    """One of two images was deleted before the job ran: the analysis of the one left was
+    cached under the key of both, so the next request with both images got it, free, as if
+    it had looked at both. It is now cached under the key of the image it analysed."""
+    from django.core.files.storage import default_storage
+
+    a, b = coffee(1.3, 1.2), coffee(0.7, 0.9)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = upload(owner_client, a, b)
+    job = Job.objects.get(pk=first["id"])
+    default_storage.delete(job.params["images"][1]["name"])  # b's upload
+    with django_capture_on_commit_callbacks(execute=True):
+        run_jobs()
+    partial = finished(owner_client, first["id"])["result"]
+    assert partial["image_count"] == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        both = upload(owner_client, a, b)
+    assert both["cached"] is False and both["cost"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        run_jobs()
+    assert finished(owner_client, both["id"])["result"]["image_count"] == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        alone = upload(owner_client, a)
+    assert (alone["status"], alone["cached"], alone["cost"]) == ("succeeded", True, 0)
+    assert alone["result"] == partial
+
+
 # --- with a Gemini key ---------------------------------------------------------------------------
 
 

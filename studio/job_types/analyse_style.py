@@ -62,6 +62,7 @@ from django.http import Http404
 from PIL import Image, ImageFilter
 from rest_framework import serializers
 
+from generation import result_cache
 from generation.models import Job
 from generation.providers.base import InputImage, InvalidJSONReturned, JSONRequest, ProviderError
 from generation.registry import CachePolicy, JobOutcome, JobType
@@ -856,12 +857,23 @@ class AnalyseStyle(JobType):
         # as the cache key (the sorted hashes) promises.
         entries = sorted(job.params["images"], key=lambda e: e["sha256"])
         blobs: list[tuple[str, bytes]] = []
+        present: list[str] = []
         for entry in entries:
             try:
                 with default_storage.open(entry["name"], "rb") as handle:
                     blobs.append((entry["name"], handle.read()))
+                present.append(entry["sha256"])
             except (FileNotFoundError, OSError):
                 logger.warning("analyse_style: %s is gone; analysing without it", entry["name"])
+        if blobs and len(present) < len(entries) and self.cache is not None:
+            # What is left is analysed and cached as that set of images (the key a request
+            # with only them has), never under the key of the whole set it does not describe.
+            job.params["cache_key"] = result_cache.cache_key(
+                job_type=self.name,
+                version=self.cache.version,
+                model=ctx.model.id,
+                normalized_input=sorted(present),
+            )
 
         def compute() -> dict[str, Any]:
             if not blobs:
