@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import IntegrityError
 from django.utils import timezone
 
 from generation.models import Job
@@ -100,21 +101,22 @@ def store_thumbnail(
     data: GeneratedImage | bytes | UnitFiles,
     retention_days: int | None,
     delivering: Callable[[], AbstractContextManager[None]],
-    links: dict[str, int | None],
-    parent_id: int | None = None,
-    root_id: int | None = None,
+    links: Callable[[], dict[str, int | None]],
     extra_parameters: dict[str, Any] | None = None,
 ) -> Thumbnail:
     """Store a provider's output (`data`: its GeneratedImage or bytes, or the `UnitFiles`
     already made from it by `encode_unit_files`) as the full PNG, ~400/800 px WebP gallery
     variants and the YouTube JPEG, then the Thumbnail row inside `delivering()` (the engine's
-    transaction that marks the unit delivered). `links` holds the style, palette and project
-    ids that still exist (None for deleted ones).
+    transaction that marks the unit delivered). `links()` reads the ids of the rows the
+    thumbnail links to that still exist (None for deleted ones): `style_id`, `palette_id`,
+    `project_id` and, for an edit (studio.job_types.edit), `parent_id` (the thumbnail it was
+    made from) and `root_id` (the first of that line, `Thumbnail.lineage_id`). If one of them is
+    deleted after it was read, the row's foreign key fails when the delivery commits (rolled
+    back, the unit still pending): the links are read again, the deleted one now None, and the
+    row delivered once more, so the creator keeps the image.
 
-    An edit (studio.job_types.edit) passes `parent_id` (the thumbnail it was made from) and
-    `root_id` (the first of that line, `Thumbnail.lineage_id`), both rows that still exist, and
-    `extra_parameters` kept in `Thumbnail.parameters` beside the allowlisted ones (its seed and
-    instruction; `thumbnail_payload` still shows only PUBLIC_PARAMETERS).
+    `extra_parameters` are kept in `Thumbnail.parameters` beside the allowlisted ones (an
+    edit's seed and instruction; `thumbnail_payload` still shows only PUBLIC_PARAMETERS).
 
     File names are fixed per (job, unit, attempt) (`_unit_files`): a worker whose lease lapsed
     while it rendered never touches the files of the worker that took the job over. If the row
@@ -128,12 +130,7 @@ def store_thumbnail(
     thumbnail = Thumbnail(
         owner_id=job.user_id,
         job=job,
-        project_id=links.get("project_id"),
-        parent_id=parent_id,
-        root_id=root_id,
         title=params.get("title", ""),
-        style_id=links.get("style_id"),
-        palette_id=links.get("palette_id"),
         aspect_ratio=params["aspect_ratio"],
         resolution=params["resolution"],
         width=files.width,
@@ -154,8 +151,16 @@ def store_thumbnail(
             field.storage.delete(field.field.generate_filename(thumbnail, name))  # this attempt's
             field.save(name, ContentFile(content), save=False)
             written.append(field.name)
-        with delivering():
-            thumbnail.save()
+        _link(thumbnail, links())
+        try:
+            with delivering():
+                thumbnail.save()
+        except IntegrityError:
+            _link(thumbnail, links())  # a linked row went after it was read: without it
+            thumbnail.pk = None
+            thumbnail._state.adding = True
+            with delivering():
+                thumbnail.save()
     except BaseException:
         for name in written:
             default_storage.delete(name)
@@ -165,6 +170,11 @@ def store_thumbnail(
     for earlier in range(1, attempt):
         _delete_unit_files(job, variation_index, earlier)
     return thumbnail
+
+
+def _link(thumbnail: Thumbnail, links: dict[str, int | None]) -> None:
+    for field in ("style_id", "palette_id", "project_id", "parent_id", "root_id"):
+        setattr(thumbnail, field, links.get(field))
 
 
 def _attempt(job: Job) -> int:

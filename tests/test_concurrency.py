@@ -307,3 +307,116 @@ def test_a_refund_during_account_deletion_does_not_deadlock(monkeypatch, path: s
         assert answers[path].failures == [], answers  # no "could not be saved": dropped
     assert not User.objects.filter(pk=user.pk).exists()
     assert not Job.objects.filter(pk=job.pk).exists()
+
+
+def _post_job(user: Any, path: str, body: dict[str, Any]) -> str:
+    client = Client()
+    client.force_login(user)
+    response = client.post(path, json.dumps(body), content_type="application/json")
+    assert response.status_code == 202, response.content
+    return str(response.json()["id"])
+
+
+def _deliver_while_deleting(monkeypatch: Any, job_id: str, delete: Any) -> Job | None:
+    """Run the job; its first delivery's transaction, its row written, waits while `delete()`
+    runs and commits on another connection, then commits."""
+    from contextlib import contextmanager
+
+    from generation import services as engine
+
+    delivering = engine.JobContext.delivering
+    deleted: list[bool] = []
+
+    @contextmanager
+    def deleted_meanwhile(self: Any, index: int, **kwargs: Any) -> Any:
+        with delivering(self, index, **kwargs):
+            yield
+            if not deleted:
+
+                def other() -> None:
+                    try:
+                        delete()
+                        deleted.append(True)
+                    finally:
+                        connections.close_all()
+
+                thread = threading.Thread(target=other)
+                thread.start()
+                thread.join(10)
+                assert deleted, "the deletion did not commit"
+
+    monkeypatch.setattr(engine.JobContext, "delivering", deleted_meanwhile)
+    return engine.execute_job(job_id)
+
+
+def test_a_style_and_project_deleted_while_a_unit_is_delivered_keep_the_thumbnail(
+    monkeypatch,
+) -> None:
+    """The creator deletes the request's style and project while a worker delivers its image:
+    the Thumbnail row named them, its foreign keys failed when the delivery committed, and the
+    unit was refunded with the image thrown away ("could not be saved"). The delivery now reads
+    the links again and keeps the thumbnail, without the deleted style and project."""
+    from studio.models import Project, Style, Thumbnail
+    from studio.services import (
+        do_create_project,
+        do_create_style,
+        do_delete_project,
+        do_delete_style,
+    )
+
+    user = make_user("links@example.com")
+    set_plan(user, "pro")
+    style = do_create_style(
+        owner=user, name="Mine", description="", prompt="neon", is_public=False, references=[]
+    )
+    project = do_create_project(owner=user, name="Launch")
+    balance = get_balance(user)
+    job_id = _post_job(
+        user, "/api/generate", {"title": "Kept", "style_id": style.pk, "project_id": project.pk}
+    )
+
+    def delete() -> None:
+        do_delete_style(style=Style.objects.get(pk=style.pk))
+        do_delete_project(project=Project.objects.get(pk=project.pk))
+
+    job = _deliver_while_deleting(monkeypatch, job_id, delete)
+    assert job is not None and (job.status, job.error) == ("succeeded", ""), job.error
+    thumbnail = Thumbnail.objects.get(job_id=job_id)
+    assert (thumbnail.style_id, thumbnail.project_id) == (None, None)
+    assert thumbnail.image and thumbnail.download
+    assert get_balance(user) == balance - 1  # charged for the image it got, refunded nothing
+
+
+def test_an_edit_whose_source_is_deleted_while_it_is_delivered_keeps_the_new_version(
+    monkeypatch,
+) -> None:
+    """The same for an edit whose source thumbnail is deleted as the new version commits: it
+    is kept, with no parent and no line (its source was the line's only version)."""
+    from generation.services import execute_job
+    from studio.models import Thumbnail
+    from studio.services import do_delete_thumbnail
+
+    user = make_user("edit-links@example.com")
+    set_plan(user, "starter")
+    source_job = execute_job(_post_job(user, "/api/generate", {"title": "Source"}))
+    assert source_job is not None and source_job.status == "succeeded"
+    source = Thumbnail.objects.get(job=source_job)
+    balance = get_balance(user)
+    job_id = _post_job(
+        user,
+        "/api/jobs",
+        {
+            "type": "edit_thumbnail",
+            "input": {"thumbnail_id": source.pk, "changes": {"title": "New"}},
+        },
+    )
+
+    def delete() -> None:
+        do_delete_thumbnail(thumbnail=Thumbnail.objects.get(pk=source.pk))
+
+    job = _deliver_while_deleting(monkeypatch, job_id, delete)
+    assert job is not None and (job.status, job.error) == ("succeeded", ""), job.error
+    new = Thumbnail.objects.get(job_id=job_id)
+    assert (new.parent_id, new.root_id, new.title) == (None, None, "New")
+    assert not Thumbnail.objects.filter(pk=source.pk).exists()
+    assert get_balance(user) == balance - 2

@@ -672,7 +672,7 @@ def test_a_worker_that_lost_its_lease_never_touches_the_new_holders_files(
             data=image,
             retention_days=None,
             delivering=lambda: ctx.delivering(0),
-            links=links,
+            links=lambda: links,
         )
 
     assert claim_job(job_id, "worker-a")

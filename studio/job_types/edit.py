@@ -529,17 +529,18 @@ class EditThumbnail(JobType):
 
         retention = effective_plan(job.user).retention_days
 
-        def deliver(index: int, generated: GeneratedImage) -> None:
+        def links() -> dict[str, int | None]:
             parent_id, root_id = _lineage(job, params)
+            return {**_live_links(params), "parent_id": parent_id, "root_id": root_id}
+
+        def deliver(index: int, generated: GeneratedImage) -> None:
             store_thumbnail(
                 job=job,
                 variation_index=index,
                 data=generated,
                 retention_days=retention,
                 delivering=lambda: ctx.delivering(index),
-                links=_live_links(params),
-                parent_id=parent_id,
-                root_id=root_id,
+                links=links,
                 extra_parameters={
                     "seed": params["seed"],
                     "layout": int(params.get("layout", 0)),

@@ -378,7 +378,7 @@ class GenerateThumbnails(JobType):
                 data=files,
                 retention_days=retention,
                 delivering=lambda: ctx.delivering(index),
-                links=_live_links(params),
+                links=lambda: _live_links(params),
                 extra_parameters={
                     # The layout it was drawn with, for an edit's redraw (studio.job_types.edit).
                     "layout": first_layout + index,
