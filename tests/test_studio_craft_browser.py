@@ -604,6 +604,45 @@ def test_the_large_views_delete_asks_first_and_lands_in_the_studio(live_server: 
     assert not Thumbnail.objects.filter(pk=thumbnail.pk).exists()
 
 
+def test_a_tall_thumbnails_large_view_keeps_its_downloads_and_delete_in_view(
+    live_server: Any,
+) -> None:
+    """A 9:16 picture drawn 100% wide at 1440x900 ran 720 px down the page and took the
+    downloads and Delete below the fold; it is now drawn at a height that leaves them in view,
+    in its own shape, even under a heading of two lines. A 16:9 picture still (nearly) fills its
+    column."""
+    from tests.factories.studio import stored_png
+
+    owner = make_user("tall-view@example.com")
+    tall = stored_png((432, 768))
+    portrait = ThumbnailFactory(
+        owner=owner,
+        title="A title long enough to take two lines in the heading beside the tools: a vertical Short",
+        aspect_ratio="9:16",
+        width=768,
+        height=1376,
+        image=tall,
+        image_medium=tall,
+        image_small=tall,
+        download=tall,
+    )
+    wide = ThumbnailFactory(owner=owner, title="Wide one", stored=True, width=1376, height=768)
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/thumbnails/{portrait.pk}")
+        picture = page.locator(".viewer-image img").bounding_box()
+        downloads = page.locator(".viewer .downloads").bounding_box()
+        delete = page.get_by_role("button", name="Delete this thumbnail").bounding_box()
+        page.goto(f"{live_server.url}/studio/thumbnails/{wide.pk}")
+        wide_picture = page.locator(".viewer-image img").bounding_box()
+        column = page.locator(".viewer-image").bounding_box()
+    assert downloads["y"] + downloads["height"] <= DESKTOP["height"], downloads
+    assert delete["y"] + delete["height"] <= DESKTOP["height"], delete
+    assert picture["height"] >= 400, picture  # not shrunk to a stamp
+    assert abs(picture["width"] / picture["height"] - 768 / 1376) < 0.02, picture
+    assert wide_picture["width"] >= 0.95 * column["width"], (wide_picture, column)
+    assert abs(wide_picture["width"] / wide_picture["height"] - 1376 / 768) < 0.02
+
+
 def test_deleting_the_last_card_under_a_filter_says_nothing_matches(live_server: Any) -> None:
     """With the gallery filtered to favourites, deleting its one card left a blank grid; the
     page now says what the server's page would: nothing matches."""
