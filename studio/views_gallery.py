@@ -35,6 +35,7 @@ from studio.gallery import (
     parse_filters,
 )
 from studio.job_types import thumbnail_tools
+from studio.job_types.edit import MAX_REFERENCES
 from studio.job_types.generate import ProjectDefaults
 from studio.library_cache import usable_palettes, usable_styles
 from studio.models import Face, FaceImage, Palette, Project, Style, Thumbnail
@@ -101,6 +102,7 @@ def _tool_choices(request: AuthenticatedHttpRequest, thumbnail: Thumbnail) -> di
                 Prefetch("images", queryset=FaceImage.objects.order_by("position", "id"))
             )
         ),
+        "max_references": MAX_REFERENCES,
         "recent_thumbnails": list(
             Thumbnail.objects.for_owner(request.user).exclude(pk=thumbnail.pk)[
                 :RECENT_REFERENCE_CHOICES

@@ -643,6 +643,55 @@ def test_a_tall_thumbnails_large_view_keeps_its_downloads_and_delete_in_view(
     assert abs(wide_picture["width"] / wide_picture["height"] - 1376 / 768) < 0.02
 
 
+def test_the_edit_form_takes_at_most_four_references(live_server: Any) -> None:
+    """The edit form let a creator tick all eight recent thumbnails as references, which the
+    server then refused; at four (ticked and uploaded together) the other boxes are disabled
+    with a note, and uploads past four are refused before anything is sent."""
+    import io
+
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    png = io.BytesIO()
+    Image.new("RGB", (64, 36), (20, 120, 200)).save(png, "PNG")
+    owner = make_user("four-refs@example.com")
+    source = ThumbnailFactory(owner=owner, title="Source", stored=True)
+    for n in range(6):
+        ThumbnailFactory(owner=owner, title=f"Other {n}", stored=True)
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/thumbnails/{source.pk}")
+        boxes = page.locator("input.edit-ref")
+        tiles = page.locator(".edit-ref-pick")
+        note = page.locator("#edit-ref-full")
+        expect(boxes).to_have_count(6)
+        expect(note).to_be_hidden()
+        for n in range(4):
+            tiles.nth(n).click()
+        expect(boxes.nth(4)).to_be_disabled()
+        expect(boxes.nth(5)).to_be_disabled()
+        expect(boxes.nth(3)).to_be_enabled()
+        expect(note).to_have_text(
+            "4 references picked, the most an edit takes: untick one to pick another."
+        )
+        tiles.nth(0).click()
+        expect(boxes.nth(4)).to_be_enabled()
+        expect(note).to_be_hidden()
+        page.locator("#edit-uploads").set_input_files(
+            [
+                {"name": f"ref{n}.png", "mimeType": "image/png", "buffer": png.getvalue()}
+                for n in range(2)
+            ]
+        )
+        expect(note).to_have_text(
+            "That makes 5 references; an edit takes at most 4. Untick some or choose fewer files."
+        )
+        page.locator("#edit-instruction").fill("Add the logo")
+        page.get_by_role("button", name=re.compile("Make a new version")).click()
+        page.wait_for_timeout(500)
+        assert not page.locator("#tool-edit_thumbnail").evaluate("form => form.checkValidity()")
+    assert not Job.objects.filter(user=owner).exists()
+
+
 def test_deleting_the_last_card_under_a_filter_says_nothing_matches(live_server: Any) -> None:
     """With the gallery filtered to favourites, deleting its one card left a blank grid; the
     page now says what the server's page would: nothing matches."""

@@ -399,6 +399,31 @@ document.addEventListener("click", (event) => {
     if (key && status > 0 && status < 500) key.value = "";
   });
 
+  // A picker of at most data-max-picks images, ticked and uploaded together (the edit form's
+  // references; the server refuses more): at the limit the unticked boxes are disabled and a
+  // note says why; uploads past it are refused by the file field before anything is sent.
+  function limitPicks(fieldset) {
+    const most = Number(fieldset.dataset.maxPicks);
+    const boxes = Array.from(fieldset.querySelectorAll("input[type=checkbox]"));
+    const upload = fieldset.querySelector("input[type=file]");
+    const uploaded = upload ? upload.files.length : 0;
+    const picked = boxes.filter((box) => box.checked).length + uploaded;
+    boxes.forEach((box) => { if (!box.checked) box.disabled = picked >= most; });
+    const over = picked > most
+      ? "That makes " + picked + " references; an edit takes at most " + most + ". Untick some or choose fewer files."
+      : "";
+    if (upload) upload.setCustomValidity(over);
+    const note = fieldset.querySelector(".picks-full");
+    if (!note) return;
+    note.hidden = picked < most;
+    note.textContent = over || (most + " references picked, the most an edit takes: untick one to pick another.");
+  }
+  document.addEventListener("change", (event) => {
+    const fieldset = event.target instanceof Element && event.target.closest("fieldset[data-max-picks]");
+    if (fieldset) limitPicks(fieldset);
+  });
+  document.querySelectorAll("fieldset[data-max-picks]").forEach(limitPicks);  // ticks a reload kept
+
   // Generate is disabled, with the reason shown (#out-of-credits), while the balance is 0, and
   // so is a tool's button (data-cost) while the balance is below its price, with its own reason
   // (data-needs-credits: "Needs 2 credits; you have 0"); the credits badge is swapped out of
