@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
 from django.http import HttpRequest, HttpResponseBase
 
 
@@ -118,3 +120,67 @@ def _method_not_allowed_page(request: HttpRequest, blank: HttpResponseBase) -> H
     page = render(request, "405.html", status=405)
     page["Allow"] = blank.get("Allow", "POST")
     return page
+
+
+SIGNED_IN_COOKIE = "signed_in"
+SIGNED_IN_COOKIE_SECONDS = 400 * 24 * 3600  # outlives any session; browsers cap cookies at 400 days
+
+
+def _note_sign_out(sender: Any, request: HttpRequest | None, **kwargs: Any) -> None:
+    if request is not None:
+        request.signed_out = True  # type: ignore[attr-defined]
+
+
+user_logged_out.connect(_note_sign_out, dispatch_uid="core.middleware.signed_out")
+
+
+def session_ended(request: HttpRequest) -> bool:
+    """Whether this request was sent to sign-in (it has a `next`) by a browser whose session
+    ended without its creator signing out: expired, or ended by a password change elsewhere. Such
+    a browser still has the marker SignedInMarkerMiddleware set while it was signed in; signing
+    out takes the marker away, and a plain visit to the sign-in page has no `next`."""
+    return (
+        bool(request.COOKIES.get(SIGNED_IN_COOKIE))
+        and bool(request.GET.get("next"))
+        and not request.user.is_authenticated
+    )
+
+
+class SignedInMarkerMiddleware(SyncAndAsyncMiddleware):
+    """Keeps a marker cookie (`signed_in=1`, no personal data) in a browser while a creator is
+    signed in there, removed when they sign out, so the sign-in page can tell a session that
+    ended by itself from a sign-out (`session_ended`) and say why the creator is there. After
+    AuthenticationMiddleware."""
+
+    def call(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if getattr(request, "signed_out", False):
+            response.delete_cookie(SIGNED_IN_COOKIE, samesite="Lax")
+        elif not request.COOKIES.get(SIGNED_IN_COOKIE) and request.user.is_authenticated:
+            self._mark(response)
+        return response  # type: ignore[no-any-return]
+
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
+        response = await self.get_response(request)
+        if getattr(request, "signed_out", False):
+            response.delete_cookie(SIGNED_IN_COOKIE, samesite="Lax")
+        elif not request.COOKIES.get(SIGNED_IN_COOKIE) and (await request.auser()).is_authenticated:
+            self._mark(response)
+        return response  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _mark(response: HttpResponseBase) -> None:
+        response.set_cookie(
+            SIGNED_IN_COOKIE,
+            "1",
+            max_age=SIGNED_IN_COOKIE_SECONDS,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+
+
+def session_ended_context(request: HttpRequest) -> dict[str, bool]:
+    """Template context processor: `session_ended` (see `session_ended`), which the sign-in
+    page shows as "Your session ended; sign in to continue."."""
+    return {"session_ended": session_ended(request)}

@@ -417,3 +417,26 @@ def test_a_jobs_admin_page_links_what_it_made_and_charged(
     client.force_login(viewer)
     page = client.get(f"/admin/generation/job/{job['id']}/change/").content.decode()
     assert "1 thumbnail · 1 ledger line" in page and thumbnails not in page
+
+
+def test_sign_in_says_the_session_ended_only_when_it_did(owner):
+    """Sent to sign-in after the session had ended, the creator read the plain sign-in page with
+    no word of why they were there (walkthrough 2026-12-04). Sent there from a page while the
+    browser still has the signed-in marker, it says "Your session ended; sign in to continue.";
+    a plain visit and a visit after signing out do not."""
+    from tests.factories.accounts import PASSWORD
+
+    said = "Your session ended; sign in to continue."
+    client = Client()
+    assert said not in client.get("/studio/library/", follow=True).content.decode()
+    signed_in = client.post("/accounts/login/", {"login": owner.email, "password": PASSWORD})
+    assert signed_in.status_code == 302 and client.cookies["signed_in"].value == "1"
+    del client.cookies["sessionid"]  # the session ends: expired, or ended elsewhere
+    page = client.get("/studio/library/", follow=True)
+    assert page.redirect_chain == [("/accounts/login/?next=/studio/library/", 302)]
+    assert said in page.content.decode()
+    assert said not in client.get("/accounts/login/").content.decode()  # a plain visit
+    client.post("/accounts/login/", {"login": owner.email, "password": PASSWORD})
+    client.post("/accounts/logout/")
+    assert client.cookies["signed_in"].value == ""  # deleted
+    assert said not in client.get("/studio/library/", follow=True).content.decode()

@@ -141,6 +141,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Signed-in HTML pages: Cache-Control private, no-store (Back never shows a stale studio).
     "core.middleware.PrivatePagesMiddleware",
+    # A marker cookie while signed in, so sign-in can say a session ended (not a sign-out).
+    "core.middleware.SignedInMarkerMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -167,6 +169,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "core.middleware.session_ended_context",
             ],
         },
     },
