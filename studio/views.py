@@ -479,11 +479,24 @@ def account_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
+def _palette_panel(user: Any, plan: Plan) -> dict[str, Any]:
+    """The library's palette list and whether its New palette form gives way to the plan's
+    limit note (services.check_custom_asset_quota still refuses a post): for the library page,
+    and for a palette saved from an analysis on it."""
+    palettes = usable_palettes(user)
+    limit = plan.custom_asset_limit
+    return {
+        "palettes": palettes,
+        "palette_limit_reached": limit is not None
+        and sum(palette.owner_id == user.pk for palette in palettes) >= limit,
+    }
+
+
 @login_required
 def library(request: AuthenticatedHttpRequest) -> TemplateResponse:
     user = request.user
     plan = effective_plan(user)
-    styles, palettes = usable_styles(user), usable_palettes(user)
+    styles = usable_styles(user)
     limit = plan.custom_asset_limit
     return TemplateResponse(
         request,
@@ -495,13 +508,11 @@ def library(request: AuthenticatedHttpRequest) -> TemplateResponse:
                 Face.objects.for_owner(user).prefetch_related("images")
             ),
             "styles": styles,
-            "palettes": palettes,
+            **_palette_panel(user, plan),
             # The forms give way to a note at the plan's limit, as the faces' form does
             # (services.check_custom_asset_quota still refuses a post).
             "style_limit_reached": limit is not None
             and sum(style.owner_id == user.pk for style in styles) >= limit,
-            "palette_limit_reached": limit is not None
-            and sum(palette.owner_id == user.pk for palette in palettes) >= limit,
             "face_form": FaceForm(),
             "style_form": StyleForm(),
             "palette_form": PaletteForm(),
@@ -674,9 +685,24 @@ def save_analysed_palette(request: AuthenticatedHttpRequest, job_id: str) -> Htt
         job_id,
         lambda job: services.do_create_palette_from_analysis(owner=request.user, job=job),
         partial="studio/jobs/analyse_palette.html#palette-saved",
-        saved=lambda palette: {"palette": palette},
+        saved=lambda palette: _palette_saved(request, palette),
         anchor="palette",
     )
+
+
+def _palette_saved(request: AuthenticatedHttpRequest, palette: Any) -> dict[str, Any]:
+    """The saved message's context. Saved from the library page, the palette list there is sent
+    again (out of band) with the new palette in it (and the plan's limit note in place of the
+    New palette form once it is reached), and the message points to it, not to the library."""
+    if current_path(request) != reverse("library"):
+        return {"palette": palette}
+    plan = effective_plan(request.user)
+    return {
+        "palette": palette,
+        "on_library": True,
+        "plan": plan,
+        **_palette_panel(request.user, plan),
+    }
 
 
 @login_required

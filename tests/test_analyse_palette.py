@@ -16,7 +16,8 @@ from django.db import connection
 from django.utils.html import escape
 from PIL import Image
 
-from billing.services import get_balance
+from billing.models import Plan
+from billing.services import get_balance, invalidate_plan_table
 from generation import result_cache
 from generation.models import Job
 from generation.services import execute_job
@@ -147,6 +148,42 @@ def test_a_thumbnail_as_input_and_the_studio_card_saves_the_palette(
     plain = owner_client.post(f"/studio/jobs/{job.pk}/save-palette")
     assert plain["Location"] == "/studio/library/#palettes"
     assert other_client.post(f"/studio/jobs/{job.pk}/save-palette").status_code == 404
+
+
+def test_a_palette_saved_on_the_library_page_appears_in_its_list(
+    starter, owner_client, run_jobs, django_capture_on_commit_callbacks, clean_cache
+) -> None:
+    """Saved from the library's "Palette from an image", the message said "Open your library"
+    on the library itself and the new palette showed only after a reload (walkthrough
+    2026-12-04): the answer now sends the page's palette list again, new palette included (out
+    of band), with the plan's limit note in place of the New palette form once it is reached,
+    and the message points to the list. Saved from the studio it still links to the library."""
+    Plan.objects.filter(slug="starter").update(custom_asset_limit=1)
+    invalidate_plan_table()  # clean_cache drops the changed plan table after the test
+    with django_capture_on_commit_callbacks(execute=True):
+        job_id = upload(owner_client, two_colour_png()).json()["id"]
+    run_jobs()
+    name = Job.objects.get(pk=job_id).result["name"]
+    library = owner_client.get("/studio/library/").content.decode()
+    assert 'id="palette-list"' in library and 'id="palette-form"' in library
+    saved = owner_client.post(
+        f"/studio/jobs/{job_id}/save-palette",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/studio/library/",
+    ).content.decode()
+    assert f"Saved as your palette “{escape(name)}”: it is in the list above" in saved
+    assert "Open your library" not in saved
+    oob_list = saved.split('<ul class="tiles pairs" id="palette-list" hx-swap-oob="true">')[1]
+    assert f"<strong>{escape(name)}</strong>" in oob_list.split("</ul>")[0]
+    mine = Palette.objects.get(owner=starter)
+    assert f'action="/studio/library/palettes/{mine.pk}/delete"' in oob_list
+    assert 'id="palette-limit" hx-swap-oob="outerHTML:#palette-form"' in saved
+    from_studio = owner_client.post(
+        f"/studio/jobs/{job_id}/save-palette",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/studio/",
+    ).content.decode()
+    assert "Open your library" in from_studio and "palette-list" not in from_studio
 
 
 def test_free_plan_sees_the_gate_not_a_dead_button(owner, owner_client, submit, run_jobs) -> None:
