@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -53,7 +53,7 @@ from studio.job_types.analyse_video import VIDEO_CREDITS
 from studio.job_types.generate import GenerateThumbnails
 from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
-from studio.models import Face, Project, Style
+from studio.models import Face, Project, Style, Thumbnail
 from studio.prompts import EXPRESSIONS, POSES
 from studio.serializers import YouTubeChannelInput
 from studio.services import StudioError
@@ -379,6 +379,28 @@ def _job_card_context(job: Any) -> dict[str, Any]:
     return {"job": job, "payload": job_payload(job)}
 
 
+def _under_gallery_filters(request: HttpRequest, thumbnails: list[Thumbnail]) -> list[Thumbnail]:
+    """Those of `thumbnails` the studio's gallery shows under the filters in its address
+    (`HX-Current-URL`'s query: favourites, a search, a project), in their order: a new
+    thumbnail the filters leave out is not put at the top of the gallery, where it vanished on
+    a reload. Unreadable filters show them all, as the gallery does."""
+    if not thumbnails:
+        return []
+    try:
+        query = urlsplit(request.headers.get("HX-Current-URL", "")).query
+        filters = parse_filters(QueryDict(query))
+    except ValueError:
+        return thumbnails
+    if filters == GalleryFilter(order=filters.order):
+        return thumbnails
+    shown = set(
+        filters.apply(Thumbnail.objects.filter(pk__in=[t.pk for t in thumbnails])).values_list(
+            "pk", flat=True
+        )
+    )
+    return [thumbnail for thumbnail in thumbnails if thumbnail.pk in shown]
+
+
 @login_required
 @require_GET
 def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse:
@@ -386,9 +408,8 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
     (OOB) when the card is refreshed from the studio page (other pages have no gallery)."""
     job = services.access_job(request.user, job_id)
     on_studio = current_path(request) == reverse("studio")
-    thumbnails = (
-        list(job.thumbnails.order_by("variation_index")) if job.is_finished and on_studio else []
-    )
+    made = list(job.thumbnails.order_by("variation_index")) if job.is_finished and on_studio else []
+    thumbnails = _under_gallery_filters(request, made)
     prepare_cards(request.user, thumbnails)
     return TemplateResponse(
         request,
@@ -396,6 +417,8 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
         {
             **_job_card_context(job),
             "new_thumbnails": thumbnails,
+            "made_thumbnails": len(made),
+            "hidden_thumbnails": len(made) - len(thumbnails),
             "projects": list(Project.objects.for_owner(request.user)) if thumbnails else [],
             **out_of_credits(request.user, get_balance(request.user)),
             "oob": True,

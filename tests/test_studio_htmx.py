@@ -157,6 +157,33 @@ def test_finished_card_adds_its_thumbnails_to_the_gallery_out_of_band(
     assert f"/api/thumbnails/{thumbnail['id']}/download?size=youtube" in html
 
 
+def test_a_finished_card_adds_only_thumbnails_the_gallerys_filters_show(
+    owner_client, submit, run_jobs
+) -> None:
+    """With Favourites or a search on, a new thumbnail went to the top of the gallery and was
+    gone on a reload (walkthrough 2026-12-04): the card adds it only when the filters in the
+    studio's address show it, and otherwise says where it went."""
+    job = submit(owner_client, {"title": "Coffee shop tour"}).json()
+    run_jobs()
+    hidden = "Made 1 thumbnail; it is not shown under this filter."
+    show_all = '<a href="/studio/">Show all</a>'
+    for query in ("favorites=true", "q=tea", "order=title&q=tea"):
+        address = f"http://testserver/studio/?{query}"
+        html = owner_client.get(
+            f"/studio/jobs/{job['id']}", **HTMX, HTTP_HX_CURRENT_URL=address
+        ).content.decode()
+        assert "#gallery-live" not in html, query
+        assert hidden in html and show_all in html, query
+        assert "data-collapse" not in html, query  # the card stays to say so
+    for query in ("q=coffee", "order=title", "favorites=false&q=SHOP"):
+        address = f"http://testserver/studio/?{query}"
+        html = owner_client.get(
+            f"/studio/jobs/{job['id']}", **HTMX, HTTP_HX_CURRENT_URL=address
+        ).content.decode()
+        assert '<div hx-swap-oob="afterbegin:#gallery-live">' in html, query
+        assert hidden not in html, query
+
+
 def test_a_finished_card_says_the_offline_renderer_shortened_the_title(
     owner_client, submit, run_jobs, face_photo_bytes
 ) -> None:
