@@ -100,7 +100,7 @@ def main() -> None:
             Thumbnail.objects.filter(owner__email=email).update(share_clicks=F("id"))
             Thumbnail.objects.filter(owner__email=email).annotate(r=F("id") % 10).exclude(
                 r=0
-            ).update(share_clicks=0, title="", search_title="")
+            ).update(share_clicks=0, title="", search_title="", sort_title="")
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("ANALYZE studio_thumbnail")

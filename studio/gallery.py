@@ -81,7 +81,8 @@ ORDERS: dict[str, Order] = {
     "oldest": Order("created_at", descending=False),
     # Case and accents folded (models.search_key): "iPhone" among the I titles, "Écoles" among
     # the E ones; the raw title sorted by code point (SQLite, a C collation), capitals first.
-    "title": Order("search_title", descending=False),
+    # From the first letter or digit (models.sort_key): "🔥🔥 I ate only rice" among the I ones.
+    "title": Order("sort_title", descending=False),
     "clicks": Order("share_clicks", descending=True),
 }
 

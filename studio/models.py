@@ -191,6 +191,18 @@ def search_key(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
+def sort_key(text: str) -> str:
+    """`text`'s place in the gallery's "Title A-Z" order: its search key from its first letter or
+    digit on, so "🔥🔥 I ate only rice" sorts among the I titles and "“Quoted”" among the Q ones,
+    not after "Zoo" by the emoji's or quote mark's code point. A title with no letter or digit
+    keeps its whole key; a text-free one ("") comes first."""
+    key = search_key(text)
+    for at, char in enumerate(key):
+        if char.isalnum():
+            return key[at:]
+    return key
+
+
 class Thumbnail(models.Model):
     # No single-column FK indexes on owner/project: the composite indexes below start with them.
     owner = models.ForeignKey(
@@ -225,6 +237,8 @@ class Thumbnail(models.Model):
     title = models.CharField(max_length=200, blank=True)
     # search_key(title), set by save() (and by bulk loads, which skip it): the gallery's search.
     search_title = models.TextField(blank=True, default="", editable=False)
+    # sort_key(title), set by save() (and by bulk loads): the gallery's "Title A-Z" order.
+    sort_title = models.TextField(blank=True, default="", editable=False)
     style = models.ForeignKey(Style, null=True, blank=True, on_delete=models.SET_NULL)
     palette = models.ForeignKey(Palette, null=True, blank=True, on_delete=models.SET_NULL)
     aspect_ratio = models.CharField(max_length=8)
@@ -254,7 +268,7 @@ class Thumbnail(models.Model):
         # order in both directions, so "newest" and "oldest" share one.
         indexes = [
             models.Index(fields=["owner", "-created_at", "-id"], name="thumb_owner_newest"),
-            models.Index(fields=["owner", "search_title", "id"], name="thumb_owner_title"),
+            models.Index(fields=["owner", "sort_title", "id"], name="thumb_owner_title"),
             models.Index(fields=["owner", "-share_clicks", "-id"], name="thumb_owner_clicks"),
             models.Index(fields=["project", "-created_at", "-id"], name="thumb_project_newest"),
             models.Index(
@@ -269,9 +283,10 @@ class Thumbnail(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.search_title = search_key(self.title)
+        self.sort_title = sort_key(self.title)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "title" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "search_title"}
+            kwargs["update_fields"] = {*update_fields, "search_title", "sort_title"}
         super().save(*args, **kwargs)
 
     @cached_property

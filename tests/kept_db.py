@@ -32,6 +32,7 @@ NOT_DATA = {
     ("studio", "0003_gallery_indexes", "_trigram_index"),  # an index, kept with the schema
     ("studio", "0008_thumbnail_search_title", "backfill"),  # fills a column of existing rows
     ("studio", "0008_thumbnail_search_title", "trigram_index"),
+    ("studio", "0011_thumbnail_sort_title", "backfill"),  # fills a column of existing rows
 }
 
 

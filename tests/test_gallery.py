@@ -64,6 +64,7 @@ def insert_thumbs(
         "created_at": f"%s + make_interval(secs => {offset})",
         "title": title,
         "search_title": f"lower({title})",  # the titles given here are ASCII
+        "sort_title": f"lower({title})",  # and start with a letter or digit
         "share_clicks": clicks,
         "is_favorite": favorite,
     }
@@ -139,6 +140,52 @@ def test_title_order_ignores_case_and_accents(owner, owner_client) -> None:
     rest = owner_client.get(f"/api/thumbnails?order=title&cursor={answer['next_cursor']}").json()
     titles += [t["title"] for t in rest["results"]]
     assert titles == ["apple", "Écoles du Monde", "iPhone vs Pixel", "Why Nobody Talks About This"]
+
+
+def test_title_order_starts_at_the_first_letter(owner, owner_client) -> None:
+    """ "Title A-Z" put a title starting with an emoji or punctuation after every lettered one
+    ("🔥🔥 I ate only rice" after "Zoo vlog", by the emoji's code point) (walkthrough
+    2026-12-04); it is sorted by its first letter or digit, and paged there by its cursor."""
+    for title in (
+        "Zoo vlog",
+        "🔥🔥 I ate only rice for a week",
+        "“Quiet” mornings",
+        "...and then it rained",
+        "apple picking",
+        "100 days of code",
+        "Hotel tour",
+    ):
+        ThumbnailFactory(owner=owner, title=title)
+    answer = owner_client.get("/api/thumbnails?order=title&limit=3").json()
+    titles = [t["title"] for t in answer["results"]]
+    rest = owner_client.get(f"/api/thumbnails?order=title&cursor={answer['next_cursor']}").json()
+    titles += [t["title"] for t in rest["results"]]
+    assert titles == [
+        "100 days of code",
+        "...and then it rained",
+        "apple picking",
+        "Hotel tour",
+        "🔥🔥 I ate only rice for a week",
+        "“Quiet” mornings",
+        "Zoo vlog",
+    ]
+    # The search still matches the whole title.
+    found = owner_client.get("/api/thumbnails?q=%F0%9F%94%A5").json()["results"]
+    assert [t["title"] for t in found] == ["🔥🔥 I ate only rice for a week"]
+
+
+def test_the_migration_gives_existing_thumbnails_their_sort_key(owner, monkeypatch) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("studio.migrations.0011_thumbnail_sort_title")
+    made = make_thumbs(owner, [(i, f"🔥 Café n°{i}", 0, False) for i in range(5)])
+    Thumbnail.objects.filter(pk__in=[t.pk for t in made]).update(sort_title="")  # as before
+    monkeypatch.setattr(migration, "BATCH", 2)  # several batches
+    migration.backfill(apps, None)
+    keys = set(Thumbnail.objects.filter(owner=owner).values_list("sort_title", flat=True))
+    assert keys == {f"cafe n°{i}" for i in range(5)}
 
 
 @hsettings(

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from studio.gallery import ORDERS, GalleryFilter, page_of
-from studio.models import Thumbnail
+from studio.models import Thumbnail, search_key, sort_key
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +20,15 @@ BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 def tied_library(owner: Any, count: int) -> None:
     """`count` thumbnails where 9 in 10 have 0 clicks, the title "Same title" and one of three
-    timestamps; the rest have distinct clicks, titles and times."""
+    timestamps; the rest have distinct clicks, titles (some after an emoji) and times."""
+    titles = ["Same title" if i % 10 else f"{'🔥 ' * (i % 3)}Title {i:05d}" for i in range(count)]
     Thumbnail.objects.bulk_create(
         [
             Thumbnail(
                 owner=owner,
-                title="Same title" if i % 10 else f"Title {i:05d}",
+                title=titles[i],
+                search_title=search_key(titles[i]),
+                sort_title=sort_key(titles[i]),
                 share_clicks=0 if i % 10 else i,
                 aspect_ratio="16:9",
                 resolution="1K",

@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from studio.models import Face, Project, Style, Thumbnail, search_key
+from studio.models import Face, Project, Style, Thumbnail, search_key, sort_key
 from tests.factories.accounts import UserFactory
 
 BASE_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -99,6 +99,7 @@ class ThumbnailFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Thumbnail {n}")
     # save() sets it; built rows that go through bulk_create need it too.
     search_title = factory.LazyAttribute(lambda thumbnail: search_key(thumbnail.title))
+    sort_title = factory.LazyAttribute(lambda thumbnail: sort_key(thumbnail.title))
     aspect_ratio = "16:9"
     resolution = "1K"
     width = 1376

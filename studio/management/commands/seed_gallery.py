@@ -26,7 +26,7 @@ from generation.providers.base import ImageRequest, RenderSpec
 from generation.providers.local import LocalRenderer
 from studio.gallery_cache import invalidate_gallery
 from studio.images import GALLERY_WIDTHS, encode_png, encode_webp, resize_to_width, youtube_jpeg
-from studio.models import Palette, Style, Thumbnail, search_key
+from studio.models import Palette, Style, Thumbnail, search_key, sort_key
 
 TITLES = [
     "I Tried 100 Coffee Shops: Only 1 Was Worth It",
@@ -144,6 +144,7 @@ class Command(BaseCommand):
             owner=owner,
             title=title,
             search_title=search_key(title),  # bulk_create does not call save()
+            sort_title=sort_key(title),
             style=f["style"],
             palette=f["palette"],
             aspect_ratio="16:9",
