@@ -188,6 +188,33 @@ def test_the_migration_gives_existing_thumbnails_their_sort_key(owner, monkeypat
     assert keys == {f"cafe n°{i}" for i in range(5)}
 
 
+def test_the_sort_title_migration_does_not_lock_the_thumbnail_table_through_its_work() -> None:
+    """studio_thumbnail is the largest table: in one transaction the ADD COLUMN's lock (which
+    blocks every read) was held through the backfill of every row and both index builds. The
+    migration is not atomic (each backfill batch commits alone) and, on PostgreSQL, builds the
+    new index CONCURRENTLY before dropping the old one."""
+    import importlib
+
+    from django.apps import apps
+    from django.db.migrations.operations import AddIndex, RemoveIndex
+
+    migration = importlib.import_module("studio.migrations.0011_thumbnail_sort_title")
+    assert migration.Migration.atomic is False
+    assert not [
+        op for op in migration.Migration.operations if isinstance(op, AddIndex | RemoveIndex)
+    ]
+    if connection.vendor != "postgresql":
+        return
+    with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+        migration.move_index(apps, editor)
+    statements = [sql for sql in editor.collected_sql if " INDEX " in sql.upper()]
+    builds = [sql for sql in statements if sql.upper().startswith(("CREATE", "DROP"))]
+    assert builds and all("CONCURRENTLY" in sql.upper() for sql in builds)
+    created = next(i for i, sql in enumerate(statements) if sql.upper().startswith("CREATE"))
+    dropped_old = next(i for i, sql in enumerate(statements) if '"thumb_owner_title"' in sql)
+    assert created < dropped_old  # the title order always has an index
+
+
 @hsettings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
