@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from PIL import Image
 
-from billing.models import Plan
+from billing.models import CreditPackPurchase, Plan, Subscription
 from billing.services import effective_plan, lock_account, plan_table
 from core.types import User
 from generation.errors import JobRefused
@@ -713,8 +713,13 @@ def do_delete_account(*, user: User) -> int:
         # lock (generation.services.JobContext.delivering), and the creator's own submits and
         # quota-counted uploads take the balance row. Held until the commit, the rows and file
         # names read below are all there is; a delivery that was waiting then finds no job.
-        # Balance row, then jobs: the lock order every path keeps (billing.services), so a
-        # cancel or a worker's refund waits here instead of deadlocking with the deletion.
+        # Billing's rows a webhook locks before the balance row (the Subscription, a credit
+        # pack's purchase: a refund or a lost dispute takes its credits back), then the balance
+        # row, then jobs: the lock order every path keeps (billing.services), so a webhook, a
+        # cancel or a worker's refund waits here instead of deadlocking with the deletion (whose
+        # cascade deletes these rows).
+        list(Subscription.objects.select_for_update().filter(user=user).values_list("pk"))
+        list(CreditPackPurchase.objects.select_for_update().filter(user=user).values_list("pk"))
         lock_account(user)
         list(Job.objects.select_for_update().filter(user=user, status__in=UNFINISHED_JOBS))
         thumbnails = Thumbnail.objects.filter(owner=user)

@@ -309,6 +309,77 @@ def test_a_refund_during_account_deletion_does_not_deadlock(monkeypatch, path: s
     assert not Job.objects.filter(pk=job.pk).exists()
 
 
+def test_a_pack_refund_during_account_deletion_does_not_deadlock() -> None:
+    """Stripe's charge.refunded for a credit pack arrives while its creator deletes the account.
+    The webhook locks the pack's purchase row, then the balance row (billing.services' lock
+    order); the deletion locked the balance row and then, deleting the user, the purchase row
+    (its cascade): each waited on the other and PostgreSQL aborted one of them. The deletion
+    now locks the creator's billing rows before the balance row."""
+    from django.db import transaction
+    from django.db.utils import OperationalError
+
+    from billing import payments, services
+    from billing.models import CreditPack, CreditPackPurchase
+    from core.types import User
+    from studio import services as studio_services
+
+    user = make_user("pack-refund-delete@example.com")
+    pack = CreditPack.objects.order_by("pk").first()
+    assert pack is not None
+    purchase = CreditPackPurchase.objects.create(
+        user=user,
+        pack=pack,
+        credits=pack.credits,
+        price_cents=pack.price_cents,
+        stripe_checkout_session_id="cs_delete_race",
+        stripe_payment_intent_id="pi_delete_race",
+        status=CreditPackPurchase.Status.PAID,
+    )
+    services.grant_purchased_credits(
+        user=user, amount=purchase.credits, idempotency_key="checkout:cs_delete_race", reason="pack"
+    )
+    purchase_locked, go = threading.Event(), threading.Event()
+    answers: dict[str, Any] = {}
+
+    def refund() -> int:  # _on_charge_refunded's transaction, as the webhook runs it
+        with transaction.atomic():
+            locked = payments._purchase_for_payment("pi_delete_race")
+            assert locked is not None
+            purchase_locked.set()
+            assert go.wait(5)
+            return payments._take_back_pack(
+                locked, share=locked.credits, key="reversal:refund:re_race", why="refunded"
+            )
+
+    def run(name: str, call: Any) -> None:
+        try:
+            answers[name] = call()
+        except Exception as error:  # the answer under test
+            answers[name] = error
+        finally:
+            connections.close_all()
+
+    refunder = threading.Thread(target=run, args=("refund", refund))
+    refunder.start()
+    assert purchase_locked.wait(5)
+    deleter = threading.Thread(
+        target=run,
+        args=(
+            "delete",
+            lambda: studio_services.do_delete_account(user=User.objects.get(pk=user.pk)),
+        ),
+    )
+    deleter.start()
+    _wait_until_blocked_on_a_lock()  # the deletion waits on the purchase row
+    go.set()
+    refunder.join()
+    deleter.join()
+    assert not isinstance(answers["refund"], OperationalError), answers
+    assert not isinstance(answers["delete"], OperationalError), answers
+    assert answers["delete"] == 0, answers
+    assert not User.objects.filter(pk=user.pk).exists()
+
+
 def _post_job(user: Any, path: str, body: dict[str, Any]) -> str:
     client = Client()
     client.force_login(user)
