@@ -346,3 +346,22 @@ def test_the_studio_shows_the_price_the_video_tools_charge(
     start = get_balance(pro)
     assert analyse(owner_client, django_capture_on_commit_callbacks, VIDEO).json()["cost"] == 3
     assert get_balance(pro) == start - 3
+
+
+def test_concepts_for_a_text_in_other_case_are_asked_again(
+    pro, owner_client, django_capture_on_commit_callbacks, run_jobs, gemini_settings: FakeGemini
+) -> None:
+    """The prompt sends the text as typed ("MY TRIP" reads differently from "my trip"), so the
+    cache does not answer one with the other's concepts."""
+    gemini_settings.json_answer = {
+        "concepts": [
+            {"text": "A", "style": "", "scene": "S", "why": "W"},
+            {"text": "B", "style": "", "scene": "S", "why": "W"},
+        ]
+    }
+    concepts(owner_client, django_capture_on_commit_callbacks, video_url=VIDEO, title="my trip")
+    run_jobs()
+    again = concepts(
+        owner_client, django_capture_on_commit_callbacks, video_url=VIDEO, title="MY TRIP"
+    ).json()
+    assert again["cached"] is False

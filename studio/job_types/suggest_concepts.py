@@ -147,8 +147,7 @@ class SuggestConcepts(WatchesVideo):
         so an answer naming one is never another creator's, while creators offered only the
         built-in styles share answers."""
         return {
-            **self.fingerprint_input(validated),
-            "title": validated["title"].casefold(),
+            **self.fingerprint_input(validated),  # the text as the prompt sends it
             "styles": sorted((s["id"], s["name"], s["description"]) for s in validated["styles"]),
         }
 
