@@ -630,6 +630,7 @@ def test_a_tall_thumbnails_large_view_keeps_its_downloads_and_delete_in_view(
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/thumbnails/{portrait.pk}")
         picture = page.locator(".viewer-image img").bounding_box()
+        stage = page.locator(".viewer-image").bounding_box()
         downloads = page.locator(".viewer .downloads").bounding_box()
         delete = page.get_by_role("button", name="Delete this thumbnail").bounding_box()
         page.goto(f"{live_server.url}/studio/thumbnails/{wide.pk}")
@@ -638,6 +639,9 @@ def test_a_tall_thumbnails_large_view_keeps_its_downloads_and_delete_in_view(
     assert downloads["y"] + downloads["height"] <= DESKTOP["height"], downloads
     assert delete["y"] + delete["height"] <= DESKTOP["height"], delete
     assert picture["height"] >= 400, picture  # not shrunk to a stamp
+    # Centred in its column, not against its left edge with the right half empty.
+    centre = picture["x"] + picture["width"] / 2
+    assert abs(centre - (stage["x"] + stage["width"] / 2)) < 2, (picture, stage)
     assert abs(picture["width"] / picture["height"] - 768 / 1376) < 0.02, picture
     assert wide_picture["width"] >= 0.95 * column["width"], (wide_picture, column)
     assert abs(wide_picture["width"] / wide_picture["height"] - 1376 / 768) < 0.02
