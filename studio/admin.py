@@ -298,11 +298,35 @@ class ThumbnailAdmin(DeletesStoredFiles, admin.ModelAdmin):
 # --- users: deleting one removes their files too ---------------------------------------------
 
 User = get_user_model()
+
+
+class ViewerOnObject:
+    """A ModelAdmin mixin: the change page's request rides on the object it shows
+    (`obj.admin_viewer`), since Django calls a read-only field with the object alone; fields
+    such as the users admin's `creator` and the jobs admin's `made_and_charged` then show only
+    the links the viewer's permissions open."""
+
+    def render_change_form(
+        self,
+        request: Any,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        if obj is not None:
+            obj.admin_viewer = request
+        return super().render_change_form(  # type: ignore[misc]
+            request, context, add, change, form_url, obj
+        )
+
+
 admin.site.unregister(User)
 
 
 @admin.register(User)
-class ViewBaitUserAdmin(UserAdmin):
+class ViewBaitUserAdmin(ViewerOnObject, UserAdmin):
     """Django's user admin, deleting through `services.do_delete_account`: the creator's stored
     files go with the rows. A creator whose Stripe plan still renews is not deleted (it would go
     on charging): the admin says so, and the plan is cancelled in Stripe first."""
@@ -347,21 +371,6 @@ class ViewBaitUserAdmin(UserAdmin):
             return user.credit_account.balance
         except CreditAccount.DoesNotExist:
             return "-"
-
-    def render_change_form(
-        self,
-        request: Any,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Any = None,
-    ) -> Any:
-        # `creator` is a read-only field, which Django calls with the user alone: the page's
-        # viewer rides on the user it shows, so the links can follow the viewer's permissions.
-        if obj is not None:
-            obj.admin_viewer = request
-        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description="Studio")
     def creator(self, user: Any) -> str:
@@ -496,25 +505,12 @@ admin.site.unregister(Job)
 
 
 @admin.register(Job)
-class StudioJobAdmin(JobAdmin):
+class StudioJobAdmin(ViewerOnObject, JobAdmin):
     """The jobs admin (generation.admin.JobAdmin) with what a job made and what it moved:
     links to its thumbnails and its credit ledger lines, which generation cannot name (the
     layers run studio -> generation -> billing)."""
 
     readonly_fields = [*JobAdmin.readonly_fields, "made_and_charged"]
-
-    def render_change_form(
-        self,
-        request: Any,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Any = None,
-    ) -> Any:
-        if obj is not None:  # the viewer rides on the job, as on the users admin's `creator`
-            obj.admin_viewer = request
-        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description="Made and charged")
     def made_and_charged(self, job: Job) -> str:
