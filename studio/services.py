@@ -19,7 +19,7 @@ from django.urls import reverse
 from PIL import Image
 
 from billing.models import CreditPackPurchase, Plan, Subscription
-from billing.services import effective_plan, lock_account, plan_table
+from billing.services import effective_plan, lock_account, lock_existing_account, plan_table
 from core.types import User
 from generation.errors import JobRefused
 from generation.models import Job
@@ -367,6 +367,9 @@ def do_create_palette_from_analysis(*, owner: User, job: Job) -> Palette:
         raise StudioError(f"This palette cannot be saved: {message}", "invalid")
     colors = form.cleaned_data["colors"]
     with transaction.atomic():
+        # The balance row before the job's (docs/architecture.md, "Lock order"): the asset
+        # quota's count locks it, and an account deletion holds it while it locks the jobs.
+        lock_existing_account(user_id=owner.pk)
         # Two clicks at once (two tabs) queue on the job's row: the second finds the first's.
         Job.objects.select_for_update().filter(pk=job.pk).first()
         saved = Palette.objects.filter(owner=owner, name=name, colors=colors).first()
@@ -629,6 +632,9 @@ def do_create_style_from_analysis(*, owner: User, job: Job, is_public: bool = Fa
     name = " ".join(str(result.get("name") or "").split())[:80] or "Analysed style"
     prompt = str(result["prompt"]).strip()
     with transaction.atomic():
+        # The balance row before the job's (docs/architecture.md, "Lock order"): the asset
+        # quota's count locks it, and an account deletion holds it while it locks the jobs.
+        lock_existing_account(user_id=owner.pk)
         # Two clicks at once (two tabs) queue on the job's row: the second finds the first's.
         Job.objects.select_for_update().filter(pk=job.pk).first()
         saved = Style.objects.filter(owner=owner, name=name, prompt=prompt).first()

@@ -309,6 +309,68 @@ def test_a_refund_during_account_deletion_does_not_deadlock(monkeypatch, path: s
     assert not Job.objects.filter(pk=job.pk).exists()
 
 
+def test_saving_an_analysis_during_account_deletion_does_not_deadlock(monkeypatch) -> None:
+    """A Free creator (one custom palette allowed) saves a palette analysis while the account
+    is being deleted. The save locked the analysis job's row, then the balance row (the asset
+    quota's count); the deletion held the balance row and then deleted the job: each waited on
+    the other. The save now locks the balance row first, as the lock order says."""
+    from django.db.utils import OperationalError
+
+    from core.types import User
+    from studio import services as studio_services
+
+    user = make_user("save-delete@example.com")
+    job = Job.objects.create(
+        user=user,
+        type="analyse_palette",
+        status="succeeded",
+        params={},
+        result={"name": "Warm", "colors": ["#112233", "#445566", "#778899"]},
+    )
+    balance_locked, release = threading.Event(), threading.Event()
+    lock_account = studio_services.lock_account
+
+    def held_lock_account(locked_user: Any) -> Any:  # the deletion holds the balance row
+        account = lock_account(locked_user)
+        if not balance_locked.is_set():
+            balance_locked.set()
+            assert release.wait(5)
+        return account
+
+    monkeypatch.setattr(studio_services, "lock_account", held_lock_account)
+    answers: dict[str, Any] = {}
+
+    def run(name: str, call: Any) -> None:
+        try:
+            answers[name] = call()
+        except Exception as error:  # the answer under test
+            answers[name] = error
+        finally:
+            connections.close_all()
+
+    deleter = threading.Thread(
+        target=run,
+        args=(
+            "delete",
+            lambda: studio_services.do_delete_account(user=User.objects.get(pk=user.pk)),
+        ),
+    )
+    deleter.start()
+    assert balance_locked.wait(5)
+    saver = threading.Thread(
+        target=run,
+        args=("save", lambda: studio_services.do_create_palette_from_analysis(owner=user, job=job)),
+    )
+    saver.start()
+    _wait_until_blocked_on_a_lock()
+    release.set()
+    deleter.join()
+    saver.join()
+    assert answers["delete"] == 0, answers
+    assert not isinstance(answers["save"], OperationalError), answers
+    assert not User.objects.filter(pk=user.pk).exists()
+
+
 def test_a_pack_refund_during_account_deletion_does_not_deadlock() -> None:
     """Stripe's charge.refunded for a credit pack arrives while its creator deletes the account.
     The webhook locks the pack's purchase row, then the balance row (billing.services' lock
