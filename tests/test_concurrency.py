@@ -222,6 +222,57 @@ def test_a_delivery_waiting_on_a_cancel_does_not_deliver_the_refunded_unit(monke
     assert get_balance(user) == 10
 
 
+def _answer(answers: dict[str, Any], name: str, call: Any) -> None:
+    """`answers[name]` = what `call()` returned, or the exception it raised (the answer under
+    test); run in a thread of its own, whose connection it closes."""
+    try:
+        answers[name] = call()
+    except Exception as error:  # the answer under test
+        answers[name] = error
+    finally:
+        connections.close_all()
+
+
+def _deleting(user: Any) -> Any:
+    """The creator's account deletion, as a callable for a racing thread."""
+    from core.types import User
+    from studio import services as studio_services
+
+    return lambda: studio_services.do_delete_account(user=User.objects.get(pk=user.pk))
+
+
+def _race_with_account_deletion(
+    monkeypatch: Any, user: Any, name: str, call: Any
+) -> dict[str, Any]:
+    """The deletion of `user`'s account takes their balance row and holds it while `call` starts
+    in a thread of its own and waits on a row lock; then both go on. Returns `{"delete": ...,
+    name: ...}`, each the answer or the exception raised."""
+    from studio import services as studio_services
+
+    balance_locked, release = threading.Event(), threading.Event()
+    lock_account = studio_services.lock_account
+
+    def held_lock_account(locked_user: Any) -> Any:  # the deletion holds the balance row
+        account = lock_account(locked_user)
+        if not balance_locked.is_set():
+            balance_locked.set()
+            assert release.wait(5)
+        return account
+
+    monkeypatch.setattr(studio_services, "lock_account", held_lock_account)
+    answers: dict[str, Any] = {}
+    deleter = threading.Thread(target=_answer, args=(answers, "delete", _deleting(user)))
+    deleter.start()
+    assert balance_locked.wait(5)
+    other = threading.Thread(target=_answer, args=(answers, name, call))
+    other.start()
+    _wait_until_blocked_on_a_lock()
+    release.set()
+    deleter.join()
+    other.join()
+    return answers
+
+
 def _refunding_path(name: str, job: Job) -> Any:
     """One engine path that refunds `job`'s unit, as a callable for a racing thread."""
     from generation.registry import JobOutcome, PaidPartFailed, UnitFailure, get_job_type
@@ -258,49 +309,13 @@ def test_a_refund_during_account_deletion_does_not_deadlock(monkeypatch, path: s
 
     from core.types import User
     from generation.services import claim_job, submit_job
-    from studio import services as studio_services
 
     user = make_user(f"delete-{path.replace('_', '-')}@example.com")
     set_plan(user, "starter")
     job_type = "analyse_palette" if path == "run_json" else "generate_thumbnails"
     job, _, _ = submit_job(user=user, job_type=job_type, params={}, units=1, unit_cost=1)
     assert claim_job(str(job.id), "worker")
-    balance_locked, release = threading.Event(), threading.Event()
-    lock_account = studio_services.lock_account
-
-    def held_lock_account(locked_user: Any) -> Any:  # the deletion holds the balance row
-        account = lock_account(locked_user)
-        balance_locked.set()
-        assert release.wait(5)
-        return account
-
-    monkeypatch.setattr(studio_services, "lock_account", held_lock_account)
-    answers: dict[str, Any] = {}
-
-    def run(name: str, call: Any) -> None:
-        try:
-            answers[name] = call()
-        except Exception as error:  # the answer under test
-            answers[name] = error
-        finally:
-            connections.close_all()
-
-    refund = _refunding_path(path, job)
-    deleter = threading.Thread(
-        target=run,
-        args=(
-            "delete",
-            lambda: studio_services.do_delete_account(user=User.objects.get(pk=user.pk)),
-        ),
-    )
-    deleter.start()
-    assert balance_locked.wait(5)
-    refunder = threading.Thread(target=run, args=(path, refund))
-    refunder.start()
-    _wait_until_blocked_on_a_lock()
-    release.set()
-    deleter.join()
-    refunder.join()
+    answers = _race_with_account_deletion(monkeypatch, user, path, _refunding_path(path, job))
     assert answers["delete"] == 0, answers
     assert not isinstance(answers[path], OperationalError), answers
     if path == "run_json":
@@ -327,45 +342,12 @@ def test_saving_an_analysis_during_account_deletion_does_not_deadlock(monkeypatc
         params={},
         result={"name": "Warm", "colors": ["#112233", "#445566", "#778899"]},
     )
-    balance_locked, release = threading.Event(), threading.Event()
-    lock_account = studio_services.lock_account
-
-    def held_lock_account(locked_user: Any) -> Any:  # the deletion holds the balance row
-        account = lock_account(locked_user)
-        if not balance_locked.is_set():
-            balance_locked.set()
-            assert release.wait(5)
-        return account
-
-    monkeypatch.setattr(studio_services, "lock_account", held_lock_account)
-    answers: dict[str, Any] = {}
-
-    def run(name: str, call: Any) -> None:
-        try:
-            answers[name] = call()
-        except Exception as error:  # the answer under test
-            answers[name] = error
-        finally:
-            connections.close_all()
-
-    deleter = threading.Thread(
-        target=run,
-        args=(
-            "delete",
-            lambda: studio_services.do_delete_account(user=User.objects.get(pk=user.pk)),
-        ),
+    answers = _race_with_account_deletion(
+        monkeypatch,
+        user,
+        "save",
+        lambda: studio_services.do_create_palette_from_analysis(owner=user, job=job),
     )
-    deleter.start()
-    assert balance_locked.wait(5)
-    saver = threading.Thread(
-        target=run,
-        args=("save", lambda: studio_services.do_create_palette_from_analysis(owner=user, job=job)),
-    )
-    saver.start()
-    _wait_until_blocked_on_a_lock()
-    release.set()
-    deleter.join()
-    saver.join()
     assert answers["delete"] == 0, answers
     assert not isinstance(answers["save"], OperationalError), answers
     assert not User.objects.filter(pk=user.pk).exists()
@@ -383,7 +365,6 @@ def test_a_pack_refund_during_account_deletion_does_not_deadlock() -> None:
     from billing import payments, services
     from billing.models import CreditPack, CreditPackPurchase
     from core.types import User
-    from studio import services as studio_services
 
     user = make_user("pack-refund-delete@example.com")
     pack = CreditPack.objects.order_by("pk").first()
@@ -413,24 +394,10 @@ def test_a_pack_refund_during_account_deletion_does_not_deadlock() -> None:
                 locked, share=locked.credits, key="reversal:refund:re_race", why="refunded"
             )
 
-    def run(name: str, call: Any) -> None:
-        try:
-            answers[name] = call()
-        except Exception as error:  # the answer under test
-            answers[name] = error
-        finally:
-            connections.close_all()
-
-    refunder = threading.Thread(target=run, args=("refund", refund))
+    refunder = threading.Thread(target=_answer, args=(answers, "refund", refund))
     refunder.start()
     assert purchase_locked.wait(5)
-    deleter = threading.Thread(
-        target=run,
-        args=(
-            "delete",
-            lambda: studio_services.do_delete_account(user=User.objects.get(pk=user.pk)),
-        ),
-    )
+    deleter = threading.Thread(target=_answer, args=(answers, "delete", _deleting(user)))
     deleter.start()
     _wait_until_blocked_on_a_lock()  # the deletion waits on the purchase row
     go.set()
