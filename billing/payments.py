@@ -12,7 +12,8 @@ Plain stripe-python (`StripeClient`, pinned in pyproject.toml) with our own webh
 - Credits move only through `billing.services`: a paid period's grant on `invoice.paid` (key from
   the invoice id), an upgrade's difference when the plan rises mid-period, the expiry of unused
   plan credits when a period ends, a credit pack once per Checkout Session, and the refunded or
-  disputed share of a pack taken back once per refund or dispute (`_take_back_pack`).
+  disputed share of a pack taken back once per refund or dispute (`_take_back_pack`), and given
+  back once when such a refund fails later (`_on_refund_failed`).
 
 The price always comes from our own rows (`Plan.stripe_price_id`, `CreditPack.stripe_price_id`),
 never from the request.
@@ -638,8 +639,9 @@ def _apply_checkout_session(session: Obj) -> str:
 # A subscription's payment takes no credits back: its plan credits expire at the period's end
 # anyway, a partial refund is the studio's goodwill, and to end the plan the studio cancels the
 # subscription in Stripe, which expires its unused credits at once (customer.subscription.deleted).
-# Refunds count while `pending` or `succeeded`; one that fails later does not give the credits
-# again (staff adjust them).
+# Refunds count while `pending` or `succeeded`; one that fails later (a closed or lost card:
+# `refund.failed`, `charge.refund.updated`) gives back what it took, once (the creator kept the
+# money, so they keep the credits).
 REFUND_COUNTS = ("pending", "succeeded")
 
 
@@ -729,6 +731,29 @@ def _on_charge_refunded(charge: Obj) -> str:
     return f"credit pack refunded: -{taken}"
 
 
+def _on_refund_failed(refund: Obj) -> str:
+    """A refund that failed after it was made (`refund.failed`, or `charge.refund.updated` with
+    status `failed`): what its `charge.refunded` took back of a credit pack is given back once
+    (key `reversal-failed:refund:<id>`), as credits that never expire."""
+    if refund.get("status") != "failed":
+        return f"ignored: refund {refund.get('status')}"
+    purchase = _purchase_for_payment(_id_of(refund.get("payment_intent")))
+    if purchase is None:
+        return "ignored: not a credit pack payment"
+    movement = services.return_reversed_credits(
+        user=purchase.user,
+        reversal_key=f"reversal:refund:{refund['id']}",
+        idempotency_key=f"reversal-failed:refund:{refund['id']}",
+        reason=f"Credit pack refund failed: {purchase.pack.name} (the credits are yours again)",
+        reference=f"checkout:{purchase.stripe_checkout_session_id}"[:100],
+    )
+    if movement is None:
+        return "credit pack refund failed: nothing had been taken back"
+    if not movement.created:
+        return "credit pack refund failed: already given back"
+    return f"credit pack refund failed: +{movement.entry.amount}"
+
+
 def _on_dispute_closed(dispute: Obj) -> str:
     """A dispute decided (`charge.dispute.closed`): a lost one takes back the disputed share of
     a credit pack once (key `reversal:dispute:<id>`); a won one changes nothing."""
@@ -764,6 +789,8 @@ HANDLERS: dict[str, Callable[[Obj], str]] = {
     "invoice.paid": _on_invoice_paid,
     "invoice.payment_failed": _on_invoice_payment_failed,
     "charge.refunded": _on_charge_refunded,
+    "refund.failed": _on_refund_failed,
+    "charge.refund.updated": _on_refund_failed,
     "charge.dispute.closed": _on_dispute_closed,
 }
 

@@ -416,6 +416,34 @@ def take_back_purchased_credits(
         )
 
 
+def return_reversed_credits(
+    *, user: User, reversal_key: str, idempotency_key: str, reason: str, reference: str = ""
+) -> Movement | None:
+    """Give back what the `reversal` entry `reversal_key` took (a credit pack's refund that
+    failed after it was counted: the creator was not paid back after all), as credits that never
+    expire, once per `idempotency_key`. None when that reversal took nothing or does not exist
+    (its refund failed before it was counted), so there is nothing to give back."""
+    with transaction.atomic():
+        account = lock_account(user)
+        existing = _existing(idempotency_key)
+        if existing is not None:
+            return existing
+        reversal = CreditLedgerEntry.objects.filter(
+            user=user, kind=CreditLedgerEntry.Kind.REVERSAL, idempotency_key=reversal_key
+        ).first()
+        if reversal is None or reversal.amount == 0:
+            return None
+        return _append(
+            account,
+            user=user,
+            kind=CreditLedgerEntry.Kind.PURCHASE,
+            amount=-reversal.amount,
+            idempotency_key=idempotency_key,
+            reason=reason,
+            reference=reference,
+        )
+
+
 @dataclass(frozen=True)
 class PeriodCredits:
     """Plan credits since the last period boundary (the last `expiry` entry): `granted` by

@@ -619,6 +619,32 @@ class FakeStripe:
 
         return self._run(action, deliver)
 
+    def fail_refund(
+        self, refund_id: str, reason: str = "expired_or_canceled_card", *, deliver: bool = True
+    ) -> list[Obj]:
+        """A refund the card network turned down after it was made (a closed or lost card):
+        its status becomes `failed` with `failure_reason`, the money goes back to the merchant
+        (the charge's `amount_refunded` less it), and Stripe sends refund.updated,
+        charge.refund.updated and refund.failed."""
+
+        def action() -> list[Obj]:
+            refund = self._get("refund", refund_id, "refund")
+            if refund["status"] not in ("pending", "succeeded"):
+                raise StripeError(400, f"Refund {refund_id} is {refund['status']}", param="refund")
+            previous = {"status": refund["status"]}
+            refund["status"] = "failed"
+            refund["failure_reason"] = reason
+            charge = self._get("charge", refund["charge"], "charge")
+            charge["amount_refunded"] -= refund["amount"]
+            charge["refunded"] = False
+            return [
+                self._event("refund.updated", refund, previous),
+                self._event("charge.refund.updated", refund, previous),
+                self._event("refund.failed", refund),
+            ]
+
+        return self._run(action, deliver)
+
     def dispute(
         self, charge_id: str, *, won: bool = False, amount: int | None = None, deliver: bool = True
     ) -> list[Obj]:

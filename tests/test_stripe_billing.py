@@ -744,6 +744,60 @@ def test_a_refunded_pack_whose_credits_were_spent_takes_back_what_is_left(
     ]
 
 
+def test_a_refund_that_fails_later_gives_back_what_it_took_once(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """A pack's refund counted while it was pending, then turned down by the card network:
+    the creator kept the money, so the credits it took come back, once for the three events
+    Stripe sends and their re-deliveries. (They stayed taken: the creator paid for credits
+    they no longer had.) A later refund of the same charge then takes back its full share."""
+    charge_id = buy_pack(owner_client, fake, "credits-50", "b" * 32)
+    half = fake.refund(charge_id, 500, deliver=False)
+    deliver(owner_client, fake, half)
+    assert get_balance(owner) == 60 - 25
+    refund_id = half[0]["data"]["object"]["id"]
+
+    failed = fake.fail_refund(refund_id, deliver=False)
+    assert [e["type"] for e in failed] == [
+        "refund.updated",
+        "charge.refund.updated",
+        "refund.failed",
+    ]
+    deliver(owner_client, fake, failed + failed + [resent(failed[2], "evt_failed_again")])
+    assert get_balance(owner) == 60 == ledger_sum(owner)
+    returned = CreditLedgerEntry.objects.get(idempotency_key=f"reversal-failed:refund:{refund_id}")
+    assert (returned.kind, returned.amount) == ("purchase", 25)
+    assert returned.reason == "Credit pack refund failed: 50 credits (the credits are yours again)"
+    outcomes = {e["type"]: StripeEvent.objects.get(event_id=e["id"]).outcome for e in failed}
+    assert outcomes == {
+        "refund.updated": "ignored",
+        "charge.refund.updated": "credit pack refund failed: +25",
+        "refund.failed": "credit pack refund failed: already given back",
+    }
+
+    # charge.refunded sent again, and a new refund of the whole charge: the failed refund counts
+    # for nothing, the new one takes back the whole pack.
+    deliver(owner_client, fake, [resent(half[1], "evt_refunded_late")])
+    assert get_balance(owner) == 60
+    deliver(owner_client, fake, fake.refund(charge_id, deliver=False))
+    assert get_balance(owner) == 10 == ledger_sum(owner)
+
+
+def test_a_refund_that_fails_before_it_was_counted_gives_nothing(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """Out of order: the refund's failure arrives before its `charge.refunded`. Nothing had
+    been taken, so nothing is given; the late `charge.refunded` then takes nothing either."""
+    charge_id = buy_pack(owner_client, fake, "credits-50", "c" * 32)
+    refunded = fake.refund(charge_id, deliver=False)
+    failed = fake.fail_refund(refunded[0]["data"]["object"]["id"], deliver=False)
+    deliver(owner_client, fake, failed + refunded)
+    assert get_balance(owner) == 60 == ledger_sum(owner)
+    assert StripeEvent.objects.get(event_id=failed[2]["id"]).outcome == (
+        "credit pack refund failed: nothing had been taken back"
+    )
+
+
 def test_a_lost_dispute_takes_the_pack_back_and_a_won_one_does_not(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
 ) -> None:
