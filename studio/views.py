@@ -379,19 +379,24 @@ def _job_card_context(job: Any) -> dict[str, Any]:
     return {"job": job, "payload": job_payload(job)}
 
 
-def _under_gallery_filters(request: HttpRequest, thumbnails: list[Thumbnail]) -> list[Thumbnail]:
-    """Those of `thumbnails` the studio's gallery shows under the filters in its address
-    (`HX-Current-URL`'s query: favourites, a search, a project), in their order: a new
-    thumbnail the filters leave out is not put at the top of the gallery, where it vanished on
-    a reload. Unreadable filters show them all, as the gallery does."""
-    if not thumbnails:
-        return []
+def _gallery_filters_of_page(request: HttpRequest) -> GalleryFilter | None:
+    """The studio gallery's filters in the address htmx sent this request from
+    (`HX-Current-URL`'s query), or None when they cannot be read."""
     try:
         query = urlsplit(request.headers.get("HX-Current-URL", "")).query
-        filters = parse_filters(QueryDict(query))
+        return parse_filters(QueryDict(query))
     except ValueError:
-        return thumbnails
-    if filters == GalleryFilter(order=filters.order):
+        return None
+
+
+def _under_gallery_filters(
+    filters: GalleryFilter | None, thumbnails: list[Thumbnail]
+) -> list[Thumbnail]:
+    """Those of `thumbnails` the studio's gallery shows under `filters` (favourites, a search,
+    a project), in their order: a new thumbnail the filters leave out is not put at the top of
+    the gallery, where it vanished on a reload. Unreadable filters (None) show them all, as the
+    gallery does."""
+    if not thumbnails or filters is None or filters == GalleryFilter(order=filters.order):
         return thumbnails
     shown = set(
         filters.apply(Thumbnail.objects.filter(pk__in=[t.pk for t in thumbnails])).values_list(
@@ -409,7 +414,16 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
     job = services.access_job(request.user, job_id)
     on_studio = current_path(request) == reverse("studio")
     made = list(job.thumbnails.order_by("variation_index")) if job.is_finished and on_studio else []
-    thumbnails = _under_gallery_filters(request, made)
+    filters = _gallery_filters_of_page(request)
+    thumbnails = _under_gallery_filters(filters, made)
+    # Only the newest-first gallery has a new thumbnail's place at its top; under another
+    # order the card says where they went instead of putting them first.
+    out_of_order = 0
+    newest_url = ""
+    if thumbnails and filters is not None and filters.order != "newest":
+        out_of_order, thumbnails = len(thumbnails), []
+        newest = replace(filters, order="newest")
+        newest_url = reverse("studio") + ("" if newest == GalleryFilter() else f"?{newest.query()}")
     prepare_cards(request.user, thumbnails)
     return TemplateResponse(
         request,
@@ -418,7 +432,10 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
             **_job_card_context(job),
             "new_thumbnails": thumbnails,
             "made_thumbnails": len(made),
-            "hidden_thumbnails": len(made) - len(thumbnails),
+            "hidden_thumbnails": len(made) - len(thumbnails) - out_of_order,
+            "out_of_order": out_of_order,
+            "order_label": dict(GALLERY_ORDERS).get(filters.order, "") if filters else "",
+            "newest_url": newest_url,
             "projects": list(Project.objects.for_owner(request.user)) if thumbnails else [],
             **out_of_credits(request.user, get_balance(request.user)),
             "oob": True,

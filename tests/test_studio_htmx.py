@@ -175,13 +175,40 @@ def test_a_finished_card_adds_only_thumbnails_the_gallerys_filters_show(
         assert "#gallery-live" not in html, query
         assert hidden in html and show_all in html, query
         assert "data-collapse" not in html, query  # the card stays to say so
-    for query in ("q=coffee", "order=title", "favorites=false&q=SHOP"):
+    for query in ("q=coffee", "order=newest", "favorites=false&q=SHOP"):
         address = f"http://testserver/studio/?{query}"
         html = owner_client.get(
             f"/studio/jobs/{job['id']}", **HTMX, HTTP_HX_CURRENT_URL=address
         ).content.decode()
         assert '<div hx-swap-oob="afterbegin:#gallery-live">' in html, query
         assert hidden not in html, query
+
+
+def test_a_finished_card_under_another_order_says_where_its_thumbnails_went(
+    owner_client, submit, run_jobs
+) -> None:
+    """Sorted Oldest, Title A-Z or by clicks, a new thumbnail was put at the top of the gallery,
+    where that order does not put it (walkthrough 2026-12-04): the card leaves the gallery as
+    it is and says so, with a link to the newest-first gallery under the same filters."""
+    job = submit(owner_client, {"title": "Coffee shop tour"}).json()
+    run_jobs()
+    for query, label, newest in (
+        ("order=oldest", "Oldest", "/studio/"),
+        ("order=title&q=coffee", "Title A-Z", "/studio/?order=newest&amp;q=coffee"),
+        ("order=clicks&favorites=false", "Most share clicks", "/studio/"),
+    ):
+        html = owner_client.get(
+            f"/studio/jobs/{job['id']}",
+            **HTMX,
+            HTTP_HX_CURRENT_URL=f"http://testserver/studio/?{query}",
+        ).content.decode()
+        assert "#gallery-live" not in html, query
+        assert (
+            f"Made 1 thumbnail; the gallery's order is “{label}”, so it is not added at its"
+            f' top. <a href="{newest}">Show newest first</a>'
+        ) in html, query
+        assert "data-collapse" not in html, query  # the card stays to say so
+        assert "not shown under this filter" not in html, query
 
 
 def test_a_finished_card_says_the_offline_renderer_shortened_the_title(
