@@ -596,11 +596,23 @@ def test_library_projects_say_how_many_thumbnails_and_open_them_in_the_studio(
     assert gallery.count('class="thumb"') + gallery.count('class="thumb ') == 3
 
 
-def test_the_plans_price_line_names_what_edits_and_tools_cost(db: None) -> None:
+def test_the_plans_price_line_names_what_edits_and_tools_cost(db: None, settings: Any) -> None:
+    """The line named edits, Better titles and the analyses of style and palette only: the
+    thumbnail check and the Pro tools a creator pays Pro for had no price on the plans page
+    (walkthrough 2026-12-04). Each tool's price comes from its job type, offline and with a
+    key (the check costs 1 credit with Gemini, nothing offline)."""
     from billing.models import EDIT_COST
 
+    rest = "Channel consistency, Analyse palette, Analyse style and Better titles 1 credit each"
+    settings.IMAGE_PROVIDER = "local"
     html = Client().get("/plans/").content.decode()
-    assert f"an edit costs {EDIT_COST} credits, Better titles and the palette" in html
+    assert (
+        "A thumbnail costs 1 credit at 1K, 2 at 2K, 4 at 4K; Edit thumbnail, Analyse video and"
+        f" Thumbnail concepts {EDIT_COST} credits each; {rest}; Thumbnail check free."
+    ) in html
+    settings.IMAGE_PROVIDER = "gemini"
+    html = Client().get("/plans/").content.decode()
+    assert f"; Thumbnail check, {rest}." in html
 
 
 def test_a_new_form_starts_on_the_styles_own_colours(owner: Any, owner_client: Any) -> None:

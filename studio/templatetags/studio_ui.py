@@ -8,8 +8,7 @@ from typing import Any
 from django import template
 from django.utils.html import json_script
 
-from billing.models import EDIT_COST
-from billing.services import effective_plan, get_balance
+from billing.services import effective_plan, get_balance, plan_table
 from generation.registry import get_job_type
 from generation.services import REFUNDED_SENTENCE
 from studio import youtube
@@ -56,9 +55,33 @@ def stage_labels_script() -> str:
 
 
 @register.simple_tag
-def edit_cost() -> int:
-    """Credits per edit (billing.models.EDIT_COST), for the plans table's price line."""
-    return EDIT_COST
+def tool_prices() -> str:
+    """What each tool but Generate costs, from the job types' own prices on the models they
+    run on now (those of the plan with the most features), grouped by price, dearest first, for
+    the plans table's price line: "Edit thumbnail, Analyse video and Thumbnail concepts 2
+    credits each; ...; Thumbnail check free" (offline, the check is free)."""
+    from studio.job_types import JOB_TYPES
+
+    plans = plan_table()
+    if not plans:
+        return ""
+    top = max(plans, key=lambda plan: len(plan.features))
+    by_cost: dict[int, list[str]] = {}
+    for job_type in JOB_TYPES:
+        if job_type.name == "generate_thumbnails":
+            continue
+        by_cost.setdefault(job_type.unit_cost({}, job_type.model({}, top)), []).append(
+            job_type.label
+        )
+    parts = []
+    for cost, labels in sorted(by_cost.items(), reverse=True):
+        names = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+        if cost == 0:
+            parts.append(f"{names} free")
+        else:
+            each = " each" if len(labels) > 1 else ""
+            parts.append(f"{names} {cost} credit{'s' if cost != 1 else ''}{each}")
+    return "; ".join(parts)
 
 
 @register.filter
