@@ -473,8 +473,9 @@ def _delete_files(names: Iterable[str | None]) -> None:
 
 
 def do_create_project(*, owner: User, name: str) -> Project:
-    """Raises StudioError 400 `invalid` for an empty or over-long name."""
-    return Project.objects.create(owner=owner, name=_project_name(name))
+    """Raises StudioError 400 `invalid` for an empty or over-long name, or one of the owner's
+    other projects has (case and surrounding spaces aside)."""
+    return Project.objects.create(owner=owner, name=_project_name(name, owner=owner))
 
 
 def do_update_project(
@@ -488,10 +489,11 @@ def do_update_project(
     generator settings (already validated: studio.job_types.generate.ProjectDefaults); None
     leaves a field as it is. Turning sharing off also replaces the share token, so a link that
     was sent around stays dead when sharing is turned on again (the new link is a new token).
-    All are checked before any is saved: raises StudioError 400 `invalid` with nothing changed."""
+    All are checked before any is saved: raises StudioError 400 `invalid` with nothing changed
+    (a name another of the owner's projects has is refused, as in `do_create_project`)."""
     changes: dict[str, Any] = {}
     if name is not None:
-        changes["name"] = _project_name(name)
+        changes["name"] = _project_name(name, owner=project.owner, project=project)
     if share_mode is not None:
         if share_mode not in Project.ShareMode.values:
             raise StudioError("share_mode must be off, all or favorites.", "invalid")
@@ -512,12 +514,19 @@ def do_delete_project(*, project: Project) -> None:
     project.delete()
 
 
-def _project_name(name: str) -> str:
+def _project_name(name: str, *, owner: User, project: Project | None = None) -> str:
+    """`name` stripped, for one of `owner`'s projects (`project` when renaming it): two
+    projects of one name could not be told apart in the studio's project menus."""
     name = (name or "").strip()
     if not name:
         raise StudioError("Give the project a name.", "invalid")
     if len(name) > 100:
         raise StudioError("The name is longer than 100 characters.", "invalid")
+    taken = Project.objects.filter(owner=owner, name__iexact=name)
+    if project is not None:
+        taken = taken.exclude(pk=project.pk)
+    if taken.exists():
+        raise StudioError(f"You already have a project named “{name}”.", "invalid")
     return name
 
 

@@ -659,6 +659,42 @@ def test_library_project_ui_rename_share_delete(owner, owner_client, other_clien
     assert thumb.project_id is None
 
 
+def test_a_project_name_the_creator_already_uses_is_refused(
+    owner, owner_client, other_client
+) -> None:
+    """Adding "Tech reviews" twice made two projects of that name, which the studio's project
+    menus could not tell apart (walkthrough 2026-12-04): a name another of the creator's
+    projects has, case and spaces aside, is refused with a plain message wherever projects are
+    named; keeping a project's own name on save, and another creator's same name, stay fine."""
+    assert owner_client.post("/api/projects", {"name": "Tech reviews"}).status_code == 201
+    taken = "You already have a project named “tech reviews”."
+    studio = owner_client.post(
+        "/studio/projects", {"name": " tech reviews "}, HTTP_HX_REQUEST="true"
+    )
+    assert studio.status_code == 400 and studio.json() == {"error": taken, "code": "invalid"}
+    api = owner_client.post(
+        "/api/projects", {"name": "tech reviews"}, content_type="application/json"
+    )
+    assert api.status_code == 400 and api.json()["error"] == taken
+    assert Project.objects.filter(owner=owner).count() == 1
+    assert other_client.post("/api/projects", {"name": "Tech reviews"}).status_code == 201
+    vlogs = owner_client.post("/api/projects", {"name": "Vlogs"}).json()
+    renamed = owner_client.patch(
+        f"/api/projects/{vlogs['id']}", {"name": "TECH REVIEWS"}, content_type="application/json"
+    )
+    assert renamed.status_code == 400
+    assert renamed.json()["error"] == "You already have a project named “TECH REVIEWS”."
+    owner_client.post(
+        f"/studio/projects/{vlogs['id']}", {"name": "Tech Reviews", "share_mode": "all"}
+    )
+    assert Project.objects.get(pk=vlogs["id"]).name == "Vlogs"
+    kept = owner_client.post(
+        f"/studio/projects/{vlogs['id']}", {"name": "Vlogs", "share_mode": "all"}
+    )
+    assert kept.status_code == 302
+    assert Project.objects.get(pk=vlogs["id"]).share_mode == "all"
+
+
 def test_gallery_htmx_favourite_and_filters(owner, owner_client, other_client) -> None:
     make_thumbs(owner, [(1, "Coffee review", 0, False), (2, "Desert trip", 0, False)])
     coffee = Thumbnail.objects.get(title="Coffee review")
