@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -60,6 +61,7 @@ def thumbnail_page(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Temp
         "studio/thumbnail.html",
         {
             "thumbnail": thumbnail,
+            "studio_url": _studio_return_url(request),
             "youtube": _youtube_download(thumbnail),
             "versions": list(thumbnail.versions().order_by("-created_at", "-id")),
             "tools": thumbnail_tools(plan),
@@ -69,6 +71,21 @@ def thumbnail_page(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Temp
             **_tool_choices(request, thumbnail),
         },
     )
+
+
+def _studio_return_url(request: AuthenticatedHttpRequest) -> str:
+    """Where the large view's "← Studio" goes: the studio's gallery as the creator left it
+    (its filters and order, from a `Referer` that is this site's studio page), else the
+    unfiltered studio. A creator browsing one project's thumbnails came back to all of them."""
+    studio = reverse("studio")
+    try:
+        referer = urlsplit(request.headers.get("Referer", ""))
+        if referer.netloc != request.get_host() or referer.path != studio:
+            return studio
+        filters = parse_filters(QueryDict(referer.query))
+    except ValueError:  # a malformed address or unreadable filters: the studio as it opens
+        return studio
+    return studio if filters == GalleryFilter() else f"{studio}?{filters.query()}"
 
 
 def _youtube_download(thumbnail: Thumbnail) -> dict[str, Any]:

@@ -695,6 +695,33 @@ def test_a_project_name_the_creator_already_uses_is_refused(
     assert Project.objects.get(pk=vlogs["id"]).share_mode == "all"
 
 
+def test_the_large_views_studio_link_goes_back_to_the_gallery_as_the_creator_left_it(
+    owner, owner_client
+) -> None:
+    """Opened from one project's thumbnails in title order, the large view's "← Studio" went
+    to the whole gallery, newest first (walkthrough 2026-12-04): it keeps the filters of the
+    studio address the creator came from, and is the plain studio from anywhere else."""
+    series = Project.objects.create(owner=owner, name="Series")
+    [thumb] = make_thumbs(owner, [(1, "Coffee", 0, False)])
+    page = f"/studio/thumbnails/{thumb.pk}"
+
+    def back_link(referer: str) -> str:
+        html = owner_client.get(page, HTTP_REFERER=referer).content.decode()
+        return html.split('<p class="crumbs"><a href="', 1)[1].split('"', 1)[0]
+
+    came_from = f"http://testserver/studio/?order=title&project={series.pk}&q=caf%C3%A9"
+    assert back_link(came_from) == f"/studio/?order=title&amp;project={series.pk}&amp;q=caf%C3%A9"
+    assert back_link("http://testserver/studio/?order=newest") == "/studio/"
+    for elsewhere in (
+        "http://testserver/studio/library/",
+        "http://evil.example/studio/?order=title",
+        "http://testserver/studio/?order=sideways",
+        "http://[oops/studio/",
+        "",
+    ):
+        assert back_link(elsewhere) == "/studio/", elsewhere
+
+
 def test_gallery_htmx_favourite_and_filters(owner, owner_client, other_client) -> None:
     make_thumbs(owner, [(1, "Coffee review", 0, False), (2, "Desert trip", 0, False)])
     coffee = Thumbnail.objects.get(title="Coffee review")
