@@ -256,8 +256,9 @@ def move_thumbnail(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Http
 @login_required
 @require_POST
 def create_project(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """From the library (plain form: back to it) or the studio (htmx: 201 JSON `{"id", "name"}`
-    that static/js/studio.js adds to the project menus without reloading, so the generate form
+    """From the library (plain form: back to it) or the studio (htmx: 201 JSON `{"id", "name",
+    "before_id"}`, the project it is listed before or None, that static/js/studio.js adds to
+    the project menus in their order without reloading, so the generate form
     keeps what the creator typed and picked; 400 JSON `{"error", "code"}` when refused)."""
     try:
         project = services.do_create_project(owner=request.user, name=request.POST.get("name", ""))
@@ -269,7 +270,12 @@ def create_project(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not request.headers.get("HX-Request"):
         messages.success(request, "Project created.", extra_tags="panel projects")
         return redirect(f"{reverse('library')}#projects")
-    return JsonResponse({"id": project.pk, "name": project.name}, status=201)
+    # The project menus list projects in the server's order (Project.Meta.ordering, by the
+    # database's collation): the id of the one the new project goes before, None at the end.
+    order = list(Project.objects.for_owner(request.user).values_list("pk", flat=True))
+    at = order.index(project.pk)
+    before = order[at + 1] if at + 1 < len(order) else None
+    return JsonResponse({"id": project.pk, "name": project.name, "before_id": before}, status=201)
 
 
 def _defaults_refused(message: str) -> HttpResponse:

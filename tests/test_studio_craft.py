@@ -153,7 +153,7 @@ def test_a_project_made_in_the_studio_answers_json_without_a_reload(
     assert made.status_code == 201
     assert "HX-Refresh" not in made
     project = Project.objects.get(owner=owner, name="Morning")
-    assert made.json() == {"id": project.pk, "name": "Morning"}
+    assert made.json() == {"id": project.pk, "name": "Morning", "before_id": None}
     refused = owner_client.post("/studio/projects", {"name": " "}, HTTP_HX_REQUEST="true")
     assert refused.status_code == 400
     assert set(refused.json()) == {"error", "code"}

@@ -299,6 +299,32 @@ def test_a_double_clicks_second_click_is_not_a_second_job(live_server: Any) -> N
     assert Job.objects.filter(user=owner).count() == 2
 
 
+def test_a_new_project_joins_the_project_menus_in_their_order(live_server: Any) -> None:
+    """A project added in the studio went to the end of every project menu ("Alpha" after
+    "Delta") until a reload put it in its place (walkthrough 2026-12-04): it goes where the
+    server lists it, in the gallery's filter, the generate form's pick and each card's menu."""
+    owner = make_user("order@example.com")
+    for name in ("Beta", "Delta"):
+        Project.objects.create(owner=owner, name=name)
+    card: Any = ThumbnailFactory(owner=owner, title="Already made")
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        for name in ("Charlie", "Alpha", "Echo"):
+            page.fill("#new-project-name", name)
+            page.click("form.new-project button[type=submit]")
+            page.locator("#new-project-status").get_by_text(f"“{name}” created").wait_for()
+        menus = {
+            selector: page.locator(f"{selector} option").all_inner_texts()
+            for selector in ("#gallery-project", "#project", f"#move-{card.pk}")
+        }
+    projects = ["Alpha", "Beta", "Charlie", "Delta", "Echo"]
+    assert menus == {
+        "#gallery-project": ["All projects", "No project", *projects],
+        "#project": ["No project", *projects],
+        f"#move-{card.pk}": ["No project", *projects],
+    }
+
+
 def test_enter_does_not_generate_and_a_new_project_keeps_the_form(live_server: Any) -> None:
     owner = make_user("enter@example.com")
     set_plan(owner, "pro")

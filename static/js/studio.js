@@ -694,17 +694,24 @@ document.addEventListener("click", (event) => {
           el.textContent = body.name;
           return el;
         };
+        // In the menus' order (the server's, which says which project the new one precedes).
+        const place = (select, el) => {
+          const next = body.before_id === null || body.before_id === undefined ? null
+            : select.querySelector('option[value="' + body.before_id + '"]');
+          select.insertBefore(el, next);
+          return el;
+        };
         const pick = document.getElementById("project");
         if (pick) {
-          pick.append(option());
+          place(pick, option());
           pick.value = String(body.id);
           document.getElementById("project-field").hidden = false;
           if (saveDefaults) saveDefaults.hidden = false;
         }
         const filter = document.getElementById("gallery-project");
-        if (filter) filter.append(option());
+        if (filter) place(filter, option());
         const menus = document.querySelectorAll(".thumb select.move");
-        menus.forEach((el) => el.append(option()));
+        menus.forEach((el) => place(el, option()));
         if (!menus.length) {  // the first project: the cards had no menu to add it to
           document.querySelectorAll(".thumb[data-move-url]").forEach((card) => addMoveMenu(card, option()));
         }
