@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from billing.models import CreditLedgerEntry
 from generation.models import Job
 from generation.registry import get_job_type
+from studio.models import Thumbnail
 
 TIMES = "\u00d7"  # the multiplication sign: "Generate thumbnails \u00d74"
 _DEBIT = re.compile(r"^(?P<type>[a-z_]+) x(?P<units>\d+)$")
@@ -26,9 +27,10 @@ _PARTIAL = re.compile(r"^(?P<type>[a-z_]+): [a-z_]+, the rest delivered$")
 @dataclass(frozen=True)
 class HistoryRow:
     """One line of the page: `entry` is the newest movement it stands for, `amount` the sum of
-    its movements (a cancelled 4-image job's four refunds are one line), `title` the thumbnail
-    text of the job it belongs to ("" when none), `text_free` whether that job was a generate
-    with no text (said so, as on its card, rather than left blank)."""
+    its movements (a cancelled 4-image job's four refunds are one line), `title` what the job
+    it belongs to was about (`_job_titles`: a thumbnail text or a video's address; "" when
+    none), `text_free` whether that was a thumbnail with no text (said so, as on its card,
+    rather than left blank)."""
 
     entry: CreditLedgerEntry
     description: str
@@ -65,16 +67,40 @@ def describe(entry: CreditLedgerEntry) -> str:
 
 
 def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, tuple[str, bool]]:
-    """(the thumbnail text, whether it is a text-free generate) of each job the entries name
-    (`reference` "job:<id>"), one query."""
+    """(what the job was about, whether it is a text-free thumbnail) of each job the entries
+    name (`reference` "job:<id>"): its thumbnail text; else, for a tool run on one thumbnail
+    (check, palette, channel consistency, a one-thumbnail style analysis), that thumbnail's
+    text ("" once it is deleted); else the video's address without its scheme and "www."
+    (analyse video, concepts). Two queries at most."""
     ids = {e.reference[4:] for e in entries if e.reference.startswith("job:")}
     if not ids:
         return {}
     rows = Job.objects.filter(pk__in=ids).values_list("pk", "type", "params")
+    on_thumbnail: dict[str, int] = {}
     titles = {}
     for pk, job_type, params in rows:
-        title = str(params.get("title") or "") if isinstance(params, dict) else ""
+        params = params if isinstance(params, dict) else {}
+        title = str(params.get("title") or "")
         titles[str(pk)] = (title, not title and job_type == "generate_thumbnails")
+        if title:
+            continue
+        one = params.get("thumbnail_id")
+        many = params.get("thumbnail_ids")
+        if one is None and isinstance(many, list) and len(many) == 1:
+            one = many[0]
+        if isinstance(one, int):
+            on_thumbnail[str(pk)] = one
+        elif params.get("video_url"):
+            address = str(params["video_url"]).split("://", 1)[-1]
+            titles[str(pk)] = (address.removeprefix("www."), False)
+    if on_thumbnail:
+        thumbnail_titles = dict(
+            Thumbnail.objects.filter(pk__in=set(on_thumbnail.values())).values_list("pk", "title")
+        )
+        for job_id, thumbnail_id in on_thumbnail.items():
+            if thumbnail_id in thumbnail_titles:
+                title = thumbnail_titles[thumbnail_id]
+                titles[job_id] = (title, not title)
     return titles
 
 

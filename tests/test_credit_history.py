@@ -95,3 +95,36 @@ def test_describe(kind: str, reason: str, told: str) -> None:
     from billing.models import CreditLedgerEntry
 
     assert told in describe(CreditLedgerEntry(kind=kind, amount=1, reason=reason))
+
+
+def test_a_tool_run_on_a_thumbnail_or_a_video_names_it(owner: Any, owner_client: Any) -> None:
+    """Generate and edit lines named their thumbnail text, a thumbnail check's, a palette
+    analysis's or a video analysis's line nothing, so a creator could not tell which thumbnail
+    or video a charge was for (walkthrough 2026-12-04)."""
+    from billing.services import debit_credits
+    from tests.factories.studio import ThumbnailFactory
+
+    coffee: Any = ThumbnailFactory(owner=owner, title="Coffee: ranked")
+    bare: Any = ThumbnailFactory(owner=owner, title="")
+    gone: Any = ThumbnailFactory(owner=owner, title="Deleted since")
+    runs = [
+        ("thumbnail_check", {"thumbnail_id": coffee.pk}),
+        ("analyse_style", {"thumbnail_ids": [bare.pk]}),
+        ("analyse_palette", {"thumbnail_id": gone.pk}),
+        ("analyse_video", {"video_url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"}),
+    ]
+    for job_type, params in runs:
+        job = Job.objects.create(user=owner, type=job_type, params=params, units=1, cost=1)
+        debit_credits(
+            user=owner,
+            amount=1,
+            idempotency_key=f"job:{job.pk}:debit",
+            reason=f"{job_type} x1",
+            reference=f"job:{job.pk}",
+        )
+    gone.delete()
+    rows = owner_client.get(URL).content.decode().split("</tr>")[1:5]  # newest first
+    assert "“<bdi>youtube.com/watch?v=dQw4w9WgXcQ</bdi>”" in rows[0]
+    assert "Analyse palette" in rows[1] and "ledger-title" not in rows[1]
+    assert '<span class="ledger-title">Text-free</span>' in rows[2]
+    assert "Thumbnail check" in rows[3] and "“<bdi>Coffee: ranked</bdi>”" in rows[3]
