@@ -379,7 +379,7 @@ def _job_card_context(job: Any) -> dict[str, Any]:
     return {"job": job, "payload": job_payload(job)}
 
 
-def _gallery_filters_of_page(request: HttpRequest) -> GalleryFilter | None:
+def gallery_filters_of_page(request: HttpRequest) -> GalleryFilter | None:
     """The studio gallery's filters in the address htmx sent this request from
     (`HX-Current-URL`'s query), or None when they cannot be read."""
     try:
@@ -389,7 +389,7 @@ def _gallery_filters_of_page(request: HttpRequest) -> GalleryFilter | None:
         return None
 
 
-def _under_gallery_filters(
+def under_gallery_filters(
     filters: GalleryFilter | None, thumbnails: list[Thumbnail]
 ) -> list[Thumbnail]:
     """Those of `thumbnails` the studio's gallery shows under `filters` (favourites, a search,
@@ -414,8 +414,8 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
     job = services.access_job(request.user, job_id)
     on_studio = current_path(request) == reverse("studio")
     made = list(job.thumbnails.order_by("variation_index")) if job.is_finished and on_studio else []
-    filters = _gallery_filters_of_page(request)
-    thumbnails = _under_gallery_filters(filters, made)
+    filters = gallery_filters_of_page(request)
+    thumbnails = under_gallery_filters(filters, made)
     # Only the newest-first gallery has a new thumbnail's place at its top; under another
     # order the card says where they went instead of putting them first.
     out_of_order = 0

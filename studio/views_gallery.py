@@ -42,7 +42,13 @@ from studio.library_cache import usable_palettes, usable_styles
 from studio.models import Face, FaceImage, Palette, Project, Style, Thumbnail
 from studio.serializers import parse_id
 from studio.services import StudioError
-from studio.views import FORM_LABELS, current_path, out_of_credits
+from studio.views import (
+    FORM_LABELS,
+    current_path,
+    gallery_filters_of_page,
+    out_of_credits,
+    under_gallery_filters,
+)
 
 RECENT_REFERENCE_CHOICES = 8  # the creator's newest thumbnails offered as edit references
 
@@ -201,11 +207,18 @@ def _projects(request: AuthenticatedHttpRequest) -> list[Project]:
 
 
 def _card(request: AuthenticatedHttpRequest, thumbnail: Thumbnail) -> TemplateResponse:
+    """The card after a change (favourite, move). On the studio page, a card the change takes
+    out of the gallery's filters (unstarred under Favourites, moved out of the project shown)
+    stays, so the change can be undone, but dimmed and saying it has left this view (`left_view`):
+    it looked as if the change had not applied, and was gone on a reload."""
     prepare_cards(request.user, [thumbnail])
+    left_view = current_path(request) == reverse("studio") and not under_gallery_filters(
+        gallery_filters_of_page(request), [thumbnail]
+    )
     return TemplateResponse(
         request,
         "studio/studio.html#thumbnail-card",
-        {"thumbnail": thumbnail, "projects": _projects(request)},
+        {"thumbnail": thumbnail, "projects": _projects(request), "left_view": left_view},
     )
 
 

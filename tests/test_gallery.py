@@ -722,6 +722,34 @@ def test_the_large_views_studio_link_goes_back_to_the_gallery_as_the_creator_lef
         assert back_link(elsewhere) == "/studio/", elsewhere
 
 
+def test_a_card_a_change_takes_out_of_the_gallerys_filters_says_so(owner, owner_client) -> None:
+    """Unstarred under Favourites, or moved out of the project shown, a card stayed as it was
+    and was gone on a reload, as if the change had not applied (walkthrough 2026-12-04): it
+    stays, so the change can be undone, dimmed and saying it has left this view."""
+    series = Project.objects.create(owner=owner, name="Series")
+    other = Project.objects.create(owner=owner, name="Other")
+    [thumb] = make_thumbs(owner, [(1, "Coffee", 0, True)], project=series)
+    note = "No longer under these filters: it leaves this view when the gallery reloads."
+
+    def card(action: str, data: dict[str, Any], query: str) -> str:
+        return owner_client.post(
+            f"/studio/thumbnails/{thumb.pk}/{action}",
+            data,
+            HTTP_HX_REQUEST="true",
+            HTTP_HX_CURRENT_URL=f"http://testserver/studio/{query}",
+        ).content.decode()
+
+    unstarred = card("favorite", {}, "?order=newest&favorites=true")
+    assert 'class="thumb left-view"' in unstarred and note in unstarred
+    starred = card("favorite", {}, "?order=newest&favorites=true")  # undone: back in the view
+    assert "left-view" not in starred
+    moved = card("move", {"project_id": other.pk}, f"?project={series.pk}")
+    assert 'class="thumb left-view"' in moved and note in moved
+    assert "left-view" not in card("move", {"project_id": series.pk}, f"?project={series.pk}")
+    assert "left-view" not in card("favorite", {}, "")  # the whole gallery: nothing leaves it
+    assert "left-view" not in card("move", {"project_id": ""}, "?q=coffee")
+
+
 def test_gallery_htmx_favourite_and_filters(owner, owner_client, other_client) -> None:
     make_thumbs(owner, [(1, "Coffee review", 0, False), (2, "Desert trip", 0, False)])
     coffee = Thumbnail.objects.get(title="Coffee review")
