@@ -83,12 +83,20 @@ def _studio_return_url(request: AuthenticatedHttpRequest) -> str:
     """Where the large view's "← Studio" goes: the studio's gallery as the creator left it
     (its filters and order, from a `Referer` that is this site's studio page), else the
     unfiltered studio. A creator browsing one project's thumbnails came back to all of them."""
+    return studio_address(request.headers.get("Referer", ""), host=request.get_host())
+
+
+def studio_address(address: str, *, host: str) -> str:
+    """The studio's path with the gallery filters of `address` (an absolute URL on `host`, or
+    a path): "/studio/?order=title&project=3"; the plain studio path for any other address,
+    or unreadable filters. Built from the parsed filters, never `address` itself, so it is
+    safe to redirect to."""
     studio = reverse("studio")
     try:
-        referer = urlsplit(request.headers.get("Referer", ""))
-        if referer.netloc != request.get_host() or referer.path != studio:
+        parts = urlsplit(address)
+        if parts.netloc not in ("", host) or parts.path != studio:
             return studio
-        filters = parse_filters(QueryDict(referer.query))
+        filters = parse_filters(QueryDict(parts.query))
     except ValueError:  # a malformed address or unreadable filters: the studio as it opens
         return studio
     return studio if filters == GalleryFilter() else f"{studio}?{filters.query()}"
@@ -234,7 +242,8 @@ def toggle_favorite(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Tem
 @require_POST
 def delete_thumbnail(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResponse:
     """A gallery card's Delete (htmx: an empty answer, the card goes) or the large view's (a
-    form: on to the newest other version of its line, or the studio, saying it was deleted)."""
+    form: on to the newest other version of its line, or the studio, saying it was deleted:
+    with the gallery filters of the form's `studio` address, the large view's "← Studio")."""
     thumbnail = services.access_thumbnail(request.user, thumbnail_id)
     other_version = (
         thumbnail.versions()
@@ -249,7 +258,7 @@ def delete_thumbnail(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Ht
     messages.success(request, "Thumbnail deleted; its files are removed too.")
     if other_version is not None:
         return redirect("thumbnail-page", other_version)
-    return redirect("studio")
+    return redirect(studio_address(request.POST.get("studio", ""), host=request.get_host()))
 
 
 @login_required

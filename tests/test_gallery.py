@@ -750,6 +750,27 @@ def test_a_card_a_change_takes_out_of_the_gallerys_filters_says_so(owner, owner_
     assert "left-view" not in card("move", {"project_id": ""}, "?q=coffee")
 
 
+def test_deleting_from_the_large_view_goes_back_to_the_gallery_as_the_creator_left_it(
+    owner, owner_client
+) -> None:
+    """Deleting a thumbnail (no other versions) from its large view, opened from one project's
+    gallery, landed on the whole gallery (walkthrough 2026-12-04): it goes back to the studio
+    address the large view's "← Studio" names; an address that is not the studio's, the
+    plain studio."""
+    series = Project.objects.create(owner=owner, name="Series")
+    first, *others = make_thumbs(owner, [(n, f"Thumb {n}", 0, False) for n in range(4)])
+    came_from = f"http://testserver/studio/?order=title&project={series.pk}"
+    page = owner_client.get(f"/studio/thumbnails/{first.pk}", HTTP_REFERER=came_from)
+    back = f"/studio/?order=title&project={series.pk}"
+    assert f'<input type="hidden" name="studio" value="{escape(back)}">' in page.content.decode()
+    deleted = owner_client.post(f"/studio/thumbnails/{first.pk}/delete", {"studio": back})
+    assert deleted.status_code == 302 and deleted["Location"] == back
+    elsewheres = ("//evil.example/studio/?order=title", "/studio/library/", "")
+    for thumb, elsewhere in zip(others, elsewheres, strict=True):
+        gone = owner_client.post(f"/studio/thumbnails/{thumb.pk}/delete", {"studio": elsewhere})
+        assert gone["Location"] == "/studio/", elsewhere
+
+
 def test_gallery_htmx_favourite_and_filters(owner, owner_client, other_client) -> None:
     make_thumbs(owner, [(1, "Coffee review", 0, False), (2, "Desert trip", 0, False)])
     coffee = Thumbnail.objects.get(title="Coffee review")
