@@ -569,3 +569,32 @@ def test_check_youtube_reads_a_channel_and_names_what_fails(
     out = io.StringIO()
     call_command("check_youtube", stdout=out)
     assert "YOUTUBE_API_KEY is not set" in out.getvalue()
+
+
+@pytest.mark.parametrize("score", [0, 9, "4", 4.5, None, True])
+def test_gemini_answering_without_a_usable_score_is_a_failed_judgement_refunded(
+    score: Any,
+    pro: Any,
+    owner_client: Any,
+    dark_channel: FakeChannel,
+    gemini_settings: Any,
+    run_jobs: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """An answer whose score is not a whole number 1-5 is no judgement: retried, then the
+    measured result is delivered with its judge_error and refunded, and not cached (it was
+    delivered as a charged result, and cached, so checks within the hour never reached Gemini)."""
+    gemini_settings.json_answer = {"score": score, "cues": ["Brighter than your channel."]}
+    YouTubeChannel.objects.create(user=pro, reference="@DarkChannel")
+    thumbnail = stored_thumbnail(pro, solid(BRIGHT_YELLOW, size=(800, 450)))
+    before = get_balance(pro)
+    data = check(owner_client, thumbnail.pk, run_jobs, django_capture_on_commit_callbacks)
+    assert data["status"] == "succeeded", data
+    result = data["result"]
+    assert result["judged_by"] == "measured" and result["score"] == result["measured_score"]
+    assert result["judge_error"].startswith("Gemini's judgement failed (")
+    assert result["refunded"] is True and get_balance(pro) == before
+    gemini_settings.json_answer = {"score": 3, "cues": []}
+    again = check(owner_client, thumbnail.pk, run_jobs, django_capture_on_commit_callbacks)
+    assert again["cached"] is False and again["result"]["judged_by"] == again["model"]
+    assert again["result"]["score"] == 3

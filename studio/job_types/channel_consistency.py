@@ -32,8 +32,9 @@ Offline (no Gemini key) that is the result (`judged_by: "measured"`). With a Gem
 model also sees the thumbnail, a contact sheet of the channel's thumbnails and the
 measurements, and gives its own score and up to two cues (structured output, `SCHEMA`), which
 the result shows (`judged_by` the model id) beside the measured score. When Gemini's call fails
-after its retries the job still succeeds with the measured result and a `judge_error` line,
-not cached, and its credit is refunded (`PaidPartFailed`). Result: `{"score",
+after its retries (an answer without a whole-number score 1-5 counts as a failed call) the job
+still succeeds with the measured result and a `judge_error` line, not cached, and its credit is
+refunded (`PaidPartFailed`). Result: `{"score",
 "cues", "compared", "measures": {name: {"label", "thumbnail", "median", "low", "high",
 "inside"}}, "inside", "measured", "measured_score", "judged_by", "channel": {"id", "title"},
 "measured_by"}`.
@@ -61,7 +62,12 @@ from rest_framework import serializers
 from generation import catalog, result_cache
 from generation.errors import JobRefused
 from generation.models import Job
-from generation.providers.base import InputImage, JSONRequest, ProviderError
+from generation.providers.base import (
+    InputImage,
+    InvalidJSONReturned,
+    JSONRequest,
+    ProviderError,
+)
 from generation.registry import CachePolicy, JobOutcome, JobType, PaidPartFailed, UnitFailure
 from generation.services import JobContext, refunded
 from studio import services, youtube
@@ -338,6 +344,16 @@ def clean_cues(raw: Any) -> list[str]:
     return [cue for cue in cues if cue][:MAX_CUES]
 
 
+def judgement(answer: dict[str, Any]) -> tuple[int, list[str]]:
+    """Gemini's score (a whole number 1-5) and cleaned cues. Raises InvalidJSONReturned
+    (retried; after the retries the measured result is delivered and refunded) for an answer
+    without such a score: it is no judgement, and was delivered as a charged, cached one."""
+    score = answer.get("score")
+    if not (isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5):
+        raise InvalidJSONReturned(f"channel_consistency answer with score {score!r:.40}")
+    return score, clean_cues(answer.get("cues"))
+
+
 def _key_input(image_sha256: str, channel: str, video_ids: list[str] | None) -> dict[str, Any]:
     return {"image": image_sha256, "channel": youtube.cache_identity(channel), "videos": video_ids}
 
@@ -436,7 +452,9 @@ class ChannelConsistency(JobType):
                 ],
             )
             try:
-                answer = ctx.call(lambda provider: provider.generate_json(request)).data
+                score, cues = ctx.call(
+                    lambda provider: judgement(provider.generate_json(request).data)
+                )
             except ProviderError as exc:
                 # The channel was read and measured (YouTube quota spent): deliver the measured
                 # score rather than nothing, refunded as thumbnail check's failed critique is.
@@ -445,11 +463,7 @@ class ChannelConsistency(JobType):
                     "measured score, and the credit was refunded. Check again for Gemini's."
                 )
                 raise PaidPartFailed(result, exc.code) from exc
-            score = answer.get("score")
-            if isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5:
-                result["score"] = score
-                result["cues"] = clean_cues(answer.get("cues"))
-                result["judged_by"] = ctx.model.id
+            result["score"], result["cues"], result["judged_by"] = score, cues, ctx.model.id
             return result
 
         return ctx.run_json(compute)
