@@ -598,3 +598,27 @@ def test_gemini_answering_without_a_usable_score_is_a_failed_judgement_refunded(
     again = check(owner_client, thumbnail.pk, run_jobs, django_capture_on_commit_callbacks)
     assert again["cached"] is False and again["result"]["judged_by"] == again["model"]
     assert again["result"]["score"] == 3
+
+
+def test_a_retry_after_the_channel_changed_answers_the_original_job(
+    pro: Any, owner_client: Any, dark_channel: FakeChannel, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The Idempotency-Key's fingerprint is what the request sent (the thumbnail): a retry of
+    the same request after the creator changed their channel on the Account page is the job
+    that was charged, not a 409 `idempotency_key_reused` for a body it did not change."""
+    YouTubeChannel.objects.create(user=pro, reference="@DarkChannel")
+    thumbnail = stored_thumbnail(pro, solid(BRIGHT_YELLOW, size=(800, 450)))
+    body = {"type": "channel_consistency", "input": {"thumbnail_id": thumbnail.pk}}
+    before = get_balance(pro)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = owner_client.post_json("/api/jobs", body, HTTP_IDEMPOTENCY_KEY="check-1")
+    assert first.status_code == 202, first.content
+    changed = owner_client.put(
+        "/api/me/youtube-channel", {"channel": "@OtherChannel"}, content_type=JSON
+    )
+    assert changed.status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        retry = owner_client.post_json("/api/jobs", body, HTTP_IDEMPOTENCY_KEY="check-1")
+    assert retry.status_code in (200, 202), retry.content
+    assert retry.json()["id"] == first.json()["id"]
+    assert get_balance(pro) == before - 1 and Job.objects.filter(user=pro).count() == 1

@@ -389,11 +389,9 @@ class ChannelConsistency(JobType):
             )
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "thumbnail_id": validated["thumbnail_id"],
-            "image": validated["image_sha256"],
-            "channel": validated["channel"],
-        }
+        """What the request sent (the thumbnail; its image never changes): not the channel,
+        which is the Account page's, so a retry after the channel changed is the job charged."""
+        return {"thumbnail_id": validated["thumbnail_id"], "image": validated["image_sha256"]}
 
     def cache_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         """The image, the channel and its recent videos' ids when a check within the YouTube
@@ -404,7 +402,11 @@ class ChannelConsistency(JobType):
         return _key_input(validated["image_sha256"], validated["channel"], ids)
 
     def snapshot(self, *, validated: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return {**self.fingerprint_input(validated), "image_name": validated["image_name"]}
+        return {
+            **self.fingerprint_input(validated),
+            "channel": validated["channel"],
+            "image_name": validated["image_name"],
+        }
 
     def run(self, job: Job, ctx: JobContext) -> JobOutcome:
         params = job.params
