@@ -23,6 +23,7 @@ from billing.services import get_balance
 from generation.models import Job
 from studio.job_types.analyse_style import (
     GRID_NAMES,
+    _working_copy,
     colourfulness,
     colourfulness_label,
     estimate_text_coverage,
@@ -111,6 +112,20 @@ def test_text_coverage_tells_lettering_from_a_photo() -> None:
 
 
 # --- offline -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(16, 2048), (2048, 16), (450, 800)])
+def test_a_strip_of_an_upload_is_measured_on_a_bounded_copy(size: tuple[int, int]) -> None:
+    """decode_upload takes a 16 x 2048 px upload (MIN_SIDE, MAX_STORED_SIDE): its working copy
+    at 480 px wide was 480 x 61440 px, and measuring it took the worker 6.8 GB and 24 s. A copy
+    is now at most 4 times as tall as wide; a 9:16 picture keeps its shape."""
+    strip = Image.new("RGB", size, (250, 230, 40))
+    copy = _working_copy(strip)
+    assert copy.width == 480 and copy.height <= 4 * 480
+    if size == (450, 800):
+        assert copy.size == (480, 853)
+    reading = measure_image(strip)
+    assert 0 <= reading.text_coverage <= 1 and len(reading.grid) == 3
 
 
 def test_offline_bright_and_dark_references_get_measured_different_styles(

@@ -91,6 +91,7 @@ TEXT_SEPARABILITY = 0.85
 TEXT_MIN_RUN = 3
 TEXT_PRESENT_SHARE = 0.05  # an image with at least this share of text cells "has text"
 FACE_WIDTH = 640  # px, width of the copy the face detector sees
+MAX_WORK_ASPECT = 4  # a working copy is at most this many times as tall as wide (a Short: 1.8)
 NAME_WORDS = (2, 4)
 DESCRIPTION_MAX_CHARS = 300  # Style.description's max_length
 PROMPT_WORDS = (100, 200)
@@ -228,9 +229,12 @@ class ImageReading:
 
 
 def _working_copy(image: Image.Image, width: int = WORK_WIDTH) -> Image.Image:
+    """`image` at `width` px wide, aspect kept up to MAX_WORK_ASPECT times as tall as wide (a
+    taller strip is squashed to that): an upload 16 px wide and 2048 tall (decode_upload's
+    limits allow it) was 480 x 61440 px, and measuring it took 6.8 GB and 24 s."""
     image = image.convert("RGB")
     height = max(1, round(image.height * width / image.width))
-    return image.resize((width, height), Image.Resampling.BILINEAR)
+    return image.resize((width, min(height, width * MAX_WORK_ASPECT)), Image.Resampling.BILINEAR)
 
 
 def _sobel(gray: np.ndarray) -> np.ndarray:
