@@ -108,6 +108,10 @@ def submit(
         raise JobRefused(
             f"Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX_CHARS} characters.", "invalid"
         )
+    if idempotency_key is not None and not idempotency_key.isprintable():
+        # A NUL reached PostgreSQL's text column as a 500 (the forms' input guard refuses it
+        # before this; a header did not); other control characters are no key either.
+        raise JobRefused("Idempotency-Key must be printable characters.", "invalid")
     with stored_files_must_exist():
         validated = job_type.validate(user=user, data=data, files=files or {})
     fingerprint = request_fingerprint(

@@ -283,3 +283,17 @@ def test_a_project_update_with_one_bad_field_changes_nothing(owner, owner_client
     owner_client.post(f"/studio/projects/{project.pk}", {"name": "Trips", "share_mode": "bogus"})
     project.refresh_from_db()
     assert (project.name, project.share_mode) == ("Vlogs", "off")
+
+
+@pytest.mark.parametrize("key", ["a\x00b", "tab\there", "line\nbreak"])
+def test_an_idempotency_key_with_control_characters_is_a_json_400(
+    starter, owner_client, key
+) -> None:
+    """A NUL in the Idempotency-Key header reached PostgreSQL's text column: a 500."""
+    response = owner_client.post_json(
+        "/api/jobs",
+        {"type": "enhance_title", "input": {"title": "My trip"}},
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid"
