@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, QueryDict
 from django.urls import reverse
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
@@ -29,6 +29,7 @@ from generation.progress import job_payload
 from generation.services import cancel_job
 from studio import api_schema as schema
 from studio import services
+from studio.forms import form_fields
 from studio.job_types.generate import GenerateInput
 from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
@@ -264,7 +265,13 @@ def jobs(request: Request) -> Response:
         return Response({"results": [job_payload(job, with_result=False) for job in rows]})
     if not hasattr(request.data, "get"):  # a JSON list, string, number or null
         raise APIError('Send a JSON object {"type", "input"}.', "invalid")
-    if isinstance(request.data, dict) and "input" in request.data:
+    data: Any
+    if isinstance(request.data, QueryDict):
+        # Multipart or a form: read as the studio's forms are (`*_ids` and any field sent more
+        # than once are lists; QueryDict.items() kept only the last of each, so two
+        # thumbnail_ids analysed one); the files go separately.
+        data = {k: v for k, v in form_fields(request.POST).items() if k != "type"}
+    elif isinstance(request.data, dict) and "input" in request.data:
         data = request.data.get("input")
         if not isinstance(data, dict):
             raise APIError("input must be a JSON object.", "invalid")

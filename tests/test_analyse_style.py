@@ -236,6 +236,21 @@ def test_the_tool_on_the_large_view_and_the_result_card(
     assert "Measured on this machine" in html and "A Gemini key adds" in html
 
 
+def test_the_api_takes_thumbnail_ids_as_multipart_fields_too(
+    starter, owner_client, submit, run_jobs
+) -> None:
+    """`POST /api/jobs` multipart takes the input's fields as the studio's forms send them: two
+    thumbnail_ids fields are both analysed (QueryDict.items() kept the last: one analysed, the
+    other dropped without a word)."""
+    first, second = make_thumbnails(owner_client, submit, run_jobs, "Dark roast", "Light roast")
+    response = owner_client.post(
+        "/api/jobs", {"type": "analyse_style", "thumbnail_ids": [first.pk, second.pk]}
+    )
+    assert response.status_code == 202, response.content
+    job = Job.objects.get(pk=response.json()["id"])
+    assert [e["thumbnail_id"] for e in job.params["images"]] == [first.pk, second.pk]
+
+
 def test_eleven_images_or_none_are_refused(starter, owner_client) -> None:
     response = owner_client.post_json(
         "/api/jobs", {"type": "analyse_style", "input": {"thumbnail_ids": []}}
