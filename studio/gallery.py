@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from django.core import signing
 from django.db.models import BooleanField, F, Field, Func, QuerySet, Value
 
+from core.parsers import BAD_CHARACTERS_MESSAGE, has_bad_characters
 from studio.models import Thumbnail, search_key
 from studio.serializers import parse_id
 
@@ -223,4 +224,8 @@ def parse_filters(params: Any) -> GalleryFilter:
         raise ValueError("favorites must be true or false")
     favorites = favorites_raw in TRUE_VALUES
     q = (params.get("q") or "").strip()[:100]
+    if has_bad_characters(q):
+        # The input guard refuses it in a request's own query; the studio's address read from
+        # HX-Current-URL (views._under_gallery_filters) went past it to PostgreSQL: a 500.
+        raise ValueError(BAD_CHARACTERS_MESSAGE)
     return GalleryFilter(project=project, favorites=favorites, q=q, order=order)
