@@ -224,7 +224,7 @@ def test_same_text_again_comes_from_the_cache(
 ) -> None:
     first = enhance(owner_client, django_capture_on_commit_callbacks, title=TITLE)
     run_jobs()
-    again = enhance(owner_client, django_capture_on_commit_callbacks, title=f"  {TITLE.lower()} ")
+    again = enhance(owner_client, django_capture_on_commit_callbacks, title=f"  {TITLE}  ")
     assert (again["status"], again["cached"], again["cost"]) == ("succeeded", True, 0)
     assert again["result"] == owner_client.get(f"/api/jobs/{first['id']}").json()["result"]
     other_emotion = enhance(
@@ -232,6 +232,23 @@ def test_same_text_again_comes_from_the_cache(
     )
     assert other_emotion["cached"] is False  # a different input is computed
     assert get_balance(starter) == 8
+
+
+def test_the_same_text_in_other_case_is_not_answered_from_the_cache(
+    starter, owner_client, django_capture_on_commit_callbacks, run_jobs
+) -> None:
+    """The rules read names from the case ("iPhone" stays "iPhone" in capitals, "Gordon
+    Ramsay" is a name) and Gemini's prompt sends the text as typed: the cache folded the case,
+    so the second creator got the first one's rewrite of the other casing."""
+    enhance(owner_client, django_capture_on_commit_callbacks, title="testing the new iphone camera")
+    run_jobs()
+    typed = enhance(
+        owner_client, django_capture_on_commit_callbacks, title="Testing the new iPhone camera"
+    )
+    assert typed["cached"] is False
+    run_jobs()
+    result = owner_client.get(f"/api/jobs/{typed['id']}").json()["result"]
+    assert "iPhone" in result["suggestions"][0]["text"]
 
 
 def test_empty_text_is_a_readable_400(starter, owner_client) -> None:

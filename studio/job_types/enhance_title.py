@@ -8,7 +8,7 @@ laughing; its field name `expression` is accepted too).
 
 Result (`Job.result`): `{"suggestions": [{"text", "reason"}, ...], "measured_by"}`: at most 3
 suggestions, each `text` under 60 characters (MAX_CHARS) and different from the input, each
-`reason` one line. Cached by the normalised input (case-folded, whitespace collapsed), the
+`reason` one line. Cached by the normalised input (NFKC, whitespace collapsed; case kept), the
 style's name, slug and description, the model and `cache.version`. Price: 1 credit.
 
 With a Gemini key the text model writes the suggestions (structured output, `SCHEMA`), told the
@@ -968,9 +968,12 @@ class EnhanceTitle(JobType):
 
     def cache_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         """Everything the answer depends on: Gemini's prompt carries the style's description
-        too, and custom styles have no slug (two creators' styles may share a name)."""
+        too, and custom styles have no slug (two creators' styles may share a name). The text
+        keeps its case: the rules read names from it ("iPhone", "Gordon Ramsay") and Gemini's
+        prompt sends it as typed, so "testing the new iphone camera" answered "Testing the new
+        iPhone camera" with "THE NEW IPHONE CAMERA" when its case was folded."""
         return {
-            "title": normalize(validated["title"]).casefold(),
+            "title": normalize(validated["title"]),
             "emotion": normalize(validated.get("emotion", "")).casefold(),
             "style": [
                 validated["style_name"],
