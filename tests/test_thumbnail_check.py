@@ -515,3 +515,23 @@ def test_the_card_gives_the_face_as_a_share_of_the_pictures_height() -> None:
         },
     )
     assert "80.8 px tall, 40% of the picture's height · good" in html
+
+
+def test_a_retry_after_a_plan_change_answers_the_original_job(
+    owner, owner_client, django_capture_on_commit_callbacks
+) -> None:
+    """The Idempotency-Key's fingerprint is what the request sent (the thumbnail), not whether
+    the plan includes the heatmap: a retry of the same request after an upgrade landed (a
+    Stripe webhook, another tab) is the job sent first, not a 409 `idempotency_key_reused`."""
+    set_plan(owner, "starter")
+    thumbnail = store(owner, rendered_thumbnail())
+    body = {"type": "thumbnail_check", "input": {"thumbnail_id": thumbnail.pk}}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = owner_client.post_json("/api/jobs", body, HTTP_IDEMPOTENCY_KEY="check-1")
+    assert first.status_code == 202, first.content
+    set_plan(owner, "advanced")
+    with django_capture_on_commit_callbacks(execute=True):
+        retry = owner_client.post_json("/api/jobs", body, HTTP_IDEMPOTENCY_KEY="check-1")
+    assert retry.status_code == 202, retry.content
+    assert retry.json()["id"] == first.json()["id"]
+    assert Job.objects.filter(user=owner, type="thumbnail_check").count() == 1

@@ -137,11 +137,9 @@ class ThumbnailCheck(JobType):
     cache = CachePolicy(version="thumbnail-check-v1")
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "thumbnail_id": validated["thumbnail_id"],
-            "image": validated["image_sha256"],
-            "heatmap": validated["heatmap"],
-        }
+        """What the request sent (the thumbnail; its image never changes): not whether the plan
+        includes the heatmap, so a retry after a plan change is the job charged, not a 409."""
+        return {"thumbnail_id": validated["thumbnail_id"], "image": validated["image_sha256"]}
 
     def cache_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {"image": validated["image_sha256"], "heatmap": validated["heatmap"]}
@@ -153,6 +151,7 @@ class ThumbnailCheck(JobType):
     def snapshot(self, *, validated: dict[str, Any], **_: Any) -> dict[str, Any]:
         return {
             **self.fingerprint_input(validated),
+            "heatmap": validated["heatmap"],
             "image_name": validated["image_name"],
             "preview_name": validated["preview_name"],
             "watermarked": validated["watermarked"],
