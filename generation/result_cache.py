@@ -22,7 +22,7 @@ from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
 
-LOCK_SECONDS = 300  # longer than any one computation; a crashed holder's lock expires
+LOCK_SECONDS = 300  # default lock length; a crashed holder's lock expires after it
 POLL_SECONDS = 0.1
 
 
@@ -45,18 +45,21 @@ def single_flight(
     *,
     ttl_seconds: int,
     stop: threading.Event | None = None,
+    lock_seconds: int = LOCK_SECONDS,
 ) -> tuple[dict[str, Any], bool]:
     """(result, from_cache). Computes at most once per key across processes while a result
     is cached; a caller that finds another computing waits for its result (and computes itself
     if that one fails and releases the lock). Errors of `compute` propagate to its caller only.
-    With the cache unreachable, computes directly."""
+    `lock_seconds` must outlast the longest computation (the job's time limit): a lock that
+    expired under a computation still running let an identical job compute again. With the
+    cache unreachable, computes directly."""
     token = uuid.uuid4().hex
     lock = f"{key}:lock"
     while True:
         found = get(key)
         if found is not None:
             return found, True
-        acquired = cache.add(lock, token, LOCK_SECONDS)
+        acquired = cache.add(lock, token, lock_seconds)
         if acquired is None:  # django-redis with IGNORE_EXCEPTIONS: the cache is down
             return compute(), False
         if acquired:

@@ -616,7 +616,13 @@ class JobContext:
                 if policy is None or not key:
                     return compute(), False, ""
                 result, from_cache = result_cache.single_flight(
-                    key, compute, ttl_seconds=policy.ttl_seconds, stop=self.stop
+                    key,
+                    compute,
+                    ttl_seconds=policy.ttl_seconds,
+                    stop=self.stop,
+                    # A computation lasts at most the run's time limit (a video's three
+                    # attempts of 180 s outlasted the default lock: a second job computed too).
+                    lock_seconds=self.job_type.time_limit_seconds,
                 )
                 return result, from_cache, ""
             except PaidPartFailed as partial:

@@ -122,6 +122,34 @@ def test_gemini_watches_the_video_and_its_answer_is_cleaned_and_cached(
     assert get_balance(pro) == start - 2
 
 
+def test_the_shared_result_lock_outlasts_the_videos_attempts(
+    pro, owner_client, django_capture_on_commit_callbacks, run_jobs, gemini_settings, monkeypatch
+) -> None:
+    """While one job watches a video, an identical job waits for its answer instead of asking
+    Gemini again; the lock saying so lasted 300 s, shorter than a video's three attempts of
+    180 s, so a second creator's job could pay Gemini to watch the same video again. The lock
+    now lasts the job's time limit."""
+    from django.core.cache import caches
+
+    from studio.job_types.analyse_video import AnalyseVideo
+
+    locks: list[int] = []
+    backend = type(caches["default"])  # each thread has its own instance: patch the class
+    add = backend.add
+
+    def recording_add(cache: Any, key: str, value: Any, timeout: Any = None, **kw: Any) -> Any:
+        if key.endswith(":lock"):
+            locks.append(timeout)
+        return add(cache, key, value, timeout, **kw)
+
+    monkeypatch.setattr(backend, "add", recording_add)
+    gemini_settings.json_answer = ANSWER
+    analyse(owner_client, django_capture_on_commit_callbacks, VIDEO)
+    run_jobs()
+    attempts = 3 * 180  # GEMINI_RETRY_ATTEMPTS x the catalog's video timeout, backoff aside
+    assert locks == [AnalyseVideo.time_limit_seconds] and locks[0] > attempts
+
+
 def test_the_result_card_offers_the_hooks_for_the_thumbnail_text(
     pro, owner_client, django_capture_on_commit_callbacks, run_jobs, gemini_settings: FakeGemini
 ) -> None:
