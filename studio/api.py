@@ -121,8 +121,8 @@ def youtube_channel_payload(channel: YouTubeChannel | None) -> dict[str, Any]:
 def youtube_channel(request: Request) -> Response:
     """The creator's YouTube channel (channel consistency compares with its recent uploads):
     `{"channel": "@handle" | "UC..." | null, "url"}`. PUT `{"channel"}` sets it (an address,
-    @handle or channel id; blank forgets it): 400 `invalid` for anything else, 403
-    `plan_feature` without the Pro plan's YouTube tools."""
+    @handle or channel id; blank forgets it, on any plan): 400 `invalid` for anything else,
+    403 `plan_feature` when setting one without the Pro plan's YouTube tools."""
     if request.method == "GET":
         return Response(
             youtube_channel_payload(YouTubeChannel.objects.filter(user=request.user).first())

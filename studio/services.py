@@ -405,11 +405,13 @@ def check_youtube_feature(user: User) -> None:
 def do_set_youtube_channel(*, user: User, reference: str) -> YouTubeChannel | None:
     """Set the creator's YouTube channel to `reference` (normalized by
     `studio.youtube.parse_channel_reference`), or forget it when `reference` is "". Returns the
-    row, or None once forgotten. Raises StudioError 403 `plan_feature` without the feature."""
-    check_youtube_feature(user)
+    row, or None once forgotten. Raises StudioError 403 `plan_feature` when setting one without
+    the feature; forgetting is open to every plan (a creator who left Pro can still remove the
+    channel they had saved)."""
     if not reference:
         YouTubeChannel.objects.filter(user=user).delete()
         return None
+    check_youtube_feature(user)
     channel, _ = YouTubeChannel.objects.update_or_create(
         user=user, defaults={"reference": reference}
     )

@@ -183,6 +183,28 @@ def test_below_pro_the_channel_setting_is_the_plan_gate(owner: Any, owner_client
     assert 'name="channel"' not in page
 
 
+def test_a_creator_who_left_pro_can_still_remove_their_channel(
+    owner: Any, owner_client: Any
+) -> None:
+    """Below Pro the saved channel was hidden and a blank PUT was the plan gate (403), so a
+    creator who downgraded could not remove what they had stored. Removing is open to every
+    plan; setting stays Pro's."""
+    set_plan(owner, "pro")
+    owner_client.put("/api/me/youtube-channel", {"channel": "@DarkChannel"}, content_type=JSON)
+    set_plan(owner, "starter")
+    page = owner_client.get("/accounts/email/").content.decode()
+    assert "Kept from your Pro plan" in page and "@DarkChannel" in page
+    assert "Remove channel" in page and 'type="text" name="channel"' not in page
+
+    removed = owner_client.post(
+        "/accounts/youtube-channel/", {"channel": ""}, headers={"HX-Request": "true"}
+    )
+    assert removed.status_code == 200 and "No channel set." in removed.content.decode()
+    assert not YouTubeChannel.objects.filter(user=owner).exists()
+    forgotten = owner_client.put("/api/me/youtube-channel", {"channel": ""}, content_type=JSON)
+    assert forgotten.status_code == 200 and forgotten.json() == {"channel": None, "url": None}
+
+
 # --- the job --------------------------------------------------------------------------------
 
 
