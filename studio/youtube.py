@@ -208,9 +208,28 @@ def cached_uploads(reference: str) -> ChannelUploads | None:
 
 
 def _service() -> Any:
+    """The YouTube Data API client. The key goes in the `X-Goog-Api-Key` header, never in the
+    URL: google-api-python-client logs a retried request's URL at WARNING and puts it in every
+    HttpError's message, so a `key=` query parameter (its `developerKey`) wrote the key into the
+    worker's and `check_youtube`'s logs on each 429, 5xx or socket error."""
     # Imported here: the client and its discovery documents load only where a check runs.
     import httplib2
     from googleapiclient.discovery import build
+
+    key = settings.YOUTUBE_API_KEY
+
+    class KeyInHeader(httplib2.Http):  # type: ignore[misc]
+        def request(
+            self,
+            uri: str,
+            method: str = "GET",
+            body: Any = None,
+            headers: Any = None,
+            *args: Any,
+            **kwargs: Any,
+        ) -> Any:
+            headers = {**(headers or {}), "x-goog-api-key": key}
+            return super().request(uri, method, body, headers, *args, **kwargs)
 
     options = (
         {"api_endpoint": settings.YOUTUBE_API_BASE_URL} if settings.YOUTUBE_API_BASE_URL else None
@@ -218,8 +237,7 @@ def _service() -> Any:
     return build(
         "youtube",
         "v3",
-        developerKey=settings.YOUTUBE_API_KEY,
-        http=httplib2.Http(timeout=settings.YOUTUBE_TIMEOUT_SECONDS),
+        http=KeyInHeader(timeout=settings.YOUTUBE_TIMEOUT_SECONDS),
         static_discovery=True,
         cache_discovery=False,
         client_options=options,

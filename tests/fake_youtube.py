@@ -76,6 +76,7 @@ class FakeChannel:
 class Recorded:
     path: str
     query: dict[str, str]
+    key: str | None = None  # the X-Goog-Api-Key header
 
 
 def error_body(
@@ -191,8 +192,10 @@ class FakeYouTube:
                 return channel
         return None
 
-    def api(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        if query.get("key") != self.valid_key:
+    def api(self, path: str, query: dict[str, str], key: str | None) -> tuple[int, dict[str, Any]]:
+        """The answer to an API call; `key` from the `X-Goog-Api-Key` header, else the `key`
+        query parameter (Google takes either)."""
+        if (key or query.get("key")) != self.valid_key:
             return 400, KEY_INVALID
         with self._lock:
             behaviour = self._script.popleft() if self._script else "ok"
@@ -296,7 +299,7 @@ def _make_handler(fake: FakeYouTube) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             with fake._lock:
-                fake.requests.append(Recorded(url.path, query))
+                fake.requests.append(Recorded(url.path, query, self.headers.get("X-Goog-Api-Key")))
             if url.path.startswith("/vi/"):
                 data = fake.thumbnail(url.path)
                 if data is None:
@@ -304,7 +307,7 @@ def _make_handler(fake: FakeYouTube) -> type[BaseHTTPRequestHandler]:
                 else:
                     self._send(200, data, "image/jpeg")
                 return
-            status, payload = fake.api(url.path, query)
+            status, payload = fake.api(url.path, query, self.headers.get("X-Goog-Api-Key"))
             self._send(status, json.dumps(payload).encode(), "application/json; charset=UTF-8")
 
         def _send(self, status: int, data: bytes, content_type: str) -> None:

@@ -240,10 +240,11 @@ def test_a_check_compares_with_the_channels_recent_uploads_and_names_the_differe
         f"{brightness['thumbnail']}%." in cue
         for cue in result["cues"]
     ), result["cues"]
-    # Google's client called channels.list by handle, then the uploads playlist, with the key.
+    # Google's client called channels.list by handle, then the uploads playlist, with the key
+    # in a header.
     calls = youtube_settings.api_calls()
     assert [c.path for c in calls] == ["/youtube/v3/channels", "/youtube/v3/playlistItems"]
-    assert calls[0].query["forHandle"] == "@darkchannel" and calls[0].query["key"] == "test-key"
+    assert calls[0].query["forHandle"] == "@darkchannel" and calls[0].key == "test-key"
     assert calls[1].query["playlistId"] == dark_channel.uploads_id
     assert calls[1].query["maxResults"] == str(youtube.RECENT_VIDEOS)
 
@@ -644,3 +645,22 @@ def test_a_retry_after_the_channel_changed_answers_the_original_job(
     assert retry.status_code in (200, 202), retry.content
     assert retry.json()["id"] == first.json()["id"]
     assert get_balance(pro) == before - 1 and Job.objects.filter(user=pro).count() == 1
+
+
+def test_the_key_never_appears_in_a_url_a_log_line_or_an_error(
+    dark_channel: FakeChannel,
+    youtube_settings: FakeYouTube,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The key goes in the `X-Goog-Api-Key` header: google-api-python-client logs a retried
+    request's URL at WARNING, so a `key=` parameter wrote the key into the worker's log on
+    every 5xx."""
+    youtube_settings.script("500", "500")
+    with pytest.raises(youtube.YouTubeUnavailable) as raised:
+        youtube.fetch_uploads("@DarkChannel")
+    key = youtube_settings.valid_key
+    calls = youtube_settings.api_calls()
+    assert calls and all("key" not in c.query and c.key == key for c in calls)
+    assert caplog.records and not [r for r in caplog.records if key in r.getMessage()]
+    assert key not in str(raised.value) and key not in str(raised.value.__cause__)
+    assert youtube.fetch_uploads("@DarkChannel").title == "Dark Channel"  # the header is read
