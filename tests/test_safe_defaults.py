@@ -46,6 +46,7 @@ MODE_VARIABLES = (
     "SESSION_COOKIE_SECURE",
     "CSRF_COOKIE_SECURE",
     "ALLOWED_HOSTS",
+    "EMAIL_BACKEND",
 )
 
 
@@ -124,6 +125,28 @@ def test_check_deploy_is_clean_with_the_readme_production_settings(tmp_path: Pat
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "System check identified no issues" in checked.stdout
+
+
+def test_check_deploy_warns_while_mail_goes_to_the_console(tmp_path: Path) -> None:
+    """The default EMAIL_BACKEND (console) writes password-reset links to the log: without the
+    README's mail lines, `check --deploy` says so; the SMTP settings it names are read."""
+    documented = readme_production_env()
+    documented["SECRET_KEY"] = get_random_secret_key()
+    assert documented.pop("EMAIL_BACKEND") == "django.core.mail.backends.smtp.EmailBackend"
+    checked = run(["manage.py", "check", "--deploy"], production_env(tmp_path, **documented))
+    assert "viewbait.W001" in checked.stderr, checked.stdout + checked.stderr
+    assert "EMAIL_BACKEND is the console backend" in checked.stderr
+    shown = run(
+        [
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.conf import settings as s; print(s.EMAIL_HOST, s.EMAIL_PORT, "
+            "s.EMAIL_USE_TLS, s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD, s.EMAIL_TIMEOUT)",
+        ],
+        production_env(tmp_path, **documented, EMAIL_HOST_USER="u", EMAIL_HOST_PASSWORD="p"),
+    )
+    assert shown.stdout.split()[-6:] == ["smtp.example.com", "587", "True", "u", "p", "10.0"]
 
 
 # --- headers of a production server ---------------------------------------------------------------

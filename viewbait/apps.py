@@ -1,10 +1,16 @@
-"""The project package as an app: its start-up guard."""
+"""The project package as an app: its start-up guard and its deploy check of the mail backend."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
 from django.conf import settings
+from django.core.checks import CheckMessage, Tags, register
+from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
+
+CONSOLE_EMAIL = "django.core.mail.backends.console.EmailBackend"
 
 
 def refuse_repository_key() -> None:
@@ -18,6 +24,25 @@ def refuse_repository_key() -> None:
             "get_random_secret_key as k; print(k())'), or run locally with LOCAL_DEV=1 "
             "(`make run` does), which keeps a random key in var/secret_key."
         )
+
+
+@register(Tags.security, deploy=True)
+def check_email_backend(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """viewbait.W001 (`check --deploy`): outside LOCAL_DEV, EMAIL_BACKEND is the console backend
+    (the default), so sign-up confirmations and password-reset links, which sign into the
+    account, go to the process's log and reach no creator."""
+    if settings.LOCAL_DEV or settings.EMAIL_BACKEND != CONSOLE_EMAIL:
+        return []
+    return [
+        CheckWarning(
+            "EMAIL_BACKEND is the console backend: sign-up confirmations and password-reset "
+            "links are written to the log and reach no one.",
+            hint="Set EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend and EMAIL_HOST, "
+            "EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS (README: "
+            "Production settings).",
+            id="viewbait.W001",
+        )
+    ]
 
 
 class ViewBaitConfig(AppConfig):

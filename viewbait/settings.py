@@ -441,7 +441,19 @@ ACCOUNT_LOGOUT_ON_GET = False
 LOGIN_REDIRECT_URL = "/studio/"
 ACCOUNT_SIGNUP_REDIRECT_URL = "/studio/"
 LOGIN_URL = "/accounts/login/"
+# Mail (sign-up confirmations, password resets): the console by default, which writes each
+# message, reset links included, to the process's log; production sets EMAIL_BACKEND to Django's
+# SMTP backend and the EMAIL_HOST... settings below (`check --deploy` warns viewbait.W001 while
+# the console backend is on without LOCAL_DEV). EMAIL_TIMEOUT bounds a hung mail server's hold
+# on a sign-up request (Django's default is none).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ViewBait <noreply@viewbait.local>")
 # Where a creator asks for a plan change while the studio takes no payments (the plans page).
 SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "")
