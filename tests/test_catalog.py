@@ -248,6 +248,9 @@ def test_check_gemini_lists_served_models(gemini_settings: FakeGemini, settings:
     assert "gemini-3-pro-image [GEMINI_IMAGE_MODEL, GEMINI_IMAGE_MODELS] CURRENT served" in text
     assert "gemini-3.8-flash [GEMINI_TEXT_MODEL] CURRENT served" in text
     assert "per image 1K $0.134, 2K $0.134, 4K $0.240" in text
+    # gemini_settings sets GEMINI_TIMEOUT_SECONDS=1, which every call uses instead of the catalog's.
+    assert "timeouts 1s (GEMINI_TIMEOUT_SECONDS; the catalog's: 1K 90s, 2K 120s, 4K 180s)" in text
+    assert "All configured Gemini models look usable." in text
     assert "NOT SERVED" not in text
     assert [r.path.split("?")[0] for r in gemini_settings.requests] == ["/v1beta/models"]
 
@@ -303,3 +306,7 @@ def test_check_gemini_without_a_key_only_lists(settings: Settings) -> None:
     assert (
         "gemini-3-pro-image [GEMINI_IMAGE_MODEL, GEMINI_IMAGE_MODELS] CURRENT\n" in out.getvalue()
     )
+    assert "timeouts 1K 90s, 2K 120s, 4K 180s\n" in out.getvalue()  # the catalog's: no override
+    # Nothing was asked of the API, so nothing is called usable.
+    assert "look usable" not in out.getvalue()
+    assert "none was checked against the API" in out.getvalue()

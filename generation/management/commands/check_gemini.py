@@ -2,7 +2,9 @@
 with GEMINI_API_KEY set, whether the API serves them to that key (`models.list()`).
 
 Exits non-zero (CommandError) when a configured model is not served, or is retired or unknown to
-the catalog. Runs even when the system checks fail, since it exists to explain them.
+the catalog. Without a key it says that nothing was checked against the API (exit 0). The
+timeouts shown are the ones calls use: GEMINI_TIMEOUT_SECONDS when > 0, else the catalog's.
+Runs even when the system checks fail, since it exists to explain them.
 """
 
 from __future__ import annotations
@@ -55,6 +57,12 @@ class Command(BaseCommand):
 
         if problems:
             raise CommandError("; ".join(problems))
+        if served is None:
+            self.stdout.write(
+                "The catalog knows every configured model; none was checked against the API, "
+                "and without GEMINI_API_KEY the studio draws with the offline renderer."
+            )
+            return
         self.stdout.write(self.style.SUCCESS("All configured Gemini models look usable."))
 
 
@@ -87,7 +95,11 @@ def _details(model_id: str, status: str) -> list[str]:
     timeouts = ", ".join(
         f"{size or 'call'} {secs:g}s" for size, secs in spec.timeout_seconds.items()
     )
-    lines.append(f"timeouts {timeouts}")
+    override = settings.GEMINI_TIMEOUT_SECONDS
+    if override > 0:  # the provider uses it for every call instead of the catalog's
+        lines.append(f"timeouts {override:g}s (GEMINI_TIMEOUT_SECONDS; the catalog's: {timeouts})")
+    else:
+        lines.append(f"timeouts {timeouts}")
     if status == "deprecated":
         lines.append(describe_deprecation(model_id))
     return lines
