@@ -139,3 +139,15 @@ def test_account_emails_are_signed_viewbait(anon_client, mailoutbox) -> None:
     assert mail.subject.startswith("[ViewBait] ")
     assert "Hello from ViewBait!" in mail.body
     assert "Thank you for using ViewBait!\ntestserver" in mail.body
+
+
+def test_healthz_answers_a_probe_addressed_to_the_target_itself(anon_client, settings) -> None:
+    """Load balancers and Kubernetes probes send the target's address as Host, which is not in
+    ALLOWED_HOSTS: /healthz answers them (Django's host check made it a 400 and the balancer took
+    a healthy process out); every other path still refuses that Host."""
+    settings.ALLOWED_HOSTS = ["studio.example.com"]
+    probe = anon_client.get("/healthz", HTTP_HOST="10.0.3.7:8000")
+    assert probe.status_code == 200 and probe.json()["status"] == "ok"
+    assert anon_client.get("/healthz?live=1", HTTP_HOST="10.0.3.7:8000").json() == {"status": "ok"}
+    assert anon_client.get("/", HTTP_HOST="10.0.3.7:8000").status_code == 400
+    assert anon_client.get("/healthz", HTTP_HOST="studio.example.com").status_code == 200

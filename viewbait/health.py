@@ -12,6 +12,11 @@ the exception's class only (messages can name internal hosts). Redis probes use 
 app uses (short timeouts, the server's circuit breaker: core.redis_faults), so a hung Redis
 costs this check one timeout at most, and nothing while its breaker is open. A dependency that
 runs in-process (no REDIS_URL: LocMem cache, stub broker) reports `"backend": "in-process"`.
+
+`HealthzMiddleware` answers `/healthz` before any middleware reads the Host header: load
+balancers and Kubernetes probes send the target's own address as Host (`10.0.3.7:8000`), which
+is not in ALLOWED_HOSTS, and Django's host check (CommonMiddleware, SecurityMiddleware's https
+redirect) answered their probe 400, so a healthy process was taken out of service.
 """
 
 from __future__ import annotations
@@ -21,14 +26,18 @@ from collections.abc import Callable
 from typing import Any
 
 import dramatiq
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.middleware import SyncAndAsyncMiddleware
+
 Probe = Callable[[], dict[str, Any]]
+HEALTHZ_PATH = "/healthz"
 
 
 def _database() -> dict[str, Any]:
@@ -88,3 +97,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "unavailable" if down else "ok", **reports}, status=503 if down else 200
     )
+
+
+class HealthzMiddleware(SyncAndAsyncMiddleware):
+    """`/healthz` whatever the Host header (see the module docstring); second in MIDDLEWARE,
+    after the input guard. Every other path goes on down the chain."""
+
+    def call(self, request: HttpRequest) -> HttpResponseBase:
+        if request.path_info == HEALTHZ_PATH:
+            return healthz(request)
+        return self.get_response(request)
+
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
+        if request.path_info == HEALTHZ_PATH:
+            return await sync_to_async(healthz)(request)
+        return await self.get_response(request)

@@ -124,6 +124,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, before anything reads the body: 413/414 and NUL/surrogate checks (viewbait.input_guard)
     "viewbait.input_guard.InputGuardMiddleware",
+    # /healthz before anything checks Host against ALLOWED_HOSTS: load balancers probe with the
+    # target's own address (viewbait.health).
+    "viewbait.health.HealthzMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
