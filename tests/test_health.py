@@ -151,3 +151,16 @@ def test_healthz_answers_a_probe_addressed_to_the_target_itself(anon_client, set
     assert anon_client.get("/healthz?live=1", HTTP_HOST="10.0.3.7:8000").json() == {"status": "ok"}
     assert anon_client.get("/", HTTP_HOST="10.0.3.7:8000").status_code == 400
     assert anon_client.get("/healthz", HTTP_HOST="studio.example.com").status_code == 200
+
+
+def test_a_required_dependency_healthz_does_not_probe_stops_the_checks(settings) -> None:
+    """HEALTHZ_REQUIRED=db (a typo of `database`) required nothing: /healthz stayed 200 with the
+    database down. It is now a system check error (viewbait.E001)."""
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.HEALTHZ_REQUIRED = ["db", "redis"]
+    with pytest.raises(SystemCheckError, match=r"viewbait\.E001.*HEALTHZ_REQUIRED names db"):
+        call_command("check")
+    settings.HEALTHZ_REQUIRED = ["database", "redis", "broker"]
+    call_command("check")

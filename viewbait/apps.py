@@ -1,4 +1,5 @@
-"""The project package as an app: its start-up guard and its deploy check of the mail backend."""
+"""The project package as an app: its start-up guard and its system checks (HEALTHZ_REQUIRED's
+names; the mail backend, deploy only)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Tags, register
+from django.core.checks import Error as CheckError
 from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
 
@@ -41,6 +43,24 @@ def check_email_backend(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             "EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS (README: "
             "Production settings).",
             id="viewbait.W001",
+        )
+    ]
+
+
+@register()
+def check_healthz_required(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """viewbait.E001: HEALTHZ_REQUIRED names something /healthz does not probe (a typo such as
+    `db`), which made that dependency's failure leave /healthz at 200."""
+    from viewbait.health import PROBES
+
+    unknown = [name for name in settings.HEALTHZ_REQUIRED if name not in PROBES]
+    if not unknown:
+        return []
+    return [
+        CheckError(
+            f"HEALTHZ_REQUIRED names {', '.join(unknown)}, which /healthz does not probe.",
+            hint=f"Use a comma-separated subset of {','.join(PROBES)}.",
+            id="viewbait.E001",
         )
     ]
 
