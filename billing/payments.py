@@ -797,32 +797,48 @@ HANDLERS: dict[str, Callable[[Obj], str]] = {
 
 # --- prices ----------------------------------------------------------------------------------
 def ensure_prices(*, dry_run: bool = True) -> list[str]:
-    """Give every paid plan and active credit pack a Stripe price: keep an id Stripe knows,
-    otherwise create a product and price (monthly for plans, one-time for packs; idempotency key
-    from the slug and amount) and store its id. Returns a line per row (what was or would be
-    done)."""
+    """Give every paid plan and active credit pack a Stripe price of its `price_cents`: keep an
+    id Stripe knows with that amount, still active; otherwise (no id, an id Stripe does not know,
+    an archived price, or another amount: the price was changed in the admin) create a product
+    and price (monthly for plans, one-time for packs; idempotency key from the slug and amount)
+    and store its id. Returns a line per row (what was or would be done); a replaced price is
+    named, since Stripe keeps billing existing subscriptions at it until they are moved."""
     lines: list[str] = []
     rows: list[tuple[Plan | CreditPack, bool]] = [
         (plan, True) for plan in Plan.objects.filter(price_cents__gt=0).order_by("sort_order")
     ]
     rows += [(pack, False) for pack in CreditPack.objects.filter(active=True)]
     for row, recurring in rows:
-        if row.stripe_price_id and _price_exists(row.stripe_price_id):
+        known = _stripe_price(row.stripe_price_id) if row.stripe_price_id else None
+        if known is not None and known["unit_amount"] == row.price_cents and known["active"]:
             lines.append(f"{row.slug}: {row.stripe_price_id} (exists)")
             continue
+        replaces = ""
+        if known is not None:
+            state = "archived" if not known["active"] else f"{known['unit_amount']} cents"
+            replaces = (
+                f", replacing {row.stripe_price_id} ({state}; existing subscriptions stay on it "
+                f"until moved in Stripe)"
+            )
         if dry_run:
-            lines.append(f"{row.slug}: would create a price of {row.price_cents} cents")
+            lines.append(f"{row.slug}: would create a price of {row.price_cents} cents{replaces}")
             continue
         params: Obj = {
             "currency": "usd",
             "unit_amount": row.price_cents,
             "product_data": {"name": f"ViewBait {row.name}"},
             "lookup_key": f"viewbait-{row.slug}-{row.price_cents}",
+            # Back to an earlier amount: the key moves from that old price to this one.
+            "transfer_lookup_key": True,
             "metadata": {"slug": row.slug},
         }
         if recurring:
             params["recurring"] = {"interval": "month"}
+        # The replaced price in the key: the same amount again after an archived one must make
+        # a new price, not get the archived one back from the idempotency cache.
         key = f"viewbait:price:{row.slug}:{row.price_cents}"
+        if known is not None:
+            key += f":{row.stripe_price_id}"
 
         def create(params: Obj = params, key: str = key) -> Any:
             return client().v1.prices.create(
@@ -832,17 +848,17 @@ def ensure_prices(*, dry_run: bool = True) -> list[str]:
 
         price = _call("prices.create", create)
         type(row).objects.filter(pk=row.pk).update(stripe_price_id=price["id"])
-        lines.append(f"{row.slug}: created {price['id']}")
+        lines.append(f"{row.slug}: created {price['id']}{replaces}")
     services.invalidate_plan_table()
     return lines
 
 
-def _price_exists(price_id: str) -> bool:
+def _stripe_price(price_id: str) -> Any | None:
+    """Stripe's price `price_id` (`unit_amount`, `active`, ...), or None when Stripe has none."""
     try:
-        client().v1.prices.retrieve(price_id)
+        return client().v1.prices.retrieve(price_id)
     except stripe.InvalidRequestError:
-        return False
-    return True
+        return None
 
 
 # --- STRIPE_FAKE (development) ---------------------------------------------------------------

@@ -117,6 +117,29 @@ def generate(client: JSONClient, resolution: str, **extra: Any) -> Any:
 
 
 # --- without Stripe keys ------------------------------------------------------------------
+def test_a_price_changed_in_the_admin_gets_a_new_stripe_price(
+    fake: FakeStripe, priced: dict[str, str]
+) -> None:
+    """`stripe_prices` called a stored id "exists" whatever its amount, so after the admin
+    raised Starter to $24.99 Checkout kept billing $19.99 while the plans page said $24.99. A
+    price of another amount, or an archived one, is now replaced (and named)."""
+    Plan.objects.filter(slug="starter").update(price_cents=2499)
+    old = priced["starter"]
+    dry = payments.ensure_prices(dry_run=True)
+    assert f"starter: would create a price of 2499 cents, replacing {old} (1999 cents;" in (
+        "\n".join(dry)
+    )
+    assert Plan.objects.get(slug="starter").stripe_price_id == old  # a dry run changes nothing
+    payments.ensure_prices(dry_run=False)
+    new = Plan.objects.get(slug="starter").stripe_price_id
+    assert new != old and fake.objects["price"][new]["unit_amount"] == 2499
+    assert f"starter: {new} (exists)" in payments.ensure_prices(dry_run=True)
+    fake.objects["price"][priced["pro"]]["active"] = False  # archived in Stripe's dashboard
+    lines = payments.ensure_prices(dry_run=False)
+    assert any(line.startswith("pro: created ") and "(archived;" in line for line in lines)
+    assert Plan.objects.get(slug="pro").stripe_price_id != priced["pro"]
+
+
 def test_without_keys_the_plans_page_shows_plans_and_says_payments_are_off(
     settings: Any, owner: Any, owner_client: JSONClient
 ) -> None:
