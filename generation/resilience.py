@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.module_loading import import_string
@@ -145,12 +146,28 @@ def _uses_redis() -> bool:
 def model_slot(model: str, *, hold_seconds: float, stop: threading.Event) -> Iterator[None]:
     """Hold one of PROVIDER_MAX_CONCURRENT_CALLS slots for `model` across every worker (a Redis
     sorted set of holders; a holder older than `hold_seconds` is presumed dead and dropped).
-    Without Redis, a per-process semaphore. Waits up to PROVIDER_SLOT_WAIT_SECONDS, then raises
+    Without Redis, or while Redis fails (a restart, an outage: the call then counts against
+    this process's semaphore, with a warning, instead of crashing the unit as internal_error),
+    a per-process semaphore. Waits up to PROVIDER_SLOT_WAIT_SECONDS, then raises
     QuotaExceeded (retryable) so the unit is retried or re-queued; raises Stopped if `stop` is
     set while waiting."""
     acquire, release = _redis_slot(model, hold_seconds) if _uses_redis() else _local_slot(model)
+
+    def acquire_or_local() -> bool:
+        nonlocal acquire, release
+        try:
+            return acquire()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            logger.warning(
+                "provider slots for %s: Redis is failing (%s); counting in this process",
+                model,
+                type(exc).__name__,
+            )
+            acquire, release = _local_slot(model)
+            return acquire()
+
     deadline = time.monotonic() + settings.PROVIDER_SLOT_WAIT_SECONDS
-    while not acquire():
+    while not acquire_or_local():
         if stop.wait(0.1 + random.random() * 0.2):
             raise Stopped
         if time.monotonic() > deadline:

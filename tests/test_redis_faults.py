@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -422,3 +423,35 @@ def test_stopping_the_embedded_redis_keeps_its_data_for_the_next_make_run(tmp_pa
         assert again.get("queued") == b"job-1"
     finally:
         stop_embedded_redis(again, save=False)
+
+
+def test_a_job_runs_on_while_redis_is_down_counting_provider_slots_in_its_process(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker took a queued job while Redis was restarting: taking a provider slot raised
+    RedisUnavailable and the unit crashed, failing the job as internal_error. The slot is now
+    counted by this process's semaphore while Redis fails."""
+    from generation import resilience
+
+    def failing_slot(model: str, hold_seconds: float) -> Any:
+        def acquire() -> bool:
+            raise RedisUnavailable("Redis at 127.0.0.1:1 is failing fast after a fault")
+
+        return acquire, lambda: None
+
+    monkeypatch.setattr(resilience, "_uses_redis", lambda: True)
+    monkeypatch.setattr(resilience, "_redis_slot", failing_slot)
+    settings.PROVIDER_MAX_CONCURRENT_CALLS = 1
+    model = f"down-{uuid.uuid4().hex}"
+    stop = threading.Event()
+    with resilience.model_slot(model, hold_seconds=5, stop=stop):
+        # This process's one slot is taken: a second caller waits, then QuotaExceeded (retryable).
+        settings.PROVIDER_SLOT_WAIT_SECONDS = 0
+        with (
+            pytest.raises(resilience.QuotaExceeded),
+            resilience.model_slot(model, hold_seconds=5, stop=stop),
+        ):
+            pass
+    with resilience.model_slot(model, hold_seconds=5, stop=stop):
+        pass  # released
+    assert "Redis is failing (RedisUnavailable); counting in this process" in caplog.text
