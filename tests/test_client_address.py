@@ -121,3 +121,20 @@ def test_allauth_limits_key_on_the_same_client() -> None:
         assert get_adapter(request).get_client_ip(request) == "10.0.0.5"
     with override_settings(TRUSTED_PROXIES=["10.0.0.0/8"]):
         assert get_adapter(request).get_client_ip(request) == "198.51.100.4"
+
+
+def test_a_trusted_proxy_entry_that_is_no_address_stops_the_checks(settings, client) -> None:
+    """TRUSTED_PROXIES=10.0.0.0/8,192.168.1.300 passed `check` and made every request that reads
+    the client's address a 500 (ValueError); it is now a system check error (viewbait.E002)."""
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    from core.ratelimits import client_ip
+
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8", "192.168.1.300"]
+    with pytest.raises(ValueError, match=r"192\.168\.1\.300"):  # what a request met
+        client_ip(client.get("/healthz?live=1").wsgi_request)
+    with pytest.raises(SystemCheckError, match=r"viewbait\.E002.*: 192\.168\.1\.300\."):
+        call_command("check")
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"]
+    call_command("check")

@@ -1,8 +1,9 @@
 """The project package as an app: its start-up guard and its system checks (HEALTHZ_REQUIRED's
-names; the mail backend, deploy only)."""
+names, TRUSTED_PROXIES' entries; the mail backend, deploy only)."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.apps import AppConfig
@@ -61,6 +62,28 @@ def check_healthz_required(app_configs: Any, **kwargs: Any) -> list[CheckMessage
             f"HEALTHZ_REQUIRED names {', '.join(unknown)}, which /healthz does not probe.",
             hint=f"Use a comma-separated subset of {','.join(PROBES)}.",
             id="viewbait.E001",
+        )
+    ]
+
+
+@register()
+def check_trusted_proxies(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """viewbait.E002: an entry of TRUSTED_PROXIES is not an IP address or network. It was read
+    only on a request, where it raised ValueError: every page that looks at the client's
+    address (sign-in, sign-up, the API's limits) answered 500."""
+    bad = []
+    for entry in settings.TRUSTED_PROXIES:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            bad.append(entry)
+    if not bad:
+        return []
+    return [
+        CheckError(
+            f"TRUSTED_PROXIES has entries that are not IP addresses or networks: {', '.join(bad)}.",
+            hint="Comma-separated addresses or CIDR networks, e.g. 10.0.0.0/8,192.0.2.7.",
+            id="viewbait.E002",
         )
     ]
 
