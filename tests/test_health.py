@@ -164,3 +164,11 @@ def test_a_required_dependency_healthz_does_not_probe_stops_the_checks(settings)
         call_command("check")
     settings.HEALTHZ_REQUIRED = ["database", "redis", "broker"]
     call_command("check")
+
+
+def test_healthz_answers_head_as_monitors_send_it(anon_client) -> None:
+    """Uptime monitors and some load balancers probe with HEAD: it was a 405 (require_GET), so
+    they saw a healthy process as down. Status only, from the same probes."""
+    assert anon_client.head("/healthz").status_code == 200
+    assert anon_client.head("/healthz?live=1").status_code == 200
+    assert anon_client.post("/healthz").status_code == 405

@@ -1,7 +1,8 @@
 """`/healthz`: liveness, and the state of each dependency for load balancers and operators.
 
 `GET /healthz?live=1` answers `{"status": "ok"}` without touching any dependency (liveness: the
-process serves requests). `GET /healthz` probes each dependency once and answers
+process serves requests); `HEAD` is answered as `GET` (uptime monitors probe with it; it was a
+405). `GET /healthz` probes each dependency once and answers
 
     {"status": "ok" | "unavailable",
      "database": {"status": "ok" | "down", "latency_ms": 1.3, "required": true, ...},
@@ -32,7 +33,7 @@ from django.core.cache import caches
 from django.db import connection
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from core.middleware import SyncAndAsyncMiddleware
 
@@ -88,7 +89,7 @@ def probe(name: str, check: Probe) -> dict[str, Any]:
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     if request.GET.get("live"):
         return JsonResponse({"status": "ok"})
