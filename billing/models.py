@@ -11,12 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 RESOLUTION_COST = {"1K": 1, "2K": 2, "4K": 4}  # credits per image, PRODUCT.md "Credits"
 EDIT_COST = 2  # credits per edit, PRODUCT.md "Credits"
 ALL_ASPECT_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
 ALL_RESOLUTIONS = ["1K", "2K", "4K"]
+# The plan feature flags the studio checks (each job type's `feature`; tests check they match).
+ALL_FEATURES = ["enhance_title", "analyse_style", "analyse_palette", "heatmap", "youtube"]
 
 
 class Plan(models.Model):
@@ -36,8 +39,11 @@ class Plan(models.Model):
         blank=True,
         help_text="Max custom styles, palettes and faces each; empty = unlimited",
     )
+    # blank: the Free plan has no features ([]), and without it the admin refused to save it.
     features = models.JSONField(
-        default=list, help_text='Feature flags, e.g. ["enhance_title", "heatmap", "youtube"]'
+        default=list,
+        blank=True,
+        help_text='Feature flags, e.g. ["enhance_title", "heatmap", "youtube"]; [] for none',
     )
     queue_priority = models.CharField(
         max_length=10, choices=[("normal", "normal"), ("high", "high")], default="normal"
@@ -55,6 +61,29 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The admin's check of the JSON limits: `resolutions`, `aspect_ratios` and `features`
+        must each be a list of known values (ValidationError naming the field and the values).
+        A plain string passed before, and `in` then matched its substrings: `"heatmap"` as
+        features gave the plan "heat", `"1K"` as resolutions became ["1", "K"] in /api/me."""
+        errors = {}
+        for field, known in (
+            ("resolutions", ALL_RESOLUTIONS),
+            ("aspect_ratios", ALL_ASPECT_RATIOS),
+            ("features", ALL_FEATURES),
+        ):
+            value = getattr(self, field)
+            if not isinstance(value, list):
+                errors[field] = f'A JSON list, e.g. ["{known[0]}"], not a single value.'
+                continue
+            unknown = [v for v in value if v not in known]
+            if unknown:
+                errors[field] = (
+                    f"Unknown: {', '.join(map(str, unknown))}. Known: {', '.join(known)}."
+                )
+        if errors:
+            raise ValidationError(errors)
 
     def has_feature(self, feature: str) -> bool:
         return feature in self.features

@@ -129,3 +129,37 @@ def test_a_refund_after_a_period_end_gives_back_credits_that_do_not_expire(owner
     expiry = CreditLedgerEntry.objects.filter(user=owner, kind="expiry").latest("id")
     assert expiry.amount == -10  # only the unused grant of the period that ended
     assert balance() == 70  # the refunded 60 and the next grant of 10
+
+
+def test_the_plan_admin_refuses_limits_that_are_not_lists_of_known_values(staff, client) -> None:
+    """A plan's JSON limits saved from the admin as a plain string ("heatmap", "1K") were kept:
+    `in` then matched substrings (Free had the heatmap as "heat...") and /api/me showed
+    ["1", "K"]. The admin now says what is wrong and changes nothing. And the Free plan, whose
+    features are [], could not be saved at all."""
+    from django.core.exceptions import ValidationError
+    from django.forms.models import model_to_dict
+
+    from billing.models import ALL_FEATURES
+    from studio.job_types import JOB_TYPES
+    from studio.job_types.thumbnail_check import HEATMAP_FEATURE
+
+    assert {t.feature for t in JOB_TYPES if t.feature} | {HEATMAP_FEATURE} <= set(ALL_FEATURES)
+    for plan in Plan.objects.all():
+        plan.full_clean()  # the seeded plans are valid
+    client.force_login(staff)
+    free = Plan.objects.get(slug="free")
+    form = {k: "" if v is None else v for k, v in model_to_dict(free).items()}
+    form.update(resolutions='["1K"]', aspect_ratios='["16:9"]', features="[]")
+    saved = client.post(f"/admin/billing/plan/{free.pk}/change/", form)
+    assert saved.status_code == 302  # Free has no features: "[]" was "This field is required."
+    form.update(resolutions='"1K"', aspect_ratios='["16:9", "16:10"]', features='"heatmap"')
+    answer = client.post(f"/admin/billing/plan/{free.pk}/change/", form)
+    assert answer.status_code == 200  # the form again, with its errors
+    page = answer.content.decode()
+    assert "A JSON list, e.g. [&quot;1K&quot;], not a single value." in page
+    assert "Unknown: 16:10." in page
+    free.refresh_from_db()
+    assert (free.resolutions, free.aspect_ratios, free.features) == (["1K"], ["16:9"], [])
+    free.features = ["heatmap", "heatmaps"]
+    with pytest.raises(ValidationError, match="Unknown: heatmaps"):
+        free.full_clean()
