@@ -7,10 +7,17 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.translation import ngettext
+from django_dramatiq.models import Task
 
 from core.admin_display import breakable, short_datetime
 from generation.models import Job, JobEvent
 from generation.services import UNFINISHED, cancel_job
+
+# django_dramatiq's "Tasks" admin lists what its AdminMiddleware records, which the broker does
+# not run (settings.DRAMATIQ_BROKER): the page was always empty however many jobs ran, and
+# read as "no work". Jobs (below) are the record of every job and its events.
+if admin.site.is_registered(Task):
+    admin.site.unregister(Task)
 
 
 class JobEventInline(admin.TabularInline):

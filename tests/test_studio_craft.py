@@ -200,6 +200,16 @@ def test_admin_previews_images_and_offers_no_upload_for_generated_files(
     assert str(job.pk).split("-")[0] in jobs and summary in jobs
 
 
+def test_the_admin_offers_no_always_empty_dramatiq_tasks_page(staff: Any) -> None:
+    """django_dramatiq's "Tasks" admin lists what its AdminMiddleware records, which this broker
+    does not run: the page stayed empty however many jobs ran. Jobs are the record."""
+    client = Client()
+    client.force_login(staff)
+    index = client.get("/admin/").content.decode()
+    assert "/admin/generation/job/" in index and "/admin/django_dramatiq/" not in index
+    assert client.get("/admin/django_dramatiq/task/").status_code == 404
+
+
 def test_the_admin_adds_no_thumbnail_and_keeps_what_describes_its_files(
     shared: Any, staff: Any
 ) -> None:
