@@ -10,6 +10,7 @@ shares the site log-in's per-IP limit.
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 import re
 import stat
@@ -147,6 +148,17 @@ def test_check_deploy_warns_while_mail_goes_to_the_console(tmp_path: Path) -> No
         production_env(tmp_path, **documented, EMAIL_HOST_USER="u", EMAIL_HOST_PASSWORD="p"),
     )
     assert shown.stdout.split()[-6:] == ["smtp.example.com", "587", "True", "u", "p", "10.0"]
+
+
+def test_a_lower_case_log_level_is_taken(tmp_path: Path) -> None:
+    """LOG_LEVEL=warning (as WEB_LOG_LEVEL is written) stopped every process at start with
+    "Unable to configure root logger"."""
+    env = production_env(tmp_path, SECRET_KEY=get_random_secret_key(), LOG_LEVEL="warning")
+    shown = run(
+        ["manage.py", "shell", "-c", "import logging; print(logging.getLogger().level)"], env
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split()[-1] == str(logging.WARNING)
 
 
 # --- headers of a production server ---------------------------------------------------------------

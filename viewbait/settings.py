@@ -818,7 +818,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Upper-cased: `LOG_LEVEL=warning` (gunicorn's WEB_LOG_LEVEL is lower-case) stopped every
+    # process at start with "Unable to configure root logger".
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").strip().upper()},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # "N of M channels over capacity in group jobs.user.X" at INFO on every job event while
