@@ -150,6 +150,29 @@ def test_check_deploy_warns_while_mail_goes_to_the_console(tmp_path: Path) -> No
     assert shown.stdout.split()[-6:] == ["smtp.example.com", "587", "True", "u", "p", "10.0"]
 
 
+def test_a_flag_that_is_neither_on_nor_off_stops_the_start(tmp_path: Path) -> None:
+    """SECURE_SSL_REDIRECT=y was read as off: a typo in a flag silently turned a production
+    safeguard off. Such a value now stops every process, naming the variable."""
+    key = get_random_secret_key()
+    refused = run(
+        ["manage.py", "check"], production_env(tmp_path, SECRET_KEY=key, SECURE_SSL_REDIRECT="y")
+    )
+    assert refused.returncode != 0
+    assert "SECURE_SSL_REDIRECT='y': use 1/true/yes/on or 0/false/no/off" in refused.stderr
+    shown = run(
+        [
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE)",
+        ],
+        production_env(
+            tmp_path, SECRET_KEY=key, SECURE_SSL_REDIRECT="Off", SESSION_COOKIE_SECURE=" "
+        ),
+    )
+    assert shown.stdout.split()[-2:] == ["False", "True"], shown.stderr
+
+
 def test_a_lower_case_log_level_is_taken(tmp_path: Path) -> None:
     """LOG_LEVEL=warning (as WEB_LOG_LEVEL is written) stopped every process at start with
     "Unable to configure root logger"."""

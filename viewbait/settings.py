@@ -26,10 +26,18 @@ def env_str(name: str, default: str = "") -> str:
 
 
 def env_bool(name: str, default: bool = False) -> bool:
+    """`name` as a flag: 1/true/yes/on or 0/false/no/off (any case); unset or empty: `default`.
+    Raises ImproperlyConfigured for anything else: read as off, a typo (`SECURE_SSL_REDIRECT=y`,
+    `SESSION_COOKIE_SECURE=ture`) silently turned a production safeguard off."""
     value = os.environ.get(name)
-    if value is None or value == "":
+    if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    flag = value.strip().lower()
+    if flag in {"1", "true", "yes", "on"}:
+        return True
+    if flag in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r}: use 1/true/yes/on or 0/false/no/off")
 
 
 def env_int(name: str, default: int) -> int:
