@@ -48,6 +48,8 @@ MODE_VARIABLES = (
     "CSRF_COOKIE_SECURE",
     "ALLOWED_HOSTS",
     "EMAIL_BACKEND",
+    "SITE_URL",
+    "STRIPE_SECRET_KEY",
 )
 
 
@@ -148,6 +150,26 @@ def test_check_deploy_warns_while_mail_goes_to_the_console(tmp_path: Path) -> No
         production_env(tmp_path, **documented, EMAIL_HOST_USER="u", EMAIL_HOST_PASSWORD="p"),
     )
     assert shown.stdout.split()[-6:] == ["smtp.example.com", "587", "True", "u", "p", "10.0"]
+
+
+def test_check_deploy_warns_when_stripe_would_send_payers_to_the_default_site_url(
+    tmp_path: Path,
+) -> None:
+    """With Stripe on and SITE_URL left at its default (http://127.0.0.1:8000), Checkout sent a
+    creator who had just paid to their own machine; `check --deploy` now says so."""
+    documented = readme_production_env()
+    documented["SECRET_KEY"] = get_random_secret_key()
+    del documented["SITE_URL"]
+    stripe = {"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
+    checked = run(
+        ["manage.py", "check", "--deploy"], production_env(tmp_path, **documented, **stripe)
+    )
+    assert "viewbait.W002" in checked.stderr and "http://127.0.0.1:8000" in checked.stderr
+    documented["SITE_URL"] = "https://studio.example.com"
+    checked = run(
+        ["manage.py", "check", "--deploy"], production_env(tmp_path, **documented, **stripe)
+    )
+    assert "viewbait.W002" not in checked.stderr, checked.stderr
 
 
 def test_a_flag_that_is_neither_on_nor_off_stops_the_start(tmp_path: Path) -> None:

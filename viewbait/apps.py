@@ -1,5 +1,5 @@
 """The project package as an app: its start-up guard and its system checks (HEALTHZ_REQUIRED's
-names, TRUSTED_PROXIES' entries; the mail backend, deploy only)."""
+names, TRUSTED_PROXIES' entries; the mail backend and SITE_URL, deploy only)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,26 @@ def check_email_backend(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             "EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS (README: "
             "Production settings).",
             id="viewbait.W001",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_site_url(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """viewbait.W002 (`check --deploy`): outside LOCAL_DEV, with Stripe on, SITE_URL is not an
+    https address (its default is http://127.0.0.1:8000): Checkout and the Customer Portal
+    send a creator who has just paid back to it, a page their browser cannot reach."""
+    if settings.LOCAL_DEV or not settings.STRIPE_SECRET_KEY:
+        return []
+    if settings.SITE_URL.startswith("https://"):
+        return []
+    return [
+        CheckWarning(
+            f"SITE_URL is {settings.SITE_URL}: Stripe Checkout and the Customer Portal return "
+            "creators there after they pay.",
+            hint="Set SITE_URL to the studio's public https address, e.g. "
+            "https://studio.example.com.",
+            id="viewbait.W002",
         )
     ]
 
