@@ -449,8 +449,10 @@ def cooldown_left(request: HttpRequest, route: str) -> int:
     key = _cooldown_key(route, caller_key(request, policy(route).per))
     try:
         until = caches[settings.RATELIMIT_USE_CACHE].get(key)
-    except Exception:  # any store fault: say nothing
-        logger.warning("could not read the %s cooldown", route, exc_info=True)
+    except Exception as exc:  # any store fault: say nothing (logged once per interval)
+        log_throttled(
+            logger, f"ratelimit:{route}:cooldown", "could not read the %s cooldown: %r", route, exc
+        )
         return 0
     if until is None:
         return 0

@@ -262,6 +262,22 @@ def test_repeated_faults_are_logged_once_per_interval(
     assert "(9 similar messages held back" in caplog.text
 
 
+def test_the_studio_page_logs_an_unreadable_cooldown_once_per_interval(
+    app_on_private_redis: RedisServer,
+    owner_client: JSONClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each studio page read the generate cooldown and, with Redis down, logged a full
+    traceback for it: 40 lines a page view during an outage. Now once per interval, as every
+    other Redis fault."""
+    app_on_private_redis.stop()
+    caplog.set_level(logging.INFO)
+    for _ in range(5):
+        assert owner_client.get("/studio/").status_code == 200
+    assert caplog.text.count("could not read the generate cooldown") == 1
+    assert "Traceback" not in caplog.text
+
+
 @pytest.mark.django_db
 def test_healthz_reports_each_dependency_and_503_when_redis_is_stopped(
     app_on_private_redis: RedisServer, anon_client: JSONClient
