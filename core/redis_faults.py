@@ -363,6 +363,14 @@ class FailOpenRedisCache(RedisCache):
         except ConnectionInterrupted:
             return True
 
+    def add_unless_down(self, *args: Any, **kwargs: Any) -> bool:
+        """`add` answering False while Redis is down, for callers that count with it (share
+        clicks): `add`'s True would count every reload of an outage."""
+        try:
+            return bool(self.client.add(*args, **kwargs))
+        except ConnectionInterrupted:
+            return False
+
 
 class RedisBroker(_DramatiqRedisBroker):
     """Dramatiq's Redis broker with connect and read timeouts of `timeout` seconds, no

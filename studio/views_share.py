@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_safe
 
 from core.ratelimits import client_ip
+from core.redis_faults import log_throttled
 from studio import media, services
 from studio.cards import url_format
 from studio.models import Project, Thumbnail
@@ -124,10 +125,13 @@ def first_click_today(request: HttpRequest, thumbnail_id: int) -> bool:
     answers False (the click is not counted: an outage must not let reloads inflate counts),
     and never raises."""
     key = f"share-click:{thumbnail_id}:{utc_day()}:{visitor_id(request)}"
+    # The general cache's `add` answers True while Redis is down (core.redis_faults
+    # .FailOpenRedisCache, for locks): every reload of an outage counted a click.
+    add = getattr(cache, "add_unless_down", cache.add)
     try:
-        return cache.add(key, 1, timeout=CLICK_DEDUP_SECONDS) is True
-    except Exception:
-        logger.warning("share click not counted: cache unavailable", exc_info=True)
+        return add(key, 1, timeout=CLICK_DEDUP_SECONDS) is True
+    except Exception as exc:
+        log_throttled(logger, "share-click", "share click not counted: cache failed: %r", exc)
         return False
 
 

@@ -346,8 +346,32 @@ def test_share_clicks_never_500_without_redis(owner, client) -> None:
         assert client.get(url).status_code == 200
         assert client.get(f"/share/{project.share_token}/").status_code == 200
     assert clicks(thumbnail) == 0  # not counted: an outage must not let reloads inflate it
-    with mock.patch.object(views_share.cache, "add", side_effect=ConnectionError("down")):
+    # The cache's counting add (FailOpenRedisCache's add_unless_down on Redis) raising.
+    adder = "add_unless_down" if hasattr(views_share.cache, "add_unless_down") else "add"
+    with mock.patch.object(views_share.cache, adder, side_effect=ConnectionError("down")):
         assert client.get(url).status_code == 200
+    assert clicks(thumbnail) == 0
+
+
+def test_share_clicks_are_not_counted_while_the_production_cache_is_down(owner, client) -> None:
+    """The general cache of a Redis deployment (core.redis_faults.FailOpenRedisCache) answers
+    `add` True while Redis is down, so every reload of a share page counted a click."""
+    project = Project.objects.create(owner=owner, name="Shared", share_mode="all")
+    thumbnail = store_thumbnail(owner, project=project)
+    url = f"/share/{project.share_token}/t/{thumbnail.pk}"
+    down = {
+        "BACKEND": "core.redis_faults.FailOpenRedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+    }
+    from django.conf import settings
+
+    with override_settings(
+        CACHES={**settings.CACHES, "default": down},
+        SESSION_ENGINE="django.contrib.sessions.backends.db",
+    ):
+        for _ in range(3):
+            assert client.get(url).status_code == 200
     assert clicks(thumbnail) == 0
 
 
