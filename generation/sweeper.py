@@ -4,12 +4,17 @@ may be lost (`generation.services.sweep_jobs`) every JOB_SWEEP_INTERVAL_SECONDS.
 Installed as Dramatiq middleware (settings.DRAMATIQ_BROKER["MIDDLEWARE"]), so it runs wherever
 workers run and needs no scheduler of its own. One sweep at a time across all processes (a lock
 key on the shared cache); a sweep is idempotent anyway.
+
+Each worker process also writes a heartbeat (`WORKER_SEEN_KEY`: Unix seconds) at boot and on
+every tick, which `/healthz` reports as `worker`: with every worker stopped, jobs only queue up
+and nothing else tells an operator.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import dramatiq
@@ -18,6 +23,13 @@ from django.core.cache import cache
 from django.db import close_old_connections, connection
 
 logger = logging.getLogger(__name__)
+WORKER_SEEN_KEY = "jobs:worker-seen"
+
+
+def beat() -> None:
+    """Record that a worker process is alive now (the general cache: dropped while Redis is
+    down, never raises)."""
+    cache.set(WORKER_SEEN_KEY, time.time(), timeout=None)
 
 
 def sweep_once() -> int:
@@ -41,6 +53,7 @@ class JobSweeper(dramatiq.Middleware):
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         self._stop.clear()
+        beat()
         self._thread = threading.Thread(target=self._loop, name="job-sweeper", daemon=True)
         self._thread.start()
 
@@ -50,6 +63,7 @@ class JobSweeper(dramatiq.Middleware):
     def _loop(self) -> None:
         while not self._stop.wait(settings.JOB_SWEEP_INTERVAL_SECONDS):
             try:
+                beat()
                 sweep_once()
             except Exception:
                 logger.exception("job sweep failed")

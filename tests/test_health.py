@@ -172,3 +172,32 @@ def test_healthz_answers_head_as_monitors_send_it(anon_client) -> None:
     assert anon_client.head("/healthz").status_code == 200
     assert anon_client.head("/healthz?live=1").status_code == 200
     assert anon_client.post("/healthz").status_code == 405
+
+
+def test_healthz_says_when_no_worker_has_been_seen(anon_client, settings) -> None:
+    """With every worker stopped, jobs only queued up and /healthz said nothing. Each worker's
+    sweeper now beats every interval; `worker` is down past three intervals without a beat,
+    and not required by default, so the answer stays 200."""
+    import time
+
+    from django.core.cache import cache
+
+    from generation.sweeper import WORKER_SEEN_KEY, beat
+
+    settings.JOBS_RUN_INLINE = False  # a broker and separate worker processes
+    cache.delete(WORKER_SEEN_KEY)
+    never = anon_client.get("/healthz")
+    assert never.status_code == 200
+    assert never.json()["worker"] == {
+        "status": "down",
+        "error": "WorkerNotSeen",
+        "latency_ms": never.json()["worker"]["latency_ms"],
+        "required": False,
+    }
+    beat()
+    alive = anon_client.get("/healthz").json()["worker"]
+    assert alive["status"] == "ok" and 0 <= alive["last_seen_seconds"] < 5
+    cache.set(WORKER_SEEN_KEY, time.time() - 3 * settings.JOB_SWEEP_INTERVAL_SECONDS - 6)
+    assert anon_client.get("/healthz").json()["worker"]["status"] == "down"
+    settings.HEALTHZ_REQUIRED = ["database", "worker"]
+    assert anon_client.get("/healthz").status_code == 503

@@ -6,12 +6,15 @@ process serves requests); `HEAD` is answered as `GET` (uptime monitors probe wit
 
     {"status": "ok" | "unavailable",
      "database": {"status": "ok" | "down", "latency_ms": 1.3, "required": true, ...},
-     "redis": {...}, "broker": {...}}
+     "redis": {...}, "broker": {...}, "worker": {...}}
 
 with 200, or 503 when a dependency named in settings.HEALTHZ_REQUIRED is down. `error` gives
-the exception's class only (messages can name internal hosts). Redis probes use the clients the
-app uses (short timeouts, the server's circuit breaker: core.redis_faults), so a hung Redis
-costs this check one timeout at most, and nothing while its breaker is open. A dependency that
+the exception's class only (messages can name internal hosts). `worker` is a Dramatiq worker's
+heartbeat, newer than three sweep intervals (`last_seen_seconds`); not in HEALTHZ_REQUIRED by
+default (a stopped worker loses no request), so it shows in the body while the answer stays
+200. Redis probes use the clients the app uses (short timeouts, the server's circuit breaker:
+core.redis_faults), so a hung Redis costs this check one timeout at most, and nothing while its
+breaker is open. A dependency that
 runs in-process (no REDIS_URL: LocMem cache, stub broker) reports `"backend": "in-process"`.
 
 `HealthzMiddleware` answers `/healthz` before any middleware reads the Host header: load
@@ -73,7 +76,32 @@ def _broker() -> dict[str, Any]:
     return {}
 
 
-PROBES: dict[str, Probe] = {"database": _database, "redis": _redis, "broker": _broker}
+class WorkerNotSeen(Exception):
+    """No worker process has written its heartbeat lately (or ever, or Redis is down)."""
+
+
+def _worker() -> dict[str, Any]:
+    """The age of the newest worker heartbeat (generation.sweeper.beat, every
+    JOB_SWEEP_INTERVAL_SECONDS in each worker process); down past three intervals (+5 s)."""
+    from generation.sweeper import WORKER_SEEN_KEY
+
+    if settings.JOBS_RUN_INLINE:
+        return {"backend": "in-process"}
+    seen = caches["default"].get(WORKER_SEEN_KEY)
+    if seen is None:
+        raise WorkerNotSeen
+    age = time.time() - float(seen)
+    if age > 3 * settings.JOB_SWEEP_INTERVAL_SECONDS + 5:
+        raise WorkerNotSeen
+    return {"last_seen_seconds": round(age, 1)}
+
+
+PROBES: dict[str, Probe] = {
+    "database": _database,
+    "redis": _redis,
+    "broker": _broker,
+    "worker": _worker,
+}
 
 
 def probe(name: str, check: Probe) -> dict[str, Any]:
