@@ -152,6 +152,21 @@ def test_check_deploy_warns_while_mail_goes_to_the_console(tmp_path: Path) -> No
     assert shown.stdout.split()[-6:] == ["smtp.example.com", "587", "True", "u", "p", "10.0"]
 
 
+def test_mail_with_both_tls_settings_on_stops_the_checks(settings: Any) -> None:
+    """EMAIL_USE_TLS=1 with EMAIL_USE_SSL=1 passed every check; Django's SMTP backend refused
+    it at the first mail, so every sign-up was a 500. Now viewbait.E003."""
+    from django.core.mail import get_connection
+    from django.core.management.base import SystemCheckError
+
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = True
+    with pytest.raises(ValueError, match="mutually exclusive"):  # what a sign-up met
+        get_connection("django.core.mail.backends.smtp.EmailBackend")
+    with pytest.raises(SystemCheckError, match=r"viewbait\.E003"):
+        call_command("check")
+    settings.EMAIL_USE_SSL = False
+    call_command("check")
+
+
 def test_check_deploy_warns_when_stripe_would_send_payers_to_the_default_site_url(
     tmp_path: Path,
 ) -> None:

@@ -1,5 +1,6 @@
 """The project package as an app: its start-up guard and its system checks (HEALTHZ_REQUIRED's
-names, TRUSTED_PROXIES' entries; the mail backend and SITE_URL, deploy only)."""
+names, TRUSTED_PROXIES' entries, the mail's TLS settings; the mail backend and SITE_URL, deploy
+only)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,22 @@ def check_email_backend(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             "EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS (README: "
             "Production settings).",
             id="viewbait.W001",
+        )
+    ]
+
+
+@register()
+def check_email_security(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """viewbait.E003: EMAIL_USE_TLS and EMAIL_USE_SSL both on. Django's SMTP backend refuses
+    that (ValueError) only when it is built, at the first mail: every sign-up was a 500."""
+    if not (settings.EMAIL_USE_TLS and settings.EMAIL_USE_SSL):
+        return []
+    return [
+        CheckError(
+            "EMAIL_USE_TLS and EMAIL_USE_SSL are both on; the SMTP backend refuses to send.",
+            hint="EMAIL_USE_TLS=1 for STARTTLS (port 587) or EMAIL_USE_SSL=1 for implicit TLS "
+            "(port 465), not both.",
+            id="viewbait.E003",
         )
     ]
 
