@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.apps import AppConfig
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.core.checks import CheckMessage, Tags, register
 from django.core.checks import Error as CheckError
 from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
+from django.http.request import split_domain_port, validate_host
 
 CONSOLE_EMAIL = "django.core.mail.backends.console.EmailBackend"
 
@@ -69,20 +71,32 @@ def check_email_security(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
 def check_site_url(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     """viewbait.W002 (`check --deploy`): outside LOCAL_DEV, with Stripe on, SITE_URL is not an
     https address (its default is http://127.0.0.1:8000): Checkout and the Customer Portal
-    send a creator who has just paid back to it, a page their browser cannot reach."""
+    send a creator who has just paid back to it, a page their browser cannot reach.
+    viewbait.W003: its host is not in ALLOWED_HOSTS, so those returns and Stripe's webhooks
+    are refused 400."""
     if settings.LOCAL_DEV or not settings.STRIPE_SECRET_KEY:
         return []
-    if settings.SITE_URL.startswith("https://"):
-        return []
-    return [
-        CheckWarning(
-            f"SITE_URL is {settings.SITE_URL}: Stripe Checkout and the Customer Portal return "
-            "creators there after they pay.",
-            hint="Set SITE_URL to the studio's public https address, e.g. "
-            "https://studio.example.com.",
-            id="viewbait.W002",
-        )
-    ]
+    if not settings.SITE_URL.startswith("https://"):
+        return [
+            CheckWarning(
+                f"SITE_URL is {settings.SITE_URL}: Stripe Checkout and the Customer Portal "
+                "return creators there after they pay.",
+                hint="Set SITE_URL to the studio's public https address, e.g. "
+                "https://studio.example.com.",
+                id="viewbait.W002",
+            )
+        ]
+    host = urlsplit(settings.SITE_URL).netloc
+    if not validate_host(split_domain_port(host)[0], settings.ALLOWED_HOSTS):
+        return [
+            CheckWarning(
+                f"SITE_URL's host {host} is not in ALLOWED_HOSTS: Stripe's webhooks to "
+                "SITE_URL/stripe/webhook/ and creators coming back from Checkout get a 400.",
+                hint="Add it to ALLOWED_HOSTS.",
+                id="viewbait.W003",
+            )
+        ]
+    return []
 
 
 @register()
