@@ -394,3 +394,22 @@ def test_the_site_icon_is_served_at_the_root(anon_client) -> None:
     body = b"".join(response.streaming_content)
     with Image.open(io.BytesIO(body)) as icon:
         assert icon.format == "ICO"
+
+
+def test_the_web_process_listens_on_web_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Procfile bound 127.0.0.1:$PORT on its command line, which wins over any setting: a
+    platform that runs the Procfile and routes to the container's address could not reach it.
+    The address now comes from WEB_HOST and PORT (viewbait/gunicorn_conf.py), this machine only
+    by default."""
+    from viewbait import gunicorn_conf
+    from viewbait.serve import read_procfile
+
+    assert "--bind" not in read_procfile(Path(__file__).resolve().parents[1] / "Procfile")["web"]
+    monkeypatch.delenv("WEB_HOST", raising=False)
+    monkeypatch.setenv("PORT", "8123")
+    assert gunicorn_conf.bind_address() == "127.0.0.1:8123"
+    monkeypatch.setenv("WEB_HOST", "0.0.0.0")
+    assert gunicorn_conf.bind_address() == "0.0.0.0:8123"
+    monkeypatch.setenv("WEB_HOST", "::")
+    monkeypatch.delenv("PORT")
+    assert gunicorn_conf.bind_address() == "[::]:8000"

@@ -9,8 +9,10 @@
 - `graceful_timeout` 8 s: in-flight requests finish on SIGTERM, within the 10 s that
   viewbait.serve (and most platforms) wait before SIGKILL.
 - no control socket (gunicorn 25's `gunicornc` interface; one shared path per user).
-- `bind`: the command line's `--bind` (the Procfile passes 127.0.0.1:$PORT), else
-  127.0.0.1:`PORT`.
+- `bind`: `WEB_HOST`:`PORT` (`bind_address()`; defaults 127.0.0.1 and 8000). The Procfile
+  passes no `--bind` (one would win over this), so a platform that runs the Procfile and
+  routes to the container's address (Heroku-style, `WEB_HOST=0.0.0.0`) reaches the web
+  process; on one machine it stays on the loopback interface.
 """
 
 from __future__ import annotations
@@ -29,7 +31,17 @@ def default_workers() -> int:
 wsgi_app = "viewbait.asgi:application"
 worker_class = "viewbait.workers.UvicornWorker"
 workers = default_workers()
-bind = [f"127.0.0.1:{os.environ.get('PORT', '8000')}"]
+
+
+def bind_address() -> str:
+    """`host:port` from WEB_HOST (default 127.0.0.1: this machine only) and PORT (8000); an
+    IPv6 host is bracketed."""
+    host = os.environ.get("WEB_HOST", "").strip() or "127.0.0.1"
+    port = os.environ.get("PORT", "").strip() or "8000"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+bind = [bind_address()]
 forwarded_allow_ips = ""
 proxy_allow_ips = ""
 graceful_timeout = 8
