@@ -459,11 +459,19 @@ def discard_files_on_commit(names: Iterable[str | None]) -> None:
         transaction.on_commit(lambda: _delete_files(kept))
 
 
+# `manage.py seed_gallery` gives thousands of rows the same few files, stored under this prefix:
+# deleting one such row (the studio, the admin, purge_expired_thumbnails) deleted the files every
+# other row still showed. They are never deleted with a row (remove the folder to reclaim them).
+SHARED_SEED_FILES = "seed/"
+
+
 def _delete_files(names: Iterable[str | None]) -> None:
+    """Delete these stored files (missing names and `SHARED_SEED_FILES` skipped); a storage
+    fault is logged, never raised (the rows are gone already)."""
     from django.core.files.storage import default_storage
 
     for name in names:
-        if not name:
+        if not name or name.startswith(SHARED_SEED_FILES):
             continue
         try:
             default_storage.delete(name)

@@ -547,7 +547,7 @@ def test_bootstrap_etag_304(owner, owner_client) -> None:
     assert changed.status_code == 200 and changed["ETag"] != etag
 
 
-def test_seed_gallery_command(owner) -> None:
+def test_seed_gallery_command(owner, django_capture_on_commit_callbacks) -> None:
     with CaptureQueriesContext(connection) as captured:
         call_command("seed_gallery", email="seeded@example.com", count=25, images=2, quiet=True)
     # PostgreSQL's planner gets fresh statistics after the bulk load (else it sorts every row
@@ -562,6 +562,17 @@ def test_seed_gallery_command(owner) -> None:
     # bulk_create skips save(): the command sets each title's search key itself.
     searched = GalleryFilter(q="COFFEE SHOPS").apply(rows)
     assert searched.count() == rows.filter(title__startswith="I Tried 100 Coffee").count() > 0
+    # The rows share their files: deleting one (the studio, purge_expired_thumbnails) deleted
+    # the pictures of every other row showing the same image.
+    from studio.services import do_delete_thumbnail
+
+    with django_capture_on_commit_callbacks(execute=True):
+        do_delete_thumbnail(thumbnail=first)
+    sharing = rows.filter(image=first.image.name).first()
+    assert sharing is not None
+    for field in ("image", "image_small", "image_medium", "download"):
+        stored = getattr(sharing, field)
+        assert stored.storage.exists(stored.name), field
 
 
 def test_seed_gallery_adds_to_an_existing_account_and_refuses_a_bad_count(owner) -> None:

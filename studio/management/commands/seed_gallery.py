@@ -27,6 +27,7 @@ from generation.providers.local import LocalRenderer
 from studio.gallery_cache import invalidate_gallery
 from studio.images import GALLERY_WIDTHS, encode_png, encode_webp, resize_to_width, youtube_jpeg
 from studio.models import Palette, Style, Thumbnail, search_key, sort_key
+from studio.services import SHARED_SEED_FILES
 
 TITLES = [
     "I Tried 100 Coffee Shops: Only 1 Was Worth It",
@@ -112,20 +113,18 @@ class Command(BaseCommand):
         )
         image = LocalRenderer().generate_image(request).picture()
         small, medium = (resize_to_width(image, width) for width in GALLERY_WIDTHS)
-        # Random names (private media): no name tells another file's.
+
+        # Random names (private media): no name tells another file's. Under SHARED_SEED_FILES,
+        # which deleting a row leaves in place: every row of this image shares them.
+        def save(extension: str, content: bytes) -> str:
+            name = f"{SHARED_SEED_FILES}{uuid.uuid4().hex}.{extension}"
+            return default_storage.save(name, ContentFile(content))
+
         names = {
-            "image": default_storage.save(
-                f"seed/{uuid.uuid4().hex}.png", ContentFile(encode_png(image))
-            ),
-            "image_small": default_storage.save(
-                f"seed/{uuid.uuid4().hex}.webp", ContentFile(encode_webp(small))
-            ),
-            "image_medium": default_storage.save(
-                f"seed/{uuid.uuid4().hex}.webp", ContentFile(encode_webp(medium))
-            ),
-            "download": default_storage.save(
-                f"seed/{uuid.uuid4().hex}.jpg", ContentFile(youtube_jpeg(image, "16:9")[0])
-            ),
+            "image": save("png", encode_png(image)),
+            "image_small": save("webp", encode_webp(small)),
+            "image_medium": save("webp", encode_webp(medium)),
+            "download": save("jpg", youtube_jpeg(image, "16:9")[0]),
         }
         return {
             "names": names,
