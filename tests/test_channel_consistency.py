@@ -533,35 +533,6 @@ def test_the_large_view_says_what_is_missing(owner: Any, owner_client: Any, sett
     assert "no YouTube Data API key" not in owner_client.get("/accounts/email/").content.decode()
 
 
-def test_when_gemini_fails_the_measured_score_is_delivered_and_refunded(
-    pro: Any,
-    owner_client: Any,
-    dark_channel: FakeChannel,
-    gemini_settings: Any,
-    run_jobs: Any,
-    django_capture_on_commit_callbacks: Any,
-) -> None:
-    """The channel was read (YouTube quota spent) and every picture measured: a Gemini failure
-    after its retries delivers that measured result with a line saying so and refunds the
-    credit, as thumbnail check's failed critique does; it failed the whole job, showing
-    nothing."""
-    gemini_settings.script("400")  # not retried
-    YouTubeChannel.objects.create(user=pro, reference="@DarkChannel")
-    thumbnail = stored_thumbnail(pro, solid(BRIGHT_YELLOW, size=(800, 450)))
-    before = get_balance(pro)
-    data = check(owner_client, thumbnail.pk, run_jobs, django_capture_on_commit_callbacks)
-    assert data["status"] == "succeeded", data
-    result = data["result"]
-    assert result["judged_by"] == "measured" and result["score"] == result["measured_score"]
-    assert result["judge_error"].startswith("Gemini's judgement failed (")
-    assert result["refunded"] is True and get_balance(pro) == before
-    card = owner_client.get(f"/studio/jobs/{data['id']}").content.decode()
-    assert "this is the measured score, and the credit was refunded" in card
-    # Not cached: the next check asks Gemini again.
-    again = check(owner_client, thumbnail.pk, run_jobs, django_capture_on_commit_callbacks)
-    assert again["cached"] is False and again["result"]["judged_by"] == again["model"]
-
-
 # --- manage.py check_youtube ---------------------------------------------------------------------
 
 
@@ -594,9 +565,13 @@ def test_check_youtube_reads_a_channel_and_names_what_fails(
     assert "YOUTUBE_API_KEY is not set" in out.getvalue()
 
 
-@pytest.mark.parametrize("score", [0, 9, "4", 4.5, None, True])
-def test_gemini_answering_without_a_usable_score_is_a_failed_judgement_refunded(
-    score: Any,
+@pytest.mark.parametrize(
+    "answer",
+    ["400", *({"score": score, "cues": ["Brighter."]} for score in (0, 9, "4", 4.5, None, True))],
+    ids=["error-400", "score-0", "score-9", "score-str", "score-4.5", "score-null", "score-true"],
+)
+def test_when_gemini_fails_the_measured_score_is_delivered_and_refunded(
+    answer: str | dict[str, Any],
     pro: Any,
     owner_client: Any,
     dark_channel: FakeChannel,
@@ -604,10 +579,15 @@ def test_gemini_answering_without_a_usable_score_is_a_failed_judgement_refunded(
     run_jobs: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    """An answer whose score is not a whole number 1-5 is no judgement: retried, then the
-    measured result is delivered with its judge_error and refunded, and not cached (it was
-    delivered as a charged result, and cached, so checks within the hour never reached Gemini)."""
-    gemini_settings.json_answer = {"score": score, "cues": ["Brighter than your channel."]}
+    """The channel was read (YouTube quota spent) and every picture measured: a Gemini failure
+    after its retries, or an answer whose score is not a whole number 1-5 (no judgement), delivers
+    that measured result with a line saying so and refunds the credit, as thumbnail check's
+    failed critique does (it failed the whole job, showing nothing; a bad score was delivered as
+    a charged judgement, and cached, so checks within the hour never reached Gemini)."""
+    if isinstance(answer, str):
+        gemini_settings.script(answer)  # not retried
+    else:
+        gemini_settings.json_answer = answer
     YouTubeChannel.objects.create(user=pro, reference="@DarkChannel")
     thumbnail = stored_thumbnail(pro, solid(BRIGHT_YELLOW, size=(800, 450)))
     before = get_balance(pro)
@@ -617,6 +597,9 @@ def test_gemini_answering_without_a_usable_score_is_a_failed_judgement_refunded(
     assert result["judged_by"] == "measured" and result["score"] == result["measured_score"]
     assert result["judge_error"].startswith("Gemini's judgement failed (")
     assert result["refunded"] is True and get_balance(pro) == before
+    card = owner_client.get(f"/studio/jobs/{data['id']}").content.decode()
+    assert "this is the measured score, and the credit was refunded" in card
+    # Not cached: the next check asks Gemini again.
     gemini_settings.json_answer = {"score": 3, "cues": []}
     again = check(owner_client, thumbnail.pk, run_jobs, django_capture_on_commit_callbacks)
     assert again["cached"] is False and again["result"]["judged_by"] == again["model"]

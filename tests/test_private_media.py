@@ -324,25 +324,27 @@ def test_share_clicks_count_once_per_visitor_thumbnail_and_day(owner, client) ->
         assert clicks(first) == 5  # a person's browser from the same address counts
 
 
+def cache_down(backend: str, **options: Any) -> Any:
+    """Settings whose general cache is `backend` on a Redis that is not there (nothing listens
+    on port 1; 0.2 s timeouts), with sessions in the database."""
+    from django.conf import settings
+
+    down = {
+        "BACKEND": backend,
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2, **options},
+    }
+    return override_settings(
+        CACHES={**settings.CACHES, "default": down},
+        SESSION_ENGINE="django.contrib.sessions.backends.db",
+    )
+
+
 def test_share_clicks_never_500_without_redis(owner, client) -> None:
     project = Project.objects.create(owner=owner, name="Shared", share_mode="all")
     thumbnail = store_thumbnail(owner, project=project)
     url = f"/share/{project.share_token}/t/{thumbnail.pk}"
-    down = {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
-        "OPTIONS": {
-            "SOCKET_CONNECT_TIMEOUT": 0.2,
-            "SOCKET_TIMEOUT": 0.2,
-            "IGNORE_EXCEPTIONS": True,
-        },
-    }
-    from django.conf import settings
-
-    with override_settings(
-        CACHES={**settings.CACHES, "default": down},
-        SESSION_ENGINE="django.contrib.sessions.backends.db",
-    ):
+    with cache_down("django_redis.cache.RedisCache", IGNORE_EXCEPTIONS=True):
         assert client.get(url).status_code == 200
         assert client.get(f"/share/{project.share_token}/").status_code == 200
     assert clicks(thumbnail) == 0  # not counted: an outage must not let reloads inflate it
@@ -359,17 +361,7 @@ def test_share_clicks_are_not_counted_while_the_production_cache_is_down(owner, 
     project = Project.objects.create(owner=owner, name="Shared", share_mode="all")
     thumbnail = store_thumbnail(owner, project=project)
     url = f"/share/{project.share_token}/t/{thumbnail.pk}"
-    down = {
-        "BACKEND": "core.redis_faults.FailOpenRedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-    }
-    from django.conf import settings
-
-    with override_settings(
-        CACHES={**settings.CACHES, "default": down},
-        SESSION_ENGINE="django.contrib.sessions.backends.db",
-    ):
+    with cache_down("core.redis_faults.FailOpenRedisCache"):
         for _ in range(3):
             assert client.get(url).status_code == 200
     assert clicks(thumbnail) == 0
