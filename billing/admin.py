@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -30,8 +31,25 @@ from billing.services import (
 from core.admin_display import breakable, short_datetime
 
 
+class StripePriceReminder(admin.ModelAdmin):
+    """Saving a new `price_cents` for a plan or pack while Stripe is configured says that
+    Checkout keeps billing the old Stripe price until `manage.py stripe_prices --commit`
+    creates the new one (the admin said nothing, and the old amount went on being charged)."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "price_cents" in form.changed_data and settings.STRIPE_SECRET_KEY:
+            self.message_user(
+                request,
+                f"{obj.name} now costs {obj.price_cents} cents, but Stripe Checkout keeps "
+                "billing its current Stripe price until you run "
+                "`python manage.py stripe_prices --commit`, which creates the new price.",
+                messages.WARNING,
+            )
+
+
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(StripePriceReminder):
     list_display = [
         "name",
         "slug",
@@ -290,7 +308,7 @@ class CreditLedgerEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CreditPack)
-class CreditPackAdmin(admin.ModelAdmin):
+class CreditPackAdmin(StripePriceReminder):
     list_display = ["name", "slug", "credits", "price_cents", "stripe_price_id", "active"]
     list_editable = ["active"]
     ordering = ["sort_order"]

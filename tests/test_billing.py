@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from django.utils import timezone
@@ -163,3 +164,27 @@ def test_the_plan_admin_refuses_limits_that_are_not_lists_of_known_values(staff,
     free.features = ["heatmap", "heatmaps"]
     with pytest.raises(ValidationError, match="Unknown: heatmaps"):
         free.full_clean()
+
+
+def test_a_price_changed_in_the_admin_says_stripe_needs_stripe_prices(
+    staff, client, settings
+) -> None:
+    """Checkout bills the Stripe price stored on the row until `stripe_prices --commit` makes
+    a new one: the admin now says so when a plan's price changes with Stripe configured."""
+    from django.forms.models import model_to_dict
+
+    client.force_login(staff)
+    starter = Plan.objects.get(slug="starter")
+    form = {k: "" if v is None else v for k, v in model_to_dict(starter).items()}
+    form.update(resolutions='["1K", "2K"]', aspect_ratios=json.dumps(starter.aspect_ratios))
+    form.update(features=json.dumps(starter.features))
+    url = f"/admin/billing/plan/{starter.pk}/change/"
+    settings.STRIPE_SECRET_KEY = "sk_test_reminder"
+    unchanged = client.post(url, form, follow=True).content.decode()
+    assert "stripe_prices --commit" not in unchanged
+    form["price_cents"] = 2499
+    changed = client.post(url, form, follow=True).content.decode()
+    assert "Starter now costs 2499 cents" in changed and "stripe_prices --commit" in changed
+    settings.STRIPE_SECRET_KEY = ""
+    form["price_cents"] = 2599
+    assert "stripe_prices" not in client.post(url, form, follow=True).content.decode()
