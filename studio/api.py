@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import FileResponse, Http404, QueryDict
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
@@ -55,8 +56,9 @@ def face_payload(face: Face) -> dict[str, Any]:
     }
 
 
-def style_payload(style: Style, user: Any) -> dict[str, Any]:
-    """A public or built-in style shows name, description and preview, never its prompt."""
+def style_payload(style: Style, user: Any, *, references: bool = False) -> dict[str, Any]:
+    """A public or built-in style shows name, description and preview, never its prompt. With
+    `references`, the caller's own style also lists its reference images (one query)."""
     data: dict[str, Any] = {
         "id": style.pk,
         "name": style.name,
@@ -72,6 +74,16 @@ def style_payload(style: Style, user: Any) -> dict[str, Any]:
     }
     if style.owner_id == user.pk:
         data["prompt"] = style.prompt
+        if references:
+            data["reference_images"] = [
+                {
+                    "id": ref.pk,
+                    "url": media_url(ref.image),
+                    "width": ref.width,
+                    "height": ref.height,
+                }
+                for ref in style.reference_images.all()
+            ]
     return data
 
 
@@ -178,18 +190,103 @@ def face_detail(request: Request, face_id: int) -> Response:
     return Response(face_payload(face))
 
 
-@extend_schema(responses={200: schema.StyleList, **schema.errors()})
+@extend_schema(operation_id="styles_list", responses={200: schema.StyleList, **schema.errors()})
 @api_view(["GET"])
 def styles(request: Request) -> Response:
     rows = usable_styles(request.user)
     return Response({"results": [style_payload(s, request.user) for s in rows]})
 
 
-@extend_schema(responses={200: schema.PaletteList, **schema.errors()})
+@extend_schema(operation_id="palettes_list", responses={200: schema.PaletteList, **schema.errors()})
 @api_view(["GET"])
 def palettes(request: Request) -> Response:
     rows = usable_palettes(request.user)
     return Response({"results": [palette_payload(p, request.user) for p in rows]})
+
+
+def _own_asset(model: type[Style] | type[Palette], user: Any, pk: int, *, edit: bool) -> Any:
+    """`model` row `pk` as the caller may see it (built-in, public or their own; anything else
+    404). With `edit`, a built-in or another creator's public row is refused: 403 `read_only`."""
+    row = get_object_or_404(model.objects.usable_by(user), pk=pk)
+    if edit and row.owner_id != user.pk:
+        noun = model._meta.verbose_name
+        whose = "A built-in" if row.owner_id is None else "Another creator's"
+        raise APIError(f"{whose} {noun} cannot be changed.", "read_only", 403)
+    return row
+
+
+@extend_schema(methods=["GET"], responses={200: schema.StyleOut, **schema.errors(404)})
+@extend_schema(
+    methods=["PATCH"],
+    request={"application/json": schema.StylePatch, "multipart/form-data": schema.StylePatch},
+    responses={200: schema.StyleOut, **schema.errors(403, 404, 429, 503)},
+)
+@extend_schema(
+    methods=["DELETE"],
+    responses={204: OpenApiResponse(description="deleted"), **schema.errors(403, 404)},
+)
+@api_view(["GET", "PATCH", "DELETE"])
+@parser_classes([SafeJSONParser, MultiPartParser, FormParser])
+@ratelimits.limit("library_create", methods=("PATCH",))
+def style_detail(request: Request, style_id: int) -> Response:
+    """GET: a style the caller can use (their own with `prompt` and `reference_images`). PATCH
+    (the caller's own only; a built-in or another's public style is 403 `read_only`) `{"name"?,
+    "description"?, "prompt"?, "remove_reference_ids"?, "reference_images"? (multipart)}`:
+    only what is sent changes, and the preview is drawn again for a new name or other images.
+    DELETE the caller's own."""
+    style = _own_asset(Style, request.user, style_id, edit=request.method != "GET")
+    if request.method == "DELETE":
+        services.do_delete_style(style=style)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    if request.method == "PATCH":
+        serializer = schema.StylePatch(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        try:
+            services.do_update_style(
+                style=style,
+                name=data.get("name"),
+                description=data.get("description"),
+                prompt=data.get("prompt"),
+                add_references=data.get("reference_images") or [],
+                remove_reference_ids=data.get("remove_reference_ids") or [],
+            )
+        except StudioError as exc:
+            raise _raise(exc) from exc
+    return Response(style_payload(style, request.user, references=True))
+
+
+@extend_schema(methods=["GET"], responses={200: schema.PaletteOut, **schema.errors(404)})
+@extend_schema(
+    methods=["PATCH"],
+    request=schema.PalettePatch,
+    responses={200: schema.PaletteOut, **schema.errors(403, 404, 429, 503)},
+)
+@extend_schema(
+    methods=["DELETE"],
+    responses={204: OpenApiResponse(description="deleted"), **schema.errors(403, 404)},
+)
+@api_view(["GET", "PATCH", "DELETE"])
+@ratelimits.limit("library_create", methods=("PATCH",))
+def palette_detail(request: Request, palette_id: int) -> Response:
+    """GET: a palette the caller can use. PATCH (the caller's own only; a built-in or
+    another's public palette is 403 `read_only`) `{"name"?, "colors"?: ["#RRGGBB", ...]}`:
+    only what is sent changes. DELETE the caller's own."""
+    palette = _own_asset(Palette, request.user, palette_id, edit=request.method != "GET")
+    if request.method == "DELETE":
+        services.do_delete_palette(palette=palette)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    if request.method == "PATCH":
+        serializer = schema.PalettePatch(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            services.do_update_palette(
+                palette=palette, name=data.get("name"), colors=data.get("colors")
+            )
+        except StudioError as exc:
+            raise _raise(exc) from exc
+    return Response(palette_payload(palette, request.user))
 
 
 def refused(exc: Exception) -> Response:

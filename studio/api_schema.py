@@ -12,6 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from studio.forms import parse_colors
 from studio.models import Project
 from studio.serializers import MAX_ID, Text
 
@@ -40,6 +41,55 @@ class ThumbnailPatch(serializers.Serializer):
     project_id = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=MAX_ID
     )
+
+
+class StylePatch(serializers.Serializer):
+    """PATCH /api/styles/<id> (JSON, or multipart/form-data to add images): only the fields
+    sent change. `remove_reference_ids`: ids from the style's `reference_images`;
+    `reference_images`: new JPEG/PNG/WebP files (multipart only), at most 4 in all after."""
+
+    name = Text(required=False, default=empty, max_length=80)
+    description = Text(required=False, default=empty, max_length=300)
+    prompt = Text(required=False, default=empty, max_length=2000)
+    remove_reference_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=4,
+    )
+    reference_images = serializers.ListField(
+        child=serializers.FileField(), required=False, max_length=4
+    )
+
+    def validate_name(self, value: str) -> str:
+        if not value:
+            raise serializers.ValidationError("Give the style a name.")
+        return value
+
+    def validate_prompt(self, value: str) -> str:
+        if not value:
+            raise serializers.ValidationError("Describe how the thumbnail should look.")
+        return value
+
+
+class PalettePatch(serializers.Serializer):
+    """PATCH /api/palettes/<id>: only the fields sent change. `colors`: 3 to 6 distinct
+    "#RRGGBB" colours, most prominent first."""
+
+    name = Text(required=False, default=empty, max_length=80)
+    colors = serializers.ListField(
+        child=serializers.CharField(max_length=7), required=False, max_length=6
+    )
+
+    def validate_name(self, value: str) -> str:
+        if not value:
+            raise serializers.ValidationError("Give the palette a name.")
+        return value
+
+    def validate_colors(self, value: list[str]) -> list[str]:
+        try:
+            return parse_colors(list(value))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
 
 
 class MoveThumbnails(serializers.Serializer):
@@ -137,6 +187,13 @@ class FaceList(serializers.Serializer):
     results = FaceOut(many=True)
 
 
+class StyleReferenceOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField(allow_null=True)
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+
+
 class StyleOut(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -146,6 +203,9 @@ class StyleOut(serializers.Serializer):
     is_public = serializers.BooleanField()
     mine = serializers.BooleanField()
     prompt = serializers.CharField(required=False, help_text="only on the caller's own styles")
+    reference_images = StyleReferenceOut(
+        many=True, required=False, help_text="only in /api/styles/<id> of the caller's own style"
+    )
 
 
 class StyleList(serializers.Serializer):

@@ -78,19 +78,29 @@ class PaletteForm(_OwnIds):
     is_public = forms.BooleanField(required=False, label="Publish")
 
     def clean_colors(self) -> list[str]:
-        colors = [
-            c.strip() for c in self.cleaned_data["colors"].replace(" ", ",").split(",") if c.strip()
-        ]
-        if not 3 <= len(colors) <= 6:
-            raise forms.ValidationError("Give 3 to 6 colours.")
-        bad = [c for c in colors if not HEX_COLOR.match(c)]
-        if bad:
-            raise forms.ValidationError(f"Not a #RRGGBB colour: {', '.join(bad)}")
-        colors = [c.upper() for c in colors]
-        repeated = sorted({c for c in colors if colors.count(c) > 1})
-        if repeated:
-            raise forms.ValidationError(f"Give each colour once: {', '.join(repeated)} repeats.")
-        return colors
+        try:
+            return parse_colors(self.cleaned_data["colors"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+def parse_colors(value: str | list[str]) -> list[str]:
+    """3 to 6 distinct "#RRGGBB" colours, upper-cased, from a list or from text separated by
+    commas or spaces. Raises ValueError with a message for the creator otherwise."""
+    parts = value if isinstance(value, list) else value.replace(" ", ",").split(",")
+    colors = [c.strip() for c in parts if isinstance(c, str) and c.strip()]
+    if len(colors) != len(parts) and isinstance(value, list):
+        raise ValueError('Give each colour as "#RRGGBB" text.')
+    if not 3 <= len(colors) <= 6:
+        raise ValueError("Give 3 to 6 colours.")
+    bad = [c for c in colors if not HEX_COLOR.match(c)]
+    if bad:
+        raise ValueError(f"Not a #RRGGBB colour: {', '.join(bad)}")
+    colors = [c.upper() for c in colors]
+    repeated = sorted({c for c in colors if colors.count(c) > 1})
+    if repeated:
+        raise ValueError(f"Give each colour once: {', '.join(repeated)} repeats.")
+    return colors
 
 
 def form_fields(post: Any, *, only: Iterable[str] | None = None) -> dict[str, Any]:

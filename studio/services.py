@@ -341,6 +341,84 @@ def do_delete_style(*, style: Style) -> None:
         transaction.on_commit(lambda: _delete_files(names))
 
 
+def do_update_style(
+    *,
+    style: Style,
+    name: str | None = None,
+    description: str | None = None,
+    prompt: str | None = None,
+    add_references: list[UploadedFile] | None = None,
+    remove_reference_ids: list[int] | None = None,
+) -> Style:
+    """Edit one of the creator's own styles (already validated: name 1-80, description 0-300,
+    prompt 1-2000 characters); None leaves a field as it is. `remove_reference_ids` are ids of
+    this style's reference images, `add_references` new uploads (decoded and re-encoded as in
+    `do_create_style`), at most MAX_STYLE_REFERENCES in all afterwards. A new name or other
+    references redraw the preview (drawn from both), so it never shows the old version; files
+    replaced are deleted once the change commits. Raises StudioError 400 `invalid` (an id not
+    of this style, too many references) or an image's code, with nothing changed."""
+    add_references = add_references or []
+    remove = set(remove_reference_ids or [])
+    current = list(style.reference_images.all())
+    unknown = remove - {ref.pk for ref in current}
+    if unknown:
+        raise StudioError("That reference image is not one of this style's.", "invalid")
+    kept = [ref for ref in current if ref.pk not in remove]
+    if len(kept) + len(add_references) > MAX_STYLE_REFERENCES:
+        raise StudioError(
+            f"A style has at most {MAX_STYLE_REFERENCES} reference images: it has {len(kept)}, "
+            f"so add at most {MAX_STYLE_REFERENCES - len(kept)}.",
+            "invalid",
+        )
+    decoded = prepare_photos(add_references)
+    stored = [_store(StyleReferenceImage, "image", photo.data) for photo in decoded]
+    renamed = name is not None and name != style.name
+    try:
+        with transaction.atomic():
+            if name is not None:
+                style.name = name
+            if description is not None:
+                style.description = description
+            if prompt is not None:
+                style.prompt = prompt
+            style.save(update_fields=["name", "description", "prompt"])
+            removed = [ref for ref in current if ref.pk in remove]
+            StyleReferenceImage.objects.filter(pk__in=[ref.pk for ref in removed]).delete()
+            discard_files_on_commit(ref.image.name for ref in removed)
+            position = max((ref.position for ref in kept), default=-1) + 1
+            for offset, (photo, stored_name) in enumerate(zip(decoded, stored, strict=True)):
+                StyleReferenceImage.objects.create(
+                    style=style,
+                    image=stored_name,
+                    width=photo.width,
+                    height=photo.height,
+                    position=position + offset,
+                )
+            if renamed or removed or stored:
+                # The preview is drawn from the name and the first reference
+                # (studio.style_previews): draw it again, or it shows the old style.
+                from studio.style_previews import redraw_preview
+
+                redraw_preview(style)
+    except Exception:
+        _delete_files(stored)
+        raise
+    return style
+
+
+def do_update_palette(
+    *, palette: Palette, name: str | None = None, colors: list[str] | None = None
+) -> Palette:
+    """Edit one of the creator's own palettes (already validated: name 1-80 characters, 3-6
+    "#RRGGBB" colours); None leaves a field as it is."""
+    if name is not None:
+        palette.name = name
+    if colors is not None:
+        palette.colors = colors
+    palette.save(update_fields=["name", "colors"])
+    return palette
+
+
 def do_create_palette(*, owner: User, name: str, colors: list[str], is_public: bool) -> Palette:
     """A custom palette of 3-6 "#RRGGBB" colours (validated by the form). Raises StudioError 403
     `plan_custom_assets_limit`."""

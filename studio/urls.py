@@ -75,8 +75,10 @@ urlpatterns = [
         views.style_preview,
         name="style-preview",
     ),
+    path("studio/library/styles/<id:style_id>", views.update_style, name="style-update"),
     path("studio/library/styles/<id:style_id>/delete", views.delete_style, name="style-delete"),
     path("studio/library/palettes", views.create_palette, name="palette-create"),
+    path("studio/library/palettes/<id:palette_id>", views.update_palette, name="palette-update"),
     path(
         "studio/library/palettes/<id:palette_id>/delete",
         views.delete_palette,

@@ -43,6 +43,7 @@ from generation.pipeline import Submission, submit
 from generation.progress import job_payload
 from generation.services import cancel_job as do_cancel_job
 from studio import form_cache, services
+from studio.api_schema import PalettePatch, StylePatch
 from studio.cards import prepare_cards
 from studio.credit_history import history_rows
 from studio.forms import FaceForm, PaletteForm, StyleForm, form_fields
@@ -564,6 +565,7 @@ def library(request: AuthenticatedHttpRequest) -> TemplateResponse:
             ),
             "share_modes": Project.ShareMode.choices,
             "offline": catalog.is_offline(),
+            "max_references": services.MAX_STYLE_REFERENCES,
         },
     )
 
@@ -653,6 +655,102 @@ def delete_palette(request: AuthenticatedHttpRequest, palette_id: int) -> HttpRe
     services.do_delete_palette(palette=services.access_own_palette(request.user, palette_id))
     messages.success(request, "Palette deleted.")
     return redirect("library")
+
+
+def _edited_tile(
+    request: AuthenticatedHttpRequest, partial: str, panel: str, error: str, context: dict[str, Any]
+) -> HttpResponse:
+    """The answer to a library tile's Edit form. htmx: the tile again (`partial` of the library
+    page), saying it was saved or why not (200 either way, so htmx swaps it in); otherwise a
+    redirect to the library's `#<panel>` with the message."""
+    if request.headers.get("HX-Request") == "true":
+        return TemplateResponse(
+            request,
+            f"studio/library.html#{partial}",
+            {
+                **context,
+                "edit_error": error,
+                "edit_saved": not error,
+                "max_references": services.MAX_STYLE_REFERENCES,
+            },
+        )
+    noun = panel.rstrip("s").capitalize()
+    if error:
+        messages.error(
+            request, f"The {noun.lower()} was not saved. {error}", extra_tags=f"panel {panel}"
+        )
+    else:
+        messages.success(request, f"{noun} saved.", extra_tags=f"panel {panel}")
+    return redirect(f"{reverse('library')}#{panel}")
+
+
+@login_required
+@require_POST
+@ratelimits.limit("library_create")
+def update_style(request: AuthenticatedHttpRequest, style_id: int) -> HttpResponse:
+    """A style tile's Edit form: `name`, `description`, `prompt`, `remove_reference_ids`
+    (checked boxes), `reference_images` (files), validated by `StylePatch` as the API does.
+    404 for a style not the creator's own (built-in, public or a stranger's)."""
+    style = services.access_own_style(request.user, style_id)
+    data = {
+        **form_fields(request.POST, only=("name", "description", "prompt")),
+        "remove_reference_ids": request.POST.getlist("remove_reference_ids"),
+        "reference_images": request.FILES.getlist("reference_images"),
+    }
+    serializer = StylePatch(data=data)
+    error = ""
+    if not serializer.is_valid():
+        error = _first_error_message(serializer.errors)
+    else:
+        fields = serializer.validated_data
+        try:
+            services.do_update_style(
+                style=style,
+                name=fields.get("name"),
+                description=fields.get("description"),
+                prompt=fields.get("prompt"),
+                add_references=fields.get("reference_images") or [],
+                remove_reference_ids=fields.get("remove_reference_ids") or [],
+            )
+        except StudioError as exc:
+            error = exc.message
+    if error:  # the form shows what was typed (never saved)
+        style.refresh_from_db()
+        for name in ("name", "description", "prompt"):
+            if isinstance(data.get(name), str):
+                setattr(style, name, data[name])
+    return _edited_tile(request, "style-tile", "styles", error, {"style": style})
+
+
+@login_required
+@require_POST
+@ratelimits.limit("library_create")
+def update_palette(request: AuthenticatedHttpRequest, palette_id: int) -> HttpResponse:
+    """A palette tile's Edit form: `name` and `colors` (text, as the New palette form takes
+    them), validated by `PalettePatch` as the API does. 404 for a palette not the creator's."""
+    palette = services.access_own_palette(request.user, palette_id)
+    posted = form_fields(request.POST, only=("name", "colors"))
+    data = dict(posted)
+    if isinstance(posted.get("colors"), str):
+        data["colors"] = [c for c in posted["colors"].replace(" ", ",").split(",") if c.strip()]
+    serializer = PalettePatch(data=data)
+    error = ""
+    if not serializer.is_valid():
+        error = _first_error_message(serializer.errors)
+    else:
+        fields = serializer.validated_data
+        try:
+            services.do_update_palette(
+                palette=palette, name=fields.get("name"), colors=fields.get("colors")
+            )
+        except StudioError as exc:
+            error = exc.message
+    context: dict[str, Any] = {"palette": palette}
+    if error:
+        palette.refresh_from_db()
+        context["edit_name"] = posted.get("name", "")
+        context["edit_colors"] = posted.get("colors", "")
+    return _edited_tile(request, "palette-tile", "palettes", error, context)
 
 
 def _save_analysis(

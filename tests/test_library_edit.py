@@ -1,0 +1,227 @@
+"""Editing a creator's own styles and palettes: in the library (htmx tiles, plain forms without
+JS) and in the JSON API. A stranger's is a 404, built-in ones are read-only, bad input is a 4xx
+`{"error", "code"}`, and an edited style's preview is drawn again."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from studio.models import Palette, Style
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def jpeg(color: tuple[int, int, int] = (200, 40, 40)) -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 180), color).save(buffer, "JPEG")
+    return SimpleUploadedFile("ref.jpg", buffer.getvalue(), "image/jpeg")
+
+
+@pytest.fixture
+def style(owner: Any) -> Style:
+    from tests.factories.studio import uploaded_style
+
+    return uploaded_style(owner, name="Orange pop")
+
+
+@pytest.fixture
+def palette(owner: Any) -> Palette:
+    return Palette.objects.create(
+        owner=owner, name="Sunset", colors=["#FF0044", "#111111", "#FFD400"]
+    )
+
+
+def preview_bytes(style: Style) -> bytes:
+    style.refresh_from_db()
+    with style.preview.open("rb") as handle:
+        return handle.read()
+
+
+def test_the_api_edits_a_style_and_redraws_its_preview(
+    owner_client: Any, style: Style, django_capture_on_commit_callbacks: Any
+) -> None:
+    before = preview_bytes(style)
+    old_preview = style.preview.name
+    [old_ref] = style.reference_images.all()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.patch(
+            f"/api/styles/{style.pk}",
+            {"name": "Teal pop", "description": "Cool", "prompt": "Teal everything."},
+            content_type="application/json",
+        )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["name"], body["description"], body["prompt"]) == (
+        "Teal pop",
+        "Cool",
+        "Teal everything.",
+    )
+    assert [r["id"] for r in body["reference_images"]] == [old_ref.pk]
+    style.refresh_from_db()
+    assert (style.name, style.prompt) == ("Teal pop", "Teal everything.")
+    assert style.preview.name != old_preview
+    assert preview_bytes(style) != before  # drawn with the new name
+
+    # Images: one removed, two added (multipart), the old file deleted after the commit.
+    stored = old_ref.image.name or ""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.patch(
+            f"/api/styles/{style.pk}",
+            _multipart({"remove_reference_ids": [str(old_ref.pk)]}, [jpeg(), jpeg((0, 90, 200))]),
+            content_type="multipart/form-data; boundary=BoUnDaRy",
+        )
+    assert response.status_code == 200, response.json()
+    assert len(response.json()["reference_images"]) == 2
+    assert style.reference_images.count() == 2
+    assert not old_ref.image.storage.exists(stored)
+
+
+def _multipart(fields: dict[str, list[str]], files: list[SimpleUploadedFile]) -> bytes:
+    """A multipart body (the test client encodes only POST bodies itself)."""
+    from django.test.client import encode_multipart
+
+    data: dict[str, Any] = dict(fields)
+    if files:
+        data["reference_images"] = files
+    return encode_multipart("BoUnDaRy", data)
+
+
+def test_the_api_refuses_bad_edits(owner_client: Any, style: Style) -> None:
+    url = f"/api/styles/{style.pk}"
+    cases = [
+        ({"name": ""}, 400),
+        ({"prompt": "x" * 2001}, 400),
+        ({"remove_reference_ids": [999999]}, 400),
+        ({"name": 5}, 400),
+    ]
+    for body, status in cases:
+        response = owner_client.patch(url, body, content_type="application/json")
+        assert response.status_code == status, body
+        assert set(response.json()) >= {"error", "code"}
+    too_many = owner_client.patch(
+        url,
+        _multipart({}, [jpeg() for _ in range(4)]),  # one kept + 4 = 5
+        content_type="multipart/form-data; boundary=BoUnDaRy",
+    )
+    assert too_many.status_code == 400
+    assert too_many.json()["code"] == "invalid"
+    assert "at most 4" in too_many.json()["error"]
+    style.refresh_from_db()
+    assert style.name == "Orange pop" and style.reference_images.count() == 1
+
+
+def test_strangers_and_built_ins(owner_client: Any, other_client: Any, style: Style) -> None:
+    assert (
+        other_client.patch(
+            f"/api/styles/{style.pk}", {"name": "Mine now"}, content_type="application/json"
+        ).status_code
+        == 404
+    )
+    assert other_client.get(f"/api/styles/{style.pk}").status_code == 404
+    assert other_client.post(f"/studio/library/styles/{style.pk}", {"name": "x"}).status_code == 404
+    builtin = Style.objects.filter(owner__isnull=True).first()
+    assert builtin is not None
+    refused = owner_client.patch(
+        f"/api/styles/{builtin.pk}", {"name": "Mine now"}, content_type="application/json"
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "read_only"
+    assert owner_client.delete(f"/api/styles/{builtin.pk}").status_code == 403
+    assert owner_client.get(f"/api/styles/{builtin.pk}").status_code == 200
+    built_palette = Palette.objects.filter(owner__isnull=True).first()
+    assert built_palette is not None
+    refused = owner_client.patch(
+        f"/api/palettes/{built_palette.pk}", {"name": "x"}, content_type="application/json"
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "read_only"
+    assert (
+        owner_client.post(f"/studio/library/styles/{builtin.pk}", {"name": "x"}).status_code == 404
+    )
+
+
+def test_the_api_edits_a_palette(owner_client: Any, other_client: Any, palette: Palette) -> None:
+    url = f"/api/palettes/{palette.pk}"
+    response = owner_client.patch(
+        url,
+        {"name": "Dusk", "colors": ["#000000", "#ffffff", "#00ff00", "#123456"]},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["colors"] == ["#000000", "#FFFFFF", "#00FF00", "#123456"]
+    palette.refresh_from_db()
+    assert (palette.name, len(palette.colors)) == ("Dusk", 4)
+    for bad in (["#000000"], ["#000000", "#000000", "#FFFFFF"], ["red", "#000000", "#FFFFFF"], "x"):
+        refused = owner_client.patch(url, {"colors": bad}, content_type="application/json")
+        assert refused.status_code == 400 and refused.json()["code"] == "invalid", bad
+    assert (
+        other_client.patch(url, {"name": "x"}, content_type="application/json").status_code == 404
+    )
+    # The list the studio's pickers read from the cache shows the new name.
+    names = [p["name"] for p in owner_client.get("/api/palettes").json()["results"]]
+    assert "Dusk" in names and "Sunset" not in names
+
+
+def test_the_library_tile_edits_a_style_with_htmx(
+    owner_client: Any, style: Style, django_capture_on_commit_callbacks: Any
+) -> None:
+    page = owner_client.get("/studio/library/").content.decode()
+    assert f'hx-post="/studio/library/styles/{style.pk}"' in page
+    [ref] = style.reference_images.all()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            f"/studio/library/styles/{style.pk}",
+            {
+                "name": "Night pop",
+                "description": "",
+                "prompt": "Dark and neon.",
+                "remove_reference_ids": [str(ref.pk)],
+                "reference_images": [jpeg((10, 10, 80))],
+            },
+            **HTMX,
+        )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith(f'<li class="tile" id="style-{style.pk}"')
+    assert "Style saved." in html and "Night pop" in html
+    style.refresh_from_db()
+    assert (style.name, style.prompt) == ("Night pop", "Dark and neon.")
+    assert [r.pk for r in style.reference_images.all()] != [ref.pk]
+
+    refused = owner_client.post(
+        f"/studio/library/styles/{style.pk}", {"name": "", "prompt": "Still here"}, **HTMX
+    )
+    assert refused.status_code == 200
+    assert "The style was not saved." in refused.content.decode()
+    style.refresh_from_db()
+    assert style.name == "Night pop"
+
+    # Without JS: a redirect to the library's styles, which says so.
+    plain = owner_client.post(
+        f"/studio/library/styles/{style.pk}", {"name": "Day pop", "prompt": "Bright."}
+    )
+    assert plain.status_code == 302 and plain["Location"].endswith("/studio/library/#styles")
+    assert "Style saved." in owner_client.get("/studio/library/").content.decode()
+
+
+def test_the_library_tile_edits_a_palette_with_htmx(owner_client: Any, palette: Palette) -> None:
+    response = owner_client.post(
+        f"/studio/library/palettes/{palette.pk}",
+        {"name": "Dusk", "colors": "#000000, #FFFFFF #00ff00"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert "Palette saved." in response.content.decode()
+    palette.refresh_from_db()
+    assert (palette.name, palette.colors) == ("Dusk", ["#000000", "#FFFFFF", "#00FF00"])
+    refused = owner_client.post(
+        f"/studio/library/palettes/{palette.pk}", {"name": "Dusk", "colors": "#000000"}, **HTMX
+    )
+    html = refused.content.decode()
+    assert "The palette was not saved. Give 3 to 6 colours." in html
+    assert 'value="#000000"' in html  # what was typed stays in the form
