@@ -279,6 +279,56 @@ def access_own_palette(user: User, palette_id: int) -> Palette:
     return get_object_or_404(Palette.objects.for_owner(user), pk=palette_id)
 
 
+def check_asset_name(
+    model: type[Style] | type[Palette],
+    owner: User | None,
+    name: str,
+    *,
+    row: Style | Palette | None = None,
+) -> str:
+    """`name` stripped, for one of `owner`'s styles or palettes (`row` when renaming it).
+    Raises StudioError 400 `invalid` when another of their styles (palettes) has it, case and
+    surrounding spaces aside: the studio's menus could not tell the two apart."""
+    name = (name or "").strip()
+    if owner is None:  # a built-in one (the admin's business)
+        return name
+    taken = model.objects.filter(owner=owner, name__iexact=name)
+    if row is not None:
+        taken = taken.exclude(pk=row.pk)
+    if taken.exists():
+        noun = model._meta.verbose_name
+        raise StudioError(f"You already have a {noun} named “{name}”.", "invalid")
+    return name
+
+
+def free_asset_name(model: type[Style] | type[Palette], owner: User, name: str) -> str:
+    """`name`, or "`name` 2", "`name` 3", ... (cut to fit 80 characters): the first that none
+    of `owner`'s styles (palettes) has, case aside. For a style or palette saved from an
+    analysis, whose name the creator did not choose."""
+    taken = {
+        existing.casefold()
+        for existing in model.objects.filter(owner=owner).values_list("name", flat=True)
+    }
+    candidate, number = name, 1
+    while candidate.casefold() in taken:
+        number += 1
+        suffix = f" {number}"
+        candidate = name[: 80 - len(suffix)].rstrip() + suffix
+    return candidate
+
+
+def _saved_before(rows: Any, name: str) -> Any:
+    """The first of `rows` named `name` or as `free_asset_name` numbers it ("`name` 2"): the
+    style or palette an analysis was saved as before, or None."""
+    for row in rows:
+        if row.name == name:
+            return row
+        base, _, number = row.name.rpartition(" ")
+        if number.isdigit() and base == name[: 80 - len(number) - 1].rstrip():
+            return row
+    return None
+
+
 def do_create_style(
     *,
     owner: User,
@@ -289,9 +339,11 @@ def do_create_style(
     references: list[UploadedFile],
 ) -> Style:
     """A custom style with up to 4 reference images, each decoded and re-encoded before storing.
-    Raises StudioError (400/413, 403 `plan_custom_assets_limit`)."""
+    Raises StudioError (400/413: a name another of the owner's styles has is refused, as in
+    `check_asset_name`; 403 `plan_custom_assets_limit`)."""
     if len(references) > MAX_STYLE_REFERENCES:
         raise StudioError(f"Add at most {MAX_STYLE_REFERENCES} reference images.", "invalid")
+    name = check_asset_name(Style, owner, name)
     check_custom_asset_quota(owner, Style)
     decoded = prepare_photos(references)
     stored: list[str | None] = []
@@ -356,7 +408,10 @@ def do_update_style(
     `do_create_style`), at most MAX_STYLE_REFERENCES in all afterwards. A new name or other
     references redraw the preview (drawn from both), so it never shows the old version; files
     replaced are deleted once the change commits. Raises StudioError 400 `invalid` (an id not
-    of this style, too many references) or an image's code, with nothing changed."""
+    of this style, too many references, a name another of the owner's styles has) or an
+    image's code, with nothing changed."""
+    if name is not None:
+        name = check_asset_name(Style, style.owner, name, row=style)
     add_references = add_references or []
     remove = set(remove_reference_ids or [])
     current = list(style.reference_images.all())
@@ -410,9 +465,10 @@ def do_update_palette(
     *, palette: Palette, name: str | None = None, colors: list[str] | None = None
 ) -> Palette:
     """Edit one of the creator's own palettes (already validated: name 1-80 characters, 3-6
-    "#RRGGBB" colours); None leaves a field as it is."""
+    "#RRGGBB" colours); None leaves a field as it is. Raises StudioError 400 `invalid` for a
+    name another of the owner's palettes has (`check_asset_name`)."""
     if name is not None:
-        palette.name = name
+        palette.name = check_asset_name(Palette, palette.owner, name, row=palette)
     if colors is not None:
         palette.colors = colors
     palette.save(update_fields=["name", "colors"])
@@ -421,7 +477,9 @@ def do_update_palette(
 
 def do_create_palette(*, owner: User, name: str, colors: list[str], is_public: bool) -> Palette:
     """A custom palette of 3-6 "#RRGGBB" colours (validated by the form). Raises StudioError 403
-    `plan_custom_assets_limit`."""
+    `plan_custom_assets_limit`, or 400 `invalid` for a name another of the owner's palettes has
+    (`check_asset_name`)."""
+    name = check_asset_name(Palette, owner, name)
     with transaction.atomic():
         check_custom_asset_quota(owner, Palette, lock=True)
         return Palette.objects.create(owner=owner, name=name, colors=colors, is_public=is_public)
@@ -430,7 +488,8 @@ def do_create_palette(*, owner: User, name: str, colors: list[str], is_public: b
 def do_create_palette_from_analysis(*, owner: User, job: Job) -> Palette:
     """Save `owner`'s finished `analyse_palette` job as a private custom palette (its name and
     colours). Saving the same analysis again returns the palette saved first (same owner, name
-    and colours), so a second click makes no copy. Raises StudioError 400 `invalid` (not a
+    and colours), so a second click makes no copy; a name another of the owner's palettes has
+    is numbered ("Sunset 2", `free_asset_name`). Raises StudioError 400 `invalid` (not a
     finished palette analysis of `owner`, or not 3-6 colours) or 403 `plan_custom_assets_limit`."""
     from studio.forms import PaletteForm
 
@@ -450,9 +509,10 @@ def do_create_palette_from_analysis(*, owner: User, job: Job) -> Palette:
         lock_existing_account(user_id=owner.pk)
         # Two clicks at once (two tabs) queue on the job's row: the second finds the first's.
         Job.objects.select_for_update().filter(pk=job.pk).first()
-        saved = Palette.objects.filter(owner=owner, name=name, colors=colors).first()
+        saved = _saved_before(Palette.objects.filter(owner=owner, colors=colors), name)
         if saved is not None:
             return saved
+        name = free_asset_name(Palette, owner, name)  # "Sunset 2" beside another "Sunset"
         return do_create_palette(owner=owner, name=name, colors=colors, is_public=False)
 
 
@@ -718,7 +778,8 @@ def do_create_style_from_analysis(*, owner: User, job: Job, is_public: bool = Fa
     an uploaded image is kept with the job (`retain_inputs`) until `purge_job_history` deletes
     the job. Goes through
     `do_create_style` (custom-asset quota, decoding, random file names). Saving the same
-    analysis again returns the style saved first (same owner, name and prompt).
+    analysis again returns the style saved first (same owner, name and prompt); a name another
+    of the owner's styles has is numbered ("Neon night 2", `free_asset_name`).
 
     Raises StudioError 400 `invalid` (not a finished style analysis of `owner`), or what
     `do_create_style` raises (403 `plan_custom_assets_limit`)."""
@@ -734,9 +795,10 @@ def do_create_style_from_analysis(*, owner: User, job: Job, is_public: bool = Fa
         lock_existing_account(user_id=owner.pk)
         # Two clicks at once (two tabs) queue on the job's row: the second finds the first's.
         Job.objects.select_for_update().filter(pk=job.pk).first()
-        saved = Style.objects.filter(owner=owner, name=name, prompt=prompt).first()
+        saved = _saved_before(Style.objects.filter(owner=owner, prompt=prompt), name)
         if saved is not None:
             return saved
+        name = free_asset_name(Style, owner, name)  # "Neon night 2" beside another
         return _style_from_analysis(owner, job, name, prompt, result, is_public)
 
 

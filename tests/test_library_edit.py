@@ -11,7 +11,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from generation.models import Job
+from studio import services
 from studio.models import Palette, Style
+from tests.conftest import set_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -225,3 +228,65 @@ def test_the_library_tile_edits_a_palette_with_htmx(owner_client: Any, palette: 
     html = refused.content.decode()
     assert "The palette was not saved. Give 3 to 6 colours." in html
     assert 'value="#000000"' in html  # what was typed stays in the form
+
+
+def test_a_name_another_of_my_styles_or_palettes_has_is_refused(
+    owner: Any, owner_client: Any, other: Any, style: Style, palette: Palette
+) -> None:
+    """Two of a creator's styles (palettes) of one name could not be told apart in the
+    studio's menus: a name they type that another of theirs has, case and spaces aside, is
+    refused (another creator's of that name is no matter)."""
+    Style.objects.create(owner=other, name="Teal pop", prompt="theirs")
+    second = Style.objects.create(owner=owner, name="Teal pop", prompt="x")
+    response = owner_client.post(
+        "/studio/library/styles", {"name": "  orange POP ", "prompt": "Again."}
+    )
+    assert response.status_code == 400
+    assert "You already have a style named “orange POP”." in response.content.decode()
+    refused = owner_client.patch(
+        f"/api/styles/{second.pk}", {"name": "ORANGE pop"}, content_type="application/json"
+    )
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid"
+    assert (
+        owner_client.patch(
+            f"/api/styles/{second.pk}", {"name": "teal POP"}, content_type="application/json"
+        ).status_code
+        == 200
+    )  # its own name, in other case
+    response = owner_client.post(
+        "/studio/library/palettes", {"name": "sunset", "colors": "#000000 #FFFFFF #FF0000"}
+    )
+    assert "You already have a palette named “sunset”." in response.content.decode()
+    other_palette = Palette.objects.create(owner=owner, name="Dusk", colors=palette.colors)
+    tile = owner_client.post(
+        f"/studio/library/palettes/{other_palette.pk}",
+        {"name": "SUNSET", "colors": "#000000 #FFFFFF #FF0000"},
+        **HTMX,
+    )
+    assert "You already have a palette named “SUNSET”." in tile.content.decode()
+    assert Style.objects.filter(owner=owner).count() == 2
+    assert Palette.objects.filter(owner=owner).count() == 2
+
+
+def test_an_analysis_saved_under_a_name_in_use_is_numbered(owner: Any) -> None:
+    set_plan(owner, "pro")
+    Palette.objects.create(owner=owner, name="orange pop", colors=["#000000", "#111111", "#222222"])
+    Style.objects.create(owner=owner, name="Orange Pop", prompt="other")
+
+    def analysis(kind: str, **result: Any) -> Job:
+        return Job.objects.create(
+            user=owner, type=kind, params={"images": []}, status="succeeded", result=result
+        )
+
+    colors = ["#FF0044", "#111111", "#FFD400"]
+    job = analysis("analyse_palette", name="Orange pop", colors=colors)
+    saved = services.do_create_palette_from_analysis(owner=owner, job=job)
+    assert saved.name == "Orange pop 2"
+    assert services.do_create_palette_from_analysis(owner=owner, job=job).pk == saved.pk
+    third = analysis("analyse_palette", name="Orange pop", colors=["#000000", "#FFFFFF", "#00FF00"])
+    assert services.do_create_palette_from_analysis(owner=owner, job=third).name == "Orange pop 3"
+    job = analysis("analyse_style", name="Orange pop", prompt="Bold orange.", description="")
+    assert services.do_create_style_from_analysis(owner=owner, job=job).name == "Orange pop 2"
+    long = analysis("analyse_style", name="x" * 80, prompt="Long one.", description="")
+    Style.objects.create(owner=owner, name="x" * 80, prompt="first")
+    assert services.do_create_style_from_analysis(owner=owner, job=long).name == "x" * 78 + " 2"
