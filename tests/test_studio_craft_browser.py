@@ -1531,3 +1531,37 @@ def test_a_concept_clicked_in_the_studio_fills_the_text_and_picks_its_style(
         in_jobs = page.locator("#jobs .job").count()
     assert (title, picked) == ("ONLY 1 WAS WORTH IT", str(style.pk))
     assert in_jobs == 0  # nothing was generated
+
+
+def test_the_model_section_opens_above_the_generate_bar(
+    live_server: Any, gemini_settings: FakeGemini
+) -> None:
+    """The Model section is the form's last, right above the Generate bar pinned to the bottom
+    of the form's column (a desktop's; on a phone the page scrolls as a whole and the bar is
+    not pinned): opening it put its options under the bar until the creator scrolled the form.
+    Once open it is scrolled into view above the bar."""
+    owner = make_user("model@example.com")
+    set_plan(owner, "pro")
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.emulate_media(reduced_motion="reduce")
+        page.goto(f"{live_server.url}/studio/")
+        summary = page.locator(".generate details.advanced summary")
+        summary.scroll_into_view_if_needed()
+        # The summary just above the bar, as a creator scrolling down to it finds it.
+        page.evaluate(
+            """() => {
+              const summary = document.querySelector('.generate details.advanced summary');
+              const bar = document.querySelector('.generate .submit-row');
+              const gap = bar.getBoundingClientRect().top - summary.getBoundingClientRect().bottom;
+              const panel = document.querySelector('.generate');
+              const scroller = panel.scrollHeight > panel.clientHeight + 1 ? panel : null;
+              (scroller || window).scrollBy(0, -(gap - 4));
+            }"""
+        )
+        summary.click()
+        page.wait_for_function(
+            """() => document.getElementById('model').getBoundingClientRect().bottom
+                 <= document.querySelector('.generate .submit-row').getBoundingClientRect().top""",
+            polling=50,
+            timeout=3000,
+        )

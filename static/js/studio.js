@@ -581,6 +581,24 @@ document.addEventListener("click", (event) => {
     syncMore();
   }
 
+  // The Model section sits last in the form, just above the pinned Generate bar: opened, its
+  // options came out under the bar until the creator scrolled. Once it opens, the form's
+  // column (or the page, where the column does not scroll) scrolls just enough to show it
+  // whole above the bar.
+  const modelSection = document.querySelector(".generate details.advanced");
+  if (modelSection) {
+    modelSection.addEventListener("toggle", () => {
+      const bar = modelSection.closest("form")?.querySelector(".submit-row");
+      if (!modelSection.open || !bar) return;
+      const hidden = modelSection.getBoundingClientRect().bottom - bar.getBoundingClientRect().top + 8;
+      if (hidden <= 0) return;
+      const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+      const scrolls = panel && panel.scrollHeight > panel.clientHeight + 1
+        && /auto|scroll/.test(getComputedStyle(panel).overflowY);
+      (scrolls ? panel : window).scrollBy({ top: hidden, behavior: smooth ? "smooth" : "auto" });
+    });
+  }
+
   // A project's default settings (its menu option's data-defaults, saved with "Save these
   // settings as the project's defaults"): picking the project puts them in the form, where
   // the plan allows them. The settings the form held before are kept, and come back when the
