@@ -425,6 +425,9 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
         out_of_order, thumbnails = len(thumbnails), []
         newest = replace(filters, order="newest")
         newest_url = reverse("studio") + ("" if newest == GalleryFilter() else f"?{newest.query()}")
+    # "Show all" drops the filters that hid a thumbnail, not the order the creator chose.
+    every = GalleryFilter(order=filters.order if filters is not None else "newest")
+    show_all_url = reverse("studio") + ("" if every == GalleryFilter() else f"?{every.query()}")
     prepare_cards(request.user, thumbnails)
     return TemplateResponse(
         request,
@@ -437,6 +440,7 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
             "out_of_order": out_of_order,
             "order_label": dict(GALLERY_ORDERS).get(filters.order, "") if filters else "",
             "newest_url": newest_url,
+            "show_all_url": show_all_url,
             "projects": list(Project.objects.for_owner(request.user)) if thumbnails else [],
             **out_of_credits(request.user, get_balance(request.user)),
             "oob": True,

@@ -166,14 +166,19 @@ def test_a_finished_card_adds_only_thumbnails_the_gallerys_filters_show(
     job = submit(owner_client, {"title": "Coffee shop tour"}).json()
     run_jobs()
     hidden = "Made 1 thumbnail; it is not shown under this filter."
-    show_all = '<a href="/studio/">Show all</a>'
-    for query in ("favorites=true", "q=tea", "order=title&q=tea"):
+    # "Show all" drops the filters, and keeps an order other than newest first.
+    for query, show_all in (
+        ("favorites=true", "/studio/"),
+        ("q=tea&order=newest", "/studio/"),
+        ("order=title&q=tea", "/studio/?order=title"),
+        ("favorites=true&order=oldest", "/studio/?order=oldest"),
+    ):
         address = f"http://testserver/studio/?{query}"
         html = owner_client.get(
             f"/studio/jobs/{job['id']}", **HTMX, HTTP_HX_CURRENT_URL=address
         ).content.decode()
         assert "#gallery-live" not in html, query
-        assert hidden in html and show_all in html, query
+        assert hidden in html and f'<a href="{show_all}">Show all</a>' in html, query
         assert "data-collapse" not in html, query  # the card stays to say so
     for query in ("q=coffee", "order=newest", "favorites=false&q=SHOP"):
         address = f"http://testserver/studio/?{query}"
