@@ -149,11 +149,13 @@ def seeded_client(db_suffix: str) -> Iterator[Any]:
 def start_web(
     command: str, port: int, env: dict[str, str], log: Path, cwd: Path = ROOT
 ) -> subprocess.Popen[bytes]:
-    """Start `command` ($PORT and other variables expanded) in `cwd`, its output in `log`, and
-    wait until /healthz answers (60 s at most; RuntimeError with the log's tail otherwise)."""
+    """Start `command` ($PORT and other variables expanded; PORT also in its environment, where
+    viewbait/gunicorn_conf.py reads it) in `cwd`, its output in `log`, and wait until /healthz
+    answers (60 s at most; RuntimeError with the log's tail otherwise)."""
     from viewbait.serve import expand
 
-    command = expand(command, {**env, "PORT": str(port)})
+    env = {**env, "PORT": str(port)}
+    command = expand(command, env)
     with log.open("wb") as out:
         process = subprocess.Popen(
             shlex.split(command),
