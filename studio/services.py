@@ -410,33 +410,32 @@ def do_update_style(
     replaced are deleted once the change commits. Raises StudioError 400 `invalid` (an id not
     of this style, too many references, a name another of the owner's styles has) or an
     image's code, with nothing changed."""
-    if name is not None:
-        name = check_asset_name(Style, style.owner, name, row=style)
     add_references = add_references or []
     remove = set(remove_reference_ids or [])
-    current = list(style.reference_images.all())
-    unknown = remove - {ref.pk for ref in current}
-    if unknown:
-        raise StudioError("That reference image is not one of this style's.", "invalid")
-    kept = [ref for ref in current if ref.pk not in remove]
-    if len(kept) + len(add_references) > MAX_STYLE_REFERENCES:
-        raise StudioError(
-            f"A style has at most {MAX_STYLE_REFERENCES} reference images: it has {len(kept)}, "
-            f"so add at most {MAX_STYLE_REFERENCES - len(kept)}.",
-            "invalid",
-        )
+    # Refused before decoding any upload; checked again under the locks below, since another
+    # edit (a second tab, the API) may have renamed or added to it meanwhile.
+    _check_style_edit(style, name, remove, len(add_references))
     decoded = prepare_photos(add_references)
     stored = [_store(StyleReferenceImage, "image", photo.data) for photo in decoded]
-    renamed = name is not None and name != style.name
     try:
         with transaction.atomic():
-            if name is not None:
-                style.name = name
-            if description is not None:
-                style.description = description
-            if prompt is not None:
-                style.prompt = prompt
-            style.save(update_fields=["name", "description", "prompt"])
+            # One edit of the owner's library at a time (their balance row, as the custom-asset
+            # quota takes it), then this style's row, read again: two edits at once neither pass
+            # the name or reference checks together nor write back each other's old fields.
+            if style.owner_id is not None:
+                lock_existing_account(user_id=style.owner_id)
+            if not Style.objects.select_for_update().filter(pk=style.pk).exists():
+                raise StudioError("That style was deleted.", "not_found", 404)
+            style.refresh_from_db()
+            name, current, kept = _check_style_edit(style, name, remove, len(add_references))
+            renamed = name is not None and name != style.name
+            # Only the fields sent: another edit's change to the others stays.
+            changed = {"name": name, "description": description, "prompt": prompt}
+            changed = {field: value for field, value in changed.items() if value is not None}
+            for field, value in changed.items():
+                setattr(style, field, value)
+            if changed:
+                style.save(update_fields=list(changed))
             removed = [ref for ref in current if ref.pk in remove]
             StyleReferenceImage.objects.filter(pk__in=[ref.pk for ref in removed]).delete()
             discard_files_on_commit(ref.image.name for ref in removed)
@@ -461,17 +460,50 @@ def do_update_style(
     return style
 
 
+def _check_style_edit(
+    style: Style, name: str | None, remove: set[int], adding: int
+) -> tuple[str | None, list[StyleReferenceImage], list[StyleReferenceImage]]:
+    """`do_update_style`'s checks: the name (stripped), the style's references and those kept.
+    Raises StudioError 400 `invalid`."""
+    if name is not None:
+        name = check_asset_name(Style, style.owner, name, row=style)
+    current = list(StyleReferenceImage.objects.filter(style=style).order_by("position", "pk"))
+    unknown = remove - {ref.pk for ref in current}
+    if unknown:
+        raise StudioError("That reference image is not one of this style's.", "invalid")
+    kept = [ref for ref in current if ref.pk not in remove]
+    if len(kept) + adding > MAX_STYLE_REFERENCES:
+        raise StudioError(
+            f"A style has at most {MAX_STYLE_REFERENCES} reference images: it has {len(kept)}, "
+            f"so add at most {MAX_STYLE_REFERENCES - len(kept)}.",
+            "invalid",
+        )
+    return name, current, kept
+
+
 def do_update_palette(
     *, palette: Palette, name: str | None = None, colors: list[str] | None = None
 ) -> Palette:
     """Edit one of the creator's own palettes (already validated: name 1-80 characters, 3-6
     "#RRGGBB" colours); None leaves a field as it is. Raises StudioError 400 `invalid` for a
     name another of the owner's palettes has (`check_asset_name`)."""
-    if name is not None:
-        palette.name = check_asset_name(Palette, palette.owner, name, row=palette)
-    if colors is not None:
-        palette.colors = colors
-    palette.save(update_fields=["name", "colors"])
+    with transaction.atomic():
+        # As `do_update_style`: the owner's balance row (their library's names), then this
+        # palette's row read again, and only the fields sent are written.
+        if palette.owner_id is not None:
+            lock_existing_account(user_id=palette.owner_id)
+        if not Palette.objects.select_for_update().filter(pk=palette.pk).exists():
+            raise StudioError("That palette was deleted.", "not_found", 404)
+        palette.refresh_from_db()
+        changed = []
+        if name is not None:
+            palette.name = check_asset_name(Palette, palette.owner, name, row=palette)
+            changed.append("name")
+        if colors is not None:
+            palette.colors = colors
+            changed.append("colors")
+        if changed:
+            palette.save(update_fields=changed)
     return palette
 
 

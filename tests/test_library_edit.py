@@ -290,3 +290,55 @@ def test_an_analysis_saved_under_a_name_in_use_is_numbered(owner: Any) -> None:
     long = analysis("analyse_style", name="x" * 80, prompt="Long one.", description="")
     Style.objects.create(owner=owner, name="x" * 80, prompt="first")
     assert services.do_create_style_from_analysis(owner=owner, job=long).name == "x" * 78 + " 2"
+
+
+def test_two_edits_at_once_keep_each_others_fields(
+    owner: Any, style: Style, palette: Palette
+) -> None:
+    """Each edit was made on the row as its request read it, and wrote back every field: a
+    rename in one tab put back the prompt (colours) another tab had just saved. Only the fields
+    sent are written, on the row read again under its lock."""
+    stale_style = Style.objects.get(pk=style.pk)
+    services.do_update_style(style=Style.objects.get(pk=style.pk), prompt="The new prompt.")
+    services.do_update_style(style=stale_style, name="Renamed")
+    style.refresh_from_db()
+    assert (style.name, style.prompt) == ("Renamed", "The new prompt.")
+    stale_palette = Palette.objects.get(pk=palette.pk)
+    colors = ["#000000", "#FFFFFF", "#FF0000"]
+    services.do_update_palette(palette=Palette.objects.get(pk=palette.pk), colors=colors)
+    services.do_update_palette(palette=stale_palette, name="Dusk")
+    palette.refresh_from_db()
+    assert (palette.name, palette.colors) == ("Dusk", colors)
+
+
+def test_an_edit_racing_another_is_checked_again_under_the_lock(
+    owner: Any, style: Style, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name and the count of references were checked before the uploads were decoded and
+    stored, outside any lock: another edit landing meanwhile (a second tab adding images, or
+    taking the name) passed with it, leaving 5+ references or two styles of one name."""
+    from studio.models import StyleReferenceImage
+
+    decode = services.prepare_photos
+    first = style.reference_images.first()
+    assert first is not None
+
+    def meanwhile(files: Any) -> Any:  # the other tab's edit commits while these are decoded
+        for position in range(1, 4):
+            StyleReferenceImage.objects.create(
+                style=style, image=first.image.name, width=1, height=1, position=position
+            )
+        Style.objects.create(owner=owner, name="Taken", prompt="x")
+        return decode(files)
+
+    monkeypatch.setattr(services, "prepare_photos", meanwhile)
+    with pytest.raises(services.StudioError, match="at most 4 reference images"):
+        services.do_update_style(style=style, add_references=[jpeg(), jpeg()])
+    assert style.reference_images.count() == 4
+    monkeypatch.setattr(services, "prepare_photos", lambda files: decode(files))
+    StyleReferenceImage.objects.filter(style=style).exclude(pk=first.pk).delete()
+    Style.objects.filter(name="Taken").delete()
+    monkeypatch.setattr(services, "prepare_photos", meanwhile)
+    with pytest.raises(services.StudioError, match="You already have a style named"):
+        services.do_update_style(style=style, name="taken", add_references=[jpeg()])
+
