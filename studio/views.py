@@ -717,6 +717,8 @@ def update_style(request: AuthenticatedHttpRequest, style_id: int) -> HttpRespon
                 remove_reference_ids=fields.get("remove_reference_ids") or [],
             )
         except StudioError as exc:
+            if exc.status == 404:  # deleted meanwhile (another tab)
+                raise Http404(exc.message) from exc
             error = exc.message
     if error:  # the form shows what was typed (never saved)
         style.refresh_from_db()
@@ -748,6 +750,8 @@ def update_palette(request: AuthenticatedHttpRequest, palette_id: int) -> HttpRe
                 palette=palette, name=fields.get("name"), colors=fields.get("colors")
             )
         except StudioError as exc:
+            if exc.status == 404:  # deleted meanwhile (another tab)
+                raise Http404(exc.message) from exc
             error = exc.message
     context: dict[str, Any] = {"palette": palette}
     if error:

@@ -342,3 +342,23 @@ def test_an_edit_racing_another_is_checked_again_under_the_lock(
     with pytest.raises(services.StudioError, match="You already have a style named"):
         services.do_update_style(style=style, name="taken", add_references=[jpeg()])
 
+
+def test_a_style_deleted_while_its_edit_ran_is_a_404(
+    owner_client: Any, style: Style, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleted in another tab while the edit's uploads were decoded: the edit saved a row no
+    longer there (a 500); it is now a 404, in the library and the API."""
+    decode = services.prepare_photos
+
+    def deleted_meanwhile(files: Any) -> Any:
+        Style.objects.filter(owner=style.owner).delete()
+        return decode(files)
+
+    monkeypatch.setattr(services, "prepare_photos", deleted_meanwhile)
+    tile = owner_client.post(f"/studio/library/styles/{style.pk}", {"name": "New"}, **HTMX)
+    assert tile.status_code == 404
+    again = Style.objects.create(owner=style.owner, name="Another", prompt="x")
+    api = owner_client.patch(
+        f"/api/styles/{again.pk}", {"name": "New"}, content_type="application/json"
+    )
+    assert api.status_code == 404 and api.json()["code"] == "not_found"
