@@ -438,7 +438,9 @@ def do_update_style(
                 style.save(update_fields=list(changed))
             removed = [ref for ref in current if ref.pk in remove]
             StyleReferenceImage.objects.filter(pk__in=[ref.pk for ref in removed]).delete()
-            discard_files_on_commit(ref.image.name for ref in removed)
+            # A queued or running job copied them by name (studio.job_types.generate's
+            # snapshot): those stay until it ends (`discard_unused_style_files`).
+            discard_unused_style_files(ref.image.name for ref in removed)
             position = max((ref.position for ref in kept), default=-1) + 1
             for offset, (photo, stored_name) in enumerate(zip(decoded, stored, strict=True)):
                 StyleReferenceImage.objects.create(
@@ -627,6 +629,28 @@ def discard_files_on_commit(names: Iterable[str | None]) -> None:
     kept = [name for name in names if name]
     if kept:
         transaction.on_commit(lambda: _delete_files(kept))
+
+
+def discard_unused_style_files(names: Iterable[str | None]) -> None:
+    """Delete, once the current transaction commits, those of these style reference files that
+    no style's reference image holds and no unfinished job copied (a generate or edit job's
+    `params["style"]["references"]`, which it reads when it runs): a reference removed from a
+    style while a job made with it was queued is deleted when that job ends (the job types'
+    `discard`), not under it."""
+    wanted = {name for name in names if name}
+    if not wanted:
+        return
+    held = set(StyleReferenceImage.objects.filter(image__in=wanted).values_list("image", flat=True))
+    unfinished = (
+        # The partial index of unfinished jobs (job_unfinished_idx), not a scan of all jobs.
+        Job.objects.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+        .filter(params__style__isnull=False)
+        .values_list("params__style__references", flat=True)
+    )
+    for references in unfinished:
+        if isinstance(references, list):
+            held.update(name for name in references if isinstance(name, str))
+    discard_files_on_commit(wanted - held)
 
 
 # `manage.py seed_gallery` gives thousands of rows the same few files, stored under this prefix:

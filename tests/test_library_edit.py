@@ -362,3 +362,33 @@ def test_a_style_deleted_while_its_edit_ran_is_a_404(
         f"/api/styles/{again.pk}", {"name": "New"}, content_type="application/json"
     )
     assert api.status_code == 404 and api.json()["code"] == "not_found"
+
+
+def test_a_reference_removed_while_a_job_made_with_it_is_queued_stays_until_it_ends(
+    owner: Any, style: Style, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A generate job copies its style's reference files by name and reads them when it runs:
+    removing one in an edit deleted the file at once, and the queued job was made without it.
+    It now stays until the job ends; one no job copied goes at once."""
+    from django.core.files.storage import default_storage
+
+    from generation.services import _ended
+
+    services.do_update_style(style=style, add_references=[jpeg()])
+    used, unused = [ref.image.name for ref in style.reference_images.order_by("position")]
+    job = Job.objects.create(
+        user=owner,
+        type="generate_thumbnails",
+        params={"title": "x", "style": {"name": style.name, "references": [used]}},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.do_update_style(
+            style=style,
+            remove_reference_ids=list(style.reference_images.values_list("pk", flat=True)),
+        )
+    assert default_storage.exists(used) and not default_storage.exists(unused)
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED)
+    job.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        _ended(job)
+    assert not default_storage.exists(used)

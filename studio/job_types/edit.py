@@ -481,6 +481,8 @@ class EditThumbnail(JobType):
                 default_storage.delete(name)
             except Exception:
                 logger.warning("could not delete %s", name, exc_info=True)
+        # As generate's: style references removed from their style while this job was queued.
+        services.discard_unused_style_files((params.get("style") or {}).get("references") or [])
 
     def run(self, job: Job, ctx: JobContext) -> JobOutcome:
         params: dict[str, Any] = job.params

@@ -393,6 +393,11 @@ class GenerateThumbnails(JobType):
     def discard_unit(self, job: Job, index: int) -> None:
         discard_unit_files(job, index)
 
+    def discard(self, params: dict[str, Any]) -> None:
+        """The style's references the job copied that its owner removed from the style while it
+        was queued (kept for it by `services.discard_unused_style_files`)."""
+        services.discard_unused_style_files((params.get("style") or {}).get("references") or [])
+
     def result(self, job: Job) -> dict[str, Any]:
         # .all() so a prefetch (studio_data.load_studio) is used instead of a query per job.
         thumbnails = sorted(job.thumbnails.all(), key=lambda t: t.variation_index)
