@@ -360,6 +360,9 @@ def do_create_style(
         stored.append(preview)
         with transaction.atomic():
             check_custom_asset_quota(owner, Style, lock=True)
+            # Again under the owner's balance row: another request may have taken the name.
+            lock_account(owner)
+            name = check_asset_name(Style, owner, name)
             style = Style.objects.create(
                 owner=owner,
                 name=name,
@@ -516,6 +519,9 @@ def do_create_palette(*, owner: User, name: str, colors: list[str], is_public: b
     name = check_asset_name(Palette, owner, name)
     with transaction.atomic():
         check_custom_asset_quota(owner, Palette, lock=True)
+        # Again under the owner's balance row: another request may have taken the name.
+        lock_account(owner)
+        name = check_asset_name(Palette, owner, name)
         return Palette.objects.create(owner=owner, name=name, colors=colors, is_public=is_public)
 
 

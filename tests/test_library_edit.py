@@ -392,3 +392,28 @@ def test_a_reference_removed_while_a_job_made_with_it_is_queued_stays_until_it_e
     with django_capture_on_commit_callbacks(execute=True):
         _ended(job)
     assert not default_storage.exists(used)
+
+
+def test_a_name_taken_while_a_style_or_palette_is_made_is_refused(
+    owner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name was checked before the uploads were decoded and outside the lock the insert
+    takes: two requests at once (two tabs, a double submit) made two styles of one name."""
+    set_plan(owner, "pro")
+    quota = services.check_custom_asset_quota
+
+    def meanwhile(user: Any, model: Any, *, lock: bool = False) -> None:
+        if lock and not model.objects.filter(owner=user, name="Dusk").exists():
+            fields = {"prompt": "x"} if model is Style else {"colors": ["#000000"] * 3}
+            model.objects.create(owner=user, name="Dusk", **fields)
+        quota(user, model, lock=lock)
+
+    monkeypatch.setattr(services, "check_custom_asset_quota", meanwhile)
+    with pytest.raises(services.StudioError, match="You already have a style named"):
+        services.do_create_style(
+            owner=owner, name="dusk", description="", prompt="p", is_public=False, references=[]
+        )
+    with pytest.raises(services.StudioError, match="You already have a palette named"):
+        services.do_create_palette(
+            owner=owner, name="DUSK", colors=["#FFFFFF"] * 3, is_public=False
+        )
