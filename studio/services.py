@@ -685,7 +685,11 @@ def _delete_files(names: Iterable[str | None]) -> None:
 def do_create_project(*, owner: User, name: str) -> Project:
     """Raises StudioError 400 `invalid` for an empty or over-long name, or one of the owner's
     other projects has (case and surrounding spaces aside)."""
-    return Project.objects.create(owner=owner, name=_project_name(name, owner=owner))
+    with transaction.atomic():
+        # Checked under the owner's balance row: two requests at once (a double submit, the
+        # studio and the API) both passed the check and made two projects of one name.
+        lock_existing_account(user_id=owner.pk)
+        return Project.objects.create(owner=owner, name=_project_name(name, owner=owner))
 
 
 def do_update_project(
@@ -701,6 +705,31 @@ def do_update_project(
     was sent around stays dead when sharing is turned on again (the new link is a new token).
     All are checked before any is saved: raises StudioError 400 `invalid` with nothing changed
     (a name another of the owner's projects has is refused, as in `do_create_project`)."""
+    with transaction.atomic():
+        # As `do_create_project`: the name is checked under the owner's balance row, and the
+        # project's sharing read again under its own lock (another tab may have changed it).
+        lock_existing_account(user_id=project.owner_id)
+        rows = Project.objects.select_for_update().filter(pk=project.pk)
+        shared = rows.values_list("share_mode", flat=True).first()
+        if shared is None:
+            raise Http404("That project was deleted.")  # meanwhile, in another tab
+        return _update_project(
+            project,
+            shared=shared,
+            name=name,
+            share_mode=share_mode,
+            default_settings=default_settings,
+        )
+
+
+def _update_project(
+    project: Project,
+    *,
+    shared: str,
+    name: str | None,
+    share_mode: str | None,
+    default_settings: dict[str, Any] | None,
+) -> Project:
     changes: dict[str, Any] = {}
     if name is not None:
         changes["name"] = _project_name(name, owner=project.owner, project=project)
@@ -708,7 +737,7 @@ def do_update_project(
         if share_mode not in Project.ShareMode.values:
             raise StudioError("share_mode must be off, all or favorites.", "invalid")
         changes["share_mode"] = share_mode
-        if share_mode == Project.ShareMode.OFF and project.share_mode != Project.ShareMode.OFF:
+        if share_mode == Project.ShareMode.OFF and shared != Project.ShareMode.OFF:
             changes["share_token"] = new_share_token()
     if default_settings is not None:
         changes["default_settings"] = default_settings
