@@ -413,3 +413,5 @@ def test_the_web_process_listens_on_web_host_and_port(monkeypatch: pytest.Monkey
     monkeypatch.setenv("WEB_HOST", "::")
     monkeypatch.delenv("PORT")
     assert gunicorn_conf.bind_address() == "[::]:8000"
+    monkeypatch.setenv("WEB_HOST", "[::1]")  # bracketed, as in a URL: not "[[::1]]"
+    assert gunicorn_conf.bind_address() == "[::1]:8000"

@@ -35,8 +35,9 @@ workers = default_workers()
 
 def bind_address() -> str:
     """`host:port` from WEB_HOST (default 127.0.0.1: this machine only) and PORT (8000); an
-    IPv6 host is bracketed."""
-    host = os.environ.get("WEB_HOST", "").strip() or "127.0.0.1"
+    IPv6 host is bracketed (once: `[::]` as written in a URL is `::`)."""
+    host = os.environ.get("WEB_HOST", "").strip().removeprefix("[").removesuffix("]")
+    host = host.strip() or "127.0.0.1"
     port = os.environ.get("PORT", "").strip() or "8000"
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
