@@ -732,10 +732,12 @@ def _on_charge_refunded(charge: Obj) -> str:
 
 
 def _on_refund_failed(refund: Obj) -> str:
-    """A refund that failed after it was made (`refund.failed`, or `charge.refund.updated` with
-    status `failed`): what its `charge.refunded` took back of a credit pack is given back once
-    (key `reversal-failed:refund:<id>`), as credits that never expire."""
-    if refund.get("status") != "failed":
+    """A refund that failed or was cancelled after it was made (`refund.failed`, or
+    `charge.refund.updated` with status `failed` or `canceled`): what its `charge.refunded`
+    took back of a credit pack is given back once (key `reversal-failed:refund:<id>`), as
+    credits that never expire."""
+    # `canceled`: a refund stopped before the money went out (it counted while pending).
+    if refund.get("status") not in ("failed", "canceled"):
         return f"ignored: refund {refund.get('status')}"
     purchase = _purchase_for_payment(_id_of(refund.get("payment_intent")))
     if purchase is None:

@@ -620,28 +620,35 @@ class FakeStripe:
         return self._run(action, deliver)
 
     def fail_refund(
-        self, refund_id: str, reason: str = "expired_or_canceled_card", *, deliver: bool = True
+        self,
+        refund_id: str,
+        reason: str = "expired_or_canceled_card",
+        *,
+        deliver: bool = True,
+        canceled: bool = False,
     ) -> list[Obj]:
         """A refund the card network turned down after it was made (a closed or lost card):
         its status becomes `failed` with `failure_reason`, the money goes back to the merchant
         (the charge's `amount_refunded` less it), and Stripe sends refund.updated,
-        charge.refund.updated and refund.failed."""
+        charge.refund.updated and refund.failed. With `canceled`, a refund cancelled before it
+        went out: status `canceled`, and no refund.failed."""
 
         def action() -> list[Obj]:
             refund = self._get("refund", refund_id, "refund")
-            if refund["status"] not in ("pending", "succeeded"):
+            if refund["status"] not in ("pending", "succeeded", "requires_action"):
                 raise StripeError(400, f"Refund {refund_id} is {refund['status']}", param="refund")
             previous = {"status": refund["status"]}
-            refund["status"] = "failed"
-            refund["failure_reason"] = reason
+            refund["status"] = "canceled" if canceled else "failed"
+            if not canceled:
+                refund["failure_reason"] = reason
             charge = self._get("charge", refund["charge"], "charge")
             charge["amount_refunded"] -= refund["amount"]
             charge["refunded"] = False
-            return [
+            events = [
                 self._event("refund.updated", refund, previous),
                 self._event("charge.refund.updated", refund, previous),
-                self._event("refund.failed", refund),
             ]
+            return events if canceled else [*events, self._event("refund.failed", refund)]
 
         return self._run(action, deliver)
 

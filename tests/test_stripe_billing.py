@@ -806,6 +806,21 @@ def test_a_refund_that_fails_later_gives_back_what_it_took_once(
     assert get_balance(owner) == 10 == ledger_sum(owner)
 
 
+def test_a_refund_cancelled_after_it_was_counted_gives_back_what_it_took(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """A pending refund cancelled before the money went out (`charge.refund.updated`, status
+    `canceled`, no refund.failed): it had taken the credits while pending, and they stayed
+    taken ("ignored: refund canceled") though the creator kept the money."""
+    charge_id = buy_pack(owner_client, fake, "credits-50", "d" * 32)
+    half = fake.refund(charge_id, 500, deliver=False)
+    deliver(owner_client, fake, half)
+    assert get_balance(owner) == 60 - 25
+    cancelled = fake.fail_refund(half[0]["data"]["object"]["id"], deliver=False, canceled=True)
+    deliver(owner_client, fake, cancelled + cancelled)
+    assert get_balance(owner) == 60 == ledger_sum(owner)
+
+
 def test_a_refund_that_fails_before_it_was_counted_gives_nothing(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
 ) -> None:
