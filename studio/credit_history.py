@@ -75,7 +75,8 @@ def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, tuple[str, bool]]
     ids = {e.reference[4:] for e in entries if e.reference.startswith("job:")}
     if not ids:
         return {}
-    rows = Job.objects.filter(pk__in=ids).values_list("pk", "type", "params")
+    owners = {e.user_id for e in entries}  # the page's creator: never another's job or title
+    rows = Job.objects.filter(pk__in=ids, user_id__in=owners).values_list("pk", "type", "params")
     on_thumbnail: dict[str, int] = {}
     titles = {}
     for pk, job_type, params in rows:
@@ -95,7 +96,9 @@ def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, tuple[str, bool]]
             titles[str(pk)] = (address.removeprefix("www."), False)
     if on_thumbnail:
         thumbnail_titles = dict(
-            Thumbnail.objects.filter(pk__in=set(on_thumbnail.values())).values_list("pk", "title")
+            Thumbnail.objects.filter(
+                pk__in=set(on_thumbnail.values()), owner_id__in=owners
+            ).values_list("pk", "title")
         )
         for job_id, thumbnail_id in on_thumbnail.items():
             if thumbnail_id in thumbnail_titles:

@@ -128,3 +128,25 @@ def test_a_tool_run_on_a_thumbnail_or_a_video_names_it(owner: Any, owner_client:
     assert "Analyse palette" in rows[1] and "ledger-title" not in rows[1]
     assert '<span class="ledger-title">Text-free</span>' in rows[2]
     assert "Thumbnail check" in rows[3] and "“<bdi>Coffee: ranked</bdi>”" in rows[3]
+
+
+def test_a_line_never_names_another_creators_job_or_thumbnail(
+    owner: Any, other: Any, owner_client: Any
+) -> None:
+    """The titles come from the page's creator's own jobs and thumbnails only: a ledger line
+    naming another creator's job (no path writes one today) shows no title of theirs."""
+    from billing.services import debit_credits
+    from tests.factories.studio import ThumbnailFactory
+
+    theirs: Any = ThumbnailFactory(owner=other, title="Their secret launch")
+    for params in ({"title": "Their private title"}, {"thumbnail_id": theirs.pk}):
+        job = Job.objects.create(user=other, type="thumbnail_check", params=params, units=1)
+        debit_credits(
+            user=owner,
+            amount=1,
+            idempotency_key=f"job:{job.pk}:debit",
+            reason="thumbnail_check x1",
+            reference=f"job:{job.pk}",
+        )
+    page = owner_client.get(URL).content.decode()
+    assert "Their private title" not in page and "Their secret launch" not in page
