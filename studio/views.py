@@ -720,12 +720,14 @@ def update_style(request: AuthenticatedHttpRequest, style_id: int) -> HttpRespon
             if exc.status == 404:  # deleted meanwhile (another tab)
                 raise Http404(exc.message) from exc
             error = exc.message
-    if error:  # the form shows what was typed (never saved)
+    context: dict[str, Any] = {"style": style}
+    if error:  # the form shows what was typed (never saved), the tile the saved style
         style.refresh_from_db()
-        for name in ("name", "description", "prompt"):
-            if isinstance(data.get(name), str):
-                setattr(style, name, data[name])
-    return _edited_tile(request, "style-tile", "styles", error, {"style": style})
+        context["edit"] = {
+            name: data[name] if isinstance(data.get(name), str) else getattr(style, name)
+            for name in ("name", "description", "prompt")
+        }
+    return _edited_tile(request, "style-tile", "styles", error, context)
 
 
 @login_required

@@ -230,6 +230,28 @@ def test_the_library_tile_edits_a_palette_with_htmx(owner_client: Any, palette: 
     assert 'value="#000000"' in html  # what was typed stays in the form
 
 
+def test_a_refused_style_edit_keeps_the_tile_saying_the_saved_style(
+    owner: Any, owner_client: Any, style: Style
+) -> None:
+    """A refused edit shows what was typed in the form only: the tile's heading, its preview's
+    alt and its Delete still name the style as saved (the refused name there read as a rename
+    that had applied)."""
+    Style.objects.create(owner=owner, name="Night drive", prompt="x")
+    response = owner_client.post(
+        f"/studio/library/styles/{style.pk}",
+        {"name": "night DRIVE", "description": "typed", "prompt": "New prompt."},
+        **HTMX,
+    )
+    html = response.content.decode()
+    assert "You already have a style named “night DRIVE”." in html
+    assert "<strong>Orange pop</strong>" in html
+    assert 'alt="Preview of the Orange pop style"' in html
+    assert 'aria-label="Delete style Orange pop"' in html
+    assert 'value="night DRIVE"' in html and 'value="typed"' in html
+    assert ">New prompt.</textarea>" in html
+    assert "night DRIVE</strong>" not in html
+
+
 def test_a_name_another_of_my_styles_or_palettes_has_is_refused(
     owner: Any, owner_client: Any, other: Any, style: Style, palette: Palette
 ) -> None:
