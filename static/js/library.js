@@ -48,3 +48,25 @@ document.addEventListener("click", (event) => {
     done();
   }
 });
+
+// A style's or palette's Edit form swaps its whole tile, and the Save button it was sent from
+// is gone with the old tile, leaving the keyboard at the top of the page: the focus goes to the
+// new tile's form (the first field, under the error saying why it was not saved) or, once
+// saved, to its Edit summary (next to the "saved" status).
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const target = event.detail.target;
+  if (!(target instanceof Element) || !/^(style|palette)-\d+$/.test(target.id)) return;
+  const tileId = target.id;
+  // The Save button, disabled while the request runs, already let the focus go to the body.
+  const active = document.activeElement;
+  const hadFocus = !active || active === document.body || target.contains(active);
+  document.addEventListener("htmx:afterSettle", function settle() {
+    document.removeEventListener("htmx:afterSettle", settle);
+    const tile = document.getElementById(tileId);
+    const now = document.activeElement;
+    if (!tile || !hadFocus || (now && now !== document.body)) return;
+    const details = tile.querySelector("details.tile-edit");
+    const next = details && details.open ? details.querySelector("input:not([type=hidden]), textarea") : details && details.querySelector("summary");
+    if (next) next.focus();
+  });
+});

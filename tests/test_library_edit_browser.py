@@ -1,0 +1,65 @@
+"""The library's Edit forms in Chromium: the keyboard stays on the tile its form swapped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from studio.models import Palette, Style
+from tests.browser import chromium
+from tests.conftest import make_user, set_plan
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def focused(page: Any, condition: str) -> None:
+    """Waits (2 s at most) for the focus htmx's settle step gives."""
+    page.wait_for_function(f"() => {condition}", timeout=2000)
+
+
+def test_saving_or_refusing_an_edit_keeps_the_focus_on_its_tile(live_server: Any) -> None:
+    owner = make_user("edit-focus@example.com")
+    set_plan(owner, "pro")
+    style = Style.objects.create(owner=owner, name="Orange pop", prompt="Bright orange.")
+    Style.objects.create(owner=owner, name="Night drive", prompt="Dark.")
+    palette = Palette.objects.create(
+        owner=owner, name="Sunset", colors=["#FF0044", "#111111", "#FFD400"]
+    )
+    client = Client()
+    client.force_login(owner)
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        context.add_cookies(
+            [
+                {
+                    "name": "sessionid",
+                    "value": client.cookies["sessionid"].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        page = context.new_page()
+        page.goto(f"{live_server.url}/studio/library/")
+        tile = page.locator(f"#style-{style.pk}")
+        tile.locator("summary").click()
+        tile.locator("input[name=name]").fill("night DRIVE")
+        tile.locator("button", has_text="Save style").click()
+        page.locator(f"#style-{style.pk} [role=alert]").wait_for()
+        focused(page, f"document.activeElement.id === 'style-{style.pk}-name'")
+
+        tile.locator("input[name=name]").fill("Orange glow")
+        tile.locator("button", has_text="Save style").click()
+        page.locator(f"#style-{style.pk} [role=status]").wait_for()
+        focused(page, f"document.activeElement.matches('#style-{style.pk} summary')")
+
+        tile = page.locator(f"#palette-{palette.pk}")
+        tile.locator("summary").click()
+        tile.locator("input[name=colors]").fill("#000000, #FFFFFF, #00FF00")
+        tile.locator("button", has_text="Save palette").click()
+        page.locator(f"#palette-{palette.pk} [role=status]").wait_for()
+        focused(page, f"document.activeElement.matches('#palette-{palette.pk} summary')")
