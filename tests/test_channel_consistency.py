@@ -195,6 +195,11 @@ def test_a_creator_who_left_pro_can_still_remove_their_channel(
     page = owner_client.get("/accounts/email/").content.decode()
     assert "Kept from your Pro plan" in page and "@DarkChannel" in page
     assert "Remove channel" in page and 'type="text" name="channel"' not in page
+    # One tap removed it for good (setting one again is Pro's): the form asks first.
+    assert (
+        'hx-confirm="Remove the channel @DarkChannel? Setting one again needs the Pro plan."'
+        in page
+    )
 
     removed = owner_client.post(
         "/accounts/youtube-channel/", {"channel": ""}, headers={"HX-Request": "true"}
