@@ -63,3 +63,31 @@ def test_saving_or_refusing_an_edit_keeps_the_focus_on_its_tile(live_server: Any
         tile.locator("button", has_text="Save palette").click()
         page.locator(f"#palette-{palette.pk} [role=status]").wait_for()
         focused(page, f"document.activeElement.matches('#palette-{palette.pk} summary')")
+
+
+def test_an_open_edit_form_takes_the_whole_row_on_a_phone(live_server: Any) -> None:
+    owner = make_user("edit-phone@example.com")
+    set_plan(owner, "pro")
+    style = Style.objects.create(owner=owner, name="Orange pop", prompt="Bright orange.")
+    client = Client()
+    client.force_login(owner)
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+        context.add_cookies(
+            [
+                {
+                    "name": "sessionid",
+                    "value": client.cookies["sessionid"].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        page = context.new_page()
+        page.goto(f"{live_server.url}/studio/library/")
+        tile = page.locator(f"#style-{style.pk}")
+        row = tile.locator("xpath=..").bounding_box()
+        assert tile.bounding_box()["width"] < row["width"] / 2  # two tiles a row
+        tile.locator("summary").click()
+        assert tile.bounding_box()["width"] > row["width"] * 0.95
+        picker = tile.locator("input[type=file]").bounding_box()
+        assert picker["width"] > 250  # the file picker's button and file name both show
