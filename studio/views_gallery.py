@@ -286,7 +286,11 @@ def create_project(request: AuthenticatedHttpRequest) -> HttpResponse:
         project = services.do_create_project(owner=request.user, name=request.POST.get("name", ""))
     except StudioError as exc:
         if not request.headers.get("HX-Request"):
-            messages.error(request, exc.message)
+            messages.error(
+                request,
+                f"The project was not created. {exc.message}",
+                extra_tags="panel projects",
+            )
             return redirect(f"{reverse('library')}#projects")
         return JsonResponse({"error": exc.message, "code": exc.code}, status=400)
     if not request.headers.get("HX-Request"):
@@ -350,8 +354,12 @@ def update_project(request: AuthenticatedHttpRequest, project_id: int) -> HttpRe
             name=request.POST.get("name", ""),
             share_mode=request.POST.get("share_mode"),
         )
-    except StudioError as exc:
-        messages.error(request, exc.message)
+    except StudioError as exc:  # in the panel, naming the project (the form shows its name)
+        messages.error(
+            request,
+            f"The project “{project.name}” was not saved. {exc.message}",
+            extra_tags="panel projects",
+        )
     else:
         messages.success(request, "Project saved.", extra_tags="panel projects")
     return redirect(f"{reverse('library')}#projects")

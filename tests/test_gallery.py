@@ -699,6 +699,17 @@ def test_a_project_name_the_creator_already_uses_is_refused(
         f"/studio/projects/{vlogs['id']}", {"name": "Tech Reviews", "share_mode": "all"}
     )
     assert Project.objects.get(pk=vlogs["id"]).name == "Vlogs"
+    # The library says which project was not saved, in its Projects panel (not a toast over it).
+    library = owner_client.get("/studio/library/").content.decode()
+    panel = library.split('id="projects-heading"')[1].split("</ul>")[0]
+    assert (
+        '<li class="error">The project “Vlogs” was not saved. '
+        "You already have a project named “Tech Reviews”.</li>"
+    ) in panel
+    owner_client.post("/studio/projects", {"name": "vlogs"})
+    library = owner_client.get("/studio/library/").content.decode()
+    panel = library.split('id="projects-heading"')[1].split("</ul>")[0]
+    assert "The project was not created. You already have a project named “vlogs”." in panel
     kept = owner_client.post(
         f"/studio/projects/{vlogs['id']}", {"name": "Vlogs", "share_mode": "all"}
     )
