@@ -1446,6 +1446,36 @@ def test_a_right_to_left_title_in_the_credit_history_keeps_its_quotes_in_place(
         assert places["top"][0] < places["top"][1], places
 
 
+def test_on_a_phone_the_credit_history_gives_what_a_charge_was_for_the_room(
+    live_server: Any,
+) -> None:
+    """The date and time on one unbreakable line took a third of a phone's row, and the
+    thumbnail's title (or the video's address) beside it wrapped over four lines: the time now
+    goes under the date there."""
+    from billing.services import debit_credits
+
+    owner = make_user("narrow-history@example.com")
+    job = finished_generate_job(owner, "I Tried 100 Coffee Shops: Only 1 Was Worth It", "succeeded")
+    debit_credits(
+        user=owner, amount=1, idempotency_key="narrow-1", reason="x", reference=f"job:{job.pk}"
+    )
+    with signed_in(live_server, owner, PHONE) as page:
+        page.goto(f"{live_server.url}/studio/credits/")
+        row = page.locator(".ledger tbody tr").first
+        when = row.locator("td").nth(0).bounding_box()
+        what = row.locator("td").nth(1).bounding_box()
+        time_lines = (
+            row.locator("td")
+            .nth(0)
+            .evaluate(
+                "td => [...td.querySelectorAll('.day')].map(s => Math.round(s.getBoundingClientRect().top))"
+            )
+        )
+    assert when["width"] < 100, when
+    assert what["width"] > 120, what
+    assert len(time_lines) == 2 and time_lines[0] < time_lines[1]  # the time under the date
+
+
 def test_generate_follows_the_price_of_the_choices_and_the_balance_live(live_server: Any) -> None:
     """Generate says what the form's choices cost and is disabled, with why and a link to the
     plans, while they cost more than the balance: live as the resolution and variations change,
