@@ -409,10 +409,10 @@ def do_update_style(
     prompt 1-2000 characters); None leaves a field as it is. `remove_reference_ids` are ids of
     this style's reference images, `add_references` new uploads (decoded and re-encoded as in
     `do_create_style`), at most MAX_STYLE_REFERENCES in all afterwards. A new name or other
-    references redraw the preview (drawn from both), so it never shows the old version; files
-    replaced are deleted once the change commits. Raises StudioError 400 `invalid` (an id not
-    of this style, too many references, a name another of the owner's styles has) or an
-    image's code, with nothing changed."""
+    references redraw the preview (drawn from both) once the change commits, so it never shows
+    the old version; files replaced are deleted once the change commits. Raises StudioError
+    400 `invalid` (an id not of this style, too many references, a name another of the owner's
+    styles has) or an image's code, with nothing changed."""
     add_references = add_references or []
     remove = set(remove_reference_ids or [])
     # Refused before decoding any upload; checked again under the locks below, since another
@@ -453,15 +453,26 @@ def do_update_style(
                     height=photo.height,
                     position=position + offset,
                 )
-            if renamed or removed or stored:
-                # The preview is drawn from the name and the first reference
-                # (studio.style_previews): draw it again, or it shows the old style.
-                from studio.style_previews import redraw_preview
-
-                redraw_preview(style)
+            redraw = bool(renamed or removed or stored)
+            if redraw and style.preview:
+                # The preview is drawn from the name and the first reference: the old one goes
+                # with this change, and the next view draws one should the redraw below fail.
+                discard_files_on_commit([style.preview.name])
+                style.preview = ""
+                style.save(update_fields=["preview"])
     except Exception:
         _delete_files(stored)
         raise
+    if redraw:
+        # Drawn (up to a second) after the commit, outside the balance row's lock, which
+        # the creator's submits and billing wait on; swapped in under it only if the name and
+        # first reference are still those it was drawn from (studio.style_previews).
+        from studio.style_previews import redraw_preview
+
+        try:
+            redraw_preview(style)
+        except Exception:  # the edit is saved; the next view draws the preview
+            logger.warning("could not redraw the preview of style %s", style.pk, exc_info=True)
     return style
 
 

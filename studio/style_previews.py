@@ -11,14 +11,16 @@ is drawn on its first request (about 0.3-1 s of CPU, once).
 from __future__ import annotations
 
 import io
+from functools import partial
 
 from django.core.files.base import ContentFile
 from django.db import transaction
 from PIL import Image
 
+from billing.services import lock_existing_account
 from generation.providers.base import ImageRequest, InputImage, RenderSpec
 from studio.library_cache import invalidate_style_lists
-from studio.models import Style
+from studio.models import Style, StyleReferenceImage
 
 PREVIEW_TITLE = "Your Title Here"
 PREVIEW_SUBTITLE = "in this style"
@@ -84,15 +86,65 @@ def ensure_preview(style: Style) -> Style:
     return style
 
 
-def redraw_preview(style: Style) -> None:
-    """Draw `style`'s preview again from its current reference images (its first one is the
-    backdrop) and store it; the file it replaces is deleted once the transaction commits. For
-    references changed in the admin, which leave the stored preview showing the old one."""
-    old = style.preview.name if style.preview else ""
-    name = f"{style.slug or 'style'}-{style.pk}.webp"
-    style.preview.save(name, ContentFile(render_style_preview(style)), save=False)
-    Style.objects.filter(pk=style.pk).update(preview=style.preview.name)
-    invalidate_style_lists(style)  # update() sends no post_save
-    if old and old != style.preview.name:
-        storage = style.preview.storage
-        transaction.on_commit(lambda: storage.delete(old))
+def redraw_preview(style: Style, *, attempts: int = 3) -> None:
+    """Draw `style`'s preview again from its current name and reference images (its first one
+    is the backdrop) and store it; the file it replaces is deleted once the swap commits. For a
+    style edited in the library or the admin, whose stored preview shows the old version.
+
+    The drawing (up to about a second) holds no lock: the swap takes the owner's balance row
+    (docs/architecture.md, "Lock order"), and their submits and billing would wait behind it.
+    Under that row and the style's, the new preview goes in only if the name and the first
+    reference it was drawn from are still the style's; else (an edit meanwhile) it is drawn
+    again, at most `attempts` times, then left to that edit's own redraw or the next view
+    (`ensure_preview`), and the file drawn is deleted."""
+    for _ in range(attempts):
+        source = _preview_source(style.pk)
+        if source is None:
+            return  # deleted meanwhile
+        style.name = source[0]
+        field = style.preview.field
+        stored = field.storage.save(
+            field.generate_filename(style, f"{style.slug or 'style'}-{style.pk}.webp"),
+            ContentFile(render_style_preview(style)),
+            max_length=field.max_length,
+        )
+        current = _swap_in(style, source, stored)
+        if current == source:
+            return
+        field.storage.delete(stored)
+        if current is None:
+            return  # deleted meanwhile
+
+
+def _swap_in(style: Style, source: tuple[str, str], stored: str) -> tuple[str, str] | None:
+    """Store `stored` as `style`'s preview, under the owner's balance row and the style's row,
+    if the style's preview source (`_preview_source`) is still `source`. Returns that source as
+    it is under the locks (None: the style is deleted)."""
+    with transaction.atomic():
+        if style.owner_id is not None:
+            lock_existing_account(user_id=style.owner_id)
+        row = Style.objects.select_for_update().filter(pk=style.pk).values_list("preview").first()
+        current = _preview_source(style.pk) if row is not None else None
+        if row is None or current != source:
+            return current
+        Style.objects.filter(pk=style.pk).update(preview=stored)
+        style.preview.name = stored
+        invalidate_style_lists(style)  # update() sends no post_save
+        if row[0] and row[0] != stored:
+            transaction.on_commit(partial(style.preview.storage.delete, row[0]))
+        return current
+
+
+def _preview_source(style_id: int) -> tuple[str, str] | None:
+    """What a style's preview is drawn from (`render_style_preview`): its name and its first
+    reference image's file ("" without one); None once the style is deleted."""
+    name = Style.objects.filter(pk=style_id).values_list("name", flat=True).first()
+    if name is None:
+        return None
+    first = (
+        StyleReferenceImage.objects.filter(style_id=style_id)
+        .order_by("pk")
+        .values_list("image", flat=True)
+        .first()
+    )
+    return name, first or ""

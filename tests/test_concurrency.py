@@ -520,3 +520,42 @@ def test_an_edit_whose_source_is_deleted_while_it_is_delivered_keeps_the_new_ver
     assert (new.parent_id, new.root_id, new.title) == (None, None, "New")
     assert not Thumbnail.objects.filter(pk=source.pk).exists()
     assert get_balance(user) == balance - 2
+
+
+def test_a_style_edit_draws_its_preview_without_holding_the_balance_row(monkeypatch) -> None:
+    """The edit drew the new preview (up to a second) under the owner's balance row lock, so
+    their generate submits and billing waited behind it. It is drawn outside the lock now: the
+    row can be locked by another request while it draws."""
+    from billing.models import CreditAccount
+    from studio import services, style_previews
+    from tests.factories.studio import uploaded_style
+
+    user = make_user("preview-lock@example.com")
+    CreditAccount.objects.get_or_create(user=user)
+    style = uploaded_style(user, name="Before")
+    free: list[bool] = []
+    render = style_previews.render_style_preview
+
+    def lock_meanwhile(style: Any) -> bytes:
+        def other() -> None:
+            from django.db import OperationalError, transaction
+
+            try:
+                with transaction.atomic():
+                    CreditAccount.objects.select_for_update(nowait=True).get(user=user)
+                free.append(True)
+            except OperationalError:
+                free.append(False)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(10)
+        return render(style)
+
+    monkeypatch.setattr(style_previews, "render_style_preview", lock_meanwhile)
+    services.do_update_style(style=style, name="After")
+    assert free == [True]
+    style.refresh_from_db()
+    assert style.name == "After" and style.preview.name.endswith(".webp")

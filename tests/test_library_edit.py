@@ -439,3 +439,26 @@ def test_a_name_taken_while_a_style_or_palette_is_made_is_refused(
         services.do_create_palette(
             owner=owner, name="DUSK", colors=["#FFFFFF"] * 3, is_public=False
         )
+
+
+def test_a_preview_drawn_while_another_edit_renames_the_style_is_drawn_again(
+    owner: Any, style: Style, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The preview is drawn outside the owner's balance row lock: another edit committing while
+    it is drawn must not be left with the first one's preview. The swap checks the name and the
+    first reference under the lock, and draws it again from the new ones."""
+    from studio import style_previews
+
+    drawn: list[str] = []
+
+    def render(style: Style) -> bytes:
+        drawn.append(style.name)
+        if len(drawn) == 1:  # another tab's rename commits while this one is drawn
+            services.do_update_style(style=Style.objects.get(pk=style.pk), name="Third")
+        return style.name.encode()
+
+    monkeypatch.setattr(style_previews, "render_style_preview", render)
+    services.do_update_style(style=Style.objects.get(pk=style.pk), name="Second")
+    assert drawn == ["Second", "Third", "Third"]
+    style.refresh_from_db()
+    assert style.name == "Third" and preview_bytes(style) == b"Third"
