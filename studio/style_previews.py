@@ -96,7 +96,7 @@ def redraw_preview(style: Style, *, attempts: int = 3) -> None:
     Under that row and the style's, the new preview goes in only if the name and the first
     reference it was drawn from are still the style's; else (an edit meanwhile) it is drawn
     again, at most `attempts` times, then left to that edit's own redraw or the next view
-    (`ensure_preview`), and the file drawn is deleted."""
+    (`ensure_preview`), and the file drawn is deleted, as it is when the swap fails."""
     for _ in range(attempts):
         source = _preview_source(style.pk)
         if source is None:
@@ -108,7 +108,11 @@ def redraw_preview(style: Style, *, attempts: int = 3) -> None:
             ContentFile(render_style_preview(style)),
             max_length=field.max_length,
         )
-        current = _swap_in(style, source, stored)
+        try:
+            current = _swap_in(style, source, stored)
+        except BaseException:
+            field.storage.delete(stored)  # the swap did not commit: nothing names the file
+            raise
         if current == source:
             return
         field.storage.delete(stored)

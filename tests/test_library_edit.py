@@ -462,3 +462,24 @@ def test_a_preview_drawn_while_another_edit_renames_the_style_is_drawn_again(
     assert drawn == ["Second", "Third", "Third"]
     style.refresh_from_db()
     assert style.name == "Third" and preview_bytes(style) == b"Third"
+
+
+def test_a_preview_swap_that_fails_leaves_no_file(
+    owner: Any, style: Style, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new preview is stored before the swap that names it: a swap that failed (rolled
+    back) left that file in the storage with no row naming it. It is deleted now; the edit
+    stands and the next view draws the preview."""
+    from django.core.files.storage import default_storage
+
+    from studio import style_previews
+
+    def fails(style: Style) -> None:
+        raise RuntimeError("cache down")
+
+    before = set(default_storage.listdir("styles/previews")[1])
+    monkeypatch.setattr(style_previews, "invalidate_style_lists", fails)
+    services.do_update_style(style=Style.objects.get(pk=style.pk), name="Renamed")
+    assert set(default_storage.listdir("styles/previews")[1]) <= before
+    style.refresh_from_db()
+    assert style.name == "Renamed" and not style.preview
