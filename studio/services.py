@@ -388,12 +388,23 @@ def do_create_style(
 
 
 def do_delete_style(*, style: Style) -> None:
-    names = [ref.image.name for ref in style.reference_images.all()]
-    if style.preview:
-        names.append(style.preview.name)
+    """Delete the style and, once that commits, its reference images and preview. The files are
+    read under the locks an edit takes (the owner's balance row, then the style's row, as in
+    `do_update_style`): read before, a reference or preview an edit added meanwhile was missed
+    and never deleted."""
     with transaction.atomic():
+        if style.owner_id is not None:
+            lock_existing_account(user_id=style.owner_id)
+        preview = Style.objects.select_for_update().filter(pk=style.pk).values_list("preview")
+        row = preview.first()
+        if row is None:
+            return  # deleted meanwhile (another tab), files and all
+        names = list(
+            StyleReferenceImage.objects.filter(style_id=style.pk).values_list("image", flat=True)
+        )
+        names.append(row[0])
         style.delete()
-        transaction.on_commit(lambda: _delete_files(names))
+        discard_files_on_commit(names)
 
 
 def do_update_style(

@@ -483,3 +483,26 @@ def test_a_preview_swap_that_fails_leaves_no_file(
     assert set(default_storage.listdir("styles/previews")[1]) <= before
     style.refresh_from_db()
     assert style.name == "Renamed" and not style.preview
+
+
+def test_deleting_a_style_deletes_the_files_an_edit_added_meanwhile(
+    owner: Any, style: Style, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The deletion listed the style's files before it waited on the row an edit held: the
+    reference and the new preview that edit added (the request's copy of the row naming the
+    old preview) stayed in the storage with no row. They are read under the edit's locks."""
+    from django.core.files.storage import default_storage
+
+    from studio.models import StyleReferenceImage
+
+    stale = Style.objects.get(pk=style.pk)  # the deleting request's copy
+    with django_capture_on_commit_callbacks(execute=True):
+        services.do_update_style(style=Style.objects.get(pk=style.pk), add_references=[jpeg()])
+    style.refresh_from_db()
+    names = [style.preview.name, *[ref.image.name for ref in style.reference_images.all()]]
+    assert len(names) == 3 and all(default_storage.exists(name) for name in names)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.do_delete_style(style=stale)
+    assert not Style.objects.filter(pk=style.pk).exists()
+    assert not StyleReferenceImage.objects.filter(style_id=style.pk).exists()
+    assert not any(default_storage.exists(name) for name in names)
