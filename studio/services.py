@@ -388,7 +388,8 @@ def do_create_style(
 
 
 def do_delete_style(*, style: Style) -> None:
-    """Delete the style and, once that commits, its reference images and preview. The files are
+    """Delete the style and, once that commits, its preview and reference images (those an
+    unfinished job copied when it ends, as `do_update_style` removes them). The files are
     read under the locks an edit takes (the owner's balance row, then the style's row, as in
     `do_update_style`): read before, a reference or preview an edit added meanwhile was missed
     and never deleted."""
@@ -399,12 +400,14 @@ def do_delete_style(*, style: Style) -> None:
         row = preview.first()
         if row is None:
             return  # deleted meanwhile (another tab), files and all
-        names = list(
+        references = list(
             StyleReferenceImage.objects.filter(style_id=style.pk).values_list("image", flat=True)
         )
-        names.append(row[0])
         style.delete()
-        discard_files_on_commit(names)
+        discard_files_on_commit([row[0]])
+        # As an edit's removed references: those a queued or running job copied (by name, read
+        # when it runs) stay until it ends (`discard_unused_style_files`).
+        discard_unused_style_files(references)
 
 
 def do_update_style(

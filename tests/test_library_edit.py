@@ -506,3 +506,33 @@ def test_deleting_a_style_deletes_the_files_an_edit_added_meanwhile(
     assert not Style.objects.filter(pk=style.pk).exists()
     assert not StyleReferenceImage.objects.filter(style_id=style.pk).exists()
     assert not any(default_storage.exists(name) for name in names)
+
+
+def test_a_deleted_style_keeps_the_references_a_queued_job_copied_until_it_ends(
+    owner: Any, style: Style, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Deleting a style deleted its reference files at once, and a generate job made with it
+    and still queued then ran without them. As for a reference removed in an edit, those stay
+    until the job ends; the preview and a reference no job copied go at once."""
+    from django.core.files.storage import default_storage
+
+    from generation.services import _ended
+
+    services.do_update_style(style=style, add_references=[jpeg()])
+    style.refresh_from_db()
+    used, unused = [ref.image.name for ref in style.reference_images.order_by("position")]
+    preview = style.preview.name
+    job = Job.objects.create(
+        user=owner,
+        type="generate_thumbnails",
+        params={"title": "x", "style": {"name": style.name, "references": [used]}},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.do_delete_style(style=style)
+    assert default_storage.exists(used)
+    assert not default_storage.exists(unused) and not default_storage.exists(preview)
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED)
+    job.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        _ended(job)
+    assert not default_storage.exists(used)
