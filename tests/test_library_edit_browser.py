@@ -91,3 +91,36 @@ def test_an_open_edit_form_takes_the_whole_row_on_a_phone(live_server: Any) -> N
         assert tile.bounding_box()["width"] > row["width"] * 0.95
         picker = tile.locator("input[type=file]").bounding_box()
         assert picker["width"] > 250  # the file picker's button and file name both show
+
+
+def test_an_open_edit_form_takes_the_whole_row_on_a_desktop(live_server: Any) -> None:
+    owner = make_user("edit-desktop@example.com")
+    set_plan(owner, "pro")
+    style = Style.objects.create(owner=owner, name="Orange pop", prompt="Bright orange.")
+    neighbour = Style.objects.create(owner=owner, name="Night drive", prompt="Dark.")
+    client = Client()
+    client.force_login(owner)
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        context.add_cookies(
+            [
+                {
+                    "name": "sessionid",
+                    "value": client.cookies["sessionid"].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        page = context.new_page()
+        page.goto(f"{live_server.url}/studio/library/")
+        tile = page.locator(f"#style-{style.pk}")
+        other = page.locator(f"#style-{neighbour.pk}")
+        row = tile.locator("xpath=..").bounding_box()
+        closed_height = other.bounding_box()["height"]
+        tile.locator("summary").click()
+        assert tile.bounding_box()["width"] > row["width"] * 0.95
+        # The other tiles keep their height (no long empty tiles beside the form).
+        assert other.bounding_box()["height"] < closed_height + 2
+        assert tile.bounding_box()["height"] > closed_height * 2
+        picker = tile.locator("input[type=file]").bounding_box()
+        assert picker["width"] > 250  # the file picker's button and file name both show
