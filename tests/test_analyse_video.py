@@ -376,6 +376,23 @@ def test_the_studio_shows_the_price_the_video_tools_charge(
     assert get_balance(pro) == start - 3
 
 
+def test_each_video_tool_has_one_name_on_every_page(pro, owner_client) -> None:
+    """The plans page's price line said "Thumbnail concepts" and its features "analyse a video,
+    thumbnail concepts" while the studio's buttons say "Analyse video" and "Suggest concepts"
+    (walkthrough 2026-12-04): the buttons' wording is now the one name everywhere."""
+    from billing.models import CreditLedgerEntry
+    from studio.credit_history import describe
+
+    studio = owner_client.get("/studio/").content.decode()
+    assert "Analyse video · " in studio and "Suggest concepts · " in studio
+    plans = owner_client.get("/plans/").content.decode()
+    assert "Analyse video and Suggest concepts" in plans  # the price line
+    assert "YouTube: analyse video, suggest concepts, channel consistency" in plans
+    assert "thumbnail concepts," not in plans.lower() and "analyse a video" not in plans
+    told = describe(CreditLedgerEntry(kind="debit", amount=3, reason="suggest_concepts x1"))
+    assert told == "Suggest concepts"
+
+
 def test_concepts_for_a_text_in_other_case_are_asked_again(
     pro, owner_client, django_capture_on_commit_callbacks, run_jobs, gemini_settings: FakeGemini
 ) -> None:

@@ -84,6 +84,7 @@ def test_the_account_pages_show_the_badge_and_link_the_history(owner: Any, owner
     ("kind", "reason", "told"),
     [
         ("debit", "enhance_title x1", "Better titles"),
+        ("debit", "suggest_concepts x1", "Suggest concepts"),  # as the studio's button says
         ("refund", "edit_thumbnail unit 0 failed: provider_timeout", "Refund: Edit thumbnail, "),
         ("refund", "thumbnail_check: answered from the result cache", "answered from the cache"),
         ("debit", "retired_tool x3", "Retired tool \u00d73"),

@@ -166,7 +166,7 @@ def test_without_keys_the_plans_page_shows_plans_and_says_payments_are_off(
         f'<a id="credits" class="credits" href="/studio/credits/" data-credits="{balance}"' in html
     )
     # The Pro plan's YouTube tools, all three built: sold without "coming soon".
-    assert "YouTube: analyse a video, thumbnail concepts, channel consistency" in html
+    assert "YouTube: analyse video, suggest concepts, channel consistency" in html
     assert "coming soon" not in html
     assert "Upgrade to" not in html and "Buy " not in html
     refused = owner_client.post("/plans/checkout/starter", {"operation_id": "b" * 32})

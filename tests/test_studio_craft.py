@@ -618,7 +618,7 @@ def test_the_plans_price_line_names_what_edits_and_tools_cost(db: None, settings
     html = Client().get("/plans/").content.decode()
     assert (
         "A thumbnail costs 1 credit at 1K, 2 at 2K, 4 at 4K; Edit thumbnail, Analyse video and"
-        f" Thumbnail concepts {EDIT_COST} credits each; {rest}; Thumbnail check free."
+        f" Suggest concepts {EDIT_COST} credits each; {rest}; Thumbnail check free."
     ) in html
     settings.IMAGE_PROVIDER = "gemini"
     html = Client().get("/plans/").content.decode()

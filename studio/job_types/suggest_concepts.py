@@ -132,7 +132,7 @@ def clean_concepts(answer: dict[str, Any], styles: list[dict[str, Any]]) -> list
 
 class SuggestConcepts(WatchesVideo):
     name = "suggest_concepts"
-    label = "Thumbnail concepts"
+    label = "Suggest concepts"  # the studio button's name, on every page
     input_serializer = SuggestConceptsInput
     rate_limit_route = "suggest_concepts"
     result_template = "studio/jobs/suggest_concepts.html"

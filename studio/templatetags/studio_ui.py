@@ -58,7 +58,7 @@ def stage_labels_script() -> str:
 def tool_prices() -> str:
     """What each tool but Generate costs, from the job types' own prices on the models they
     run on now (those of the plan with the most features), grouped by price, dearest first, for
-    the plans table's price line: "Edit thumbnail, Analyse video and Thumbnail concepts 2
+    the plans table's price line: "Edit thumbnail, Analyse video and Suggest concepts 2
     credits each; ...; Thumbnail check free" (offline, the check is free)."""
     from studio.job_types import JOB_TYPES
 
@@ -107,16 +107,16 @@ FEATURE_NAMES = {
     "analyse_style": "analyse style",
     "analyse_palette": "analyse palette",
     "heatmap": "attention heatmap",
-    # The Pro plan's YouTube tools (PRODUCT.md): analyse a video, thumbnail concepts and
-    # channel consistency.
-    "youtube": "YouTube: analyse a video, thumbnail concepts, channel consistency",
+    # The Pro plan's YouTube tools (PRODUCT.md), named as the studio's buttons and the credit
+    # history name them: Analyse video, Suggest concepts and Channel consistency.
+    "youtube": "YouTube: analyse video, suggest concepts, channel consistency",
 }
 
 
 @register.filter
 def feature_names(features: list[str]) -> str:
-    """Plan features in words: ["heatmap", "youtube"] -> "Attention heatmap, YouTube: analyse a
-    video, thumbnail concepts, channel consistency"."""
+    """Plan features in words: ["heatmap", "youtube"] -> "Attention heatmap, YouTube: analyse
+    video, suggest concepts, channel consistency"."""
     text = ", ".join(FEATURE_NAMES.get(f, f.replace("_", " ")) for f in features)
     return text[:1].upper() + text[1:]
 
