@@ -38,6 +38,7 @@ class HistoryRow:
     count: int = 1
     title: str = ""
     text_free: bool = False
+    video_link: str = ""  # the video's address as a link, when `title` is a video's address
 
 
 def _label(type_name: str) -> str:
@@ -66,8 +67,23 @@ def describe(entry: CreditLedgerEntry) -> str:
     return reason or entry.get_kind_display()
 
 
-def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, tuple[str, bool]]:
-    """(what the job was about, whether it is a text-free thumbnail) of each job the entries
+def _video_link(value: str) -> str:
+    """A video address the creator gave as an https link to it ("" when it names no YouTube
+    video): its own address, or a watch page for a bare video id."""
+    from studio.job_types.analyse_video import video_id
+
+    value = value.strip()
+    found = video_id(value)
+    if found is None:
+        return ""
+    if found == value:
+        return f"https://www.youtube.com/watch?v={found}"
+    return "https://" + value.split("://", 1)[-1]
+
+
+def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, tuple[str, bool, str]]:
+    """(what the job was about, whether it is a text-free thumbnail, the video's link when it
+    was a video) of each job the entries
     name (`reference` "job:<id>"): its thumbnail text; else, for a tool run on one thumbnail
     (check, palette, channel consistency, a one-thumbnail style analysis), that thumbnail's
     text ("" once it is deleted); else the video's address without its scheme and "www."
@@ -82,7 +98,7 @@ def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, tuple[str, bool]]
     for pk, job_type, params in rows:
         params = params if isinstance(params, dict) else {}
         title = str(params.get("title") or "")
-        titles[str(pk)] = (title, not title and job_type == "generate_thumbnails")
+        titles[str(pk)] = (title, not title and job_type == "generate_thumbnails", "")
         if title:
             continue
         one = params.get("thumbnail_id")
@@ -93,7 +109,8 @@ def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, tuple[str, bool]]
             on_thumbnail[str(pk)] = one
         elif params.get("video_url"):
             address = str(params["video_url"]).split("://", 1)[-1]
-            titles[str(pk)] = (address.removeprefix("www."), False)
+            link = _video_link(str(params["video_url"]))
+            titles[str(pk)] = (address.removeprefix("www."), False, link)
     if on_thumbnail:
         thumbnail_titles = dict(
             Thumbnail.objects.filter(
@@ -103,7 +120,7 @@ def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, tuple[str, bool]]
         for job_id, thumbnail_id in on_thumbnail.items():
             if thumbnail_id in thumbnail_titles:
                 title = thumbnail_titles[thumbnail_id]
-                titles[job_id] = (title, not title)
+                titles[job_id] = (title, not title, "")
     return titles
 
 
@@ -123,10 +140,19 @@ def history_rows(entries: list[CreditLedgerEntry]) -> list[HistoryRow]:
         ):
             rows[-1] = replace(last, amount=last.amount + entry.amount, count=last.count + 1)
             continue
-        title, text_free = (
-            titles.get(entry.reference[4:], ("", False))
+        title, text_free, video_link = (
+            titles.get(entry.reference[4:], ("", False, ""))
             if entry.reference.startswith("job:")
-            else ("", False)
+            else ("", False, "")
         )
-        rows.append(HistoryRow(entry, description, entry.amount, title=title, text_free=text_free))
+        rows.append(
+            HistoryRow(
+                entry,
+                description,
+                entry.amount,
+                title=title,
+                text_free=text_free,
+                video_link=video_link,
+            )
+        )
     return rows

@@ -125,7 +125,12 @@ def test_a_tool_run_on_a_thumbnail_or_a_video_names_it(owner: Any, owner_client:
         )
     gone.delete()
     rows = owner_client.get(URL).content.decode().split("</tr>")[1:5]  # newest first
-    assert "“<bdi>youtube.com/watch?v=dQw4w9WgXcQ</bdi>”" in rows[0]
+    # A video's address is a link to the video (new tab), not quoted like a title.
+    assert (
+        '<a class="ledger-title" href="https://www.youtube.com/watch?v=dQw4w9WgXcQ"'
+        ' target="_blank" rel="noopener"><bdi>youtube.com/watch?v=dQw4w9WgXcQ</bdi></a>'
+    ) in rows[0]
+    assert "“<bdi>youtube.com" not in rows[0]
     assert "Analyse palette" in rows[1] and "ledger-title" not in rows[1]
     assert '<span class="ledger-title">Text-free</span>' in rows[2]
     assert "Thumbnail check" in rows[3] and "“<bdi>Coffee: ranked</bdi>”" in rows[3]
