@@ -421,8 +421,9 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
     # order the card says where they went instead of putting them first.
     out_of_order = 0
     newest_url = ""
+    elsewhere: list[Thumbnail] = []  # those, each linked to its page from the card's note
     if thumbnails and filters is not None and filters.order != "newest":
-        out_of_order, thumbnails = len(thumbnails), []
+        out_of_order, elsewhere, thumbnails = len(thumbnails), thumbnails, []
         newest = replace(filters, order="newest")
         newest_url = reverse("studio") + ("" if newest == GalleryFilter() else f"?{newest.query()}")
     # "Show all" drops the filters that hid a thumbnail, not the order the creator chose.
@@ -438,6 +439,7 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
             "made_thumbnails": len(made),
             "hidden_thumbnails": len(made) - len(thumbnails) - out_of_order,
             "out_of_order": out_of_order,
+            "out_of_order_thumbnails": elsewhere,
             "order_label": dict(GALLERY_ORDERS).get(filters.order, "") if filters else "",
             "newest_url": newest_url,
             "show_all_url": show_all_url,

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from billing.services import adjust_credits, get_balance
 from generation.models import Job
-from studio.models import Palette, Project, Style
+from studio.models import Palette, Project, Style, Thumbnail
 from tests.conftest import set_plan
 
 pytestmark = pytest.mark.django_db
@@ -197,6 +197,7 @@ def test_a_finished_card_under_another_order_says_where_its_thumbnails_went(
     it is and says so, with a link to the newest-first gallery under the same filters."""
     job = submit(owner_client, {"title": "Coffee shop tour"}).json()
     run_jobs()
+    thumbnail = Thumbnail.objects.get(job_id=job["id"])
     for query, label, newest in (
         ("order=oldest", "Oldest", "/studio/"),
         ("order=title&q=coffee", "Title A-Z", "/studio/?order=newest&amp;q=coffee"),
@@ -208,9 +209,12 @@ def test_a_finished_card_under_another_order_says_where_its_thumbnails_went(
             HTTP_HX_CURRENT_URL=f"http://testserver/studio/?{query}",
         ).content.decode()
         assert "#gallery-live" not in html, query
+        # The note links the new thumbnail's large view (walkthrough 2026-12-04: no way to it).
+        page = f"/studio/thumbnails/{thumbnail.pk}"
         assert (
             f"Made 1 thumbnail; the gallery's order is “{label}”, so it is not added at its"
-            f' top. <a href="{newest}">Show newest first</a>'
+            f' top. <a href="{page}">Open the thumbnail</a> · <a href="{newest}">Show newest'
+            " first</a>"
         ) in html, query
         assert "data-collapse" not in html, query  # the card stays to say so
         assert "not shown under this filter" not in html, query
