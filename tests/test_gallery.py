@@ -987,3 +987,16 @@ def test_a_thumbnail_is_deleted_from_its_large_view(owner, owner_client, other_c
     card = ThumbnailFactory(owner=owner)
     answer = owner_client.post(f"/studio/thumbnails/{card.pk}/delete", HTTP_HX_REQUEST="true")
     assert (answer.status_code, answer.content) == (200, b"")
+
+
+def test_a_thumbnails_page_marks_the_studio_as_where_the_creator_is(
+    owner: Any, owner_client: Any
+) -> None:
+    """The top menu's Studio item was not highlighted on a thumbnail's large view (walkthrough
+    2026-12-04): it is marked current there (that page is inside the studio) as on the studio."""
+    thumb: Any = ThumbnailFactory(owner=owner, title="Large view")
+    page = owner_client.get(f"/studio/thumbnails/{thumb.pk}").content.decode()
+    assert '<a href="/studio/" aria-current="true">Studio</a>' in page
+    assert page.count('aria-current="true"') == 1  # only the Studio item
+    studio = owner_client.get("/studio/").content.decode()
+    assert '<a href="/studio/" aria-current="page">Studio</a>' in studio
