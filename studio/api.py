@@ -241,16 +241,8 @@ def style_detail(request: Request, style_id: int) -> Response:
     if request.method == "PATCH":
         serializer = schema.StylePatch(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
         try:
-            services.do_update_style(
-                style=style,
-                name=data.get("name"),
-                description=data.get("description"),
-                prompt=data.get("prompt"),
-                add_references=data.get("reference_images") or [],
-                remove_reference_ids=data.get("remove_reference_ids") or [],
-            )
+            services.do_update_style(style=style, **serializer.changes())
         except StudioError as exc:
             raise _raise(exc) from exc
     return Response(style_payload(style, request.user, references=True))

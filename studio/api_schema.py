@@ -70,6 +70,18 @@ class StylePatch(serializers.Serializer):
             raise serializers.ValidationError("Describe how the thumbnail should look.")
         return value
 
+    def changes(self) -> dict[str, Any]:
+        """`studio.services.do_update_style`'s keyword arguments from the validated data (call
+        after `is_valid()`): None for a field not sent, lists for the references."""
+        data = self.validated_data
+        return {
+            "name": data.get("name"),
+            "description": data.get("description"),
+            "prompt": data.get("prompt"),
+            "add_references": data.get("reference_images") or [],
+            "remove_reference_ids": data.get("remove_reference_ids") or [],
+        }
+
 
 class PalettePatch(serializers.Serializer):
     """PATCH /api/palettes/<id>: only the fields sent change. `colors`: 3 to 6 distinct

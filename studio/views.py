@@ -708,16 +708,8 @@ def update_style(request: AuthenticatedHttpRequest, style_id: int) -> HttpRespon
     if not serializer.is_valid():
         error = _first_error_message(serializer.errors)
     else:
-        fields = serializer.validated_data
         try:
-            services.do_update_style(
-                style=style,
-                name=fields.get("name"),
-                description=fields.get("description"),
-                prompt=fields.get("prompt"),
-                add_references=fields.get("reference_images") or [],
-                remove_reference_ids=fields.get("remove_reference_ids") or [],
-            )
+            services.do_update_style(style=style, **serializer.changes())
         except StudioError as exc:
             if exc.status == 404:  # deleted meanwhile (another tab)
                 raise Http404(exc.message) from exc
