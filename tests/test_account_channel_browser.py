@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from studio.models import YouTubeChannel
-from tests.browser import chromium
+from tests.browser import signed_in
 from tests.conftest import make_user, set_plan
 
 pytestmark = [
@@ -24,20 +23,7 @@ def test_removing_a_kept_channel_asks_and_keeps_the_focus_in_the_section(
     owner = make_user("kept-channel@example.com")
     set_plan(owner, "starter")
     YouTubeChannel.objects.create(user=owner, reference="@keptchannel")
-    client = Client()
-    client.force_login(owner)
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 390, "height": 844})
-        context.add_cookies(
-            [
-                {
-                    "name": "sessionid",
-                    "value": client.cookies["sessionid"].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
-        page = context.new_page()
+    with signed_in(live_server, owner, {"width": 390, "height": 844}) as page:
         asked: list[str] = []
         page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
         page.goto(f"{live_server.url}/accounts/email/")

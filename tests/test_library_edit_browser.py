@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from studio.models import Palette, Style
-from tests.browser import chromium
+from tests.browser import signed_in
 from tests.conftest import make_user, set_plan
 
 pytestmark = [
@@ -30,20 +29,7 @@ def test_saving_or_refusing_an_edit_keeps_the_focus_on_its_tile(live_server: Any
     palette = Palette.objects.create(
         owner=owner, name="Sunset", colors=["#FF0044", "#111111", "#FFD400"]
     )
-    client = Client()
-    client.force_login(owner)
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1440, "height": 900})
-        context.add_cookies(
-            [
-                {
-                    "name": "sessionid",
-                    "value": client.cookies["sessionid"].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
-        page = context.new_page()
+    with signed_in(live_server, owner, {"width": 1440, "height": 900}) as page:
         page.goto(f"{live_server.url}/studio/library/")
         tile = page.locator(f"#style-{style.pk}")
         tile.locator("summary").click()
@@ -69,20 +55,7 @@ def test_an_open_edit_form_takes_the_whole_row_on_a_phone(live_server: Any) -> N
     owner = make_user("edit-phone@example.com")
     set_plan(owner, "pro")
     style = Style.objects.create(owner=owner, name="Orange pop", prompt="Bright orange.")
-    client = Client()
-    client.force_login(owner)
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-        context.add_cookies(
-            [
-                {
-                    "name": "sessionid",
-                    "value": client.cookies["sessionid"].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
-        page = context.new_page()
+    with signed_in(live_server, owner, {"width": 390, "height": 844}) as page:
         page.goto(f"{live_server.url}/studio/library/")
         tile = page.locator(f"#style-{style.pk}")
         row = tile.locator("xpath=..").bounding_box()
@@ -98,20 +71,7 @@ def test_an_open_edit_form_takes_the_whole_row_on_a_desktop(live_server: Any) ->
     set_plan(owner, "pro")
     style = Style.objects.create(owner=owner, name="Orange pop", prompt="Bright orange.")
     neighbour = Style.objects.create(owner=owner, name="Night drive", prompt="Dark.")
-    client = Client()
-    client.force_login(owner)
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1440, "height": 900})
-        context.add_cookies(
-            [
-                {
-                    "name": "sessionid",
-                    "value": client.cookies["sessionid"].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
-        page = context.new_page()
+    with signed_in(live_server, owner, {"width": 1440, "height": 900}) as page:
         page.goto(f"{live_server.url}/studio/library/")
         tile = page.locator(f"#style-{style.pk}")
         other = page.locator(f"#style-{neighbour.pk}")

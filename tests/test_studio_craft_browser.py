@@ -8,19 +8,17 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.test import Client
 
 from billing.models import Plan
 from generation.models import Job
 from studio.models import Project, Style, Thumbnail
 from tests import fake_gemini as fake_gemini_module
-from tests.browser import chromium
+from tests.browser import chromium, signed_in
 from tests.conftest import JSONClient, make_user, set_plan
 from tests.factories.studio import ThumbnailFactory
 from tests.fake_gemini import FakeGemini
@@ -36,26 +34,6 @@ pytestmark = [
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 RTL_TITLE = "أفضل عشر وجبات في المدينة: تجربتي الكاملة"
-
-
-@contextmanager
-def signed_in(live_server: Any, user: Any, viewport: dict[str, int]) -> Iterator[Any]:
-    """A Chromium page signed in as `user`."""
-    client = Client()
-    client.force_login(user)
-    with chromium() as browser:
-        phone = viewport == PHONE  # a phone: touch input (CSS pointer: coarse)
-        context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
-        context.add_cookies(
-            [
-                {
-                    "name": "sessionid",
-                    "value": client.cookies["sessionid"].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
-        yield context.new_page()
 
 
 def library(email: str, count: int) -> Any:
