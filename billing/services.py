@@ -23,6 +23,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -294,6 +295,37 @@ def _existing(idempotency_key: str) -> Movement | None:
     return Movement(entry, created=False) if entry is not None else None
 
 
+def _locked_move(
+    *,
+    user: User,
+    kind: str,
+    idempotency_key: str,
+    reference: str,
+    decide: Callable[[CreditAccount], tuple[int, str] | None],
+) -> Movement | None:
+    """The one shape of every movement: lock the balance row, answer a key already used with
+    its entry, else `decide(account)` the (amount, reason) to write, or None to write nothing
+    (it may raise, e.g. InsufficientCredits, with nothing written)."""
+    with transaction.atomic():
+        account = lock_account(user)
+        existing = _existing(idempotency_key)
+        if existing is not None:
+            return existing
+        decided = decide(account)
+        if decided is None:
+            return None
+        amount, reason = decided
+        return _append(
+            account,
+            user=user,
+            kind=kind,
+            amount=amount,
+            idempotency_key=idempotency_key,
+            reason=reason,
+            reference=reference,
+        )
+
+
 def _move(
     *,
     user: User,
@@ -304,22 +336,16 @@ def _move(
     reference: str,
     allow_negative: bool = True,
 ) -> Movement:
-    with transaction.atomic():
-        account = lock_account(user)
-        existing = _existing(idempotency_key)
-        if existing is not None:
-            return existing
+    def decide(account: CreditAccount) -> tuple[int, str]:
         if not allow_negative and account.balance + amount < 0:
             raise InsufficientCredits(balance=account.balance, required=-amount)
-        return _append(
-            account,
-            user=user,
-            kind=kind,
-            amount=amount,
-            idempotency_key=idempotency_key,
-            reason=reason,
-            reference=reference,
-        )
+        return amount, reason
+
+    movement = _locked_move(
+        user=user, kind=kind, idempotency_key=idempotency_key, reference=reference, decide=decide
+    )
+    assert movement is not None  # decide always writes
+    return movement
 
 
 def debit_credits(
@@ -397,23 +423,22 @@ def take_back_purchased_credits(
     per key."""
     if amount <= 0:
         raise ValueError("take-back amount must be positive")
-    with transaction.atomic():
-        account = lock_account(user)
-        existing = _existing(idempotency_key)
-        if existing is not None:
-            return existing
+
+    def decide(account: CreditAccount) -> tuple[int, str]:
         taken = min(amount, max(0, account.balance))
         if taken < amount:
-            reason = f"{reason} ({taken} of {amount}: the rest was already spent)"
-        return _append(
-            account,
-            user=user,
-            kind=CreditLedgerEntry.Kind.REVERSAL,
-            amount=-taken,
-            idempotency_key=idempotency_key,
-            reason=reason,
-            reference=reference,
-        )
+            return -taken, f"{reason} ({taken} of {amount}: the rest was already spent)"
+        return -taken, reason
+
+    movement = _locked_move(
+        user=user,
+        kind=CreditLedgerEntry.Kind.REVERSAL,
+        idempotency_key=idempotency_key,
+        reference=reference,
+        decide=decide,
+    )
+    assert movement is not None  # decide always writes, 0 included
+    return movement
 
 
 def return_reversed_credits(
@@ -423,25 +448,22 @@ def return_reversed_credits(
     failed after it was counted: the creator was not paid back after all), as credits that never
     expire, once per `idempotency_key`. None when that reversal took nothing or does not exist
     (its refund failed before it was counted), so there is nothing to give back."""
-    with transaction.atomic():
-        account = lock_account(user)
-        existing = _existing(idempotency_key)
-        if existing is not None:
-            return existing
+
+    def decide(_account: CreditAccount) -> tuple[int, str] | None:
         reversal = CreditLedgerEntry.objects.filter(
             user=user, kind=CreditLedgerEntry.Kind.REVERSAL, idempotency_key=reversal_key
         ).first()
         if reversal is None or reversal.amount == 0:
             return None
-        return _append(
-            account,
-            user=user,
-            kind=CreditLedgerEntry.Kind.PURCHASE,
-            amount=-reversal.amount,
-            idempotency_key=idempotency_key,
-            reason=reason,
-            reference=reference,
-        )
+        return -reversal.amount, reason
+
+    return _locked_move(
+        user=user,
+        kind=CreditLedgerEntry.Kind.PURCHASE,
+        idempotency_key=idempotency_key,
+        reference=reference,
+        decide=decide,
+    )
 
 
 @dataclass(frozen=True)
@@ -484,21 +506,19 @@ def expire_unused_plan_credits(
 ) -> Movement:
     """End a period: take back what is left of its plan credits (0 or more, never below the
     balance), as one `expiry` entry that also marks the boundary. Once per key."""
-    with transaction.atomic():
-        account = lock_account(user)
-        existing = _existing(idempotency_key)
-        if existing is not None:
-            return existing
-        unused = max(0, min(_period_credits(user.pk).unused, account.balance))
-        return _append(
-            account,
-            user=user,
-            kind=CreditLedgerEntry.Kind.EXPIRY,
-            amount=-unused,
-            idempotency_key=idempotency_key,
-            reason=reason,
-            reference=reference,
-        )
+
+    def decide(account: CreditAccount) -> tuple[int, str]:
+        return -max(0, min(_period_credits(user.pk).unused, account.balance)), reason
+
+    movement = _locked_move(
+        user=user,
+        kind=CreditLedgerEntry.Kind.EXPIRY,
+        idempotency_key=idempotency_key,
+        reference=reference,
+        decide=decide,
+    )
+    assert movement is not None  # decide always writes, 0 included (the boundary)
+    return movement
 
 
 def top_up_plan_credits(
@@ -515,26 +535,20 @@ def top_up_plan_credits(
     monthly credits minus what the period was already granted). With `only_after_a_grant`,
     nothing happens while the period has had no grant yet (its invoice is not paid: the grant
     that comes with it will use the new plan). None when nothing was (or had to be) granted."""
-    with transaction.atomic():
-        account = lock_account(user)
-        existing = _existing(idempotency_key)
-        if existing is not None:
-            return existing
+
+    def decide(_account: CreditAccount) -> tuple[int, str] | None:
         granted = _period_credits(user.pk).granted
         if only_after_a_grant and granted == 0:
             return None
-        amount = target - granted
-        if amount <= 0:
-            return None
-        return _append(
-            account,
-            user=user,
-            kind=CreditLedgerEntry.Kind.GRANT,
-            amount=amount,
-            idempotency_key=idempotency_key,
-            reason=reason,
-            reference=reference,
-        )
+        return (target - granted, reason) if target > granted else None
+
+    return _locked_move(
+        user=user,
+        kind=CreditLedgerEntry.Kind.GRANT,
+        idempotency_key=idempotency_key,
+        reference=reference,
+        decide=decide,
+    )
 
 
 def adjust_credits(*, user: User, amount: int, idempotency_key: str, reason: str) -> Movement:
