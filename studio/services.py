@@ -280,15 +280,15 @@ def access_own_palette(user: User, palette_id: int) -> Palette:
 
 
 def check_asset_name(
-    model: type[Style] | type[Palette],
+    model: type[Style] | type[Palette] | type[Project],
     owner: User | None,
     name: str,
     *,
-    row: Style | Palette | None = None,
+    row: Style | Palette | Project | None = None,
 ) -> str:
-    """`name` stripped, for one of `owner`'s styles or palettes (`row` when renaming it).
-    Raises StudioError 400 `invalid` when another of their styles (palettes) has it, case and
-    surrounding spaces aside: the studio's menus could not tell the two apart."""
+    """`name` stripped, for one of `owner`'s styles, palettes or projects (`row` when renaming
+    it). Raises StudioError 400 `invalid` when another of their styles (palettes, projects) has
+    it, case and surrounding spaces aside: the studio's menus could not tell the two apart."""
     name = (name or "").strip()
     if owner is None:  # a built-in one (the admin's business)
         return name
@@ -786,12 +786,7 @@ def _project_name(name: str, *, owner: User, project: Project | None = None) -> 
         raise StudioError("Give the project a name.", "invalid")
     if len(name) > 100:
         raise StudioError("The name is longer than 100 characters.", "invalid")
-    taken = Project.objects.filter(owner=owner, name__iexact=name)
-    if project is not None:
-        taken = taken.exclude(pk=project.pk)
-    if taken.exists():
-        raise StudioError(f"You already have a project named “{name}”.", "invalid")
-    return name
+    return check_asset_name(Project, owner, name, row=project)
 
 
 def do_update_thumbnail(
