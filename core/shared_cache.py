@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -51,6 +51,11 @@ def _family(namespace: str) -> str:
 # The values read so far in the current request: {namespace: value, or a _Miss when `warm`
 # found none}; None outside a request.
 _request_memo: ContextVar[dict[str, Any] | None] = ContextVar("shared_cache_memo", default=None)
+# The version token each of those values was read under ({namespace: token}; None when the cache
+# held none), for `read_versions`.
+_request_tokens: ContextVar[dict[str, str | None] | None] = ContextVar(
+    "shared_cache_tokens", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,11 @@ def request_scope() -> Iterator[None]:
     """Within the block, each namespace is read from the cache once (later reads get the same
     value) until `invalidate` drops it. Threads started by sync_to_async inherit the scope."""
     token = _request_memo.set({})
+    tokens = _request_tokens.set({})
     try:
         yield
     finally:
+        _request_tokens.reset(tokens)
         _request_memo.reset(token)
 
 
@@ -83,6 +90,30 @@ def _current(namespace: str, found: dict[str, Any]) -> Any:
     if token is not None and isinstance(entry, tuple) and len(entry) == 2 and entry[0] == token:
         return entry[1]
     return _MISSING
+
+
+def _note_token(namespace: str, token: str | None) -> None:
+    tokens = _request_tokens.get()
+    if tokens is not None:
+        tokens[namespace] = token
+
+
+def read_versions(namespaces: Iterable[str]) -> tuple[str, ...] | None:
+    """The version tokens under which this request read `namespaces` (by `warm` or `cached`),
+    in order: together they name what the request saw of them, for a per-process memo of
+    something made from them (studio.page_memo). None when any of them was not read in this
+    request, the cache had no token for it, or it was invalidated since (a request that wrote)."""
+    tokens = _request_tokens.get()
+    if tokens is None:
+        return None
+    found = tuple(tokens.get(namespace) for namespace in namespaces)
+    return None if None in found else found  # type: ignore[return-value]
+
+
+def namespaces_read() -> frozenset[str]:
+    """The namespaces this request has read so far (empty outside `request_scope`)."""
+    memo = _request_memo.get()
+    return frozenset(memo) if memo is not None else frozenset()
 
 
 def in_use() -> bool:
@@ -105,6 +136,7 @@ def warm(*namespaces: str) -> None:
         log_throttled(logger, "shared-cache-read", "shared cache read failed for %s", wanted)
         return
     for namespace in wanted:
+        _note_token(namespace, found.get(_keys(namespace)[0]))
         value = _current(namespace, found)
         if value is not _MISSING:
             _stats[_family(namespace), "hits"] += 1
@@ -168,6 +200,7 @@ def cached(
             _stats[family, "errors"] += 1
     if memo is not None:
         memo[namespace] = value
+        _note_token(namespace, token)
     return value  # type: ignore[no-any-return]
 
 
@@ -191,6 +224,9 @@ def _forget(namespace: str) -> None:
     memo = _request_memo.get()
     if memo is not None:
         memo.pop(namespace, None)
+    tokens = _request_tokens.get()
+    if tokens is not None:
+        tokens.pop(namespace, None)
 
 
 class _Invalidations:

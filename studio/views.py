@@ -17,6 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -42,7 +43,7 @@ from generation.errors import form_message, refusal_for
 from generation.pipeline import Submission, submit
 from generation.progress import job_payload
 from generation.services import cancel_job as do_cancel_job
-from studio import form_cache, services
+from studio import form_cache, page_memo, services
 from studio.api_schema import PalettePatch, StylePatch
 from studio.cards import prepare_cards
 from studio.credit_history import history_rows
@@ -164,12 +165,7 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
         "gallery_orders": GALLERY_ORDERS,
         "jobs": data.jobs,
         "idempotency_key": uuid.uuid4().hex,
-        # A cooldown still running from a generate before this page loaded (plans with one).
-        "cooldown_left": (
-            ratelimits.cooldown_left(request, GenerateThumbnails.rate_limit_route)
-            if data.plan.generate_cooldown_seconds
-            else 0
-        ),
+        "cooldown_left": _cooldown_left(request, data.plan),
         **out_of_credits(request.user, data.credits),
     }
     context.update(_generate_price(data.plan, context["resolutions"]))
@@ -205,7 +201,30 @@ def studio(request: AuthenticatedHttpRequest) -> HttpResponse:
         rest = replace(filters, project=None)
         query = "" if rest == GalleryFilter() else f"?{rest.query()}"
         return redirect(reverse("studio") + query)
-    return TemplateResponse(request, "studio/studio.html", _studio_context(request, filters))
+    # The plain page comes from this process's memo while nothing it shows has changed
+    # (studio.page_memo); a running generate cooldown is drawn on the page, so never then.
+    plain = page_memo.plain_request(request, filters)
+    if plain and not _cooldown_left(request, effective_plan(request.user)):
+        key = page_memo.page_key(request.user.pk)
+        html = page_memo.lookup(key) if key is not None else None
+        if html is not None:
+            return page_memo.respond(request, html)
+    context = _studio_context(request, filters)
+    if plain and page_memo.rememberable(context):
+        key = page_memo.page_key(request.user.pk)  # after the page's reads: every token known
+        if key is not None:
+            context.update(page_memo.placeholders())
+            html = render_to_string("studio/studio.html", context, request)
+            page_memo.store(key, html, request.user.pk)
+            return page_memo.respond(request, html)
+    return TemplateResponse(request, "studio/studio.html", context)
+
+
+def _cooldown_left(request: HttpRequest, plan: Plan) -> int:
+    """Seconds left of a generate cooldown from before this page (plans with one), else 0."""
+    if not plan.generate_cooldown_seconds:
+        return 0
+    return ratelimits.cooldown_left(request, GenerateThumbnails.rate_limit_route)
 
 
 def out_of_credits(user: Any, credits: int) -> dict[str, Any]:
