@@ -427,8 +427,11 @@ os.environ.setdefault("dramatiq_worker_timeout", str(DRAMATIQ_IDLE_POLL_MS))
 # In-process worker for runs without a broker service (no REDIS_URL): jobs run on a thread in
 # the web process. `make run` always has a broker, so this is for bare `manage.py runserver`.
 JOBS_RUN_INLINE = env_bool("JOBS_RUN_INLINE", not DRAMATIQ_BROKER_URL)
-# /healthz reports database, redis and broker; it answers 503 when one named here is down.
-HEALTHZ_REQUIRED = env_list("HEALTHZ_REQUIRED", "database,redis,broker")
+# /healthz reports database, redis, broker and worker; it answers 503 when one named here is
+# down. Only the database by default: a load balancer probes every web node, and all of them
+# share one Redis and broker, so requiring those would take every node out at once during an
+# outage the studio is built to ride out (sessions fall back to the database, jobs wait in it).
+HEALTHZ_REQUIRED = env_list("HEALTHZ_REQUIRED", "database")
 
 # Sessions are read from the default cache (Redis when REDIS_URL is set) and written through to
 # the database, so a signed-in request costs no session query once its session is cached.
