@@ -94,6 +94,18 @@ def read_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400 (a request Django refuses before or outside a view: a Host header not in
+    ALLOWED_HOSTS, any SuspiciousOperation or BadRequest): under /api/ the JSON 400
+    `{"error", "code": "bad_request"}` every API error has; elsewhere the site's
+    templates/400.html, rendered without a request or context (as the 500 page is: the request
+    may be the thing that is wrong, e.g. its Host). Both were Django's bare "Bad Request (400)"
+    page."""
+    if request.path.startswith("/api/"):
+        return json_error("The request could not be understood.", "bad_request", 400)
+    return defaults.bad_request(request, exception)
+
+
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler404: under /api/ (a URL no route matches, e.g. a word where an id goes) the
     JSON 404 `{"error", "code": "not_found"}` every API error has; elsewhere the site's

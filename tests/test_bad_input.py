@@ -297,3 +297,29 @@ def test_an_idempotency_key_with_control_characters_is_a_json_400(
     )
     assert response.status_code == 400, response.content
     assert response.json()["code"] == "invalid"
+
+
+@pytest.mark.parametrize("path", ["/api/projects", "/studio/projects"])
+def test_a_form_in_a_charset_other_than_utf8_is_a_json_400(owner_client, path) -> None:
+    """Django refuses to read a urlencoded body declared in another charset (BadRequest): it
+    was Django's bare HTML "Bad Request (400)" page, under /api/ too."""
+    response = owner_client.post(
+        path,
+        "name=Trips",  # the test client encodes it in the declared charset
+        content_type="application/x-www-form-urlencoded; charset=utf-16",
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_form"
+
+
+def test_a_request_django_refuses_is_json_under_the_api_and_the_sites_page_elsewhere(
+    owner_client,
+) -> None:
+    """handler400 (here a Host not in ALLOWED_HOSTS) was Django's bare HTML page everywhere."""
+    api = owner_client.get("/api/me", HTTP_HOST="evil.example")
+    assert api.status_code == 400
+    assert api.json() == {"error": "The request could not be understood.", "code": "bad_request"}
+    page = owner_client.get("/studio/", HTTP_HOST="evil.example")
+    assert page.status_code == 400
+    assert 'class="topbar"' in page.content.decode()

@@ -13,6 +13,7 @@ from studio import views as studio_views
 from viewbait import health
 from viewbait.admin_login import EmailAdminAuthenticationForm
 
+handler400 = "core.api.bad_request"
 handler403 = "core.api.permission_denied"
 handler404 = "core.api.page_not_found"
 handler500 = "core.api.server_error"
