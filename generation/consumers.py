@@ -30,13 +30,14 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
     ) -> None:
-        """Text frames of JSON only; anything else (binary, not JSON) is ignored, instead of
-        ending the consumer with an error as the JSON consumer's own `receive` does."""
+        """Text frames of JSON only; anything else (binary, not JSON, JSON nested past Python's
+        recursion limit) is ignored, instead of ending the consumer with an error as the JSON
+        consumer's own `receive` does."""
         if text_data is None:
             return
         try:
             content = await self.decode_json(text_data)
-        except ValueError:  # json.JSONDecodeError
+        except (ValueError, RecursionError):  # json.JSONDecodeError; "[" * 100_000
             return
         await self.receive_json(content, **kwargs)
 

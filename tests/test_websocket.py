@@ -41,6 +41,7 @@ async def test_owner_receives_job_events_and_stranger_nothing() -> None:
     # Frames that are not JSON text are ignored; the socket stays up and still answers a ping.
     await owner_ws.send_to(text_data="not json")
     await owner_ws.send_to(bytes_data=b"\x00\xff")
+    await owner_ws.send_to(text_data="[" * 100_000 + "]" * 100_000)  # past the recursion limit
     await owner_ws.send_json_to({"type": "ping"})
     assert await owner_ws.receive_json_from(timeout=5) == {"type": "pong"}
 
