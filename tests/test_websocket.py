@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
+from generation import consumers
 from generation.models import Job
 from generation.progress import publish_job
 from tests.conftest import make_user
@@ -72,3 +74,30 @@ async def test_anonymous_socket_is_refused() -> None:
     _communicator, connected, code = await connect(None)
     assert not connected
     assert code == 4401
+
+
+async def test_a_socket_whose_session_ended_is_closed_and_sent_nothing() -> None:
+    """A socket opened with a session kept receiving its user's job events (with their
+    thumbnails' signed URLs) after that session was signed out, e.g. a stolen session cookie
+    still listening after the creator signed out. A socket of another session of theirs that
+    is still signed in keeps receiving them."""
+    owner = await sync_to_async(make_user)("ws-ended@example.com")
+    ended_cookie = await sync_to_async(session_cookie)(owner)
+    ended, ok_ended, _ = await connect(ended_cookie)
+    kept, ok_kept, _ = await connect(await sync_to_async(session_cookie)(owner))
+    assert ok_ended and ok_kept
+    job = await sync_to_async(Job.objects.create)(
+        user=owner, type="generate_thumbnails", params={}, units=1, unit_cost=1, cost=1
+    )
+
+    def sign_out() -> None:
+        client = Client()
+        client.cookies["sessionid"] = ended_cookie.decode().split("=", 1)[1]
+        client.post("/accounts/logout/")
+
+    await sync_to_async(sign_out)()
+    await asyncio.sleep(consumers.SESSION_RECHECK_SECONDS)  # past the last check's window
+    await sync_to_async(publish_job)(job)
+    assert (await kept.receive_json_from(timeout=5))["job"]["id"] == str(job.id)
+    assert await ended.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+    await kept.disconnect()
