@@ -14,13 +14,18 @@ from generation.progress import user_group
 
 # How long (s) a socket's session counts as checked: a burst of job events costs one look-up.
 SESSION_RECHECK_SECONDS = 1.0
+# The close code of a socket whose session ended. Not 4401 (refused: signed out, after which
+# studio.js stays closed): a password change in the same browser ends the session the socket
+# has and gives the tab a new one, so the page reconnects as after any drop, and the new socket
+# is refused with 4401 only if the browser is signed out.
+SESSION_ENDED = 4001
 
 
 class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     """Joins the signed-in user's own group only; anonymous sockets are closed (code 4401).
-    A socket whose session has ended since it connected (signed out, a password change
-    elsewhere, the account deleted, expired) is closed with 4401 at the next job event instead
-    of being sent it: the session the socket was opened with must still be that user's."""
+    A socket whose session has ended since it connected (signed out, a password change, the
+    account deleted, expired) is closed with SESSION_ENDED at the next job event instead of
+    being sent it: the session the socket was opened with must still be that user's."""
 
     group: str | None = None
     user_id: Any = None
@@ -82,6 +87,6 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         if not await self.still_signed_in():
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
-            await self.close(code=4401)
+            await self.close(code=SESSION_ENDED)
             return
         await self.send_json({"type": "job.updated", "job": event["job"]})

@@ -99,5 +99,8 @@ async def test_a_socket_whose_session_ended_is_closed_and_sent_nothing() -> None
     await asyncio.sleep(consumers.SESSION_RECHECK_SECONDS)  # past the last check's window
     await sync_to_async(publish_job)(job)
     assert (await kept.receive_json_from(timeout=5))["job"]["id"] == str(job.id)
-    assert await ended.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+    closed = await ended.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": consumers.SESSION_ENDED}
+    # The page reconnects as after any drop; signed out, the new socket is refused.
+    assert (await connect(ended_cookie))[2] == 4401
     await kept.disconnect()
