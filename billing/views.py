@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from billing import payments
 from billing.models import CreditPack, Subscription
 from billing.services import account_summary, effective_plan, plan_table
+from core import ratelimits
 from core.types import AuthenticatedHttpRequest, User
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def _go(request: AuthenticatedHttpRequest, start: Any, **kwargs: Any) -> HttpRes
 
 @login_required
 @require_POST
+@ratelimits.limit("checkout")
 def checkout(request: AuthenticatedHttpRequest, plan_slug: str) -> HttpResponse:
     """303 to Stripe Checkout for the plan (or to the Customer Portal for a subscriber)."""
     return _go(request, payments.start_plan_checkout, plan_slug=plan_slug)
@@ -88,6 +90,7 @@ def checkout(request: AuthenticatedHttpRequest, plan_slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@ratelimits.limit("checkout")
 def buy_pack(request: AuthenticatedHttpRequest, pack_slug: str) -> HttpResponse:
     """303 to Stripe Checkout for one credit pack."""
     return _go(request, payments.start_pack_checkout, pack_slug=pack_slug)
@@ -95,6 +98,7 @@ def buy_pack(request: AuthenticatedHttpRequest, pack_slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@ratelimits.limit("checkout")
 def portal(request: AuthenticatedHttpRequest) -> HttpResponse:
     """303 to the Stripe Customer Portal (card, plan change, cancel)."""
     return _go(request, payments.start_portal)
@@ -102,6 +106,7 @@ def portal(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@ratelimits.limit("checkout", methods=("GET",))
 def checkout_return(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Stripe's success URL: apply the session now (the webhook may still be on its way) and
     go back to the studio with a message. Another user's session is a 404."""

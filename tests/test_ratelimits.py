@@ -44,7 +44,7 @@ JOB_ROUTES = [
     "channel_consistency",
 ]
 FAIL_CLOSED_ROUTES = JOB_ROUTES
-ISSUE_ROUTES = [*JOB_ROUTES, "face_upload", "library_create", "signup", "login"]
+ISSUE_ROUTES = [*JOB_ROUTES, "face_upload", "library_create", "checkout", "signup", "login"]
 ISSUE_ROUTES_PER_IP = {"signup", "login"}
 
 
@@ -211,6 +211,8 @@ ROUTE_REQUESTS: dict[str, Callable[[Any, Any], Any]] = {
     "face_upload": lambda client, _: client.post("/api/faces", {"name": ""}, **JSON),
     "library_create": lambda client, _: client.post("/studio/library/styles", {}, **JSON),
     "login": lambda client, _: client.post("/accounts/login/", ATTEMPT, **JSON),
+    # Without Stripe configured the view says so and redirects; the request is still counted.
+    "checkout": lambda client, _: client.post("/billing/portal", **JSON),
     "signup": lambda client, _: client.post("/accounts/signup/", SIGNUP, **JSON),
     "edit": job(
         "edit_thumbnail", thumbnail_id=THUMBNAIL, instruction="", changes={"new_seed": True}
@@ -408,6 +410,23 @@ def test_library_forms_are_limited(limits: Any, owner_client: Any, path: str, ro
     assert refused.status_code == 429
     assert "Slow down" in refused.content.decode()  # a page for a browser
     assert refused["Retry-After"]
+
+
+def test_every_billing_route_that_calls_stripe_shares_the_checkout_budget(
+    limits: Any, owner_client: Any
+) -> None:
+    """Each of these made Stripe calls with no limit: one creator's loop could use up Stripe's
+    rate limit, which is the whole studio's (every creator's payments and webhooks)."""
+    set_rates(limits, "checkout", {"*": "4/h"})
+    owner_client.post("/plans/checkout/pro", HTTP_ACCEPT="text/html")
+    owner_client.post("/plans/packs/small", HTTP_ACCEPT="text/html")
+    owner_client.post("/billing/portal", HTTP_ACCEPT="text/html")
+    back = owner_client.get("/billing/checkout/return?session_id=cs_x", HTTP_ACCEPT="text/html")
+    assert back.status_code == 302
+    refused = owner_client.post("/billing/portal", HTTP_ACCEPT="text/html")
+    assert refused.status_code == 429
+    assert "Slow down" in refused.content.decode()
+    assert owner_client.get("/plans/").status_code == 200  # the plans page itself is not counted
 
 
 def test_login_and_signup_are_limited_per_client_ip(limits: Any, anon_client: Any) -> None:

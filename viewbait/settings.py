@@ -662,6 +662,10 @@ RATE_LIMITS: dict[str, dict[str, Any]] = {
         "fail": "open",
         "rates": {"starter": "120/h", "advanced": "120/h", "pro": "120/h", "*": "30/h"},
     },
+    # Checkout, a credit pack, the Customer Portal and the return from Checkout: each request
+    # makes Stripe calls (up to five), and Stripe's rate limit is the whole studio's, so one
+    # creator's loop must not use it up for every creator's payments and webhooks.
+    "checkout": {"per": "user", "fail": "open", "rates": {"*": "20/h"}},
     "signup": {"per": "ip", "fail": "open", "rates": {"*": "10/h"}},
     "login": {"per": "ip", "fail": "open", "rates": {"*": "20/m"}},
 }
