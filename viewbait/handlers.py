@@ -67,6 +67,20 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.core.cache import caches
 from django.core.handlers.asgi import ASGIHandler
+from django.utils.http import parse_header_parameters
+
+from viewbait.input_guard import body_limit, too_large
+
+
+class BodyTooLarge(Exception):
+    """The body being read passed its limit (`BoundedASGIHandler.handle` answers 413)."""
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return ""
 
 
 class RequestThreads:
@@ -128,6 +142,40 @@ class BoundedASGIHandler(ASGIHandler):
             executor.shutdown(wait=False)
             raise
         self.threads.give_back(executor)
+
+    async def handle(self, scope: Any, receive: Any, send: Any) -> None:
+        """ASGIHandler.handle with the input guard's body limit (viewbait.input_guard.body_limit)
+        applied while the body is read: Django's handler reads the whole body into a temporary
+        file (memory, then disk past FILE_UPLOAD_MAX_MEMORY_SIZE) before any middleware runs,
+        so the guard's 413 came only after a body of any size had been received and written to
+        the web host's disk. A Content-Length over the limit is answered 413 before any of the
+        body is read; a body without one (chunked) as soon as what has arrived passes it."""
+        limit = body_limit(parse_header_parameters(_header(scope, b"content-type"))[0])
+        if limit is None:
+            await super().handle(scope, receive, send)
+            return
+        try:
+            declared = int(_header(scope, b"content-length") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            await self.send_response(too_large(limit), send)
+            return
+        received = 0
+
+        async def counted() -> Any:
+            nonlocal received
+            message = await receive()
+            if message.get("type") == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await super().handle(scope, counted, send)
+        except BodyTooLarge:
+            await self.send_response(too_large(limit), send)
 
     async def get_response_async(self, request: Any) -> Any:
         if self._slots is None or request.path.startswith(self._unbounded):

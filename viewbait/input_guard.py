@@ -5,7 +5,9 @@ One place for the rules no single form or serializer can enforce:
 - `InputGuardMiddleware`: a URL (path plus query string) longer than `settings.MAX_URL_LENGTH`
   characters is 414 `url_too_long`; a body whose Content-Length is above its limit is 413
   `request_too_large` before anything reads it (multipart: `settings.UPLOAD_MAX_REQUEST_BYTES`;
-  any other body: `settings.DATA_UPLOAD_MAX_MEMORY_SIZE`); a NUL character or a lone UTF-16
+  any other body: `settings.DATA_UPLOAD_MAX_MEMORY_SIZE`; `body_limit`; in the web process
+  viewbait.handlers applies the same limit while the ASGI body is read, which Django's handler
+  does before any middleware); a NUL character or a lone UTF-16
   surrogate in the path, the query string or a form field (name or value) is 400
   `invalid_characters` (PostgreSQL text cannot hold NUL, and UTF-8 cannot encode a lone
   surrogate: either would be a database or encoding error later); a form Django cannot read
@@ -30,6 +32,22 @@ from django.http.multipartparser import MultiPartParserError
 from core.api import json_error
 from core.middleware import SyncAndAsyncMiddleware
 from core.parsers import BAD_CHARACTERS_MESSAGE, has_bad_characters
+
+
+def body_limit(content_type: str) -> int | None:
+    """The most bytes a request body of this media type (parameters ignored) may have:
+    `settings.UPLOAD_MAX_REQUEST_BYTES` for multipart, else `settings.DATA_UPLOAD_MAX_MEMORY_SIZE`
+    (None: no limit). Also applied by viewbait.handlers while the body is read."""
+    if content_type == "multipart/form-data":
+        return int(settings.UPLOAD_MAX_REQUEST_BYTES)
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def too_large(limit: int | None) -> JsonResponse:
+    """The 413 `request_too_large` answer (with `limit`, in bytes)."""
+    return json_error(
+        f"The request body is larger than {limit} bytes.", "request_too_large", 413, limit=limit
+    )
 
 
 def _content_length(request: HttpRequest) -> int:
@@ -73,16 +91,13 @@ class InputGuardMiddleware(SyncAndAsyncMiddleware):
                 "url_too_long",
                 414,
             )
-        multipart = request.content_type == "multipart/form-data"
-        limit = (
-            settings.UPLOAD_MAX_REQUEST_BYTES if multipart else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        )
+        limit = body_limit(request.content_type or "")
         if limit is not None and _content_length(request) > limit:
-            return self._too_large(limit)
+            return too_large(limit)
         try:
             bad = has_bad_characters(request.path) or _form_has_bad_characters(request)
         except RequestDataTooBig:
-            return self._too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+            return too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         except (TooManyFieldsSent, MultiPartParserError, BadRequest):
             # BadRequest: a urlencoded form declared in a charset other than UTF-8 (Django
             # refuses to read it; it was Django's bare HTML 400 page, under /api/ too).
@@ -93,13 +108,7 @@ class InputGuardMiddleware(SyncAndAsyncMiddleware):
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> JsonResponse | None:
         if isinstance(exc, RequestDataTooBig):
-            return self._too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+            return too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         if isinstance(exc, TooManyFieldsSent | MultiPartParserError | BadRequest):
             return json_error("The form could not be read.", "invalid_form", 400)
         return None
-
-    @staticmethod
-    def _too_large(limit: int | None) -> JsonResponse:
-        return json_error(
-            f"The request body is larger than {limit} bytes.", "request_too_large", 413, limit=limit
-        )
