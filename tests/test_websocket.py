@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -104,3 +106,40 @@ async def test_a_socket_whose_session_ended_is_closed_and_sent_nothing() -> None
     # The page reconnects as after any drop; signed out, the new socket is refused.
     assert (await connect(ended_cookie))[2] == 4401
     await kept.disconnect()
+
+
+async def test_the_web_process_closes_a_socket_sent_an_oversized_message(tmp_path: Path) -> None:
+    """uvicorn took websocket messages up to 16 MiB, each decoded as JSON in the worker's event
+    loop (about a second for 16 MiB of JSON, no request of that worker served meanwhile)."""
+    import websockets
+    from django.conf import settings
+
+    from tests.servers import WebServer, database_url, private_redis
+    from viewbait.workers import WS_MAX_MESSAGE_BYTES
+
+    owner = await sync_to_async(make_user)("ws-big@example.com")
+    cookie = (await sync_to_async(session_cookie)(owner)).decode()
+    with private_redis(tmp_path) as redis_server:
+        env = {
+            "DJANGO_SETTINGS_MODULE": "tests.real_settings_fast_hash",
+            "DATABASE_URL": await sync_to_async(database_url)(),
+            "REDIS_URL": redis_server.url(1),
+            "DEBUG": "0",
+            "LOCAL_DEV": "1",
+            "SECRET_KEY": settings.SECRET_KEY,  # the session's auth hash is made with it
+        }
+        server = WebServer(env, tmp_path / "web.log")
+        try:
+            await sync_to_async(server.wait_until_up)()
+            url = f"ws://127.0.0.1:{server.port}/ws/jobs/"
+            headers = {"Cookie": cookie}
+            origin = websockets.Origin(server.base_url)
+            async with websockets.connect(url, additional_headers=headers, origin=origin) as ws:
+                await ws.send('{"type": "ping"}')
+                assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"type": "pong"}
+                await ws.send(json.dumps({"type": "ping", "pad": "x" * WS_MAX_MESSAGE_BYTES}))
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), 5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        finally:
+            await sync_to_async(server.stop)()
