@@ -313,6 +313,17 @@ def test_a_form_in_a_charset_other_than_utf8_is_a_json_400(owner_client, path) -
     assert response.json()["code"] == "invalid_form"
 
 
+@pytest.mark.parametrize("path", ["/api/faces", "/studio/library/faces"])
+def test_more_files_than_django_reads_is_a_json_400(owner_client, settings, path) -> None:
+    """Past DATA_UPLOAD_MAX_NUMBER_FILES Django raises TooManyFilesSent: Django's bare HTML
+    "Bad Request (400)" page, under /api/ too, where TooManyFieldsSent was the guard's JSON."""
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
+    files = [SimpleUploadedFile(f"{i}.png", b"x", "image/png") for i in range(4)]
+    response = owner_client.post(path, {"name": "Me", "images": files}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_form"
+
+
 def test_a_request_django_refuses_is_json_under_the_api_and_the_sites_page_elsewhere(
     owner_client,
 ) -> None:

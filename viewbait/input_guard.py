@@ -11,9 +11,9 @@ One place for the rules no single form or serializer can enforce:
   surrogate in the path, the query string or a form field (name or value) is 400
   `invalid_characters` (PostgreSQL text cannot hold NUL, and UTF-8 cannot encode a lone
   surrogate: either would be a database or encoding error later); a form Django cannot read
-  (too many fields, a broken multipart body, a urlencoded body in a charset other than
-  UTF-8) is 400 `invalid_form`. Django's own `RequestDataTooBig` / `TooManyFieldsSent` /
-  `BadRequest` raised inside a view become 413 / 400 JSON too.
+  (too many fields or files, a broken multipart body, a urlencoded body in a charset other
+  than UTF-8) is 400 `invalid_form`. Django's own `RequestDataTooBig` / `TooManyFieldsSent` /
+  `TooManyFilesSent` / `BadRequest` raised inside a view become 413 / 400 JSON too.
 - `core.parsers.SafeJSONParser` (DRF's default JSON parser here): the same character rule
   for every string and key of a JSON body, and at most `MAX_JSON_DEPTH` levels of nesting (400
   `too_deep`; deeper JSON would otherwise end in Python's RecursionError).
@@ -25,7 +25,12 @@ request line and headers; nginx: 8 KiB per header line by default).
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import (
+    BadRequest,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
@@ -98,9 +103,10 @@ class InputGuardMiddleware(SyncAndAsyncMiddleware):
             bad = has_bad_characters(request.path) or _form_has_bad_characters(request)
         except RequestDataTooBig:
             return too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
-        except (TooManyFieldsSent, MultiPartParserError, BadRequest):
+        except (TooManyFieldsSent, TooManyFilesSent, MultiPartParserError, BadRequest):
             # BadRequest: a urlencoded form declared in a charset other than UTF-8 (Django
-            # refuses to read it; it was Django's bare HTML 400 page, under /api/ too).
+            # refuses to read it); TooManyFilesSent: more than DATA_UPLOAD_MAX_NUMBER_FILES.
+            # Both were Django's bare HTML 400 page, under /api/ too.
             return json_error("The form could not be read.", "invalid_form", 400)
         if bad:
             return json_error(BAD_CHARACTERS_MESSAGE, "invalid_characters", 400)
@@ -109,6 +115,8 @@ class InputGuardMiddleware(SyncAndAsyncMiddleware):
     def process_exception(self, request: HttpRequest, exc: Exception) -> JsonResponse | None:
         if isinstance(exc, RequestDataTooBig):
             return too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
-        if isinstance(exc, TooManyFieldsSent | MultiPartParserError | BadRequest):
+        if isinstance(
+            exc, TooManyFieldsSent | TooManyFilesSent | MultiPartParserError | BadRequest
+        ):
             return json_error("The form could not be read.", "invalid_form", 400)
         return None
