@@ -55,28 +55,35 @@ class SharedCacheScopeMiddleware(SyncAndAsyncMiddleware):
             return await self.get_response(request)  # type: ignore[no-any-return]
 
 
-def _private_html(response: HttpResponseBase) -> bool:
-    return "Cache-Control" not in response and response.get("Content-Type", "").startswith(
-        "text/html"
+def _private_page(request: HttpRequest, response: HttpResponseBase) -> bool:
+    """A page's answer that sets no cache policy: HTML, or outside the API a page's JSON
+    variant (allauth answers its pages, the whole page's HTML included, as JSON to a request
+    with `X-Requested-With: XMLHttpRequest` or `Accept: application/json`). The API's JSON
+    keeps its own policy."""
+    if "Cache-Control" in response:
+        return False
+    content_type = response.get("Content-Type", "")
+    return content_type.startswith("text/html") or (
+        content_type.startswith("application/json") and not request.path.startswith("/api/")
     )
 
 
 class PrivatePagesMiddleware(SyncAndAsyncMiddleware):
-    """`Cache-Control: private, no-store` on a signed-in creator's HTML pages that set no cache
-    policy of their own. Without it a browser's Back button showed a studio page from its cache:
-    a deleted thumbnail back in the grid (its link a 404) and an old credit balance. `no-store`
-    also keeps the page out of the back/forward cache and off shared disks (RFC 9111 5.2.2.5).
-    After AuthenticationMiddleware."""
+    """`Cache-Control: private, no-store` on a signed-in creator's pages (`_private_page`: HTML,
+    and a page's JSON variant) that set no cache policy of their own. Without it a browser's
+    Back button showed a studio page from its cache: a deleted thumbnail back in the grid (its
+    link a 404) and an old credit balance. `no-store` also keeps the page out of the
+    back/forward cache and off shared disks (RFC 9111 5.2.2.5). After AuthenticationMiddleware."""
 
     def call(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
-        if _private_html(response) and request.user.is_authenticated:
+        if _private_page(request, response) and request.user.is_authenticated:
             response["Cache-Control"] = "private, no-store"
         return response  # type: ignore[no-any-return]
 
     async def acall(self, request: HttpRequest) -> HttpResponseBase:
         response = await self.get_response(request)
-        if _private_html(response) and (await request.auser()).is_authenticated:
+        if _private_page(request, response) and (await request.auser()).is_authenticated:
             response["Cache-Control"] = "private, no-store"
         return response  # type: ignore[no-any-return]
 

@@ -564,6 +564,11 @@ def test_signed_in_pages_are_never_shown_from_the_browsers_cache(
     assert "no-store" not in Client().get("/plans/").get("Cache-Control", "")  # signed out
     api = owner_client.get("/api/thumbnails")
     assert "no-store" not in api.get("Cache-Control", "")  # JSON keeps its own policy
+    # allauth's JSON variant of a page (the whole page's HTML in it) was stored like any answer.
+    as_json = owner_client.get("/accounts/email/", HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    assert as_json["Content-Type"] == "application/json"
+    assert owner.email in as_json.json()["html"]
+    assert as_json["Cache-Control"] == "private, no-store"
 
 
 def test_the_sign_up_page_has_one_name_in_its_tab_and_heading() -> None:
