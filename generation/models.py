@@ -38,6 +38,9 @@ class Job(models.Model):
     # NULL, not "", when absent: the unique constraint applies only to requests that sent a key.
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     request_fingerprint = models.CharField(max_length=64, blank=True)
+    # What the keyed request sent (JobType.body_fingerprint): a retry is recognised by it before
+    # its input is validated, so an input deleted since does not turn the replay into a 404.
+    body_fingerprint = models.CharField(max_length=64, blank=True, default="")
     error = models.CharField(max_length=300, blank=True, help_text="Safe to show to the creator")
     error_code = models.CharField(max_length=40, blank=True)
     model = models.CharField(

@@ -1,15 +1,17 @@
 """The one submit pipeline every job type goes through, from the JSON API and the htmx views.
 
-Order (PRODUCT.md: authentication, rate limit, plan limits, credits): validate the input (its
-replay fingerprint, price and rate weight depend on it) -> an idempotent replay returns the
-original job (counted against nothing, charged nothing) -> rate limit -> plan feature gate and
-plan limits -> the model's circuit breaker -> the result cache -> price and submit (credits,
-the creator's concurrent-job cap). Refusals are exceptions that `generation.errors.refusal_for`
-maps to an HTTP status and `code`.
+Order (PRODUCT.md: authentication, rate limit, plan limits, credits): a retry of a keyed
+request that sent the same returns the original job before validation (an input deleted since
+does not matter) -> validate the input (its replay fingerprint, price and rate weight depend on
+it) -> an idempotent replay returns the original job (counted against nothing, charged nothing)
+-> rate limit -> plan feature gate and plan limits -> the model's circuit breaker -> the result
+cache -> price and submit (credits, the creator's concurrent-job cap). Refusals are exceptions
+that `generation.errors.refusal_for` maps to an HTTP status and `code`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import Any, cast
 from django.core.files.uploadedfile import UploadedFile
 from django.http import Http404, HttpRequest
 from django.urls import reverse
+from rest_framework.exceptions import ValidationError
 
 from billing.models import Plan
 from billing.services import account_cache_namespaces, effective_plan, get_balance, plan_table
@@ -25,11 +28,11 @@ from core import ratelimits
 from core.shared_cache import warm
 from core.types import User
 from generation import catalog, result_cache
-from generation.errors import JobRefused
+from generation.errors import IdempotencyKeyReused, JobRefused
 from generation.models import Job
 from generation.registry import JobType, get_job_type
 from generation.resilience import CircuitBreaker
-from generation.services import find_replay, request_fingerprint, submit_job
+from generation.services import find_keyed, keyed_job, request_fingerprint, submit_job
 
 IDEMPOTENCY_KEY_MAX_CHARS = 200
 
@@ -90,6 +93,23 @@ def stored_files_must_exist() -> Iterator[None]:
         raise Http404 from None
 
 
+def sent_fingerprint(job_type: JobType, data: Any, files: dict[str, list[UploadedFile]]) -> str:
+    """SHA-256 (64 hex chars) of what a request sent, unvalidated: the job type, `data` as it
+    came (the form's CSRF token and idempotency key already left out) and each upload's
+    SHA-256. Kept with a keyed job (`Job.body_fingerprint`), so a retry with the same key that
+    sends the same is answered with that job before validation, whatever happened to the faces,
+    styles, palettes or thumbnails it names since. Reads each upload once (and rewinds it)."""
+    uploads: dict[str, list[str]] = {}
+    for name in sorted(files):
+        for upload in files[name]:
+            digest = hashlib.sha256()
+            for chunk in upload.chunks():
+                digest.update(chunk)
+            upload.seek(0)  # validation reads it next
+            uploads.setdefault(name, []).append(digest.hexdigest())
+    return request_fingerprint({"type": job_type.name, "input": data, "files": uploads})
+
+
 def submit(
     request: HttpRequest,
     *,
@@ -100,7 +120,12 @@ def submit(
 ) -> Submission:
     """Submit one job of `type_name` for the signed-in caller. Raises what
     `generation.errors.refusal_for` maps: JobRefused, ValidationError, Http404, RateLimited,
-    LimiterUnavailable, ProviderCircuitOpen, InsufficientCredits, IdempotencyKeyReused."""
+    LimiterUnavailable, ProviderCircuitOpen, InsufficientCredits, IdempotencyKeyReused.
+
+    With an `idempotency_key` already used, the original job is returned (charged nothing)
+    when this request sent the same (`sent_fingerprint`), before validation, or when its
+    validated input is the same; otherwise IdempotencyKeyReused, also when its input no longer
+    validates (a job recorded before sent inputs were fingerprinted: the validation error)."""
     user = cast(User, request.user)  # views call this after authentication
     warm(*account_cache_namespaces(user.pk))  # the plan look-ups below: one Redis round trip
     job_type = lookup_job_type(type_name)
@@ -112,14 +137,27 @@ def submit(
         # A NUL reached PostgreSQL's text column as a 500 (the forms' input guard refuses it
         # before this; a header did not); other control characters are no key either.
         raise JobRefused("Idempotency-Key must be printable characters.", "invalid")
-    with stored_files_must_exist():
-        validated = job_type.validate(user=user, data=data, files=files or {})
+    files = files or {}
+    keyed = find_keyed(user=user, idempotency_key=idempotency_key)
+    body_fingerprint = sent_fingerprint(job_type, data, files) if idempotency_key else ""
+    if keyed is not None and idempotency_key and keyed.body_fingerprint == body_fingerprint:
+        # The same request again: its job, whatever happened to its inputs since.
+        return Submission(keyed_job(user=user, idempotency_key=idempotency_key), False)
+    try:
+        with stored_files_must_exist():
+            validated = job_type.validate(user=user, data=data, files=files)
+    except (ValidationError, Http404, JobRefused):
+        if keyed is not None and keyed.body_fingerprint:
+            raise IdempotencyKeyReused from None  # another body, and no valid one either
+        raise
     fingerprint = request_fingerprint(
         {"type": job_type.name, "input": job_type.fingerprint_input(validated)}
     )
-    replay = find_replay(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
-    if replay is not None:
-        return Submission(replay, False)
+    if keyed is not None and idempotency_key:
+        # Sent otherwise but the same input once validated (e.g. "2" for 2): the job; else 409.
+        if keyed.fingerprint != fingerprint:
+            raise IdempotencyKeyReused
+        return Submission(keyed_job(user=user, idempotency_key=idempotency_key), False)
     plan = effective_plan(user)
     model = job_type.model(validated, plan)
     usages = ratelimits.check_weighted(
@@ -138,6 +176,7 @@ def submit(
             model=model,
             idempotency_key=idempotency_key,
             fingerprint=fingerprint,
+            body_fingerprint=body_fingerprint,
             usages=usages,
         )
     except BaseException:
@@ -157,6 +196,7 @@ def _admit(
     model: catalog.ModelSpec,
     idempotency_key: str | None,
     fingerprint: str,
+    body_fingerprint: str,
     usages: list[ratelimits.Usage],
 ) -> Submission:
     """The checks after the rate limit (plan feature and limits, circuit breaker, result cache)
@@ -188,6 +228,7 @@ def _admit(
             idempotency_key=idempotency_key,
             priority=plan.queue_priority,
             fingerprint=fingerprint,
+            body_fingerprint=body_fingerprint,
             max_concurrent=plan.max_concurrent_jobs,
             cached_result=cached,
         )

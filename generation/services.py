@@ -129,7 +129,8 @@ def request_fingerprint(params: dict[str, Any]) -> str:
 # CPU compiling each (its COUNT aggregate more), several times what PostgreSQL spends answering
 # it on its indexes (the (user, idempotency_key) constraint; (user, status, -created_at)).
 _KEY_FINGERPRINT_SQL = (
-    "SELECT request_fingerprint FROM {job} WHERE user_id = %s AND idempotency_key = %s LIMIT 1"
+    "SELECT request_fingerprint, body_fingerprint FROM {job}"
+    " WHERE user_id = %s AND idempotency_key = %s LIMIT 1"
 )
 _UNFINISHED_SQL = "SELECT COUNT(*) FROM {job} WHERE user_id = %s AND status IN ({statuses})"
 
@@ -142,20 +143,42 @@ def _job_sql(template: str) -> str:
     )
 
 
-def find_replay(*, user: User, idempotency_key: str | None, fingerprint: str) -> Job | None:
-    """The job an earlier request with this key created, or None (one indexed query, none
-    without a key; a second loads the job when there is one). Raises IdempotencyKeyReused if
-    the key was used with a different body."""
+@dataclass(frozen=True)
+class KeyedRequest:
+    """What the request that first used an Idempotency-Key recorded: its input's `fingerprint`
+    (`request_fingerprint` of the validated input) and its `body_fingerprint` (of what it sent,
+    `JobType.body_fingerprint`; "" for a job recorded before it was kept)."""
+
+    fingerprint: str
+    body_fingerprint: str
+
+
+def find_keyed(*, user: User, idempotency_key: str | None) -> KeyedRequest | None:
+    """The fingerprints of the job an earlier request with this key created, or None (one
+    indexed query; none without a key)."""
     if not idempotency_key:
         return None
     with connection.cursor() as cursor:
         cursor.execute(_job_sql(_KEY_FINGERPRINT_SQL), [user.pk, idempotency_key])
         row = cursor.fetchone()  # usually none
-    if row is None:
-        return None
-    if row[0] != fingerprint:
-        raise IdempotencyKeyReused
+    return None if row is None else KeyedRequest(row[0], row[1])
+
+
+def keyed_job(*, user: User, idempotency_key: str) -> Job:
+    """The job `user` created with `idempotency_key` (raises Job.DoesNotExist)."""
     return Job.objects.get(user=user, idempotency_key=idempotency_key)
+
+
+def find_replay(*, user: User, idempotency_key: str | None, fingerprint: str) -> Job | None:
+    """The job an earlier request with this key created, or None (one indexed query, none
+    without a key; a second loads the job when there is one). Raises IdempotencyKeyReused if
+    the key was used with a different body."""
+    keyed = find_keyed(user=user, idempotency_key=idempotency_key)
+    if keyed is None or not idempotency_key:
+        return None
+    if keyed.fingerprint != fingerprint:
+        raise IdempotencyKeyReused
+    return keyed_job(user=user, idempotency_key=idempotency_key)
 
 
 def unfinished_jobs(user: User) -> int:
@@ -220,6 +243,7 @@ def submit_job(
     idempotency_key: str | None = None,
     priority: str = "normal",
     fingerprint: str | None = None,
+    body_fingerprint: str = "",
     max_concurrent: int | None = None,
     cached_result: dict[str, Any] | None = None,
 ) -> tuple[Job, bool, int | None]:
@@ -228,12 +252,14 @@ def submit_job(
     Returns (job, created, credits_remaining): the balance after this job's debit, or None when
     nothing was debited (a replay, a cached or free job). With an idempotency key already used
     for the same request (same `fingerprint`, by default that of `params`), returns the original
-    job and charges nothing. With `cached_result`, the job is recorded as already succeeded from
-    the result cache and costs nothing. Raises `billing.services.InsufficientCredits` (nothing
+    job and charges nothing; `body_fingerprint` (of what the request sent) is kept with the job
+    for a retry's look-up before validation (`generation.pipeline.submit`). With
+    `cached_result`, the job is recorded as already succeeded from the result cache and costs
+    nothing. Raises `billing.services.InsufficientCredits` (nothing
     written), `IdempotencyKeyReused`, or JobRefused 429 `too_many_jobs` when the creator already
     has `max_concurrent` jobs queued or running.
 
-    Callers check for a replay first (`find_replay`, before their rate limits); a duplicate
+    Callers check for a replay first (`find_keyed`, before their rate limits); a duplicate
     that raced past that check is caught here by the (user, idempotency_key) unique
     constraint: its insert fails, everything this call wrote rolls back, and the original job
     is returned (or IdempotencyKeyReused raised), before any refusal it would otherwise get
@@ -261,6 +287,7 @@ def submit_job(
                 "priority": priority,
                 "idempotency_key": idempotency_key or None,
                 "request_fingerprint": fingerprint,
+                "body_fingerprint": body_fingerprint if idempotency_key else "",
             }
             if cached_result is not None:
                 job = Job.objects.create(

@@ -119,7 +119,7 @@ def test_publishing_from_worker_threads_reuses_one_connection(
 def replayed_under_lock(owner_client: Any, monkeypatch: pytest.MonkeyPatch, first: Any) -> Any:
     """Key 1 sent again as if both requests passed the replay check before either took the
     lock; asserts it is answered as a replay of `first` and returns the answer."""
-    monkeypatch.setattr(pipeline, "find_replay", lambda **_: None)
+    monkeypatch.setattr(pipeline, "find_keyed", lambda **_: None)
     again = generate(owner_client, 1)
     assert again.status_code == 202, again.content
     assert again["Idempotent-Replayed"] == "true"
@@ -146,7 +146,7 @@ def test_a_key_reused_for_another_body_found_under_the_lock_is_refused(
     assert first.status_code == 202
     balance = CreditAccount.objects.get(user=starter).balance
     # As if both requests passed the replay check before either took the lock.
-    monkeypatch.setattr(pipeline, "find_replay", lambda **_: None)
+    monkeypatch.setattr(pipeline, "find_keyed", lambda **_: None)
     other = owner_client.post_json(
         "/api/generate", {"title": "Another body"}, HTTP_IDEMPOTENCY_KEY="accept-1"
     )
