@@ -83,6 +83,29 @@ class FacePhotoForm(PhotoForm):
         return image
 
 
+class AssetNameForm(forms.ModelForm):
+    """A style's, palette's, face's or project's change form: a name another row of the same
+    owner has (case and surrounding spaces aside, `services.check_asset_name`, as the studio
+    refuses it) is a form error on the name, not saved. Built-in rows (no owner) are not
+    checked."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        owner, name = cleaned.get("owner"), cleaned.get("name")
+        if owner is not None and name:
+            model = type(self.instance)
+            try:
+                services.check_asset_name(
+                    model, owner, name, row=self.instance if self.instance.pk else None
+                )
+            except services.StudioError:
+                noun = model._meta.verbose_name
+                self.add_error(
+                    "name", f"{owner.email} already has a {noun} named “{name.strip()}”."
+                )
+        return cleaned
+
+
 class StyleReferenceImageInline(admin.TabularInline):
     model = StyleReferenceImage
     form = PhotoForm
@@ -124,6 +147,7 @@ class DeletesStoredFiles:
 
 @admin.register(Style)
 class StyleAdmin(DeletesStoredFiles, admin.ModelAdmin):
+    form = AssetNameForm
     list_display = ["preview_image", "name", "owner__email", "slug", "is_public", "created"]
     list_select_related = ["owner"]  # the email column
     list_display_links = ["preview_image", "name"]
@@ -155,6 +179,7 @@ class StyleAdmin(DeletesStoredFiles, admin.ModelAdmin):
 
 @admin.register(Palette)
 class PaletteAdmin(admin.ModelAdmin):
+    form = AssetNameForm
     list_display = ["name", "owner__email", "colors", "is_public", "created_at"]
     list_select_related = ["owner"]  # the email column
     list_filter = ["is_public", ("owner", admin.EmptyFieldListFilter)]
@@ -177,6 +202,7 @@ class FaceImageInline(admin.TabularInline):
 
 @admin.register(Face)
 class FaceAdmin(DeletesStoredFiles, admin.ModelAdmin):
+    form = AssetNameForm
     list_display = ["photo", "name", "owner__email", "created_at"]
     list_select_related = ["owner"]  # the email column
     list_display_links = ["photo", "name"]
@@ -198,6 +224,7 @@ class FaceAdmin(DeletesStoredFiles, admin.ModelAdmin):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    form = AssetNameForm
     list_display = ["name", "owner__email", "share_mode", "created_at"]
     list_select_related = ["owner"]  # the email column
     list_filter = ["share_mode"]

@@ -210,8 +210,9 @@ def prepare_photos(files: Iterable[UploadedFile]) -> list[PreparedPhoto]:
 
 def do_create_face(*, owner: User, name: str, files: list[UploadedFile]) -> Face:
     """Create a face from 1-3 photos. Every photo is decoded and checked before anything is
-    stored; on any failure nothing is stored. Raises StudioError (400 `invalid`,
-    403 `plan_custom_assets_limit`, or the image's own code: 400/413)."""
+    stored; on any failure nothing is stored. Raises StudioError (400 `invalid`, also for a
+    name another of the owner's faces has, as in `check_asset_name`; 403
+    `plan_custom_assets_limit`, or the image's own code: 400/413)."""
     name = name.strip()
     if not name:
         raise StudioError("Give the face a name.", "invalid")
@@ -219,6 +220,7 @@ def do_create_face(*, owner: User, name: str, files: list[UploadedFile]) -> Face
         raise StudioError("The name is longer than 80 characters.", "invalid")
     if not 1 <= len(files) <= MAX_FACE_PHOTOS:
         raise StudioError(f"Upload 1 to {MAX_FACE_PHOTOS} photos for a face.", "invalid")
+    name = check_asset_name(Face, owner, name)
     check_custom_asset_quota(owner, Face)
     decoded = prepare_photos(files)
     # Measured and stored before the transaction: the detector's CPU time and the storage's
@@ -230,6 +232,9 @@ def do_create_face(*, owner: User, name: str, files: list[UploadedFile]) -> Face
             stored.append(_store(FaceImage, "image", photo.data))
         with transaction.atomic():
             check_custom_asset_quota(owner, Face, lock=True)
+            # Again under the owner's balance row: another request may have taken the name.
+            lock_account(owner)
+            name = check_asset_name(Face, owner, name)
             face = Face.objects.create(owner=owner, name=name)
             for position, (photo, face_height, stored_name) in enumerate(
                 zip(decoded, face_heights, stored, strict=True)
@@ -280,15 +285,17 @@ def access_own_palette(user: User, palette_id: int) -> Palette:
 
 
 def check_asset_name(
-    model: type[Style] | type[Palette] | type[Project],
+    model: type[Style] | type[Palette] | type[Project] | type[Face],
     owner: User | None,
     name: str,
     *,
-    row: Style | Palette | Project | None = None,
+    row: Style | Palette | Project | Face | None = None,
 ) -> str:
-    """`name` stripped, for one of `owner`'s styles, palettes or projects (`row` when renaming
-    it). Raises StudioError 400 `invalid` when another of their styles (palettes, projects) has
-    it, case and surrounding spaces aside: the studio's menus could not tell the two apart."""
+    """`name` stripped, for one of `owner`'s styles, palettes, projects or faces (`row` when
+    renaming it). Raises StudioError 400 `invalid` when another of their styles (palettes,
+    projects, faces) has it, case and surrounding spaces aside: the studio's menus (and a
+    generate prompt's face names) could not tell the two apart. Call it again under the owner's
+    balance row lock before writing: another request may have taken the name meanwhile."""
     name = (name or "").strip()
     if owner is None:  # a built-in one (the admin's business)
         return name

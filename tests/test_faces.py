@@ -302,3 +302,53 @@ def test_at_the_free_face_limit_the_library_links_the_upgrade(owner, owner_clien
     assert (
         'Delete one to upload another, or <a href="/plans/">upgrade</a> for unlimited faces.'
     ) in html
+
+
+def test_a_name_another_of_my_faces_has_is_refused(owner, owner_client, other_client) -> None:
+    """As styles, palettes and projects: two faces of one name could not be told apart in the
+    studio's face picks (nor in a prompt's names), so a name another of the creator's faces
+    has, case and surrounding spaces aside, is refused; another creator's is no matter."""
+    set_plan(owner, "starter")
+    theirs = other_client.post("/api/faces", {"name": "Eileen", "images": [upload("0.png", png())]})
+    assert theirs.status_code == 201
+    first = owner_client.post("/api/faces", {"name": "Eileen", "images": [upload("1.png", png())]})
+    assert first.status_code == 201, first.content
+    files = stored_files()
+    refused = owner_client.post(
+        "/api/faces", {"name": "  eILEEN ", "images": [upload("2.png", png())]}
+    )
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "You already have a face named “eILEEN”.", "code": "invalid"}
+    page = owner_client.post(
+        "/studio/library/faces", {"name": "EILEEN", "images": [upload("3.png", png())]}
+    )
+    assert page.status_code == 400
+    assert "You already have a face named “EILEEN”." in page.content.decode()
+    assert stored_files() == files  # nothing stored for either
+    assert Face.objects.filter(owner=owner).count() == 1
+    second = owner_client.post(
+        "/api/faces", {"name": "Eileen 2", "images": [upload("4.png", png())]}
+    )
+    assert second.status_code == 201
+
+
+def test_a_face_name_taken_while_the_photos_were_stored_is_refused(db: None, monkeypatch) -> None:
+    """The name is checked again under the owner's balance row lock: a face of that name
+    created meanwhile (another tab, the API) refuses this one, and its photos are deleted."""
+    from studio import services
+    from tests.conftest import make_user
+
+    owner = make_user("twice@example.com")
+    set_plan(owner, "starter")
+    decode = services.prepare_photos
+
+    def meanwhile(files):
+        Face.objects.create(owner=owner, name="Me")
+        return decode(files)
+
+    monkeypatch.setattr(services, "prepare_photos", meanwhile)
+    before = stored_files()
+    with pytest.raises(services.StudioError, match="You already have a face named “me”"):
+        services.do_create_face(owner=owner, name="me", files=[upload("a.png", png())])
+    assert stored_files() == before
+    assert list(Face.objects.filter(owner=owner).values_list("name", flat=True)) == ["Me"]
