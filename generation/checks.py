@@ -1,4 +1,5 @@
-"""System checks for the Gemini model settings (`manage.py check`, run at every start-up).
+"""System checks for the Gemini model settings (`manage.py check`, and every web and worker start:
+viewbait.startup_checks).
 
 - generation.E001: GEMINI_IMAGE_MODEL, an entry of GEMINI_IMAGE_MODELS or GEMINI_TEXT_MODEL is in
   `catalog.RETIRED_MODELS`; the message names the shutdown date and the replacement.

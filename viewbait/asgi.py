@@ -10,6 +10,13 @@ import django
 
 django.setup(set_prefix=False)  # what django.core.asgi.get_asgi_application does first
 
+from viewbait.startup_checks import run_project_checks  # noqa: E402
+
+# gunicorn never runs the system checks: the project's own (not Django's whole framework) run
+# here, in each worker, and an Error stops it before it serves (gunicorn then stops: "Worker
+# failed to boot").
+run_project_checks("web")
+
 from viewbait.handlers import BoundedASGIHandler  # noqa: E402
 
 django_asgi_app = BoundedASGIHandler()
