@@ -26,6 +26,7 @@ PREVIEW_TITLE = "Your Title Here"
 PREVIEW_SUBTITLE = "in this style"
 PREVIEW_SIZE = (640, 360)  # pixels: 2x the library tile's 320x180 for sharp high-DPI screens
 PREVIEW_WEBP_QUALITY = 82
+REDRAW_ATTEMPTS = 3  # draws of one redraw while edits keep changing what it is drawn from
 
 
 def render_style_preview(style: Style) -> bytes:
@@ -80,16 +81,23 @@ def is_drawn(style: Style) -> bool:
 
 def ensure_preview(style: Style) -> Style:
     """Draw and store `style`'s preview unless it has one the renderer drew (`is_drawn`); a
-    reference copy in its place is deleted once the new one is in. Returns the style."""
+    reference copy in its place is deleted once the new one is in. Returns the style. Draws now,
+    in a caller's transaction too (a view answers with the preview; views run outside one)."""
     if not is_drawn(style):
-        redraw_preview(style)
+        _redraw(style, REDRAW_ATTEMPTS)
     return style
 
 
-def redraw_preview(style: Style, *, attempts: int = 3) -> None:
+def redraw_preview(style: Style, *, attempts: int = REDRAW_ATTEMPTS) -> None:
     """Draw `style`'s preview again from its current name and reference images (its first one
     is the backdrop) and store it; the file it replaces is deleted once the swap commits. For a
     style edited in the library or the admin, whose stored preview shows the old version.
+
+    Inside a caller's transaction (the admin's save of a style and its reference images), all
+    of it waits until that transaction commits, and happens only then: a rollback of the
+    caller's transaction (an inline that failed) would undo the swap and leave the file drawn
+    with no row naming it, and the drawing would hold the caller's row locks meanwhile. A
+    failure then is logged (the caller's change is saved; the next view draws the preview).
 
     The drawing (up to about a second) holds no lock: the swap takes the owner's balance row
     (docs/architecture.md, "Lock order"), and their submits and billing would wait behind it.
@@ -97,6 +105,18 @@ def redraw_preview(style: Style, *, attempts: int = 3) -> None:
     reference it was drawn from are still the style's; else (an edit meanwhile) it is drawn
     again, at most `attempts` times, then left to that edit's own redraw or the next view
     (`ensure_preview`), and the file drawn is deleted, as it is when the swap fails."""
+    if transaction.get_connection().in_atomic_block:
+
+        def redraw_after_commit() -> None:  # named: a robust hook's failure is logged by name
+            _redraw(style, attempts)
+
+        transaction.on_commit(redraw_after_commit, robust=True)
+        return
+    _redraw(style, attempts)
+
+
+def _redraw(style: Style, attempts: int) -> None:
+    """`redraw_preview`'s drawing, storing and swap, now."""
     for _ in range(attempts):
         source = _preview_source(style.pk)
         if source is None:

@@ -175,3 +175,38 @@ def test_a_style_reference_replaced_in_the_admin_redraws_the_preview_over_it(
     with style.preview.open("rb") as handle:
         assert handle.read() != drawn_before
     assert not default_storage.exists(before)
+
+
+def test_an_admin_save_that_rolls_back_leaves_no_new_preview(
+    admin_client: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A reference replaced in the admin redraws the style's preview; when the save fails after
+    that (an inline saved after it, here its change log), the admin's transaction rolls back and
+    the preview row keeps its old file: the new drawing was left in the storage with no row
+    naming it. It is drawn only once the save commits now."""
+    from django.db import IntegrityError
+
+    from studio.admin import StyleAdmin
+
+    _, style = uploaded_face_and_style(make_user("rolled@example.com"))
+    reference = style.reference_images.get()
+    before = style.preview.name
+    previews = set(default_storage.listdir("styles/previews")[1])
+    data = {"name": style.name, "slug": style.slug, "prompt": style.prompt, "description": ""}
+    data.update(owner=style.owner_id, is_public="")
+    blue = io.BytesIO()
+    Image.new("RGB", (640, 360), (20, 60, 230)).save(blue, "JPEG")
+    rows = [{"id": reference.pk, "image": upload(blue.getvalue()), "position": "0"}]
+    data.update(inline_form("reference_images", rows, "style", style.pk))
+
+    def fails(*args: Any, **kwargs: Any) -> None:
+        raise IntegrityError("an inline saved after the references failed")
+
+    monkeypatch.setattr(StyleAdmin, "log_change", fails)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(IntegrityError):
+        admin_client.post(f"/admin/studio/style/{style.pk}/change/", data)
+
+    style.refresh_from_db()
+    assert style.preview.name == before and default_storage.exists(before)
+    assert set(default_storage.listdir("styles/previews")[1]) == previews
+    assert style.reference_images.get().image.name == reference.image.name

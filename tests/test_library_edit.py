@@ -442,7 +442,10 @@ def test_a_name_taken_while_a_style_or_palette_is_made_is_refused(
 
 
 def test_a_preview_drawn_while_another_edit_renames_the_style_is_drawn_again(
-    owner: Any, style: Style, monkeypatch: pytest.MonkeyPatch
+    owner: Any,
+    style: Style,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     """The preview is drawn outside the owner's balance row lock: another edit committing while
     it is drawn must not be left with the first one's preview. The swap checks the name and the
@@ -458,14 +461,18 @@ def test_a_preview_drawn_while_another_edit_renames_the_style_is_drawn_again(
         return style.name.encode()
 
     monkeypatch.setattr(style_previews, "render_style_preview", render)
-    services.do_update_style(style=Style.objects.get(pk=style.pk), name="Second")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.do_update_style(style=Style.objects.get(pk=style.pk), name="Second")
     assert drawn == ["Second", "Third", "Third"]
     style.refresh_from_db()
     assert style.name == "Third" and preview_bytes(style) == b"Third"
 
 
 def test_a_preview_swap_that_fails_leaves_no_file(
-    owner: Any, style: Style, monkeypatch: pytest.MonkeyPatch
+    owner: Any,
+    style: Style,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     """The new preview is stored before the swap that names it: a swap that failed (rolled
     back) left that file in the storage with no row naming it. It is deleted now; the edit
@@ -479,7 +486,9 @@ def test_a_preview_swap_that_fails_leaves_no_file(
 
     before = set(default_storage.listdir("styles/previews")[1])
     monkeypatch.setattr(style_previews, "invalidate_style_lists", fails)
-    services.do_update_style(style=Style.objects.get(pk=style.pk), name="Renamed")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.do_update_style(style=Style.objects.get(pk=style.pk), name="Renamed")
+    assert callbacks  # the redraw ran (and failed), after the edit committed
     assert set(default_storage.listdir("styles/previews")[1]) <= before
     style.refresh_from_db()
     assert style.name == "Renamed" and not style.preview
@@ -518,7 +527,8 @@ def test_a_deleted_style_keeps_the_references_a_queued_job_copied_until_it_ends(
 
     from generation.services import _ended
 
-    services.do_update_style(style=style, add_references=[jpeg()])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.do_update_style(style=style, add_references=[jpeg()])
     style.refresh_from_db()
     used, unused = [ref.image.name for ref in style.reference_images.order_by("position")]
     preview = style.preview.name
