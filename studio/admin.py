@@ -119,14 +119,31 @@ class StyleReferenceImageInline(admin.TabularInline):
         return image_preview(obj.image)
 
 
+# The files an admin save's inline photos (`PhotoForm`) stored, by request, for
+# `DeletesStoredFiles.changeform_view` to delete when that save fails.
+STORED_BY_SAVE = "_viewbait_admin_stored_files"
+
+
 class DeletesStoredFiles:
     """Deleting from the admin (one row, or the "Delete selected" action) goes through the studio
     service that also removes the row's stored files after the transaction commits; Django's
     default deletes only the rows and leaves their images on disk or in the bucket. So do an
-    inline's photos deleted or replaced by an upload (`PhotoForm`)."""
+    inline's photos deleted or replaced by an upload (`PhotoForm`). A save that fails after an
+    inline stored a new photo (a later inline, the change log) rolls its transaction back: the
+    photos it stored are deleted then, as no row names them."""
 
     def delete_stored(self, obj: Any) -> None:
         raise NotImplementedError
+
+    def changeform_view(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        stored: list[str] = []
+        setattr(request, STORED_BY_SAVE, stored)
+        try:
+            return super().changeform_view(request, *args, **kwargs)  # type: ignore[misc]
+        except BaseException:
+            # Raised out of the admin's transaction.atomic(): rolled back.
+            services.discard_files_on_commit(stored)  # at once outside a transaction
+            raise
 
     def delete_model(self, request: Any, obj: Any) -> None:
         self.delete_stored(obj)
@@ -136,7 +153,14 @@ class DeletesStoredFiles:
             self.delete_stored(obj)
 
     def save_formset(self, request: Any, form: Any, formset: Any, change: bool) -> None:
-        formset.save()
+        try:
+            formset.save()
+        finally:  # also the photos stored before a row's INSERT failed
+            getattr(request, STORED_BY_SAVE, []).extend(
+                f.instance.image.name
+                for f in formset.forms
+                if getattr(f, "photo", None) is not None and f.instance.image._committed
+            )
         services.discard_files_on_commit(
             [
                 *(getattr(f, "replaced", "") for f in formset.forms),

@@ -190,10 +190,11 @@ def test_an_admin_save_that_rolls_back_leaves_no_new_preview(
 
     _, style = uploaded_face_and_style(make_user("rolled@example.com"))
     reference = style.reference_images.get()
-    before = style.preview.name
+    before = style.preview.name or ""
     previews = set(default_storage.listdir("styles/previews")[1])
-    data = {"name": style.name, "slug": style.slug, "prompt": style.prompt, "description": ""}
-    data.update(owner=style.owner_id, is_public="")
+    references = set(default_storage.listdir("styles/references")[1])
+    data: dict[str, Any] = {"name": style.name, "slug": style.slug, "prompt": style.prompt}
+    data.update(description="", owner=style.owner_id, is_public="")
     blue = io.BytesIO()
     Image.new("RGB", (640, 360), (20, 60, 230)).save(blue, "JPEG")
     rows = [{"id": reference.pk, "image": upload(blue.getvalue()), "position": "0"}]
@@ -210,3 +211,5 @@ def test_an_admin_save_that_rolls_back_leaves_no_new_preview(
     assert style.preview.name == before and default_storage.exists(before)
     assert set(default_storage.listdir("styles/previews")[1]) == previews
     assert style.reference_images.get().image.name == reference.image.name
+    # Nor is the new reference photo the inline stored before the failure.
+    assert set(default_storage.listdir("styles/references")[1]) == references
