@@ -324,6 +324,10 @@ def handle_webhook(*, payload: bytes, signature: str | None) -> str:
     data = event.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise BadWebhook("an event without a data object")
+    object_id = data["object"].get("id")
+    if not isinstance(object_id, str) or not object_id:
+        # Every Stripe object has an id; the handlers look theirs up (a KeyError was a 500).
+        raise BadWebhook("an event whose data object has no id")
     created = event.get("created", 0)
     if isinstance(created, bool) or not isinstance(created, int) or not 0 <= created < 2**40:
         raise BadWebhook("an event without a valid created time")

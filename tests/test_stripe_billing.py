@@ -952,6 +952,27 @@ def test_events_we_do_not_handle_are_recorded_and_ignored(
     assert StripeEvent.objects.get(event_id="evt_other").outcome == "ignored"
 
 
+@pytest.mark.parametrize("object_id", [None, "", 7])
+def test_a_signed_event_whose_object_has_no_id_is_refused_and_changes_nothing(
+    fake: FakeStripe, priced: Any, owner_client: JSONClient, object_id: Any
+) -> None:
+    """Only the webhook secret's holder can send one; it was a 500 (a handler's KeyError)."""
+    obj: dict[str, Any] = {"object": "subscription", "customer": "cus_x", "status": "active"}
+    if object_id is not None:
+        obj["id"] = object_id
+    event = {
+        "id": f"evt_noid_{object_id}",
+        "object": "event",
+        "type": "customer.subscription.updated",
+        "created": 1,
+        "data": {"object": obj},
+    }
+    response = post_event(owner_client, fake, event)
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_webhook"
+    assert not StripeEvent.objects.exists()
+
+
 # --- staff and the admin ----------------------------------------------------------------------
 def test_staff_upgrade_through_services_grants_the_difference(owner: Any) -> None:
     change_plan(
