@@ -14,6 +14,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core import ratelimits
 from core.api import APIError
 from studio import api_schema as schema
 from studio import services
@@ -181,6 +182,7 @@ def project_payload(project: Project) -> dict[str, Any]:
     responses={201: schema.ProjectOut, **schema.errors()},
 )
 @api_view(["GET", "POST"])
+@ratelimits.limit("library_create", methods=("POST",))
 def projects(request: Request) -> Response:
     """POST `{"name"}` -> 201 `{"id", "name", "share_mode", "share_url", ...}`."""
     if request.method == "POST":

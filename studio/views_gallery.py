@@ -19,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from rest_framework.exceptions import ValidationError
 
 from billing.services import effective_plan, get_balance
+from core import ratelimits
 from core.types import AuthenticatedHttpRequest
 from generation import catalog
 from generation.errors import form_message, refusal_for
@@ -277,6 +278,7 @@ def move_thumbnail(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Http
 
 @login_required
 @require_POST
+@ratelimits.limit("library_create")
 def create_project(request: AuthenticatedHttpRequest) -> HttpResponse:
     """From the library (plain form: back to it) or the studio (htmx: 201 JSON `{"id", "name",
     "before_id"}`, the project it is listed before or None, that static/js/studio.js adds to

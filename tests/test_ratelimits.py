@@ -412,6 +412,18 @@ def test_library_forms_are_limited(limits: Any, owner_client: Any, path: str, ro
     assert refused["Retry-After"]
 
 
+def test_creating_projects_shares_the_library_budget(limits: Any, owner_client: Any) -> None:
+    """Projects had no limit: a loop could add rows without end (nothing is charged)."""
+    set_rates(limits, "library_create", {"*": "2/h"})
+    assert owner_client.post_json("/api/projects", {"name": "One"}).status_code == 201
+    assert owner_client.post("/studio/projects", {"name": "Two"}).status_code == 302
+    refused = owner_client.post_json("/api/projects", {"name": "Three"})
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+    refused = owner_client.post("/studio/projects", {"name": "Three"}, HTTP_HX_REQUEST="true")
+    assert refused.status_code == 429
+    assert owner_client.get("/api/projects").status_code == 200  # listing is not counted
+
+
 def test_every_billing_route_that_calls_stripe_shares_the_checkout_budget(
     limits: Any, owner_client: Any
 ) -> None:
