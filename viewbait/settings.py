@@ -824,6 +824,8 @@ if _origin(STRIPE_API_BASE):  # the fake's Checkout pages (STRIPE_FAKE, tests)
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(_origin(STRIPE_API_BASE))
 
 LANGUAGE_CODE = "en-us"
+# ViewBait's English for allauth's pages (sentence case, as every other page): locale/en's .po.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -1,0 +1,65 @@
+"""allauth's pages speak as the rest of ViewBait: sentence case ("Sign in", "Remember me",
+"Email addresses"), as in the header's "Sign in", "Sign up free" and "Sign out", not allauth's
+Title Case ("Sign In", "Remember Me", "Email Addresses"). locale/en's .po says so."""
+
+from __future__ import annotations
+
+import gettext
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+MESSAGES = Path(settings.BASE_DIR) / "locale" / "en" / "LC_MESSAGES"
+
+
+def _text(html: str) -> str:
+    """The page's words: tags dropped, white space squeezed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_sign_in_and_sign_up_pages_are_in_sentence_case() -> None:
+    login = Client().get("/accounts/login/").content.decode()
+    assert re.search(r"<title>\s*Sign in\s*· ViewBait</title>", login)
+    assert re.search(r"<h1>\s*Sign in\s*</h1>", login)
+    assert re.search(r"<button[^>]*>\s*Sign in\s*</button>", login)
+    assert " Remember me " in _text(login)
+    signup = Client().get("/accounts/signup/").content.decode()
+    assert re.search(r"<title>\s*Sign up\s*· ViewBait</title>", signup)  # allauth: "Signup"
+    assert re.search(r"<h1>\s*Sign up\s*</h1>", signup)
+    assert re.search(r"<button[^>]*>\s*Sign up\s*</button>", signup)
+    for page in (login, signup):
+        assert not re.search(r"Sign In|Sign Up|Signup|Remember Me", _text(page))
+
+
+def test_account_and_password_pages_are_in_sentence_case(owner_client: Any) -> None:
+    account = _text(owner_client.get("/accounts/email/").content.decode())
+    assert " Email addresses " in account
+    assert " Add an email address " in account
+    assert " Add email " in account
+    password = owner_client.get("/accounts/password/change/").content.decode()
+    assert re.search(r"<h1>\s*Change password\s*</h1>", password)
+    assert " Current password " in _text(password) and " New password " in _text(password)
+    reset = Client().get("/accounts/password/reset/").content.decode()
+    assert re.search(r"<h1>\s*Password reset\s*</h1>", reset)
+    assert " Reset my password " in _text(reset)
+    logout = owner_client.get("/accounts/logout/").content.decode()
+    assert re.search(r"<h1>\s*Sign out\s*</h1>", logout)
+    for page in (account, password, reset, logout):
+        assert not re.search(r"Email Address|Change Password|Password Reset|Sign Out", page)
+
+
+def test_the_compiled_catalog_says_what_the_po_file_says() -> None:
+    """The pages read django.mo; a .po edited without `msgfmt` would change nothing."""
+    po = (MESSAGES / "django.po").read_text(encoding="utf-8")
+    pairs = re.findall(r'^msgid "(.+)"\nmsgstr "(.*)"$', po, re.MULTILINE)
+    assert len(pairs) >= 10
+    with (MESSAGES / "django.mo").open("rb") as mo:
+        catalog = gettext.GNUTranslations(mo)
+    assert {msgid: catalog.gettext(msgid) for msgid, _ in pairs} == dict(pairs)
+    assert len(catalog._catalog) - 1 == len(pairs)  # type: ignore[attr-defined]  # no stale entry
