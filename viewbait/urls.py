@@ -18,6 +18,11 @@ handler403 = "core.api.permission_denied"
 handler404 = "core.api.page_not_found"
 handler500 = "core.api.server_error"
 admin.site.login_form = EmailAdminAuthenticationForm
+# The operators' pages name the product, not the framework ("Django administration", "Django
+# site admin" in the tab); "View site" leads back to the studio.
+admin.site.site_header = "ViewBait operations"
+admin.site.site_title = "ViewBait operations"
+admin.site.index_title = "Creators, credits, jobs and libraries"
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
