@@ -1,0 +1,94 @@
+"""Layout faults a creator's walkthrough in Chromium found (1440 and 390 px wide): controls that
+did not look like controls, buttons sitting on the line above them, and a form split over two
+rows where the studio's twin keeps one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from generation.models import Job
+from tests.browser import signed_in
+from tests.conftest import make_user, set_plan
+from tests.factories.studio import ThumbnailFactory
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def test_a_running_cards_cancel_looks_like_a_finished_cards_dismiss(live_server: Any) -> None:
+    """Cancel was an unstyled button, 15 px plain text under the progress bar; Dismiss, the same
+    kind of control on a finished card, is an underlined 13 px link."""
+    owner = make_user("cancel-look@example.com")
+    running, done = (
+        Job.objects.create(
+            user=owner,
+            type="generate_thumbnails",
+            params={"title": status, "aspect_ratio": "16:9", "resolution": "1K"},
+            status=status,
+            units=1,
+            cost=1,
+        )
+        for status in ("running", "succeeded")
+    )
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        page.locator(f"#job-{running.pk} .cancel").wait_for()
+        page.evaluate(  # the finished card, as the websocket's refresh brings it in
+            f"() => htmx.ajax('GET', '/studio/jobs/{done.pk}', {{target: '#jobs', swap: 'beforeend'}})"
+        )
+        looks = [
+            page.locator(selector).first.evaluate(
+                "el => { const s = getComputedStyle(el);"
+                " return [s.textDecorationLine, s.fontSize, s.marginTop] }"
+            )
+            for selector in ("#jobs .job .cancel", "#jobs .job [data-dismiss-job]")
+        ]
+    assert looks[0] == looks[1] == ["underline", "13px", "8px"]
+
+
+def gap_above(page: Any, button: str) -> float:
+    """Pixels between `button` and the element just before it."""
+    return float(
+        page.locator(button).evaluate(
+            "el => el.getBoundingClientRect().top"
+            " - el.previousElementSibling.getBoundingClientRect().bottom"
+        )
+    )
+
+
+def test_tool_buttons_have_room_under_their_hints(live_server: Any) -> None:
+    """Check thumbnail and Analyse palette sat on their hint's last line (0 px), the library's
+    Analyse palette on its file field."""
+    owner = make_user("tool-room@example.com")
+    set_plan(owner, "pro")
+    thumbnail = ThumbnailFactory(owner=owner, stored=True)
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/thumbnails/{thumbnail.pk}")
+        for form in ("#tool-thumbnail_check", "#tool-analyse_palette"):
+            assert gap_above(page, f"{form} button[type=submit]") >= 10, form
+        page.goto(f"{live_server.url}/studio/library/")
+        assert gap_above(page, ".analyse-palette button[type=submit]") >= 10
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_librarys_new_project_keeps_its_name_and_add_on_one_line(
+    live_server: Any, viewport: dict[str, int]
+) -> None:
+    """The name field ran the Projects panel's whole width (1,265 px on a desktop) with
+    "Add project" under it; the studio's own new-project form keeps them side by side."""
+    owner = make_user("new-project-row@example.com")
+    with signed_in(live_server, owner, viewport) as page:
+        page.goto(f"{live_server.url}/studio/library/")
+        field = page.locator("#library-new-project").bounding_box()
+        button = page.locator("#projects .new-project button").bounding_box()
+    assert abs((field["y"] + field["height"] / 2) - (button["y"] + button["height"] / 2)) < 2
+    assert button["x"] > field["x"] + field["width"]
+    assert button["x"] + button["width"] <= viewport["width"] - 12
+    assert field["width"] <= 520
