@@ -571,6 +571,26 @@ def test_signed_in_pages_are_never_shown_from_the_browsers_cache(
     assert as_json["Cache-Control"] == "private, no-store"
 
 
+def test_the_output_hint_speaks_of_greyed_out_options_only_when_there_are_some(
+    owner: Any, owner_client: Any
+) -> None:
+    """On Pro nothing in Aspect ratio, Resolution or Variations is greyed out, yet the hint
+    under them still opened with "Greyed-out options come with the plan named next to them."
+    (creator walkthrough, 2026-12-05)."""
+
+    def output_hint() -> str:
+        page = owner_client.get("/studio/").content.decode()
+        fieldset = page[page.index('id="output-options"') :]
+        return re.sub(r"<[^>]+>", "", re.search(r'<p class="hint">(.*?)</p>', fieldset, re.S)[1])
+
+    assert output_hint() == (
+        "Greyed-out options come with the plan named next to them. "
+        "1K costs 1 credit per image, 2K 2, 4K 4."
+    )
+    set_plan(owner, "pro")
+    assert output_hint() == "1K costs 1 credit per image, 2K 2, 4K 4."
+
+
 def test_the_sign_up_page_has_one_name_in_its_tab_and_heading() -> None:
     html = Client().get("/accounts/signup/").content.decode()
     assert re.search(r"<title>\s*Sign up\s*· ViewBait</title>", html)

@@ -91,6 +91,13 @@ def to_json(value: Any) -> str:
 
 
 @register.filter
+def some_locked(choices: Any) -> bool:
+    """Whether any of a plan-limited menu's `(value, allowed, unlocked by)` choices is not
+    allowed on the creator's plan (greyed out in the menu)."""
+    return any(not allowed for _, allowed, _ in choices)
+
+
+@register.filter
 def dollars(cents: int) -> str:
     """USD cents as a price: 1999 -> "$19.99", 0 -> "$0"."""
     return f"${cents // 100}" if cents % 100 == 0 else f"${cents / 100:.2f}"
