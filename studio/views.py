@@ -313,6 +313,7 @@ def _job_accepted(
         {
             "job": submission.job,
             "payload": job_payload(submission.job, with_result=submission.has_result),
+            "subject": job_subject(request, submission.job),
             **out_of_credits(request.user, submission.balance(request.user)),
             "idempotency_key": uuid.uuid4().hex if fresh_key else "",
             "clear_errors": clear_errors,
@@ -399,6 +400,18 @@ def _job_card_context(job: Any) -> dict[str, Any]:
     return {"job": job, "payload": job_payload(job)}
 
 
+def job_subject(request: AuthenticatedHttpRequest, job: Any) -> Thumbnail | None:
+    """The thumbnail a tool's job was run on (`params["thumbnail_id"]`: Analyse palette from a
+    gallery card, a check or an edit from another tab), for its card on the studio page, where
+    it is named: "Analyse palette" alone did not say which of the gallery's thumbnails it
+    measured. None elsewhere (a thumbnail's own page shows the card under its picture), for
+    other jobs, or once the thumbnail is gone."""
+    thumbnail_id = job.params.get("thumbnail_id") if isinstance(job.params, dict) else None
+    if not isinstance(thumbnail_id, int) or current_path(request) != reverse("studio"):
+        return None
+    return Thumbnail.objects.filter(pk=thumbnail_id, owner_id=job.user_id).first()
+
+
 def gallery_filters_of_page(request: HttpRequest) -> GalleryFilter | None:
     """The studio gallery's filters in the address htmx sent this request from
     (`HX-Current-URL`'s query), or None when they cannot be read."""
@@ -454,6 +467,7 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
         "studio/studio.html#job-card",
         {
             **_job_card_context(job),
+            "subject": job_subject(request, job),
             "new_thumbnails": thumbnails,
             "made_thumbnails": len(made),
             "hidden_thumbnails": len(made) - len(thumbnails) - out_of_order,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -148,6 +149,50 @@ def test_a_thumbnail_as_input_and_the_studio_card_saves_the_palette(
     plain = owner_client.post(f"/studio/jobs/{job.pk}/save-palette")
     assert plain["Location"] == "/studio/library/#palettes"
     assert other_client.post(f"/studio/jobs/{job.pk}/save-palette").status_code == 404
+
+
+def job_title(html: str) -> str:
+    """A job card's title line, as read (tags dropped)."""
+    title = re.search(r'<strong class="job-title"[^>]*>(.*?)</strong>', html, re.S)
+    assert title, html[:300]
+    return re.sub(r"<[^>]+>", "", title[1])
+
+
+def test_a_palette_card_in_the_studio_names_the_thumbnail_it_measured(
+    starter, owner_client, submit, run_jobs, django_capture_on_commit_callbacks
+) -> None:
+    """Analyse palette from a gallery card put a card titled "Analyse palette" over the gallery,
+    not saying which thumbnail it measured; with variations of one title side by side, a creator
+    could not tell (walkthrough 2026-12-05). On the studio the card names it; on the
+    thumbnail's own page, where the card sits under its picture, it does not."""
+    submit(owner_client, {"title": "Coffee: the winner"})
+    submit(owner_client, {"title": ""})
+    run_jobs()
+    titled, text_free = Thumbnail.objects.filter(owner=starter).order_by("title").reverse()
+    studio = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "http://testserver/studio/"}
+    for thumbnail, expected in (
+        (titled, "Analyse palette · “Coffee: the winner”"),
+        (text_free, "Analyse palette · text-free thumbnail"),
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            accepted = owner_client.post(
+                "/studio/tools/analyse_palette", {"thumbnail_id": thumbnail.pk}, **studio
+            )
+        assert accepted.status_code == 202
+        assert job_title(accepted.content.decode()) == expected
+        job = Job.objects.filter(type="analyse_palette").latest("created_at")
+        run_jobs()
+        done = owner_client.get(f"/studio/jobs/{job.pk}", **studio).content.decode()
+        assert job_title(done) == expected
+    own_page = owner_client.get(
+        f"/studio/jobs/{job.pk}",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver/studio/thumbnails/{text_free.pk}",
+    ).content.decode()
+    assert job_title(own_page) == "Analyse palette"
+    text_free.delete()  # gone: the card is the tool's alone again
+    done = owner_client.get(f"/studio/jobs/{job.pk}", **studio).content.decode()
+    assert job_title(done) == "Analyse palette"
 
 
 def test_a_palette_saved_on_the_library_page_appears_in_its_list(
