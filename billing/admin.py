@@ -180,7 +180,7 @@ class CreditAccountAdmin(ReadOnlyAdmin):
     `billing.services.adjust_credits`, under the account's row lock and an idempotency key, and
     an entry in the admin's history naming who did it."""
 
-    list_display = ["user__email", "balance", "updated_at"]
+    list_display = ["user__email", "balance", "updated"]
     search_fields = ["user__email"]
     list_select_related = ["user"]
     fields = ["user", "email", "plan", "balance", "updated_at"]
@@ -189,6 +189,10 @@ class CreditAccountAdmin(ReadOnlyAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_view_permission(request, obj) or self.may_adjust(request)
+
+    @admin.display(description="Updated at", ordering="updated_at")
+    def updated(self, account: CreditAccount) -> str:  # the other lists' short form
+        return short_datetime(account.updated_at)
 
     @admin.display(description="Email")
     def email(self, account: CreditAccount) -> str:

@@ -8,6 +8,12 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
+
+from billing.models import CreditAccount
+from studio.models import Face, Palette, Project, Thumbnail
+from tests.conftest import make_user
+from tests.factories.studio import ThumbnailFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,3 +28,30 @@ def test_the_admin_is_headed_and_titled_viewbait(staff: Any) -> None:
         assert re.search(r"<title>[^<]*\| ViewBait operations</title>", html), path
     login = Client().get("/admin/login/").content.decode()
     assert "ViewBait operations" in login and "Django" not in login
+
+
+def test_every_list_gives_its_dates_in_the_short_form(staff: Any) -> None:
+    """The jobs, ledger, users and styles lists said "5 Dec 2026 01:01"; the thumbnails,
+    faces, palettes, projects and credit accounts lists Django's "Dec. 5, 2026, 1:01 a.m.",
+    which also ran the thumbnails list past its column at 1440 px (ops walkthrough 2026-12-05)."""
+    creator = make_user("dates@example.com")
+    ThumbnailFactory(owner=creator)
+    Face.objects.create(owner=creator, name="Me")
+    Palette.objects.create(owner=creator, name="Browns", colors=["#3B2314", "#A0522D", "#F5DEB3"])
+    Project.objects.create(owner=creator, name="Coffee")
+    when = timezone.make_aware(timezone.datetime(2026, 12, 5, 1, 1))
+    for model in (Thumbnail, Face, Palette, Project):
+        model.objects.filter(owner=creator).update(created_at=when)
+    CreditAccount.objects.filter(user=creator).update(updated_at=when)
+    client = Client()
+    client.force_login(staff)
+    for listing in (
+        "studio/thumbnail",
+        "studio/face",
+        "studio/palette",
+        "studio/project",
+        "billing/creditaccount",
+    ):
+        html = client.get(f"/admin/{listing}/").content.decode()
+        assert "5 Dec 2026 01:01" in html, listing
+        assert "a.m." not in html, listing

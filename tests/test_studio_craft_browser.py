@@ -4,6 +4,7 @@ what was typed by accident."""
 
 from __future__ import annotations
 
+import datetime
 import re
 import threading
 import uuid
@@ -860,14 +861,21 @@ def test_the_studio_opened_on_a_project_makes_new_thumbnails_in_it(live_server: 
 
 @pytest.mark.parametrize(
     "listing",
-    ["billing/creditledgerentry", "billing/subscription", "auth/user", "studio/style"],
+    [
+        "billing/creditledgerentry",
+        "billing/subscription",
+        "auth/user",
+        "studio/style",
+        "studio/thumbnail",
+    ],
 )
 def test_the_admins_other_lists_fit_beside_the_sidebar_and_filters(
     live_server: Any, listing: str
 ) -> None:
     """As the jobs list below: at 1440 px every column in view. A job's ledger reference
-    ("job:<uuid>:debit"), the Stripe ids, the users' long dates and the styles' ran under the
-    filters (ops walkthrough: 937, 982, 808 and 799 px of table in a 791 px column)."""
+    ("job:<uuid>:debit"), the Stripe ids, the users' long dates, the styles' and the
+    thumbnails' ran under the filters (ops walkthroughs: 937, 982, 808, 799 and 811 px of
+    table in a 791 px column)."""
     from billing.models import Subscription
     from billing.services import debit_credits
     from studio.models import Style
@@ -885,6 +893,13 @@ def test_the_admins_other_lists_fit_beside_the_sidebar_and_filters(
         stripe_customer_id="cus_QwErTyUiOpAsDf12", stripe_subscription_id="sub_1QwErTyUiOpAsDfGh"
     )
     Style.objects.create(owner=creator, name="My Coffee Look", prompt="Warm cafe light")
+    # Its date ran 20 px under the filters in Django's "Dec. 5, 2026, 1:01 a.m." (2026-12-05).
+    made = ThumbnailFactory(owner=creator, title="Free run 9: testing credits", stored=True)
+    Thumbnail.objects.filter(pk=made.pk).update(
+        created_at=datetime.datetime(2026, 12, 5, 12, 58, tzinfo=datetime.UTC),
+        has_watermark=True,
+        is_favorite=True,
+    )
     with signed_in(live_server, admin_user, DESKTOP) as page:
         page.goto(f"{live_server.url}/admin/{listing}/")
         results = page.locator("#changelist .results")
