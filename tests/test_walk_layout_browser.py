@@ -92,3 +92,15 @@ def test_the_librarys_new_project_keeps_its_name_and_add_on_one_line(
     assert button["x"] > field["x"] + field["width"]
     assert button["x"] + button["width"] <= viewport["width"] - 12
     assert field["width"] <= 520
+
+
+def test_the_channel_field_and_its_button_stand_on_one_line(live_server: Any) -> None:
+    """Account's "Save channel" stood 4 px lower than the field beside it (the label's bottom
+    margin lifted the field)."""
+    owner = make_user("channel-row@example.com")
+    set_plan(owner, "pro")
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/accounts/email/")
+        field = page.locator("#youtube-channel-input").bounding_box()
+        button = page.locator("#youtube-channel form button").first.bounding_box()
+    assert abs((field["y"] + field["height"]) - (button["y"] + button["height"])) < 1
