@@ -30,7 +30,8 @@ class HistoryRow:
     its movements (a cancelled 4-image job's four refunds are one line), `title` what the job
     it belongs to was about (`_job_titles`: a thumbnail text or a video's address; "" when
     none), `text_free` whether that was a thumbnail with no text (said so, as on its card,
-    rather than left blank)."""
+    rather than left blank), `uploaded` whether it was an image the creator uploaded (the
+    library's "Palette from an image"), said so too."""
 
     entry: CreditLedgerEntry
     description: str
@@ -39,6 +40,7 @@ class HistoryRow:
     title: str = ""
     text_free: bool = False
     video_link: str = ""  # the video's address as a link, when `title` is a video's address
+    uploaded: bool = False
 
 
 def _label(type_name: str) -> str:
@@ -81,9 +83,9 @@ def _video_link(value: str) -> str:
     return "https://" + value.split("://", 1)[-1]
 
 
-def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, tuple[str, bool, str]]:
+def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, tuple[str, bool, str, bool]]:
     """(what the job was about, whether it is a text-free thumbnail, the video's link when it
-    was a video) of each job the entries
+    was a video, whether it was run on an image the creator uploaded) of each job the entries
     name (`reference` "job:<id>"): its thumbnail text; else, for a tool run on one thumbnail
     (check, palette, channel consistency, a one-thumbnail style analysis), that thumbnail's
     text ("" once it is deleted); else the video's address without its scheme and "www."
@@ -98,7 +100,8 @@ def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, tuple[str, bool, 
     for pk, job_type, params in rows:
         params = params if isinstance(params, dict) else {}
         title = str(params.get("title") or "")
-        titles[str(pk)] = (title, not title and job_type == "generate_thumbnails", "")
+        uploaded = params.get("uploaded") is True  # analyse_palette's "Palette from an image"
+        titles[str(pk)] = (title, not title and job_type == "generate_thumbnails", "", uploaded)
         if title:
             continue
         one = params.get("thumbnail_id")
@@ -110,7 +113,7 @@ def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, tuple[str, bool, 
         elif params.get("video_url"):
             address = str(params["video_url"]).split("://", 1)[-1]
             link = _video_link(str(params["video_url"]))
-            titles[str(pk)] = (address.removeprefix("www."), False, link)
+            titles[str(pk)] = (address.removeprefix("www."), False, link, False)
     if on_thumbnail:
         thumbnail_titles = dict(
             Thumbnail.objects.filter(
@@ -120,7 +123,7 @@ def _job_titles(entries: list[CreditLedgerEntry]) -> dict[str, tuple[str, bool, 
         for job_id, thumbnail_id in on_thumbnail.items():
             if thumbnail_id in thumbnail_titles:
                 title = thumbnail_titles[thumbnail_id]
-                titles[job_id] = (title, not title, "")
+                titles[job_id] = (title, not title, "", False)
     return titles
 
 
@@ -140,10 +143,10 @@ def history_rows(entries: list[CreditLedgerEntry]) -> list[HistoryRow]:
         ):
             rows[-1] = replace(last, amount=last.amount + entry.amount, count=last.count + 1)
             continue
-        title, text_free, video_link = (
-            titles.get(entry.reference[4:], ("", False, ""))
+        title, text_free, video_link, uploaded = (
+            titles.get(entry.reference[4:], ("", False, "", False))
             if entry.reference.startswith("job:")
-            else ("", False, "")
+            else ("", False, "", False)
         )
         rows.append(
             HistoryRow(
@@ -153,6 +156,7 @@ def history_rows(entries: list[CreditLedgerEntry]) -> list[HistoryRow]:
                 title=title,
                 text_free=text_free,
                 video_link=video_link,
+                uploaded=uploaded,
             )
         )
     return rows

@@ -3,14 +3,18 @@ studio's words, 50 a page; the header's credits badge links to it."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 
 from billing.services import adjust_credits, get_balance
 from generation.models import Job
 from generation.services import cancel_job
 from studio.credit_history import describe
+from studio.models import Thumbnail
 from tests.conftest import set_plan
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +160,28 @@ def test_a_line_never_names_another_creators_job_or_thumbnail(
         )
     page = owner_client.get(URL).content.decode()
     assert "Their private title" not in page and "Their secret launch" not in page
+
+
+def test_a_palette_from_an_uploaded_image_says_so(
+    owner: Any, owner_client: Any, submit: Any, run_jobs: Any
+) -> None:
+    """The library's "Palette from an image" charged a line reading "Analyse palette" and
+    nothing more, where the same tool on a thumbnail names it (walkthrough 2026-12-05)."""
+    set_plan(owner, "starter")
+    png = io.BytesIO()
+    Image.new("RGB", (120, 80), (200, 40, 40)).save(png, "PNG")
+    image = SimpleUploadedFile("p.png", png.getvalue(), "image/png")
+    uploaded = owner_client.post("/api/jobs", {"type": "analyse_palette", "image": image})
+    assert uploaded.status_code == 202
+    submit(owner_client, {"title": "Source"})
+    run_jobs()
+    thumbnail = Thumbnail.objects.get(owner=owner)
+    on_thumbnail = owner_client.post(
+        "/studio/tools/analyse_palette", {"thumbnail_id": thumbnail.pk}, HTTP_HX_REQUEST="true"
+    )
+    assert on_thumbnail.status_code == 202
+    rows = owner_client.get(URL).content.decode().split("</tr>")
+    assert "Analyse palette" in rows[1] and "\u201c<bdi>Source</bdi>\u201d" in rows[1]
+    assert "Analyse palette" in rows[3]
+    assert '<span class="ledger-title">An uploaded image</span>' in rows[3]
+    assert "An uploaded image" not in rows[1] + rows[2]
