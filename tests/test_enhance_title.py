@@ -393,6 +393,22 @@ def test_gemini_structured_output_is_cleaned_and_cached(
     assert len(gemini_settings.generate_requests()) == 1
 
 
+def test_the_card_names_the_model_as_the_model_menu_does(
+    starter, owner_client, django_capture_on_commit_callbacks, run_jobs, gemini_settings: FakeGemini
+) -> None:
+    """Better titles' card said "1 credit · gemini-3.8-flash" and "Written by gemini-3.8-flash",
+    the raw id, where the studio's Model menu says "Gemini 3 Pro Image (best text rendering)"
+    (walkthrough with a key, 2026-12-05): it now says "Gemini 3.8 Flash"."""
+    gemini_settings.json_answer = {"suggestions": [{"text": "100 SHOPS", "reason": "Short."}]}
+    job_id = enhance(owner_client, django_capture_on_commit_callbacks, title=TITLE)["id"]
+    run_jobs()
+    card = owner_client.get(f"/studio/jobs/{job_id}", HTTP_HX_REQUEST="true").content.decode()
+    meta = re.search(r'<p class="job-meta">(.*?)</p>', card, re.S)
+    assert meta and meta[1] == "1 credit · Gemini 3.8 Flash"
+    assert "Written by Gemini 3.8 Flash under the same rules" in card
+    assert "gemini-3.8-flash" not in card
+
+
 def test_the_reason_says_where_the_number_is() -> None:
     """ "Leads with the number" only when it does ("iPhone 17 Pro vs ..." keeps it inside)."""
     leading = rewrite("I Tried 100 Coffee Shops")[0]

@@ -9,6 +9,7 @@ from django import template
 from django.utils.html import json_script
 
 from billing.services import effective_plan, get_balance, plan_table
+from generation import catalog
 from generation.registry import get_job_type
 from generation.services import REFUNDED_SENTENCE
 from studio import youtube
@@ -88,6 +89,21 @@ def tool_prices() -> str:
 def to_json(value: Any) -> str:
     """`value` as JSON, for a data- attribute (autoescaping makes it safe there)."""
     return json.dumps(value, sort_keys=True)
+
+
+@register.filter
+def model_name(model_id: str) -> str:
+    """A model as the studio's Model menu names it, without its note: "gemini-3-pro-image" ->
+    "Gemini 3 Pro Image", "gemini-3.8-flash" -> "Gemini 3.8 Flash", "local" -> "offline
+    renderer"; an id the catalog does not know is shown as it is. Job cards and results said
+    the raw id beside a menu that offered "Gemini 3 Pro Image (best text rendering)"."""
+    if model_id == catalog.LOCAL:
+        return "offline renderer"
+    try:
+        label = catalog.get_model(model_id).label
+    except KeyError:
+        return model_id
+    return label.split(" (", 1)[0]
 
 
 @register.filter
