@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Any
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from billing.models import CreditAccount
 from studio.models import Face, Palette, Project, Thumbnail
@@ -39,7 +39,7 @@ def test_every_list_gives_its_dates_in_the_short_form(staff: Any) -> None:
     Face.objects.create(owner=creator, name="Me")
     Palette.objects.create(owner=creator, name="Browns", colors=["#3B2314", "#A0522D", "#F5DEB3"])
     Project.objects.create(owner=creator, name="Coffee")
-    when = timezone.make_aware(timezone.datetime(2026, 12, 5, 1, 1))
+    when = datetime.datetime(2026, 12, 5, 1, 1, tzinfo=datetime.UTC)
     for model in (Thumbnail, Face, Palette, Project):
         model.objects.filter(owner=creator).update(created_at=when)
     CreditAccount.objects.filter(user=creator).update(updated_at=when)

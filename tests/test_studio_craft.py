@@ -581,7 +581,9 @@ def test_the_output_hint_speaks_of_greyed_out_options_only_when_there_are_some(
     def output_hint() -> str:
         page = owner_client.get("/studio/").content.decode()
         fieldset = page[page.index('id="output-options"') :]
-        return re.sub(r"<[^>]+>", "", re.search(r'<p class="hint">(.*?)</p>', fieldset, re.S)[1])
+        hint = re.search(r'<p class="hint">(.*?)</p>', fieldset, re.S)
+        assert hint
+        return re.sub(r"<[^>]+>", "", hint[1])
 
     assert output_hint() == (
         "Greyed-out options come with the plan named next to them. "

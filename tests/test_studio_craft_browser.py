@@ -894,7 +894,7 @@ def test_the_admins_other_lists_fit_beside_the_sidebar_and_filters(
     )
     Style.objects.create(owner=creator, name="My Coffee Look", prompt="Warm cafe light")
     # Its date ran 20 px under the filters in Django's "Dec. 5, 2026, 1:01 a.m." (2026-12-05).
-    made = ThumbnailFactory(owner=creator, title="Free run 9: testing credits", stored=True)
+    made: Any = ThumbnailFactory(owner=creator, title="Free run 9: testing credits", stored=True)
     Thumbnail.objects.filter(pk=made.pk).update(
         created_at=datetime.datetime(2026, 12, 5, 12, 58, tzinfo=datetime.UTC),
         has_watermark=True,

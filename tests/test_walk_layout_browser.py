@@ -68,7 +68,7 @@ def test_tool_buttons_have_room_under_their_hints(live_server: Any) -> None:
     Analyse palette on its file field."""
     owner = make_user("tool-room@example.com")
     set_plan(owner, "pro")
-    thumbnail = ThumbnailFactory(owner=owner, stored=True)
+    thumbnail: Any = ThumbnailFactory(owner=owner, stored=True)
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/thumbnails/{thumbnail.pk}")
         for form in ("#tool-thumbnail_check", "#tool-analyse_palette"):
