@@ -204,9 +204,9 @@ def studio(request: AuthenticatedHttpRequest) -> HttpResponse:
     # The plain page comes from this process's memo while nothing it shows has changed
     # (studio.page_memo); a running generate cooldown is drawn on the page, so never then.
     plain = page_memo.plain_request(request, filters)
-    if plain and not _cooldown_left(request, effective_plan(request.user)):
-        key = page_memo.page_key(request.user.pk)
-        html = page_memo.lookup(key) if key is not None else None
+    key = page_memo.page_key(request.user.pk) if plain else None
+    if key is not None and not _cooldown_left(request, effective_plan(request.user)):
+        html = page_memo.lookup(key)
         if html is not None:
             return page_memo.respond(request, html)
     context = _studio_context(request, filters)
