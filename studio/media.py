@@ -41,6 +41,8 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django.views.decorators.http import require_safe
 
+from core.streaming import stream_under_asgi
+
 SIGNATURE_BYTES = 16  # 128-bit truncated HMAC-SHA256 (NIST SP 800-107: >= 64 bits suffices)
 # Cache-Control max-age stays this far below a signed URL's expiry, so a browser never shows a
 # cached copy past the moment the URL itself stops working.
@@ -166,7 +168,7 @@ def file_response(
         conditional["Cache-Control"] = cache_control
         return conditional
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    streamed = FileResponse(handle, content_type=content_type)
+    streamed = stream_under_asgi(request, FileResponse(handle, content_type=content_type))
     streamed["ETag"] = etag
     streamed["Last-Modified"] = http_date(last_modified)
     streamed["Cache-Control"] = cache_control

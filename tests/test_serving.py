@@ -169,11 +169,16 @@ async def test_a_page_is_produced_in_one_thread_hop(monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.django_db
 async def test_pages_and_static_files_through_the_asgi_handler() -> None:
+    import warnings
+
     status, headers, body = await asgi_get("/accounts/login/", {"Accept-Encoding": "gzip"})
     assert status == 200 and headers["content-encoding"] == "gzip"
-    status, headers, body = await asgi_get(static("css/app.css"))
+    with warnings.catch_warnings():
+        # Streamed (core.streaming), not read whole: "StreamingHttpResponse must consume ..."
+        warnings.simplefilter("error")
+        status, headers, body = await asgi_get(static("css/app.css"))
     assert status == 200 and headers["content-type"].startswith("text/css")
-    assert body
+    assert len(body) == int(headers["content-length"]) > 0
     status, _, _ = await asgi_get("/healthz?live=1")
     assert status == 200
 
@@ -463,3 +468,43 @@ async def test_a_body_over_the_limit_is_refused_before_the_rest_of_it_is_read(
     # Within the limit the request goes on as before (here to /healthz's 405 for a POST).
     status, _, read = await post_in_chunks(chunked, [b"x" * 500, b"y"], "/healthz")
     assert (status, read) == (405, 2)
+
+
+async def test_media_under_asgi_is_streamed_in_large_chunks_without_a_warning() -> None:
+    """The embedded default serves media from the web process: under ASGI Django read a file's
+    sync iterator whole, then sent one message per 4 KB block (a Warning each time)."""
+    import warnings
+
+    from asgiref.sync import sync_to_async
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from core.streaming import CHUNK_BYTES
+    from studio.media import media_url
+
+    data = os.urandom(CHUNK_BYTES * 3 + 1000)
+    name = await sync_to_async(default_storage.save)(
+        "thumbnails/full/stream.png", ContentFile(data)
+    )
+    from asgiref.testing import ApplicationCommunicator
+
+    from viewbait.asgi import application
+
+    url = await sync_to_async(media_url)(name)
+    communicator = ApplicationCommunicator(application, http_scope(url))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "StreamingHttpResponse must consume synchronous ..."
+        await communicator.send_input({"type": "http.request", "body": b""})
+        start = await communicator.receive_output(10)
+        bodies = []
+        while True:
+            message = await communicator.receive_output(10)
+            bodies.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        await communicator.wait(10)
+    assert start["status"] == 200
+    assert b"".join(bodies) == data
+    headers = {k.lower(): v for k, v in start["headers"]}
+    assert headers[b"content-length"] == str(len(data)).encode()
+    assert len(bodies) <= len(data) // 65536 + 2  # 64 KiB messages, not 4 KB blocks

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware.gzip import GZipMiddleware
+from whitenoise.middleware import WhiteNoiseMiddleware
+
+from core.streaming import stream_under_asgi
 
 # Media types worth compressing: text (HTML, CSS, CSV, plain), JSON, JavaScript, SVG and XML.
 # Images, video and archives are compressed already; gzipping them costs CPU for nothing.
@@ -34,7 +39,8 @@ class CompressTextMiddleware(GZipMiddleware):
     secret by response length. Django masks the CSRF token with a fresh random mask per response
     and, since 4.2, GZipMiddleware pads each gzip stream with random bytes ("Heal the Breach"),
     which is the mitigation Django documents for this middleware. Static files never reach it:
-    WhiteNoiseMiddleware, listed before it, answers them with their precompressed copies.
+    StaticFilesMiddleware (WhiteNoise), listed before it, answers them with their precompressed
+    copies.
     """
 
     def process_response(
@@ -43,3 +49,12 @@ class CompressTextMiddleware(GZipMiddleware):
         if not compressible(response.get("Content-Type", "")):
             return response
         return super().process_response(request, response)
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise's middleware, whose file responses stream under ASGI (core.streaming): in the
+    web process Django read each file whole into memory before sending it."""
+
+    @staticmethod
+    def serve(static_file: Any, request: HttpRequest) -> Any:
+        return stream_under_asgi(request, WhiteNoiseMiddleware.serve(static_file, request))

@@ -138,9 +138,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
-    # Static files (hashed, precompressed, cached for good); the chain runs in sync mode in the
-    # web process too (viewbait.handlers: one thread hop per response).
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Static files (hashed, precompressed, cached for good; WhiteNoise, streamed under ASGI);
+    # the chain runs in sync mode in the web process too (viewbait.handlers: one thread hop per
+    # response).
+    "viewbait.middleware.StaticFilesMiddleware",
     # After WhiteNoise (static files go out precompressed, never through it); gzips HTML and
     # JSON for clients that accept it (viewbait.middleware: text types only, BREACH notes).
     "viewbait.middleware.CompressTextMiddleware",
