@@ -472,7 +472,7 @@ async def test_a_body_over_the_limit_is_refused_before_the_rest_of_it_is_read(
 
 async def test_media_under_asgi_is_streamed_in_large_chunks_without_a_warning() -> None:
     """The embedded default serves media from the web process: under ASGI Django read a file's
-    sync iterator whole, then sent one message per 4 KB block (a Warning each time)."""
+    sync iterator whole into memory before sending any of it (a Warning each time)."""
     import warnings
 
     from asgiref.sync import sync_to_async
@@ -507,4 +507,4 @@ async def test_media_under_asgi_is_streamed_in_large_chunks_without_a_warning() 
     assert b"".join(bodies) == data
     headers = {k.lower(): v for k, v in start["headers"]}
     assert headers[b"content-length"] == str(len(data)).encode()
-    assert len(bodies) <= len(data) // 65536 + 2  # 64 KiB messages, not 4 KB blocks
+    assert len(bodies) <= len(data) // 65536 + 2  # sent in 64 KiB messages
