@@ -163,7 +163,7 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
         "user_id": user.pk,  # read once, not through the lazy request.user in the styles loop
         "filters": filters,
         "gallery_orders": GALLERY_ORDERS,
-        "jobs": data.jobs,
+        "jobs": _with_subjects(user, data.jobs),
         "idempotency_key": uuid.uuid4().hex,
         "cooldown_left": _cooldown_left(request, data.plan),
         **out_of_credits(request.user, data.credits),
@@ -171,6 +171,20 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
     context.update(_generate_price(data.plan, context["resolutions"]))
     context["pickers_html"] = form_cache.pickers_html(context)
     return context
+
+
+def _with_subjects(user: Any, jobs: list[tuple[Any, Any]]) -> list[tuple[Any, Any, Any]]:
+    """The studio's cards of jobs in flight as `(job, payload, subject)`: a tool's thumbnail
+    (`job_subject`, which its card names), None for the rest; one query for all of them."""
+    ids = {job.params.get("thumbnail_id") for job, _ in jobs if isinstance(job.params, dict)}
+    ids = {i for i in ids if isinstance(i, int)}
+    found = {t.pk: t for t in Thumbnail.objects.filter(owner=user, pk__in=ids)} if ids else {}
+    return [
+        (job, payload, found.get(job.params.get("thumbnail_id")))
+        if isinstance(job.params, dict)
+        else (job, payload, None)
+        for job, payload in jobs
+    ]
 
 
 def _studio_filters(request: HttpRequest) -> GalleryFilter:

@@ -195,6 +195,23 @@ def test_a_palette_card_in_the_studio_names_the_thumbnail_it_measured(
     assert job_title(done) == "Analyse palette"
 
 
+def test_a_palette_card_still_running_names_its_thumbnail_after_a_reload(
+    starter, owner_client, submit, run_jobs, django_capture_on_commit_callbacks
+) -> None:
+    """The studio page draws the cards of jobs in flight itself: they named the thumbnail only
+    when they came through htmx, and lost it on a reload."""
+    submit(owner_client, {"title": "Coffee: the winner"})
+    run_jobs()
+    thumbnail = Thumbnail.objects.get(owner=starter)
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(
+            "/studio/tools/analyse_palette", {"thumbnail_id": thumbnail.pk}, HTTP_HX_REQUEST="true"
+        )
+    page = owner_client.get("/studio/").content.decode()
+    cards = page[page.index('<div id="jobs"') :]
+    assert job_title(cards) == "Analyse palette · “Coffee: the winner”"
+
+
 def test_a_palette_saved_on_the_library_page_appears_in_its_list(
     starter, owner_client, run_jobs, django_capture_on_commit_callbacks, clean_cache
 ) -> None:
