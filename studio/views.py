@@ -176,15 +176,14 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
 def _with_subjects(user: Any, jobs: list[tuple[Any, Any]]) -> list[tuple[Any, Any, Any]]:
     """The studio's cards of jobs in flight as `(job, payload, subject)`: a tool's thumbnail
     (`job_subject`, which its card names), None for the rest; one query for all of them."""
-    ids = {job.params.get("thumbnail_id") for job, _ in jobs if isinstance(job.params, dict)}
-    ids = {i for i in ids if isinstance(i, int)}
+
+    def thumbnail_id(job: Any) -> int | None:
+        found = job.params.get("thumbnail_id") if isinstance(job.params, dict) else None
+        return found if isinstance(found, int) else None
+
+    ids = {i for job, _ in jobs if (i := thumbnail_id(job)) is not None}
     found = {t.pk: t for t in Thumbnail.objects.filter(owner=user, pk__in=ids)} if ids else {}
-    return [
-        (job, payload, found.get(job.params.get("thumbnail_id")))
-        if isinstance(job.params, dict)
-        else (job, payload, None)
-        for job, payload in jobs
-    ]
+    return [(job, payload, found.get(thumbnail_id(job) or 0)) for job, payload in jobs]
 
 
 def _studio_filters(request: HttpRequest) -> GalleryFilter:
