@@ -343,12 +343,25 @@ def test_serve_restarts_a_crashed_worker_and_ctrl_c_stops_everything(tmp_path: P
             process.wait()
 
 
+# A web process that dies (exit code 4) once the worker has said it is up (the file it names
+# exists). It died after a fixed second, and a worker slower to start than that (a loaded
+# machine) was stopped before it said so: no pid to check.
+WEB_THAT_DIES = """
+import pathlib, sys, time
+while not pathlib.Path(sys.argv[1]).exists():
+    time.sleep(0.02)
+sys.exit(4)
+"""
+
+
 def test_serve_stops_everything_with_the_web_exit_code(tmp_path: Path) -> None:
+    (tmp_path / "web.py").write_text(WEB_THAT_DIES)
+    up = tmp_path / "worker-up"
     procfile = (
-        "# the web dies after a second\n"
-        'web: python -c "import sys, time; time.sleep(1); sys.exit(4)"\n'
-        "worker: python -c \"import os, time; print('worker up', os.getpid(), flush=True); "
-        'time.sleep(300)"'
+        f"web: python {tmp_path / 'web.py'} {up}\n"
+        'worker: python -c "import os, pathlib, sys, time; '
+        "print('worker up', os.getpid(), flush=True); pathlib.Path(sys.argv[1]).touch(); "
+        f'time.sleep(300)" {up}'
     )
     queue = "amqp://u:secret@mq.example/viewbait"
     process, log = serve(tmp_path, procfile, DRAMATIQ_BROKER_URL=queue)
@@ -367,9 +380,15 @@ def test_serve_stops_everything_with_the_web_exit_code(tmp_path: Path) -> None:
 
 
 # A worker like Dramatiq's: the parent passes SIGTERM on to its worker process and waits for it;
-# the worker process counts the SIGTERMs it gets and reports them as it exits.
+# the worker process counts the SIGTERMs it gets and reports them as it exits. The parent sets
+# its handler before the fork: set after it, a parent not yet run again by a busy machine when
+# its worker process said it was up died of the supervisor's SIGTERM (code -15, not 0).
 FORWARDING_WORKER = """
 import os, signal, sys, time
+def forward(*_):
+    time.sleep(0.2)  # Dramatiq logs first: a signal of its own arrives separately
+    os.kill(child, signal.SIGTERM)
+signal.signal(signal.SIGTERM, forward)
 child = os.fork()
 if child == 0:
     got = []
@@ -380,10 +399,6 @@ if child == 0:
     time.sleep(0.5)  # finishing its message; a second SIGTERM would arrive now
     print(f"worker process got {len(got)} SIGTERM", flush=True)
     os._exit(0)
-def forward(*_):
-    time.sleep(0.2)  # Dramatiq logs first: a signal of its own arrives separately
-    os.kill(child, signal.SIGTERM)
-signal.signal(signal.SIGTERM, forward)
 os.waitpid(child, 0)
 """
 
