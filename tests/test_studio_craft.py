@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.utils.html import escape
 
 from billing.models import RESOLUTION_COST, Plan
 from billing.services import adjust_credits, get_balance
+from core import ratelimits
 from generation.models import Job
 from studio.downloads import youtube_size
 from studio.models import Project, Style, Thumbnail
@@ -24,9 +26,16 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def limits_on(settings: Any, clean_cache: None) -> Any:
+def limits_on(settings: Any, clean_cache: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Limits on, with the weighted limiter's clock (core.ratelimits.clock) stopped, as
+    tests/test_ratelimits.py's `limits`: generate's budget counts in fixed one-minute windows,
+    and one that ended between a test's requests reset the count it checks (the refused 4K's
+    units were gone from the accepted request's RateLimit); a stopped clock also keeps a
+    cooldown's seconds left whole however slowly the requests run."""
     settings.RATELIMIT_ENABLE = True
     settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
+    stopped = time.time()
+    monkeypatch.setattr(ratelimits, "clock", lambda: stopped)
     return settings
 
 
