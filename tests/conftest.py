@@ -4,12 +4,16 @@ drains the stub Dramatiq broker in the test thread."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import dramatiq
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
 from django.test import Client
 from django.test.testcases import QuietWSGIRequestHandler
 
@@ -58,6 +62,67 @@ _style_previews_drawn_once_per_process()
 # production server (uvicorn, asyncio sockets) does: its handler writes headers and body
 # separately, and with Nagle's algorithm each body waited for the browser's delayed ACK.
 QuietWSGIRequestHandler.disable_nagle_algorithm = True
+
+
+class _LiveServerRequests:
+    """The requests pytest-django's live_server (a threaded WSGI server in this process) is
+    handling: the threads between request_started and request_finished of a WSGIHandler (the
+    test client's handler is no WSGIHandler; the Stack's servers are other processes).
+
+    A browser test ended with the page's last requests still running in the server (a style
+    preview drawn on its first view takes up to a second, more on a loaded machine), and the
+    test's database teardown emptied the tables under them: the flush deadlocked with the
+    preview's row locks (billing_creditaccount, then the style) and failed the test's teardown
+    once in six loaded `-n 4` runs, or the request hit pytest-django's closed database."""
+
+    def __init__(self) -> None:
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+
+    def started(self, sender: Any, **_: Any) -> None:
+        if isinstance(sender, type) and issubclass(sender, WSGIHandler):
+            with self._lock:
+                self._threads.add(threading.current_thread())
+
+    def finished(self, sender: Any, **_: Any) -> None:
+        with self._lock:
+            self._threads.discard(threading.current_thread())
+
+    def running(self) -> int:
+        """How many are still being handled (threads that died mid-request are not counted)."""
+        with self._lock:
+            return sum(thread.is_alive() for thread in self._threads)
+
+    def wait(self, seconds: float) -> int:
+        """Until none is running, `seconds` at most; how many still are."""
+        deadline = time.monotonic() + seconds
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.running()
+
+
+_LIVE_SERVER_REQUESTS = _LiveServerRequests()
+request_started.connect(_LIVE_SERVER_REQUESTS.started, weak=False)
+request_finished.connect(_LIVE_SERVER_REQUESTS.finished, weak=False)
+LIVE_SERVER_DRAIN_SECONDS = 30  # a preview drawn on a loaded machine takes a few seconds
+
+
+@pytest.fixture(autouse=True)
+def _live_server_requests_end_before_the_database_is_reset(
+    request: pytest.FixtureRequest,
+) -> Iterator[None]:
+    """A live_server test's teardown waits for the requests its pages left running in the
+    server (the browser is gone by then; the server is not) before the database is emptied."""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # set up before this: torn down after the wait
+    yield
+    left = _LIVE_SERVER_REQUESTS.wait(LIVE_SERVER_DRAIN_SECONDS)
+    assert not left, (
+        f"{left} live-server request(s) still running {LIVE_SERVER_DRAIN_SECONDS} s after the test"
+    )
+
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures"
 FACE_PHOTO = SAMPLES / "face-eileen-collins.jpg"
