@@ -130,6 +130,8 @@ def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: An
         title=RTL_TITLE
     )
     job = finished_generate_job(owner, "A job title far too long for a phone screen", "failed")
+    from playwright.sync_api import expect
+
     with signed_in(live_server, owner, viewport) as page:
         page.goto(f"{live_server.url}/studio/")
         page.wait_for_selector("#gallery-grid .thumb")
@@ -147,11 +149,16 @@ def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: An
             f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', {{target: '#jobs', swap: 'afterbegin'}})"
         )
         page.locator(f"#job-{job.pk}").wait_for()
-        for _ in range(30):  # scroll until the second page has joined
-            if page.locator("#gallery-grid .thumb").count() >= 27:
+        # Scroll until the second page is asked for (its sentinel's request started, or it is
+        # in), then wait for it: counting the scroll steps until its cards were in left the
+        # server's answer the steps the scrolling did not use (a phone's scroll took 12 of 30).
+        asked = page.locator("#gallery-grid .more:not(.htmx-request)")
+        for _ in range(30):
+            if asked.count() == 0:
                 break
             page.mouse.wheel(0, 900)
             page.wait_for_timeout(150)
+        expect(page.locator("#gallery-grid .thumb")).to_have_count(27)
         layout = page.evaluate(
             """() => {
               const cards = Array.from(document.querySelectorAll('#gallery-grid .thumb'));
