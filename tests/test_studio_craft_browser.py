@@ -21,7 +21,7 @@ from studio.models import Project, Style, Thumbnail
 from tests import fake_gemini as fake_gemini_module
 from tests.browser import chromium, signed_in
 from tests.conftest import JSONClient, make_user, set_plan
-from tests.factories.studio import ThumbnailFactory
+from tests.factories.studio import ThumbnailFactory, generate_job
 from tests.fake_gemini import FakeGemini
 
 fake_gemini = fake_gemini_module.fake_gemini
@@ -129,7 +129,7 @@ def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: An
     Thumbnail.objects.filter(pk=Thumbnail.objects.filter(owner=owner).latest("pk").pk).update(
         title=RTL_TITLE
     )
-    job = finished_generate_job(owner, "A job title far too long for a phone screen", "failed")
+    job = generate_job(owner, "A job title far too long for a phone screen", "failed")
     from playwright.sync_api import expect
 
     with signed_in(live_server, owner, viewport) as page:
@@ -412,24 +412,9 @@ def test_a_cooldown_running_when_the_page_loads_holds_generate(
     assert re.search(r"Generate \((2\d|30) s\)", label), label
 
 
-def finished_generate_job(owner: Any, title: str, status: str, **fields: Any) -> Job:
-    """A one-image 1K generate job that has already finished with `status`."""
-    return Job.objects.create(
-        user=owner,
-        type="generate_thumbnails",
-        params={"title": title, "aspect_ratio": "16:9", "resolution": "1K"},
-        status=status,
-        units=1,
-        cost=1,
-        **fields,
-    )
-
-
 def test_a_finished_card_can_be_dismissed(live_server: Any) -> None:
     owner = make_user("dismiss@example.com")
-    job = finished_generate_job(
-        owner, "Broken", "failed", units_failed=1, error="The image service failed."
-    )
+    job = generate_job(owner, "Broken", "failed", units_failed=1, error="The image service failed.")
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
         page.evaluate(  # the card as the websocket's refresh brings it in
@@ -451,7 +436,7 @@ def test_dismissing_a_card_with_the_keyboard_keeps_the_keyboards_place(live_serv
 
     owner = make_user("dismiss-keys@example.com")
     first, second = (
-        finished_generate_job(owner, title, "failed", units_failed=1, error="It failed.")
+        generate_job(owner, title, "failed", units_failed=1, error="It failed.")
         for title in ("First", "Second")
     )
     with signed_in(live_server, owner, DESKTOP) as page:
@@ -475,7 +460,7 @@ def test_a_delivered_generate_card_collapses_into_the_gallery(live_server: Any) 
     gallery once (a second refresh, or a page that already shows them, adds no copy), and the
     card leaves by itself after 6 s (the page's clock is driven, not waited for)."""
     owner = make_user("collapse@example.com")
-    job = finished_generate_job(
+    job = generate_job(
         owner, "Delivered", "succeeded", stage="succeeded", progress=100, units_succeeded=1
     )
     early = ThumbnailFactory(owner=owner, job=job, title="On the first page", variation_index=0)
@@ -1076,7 +1061,7 @@ def test_a_job_that_finishes_while_its_card_loads_ends_shown_finished(live_serve
     from playwright.sync_api import expect
 
     owner = make_user("race@example.com")
-    job = finished_generate_job(owner, "Racing", "running", stage="rendering", progress=40)
+    job = generate_job(owner, "Racing", "running", stage="rendering", progress=40)
     held: list[tuple[Any, Any]] = []
     requests: list[str] = []
 
@@ -1126,7 +1111,7 @@ def test_a_late_running_event_does_not_reopen_a_cancelled_card(live_server: Any)
     from playwright.sync_api import expect
 
     owner = make_user("late@example.com")
-    job = finished_generate_job(owner, "Cancelled", "cancelled", stage="cancelled")
+    job = generate_job(owner, "Cancelled", "cancelled", stage="cancelled")
     with signed_in(live_server, owner, DESKTOP) as page:
         page.add_init_script(FAKE_SOCKET)
         page.goto(f"{live_server.url}/studio/")
@@ -1154,7 +1139,7 @@ def test_cards_that_finish_together_are_all_refreshed(live_server: Any) -> None:
 
     owner = make_user("together@example.com")
     jobs = [
-        finished_generate_job(owner, f"Together {n}", "running", stage="rendering", progress=40)
+        generate_job(owner, f"Together {n}", "running", stage="rendering", progress=40)
         for n in range(3)
     ]
     held: list[Any] = []
@@ -1200,7 +1185,7 @@ def test_cards_that_finish_together_are_all_refreshed(live_server: Any) -> None:
 def failed_jobs(owner: Any, count: int) -> list[Job]:
     """`count` failed one-image generate jobs of `owner`, oldest first."""
     return [
-        finished_generate_job(owner, f"Broken {n}", "failed", units_failed=1, error="Failed.")
+        generate_job(owner, f"Broken {n}", "failed", units_failed=1, error="Failed.")
         for n in range(count)
     ]
 
@@ -1236,7 +1221,7 @@ def test_a_job_that_finishes_last_stays_though_it_started_first(live_server: Any
     from playwright.sync_api import expect
 
     owner = make_user("order@example.com")
-    slow = finished_generate_job(owner, "Slow", "running", stage="rendering", progress=40)
+    slow = generate_job(owner, "Slow", "running", stage="rendering", progress=40)
     quick = failed_jobs(owner, 3)
 
     def fail_slow() -> None:  # Playwright's thread may not use the ORM
@@ -1368,7 +1353,7 @@ def test_a_reload_does_not_move_a_running_jobs_bar_back(live_server: Any) -> Non
     from playwright.sync_api import expect
 
     owner = make_user("reload@example.com")
-    job = finished_generate_job(owner, "Reloaded", "running", stage="rendering", progress=32)
+    job = generate_job(owner, "Reloaded", "running", stage="rendering", progress=32)
     with signed_in(live_server, owner, DESKTOP) as page:
         page.add_init_script(FAKE_SOCKET)
         page.goto(f"{live_server.url}/studio/")
@@ -1416,7 +1401,7 @@ def test_a_right_to_left_title_in_the_credit_history_keeps_its_quotes_in_place(
     from billing.services import debit_credits
 
     owner = make_user("rtl-history@example.com")
-    job = finished_generate_job(owner, RTL_TITLE, "succeeded")
+    job = generate_job(owner, RTL_TITLE, "succeeded")
     debit_credits(
         user=owner, amount=1, idempotency_key="rtl-1", reason="x", reference=f"job:{job.pk}"
     )
@@ -1458,7 +1443,7 @@ def test_on_a_phone_the_credit_history_gives_what_a_charge_was_for_the_room(
     from billing.services import debit_credits
 
     owner = make_user("narrow-history@example.com")
-    job = finished_generate_job(owner, "I Tried 100 Coffee Shops: Only 1 Was Worth It", "succeeded")
+    job = generate_job(owner, "I Tried 100 Coffee Shops: Only 1 Was Worth It", "succeeded")
     debit_credits(
         user=owner, amount=1, idempotency_key="narrow-1", reason="x", reference=f"job:{job.pk}"
     )

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from generation.models import Job
 from tests.browser import signed_in
 from tests.conftest import make_user, set_plan
-from tests.factories.studio import ThumbnailFactory
+from tests.factories.studio import ThumbnailFactory, generate_job
 
 pytestmark = [
     pytest.mark.browser,
@@ -26,17 +25,7 @@ def test_a_running_cards_cancel_looks_like_a_finished_cards_dismiss(live_server:
     """Cancel was an unstyled button, 15 px plain text under the progress bar; Dismiss, the same
     kind of control on a finished card, is an underlined 13 px link."""
     owner = make_user("cancel-look@example.com")
-    running, done = (
-        Job.objects.create(
-            user=owner,
-            type="generate_thumbnails",
-            params={"title": status, "aspect_ratio": "16:9", "resolution": "1K"},
-            status=status,
-            units=1,
-            cost=1,
-        )
-        for status in ("running", "succeeded")
-    )
+    running, done = (generate_job(owner, status, status) for status in ("running", "succeeded"))
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
         page.locator(f"#job-{running.pk} .cancel").wait_for()

@@ -109,3 +109,19 @@ class ThumbnailFactory(factory.django.DjangoModelFactory):
     image_medium = "x.webp"
     download = "x.jpg"
     created_at = factory.Sequence(lambda n: BASE_TIME + dt.timedelta(seconds=n))
+
+
+def generate_job(owner: Any, title: str, status: str, **fields: Any) -> Any:
+    """A one-image 1K generate job of `owner` with `status` (queued, running or finished), made
+    directly: nothing is charged or run."""
+    from generation.models import Job
+
+    return Job.objects.create(
+        user=owner,
+        type="generate_thumbnails",
+        params={"title": title, "aspect_ratio": "16:9", "resolution": "1K"},
+        status=status,
+        units=1,
+        cost=1,
+        **fields,
+    )
