@@ -58,6 +58,40 @@ def _style_previews_drawn_once_per_process() -> None:
 
 _style_previews_drawn_once_per_process()
 
+
+def _force_login_saves_one_session() -> None:
+    """Django's test client (5.2) signs in through `self.session`, which saves an empty session
+    first when the client has none; `login()` then gives it a new key (cycle_key: another
+    session row) and deletes the first one: 14 SQL statements and 8 cache commands on the
+    cached_db engine, in every test that signs in (owner_client, other_client). A client
+    without a session cookie now signs in through the branch Django's `_login` keeps for a
+    client without a session (a new, unsaved SessionStore): the same `login()` (its signal
+    updates last_login, the CSRF token rotates) and the same stored session and cookie, 8
+    statements and 3 cache commands. A client with a session cookie signs in as Django does
+    (with the session it has)."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import login
+    from django.http import HttpRequest
+
+    django_login = Client._login  # type: ignore[attr-defined]
+
+    def _login(self: Client, user: Any, backend: str | None = None) -> None:
+        if settings.SESSION_COOKIE_NAME in self.cookies:
+            django_login(self, user, backend)
+            return
+        request = HttpRequest()
+        request.session = import_module(settings.SESSION_ENGINE).SessionStore()
+        login(request, user, backend)
+        request.session.save()
+        self._set_login_cookies(request)  # type: ignore[attr-defined]
+
+    Client._login = _login  # type: ignore[attr-defined]
+
+
+_force_login_saves_one_session()
+
 # pytest-django's live_server (Django's LiveServerThread) answers with TCP_NODELAY, as the
 # production server (uvicorn, asyncio sockets) does: its handler writes headers and body
 # separately, and with Nagle's algorithm each body waited for the browser's delayed ACK.
