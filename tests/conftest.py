@@ -209,6 +209,7 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any, django_db_kee
 
         with django_db_blocker.unblock():
             kept_db.reset()
+        db_restore.seeded()
 
 
 @pytest.fixture(autouse=True)
@@ -359,13 +360,16 @@ def restore_migrations_rows() -> bool:
     """Put back what the migrations seeded (plans, styles, content types: the serialized test
     database, as a serialized-rollback test reloads it) when the plans are missing, and drop
     the cached plan table. Returns whether it had to. Inside a test's transaction the rows go
-    again when it is rolled back."""
+    again when it is rolled back. Until a flush has run in this process
+    (tests.db_restore.flushed_since_seed) nothing can be missing, and it does not look: that
+    query ran before every database test."""
     from django.db import connections
 
     from billing.models import Plan
     from billing.services import invalidate_plan_table
+    from tests import db_restore
 
-    if Plan.objects.exists():
+    if not db_restore.flushed_since_seed() or Plan.objects.exists():
         return False
     for connection in connections.all():
         contents = getattr(connection, "_test_serialized_contents", None)
@@ -381,6 +385,10 @@ def _migrations_rows(request: pytest.FixtureRequest) -> None:
     promises: a transactional test empties every table when it ends, and under xdist's
     worksteal a worker that ran one may then take such a test from another worker's share (a
     fresh-clone `make test` failed so: no plans, `default_plan()` IndexError)."""
+    from tests import db_restore
+
+    if not db_restore.flushed_since_seed():  # no query: restore_migrations_rows would not look
+        return
     marker = request.node.get_closest_marker("django_db")
     transactional = bool(
         marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))

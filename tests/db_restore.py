@@ -81,23 +81,41 @@ def _insert_raw(model: Any, rows: list[Any], alias: str, connection: Any) -> Non
         )
 
 
+# Whether a flush has emptied this process's test database since it was last seeded (created
+# by the migrations, or tests.kept_db.reset): until then it holds the migrations' rows, and a
+# test need not look for them (tests.conftest._migrations_rows).
+_flushed_since_seed = False
+
+
+def flushed_since_seed() -> bool:
+    """Whether a flush ran on a connection `install()` saw since `seeded()` (or the start)."""
+    return _flushed_since_seed
+
+
+def seeded() -> None:
+    """The test database holds the migrations' rows again (tests.kept_db.reset seeded it)."""
+    global _flushed_since_seed
+    _flushed_since_seed = False
+
+
 def install(connection: Any) -> None:
-    """Make `connection`'s serialized-rollback reload use `restore()`, and its flush DELETE on
-    PostgreSQL."""
+    """Make `connection`'s serialized-rollback reload use `restore()`, its flush DELETE on
+    PostgreSQL, and every flush of it noted (`flushed_since_seed`)."""
     creation = connection.creation
     creation.deserialize_db_from_string = lambda data: restore(creation, data)
-    if connection.vendor == "postgresql":
-        ops = connection.ops
-        truncate = ops.sql_flush
+    ops = connection.ops
+    django_sql_flush = ops.sql_flush
 
-        def sql_flush(
-            style: Any, tables: Any, *, reset_sequences: bool = False, allow_cascade: bool = False
-        ) -> list[str]:
-            if reset_sequences or not tables:
-                return truncate(
-                    style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
-                )
-            # Table names from Django's introspection, quoted: no outside input.
-            return [" ".join(f"DELETE FROM {ops.quote_name(table)};" for table in tables)]  # noqa: S608
+    def sql_flush(
+        style: Any, tables: Any, *, reset_sequences: bool = False, allow_cascade: bool = False
+    ) -> list[str]:
+        global _flushed_since_seed
+        _flushed_since_seed = _flushed_since_seed or bool(tables)
+        if connection.vendor != "postgresql" or reset_sequences or not tables:
+            return django_sql_flush(  # type: ignore[no-any-return]
+                style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+            )
+        # Table names from Django's introspection, quoted: no outside input.
+        return [" ".join(f"DELETE FROM {ops.quote_name(table)};" for table in tables)]  # noqa: S608
 
-        ops.sql_flush = sql_flush
+    ops.sql_flush = sql_flush

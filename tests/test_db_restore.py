@@ -14,6 +14,7 @@ from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 
 from studio.models import Style
+from tests import db_restore
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -84,6 +85,7 @@ def test_a_test_after_a_flush_gets_the_migrations_rows_back() -> None:
     plans = sorted(Plan.objects.values_list("slug", flat=True))
     assert restore_migrations_rows() is False  # nothing missing: nothing done
     flush()
+    assert db_restore.flushed_since_seed()  # so the next non-transactional test looks for them
     assert not Plan.objects.exists()
     assert restore_migrations_rows() is True
     assert sorted(Plan.objects.values_list("slug", flat=True)) == plans
