@@ -3,6 +3,7 @@ drains the stub Dramatiq broker in the test thread."""
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -399,6 +400,24 @@ def _migrations_rows(request: pytest.FixtureRequest) -> None:
     restore_migrations_rows()
 
 
+@functools.cache
+def _ledger_mismatches_sql() -> tuple[str, tuple[Any, ...]]:
+    """SQL and parameters of the ledger check: (email, balance, ledger sum) of every credit
+    account whose balance is not its user's ledger sum. Compiled once per process: building it
+    with the ORM took 0.5 ms of CPU, at the end of every database test."""
+    from django.db.models import F, Sum
+    from django.db.models.functions import Coalesce
+
+    from billing.models import CreditAccount
+
+    rows = (
+        CreditAccount.objects.annotate(ledger=Coalesce(Sum("user__credit_entries__amount"), 0))
+        .exclude(balance=F("ledger"))
+        .values_list("user__email", "balance", "ledger")
+    )
+    return rows.query.sql_with_params()
+
+
 @pytest.fixture(autouse=True)
 def ledger_sum_equals_balance(request: pytest.FixtureRequest) -> Iterator[None]:
     """After every test that used the database: for every user, the sum of their credit ledger
@@ -409,16 +428,12 @@ def ledger_sum_equals_balance(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     request.getfixturevalue("_django_db_helper")
     yield
-    from django.db.models import F, Sum
-    from django.db.models.functions import Coalesce
+    from django.db import connection
 
-    from billing.models import CreditAccount
-
-    wrong = list(
-        CreditAccount.objects.annotate(ledger=Coalesce(Sum("user__credit_entries__amount"), 0))
-        .exclude(balance=F("ledger"))
-        .values_list("user__email", "balance", "ledger")
-    )
+    sql, params = _ledger_mismatches_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        wrong = cursor.fetchall()
     assert not wrong, f"ledger sum differs from the balance (email, balance, ledger): {wrong}"
 
 
