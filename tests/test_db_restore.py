@@ -90,3 +90,46 @@ def test_a_test_after_a_flush_gets_the_migrations_rows_back() -> None:
     assert restore_migrations_rows() is True
     assert sorted(Plan.objects.values_list("slug", flat=True)) == plans
     assert default_plan().slug == "free"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_flush_that_resets_sequences_restarts_them_without_truncate(owner: Any) -> None:
+    """The flush tests.kept_db.reset starts each test process with (sequences reset): every
+    table emptied and every sequence back at its start, as TRUNCATE ... RESTART IDENTITY leaves
+    them, without that TRUNCATE. In this test's transaction: the rows come back when it is
+    rolled back, and the sequences (which no rollback restores) are set back as they were."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the PostgreSQL flush")
+    from django.core.management.color import no_style
+
+    from tests.factories.studio import ProjectFactory
+
+    ProjectFactory(owner=owner)  # sequences used past their start
+    sequences = [sequence["name"] for sequence in connection.introspection.sequence_list()]
+    assert len(sequences) > 20
+    with connection.cursor() as cursor:
+        saved = {}
+        for name in sequences:  # names from Django's introspection, quoted
+            cursor.execute(f"SELECT last_value, is_called FROM {connection.ops.quote_name(name)}")  # noqa: S608
+            saved[name] = cursor.fetchone()
+    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            connection.ops.execute_sql_flush(
+                connection.ops.sql_flush(no_style(), tables, reset_sequences=True)
+            )
+        left = {m._meta.label: m._base_manager.count() for m in apps.get_models()}
+        assert not any(left.values()), {label: n for label, n in left.items() if n}
+        with connection.cursor() as cursor:
+            for name in sequences:
+                cursor.execute("SELECT nextval(%s::regclass)", [connection.ops.quote_name(name)])
+                assert cursor.fetchone() == (1,), name
+    finally:
+        with connection.cursor() as cursor:
+            for name, (last_value, is_called) in saved.items():
+                cursor.execute(
+                    "SELECT setval(%s::regclass, %s, %s)",
+                    [connection.ops.quote_name(name), last_value, is_called],
+                )
+    assert not any("TRUNCATE" in q["sql"].upper() for q in queries), queries.captured_queries
