@@ -154,7 +154,11 @@ class FakeYouTube:
         self._script: deque[str] = deque()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _make_handler(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},  # stop()'s shutdown() waits up to one poll interval
+            daemon=True,
+        )
 
     @property
     def base_url(self) -> str:
