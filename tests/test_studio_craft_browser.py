@@ -143,6 +143,12 @@ def test_gallery_is_one_grid_and_card_footers_fit(live_server: Any, viewport: An
                 ".getBoundingClientRect().top) < 150"
             )
             page.evaluate("() => scrollTo(0, 0)")
+            # The search field takes the phone's width (it was 220 px of 338).
+            search, row = page.evaluate(
+                "() => ['#gallery-q', 'form.gallery-filters'].map("
+                "(s) => document.querySelector(s).getBoundingClientRect().width)"
+            )
+            assert search >= row - 1, (search, row)
         else:  # beside the gallery already
             assert not jump.is_visible()
         page.evaluate(  # the card as the websocket's refresh brings it in
