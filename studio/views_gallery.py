@@ -234,8 +234,13 @@ def _card(request: AuthenticatedHttpRequest, thumbnail: Thumbnail) -> TemplateRe
 @login_required
 @require_POST
 def toggle_favorite(request: AuthenticatedHttpRequest, thumbnail_id: int) -> TemplateResponse:
+    """A card's Favourite: sets `favorite` ("true" or "false", what the card's button asks for,
+    so a resent request or a second tab's stale card cannot undo it), else flips the state."""
     thumbnail = services.access_thumbnail(request.user, thumbnail_id)
-    services.do_update_thumbnail(thumbnail=thumbnail, is_favorite=not thumbnail.is_favorite)
+    wanted = {"true": True, "false": False}.get(request.POST.get("favorite", ""))
+    is_favorite = (not thumbnail.is_favorite) if wanted is None else wanted
+    if is_favorite != thumbnail.is_favorite:
+        services.do_update_thumbnail(thumbnail=thumbnail, is_favorite=is_favorite)
     return _card(request, thumbnail)
 
 

@@ -805,6 +805,28 @@ def test_gallery_htmx_favourite_and_filters(owner, owner_client, other_client) -
     assert "Desert trip" in searched and "Coffee review" not in searched
 
 
+def test_a_favourite_sent_twice_or_from_a_stale_card_keeps_what_was_asked(
+    owner, owner_client
+) -> None:
+    """Favourite flipped whatever the state was: a resent request, or a second tab's card drawn
+    before the first tab starred it, undid the star."""
+    make_thumbs(owner, [(1, "Coffee review", 0, False)])
+    coffee = Thumbnail.objects.get(title="Coffee review")
+    url = f"/studio/thumbnails/{coffee.pk}/favorite"
+    card = owner_client.get("/studio/").content.decode()
+    assert """hx-vals='{"favorite": "true"}'""" in card  # what the unstarred card's button asks
+    for _ in range(2):
+        starred = owner_client.post(url, {"favorite": "true"}).content.decode()
+        assert 'aria-pressed="true"' in starred
+        assert """hx-vals='{"favorite": "false"}'""" in starred
+    coffee.refresh_from_db()
+    assert coffee.is_favorite
+    owner_client.post(url, {"favorite": "false"})
+    owner_client.post(url, {"favorite": "false"})
+    coffee.refresh_from_db()
+    assert not coffee.is_favorite
+
+
 def test_the_studio_address_keeps_the_gallery_filters(owner, owner_client) -> None:
     """A reload lost the creator's filters: the filter form's answer now replaces the studio's
     address with them (HX-Replace-Url), and the studio page opened at it shows them picked and
