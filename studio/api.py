@@ -127,7 +127,7 @@ def youtube_channel_payload(channel: YouTubeChannel | None) -> dict[str, Any]:
 @extend_schema(
     methods=["PUT"],
     request=YouTubeChannelInput,
-    responses={200: schema.YouTubeChannelOut, **schema.errors(403)},
+    responses={200: schema.YouTubeChannelOut, **schema.errors(403, 415)},
 )
 @api_view(["GET", "PUT"])
 def youtube_channel(request: Request) -> Response:
@@ -156,7 +156,7 @@ def youtube_channel(request: Request) -> Response:
 @extend_schema(
     methods=["POST"],
     request={"multipart/form-data": schema.FaceCreate},
-    responses={201: schema.FaceOut, **schema.errors(403, 429, 503)},
+    responses={201: schema.FaceOut, **schema.errors(403, 415, 429, 503)},
 )
 @api_view(["GET", "POST"])
 @parser_classes([MultiPartParser, FormParser])
@@ -219,7 +219,7 @@ def _own_asset(model: type[Style] | type[Palette], user: Any, pk: int, *, edit: 
 @extend_schema(
     methods=["PATCH"],
     request={"application/json": schema.StylePatch, "multipart/form-data": schema.StylePatch},
-    responses={200: schema.StyleOut, **schema.errors(403, 404, 429, 503)},
+    responses={200: schema.StyleOut, **schema.errors(403, 404, 415, 429, 503)},
 )
 @extend_schema(
     methods=["DELETE"],
@@ -251,8 +251,8 @@ def style_detail(request: Request, style_id: int) -> Response:
 @extend_schema(methods=["GET"], responses={200: schema.PaletteOut, **schema.errors(404)})
 @extend_schema(
     methods=["PATCH"],
-    request=schema.PalettePatch,
-    responses={200: schema.PaletteOut, **schema.errors(403, 404, 429, 503)},
+    request={"application/json": schema.PalettePatch},
+    responses={200: schema.PaletteOut, **schema.errors(403, 404, 415, 429, 503)},
 )
 @extend_schema(
     methods=["DELETE"],
@@ -323,7 +323,7 @@ def _submit(request: Request, type_name: Any, data: Any, files: Any) -> Response
 
 @extend_schema(
     request=GenerateInput,
-    responses={202: schema.JobAccepted, **schema.errors(402, 403, 404, 409, 429, 503)},
+    responses={202: schema.JobAccepted, **schema.errors(402, 403, 404, 409, 415, 429, 503)},
 )
 @api_view(["POST"])
 def generate(request: Request) -> Response:
@@ -341,8 +341,8 @@ def generate(request: Request) -> Response:
 )
 @extend_schema(
     methods=["POST"],
-    request={"application/json": schema.JobRequest, "multipart/form-data": OpenApiTypes.OBJECT},
-    responses={202: schema.JobAccepted, **schema.errors(402, 403, 404, 409, 429, 503)},
+    request={"application/json": schema.JobRequest, "multipart/form-data": schema.JobForm},
+    responses={202: schema.JobAccepted, **schema.errors(402, 403, 404, 409, 415, 429, 503)},
 )
 @api_view(["GET", "POST"])
 @parser_classes([SafeJSONParser, MultiPartParser, FormParser])

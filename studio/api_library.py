@@ -93,8 +93,8 @@ def thumbnails(request: Request) -> Response:
 @extend_schema(methods=["GET"], responses={200: schema.ThumbnailDetailOut, **schema.errors(404)})
 @extend_schema(
     methods=["PATCH"],
-    request=schema.ThumbnailPatch,
-    responses={200: schema.ThumbnailOut, **schema.errors(404)},
+    request={"application/json": schema.ThumbnailPatch},
+    responses={200: schema.ThumbnailOut, **schema.errors(404, 415)},
 )
 @extend_schema(
     methods=["DELETE"],
@@ -146,7 +146,8 @@ def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
 
 
 @extend_schema(
-    request=schema.MoveThumbnails, responses={200: schema.MovedOut, **schema.errors(404)}
+    request={"application/json": schema.MoveThumbnails},
+    responses={200: schema.MovedOut, **schema.errors(404, 415)},
 )
 @api_view(["POST"])
 def move_thumbnails(request: Request) -> Response:
@@ -179,7 +180,7 @@ def project_payload(project: Project) -> dict[str, Any]:
 @extend_schema(
     methods=["POST"],
     request=schema.ProjectCreate,
-    responses={201: schema.ProjectOut, **schema.errors()},
+    responses={201: schema.ProjectOut, **schema.errors(415)},
 )
 @api_view(["GET", "POST"])
 @ratelimits.limit("library_create", methods=("POST",))
@@ -199,8 +200,8 @@ def projects(request: Request) -> Response:
 @extend_schema(methods=["GET"], responses={200: schema.ProjectOut, **schema.errors(404)})
 @extend_schema(
     methods=["PATCH"],
-    request=schema.ProjectPatch,
-    responses={200: schema.ProjectOut, **schema.errors(404)},
+    request={"application/json": schema.ProjectPatch},
+    responses={200: schema.ProjectOut, **schema.errors(404, 415)},
 )
 @extend_schema(
     methods=["DELETE"],

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
 from studio.forms import parse_colors
+from studio.job_types import JOB_TYPES
 from studio.models import Project
 from studio.serializers import MAX_ID, Text
 
@@ -22,6 +24,16 @@ QUERY_MAX_CHARS = 200  # a search text longer than any title (TITLE_MAX_CHARS is
 
 
 # --- Requests ----------------------------------------------------------------------------------
+
+# A name or prompt that must not be blank, as the schema says it (`minLength: 1`, `pattern: \S`):
+# Text answers blank or all-space text before validators run (the view or service then refuses it
+# with its own message), so these validators only describe the rule and never refuse anything.
+NOT_BLANK = [RegexValidator(r"\S")]
+
+
+def named(max_length: int, **kwargs: Any) -> Text:
+    """A Text that must hold something besides spaces when sent (see NOT_BLANK)."""
+    return Text(max_length=max_length, min_length=1, validators=NOT_BLANK, **kwargs)
 
 
 class StrictBoolean(serializers.BooleanField):
@@ -48,9 +60,9 @@ class StylePatch(serializers.Serializer):
     sent change. `remove_reference_ids`: ids from the style's `reference_images`;
     `reference_images`: new JPEG/PNG/WebP files (multipart only), at most 4 in all after."""
 
-    name = Text(required=False, default=empty, max_length=80)
+    name = named(80, required=False, default=empty)
     description = Text(required=False, default=empty, max_length=300)
-    prompt = Text(required=False, default=empty, max_length=2000)
+    prompt = named(2000, required=False, default=empty)
     remove_reference_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
@@ -83,14 +95,25 @@ class StylePatch(serializers.Serializer):
         }
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^#[0-9A-Fa-f]{6}$"},
+        "minItems": 3,
+        "maxItems": 6,
+        "uniqueItems": True,
+    }
+)
+class ColorList(serializers.ListField):
+    """Colours as the schema tells them (validate_colors checks them: parse_colors)."""
+
+
 class PalettePatch(serializers.Serializer):
     """PATCH /api/palettes/<id>: only the fields sent change. `colors`: 3 to 6 distinct
     "#RRGGBB" colours, most prominent first."""
 
-    name = Text(required=False, default=empty, max_length=80)
-    colors = serializers.ListField(
-        child=serializers.CharField(max_length=7), required=False, max_length=6
-    )
+    name = named(80, required=False, default=empty)
+    colors = ColorList(child=serializers.CharField(max_length=7), required=False, max_length=6)
 
     def validate_name(self, value: str) -> str:
         if not value:
@@ -114,13 +137,13 @@ class MoveThumbnails(serializers.Serializer):
 
 
 class ProjectCreate(serializers.Serializer):
-    name = Text(max_length=PROJECT_NAME_MAX_CHARS)
+    name = named(PROJECT_NAME_MAX_CHARS, required=True, default=empty)
 
 
 class ProjectPatch(serializers.Serializer):
     """Only the fields sent change: no default, so an absent name is not a rename to ""."""
 
-    name = Text(required=False, default=empty, max_length=PROJECT_NAME_MAX_CHARS)
+    name = named(PROJECT_NAME_MAX_CHARS, required=False, default=empty)
     share_mode = serializers.ChoiceField(choices=Project.ShareMode.choices, required=False)
     default_settings = serializers.DictField(
         required=False,
@@ -134,13 +157,19 @@ class ProjectPatch(serializers.Serializer):
 class JobRequest(serializers.Serializer):
     """POST /api/jobs as JSON; multipart sends `type` and the input's fields flat, with files."""
 
-    type = serializers.CharField(max_length=40)
+    type = serializers.ChoiceField(choices=[job_type.name for job_type in JOB_TYPES])
     input = serializers.DictField(required=False)
 
 
+class JobForm(serializers.Serializer):
+    """POST /api/jobs as multipart: `type`, then the input's fields (and files) flat."""
+
+    type = serializers.ChoiceField(choices=[job_type.name for job_type in JOB_TYPES])
+
+
 class FaceCreate(serializers.Serializer):
-    name = Text(max_length=80)
-    images = serializers.ListField(child=serializers.ImageField(), max_length=3)
+    name = named(80, required=True, default=empty)
+    images = serializers.ListField(child=serializers.ImageField(), min_length=1, max_length=3)
 
 
 # --- Query parameters --------------------------------------------------------------------------
@@ -148,10 +177,21 @@ class FaceCreate(serializers.Serializer):
 PAGE_PARAMETERS = [
     OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
     OpenApiParameter("limit", int, description="1 to 100 (default 20)"),
-    OpenApiParameter("project", str, description="a project id, or `none`"),
+    OpenApiParameter(
+        "project",
+        str,
+        description="a project id, `none` (no project) or `all` (the default)",
+        pattern=r"^(all|none|[1-9][0-9]{0,17})$",
+    ),
     OpenApiParameter("favorites", str, enum=["true", "false"]),
     OpenApiParameter("q", str, description="words of the title"),
     OpenApiParameter("order", str, enum=["newest", "oldest", "title", "clicks"]),
+    OpenApiParameter(
+        "include_parameters",
+        str,
+        enum=["true", "false"],
+        description="staff only (ignored for anyone else): each result's `parameters` in full",
+    ),
 ]
 DOWNLOAD_PARAMETERS = [OpenApiParameter("size", str, enum=["youtube", "full"])]
 JOB_ID = OpenApiParameter("job_id", str, OpenApiParameter.PATH, description="the job's UUID")
@@ -326,7 +366,7 @@ DELETED = OpenApiResponse(description="deleted")
 
 def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     """The error answers an operation may give, besides the ones every operation may (400 for
-    bad characters or nesting, 401, 413, 414)."""
+    bad characters or nesting, 401, 413, 414). An operation that takes a request body adds 415."""
     described = {
         400: "invalid input",
         401: "not signed in",
@@ -336,6 +376,7 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
         409: "conflict",
         413: "body or upload too large",
         414: "URL too long",
+        415: "a request body in a content type the operation does not take",
         429: "rate limited",
         503: "a dependency is down, or busy",
     }
