@@ -322,7 +322,7 @@ def _submit(request: Request, type_name: Any, data: Any, files: Any) -> Response
 
 
 @extend_schema(
-    request=GenerateInput,
+    request={"application/json": GenerateInput},
     responses={202: schema.JobAccepted, **schema.errors(402, 403, 404, 409, 415, 429, 503)},
 )
 @api_view(["POST"])

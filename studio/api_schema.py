@@ -181,7 +181,7 @@ PAGE_PARAMETERS = [
         "project",
         str,
         description="a project id, `none` (no project) or `all` (the default)",
-        pattern=r"^(all|none|[1-9][0-9]{0,17})$",
+        pattern=r"^(|all|none|[1-9][0-9]{0,17})$",
     ),
     OpenApiParameter("favorites", str, enum=["true", "false"]),
     OpenApiParameter("q", str, description="words of the title"),

@@ -96,8 +96,8 @@ def test_every_operation_answers_as_documented(owner_client, wsgi_app) -> None:
 # refusal of what the caller may do, not of the request's shape), run on the creator's own
 # objects. A 400 there means the schema allows what the server refuses: a required field marked
 # optional, a blank name, a form body the operation cannot read, a query value it rejects.
-# Left out: POST /api/faces (its images must be real photos), POST /api/jobs and /api/generate
-# (`input` depends on the job type; credits), and `cursor` (opaque and signed).
+# Left out: POST /api/faces (its images must be real photos), POST /api/jobs (`input` depends on
+# the job type), and `cursor` (opaque and signed).
 ACCEPTING = [
     ("GET", "/api/thumbnails"),
     ("GET", "/api/projects/{project_id}/thumbnails"),
@@ -106,6 +106,7 @@ ACCEPTING = [
     ("PATCH", "/api/thumbnails/{thumbnail_id}"),
     ("POST", "/api/thumbnails/move"),
     ("PATCH", "/api/palettes/{palette_id}"),
+    ("POST", "/api/generate"),
 ]
 
 

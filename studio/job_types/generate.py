@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import Http404
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.models import RESOLUTION_COST, Plan
@@ -48,6 +49,36 @@ MAX_FACES_PER_REQUEST = 3
 MAX_VARIATIONS = 4
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^("
+        + "|".join(f"{s[:-1]}[{s[-1].upper()}{s[-1].lower()}]" for s in IMAGE_SIZES)
+        + ")$",
+        "default": "1K",
+        "description": ", ".join(IMAGE_SIZES) + " (either case)",
+    }
+)
+class ResolutionField(serializers.CharField):
+    """An image size as the schema tells it (GenerateInput.validate_resolution checks it)."""
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": [
+            "",
+            catalog.LOCAL,
+            *(m for m, spec in catalog.MODELS.items() if spec.kind == "image"),
+        ],
+        "default": "",
+        "description": "an image model id (blank: the default one); the plan may refuse it",
+    }
+)
+class ImageModelField(serializers.CharField):
+    """An image model id as the schema tells it (GenerateInput.validate_model checks it)."""
+
+
 class GenerateInput(InputSerializer):
     """A generate request (JSON API and the studio's form)."""
 
@@ -68,7 +99,7 @@ class GenerateInput(InputSerializer):
             "invalid_choice": f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}."
         },
     )
-    resolution = serializers.CharField(required=False, default="1K", max_length=4)
+    resolution = ResolutionField(required=False, default="1K", max_length=4)
     variations = serializers.IntegerField(
         required=False,
         default=1,
@@ -81,7 +112,7 @@ class GenerateInput(InputSerializer):
         },
     )
     project_id = OptionalId()
-    model = serializers.CharField(required=False, allow_blank=True, default="", max_length=60)
+    model = ImageModelField(required=False, allow_blank=True, default="", max_length=60)
 
     def validate_resolution(self, value: str) -> str:
         value = value.upper()
