@@ -176,14 +176,15 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
 def _with_subjects(user: Any, jobs: list[tuple[Any, Any]]) -> list[tuple[Any, Any, Any]]:
     """The studio's cards of jobs in flight as `(job, payload, subject)`: a tool's thumbnail
     (`job_subject`, which its card names), None for the rest; one query for all of them."""
-
-    def thumbnail_id(job: Any) -> int | None:
-        found = job.params.get("thumbnail_id") if isinstance(job.params, dict) else None
-        return found if isinstance(found, int) else None
-
-    ids = {i for job, _ in jobs if (i := thumbnail_id(job)) is not None}
+    ids = {i for job, _ in jobs if (i := _subject_id(job)) is not None}
     found = {t.pk: t for t in Thumbnail.objects.filter(owner=user, pk__in=ids)} if ids else {}
-    return [(job, payload, found.get(thumbnail_id(job) or 0)) for job, payload in jobs]
+    return [(job, payload, found.get(_subject_id(job) or 0)) for job, payload in jobs]
+
+
+def _subject_id(job: Any) -> int | None:
+    """The id of the thumbnail a tool's job was run on (`params["thumbnail_id"]`), or None."""
+    found = job.params.get("thumbnail_id") if isinstance(job.params, dict) else None
+    return found if isinstance(found, int) else None
 
 
 def _studio_filters(request: HttpRequest) -> GalleryFilter:
@@ -419,8 +420,8 @@ def job_subject(request: AuthenticatedHttpRequest, job: Any) -> Thumbnail | None
     it is named: "Analyse palette" alone did not say which of the gallery's thumbnails it
     measured. None elsewhere (a thumbnail's own page shows the card under its picture), for
     other jobs, or once the thumbnail is gone."""
-    thumbnail_id = job.params.get("thumbnail_id") if isinstance(job.params, dict) else None
-    if not isinstance(thumbnail_id, int) or current_path(request) != reverse("studio"):
+    thumbnail_id = _subject_id(job)
+    if thumbnail_id is None or current_path(request) != reverse("studio"):
         return None
     return Thumbnail.objects.filter(pk=thumbnail_id, owner_id=job.user_id).first()
 
