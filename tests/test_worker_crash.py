@@ -3,10 +3,11 @@ message was lost, and `make run`'s supervisor restarting a worker that died.
 
 The first two start real Dramatiq workers (`manage.py rundramatiq`, tests.servers.DramatiqWorker)
 on this test's PostgreSQL database and the machine's Redis (REDIS_URL, queues in a namespace of
-their own), with short leases and a sweeper every second (JOB_LEASE_SECONDS=4,
-JOB_SWEEP_INTERVAL_SECONDS=1, JOB_RESEND_AFTER_SECONDS=2) and the local renderer slowed to
-RENDER_DELAY seconds an image (tests.servers.WorkerTestHooks), so a 3-image job can be caught
-with some but not all of its images delivered. Jobs are submitted through POST /api/generate in
+their own), with short leases and a sweeper every second (JOB_LEASE_SECONDS=2, renewed every
+0.67 s; JOB_SWEEP_INTERVAL_SECONDS=1, JOB_RESEND_AFTER_SECONDS=1) and the local renderer slowed
+to RENDER_DELAY seconds an image (tests.servers.WorkerTestHooks), so a 3-image job can be caught
+with some but not all of its images delivered: the test has two images' time (1.2 s) to see the
+first delivered and kill its worker. Jobs are submitted through POST /api/generate in
 this process; its actors send to the workers' Redis broker. Transactional database (the workers
 see committed rows only), so on-commit callbacks run at the real commit.
 """
@@ -38,7 +39,7 @@ from studio.models import Thumbnail
 from tests.conftest import JSONClient, make_user, set_plan
 from tests.servers import ROOT, DramatiqWorker, database_url
 
-RENDER_DELAY = 1.0  # seconds per image in the workers
+RENDER_DELAY = 0.6  # seconds per image in the workers
 FINISH_SECONDS = 60
 
 
@@ -64,9 +65,9 @@ class Stack:
             "VIEWBAIT_TEST_MEDIA_ROOT": str(self.media),
             "VIEWBAIT_TEST_RENDER_DELAY": str(RENDER_DELAY),
             "VIEWBAIT_TEST_RENDER_LOG": str(self.render_log),
-            "JOB_LEASE_SECONDS": "4",
+            "JOB_LEASE_SECONDS": "2",
             "JOB_SWEEP_INTERVAL_SECONDS": "1",
-            "JOB_RESEND_AFTER_SECONDS": "2",
+            "JOB_RESEND_AFTER_SECONDS": "1",
             "GENERATION_PROVIDER_CONCURRENCY": "1",  # one image at a time, RENDER_DELAY apart
         }
         self.workers: dict[str, DramatiqWorker] = {}
