@@ -161,6 +161,13 @@ class RedisBreaker:
     def is_open(self) -> bool:
         return self._open_until is not None
 
+    @property
+    def retry_in(self) -> float:
+        """Seconds (monotonic clock) until a thread may probe the server again: 0 while closed
+        or once the cooldown since the last fault (`REDIS_BREAKER_COOLDOWN_SECONDS`) is over."""
+        open_until = self._open_until
+        return 0.0 if open_until is None else max(0.0, open_until - time.monotonic())
+
     def allow(self) -> bool:
         """May this thread send a command now? True while closed, and for the one probing
         thread once the cooldown is over."""
@@ -183,7 +190,7 @@ class RedisBreaker:
         if not self.allow():
             raise self.unavailable(
                 f"{self.service} at {self.address} is failing fast after a fault "
-                f"({self.last_error}); next try within {self.cooldown:.0f} s"
+                f"({self.last_error}); next try in {self.retry_in:.1f} s"
             )
 
     def record_failure(self, exc: BaseException) -> None:

@@ -70,6 +70,12 @@ def faults(server: RedisServer) -> str:
     return breaker_for(f"127.0.0.1:{server.port}").last_error
 
 
+def wait_out_the_cooldown(server: RedisServer) -> None:
+    """Until the server's breaker lets a command probe again: the rest of the cooldown that
+    began at its last fault (REDIS_BREAKER_COOLDOWN_SECONDS), not a whole one."""
+    time.sleep(breaker_for(f"127.0.0.1:{server.port}").retry_in)
+
+
 def timed(call: Any) -> tuple[Any, float]:
     started = time.monotonic()
     result = call()
@@ -93,8 +99,10 @@ def count_timeouts(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_hung_redis_costs_each_request_at_most_one_timeout_and_sign_in_keeps_working(
-    app_on_private_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+    app_on_private_redis: RedisServer, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
+    # Open 1 s from the first timeout: the five requests after it (0.15 s) fail fast within it.
+    settings.REDIS_BREAKER_COOLDOWN_SECONDS = 1.0
     user = make_user("hung@example.com")
     set_plan(user, "pro")
     adjust_credits(user=user, amount=20, idempotency_key="hung-topup", reason="test")
@@ -149,7 +157,7 @@ def test_a_hung_redis_costs_each_request_at_most_one_timeout_and_sign_in_keeps_w
     assert max(took.values()) < ABOUT_ONE_SECOND, took
 
     app_on_private_redis.resume()
-    time.sleep(django_settings.REDIS_BREAKER_COOLDOWN_SECONDS)  # then one command probes
+    wait_out_the_cooldown(app_on_private_redis)  # then one command probes
     after = client.post_json("/api/generate", {"title": "Redis is back"})
     assert after.status_code == 202, after.content
     assert '"generate";r=' in after["RateLimit"]
@@ -173,7 +181,7 @@ def test_the_breaker_fails_fast_probes_once_per_cooldown_and_closes_on_an_answer
         # loaded CI machine's scheduling).
         assert time.monotonic() - started < 0.2
     redis_server.resume()
-    time.sleep(0.5)
+    wait_out_the_cooldown(redis_server)
     assert client.ping() is True  # the probe
     assert not breaker_for(f"127.0.0.1:{redis_server.port}").is_open
 
@@ -202,8 +210,10 @@ def test_the_dramatiq_broker_has_short_timeouts_and_fails_fast(
 
 @pytest.mark.django_db
 def test_progress_publishing_never_makes_the_worker_wait_on_a_hung_redis(
-    app_on_private_redis: RedisServer, owner: Any
+    app_on_private_redis: RedisServer, owner: Any, settings: Any
 ) -> None:
+    # Open 0.75 s after the one timeout: the 49 publications after it are dropped within it.
+    settings.REDIS_BREAKER_COOLDOWN_SECONDS = 0.75
     job = Job.objects.create(
         user=owner, type="generate_thumbnails", params={}, units=1, unit_cost=1, cost=0
     )
@@ -221,7 +231,7 @@ def test_progress_publishing_never_makes_the_worker_wait_on_a_hung_redis(
     assert flush_publications(timeout=5)  # one timeout, then the rest were dropped fast
 
     app_on_private_redis.resume()
-    time.sleep(django_settings.REDIS_BREAKER_COOLDOWN_SECONDS)
+    wait_out_the_cooldown(app_on_private_redis)
     job.progress = 42
     publish_job(job, with_result=False)
     assert flush_publications()
