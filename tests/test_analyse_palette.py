@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import subprocess
-import sys
 import threading
 from typing import Any
 
@@ -27,6 +25,7 @@ from studio.models import Palette, Thumbnail
 from tests import fake_gemini as fake_gemini_module
 from tests.conftest import make_user, set_plan
 from tests.fake_gemini import FakeGemini
+from tests.servers import ForkingDjango
 
 fake_gemini = fake_gemini_module.fake_gemini
 gemini_settings = fake_gemini_module.gemini_settings
@@ -355,8 +354,7 @@ def test_single_flight_computes_once_across_threads() -> None:
 
 
 SINGLE_FLIGHT_PROCESS = """
-import sys, threading, django
-django.setup()
+import sys, threading
 from django.core.cache import cache
 from generation import result_cache
 from django_redis import get_redis_connection
@@ -384,12 +382,9 @@ def test_single_flight_holds_across_processes(settings) -> None:
     from django_redis import get_redis_connection
 
     key = f"ai:test:{os.getpid()}"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    processes = [
-        subprocess.Popen([sys.executable, "-c", SINGLE_FLIGHT_PROCESS, key], env=env)
-        for _ in range(2)
-    ]
-    assert [process.wait(timeout=60) for process in processes] == [0, 0]
+    with ForkingDjango("tests.settings") as forking:
+        codes, output = forking.run(SINGLE_FLIGHT_PROCESS, key, processes=2)
+    assert codes == [0, 0], output
     assert int(get_redis_connection("default").get(f"{key}:calls")) == 1
 
 

@@ -1,16 +1,16 @@
 """The circuit breaker and the per-model concurrency cap hold across processes (shared Redis).
 
-Each test starts plain Python processes with the test settings (same Redis, same key prefix)
-and checks what this process sees.
+Each test runs code in other processes with the test settings (same Redis, same key prefix),
+forked from one that set Django up (tests.servers.ForkingDjango), and checks what this process
+sees.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -18,6 +18,7 @@ from django.core.cache import cache
 
 from generation.errors import ProviderCircuitOpen
 from generation.resilience import CircuitBreaker, model_slot
+from tests.servers import ForkingDjango
 
 pytestmark = pytest.mark.redis
 
@@ -29,23 +30,23 @@ def _needs_redis() -> None:
     cache.clear()
 
 
-def run_in_another_process(code: str, *args: str) -> str:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    prelude = "import sys, django\ndjango.setup()\n"
-    result = subprocess.run(
-        [sys.executable, "-c", prelude + code, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout
+@pytest.fixture
+def processes() -> Iterator[ForkingDjango]:
+    with ForkingDjango("tests.settings") as forking:
+        yield forking
 
 
-def test_a_breaker_opened_in_one_process_refuses_in_another() -> None:
+def run_in_another_process(processes: ForkingDjango, code: str, *args: str) -> str:
+    codes, output = processes.run(code, *args)
+    assert codes == [0], output
+    return output
+
+
+def test_a_breaker_opened_in_one_process_refuses_in_another(processes: ForkingDjango) -> None:
     model = f"model-{os.getpid()}"
     run_in_another_process(
+        processes,
+        "import sys\n"
         "from generation.resilience import CircuitBreaker\n"
         "from django.conf import settings\n"
         "b = CircuitBreaker('gemini', sys.argv[1])\n"
@@ -56,10 +57,12 @@ def test_a_breaker_opened_in_one_process_refuses_in_another() -> None:
     with pytest.raises(ProviderCircuitOpen) as refused:
         breaker.refuse_if_open()
     assert 1 <= refused.value.retry_after <= settings.CIRCUIT_BREAKER_COOLDOWN_SECONDS
-    # Closing it in this process closes it for the others.
+    # Closing it in this process closes it for the others (a process forked after the first).
     breaker.record_success()
     assert (
         run_in_another_process(
+            processes,
+            "import sys\n"
             "from generation.resilience import CircuitBreaker\n"
             "CircuitBreaker('gemini', sys.argv[1]).check(); print('closed')\n",
             model,
@@ -68,37 +71,30 @@ def test_a_breaker_opened_in_one_process_refuses_in_another() -> None:
     )
 
 
-def test_the_half_open_probe_is_one_caller_across_processes() -> None:
+def test_the_half_open_probe_is_one_caller_across_processes(processes: ForkingDjango) -> None:
     model = f"probe-{os.getpid()}"
     cache.set(f"breaker:gemini:{model}:open-until", time.time() - 1, 60)
-    outputs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import sys, django\ndjango.setup()\n"
-                "from generation.resilience import CircuitBreaker\n"
-                "try:\n    CircuitBreaker('gemini', sys.argv[1]).check(); print('probe')\n"
-                "except Exception:\n    print('refused')\n",
-                model,
-            ],
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    answers = sorted(p.communicate(timeout=60)[0].strip() for p in outputs)
-    assert answers == ["probe", "refused", "refused", "refused"]
+    codes, output = processes.run(
+        "import sys\n"
+        "from generation.resilience import CircuitBreaker\n"
+        "try:\n    CircuitBreaker('gemini', sys.argv[1]).check(); print('probe')\n"
+        "except Exception:\n    print('refused')\n",
+        model,
+        processes=4,  # forked at once: they ask at the same moment
+    )
+    assert codes == [0, 0, 0, 0], output
+    assert sorted(output.split()) == ["probe", "refused", "refused", "refused"]
 
 
-def test_concurrent_calls_per_model_are_capped_across_processes(settings) -> None:
+def test_concurrent_calls_per_model_are_capped_across_processes(
+    settings, processes: ForkingDjango
+) -> None:
     """Two processes of 4 threads each hold a slot for 0.4 s; with a cap of 3 no more than 3
     are ever inside at once (counted in Redis by the holders themselves)."""
     settings.PROVIDER_MAX_CONCURRENT_CALLS = 3
     model = f"slots-{os.getpid()}"
     code = (
-        "import threading, time\n"
+        "import sys, threading, time\n"
         "from django.conf import settings\n"
         "from django_redis import get_redis_connection\n"
         "from generation.resilience import model_slot\n"
@@ -115,14 +111,8 @@ def test_concurrent_calls_per_model_are_capped_across_processes(settings) -> Non
         "ts = [threading.Thread(target=one) for _ in range(4)]\n"
         "[t.start() for t in ts]; [t.join() for t in ts]\n"
     )
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", "import sys, django\ndjango.setup()\n" + code, model],
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
-        )
-        for _ in range(2)
-    ]
-    assert [p.wait(timeout=60) for p in processes] == [0, 0]
+    codes, output = processes.run(code, model, processes=2)
+    assert codes == [0, 0], output
     from django_redis import get_redis_connection
 
     assert int(get_redis_connection("default").get(f"{model}:max")) == 3
