@@ -1,7 +1,8 @@
 """Client addresses through the real web process (issue 12, item 2).
 
-The web process is started exactly as the Procfile starts it (gunicorn with uvicorn workers, two
-of them) with rate limits on and a private Redis. Every request comes from 127.0.0.1, carries a
+The web process is started exactly as the Procfile starts it (gunicorn with a uvicorn worker;
+one: how several processes share a limit is tests/test_limits_across_processes.py's) with rate
+limits on and a private Redis. Every request comes from 127.0.0.1, carries a
 different `X-Forwarded-For` and signs in with a wrong password; the product's per-IP log-in
 limit (settings.RATE_LIMITS["login"], 20 a minute) counts it.
 
@@ -59,7 +60,7 @@ def _web(tmp_path: Path, trusted: str, redis_server: RedisServer) -> Iterator[We
         "DEBUG": "0",
         "LOCAL_DEV": "1",  # plain http on 127.0.0.1, as `make run`
     }
-    server = WebServer(env, tmp_path / "web.log", workers=2)
+    server = WebServer(env, tmp_path / "web.log")
     try:
         server.wait_until_up()
         yield server
