@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from typing import Any
 
@@ -339,11 +340,17 @@ def test_images_made_at_once_move_the_bar_before_the_first_is_delivered(
     ctx = JobContext(job, "owner", None)  # type: ignore[arg-type]
     ctx.progress("rendering", 20)
     published: list[int] = []
-    monkeypatch.setattr(services, "publish_job", lambda job, **_: published.append(job.progress))
+    moved = threading.Event()
+
+    def publish(job: Job, **_: Any) -> None:
+        published.append(job.progress)
+        moved.set()
+
+    monkeypatch.setattr(services, "publish_job", publish)
 
     def produce(index: int) -> int:
         ctx.unit_progress(index, 0.3)  # e.g. the background of each drawn
-        time.sleep(1.2)
+        assert moved.wait(30), "the bar did not move while the images were being drawn"
         return index
 
     ctx.fan_out([0, 1, 2, 3], produce, lambda index, value: None)
