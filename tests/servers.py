@@ -101,6 +101,14 @@ class RedisServer:
         assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
 
+    def wait_out_the_breaker(self) -> None:
+        """Until this process's breaker for the server (core.redis_faults) lets a command probe
+        it again: the rest of the cooldown that began at its last fault
+        (REDIS_BREAKER_COOLDOWN_SECONDS), not a whole one."""
+        from core.redis_faults import breaker_for
+
+        time.sleep(breaker_for(f"127.0.0.1:{self.port}").retry_in)
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGCONT)  # a paused server would not exit

@@ -12,7 +12,6 @@ import uuid
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core.cache import caches
 
 from billing.models import Plan
@@ -41,8 +40,11 @@ def generate(client: JSONClient, title: str) -> Any:
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_redis_down_ai_routes_fail_closed_cheap_pages_work_then_limits_resume(
-    on_private_redis: RedisServer, caplog: pytest.LogCaptureFixture
+    on_private_redis: RedisServer, caplog: pytest.LogCaptureFixture, settings: Any
 ) -> None:
+    # Open 1 s from the first fault (a closed port fails at once; a probe while the server is
+    # still stopped fails at once too and opens it again).
+    settings.REDIS_BREAKER_COOLDOWN_SECONDS = 1.0
     user = make_user("outage@example.com")
     plan = Plan.objects.get(slug="pro")
     plan.generate_cooldown_seconds = 0
@@ -91,7 +93,7 @@ def test_redis_down_ai_routes_fail_closed_cheap_pages_work_then_limits_resume(
     on_private_redis.start()  # same port, nothing restarted on our side
     # The server's breaker (core.redis_faults) lets the next command probe once its
     # cooldown is over; until then callers fail fast.
-    time.sleep(settings.REDIS_BREAKER_COOLDOWN_SECONDS)
+    on_private_redis.wait_out_the_breaker()
     after = generate(client, "Redis is back")
     assert after.status_code == 202, after.content
     assert '"generate";r=' in after["RateLimit"]

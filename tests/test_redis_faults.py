@@ -70,12 +70,6 @@ def faults(server: RedisServer) -> str:
     return breaker_for(f"127.0.0.1:{server.port}").last_error
 
 
-def wait_out_the_cooldown(server: RedisServer) -> None:
-    """Until the server's breaker lets a command probe again: the rest of the cooldown that
-    began at its last fault (REDIS_BREAKER_COOLDOWN_SECONDS), not a whole one."""
-    time.sleep(breaker_for(f"127.0.0.1:{server.port}").retry_in)
-
-
 def timed(call: Any) -> tuple[Any, float]:
     started = time.monotonic()
     result = call()
@@ -157,7 +151,7 @@ def test_a_hung_redis_costs_each_request_at_most_one_timeout_and_sign_in_keeps_w
     assert max(took.values()) < ABOUT_ONE_SECOND, took
 
     app_on_private_redis.resume()
-    wait_out_the_cooldown(app_on_private_redis)  # then one command probes
+    app_on_private_redis.wait_out_the_breaker()  # then one command probes
     after = client.post_json("/api/generate", {"title": "Redis is back"})
     assert after.status_code == 202, after.content
     assert '"generate";r=' in after["RateLimit"]
@@ -181,7 +175,7 @@ def test_the_breaker_fails_fast_probes_once_per_cooldown_and_closes_on_an_answer
         # loaded CI machine's scheduling).
         assert time.monotonic() - started < 0.2
     redis_server.resume()
-    wait_out_the_cooldown(redis_server)
+    redis_server.wait_out_the_breaker()
     assert client.ping() is True  # the probe
     assert not breaker_for(f"127.0.0.1:{redis_server.port}").is_open
 
@@ -231,7 +225,7 @@ def test_progress_publishing_never_makes_the_worker_wait_on_a_hung_redis(
     assert flush_publications(timeout=5)  # one timeout, then the rest were dropped fast
 
     app_on_private_redis.resume()
-    wait_out_the_cooldown(app_on_private_redis)
+    app_on_private_redis.wait_out_the_breaker()
     job.progress = 42
     publish_job(job, with_result=False)
     assert flush_publications()
