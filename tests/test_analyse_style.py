@@ -23,6 +23,7 @@ from billing.services import get_balance
 from generation.models import Job
 from studio.job_types.analyse_style import (
     GRID_NAMES,
+    _lab,
     _working_copy,
     colourfulness,
     colourfulness_label,
@@ -111,7 +112,14 @@ def test_text_coverage_tells_lettering_from_a_photo() -> None:
     assert estimate_text_coverage(np.asarray(photo, dtype=np.float32)) < 0.05
 
 
-# --- offline -------------------------------------------------------------------------------------
+def test_8_bit_colours_go_to_lab_by_table_as_by_the_formula() -> None:
+    """`_lab` linearises 8-bit pixels with a 256-entry table (the saliency behind layout by
+    thirds): each level's value is the sRGB formula's, so the table changes no measurement."""
+    levels = np.arange(256, dtype=np.uint8)
+    rgb = np.stack(np.meshgrid(levels, levels[::-1], levels[::3], indexing="ij"), axis=-1)
+    assert np.array_equal(_lab(rgb), _lab(rgb.astype(np.float64)))
+    white = _lab(np.full((1, 1, 3), 255, dtype=np.uint8))[0, 0]
+    assert np.allclose(white, (100, 0, 0), atol=0.01)  # D65 white: L* 100, a* = b* = 0
 
 
 @pytest.mark.parametrize("size", [(16, 2048), (2048, 16), (450, 800)])
