@@ -17,7 +17,12 @@ from PIL import Image
 from billing.services import get_balance
 from generation.models import Job
 from studio import youtube
-from studio.job_types.channel_consistency import measure_set, score_consistency
+from studio.job_types import channel_consistency
+from studio.job_types.channel_consistency import (
+    measure_channel,
+    measure_thumbnail,
+    score_consistency,
+)
 from studio.models import YouTubeChannel
 from tests import fake_gemini as fake_gemini_module
 from tests import fake_youtube as fake_youtube_module
@@ -287,6 +292,7 @@ def test_a_second_identical_check_is_free_and_makes_no_youtube_call(
     youtube_settings: FakeYouTube,
     run_jobs: Any,
     django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     YouTubeChannel.objects.create(user=pro, reference="@DarkChannel")
     thumbnail = stored_thumbnail(pro, solid(BRIGHT_YELLOW, size=(800, 450)))
@@ -303,9 +309,24 @@ def test_a_second_identical_check_is_free_and_makes_no_youtube_call(
     # Another thumbnail within the hour: the channel's uploads and thumbnails come from the
     # cache, only the new picture is measured.
     other = stored_thumbnail(pro, solid(DARK_SHADES[0], text=True, size=(800, 450)))
+    measured: list[tuple[int, int]] = []
+    measure_image = channel_consistency.measure_image
+
+    def spy(picture: Image.Image) -> Any:
+        measured.append(picture.size)
+        return measure_image(picture)
+
+    monkeypatch.setattr(channel_consistency, "measure_image", spy)
     third = check(owner_client, other.pk, run_jobs, django_capture_on_commit_callbacks)
     assert third["status"] == "succeeded" and not third["cached"]
     assert len(youtube_settings.requests) == seen
+    assert measured == [(800, 450)]  # the channel's measures came from the cache
+
+    # The channel's medians and ranges are the ones measured for the first check.
+    def ranges(result: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
+        return {n: (m["median"], m["low"], m["high"]) for n, m in result["measures"].items()}
+
+    assert ranges(third["result"]) == ranges(first["result"])
 
 
 def test_advanced_is_refused_with_the_plan_gate_and_charged_nothing(
@@ -452,8 +473,9 @@ def test_a_thumbnail_matching_the_channel_scores_higher_than_a_clashing_one() ->
     matching = solid((22, 26, 38), text=True, size=(640, 360))
     clashing = solid(BRIGHT_YELLOW, size=(640, 360))
     scores = {}
+    channel_values, palette = measure_channel(channel)
     for name, picture in (("matching", matching), ("clashing", clashing)):
-        thumbnail_values, channel_values, palette = measure_set(picture, channel)
+        thumbnail_values = measure_thumbnail(picture, palette)
         scores[name] = score_consistency(thumbnail_values, channel_values, palette)
     assert scores["matching"]["score"] == 5, scores["matching"]["measures"]
     assert scores["matching"]["cues"] == []
