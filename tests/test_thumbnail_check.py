@@ -5,7 +5,9 @@ structured output, access, and the studio's tool form and result card."""
 
 from __future__ import annotations
 
+import copy
 import functools
+import hashlib
 import io
 import uuid
 from collections.abc import Callable
@@ -41,6 +43,25 @@ PORTRAIT_FACE_BOX = (740, 80, 890, 250)
 FONT = "DejaVuSans-Bold.ttf"
 
 pytestmark = pytest.mark.usefixtures("clean_cache")
+
+_ANALYSES: dict[str, saliency.Analysis] = {}
+
+
+@pytest.fixture(autouse=True)
+def _each_image_analysed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`saliency.analyse` is a function of the image's bytes alone, and these tests check the
+    same two thumbnails (the portrait, the render) 16 times: each distinct image is analysed
+    once per test process (0.2-0.3 s of CPU each) and every call, the job's included, gets its
+    own copy of that analysis."""
+    real = saliency.analyse
+
+    def analyse(data: bytes) -> saliency.Analysis:
+        key = hashlib.sha256(data).hexdigest()
+        if key not in _ANALYSES:
+            _ANALYSES[key] = real(data)
+        return copy.deepcopy(_ANALYSES[key])
+
+    monkeypatch.setattr(saliency, "analyse", analyse)
 
 
 def portrait_thumbnail() -> Image.Image:
@@ -96,14 +117,30 @@ def store(owner: Any, image: Image.Image, *, watermark: bool = False) -> Thumbna
         height=image.height,
         has_watermark=watermark,
     )
-    thumbnail.image.save(f"{key}.png", ContentFile(encode_png(image)), save=False)
-    small = encode_webp(resize_to_width(image, 400))
+    full, small, medium, download = _encoded(image)
+    thumbnail.image.save(f"{key}.png", ContentFile(full), save=False)
     thumbnail.image_small.save(f"{key}.webp", ContentFile(small), save=False)
-    medium = encode_webp(resize_to_width(image, 800))
     thumbnail.image_medium.save(f"{key}.webp", ContentFile(medium), save=False)
-    thumbnail.download.save(f"{key}.jpg", ContentFile(encode_jpeg(image)), save=False)
+    thumbnail.download.save(f"{key}.jpg", ContentFile(download), save=False)
     thumbnail.save()
     return thumbnail
+
+
+_ENCODED: dict[tuple[str, tuple[int, int], str], tuple[bytes, bytes, bytes, bytes]] = {}
+
+
+def _encoded(image: Image.Image) -> tuple[bytes, bytes, bytes, bytes]:
+    """`image`'s stored files (PNG, 400 and 800 px WebP, JPEG), encoded once per test process
+    for each distinct picture (the same few are stored by most tests)."""
+    key = (hashlib.sha256(image.tobytes()).hexdigest(), image.size, image.mode)
+    if key not in _ENCODED:
+        _ENCODED[key] = (
+            encode_png(image),
+            encode_webp(resize_to_width(image, 400)),
+            encode_webp(resize_to_width(image, 800)),
+            encode_jpeg(image),
+        )
+    return _ENCODED[key]
 
 
 @pytest.fixture
