@@ -18,6 +18,11 @@ os.environ.setdefault("DB_POOL_MAX_SIZE", "32")
 # A `make run` of this checkout may be up: tests and the servers they start never take its
 # embedded Redis (viewbait.settings.running_embedded_redis).
 os.environ.setdefault("VIEWBAIT_SHARE_RUNNING_REDIS", "0")
+# A studio page without a websocket (pytest-django's live_server has none; tests/test_browser_tools.py's
+# page that refuses it) fetches its unfinished job cards every STUDIO_POLL_MS instead: 250 ms, not
+# the production 4000, so a finished job shows in a fraction of a second rather than up to 4 s
+# later. The page still learns only by polling (what those tests cover), just sooner.
+os.environ.setdefault("STUDIO_POLL_MS", "250")
 
 # pytest-xdist workers (PYTEST_XDIST_WORKER = gw0, gw1, ...) each get Redis databases of their own
 # (a stride of REDIS_DBS_PER_WORKER from REDIS_URL's: the cache, rate-limit and any other database

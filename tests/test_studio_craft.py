@@ -21,6 +21,7 @@ from generation.models import Job
 from studio.downloads import youtube_size
 from studio.models import Project, Style, Thumbnail
 from tests.conftest import set_plan
+from tests.factories.studio import ThumbnailFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -692,3 +693,17 @@ def test_no_page_gives_two_elements_one_id(owner: Any, owner_client: Any) -> Non
         html = owner_client.get(path).content.decode()
         ids = re.findall(r'\sid="([^"]+)"', html)
         assert not {i for i in ids if ids.count(i) > 1}, path
+
+
+def test_pages_with_live_job_cards_give_studio_js_the_polling_interval(
+    owner: Any, owner_client: Any, settings: Any
+) -> None:
+    """studio.js polls a page's unfinished cards every settings.STUDIO_POLL_MS while it has no
+    websocket; each page that loads studio.js carries the figure (#live-updates)."""
+    settings.STUDIO_POLL_MS = 1234
+    thumbnail: Any = ThumbnailFactory(owner=owner, title="Polled")
+    for path in ("/studio/", "/studio/library/", f"/studio/thumbnails/{thumbnail.pk}"):
+        page = owner_client.get(path).content.decode()
+        assert "js/studio.js" in page, path
+        found = re.search(r'<script id="live-updates" type="application/json">(.*?)</script>', page)
+        assert found and json.loads(found.group(1)) == {"poll_ms": 1234}, path

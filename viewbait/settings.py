@@ -456,6 +456,13 @@ DRAMATIQ_AUTODISCOVER_MODULES = ["tasks", "actors"]
 # for Redis.
 DRAMATIQ_IDLE_POLL_MS = env_int("DRAMATIQ_IDLE_POLL_MS", 100)
 os.environ.setdefault("dramatiq_worker_timeout", str(DRAMATIQ_IDLE_POLL_MS))
+# While a studio page has no websocket (a proxy that drops it, Channels down), studio.js fetches
+# each unfinished job card every STUDIO_POLL_MS milliseconds instead (the page reads it from
+# `{% live_updates_script %}`). 4000 ms, studio.js's figure since the fallback was written: one
+# small GET per unfinished card and open tab every 4 s. Lower it where websockets are known to be
+# unavailable and the web processes have room (a job finishing shows up to this much later);
+# raise it to shed load. At least 100.
+STUDIO_POLL_MS = max(100, env_int("STUDIO_POLL_MS", 4000))
 # In-process worker for runs without a broker service (no REDIS_URL): jobs run on a thread in
 # the web process. `make run` always has a broker, so this is for bare `manage.py runserver`.
 JOBS_RUN_INLINE = env_bool("JOBS_RUN_INLINE", not DRAMATIQ_BROKER_URL)

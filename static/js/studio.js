@@ -159,8 +159,10 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
   // While the socket is down, unfinished cards are fetched every POLL_MS instead, so a running
   // job still moves and finishes on the page; reconnects back off to at most RECONNECT_MAX_MS,
   // with jitter (after a restart every open tab does not reconnect in the same instant), and
-  // happen at once when the browser comes back online or the tab is shown again.
-  const POLL_MS = 4000;
+  // happen at once when the browser comes back online or the tab is shown again. POLL_MS is the
+  // server's settings.STUDIO_POLL_MS (the page's #live-updates; 4000 ms without it).
+  const liveEl = document.getElementById("live-updates");
+  const POLL_MS = (liveEl && Number(JSON.parse(liveEl.textContent).poll_ms)) || 4000;
   const RECONNECT_MAX_MS = 8000;
   let pollTimer = null;
   let reconnectTimer = null;

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.utils.html import json_script
 
 from billing.services import effective_plan, get_balance, plan_table
@@ -53,6 +54,14 @@ def stage_label(stage: str) -> str:
 def stage_labels_script() -> str:
     """The labels as a JSON <script id="stage-labels"> for studio.js's live updates."""
     return json_script(STAGE_LABELS, "stage-labels")
+
+
+@register.simple_tag
+def live_updates_script() -> str:
+    """studio.js's live-update settings as a JSON <script id="live-updates">: `poll_ms`, how
+    often (milliseconds) a page without a websocket fetches its unfinished job cards
+    (settings.STUDIO_POLL_MS)."""
+    return json_script({"poll_ms": settings.STUDIO_POLL_MS}, "live-updates")
 
 
 @register.simple_tag
