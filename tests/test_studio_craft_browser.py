@@ -395,6 +395,7 @@ def test_a_cooldown_message_counts_down_and_clears_itself(live_server: Any, sett
     owner = make_user("cool@example.com")
     Plan.objects.filter(slug="free").update(generate_cooldown_seconds=3)
     with signed_in(live_server, owner, DESKTOP) as page:
+        page.clock.install()  # time flows as usual, until the test jumps it forward
         page.goto(f"{live_server.url}/studio/")
         page.fill("#title", "Cooling down")
         button = page.locator("#generate-form button[type=submit]")
@@ -410,6 +411,7 @@ def test_a_cooldown_message_counts_down_and_clears_itself(live_server: Any, sett
         message = page.locator("#generate-errors .error")
         message.wait_for()
         assert "Try again in" in message.text_content()
+        page.clock.fast_forward(3000)  # the plan's 3 s pass (their timers fire), not waited for
         page.wait_for_selector("#generate-errors .error", state="detached", timeout=6000)
         assert page.locator("#generate-errors").inner_text().strip() == ""
         assert button.is_enabled() and button.inner_text().strip() == "Generate · 1 credit"
@@ -1302,18 +1304,29 @@ def test_a_card_brought_into_view_gets_there_though_its_scroll_was_cut_short(
     first, second = failed_jobs(owner, 2)
     to_bottom = "() => window.scrollTo({top: document.body.scrollHeight, behavior: 'instant'})"
     with signed_in(live_server, owner, DESKTOP) as page:
+        # The page's clock flows as usual; the test jumps it past studio.js's 1 s check instead
+        # of waiting it out (the timer then has run, so the check below is no race).
+        page.clock.install()
         page.goto(f"{live_server.url}/studio/")
         page.evaluate(to_bottom)
         add_card(page, first)  # revealed: a smooth scroll up starts...
         page.evaluate(to_bottom)  # ...and is cut short, far from the card
         card = page.locator(f"#job-{first.pk}")
+        page.clock.fast_forward(1000)
         expect(card).to_be_in_viewport(timeout=3000)
 
         page.evaluate(to_bottom)
         add_card(page, second)
+        # The wheel event reaches the page's script after the input call returns: seen (by a
+        # listener added after studio.js's own) before the clock jumps.
+        page.evaluate(
+            "() => { window.__wheeled = new Promise((seen) =>"
+            " addEventListener('wheel', seen, {once: true, passive: true})); }"
+        )
         page.mouse.wheel(0, 400)  # the creator scrolls on: left where they are
+        page.evaluate("() => window.__wheeled.then(() => true)")
         page.evaluate(to_bottom)
-        page.wait_for_timeout(1500)
+        page.clock.fast_forward(1500)
         expect(page.locator(f"#job-{second.pk}")).not_to_be_in_viewport()
 
 
