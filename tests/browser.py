@@ -119,6 +119,18 @@ def chromium() -> Iterator[Any]:
         asyncio._set_running_loop(None)
 
 
+# Counts, from the call on, the submissions of forms matching a selector (window.__submits): a
+# click or key press that submits a form dispatches its submit event before the input call
+# returns (htmx starts its request from that event), so a count read right after the input
+# says whether it submitted. Listened for first (window, capture), so none is missed.
+COUNT_SUBMITS = """selector => {
+  window.__submits = 0;
+  addEventListener("submit", (event) => {
+    if (event.target.closest(selector)) window.__submits += 1;
+  }, true);
+}"""
+
+
 PHONE_WIDTH = 600  # narrower viewports are phones: touch input (CSS pointer: coarse)
 
 

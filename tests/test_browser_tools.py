@@ -21,7 +21,7 @@ import pytest
 from generation.models import Job
 from generation.registry import job_types
 from studio.models import Thumbnail
-from tests.browser import CHROMIUM
+from tests.browser import CHROMIUM, COUNT_SUBMITS
 from tests.servers import database_url
 from tests.test_browser import WAIT_MS, Stack, drive, redis_url
 
@@ -104,8 +104,9 @@ def run_edit_session(browser: Any, base_url: str) -> None:
     text = tool.get_by_label("Text", exact=True)
     expect(text).to_have_value(TITLE)  # starts from the source's own text
     text.fill(NEW_TITLE)
+    page.evaluate(COUNT_SUBMITS, "#tool-edit_thumbnail")
     text.press("Enter")  # a paid form: Enter in a text field spends nothing
-    page.wait_for_timeout(500)
+    assert page.evaluate("window.__submits") == 0
     expect(page.locator(".viewer-tools .job")).to_have_count(0)
     tool.locator(f".edit-ref[value='{reference.pk}']").check()
     tool.get_by_role("button", name=re.compile(r"Make a new version")).click()

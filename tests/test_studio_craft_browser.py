@@ -19,7 +19,7 @@ from billing.models import Plan
 from generation.models import Job
 from studio.models import Project, Style, Thumbnail
 from tests import fake_gemini as fake_gemini_module
-from tests.browser import chromium, signed_in
+from tests.browser import COUNT_SUBMITS, chromium, signed_in
 from tests.conftest import JSONClient, make_user, set_plan
 from tests.factories.studio import ThumbnailFactory, generate_job
 from tests.fake_gemini import FakeGemini
@@ -289,6 +289,7 @@ def test_a_double_clicks_second_click_is_not_a_second_job(live_server: Any) -> N
         box = page.locator("#generate-form button[type=submit]").bounding_box()
         assert box is not None
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.evaluate(COUNT_SUBMITS, "#generate-form")
         page.mouse.down(click_count=1)
         page.mouse.up(click_count=1)
         page.wait_for_function(
@@ -298,15 +299,14 @@ def test_a_double_clicks_second_click_is_not_a_second_job(live_server: Any) -> N
         )
         page.mouse.down(click_count=2)  # the same double click's second click, after the answer
         page.mouse.up(click_count=2)
-        page.wait_for_timeout(800)
-        after_double = int(credits.get_attribute("data-credits") or 0)
+        after_double = page.evaluate("window.__submits")  # the first click's only
         page.mouse.down(click_count=1)  # a new, single click
         page.mouse.up(click_count=1)
         page.wait_for_function(
             f"() => document.getElementById('credits').dataset.credits === '{start - 2}'",
             polling=100,
         )
-    assert after_double == start - 1
+    assert after_double == 1
     assert Job.objects.filter(user=owner).count() == 2
 
 
@@ -346,8 +346,9 @@ def test_enter_does_not_generate_and_a_new_project_keeps_the_form(live_server: A
         page.evaluate("() => { window.__noReload = 1; }")
         out_of_credits_shown = page.is_visible("#out-of-credits")  # the creator has credits
         page.fill("#title", "My 5:00 AM Routine")
+        page.evaluate(COUNT_SUBMITS, "#generate-form")
         page.locator("#title").press("Enter")
-        page.wait_for_timeout(800)
+        submitted_by_enter = page.evaluate("window.__submits")
         cards_after_enter = page.locator("#jobs .job").count()
         page.check("input[name=palette_id] >> nth=3")
         page.fill("#new-project-name", "Morning series")
@@ -376,6 +377,7 @@ def test_enter_does_not_generate_and_a_new_project_keeps_the_form(live_server: A
         )
     assert no_menu_before and not meta_cut
     assert not out_of_credits_shown
+    assert submitted_by_enter == 0
     assert cards_after_enter == 0
     assert not Job.objects.filter(user=owner).exists()
     project = Project.objects.get(owner=owner, name="Morning series")
@@ -714,8 +716,9 @@ def test_the_edit_form_takes_at_most_four_references(live_server: Any) -> None:
             "That makes 5 references; an edit takes at most 4. Untick some or choose fewer files."
         )
         page.locator("#edit-instruction").fill("Add the logo")
+        page.evaluate(COUNT_SUBMITS, "#tool-edit_thumbnail")
         page.get_by_role("button", name=re.compile("Make a new version")).click()
-        page.wait_for_timeout(500)
+        assert page.evaluate("window.__submits") == 0
         assert not page.locator("#tool-edit_thumbnail").evaluate("form => form.checkValidity()")
     assert not Job.objects.filter(user=owner).exists()
 
