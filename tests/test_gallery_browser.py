@@ -119,7 +119,10 @@ def test_on_a_phone_the_first_page_below_the_form_keeps_its_cards(live_server: A
         page = context.new_page()
         page.goto(f"{live_server.url}/studio/")
         page.wait_for_selector("#gallery-grid .thumb", state="attached")
-        page.wait_for_timeout(500)  # the observer's first callbacks have run
+        # gallery.js's first look at the pages runs in the first animation frame: two frames on.
+        page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+        )
         first = page.locator(".gallery-page[data-cursor]").first
         assert first.get_attribute("data-state") != "placeholder"
         assert first.locator(".thumb").count() == 20

@@ -586,6 +586,15 @@ def test_a_face_too_small_for_the_resolution_is_called_out_before_generating(
     assert not unchecked
 
 
+# Counts, from the call on, the form submissions no listener held back (window.__posted): heard
+# last (window, bubbling), after studio.js's confirm on the document. The click that submits
+# dispatches the event before Playwright's click returns (its dialog answered meanwhile).
+COUNT_POSTED = """() => {
+  window.__posted = 0;
+  addEventListener("submit", (event) => { if (!event.defaultPrevented) window.__posted += 1; });
+}"""
+
+
 def test_library_deletes_ask_first(live_server: Any) -> None:
     """One tap on Delete removed a face and its photos, or a project and its share link."""
     from studio.models import Face
@@ -596,14 +605,16 @@ def test_library_deletes_ask_first(live_server: Any) -> None:
         page.goto(f"{live_server.url}/studio/library/")
         asked: list[str] = []
         page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        page.evaluate(COUNT_POSTED)
         page.get_by_role("button", name="Delete face Keep me").click()
-        page.wait_for_timeout(300)
+        posted = page.evaluate("window.__posted")
         kept = page.get_by_role("button", name="Delete face Keep me").count()
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Delete face Keep me").click()
         page.wait_for_url("**/studio/library/")
         page.get_by_text("Face deleted.").wait_for()
     assert asked == ["Delete the face “Keep me” and its photos?"]
+    assert posted == 0
     assert kept == 1
     assert not Face.objects.filter(pk=face.pk).exists()
 
@@ -618,14 +629,16 @@ def test_the_large_views_delete_asks_first_and_lands_in_the_studio(live_server: 
         page.goto(f"{live_server.url}/studio/thumbnails/{thumbnail.pk}")
         asked: list[str] = []
         page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        page.evaluate(COUNT_POSTED)
         page.get_by_role("button", name="Delete this thumbnail").click()
-        page.wait_for_timeout(300)
+        posted = page.evaluate("window.__posted")
         kept = page.url
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Delete this thumbnail").click()
         page.wait_for_url(f"{live_server.url}/studio/")
         expect(page.locator(".messages")).to_contain_text("Thumbnail deleted")
     assert asked == ["Delete this thumbnail? Its files are removed too."]
+    assert posted == 0
     assert kept == f"{live_server.url}/studio/thumbnails/{thumbnail.pk}"
     assert not Thumbnail.objects.filter(pk=thumbnail.pk).exists()
 
@@ -1154,8 +1167,7 @@ def test_a_late_running_event_does_not_reopen_a_cancelled_card(live_server: Any)
         page.evaluate(
             "job => window.__jobEvent(job)",
             {"id": str(job.pk), "status": "running", "stage": "rendering", "progress": 40},
-        )
-        page.wait_for_timeout(300)
+        )  # studio.js applies an event as it is dispatched, before evaluate returns
         expect(card).to_have_attribute("data-status", "cancelled")
         expect(card.locator("[data-stage]")).not_to_contain_text("Render")
 
@@ -1289,7 +1301,11 @@ def test_a_finished_card_with_the_keyboard_on_it_is_not_pruned(live_server: Any)
             if n == 3:
                 page.locator(f"#job-{jobs[0].pk} [data-dismiss-job]").focus()
             add_card(page, job)
-        page.wait_for_timeout(400)  # past the 250 ms leaving transition
+        # Pruning runs once the new card has settled (htmx:afterSettle, in the task that takes
+        # its .htmx-added away) and marks a card it dismisses .leaving at once; 250 ms later the
+        # card is gone, which the count below would see.
+        expect(page.locator(f"#job-{jobs[3].pk}")).not_to_have_class(re.compile("htmx-added"))
+        assert page.locator("#jobs > .job.leaving").count() == 0
         expect(page.locator(f"#job-{jobs[0].pk}")).to_have_count(1)
         expect(page.locator("#jobs > article.job")).to_have_count(4)
 
@@ -1407,16 +1423,17 @@ def test_a_reload_does_not_move_a_running_jobs_bar_back(live_server: Any) -> Non
         expect(card.locator("[data-percent]")).to_have_text("50%")
         # The card fetched again, as the socket's catch-up and the polling do (htmx settles a
         # replaced card's style after the swap): the bar itself stays at 50% too.
-        page.evaluate(
-            f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', "
-            f"{{source: '#job-{job.pk}', target: '#job-{job.pk}', swap: 'outerHTML'}})"
+        page.evaluate(  # until it has settled: studio.js's own afterSettle listener ran first
+            "() => new Promise((settled) => {"
+            " document.addEventListener('htmx:afterSettle', settled, {once: true});"
+            f" htmx.ajax('GET', '/studio/jobs/{job.pk}', "
+            f"{{source: '#job-{job.pk}', target: '#job-{job.pk}', swap: 'outerHTML'}}); }})"
         )
-        page.wait_for_timeout(300)
         bar = "el => getComputedStyle(el).getPropertyValue('--progress').trim()"
         assert card.evaluate(bar) == "50%"
         expect(card.locator("[data-percent]")).to_have_text("50%")
-        page.evaluate("job => window.__jobEvent(job)", {**event, "progress": 45})  # a late one
-        page.wait_for_timeout(200)
+        # A late one (applied as it is dispatched, before evaluate returns).
+        page.evaluate("job => window.__jobEvent(job)", {**event, "progress": 45})
         expect(card.locator("[data-percent]")).to_have_text("50%")
         assert card.locator("[role=progressbar]").get_attribute("aria-valuenow") == "50"
         # Put back in the queue: the new status and stage show, with the figure they bring.
