@@ -32,13 +32,16 @@ def test_a_running_cards_cancel_looks_like_a_finished_cards_dismiss(live_server:
         page.evaluate(  # the finished card, as the websocket's refresh brings it in
             f"() => htmx.ajax('GET', '/studio/jobs/{done.pk}', {{target: '#jobs', swap: 'beforeend'}})"
         )
-        looks = [
-            page.locator(selector).first.evaluate(
-                "el => { const s = getComputedStyle(el);"
-                " return [s.textDecorationLine, s.fontSize, s.marginTop] }"
-            )
-            for selector in ("#jobs .job .cancel", "#jobs .job [data-dismiss-job]")
-        ]
+        page.locator("#jobs .job [data-dismiss-job]").first.wait_for()
+        # Both read in one task: the page polls its running card (STUDIO_POLL_MS), and a card
+        # swapped between two reads left the first one detached, with no computed style.
+        looks = page.evaluate(
+            """selectors => selectors.map(selector => {
+                const s = getComputedStyle(document.querySelector(selector));
+                return [s.textDecorationLine, s.fontSize, s.marginTop];
+            })""",
+            ["#jobs .job .cancel", "#jobs .job [data-dismiss-job]"],
+        )
     assert looks[0] == looks[1] == ["underline", "13px", "8px"]
 
 
