@@ -38,23 +38,26 @@ studio_images.WEBP_METHOD = 0
 def _style_previews_drawn_once_per_process() -> None:
     """The library draws each style's preview on its first view (studio.style_previews) and
     stores it on the Style row, which every test gets back without it: the browser tests drew
-    the same built-in previews, a 1K render each, about 30 times a run (12 CPU-s). A preview is
-    a function of the style's slug, name and pk alone when it has no reference image, so such
-    previews are drawn once per test process; styles with references are drawn every time."""
+    the same built-in previews, a 1K render each, about 30 times a run (12 CPU-s), and every
+    custom style a factory or a test made with a reference drew one when it was made. A preview
+    is a function of the style's name, slug, seed and first reference image alone
+    (`render_preview`: a seeded render, then WebP), so each distinct one is drawn once per test
+    process: the same bytes the renderer would give again. Tests that replace
+    `render_style_preview` (a failing or slow draw) still get theirs."""
+    import hashlib
+
     from studio import style_previews
 
-    real = style_previews.render_style_preview
-    drawn: dict[tuple[str, str, int], bytes] = {}
+    real = style_previews.render_preview
+    drawn: dict[tuple[str, str, int, str], bytes] = {}
 
-    def render_style_preview(style: Any) -> bytes:
-        if style.reference_images.exists():
-            return real(style)
-        key = (style.slug, style.name, style.pk)
+    def render_preview(*, name: str, slug: str, seed: int, reference: bytes | None) -> bytes:
+        key = (name, slug, seed, hashlib.sha256(reference).hexdigest() if reference else "")
         if key not in drawn:
-            drawn[key] = real(style)
+            drawn[key] = real(name=name, slug=slug, seed=seed, reference=reference)
         return drawn[key]
 
-    style_previews.render_style_preview = render_style_preview  # type: ignore[assignment]
+    style_previews.render_preview = render_preview  # type: ignore[assignment]
 
 
 _style_previews_drawn_once_per_process()
