@@ -180,6 +180,21 @@ def test_the_breaker_fails_fast_probes_once_per_cooldown_and_closes_on_an_answer
     assert not breaker_for(f"127.0.0.1:{redis_server.port}").is_open
 
 
+def test_an_open_breaker_says_how_long_until_its_next_try(settings: Any) -> None:
+    """`retry_in` is what is left of the cooldown since the last fault (0 while closed), and
+    the fail-fast error names it rather than the whole cooldown."""
+    settings.REDIS_BREAKER_COOLDOWN_SECONDS = 30
+    breaker = redis_faults.RedisBreaker("127.0.0.1:1")
+    assert breaker.retry_in == 0.0
+    breaker.record_failure(ConnectionError("refused"))
+    left = breaker.retry_in
+    assert 0 < left <= 30
+    with pytest.raises(RedisUnavailable) as refused:
+        breaker.check()
+    said = float(str(refused.value).rsplit("next try in ", 1)[1].removesuffix(" s"))
+    assert said <= round(left, 1)  # a moment later: no more than what was left
+
+
 def test_the_dramatiq_broker_has_short_timeouts_and_fails_fast(
     redis_server: RedisServer,
 ) -> None:
