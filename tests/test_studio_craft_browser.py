@@ -1404,6 +1404,24 @@ def test_better_titles_answers_under_the_title_field(
     assert errors == [], errors
 
 
+def test_without_a_websocket_the_page_polls_at_the_servers_interval(
+    live_server: Any, settings: Any
+) -> None:
+    """The test server has no websockets, so the studio falls back to fetching its unfinished
+    cards every settings.STUDIO_POLL_MS (the page's #live-updates), not a fixed 4 s."""
+    settings.STUDIO_POLL_MS = 2000
+    owner = make_user("poll@example.com")
+    job = generate_job(owner, "Polled", "running", stage="rendering", progress=40)
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.clock.install()
+        page.goto(f"{live_server.url}/studio/")
+        page.wait_for_function("() => document.body.dataset.live === 'off'")  # socket refused
+        # From here the page's time moves only as the test moves it.
+        page.clock.pause_at(page.evaluate("Date.now()") + 10)
+        with page.expect_request(lambda r: f"/studio/jobs/{job.pk}" in r.url, timeout=5000):
+            page.clock.run_for(2100)  # one interval of 2 s; the old fixed 4 s had none
+
+
 def test_a_reload_does_not_move_a_running_jobs_bar_back(live_server: Any) -> None:
     """The database has a running job's progress as of its last lease renewal, seconds behind
     the live events: a reload put a bar at 50% back to 32%. The tab remembers the furthest."""
