@@ -133,7 +133,10 @@ def _generate_price(plan: Plan, resolutions: list[tuple[Any, bool, str]]) -> dic
     }
 
 
-def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -> dict[str, Any]:
+def _studio_context(
+    request: AuthenticatedHttpRequest, filters: GalleryFilter, cooldown_left: int | None = None
+) -> dict[str, Any]:
+    """The studio page's context; `cooldown_left` when the view has read it already."""
     user = request.user
     landing = filters == GalleryFilter()  # the unfiltered first page: from the fragment cache
     data = load_studio(user, filters, with_page=not landing)
@@ -165,7 +168,9 @@ def _studio_context(request: AuthenticatedHttpRequest, filters: GalleryFilter) -
         "gallery_orders": GALLERY_ORDERS,
         "jobs": _with_subjects(user, data.jobs),
         "idempotency_key": uuid.uuid4().hex,
-        "cooldown_left": _cooldown_left(request, data.plan),
+        "cooldown_left": (
+            _cooldown_left(request, data.plan) if cooldown_left is None else cooldown_left
+        ),
         **out_of_credits(request.user, data.credits),
     }
     context.update(_generate_price(data.plan, context["resolutions"]))
@@ -219,11 +224,13 @@ def studio(request: AuthenticatedHttpRequest) -> HttpResponse:
     # (studio.page_memo); a running generate cooldown is drawn on the page, so never then.
     plain = page_memo.plain_request(request, filters)
     key = page_memo.page_key(request.user.pk) if plain else None
-    if key is not None and not _cooldown_left(request, effective_plan(request.user)):
+    # Read once: the context below takes it (a Redis read, on plans with a cooldown).
+    cooldown = _cooldown_left(request, effective_plan(request.user)) if key is not None else None
+    if key is not None and not cooldown:
         html = page_memo.lookup(key)
         if html is not None:
             return page_memo.respond(request, html)
-    context = _studio_context(request, filters)
+    context = _studio_context(request, filters, cooldown)
     if plain and page_memo.rememberable(context):
         key = page_memo.page_key(request.user.pk)  # after the page's reads: every token known
         if key is not None:
