@@ -1,10 +1,13 @@
 """The project package as an app: its start-up guard and its system checks (HEALTHZ_REQUIRED's
 names, TRUSTED_PROXIES' entries, the mail's TLS settings; the mail backend and SITE_URL, deploy
-only)."""
+only; PostgreSQL's connection limit against the pools, with `migrate`)."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
+import shlex
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +17,7 @@ from django.core.checks import CheckMessage, Tags, register
 from django.core.checks import Error as CheckError
 from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connections
 from django.http.request import split_domain_port, validate_host
 
 CONSOLE_EMAIL = "django.core.mail.backends.console.EmailBackend"
@@ -135,6 +139,81 @@ def check_trusted_proxies(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
             f"TRUSTED_PROXIES has entries that are not IP addresses or networks: {', '.join(bad)}.",
             hint="Comma-separated addresses or CIDR networks, e.g. 10.0.0.0/8,192.0.2.7.",
             id="viewbait.E002",
+        )
+    ]
+
+
+def procfile_worker_processes() -> int:
+    """Dramatiq processes the Procfile's `worker:` line starts: its `--processes N`, else
+    Dramatiq's default (one per CPU, `os.cpu_count()`); 0 without a Procfile or a worker line.
+    Raises ValueError on a malformed Procfile (viewbait.serve.read_procfile)."""
+    from viewbait.serve import read_procfile
+
+    path = settings.BASE_DIR / "Procfile"
+    if not path.exists():
+        return 0
+    command = read_procfile(path).get("worker")
+    if command is None:
+        return 0
+    argv = shlex.split(command)
+    for index, word in enumerate(argv):
+        if word in ("-p", "--processes") and index + 1 < len(argv):
+            return int(argv[index + 1])
+        if match := re.fullmatch(r"--processes=(\d+)", word):
+            return int(match[1])
+    return os.cpu_count() or 1
+
+
+@register(Tags.database)
+def check_database_connections(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """viewbait.W004 (a database check: `migrate` runs it, as does `check --database default`):
+    the psycopg pools of one server's processes can open more PostgreSQL connections than the
+    server accepts from ordinary roles.
+
+    One server's processes: the web workers (viewbait/gunicorn_conf.py `default_workers()`:
+    WEB_CONCURRENCY, else the CPU count) and the Dramatiq processes of the Procfile's worker
+    line, each with a pool of up to DB_POOL_MAX_SIZE connections (settings.DATABASES OPTIONS
+    `pool`). PostgreSQL accepts `max_connections` minus `superuser_reserved_connections` and
+    (PostgreSQL 16+) `reserved_connections` from them (PostgreSQL docs, "Connection Settings").
+    Past that limit a new connection fails with "sorry, too many clients already", so a pool
+    that grows under load fails requests instead of queueing them. Several servers share one
+    limit; this counts one. No message for SQLite, without the pool, or when the database
+    cannot be asked (its own check, migrate, says so)."""
+    if "default" not in (kwargs.get("databases") or ()):
+        return []
+    database = settings.DATABASES["default"]
+    pool = (database.get("OPTIONS") or {}).get("pool")
+    if database["ENGINE"] != "django.db.backends.postgresql" or not pool:
+        return []
+    from viewbait.gunicorn_conf import default_workers
+
+    web, worker = default_workers(), procfile_worker_processes()
+    max_size = int(pool["max_size"]) if isinstance(pool, dict) else 4  # psycopg_pool's default
+    wanted = (web + worker) * max_size
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('max_connections')::int"
+                " - current_setting('superuser_reserved_connections')::int"
+                " - coalesce(current_setting('reserved_connections', true)::int, 0)"
+            )
+            (allowed,) = cursor.fetchone()
+    except DatabaseError:
+        return []
+    if wanted <= allowed:
+        return []
+    return [
+        CheckWarning(
+            f"This server's processes can open {wanted} PostgreSQL connections ({web} web "
+            f"worker{'s' * (web != 1)} + {worker} Dramatiq process{'es' * (worker != 1)}, each "
+            "with a pool of up to "
+            f"DB_POOL_MAX_SIZE={max_size}), more than the {allowed} PostgreSQL accepts "
+            "(max_connections less the reserved ones): under load, new connections fail with "
+            '"too many clients".',
+            hint="Lower DB_POOL_MAX_SIZE or WEB_CONCURRENCY, raise PostgreSQL's "
+            "max_connections, or put a connection pooler (PgBouncer) in front; with several "
+            "servers, their totals share the one limit (README: Production settings).",
+            id="viewbait.W004",
         )
     ]
 
