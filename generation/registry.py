@@ -73,6 +73,9 @@ class JobType:
         name: the `type` clients send (`POST /api/jobs`) and `Job.type`.
         label: what the studio calls it.
         input_serializer: validates `input` (400 `invalid` with field errors on bad input).
+        upload_fields: the multipart file fields `validate` reads from `files`, each with the
+            most files it may hold ({"image": 1}); the API schema's multipart shape of the job
+            type lists them beside the input serializer's fields (`studio.api_schema`).
         feature: the `Plan.features` entry required, or None (every plan).
         rate_limit_route: the `settings.RATE_LIMITS` row the request counts against.
         cooldown: whether the plan's `generate_cooldown_seconds` applies between requests.
@@ -91,6 +94,7 @@ class JobType:
     name: ClassVar[str]
     label: ClassVar[str]
     input_serializer: ClassVar[type[serializers.Serializer]]
+    upload_fields: ClassVar[dict[str, int]] = {}
     feature: ClassVar[str | None] = None
     rate_limit_route: ClassVar[str]
     cooldown: ClassVar[bool] = False

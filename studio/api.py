@@ -341,7 +341,7 @@ def generate(request: Request) -> Response:
 )
 @extend_schema(
     methods=["POST"],
-    request={"application/json": schema.JobRequest, "multipart/form-data": schema.JobForm},
+    request={"application/json": schema.JOB_REQUEST, "multipart/form-data": schema.JOB_FORM},
     responses={202: schema.JobAccepted, **schema.errors(402, 403, 404, 409, 415, 429, 503)},
 )
 @api_view(["GET", "POST"])

@@ -6,15 +6,26 @@ against the schema, so a payload that drifts from these shapes fails there."""
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
 from django.core.validators import RegexValidator
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.serializers import PolymorphicProxySerializerExtension
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.fields import empty
+from rest_framework.serializers import Serializer
 
+from generation.registry import JobType, job_types
 from studio.forms import parse_colors
-from studio.job_types import JOB_TYPES
 from studio.models import Project
 from studio.serializers import MAX_ID, Text
 
@@ -154,17 +165,121 @@ class ProjectPatch(serializers.Serializer):
     )
 
 
-class JobRequest(serializers.Serializer):
-    """POST /api/jobs as JSON; multipart sends `type` and the input's fields flat, with files."""
+class JobTypeName(serializers.Field):
+    """A job request's `type` as one job type's shape in the schema has it: that job type's name
+    only (`JobTypeNameExtension`). Describes requests; nothing validates with it."""
 
-    type = serializers.ChoiceField(choices=[job_type.name for job_type in JOB_TYPES])
-    input = serializers.DictField(required=False)
+    def __init__(self, *, job_type: str, **kwargs: Any) -> None:
+        self.job_type = job_type
+        super().__init__(**kwargs)
 
 
-class JobForm(serializers.Serializer):
-    """POST /api/jobs as multipart: `type`, then the input's fields (and files) flat."""
+class JobTypeNameExtension(OpenApiSerializerFieldExtension):
+    """A JobTypeName is a `$ref` to a one-value enum component `<JobType>Name` (e.g.
+    `AnalysePaletteName`: `{"type": "string", "enum": ["analyse_palette"]}`), which the JSON and
+    the multipart shape of the job type share. An inline enum would be moved to a component by
+    drf-spectacular's enum hook, which names a choice set found in two components by its hash
+    (with a warning)."""
 
-    type = serializers.ChoiceField(choices=[job_type.name for job_type in JOB_TYPES])
+    target_class = JobTypeName
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        name = self.target.job_type
+        component = ResolvedComponent(
+            name=f"{_camel(name)}Name",
+            type=ResolvedComponent.SCHEMA,
+            schema={"type": "string", "enum": [name]},
+            object=f"job type {name}",
+        )
+        auto_schema.registry.register_on_missing(component)
+        return component.ref
+
+
+def _camel(name: str) -> str:
+    """A job type's name in CamelCase: "analyse_palette" -> "AnalysePalette"."""
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+@functools.cache
+def job_request_shapes(job_type: JobType) -> tuple[type[Serializer], type[Serializer]]:
+    """The two request shapes of `POST /api/jobs` for one job type, as serializer classes for the
+    schema (named `<JobType>Job` and `<JobType>JobForm`):
+    JSON `{"type": <its name>, "input": <its input_serializer>}` (the view also reads the input's
+    fields beside `type` when `input` is absent); multipart `type`, the input serializer's fields
+    flat, and its `upload_fields` (one file, or a list of at most that many). Made once per job
+    type object, so one schema's components are one class each."""
+    camel = _camel(job_type.name)
+    as_json = type(
+        f"{camel}Job",
+        (serializers.Serializer,),
+        {
+            "__doc__": f"POST /api/jobs as JSON for `{job_type.name}` ({job_type.label}).",
+            "type": JobTypeName(job_type=job_type.name),
+            "input": job_type.input_serializer(required=False),
+        },
+    )
+    form_fields: dict[str, Any] = {
+        name: copy.deepcopy(field)
+        for name, field in job_type.input_serializer._declared_fields.items()
+    }
+    for name, most in job_type.upload_fields.items():
+        form_fields[name] = (
+            serializers.FileField(required=False)
+            if most == 1
+            else serializers.ListField(
+                child=serializers.FileField(), required=False, max_length=most
+            )
+        )
+    as_form = type(
+        f"{camel}JobForm",
+        (serializers.Serializer,),
+        {
+            "__doc__": f"POST /api/jobs as multipart for `{job_type.name}` ({job_type.label}): "
+            "`type`, then the input's fields (and files) flat.",
+            "type": JobTypeName(job_type=job_type.name),
+            **form_fields,
+        },
+    )
+    return as_json, as_form
+
+
+class RegisteredJobRequests(PolymorphicProxySerializer):
+    """`POST /api/jobs`'s body in the schema: `oneOf` the registered job types' shapes
+    (`job_request_shapes`), with a discriminator on `type`. Read from the engine's registry
+    (`generation.registry.job_types`) each time a schema is made, so a job type registered later
+    is in the next one. `multipart`: the form shapes, else the JSON ones."""
+
+    def __init__(self, component_name: str, *, multipart: bool) -> None:
+        self.multipart = multipart
+        super().__init__(
+            component_name=component_name, serializers={}, resource_type_field_name="type"
+        )
+
+    @property
+    def serializers(self) -> dict[str, type[Serializer]]:
+        return {
+            name: job_request_shapes(job_type)[self.multipart]
+            for name, job_type in job_types().items()
+        }
+
+    @serializers.setter
+    def serializers(self, value: Any) -> None:
+        """Ignored: the shapes come from the registry."""
+
+
+class RegisteredJobRequestsExtension(PolymorphicProxySerializerExtension):
+    """drf-spectacular's handling of PolymorphicProxySerializer, for the subclass (extensions
+    match their exact class), with `type` required at the top as in every shape (which also
+    marks the request body required)."""
+
+    target_class = "studio.api_schema.RegisteredJobRequests"
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {**super().map_serializer(auto_schema, direction), "required": ["type"]}
+
+
+JOB_REQUEST = RegisteredJobRequests("JobRequest", multipart=False)
+JOB_FORM = RegisteredJobRequests("JobForm", multipart=True)
 
 
 class FaceCreate(serializers.Serializer):

@@ -623,6 +623,9 @@ SPECTACULAR_SETTINGS = {
     "PATH_CONVERTER_OVERRIDES": {
         "id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
     },
+    # One name for the faces' expressions, which enhance title takes as `emotion` and
+    # `expression` (else drf-spectacular names the one choice set twice, with a warning).
+    "ENUM_NAME_OVERRIDES": {"ExpressionEnum": "studio.prompts.EXPRESSIONS"},
 }
 
 # --- Rate limits (core.ratelimits) -------------------------------------------------------

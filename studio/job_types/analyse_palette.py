@@ -192,6 +192,7 @@ class AnalysePalette(JobType):
     name = "analyse_palette"
     label = "Analyse palette"
     input_serializer = AnalysePaletteInput
+    upload_fields = {"image": 1}
     feature = "analyse_palette"
     rate_limit_route = "analyse_palette"
     result_kind = "json"

@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import Http404
+from drf_spectacular.utils import extend_schema_field
 from PIL import Image, ImageFilter
 from rest_framework import serializers
 
@@ -130,6 +131,17 @@ SCHEMA: dict[str, Any] = {
 # --- input ------------------------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "format": "int64"},
+            },
+            {"type": "string", "description": 'ids separated by commas or spaces ("12, 15 19")'},
+        ]
+    }
+)
 class IdsField(serializers.Field):
     """Thumbnail ids as a JSON list or a comma/space separated string ("12, 15 19"); duplicates
     dropped, order kept."""
@@ -892,6 +904,7 @@ class AnalyseStyle(JobType):
     name = "analyse_style"
     label = "Analyse style"
     input_serializer = AnalyseStyleInput
+    upload_fields = {"images": MAX_IMAGES}
     feature = "analyse_style"
     rate_limit_route = "analyse_style"
     result_kind = "json"

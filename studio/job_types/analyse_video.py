@@ -170,6 +170,9 @@ def watch_url(identifier: str) -> str:
 
 
 class AnalyseVideoInput(InputSerializer):
+    """`{"video_url"}`: a YouTube watch, youtu.be, Shorts, live or embed address, or the
+    11-character video id (normalized to the watch address)."""
+
     video_url = serializers.CharField(max_length=300, trim_whitespace=True)
 
     def validate_video_url(self, value: str) -> str:

@@ -370,6 +370,7 @@ class EditThumbnail(JobType):
     name = "edit_thumbnail"
     label = "Edit thumbnail"
     input_serializer = EditInput
+    upload_fields = {"references": MAX_REFERENCES}
     feature = None  # every plan
     rate_limit_route = "edit"
     result_kind = "thumbnails"

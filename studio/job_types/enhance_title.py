@@ -196,6 +196,10 @@ EMOTIONS = (
 
 
 class EnhanceTitleInput(InputSerializer):
+    """`{"title", "style_id"?, "emotion"?}`: the thumbnail text to improve (not blank), a style
+    the caller can use, and a face expression (`expression`, the generate form's name for it,
+    is read when `emotion` is blank)."""
+
     title = Text(max_length=services.TITLE_MAX_CHARS)
     style_id = OptionalId()
     # The faces' expressions the studio offers (as in generate: they go into the Gemini prompt).

@@ -66,6 +66,9 @@ SCHEMA: dict[str, Any] = {
 
 
 class SuggestConceptsInput(AnalyseVideoInput):
+    """`{"video_url", "title"?}`: the video as analyse video takes it, and the generate form's
+    thumbnail text (up to 100 characters)."""
+
     title = Text(max_length=services.TITLE_MAX_CHARS)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
