@@ -156,7 +156,7 @@ def youtube_channel(request: Request) -> Response:
 @extend_schema(
     methods=["POST"],
     request={"multipart/form-data": schema.FaceCreate},
-    responses={201: schema.FaceOut, **schema.errors(403, 415, 429, 503)},
+    responses={201: schema.FaceOut, **schema.errors(403, 415, 429, 503), **schema.NAME_TAKEN},
 )
 @api_view(["GET", "POST"])
 @parser_classes([MultiPartParser, FormParser])
@@ -219,7 +219,11 @@ def _own_asset(model: type[Style] | type[Palette], user: Any, pk: int, *, edit: 
 @extend_schema(
     methods=["PATCH"],
     request={"application/json": schema.StylePatch, "multipart/form-data": schema.StylePatch},
-    responses={200: schema.StyleOut, **schema.errors(403, 404, 415, 429, 503)},
+    responses={
+        200: schema.StyleOut,
+        **schema.errors(403, 404, 415, 429, 503),
+        **schema.NAME_TAKEN,
+    },
 )
 @extend_schema(
     methods=["DELETE"],
@@ -252,7 +256,11 @@ def style_detail(request: Request, style_id: int) -> Response:
 @extend_schema(
     methods=["PATCH"],
     request={"application/json": schema.PalettePatch},
-    responses={200: schema.PaletteOut, **schema.errors(403, 404, 415, 429, 503)},
+    responses={
+        200: schema.PaletteOut,
+        **schema.errors(403, 404, 415, 429, 503),
+        **schema.NAME_TAKEN,
+    },
 )
 @extend_schema(
     methods=["DELETE"],

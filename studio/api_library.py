@@ -180,7 +180,7 @@ def project_payload(project: Project) -> dict[str, Any]:
 @extend_schema(
     methods=["POST"],
     request=schema.ProjectCreate,
-    responses={201: schema.ProjectOut, **schema.errors(415)},
+    responses={201: schema.ProjectOut, **schema.errors(415), **schema.NAME_TAKEN},
 )
 @api_view(["GET", "POST"])
 @ratelimits.limit("library_create", methods=("POST",))
@@ -201,7 +201,7 @@ def projects(request: Request) -> Response:
 @extend_schema(
     methods=["PATCH"],
     request={"application/json": schema.ProjectPatch},
-    responses={200: schema.ProjectOut, **schema.errors(404, 415)},
+    responses={200: schema.ProjectOut, **schema.errors(404, 415), **schema.NAME_TAKEN},
 )
 @extend_schema(
     methods=["DELETE"],

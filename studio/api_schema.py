@@ -476,6 +476,21 @@ class MovedOut(serializers.Serializer):
     moved = serializers.IntegerField()
 
 
+class NameTaken(Error):
+    """409 `name_taken`: another of the creator's projects (styles, palettes, faces) has the
+    name, case and surrounding spaces aside (`studio.services.check_asset_name`)."""
+
+    code = serializers.ChoiceField(choices=["name_taken"])
+
+
+NAME_TAKEN = {
+    409: OpenApiResponse(
+        NameTaken,
+        description="`name_taken`: another of the creator's projects (styles, palettes, faces) "
+        "has this name, case and surrounding spaces aside",
+    )
+}
+
 DELETED = OpenApiResponse(description="deleted")
 
 

@@ -210,8 +210,8 @@ def prepare_photos(files: Iterable[UploadedFile]) -> list[PreparedPhoto]:
 
 def do_create_face(*, owner: User, name: str, files: list[UploadedFile]) -> Face:
     """Create a face from 1-3 photos. Every photo is decoded and checked before anything is
-    stored; on any failure nothing is stored. Raises StudioError (400 `invalid`, also for a
-    name another of the owner's faces has, as in `check_asset_name`; 403
+    stored; on any failure nothing is stored. Raises StudioError (400 `invalid`; 409
+    `name_taken` for a name another of the owner's faces has, as in `check_asset_name`; 403
     `plan_custom_assets_limit`, or the image's own code: 400/413)."""
     name = name.strip()
     if not name:
@@ -284,6 +284,11 @@ def access_own_palette(user: User, palette_id: int) -> Palette:
     return get_object_or_404(Palette.objects.for_owner(user), pk=palette_id)
 
 
+# The code of a refused name another of the creator's projects, styles, palettes or faces has
+# (409): one answer for all four, in the API and the studio's forms.
+NAME_TAKEN = "name_taken"
+
+
 def check_asset_name(
     model: type[Style] | type[Palette] | type[Project] | type[Face],
     owner: User | None,
@@ -292,10 +297,13 @@ def check_asset_name(
     row: Style | Palette | Project | Face | None = None,
 ) -> str:
     """`name` stripped, for one of `owner`'s styles, palettes, projects or faces (`row` when
-    renaming it). Raises StudioError 400 `invalid` when another of their styles (palettes,
+    renaming it). Raises StudioError 409 `name_taken` (NAME_TAKEN; HTTP's answer to a request
+    that conflicts with the resource's current state) when another of their styles (palettes,
     projects, faces) has it, case and surrounding spaces aside: the studio's menus (and a
     generate prompt's face names) could not tell the two apart. Call it again under the owner's
-    balance row lock before writing: another request may have taken the name meanwhile."""
+    balance row lock before writing: another request may have taken the name meanwhile. (No
+    unique index backs the rule: every writer takes that lock, so two requests at once get one
+    row and one 409, never an IntegrityError.)"""
     name = (name or "").strip()
     if owner is None:  # a built-in one (the admin's business)
         return name
@@ -304,7 +312,7 @@ def check_asset_name(
         taken = taken.exclude(pk=row.pk)
     if taken.exists():
         noun = model._meta.verbose_name
-        raise StudioError(f"You already have a {noun} named “{name}”.", "invalid")
+        raise StudioError(f"You already have a {noun} named “{name}”.", NAME_TAKEN, 409)
     return name
 
 
@@ -346,8 +354,8 @@ def do_create_style(
     references: list[UploadedFile],
 ) -> Style:
     """A custom style with up to 4 reference images, each decoded and re-encoded before storing.
-    Raises StudioError (400/413: a name another of the owner's styles has is refused, as in
-    `check_asset_name`; 403 `plan_custom_assets_limit`)."""
+    Raises StudioError (400/413; 409 `name_taken` for a name another of the owner's styles
+    has, as in `check_asset_name`; 403 `plan_custom_assets_limit`)."""
     if len(references) > MAX_STYLE_REFERENCES:
         raise StudioError(f"Add at most {MAX_STYLE_REFERENCES} reference images.", "invalid")
     name = check_asset_name(Style, owner, name)
@@ -432,8 +440,8 @@ def do_update_style(
     `do_create_style`), at most MAX_STYLE_REFERENCES in all afterwards. A new name or other
     references redraw the preview (drawn from both) once the change commits, so it never shows
     the old version; files replaced are deleted once the change commits. Raises StudioError
-    400 `invalid` (an id not of this style, too many references, a name another of the owner's
-    styles has) or an image's code, with nothing changed."""
+    400 `invalid` (an id not of this style, too many references), 409 `name_taken` (a name
+    another of the owner's styles has) or an image's code, with nothing changed."""
     add_references = add_references or []
     remove = set(remove_reference_ids or [])
     # Refused before decoding any upload; checked again under the locks below, since another
@@ -501,7 +509,7 @@ def _check_style_edit(
     style: Style, name: str | None, remove: set[int], adding: int
 ) -> tuple[str | None, list[StyleReferenceImage], list[StyleReferenceImage]]:
     """`do_update_style`'s checks: the name (stripped), the style's references and those kept.
-    Raises StudioError 400 `invalid`."""
+    Raises StudioError 400 `invalid`, or 409 `name_taken` (`check_asset_name`)."""
     if name is not None:
         name = check_asset_name(Style, style.owner, name, row=style)
     current = list(StyleReferenceImage.objects.filter(style=style).order_by("position", "pk"))
@@ -522,8 +530,8 @@ def do_update_palette(
     *, palette: Palette, name: str | None = None, colors: list[str] | None = None
 ) -> Palette:
     """Edit one of the creator's own palettes (already validated: name 1-80 characters, 3-6
-    "#RRGGBB" colours); None leaves a field as it is. Raises StudioError 400 `invalid` for a
-    name another of the owner's palettes has (`check_asset_name`)."""
+    "#RRGGBB" colours); None leaves a field as it is. Raises StudioError 409 `name_taken` for
+    a name another of the owner's palettes has (`check_asset_name`)."""
     with transaction.atomic():
         # As `do_update_style`: the owner's balance row (their library's names), then this
         # palette's row read again, and only the fields sent are written.
@@ -546,8 +554,8 @@ def do_update_palette(
 
 def do_create_palette(*, owner: User, name: str, colors: list[str], is_public: bool) -> Palette:
     """A custom palette of 3-6 "#RRGGBB" colours (validated by the form). Raises StudioError 403
-    `plan_custom_assets_limit`, or 400 `invalid` for a name another of the owner's palettes has
-    (`check_asset_name`)."""
+    `plan_custom_assets_limit`, or 409 `name_taken` for a name another of the owner's palettes
+    has (`check_asset_name`)."""
     name = check_asset_name(Palette, owner, name)
     with transaction.atomic():
         check_custom_asset_quota(owner, Palette, lock=True)
@@ -715,8 +723,8 @@ def _delete_files(names: Iterable[str | None]) -> None:
 
 
 def do_create_project(*, owner: User, name: str) -> Project:
-    """Raises StudioError 400 `invalid` for an empty or over-long name, or one of the owner's
-    other projects has (case and surrounding spaces aside)."""
+    """Raises StudioError 400 `invalid` for an empty or over-long name, 409 `name_taken` for
+    one of the owner's other projects has (case and surrounding spaces aside)."""
     with transaction.atomic():
         # Checked under the owner's balance row: two requests at once (a double submit, the
         # studio and the API) both passed the check and made two projects of one name.
@@ -736,7 +744,8 @@ def do_update_project(
     leaves a field as it is. Turning sharing off also replaces the share token, so a link that
     was sent around stays dead when sharing is turned on again (the new link is a new token).
     All are checked before any is saved: raises StudioError 400 `invalid` with nothing changed
-    (a name another of the owner's projects has is refused, as in `do_create_project`)."""
+    (409 `name_taken` for a name another of the owner's projects has, as in
+    `do_create_project`)."""
     with transaction.atomic():
         # As `do_create_project`: the name is checked under the owner's balance row, and the
         # project's sharing read again under its own lock (another tab may have changed it).

@@ -288,7 +288,9 @@ def create_project(request: AuthenticatedHttpRequest) -> HttpResponse:
     """From the library (plain form: back to it) or the studio (htmx: 201 JSON `{"id", "name",
     "before_id"}`, the project it is listed before or None, that static/js/studio.js adds to
     the project menus in their order without reloading, so the generate form
-    keeps what the creator typed and picked; 400 JSON `{"error", "code"}` when refused)."""
+    keeps what the creator typed and picked; when refused, JSON `{"error", "code"}` with the
+    API's status: 409 `name_taken` for a name another of the creator's projects has, else 400
+    `invalid`; studio.js shows `error` under the form)."""
     try:
         project = services.do_create_project(owner=request.user, name=request.POST.get("name", ""))
     except StudioError as exc:
@@ -299,7 +301,7 @@ def create_project(request: AuthenticatedHttpRequest) -> HttpResponse:
                 extra_tags="panel projects",
             )
             return redirect(f"{reverse('library')}#projects")
-        return JsonResponse({"error": exc.message, "code": exc.code}, status=400)
+        return JsonResponse({"error": exc.message, "code": exc.code}, status=exc.status)
     if not request.headers.get("HX-Request"):
         messages.success(request, "Project created.", extra_tags="panel projects")
         return redirect(f"{reverse('library')}#projects")

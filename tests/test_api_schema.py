@@ -112,6 +112,28 @@ def test_a_job_type_registered_later_is_in_the_schema(anon_client, monkeypatch) 
     assert shapes["CountSheepJobFormRequest"]["properties"]["sheep"]["maxItems"] == 3
 
 
+# Where a creator names a project, style, palette or face through the API.
+NAMING = [
+    ("post", "/api/projects"),
+    ("patch", "/api/projects/{project_id}"),
+    ("post", "/api/faces"),
+    ("patch", "/api/styles/{style_id}"),
+    ("patch", "/api/palettes/{palette_id}"),
+]
+
+
+def test_a_taken_name_is_documented_as_409_name_taken(anon_client) -> None:
+    spec = anon_client.get("/api/schema/?format=json").json()
+    components = spec["components"]["schemas"]
+    for method, path in NAMING:
+        conflict = spec["paths"][path][method]["responses"]["409"]
+        assert "name_taken" in conflict["description"], (method, path)
+        shape = components[conflict["content"]["application/json"]["schema"]["$ref"][21:]]
+        assert set(shape["required"]) == {"error", "code"}
+        code = components[shape["properties"]["code"]["$ref"][21:]]
+        assert code["enum"] == ["name_taken"], (method, path)
+
+
 @pytest.fixture
 def wsgi_app() -> Iterator[Any]:
     """The project's WSGI app, keeping the test's database connection open between requests

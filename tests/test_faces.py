@@ -317,8 +317,11 @@ def test_a_name_another_of_my_faces_has_is_refused(owner, owner_client, other_cl
     refused = owner_client.post(
         "/api/faces", {"name": "  eILEEN ", "images": [upload("2.png", png())]}
     )
-    assert refused.status_code == 400
-    assert refused.json() == {"error": "You already have a face named “eILEEN”.", "code": "invalid"}
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "error": "You already have a face named “eILEEN”.",
+        "code": "name_taken",
+    }
     page = owner_client.post(
         "/studio/library/faces", {"name": "EILEEN", "images": [upload("3.png", png())]}
     )

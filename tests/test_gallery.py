@@ -682,19 +682,22 @@ def test_a_project_name_the_creator_already_uses_is_refused(
     studio = owner_client.post(
         "/studio/projects", {"name": " tech reviews "}, HTTP_HX_REQUEST="true"
     )
-    assert studio.status_code == 400 and studio.json() == {"error": taken, "code": "invalid"}
+    assert studio.status_code == 409 and studio.json() == {"error": taken, "code": "name_taken"}
     api = owner_client.post(
         "/api/projects", {"name": "tech reviews"}, content_type="application/json"
     )
-    assert api.status_code == 400 and api.json()["error"] == taken
+    assert api.status_code == 409 and api.json() == {"error": taken, "code": "name_taken"}
     assert Project.objects.filter(owner=owner).count() == 1
     assert other_client.post("/api/projects", {"name": "Tech reviews"}).status_code == 201
     vlogs = owner_client.post("/api/projects", {"name": "Vlogs"}).json()
     renamed = owner_client.patch(
         f"/api/projects/{vlogs['id']}", {"name": "TECH REVIEWS"}, content_type="application/json"
     )
-    assert renamed.status_code == 400
-    assert renamed.json()["error"] == "You already have a project named “TECH REVIEWS”."
+    assert renamed.status_code == 409
+    assert renamed.json() == {
+        "error": "You already have a project named “TECH REVIEWS”.",
+        "code": "name_taken",
+    }
     owner_client.post(
         f"/studio/projects/{vlogs['id']}", {"name": "Tech Reviews", "share_mode": "all"}
     )

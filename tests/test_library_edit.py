@@ -268,7 +268,10 @@ def test_a_name_another_of_my_styles_or_palettes_has_is_refused(
     refused = owner_client.patch(
         f"/api/styles/{second.pk}", {"name": "ORANGE pop"}, content_type="application/json"
     )
-    assert refused.status_code == 400 and refused.json()["code"] == "invalid"
+    assert refused.status_code == 409 and refused.json() == {
+        "error": "You already have a style named “ORANGE pop”.",
+        "code": "name_taken",
+    }
     assert (
         owner_client.patch(
             f"/api/styles/{second.pk}", {"name": "teal POP"}, content_type="application/json"
@@ -286,6 +289,13 @@ def test_a_name_another_of_my_styles_or_palettes_has_is_refused(
         **HTMX,
     )
     assert "You already have a palette named “SUNSET”." in tile.content.decode()
+    renamed = owner_client.patch(
+        f"/api/palettes/{other_palette.pk}", {"name": "sunSET"}, content_type="application/json"
+    )
+    assert renamed.status_code == 409 and renamed.json() == {
+        "error": "You already have a palette named “sunSET”.",
+        "code": "name_taken",
+    }
     assert Style.objects.filter(owner=owner).count() == 2
     assert Palette.objects.filter(owner=owner).count() == 2
 

@@ -624,8 +624,12 @@ SPECTACULAR_SETTINGS = {
         "id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
     },
     # One name for the faces' expressions, which enhance title takes as `emotion` and
-    # `expression` (else drf-spectacular names the one choice set twice, with a warning).
-    "ENUM_NAME_OVERRIDES": {"ExpressionEnum": "studio.prompts.EXPRESSIONS"},
+    # `expression` (else drf-spectacular names the one choice set twice, with a warning); the
+    # 409 of a taken name's code (studio.api_schema.NameTaken), not a bare "CodeEnum".
+    "ENUM_NAME_OVERRIDES": {
+        "ExpressionEnum": "studio.prompts.EXPRESSIONS",
+        "NameTakenCodeEnum": ["name_taken"],
+    },
 }
 
 # --- Rate limits (core.ratelimits) -------------------------------------------------------
