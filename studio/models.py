@@ -13,7 +13,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, UniqueConstraint
+from django.db.models.functions import Lower, Trim
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -27,6 +28,41 @@ def _upload_path(prefix: str, instance: Any, ext: str) -> str:
 def new_share_token() -> str:
     """32 URL-safe characters (192 random bits) for a project's share link."""
     return secrets.token_urlsafe(24)
+
+
+# The code of a refused name another of the creator's projects, styles, palettes or faces has
+# (409 in the API and the studio's forms; the code of the constraints below in a model form).
+NAME_TAKEN = "name_taken"
+
+
+def folded_name(name: Any = "name") -> Lower:
+    """`name` (a field name or an expression) as the library's per-owner name rule compares it:
+    surrounding spaces trimmed and lower-cased, by the database (SQL TRIM and LOWER), so a check
+    in a query and the unique index agree on every database."""
+    return Lower(Trim(name))
+
+
+def owner_name_unique(model_name: str, *, owner_nullable: bool) -> UniqueConstraint:
+    """A unique index on (owner, `folded_name`): "Travel" and " travel " are one name in a
+    creator's menus. The services check first (`studio.services.check_asset_name`, 409
+    `name_taken`, under the owner's balance row); the index refuses whatever skips them (a
+    script, a shell, a bulk write, two admin saves at once), and `full_clean` reports it with
+    this message and code (the admin's forms). Trimmed in the index rather than on save: the
+    app's writers store names stripped already (the services; the forms' fields), and an index
+    sees the writes a save() override would not (bulk_create, update(), raw SQL). SQL TRIM
+    removes spaces only; a direct write may keep a tab. Built-in rows (no owner; migration 0002
+    names them) are left out: the admin's business, not a creator's."""
+    return UniqueConstraint(
+        F("owner"),
+        folded_name(),
+        name=f"{model_name}_owner_name_unique",
+        condition=Q(owner__isnull=False) if owner_nullable else None,
+        violation_error_code=NAME_TAKEN,
+        violation_error_message=(
+            f"Its owner already has a {model_name} of this name"
+            " (case and surrounding spaces aside)."
+        ),
+    )
 
 
 class LibraryQuerySet(models.QuerySet):
@@ -58,6 +94,7 @@ class Style(models.Model):
 
     class Meta:
         ordering = ["owner_id", "name"]
+        constraints = [owner_name_unique("style", owner_nullable=True)]
 
     def __str__(self) -> str:
         return self.name
@@ -98,6 +135,7 @@ class Palette(models.Model):
 
     class Meta:
         ordering = ["owner_id", "name"]
+        constraints = [owner_name_unique("palette", owner_nullable=True)]
 
     def __str__(self) -> str:
         return self.name
@@ -114,6 +152,7 @@ class Face(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [owner_name_unique("face", owner_nullable=False)]
 
     def __str__(self) -> str:
         return self.name
@@ -171,6 +210,7 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
+        constraints = [owner_name_unique("project", owner_nullable=False)]
 
     def __str__(self) -> str:
         return self.name
