@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Value
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -26,6 +28,7 @@ from generation.models import Job
 from studio.gallery_cache import invalidate_gallery
 from studio.images import ImageRejected, decode_upload, encode_jpeg
 from studio.models import (
+    NAME_TAKEN,
     Face,
     FaceImage,
     Palette,
@@ -34,6 +37,7 @@ from studio.models import (
     StyleReferenceImage,
     Thumbnail,
     YouTubeChannel,
+    folded_name,
     new_share_token,
 )
 
@@ -230,7 +234,7 @@ def do_create_face(*, owner: User, name: str, files: list[UploadedFile]) -> Face
     try:
         for photo in decoded:
             stored.append(_store(FaceImage, "image", photo.data))
-        with transaction.atomic():
+        with transaction.atomic(), name_taken_as_409(Face, name):
             check_custom_asset_quota(owner, Face, lock=True)
             # Again under the owner's balance row: another request may have taken the name.
             lock_account(owner)
@@ -284,11 +288,6 @@ def access_own_palette(user: User, palette_id: int) -> Palette:
     return get_object_or_404(Palette.objects.for_owner(user), pk=palette_id)
 
 
-# The code of a refused name another of the creator's projects, styles, palettes or faces has
-# (409): one answer for all four, in the API and the studio's forms.
-NAME_TAKEN = "name_taken"
-
-
 def check_asset_name(
     model: type[Style] | type[Palette] | type[Project] | type[Face],
     owner: User | None,
@@ -300,20 +299,51 @@ def check_asset_name(
     renaming it). Raises StudioError 409 `name_taken` (NAME_TAKEN; HTTP's answer to a request
     that conflicts with the resource's current state) when another of their styles (palettes,
     projects, faces) has it, case and surrounding spaces aside: the studio's menus (and a
-    generate prompt's face names) could not tell the two apart. Call it again under the owner's
-    balance row lock before writing: another request may have taken the name meanwhile. (No
-    unique index backs the rule: every writer takes that lock, so two requests at once get one
-    row and one 409, never an IntegrityError.)"""
+    generate prompt's face names) could not tell the two apart. Names are compared as the
+    model's unique index on (owner, `folded_name`) compares them, so this refuses exactly what
+    the index would. Call it again under the owner's balance row lock before writing: another
+    request may have taken the name meanwhile; every service writer takes that lock, so two
+    requests at once get one row and one 409. Were a writer to skip the lock (a script, an
+    admin save), the index refuses the later write, and `name_taken_as_409` turns that into the
+    same 409."""
     name = (name or "").strip()
     if owner is None:  # a built-in one (the admin's business)
         return name
-    taken = model.objects.filter(owner=owner, name__iexact=name)
+    taken = (
+        model.objects.filter(owner=owner)
+        .alias(folded=folded_name())
+        .filter(folded=folded_name(Value(name)))
+    )
     if row is not None:
         taken = taken.exclude(pk=row.pk)
     if taken.exists():
-        noun = model._meta.verbose_name
-        raise StudioError(f"You already have a {noun} named “{name}”.", NAME_TAKEN, 409)
+        raise _name_taken(model, name)
     return name
+
+
+def _name_taken(
+    model: type[Style] | type[Palette] | type[Project] | type[Face], name: str
+) -> StudioError:
+    noun = model._meta.verbose_name
+    return StudioError(f"You already have a {noun} named “{name}”.", NAME_TAKEN, 409)
+
+
+@contextmanager
+def name_taken_as_409(
+    model: type[Style] | type[Palette] | type[Project] | type[Face], name: str | None
+) -> Iterator[None]:
+    """Around a write of `name` (stripped) to one of `model`'s rows, inside the write's
+    `transaction.atomic()` (which then rolls back): the IntegrityError of the model's
+    per-owner name index (`studio.models.owner_name_unique`) raised as `check_asset_name`'s
+    StudioError 409 `name_taken`; any other IntegrityError as it was. The index refuses a
+    name the check let through only when another writer skipped the owner's balance row."""
+    try:
+        yield
+    except IntegrityError as exc:
+        # PostgreSQL's message names the constraint, SQLite's its index (same name).
+        if name is None or f"{model._meta.model_name}_owner_name_unique" not in str(exc):
+            raise
+        raise _name_taken(model, name.strip()) from exc
 
 
 def free_asset_name(model: type[Style] | type[Palette], owner: User, name: str) -> str:
@@ -373,7 +403,7 @@ def do_create_style(
             _store(Style, "preview", drawn_preview(name, encoded[0]), "webp") if encoded else ""
         )
         stored.append(preview)
-        with transaction.atomic():
+        with transaction.atomic(), name_taken_as_409(Style, name):
             check_custom_asset_quota(owner, Style, lock=True)
             # Again under the owner's balance row: another request may have taken the name.
             lock_account(owner)
@@ -450,7 +480,7 @@ def do_update_style(
     decoded = prepare_photos(add_references)
     stored = [_store(StyleReferenceImage, "image", photo.data) for photo in decoded]
     try:
-        with transaction.atomic():
+        with transaction.atomic(), name_taken_as_409(Style, name):
             # One edit of the owner's library at a time (their balance row, as the custom-asset
             # quota takes it), then this style's row, read again: two edits at once neither pass
             # the name or reference checks together nor write back each other's old fields.
@@ -532,7 +562,7 @@ def do_update_palette(
     """Edit one of the creator's own palettes (already validated: name 1-80 characters, 3-6
     "#RRGGBB" colours); None leaves a field as it is. Raises StudioError 409 `name_taken` for
     a name another of the owner's palettes has (`check_asset_name`)."""
-    with transaction.atomic():
+    with transaction.atomic(), name_taken_as_409(Palette, name):
         # As `do_update_style`: the owner's balance row (their library's names), then this
         # palette's row read again, and only the fields sent are written.
         if palette.owner_id is not None:
@@ -557,7 +587,7 @@ def do_create_palette(*, owner: User, name: str, colors: list[str], is_public: b
     `plan_custom_assets_limit`, or 409 `name_taken` for a name another of the owner's palettes
     has (`check_asset_name`)."""
     name = check_asset_name(Palette, owner, name)
-    with transaction.atomic():
+    with transaction.atomic(), name_taken_as_409(Palette, name):
         check_custom_asset_quota(owner, Palette, lock=True)
         # Again under the owner's balance row: another request may have taken the name.
         lock_account(owner)
@@ -725,7 +755,7 @@ def _delete_files(names: Iterable[str | None]) -> None:
 def do_create_project(*, owner: User, name: str) -> Project:
     """Raises StudioError 400 `invalid` for an empty or over-long name, 409 `name_taken` for
     one of the owner's other projects has (case and surrounding spaces aside)."""
-    with transaction.atomic():
+    with transaction.atomic(), name_taken_as_409(Project, name):
         # Checked under the owner's balance row: two requests at once (a double submit, the
         # studio and the API) both passed the check and made two projects of one name.
         lock_existing_account(user_id=owner.pk)
@@ -746,7 +776,7 @@ def do_update_project(
     All are checked before any is saved: raises StudioError 400 `invalid` with nothing changed
     (409 `name_taken` for a name another of the owner's projects has, as in
     `do_create_project`)."""
-    with transaction.atomic():
+    with transaction.atomic(), name_taken_as_409(Project, name):
         # As `do_create_project`: the name is checked under the owner's balance row, and the
         # project's sharing read again under its own lock (another tab may have changed it).
         lock_existing_account(user_id=project.owner_id)

@@ -1,22 +1,26 @@
 """The database keeps a creator's projects, styles, palettes and faces to one of a name, case and
 surrounding spaces aside (studio.models.owner_name_unique: a unique index on the owner and the
 trimmed, lower-cased name; owner-less built-ins left out), whoever writes: the services check
-first (409 `name_taken`), the index refuses what skips them (a direct write, a script).
-Migration 0012 renames the duplicates made before ("Name (2)", ...) and then adds the indexes.
-Runs on PostgreSQL and SQLite."""
+first (409 `name_taken`), the index refuses what skips them (a direct write, a script), and a
+refusal by the index reaches a creator as the same 409. Migration 0012 renames the duplicates
+made before ("Name (2)", ...) and then adds the indexes. Runs on PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Model
+from PIL import Image
 
+from studio import services
 from studio.models import Face, Palette, Project, Style
-from tests.conftest import make_user
+from tests.conftest import make_user, set_plan
 
 COLORS = ["#112233", "#445566", "#778899"]
 EXTRA: dict[type[Model], dict[str, Any]] = {
@@ -101,6 +105,80 @@ def test_full_clean_says_which_rule_a_duplicate_breaks(model: type[Model]) -> No
         f"Its owner already has a {noun} of this name (case and surrounding spaces aside)."
     ]
     make(model, owner, "Food").full_clean()  # its own name: no error
+
+
+def _jpeg() -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 180), (200, 40, 40)).save(buffer, "JPEG")
+    return SimpleUploadedFile("me.jpg", buffer.getvalue(), "image/jpeg")
+
+
+@pytest.fixture
+def check_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check_asset_name` lets every name through, as a writer that skipped the owner's balance
+    row would have: the name is then taken when the row is written, and only the index sees it."""
+    monkeypatch.setattr(
+        services, "check_asset_name", lambda model, owner, name, row=None: name.strip()
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "kind", ["project", "project rename", "studio project", "face", "style", "palette"]
+)
+def test_a_name_only_the_index_refuses_is_409_name_taken(
+    kind: str, check_skipped: None, owner: Any, owner_client: Any
+) -> None:
+    """The API's creates (projects, faces) and renames (projects, styles, palettes) and the
+    studio's new-project form answer the index's refusal as they answer the check's."""
+    set_plan(owner, "pro")  # room for more custom styles, palettes and faces
+    model: Any = {"face": Face, "style": Style, "palette": Palette}.get(kind, Project)
+    make(model, owner, "Dusk")
+    renamed = make(model, owner, "Dawn")
+    path = {"project rename": "projects", "style": "styles", "palette": "palettes"}
+    if kind == "project":
+        response = owner_client.post("/api/projects", {"name": " dusk "})
+    elif kind == "studio project":
+        response = owner_client.post("/studio/projects", {"name": "dusk"}, HTTP_HX_REQUEST="true")
+    elif kind == "face":
+        response = owner_client.post("/api/faces", {"name": "dusk", "images": [_jpeg()]})
+    else:
+        response = owner_client.patch(
+            f"/api/{path[kind]}/{renamed.pk}", {"name": "dusk"}, content_type="application/json"
+        )
+    noun = model._meta.verbose_name
+    assert response.status_code == 409, response.content
+    assert response.json() == {
+        "error": f"You already have a {noun} named “dusk”.",
+        "code": "name_taken",
+    }
+    assert sorted(model.objects.filter(owner=owner).values_list("name", flat=True)) == [
+        "Dawn",
+        "Dusk",
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", [Style, Palette])
+def test_a_style_or_palette_only_the_index_refuses_is_409_name_taken(
+    model: Any, check_skipped: None, owner: Any
+) -> None:
+    """The library's forms make styles and palettes (`do_create_style`, `do_create_palette`)."""
+    set_plan(owner, "pro")
+    make(model, owner, "Dusk")
+
+    def create() -> Any:
+        if model is Style:
+            return services.do_create_style(
+                owner=owner, name="DUSK", description="", prompt="p", is_public=False, references=[]
+            )
+        return services.do_create_palette(owner=owner, name="DUSK", colors=COLORS, is_public=False)
+
+    with pytest.raises(services.StudioError) as refused:
+        create()
+    assert (refused.value.status, refused.value.code) == (409, "name_taken")
+    assert refused.value.message == f"You already have a {model._meta.verbose_name} named “DUSK”."
+    assert model.objects.filter(owner=owner).count() == 1
 
 
 BEFORE = ("studio", "0011_thumbnail_sort_title")
