@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError
 from django.db.models.fields.files import FieldFile
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -87,7 +88,9 @@ class AssetNameForm(forms.ModelForm):
     """A style's, palette's, face's or project's change form: a name another row of the same
     owner has (case and surrounding spaces aside, `services.check_asset_name`, as the studio
     refuses it) is a form error on the name, not saved. Built-in rows (no owner) are not
-    checked."""
+    checked. (Behind it, the model's unique name constraint, which `full_clean` validates,
+    refuses one the check missed as an error above the form; two saves at once pass both, and
+    the later one's write fails on the index: `NameTakenMeanwhile`.)"""
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -104,6 +107,28 @@ class AssetNameForm(forms.ModelForm):
                     "name", f"{owner.email} already has a {noun} named “{name.strip()}”."
                 )
         return cleaned
+
+
+class NameTakenMeanwhile:
+    """A ModelAdmin mixin for the models of `AssetNameForm`: a save whose name another save took
+    after the form was checked (two admins at once, or the studio meanwhile) fails on the
+    model's unique name index and is rolled back; the admin says so on the page it came from,
+    where Django answered 500."""
+
+    def changeform_view(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().changeform_view(request, *args, **kwargs)  # type: ignore[misc]
+        except IntegrityError as exc:
+            model = self.model  # type: ignore[attr-defined]
+            if f"{model._meta.model_name}_owner_name_unique" not in str(exc):
+                raise
+            noun = model._meta.verbose_name
+            messages.error(
+                request,
+                f"Not saved: another of its owner's {noun}s took this name meanwhile (case and "
+                "surrounding spaces aside). Choose another name.",
+            )
+            return redirect(request.get_full_path())
 
 
 class StyleReferenceImageInline(admin.TabularInline):
@@ -180,7 +205,7 @@ class ShortCreatedAt:
 
 
 @admin.register(Style)
-class StyleAdmin(ShortCreatedAt, DeletesStoredFiles, admin.ModelAdmin):
+class StyleAdmin(NameTakenMeanwhile, ShortCreatedAt, DeletesStoredFiles, admin.ModelAdmin):
     form = AssetNameForm
     list_display = ["preview_image", "name", "owner__email", "slug", "is_public", "created"]
     list_select_related = ["owner"]  # the email column
@@ -208,7 +233,7 @@ class StyleAdmin(ShortCreatedAt, DeletesStoredFiles, admin.ModelAdmin):
 
 
 @admin.register(Palette)
-class PaletteAdmin(ShortCreatedAt, admin.ModelAdmin):
+class PaletteAdmin(NameTakenMeanwhile, ShortCreatedAt, admin.ModelAdmin):
     form = AssetNameForm
     list_display = ["name", "owner__email", "colors", "is_public", "created"]
     list_select_related = ["owner"]  # the email column
@@ -231,7 +256,7 @@ class FaceImageInline(admin.TabularInline):
 
 
 @admin.register(Face)
-class FaceAdmin(ShortCreatedAt, DeletesStoredFiles, admin.ModelAdmin):
+class FaceAdmin(NameTakenMeanwhile, ShortCreatedAt, DeletesStoredFiles, admin.ModelAdmin):
     form = AssetNameForm
     list_display = ["photo", "name", "owner__email", "created"]
     list_select_related = ["owner"]  # the email column
@@ -253,7 +278,7 @@ class FaceAdmin(ShortCreatedAt, DeletesStoredFiles, admin.ModelAdmin):
 
 
 @admin.register(Project)
-class ProjectAdmin(ShortCreatedAt, admin.ModelAdmin):
+class ProjectAdmin(NameTakenMeanwhile, ShortCreatedAt, admin.ModelAdmin):
     form = AssetNameForm
     list_display = ["name", "owner__email", "share_mode", "created"]
     list_select_related = ["owner"]  # the email column
