@@ -1583,8 +1583,6 @@ def test_generate_follows_the_price_of_the_choices_and_the_balance_live(live_ser
             expect(why).to_be_visible()
             expect(why).to_have_text("Needs 4 credits; you have 3. See plans")
             expect(why.get_by_role("link", name="See plans")).to_have_attribute("href", "/plans/")
-            why.scroll_into_view_if_needed()
-            page.screenshot(path=f"/tmp/viewbait-generate-price-{viewport['width']}.png")
             page.select_option("#variations", "1")
             expect(generate).to_have_text("Generate · 2 credits")
             expect(generate).to_be_enabled()
