@@ -63,6 +63,43 @@ def _style_previews_drawn_once_per_process() -> None:
 _style_previews_drawn_once_per_process()
 
 
+def _seed_gallery_images_drawn_once_per_process() -> None:
+    """`seed_gallery` renders each of its distinct images (a 1K local render, then PNG, two WebP
+    previews and a JPEG: 0.17-0.25 CPU-s each) on every call, and the browser tests call it a
+    dozen times a run with `images=2` or 3: the same few images each time. An image is a
+    function of its index, the built-in styles and palettes it picks from and the command's
+    titles alone (`Command._render`: a seeded render), and its files are shared seed files,
+    which deleting a row never deletes (studio.services.SHARED_SEED_FILES); so each distinct one
+    is drawn and stored once per test process, and later calls get the same stored files while
+    they still exist in the current media storage."""
+    from django.core.files.storage import default_storage
+
+    from studio.management.commands import seed_gallery
+    from studio.models import Palette, Style
+
+    real = seed_gallery.Command._render
+    drawn: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def _render(self: Any, index: int) -> dict[str, Any]:
+        styles = Style.objects.filter(owner=None).order_by("id")
+        palettes = Palette.objects.filter(owner=None).order_by("id")
+        key = (
+            index,
+            str(default_storage.location),
+            tuple(styles.values_list("pk", "name", "slug")),
+            tuple((pk, tuple(colors)) for pk, colors in palettes.values_list("pk", "colors")),
+        )
+        stored = drawn.get(key)
+        if stored is None or not all(map(default_storage.exists, stored["names"].values())):
+            drawn[key] = stored = real(self, index)
+        return {**stored, "names": dict(stored["names"])}
+
+    seed_gallery.Command._render = _render  # type: ignore[method-assign]
+
+
+_seed_gallery_images_drawn_once_per_process()
+
+
 def _force_login_saves_one_session() -> None:
     """Django's test client (5.2) signs in through `self.session`, which saves an empty session
     first when the client has none; `login()` then gives it a new key (cycle_key: another
