@@ -1482,23 +1482,31 @@ def test_a_reload_does_not_move_a_running_jobs_bar_back(live_server: Any) -> Non
         page.wait_for_function(f"() => sessionStorage.getItem('vb-progress-{job.pk}') === null")
 
 
-def test_a_right_to_left_title_in_the_credit_history_keeps_its_quotes_in_place(
+def test_the_credit_history_on_a_phone_keeps_quotes_in_place_and_gives_titles_the_room(
     live_server: Any,
 ) -> None:
     """The history names a job by its title in quotes: an Arabic title turned its own quote
-    marks round (the title's direction took the quotes with it), on a phone most visibly."""
+    marks round (the title's direction took the quotes with it), on a phone most visibly. And
+    the date and time on one unbreakable line took a third of a phone's row, and the
+    thumbnail's title (or the video's address) beside it wrapped over four lines: the time now
+    goes under the date there. One page at 390 px, with a row of each, serves both."""
     from billing.services import debit_credits
 
-    owner = make_user("rtl-history@example.com")
-    job = generate_job(owner, RTL_TITLE, "succeeded")
-    debit_credits(
-        user=owner, amount=1, idempotency_key="rtl-1", reason="x", reference=f"job:{job.pk}"
-    )
+    owner = make_user("phone-history@example.com")
+    for key, title in (
+        ("rtl-1", RTL_TITLE),
+        ("narrow-1", "I Tried 100 Coffee Shops: Only 1 Was Worth It"),
+    ):
+        job = generate_job(owner, title, "succeeded")
+        debit_credits(
+            user=owner, amount=1, idempotency_key=key, reason="x", reference=f"job:{job.pk}"
+        )
     with signed_in(live_server, owner, PHONE) as page:
         page.goto(f"{live_server.url}/studio/credits/")
         places = page.evaluate(
             """() => {
-              const span = document.querySelector('.ledger-title');
+              const span = [...document.querySelectorAll('.ledger-title')]
+                .find((title) => /[\u0600-\u06ff]/.test(title.textContent));
               const text = document.createTreeWalker(span, NodeFilter.SHOW_TEXT);
               const nodes = [];
               while (text.nextNode()) nodes.push(text.currentNode);
@@ -1515,30 +1523,7 @@ def test_a_right_to_left_title_in_the_credit_history_keeps_its_quotes_in_place(
                       left: span.getBoundingClientRect().left};
             }"""
         )
-    assert places["open"][0] == "\u201c" and places["close"][0] == "\u201d", places
-    assert places["open"][1] - places["left"] < 4, places  # it starts the line, on the left
-    if places["top"][0] == places["top"][1]:  # on one line: the closing quote ends it
-        assert places["open"][1] < places["close"][1], places
-    else:  # wrapped: the opening quote's line is above the closing one's
-        assert places["top"][0] < places["top"][1], places
-
-
-def test_on_a_phone_the_credit_history_gives_what_a_charge_was_for_the_room(
-    live_server: Any,
-) -> None:
-    """The date and time on one unbreakable line took a third of a phone's row, and the
-    thumbnail's title (or the video's address) beside it wrapped over four lines: the time now
-    goes under the date there."""
-    from billing.services import debit_credits
-
-    owner = make_user("narrow-history@example.com")
-    job = generate_job(owner, "I Tried 100 Coffee Shops: Only 1 Was Worth It", "succeeded")
-    debit_credits(
-        user=owner, amount=1, idempotency_key="narrow-1", reason="x", reference=f"job:{job.pk}"
-    )
-    with signed_in(live_server, owner, PHONE) as page:
-        page.goto(f"{live_server.url}/studio/credits/")
-        row = page.locator(".ledger tbody tr").first
+        row = page.locator(".ledger tbody tr", has_text="I Tried 100 Coffee Shops")
         when = row.locator("td").nth(0).bounding_box()
         what = row.locator("td").nth(1).bounding_box()
         time_lines = (
@@ -1548,6 +1533,12 @@ def test_on_a_phone_the_credit_history_gives_what_a_charge_was_for_the_room(
                 "td => [...td.querySelectorAll('.day')].map(s => Math.round(s.getBoundingClientRect().top))"
             )
         )
+    assert places["open"][0] == "\u201c" and places["close"][0] == "\u201d", places
+    assert places["open"][1] - places["left"] < 4, places  # it starts the line, on the left
+    if places["top"][0] == places["top"][1]:  # on one line: the closing quote ends it
+        assert places["open"][1] < places["close"][1], places
+    else:  # wrapped: the opening quote's line is above the closing one's
+        assert places["top"][0] < places["top"][1], places
     assert when["width"] < 100, when
     assert what["width"] > 120, what
     assert len(time_lines) == 2 and time_lines[0] < time_lines[1]  # the time under the date
