@@ -71,13 +71,30 @@ def _seed_gallery_images_drawn_once_per_process() -> None:
     titles alone (`Command._render`: a seeded render), and its files are shared seed files,
     which deleting a row never deletes (studio.services.SHARED_SEED_FILES); so each distinct one
     is drawn and stored once per test process, and later calls get the same stored files while
-    they still exist in the current media storage."""
+    they still exist in the current media storage. The command is patched when `call_command`
+    first loads it: importing it brings the renderer (OpenCV, numpy: 0.2 CPU-s), which a test
+    process that never seeds a gallery should not pay."""
+    from django.core import management
+
+    load_command_class = management.load_command_class
+
+    def load(app_name: str, name: str) -> Any:
+        command = load_command_class(app_name, name)
+        if name == "seed_gallery" and not hasattr(type(command), "_drawn"):
+            _draw_seed_images_once(type(command))
+        return command
+
+    management.load_command_class = load
+
+
+def _draw_seed_images_once(command: Any) -> None:
+    """Wraps the seed_gallery `Command` class's `_render` (see above); `command._drawn` holds
+    what it drew, by index, media storage and built-in styles and palettes."""
     from django.core.files.storage import default_storage
 
-    from studio.management.commands import seed_gallery
     from studio.models import Palette, Style
 
-    real = seed_gallery.Command._render
+    real = command._render
     drawn: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def _render(self: Any, index: int) -> dict[str, Any]:
@@ -94,7 +111,8 @@ def _seed_gallery_images_drawn_once_per_process() -> None:
             drawn[key] = stored = real(self, index)
         return {**stored, "names": dict(stored["names"])}
 
-    seed_gallery.Command._render = _render  # type: ignore[method-assign]
+    command._render = _render
+    command._drawn = drawn
 
 
 _seed_gallery_images_drawn_once_per_process()
