@@ -30,20 +30,37 @@ SNAPSHOT = """() => {
 }"""
 
 
-# Two frames on (the scroll's handlers have run), then every frame until no page is loading (at
-# most 15 s), two frames more (what the loaded page set off has run), then the SNAPSHOT: in one
-# round trip to the page, where four took 3 to 5 ms of the test's CPU each, 69 times.
+# Two frames on (the scroll's handlers have run), then until the gallery is at rest: no page
+# loading, and the pages' states and the cards in the DOM the same two frames apart (at most
+# 15 s); then the SNAPSHOT, all in one round trip to the page (four took 3 to 5 ms of the test's
+# CPU each, 69 times). "No page loading" alone is not rest: gallery.js's update, in the same
+# frame as that check but after it, may start restoring a page, which can arrive within the
+# next two frames; the snapshot then saw the frame between its arrival and the update that
+# empties the farthest page (80 cards for one frame, seen on a loaded machine).
 SETTLE = f"""async () => {{
-  const frames = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const frame = () => new Promise(r => requestAnimationFrame(r));
   const busy = () => document.querySelector(
     '.gallery-page[data-state=loading], #gallery-grid .htmx-request');
-  await frames();
+  const shape = () => Array.from(document.querySelectorAll('#gallery-grid .gallery-page'),
+    (section) => section.dataset.state || "").join() + "|" +
+    document.querySelectorAll('#gallery-grid .thumb').length;
+  await frame();
+  await frame();
   const deadline = performance.now() + 15000;
-  while (busy()) {{
-    if (performance.now() > deadline) throw new Error("a gallery page stayed loading for 15 s");
-    await new Promise(r => requestAnimationFrame(r));
+  let last = null;
+  for (;;) {{
+    if (performance.now() > deadline) throw new Error("the gallery did not come to rest in 15 s");
+    if (busy()) {{
+      last = null;
+      await frame();
+      continue;
+    }}
+    const seen = shape();
+    if (seen === last) break;
+    last = seen;
+    await frame();
+    await frame();
   }}
-  await frames();
   return ({SNAPSHOT})();
 }}"""
 
