@@ -234,6 +234,19 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return min(4, 2 * (os.cpu_count() or 1))
 
 
+def a_session_waits_on_a_lock() -> bool:
+    """Whether another session of this test's PostgreSQL database is waiting on a lock now
+    (`pg_stat_activity.wait_event_type = 'Lock'`): a racing request queued behind a row lock."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return bool(cursor.fetchone()[0])
+
+
 def make_user(email: str, **extra: Any) -> Any:
     """A creator with this email (tests.factories.accounts.UserFactory: `plan=`, `credits=`)."""
     from tests.factories.accounts import UserFactory

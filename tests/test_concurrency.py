@@ -14,7 +14,7 @@ from django.test import Client
 from billing.models import CreditLedgerEntry
 from billing.services import adjust_credits, effective_plan, get_balance
 from generation.models import Job
-from tests.conftest import make_user, set_plan
+from tests.conftest import a_session_waits_on_a_lock, make_user, set_plan
 
 pytestmark = [
     pytest.mark.postgres,
@@ -153,13 +153,8 @@ def _wait_until_blocked_on_a_lock() -> None:
 
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return
+        if a_session_waits_on_a_lock():
+            return
         time.sleep(0.02)
     raise AssertionError("no session waited on a lock")
 

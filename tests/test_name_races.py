@@ -19,7 +19,7 @@ from PIL import Image
 from billing.services import lock_account
 from studio import services
 from studio.models import Face, Palette, Project, Style
-from tests.conftest import make_user, set_plan
+from tests.conftest import a_session_waits_on_a_lock, make_user, set_plan
 
 pytestmark = [
     pytest.mark.postgres,
@@ -40,13 +40,8 @@ def _blocked_on_a_lock(racer: threading.Thread) -> None:
     behind the holder's lock), or the racer has ended (it did not wait: the test then fails on
     its answer)."""
     while racer.is_alive():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return
+        if a_session_waits_on_a_lock():
+            return
         racer.join(0.01)
 
 
