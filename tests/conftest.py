@@ -21,7 +21,8 @@ from django.test.testcases import QuietWSGIRequestHandler
 from billing.models import Plan
 from billing.services import change_plan
 from studio import images as studio_images
-from tests.servers import RedisServer, private_redis
+from tests.servers import RedisServer, database_url, private_redis
+from tests.stack import SharedStack
 
 # Stored PNGs at zlib level 1 in the test processes instead of production's 6 (studio.images
 # PNG_COMPRESS_LEVEL): the same pixels (PNG is lossless), larger files, and a third of the
@@ -514,3 +515,39 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test's own (tests.servers.RedisServer), stopped afterwards."""
     with private_redis(tmp_path) as server:
         yield server
+
+
+# --- The real stack the browser tests drive (tests/stack.py) -----------------------------------
+@pytest.fixture(scope="session")
+def _shared_stack(django_db_setup: None) -> Iterator[dict[str, SharedStack]]:
+    """Holds this test process's SharedStack once a test started it; closes it at the end of the
+    session, before the test database is torn down (a server's connection would keep it)."""
+    held: dict[str, SharedStack] = {}
+    yield held
+    if "stack" in held:
+        held.pop("stack").close()
+
+
+@pytest.fixture
+def live_stack(
+    request: pytest.FixtureRequest,
+    _shared_stack: dict[str, SharedStack],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[SharedStack]:
+    """This test process's shared stack (tests/stack.py) on this test's database, with its caches
+    and fakes emptied for this test; started by `tests.stack.drive`. After the test it settles
+    before the database is emptied, or is closed (a new one serves the next test)."""
+    request.getfixturevalue("transactional_db")  # set up before this: torn down after it
+    database = database_url()
+    stack = _shared_stack.get("stack")
+    if stack is not None and (stack.database != database or not stack.alive()):
+        _shared_stack.pop("stack").close()
+        stack = None
+    if stack is None:
+        stack = SharedStack(tmp_path_factory.mktemp("stack"), database)
+        _shared_stack["stack"] = stack
+    stack.begin()
+    yield stack
+    if not stack.end():
+        print(f"the shared stack did not settle; closed\n{stack.output()}")
+        _shared_stack.pop("stack").close()

@@ -131,37 +131,44 @@ class FakeStripe:
         self.webhook_url = webhook_url
         self.state_file = state_file
         self.lock = threading.RLock()
-        self.clock_offset = 0
-        self.objects: dict[str, dict[str, Obj]] = {
-            name: {}
-            for name in (
-                "customer",
-                "product",
-                "price",
-                "checkout.session",
-                "billing_portal.session",
-                "subscription",
-                "invoice",
-                "charge",
-                "refund",
-                "dispute",
-                "event",
-            )
-        }
-        self.idempotency: dict[str, tuple[str, int, bytes]] = {}
-        self.events: list[Obj] = []  # every event emitted, in order
-        self.deliveries: list[tuple[str, int]] = []  # (event id, HTTP status) posted
-        self.requests: list[tuple[str, str, dict[str, str], Obj]] = []  # method, path, headers
-        self.fail_next: list[StripeError] = []  # answered to the next API requests instead
-        # Proration lines of a mid-period price change, by subscription id, waiting for the
-        # next renewal invoice (not kept in the state file).
-        self.pending_lines: dict[str, list[Obj]] = {}
+        self.reset()
         if state_file is not None and state_file.exists():
             self._load()
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self.base_url = f"http://{host}:{self._server.server_address[1]}"
         self._thread: threading.Thread | None = None
+
+    def reset(self) -> None:
+        """Forget every object, event, delivery and recorded request, as a new fake would (the
+        server, keys and webhook URL stay): for a fake shared by several tests."""
+        with self.lock:
+            self.clock_offset = 0
+            self.objects: dict[str, dict[str, Obj]] = {
+                name: {}
+                for name in (
+                    "customer",
+                    "product",
+                    "price",
+                    "checkout.session",
+                    "billing_portal.session",
+                    "subscription",
+                    "invoice",
+                    "charge",
+                    "refund",
+                    "dispute",
+                    "event",
+                )
+            }
+            self.idempotency: dict[str, tuple[str, int, bytes]] = {}
+            self.events: list[Obj] = []  # every event emitted, in order
+            self.deliveries: list[tuple[str, int]] = []  # (event id, HTTP status) posted
+            # method, path, headers, params
+            self.requests: list[tuple[str, str, dict[str, str], Obj]] = []
+            self.fail_next: list[StripeError] = []  # answered to the next API requests instead
+            # Proration lines of a mid-period price change, by subscription id, waiting for
+            # the next renewal invoice (not kept in the state file).
+            self.pending_lines: dict[str, list[Obj]] = {}
 
     # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> FakeStripe:

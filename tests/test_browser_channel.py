@@ -1,6 +1,6 @@
 """Channel consistency in a real Chromium, against the real stack (the web process, a Dramatiq
-worker and Redis as separate processes sharing this test's database; tests/test_browser.py's
-`Stack`), with the worker reading the in-repo fake YouTube Data API (tests/fake_youtube.py).
+worker and Redis as separate processes sharing this test's database; tests/stack.py), with the
+worker reading the in-repo fake YouTube Data API (tests/fake_youtube.py), the stack's.
 
 A Pro creator whose channel is set opens a thumbnail's large view, runs Channel consistency,
 watches its card finish with the score, the cues and how many thumbnails it compared, and
@@ -18,9 +18,8 @@ import pytest
 from studio.models import YouTubeChannel
 from tests.browser import CHROMIUM
 from tests.factories.accounts import PASSWORD, UserFactory
-from tests.fake_youtube import FakeChannel, FakeYouTube, solid
-from tests.servers import database_url
-from tests.test_browser import WAIT_MS, Stack, drive, redis_url
+from tests.fake_youtube import FakeChannel, solid
+from tests.stack import WAIT_MS, SharedStack, drive
 from tests.test_channel_consistency import BRIGHT_YELLOW, DARK_SHADES, stored_thumbnail
 
 pytestmark = [
@@ -33,33 +32,22 @@ EMAIL = "tuber@example.com"
 
 
 def test_a_pro_creator_checks_a_thumbnail_against_their_channel(
-    tmp_path: Path, settings: Any
+    live_stack: SharedStack, settings: Any
 ) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
     from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
-    fake = FakeYouTube()
+    fake = live_stack.youtube
     fake.add_channel(
         FakeChannel("@DarkChannel", "Dark Channel", [solid(c, text=True) for c in DARK_SHADES])
     )
-    fake.start()
-    try:
-        with redis_url(tmp_path) as redis:
-            stack = Stack(tmp_path, database_url(), redis)
-            stack.env.update(
-                YOUTUBE_API_KEY=fake.valid_key,
-                YOUTUBE_API_BASE_URL=fake.base_url,
-                YOUTUBE_TIMEOUT_SECONDS="5",
-            )
-            settings.MEDIA_ROOT = str(tmp_path / "media")  # the stack's, where it reads files
-            user = UserFactory(email=EMAIL, plan="pro")
-            YouTubeChannel.objects.create(user=user, reference="@DarkChannel")
-            thumbnail = stored_thumbnail(user, solid(BRIGHT_YELLOW, size=(800, 450)))
-            drive(stack, run_check, thumbnail.pk)
-    finally:
-        fake.stop()
+    settings.MEDIA_ROOT = str(live_stack.media)  # the stack's, where it reads files
+    user = UserFactory(email=EMAIL, plan="pro")
+    YouTubeChannel.objects.create(user=user, reference="@DarkChannel")
+    thumbnail = stored_thumbnail(user, solid(BRIGHT_YELLOW, size=(800, 450)))
+    drive(live_stack, run_check, thumbnail.pk)
     assert [c.path for c in fake.api_calls()] == [
         "/youtube/v3/channels",
         "/youtube/v3/playlistItems",

@@ -1,5 +1,5 @@
-"""The thumbnail tools in a real Chromium, against the real stack (Daphne, a Dramatiq worker and
-Redis as separate processes sharing this test's database; tests/test_browser.py's `Stack`).
+"""The thumbnail tools in a real Chromium, against the real stack (the web process, a Dramatiq
+worker and Redis as separate processes sharing this test's database; tests/stack.py).
 
 The creator generates two thumbnails, opens the first one's large view by clicking its card,
 edits it offline (new text, the other thumbnail as a reference), watches the edit's job card
@@ -22,8 +22,7 @@ from generation.models import Job
 from generation.registry import job_types
 from studio.models import Thumbnail
 from tests.browser import CHROMIUM, COUNT_SUBMITS
-from tests.servers import database_url
-from tests.test_browser import WAIT_MS, Stack, drive, redis_url
+from tests.stack import WAIT_MS, SharedStack, drive
 
 pytestmark = [
     pytest.mark.browser,
@@ -36,14 +35,13 @@ TITLE = "Espresso Tier List: The Winner Shocked Me"
 NEW_TITLE = "Latte Tier List: 10 Cafés Ranked"
 
 
-def test_edit_a_thumbnail_from_its_large_view(tmp_path: Path) -> None:
+def test_edit_a_thumbnail_from_its_large_view(live_stack: SharedStack) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
     from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
-    with redis_url(tmp_path) as redis:
-        drive(Stack(tmp_path, database_url(), redis), run_edit_session)
+    drive(live_stack, run_edit_session)
 
 
 def orm(query: Callable[[], T]) -> T:

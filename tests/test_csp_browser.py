@@ -1,6 +1,6 @@
 """The Content-Security-Policy holds in a real Chromium: every page satisfies it.
 
-The real web process (tests/test_browser.py's Stack without its Dramatiq worker, as no job runs
+The real web process (tests/stack.py's shared stack, without a Dramatiq worker as no job runs
 here; Redis; LOCAL_DEV=1 as `make run`) serves the policy of viewbait.settings. A creator logs in
 and opens the studio (using its htmx filters, whose request hook now lives in static JS), the
 library, the plans page, a thumbnail page and a share page; a staff user opens the admin. Every `securitypolicyviolation`
@@ -21,10 +21,9 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from PIL import Image
 
 from studio.models import Project, Thumbnail
-from tests.browser import CHROMIUM, chromium
+from tests.browser import CHROMIUM
 from tests.conftest import make_user
-from tests.servers import database_url
-from tests.test_browser import WAIT_MS, Stack, redis_url
+from tests.stack import WAIT_MS, SharedStack, drive
 
 pytestmark = [
     pytest.mark.browser,
@@ -154,28 +153,23 @@ class Watch:
         self.collect(f"{path} (after log-in)")
 
 
-def test_pages_satisfy_the_content_security_policy(tmp_path: Path) -> None:
+def test_pages_satisfy_the_content_security_policy(live_stack: SharedStack) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package); no browser to drive")
     from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
-    with redis_url(tmp_path) as redis:
-        stack = Stack(tmp_path, database_url(), redis)
-        thumbnail, project = make_library(tmp_path / "media")
-        user_with_production_hash("ops@example.com", is_staff=True, is_superuser=True)
-        problems: list[str] = []
-        try:
-            stack.start(worker=False)  # pages only: nothing here runs a job
-            with chromium() as browser:
-                problems += creator_pages(browser, stack.base_url, thumbnail, project)
-                problems += admin_pages(browser, stack.base_url, thumbnail)
-        except BaseException:
-            print(stack.output())
-            raise
-        finally:
-            stack.stop()
+    thumbnail, project = make_library(live_stack.media)
+    user_with_production_hash("ops@example.com", is_staff=True, is_superuser=True)
+    # Pages only: nothing here runs a job.
+    problems = drive(live_stack, every_page, thumbnail, project, worker=False)
     assert problems == [], "\n".join(problems)
+
+
+def every_page(browser: Any, base_url: str, thumbnail: Thumbnail, project: Project) -> list[str]:
+    return creator_pages(browser, base_url, thumbnail, project) + admin_pages(
+        browser, base_url, thumbnail
+    )
 
 
 def creator_pages(browser: Any, base_url: str, thumbnail: Thumbnail, project: Project) -> list[str]:
