@@ -7,8 +7,10 @@ STRIPE_FAKE=1 test needs one: its web process starts the development fake itself
 
 `SharedStack` is the test process's (the `live_stack` fixture, tests/conftest.py): started on
 the first test that drives it and kept for the later ones, as tests/browser.py keeps Chromium.
-A web start costs about 1.3 machine CPU-seconds and a worker's about 2.4, so six of them per
-test was most of these tests' CPU. Its environment serves every such test:
+A web start costs about 1.3 machine CPU-seconds and a worker's about 2.4: the five files of
+stack tests took 48.8-51.6 CPU-seconds in one process with a stack per test (6 web and 5 worker
+starts) and 40.8-44.0 with the shared one (2 and 2; the whole process tree, three interleaved
+runs each on a shared 2-core machine, 2026-12-05). Its environment serves every such test:
 
 - its own redis-server (nothing else in the suite clears or fills it), whose cache databases
   are emptied before each test: the servers' cached plans, sessions, accounts and pages are
@@ -19,17 +21,19 @@ test was most of these tests' CPU. Its environment serves every such test:
 - its media root (`media`), where a test puts the files its rows name;
 - the worker only once a test needs one (`start(worker=False)` leaves it out).
 
-Between tests the worker is paused (SIGSTOP): its job sweeper would otherwise look at other
-tests' rows every JOB_SWEEP_INTERVAL_SECONDS and it polls its queue, about 3% of a core idle.
+What a server process keeps in its own memory (studio.page_memo, studio.form_cache) is keyed by
+the cache's version tokens, which are new once the cache is emptied, or by the content it shows.
+Between tests the worker is paused (SIGSTOP): its job sweeper would otherwise read and re-send
+other tests' jobs every JOB_SWEEP_INTERVAL_SECONDS, and it polls its queue (3% of a core idle).
 Before the test's database is emptied (its teardown), the stack settles: the worker has no
-message queued, delayed or unacknowledged and no server connection to the database is in a
-query or a transaction (the flush would wait for it, or deadlock with its row locks). Each
-server process's own memory (studio.page_memo, studio.form_cache) is keyed by cache version
-tokens or by the content it shows, so emptying the cache is enough; ids are never reused within
-a run (a flush keeps the sequences). A stack that fails a test, cannot settle or lost a process
-is stopped and the next test starts a new one. Limits: tests that kill, pause or reconfigure a
-server keep a private `Stack`; a test process killed by SIGKILL leaves the servers running (an
-ordinary exit, Ctrl-C included, stops them through the session fixture).
+message queued, delayed or unacknowledged, and no server connection to the database is in a
+query or a transaction (the flush would wait for it, or deadlock with its row locks). A stack
+that failed a test, lost a process or does not settle within SETTLE_SECONDS is stopped, and the
+next test starts a new one.
+
+Limits: a test that kills, pauses or reconfigures a server keeps a `Stack` of its own; the
+servers' own memory is not emptied between tests; a test process killed by SIGKILL leaves the
+servers running (an ordinary exit, Ctrl-C included, stops them: the session fixture).
 """
 
 from __future__ import annotations
