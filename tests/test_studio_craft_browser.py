@@ -1153,7 +1153,11 @@ def test_a_job_that_finishes_while_its_card_loads_ends_shown_finished(live_serve
             {**event, "status": "succeeded", "stage": "succeeded", "progress": 100},
         )
         route, running_card = held[0]
-        route.fulfill(response=running_card)
+        # The "succeeded" event has already marked the card; the held running card then
+        # replaces it, and only the refresh queued behind it brings it back finished: wait for
+        # that request before looking at the card (the mark alone passed too early).
+        with page.expect_request(f"**/studio/jobs/{job.pk}", timeout=5000):
+            route.fulfill(response=running_card)
         expect(page.locator(f"article#job-{job.pk}")).to_have_attribute(
             "data-status", "succeeded", timeout=5000
         )
