@@ -29,6 +29,22 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+def spawn_logged(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`argv` started in the repository with `env`, its output (stdout and stderr) written to
+    `log`, no stdin, in a session and process group of its own (so `os.killpg` stops what it
+    forks too)."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -224,16 +240,7 @@ class DramatiqWorker:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> DramatiqWorker:
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                self.command,
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        self.process = spawn_logged(self.command, self.env, self.log)
         return self
 
     def wait_until_ready(self, seconds: float = 60) -> None:

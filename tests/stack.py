@@ -54,7 +54,14 @@ import redis
 
 from tests.fake_stripe import FakeStripe
 from tests.fake_youtube import FakeYouTube
-from tests.servers import BIN, ROOT, RedisServer, free_port, redis_binary, web_command
+from tests.servers import (
+    BIN,
+    RedisServer,
+    free_port,
+    redis_binary,
+    spawn_logged,
+    web_command,
+)
 
 T = TypeVar("T")
 STARTUP_SECONDS = 40
@@ -108,16 +115,7 @@ class Stack:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
-        with self.logs[name].open("wb") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        process = spawn_logged(command, self.env, self.logs[name])
         self.processes[name] = process
         return process
 
