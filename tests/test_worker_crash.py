@@ -37,7 +37,7 @@ from generation import actors
 from generation.models import Job, JobUnit
 from studio.models import Thumbnail
 from tests.conftest import JSONClient, make_user, set_plan
-from tests.servers import ROOT, DramatiqWorker, database_url
+from tests.servers import ROOT, DramatiqWorker, database_url, spawn_logged
 
 RENDER_DELAY = 0.6  # seconds per image in the workers
 FINISH_SECONDS = 60
@@ -279,17 +279,8 @@ def serve(tmp_path: Path, procfile: str, **extra_env: str) -> tuple[subprocess.P
         "NO_COLOR": "1",
         **extra_env,
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "viewbait.serve", "-f", str(tmp_path / "Procfile")],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    return process, log
+    argv = [sys.executable, "-m", "viewbait.serve", "-f", str(tmp_path / "Procfile")]
+    return spawn_logged(argv, env, log), log
 
 
 def wait_for_output(log: Path, text: str, count: int, process: subprocess.Popen[bytes]) -> str:
