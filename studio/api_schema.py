@@ -206,8 +206,9 @@ def job_request_shapes(job_type: JobType) -> tuple[type[Serializer], type[Serial
     schema (named `<JobType>Job` and `<JobType>JobForm`):
     JSON `{"type": <its name>, "input": <its input_serializer>}` (the view also reads the input's
     fields beside `type` when `input` is absent); multipart `type`, the input serializer's fields
-    flat, and its `upload_fields` (one file, or a list of at most that many). Made once per job
-    type object, so one schema's components are one class each."""
+    flat (a nested serializer's as `<name>.<field>` keys), and its `upload_fields` (one file, or
+    a list of at most that many). Made once per job type object, so one schema's components are
+    one class each."""
     camel = _camel(job_type.name)
     as_json = type(
         f"{camel}Job",
@@ -218,10 +219,17 @@ def job_request_shapes(job_type: JobType) -> tuple[type[Serializer], type[Serial
             "input": job_type.input_serializer(required=False),
         },
     )
-    form_fields: dict[str, Any] = {
-        name: copy.deepcopy(field)
-        for name, field in job_type.input_serializer._declared_fields.items()
-    }
+    form_fields: dict[str, Any] = {}
+    for name, field in job_type.input_serializer._declared_fields.items():
+        if isinstance(field, serializers.Serializer):
+            # A form cannot nest an object: its fields go flat as `<name>.<field>` keys, as the
+            # studio's forms send them (e.g. edit_thumbnail's `changes.title`).
+            for sub, subfield in field.fields.items():
+                flat = copy.deepcopy(subfield)
+                flat.required = flat.required and field.required
+                form_fields[f"{name}.{sub}"] = flat
+        else:
+            form_fields[name] = copy.deepcopy(field)
     for name, most in job_type.upload_fields.items():
         form_fields[name] = (
             serializers.FileField(required=False)

@@ -12,6 +12,7 @@ from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
+from rest_framework.serializers import Serializer
 
 pytestmark = pytest.mark.django_db
 
@@ -64,8 +65,18 @@ def _job_request_shapes_match_the_registry(spec: dict[str, Any]) -> None:
                 assert set(described["properties"]) == declared, name
                 assert set(described.get("required", [])) == required, name
             else:
+                # A nested input (edit_thumbnail's `changes`) goes flat: `changes.title`, ...
+                flat = {
+                    f"{field_name}.{sub}" if sub else field_name
+                    for field_name in declared
+                    for sub in (
+                        list(fields[field_name].fields)
+                        if isinstance(fields[field_name], Serializer)
+                        else [""]
+                    )
+                }
                 files = set(job_type.upload_fields)
-                assert set(shape["properties"]) == declared | files | {"type"}, name
+                assert set(shape["properties"]) == flat | files | {"type"}, name
                 assert set(shape["required"]) == required | {"type"}, name
                 for file_field in files:
                     described = shape["properties"][file_field]
@@ -81,6 +92,11 @@ def test_jobs_request_body_says_each_job_types_input(anon_client) -> None:
     shapes = spec["components"]["schemas"]
     assert shapes["AnalysePaletteInputRequest"]["properties"]["thumbnail_id"]["type"] == "integer"
     assert shapes["AnalysePaletteJobFormRequest"]["properties"]["image"]["format"] == "binary"
+    # An edit's changes as the studio's form sends them, one key per changed field.
+    form = shapes["EditThumbnailJobFormRequest"]["properties"]
+    assert "changes" not in form
+    assert form["changes.title"]["type"] == "string"
+    assert form["changes.face_ids"]["type"] == "array"
 
 
 def test_a_job_type_registered_later_is_in_the_schema(anon_client, monkeypatch) -> None:
