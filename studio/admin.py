@@ -30,6 +30,7 @@ from studio.models import (
     Style,
     StyleReferenceImage,
     Thumbnail,
+    refused_by_owner_name_index,
 )
 
 
@@ -120,7 +121,7 @@ class NameTakenMeanwhile:
             return super().changeform_view(request, *args, **kwargs)  # type: ignore[misc]
         except IntegrityError as exc:
             model = self.model  # type: ignore[attr-defined]
-            if f"{model._meta.model_name}_owner_name_unique" not in str(exc):
+            if not refused_by_owner_name_index(model, exc):
                 raise
             noun = model._meta.verbose_name
             messages.error(

@@ -42,6 +42,18 @@ def folded_name(name: Any = "name") -> Lower:
     return Lower(Trim(name))
 
 
+def owner_name_index(model_name: str) -> str:
+    """The name of `owner_name_unique`'s constraint (and index) for a model, e.g.
+    "style_owner_name_unique"."""
+    return f"{model_name}_owner_name_unique"
+
+
+def refused_by_owner_name_index(model: type[models.Model], error: Exception) -> bool:
+    """Whether `error` (an IntegrityError) is the refusal of `model`'s per-owner name index:
+    PostgreSQL's message names the constraint, SQLite's its index (the same name)."""
+    return owner_name_index(model._meta.model_name or "") in str(error)
+
+
 def owner_name_unique(model_name: str, *, owner_nullable: bool) -> UniqueConstraint:
     """A unique index on (owner, `folded_name`): "Travel" and " travel " are one name in a
     creator's menus. The services check first (`studio.services.check_asset_name`, 409
@@ -55,7 +67,7 @@ def owner_name_unique(model_name: str, *, owner_nullable: bool) -> UniqueConstra
     return UniqueConstraint(
         F("owner"),
         folded_name(),
-        name=f"{model_name}_owner_name_unique",
+        name=owner_name_index(model_name),
         condition=Q(owner__isnull=False) if owner_nullable else None,
         violation_error_code=NAME_TAKEN,
         violation_error_message=(

@@ -39,6 +39,7 @@ from studio.models import (
     YouTubeChannel,
     folded_name,
     new_share_token,
+    refused_by_owner_name_index,
 )
 
 logger = logging.getLogger(__name__)
@@ -340,8 +341,7 @@ def name_taken_as_409(
     try:
         yield
     except IntegrityError as exc:
-        # PostgreSQL's message names the constraint, SQLite's its index (same name).
-        if name is None or f"{model._meta.model_name}_owner_name_unique" not in str(exc):
+        if name is None or not refused_by_owner_name_index(model, exc):
             raise
         raise _name_taken(model, name.strip()) from exc
 
