@@ -235,6 +235,19 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return min(4, 2 * (os.cpu_count() or 1))
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Collected: move everything alive now (Django, the project, the test modules) out of the
+    cyclic garbage collector's sight (`gc.freeze()`), and collect the young generation less often.
+    Each full collection walked every imported module's objects again: 8% of a test process's CPU
+    went to the collector, and 7 mid-sized files took 36.8-38.5 CPU-s with this against 38.3-40.2
+    without (interleaved, 2026-12-05)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 def a_session_waits_on_a_lock() -> bool:
     """Whether another session of this test's PostgreSQL database is waiting on a lock now
     (`pg_stat_activity.wait_event_type = 'Lock'`): a racing request queued behind a row lock."""
