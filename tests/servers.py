@@ -364,7 +364,8 @@ for line in sys.stdin:
 class ForkingDjango:
     """`run(code, *args, processes=n)`: `code` (a script: sys.argv[1:] is `args`) runs in `n`
     fresh processes at once, forked from one that ran django.setup() with `settings_module`;
-    returns their exit codes and their output. Use as a context manager."""
+    returns their exit codes and their output. Use as a context manager, or the tests'
+    `forking_django` fixture (one per test process)."""
 
     def __init__(self, settings_module: str = "tests.settings") -> None:
         import secrets
@@ -397,6 +398,7 @@ class ForkingDjango:
             try:
                 line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
+                self.process.kill()  # its late END line would answer the next request
                 raise TimeoutError(
                     f"forked processes not done after {timeout} s: {lines}"
                 ) from None
@@ -405,6 +407,9 @@ class ForkingDjango:
             if line.startswith(self.end):
                 return json.loads(line[len(self.end) :]), "".join(lines)
             lines.append(line)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def _read(self) -> None:
         assert self.process.stdout is not None

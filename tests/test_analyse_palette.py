@@ -375,15 +375,15 @@ pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
 @pytest.mark.redis
-def test_single_flight_holds_across_processes(settings) -> None:
+def test_single_flight_holds_across_processes(settings, request: pytest.FixtureRequest) -> None:
     """20 identical computations from two processes sharing Redis: exactly one runs."""
     if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
         pytest.skip("needs REDIS_URL (the shared cache)")
     from django_redis import get_redis_connection
 
     key = f"ai:test:{os.getpid()}"
-    with ForkingDjango("tests.settings") as forking:
-        codes, output = forking.run(SINGLE_FLIGHT_PROCESS, key, processes=2)
+    forking: ForkingDjango = request.getfixturevalue("forking_django")
+    codes, output = forking.run(SINGLE_FLIGHT_PROCESS, key, processes=2)
     assert codes == [0, 0], output
     assert int(get_redis_connection("default").get(f"{key}:calls")) == 1
 

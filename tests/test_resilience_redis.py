@@ -1,8 +1,8 @@
 """The circuit breaker and the per-model concurrency cap hold across processes (shared Redis).
 
 Each test runs code in other processes with the test settings (same Redis, same key prefix),
-forked from one that set Django up (tests.servers.ForkingDjango), and checks what this process
-sees.
+forked from one that set Django up (tests.servers.ForkingDjango, the test process's
+`forking_django`), and checks what this process sees.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -31,9 +30,8 @@ def _needs_redis() -> None:
 
 
 @pytest.fixture
-def processes() -> Iterator[ForkingDjango]:
-    with ForkingDjango("tests.settings") as forking:
-        yield forking
+def processes(forking_django: ForkingDjango) -> ForkingDjango:
+    return forking_django
 
 
 def run_in_another_process(processes: ForkingDjango, code: str, *args: str) -> str:
