@@ -136,15 +136,37 @@ def test_check_deploy_is_clean_with_the_readme_production_settings(tmp_path: Pat
     assert "System check identified no issues" in checked.stdout
 
 
-def test_check_deploy_warns_while_mail_goes_to_the_console(tmp_path: Path) -> None:
-    """The default EMAIL_BACKEND (console) writes password-reset links to the log: without the
-    README's mail lines, `check --deploy` says so; the SMTP settings it names are read."""
+STRIPE = {"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
+
+
+@pytest.fixture(scope="module")
+def deploy_check_without_mail_and_site_url(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> subprocess.CompletedProcess[str]:
+    """`manage.py check --deploy` with the README's production environment less its
+    EMAIL_BACKEND and its SITE_URL, and Stripe on: one process start (about a CPU-second) whose
+    output the tests of the two warnings it must give each read."""
     documented = readme_production_env()
     documented["SECRET_KEY"] = get_random_secret_key()
     assert documented.pop("EMAIL_BACKEND") == "django.core.mail.backends.smtp.EmailBackend"
-    checked = run(["manage.py", "check", "--deploy"], production_env(tmp_path, **documented))
+    del documented["SITE_URL"]
+    return run(
+        ["manage.py", "check", "--deploy"],
+        production_env(tmp_path_factory.mktemp("deploy-check"), **documented, **STRIPE),
+    )
+
+
+def test_check_deploy_warns_while_mail_goes_to_the_console(
+    tmp_path: Path, deploy_check_without_mail_and_site_url: subprocess.CompletedProcess[str]
+) -> None:
+    """The default EMAIL_BACKEND (console) writes password-reset links to the log: without the
+    README's mail lines, `check --deploy` says so; the SMTP settings it names are read."""
+    checked = deploy_check_without_mail_and_site_url
     assert "viewbait.W001" in checked.stderr, checked.stdout + checked.stderr
     assert "EMAIL_BACKEND is the console backend" in checked.stderr
+    documented = readme_production_env()
+    documented["SECRET_KEY"] = get_random_secret_key()
+    del documented["EMAIL_BACKEND"]
     shown = settings_of(
         "EMAIL_HOST, EMAIL_PORT, EMAIL_USE_TLS, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_TIMEOUT",
         production_env(tmp_path, **documented, EMAIL_HOST_USER="u", EMAIL_HOST_PASSWORD="p"),
@@ -168,22 +190,17 @@ def test_mail_with_both_tls_settings_on_stops_the_checks(settings: Any) -> None:
 
 
 def test_check_deploy_warns_when_stripe_would_send_payers_to_the_default_site_url(
-    tmp_path: Path, settings: Any
+    settings: Any, deploy_check_without_mail_and_site_url: subprocess.CompletedProcess[str]
 ) -> None:
     """With Stripe on and SITE_URL left at its default (http://127.0.0.1:8000), Checkout sent a
     creator who had just paid to their own machine; `check --deploy` now says so. The other
     SITE_URLs are checked in this process, with the production settings the check reads."""
-    documented = readme_production_env()
-    documented["SECRET_KEY"] = get_random_secret_key()
-    del documented["SITE_URL"]
-    stripe = {"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
-    checked = run(
-        ["manage.py", "check", "--deploy"], production_env(tmp_path, **documented, **stripe)
-    )
+    checked = deploy_check_without_mail_and_site_url
     assert "viewbait.W002" in checked.stderr and "http://127.0.0.1:8000" in checked.stderr
 
+    documented = readme_production_env()
     settings.LOCAL_DEV = False
-    settings.STRIPE_SECRET_KEY = stripe["STRIPE_SECRET_KEY"]
+    settings.STRIPE_SECRET_KEY = STRIPE["STRIPE_SECRET_KEY"]
     settings.ALLOWED_HOSTS = documented["ALLOWED_HOSTS"].split(",")
     settings.EMAIL_BACKEND = documented["EMAIL_BACKEND"]  # no viewbait.W001 here
 
@@ -196,7 +213,7 @@ def test_check_deploy_warns_when_stripe_would_send_payers_to_the_default_site_ur
     # A host ALLOWED_HOSTS refuses: Stripe's webhooks and the way back from Checkout get 400.
     (warning,) = deploy_warnings("https://pay.example.com")
     assert warning.startswith("viewbait.W003") and "pay.example.com" in warning
-    # As the process above found with the same settings.
+    # As the process found with these settings (its mail on the console aside: W001).
     assert [w.split()[0] for w in deploy_warnings("http://127.0.0.1:8000")] == ["viewbait.W002"]
 
 
