@@ -13,6 +13,10 @@ image, wall time, and peak RSS of the process (`ru_maxrss`, which includes Djang
 kept the last FACE_PHOTO_MEMO photos). 2 cores at 2.0 GHz, 4 jobs x 4 variations, 4 threads:
 0.55 -> 0.48 CPU s/image at 1K, 1.36 -> 1.26 at 2K.
 
+PNG written with zlib's run-length strategy (generation.providers.base PNG_OPTIONS) instead of
+level 6's default search, 2026-12-05, 2 jobs x 4 variations, no face, two interleaved runs each:
+1K 0.27-0.29 -> 0.23 CPU s/image, 4K 1.41-1.48 -> 1.24, peak RSS 4K 945-1,022 -> 800-886 MiB.
+
 `--encoders` prints size and CPU for PNG compress levels and WebP quality/method on one rendered
 4K (or `--encoder-size`) image and its 800/400 px previews.
 
@@ -30,10 +34,13 @@ import resource
 import subprocess
 import sys
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 FACE_PHOTO = HERE.parent / "tests" / "fixtures" / "face-eileen-collins.jpg"
 FACE_SIZE = (512, 512)  # its pixels (checked below)
 
@@ -129,7 +136,8 @@ def child(
 
 
 def encoders(size: str) -> None:
-    """Size and CPU of each PNG level and WebP setting, on one rendered image."""
+    """Size and CPU of PNG levels (and the run-length strategy) and WebP settings, on one
+    rendered image."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     os.environ.setdefault("LOCAL_DEV", "1")  # a local run (viewbait.settings refuses else)
     import django
@@ -161,9 +169,13 @@ def encoders(size: str) -> None:
         return best, len(buffer.getvalue())
 
     print(f"full image {image.width}x{image.height} PNG (best of 2, process CPU):")
-    for level in (1, 3, 6, 9):
-        cpu, nbytes = timed(lambda b, lv=level: image.save(b, "PNG", compress_level=lv), 2)
-        print(f"  PNG compress_level={level}: {nbytes / 1e6:6.2f} MB  {cpu * 1000:7.0f} ms")
+    for level, strategy in ((1, None), (3, None), (6, None), (9, None), (6, "Z_RLE"), (9, "Z_RLE")):
+        options: dict[str, int] = {"compress_level": level}
+        if strategy:
+            options["compress_type"] = getattr(zlib, strategy)
+        cpu, nbytes = timed(lambda b, o=options: image.save(b, "PNG", **o), 2)
+        label = f"compress_level={level}" + (f" compress_type={strategy}" if strategy else "")
+        print(f"  PNG {label}: {nbytes / 1e6:6.2f} MB  {cpu * 1000:7.0f} ms")
     for width in (800, 400):
         preview = image.resize(
             (width, round(image.height * width / image.width)),

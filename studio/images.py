@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponseBase
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from core.middleware import SyncAndAsyncMiddleware
+from generation.providers.base import encode_png as encode_png  # for this module's callers
 from studio.downloads import youtube_size
 
 ALLOWED_UPLOAD_FORMATS = {"JPEG", "PNG", "WEBP"}
@@ -200,14 +201,11 @@ def encode_jpeg(image: Image.Image, quality: int = 90) -> bytes:
     return buffer.getvalue()
 
 
-# Encoder settings, from `benchmarks/worker_images.py --encoders` on a 4K render (5504x3072):
-# PNG zlib level 1/3/6/9 gave 1.81/1.65/1.25/1.15 MB for 0.56/0.67/0.90/4.52 CPU s. Level 6 is
-# the knee: 1-3 save at most 0.34 s (under a tenth of a 4K image's CPU) for 32-45% more bytes
-# stored and downloaded for as long as the thumbnail is kept; 9 costs 5x for 8% less.
-PNG_COMPRESS_LEVEL = 6
-# WebP previews (800 px): quality 75/82/90 at method 4 gave 21.3/25.8/34.2 kB; at quality 82,
-# method 0/2/4/6 gave 31.7/26.6/25.8/25.1 kB for 8/13/31/58 ms. Previews are the most-served
-# bytes and cost milliseconds either way, so 82 at method 4 stays.
+# Encoder settings, from `benchmarks/worker_images.py --encoders`. PNG: `encode_png`, with
+# generation.providers.base's PNG_OPTIONS. WebP previews (800 px): quality 75/82/90 at method 4
+# gave 21.3/25.8/34.2 kB; at quality 82, method 0/2/4/6 gave 31.7/26.6/25.8/25.1 kB for
+# 8/13/31/58 ms. Previews are the most-served bytes and cost milliseconds either way, so 82 at
+# method 4 stays.
 WEBP_QUALITY = 82
 WEBP_METHOD = 4
 # Previews are resized with Pillow's `reducing_gap`: a fast integer `reduce()` first, then
@@ -215,12 +213,6 @@ WEBP_METHOD = 4
 # indistinguishable from fair resampling in most cases"); 800 + 400 px previews of a 4K image
 # took 444 ms of CPU without it, 123 ms with it.
 RESIZE_REDUCING_GAP = 3.0
-
-
-def encode_png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG", optimize=False, compress_level=PNG_COMPRESS_LEVEL)
-    return buffer.getvalue()
 
 
 def encode_webp(image: Image.Image, quality: int = WEBP_QUALITY) -> bytes:

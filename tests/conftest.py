@@ -24,15 +24,9 @@ from studio import images as studio_images
 from tests.servers import ForkingDjango, RedisServer, database_url, private_redis
 from tests.stack import SharedStack
 
-# Stored PNGs at zlib level 1 in the test processes instead of production's 6 (studio.images
-# PNG_COMPRESS_LEVEL): the same pixels (PNG is lossless), larger files, and a third of the
-# encode's CPU (a 1376x768 render: 0.08 s against 0.25 s). Every generated, edited, seeded or
-# stored thumbnail writes one, and no test measures how small a PNG is (benchmarks/ does, with
-# the production level). Servers and workers the tests start keep the production level.
-studio_images.PNG_COMPRESS_LEVEL = 1
-# Likewise the gallery's WebP previews at method 0 instead of 4: the same quality setting, files
-# about 15% larger, and 11 ms instead of 31 for the two previews of a 1K render; no test measures
-# a preview's bytes.
+# The gallery's WebP previews at method 0 in the test processes instead of production's 4
+# (studio.images WEBP_METHOD): the same quality setting, files about 15% larger, and 11 ms
+# instead of 31 for the two previews of a 1K render; no test measures a preview's bytes.
 studio_images.WEBP_METHOD = 0
 
 

@@ -16,6 +16,7 @@ than of this request, counted by the per-model circuit breaker).
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -91,15 +92,32 @@ class JSONRequest:
     video_uri: str = ""
 
 
+# Every PNG ViewBait writes (stored thumbnails, images sent on to Gemini) is compressed with
+# zlib's run-length strategy (Z_RLE: after PNG's per-row filters, repeats of the byte just before,
+# which is what a filtered picture's redundancy mostly is). From `benchmarks/worker_images.py
+# --encoders` and renders with a face (2026-12-05, 2 cores): 1376x768 0.28 MB in 29 ms against
+# level 6 with zlib's default strategy 0.27 MB in 78 ms (a face render 0.71 MB in 43 ms against
+# 0.68 in 157); 5504x3072 1.28 MB in 324 ms against 1.20 in 565 (with a face 4.40 MB in 476 ms
+# against 4.45 in 1425); level 1 was 1.75 MB in 333 ms, level 9 1.09 MB in 3.0 s. So level 6's
+# bytes within 3-7% at level 1's CPU: the PNG had been half of a 4K image's worker CPU. Level 6
+# is kept for a reader that ignores the strategy; under Z_RLE zlib does not search, at any level.
+PNG_OPTIONS: dict[str, Any] = {"compress_level": 6, "compress_type": zlib.Z_RLE}
+
+
+def encode_png(image: Any) -> bytes:
+    """A Pillow image as PNG bytes (PNG_OPTIONS; lossless: the same pixels at any setting)."""
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=False, **PNG_OPTIONS)
+    return buffer.getvalue()
+
+
 class GeneratedImage:
     """One generated image: encoded `data` in `mime_type` (what Gemini returns), or the decoded
     Pillow `image` itself from a renderer that draws in memory (the local one). The worker stores
     from `image` without an encode-decode round trip (`studio.outputs.encode_unit_files`); `data`
-    on such a result encodes a PNG (zlib level `LAZY_PNG_COMPRESS_LEVEL`) on first use only.
+    on such a result encodes a PNG (`encode_png`) on first use only.
     `notes`: what the provider changed and the creator should know, one sentence each (the local
     renderer: a title shortened to stay readable). Raises ValueError if given neither."""
-
-    LAZY_PNG_COMPRESS_LEVEL = 3
 
     def __init__(
         self,
@@ -119,9 +137,7 @@ class GeneratedImage:
     @property
     def data(self) -> bytes:
         if self._data is None:
-            buffer = io.BytesIO()
-            self.image.save(buffer, "PNG", compress_level=self.LAZY_PNG_COMPRESS_LEVEL)
-            self._data = buffer.getvalue()
+            self._data = encode_png(self.image)
         return self._data
 
     def picture(self) -> Any:
