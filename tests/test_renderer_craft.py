@@ -487,16 +487,24 @@ def test_only_the_part_of_a_cut_out_that_reaches_the_frame_is_drawn(
 ) -> None:
     """A large face runs off the frame; resampling only the part that can reach the canvas
     (with its outline, glow and tilt) draws the same picture as resampling all of it."""
-    sizes: list[tuple[int, int]] = []
+    sizes: list[tuple[int, int]] = []  # of the RGBA cut-outs resampled (PIL's or OpenCV's)
     resize = Image.Image.resize
+    scale = cv2.resize
 
     def spy(image: Image.Image, size, *args, **kwargs):  # type: ignore[no-untyped-def]
         if image.mode == "RGBA":
             sizes.append(tuple(size))
         return resize(image, size, *args, **kwargs)
 
+    def cv2_spy(source: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
+        scaled = scale(source, *args, **kwargs)
+        if scaled.ndim == 3 and scaled.shape[2] == 4:
+            sizes.append((scaled.shape[1], scaled.shape[0]))
+        return scaled
+
     spec: dict[str, Any] = {"title": "Big face", "style_key": style, "pose": pose, "seed": 3}
     monkeypatch.setattr(Image.Image, "resize", spy)
+    monkeypatch.setattr(cv2, "resize", cv2_spy)
     cropped = render(ratio=ratio, images=[face()], **spec)
     drawn = list(sizes)
     monkeypatch.setattr(local, "_cutout_window", lambda size, *_: (0, 0, *size))
