@@ -389,10 +389,10 @@ def _rays(
     opacity: float,
     rng: random.Random,
 ) -> None:
-    """A burst of light rays from `centre`, fading outwards. Drawn smaller at 4K
-    (`_soft_factor`)."""
+    """A burst of light rays from `centre`, fading outwards. Drawn smaller (`_soft_factor`):
+    light, and soft, they keep a blur of RAYS_BLUR_PX where other layers keep SOFT_BLUR_PX."""
     blur = image.height * 0.002
-    factor = _soft_factor(blur)
+    factor = _soft_factor(blur, RAYS_BLUR_PX)
     reach = math.hypot(*image.size)
     offset = rng.uniform(0, 2 * math.pi / count)
     half = math.pi / count * 0.55
@@ -486,11 +486,11 @@ def _bokeh(image: Image.Image, colours: list[RGB], count: int, rng: random.Rando
 # its blur divided by `factor`, then scaled up, it looks the same (its edges' ramp is as wide;
 # pixels within a few levels) for a fraction of the blur's cost, which grows with the pixels,
 # not the radius. `_bokeh` 43 -> 22 ms at 1K (1376x768), 742 -> 71 at 4K (5504x3072); the
-# documentary's decoration (its window's light) 22 -> 11 and 326 -> 166; `_rays` at 4K
+# documentary's decoration (its window's light) 22 -> 11 and 326 -> 166; `_rays` 20 -> 15 and
 # 314 -> 95 (2 cores, 2.0 GHz, Pillow 13, 2026-12-05). The blur left is at least
-# SOFT_BLUR_PX, so the steps of a shape drawn smaller never show (rays at 1K and 2K, 1.5 and
-# 3 px, are drawn at full size: the same pixels as before).
+# SOFT_BLUR_PX, so the steps of a shape drawn smaller never show.
 SOFT_BLUR_PX = 2.0
+RAYS_BLUR_PX = 0.75  # 1K's rays (1.5 px) at half size: within 4 levels of full size's
 SOFT_MOST = 8
 
 
@@ -513,10 +513,10 @@ def _drawn_small(
     return layer.reduce(fine) if fine > 1 else layer
 
 
-def _soft_factor(blur: float) -> int:
-    """How many times smaller to draw a full-frame layer that is blurred by `blur` px: 1 (full
-    size) below 2 x SOFT_BLUR_PX, at most SOFT_MOST."""
-    return max(1, min(SOFT_MOST, int(blur / SOFT_BLUR_PX)))
+def _soft_factor(blur: float, least: float = SOFT_BLUR_PX) -> int:
+    """How many times smaller to draw a full-frame layer that is blurred by `blur` px, so that
+    at least `least` px of blur are left: 1 (full size) below 2 x `least`, at most SOFT_MOST."""
+    return max(1, min(SOFT_MOST, int(blur / least)))
 
 
 def _upscaled(layer: Image.Image, size: tuple[int, int]) -> Image.Image:
