@@ -41,7 +41,10 @@ FACE = ROOT / "tests" / "fixtures" / "face-eileen-collins.jpg"
 STYLES = (*local.BUILT_IN_STYLES, "")  # and a custom style: the generic look
 TITLE = "I Tried 100 Coffee Shops: Only 1 Was Worth It"
 SUBTITLE = "The honest ranking"
-WORD_CACHES = ("_measured",)  # fonts' caches keyed by a request's words, emptied per render
+WORD_CACHES = (
+    "_measured",
+    "_word_tokens",
+)  # fonts' caches of a request's words, emptied per render
 
 
 def cases() -> list[tuple[str, ImageRequest]]:
