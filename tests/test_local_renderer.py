@@ -603,3 +603,16 @@ def test_luminance_looked_up_is_luminance_computed() -> None:
     expected = linear @ np.array([0.2126, 0.7152, 0.0722])
     assert np.array_equal(local._luminance(pixels), expected)  # the same floats
     assert np.array_equal(local._luminance(pixels.astype(np.int64)), expected)
+
+
+def test_the_contrast_measures_median_and_percentile_are_numpys() -> None:
+    """`local._median` and `local._percentile` give `np.median`'s and `np.percentile`'s floats
+    for the luminances a word's measurement takes (odd and even counts, ties, one value)."""
+    rng = np.random.default_rng(7)
+    for size in [1, 2, 3, 4, 5, 10, 99, 100, 1001, 4096]:
+        for levels in (256, 3):  # every level, or a few with many ties
+            pixels = (rng.integers(0, levels, (size, 3)) * (255 // (levels - 1))).astype(np.uint8)
+            values = local._luminance(pixels)
+            assert local._median(values) == float(np.median(values)), (size, levels)
+            for q in (30, 70):
+                assert local._percentile(values, q) == float(np.percentile(values, q)), (size, q)

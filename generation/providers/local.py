@@ -2047,10 +2047,40 @@ def _word_contrast(image: Image.Image, mask: Image.Image, corner: tuple[int, int
     if near.sum() < 4:
         return 21.0
     lum = _luminance(np.asarray(region))
-    fill = float(np.median(lum[core]))
+    fill = _median(lum[core])
     around = lum[near]
-    nearest = float(np.percentile(around, 70 if fill > np.median(around) else 30))
+    nearest = _percentile(around, 70 if fill > _median(around) else 30)
     return contrast_ratio(fill, nearest)
+
+
+# `np.median` and `np.percentile` took 0.17 ms of a measured word's 0.48 (mostly checking
+# their arguments: three small arrays a word). These pick the same order statistics with
+# `np.partition` and combine them with the same float operations, so they return the same
+# floats (tests/test_local_renderer.py compares them): 0.04 ms, the word 0.35 (cProfile of
+# render_cpu's 1K cases, 2 cores, 2.0 GHz, 2026-12-05).
+
+
+def _median(values: np.ndarray) -> float:
+    """`float(np.median(values))` of a non-empty 1-D float64 array without NaNs."""
+    half = values.size // 2
+    if values.size % 2:
+        return float(np.partition(values, half)[half])
+    low, high = np.partition(values, [half - 1, half])[half - 1 : half + 1]
+    return float((low + high) / 2)
+
+
+def _percentile(values: np.ndarray, q: int) -> float:
+    """`float(np.percentile(values, q))` (linear interpolation) of a non-empty 1-D float64
+    array without NaNs."""
+    virtual = (values.size - 1) * (q / 100)
+    if virtual >= values.size - 1:
+        return float(values.max())
+    below = math.floor(virtual)
+    low, high = np.partition(values, [below, below + 1])[below : below + 2]
+    weight = virtual - below
+    step = high - low
+    # numpy's lerp: from the nearer end, so the weight 1 lands on `high` exactly
+    return float(high - step * (1 - weight) if weight >= 0.5 else low + step * weight)
 
 
 @dataclass(frozen=True)
