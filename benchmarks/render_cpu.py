@@ -5,15 +5,25 @@ Each case is rendered once untimed (fonts loaded, the face photo decoded and cut
 renderer keeps FACE_PHOTO_MEMO photos, as a worker does across the variations of a request),
 then `--runs` rounds render every case once each, interleaved, so a noisy neighbour slows all
 cases alike. Before each timed render the caches keyed by a request's words are emptied
-(`fonts._measured`): the benchmark repeats its requests, and a worker meets a title again only
-in the other variations of its request; the caches keyed by the frame's size stay, as they do
-in a worker. Prints per case the median CPU ms of `time.process_time()` over the rounds (and
-the lowest), then the means of the medians: 1K without a face, 1K with one, and 4K.
+(`fonts._measured`, `fonts._word_tokens`): the benchmark repeats its requests, and a worker
+meets a title again only in the other variations of its request; the caches keyed by the
+frame's size stay, as they do in a worker. Prints per case the median CPU ms of
+`time.process_time()` over the rounds (and the lowest), then the means of the medians: 1K
+without a face, 1K with one, and 4K.
 
 2 cores at 2.0 GHz shared with other work, medians of 3 interleaved rounds of `--runs 5`, before
 and after the renderer's CPU work of 2026-12-04 (the same pixels, `--digest`): 1K without a face
 87.2 -> 66.6 ms, with a face 145.3 -> 106.5, all 1K 116.2 -> 86.5; the 4K case 1700 -> 1468 among
 the 1K ones, 1651 -> 1287 alone (`--only 4K`, where its 4K frame masks stay kept).
+
+The renderer's CPU work of 2026-12-05, measured the same way (this file's code run against a
+clone of the commit before it, alternated, 3 rounds each; the machine shared with other work
+at a load of 4 to 13): 1K without a face 69.0 -> 60.0 ms, with a face 111.8 -> 81.7, all 1K
+90.4 -> 70.8; the 4K case 1525 -> 993 among the 1K ones, 1359 -> 823 alone. Not the same
+pixels: the soft layers drawn smaller (bokeh, the rays, the documentary's light), the cut-out
+scaled by OpenCV and the shadows given their opacity before they are scaled up differ by a few
+levels, the cut-out's outline edge by a pixel in places; the words, their layout and every
+other layer are the same.
 
 `--digest` also prints a SHA-256 of each case's pixels (`Image.tobytes`), to check that a change
 to the renderer draws the same pictures: run it before and after and compare.
