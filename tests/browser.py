@@ -131,6 +131,19 @@ COUNT_SUBMITS = """selector => {
 }"""
 
 
+# Screenshots of the walkthroughs' pages (/tmp/viewbait-*.png), for a person to look at: taken only
+# when VIEWBAIT_TEST_SCREENSHOTS is set, since no test reads them and a full-page one costs
+# Chromium a rendering of the whole page, several screens tall, at every run.
+SCREENSHOTS = bool(os.environ.get("VIEWBAIT_TEST_SCREENSHOTS"))
+
+
+def screenshot(target: Any, path: Path, **options: Any) -> None:
+    """Save `target`'s screenshot (a Playwright `Page` or `Locator`) to `path`, when
+    VIEWBAIT_TEST_SCREENSHOTS is set; `options` go to its `screenshot()`."""
+    if SCREENSHOTS:
+        target.screenshot(path=str(path), **options)
+
+
 PHONE_WIDTH = 600  # narrower viewports are phones: touch input (CSS pointer: coarse)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.browser import CHROMIUM
+from tests.browser import CHROMIUM, screenshot
 from tests.conftest import FACE_PHOTO
 from tests.stack import WAIT_MS, SharedStack, drive
 
@@ -173,6 +173,6 @@ def run_creator_session(browser: Any, base_url: str) -> None:
         assert jpeg.format == "JPEG"
         assert jpeg.size == (1280, 720)
 
-    page.screenshot(path=str(SCREENSHOT))
+    screenshot(page, SCREENSHOT)
     assert not page_errors, page_errors
     context.close()

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from studio.models import YouTubeChannel
-from tests.browser import CHROMIUM
+from tests.browser import CHROMIUM, screenshot
 from tests.factories.accounts import PASSWORD, UserFactory
 from tests.fake_youtube import FakeChannel, solid
 from tests.stack import WAIT_MS, SharedStack, drive
@@ -98,7 +98,7 @@ def run_check(browser: Any, base_url: str, thumbnail_id: int) -> None:
             "Channel colours",
         ]
     )
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    screenshot(page, SCREENSHOT, full_page=True)
 
     # The Account page shows the channel, with a way to change it.
     page.get_by_role("link", name="change").click()

@@ -21,7 +21,7 @@ import pytest
 from generation.models import Job
 from generation.registry import job_types
 from studio.models import Thumbnail
-from tests.browser import CHROMIUM, COUNT_SUBMITS
+from tests.browser import CHROMIUM, COUNT_SUBMITS, screenshot
 from tests.stack import WAIT_MS, SharedStack, drive
 
 pytestmark = [
@@ -139,7 +139,7 @@ def run_edit_session(browser: Any, base_url: str) -> None:
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=image.element_handle(), polling=100
     )
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    screenshot(page, SCREENSHOT, full_page=True)
 
     # STEP check-tool: runs the thumbnail check (another engineer's job type) on the same page
     # once `thumbnail_check` is registered; until then this step is skipped, not failed.
@@ -179,7 +179,7 @@ def run_edit_session(browser: Any, base_url: str) -> None:
                   page: document.documentElement.scrollHeight, status: card.dataset.status})"""
             )
             raise AssertionError(f"the finished check card is not in view: {where}") from error
-        page.screenshot(path=str(SCREENSHOT.with_name("viewbait-check-tool.png")), full_page=True)
+        screenshot(page, SCREENSHOT.with_name("viewbait-check-tool.png"), full_page=True)
         slots = check_card.locator(".check-slot")
         expect(slots.first).to_be_visible()
         # At their actual size on a desktop; on a phone each preview, badge and all, is scaled
@@ -197,7 +197,7 @@ def run_edit_session(browser: Any, base_url: str) -> None:
         phone = check_card.evaluate(fits)
         assert all(inside and badge for _, inside, badge in phone), phone
         assert max(width for width, _, _ in phone) < 360, phone
-        check_card.screenshot(path=str(SCREENSHOT.with_name("viewbait-check-tool-phone.png")))
+        screenshot(check_card, SCREENSHOT.with_name("viewbait-check-tool-phone.png"))
         page.set_viewport_size({"width": 1400, "height": 1100})
 
     # The new version has its own large view, listing both versions, and can be edited again.
