@@ -21,18 +21,34 @@ def focused(page: Any, condition: str) -> None:
     page.wait_for_function(f"() => {condition}", timeout=2000)
 
 
-def test_saving_or_refusing_an_edit_keeps_the_focus_on_its_tile(live_server: Any) -> None:
+def test_on_a_desktop_an_open_edit_form_takes_the_whole_row_and_keeps_the_focus(
+    live_server: Any,
+) -> None:
+    """An open edit form takes its tile's whole row, and the other tiles keep their height.
+    Saving or refusing an edit keeps the keyboard on the tile its form swapped. One page
+    serves both: the form the layout opened is the one then saved."""
     owner = make_user("edit-focus@example.com")
     set_plan(owner, "pro")
     style = Style.objects.create(owner=owner, name="Orange pop", prompt="Bright orange.")
-    Style.objects.create(owner=owner, name="Night drive", prompt="Dark.")
+    neighbour = Style.objects.create(owner=owner, name="Night drive", prompt="Dark.")
     palette = Palette.objects.create(
         owner=owner, name="Sunset", colors=["#FF0044", "#111111", "#FFD400"]
     )
     with signed_in(live_server, owner, {"width": 1440, "height": 900}) as page:
         page.goto(f"{live_server.url}/studio/library/")
         tile = page.locator(f"#style-{style.pk}")
+        other = page.locator(f"#style-{neighbour.pk}")
+        row = tile.locator("xpath=..").bounding_box()
+        closed_height = other.bounding_box()["height"]
         tile.locator("summary").click()
+        assert tile.bounding_box()["width"] > row["width"] * 0.95
+        # The other tiles keep their height (no long empty tiles beside the form).
+        assert other.bounding_box()["height"] < closed_height + 2
+        assert tile.bounding_box()["height"] > closed_height * 2
+        picker = tile.locator("input[type=file]").bounding_box()
+        assert picker["width"] > 250  # the file picker's button and file name both show
+
+        # The open form: a name another style has is refused, then a new one saved.
         tile.locator("input[name=name]").fill("night DRIVE")
         tile.locator("button", has_text="Save style").click()
         page.locator(f"#style-{style.pk} [role=alert]").wait_for()
@@ -62,25 +78,5 @@ def test_an_open_edit_form_takes_the_whole_row_on_a_phone(live_server: Any) -> N
         assert tile.bounding_box()["width"] < row["width"] / 2  # two tiles a row
         tile.locator("summary").click()
         assert tile.bounding_box()["width"] > row["width"] * 0.95
-        picker = tile.locator("input[type=file]").bounding_box()
-        assert picker["width"] > 250  # the file picker's button and file name both show
-
-
-def test_an_open_edit_form_takes_the_whole_row_on_a_desktop(live_server: Any) -> None:
-    owner = make_user("edit-desktop@example.com")
-    set_plan(owner, "pro")
-    style = Style.objects.create(owner=owner, name="Orange pop", prompt="Bright orange.")
-    neighbour = Style.objects.create(owner=owner, name="Night drive", prompt="Dark.")
-    with signed_in(live_server, owner, {"width": 1440, "height": 900}) as page:
-        page.goto(f"{live_server.url}/studio/library/")
-        tile = page.locator(f"#style-{style.pk}")
-        other = page.locator(f"#style-{neighbour.pk}")
-        row = tile.locator("xpath=..").bounding_box()
-        closed_height = other.bounding_box()["height"]
-        tile.locator("summary").click()
-        assert tile.bounding_box()["width"] > row["width"] * 0.95
-        # The other tiles keep their height (no long empty tiles beside the form).
-        assert other.bounding_box()["height"] < closed_height + 2
-        assert tile.bounding_box()["height"] > closed_height * 2
         picker = tile.locator("input[type=file]").bounding_box()
         assert picker["width"] > 250  # the file picker's button and file name both show

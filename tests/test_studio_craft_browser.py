@@ -452,47 +452,39 @@ def test_a_cooldown_running_when_the_page_loads_holds_generate(
     assert re.search(r"Generate \((2\d|30) s\)", label), label
 
 
-def test_a_finished_card_can_be_dismissed(live_server: Any) -> None:
-    owner = make_user("dismiss@example.com")
-    job = generate_job(owner, "Broken", "failed", units_failed=1, error="The image service failed.")
-    with signed_in(live_server, owner, DESKTOP) as page:
-        page.goto(f"{live_server.url}/studio/")
-        page.evaluate(  # the card as the websocket's refresh brings it in
-            f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', "
-            "{target: '#jobs', swap: 'afterbegin'})"
-        )
-        card = page.locator(f"#job-{job.pk}")
-        card.wait_for()
-        refund = card.locator(".refund-note").text_content()
-        card.locator("[data-dismiss-job]").click()
-        card.wait_for(state="detached", timeout=3000)
-    assert refund == "Your 1 credit was refunded."
-
-
-def test_dismissing_a_card_with_the_keyboard_keeps_the_keyboards_place(live_server: Any) -> None:
-    """Enter on a finished card's Dismiss removed the card and the focus fell to the top of the
-    page (third walkthrough): it goes to the next card's Dismiss, then the gallery's heading."""
+def test_a_finished_card_can_be_dismissed_and_the_keyboard_keeps_its_place(
+    live_server: Any,
+) -> None:
+    """A failed card says its credit was refunded and goes with its Dismiss. Enter on a finished
+    card's Dismiss removed the card and the focus fell to the top of the page (third
+    walkthrough): it goes to the next card's Dismiss, then the gallery's heading. One page
+    serves both: the clicked card is gone before the keyboard's two arrive."""
     from playwright.sync_api import expect
 
-    owner = make_user("dismiss-keys@example.com")
+    owner = make_user("dismiss@example.com")
+    broken = generate_job(
+        owner, "Broken", "failed", units_failed=1, error="The image service failed."
+    )
     first, second = (
         generate_job(owner, title, "failed", units_failed=1, error="It failed.")
         for title in ("First", "Second")
     )
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
+        add_card(page, broken)  # the card as the websocket's refresh brings it in
+        card = page.locator(f"#job-{broken.pk}")
+        refund = card.locator(".refund-note").text_content()
+        card.locator("[data-dismiss-job]").click()
+        card.wait_for(state="detached", timeout=3000)
         for job in (second, first):
-            page.evaluate(
-                f"() => htmx.ajax('GET', '/studio/jobs/{job.pk}', "
-                "{target: '#jobs', swap: 'afterbegin'})"
-            )
-            page.locator(f"#job-{job.pk}").wait_for()
+            add_card(page, job)
         page.locator(f"#job-{first.pk} [data-dismiss-job]").focus()
         page.keyboard.press("Enter")
         expect(page.locator(f"#job-{second.pk} [data-dismiss-job]")).to_be_focused()
         expect(page.locator(f"#job-{first.pk}")).to_have_count(0)
         page.keyboard.press("Enter")
         expect(page.locator("#gallery-heading")).to_be_focused()
+    assert refund == "Your 1 credit was refunded."
 
 
 def test_a_delivered_generate_card_collapses_into_the_gallery(live_server: Any) -> None:
@@ -606,12 +598,17 @@ COUNT_POSTED = """() => {
 }"""
 
 
-def test_library_deletes_ask_first(live_server: Any) -> None:
-    """One tap on Delete removed a face and its photos, or a project and its share link."""
+def test_deletes_on_a_phone_ask_first(live_server: Any) -> None:
+    """One tap on Delete removed a face and its photos, or a project and its share link. The
+    large view's Delete (new in the third walkthrough) asks before it removes anything. One
+    phone context deletes in the library, then in a large view."""
+    from playwright.sync_api import expect
+
     from studio.models import Face
 
     owner = make_user("deletes@example.com")
     face = Face.objects.create(owner=owner, name="Keep me")
+    thumbnail = ThumbnailFactory(owner=owner, title="Bad variation")
     with signed_in(live_server, owner, PHONE) as page:
         page.goto(f"{live_server.url}/studio/library/")
         asked: list[str] = []
@@ -624,33 +621,25 @@ def test_library_deletes_ask_first(live_server: Any) -> None:
         page.get_by_role("button", name="Delete face Keep me").click()
         page.wait_for_url("**/studio/library/")
         page.get_by_text("Face deleted.").wait_for()
-    assert asked == ["Delete the face “Keep me” and its photos?"]
-    assert posted == 0
-    assert kept == 1
-    assert not Face.objects.filter(pk=face.pk).exists()
 
-
-def test_the_large_views_delete_asks_first_and_lands_in_the_studio(live_server: Any) -> None:
-    """The large view's Delete (new in the third walkthrough) asks before it removes anything."""
-    from playwright.sync_api import expect
-
-    owner = make_user("large-delete@example.com")
-    thumbnail = ThumbnailFactory(owner=owner, title="Bad variation")
-    with signed_in(live_server, owner, PHONE) as page:
         page.goto(f"{live_server.url}/studio/thumbnails/{thumbnail.pk}")
-        asked: list[str] = []
-        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        large_asked: list[str] = []
+        page.once("dialog", lambda dialog: (large_asked.append(dialog.message), dialog.dismiss()))
         page.evaluate(COUNT_POSTED)
         page.get_by_role("button", name="Delete this thumbnail").click()
-        posted = page.evaluate("window.__posted")
-        kept = page.url
+        large_posted = page.evaluate("window.__posted")
+        large_kept = page.url
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Delete this thumbnail").click()
         page.wait_for_url(f"{live_server.url}/studio/")
         expect(page.locator(".messages")).to_contain_text("Thumbnail deleted")
-    assert asked == ["Delete this thumbnail? Its files are removed too."]
+    assert asked == ["Delete the face “Keep me” and its photos?"]
     assert posted == 0
-    assert kept == f"{live_server.url}/studio/thumbnails/{thumbnail.pk}"
+    assert kept == 1
+    assert not Face.objects.filter(pk=face.pk).exists()
+    assert large_asked == ["Delete this thumbnail? Its files are removed too."]
+    assert large_posted == 0
+    assert large_kept == f"{live_server.url}/studio/thumbnails/{thumbnail.pk}"
     assert not Thumbnail.objects.filter(pk=thumbnail.pk).exists()
 
 
@@ -914,11 +903,13 @@ ADMIN_LISTS = (
 )
 
 
-def test_the_admins_other_lists_fit_beside_the_sidebar_and_filters(live_server: Any) -> None:
-    """As the jobs list below: at 1440 px every column in view. A job's ledger reference
-    ("job:<uuid>:debit"), the Stripe ids, the users' long dates, the styles' and the
-    thumbnails' ran under the filters (ops walkthroughs: 937, 982, 808, 799 and 811 px of
-    table in a 791 px column). One browser context visits the five lists (the same rows serve
+def test_the_admins_lists_fit_beside_the_sidebar_and_filters(live_server: Any) -> None:
+    """At 1440 px with the admin's navigation sidebar open, every column of each list is in
+    view. The jobs list was 1053 px of table in a 791 px column (model, error code and date
+    were off to the right); it shows the creator's email and a short date. A job's ledger
+    reference ("job:<uuid>:debit"), the Stripe ids, the users' long dates, the styles' and the
+    thumbnails' ran under the filters too (ops walkthroughs: 937, 982, 808, 799 and 811 px of
+    table in a 791 px column). One browser context visits the six lists (the same rows serve
     them all; a context and a sign-in each cost more than a list's page)."""
     from billing.models import Subscription
     from billing.services import debit_credits
@@ -926,6 +917,19 @@ def test_the_admins_other_lists_fit_beside_the_sidebar_and_filters(live_server: 
 
     admin_user = make_user("ops@example.com", is_staff=True, is_superuser=True)
     creator = make_user("a.rather.long.creator.address@example.com")
+    for status in ("succeeded", "running", "failed"):
+        Job.objects.create(
+            user=creator,
+            type="generate_thumbnails",
+            model="gemini-3-pro-image-preview",
+            status=status,
+            progress=40,
+            units=4,
+            units_succeeded=2,
+            units_failed=1,
+            cost=16,
+            error_code="provider_unavailable" if status == "failed" else "",
+        )
     debit_credits(
         user=creator,
         amount=1,
@@ -946,42 +950,18 @@ def test_the_admins_other_lists_fit_beside_the_sidebar_and_filters(live_server: 
     )
     sizes: dict[str, list[int]] = {}
     with signed_in(live_server, admin_user, DESKTOP) as page:
+        page.goto(f"{live_server.url}/admin/generation/job/")
+        results = page.locator("#changelist .results")
+        sizes["generation/job"] = results.evaluate("el => [el.scrollWidth, el.clientWidth]")
+        jobs = page.locator("#result_list").inner_text()
         for listing in ADMIN_LISTS:
             page.goto(f"{live_server.url}/admin/{listing}/")
-            results = page.locator("#changelist .results")
             sizes[listing] = results.evaluate("el => [el.scrollWidth, el.clientWidth]")
     # (table width, column width) of each list whose table runs past its column
     wider = {listing: widths for listing, widths in sizes.items() if widths[0] > widths[1] + 1}
     assert wider == {}, sizes
-
-
-def test_the_admin_job_list_fits_beside_the_sidebar_and_filters(live_server: Any) -> None:
-    """At 1440 px with the admin's navigation sidebar open, every column of the jobs list is
-    in view (it was 1053 px of table in a 791 px column: model, error code and date were off to
-    the right), with the creator's email and a short date."""
-    admin_user = make_user("ops@example.com", is_staff=True, is_superuser=True)
-    creator = make_user("a.rather.long.creator.address@example.com")
-    for status in ("succeeded", "running", "failed"):
-        Job.objects.create(
-            user=creator,
-            type="generate_thumbnails",
-            model="gemini-3-pro-image-preview",
-            status=status,
-            progress=40,
-            units=4,
-            units_succeeded=2,
-            units_failed=1,
-            cost=16,
-            error_code="provider_unavailable" if status == "failed" else "",
-        )
-    with signed_in(live_server, admin_user, DESKTOP) as page:
-        page.goto(f"{live_server.url}/admin/generation/job/")
-        results = page.locator("#changelist .results")
-        sizes = results.evaluate("el => [el.scrollWidth, el.clientWidth]")
-        assert sizes[0] <= sizes[1] + 1, sizes
-        text = page.locator("#result_list").inner_text()
-        assert "a.rather.long.creator.address@example.com" in text
-        assert "Running 40%" in text and "2/1 of 4" in text and "provider_unavailable" in text
+    assert "a.rather.long.creator.address@example.com" in jobs
+    assert "Running 40%" in jobs and "2/1 of 4" in jobs and "provider_unavailable" in jobs
 
 
 def test_page_messages_float_and_go_away(live_server: Any) -> None:
@@ -1011,9 +991,14 @@ def test_page_messages_float_and_go_away(live_server: Any) -> None:
         expect(toast).to_have_count(0)
 
 
-def test_the_style_menu_shows_the_picked_styles_look(live_server: Any) -> None:
+def test_on_a_phone_the_style_menu_shows_the_picked_look_and_the_library_two_to_a_row(
+    live_server: Any,
+) -> None:
     """Beside the style menu, the picked style's preview (the palettes show their colours; a
-    style was picked by its name alone: creator walkthrough); none for "No style"."""
+    style was picked by its name alone: creator walkthrough); none for "No style". One a row,
+    the built-in styles and palettes alone took some 3,000 px of a phone's library (creator
+    walkthrough at 390 px): two a row, each whole, nothing wider than the screen. One phone
+    context visits the studio, then the library."""
     from playwright.sync_api import expect
 
     from studio.models import Style
@@ -1037,19 +1022,16 @@ def test_the_style_menu_shows_the_picked_styles_look(live_server: Any) -> None:
         page.select_option("#style", "")
         expect(preview).to_be_hidden()
 
-
-def test_on_a_phone_the_library_shows_styles_and_palettes_two_to_a_row(live_server: Any) -> None:
-    """One a row, the built-in styles and palettes alone took some 3,000 px of a phone's
-    library (creator walkthrough at 390 px): two a row, each whole, nothing wider than the
-    screen."""
-    creator = make_user("pairs@example.com")
-    with signed_in(live_server, creator, PHONE) as page:
         page.goto(f"{live_server.url}/studio/library/")
         for section in ("#styles", "#palettes"):
             tiles = page.locator(f"{section} .tiles > li")
-            first, second = tiles.nth(0).bounding_box(), tiles.nth(1).bounding_box()
-            assert abs(first["y"] - second["y"]) < 1, (section, first, second)
-            assert second["x"] >= first["x"] + first["width"], (section, first, second)
+            first_tile, second_tile = tiles.nth(0).bounding_box(), tiles.nth(1).bounding_box()
+            assert abs(first_tile["y"] - second_tile["y"]) < 1, (section, first_tile, second_tile)
+            assert second_tile["x"] >= first_tile["x"] + first_tile["width"], (
+                section,
+                first_tile,
+                second_tile,
+            )
             clipped = tiles.evaluate_all("els => els.filter(e => e.scrollWidth > e.clientWidth)")
             assert clipped == [], section
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -1257,21 +1239,35 @@ def add_card(page: Any, job: Job) -> None:
     page.locator(f"#job-{job.pk}").wait_for()
 
 
-def test_finished_cards_beyond_the_newest_three_leave(live_server: Any) -> None:
+def test_finished_cards_beyond_the_newest_three_leave_but_not_the_keyboards(
+    live_server: Any,
+) -> None:
     """Pressing Better titles again and again (or several failures) does not push the gallery
-    screens down: of the finished cards that stay, the newest 3 remain (studio.js)."""
+    screens down: of the finished cards that stay, the newest 3 remain (studio.js). A creator
+    tabbing through the oldest card's buttons keeps it when a 4th result arrives. One page
+    serves both: the three cards left by the first part are the second's."""
     from playwright.sync_api import expect
 
     owner = make_user("pile@example.com")
-    jobs = failed_jobs(owner, 4)
+    jobs = failed_jobs(owner, 5)
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
-        for job in jobs:  # oldest first, each on top, as results arrive
+        for job in jobs[:4]:  # oldest first, each on top, as results arrive
             add_card(page, job)
         expect(page.locator("#jobs > article.job")).to_have_count(3)
         expect(page.locator(f"#job-{jobs[0].pk}")).to_have_count(0)
-        for job in jobs[1:]:
+        for job in jobs[1:4]:
             expect(page.locator(f"#job-{job.pk}")).to_have_count(1)
+        # The keyboard on the oldest card's Dismiss when the next result arrives.
+        page.locator(f"#job-{jobs[1].pk} [data-dismiss-job]").focus()
+        add_card(page, jobs[4])
+        # Pruning runs once the new card has settled (htmx:afterSettle, in the task that takes
+        # its .htmx-added away) and marks a card it dismisses .leaving at once; 250 ms later the
+        # card is gone, which the count below would see.
+        expect(page.locator(f"#job-{jobs[4].pk}")).not_to_have_class(re.compile("htmx-added"))
+        assert page.locator("#jobs > .job.leaving").count() == 0
+        expect(page.locator(f"#job-{jobs[1].pk}")).to_have_count(1)
+        expect(page.locator("#jobs > article.job")).to_have_count(4)
 
 
 def test_a_job_that_finishes_last_stays_though_it_started_first(live_server: Any) -> None:
@@ -1304,27 +1300,6 @@ def test_a_job_that_finishes_last_stays_though_it_started_first(live_server: Any
         expect(page.locator(f"#job-{quick[0].pk}")).to_have_count(0)
         expect(page.locator(f"#job-{slow.pk}")).to_have_attribute("data-status", "failed")
         expect(page.locator("#jobs > article.job")).to_have_count(3)
-
-
-def test_a_finished_card_with_the_keyboard_on_it_is_not_pruned(live_server: Any) -> None:
-    """A creator tabbing through the oldest card's buttons keeps it when a 4th result arrives."""
-    from playwright.sync_api import expect
-
-    owner = make_user("focus@example.com")
-    jobs = failed_jobs(owner, 4)
-    with signed_in(live_server, owner, DESKTOP) as page:
-        page.goto(f"{live_server.url}/studio/")
-        for n, job in enumerate(jobs):
-            if n == 3:
-                page.locator(f"#job-{jobs[0].pk} [data-dismiss-job]").focus()
-            add_card(page, job)
-        # Pruning runs once the new card has settled (htmx:afterSettle, in the task that takes
-        # its .htmx-added away) and marks a card it dismisses .leaving at once; 250 ms later the
-        # card is gone, which the count below would see.
-        expect(page.locator(f"#job-{jobs[3].pk}")).not_to_have_class(re.compile("htmx-added"))
-        assert page.locator("#jobs > .job.leaving").count() == 0
-        expect(page.locator(f"#job-{jobs[0].pk}")).to_have_count(1)
-        expect(page.locator("#jobs > article.job")).to_have_count(4)
 
 
 def test_a_card_brought_into_view_gets_there_though_its_scroll_was_cut_short(

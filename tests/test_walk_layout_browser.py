@@ -55,9 +55,24 @@ def gap_above(page: Any, button: str) -> float:
     )
 
 
-def test_tool_buttons_have_room_under_their_hints(live_server: Any) -> None:
+def assert_the_new_project_row_fits(page: Any, viewport: dict[str, int]) -> None:
+    """The library's new-project name field and "Add project" side by side on `page` (the
+    library), inside `viewport`."""
+    field = page.locator("#library-new-project").bounding_box()
+    button = page.locator("#projects .new-project button").bounding_box()
+    assert abs((field["y"] + field["height"] / 2) - (button["y"] + button["height"] / 2)) < 2
+    assert button["x"] > field["x"] + field["width"]
+    assert button["x"] + button["width"] <= viewport["width"] - 12
+    assert field["width"] <= 520
+
+
+def test_the_desktop_forms_keep_their_buttons_in_place(live_server: Any) -> None:
     """Check thumbnail and Analyse palette sat on their hint's last line (0 px), the library's
-    Analyse palette on its file field."""
+    Analyse palette on its file field. The library's new-project name field ran the Projects
+    panel's whole width (1,265 px on a desktop) with "Add project" under it; the studio's own
+    new-project form keeps them side by side. Account's "Save channel" stood 4 px lower than
+    the field beside it (the label's bottom margin lifted the field). One desktop context
+    visits the three pages."""
     owner = make_user("tool-room@example.com")
     set_plan(owner, "pro")
     thumbnail: Any = ThumbnailFactory(owner=owner, stored=True)
@@ -67,32 +82,18 @@ def test_tool_buttons_have_room_under_their_hints(live_server: Any) -> None:
             assert gap_above(page, f"{form} button[type=submit]") >= 10, form
         page.goto(f"{live_server.url}/studio/library/")
         assert gap_above(page, ".analyse-palette button[type=submit]") >= 10
-
-
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_the_librarys_new_project_keeps_its_name_and_add_on_one_line(
-    live_server: Any, viewport: dict[str, int]
-) -> None:
-    """The name field ran the Projects panel's whole width (1,265 px on a desktop) with
-    "Add project" under it; the studio's own new-project form keeps them side by side."""
-    owner = make_user("new-project-row@example.com")
-    with signed_in(live_server, owner, viewport) as page:
-        page.goto(f"{live_server.url}/studio/library/")
-        field = page.locator("#library-new-project").bounding_box()
-        button = page.locator("#projects .new-project button").bounding_box()
-    assert abs((field["y"] + field["height"] / 2) - (button["y"] + button["height"] / 2)) < 2
-    assert button["x"] > field["x"] + field["width"]
-    assert button["x"] + button["width"] <= viewport["width"] - 12
-    assert field["width"] <= 520
-
-
-def test_the_channel_field_and_its_button_stand_on_one_line(live_server: Any) -> None:
-    """Account's "Save channel" stood 4 px lower than the field beside it (the label's bottom
-    margin lifted the field)."""
-    owner = make_user("channel-row@example.com")
-    set_plan(owner, "pro")
-    with signed_in(live_server, owner, DESKTOP) as page:
+        assert_the_new_project_row_fits(page, DESKTOP)
         page.goto(f"{live_server.url}/accounts/email/")
         field = page.locator("#youtube-channel-input").bounding_box()
         button = page.locator("#youtube-channel form button").first.bounding_box()
     assert abs((field["y"] + field["height"]) - (button["y"] + button["height"])) < 1
+
+
+def test_on_a_phone_the_librarys_new_project_keeps_its_name_and_add_on_one_line(
+    live_server: Any,
+) -> None:
+    """As on a desktop (above), at 390 px."""
+    owner = make_user("new-project-row@example.com")
+    with signed_in(live_server, owner, PHONE) as page:
+        page.goto(f"{live_server.url}/studio/library/")
+        assert_the_new_project_row_fits(page, PHONE)
