@@ -16,6 +16,9 @@ kept the last FACE_PHOTO_MEMO photos). 2 cores at 2.0 GHz, 4 jobs x 4 variations
 PNG written with zlib's run-length strategy (generation.providers.base PNG_OPTIONS) instead of
 level 6's default search, 2026-12-05, 2 jobs x 4 variations, no face, two interleaved runs each:
 1K 0.27-0.29 -> 0.23 CPU s/image, 4K 1.41-1.48 -> 1.24, peak RSS 4K 945-1,022 -> 800-886 MiB.
+With that and the renderer's CPU work of the same day, `--face`, MALLOC_ARENA_MAX=2, against the
+morning's commit: 1K 0.45 -> 0.34-0.37 CPU s/image, 4K 2.73-2.76 -> 1.77-1.81 (8 images in 7.5-7.7 s
+of wall time, from 11.3-11.4), peak RSS 4K 971-1,138 -> 944-973 MiB.
 
 `--encoders` prints size and CPU for PNG compress levels and WebP quality/method on one rendered
 4K (or `--encoder-size`) image and its 800/400 px previews.
