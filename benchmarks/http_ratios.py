@@ -158,20 +158,11 @@ def start_web(
     """Start `command` ($PORT and other variables expanded; PORT also in its environment, where
     viewbait/gunicorn_conf.py reads it) in `cwd`, its output in `log`, and wait until /healthz
     answers (60 s at most; RuntimeError with the log's tail otherwise)."""
+    from tests.servers import spawn_logged
     from viewbait.serve import expand
 
     env = {**env, "PORT": str(port)}
-    command = expand(command, env)
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            shlex.split(command),
-            cwd=cwd,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    process = spawn_logged(shlex.split(expand(command, env)), env, log, cwd)
     deadline = time.monotonic() + 60
     while True:
         try:

@@ -29,14 +29,16 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def spawn_logged(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """`argv` started in the repository with `env`, its output (stdout and stderr) written to
-    `log`, no stdin, in a session and process group of its own (so `os.killpg` stops what it
-    forks too)."""
+def spawn_logged(
+    argv: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    """`argv` started in `cwd` (the repository) with `env`, its output (stdout and stderr)
+    written to `log`, no stdin, in a session and process group of its own (so `os.killpg` stops
+    what it forks too)."""
     with log.open("wb") as out:
         return subprocess.Popen(
             argv,
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
