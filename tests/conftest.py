@@ -229,6 +229,59 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return min(4, 2 * (os.cpu_count() or 1))
 
 
+# Fixtures whose first use starts servers that the test process then keeps for its later tests:
+# the stack (a web process and a worker, about 3.7 machine CPU-seconds, tests/stack.py) and
+# Chromium with its Playwright driver (0.6-0.7, tests/browser.py).
+KEPT_SERVERS = frozenset({"live_stack", "live_server"})
+
+
+def keeps_servers(item: pytest.Item) -> bool:
+    """Whether a test starts (or reuses) a test process's kept servers: a browser test, or one
+    using the live stack or Django's live server."""
+    names = getattr(item, "fixturenames", ())
+    return item.get_closest_marker("browser") is not None or not KEPT_SERVERS.isdisjoint(names)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, put the tests that keep servers (`keeps_servers`) at the head of the first
+    two workers' shares, so two test processes start Chromium and the stack instead of all of
+    them.
+
+    pytest-xdist's `worksteal` scheduler (the Makefile's) first splits the collected list into
+    contiguous, nearly equal shares, one per worker in order (`len(rest) // workers_left` each;
+    xdist/scheduler/worksteal.py), and an idle worker later steals the second half of the
+    longest queue, from its tail. Every worker collects the same list and applies the same
+    deterministic reordering, as xdist requires. The browser tests' 57 tests sat in all four
+    shares, so each of the four test processes started its own Chromium, driver and stack. The
+    head of a share is never stolen, so they now run in two. Other tests keep their order; a
+    run without xdist is left as collected."""
+    workerinput = getattr(config, "workerinput", None)
+    workers = int(workerinput["workercount"]) if workerinput else 1
+    if workers < 2:
+        return
+    heavy = [item for item in items if keeps_servers(item)]
+    if not heavy:
+        return
+    light = [item for item in items if not keeps_servers(item)]
+    sizes = []
+    left = len(items)
+    for index in range(workers):
+        sizes.append(left // (workers - index))
+        left -= sizes[-1]
+    holders = min(2, workers)
+    split = -(-len(heavy) // holders)  # ceil: the first holder takes the odd one
+    shares = [heavy[i * split : (i + 1) * split] for i in range(holders)]
+    ordered: list[pytest.Item] = []
+    for index, size in enumerate(sizes):
+        head = shares[index] if index < holders else []
+        take = max(0, size - len(head))
+        ordered += head + light[:take]
+        del light[:take]
+    ordered += light  # a heavy share longer than its slot leaves the rest here
+    items[:] = ordered
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Collected: move everything alive now (Django, the project, the test modules) out of the
     cyclic garbage collector's sight (`gc.freeze()`), and collect the young generation less often.
