@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dramatiq
 import pytest
@@ -258,12 +258,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     run without xdist is left as collected."""
     workerinput = getattr(config, "workerinput", None)
     workers = int(workerinput["workercount"]) if workerinput else 1
-    if workers < 2:
-        return
-    heavy = [item for item in items if keeps_servers(item)]
-    if not heavy:
-        return
-    light = [item for item in items if not keeps_servers(item)]
+    items[:] = servers_first(items, workers, keeps_servers)
+
+
+T = TypeVar("T")
+
+
+def servers_first(items: list[T], workers: int, keeps: Callable[[T], bool]) -> list[T]:
+    """`items` reordered for `workers` worksteal shares (`pytest_collection_modifyitems`): those
+    `keeps` picks split between the heads of the first two shares, the others after them in
+    their order. Unchanged with fewer than two workers or none picked."""
+    heavy = [item for item in items if keeps(item)]
+    if workers < 2 or not heavy:
+        return list(items)
+    light = [item for item in items if not keeps(item)]
     sizes = []
     left = len(items)
     for index in range(workers):
@@ -272,14 +280,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     holders = min(2, workers)
     split = -(-len(heavy) // holders)  # ceil: the first holder takes the odd one
     shares = [heavy[i * split : (i + 1) * split] for i in range(holders)]
-    ordered: list[pytest.Item] = []
+    ordered: list[T] = []
     for index, size in enumerate(sizes):
         head = shares[index] if index < holders else []
         take = max(0, size - len(head))
         ordered += head + light[:take]
         del light[:take]
-    ordered += light  # a heavy share longer than its slot leaves the rest here
-    items[:] = ordered
+    return ordered + light  # a heavy share longer than its slot leaves the rest here
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
