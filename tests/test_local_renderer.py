@@ -183,6 +183,31 @@ def test_a_palette_that_opens_with_its_ground_shows_its_hues() -> None:
     assert near(night, (255, 42, 109)) > 5 * near(default, (255, 42, 109))
 
 
+def test_a_dark_accent_is_made_lighter_in_its_own_hue_not_replaced() -> None:
+    """A palette whose only vivid colour is a dark red: the sub-line's plate is a lighter red of
+    the palette, not a yellow the creator never picked (the generic look and Bold Gaming put
+    ink text on a plate of the accent)."""
+    colors = ["#112233", "#FFEEDD", "#FF0044"]
+    red_hue = local._hls((255, 0, 68))[0]
+
+    def hue_distance(colour: tuple[int, int, int]) -> float:
+        distance = abs(local._hls(colour)[0] - red_hue)
+        return min(distance, 1 - distance)
+
+    lighter = local._light_enough((255, 0, 68))
+    assert local._luma(lighter) > 0.45 and hue_distance(lighter) < 0.01
+    assert local._light_enough((255, 221, 51)) == (255, 221, 51)  # light enough already
+    for style in ("", "bold-gaming"):
+        image = render(
+            style_key=style, title="My First Video", subtitle="Hello World", colors=colors, seed=3
+        )
+        pixels = np.asarray(image).astype(int)
+        yellow = (np.abs(pixels - (255, 221, 51)).sum(axis=2) < 60).mean()
+        plate = (np.abs(pixels - lighter).sum(axis=2) < 60).mean()
+        assert yellow < 0.001, style
+        assert plate > 0.01, style
+
+
 def test_title_is_drawn_in_the_text_area() -> None:
     face = solid_face((255, 0, 255))
     plain = render(images=[face], seed=7)

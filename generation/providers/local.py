@@ -72,7 +72,6 @@ TextShadow = Literal["soft", "hard", "none"]
 _BLACK: RGB = (0, 0, 0)
 _WHITE: RGB = (255, 255, 255)
 _INK: RGB = (14, 14, 18)
-_YELLOW: RGB = (255, 221, 51)
 _ZOOM_WORDS = ("shock", "surpris", "excit", "scream", "angry", "laugh", "amaz", "scared")
 _TILT_WORDS = ("tilt", "lean", "dynamic", "action", "side")
 
@@ -912,8 +911,20 @@ def _look(**overrides: object) -> Callable[[_Palette], TextLook]:
     return look
 
 
-def _yellow_if_pale(colour: RGB) -> RGB:
-    return colour if _luma(colour) > 0.45 else _YELLOW
+def _light_enough(colour: RGB, least: float = 0.45) -> RGB:
+    """`colour` if its luma is above `least`, else the same hue and saturation made lighter
+    (HLS lightness raised in steps of 0.02) until it is: a plate under ink text, or a title's
+    emphasis, in the palette's own hue. A fixed yellow stood in for every dark accent before,
+    a colour the creator had not picked (a red #FF0044 drew yellow plates)."""
+    if _luma(colour) > least:
+        return colour
+    hue, lightness, saturation = _hls(colour)
+    while lightness < 0.98:
+        lightness = min(0.98, lightness + 0.02)
+        lighter = _from_hls(hue, lightness, saturation)
+        if _luma(lighter) > least:
+            return lighter
+    return _from_hls(hue, 0.98, saturation)
 
 
 _DESIGNS: dict[str, _Design] = {
@@ -927,11 +938,11 @@ _DESIGNS: dict[str, _Design] = {
             stroke_ratio=0.08,
             outer=lambda p: _vivid(p.primary),
             outer_ratio=0.15,
-            emphasis=lambda p: _yellow_if_pale(p.accent),
+            emphasis=lambda p: _light_enough(p.accent),
         ),
         subtitle=_look(fill=_INK, stroke_ratio=0.0, uppercase=True, max_lines=2),
-        subtitle_plate=lambda p: _yellow_if_pale(p.accent),
-        face_ring=lambda p: _yellow_if_pale(p.accent),
+        subtitle_plate=lambda p: _light_enough(p.accent),
+        face_ring=lambda p: _light_enough(p.accent),
         ring_ratio=0.035,
         face_glow=lambda p: _vivid(p.primary, 0.6),
     ),
@@ -959,7 +970,7 @@ _DESIGNS: dict[str, _Design] = {
         title=_look(
             stroke=lambda p: _shade(_vivid(p.secondary), 0.7),
             stroke_ratio=0.1,
-            emphasis=lambda p: _yellow_if_pale(_tint(p.accent, 0.2)),
+            emphasis=lambda p: _light_enough(_tint(p.accent, 0.2)),
         ),
         subtitle=_look(
             fill=lambda p: _shade(_vivid(p.secondary), 0.6), stroke_ratio=0.0, max_lines=2
@@ -1020,7 +1031,7 @@ _DESIGNS: dict[str, _Design] = {
         base=_angled(lambda p: _vivid(p.primary, 0.5), lambda p: _shade(_vivid(p.primary), 0.2), 0),
         decorate=_retro_decorate,
         title=_look(
-            fill=lambda p: _yellow_if_pale(p.accent),
+            fill=lambda p: _light_enough(p.accent),
             stroke=_BLACK,
             stroke_ratio=0.1,
             uppercase=True,
@@ -1060,9 +1071,9 @@ _GENERIC = _Design(
     default_colors=("#FF3B30", "#0A84FF", "#FFCC00"),
     base=_angled(lambda p: _shade(p.primary, 0.55), lambda p: _shade(p.secondary, 0.6), 25),
     decorate=_generic_decorate,
-    title=_look(stroke_ratio=0.09, emphasis=lambda p: _yellow_if_pale(p.accent)),
+    title=_look(stroke_ratio=0.09, emphasis=lambda p: _light_enough(p.accent)),
     subtitle=_look(fill=_INK, stroke_ratio=0.0, max_lines=2),
-    subtitle_plate=lambda p: _yellow_if_pale(p.accent),
+    subtitle_plate=lambda p: _light_enough(p.accent),
     face_ring=lambda p: _WHITE,
     ring_ratio=0.035,
 )
