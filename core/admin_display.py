@@ -22,5 +22,6 @@ def breakable(text: str) -> SafeString:
 
 
 def short_datetime(value: datetime | None) -> str:
-    """ "4 Dec 2026 17:22" in the current time zone; "-" for none."""
-    return date_format(localtime(value), "j M Y H:i") if value is not None else "-"
+    """ "4 Dec 2026 17:22" (DATETIME_FORMAT, viewbait/formats/en) in the current time zone; "-"
+    for none."""
+    return date_format(localtime(value), "DATETIME_FORMAT") if value is not None else "-"

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from billing.models import CreditAccount
+from generation.models import Job
 from studio.models import Face, Palette, Project, Thumbnail
 from tests.conftest import make_user
 from tests.factories.studio import ThumbnailFactory
@@ -28,6 +29,20 @@ def test_the_admin_is_headed_and_titled_viewbait(staff: Any) -> None:
         assert re.search(r"<title>[^<]*\| ViewBait operations</title>", html), path
     login = Client().get("/admin/login/").content.decode()
     assert "ViewBait operations" in login and "Django" not in login
+
+
+def test_a_change_page_gives_its_dates_in_the_lists_short_form(staff: Any) -> None:
+    """A job's change page (every field read-only) said "Dec. 5, 2026, 1:01 a.m." beside the
+    lists' "5 Dec 2026 01:01" (walkthrough of 2026-12-05)."""
+    creator = make_user("job-dates@example.com")
+    job = Job.objects.create(user=creator, type="generate_thumbnails", params={}, units=1)
+    when = datetime.datetime(2026, 12, 5, 1, 1, tzinfo=datetime.UTC)
+    Job.objects.filter(pk=job.pk).update(created_at=when)
+    client = Client()
+    client.force_login(staff)
+    html = client.get(f"/admin/generation/job/{job.pk}/change/").content.decode()
+    assert "5 Dec 2026 01:01" in html
+    assert "a.m." not in html
 
 
 def test_every_list_gives_its_dates_in_the_short_form(staff: Any) -> None:

@@ -870,6 +870,8 @@ if _origin(STRIPE_API_BASE):  # the fake's Checkout pages (STRIPE_FAKE, tests)
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(_origin(STRIPE_API_BASE))
 
 LANGUAGE_CODE = "en-us"
+# "5 Dec 2026 10:49" on every page, the admin's change pages included (viewbait/formats/en).
+FORMAT_MODULE_PATH = ["viewbait.formats"]
 # ViewBait's English for allauth's pages (sentence case, as every other page): locale/en's .po.
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
