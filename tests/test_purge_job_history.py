@@ -15,10 +15,9 @@ from django.utils import timezone
 from billing.models import CreditLedgerEntry
 from generation.management.commands import purge_job_history
 from generation.models import Job, JobEvent, JobUnit
-from generation.registry import JobOutcome, UnitFailure
-from generation.services import finish_job
 from studio.models import Thumbnail
 from tests.conftest import set_plan
+from tests.factories.generation import JobFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -53,22 +52,24 @@ def snapshot() -> dict[str, Any]:
 
 
 @pytest.fixture
-def history(owner, owner_client, submit, run_jobs) -> dict[str, str]:
-    """Jobs of every kind, aged. Retention is 90 days (the default)."""
+def history(owner) -> dict[str, str]:
+    """Jobs of every kind, aged, each with its units, events and ledger rows as a worker run
+    leaves them (tests.factories.generation). Retention is 90 days (the default)."""
     set_plan(owner, "pro")
 
-    def job(name: str) -> str:
-        response = submit(owner_client, {"title": f"History {name}", "variations": 2})
-        assert response.status_code == 202, response.content
-        return str(response.json()["id"])
+    def job(name: str, status: str, **fields: Any) -> str:
+        made: Any = JobFactory(
+            user=owner, title=f"History {name}", units=2, status=status, charged=True, **fields
+        )
+        return str(made.pk)
 
-    ids = {name: job(name) for name in ("old_ok", "recent_ok", "late_finish")}
-    run_jobs()  # these three succeed through a worker run, with thumbnails
-    ids["old_failed"] = job("old_failed")
-    ids["old_queued"] = job("old_queued")  # never runs
-    failed = Job.objects.get(pk=ids["old_failed"])
-    finish_job(failed, JobOutcome([UnitFailure(0, "x", "x"), UnitFailure(1, "x", "x")]))
-    assert Job.objects.get(pk=failed.pk).status == "failed"  # both units refunded
+    # These three succeeded, with thumbnails; old_failed failed, both units refunded.
+    ids = {
+        name: job(name, "succeeded", thumbnails=True)
+        for name in ("old_ok", "recent_ok", "late_finish")
+    }
+    ids["old_failed"] = job("old_failed", "failed")
+    ids["old_queued"] = job("old_queued", "queued")  # never runs
     age(ids["old_ok"], created=200, finished=200)
     age(ids["old_failed"], created=120, finished=120)
     age(ids["old_queued"], created=150, finished=None)
