@@ -34,6 +34,7 @@ from studio.job_types.analyse_style import (
 from studio.models import Style, StyleReferenceImage, Thumbnail
 from tests import fake_gemini as fake_gemini_module
 from tests.conftest import FACE_PHOTO, REFERENCE_PHOTO, JSONClient, set_plan
+from tests.factories.studio import ThumbnailFactory, stored_png
 from tests.fake_gemini import FakeGemini
 
 fake_gemini = fake_gemini_module.fake_gemini
@@ -75,7 +76,24 @@ def percent_after(label: str, text: str) -> int:
     return int(match.group(1))
 
 
-def make_thumbnails(client: Any, submit: Any, run_jobs: Any, *titles: str) -> list[Thumbnail]:
+def make_thumbnails(owner: Any, *titles: str) -> list[Thumbnail]:
+    """One stored thumbnail per title for `owner` (tests.factories: small real files of a colour
+    each; the YouTube download smaller than the others, as it is), in order."""
+    colours = [(200, 40, 40), (30, 60, 190), (240, 200, 30), (20, 150, 70)]
+    thumbnails: list[Any] = [
+        ThumbnailFactory(
+            owner=owner,
+            title=title,
+            stored=True,
+            image=stored_png(colour=colour),
+            download=stored_png((128, 72), colour),
+        )
+        for title, colour in zip(titles, colours * 3, strict=False)
+    ]
+    return thumbnails
+
+
+def render_thumbnails(client: Any, submit: Any, run_jobs: Any, *titles: str) -> list[Thumbnail]:
     """Generate one thumbnail per title (offline) for the client's user; the new ones in order."""
     before = set(Thumbnail.objects.values_list("pk", flat=True))
     for title in titles:
@@ -187,7 +205,8 @@ def test_offline_bright_and_dark_references_get_measured_different_styles(
 def test_offline_text_faces_and_layout_are_measured(
     starter, owner_client, submit, run_jobs, django_capture_on_commit_callbacks
 ) -> None:
-    lettered, plain = make_thumbnails(
+    # The renderer's own lettering against its text-free layout: what the measure is tuned on.
+    lettered, plain = render_thumbnails(
         owner_client, submit, run_jobs, "I SURVIVED 100 DAYS: hardcore", ""
     )
     with django_capture_on_commit_callbacks(execute=True):
@@ -219,9 +238,9 @@ def test_offline_text_faces_and_layout_are_measured(
 
 
 def test_the_tool_on_the_large_view_and_the_result_card(
-    starter, owner_client, submit, run_jobs, django_capture_on_commit_callbacks
+    starter, owner_client, run_jobs, django_capture_on_commit_callbacks
 ) -> None:
-    first, second, third = make_thumbnails(owner_client, submit, run_jobs, "One", "Two", "Three")
+    first, second, third = make_thumbnails(starter, "One", "Two", "Three")
     page = owner_client.get(f"/studio/thumbnails/{first.pk}").content.decode()
     assert 'id="tool-analyse_style"' in page
     assert f'name="thumbnail_ids" value="{first.pk}"' in page
@@ -244,13 +263,11 @@ def test_the_tool_on_the_large_view_and_the_result_card(
     assert "Measured on this machine" in html and "A Gemini key adds" in html
 
 
-def test_the_api_takes_thumbnail_ids_as_multipart_fields_too(
-    starter, owner_client, submit, run_jobs
-) -> None:
+def test_the_api_takes_thumbnail_ids_as_multipart_fields_too(starter, owner_client) -> None:
     """`POST /api/jobs` multipart takes the input's fields as the studio's forms send them: two
     thumbnail_ids fields are both analysed (QueryDict.items() kept the last: one analysed, the
     other dropped without a word)."""
-    first, second = make_thumbnails(owner_client, submit, run_jobs, "Dark roast", "Light roast")
+    first, second = make_thumbnails(starter, "Dark roast", "Light roast")
     response = owner_client.post(
         "/api/jobs", {"type": "analyse_style", "thumbnail_ids": [first.pk, second.pk]}
     )
@@ -280,8 +297,8 @@ def test_eleven_images_or_none_are_refused(starter, owner_client) -> None:
 # --- saving as a style ---------------------------------------------------------------------------
 
 
-def analysed(client, submit, run_jobs, capture, count: int = 2) -> tuple[Job, list[Thumbnail]]:
-    thumbs = make_thumbnails(client, submit, run_jobs, *[f"T{i}" for i in range(count)])
+def analysed(client, owner, run_jobs, capture, count: int = 2) -> tuple[Job, list[Thumbnail]]:
+    thumbs = make_thumbnails(owner, *[f"T{i}" for i in range(count)])
     with capture(execute=True):
         response = client.post(
             "/studio/tools/analyse_style",
@@ -296,7 +313,7 @@ def analysed(client, submit, run_jobs, capture, count: int = 2) -> tuple[Job, li
 def test_save_as_my_style_keeps_the_images_as_references(
     starter, owner_client, submit, run_jobs, django_capture_on_commit_callbacks
 ) -> None:
-    job, thumbs = analysed(owner_client, submit, run_jobs, django_capture_on_commit_callbacks)
+    job, thumbs = analysed(owner_client, starter, run_jobs, django_capture_on_commit_callbacks)
     response = owner_client.post(f"/studio/jobs/{job.pk}/save-style", HTTP_HX_REQUEST="true")
     assert response.status_code == 200, response.content
     style = Style.objects.get(owner=starter)
@@ -322,9 +339,9 @@ def test_save_as_my_style_keeps_the_images_as_references(
 
 
 def test_saving_counts_against_the_free_custom_asset_limit(
-    starter, owner_client, submit, run_jobs, django_capture_on_commit_callbacks
+    starter, owner_client, run_jobs, django_capture_on_commit_callbacks
 ) -> None:
-    job, _ = analysed(owner_client, submit, run_jobs, django_capture_on_commit_callbacks, 1)
+    job, _ = analysed(owner_client, starter, run_jobs, django_capture_on_commit_callbacks, 1)
     set_plan(starter, "free")  # the plan lapsed after the analysis
     Style.objects.create(owner=starter, name="Already mine", prompt="p")
     response = owner_client.post(f"/studio/jobs/{job.pk}/save-style", HTTP_HX_REQUEST="true")
@@ -340,9 +357,9 @@ def test_saving_counts_against_the_free_custom_asset_limit(
 
 
 def test_a_public_saved_style_shows_neither_prompt_nor_references(
-    starter, owner_client, other_client, submit, run_jobs, django_capture_on_commit_callbacks
+    starter, owner_client, other_client, run_jobs, django_capture_on_commit_callbacks
 ) -> None:
-    job, _ = analysed(owner_client, submit, run_jobs, django_capture_on_commit_callbacks, 1)
+    job, _ = analysed(owner_client, starter, run_jobs, django_capture_on_commit_callbacks, 1)
     owner_client.post(
         f"/studio/jobs/{job.pk}/save-style", {"is_public": "true"}, HTTP_HX_REQUEST="true"
     )
@@ -364,26 +381,22 @@ def test_a_public_saved_style_shows_neither_prompt_nor_references(
 
 
 def test_strangers_thumbnails_and_jobs_are_404(
-    starter, owner_client, other, other_client, submit, run_jobs, django_capture_on_commit_callbacks
+    starter, owner_client, other, run_jobs, django_capture_on_commit_callbacks
 ) -> None:
-    submit(other_client, {"title": "Not yours"})
-    run_jobs()
-    theirs = Thumbnail.objects.get(owner=other)
+    [theirs] = make_thumbnails(other, "Not yours")
     response = owner_client.post_json(
         "/api/jobs", {"type": "analyse_style", "input": {"thumbnail_ids": [theirs.pk]}}
     )
     assert response.status_code == 404
-    job, _ = analysed(owner_client, submit, run_jobs, django_capture_on_commit_callbacks, 1)
+    job, _ = analysed(owner_client, starter, run_jobs, django_capture_on_commit_callbacks, 1)
     stranger = JSONClient()
     stranger.force_login(other)
     assert stranger.post(f"/studio/jobs/{job.pk}/save-style").status_code == 404
     assert not Style.objects.filter(owner=other).exists()
 
 
-def test_free_plan_is_refused_and_sees_the_gate(owner, owner_client, submit, run_jobs) -> None:
-    submit(owner_client, {"title": "Free"})
-    run_jobs()
-    thumbnail = Thumbnail.objects.get(owner=owner)
+def test_free_plan_is_refused_and_sees_the_gate(owner, owner_client) -> None:
+    [thumbnail] = make_thumbnails(owner, "Free")
     response = owner_client.post_json(
         "/api/jobs", {"type": "analyse_style", "input": {"thumbnail_ids": [thumbnail.pk]}}
     )
