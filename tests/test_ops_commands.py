@@ -14,6 +14,7 @@ from billing.services import get_balance
 from generation.models import Job, JobUnit
 from studio.models import Thumbnail
 from tests.conftest import make_user, set_plan
+from tests.factories.studio import ThumbnailFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -103,19 +104,20 @@ def test_recent_running_job_is_left_alone(owner, owner_client, submit) -> None:
     assert "0 job(s)" in run("fail_stale_jobs", "--commit")
 
 
-def test_purge_expired_thumbnails(
-    owner, owner_client, submit, run_jobs, django_capture_on_commit_callbacks
-) -> None:
-    submit(owner_client, {"title": "Old"})
-    submit(owner_client, {"title": "New"})
-    run_jobs()
-    old = Thumbnail.objects.get(title="Old")
-    Thumbnail.objects.filter(pk=old.pk).update(expires_at=timezone.now() - dt.timedelta(days=1))
+def test_purge_expired_thumbnails(owner, django_capture_on_commit_callbacks) -> None:
+    # Both kept for the Free plan's 30 days; "Old" is past it.
+    new: Any = ThumbnailFactory(
+        owner=owner, title="New", stored=True, expires_at=timezone.now() + dt.timedelta(days=30)
+    )
+    old: Any = ThumbnailFactory(
+        owner=owner, title="Old", stored=True, expires_at=timezone.now() - dt.timedelta(days=1)
+    )
     assert "1 expired thumbnail(s) (dry run" in run("purge_expired_thumbnails")
     with django_capture_on_commit_callbacks(execute=True):
         assert "1 expired thumbnail(s) deleted" in run("purge_expired_thumbnails", "--commit")
     assert list(Thumbnail.objects.values_list("title", flat=True)) == ["New"]
     assert not old.image.storage.exists(old.image.name)
+    assert new.image.storage.exists(new.image.name)
 
 
 def test_seed_demo_gives_the_demo_creator_a_plan_face_projects_and_gallery(settings) -> None:
