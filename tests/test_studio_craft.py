@@ -18,10 +18,12 @@ from billing.models import RESOLUTION_COST, Plan
 from billing.services import adjust_credits, get_balance
 from core import ratelimits
 from generation.models import Job
+from generation.sizes import pixel_size
 from studio.downloads import youtube_size
 from studio.models import Project, Style, Thumbnail
 from tests.conftest import set_plan
-from tests.factories.studio import ThumbnailFactory
+from tests.factories.generation import JobFactory
+from tests.factories.studio import ThumbnailFactory, stored_files
 
 pytestmark = pytest.mark.django_db
 
@@ -108,9 +110,11 @@ def test_pages_have_exactly_one_h1(owner: Any, owner_client: Any) -> None:
 
 
 @pytest.fixture
-def shared(owner: Any, owner_client: Any, run_jobs: Any, submit: Any) -> tuple[Project, Thumbnail]:
-    assert submit(owner_client, {"title": "Coffee Shops Ranked: All 100"}).status_code == 202
-    run_jobs()
+def shared(owner: Any) -> tuple[Project, Thumbnail]:
+    """A finished generate job's thumbnail (tests.factories: stored files), in a shared project."""
+    JobFactory(
+        user=owner, title="Coffee Shops Ranked: All 100", status="succeeded", thumbnails=True
+    )
     thumbnail = Thumbnail.objects.get(owner=owner)
     project = Project.objects.create(owner=owner, name="Coffee", share_mode="all")
     thumbnail.project = project
@@ -260,12 +264,11 @@ def test_the_admin_adds_no_thumbnail_and_keeps_what_describes_its_files(
 
 
 def test_the_youtube_download_says_its_size_and_when_a_short_is_small(
-    owner: Any, owner_client: Any, run_jobs: Any, submit: Any
+    owner: Any, owner_client: Any
 ) -> None:
-    set_plan(owner, "pro")
     for ratio in ("16:9", "9:16"):
-        assert submit(owner_client, {"title": f"Size {ratio}", "aspect_ratio": ratio}).status_code
-    run_jobs()
+        width, height = pixel_size(ratio, "1K")
+        ThumbnailFactory(owner=owner, aspect_ratio=ratio, width=width, height=height)
     wide = Thumbnail.objects.get(owner=owner, aspect_ratio="16:9")
     page = owner_client.get(f"/studio/thumbnails/{wide.pk}").content.decode()
     assert "Download for YouTube (JPEG, 1280\u00d7720)" in page
@@ -280,19 +283,13 @@ def test_the_youtube_download_says_its_size_and_when_a_short_is_small(
 
 def test_deleting_thumbnails_in_the_admin_removes_their_files(
     owner: Any,
-    owner_client: Any,
-    run_jobs: Any,
-    submit: Any,
     staff: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     from django.core.files.storage import default_storage
 
-    set_plan(owner, "pro")
-    body = {"title": "Admin clean up", "variations": 2}
-    assert submit(owner_client, body).status_code == 202
-    run_jobs()
-    first, second = Thumbnail.objects.filter(owner=owner).order_by("id")
+    made: list[Any] = [ThumbnailFactory(owner=owner, **stored_files()) for _ in range(2)]
+    first, second = made
     files = {
         t.pk: [f.name for f in (t.image, t.image_small, t.image_medium, t.download) if f]
         for t in (first, second)

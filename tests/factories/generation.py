@@ -1,8 +1,9 @@
 """Jobs, their units and events. `JobFactory` writes a job as the engine leaves it in a given
 status, without rendering or running anything: its unit rows, its events and (`charged=True`)
 its debit and refunds in the credit ledger through billing.services, keyed and referenced as
-`generation.services` keys them; `thumbnails=True` adds a stored Thumbnail (small real files,
-tests.factories.studio) for each delivered unit of a generate job. For tests whose subject is
+`generation.services` keys them; `thumbnails=True` adds a Thumbnail for each delivered unit of a
+generate job, its four files stored (tests.factories.studio.stored_files, an eighth of the
+image's pixels each way; the row has the size's real width and height). For tests whose subject is
 what is done with jobs and their rows (history, the API's JSON, access rules, commands), not the
 run itself: those submit and run real jobs."""
 
@@ -53,7 +54,7 @@ class JobFactory(factory.django.DjangoModelFactory):
     "running" once claimed, and the final status's. With `charged=True` its `cost` is debited
     and each failed unit's `unit_cost` refunded, as submit_job and refund_units do (the user
     needs the credits). With `thumbnails=True` each delivered unit of a generate job has a
-    Thumbnail with small stored files."""
+    Thumbnail with small stored files (see above)."""
 
     class Meta:
         model = Job
@@ -158,18 +159,22 @@ class JobFactory(factory.django.DjangoModelFactory):
     def thumbnails(job: Any, create: bool, extracted: Any, **_: Any) -> None:
         if not (create and extracted and job.type == "generate_thumbnails"):
             return
+        from generation.sizes import pixel_size
         from studio.outputs import public_parameters
-        from tests.factories.studio import ThumbnailFactory
+        from tests.factories.studio import ThumbnailFactory, stored_files
 
+        params = job.params
+        width, height = pixel_size(params["aspect_ratio"], params["resolution"])
         for unit in JobUnit.objects.filter(job=job, status=JobUnit.Status.DELIVERED):
+            files = {**stored_files((width // 8, height // 8)), "width": width, "height": height}
             ThumbnailFactory(
-                stored=True,
+                **files,
                 owner=job.user,
                 job=job,
-                title=job.params.get("title", ""),
-                aspect_ratio=job.params["aspect_ratio"],
-                resolution=job.params["resolution"],
+                title=params.get("title", ""),
+                aspect_ratio=params["aspect_ratio"],
+                resolution=params["resolution"],
                 variation_index=unit.index,
-                parameters={**public_parameters(job.params), "layout": unit.index},
+                parameters={**public_parameters(params), "layout": unit.index},
                 created_at=job.finished_at or timezone.now(),
             )

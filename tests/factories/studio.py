@@ -70,6 +70,30 @@ def stored_png(
     )
 
 
+def stored_files(
+    size: tuple[int, int] = (160, 90), colour: tuple[int, int, int] = (200, 40, 40)
+) -> dict[str, Any]:
+    """A thumbnail's four files, each stored on its own as a worker stores them (a `size` PNG,
+    WebP previews a half and a quarter as wide, a JPEG download four fifths as wide), with
+    `width` and `height`: `ThumbnailFactory(**stored_files(), ...)`."""
+
+    def save(folder: str, image_format: str, ext: str, scale: float) -> str:
+        buffer = io.BytesIO()
+        scaled = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
+        Image.new("RGB", scaled, colour).save(buffer, image_format)
+        name = f"thumbnails/{folder}/test-{uuid.uuid4().hex}.{ext}"
+        return default_storage.save(name, ContentFile(buffer.getvalue()))
+
+    return {
+        "image": save("full", "PNG", "png", 1),
+        "image_small": save("400", "WEBP", "webp", 0.25),
+        "image_medium": save("800", "WEBP", "webp", 0.5),
+        "download": save("download", "JPEG", "jpg", 0.8),
+        "width": size[0],
+        "height": size[1],
+    }
+
+
 class ProjectFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Project
