@@ -14,6 +14,7 @@ from billing.services import adjust_credits, get_balance
 from generation.models import Job
 from studio.models import Palette, Project, Style, Thumbnail
 from tests.conftest import set_plan
+from tests.factories.generation import JobFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -139,11 +140,14 @@ def test_reused_key_with_other_values_is_a_409_with_a_fresh_key(owner_client, ow
     assert get_balance(owner) == 9
 
 
-def test_finished_card_adds_its_thumbnails_to_the_gallery_out_of_band(
-    owner_client, submit, run_jobs
-) -> None:
-    job = submit(owner_client, {"title": TITLE}).json()
-    run_jobs()
+def finished_job(owner: Any, title: str) -> dict[str, Any]:
+    """A generate job that succeeded with its one thumbnail (tests.factories: stored files)."""
+    job: Any = JobFactory(user=owner, title=title, status="succeeded", thumbnails=True)
+    return {"id": str(job.pk)}
+
+
+def test_finished_card_adds_its_thumbnails_to_the_gallery_out_of_band(owner, owner_client) -> None:
+    job = finished_job(owner, TITLE)
     from_studio = {**HTMX, "HTTP_HX_CURRENT_URL": "http://testserver/studio/?order=newest"}
     html = owner_client.get(f"/studio/jobs/{job['id']}", **from_studio).content.decode()
     assert 'data-status="succeeded"' in html
@@ -158,13 +162,12 @@ def test_finished_card_adds_its_thumbnails_to_the_gallery_out_of_band(
 
 
 def test_a_finished_card_adds_only_thumbnails_the_gallerys_filters_show(
-    owner_client, submit, run_jobs
+    owner, owner_client
 ) -> None:
     """With Favourites or a search on, a new thumbnail went to the top of the gallery and was
     gone on a reload (walkthrough 2026-12-04): the card adds it only when the filters in the
     studio's address show it, and otherwise says where it went."""
-    job = submit(owner_client, {"title": "Coffee shop tour"}).json()
-    run_jobs()
+    job = finished_job(owner, "Coffee shop tour")
     hidden = "Made 1 thumbnail; it is not shown under this filter."
     # "Show all" drops the filters, and keeps an order other than newest first.
     for query, show_all in (
@@ -190,13 +193,12 @@ def test_a_finished_card_adds_only_thumbnails_the_gallerys_filters_show(
 
 
 def test_a_finished_card_under_another_order_says_where_its_thumbnails_went(
-    owner_client, submit, run_jobs
+    owner, owner_client
 ) -> None:
     """Sorted Oldest, Title A-Z or by clicks, a new thumbnail was put at the top of the gallery,
     where that order does not put it (walkthrough 2026-12-04): the card leaves the gallery as
     it is and says so, with a link to the newest-first gallery under the same filters."""
-    job = submit(owner_client, {"title": "Coffee shop tour"}).json()
-    run_jobs()
+    job = finished_job(owner, "Coffee shop tour")
     thumbnail = Thumbnail.objects.get(job_id=job["id"])
     for query, label, newest in (
         ("order=oldest", "Oldest", "/studio/"),
