@@ -7,9 +7,12 @@ import io
 import os
 import re
 import threading
+import uuid
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils.html import escape
@@ -24,6 +27,7 @@ from studio.job_types.analyse_palette import color_name, describe_offline, measu
 from studio.models import Palette, Thumbnail
 from tests import fake_gemini as fake_gemini_module
 from tests.conftest import make_user, set_plan
+from tests.factories.studio import ThumbnailFactory
 from tests.fake_gemini import FakeGemini
 from tests.servers import ForkingDjango
 
@@ -44,6 +48,21 @@ def two_colour_png() -> bytes:
 def near(hex_color: str, rgb: tuple[int, int, int], tolerance: int = 12) -> bool:
     value = tuple(int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
     return all(abs(a - b) <= tolerance for a, b in zip(value, rgb, strict=True))
+
+
+def thumbnail_of(owner: Any, title: str) -> Any:
+    """A thumbnail of `owner` (tests.factories) whose stored files are one picture in four
+    colours: red, navy, a warm yellow and white bands."""
+    image = Image.new("RGB", (160, 90), RED)
+    image.paste(NAVY, (0, 40, 160, 65))
+    image.paste((240, 200, 40), (0, 65, 160, 80))
+    image.paste((245, 245, 245), (0, 80, 160, 90))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    name = default_storage.save(
+        f"thumbnails/full/test-{uuid.uuid4().hex}.png", ContentFile(buffer.getvalue())
+    )
+    return ThumbnailFactory(owner=owner, title=title, stored=True, image=name)
 
 
 def upload(client: Any, data: bytes, key: str | None = None) -> Any:
@@ -117,11 +136,9 @@ def test_same_image_again_is_answered_from_the_cache_for_free(
 
 
 def test_a_thumbnail_as_input_and_the_studio_card_saves_the_palette(
-    starter, owner_client, other_client, submit, run_jobs, django_capture_on_commit_callbacks
+    starter, owner_client, other_client, run_jobs, django_capture_on_commit_callbacks
 ) -> None:
-    submit(owner_client, {"title": "Palette source"})
-    run_jobs()
-    thumbnail = Thumbnail.objects.get(owner=starter)
+    thumbnail = thumbnail_of(starter, "Palette source")
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(
             "/studio/tools/analyse_palette",
@@ -158,16 +175,13 @@ def job_title(html: str) -> str:
 
 
 def test_a_palette_card_in_the_studio_names_the_thumbnail_it_measured(
-    starter, owner_client, submit, run_jobs, django_capture_on_commit_callbacks
+    starter, owner_client, run_jobs, django_capture_on_commit_callbacks
 ) -> None:
     """Analyse palette from a gallery card put a card titled "Analyse palette" over the gallery,
     not saying which thumbnail it measured; with variations of one title side by side, a creator
     could not tell (walkthrough 2026-12-05). On the studio the card names it; on the
     thumbnail's own page, where the card sits under its picture, it does not."""
-    submit(owner_client, {"title": "Coffee: the winner"})
-    submit(owner_client, {"title": ""})
-    run_jobs()
-    titled, text_free = Thumbnail.objects.filter(owner=starter).order_by("title").reverse()
+    titled, text_free = thumbnail_of(starter, "Coffee: the winner"), thumbnail_of(starter, "")
     studio = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "http://testserver/studio/"}
     for thumbnail, expected in (
         (titled, "Analyse palette · “Coffee: the winner”"),
@@ -195,13 +209,11 @@ def test_a_palette_card_in_the_studio_names_the_thumbnail_it_measured(
 
 
 def test_a_palette_card_still_running_names_its_thumbnail_after_a_reload(
-    starter, owner_client, submit, run_jobs, django_capture_on_commit_callbacks
+    starter, owner_client, django_capture_on_commit_callbacks
 ) -> None:
     """The studio page draws the cards of jobs in flight itself: they named the thumbnail only
     when they came through htmx, and lost it on a reload."""
-    submit(owner_client, {"title": "Coffee: the winner"})
-    run_jobs()
-    thumbnail = Thumbnail.objects.get(owner=starter)
+    thumbnail = thumbnail_of(starter, "Coffee: the winner")
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(
             "/studio/tools/analyse_palette", {"thumbnail_id": thumbnail.pk}, HTTP_HX_REQUEST="true"
@@ -247,9 +259,8 @@ def test_a_palette_saved_on_the_library_page_appears_in_its_list(
     assert "Open your library" in from_studio and "palette-list" not in from_studio
 
 
-def test_free_plan_sees_the_gate_not_a_dead_button(owner, owner_client, submit, run_jobs) -> None:
-    submit(owner_client, {"title": "Free"})
-    run_jobs()
+def test_free_plan_sees_the_gate_not_a_dead_button(owner, owner_client) -> None:
+    thumbnail_of(owner, "Free")
     html = owner_client.get("/studio/").content.decode()
     assert 'aria-label="Analyse palette: Starter plan and up"' in html
     response = owner_client.post(
@@ -261,14 +272,8 @@ def test_free_plan_sees_the_gate_not_a_dead_button(owner, owner_client, submit, 
     assert 'href="/plans/"' in response.content.decode()
 
 
-def test_a_strangers_thumbnail_is_404(starter, owner_client, other, submit, run_jobs) -> None:
-    from tests.conftest import JSONClient
-
-    other_client = JSONClient()
-    other_client.force_login(other)
-    submit(other_client, {"title": "Not yours"})
-    run_jobs()
-    theirs = Thumbnail.objects.get(owner=other)
+def test_a_strangers_thumbnail_is_404(starter, owner_client, other) -> None:
+    theirs = thumbnail_of(other, "Not yours")
     response = owner_client.post_json(
         "/api/jobs", {"type": "analyse_palette", "input": {"thumbnail_id": theirs.pk}}
     )
