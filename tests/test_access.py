@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -10,6 +11,7 @@ from django.test import Client
 from PIL import Image
 
 from studio.models import Palette, Style
+from tests.factories.generation import JobFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,13 +23,13 @@ def png() -> bytes:
 
 
 @pytest.fixture
-def owned(owner, owner_client, submit, run_jobs):
+def owned(owner, owner_client):
     face = owner_client.post(
         "/api/faces", {"name": "Me", "images": [SimpleUploadedFile("a.png", png(), "image/png")]}
     ).json()
-    job = submit(owner_client, {"title": "Mine"}).json()
-    run_jobs()
-    thumbnail = owner_client.get(f"/api/jobs/{job['id']}").json()["thumbnails"][0]
+    made: Any = JobFactory(user=owner, title="Mine", status="succeeded", thumbnails=True)
+    job = owner_client.get(f"/api/jobs/{made.pk}").json()
+    thumbnail = job["thumbnails"][0]
     style = Style.objects.create(owner=owner, name="Secret sauce", prompt="SECRET PROMPT")
     palette = Palette.objects.create(
         owner=owner, name="Mine", colors=["#000000", "#FFFFFF", "#FF0000"]
