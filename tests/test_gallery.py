@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from studio.gallery import ORDERS, GalleryFilter, InvalidCursor, page_of
 from studio.models import Project, Thumbnail
+from tests.factories.generation import JobFactory
 from tests.factories.studio import ThumbnailFactory
 
 pytestmark = pytest.mark.django_db
@@ -397,11 +398,10 @@ def test_the_studio_saves_its_form_as_the_projects_defaults(owner, owner_client,
 
 
 def test_favourite_public_and_delete_removes_files(
-    owner, owner_client, submit, run_jobs, django_capture_on_commit_callbacks
+    owner, owner_client, django_capture_on_commit_callbacks
 ) -> None:
-    job = submit(owner_client, {"title": "Files"}).json()
-    run_jobs()
-    thumb = Thumbnail.objects.get(job_id=job["id"])
+    job: Any = JobFactory(user=owner, title="Files", status="succeeded", thumbnails=True)
+    thumb = Thumbnail.objects.get(job_id=job.pk)
     patched = owner_client.patch(
         f"/api/thumbnails/{thumb.pk}",
         {"is_favorite": True, "is_public": True},
@@ -863,9 +863,7 @@ def test_the_migration_gives_existing_thumbnails_their_search_key(owner, monkeyp
     assert keys == {f"cafe n°{i}" for i in range(5)}
 
 
-def test_search_ignores_case_and_accents_in_every_script(
-    owner, owner_client, submit, run_jobs
-) -> None:
+def test_search_ignores_case_and_accents_in_every_script(owner, owner_client) -> None:
     titles = [
         "Café Tour: Lisbon",
         "ÉTÉ À PARIS",
@@ -875,8 +873,7 @@ def test_search_ignores_case_and_accents_in_every_script(
     ]
     make_thumbs(owner, [(i, title, 0, False) for i, title in enumerate(titles)])
     # One made as the studio makes them (a generate job's thumbnail): save() sets its key.
-    assert submit(owner_client, {"title": "Crème brûlée"}).status_code == 202
-    run_jobs()
+    JobFactory(user=owner, title="Crème brûlée", status="succeeded", thumbnails=True)
 
     def found(q: str) -> set[str]:
         page = owner_client.get("/studio/gallery", {"q": q}).content.decode()

@@ -172,6 +172,9 @@ class JobFactory(factory.django.DjangoModelFactory):
                 owner=job.user,
                 job=job,
                 title=params.get("title", ""),
+                # Set by Thumbnail.save() from the title, as the worker's rows get them.
+                search_title="",
+                sort_title="",
                 aspect_ratio=params["aspect_ratio"],
                 resolution=params["resolution"],
                 variation_index=unit.index,
