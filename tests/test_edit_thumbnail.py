@@ -23,6 +23,7 @@ from studio.job_types.edit import offline_request
 from studio.models import Face, FaceImage, Palette, Project, Style, Thumbnail
 from tests import fake_gemini as fake_gemini_module
 from tests.conftest import JSONClient, set_plan
+from tests.factories.generation import JobFactory
 from tests.fake_gemini import FakeGemini
 from tests.test_gemini_provider import sent_image
 
@@ -47,6 +48,15 @@ def make_thumbnail(
         return Thumbnail.objects.get(job_id=response.json()["id"])
 
     return _make
+
+
+def made(owner: Any, title: str = TITLE) -> Thumbnail:
+    """A generate job's thumbnail as the worker leaves it, its credit charged (JobFactory:
+    stored files, no render): a source or reference for the tests of the edit's input checks."""
+    job: Any = JobFactory(
+        user=owner, title=title, status="succeeded", charged=True, thumbnails=True
+    )
+    return Thumbnail.objects.get(job=job)
 
 
 @pytest.fixture
@@ -259,11 +269,9 @@ def test_a_safety_refusal_is_refunded(
     assert Thumbnail.objects.filter(parent=source).count() == 0
 
 
-def test_strangers_thumbnails_styles_and_faces_are_404(
-    starter, owner_client, other, other_client, make_thumbnail, edit, finished
-) -> None:
-    mine = make_thumbnail(owner_client)
-    theirs = make_thumbnail(other_client, title="Not yours")
+def test_strangers_thumbnails_styles_and_faces_are_404(starter, owner_client, other, edit) -> None:
+    mine = made(starter)
+    theirs = made(other, title="Not yours")
     their_palette = Palette.objects.create(owner=other, name="Theirs", colors=["#000000"] * 3)
     their_face = Face.objects.create(owner=other, name="Them")
     for body in (
@@ -279,11 +287,9 @@ def test_strangers_thumbnails_styles_and_faces_are_404(
     assert get_balance(starter) == 9
 
 
-def test_instruction_and_reference_limits(
-    starter, owner_client, make_thumbnail, edit, finished
-) -> None:
-    source = make_thumbnail(owner_client)
-    others = [make_thumbnail(owner_client, title=f"Ref {i}") for i in range(5)]
+def test_instruction_and_reference_limits(starter, owner_client, edit) -> None:
+    source = made(starter)
+    others = [made(starter, title=f"Ref {i}") for i in range(5)]
     stored_before = stored_edits()
     too_long = edit(
         owner_client,
@@ -317,9 +323,9 @@ def test_instruction_and_reference_limits(
 
 
 def test_offline_an_instruction_alone_is_refused_with_the_reason(
-    starter, owner_client, make_thumbnail, edit
+    starter, owner_client, edit
 ) -> None:
-    source = make_thumbnail(owner_client)
+    source = made(starter)
     response = edit(
         owner_client,
         {"thumbnail_id": source.pk, "instruction": "Make it pop", "changes": {"title": TITLE}},
