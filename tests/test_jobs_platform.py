@@ -38,6 +38,7 @@ from generation.services import (
 from studio.models import Face, Palette, Project, Style, Thumbnail
 from tests import fake_gemini as fake_gemini_module
 from tests.conftest import set_plan
+from tests.factories.generation import JobFactory
 from tests.fake_gemini import FakeGemini
 
 fake_gemini = fake_gemini_module.fake_gemini
@@ -115,11 +116,8 @@ def test_unknown_type_and_non_object_input_are_400(owner_client) -> None:
     assert (response.status_code, response.json()["code"]) == (400, "invalid")
 
 
-def test_plan_feature_gate_is_403_with_the_plans_page(
-    owner, owner_client, submit, run_jobs
-) -> None:
-    submit(owner_client, body())
-    run_jobs()
+def test_plan_feature_gate_is_403_with_the_plans_page(owner, owner_client) -> None:
+    JobFactory(user=owner, status="succeeded", thumbnails=True)
     thumbnail = Thumbnail.objects.get(owner=owner)
     response = owner_client.post_json(
         "/api/jobs", {"type": "analyse_palette", "input": {"thumbnail_id": thumbnail.pk}}
