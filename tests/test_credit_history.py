@@ -16,6 +16,7 @@ from generation.services import cancel_job
 from studio.credit_history import describe
 from studio.models import Thumbnail
 from tests.conftest import set_plan
+from tests.factories.generation import JobFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -162,9 +163,7 @@ def test_a_line_never_names_another_creators_job_or_thumbnail(
     assert "Their private title" not in page and "Their secret launch" not in page
 
 
-def test_a_palette_from_an_uploaded_image_says_so(
-    owner: Any, owner_client: Any, submit: Any, run_jobs: Any
-) -> None:
+def test_a_palette_from_an_uploaded_image_says_so(owner: Any, owner_client: Any) -> None:
     """The library's "Palette from an image" charged a line reading "Analyse palette" and
     nothing more, where the same tool on a thumbnail names it (walkthrough 2026-12-05)."""
     set_plan(owner, "starter")
@@ -173,8 +172,8 @@ def test_a_palette_from_an_uploaded_image_says_so(
     image = SimpleUploadedFile("p.png", png.getvalue(), "image/png")
     uploaded = owner_client.post("/api/jobs", {"type": "analyse_palette", "image": image})
     assert uploaded.status_code == 202
-    submit(owner_client, {"title": "Source"})
-    run_jobs()
+    # A generate job that made the thumbnail, charged as the worker leaves it.
+    JobFactory(user=owner, title="Source", status="succeeded", charged=True, thumbnails=True)
     thumbnail = Thumbnail.objects.get(owner=owner)
     on_thumbnail = owner_client.post(
         "/studio/tools/analyse_palette", {"thumbnail_id": thumbnail.pk}, HTTP_HX_REQUEST="true"
