@@ -10,6 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.factories.generation import JobFactory
+
 pytestmark = pytest.mark.django_db
 
 GENERATE_FIELDS = [
@@ -89,15 +91,10 @@ def form_body(fields: dict[str, list[str]]) -> bytes:
 
 
 @pytest.fixture
-def targets(owner, owner_client, submit, run_jobs, settings, monkeypatch) -> dict[str, int]:
-    # The lease heartbeat writes on its own connection, which cannot see this test's
-    # uncommitted job: on a slow machine its first write would stop the render.
-    settings.JOB_LEASE_SECONDS = 3600
-    monkeypatch.setattr("generation.services.PROGRESS_WRITE_SECONDS", 3600)
+def targets(owner, owner_client) -> dict[str, int]:
     project = owner_client.post_json("/api/projects", {"name": "Fuzz"}).json()["id"]
-    job = submit(owner_client, {"title": "Fuzz"}).json()
-    run_jobs()
-    thumbnail = owner_client.get(f"/api/jobs/{job['id']}").json()["thumbnails"][0]["id"]
+    job: Any = JobFactory(user=owner, title="Fuzz", status="succeeded", thumbnails=True)
+    thumbnail = owner_client.get(f"/api/jobs/{job.pk}").json()["thumbnails"][0]["id"]
     return {"project": project, "thumbnail": thumbnail}
 
 
