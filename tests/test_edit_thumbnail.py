@@ -50,11 +50,14 @@ def make_thumbnail(
     return _make
 
 
-def made(owner: Any, title: str = TITLE) -> Thumbnail:
-    """A generate job's thumbnail as the worker leaves it, its credit charged (JobFactory:
-    stored files, no render): a source or reference for the tests of the edit's input checks."""
+def made(owner: Any, title: str = TITLE, **fields: Any) -> Thumbnail:
+    """A generate job's thumbnail as the worker leaves it, its credits charged (JobFactory:
+    `fields` such as aspect_ratio, resolution, unit_cost; small stored files, no render): a
+    source or reference for tests whose subject is the edit, not how its source was drawn. The
+    offline redraw starts from the source's parameters, which are as the worker stores them;
+    tests that compare an edit's pixels with its source's generate the source."""
     job: Any = JobFactory(
-        user=owner, title=title, status="succeeded", charged=True, thumbnails=True
+        user=owner, title=title, status="succeeded", charged=True, thumbnails=True, **fields
     )
     return Thumbnail.objects.get(job=job)
 
@@ -169,9 +172,9 @@ def test_unchanged_parameters_redraw_the_source_pixel_for_pixel(
 
 
 def test_edit_of_an_edit_lists_every_version_newest_first(
-    starter, owner_client, make_thumbnail, edit, finished
+    starter, owner_client, edit, finished
 ) -> None:
-    source = make_thumbnail(owner_client)
+    source = made(starter)
     first = edit(owner_client, {"thumbnail_id": source.pk, "changes": {"title": "Second"}})
     v2 = Thumbnail.objects.get(pk=finished(owner_client, first.json()["id"])["thumbnails"][0]["id"])
     second = edit(
@@ -206,10 +209,10 @@ def test_edit_of_an_edit_lists_every_version_newest_first(
 
 
 def test_with_gemini_the_source_image_goes_first_then_the_references(
-    starter, owner_client, make_thumbnail, edit, finished, gemini_settings: FakeGemini
+    starter, owner_client, edit, finished, gemini_settings: FakeGemini
 ) -> None:
-    source = make_thumbnail(owner_client, aspect_ratio="1:1", resolution="2K")
-    reference = make_thumbnail(owner_client, title="Reference")
+    source = made(starter, aspect_ratio="1:1", resolution="2K", unit_cost=2)
+    reference = made(starter, title="Reference")
     gemini_settings.requests.clear()
     response = edit(
         owner_client,
@@ -252,9 +255,9 @@ def test_with_gemini_the_source_image_goes_first_then_the_references(
 
 
 def test_a_safety_refusal_is_refunded(
-    starter, owner_client, make_thumbnail, edit, finished, gemini_settings: FakeGemini
+    starter, owner_client, edit, finished, gemini_settings: FakeGemini
 ) -> None:
-    source = make_thumbnail(owner_client)
+    source = made(starter)
     balance = get_balance(starter)
     gemini_settings.script("image_safety")
     response = edit(owner_client, {"thumbnail_id": source.pk, "instruction": "Add flames"})
@@ -363,12 +366,11 @@ def test_a_new_face_and_an_uploaded_backdrop_offline(
 def test_the_large_view_form_posts_an_edit_and_the_card_links_the_new_version(
     starter,
     owner_client,
-    make_thumbnail,
     finished,
     django_capture_on_commit_callbacks,
 ) -> None:
-    source = make_thumbnail(owner_client)
-    references = [make_thumbnail(owner_client, title=f"Ref {i}") for i in range(2)]
+    source = made(starter)
+    references = [made(starter, title=f"Ref {i}") for i in range(2)]
     first_face = Face.objects.create(owner=starter, name="Only face")
     FaceImage.objects.create(face=first_face, image="faces/only.jpg", width=8, height=8)
     with CaptureQueriesContext(connection) as small_library:
@@ -460,11 +462,11 @@ def test_an_edit_leaves_out_a_style_its_owner_has_made_private_since(
 
 
 def test_an_edit_in_flight_when_the_original_goes_joins_the_line(
-    starter, owner_client, make_thumbnail, edit, finished
+    starter, owner_client, edit, finished
 ) -> None:
     """The line's edits move under its oldest edit when the original is deleted; an edit of
     the original still queued then joins them, not a line of its own."""
-    source = make_thumbnail(owner_client)
+    source = made(starter)
     first = edit(owner_client, {"thumbnail_id": source.pk, "changes": {"title": "Second"}})
     v2 = Thumbnail.objects.get(pk=finished(owner_client, first.json()["id"])["thumbnails"][0]["id"])
     pending = edit(owner_client, {"thumbnail_id": source.pk, "changes": {"title": "Third"}})
