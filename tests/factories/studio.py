@@ -1,5 +1,6 @@
 """Thumbnails and projects. `ThumbnailFactory` rows point at placeholder file names unless
-`stored=True` saves a small real PNG (for job inputs that read the image)."""
+`stored=True` saves a small real PNG (for job inputs that read the image) for all four of its
+files; `ThumbnailFactory(**stored_files())` stores them apart, each in its own format."""
 
 from __future__ import annotations
 
