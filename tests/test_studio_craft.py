@@ -128,8 +128,11 @@ def test_a_shared_thumbnail_opens_in_a_page(shared: Any) -> None:
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     body = response.content.decode()
-    assert "<h1" in body and "Coffee Shops Ranked: All 100" in body
+    assert '<h1 dir="auto">Coffee Shops Ranked: All 100</h1>' in body
     assert f'href="{project.share_path}"' in body
+    other = Project.objects.create(owner=project.owner, name="Other", share_mode="all")
+    assert Client().get(f"{other.share_path}t/{thumbnail.pk}").status_code == 404
+    assert Client().get(f"/share/{'x' * 22}/t/{thumbnail.pk}").status_code == 404
     Thumbnail.objects.filter(pk=thumbnail.pk).update(project=None)
     assert Client().get(f"{project.share_path}t/{thumbnail.pk}").status_code == 404
 
