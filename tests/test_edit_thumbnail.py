@@ -417,8 +417,7 @@ def test_the_large_view_form_posts_an_edit_and_the_card_links_the_new_version(
         HTTP_HX_CURRENT_URL=f"http://testserver/studio/thumbnails/{source.pk}",
     ).content.decode()
     new = Thumbnail.objects.get(parent=source)
-    assert f'href="/studio/thumbnails/{new.pk}"' in card
-    assert "Open the new version" in card
+    assert f'<a href="/studio/thumbnails/{new.pk}">Open the new version</a>' in card
     assert f"/api/thumbnails/{new.pk}/download?size=youtube" in card
     assert "with a <code>GEMINI_API_KEY</code>, Gemini edits the image itself" in card
     # Out of band, the new version joins the list of the line it belongs to.
