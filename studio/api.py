@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Prefetch
 from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -356,10 +357,18 @@ def generate(request: Request) -> Response:
 @parser_classes([SafeJSONParser, MultiPartParser, FormParser])
 def jobs(request: Request) -> Response:
     """POST `{"type", "input": {...}}` (JSON), or multipart with `type`, the input's fields and
-    files: submits any job type -> 202 job. GET: the caller's 20 most recent jobs."""
+    files: submits any job type -> 202 job. GET: the caller's 20 most recent jobs, each with its
+    result as `GET /api/jobs/<id>` gives it (`thumbnails`, `result`), in two queries: the jobs
+    and one prefetch of their thumbnails."""
     if request.method == "GET":
-        rows = Job.objects.filter(user=request.user).order_by("-created_at")[:20]
-        return Response({"results": [job_payload(job, with_result=False) for job in rows]})
+        rows = (
+            Job.objects.filter(user=request.user)
+            .prefetch_related(
+                Prefetch("thumbnails", queryset=Thumbnail.objects.order_by("variation_index"))
+            )
+            .order_by("-created_at")[:20]
+        )
+        return Response({"results": [job_payload(job) for job in rows]})
     if not hasattr(request.data, "get"):  # a JSON list, string, number or null
         raise APIError('Send a JSON object {"type", "input"}.', "invalid")
     data: Any

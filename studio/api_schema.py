@@ -455,8 +455,18 @@ class JobOut(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     model = serializers.CharField(allow_blank=True)
     cached = serializers.BooleanField()
-    result = serializers.JSONField(allow_null=True, help_text="JSON job types' result")
-    thumbnails = ThumbnailOut(many=True)
+    result = serializers.JSONField(
+        allow_null=True, help_text="JSON job types' result; null for image job types"
+    )
+    thumbnails = ThumbnailOut(
+        many=True, help_text="image job types' thumbnails so far; [] for JSON job types"
+    )
+    notes = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="generate_thumbnails only: what the provider changed that the creator should "
+        "know, one sentence each (e.g. a title shortened to stay readable)",
+    )
 
 
 class JobAccepted(JobOut):
@@ -464,6 +474,9 @@ class JobAccepted(JobOut):
 
 
 class JobList(serializers.Serializer):
+    """The caller's 20 most recent jobs, newest first, each with its result as
+    `GET /api/jobs/<id>` has it."""
+
     results = JobOut(many=True)
 
 

@@ -39,6 +39,7 @@ from studio.models import Face, Palette, Project, Style, Thumbnail
 from tests import fake_gemini as fake_gemini_module
 from tests.conftest import set_plan
 from tests.factories.generation import JobFactory
+from tests.factories.studio import ThumbnailFactory, generate_job
 from tests.fake_gemini import FakeGemini
 
 fake_gemini = fake_gemini_module.fake_gemini
@@ -85,6 +86,36 @@ def test_jobs_endpoint_submits_generate_like_the_generate_endpoint(
     assert data["status"] == "succeeded"
     assert len(data["thumbnails"]) == 1
     assert Job.objects.get(pk=job["id"]).model == "local"  # the offline renderer is recorded
+
+
+def test_jobs_list_rows_carry_their_results_in_a_fixed_number_of_queries(
+    owner, owner_client, django_assert_max_num_queries
+) -> None:
+    """A listed job shows what it made as its detail does (it read `"thumbnails": []` and
+    `"result": null` for every job, a succeeded one included), and more jobs cost no more
+    queries: one prefetch for all their thumbnails."""
+
+    def made(title: str, variations: int) -> Job:
+        job = generate_job(owner, title, "succeeded", units_succeeded=variations)
+        for index in range(variations):
+            ThumbnailFactory(owner=owner, job=job, title=title, variation_index=index)
+        return job
+
+    made("One", 1)
+    with django_assert_max_num_queries(20) as one:
+        assert owner_client.get("/api/jobs").status_code == 200
+    made("Two", 2)
+    made("Three", 3)
+    Job.objects.create(
+        user=owner, type="enhance_title", params={}, status="succeeded", result={"titles": ["A"]}
+    )
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        rows = owner_client.get("/api/jobs").json()["results"]
+    for row in rows:
+        detail = owner_client.get(f"/api/jobs/{row['id']}").json()
+        assert (row["thumbnails"], row["result"]) == (detail["thumbnails"], detail["result"])
+    assert [len(row["thumbnails"]) for row in rows] == [0, 3, 2, 1]
+    assert rows[0]["result"] == {"titles": ["A"]}
 
 
 @pytest.mark.parametrize(
