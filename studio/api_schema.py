@@ -139,6 +139,9 @@ class PalettePatch(serializers.Serializer):
 
 
 class MoveThumbnails(serializers.Serializer):
+    """POST /api/thumbnails/move: all or none; any id (or the project) not the caller's is a 404
+    and nothing moves."""
+
     thumbnail_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID), max_length=MOVE_MAX_IDS
     )

@@ -859,9 +859,15 @@ def do_update_thumbnail(
 
 
 def do_move_thumbnails(*, owner: User, thumbnail_ids: list[int], project: Project | None) -> int:
-    """Move the owner's thumbnails among `thumbnail_ids` into `project` (None: no project) in one
-    UPDATE. Ids of other users' thumbnails are ignored. Returns how many moved."""
-    moved = Thumbnail.objects.filter(owner=owner, pk__in=thumbnail_ids).update(project=project)
+    """Move the thumbnails `thumbnail_ids` (an id sent twice counts once) into `project` (None:
+    no project) in one UPDATE, and return how many moved. All or none: raises Http404, moving
+    nothing, when any id is not one of the owner's thumbnails (another creator's or gone), as
+    every other endpoint answers a stranger's id."""
+    wanted = set(thumbnail_ids)
+    with transaction.atomic():
+        moved = Thumbnail.objects.filter(owner=owner, pk__in=wanted).update(project=project)
+        if moved != len(wanted):
+            raise Http404("No such thumbnail.")  # rolls the UPDATE back
     invalidate_gallery(owner.pk)  # update() sends no post_save
     return moved
 

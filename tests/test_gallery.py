@@ -327,6 +327,30 @@ def test_projects_crud_and_delete_keeps_thumbnails(owner_client, owner) -> None:
     assert thumb.project_id is None
 
 
+def test_move_is_all_or_none_and_a_strangers_id_is_a_404(owner, owner_client, other) -> None:
+    """A stranger's thumbnail id answered 200 `{"moved": 0}` (and beside the caller's own, moved
+    those): every other endpoint answers 404 for it. Now any id not the caller's (another
+    creator's, or gone) is a 404 and nothing moves; an id sent twice counts once."""
+    project = Project.objects.create(owner=owner, name="Season 3")
+    mine, also_mine = make_thumbs(owner, [(1, "Mine", 0, False), (2, "Also mine", 0, False)])
+    [theirs] = make_thumbs(other, [(3, "Theirs", 0, False)])
+    for ids in ([theirs.pk], [mine.pk, theirs.pk], [mine.pk, 2**62]):
+        response = owner_client.post_json(
+            "/api/thumbnails/move", {"thumbnail_ids": ids, "project_id": project.pk}
+        )
+        assert (response.status_code, response.json()["code"]) == (404, "not_found"), ids
+    assert set(Thumbnail.objects.values_list("project_id", flat=True)) == {None}
+    response = owner_client.post_json(
+        "/api/thumbnails/move",
+        {"thumbnail_ids": [mine.pk, also_mine.pk, mine.pk], "project_id": project.pk},
+    )
+    assert response.json() == {"moved": 2}
+    assert list(project.thumbnails.order_by("pk").values_list("pk", flat=True)) == [
+        mine.pk,
+        also_mine.pk,
+    ]
+
+
 def test_project_default_settings_are_checked_stored_and_kept(owner, owner_client, other):
     """PRODUCT.md: a project has default generator settings. PATCH took them and changed
     nothing; now they are checked as a generate request's choices and stored whole."""
@@ -441,9 +465,12 @@ def test_library_endpoints_404_for_strangers(owner, other_client) -> None:
         == 404
     )
     assert other_client.delete(f"/api/thumbnails/{thumb.pk}").status_code == 404
-    assert other_client.post_json(
-        "/api/thumbnails/move", {"thumbnail_ids": [thumb.pk], "project_id": None}
-    ).json() == {"moved": 0}
+    assert (
+        other_client.post_json(
+            "/api/thumbnails/move", {"thumbnail_ids": [thumb.pk], "project_id": None}
+        ).status_code
+        == 404
+    )
     assert other_client.get("/api/thumbnails").json()["results"] == []
     thumb.refresh_from_db()
     assert thumb.project_id == project.pk and not thumb.is_favorite
