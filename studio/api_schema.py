@@ -11,7 +11,10 @@ import functools
 from typing import Any
 
 from django.core.validators import RegexValidator
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import (
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.serializers import PolymorphicProxySerializerExtension
 from drf_spectacular.utils import (
@@ -27,7 +30,7 @@ from rest_framework.serializers import Serializer
 from generation.registry import JobType, job_types
 from studio.forms import parse_colors
 from studio.models import Project
-from studio.serializers import MAX_ID, Text
+from studio.serializers import MAX_ID, KnownFieldsOnly, Text
 
 MOVE_MAX_IDS = 500
 PROJECT_NAME_MAX_CHARS = 100  # Project.name's max_length
@@ -56,7 +59,7 @@ class StrictBoolean(serializers.BooleanField):
         return data
 
 
-class ThumbnailPatch(serializers.Serializer):
+class ThumbnailPatch(KnownFieldsOnly):
     """PATCH /api/thumbnails/<id>: every field optional; `project_id` null takes it out."""
 
     is_favorite = StrictBoolean(required=False)
@@ -66,7 +69,7 @@ class ThumbnailPatch(serializers.Serializer):
     )
 
 
-class StylePatch(serializers.Serializer):
+class StylePatch(KnownFieldsOnly):
     """PATCH /api/styles/<id> (JSON, or multipart/form-data to add images): only the fields
     sent change. `remove_reference_ids`: ids from the style's `reference_images`;
     `reference_images`: new JPEG/PNG/WebP files (multipart only), at most 4 in all after."""
@@ -119,7 +122,7 @@ class ColorList(serializers.ListField):
     """Colours as the schema tells them (validate_colors checks them: parse_colors)."""
 
 
-class PalettePatch(serializers.Serializer):
+class PalettePatch(KnownFieldsOnly):
     """PATCH /api/palettes/<id>: only the fields sent change. `colors`: 3 to 6 distinct
     "#RRGGBB" colours, most prominent first."""
 
@@ -138,7 +141,7 @@ class PalettePatch(serializers.Serializer):
             raise serializers.ValidationError(str(exc)) from exc
 
 
-class MoveThumbnails(serializers.Serializer):
+class MoveThumbnails(KnownFieldsOnly):
     """POST /api/thumbnails/move: all or none; any id (or the project) not the caller's is a 404
     and nothing moves."""
 
@@ -150,11 +153,13 @@ class MoveThumbnails(serializers.Serializer):
     )
 
 
-class ProjectCreate(serializers.Serializer):
+class ProjectCreate(KnownFieldsOnly):
+    """POST /api/projects: a new project's name."""
+
     name = named(PROJECT_NAME_MAX_CHARS, required=True, default=empty)
 
 
-class ProjectPatch(serializers.Serializer):
+class ProjectPatch(KnownFieldsOnly):
     """Only the fields sent change: no default, so an absent name is not a rename to ""."""
 
     name = named(PROJECT_NAME_MAX_CHARS, required=False, default=empty)
@@ -166,6 +171,20 @@ class ProjectPatch(serializers.Serializer):
         "expression, pose, aspect_ratio, resolution, variations (checked as in a generate "
         "request; what is left out gets its default). {} or null: no defaults.",
     )
+
+
+class KnownFieldsOnlyExtension(OpenApiSerializerExtension):
+    """A KnownFieldsOnly request body is `additionalProperties: false` in the schema: a field it
+    does not declare is a 400, not ignored."""
+
+    target_class = KnownFieldsOnly
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        mapped = auto_schema._map_basic_serializer(self.target, direction)
+        if direction == "request":
+            mapped["additionalProperties"] = False
+        return dict(mapped)
 
 
 class JobTypeName(serializers.Field):

@@ -4,10 +4,12 @@ studio's form posts (where an empty select sends "")."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
 from rest_framework.fields import Field
+from rest_framework.settings import api_settings
 
 from studio.youtube import ChannelReferenceInvalid, parse_channel_reference
 
@@ -106,7 +108,42 @@ class InputSerializer(serializers.Serializer):
         return {name: _instance_copy(field) for name, field in self._declared_fields.items()}
 
 
-class YouTubeChannelInput(serializers.Serializer):
+class KnownFieldsOnly(serializers.Serializer):
+    """A request body that refuses fields it does not declare: 400 `invalid` naming them, with
+    each in `fields` (`{"title": ["Unknown field."]}`). DRF ignores them, so a misspelt or
+    read-only field (`title`, `owner_id`) answered 200 with nothing changed. The schema says
+    `additionalProperties: false` (studio.api_schema.KnownFieldsOnlyExtension)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(str(name) for name in data if name not in self.writable_names())
+            if unknown:
+                raise serializers.ValidationError(
+                    {
+                        api_settings.NON_FIELD_ERRORS_KEY: [
+                            unknown_fields_message(unknown, self.writable_names())
+                        ],
+                        **{name: ["Unknown field."] for name in unknown},
+                    }
+                )
+        return super().to_internal_value(data)
+
+    def writable_names(self) -> list[str]:
+        return [name for name, field in self.fields.items() if not field.read_only]
+
+
+def unknown_fields_message(unknown: list[str], known: list[str]) -> str:
+    """'Unknown field "title" (this request takes "is_favorite", "is_public").', or "Unknown
+    fields ..." for more than one."""
+
+    def quoted(names: list[str]) -> str:
+        return ", ".join(f'"{name}"' for name in names)
+
+    plural = "s" if len(unknown) > 1 else ""
+    return f"Unknown field{plural} {quoted(unknown)} (this request takes {quoted(known)})."
+
+
+class YouTubeChannelInput(KnownFieldsOnly):
     """`{"channel"}`: the creator's YouTube channel as its address, @handle or channel id
     (`studio.youtube.parse_channel_reference` normalizes it to "@handle" or "UC..."); blank
     forgets it. At most 200 characters."""

@@ -334,3 +334,54 @@ def test_a_request_django_refuses_is_json_under_the_api_and_the_sites_page_elsew
     page = owner_client.get("/studio/", HTTP_HOST="evil.example")
     assert page.status_code == 400
     assert 'class="topbar"' in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "unknown"),
+    [
+        ("patch", "/api/thumbnails/{thumbnail}", {"title": "New"}, ["title"]),
+        (
+            "patch",
+            "/api/thumbnails/{thumbnail}",
+            {"is_favorite": True, "owner_id": 3},
+            ["owner_id"],
+        ),
+        ("patch", "/api/styles/{style}", {"name": "S", "owner": 3, "is_public": True}, None),
+        ("patch", "/api/palettes/{palette}", {"colours": ["#000000"] * 3}, ["colours"]),
+        ("patch", "/api/projects/{project}", {"share": "all"}, ["share"]),
+        ("post", "/api/projects", {"name": "P", "share_mode": "all"}, ["share_mode"]),
+        ("post", "/api/thumbnails/move", {"thumbnail_ids": [], "project": None}, ["project"]),
+        ("put", "/api/me/youtube-channel", {"channel": "", "url": "x"}, ["url"]),
+    ],
+)
+def test_unknown_fields_are_a_400_naming_them_and_change_nothing(
+    owner, owner_client, method, path, body, unknown
+) -> None:
+    """A field the request does not take (misspelt, read-only, another model's) answered 200
+    with nothing changed; now 400 `invalid` naming each (in the message and in `fields`), and
+    the fields it does take are not applied either."""
+    from studio.models import Palette, Style, Thumbnail
+    from tests.factories.studio import ProjectFactory, ThumbnailFactory
+
+    unknown = unknown or ["is_public", "owner"]
+    ids = {
+        "thumbnail": ThumbnailFactory(owner=owner).pk,
+        "style": Style.objects.create(owner=owner, name="Mine", prompt="Bold.").pk,
+        "palette": Palette.objects.create(
+            owner=owner, name="Mine", colors=["#112233", "#445566", "#778899"]
+        ).pk,
+        "project": ProjectFactory(owner=owner).pk,
+    }
+    response = getattr(owner_client, method)(
+        path.format(**ids), json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    data = response.json()
+    assert data["code"] == "invalid"
+    assert sorted(name for name in data["fields"] if name != "non_field_errors") == unknown
+    for name in unknown:
+        assert f'"{name}"' in data["error"]
+    assert data["error"].startswith("Unknown field")
+    assert not Thumbnail.objects.filter(is_favorite=True).exists()
+    assert not Style.objects.filter(name="S").exists()
+    assert not owner.projects.filter(share_mode="all").exists()

@@ -116,6 +116,13 @@ def test_the_api_refuses_bad_edits(owner_client: Any, style: Style) -> None:
     assert too_many.status_code == 400
     assert too_many.json()["code"] == "invalid"
     assert "at most 4" in too_many.json()["error"]
+    unknown = owner_client.patch(  # a form field the style does not have: refused, not ignored
+        url,
+        _multipart({"name": ["Renamed"], "title": ["x"]}, [jpeg()]),
+        content_type="multipart/form-data; boundary=BoUnDaRy",
+    )
+    assert unknown.status_code == 400
+    assert (unknown.json()["code"], list(unknown.json()["fields"])[1:]) == ("invalid", ["title"])
     style.refresh_from_db()
     assert style.name == "Orange pop" and style.reference_images.count() == 1
 
