@@ -35,10 +35,11 @@ def _filters(request: Request) -> GalleryFilter:
 
 
 def _limit(request: Request) -> int:
-    try:
-        return int(request.query_params.get("limit") or 20)
-    except ValueError as exc:
-        raise APIError("limit must be a whole number.", "invalid") from exc
+    """`?limit=`: a whole number, 1 or more (400 `invalid` otherwise: 0 and negatives were
+    answered with a page of 1); more than MAX_PAGE_SIZE gives MAX_PAGE_SIZE (page_of)."""
+    serializer = schema.PageQuery(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return int(serializer.validated_data["limit"])
 
 
 def _page_response(

@@ -29,6 +29,7 @@ from rest_framework.serializers import Serializer
 
 from generation.registry import JobType, job_types
 from studio.forms import parse_colors
+from studio.gallery import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from studio.models import Project
 from studio.serializers import MAX_ID, KnownFieldsOnly, Text
 
@@ -319,9 +320,31 @@ class FaceCreate(serializers.Serializer):
 
 # --- Query parameters --------------------------------------------------------------------------
 
+
+class PageQuery(serializers.Serializer):
+    """A paged listing's `?limit=` (other query parameters: studio.gallery.parse_filters)."""
+
+    limit = serializers.IntegerField(
+        required=False,
+        default=DEFAULT_PAGE_SIZE,
+        min_value=1,
+        error_messages={
+            "invalid": "Must be a whole number.",
+            "min_value": "Must be 1 or more.",
+            "max_string_length": "Must be a whole number.",
+        },
+    )
+
+
 PAGE_PARAMETERS = [
     OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
-    OpenApiParameter("limit", int, description="1 to 100 (default 20)"),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1},
+        description=f"rows a page, 1 or more (default {DEFAULT_PAGE_SIZE}); at most "
+        f"{MAX_PAGE_SIZE} are given (a larger limit gives {MAX_PAGE_SIZE}); 0, a negative "
+        "number or anything else than a whole number is a 400",
+    ),
     OpenApiParameter(
         "project",
         str,

@@ -385,3 +385,24 @@ def test_unknown_fields_are_a_400_naming_them_and_change_nothing(
     assert not Thumbnail.objects.filter(is_favorite=True).exists()
     assert not Style.objects.filter(name="S").exists()
     assert not owner.projects.filter(share_mode="all").exists()
+
+
+@pytest.mark.parametrize("path", ["/api/thumbnails", "/api/projects/{project}/thumbnails"])
+def test_a_page_limit_below_one_is_a_400_like_a_word(owner, owner_client, path) -> None:
+    """`?limit=0` and `?limit=-1` answered 200 with a page of one while `?limit=abc` was a 400:
+    every limit that is not a whole number 1 or more is a 400 `invalid` naming `limit`, on
+    every paged listing; an empty one is the default and a large one gives 100 at most."""
+    from tests.factories.studio import ProjectFactory, ThumbnailFactory
+
+    project = ProjectFactory(owner=owner)
+    ThumbnailFactory.create_batch(2, owner=owner, project=project)
+    url = path.format(project=project.pk)
+    for bad in ("0", "-1", "-100", "abc", "1.5", "9" * 1001):
+        response = owner_client.get(f"{url}?limit={bad}")
+        assert response.status_code == 400, (bad, response.content)
+        data = response.json()
+        assert (data["code"], list(data["fields"])) == ("invalid", ["limit"]), bad
+        assert data["error"].startswith("limit: "), data
+    for good, rows in (("", 2), ("1", 1), ("1000", 2)):
+        response = owner_client.get(f"{url}?limit={good}")
+        assert (response.status_code, len(response.json()["results"])) == (200, rows), good
