@@ -75,6 +75,26 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+# A view's way of answering a refusal it never saw (`renders_refusals`): (request, message,
+# code, status, the URL's keyword arguments) -> the response.
+RefusalRenderer = Callable[[HttpRequest, str, str, int, dict[str, Any]], HttpResponse]
+
+
+def renders_refusals(
+    render: RefusalRenderer,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Marks a view whose errors are not the API's JSON (an htmx form's `<p class="error">`
+    fragment): the refusals made before the view runs (viewbait.input_guard: NUL characters,
+    an unreadable form, too large a body) are answered by `render` in the same shape as the
+    view's own. Goes outermost (the attribute is read from the URL's view)."""
+
+    def mark(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        view.render_refusal = render  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
 def read_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A view that answers GET and HEAD only: any other method gets the API's JSON 405
     `{"error", "code": "method_not_allowed"}` with `Allow: GET, HEAD` before the view runs

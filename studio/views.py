@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
@@ -36,6 +37,7 @@ from billing.services import (
     plan_table,
 )
 from core import ratelimits
+from core.api import renders_refusals
 from core.auth import prefetch_with_user
 from core.types import AuthenticatedHttpRequest
 from generation import catalog
@@ -348,6 +350,52 @@ def _job_accepted(
     return response
 
 
+def guard_message(request: HttpRequest, code: str, message: str) -> str:
+    """A refusal of viewbait.input_guard (made before any view runs) as a creator reads it."""
+    if code == "invalid_characters":
+        return (
+            "Some text holds a character the studio cannot keep (an invisible NUL, or half of "
+            "an emoji); remove it and try again."
+        )
+    if code == "request_too_large" and request.content_type == "multipart/form-data":
+        most = max(1, round(settings.UPLOAD_MAX_REQUEST_BYTES / 2**20))
+        return f"The images are too large together: at most {most} MB in all; send fewer."
+    if code == "request_too_large":
+        return "The form holds more text than the studio takes; shorten it and try again."
+    if code == "invalid_form":
+        return "The form could not be read; reload the page and try again."
+    return message
+
+
+def _guard_fragment(
+    request: HttpRequest, message: str, code: str, status: int, target: str
+) -> HttpResponse:
+    """viewbait.input_guard's refusal as the form's error fragment for `target` (as
+    `_form_error`, rendered at once: the guard answers before any view or template response
+    machinery runs, and before the request has a user)."""
+    html = render_to_string(
+        "studio/studio.html#form-error", {"error": guard_message(request, code, message)}
+    )
+    response = HttpResponse(html, status=status)
+    response["HX-Retarget"] = target
+    response["HX-Reswap"] = "innerHTML"
+    return response
+
+
+def _generate_refusal(
+    request: HttpRequest, message: str, code: str, status: int, kwargs: dict[str, Any]
+) -> HttpResponse:
+    return _guard_fragment(request, message, code, status, "#generate-errors")
+
+
+def _tool_refusal(
+    request: HttpRequest, message: str, code: str, status: int, kwargs: dict[str, Any]
+) -> HttpResponse:
+    target = _tool_errors_target(request, str(kwargs.get("type_name", "")))
+    return _guard_fragment(request, message, code, status, target)
+
+
+@renders_refusals(_generate_refusal)
 @login_required
 @require_POST
 def generate(request: AuthenticatedHttpRequest) -> TemplateResponse:
@@ -358,16 +406,22 @@ def generate(request: AuthenticatedHttpRequest) -> TemplateResponse:
     return _submit_form(request, "generate_thumbnails", "#generate-errors")
 
 
+def _tool_errors_target(request: HttpRequest, type_name: str) -> str:
+    """Where a tool form's errors go: `#errors-<type>` under a form that targets its own
+    `#results-<type>` (htmx sends the target's id as HX-Target), else #tool-errors."""
+    own_results = request.headers.get("HX-Target") == f"results-{type_name}"
+    return f"#errors-{type_name}" if own_results and type_name.isidentifier() else "#tool-errors"
+
+
+@renders_refusals(_tool_refusal)
 @login_required
 @require_POST
 def run_tool(request: AuthenticatedHttpRequest, type_name: str) -> TemplateResponse:
     """htmx post of any job type's form (`/studio/tools/<type>`; fields and files as its input
     schema takes them): the job's card for the form's target, or an error fragment. A tool on a
-    thumbnail's large view targets `#results-<type>` (htmx sends the target's id as HX-Target)
-    and gets its errors in `#errors-<type>`, under its own form; other forms in #tool-errors."""
-    own_results = request.headers.get("HX-Target") == f"results-{type_name}"
-    errors_target = f"#errors-{type_name}" if own_results and type_name.isidentifier() else None
-    return _submit_form(request, type_name, errors_target or "#tool-errors")
+    thumbnail's large view targets `#results-<type>` and gets its errors in `#errors-<type>`,
+    under its own form; other forms in #tool-errors (`_tool_errors_target`)."""
+    return _submit_form(request, type_name, _tool_errors_target(request, type_name))
 
 
 def _submit_form(

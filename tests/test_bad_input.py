@@ -108,18 +108,51 @@ def test_deeply_nested_json_is_400(owner_client) -> None:
     assert (response.status_code, response.json()["code"]) == (400, "too_deep")
 
 
-@pytest.mark.parametrize(
-    ("path", "data"),
-    [
-        ("/studio/generate", {"title": "a\x00b"}),
+def test_form_fields_with_nul_are_400_in_the_views_own_error_shape(owner_client) -> None:
+    """The guard refuses a NUL before any view runs; it answered raw JSON where the studio's
+    forms show every other refusal as a `<p class="error">` fragment for their error box
+    (HX-Retarget), so the creator saw nothing. A form whose errors are JSON (the studio's
+    new-project form) and the API keep JSON."""
+    too_long = owner_client.post("/studio/generate", {"title": "x" * 500}, HTTP_HX_REQUEST="true")
+    assert too_long.status_code == 400
+    for data in ({"title": "a\x00bad"}, {"title\x00": "x"}):
+        response = owner_client.post("/studio/generate", data, HTTP_HX_REQUEST="true")
+        assert response.status_code == 400, response.content
+        assert response["Content-Type"].startswith("text/html")
+        assert response["HX-Retarget"] == too_long["HX-Retarget"] == "#generate-errors"
+        assert response["HX-Reswap"] == too_long["HX-Reswap"]
+        html = response.content.decode()
+        assert html.startswith('<p class="error">') and "NUL" in html, html
+        assert too_long.content.decode().startswith('<p class="error">')
+    under_own_form = owner_client.post(
+        "/studio/tools/enhance_title",
+        {"title": "a\x00b"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="results-enhance_title",
+    )
+    assert (under_own_form.status_code, under_own_form["HX-Retarget"]) == (
+        400,
+        "#errors-enhance_title",
+    )
+    elsewhere = owner_client.post("/studio/tools/enhance_title", {"title": "a\x00b"})
+    assert (elsewhere.status_code, elsewhere["HX-Retarget"]) == (400, "#tool-errors")
+    for path, data in (
         ("/studio/projects", {"name": "a\x00b"}),
-        ("/studio/generate", {"title\x00": "x"}),
-    ],
-)
-def test_form_fields_with_nul_are_400(owner_client, path, data) -> None:
-    response = owner_client.post(path, data, HTTP_HX_REQUEST="true")
-    assert response.status_code == 400, response.content
-    assert response.json()["code"] == "invalid_characters"
+        ("/api/projects", {"name": "\x00"}),
+    ):
+        response = owner_client.post(path, data, HTTP_HX_REQUEST="true")
+        assert response.status_code == 400, response.content
+        assert response.json()["code"] == "invalid_characters"
+
+
+def test_an_oversized_upload_to_a_studio_form_is_its_error_fragment(owner_client, settings) -> None:
+    settings.UPLOAD_MAX_REQUEST_BYTES = 10_000
+    photo = SimpleUploadedFile("a.png", b"\x89PNG" + b"\0" * 20_000, "image/png")
+    response = owner_client.post(
+        "/studio/tools/analyse_palette", {"image": photo}, HTTP_HX_REQUEST="true"
+    )
+    assert (response.status_code, response["HX-Retarget"]) == (413, "#tool-errors")
+    assert response.content.decode().startswith('<p class="error">The images are too large')
 
 
 @pytest.mark.parametrize("path", ["/studio/?q=a%00b", "/api/thumbnails?q=%00", "/api/jobs/a%00b"])

@@ -473,6 +473,14 @@ async def test_a_body_over_the_limit_is_refused_before_the_rest_of_it_is_read(
     chunked = {"content-type": "application/json", "transfer-encoding": "chunked"}
     status, body, read = await post_in_chunks(chunked, chunks)
     assert (status, json.loads(body)["code"], read) == (413, "request_too_large", 3)
+    # A studio form's upload: its error fragment (viewbait.input_guard.refusal), not JSON.
+    multipart = {"content-type": "multipart/form-data; boundary=b", "hx-request": "true"}
+    settings.UPLOAD_MAX_REQUEST_BYTES = 1000
+    status, body, read = await post_in_chunks(
+        {**multipart, "content-length": "50000"}, chunks, "/studio/tools/analyse_palette"
+    )
+    assert (status, read) == (413, 0)
+    assert body.decode().startswith('<p class="error">The images are too large'), body
     # Within the limit the request goes on as before (here to /healthz's 405 for a POST).
     status, _, read = await post_in_chunks(chunked, [b"x" * 500, b"y"], "/healthz")
     assert (status, read) == (405, 2)

@@ -13,7 +13,9 @@ One place for the rules no single form or serializer can enforce:
   surrogate: either would be a database or encoding error later); a form Django cannot read
   (too many fields or files, a broken multipart body, a urlencoded body in a charset other
   than UTF-8) is 400 `invalid_form`. Django's own `RequestDataTooBig` / `TooManyFieldsSent` /
-  `TooManyFilesSent` / `BadRequest` raised inside a view become 413 / 400 JSON too.
+  `TooManyFilesSent` / `BadRequest` raised inside a view become 413 / 400 JSON too. A view
+  whose errors are HTML (the studio's htmx forms: `core.api.renders_refusals`) gets these
+  refusals in its own error shape instead, with the same status; /api/ is always JSON.
 - `core.parsers.SafeJSONParser` (DRF's default JSON parser here): the same character rule
   for every string and key of a JSON body, and at most `MAX_JSON_DEPTH` levels of nesting (400
   `too_deep`; deeper JSON would otherwise end in Python's RecursionError).
@@ -24,6 +26,8 @@ request line and headers; nginx: 8 KiB per header line by default).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import (
     BadRequest,
@@ -31,8 +35,9 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.multipartparser import MultiPartParserError
+from django.urls import Resolver404, resolve
 
 from core.api import json_error
 from core.middleware import SyncAndAsyncMiddleware
@@ -48,11 +53,32 @@ def body_limit(content_type: str) -> int | None:
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
-def too_large(limit: int | None) -> JsonResponse:
-    """The 413 `request_too_large` answer (with `limit`, in bytes)."""
-    return json_error(
-        f"The request body is larger than {limit} bytes.", "request_too_large", 413, limit=limit
-    )
+FORM_UNREADABLE_MESSAGE = "The form could not be read."
+
+
+def too_large(limit: int | None, request: HttpRequest | None = None) -> HttpResponse:
+    """The 413 `request_too_large` answer (with `limit`, in bytes): JSON, or with `request`
+    the view's own error shape (`refusal`)."""
+    message = f"The request body is larger than {limit} bytes."
+    if request is None:
+        return json_error(message, "request_too_large", 413, limit=limit)
+    return refusal(request, message, "request_too_large", 413, limit=limit)
+
+
+def refusal(
+    request: HttpRequest, message: str, code: str, status: int, **extra: Any
+) -> HttpResponse:
+    """The guard's answer: JSON `{"error", "code", **extra}`, or, for a view marked with
+    `core.api.renders_refusals` (outside /api/), that view's own error fragment."""
+    if not request.path.startswith("/api/"):
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            match = None
+        render = getattr(match.func, "render_refusal", None) if match else None
+        if match is not None and render is not None:
+            return render(request, message, code, status, dict(match.kwargs))
+    return json_error(message, code, status, **extra)
 
 
 def _content_length(request: HttpRequest) -> int:
@@ -91,32 +117,33 @@ class InputGuardMiddleware(SyncAndAsyncMiddleware):
         """The 414/413/400 answer for `request`, or None to let it through."""
         url_length = len(request.path) + len(request.META.get("QUERY_STRING", ""))
         if url_length > settings.MAX_URL_LENGTH:
-            return json_error(
+            return refusal(
+                request,
                 f"The URL is longer than {settings.MAX_URL_LENGTH} characters.",
                 "url_too_long",
                 414,
             )
         limit = body_limit(request.content_type or "")
         if limit is not None and _content_length(request) > limit:
-            return too_large(limit)
+            return too_large(limit, request)
         try:
             bad = has_bad_characters(request.path) or _form_has_bad_characters(request)
         except RequestDataTooBig:
-            return too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+            return too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE, request)
         except (TooManyFieldsSent, TooManyFilesSent, MultiPartParserError, BadRequest):
             # BadRequest: a urlencoded form declared in a charset other than UTF-8 (Django
             # refuses to read it); TooManyFilesSent: more than DATA_UPLOAD_MAX_NUMBER_FILES.
             # Both were Django's bare HTML 400 page, under /api/ too.
-            return json_error("The form could not be read.", "invalid_form", 400)
+            return refusal(request, FORM_UNREADABLE_MESSAGE, "invalid_form", 400)
         if bad:
-            return json_error(BAD_CHARACTERS_MESSAGE, "invalid_characters", 400)
+            return refusal(request, BAD_CHARACTERS_MESSAGE, "invalid_characters", 400)
         return None
 
-    def process_exception(self, request: HttpRequest, exc: Exception) -> JsonResponse | None:
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if isinstance(exc, RequestDataTooBig):
-            return too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+            return too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE, request)
         if isinstance(
             exc, TooManyFieldsSent | TooManyFilesSent | MultiPartParserError | BadRequest
         ):
-            return json_error("The form could not be read.", "invalid_form", 400)
+            return refusal(request, FORM_UNREADABLE_MESSAGE, "invalid_form", 400)
         return None
