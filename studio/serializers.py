@@ -157,3 +157,20 @@ class YouTubeChannelInput(KnownFieldsOnly):
             return parse_channel_reference(value)
         except ChannelReferenceInvalid as exc:
             raise serializers.ValidationError(str(exc)) from exc
+
+
+class FavoriteInput(serializers.Serializer):
+    """A card's Favourite (`POST /studio/thumbnails/<id>/favorite`): `favorite` "true" or
+    "false", what the card's button asks for; absent (or empty) flips the star. Anything else
+    is refused: "maybe" was read as false."""
+
+    favorite = serializers.ChoiceField(
+        choices=["true", "false"],
+        required=False,
+        error_messages={"invalid_choice": 'Must be "true" or "false".'},
+    )
+
+    def wanted(self) -> bool | None:
+        """True or False as asked, None to flip (call after `is_valid()`)."""
+        value = self.validated_data.get("favorite")
+        return None if value is None else value == "true"

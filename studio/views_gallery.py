@@ -20,6 +20,7 @@ from rest_framework.exceptions import ValidationError
 
 from billing.services import effective_plan, get_balance
 from core import ratelimits
+from core.api import json_error
 from core.types import AuthenticatedHttpRequest
 from generation import catalog
 from generation.errors import form_message, refusal_for
@@ -41,7 +42,7 @@ from studio.job_types.edit import MAX_REFERENCES
 from studio.job_types.generate import ProjectDefaults
 from studio.library_cache import usable_palettes, usable_styles
 from studio.models import Face, FaceImage, Palette, Project, Style, Thumbnail
-from studio.serializers import parse_id
+from studio.serializers import FavoriteInput, parse_id
 from studio.services import StudioError
 from studio.views import (
     FORM_LABELS,
@@ -233,11 +234,20 @@ def _card(request: AuthenticatedHttpRequest, thumbnail: Thumbnail) -> TemplateRe
 
 @login_required
 @require_POST
-def toggle_favorite(request: AuthenticatedHttpRequest, thumbnail_id: int) -> TemplateResponse:
+def toggle_favorite(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResponse:
     """A card's Favourite: sets `favorite` ("true" or "false", what the card's button asks for,
-    so a resent request or a second tab's stale card cannot undo it), else flips the state."""
+    so a resent request or a second tab's stale card cannot undo it); without it, flips the
+    state. Any other value: 400 `{"error", "code": "invalid"}` (the card stays as it is)."""
     thumbnail = services.access_thumbnail(request.user, thumbnail_id)
-    wanted = {"true": True, "false": False}.get(request.POST.get("favorite", ""))
+    favorite = FavoriteInput(data=request.POST)
+    if not favorite.is_valid():
+        return json_error(
+            f"favorite: {favorite.errors['favorite'][0]}",
+            "invalid",
+            400,
+            fields=favorite.errors,
+        )
+    wanted = favorite.wanted()
     is_favorite = (not thumbnail.is_favorite) if wanted is None else wanted
     if is_favorite != thumbnail.is_favorite:
         services.do_update_thumbnail(thumbnail=thumbnail, is_favorite=is_favorite)

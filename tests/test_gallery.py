@@ -857,6 +857,26 @@ def test_a_favourite_sent_twice_or_from_a_stale_card_keeps_what_was_asked(
     assert not coffee.is_favorite
 
 
+def test_a_favourite_other_than_true_or_false_is_refused(owner, owner_client) -> None:
+    """`favorite=maybe` answered 200 and was read as false (unstarring); only the documented
+    "true" and "false" are taken, and no value at all flips the star."""
+    make_thumbs(owner, [(1, "Coffee review", 0, True)])
+    coffee = Thumbnail.objects.get(title="Coffee review")
+    url = f"/studio/thumbnails/{coffee.pk}/favorite"
+    for bad in ("maybe", "1", "yes", "False", "on"):
+        response = owner_client.post(url, {"favorite": bad}, HTTP_HX_REQUEST="true")
+        assert response.status_code == 400, bad
+        assert (response.json()["code"], list(response.json()["fields"])) == (
+            "invalid",
+            ["favorite"],
+        )
+        assert response.json()["error"] == 'favorite: Must be "true" or "false".'
+        coffee.refresh_from_db()
+        assert coffee.is_favorite, bad
+    assert 'aria-pressed="false"' in owner_client.post(url, {"favorite": ""}).content.decode()
+    assert 'aria-pressed="true"' in owner_client.post(url).content.decode()
+
+
 def test_the_studio_address_keeps_the_gallery_filters(owner, owner_client) -> None:
     """A reload lost the creator's filters: the filter form's answer now replaces the studio's
     address with them (HX-Replace-Url), and the studio page opened at it shows them picked and
