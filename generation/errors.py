@@ -82,7 +82,9 @@ def form_message(refusal: Refusal, labels: Mapping[str, str]) -> str:
         return text
     label = labels.get(str(name)) or str(name).removesuffix("_ids").removesuffix("_id")
     label = label.replace("_", " ").capitalize()
-    return text if label.casefold() in text.casefold() else f"{label}: {text}"
+    # "Faces" is named by "The second face you picked ...", as "Faces" itself would be.
+    named = label.casefold().removesuffix("s")
+    return text if named in text.casefold() else f"{label}: {text}"
 
 
 def refusal_for(exc: Exception) -> Refusal | None:

@@ -31,7 +31,7 @@ from generation.registry import JobType, job_types
 from studio.forms import parse_colors
 from studio.gallery import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from studio.models import Project
-from studio.serializers import MAX_ID, KnownFieldsOnly, Text
+from studio.serializers import MAX_ID, IdList, KnownFieldsOnly, Text
 
 MOVE_MAX_IDS = 500
 PROJECT_NAME_MAX_CHARS = 100  # Project.name's max_length
@@ -78,11 +78,7 @@ class StylePatch(KnownFieldsOnly):
     name = named(80, required=False, default=empty)
     description = Text(required=False, default=empty, max_length=300)
     prompt = named(2000, required=False, default=empty)
-    remove_reference_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
-        required=False,
-        max_length=4,
-    )
+    remove_reference_ids = IdList(noun="reference image", default=empty, max_length=4)
     reference_images = serializers.ListField(
         child=serializers.FileField(), required=False, max_length=4
     )
@@ -128,7 +124,9 @@ class PalettePatch(KnownFieldsOnly):
     "#RRGGBB" colours, most prominent first."""
 
     name = named(80, required=False, default=empty)
-    colors = ColorList(child=serializers.CharField(max_length=7), required=False, max_length=6)
+    # No length limits here: parse_colors names what is wrong in a creator's words (DRF's were
+    # "Ensure this field has no more than 6 elements.", keyed by the item's index).
+    colors = ColorList(child=serializers.CharField(), required=False)
 
     def validate_name(self, value: str) -> str:
         if not value:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import forms
+from django.utils.text import Truncator
 
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -91,11 +92,15 @@ def parse_colors(value: str | list[str]) -> list[str]:
     colors = [c.strip() for c in parts if isinstance(c, str) and c.strip()]
     if len(colors) != len(parts) and isinstance(value, list):
         raise ValueError('Give each colour as "#RRGGBB" text.')
-    if not 3 <= len(colors) <= 6:
-        raise ValueError("Give 3 to 6 colours.")
+    # What is wrong with the values typed comes first: "#12345, banana" was "Give 3 to 6
+    # colours.", which sent the creator looking for a missing colour.
     bad = [c for c in colors if not HEX_COLOR.match(c)]
     if bad:
-        raise ValueError(f"Not a #RRGGBB colour: {', '.join(bad)}")
+        listed = ", ".join(f'"{Truncator(c).chars(12)}"' for c in bad[:3])
+        noun = "is not a colour" if len(bad) == 1 else "are not colours"
+        raise ValueError(f"{listed} {noun}: give each as # and 6 hex digits, e.g. #FF0044.")
+    if not 3 <= len(colors) <= 6:
+        raise ValueError(f"A palette has 3 to 6 colours; this has {len(colors)}.")
     colors = [c.upper() for c in colors]
     repeated = sorted({c for c in colors if colors.count(c) > 1})
     if repeated:

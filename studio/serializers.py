@@ -66,14 +66,42 @@ class OptionalId(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-class IdList(serializers.ListField):
-    """A list of row ids (duplicates kept as sent), at most `max_length`."""
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
 
-    def __init__(self, **kwargs: Any) -> None:
+
+def ordinal(position: int) -> str:
+    """1 -> "first", ... 8 -> "eighth", then "9th", "10th", ... (1-based)."""
+    if position <= len(ORDINALS):
+        return ORDINALS[position - 1]
+    suffix = (
+        "th" if 10 <= position % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(position % 10, "th")
+    )
+    return f"{position}{suffix}"
+
+
+class IdList(serializers.ListField):
+    """A list of row ids (duplicates kept as sent), at most `max_length`. An item that is not an
+    id is refused in a creator's words, naming it by its place and `noun`: "The second face you
+    picked was not found; reload the page and pick again." (DRF keyed it by index: "item 1: A
+    valid integer is required.")."""
+
+    def __init__(self, *, noun: str = "item", **kwargs: Any) -> None:
+        self.noun = noun
         kwargs.setdefault("required", False)
         kwargs.setdefault("default", list)
         kwargs.setdefault("child", serializers.IntegerField(min_value=1, max_value=MAX_ID))
         super().__init__(**kwargs)
+
+    def run_child_validation(self, data: list[Any]) -> list[Any]:
+        try:
+            return super().run_child_validation(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            first = min(detail) if isinstance(detail, dict) and detail else 0
+            raise serializers.ValidationError(
+                f"The {ordinal(int(first) + 1)} {self.noun} you picked was not found; reload "
+                "the page and pick again."
+            ) from exc
 
 
 def _instance_copy(field: Field) -> Field:

@@ -18,6 +18,7 @@ from django.db.models import Value
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import ngettext
 from PIL import Image
 
 from billing.models import CreditPackPurchase, Plan, Subscription
@@ -122,7 +123,12 @@ def check_plan_limits(plan: Plan, params: GenerateParams) -> None:
     `plan_aspect_ratio_not_allowed` or `plan_custom_assets_limit`."""
     if params.variations > plan.max_variations:
         raise StudioError(
-            f"The {plan.name} plan allows up to {plan.max_variations} variation(s) per request.",
+            ngettext(
+                "The %(plan)s plan allows up to %(count)d variation per request.",
+                "The %(plan)s plan allows up to %(count)d variations per request.",
+                plan.max_variations,
+            )
+            % {"plan": plan.name, "count": plan.max_variations},
             "plan_variations_limit",
             403,
             limit=plan.max_variations,
@@ -146,7 +152,12 @@ def check_plan_limits(plan: Plan, params: GenerateParams) -> None:
     if limit is not None and len(set(params.face_ids)) > limit:
         # An account that downgraded keeps its faces but may use only `limit` per request.
         raise StudioError(
-            f"The {plan.name} plan allows {limit} custom face(s) per request.",
+            ngettext(
+                "The %(plan)s plan allows %(count)d custom face per request.",
+                "The %(plan)s plan allows %(count)d custom faces per request.",
+                limit,
+            )
+            % {"plan": plan.name, "count": limit},
             "plan_custom_assets_limit",
             403,
             limit=limit,

@@ -413,6 +413,6 @@ def test_an_analysis_of_fewer_than_3_colours_is_refused_as_a_palette(starter, ow
     )
     response = owner_client.post(f"/studio/jobs/{job.pk}/save-palette", HTTP_HX_REQUEST="true")
     assert response.status_code == 400
-    assert "Give 3 to 6 colours." in response.content.decode()
+    assert "A palette has 3 to 6 colours; this has 2." in response.content.decode()
     assert response["HX-Retarget"] == f"#save-palette-{job.pk}"
     assert not Palette.objects.filter(owner=starter).exists()

@@ -389,7 +389,10 @@ def test_the_studio_refuses_bad_defaults_with_a_readable_line(owner, owner_clien
     mine = Face.objects.create(owner=owner, name="Me")
     theirs = Face.objects.create(owner=other, name="Not me")
     for face_ids, expected in (
-        ([str(mine.pk), "x"], "Not saved. Faces: "),
+        (
+            [str(mine.pk), "x"],
+            "Not saved. The second face you picked was not found; reload the page and pick again.",
+        ),
         ([str(theirs.pk)], "Not saved. Something you picked no longer exists."),
     ):
         refused = owner_client.post(

@@ -233,8 +233,32 @@ def test_the_library_tile_edits_a_palette_with_htmx(owner_client: Any, palette: 
         f"/studio/library/palettes/{palette.pk}", {"name": "Dusk", "colors": "#000000"}, **HTMX
     )
     html = refused.content.decode()
-    assert "The palette was not saved. Give 3 to 6 colours." in html
+    assert "The palette was not saved. A palette has 3 to 6 colours; this has 1." in html
     assert 'value="#000000"' in html  # what was typed stays in the form
+    # The values that are not colours are named first ("Give 3 to 6 colours." sent the creator
+    # looking for a missing one), in the tile and the API alike.
+    refused = owner_client.post(
+        f"/studio/library/palettes/{palette.pk}",
+        {"name": "Dusk", "colors": "#12345, banana"},
+        **HTMX,
+    )
+    assert (
+        "&quot;#12345&quot;, &quot;banana&quot; are not colours: give each as # and 6 hex "
+        "digits, e.g. #FF0044." in refused.content.decode()
+    )
+    api = owner_client.patch(
+        f"/api/palettes/{palette.pk}",
+        {"colors": ["#000000", "#FFFFFF", "#00FF00", "red", "#111111", "#222222", "#333333"]},
+        content_type="application/json",
+    )
+    assert api.json()["error"] == (
+        'colors: "red" is not a colour: give each as # and 6 hex digits, e.g. #FF0044.'
+    )
+    seven = ["#000000", "#FFFFFF", "#00FF00", "#111111", "#222222", "#333333", "#444444"]
+    api = owner_client.patch(
+        f"/api/palettes/{palette.pk}", {"colors": seven}, content_type="application/json"
+    )
+    assert api.json()["error"] == "colors: A palette has 3 to 6 colours; this has 7."
 
 
 def test_a_refused_style_edit_keeps_the_tile_saying_the_saved_style(

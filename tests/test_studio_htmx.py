@@ -89,13 +89,16 @@ def test_double_submit_resends_the_key_and_is_charged_once(owner_client, owner) 
 @pytest.mark.parametrize(
     ("overrides", "status", "message"),
     [
-        ({"aspect_ratio": "7:5"}, 400, "aspect_ratio must be one of"),
-        ({"variations": "9"}, 400, "variations must be between 1 and 4."),
+        ({"aspect_ratio": "7:5"}, 400, "Aspect ratio: Choose one of 1:1, 2:3, "),
+        ({"variations": "9"}, 400, "Variations: Choose 1 to 4."),
+        ({"variations": "many"}, 400, "Variations: Choose a whole number from 1 to 4."),
+        ({"resolution": "8K"}, 400, "Resolution: Choose 1K, 2K or 4K."),
+        ({"face_ids": "abc"}, 400, "The first face you picked was not found; reload the page"),
         ({"resolution": "2K"}, 403, "2K needs the Starter plan or higher."),
         ({"aspect_ratio": "9:16"}, 403, "The 9:16 aspect ratio needs the Starter plan or higher."),
         ({"resolution": "4K"}, 403, "4K needs the Advanced plan or higher."),
         ({"aspect_ratio": "21:9"}, 403, "The 21:9 aspect ratio needs the Advanced plan or higher."),
-        ({"variations": "2"}, 403, "The Free plan allows up to 1 variation(s) per request."),
+        ({"variations": "2"}, 403, "The Free plan allows up to 1 variation per request."),
         ({"style_id": "999999"}, 404, "Something you picked no longer exists."),
     ],
 )
@@ -109,10 +112,29 @@ def test_refusals_are_fragments_for_generate_errors(
     html = response.content.decode().strip()
     assert html.startswith('<p class="error">')
     assert message in html
+    # Developer wording the form showed: "variation(s)", a label and then the field's name
+    # ("Aspect ratio: aspect_ratio must be ..."), a list item's index ("Faces: item 0: ...").
+    assert not any(word in html for word in ("(s)", "_", "item 0", "valid integer")), html
     assert "<html" not in html
     assert "job-" not in html
     assert not Job.objects.filter(user=owner).exists()
     assert get_balance(owner) == 10
+
+
+def test_plan_limits_and_bad_picks_read_as_a_creators_words(owner_client, owner) -> None:
+    """ "up to 1 variation(s)" counted in words, plural when it is more than one; a face that
+    is not one (a stale or forged pick) is named by its place, in the form and in the API."""
+    set_plan(owner, "starter")
+    response = owner_client.post("/studio/generate", form(variations="3"), **HTMX)
+    assert "The Starter plan allows up to 2 variations per request." in response.content.decode()
+    response = owner_client.post("/studio/generate", {**form(), "face_ids": ["2", "x"]}, **HTMX)
+    assert "The second face you picked was not found; reload the page and pick again." in (
+        response.content.decode()
+    )
+    api = owner_client.post_json("/api/generate", {"title": "T", "face_ids": [1, 2**64]})
+    assert api.json()["error"] == (
+        "face_ids: The second face you picked was not found; reload the page and pick again."
+    )
 
 
 def test_insufficient_credits_is_a_402_fragment(owner_client, owner) -> None:

@@ -121,6 +121,7 @@ class ChangesInput(InputSerializer):
     style_id = OptionalId(default=empty)
     palette_id = OptionalId(default=empty)
     face_ids = CommaIdList(
+        noun="face",
         max_length=MAX_FACES_PER_REQUEST,
         default=empty,
         error_messages={"max_length": f"Pick at most {MAX_FACES_PER_REQUEST} faces."},
@@ -134,6 +135,7 @@ class EditInput(InputSerializer):
     thumbnail_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     instruction = Text(max_length=INSTRUCTION_MAX_CHARS)
     reference_image_ids = CommaIdList(
+        noun="reference image",
         max_length=MAX_REFERENCES,
         error_messages={"max_length": f"Pick at most {MAX_REFERENCES} reference images."},
     )

@@ -86,7 +86,11 @@ class GenerateInput(InputSerializer):
     instructions = Text(max_length=services.INSTRUCTIONS_MAX_CHARS)
     style_id = OptionalId()
     palette_id = OptionalId()
-    face_ids = IdList(max_length=MAX_FACES_PER_REQUEST)
+    face_ids = IdList(
+        noun="face",
+        max_length=MAX_FACES_PER_REQUEST,
+        error_messages={"max_length": f"Pick at most {MAX_FACES_PER_REQUEST} faces."},
+    )
     expression = serializers.ChoiceField(
         choices=EXPRESSIONS, required=False, default="", allow_blank=True
     )
@@ -95,9 +99,7 @@ class GenerateInput(InputSerializer):
         choices=ASPECT_RATIOS,
         required=False,
         default="16:9",
-        error_messages={
-            "invalid_choice": f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}."
-        },
+        error_messages={"invalid_choice": f"Choose one of {', '.join(ASPECT_RATIOS)}."},
     )
     resolution = ResolutionField(required=False, default="1K", max_length=4)
     variations = serializers.IntegerField(
@@ -106,9 +108,9 @@ class GenerateInput(InputSerializer):
         min_value=1,
         max_value=MAX_VARIATIONS,
         error_messages={
-            "min_value": f"variations must be between 1 and {MAX_VARIATIONS}.",
-            "max_value": f"variations must be between 1 and {MAX_VARIATIONS}.",
-            "invalid": "variations must be a whole number.",
+            "min_value": f"Choose 1 to {MAX_VARIATIONS}.",
+            "max_value": f"Choose 1 to {MAX_VARIATIONS}.",
+            "invalid": f"Choose a whole number from 1 to {MAX_VARIATIONS}.",
         },
     )
     project_id = OptionalId()
@@ -117,7 +119,7 @@ class GenerateInput(InputSerializer):
     def validate_resolution(self, value: str) -> str:
         value = value.upper()
         if value not in IMAGE_SIZES:
-            raise serializers.ValidationError("resolution must be 1K, 2K or 4K.")
+            raise serializers.ValidationError("Choose 1K, 2K or 4K.")
         return value
 
     def validate_model(self, value: str) -> str:
