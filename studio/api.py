@@ -166,11 +166,13 @@ def faces(request: Request) -> Response:
     if request.method == "GET":
         rows = Face.objects.for_owner(request.user).prefetch_related("images")
         return Response({"results": [face_payload(face) for face in rows]})
+    serializer = schema.FaceCreate(data=request.data)
+    serializer.is_valid(raise_exception=True)
     try:
         face = services.do_create_face(
             owner=request.user,
-            name=str(request.data.get("name", "")),
-            files=request.FILES.getlist("images"),
+            name=serializer.validated_data["name"],
+            files=serializer.validated_data["images"],
         )
     except StudioError as exc:
         raise _raise(exc) from exc

@@ -32,6 +32,7 @@ from studio.forms import parse_colors
 from studio.gallery import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from studio.models import Project
 from studio.serializers import MAX_ID, IdList, KnownFieldsOnly, Text
+from studio.services import MAX_FACE_PHOTOS
 
 MOVE_MAX_IDS = 500
 PROJECT_NAME_MAX_CHARS = 100  # Project.name's max_length
@@ -311,9 +312,23 @@ JOB_REQUEST = RegisteredJobRequests("JobRequest", multipart=False)
 JOB_FORM = RegisteredJobRequests("JobForm", multipart=True)
 
 
-class FaceCreate(serializers.Serializer):
+class FaceCreate(KnownFieldsOnly):
+    """POST /api/faces (multipart): a name and 1-3 photos, sent as `images` once per file. The
+    photos are files here; `studio.services.do_create_face` decodes and checks each (one
+    decode, not a second by DRF's ImageField)."""
+
     name = named(80, required=True, default=empty)
-    images = serializers.ListField(child=serializers.ImageField(), min_length=1, max_length=3)
+    images = serializers.ListField(
+        child=serializers.FileField(),
+        min_length=1,
+        max_length=MAX_FACE_PHOTOS,
+        error_messages={
+            "min_length": f"Upload 1 to {MAX_FACE_PHOTOS} photos for a face.",
+            "max_length": f"Upload 1 to {MAX_FACE_PHOTOS} photos for a face.",
+            "required": f"Upload 1 to {MAX_FACE_PHOTOS} photos for a face.",
+            "not_a_list": f"Upload 1 to {MAX_FACE_PHOTOS} photos for a face.",
+        },
+    )
 
 
 # --- Query parameters --------------------------------------------------------------------------

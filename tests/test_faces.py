@@ -50,6 +50,26 @@ def test_upload_real_face_photo(owner_client, face_photo_bytes) -> None:
         assert reencoded.format == "JPEG"  # re-encoded, not the uploaded bytes
 
 
+def test_a_face_upload_is_read_by_its_serializer(owner_client, face_photo_bytes) -> None:
+    """POST /api/faces reads its body through FaceCreate: a field it does not take, a blank
+    name or no photo is a 400 naming the field (a blank name: "Give the face a name."), and
+    nothing is stored."""
+    photo = upload("face.png", face_photo_bytes)
+    cases = [
+        ({"name": "Me", "images": [photo], "owner_id": "3"}, "owner_id"),
+        ({"name": "  ", "images": [upload("face.png", face_photo_bytes)]}, "name"),
+        ({"name": "Me"}, "images"),
+    ]
+    for body, field in cases:
+        response = owner_client.post("/api/faces", body)
+        assert response.status_code == 400, (field, response.content)
+        data = response.json()
+        assert data["code"] == "invalid", (field, data)
+        assert field in data.get("fields", {}) or field in data["error"].lower(), (field, data)
+    assert "Upload 1 to 3 photos" in str(data["fields"]["images"])
+    assert not FaceImage.objects.exists()
+
+
 def test_exif_orientation_is_applied(owner_client) -> None:
     image = Image.new("RGB", (80, 40), (10, 200, 10))
     exif = Image.Exif()
