@@ -135,16 +135,32 @@ def first_click_today(request: HttpRequest, thumbnail_id: int) -> bool:
         return False
 
 
+def is_own_visit(request: HttpRequest, thumbnail: Thumbnail) -> bool:
+    """Whether the signed-in visitor is the thumbnail's owner: a creator checking their own link
+    is not a click. (Projects have no editors; when they do, they belong here too.)"""
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.pk == thumbnail.owner_id)
+
+
+def count_click(request: HttpRequest, thumbnail: Thumbnail) -> None:
+    """Count a visit to a thumbnail's page as a share click: once per visitor, thumbnail and
+    UTC day (one atomic UPDATE), never the owner's own visit (`is_own_visit`) nor a link
+    preview's or a crawler's (`is_crawler`)."""
+    if is_own_visit(request, thumbnail) or is_crawler(request):
+        return
+    if first_click_today(request, thumbnail.pk):
+        Thumbnail.objects.filter(pk=thumbnail.pk).update(share_clicks=F("share_clicks") + 1)
+
+
 @require_GET
 def shared_thumbnail(request: HttpRequest, token: str, thumbnail_id: int) -> TemplateResponse:
     """One shared thumbnail in a page (large image, title, link back to the project), counting
-    the share click once per visitor, thumbnail and day (one atomic UPDATE), never a link
-    preview's or a crawler's (`is_crawler`); 404 when sharing is off, the token is unknown or the
+    the share click (`count_click`: once per visitor, thumbnail and day, never the owner's,
+    a link preview's or a crawler's); 404 when sharing is off, the token is unknown or the
     thumbnail is not shared by this project."""
     project = services.access_shared_project(token)
     thumbnail = get_object_or_404(services.shared_thumbnails(project), pk=thumbnail_id)
-    if not is_crawler(request) and first_click_today(request, thumbnail.pk):
-        Thumbnail.objects.filter(pk=thumbnail.pk).update(share_clicks=F("share_clicks") + 1)
+    count_click(request, thumbnail)
     preview = reverse("share-image", args=[token, thumbnail.pk, "medium"])
     return TemplateResponse(
         request,

@@ -324,6 +324,22 @@ def test_share_clicks_count_once_per_visitor_thumbnail_and_day(owner, client) ->
         assert clicks(first) == 5  # a person's browser from the same address counts
 
 
+def test_the_owners_own_visits_are_not_share_clicks(owner, other, client) -> None:
+    """A creator opening their own share link (to check it, to copy it) is not a visitor;
+    another signed-in creator is."""
+    project = Project.objects.create(owner=owner, name="Shared", share_mode="all")
+    thumbnail = store_thumbnail(owner, project=project)
+    url = f"/share/{project.share_token}/t/{thumbnail.pk}"
+    day = f"2098{uuid.uuid4().int % 10**4:04d}"
+    with mock.patch.object(views_share, "utc_day", return_value=day):
+        client.force_login(owner)
+        assert client.get(url, HTTP_USER_AGENT="Firefox").status_code == 200
+        assert clicks(thumbnail) == 0
+        client.force_login(other)
+        assert client.get(url, HTTP_USER_AGENT="Firefox").status_code == 200
+        assert clicks(thumbnail) == 1
+
+
 def cache_down(backend: str, **options: Any) -> Any:
     """Settings whose general cache is `backend` on a Redis that is not there (nothing listens
     on port 1; 0.2 s timeouts), with sessions in the database."""
