@@ -1072,3 +1072,15 @@ def test_a_thumbnails_page_marks_the_studio_as_where_the_creator_is(
     assert page.count('aria-current="true"') == 1  # only the Studio item
     studio = owner_client.get("/studio/").content.decode()
     assert '<a href="/studio/" aria-current="page">Studio</a>' in studio
+
+
+def test_error_pages_highlight_no_menu_item(owner, other, owner_client) -> None:
+    """A 404 raised by the large view's own view (a stranger's or deleted thumbnail) marked the
+    Studio item current: an error page is in no section of the site."""
+    strangers: Any = ThumbnailFactory(owner=other)
+    for url in (f"/studio/thumbnails/{strangers.pk}", "/studio/no-such-page", "/studio/generate"):
+        response = owner_client.get(url)
+        assert response.status_code in (404, 405), url
+        page = response.content.decode()
+        assert '<nav aria-label="Main">' in page and ">Studio</a>" in page, url
+        assert "aria-current" not in page, url
