@@ -284,6 +284,28 @@ def test_the_youtube_download_says_its_size_and_when_a_short_is_small(
     assert "YouTube recommends 1080\u00d71920 for Shorts" in page
 
 
+def test_the_youtube_download_of_another_shape_than_16_9_says_youtube_shows_16_9(
+    owner: Any, owner_client: Any
+) -> None:
+    """A 4:3 or 1:1 thumbnail's YouTube download is 1280x960 or 1080x1080: its button says the
+    size and shape, and that YouTube shows video thumbnails at 16:9 (no word of it before)."""
+    for ratio, size in (("4:3", (1200, 896)), ("1:1", (1024, 1024))):
+        thumb: Any = ThumbnailFactory(
+            owner=owner, aspect_ratio=ratio, width=size[0], height=size[1]
+        )
+        width, height = youtube_size(ratio, size)
+        page = owner_client.get(f"/studio/thumbnails/{thumb.pk}").content.decode()
+        label = f"Download for YouTube (JPEG, {width}\u00d7{height}, {ratio})"
+        assert label in page, ratio
+        button = page[page.rindex("<a ", 0, page.index(label)) : page.index(label)]
+        assert "YouTube shows video thumbnails at 16:9" in button, ratio
+        assert f"this {ratio} one is shown with bars" in page
+    wide: Any = ThumbnailFactory(owner=owner)
+    page = owner_client.get(f"/studio/thumbnails/{wide.pk}").content.decode()
+    assert "Download for YouTube (JPEG, 1280\u00d7720)" in page
+    assert "YouTube shows video thumbnails at 16:9" not in page
+
+
 def test_deleting_thumbnails_in_the_admin_removes_their_files(
     owner: Any,
     staff: Any,
