@@ -1640,3 +1640,32 @@ def test_the_model_section_opens_above_the_generate_bar(
             polling=50,
             timeout=3000,
         )
+
+
+# The placeholder's text width against the room the input gives it (its content box), in the
+# font the placeholder is drawn in.
+PLACEHOLDER_FIT = """el => {
+  const style = getComputedStyle(el, "::placeholder");
+  const box = getComputedStyle(el);
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const room = el.clientWidth - parseFloat(box.paddingLeft) - parseFloat(box.paddingRight);
+  return {text: el.placeholder, width: context.measureText(el.placeholder).width, room};
+}"""
+
+
+def test_the_title_fields_example_fits_a_phone_and_stays_whole_on_a_desktop(
+    live_server: Any,
+) -> None:
+    """On a phone the title field's example was cut off ("I Tried 100 Coffee Shops: Only 1
+    W"): a shorter one there, the whole one on a desktop."""
+    creator = make_user("placeholder@example.com")
+    seen = {}
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        with signed_in(live_server, creator, viewport) as page:
+            page.goto(f"{live_server.url}/studio/")
+            fit = page.locator("#title").evaluate(PLACEHOLDER_FIT)
+            assert fit["width"] <= fit["room"], (name, fit)
+            seen[name] = fit["text"]
+    assert seen["desktop"] == "I Tried 100 Coffee Shops: Only 1 Was Worth It"
+    assert ":" in seen["phone"]  # still shows the headline: sub-line form

@@ -374,6 +374,17 @@ document.addEventListener("click", (event) => {
     }
   });
 
+  // The title field's example, shorter where the screen is narrow (its data-placeholder-narrow):
+  // the whole one is cut off on a phone. Follows a rotation.
+  const title = document.getElementById("title");
+  if (title && title.dataset.placeholderNarrow) {
+    const wide = title.placeholder;
+    const narrow = window.matchMedia("(max-width: 480px)");
+    const fit = () => { title.placeholder = narrow.matches ? title.dataset.placeholderNarrow : wide; };
+    fit();
+    narrow.addEventListener("change", fit);
+  }
+
   // A tool form's request carries an idempotency key (a hidden idempotency_key field), made on
   // its first submit and kept until an answer arrives: a request retried after a lost answer
   // (network error, 5xx) replays the job instead of charging again; any other answer (the job's
