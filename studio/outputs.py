@@ -116,7 +116,8 @@ def store_thumbnail(
     row delivered once more, so the creator keeps the image.
 
     `extra_parameters` are kept in `Thumbnail.parameters` beside the allowlisted ones (an
-    edit's seed and instruction; `thumbnail_payload` still shows only PUBLIC_PARAMETERS).
+    edit's seed and instruction; `thumbnail_payload` still shows only PUBLIC_PARAMETERS), and
+    so are the provider's `notes` (GeneratedImage.notes: the local renderer's), when it has any.
 
     File names are fixed per (job, unit, attempt) (`_unit_files`): a worker whose lease lapsed
     while it rendered never touches the files of the worker that took the job over. If the row
@@ -137,7 +138,13 @@ def store_thumbnail(
         height=files.height,
         has_watermark=files.watermark,
         variation_index=variation_index,
-        parameters={**public_parameters(params), **(extra_parameters or {})},
+        parameters={
+            **public_parameters(params),
+            **(extra_parameters or {}),
+            # What the renderer changed and why (a shortened title, a sub-line left out), for
+            # the job card and the thumbnail's large view, which outlives the card.
+            **({"notes": list(files.notes)} if files.notes else {}),
+        },
         expires_at=(timezone.now() + dt.timedelta(days=retention_days) if retention_days else None),
     )
     contents = (files.png, files.small, files.medium, files.download)

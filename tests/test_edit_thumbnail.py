@@ -13,6 +13,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils.html import escape
 from PIL import Image, ImageChops
 
 from billing.services import get_balance
@@ -500,3 +501,32 @@ def test_the_edit_form_says_when_the_style_or_palette_it_was_made_with_is_gone(
     Job.objects.filter(pk=source.job_id).delete()
     page = owner_client.get(f"/studio/thumbnails/{source.pk}").content.decode()
     assert "The style it was made with is no longer in your library" in page
+
+
+def test_the_renderers_notes_stay_on_the_thumbnails_large_view(
+    owner, owner_client, make_thumbnail, edit, finished, monkeypatch
+) -> None:
+    """A sub-line the offline renderer left out was said only on the job card, which goes: the
+    large view showed the full text with no reason. Its notes are kept with the thumbnail (an
+    offline edit's redraw too) and shown on its page."""
+    real = LocalRenderer.generate_image
+
+    def with_note(self: LocalRenderer, request: Any) -> Any:
+        generated = real(self, request)
+        sub = request.spec.subtitle
+        generated.notes = (f'The sub-line "{sub}" was left out: it would not be readable.',)
+        return generated
+
+    monkeypatch.setattr(LocalRenderer, "generate_image", with_note)
+    source = make_thumbnail(owner_client)
+    note = 'The sub-line "Only 1 Was Worth It" was left out: it would not be readable.'
+    page = owner_client.get(f"/studio/thumbnails/{source.pk}").content.decode()
+    assert escape(note) in page
+
+    response = edit(owner_client, {"thumbnail_id": source.pk, "changes": {"title": "Tea: All 3"}})
+    assert response.status_code == 202, response.content
+    [payload] = finished(owner_client, response.json()["id"])["thumbnails"]
+    page = owner_client.get(f"/studio/thumbnails/{payload['id']}").content.decode()
+    assert escape('The sub-line "All 3" was left out') in page
+    assert escape(note) not in page  # the source's notes are the source's
+    assert "notes" not in payload["parameters"]  # the API payload's parameters stay allowlisted

@@ -415,7 +415,6 @@ class GenerateThumbnails(JobType):
                 extra_parameters={
                     # The layout it was drawn with, for an edit's redraw (studio.job_types.edit).
                     "layout": first_layout + index,
-                    **({"notes": list(files.notes)} if files.notes else {}),
                 },
             )
 
