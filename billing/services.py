@@ -153,6 +153,22 @@ def effective_plan(user: User) -> Plan:
     return default_plan()
 
 
+def plan_awaiting_payment(user: User) -> Plan | None:
+    """The plan `user` subscribes to while its payment is due (past due, unpaid, incomplete:
+    `Subscription.PAYMENT_DUE`), whose features are paused meanwhile (`effective_plan` is the
+    default plan); None otherwise. From the same cached state as `effective_plan`."""
+    if not user.is_authenticated:
+        return None
+    slug, status = cached(
+        f"billing:subscription:{user.pk}",
+        lambda: _load_subscription_state(user.pk),
+        timeout=ACCOUNT_CACHE_SECONDS,
+    )
+    if status not in Subscription.PAYMENT_DUE:
+        return None
+    return next((plan for plan in plan_table() if plan.slug == slug), None)
+
+
 def plan_slug(user: User) -> str:
     """The slug of `user`'s effective plan ("free", "starter", ...): what rate limits key on
     (settings.RATELIMIT_PLAN_SLUG)."""

@@ -57,9 +57,14 @@ def plans(request: HttpRequest) -> TemplateResponse:
         else None
     )
     if user is not None and subscription is not None:
+        current = effective_plan(user)
         context.update(
-            current_plan=effective_plan(user),
+            # The plan whose limits apply now; `subscription.plan` the one subscribed to. They
+            # differ while a payment is due (or the subscription is paused): the page names
+            # both, and the pricing table marks the subscribed plan "your plan".
+            current_plan=current,
             subscription=subscription,
+            limited=current.slug != subscription.plan.slug,
             payment_due=subscription.status in Subscription.PAYMENT_DUE,
             balance=account_summary(user).balance,
         )

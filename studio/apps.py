@@ -9,7 +9,7 @@ class StudioConfig(AppConfig):
 
     def ready(self) -> None:
         from generation.registry import register_job_type
-        from studio import gallery_cache, library_cache  # noqa: F401  (invalidation receivers)
+        from studio import gallery_cache, library_cache, retention  # noqa: F401  (receivers)
         from studio.job_types import JOB_TYPES
 
         for job_type in JOB_TYPES:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from rest_framework.exceptions import ValidationError
 
-from billing.services import effective_plan, get_balance
+from billing.services import effective_plan, get_balance, plan_awaiting_payment
 from core import ratelimits
 from core.api import json_error
 from core.types import AuthenticatedHttpRequest
@@ -74,6 +74,7 @@ def thumbnail_page(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Temp
             "versions": list(thumbnail.versions().order_by("-created_at", "-id")),
             "tools": thumbnail_tools(plan),
             "plan": plan,
+            "awaiting_payment": plan_awaiting_payment(request.user),
             **out_of_credits(request.user, get_balance(request.user)),
             "offline": catalog.is_offline(),
             **_tool_choices(request, thumbnail),

@@ -306,6 +306,73 @@ def test_the_youtube_download_of_another_shape_than_16_9_says_youtube_shows_16_9
     assert "YouTube shows video thumbnails at 16:9" not in page
 
 
+def test_a_past_due_plans_page_says_pro_past_due_with_frees_limits(
+    owner: Any, owner_client: Any
+) -> None:
+    """The status box said "Your plan: Pro" while the pricing table's "your plan" badge sat on
+    Free (the limits that apply): both now say it is Pro, past due, with Free's limits."""
+    set_plan(owner, "pro", status="past_due")
+    html = owner_client.get("/plans/").content.decode()
+    assert re.search(r'<dd id="current-plan">\s*Pro, past due\s*</dd>', html)
+    assert "Past due: Free's limits until it is paid" in escape_free(html)
+    cards = dict(re.findall(r'<li class="plan[^"]*" data-plan="(\w+)">\s*<h3>(.*?)</h3>', html))
+    assert "your plan \u00b7 past due" in cards["pro"]
+    assert "your limits until paid" in cards["free"] and "your plan" not in cards["free"]
+    assert '<li class="plan current" data-plan="pro">' in html
+    set_plan(owner, "pro")
+    html = owner_client.get("/plans/").content.decode()
+    assert re.search(r'<dd id="current-plan">\s*Pro\s*</dd>', html)
+    assert "your limits" not in html
+    assert '<span class="plan-pill">your plan</span>' in html
+
+
+def escape_free(html: str) -> str:
+    return html.replace("&#x27;", "'").replace("&#39;", "'")
+
+
+def test_retention_follows_the_creators_plan_once_paid_again(
+    owner: Any, owner_client: Any, run_jobs: Any, submit: Any
+) -> None:
+    """A thumbnail made while Pro was past due is made on Free's limits (kept 30 days). Paid
+    again, the large view still said "Your plan keeps this thumbnail until ... move to a paid
+    plan", and the purge would have deleted it: on a plan that keeps thumbnails for good, the
+    creator's thumbnails are kept for good (studio.retention)."""
+    set_plan(owner, "pro", status="past_due")
+    assert submit(owner_client, {"title": "Made while past due"}).status_code == 202
+    run_jobs()
+    thumbnail = Thumbnail.objects.get(owner=owner)
+    assert thumbnail.expires_at is not None
+    page = escape_free(owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode())
+    assert "Your Pro plan's payment is due, so Free's limits apply" in page
+    assert "move to a paid plan" not in page
+
+    set_plan(owner, "pro")  # the payment went through (Stripe's webhook saves the same row)
+    thumbnail.refresh_from_db()
+    assert thumbnail.expires_at is None  # purge_expired_thumbnails leaves it
+    page = owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()
+    assert "keeps this thumbnail until" not in page and "kept until" not in page
+    # An expiry left by a path that sends no signal (a bulk update): the page follows the plan.
+    Thumbnail.objects.filter(pk=thumbnail.pk).update(expires_at=thumbnail.created_at)
+    page = owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()
+    assert "keeps this thumbnail until" not in page and "kept until" not in page
+    Thumbnail.objects.filter(pk=thumbnail.pk).update(expires_at=None)
+
+    set_plan(owner, "free")  # made on a paid plan: no expiry added on the way down
+    thumbnail.refresh_from_db()
+    assert thumbnail.expires_at is None
+
+
+def test_on_free_the_large_view_says_how_long_a_thumbnail_is_kept(
+    owner: Any, owner_client: Any, run_jobs: Any, submit: Any
+) -> None:
+    assert submit(owner_client, {"title": "Free one"}).status_code == 202
+    run_jobs()
+    thumbnail = Thumbnail.objects.get(owner=owner)
+    page = owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()
+    assert "Your plan keeps this thumbnail until" in page
+    assert "to keep it and all your thumbnails for good" in page
+
+
 def test_deleting_thumbnails_in_the_admin_removes_their_files(
     owner: Any,
     staff: Any,
