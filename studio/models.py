@@ -26,7 +26,8 @@ def _upload_path(prefix: str, instance: Any, ext: str) -> str:
 
 
 def new_share_token() -> str:
-    """32 URL-safe characters (192 random bits) for a project's share link."""
+    """32 URL-safe characters (192 random bits) for a project's share link or a public
+    thumbnail's page."""
     return secrets.token_urlsafe(24)
 
 
@@ -306,6 +307,12 @@ class Thumbnail(models.Model):
     has_watermark = models.BooleanField(default=False)
     is_favorite = models.BooleanField(default=False)
     is_public = models.BooleanField(default=False)
+    # The unguessable part of a public thumbnail's own page (/p/<token>/): set when it is made
+    # public, cleared when it is made private (save()), so a link handed out stops at once and
+    # making it public again gives a new one.
+    public_token = models.CharField(
+        max_length=43, unique=True, null=True, blank=True, editable=False
+    )
     share_clicks = models.PositiveIntegerField(default=0)
     variation_index = models.PositiveSmallIntegerField(default=0)
     parameters = models.JSONField(default=dict, help_text="Allowlisted generation parameters")
@@ -336,10 +343,23 @@ class Thumbnail(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.search_title = search_key(self.title)
         self.sort_title = sort_key(self.title)
+        if not self.is_public:
+            self.public_token = None
+        elif not self.public_token:
+            self.public_token = new_share_token()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "title" in update_fields:
             kwargs["update_fields"] = {*update_fields, "search_title", "sort_title"}
+        if update_fields is not None and "is_public" in update_fields:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "public_token"}
         super().save(*args, **kwargs)
+
+    @property
+    def public_path(self) -> str | None:
+        """The public page's path ("/p/<token>/") while the thumbnail is public, else None."""
+        if not (self.is_public and self.public_token):
+            return None
+        return reverse("public-thumbnail", args=[self.public_token])
 
     @cached_property
     def card(self) -> Any:

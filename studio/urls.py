@@ -18,6 +18,8 @@ urlpatterns = [
         views_share.shared_image,
         name="share-image",
     ),
+    path("p/<str:token>/", views_share.public_thumbnail, name="public-thumbnail"),
+    path("p/<str:token>/i/<str:variant>", views_share.public_image, name="public-image"),
     path("studio/gallery", views_gallery.gallery_page, name="gallery-page"),
     path(
         "studio/thumbnails/<id:thumbnail_id>",
@@ -33,6 +35,11 @@ urlpatterns = [
         "studio/thumbnails/<id:thumbnail_id>/delete",
         views_gallery.delete_thumbnail,
         name="thumbnail-delete",
+    ),
+    path(
+        "studio/thumbnails/<id:thumbnail_id>/public",
+        views_gallery.set_public,
+        name="thumbnail-public",
     ),
     path(
         "studio/thumbnails/<id:thumbnail_id>/move",

@@ -283,6 +283,27 @@ def delete_thumbnail(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Ht
 
 @login_required
 @require_POST
+def set_public(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResponse:
+    """The large view's "Public link": `public` "true" gives the thumbnail a page of its own
+    (`/p/<token>/`, studio.views_share.public_thumbnail), "false" makes it private (that link
+    404s at once; a new one next time). Back to the large view, saying what changed."""
+    thumbnail = services.access_thumbnail(request.user, thumbnail_id)
+    wanted = {"true": True, "false": False}.get(request.POST.get("public", ""))
+    if wanted is None:
+        return HttpResponse("public must be true or false.", status=400)
+    if wanted != thumbnail.is_public:
+        services.do_update_thumbnail(thumbnail=thumbnail, is_public=wanted)
+    messages.success(
+        request,
+        "Public: anyone with the link below can see this thumbnail."
+        if wanted
+        else "Private: its public link no longer works.",
+    )
+    return redirect("thumbnail-page", thumbnail.pk)
+
+
+@login_required
+@require_POST
 def move_thumbnail(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResponse:
     thumbnail = services.access_thumbnail(request.user, thumbnail_id)
     raw = request.POST.get("project_id") or ""

@@ -1,9 +1,10 @@
-"""Public, read-only project galleries behind a share link (`/share/<token>/`).
+"""Public, read-only pages behind a link: a project's gallery (`/share/<token>/`) with a page per
+thumbnail, and a public thumbnail's own page (`/p/<token>/`, `Thumbnail.is_public`).
 
-A shared project's images are served here, not by signed media URLs: each request checks that
-the project is still shared and that its share mode shows the thumbnail (one query), so turning
-sharing off stops every image URL at once, those handed out before included. Nothing else of
-the creator's is reachable from a share link.
+Their images are served here, not by signed media URLs: each request checks that the project is
+still shared and that its share mode shows the thumbnail, or that the thumbnail is still public
+(one query), so turning sharing off or making a thumbnail private stops every image URL at once,
+those handed out before included. Nothing else of the creator's is reachable from such a link.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from django.db.models import F, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_safe
 
 from core.ratelimits import client_ip
@@ -70,17 +70,38 @@ def _shared(token: str, thumbnail_id: int) -> Thumbnail:
     )
 
 
+def _public(token: str) -> Thumbnail:
+    """The thumbnail whose public page `token` names, while it is public; else Http404."""
+    return get_object_or_404(Thumbnail.objects.filter(is_public=True), public_token=token)
+
+
 @require_safe
 def shared_image(
     request: HttpRequest, token: str, thumbnail_id: int, variant: str
 ) -> HttpResponse | FileResponse:
     """`GET /share/<token>/i/<id>/<small|medium|full>`: the file while the project is shared and
-    shows the thumbnail, revalidated on every use (`no-cache` with an ETag, so a 304 is cheap
-    and sharing turned off is seen at once); 404 otherwise."""
-    field = SHARE_VARIANTS.get(variant)
-    if field is None:
+    shows the thumbnail (`_variant_file`); 404 otherwise."""
+    if variant not in SHARE_VARIANTS:
         raise Http404
-    name = getattr(_shared(token, thumbnail_id), field).name
+    return _variant_file(request, _shared(token, thumbnail_id), variant)
+
+
+@require_safe
+def public_image(request: HttpRequest, token: str, variant: str) -> HttpResponse | FileResponse:
+    """`GET /p/<token>/i/<small|medium|full>`: the file while the thumbnail is public
+    (`_variant_file`); 404 otherwise, at once when it is made private."""
+    if variant not in SHARE_VARIANTS:
+        raise Http404
+    return _variant_file(request, _public(token), variant)
+
+
+def _variant_file(
+    request: HttpRequest, thumbnail: Thumbnail, variant: str
+) -> HttpResponse | FileResponse:
+    """One of `SHARE_VARIANTS`' files of a thumbnail the caller found shown by its link,
+    revalidated on every use (`no-cache` with an ETag, so a 304 is cheap and a link turned off
+    is seen at once); with object storage, a redirect to a presigned URL fetched straight away."""
+    name = getattr(thumbnail, SHARE_VARIANTS[variant]).name
     if not name:
         raise Http404
     if not media.MediaSigner().local:
@@ -161,13 +182,34 @@ def shared_thumbnail(request: HttpRequest, token: str, thumbnail_id: int) -> Tem
     project = services.access_shared_project(token)
     thumbnail = get_object_or_404(services.shared_thumbnails(project), pk=thumbnail_id)
     count_click(request, thumbnail)
-    preview = reverse("share-image", args=[token, thumbnail.pk, "medium"])
+    image = url_format("share-image", token, thumbnail.pk, "{variant}")
+    return _thumbnail_page(request, thumbnail, image, project=project)
+
+
+@require_GET
+def public_thumbnail(request: HttpRequest, token: str) -> TemplateResponse:
+    """`GET /p/<token>/`: a public thumbnail's own page, as a shared project's thumbnail page
+    shows one (image, title, link-preview tags) without the project, counting the click as
+    they do (`count_click`); 404 once it is made private."""
+    thumbnail = _public(token)
+    count_click(request, thumbnail)
+    return _thumbnail_page(request, thumbnail, url_format("public-image", token, "{variant}"))
+
+
+def _thumbnail_page(
+    request: HttpRequest, thumbnail: Thumbnail, image: str, *, project: Project | None = None
+) -> TemplateResponse:
+    """The page of one thumbnail shown through a link; `image` formats its files' URLs (a
+    `{variant}` of SHARE_VARIANTS); `project` the shared project it belongs to, if any."""
+    medium = image.format(variant="medium")
     return TemplateResponse(
         request,
         "studio/share_thumbnail.html",
         {
             "project": project,
             "thumbnail": thumbnail,
-            "preview_image": request.build_absolute_uri(preview),
+            "image_url": medium,
+            "full_url": image.format(variant="full"),
+            "preview_image": request.build_absolute_uri(medium),
         },
     )

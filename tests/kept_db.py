@@ -34,6 +34,7 @@ NOT_DATA = {
     ("studio", "0008_thumbnail_search_title", "trigram_index"),
     ("studio", "0011_thumbnail_sort_title", "backfill"),  # fills a column of existing rows
     ("studio", "0012_owner_name_unique", "rename_duplicates"),  # renames rows, adds none
+    ("studio", "0013_thumbnail_public_token", "tokens_for_public_thumbnails"),  # fills a column
 }
 
 

@@ -29,7 +29,7 @@ from django.urls.resolvers import URLResolver
 from PIL import Image
 
 from generation.models import Job
-from studio import media, outputs, views_share
+from studio import media, outputs, services, views_share
 from studio.images import encode_jpeg, encode_png, encode_webp, resize_to_width
 from studio.job_types.thumbnail_check import store_heatmap
 from studio.media import MediaSigner, PrivateFileSystemStorage, media_url
@@ -338,6 +338,97 @@ def test_the_owners_own_visits_are_not_share_clicks(owner, other, client) -> Non
         client.force_login(other)
         assert client.get(url, HTTP_USER_AGENT="Firefox").status_code == 200
         assert clicks(thumbnail) == 1
+
+
+# --- a public thumbnail's own page ---------------------------------------------------------------
+
+
+def public_url(owner_client: Any, thumbnail: Thumbnail) -> str:
+    """The public link the large view shows (after its "Make public"), as a path."""
+    page = owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()
+    found = re.search(
+        r'id="public-url" class="share-url" value="http://testserver(/p/[\w-]+/)"', page
+    )
+    assert found, "no public link on the large view"
+    return found[1]
+
+
+def test_a_public_thumbnail_has_a_page_of_its_own_until_it_is_made_private(
+    owner, other, owner_client, other_client, anon_client
+) -> None:
+    """The public flag (PATCH /api/thumbnails/<id>, or the large view's "Make public") was
+    saved and read by nothing: now it gives the thumbnail a page at an unguessable link, with
+    the share pages' image, title and link-preview tags, its files served only while public."""
+    thumbnail = store_thumbnail(owner)
+    page = owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()
+    assert "Make public" in page and 'id="public-url"' not in page
+    # A stranger's post is a 404 and changes nothing.
+    assert (
+        other_client.post(
+            f"/studio/thumbnails/{thumbnail.pk}/public", {"public": "true"}
+        ).status_code
+        == 404
+    )
+    thumbnail.refresh_from_db()
+    assert not thumbnail.is_public and thumbnail.public_token is None
+
+    response = owner_client.post(f"/studio/thumbnails/{thumbnail.pk}/public", {"public": "true"})
+    assert (
+        response.status_code == 302 and response["Location"] == f"/studio/thumbnails/{thumbnail.pk}"
+    )
+    link = public_url(owner_client, thumbnail)
+    thumbnail.refresh_from_db()
+    assert thumbnail.is_public and link == f"/p/{thumbnail.public_token}/"
+    assert len(thumbnail.public_token) >= 32  # 192 random bits, as a project's share token
+
+    shown = anon_client.get(link)
+    assert shown.status_code == 200
+    html = shown.content.decode()
+    assert "/media/" not in html and "<h1" in html and "Private</h1>" in html
+    assert f'<a href="{link}i/full"><img src="{link}i/medium"' in html
+    assert f'<meta property="og:image" content="http://testserver{link}i/medium">' in html
+    assert '<meta property="og:title" content="Private">' in html
+    assert '<meta name="robots" content="noindex, nofollow">' in html
+    assert body(anon_client.get(f"{link}i/full")) == stored_bytes(thumbnail.image.name)
+    assert body(anon_client.get(f"{link}i/medium")) == stored_bytes(thumbnail.image_medium.name)
+    assert anon_client.get(f"{link}i/full")["Cache-Control"] == "private, no-cache"
+    assert anon_client.get(f"{link}i/download").status_code == 404
+    assert anon_client.get("/p/not-a-token/").status_code == 404
+
+    urls = [link, f"{link}i/full", f"{link}i/medium", f"{link}i/small"]
+    response = owner_client.post(f"/studio/thumbnails/{thumbnail.pk}/public", {"public": "false"})
+    assert response.status_code == 302
+    for url in urls:  # at once, the links handed out before included
+        assert anon_client.get(url).status_code == 404, url
+    assert (
+        'id="public-url"'
+        not in owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()
+    )
+    # Public again (here through the API's PATCH): a new link; the old one stays dead.
+    assert (
+        owner_client.patch(
+            f"/api/thumbnails/{thumbnail.pk}", {"is_public": True}, content_type="application/json"
+        ).status_code
+        == 200
+    )
+    again = public_url(owner_client, thumbnail)
+    assert again != link and anon_client.get(again).status_code == 200
+    assert anon_client.get(link).status_code == 404
+
+
+def test_public_page_visits_count_as_share_clicks_but_not_the_owners(owner, client) -> None:
+    thumbnail = store_thumbnail(owner)
+    services.do_update_thumbnail(thumbnail=thumbnail, is_public=True)
+    url = f"/p/{thumbnail.public_token}/"
+    day = f"2097{uuid.uuid4().int % 10**4:04d}"
+    with mock.patch.object(views_share, "utc_day", return_value=day):
+        for _ in range(2):
+            assert client.get(url, HTTP_USER_AGENT="Firefox").status_code == 200
+        assert clicks(thumbnail) == 1  # once per visitor and day
+        assert client.get(url, HTTP_USER_AGENT="Twitterbot/1.0").status_code == 200
+        client.force_login(owner)
+        assert client.get(url, HTTP_USER_AGENT="Safari").status_code == 200
+        assert clicks(thumbnail) == 1  # neither a link preview nor the owner
 
 
 def cache_down(backend: str, **options: Any) -> Any:

@@ -1669,3 +1669,46 @@ def test_the_title_fields_example_fits_a_phone_and_stays_whole_on_a_desktop(
             seen[name] = fit["text"]
     assert seen["desktop"] == "I Tried 100 Coffee Shops: Only 1 Was Worth It"
     assert ":" in seen["phone"]  # still shows the headline: sub-line form
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_thumbnail_made_public_on_its_large_view_opens_as_a_page_for_anyone(
+    live_server: Any, viewport: dict[str, int], tmp_path: Any
+) -> None:
+    """ "Make public", "Copy" (the link on the clipboard), then the link in a signed-out
+    browser: the thumbnail's own page with its image; "Make private" and the link is gone."""
+    from playwright.sync_api import expect
+
+    from tests.browser import screenshot
+    from tests.test_private_media import store_thumbnail
+
+    creator = make_user(f"public-{viewport['width']}@example.com")
+    thumbnail = store_thumbnail(creator)
+    with signed_in(live_server, creator, viewport) as page:
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page.goto(f"{live_server.url}/studio/thumbnails/{thumbnail.pk}")
+        page.get_by_role("button", name="Make public").click()
+        link = page.locator("#public-url")
+        expect(link).to_be_visible()
+        url = link.input_value()
+        assert url.startswith(f"{live_server.url}/p/")
+        box = link.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], box
+        page.get_by_role("button", name="Copy").click()
+        expect(page.get_by_role("button", name="Copied")).to_be_visible()
+        assert page.evaluate("navigator.clipboard.readText()") == url
+        screenshot(page, tmp_path / f"public-large-view-{viewport['width']}.png", full_page=True)
+
+        visitor = page.context.browser.new_page(viewport=viewport)
+        visitor.goto(url)
+        expect(visitor.get_by_role("heading", name="Private")).to_be_visible()
+        visitor.wait_for_function(
+            "() => { const i = document.querySelector('.viewer-image img');"
+            " return i && i.complete && i.naturalWidth > 0; }"
+        )
+        assert visitor.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        screenshot(visitor, tmp_path / f"public-page-{viewport['width']}.png", full_page=True)
+
+        page.get_by_role("button", name="Make private").click()
+        expect(page.get_by_role("button", name="Make public")).to_be_visible()
+        assert visitor.goto(url).status == 404

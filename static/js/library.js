@@ -31,24 +31,6 @@
   render();
 })();
 
-// Share links: "Copy" puts the link on the clipboard (selecting it as a fallback).
-document.addEventListener("click", (event) => {
-  const button = event.target instanceof Element ? event.target.closest("[data-copy]") : null;
-  if (!button) return;
-  const field = document.querySelector(button.dataset.copy);
-  if (!field) return;
-  const done = () => {
-    button.textContent = "Copied";
-    setTimeout(() => { button.textContent = "Copy"; }, 2000);
-  };
-  field.select();
-  if (navigator.clipboard && window.isSecureContext) {
-    navigator.clipboard.writeText(field.value).then(done, () => document.execCommand("copy") && done());
-  } else if (document.execCommand("copy")) {
-    done();
-  }
-});
-
 // A style's or palette's Edit form swaps its whole tile, and the Save button it was sent from
 // is gone with the old tile, leaving the keyboard at the top of the page: the focus goes to the
 // new tile's form (the first field, under the error saying why it was not saved) or, once
