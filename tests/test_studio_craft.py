@@ -299,7 +299,7 @@ def test_the_youtube_download_of_another_shape_than_16_9_says_youtube_shows_16_9
         assert label in page, ratio
         button = page[page.rindex("<a ", 0, page.index(label)) : page.index(label)]
         assert "YouTube shows video thumbnails at 16:9" in button, ratio
-        assert f"this {ratio} one is shown with bars" in page
+        assert f"this {ratio} one gets bars where it does not fill that frame" in page
     wide: Any = ThumbnailFactory(owner=owner)
     page = owner_client.get(f"/studio/thumbnails/{wide.pk}").content.decode()
     assert "Download for YouTube (JPEG, 1280\u00d7720)" in page
