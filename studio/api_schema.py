@@ -472,6 +472,9 @@ class ThumbnailOut(serializers.Serializer):
     has_watermark = serializers.BooleanField()
     is_favorite = serializers.BooleanField()
     is_public = serializers.BooleanField()
+    public_url = serializers.CharField(
+        allow_null=True, help_text="the public page (/p/<token>/) while is_public, else null"
+    )
     project_id = serializers.IntegerField(allow_null=True)
     job_id = serializers.CharField(allow_null=True)
     parent_id = serializers.IntegerField(allow_null=True)

@@ -228,13 +228,14 @@ def discard_unit_files(job: Job, index: int) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ThumbnailLinks:
-    """What every thumbnail of one API answer shares: one media signer and its two routes as
-    format strings (studio.cards.url_format), so a list of N thumbnails costs two URL reversals
-    instead of 2N (`tests/test_private_media.py` counts them)."""
+    """What every thumbnail of one API answer shares: one media signer and its three routes as
+    format strings (studio.cards.url_format), so a list of N thumbnails costs three URL
+    reversals instead of 3N (`tests/test_private_media.py` counts them)."""
 
     signer: MediaSigner
     page: str
     download: str
+    public: str
 
     @classmethod
     def build(cls) -> ThumbnailLinks:
@@ -244,6 +245,7 @@ class ThumbnailLinks:
             signer=MediaSigner(),
             page=url_format("thumbnail-page", "{pk}"),
             download=url_format("api-thumbnail-download", "{pk}") + "?size=youtube",
+            public=url_format("public-thumbnail", "{token}"),
         )
 
 
@@ -266,6 +268,12 @@ def thumbnail_payload(thumbnail: Thumbnail, links: ThumbnailLinks | None = None)
         "has_watermark": thumbnail.has_watermark,
         "is_favorite": thumbnail.is_favorite,
         "is_public": thumbnail.is_public,
+        # The public page (/p/<token>/) while the thumbnail is public: its own link to share.
+        "public_url": (
+            links.public.format(token=thumbnail.public_token)
+            if thumbnail.is_public and thumbnail.public_token
+            else None
+        ),
         "project_id": thumbnail.project_id,
         "job_id": str(thumbnail.job_id) if thumbnail.job_id else None,
         "parent_id": thumbnail.parent_id,

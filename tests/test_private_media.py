@@ -405,14 +405,22 @@ def test_a_public_thumbnail_has_a_page_of_its_own_until_it_is_made_private(
         not in owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()
     )
     # Public again (here through the API's PATCH): a new link; the old one stays dead.
-    assert (
-        owner_client.patch(
-            f"/api/thumbnails/{thumbnail.pk}", {"is_public": True}, content_type="application/json"
-        ).status_code
-        == 200
+    patched = owner_client.patch(
+        f"/api/thumbnails/{thumbnail.pk}", {"is_public": True}, content_type="application/json"
+    )
+    assert patched.status_code == 200
+    again = public_url(owner_client, thumbnail)
+    assert patched.json()["public_url"] == again  # the API hands out the same link
+    assert again != link and anon_client.get(again).status_code == 200
+    private = owner_client.patch(
+        f"/api/thumbnails/{thumbnail.pk}", {"is_public": False}, content_type="application/json"
+    )
+    assert private.json()["public_url"] is None
+    assert anon_client.get(again).status_code == 404
+    owner_client.patch(
+        f"/api/thumbnails/{thumbnail.pk}", {"is_public": True}, content_type="application/json"
     )
     again = public_url(owner_client, thumbnail)
-    assert again != link and anon_client.get(again).status_code == 200
     assert anon_client.get(link).status_code == 404
 
 
