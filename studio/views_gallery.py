@@ -108,17 +108,20 @@ def studio_address(address: str, *, host: str) -> str:
 def _youtube_download(thumbnail: Thumbnail) -> dict[str, Any]:
     """The YouTube-ready download's `width` x `height` (studio.downloads.youtube_size), whether
     it is for a Short (`shorts`: 9:16), whether it is smaller than YouTube's recommended
-    size (`small`: a 1K Short is 768x1365 of 1080x1920; never upscaled) and whether it is of
+    size (`small`: a 1K Short is 768x1365 of 1080x1920; never upscaled; `recommended_width`:
+    1280 px for landscape ratios, 1080 for square and portrait ones) and whether it is of
     another shape than the 16:9 frame YouTube shows a video's thumbnail in (`off_frame`: a 4:3
     download is 1280x960 and YouTube shows it with bars; the button says so)."""
     try:
         width, height = youtube_size(thumbnail.aspect_ratio, (thumbnail.width, thumbnail.height))
-        small = width < youtube_width(thumbnail.aspect_ratio)
+        recommended = youtube_width(thumbnail.aspect_ratio)
+        small = width < recommended
     except ValueError:  # a malformed stored ratio: the picture as it is
-        width, height, small = thumbnail.width, thumbnail.height, False
+        width, height, small, recommended = thumbnail.width, thumbnail.height, False, 0
     return {
         "width": width,
         "height": height,
+        "recommended_width": recommended,
         "shorts": thumbnail.aspect_ratio == "9:16",
         "small": small,
         "off_frame": thumbnail.aspect_ratio not in ("16:9", "9:16"),

@@ -282,6 +282,11 @@ def test_the_youtube_download_says_its_size_and_when_a_short_is_small(
     assert width < 1080  # a 1K Short is smaller than YouTube's 1080x1920, and not enlarged
     assert f"Download for Shorts (JPEG, {width}\u00d7{height})" in page
     assert "YouTube recommends 1080\u00d71920 for Shorts" in page
+    # A portrait picture of another ratio is sized to 1080 wide too, and the hint says so (it
+    # said "1280 px wide").
+    tall: Any = ThumbnailFactory(owner=owner, aspect_ratio="2:3", width=640, height=960)
+    page = owner_client.get(f"/studio/thumbnails/{tall.pk}").content.decode()
+    assert "YouTube recommends 1080 px wide" in page and "1280 px wide" not in page
 
 
 def test_the_youtube_download_of_another_shape_than_16_9_says_youtube_shows_16_9(
