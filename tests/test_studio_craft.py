@@ -324,7 +324,12 @@ def test_a_past_due_plans_page_says_pro_past_due_with_frees_limits(
     assert "your plan \u00b7 past due" in cards["pro"]
     assert "your limits until paid" in cards["free"] and "your plan" not in cards["free"]
     assert '<li class="plan current" data-plan="pro">' in html
+    # The studio's plan pill names the plan paid for too (it said "Free plan").
+    studio = owner_client.get("/studio/").content.decode()
+    assert ">Pro plan \u00b7 payment due</span>" in studio and ">Free plan</span>" not in studio
     set_plan(owner, "pro")
+    studio = owner_client.get("/studio/").content.decode()
+    assert ">Pro plan</span>" in studio and "payment due" not in studio
     html = owner_client.get("/plans/").content.decode()
     assert re.search(r'<dd id="current-plan">\s*Pro\s*</dd>', html)
     assert "your limits" not in html
