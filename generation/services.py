@@ -232,6 +232,39 @@ def _duplicate_of(
     return existing
 
 
+def job_reference(job: Job) -> str:
+    """The ledger reference of every credit movement of `job`: "job:<id>"."""
+    return f"job:{job.id}"
+
+
+def debit_entry(job: Job) -> dict[str, str]:
+    """The ledger fields of `job`'s debit, for billing.services.debit_credits / record_debit
+    with the user and amount: its idempotency key "job:<id>:debit" (one debit per job), its
+    reason ("generate_thumbnails x4") and reference."""
+    return {
+        "idempotency_key": f"{job_reference(job)}:debit",
+        "reason": f"{job.type} x{job.units}",
+        "reference": job_reference(job),
+    }
+
+
+def unit_failed_reason(job: Job, index: int, code: str) -> str:
+    """A failed unit's refund reason: "generate_thumbnails unit 2 failed: provider_error"."""
+    return f"{job.type} unit {index} failed: {code}"
+
+
+def refund_unit(job: Job, index: int, reason: str) -> None:
+    """Refund unit `index` of `job` (its unit cost) with `reason`, once: the idempotency key
+    "job:<id>:refund:<index>" makes a second refund of the unit a no-op."""
+    refund_credits(
+        user=job.user,
+        amount=job.unit_cost,
+        idempotency_key=f"{job_reference(job)}:refund:{index}",
+        reason=reason,
+        reference=job_reference(job),
+    )
+
+
 def submit_job(
     *,
     user: User,
@@ -325,13 +358,7 @@ def submit_job(
             invalidate(unfinished_namespace(user.pk))  # with the credits', in one round trip
             balance = None
             if cost:
-                debit: dict[str, Any] = {
-                    "user": user,
-                    "amount": cost,
-                    "idempotency_key": f"job:{job.id}:debit",
-                    "reason": f"{job_type} x{units}",
-                    "reference": f"job:{job.id}",
-                }
+                debit: dict[str, Any] = {"user": user, "amount": cost, **debit_entry(job)}
                 movement = (
                     record_debit(taken, **debit) if taken is not None else debit_credits(**debit)
                 )
@@ -668,13 +695,7 @@ class JobContext:
                         if failed
                         else "answered from the result cache"
                     )
-                    refund_credits(
-                        user=self.job.user,
-                        amount=self.job.unit_cost,
-                        idempotency_key=f"job:{self.job.id}:refund:{index}",
-                        reason=f"{self.job.type}: {why}",
-                        reference=f"job:{self.job.id}",
-                    )
+                    refund_unit(self.job, index, f"{self.job.type}: {why}")
             self.job.result, self.job.cached = result, from_cache
 
         return self.fan_out(self.pending_units(), produce, deliver, stage="analysing")
@@ -801,12 +822,8 @@ def refund_units(
             if not failed:
                 continue
             if job.unit_cost:
-                refund_credits(
-                    user=job.user,
-                    amount=job.unit_cost,
-                    idempotency_key=f"job:{job.id}:refund:{failure.index}",
-                    reason=f"{job.type} unit {failure.index} failed: {failure.code}",
-                    reference=f"job:{job.id}",
+                refund_unit(
+                    job, failure.index, unit_failed_reason(job, failure.index, failure.code)
                 )
         done.append(failure)
     if done:

@@ -15,8 +15,9 @@ from typing import Any
 import factory
 from django.utils import timezone
 
-from billing.services import debit_credits, refund_credits
+from billing.services import debit_credits
 from generation.models import Job, JobEvent, JobUnit
+from generation.services import debit_entry, refund_unit, unit_failed_reason
 from tests.factories.accounts import UserFactory
 
 FINISHED = {str(status) for status in Job.FINISHED}
@@ -139,21 +140,9 @@ class JobFactory(factory.django.DjangoModelFactory):
     def charged(job: Any, create: bool, extracted: Any, **_: Any) -> None:
         if not (create and extracted and job.cost):
             return
-        debit_credits(
-            user=job.user,
-            amount=job.cost,
-            idempotency_key=f"job:{job.id}:debit",
-            reason=f"{job.type} x{job.units}",
-            reference=f"job:{job.id}",
-        )
+        debit_credits(user=job.user, amount=job.cost, **debit_entry(job))
         for unit in JobUnit.objects.filter(job=job, status=JobUnit.Status.FAILED):
-            refund_credits(
-                user=job.user,
-                amount=job.unit_cost,
-                idempotency_key=f"job:{job.id}:refund:{unit.index}",
-                reason=f"{job.type} unit {unit.index} failed: {unit.error_code}",
-                reference=f"job:{job.id}",
-            )
+            refund_unit(job, unit.index, unit_failed_reason(job, unit.index, unit.error_code))
 
     @factory.post_generation
     def thumbnails(job: Any, create: bool, extracted: Any, **_: Any) -> None:
