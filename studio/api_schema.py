@@ -322,12 +322,10 @@ class FaceCreate(KnownFieldsOnly):
         child=serializers.FileField(),
         min_length=1,
         max_length=MAX_FACE_PHOTOS,
-        error_messages={
-            "min_length": f"Upload 1 to {MAX_FACE_PHOTOS} photos for a face.",
-            "max_length": f"Upload 1 to {MAX_FACE_PHOTOS} photos for a face.",
-            "required": f"Upload 1 to {MAX_FACE_PHOTOS} photos for a face.",
-            "not_a_list": f"Upload 1 to {MAX_FACE_PHOTOS} photos for a face.",
-        },
+        error_messages=dict.fromkeys(
+            ("min_length", "max_length", "required", "not_a_list"),
+            f"Upload 1 to {MAX_FACE_PHOTOS} photos for a face.",
+        ),
     )
 
 
