@@ -120,6 +120,40 @@ def test_purge_expired_thumbnails(owner, django_capture_on_commit_callbacks) -> 
     assert new.image.storage.exists(new.image.name)
 
 
+def test_purge_spares_a_creator_now_on_a_plan_that_keeps_thumbnails(owner) -> None:
+    """A thumbnail made on Free keeps its expiry in the row until the subscription is saved
+    again (studio.retention): a creator who is Pro now, in good standing, never loses it, while
+    one whose Pro payment is due does (Free's limits apply meanwhile)."""
+    from billing.models import Plan, Subscription
+
+    ThumbnailFactory(owner=owner, expires_at=timezone.now() - dt.timedelta(days=1))
+    pro = Plan.objects.get(slug="pro")
+    Subscription.objects.filter(user=owner).update(plan=pro)  # no save(): no receiver ran
+    assert "0 expired thumbnail(s) (dry run" in run("purge_expired_thumbnails")
+    Subscription.objects.filter(user=owner).update(status="past_due")
+    assert "1 expired thumbnail(s) (dry run" in run("purge_expired_thumbnails")
+
+
+def test_the_migration_clears_the_expiry_of_paid_creators_thumbnails(owner, other) -> None:
+    """studio 0014: the rows from before studio.retention lose the expiry they got on Free
+    when their owner is in good standing on a plan that keeps thumbnails (not a Free one's)."""
+    import importlib
+
+    from django.apps import apps
+
+    from billing.models import Plan, Subscription
+
+    when = timezone.now() + dt.timedelta(days=3)
+    paid: Any = ThumbnailFactory(owner=owner, expires_at=when)
+    free: Any = ThumbnailFactory(owner=other, expires_at=when)
+    Subscription.objects.filter(user=owner).update(plan=Plan.objects.get(slug="pro"))
+    migration = importlib.import_module("studio.migrations.0014_keep_paid_creators_thumbnails")
+    migration.keep_paid_creators_thumbnails(apps, None)
+    paid.refresh_from_db()
+    free.refresh_from_db()
+    assert paid.expires_at is None and free.expires_at == when
+
+
 def test_seed_demo_gives_the_demo_creator_a_plan_face_projects_and_gallery(settings) -> None:
     from django.contrib.auth import get_user_model
 

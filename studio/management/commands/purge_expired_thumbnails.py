@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from billing.models import Subscription
 from core.commands import bounded
 from studio.models import Thumbnail
 from studio.services import do_delete_thumbnail
@@ -13,7 +14,8 @@ from studio.services import do_delete_thumbnail
 class Command(BaseCommand):
     help = (
         "Delete thumbnails past their plan's retention (Free: 30 days, PRODUCT.md) with their "
-        "files. Dry run unless --commit."
+        "files, never those of a creator now in good standing on a plan that keeps them for "
+        "good. Dry run unless --commit."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -21,7 +23,18 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=bounded(int, 1, 100_000), default=500)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        expired = Thumbnail.objects.filter(expires_at__lte=timezone.now()).order_by("expires_at")
+        # Never a thumbnail whose owner is now in good standing on a plan that keeps thumbnails
+        # for good, whatever its expiry says (studio.retention clears it when the subscription
+        # is saved; a row from before that, or a subscription changed by a queryset update,
+        # would otherwise lose a paying creator's thumbnail).
+        expired = (
+            Thumbnail.objects.filter(expires_at__lte=timezone.now())
+            .exclude(
+                owner__subscription__status__in=Subscription.GOOD_STANDING,
+                owner__subscription__plan__retention_days__isnull=True,
+            )
+            .order_by("expires_at")
+        )
         if not options["commit"]:
             self.stdout.write(f"{expired.count()} expired thumbnail(s) (dry run; pass --commit)")
             return
