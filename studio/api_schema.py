@@ -11,6 +11,7 @@ import functools
 from typing import Any
 
 from django.core.validators import RegexValidator
+from django.http import QueryDict
 from drf_spectacular.extensions import (
     OpenApiSerializerExtension,
     OpenApiSerializerFieldExtension,
@@ -53,12 +54,15 @@ def named(max_length: int, **kwargs: Any) -> Text:
 
 
 class StrictBoolean(serializers.BooleanField):
-    """JSON true/false only ("yes" or 1 are refused, as the API always did)."""
+    """JSON true/false only ("yes" or 1 are refused, as the API always did); a form body (a
+    QueryDict: multipart or urlencoded, where every value is text) says "true" or "false"."""
 
     def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            raise serializers.ValidationError("Must be true or false.")
-        return data
+        if isinstance(data, bool):
+            return data
+        if isinstance(self.root.initial_data, QueryDict) and data in ("true", "false"):
+            return data == "true"
+        raise serializers.ValidationError("Must be true or false.")
 
 
 class ThumbnailPatch(KnownFieldsOnly):

@@ -136,15 +136,22 @@ class InputSerializer(serializers.Serializer):
         return {name: _instance_copy(field) for name, field in self._declared_fields.items()}
 
 
+# Fields a browser's form sends that are no input of the request: Django's CSRF token (a form
+# with {% csrf_token %} posted as FormData), read by the CSRF middleware.
+IGNORED_FORM_FIELDS = frozenset({"csrfmiddlewaretoken"})
+
+
 class KnownFieldsOnly(serializers.Serializer):
     """A request body that refuses fields it does not declare: 400 `invalid` naming them, with
     each in `fields` (`{"title": ["Unknown field."]}`). DRF ignores them, so a misspelt or
     read-only field (`title`, `owner_id`) answered 200 with nothing changed. The schema says
-    `additionalProperties: false` (studio.api_schema.KnownFieldsOnlyExtension)."""
+    `additionalProperties: false` (studio.api_schema.KnownFieldsOnlyExtension). A form's
+    `csrfmiddlewaretoken` is not refused (IGNORED_FORM_FIELDS)."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
-            unknown = sorted(str(name) for name in data if name not in self.writable_names())
+            known = {*self.writable_names(), *IGNORED_FORM_FIELDS}
+            unknown = sorted(str(name) for name in data if name not in known)
             if unknown:
                 raise serializers.ValidationError(
                     {

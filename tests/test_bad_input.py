@@ -420,6 +420,32 @@ def test_unknown_fields_are_a_400_naming_them_and_change_nothing(
     assert not owner.projects.filter(share_mode="all").exists()
 
 
+def test_a_forms_csrf_token_is_no_unknown_field(owner, owner_client, face_photo_bytes) -> None:
+    """A page's form posted as FormData carries Django's `csrfmiddlewaretoken`: the bodies that
+    refuse fields they do not take accept it (a face upload and a thumbnail's PATCH were 400
+    "Unknown field \"csrfmiddlewaretoken\"")."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test.client import encode_multipart
+
+    from tests.factories.studio import ThumbnailFactory
+
+    token = "x" * 32  # the test client checks no CSRF token; the field is what matters
+    photo = SimpleUploadedFile("face.png", face_photo_bytes, "image/png")
+    face = owner_client.post(
+        "/api/faces", {"name": "Me", "images": [photo], "csrfmiddlewaretoken": token}
+    )
+    assert face.status_code == 201, face.content
+    thumbnail = ThumbnailFactory(owner=owner)
+    body = encode_multipart("BoUnDaRy", {"is_favorite": "true", "csrfmiddlewaretoken": token})
+    patched = owner_client.patch(
+        f"/api/thumbnails/{thumbnail.pk}",
+        body,
+        content_type="multipart/form-data; boundary=BoUnDaRy",
+    )
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["is_favorite"] is True
+
+
 @pytest.mark.parametrize("path", ["/api/thumbnails", "/api/projects/{project}/thumbnails"])
 def test_a_page_limit_below_one_is_a_400_like_a_word(owner, owner_client, path) -> None:
     """`?limit=0` and `?limit=-1` answered 200 with a page of one while `?limit=abc` was a 400:
