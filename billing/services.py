@@ -153,6 +153,41 @@ def effective_plan(user: User) -> Plan:
     return default_plan()
 
 
+@dataclass(frozen=True)
+class PlanOnHold:
+    """A paid plan the creator subscribes to whose limits do not apply now (`plan_on_hold`):
+    `status` is the subscription's, in words ("past due", "paused", "canceled");
+    `payment_due` whether a payment would restore it (`Subscription.PAYMENT_DUE`)."""
+
+    plan: Plan
+    status: str
+    payment_due: bool
+
+
+def plan_on_hold(user: User) -> PlanOnHold | None:
+    """The plan `user` subscribes to while its status keeps its limits off (past due, unpaid,
+    incomplete, paused, canceled: `effective_plan` is then the default plan), as /plans/ says
+    it; None in good standing or on the default plan. From the same cached state as
+    `effective_plan`: no query."""
+    if not user.is_authenticated:
+        return None
+    slug, status = cached(
+        f"billing:subscription:{user.pk}",
+        lambda: _load_subscription_state(user.pk),
+        timeout=ACCOUNT_CACHE_SECONDS,
+    )
+    if not slug or status in Subscription.GOOD_STANDING or slug == default_plan().slug:
+        return None
+    plan = next((plan for plan in plan_table() if plan.slug == slug), None)
+    if plan is None:
+        return None
+    return PlanOnHold(
+        plan=plan,
+        status=str(Subscription.Status(status).label).lower(),
+        payment_due=status in Subscription.PAYMENT_DUE,
+    )
+
+
 def plan_awaiting_payment(user: User) -> Plan | None:
     """The plan `user` subscribes to while its payment is due (past due, unpaid, incomplete:
     `Subscription.PAYMENT_DUE`), whose features are paused meanwhile (`effective_plan` is the

@@ -34,7 +34,7 @@ from billing.services import (
     effective_plan,
     get_balance,
     ledger_page,
-    plan_awaiting_payment,
+    plan_on_hold,
     plan_table,
 )
 from core import ratelimits
@@ -153,8 +153,9 @@ def _studio_context(
         prepare_cards(user, data.page.items)
     context = {
         "plan": data.plan,
-        # Past due: the plan paid for, whose limits are paused (the pill names it, as /plans/).
-        "awaiting_payment": plan_awaiting_payment(user),
+        # Past due, paused, canceled: the plan subscribed to, whose limits are off (the pill
+        # names it, as /plans/ does).
+        "on_hold": plan_on_hold(user),
         "styles": data.styles,
         "palettes": data.palettes,
         "faces": data.faces,

@@ -326,10 +326,15 @@ def test_a_past_due_plans_page_says_pro_past_due_with_frees_limits(
     assert '<li class="plan current" data-plan="pro">' in html
     # The studio's plan pill names the plan paid for too (it said "Free plan").
     studio = owner_client.get("/studio/").content.decode()
-    assert ">Pro plan \u00b7 payment due</span>" in studio and ">Free plan</span>" not in studio
+    assert ">Pro plan \u00b7 past due</span>" in studio and ">Free plan</span>" not in studio
+    assert "Past due: Free's limits until it is paid" in escape_free(studio)
+    set_plan(owner, "pro", status="paused")  # a Stripe status too: the plans page names it
+    studio = owner_client.get("/studio/").content.decode()
+    assert ">Pro plan \u00b7 paused</span>" in studio
+    assert "Paused: Free's limits meanwhile" in escape_free(studio)
     set_plan(owner, "pro")
     studio = owner_client.get("/studio/").content.decode()
-    assert ">Pro plan</span>" in studio and "payment due" not in studio
+    assert ">Pro plan</span>" in studio and "past due" not in studio
     html = owner_client.get("/plans/").content.decode()
     assert re.search(r'<dd id="current-plan">\s*Pro\s*</dd>', html)
     assert "your limits" not in html
