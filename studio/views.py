@@ -362,8 +362,13 @@ def guard_message(request: HttpRequest, code: str, message: str) -> str:
             "an emoji); remove it and try again."
         )
     if code == "request_too_large" and request.content_type == "multipart/form-data":
-        most = max(1, round(settings.UPLOAD_MAX_REQUEST_BYTES / 2**20))
-        return f"The images are too large together: at most {most} MB in all; send fewer."
+        # UPLOAD_MAX_REQUEST_BYTES is 10 images of UPLOAD_MAX_BYTES and 1 MiB for the fields.
+        each = max(1, round(settings.UPLOAD_MAX_BYTES / 2**20))
+        in_all = max(each, (settings.UPLOAD_MAX_REQUEST_BYTES - 2**20) // 2**20)
+        return (
+            f"The images are too large: up to {each} MB each and {in_all} MB in all; send "
+            "smaller or fewer images."
+        )
     if code == "request_too_large":
         return "The form holds more text than the studio takes; shorten it and try again."
     if code == "invalid_form":

@@ -293,7 +293,7 @@ def set_public(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResp
     thumbnail = services.access_thumbnail(request.user, thumbnail_id)
     wanted = {"true": True, "false": False}.get(request.POST.get("public", ""))
     if wanted is None:
-        return HttpResponse("public must be true or false.", status=400)
+        return json_error("public must be true or false.", "invalid", 400)
     if wanted != thumbnail.is_public:
         services.do_update_thumbnail(thumbnail=thumbnail, is_public=wanted)
     messages.success(

@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.views.decorators.http import require_GET, require_safe
+from django.views.decorators.http import require_safe
 
 from core.ratelimits import client_ip
 from core.redis_faults import log_throttled
@@ -39,7 +39,7 @@ CLICK_DEDUP_SECONDS = 24 * 3600
 logger = logging.getLogger(__name__)
 
 
-@require_GET
+@require_safe  # GET, and HEAD: link previewers probe with it
 def shared_project(request: HttpRequest, token: str) -> TemplateResponse:
     """The project's thumbnails (all, or favourites only, per its share mode); 404 when sharing
     is off or the token is unknown."""
@@ -165,15 +165,15 @@ def is_own_visit(request: HttpRequest, thumbnail: Thumbnail) -> bool:
 
 def count_click(request: HttpRequest, thumbnail: Thumbnail) -> None:
     """Count a visit to a thumbnail's page as a share click: once per visitor, thumbnail and
-    UTC day (one atomic UPDATE), never the owner's own visit (`is_own_visit`) nor a link
-    preview's or a crawler's (`is_crawler`)."""
-    if is_own_visit(request, thumbnail) or is_crawler(request):
+    UTC day (one atomic UPDATE), never the owner's own visit (`is_own_visit`), a link
+    preview's or a crawler's (`is_crawler`), nor a HEAD request (a previewer's probe)."""
+    if request.method != "GET" or is_own_visit(request, thumbnail) or is_crawler(request):
         return
     if first_click_today(request, thumbnail.pk):
         Thumbnail.objects.filter(pk=thumbnail.pk).update(share_clicks=F("share_clicks") + 1)
 
 
-@require_GET
+@require_safe  # GET, and HEAD: link previewers probe with it
 def shared_thumbnail(request: HttpRequest, token: str, thumbnail_id: int) -> TemplateResponse:
     """One shared thumbnail in a page (large image, title, link back to the project), counting
     the share click (`count_click`: once per visitor, thumbnail and day, never the owner's,
@@ -186,7 +186,7 @@ def shared_thumbnail(request: HttpRequest, token: str, thumbnail_id: int) -> Tem
     return _thumbnail_page(request, thumbnail, image, project=project)
 
 
-@require_GET
+@require_safe  # GET, and HEAD: link previewers probe with it
 def public_thumbnail(request: HttpRequest, token: str) -> TemplateResponse:
     """`GET /p/<token>/`: a public thumbnail's own page, as a shared project's thumbnail page
     shows one (image, title, link-preview tags) without the project, counting the click as

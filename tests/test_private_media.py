@@ -430,6 +430,9 @@ def test_public_page_visits_count_as_share_clicks_but_not_the_owners(owner, clie
     url = f"/p/{thumbnail.public_token}/"
     day = f"2097{uuid.uuid4().int % 10**4:04d}"
     with mock.patch.object(views_share, "utc_day", return_value=day):
+        # A link previewer's HEAD probe is answered (it was a 405) and is no click.
+        assert client.head(url, HTTP_USER_AGENT="Safari").status_code == 200
+        assert clicks(thumbnail) == 0
         for _ in range(2):
             assert client.get(url, HTTP_USER_AGENT="Firefox").status_code == 200
         assert clicks(thumbnail) == 1  # once per visitor and day
