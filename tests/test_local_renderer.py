@@ -197,6 +197,7 @@ def test_a_dark_accent_is_made_lighter_in_its_own_hue_not_replaced() -> None:
     lighter = local._light_enough((255, 0, 68))
     assert local._luma(lighter) > 0.45 and hue_distance(lighter) < 0.01
     assert local._light_enough((255, 221, 51)) == (255, 221, 51)  # light enough already
+    assert local._luma(local._light_enough((0, 0, 0))) > 0.75  # black: a light grey
     for style in ("", "bold-gaming"):
         image = render(
             style_key=style, title="My First Video", subtitle="Hello World", colors=colors, seed=3

@@ -914,11 +914,14 @@ def _look(**overrides: object) -> Callable[[_Palette], TextLook]:
 def _light_enough(colour: RGB, least: float = 0.45) -> RGB:
     """`colour` if its luma is above `least`, else the same hue and saturation made lighter
     (HLS lightness raised in steps of 0.02) until it is: a plate under ink text, or a title's
-    emphasis, in the palette's own hue. A fixed yellow stood in for every dark accent before,
+    emphasis, in the palette's own hue (a grey goes to a light grey, luma above 0.75: a mid
+    grey plate under ink looked dull). A fixed yellow stood in for every dark accent before,
     a colour the creator had not picked (a red #FF0044 drew yellow plates)."""
     if _luma(colour) > least:
         return colour
     hue, lightness, saturation = _hls(colour)
+    if saturation < 0.08:
+        least = max(least, 0.75)  # a grey: a light grey plate, not a dull mid-grey one
     while lightness < 0.98:
         lightness = min(0.98, lightness + 0.02)
         lighter = _from_hls(hue, lightness, saturation)
