@@ -332,6 +332,11 @@ def test_a_past_due_plans_page_says_pro_past_due_with_frees_limits(
     studio = owner_client.get("/studio/").content.decode()
     assert ">Pro plan \u00b7 paused</span>" in studio
     assert "Paused: Free's limits meanwhile" in escape_free(studio)
+    set_plan(owner, "pro", status="canceled")  # ended: not "meanwhile", as if it came back
+    studio = owner_client.get("/studio/").content.decode()
+    plans = escape_free(owner_client.get("/plans/").content.decode())
+    assert "Canceled: Free's limits from now on" in escape_free(studio)
+    assert "Canceled: Free's limits from now on" in plans and "your limits now" in plans
     set_plan(owner, "pro")
     studio = owner_client.get("/studio/").content.decode()
     assert ">Pro plan</span>" in studio and "past due" not in studio
