@@ -130,6 +130,16 @@ def _load_subscription_state(user_id: int) -> tuple[str | None, str]:
     return (row[0], row[1]) if row is not None else (None, "")
 
 
+def _subscription_state(user: User) -> tuple[str | None, str]:
+    """(plan slug or None, status) of `user`'s subscription, from the shared cache
+    "billing:subscription:<id>" (a query on a miss)."""
+    return cached(
+        f"billing:subscription:{user.pk}",
+        lambda: _load_subscription_state(user.pk),
+        timeout=ACCOUNT_CACHE_SECONDS,
+    )
+
+
 def invalidate_subscription(user_id: int) -> None:
     invalidate(f"billing:subscription:{user_id}")
 
@@ -141,11 +151,7 @@ def effective_plan(user: User) -> Plan:
     changes invalidate, so a credit movement (every generate) costs the next request no query."""
     if not user.is_authenticated:
         return default_plan()
-    plan_slug, status = cached(
-        f"billing:subscription:{user.pk}",
-        lambda: _load_subscription_state(user.pk),
-        timeout=ACCOUNT_CACHE_SECONDS,
-    )
+    plan_slug, status = _subscription_state(user)
     if status in Subscription.GOOD_STANDING:
         for plan in plan_table():
             if plan.slug == plan_slug:
@@ -171,11 +177,7 @@ def plan_on_hold(user: User) -> PlanOnHold | None:
     `effective_plan`: no query."""
     if not user.is_authenticated:
         return None
-    slug, status = cached(
-        f"billing:subscription:{user.pk}",
-        lambda: _load_subscription_state(user.pk),
-        timeout=ACCOUNT_CACHE_SECONDS,
-    )
+    slug, status = _subscription_state(user)
     if not slug or status in Subscription.GOOD_STANDING or slug == default_plan().slug:
         return None
     plan = next((plan for plan in plan_table() if plan.slug == slug), None)
@@ -194,11 +196,7 @@ def plan_awaiting_payment(user: User) -> Plan | None:
     default plan); None otherwise. From the same cached state as `effective_plan`."""
     if not user.is_authenticated:
         return None
-    slug, status = cached(
-        f"billing:subscription:{user.pk}",
-        lambda: _load_subscription_state(user.pk),
-        timeout=ACCOUNT_CACHE_SECONDS,
-    )
+    slug, status = _subscription_state(user)
     if status not in Subscription.PAYMENT_DUE:
         return None
     return next((plan for plan in plan_table() if plan.slug == slug), None)
