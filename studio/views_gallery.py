@@ -313,7 +313,7 @@ def move_thumbnail(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Http
     try:  # "" or "none": out of any project ("²".isdigit() is true, so no isdigit test)
         project_id = parse_id(raw) if raw not in ("", "none") else None
     except ValueError:
-        return HttpResponse("project_id must be a project's id.", status=400)
+        return json_error("project_id must be a project's id.", "invalid", 400)
     project = services.access_project(request.user, project_id) if project_id else None
     services.do_update_thumbnail(thumbnail=thumbnail, project=project)
     return _card(request, thumbnail)

@@ -880,6 +880,22 @@ def test_a_favourite_other_than_true_or_false_is_refused(owner, owner_client) ->
     assert 'aria-pressed="true"' in owner_client.post(url).content.decode()
 
 
+def test_a_cards_move_and_public_refusals_are_json_errors(owner, owner_client) -> None:
+    """The card's move to a project and the large view's public switch answered a bad value in
+    plain text; like Favourite beside them, they answer `{"error", "code": "invalid"}`."""
+    make_thumbs(owner, [(1, "Coffee review", 0, False)])
+    coffee = Thumbnail.objects.get(title="Coffee review")
+    for path, data in (
+        (f"/studio/thumbnails/{coffee.pk}/move", {"project_id": "abc"}),
+        (f"/studio/thumbnails/{coffee.pk}/public", {"public": "maybe"}),
+    ):
+        response = owner_client.post(path, data, HTTP_HX_REQUEST="true")
+        assert response.status_code == 400, path
+        assert response.json()["code"] == "invalid", path
+    coffee.refresh_from_db()
+    assert coffee.project_id is None and not coffee.is_public
+
+
 def test_the_studio_address_keeps_the_gallery_filters(owner, owner_client) -> None:
     """A reload lost the creator's filters: the filter form's answer now replaces the studio's
     address with them (HX-Replace-Url), and the studio page opened at it shows them picked and
