@@ -190,18 +190,6 @@ def plan_on_hold(user: User) -> PlanOnHold | None:
     )
 
 
-def plan_awaiting_payment(user: User) -> Plan | None:
-    """The plan `user` subscribes to while its payment is due (past due, unpaid, incomplete:
-    `Subscription.PAYMENT_DUE`), whose features are paused meanwhile (`effective_plan` is the
-    default plan); None otherwise. From the same cached state as `effective_plan`."""
-    if not user.is_authenticated:
-        return None
-    slug, status = _subscription_state(user)
-    if status not in Subscription.PAYMENT_DUE:
-        return None
-    return next((plan for plan in plan_table() if plan.slug == slug), None)
-
-
 def plan_slug(user: User) -> str:
     """The slug of `user`'s effective plan ("free", "starter", ...): what rate limits key on
     (settings.RATELIMIT_PLAN_SLUG)."""

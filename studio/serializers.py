@@ -194,18 +194,36 @@ class YouTubeChannelInput(KnownFieldsOnly):
             raise serializers.ValidationError(str(exc)) from exc
 
 
+def true_or_false(**kwargs: Any) -> serializers.ChoiceField:
+    """A form's switch: "true" or "false" as text (a studio button's value); anything else is
+    refused with 'Must be "true" or "false".'"""
+    message = 'Must be "true" or "false".'
+    return serializers.ChoiceField(
+        choices=["true", "false"],
+        error_messages={"invalid_choice": message, "required": message},
+        **kwargs,
+    )
+
+
 class FavoriteInput(serializers.Serializer):
     """A card's Favourite (`POST /studio/thumbnails/<id>/favorite`): `favorite` "true" or
     "false", what the card's button asks for; absent (or empty) flips the star. Anything else
     is refused: "maybe" was read as false."""
 
-    favorite = serializers.ChoiceField(
-        choices=["true", "false"],
-        required=False,
-        error_messages={"invalid_choice": 'Must be "true" or "false".'},
-    )
+    favorite = true_or_false(required=False)
 
     def wanted(self) -> bool | None:
         """True or False as asked, None to flip (call after `is_valid()`)."""
         value = self.validated_data.get("favorite")
         return None if value is None else value == "true"
+
+
+class PublicInput(serializers.Serializer):
+    """The large view's "Public link" (`POST /studio/thumbnails/<id>/public`): `public` "true"
+    or "false"."""
+
+    public = true_or_false()
+
+    def wanted(self) -> bool:
+        """True to make the thumbnail public, False private (call after `is_valid()`)."""
+        return bool(self.validated_data["public"] == "true")

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from rest_framework.exceptions import ValidationError
 
-from billing.services import effective_plan, get_balance, plan_awaiting_payment
+from billing.services import effective_plan, get_balance, plan_on_hold
 from core import ratelimits
 from core.api import json_error
 from core.types import AuthenticatedHttpRequest
@@ -42,7 +42,7 @@ from studio.job_types.edit import MAX_REFERENCES
 from studio.job_types.generate import ProjectDefaults
 from studio.library_cache import usable_palettes, usable_styles
 from studio.models import Face, FaceImage, Palette, Project, Style, Thumbnail
-from studio.serializers import FavoriteInput, parse_id
+from studio.serializers import FavoriteInput, PublicInput, parse_id
 from studio.services import StudioError
 from studio.views import (
     FORM_LABELS,
@@ -74,7 +74,7 @@ def thumbnail_page(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Temp
             "versions": list(thumbnail.versions().order_by("-created_at", "-id")),
             "tools": thumbnail_tools(plan),
             "plan": plan,
-            "awaiting_payment": plan_awaiting_payment(request.user),
+            "awaiting_payment": _awaiting_payment(request.user),
             **out_of_credits(request.user, get_balance(request.user)),
             "offline": catalog.is_offline(),
             **_tool_choices(request, thumbnail),
@@ -103,6 +103,13 @@ def studio_address(address: str, *, host: str) -> str:
     except ValueError:  # a malformed address or unreadable filters: the studio as it opens
         return studio
     return studio if filters == GalleryFilter() else f"{studio}?{filters.query()}"
+
+
+def _awaiting_payment(user: Any) -> Any:
+    """The plan whose payment is due (billing.services.plan_on_hold), for the retention note:
+    its limits come back once paid; None otherwise."""
+    hold = plan_on_hold(user)
+    return hold.plan if hold is not None and hold.payment_due else None
 
 
 def _youtube_download(thumbnail: Thumbnail) -> dict[str, Any]:
@@ -291,9 +298,12 @@ def set_public(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResp
     (`/p/<token>/`, studio.views_share.public_thumbnail), "false" makes it private (that link
     404s at once; a new one next time). Back to the large view, saying what changed."""
     thumbnail = services.access_thumbnail(request.user, thumbnail_id)
-    wanted = {"true": True, "false": False}.get(request.POST.get("public", ""))
-    if wanted is None:
-        return json_error("public must be true or false.", "invalid", 400)
+    switch = PublicInput(data=request.POST)
+    if not switch.is_valid():
+        return json_error(
+            f"public: {switch.errors['public'][0]}", "invalid", 400, fields=switch.errors
+        )
+    wanted = switch.wanted()
     if wanted != thumbnail.is_public:
         services.do_update_thumbnail(thumbnail=thumbnail, is_public=wanted)
     messages.success(
