@@ -99,33 +99,41 @@ def _words(text: str) -> list[str]:
 
 STOPWORDS = frozenset(
     _words(
-        """a an the of to in on at for and or but so with from by about into over under after before
-    i i'm im me my we we're our you you're your he she they them it it's its this that these those
-    is are was were be been being am do does did done have has had just really very actually
-    how why what when where who which there here than then as if all some any every ever can
-    could should would will shall may might must get got gets going gonna let's lets"""
+        """a an the of to in on at for and or but so with without from by about into over under
+    after before still i i'm im me my we we're our you you're your he she they them it it's its
+    this that these those is are was were be been being am do does did done have has had just
+    really very actually how why what when where who which there here than then as if all some
+    any every ever can could should would will shall may might must get got gets going gonna
+    let's lets"""
     )
 )
 # Words a phrase cannot end on: articles, prepositions, conjunctions, possessives.
 DANGLING = frozenset(
     _words(
-        """a an the of to in on at for and or but so with from by about into over under after
-    before as if than then my our your his her their this that these those every vs when where
+        """a an the of to in on at for and or but so with without from by about into over under
+    after before as if than then my our your his her their this that these those every vs when where
     why what who how which while because until unless"""
     )
 )
 # Words a sub-line can drop without losing its meaning ("Only 1 Was Worth It" -> "Only 1 Worth
-# It").
+# It"); not "I" or "we" ("How We Did It" -> "How Did It").
 FILLERS = frozenset(
-    _words("a an the was were is are be been really just very actually so that i we my our")
+    _words("a an the was were is are be been really just very actually so that my our")
 )
 TRAILING_VERBS = frozenset(
     {"makes", "make", "made", "happens", "happened", "works", "worked", "goes", "went", "says"}
+    # "5 Budget Microphones Under $50 Compared", "Every Pokemon Game Ranked"
+    | {"compared", "ranked", "rated", "reviewed", "tested"}
 )
+# Words after a number that say something of it, not what it counts: "Switch 2 Worth It"
+# ("2 Worth"), "5 Microphones Compared".
+COUNT_ENDS = STOPWORDS | TRAILING_VERBS | {"worth"}
 QUALIFIERS = frozenset({"only", "just", "every", "all", "over", "under", "top", "best", "worst"})
 # Words that name what a number counts when they come before it: "Day 100", "Part 2".
 COUNTED = frozenset({"day", "week", "month", "year", "part", "episode", "ep", "level", "round"})
 ARTICLES = frozenset({"a", "an", "the"})
+NEGATIONS = frozenset({"without"})
+OWNERS = frozenset({"my", "our", "your", "his", "her", "their"})
 SMALL_WORDS = frozenset({"a", "an", "the", "of", "in", "on", "at", "to", "for", "and", "or", "vs"})
 UNITS = {
     word: value
@@ -163,8 +171,13 @@ PHRASE_PREPOSITIONS = frozenset({"in", "on", "at", "of", "from"})
 EDGE_PUNCTUATION = "\"'\u201c\u201d\u2018\u2019()[]{}.,;:!?\u2026\u2013\u2014|/*#"
 
 ANGLES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("compare", re.compile(r"\b(vs\.?|versus|compared?|cheap\b.*\bexpensive)\b")),
-    ("verdict", re.compile(r"\b(review|worth|honest|tested|tried|testing|ranked|ranking|rated)\b")),
+    # A ranking compares ("Every Pokemon Game Ranked: Which Wins?", not "...: Worth It?").
+    (
+        "compare",
+        re.compile(r"\b(vs\.?|versus|compared?|cheap\b.*\bexpensive|ranked|ranking|rated)\b"),
+    ),
+    # Money spent asks if it was worth it ("I Spent $1,000 on Amazon Mystery Boxes").
+    ("verdict", re.compile(r"\b(review|worth|honest|tested|tried|testing|spent\s+[$€£]\d)")),
     # A span of time is a challenge when counted or held ("30 Days", "24 Long Hours", "Day 1",
     # "Every Day for a Year"); "Day in My Life" and "Gym Day" are not ("Did I Make It?" made no
     # sense of them).
@@ -182,6 +195,8 @@ ANGLES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(r"\b(how to|guide|tutorial|tips|ways|steps|learn|explained|beginners?)\b"),
     ),
 )
+# A span of time said without a number: "I Ate Only Gas Station Food for a Week".
+SPAN = re.compile(r"\b(an?\s+(?:day|week|month|year))\b", re.IGNORECASE)
 PRICED = re.compile(r"\b(under|for)\s+[$€£]\d")
 EDUCATIONAL = re.compile(
     r"\b(how to|guide|tutorial|tips|explained|learn|lesson|course|beginners?|step)\b"
@@ -243,7 +258,8 @@ def _bare(word: str) -> str:
 
 def numbers_as_digits(text: str) -> str:
     """Number words as Arabic digits: "Twenty-Five Days" -> "25 Days", "a hundred" -> "100".
-    Ordinals and "one" in phrases like "one of" stay as they are."""
+    Ordinals, "one" in phrases like "one of" and a lone "zero" ("Zero Training" is none, "0
+    Training" reads as a score) stay as they are."""
     words = text.replace("-", " - ").split()
     out: list[str] = []
     i = 0
@@ -275,7 +291,10 @@ def numbers_as_digits(text: str) -> str:
         value = total + current
         single = j - i == 1
         follower = _bare(words[j]) if j < len(words) else ""
-        if used and not (single and _bare(words[i]) == "one" and follower in ("of", "day")):
+        idiom = _bare(words[i]) == "zero" or (
+            _bare(words[i]) == "one" and follower in ("of", "day")
+        )
+        if used and not (single and idiom):
             tail = "".join(ch for ch in words[j - 1] if ch in EDGE_PUNCTUATION)
             out.append(f"{value}{tail}")
             i = j
@@ -328,16 +347,35 @@ def number_phrase(tokens: list[str], title_case: bool) -> list[str]:
             if ":" in token and follower.casefold() in ("am", "pm") and phrase[-1] is token:
                 phrase.append(follower)  # "5:00 AM": no stop word here, nor one of the 2 words
                 continue
-            if content == 2 or _is_number(follower) or follower.casefold() in STOPWORDS:
+            if content == 2 or _is_number(follower) or follower.casefold() in COUNT_ENDS:
                 break
             phrase.append(follower)
             content += 1
             if follower.casefold() in DURATIONS:
                 break  # "30 Days", not "30 Days Living"
+        if phrase == [token] and folded == "at":
+            # An age: "Learning to Skateboard at 40" -> "Skateboard at 40" (a lone "40" said
+            # nothing, and the rest of the title was no phrase: no suggestion at all)
+            phrase = [*_subject_before(tokens[: i - 1]), before, token]
+            return phrase if len(phrase) > 2 else []
+        if phrase == [token] and token[:1] not in "$€£":
+            # Nothing counted after it: a model number, with its name ("Is the Tesla Model 3
+            # Still Worth It" -> "Tesla Model 3", not "3 Still Worth").
+            name = list(itertools.takewhile(_capitalised, reversed(tokens[max(0, i - 2) : i])))
+            phrase = [*reversed(name), token]
         duration = len(phrase) > 1 and phrase[-1].casefold() in DURATIONS
         if duration and phrase[0] is token and folded in DURATION_PREPOSITIONS:
             subject = _subject_before(tokens[: i - 1])
             start = i - 1 - len(subject)
+            preposition = tokens[start - 1].casefold() if subject and start > 0 else ""
+            made = _subject_before(tokens[: start - 1]) if preposition in ("from", "in") else []
+            if made and made[0].casefold() in ARTICLES:
+                # Where a thing comes from or is is not the thing: "a Tiny House From Scratch in
+                # 48 Hours" -> "Tiny House in 48 Hours" ("Scratch in 48 Hours" lost the subject),
+                # "a City in Minecraft in 1 Week" -> "A City in 1 Week".
+                subject, start = made, start - 1 - len(made)
+            elif preposition in NEGATIONS:
+                subject, start = [tokens[start - 1], *subject], start - 1  # "Without Money"
             # Not when the subject is where the title starts ("Learn Spanish in 30 Days": that
             # is the title again; its topic makes the headline beside "30 Days") or another
             # duration ("Every Day for 365 Days").
@@ -345,6 +383,9 @@ def number_phrase(tokens: list[str], title_case: bool) -> list[str]:
                 return [*subject, before, *phrase]
             if start == 0 and len(subject) == 2 and subject[0].casefold() in IMPERATIVES:
                 return [subject[1], before, *phrase]  # "Python in 30 Minutes"
+        place = _place_after(tokens[i + len(phrase) - phrase.index(token) :])
+        if duration and place and _count(phrase) + len(place) <= MAX_WORDS:
+            return [*phrase, *place]  # "100 Days in Hardcore Minecraft", not "100 Days"
         if len(phrase) == 2 and folded in ("under", "over") and token[:1] in "$€£":
             # "Building a Gaming PC for Under $500" -> "Gaming PC Under $500"
             end = i - 2 if i >= 2 and tokens[i - 2].casefold() in ("for", "at") else i - 1
@@ -355,14 +396,32 @@ def number_phrase(tokens: list[str], title_case: bool) -> list[str]:
     return []
 
 
+def _capitalised(token: str) -> bool:
+    """A capitalised word that is no stop word nor number: "Model" of "Model 3"."""
+    return token[:1].isupper() and token.casefold() not in STOPWORDS and not _is_number(token)
+
+
+def _place_after(tokens: list[str]) -> list[str]:
+    """The place `tokens` start with, whole: "in", "on" or "at", an article, and the content
+    words up to the next stop word ("in Hardcore Minecraft", "in the Desert"); []."""
+    if not tokens or tokens[0].casefold() not in ("in", "on", "at"):
+        return []
+    end = 2 if len(tokens) > 1 and tokens[1].casefold() in ARTICLES else 1
+    while end < len(tokens) and tokens[end].casefold() not in STOPWORDS:
+        end += 1
+    place = tokens[:end]
+    return place if place[-1].casefold() not in STOPWORDS and not _is_number(place[-1]) else []
+
+
 def _subject_before(tokens: list[str]) -> list[str]:
-    """Up to 2 content words (with an article between) that end `tokens`: the subject a
-    duration is about ("We Built a House" -> ["a", "House"], "Why I Left Google" -> ["Left",
-    "Google"]); [] when `tokens` ends on a stop word."""
+    """Up to 2 content words (with an article or owner before them) that end `tokens`: the
+    subject a duration is about ("We Built a House" -> ["a", "House"], "Why I Left Google" ->
+    ["Left", "Google"], "Control My Life" -> ["My", "Life"]); [] when `tokens` ends on a stop
+    word."""
     subject: list[str] = []
     for token in reversed(tokens):
         folded = token.casefold()
-        if folded in ("a", "an", "the") and subject:
+        if (folded in ARTICLES or folded in OWNERS) and subject:
             subject.insert(0, token)
             break
         if folded in STOPWORDS or len(subject) == 2:
@@ -395,6 +454,9 @@ def every_phrase(tokens: list[str]) -> list[str]:
                 ):
                     break
                 place.append(follower)
+            beyond = j + 1 + len(place)
+            if beyond < len(tokens) and tokens[beyond].casefold() not in STOPWORDS:
+                place = []  # cut short it is another place: "From Harry Potter" of "... Cookbook"
             if place and place[-1].casefold() not in ARTICLES:
                 if len(phrase) + 1 + len(place) > MAX_WORDS and place[0].casefold() in ARTICLES:
                     place = place[1:]  # "Every Country in World" reads worse than none
@@ -408,13 +470,17 @@ def every_phrase(tokens: list[str]) -> list[str]:
     return []
 
 
+MODEL_SUFFIXES = frozenset({"pro", "max", "ultra", "plus", "mini", "lite", "air", "xl"})
+
+
 def compare_phrase(tokens: list[str]) -> list[str]:
     """ "A vs B" with up to 2 words on each side, or [] without "vs"/"versus"."""
     for i, token in enumerate(tokens):
         if token.casefold() in ("vs", "versus") and 0 < i < len(tokens) - 1:
             left = [t for t in tokens[max(0, i - 2) : i] if t.casefold() not in STOPWORDS]
-            # "iPhone 17 Pro vs ...": the number belongs to the name before it
-            if len(left) == 2 and _is_number(left[0]) and i >= 3:
+            # "iPhone 17 Pro vs ...", "Tesla Model 3 vs ...": the number belongs to the name
+            # before it
+            if len(left) == 2 and any(map(_is_number, left)) and i >= 3:
                 name = tokens[i - 3]
                 if name.casefold() not in STOPWORDS and not _is_number(name):
                     left.insert(0, name)
@@ -423,22 +489,43 @@ def compare_phrase(tokens: list[str]) -> list[str]:
                 if t.casefold() in STOPWORDS:
                     break
                 right.append(t)
+            # ... and after it: "... vs Nintendo Switch 2" (the Switch is another console),
+            # "... vs Galaxy S25 Ultra"
+            after = tokens[i + 3] if len(right) == 2 and i + 3 < len(tokens) else ""
+            if _is_number(after) or (
+                after.casefold() in MODEL_SUFFIXES and any(ch.isdigit() for ch in right[-1])
+            ):
+                right.append(after)
             if left and right:
                 return [*left, "vs", *right]
     return []
 
 
 def chunks(tokens: list[str], title_case: bool) -> list[list[str]]:
-    """Runs of content words (split at stop words; "a", "an", "the" kept inside a run), best
-    first: most content words, then one holding a name, then the later one (English titles
-    tend to end on their topic: "...of the cheapest gaming laptop"). A verb at a run's end
-    ("...photographer makes") is dropped."""
+    """Runs of content words (split at stop words; "a", "an", "the" kept inside a run, "without"
+    opening one, an activity's place kept with it: "Camping in a Snowstorm"), best first: most
+    content words, then one holding a name, then the later one (English titles tend to end on
+    their topic: "...of the cheapest gaming laptop"). A verb at a run's end ("...photographer
+    makes", "...Compared") is dropped."""
     runs: list[list[str]] = []
     current: list[str] = []
-    for token in tokens:
+    for at, token in enumerate(tokens):
         folded = token.casefold()
         if folded in ("a", "an", "the") and current:
             current.append(token)
+        elif (
+            len(current) == 1
+            and current[0].casefold().endswith("ing")
+            and _place_after(tokens[at:])
+        ):
+            current.append(token)  # an activity keeps its place: "Camping in a Snowstorm"
+        elif folded in NEGATIONS:
+            # "Without" opens its run: "Elden Ring: Without Leveling Up?" keeps what the video
+            # does not do ("Leveling Up?" said the opposite; "Ring Without Leveling Up" cut a
+            # name).
+            if current:
+                runs.append(current)
+            current = [token]
         elif folded in STOPWORDS or folded in ("vs", "versus"):
             if current:
                 runs.append(current)
@@ -449,17 +536,48 @@ def chunks(tokens: list[str], title_case: bool) -> list[list[str]]:
         runs.append(current)
     cleaned = []
     for run in runs:
-        while run and run[-1].casefold() in ("a", "an", "the", *TRAILING_VERBS):
+        while run and run[-1].casefold() in ("a", "an", "the", *NEGATIONS, *TRAILING_VERBS):
             run = run[:-1]
         if run:
             cleaned.append(run)
 
     def score(item: tuple[int, list[str]]) -> tuple[int, bool, int]:
         position, run = item
-        content = sum(t.casefold() not in ("a", "an", "the") for t in run)
-        return (min(content, 3), any(_name_like(t, title_case) for t in run), position)
+        return (min(_content(run), 3), any(_name_like(t, title_case) for t in run), position)
 
     return [run for _, run in sorted(enumerate(cleaned), key=score, reverse=True)]
+
+
+def _content(run: list[str]) -> int:
+    """The words of `run` that say something: no stop words ("a", "without", "in")."""
+    return sum(t.casefold() not in STOPWORDS for t in run)
+
+
+RELATIVES = frozenset({"that", "which", "who"})
+CLAUSE_SUBJECTS = frozenset({"i", "we", "you", "they"})
+
+
+def main_clause(tokens: list[str]) -> list[str]:
+    """`tokens` without the clause that describes a word of them: the topic is what it
+    describes. "My 5:00 AM Morning Routine That Changed My Life" and "10 Excel Tricks That Will
+    Save You Hours" end before "That" ("The Truth About That Changed", "You Hours: ..."); a
+    clause without "that" ("This Changed the Way I Study") takes the phrase it completes with
+    it ("Changed the Way" is half a thought). "That" before a noun is no clause ("That Trick")."""
+    for at in range(1, len(tokens)):
+        word, before = tokens[at].casefold(), tokens[at - 1].casefold()
+        after = tokens[at + 1].casefold() if at + 1 < len(tokens) else ""
+        if before in STOPWORDS:
+            continue  # "What I Eat", "If You Don't Sleep": no noun described
+        if word in RELATIVES - {"that"} or (
+            word == "that" and (after in STOPWORDS or after.endswith("ed"))
+        ):
+            return tokens[:at]
+        if word in CLAUSE_SUBJECTS:
+            start = at
+            while start and tokens[start - 1].casefold() not in STOPWORDS - ARTICLES:
+                start -= 1
+            return tokens[:start]
+    return tokens
 
 
 def core_phrase(run: list[str]) -> list[str]:
@@ -494,6 +612,7 @@ def _tail(tokens: list[str]) -> list[str]:
 
 # Who did it or whose it is: kept before a headline that starts right after one.
 SUBJECTS = frozenset({"i", "we", "you", "my", "our", "your"})
+AUXILIARIES = frozenset(_words("can could do does did should would will are is was were"))
 
 
 def _with_subject(tokens: list[str], phrase: list[str]) -> list[str]:
@@ -506,8 +625,10 @@ def _with_subject(tokens: list[str], phrase: list[str]) -> list[str]:
     for at in range(1, len(tokens) - len(phrase) + 1):
         if tokens[at : at + len(phrase)] == phrase:
             before = tokens[at - 1]
-            # ... unless that is the whole title again ("My Morning Routine"): no suggestion.
-            if before.casefold() in SUBJECTS and len(phrase) + 1 < len(tokens):
+            asked = at > 1 and tokens[at - 2].casefold() in AUXILIARIES
+            # ... unless that is the whole title again ("My Morning Routine"): no suggestion;
+            # nor the subject of a question ("Can You Beat Elden Ring" is no "You Beat ...").
+            if before.casefold() in SUBJECTS and len(phrase) + 1 < len(tokens) and not asked:
                 return ["I" if before.casefold() == "i" else before, *phrase]
             return phrase
     return phrase
@@ -571,7 +692,9 @@ def _case(text: str, upper: bool) -> str:
             out.append(word)  # "iPhone", "AI", "10x" as written
         elif word.strip(EDGE_PUNCTUATION).casefold() in ACRONYMS:
             out.append(word.upper())  # "Gaming PC", not "Gaming Pc"
-        elif i and word.strip(EDGE_PUNCTUATION).casefold() in SMALL_WORDS:
+        elif (
+            i and word.strip(EDGE_PUNCTUATION).casefold() in SMALL_WORDS and words[i - 1][-1] != ":"
+        ):
             out.append(word.casefold())
         else:
             out.append(word[:1].upper() + word[1:].casefold())
@@ -624,8 +747,8 @@ def angle_of(title: str) -> str:
     folded = title.casefold()
     if ANGLES[0][1].search(folded):
         return "compare"  # "iPhone 16 vs Pixel 9: Which Camera Wins?" compares before it asks
-    if folded.rstrip().endswith("?"):
-        return "question"
+    if folded.rstrip().endswith("?") and not re.search(r"\bworth\b", folded):
+        return "question"  # but "Is the Tesla Model 3 Still Worth It?" asks for a verdict
     for angle, pattern in ANGLES:
         if pattern.search(folded):
             return angle
@@ -667,15 +790,21 @@ EMOTION_REASON = "Its punctuation matches the {emotion} expression: face and tex
 
 
 def _headline_worthy(phrase: list[str], title_case: bool) -> bool:
-    """Two words or more, or a name ("Minecraft"): what can stand as a headline."""
-    words = [t for t in phrase if t.casefold() not in ARTICLES]
+    """Two words or more that are no stop words, or a name ("Minecraft"): what can stand as a
+    headline ("Is It Worth It: Worth It?" stood on one)."""
+    words = [t for t in phrase if t.casefold() not in STOPWORDS - NEGATIONS]
     return len(words) > 1 or any(_name_like(t, title_case) for t in words)
 
 
 def _whole(phrase: list[str]) -> str:
     """`phrase` at 3 words, or all 4 when it has 4: cutting one word of a 4-word phrase cuts it
-    in half ("Nurse Working Night" of "nurse working night shifts")."""
-    return _fit(phrase, 4 if len(phrase) == 4 else 3)
+    in half ("Nurse Working Night" of "nurse working night shifts"). "" when the cut leaves a
+    verb without its object ("I Bought" of "I Bought the Cheapest Tesla")."""
+    text = _fit(phrase, 4 if len(phrase) == 4 else 3)
+    kept = text.split()
+    start = 1 if phrase[:1] != kept[:1] else 0  # _fit may drop a leading article
+    cut = phrase[start + len(kept) : start + len(kept) + 1]
+    return "" if cut and cut[0].casefold() in ARTICLES | OWNERS else text
 
 
 DETERMINERS = frozenset({"this", "these", "that", "my", "our", "your", "the"})
@@ -684,10 +813,24 @@ SPANS_OF_LIFE = frozenset({"day", "days", "week", "month", "year", "life", "morn
 
 def _lead_in(tokens: list[str], word: str) -> str:
     """The article or place preposition right before `word` in `tokens` ("The" of "The
-    Truth", "in" of "in Ohio"), or ""."""
-    for before, token in itertools.pairwise(tokens):
+    Truth", "in" of "in Ohio", "on the" of "on the Internet": "...: The Internet" lost where),
+    or ""."""
+    for at, (before, token) in enumerate(itertools.pairwise(tokens)):
         if token == word and before.casefold() in ("the", "in", "on", "at", "from"):
-            return before
+            place = (
+                at
+                and before.casefold() == "the"
+                and tokens[at - 1].casefold() in ("in", "on", "at")
+            )
+            return f"{tokens[at - 1]} {before}" if place else before
+    return ""
+
+
+def _after(tokens: list[str], run: list[str]) -> str:
+    """The word after `run`'s first place in `tokens`, folded; "" at the end or if absent."""
+    for at in range(len(tokens) - len(run)):
+        if tokens[at : at + len(run)] == run:
+            return tokens[at + len(run)].casefold()
     return ""
 
 
@@ -698,9 +841,10 @@ def _determiner(title: str, phrase: list[str]) -> str:
     first = _bare(phrase[0]).casefold() if phrase else ""
     for index, (before, word) in enumerate(itertools.pairwise(words)):
         if word == first and before in DETERMINERS:
-            if index and words[index - 1] in PHRASE_PREPOSITIONS:
+            if index and words[index - 1] in PHRASE_PREPOSITIONS | {"with"}:
                 # The object of a preposition is part of another phrase: "(A Day) in My Life"
-                # is not about "My Life".
+                # is not about "My Life", "Camping in a Snowstorm With My Dog" not about "My
+                # Dog".
                 return ""
             return before.capitalize() + " "
     return ""
@@ -722,7 +866,8 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     head, sub = _split(digits)
     tokens = _tokens(head)
     title_case = _title_case(_tokens(digits))
-    runs = chunks(tokens, title_case)
+    clause = main_clause(tokens)
+    runs = chunks(clause, title_case)
     numeral = (
         compare_phrase(tokens)
         or number_phrase(tokens, title_case)
@@ -732,9 +877,19 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         numeral = []  # a bare number ("$5" of "$5 a day") says nothing on its own
     # The key phrases with the number phrase's words taken out ("Pixel 10 camera test" ->
     # "camera test"), best first.
-    rest = [kept for run in runs if (kept := [t for t in run if t not in numeral])]
-    rest.sort(key=lambda run: -min(3, len(run)))
-    topic = _with_subject(tokens, core_phrase(rest[0]) if rest else [])
+    # A price alone says nothing ("$50" of "Under $50 Compared"; a year does: "...: 2026").
+    rest = [
+        kept
+        for run in runs
+        if (kept := [t for t in run if t not in numeral])
+        and not (kept[0][:1] in "$€£" and all(map(_is_number, kept)))
+    ]
+    rest.sort(key=lambda run: -min(3, sum(t.casefold() not in NEGATIONS for t in run)))
+    # A title of one long run is its own headline: cut, it lost a word of a name ("Swift Eras
+    # Tour Vlog" of "Taylor Swift Eras Tour Vlog"), unless it starts with its verb ("Testing").
+    one_run = bool(rest) and rest[0] == tokens and len(tokens) > 4
+    one_run = one_run and not tokens[0].casefold().endswith(("ing", "ed"))
+    topic = _with_subject(tokens, core_phrase(rest[0]) if rest and not one_run else [])
     if (
         numeral
         and len(topic) == 1
@@ -761,7 +916,9 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     # 1. Short and concrete: the number-led phrase, else the title's key phrase.
     # One word ("Truth" of "The Truth: What Nobody Tells You") is not a headline: the whole
     # headline then.
-    key = numeral or (topic if len(topic) > 1 else []) or _tail(tokens)
+    # ... nor one of a clause ("This Changed the Way I Study Forever" is no "This").
+    tail = _tail(clause)
+    key = numeral or (topic if len(topic) > 1 else []) or (tail if len(tail) > 1 else [])
     first = _fit(key)
     number = next((t for t in key if _is_number(t)), None)
     if number:
@@ -774,9 +931,26 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     # 2. Curiosity gap: the question the video answers, left open. The lead is a whole phrase of
     # the title (3 words, or 4 if that is the phrase: "Nurse Working Night" cut one in half),
     # and the question speaks as the title does ("We survived" -> "Did We Make It?").
-    phrase = key if numeral and angle != "compare" else (topic or key)
-    if numeral and numeral[-1].casefold() in DURATIONS:
-        phrase = numeral[-2:]  # "7 Days: Did We Make It?", not "A House in 7 Days: ..."
+    # A lone word is no lead ("Year" of "I Ran Every Day for a Year"): the key phrase then.
+    phrase = (
+        key
+        if numeral and angle != "compare"
+        else (topic if _headline_worthy(topic, title_case) else key)
+    )
+    # A challenge's span of time, the last one ("Living on $1 a Day for a Week" lasts a week)
+    spans = [*SPAN.finditer(digits)] if angle == "challenge" else []
+    span = spans[-1] if spans else None
+    # The duration in the number phrase ("Days" of "A House in 7 Days", "100 Days in Minecraft")
+    unit = next((k for k, t in enumerate(numeral) if k and t.casefold() in DURATIONS), 0)
+    if unit and angle == "howto":
+        # "5 Minutes? Here's How" asks nothing: a how-to asks about its task ("Leaky Faucet")
+        task = [t for t in numeral[: max(0, unit - 2)] if t.casefold() not in ARTICLES]
+        phrase = task or topic
+    elif unit:
+        # "7 Days: Did We Make It?", not "A House in 7 Days: ..."
+        phrase = numeral[unit - 1 : unit + 1]
+    elif span:
+        phrase = span[1].split()  # "A Week: Did I Make It?" ("Only Gas Station Food: ..." is 7)
     lead = _whole(phrase)
     we = re.search(r"\b(we|us|our)\b", title.casefold()) is not None
     folded_title = title.casefold()
@@ -795,27 +969,38 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
             for run in rest
             if _determiner(title, run)
             and "truth" not in {t.casefold() for t in run}
+            # nor half of one ("The Truth About the Rise" of "The Rise and Fall of ...")
+            and _after(tokens, run) not in ("and", "or", "of")
             # "The Truth About My Day" (or Life, Week) promises what the video does not
             and not (len(run) == 1 and run[0].casefold() in SPANS_OF_LIFE)
         ),
         [],
     )
     about = f"The Truth About {_determiner(title, noun)}{_whole(noun)}" if noun else ""
+    compared_things = topic or ([] if "vs" in (t.casefold() for t in numeral) else numeral)
     hooks: dict[str, tuple[str, str | None]] = {
         # The two sides are the first suggestion; cut short here they would be one side.
-        "compare": (f"{_whole(topic)}: Which Wins?" if topic else "", "Which One Wins?"),
-        "verdict": (f"{lead}: Worth It?", "Was It Worth It?"),
-        "challenge": (f"{lead}: {made_it}", made_it),
+        # Without "vs" the number phrase names what is compared ("5 Budget Microphones").
+        "compare": (
+            f"{_whole(compared_things)}: Which Wins?" if compared_things else "",
+            "Which One Wins?",
+        ),
+        # No fallback: "Was It Worth It?", "Did I Make It?" and "Here's How" alone say nothing
+        # of the video ("I Ate Only Gas Station Food for a Week" -> "Did I Make It?").
+        "verdict": (f"{lead}: Worth It?", None),
+        "challenge": (f"{lead}: {made_it}", None),
         "mistake": ("Are You Doing This?", "Are You Doing This?"),
-        "howto": (f"{lead}? Here's How", "Here's How"),
+        "howto": (f"{lead}? Here's How", None),
         "question": (f"{_fit(topic or key, 3)}: {_fit(other, 3)}?", f"{lead}?"),
         # No fallback: a bare phrase with a question mark ("Nurse Working Night?") asks nothing.
         "plain": (about, None),
     }
     hook, fallback = hooks[angle]
-    if not other and angle == "question":
+    if not _headline_worthy(other, title_case) and angle == "question":
+        # "Haunted House: Survive?" asked of a lone verb
         hook = fallback or hook
-    if angle not in ("plain", "mistake") and not _headline_worthy(lead.split(), title_case):
+    worthy = span or _headline_worthy(lead.split(), title_case)
+    if angle not in ("plain", "mistake") and not worthy:
         hook = ""  # "Year: Did I Make It?" leads with a lone word: the plain question instead
     if angle == "question" and not _headline_worthy(lead.split(), title_case):
         fallback = None  # "Worth?" of "Is It Worth It?": a lone word asks nothing
@@ -831,7 +1016,11 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         if len(key) <= 2 or compared:
             headline = key
         elif _is_number(key[0]):
-            headline = [key[0], key[-1]]
+            # its unit: "100 Days" of "100 Days in Minecraft" (not "100 Minecraft")
+            headline = [
+                key[0],
+                [*itertools.takewhile(lambda t: t.casefold() not in STOPWORDS, key)][-1],
+            ]
         else:
             headline = key[:4]  # "Tiny House Tour", never its first and last word
         words = {word.casefold() for word in payoff}
@@ -876,6 +1065,8 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         text = _case(text.strip(), upper)
         if not _fits(text):
             continue  # cutting it would cut a phrase in half
+        if any(not side.strip(" ?!") for side in f" {text} ".split(": ")) or text.endswith(":"):
+            continue  # a headline without its sub-line or the other way round ("eBay:")
         folded = re.sub(r"[^\w]+", " ", text.casefold()).strip()
         if not folded or folded in seen:
             continue
@@ -961,7 +1152,8 @@ class EnhanceTitle(JobType):
     model_kind = "text"
     time_limit_seconds = 120
     # Bumped with every change to the offline rules: cached answers are kept 30 days.
-    cache = CachePolicy(version="title-v5")  # v5: subjects kept, initialisms capitalised
+    # v6: names, subjects and questions kept whole (no "Did I Make It?" alone, "0 Training")
+    cache = CachePolicy(version="title-v6")
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {
