@@ -546,6 +546,12 @@ def test_another_creators_same_named_style_is_not_answered_from_the_cache(
         # A sub-line keeps who did it, and where
         ("Retiring at 35: How We Did It", r"HOW DID IT", None),
         ("Reacting to the Worst Cooking Videos on the Internet", r": THE INTERNET", None),
+        # A place is where the topic is, not the topic
+        (
+            "Day in the Life of a Software Engineer in New York",
+            r"^NEW YORK",
+            r"^SOFTWARE ENGINEER: IN NEW YORK$",
+        ),
         ("How to Grow Tomatoes in Pots", r": in Pots", r"^Grow Tomatoes: In Pots$"),
     ],
 )

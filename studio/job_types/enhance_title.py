@@ -826,12 +826,25 @@ def _lead_in(tokens: list[str], word: str) -> str:
     return ""
 
 
+def _in(tokens: list[str], run: list[str]) -> bool:
+    """Whether `run` is a place in `tokens`: after "in", "on" or "at" ("in New York"), not a
+    time ("in 2 Years")."""
+    at = _at(tokens, run)
+    before = [t.casefold() for t in tokens[max(0, at - 2) : at]]
+    if before[-1:] and before[-1] in ARTICLES:
+        before = before[:-1]
+    return before[-1:] in (["in"], ["on"], ["at"]) and not _is_number(run[0])  # "in 2 Years"
+
+
+def _at(tokens: list[str], run: list[str]) -> int:
+    """Where `run` first starts in `tokens`; len(tokens) if nowhere."""
+    return next((at for at in range(len(tokens)) if tokens[at : at + len(run)] == run), len(tokens))
+
+
 def _after(tokens: list[str], run: list[str]) -> str:
     """The word after `run`'s first place in `tokens`, folded; "" at the end or if absent."""
-    for at in range(len(tokens) - len(run)):
-        if tokens[at : at + len(run)] == run:
-            return tokens[at + len(run)].casefold()
-    return ""
+    end = _at(tokens, run) + len(run)
+    return tokens[end].casefold() if end < len(tokens) else ""
 
 
 def _determiner(title: str, phrase: list[str]) -> str:
@@ -885,6 +898,10 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         and not (kept[0][:1] in "$€£" and all(map(_is_number, kept)))
     ]
     rest.sort(key=lambda run: -min(3, sum(t.casefold() not in NEGATIONS for t in run)))
+    # A place is where the topic is: "Software Engineer in New York" is not about "New York"
+    # (when the two say as much; "Google" of "Why I Quit My Job at Google" is no more "Job").
+    if len(rest) > 1 and _in(tokens, rest[0]) and not _in(tokens, rest[1]):
+        rest[:2] = rest[1::-1] if len(rest[1]) >= max(2, min(3, len(rest[0]))) else rest[:2]
     # A title of one long run is its own headline: cut, it lost a word of a name ("Swift Eras
     # Tour Vlog" of "Taylor Swift Eras Tour Vlog"), unless it starts with its verb ("Testing").
     one_run = bool(rest) and rest[0] == tokens and len(tokens) > 4
@@ -1039,6 +1056,8 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         third_reason = TOPIC_REASON
         if numeral and _headline_worthy(topic, title_case):
             third = f"{_whole(topic)}: {_fit(numeral_tail)}"
+        elif topic and _headline_worthy(other, title_case) and _in(tokens, other):
+            third = f"{_whole(topic)}: {_lead_in(tokens, other[0])} {_fit(other, 3)}"
         elif topic and _headline_worthy(other, title_case):
             third = f"{_fit(other, 3)}: {_whole(topic)}"
         elif len(other) == 1 and _headline_worthy(topic, title_case):
