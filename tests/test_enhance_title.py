@@ -536,6 +536,10 @@ def test_another_creators_same_named_style_is_not_answered_from_the_cache(
         ("Tesla Model 3 vs BMW i4: Which EV Is Better?", None, r"^TESLA MODEL 3 VS BMW I4$"),
         ("Steam Deck vs Nintendo Switch 2", r"SWITCH$", None),
         ("iPhone 17 vs Galaxy S25 Ultra", r"^ULTRA|S25$", None),
+        # ... but a year is none ("SETUP TOUR 2026", "BAG 2026"); "Series X" is one
+        ("My Dream Setup Tour 2026", r"^SETUP|TRUTH", r"^DREAM SETUP TOUR 2026$"),
+        ("What's in My Bag 2026", r"^BAG", None),
+        ("PS5 vs Xbox Series X in 2026", r"^X:|SERIES$", r"^PS5 VS XBOX SERIES X$"),
         # A name is never cut ("SWIFT ERAS TOUR VLOG", "EVERY RECIPE FROM HARRY POTTER")
         ("Taylor Swift Eras Tour Vlog", r"^SWIFT", None),
         ("Cooking Every Recipe From the Harry Potter Cookbook", r"POTTER$", None),
@@ -546,6 +550,7 @@ def test_another_creators_same_named_style_is_not_answered_from_the_cache(
         # A sub-line keeps who did it, and where
         ("Retiring at 35: How We Did It", r"HOW DID IT", None),
         ("Reacting to the Worst Cooking Videos on the Internet", r": THE INTERNET", None),
+        ("I Survived a Night in a Haunted Hotel", r":  ", r"^A NIGHT: DID I MAKE IT\?$"),
         # A place is where the topic is, not the topic
         (
             "Day in the Life of a Software Engineer in New York",

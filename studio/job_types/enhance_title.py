@@ -196,7 +196,8 @@ ANGLES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 # A span of time said without a number: "I Ate Only Gas Station Food for a Week".
-SPAN = re.compile(r"\b(an?\s+(?:day|week|month|year))\b", re.IGNORECASE)
+SPAN = re.compile(r"\b(an?\s+(?:day|night|weekend|week|month|year))\b", re.IGNORECASE)
+YEAR = re.compile(r"^(19|20)\d\d$")  # "My Dream Setup Tour 2026": no model number
 PRICED = re.compile(r"\b(under|for)\s+[$€£]\d")
 EDUCATIONAL = re.compile(
     r"\b(how to|guide|tutorial|tips|explained|learn|lesson|course|beginners?|step)\b"
@@ -358,7 +359,7 @@ def number_phrase(tokens: list[str], title_case: bool) -> list[str]:
             # nothing, and the rest of the title was no phrase: no suggestion at all)
             phrase = [*_subject_before(tokens[: i - 1]), before, token]
             return phrase if len(phrase) > 2 else []
-        if phrase == [token] and token[:1] not in "$€£":
+        if phrase == [token] and token[:1] not in "$€£" and not YEAR.match(token):
             # Nothing counted after it: a model number, with its name ("Is the Tesla Model 3
             # Still Worth It" -> "Tesla Model 3", not "3 Still Worth").
             name = list(itertools.takewhile(_capitalised, reversed(tokens[max(0, i - 2) : i])))
@@ -492,8 +493,10 @@ def compare_phrase(tokens: list[str]) -> list[str]:
             # ... and after it: "... vs Nintendo Switch 2" (the Switch is another console),
             # "... vs Galaxy S25 Ultra"
             after = tokens[i + 3] if len(right) == 2 and i + 3 < len(tokens) else ""
-            if _is_number(after) or (
-                after.casefold() in MODEL_SUFFIXES and any(ch.isdigit() for ch in right[-1])
+            if (
+                _is_number(after)
+                or (after.casefold() in MODEL_SUFFIXES and any(ch.isdigit() for ch in right[-1]))
+                or (len(after) == 1 and after.isupper())  # "Xbox Series X"
             ):
                 right.append(after)
             if left and right:
@@ -811,18 +814,19 @@ DETERMINERS = frozenset({"this", "these", "that", "my", "our", "your", "the"})
 SPANS_OF_LIFE = frozenset({"day", "days", "week", "month", "year", "life", "morning", "night"})
 
 
+PLACES = frozenset({"in", "on", "at"})
+
+
 def _lead_in(tokens: list[str], word: str) -> str:
     """The article or place preposition right before `word` in `tokens` ("The" of "The
     Truth", "in" of "in Ohio", "on the" of "on the Internet": "...: The Internet" lost where),
     or ""."""
     for at, (before, token) in enumerate(itertools.pairwise(tokens)):
+        place = at and before.casefold() == "the" and tokens[at - 1].casefold() in PLACES
+        if token == word and place:
+            return f"{tokens[at - 1]} {before}"
         if token == word and before.casefold() in ("the", "in", "on", "at", "from"):
-            place = (
-                at
-                and before.casefold() == "the"
-                and tokens[at - 1].casefold() in ("in", "on", "at")
-            )
-            return f"{tokens[at - 1]} {before}" if place else before
+            return before
     return ""
 
 
@@ -994,7 +998,11 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         [],
     )
     about = f"The Truth About {_determiner(title, noun)}{_whole(noun)}" if noun else ""
-    compared_things = topic or ([] if "vs" in (t.casefold() for t in numeral) else numeral)
+    compared_things = (
+        topic
+        if _headline_worthy(topic, title_case)
+        else ([] if "vs" in (t.casefold() for t in numeral) else numeral)
+    )
     hooks: dict[str, tuple[str, str | None]] = {
         # The two sides are the first suggestion; cut short here they would be one side.
         # Without "vs" the number phrase names what is compared ("5 Budget Microphones").
@@ -1056,10 +1064,13 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         third_reason = TOPIC_REASON
         if numeral and _headline_worthy(topic, title_case):
             third = f"{_whole(topic)}: {_fit(numeral_tail)}"
-        elif topic and _headline_worthy(other, title_case) and _in(tokens, other):
-            third = f"{_whole(topic)}: {_lead_in(tokens, other[0])} {_fit(other, 3)}"
         elif topic and _headline_worthy(other, title_case):
             third = f"{_fit(other, 3)}: {_whole(topic)}"
+            # A place is the sub-line: "Software Engineer: In New York"
+            where = _lead_in(tokens, other[0])
+            placed = f"{_whole(topic)}: {where} {_fit(other, 3)}"
+            if where and _in(tokens, other) and _fits(placed) and _tokens(placed) != tokens:
+                third = placed  # (not the title again: "Hardest Level in Geometry Dash")
         elif len(other) == 1 and _headline_worthy(topic, title_case):
             # A lone word is no headline, but with its article or place it makes a sub-line:
             # "Intermittent Fasting: The Truth", "Abandoned Mall: In Ohio", "...: 2026".
