@@ -168,6 +168,7 @@ IMPERATIVES = frozenset({"learn", "master"})
 # "Every Pizza in New York": a whole set is the phrase. ("All" starts names: "All Star Game".)
 EVERY = frozenset({"every"})
 PHRASE_PREPOSITIONS = frozenset({"in", "on", "at", "of", "from"})
+PLACES = frozenset({"in", "on", "at"})  # "in Hardcore Minecraft", "on the Internet"
 EDGE_PUNCTUATION = "\"'\u201c\u201d\u2018\u2019()[]{}.,;:!?\u2026\u2013\u2014|/*#"
 
 ANGLES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -405,7 +406,7 @@ def _capitalised(token: str) -> bool:
 def _place_after(tokens: list[str]) -> list[str]:
     """The place `tokens` start with, whole: "in", "on" or "at", an article, and the content
     words up to the next stop word ("in Hardcore Minecraft", "in the Desert"); []."""
-    if not tokens or tokens[0].casefold() not in ("in", "on", "at"):
+    if not tokens or tokens[0].casefold() not in PLACES:
         return []
     end = 2 if len(tokens) > 1 and tokens[1].casefold() in ARTICLES else 1
     while end < len(tokens) and tokens[end].casefold() not in STOPWORDS:
@@ -814,9 +815,6 @@ DETERMINERS = frozenset({"this", "these", "that", "my", "our", "your", "the"})
 SPANS_OF_LIFE = frozenset({"day", "days", "week", "month", "year", "life", "morning", "night"})
 
 
-PLACES = frozenset({"in", "on", "at"})
-
-
 def _lead_in(tokens: list[str], word: str) -> str:
     """The article or place preposition right before `word` in `tokens` ("The" of "The
     Truth", "in" of "in Ohio", "on the" of "on the Internet": "...: The Internet" lost where),
@@ -837,7 +835,7 @@ def _in(tokens: list[str], run: list[str]) -> bool:
     before = [t.casefold() for t in tokens[max(0, at - 2) : at]]
     if before[-1:] and before[-1] in ARTICLES:
         before = before[:-1]
-    return before[-1:] in (["in"], ["on"], ["at"]) and not _is_number(run[0])  # "in 2 Years"
+    return bool(before) and before[-1] in PLACES and not _is_number(run[0])  # "in 2 Years"
 
 
 def _at(tokens: list[str], run: list[str]) -> int:
