@@ -24,6 +24,7 @@ from billing.services import effective_plan, get_balance
 from core import ratelimits
 from core.api import APIError, error_body
 from core.parsers import SafeJSONParser
+from core.streaming import stream_under_asgi
 from generation.errors import refusal_for
 from generation.models import Job
 from generation.pipeline import Submission, submit
@@ -452,5 +453,6 @@ def thumbnail_download(request: Request, thumbnail_id: int) -> FileResponse:
     except FileNotFoundError:  # gone: a delete's on-commit removal won the race, a lost file
         raise Http404 from None
     response = FileResponse(handle, as_attachment=True, filename=filename)
+    response = stream_under_asgi(request._request, response)  # not read whole into memory
     response["Cache-Control"] = "private, max-age=86400"
     return response

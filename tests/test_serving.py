@@ -524,3 +524,31 @@ async def test_media_under_asgi_is_streamed_in_large_chunks_without_a_warning() 
     headers = {k.lower(): v for k, v in start["headers"]}
     assert headers[b"content-length"] == str(len(data)).encode()
     assert len(bodies) <= len(data) // 65536 + 2  # sent in 64 KiB messages
+
+
+def test_a_download_under_asgi_is_streamed_not_read_whole(owner: Any) -> None:
+    """GET /api/thumbnails/<id>/download streams its file under ASGI as media does
+    (core.streaming): Django otherwise read a full-size PNG whole into the web process's
+    memory before sending a byte, with a Warning each time."""
+    import asyncio
+    import io
+
+    from django.core.handlers.asgi import ASGIRequest
+
+    from studio.api import thumbnail_download
+    from tests.factories.studio import ThumbnailFactory, stored_files
+
+    thumbnail = ThumbnailFactory(owner=owner, **stored_files(size=(1600, 900)))
+    expected = thumbnail.image.read()
+    request = ASGIRequest(
+        http_scope(f"/api/thumbnails/{thumbnail.pk}/download?size=full"), io.BytesIO()
+    )
+    request.user = owner
+    response = thumbnail_download(request, thumbnail_id=thumbnail.pk)
+    assert response.status_code == 200 and response.is_async
+
+    async def body() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    assert asyncio.run(body()) == expected
+    assert response["Content-Disposition"].startswith("attachment")
