@@ -6,12 +6,13 @@ It speaks what ViewBait's billing code calls through stripe-python (16.x, API ve
 JSON objects and its error shape `{"error": {"type", "code", "message", "param"}}`.
 
 Resources: customers, products, prices, checkout sessions (subscription and payment mode),
-billing portal sessions, charges (one per paid payment-mode Checkout and per paid invoice), refunds
-and disputes, subscriptions (the billing period lives on the subscription item, as
-since API version 2025-03-31.basil), invoices (their subscription under
-`parent.subscription_details`, same change; an invoice embeds the first 10 of its lines, with
-`has_more`, and `GET /v1/invoices/{id}/lines` pages the rest by `limit` and `starting_after`, as
-Stripe does) and events.
+billing portal sessions (their `flow_data` deep links checked as Stripe does; the portal page
+opens on a plan switch's confirmation or on the cancellation), charges (one per paid
+payment-mode Checkout and per paid invoice), refunds and disputes, subscriptions (the billing
+period lives on the subscription item, as since API version 2025-03-31.basil), invoices (their
+subscription under `parent.subscription_details`, same change; an invoice embeds the first 10 of
+its lines, with `has_more`, and `GET /v1/invoices/{id}/lines` pages the rest by `limit` and
+`starting_after`, as Stripe does) and events.
 
 What Stripe's hosted pages and clock would do is done by methods a test (or the fake's own HTML
 pages) calls: `complete_checkout`, `renew`, `pay_invoice`, `switch_price`,
@@ -53,6 +54,21 @@ DEFAULT_WEBHOOK_SECRET = "whsec_viewbait_fake"
 Obj = dict[str, Any]
 
 
+# `flow_data[type]` and `flow_data[after_completion][type]` values Stripe accepts (stripe-python
+# 16's SessionCreateParamsFlowData; https://docs.stripe.com/customer-management/portal-deep-links).
+FLOW_TYPES = (
+    "customer_update",
+    "payment_method_update",
+    "subscription_cancel",
+    "subscription_pause",
+    "subscription_update",
+    "subscription_update_confirm",
+)
+AFTER_COMPLETION = ("hosted_confirmation", "portal_homepage", "redirect")
+# The flows whose step the fake's portal page opens on (the others show its home).
+PAGE_FLOWS = ("subscription_update_confirm", "subscription_cancel")
+
+
 class StripeError(Exception):
     """An API error answered as Stripe does: HTTP `status` and the `error` object."""
 
@@ -76,6 +92,20 @@ class StripeError(Exception):
 
 def missing(kind: str, object_id: str, param: str = "id") -> StripeError:
     return StripeError(404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param)
+
+
+def required(value: Any, param: str) -> Any:
+    """`value`, or Stripe's 400 for a missing required parameter `param`."""
+    if value is None or value == "" or value == {} or value == []:
+        raise StripeError(400, f"Missing required param: {param}.", param=param)
+    return value
+
+
+def _hash(value: Any, param: str) -> Obj:
+    """`value` when it is a hash (`a[b]=...`), or Stripe's 400 for a string in its place."""
+    if not isinstance(value, dict):
+        raise StripeError(400, f"Invalid object: {param} must be a hash.", param=param)
+    return value
 
 
 def parse_form(pairs: list[tuple[str, str]]) -> Obj:
@@ -420,6 +450,9 @@ class FakeStripe:
         if not customer:
             raise StripeError(400, "Missing required param: customer.", param="customer")
         self._get("customer", customer, "customer")
+        flow = None
+        if "flow_data" in params:
+            flow = self._portal_flow(customer, params["flow_data"])
         session_id = self._id("bps")
         return self._save(
             "billing_portal.session",
@@ -428,11 +461,113 @@ class FakeStripe:
                 "object": "billing_portal.session",
                 "created": self.now(),
                 "customer": customer,
+                "flow": flow,
                 "livemode": False,
                 "return_url": params.get("return_url"),
                 "url": f"{self.base_url}/portal/{session_id}",
+                # Not part of Stripe's object: the flow was completed (its page is then the
+                # portal's home).
+                "_flow_done": False,
             },
         )
+
+    def _portal_flow(self, customer: str, data: Any) -> Obj:
+        """`flow_data` checked as Stripe checks it (a 400 `invalid_request_error` naming the
+        param), returned as the session's `flow`: `type` one of FLOW_TYPES; a subscription
+        flow's own hash with its `subscription` (the customer's, not canceled), and for
+        `subscription_update_confirm` exactly one item (`items[0][id]`, an item of that
+        subscription; an optional `price`, a recurring one); `after_completion[type]` one of
+        AFTER_COMPLETION, `redirect` with its `redirect[return_url]`. The portal page opens on
+        the step of a `subscription_update_confirm` or `subscription_cancel` flow."""
+        kind = required(_hash(data, "flow_data").get("type"), "flow_data[type]")
+        if kind not in FLOW_TYPES:
+            raise StripeError(
+                400,
+                f"Invalid flow_data[type]: must be one of {', '.join(FLOW_TYPES)}",
+                param="flow_data[type]",
+            )
+        flow: Obj = {
+            "type": kind,
+            "after_completion": {
+                "type": "portal_homepage",
+                "hosted_confirmation": None,
+                "redirect": None,
+            },
+            **{name: None for name in FLOW_TYPES if name != "payment_method_update"},
+        }
+        if data.get("after_completion") is not None:
+            after = _hash(data["after_completion"], "flow_data[after_completion]")
+            param = "flow_data[after_completion][type]"
+            done = required(after.get("type"), param)
+            if done not in AFTER_COMPLETION:
+                raise StripeError(
+                    400,
+                    f"Invalid {param}: must be one of {', '.join(AFTER_COMPLETION)}",
+                    param=param,
+                )
+            flow["after_completion"]["type"] = done
+            if done == "redirect":
+                param = "flow_data[after_completion][redirect]"
+                redirect = _hash(required(after.get("redirect"), param), param)
+                url = required(redirect.get("return_url"), f"{param}[return_url]")
+                flow["after_completion"]["redirect"] = {"return_url": url}
+        if kind.startswith("subscription_"):
+            part = _hash(required(data.get(kind), f"flow_data[{kind}]"), f"flow_data[{kind}]")
+            param = f"flow_data[{kind}][subscription]"
+            sub = self._ref("subscription", required(part.get("subscription"), param), param)
+            if sub["customer"] != customer or sub["status"] == "canceled":
+                raise StripeError(
+                    400,
+                    f"The subscription '{sub['id']}' cannot be managed in this customer's portal.",
+                    param=param,
+                )
+            flow[kind] = {"subscription": sub["id"]}
+            if kind == "subscription_cancel":
+                flow[kind]["retention"] = None
+            if kind == "subscription_update_confirm":
+                flow[kind].update(discounts=None, items=self._flow_items(sub, part))
+        return flow
+
+    def _flow_items(self, sub: Obj, part: Obj) -> list[Obj]:
+        """`subscription_update_confirm[items]`: exactly one, an item of `sub`, its optional
+        price a recurring one."""
+        param = "flow_data[subscription_update_confirm][items]"
+        items = required(part.get("items"), param)
+        if not isinstance(items, list) or len(items) != 1:
+            raise StripeError(400, "Currently, only up to one item may be specified.", param=param)
+        item = _hash(items[0], f"{param}[0]")
+        item_id = required(item.get("id"), f"{param}[0][id]")
+        if item_id not in [i["id"] for i in sub["items"]["data"]]:
+            raise StripeError(
+                400,
+                f"No such subscription item: '{item_id}'",
+                code="resource_missing",
+                param=f"{param}[0][id]",
+            )
+        price_id = item.get("price")
+        if price_id is not None:
+            price = self._ref("price", price_id, f"{param}[0][price]")
+            if not price["recurring"]:
+                raise StripeError(
+                    400, "The price must be a recurring price.", param=f"{param}[0][price]"
+                )
+        quantity = item.get("quantity")
+        return [
+            {
+                "id": item_id,
+                "price": price_id,
+                "quantity": None if quantity is None else int(quantity),
+            }
+        ]
+
+    def _ref(self, kind: str, object_id: str, param: str) -> Obj:
+        """The object a parameter names; Stripe answers 400 `resource_missing` for none."""
+        found = self.objects[kind].get(object_id)
+        if found is None:
+            raise StripeError(
+                400, f"No such {kind}: '{object_id}'", code="resource_missing", param=param
+            )
+        return found
 
     def _subscription(self, customer: str, price: Obj, metadata: Obj) -> Obj:
         start = self.now()
@@ -1101,6 +1236,13 @@ class FakeStripe:
                     for s in self.objects["subscription"].values()
                     if s["customer"] == portal["customer"] and s["status"] != "canceled"
                 ]
+            flow = portal.get("flow") or {}
+            if flow.get("type") in PAGE_FLOWS and not portal.get("_flow_done"):
+                if method == "POST" and parts[2:] == ["confirm"]:
+                    return self._complete_flow(handler, portal)
+                with self.lock:
+                    page = self._flow_page(portal)
+                return handler._html(200, page)
             if method == "POST" and subs:
                 sub = subs[0]
                 action = parts[2] if len(parts) > 2 else ""
@@ -1115,6 +1257,64 @@ class FakeStripe:
                 return handler.redirect(f"/portal/{portal['id']}")
             return handler._html(200, self._portal_page(portal, subs))
         raise StripeError(404, "Not found")
+
+    def _complete_flow(self, handler: Any, portal: Obj) -> None:
+        """The customer confirms a flow's step: the plan switch (`switch_price`, the flow's
+        price) or the cancellation at the period end (`set_cancel_at_period_end`), webhooks
+        sent; then `after_completion`: the redirect, a confirmation page, or the portal's
+        home. A flow is completed once; its page is the portal's home afterwards."""
+        flow = portal["flow"]
+        step = flow[flow["type"]]
+        with self.lock:
+            sub = self._get("subscription", step["subscription"])
+            if portal["_flow_done"] or sub["status"] == "canceled":
+                return handler.redirect(f"/portal/{portal['id']}")
+            portal["_flow_done"] = True
+        if flow["type"] == "subscription_update_confirm":
+            item = step["items"][0]
+            current = next(i for i in sub["items"]["data"] if i["id"] == item["id"])
+            self.switch_price(sub["id"], item["price"] or current["price"]["id"])
+        else:
+            self.set_cancel_at_period_end(sub["id"], True)
+        after = flow["after_completion"]
+        if after["type"] == "redirect":
+            return handler.redirect(after["redirect"]["return_url"])
+        if after["type"] == "hosted_confirmation":
+            back = html.escape(portal["return_url"] or "/")
+            return handler._html(
+                200, f'<h1>Done</h1><p><a href="{back}">Return to ViewBait</a></p>'
+            )
+        return handler.redirect(f"/portal/{portal['id']}")
+
+    def _flow_page(self, portal: Obj) -> str:
+        """A flow's one step, as Stripe's portal shows it (no way to the rest of the portal):
+        the switch to the flow's price with a Confirm button, or the cancellation with a
+        Cancel plan button."""
+        flow = portal["flow"]
+        step = flow[flow["type"]]
+        sub = self._get("subscription", step["subscription"])
+        item = sub["items"]["data"][0]
+        back = f'<p><a href="{html.escape(portal["return_url"] or "/")}">Go back</a></p>'
+        action = f"/portal/{portal['id']}/confirm"
+        if flow["type"] == "subscription_cancel":
+            ends = dt.datetime.fromtimestamp(item["current_period_end"], dt.UTC).date()
+            return (
+                f"<h1>Cancel your plan</h1><p>{html.escape(self._price_name(item['price']))} "
+                f"stays until {ends}, then it ends.</p>"
+                f'<form method="post" action="{action}"><button>Cancel plan</button></form>{back}'
+            )
+        wanted = next(i for i in step["items"] if i["id"] == item["id"])
+        price = self._get("price", wanted["price"] or item["price"]["id"])
+        return (
+            f"<h1>Confirm your update</h1><p>Current plan: "
+            f"{html.escape(self._price_name(item['price']))}</p>"
+            f'<p id="new-plan">New plan: {html.escape(self._price_name(price))}, '
+            f"${price['unit_amount'] / 100:.2f} / month</p>"
+            f'<form method="post" action="{action}"><button>Confirm</button></form>{back}'
+        )
+
+    def _price_name(self, price: Obj) -> str:
+        return str(self.objects["product"].get(price["product"], {}).get("name", price["id"]))
 
     def _checkout_page(self, session: Obj) -> str:
         lines = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -418,6 +418,84 @@ def test_the_same_event_twice_changes_nothing_the_second_time(
     assert post_event(owner_client, fake, again).status_code == 200
     assert (get_balance(owner), CreditLedgerEntry.objects.count()) == (balance, rows)
     assert StripeEvent.objects.filter(event_id="evt_resent_invoice_paid").exists()
+
+
+# --- the fake's portal flows (flow_data) ----------------------------------------------------
+def _confirm(sub: str, items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    part: dict[str, Any] = {"subscription": sub} if sub else {}
+    if items is not None:
+        part["items"] = items
+    return {"type": "subscription_update_confirm", "subscription_update_confirm": part}
+
+
+def _cancel(sub: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "subscription_cancel", "subscription_cancel": {"subscription": sub}, **extra}
+
+
+# Each: flow_data from (subscription id, its item's id, Pro's price id), and the param named.
+BAD_FLOWS: list[tuple[Callable[[str, str, str], dict[str, Any]], str]] = [
+    (lambda s, i, p: {"type": "subscription_upgrade"}, "flow_data[type]"),
+    (lambda s, i, p: {"type": "subscription_cancel"}, "flow_data[subscription_cancel]"),
+    (lambda s, i, p: _cancel("sub_nope"), "flow_data[subscription_cancel][subscription]"),
+    (
+        lambda s, i, p: _confirm("", [{"id": i, "price": p}]),
+        "flow_data[subscription_update_confirm][subscription]",
+    ),
+    (lambda s, i, p: _confirm(s), "flow_data[subscription_update_confirm][items]"),
+    (
+        lambda s, i, p: _confirm(s, [{"price": p}]),
+        "flow_data[subscription_update_confirm][items][0][id]",
+    ),
+    (
+        lambda s, i, p: _confirm(s, [{"id": "si_nope", "price": p}]),
+        "flow_data[subscription_update_confirm][items][0][id]",
+    ),
+    (
+        lambda s, i, p: _confirm(s, [{"id": i, "price": "price_nope"}]),
+        "flow_data[subscription_update_confirm][items][0][price]",
+    ),
+    (
+        lambda s, i, p: _cancel(s, after_completion={"type": "redirect"}),
+        "flow_data[after_completion][redirect]",
+    ),
+    (
+        lambda s, i, p: _cancel(s, after_completion={"type": "elsewhere"}),
+        "flow_data[after_completion][type]",
+    ),
+]
+
+
+@pytest.mark.parametrize(("flow", "param"), BAD_FLOWS)
+def test_the_fake_refuses_flow_data_stripe_refuses(
+    fake: FakeStripe,
+    priced: dict[str, str],
+    owner_client: JSONClient,
+    flow: Callable[[str, str, str], dict[str, Any]],
+    param: str,
+) -> None:
+    """An unknown flow type, a missing field or one naming nothing is Stripe's 400
+    invalid_request_error naming the param (through stripe-python, as the app calls it); the
+    same flow with its fields in place is a session."""
+    sub_id = stripe_subscription_id(subscribe(owner_client, fake, "starter"))
+    remote = fake.objects["subscription"][sub_id]
+    item_id = remote["items"]["data"][0]["id"]
+    sessions = payments.client().v1.billing_portal.sessions
+    # Any: flow_data built as the app builds it (a dict), not as stripe-python's TypedDict.
+    params: Any = {
+        "customer": remote["customer"],
+        "flow_data": flow(sub_id, item_id, priced["pro"]),
+    }
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        sessions.create(params=params)
+    assert raised.value.http_status == 400
+    assert raised.value.error is not None
+    assert (raised.value.error.type, raised.value.error.param) == ("invalid_request_error", param)
+    assert fake.objects["billing_portal.session"] == {}
+
+    for good in (_confirm(sub_id, [{"id": item_id, "price": priced["pro"]}]), _cancel(sub_id)):
+        params = {"customer": remote["customer"], "flow_data": good}
+        session = sessions.create(params=params)
+        assert session.flow is not None and session.flow.type == good["type"]
 
 
 @pytest.mark.parametrize("order", ["as_sent", "updated_first"])
