@@ -63,6 +63,10 @@ class CheckoutRefused(Exception):
     """What was asked for is not for sale (unknown, free or unpriced plan or pack)."""
 
 
+class UnknownPlan(CheckoutRefused):
+    """The plans page named a plan the portal cannot switch to (the view answers 400)."""
+
+
 class PaymentProviderError(Exception):
     """Stripe answered with an error or could not be reached; the message is safe to show."""
 
@@ -162,7 +166,7 @@ def start_plan_checkout(*, user: User, plan_slug: str, operation_id: str) -> str
         raise CheckoutRefused("That plan cannot be bought online.")
     customer_id = ensure_customer(user=user)
     if has_live_subscription(user=user, customer_id=customer_id):
-        return start_portal(user=user, operation_id=operation_id)
+        return start_portal(user=user, operation_id=operation_id, plan=plan)
     metadata = {"user_id": str(user.pk), "plan": plan.slug}
     session = _create_checkout(
         user=user,
@@ -261,22 +265,82 @@ def start_pack_checkout(*, user: User, pack_slug: str, operation_id: str) -> str
     return str(session["url"])
 
 
-def start_portal(*, user: User, operation_id: str) -> str:
-    """The Customer Portal URL (card, plan change, cancel), returning to the plans page.
-    Raises CheckoutRefused when the user has never been a Stripe customer."""
-    customer_id = (
-        Subscription.objects.filter(user=user).values_list("stripe_customer_id", flat=True).first()
-    )
-    if not customer_id:
+def portal_plan(slug: str) -> Plan | None:
+    """The plan a plans-page button asks the portal for: None for no `slug` (Manage billing),
+    else a plan of the table that is free (Cancel paid plan) or has a Stripe price (Switch to
+    X). Raises UnknownPlan for anything else."""
+    if not slug:
+        return None
+    plan = next((p for p in services.plan_table() if p.slug == slug), None)
+    if plan is None or (plan.price_cents and not plan.stripe_price_id):
+        raise UnknownPlan("That plan cannot be chosen here.")
+    return plan
+
+
+def start_portal(*, user: User, operation_id: str, plan: Plan | None = None) -> str:
+    """The Customer Portal URL, returning to the plans page. With `plan`, a deep link
+    (`flow_data`, Stripe's "portal flows") into the one step the creator chose: the
+    confirmation of the switch to a paid plan's price, or the cancellation for a free plan;
+    once done, Stripe redirects back to the plans page. Without `plan`, or when there is no
+    such step (no subscription that bills, already on that price, already cancelling), the
+    portal's home (card, plan change, cancel). Raises CheckoutRefused when the user has never
+    been a Stripe customer."""
+    row = Subscription.objects.filter(user=user).first()
+    if row is None or not row.stripe_customer_id:
         raise CheckoutRefused("There is no billing account to manage yet.")
+    params: Any = {"customer": row.stripe_customer_id, "return_url": _site(reverse("plans"))}
+    flow = _portal_flow(row, plan) if plan is not None else None
+    if flow is not None:
+        params["flow_data"] = flow
+    key = f"viewbait:portal:{user.pk}:{operation_id}"
+    if plan is not None:
+        # The page's buttons share one operation id: each choice is its own session.
+        key = f"viewbait:portal:{user.pk}:{plan.slug}:{operation_id}"
     session = _call(
         "billing_portal.sessions.create",
         lambda: client().v1.billing_portal.sessions.create(
-            params={"customer": customer_id, "return_url": _site(reverse("plans"))},
-            options={"idempotency_key": f"viewbait:portal:{user.pk}:{operation_id}"},
+            params=params, options={"idempotency_key": key}
         ),
     )
     return str(session["url"])
+
+
+def _portal_flow(row: Subscription, plan: Plan) -> Obj | None:
+    """The portal session's `flow_data` for moving `row` to `plan`: `subscription_update_confirm`
+    (the subscription, its one item's id and the plan's price) for a paid plan,
+    `subscription_cancel` (the subscription) for a free one; each redirects to the plans page
+    when completed. None when the step cannot be offered: no subscription that bills (read from
+    Stripe, which has the item id we do not keep), not exactly one item (Stripe's portal cannot
+    update those), already on that price, or already cancelling at the period end."""
+    if not row.stripe_subscription_id or row.status in ENDED:
+        return None
+    subscription_id = row.stripe_subscription_id
+    remote = _call(
+        "subscriptions.retrieve",
+        lambda: client().v1.subscriptions.retrieve(subscription_id),
+    )
+    items = remote["items"]["data"]
+    if remote["status"] not in BILLING or len(items) != 1:
+        return None
+    done = {"type": "redirect", "redirect": {"return_url": _site(reverse("plans"))}}
+    if not plan.price_cents:
+        if remote.get("cancel_at_period_end"):
+            return None
+        return {
+            "type": "subscription_cancel",
+            "subscription_cancel": {"subscription": subscription_id},
+            "after_completion": done,
+        }
+    if items[0]["price"]["id"] == plan.stripe_price_id:
+        return None
+    return {
+        "type": "subscription_update_confirm",
+        "subscription_update_confirm": {
+            "subscription": subscription_id,
+            "items": [{"id": items[0]["id"], "price": plan.stripe_price_id}],
+        },
+        "after_completion": done,
+    }
 
 
 def finish_checkout(*, user: User, session_id: str) -> str:

@@ -105,8 +105,14 @@ def buy_pack(request: AuthenticatedHttpRequest, pack_slug: str) -> HttpResponse:
 @require_POST
 @ratelimits.limit("checkout")
 def portal(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """303 to the Stripe Customer Portal (card, plan change, cancel)."""
-    return _go(request, payments.start_portal)
+    """303 to the Stripe Customer Portal (card, plan change, cancel); with the form's `plan`
+    (a plans-page "Switch to X" or "Cancel paid plan"), straight to that change's confirmation.
+    A `plan` that cannot be chosen is a 400 `unknown_plan`, and no portal session."""
+    try:
+        plan = payments.portal_plan(request.POST.get("plan", ""))
+    except payments.UnknownPlan as exc:
+        return JsonResponse({"error": str(exc), "code": "unknown_plan"}, status=400)
+    return _go(request, payments.start_portal, plan=plan)
 
 
 @login_required

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -285,7 +287,7 @@ def test_another_users_checkout_session_is_404(
 
 
 def test_a_subscriber_is_sent_to_the_portal_not_a_second_checkout(
-    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+    fake: FakeStripe, priced: dict[str, str], owner: Any, owner_client: JSONClient
 ) -> None:
     events = subscribe(owner_client, fake, "starter")
     # Stripe knows before its webhooks reach us: the second checkout already goes to the portal.
@@ -296,6 +298,9 @@ def test_a_subscriber_is_sent_to_the_portal_not_a_second_checkout(
     assert url.startswith(f"{fake.base_url}/portal/bps_"), url
     portal = fake.objects["billing_portal.session"][session_id(url)]
     assert portal["return_url"] == "http://testserver/plans/"
+    # Straight to the confirmation of the plan asked for.
+    assert portal["flow"]["type"] == "subscription_update_confirm"
+    assert portal["flow"]["subscription_update_confirm"]["items"][0]["price"] == priced["pro"]
     assert len(fake.objects["checkout.session"]) == 1
     assert len(fake.objects["subscription"]) == 1
 
@@ -418,6 +423,127 @@ def test_the_same_event_twice_changes_nothing_the_second_time(
     assert post_event(owner_client, fake, again).status_code == 200
     assert (get_balance(owner), CreditLedgerEntry.objects.count()) == (balance, rows)
     assert StripeEvent.objects.filter(event_id="evt_resent_invoice_paid").exists()
+
+
+# --- the plans page's portal buttons: deep links (Stripe's portal flows) -------------------
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any) -> None:
+        return None
+
+
+def fake_page(url: str, *, post: bool = False) -> tuple[int, str, str]:
+    """GET (or POST, as its form does) one of the fake's hosted pages: status, Location, body."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    request = urllib.request.Request(
+        url, data=b"" if post else None, method="POST" if post else "GET"
+    )
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status, "", response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Location", ""), exc.read().decode()
+
+
+def portal_button(client: JSONClient, plan: str, operation_id: str = "b" * 32) -> Any:
+    return client.post("/billing/portal", {"operation_id": operation_id, "plan": plan})
+
+
+def test_switch_to_pro_opens_the_portal_on_pro_s_confirmation_and_confirming_switches(
+    fake: FakeStripe, priced: dict[str, str], owner: Any, owner_client: JSONClient
+) -> None:
+    deliver(owner_client, fake, subscribe(owner_client, fake, "starter"))
+    sub = Subscription.objects.get(user=owner)
+    item = fake.objects["subscription"][sub.stripe_subscription_id]["items"]["data"][0]
+    page = owner_client.get("/plans/").content.decode()
+    assert '<input type="hidden" name="plan" value="pro">' in page
+
+    response = portal_button(owner_client, "pro")
+    assert response.status_code == 302, response.content
+    url = response["Location"]
+    assert url.startswith(f"{fake.base_url}/portal/bps_"), url
+    portal = fake.objects["billing_portal.session"][session_id(url)]
+    assert portal["flow"]["type"] == "subscription_update_confirm"
+    assert (
+        portal["flow"]["subscription_update_confirm"]["subscription"] == sub.stripe_subscription_id
+    )
+    assert portal["flow"]["subscription_update_confirm"]["items"] == [
+        {"id": item["id"], "price": priced["pro"], "quantity": None}
+    ]
+    assert portal["flow"]["after_completion"]["redirect"] == {
+        "return_url": "http://testserver/plans/"
+    }
+    assert portal["return_url"] == "http://testserver/plans/"
+
+    # Stripe's page opens on the confirmation of Pro, not on the portal's home.
+    status, _, body = fake_page(url)
+    assert status == 200 and "Confirm your update" in body
+    assert "New plan: ViewBait Pro" in body and "Current plan: ViewBait Starter" in body
+    assert "<select" not in body
+    status, location, _ = fake_page(f"{url}/confirm", post=True)
+    assert (status, location) == (303, "http://testserver/plans/")
+    deliver(owner_client, fake, fake.events_of("customer.subscription.updated")[-1:])
+    assert Subscription.objects.get(user=owner).plan.slug == "pro"
+    assert effective_plan(owner).slug == "pro"
+    # The flow is done: the same link is the portal's home now.
+    assert "Fake Customer Portal" in fake_page(url)[2]
+
+
+def test_cancel_paid_plan_opens_the_portal_on_the_cancellation(
+    fake: FakeStripe, priced: dict[str, str], owner: Any, owner_client: JSONClient
+) -> None:
+    deliver(owner_client, fake, subscribe(owner_client, fake, "starter"))
+    sub = Subscription.objects.get(user=owner)
+    page = owner_client.get("/plans/").content.decode()
+    assert '<input type="hidden" name="plan" value="free">' in page
+    assert "Cancel paid plan" in page
+
+    url = portal_button(owner_client, "free")["Location"]
+    portal = fake.objects["billing_portal.session"][session_id(url)]
+    assert portal["flow"]["type"] == "subscription_cancel"
+    assert portal["flow"]["subscription_cancel"]["subscription"] == sub.stripe_subscription_id
+    assert portal["flow"]["after_completion"]["type"] == "redirect"
+
+    status, _, body = fake_page(url)
+    assert status == 200 and "Cancel your plan" in body
+    assert fake_page(f"{url}/confirm", post=True)[:2] == (303, "http://testserver/plans/")
+    deliver(owner_client, fake, fake.events_of("customer.subscription.updated")[-1:])
+    sub.refresh_from_db()
+    assert (sub.plan.slug, sub.cancel_at_period_end) == ("starter", True)
+
+    # Already cancelling: the button opens the portal's home (where the plan can be resumed).
+    url = portal_button(owner_client, "free", operation_id="c" * 32)["Location"]
+    assert fake.objects["billing_portal.session"][session_id(url)]["flow"] is None
+
+
+def test_manage_billing_and_a_creator_without_a_subscription_get_the_portal_s_home(
+    fake: FakeStripe, priced: dict[str, str], owner: Any, owner_client: JSONClient
+) -> None:
+    events = subscribe(owner_client, fake, "starter")
+    deliver(owner_client, fake, events)
+    url = owner_client.post("/billing/portal", {"operation_id": "d" * 32})["Location"]
+    assert fake.objects["billing_portal.session"][session_id(url)]["flow"] is None
+
+    deliver(owner_client, fake, fake.cancel_now(stripe_subscription_id(events), deliver=False))
+    assert Subscription.objects.get(user=owner).stripe_subscription_id == ""
+    url = portal_button(owner_client, "pro", operation_id="e" * 32)["Location"]
+    assert url.startswith(f"{fake.base_url}/portal/bps_"), url
+    assert fake.objects["billing_portal.session"][session_id(url)]["flow"] is None
+
+
+def test_a_plan_the_portal_cannot_switch_to_is_refused(
+    fake: FakeStripe, priced: dict[str, str], owner: Any, owner_client: JSONClient
+) -> None:
+    deliver(owner_client, fake, subscribe(owner_client, fake, "starter"))
+    Plan.objects.filter(slug="advanced").update(stripe_price_id="")
+    assert "Switch to Advanced" not in owner_client.get("/plans/").content.decode()
+    for plan in ("platinum", "advanced", "<b>"):
+        response = portal_button(owner_client, plan)
+        assert response.status_code == 400, (plan, response.content)
+        assert response.json() == {
+            "error": "That plan cannot be chosen here.",
+            "code": "unknown_plan",
+        }
+    assert fake.objects["billing_portal.session"] == {}
 
 
 # --- the fake's portal flows (flow_data) ----------------------------------------------------
