@@ -570,3 +570,82 @@ def test_rewrites_keep_names_subjects_and_questions_whole(
         assert not [text for text in texts if re.search(absent, text)], texts
     if present:
         assert [text for text in texts if re.search(present, text)], texts
+
+
+@pytest.mark.parametrize(
+    ("title", "first", "absent"),
+    [
+        # A compound stays whole ("EVERY SINGLE FAST: WHICH WINS?"): the hook is the burgers
+        (
+            "i tried every single fast food burger in america and ranked them all from worst to "
+            "best",
+            r"^EVERY FAST FOOD BURGER$",
+            r"FAST(?! FOOD)|SINGLE",
+        ),
+        # Money and growth lead, not the time they took ("SIDE HUSTLE", "30 DAYS: SIDE HUSTLE")
+        (
+            "How I made $10,000 in 30 days with a side hustle",
+            r"^\$10,000 IN 30 DAYS$",
+            r"^(30 DAYS: )?SIDE HUSTLE$",
+        ),
+        ("how i saved $20,000 in one year on a low salary", r"^\$20,000 IN 1 YEAR$", r"^1 YEAR$"),
+        (
+            "how i grew my channel from 0 to 100k subscribers in one year",
+            r"^0 TO 100K SUBSCRIBERS$",
+            r"^1 YEAR$",
+        ),
+        (
+            "i turned $100 into $10,000 flipping items on facebook marketplace",
+            r"^\$100 INTO \$10,000$",
+            None,
+        ),
+        ("from 0 to 1 million subscribers in 2 years my honest story", None, r"^0 TO 1:"),
+        # A bare duration never leads: its verb comes with it, or the topic leads
+        (
+            "We Survived 7 Days in the Amazon Rainforest",
+            r"^WE SURVIVED 7 DAYS$",
+            r"^7 DAYS$|: WE SURVIVED",  # "AMAZON RAINFOREST: 7 DAYS" beside it
+        ),
+        ("Three Years of Living in a Van", r"^LIVING IN A VAN$", r"^3 YEARS$"),
+        ("Can I Survive 24 Hours in a Haunted House?", r"^SURVIVE 24 HOURS$", r"^24 HOURS\??$"),
+        (
+            "my brother and i built a treehouse in our backyard in one weekend",
+            r"^A TREEHOUSE IN 1 WEEKEND$",
+            r"^1 WEEKEND$",
+        ),
+        # "The Truth About My Job" of a video about travelling
+        ("I Quit My Job to Travel the World With No Plan", None, r"TRUTH ABOUT MY JOB"),
+        # "the best one" is no number; an activity keeps its place ("In the Stock Market")
+        (
+            "testing fast food breakfast sandwiches to find the best one",
+            r"^FAST FOOD BREAKFAST SANDWICHES$",
+            r"\b1\b",
+        ),
+        ("how i made my first $1000 on youtube as a small creator", r"^FIRST \$1000$", None),
+        (
+            "the ultimate beginners guide to investing in the stock market",
+            r"^Investing in the Stock Market$",
+            r"^In the",
+        ),
+    ],
+)
+def test_the_hook_leads_whole(title: str, first: str | None, absent: str | None) -> None:
+    """A creator reviewer's list (2026-12-05), each a credit spent on a bad suggestion: the
+    strongest number (money, growth) leads, never a bare duration when a phrase fits, and a
+    compound or a headline's complement is never cut off."""
+    texts = [suggestion["text"] for suggestion in rewrite(title)]
+    assert texts, title
+    if first:
+        assert re.search(first, texts[0]), texts
+    if absent:
+        assert not [text for text in texts if re.search(absent, text)], texts
+
+
+def test_a_headline_keeps_what_it_needs() -> None:
+    """ "CHEAPEST WAY: EAT HEALTHY" and "NOBODY TALKS: iPhone FEATURE" (a creator reviewer,
+    2026-12-05) cut one phrase at its "to" or "about": the phrase whole, or nothing."""
+    cheapest = [s["text"] for s in rewrite("The Cheapest Way to Eat Healthy on a Budget")]
+    assert "CHEAPEST WAY TO EAT HEALTHY" in cheapest
+    assert not [text for text in cheapest if text.startswith("CHEAPEST WAY:")], cheapest
+    nobody = [s["text"] for s in rewrite("Why Nobody Talks About This iPhone Feature")]
+    assert nobody and not [text for text in nobody if text.startswith("NOBODY TALKS")], nobody

@@ -22,7 +22,8 @@ deterministic rule-based rewriter built on these published findings:
   (thumbnailcreator.com, "How Much Text Is Too Much on a Thumbnail?") and keep the main topic to
   about 2 words (tubics help centre, "Elements of high-performing thumbnails"). Rule: at most
   MAX_WORDS (5) words ("vs" not counted), a headline of the title's key words, each phrase kept
-  whole: a number with its unit ("Tiny House in 7 Days"), a model number with its name ("iPhone
+  whole: a number with its unit ("Tiny House in 7 Days"), money with the time it took ("$10,000
+  in 30 Days"), growth ("0 to 100K Subscribers"), a model number with its name ("iPhone
   17 Pro vs Pixel 10"), a whole set with its place ("Every Pizza in New York"); a leading
   article or task verb ("Learn", "Make") goes before any of those words does.
 - Concrete numbers, as digits: in A/B-tested headlines, at least one Arabic integer raised
@@ -128,7 +129,10 @@ TRAILING_VERBS = frozenset(
 # Words after a number that say something of it, not what it counts: "Switch 2 Worth It"
 # ("2 Worth"), "5 Microphones Compared".
 COUNT_ENDS = STOPWORDS | TRAILING_VERBS | {"worth"}
-QUALIFIERS = frozenset({"only", "just", "every", "all", "over", "under", "top", "best", "worst"})
+RANGES = frozenset({"to", "into"})  # "0 to 100K", "$100 into $10,000"
+QUALIFIERS = frozenset(
+    {"only", "just", "every", "all", "over", "under", "top", "best", "worst", "first"}
+)
 # Words that name what a number counts when they come before it: "Day 100", "Part 2".
 COUNTED = frozenset({"day", "week", "month", "year", "part", "episode", "ep", "level", "round"})
 ARTICLES = frozenset({"a", "an", "the"})
@@ -157,7 +161,10 @@ NUMBER_TOKEN = re.compile(r"^[$€£]?\d[\d,.]*(?::\d\d)?(?:%|k|m|x|h|s|st|nd|rd
 # What a duration counts ("in 7 days", "after 10 years") and the words that put one after its
 # subject: "A House in 7 Days" is the phrase, "7 Days" alone says nothing of the video.
 DURATIONS = frozenset(
-    _words("second seconds minute minutes hour hours day days week weeks month months year years")
+    _words(
+        "second seconds minute minutes hour hours day days week weeks weekend weekends month "
+        "months year years"
+    )
 )
 LINKS = frozenset({"like", "as"})  # "Like a Medieval Peasant" is a comparison, not a phrase
 DURATION_PREPOSITIONS = frozenset({"in", "after", "for", "under", "within"})
@@ -258,10 +265,14 @@ def _bare(word: str) -> str:
     return word.strip(EDGE_PUNCTUATION).casefold()
 
 
+# "one" after these is no number: "the best one", "this one", "which one".
+PRONOUN_ONE = frozenset({"the", "this", "that", "which", "each", "every", "any", "no"})
+
+
 def numbers_as_digits(text: str) -> str:
     """Number words as Arabic digits: "Twenty-Five Days" -> "25 Days", "a hundred" -> "100".
-    Ordinals, "one" in phrases like "one of" and a lone "zero" ("Zero Training" is none, "0
-    Training" reads as a score) stay as they are."""
+    Ordinals, "one" in phrases like "one of" or as a pronoun ("the best one": "BEST 1") and a
+    lone "zero" ("Zero Training" is none, "0 Training" reads as a score) stay as they are."""
     words = text.replace("-", " - ").split()
     out: list[str] = []
     i = 0
@@ -293,8 +304,10 @@ def numbers_as_digits(text: str) -> str:
         value = total + current
         single = j - i == 1
         follower = _bare(words[j]) if j < len(words) else ""
+        previous = _bare(words[i - 1]) if i else ""
         idiom = _bare(words[i]) == "zero" or (
-            _bare(words[i]) == "one" and follower in ("of", "day")
+            _bare(words[i]) == "one"
+            and (follower in ("of", "day") or previous in PRONOUN_ONE or previous.endswith("est"))
         )
         if used and not (single and idiom):
             tail = "".join(ch for ch in words[j - 1] if ch in EDGE_PUNCTUATION)
@@ -355,6 +368,24 @@ def number_phrase(tokens: list[str], title_case: bool) -> list[str]:
             content += 1
             if follower.casefold() in DURATIONS:
                 break  # "30 Days", not "30 Days Living"
+        if phrase == [token] and tokens[i + 1 : i + 2] and tokens[i + 1].casefold() in RANGES:
+            # Growth from one number to the next: "0 to 100K Subscribers" (a lone "0" said
+            # nothing, and "1 Year" led instead), "$100 into $10,000".
+            upto = number_phrase(tokens[i + 2 :], title_case)
+            if upto[:1] == tokens[i + 2 : i + 3]:
+                whole = len(upto) <= 3 and upto[0][:1] not in "$€£"  # not "$10,000 Flipping"
+                return [token, tokens[i + 1], *(upto if whole else upto[:1])]
+        if phrase == [token] and token[:1] in "$€£":
+            # Money and the time it took: "How I made $10,000 in 30 days" -> "$10,000 in 30
+            # Days" (the money was dropped and "30 Days" led).
+            took = tokens[i + 1 : i + 4]
+            if (
+                len(took) == 3
+                and took[0].casefold() in ("in", "within")
+                and _is_number(took[1])
+                and took[2].casefold() in DURATIONS
+            ):
+                return [token, *took]
         if phrase == [token] and folded == "at":
             # An age: "Learning to Skateboard at 40" -> "Skateboard at 40" (a lone "40" said
             # nothing, and the rest of the title was no phrase: no suggestion at all)
@@ -388,6 +419,10 @@ def number_phrase(tokens: list[str], title_case: bool) -> list[str]:
         place = _place_after(tokens[i + len(phrase) - phrase.index(token) :])
         if duration and place and _count(phrase) + len(place) <= MAX_WORDS:
             return [*phrase, *place]  # "100 Days in Hardcore Minecraft", not "100 Days"
+        if duration and len(phrase) == 2 and before and folded not in STOPWORDS:
+            # A bare duration takes its verb and who did it: "We Survived 7 Days" (the place
+            # did not fit), not "7 Days".
+            return _with_subject(tokens, [before, *phrase])
         if len(phrase) == 2 and folded in ("under", "over") and token[:1] in "$€£":
             # "Building a Gaming PC for Under $500" -> "Gaming PC Under $500"
             end = i - 2 if i >= 2 and tokens[i - 2].casefold() in ("for", "at") else i - 1
@@ -443,6 +478,8 @@ def every_phrase(tokens: list[str]) -> list[str]:
             continue
         phrase = [token]
         j = i + 1
+        if j < len(tokens) and tokens[j].casefold() == "single":
+            j += 1  # "Every Single Fast Food Burger" is every one: 4 words, none cut
         while j < len(tokens) and tokens[j].casefold() not in STOPWORDS:
             phrase.append(tokens[j])
             j += 1
@@ -540,7 +577,8 @@ def chunks(tokens: list[str], title_case: bool) -> list[list[str]]:
         runs.append(current)
     cleaned = []
     for run in runs:
-        while run and run[-1].casefold() in ("a", "an", "the", *NEGATIONS, *TRAILING_VERBS):
+        # (a "one" left as a word is a pronoun: "Find the Best One")
+        while run and run[-1].casefold() in ("a", "an", "the", "one", *NEGATIONS, *TRAILING_VERBS):
             run = run[:-1]
         if run:
             cleaned.append(run)
@@ -592,6 +630,8 @@ def core_phrase(run: list[str]) -> list[str]:
     if len(run) <= 4:
         return run
     tail = run[-4:]
+    if tail[0].casefold() in PLACES and len(run) <= MAX_WORDS:
+        return run  # an activity with its place: "Investing in the Stock Market" ("In the ...")
     while len(tail) > 2 and (tail[0].casefold().endswith("ed") or tail[0].casefold() in LINKS):
         tail = tail[1:]
     return tail
@@ -808,7 +848,12 @@ def _whole(phrase: list[str]) -> str:
     kept = text.split()
     start = 1 if phrase[:1] != kept[:1] else 0  # _fit may drop a leading article
     cut = phrase[start + len(kept) : start + len(kept) + 1]
-    return "" if cut and cut[0].casefold() in ARTICLES | OWNERS else text
+    # nor a phrase cut between two of its words ("Every Single Fast" of "... Fast Food Burger",
+    # "0 to 1" of "0 to 1 Million Subscribers")
+    halved = [t.casefold() for t in kept[-1:] + cut if t.casefold() not in STOPWORDS]
+    if cut and (cut[0].casefold() in ARTICLES | OWNERS or len(halved) == 2):
+        return ""
+    return text
 
 
 DETERMINERS = frozenset({"this", "these", "that", "my", "our", "your", "the"})
@@ -921,7 +966,10 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         topic = [topic[0], numeral[0]]
         numeral_tail = numeral[-2:]
     else:
-        numeral_tail = numeral
+        # "Amazon Rainforest: 7 Days", not "...: We Survived 7 Days"
+        timed = len(numeral) > 2 and numeral[-1].casefold() in DURATIONS
+        verb = timed and numeral[-3].casefold() not in STOPWORDS and _is_number(numeral[-2])
+        numeral_tail = numeral[-2:] if verb else numeral
     whole_set = every_phrase(tokens)
     if whole_set and not set(whole_set) & set(numeral):
         topic = whole_set
@@ -937,7 +985,14 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     # headline then.
     # ... nor one of a clause ("This Changed the Way I Study Forever" is no "This").
     tail = _tail(clause)
-    key = numeral or (topic if len(topic) > 1 else []) or (tail if len(tail) > 1 else [])
+    # Nor a bare duration when the topic can lead ("7 Days", "3 Years", "1 Year" of "...from 0
+    # to 100K subscribers in one year"): the duration goes to the sub-line.
+    bare = len(numeral) == 2 and numeral[-1].casefold() in DURATIONS and len(topic) > 1
+    key = (
+        (numeral if not (bare and _headline_worthy(topic, title_case)) else [])
+        or (topic if len(topic) > 1 else [])
+        or (tail if len(tail) > 1 else [])
+    )
     first = _fit(key)
     number = next((t for t in key if _is_number(t)), None)
     if number:
@@ -967,7 +1022,8 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         phrase = task or topic
     elif unit:
         # "7 Days: Did We Make It?", not "A House in 7 Days: ..."
-        phrase = numeral[unit - 1 : unit + 1]
+        # (a question keeps its verb: "Survive 24 Hours?", not "24 Hours?")
+        phrase = numeral[unit - (2 if angle == "question" else 1) : unit + 1]
     elif span:
         phrase = span[1].split()  # "A Week: Did I Make It?" ("Only Gas Station Food: ..." is 7)
     lead = _whole(phrase)
@@ -988,8 +1044,9 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
             for run in rest
             if _determiner(title, run)
             and "truth" not in {t.casefold() for t in run}
-            # nor half of one ("The Truth About the Rise" of "The Rise and Fall of ...")
-            and _after(tokens, run) not in ("and", "or", "of")
+            # nor half of one ("The Truth About the Rise" of "The Rise and Fall of ...", "My
+            # Job" of "I Quit My Job to Travel the World": the video is about the travel)
+            and _after(tokens, run) not in ("and", "or", "of", "to")
             # "The Truth About My Day" (or Life, Week) promises what the video does not
             and not (len(run) == 1 and run[0].casefold() in SPANS_OF_LIFE)
         ),
@@ -1063,7 +1120,15 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         if numeral and _headline_worthy(topic, title_case):
             third = f"{_whole(topic)}: {_fit(numeral_tail)}"
         elif topic and _headline_worthy(other, title_case):
+            # ... unless the two are one phrase, then whole or not at all: "Cheapest Way to Eat
+            # Healthy", not "Cheapest Way: Eat Healthy"; no "Nobody Talks: iPhone Feature"
+            end = _at(tokens, other) + len(other)
+            linked = _after(tokens, other) in ("to", "about") and 0 < _at(tokens, topic) - end < 3
+            joined = " ".join(tokens[_at(tokens, other) : _at(tokens, topic) + len(topic)])
             third = f"{_fit(other, 3)}: {_whole(topic)}"
+            if linked:
+                third = joined if _fits(joined) else ""
+                third_reason = SHORT_REASON.format(words=len(third.split()), original=len(tokens))
             # A place is the sub-line: "Software Engineer: In New York"
             where = _lead_in(tokens, other[0])
             placed = f"{_whole(topic)}: {where} {_fit(other, 3)}"
@@ -1181,7 +1246,8 @@ class EnhanceTitle(JobType):
     time_limit_seconds = 120
     # Bumped with every change to the offline rules: cached answers are kept 30 days.
     # v6: names, subjects and questions kept whole (no "Did I Make It?" alone, "0 Training")
-    cache = CachePolicy(version="title-v6")
+    # v7: money and growth lead ("$10,000 in 30 Days", "0 to 100K Subscribers"), no bare duration
+    cache = CachePolicy(version="title-v7")
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {
