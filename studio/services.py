@@ -311,7 +311,9 @@ def check_asset_name(
     renaming it). Raises StudioError 409 `name_taken` (NAME_TAKEN; HTTP's answer to a request
     that conflicts with the resource's current state) when another of their styles (palettes,
     projects, faces) has it, case and surrounding spaces aside: the studio's menus (and a
-    generate prompt's face names) could not tell the two apart. Names are compared as the
+    generate prompt's face names) could not tell the two apart. The message names that other
+    one as it is spelled ("You already have a project named “Vlogs”." for "vlogs "), not as
+    typed. Names are compared as the
     model's unique index on (owner, `folded_name`) compares them, so this refuses exactly what
     the index would. Call it again under the owner's balance row lock before writing: another
     request may have taken the name meanwhile; every service writer takes that lock, so two
@@ -328,8 +330,9 @@ def check_asset_name(
     )
     if row is not None:
         taken = taken.exclude(pk=row.pk)
-    if taken.exists():
-        raise _name_taken(model, name)
+    existing = taken.values_list("name", flat=True).first()
+    if existing is not None:  # named as the creator sees it in their menus ("Vlogs" for "vlogs")
+        raise _name_taken(model, existing)
     return name
 
 

@@ -339,14 +339,14 @@ def test_a_name_another_of_my_faces_has_is_refused(owner, owner_client, other_cl
     )
     assert refused.status_code == 409
     assert refused.json() == {
-        "error": "You already have a face named “eILEEN”.",
+        "error": "You already have a face named “Eileen”.",
         "code": "name_taken",
     }
     page = owner_client.post(
         "/studio/library/faces", {"name": "EILEEN", "images": [upload("3.png", png())]}
     )
     assert page.status_code == 400
-    assert "You already have a face named “EILEEN”." in page.content.decode()
+    assert "You already have a face named “Eileen”." in page.content.decode()
     assert stored_files() == files  # nothing stored for either
     assert Face.objects.filter(owner=owner).count() == 1
     second = owner_client.post(
@@ -371,7 +371,7 @@ def test_a_face_name_taken_while_the_photos_were_stored_is_refused(db: None, mon
 
     monkeypatch.setattr(services, "prepare_photos", meanwhile)
     before = stored_files()
-    with pytest.raises(services.StudioError, match="You already have a face named “me”"):
+    with pytest.raises(services.StudioError, match="You already have a face named “Me”"):
         services.do_create_face(owner=owner, name="me", files=[upload("a.png", png())])
     assert stored_files() == before
     assert list(Face.objects.filter(owner=owner).values_list("name", flat=True)) == ["Me"]

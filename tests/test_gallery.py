@@ -706,9 +706,9 @@ def test_a_project_name_the_creator_already_uses_is_refused(
     """Adding "Tech reviews" twice made two projects of that name, which the studio's project
     menus could not tell apart (walkthrough 2026-12-04): a name another of the creator's
     projects has, case and spaces aside, is refused with a plain message wherever projects are
-    named; keeping a project's own name on save, and another creator's same name, stay fine."""
+    named, naming that project as it is spelled (it echoed what was typed); keeping a project's own name on save, and another creator's same name, stay fine."""
     assert owner_client.post("/api/projects", {"name": "Tech reviews"}).status_code == 201
-    taken = "You already have a project named “tech reviews”."
+    taken = "You already have a project named “Tech reviews”."
     studio = owner_client.post(
         "/studio/projects", {"name": " tech reviews "}, HTTP_HX_REQUEST="true"
     )
@@ -725,7 +725,7 @@ def test_a_project_name_the_creator_already_uses_is_refused(
     )
     assert renamed.status_code == 409
     assert renamed.json() == {
-        "error": "You already have a project named “TECH REVIEWS”.",
+        "error": "You already have a project named “Tech reviews”.",
         "code": "name_taken",
     }
     owner_client.post(
@@ -737,12 +737,12 @@ def test_a_project_name_the_creator_already_uses_is_refused(
     panel = library.split('id="projects-heading"')[1].split("</ul>")[0]
     assert (
         '<li class="error">The project “Vlogs” was not saved. '
-        "You already have a project named “Tech Reviews”.</li>"
+        "You already have a project named “Tech reviews”.</li>"
     ) in panel
     owner_client.post("/studio/projects", {"name": "vlogs"})
     library = owner_client.get("/studio/library/").content.decode()
     panel = library.split('id="projects-heading"')[1].split("</ul>")[0]
-    assert "The project was not created. You already have a project named “vlogs”." in panel
+    assert "The project was not created. You already have a project named “Vlogs”." in panel
     kept = owner_client.post(
         f"/studio/projects/{vlogs['id']}", {"name": "Vlogs", "share_mode": "all"}
     )

@@ -274,7 +274,7 @@ def test_a_refused_style_edit_keeps_the_tile_saying_the_saved_style(
         **HTMX,
     )
     html = response.content.decode()
-    assert "You already have a style named “night DRIVE”." in html
+    assert "You already have a style named “Night drive”." in html
     assert "<strong>Orange pop</strong>" in html
     assert 'alt="Preview of the Orange pop style"' in html
     assert 'aria-label="Delete style Orange pop"' in html
@@ -295,12 +295,12 @@ def test_a_name_another_of_my_styles_or_palettes_has_is_refused(
         "/studio/library/styles", {"name": "  orange POP ", "prompt": "Again."}
     )
     assert response.status_code == 400
-    assert "You already have a style named “orange POP”." in response.content.decode()
+    assert "You already have a style named “Orange pop”." in response.content.decode()
     refused = owner_client.patch(
         f"/api/styles/{second.pk}", {"name": "ORANGE pop"}, content_type="application/json"
     )
     assert refused.status_code == 409 and refused.json() == {
-        "error": "You already have a style named “ORANGE pop”.",
+        "error": "You already have a style named “Orange pop”.",
         "code": "name_taken",
     }
     assert (
@@ -312,19 +312,19 @@ def test_a_name_another_of_my_styles_or_palettes_has_is_refused(
     response = owner_client.post(
         "/studio/library/palettes", {"name": "sunset", "colors": "#000000 #FFFFFF #FF0000"}
     )
-    assert "You already have a palette named “sunset”." in response.content.decode()
+    assert "You already have a palette named “Sunset”." in response.content.decode()
     other_palette = Palette.objects.create(owner=owner, name="Dusk", colors=palette.colors)
     tile = owner_client.post(
         f"/studio/library/palettes/{other_palette.pk}",
         {"name": "SUNSET", "colors": "#000000 #FFFFFF #FF0000"},
         **HTMX,
     )
-    assert "You already have a palette named “SUNSET”." in tile.content.decode()
+    assert "You already have a palette named “Sunset”." in tile.content.decode()
     renamed = owner_client.patch(
         f"/api/palettes/{other_palette.pk}", {"name": "sunSET"}, content_type="application/json"
     )
     assert renamed.status_code == 409 and renamed.json() == {
-        "error": "You already have a palette named “sunSET”.",
+        "error": "You already have a palette named “Sunset”.",
         "code": "name_taken",
     }
     assert Style.objects.filter(owner=owner).count() == 2

@@ -132,7 +132,7 @@ def test_an_api_request_racing_for_a_name_gets_409_name_taken(kind: str) -> None
     noun = model._meta.verbose_name
     assert response.status_code == 409, response.content
     assert response.json() == {
-        "error": f"You already have a {noun} named “dusk”.",
+        "error": f"You already have a {noun} named “Dusk”.",
         "code": "name_taken",
     }
     assert model.objects.filter(owner=owner, name__iexact="dusk").count() == 1

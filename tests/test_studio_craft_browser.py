@@ -347,6 +347,41 @@ def test_a_new_project_joins_the_project_menus_in_their_order(live_server: Any) 
     }
 
 
+def test_a_project_name_already_taken_is_refused_by_name_without_a_console_error(
+    live_server: Any,
+) -> None:
+    """Adding "vlogs " beside "Vlogs" said 'You already have a project named “vlogs”.', what was
+    typed, and htmx logged "Response Status Error Code 409 from /studio/projects" to the
+    console (creator review 2026-12-05): the message names the project there is, and the
+    refusal, answered under the form, is no error of htmx's. (Chromium's own line for the 409,
+    "Failed to load resource", stays, as for every refusal; this live server has no
+    websocket.)"""
+    owner = make_user("taken@example.com")
+    with signed_in(live_server, owner, DESKTOP) as page:
+        errors: list[str] = []
+        page.on(
+            "console",
+            lambda message: (
+                message.type == "error"
+                and not message.text.startswith(("Failed to load resource", "WebSocket connection"))
+                and errors.append(message.text)
+            ),
+        )
+        page.goto(f"{live_server.url}/studio/")
+        page.fill("#new-project-name", "Vlogs")
+        page.click("form.new-project button[type=submit]")
+        status = page.locator("#new-project-status")
+        status.get_by_text("“Vlogs” created").wait_for()
+        page.fill("#new-project-name", "vlogs ")
+        with page.expect_response(lambda response: response.url.endswith("/studio/projects")):
+            page.click("form.new-project button[type=submit]")
+        status.get_by_text("already have").wait_for()
+        message = status.text_content()
+    assert message == "You already have a project named “Vlogs”."
+    assert errors == []
+    assert Project.objects.filter(owner=owner).count() == 1
+
+
 def test_enter_does_not_generate_and_a_new_project_keeps_the_form(live_server: Any) -> None:
     owner = make_user("enter@example.com")
     set_plan(owner, "pro")

@@ -713,6 +713,11 @@ document.addEventListener("click", (event) => {
   // thumbnails, and nothing the creator typed or picked in the generate form is lost.
   const newProject = document.querySelector("form.new-project");
   if (newProject) {
+    // A refusal (JSON `{"error", "code"}` with the API's status: 409 for a name taken) is
+    // answered below, under the form: not an error for htmx to log to the console.
+    newProject.addEventListener("htmx:beforeSwap", (event) => {
+      if (event.detail.xhr.status >= 400 && event.detail.xhr.status < 500) event.detail.isError = false;
+    });
     newProject.addEventListener("htmx:afterRequest", (event) => {
       const xhr = event.detail.xhr;
       const status = document.getElementById("new-project-status");
