@@ -611,7 +611,8 @@ def account_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
     """GET: what deleting the account removes, and a password field. POST `password`: the
     account and everything in it go (`services.do_delete_account`), the creator is signed out
     and sent to the sign-up page with a message. A wrong password, or a Stripe plan that still
-    renews (409 `subscription_active`), shows the page again with the reason (status 400/409)."""
+    renews (409 `subscription_active`), shows the page again with the reason (status 400/409);
+    while the plan renews the page has no password field, but Manage billing to cancel it."""
     from django.contrib.auth import logout
 
     user = request.user
@@ -633,8 +634,10 @@ def account_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
         "account/delete.html",
         {
             "error": error,
-            # Said before the password is typed, with the way to cancel (the POST refuses too).
+            # Said before the password is typed, with the way to cancel (the POST refuses too):
+            # the billing portal's form, with its operation id (billing.views._operation_id).
             "still_renews": services.renews_through_stripe(user),
+            "operation_id": uuid.uuid4().hex,
             "thumbnails": user.thumbnails.count(),
             "faces": user.faces.count(),
             "credits": get_balance(user),

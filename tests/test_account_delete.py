@@ -67,12 +67,18 @@ def test_a_stripe_plan_that_still_renews_is_cancelled_first(db: None, client: An
     )
     client.force_login(owner)
     page = client.get("/accounts/delete/").content.decode()  # said before a password is typed
-    notice = page[page.index('id="delete-renews"') :]
-    assert 'href="/plans/"' in notice[: notice.index("</p>")]
-    assert re.search(r'<button class="button" type="submit" disabled>', page)
+    assert 'id="delete-renews"' in page
+    # The refused form is not offered (its disabled password field and red Delete button read
+    # as live: creator review 2026-12-05), but the billing portal, where the plan is cancelled.
+    assert 'type="password"' not in page and "Delete my account" not in page
+    portal = page[page.index('<form method="post" action="/billing/portal">') :]
+    portal = portal[: portal.index("</form>")]
+    assert re.search(r'name="operation_id" value="[0-9a-f]{32}"', portal)
+    assert '<button class="button" type="submit">Manage billing</button>' in portal
     response = client.post("/accounts/delete/", {"password": PASSWORD})
     assert response.status_code == 409
-    assert "still renews through Stripe" in response.content.decode()
+    refused = response.content.decode()
+    assert "still renews through Stripe" in refused and 'type="password"' not in refused
     assert type(owner).objects.filter(pk=owner.pk).exists()
     Subscription.objects.filter(user=owner).update(cancel_at_period_end=True)
     assert client.post("/accounts/delete/", {"password": PASSWORD}).status_code == 302
