@@ -54,6 +54,24 @@ def test_account_and_password_pages_are_in_sentence_case(owner_client: Any) -> N
         assert not re.search(r"Email Address|Change Password|Password Reset|Sign Out", page)
 
 
+def test_the_password_reset_page_names_a_way_to_get_help(settings: Any) -> None:
+    """allauth's "Please contact us if you have any trouble resetting your password." named no
+    way to (creator review 2026-12-05): the support address, when the studio has one, as a link;
+    else no such sentence."""
+    settings.SUPPORT_EMAIL = ""
+    without = _text(Client().get("/accounts/password/reset/").content.decode())
+    assert " Reset my password " in without
+    assert "contact us" not in without and "Trouble resetting" not in without
+    settings.SUPPORT_EMAIL = "help@studio.example"
+    page = Client().get("/accounts/password/reset/").content.decode()
+    assert re.search(
+        r'Trouble resetting your password\? <a href="mailto:help@studio.example\?subject='
+        r'ViewBait%20password%20reset">Email help@studio.example</a>\.',
+        page,
+    )
+    assert "contact us" not in page
+
+
 def test_the_compiled_catalog_says_what_the_po_file_says() -> None:
     """The pages read django.mo; a .po edited without `msgfmt` would change nothing."""
     po = (MESSAGES / "django.po").read_text(encoding="utf-8")

@@ -221,6 +221,13 @@ def credit_balance(user: Any) -> int:
 
 
 @register.simple_tag
+def support_email() -> str:
+    """The address creators can write to for help (settings.SUPPORT_EMAIL), "" when none is
+    set, for pages whose view does not pass it (allauth's)."""
+    return str(settings.SUPPORT_EMAIL)
+
+
+@register.simple_tag
 def youtube_configured() -> bool:
     """Whether the studio has a YouTube Data API key (`studio.youtube.is_configured`)."""
     return youtube.is_configured()
