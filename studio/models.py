@@ -370,6 +370,13 @@ class Thumbnail(models.Model):
         return CardPage.for_user(self.owner).card(self)
 
     @property
+    def is_edit(self) -> bool:
+        """Whether an edit made this thumbnail (studio.job_types.edit stores its instruction in
+        `parameters`, "" when none was given), though its `parent` may be deleted since: then
+        it is no original, though the first of its line (`root` None)."""
+        return "instruction" in (self.parameters or {})
+
+    @property
     def lineage_id(self) -> int:
         """The id of the first thumbnail of this one's line of versions."""
         return self.root_id or self.pk

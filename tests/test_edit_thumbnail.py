@@ -209,6 +209,27 @@ def test_edit_of_an_edit_lists_every_version_newest_first(
     assert Thumbnail.objects.get(pk=v2.pk).root_id is None
 
 
+def test_an_edit_whose_source_was_deleted_is_not_called_the_original(
+    starter, owner_client, edit, finished
+) -> None:
+    """Deleting A from its large view left its edit B labelled "· original" in B's own version
+    list, under B's edit instruction (creator review 2026-12-05): B was made by an edit, and says
+    so, from a thumbnail that is gone; the original of a line is still called that."""
+    source = made(starter)
+    job = edit(owner_client, {"thumbnail_id": source.pk, "changes": {"title": "Second"}})
+    v2 = Thumbnail.objects.get(pk=finished(owner_client, job.json()["id"])["thumbnails"][0]["id"])
+    before = owner_client.get(f"/studio/thumbnails/{v2.pk}").content.decode()
+    originals = before[before.index('class="version-list"') :].count(" · original")
+    deleted = owner_client.post(f"/studio/thumbnails/{source.pk}/delete", {"studio": "/studio/"})
+    assert deleted.status_code == 302
+    html = owner_client.get(f"/studio/thumbnails/{v2.pk}").content.decode()
+    versions = html[html.index('class="version-list"') :]
+    assert originals == 1  # the source, before it went
+    assert " · original" not in versions
+    assert " · edit of a deleted thumbnail" in versions
+    assert "edited from a deleted thumbnail" in html[: html.index("</figcaption>")]
+
+
 def test_with_gemini_the_source_image_goes_first_then_the_references(
     starter, owner_client, edit, finished, gemini_settings: FakeGemini
 ) -> None:
