@@ -470,11 +470,11 @@ document.addEventListener("click", (event) => {
         if (have) have.textContent = String(balance);
       }
       if (short) {
-        button.disabled = true;
+        hold(button, true);
         button.dataset.shortOfCredits = "";
       } else if ("shortOfCredits" in button.dataset) {
         delete button.dataset.shortOfCredits;
-        button.disabled = false;
+        hold(button, false);
       }
     });
     const reason = document.getElementById("out-of-credits");
@@ -496,8 +496,55 @@ document.addEventListener("click", (event) => {
       if (have) have.textContent = String(balance);
     }
     if (form.classList.contains("htmx-request")) return;
-    form.querySelector("button[type=submit]").disabled = balance === 0 || short || Date.now() < coolingUntil;
+    hold(form.querySelector("button[type=submit]"), balance === 0 || short || Date.now() < coolingUntil);
   }
+
+  // A button held while the keyboard is on it keeps the keyboard. Disabled, it threw the focus
+  // to the page's body (a screen reader lost its place) when Enter on Generate or on a tool's
+  // button sent the request (htmx's hx-disabled-elt), or Generate's cooldown or the balance
+  // held it. So a focused button is held with aria-disabled instead, its clicks (Enter's and
+  // Space's are clicks too) refused; one without the focus is disabled as before. One held for
+  // its request in flight (data-held-by-request) is let go when the request ends.
+  function hold(button, held) {
+    if ("heldByRequest" in button.dataset) return;
+    if (held && (document.activeElement === button || button.getAttribute("aria-disabled") === "true")) {
+      button.disabled = false;
+      button.setAttribute("aria-disabled", "true");
+    } else {
+      button.removeAttribute("aria-disabled");
+      button.disabled = held;
+    }
+  }
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element && event.target.closest('button[aria-disabled="true"]');
+    if (button) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+  // htmx disables a request's hx-disabled-elt between htmx:beforeRequest and htmx:beforeSend,
+  // in the same task, before the browser moves the focus off it: the focused one is taken back
+  // and held as above (htmx still re-enables what it marked, data-disabled-by-htmx).
+  let focusedAtRequest = null;
+  document.addEventListener("htmx:beforeRequest", () => { focusedAtRequest = document.activeElement; });
+  document.addEventListener("htmx:beforeSend", () => {
+    const button = focusedAtRequest;
+    focusedAtRequest = null;
+    if (!(button instanceof HTMLButtonElement) || !button.hasAttribute("data-disabled-by-htmx")) return;
+    button.disabled = false;
+    button.setAttribute("aria-disabled", "true");
+    button.dataset.heldByRequest = "";
+    if (document.activeElement !== button) button.focus();
+  });
+  document.addEventListener("htmx:afterRequest", () => {
+    const done = document.querySelectorAll("button[data-held-by-request]:not([data-disabled-by-htmx])");
+    if (!done.length) return;
+    done.forEach((button) => {
+      delete button.dataset.heldByRequest;
+      button.removeAttribute("aria-disabled");
+    });
+    syncCredits();  // what else holds it now: Generate's cooldown (begun meanwhile), the balance
+  });
 
   if (form) form.addEventListener("change", () => syncCredits());
 
@@ -548,7 +595,7 @@ document.addEventListener("click", (event) => {
         return;
       }
       wait.textContent = " (" + left + " s)";
-      button.disabled = true;
+      hold(button, true);
       setTimeout(tick, 250);
     };
     tick();
