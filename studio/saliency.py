@@ -29,8 +29,8 @@ transform; Epshtein et al., "Detecting text in natural scenes with stroke width 
 CVPR 2010) look like letters, then chained into lines of letters of similar height on one
 baseline. Candidates inside a detected face are dropped (eyes and nostrils line up like letters).
 
-Readability (`readability`) at each `DISPLAY_SIZES` entry (CSS pixels; the image is fitted
-inside the 16:9 slot, as YouTube letterboxes other ratios):
+Readability (`readability`) at each `DISPLAY_SIZES` entry (`generation.display`; CSS pixels;
+the image is fitted inside the 16:9 slot, as YouTube letterboxes other ratios):
 
 - headline height: the tallest text line's letter height scaled to the slot; judged by visual
   angle with the CSS reference pixel (0.0213 degrees, CSS Values and Units Level 3, "reference
@@ -48,7 +48,8 @@ inside the 16:9 slot, as YouTube letterboxes other ratios):
   "Evaluation of face resolution for expression analysis" (CVPR workshops 2004): expressions
   read well from a head of 36x48 px and fail quickly below; a head is taken as 4/3 of the
   cascade's face box: "good" from 48 px of head, "small" from 24, else "too small";
-- duration badge: `BADGE` below, judged "clear" unless text or a face fills at least
+- duration badge: `BADGE` (`generation.display`, whose `badge_zones` the offline renderer
+  keeps its text out of), judged "clear" unless text or a face fills at least
   `BADGE_COVER_SHARE` of it.
 
 Errors: `UnreadableImage` for bytes OpenCV cannot decode.
@@ -63,6 +64,15 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+from generation.display import (  # re-exported: the check's geometry, shared with the renderer
+    BADGE,
+    DISPLAY_SIZES,
+    DisplaySize,
+    Placement,
+    Rect,
+    badge_rect,
+)
 
 WORK_WIDTH = 960  # analysis grid width, px (height follows the aspect ratio)
 WEIGHTS = {"saliency": 0.45, "faces": 1.0, "text": 0.6, "centre": 0.25}
@@ -84,64 +94,6 @@ HEAD_GOOD_PX = 48
 HEAD_SMALL_PX = 24
 BADGE_COVER_SHARE = 0.1
 SAME_COLOUR = 60  # RGB distance under which two letters have one colour
-
-
-@dataclass(frozen=True)
-class DisplaySize:
-    """A place YouTube shows thumbnails: the 16:9 slot in CSS pixels, and where the figure
-    comes from."""
-
-    name: str
-    label: str
-    width: int
-    height: int
-    source: str
-
-
-DISPLAY_SIZES = (
-    DisplaySize(
-        "search",
-        "Search results (desktop)",
-        360,
-        202,
-        "~360x202: tinypixelkit, 'YouTube thumbnail sizes and best practices for 2026'; "
-        "thumbnailcreator.com, 'Mobile vs Desktop: Thumbnail Scaling Tips'",
-    ),
-    DisplaySize(
-        "suggested",
-        "Suggested videos (desktop sidebar)",
-        168,
-        94,
-        "~168x94: tinypixelkit (2026) and thumbeast.com, 'How to make thumbnails that work on "
-        "mobile' (the same size in the phone's suggested list)",
-    ),
-    DisplaySize(
-        "mobile_home",
-        "Mobile home feed (phone)",
-        360,
-        203,
-        "~360x203: thumix.com, 'YouTube thumbnail size for mobile' (portrait feed); the feed is "
-        "full-width, so this is a 360 CSS px wide phone; wider phones (390-430) show it larger",
-    ),
-)
-
-
-@dataclass(frozen=True)
-class Badge:
-    """The video-length badge YouTube draws over the bottom-right corner, in CSS pixels. It is
-    UI text, so it keeps this size at every thumbnail size and covers more of small ones.
-
-    Assumed, not published: a 12 px label ("12:34") with ~4 px side padding, about 40x20, set
-    4 px in from the right and bottom edges of the thumbnail, as the desktop and mobile apps
-    draw it (2025-2026); a longer "1:23:45" label is wider still.
-    """
-
-    width: int = 40
-    height: int = 20
-    inset: int = 4
-
-
-BADGE = Badge()
 
 
 class UnreadableImage(Exception):
@@ -673,32 +625,6 @@ def box_contrast(bgr: np.ndarray) -> float | None:
 # above the bottom edge), with room to spare: text wholly inside it is the Free plan's watermark.
 WATERMARK_REGION = Box(0.0, 0.85, 0.55, 1.0)
 
-Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in slot pixels
-
-
-@dataclass(frozen=True)
-class _Placement:
-    """The image letterboxed in a slot: its drawn size and top-left corner, in slot px."""
-
-    width: float
-    height: float
-    left: float
-    top: float
-
-    @classmethod
-    def of(cls, image_width: int, image_height: int, slot: DisplaySize) -> _Placement:
-        scale = min(slot.width / image_width, slot.height / image_height)
-        width, height = image_width * scale, image_height * scale
-        return cls(width, height, (slot.width - width) / 2, (slot.height - height) / 2)
-
-    def rect(self, box: Box) -> Rect:
-        return (
-            self.left + box.x0 * self.width,
-            self.top + box.y0 * self.height,
-            self.left + box.x1 * self.width,
-            self.top + box.y1 * self.height,
-        )
-
 
 def _overlap(a: Rect, b: Rect) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -712,16 +638,6 @@ def _contains(outer: Box, inner: Box) -> bool:
         and inner.y0 >= outer.y0
         and inner.x1 <= outer.x1
         and inner.y1 <= outer.y1
-    )
-
-
-def badge_rect(slot: DisplaySize) -> Rect:
-    """Where BADGE sits in `slot`, in slot pixels."""
-    return (
-        slot.width - BADGE.inset - BADGE.width,
-        slot.height - BADGE.inset - BADGE.height,
-        slot.width - BADGE.inset,
-        slot.height - BADGE.inset,
     )
 
 
@@ -751,7 +667,7 @@ def face_verdict(px: float | None) -> str:
     return "small" if head >= HEAD_SMALL_PX else "too small"
 
 
-def _headline_contrast(analysis: Analysis, line: TextLine, place: _Placement) -> float | None:
+def _headline_contrast(analysis: Analysis, line: TextLine, place: Placement) -> float | None:
     """box_contrast of the headline's box (plus 15% of its height around it) in the image as
     drawn at the slot's size (area-averaged, as a browser downscales)."""
     drawn_w, drawn_h = max(1, round(place.width)), max(1, round(place.height))
@@ -766,7 +682,7 @@ def _headline_contrast(analysis: Analysis, line: TextLine, place: _Placement) ->
     return round(measured, 2) if measured is not None else None
 
 
-def _attention_under(analysis: Analysis, badge: Rect, place: _Placement) -> float:
+def _attention_under(analysis: Analysis, badge: Rect, place: Placement) -> float:
     """The share of the attention map's total under the badge."""
     grid_h, grid_w = analysis.attention.shape
     x0 = max(0, math.floor((badge[0] - place.left) / place.width * grid_w))
@@ -780,7 +696,7 @@ def _attention_under(analysis: Analysis, badge: Rect, place: _Placement) -> floa
 
 
 def _slot_report(analysis: Analysis, slot: DisplaySize, texts: list[Box]) -> dict[str, Any]:
-    place = _Placement.of(analysis.width, analysis.height, slot)
+    place = Placement.of(analysis.width, analysis.height, slot)
     headline = analysis.lines[0] if analysis.lines else None
     face = analysis.faces[0] if analysis.faces else None
     headline_px = round(headline.letter_height * place.height, 1) if headline else None

@@ -11,7 +11,7 @@ detection, MSER text lines, a centre bias; WCAG 2.1 contrast; sources in that mo
   name (`heatmap_name`) and each answer signs a fresh URL for it (`studio.media`), so a cached
   result never hands out an expired one; None when the plan (snapshotted at submit) lacks the
   "heatmap" feature;
-- `sizes`: one entry per `studio.saliency.DISPLAY_SIZES` slot (search results 360x202, suggested
+- `sizes`: one entry per `generation.display.DISPLAY_SIZES` slot (search results 360x202, suggested
   videos 168x94, mobile home feed 360x203; the shape is in `studio.saliency.readability`):
   name, label, width, height, headline_px, contrast_ratio, face_fraction, face_px,
   badge_overlap, checks (per-metric value, verdict and rule) and a plain `verdict`;
