@@ -544,10 +544,11 @@ def test_words_are_measured_once_and_the_measures_are_bounded() -> None:
 
 
 def _old_draw_checked(  # type: ignore[no-untyped-def]
-    canvas, text, looks, box, place, draw, sizes, kind
+    canvas, text, looks, box, place, draw, sizes, kind, pads=(0, 0)
 ):
     """`local._draw_checked` as it was before it tried each look on the canvas itself: on a
-    copy of the whole canvas, pasted back when the look passed."""
+    copy of the whole canvas, pasted back when the look passed (the runs' `extent`, from
+    `pads`, is not part of the picture)."""
     for attempt, look in enumerate([*looks, None]):
         if look is None:
             look = looks[-1]

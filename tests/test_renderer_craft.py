@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import io
 import itertools
+import random
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 from generation.providers import cutout, fonts, local
 from generation.providers.base import ImageRequest, InputImage, RenderSpec
 from generation.providers.local import LocalRenderer, Rendered
+from studio import saliency
 from studio.downloads import youtube_size
 from studio.images import YOUTUBE_MAX_BYTES, burn_watermark, youtube_jpeg
 from studio.prompts import TitleLines, split_title
@@ -706,6 +708,156 @@ def test_watermark_is_drawn_and_clear_of_the_duration_badge() -> None:
             marked[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
         )
         assert local.contrast_ratio(np.percentile(box, 97), np.median(box)) >= 3, colour
+
+
+def badge_zones_as_the_check_sees_them(width: int, height: int) -> list[saliency.Rect]:
+    """Where the thumbnail check puts YouTube's duration badge on a `width` x `height` image,
+    px: its badge rect at each display size, mapped back through the letterbox."""
+    zones = []
+    for slot in saliency.DISPLAY_SIZES:
+        place = saliency.Placement.of(width, height, slot)
+        x0, y0, x1, y1 = saliency.badge_rect(slot)
+        zones.append(
+            (
+                (x0 - place.left) / place.width * width,
+                (y0 - place.top) / place.height * height,
+                (x1 - place.left) / place.width * width,
+                (y1 - place.top) / place.height * height,
+            )
+        )
+    return zones
+
+
+ARABIC_TITLE = "أفضل ١٠ مطاعم في دبي"  # noqa: RUF001 (Arabic-Indic digits)
+ARABIC_SUB = "لن تصدق رقم 1"
+
+
+@pytest.mark.parametrize(
+    ("spec", "with_face"),
+    [
+        *(
+            (
+                {
+                    "title": "iPhone vs Pixel",
+                    "subtitle": "The Honest Review",
+                    "style_key": "clean-tech",
+                    "variation": variation,
+                },
+                True,
+            )
+            for variation in range(4)
+        ),
+        *(
+            (
+                {
+                    "title": ARABIC_TITLE,
+                    "subtitle": ARABIC_SUB,
+                    "style_key": "bold-gaming",
+                    "variation": variation,
+                },
+                with_face,
+            )
+            for variation, with_face in ((1, True), (3, True), (3, False))
+        ),
+        ({"title": "This Changed Everything", "style_key": "cinematic", "variation": 3}, True),
+        ({"title": "Focus test", "style_key": "clean-tech", "variation": 3}, False),
+    ],
+)
+def test_no_text_runs_under_youtubes_duration_badge(spec: dict, with_face: bool) -> None:
+    """YouTube draws the video length over the bottom-right corner, larger in share the smaller
+    the thumbnail (168x94 in the sidebar). Right-aligned text beside a face on the left ran
+    into it: the badge hid "Review" of "The Honest Review" (the seeded iPhone vs Pixel demo),
+    an Arabic sub-line's plate and the last word of a cinematic title. No run, plate included,
+    may touch the badge at any size the thumbnail check measures."""
+    rendered = render(images=[face()] if with_face else [], **spec)
+    width, height = rendered.image.size
+    zones = badge_zones_as_the_check_sees_them(width, height)
+    assert {run.kind for run in rendered.texts} >= (
+        {"title", "subtitle"} if spec.get("subtitle") else {"title"}
+    )
+    for run in rendered.texts:
+        box = run.box
+        assert box is not None
+        for zone in zones:
+            apart = box[2] <= zone[0] or box[0] >= zone[2] or box[3] <= zone[1]
+            assert apart or box[1] >= zone[3], (run.kind, box, zone)
+    if with_face:  # the words still keep clear of the person
+        people = np.asarray(rendered.people) > 0
+        for x0, y0, x1, y1 in line_boxes(rendered):
+            assert people[y0:y1, x0:x1].mean() < 0.02, (x0, y0, x1, y1)
+
+
+@pytest.mark.parametrize("variation", [1, 3])
+def test_the_thumbnail_check_finds_no_text_under_the_badge(variation: int) -> None:
+    """The product's own check, at its three sizes, on the seeded demo that it flagged
+    ("iPhone vs Pixel", 168x94: 36-48 % of the badge over the sub-line)."""
+    rendered = render(
+        title="iPhone vs Pixel",
+        subtitle="The Honest Review",
+        style_key="clean-tech",
+        variation=variation,
+        images=[face()],
+    )
+    encoded = io.BytesIO()
+    rendered.image.save(encoded, "PNG")
+    analysis = saliency.analyse(encoded.getvalue())
+    assert analysis.lines  # the check reads the text...
+    for size in saliency.readability(analysis):  # ...and finds none of it under the badge
+        assert size["checks"]["badge"]["verdict"] == "clear", size
+
+
+def test_a_sub_lines_plate_is_recorded_with_its_run() -> None:
+    """`Rendered.texts` gave a boxed sub-line's fill mask only: its plate, reaching past the
+    letters, went unrecorded, so nothing measured it under the badge."""
+    rendered = render(title=ARABIC_TITLE, subtitle=ARABIC_SUB, style_key="bold-gaming")
+    image = np.asarray(rendered.image).astype(int)
+    (sub,) = [run for run in rendered.texts if run.kind == "subtitle"]
+    ink = line_boxes(Rendered(rendered.image, [], [sub], []))[0]
+    box = sub.box
+    assert box is not None
+    assert box[0] < ink[0] - 5 and box[2] > ink[2] + 5 and box[1] < ink[1] and box[3] > ink[3]
+    middle = (box[1] + box[3]) // 2
+    plate = image[middle, box[0] + 3]
+    assert np.abs(image[middle, box[2] - 4] - plate).sum() < 30  # the plate, edge to edge
+    assert np.abs(image[middle, box[0] - 8] - plate).sum() > 60  # and the picture outside it
+
+
+@pytest.mark.parametrize("ratio", ["16:9", "9:16"])
+def test_a_short_title_alone_is_large_and_near_the_middle(ratio: str) -> None:
+    """ "Focus test" in Bold Gaming without a face: the "top" variation set it on one line in
+    the top third and left the rest of the frame to an empty sunburst. Without a face the
+    words are the picture: in every variation the block's centre is within 12 % of the frame's
+    height of its middle, and the block is at least 45 % of a landscape frame's height (70 %
+    of a Short's width: there the words are as wide as they can be)."""
+    for variation in range(len(local.VARIANTS)):
+        rendered = render(
+            ratio, title="Focus test", style_key="bold-gaming", variation=variation, seed=18
+        )
+        width, height = rendered.image.size
+        left, top, right, bottom = ink_box(rendered)
+        assert abs((top + bottom) / 2 - height / 2) <= 0.12 * height, (variation, top, bottom)
+        if width > height:
+            assert bottom - top >= 0.45 * height, (variation, top, bottom)
+        else:
+            assert right - left >= 0.7 * width, (variation, left, right)
+
+
+def test_accent_stripes_leave_out_the_corner_the_words_reach() -> None:
+    """Bold Gaming's stripes in the bottom-left corner were drawn whatever the words: a
+    text-only "bottom" variation, set bottom left (clear of the badge), ran "TEST" over them.
+    Each corner's set is left out where the words' box reaches it."""
+
+    def striped(avoid: tuple[int, int, int, int] | None) -> np.ndarray:
+        image = Image.new("RGB", (1376, 768))
+        local._slashes(image, (255, 212, 0), random.Random(1), avoid)
+        return np.asarray(image)[..., 0] > 0
+
+    both = striped(None)
+    assert both[600:, :400].any() and both[:170, -400:].any()
+    low_left = striped((100, 300, 900, 700))
+    assert not low_left[600:, :400].any() and low_left[:170, -400:].any()
+    high_right = striped((700, 60, 1300, 400))
+    assert low_left.sum() and high_right[600:, :400].any() and not high_right[:170, -400:].any()
 
 
 @pytest.mark.parametrize(

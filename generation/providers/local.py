@@ -13,8 +13,10 @@ offline. It reads the structured `RenderSpec`, never the prompt:
   by side, as circles, rounded cards, framed photos or soft cut-outs depending on the style;
   `spec.expression` and `spec.pose` tighten or tilt the crop a little;
 - text: `spec.title` as the main line and `spec.subtitle` as the sub-line, fitted as large as the
-  free area allows in outlined type with per-character font fallback (`generation.providers.fonts`).
-  Both may be empty: a text-free image is valid.
+  free area allows in outlined type with per-character font fallback (`generation.providers.fonts`),
+  clear of the people and of where YouTube's duration badge covers the frame at the sizes the
+  thumbnail check measures (`generation.display.badge_zones`). Both may be empty: a text-free
+  image is valid.
 
 Everything is drawn at the output size (4K backgrounds at 4K). Faces found by
 `generation.providers.cutout` are cut out and placed large (CUTOUT_FACE_SHARE); each variation
@@ -48,6 +50,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
+from generation.display import badge_zones
 from generation.providers.base import (
     CapabilityUnavailable,
     EditRequest,
@@ -630,9 +633,10 @@ def _slashes(
     avoid: tuple[int, int, int, int] | None = None,
 ) -> None:
     """Three diagonal accent stripes in the bottom-left corner, and the same turned half a turn
-    in the top-right one unless they would cross `avoid` (the words' box, px). (The top-right
-    set was drawn with the bottom-left's slant from the frame's top: it started past the right
-    edge, and only a clipped triangle showed.)"""
+    in the top-right one, each set left out where it would cross `avoid` (the words' box, px;
+    a text-only frame's "bottom" variation sets its words bottom left, clear of YouTube's
+    badge). (The top-right set was drawn with the bottom-left's slant from the frame's top: it
+    started past the right edge, and only a clipped triangle showed.)"""
     width, height = image.size
     slant = height * 0.35
     stripes = []
@@ -651,10 +655,13 @@ def _slashes(
                 stripe = [(width - px, height - py) for px, py in stripe]
             stripes.append(stripe)
     if avoid is not None:
-        left, top, right, _ = avoid
+        left, top, right, bottom = avoid
         xs = [px for stripe in stripes[3:] for px, _ in stripe]
         if min(xs) < right and max(xs) > left and top < height * 0.3:
             stripes = stripes[:3]
+        xs = [px for stripe in stripes[:3] for px, _ in stripe]
+        if min(xs) < right and max(xs) > left and bottom > height * 0.7:
+            stripes = stripes[3:]
     _fill(image, colour, polygons=stripes)
 
 
@@ -1126,6 +1133,7 @@ VARIANTS = (
     _Variant("left", "bottom", 0.9, offset=0.16, upright_side="right", free_shift=0.1),
 )
 TEXT_FREE_UPRIGHT_SHIFT = 0.6
+TEXT_ONLY_SHIFT = 0.15  # a text-only "top"/"bottom" block's area: this share off the other edge
 # From this `_Variant.offset` on, an upright frame's text is aligned away from the people.
 SIDE_ALIGNED_OFFSET = 0.12
 CUTOUT_FACE_SHARE = 0.36  # a lone cut-out face's height per frame height (YouTube norm: 30-45 %)
@@ -1171,10 +1179,17 @@ def _mirror(layout: _Layout, width: int) -> _Layout:
 def _text_only_layout(width: int, height: int, design: _Design, variant: _Variant) -> _Layout:
     """Without faces the text block is the layout, so each variant places it its own way:
     VARIANTS[0] as the design has it (low designs, cinematic and documentary, at the bottom of
-    the lower 70 %); a left-aligned design flips to the right, a centred one goes left (middle)
-    or right (bottom), in a block 62 % of the width with the background's focus on the other
-    side; the "top" variant keeps the top 72 % of the text area and leaves the rest to the
-    background. (The four cinematic variations were one picture: text centred at the bottom.)"""
+    the lower 70 %); VARIANTS[1] flips a left-aligned design to the right and a centred one to
+    the left, the "top" variant a centred one to the right, and the "bottom" variant aligns
+    every design left (the bottom-right corner is YouTube's duration badge's: text aligned
+    right there was lifted off it to where VARIANTS[1] had it), each in a block 62 % of the
+    width with the background's focus on the other side; the "top" and "bottom" variants
+    centre the block in the text area shortened by TEXT_ONLY_SHIFT of its height at the other
+    edge. (The four cinematic variations were one picture: text centred at the bottom.)
+    Without a face the words are the picture, so a block is centred in most of the frame
+    rather than set against an edge: the "top" variant kept the top 72 % of the text area with
+    the block against its top, and a two-word title ("Focus test") sat on one line in the top
+    third of an otherwise empty frame."""
     ratio = width / height
     margin_x, margin_y = width * 0.07, height * 0.09
     first = variant == VARIANTS[0]
@@ -1186,14 +1201,21 @@ def _text_only_layout(width: int, height: int, design: _Design, variant: _Varian
         round(width - margin_x),
         round(height - margin_y * (1.3 if design.text_low else 1.0)),
     )
-    valign: Literal["top", "middle", "bottom"] = "bottom" if low else variant.valign
-    if valign == "top":
-        box = (box[0], box[1], box[2], box[1] + round((box[3] - box[1]) * 0.72))
+    valign: Literal["top", "middle", "bottom"] = "bottom" if low else "middle"
+    shift = round((box[3] - box[1]) * TEXT_ONLY_SHIFT)
+    if not low and variant.valign == "top":
+        box = (box[0], box[1], box[2], box[3] - shift)
+    elif not low and variant.valign == "bottom":
+        box = (box[0], box[1] + shift, box[2], box[3])
     align: Literal["left", "center", "right"] = design.align
-    if variant.side == "left" and align == "left":
+    if not first and variant.valign == "bottom":
+        align = "left"  # the bottom-right corner is YouTube's duration badge's
+    elif variant.side == "left" and align == "left":
         align = "right"
     elif variant.side == "left" and align == "center":
-        align = "left" if variant.valign == "middle" else "right"
+        align = "left"
+    elif variant.valign == "top" and align == "center":
+        align = "right"
     focus = (width / 2, height * 0.45)
     if not first and align != "center" and ratio >= 1.2:
         inner = round((box[2] - box[0]) * 0.74)
@@ -1724,6 +1746,7 @@ def _cutout_pose(spec: RenderSpec, index: int) -> tuple[float, float]:
 
 
 OCCUPANCY_SCALE = 8  # the people's planned outline is traced at 1/8 of the output size
+PEOPLE_GAP = 0.02  # the words' clearance from the people's heads, per frame height
 
 
 def _people_occupancy(
@@ -1764,6 +1787,33 @@ def _people_occupancy(
     return np.asarray(mask) > 0
 
 
+def _people_clash(
+    runs: list[TextRun], occupied: np.ndarray, gap: float
+) -> tuple[int, int, int, int] | None:
+    """The box (px) round the planned lines that come within `gap` px of a person (`occupied`,
+    `_people_occupancy`'s cells), or None."""
+    step = OCCUPANCY_SCALE
+    hits = []
+    for run in runs:
+        box = run.mask.getbbox()
+        if box is None:
+            continue
+        x0, y0 = run.corner[0] + box[0] - gap, run.corner[1] + box[1] - gap
+        x1, y1 = run.corner[0] + box[2] + gap, run.corner[1] + box[3] + gap
+        rows = slice(max(0, math.floor(y0 / step)), max(0, math.ceil(y1 / step)))
+        columns = slice(max(0, math.floor(x0 / step)), max(0, math.ceil(x1 / step)))
+        if occupied[rows, columns].any():
+            hits.append((round(x0), round(y0), round(x1), round(y1)))
+    return _union(hits)
+
+
+def _title_size(runs: list[TextRun]) -> int:
+    """How large the title is drawn: its letters' pixels."""
+    return sum(
+        int(np.count_nonzero(np.asarray(run.mask))) for run in runs if run.kind != "subtitle"
+    )
+
+
 def _text_clear_of_people(
     canvas: Image.Image,
     spec: RenderSpec,
@@ -1785,7 +1835,7 @@ def _text_clear_of_people(
     drawn largest without being shortened. At most three rounds; a box narrower
     than 30 % of the frame or shorter than 15 % is not tried."""
     width, height = canvas.size
-    gap = height * 0.02
+    gap = height * PEOPLE_GAP
     step = OCCUPANCY_SCALE
     beside = width / height >= 1.2
     lowered = 0.0  # how far the people were moved down, px
@@ -1797,25 +1847,7 @@ def _text_clear_of_people(
         )
 
     def clash(runs: list[TextRun], occupied: np.ndarray) -> tuple[int, int, int, int] | None:
-        """The box (px) round the planned lines that come within `gap` of a person, or None."""
-        hits = []
-        for run in runs:
-            box = run.mask.getbbox()
-            if box is None:
-                continue
-            x0, y0 = run.corner[0] + box[0] - gap, run.corner[1] + box[1] - gap
-            x1, y1 = run.corner[0] + box[2] + gap, run.corner[1] + box[3] + gap
-            rows = slice(max(0, math.floor(y0 / step)), max(0, math.ceil(y1 / step)))
-            columns = slice(max(0, math.floor(x0 / step)), max(0, math.ceil(x1 / step)))
-            if occupied[rows, columns].any():
-                hits.append((round(x0), round(y0), round(x1), round(y1)))
-        return _union(hits)
-
-    def size_of(runs: list[TextRun]) -> int:
-        """How large the title is drawn: its letters' pixels."""
-        return sum(
-            int(np.count_nonzero(np.asarray(run.mask))) for run in runs if run.kind != "subtitle"
-        )
+        return _people_clash(runs, occupied, gap)
 
     occupied = _people_occupancy(people, layout, spec, canvas.size)
     first = layout
@@ -1890,12 +1922,115 @@ def _text_clear_of_people(
         choice = choice or list(range(len(candidates)))
         planned = [(i, plan(candidates[i], fits[i])[0]) for i in choice]
         if len(planned) > 1:
-            planned = [max(planned, key=lambda option: size_of(option[1]))]  # the first largest
+            planned = [max(planned, key=lambda option: _title_size(option[1]))]  # first largest
         ((index, runs),) = planned
         layout = candidates[index]
         lowered = layout.faces[0][1] - first.faces[0][1]
         moved = abs(layout.faces[0][0] - first.faces[0][0])
         occupied = _people_occupancy(people, layout, spec, canvas.size)
+    return layout, runs
+
+
+BADGE_GAP = 0.015  # the words' clearance from YouTube's duration badge, per frame height
+BADGE_TOP_MARGIN = 0.05  # how close to the top a box moved up from the badge may start
+BADGE_KEEPS_TITLE = 0.85  # an earlier move is kept while its title is this share of the largest
+
+
+def _under_badge(
+    runs: list[TextRun], zones: list[tuple[float, float, float, float]], gap: float
+) -> list[tuple[float, float, float, float]]:
+    """The zones (`badge_zones`, px) that a run's `box` (plates included) comes within `gap`
+    px of."""
+    hit = []
+    for zone in zones:
+        for run in runs:
+            box = run.box
+            if box is None:
+                continue
+            if (
+                box[0] - gap < zone[2]
+                and box[2] + gap > zone[0]
+                and box[1] - gap < zone[3]
+                and box[3] + gap > zone[1]
+            ):
+                hit.append(zone)
+                break
+    return hit
+
+
+def _text_clear_of_badge(
+    canvas: Image.Image,
+    spec: RenderSpec,
+    layout: _Layout,
+    design: _Design,
+    pal: _Palette,
+    runs: list[TextRun],
+    occupied: np.ndarray | None = None,
+) -> tuple[_Layout, list[TextRun]]:
+    """`layout` changed so that no planned run (`runs`, as `_place_text(planned_only=True)`
+    gives them: title, sub-line and its plate) comes within BADGE_GAP of the frame height of
+    where YouTube's duration badge covers the frame at any of its display sizes
+    (`generation.display.badge_zones`), and the runs as planned in it. Right-aligned text
+    beside a face on the left ran down into the bottom-right corner: the badge hid the
+    sub-line's last word at 168x94 ("The Honest Review" lost "Review").
+
+    Each round tries, for a centred block, the box narrowed on both sides to end left of the
+    zones hit; then the box's bottom raised above them (the box moved up first, its top kept
+    BADGE_TOP_MARGIN of the frame height from the edge), its right edge pulled left of them,
+    and both; a candidate whose words would come within PEOPLE_GAP of the
+    people (`occupied`, `_people_occupancy`) or whose box is shorter than 15 % of the frame or
+    narrower than 30 % is not tried. Of those that clear the badge (else of all), the least
+    shortened; among them the first in that order whose title is drawn at least
+    BADGE_KEEPS_TITLE as large as the largest. At most three rounds."""
+    width, height = canvas.size
+    zones = badge_zones(width, height)
+    gap = height * BADGE_GAP
+    for _ in range(3):
+        hit = _under_badge(runs, zones, gap)
+        if not hit:
+            break
+        left, top, right, bottom = layout.text_box
+        raised = min(bottom, math.floor(min(zone[1] for zone in hit) - gap) - 1)
+        pulled = min(right, math.floor(min(zone[0] for zone in hit) - gap) - 1)
+        # the box moved up as far as the top margin allows, then shortened
+        lifted = max(min(top, round(height * BADGE_TOP_MARGIN)), top - (bottom - raised))
+        # a centred block narrowed on both sides stays centred (a cinematic lower third)
+        centred = layout.align == "center"
+        narrowed = [(left + right - pulled, top, pulled, bottom)] if centred else []
+        boxes = [
+            box
+            for box in [
+                *narrowed,
+                (left, lifted, right, raised),
+                (left, top, pulled, bottom),
+                (left, lifted, pulled, raised),
+            ]
+            if box != layout.text_box
+            and box[3] - box[1] >= height * 0.15
+            and box[2] - box[0] >= width * 0.3
+        ]
+        options = []
+        for box in boxes:
+            candidate = dataclasses.replace(layout, text_box=box)
+            fit = _fit_text(canvas.size, spec, candidate, design, pal)
+            planned, _ = _place_text(  # (the scale only matters to what is drawn)
+                canvas, spec, candidate, design, pal, 1, planned_only=True, fitted=fit
+            )
+            if occupied is not None and _people_clash(planned, occupied, height * PEOPLE_GAP):
+                continue
+            clear = not _under_badge(planned, zones, gap)
+            options.append((candidate, planned, clear, len(fit.notes), _title_size(planned)))
+        # The clear ones if any, then the least shortened, then the first in order drawn
+        # nearly as large as the largest.
+        options = [option for option in options if option[2]] or options
+        if not options:
+            break
+        fewest = min(option[3] for option in options)
+        options = [option for option in options if option[3] == fewest]
+        largest = max(option[4] for option in options)
+        layout, runs, *_ = next(
+            option for option in options if option[4] >= BADGE_KEEPS_TITLE * largest
+        )
     return layout, runs
 
 
@@ -2100,12 +2235,27 @@ def _percentile(values: np.ndarray, q: int) -> float:
 @dataclass(frozen=True)
 class TextRun:
     """One drawn text run for `Rendered.texts`: which line, its fill mask on the canvas at
-    `corner`, and the contrast measured after adjustment."""
+    `corner`, the contrast measured after adjustment and `extent`, the box (canvas px: left,
+    top, right, bottom) of everything drawn for its block: the letters with their outlines and
+    the plate behind them (a boxed sub-line's, or the last-resort backing plate), shadows
+    left out. The fill mask alone missed a sub-line's plate reaching under YouTube's badge."""
 
     kind: Literal["title", "emphasis", "subtitle"]
     corner: tuple[int, int]
     mask: Image.Image
     contrast: float
+    extent: tuple[int, int, int, int] | None = None
+
+    @property
+    def box(self) -> tuple[int, int, int, int] | None:
+        """`extent`, or the fill mask's box on the canvas when it was not recorded."""
+        if self.extent is not None:
+            return self.extent
+        inked = self.mask.getbbox()
+        if inked is None:
+            return None
+        x, y = self.corner
+        return (x + inked[0], y + inked[1], x + inked[2], y + inked[3])
 
 
 def _bare(word: str) -> str:
@@ -2239,6 +2389,21 @@ def _set_text(
     return memo[key]
 
 
+def _block_extent(
+    block: SetText, corner: tuple[int, int], pads: tuple[int, int] = (0, 0)
+) -> tuple[int, int, int, int]:
+    """The box (canvas px) of `block`'s ink at `corner`, grown by a plate's `pads` (x, y)."""
+    inked = block.image.getchannel("A").getbbox() or (0, 0, 0, 0)
+    if pads != (0, 0):  # the plate is round the whole block, not only its ink
+        inked = (0, 0, block.image.width, block.image.height)
+    return (
+        corner[0] + inked[0] - pads[0],
+        corner[1] + inked[1] - pads[1],
+        corner[0] + inked[2] + pads[0],
+        corner[1] + inked[3] + pads[1],
+    )
+
+
 def _draw_checked(
     canvas: Image.Image,
     text: str,
@@ -2248,10 +2413,12 @@ def _draw_checked(
     draw: Callable[[Image.Image, SetText, tuple[int, int]], None],
     sizes: tuple[int, int],
     kind: Literal["title", "subtitle"],
+    pads: tuple[int, int] = (0, 0),
 ) -> tuple[SetText, list[TextRun]] | None:
     """Draw `text` with the first look whose every run meets CONTRAST_TARGET against what is
     behind it (measured on the result); if none does, on a backing plate. Returns the block and
-    its runs' measurements."""
+    its runs' measurements. `pads` (x, y px): how far a plate that `draw` puts behind the block
+    reaches past it on each side, for the runs' `extent`."""
     for attempt, look in enumerate([*looks, None]):
         if look is None:  # the last resort: a backing plate behind the safest look
             look = looks[-1]
@@ -2272,6 +2439,7 @@ def _draw_checked(
             min(canvas.height, corner[1] + block.image.height + reach),
         )
         kept = canvas.crop(kept_box)
+        extent = _block_extent(block, corner, pads)
         if attempt == len(looks):
             pad = round(block.size * 0.18)
             plate = (
@@ -2279,6 +2447,12 @@ def _draw_checked(
                 corner[1] - pad,
                 corner[0] + block.image.width + pad,
                 corner[1] + block.image.height + pad,
+            )
+            extent = (
+                min(extent[0], plate[0]),
+                min(extent[1], plate[1]),
+                max(extent[2], plate[2]),
+                max(extent[3], plate[3]),
             )
             overlay = Image.new("L", trial.size)
             ImageDraw.Draw(overlay).rounded_rectangle(plate, radius=pad, fill=round(255 * 0.88))
@@ -2290,7 +2464,8 @@ def _draw_checked(
             ("emphasis" if kind == "title" else kind, block.emphasis_mask),
         ):
             if mask is not None and mask.getbbox():
-                runs.append(TextRun(run_kind, corner, mask, measure_contrast(trial, mask, corner)))  # type: ignore[arg-type]
+                contrast = measure_contrast(trial, mask, corner)
+                runs.append(TextRun(run_kind, corner, mask, contrast, extent))  # type: ignore[arg-type]
         if all(run.contrast >= CONTRAST_TARGET for run in runs) or attempt == len(looks):
             return block, runs
         canvas.paste(kept, kept_box[:2])
@@ -2459,13 +2634,30 @@ def _place_text(
 
     main_x = x_for(main.image.width, main.rtl)
     if planned_only:
-        planned = [TextRun("title", (main_x, y), main.image.getchannel("A"), 0.0)]
+        title_corner = (main_x, y)
+        planned = [
+            TextRun(
+                "title",
+                title_corner,
+                main.image.getchannel("A"),
+                0.0,
+                _block_extent(main, title_corner),
+            )
+        ]
         if sub is not None:
             sub_corner = (
                 x_for(sub.image.width + 2 * pad_x, sub.rtl) + pad_x,
                 y + main.image.height + gap + pad_y,
             )
-            planned.append(TextRun("subtitle", sub_corner, sub.image.getchannel("A"), 0.0))
+            planned.append(
+                TextRun(
+                    "subtitle",
+                    sub_corner,
+                    sub.image.getchannel("A"),
+                    0.0,
+                    _block_extent(sub, sub_corner, (pad_x, pad_y)),
+                )
+            )
         return planned, notes
     if kicker and y - kicker * 2 >= 0:
         bar_w = round(min(box_w, main.image.width) * 0.22)
@@ -2537,6 +2729,7 @@ def _place_text(
             draw_plated,
             sizes,
             "subtitle",
+            (pad_x, pad_y),
         )
     else:
         sub_y = y
@@ -2631,15 +2824,19 @@ class LocalRenderer:
             canvas = Image.blend(canvas, backdrop, design.reference_mix)
         text_box = None
         if spec.title.strip() or spec.subtitle.strip():
-            planned: list[TextRun] = []
+            occupied = None
             if people:
                 layout, planned = _text_clear_of_people(
                     canvas, spec, layout, design, pal, scale, people
                 )
-            elif design.text_aware:
+                occupied = _people_occupancy(people, layout, spec, canvas.size)
+            else:
                 planned, _ = _place_text(
                     canvas, spec, layout, design, pal, scale, planned_only=True
                 )
+            layout, planned = _text_clear_of_badge(
+                canvas, spec, layout, design, pal, planned, occupied
+            )
             if design.text_aware:
                 # Where the words will be, as planned (fitted, not drawn): the layout's box is
                 # wider and taller than what is drawn in it. With or without people: a text-only
