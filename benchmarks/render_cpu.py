@@ -16,6 +16,12 @@ and after the renderer's CPU work of 2026-12-04 (the same pixels, `--digest`): 1
 87.2 -> 66.6 ms, with a face 145.3 -> 106.5, all 1K 116.2 -> 86.5; the 4K case 1700 -> 1468 among
 the 1K ones, 1651 -> 1287 alone (`--only 4K`, where its 4K frame masks stay kept).
 
+Keeping the words clear of YouTube's duration badge (2026-12-05, `_text_clear_of_badge`: a
+block that reaches the bottom-right corner is re-planned in up to four smaller boxes) costs the
+frames without a face, whose large words this title takes into the corner: medians of 2
+interleaved rounds of `--runs 3` against the commit before it, 1K without a face 86.2, 84.9 ->
+122.0, 120.1 ms; with a face 120.1, 117.1 -> 121.5, 117.2; 4K 1226, 1167 -> 1207, 1199.
+
 The renderer's CPU work of 2026-12-05, measured the same way (this file's code run against a
 clone of the commit before it, alternated, 3 rounds each; the machine shared with other work
 at a load of 4 to 13): 1K without a face 69.0 -> 60.0 ms, with a face 111.8 -> 81.7, all 1K

@@ -2010,6 +2010,11 @@ def _text_clear_of_badge(
             and box[2] - box[0] >= width * 0.3
         ]
         options = []
+        # No candidate's box is larger than the current one, so neither is its title: the
+        # first that clears the badge unshortened with its title BADGE_KEEPS_TITLE of the
+        # current one's is the choice below, and the rest need not be set (each candidate set
+        # is ~5 ms of a 1K render's ~90).
+        ceiling = _title_size(runs)
         for box in boxes:
             candidate = dataclasses.replace(layout, text_box=box)
             fit = _fit_text(canvas.size, spec, candidate, design, pal)
@@ -2019,7 +2024,11 @@ def _text_clear_of_badge(
             if occupied is not None and _people_clash(planned, occupied, height * PEOPLE_GAP):
                 continue
             clear = not _under_badge(planned, zones, gap)
-            options.append((candidate, planned, clear, len(fit.notes), _title_size(planned)))
+            size = _title_size(planned)
+            options.append((candidate, planned, clear, len(fit.notes), size))
+            if clear and not fit.notes and size >= BADGE_KEEPS_TITLE * ceiling:
+                options = options[-1:]
+                break
         # The clear ones if any, then the least shortened, then the first in order drawn
         # nearly as large as the largest.
         options = [option for option in options if option[2]] or options
