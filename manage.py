@@ -6,6 +6,13 @@ import sys
 
 if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "viewbait.settings")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as refusal:
+        # A settings refusal (the repository's SECRET_KEY, a bad flag, a retired model id) is a
+        # message for whoever runs the command, not a traceback through Django's start-up.
+        sys.stderr.write(f"Error: {refusal}\n")
+        sys.exit(1)

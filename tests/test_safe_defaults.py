@@ -93,6 +93,9 @@ def test_repository_key_is_refused_at_start_with_debug_off(tmp_path: Path) -> No
         refused = run(argv, env)
         assert refused.returncode != 0
         assert REFUSAL in refused.stderr
+    # ... and a command says so in one line, without a traceback through Django's start-up
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert refused.stderr.startswith("Error: SECRET_KEY is the repository's default")
     # A key of one's own passes: `manage.py check --deploy` exits 0 with it in
     # test_check_deploy_is_clean_with_the_readme_production_settings, and the web application
     # loads with it in tests/test_startup_checks.py::test_a_warning_is_logged_and_the_web_process_starts.
