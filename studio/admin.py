@@ -21,6 +21,7 @@ from core.admin_display import breakable, short_datetime
 from generation.admin import JobAdmin
 from generation.models import Job
 from studio import services, style_previews
+from studio.forms import parse_colors
 from studio.media import media_url
 from studio.models import (
     Face,
@@ -108,6 +109,21 @@ class AssetNameForm(forms.ModelForm):
                     "name", f"{owner.email} already has a {noun} named “{name.strip()}”."
                 )
         return cleaned
+
+
+class PaletteAdminForm(AssetNameForm):
+    """A palette's `colors` as the API takes them (`parse_colors`: 3 to 6 distinct "#RRGGBB"
+    strings, stored upper-cased): the admin saved any JSON (`["red", 5]`), which the API then
+    served and a generate with the palette failed on in the worker."""
+
+    def clean_colors(self) -> list[str]:
+        value = self.cleaned_data.get("colors")
+        if not isinstance(value, list | str):
+            raise forms.ValidationError('Give the colours as a list, e.g. ["#FF0044", ...].')
+        try:
+            return parse_colors(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
 
 class NameTakenMeanwhile:
@@ -235,7 +251,7 @@ class StyleAdmin(NameTakenMeanwhile, ShortCreatedAt, DeletesStoredFiles, admin.M
 
 @admin.register(Palette)
 class PaletteAdmin(NameTakenMeanwhile, ShortCreatedAt, admin.ModelAdmin):
-    form = AssetNameForm
+    form = PaletteAdminForm
     list_display = ["name", "owner__email", "colors", "is_public", "created"]
     list_select_related = ["owner"]  # the email column
     list_filter = ["is_public", ("owner", admin.EmptyFieldListFilter)]
