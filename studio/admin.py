@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError
@@ -17,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from billing.admin import CreditAccountAdmin
 from billing.models import CreditAccount, CreditLedgerEntry, CreditPackPurchase, Subscription
+from core.accounts import accounts_with_email
 from core.admin_display import breakable, short_datetime
 from generation.admin import JobAdmin
 from generation.models import Job
@@ -421,6 +423,22 @@ class ViewerOnObject:
         )
 
 
+class UserEmailForm(UserChangeForm):
+    """A user's change form refuses an email another account has, case aside
+    (`core.accounts.accounts_with_email`, as sign-up refuses it): saved, it locked one of the two
+    out of signing in, and the commands that name a creator by email picked one of them."""
+
+    def clean_email(self) -> str:
+        email: str = self.cleaned_data.get("email") or ""
+        other = accounts_with_email(email).exclude(pk=self.instance.pk).first()
+        if other is not None:
+            raise forms.ValidationError(
+                f"Another account ({other.get_username()}) has this email (case aside); each "
+                "account signs in with its own."
+            )
+        return email
+
+
 admin.site.unregister(User)
 
 
@@ -430,6 +448,7 @@ class ViewBaitUserAdmin(ViewerOnObject, UserAdmin):
     files go with the rows. A creator whose Stripe plan still renews is not deleted (it would go
     on charging): the admin says so, and the plan is cancelled in Stripe first."""
 
+    form = UserEmailForm
     actions = ["delete_selected"]  # this class's, in place of the site's
     # Who the creator is to support: plan, balance and their records one click away (Django's
     # list showed names the studio never asks for, and the change page led nowhere).

@@ -208,6 +208,24 @@ def test_commands_refuse_numbers_out_of_range_and_change_nothing(
     assert Job.objects.get(pk=job_id).status == "running"
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("adjust_credits", "Demo@viewbait.local", "5", "--reason", "goodwill"),
+        ("seed_gallery", "--email", "Demo@viewbait.local", "--count", "1", "--quiet"),
+    ],
+)
+def test_commands_refuse_an_email_two_accounts_have(args: tuple[str, ...]) -> None:
+    """Two accounts with one email, case aside (saved before the admin refused it): the command
+    picked the first silently; now it names both and changes nothing."""
+    first, second = make_user("demo@viewbait.local"), make_user("DEMO@viewbait.local")
+    balances = get_balance(first), get_balance(second)
+    with pytest.raises(CommandError, match=f"user ids {first.pk}, {second.pk}"):
+        run(*args)
+    assert (get_balance(first), get_balance(second)) == balances
+    assert not Thumbnail.objects.exists()
+
+
 def test_every_model_change_has_its_migration() -> None:
     """`makemigrations --check` finds nothing to write: a model field changed without its
     migration would reach production databases only as errors."""

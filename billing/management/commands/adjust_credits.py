@@ -3,7 +3,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from billing.services import (
@@ -12,7 +11,7 @@ from billing.services import (
     adjust_credits,
     get_balance,
 )
-from core.commands import bounded
+from core.commands import bounded, user_by_email
 
 # The ledger's idempotency key holds 200 characters, "command-adjust:" included.
 MAX_KEY_LENGTH = 185
@@ -40,7 +39,7 @@ class Command(BaseCommand):
         reason = " ".join(options["reason"].split())
         if not reason:
             raise CommandError("Give a --reason: the creator sees it in their ledger.")
-        user = get_user_model().objects.filter(email__iexact=options["email"]).first()
+        user = user_by_email(options["email"])
         if user is None:
             raise CommandError(f"No user with the email {options['email']}.")
         key = options["key"] or uuid.uuid4().hex

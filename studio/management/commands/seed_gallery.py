@@ -22,6 +22,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from billing.services import open_account
+from core.commands import user_by_email
 from generation.providers.base import ImageRequest, RenderSpec
 from generation.providers.local import LocalRenderer
 from studio.gallery_cache import invalidate_gallery
@@ -78,7 +79,7 @@ class Command(BaseCommand):
 
     def _owner(self, email: str) -> Any:
         User = get_user_model()
-        user = User.objects.filter(email__iexact=email).first()
+        user = user_by_email(email)
         if user is None:
             user = User.objects.create(username=email, email=email)
             self.stdout.write(f"New account {email} (no account had that email)")
