@@ -48,8 +48,37 @@ class StripePriceReminder(admin.ModelAdmin):
             )
 
 
+class PlanForm(forms.ModelForm):
+    """A plan's limits as the studio can honour them: `max_variations` and
+    `max_concurrent_jobs` at least 1 (0 refused every generate of every creator on the plan),
+    and one default plan at most (`billing.services.default_plan` took the first of two
+    silently, so new accounts started on whichever sorted first)."""
+
+    def _at_least_one(self, field: str) -> int:
+        value: int = self.cleaned_data[field]
+        if value is not None and value < 1:
+            raise forms.ValidationError("At least 1: with 0 the plan's creators can make nothing.")
+        return value
+
+    def clean_max_variations(self) -> int:
+        return self._at_least_one("max_variations")
+
+    def clean_max_concurrent_jobs(self) -> int:
+        return self._at_least_one("max_concurrent_jobs")
+
+    def clean_is_default(self) -> bool:
+        is_default: bool = self.cleaned_data["is_default"]
+        other = Plan.objects.filter(is_default=True).exclude(pk=self.instance.pk).first()
+        if is_default and other is not None:
+            raise forms.ValidationError(
+                f"{other.name} is the default plan: untick “Is default” there first."
+            )
+        return is_default
+
+
 @admin.register(Plan)
 class PlanAdmin(StripePriceReminder):
+    form = PlanForm
     list_display = [
         "name",
         "slug",

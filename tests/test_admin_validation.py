@@ -4,11 +4,14 @@ Checkout (ops review 2026-12-05)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from django.forms.models import model_to_dict
 from django.utils import timezone
 
+from billing.models import Plan
 from studio.models import Palette
 from tests.conftest import make_user
 from tests.test_admin_names import change_form_data
@@ -67,3 +70,42 @@ def test_an_admin_user_email_another_account_has_is_a_form_error(admin_client: A
         assert saved.status_code == 302, saved.context["adminform"].form.errors
         other.refresh_from_db()
         assert other.email == email
+
+
+def plan_form(plan: Plan) -> dict[str, Any]:
+    """The POST of the plan's change page as it shows the plan."""
+    form = {k: "" if v is None else v for k, v in model_to_dict(plan).items()}
+    for field in ("resolutions", "aspect_ratios", "features"):
+        form[field] = json.dumps(form[field])
+    return form
+
+
+@pytest.mark.parametrize("field", ["max_variations", "max_concurrent_jobs"])
+def test_an_admin_plan_limit_of_0_is_a_form_error(admin_client: Any, field: str) -> None:
+    """0 refused every generate of every creator on the plan."""
+    starter = Plan.objects.get(slug="starter")
+    before = getattr(starter, field)
+    url = f"/admin/billing/plan/{starter.pk}/change/"
+    refused = admin_client.post(url, {**plan_form(starter), field: 0})
+    assert refused.status_code == 200
+    assert field in refused.context["adminform"].form.errors
+    starter.refresh_from_db()
+    assert getattr(starter, field) == before
+    assert admin_client.post(url, {**plan_form(starter), field: 1}).status_code == 302
+
+
+def test_an_admin_second_default_plan_is_a_form_error(admin_client: Any) -> None:
+    """`default_plan()` took the first of two silently."""
+    default = Plan.objects.get(is_default=True)
+    other = Plan.objects.exclude(pk=default.pk).first()
+    assert other is not None
+    url = f"/admin/billing/plan/{other.pk}/change/"
+    refused = admin_client.post(url, {**plan_form(other), "is_default": True})
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["is_default"] == [
+        f"{default.name} is the default plan: untick “Is default” there first."
+    ]
+    assert list(Plan.objects.filter(is_default=True)) == [default]
+    # The default plan itself saves as it is.
+    saved = admin_client.post(f"/admin/billing/plan/{default.pk}/change/", plan_form(default))
+    assert saved.status_code == 302
