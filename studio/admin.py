@@ -12,6 +12,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError
 from django.db.models.fields.files import FieldFile
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -24,6 +25,7 @@ from generation.admin import JobAdmin
 from generation.models import Job
 from studio import services, style_previews
 from studio.forms import parse_colors
+from studio.job_types.generate import ProjectDefaults
 from studio.media import media_url
 from studio.models import (
     Face,
@@ -126,6 +128,44 @@ class PaletteAdminForm(AssetNameForm):
             return parse_colors(value)
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from exc
+
+
+class ProjectAdminForm(AssetNameForm):
+    """A project's `default_settings` checked as `PATCH /api/projects/<id>` checks them
+    (`ProjectDefaults`, for the project's owner: a generate request's choices, the owner's own
+    style, palette and faces) and stored as it stores them; `{}` or null: no defaults. The admin
+    stored any JSON (`{"variations": 99, "style_id": "abc"}`), which the API then served."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        settings, owner = cleaned.get("default_settings"), cleaned.get("owner")
+        if "default_settings" not in cleaned or owner is None:
+            return cleaned
+        if not settings:
+            cleaned["default_settings"] = {}
+            return cleaned
+        if not isinstance(settings, dict):
+            self.add_error("default_settings", 'A JSON object, e.g. {"variations": 2}, or {}.')
+            return cleaned
+        checked = ProjectDefaults(data=settings, context={"user": owner})
+        try:
+            valid = checked.is_valid()
+        except Http404:
+            self.add_error(
+                "default_settings", f"A style, palette or face here is not usable by {owner.email}."
+            )
+            return cleaned
+        if not valid:
+            self.add_error(
+                "default_settings",
+                [
+                    f"{field}: {' '.join(map(str, errors))}"
+                    for field, errors in checked.errors.items()
+                ],
+            )
+            return cleaned
+        cleaned["default_settings"] = dict(checked.validated_data)
+        return cleaned
 
 
 class NameTakenMeanwhile:
@@ -298,7 +338,7 @@ class FaceAdmin(NameTakenMeanwhile, ShortCreatedAt, DeletesStoredFiles, admin.Mo
 
 @admin.register(Project)
 class ProjectAdmin(NameTakenMeanwhile, ShortCreatedAt, admin.ModelAdmin):
-    form = AssetNameForm
+    form = ProjectAdminForm
     list_display = ["name", "owner__email", "share_mode", "created"]
     list_select_related = ["owner"]  # the email column
     list_filter = ["share_mode"]

@@ -12,7 +12,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from billing.models import Plan
-from studio.models import Palette
+from studio.models import Palette, Project, Style
 from tests.conftest import make_user
 from tests.test_admin_names import change_form_data
 
@@ -109,3 +109,48 @@ def test_an_admin_second_default_plan_is_a_form_error(admin_client: Any) -> None
     # The default plan itself saves as it is.
     saved = admin_client.post(f"/admin/billing/plan/{default.pk}/change/", plan_form(default))
     assert saved.status_code == 302
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        '{"variations": 99, "style_id": "abc"}',
+        '{"aspect_ratio": "3:1"}',
+        '{"resolution": "8K"}',
+        '["variations"]',
+        "OTHERS_STYLE",
+    ],
+)
+def test_an_admin_project_default_settings_the_api_refuses_are_a_form_error(
+    admin_client: Any, settings: str
+) -> None:
+    owner, someone = make_user("projects@example.com"), make_user("someone@example.com")
+    theirs = Style.objects.create(owner=someone, name="Theirs", prompt="x")
+    settings = settings.replace("OTHERS_STYLE", json.dumps({"style_id": theirs.pk}))
+    data = {"owner": owner.pk, "name": "Coffee", "share_mode": "off"}
+    refused = admin_client.post(
+        "/admin/studio/project/add/", {**data, "default_settings": settings}
+    )
+    assert refused.status_code == 200
+    assert "default_settings" in refused.context["adminform"].form.errors
+    assert not Project.objects.filter(owner=owner).exists()
+
+
+def test_an_admin_project_default_settings_are_stored_as_the_api_stores_them(
+    admin_client: Any,
+) -> None:
+    owner = make_user("projects@example.com")
+    data = {"owner": owner.pk, "name": "Coffee", "share_mode": "off"}
+    saved = admin_client.post(
+        "/admin/studio/project/add/",
+        {**data, "default_settings": '{"variations": "2", "colour": "red"}'},
+    )
+    assert saved.status_code == 302
+    stored = Project.objects.get(owner=owner).default_settings
+    assert stored["variations"] == 2 and stored["aspect_ratio"] == "16:9"
+    assert "colour" not in stored  # a key the API does not know is left out, as the API does
+    blank = admin_client.post(
+        "/admin/studio/project/add/", {**data, "name": "Tea", "default_settings": "null"}
+    )
+    assert blank.status_code == 302
+    assert Project.objects.get(owner=owner, name="Tea").default_settings == {}
