@@ -23,6 +23,7 @@ from core.accounts import accounts_with_email
 from core.admin_display import breakable, short_datetime
 from generation.admin import JobAdmin
 from generation.models import Job
+from generation.sizes import ASPECT_RATIOS, IMAGE_SIZES
 from studio import services, style_previews
 from studio.forms import parse_colors
 from studio.job_types.generate import ProjectDefaults
@@ -355,16 +356,52 @@ class ProjectAdmin(NameTakenMeanwhile, ShortCreatedAt, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class FixedChoicesFilter(admin.SimpleListFilter):
+    """A list filter on `parameter_name`, an exact value of that field, offering the fixed
+    `values` the studio makes (generation.sizes). Django's filter for a field without choices
+    offered the values found, a SELECT DISTINCT over the whole table on every load of the list
+    (at ~212k thumbnails, part of its 2.4-2.8 s)."""
+
+    values: tuple[str, ...] = ()
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        return [(value, value) for value in self.values]
+
+    def queryset(self, request: Any, queryset: Any) -> Any:
+        value = self.value()
+        return queryset.filter(**{str(self.parameter_name): value}) if value else queryset
+
+
+class AspectRatioFilter(FixedChoicesFilter):
+    title = "aspect ratio"
+    parameter_name = "aspect_ratio"
+    values = ASPECT_RATIOS
+
+
+class ResolutionFilter(FixedChoicesFilter):
+    title = "resolution"
+    parameter_name = "resolution"
+    values = IMAGE_SIZES
+
+
 @admin.register(Thumbnail)
 class ThumbnailAdmin(ShortCreatedAt, DeletesStoredFiles, admin.ModelAdmin):
     # Six columns, so the list fits beside the filters at 1440 px (nine ran off the right edge):
     # ratio and resolution as one "Format", the three flags as one "Flags".
     list_display = ["preview", "title", "owner__email", "format", "flags", "created"]
     list_display_links = ["preview", "title"]
-    list_filter = ["aspect_ratio", "resolution", "has_watermark", "is_public", "created_at"]
+    # Filters that run no query of their own: fixed values, booleans and Django's date ranges
+    # (Today, Past 7 days, ...). No date_hierarchy: its SELECT DISTINCT of the days over the
+    # whole table ran on every load of the list (2.4-2.8 s at ~212k rows with the filters').
+    list_filter = [
+        AspectRatioFilter,
+        ResolutionFilter,
+        "has_watermark",
+        "is_public",
+        "created_at",
+    ]
     search_fields = ["title", "owner__email"]
     raw_id_fields = ["owner", "job", "project", "style", "palette", "parent", "root"]
-    date_hierarchy = "created_at"
     list_select_related = ["owner"]
     show_full_result_count = False
     # Generated files are the renderer's output: shown, never replaced through an upload field.

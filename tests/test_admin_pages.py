@@ -8,7 +8,9 @@ import re
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from billing.models import CreditAccount
 from generation.models import Job
@@ -70,3 +72,27 @@ def test_every_list_gives_its_dates_in_the_short_form(staff: Any) -> None:
         html = client.get(f"/admin/{listing}/").content.decode()
         assert "5 Dec 2026 01:01" in html, listing
         assert "a.m." not in html, listing
+
+
+def test_the_thumbnails_list_runs_no_query_over_the_whole_table_for_its_filters(
+    staff: Any,
+) -> None:
+    """The days of `date_hierarchy` and the ratio and resolution filters' values were each a
+    SELECT DISTINCT over every thumbnail, on every load of the list (2.4-2.8 s at ~212k rows,
+    ops review 2026-12-05): the filters now offer fixed values, and still filter."""
+    creator = make_user("filters@example.com")
+    ThumbnailFactory(owner=creator, aspect_ratio="16:9", resolution="1K", title="Wide")
+    ThumbnailFactory(owner=creator, aspect_ratio="9:16", resolution="2K", title="Tall")
+    client = Client()
+    client.force_login(staff)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get("/admin/studio/thumbnail/").content.decode()
+    scans = [q["sql"] for q in queries if re.search(r"distinct|trunc", q["sql"], re.I)]
+    assert not scans
+    assert "21:9" in html and "4K" in html  # the filters' fixed values
+    for query, shown, hidden in (
+        ("aspect_ratio=9:16", "Tall", "Wide"),
+        ("resolution=1K", "Wide", "Tall"),
+    ):
+        page = client.get(f"/admin/studio/thumbnail/?{query}").content.decode()
+        assert shown in page and hidden not in page, query
