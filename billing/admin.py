@@ -340,8 +340,37 @@ class CreditLedgerEntryAdmin(ReadOnlyAdmin):
         return breakable(entry.reference) if entry.reference else "-"
 
 
+# A pack's bounds. Credits: 1 to MAX_ADJUSTMENT, the largest grant the admin makes at once (a
+# few extra digits are a typo; Django's own bound was the database's, 2147483647). Price:
+# Stripe's minimum charge in USD (50 cents; it cannot charge 0) to its largest amount
+# (99,999,999 cents, eight digits).
+PACK_CREDITS = (1, MAX_ADJUSTMENT)
+PACK_PRICE_CENTS = (50, 99_999_999)
+
+
+def bounded_integer(low: int, high: int, help_text: str = "") -> forms.IntegerField:
+    """An admin form's whole number in [low, high]; out of it, "Enter <low> to <high>."."""
+    said = f"Enter {low:,} to {high:,}."
+    return forms.IntegerField(
+        min_value=low,
+        max_value=high,
+        help_text=help_text,
+        error_messages={"min_value": said, "max_value": said},
+    )
+
+
+class CreditPackForm(forms.ModelForm):
+    """A pack Stripe Checkout can sell and the ledger can grant (`PACK_CREDITS`,
+    `PACK_PRICE_CENTS`): a form error naming the range, where 0 credits or a free pack were
+    saved, and up to 2147483647 (the database's integer) taken."""
+
+    credits = bounded_integer(*PACK_CREDITS)
+    price_cents = bounded_integer(*PACK_PRICE_CENTS, help_text="USD cents")
+
+
 @admin.register(CreditPack)
 class CreditPackAdmin(StripePriceReminder):
+    form = CreditPackForm
     list_display = ["name", "slug", "credits", "price_cents", "stripe_price_id", "active"]
     list_editable = ["active"]
     ordering = ["sort_order"]

@@ -11,7 +11,7 @@ import pytest
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from billing.models import Plan
+from billing.models import CreditPack, Plan
 from studio.models import Palette, Project, Style
 from tests.conftest import make_user
 from tests.test_admin_names import change_form_data
@@ -154,3 +154,31 @@ def test_an_admin_project_default_settings_are_stored_as_the_api_stores_them(
     )
     assert blank.status_code == 302
     assert Project.objects.get(owner=owner, name="Tea").default_settings == {}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("credits", 0),
+        ("credits", -5),
+        ("credits", 100_001),
+        ("credits", 3_000_000_000),
+        ("price_cents", 0),
+        ("price_cents", 49),
+        ("price_cents", 100_000_000),
+        ("price_cents", 3_000_000_000),
+    ],
+)
+def test_an_admin_credit_pack_out_of_range_is_a_form_error(
+    admin_client: Any, field: str, value: int
+) -> None:
+    """0 credits or a free pack (Stripe cannot charge 0) were saved, and the only upper bound
+    was the database's integer (2147483647 credits)."""
+    data = {"slug": "bulk", "name": "Bulk", "credits": 500, "price_cents": 2000, "sort_order": 9}
+    refused = admin_client.post("/admin/billing/creditpack/add/", {**data, field: value})
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors[field] == [
+        "Enter " + ("1 to 100,000." if field == "credits" else "50 to 99,999,999.")
+    ]
+    assert not CreditPack.objects.filter(slug="bulk").exists()
+    assert admin_client.post("/admin/billing/creditpack/add/", data).status_code == 302
