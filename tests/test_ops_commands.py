@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -223,6 +224,25 @@ def test_commands_refuse_an_email_two_accounts_have(args: tuple[str, ...]) -> No
     with pytest.raises(CommandError, match=f"user ids {first.pk}, {second.pk}"):
         run(*args)
     assert (get_balance(first), get_balance(second)) == balances
+    assert not Thumbnail.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--email", "notanemail", "--count", "1"), "'notanemail' is not an email address"),
+        (("--email", "a@example.com", "--count", "500001"), "at most 500,000"),
+        (("--email", "a@example.com", "--count", "0"), "at least 1"),
+        (("--email", "a@example.com", "--count", "1", "--images", "65"), "at most 64"),
+    ],
+)
+def test_seed_gallery_refuses_a_bad_email_and_counts_past_its_caps(
+    args: tuple[str, ...], message: str
+) -> None:
+    """A CommandError before anything is drawn or made: no account, no thumbnails."""
+    with pytest.raises(CommandError, match=message):
+        run("seed_gallery", *args, "--quiet")
+    assert not get_user_model().objects.filter(email__in=["notanemail", "a@example.com"]).exists()
     assert not Thumbnail.objects.exists()
 
 

@@ -14,9 +14,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.validators import validate_email
 from django.db import connection
 from django.utils import timezone
 from tqdm import tqdm
@@ -41,21 +43,47 @@ TITLES = [
     "We Found Something Weird: Part 2",
 ]
 BATCH = 2000
+# --count's cap: over twice the largest library benchmarked (~212k thumbnails); a typo of a few
+# extra digits would otherwise fill the table for hours.
+MAX_COUNT = 500_000
+# --images' cap: each distinct image is a 1K render and four stored files (PNG, two WebP, JPEG),
+# drawn one after the other before any row is made; a few make the gallery look varied.
+MAX_IMAGES = 64
 
 
 class Command(BaseCommand):
-    help = "Bulk-create N thumbnails (sharing a few real image files) for one creator."
+    help = (
+        "Bulk-create N thumbnails (sharing a few real image files) for the creator with EMAIL "
+        "(made if no account has it)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--email", required=True)
-        parser.add_argument("--count", type=int, required=True)
-        parser.add_argument("--images", type=int, default=8, help="distinct image files")
+        parser.add_argument(
+            "--count",
+            type=int,
+            required=True,
+            help=f"thumbnails, 1 to {MAX_COUNT:,} (over twice the largest library benchmarked)",
+        )
+        parser.add_argument(
+            "--images",
+            type=int,
+            default=8,
+            help=f"distinct image files, 1 to {MAX_IMAGES} (each is a render and four files)",
+        )
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["count"] < 1 or options["images"] < 1:
-            raise CommandError("--count and --images must be at least 1.")
-        owner = self._owner(options["email"])
+        # Checked here, not by argparse: call_command(images=...) passes an optional as it is.
+        for name, cap in (("count", MAX_COUNT), ("images", MAX_IMAGES)):
+            if not 1 <= options[name] <= cap:
+                raise CommandError(f"--{name} must be at least 1 and at most {cap:,}.")
+        email = options["email"].strip()
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise CommandError(f"--email {email!r} is not an email address.") from None
+        owner = self._owner(email)
         files = [self._render(i) for i in range(options["images"])]
         now = timezone.now()
         total = options["count"]
