@@ -37,7 +37,7 @@ from studio.job_types.generate import GenerateInput
 from studio.library_cache import usable_palettes, usable_styles
 from studio.media import media_url
 from studio.models import Face, Palette, Style, Thumbnail, YouTubeChannel
-from studio.serializers import YouTubeChannelInput
+from studio.serializers import YouTubeChannelInput, unknown_fields_error
 from studio.services import StudioError
 from studio.style_previews import is_drawn
 
@@ -384,6 +384,11 @@ def jobs(request: Request) -> Response:
         data = request.data.get("input")
         if not isinstance(data, dict):
             raise APIError("input must be a JSON object.", "invalid")
+        # Beside "input" only "type": another key is refused as the input's unknown fields are
+        # (KnownFieldsOnly), before anything is charged.
+        unknown = sorted(str(key) for key in request.data if key not in ("type", "input"))
+        if unknown:
+            raise unknown_fields_error(unknown, ["type", "input"])
     else:
         data = {k: v for k, v in request.data.items() if k != "type"}
     files = {name: request.FILES.getlist(name) for name in request.FILES}

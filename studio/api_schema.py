@@ -31,6 +31,7 @@ from rest_framework.serializers import Serializer
 from generation.registry import JobType, job_types
 from studio.forms import parse_colors
 from studio.gallery import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from studio.job_types.generate import ProjectDefaults
 from studio.models import Project
 from studio.serializers import MAX_ID, IdList, KnownFieldsOnly, Text
 from studio.services import MAX_FACE_PHOTOS
@@ -163,12 +164,18 @@ class ProjectCreate(KnownFieldsOnly):
     name = named(PROJECT_NAME_MAX_CHARS, required=True, default=empty)
 
 
+@extend_schema_field(ProjectDefaults)
+class DefaultSettings(serializers.DictField):
+    """A project's `default_settings` as the schema tells them: ProjectDefaults' fields and no
+    other (the view checks them with ProjectDefaults, which refuses any other key)."""
+
+
 class ProjectPatch(KnownFieldsOnly):
     """Only the fields sent change: no default, so an absent name is not a rename to ""."""
 
     name = named(PROJECT_NAME_MAX_CHARS, required=False, default=empty)
     share_mode = serializers.ChoiceField(choices=Project.ShareMode.choices, required=False)
-    default_settings = serializers.DictField(
+    default_settings = DefaultSettings(
         required=False,
         allow_null=True,
         help_text="The generate form's choices for this project: style_id, palette_id, face_ids, "
@@ -233,12 +240,13 @@ def job_request_shapes(job_type: JobType) -> tuple[type[Serializer], type[Serial
     JSON `{"type": <its name>, "input": <its input_serializer>}` (the view also reads the input's
     fields beside `type` when `input` is absent); multipart `type`, the input serializer's fields
     flat (a nested serializer's as `<name>.<field>` keys), and its `upload_fields` (one file, or
-    a list of at most that many). Made once per job type object, so one schema's components are
-    one class each."""
+    a list of at most that many). Neither takes another field (KnownFieldsOnly:
+    `additionalProperties: false`, as the view and the input serializer refuse one). Made once
+    per job type object, so one schema's components are one class each."""
     camel = _camel(job_type.name)
     as_json = type(
         f"{camel}Job",
-        (serializers.Serializer,),
+        (KnownFieldsOnly,),
         {
             "__doc__": f"POST /api/jobs as JSON for `{job_type.name}` ({job_type.label}).",
             "type": JobTypeName(job_type=job_type.name),
@@ -266,7 +274,7 @@ def job_request_shapes(job_type: JobType) -> tuple[type[Serializer], type[Serial
         )
     as_form = type(
         f"{camel}JobForm",
-        (serializers.Serializer,),
+        (KnownFieldsOnly,),
         {
             "__doc__": f"POST /api/jobs as multipart for `{job_type.name}` ({job_type.label}): "
             "`type`, then the input's fields (and files) flat.",

@@ -121,21 +121,6 @@ def _instance_copy(field: Field) -> Field:
     return clone
 
 
-class InputSerializer(serializers.Serializer):
-    """The base of the job types' input schemas: validates like `serializers.Serializer`, but
-    each instance gets shallow copies of the declared fields instead of DRF's deep copies (a
-    deep copy re-runs every field's `__init__`: 0.2-0.4 ms of CPU per generate request).
-
-    Safe because nothing mutates a field after its `__init__` but `bind` (field name, parent,
-    label, source), which sets attributes on the instance's own copy; the declarations are
-    never bound or validated with, so instances in concurrent threads share only read-only
-    state. Subclasses must keep it so: no in-place edits of a field's validators or error
-    messages, and mutable defaults only as callables (`default=list`)."""
-
-    def get_fields(self) -> dict[str, Field]:
-        return {name: _instance_copy(field) for name, field in self._declared_fields.items()}
-
-
 # Fields a browser's form sends that are no input of the request: Django's CSRF token (a form
 # with {% csrf_token %} posted as FormData), read by the CSRF middleware.
 IGNORED_FORM_FIELDS = frozenset({"csrfmiddlewaretoken"})
@@ -153,18 +138,22 @@ class KnownFieldsOnly(serializers.Serializer):
             known = {*self.writable_names(), *IGNORED_FORM_FIELDS}
             unknown = sorted(str(name) for name in data if name not in known)
             if unknown:
-                raise serializers.ValidationError(
-                    {
-                        api_settings.NON_FIELD_ERRORS_KEY: [
-                            unknown_fields_message(unknown, self.writable_names())
-                        ],
-                        **{name: ["Unknown field."] for name in unknown},
-                    }
-                )
+                raise unknown_fields_error(unknown, self.writable_names())
         return super().to_internal_value(data)
 
     def writable_names(self) -> list[str]:
         return [name for name, field in self.fields.items() if not field.read_only]
+
+
+def unknown_fields_error(unknown: list[str], known: list[str]) -> serializers.ValidationError:
+    """The 400 `invalid` for fields a request does not take: the message naming them and
+    what it takes, and each in `fields` as "Unknown field."."""
+    return serializers.ValidationError(
+        {
+            api_settings.NON_FIELD_ERRORS_KEY: [unknown_fields_message(unknown, known)],
+            **{name: ["Unknown field."] for name in unknown},
+        }
+    )
 
 
 def unknown_fields_message(unknown: list[str], known: list[str]) -> str:
@@ -176,6 +165,23 @@ def unknown_fields_message(unknown: list[str], known: list[str]) -> str:
 
     plural = "s" if len(unknown) > 1 else ""
     return f"Unknown field{plural} {quoted(unknown)} (this request takes {quoted(known)})."
+
+
+class InputSerializer(KnownFieldsOnly):
+    """The base of the job types' input schemas: refuses a field it does not declare
+    (KnownFieldsOnly: a 400 in validation, before `generation.pipeline.submit` charges anything),
+    and otherwise validates like `serializers.Serializer`, but each instance gets shallow copies
+    of the declared fields instead of DRF's deep copies (a deep copy re-runs every field's
+    `__init__`: 0.2-0.4 ms of CPU per generate request).
+
+    Safe because nothing mutates a field after its `__init__` but `bind` (field name, parent,
+    label, source), which sets attributes on the instance's own copy; the declarations are
+    never bound or validated with, so instances in concurrent threads share only read-only
+    state. Subclasses must keep it so: no in-place edits of a field's validators or error
+    messages, and mutable defaults only as callables (`default=list`)."""
+
+    def get_fields(self) -> dict[str, Field]:
+        return {name: _instance_copy(field) for name, field in self._declared_fields.items()}
 
 
 class YouTubeChannelInput(KnownFieldsOnly):

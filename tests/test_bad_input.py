@@ -465,3 +465,110 @@ def test_a_page_limit_below_one_is_a_400_like_a_word(owner, owner_client, path) 
     for good, rows in (("", 2), ("1", 1), ("1000", 2)):
         response = owner_client.get(f"{url}?limit={good}")
         assert (response.status_code, len(response.json()["results"])) == (200, rows), good
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "unknown"),
+    [
+        ("/api/generate", {"title": "x", "bogus": 1}, ["bogus"]),
+        (
+            "/api/jobs",
+            {"type": "enhance_title", "input": {"title": "hello", "bogus": 1}},
+            ["bogus"],
+        ),
+        (
+            "/api/jobs",
+            {"type": "enhance_title", "input": {"title": "hello"}, "extra": 1},
+            ["extra"],
+        ),
+        ("/api/jobs", {"type": "enhance_title", "title": "hello", "bogus": 1}, ["bogus"]),
+        ("/api/jobs", "type=enhance_title&title=hello&bogus=1", ["bogus"]),
+        ("/api/jobs", "type=thumbnail_check&thumbnail_id={thumbnail}&bogus=1", ["bogus"]),
+        (
+            "/api/jobs",
+            {"type": "edit_thumbnail", "thumbnail_id": "{thumbnail}", "changes": {"titel": "x"}},
+            ["titel"],
+        ),
+    ],
+)
+def test_a_job_request_with_an_unknown_field_is_a_400_before_any_charge(
+    owner, owner_client, path, body, unknown
+) -> None:
+    """A field a job type's input does not take (or a top-level key beside `type` and `input`)
+    was ignored: 202 and the credits charged. Now 400 `invalid` naming it, in validation, so no
+    job is made and nothing is charged; JSON, a form post and multipart alike."""
+    from django.test.client import encode_multipart
+
+    from billing.services import get_balance
+    from generation.models import Job
+    from tests.conftest import set_plan
+    from tests.factories.studio import ThumbnailFactory
+
+    set_plan(owner, "pro")
+    balance = get_balance(owner)
+    thumbnail = ThumbnailFactory(owner=owner).pk
+    if isinstance(body, str):
+        fields = dict(pair.split("=") for pair in body.format(thumbnail=thumbnail).split("&"))
+        response = owner_client.post(
+            path,
+            encode_multipart("BoUnDaRy", fields),
+            content_type="multipart/form-data; boundary=BoUnDaRy",
+        )
+    else:
+        text = json.dumps(body).replace('"{thumbnail}"', str(thumbnail))
+        response = owner_client.post(path, text, content_type="application/json")
+    assert response.status_code == 400, response.content
+    data = response.json()
+    assert data["code"] == "invalid"
+    for name in unknown:
+        assert f'"{name}"' in data["error"], data
+    assert "Unknown field" in data["error"], data
+    assert Job.objects.count() == 0
+    assert get_balance(owner) == balance
+
+
+def test_unknown_project_default_settings_are_a_400_not_dropped(owner, owner_client) -> None:
+    """`default_settings` are checked as a generate request is: a key it does not take was
+    dropped (200, the key gone); now 400 `invalid` naming it, and nothing saved."""
+    from tests.factories.studio import ProjectFactory
+
+    project = ProjectFactory(owner=owner, default_settings={"variations": 2})
+    response = owner_client.patch(
+        f"/api/projects/{project.pk}",
+        json.dumps({"default_settings": {"variations": 3, "bogus": 1}}),
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.content
+    data = response.json()
+    assert data["code"] == "invalid"
+    assert '"bogus"' in data["error"] and "default_settings" in data["fields"], data
+    project.refresh_from_db()
+    assert project.default_settings == {"variations": 2}
+    ok = owner_client.patch(
+        f"/api/projects/{project.pk}",
+        json.dumps({"default_settings": {"variations": 3}}),
+        content_type="application/json",
+    )
+    assert ok.status_code == 200, ok.content
+
+
+def test_a_keyed_replay_of_the_same_body_answers_the_job_before_unknown_fields_are_checked(
+    owner, owner_client, submit
+) -> None:
+    """The Idempotency-Key replay of exactly what was sent answers the original job before
+    validation (generation.pipeline.sent_fingerprint): a job kept from before unknown fields
+    were refused, whose body had one, still replays instead of answering 400."""
+    from generation.models import Job
+    from generation.pipeline import sent_fingerprint
+    from generation.registry import get_job_type
+
+    first = submit(owner_client, {"title": "Hello"}, key="old-key")
+    assert first.status_code == 202, first.content
+    sent = {"title": "Hello", "bogus": 1}
+    Job.objects.filter(pk=first.json()["id"]).update(
+        body_fingerprint=sent_fingerprint(get_job_type("generate_thumbnails"), sent, {})
+    )
+    again = submit(owner_client, sent, key="old-key")
+    assert again.status_code == 202, again.content
+    assert (again.json()["id"], again["Idempotent-Replayed"]) == (first.json()["id"], "true")
+    assert submit(owner_client, sent, key="new-key").status_code == 400
