@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -265,10 +266,13 @@ def project_thumbnails(request: Request, project_id: int) -> Response:
 @api_view(["GET"])
 def bootstrap(request: Request) -> Response:
     """Everything the studio's first paint needs (see studio.studio_data.bootstrap_data), with a
-    strong `ETag` over the body: `If-None-Match` with the same tag answers 304 with no body."""
+    strong `ETag` over the body: `If-None-Match` with the same tag answers 304 with no body,
+    compared weakly as RFC 9110 13.1.2 says (`W/"x"` matches `"x"`: the gzip middleware weakens
+    the tag of a compressed answer, and a gzip client sends that back), or with `*`."""
     body = json.dumps(bootstrap_data(request.user), cls=DjangoJSONEncoder, sort_keys=True)
     etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Cookie"}
-    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+    if_none_match = parse_etags(request.headers.get("If-None-Match", ""))
+    if "*" in if_none_match or etag in [tag.removeprefix("W/") for tag in if_none_match]:
         return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(json.loads(body), headers=headers)

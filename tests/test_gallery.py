@@ -577,6 +577,29 @@ def test_bootstrap_etag_304(owner, owner_client) -> None:
     assert changed.status_code == 200 and changed["ETag"] != etag
 
 
+def test_bootstrap_304_to_a_gzip_client_sending_the_weakened_etag(owner, owner_client) -> None:
+    """A compressed answer's ETag is weakened by the gzip middleware (`W/"..."`); a gzip client
+    sends that back, and If-None-Match compares weakly (RFC 9110 13.1.2), so it answers 304 too
+    (it answered 200 with the whole body: only identity clients got a 304)."""
+    make_thumbs(owner, [(1, "x", 0, False)])
+    first = owner_client.get("/api/studio/bootstrap", HTTP_ACCEPT_ENCODING="gzip")
+    assert first.status_code == 200 and first["Content-Encoding"] == "gzip"
+    etag = first["ETag"]
+    assert etag.startswith('W/"')
+    again = owner_client.get(
+        "/api/studio/bootstrap", HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=etag
+    )
+    assert (again.status_code, again.content) == (304, b"")
+    listed = f'"other", {etag}'
+    assert owner_client.get("/api/studio/bootstrap", HTTP_IF_NONE_MATCH=listed).status_code == 304
+    assert owner_client.get("/api/studio/bootstrap", HTTP_IF_NONE_MATCH="*").status_code == 304
+    make_thumbs(owner, [(2, "y", 0, False)])
+    changed = owner_client.get(
+        "/api/studio/bootstrap", HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=etag
+    )
+    assert changed.status_code == 200
+
+
 def test_seed_gallery_command(owner, django_capture_on_commit_callbacks) -> None:
     with CaptureQueriesContext(connection) as captured:
         call_command("seed_gallery", email="seeded@example.com", count=25, images=2, quiet=True)
