@@ -11,6 +11,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
 from rest_framework import exceptions, status
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -73,6 +75,21 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = codes if isinstance(codes, str) else "error"
         response.data = error_body(_first_message(exc.detail), code)
     return response
+
+
+class JSONWhenUnnegotiated:
+    """A DRF view mixin for views that render other formats (the OpenAPI schema's YAML): when
+    content negotiation failed (an unknown `?format=`: 404, an Accept it cannot meet: 406), the
+    error is rendered as JSON `{"error", "code"}` like every error under /api/, not with the
+    view's first renderer (DRF's fallback, which answered `?format=xml` with a YAML body)."""
+
+    def perform_content_negotiation(
+        self, request: Request, force: bool = False
+    ) -> tuple[BaseRenderer, str]:
+        if force:  # only when negotiation failed: DRF's finalize_response for the error
+            renderer = JSONRenderer()
+            return renderer, str(renderer.media_type)
+        return super().perform_content_negotiation(request, force)  # type: ignore[misc]
 
 
 # A view's way of answering a refusal it never saw (`renders_refusals`): (request, message,

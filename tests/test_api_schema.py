@@ -32,6 +32,20 @@ def test_schema_and_docs_are_served_without_a_cdn(anon_client) -> None:
     assert script.status_code == 200 and b"SwaggerUIBundle" in script.content
 
 
+def test_an_unknown_schema_format_is_a_json_error(anon_client) -> None:
+    """`?format=xml` answered 404 with a YAML body (DRF renders a failed negotiation's error
+    with the view's first renderer); under /api/ every error is JSON `{"error", "code"}`."""
+    for query, status in (("?format=xml", 404), ("?format=openapi", 404)):
+        response = anon_client.get(f"/api/schema/{query}")
+        assert response.status_code == status, query
+        assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+        assert response.json() == {"error": "Not found.", "code": "not_found"}
+    not_acceptable = anon_client.get("/api/schema/", HTTP_ACCEPT="application/xml")
+    assert not_acceptable.status_code == 406
+    assert not_acceptable.json()["code"] == "not_acceptable"
+    assert anon_client.get("/api/schema/").content.startswith(b"openapi: 3.")  # YAML still
+
+
 def _job_request_shapes_match_the_registry(spec: dict[str, Any]) -> None:
     """POST /api/jobs's JSON and multipart bodies are each oneOf one shape per registered job
     type, picked by `type`: the JSON shape's `input` has exactly the input serializer's fields

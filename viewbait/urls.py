@@ -7,7 +7,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core import ratelimits
-from core.api import read_only
+from core.api import JSONWhenUnnegotiated, read_only
 from studio import media
 from studio import views as studio_views
 from viewbait import health
@@ -23,6 +23,11 @@ admin.site.login_form = EmailAdminAuthenticationForm
 admin.site.site_header = "ViewBait operations"
 admin.site.site_title = "ViewBait operations"
 admin.site.index_title = "Creators, credits, jobs and libraries"
+
+
+class SchemaView(JSONWhenUnnegotiated, SpectacularAPIView):
+    """The OpenAPI schema (YAML, or `?format=json`); an unknown format's 404 is JSON."""
+
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -49,7 +54,7 @@ urlpatterns = [
     ),
     path("accounts/", include("allauth.urls")),
     # GET and HEAD only (core.api.read_only: any other method gets the API's JSON 405).
-    path("api/schema/", read_only(SpectacularAPIView.as_view()), name="api-schema"),
+    path("api/schema/", read_only(SchemaView.as_view()), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file (?script): no inline script
     # for the Content-Security-Policy to refuse.
     path(
