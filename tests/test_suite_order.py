@@ -65,3 +65,16 @@ def test_one_worker_or_no_server_tests_leave_the_order_alone() -> None:
     collection = [f"t{i}" for i in range(10)]
     assert servers_first(collection, 1, lambda name: name == "t3") == collection
     assert servers_first(collection, 4, lambda name: False) == collection
+
+
+def test_a_wsgi_call_on_the_tests_own_thread_is_no_live_server_request() -> None:
+    """schemathesis calls Django's WSGIHandler on the test's thread and left a response
+    unclosed: counted as a live-server request that never finished, it failed every later
+    live-server test of that process after a 30 s wait (tests/conftest.py)."""
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.signals import request_started
+
+    from tests.conftest import _LIVE_SERVER_REQUESTS
+
+    request_started.send(sender=WSGIHandler, environ={})  # and never request_finished
+    assert _LIVE_SERVER_REQUESTS.running() == 0
