@@ -330,6 +330,9 @@ class Thumbnail(models.Model):
             models.Index(fields=["owner", "sort_title", "id"], name="thumb_owner_title"),
             models.Index(fields=["owner", "-share_clicks", "-id"], name="thumb_owner_clicks"),
             models.Index(fields=["project", "-created_at", "-id"], name="thumb_project_newest"),
+            # Everyone's, newest first: the admin's thumbnail list (ops), which otherwise sorted
+            # the whole table for its first page (0.38 s at 212,000 rows).
+            models.Index(fields=["-created_at", "-id"], name="thumb_newest"),
             models.Index(
                 fields=["owner", "-created_at", "-id"],
                 name="thumb_owner_favorites",
