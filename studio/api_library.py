@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.utils.http import parse_etags
+from django.utils.cache import get_conditional_response
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -272,7 +272,7 @@ def bootstrap(request: Request) -> Response:
     body = json.dumps(bootstrap_data(request.user), cls=DjangoJSONEncoder, sort_keys=True)
     etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Cookie"}
-    if_none_match = parse_etags(request.headers.get("If-None-Match", ""))
-    if "*" in if_none_match or etag in [tag.removeprefix("W/") for tag in if_none_match]:
+    conditional = get_conditional_response(request._request, etag=etag)  # Django's own check
+    if conditional is not None and conditional.status_code == status.HTTP_304_NOT_MODIFIED:
         return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(json.loads(body), headers=headers)
