@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from billing import payments
 from billing.models import CreditPack, Subscription
@@ -35,7 +35,7 @@ def _operation_id(request: HttpRequest) -> str:
     return value if _OPERATION_ID.fullmatch(value) else uuid.uuid4().hex
 
 
-@require_GET
+@require_safe
 def plans(request: HttpRequest) -> TemplateResponse:
     """The plans as a pricing table; for a signed-in creator also their plan, its status and
     period end, Upgrade / Manage billing buttons and credit packs when payments are on."""
@@ -116,8 +116,8 @@ def portal(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
-@ratelimits.limit("checkout", methods=("GET",))
+@require_safe
+@ratelimits.limit("checkout", methods=("GET", "HEAD"))
 def checkout_return(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Stripe's success URL: apply the session now (the webhook may still be on its way) and
     go back to the studio with a message. Another user's session is a 404."""

@@ -15,14 +15,14 @@ from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.decorators import api_view, parser_classes
+from rest_framework.decorators import parser_classes
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing.services import effective_plan, get_balance
 from core import ratelimits
-from core.api import APIError, error_body
+from core.api import APIError, api_view, error_body
 from core.parsers import SafeJSONParser
 from core.streaming import stream_under_asgi
 from generation.errors import refusal_for
@@ -137,19 +137,20 @@ def youtube_channel(request: Request) -> Response:
     `{"channel": "@handle" | "UC..." | null, "url"}`. PUT `{"channel"}` sets it (an address,
     @handle or channel id; blank forgets it, on any plan): 400 `invalid` for anything else,
     403 `plan_feature` when setting one without the Pro plan's YouTube tools."""
-    if request.method == "GET":
-        return Response(
-            youtube_channel_payload(YouTubeChannel.objects.filter(user=request.user).first())
-        )
-    serializer = YouTubeChannelInput(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    try:
-        channel = services.do_set_youtube_channel(
-            user=request.user, reference=serializer.validated_data["channel"]
-        )
-    except StudioError as exc:
-        raise _raise(exc) from exc
-    return Response(youtube_channel_payload(channel))
+    if request.method == "PUT":
+        serializer = YouTubeChannelInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            channel = services.do_set_youtube_channel(
+                user=request.user, reference=serializer.validated_data["channel"]
+            )
+        except StudioError as exc:
+            raise _raise(exc) from exc
+        return Response(youtube_channel_payload(channel))
+    # GET and HEAD
+    return Response(
+        youtube_channel_payload(YouTubeChannel.objects.filter(user=request.user).first())
+    )
 
 
 @extend_schema(
@@ -164,20 +165,21 @@ def youtube_channel(request: Request) -> Response:
 @parser_classes([MultiPartParser, FormParser])
 @ratelimits.limit("face_upload")
 def faces(request: Request) -> Response:
-    if request.method == "GET":
-        rows = Face.objects.for_owner(request.user).prefetch_related("images")
-        return Response({"results": [face_payload(face) for face in rows]})
-    serializer = schema.FaceCreate(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    try:
-        face = services.do_create_face(
-            owner=request.user,
-            name=serializer.validated_data["name"],
-            files=serializer.validated_data["images"],
-        )
-    except StudioError as exc:
-        raise _raise(exc) from exc
-    return Response(face_payload(face), status=status.HTTP_201_CREATED)
+    if request.method == "POST":
+        serializer = schema.FaceCreate(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            face = services.do_create_face(
+                owner=request.user,
+                name=serializer.validated_data["name"],
+                files=serializer.validated_data["images"],
+            )
+        except StudioError as exc:
+            raise _raise(exc) from exc
+        return Response(face_payload(face), status=status.HTTP_201_CREATED)
+    # GET and HEAD
+    rows = Face.objects.for_owner(request.user).prefetch_related("images")
+    return Response({"results": [face_payload(face) for face in rows]})
 
 
 @extend_schema(methods=["GET"], responses={200: schema.FaceOut, **schema.errors(404)})
@@ -242,7 +244,7 @@ def style_detail(request: Request, style_id: int) -> Response:
     "description"?, "prompt"?, "remove_reference_ids"?, "reference_images"? (multipart)}`:
     only what is sent changes, and the preview is drawn again for a new name or other images.
     DELETE the caller's own."""
-    style = _own_asset(Style, request.user, style_id, edit=request.method != "GET")
+    style = _own_asset(Style, request.user, style_id, edit=request.method in ("PATCH", "DELETE"))
     if request.method == "DELETE":
         services.do_delete_style(style=style)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -276,7 +278,9 @@ def palette_detail(request: Request, palette_id: int) -> Response:
     """GET: a palette the caller can use. PATCH (the caller's own only; a built-in or
     another's public palette is 403 `read_only`) `{"name"?, "colors"?: ["#RRGGBB", ...]}`:
     only what is sent changes. DELETE the caller's own."""
-    palette = _own_asset(Palette, request.user, palette_id, edit=request.method != "GET")
+    palette = _own_asset(
+        Palette, request.user, palette_id, edit=request.method in ("PATCH", "DELETE")
+    )
     if request.method == "DELETE":
         services.do_delete_palette(palette=palette)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -363,7 +367,7 @@ def jobs(request: Request) -> Response:
     files: submits any job type -> 202 job. GET: the caller's 20 most recent jobs, each with its
     result as `GET /api/jobs/<id>` gives it (`thumbnails`, `result`), in two queries: the jobs
     and one prefetch of their thumbnails."""
-    if request.method == "GET":
+    if request.method != "POST":  # GET and HEAD
         rows = (
             Job.objects.filter(user=request.user)
             .prefetch_related(

@@ -11,12 +11,11 @@ from django.utils.cache import get_conditional_response
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core import ratelimits
-from core.api import APIError
+from core.api import APIError, api_view
 from studio import api_schema as schema
 from studio import services
 from studio.gallery import GalleryFilter, InvalidCursor, page_of, parse_filters
@@ -126,25 +125,25 @@ def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
             is_public=data.get("is_public"),
             project=project,
         )
-    if request.method == "GET":
-        versions = thumbnail.versions().order_by("-created_at", "-id")
-        links = ThumbnailLinks.build()
-        return Response(
-            {
-                **thumbnail_payload(thumbnail, links),
-                "versions": [
-                    {
-                        "id": v.pk,
-                        "parent_id": v.parent_id,
-                        "created_at": v.created_at.isoformat(),
-                        "small_url": media_url(v.image_small, links.signer),
-                        "download_url": links.download.format(pk=v.pk),
-                    }
-                    for v in versions
-                ],
-            }
-        )
-    return Response(thumbnail_payload(thumbnail))
+        return Response(thumbnail_payload(thumbnail))
+    # GET and HEAD
+    versions = thumbnail.versions().order_by("-created_at", "-id")
+    links = ThumbnailLinks.build()
+    return Response(
+        {
+            **thumbnail_payload(thumbnail, links),
+            "versions": [
+                {
+                    "id": v.pk,
+                    "parent_id": v.parent_id,
+                    "created_at": v.created_at.isoformat(),
+                    "small_url": media_url(v.image_small, links.signer),
+                    "download_url": links.download.format(pk=v.pk),
+                }
+                for v in versions
+            ],
+        }
+    )
 
 
 @extend_schema(

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext, ngettext
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from billing import payments
@@ -84,7 +84,7 @@ FORM_LABELS = {
 }
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("studio")
@@ -524,7 +524,7 @@ def under_gallery_filters(
 
 
 @login_required
-@require_GET
+@require_safe
 def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse:
     """The job's card; once finished, its thumbnails are also swapped into the studio's gallery
     (OOB) when the card is refreshed from the studio page (other pages have no gallery)."""
@@ -568,7 +568,7 @@ def job_card(request: AuthenticatedHttpRequest, job_id: str) -> TemplateResponse
 
 
 @login_required
-@require_GET
+@require_safe
 def credit_history(request: AuthenticatedHttpRequest) -> TemplateResponse:
     """The creator's credit movements, newest first, 50 a page (`?before=<entry id>` for
     older ones; an unreadable value shows the first page), with the balance, plan and when
@@ -605,7 +605,7 @@ def account_deleted_message(thumbnails: int) -> str:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @ratelimits.limit("login")  # a password check: the log-in budget, so no way round it
 def account_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
     """GET: what deleting the account removes, and a password field. POST `password`: the
@@ -968,7 +968,7 @@ def _palette_saved(request: AuthenticatedHttpRequest, palette: Any) -> dict[str,
 
 
 @login_required
-@require_GET
+@require_safe
 def style_preview(request: HttpRequest, style_id: int) -> HttpResponse:
     """Redirect to the style's preview image (drawn on first use, studio.style_previews); 404
     for a style the creator cannot use (another creator's private style)."""

@@ -14,7 +14,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import escape
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 from rest_framework.exceptions import ValidationError
 
@@ -56,7 +56,7 @@ RECENT_REFERENCE_CHOICES = 8  # the creator's newest thumbnails offered as edit 
 
 
 @login_required
-@require_GET
+@require_safe
 def thumbnail_page(request: AuthenticatedHttpRequest, thumbnail_id: int) -> TemplateResponse:
     """The large view of a thumbnail: the image big, full-size and YouTube-ready downloads, its
     versions newest first, and every tool a job type offers for it (gated by plan, with a link
@@ -182,7 +182,7 @@ def _gone_from_library(
 
 
 @login_required
-@require_GET
+@require_safe
 @vary_on_headers("HX-Request")
 def gallery_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     """One gallery page after `cursor` for the filters in the query string: the `gallery-page`
