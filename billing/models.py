@@ -58,6 +58,15 @@ class Plan(models.Model):
 
     class Meta:
         ordering = ["sort_order"]
+        # One default plan at most, whoever writes (the admin's PlanForm says so first; a
+        # script or the shell met nothing, and `default_plan` took the first of two).
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="billing_plan_one_default",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

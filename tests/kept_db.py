@@ -29,6 +29,7 @@ SEEDS = [
     ("studio", "0002_seed_builtin_styles_palettes", "seed"),
 ]
 NOT_DATA = {
+    ("billing", "0009_plan_one_default", "keep_the_first_default"),  # unticks rows, adds none
     ("studio", "0003_gallery_indexes", "_trigram_index"),  # an index, kept with the schema
     ("studio", "0008_thumbnail_search_title", "backfill"),  # fills a column of existing rows
     ("studio", "0008_thumbnail_search_title", "trigram_index"),
