@@ -7,7 +7,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, UsernameField
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError
@@ -500,6 +501,21 @@ class ViewerOnObject:
         )
 
 
+def refuse_taken_email(email: str, user: Any = None) -> None:
+    """ValidationError when another account than `user` has `email`, case aside
+    (`core.accounts.accounts_with_email`: the user's email or an allauth address of theirs, as
+    sign-up refuses it, ACCOUNT_UNIQUE_EMAIL)."""
+    others = accounts_with_email(email)
+    if user is not None and user.pk is not None:
+        others = others.exclude(pk=user.pk)
+    other = others.first()
+    if other is not None:
+        raise forms.ValidationError(
+            f"Another account ({other.get_username()}) has this email (case aside); each "
+            "account signs in with its own."
+        )
+
+
 class UserEmailForm(UserChangeForm):
     """A user's change form refuses an email another account has, case aside
     (`core.accounts.accounts_with_email`, as sign-up refuses it): saved, it locked one of the two
@@ -507,13 +523,61 @@ class UserEmailForm(UserChangeForm):
 
     def clean_email(self) -> str:
         email: str = self.cleaned_data.get("email") or ""
-        other = accounts_with_email(email).exclude(pk=self.instance.pk).first()
-        if other is not None:
-            raise forms.ValidationError(
-                f"Another account ({other.get_username()}) has this email (case aside); each "
-                "account signs in with its own."
-            )
+        refuse_taken_email(email, self.instance)
         return email
+
+
+class UserAddForm(AdminUserCreationForm):
+    """The admin's "Add user" form asks for the email the account signs in with (required;
+    Django's asked for a username only, and that account could not sign in anywhere, both
+    sign-in forms being by email). The email is lower-cased and refused when another account
+    has it, case aside, as sign-up refuses it. The username may be left blank: it is then the
+    email, as sign-up makes it (`AccountAdapter.populate_username`)."""
+
+    email = forms.EmailField(
+        label="Email", help_text="The address the account signs in with (studio and admin)."
+    )
+
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+        fields = ("email", "username")
+        field_classes = {"username": UsernameField}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        username = self.fields["username"]
+        username.required = False
+        username.help_text = "Leave blank to use the email. " + str(username.help_text)
+        self.fields["email"].widget.attrs.update({"autofocus": True, "autocomplete": "email"})
+        username.widget.attrs.pop("autofocus", None)
+
+    def clean_email(self) -> str:
+        email = (self.cleaned_data.get("email") or "").strip().lower()
+        refuse_taken_email(email)
+        return email
+
+    def clean_username(self) -> str:
+        if not self.cleaned_data.get("username"):
+            return ""  # the email's, in clean()
+        return str(super().clean_username())
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        email = cleaned.get("email")
+        if email and not cleaned.get("username") and "username" not in self.errors:
+            try:
+                UnicodeUsernameValidator()(email)
+                fits = len(email) <= 150
+            except forms.ValidationError:
+                fits = False
+            if fits and not User._default_manager.filter(username__iexact=email).exists():
+                cleaned["username"] = email
+            else:
+                self.add_error(
+                    "username", "Enter a username: this email cannot be one (taken or too long)."
+                )
+        return cleaned
 
 
 admin.site.unregister(User)
@@ -526,6 +590,16 @@ class ViewBaitUserAdmin(ViewerOnObject, UserAdmin):
     on charging): the admin says so, and the plan is cancelled in Stripe first."""
 
     form = UserEmailForm
+    add_form = UserAddForm
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "username", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
     actions = ["delete_selected"]  # this class's, in place of the site's
     # Who the creator is to support: plan, balance and their records one click away (Django's
     # list showed names the studio never asks for, and the change page led nowhere).
