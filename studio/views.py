@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Count, Q, prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
@@ -664,6 +664,10 @@ def library(request: AuthenticatedHttpRequest) -> TemplateResponse:
     user = request.user
     plan = effective_plan(user)
     styles = usable_styles(user)
+    # The creator's own tiles list their reference images: one query for all of them, whether
+    # the styles came from the shared cache or the database (the cached lists hold none, so an
+    # added or removed reference is never served stale). Prefetched on this request's copies.
+    prefetch_related_objects([s for s in styles if s.owner_id == user.pk], "reference_images")
     limit = plan.custom_asset_limit
     return TemplateResponse(
         request,

@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
+from core import shared_cache
 from generation.models import Job
 from studio import services
 from studio.models import Palette, Style
@@ -217,6 +220,48 @@ def test_the_library_tile_edits_a_style_with_htmx(
     )
     assert plain.status_code == 302 and plain["Location"].endswith("/studio/library/#styles")
     assert "Style saved." in owner_client.get("/studio/library/").content.decode()
+
+
+def library_page(client: Any) -> tuple[int, str]:
+    """The library page's query count and HTML (asked twice: the first warms the session and
+    the shared cache)."""
+    client.get("/studio/library/")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/studio/library/")
+    assert response.status_code == 200
+    return len(queries.captured_queries), response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "cached",
+    [
+        pytest.param(False, id="in-a-transaction"),
+        pytest.param(
+            True,
+            id="from-the-shared-cache",
+            marks=pytest.mark.django_db(transaction=True, serialized_rollback=True),
+        ),
+    ],
+)
+def test_the_library_query_count_does_not_grow_with_the_creators_styles(
+    owner: Any, owner_client: Any, cached: bool
+) -> None:
+    """Each of the creator's style tiles lists its reference images to tick for removal. They
+    were read one query per style (14 queries with 2 styles, 18 with 6); now one query for all,
+    whether the styles come from the shared cache or, inside a transaction, the database."""
+    from tests.factories.studio import uploaded_style
+
+    assert shared_cache.in_use() is cached
+    set_plan(owner, "pro")
+    for n in range(2):
+        uploaded_style(owner, name=f"Style {n}", public=n == 0)
+    few, _ = library_page(owner_client)
+    for n in range(2, 6):
+        uploaded_style(owner, name=f"Style {n}", public=n == 2)
+    many, html = library_page(owner_client)
+    assert few == many, (few, many)
+    for n in range(6):
+        assert f'alt="Reference image 1 of Style {n}"' in html
 
 
 def test_the_library_tile_edits_a_palette_with_htmx(owner_client: Any, palette: Palette) -> None:
