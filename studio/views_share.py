@@ -27,6 +27,7 @@ from core.ratelimits import client_ip
 from core.redis_faults import log_throttled
 from studio import media, services
 from studio.cards import url_format
+from studio.gallery_cache import invalidate_gallery
 from studio.models import Project, Thumbnail
 
 SHARE_PAGE_SIZE = 60
@@ -166,11 +167,17 @@ def is_own_visit(request: HttpRequest, thumbnail: Thumbnail) -> bool:
 def count_click(request: HttpRequest, thumbnail: Thumbnail) -> None:
     """Count a visit to a thumbnail's page as a share click: once per visitor, thumbnail and
     UTC day (one atomic UPDATE), never the owner's own visit (`is_own_visit`), a link
-    preview's or a crawler's (`is_crawler`), nor a HEAD request (a previewer's probe)."""
+    preview's or a crawler's (`is_crawler`), nor a HEAD request (a previewer's probe).
+
+    The UPDATE sends no signal, so it invalidates the owner's cached first gallery page itself
+    (its cards show the count; on commit, as every invalidation). That is one Redis SET per
+    counted click, beside the SET NX and the UPDATE it already costs; the page is rendered
+    again only on the owner's next visit, once however many clicks came in between."""
     if request.method != "GET" or is_own_visit(request, thumbnail) or is_crawler(request):
         return
     if first_click_today(request, thumbnail.pk):
         Thumbnail.objects.filter(pk=thumbnail.pk).update(share_clicks=F("share_clicks") + 1)
+        invalidate_gallery(thumbnail.owner_id)
 
 
 @require_safe  # GET, and HEAD: link previewers probe with it

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from html import unescape
 from typing import Any
 from unittest import mock
@@ -17,6 +18,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from billing.models import Plan
@@ -24,6 +26,7 @@ from billing.services import change_plan, plan_table
 from core import shared_cache
 from generation.models import Job
 from generation.services import cancel_job
+from studio import views_share
 from studio.library_cache import shared_styles
 from studio.models import Face, FaceImage, Style
 from studio.services import (
@@ -327,6 +330,24 @@ def test_the_studio_gallery_and_pickers_follow_every_write(
     with mock.patch("studio.media.time.time", return_value=later):
         html = client.get("/studio/").content.decode()
     assert re.search(r"\?e=(\d+)&", html)[1] == str(int(expiry) + step)  # type: ignore[index]
+
+
+def test_a_share_click_shows_on_the_cached_gallery_card(creator: Any, client: JSONClient) -> None:
+    """A share click is counted by an UPDATE that sends no signal (views_share.count_click):
+    the cached first gallery page showed the card without it for up to 15 minutes. The click
+    invalidates it, so the owner's next visit shows the count."""
+    project = do_create_project(owner=creator, name="Shared")
+    do_update_project(project=project, share_mode="all")
+    thumbnail = ThumbnailFactory(owner=creator, project=project, stored=True)
+    client.get("/studio/")
+    assert "share click</span>" not in client.get("/studio/").content.decode()  # from the cache
+
+    visitor = Client(HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
+    day = f"2099{uuid.uuid4().int % 10**4:04d}"  # a day no earlier run counted a click in
+    with mock.patch.object(views_share, "utc_day", return_value=day):
+        response = visitor.get(f"/share/{project.share_token}/t/{thumbnail.pk}")
+    assert response.status_code == 200
+    assert ">1 share click</span>" in client.get("/studio/").content.decode()
 
 
 def test_a_cached_gallery_page_is_rendered_again_after_the_signing_key_changes(
