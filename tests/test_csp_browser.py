@@ -3,7 +3,8 @@
 The real web process (tests/stack.py's shared stack, without a Dramatiq worker as no job runs
 here; Redis; LOCAL_DEV=1 as `make run`) serves the policy of viewbait.settings. A creator logs in
 and opens the studio (using its htmx filters, whose request hook now lives in static JS), the
-library, the plans page, a thumbnail page and a share page; a staff user opens the admin. Every `securitypolicyviolation`
+library, the plans page, a thumbnail page and a share page; a staff user opens the admin and adds a
+user (a refused email, then the new account's change page). Every `securitypolicyviolation`
 event, console error and page error is collected: there must be none. As a check on the check, an
 inline script injected at the end must be refused and seen.
 """
@@ -220,6 +221,30 @@ def admin_pages(browser: Any, base_url: str, thumbnail: Thumbnail) -> list[str]:
     watch.open("/admin/studio/thumbnail/")
     watch.open(f"/admin/studio/thumbnail/{thumbnail.pk}/change/")
     watch.open("/admin/auth/user/add/")
+    add_a_user(watch)
     context.close()
     # The admin's pages link no icon, so Chromium asks for /favicon.ico (a 404, not a CSP matter).
     return [p for p in watch.problems if "/favicon.ico" not in p]
+
+
+def add_a_user(watch: Watch) -> None:
+    """The admin's add form (studio.admin.UserAddForm, email first) refusing a taken email, then
+    saving, which leads to the new account's change page: neither reports a violation."""
+    from playwright.sync_api import expect
+
+    page = watch.page
+
+    def submit(email: str) -> None:
+        page.fill("#id_email", email)
+        page.fill("#id_password1", "another horse battery")  # not kept when the form is refused
+        page.fill("#id_password2", "another horse battery")
+        page.locator("input[name=_save]").click()
+        page.wait_for_load_state("load")
+
+    submit("CSP@example.com")  # the creator's, case aside
+    expect(page.locator(".errorlist")).to_contain_text("Another account")
+    watch.collect("/admin/auth/user/add/ (refused)")
+    submit("added@example.com")
+    expect(page.locator(".messagelist")).to_contain_text("added@example.com")
+    assert page.url.endswith("/change/"), page.url
+    watch.collect(f"{page.url} (added)")
