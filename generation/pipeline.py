@@ -235,6 +235,9 @@ def _admit(
     except BaseException:
         job_type.discard(params)
         raise
-    if not created or job.is_finished:
+    # A job answered from the result cache is finished already: its inputs go now, unless its
+    # type keeps them with the job (`retain_inputs`: until `purge_job_history` deletes it, as a
+    # job that ran keeps them), or "Save as my style" of a cached analysis had no images.
+    if not created or (job.is_finished and not job_type.retain_inputs):
         job_type.discard(params)
     return Submission(job, created, usages, credits_remaining)

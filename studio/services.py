@@ -958,8 +958,9 @@ def do_create_style_from_analysis(*, owner: User, job: Job, is_public: bool = Fa
     analysis again returns the style saved first (same owner, name and prompt); a name another
     of the owner's styles has is numbered ("Neon night 2", `free_asset_name`).
 
-    Raises StudioError 400 `invalid` (not a finished style analysis of `owner`), or what
-    `do_create_style` raises (403 `plan_custom_assets_limit`)."""
+    Raises StudioError 400 `invalid` (not a finished style analysis of `owner`), 409
+    `images_gone` (none of the analysed images is still stored: the creator deleted the
+    thumbnails), or what `do_create_style` raises (403 `plan_custom_assets_limit`)."""
 
     result = job.result or {}
     if job.user_id != owner.pk or job.type != "analyse_style" or not result.get("prompt"):
@@ -986,7 +987,8 @@ def _style_from_analysis(
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     references: list[UploadedFile] = []
-    for entry in job.params.get("images") or []:
+    analysed = job.params.get("images") or []
+    for entry in analysed:
         if len(references) >= MAX_STYLE_REFERENCES:
             break
         stored = None
@@ -1004,6 +1006,14 @@ def _style_from_analysis(
         except (FileNotFoundError, OSError):
             continue  # deleted meanwhile: saved without it
         references.append(SimpleUploadedFile(stored.rsplit("/", 1)[-1], data))
+    if analysed and not references:
+        # A style without the images it was analysed from is not what the creator asked for.
+        raise StudioError(
+            "The images this analysis looked at are gone (deleted since), so it cannot be "
+            "saved with them. Analyse them again to save the style.",
+            "images_gone",
+            409,
+        )
     return do_create_style(
         owner=owner,
         name=name,

@@ -456,6 +456,47 @@ def test_an_analysis_of_what_was_left_is_cached_for_those_images_not_for_all(
     assert alone["result"] == partial
 
 
+def test_a_cached_analysis_keeps_its_uploads_to_be_saved_with(
+    starter, owner_client, django_capture_on_commit_callbacks, run_jobs, settings
+) -> None:
+    """Answered from the cache, the job is finished when it is submitted: its uploads were
+    deleted then, and "Save as my style" saved a style with no reference images. They stay
+    with the job as a job that ran keeps them, until its history is purged."""
+    image = coffee(1.3, 1.2)
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(owner_client, image)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_jobs()
+    with django_capture_on_commit_callbacks(execute=True):
+        cached = upload(owner_client, image)
+    assert cached["cached"] is True
+    [stored] = [e["name"] for e in Job.objects.get(pk=cached["id"]).params["images"]]
+    assert os.path.exists(os.path.join(settings.MEDIA_ROOT, stored))
+    saved = owner_client.post(f"/studio/jobs/{cached['id']}/save-style", HTTP_HX_REQUEST="true")
+    assert saved.status_code == 200, saved.content
+    [reference] = StyleReferenceImage.objects.filter(style__owner=starter)
+    assert Image.open(reference.image.path).size == Image.open(io.BytesIO(image)).size
+    two_days_ago = timezone.now() - dt.timedelta(days=2)
+    Job.objects.filter(user=starter).update(created_at=two_days_ago, finished_at=two_days_ago)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("purge_job_history", "--days", "1", "--commit", stdout=io.StringIO())
+    assert not os.path.exists(os.path.join(settings.MEDIA_ROOT, stored))
+    assert reference.image.storage.exists(reference.image.name)  # the style's own copy stays
+
+
+def test_an_analysis_whose_images_are_gone_is_not_saved_without_them(
+    starter, owner_client, run_jobs, django_capture_on_commit_callbacks
+) -> None:
+    job, thumbs = analysed(owner_client, starter, run_jobs, django_capture_on_commit_callbacks)
+    for thumbnail in thumbs:
+        thumbnail.delete()  # the creator deleted the thumbnails it looked at
+    response = owner_client.post(f"/studio/jobs/{job.pk}/save-style", HTTP_HX_REQUEST="true")
+    assert response.status_code == 409
+    assert response["HX-Retarget"] == f"#save-style-{job.pk}"
+    assert "The images this analysis looked at are gone" in response.content.decode()
+    assert not Style.objects.filter(owner=starter).exists()
+
+
 # --- with a Gemini key ---------------------------------------------------------------------------
 
 
