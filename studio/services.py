@@ -405,44 +405,79 @@ def do_create_style(
     name = check_asset_name(Style, owner, name)
     check_custom_asset_quota(owner, Style)
     decoded = prepare_photos(references)
-    stored: list[str | None] = []
+    stored: list[str] = []
     try:
         # Stored before the transaction: the storage's writes hold no row locks.
-        encoded = [p.data for p in decoded]
-        reference_names = [_store(StyleReferenceImage, "image", data) for data in encoded]
-        stored += reference_names
-        # The preview is drawn in the style over its first reference, never that image itself:
-        # a published style shows its preview to every creator, its references to nobody.
-        preview = (
-            _store(Style, "preview", drawn_preview(name, encoded[0]), "webp") if encoded else ""
-        )
-        stored.append(preview)
+        reference_names, preview = _store_style_files(name, decoded, stored)
         with transaction.atomic(), name_taken_as_409(Style, name):
             check_custom_asset_quota(owner, Style, lock=True)
-            # Again under the owner's balance row: another request may have taken the name.
-            lock_account(owner)
-            name = check_asset_name(Style, owner, name)
-            style = Style.objects.create(
+            return _create_style_rows(
                 owner=owner,
                 name=name,
                 description=description,
                 prompt=prompt,
                 is_public=is_public,
+                decoded=decoded,
+                reference_names=reference_names,
                 preview=preview,
             )
-            for position, (photo, stored_name) in enumerate(
-                zip(decoded, reference_names, strict=True)
-            ):
-                StyleReferenceImage.objects.create(
-                    style=style,
-                    image=stored_name,
-                    width=photo.width,
-                    height=photo.height,
-                    position=position,
-                )
     except Exception:
         _delete_files(stored)
         raise
+
+
+def _store_style_files(
+    name: str, decoded: list[PreparedPhoto], stored: list[str]
+) -> tuple[list[str], str]:
+    """Store a new style's reference images and its preview (drawn with `name`), each name
+    appended to `stored` as it is written (for the caller to delete should the style not be
+    created); the reference names and the preview's ("" without references). Call it outside
+    any transaction: the storage's writes and the drawing hold no row locks."""
+    encoded = [p.data for p in decoded]
+    reference_names = []
+    for data in encoded:
+        reference_names.append(_store(StyleReferenceImage, "image", data))
+        stored.append(reference_names[-1])
+    # The preview is drawn in the style over its first reference, never that image itself:
+    # a published style shows its preview to every creator, its references to nobody.
+    preview = _store(Style, "preview", drawn_preview(name, encoded[0]), "webp") if encoded else ""
+    if preview:
+        stored.append(preview)
+    return reference_names, preview
+
+
+def _create_style_rows(
+    *,
+    owner: User,
+    name: str,
+    description: str,
+    prompt: str,
+    is_public: bool,
+    decoded: list[PreparedPhoto],
+    reference_names: list[str],
+    preview: str,
+) -> Style:
+    """The Style row and its reference image rows over files `_store_style_files` stored; inside
+    `transaction.atomic()`, after the custom-asset quota's locked count."""
+    # Again under the owner's balance row: another request may have taken the name.
+    lock_account(owner)
+    name = check_asset_name(Style, owner, name)
+    style = Style.objects.create(
+        owner=owner,
+        name=name,
+        description=description,
+        prompt=prompt,
+        is_public=is_public,
+        preview=preview,
+    )
+    for position, (photo, stored_name) in enumerate(zip(decoded, reference_names, strict=True)):
+        StyleReferenceImage.objects.create(
+            style=style,
+            image=stored_name,
+            width=photo.width,
+            height=photo.height,
+            position=position,
+        )
     return style
 
 
@@ -953,36 +988,72 @@ def do_create_style_from_analysis(*, owner: User, job: Job, is_public: bool = Fa
     MAX_STYLE_REFERENCES still stored, in the order they were sent; the first one is also the
     preview). A thumbnail contributes its YouTube-ready JPEG while the creator still has it;
     an uploaded image is kept with the job (`retain_inputs`) until `purge_job_history` deletes
-    the job. Goes through
-    `do_create_style` (custom-asset quota, decoding, random file names). Saving the same
-    analysis again returns the style saved first (same owner, name and prompt); a name another
-    of the owner's styles has is numbered ("Neon night 2", `free_asset_name`).
+    the job. As `do_create_style` (custom-asset quota, decoding, random file names), the images
+    are read, decoded, drawn and stored before any row is locked. Saving the same analysis again
+    returns the style saved first (same owner, name and prompt), also when two saves race (the
+    second deletes the files it stored); a name another of the owner's styles has is numbered
+    ("Neon night 2", `free_asset_name`).
 
     Raises StudioError 400 `invalid` (not a finished style analysis of `owner`), 409
     `images_gone` (none of the analysed images is still stored: the creator deleted the
-    thumbnails), or what `do_create_style` raises (403 `plan_custom_assets_limit`)."""
-
+    thumbnails), 403 `plan_custom_assets_limit`, or an image's code (`prepare_photos`)."""
     result = job.result or {}
     if job.user_id != owner.pk or job.type != "analyse_style" or not result.get("prompt"):
         raise StudioError("Only a finished style analysis can be saved as a style.", "invalid")
     name = " ".join(str(result.get("name") or "").split())[:80] or "Analysed style"
     prompt = str(result["prompt"]).strip()
-    with transaction.atomic():
-        # The balance row before the job's (docs/architecture.md, "Lock order"): the asset
-        # quota's count locks it, and an account deletion holds it while it locks the jobs.
-        lock_existing_account(user_id=owner.pk)
-        # Two clicks at once (two tabs) queue on the job's row: the second finds the first's.
-        Job.objects.select_for_update().filter(pk=job.pk).first()
-        saved = _saved_before(Style.objects.filter(owner=owner, prompt=prompt), name)
-        if saved is not None:
-            return saved
-        name = free_asset_name(Style, owner, name)  # "Neon night 2" beside another
-        return _style_from_analysis(owner, job, name, prompt, result, is_public)
+    description = " ".join(str(result.get("description") or "").split())[:300]
+    mine = Style.objects.filter(owner=owner, prompt=prompt)
+    saved = _saved_before(mine, name)
+    if saved is not None:  # a second click: nothing read or stored
+        return saved
+    check_custom_asset_quota(owner, Style)  # refused before reading any image
+    decoded = prepare_photos(_analysed_images(owner, job))
+    drawn_as = free_asset_name(Style, owner, name)  # "Neon night 2" beside another
+    stored: list[str] = []
+    try:
+        # Stored before the transaction: the storage's reads and writes hold no row locks.
+        reference_names, preview = _store_style_files(drawn_as, decoded, stored)
+        with transaction.atomic(), name_taken_as_409(Style, drawn_as):
+            # The balance row before the job's (docs/architecture.md, "Lock order"): the asset
+            # quota's count locks it, and an account deletion holds it while it locks the jobs.
+            lock_existing_account(user_id=owner.pk)
+            # Two clicks at once (two tabs) queue on the job's row: the second finds the
+            # first's style, and its files go.
+            Job.objects.select_for_update().filter(pk=job.pk).first()
+            saved = _saved_before(mine.all(), name)  # read again (`mine` caches its rows)
+            if saved is not None:
+                discard_files_on_commit(stored)
+                return saved
+            check_custom_asset_quota(owner, Style, lock=True)
+            style = _create_style_rows(
+                owner=owner,
+                name=free_asset_name(Style, owner, name),  # again: another may have taken it
+                description=description,
+                prompt=prompt,
+                is_public=is_public,
+                decoded=decoded,
+                reference_names=reference_names,
+                preview=preview,
+            )
+    except Exception:
+        _delete_files(stored)
+        raise
+    if style.name != drawn_as and preview:
+        # Another style took the name meanwhile: the preview shows the one it was drawn with.
+        from studio.style_previews import redraw_preview
+
+        try:
+            redraw_preview(style)
+        except Exception:  # the style is saved; the next view draws the preview
+            logger.warning("could not redraw the preview of style %s", style.pk, exc_info=True)
+    return style
 
 
-def _style_from_analysis(
-    owner: User, job: Job, name: str, prompt: str, result: dict[str, Any], is_public: bool
-) -> Style:
+def _analysed_images(owner: User, job: Job) -> list[UploadedFile]:
+    """The first MAX_STYLE_REFERENCES images of a style analysis still stored, in the order they
+    were sent (a thumbnail's YouTube-ready JPEG while `owner` still has it, an upload kept with
+    the job). Raises StudioError 409 `images_gone` when none of them is."""
     from django.core.files.storage import default_storage
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -1014,14 +1085,7 @@ def _style_from_analysis(
             "images_gone",
             409,
         )
-    return do_create_style(
-        owner=owner,
-        name=name,
-        description=" ".join(str(result.get("description") or "").split())[:300],
-        prompt=prompt,
-        is_public=is_public,
-        references=references,
-    )
+    return references
 
 
 # --- deleting an account ---------------------------------------------------------------------

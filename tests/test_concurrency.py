@@ -14,7 +14,7 @@ from django.test import Client
 from billing.models import CreditLedgerEntry
 from billing.services import adjust_credits, effective_plan, get_balance
 from generation.models import Job
-from tests.conftest import a_session_waits_on_a_lock, make_user, set_plan
+from tests.conftest import REFERENCE_PHOTO, a_session_waits_on_a_lock, make_user, set_plan
 
 pytestmark = [
     pytest.mark.postgres,
@@ -128,23 +128,91 @@ def test_a_free_creator_racing_for_the_last_custom_palette_gets_one(monkeypatch)
     assert Palette.objects.filter(owner=user).count() == 1
 
 
+def _style_analysis(email: str) -> tuple[Any, Job]:
+    """A Pro creator's finished style analysis of one uploaded image (kept with the job)."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    user = make_user(email)
+    set_plan(user, "pro")
+    upload = default_storage.save("analysis/race.jpg", ContentFile(REFERENCE_PHOTO.read_bytes()))
+    job = Job.objects.create(
+        user=user,
+        type="analyse_style",
+        params={
+            "images": [{"sha256": "0" * 64, "thumbnail_id": None, "name": upload, "uploaded": True}]
+        },
+        status=Job.Status.SUCCEEDED,
+        result={"name": "Neon night", "description": "Dark, neon.", "prompt": "neon on black"},
+    )
+    return user, job
+
+
+def _style_files() -> set[str]:
+    """Every stored style reference image and preview, by name."""
+    from django.core.files.storage import default_storage
+
+    return {
+        f"{folder}/{name}"
+        for folder in ("styles/references", "styles/previews")
+        for name in (default_storage.listdir(folder)[1] if default_storage.exists(folder) else [])
+    }
+
+
 def test_saving_one_style_analysis_from_two_tabs_makes_one_style() -> None:
     from studio.models import Style
     from studio.services import do_create_style_from_analysis
 
-    user = make_user("styles@example.com")
-    set_plan(user, "pro")
-    job = Job.objects.create(
-        user=user,
-        type="analyse_style",
-        params={"images": []},
-        status=Job.Status.SUCCEEDED,
-        result={"name": "Neon night", "description": "Dark, neon.", "prompt": "neon on black"},
-    )
+    user, job = _style_analysis("styles@example.com")
+    before = _style_files()
     answers = at_once(4, lambda _: do_create_style_from_analysis(owner=user, job=job))
     assert all(isinstance(a, Style) for a in answers), answers
     assert len({a.pk for a in answers}) == 1
-    assert Style.objects.filter(owner=user).count() == 1
+    style = Style.objects.get(owner=user)
+    [reference] = style.reference_images.all()
+    # The saves that lost stored their files before they locked anything: deleted again.
+    assert _style_files() - before == {reference.image.name, style.preview.name}
+
+
+def _locked_elsewhere(model: Any, **row: Any) -> bool:
+    """Whether another transaction holds a lock on `model`'s row (`row`: one column's value)."""
+    from django.db import OperationalError
+
+    [(column, value)] = row.items()
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {model._meta.db_table} WHERE {column} = %s FOR UPDATE NOWAIT",  # noqa: S608
+                [value],
+            )
+        return False
+    except OperationalError:  # lock_not_available
+        return True
+    finally:
+        other.close()
+
+
+def test_saving_a_style_analysis_stores_its_files_with_no_row_locked(monkeypatch) -> None:
+    """Saving held the creator's balance row and the job's row while it read the analysed
+    images, drew the preview and wrote the files: the creator's submits and billing waited."""
+    from billing.models import CreditAccount
+    from studio import services as studio_services
+
+    user, job = _style_analysis("unlocked@example.com")
+    store = studio_services._store
+    locked: list[tuple[bool, bool]] = []
+
+    def watched_store(*args: Any, **kwargs: Any) -> str:
+        locked.append(
+            (_locked_elsewhere(CreditAccount, user_id=user.pk), _locked_elsewhere(Job, id=job.pk))
+        )
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(studio_services, "_store", watched_store)
+    style = studio_services.do_create_style_from_analysis(owner=user, job=job)
+    assert style.reference_images.count() == 1 and style.preview
+    assert locked == [(False, False)] * 2  # the reference, the preview
 
 
 def _wait_until_blocked_on_a_lock() -> None:

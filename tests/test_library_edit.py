@@ -400,6 +400,43 @@ def test_an_analysis_saved_under_a_name_in_use_is_numbered(owner: Any) -> None:
     assert services.do_create_style_from_analysis(owner=owner, job=long).name == "x" * 78 + " 2"
 
 
+def test_a_name_taken_while_an_analysis_is_saved_is_numbered_and_the_preview_redrawn(
+    owner: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The files are stored (the preview drawn with the name) before any row is locked: a style
+    of that name made meanwhile numbers it under the locks, and the preview is drawn again."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from tests.conftest import REFERENCE_PHOTO
+
+    set_plan(owner, "pro")
+    upload = default_storage.save("analysis/a.jpg", ContentFile(REFERENCE_PHOTO.read_bytes()))
+    job = Job.objects.create(
+        user=owner,
+        type="analyse_style",
+        params={"images": [{"thumbnail_id": None, "name": upload, "uploaded": True}]},
+        status="succeeded",
+        result={"name": "Neon night", "prompt": "Neon on black.", "description": ""},
+    )
+    store_files = services._store_style_files
+    drawn: list[str] = []
+
+    def meanwhile(*args: Any, **kwargs: Any) -> tuple[list[str], str]:
+        stored = store_files(*args, **kwargs)
+        drawn.append(stored[1])
+        Style.objects.create(owner=owner, name="Neon night", prompt="another")  # another tab
+        return stored
+
+    monkeypatch.setattr(services, "_store_style_files", meanwhile)
+    with django_capture_on_commit_callbacks(execute=True):
+        style = services.do_create_style_from_analysis(owner=owner, job=job)
+    style.refresh_from_db()
+    assert style.name == "Neon night 2" and style.reference_images.count() == 1
+    assert style.preview and style.preview.name != drawn[0]  # drawn again, with its name
+    assert not default_storage.exists(drawn[0])
+
+
 def test_two_edits_at_once_keep_each_others_fields(
     owner: Any, style: Style, palette: Palette
 ) -> None:
