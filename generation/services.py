@@ -69,6 +69,7 @@ CANCELLED_MESSAGE = "Cancelled."
 QUOTA_WAIT_MESSAGE = "The AI service stayed busy for too long."
 CIRCUIT_OPEN_MESSAGE = "The AI service for this model is failing right now."
 STORE_FAILED_MESSAGE = "The result could not be saved."
+RETIRED_MESSAGE = "This tool is no longer available."
 
 
 # --- memory bound of large images --------------------------------------------------------------
@@ -114,6 +115,37 @@ REFUNDED_SENTENCE = "Your credits were refunded."
 def refunded(message: str, unit_cost: int) -> str:
     """The creator-facing message of a failed unit, saying it was refunded when it cost."""
     return f"{message} {REFUNDED_SENTENCE}" if unit_cost else message
+
+
+# --- job types no longer registered --------------------------------------------------------
+
+
+class RetiredJobType(JobType):
+    """What the engine runs, finishes, cancels and refunds a job with when its type is no longer
+    registered (a release retired it while jobs of it were queued or running): every pending
+    unit fails with `job_type_retired` and is refunded like any failed unit, so the job ends
+    `failed` with its credits back instead of crashing each worker, sweep and cancel that
+    looks its type up. It stores nothing, so it discards nothing."""
+
+    name = "job_type_retired"
+    label = "Retired tool"
+    rate_limit_route = ""
+
+    def run(self, job: Job, ctx: JobContext) -> JobOutcome:
+        return stale_outcome(job, "job_type_retired", RETIRED_MESSAGE)
+
+
+RETIRED_JOB_TYPE = RetiredJobType()
+
+
+def engine_job_type(job: Job) -> JobType:
+    """`job`'s registered job type, or RETIRED_JOB_TYPE when its type is no longer registered:
+    the look-up of every path here that runs, sends, ends or refunds a job."""
+    try:
+        return get_job_type(job.type)
+    except KeyError:
+        logger.warning("job %s: its type %r is no longer registered", job.pk, job.type)
+        return RETIRED_JOB_TYPE
 
 
 # --- submitting ----------------------------------------------------------------------------
@@ -391,7 +423,7 @@ def send_job(job: Job, *, delay_seconds: float | None = None) -> bool:
         enqueue_job(
             str(job.id),
             job.priority,
-            time_limit_seconds=get_job_type(job.type).time_limit_seconds,
+            time_limit_seconds=engine_job_type(job).time_limit_seconds,
             delay_seconds=delay_seconds,
         )
     except Exception:
@@ -733,7 +765,7 @@ def execute_job(job_id: str) -> Job | None:
     if not claim_job(job_id, owner):
         return None
     job = Job.objects.select_related("user").get(pk=job_id)
-    job_type = get_job_type(job.type)
+    job_type = engine_job_type(job)
     record_event(job, "running" if job.attempts == 1 else f"running (try {job.attempts})")
     publish_job(job, with_result=False)
     if job.attempts > settings.JOB_MAX_ATTEMPTS:
@@ -827,12 +859,16 @@ def refund_units(
                 )
         done.append(failure)
     if done:
-        job_type = get_job_type(job.type)
+        job_type = engine_job_type(job)
         indexes = [f.index for f in done]
 
         def discard_units() -> None:
+            # After the refund committed: a fault here must not fail the caller's request.
             for index in indexes:
-                job_type.discard_unit(job, index)
+                try:
+                    job_type.discard_unit(job, index)
+                except Exception:
+                    logger.exception("job %s: could not discard unit %d's files", job.pk, index)
 
         transaction.on_commit(discard_units)
     return done
@@ -894,9 +930,14 @@ def finish_job(
 
 
 def _ended(job: Job) -> None:
-    job_type = get_job_type(job.type)
+    """After a job's end committed: its inputs discarded (a fault is logged, never raised into
+    the request or worker that ended it), then its final state published."""
+    job_type = engine_job_type(job)
     if not job_type.retain_inputs:
-        job_type.discard(job.params)
+        try:
+            job_type.discard(job.params)
+        except Exception:
+            logger.exception("job %s: could not discard its inputs", job.pk)
     publish_job(job)
 
 
