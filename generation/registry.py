@@ -161,9 +161,10 @@ class JobType:
     ) -> dict[str, Any]:
         """`Job.params`: everything `run` needs, copied at submit time (JSON), so a style,
         palette, face or project deleted while the job waits does not change its text, prompt
-        or colours. Image inputs are copied by file name: a face or reference image its owner
-        deleted meanwhile is gone from storage, and the job is made without it (it logs a
-        warning; `studio.job_types.generate._read`)."""
+        or colours. Image inputs are copied by file name: a face photo or style reference its
+        owner deleted meanwhile stays in storage until the job ends (`discard` deletes it
+        then; `studio.services.discard_unused_face_files`), and one gone all the same is left
+        out of the job with a warning (`studio.job_types.generate._read`)."""
         return self.fingerprint_input(validated)
 
     def discard_unit(self, job: Job, index: int) -> None:

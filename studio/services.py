@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -285,11 +285,13 @@ def drawn_preview(name: str, reference: bytes) -> bytes:
 
 
 def do_delete_face(*, face: Face) -> None:
-    """Delete a face and, after the transaction commits, its stored photos."""
+    """Delete a face and, after the transaction commits, its stored photos: those a queued or
+    running generate or edit job copied (`params["faces"]`, read when it runs) when that job
+    ends (`discard_unused_face_files`), as a deleted style's references."""
     names = [img.image.name for img in face.images.all()]
     with transaction.atomic():
         face.delete()
-        transaction.on_commit(lambda: _delete_files(names))
+        discard_unused_face_files(names)
 
 
 def access_own_style(user: User, style_id: int) -> Style:
@@ -766,16 +768,52 @@ def discard_unused_style_files(names: Iterable[str | None]) -> None:
     if not wanted:
         return
     held = set(StyleReferenceImage.objects.filter(image__in=wanted).values_list("image", flat=True))
+    discard_files_on_commit(wanted - held - _copied_by_unfinished_jobs(wanted - held))
+
+
+def discard_unused_face_files(names: Iterable[str | None]) -> None:
+    """Delete, once the current transaction commits, those of these face photo files that no
+    face's photo holds and no unfinished job copied (a generate or edit job's
+    `params["faces"][i]["images"]`, which it reads when it runs): the photos of a face deleted
+    while a job made with it was queued are deleted when that job ends (the job types'
+    `discard`), not under it."""
+    wanted = {name for name in names if name}
+    if not wanted:
+        return
+    held = set(FaceImage.objects.filter(image__in=wanted).values_list("image", flat=True))
+    discard_files_on_commit(wanted - held - _copied_by_unfinished_jobs(wanted - held))
+
+
+def face_photo_names(faces: Any) -> list[str]:
+    """The photo file names a job's `params["faces"]` copied (`[{"name", "images"}, ...]`)."""
+    if not isinstance(faces, list):
+        return []
+    return [
+        name
+        for face in faces
+        if isinstance(face, dict) and isinstance(face.get("images"), list)
+        for name in face["images"]
+        if isinstance(name, str)
+    ]
+
+
+def _copied_by_unfinished_jobs(names: set[str]) -> set[str]:
+    """Those of `names` a queued or running job copied: a generate or edit job's style
+    references (`params["style"]["references"]`) and face photos (`params["faces"]`)."""
+    if not names:
+        return set()
     unfinished = (
         # The partial index of unfinished jobs (job_unfinished_idx), not a scan of all jobs.
         Job.objects.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
-        .filter(params__style__isnull=False)
-        .values_list("params__style__references", flat=True)
+        .filter(Q(params__style__isnull=False) | Q(params__faces__isnull=False))
+        .values_list("params__style__references", "params__faces")
     )
-    for references in unfinished:
+    copied: set[str] = set()
+    for references, faces in unfinished:
         if isinstance(references, list):
-            held.update(name for name in references if isinstance(name, str))
-    discard_files_on_commit(wanted - held)
+            copied.update(name for name in references if isinstance(name, str))
+        copied.update(face_photo_names(faces))
+    return names & copied
 
 
 # `manage.py seed_gallery` gives thousands of rows the same few files, stored under this prefix:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -375,3 +376,91 @@ def test_a_face_name_taken_while_the_photos_were_stored_is_refused(db: None, mon
         services.do_create_face(owner=owner, name="me", files=[upload("a.png", png())])
     assert stored_files() == before
     assert list(Face.objects.filter(owner=owner).values_list("name", flat=True)) == ["Me"]
+
+
+def test_a_deleted_faces_photos_stay_for_the_queued_jobs_made_with_it_until_they_end(
+    owner, owner_client, submit, face_photo_bytes, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    """A generate job copies its faces' photo file names and reads them when it runs: deleting
+    the face deleted the files at once, and the queued job was drawn without the face, charged
+    in full. They now stay until the last job that copied them ends; the photos of a face no
+    job copied go at once."""
+    from django.core.files.storage import default_storage
+
+    from billing.services import get_balance
+    from generation.models import Job
+    from generation.services import execute_job
+    from studio.job_types import generate
+
+    set_plan(owner, "pro")
+    me, unused = (
+        owner_client.post("/api/faces", {"name": name, "images": [upload("f.png", data)]}).json()
+        for name, data in (("Me", face_photo_bytes), ("Unused", png()))
+    )
+    photos = {
+        face["id"]: FaceImage.objects.get(face_id=face["id"]).image.name for face in (me, unused)
+    }
+    first, second = (
+        submit(owner_client, {"title": title, "face_ids": [me["id"]]}).json()["id"]
+        for title in ("First", "Second")
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        for face in (me, unused):
+            assert owner_client.delete(f"/api/faces/{face['id']}").status_code == 204
+    assert not Face.objects.exists()
+    assert default_storage.exists(photos[me["id"]])
+    assert not default_storage.exists(photos[unused["id"]])
+
+    drawn_with: list[list[str]] = []
+    load_images = generate.load_images
+
+    def spy(named: Any, persons: Any = None) -> Any:
+        images = load_images(named, persons)
+        drawn_with.append([image.role for image in images])
+        return images
+
+    monkeypatch.setattr(generate, "load_images", spy)
+    with django_capture_on_commit_callbacks(execute=True):
+        execute_job(first)
+    assert default_storage.exists(photos[me["id"]])  # the second job still needs it
+    with django_capture_on_commit_callbacks(execute=True):
+        execute_job(second)
+    assert drawn_with == [["face"], ["face"]]
+    assert set(Job.objects.values_list("status", "cost")) == {("succeeded", 1)}
+    assert get_balance(owner) == 8
+    assert not default_storage.exists(photos[me["id"]])
+
+
+def test_an_edit_job_deletes_the_photos_of_a_face_deleted_while_it_was_queued(
+    owner, owner_client, face_photo_bytes, django_capture_on_commit_callbacks
+) -> None:
+    """An edit copies its faces as generate does (`params["faces"]`) and, ended, deletes the
+    photos it kept of a face deleted meanwhile; those of a face that still exists stay."""
+    from django.core.files.storage import default_storage
+
+    from generation.models import Job
+    from generation.services import _ended
+    from studio import services
+
+    set_plan(owner, "pro")
+    gone, kept = (
+        services.do_create_face(owner=owner, name=name, files=[upload("f.png", face_photo_bytes)])
+        for name in ("Gone", "Kept")
+    )
+    names = [face.images.get().image.name for face in (gone, kept)]
+    faces = [
+        {"name": face.name, "images": [name]}
+        for face, name in zip((gone, kept), names, strict=True)
+    ]
+    job = Job.objects.create(
+        user=owner, type="edit_thumbnail", params={"title": "x", "faces": faces, "stored": []}
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.do_delete_face(face=gone)
+    assert default_storage.exists(names[0])
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED)
+    job.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        _ended(job)
+    assert not default_storage.exists(names[0])
+    assert default_storage.exists(names[1])

@@ -484,8 +484,10 @@ class EditThumbnail(JobType):
                 default_storage.delete(name)
             except Exception:
                 logger.warning("could not delete %s", name, exc_info=True)
-        # As generate's: style references removed from their style while this job was queued.
+        # As generate's: style references removed from their style, and the photos of faces
+        # deleted, while this job was queued.
         services.discard_unused_style_files((params.get("style") or {}).get("references") or [])
+        services.discard_unused_face_files(services.face_photo_names(params.get("faces")))
 
     def run(self, job: Job, ctx: JobContext) -> JobOutcome:
         params: dict[str, Any] = job.params

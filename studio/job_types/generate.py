@@ -426,9 +426,11 @@ class GenerateThumbnails(JobType):
         discard_unit_files(job, index)
 
     def discard(self, params: dict[str, Any]) -> None:
-        """The style's references the job copied that its owner removed from the style while it
-        was queued (kept for it by `services.discard_unused_style_files`)."""
+        """The style's references and the face photos the job copied that their owner removed
+        (from the style, or with the face) while it was queued (kept for it by
+        `services.discard_unused_style_files` and `discard_unused_face_files`)."""
         services.discard_unused_style_files((params.get("style") or {}).get("references") or [])
+        services.discard_unused_face_files(services.face_photo_names(params.get("faces")))
 
     def result(self, job: Job) -> dict[str, Any]:
         # .all() so a prefetch (studio_data.load_studio) is used instead of a query per job.
