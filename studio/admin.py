@@ -214,9 +214,10 @@ class DeletesStoredFiles:
     """Deleting from the admin (one row, or the "Delete selected" action) goes through the studio
     service that also removes the row's stored files after the transaction commits; Django's
     default deletes only the rows and leaves their images on disk or in the bucket. So do an
-    inline's photos deleted or replaced by an upload (`PhotoForm`). A save that fails after an
-    inline stored a new photo (a later inline, the change log) rolls its transaction back: the
-    photos it stored are deleted then, as no row names them."""
+    inline's photos deleted or replaced by an upload (`PhotoForm`), but for those a queued or
+    running job copied, deleted when it ends. A save that fails after an inline stored a new
+    photo (a later inline, the change log) rolls its transaction back: the photos it stored are
+    deleted then, as no row names them."""
 
     def delete_stored(self, obj: Any) -> None:
         raise NotImplementedError
@@ -247,12 +248,18 @@ class DeletesStoredFiles:
                 for f in formset.forms
                 if getattr(f, "photo", None) is not None and f.instance.image._committed
             )
-        services.discard_files_on_commit(
-            [
-                *(getattr(f, "replaced", "") for f in formset.forms),
-                *(obj.image.name for obj in formset.deleted_objects if hasattr(obj, "image")),
-            ]
-        )
+        gone = [
+            *(getattr(f, "replaced", "") for f in formset.forms),
+            *(obj.image.name for obj in formset.deleted_objects if hasattr(obj, "image")),
+        ]
+        # A face photo or style reference a queued or running job copied by name (generate's
+        # snapshot) stays until that job ends, as when the studio deletes the face or style.
+        if formset.model is FaceImage:
+            services.discard_unused_face_files(gone)
+        elif formset.model is StyleReferenceImage:
+            services.discard_unused_style_files(gone)
+        else:
+            services.discard_files_on_commit(gone)
 
 
 class ShortCreatedAt:

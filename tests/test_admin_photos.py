@@ -213,3 +213,43 @@ def test_an_admin_save_that_rolls_back_leaves_no_new_preview(
     assert style.reference_images.get().image.name == reference.image.name
     # Nor is the new reference photo the inline stored before the failure.
     assert set(default_storage.listdir("styles/references")[1]) == references
+
+
+def test_photos_a_queued_job_copied_stay_until_it_ends_when_the_admin_removes_them(
+    admin_client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A generate job reads its face photos and style references by the names it copied when
+    it runs: a face photo deleted or a style reference replaced in the admin meanwhile stays
+    until the job ends, as when the studio deletes the face or the style."""
+    from generation.models import Job
+    from generation.services import _ended
+
+    face, style = uploaded_face_and_style(make_user("queued@example.com"))
+    photo, reference = face.images.get(), style.reference_images.get()
+    names = [photo.image.name, reference.image.name]
+    job = Job.objects.create(
+        user=face.owner,
+        type="generate_thumbnails",
+        params={
+            "title": "x",
+            "style": {"name": style.name, "references": [names[1]]},
+            "faces": [{"name": face.name, "images": [names[0]]}],
+        },
+    )
+    data = {"name": style.name, "slug": style.slug, "prompt": style.prompt, "description": ""}
+    data.update(owner=style.owner_id, is_public="")
+    rows = [{"id": reference.pk, "image": upload(gps_jpeg()), "position": "0"}]
+    data.update(inline_form("reference_images", rows, "style", style.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_face(admin_client, face, [{"id": photo.pk, "DELETE": "on"}])
+        assert response.status_code == 302, response.content.decode()[:2000]
+        response = admin_client.post(f"/admin/studio/style/{style.pk}/change/", data)
+        assert response.status_code == 302, response.content.decode()[:2000]
+    assert not FaceImage.objects.filter(pk=photo.pk).exists()
+    assert StyleReferenceImage.objects.get(pk=reference.pk).image.name != names[1]
+    assert all(default_storage.exists(name) for name in names)
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED)
+    job.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        _ended(job)
+    assert not any(default_storage.exists(name) for name in names)
