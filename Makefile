@@ -13,7 +13,9 @@ SEED_ARGS ?=
 
 .PHONY: install system-deps models run test lint typecheck migrate seed bench clean
 
-$(STAMP): pyproject.toml
+# The stamp's name carries pyproject.toml's hash: a changed pyproject.toml installs again, a checkout
+# that only touched the file (a fresh clone, a branch switch) does not.
+$(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
