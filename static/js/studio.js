@@ -800,7 +800,7 @@ document.addEventListener("click", (event) => {
         }
         newProject.reset();
         status.classList.remove("error");
-        status.textContent = "Project “" + body.name + "” created and picked for your next thumbnails.";
+        status.textContent = "Project “" + body.name + "” created and picked in the form above.";
       } else {
         status.classList.add("error");
         status.textContent = body.error || "Could not create the project; try again.";
