@@ -7,9 +7,11 @@ creator may use (a stranger's private style is a 404), `emotion` free text up to
 laughing; its field name `expression` is accepted too).
 
 Result (`Job.result`): `{"suggestions": [{"text", "reason"}, ...], "measured_by"}`: at most 3
-suggestions, each `text` under 60 characters (MAX_CHARS) and different from the input, each
-`reason` one line. Cached by the normalised input (NFKC, whitespace collapsed; case kept), the
-style's name, slug and description, the model and `cache.version`. Price: 1 credit.
+suggestions, each `text` under 60 characters (MAX_CHARS) and different from the input (offline,
+a title of at most 5 words may come back only re-cased when nothing shorter keeps its hook: "10
+things" -> "10 THINGS"), each `reason` one line. Cached by the normalised input (NFKC,
+whitespace collapsed; case kept), the style's name, slug and description, the model and
+`cache.version`. Price: 1 credit.
 
 With a Gemini key the text model writes the suggestions (structured output, `SCHEMA`), told the
 rules below; its answer is trimmed to the limits. Offline (`measured_by: "local"`), `rewrite` is a
@@ -519,7 +521,8 @@ def compare_phrase(tokens: list[str]) -> list[str]:
             left = [t for t in tokens[max(0, i - 2) : i] if t.casefold() not in STOPWORDS]
             # "iPhone 17 Pro vs ...", "Tesla Model 3 vs ...": the number belongs to the name
             # before it
-            if len(left) == 2 and any(map(_is_number, left)) and i >= 3:
+            model = bool(left) and (_is_number(left[-1]) or left[-1].casefold() in MODEL_SUFFIXES)
+            if len(left) == 2 and any(map(_is_number, left)) and i >= 3 and model:
                 name = tokens[i - 3]
                 if name.casefold() not in STOPWORDS and not _is_number(name):
                     left.insert(0, name)
@@ -537,6 +540,15 @@ def compare_phrase(tokens: list[str]) -> list[str]:
                 or (len(after) == 1 and after.isupper())  # "Xbox Series X"
             ):
                 right.append(after)
+            # ... or the noun its last word describes: "Cheap vs Expensive Olive Oil", "10 Cheap
+            # vs Expensive Kitchen Gadgets" ("...EXPENSIVE KITCHEN" ended on a modifier)
+            end = i + 1 + len(right)
+            ended = _is_number(right[-1]) if right else True
+            while not ended and end < len(tokens) and tokens[end].casefold() not in STOPWORDS:
+                if _count([*left, *right]) == MAX_WORDS:
+                    return []  # the noun does not fit: no half of it
+                right.append(tokens[end])
+                end += 1
             if left and right:
                 return [*left, "vs", *right]
     return []
@@ -721,12 +733,17 @@ ACRONYMS = frozenset(
 )
 
 
+DECADE = re.compile(r"^'?\d+s\W*$")  # "1950s", "'90s", "20s": never "1950S"
+
+
 def _case(text: str, upper: bool) -> str:
     """ALL CAPS or Title Case; names written with a small first letter and a capital inside
     ("iPhone", "eBay", "iOS") stay as written either way."""
     if upper:
         return " ".join(
-            word if word[:1].islower() and any(ch.isupper() for ch in word[1:]) else word.upper()
+            word
+            if (word[:1].islower() and any(ch.isupper() for ch in word[1:])) or DECADE.match(word)
+            else word.upper()
             for word in text.split(" ")
         )
     words = text.split()
@@ -821,6 +838,14 @@ SHORT_REASON = (
     "{words} words instead of {original}: 3-5 words stay readable at phone size; the video "
     "title can carry the rest."
 )
+HOOK_REASON = (
+    "Keeps the hook in {words} words, the clause the title turns on: the rest can go in the "
+    "video title."
+)
+AS_IS_REASON = (
+    "Already {words} words, so it fits a thumbnail as it is, {case}: nothing shorter keeps "
+    "what makes it interesting."
+)
 GAP_REASON = (
     "Asks the question the video answers without giving the result away: Loewenstein's "
     "information gap makes viewers click to close it."
@@ -910,18 +935,209 @@ def _determiner(title: str, phrase: list[str]) -> str:
     return ""
 
 
+# --- what a suggestion must be: a whole phrase that keeps the title's hook --------------------
+
+# The surprising or emotional word a title turns on: a suggestion that drops it says something
+# else ("MY CHANNEL" of "The truth about my channel", "EAT SUGAR FOR 30 DAYS" of "I Didn't Eat
+# Sugar for 30 Days", "BUY THE PS5 PRO" of "Don't Buy the PS5 Pro").
+HOOKS = frozenset(
+    _words(
+        """truth secret secrets nobody everyone everybody quit quitting failed fail failing never
+    banned fired broke exposed lied regret ruined scam don't didn't can't won't isn't
+    stop stopped"""
+    )
+)
+# Words that describe the noun after them: a phrase never ends on one ("5 BUDGET MECHANICAL",
+# "CHEAP VS EXPENSIVE OLIVE" end on "Oil"'s "Olive"; see `_cut_inside`).
+MODIFIERS = frozenset(
+    _words(
+        """cheap expensive budget best worst new old big small first last top only entire whole
+    perfect easy extreme ultimate real fake free viral weird modern full mechanical single
+    every most least"""
+    )
+)
+# Function words of the Latin-script languages creators often title in: the rules read English.
+FOREIGN = frozenset(
+    _words(
+        """de la el los las les des du et und der die das ich mi je con por para avec pour nur
+    une una que como cómo habe ist mit le il est mein meine ma mon mes nos em um uma não en"""
+    )
+)
+
+
+def _english(title: str) -> bool:
+    """Whether the rules can read `title`: Latin letters only and no foreign function word
+    without an English one ("Ich habe 30 Tage lang..." read as English was "30 TAGE LANG")."""
+    for ch in title:
+        if ch.isalpha() and not unicodedata.name(ch, "").startswith("LATIN"):
+            return False
+    words = {_bare(w) for w in title.split()}
+    return len(words & FOREIGN) < 2 or bool(words & (STOPWORDS - {"i", "a"}))
+
+
+def hook_phrase(tokens: list[str]) -> list[str]:
+    """The clause the title's first hook word stands in, whole: who did it ("I", "we", "the"
+    before it), the hook, and the words after it up to the next preposition or conjunction, with
+    an "about"/"of" phrase when the whole fits ("I quit my job to travel the world" -> "I quit
+    my job", "The truth about my channel" -> all of it); [] without a hook or when the clause is
+    longer than MAX_WORDS."""
+    at = next((k for k, t in enumerate(tokens) if t.casefold() in HOOKS), None)
+    if at is None:
+        return []
+    start = at
+    if start and tokens[start - 1].casefold() in SUBJECTS | ARTICLES | {"everyone", "nobody"}:
+        start -= 1
+    if start and tokens[start - 1].casefold() not in STOPWORDS:
+        return []  # a clause describing a noun: "Things You Didn't Know", "The Day I Quit"
+    end = at + 1
+    keep = OWNERS | ARTICLES | {"this", "that", "these", "those", "it", "me", "you", "everything"}
+    while end < len(tokens) and (
+        tokens[end].casefold() not in STOPWORDS or tokens[end].casefold() in keep
+    ):
+        end += 1
+    if end < len(tokens) and tokens[end].casefold() in ("about", "of"):
+        more = end + 1
+        while more < len(tokens) and (
+            tokens[more].casefold() not in STOPWORDS or tokens[more].casefold() in keep
+        ):
+            more += 1
+        thing = [t for t in tokens[end + 1 : more] if t.casefold() not in keep]
+        if more - start <= MAX_WORDS and more > end + 1:
+            end = more
+        elif 1 < len(thing) <= 3 and end - start + 2 + len(thing) <= MAX_WORDS + 1:
+            # Too long whole: the thing as the headline, the hook about "it" as the sub-line
+            # ("BUDGETING TRICK: NOBODY TALKS ABOUT IT" of "Nobody talks about this budgeting
+            # trick"; "NOBODY TALKS" said nothing).
+            return [*thing, ":", *tokens[start : end + 1], "It"]
+    phrase = tokens[start:end]
+    while phrase and phrase[-1].casefold() in ENDS_BADLY:
+        phrase = phrase[:-1]
+    # Two words that say something ("I STOPPED", "THE TRUTH" alone say nothing)
+    if _content(phrase) < 2 or _count(phrase) > MAX_WORDS:
+        return []
+    return phrase
+
+
+PREPOSITIONS = frozenset(_words("in on at of to for from with by about into over under"))
+OBJECTS = frozenset(_words("this it them me you him her us everything everyone"))
+# A phrase ends on none of these: it needs a word after it. ("This", "That" end one as objects:
+# "NOBODY TALKS ABOUT THIS".)
+ENDS_BADLY = (DANGLING - {"this", "that", "these", "those"}) | MODIFIERS
+
+
+def _cut_inside(tokens: list[str], side: list[str], beside: list[str]) -> bool:
+    """Whether `side` (a headline or sub-line, folded) is a run of the title cut inside a noun
+    phrase: the title goes on with a content word right after it ("...EXPENSIVE KITCHEN" of
+    "kitchen gadgets") or right before it, unless that word is a verb ("Tried Gordon Ramsay's
+    ..."): "FUNDS EXPLAINED" of "Index Funds Explained". `beside` is the suggestion's other
+    line: "PASSIVE INCOME: THE TRUTH" says what "The Truth" is about."""
+    folded = [t.casefold() for t in tokens]
+    n = len(side)
+    for at in range(len(folded) - n + 1):
+        if folded[at : at + n] != side:
+            continue
+        after = folded[at + n] if at + n < len(folded) else ""
+        then = folded[at + n + 1] if at + n + 1 < len(folded) else ""
+        before = folded[at - 1] if at else ""
+        # (a verb or "worth" after it starts another phrase: "SWITCH 2" of "Switch 2 Worth It",
+        # "$100 INTO $10,000" of "... Flipping Items")
+        verb_after = after in COUNT_ENDS or after.endswith("ing")
+        # (a number or name ends whole: "iPhone 17 vs Pixel 10" of "... Camera Test")
+        if after and not verb_after and not _is_number(after) and not _is_number(side[-1]):
+            return True
+        if after in ("and", "&") and then and then not in STOPWORDS:
+            return True  # "EXTREME HIDE" of "Extreme Hide and Seek"
+        if after in OBJECTS | OWNERS:
+            # the verb's object: "NOBODY EXPECTED" of "Nobody Expected This", "I FINALLY
+            # CLEANED" of "... My Garage"
+            return True
+        if after in ("of", "about") and not _is_number(side[-1]):
+            # what it is of or about, unless the other line says it: "NOBODY TALKS" of "...
+            # About This", "IN THE LIFE" of "Day in the Life of a Software Engineer"
+            rest = [t for t in folded[at + n + 1 :] if t not in ARTICLES]
+            if not beside or rest[: len(beside)] != beside or side[0] in PREPOSITIONS:
+                return True
+        if not at or side[0] in STOPWORDS or _is_number(side[0]):
+            return False  # a phrase of its own: "...: IN GEOMETRY DASH", "THE TRUTH ABOUT ..."
+        # Cut from its number or its name: "SHORT DAYS" of "30 Short Days", "AIR REVIEW" of
+        # "M4 MacBook Air Review". (Other words before it may be verbs: "We Spent 24 Hours".)
+        # ("CAMERA TEST" of "Pixel 10 Camera Test" is not cut: the 10 is the Pixel's)
+        title_case = _title_case(tokens)
+        named = at > 1 and _name_like(tokens[at - 2], title_case)
+        return (_is_number(before) and not named) or _name_like(tokens[at - 1], title_case)
+    return False
+
+
+def _sound(text: str, tokens: list[str], question: bool) -> bool:
+    """Whether a suggestion reads as a phrase a designer would print: no side ends on a word that
+    needs one after it (DANGLING, MODIFIERS) or is a lone word asked ("MRBEAST?"), none is a
+    run of the title cut inside a phrase (`_cut_inside`), and none is a question's end without
+    the question ("CREATINE SAFE" of "Is Creatine Safe?")."""
+    folded_title = [t.casefold() for t in tokens]
+    sides = re.split(r"(?<=[?!]) |: ", text)
+    for index, side in enumerate(sides):
+        beside = [w.casefold() for s in sides[:index] + sides[index + 1 :] for w in _tokens(s)]
+        asked = side.rstrip("!").endswith("?")
+        words = [w.casefold() for w in _tokens(side)]
+        if not words:
+            return False
+        if " ".join(words) in TEMPLATES:
+            continue
+        if words[-1] in ENDS_BADLY:
+            return False
+        if asked and len(words) == 1:
+            return False
+        if _cut_inside(tokens, words, beside):
+            return False
+        n = len(words)
+        at_end = n < len(folded_title) and folded_title[-n:] == words
+        if question and at_end and (not asked or len(sides) == 1):
+            return False  # "CREATINE SAFE?" of "Is Creatine Safe?"
+    return True
+
+
+# The rewriter's own sub-lines and questions (see `rewrite`).
+TEMPLATES = frozenset(
+    {
+        "which wins",
+        "which one wins",
+        "worth it",
+        "did i make it",
+        "did we make it",
+        "could you do it",
+        "are you doing this",
+        "here's how",
+    }
+)
+
+
+def _hooks(tokens: list[str]) -> set[str]:
+    return {t.casefold() for t in tokens if t.casefold() in HOOKS}
+
+
 def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict[str, str]]:
     """Up to 3 `{"text", "reason"}` rewrites of `title`, deterministic (see the module
     docstring for the rules and their sources): (1) short and concrete, number first; (2) a
     curiosity gap; (3) headline and sub-line, punctuated for `emotion`. Each text has at most
     MAX_WORDS words (one more when split by a colon), at most MAX_CHARS characters, and
-    differs from the title."""
+    differs from the title, but for a title that already fits when nothing shorter reads as a
+    whole phrase with its hook: that title then, in the suggestions' case. A title the rules
+    cannot read (not English) gets only that."""
     title = normalize(title)
+    typed = title
+    upper = not EDUCATIONAL.search(title.casefold()) and style_slug not in CALM_STYLES
+    if not _english(title):
+        return _as_is(typed, upper, [], emotion)
     lettered = [w for w in title.split() if any(ch.isalpha() for ch in w)]
     if lettered and sum(w.isupper() for w in lettered) >= 0.8 * len(lettered):
         # ALL CAPS says nothing of which words are names: read it as Title Case ("MY 5:00 AM
         # MORNING ROUTINE" was "MY" the name of a product); the suggestions are cased anew.
         title = string.capwords(title.casefold())
+    first_word = title.split(" ", 1)[0]
+    if not _title_case(_tokens(title)) and first_word[1:] == first_word[1:].casefold():
+        # Sentence case capitalises its first word, no name ("Day in the life of a software
+        # engineer" made "DAY" a headline: "DAY: SOFTWARE ENGINEER").
+        title = first_word[:1].casefold() + title[1:]
     digits = numbers_as_digits(title)
     head, sub = _split(digits)
     tokens = _tokens(head)
@@ -974,8 +1190,6 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     if whole_set and not set(whole_set) & set(numeral):
         topic = whole_set
     other = rest[1][:3] if len(rest) > 1 else []
-    educational = bool(EDUCATIONAL.search(title.casefold()))
-    upper = not educational and style_slug not in CALM_STYLES
     angle = angle_of(title)
     mark = _punctuation(emotion) if emotion else None
     candidates: list[tuple[str, str]] = []
@@ -1052,7 +1266,10 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
         ),
         [],
     )
-    about = f"The Truth About {_determiner(title, noun)}{_whole(noun)}" if noun else ""
+    # ... and only of a title that promises a hidden side ("How the Internet Works" and "The
+    # Problem With Influencers" promise no truth)
+    hidden = re.search(r"\b(why|truth|secrets?|nobody|really|actually|real)\b", folded_title)
+    about = f"The Truth About {_determiner(title, noun)}{_whole(noun)}" if noun and hidden else ""
     compared_things = (
         topic
         if _headline_worthy(topic, title_case)
@@ -1090,7 +1307,12 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
 
     # 3. Headline and sub-line (the studio prints what follows ":" as the sub-line).
     if sub:
-        payoff = [w for w in _tokens(sub) if w.casefold() not in FILLERS]
+        # (an article inside goes with its noun: "WORTH UPGRADE" of "Worth the Upgrade?")
+        payoff = [
+            w
+            for k, w in enumerate(_tokens(sub))
+            if w.casefold() not in FILLERS or (k and w.casefold() in ARTICLES)
+        ]
         # "100 coffee shops" -> "100 SHOPS"; a comparison keeps both sides or is left out.
         compared = angle == "compare" and numeral
         if len(key) <= 2 or compared:
@@ -1152,12 +1374,40 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     if third:
         candidates.append((third, third_reason))
 
+    # 0. The hook's own clause leads when the others would drop it ("I QUIT MY JOB" of "I quit
+    # my job to travel the world"; "TRAVEL THE WORLD" says nothing surprising).
+    # Words the title parts with "?", "!" or ".": a suggestion never joins them ("BUDGET PHONE
+    # ONEPLUS 13R REVIEW" of "Best Budget Phone? OnePlus 13R Review").
+    raw = [w for w in head.split() if w.strip(EDGE_PUNCTUATION)]  # as `tokens`, with punctuation
+    ends = [
+        k + 1
+        for k in range(len(raw) - 1)
+        if raw[k].rstrip("\"')\u201d\u2019").endswith(("?", "!", "."))
+    ]
+    folded_tokens = [t.casefold() for t in tokens]
+    breaks = {(folded_tokens[k - 1], folded_tokens[k]) for k in ends}
+    clause_end = ends[0] if ends else len(tokens)  # the hook's clause: "Stop Buying Coffee?"
+    hook_clause = hook_phrase(tokens[:clause_end])
+    if ":" in hook_clause:
+        candidates.insert(0, (" ".join(hook_clause).replace(" : ", ": "), SUBLINE_REASON))
+    elif hook_clause and hook_clause != tokens:
+        candidates.insert(0, (" ".join(hook_clause), HOOK_REASON.format(words=len(hook_clause))))
+    title_hooks = _hooks(tokens)
+    question = head.rstrip().endswith("?")
+
     suggestions: list[dict[str, str]] = []
     seen = {re.sub(r"[^\w]+", " ", t.casefold()).strip() for t in (title, digits)}
     for text, reason in candidates:
         text = _case(text.strip(), upper)
         if not _fits(text):
             continue  # cutting it would cut a phrase in half
+        if not _sound(text, tokens, question):
+            continue  # half a phrase ("5 BUDGET MECHANICAL", "NOBODY TALKS")
+        folded_words = [t.casefold() for t in _tokens(text)]
+        if breaks & set(itertools.pairwise(folded_words)):
+            continue
+        if title_hooks and not title_hooks & set(folded_words) and reason != GAP_REASON:
+            continue  # the hook dropped ("MY CHANNEL" of "The truth about my channel")
         if any(not side.strip(" ?!") for side in f" {text} ".split(": ")) or text.endswith(":"):
             continue  # a headline without its sub-line or the other way round ("eBay:")
         folded = re.sub(r"[^\w]+", " ", text.casefold()).strip()
@@ -1165,7 +1415,27 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
             continue
         seen.add(folded)
         suggestions.append({"text": text, "reason": reason})
-    return suggestions[:MAX_SUGGESTIONS]
+    return _as_is(typed, upper, suggestions, emotion)[:MAX_SUGGESTIONS]
+
+
+def _as_is(
+    title: str, upper: bool, suggestions: list[dict[str, str]], emotion: str
+) -> list[dict[str, str]]:
+    """`suggestions`, or when there are none the title itself cased for a thumbnail if it fits
+    (MAX_WORDS words, MAX_CHARS characters) and the case changes it: "10 things" -> "10
+    THINGS". A script without case, or whose capitals change its letters ("ß" -> "SS"), is
+    never touched."""
+    if suggestions:
+        return suggestions
+    text = _case(title, upper)
+    if len(text) != len(title) or text == title or not _fits(text):
+        return []
+    if text.casefold() != title.casefold():
+        return []  # the case map changed a letter, not only its case
+    reason = AS_IS_REASON.format(
+        words=len(text.split()), case="in capitals" if upper else "in Title Case"
+    )
+    return [{"text": text, "reason": reason}]
 
 
 # --- Gemini --------------------------------------------------------------------------------------
@@ -1247,7 +1517,9 @@ class EnhanceTitle(JobType):
     # Bumped with every change to the offline rules: cached answers are kept 30 days.
     # v6: names, subjects and questions kept whole (no "Did I Make It?" alone, "0 Training")
     # v7: money and growth lead ("$10,000 in 30 Days", "0 to 100K Subscribers"), no bare duration
-    cache = CachePolicy(version="title-v7")
+    # v8: the hook kept ("I QUIT MY JOB"), no phrase cut or ended on a modifier, a short title
+    # as it is when nothing shorter reads, non-English text only cased
+    cache = CachePolicy(version="title-v8")
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {
