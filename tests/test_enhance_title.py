@@ -749,6 +749,15 @@ JUDGED_BAD = {
     "Ich habe 30 Tage lang nur Pizza gegessen": ["30 TAGE LANG"],
     "아이폰 17 리뷰": ["17 리뷰"],
     "Москва за 24 часа": ["24 ЧАСА"],
+    # cut from the noun the title opens with, from a number's unit or from "any"; a lesson
+    # asked as a challenge
+    "Index Funds Explained in 10 Minutes": [
+        "Funds Explained in 10 Minutes",
+        "Funds Explained? Here's How",
+    ],
+    "10 Minute Morning Stretch": ["MORNING STRETCH", "MORNING STRETCH: 10 MINUTE"],
+    "How to Learn Any Language Fast": ["Language Fast", "Language Fast? Here's How"],
+    "Learn Excel in 1 Hour": ["1 Hour: Did I Make It?"],
 }
 
 

@@ -808,6 +808,8 @@ def angle_of(title: str) -> str:
     folded = title.casefold()
     if ANGLES[0][1].search(folded):
         return "compare"  # "iPhone 16 vs Pixel 9: Which Camera Wins?" compares before it asks
+    if folded.split(" ", 1)[0] in IMPERATIVES:
+        return "howto"  # a lesson, not a challenge: "Learn Excel in 1 Hour" ("Did I Make It?")
     if folded.rstrip().endswith("?") and not re.search(r"\bworth\b", folded):
         return "question"  # but "Is the Tesla Model 3 Still Worth It?" asks for a verdict
     for angle, pattern in ANGLES:
@@ -1025,6 +1027,16 @@ OBJECTS = frozenset(_words("this it them me you him her us everything everyone")
 ENDS_BADLY = (DANGLING - {"this", "that", "these", "those"}) | MODIFIERS
 
 
+QUANTIFIERS = frozenset(_words("any every some each no"))
+# Verbs a title may open with, before its object: "Learn Excel in 1 Hour" -> "EXCEL IN 1 HOUR".
+OPENING_VERBS = frozenset(
+    _words(
+        """learn master make build buy stop watch try cook get meet beat survive save lose grow
+    fix eat play quit start read ask rate rank"""
+    )
+)
+
+
 def _cut_inside(tokens: list[str], side: list[str], beside: list[str]) -> bool:
     """Whether `side` (a headline or sub-line, folded) is a run of the title cut inside a noun
     phrase: the title goes on with a content word right after it ("...EXPENSIVE KITCHEN" of
@@ -1057,6 +1069,8 @@ def _cut_inside(tokens: list[str], side: list[str], beside: list[str]) -> bool:
             rest = [t for t in folded[at + n + 1 :] if t not in ARTICLES]
             if not beside or rest[: len(beside)] != beside or side[0] in PREPOSITIONS:
                 return True
+        if before in QUANTIFIERS:
+            return True  # "LANGUAGE FAST" of "Learn Any Language Fast", "TRAINING" of "No ..."
         if not at or side[0] in STOPWORDS or _is_number(side[0]):
             return False  # a phrase of its own: "...: IN GEOMETRY DASH", "THE TRUTH ABOUT ..."
         # Cut from its number or its name: "SHORT DAYS" of "30 Short Days", "AIR REVIEW" of
@@ -1064,7 +1078,14 @@ def _cut_inside(tokens: list[str], side: list[str], beside: list[str]) -> bool:
         # ("CAMERA TEST" of "Pixel 10 Camera Test" is not cut: the 10 is the Pixel's)
         title_case = _title_case(tokens)
         named = at > 1 and _name_like(tokens[at - 2], title_case)
-        return (_is_number(before) and not named) or _name_like(tokens[at - 1], title_case)
+        if (_is_number(before) and not named) or _name_like(tokens[at - 1], title_case):
+            return True
+        # ... or from a number's unit ("MORNING STRETCH" of "10 Minute Morning Stretch"), or
+        # from the noun the title opens with ("FUNDS EXPLAINED" of "Index Funds Explained"; a
+        # verb may open it: "Learn Excel", "Cleaning My House")
+        counted = at > 1 and _is_number(folded[at - 2]) and before not in STOPWORDS
+        opener = at == 1 and before not in STOPWORDS | OPENING_VERBS
+        return counted or (opener and not before.endswith(("ing", "ed")))
     return False
 
 
@@ -1519,7 +1540,8 @@ class EnhanceTitle(JobType):
     # v7: money and growth lead ("$10,000 in 30 Days", "0 to 100K Subscribers"), no bare duration
     # v8: the hook kept ("I QUIT MY JOB"), no phrase cut or ended on a modifier, a short title
     # as it is when nothing shorter reads, non-English text only cased
-    cache = CachePolicy(version="title-v8")
+    # v9: no cut from a title's opening noun, a number's unit or "any"; "Learn X" is a lesson
+    cache = CachePolicy(version="title-v9")
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {
