@@ -223,18 +223,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL
         "max_size": env_int("DB_POOL_MAX_SIZE", 24),
         "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
     }
-# Server-side parameter binding (Django 4.2+, psycopg 3): parameters travel to PostgreSQL apart
-# from the SQL (the extended protocol's $1, $2) instead of being quoted into it in Python, a
-# cost every query paid. Measured with benchmarks/http_ratios.py (one process, 2 cores,
-# 2026-12-05, interleaved runs): the thumbnails API 109, 107 -> 129, 132 requests per second,
-# accepted generate 100, 93 -> 113, 96 (web CPU 8.8, 9.4 -> 7.7, 9.1 ms); benchmarks/
-# gallery_pages.py's 100,000-row deep/first ratios unchanged. Statements are not prepared
-# (Django's default prepare_threshold=None, safe behind connection poolers): preparing after 5
-# runs gained nothing more here. Raw SQL must then give PostgreSQL a type for a parameter it
-# cannot infer (`%s::text`). DB_SERVER_SIDE_BINDING=0 quotes client-side again.
+# Server-side parameter binding (Django 4.2+, psycopg 3), off unless DB_SERVER_SIDE_BINDING=1:
+# parameters travel to PostgreSQL apart from the SQL (the extended protocol's $1, $2) instead of
+# being quoted into it in Python. It saved web CPU (benchmarks/http_ratios.py, one process, 2
+# cores, 2026-12-05, interleaved runs: the thumbnails API 109, 107 -> 129, 132 requests per
+# second, accepted generate 100, 93 -> 113, 96), but PostgreSQL binds at most 65,535 parameters
+# per statement and Django 5.2's cascade deletes put every related row's id in one statement
+# (deletion.Collector: bulk_batch_size is unbounded on PostgreSQL, and SET_NULL updates are
+# OR-ed together, Django ticket #36248): a creator with 70,000 thumbnails could not delete their
+# account (ops review 2026-12-05; tests/test_server_side_binding.py). Raw SQL must give
+# PostgreSQL a type for a parameter it cannot infer (`%s::text`) so both modes work.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool(
-        "DB_SERVER_SIDE_BINDING", True
+        "DB_SERVER_SIDE_BINDING", False
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; IMMEDIATE takes the write lock at
