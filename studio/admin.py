@@ -22,6 +22,7 @@ from billing.admin import CreditAccountAdmin
 from billing.models import CreditAccount, CreditLedgerEntry, CreditPackPurchase, Subscription
 from core.accounts import accounts_with_email
 from core.admin_display import breakable, short_datetime
+from core.cascade import cascade_counts
 from generation.admin import JobAdmin
 from generation.models import Job
 from generation.sizes import ASPECT_RATIOS, IMAGE_SIZES
@@ -740,12 +741,38 @@ class ViewBaitUserAdmin(ViewerOnObject, UserAdmin):
         return super().delete_view(request, object_id, extra_context)
 
     def get_deleted_objects(self, objs: Any, request: Any) -> Any:
-        # The balance, ledger and pack purchases' admins are read-only and the jobs' admin
-        # refuses a job in flight (billing.admin, generation.admin): Django then refused every
-        # user with any (403). Those go with the account, as when the creator deletes it;
-        # every other model a deletion reaches still needs the staff user's delete permission.
-        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        return deleted, counts, set(perms_needed) - ACCOUNT_HISTORY, protected
+        """What deleting `objs` (users) takes, for the confirmation page, counted per model
+        (core.cascade.cascade_counts: one COUNT per relation) instead of Django's list of every
+        row: a creator with 300,000 jobs took Django's page 62 s and 747 MB (ops review).
+
+        The balance, ledger and pack purchases' admins are read-only and the jobs' admin refuses
+        a job in flight (billing.admin, generation.admin): Django then refused every user with
+        any (403). Those go with the account, as when the creator deletes it; every other model
+        a deletion reaches still needs the staff user's delete permission."""
+        users = list(objs)
+        queryset = get_user_model()._base_manager.filter(pk__in=[u.pk for u in users])
+        reached, protected_models = cascade_counts(queryset)
+        counts: dict[str, int] = {}
+        perms_needed = set()
+        for model, count in reached.items():
+            opts = model._meta
+            counts[str(opts.verbose_name_plural)] = count
+            model_admin = self.admin_site._registry.get(model)
+            if model_admin is not None and not model_admin.has_delete_permission(request):
+                perms_needed.add(str(opts.verbose_name))
+        deleted: list[Any] = []
+        summary: list[str] = []
+        for user in users:
+            link = reverse("admin:auth_user_change", args=[user.pk])
+            deleted.append(format_html('User: <a href="{}">{}</a>', link, user))
+        for model, count in reached.items():
+            opts = model._meta
+            if model is not get_user_model():
+                name = opts.verbose_name if count == 1 else opts.verbose_name_plural
+                summary.append(f"{count:,} {name}")
+        deleted.append(summary)
+        protected = [str(model._meta.verbose_name_plural) for model in protected_models]
+        return deleted, counts, perms_needed - ACCOUNT_HISTORY, protected
 
     @admin.action(permissions=["delete"], description="Delete selected users")
     def delete_selected(self, request: Any, queryset: Any) -> Any:
