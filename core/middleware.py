@@ -191,3 +191,69 @@ def session_ended_context(request: HttpRequest) -> dict[str, bool]:
     """Template context processor: `session_ended` (see `session_ended`), which the sign-in
     page shows as "Your session ended; sign in to continue."."""
     return {"session_ended": session_ended(request)}
+
+
+def _login_redirect(response: HttpResponseBase) -> bool:
+    """Whether `response` sends the browser to the sign-in page (login_required's 302)."""
+    from urllib.parse import urlsplit
+
+    from django.shortcuts import resolve_url
+
+    if response.status_code not in (301, 302, 303, 307, 308):
+        return False
+    return urlsplit(response.get("Location", "")).path == resolve_url(settings.LOGIN_URL)
+
+
+def _page_the_creator_was_on(request: HttpRequest) -> str:
+    """The address (path and query, no scheme or host) of the page an htmx request (or studio
+    JS's fetch) came from: `HX-Current-URL`, else `Referer`; "" when neither names a page of
+    this site."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    for header in ("HX-Current-URL", "Referer"):
+        url = request.headers.get(header, "")
+        if url and url_has_allowed_host_and_scheme(
+            url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            parts = urlsplit(url)
+            if parts.path.startswith("/") and not parts.path.startswith("//"):
+                return urlunsplit(("", "", parts.path, parts.query, ""))
+    return ""
+
+
+def _sign_in_page_instead(request: HttpRequest) -> HttpResponseBase:
+    """200 with `HX-Redirect` to sign-in, `next` the page the creator was on: htmx 2 loads it as
+    a whole page (it reads HX-Redirect only on a 2xx answer, before any swap)."""
+    from urllib.parse import urlencode
+
+    from django.http import HttpResponse
+    from django.shortcuts import resolve_url
+
+    login = resolve_url(settings.LOGIN_URL)
+    page = _page_the_creator_was_on(request)
+    response = HttpResponse(status=200)
+    response["HX-Redirect"] = f"{login}?{urlencode({'next': page})}" if page else login
+    return response
+
+
+class HtmxSignInRedirectMiddleware(SyncAndAsyncMiddleware):
+    """An htmx request (`HX-Request`, which studio JS's own fetch() sends too) whose session has
+    ended (signed out in another tab, expired) gets `HX-Redirect` to the sign-in page instead of
+    login_required's 302: htmx followed that 302 inside its request and swapped the whole sign-in
+    page, site header and all, into the job list or the gallery while the top bar still showed
+    the credits. Signing in brings the creator back to the page they were on (`next`, from
+    `HX-Current-URL`, path and query only, this site's only)."""
+
+    def call(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if request.headers.get("HX-Request") and _login_redirect(response):
+            return _sign_in_page_instead(request)
+        return response  # type: ignore[no-any-return]
+
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
+        response = await self.get_response(request)
+        if request.headers.get("HX-Request") and _login_redirect(response):
+            return _sign_in_page_instead(request)
+        return response  # type: ignore[no-any-return]

@@ -9,6 +9,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from billing.models import Plan
 from generation.models import Job
 from studio.models import Project, Style, Thumbnail
 from tests import fake_gemini as fake_gemini_module
-from tests.browser import COUNT_SUBMITS, chromium, signed_in
+from tests.browser import COUNT_SUBMITS, chromium, screenshot, signed_in
 from tests.conftest import JSONClient, make_user, set_plan
 from tests.factories.studio import ThumbnailFactory, generate_job
 from tests.fake_gemini import FakeGemini
@@ -1747,3 +1748,33 @@ def test_a_thumbnail_made_public_on_its_large_view_opens_as_a_page_for_anyone(
         page.get_by_role("button", name="Make private").click()
         expect(page.get_by_role("button", name="Make public")).to_be_visible()
         assert visitor.goto(url).status == 404
+
+
+def test_a_generate_after_signing_out_in_another_tab_goes_to_sign_in_and_back(
+    live_server: Any,
+) -> None:
+    """Signed out in another tab, Generate in the studio's tab swapped the whole sign-in page,
+    site header and all, into the job list while the top bar still showed the credits. The tab
+    goes to the sign-in page instead, and signing in brings the creator back to the studio."""
+    from tests.factories.accounts import PASSWORD
+
+    owner = make_user("signedout@example.com")
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        page.fill("#title", "After signing out")
+        other = page.context.new_page()
+        other.goto(f"{live_server.url}/studio/")
+        with other.expect_navigation():
+            other.locator("header form button", has_text="Sign out").click()
+        other.close()
+        page.locator("#generate-form button[type=submit]").click()
+        page.wait_for_url(re.compile(r"/accounts/login/\?next=%2Fstudio%2F$"))
+        headers = page.locator("header").count()
+        in_jobs = page.locator("#jobs").count()
+        screenshot(page, Path("/tmp/viewbait-signed-out-sign-in.png"))
+        page.fill("input[name=login]", "signedout@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.locator("main form button[type=submit]").first.click()
+        page.wait_for_url(f"{live_server.url}/studio/")
+    assert headers == 1 and in_jobs == 0
+    assert not Job.objects.filter(user=owner).exists()

@@ -403,3 +403,35 @@ def test_the_offline_expression_hint_names_what_the_renderer_reacts_to() -> None
         "laughing",
     ]
     assert [p for p in POSES if p and any(w in p for w in _TILT_WORDS)] == ["leaning in"]
+
+
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        ("http://testserver/studio/?q=coffee", "/accounts/login/?next=%2Fstudio%2F%3Fq%3Dcoffee"),
+        ("https://evil.example/studio/", "/accounts/login/"),  # not this site: no `next`
+        ("//evil.example/studio/", "/accounts/login/"),
+        ("", "/accounts/login/"),
+    ],
+)
+def test_an_htmx_request_after_the_session_ended_sends_the_page_to_sign_in(
+    anon_client, current, expected
+) -> None:
+    """htmx followed login_required's 302 and swapped the whole sign-in page into the job list.
+    An htmx request gets HX-Redirect (a whole-page load, read on a 2xx) to sign-in instead, with
+    `next` the page the creator was on, this site's only."""
+    headers = {**HTMX, "HTTP_HX_CURRENT_URL": current} if current else HTMX
+    for response in (
+        anon_client.post("/studio/generate", form(), **headers),
+        anon_client.get("/studio/gallery?q=coffee", **headers),
+    ):
+        assert response.status_code == 200, response
+        assert response["HX-Redirect"] == expected
+        assert response.content == b""
+
+
+def test_a_page_request_after_the_session_ended_is_still_redirected(anon_client) -> None:
+    response = anon_client.get("/studio/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/studio/"
+    assert "HX-Redirect" not in response

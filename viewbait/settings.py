@@ -163,6 +163,9 @@ MIDDLEWARE = [
     "studio.images.UploadBudgetMiddleware",  # each request's decode pixel budget
     # A page, not a blank one, for a form's address opened with GET (e.g. as sign-in's `next`).
     "core.middleware.MethodNotAllowedPageMiddleware",
+    # An htmx request after the session ended: HX-Redirect to sign-in, not the sign-in page
+    # swapped into the job list (core.middleware.HtmxSignInRedirectMiddleware).
+    "core.middleware.HtmxSignInRedirectMiddleware",
 ]
 
 ROOT_URLCONF = "viewbait.urls"

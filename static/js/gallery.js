@@ -93,7 +93,15 @@
     section.dataset.state = "loading";
     const url = section.dataset.url + "&part=cards&cursor=" + encodeURIComponent(section.dataset.cursor);
     fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
-      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      .then((response) => {
+        // The session ended: the server answers as it does htmx (HX-Redirect to sign-in).
+        const away = response.headers.get("HX-Redirect");
+        if (away) {
+          location.assign(away);
+          return Promise.reject(response.status);
+        }
+        return response.ok ? response.text() : Promise.reject(response.status);
+      })
       .then((html) => {
         if (section.dataset.state !== "loading") return;
         section.innerHTML = html;
