@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from billing.models import Plan
+from billing.services import adjust_credits, get_balance
 from generation.models import Job
 from studio.models import Project, Style, Thumbnail
 from tests import fake_gemini as fake_gemini_module
@@ -464,6 +465,35 @@ def test_a_cooldown_message_counts_down_and_clears_itself(live_server: Any, sett
         page.wait_for_selector("#generate-errors .error", state="detached", timeout=6000)
         assert page.locator("#generate-errors").inner_text().strip() == ""
         assert button.is_enabled() and button.inner_text().strip() == "Generate · 1 credit"
+
+
+def test_out_of_credits_generate_shows_no_cooldown_countdown(
+    live_server: Any, settings: Any
+) -> None:
+    """The last credit spent, Generate counted down "Generate (10 s) · 1 credit" as if it would
+    work in 10 s. Out of credits, the reason shows and no countdown; a reload keeps it so."""
+    settings.RATELIMIT_ENABLE = True
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
+    owner = make_user("lastcredit@example.com")
+    adjust_credits(user=owner, amount=1 - get_balance(owner), idempotency_key="one", reason="test")
+    Plan.objects.filter(slug="free").update(generate_cooldown_seconds=30)
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/")
+        page.fill("#title", "My last credit")
+        button = page.locator("#generate-form button[type=submit]")
+        button.click()
+        page.wait_for_selector("#jobs .job")
+        page.wait_for_function("() => document.getElementById('credits').dataset.credits === '0'")
+        page.wait_for_timeout(600)  # a countdown ticks every 250 ms
+        labels = [button.inner_text()]
+        reason_shown = page.locator("#out-of-credits").is_visible()
+        page.reload()
+        page.wait_for_timeout(600)
+        labels.append(button.inner_text())
+        held = button.is_disabled()
+        screenshot(page, Path("/tmp/viewbait-out-of-credits.png"))
+    assert reason_shown and held
+    assert all(label.strip() == "Generate · 1 credit" for label in labels), labels
 
 
 def test_a_cooldown_running_when_the_page_loads_holds_generate(

@@ -457,6 +457,17 @@ document.addEventListener("click", (event) => {
     return typeof price === "number" ? price : null;
   }
 
+  // Whether the balance cannot pay for Generate's current choices (0, or below their price);
+  // false without a balance on the page.
+  function cannotAfford(balance = balanceNow(), price = generatePrice()) {
+    if (balance === null) return false;
+    return balance === 0 || (price !== null && price > balance);
+  }
+  function balanceNow() {
+    const badge = document.getElementById("credits");
+    return badge && badge.dataset.credits !== undefined ? Number(badge.dataset.credits) : null;
+  }
+
   function syncCredits() {
     const badge = document.getElementById("credits");
     if (!badge || badge.dataset.credits === undefined) return;
@@ -496,7 +507,7 @@ document.addEventListener("click", (event) => {
       if (have) have.textContent = String(balance);
     }
     if (form.classList.contains("htmx-request")) return;
-    hold(form.querySelector("button[type=submit]"), balance === 0 || short || Date.now() < coolingUntil);
+    hold(form.querySelector("button[type=submit]"), cannotAfford(balance, price) || Date.now() < coolingUntil);
   }
 
   // A button held while the keyboard is on it keeps the keyboard. Disabled, it threw the focus
@@ -585,16 +596,22 @@ document.addEventListener("click", (event) => {
     const wait = button && button.querySelector("[data-wait]");
     if (!wait) return;
     coolingUntil = Date.now() + seconds * 1000;
-    button.title = "Your plan allows one request every " + every + " s";
     const tick = () => {
       const left = Math.ceil((coolingUntil - Date.now()) / 1000);
-      if (left <= 0) {
+      // Without the credits for it the countdown would promise a generate that cannot come;
+      // the out-of-credits (or needs-credits) reason says why instead. Credits arriving
+      // meanwhile (the badge swapped in) bring the countdown back for what is left of it.
+      if (left <= 0 || cannotAfford()) {
         wait.textContent = "";
         button.removeAttribute("title");
-        syncCredits();
-        return;
+        if (left <= 0) {
+          syncCredits();
+          return;
+        }
+      } else {
+        wait.textContent = " (" + left + " s)";
+        button.title = "Your plan allows one request every " + every + " s";
       }
-      wait.textContent = " (" + left + " s)";
       hold(button, true);
       setTimeout(tick, 250);
     };
