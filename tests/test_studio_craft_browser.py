@@ -1031,22 +1031,17 @@ def test_the_admins_lists_fit_beside_the_sidebar_and_filters(live_server: Any) -
 
 
 def test_page_messages_float_and_go_away(live_server: Any) -> None:
-    """ "Successfully signed in" floats over the studio (it pushed the Generate button below
-    the fold at 1440x900), lets clicks through around it, and goes with its close button."""
+    """A page message ("That project no longer exists ...") floats over the studio (in the
+    flow it pushed the Generate button below the fold at 1440x900), lets clicks through around
+    it, and goes with its close button."""
     from playwright.sync_api import expect
 
-    from tests.factories.accounts import PASSWORD
-
-    make_user("toast@example.com")
-    with chromium() as browser:
-        page = browser.new_page(viewport=DESKTOP)
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("input[name=login]", "toast@example.com")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("form button[type=submit]")
-        page.wait_for_url("**/studio/")
+    owner = make_user("toast@example.com")
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.goto(f"{live_server.url}/studio/?project=999999")
+        page.wait_for_url(f"{live_server.url}/studio/")
         toast = page.locator(".messages.toasts li")
-        expect(toast).to_contain_text("Successfully signed in as toast@example.com.")
+        expect(toast).to_contain_text("That project no longer exists")
         generate = page.locator("#generate-form button[type=submit]").bounding_box()
         assert generate["y"] + generate["height"] <= DESKTOP["height"], generate
         assert (
@@ -1055,6 +1050,31 @@ def test_page_messages_float_and_go_away(live_server: Any) -> None:
         )
         toast.locator(".toast-close").click()
         expect(toast).to_have_count(0)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_sign_in_lands_with_no_toast_over_the_studio(
+    live_server: Any, viewport: dict[str, int]
+) -> None:
+    """ "Successfully signed in as ..." floated over the first job's progress card (1440 px)
+    and the top of the form (phone) for 8 s after a sign-in. The studio's header already says
+    who is signed in: the studio shows no toast, its job list and form uncovered."""
+    from tests.factories.accounts import PASSWORD
+
+    owner = make_user(f"signin-{viewport['width']}@example.com")
+    generate_job(owner, "Still rendering", "running", progress=20)
+    with chromium() as browser:
+        phone = viewport == PHONE
+        page = browser.new_page(viewport=viewport, is_mobile=phone, has_touch=phone)
+        page.goto(f"{live_server.url}/accounts/login/?next=/studio/")
+        page.fill("input[name=login]", owner.email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("main form button[type=submit]")
+        page.wait_for_url("**/studio/")
+        page.wait_for_selector("#jobs .job")
+        screenshot(page, Path(f"/tmp/viewbait-after-sign-in-{viewport['width']}.png"))
+        toasts = page.locator(".messages.toasts li").count()
+    assert toasts == 0
 
 
 def test_on_a_phone_the_style_menu_shows_the_picked_look_and_the_library_two_to_a_row(

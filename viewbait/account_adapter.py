@@ -18,8 +18,8 @@ from core.ratelimits import client_ip
 
 
 def user_display(user: Any) -> str:
-    """ACCOUNT_USER_DISPLAY: the email a creator signs in with ("Successfully signed in as
-    eileen@example.com"), else the username."""
+    """ACCOUNT_USER_DISPLAY: the email a creator signs in with (allauth's messages, the
+    admin's lists), else the username."""
     return str(getattr(user, "email", "") or user.get_username())
 
 
@@ -36,8 +36,6 @@ class EmailSite:
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    _signing_up = False  # set by post_login while it completes a sign-up
-
     def format_email_subject(self, subject: str) -> str:
         """ "[ViewBait] Please Confirm Your Email Address": without django.contrib.sites,
         allauth prefixed the request's host ("[127.0.0.1:8000]")."""
@@ -52,17 +50,6 @@ class AccountAdapter(DefaultAccountAdapter):
             template_prefix, email, {"current_site": EmailSite(SITE_NAME, domain), **context_data}
         )
 
-    def post_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> Any:
-        """allauth's, without "Successfully signed in as ..." after a sign-up: the creator has
-        just typed that address and lands signed in on the studio, and a second toast beside
-        "Confirmation email sent to ..." covered the gallery's filters (1440 px) and the
-        thumbnail text field (phone) until both faded. A log-in still says it."""
-        self._signing_up = bool(kwargs.get("signup"))
-        try:
-            return super().post_login(request, user, **kwargs)
-        finally:
-            self._signing_up = False
-
     def add_message(
         self,
         request: HttpRequest,
@@ -71,7 +58,12 @@ class AccountAdapter(DefaultAccountAdapter):
         *args: Any,
         **kwargs: Any,
     ) -> None:
-        if self._signing_up and message_template == LOGGED_IN_MESSAGE:
+        """allauth's, without "Successfully signed in as ...": a sign-in lands on the studio,
+        whose header (Account, the credits) already says who is signed in, and the toast
+        floated over the first job's progress card (1440 px) and the top of the form (phone)
+        for 8 s; after a sign-up it named the address beside "Confirmation email sent to ..."
+        a second time (creator walkthroughs)."""
+        if message_template == LOGGED_IN_MESSAGE:
             return
         super().add_message(request, level, message_template, *args, **kwargs)
 
