@@ -439,6 +439,43 @@ def test_enter_does_not_generate_and_a_new_project_keeps_the_form(live_server: A
     }
 
 
+def test_thumbnail_text_counts_near_its_limit_and_says_what_a_paste_lost(
+    live_server: Any,
+) -> None:
+    """The thumbnail text field (maxlength 100) cut a pasted title mid-word, its sub-line gone,
+    without a word. Near the limit it counts; a paste the limit cut says what it left out."""
+    from playwright.sync_api import expect
+
+    owner = make_user("paste@example.com")
+    headline = "This Is An Extremely Long Thumbnail Title That Nobody Should Ever Write"
+    pasted = headline + ": It Goes On And On Forever"  # 98 characters, as the field has it
+    copied = headline + ":\nIt Goes On And On Forever"  # the sub-line on a line of its own
+    with signed_in(live_server, owner, DESKTOP) as page:
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page.goto(f"{live_server.url}/studio/")
+        title, count = page.locator("#title"), page.locator("#title-count")
+        cut = page.locator("#title-cut")
+        title.fill("Day 30 ")
+        expect(count).to_be_hidden()  # far from the limit: no count
+        page.evaluate("text => navigator.clipboard.writeText(text)", copied)
+        title.press("End")
+        title.press("ControlOrMeta+v")
+        expect(title).to_have_value(("Day 30 " + pasted)[:100])
+        expect(count).to_have_text("100/100 characters: the limit")
+        expect(cut).to_have_text(
+            "The text takes up to 100 characters: the end of your paste, “rever”, was left out."
+        )
+        screenshot(page, Path("/tmp/viewbait-paste-cut.png"))
+        title.press("Backspace")
+        expect(cut).to_be_empty()  # the text changed since: the note goes
+        expect(count).to_have_text("99/100 characters")
+        title.fill("")
+        title.press("ControlOrMeta+v")  # fits whole: counted, nothing said
+        expect(title).to_have_value(pasted)
+        expect(count).to_have_text("98/100 characters")
+        expect(cut).to_be_empty()
+
+
 def test_a_cooldown_message_counts_down_and_clears_itself(live_server: Any, settings: Any) -> None:
     settings.RATELIMIT_ENABLE = True
     settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
