@@ -81,3 +81,28 @@ def test_the_compiled_catalog_says_what_the_po_file_says() -> None:
         catalog = gettext.GNUTranslations(mo)
     assert {msgid: catalog.gettext(msgid) for msgid, _ in pairs} == dict(pairs)
     assert len(catalog._catalog) - 1 == len(pairs)  # type: ignore[attr-defined]  # no stale entry
+
+
+def test_the_reset_email_sent_page_says_what_to_do_without_a_support_address(
+    settings: Any,
+) -> None:
+    """allauth's "Otherwise contact us if you do not receive it in a few minutes." named no way
+    to (creator review): without SUPPORT_EMAIL the page says what the creator can do themselves;
+    with one, it links it."""
+    settings.SUPPORT_EMAIL = ""
+    without = Client().get("/accounts/password/reset/done/").content.decode()
+    assert "contact us" not in _text(without)
+    assert re.search(
+        r'Make sure it went to the address you signed up with, then <a href="/accounts/password/'
+        r'reset/">ask for another email</a>\.',
+        without,
+    )
+    settings.SUPPORT_EMAIL = "help@studio.example"
+    page = Client().get("/accounts/password/reset/done/").content.decode()
+    assert re.search(
+        r'Still nothing after a few minutes\? <a href="mailto:help@studio.example\?subject='
+        r'ViewBait%20password%20reset">Email help@studio.example</a>\.',
+        page,
+    )
+    assert "contact us" not in _text(page) and "ask for another email" not in page
+
