@@ -106,3 +106,16 @@ def test_the_reset_email_sent_page_says_what_to_do_without_a_support_address(
     )
     assert "contact us" not in _text(page) and "ask for another email" not in page
 
+
+def test_cancel_on_the_new_password_form_is_a_secondary_button(owner: Any) -> None:
+    """The reset link's "Change password" form showed "Cancel" as the same red primary button
+    as "Change password" (creator review); it is the studio's secondary button."""
+    from allauth.account.forms import default_token_generator
+    from allauth.account.utils import user_pk_to_url_str
+
+    key = default_token_generator.make_token(owner)
+    url = f"/accounts/password/reset/key/{user_pk_to_url_str(owner)}-{key}/"
+    page = Client().get(url, follow=True).content.decode()
+    found = re.findall(r'<button\s+class="([^"]*)"[^>]*>(.*?)</button>', page, re.S)
+    buttons = {re.sub(r"\s+", " ", label).strip(): classes for classes, label in found}
+    assert buttons == {"Change password": "button", "Cancel": "button secondary"}, buttons
