@@ -1842,7 +1842,8 @@ def test_a_generate_after_signing_out_in_another_tab_goes_to_sign_in_and_back(
 ) -> None:
     """Signed out in another tab, Generate in the studio's tab swapped the whole sign-in page,
     site header and all, into the job list while the top bar still showed the credits. The tab
-    goes to the sign-in page instead, and signing in brings the creator back to the studio."""
+    goes to the sign-in page instead, and signing in brings the creator back to the studio with
+    the text they had typed."""
     from tests.factories.accounts import PASSWORD
 
     owner = make_user("signedout@example.com")
@@ -1863,5 +1864,10 @@ def test_a_generate_after_signing_out_in_another_tab_goes_to_sign_in_and_back(
         page.fill("input[name=password]", PASSWORD)
         page.locator("main form button[type=submit]").first.click()
         page.wait_for_url(f"{live_server.url}/studio/")
+        kept = page.input_value("#title")  # what was typed comes back with the creator
+        page.reload()
+        after_reload = page.input_value("#title")  # once: a later visit starts afresh
     assert headers == 1 and in_jobs == 0
     assert not Job.objects.filter(user=owner).exists()
+    assert kept == "After signing out"
+    assert after_reload == ""

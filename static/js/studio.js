@@ -896,6 +896,41 @@ document.addEventListener("click", (event) => {
     collapseDelivered(document);
     pruneFinished();
   });
+  // The session ended (signed out in another tab, expired) and a request from this page is
+  // sent to sign-in (core.middleware.HtmxSignInRedirectMiddleware's HX-Redirect): what the
+  // creator typed and picked in the generate form waits in this tab's sessionStorage and comes
+  // back when signing in returns them here. Files and the form's hidden fields are not kept.
+  const DRAFT = "vb-generate-draft";
+  if (form) {
+    document.body.addEventListener("htmx:beforeOnLoad", (event) => {
+      const xhr = event.detail.xhr;
+      if (!xhr || !xhr.getResponseHeader("HX-Redirect")) return;
+      const fields = [];
+      new FormData(form).forEach((value, name) => {
+        if (typeof value === "string") fields.push([name, value]);
+      });
+      try { sessionStorage.setItem(DRAFT, JSON.stringify(fields)); } catch (error) { /* storage off */ }
+    });
+    let draft = null;
+    try {
+      draft = JSON.parse(sessionStorage.getItem(DRAFT) || "null");
+      sessionStorage.removeItem(DRAFT);
+    } catch (error) { draft = null; }
+    if (Array.isArray(draft)) {
+      const values = new Map();
+      draft.forEach(([name, value]) => values.set(name, [...(values.get(name) || []), value]));
+      Array.from(form.elements).forEach((el) => {
+        if (!el.name || el.disabled || el.type === "hidden" || el.type === "file") return;
+        const kept = values.get(el.name) || [];
+        if (el.type === "checkbox" || el.type === "radio") el.checked = kept.includes(el.value);
+        else if (kept.length) el.value = kept[0];
+        else return;
+        // The cost, the character count and the previews follow; the project's defaults do
+        // not (they would overwrite what was picked).
+        if (el.id !== "project") el.dispatchEvent(new Event(el.tagName === "SELECT" || el.type === "checkbox" || el.type === "radio" ? "change" : "input", { bubbles: true }));
+      });
+    }
+  }
   syncCredits();
   countDown(document);
 })();
