@@ -46,7 +46,8 @@ def face_photo_note(face_heights: Iterable[int | None]) -> str:
     if sharp is None:
         return (
             "No face found in these photos: thumbnails show them in a frame instead of cutting "
-            "you out. A clear, front-facing photo works best."
+            "you out, and leave them out beside faces that are cut out. A clear, front-facing "
+            "photo works best."
         )
     if not sharp:
         return (

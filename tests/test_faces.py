@@ -183,7 +183,8 @@ def test_list_faces_only_mine(owner_client, other_client) -> None:
         (
             [0],
             "No face found in these photos: thumbnails show them in a frame instead of "
-            "cutting you out. A clear, front-facing photo works best.",
+            "cutting you out, and leave them out beside faces that are cut out. A clear, "
+            "front-facing photo works best.",
         ),
         ([885], ""),
         ([None], ""),  # photos stored before faces were measured

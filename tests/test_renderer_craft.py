@@ -630,6 +630,30 @@ def test_photos_of_one_person_are_one_cut_out_and_people_keep_their_order() -> N
     assert two.faces[0][0] < two.faces[1][0]  # the first chosen face stands left
 
 
+def test_a_face_photo_without_a_face_does_not_shrink_the_people_cut_out() -> None:
+    """A photo with no person chosen as a face (the coffee reference) beside two real faces: the
+    two are cut out exactly as without it (same face boxes: size and place), it is left out, and
+    the job's notes say so. All three were drawn as small round tiles, as the layout sized for
+    cut-outs only when every person had one."""
+    flipped = io.BytesIO()
+    Image.open(FACE_PHOTO).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(flipped, "JPEG")
+    coffee = (FIXTURES / "reference-coffee.jpg").read_bytes()
+    assert cutout.detect_face(Image.open(io.BytesIO(coffee)).convert("RGB")) is None
+    for ratio in ("16:9", "9:16"):
+        people = [face(None, 0), face(flipped.getvalue(), 2)]
+        alone = render(ratio, title="Me Vs My Twin", images=people, seed=4)
+        mixed = render(
+            ratio,
+            title="Me Vs My Twin",
+            images=[people[0], face(coffee, 1), people[1]],
+            seed=4,
+        )
+        assert len(alone.faces) == 2 and mixed.faces == alone.faces, (ratio, mixed.faces)
+        assert alone.faces[0][3] - alone.faces[0][1] > 0.3 * min(alone.image.size)  # large
+        assert not any("left out" in note for note in alone.notes)
+        assert any("1 of the 3 face photos was left out" in note for note in mixed.notes)
+
+
 def test_a_face_photo_is_measured_and_cut_out_once_for_all_variations(monkeypatch) -> None:
     detected: list[tuple[int, int]] = []
     cut: list[tuple[int, int]] = []

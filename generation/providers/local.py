@@ -1501,6 +1501,25 @@ def _people(images: Sequence[InputImage]) -> list[_Person]:
     return people
 
 
+def _people_with_cutouts(people: list[_Person]) -> tuple[list[_Person], list[str]]:
+    """The people to draw and a note for the creator. When some of the people's photos have a
+    face to cut out and some do not (a photo of a cup chosen as a face), those with one are
+    drawn, large and in the creator's order, and the others are left out with a note: placed
+    as round tiles beside them, every person was drawn as a small round tile (the layout sizes
+    for cut-outs only when all are), and a framed photo has no corner to go to (YouTube's
+    duration badge takes the bottom right, the heads and the title the rest)."""
+    kept = [person for person in people if person.cutout is not None]
+    if not kept or len(kept) == len(people):
+        return people, []
+    left_out = len(people) - len(kept)
+    return kept, [
+        f"{left_out} of the {len(people)} face photos {'was' if left_out == 1 else 'were'} left"
+        " out: no face was found in"
+        f" {'it' if left_out == 1 else 'them'} to cut out. Use a clear, front-facing photo of"
+        " the person (a photo of a scene suits a style's reference images)."
+    ]
+
+
 class _FacePhoto:
     """A decoded face photo with its detected face box, `photo_score` and (computed when first
     asked for) its cut-out."""
@@ -2812,6 +2831,7 @@ class LocalRenderer:
         references = [image for image in request.images if image.role == "reference"]
         reference = _decode(references[0]) if references else None
         variant = VARIANTS[spec.variation % len(VARIANTS)]
+        people, face_notes = _people_with_cutouts(people)
         cutouts = bool(people) and all(person.cutout is not None for person in people)
 
         layout = _layout(
@@ -2871,7 +2891,7 @@ class LocalRenderer:
         report(0.7)
         texts, notes = _place_text(canvas, spec, layout, design, pal, scale)
         report(1.0)
-        return Rendered(canvas, faces, texts, notes, drawn)
+        return Rendered(canvas, faces, texts, [*face_notes, *notes], drawn)
 
     def edit_image(self, request: EditRequest) -> GeneratedImage:
         """Not offered offline: editing a photo by instruction needs an image model."""
