@@ -21,9 +21,10 @@ from PIL import Image
 from billing.models import Plan
 from billing.services import get_balance, invalidate_plan_table
 from generation import result_cache
+from generation.colours import measure_colors
 from generation.models import Job
 from generation.services import execute_job
-from studio.job_types.analyse_palette import color_name, describe_offline, measure_colors
+from studio.job_types.analyse_palette import color_name, describe_offline
 from studio.models import Palette, Thumbnail
 from tests import fake_gemini as fake_gemini_module
 from tests.conftest import make_user, set_plan

@@ -334,6 +334,54 @@ def test_a_reference_image_becomes_the_backdrop() -> None:
     assert changed_share(plain, backed, (0, 0, *plain.size)) > 0.3
 
 
+REFERENCE_PHOTO = FACE_PHOTO.parent / "reference-coffee.jpg"
+
+
+def hue_shares(image: Image.Image) -> tuple[float, float]:
+    """The shares of the clearly coloured pixels (HSV saturation over 25 %) that are warm (hue
+    under 50 or over 340 degrees: reds, oranges, browns) and cold (180-300: cyans to purples)."""
+    hsv = np.asarray(image.convert("HSV").resize((160, 90))).reshape(-1, 3).astype(float)
+    coloured = hsv[hsv[:, 1] > 64]
+    hue = coloured[:, 0] * 360 / 256
+    warm = np.count_nonzero((hue < 50) | (hue > 340)) / len(coloured)
+    cold = np.count_nonzero((hue >= 180) & (hue <= 300)) / len(coloured)
+    return warm, cold
+
+
+def test_a_custom_style_takes_its_colours_from_its_reference_photos() -> None:
+    """A custom style (no built-in design) made from a warm espresso photo draws a warm
+    background, preview included, and says where the colours came from; a palette the creator
+    picked wins. Its generic look's red/blue split came out blue and purple over the photo."""
+    from studio.style_previews import render_preview
+
+    reference = InputImage(REFERENCE_PHOTO.read_bytes(), "image/jpeg", "reference")
+    for ratio in ("16:9", "9:16"):
+        rendered = LocalRenderer().render(
+            request(ratio, "1K", [reference], {"title": "", "style_key": "", "seed": 5})
+        )
+        warm, cold = hue_shares(rendered.image)
+        assert warm > 0.85 and cold < 0.03, (ratio, warm, cold)
+        assert rendered.notes == [local.REFERENCE_COLOURS_NOTE]
+    preview = Image.open(
+        io.BytesIO(render_preview(name="Noir", slug="", seed=53, reference=reference.data))
+    )
+    assert hue_shares(preview)[0] > 0.85
+    chosen = LocalRenderer().render(
+        request(
+            "16:9",
+            "1K",
+            [reference],
+            {"title": "", "style_key": "", "seed": 5, "colors": ["#0EA5E9", "#1E293B", "#22D3EE"]},
+        )
+    )
+    assert hue_shares(chosen.image)[1] > 0.5 and chosen.notes == []
+    # A built-in style keeps its own colours over a reference.
+    built_in = LocalRenderer().render(
+        request("16:9", "1K", [reference], {"title": "", "style_key": "clean-tech", "seed": 5})
+    )
+    assert built_in.notes == []
+
+
 def test_mixed_scripts_and_emoji_render() -> None:
     plain = render(ratio="1:1", seed=6)
     mixed = render(ratio="1:1", title=MIXED_TITLE, subtitle="Привет Ελλάδα 👀", seed=6)

@@ -9,6 +9,8 @@ offline. It reads the structured `RenderSpec`, never the prompt:
   "vlog-bright", "cinematic", "minimal", "retro-pop", "documentary"; anything else gets a generic
   look) in the palette's colours (`spec.colors`, "#RRGGBB", most prominent first; each style has
   its own default palette), over the first role="reference" image, blurred and colour-graded;
+  a custom style without a palette takes the dominant colours of its reference images
+  (`generation.colours.measure_colors`), and the render's notes say so;
 - faces: the role="face" images (JPEG/PNG/WebP bytes, at most `MAX_FACES`) composited large, side
   by side, as circles, rounded cards, framed photos or soft cut-outs depending on the style;
   `spec.expression` and `spec.pose` tighten or tilt the crop a little;
@@ -50,6 +52,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
+from generation.colours import measure_colors
 from generation.display import badge_zones
 from generation.providers.base import (
     CapabilityUnavailable,
@@ -1362,6 +1365,29 @@ def _decode(image: InputImage) -> Image.Image | None:
             "Skipping an undecodable %s image (%s): %s", image.role, image.mime_type, exc
         )
         return None
+
+
+REFERENCE_TILE = (160, 90)  # each reference photo's area in the strip its colours are measured on
+REFERENCE_COLOURS_NOTE = (
+    "The colours came from the style's reference photos (their dominant colours, measured by"
+    " median-cut quantization); choose a palette to set them yourself."
+)
+
+
+def _reference_colours(first: Image.Image | None, others: Sequence[InputImage]) -> list[str]:
+    """The dominant colours ("#RRGGBB", most covering first) of a custom style's reference
+    photos (`first` decoded, the `others` as sent), each given the same area side by side (as
+    the style analysis measures a set, `studio.job_types.analyse_style.combined_palette`), by
+    `generation.colours.measure_colors`. Empty when none decodes."""
+    photos = [first] if first is not None else []
+    photos += [photo for photo in map(_decode, others) if photo is not None]
+    if not photos:
+        return []
+    strip = Image.new("RGB", (REFERENCE_TILE[0] * len(photos), REFERENCE_TILE[1]))
+    for index, photo in enumerate(photos):
+        tile = ImageOps.fit(photo, REFERENCE_TILE, Image.Resampling.NEAREST)
+        strip.paste(tile, (index * REFERENCE_TILE[0], 0))
+    return [colour for colour, _ in measure_colors(strip)]
 
 
 def _backdrop(photo: Image.Image, size: tuple[int, int], pal: _Palette) -> Image.Image:
@@ -2830,6 +2856,13 @@ class LocalRenderer:
         people = _people(request.images)
         references = [image for image in request.images if image.role == "reference"]
         reference = _decode(references[0]) if references else None
+        colour_notes: list[str] = []
+        if design is _GENERIC and not spec.colors and references:
+            # A custom style without a palette chosen: its reference photos' colours, measured.
+            measured = _reference_colours(reference, references[1:])
+            if measured:
+                pal = _palette(measured, design.default_colors)
+                colour_notes.append(REFERENCE_COLOURS_NOTE)
         variant = VARIANTS[spec.variation % len(VARIANTS)]
         people, face_notes = _people_with_cutouts(people)
         cutouts = bool(people) and all(person.cutout is not None for person in people)
@@ -2891,7 +2924,7 @@ class LocalRenderer:
         report(0.7)
         texts, notes = _place_text(canvas, spec, layout, design, pal, scale)
         report(1.0)
-        return Rendered(canvas, faces, texts, [*face_notes, *notes], drawn)
+        return Rendered(canvas, faces, texts, [*colour_notes, *face_notes, *notes], drawn)
 
     def edit_image(self, request: EditRequest) -> GeneratedImage:
         """Not offered offline: editing a photo by instruction needs an image model."""

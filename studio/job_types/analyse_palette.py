@@ -1,10 +1,11 @@
 """`analyse_palette` (Starter and up, PRODUCT.md): the 3-6 colours of an image, a 2-4 word name
 and a one-line description.
 
-The colours are always measured: Pillow's median-cut quantization (Heckbert, "Color Image
-Quantization for Frame Buffer Display", 1982) of a 256 px copy, near-duplicates merged, most
-covering first. Offline the name and description are built from those colours' hues; with a
-Gemini key the text model names and describes the same measured colours (structured output).
+The colours are always measured (`generation.colours.measure_colors`): Pillow's median-cut
+quantization (Heckbert, "Color Image Quantization for Frame Buffer Display", 1982) of a 256 px
+copy, near-duplicates merged, most covering first. Offline the name and description are built
+from those colours' hues; with a Gemini key the text model names and describes the same
+measured colours (structured output).
 Cached by the image's bytes, the model and `cache.version`.
 """
 
@@ -14,13 +15,14 @@ import colorsys
 import hashlib
 import io
 import uuid
-from typing import Any, cast
+from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image
 from rest_framework import serializers
 
+from generation.colours import measure_colors
 from generation.models import Job
 from generation.providers.base import InputImage, JSONRequest
 from generation.registry import CachePolicy, JobOutcome, JobType
@@ -29,10 +31,7 @@ from studio import services
 from studio.images import ImageRejected, decode_upload, encode_png, mime_type
 from studio.serializers import InputSerializer, OptionalId
 
-MAX_COLORS = 6
 MIN_COLORS = 3
-MERGE_DISTANCE = 48  # RGB Euclidean distance under which two quantized colours are one
-MIN_SHARE = 0.01  # colours covering less of the image are noise (anti-aliased edges)
 SCHEMA = {
     "type": "object",
     "properties": {
@@ -82,32 +81,6 @@ class AnalysePaletteInput(InputSerializer):
         attrs["image_sha256"] = hashlib.sha256(data).hexdigest()
         attrs["image_bytes"] = data
         return attrs
-
-
-def measure_colors(image: Image.Image) -> list[tuple[str, float]]:
-    """The dominant colours as ("#RRGGBB", share of pixels), most covering first: at most
-    MAX_COLORS, near-duplicates (closer than MERGE_DISTANCE) merged into the larger, and none
-    under MIN_SHARE of the pixels."""
-    small = image.convert("RGB")
-    # Nearest-neighbour keeps the image's own colours; smoothing would invent edge blends.
-    small.thumbnail((256, 256), Image.Resampling.NEAREST)
-    quantized = small.quantize(colors=12, method=Image.Quantize.MEDIANCUT)
-    flat: list[int] = quantized.getpalette() or []
-    total = small.width * small.height
-    found: list[tuple[tuple[int, int, int], int]] = []
-    # A "P" image's colours are (count, palette index) pairs.
-    colors = cast(list[tuple[int, int]], quantized.getcolors() or [])
-    for count, index in sorted(colors, reverse=True):
-        rgb = (flat[index * 3], flat[index * 3 + 1], flat[index * 3 + 2])
-        for i, (kept, kept_count) in enumerate(found):
-            if sum((a - b) ** 2 for a, b in zip(rgb, kept, strict=True)) ** 0.5 < MERGE_DISTANCE:
-                found[i] = (kept, kept_count + count)
-                break
-        else:
-            found.append((rgb, count))
-    found.sort(key=lambda item: item[1], reverse=True)
-    shares = [("#{:02X}{:02X}{:02X}".format(*rgb), count / total) for rgb, count in found]
-    return [(color, share) for color, share in shares if share >= MIN_SHARE][:MAX_COLORS]
 
 
 def _hls(color: str) -> tuple[float, float, float]:

@@ -8,7 +8,7 @@ all. A stranger's thumbnail is a 404; an unreadable upload a 400.
 Every image is measured on this machine, with or without a key (`measure_image`):
 
 - dominant colours: median-cut quantization of all images side by side
-  (`studio.job_types.analyse_palette.measure_colors`, Heckbert 1982), named by `color_name`;
+  (`generation.colours.measure_colors`, Heckbert 1982), named by `color_name`;
 - brightness and contrast: mean and standard deviation of luma (ITU-R BT.601 weights, Pillow's
   "L" conversion), in % of the 0-255 range;
 - saturation: mean HSV saturation in %; colourfulness: Hasler & Süsstrunk's M metric
@@ -64,12 +64,13 @@ from PIL import Image, ImageFilter
 from rest_framework import serializers
 
 from generation import result_cache
+from generation.colours import measure_colors
 from generation.models import Job
 from generation.providers.base import InputImage, InvalidJSONReturned, JSONRequest, ProviderError
 from generation.registry import CachePolicy, JobOutcome, JobType
 from generation.services import JobContext
 from studio.images import ImageRejected, decode_upload, encode_png, mime_type
-from studio.job_types.analyse_palette import NEUTRAL_NAMES, color_name, measure_colors
+from studio.job_types.analyse_palette import NEUTRAL_NAMES, color_name
 from studio.models import Thumbnail
 from studio.serializers import MAX_ID, InputSerializer
 

@@ -14,7 +14,7 @@ brightness (mean luma), contrast (luma standard deviation), saturation (mean HSV
 text coverage (% of the frame), face size (the largest face's height in % of the frame's, 0
 without one; left out where OpenCV is missing), layout (the horizontal centre of the visual
 weight on the 3x3 thirds grid, in % of the width), and colours: the share of the picture's
-dominant colours (`analyse_palette.measure_colors`) within COLOUR_MATCH_DISTANCE of the
+dominant colours (`generation.colours.measure_colors`) within COLOUR_MATCH_DISTANCE of the
 channel's palette (`analyse_style.combined_palette`; for a channel thumbnail, the palette of the
 others). All in % (0-100). The channel pictures' measures are cached as their bytes are
 (`channel_measures`, `YOUTUBE_CACHE_SECONDS`), so a check of another thumbnail within the hour
@@ -64,6 +64,7 @@ from PIL import Image
 from rest_framework import serializers
 
 from generation import catalog, result_cache
+from generation.colours import measure_colors
 from generation.errors import JobRefused
 from generation.models import Job
 from generation.providers.base import (
@@ -76,7 +77,7 @@ from generation.registry import CachePolicy, JobOutcome, JobType, PaidPartFailed
 from generation.services import JobContext, refunded
 from studio import services, youtube
 from studio.images import mime_type
-from studio.job_types.analyse_palette import color_name, measure_colors
+from studio.job_types.analyse_palette import color_name
 from studio.job_types.analyse_style import (
     ImageReading,
     brightness_word,
