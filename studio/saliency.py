@@ -48,6 +48,14 @@ the image is fitted inside the 16:9 slot, as YouTube letterboxes other ratios):
   "Evaluation of face resolution for expression analysis" (CVPR workshops 2004): expressions
   read well from a head of 36x48 px and fail quickly below; a head is taken as 4/3 of the
   cascade's face box: "good" from 48 px of head, "small" from 24, else "too small";
+- wording: the words of every text line (letters split at gaps over `WORD_GAP` letter
+  heights) and the lines, judged at every slot (YouTube shows thumbnails at most 360 px wide,
+  where a viewer takes in a few words at a glance): "good" up to `WORDS_GOOD` words, else "too
+  many words". The threshold is common YouTube design guidance, not a measurement: creators'
+  guides advise about five words at most (ventress.app, "How to use text on video thumbnails":
+  "three to five words at most"; thumbai.app's thumbnail text guide: "two to five words";
+  customthumbnails.com: "1-4 impactful words"). Letters alone passed a 16-word, 6-line
+  headline as "good": each line was large enough, the whole too much to read in a glance;
 - duration badge: `BADGE` (`generation.display`, whose `badge_zones` the offline renderer
   keeps its text out of), judged "clear" unless text or a face fills at least
   `BADGE_COVER_SHARE` of it.
@@ -93,6 +101,10 @@ HEAD_PER_FACE_BOX = 4 / 3
 HEAD_GOOD_PX = 48
 HEAD_SMALL_PX = 24
 BADGE_COVER_SHARE = 0.1
+# Words read at a glance (see the module docstring): creators' design guides put thumbnail text
+# at about five words at most ("two to five", "three to five at most", "one to four"). A rule of
+# thumb from practice, not a measured threshold: the check says "too many words" above it.
+WORDS_GOOD = 5
 SAME_COLOUR = 60  # RGB distance under which two letters have one colour
 
 
@@ -128,6 +140,7 @@ class TextLine:
     box: Box
     letter_height: float
     letters: int
+    words: int = 1  # runs of letters split by gaps over WORD_GAP letter heights
 
 
 @dataclass
@@ -403,6 +416,7 @@ def _chain(glyphs: list[_Glyph], width: int, height: int) -> list[TextLine]:
                 Box(x0 / width, y0 / height, x1 / width, y1 / height),
                 letter / height,
                 len(members),
+                _words(members, letter),
             )
         )
     found = _merged(found)
@@ -413,6 +427,22 @@ def _chain(glyphs: list[_Glyph], width: int, height: int) -> list[TextLine]:
         if line.letters == 2 and any(_stacked(line, other) for other in long_lines)
     ]
     return sorted(lines, key=lambda line: (line.letter_height, line.box.width), reverse=True)
+
+
+# A word space is wider than the space between letters: in bold display faces about a third
+# of the capital height against a tenth or less (kerned pairs touch); split at a quarter.
+WORD_GAP = 0.25
+
+
+def _words(members: list[_Glyph], letter: float) -> int:
+    """The words in a line of letters: runs of them (overlapping ones, a letter's fill and
+    outline, join) apart by more than WORD_GAP letter heights."""
+    words, right = 0, -math.inf
+    for glyph in sorted(members, key=lambda g: g.x):
+        if glyph.x - right > WORD_GAP * letter:
+            words += 1
+        right = max(right, glyph.x + glyph.w)
+    return words
 
 
 # Two overlapping detections of one line differ by less than this (an outline round a 0.7-em
@@ -441,6 +471,7 @@ def _merged(lines: list[TextLine]) -> list[TextLine]:
                     Box(min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1)),
                     high if high < low * STACKED_LINES_RATIO else low,
                     max(line.letters, kept.letters),
+                    max(line.words, kept.words),
                 )
                 break
         else:
@@ -695,8 +726,10 @@ def _attention_under(analysis: Analysis, badge: Rect, place: Placement) -> float
     return float(analysis.attention[y0:y1, x0:x1].sum()) / total
 
 
-def _slot_report(analysis: Analysis, slot: DisplaySize, texts: list[Box]) -> dict[str, Any]:
+def _slot_report(analysis: Analysis, slot: DisplaySize, lines: list[TextLine]) -> dict[str, Any]:
     place = Placement.of(analysis.width, analysis.height, slot)
+    texts = [line.box for line in lines]
+    words = sum(line.words for line in lines)
     headline = analysis.lines[0] if analysis.lines else None
     face = analysis.faces[0] if analysis.faces else None
     headline_px = round(headline.letter_height * place.height, 1) if headline else None
@@ -734,6 +767,15 @@ def _slot_report(analysis: Analysis, slot: DisplaySize, texts: list[Box]) -> dic
             "verdict": face_verdict(face_px),
             "rule": f"head (4/3 of the face box) >= {HEAD_GOOD_PX} px good, "
             f">= {HEAD_SMALL_PX} px small (Tian 2004)",
+        },
+        "wording": {
+            "value": words,
+            "lines": len(lines),
+            "verdict": "no text"
+            if not lines
+            else ("good" if words <= WORDS_GOOD else "too many words"),
+            "rule": f"<= {WORDS_GOOD} words good (common YouTube thumbnail guidance: about "
+            "3-5 words read at a glance)",
         },
         "badge": {
             "value": round(max(text_cover, face_cover), 3),
@@ -783,6 +825,7 @@ def thresholds() -> dict[str, float]:
         "headline_small_px": HEADLINE_SMALL_PX,
         "head_good_px": HEAD_GOOD_PX,
         "head_small_px": HEAD_SMALL_PX,
+        "words_good": WORDS_GOOD,
         "contrast_normal": CONTRAST_NORMAL,
         "contrast_large": CONTRAST_LARGE,
     }
@@ -798,12 +841,12 @@ def readability(analysis: Analysis, *, ignore: Box | None = None) -> list[dict[s
     largest face box's share of the frame, 0-1, 0.0 without a face), face_px (its height, CSS
     px, or None), badge_overlap {text, face: share of the badge's area over them, 0-1;
     attention: share of the attention map under it, 0-1}, checks {headline, contrast, face,
-    badge: {value, verdict, rule}; contrast also has `needed`, the ratio it must reach},
+    wording, badge: {value, verdict, rule}; contrast also has `needed`, the ratio it must
+    reach; wording's value is the words found, its `lines` the text lines},
     verdict ("good" or the problems, comma-separated: "too small", "small text", "low
-    contrast", "face too small", "small face", "text under badge", "face under badge"), source
+    contrast", "face too small", "small face", "too many words", "text under badge", "face
+    under badge"), source
     (where the slot's size comes from).
     """
-    texts = [
-        line.box for line in analysis.lines if ignore is None or not _contains(ignore, line.box)
-    ]
-    return [_slot_report(analysis, slot, texts) for slot in DISPLAY_SIZES]
+    lines = [line for line in analysis.lines if ignore is None or not _contains(ignore, line.box)]
+    return [_slot_report(analysis, slot, lines) for slot in DISPLAY_SIZES]

@@ -295,8 +295,50 @@ def test_readability_at_youtube_sizes(owner, owner_client, check) -> None:
     assert saliency.face_verdict(8) == "too small" and saliency.face_verdict(None) == "no face"
     for size in result["sizes"]:
         assert size["checks"]["badge"]["verdict"] == "clear"
-        assert set(size["checks"]) == {"headline", "contrast", "face", "badge"}
+        assert set(size["checks"]) == {"headline", "contrast", "face", "wording", "badge"}
+        assert size["checks"]["wording"] | {"rule": ""} == {
+            "value": 4,  # I WENT TO SPACE
+            "lines": 3,  # drawn as I WENT / TO / SPACE
+            "verdict": "good",
+            "rule": "",
+        }
     assert result["notes"] is None and result["measured_by"] == "local"
+
+
+def test_a_headline_of_many_words_is_not_rated_good_at_any_size() -> None:
+    """The 16-word headline a creator checked (the offline renderer's bold-gaming look, four
+    to six lines): each line's letters are large enough, so the check called it "good" in
+    search results; thumbnails read at a glance take about five words (saliency.WORDS_GOOD).
+    The words are counted from the picture: MSER letters split at word spaces."""
+    long_title = (
+        "This is an extremely long thumbnail title that nobody should ever write because it goes on"
+    )
+    image = (
+        LocalRenderer()
+        .generate_image(
+            ImageRequest(
+                prompt="",
+                aspect_ratio="16:9",
+                image_size="1K",
+                model="local",
+                spec=RenderSpec(title=long_title, style_key="bold-gaming", seed=2),
+            )
+        )
+        .picture()
+    )
+    sizes = saliency.readability(saliency.analyse(encode_png(image)))
+    for size in sizes:
+        wording = size["checks"]["wording"]
+        assert 13 <= wording["value"] <= 19 and wording["lines"] >= 3, wording
+        assert wording["verdict"] == "too many words"
+        assert "too many words" in size["verdict"]
+    search = sizes[0]
+    assert search["name"] == "search" and search["checks"]["headline"]["verdict"] == "good"
+    # Two lines of a few words: counted and good.
+    two = saliency.readability(saliency.analyse(encode_png(text_thumbnail("READ THIS", (0, 0, 0)))))
+    assert {s["checks"]["wording"]["value"] for s in two} == {2}
+    assert {s["checks"]["wording"]["verdict"] for s in two} == {"good"}
+    assert not any("too many words" in s["verdict"] for s in two)
 
 
 def test_low_contrast_small_text_and_text_under_the_badge_are_called_out(
@@ -552,6 +594,21 @@ def test_the_card_gives_the_face_as_a_share_of_the_pictures_height() -> None:
         },
     )
     assert "80.8 px tall, 40% of the picture's height · good" in html
+    assert "<dt>Words</dt>" not in html  # a result stored before words were counted
+    size["checks"]["wording"] = {"value": 16, "lines": 6, "verdict": "too many words"}
+    html = render_to_string(
+        "studio/jobs/thumbnail_check.html",
+        {
+            "payload": {
+                "result": {
+                    "sizes": [size],
+                    "badge": {"width": 44, "height": 20, "inset": 4},
+                    "thresholds": {"headline_good_px": 12, "words_good": 5},
+                }
+            }
+        },
+    )
+    assert "16 in 6 lines · too many words" in html and "about 5 at most" in html
 
 
 def test_a_retry_after_a_plan_change_answers_the_original_job(
