@@ -326,7 +326,8 @@ def detect_text(image: np.ndarray, faces: list[Box] | None = None) -> list[TextL
     1.4x, tops or bottoms aligned within 20% of the height, at most 1.1 heights apart, stroke
     widths within 2x and colours within RGB distance SAME_COLOUR. A line is a chain of three
     letters or more, or of two stacked under or over such a line (a short word of a
-    multi-line headline); a line found twice (fill and outline) counts once. Letters centred
+    multi-line headline); a line found twice (fill and outline) counts once, and pieces of one
+    line split by a decoration crossing it are one line (`_joined`). Letters centred
     inside a detected face are ignored (eyes and nostrils line up like letters).
     """
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
@@ -419,7 +420,7 @@ def _chain(glyphs: list[_Glyph], width: int, height: int) -> list[TextLine]:
                 _words(members, letter),
             )
         )
-    found = _merged(found)
+    found = _joined(_merged(found), width / height)
     long_lines = [line for line in found if line.letters >= 3]
     lines = long_lines + [
         line
@@ -476,6 +477,50 @@ def _merged(lines: list[TextLine]) -> list[TextLine]:
                 break
         else:
             out.append(line)
+    return out
+
+
+# Two pieces of one line on one baseline at most this many letter heights apart are one line
+# whose letters between them were not found (a decoration crossing them): a word space is a
+# third of a letter height, a missed letter or two about one.
+PIECE_GAP = 1.5
+
+
+def _joined(lines: list[TextLine], aspect: float) -> list[TextLine]:
+    """Pieces of one line (letter heights within 1.4x, their boxes overlapping by half the
+    smaller's height, at most PIECE_GAP letter heights apart) become one line. The join is
+    counted as no word space (a word split by a missed letter is one word; a space among
+    the missed letters goes uncounted, erring towards fewer words): a diagonal stripe through
+    "Espresso" split "Best Espresso" into "Best Esp" and "resso", three words. `aspect` is the
+    image's width / height (boxes are fractions of each)."""
+    out = sorted(lines, key=lambda line: line.box.x0)
+    joined = True
+    while joined:
+        joined = False
+        for i, a in enumerate(out):
+            for j in range(i + 1, len(out)):
+                b = out[j]
+                low, high = sorted((a.letter_height, b.letter_height))
+                overlap = min(a.box.y1, b.box.y1) - max(a.box.y0, b.box.y0)
+                gap = (max(a.box.x0, b.box.x0) - min(a.box.x1, b.box.x1)) * aspect
+                if high > 1.4 * low or overlap < 0.5 * low or not 0 < gap <= PIECE_GAP * high:
+                    continue
+                out[i] = TextLine(
+                    Box(
+                        min(a.box.x0, b.box.x0),
+                        min(a.box.y0, b.box.y0),
+                        max(a.box.x1, b.box.x1),
+                        max(a.box.y1, b.box.y1),
+                    ),
+                    high,
+                    a.letters + b.letters,
+                    a.words + b.words - 1,
+                )
+                del out[j]
+                joined = True
+                break
+            if joined:
+                break
     return out
 
 

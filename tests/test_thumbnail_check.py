@@ -30,7 +30,7 @@ from studio import saliency
 from studio.images import burn_watermark, encode_jpeg, encode_png, encode_webp, resize_to_width
 from studio.models import Thumbnail
 from tests import fake_gemini as fake_gemini_module
-from tests.conftest import FACE_PHOTO, JSONClient, set_plan
+from tests.conftest import FACE_PHOTO, REFERENCE_PHOTO, JSONClient, set_plan
 from tests.fake_gemini import FakeGemini
 from tests.test_gemini_provider import sent_image
 
@@ -339,6 +339,32 @@ def test_a_headline_of_many_words_is_not_rated_good_at_any_size() -> None:
     assert {s["checks"]["wording"]["value"] for s in two} == {2}
     assert {s["checks"]["wording"]["verdict"] for s in two} == {"good"}
     assert not any("too many words" in s["verdict"] for s in two)
+
+
+def test_a_line_split_by_a_stripe_is_counted_as_one_line_of_its_words() -> None:
+    """A custom style's diagonal stripe crosses "Espresso": the detector finds "Best Esp" and
+    "resso" as two pieces, and counted three words in four lines, so five words ("Best Espresso
+    / In Town", sub-line "Tested") were called too many. The pieces are one line."""
+    reference = InputImage(REFERENCE_PHOTO.read_bytes(), "image/jpeg", "reference")
+    image = (
+        LocalRenderer()
+        .generate_image(
+            ImageRequest(
+                prompt="",
+                aspect_ratio="16:9",
+                image_size="1K",
+                model="local",
+                images=[reference],
+                spec=RenderSpec(
+                    title="Best Espresso In Town", subtitle="Tested", style_key="", seed=7
+                ),
+            )
+        )
+        .picture()
+    )
+    for size in saliency.readability(saliency.analyse(encode_png(image))):
+        wording = size["checks"]["wording"]
+        assert (wording["value"], wording["lines"], wording["verdict"]) == (5, 3, "good"), size
 
 
 def test_low_contrast_small_text_and_text_under_the_badge_are_called_out(
