@@ -10,6 +10,7 @@ shares the site log-in's per-IP limit.
 from __future__ import annotations
 
 import http.client
+import io
 import logging
 import os
 import re
@@ -137,6 +138,47 @@ def test_check_deploy_is_clean_with_the_readme_production_settings(tmp_path: Pat
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "System check identified no issues" in checked.stdout
+
+
+def test_check_deploy_stops_production_without_redis(tmp_path: Path) -> None:
+    """The README's production settings less REDIS_URL passed `check --deploy`; every process
+    then kept its caches, rate limits and websocket groups in its own memory, jobs ran in the
+    web process and the Procfile's worker waited on a stub broker. Now viewbait.E004."""
+    documented = readme_production_env()
+    documented["SECRET_KEY"] = get_random_secret_key()
+    del documented["REDIS_URL"]
+    env = production_env(tmp_path, **documented)
+    for inherited in ("REDIS_URL", "DRAMATIQ_BROKER_URL"):
+        env.pop(inherited, None)
+    checked = run(["manage.py", "check", "--deploy"], env)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "(viewbait.E004) REDIS_URL is not set" in checked.stderr, checked.stderr
+    assert "jobs run inside the web process" in checked.stderr
+
+
+def test_the_redis_check_follows_the_mode_and_the_broker(settings: Any) -> None:
+    from django.core.management.base import SystemCheckError
+
+    settings.SILENCED_SYSTEM_CHECKS = []  # tests/settings.py silences it without REDIS_URL
+    settings.LOCAL_DEV = settings.DEBUG = False
+    settings.REDIS_URL = settings.DRAMATIQ_BROKER_URL = ""
+    with pytest.raises(SystemCheckError, match=r"viewbait\.E004.*jobs run inside the web"):
+        call_command("check", "--deploy", stdout=io.StringIO(), stderr=io.StringIO())
+    # A RabbitMQ queue keeps the jobs off the web process; the rest is still per process.
+    settings.DRAMATIQ_BROKER_URL = "amqp://guest:guest@rabbit.internal:5672/viewbait"
+    with pytest.raises(SystemCheckError, match=r"viewbait\.E004") as refused:
+        call_command("check", "--deploy", stdout=io.StringIO(), stderr=io.StringIO())
+    assert "jobs run inside" not in str(refused.value)
+    call_command("check", stdout=io.StringIO())  # deploy only: a plain check stays quiet
+    settings.DRAMATIQ_BROKER_URL = ""
+    for mode in ("LOCAL_DEV", "DEBUG"):  # a run on this machine, a developer's DEBUG run
+        setattr(settings, mode, True)
+        assert [
+            m for m in run_checks(include_deployment_checks=True) if m.id == "viewbait.E004"
+        ] == []
+        setattr(settings, mode, False)
+    settings.REDIS_URL = "redis://redis.internal:6379/0"
+    assert [m for m in run_checks(include_deployment_checks=True) if m.id == "viewbait.E004"] == []
 
 
 STRIPE = {"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}

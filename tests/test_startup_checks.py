@@ -78,7 +78,9 @@ def test_the_worker_refuses_to_start_on_a_check_error(tmp_path: Path) -> None:
 def test_a_warning_is_logged_and_the_web_process_starts(tmp_path: Path) -> None:
     """Production settings with mail left on the console backend (viewbait.W001, deploy-only):
     the web application loads, the warning in its log."""
-    env = production_env(tmp_path, SECRET_KEY=get_random_secret_key())
+    env = production_env(
+        tmp_path, SECRET_KEY=get_random_secret_key(), REDIS_URL="redis://127.0.0.1:6379/0"
+    )  # loading connects to nothing; without REDIS_URL: viewbait.E004
     loaded = start([sys.executable, "-c", "import viewbait.asgi"], env)
     assert loaded.returncode == 0, loaded.stderr
     assert "(viewbait.W001) EMAIL_BACKEND is the console backend" in loaded.stderr
@@ -87,6 +89,7 @@ def test_a_warning_is_logged_and_the_web_process_starts(tmp_path: Path) -> None:
 def test_errors_stop_and_warnings_are_logged_in_process(
     settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"  # a run without one: viewbait.E004 too
     settings.TRUSTED_PROXIES = ["10.0.0.0/8", "not-an-ip"]
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = True
     with pytest.raises(ImproperlyConfigured) as refused:

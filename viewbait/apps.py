@@ -1,6 +1,6 @@
 """The project package as an app: its start-up guard and its system checks (HEALTHZ_REQUIRED's
-names, TRUSTED_PROXIES' entries, the mail's TLS settings; the mail backend and SITE_URL, deploy
-only; PostgreSQL's connection limit against the pools, with `migrate`)."""
+names, TRUSTED_PROXIES' entries, the mail's TLS settings; the mail backend, SITE_URL and REDIS_URL,
+deploy only; PostgreSQL's connection limit against the pools, with `migrate`)."""
 
 from __future__ import annotations
 
@@ -101,6 +101,33 @@ def check_site_url(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+@register(deploy=True)
+def check_shared_redis(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """viewbait.E004 (`check --deploy`, and every web and worker start: viewbait.startup_checks):
+    production settings (neither LOCAL_DEV nor DEBUG) without REDIS_URL. Every process then falls
+    back to its own memory (viewbait.settings: LocMem caches and rate-limit counters, the
+    in-memory channel layer) and, unless DRAMATIQ_BROKER_URL names a broker, to a stub broker:
+    jobs ran on a thread of the web process (JOBS_RUN_INLINE) and the Procfile's worker started,
+    ready, on a queue nothing ever reaches. Nothing said so."""
+    if settings.LOCAL_DEV or settings.DEBUG or settings.REDIS_URL:
+        return []
+    if settings.DRAMATIQ_BROKER_URL:
+        lost = "caches, rate limits and websocket job updates"
+    else:
+        lost = (
+            "caches, rate limits and websocket job updates, and jobs run inside the web process "
+            "while the worker waits on a queue nothing reaches"
+        )
+    return [
+        CheckError(
+            f"REDIS_URL is not set: each process keeps its own {lost}.",
+            hint="Set REDIS_URL (e.g. redis://redis.internal:6379/0; README: Production "
+            "settings). LOCAL_DEV=1 is for a run on this machine only.",
+            id="viewbait.E004",
+        )
+    ]
 
 
 @register()
