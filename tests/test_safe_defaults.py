@@ -280,6 +280,65 @@ def test_a_flag_that_is_neither_on_nor_off_stops_the_start(tmp_path: Path) -> No
     assert shown.stdout.split()[-2:] == ["False", "True"], shown.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "refusal"),
+    [
+        ("JOB_LEASE_SECONDS", "abc", "JOB_LEASE_SECONDS='abc': use a whole number of at least 1"),
+        ("REDIS_TIMEOUT_SECONDS", "x", "REDIS_TIMEOUT_SECONDS='x': use a number above 0"),
+        (
+            "LOG_LEVEL",
+            "verbose",
+            "LOG_LEVEL='verbose': use one of DEBUG, INFO, WARNING, ERROR, CRITICAL (any case)",
+        ),
+    ],
+)
+def test_a_bad_number_or_log_level_stops_the_start_naming_the_variable(
+    tmp_path: Path, variable: str, value: str, refusal: str
+) -> None:
+    """JOB_LEASE_SECONDS=abc, REDIS_TIMEOUT_SECONDS=x and LOG_LEVEL=verbose each stopped every
+    process with a bare traceback (int()'s, float()'s, logging's ValueError); now a one-line
+    refusal naming the variable and what it accepts, as a bad flag gets."""
+    refused = run(
+        ["manage.py", "check"],
+        production_env(tmp_path, SECRET_KEY=get_random_secret_key(), **{variable: value}),
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == f"Error: {refusal}", refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_numbers_are_read_within_their_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from viewbait.settings import env_float, env_int, env_log_level
+
+    for value, read in (("", 7), (" 12 ", 12), ("0", 0)):
+        monkeypatch.setenv("VB_N", value)
+        assert env_int("VB_N", 7, minimum=0) == read
+    for value, refusal in (
+        ("-1", "'-1': use a whole number of at least 0"),
+        ("1.5", "'1.5': use a whole number of at least 0"),
+        ("70000", "'70000': use a whole number from 1 to 65535"),
+    ):
+        monkeypatch.setenv("VB_N", value)
+        bounds = {"minimum": 1, "maximum": 65535} if value == "70000" else {"minimum": 0}
+        with pytest.raises(ImproperlyConfigured, match=re.escape(f"VB_N={refusal}")):
+            env_int("VB_N", 7, **bounds)
+    monkeypatch.setenv("VB_F", "0.25")
+    assert env_float("VB_F", 1.0, above=0) == 0.25
+    for value in ("0", "-2", "nan", "inf", "1e999", "soon"):
+        monkeypatch.setenv("VB_F", value)
+        with pytest.raises(ImproperlyConfigured, match=r"VB_F=.*: use a number above 0$"):
+            env_float("VB_F", 1.0, above=0)
+    monkeypatch.setenv("VB_F", "-0.5")
+    with pytest.raises(ImproperlyConfigured, match=r"use a number of at least 0$"):
+        env_float("VB_F", 1.0, minimum=0)
+    monkeypatch.setenv("VB_L", " warning ")  # gunicorn's WEB_LOG_LEVEL is lower-case
+    assert env_log_level("VB_L") == "WARNING"
+    monkeypatch.delenv("VB_L")
+    assert env_log_level("VB_L") == "INFO"
+
+
 def test_a_lower_case_log_level_is_taken(tmp_path: Path) -> None:
     """LOG_LEVEL=warning (as WEB_LOG_LEVEL is written) stopped every process at start with
     "Unable to configure root logger"."""

@@ -8,6 +8,7 @@ Set `DATABASE_URL`, `REDIS_URL` and `GEMINI_API_KEY` to use real services.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import sys
@@ -42,14 +43,90 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name}={value!r}: use 1/true/yes/on or 0/false/no/off")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """`name` as a whole number between `minimum` and `maximum` (inclusive, each optional);
+    unset or empty: `default`. Raises ImproperlyConfigured naming the variable and the accepted
+    range for anything else: `JOB_LEASE_SECONDS=abc` stopped every process with a bare
+    traceback (int()'s ValueError) that named no variable."""
     value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        number = None
+    if (
+        number is None
+        or (minimum is not None and number < minimum)
+        or (maximum is not None and number > maximum)
+    ):
+        raise ImproperlyConfigured(
+            f"{name}={value!r}: use {_accepted('a whole number', minimum, maximum)}"
+        )
+    return number
 
 
-def env_float(name: str, default: float) -> float:
+def env_float(
+    name: str,
+    default: float,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+) -> float:
+    """`name` as a finite decimal number (`2`, `0.5`) between `minimum` and `maximum`
+    (inclusive) and greater than `above` (each optional); unset or empty: `default`. Raises
+    ImproperlyConfigured naming the variable and the accepted range for anything else
+    (`REDIS_TIMEOUT_SECONDS=x`, `nan`, `inf`)."""
     value = os.environ.get(name)
-    return float(value) if value not in (None, "") else default
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number: float | None = float(value.strip())
+    except ValueError:
+        number = None
+    if (
+        number is None
+        or not math.isfinite(number)
+        or (minimum is not None and number < minimum)
+        or (maximum is not None and number > maximum)
+        or (above is not None and number <= above)
+    ):
+        kind = "a number" if above is None else f"a number above {above:g}"
+        raise ImproperlyConfigured(f"{name}={value!r}: use {_accepted(kind, minimum, maximum)}")
+    return number
+
+
+def _accepted(kind: str, minimum: float | None, maximum: float | None) -> str:
+    """`kind` with its bounds, for a refusal: "a whole number from 1 to 65535"."""
+    if minimum is not None and maximum is not None:
+        return f"{kind} from {minimum:g} to {maximum:g}"
+    if minimum is not None:
+        return f"{kind} of at least {minimum:g}"
+    if maximum is not None:
+        return f"{kind} of at most {maximum:g}"
+    return kind
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def env_log_level(name: str, default: str = "INFO") -> str:
+    """`name` as a logging level name, any case (`warning`: gunicorn's WEB_LOG_LEVEL is lower
+    case); unset or empty: `default`. Raises ImproperlyConfigured naming the variable and the
+    levels for anything else: `LOG_LEVEL=verbose` stopped every process with logging's
+    "Unable to configure root logger" traceback."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ImproperlyConfigured(
+            f"{name}={value!r}: use one of {', '.join(LOG_LEVELS)} (any case)"
+        )
+    return level
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -172,7 +249,7 @@ ROOT_URLCONF = "viewbait.urls"
 ASGI_APPLICATION = "viewbait.asgi.application"
 # Requests one web process produces at once; more wait in its event loop (viewbait.handlers:
 # their threads otherwise trade the GIL at every database or Redis wait). 0: no bound.
-WEB_REQUESTS_IN_FLIGHT = env_int("WEB_REQUESTS_IN_FLIGHT", 4)
+WEB_REQUESTS_IN_FLIGHT = env_int("WEB_REQUESTS_IN_FLIGHT", 4, minimum=0)
 # Routes that call Stripe while they answer (billing/urls.py), outside that bound.
 WEB_UNBOUNDED_PATH_PREFIXES = ["/plans/checkout/", "/plans/packs/", "/billing/", "/stripe/"]
 
@@ -214,7 +291,7 @@ EMBEDDED_DATABASE = not env_str("DATABASE_URL")
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 0, minimum=0),
         conn_health_checks=True,
     )
 }
@@ -222,9 +299,9 @@ DB_POOL = env_bool("DB_POOL", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env_int("DB_POOL_MIN_SIZE", 2),
-        "max_size": env_int("DB_POOL_MAX_SIZE", 24),
-        "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
+        "min_size": env_int("DB_POOL_MIN_SIZE", 2, minimum=0),
+        "max_size": env_int("DB_POOL_MAX_SIZE", 24, minimum=1),
+        "timeout": env_float("DB_POOL_TIMEOUT", 10.0, above=0),
     }
 # Server-side parameter binding (Django 4.2+, psycopg 3), off unless DB_SERVER_SIDE_BINDING=1:
 # parameters travel to PostgreSQL apart from the SQL (the extended protocol's $1, $2) instead of
@@ -307,13 +384,13 @@ def redis_url_with_db(url: str, db: int) -> str:
 # Redis faults cost milliseconds (core.redis_faults): every client a request or a job's
 # progress waits on connects and reads with this timeout (s), retries nothing, and shares one
 # circuit breaker per server and process, so a hung Redis costs one timeout per cooldown.
-REDIS_TIMEOUT_SECONDS = env_float("REDIS_TIMEOUT_SECONDS", 0.5)
-REDIS_BREAKER_COOLDOWN_SECONDS = env_float("REDIS_BREAKER_COOLDOWN_SECONDS", 2.0)
+REDIS_TIMEOUT_SECONDS = env_float("REDIS_TIMEOUT_SECONDS", 0.5, above=0)
+REDIS_BREAKER_COOLDOWN_SECONDS = env_float("REDIS_BREAKER_COOLDOWN_SECONDS", 2.0, minimum=0)
 # Repeated Redis faults are logged once per this many seconds per kind (with a count).
-REDIS_FAULT_LOG_INTERVAL_SECONDS = env_float("REDIS_FAULT_LOG_INTERVAL_SECONDS", 60.0)
+REDIS_FAULT_LOG_INTERVAL_SECONDS = env_float("REDIS_FAULT_LOG_INTERVAL_SECONDS", 60.0, minimum=0)
 # The websocket channel layer finds a dead Redis connection by TCP keepalive: probes start after
 # this many idle seconds, 5 s apart, 3 of them (redis-py 8's defaults), so about 45 s in all.
-CHANNEL_LAYER_KEEPALIVE_SECONDS = env_int("CHANNEL_LAYER_KEEPALIVE_SECONDS", 30)
+CHANNEL_LAYER_KEEPALIVE_SECONDS = env_int("CHANNEL_LAYER_KEEPALIVE_SECONDS", 30, minimum=1)
 
 
 def redis_caches(
@@ -471,7 +548,7 @@ DRAMATIQ_AUTODISCOVER_MODULES = ["tasks", "actors"]
 # before it started. `manage.py rundramatiq` loads these settings and then execs `dramatiq`, which
 # inherits the variable. 100 ms: at most 10 polls a second per queue and worker process, cheap
 # for Redis.
-DRAMATIQ_IDLE_POLL_MS = env_int("DRAMATIQ_IDLE_POLL_MS", 100)
+DRAMATIQ_IDLE_POLL_MS = env_int("DRAMATIQ_IDLE_POLL_MS", 100, minimum=1)
 os.environ.setdefault("dramatiq_worker_timeout", str(DRAMATIQ_IDLE_POLL_MS))
 # While a studio page has no websocket (a proxy that drops it, Channels down), studio.js fetches
 # each unfinished job card every STUDIO_POLL_MS milliseconds instead (the page reads it from
@@ -518,12 +595,12 @@ LOGIN_URL = "/accounts/login/"
 # on a sign-up request (Django's default is none).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0)
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0, above=0)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ViewBait <noreply@viewbait.local>")
 # Where a creator asks for a plan change while the studio takes no payments (the plans page).
 SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "")
@@ -546,7 +623,7 @@ SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS_ONLY)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS_ONLY)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS_ONLY else 0)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS_ONLY else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS_ONLY)
 # Preloading is a commitment (hstspreload.org: removal takes months), so it is opt-in.
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
@@ -750,7 +827,7 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 # 1.25x that. Filesystem by default, served by a view that checks the signature; S3 (or any
 # S3-compatible store, AWS_S3_ENDPOINT_URL) through django-storages when AWS_STORAGE_BUCKET_NAME is
 # set, with the bucket's own presigned URLs and no Python process serving media.
-MEDIA_URL_MAX_AGE = env_int("MEDIA_URL_MAX_AGE", 3600)
+MEDIA_URL_MAX_AGE = env_int("MEDIA_URL_MAX_AGE", 3600, minimum=1)
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 if AWS_STORAGE_BUCKET_NAME:
     _media_storage: dict[str, Any] = {
@@ -796,21 +873,23 @@ WHITENOISE_ROOT = BASE_DIR / "public"
 # DATA_UPLOAD_MAX_MEMORY_SIZE bytes, or a multipart body above UPLOAD_MAX_REQUEST_BYTES (up to 10
 # files of UPLOAD_MAX_BYTES, analyse_style's most, plus 1 MiB of fields), is a JSON 413; a URL
 # (path + query string) above MAX_URL_LENGTH characters is a 414.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
-UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 10 * UPLOAD_MAX_BYTES + 1024 * 1024)
-MAX_URL_LENGTH = env_int("MAX_URL_LENGTH", 4096)
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+UPLOAD_MAX_REQUEST_BYTES = env_int(
+    "UPLOAD_MAX_REQUEST_BYTES", 10 * UPLOAD_MAX_BYTES + 1024 * 1024, minimum=1
+)
+MAX_URL_LENGTH = env_int("MAX_URL_LENGTH", 4096, minimum=1)
 # Decoding uploads (studio.images): one image may have UPLOAD_MAX_PIXELS pixels (width x height in
 # its header); one request may decode UPLOAD_REQUEST_MAX_PIXELS in all; one process decodes at most
 # UPLOAD_DECODE_CONCURRENCY images at a time (others wait up to UPLOAD_DECODE_WAIT_SECONDS, then
 # 503 `busy`). JPEGs are decoded at a reduced scale (Pillow's draft) when they are larger than the
 # stored size. Peak decode memory per process is about UPLOAD_DECODE_CONCURRENCY x UPLOAD_MAX_PIXELS
 # x 4 bytes (RGBA) plus one RGB copy; benchmarks/upload_memory.py measures it.
-UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
-UPLOAD_REQUEST_MAX_PIXELS = env_int("UPLOAD_REQUEST_MAX_PIXELS", 120_000_000)
-UPLOAD_DECODE_CONCURRENCY = env_int("UPLOAD_DECODE_CONCURRENCY", 1)
-UPLOAD_DECODE_WAIT_SECONDS = env_int("UPLOAD_DECODE_WAIT_SECONDS", 60)
+UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000, minimum=1)
+UPLOAD_REQUEST_MAX_PIXELS = env_int("UPLOAD_REQUEST_MAX_PIXELS", 120_000_000, minimum=1)
+UPLOAD_DECODE_CONCURRENCY = env_int("UPLOAD_DECODE_CONCURRENCY", 1, minimum=1)
+UPLOAD_DECODE_WAIT_SECONDS = env_int("UPLOAD_DECODE_WAIT_SECONDS", 60, minimum=0)
 
 # --- Generation -------------------------------------------------------------------------------
 GEMINI_API_KEY = env_str("GEMINI_API_KEY")
@@ -825,10 +904,10 @@ GEMINI_TEXT_MODEL = env_str("GEMINI_TEXT_MODEL", "gemini-3.8-flash")
 # Per-attempt timeouts come from the catalog (by model and image size); the engine retries
 # transient faults (429 per-minute quotas, 5xx, timeouts) with jittered backoff that honours
 # Google's RetryInfo, up to GEMINI_RETRY_ATTEMPTS attempts per unit.
-GEMINI_RETRY_ATTEMPTS = env_int("GEMINI_RETRY_ATTEMPTS", 3)
+GEMINI_RETRY_ATTEMPTS = env_int("GEMINI_RETRY_ATTEMPTS", 3, minimum=1)
 # Overrides every per-attempt timeout of the catalog when > 0 (tests use 1 s).
-GEMINI_TIMEOUT_SECONDS = env_float("GEMINI_TIMEOUT_SECONDS", 0.0)
-GEMINI_RETRY_INITIAL_DELAY = env_float("GEMINI_RETRY_INITIAL_DELAY", 1.0)
+GEMINI_TIMEOUT_SECONDS = env_float("GEMINI_TIMEOUT_SECONDS", 0.0, minimum=0)
+GEMINI_RETRY_INITIAL_DELAY = env_float("GEMINI_RETRY_INITIAL_DELAY", 1.0, minimum=0)
 IMAGE_PROVIDER = env_str("IMAGE_PROVIDER", "gemini" if GEMINI_API_KEY else "local")
 # The YouTube Data API v3 (studio.youtube), read with an API key for channel consistency:
 # without one the tool says so and nothing is charged. YOUTUBE_API_BASE_URL points Google's
@@ -838,31 +917,31 @@ IMAGE_PROVIDER = env_str("IMAGE_PROVIDER", "gemini" if GEMINI_API_KEY else "loca
 # 2 quota units of the key's 10,000 a day, plus the downloads).
 YOUTUBE_API_KEY = env_str("YOUTUBE_API_KEY")
 YOUTUBE_API_BASE_URL = env_str("YOUTUBE_API_BASE_URL")
-YOUTUBE_TIMEOUT_SECONDS = env_float("YOUTUBE_TIMEOUT_SECONDS", 10.0)
-YOUTUBE_CACHE_SECONDS = env_int("YOUTUBE_CACHE_SECONDS", 3600)
-GENERATION_IMAGE_LOAD_CONCURRENCY = env_int("GENERATION_IMAGE_LOAD_CONCURRENCY", 4)
-GENERATION_PROVIDER_CONCURRENCY = env_int("GENERATION_PROVIDER_CONCURRENCY", 2)
+YOUTUBE_TIMEOUT_SECONDS = env_float("YOUTUBE_TIMEOUT_SECONDS", 10.0, above=0)
+YOUTUBE_CACHE_SECONDS = env_int("YOUTUBE_CACHE_SECONDS", 3600, minimum=0)
+GENERATION_IMAGE_LOAD_CONCURRENCY = env_int("GENERATION_IMAGE_LOAD_CONCURRENCY", 4, minimum=1)
+GENERATION_PROVIDER_CONCURRENCY = env_int("GENERATION_PROVIDER_CONCURRENCY", 2, minimum=1)
 # 4K images rendered or encoded at once per worker process (generation.services.image_slot): the
 # worker's memory bound; benchmarks/worker_images.py measures peak RSS against it.
-GENERATION_4K_CONCURRENCY = env_int("GENERATION_4K_CONCURRENCY", 2)
-JOB_TIME_LIMIT_SECONDS = env_int("JOB_TIME_LIMIT_SECONDS", 600)
+GENERATION_4K_CONCURRENCY = env_int("GENERATION_4K_CONCURRENCY", 2, minimum=1)
+JOB_TIME_LIMIT_SECONDS = env_int("JOB_TIME_LIMIT_SECONDS", 600, minimum=1)
 # The job engine's fault handling (generation.services, generation.resilience). A claim is a
 # lease renewed every third of JOB_LEASE_SECONDS; a dead worker's job is claimed again once its
 # lease lapses and the sweeper (every JOB_SWEEP_INTERVAL_SECONDS in each worker) re-sends it.
-JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60)
-JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5)
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=1)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5, minimum=1)
 # A job the provider keeps asking to wait (RetryInfo) fails, refunded, past this age.
-JOB_MAX_WAIT_SECONDS = env_int("JOB_MAX_WAIT_SECONDS", 1800)
-JOB_RESEND_AFTER_SECONDS = env_int("JOB_RESEND_AFTER_SECONDS", 60)
-JOB_SWEEP_INTERVAL_SECONDS = env_float("JOB_SWEEP_INTERVAL_SECONDS", 15.0)
-JOB_HISTORY_RETENTION_DAYS = env_int("JOB_HISTORY_RETENTION_DAYS", 90)
-CIRCUIT_BREAKER_FAILURES = env_int("CIRCUIT_BREAKER_FAILURES", 5)
-CIRCUIT_BREAKER_WINDOW_SECONDS = env_int("CIRCUIT_BREAKER_WINDOW_SECONDS", 60)
-CIRCUIT_BREAKER_COOLDOWN_SECONDS = env_int("CIRCUIT_BREAKER_COOLDOWN_SECONDS", 30)
-PROVIDER_MAX_CONCURRENT_CALLS = env_int("PROVIDER_MAX_CONCURRENT_CALLS", 8)
-PROVIDER_SLOT_WAIT_SECONDS = env_float("PROVIDER_SLOT_WAIT_SECONDS", 60.0)
+JOB_MAX_WAIT_SECONDS = env_int("JOB_MAX_WAIT_SECONDS", 1800, minimum=0)
+JOB_RESEND_AFTER_SECONDS = env_int("JOB_RESEND_AFTER_SECONDS", 60, minimum=0)
+JOB_SWEEP_INTERVAL_SECONDS = env_float("JOB_SWEEP_INTERVAL_SECONDS", 15.0, above=0)
+JOB_HISTORY_RETENTION_DAYS = env_int("JOB_HISTORY_RETENTION_DAYS", 90, minimum=1)
+CIRCUIT_BREAKER_FAILURES = env_int("CIRCUIT_BREAKER_FAILURES", 5, minimum=1)
+CIRCUIT_BREAKER_WINDOW_SECONDS = env_int("CIRCUIT_BREAKER_WINDOW_SECONDS", 60, minimum=1)
+CIRCUIT_BREAKER_COOLDOWN_SECONDS = env_int("CIRCUIT_BREAKER_COOLDOWN_SECONDS", 30, minimum=0)
+PROVIDER_MAX_CONCURRENT_CALLS = env_int("PROVIDER_MAX_CONCURRENT_CALLS", 8, minimum=1)
+PROVIDER_SLOT_WAIT_SECONDS = env_float("PROVIDER_SLOT_WAIT_SECONDS", 60.0, minimum=0)
 # A retry delay longer than this re-queues the unit with a Dramatiq delay instead of sleeping.
-PROVIDER_INLINE_RETRY_MAX_SECONDS = env_float("PROVIDER_INLINE_RETRY_MAX_SECONDS", 10.0)
+PROVIDER_INLINE_RETRY_MAX_SECONDS = env_float("PROVIDER_INLINE_RETRY_MAX_SECONDS", 10.0, minimum=0)
 
 # --- Stripe (billing.payments) ----------------------------------------------------------------
 # Payments are on when STRIPE_SECRET_KEY is set; without it the plans page shows the plans and
@@ -874,7 +953,7 @@ PROVIDER_INLINE_RETRY_MAX_SECONDS = env_float("PROVIDER_INLINE_RETRY_MAX_SECONDS
 # 127.0.0.1:STRIPE_FAKE_PORT with its own test key and secret, its state kept in
 # VAR_DIR/fake-stripe.json, its webhooks posted to SITE_URL and the plans' prices created there.
 STRIPE_FAKE = env_bool("STRIPE_FAKE", False)
-STRIPE_FAKE_PORT = env_int("STRIPE_FAKE_PORT", 12111)
+STRIPE_FAKE_PORT = env_int("STRIPE_FAKE_PORT", 12111, minimum=1, maximum=65535)
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_viewbait_fake" if STRIPE_FAKE else "")
 STRIPE_WEBHOOK_SECRET = env_str(
     "STRIPE_WEBHOOK_SECRET", "whsec_viewbait_fake" if STRIPE_FAKE else ""
@@ -882,7 +961,7 @@ STRIPE_WEBHOOK_SECRET = env_str(
 STRIPE_API_BASE = env_str(
     "STRIPE_API_BASE", f"http://127.0.0.1:{STRIPE_FAKE_PORT}" if STRIPE_FAKE else ""
 )
-STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
 if _origin(STRIPE_API_BASE):  # the fake's Checkout pages (STRIPE_FAKE, tests)
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(_origin(STRIPE_API_BASE))
 
@@ -902,7 +981,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     # Upper-cased: `LOG_LEVEL=warning` (gunicorn's WEB_LOG_LEVEL is lower-case) stopped every
     # process at start with "Unable to configure root logger".
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").strip().upper()},
+    "root": {"handlers": ["console"], "level": env_log_level("LOG_LEVEL")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # "N of M channels over capacity in group jobs.user.X" at INFO on every job event while
