@@ -185,6 +185,43 @@ def test_seed_demo_gives_the_demo_creator_a_plan_face_projects_and_gallery(setti
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (("--queued-hours", "0"), "would fail every queued job"),
+        (("--queued-hours", "0", "--allow-recent"), "would fail every queued job"),
+        (("--queued-hours", "0.25"), "under 1 hour.*--allow-recent"),
+    ],
+)
+def test_fail_stale_jobs_refuses_a_queued_age_that_takes_jobs_just_sent(
+    args: tuple[str, ...], message: str, owner: Any, owner_client: Any, submit: Any
+) -> None:
+    """--queued-hours 0 was accepted and failed and refunded every queued job, one sent a
+    second ago included; a fraction of an hour takes jobs that are only waiting for a worker
+    or a provider's retry, so it needs --allow-recent. Nothing changes on a refusal."""
+    job_id = submit(owner_client, {"title": "Just sent"}).json()["id"]
+    assert Job.objects.get(pk=job_id).status == "queued"
+    balance = get_balance(owner)
+    with pytest.raises(CommandError, match=message):
+        run("fail_stale_jobs", "--commit", *args)
+    assert Job.objects.get(pk=job_id).status == "queued"
+    assert get_balance(owner) == balance
+
+
+def test_fail_stale_jobs_takes_recent_queued_jobs_only_when_allowed(
+    settings: Any, owner: Any, owner_client: Any, submit: Any
+) -> None:
+    job_id = submit(owner_client, {"title": "Queued a while"}).json()["id"]
+    Job.objects.filter(pk=job_id).update(created_at=timezone.now() - dt.timedelta(minutes=20))
+    assert "0 job(s)" in run("fail_stale_jobs", "--commit", "--queued-hours", "1")
+    settings.JOB_MAX_WAIT_SECONDS = 3 * 3600  # a provider's retry may keep it queued 3 h
+    with pytest.raises(CommandError, match="under 3 hour"):
+        run("fail_stale_jobs", "--commit", "--queued-hours", "2")
+    out = run("fail_stale_jobs", "--commit", "--queued-hours", "0.25", "--allow-recent")
+    assert "1 job(s) failed and refunded" in out
+    assert Job.objects.get(pk=job_id).error_code == "stale"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
         (("adjust_credits", "ops@example.com", "3000000000", "--reason", "typo"), "outside"),
         (("adjust_credits", "ops@example.com", "5", "--reason", "x", "--key", "k" * 186), "185"),
         (("purge_job_history", "--days", "100000000"), "outside"),
