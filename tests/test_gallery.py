@@ -600,7 +600,8 @@ def test_bootstrap_304_to_a_gzip_client_sending_the_weakened_etag(owner, owner_c
     assert changed.status_code == 200
 
 
-def test_seed_gallery_command(owner, django_capture_on_commit_callbacks) -> None:
+def test_seed_gallery_command(owner, django_capture_on_commit_callbacks, settings) -> None:
+    settings.LOCAL_DEV = True  # a local run (tests/test_safe_defaults.py: refused otherwise)
     with CaptureQueriesContext(connection) as captured:
         call_command("seed_gallery", email="seeded@example.com", count=25, images=2, quiet=True)
     # PostgreSQL's planner gets fresh statistics after the bulk load (else it sorts every row
@@ -628,7 +629,8 @@ def test_seed_gallery_command(owner, django_capture_on_commit_callbacks) -> None
         assert stored.storage.exists(stored.name), field
 
 
-def test_seed_gallery_adds_to_an_existing_account_and_refuses_a_bad_count(owner) -> None:
+def test_seed_gallery_adds_to_an_existing_account_and_refuses_a_bad_count(owner, settings) -> None:
+    settings.LOCAL_DEV = True  # a local run (tests/test_safe_defaults.py: refused otherwise)
     out = io.StringIO()
     call_command(
         "seed_gallery", email=owner.email.upper(), count=3, images=1, quiet=True, stdout=out

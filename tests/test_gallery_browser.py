@@ -18,6 +18,13 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
+
+@pytest.fixture(autouse=True)
+def local_run(settings: Any) -> None:
+    """seed_gallery runs only in a local run (LOCAL_DEV; tests/test_safe_defaults.py)."""
+    settings.LOCAL_DEV = True
+
+
 DOM_BOUND = 60
 LIBRARY_SIZE = 200  # > 3 x DOM_BOUND: the bound holds only if pages leave the DOM
 MAX_STEPS = 500  # scroll steps before giving up (a wheel step is 1300 px, a card row ~250)

@@ -253,9 +253,10 @@ def test_commands_refuse_numbers_out_of_range_and_change_nothing(
         ("seed_gallery", "--email", "Demo@viewbait.local", "--count", "1", "--quiet"),
     ],
 )
-def test_commands_refuse_an_email_two_accounts_have(args: tuple[str, ...]) -> None:
+def test_commands_refuse_an_email_two_accounts_have(args: tuple[str, ...], settings: Any) -> None:
     """Two accounts with one email, case aside (saved before the admin refused it): the command
     picked the first silently; now it names both and changes nothing."""
+    settings.LOCAL_DEV = True  # seed_gallery's, else refused (tests/test_safe_defaults.py)
     first, second = make_user("demo@viewbait.local"), make_user("DEMO@viewbait.local")
     balances = get_balance(first), get_balance(second)
     with pytest.raises(CommandError, match=f"user ids {first.pk}, {second.pk}"):
@@ -274,9 +275,10 @@ def test_commands_refuse_an_email_two_accounts_have(args: tuple[str, ...]) -> No
     ],
 )
 def test_seed_gallery_refuses_a_bad_email_and_counts_past_its_caps(
-    args: tuple[str, ...], message: str
+    args: tuple[str, ...], message: str, settings: Any
 ) -> None:
     """A CommandError before anything is drawn or made: no account, no thumbnails."""
+    settings.LOCAL_DEV = True  # a local run (tests/test_safe_defaults.py: refused otherwise)
     with pytest.raises(CommandError, match=message):
         run("seed_gallery", *args, "--quiet")
     assert not get_user_model().objects.filter(email__in=["notanemail", "a@example.com"]).exists()

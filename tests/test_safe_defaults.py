@@ -29,6 +29,7 @@ from django.core.checks import Tags, run_checks
 from django.core.management import CommandError, call_command
 from django.core.management.utils import get_random_secret_key
 
+from studio.models import Thumbnail
 from tests.conftest import make_user
 from tests.factories.accounts import PASSWORD
 from tests.servers import ROOT, WebServer, database_url
@@ -489,11 +490,19 @@ def test_seed_demo_refuses_a_database_url_database_unless_asked(settings: Any) -
 
 
 @pytest.mark.django_db
-def test_seed_gallery_account_has_no_known_password_outside_local_dev(settings: Any) -> None:
+def test_seed_gallery_refuses_outside_a_local_run(settings: Any) -> None:
+    """seed_gallery ran with production's settings and could add up to 500,000 made-up
+    thumbnails to a real creator's library; like seed_demo it now needs LOCAL_DEV."""
+    creator = make_user("creator@example.com")
     settings.LOCAL_DEV = False
+    for email in ("creator@example.com", "bench@example.com"):
+        with pytest.raises(CommandError, match="runs only with LOCAL_DEV=1"):
+            call_command("seed_gallery", email=email, count=5, images=1, quiet=True)
+    assert not Thumbnail.objects.exists()
+    assert list(get_user_model().objects.all()) == [creator]
+    settings.LOCAL_DEV = True
     call_command("seed_gallery", email="bench@example.com", count=1, images=1, quiet=True)
-    user = get_user_model().objects.get(email="bench@example.com")
-    assert not user.has_usable_password()
+    assert Thumbnail.objects.filter(owner__email="bench@example.com").count() == 1
 
 
 class _Sink:

@@ -34,6 +34,13 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
+
+@pytest.fixture(autouse=True)
+def local_run(settings: Any) -> None:
+    """seed_gallery runs only in a local run (LOCAL_DEV; tests/test_safe_defaults.py)."""
+    settings.LOCAL_DEV = True
+
+
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 RTL_TITLE = "أفضل عشر وجبات في المدينة: تجربتي الكاملة"

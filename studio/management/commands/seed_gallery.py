@@ -1,5 +1,8 @@
 """`seed_gallery --email EMAIL --count N`: bulk-create a creator's library for demos and benchmarks.
 
+A local run only (LOCAL_DEV=1, as seed_demo; benchmarks/_django.py sets it): elsewhere it would
+add up to MAX_COUNT made-up thumbnails to a real creator's library, found by email.
+
 Renders a handful of real images once (local renderer, 16:9 1K) with their gallery variants and
 YouTube JPEG, then bulk-creates N thumbnail rows that share those files, in batches, with a
 progress bar. Timestamps step back one second per row, with every fifth pair sharing a timestamp
@@ -74,6 +77,11 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.LOCAL_DEV:
+            raise CommandError(
+                "seed_gallery adds made-up thumbnails to the library of the account with that "
+                "email, so it runs only with LOCAL_DEV=1 (`make run` sets it); nothing was made."
+            )
         # Checked here, not by argparse: call_command(images=...) passes an optional as it is.
         for name, cap in (("count", MAX_COUNT), ("images", MAX_IMAGES)):
             if not 1 <= options[name] <= cap:
