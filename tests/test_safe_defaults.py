@@ -569,3 +569,30 @@ def test_admin_login_shares_the_site_login_limit_per_ip(settings: Any, client: A
     right = {**attempt, "password": "correct horse battery"}
     assert client.post("/admin/login/", right, REMOTE_ADDR="198.51.100.7").status_code == 429
     assert client.post("/admin/login/", right, REMOTE_ADDR="198.51.100.8").status_code == 302
+
+
+# --- every setting documented -------------------------------------------------------------------
+
+SETTINGS_FILE = ROOT / "viewbait" / "settings.py"
+# A variable's name as viewbait/settings.py reads it: env_str/env_bool/env_int/env_float/
+# env_list/env_log_level("NAME", ...), redis_db_url("NAME", ...) or os.environ / getenv.
+READ = re.compile(
+    r"(?:\benv_\w+|\bredis_db_url|os\.environ\.get|os\.getenv)\(\s*\"([A-Z][A-Z0-9_]*)\""
+    r"|os\.environ\[\s*\"([A-Z][A-Z0-9_]*)\"\]"
+)
+
+
+def settings_read() -> set[str]:
+    return {a or b for a, b in READ.findall(SETTINGS_FILE.read_text())}
+
+
+def test_every_setting_the_code_reads_is_in_the_readme() -> None:
+    """IMAGE_PROVIDER, SERVE_MEDIA, JOBS_RUN_INLINE, VIEWBAIT_VAR_DIR and others were read from
+    the environment but named nowhere an operator looks. Each variable viewbait/settings.py
+    reads must appear in README.md by its full name, in code (backticks)."""
+    names = settings_read()
+    assert {"IMAGE_PROVIDER", "JOB_LEASE_SECONDS", "LOG_LEVEL", "CACHE_REDIS_URL"} <= names
+    readme = README.read_text()
+    spans = " ".join(re.findall(r"`[^`\n]+`", readme))  # `NAME`, `NAME=0`, `NAME=1 make run`
+    undocumented = sorted(name for name in names if not re.search(rf"\b{name}\b", spans))
+    assert undocumented == [], f"read by viewbait/settings.py, not in README.md: {undocumented}"
