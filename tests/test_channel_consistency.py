@@ -6,7 +6,11 @@ rule on constructed pictures, and the tool on a thumbnail's large view."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -600,10 +604,30 @@ def test_check_youtube_reads_a_channel_and_names_what_fails(
     with pytest.raises(CommandError, match="provider_auth"):
         call_command("check_youtube", "@Checked", stdout=io.StringIO())
 
+    # No key: nothing can be checked, and a monitor running the command must not pass.
     settings.YOUTUBE_API_KEY = ""
-    out = io.StringIO()
-    call_command("check_youtube", stdout=out)
-    assert "YOUTUBE_API_KEY is not set" in out.getvalue()
+    calls = len(youtube_settings.api_calls())
+    with pytest.raises(CommandError, match="YOUTUBE_API_KEY is not set, so there is no key"):
+        call_command("check_youtube", stdout=io.StringIO())
+    assert len(youtube_settings.api_calls()) == calls
+
+
+def test_check_youtube_without_a_key_exits_non_zero(tmp_path: Path) -> None:
+    """As cron or a monitor runs it: exit 1 and the reason on stderr (it exited 0)."""
+    env = {k: v for k, v in os.environ.items() if k != "YOUTUBE_API_KEY"}
+    env.update(
+        LOCAL_DEV="1", VIEWBAIT_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="viewbait.settings"
+    )
+    checked = subprocess.run(
+        [sys.executable, "manage.py", "check_youtube", "--skip-checks"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "CommandError: YOUTUBE_API_KEY is not set" in checked.stderr
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ quota units), never from the cache.
 
 CHANNEL is an address, @handle or UC... id (default @YouTube, Google's own channel). Exits
 non-zero (CommandError) with YouTube's reason when the key is refused, the quota is spent, the
-channel is unknown or YouTube does not answer; without a key it says what the key enables and
-exits 0 (the studio then refuses the tool before charging).
+channel is unknown or YouTube does not answer, and without a key too (it cannot check; exiting
+0 there let a monitor that runs it pass while channel consistency was refused to every creator).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not youtube.is_configured():
-            self.stdout.write(
-                "YOUTUBE_API_KEY is not set: channel consistency is refused before charging "
-                "until it is (Google Cloud console: YouTube Data API v3, an API key)."
+            raise CommandError(
+                "YOUTUBE_API_KEY is not set, so there is no key to check: channel consistency is "
+                "refused (before charging) until it is. Create one in the Google Cloud console "
+                "(YouTube Data API v3, an API key) and set YOUTUBE_API_KEY."
             )
-            return
         try:
             reference = youtube.parse_channel_reference(options["channel"])
         except youtube.ChannelReferenceInvalid as exc:
