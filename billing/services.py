@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,8 +31,6 @@ from django.utils import timezone
 from billing.models import CreditAccount, CreditLedgerEntry, Plan, Subscription
 from core.shared_cache import cached, invalidate
 from core.types import User
-
-logger = logging.getLogger(__name__)
 
 # Shared-cache lifetimes (seconds). Writes invalidate at once (billing.signals); the lifetime only
 # bounds staleness if an invalidation is lost while Redis is unreachable.
@@ -701,8 +698,7 @@ def grant_due_monthly_credits(*, now: dt.datetime | None = None, dry_run: bool =
                     locked.status = Subscription.Status.ACTIVE
                 locked.save()
                 _grant_for_period(locked)
-    logger.info("monthly grants %s: %d", "due" if dry_run else "made", count)
-    return count
+    return count  # the caller reports it (grant_monthly_credits prints it once)
 
 
 def change_plan(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 from typing import Any
 
 import pytest
@@ -43,6 +44,22 @@ def test_fail_stale_jobs_refunds_unfinished_units(owner, owner_client, submit) -
     assert get_balance(owner) == 9  # two unfinished units refunded
     assert "0 job(s)" in run("fail_stale_jobs", "--commit")
     assert get_balance(owner) == 9
+
+
+def test_grant_monthly_credits_reports_its_result_once(
+    owner: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its count went to stdout and, through billing.services' INFO log line, to stderr too:
+    cron mailed it twice. Now stdout only."""
+    from billing.models import Subscription
+
+    past = timezone.now() - dt.timedelta(hours=1)
+    Subscription.objects.filter(user=owner).update(current_period_end=past)
+    with caplog.at_level(logging.DEBUG):
+        assert run("grant_monthly_credits") == "1 monthly grant(s) due (dry run; pass --commit)\n"
+        assert run("grant_monthly_credits", "--commit") == "1 monthly grant(s) granted\n"
+    assert [r.getMessage() for r in caplog.records if "grant" in r.getMessage()] == []
+    assert get_balance(owner) == 10  # the Free plan's grant, the old period's 10 expired
 
 
 def test_fail_stale_jobs_leaves_a_job_a_worker_claimed_after_the_scan(
