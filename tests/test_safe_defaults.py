@@ -381,9 +381,15 @@ def directives(header: str) -> dict[str, list[str]]:
 
 @pytest.fixture
 def production_server(
-    tmp_path: Path, transactional_db: None, django_db_serialized_rollback: None
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    transactional_db: None,
+    django_db_serialized_rollback: None,
 ) -> Any:
     (tmp_path / "media").mkdir()
+    # Production settings need a Redis (viewbait.E004 stops the start without one): ours, else a
+    # private one for this test.
+    redis_url = os.environ.get("REDIS_URL") or request.getfixturevalue("redis_server").url(1)
     env = production_env(
         tmp_path,
         LOCAL_DEV="0",  # WebServer adds our environment: say it explicitly
@@ -395,6 +401,7 @@ def production_server(
         MEDIA_ROOT=str(tmp_path / "media"),
         RATELIMIT_ENABLE="0",
         JOBS_RUN_INLINE="0",
+        REDIS_URL=redis_url,
     )
     server = WebServer(env, tmp_path / "daphne.log")
     try:
