@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from generation.providers.base import visible_text
+
 
 @dataclass(frozen=True)
 class TitleLines:
@@ -34,11 +36,14 @@ def split_title(title: str) -> TitleLines:
     (PRODUCT.md). A colon without a space after it is part of the words: "My 5:00 AM Routine"
     stays whole, and so does "Ratio 16:9". Japanese and Chinese write the colon full-width and
     with no space (U+FF1A, "ラーメンを食べてみた\uff1a結果は意外"): it splits too, whichever
-    comes first, except between digits (a time or a ratio typed with full-width digits)."""
+    comes first, except between digits (a time or a ratio typed with full-width digits).
+    A line of only invisible characters ("Hello: \u200b") is empty (`visible_text`)."""
     match = _TITLE_SPLIT.search(title)
     if match is None:
-        return TitleLines(main=title.strip(), sub="")
-    return TitleLines(main=title[: match.start()].strip(), sub=title[match.end() :].strip())
+        return TitleLines(main=visible_text(title), sub="")
+    return TitleLines(
+        main=visible_text(title[: match.start()]), sub=visible_text(title[match.end() :])
+    )
 
 
 @dataclass(frozen=True)

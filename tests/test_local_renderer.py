@@ -252,6 +252,30 @@ def test_empty_text_draws_nothing() -> None:
     assert fonts.set_text("   ", look, (400, 300), min_size=10, max_size=100) is None
 
 
+# Characters that draw nothing: a zero-width space, a soft hyphen, a word joiner, a combining
+# accent with no letter, a no-break space.
+INVISIBLE = ["\u200b", "\u00ad", "\u2060", "\u0301", "\u00a0\u200b"]
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_line_of_invisible_characters_is_no_line(style: str) -> None:
+    # "Hello: <zero-width space>" split into a sub-line that draws nothing: measuring it divided
+    # by its zero width in the styles without an outline, and every image of the job failed.
+    hello = render(style_key=style, title="Hello", seed=3).tobytes()
+    blank = render(style_key=style, seed=3).tobytes()
+    for invisible in INVISIBLE:
+        assert render(style_key=style, title="Hello", subtitle=invisible, seed=3).tobytes() == hello
+        assert render(style_key=style, title=invisible, seed=3).tobytes() == blank
+        assert render(style_key=style, title=invisible, subtitle="Hello", seed=3).tobytes() == hello
+
+
+def test_text_of_zero_width_has_no_size() -> None:
+    look = fonts.TextLook(fill=(255, 255, 255), stroke=(0, 0, 0), stroke_ratio=0.0)
+    for invisible in ["\u200b", "\u00ad", "\u2060"]:  # no outline, no advance: no width at all
+        assert fonts.fitted_size(invisible, look, (400, 300), min_size=10, max_size=100) == 0
+        assert fonts.set_text(invisible, look, (400, 300), min_size=10, max_size=100) is None
+
+
 def test_a_face_is_composited_large() -> None:
     magenta = render(style_key="clean-tech", images=[solid_face((255, 0, 255))], seed=1)
     without = render(style_key="clean-tech", seed=1)

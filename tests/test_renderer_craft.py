@@ -180,6 +180,18 @@ def test_only_colon_space_splits_the_title() -> None:
     assert split_title("朝活\uff1a\uff15時起き").sub == "\uff15時起き"
 
 
+def test_a_line_of_invisible_characters_is_no_line() -> None:
+    # Format characters and lone combining marks draw nothing; str.strip() keeps them.
+    for invisible in ["\u200b", "\u00ad", "\u2060", "\u0301", "\u200b\u00a0\ufeff", "\x07"]:
+        assert split_title(f"Hello: {invisible}") == TitleLines("Hello", "")
+        assert split_title(f"{invisible}: Hello") == TitleLines("", "Hello")
+        assert split_title(invisible) == TitleLines("", "")
+    # ... but they stay inside visible words (a soft hyphen is a hyphenation point).
+    assert split_title("Auto\u00admobile: e\u0301te\u0301") == TitleLines(
+        "Auto\u00admobile", "e\u0301te\u0301"
+    )
+
+
 def test_a_title_too_long_for_the_frame_is_shortened_not_shrunk() -> None:
     rendered = render(title=LONG_TITLE, style_key="cinematic", images=[face()], seed=1)
     assert rendered.notes and "shortened" in rendered.notes[0]

@@ -16,6 +16,7 @@ than of this request, counted by the per-model circuit breaker).
 from __future__ import annotations
 
 import io
+import unicodedata
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,23 @@ class InputImage:
     # For role="face": which person (0, 1, ... in the creator's order) the photo shows; photos
     # of one person share it. None: every face photo is its own person.
     person: int | None = None
+
+
+# Unicode categories that draw nothing on their own: format characters (zero-width space, soft
+# hyphen, word joiner, byte order mark), separators, combining marks without a letter, controls.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Mn", "Cc"})
+
+
+def visible_text(text: str) -> str:
+    """`text` stripped, or "" when nothing in it is visible: a title line of only a zero-width
+    space ("Hello: \u200b") is no line. str.strip() keeps such characters."""
+    text = text.strip()
+    if any(
+        not char.isspace() and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+        for char in text
+    ):
+        return text
+    return ""
 
 
 @dataclass(frozen=True)

@@ -754,12 +754,13 @@ def _measured(text: str, direction: str | None, uppercase: bool) -> _Measured:
 def _plan(
     text: str, look: TextLook, box: tuple[int, int], min_size: int, max_size: int
 ) -> tuple[float, list[list[_Run]], str | None, bool] | None:
-    """The largest size that fits and the lines (runs in visual order), or None without words."""
+    """The largest size that fits and the lines (runs in visual order), or None without words
+    (or with only words that have no width, such as a zero-width space)."""
     direction = _direction(text.upper() if look.uppercase else text, digits=False)
     rtl = direction == "rtl"
     measured = _measured(text, direction, look.uppercase)
     tokens = measured.tokens
-    if not tokens:
+    if not any(width > 0 for width in measured.widths):  # no words, or none with any width
         return None
     widths, gaps, ends, inside = measured.widths, measured.gaps, measured.ends, measured.inside
     outline = 2 * max(look.stroke_ratio, look.outer_ratio)

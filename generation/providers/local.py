@@ -64,6 +64,7 @@ from generation.providers.base import (
     JSONRequest,
     JSONResult,
     RenderSpec,
+    visible_text,
 )
 from generation.providers.cutout import Cutout, cut_out, detect_face, photo_score
 from generation.providers.fonts import RGB, SetText, TextLook, dilated, fitted_size, set_text
@@ -2555,7 +2556,7 @@ def _fit_text(
     """The words `_place_text` sets in `layout` on a frame of `size` px, each at least its
     reading size (READING_SHARE, SUB_READING_SHARE of the frame height), shortened by `shorten`
     or the sub-line dropped when it would have to be smaller. Measures, never draws."""
-    title, subtitle = spec.title.strip(), spec.subtitle.strip()
+    title, subtitle = visible_text(spec.title), visible_text(spec.subtitle)
     if not title:
         title, subtitle = subtitle, ""
     left, top, right, bottom = layout.text_box
@@ -2872,7 +2873,7 @@ class LocalRenderer:
             height,
             len(people),
             design,
-            bool(spec.title.strip() or spec.subtitle.strip()),
+            bool(visible_text(spec.title) or visible_text(spec.subtitle)),
             variant,
             cutouts,
         )
@@ -2885,7 +2886,7 @@ class LocalRenderer:
             backdrop = _backdrop(reference, canvas.size, pal)
             canvas = Image.blend(canvas, backdrop, design.reference_mix)
         text_box = None
-        if spec.title.strip() or spec.subtitle.strip():
+        if visible_text(spec.title) or visible_text(spec.subtitle):
             occupied = None
             if people:
                 layout, planned = _text_clear_of_people(
