@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponseBase
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from core.middleware import SyncAndAsyncMiddleware
+from generation.providers.base import eight_bit
 from generation.providers.base import encode_png as encode_png  # for this module's callers
 from studio.downloads import youtube_size
 
@@ -183,6 +184,7 @@ def decode_bytes(data: bytes, *, name: str = "image") -> DecodedImage:
 
 def _load_reduced(image: Image.Image) -> DecodedImage:
     image.load()
+    image = eight_bit(image)  # 16-bit greyscale: scaled, not clipped to white
     if image.mode not in ("RGB", "RGBA", "L", "LA"):
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     # thumbnail() first box-averages by the largest whole factor that keeps the image at least

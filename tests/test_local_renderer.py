@@ -346,6 +346,29 @@ def test_an_undecodable_face_is_skipped_with_a_warning(caplog: pytest.LogCapture
     assert share(mixed, lambda r, g, b: r > 230 and g < 30 and b > 230) > 0.1
 
 
+def grey16(photo: Image.Image, mode: str = "I;16") -> bytes:
+    """`photo` as a 16-bit greyscale PNG (it opens as I;16) or TIFF (I;16B, big-endian)."""
+    grey = np.asarray(photo.convert("L")).astype(np.uint16) * 257  # 255 -> 65535
+    buffer = io.BytesIO()
+    if mode == "I;16B":
+        Image.frombytes(mode, photo.size, grey.astype(">u2").tobytes()).save(buffer, "TIFF")
+    else:
+        Image.fromarray(grey).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16B"])
+def test_a_16_bit_greyscale_face_keeps_its_tones(mode: str) -> None:
+    # Pillow's convert("RGB") clips 16-bit values to 255: the face came out nearly white.
+    photo = Image.open(FACE_PHOTO)
+    data = grey16(photo, mode)
+    assert Image.open(io.BytesIO(data)).mode == mode
+    decoded = local._decode(InputImage(data, "image/png", "face"))
+    assert decoded is not None and decoded.mode == "RGB"
+    expected = np.asarray(photo.convert("L")).mean()
+    assert np.asarray(decoded.convert("L")).mean() == pytest.approx(expected, abs=3)
+
+
 def test_a_reference_image_becomes_the_backdrop() -> None:
     buffer = io.BytesIO()
     stripes = Image.new("RGB", (600, 400), (0, 0, 0))

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from studio import images
-from studio.models import Face
+from studio.models import Face, FaceImage
 from tests.test_faces import png, upload
+from tests.test_local_renderer import FACE_PHOTO, grey16
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +70,35 @@ def test_decodes_wait_for_a_free_slot_then_answer_busy(owner_client, settings) -
     assert (response.status_code, response.json()["code"]) == (503, "busy")
     again = owner_client.post("/api/faces", {"name": "Wait", "images": [upload("a.png", png())]})
     assert again.status_code == 201, again.content
+
+
+def test_a_16_bit_greyscale_photo_keeps_its_tones(owner_client) -> None:
+    # Pillow's convert() clips 16-bit values to 255: the face (mean 115) came out at 227.
+    photo = Image.open(FACE_PHOTO)
+    expected = np.asarray(photo.convert("L")).mean()
+    data = grey16(photo)
+    assert Image.open(io.BytesIO(data)).mode == "I;16"
+    decoded = images.decode_bytes(data).image
+    assert decoded.mode == "RGB"
+    assert np.asarray(decoded.convert("L")).mean() == pytest.approx(expected, abs=3)
+
+    response = owner_client.post(
+        "/api/faces", {"name": "Grey", "images": [upload("eileen.png", data)]}
+    )
+    assert response.status_code == 201, response.content
+    with FaceImage.objects.get().image.open("rb") as handle:
+        stored = np.asarray(Image.open(handle).convert("L")).mean()
+    assert stored == pytest.approx(expected, abs=3)
+
+
+def test_32_bit_greyscale_is_scaled_to_its_range() -> None:
+    from generation.providers.base import eight_bit
+
+    values = np.array([[0, 65535], [32768, 65535]], dtype=np.int32)
+    assert np.asarray(eight_bit(Image.fromarray(values, "I"))).tolist() == [[0, 255], [128, 255]]
+    small = np.array([[0, 200]], dtype=np.int32)  # 8-bit values in a 32-bit image: kept
+    assert np.asarray(eight_bit(Image.fromarray(small, "I"))).tolist() == [[0, 200]]
+    wide = np.array([[-1000, 1000]], dtype=np.int32)  # beyond 16 bits: its range, stretched
+    assert np.asarray(eight_bit(Image.fromarray(wide, "I"))).tolist() == [[0, 255]]
+    rgb = Image.new("RGB", (2, 2), (1, 2, 3))
+    assert eight_bit(rgb) is rgb

@@ -129,6 +129,40 @@ def encode_png(image: Any) -> bytes:
     return buffer.getvalue()
 
 
+# Modes of more than 8 bits per sample: a 16-bit greyscale PNG or TIFF opens as I;16 (or its byte
+# orders), some TIFFs as I (32-bit signed). Pillow's convert("L"/"RGB") clips their values to 255
+# instead of scaling them (Pillow 13: a 16-bit photo of mean 115 came out at 229, nearly white).
+_WIDE_GREY = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
+
+
+def eight_bit(image: Any) -> Any:
+    """A Pillow image with more than 8 bits per sample (I;16*, I) as an 8-bit L image of the
+    same tones; any other image unchanged. I;16 keeps its top 8 bits (65535 -> 255). I holds
+    8-bit values (kept), 16-bit ones (top 8 bits) or a wider range (stretched from its lowest
+    to its highest value)."""
+    import numpy as np
+    from PIL import Image
+
+    if image.mode not in _WIDE_GREY and image.mode != "I":
+        return image
+    values = np.asarray(image)  # uint16 in its byte order for I;16*, int32 for I
+    if image.mode in _WIDE_GREY:
+        grey = (values.astype(np.uint16) >> 8).astype(np.uint8)
+    else:
+        low, high = int(values.min(initial=0)), int(values.max(initial=0))
+        if low >= 0 and high <= 255:
+            grey = values.astype(np.uint8)
+        elif low >= 0 and high <= 65535:
+            grey = (values >> 8).astype(np.uint8)
+        else:
+            span = max(1, high - low)
+            grey = ((values.astype(np.int64) - low) * 255 // span).astype(np.uint8)
+    converted = Image.fromarray(grey)  # L
+    # EXIF and the rest stay; a transparent grey level is a 16-bit value, meaningless in L.
+    converted.info = {key: value for key, value in image.info.items() if key != "transparency"}
+    return converted
+
+
 class GeneratedImage:
     """One generated image: encoded `data` in `mime_type` (what Gemini returns), or the decoded
     Pillow `image` itself from a renderer that draws in memory (the local one). The worker stores

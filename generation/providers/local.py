@@ -64,6 +64,7 @@ from generation.providers.base import (
     JSONRequest,
     JSONResult,
     RenderSpec,
+    eight_bit,
     visible_text,
 )
 from generation.providers.cutout import Cutout, cut_out, detect_face, photo_score
@@ -1356,11 +1357,12 @@ def _layout(
 
 
 def _decode(image: InputImage) -> Image.Image | None:
-    """The image as RGB (EXIF orientation applied), or None with a warning if undecodable."""
+    """The image as RGB (EXIF orientation applied; 16-bit greyscale scaled by `eight_bit`), or
+    None with a warning if undecodable."""
     try:
         with Image.open(io.BytesIO(image.data)) as opened:
             opened.draft("RGB", (2048, 2048))
-            return ImageOps.exif_transpose(opened).convert("RGB")
+            return eight_bit(ImageOps.exif_transpose(opened)).convert("RGB")
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
         logger.warning(
             "Skipping an undecodable %s image (%s): %s", image.role, image.mime_type, exc
