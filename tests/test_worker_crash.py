@@ -269,7 +269,10 @@ CRASHING_WORKER = (
 )
 
 
-def serve(tmp_path: Path, procfile: str, **extra_env: str) -> tuple[subprocess.Popen[bytes], Path]:
+def serve(
+    tmp_path: Path, procfile: str, *wrapper: str, **extra_env: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """`python -m viewbait.serve` on `procfile`, run by `wrapper` (a command such as nohup)."""
     (tmp_path / "Procfile").write_text(procfile + "\n")
     log = tmp_path / "serve.log"
     env = {
@@ -279,7 +282,7 @@ def serve(tmp_path: Path, procfile: str, **extra_env: str) -> tuple[subprocess.P
         "NO_COLOR": "1",
         **extra_env,
     }
-    argv = [sys.executable, "-m", "viewbait.serve", "-f", str(tmp_path / "Procfile")]
+    argv = [*wrapper, sys.executable, "-m", "viewbait.serve", "-f", str(tmp_path / "Procfile")]
     return spawn_logged(argv, env, log), log
 
 
@@ -441,6 +444,35 @@ def test_a_killed_supervisor_takes_its_processes_with_it(tmp_path: Path) -> None
         for pid in children:
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("nohup", [False, True])
+def test_a_hangup_stops_serve_unless_it_runs_under_nohup(tmp_path: Path, nohup: bool) -> None:
+    """SIGHUP stops everything as Ctrl-C does, but `nohup make run` (SIGHUP ignored when it
+    starts) keeps running when its terminal closes."""
+    process, log = serve(
+        tmp_path, "web: sleep 300\nworker: sleep 301", *(["nohup"] if nohup else [])
+    )
+    try:
+        output = wait_for_output(log, "started worker", 1, process)
+        web = pid_after(output, r"started web \(pid (\d+)\)")
+        process.send_signal(signal.SIGHUP)
+        if not nohup:
+            assert process.wait(timeout=20) == 0
+            assert "SIGHUP: stopping" in log.read_text()
+            assert gone(web)
+            return
+        with pytest.raises(subprocess.TimeoutExpired):
+            process.wait(timeout=2)
+        assert not gone(web, seconds=0.1)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        output = log.read_text()
+        assert "SIGHUP" not in output and "Ctrl-C: stopping" in output, output
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def test_commands_beside_make_run_share_its_embedded_redis(tmp_path: Path) -> None:

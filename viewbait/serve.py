@@ -13,7 +13,8 @@ line by line, and then:
 - on Ctrl-C / SIGTERM / SIGHUP, sends SIGTERM to each process (which passes it on to the
   processes it manages), then to what is left of its group once it has exited; waits up to
   10 s, then SIGKILLs what is left (a second Ctrl-C does that at once), and stops the embedded
-  Redis.
+  Redis. SIGHUP ignored when it starts (`nohup make run`) stays ignored: closing the terminal
+  stops nothing.
 
 Each process runs in its own process group, so a terminal's Ctrl-C reaches only this supervisor
 (which stops the children in order) and a signal to a process reaches what it forked (Dramatiq's
@@ -292,7 +293,10 @@ class Supervisor:
     def run(self) -> int:
         """Start everything and supervise until a stop signal (exit 0) or the web process
         exits (its exit status)."""
-        handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        handled = [signal.SIGINT, signal.SIGTERM]
+        # Ignored at start (`nohup make run`): it stays ignored, here and in the children.
+        if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+            handled.append(signal.SIGHUP)
         previous = {signum: signal.signal(signum, self.request_stop) for signum in handled}
         status = 0
         try:
