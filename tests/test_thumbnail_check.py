@@ -90,6 +90,19 @@ def _rendered(title: str, image_size: str) -> Image.Image:
     return LocalRenderer().generate_image(request).picture()
 
 
+def render(spec: RenderSpec, images: list[InputImage] | None = None) -> Image.Image:
+    """The offline renderer's 16:9 1K picture of `spec` (with `images`: faces, references)."""
+    request = ImageRequest(
+        prompt="",
+        aspect_ratio="16:9",
+        image_size="1K",
+        model="local",
+        images=images or [],
+        spec=spec,
+    )
+    return LocalRenderer().generate_image(request).picture()
+
+
 def text_thumbnail(
     text: str, colour: tuple[int, int, int], *, corner: str = "", size: int = 130
 ) -> Image.Image:
@@ -313,19 +326,7 @@ def test_a_headline_of_many_words_is_not_rated_good_at_any_size() -> None:
     long_title = (
         "This is an extremely long thumbnail title that nobody should ever write because it goes on"
     )
-    image = (
-        LocalRenderer()
-        .generate_image(
-            ImageRequest(
-                prompt="",
-                aspect_ratio="16:9",
-                image_size="1K",
-                model="local",
-                spec=RenderSpec(title=long_title, style_key="bold-gaming", seed=2),
-            )
-        )
-        .picture()
-    )
+    image = render(RenderSpec(title=long_title, style_key="bold-gaming", seed=2))
     sizes = saliency.readability(saliency.analyse(encode_png(image)))
     for size in sizes:
         wording = size["checks"]["wording"]
@@ -346,22 +347,8 @@ def test_a_line_split_by_a_stripe_is_counted_as_one_line_of_its_words() -> None:
     "resso" as two pieces, and counted three words in four lines, so five words ("Best Espresso
     / In Town", sub-line "Tested") were called too many. The pieces are one line."""
     reference = InputImage(REFERENCE_PHOTO.read_bytes(), "image/jpeg", "reference")
-    image = (
-        LocalRenderer()
-        .generate_image(
-            ImageRequest(
-                prompt="",
-                aspect_ratio="16:9",
-                image_size="1K",
-                model="local",
-                images=[reference],
-                spec=RenderSpec(
-                    title="Best Espresso In Town", subtitle="Tested", style_key="", seed=7
-                ),
-            )
-        )
-        .picture()
-    )
+    spec = RenderSpec(title="Best Espresso In Town", subtitle="Tested", style_key="", seed=7)
+    image = render(spec, images=[reference])
     for size in saliency.readability(saliency.analyse(encode_png(image))):
         wording = size["checks"]["wording"]
         assert (wording["value"], wording["lines"], wording["verdict"]) == (5, 3, "good"), size
