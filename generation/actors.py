@@ -7,25 +7,52 @@ first (lower Dramatiq priority number). Each message carries its job type's time
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from typing import Any
 
 import dramatiq
 from django.conf import settings
+from django_guid.context import guid
 
 from generation.services import execute_job
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TIME_LIMIT_MS = settings.JOB_TIME_LIMIT_SECONDS * 1000
 
 
 @dramatiq.actor(queue_name="jobs", max_retries=0, time_limit=DEFAULT_TIME_LIMIT_MS, priority=10)
 def run_job(job_id: str) -> None:
-    execute_job(job_id)
+    _run(job_id)
 
 
 @dramatiq.actor(queue_name="jobs_high", max_retries=0, time_limit=DEFAULT_TIME_LIMIT_MS, priority=0)
 def run_job_high(job_id: str) -> None:
-    execute_job(job_id)
+    _run(job_id)
+
+
+def _run(job_id: str) -> None:
+    """Run the job with its id as the request id of its log lines (core.logs.RequestId), and
+    log how its run ended: one line per run (a duplicate message that claims nothing logs
+    none)."""
+    token = guid.set(job_id)
+    started = time.monotonic()
+    try:
+        job = execute_job(job_id)
+        if job is not None:
+            logger.info(
+                "job %s (%s, %d units of %d credits) %s after %.1f s",
+                job.pk,
+                job.type,
+                job.units,
+                job.unit_cost,
+                job.status,
+                time.monotonic() - started,
+            )
+    finally:
+        guid.reset(token)
 
 
 _inline_worker: dramatiq.Worker | None = None

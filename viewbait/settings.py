@@ -201,6 +201,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and Redoc assets, served from static (offline)
     "channels",
     "django_dramatiq",
+    "django_guid",
     "allauth",
     "allauth.account",
     "billing",
@@ -209,6 +210,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A request id (django-guid: a valid incoming X-Request-ID, e.g. a proxy's, else a new
+    # uuid4) in every log line of the request (core.logs.RequestId) and on the response.
+    "django_guid.middleware.guid_middleware",
     # First, before anything reads the body: 413/414 and NUL/surrogate checks (viewbait.input_guard)
     "viewbait.input_guard.InputGuardMiddleware",
     # /healthz before anything checks Host against ALLOWED_HOSTS: load balancers probe with the
@@ -974,11 +978,31 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": True,  # a client's id is kept only when it is a UUID (no log injection)
+    "EXPOSE_HEADER": False,  # no cross-origin API: no Access-Control-Expose-Headers
+}
+# Every line carries the request id (a request's: django-guid's X-Request-ID; a job's: its id,
+# generation.actors) or "-"; a 403's traceback (Django logs PermissionDenied with it, e.g. every
+# admin page a staff user may not open) is left out, its one line kept (core.logs).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "core.logs.RequestId"},
+        "no_403_traceback": {"()": "core.logs.No403Traceback"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id", "no_403_traceback"],
+        }
+    },
     # Upper-cased: `LOG_LEVEL=warning` (gunicorn's WEB_LOG_LEVEL is lower-case) stopped every
     # process at start with "Unable to configure root logger".
     "root": {"handlers": ["console"], "level": env_log_level("LOG_LEVEL")},
@@ -989,5 +1013,8 @@ LOGGING = {
         "channels_redis": {"level": "WARNING"},
         # Four INFO lines per new RabbitMQ connection (core.rabbitmq): noise.
         "pika": {"level": "WARNING"},
+        # An INFO line per request ("Header X-Request-ID was not found ...") and a WARNING per
+        # client id that is not a UUID (a client could fill the log with them).
+        "django_guid": {"level": "ERROR"},
     },
 }
