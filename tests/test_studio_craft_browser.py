@@ -1854,6 +1854,7 @@ def test_a_generate_after_signing_out_in_another_tab_goes_to_sign_in_and_back(
     from tests.factories.accounts import PASSWORD
 
     owner = make_user("signedout@example.com")
+    make_user("someone-else@example.com")
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
         page.fill("#title", "After signing out")
@@ -1874,7 +1875,22 @@ def test_a_generate_after_signing_out_in_another_tab_goes_to_sign_in_and_back(
         kept = page.input_value("#title")  # what was typed comes back with the creator
         page.reload()
         after_reload = page.input_value("#title")  # once: a later visit starts afresh
+        # Signed out again with a draft, and someone else signs in on this tab: not theirs.
+        page.fill("#title", "Not for the next person")
+        other = page.context.new_page()
+        other.goto(f"{live_server.url}/studio/")
+        with other.expect_navigation():
+            other.locator("header form button", has_text="Sign out").click()
+        other.close()
+        page.locator("#generate-form button[type=submit]").click()
+        page.wait_for_url(re.compile(r"/accounts/login/"))
+        page.fill("input[name=login]", "someone-else@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.locator("main form button[type=submit]").first.click()
+        page.wait_for_url(f"{live_server.url}/studio/")
+        someone_else_sees = page.input_value("#title")
     assert headers == 1 and in_jobs == 0
     assert not Job.objects.filter(user=owner).exists()
     assert kept == "After signing out"
     assert after_reload == ""
+    assert someone_else_sees == ""

@@ -909,16 +909,19 @@ document.addEventListener("click", (event) => {
       new FormData(form).forEach((value, name) => {
         if (typeof value === "string") fields.push([name, value]);
       });
-      try { sessionStorage.setItem(DRAFT, JSON.stringify(fields)); } catch (error) { /* storage off */ }
+      const saved = { owner: form.dataset.owner, fields: fields };
+      try { sessionStorage.setItem(DRAFT, JSON.stringify(saved)); } catch (error) { /* storage off */ }
     });
     let draft = null;
     try {
       draft = JSON.parse(sessionStorage.getItem(DRAFT) || "null");
       sessionStorage.removeItem(DRAFT);
     } catch (error) { draft = null; }
-    if (Array.isArray(draft)) {
+    // Only for the account that typed it: someone else signing in on this tab (a shared
+    // computer) does not see it.
+    if (draft && draft.owner === form.dataset.owner && Array.isArray(draft.fields)) {
       const values = new Map();
-      draft.forEach(([name, value]) => values.set(name, [...(values.get(name) || []), value]));
+      draft.fields.forEach(([name, value]) => values.set(name, [...(values.get(name) || []), value]));
       Array.from(form.elements).forEach((el) => {
         if (!el.name || el.disabled || el.type === "hidden" || el.type === "file") return;
         const kept = values.get(el.name) || [];
