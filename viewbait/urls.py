@@ -32,8 +32,10 @@ class SchemaView(JSONWhenUnnegotiated, SpectacularAPIView):
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     # Sign-up and log-in attempts are limited per client IP (settings.RATE_LIMITS); these shadow
-    # the admin's and allauth's own routes of the same names (allauth keeps its per-account limits
-    # too). Both log-in forms count against one "login" budget, so the admin's is no way around it.
+    # the admin's and allauth's own routes of the same names. Both log-in forms count against one
+    # "login" budget per IP, and both authenticate through allauth's adapter (the admin's by
+    # viewbait.admin_login), so allauth's per-account failed-login limit (ACCOUNT_RATE_LIMITS
+    # "login_failed") is one budget for the two pages too: the admin's is no way around either.
     path("admin/login/", ratelimits.limit("login")(admin.site.login), name="admin_login"),
     path("admin/", admin.site.urls),
     path(
