@@ -209,11 +209,8 @@ def _admit(
         params = job_type.snapshot(user=user, validated=validated, plan=plan, model=model)
     cached = None
     if job_type.cache is not None:
-        key = result_cache.cache_key(
-            job_type=job_type.name,
-            version=job_type.cache.version,
-            model=model.id,
-            normalized_input=job_type.cache_input(validated),
+        key = job_type.result_cache_key(
+            owner_id=user.pk, model=model.id, normalized_input=job_type.cache_input(validated)
         )
         params["cache_key"] = key
         cached = result_cache.get(key)

@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import UploadedFile
 from rest_framework import serializers
 
 from core.types import User
-from generation import catalog
+from generation import catalog, result_cache
 
 if TYPE_CHECKING:
     from billing.models import Plan
@@ -60,10 +60,17 @@ class JobOutcome:
 @dataclass(frozen=True)
 class CachePolicy:
     """Results keyed by the normalized input, the model id and `version` (bump it when the
-    prompt or schema changes); kept `ttl_seconds`. Only for deterministic JSON job types."""
+    prompt or schema changes); kept `ttl_seconds`. Only for deterministic JSON job types.
+
+    `shared`: whether one creator's cached answer is served to another. By default (False) the
+    key holds the owner's id too, so a creator's own text and uploads are theirs: a shared key
+    let any creator learn, for free (`cached: true`, 0 credits), that another had submitted an
+    exact title or an exact image (security review). True only for an input that is public in
+    full, where a hit tells nothing a stranger could not know anyway; the job type says why."""
 
     version: str
     ttl_seconds: int = 30 * 24 * 3600
+    shared: bool = False
 
 
 class JobType:
@@ -88,7 +95,8 @@ class JobType:
         model_kind: which catalog models it runs on ("image" or "text").
         time_limit_seconds: Dramatiq's time limit for one run; past it the job fails and its
             unfinished units are refunded at once.
-        cache: a CachePolicy, or None (never for image generation).
+        cache: a CachePolicy, or None (never for image generation); its results are the
+            owner's own unless it is `shared` (`result_cache_key`).
     """
 
     name: ClassVar[str]
@@ -150,6 +158,19 @@ class JobType:
     def cache_input(self, validated: dict[str, Any]) -> Any:
         """The normalized input the result cache is keyed by (with `cache` set)."""
         return self.fingerprint_input(validated)
+
+    def result_cache_key(self, *, owner_id: int, model: str, normalized_input: Any) -> str:
+        """The result cache's key of this input for this creator: the only way a key is made
+        (the engine at submit time, a type's `run` re-keying what it read), so no key leaves
+        the owner out unless the policy is `shared`."""
+        assert self.cache is not None, f"{self.name} has no cache policy"
+        return result_cache.cache_key(
+            job_type=self.name,
+            version=self.cache.version,
+            model=model,
+            normalized_input=normalized_input,
+            owner=None if self.cache.shared else owner_id,
+        )
 
     def snapshot(
         self,

@@ -1,10 +1,11 @@
 """The AI result cache with single-flight, for job types with deterministic inputs.
 
-A result is stored under `cache_key(job type, policy version, model id, normalized input)` in the
-default cache (Redis in production, so shared by every process). `single_flight` makes N
-concurrent identical computations, in any processes, one: the first caller takes a lock key
-(atomic `add`), computes and stores; the others wait for the stored result. Image generation is
-never cached (its job types have no CachePolicy).
+A result is stored under `cache_key(job type, policy version, model id, normalized input, owner)`
+in the default cache (Redis in production, so shared by every process); the owner is the
+creator's id, left out only for a `shared` CachePolicy (`JobType.result_cache_key`).
+`single_flight` makes N concurrent identical computations, in any processes, one: the first
+caller takes a lock key (atomic `add`), computes and stores; the others wait for the stored
+result. Image generation is never cached (its job types have no CachePolicy).
 """
 
 from __future__ import annotations
@@ -26,11 +27,15 @@ LOCK_SECONDS = 300  # default lock length; a crashed holder's lock expires after
 POLL_SECONDS = 0.1
 
 
-def cache_key(*, job_type: str, version: str, model: str, normalized_input: Any) -> str:
-    """`ai:<type>:<sha256>` of the canonical JSON of (version, model, input)."""
-    canonical = json.dumps(
-        [version, model, normalized_input], sort_keys=True, separators=(",", ":"), default=str
-    )
+def cache_key(
+    *, job_type: str, version: str, model: str, normalized_input: Any, owner: int | None
+) -> str:
+    """`ai:<type>:<sha256>` of the canonical JSON of (version, model, input), with the owner's id
+    after them unless `owner` is None (a result any creator may be served)."""
+    parts = [version, model, normalized_input]
+    if owner is not None:
+        parts.append({"owner": owner})
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return f"ai:{job_type}:{hashlib.sha256(canonical.encode()).hexdigest()}"
 
 

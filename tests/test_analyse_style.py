@@ -425,6 +425,25 @@ def test_same_images_in_another_order_come_from_the_cache(
     assert get_balance(starter) == 9
 
 
+def test_the_same_images_from_another_creator_are_analysed_for_them(
+    starter, other, owner_client, other_client, django_capture_on_commit_callbacks, run_jobs
+) -> None:
+    """Keyed on the images' hashes alone, a rival's exact images were answered free with
+    `cached: true` (security review): the key holds the creator too."""
+    set_plan(other, "starter")
+    a, b = coffee(1.3, 1.2), coffee(0.7, 0.9)
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(owner_client, a, b)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_jobs()
+    with django_capture_on_commit_callbacks(execute=True):
+        guess = upload(other_client, a, b)
+    assert (guess["cached"], guess["cost"]) == (False, 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        own = upload(owner_client, b, a)
+    assert (own["status"], own["cached"]) == ("succeeded", True)
+
+
 def test_an_analysis_of_what_was_left_is_cached_for_those_images_not_for_all(
     starter, owner_client, django_capture_on_commit_callbacks, run_jobs
 ) -> None:

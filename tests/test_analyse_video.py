@@ -122,6 +122,26 @@ def test_gemini_watches_the_video_and_its_answer_is_cleaned_and_cached(
     assert get_balance(pro) == start - 2
 
 
+def test_a_public_videos_analysis_is_shared_by_every_creator(
+    pro,
+    other,
+    owner_client,
+    other_client,
+    django_capture_on_commit_callbacks,
+    run_jobs,
+    gemini_settings: FakeGemini,
+) -> None:
+    """The one shared cache (CachePolicy.shared): its input is a public video's address alone,
+    so a hit tells another creator nothing they could not watch themselves."""
+    set_plan(other, "pro")
+    gemini_settings.json_answer = ANSWER
+    analyse(owner_client, django_capture_on_commit_callbacks, VIDEO)
+    run_jobs()
+    theirs = analyse(other_client, django_capture_on_commit_callbacks, VIDEO).json()
+    assert (theirs["cached"], theirs["cost"]) == (True, 0)
+    assert len(gemini_settings.generate_requests()) == 1
+
+
 def test_the_shared_result_lock_outlasts_the_videos_attempts(
     pro, owner_client, django_capture_on_commit_callbacks, run_jobs, gemini_settings, monkeypatch
 ) -> None:

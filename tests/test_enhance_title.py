@@ -242,6 +242,27 @@ def test_same_text_again_comes_from_the_cache(
     assert get_balance(starter) == 8
 
 
+def test_another_creators_cached_answer_is_not_theirs_to_be_served(
+    starter, owner_client, other, other_client, django_capture_on_commit_callbacks, run_jobs
+) -> None:
+    """The cache was keyed on the text alone: a second creator who sent a rival's exact title
+    was answered free with `cached: true`, which told them the rival had submitted it (an
+    oracle for unpublished titles; security review). Each creator's text is cached for them."""
+    from tests.conftest import set_plan
+
+    set_plan(other, "starter")
+    enhance(owner_client, django_capture_on_commit_callbacks, title=TITLE)
+    run_jobs()
+    guess = enhance(other_client, django_capture_on_commit_callbacks, title=TITLE)
+    assert (guess["cached"], guess["cost"]) == (False, 1)
+    assert get_balance(other) == 9  # paid like any first request
+    own = enhance(owner_client, django_capture_on_commit_callbacks, title=TITLE)
+    assert (own["status"], own["cached"], own["cost"]) == ("succeeded", True, 0)
+    run_jobs()
+    theirs = enhance(other_client, django_capture_on_commit_callbacks, title=TITLE)
+    assert theirs["cached"] is True  # their own repeat, once theirs has run
+
+
 def test_the_same_text_in_other_case_is_not_answered_from_the_cache(
     starter, owner_client, django_capture_on_commit_callbacks, run_jobs
 ) -> None:

@@ -26,7 +26,7 @@ from generation import catalog
 from generation.models import Job, JobUnit
 from generation.providers.base import GeneratedImage, ImageRequest
 from generation.providers.local import LocalRenderer
-from generation.registry import JobOutcome, UnitFailure
+from generation.registry import JobOutcome, UnitFailure, job_types
 from generation.resilience import CircuitBreaker
 from generation.services import (
     JobContext,
@@ -172,6 +172,26 @@ def test_concurrent_job_cap_per_plan_refuses_without_charging(owner, owner_clien
 
 
 # --- units, leases, refunds --------------------------------------------------------------------
+
+
+# Types whose whole input is public (a public YouTube video's address), so a cached answer may
+# go to any creator; every other cached type's input is a creator's own text or images.
+SHARED_CACHES = {"analyse_video"}
+
+
+def test_a_creators_cached_results_are_keyed_to_them_unless_the_input_is_public() -> None:
+    """One creator's input must never find another's cached answer: a hit is free and says
+    `cached: true`, so it told anyone who sent a rival's exact title or image that the rival
+    had (security review). Caching is private unless a type declares `shared` (listed here)."""
+    cached = {name: t for name, t in job_types().items() if t.cache is not None}
+    assert {"enhance_title", "suggest_concepts", "analyse_style", "analyse_palette"} <= set(cached)
+    assert {name for name, t in cached.items() if t.cache and t.cache.shared} == SHARED_CACHES
+    for name, job_type in cached.items():
+        keys = {
+            job_type.result_cache_key(owner_id=owner, model="m", normalized_input={"x": 1})
+            for owner in (1, 2)
+        }
+        assert len(keys) == (1 if name in SHARED_CACHES else 2), name
 
 
 class CountingRenderer(LocalRenderer):

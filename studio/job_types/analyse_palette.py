@@ -173,7 +173,8 @@ class AnalysePalette(JobType):
     tool_template = "studio/tools/analyse_palette.html"
     model_kind = "text"
     time_limit_seconds = 120
-    cache = CachePolicy(version="palette-v2")  # v2: offline names by salience
+    # v2: offline names by salience. Per creator: the image is their upload or thumbnail.
+    cache = CachePolicy(version="palette-v2")
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {"thumbnail_id": validated.get("thumbnail_id"), "image": validated["image_sha256"]}

@@ -63,7 +63,6 @@ from drf_spectacular.utils import extend_schema_field
 from PIL import Image, ImageFilter
 from rest_framework import serializers
 
-from generation import result_cache
 from generation.colours import measure_colors
 from generation.models import Job
 from generation.providers.base import InputImage, InvalidJSONReturned, JSONRequest, ProviderError
@@ -913,7 +912,7 @@ class AnalyseStyle(JobType):
     tool_template = "studio/tools/analyse_style.html"
     model_kind = "text"
     time_limit_seconds = 180
-    cache = CachePolicy(version="style-v1")
+    cache = CachePolicy(version="style-v1")  # per creator: the images are their uploads
     # Uploads stay until the job is purged, so "Save as my style" keeps them as references.
     retain_inputs = True
 
@@ -967,9 +966,8 @@ class AnalyseStyle(JobType):
         if blobs and len(present) < len(entries) and self.cache is not None:
             # What is left is analysed and cached as that set of images (the key a request
             # with only them has), never under the key of the whole set it does not describe.
-            job.params["cache_key"] = result_cache.cache_key(
-                job_type=self.name,
-                version=self.cache.version,
+            job.params["cache_key"] = self.result_cache_key(
+                owner_id=job.user_id,
                 model=ctx.model.id,
                 normalized_input=sorted(present),
             )

@@ -21,7 +21,8 @@ Gemini counts 263 tokens a second of video (258 a frame at 1 frame a second, plu
 audio; "Understand and count tokens"), so a 10-minute video is about 158,000 input tokens, $0.12
 on gemini-3.8-flash at $0.75 per 1M (generation/catalog.py); low media resolution cuts the
 frames' share. Cached by the video id, the model and `cache.version` for 7 days (a video's
-content does not change; its comments and title may).
+content does not change; its comments and title may), for every creator alike (`shared`: the
+video is public).
 """
 
 from __future__ import annotations
@@ -276,7 +277,10 @@ class AnalyseVideo(WatchesVideo):
     input_serializer = AnalyseVideoInput
     rate_limit_route = "analyse_video"
     result_template = "studio/jobs/analyse_video.html"
-    cache = CachePolicy(version="video-v1", ttl_seconds=7 * 24 * 3600)
+    # Shared by every creator: the input is the video's address alone, and only a public video
+    # is ever answered (Gemini refuses private and unlisted ones: failed jobs are not cached), so
+    # a hit tells a creator only that someone analysed a video anyone can watch.
+    cache = CachePolicy(version="video-v1", ttl_seconds=7 * 24 * 3600, shared=True)
 
     def cache_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {"video_url": validated["video_url"]}

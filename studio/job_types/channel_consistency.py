@@ -63,7 +63,7 @@ from django.urls import reverse
 from PIL import Image
 from rest_framework import serializers
 
-from generation import catalog, result_cache
+from generation import catalog
 from generation.colours import measure_colors
 from generation.errors import JobRefused
 from generation.models import Job
@@ -402,6 +402,7 @@ class ChannelConsistency(JobType):
     tool_template = "studio/tools/channel_consistency.html"
     model_kind = "text"
     time_limit_seconds = 180
+    # Per creator: the channel is public, the thumbnail compared with it is theirs.
     cache = CachePolicy(version="channel-consistency-v1")
 
     def check_plan(self, plan: Any, validated: dict[str, Any], model: catalog.ModelSpec) -> None:
@@ -448,10 +449,8 @@ class ChannelConsistency(JobType):
             uploads = youtube.fetch_uploads(params["channel"])
         except ProviderError as exc:
             return JobOutcome([UnitFailure(0, exc.code, refunded(exc.message, job.unit_cost))])
-        assert self.cache is not None
-        params["cache_key"] = result_cache.cache_key(
-            job_type=self.name,
-            version=self.cache.version,
+        params["cache_key"] = self.result_cache_key(
+            owner_id=job.user_id,
             model=ctx.model.id,
             normalized_input=_key_input(params["image"], params["channel"], uploads.video_ids),
         )

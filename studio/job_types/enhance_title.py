@@ -1541,7 +1541,7 @@ class EnhanceTitle(JobType):
     # v8: the hook kept ("I QUIT MY JOB"), no phrase cut or ended on a modifier, a short title
     # as it is when nothing shorter reads, non-English text only cased
     # v9: no cut from a title's opening noun, a number's unit or "any"; "Learn X" is a lesson
-    cache = CachePolicy(version="title-v9")
+    cache = CachePolicy(version="title-v9")  # per creator: the title is theirs until published
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -139,6 +139,7 @@ class SuggestConcepts(WatchesVideo):
     input_serializer = SuggestConceptsInput
     rate_limit_route = "suggest_concepts"
     result_template = "studio/jobs/suggest_concepts.html"
+    # Per creator: the video is public, but the text and the styles offered are theirs.
     cache = CachePolicy(version="concepts-v1", ttl_seconds=7 * 24 * 3600)
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
@@ -146,9 +147,8 @@ class SuggestConcepts(WatchesVideo):
 
     def cache_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         """The video, the text and the styles offered as the prompt names them and the result
-        points at them (id, name, description): a creator's private styles make the key theirs,
-        so an answer naming one is never another creator's, while creators offered only the
-        built-in styles share answers."""
+        points at them (id, name, description), so an edited style is asked again; the engine
+        adds the owner (the policy is not `shared`), so an answer is never another creator's."""
         return {
             **self.fingerprint_input(validated),  # the text as the prompt sends it
             "styles": sorted((s["id"], s["name"], s["description"]) for s in validated["styles"]),
