@@ -338,6 +338,7 @@ def _submit(request: Request, type_name: Any, data: Any, files: Any) -> Response
 
 
 @extend_schema(
+    parameters=schema.JOB_SUBMIT_HEADERS,
     request={"application/json": GenerateInput},
     responses={202: schema.JobAccepted, **schema.errors(402, 403, 404, 409, 415, 429, 503)},
 )
@@ -357,6 +358,7 @@ def generate(request: Request) -> Response:
 )
 @extend_schema(
     methods=["POST"],
+    parameters=schema.JOB_SUBMIT_HEADERS,
     request={"application/json": schema.JOB_REQUEST, "multipart/form-data": schema.JOB_FORM},
     responses={202: schema.JobAccepted, **schema.errors(402, 403, 404, 409, 415, 429, 503)},
 )

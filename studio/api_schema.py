@@ -28,6 +28,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.serializers import Serializer
 
+from generation.pipeline import IDEMPOTENCY_KEY_MAX_CHARS
 from generation.registry import JobType, job_types
 from studio.forms import parse_colors
 from studio.gallery import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -386,6 +387,66 @@ PAGE_PARAMETERS = [
 ]
 DOWNLOAD_PARAMETERS = [OpenApiParameter("size", str, enum=["youtube", "full"])]
 JOB_ID = OpenApiParameter("job_id", str, OpenApiParameter.PATH, description="the job's UUID")
+
+# --- Headers -----------------------------------------------------------------------------------
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": IDEMPOTENCY_KEY_MAX_CHARS,
+        # printable ASCII, not blank, no space at either end (a header's value loses those)
+        "pattern": r"^[!-~]([ -~]*[!-~])?$",
+    },
+    OpenApiParameter.HEADER,
+    description="a key of the client's choosing, new for each request it means (a UUID): a "
+    "retry with the same key and body answers 202 with the original job, charges nothing and "
+    "counts against no limit (`Idempotent-Replayed: true`); the same key with another body is "
+    f"409 `idempotency_key_reused`; longer than {IDEMPOTENCY_KEY_MAX_CHARS} characters or "
+    "not printable: 400 `invalid`",
+)
+IDEMPOTENT_REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed",
+    {"type": "string", "enum": ["true", "false"]},
+    OpenApiParameter.HEADER,
+    required=True,
+    response=[202],
+    description="`true` when the answer is the original job of an earlier request with the same "
+    "Idempotency-Key and body (nothing charged), else `false`",
+)
+RATE_LIMIT_POLICY = OpenApiParameter(
+    "RateLimit-Policy",
+    str,
+    OpenApiParameter.HEADER,
+    response=[202, 429],
+    description="the quota policies this request counts against (draft-ietf-httpapi-ratelimit-"
+    'headers): `"<name>";q=<quota>;w=<window s>`, comma-separated; absent when limits are off',
+)
+RATE_LIMIT = OpenApiParameter(
+    "RateLimit",
+    str,
+    OpenApiParameter.HEADER,
+    response=[202, 429],
+    description='where the caller stands in each policy: `"<name>";r=<remaining>;t=<seconds '
+    "until it resets>`, comma-separated; absent when limits are off",
+)
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    {"type": "integer", "minimum": 1},
+    OpenApiParameter.HEADER,
+    response=[429, 503],
+    description="seconds to wait before trying again",
+)
+# What a job-submitting operation (POST /api/generate, POST /api/jobs) takes and answers in
+# headers besides its body.
+JOB_SUBMIT_HEADERS = [
+    IDEMPOTENCY_KEY,
+    IDEMPOTENT_REPLAYED,
+    RATE_LIMIT_POLICY,
+    RATE_LIMIT,
+    RETRY_AFTER,
+]
 
 
 # --- Responses ---------------------------------------------------------------------------------

@@ -142,6 +142,34 @@ def test_a_job_type_registered_later_is_in_the_schema(anon_client, monkeypatch) 
     assert shapes["CountSheepJobFormRequest"]["properties"]["sheep"]["maxItems"] == 3
 
 
+# The operations that submit a job and read the Idempotency-Key header (studio.api._submit).
+JOB_SUBMITTING = ["/api/generate", "/api/jobs"]
+
+
+def test_job_submitting_operations_declare_their_headers(anon_client) -> None:
+    """A client made from the schema can send an Idempotency-Key (without it, its retries were
+    charged twice) and read the headers the answers carry: Idempotent-Replayed and the RateLimit
+    pair on a 202, Retry-After and the RateLimit pair on a 429, Retry-After on a 503."""
+    from generation.pipeline import IDEMPOTENCY_KEY_MAX_CHARS
+
+    spec = anon_client.get("/api/schema/?format=json").json()
+    for path in JOB_SUBMITTING:
+        operation = spec["paths"][path]["post"]
+        headers = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "header"}
+        key = headers["Idempotency-Key"]["schema"]
+        assert key["type"] == "string" and key["minLength"] == 1, path
+        assert key["maxLength"] == IDEMPOTENCY_KEY_MAX_CHARS, path
+        responses = operation["responses"]
+        accepted = responses["202"]["headers"]
+        assert accepted["Idempotent-Replayed"]["schema"]["enum"] == ["true", "false"], path
+        assert accepted["Idempotent-Replayed"]["required"] is True, path
+        assert {"RateLimit", "RateLimit-Policy"} <= set(accepted), path
+        assert {"Retry-After", "RateLimit", "RateLimit-Policy"} <= set(
+            responses["429"]["headers"]
+        ), path
+        assert "Retry-After" in responses["503"]["headers"], path
+
+
 # Where a creator names a project, style, palette or face through the API.
 NAMING = [
     ("post", "/api/projects"),
@@ -186,6 +214,7 @@ def test_every_operation_answers_as_documented(owner_client, wsgi_app) -> None:
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import (
         content_type_conformance,
+        response_headers_conformance,
         response_schema_conformance,
         status_code_conformance,
     )
@@ -196,6 +225,7 @@ def test_every_operation_answers_as_documented(owner_client, wsgi_app) -> None:
         status_code_conformance,
         content_type_conformance,
         response_schema_conformance,
+        response_headers_conformance,  # e.g. a 202's Idempotent-Replayed, which is required
     ]
     app = wsgi_app
     api = schemathesis.openapi.from_wsgi("/api/schema/?format=json", app)
