@@ -139,7 +139,19 @@ def api_view(methods: list[str]) -> Callable[[Callable[..., Any]], Any]:
     `== "GET"`), and the server sends no body; the OpenAPI schema leaves HEAD out."""
     if "GET" in methods and "HEAD" not in methods:
         methods = [*methods, "HEAD"]
-    return drf_api_view(methods)  # type: ignore[no-any-return]
+
+    def decorator(func: Callable[..., Any]) -> Any:
+        view = drf_api_view(methods)(func)
+        # The rate-limit marks (core.ratelimits: `rate_limit_routes`, `rate_limited_methods`)
+        # on the URL's callback, for audits of the URL table, and on its view class, for the
+        # OpenAPI schema (DRF's api_view keeps neither).
+        for mark in ("rate_limit_routes", "rate_limited_methods"):
+            if hasattr(func, mark):
+                setattr(view, mark, getattr(func, mark))
+                setattr(view.cls, mark, getattr(func, mark))
+        return view
+
+    return decorator
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -430,9 +430,29 @@ def limit(route: str, *, methods: Iterable[str] = ("POST",)) -> Callable[[View],
             return add_headers(view(request, *args, **kwargs), usages)
 
         wrapped.__dict__["rate_limit_routes"] = (*getattr(view, "rate_limit_routes", ()), route)
+        wrapped.__dict__["rate_limited_methods"] = limited_methods(view) | counted
         return wrapped
 
     return decorator
+
+
+def counted_within(*, methods: Iterable[str]) -> Callable[[View], View]:
+    """Marks a view whose `methods` requests count against rate limits it checks itself (`check`
+    or `check_weighted` on a route known only from the request, e.g. the job type's), so it may
+    answer 429 `rate_limited` as a view wrapped in `limit` does. Changes nothing at run time;
+    the OpenAPI schema documents the 429 of every method `limited_methods` gives."""
+
+    def mark(view: View) -> View:
+        view.__dict__["rate_limited_methods"] = limited_methods(view) | {m.upper() for m in methods}
+        return view
+
+    return mark
+
+
+def limited_methods(view: Any) -> frozenset[str]:
+    """The HTTP methods (upper case) whose requests to `view` count against a rate limit: those
+    of its `limit` decorators and `counted_within` marks."""
+    return frozenset(getattr(view, "rate_limited_methods", ()))
 
 
 def _cooldown_key(route: str, caller: str) -> str:

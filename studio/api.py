@@ -343,6 +343,7 @@ def _submit(request: Request, type_name: Any, data: Any, files: Any) -> Response
     responses={202: schema.JobAccepted, **schema.errors(402, 403, 404, 409, 415, 429, 503)},
 )
 @api_view(["POST"])
+@ratelimits.counted_within(methods=("POST",))  # the job type's route (generation.pipeline)
 def generate(request: Request) -> Response:
     """202 `{"id", "status", "cost", "credits_remaining", ...job}`: the `generate_thumbnails`
     job type (same as `POST /api/jobs` with that type). A replay with the same Idempotency-Key
@@ -364,6 +365,7 @@ def generate(request: Request) -> Response:
 )
 @api_view(["GET", "POST"])
 @parser_classes([SafeJSONParser, MultiPartParser, FormParser])
+@ratelimits.counted_within(methods=("POST",))  # the job type's route (generation.pipeline)
 def jobs(request: Request) -> Response:
     """POST `{"type", "input": {...}}` (JSON), or multipart with `type`, the input's fields and
     files: submits any job type -> 202 job. GET: the caller's 20 most recent jobs, each with its

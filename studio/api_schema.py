@@ -16,6 +16,7 @@ from drf_spectacular.extensions import (
     OpenApiSerializerExtension,
     OpenApiSerializerFieldExtension,
 )
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.serializers import PolymorphicProxySerializerExtension
 from drf_spectacular.utils import (
@@ -28,6 +29,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.serializers import Serializer
 
+from core import ratelimits
 from generation.pipeline import IDEMPOTENCY_KEY_MAX_CHARS
 from generation.registry import JobType, job_types
 from studio.forms import parse_colors
@@ -415,38 +417,16 @@ IDEMPOTENT_REPLAYED = OpenApiParameter(
     description="`true` when the answer is the original job of an earlier request with the same "
     "Idempotency-Key and body (nothing charged), else `false`",
 )
-RATE_LIMIT_POLICY = OpenApiParameter(
-    "RateLimit-Policy",
-    str,
-    OpenApiParameter.HEADER,
-    response=[202, 429],
-    description="the quota policies this request counts against (draft-ietf-httpapi-ratelimit-"
-    'headers): `"<name>";q=<quota>;w=<window s>`, comma-separated; absent when limits are off',
-)
-RATE_LIMIT = OpenApiParameter(
-    "RateLimit",
-    str,
-    OpenApiParameter.HEADER,
-    response=[202, 429],
-    description='where the caller stands in each policy: `"<name>";r=<remaining>;t=<seconds '
-    "until it resets>`, comma-separated; absent when limits are off",
-)
 RETRY_AFTER = OpenApiParameter(
     "Retry-After",
     {"type": "integer", "minimum": 1},
     OpenApiParameter.HEADER,
-    response=[429, 503],
-    description="seconds to wait before trying again",
+    response=[503],
+    description="seconds to wait before trying again (the rate limiter or the AI service is down)",
 )
 # What a job-submitting operation (POST /api/generate, POST /api/jobs) takes and answers in
-# headers besides its body.
-JOB_SUBMIT_HEADERS = [
-    IDEMPOTENCY_KEY,
-    IDEMPOTENT_REPLAYED,
-    RATE_LIMIT_POLICY,
-    RATE_LIMIT,
-    RETRY_AFTER,
-]
+# headers besides its body (the rate-limit headers: ViewBaitAutoSchema).
+JOB_SUBMIT_HEADERS = [IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER]
 
 
 # --- Responses ---------------------------------------------------------------------------------
@@ -458,6 +438,15 @@ class Error(serializers.Serializer):
 
     error = serializers.CharField()
     code = serializers.CharField()
+
+
+class RateLimitedError(Error):
+    """429: `rate_limited` (over a rate limit, settings.RATE_LIMITS: wait `retry_after` s), or
+    on a job submit `too_many_jobs` (the plan's jobs at once are running: wait for one to end)."""
+
+    retry_after = serializers.IntegerField(
+        min_value=1, required=False, help_text="with `rate_limited`: as the Retry-After header"
+    )
 
 
 class MeOut(serializers.Serializer):
@@ -665,3 +654,70 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     }
     codes = sorted({400, 401, 413, 414, *statuses})
     return {code: OpenApiResponse(Error, description=described[code]) for code in codes}
+
+
+# --- Answers every operation of a kind may give --------------------------------------------------
+
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Policy": {
+        "schema": {"type": "string"},
+        "description": "the quota policies this request counts against "
+        '(draft-ietf-httpapi-ratelimit-headers): `"<name>";q=<quota>;w=<window s>`, '
+        "comma-separated; absent when limits are off",
+    },
+    "RateLimit": {
+        "schema": {"type": "string"},
+        "description": 'where the caller stands in each policy: `"<name>";r=<remaining>;'
+        "t=<seconds until it resets>`, comma-separated; absent when limits are off",
+    },
+}
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class ViewBaitAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema (settings.REST_FRAMEWORK's DEFAULT_SCHEMA_CLASS), adding to
+    each operation the answers its kind may give, which no view states one by one:
+    406 `not_acceptable` (an Accept header naming no JSON: DRF's content negotiation, every
+    view), 403 `permission_denied` on a write (the session's CSRF check), and on a method that
+    counts against a rate limit (`core.ratelimits.limited_methods`: its `limit` decorators and
+    `counted_within` marks) the 429 `rate_limited` with Retry-After and the RateLimit headers,
+    and the RateLimit headers on its successes. (405 is no operation's: a method the path does
+    not take has no operation to document it on.)"""
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation: dict[str, Any] | None = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
+        responses: dict[str, Any] = operation["responses"]
+        error = self.resolve_serializer(Error, "response").ref
+
+        def answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+            return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+        responses.setdefault(
+            "406", answer("`not_acceptable`: the Accept header names no type given", error)
+        )
+        if self.method in UNSAFE_METHODS:
+            responses.setdefault(
+                "403", answer("`permission_denied`: no valid CSRF token was sent", error)
+            )
+        if self.method in ratelimits.limited_methods(type(self.view)):
+            for status_code, response in responses.items():
+                if status_code.startswith("2"):
+                    response["headers"] = {**RATE_LIMIT_HEADERS, **response.get("headers", {})}
+            too_many = answer(
+                "`rate_limited`: over a rate limit, wait Retry-After seconds (a job submit also "
+                "answers `too_many_jobs`: the plan's jobs at once are running)",
+                self.resolve_serializer(RateLimitedError, "response").ref,
+            )
+            too_many["headers"] = {
+                "Retry-After": {
+                    "schema": {"type": "integer", "minimum": 1},
+                    "description": "seconds to wait before trying again (with every "
+                    "`rate_limited`)",
+                },
+                **RATE_LIMIT_HEADERS,
+            }
+            responses["429"] = too_many
+        operation["responses"] = dict(sorted(responses.items()))
+        return operation

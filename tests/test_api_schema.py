@@ -170,6 +170,90 @@ def test_job_submitting_operations_declare_their_headers(anon_client) -> None:
         assert "Retry-After" in responses["503"]["headers"], path
 
 
+def rate_limited_operations() -> set[tuple[str, str]]:
+    """(method, OpenAPI path) of every API operation that counts against a rate limit, read
+    from the limiter's marks on the URL table's views (core.ratelimits.limited_methods: their
+    `limit` decorators and `counted_within` marks)."""
+    import re
+
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    from core import ratelimits
+
+    found: set[tuple[str, str]] = set()
+
+    def walk(patterns: list[Any], prefix: str) -> None:
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, prefix + str(entry.pattern))
+            elif isinstance(entry, URLPattern) and prefix.startswith("/api/"):
+                path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", prefix + str(entry.pattern))
+                for method in ratelimits.limited_methods(entry.callback):
+                    found.add((method.lower(), path))
+
+    walk(get_resolver().url_patterns, "/")
+    return found
+
+
+def test_every_rate_limited_operation_documents_its_429(anon_client) -> None:
+    """POST /api/projects answered a Free creator's 6th project in a minute with 429
+    `rate_limited` and Retry-After, which its operation did not list. Every operation that
+    counts against a limit lists the 429 (the Error shape with `retry_after`, Retry-After
+    required, the RateLimit headers) and the RateLimit headers on its successes; no other
+    operation lists a 429. (Retry-After is not required: a job submit's 429 `too_many_jobs`
+    has none.)"""
+    spec = anon_client.get("/api/schema/?format=json").json()
+    limited = rate_limited_operations()
+    # The limits' kinds: a `limit` decorator (projects, faces, a PATCH only) and a job type's.
+    assert {
+        ("post", "/api/projects"),
+        ("post", "/api/faces"),
+        ("patch", "/api/styles/{style_id}"),
+        ("post", "/api/generate"),
+        ("post", "/api/jobs"),
+    } <= limited, limited
+    documented = {
+        (method, path)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if "429" in operation["responses"]
+    }
+    assert documented == limited
+    for method, path in limited:
+        responses = spec["paths"][path][method]["responses"]
+        too_many = responses["429"]
+        ref = too_many["content"]["application/json"]["schema"]["$ref"]
+        shape = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        assert {"error", "code"} <= set(shape["required"]), (method, path)
+        assert shape["properties"]["retry_after"]["type"] == "integer", (method, path)
+        assert {"Retry-After", "RateLimit", "RateLimit-Policy"} <= set(too_many["headers"])
+        for status, response in responses.items():
+            if status.startswith("2"):
+                assert {"RateLimit", "RateLimit-Policy"} <= set(response["headers"]), path
+
+
+def test_every_operation_documents_406_and_every_write_403(anon_client, owner) -> None:
+    """Any operation answers an Accept it cannot meet with 406 `not_acceptable`, and any write
+    without the session's CSRF token with 403 `permission_denied` (both before the view runs),
+    so every operation lists the 406 and every write the 403, with the Error shape."""
+    from django.test import Client
+
+    spec = anon_client.get("/api/schema/?format=json").json()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert "406" in responses, (method, path)
+            assert "content" in responses["406"], (method, path)
+            if method in ("post", "put", "patch", "delete"):
+                assert "403" in responses, (method, path)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    not_acceptable = client.get("/api/me", HTTP_ACCEPT="application/xml")
+    assert (not_acceptable.status_code, not_acceptable.json()["code"]) == (406, "not_acceptable")
+    forbidden = client.post("/api/projects", {"name": "x"}, content_type="application/json")
+    assert (forbidden.status_code, forbidden.json()["code"]) == (403, "permission_denied")
+
+
 # Where a creator names a project, style, palette or face through the API.
 NAMING = [
     ("post", "/api/projects"),
