@@ -432,12 +432,77 @@ JOB_SUBMIT_HEADERS = [IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER]
 # --- Responses ---------------------------------------------------------------------------------
 
 
+# Every `code` an error answer can carry: code -> (HTTP status, meaning). The one list the
+# schema's Error.code enum and README's error table are made from; tests/test_api_schema.py
+# checks that every code the source passes to an error helper is here, and README against it.
+ERROR_CODES: dict[str, tuple[int, str]] = {
+    "invalid": (
+        400,
+        "the request is not acceptable; with `fields` when fields of the body (or `?limit=`) "
+        "failed validation, without when the request as a whole is refused (a body that is not "
+        "a JSON object, a query value such as `order`, `favorites`, `project` or `size`, the "
+        "Idempotency-Key header, an unknown job `type`)",
+    ),
+    "parse_error": (400, "the body is not valid JSON, or a form that cannot be read"),
+    "too_deep": (400, "JSON nested deeper than 20 levels"),
+    "invalid_characters": (400, "text with a NUL or a lone surrogate"),
+    "invalid_form": (400, "a form body that cannot be read (too many fields, broken multipart)"),
+    "invalid_cursor": (400, "a `cursor` that is not one a listing gave"),
+    "invalid_image": (400, "an upload that is not a readable image"),
+    "unsupported_image_type": (400, "an image that is not JPEG, PNG or WebP"),
+    "image_too_small": (400, "an image under 16 px on a side"),
+    "image_too_large": (400, "an image with too many pixels"),
+    "resolution_not_supported": (400, "the model cannot make that resolution"),
+    "aspect_ratio_not_supported": (400, "the model cannot make that aspect ratio"),
+    "channel_not_set": (400, "channel consistency without the creator's YouTube channel set"),
+    "bad_request": (400, "a request Django refuses before any view (e.g. a Host not allowed)"),
+    "not_authenticated": (401, "not signed in"),
+    "insufficient_credits": (402, "not enough credits: with `balance` and `required`"),
+    "permission_denied": (403, "not allowed, e.g. no valid CSRF token on a write"),
+    "csrf_failed": (403, "a CSRF failure Django's middleware refused (the page is out of date)"),
+    "read_only": (403, "a built-in or another creator's style or palette cannot be changed"),
+    "plan_feature": (403, "the plan lacks the feature: with `required_plan` and `plans_url`"),
+    "plan_model_not_allowed": (403, "the plan cannot use that model"),
+    "plan_variations_limit": (403, "more variations than the plan allows"),
+    "plan_resolution_not_allowed": (403, "a resolution the plan does not allow"),
+    "plan_aspect_ratio_not_allowed": (403, "an aspect ratio the plan does not allow"),
+    "plan_custom_assets_limit": (403, "the plan's number of own styles, palettes or faces"),
+    "not_found": (404, "missing, or another creator's"),
+    "method_not_allowed": (405, "a method the route does not take (see Allow)"),
+    "not_acceptable": (406, "an Accept header naming no type the route answers in"),
+    "idempotency_key_reused": (409, "the Idempotency-Key was used for a different request"),
+    "name_taken": (409, "another of the creator's projects, styles, palettes or faces has it"),
+    "job_finished": (409, "cancelling a job that already finished"),
+    "images_gone": (409, "saving an analysis as a style after its images were deleted (studio)"),
+    "subscription_active": (409, "deleting an account whose plan renews through Stripe (studio)"),
+    "request_too_large": (413, "a body larger than the route takes: with `limit`"),
+    "file_too_large": (413, "an upload larger than the limit for one file"),
+    "upload_pixels_exceeded": (413, "the images of one request have too many pixels in all"),
+    "url_too_long": (414, "a URL longer than the server reads"),
+    "unsupported_media_type": (415, "a body in a content type the route does not take"),
+    "rate_limited": (429, "over a rate limit: with `retry_after` (and Retry-After)"),
+    "too_many_jobs": (429, "the plan's jobs at once are running: with `limit`"),
+    "server_error": (500, "a fault on the server"),
+    "limiter_unavailable": (503, "the rate limiter is down: nothing charged; with `retry_after`"),
+    "provider_unavailable": (503, "the model's circuit breaker is open: with `retry_after`"),
+    "needs_gemini_key": (503, "a tool that needs Gemini, on a studio without its key"),
+    "youtube_not_configured": (503, "a tool that needs YouTube, on a studio without its key"),
+    "busy": (503, "too many images are being read at once; try again"),
+}
+ERROR_CODE_NAMES = list(ERROR_CODES)
+
+
 class Error(serializers.Serializer):
     """Every error: `{"error": message, "code": machine code}`, sometimes with more fields
-    (`fields` for validation errors, `retry_after`, `limit`, ...)."""
+    (`fields` for validation errors, `retry_after`, `limit`, ...). The codes: ERROR_CODES."""
 
     error = serializers.CharField()
-    code = serializers.CharField()
+    code = serializers.ChoiceField(choices=ERROR_CODE_NAMES)
+    fields = serializers.JSONField(
+        required=False,
+        help_text="with `invalid` when fields failed validation: each field's messages by its "
+        "name (a list of messages for the request as a whole)",
+    )
 
 
 class RateLimitedError(Error):

@@ -406,3 +406,94 @@ def test_every_valid_request_is_accepted(owner, owner_client, wsgi_app) -> None:
 
         check()
     assert 200 in statuses and 201 in statuses, statuses
+
+
+# The error helpers and exceptions that take a `code`: name -> the index of its argument.
+ERROR_HELPERS = {
+    "json_error": 1,
+    "error_body": 1,
+    "APIError": 1,
+    "JobRefused": 1,
+    "StudioError": 1,
+    "Refusal": 1,
+    "InvalidJSON": 1,
+    "ImageRejected": 1,
+    "refusal": 2,  # viewbait.input_guard's
+}
+# Where the API's answers are made. Not billing: its JSON answers are Stripe's webhook and the
+# plans page's checkout, under /billing/, not the API.
+ERROR_SOURCES = ["core", "generation", "studio", "viewbait"]
+
+
+def error_codes_in_source() -> dict[str, list[str]]:
+    """Every code written as a literal where an error helper is called (positionally or as
+    `code=`), or as a `"code"` key of a dict literal: {code: [file:line, ...]}."""
+    import ast
+    from pathlib import Path
+
+    from django.conf import settings as django_settings
+
+    found: dict[str, list[str]] = {}
+    for package in ERROR_SOURCES:
+        for path in sorted((Path(django_settings.BASE_DIR) / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                values: list[ast.expr] = []
+                if isinstance(node, ast.Call):
+                    name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                    if name in ERROR_HELPERS:
+                        index = ERROR_HELPERS[name]
+                        values += node.args[index : index + 1]
+                        values += [k.value for k in node.keywords if k.arg == "code"]
+                elif isinstance(node, ast.Dict):
+                    values += [
+                        v
+                        for k, v in zip(node.keys, node.values, strict=True)
+                        if isinstance(k, ast.Constant) and k.value == "code"
+                    ]
+                for value in values:
+                    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                        where = f"{path.relative_to(django_settings.BASE_DIR)}:{node.lineno}"
+                        found.setdefault(value.value, []).append(where)
+    return found
+
+
+def test_every_error_code_is_in_the_one_list(anon_client) -> None:
+    """README said a 400 is "`invalid` with `fields`", but most `invalid` answers have none, and
+    it named only some codes. Every code the source hands an error helper, DRF's refusals the
+    exception handler passes on and the limiter's are in studio.api_schema.ERROR_CODES, which is
+    the schema's Error.code enum and README's error table, code for code and status for status."""
+    import inspect
+    import re
+    from pathlib import Path
+
+    from django.conf import settings as django_settings
+    from rest_framework import exceptions
+
+    from studio.api_schema import ERROR_CODES
+    from studio.images import ImageRejected
+
+    in_source = error_codes_in_source()
+    assert {"invalid", "invalid_cursor", "job_finished", "not_authenticated"} <= set(in_source)
+    assert len(in_source) >= 30, in_source  # the scan found the helpers' calls
+    unlisted = {code: where for code, where in in_source.items() if code not in ERROR_CODES}
+    assert not unlisted, unlisted
+    drf = [
+        exceptions.ParseError,
+        exceptions.PermissionDenied,
+        exceptions.MethodNotAllowed,
+        exceptions.NotAcceptable,
+        exceptions.UnsupportedMediaType,
+    ]
+    assert {e.default_code for e in drf} <= set(ERROR_CODES)
+    assert inspect.signature(ImageRejected).parameters["code"].default in ERROR_CODES
+    assert {"rate_limited", "limiter_unavailable"} <= set(ERROR_CODES)  # core.ratelimits'
+
+    spec = anon_client.get("/api/schema/?format=json").json()
+    enum = spec["components"]["schemas"]["ErrorCodeEnum"]["enum"]
+    assert enum == list(ERROR_CODES)
+
+    readme = (Path(django_settings.BASE_DIR) / "README.md").read_text()
+    table = dict(re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", readme, re.MULTILINE))
+    assert table == {code: str(status) for code, (status, _) in ERROR_CODES.items()}

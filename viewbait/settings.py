@@ -727,6 +727,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ExpressionEnum": "studio.prompts.EXPRESSIONS",
         "NameTakenCodeEnum": ["name_taken"],
+        "ErrorCodeEnum": "studio.api_schema.ERROR_CODE_NAMES",
     },
 }
 
