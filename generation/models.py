@@ -18,6 +18,21 @@ class Job(models.Model):
         CANCELLED = "cancelled"
 
     FINISHED = (Status.SUCCEEDED, Status.PARTIALLY_SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    # Every `stage` a job is in (the API's JobOut.stage enum): "queued" and "waiting" (queued
+    # again until a provider's quota clears), "running" once claimed, the job types' steps
+    # (`JobContext.progress`, `fan_out`), then its final status. tests/test_api_schema.py checks
+    # that the source names no other.
+    STAGES = (
+        "queued",
+        "waiting",
+        "running",
+        "preparing",
+        "reading_channel",
+        "analysing",
+        "rendering",
+        "retrying",
+        *FINISHED,
+    )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(

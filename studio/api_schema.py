@@ -30,6 +30,7 @@ from rest_framework.fields import empty
 from rest_framework.serializers import Serializer
 
 from core import ratelimits
+from generation.models import Job
 from generation.pipeline import IDEMPOTENCY_KEY_MAX_CHARS
 from generation.registry import JobType, job_types
 from studio.forms import parse_colors
@@ -625,11 +626,35 @@ class ThumbnailPage(serializers.Serializer):
     next_cursor = serializers.CharField(allow_null=True)
 
 
+class RegisteredJobType(serializers.CharField):
+    """A job's `type`: one of the registered job types' names (`RegisteredJobTypeExtension`)."""
+
+
+class RegisteredJobTypeExtension(OpenApiSerializerFieldExtension):
+    """A RegisteredJobType is a `$ref` to the component `JobTypeEnum`: the names of the job
+    types registered when the schema is made (generation.registry.job_types), so one registered
+    later is in the next schema. A job of a type a release retired since keeps its old name."""
+
+    target_class = RegisteredJobType
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        component = ResolvedComponent(
+            name="JobTypeEnum",
+            type=ResolvedComponent.SCHEMA,
+            schema={"type": "string", "enum": list(job_types())},
+            object="registered job types",
+        )
+        auto_schema.registry.register_on_missing(component)
+        return component.ref
+
+
 class JobOut(serializers.Serializer):
     id = serializers.UUIDField()
-    type = serializers.CharField()
-    status = serializers.CharField()
-    stage = serializers.CharField(allow_blank=True)
+    type = RegisteredJobType()
+    status = serializers.ChoiceField(choices=Job.Status.choices)
+    stage = serializers.ChoiceField(
+        choices=Job.STAGES, help_text="the step it is at: its status once finished"
+    )
     progress = serializers.IntegerField(min_value=0, max_value=100)
     error = serializers.CharField(allow_null=True)
     error_code = serializers.CharField(allow_null=True)

@@ -140,6 +140,7 @@ def test_a_job_type_registered_later_is_in_the_schema(anon_client, monkeypatch) 
     }
     assert shapes["CountInputRequest"]["properties"]["count"]["maximum"] == 9
     assert shapes["CountSheepJobFormRequest"]["properties"]["sheep"]["maxItems"] == 3
+    assert "count_sheep" in shapes["JobTypeEnum"]["enum"]  # a job's `type` may name it
 
 
 # The operations that submit a job and read the Idempotency-Key header (studio.api._submit).
@@ -497,3 +498,58 @@ def test_every_error_code_is_in_the_one_list(anon_client) -> None:
     readme = (Path(django_settings.BASE_DIR) / "README.md").read_text()
     table = dict(re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", readme, re.MULTILINE))
     assert table == {code: str(status) for code, (status, _) in ERROR_CODES.items()}
+
+
+def test_a_jobs_type_status_and_stage_are_enums(anon_client) -> None:
+    """JobOut's `type`, `status` and `stage` were any string: a client could not tell which
+    values to handle. `type` is a registered job type's name, `status` the model's choices,
+    `stage` Job.STAGES."""
+    from generation.models import Job
+    from generation.registry import job_types
+
+    spec = anon_client.get("/api/schema/?format=json").json()
+    shapes = spec["components"]["schemas"]
+
+    def enum(schema: dict[str, Any]) -> list[str]:
+        ref = (schema.get("allOf") or [schema])[0]["$ref"]
+        return list(shapes[ref.rsplit("/", 1)[1]]["enum"])
+
+    for name in ("JobOut", "JobAccepted"):
+        job = shapes[name]["properties"]
+        assert enum(job["type"]) == list(job_types()), name
+        assert enum(job["status"]) == list(Job.Status.values), name
+        assert enum(job["stage"]) == list(Job.STAGES), name
+
+
+def test_every_stage_the_source_names_is_listed() -> None:
+    """Each stage a job can be put in, written as a literal (`ctx.progress("x", ...)`, any
+    `stage="x"` argument, `job.stage = "x"`) in generation/ or studio/, is in Job.STAGES, the
+    schema's enum of JobOut.stage."""
+    import ast
+    from pathlib import Path
+
+    from django.conf import settings as django_settings
+
+    from generation.models import Job
+
+    found: dict[str, str] = {}
+    for package in ("generation", "studio"):
+        for path in sorted((Path(django_settings.BASE_DIR) / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                values: list[ast.expr] = []
+                if isinstance(node, ast.Call):
+                    if getattr(node.func, "attr", None) == "progress":
+                        values += node.args[:1]
+                    values += [k.value for k in node.keywords if k.arg == "stage"]
+                elif isinstance(node, ast.Assign) and any(
+                    getattr(t, "attr", None) == "stage" for t in node.targets
+                ):
+                    values.append(node.value)
+                for value in values:
+                    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                        found[value.value] = f"{path.name}:{node.lineno}"
+    assert {"preparing", "rendering", "reading_channel", "waiting", "running"} <= set(found)
+    unlisted = {stage: where for stage, where in found.items() if stage not in Job.STAGES}
+    assert not unlisted, unlisted

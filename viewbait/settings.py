@@ -728,6 +728,8 @@ SPECTACULAR_SETTINGS = {
         "ExpressionEnum": "studio.prompts.EXPRESSIONS",
         "NameTakenCodeEnum": ["name_taken"],
         "ErrorCodeEnum": "studio.api_schema.ERROR_CODE_NAMES",
+        "JobStatusEnum": "generation.models.Job.Status",
+        "JobStageEnum": "generation.models.Job.STAGES",
     },
 }
 
