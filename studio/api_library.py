@@ -152,8 +152,9 @@ def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
 )
 @api_view(["POST"])
 def move_thumbnails(request: Request) -> Response:
-    """`{"thumbnail_ids": [int] (at most 500), "project_id": int | null}` -> `{"moved": int}`.
-    All or none: 404 (nothing moved) when any id or the project is not the caller's."""
+    """`{"thumbnail_ids": [int] (at most 500), "project_id": int | null}` (both required) ->
+    `{"moved": int}`. All or none: 404 (nothing moved) when any id or the project is not the
+    caller's."""
     data = _valid(schema.MoveThumbnails, request.data)
     project_id = data["project_id"]
     project = services.access_project(request.user, project_id) if project_id else None

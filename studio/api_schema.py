@@ -152,13 +152,19 @@ class PalettePatch(KnownFieldsOnly):
 
 class MoveThumbnails(KnownFieldsOnly):
     """POST /api/thumbnails/move: all or none; any id (or the project) not the caller's is a 404
-    and nothing moves."""
+    and nothing moves. `project_id` is required (null: no project)."""
 
     thumbnail_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID), max_length=MOVE_MAX_IDS
     )
+    # Required: null takes the thumbnails out of their project, so a body that left it out
+    # (a client that meant something else, a misspelt key) must not do that silently.
     project_id = serializers.IntegerField(
-        required=False, allow_null=True, default=None, min_value=1, max_value=MAX_ID
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="the project to move them to; null: out of any project",
+        error_messages={"required": "Give the project's id, or null for no project."},
     )
 
 

@@ -553,3 +553,12 @@ def test_every_stage_the_source_names_is_listed() -> None:
     assert {"preparing", "rendering", "reading_channel", "waiting", "running"} <= set(found)
     unlisted = {stage: where for stage, where in found.items() if stage not in Job.STAGES}
     assert not unlisted, unlisted
+
+
+def test_a_moves_project_id_is_required_and_nullable(anon_client) -> None:
+    spec = anon_client.get("/api/schema/?format=json").json()
+    body = spec["paths"]["/api/thumbnails/move"]["post"]["requestBody"]["content"]
+    ref = body["application/json"]["schema"]["$ref"]
+    shape = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert set(shape["required"]) == {"thumbnail_ids", "project_id"}
+    assert shape["properties"]["project_id"]["nullable"] is True

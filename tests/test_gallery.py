@@ -479,6 +479,26 @@ def test_library_endpoints_404_for_strangers(owner, other_client) -> None:
     assert thumb.project_id == project.pk and not thumb.is_favorite
 
 
+def test_a_move_without_project_id_is_refused_and_moves_nothing(owner, owner_client) -> None:
+    """POST /api/thumbnails/move without `project_id` took the thumbnails out of their project
+    (the field defaulted to null): now 400 `invalid` naming it, and nothing moves; null still
+    means "no project"."""
+    project = Project.objects.create(owner=owner, name="Kept")
+    [thumb] = make_thumbs(owner, [(1, "x", 0, False)], project=project)
+    missing = owner_client.post_json("/api/thumbnails/move", {"thumbnail_ids": [thumb.pk]})
+    assert missing.status_code == 400, missing.content
+    assert missing.json()["code"] == "invalid"
+    assert list(missing.json()["fields"]) == ["project_id"]
+    thumb.refresh_from_db()
+    assert thumb.project_id == project.pk
+    out = owner_client.post_json(
+        "/api/thumbnails/move", {"thumbnail_ids": [thumb.pk], "project_id": None}
+    )
+    assert out.json() == {"moved": 1}
+    thumb.refresh_from_db()
+    assert thumb.project_id is None
+
+
 def test_share_link_shows_only_what_it_should(owner, anon_client) -> None:
     project = Project.objects.create(owner=owner, name="Shared")
     fav, plain = make_thumbs(
