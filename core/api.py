@@ -28,6 +28,27 @@ class APIError(exceptions.APIException):
         self.extra = extra
 
 
+def json_object(request: Request, message: str = "Send a JSON object.") -> Any:
+    """The request's body as an object: a JSON object (or a form's fields, for a view that also
+    takes forms); else 400 `invalid` with `message`, for a list, string, number or null, and
+    for no body at all (0 bytes), which DRF reads as `{}`: an empty POST /api/generate was an
+    untitled request, and charged."""
+    data = request.data
+    if _sent_no_body(request) or not isinstance(data, dict):
+        raise APIError(message, "invalid")
+    return data
+
+
+def _sent_no_body(request: Request) -> bool:
+    """Whether the request came without a body, as DRF's Request judges it (`_load_stream`: no
+    Content-Length, 0 or not a number), which then reads the body as `{}` without parsing."""
+    meta = request.META
+    try:
+        return int(meta.get("CONTENT_LENGTH", meta.get("HTTP_CONTENT_LENGTH", 0)) or 0) == 0
+    except (ValueError, TypeError):
+        return True
+
+
 def error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"error": message, "code": code, **extra}
 

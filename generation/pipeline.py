@@ -129,6 +129,11 @@ def submit(
     user = cast(User, request.user)  # views call this after authentication
     warm(*account_cache_namespaces(user.pk))  # the plan look-ups below: one Redis round trip
     job_type = lookup_job_type(type_name)
+    if idempotency_key is not None and not idempotency_key.strip():
+        # A header sent blank was taken for no key: a client that meant one got no replay.
+        raise JobRefused(
+            "Idempotency-Key is blank: send a key, or leave the header out.", "invalid"
+        )
     if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX_CHARS:
         raise JobRefused(
             f"Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX_CHARS} characters.", "invalid"

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from billing.services import effective_plan, get_balance
 from core import ratelimits
-from core.api import APIError, api_view, error_body
+from core.api import APIError, api_view, error_body, json_object
 from core.parsers import SafeJSONParser
 from core.streaming import stream_under_asgi
 from generation.errors import refusal_for
@@ -138,7 +138,7 @@ def youtube_channel(request: Request) -> Response:
     @handle or channel id; blank forgets it, on any plan): 400 `invalid` for anything else,
     403 `plan_feature` when setting one without the Pro plan's YouTube tools."""
     if request.method == "PUT":
-        serializer = YouTubeChannelInput(data=request.data)
+        serializer = YouTubeChannelInput(data=json_object(request))
         serializer.is_valid(raise_exception=True)
         try:
             channel = services.do_set_youtube_channel(
@@ -249,7 +249,7 @@ def style_detail(request: Request, style_id: int) -> Response:
         services.do_delete_style(style=style)
         return Response(status=status.HTTP_204_NO_CONTENT)
     if request.method == "PATCH":
-        serializer = schema.StylePatch(data=request.data)
+        serializer = schema.StylePatch(data=json_object(request))
         serializer.is_valid(raise_exception=True)
         try:
             services.do_update_style(style=style, **serializer.changes())
@@ -285,7 +285,7 @@ def palette_detail(request: Request, palette_id: int) -> Response:
         services.do_delete_palette(palette=palette)
         return Response(status=status.HTTP_204_NO_CONTENT)
     if request.method == "PATCH":
-        serializer = schema.PalettePatch(data=request.data)
+        serializer = schema.PalettePatch(data=json_object(request))
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
@@ -330,7 +330,7 @@ def _submit(request: Request, type_name: Any, data: Any, files: Any) -> Response
             type_name=type_name,
             data=data,
             files=files,
-            idempotency_key=request.headers.get("Idempotency-Key") or None,
+            idempotency_key=request.headers.get("Idempotency-Key"),  # None when not sent
         )
     except Exception as exc:
         return refused(exc)
@@ -349,9 +349,7 @@ def generate(request: Request) -> Response:
     job type (same as `POST /api/jobs` with that type). A replay with the same Idempotency-Key
     and body answers 202 with the original job, charges nothing, counts against no limit, and
     carries `Idempotent-Replayed: true`. Refusals: see generation.errors."""
-    if not isinstance(request.data, dict):
-        raise APIError("Send a JSON object.", "invalid")
-    return _submit(request, "generate_thumbnails", request.data, {})
+    return _submit(request, "generate_thumbnails", json_object(request), {})
 
 
 @extend_schema(
@@ -380,8 +378,7 @@ def jobs(request: Request) -> Response:
             .order_by("-created_at")[:20]
         )
         return Response({"results": [job_payload(job) for job in rows]})
-    if not hasattr(request.data, "get"):  # a JSON list, string, number or null
-        raise APIError('Send a JSON object {"type", "input"}.', "invalid")
+    json_object(request, 'Send a JSON object {"type", "input"}.')  # not a list, nor no body
     data: Any
     if isinstance(request.data, QueryDict):
         # Multipart or a form: read as the studio's forms are (`*_ids` and any field sent more

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core import ratelimits
-from core.api import APIError, api_view
+from core.api import APIError, api_view, json_object
 from studio import api_schema as schema
 from studio import services
 from studio.gallery import GalleryFilter, InvalidCursor, page_of, parse_filters
@@ -67,8 +67,6 @@ def _page_response(
 
 def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     """The body validated by `serializer_class`; raises DRF's ValidationError (400 `invalid`)."""
-    if not isinstance(data, dict):
-        raise APIError("Send a JSON object.", "invalid")
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
@@ -111,7 +109,7 @@ def thumbnail_detail(request: Request, thumbnail_id: int) -> Response:
         services.do_delete_thumbnail(thumbnail=thumbnail)
         return Response(status=status.HTTP_204_NO_CONTENT)
     if request.method == "PATCH":
-        data = _valid(schema.ThumbnailPatch, request.data)
+        data = _valid(schema.ThumbnailPatch, json_object(request))
         project: Project | bool | None = False
         if "project_id" in data:
             project = (
@@ -155,7 +153,7 @@ def move_thumbnails(request: Request) -> Response:
     """`{"thumbnail_ids": [int] (at most 500), "project_id": int | null}` (both required) ->
     `{"moved": int}`. All or none: 404 (nothing moved) when any id or the project is not the
     caller's."""
-    data = _valid(schema.MoveThumbnails, request.data)
+    data = _valid(schema.MoveThumbnails, json_object(request))
     project_id = data["project_id"]
     project = services.access_project(request.user, project_id) if project_id else None
     moved = services.do_move_thumbnails(
@@ -190,7 +188,7 @@ def project_payload(project: Project) -> dict[str, Any]:
 def projects(request: Request) -> Response:
     """POST `{"name"}` -> 201 `{"id", "name", "share_mode", "share_url", ...}`."""
     if request.method == "POST":
-        data = _valid(schema.ProjectCreate, request.data)
+        data = _valid(schema.ProjectCreate, json_object(request))
         try:
             project = services.do_create_project(owner=request.user, name=data["name"])
         except StudioError as exc:
@@ -220,7 +218,7 @@ def project_detail(request: Request, project_id: int) -> Response:
         services.do_delete_project(project=project)
         return Response(status=status.HTTP_204_NO_CONTENT)
     if request.method == "PATCH":
-        data = _valid(schema.ProjectPatch, request.data)
+        data = _valid(schema.ProjectPatch, json_object(request))
         defaults = None
         if data.get("default_settings"):
             checked = ProjectDefaults(data=data["default_settings"], context={"user": request.user})

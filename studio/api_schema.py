@@ -412,8 +412,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description="a key of the client's choosing, new for each request it means (a UUID): a "
     "retry with the same key and body answers 202 with the original job, charges nothing and "
     "counts against no limit (`Idempotent-Replayed: true`); the same key with another body is "
-    f"409 `idempotency_key_reused`; longer than {IDEMPOTENCY_KEY_MAX_CHARS} characters or "
-    "not printable: 400 `invalid`",
+    f"409 `idempotency_key_reused`; blank, longer than {IDEMPOTENCY_KEY_MAX_CHARS} characters "
+    "or not printable: 400 `invalid`",
 )
 IDEMPOTENT_REPLAYED = OpenApiParameter(
     "Idempotent-Replayed",
@@ -446,9 +446,9 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid": (
         400,
         "the request is not acceptable; with `fields` when fields of the body (or `?limit=`) "
-        "failed validation, without when the request as a whole is refused (a body that is not "
-        "a JSON object, a query value such as `order`, `favorites`, `project` or `size`, the "
-        "Idempotency-Key header, an unknown job `type`)",
+        "failed validation, without when the request as a whole is refused (no body, or one "
+        "that is not a JSON object, a query value such as `order`, `favorites`, `project` or "
+        "`size`, the Idempotency-Key header, an unknown job `type`)",
     ),
     "parse_error": (400, "the body is not valid JSON, or a form that cannot be read"),
     "too_deep": (400, "JSON nested deeper than 20 levels"),
@@ -772,7 +772,8 @@ UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 class ViewBaitAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema (settings.REST_FRAMEWORK's DEFAULT_SCHEMA_CLASS), adding to
-    each operation the answers its kind may give, which no view states one by one:
+    each operation the answers its kind may give, which no view states one by one (and marks
+    every request body required: none is refused):
     406 `not_acceptable` (an Accept header naming no JSON: DRF's content negotiation, every
     view), 403 `permission_denied` on a write (the session's CSRF check), and on a method that
     counts against a rate limit (`core.ratelimits.limited_methods`: its `limit` decorators and
@@ -784,6 +785,10 @@ class ViewBaitAutoSchema(AutoSchema):
         operation: dict[str, Any] | None = super().get_operation(*args, **kwargs)
         if operation is None:
             return None
+        if "requestBody" in operation:
+            # Every operation that takes a body refuses none at all (core.api.json_object; a
+            # form's required fields), a PATCH that changes nothing included: `{}`.
+            operation["requestBody"]["required"] = True
         responses: dict[str, Any] = operation["responses"]
         error = self.resolve_serializer(Error, "response").ref
 

@@ -572,3 +572,53 @@ def test_a_keyed_replay_of_the_same_body_answers_the_job_before_unknown_fields_a
     assert again.status_code == 202, again.content
     assert (again.json()["id"], again["Idempotent-Replayed"]) == (first.json()["id"], "true")
     assert submit(owner_client, sent, key="new-key").status_code == 400
+
+
+def json_body_operations() -> list[tuple[str, str]]:
+    """(method, path) of every API operation that takes a JSON body, from the OpenAPI schema."""
+    from django.test import Client
+
+    spec = Client().get("/api/schema/?format=json").json()
+    found = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                assert operation["requestBody"]["required"] is True, (method, path)  # as said
+                found.append((method, path))
+    return sorted(found)
+
+
+@pytest.mark.django_db
+def test_an_empty_json_body_is_refused_everywhere_uncharged(owner, owner_client) -> None:
+    """An empty body (0 bytes, Content-Type: application/json) on POST /api/generate was read
+    as `{}`: 202, an untitled thumbnail, 1 credit charged, while `[]` was 400 "Send a JSON
+    object.". Every operation that takes a JSON body now refuses it the same way, and nothing
+    is charged or changed."""
+    from billing.services import get_balance
+    from generation.models import Job
+    from studio.models import Palette, Project, Style
+    from tests.factories.studio import ProjectFactory, ThumbnailFactory
+
+    project = ProjectFactory(owner=owner, name="Kept")
+    ThumbnailFactory(owner=owner, project=project)
+    ids = {
+        "thumbnail_id": ThumbnailFactory(owner=owner).pk,
+        "style_id": Style.objects.create(owner=owner, name="Mine", prompt="Bold.").pk,
+        "palette_id": Palette.objects.create(
+            owner=owner, name="Mine", colors=["#112233", "#445566", "#778899"]
+        ).pk,
+        "project_id": project.pk,
+    }
+    operations = json_body_operations()
+    assert ("post", "/api/generate") in operations and ("post", "/api/jobs") in operations
+    assert len(operations) >= 8, operations
+    balance = get_balance(owner)
+    for method, path in operations:
+        url = path.format(**ids)
+        response = getattr(owner_client, method)(url, b"", content_type="application/json")
+        assert response.status_code == 400, (method, path, response.content)
+        assert response.json()["code"] == "invalid", (method, path)
+        assert response.json()["error"].startswith("Send a JSON object"), (method, path)
+    assert get_balance(owner) == balance and not Job.objects.exists()
+    assert list(Project.objects.filter(owner=owner).values_list("name", flat=True)) == ["Kept"]
+    assert project.thumbnails.count() == 1

@@ -180,6 +180,23 @@ def test_idempotency_key_returns_same_job_and_charges_once(owner, owner_client, 
     assert reused.json()["code"] == "idempotency_key_reused"
 
 
+@pytest.mark.parametrize("key", ["", "   ", "\t"])
+def test_a_blank_idempotency_key_is_refused_uncharged(owner, owner_client, key) -> None:
+    """A blank Idempotency-Key was taken for no key: the client meant its retries to be
+    replays, and each was charged. 400 `invalid`, nothing charged, no job."""
+    balance = get_balance(owner)
+    response = owner_client.post_json("/api/generate", body(), HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid"
+    assert "Idempotency-Key" in response.json()["error"]
+    assert get_balance(owner) == balance and not Job.objects.exists()
+    jobs = owner_client.post_json(
+        "/api/jobs", {"type": "generate_thumbnails", "input": body()}, HTTP_IDEMPOTENCY_KEY=key
+    )
+    assert (jobs.status_code, jobs.json()["code"]) == (400, "invalid")
+    assert get_balance(owner) == balance and not Job.objects.exists()
+
+
 class FlakyProvider:
     """Fails the variations whose seed-derived order is in `fail`; renders the rest."""
 
