@@ -35,6 +35,12 @@ def sharp_up_to(face_heights: Iterable[int | None]) -> str | None:
     return sharp[-1] if sharp else ""
 
 
+def no_face_found(face_heights: Iterable[int | None]) -> bool:
+    """True when photos were measured and no face was found in any (every height 0)."""
+    measured = [height for height in face_heights if height is not None]
+    return bool(measured) and max(measured) == 0
+
+
 def face_photo_note(face_heights: Iterable[int | None]) -> str:
     """One line for a face's photos' detected face heights (px; 0: no face found; None: not
     measured), judged on the largest (the renderer picks the best photo). Empty when every

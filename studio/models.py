@@ -184,6 +184,14 @@ class Face(models.Model):
 
         return sharp_up_to(image.face_height for image in self.images.all())
 
+    @property
+    def no_face_found(self) -> bool:
+        """Its photos were measured and none has a face (studio.face_quality.no_face_found):
+        the offline renderer leaves it out beside faces it cuts out; uses `images`."""
+        from studio.face_quality import no_face_found
+
+        return no_face_found(image.face_height for image in self.images.all())
+
 
 class FaceImage(models.Model):
     face = models.ForeignKey(Face, on_delete=models.CASCADE, related_name="images")

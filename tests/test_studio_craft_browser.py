@@ -653,14 +653,16 @@ def test_a_face_too_small_for_the_resolution_is_called_out_before_generating(
     live_server: Any,
 ) -> None:
     """The chip of a face whose best photo is too small for the chosen resolution brings a
-    hint; nothing shows for a face sharp at that size."""
+    hint; nothing shows for a face sharp at that size. A face with no face found in its photos
+    says it is framed, or left out beside faces that are cut out (creator review)."""
     from django.core.files.base import ContentFile
 
     from studio.models import Face, FaceImage
 
     owner = make_user("soft@example.com")
     set_plan(owner, "pro")
-    for name, height in (("Small", 96), ("Medium", 500)):  # sharp below 1K / up to 2K
+    # sharp below 1K / up to 2K / no face found (a photo of a cup)
+    for name, height in (("Small", 96), ("Medium", 500), ("Cup", 0)):
         face = Face.objects.create(owner=owner, name=name)
         image = FaceImage(face=face, width=512, height=512, face_height=height)
         image.image.save(f"{name}.jpg", ContentFile(b"\xff\xd8\xff"), save=True)
@@ -689,6 +691,18 @@ def test_a_face_too_small_for_the_resolution_is_called_out_before_generating(
         small = hint.inner_text()
         page.get_by_label("Small").uncheck()
         unchecked = hint.is_visible()
+        page.get_by_label("Cup").check()
+        cup_alone = hint.inner_text()
+        page.get_by_label("Medium").check()
+        cup_beside = hint.inner_text()
+    assert (
+        cup_alone
+        == "Cup: no face was found in its photo, so it is shown in a frame rather than cut out."
+    )
+    assert cup_beside.endswith(
+        "Cup: no face was found in its photo, so beside the other faces it is left out of the"
+        " thumbnail."
+    )
     assert first_summary == "16:9 · 1K · 1 image"
     assert made == ("9:16 · 4K · 2 images", "8 credits")
     assert output_in_view

@@ -279,14 +279,27 @@ const FINISHED = new Set(["succeeded", "partially_succeeded", "failed", "cancell
       const chips = Array.from(form.querySelectorAll(".face-chip[data-sharp-up-to]")).filter(
         (chip) => chip.querySelector("input").checked &&
           SIZES.indexOf(chip.dataset.sharpUpTo) < SIZES.indexOf(resolution));
-      soft.hidden = chips.length === 0;
-      if (!chips.length) { soft.textContent = ""; return; }
-      const names = chips.map((chip) => chip.querySelector(".name").textContent).join(", ");
-      const limits = chips.map((chip) => chip.dataset.sharpUpTo).filter(Boolean).sort();
-      soft.textContent = names + ": " + (limits.length === chips.length
-        ? "the photo stays sharp up to " + limits[0] + "; at " + resolution + " the face will look soft."
-        : "the photo is small, so the face will look soft.") +
-        " A larger photo in the Library fixes it.";
+      // A picked face with no face found in its photos (a photo of a cup): left out beside
+      // faces that are cut out (generation/providers/local.py _people_with_cutouts).
+      const picked = Array.from(form.querySelectorAll(".face-chip")).filter((chip) => chip.querySelector("input").checked);
+      const faceless = picked.filter((chip) => chip.hasAttribute("data-no-face"));
+      const nameOf = (list) => list.map((chip) => chip.querySelector(".name").textContent).join(", ");
+      const lines = [];
+      if (chips.length) {
+        const limits = chips.map((chip) => chip.dataset.sharpUpTo).filter(Boolean).sort();
+        lines.push(nameOf(chips) + ": " + (limits.length === chips.length
+          ? "the photo stays sharp up to " + limits[0] + "; at " + resolution + " the face will look soft."
+          : "the photo is small, so the face will look soft.") +
+          " A larger photo in the Library fixes it.");
+      }
+      if (faceless.length) {
+        lines.push(nameOf(faceless) + ": no face was found in " + (faceless.length === 1 ? "its photo" : "their photos") +
+          (faceless.length < picked.length
+            ? ", so beside the other faces it is left out of the thumbnail."
+            : ", so it is shown in a frame rather than cut out."));
+      }
+      soft.hidden = lines.length === 0;
+      soft.textContent = lines.join(" ");
     };
     if (soft) {
       form.addEventListener("change", updateSoft);
