@@ -450,7 +450,8 @@ def test_thumbnail_text_counts_near_its_limit_and_says_what_a_paste_lost(
     live_server: Any,
 ) -> None:
     """The thumbnail text field (maxlength 100) cut a pasted title mid-word, its sub-line gone,
-    without a word. Near the limit it counts; a paste the limit cut says what it left out."""
+    without a word. Near the limit it counts; a paste the limit cut keeps its whole words and
+    says what it left out."""
     from playwright.sync_api import expect
 
     owner = make_user("paste@example.com")
@@ -467,15 +468,16 @@ def test_thumbnail_text_counts_near_its_limit_and_says_what_a_paste_lost(
         page.evaluate("text => navigator.clipboard.writeText(text)", copied)
         title.press("End")
         title.press("ControlOrMeta+v")
-        expect(title).to_have_value(("Day 30 " + pasted)[:100])
-        expect(count).to_have_text("100/100 characters: the limit")
+        # The limit fell inside "Forever": the paste keeps its whole words (creator review).
+        expect(title).to_have_value("Day 30 " + headline + ": It Goes On And On")
+        expect(count).to_have_text("97/100 characters")
         expect(cut).to_have_text(
-            "The text takes up to 100 characters: the end of your paste, “rever”, was left out."
+            "The text takes up to 100 characters: the end of your paste, “Forever”, was left out."
         )
         screenshot(page, Path("/tmp/viewbait-paste-cut.png"))
         title.press("Backspace")
         expect(cut).to_be_empty()  # the text changed since: the note goes
-        expect(count).to_have_text("99/100 characters")
+        expect(count).to_have_text("96/100 characters")
         title.fill("")
         title.press("ControlOrMeta+v")  # fits whole: counted, nothing said
         expect(title).to_have_value(pasted)
