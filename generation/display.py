@@ -48,9 +48,11 @@ DISPLAY_SIZES = (
         "mobile_home",
         "Mobile home feed (phone)",
         360,
-        203,
+        202,
         "~360x203: thumix.com, 'YouTube thumbnail size for mobile' (portrait feed); the feed is "
-        "full-width, so this is a 360 CSS px wide phone; wider phones (390-430) show it larger",
+        "full-width, so this is a 360 CSS px wide phone; wider phones (390-430) show it larger. "
+        "202 here, as for search: 360 x 9/16 is 202.5, and the check listed 360x202 beside "
+        "360x203 (creator review)",
     ),
 )
 

@@ -642,3 +642,13 @@ def test_a_retry_after_a_plan_change_answers_the_original_job(
     assert retry.status_code == 202, retry.content
     assert retry.json()["id"] == first.json()["id"]
     assert Job.objects.filter(user=owner, type="thumbnail_check").count() == 1
+
+
+def test_the_slots_of_one_width_have_one_height() -> None:
+    """Each 16:9 slot is its width x 9/16 rounded down, so two 360 px wide places read the same
+    (the check listed search at 360x202 and the phone feed at 360x203)."""
+    from generation.display import DISPLAY_SIZES
+
+    assert {(s.width, s.height) for s in DISPLAY_SIZES} == {
+        (s.width, s.width * 9 // 16) for s in DISPLAY_SIZES
+    }
