@@ -286,7 +286,7 @@ def test_readability_at_youtube_sizes(owner, owner_client, check) -> None:
     assert [(s["name"], s["width"], s["height"]) for s in result["sizes"]] == [
         ("search", 360, 202),
         ("suggested", 168, 94),
-        ("mobile_home", 360, 203),
+        ("mobile_home", 360, 202),
     ]
     search, suggested = sizes["search"], sizes["suggested"]
     # The headline's letters scale with the slot: 202/94 times taller in search results.
