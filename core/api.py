@@ -75,9 +75,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     PermissionDenied map to 404/403; validation errors keep their field messages in `fields`.
     """
     if isinstance(exc, APIError):
-        return Response(
+        response = Response(
             error_body(str(exc.detail), exc.error_code, **exc.extra), status=exc.status_code
         )
+        if isinstance(exc.extra.get("retry_after"), int):  # e.g. 503 storage_unavailable
+            response["Retry-After"] = str(exc.extra["retry_after"])
+        return response
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         return Response(
             error_body("Authentication required.", "not_authenticated"),

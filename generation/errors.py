@@ -90,7 +90,14 @@ def form_message(refusal: Refusal, labels: Mapping[str, str]) -> str:
 def refusal_for(exc: Exception) -> Refusal | None:
     """The answer for a refused request, or None if `exc` is not a refusal (re-raise it)."""
     if isinstance(exc, JobRefused):
-        return Refusal(exc.status, exc.code, exc.message, dict(exc.extra))
+        retry_after = exc.extra.get("retry_after")  # e.g. 503 storage_unavailable
+        return Refusal(
+            exc.status,
+            exc.code,
+            exc.message,
+            dict(exc.extra),
+            retry_after=retry_after if isinstance(retry_after, int) else None,
+        )
     if isinstance(exc, ValidationError):
         return Refusal(400, "invalid", _first_error(exc.detail), {"fields": exc.detail})
     if isinstance(exc, Http404):

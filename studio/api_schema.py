@@ -495,6 +495,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "needs_gemini_key": (503, "a tool that needs Gemini, on a studio without its key"),
     "youtube_not_configured": (503, "a tool that needs YouTube, on a studio without its key"),
     "busy": (503, "too many images are being read at once; try again"),
+    "storage_unavailable": (
+        503,
+        "the file store refused to save an upload: nothing charged or kept; with `retry_after`",
+    ),
 }
 ERROR_CODE_NAMES = list(ERROR_CODES)
 

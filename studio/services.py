@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Value
@@ -271,10 +272,48 @@ def do_create_face(*, owner: User, name: str, files: list[UploadedFile]) -> Face
 
 def _store(model: Any, field_name: str, data: bytes, ext: str = "jpg") -> str:
     """Save `data` under a fresh private name where `model.field_name` keeps its files; the
-    stored name, for a row written afterwards."""
+    stored name, for a row written afterwards. Raises StudioError 503 `storage_unavailable`
+    as `save_upload`."""
     field = model._meta.get_field(field_name)
     name = field.generate_filename(None, private_name(ext))
-    return str(field.storage.save(name, ContentFile(data)))
+    return save_upload(name, ContentFile(data), storage=field.storage)
+
+
+# Seconds a client is told to wait (Retry-After) when the storage refused an upload's write.
+STORAGE_RETRY_AFTER_SECONDS = 30
+
+
+def storage_errors() -> tuple[type[BaseException], ...]:
+    """What a storage backend raises when it cannot write: OSError (local files: a full or
+    read-only disk, permissions), and botocore's errors when django-storages' S3 backend is
+    installed (the bucket unreachable, credentials or permissions refused)."""
+    errors: list[type[BaseException]] = [OSError]
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # no S3 backend installed
+        pass
+    else:
+        errors += [BotoCoreError, ClientError]
+    return tuple(errors)
+
+
+def save_upload(name: str, content: Any, *, storage: Storage | None = None) -> str:
+    """Store an upload (or a request's private copy of a stored file) under `name` in `storage`
+    (default_storage); the name stored. The one way a request writes a file: the storage's
+    fault (`storage_errors`) becomes StudioError 503 `storage_unavailable` with `retry_after`
+    (the API's Retry-After), never a 500; the caller deletes what it stored before and
+    charges nothing, as for any refusal."""
+    target = default_storage if storage is None else storage
+    try:
+        return str(target.save(name, content))
+    except storage_errors() as exc:
+        logger.warning("storage refused to save %s", name, exc_info=True)
+        raise StudioError(
+            "Files cannot be saved right now. Nothing was charged; try again in a minute.",
+            "storage_unavailable",
+            503,
+            retry_after=STORAGE_RETRY_AFTER_SECONDS,
+        ) from exc
 
 
 def drawn_preview(name: str, reference: bytes) -> bytes:
@@ -529,8 +568,11 @@ def do_update_style(
     # edit (a second tab, the API) may have renamed or added to it meanwhile.
     _check_style_edit(style, name, remove, len(add_references))
     decoded = prepare_photos(add_references)
-    stored = [_store(StyleReferenceImage, "image", photo.data) for photo in decoded]
+    stored: list[str] = []
     try:
+        # Inside the try: a fault storing the second deletes the first.
+        for photo in decoded:
+            stored.append(_store(StyleReferenceImage, "image", photo.data))
         with transaction.atomic(), name_taken_as_409(Style, name):
             # One edit of the owner's library at a time (their balance row, as the custom-asset
             # quota takes it), then this style's row, read again: two edits at once neither pass

@@ -551,3 +551,39 @@ def test_the_renderers_notes_stay_on_the_thumbnails_large_view(
     assert escape('The sub-line "All 3" was left out') in page
     assert escape(note) not in page  # the source's notes are the source's
     assert "notes" not in payload["parameters"]  # the API payload's parameters stay allowlisted
+
+
+def test_an_edit_whose_references_the_storage_cannot_save_is_a_503_charging_nothing(
+    starter, owner_client, edit, monkeypatch
+) -> None:
+    """POST /api/jobs edit_thumbnail with `references` on a full disk (or S3 refusing) was a 500:
+    it is 503 `storage_unavailable` with Retry-After, no job, nothing charged, and the reference
+    stored before the fault deleted."""
+    from django.core.files.storage import FileSystemStorage
+
+    source = made(starter)
+    balance = get_balance(starter)
+    before = stored_edits()
+    real_save = FileSystemStorage._save
+    written: list[str] = []
+
+    def save(self: FileSystemStorage, name: str, content: Any) -> str:
+        if written:
+            raise OSError(30, "Read-only file system")
+        written.append(real_save(self, name, content))
+        return written[-1]
+
+    monkeypatch.setattr(FileSystemStorage, "_save", save)
+    jobs = Job.objects.count()
+    response = edit(
+        owner_client,
+        {"thumbnail_id": source.pk, "changes.title": "Other"},
+        files=[png_upload((250, 120, 0)), png_upload((0, 120, 250), "b.png")],
+    )
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "storage_unavailable"
+    assert response["Retry-After"] == str(response.json()["retry_after"])
+    assert len(written) == 1
+    assert stored_edits() == before
+    assert Job.objects.count() == jobs
+    assert get_balance(starter) == balance

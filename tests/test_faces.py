@@ -465,3 +465,52 @@ def test_an_edit_job_deletes_the_photos_of_a_face_deleted_while_it_was_queued(
         _ended(job)
     assert not default_storage.exists(names[0])
     assert default_storage.exists(names[1])
+
+
+def failing_storage_writes(monkeypatch: Any, after: int = 0) -> list[str]:
+    """The local storage writes `after` files, then every write raises OSError (a full disk);
+    the names it wrote."""
+    from django.core.files.storage import FileSystemStorage
+
+    real_save = FileSystemStorage._save
+    written: list[str] = []
+
+    def save(self: FileSystemStorage, name: str, content: Any) -> str:
+        if len(written) >= after:
+            raise OSError(28, "No space left on device")
+        written.append(real_save(self, name, content))
+        return written[-1]
+
+    monkeypatch.setattr(FileSystemStorage, "_save", save)
+    return written
+
+
+def test_a_face_upload_the_storage_cannot_save_is_a_503_with_nothing_kept(
+    owner, owner_client, monkeypatch
+) -> None:
+    """A full or read-only disk (or S3 refusing) during an upload was a 500. The API answers 503
+    `storage_unavailable` with Retry-After; the studio's form (and its htmx post) shows the
+    message; the photo stored before the fault is deleted and no face is made."""
+    set_plan(owner, "starter")
+    before = stored_files()
+    written = failing_storage_writes(monkeypatch, after=1)
+    photos = [upload("1.png", png()), upload("2.png", png(color=(1, 2, 3)))]
+    response = owner_client.post("/api/faces", {"name": "Full", "images": photos})
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "storage_unavailable"
+    assert set(response.json()) == {"error", "code", "retry_after"}
+    assert response["Retry-After"] == str(response.json()["retry_after"])
+    assert len(written) == 1  # the first photo was stored, then deleted
+    assert stored_files() == before
+    assert Face.objects.count() == 0
+
+    for headers in ({}, {"HX-Request": "true"}):
+        page = owner_client.post(
+            "/studio/library/faces",
+            {"name": "Full", "images": [upload("3.png", png())]},
+            headers=headers,
+        )
+        assert page.status_code == 400, page.status_code
+        assert "Files cannot be saved right now." in page.content.decode()
+    assert stored_files() == before
+    assert Face.objects.count() == 0

@@ -189,7 +189,7 @@ class AnalysePalette(JobType):
         if validated["image_name"]:
             params["image_name"] = validated["image_name"]
         else:
-            name = default_storage.save(
+            name = services.save_upload(
                 f"analysis/{uuid.uuid4().hex}.png", ContentFile(validated["image_bytes"])
             )
             params.update(image_name=name, uploaded=True)

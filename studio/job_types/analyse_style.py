@@ -68,6 +68,7 @@ from generation.models import Job
 from generation.providers.base import InputImage, InvalidJSONReturned, JSONRequest, ProviderError
 from generation.registry import CachePolicy, JobOutcome, JobType
 from generation.services import JobContext
+from studio import services
 from studio.images import ImageRejected, decode_upload, encode_png, mime_type
 from studio.job_types.analyse_palette import NEUTRAL_NAMES, color_name
 from studio.models import Thumbnail
@@ -930,16 +931,20 @@ class AnalyseStyle(JobType):
         (read by the worker, kept), or an upload stored under a random name (`uploaded`,
         deleted by `discard`)."""
         images = []
-        for source in validated["sources"]:
-            entry = {"sha256": source["sha256"], "thumbnail_id": source["thumbnail_id"]}
-            if source["thumbnail_id"] is not None:
-                entry["name"] = source["name"]
-            else:
-                entry["name"] = default_storage.save(
-                    f"analysis/{uuid.uuid4().hex}.png", ContentFile(source["data"])
-                )
-                entry["uploaded"] = True
-            images.append(entry)
+        try:
+            for source in validated["sources"]:
+                entry = {"sha256": source["sha256"], "thumbnail_id": source["thumbnail_id"]}
+                if source["thumbnail_id"] is not None:
+                    entry["name"] = source["name"]
+                else:
+                    entry["name"] = services.save_upload(
+                        f"analysis/{uuid.uuid4().hex}.png", ContentFile(source["data"])
+                    )
+                    entry["uploaded"] = True
+                images.append(entry)
+        except BaseException:
+            self.discard({"images": images})  # the uploads stored before the fault
+            raise
         return {**self.fingerprint_input(validated), "images": images}
 
     def discard(self, params: dict[str, Any]) -> None:

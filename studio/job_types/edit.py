@@ -300,7 +300,7 @@ def source_layout(source: Thumbnail) -> int:
 def _copy(name: str, ext: str) -> str:
     """A private copy of a stored file under UPLOAD_DIR (random name)."""
     with default_storage.open(name, "rb") as handle:
-        return default_storage.save(f"{UPLOAD_DIR}/{uuid.uuid4().hex}.{ext}", handle)
+        return services.save_upload(f"{UPLOAD_DIR}/{uuid.uuid4().hex}.{ext}", handle)
 
 
 def _ext(name: str) -> str:
@@ -467,7 +467,7 @@ class EditThumbnail(JobType):
                 stored.append(name)
                 references.append(name)
             for data in validated["_uploads"]:
-                name = default_storage.save(
+                name = services.save_upload(
                     f"{UPLOAD_DIR}/{uuid.uuid4().hex}.png", ContentFile(data)
                 )
                 stored.append(name)
