@@ -514,3 +514,23 @@ def test_a_face_upload_the_storage_cannot_save_is_a_503_with_nothing_kept(
         assert "Files cannot be saved right now." in page.content.decode()
     assert stored_files() == before
     assert Face.objects.count() == 0
+
+
+def test_an_s3_bucket_that_refuses_the_upload_is_storage_unavailable() -> None:
+    """With django-storages' S3 backend a refused upload is botocore's ClientError (here
+    NoSuchBucket, from moto's in-process S3), not an OSError: the same 503
+    `storage_unavailable`."""
+    import boto3
+    from django.core.files.base import ContentFile
+    from moto import mock_aws
+    from storages.backends.s3 import S3Storage
+
+    from studio.services import StudioError, save_upload
+
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="other")
+        missing = S3Storage(bucket_name="media", region_name="us-east-1")
+        with pytest.raises(StudioError) as refused:
+            save_upload("faces/a.jpg", ContentFile(b"x"), storage=missing)
+    assert (refused.value.status, refused.value.code) == (503, "storage_unavailable")
+    assert refused.value.extra == {"retry_after": 30}
