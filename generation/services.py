@@ -756,11 +756,23 @@ def claim_job(job_id: str, lease_owner: str) -> bool:
 
 def execute_job(job_id: str) -> Job | None:
     """Run a job once in this worker. Returns the job, or None if it was not claimable (a
-    duplicate message, a job already running elsewhere, finished, or cancelled).
+    duplicate message, a job already running elsewhere, finished, or cancelled) or no longer
+    exists (its account was deleted while it ran: deleting an account deletes its jobs, so
+    there is nothing left to finish, refund or publish).
 
     Dramatiq's TimeLimitExceeded ends the job `failed` with its unfinished units refunded at
     once; any other crash does the same with `internal_error`.
     """
+    try:
+        return _execute_job(job_id)
+    except Job.DoesNotExist:
+        # Every re-read of the job here (after the claim, after a lost lease, when finishing or
+        # re-queueing it) raises this once the job is gone: an outcome, not a crash.
+        logger.info("job %s no longer exists (its account was deleted); stopping", job_id)
+        return None
+
+
+def _execute_job(job_id: str) -> Job | None:
     owner = uuid.uuid4().hex
     if not claim_job(job_id, owner):
         return None

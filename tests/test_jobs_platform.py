@@ -800,3 +800,31 @@ def test_a_local_job_is_drawn_offline_even_with_a_gemini_key(owner, gemini_setti
     remote = JobContext(Job.objects.create(model=model, **spec), "test", None)  # type: ignore[arg-type]
     assert isinstance(local.provider, LocalRenderer)
     assert isinstance(remote.provider, GeminiProvider)
+
+
+@pytest.mark.parametrize("lease_lost", [True, False])
+def test_a_job_whose_account_was_deleted_while_it_ran_ends_quietly(
+    owner, owner_client, submit, monkeypatch, caplog, lease_lost
+) -> None:
+    """Deleting an account deletes its jobs. The worker running one then found it gone when it
+    re-read it (after its heartbeat saw the lease lost, or when finishing it) and logged an
+    ERROR "unhandled exception ... Job.DoesNotExist"; it now treats the job as done."""
+    from generation.registry import get_job_type
+    from studio.services import do_delete_account
+
+    job_type = get_job_type("generate_thumbnails")
+
+    def run(job: Job, ctx: JobContext) -> JobOutcome:
+        do_delete_account(user=owner)
+        if lease_lost:  # as the heartbeat does when its renewal finds no row
+            ctx.lease_lost.set()
+            ctx.stop.set()
+        return JobOutcome([UnitFailure(0, "internal_error", "gone")])
+
+    job_id = submit(owner_client, body()).json()["id"]
+    monkeypatch.setattr(job_type, "run", run)
+    caplog.set_level("INFO", logger="generation.services")
+    assert execute_job(job_id) is None
+    assert not Job.objects.filter(pk=job_id).exists()
+    assert [r for r in caplog.records if r.levelno >= 40] == []
+    assert any("no longer exists" in r.getMessage() for r in caplog.records)
