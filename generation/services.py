@@ -44,6 +44,7 @@ from billing.services import (
     refund_credits,
     take_credits,
 )
+from core.db_faults import DATABASE_FAULTS, drop_connection
 from core.redis_faults import log_throttled
 from core.shared_cache import cached, invalidate
 from core.types import User
@@ -580,10 +581,13 @@ class JobContext:
 
     # units -------------------------------------------------------------------------------
     def pending_units(self) -> list[int]:
-        return list(
-            JobUnit.objects.filter(job=self.job, status=JobUnit.Status.PENDING)
-            .order_by("index")
-            .values_list("index", flat=True)
+        return retry_on_database_fault(
+            lambda: list(
+                JobUnit.objects.filter(job=self.job, status=JobUnit.Status.PENDING)
+                .order_by("index")
+                .values_list("index", flat=True)
+            ),
+            f"job {self.job.pk}: reading its pending units",
         )
 
     @contextmanager
@@ -679,9 +683,16 @@ class JobContext:
         if self.stop.is_set():
             return None, None
         try:
-            deliver(index, value)
+            # A database fault is not a storage fault: the delivery is tried once more on a
+            # fresh connection, and if the database is still down it propagates (the unit stays
+            # pending, `execute_job` ends the attempt and the next one delivers it).
+            retry_on_database_fault(
+                lambda: deliver(index, value), f"job {self.job.pk} unit {index}: delivering"
+            )
         except UnitNotPending:
             logger.info("job %s unit %d was no longer pending; result dropped", self.job.pk, index)
+        except DATABASE_FAULTS:
+            raise
         except Exception:
             logger.exception("job %s unit %d: delivering failed", self.job.pk, index)
             return UnitFailure(index, "storage_error", refunded(STORE_FAILED_MESSAGE, cost)), None
@@ -731,6 +742,19 @@ class JobContext:
             self.job.result, self.job.cached = result, from_cache
 
         return self.fan_out(self.pending_units(), produce, deliver, stage="analysing")
+
+
+def retry_on_database_fault(fn: Callable[[], T], what: str) -> T:
+    """`fn()`, run once more on a fresh connection if it raised a database fault (a dropped
+    connection: core.db_faults); a second fault propagates. `fn` must be safe to run again
+    after a fault: its transaction rolled back (a delivery wrote nothing, and the files it
+    stored were deleted), or it only reads."""
+    try:
+        return fn()
+    except DATABASE_FAULTS as exc:
+        logger.warning("%s: database fault (%s: %s); retrying once", what, type(exc).__name__, exc)
+        drop_connection()
+    return fn()
 
 
 def claim_job(job_id: str, lease_owner: str) -> bool:
@@ -784,17 +808,35 @@ def _execute_job(job_id: str) -> Job | None:
         return finish_job(job, stale_outcome(job, "gave_up", GAVE_UP_MESSAGE), lease_owner=owner)
     ctx = JobContext(job, owner, job_type)
     ctx.start_heartbeat()
+    database_down = False
     try:
         outcome = job_type.run(job, ctx)
     except TimeLimitExceeded:
         ctx.stop.set()
         logger.warning("job %s hit its time limit", job.pk)
         outcome = stale_outcome(job, "time_limit", TIME_LIMIT_MESSAGE)
+    except DATABASE_FAULTS as exc:
+        ctx.stop.set()
+        database_down = True
+        logger.warning(
+            "job %s: the database stayed unreachable (%s: %s); its pending units wait for the "
+            "next attempt, once its lease lapses",
+            job.pk,
+            type(exc).__name__,
+            exc,
+        )
     except Exception:
         logger.exception("job %s crashed", job.pk)
         outcome = stale_outcome(job, "internal_error", INTERNAL_ERROR)
     finally:
         ctx.stop_heartbeat()
+    if database_down:
+        # Nothing here can be written without the database: the job stays running with its
+        # units pending (none failed, none refunded) and no heartbeat, so its lease lapses and
+        # the sweeper sends it again (claim_job takes a lapsed lease; JOB_MAX_ATTEMPTS bounds
+        # the tries). Units already delivered stay delivered and are not made again.
+        drop_connection()
+        return job
     if ctx.lease_lost.is_set():
         job.refresh_from_db()
         return job

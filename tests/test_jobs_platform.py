@@ -828,3 +828,138 @@ def test_a_job_whose_account_was_deleted_while_it_ran_ends_quietly(
     assert not Job.objects.filter(pk=job_id).exists()
     assert [r for r in caplog.records if r.levelno >= 40] == []
     assert any("no longer exists" in r.getMessage() for r in caplog.records)
+
+
+# --- database faults while delivering ----------------------------------------------------------
+
+
+class DeliveryFault:
+    """A cursor wrapper (connection.execute_wrapper) raising OperationalError, as a dropped
+    connection does, on the first `times` statements that mark a unit delivered (or, with
+    `reading_pending`, that list the job's pending units)."""
+
+    def __init__(self, times: int, *, reading_pending: bool = False) -> None:
+        self.times = times
+        self.reading_pending = reading_pending
+        self.raised = 0
+
+    def hits(self, sql: str, params: Any) -> bool:
+        if self.reading_pending:
+            return sql.startswith('SELECT "generation_jobunit"."index"') and "ORDER BY" in sql
+        return sql.startswith('UPDATE "generation_jobunit"') and "delivered" in (params or ())
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        from django.db import OperationalError
+
+        if self.hits(sql, params) and self.raised < self.times:
+            self.raised += 1
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+
+def test_a_dropped_connection_while_delivering_is_retried_not_a_storage_error(
+    owner, owner_client, submit
+) -> None:
+    """One connection drop at a delivery's first write failed the unit as a refunded
+    storage_error ("The result could not be saved"), though the image was made and storage was
+    fine. The delivery is now tried once more on a fresh connection."""
+    from django.db import connection
+
+    job_id = submit(owner_client, body()).json()["id"]
+    fault = DeliveryFault(times=1)
+    with connection.execute_wrapper(fault):
+        job = execute_job(job_id)
+    assert fault.raised == 1
+    assert job is not None and (job.status, job.error_code) == ("succeeded", "")
+    assert Thumbnail.objects.filter(job_id=job_id).count() == 1
+    assert debits(owner) == [-1] and refunds(owner) == []
+
+
+def test_a_dropped_connection_while_reading_the_pending_units_is_retried(
+    owner, owner_client, submit
+) -> None:
+    """The same drop when the job listed its pending units ended the job internal_error."""
+    from django.db import connection
+
+    job_id = submit(owner_client, body()).json()["id"]
+    fault = DeliveryFault(times=1, reading_pending=True)
+    with connection.execute_wrapper(fault):
+        job = execute_job(job_id)
+    assert fault.raised == 1
+    assert job is not None and (job.status, job.error_code) == ("succeeded", "")
+    assert refunds(owner) == []
+
+
+def test_a_database_that_stays_down_leaves_the_unit_pending_for_the_next_attempt(
+    owner, owner_client, submit
+) -> None:
+    from django.db import connection
+
+    set_plan(owner, "pro")
+    job_id = submit(owner_client, body(variations=2)).json()["id"]
+    fault = DeliveryFault(times=1000)
+    with connection.execute_wrapper(fault):
+        job = execute_job(job_id)
+    assert fault.raised == 2  # the delivery and its one retry
+    assert job is not None
+    job = Job.objects.get(pk=job_id)
+    assert (job.status, job.error_code, job.finished_at) == ("running", "", None)
+    assert set(JobUnit.objects.filter(job_id=job_id).values_list("status", flat=True)) == {
+        "pending"
+    }
+    assert refunds(owner) == [] and Thumbnail.objects.filter(job_id=job_id).count() == 0
+    # The database is back; the lease lapses and the next attempt delivers both units, once.
+    Job.objects.filter(pk=job_id).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
+    job = execute_job(job_id)
+    assert job is not None and (job.status, job.attempts) == ("succeeded", 2)
+    assert Thumbnail.objects.filter(job_id=job_id).count() == 2
+    assert debits(owner) == [-2] and refunds(owner) == []
+
+
+def test_a_storage_fault_while_delivering_is_still_a_refunded_storage_error(
+    owner, owner_client, submit, monkeypatch
+) -> None:
+    def storage_down(*args: Any, **kwargs: Any) -> None:
+        raise OSError("storage unavailable")
+
+    job_id = submit(owner_client, body()).json()["id"]
+    monkeypatch.setattr("django.core.files.storage.Storage.save", storage_down)
+    job = execute_job(job_id)
+    assert job is not None and (job.status, job.error_code) == ("failed", "storage_error")
+    assert job.error == "The result could not be saved. Your credits were refunded."
+    assert refunds(owner) == [f"job:{job_id}:refund:0"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_backend_killed_at_delivery_is_delivered_on_a_new_connection(owner, submit) -> None:
+    """The same with a real drop: the worker's PostgreSQL backend is terminated (from a second
+    connection) just before the delivery's write, which then fails on the dead connection."""
+    import psycopg
+    from django.db import connection
+
+    from tests.conftest import JSONClient
+
+    client = JSONClient()
+    client.force_login(owner)
+    job_id = submit(client, body()).json()["id"]
+    killed: list[int] = []
+
+    def kill_backend(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if not killed and sql.startswith('UPDATE "generation_jobunit"'):
+            pid = context["connection"].connection.info.backend_pid
+            params_ = connection.get_connection_params()
+            with psycopg.connect(**params_, autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", [pid])
+            killed.append(pid)
+        return execute(sql, params, many, context)
+
+    connection.execute_wrappers.append(kill_backend)
+    try:
+        job = execute_job(job_id)
+    finally:
+        connection.execute_wrappers.remove(kill_backend)
+    assert killed
+    assert job is not None and (job.status, job.error_code) == ("succeeded", "")
+    assert Thumbnail.objects.filter(job_id=job_id).count() == 1
+    assert refunds(owner) == []
