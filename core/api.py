@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.decorators import api_view as drf_api_view
@@ -16,6 +19,15 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.db_faults import DATABASE_FAULTS
+from core.redis_faults import log_throttled
+
+logger = logging.getLogger(__name__)
+
+# What a 503 database_unavailable asks the client to wait: a dropped or restarting database is
+# usually back within seconds.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class APIError(exceptions.APIException):
@@ -208,10 +220,46 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
     return render(request, "403.html", status=403)
 
 
+def database_unavailable(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """The answer while the database cannot be reached (`exc`: a fault of
+    core.db_faults.DATABASE_FAULTS): a 503 with Retry-After, under /api/ the JSON `{"error",
+    "code": "database_unavailable", "retry_after"}`, elsewhere the site's templates/503.html
+    saying it is temporary (rendered without a request or context, as the 500 page is: a
+    context processor would query the database again). The fault is logged once per
+    REDIS_FAULT_LOG_INTERVAL_SECONDS, not with a traceback per request (django.request's
+    "Service Unavailable" line is skipped)."""
+    log_throttled(
+        logger,
+        "database-unavailable",
+        "the database is unreachable (%s: %s); answering 503 database_unavailable",
+        type(exc).__name__,
+        exc,
+    )
+    retry = DATABASE_RETRY_AFTER_SECONDS
+    if request.path.startswith("/api/"):
+        response: HttpResponse = json_error(
+            "The service is briefly unavailable; nothing was changed. Try again in a few seconds.",
+            "database_unavailable",
+            503,
+            retry_after=retry,
+        )
+    else:
+        response = HttpResponse(loader.get_template("503.html").render(), status=503)
+    response["Retry-After"] = str(retry)
+    response._has_been_logged = True  # type: ignore[attr-defined]  # django.utils.log.log_response
+    return response
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: under /api/ the JSON `{"error", "code": "server_error"}` every API error has
     (a client reading JSON never gets an HTML page); elsewhere the site's templates/500.html,
-    which Django renders without a request or context."""
+    which Django renders without a request or context. A database fault is
+    `database_unavailable`'s 503 instead: this is the one place every uncaught exception
+    reaches, from a view (DRF's exception handler passes on what it does not answer) or from a
+    middleware (the session, the signed-in user), and Django calls it while handling it."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DATABASE_FAULTS):
+        return database_unavailable(request, exc)
     if request.path.startswith("/api/"):
         return json_error("Something went wrong on our side; try again.", "server_error", 500)
     return defaults.server_error(request)

@@ -491,6 +491,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "too_many_jobs": (429, "the plan's jobs at once are running: with `limit`"),
     "server_error": (500, "a fault on the server"),
     "limiter_unavailable": (503, "the rate limiter is down: nothing charged; with `retry_after`"),
+    "database_unavailable": (503, "the database is briefly unreachable: with `retry_after`"),
     "provider_unavailable": (503, "the model's circuit breaker is open: with `retry_after`"),
     "needs_gemini_key": (503, "a tool that needs Gemini, on a studio without its key"),
     "youtube_not_configured": (503, "a tool that needs YouTube, on a studio without its key"),

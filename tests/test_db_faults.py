@@ -1,0 +1,117 @@
+"""PostgreSQL faults in requests: a database that cannot be reached (a dropped connection, a
+server refusing connections, the pool's DB_POOL_TIMEOUT spent) is a 503 `database_unavailable`
+with Retry-After, the API's JSON or the site's 503 page, not a 500 (core.api.database_unavailable,
+answered by handler500, core.api.server_error).
+
+The faults are injected with a cursor wrapper (connection.execute_wrapper) failing every query
+as a dead connection does, on the test's real PostgreSQL connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import InterfaceError, OperationalError, connection
+from django.test import Client
+from psycopg_pool import PoolTimeout
+
+from core.api import DATABASE_RETRY_AFTER_SECONDS
+
+pytestmark = pytest.mark.usefixtures("clean_cache")
+
+FAULTS = [
+    OperationalError("server closed the connection unexpectedly"),
+    InterfaceError("connection already closed"),
+    PoolTimeout("couldn't get a connection after 10.00 sec"),
+]
+
+
+def database_down(error: Exception) -> Any:
+    """A cursor wrapper failing every query with `error` while installed."""
+
+    def fail(*args: Any) -> Any:
+        raise error
+
+    return connection.execute_wrapper(fail)
+
+
+@pytest.fixture
+def signed_in(owner: Any) -> Client:
+    client = Client(raise_request_exception=False)
+    client.force_login(owner)
+    return client
+
+
+@pytest.mark.parametrize("error", FAULTS, ids=lambda e: type(e).__name__)
+def test_an_api_request_gets_a_503_database_unavailable(signed_in: Client, error) -> None:
+    with database_down(error):
+        response = signed_in.get("/api/projects")
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": "The service is briefly unavailable; nothing was changed. Try again in a few "
+        "seconds.",
+        "code": "database_unavailable",
+        "retry_after": DATABASE_RETRY_AFTER_SECONDS,
+    }
+    assert response["Retry-After"] == str(DATABASE_RETRY_AFTER_SECONDS)
+
+
+def test_a_write_through_the_api_gets_the_503_too(signed_in: Client) -> None:
+    with database_down(FAULTS[0]):
+        response = signed_in.post(
+            "/api/projects", {"name": "Launch"}, content_type="application/json"
+        )
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"
+
+
+def test_a_page_gets_the_sites_503_page_saying_it_is_temporary(signed_in: Client) -> None:
+    with database_down(FAULTS[0]):
+        response = signed_in.get("/studio/")
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("text/html")
+    assert response["Retry-After"] == str(DATABASE_RETRY_AFTER_SECONDS)
+    page = response.content.decode()
+    assert "briefly unavailable" in page and "temporary" in page
+
+
+def test_a_fault_in_a_view_or_a_middleware_is_the_same_503_logged_once(
+    signed_in: Client, monkeypatch, caplog
+) -> None:
+    """A fault a view raises (here only the projects' query fails: DRF passes it on) and one a
+    middleware raises (reading the user) both reach handler500 and get the 503; the outage is
+    one throttled WARNING, not django.request's ERROR with a traceback per request."""
+    from core.redis_faults import reset_breakers
+
+    reset_breakers()  # forget what was logged when
+
+    def projects_down(execute: Any, sql: str, *args: Any) -> Any:
+        if '"studio_project"' in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, *args)
+
+    def reads_the_user(self: Any, request: Any) -> Any:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    caplog.set_level("WARNING")
+    with connection.execute_wrapper(projects_down):
+        in_view = signed_in.get("/api/projects")
+    monkeypatch.setattr("core.middleware.PrivatePagesMiddleware.call", reads_the_user)
+    api = signed_in.get("/api/projects")
+    page = signed_in.get("/studio/")
+    for response in (in_view, api):
+        assert (response.status_code, response.json()["code"]) == (503, "database_unavailable")
+    assert page.status_code == 503 and "briefly unavailable" in page.content.decode()
+    assert {r["Retry-After"] for r in (in_view, api, page)} == {str(DATABASE_RETRY_AFTER_SECONDS)}
+    assert [r.name for r in caplog.records if r.levelno >= 30] == ["core.api"]
+    assert "database is unreachable" in caplog.records[0].getMessage()
+
+
+def test_other_faults_are_still_a_500(signed_in: Client, monkeypatch) -> None:
+    def broken(self: Any, request: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("core.middleware.PrivatePagesMiddleware.call", broken)
+    response = signed_in.get("/api/projects")
+    assert (response.status_code, response.json()["code"]) == (500, "server_error")
