@@ -115,3 +115,64 @@ def test_other_faults_are_still_a_500(signed_in: Client, monkeypatch) -> None:
     monkeypatch.setattr("core.middleware.PrivatePagesMiddleware.call", broken)
     response = signed_in.get("/api/projects")
     assert (response.status_code, response.json()["code"]) == (500, "server_error")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_web_process_whose_database_refuses_connections_answers_503(tmp_path) -> None:
+    """End to end: a web process as the Procfile starts it, on a throwaway PostgreSQL database
+    (empty: nothing here gets far enough to need a table) that then refuses connections (ALTER DATABASE ... ALLOW_CONNECTIONS
+    false, its backends terminated): a request that needs the database gets the 503 after the
+    pool's timeout, not a 500."""
+    import json
+    import urllib.error
+    import urllib.request
+    import uuid
+
+    import psycopg
+
+    from tests.servers import WebServer, database_url
+
+    name = f"vb_refusing_{uuid.uuid4().hex[:8]}"
+    admin = {**connection.get_connection_params(), "dbname": "postgres", "autocommit": True}
+    url = database_url().rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(**admin) as pg:
+        pg.execute(f'CREATE DATABASE "{name}"')
+    server = None
+    try:
+        env = {
+            "DJANGO_SETTINGS_MODULE": "tests.real_settings_fast_hash",
+            "DATABASE_URL": url,
+            "DB_POOL_TIMEOUT": "1",
+            "DEBUG": "0",
+            "LOCAL_DEV": "1",
+        }
+        server = WebServer(env, tmp_path / "web.log")
+        server.wait_until_up()
+        with psycopg.connect(**admin) as pg:
+            pg.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            pg.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                [name],
+            )
+        # A session cookie makes every request read the session from the database (cached_db:
+        # a cache miss), before any view runs.
+        answers = {}
+        for path in ("/api/projects", "/studio/"):
+            request = urllib.request.Request(
+                server.base_url + path,
+                headers={"Cookie": "sessionid=abcdefghijklmnopqrstuvwxyz012345"},
+            )
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(request, timeout=30)
+            answers[path] = caught.value
+        api, page = answers["/api/projects"], answers["/studio/"]
+        assert api.code == 503, server.output()
+        assert json.loads(api.read())["code"] == "database_unavailable"
+        assert api.headers["Retry-After"] == str(DATABASE_RETRY_AFTER_SECONDS)
+        assert page.code == 503 and "briefly unavailable" in page.read().decode()
+    finally:
+        if server is not None:
+            server.stop()
+        with psycopg.connect(**admin) as pg:
+            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
