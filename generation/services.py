@@ -590,6 +590,16 @@ class JobContext:
             f"job {self.job.pk}: reading its pending units",
         )
 
+    def _delivered(self, index: int) -> bool:
+        """Whether unit `index` is delivered, under this worker's lease (after a fault as its
+        delivery committed: the commit may have gone through)."""
+        return JobUnit.objects.filter(
+            job=self.job,
+            index=index,
+            status=JobUnit.Status.DELIVERED,
+            job__lease_owner=self.lease_owner,
+        ).exists()
+
     @contextmanager
     def delivering(self, index: int, *, refunding: bool = False) -> Iterator[None]:
         """A transaction in which unit `index` becomes delivered; write its rows inside. With
@@ -687,7 +697,9 @@ class JobContext:
             # fresh connection, and if the database is still down it propagates (the unit stays
             # pending, `execute_job` ends the attempt and the next one delivers it).
             retry_on_database_fault(
-                lambda: deliver(index, value), f"job {self.job.pk} unit {index}: delivering"
+                lambda: deliver(index, value),
+                f"job {self.job.pk} unit {index}: delivering",
+                done=lambda: self._delivered(index) or None,
             )
         except UnitNotPending:
             logger.info("job %s unit %d was no longer pending; result dropped", self.job.pk, index)
@@ -744,16 +756,22 @@ class JobContext:
         return self.fan_out(self.pending_units(), produce, deliver, stage="analysing")
 
 
-def retry_on_database_fault(fn: Callable[[], T], what: str) -> T:
+def retry_on_database_fault(
+    fn: Callable[[], T], what: str, *, done: Callable[[], T | None] | None = None
+) -> T:
     """`fn()`, run once more on a fresh connection if it raised a database fault (a dropped
     connection: core.db_faults); a second fault propagates. `fn` must be safe to run again
-    after a fault: its transaction rolled back (a delivery wrote nothing, and the files it
-    stored were deleted), or it only reads."""
+    after a fault: its transaction rolled back (a delivery wrote nothing), or it only reads.
+    A fault as a transaction commits leaves unknown whether it did: `done()`, asked first on
+    the new connection, answers that (not None: what to return instead of running `fn`)."""
     try:
         return fn()
     except DATABASE_FAULTS as exc:
         logger.warning("%s: database fault (%s: %s); retrying once", what, type(exc).__name__, exc)
         drop_connection()
+    if done is not None and (value := done()) is not None:
+        logger.info("%s: it had committed before the fault", what)
+        return value
     return fn()
 
 

@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError
 from django.utils import timezone
 
+from core.db_faults import DATABASE_FAULTS
 from generation.models import Job
 from generation.providers.base import GeneratedImage
 from studio.images import (
@@ -123,7 +124,9 @@ def store_thumbnail(
     while it rendered never touches the files of the worker that took the job over. If the row
     cannot be written (the unit was cancelled or taken over meanwhile, or any error) this call's
     files are deleted; once it is written, earlier attempts' leftovers of the unit (a worker
-    killed between its files and its row) are. Raises PIL errors on an undecodable image, and
+    killed between its files and its row) are. A database fault as the row commits deletes
+    nothing: the row may have gone in (core.db_faults; the engine then finds the unit
+    delivered). Raises PIL errors on an undecodable image, and
     what `delivering` raises (generation.services.UnitNotPending).
     """
     params = job.params
@@ -150,6 +153,7 @@ def store_thumbnail(
     contents = (files.png, files.small, files.medium, files.download)
     attempt = _attempt(job)
     written: list[str] = []
+    committing = False  # the row was saved; only the delivery's commit is left
     try:
         for (field_name, name), content in zip(
             _unit_files(job, variation_index, attempt), contents, strict=True
@@ -162,13 +166,21 @@ def store_thumbnail(
         try:
             with delivering():
                 thumbnail.save()
+                committing = True
         except IntegrityError:
+            committing = False
             _link(thumbnail, links())  # a linked row went after it was read: without it
             thumbnail.pk = None
             thumbnail._state.adding = True
             with delivering():
                 thumbnail.save()
-    except BaseException:
+                committing = True
+    except BaseException as exc:
+        if committing and isinstance(exc, DATABASE_FAULTS):
+            # The connection failed as the delivery committed: PostgreSQL may have committed
+            # it, so the files stay. If it did not, the unit is still pending: a later attempt
+            # deletes this one's files when it delivers the unit, or its refund does.
+            raise
         for name in written:
             default_storage.delete(name)
         raise

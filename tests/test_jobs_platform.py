@@ -963,3 +963,43 @@ def test_a_backend_killed_at_delivery_is_delivered_on_a_new_connection(owner, su
     assert job is not None and (job.status, job.error_code) == ("succeeded", "")
     assert Thumbnail.objects.filter(job_id=job_id).count() == 1
     assert refunds(owner) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_drop_after_the_deliverys_commit_landed_keeps_the_thumbnail_and_its_files(
+    owner, submit, monkeypatch
+) -> None:
+    """The connection drops as the delivery commits, after PostgreSQL committed it (the answer
+    is lost): the worker cannot know whether the row went in. It used to delete the unit's
+    files as for a rolled-back delivery, leaving the delivered thumbnail without its images
+    (and a retry would have redone the unit and dropped them again). The files stay, and the
+    retry sees the unit delivered and leaves it."""
+    import os
+
+    from django.conf import settings
+    from django.db import OperationalError, connection
+
+    from tests.conftest import JSONClient
+
+    client = JSONClient()
+    client.force_login(owner)
+    job_id = submit(client, body()).json()["id"]
+    wrapper = type(connection._connections[connection._alias])  # type: ignore[attr-defined]
+    commit = wrapper._commit
+    dropped: list[bool] = []
+
+    def commit_then_drop(self: Any) -> None:
+        commit(self)
+        if not dropped and JobUnit.objects.filter(job_id=job_id, status="delivered").exists():
+            dropped.append(True)
+            raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(wrapper, "_commit", commit_then_drop)
+    job = execute_job(job_id)
+    assert dropped
+    assert job is not None and (job.status, job.error_code) == ("succeeded", "")
+    [thumbnail] = Thumbnail.objects.filter(job_id=job_id)
+    for field in (thumbnail.image, thumbnail.image_small, thumbnail.image_medium):
+        assert os.path.exists(os.path.join(settings.MEDIA_ROOT, field.name)), field.name
+    assert refunds(owner) == []
