@@ -1869,41 +1869,39 @@ def test_a_generate_after_signing_out_in_another_tab_goes_to_sign_in_and_back(
     the text they had typed."""
     from tests.factories.accounts import PASSWORD
 
+    def sign_out_elsewhere_then_generate(page: Any) -> None:
+        other = page.context.new_page()  # the same session, in another tab
+        other.goto(f"{live_server.url}/studio/")
+        with other.expect_navigation():
+            other.locator("header form button", has_text="Sign out").click()
+        other.close()
+        page.locator("#generate-form button[type=submit]").click()
+
+    def sign_in_as(page: Any, email: str) -> None:
+        page.fill("input[name=login]", email)
+        page.fill("input[name=password]", PASSWORD)
+        page.locator("main form button[type=submit]").first.click()
+        page.wait_for_url(f"{live_server.url}/studio/")
+
     owner = make_user("signedout@example.com")
     make_user("someone-else@example.com")
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
         page.fill("#title", "After signing out")
-        other = page.context.new_page()
-        other.goto(f"{live_server.url}/studio/")
-        with other.expect_navigation():
-            other.locator("header form button", has_text="Sign out").click()
-        other.close()
-        page.locator("#generate-form button[type=submit]").click()
+        sign_out_elsewhere_then_generate(page)
         page.wait_for_url(re.compile(r"/accounts/login/\?next=%2Fstudio%2F$"))
         headers = page.locator("header").count()
         in_jobs = page.locator("#jobs").count()
         screenshot(page, Path("/tmp/viewbait-signed-out-sign-in.png"))
-        page.fill("input[name=login]", "signedout@example.com")
-        page.fill("input[name=password]", PASSWORD)
-        page.locator("main form button[type=submit]").first.click()
-        page.wait_for_url(f"{live_server.url}/studio/")
+        sign_in_as(page, "signedout@example.com")
         kept = page.input_value("#title")  # what was typed comes back with the creator
         page.reload()
         after_reload = page.input_value("#title")  # once: a later visit starts afresh
         # Signed out again with a draft, and someone else signs in on this tab: not theirs.
         page.fill("#title", "Not for the next person")
-        other = page.context.new_page()
-        other.goto(f"{live_server.url}/studio/")
-        with other.expect_navigation():
-            other.locator("header form button", has_text="Sign out").click()
-        other.close()
-        page.locator("#generate-form button[type=submit]").click()
+        sign_out_elsewhere_then_generate(page)
         page.wait_for_url(re.compile(r"/accounts/login/"))
-        page.fill("input[name=login]", "someone-else@example.com")
-        page.fill("input[name=password]", PASSWORD)
-        page.locator("main form button[type=submit]").first.click()
-        page.wait_for_url(f"{live_server.url}/studio/")
+        sign_in_as(page, "someone-else@example.com")
         someone_else_sees = page.input_value("#title")
     assert headers == 1 and in_jobs == 0
     assert not Job.objects.filter(user=owner).exists()
