@@ -430,34 +430,43 @@ def error_codes_in_source() -> dict[str, list[str]]:
     """Every code written as a literal where an error helper is called (positionally or as
     `code=`), or as a `"code"` key of a dict literal: {code: [file:line, ...]}."""
     import ast
+
+    found: dict[str, list[str]] = {}
+    for where, node in source_nodes(ERROR_SOURCES):
+        values: list[ast.expr] = []
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name in ERROR_HELPERS:
+                index = ERROR_HELPERS[name]
+                values += node.args[index : index + 1]
+                values += [k.value for k in node.keywords if k.arg == "code"]
+        elif isinstance(node, ast.Dict):
+            values += [
+                v
+                for k, v in zip(node.keys, node.values, strict=True)
+                if isinstance(k, ast.Constant) and k.value == "code"
+            ]
+        for value in values:
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                found.setdefault(value.value, []).append(where)
+    return found
+
+
+def source_nodes(packages: list[str]) -> Iterator[tuple[str, Any]]:
+    """("package/module.py:line", node) for every AST node of the packages' modules, their
+    migrations left out."""
+    import ast
     from pathlib import Path
 
     from django.conf import settings as django_settings
 
-    found: dict[str, list[str]] = {}
-    for package in ERROR_SOURCES:
+    for package in packages:
         for path in sorted((Path(django_settings.BASE_DIR) / package).rglob("*.py")):
             if "migrations" in path.parts:
                 continue
             for node in ast.walk(ast.parse(path.read_text())):
-                values: list[ast.expr] = []
-                if isinstance(node, ast.Call):
-                    name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-                    if name in ERROR_HELPERS:
-                        index = ERROR_HELPERS[name]
-                        values += node.args[index : index + 1]
-                        values += [k.value for k in node.keywords if k.arg == "code"]
-                elif isinstance(node, ast.Dict):
-                    values += [
-                        v
-                        for k, v in zip(node.keys, node.values, strict=True)
-                        if isinstance(k, ast.Constant) and k.value == "code"
-                    ]
-                for value in values:
-                    if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                        where = f"{path.relative_to(django_settings.BASE_DIR)}:{node.lineno}"
-                        found.setdefault(value.value, []).append(where)
-    return found
+                where = f"{path.relative_to(django_settings.BASE_DIR)}:{getattr(node, 'lineno', 0)}"
+                yield where, node
 
 
 def test_every_error_code_is_in_the_one_list(anon_client) -> None:
@@ -526,30 +535,23 @@ def test_every_stage_the_source_names_is_listed() -> None:
     `stage="x"` argument, `job.stage = "x"`) in generation/ or studio/, is in Job.STAGES, the
     schema's enum of JobOut.stage."""
     import ast
-    from pathlib import Path
-
-    from django.conf import settings as django_settings
 
     from generation.models import Job
 
     found: dict[str, str] = {}
-    for package in ("generation", "studio"):
-        for path in sorted((Path(django_settings.BASE_DIR) / package).rglob("*.py")):
-            if "migrations" in path.parts:
-                continue
-            for node in ast.walk(ast.parse(path.read_text())):
-                values: list[ast.expr] = []
-                if isinstance(node, ast.Call):
-                    if getattr(node.func, "attr", None) == "progress":
-                        values += node.args[:1]
-                    values += [k.value for k in node.keywords if k.arg == "stage"]
-                elif isinstance(node, ast.Assign) and any(
-                    getattr(t, "attr", None) == "stage" for t in node.targets
-                ):
-                    values.append(node.value)
-                for value in values:
-                    if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                        found[value.value] = f"{path.name}:{node.lineno}"
+    for where, node in source_nodes(["generation", "studio"]):
+        values: list[ast.expr] = []
+        if isinstance(node, ast.Call):
+            if getattr(node.func, "attr", None) == "progress":
+                values += node.args[:1]
+            values += [k.value for k in node.keywords if k.arg == "stage"]
+        elif isinstance(node, ast.Assign) and any(
+            getattr(t, "attr", None) == "stage" for t in node.targets
+        ):
+            values.append(node.value)
+        for value in values:
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                found[value.value] = where
     assert {"preparing", "rendering", "reading_channel", "waiting", "running"} <= set(found)
     unlisted = {stage: where for stage, where in found.items() if stage not in Job.STAGES}
     assert not unlisted, unlisted
