@@ -118,6 +118,7 @@ def test_other_faults_are_still_a_500(signed_in: Client, monkeypatch) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)")
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_web_process_whose_database_refuses_connections_answers_503(tmp_path) -> None:
     """End to end: a web process as the Procfile starts it, on a throwaway PostgreSQL database

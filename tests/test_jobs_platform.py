@@ -16,6 +16,7 @@ from typing import Any
 import dramatiq
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.db.models.functions import Now
 from django.utils import timezone
 from dramatiq.middleware.time_limit import TimeLimitExceeded
@@ -931,6 +932,7 @@ def test_a_storage_fault_while_delivering_is_still_a_refunded_storage_error(
 
 
 @pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (DATABASE_URL)")
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_backend_killed_at_delivery_is_delivered_on_a_new_connection(owner, submit) -> None:
     """The same with a real drop: the worker's PostgreSQL backend is terminated (from a second
