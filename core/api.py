@@ -15,6 +15,7 @@ from django.template import loader
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.decorators import api_view as drf_api_view
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -112,6 +113,21 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = codes if isinstance(codes, str) else "error"
         response.data = error_body(_first_message(exc.detail), code)
     return response
+
+
+class FileNegotiation(BaseContentNegotiation):
+    """For a view that answers with a file (a FileResponse, which no renderer touches): any
+    Accept is met, the file's own Content-Type says what it is, and an error is the API's JSON.
+    DRF's negotiation answered `Accept: image/jpeg` on the JPEG download with 406, as the view
+    lists only JSON (the API review). DRF's documented "IgnoreClientContentNegotiation"."""
+
+    def select_parser(self, request: Request, parsers: Any) -> Any:
+        return parsers[0]
+
+    def select_renderer(
+        self, request: Request, renderers: Any, format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        return renderers[0], str(renderers[0].media_type)
 
 
 class JSONWhenUnnegotiated:

@@ -15,14 +15,14 @@ from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.decorators import parser_classes
+from rest_framework.decorators import content_negotiation_class, parser_classes
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing.services import effective_plan, get_balance
 from core import ratelimits
-from core.api import APIError, api_view, error_body, json_object
+from core.api import APIError, FileNegotiation, api_view, error_body, json_object
 from core.parsers import SafeJSONParser
 from core.streaming import stream_under_asgi
 from generation.errors import refusal_for
@@ -446,6 +446,7 @@ def download_filename(thumbnail: Thumbnail, size: str, ext: str) -> str:
     },
 )
 @api_view(["GET"])
+@content_negotiation_class(FileNegotiation)
 def thumbnail_download(request: Request, thumbnail_id: int) -> FileResponse:
     """`?size=youtube` (default): the 1280 px JPEG; `?size=full`: the full-resolution PNG. 404
     (JSON) for a stranger's thumbnail or a stored file that is gone."""

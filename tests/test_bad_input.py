@@ -262,6 +262,25 @@ def test_a_download_whose_file_is_gone_is_a_json_404(owner, owner_client) -> Non
         assert response.json()["code"] == "not_found"
 
 
+def test_a_download_meets_an_image_accept_header(owner, owner_client, other_client) -> None:
+    """`Accept: image/jpeg` on the JPEG download (as an image client sends) was a 406: the view
+    lists only JSON for DRF's negotiation. The file goes out whatever is accepted, with its own
+    type, and an error is still the API's JSON (core.api.FileNegotiation)."""
+    from tests.test_private_media import store_thumbnail
+
+    thumbnail = store_thumbnail(owner)
+    url = f"/api/thumbnails/{thumbnail.pk}/download"
+    for accept, size, content_type in (
+        ("image/jpeg", "youtube", "image/jpeg"),
+        ("image/png,image/*;q=0.8", "full", "image/png"),
+        ("application/octet-stream", "youtube", "image/jpeg"),
+    ):
+        response = owner_client.get(f"{url}?size={size}", HTTP_ACCEPT=accept)
+        assert (response.status_code, response["Content-Type"]) == (200, content_type), accept
+    refused = other_client.get(url, HTTP_ACCEPT="image/jpeg")  # a stranger's: JSON 404
+    assert (refused.status_code, refused.json()["code"]) == (404, "not_found")
+
+
 def test_a_download_of_a_thumbnail_without_files_is_a_json_404(owner, owner_client) -> None:
     """A row with no file names (one the admin's Add thumbnail made, before it was removed):
     the downloads failed with 500."""
