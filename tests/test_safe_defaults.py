@@ -291,6 +291,8 @@ def test_a_flag_that_is_neither_on_nor_off_stops_the_start(tmp_path: Path) -> No
             "verbose",
             "LOG_LEVEL='verbose': use one of DEBUG, INFO, WARNING, ERROR, CRITICAL (any case)",
         ),
+        # A typo silently meant the offline renderer, with a key in the environment.
+        ("IMAGE_PROVIDER", "gemni", "IMAGE_PROVIDER='gemni': use one of gemini, local"),
     ],
 )
 def test_a_bad_number_or_log_level_stops_the_start_naming_the_variable(

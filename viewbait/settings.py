@@ -113,6 +113,19 @@ def _accepted(kind: str, minimum: float | None, maximum: float | None) -> str:
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """`name` as one of `choices` (any case, surrounding spaces ignored); unset or empty:
+    `default`. Raises ImproperlyConfigured naming the variable and the choices for anything
+    else (IMAGE_PROVIDER=gemni silently meant the offline renderer)."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    choice = value.strip().lower()
+    if choice not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r}: use one of {', '.join(choices)}")
+    return choice
+
+
 def env_log_level(name: str, default: str = "INFO") -> str:
     """`name` as a logging level name, any case (`warning`: gunicorn's WEB_LOG_LEVEL is lower
     case); unset or empty: `default`. Raises ImproperlyConfigured naming the variable and the
@@ -915,7 +928,9 @@ GEMINI_RETRY_ATTEMPTS = env_int("GEMINI_RETRY_ATTEMPTS", 3, minimum=1)
 # Overrides every per-attempt timeout of the catalog when > 0 (tests use 1 s).
 GEMINI_TIMEOUT_SECONDS = env_float("GEMINI_TIMEOUT_SECONDS", 0.0, minimum=0)
 GEMINI_RETRY_INITIAL_DELAY = env_float("GEMINI_RETRY_INITIAL_DELAY", 1.0, minimum=0)
-IMAGE_PROVIDER = env_str("IMAGE_PROVIDER", "gemini" if GEMINI_API_KEY else "local")
+IMAGE_PROVIDER = env_choice(
+    "IMAGE_PROVIDER", ("gemini", "local"), "gemini" if GEMINI_API_KEY else "local"
+)
 # The YouTube Data API v3 (studio.youtube), read with an API key for channel consistency:
 # without one the tool says so and nothing is charged. YOUTUBE_API_BASE_URL points Google's
 # client at another endpoint (tests: tests/fake_youtube.py). Each API call and each thumbnail
