@@ -12,7 +12,7 @@ detection, MSER text lines, a centre bias; WCAG 2.1 contrast; sources in that mo
   result never hands out an expired one; None when the plan (snapshotted at submit) lacks the
   "heatmap" feature;
 - `sizes`: one entry per `generation.display.DISPLAY_SIZES` slot (search results 360x202, suggested
-  videos 168x94, mobile home feed 360x203; the shape is in `studio.saliency.readability`):
+  videos 168x94, mobile home feed 360x202; the shape is in `studio.saliency.readability`):
   name, label, width, height, headline_px, contrast_ratio, face_fraction, face_px,
   badge_overlap, checks (per-metric value, verdict and rule) and a plain `verdict`;
 - `hottest`: the box [x0, y0, x1, y1] (fractions of the image) where attention peaks, or None
