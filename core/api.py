@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.db_faults import DATABASE_FAULTS
+from core.db_faults import is_database_fault
 from core.redis_faults import log_throttled
 
 logger = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 
 def database_unavailable(request: HttpRequest, exc: BaseException) -> HttpResponse:
     """The answer while the database cannot be reached (`exc`: a fault of
-    core.db_faults.DATABASE_FAULTS): a 503 with Retry-After, under /api/ the JSON `{"error",
+    core.db_faults.is_database_fault): a 503 with Retry-After, under /api/ the JSON `{"error",
     "code": "database_unavailable", "retry_after"}`, elsewhere the site's templates/503.html
     saying it is temporary (rendered without a request or context, as the 500 page is: a
     context processor would query the database again). The fault is logged once per
@@ -254,7 +254,8 @@ def database_unavailable(request: HttpRequest, exc: BaseException) -> HttpRespon
     retry = DATABASE_RETRY_AFTER_SECONDS
     if request.path.startswith("/api/"):
         response: HttpResponse = json_error(
-            "The service is briefly unavailable; nothing was changed. Try again in a few seconds.",
+            "The service is briefly unavailable; what you sent may or may not have been saved."
+            " Try again in a few seconds, with the same Idempotency-Key where it takes one.",
             "database_unavailable",
             503,
             retry_after=retry,
@@ -274,7 +275,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     reaches, from a view (DRF's exception handler passes on what it does not answer) or from a
     middleware (the session, the signed-in user), and Django calls it while handling it."""
     exc = sys.exc_info()[1]
-    if isinstance(exc, DATABASE_FAULTS):
+    if exc is not None and is_database_fault(exc):
         return database_unavailable(request, exc)
     if request.path.startswith("/api/"):
         return json_error("Something went wrong on our side; try again.", "server_error", 500)

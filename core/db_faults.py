@@ -21,6 +21,35 @@ except ImportError:  # pragma: no cover - psycopg_pool is a dependency; SQLite n
 
 DATABASE_FAULTS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
 
+# SQLSTATEs of an OperationalError that mean the server cannot be reached or is going away
+# (PostgreSQL docs, Appendix A "Error Codes"): class 08 (connection exception), 57P01
+# admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 53300 too_many_connections.
+UNREACHABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def is_database_fault(exc: BaseException) -> bool:
+    """True when `exc` means the database could not be reached: InterfaceError (a closed
+    connection), psycopg_pool.PoolTimeout, or an OperationalError from psycopg with no SQLSTATE
+    (the client lost or could not open the connection) or an UNREACHABLE_SQLSTATES / class 08
+    one. Not for the OperationalErrors that are the query's own (a statement timeout 57014, a
+    deadlock 40P01, a lock not available 55P03, SQLite's "database is locked"): those are
+    errors to see with their traceback, not an outage to wait out (review of 5f3bf41)."""
+    if isinstance(exc, (InterfaceError, PoolTimeout)):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    cause = exc.__cause__ if isinstance(exc.__cause__, psycopg.Error) else exc
+    if not isinstance(cause, psycopg.Error):
+        return False  # SQLite's, or one raised by hand without a driver error
+    if isinstance(cause, PoolTimeout):
+        return True
+    sqlstate = cause.sqlstate
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in UNREACHABLE_SQLSTATES
+
 
 def drop_connection() -> None:
     """Give up this thread's database connection after a fault, so its next query opens (or

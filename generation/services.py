@@ -44,7 +44,7 @@ from billing.services import (
     refund_credits,
     take_credits,
 )
-from core.db_faults import DATABASE_FAULTS, drop_connection
+from core.db_faults import drop_connection, is_database_fault
 from core.redis_faults import log_throttled
 from core.shared_cache import cached, invalidate
 from core.types import User
@@ -703,9 +703,9 @@ class JobContext:
             )
         except UnitNotPending:
             logger.info("job %s unit %d was no longer pending; result dropped", self.job.pk, index)
-        except DATABASE_FAULTS:
-            raise
-        except Exception:
+        except Exception as exc:
+            if is_database_fault(exc):
+                raise
             logger.exception("job %s unit %d: delivering failed", self.job.pk, index)
             return UnitFailure(index, "storage_error", refunded(STORE_FAILED_MESSAGE, cost)), None
         return None, None
@@ -766,7 +766,9 @@ def retry_on_database_fault(
     the new connection, answers that (not None: what to return instead of running `fn`)."""
     try:
         return fn()
-    except DATABASE_FAULTS as exc:
+    except Exception as exc:
+        if not is_database_fault(exc):
+            raise
         logger.warning("%s: database fault (%s: %s); retrying once", what, type(exc).__name__, exc)
         drop_connection()
     if done is not None and (value := done()) is not None:
@@ -833,19 +835,20 @@ def _execute_job(job_id: str) -> Job | None:
         ctx.stop.set()
         logger.warning("job %s hit its time limit", job.pk)
         outcome = stale_outcome(job, "time_limit", TIME_LIMIT_MESSAGE)
-    except DATABASE_FAULTS as exc:
-        ctx.stop.set()
-        database_down = True
-        logger.warning(
-            "job %s: the database stayed unreachable (%s: %s); its pending units wait for the "
-            "next attempt, once its lease lapses",
-            job.pk,
-            type(exc).__name__,
-            exc,
-        )
-    except Exception:
-        logger.exception("job %s crashed", job.pk)
-        outcome = stale_outcome(job, "internal_error", INTERNAL_ERROR)
+    except Exception as exc:
+        if is_database_fault(exc):
+            ctx.stop.set()
+            database_down = True
+            logger.warning(
+                "job %s: the database stayed unreachable (%s: %s); its pending units wait for "
+                "the next attempt, once its lease lapses",
+                job.pk,
+                type(exc).__name__,
+                exc,
+            )
+        else:
+            logger.exception("job %s crashed", job.pk)
+            outcome = stale_outcome(job, "internal_error", INTERNAL_ERROR)
     finally:
         ctx.stop_heartbeat()
     if database_down:

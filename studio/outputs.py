@@ -16,7 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError
 from django.utils import timezone
 
-from core.db_faults import DATABASE_FAULTS
+from core.db_faults import is_database_fault
 from generation.models import Job
 from generation.providers.base import GeneratedImage
 from studio.images import (
@@ -176,7 +176,7 @@ def store_thumbnail(
                 thumbnail.save()
                 committing = True
     except BaseException as exc:
-        if committing and isinstance(exc, DATABASE_FAULTS):
+        if committing and is_database_fault(exc):
             # The connection failed as the delivery committed: PostgreSQL may have committed
             # it, so the files stay. If it did not, the unit is still pending: a later attempt
             # deletes this one's files when it delivers the unit, or its refund does.

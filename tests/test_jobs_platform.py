@@ -39,6 +39,7 @@ from generation.services import (
 from studio.models import Face, Palette, Project, Style, Thumbnail
 from tests import fake_gemini as fake_gemini_module
 from tests.conftest import set_plan
+from tests.db_faults import dropped_connection
 from tests.factories.generation import JobFactory
 from tests.factories.studio import ThumbnailFactory, generate_job
 from tests.fake_gemini import FakeGemini
@@ -850,11 +851,10 @@ class DeliveryFault:
         return sql.startswith('UPDATE "generation_jobunit"') and "delivered" in (params or ())
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        from django.db import OperationalError
 
         if self.hits(sql, params) and self.raised < self.times:
             self.raised += 1
-            raise OperationalError("server closed the connection unexpectedly")
+            raise dropped_connection()
         return execute(sql, params, many, context)
 
 
@@ -980,7 +980,7 @@ def test_a_drop_after_the_deliverys_commit_landed_keeps_the_thumbnail_and_its_fi
     import os
 
     from django.conf import settings
-    from django.db import OperationalError, connection
+    from django.db import connection
 
     from tests.conftest import JSONClient
 
@@ -995,7 +995,7 @@ def test_a_drop_after_the_deliverys_commit_landed_keeps_the_thumbnail_and_its_fi
         commit(self)
         if not dropped and JobUnit.objects.filter(job_id=job_id, status="delivered").exists():
             dropped.append(True)
-            raise OperationalError("server closed the connection unexpectedly")
+            raise dropped_connection()
 
     monkeypatch.setattr(wrapper, "_commit", commit_then_drop)
     job = execute_job(job_id)
