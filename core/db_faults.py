@@ -9,17 +9,9 @@ psycopg_pool.PoolTimeout once the pool's `DB_POOL_TIMEOUT` is spent waiting for 
 
 from __future__ import annotations
 
+import psycopg
 from django.db import InterfaceError, OperationalError, connection
-
-try:
-    from psycopg_pool import PoolTimeout
-except ImportError:  # pragma: no cover - psycopg_pool is a dependency; SQLite needs none
-
-    class PoolTimeout(Exception):  # type: ignore[no-redef]
-        pass
-
-
-DATABASE_FAULTS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
+from psycopg_pool import PoolTimeout
 
 # SQLSTATEs of an OperationalError that mean the server cannot be reached or is going away
 # (PostgreSQL docs, Appendix A "Error Codes"): class 08 (connection exception), 57P01
@@ -37,10 +29,6 @@ def is_database_fault(exc: BaseException) -> bool:
     if isinstance(exc, (InterfaceError, PoolTimeout)):
         return True
     if not isinstance(exc, OperationalError):
-        return False
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency
         return False
     cause = exc.__cause__ if isinstance(exc.__cause__, psycopg.Error) else exc
     if not isinstance(cause, psycopg.Error):
