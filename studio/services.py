@@ -806,11 +806,7 @@ def discard_unused_style_files(names: Iterable[str | None]) -> None:
     `params["style"]["references"]`, which it reads when it runs): a reference removed from a
     style while a job made with it was queued is deleted when that job ends (the job types'
     `discard`), not under it."""
-    wanted = {name for name in names if name}
-    if not wanted:
-        return
-    held = set(StyleReferenceImage.objects.filter(image__in=wanted).values_list("image", flat=True))
-    discard_files_on_commit(wanted - held - _copied_by_unfinished_jobs(wanted - held))
+    _discard_unheld(StyleReferenceImage, names)
 
 
 def discard_unused_face_files(names: Iterable[str | None]) -> None:
@@ -819,11 +815,17 @@ def discard_unused_face_files(names: Iterable[str | None]) -> None:
     `params["faces"][i]["images"]`, which it reads when it runs): the photos of a face deleted
     while a job made with it was queued are deleted when that job ends (the job types'
     `discard`), not under it."""
+    _discard_unheld(FaceImage, names)
+
+
+def _discard_unheld(model: Any, names: Iterable[str | None]) -> None:
+    """Delete, once the current transaction commits, those of `names` that no `model` row's
+    `image` holds and no unfinished job copied (`_copied_by_unfinished_jobs`)."""
     wanted = {name for name in names if name}
     if not wanted:
         return
-    held = set(FaceImage.objects.filter(image__in=wanted).values_list("image", flat=True))
-    discard_files_on_commit(wanted - held - _copied_by_unfinished_jobs(wanted - held))
+    unheld = wanted - set(model.objects.filter(image__in=wanted).values_list("image", flat=True))
+    discard_files_on_commit(unheld - _copied_by_unfinished_jobs(unheld))
 
 
 def face_photo_names(faces: Any) -> list[str]:
