@@ -482,9 +482,8 @@ document.addEventListener("click", (event) => {
   }
 
   function syncCredits() {
-    const badge = document.getElementById("credits");
-    if (!badge || badge.dataset.credits === undefined) return;
-    const balance = Number(badge.dataset.credits);
+    const balance = balanceNow();
+    if (balance === null) return;
     document.querySelectorAll("button[data-cost]").forEach((button) => {
       const short = Number(button.dataset.cost) > balance;
       const why = button.dataset.needsCredits && document.getElementById(button.dataset.needsCredits);
