@@ -48,7 +48,9 @@ def pickers_key(context: dict[str, Any]) -> tuple[Hashable, ...]:
     return (
         tuple((s.pk, s.name, s.owner_id == user_id) for s in context["styles"]),
         tuple((p.pk, p.name, tuple(p.colors)) for p in context["palettes"]),
-        tuple((f.pk, f.name, f.photo_url, f.sharp_up_to) for f in context["faces"]),
+        tuple(
+            (f.pk, f.name, f.photo_url, f.sharp_up_to, f.no_face_found) for f in context["faces"]
+        ),
         (plan.name, plan.custom_asset_limit),
         tuple(context["expressions"]),
         tuple(context["poses"]),

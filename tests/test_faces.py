@@ -534,3 +534,20 @@ def test_an_s3_bucket_that_refuses_the_upload_is_storage_unavailable() -> None:
             save_upload("faces/a.jpg", ContentFile(b"x"), storage=missing)
     assert (refused.value.status, refused.value.code) == (503, "storage_unavailable")
     assert refused.value.extra == {"retry_after": 30}
+
+
+def test_the_studio_face_chip_says_no_face_once_an_old_photo_is_measured(owner, owner_client):
+    # An old photo (unmeasured) shows a plain chip; measured to no face, the next studio page
+    # marks it (data-no-face), though its sharp_up_to is None either way.
+    created = owner_client.post(
+        "/api/faces", {"name": "Wall", "images": [upload("wall.png", png((400, 300)))]}
+    )
+    assert created.status_code == 201, created.content
+    FaceImage.objects.update(face_height=None)  # as every photo stored before measuring
+    assert "data-no-face" not in owner_client.get("/studio/").content.decode()
+
+    image = FaceImage.objects.get()
+    image.face_height = 0
+    image.save(update_fields=["face_height"])  # as the library's measuring saves it
+
+    assert "data-no-face" in owner_client.get("/studio/").content.decode()
