@@ -1870,11 +1870,11 @@ def _text_clear_of_people(
     pal: _Palette,
     scale: int,
     people: list[_Person],
-) -> tuple[_Layout, list[TextRun]]:
+) -> tuple[_Layout, list[TextRun], np.ndarray]:
     """`layout` changed so that the planned words keep 2 % of the frame height clear of the
-    people's heads (`_people_occupancy`), and the words as planned in it (`_place_text`'s
-    `planned_only` runs). `_layout` leaves room for an average head; a head of
-    big hair reached into the title in Shorts, squares and 4:3.
+    people's heads (`_people_occupancy`), the words as planned in it (`_place_text`'s
+    `planned_only` runs) and the people's occupancy in it. `_layout` leaves room for an
+    average head; a head of big hair reached into the title in Shorts, squares and 4:3.
 
     Each round tries the moves that clear the words the overlap touches: the box's bottom
     raised above the people; beside them (landscape), its inner edge pulled back, or the people
@@ -1976,7 +1976,7 @@ def _text_clear_of_people(
         lowered = layout.faces[0][1] - first.faces[0][1]
         moved = abs(layout.faces[0][0] - first.faces[0][0])
         occupied = _people_occupancy(people, layout, spec, canvas.size)
-    return layout, runs
+    return layout, runs, occupied
 
 
 BADGE_GAP = 0.015  # the words' clearance from YouTube's duration badge, per frame height
@@ -2891,10 +2891,9 @@ class LocalRenderer:
         if visible_text(spec.title) or visible_text(spec.subtitle):
             occupied = None
             if people:
-                layout, planned = _text_clear_of_people(
+                layout, planned, occupied = _text_clear_of_people(
                     canvas, spec, layout, design, pal, scale, people
                 )
-                occupied = _people_occupancy(people, layout, spec, canvas.size)
             else:
                 planned, _ = _place_text(
                     canvas, spec, layout, design, pal, scale, planned_only=True
