@@ -9,6 +9,7 @@ images (`generation.providers.local`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 from PIL import Image
@@ -16,6 +17,7 @@ from PIL import Image
 MAX_COLORS = 6
 MERGE_DISTANCE = 48  # RGB Euclidean distance under which two quantized colours are one
 MIN_SHARE = 0.01  # colours covering less of the image are noise (anti-aliased edges)
+PALETTE_TILE = (160, 90)  # px each image takes in `tiles_palette`'s strip
 
 
 def measure_colors(image: Image.Image) -> list[tuple[str, float]]:
@@ -42,3 +44,12 @@ def measure_colors(image: Image.Image) -> list[tuple[str, float]]:
     found.sort(key=lambda item: item[1], reverse=True)
     shares = [("#{:02X}{:02X}{:02X}".format(*rgb), count / total) for rgb, count in found]
     return [(color, share) for color, share in shares if share >= MIN_SHARE][:MAX_COLORS]
+
+
+def tiles_palette(tiles: Sequence[Image.Image]) -> list[tuple[str, float]]:
+    """`measure_colors` of a set of images, each given the same area: `tiles` (RGB, each
+    PALETTE_TILE) side by side in one strip."""
+    strip = Image.new("RGB", (PALETTE_TILE[0] * len(tiles), PALETTE_TILE[1]))
+    for i, tile in enumerate(tiles):
+        strip.paste(tile, (i * PALETTE_TILE[0], 0))
+    return measure_colors(strip)

@@ -52,7 +52,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
-from generation.colours import measure_colors
+from generation.colours import PALETTE_TILE, tiles_palette
 from generation.display import badge_zones
 from generation.providers.base import (
     CapabilityUnavailable,
@@ -1370,7 +1370,6 @@ def _decode(image: InputImage) -> Image.Image | None:
         return None
 
 
-REFERENCE_TILE = (160, 90)  # each reference photo's area in the strip its colours are measured on
 REFERENCE_COLOURS_NOTE = (
     "The colours came from the style's reference photos (their dominant colours, measured by"
     " median-cut quantization); choose a palette to set them yourself."
@@ -1381,16 +1380,13 @@ def _reference_colours(first: Image.Image | None, others: Sequence[InputImage]) 
     """The dominant colours ("#RRGGBB", most covering first) of a custom style's reference
     photos (`first` decoded, the `others` as sent), each given the same area side by side (as
     the style analysis measures a set, `studio.job_types.analyse_style.combined_palette`), by
-    `generation.colours.measure_colors`. Empty when none decodes."""
+    `generation.colours.tiles_palette`. Empty when none decodes."""
     photos = [first] if first is not None else []
     photos += [photo for photo in map(_decode, others) if photo is not None]
     if not photos:
         return []
-    strip = Image.new("RGB", (REFERENCE_TILE[0] * len(photos), REFERENCE_TILE[1]))
-    for index, photo in enumerate(photos):
-        tile = ImageOps.fit(photo, REFERENCE_TILE, Image.Resampling.NEAREST)
-        strip.paste(tile, (index * REFERENCE_TILE[0], 0))
-    return [colour for colour, _ in measure_colors(strip)]
+    tiles = [ImageOps.fit(photo, PALETTE_TILE, Image.Resampling.NEAREST) for photo in photos]
+    return [colour for colour, _ in tiles_palette(tiles)]
 
 
 def _backdrop(photo: Image.Image, size: tuple[int, int], pal: _Palette) -> Image.Image:

@@ -63,7 +63,7 @@ from drf_spectacular.utils import extend_schema_field
 from PIL import Image, ImageFilter
 from rest_framework import serializers
 
-from generation.colours import measure_colors
+from generation.colours import PALETTE_TILE, tiles_palette
 from generation.models import Job
 from generation.providers.base import InputImage, InvalidJSONReturned, JSONRequest, ProviderError
 from generation.registry import CachePolicy, JobOutcome, JobType
@@ -528,21 +528,9 @@ def measure_image(image: Image.Image) -> ImageReading:
     )
 
 
-PALETTE_TILE = (160, 90)  # px each image takes in `combined_palette`'s strip
-
-
 def palette_tile(image: Image.Image) -> Image.Image:
     """`image` as `combined_palette` lays it in its strip: RGB at PALETTE_TILE."""
     return image.convert("RGB").resize(PALETTE_TILE, Image.Resampling.BILINEAR)
-
-
-def tiles_palette(tiles: Sequence[Image.Image]) -> list[tuple[str, float]]:
-    """`combined_palette` of the images these `palette_tile`s were made from (a set measured in
-    several combinations, as channel consistency's, resizes each image once)."""
-    strip = Image.new("RGB", (PALETTE_TILE[0] * len(tiles), PALETTE_TILE[1]))
-    for i, tile in enumerate(tiles):
-        strip.paste(tile, (i * PALETTE_TILE[0], 0))
-    return measure_colors(strip)
 
 
 def combined_palette(images: Sequence[Image.Image]) -> list[tuple[str, float]]:
