@@ -2446,9 +2446,10 @@ def _block_extent(
     block: SetText, corner: tuple[int, int], pads: tuple[int, int] = (0, 0)
 ) -> tuple[int, int, int, int]:
     """The box (canvas px) of `block`'s ink at `corner`, grown by a plate's `pads` (x, y)."""
-    inked = block.image.getchannel("A").getbbox() or (0, 0, 0, 0)
     if pads != (0, 0):  # the plate is round the whole block, not only its ink
         inked = (0, 0, block.image.width, block.image.height)
+    else:
+        inked = block.image.getchannel("A").getbbox() or (0, 0, 0, 0)
     return (
         corner[0] + inked[0] - pads[0],
         corner[1] + inked[1] - pads[1],
