@@ -2866,16 +2866,9 @@ class LocalRenderer:
         variant = VARIANTS[spec.variation % len(VARIANTS)]
         people, face_notes = _people_with_cutouts(people)
         cutouts = bool(people) and all(person.cutout is not None for person in people)
+        has_text = bool(visible_text(spec.title) or visible_text(spec.subtitle))
 
-        layout = _layout(
-            width,
-            height,
-            len(people),
-            design,
-            bool(visible_text(spec.title) or visible_text(spec.subtitle)),
-            variant,
-            cutouts,
-        )
+        layout = _layout(width, height, len(people), design, has_text, variant, cutouts)
         # Painted at the output size (4K backgrounds are drawn at 4K, not scaled up).
         # The shares of the drawing reported as each part is done (request.progress): the
         # background, then the people, then the text.
@@ -2885,7 +2878,7 @@ class LocalRenderer:
             backdrop = _backdrop(reference, canvas.size, pal)
             canvas = Image.blend(canvas, backdrop, design.reference_mix)
         text_box = None
-        if visible_text(spec.title) or visible_text(spec.subtitle):
+        if has_text:
             occupied = None
             if people:
                 layout, planned, occupied = _text_clear_of_people(
