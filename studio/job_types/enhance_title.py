@@ -1148,7 +1148,7 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
     typed = title
     upper = not EDUCATIONAL.search(title.casefold()) and style_slug not in CALM_STYLES
     if not _english(title):
-        return _as_is(typed, upper, [], emotion)
+        return _as_is(typed, upper, [])
     lettered = [w for w in title.split() if any(ch.isalpha() for ch in w)]
     if lettered and sum(w.isupper() for w in lettered) >= 0.8 * len(lettered):
         # ALL CAPS says nothing of which words are names: read it as Title Case ("MY 5:00 AM
@@ -1436,12 +1436,10 @@ def rewrite(title: str, *, style_slug: str = "", emotion: str = "") -> list[dict
             continue
         seen.add(folded)
         suggestions.append({"text": text, "reason": reason})
-    return _as_is(typed, upper, suggestions, emotion)[:MAX_SUGGESTIONS]
+    return _as_is(typed, upper, suggestions)[:MAX_SUGGESTIONS]
 
 
-def _as_is(
-    title: str, upper: bool, suggestions: list[dict[str, str]], emotion: str
-) -> list[dict[str, str]]:
+def _as_is(title: str, upper: bool, suggestions: list[dict[str, str]]) -> list[dict[str, str]]:
     """`suggestions`, or when there are none the title itself cased for a thumbnail if it fits
     (MAX_WORDS words, MAX_CHARS characters) and the case changes it: "10 things" -> "10
     THINGS". A script without case, or whose capitals change its letters ("ß" -> "SS"), is
