@@ -1890,14 +1890,11 @@ def _text_clear_of_people(
             canvas, spec, candidate, design, pal, scale, planned_only=True, fitted=fitted
         )
 
-    def clash(runs: list[TextRun], occupied: np.ndarray) -> tuple[int, int, int, int] | None:
-        return _people_clash(runs, occupied, gap)
-
     occupied = _people_occupancy(people, layout, spec, canvas.size)
     first = layout
     runs, notes = plan(layout)
     for _ in range(3):
-        hit = clash(runs, occupied)
+        hit = _people_clash(runs, occupied, gap)
         if hit is None:
             break
         left, top, right, bottom = layout.text_box
