@@ -141,22 +141,6 @@ def test_check_deploy_is_clean_with_the_readme_production_settings(tmp_path: Pat
     assert "System check identified no issues" in checked.stdout
 
 
-def test_check_deploy_stops_production_without_redis(tmp_path: Path) -> None:
-    """The README's production settings less REDIS_URL passed `check --deploy`; every process
-    then kept its caches, rate limits and websocket groups in its own memory, jobs ran in the
-    web process and the Procfile's worker waited on a stub broker. Now viewbait.E004."""
-    documented = readme_production_env()
-    documented["SECRET_KEY"] = get_random_secret_key()
-    del documented["REDIS_URL"]
-    env = production_env(tmp_path, **documented)
-    for inherited in ("REDIS_URL", "DRAMATIQ_BROKER_URL"):
-        env.pop(inherited, None)
-    checked = run(["manage.py", "check", "--deploy"], env)
-    assert checked.returncode == 1, checked.stdout + checked.stderr
-    assert "(viewbait.E004) REDIS_URL is not set" in checked.stderr, checked.stderr
-    assert "jobs run inside the web process" in checked.stderr
-
-
 def test_the_redis_check_follows_the_mode_and_the_broker(settings: Any) -> None:
     from django.core.management.base import SystemCheckError
 
@@ -186,28 +170,45 @@ STRIPE = {"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
 
 
 @pytest.fixture(scope="module")
-def deploy_check_without_mail_and_site_url(
+def deploy_check_without_redis_mail_and_site_url(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> subprocess.CompletedProcess[str]:
-    """`manage.py check --deploy` with the README's production environment less its
-    EMAIL_BACKEND and its SITE_URL, and Stripe on: one process start (about a CPU-second) whose
-    output the tests of the two warnings it must give each read."""
+    """`manage.py check --deploy` with the README's production environment less its REDIS_URL,
+    its EMAIL_BACKEND and its SITE_URL, and Stripe on: one process start (about a CPU-second)
+    whose output the tests of the error and the two warnings it must give each read (each is
+    its own check: one setting missing does not hide or cause another's message)."""
     documented = readme_production_env()
     documented["SECRET_KEY"] = get_random_secret_key()
+    del documented["REDIS_URL"]
     assert documented.pop("EMAIL_BACKEND") == "django.core.mail.backends.smtp.EmailBackend"
     del documented["SITE_URL"]
-    return run(
-        ["manage.py", "check", "--deploy"],
-        production_env(tmp_path_factory.mktemp("deploy-check"), **documented, **STRIPE),
-    )
+    env = production_env(tmp_path_factory.mktemp("deploy-check"), **documented, **STRIPE)
+    for inherited in ("REDIS_URL", "DRAMATIQ_BROKER_URL"):
+        env.pop(inherited, None)
+    return run(["manage.py", "check", "--deploy"], env)
+
+
+def test_check_deploy_stops_production_without_redis(
+    deploy_check_without_redis_mail_and_site_url: subprocess.CompletedProcess[str],
+) -> None:
+    """The README's production settings less REDIS_URL passed `check --deploy`; every process
+    then kept its caches, rate limits and websocket groups in its own memory, jobs ran in the
+    web process and the Procfile's worker waited on a stub broker. Now viewbait.E004 (the
+    only error here: the two warnings alone would exit 0)."""
+    checked = deploy_check_without_redis_mail_and_site_url
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "(viewbait.E004) REDIS_URL is not set" in checked.stderr, checked.stderr
+    assert "jobs run inside the web process" in checked.stderr
+    assert re.findall(r"\(([\w.]+\.E\d+)\)", checked.stderr) == ["viewbait.E004"]
 
 
 def test_check_deploy_warns_while_mail_goes_to_the_console(
-    tmp_path: Path, deploy_check_without_mail_and_site_url: subprocess.CompletedProcess[str]
+    tmp_path: Path,
+    deploy_check_without_redis_mail_and_site_url: subprocess.CompletedProcess[str],
 ) -> None:
     """The default EMAIL_BACKEND (console) writes password-reset links to the log: without the
     README's mail lines, `check --deploy` says so; the SMTP settings it names are read."""
-    checked = deploy_check_without_mail_and_site_url
+    checked = deploy_check_without_redis_mail_and_site_url
     assert "viewbait.W001" in checked.stderr, checked.stdout + checked.stderr
     assert "EMAIL_BACKEND is the console backend" in checked.stderr
     documented = readme_production_env()
@@ -236,12 +237,13 @@ def test_mail_with_both_tls_settings_on_stops_the_checks(settings: Any) -> None:
 
 
 def test_check_deploy_warns_when_stripe_would_send_payers_to_the_default_site_url(
-    settings: Any, deploy_check_without_mail_and_site_url: subprocess.CompletedProcess[str]
+    settings: Any,
+    deploy_check_without_redis_mail_and_site_url: subprocess.CompletedProcess[str],
 ) -> None:
     """With Stripe on and SITE_URL left at its default (http://127.0.0.1:8000), Checkout sent a
     creator who had just paid to their own machine; `check --deploy` now says so. The other
     SITE_URLs are checked in this process, with the production settings the check reads."""
-    checked = deploy_check_without_mail_and_site_url
+    checked = deploy_check_without_redis_mail_and_site_url
     assert "viewbait.W002" in checked.stderr and "http://127.0.0.1:8000" in checked.stderr
 
     documented = readme_production_env()
