@@ -75,15 +75,30 @@ def test_the_worker_refuses_to_start_on_a_check_error(tmp_path: Path) -> None:
     assert "dramatiq" not in refused.stdout + refused.stderr.replace("rundramatiq", "")
 
 
+# What the web process must not import (checked after it has loaded and resolved a page):
+# Daphne and Twisted are `manage.py runserver`'s only (viewbait.settings), OpenCV and numpy (about
+# 35 MB per process) image work's only (studio.job_types.analyse_style and thumbnail_check,
+# studio.style_previews). tests/test_serving.py shows that runserver is Daphne's.
+NOT_IN_THE_WEB_PROCESS = ("daphne", "twisted", "cv2", "numpy")
+
+
 def test_a_warning_is_logged_and_the_web_process_starts(tmp_path: Path) -> None:
     """Production settings with mail left on the console backend (viewbait.W001, deploy-only):
-    the web application loads, the warning in its log."""
+    the web application loads, the warning in its log. The same process (a start is about a
+    CPU-second) then resolves a page's URL and lists what it imported of
+    NOT_IN_THE_WEB_PROCESS: nothing."""
     env = production_env(
         tmp_path, SECRET_KEY=get_random_secret_key(), REDIS_URL="redis://127.0.0.1:6379/0"
     )  # loading connects to nothing; without REDIS_URL: viewbait.E004
-    loaded = start([sys.executable, "-c", "import viewbait.asgi"], env)
+    code = (
+        "import sys; import viewbait.asgi; "
+        "from django.urls import resolve; resolve('/studio/'); "
+        f"print(sorted(m for m in {NOT_IN_THE_WEB_PROCESS!r} if m in sys.modules))"
+    )
+    loaded = start([sys.executable, "-c", code], env)
     assert loaded.returncode == 0, loaded.stderr
     assert "(viewbait.W001) EMAIL_BACKEND is the console backend" in loaded.stderr
+    assert loaded.stdout.strip() == "[]", loaded.stdout
 
 
 def test_errors_stop_and_warnings_are_logged_in_process(
