@@ -6,8 +6,14 @@ import sys
 
 if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "viewbait.settings")
+    import django
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+
+    from viewbait import startup
+
+    # The command-line utility calls django.setup(): with the collector paused (viewbait.startup).
+    django.setup = startup.setup
 
     try:
         execute_from_command_line(sys.argv)

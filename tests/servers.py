@@ -327,12 +327,13 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 # A process that sets Django up once and then runs each request's code in `processes` children
 # forked from it: separate processes (their own memory, their own Redis and database
 # connections, opened after the fork), at the price of one django.setup() (about 0.45 CPU
-# seconds) instead of one each. Requests are JSON lines on stdin; the children's output (stdout and
+# seconds; viewbait.startup's, whose frozen start-up objects no child's collections walk) instead
+# of one each. Requests are JSON lines on stdin; the children's output (stdout and
 # stderr) comes back on stdout, then one END line with their exit codes.
 _FORKING_DJANGO = r"""
 import io, json, os, sys, traceback
-import django
-django.setup()
+from viewbait.startup import setup
+setup()
 END = sys.argv[1]
 for line in sys.stdin:
     request = json.loads(line)

@@ -6,9 +6,10 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "viewbait.settings")
 
-import django
+from viewbait.startup import setup
 
-django.setup(set_prefix=False)  # what django.core.asgi.get_asgi_application does first
+# What django.core.asgi.get_asgi_application does first (with the collector paused).
+setup(set_prefix=False)
 
 from viewbait.startup_checks import run_project_checks  # noqa: E402
 

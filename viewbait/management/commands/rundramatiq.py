@@ -2,7 +2,10 @@
 (viewbait.startup_checks): the Procfile's worker skips Django's whole check framework
 (`--skip-checks`, 0.6 CPU seconds a start), and without this a worker with, say, a retired Gemini
 model or TLS and SSL both on for mail started anyway. An Error stops it before the Dramatiq
-processes are started (exit status 1, the check's message on stderr); a Warning is logged."""
+processes are started (exit status 1, the check's message on stderr); a Warning is logged.
+
+Each Dramatiq worker process sets Django up through viewbait.dramatiq_setup (the collector paused:
+viewbait.startup) instead of django_dramatiq.setup."""
 
 from __future__ import annotations
 
@@ -22,3 +25,7 @@ class Command(DramatiqCommand):
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
         super().handle(*args, **options)
+
+    def discover_tasks_modules(self) -> list[str]:
+        modules: list[str] = super().discover_tasks_modules()
+        return ["viewbait.dramatiq_setup" if m == "django_dramatiq.setup" else m for m in modules]
