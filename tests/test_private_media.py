@@ -616,7 +616,7 @@ def test_s3_storage_gives_presigned_urls_and_refuses_unsigned(s3_endpoint) -> No
         "SECRET_KEY": "s3-test-" + uuid.uuid4().hex,  # not the repository key (viewbait.apps)
     }
     script = (
-        "import django, uuid; django.setup()\n"
+        "import uuid; from viewbait.startup import setup; setup()  # as a process of ours starts\n"
         "from django.conf import settings\n"
         "from django.core.files.base import ContentFile\n"
         "from django.core.files.storage import default_storage, storages\n"
