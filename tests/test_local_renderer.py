@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 from collections.abc import Callable, Iterator
@@ -126,9 +127,16 @@ def test_unknown_ratio_or_size_is_refused(ratio: str, size: str) -> None:
         render_bytes(ratio=ratio, size=size, title="x")
 
 
+@functools.cache
+def _background(style: str) -> Image.Image:
+    """`style`'s picture without text or face at seed 3 (the background alone), rendered once
+    per test process: two tests check it, neither changes it."""
+    return render(style_key=style, seed=3)
+
+
 @pytest.mark.parametrize("style", STYLES)
 def test_every_style_is_a_design_not_a_flat_fill(style: str) -> None:
-    image = render(style_key=style, seed=3)  # no text, no face: the background alone
+    image = _background(style)  # no text, no face: the background alone
     colours = image.getcolors(maxcolors=1_000_000)
     assert colours is not None
     assert len(colours) > 200
@@ -259,14 +267,32 @@ INVISIBLE = ["\u200b", "\u00ad", "\u2060", "\u0301", "\u00a0\u200b"]
 
 @pytest.mark.parametrize("style", STYLES)
 def test_a_line_of_invisible_characters_is_no_line(style: str) -> None:
-    # "Hello: <zero-width space>" split into a sub-line that draws nothing: measuring it divided
-    # by its zero width in the styles without an outline, and every image of the job failed.
-    hello = render(style_key=style, title="Hello", seed=3).tobytes()
-    blank = render(style_key=style, seed=3).tobytes()
-    for invisible in INVISIBLE:
-        assert render(style_key=style, title="Hello", subtitle=invisible, seed=3).tobytes() == hello
-        assert render(style_key=style, title=invisible, seed=3).tobytes() == blank
-        assert render(style_key=style, title=invisible, subtitle="Hello", seed=3).tobytes() == hello
+    """ "Hello: <zero-width space>" split into a sub-line that draws nothing: measuring it
+    divided by its zero width in the styles without an outline, and every image of the job
+    failed. Each style tries an invisible line in each of the three places (an invisible
+    sub-line, an invisible title alone, an invisible title over a sub-line), where its looks
+    differ; which characters draw nothing is decided before any look (`visible_text`), so
+    each style takes the next character of INVISIBLE in each place, and every character is
+    tried in every place across the eight styles (not all 15 cases in every style)."""
+    hello = render(style_key=style, title="Hello", seed=3)
+    blank = _background(style)
+    first = STYLES.index(style)
+    sub_line, title_alone, title_over_sub_line = (
+        INVISIBLE[(first + place) % len(INVISIBLE)] for place in range(3)
+    )
+    assert same(render(style_key=style, title="Hello", subtitle=sub_line, seed=3), hello)
+    assert same(render(style_key=style, title=title_alone, seed=3), blank)
+    assert same(render(style_key=style, title=title_over_sub_line, subtitle="Hello", seed=3), hello)
+
+
+def test_every_invisible_character_is_tried_in_every_place() -> None:
+    """The rotation above covers each (character, place) pair: 8 styles, 5 characters."""
+    pairs = {
+        (INVISIBLE[(first + place) % len(INVISIBLE)], place)
+        for first in range(len(STYLES))
+        for place in range(3)
+    }
+    assert len(pairs) == len(INVISIBLE) * 3
 
 
 def test_text_of_zero_width_has_no_size() -> None:
@@ -308,22 +334,18 @@ def test_several_faces_sit_side_by_side() -> None:
 @pytest.mark.parametrize("style", STYLES)
 def test_a_real_face_photo_is_prominent(style: str) -> None:
     photo = InputImage(FACE_PHOTO.read_bytes(), "image/jpeg", "face")
-    with_face = render(style_key=style, images=[photo], title="I Tried 100 Coffee Shops", seed=4)
+    # One render gives the picture and where its face went (`generate_image` returns the same
+    # picture: test_output_has_the_exact_pixel_size and others check that path).
+    spec: dict[str, object] = {"style_key": style, "title": "I Tried 100 Coffee Shops", "seed": 4}
+    rendered = LocalRenderer().render(request("16:9", "1K", [photo], spec))
+    with_face = rendered.image
     without = render(style_key=style, title="I Tried 100 Coffee Shops", seed=4)
     width, height = with_face.size
     face_side = (width // 2, 0, width, height)
     assert changed_share(without, with_face, face_side) > 0.4
 
     # The photo's face was found and cut out, large, on the face side.
-    request = ImageRequest(
-        prompt="",
-        aspect_ratio="16:9",
-        image_size="1K",
-        model="local",
-        images=[photo],
-        spec=RenderSpec(style_key=style, title="I Tried 100 Coffee Shops", seed=4),
-    )
-    (box,) = LocalRenderer().render(request).faces
+    (box,) = rendered.faces
     assert box[0] > width * 0.4
     assert box[3] - box[1] >= height * 0.3
 
