@@ -121,7 +121,7 @@ def in_flight(monkeypatch: pytest.MonkeyPatch) -> InFlight:
 
         counter.enter()
         time.sleep(0.25)
-        return GeneratedImage(image=Image.new("RGB", (1376, 768), (200, 40, 40)))
+        return GeneratedImage(image=Image.new("RGB", (384, 216), (200, 40, 40)))
 
     def encoded(generated: Any, params: Any) -> Any:
         try:
