@@ -4,8 +4,10 @@ references (quota, public payloads), and strangers' objects."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
+import hashlib
 import io
 import os
 import re
@@ -21,6 +23,7 @@ from PIL import Image, ImageDraw, ImageEnhance
 
 from billing.services import get_balance
 from generation.models import Job
+from studio.job_types import analyse_style
 from studio.job_types.analyse_style import (
     GRID_NAMES,
     _lab,
@@ -41,6 +44,26 @@ fake_gemini = fake_gemini_module.fake_gemini
 gemini_settings = fake_gemini_module.gemini_settings
 
 pytestmark = pytest.mark.usefixtures("clean_cache")
+
+_READINGS: dict[tuple[str, tuple[int, int], str], analyse_style.ImageReading] = {}
+
+
+@pytest.fixture(autouse=True)
+def _each_image_measured_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`measure_image` is a function of the image's pixels alone, and the jobs here measure the
+    same few images (the coffee photo and its re-exposures, the face photo, the factories'
+    plain thumbnails) again in test after test (0.05-0.25 s of CPU each): each distinct image
+    is measured once per test process and every job gets its own copy of that reading. The
+    tests of `measure_image` itself call the real one (imported above)."""
+    real = analyse_style.measure_image
+
+    def measure(image: Image.Image) -> analyse_style.ImageReading:
+        key = (hashlib.sha256(image.tobytes()).hexdigest(), image.size, image.mode)
+        if key not in _READINGS:
+            _READINGS[key] = real(image)
+        return copy.deepcopy(_READINGS[key])
+
+    monkeypatch.setattr(analyse_style, "measure_image", measure)
 
 
 def png(image: Image.Image) -> bytes:
