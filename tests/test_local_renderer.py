@@ -69,10 +69,12 @@ def solid_face(colour: tuple[int, int, int], fmt: str = "PNG") -> InputImage:
 
 
 def share(image: Image.Image, test: Callable[[int, int, int], bool]) -> float:
-    """The fraction of pixels whose (r, g, b) passes `test` (sampled on a 4 px grid)."""
-    data = image.resize((image.width // 4, image.height // 4), Image.Resampling.NEAREST).tobytes()
-    pixels = list(zip(data[0::3], data[1::3], data[2::3], strict=True))
-    return sum(1 for pixel in pixels if test(*pixel)) / len(pixels)
+    """The fraction of pixels whose (r, g, b) passes `test` (sampled on a 4 px grid), each
+    distinct colour tested once (`getcolors`: a 4K frame's grid has 1.3 million pixels)."""
+    sample = image.resize((image.width // 4, image.height // 4), Image.Resampling.NEAREST)
+    colours = sample.convert("RGB").getcolors(maxcolors=sample.width * sample.height)
+    assert colours is not None
+    return sum(count for count, pixel in colours if test(*pixel)) / (sample.width * sample.height)
 
 
 def changed_share(a: Image.Image, b: Image.Image, box: tuple[int, int, int, int]) -> float:
