@@ -347,6 +347,11 @@ def detect_text(image: np.ndarray, faces: list[Box] | None = None) -> list[TextL
         for f in faces or []
     ]
     candidates: list[_Glyph] = []
+    # MSER finds a letter at several thresholds, mostly with the same box: each box's crop is
+    # measured once (a render's 439 measurements were of 105 boxes; a crop's contrast is a
+    # function of its pixels alone).
+    contrasts: dict[tuple[int, int, int, int], float | None] = {}
+    pixels = image.reshape(-1, 3)  # a letter's pixels gathered by flat index: the same values
     for points, (x, y, w, h) in zip(regions, boxes, strict=True):
         if not (0.015 * height <= h <= 0.45 * height and 0.08 <= w / h <= 2.2):
             continue
@@ -364,10 +369,13 @@ def detect_text(image: np.ndarray, faces: list[Box] | None = None) -> list[TextL
         stroke, variation = _stroke_width_variation(mask)
         if variation >= 0.6 or not 0.04 * h <= stroke <= 0.45 * h:
             continue
-        tones = box_contrast(image[y : y + h, x : x + w])
+        box = (int(x), int(y), int(w), int(h))
+        if box not in contrasts:
+            contrasts[box] = box_contrast(image[y : y + h, x : x + w])
+        tones = contrasts[box]
         if tones is None or tones < 1.5:
             continue
-        colour = image[points[:, 1], points[:, 0]].mean(axis=0)
+        colour = np.take(pixels, points[:, 1] * width + points[:, 0], axis=0).mean(axis=0)
         candidates.append(
             _Glyph(int(x), int(y), int(w), int(h), stroke, (colour[0], colour[1], colour[2]))
         )
@@ -673,11 +681,16 @@ def _ratio(la: float, lb: float) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
+# `luminance_image`'s tables, B, G, R: each 8-bit level's linear value times its channel's
+# weight (the same floats as weighting the looked-up values: one product each way).
+_LINEAR_LEVELS = np.asarray(_linear(np.arange(256) / 255), dtype=np.float64)
+_WEIGHTED_LEVELS = tuple(weight * _LINEAR_LEVELS for weight in (0.0722, 0.7152, 0.2126))
+
+
 def luminance_image(bgr: np.ndarray) -> np.ndarray:
     """Per-pixel WCAG relative luminance of BGR uint8 pixels (float64 0..1)."""
-    table = np.asarray(_linear(np.arange(256) / 255), dtype=np.float64)
-    b, g, r = (table[bgr[..., i]] for i in range(3))
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    b, g, r = (table[bgr[..., i]] for i, table in enumerate(_WEIGHTED_LEVELS))
+    return r + g + b
 
 
 def box_contrast(bgr: np.ndarray) -> float | None:

@@ -206,6 +206,17 @@ def test_wcag_contrast_of_known_colour_pairs() -> None:
     assert saliency.box_contrast(crop) == pytest.approx(4.48, abs=0.01)
 
 
+def test_luminance_looked_up_is_the_wcag_formula() -> None:
+    """`saliency.luminance_image` looks each channel's level up, weighted, in a table: the same
+    floats as the WCAG 2.1 formula on every level of every channel."""
+    levels = np.arange(256, dtype=np.uint8)
+    bgr = np.stack([levels, levels[::-1], np.roll(levels, 77)], axis=-1)[None]
+    c = bgr.astype(np.float64) / 255
+    linear = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    expected = 0.2126 * linear[..., 2] + 0.7152 * linear[..., 1] + 0.0722 * linear[..., 0]
+    assert np.array_equal(saliency.luminance_image(bgr), expected)
+
+
 def test_text_lines_are_found_with_their_letter_height() -> None:
     image = text_thumbnail("READ THIS", (0, 0, 0))
     analysis = saliency.analyse(encode_png(image))
