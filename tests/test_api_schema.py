@@ -4,7 +4,9 @@ that match the documented shapes (status, content type, body)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -452,11 +454,19 @@ def error_codes_in_source() -> dict[str, list[str]]:
     return found
 
 
+@functools.cache
+def _parsed(path: Path) -> Any:
+    """The module at `path`, parsed once per test process (two tests scan generation/ and
+    studio/); nodes are only read."""
+    import ast
+
+    return ast.parse(path.read_text())
+
+
 def source_nodes(packages: list[str]) -> Iterator[tuple[str, Any]]:
     """("package/module.py:line", node) for every AST node of the packages' modules, their
     migrations left out."""
     import ast
-    from pathlib import Path
 
     from django.conf import settings as django_settings
 
@@ -464,9 +474,9 @@ def source_nodes(packages: list[str]) -> Iterator[tuple[str, Any]]:
         for path in sorted((Path(django_settings.BASE_DIR) / package).rglob("*.py")):
             if "migrations" in path.parts:
                 continue
-            for node in ast.walk(ast.parse(path.read_text())):
-                where = f"{path.relative_to(django_settings.BASE_DIR)}:{getattr(node, 'lineno', 0)}"
-                yield where, node
+            relative = path.relative_to(django_settings.BASE_DIR)  # once a file, not a node
+            for node in ast.walk(_parsed(path)):
+                yield f"{relative}:{getattr(node, 'lineno', 0)}", node
 
 
 def test_every_error_code_is_in_the_one_list(anon_client) -> None:
