@@ -244,13 +244,20 @@ def library_page(client: Any) -> tuple[int, str]:
     ],
 )
 def test_the_library_query_count_does_not_grow_with_the_creators_styles(
-    owner: Any, owner_client: Any, cached: bool
+    owner: Any, owner_client: Any, cached: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each of the creator's style tiles lists its reference images to tick for removal. They
     were read one query per style (14 queries with 2 styles, 18 with 6); now one query for all,
     whether the styles come from the shared cache or, inside a transaction, the database."""
+    from studio import style_previews
     from tests.factories.studio import uploaded_style
 
+    # Each new style's preview is drawn as "Style": one render per test process (the memo in
+    # tests/conftest.py) instead of one per name (0.2 CPU-s each); this counts queries.
+    draw = style_previews.render_preview
+    monkeypatch.setattr(
+        style_previews, "render_preview", lambda **kwargs: draw(**{**kwargs, "name": "Style"})
+    )
     assert shared_cache.in_use() is cached
     set_plan(owner, "pro")
     for n in range(2):
