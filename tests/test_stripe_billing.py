@@ -31,6 +31,7 @@ from billing.services import (
     effective_plan,
     get_balance,
     grant_due_monthly_credits,
+    invalidate_plan_table,
 )
 from generation.models import Job
 from tests.conftest import JSONClient, make_user
@@ -54,10 +55,59 @@ def fake(settings: Any) -> Iterator[FakeStripe]:
     server.stop()
 
 
+def _catalog() -> str:
+    """What `ensure_prices` reads: every plan and credit pack as stored (their repr)."""
+    return repr(
+        (
+            list(Plan.objects.order_by("pk").values_list()),
+            list(CreditPack.objects.order_by("pk").values_list()),
+        )
+    )
+
+
+# What `ensure_prices(dry_run=False)` did to a fresh fake (its products and prices, idempotency
+# keys, recorded requests) and to the catalog (price ids by plan and pack pk), by the catalog
+# it started from: made once per test process (see `priced`).
+_PRICED: dict[str, tuple[Any, ...]] = {}
+
+
 @pytest.fixture
 def priced(fake: FakeStripe, db: None) -> dict[str, str]:
-    """Every paid plan and credit pack priced in the fake (`manage.py stripe_prices --commit`)."""
-    payments.ensure_prices(dry_run=False)
+    """Every paid plan and credit pack priced in the fake (`manage.py stripe_prices --commit`).
+
+    The first test of a process (for a given catalog) prices them through the Stripe API, as the
+    command does: ten requests over HTTP to the fake, about 0.05 CPU-s a test. Later tests get
+    the same result put straight into their fresh fake: deep copies of the products, prices,
+    idempotency keys and recorded requests that call left, and the same price ids stored on
+    the plans and packs (test_a_price_changed_in_the_admin_gets_a_new_stripe_price runs
+    ensure_prices itself)."""
+    before = _catalog()
+    if before not in _PRICED:
+        assert not fake.requests and not any(fake.objects.values()), "a fresh fake"
+        payments.ensure_prices(dry_run=False)
+        with fake.lock:
+            _PRICED[before] = copy.deepcopy(
+                (
+                    {kind: fake.objects[kind] for kind in ("product", "price")},
+                    fake.idempotency,
+                    fake.requests,
+                    {
+                        model: dict(model.objects.values_list("pk", "stripe_price_id"))
+                        for model in (Plan, CreditPack)
+                    },
+                )
+            )
+    else:
+        objects, idempotency, requests, stored = copy.deepcopy(_PRICED[before])
+        with fake.lock:
+            for kind, found in objects.items():
+                fake.objects[kind].update(found)
+            fake.idempotency.update(idempotency)
+            fake.requests[:0] = requests
+        for model, ids in stored.items():
+            for pk, price_id in ids.items():
+                model.objects.filter(pk=pk).update(stripe_price_id=price_id)
+        invalidate_plan_table()
     ids = dict(Plan.objects.exclude(stripe_price_id="").values_list("slug", "stripe_price_id"))
     ids.update(CreditPack.objects.values_list("slug", "stripe_price_id"))
     return ids
