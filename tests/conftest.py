@@ -146,6 +146,27 @@ def _force_login_saves_one_session() -> None:
 
 _force_login_saves_one_session()
 
+
+def _kept_databases_migrate_when_their_migrations_changed() -> None:
+    """Creating a kept test database (`--reuse-db`) runs `migrate` only when the migration
+    files differ from those it was last migrated with (tests.kept_db.skip_unchanged_migrate)."""
+    from django.db.backends.base.creation import BaseDatabaseCreation
+
+    create: Any = BaseDatabaseCreation.create_test_db
+
+    def create_test_db(self: Any, *args: Any, keepdb: bool = False, **kwargs: Any) -> str:
+        if not keepdb:
+            return create(self, *args, keepdb=keepdb, **kwargs)
+        from tests import kept_db
+
+        with kept_db.skip_unchanged_migrate():
+            return create(self, *args, keepdb=keepdb, **kwargs)  # type: ignore[no-any-return]
+
+    BaseDatabaseCreation.create_test_db = create_test_db  # type: ignore[method-assign, assignment]
+
+
+_kept_databases_migrate_when_their_migrations_changed()
+
 # pytest-django's live_server (Django's LiveServerThread) answers with TCP_NODELAY, as the
 # production server (uvicorn, asyncio sockets) does: its handler writes headers and body
 # separately, and with Nagle's algorithm each body waited for the browser's delayed ACK.

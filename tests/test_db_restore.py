@@ -133,3 +133,42 @@ def test_a_flush_that_resets_sequences_restarts_them_without_truncate(owner: Any
                     [connection.ops.quote_name(name), last_value, is_called],
                 )
     assert not any("TRUNCATE" in q["sql"].upper() for q in queries), queries.captured_queries
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_kept_database_migrates_only_when_its_migration_files_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """tests.kept_db.skip_unchanged_migrate (creating a kept test database): `migrate` runs
+    when the database records no fingerprint or another one, and records the current one; with
+    the current one recorded it does nothing. In this test's transaction (the DDL included)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the fingerprint is kept in a PostgreSQL table")
+    from django.core.management.commands import migrate
+
+    from tests import kept_db
+
+    ran: list[str] = []
+
+    def handle(self: Any, *args: Any, **options: Any) -> None:
+        ran.append(options["database"])
+
+    monkeypatch.setattr(migrate.Command, "handle", handle)
+
+    def create_test_db_migrate() -> None:
+        with kept_db.skip_unchanged_migrate():
+            call_command("migrate", verbosity=0, interactive=False, database="default")
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {kept_db.MIGRATED_TABLE}")
+    create_test_db_migrate()  # a new database, or one from before fingerprints
+    assert ran == ["default"]
+    create_test_db_migrate()  # unchanged: skipped
+    assert ran == ["default"]
+    monkeypatch.setattr(kept_db, "fingerprint", lambda: "other migration files")
+    create_test_db_migrate()  # a stale database (another commit's migrations): migrated
+    assert ran == ["default", "default"]
+    create_test_db_migrate()
+    assert ran == ["default", "default"]
+    assert migrate.Command.handle is handle  # put back
