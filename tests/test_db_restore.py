@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from studio.models import Style
 from tests import db_restore
+from tests.conftest import make_user
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -172,3 +173,46 @@ def test_a_kept_database_migrates_only_when_its_migration_files_changed(
     create_test_db_migrate()
     assert ran == ["default", "default"]
     assert migrate.Command.handle is handle  # put back
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_reset_that_reloads_the_recorded_seed_leaves_what_seeding_leaves() -> None:
+    """tests.kept_db.reset: with the content it recorded under the current seed key, it reloads
+    that content instead of seeding again; the database is left as the seeding leaves it, every
+    row and every sequence (a sequence left behind its rows made the next insert collide)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the seed is recorded on PostgreSQL")
+    from tests import kept_db
+
+    seeded: list[str] = []
+    real_seed = kept_db._record_seeded
+
+    def record(key: str, contents: str) -> None:
+        seeded.append(key)
+        real_seed(key, contents)
+
+    def state() -> tuple[str, dict[str, Any]]:
+        values = {}
+        with connection.cursor() as cursor:
+            for sequence in connection.introspection.sequence_list():
+                name = connection.ops.quote_name(sequence["name"])
+                cursor.execute(f"SELECT last_value, is_called FROM {name}")  # noqa: S608
+                values[sequence["name"]] = cursor.fetchone()
+        return connection.creation.serialize_db_to_string(), values
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {kept_db.SEEDED_TABLE}")
+    kept_db._record_seeded = record  # type: ignore[assignment]
+    try:
+        kept_db.reset()  # nothing recorded: seeds, and records
+        assert seeded == [kept_db.seed_key()]
+        seeding = state()
+        from tests.factories.studio import ProjectFactory
+
+        ProjectFactory(owner=make_user("reset@example.com"))  # rows and sequences moved on
+        kept_db.reset()  # reloads what it recorded
+        assert seeded == [kept_db.seed_key()]
+        assert state() == seeding
+    finally:
+        kept_db._record_seeded = real_seed  # type: ignore[assignment]
