@@ -198,6 +198,36 @@ _RESTART_SEQUENCES = (
 )
 
 
+# A flush of every table needs no foreign-key checks: each row it deletes goes with every row
+# that could refer to it. The DELETEs fired PostgreSQL's referential-integrity trigger for every
+# row they removed (content types, permissions, the catalog: 7-8 ms of the server's CPU a
+# flush, about 2.5 without, 2026-12-05); in replica mode (for this transaction only) no
+# ordinary trigger fires, and the project has no triggers of its own. Only a superuser may set
+# it; another role's flush checks as before, as does a flush of some tables only.
+_NO_TRIGGERS = "SET LOCAL session_replication_role = replica; "
+
+
+def _skips_foreign_key_checks(connection: Any, tables: Any) -> bool:
+    """Whether a PostgreSQL flush of `tables` empties every model's table, on a connection that
+    may set session_replication_role (asked once a connection)."""
+    from django.apps import apps
+
+    every = {
+        model._meta.db_table
+        for model in apps.get_models(include_auto_created=True)
+        if model._meta.managed and not model._meta.proxy
+    }
+    if not every <= set(tables):
+        return False
+    allowed = getattr(connection, "_viewbait_may_skip_triggers", None)
+    if allowed is None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('is_superuser') = 'on'")
+            allowed = bool(cursor.fetchone()[0])
+        connection._viewbait_may_skip_triggers = allowed
+    return bool(allowed)
+
+
 def install(connection: Any) -> None:
     """Make `connection`'s serialized-rollback reload use `restore()`, its flush DELETE on
     PostgreSQL, and every flush of it noted (`flushed_since_seed`)."""
@@ -218,6 +248,8 @@ def install(connection: Any) -> None:
         # Table names from Django's introspection, quoted: no outside input.
         quoted = [ops.quote_name(table) for table in tables]
         sql = " ".join(f"DELETE FROM {table};" for table in quoted)  # noqa: S608
+        if _skips_foreign_key_checks(connection, tables):
+            sql = _NO_TRIGGERS + sql
         if reset_sequences:
             sql += _RESTART_SEQUENCES.format(
                 tables=", ".join("'" + table.replace("'", "''") + "'" for table in quoted)

@@ -216,3 +216,42 @@ def test_a_reset_that_reloads_the_recorded_seed_leaves_what_seeding_leaves() -> 
         assert state() == seeding
     finally:
         kept_db._record_seeded = real_seed  # type: ignore[assignment]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_only_a_flush_of_every_table_skips_the_foreign_key_checks(owner: Any) -> None:
+    """A flush of every table skips the referential-integrity triggers (as a superuser): no row
+    can be left referring to a deleted one. A flush of some tables checks, as Django's does: a
+    row left referring to a deleted one is an IntegrityError."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's triggers")
+    from django.contrib.auth import get_user_model
+    from django.core.management.color import no_style
+    from django.db import IntegrityError, transaction
+
+    from tests.factories.studio import ProjectFactory
+
+    ProjectFactory(owner=owner)  # refers to the owner
+    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('is_superuser') = 'on'")
+        superuser = cursor.fetchone()[0]
+    (every,) = connection.ops.sql_flush(no_style(), tables)
+    assert ("session_replication_role = replica" in every) is superuser
+    (users,) = connection.ops.sql_flush(no_style(), [get_user_model()._meta.db_table])
+    assert "session_replication_role" not in users
+
+    def flush_the_users() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(users)
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    with pytest.raises(IntegrityError):
+        flush_the_users()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(every)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        left = {m._meta.label: m._base_manager.count() for m in apps.get_models()}
+        assert not any(left.values()), left
+        transaction.set_rollback(True)
