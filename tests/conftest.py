@@ -37,19 +37,29 @@ def _style_previews_drawn_once_per_process() -> None:
     custom style a factory or a test made with a reference drew one when it was made. A preview
     is a function of the style's name, slug, seed and first reference image alone
     (`render_preview`: a seeded render, then WebP), so each distinct one is drawn once per test
-    process: the same bytes the renderer would give again. Tests that replace
-    `render_style_preview` (a failing or slow draw) still get theirs."""
+    process: the same bytes the renderer would give again (threads asking for one at once wait
+    for its first draw). Tests that replace `render_style_preview` (a failing or slow draw)
+    still get theirs."""
     import hashlib
 
     from studio import style_previews
 
     real = style_previews.render_preview
     drawn: dict[tuple[str, str, int, str], bytes] = {}
+    drawing: dict[tuple[str, str, int, str], threading.Lock] = {}
+    guard = threading.Lock()
 
     def render_preview(*, name: str, slug: str, seed: int, reference: bytes | None) -> bytes:
         key = (name, slug, seed, hashlib.sha256(reference).hexdigest() if reference else "")
-        if key not in drawn:
-            drawn[key] = real(name=name, slug=slug, seed=seed, reference=reference)
+        if key in drawn:
+            return drawn[key]
+        # Threads drawing the same preview at once (tests/test_concurrency.py's tabs, a live
+        # server's requests) wait for the first one's instead of each drawing it.
+        with guard:
+            lock = drawing.setdefault(key, threading.Lock())
+        with lock:
+            if key not in drawn:
+                drawn[key] = real(name=name, slug=slug, seed=seed, reference=reference)
         return drawn[key]
 
     style_previews.render_preview = render_preview  # type: ignore[assignment]
