@@ -24,6 +24,7 @@ import calendar
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -607,18 +608,24 @@ def add_months(moment: dt.datetime, months: int) -> dt.datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def _period_grant(sub: Subscription) -> dict[str, Any]:
+    """The monthly grant of `sub`'s current period: amount, idempotency key (the user and the
+    period's start, to the minute), reason and reference, as `grant_credits` takes them."""
+    return {
+        "amount": sub.plan.monthly_credits,
+        "idempotency_key": f"grant:monthly:{sub.user_id}:{sub.current_period_start:%Y-%m-%dT%H:%M}",
+        "reason": f"Monthly credits, {sub.plan.name} plan",
+        "reference": f"subscription:{sub.pk}",
+    }
+
+
 def _grant_for_period(sub: Subscription) -> Movement:
-    return grant_credits(
-        user=sub.user,
-        amount=sub.plan.monthly_credits,
-        idempotency_key=f"grant:monthly:{sub.user_id}:{sub.current_period_start:%Y-%m-%dT%H:%M}",
-        reason=f"Monthly credits, {sub.plan.name} plan",
-        reference=f"subscription:{sub.pk}",
-    )
+    return grant_credits(user=sub.user, **_period_grant(sub))
 
 
 def open_account(*, user: User, now: dt.datetime | None = None) -> Subscription:
-    """Start a new user on the default (Free) plan with its first monthly grant. Idempotent."""
+    """Start a user on the default (Free) plan with its first monthly grant. Idempotent: a user
+    who already has a subscription keeps it (and gets no second grant)."""
     now = now or timezone.now()
     with transaction.atomic():
         sub, created = Subscription.objects.select_related("plan").get_or_create(
@@ -632,6 +639,35 @@ def open_account(*, user: User, now: dt.datetime | None = None) -> Subscription:
         CreditAccount.objects.get_or_create(user=user)
         if created:
             _grant_for_period(sub)
+    return sub
+
+
+def open_new_account(*, user: User, now: dt.datetime | None = None) -> Subscription:
+    """`open_account` for a user inserted in the current transaction (the user's post_save
+    signal): neither row can exist yet, so the subscription, the balance row (holding the grant)
+    and the grant's ledger entry are three INSERTs, without the look-ups, savepoints, lock and
+    balance UPDATE of the idempotent path (12 queries). The balance row needs no lock: no
+    other transaction sees it before this one commits. Raises IntegrityError if the user
+    already has a subscription or a balance row (then it was not new: use `open_account`)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        sub = Subscription.objects.create(
+            user=user,
+            plan=default_plan(),  # in the transaction, as open_account reads it: not cached
+            current_period_start=now,
+            current_period_end=add_months(now, 1),
+        )
+        grant = _period_grant(sub)
+        account = CreditAccount.objects.create(user=user, balance=grant["amount"])
+        CreditLedgerEntry.objects.create(
+            user=user,
+            kind=CreditLedgerEntry.Kind.GRANT,
+            amount=grant["amount"],
+            balance_after=account.balance,
+            idempotency_key=grant["idempotency_key"],
+            reason=grant["reason"][:200],
+            reference=grant["reference"][:100],
+        )
     return sub
 
 

@@ -11,7 +11,7 @@ from billing.services import (
     invalidate_account,
     invalidate_plan_table,
     invalidate_subscription,
-    open_account,
+    open_new_account,
 )
 
 
@@ -21,7 +21,7 @@ def open_account_for_new_user(
 ) -> None:
     """Every new user (sign-up, admin, createsuperuser) starts on Free with its monthly credits."""
     if created and not raw:
-        open_account(user=instance)
+        open_new_account(user=instance)
 
 
 @receiver([post_save, post_delete], sender=Plan)

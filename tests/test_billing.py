@@ -38,6 +38,53 @@ def test_new_user_starts_on_free_with_ten_credits_through_the_ledger(owner) -> N
     assert (entry.kind, entry.amount, entry.balance_after) == ("grant", 10, 10)
 
 
+def test_a_new_user_is_opened_with_three_inserts_and_the_same_rows_as_the_idempotent_path() -> None:
+    """A sign-up opens its account in three INSERTs (subscription, balance row holding the
+    grant, the grant's ledger entry) after the user's own, not the idempotent path's twelve
+    look-ups, savepoints and updates; the rows are those `open_account` writes."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.models import CreditAccount
+    from billing.services import open_account
+
+    with CaptureQueriesContext(connection) as captured:
+        user = get_user_model().objects.create_user(
+            username="new", email="new@example.com", password="x"
+        )
+    statements = [
+        query["sql"].split(" (")[0]
+        for query in captured.captured_queries
+        if "SAVEPOINT" not in query["sql"] and '"billing_plan"' not in query["sql"]
+    ]  # savepoints: the test's transaction; the plan: the plan table's cache
+    assert statements == [
+        'INSERT INTO "auth_user"',
+        'INSERT INTO "billing_subscription"',
+        'INSERT INTO "billing_creditaccount"',
+        'INSERT INTO "billing_creditledgerentry"',
+    ]
+    sub = Subscription.objects.get(user=user)
+    assert (sub.plan.slug, sub.current_period_end) == (
+        "free",
+        add_months(sub.current_period_start, 1),
+    )
+    assert CreditAccount.objects.get(user=user).balance == 10
+    entry = CreditLedgerEntry.objects.get(user=user)
+    assert (entry.kind, entry.amount, entry.balance_after) == ("grant", 10, 10)
+    assert entry.idempotency_key == (
+        f"grant:monthly:{user.pk}:{sub.current_period_start:%Y-%m-%dT%H:%M}"
+    )
+    assert (entry.reason, entry.reference) == (
+        "Monthly credits, Free plan",
+        f"subscription:{sub.pk}",
+    )
+    # Opening it again through the idempotent path finds everything there: nothing new.
+    assert open_account(user=user).pk == sub.pk
+    assert CreditLedgerEntry.objects.filter(user=user).count() == 1
+    assert get_balance(user) == 10
+
+
 def test_debit_is_idempotent_per_key(owner) -> None:
     first = debit_credits(user=owner, amount=3, idempotency_key="k1", reason="t")
     again = debit_credits(user=owner, amount=3, idempotency_key="k1", reason="t")
