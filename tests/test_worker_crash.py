@@ -549,6 +549,26 @@ def test_a_killed_supervisor_stops_its_embedded_redis(tmp_path: Path) -> None:
                 os.kill(server, signal.SIGKILL)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_redis_guard_stops_the_server_even_when_signalled_while_it_starts() -> None:
+    """The supervisor SIGKILLed right after starting the guard (its Python not yet up, its
+    handler not installed): the guard's SIGTERM waits, blocked, and still stops the server."""
+    from viewbait.serve import guard_embedded_redis
+
+    server = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    guard = guard_embedded_redis(server.pid)
+    assert guard is not None
+    try:
+        guard.send_signal(signal.SIGTERM)  # as the supervisor's death would, at once
+        assert guard.wait(timeout=10) == 0  # its handler ran (the default action: -SIGTERM)
+        assert server.wait(timeout=10) == -signal.SIGTERM
+    finally:
+        for process in (guard, server):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 def test_a_file_left_by_a_killed_run_names_no_redis(tmp_path: Path) -> None:
     from viewbait.settings import running_embedded_redis
 

