@@ -214,6 +214,18 @@ class WebServer:
         return "\n".join(text.splitlines()[-lines:])
 
 
+@contextlib.contextmanager
+def running_web_server(env: dict[str, str], log: Path, **options: Any) -> Iterator[WebServer]:
+    """A `WebServer(env, log, **options)` that is up (`/healthz?live=1` answered), stopped when
+    the block ends."""
+    server = WebServer(env, log, **options)
+    try:
+        server.wait_until_up()
+        yield server
+    finally:
+        server.stop()
+
+
 class DramatiqWorker:
     """One `manage.py rundramatiq` in its own process group (so `kill()` reaches the Dramatiq
     worker processes it forks), with `env` added to ours. Its output goes to `log`."""

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import WebServer, database_url, private_redis
+from tests.servers import WebServer, database_url, private_redis, running_web_server
 
 pytestmark = [
     pytest.mark.redis,
@@ -56,12 +56,8 @@ def server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> I
             "DEBUG": "0",
             "LOCAL_DEV": "1",  # plain http on 127.0.0.1, as `make run`
         }
-        web = WebServer(env, tmp_path / "web.log")
-        try:
-            web.wait_until_up()
+        with running_web_server(env, tmp_path / "web.log") as web:
             yield web
-        finally:
-            web.stop()
 
 
 def failed_login(server: WebServer, index: int, peer: str) -> int:

@@ -32,7 +32,7 @@ from django.core.management.utils import get_random_secret_key
 from studio.models import Thumbnail
 from tests.conftest import make_user
 from tests.factories.accounts import PASSWORD
-from tests.servers import ROOT, WebServer, database_url
+from tests.servers import ROOT, WebServer, database_url, running_web_server
 from viewbait.settings import REPOSITORY_SECRET_KEY
 
 README = ROOT / "README.md"
@@ -407,12 +407,8 @@ def production_server(
         JOBS_RUN_INLINE="0",
         REDIS_URL=redis_url,
     )
-    server = WebServer(env, tmp_path / "daphne.log")
-    try:
-        server.wait_until_up()
+    with running_web_server(env, tmp_path / "daphne.log") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_production_server_sends_https_only_headers_and_secure_cookies(
