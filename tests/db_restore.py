@@ -205,6 +205,7 @@ _RESTART_SEQUENCES = (
 # ordinary trigger fires, and the project has no triggers of its own. Only a superuser may set
 # it; another role's flush checks as before, as does a flush of some tables only.
 _NO_TRIGGERS = "SET LOCAL session_replication_role = replica; "
+_TRIGGERS_BACK = " SET LOCAL session_replication_role = origin;"
 
 
 def _skips_foreign_key_checks(connection: Any, tables: Any) -> bool:
@@ -249,7 +250,9 @@ def install(connection: Any) -> None:
         quoted = [ops.quote_name(table) for table in tables]
         sql = " ".join(f"DELETE FROM {table};" for table in quoted)  # noqa: S608
         if _skips_foreign_key_checks(connection, tables):
-            sql = _NO_TRIGGERS + sql
+            # Put back at the end: SET LOCAL outlives the savepoint Django's flush runs in, so in
+            # a test's transaction the checks would stay off for the rest of the test.
+            sql = _NO_TRIGGERS + sql + _TRIGGERS_BACK
         if reset_sequences:
             sql += _RESTART_SEQUENCES.format(
                 tables=", ".join("'" + table.replace("'", "''") + "'" for table in quoted)

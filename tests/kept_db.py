@@ -15,8 +15,10 @@ models and emits post_migrate (0.09 CPU-s a process, and the flush in `reset()` 
 post_migrate again). `skip_unchanged_migrate()` makes that `migrate` a no-op when the database
 records (MIGRATED_TABLE, outside Django's tables: no flush empties it) that it was migrated
 with the same migration files (`fingerprint()`: every installed app's migration files, by
-content, and Django's version); otherwise it migrates and records the new fingerprint. A new
-database, or one kept from another commit (a stale test database on a CI machine), migrates.
+content, and Django's version) and the same migration rows (`_state()`: their count and newest
+id); otherwise it migrates and records the new state. A new database, one kept from another
+commit (a stale test database on a CI machine) or one a test left migrated back (killed
+between its backward and forward migrations), migrates.
 """
 
 from __future__ import annotations
@@ -187,6 +189,27 @@ def _recorded(alias: str) -> str | None:
     return row[0] if row else None
 
 
+def _state(alias: str) -> str:
+    """What `migrate` recorded for the database `alias`: `fingerprint()` and how many migration
+    rows it has, and its newest row's id. A migration unapplied since (a test that migrates
+    back and forward again, killed in between) changes the latter, so the next run migrates."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT count(*), coalesce(max(id), 0) FROM django_migrations")
+        count, newest = cursor.fetchone()
+    return f"{fingerprint()} {count}:{newest}"
+
+
+def record_migrated(alias: str = "default") -> None:
+    """After a test migrated the kept database `alias` back and then forward again: record its
+    state again, so that the next run need not migrate. A database that records nothing, or
+    another `fingerprint()`, is left to migrate."""
+    if connections[alias].vendor != "postgresql":
+        return
+    recorded = _recorded(alias)
+    if recorded is not None and recorded.split(" ")[0] == fingerprint():
+        _record(alias, _state(alias))
+
+
 def _record(alias: str, value: str) -> None:
     with connections[alias].cursor() as cursor:
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {MIGRATED_TABLE} (fingerprint text)")
@@ -211,11 +234,12 @@ def skip_unchanged_migrate() -> Iterator[None]:
         alias = options.get("database") or "default"
         if connections[alias].vendor != "postgresql":
             return handle(command, *args, **options)
-        if _recorded(alias) == fingerprint():
+        recorded = _recorded(alias)
+        if recorded is not None and recorded == _state(alias):
             return None
         _forget(alias)
         result = handle(command, *args, **options)
-        _record(alias, fingerprint())
+        _record(alias, _state(alias))
         return result
 
     migrate.Command.handle = handle_unless_unchanged  # type: ignore[method-assign, assignment]

@@ -172,6 +172,16 @@ def test_a_kept_database_migrates_only_when_its_migration_files_changed(
     assert ran == ["default", "default"]
     create_test_db_migrate()
     assert ran == ["default", "default"]
+    # A migration unapplied since (a test migrating back, killed before it migrated forward):
+    # migrated, though the files are the same.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM django_migrations WHERE id = (SELECT max(id) FROM django_migrations)"
+        )
+    create_test_db_migrate()
+    assert ran == ["default", "default", "default"]
+    create_test_db_migrate()
+    assert ran == ["default", "default", "default"]
     assert migrate.Command.handle is handle  # put back
 
 
@@ -254,4 +264,7 @@ def test_only_a_flush_of_every_table_skips_the_foreign_key_checks(owner: Any) ->
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         left = {m._meta.label: m._base_manager.count() for m in apps.get_models()}
         assert not any(left.values()), left
+        # Checked again once the flush is done (SET LOCAL would outlive its savepoint).
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
         transaction.set_rollback(True)

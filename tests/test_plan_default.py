@@ -13,6 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from billing.models import Plan
 from billing.services import default_plan, invalidate_plan_table
+from tests import kept_db
 
 BEFORE = ("billing", "0008_plan_features_may_be_empty")
 ADDED = ("billing", "0009_plan_one_default")
@@ -74,3 +75,4 @@ def test_the_migration_keeps_the_first_default_in_plan_order() -> None:
     finally:
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+        kept_db.record_migrated(connection.alias)  # forward again: no migrate next run
