@@ -81,10 +81,16 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
+# A 401 carries a challenge (RFC 9110 section 15.5.2 and 11.6.1). The API signs in with the
+# session cookie of the site's sign-in page, which has no registered scheme: "Session", naming it.
+SESSION_CHALLENGE = 'Session realm="ViewBait"'
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler giving every error the `{"error", "code"}` shape.
 
-    Unauthenticated requests get 401 (DRF's session auth would say 403); Django's 404 and
+    Unauthenticated requests get 401 with a `WWW-Authenticate: Session` challenge (DRF's
+    session auth, which has none, would say 403); Django's 404 and
     PermissionDenied map to 404/403; validation errors keep their field messages in `fields`.
     """
     if isinstance(exc, APIError):
@@ -98,6 +104,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(
             error_body("Authentication required.", "not_authenticated"),
             status=status.HTTP_401_UNAUTHORIZED,
+            headers={"WWW-Authenticate": SESSION_CHALLENGE},
         )
     if isinstance(exc, Http404 | exceptions.NotFound):
         return Response(error_body("Not found.", "not_found"), status=status.HTTP_404_NOT_FOUND)

@@ -30,6 +30,7 @@ from rest_framework.fields import empty
 from rest_framework.serializers import Serializer
 
 from core import ratelimits
+from core.api import SESSION_CHALLENGE
 from generation.models import Job
 from generation.pipeline import IDEMPOTENCY_KEY_MAX_CHARS
 from generation.registry import JobType, job_types
@@ -783,7 +784,8 @@ class ViewBaitAutoSchema(AutoSchema):
     view), 403 `permission_denied` on a write (the session's CSRF check), and on a method that
     counts against a rate limit (`core.ratelimits.limited_methods`: its `limit` decorators and
     `counted_within` marks) the 429 `rate_limited` with Retry-After and the RateLimit headers,
-    and the RateLimit headers on its successes. (405 is no operation's: a method the path does
+    and the RateLimit headers on its successes; and the WWW-Authenticate challenge on a 401.
+    (405 is no operation's: a method the path does
     not take has no operation to document it on.)"""
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
@@ -807,6 +809,14 @@ class ViewBaitAutoSchema(AutoSchema):
             responses.setdefault(
                 "403", answer("`permission_denied`: no valid CSRF token was sent", error)
             )
+        if "401" in responses:
+            responses["401"]["headers"] = {
+                "WWW-Authenticate": {
+                    "schema": {"type": "string", "enum": [SESSION_CHALLENGE]},
+                    "description": "the challenge (RFC 9110): sign in on the site's sign-in "
+                    "page; the API then takes its session cookie",
+                }
+            }
         if self.method in ratelimits.limited_methods(type(self.view)):
             for status_code, response in responses.items():
                 if status_code.startswith("2"):

@@ -574,3 +574,20 @@ def test_a_moves_project_id_is_required_and_nullable(anon_client) -> None:
     shape = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
     assert set(shape["required"]) == {"thumbnail_ids", "project_id"}
     assert shape["properties"]["project_id"]["nullable"] is True
+
+
+def test_every_401_declares_its_challenge(anon_client) -> None:
+    """Every operation's 401 documents the WWW-Authenticate challenge core.api sends with it."""
+    from core.api import SESSION_CHALLENGE
+
+    paths = anon_client.get("/api/schema/?format=json").json()["paths"]
+    unauthorized = [
+        (path, method, operation["responses"]["401"])
+        for path, item in paths.items()
+        for method, operation in item.items()
+        if "401" in operation.get("responses", {})
+    ]
+    assert len(unauthorized) > 20
+    for path, method, response in unauthorized:
+        header = response.get("headers", {}).get("WWW-Authenticate")
+        assert header and header["schema"]["enum"] == [SESSION_CHALLENGE], (path, method)

@@ -37,6 +37,7 @@ def test_unauthenticated_is_401(anon_client) -> None:
     response = anon_client.post_json("/api/generate", body())
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"] == 'Session realm="ViewBait"'  # RFC 9110: a challenge
 
 
 def test_me(owner_client, owner) -> None:
