@@ -32,6 +32,8 @@ same row objects: 5 of a reload's 8 CPU-ms went to deserializing and compiling a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from io import StringIO
 from typing import Any
 
@@ -56,7 +58,7 @@ def restore(creation: Any, data: str) -> None:
     with transaction.atomic(using=alias):
         with connection.constraint_checks_disabled(), connection.cursor() as cursor:
             for model, rows, statements in batches:
-                _send_saves(model, rows, alias, statements, cursor)
+                _send_saves(model, rows, alias, partial(_run_all, cursor, statements))
         connection.check_constraints(table_names=table_names)
 
 
@@ -145,25 +147,26 @@ def _insert_arguments(
 def _insert_raw(model: Any, rows: list[Any], alias: str, connection: Any) -> None:
     fields, conflict, size = _insert_arguments(model, rows, connection)
 
-    def insert(_: Any) -> None:
+    def insert() -> None:
         for start in range(0, len(rows), size):
             model._base_manager.using(alias)._insert(
                 rows[start : start + size], fields, raw=True, **conflict
             )
 
-    _send_saves(model, rows, alias, insert, None)
+    _send_saves(model, rows, alias, insert)
 
 
-def _send_saves(model: Any, rows: list[Any], alias: str, insert: Any, cursor: Any) -> None:
-    """`pre_save` for each row, the insert (a callable of the cursor, or SQL statements run on
-    it), then `post_save`, all with raw=True, as a raw save sends them."""
+def _run_all(cursor: Any, statements: list[str]) -> None:
+    for statement in statements:
+        cursor.execute(statement)
+
+
+def _send_saves(model: Any, rows: list[Any], alias: str, insert: Callable[[], Any]) -> None:
+    """`pre_save` for each row, `insert()`, then `post_save`, all with raw=True, as a raw save
+    sends them."""
     for row in rows:
         pre_save.send(sender=model, instance=row, raw=True, using=alias, update_fields=None)
-    if callable(insert):
-        insert(cursor)
-    else:
-        for statement in insert:
-            cursor.execute(statement)
+    insert()
     for row in rows:
         row._state.adding, row._state.db = False, alias
         post_save.send(

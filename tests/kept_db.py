@@ -125,20 +125,33 @@ def seed_key() -> str:
 
 def _seeded(key: str) -> str | None:
     """The content recorded under `key`, if the database has it."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [SEEDED_TABLE])
-        if not cursor.fetchone()[0]:
-            return None
-        cursor.execute(f"SELECT contents FROM {SEEDED_TABLE} WHERE key = %s", [key])  # noqa: S608
-        row = cursor.fetchone()
-    return row[0] if row else None
+    row = _note(connection.alias, SEEDED_TABLE)
+    return row[1] if row is not None and row[0] == key else None
 
 
 def _record_seeded(key: str, contents: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TABLE IF NOT EXISTS {SEEDED_TABLE} (key text, contents text)")
-        cursor.execute(f"DELETE FROM {SEEDED_TABLE}")  # noqa: S608 (a constant)
-        cursor.execute(f"INSERT INTO {SEEDED_TABLE} VALUES (%s, %s)", [key, contents])  # noqa: S608
+    _set_note(connection.alias, SEEDED_TABLE, "key text, contents text", [key, contents])
+
+
+def _note(alias: str, table: str) -> tuple[Any, ...] | None:
+    """The one row of the side table `table` (SEEDED_TABLE, MIGRATED_TABLE: outside Django's
+    tables, so no flush empties it) of the database `alias`, if it has one."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 (a constant)
+        row = cursor.fetchone()
+    return tuple(row) if row else None
+
+
+def _set_note(alias: str, table: str, columns: str, values: list[str]) -> None:
+    """Make `values` the one row of the side table `table` (created with `columns`)."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (a constant)
+        marks = ", ".join(["%s"] * len(values))
+        cursor.execute(f"INSERT INTO {table} VALUES ({marks})", values)  # noqa: S608
 
 
 def _reload(contents: str) -> None:
@@ -157,7 +170,7 @@ def _reload(contents: str) -> None:
     connection._test_serialized_contents = contents  # type: ignore[attr-defined]
 
 
-MIGRATED_TABLE = "viewbait_test_migrated"  # one row: the fingerprint() the database has
+MIGRATED_TABLE = "viewbait_test_migrated"  # one row: the _state() the database was migrated to
 
 
 @functools.cache
@@ -179,14 +192,9 @@ def fingerprint() -> str:
 
 
 def _recorded(alias: str) -> str | None:
-    """The fingerprint the database `alias` was last migrated with, if it records one."""
-    with connections[alias].cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [MIGRATED_TABLE])
-        if not cursor.fetchone()[0]:
-            return None
-        cursor.execute(f"SELECT fingerprint FROM {MIGRATED_TABLE}")  # noqa: S608 (a constant)
-        row = cursor.fetchone()
-    return row[0] if row else None
+    """The state (`_state()`) the database `alias` was last migrated to, if it records one."""
+    row = _note(alias, MIGRATED_TABLE)
+    return row[0] if row is not None else None
 
 
 def _state(alias: str) -> str:
@@ -211,10 +219,7 @@ def record_migrated(alias: str = "default") -> None:
 
 
 def _record(alias: str, value: str) -> None:
-    with connections[alias].cursor() as cursor:
-        cursor.execute(f"CREATE TABLE IF NOT EXISTS {MIGRATED_TABLE} (fingerprint text)")
-        cursor.execute(f"DELETE FROM {MIGRATED_TABLE}")  # noqa: S608 (a constant)
-        cursor.execute(f"INSERT INTO {MIGRATED_TABLE} VALUES (%s)", [value])  # noqa: S608
+    _set_note(alias, MIGRATED_TABLE, "fingerprint text", [value])
 
 
 def _forget(alias: str) -> None:
