@@ -594,6 +594,14 @@ def test_the_card_gives_the_face_as_a_share_of_the_pictures_height() -> None:
     YouTube norm); the area share (8% for a face filling 40% of the height) read as too small."""
     from django.template.loader import render_to_string
 
+    def card(size: dict[str, Any], **thresholds: int) -> str:
+        result = {
+            "sizes": [size],
+            "badge": {"width": 44, "height": 20, "inset": 4},
+            "thresholds": thresholds,
+        }
+        return render_to_string("studio/jobs/thumbnail_check.html", {"payload": {"result": result}})
+
     size = {
         "name": "home",
         "label": "Home page",
@@ -605,33 +613,11 @@ def test_the_card_gives_the_face_as_a_share_of_the_pictures_height() -> None:
         "face_fraction": 0.08,
         "checks": {"face": {"verdict": "good"}},
     }
-    html = render_to_string(
-        "studio/jobs/thumbnail_check.html",
-        {
-            "payload": {
-                "result": {
-                    "sizes": [size],
-                    "badge": {"width": 44, "height": 20, "inset": 4},
-                    "thresholds": {"headline_good_px": 12},
-                }
-            }
-        },
-    )
+    html = card(size, headline_good_px=12)
     assert "80.8 px tall, 40% of the picture's height · good" in html
     assert "<dt>Words</dt>" not in html  # a result stored before words were counted
     size["checks"]["wording"] = {"value": 16, "lines": 6, "verdict": "too many words"}
-    html = render_to_string(
-        "studio/jobs/thumbnail_check.html",
-        {
-            "payload": {
-                "result": {
-                    "sizes": [size],
-                    "badge": {"width": 44, "height": 20, "inset": 4},
-                    "thresholds": {"headline_good_px": 12, "words_good": 5},
-                }
-            }
-        },
-    )
+    html = card(size, headline_good_px=12, words_good=5)
     assert "16 in 6 lines · too many words" in html and "about 5 at most" in html
 
 
