@@ -131,17 +131,12 @@ def test_a_web_process_whose_database_refuses_connections_answers_503(tmp_path) 
     import urllib.request
     import uuid
 
-    import psycopg
-
+    from tests.db_faults import ThrowawayDatabase
     from tests.servers import WebServer, database_url
 
     name = f"vb_refusing_{uuid.uuid4().hex[:8]}"
-    admin = {**connection.get_connection_params(), "dbname": "postgres", "autocommit": True}
     url = database_url().rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(**admin) as pg:
-        pg.execute(f'CREATE DATABASE "{name}"')
-    server = None
-    try:
+    with ThrowawayDatabase(connection.get_connection_params(), name) as database:
         env = {
             "DJANGO_SETTINGS_MODULE": "tests.real_settings_fast_hash",
             "DATABASE_URL": url,
@@ -150,34 +145,27 @@ def test_a_web_process_whose_database_refuses_connections_answers_503(tmp_path) 
             "LOCAL_DEV": "1",
         }
         server = WebServer(env, tmp_path / "web.log")
-        server.wait_until_up()
-        with psycopg.connect(**admin) as pg:
-            pg.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-            pg.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                [name],
-            )
-        # A session cookie makes every request read the session from the database (cached_db:
-        # a cache miss), before any view runs.
-        answers = {}
-        for path in ("/api/projects", "/studio/"):
-            request = urllib.request.Request(
-                server.base_url + path,
-                headers={"Cookie": "sessionid=abcdefghijklmnopqrstuvwxyz012345"},
-            )
-            with pytest.raises(urllib.error.HTTPError) as caught:
-                urllib.request.urlopen(request, timeout=30)
-            answers[path] = caught.value
+        try:
+            server.wait_until_up()
+            database.refuse()
+            # A session cookie makes every request read the session from the database
+            # (cached_db: a cache miss), before any view runs.
+            answers = {}
+            for path in ("/api/projects", "/studio/"):
+                request = urllib.request.Request(
+                    server.base_url + path,
+                    headers={"Cookie": "sessionid=abcdefghijklmnopqrstuvwxyz012345"},
+                )
+                with pytest.raises(urllib.error.HTTPError) as caught:
+                    urllib.request.urlopen(request, timeout=30)
+                answers[path] = caught.value
+        finally:
+            server.stop()
         api, page = answers["/api/projects"], answers["/studio/"]
         assert api.code == 503, server.output()
         assert json.loads(api.read())["code"] == "database_unavailable"
         assert api.headers["Retry-After"] == str(DATABASE_RETRY_AFTER_SECONDS)
         assert page.code == 503 and "briefly unavailable" in page.read().decode()
-    finally:
-        if server is not None:
-            server.stop()
-        with psycopg.connect(**admin) as pg:
-            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def statement_timeout_at(marker: str, times: int = 1) -> Any:

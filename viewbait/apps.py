@@ -210,7 +210,7 @@ def check_database_connections(app_configs: Any, **kwargs: Any) -> list[CheckMes
         return []
     database = settings.DATABASES["default"]
     pool = (database.get("OPTIONS") or {}).get("pool")
-    if database["ENGINE"] != "django.db.backends.postgresql" or not pool:
+    if database["ENGINE"] != "core.postgresql" or not pool:
         return []
     from viewbait.gunicorn_conf import default_workers
 

@@ -313,12 +313,27 @@ DATABASES = {
     )
 }
 DB_POOL = env_bool("DB_POOL", True)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL:
+# A database that is down: a new connection gives up after DB_CONNECT_TIMEOUT seconds (libpq's
+# connect_timeout; without it a host that drops packets holds a connection attempt for about two
+# minutes of TCP retries); the pool's own reconnection attempts give up after
+# DB_POOL_RECONNECT_TIMEOUT seconds, so the next request starts a fresh one at once instead of
+# waiting out psycopg_pool's exponential back-off (1, 2, 4 ... 64 s between attempts within its
+# default 300 s); and once a wait has found the database unreachable, requests wait 0.5 s for a
+# connection, not DB_POOL_TIMEOUT, until one is had again (core.postgresql.base.FailFastPool).
+# benchmarks/db_outage.py prints both: the wait of a request during an outage and how long after
+# the database is back requests succeed again.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "core.postgresql"
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+        "DB_CONNECT_TIMEOUT", 5, minimum=1
+    )
+if DATABASES["default"]["ENGINE"] == "core.postgresql" and DB_POOL:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env_int("DB_POOL_MIN_SIZE", 2, minimum=0),
         "max_size": env_int("DB_POOL_MAX_SIZE", 24, minimum=1),
         "timeout": env_float("DB_POOL_TIMEOUT", 10.0, above=0),
+        "reconnect_timeout": env_float("DB_POOL_RECONNECT_TIMEOUT", 5.0, above=0),
     }
 # Server-side parameter binding (Django 4.2+, psycopg 3), off unless DB_SERVER_SIDE_BINDING=1:
 # parameters travel to PostgreSQL apart from the SQL (the extended protocol's $1, $2) instead of
@@ -330,8 +345,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL
 # OR-ed together, Django ticket #36248): a creator with 70,000 thumbnails could not delete their
 # account (ops review 2026-12-05; tests/test_server_side_binding.py). Raw SQL must give
 # PostgreSQL a type for a parameter it cannot infer (`%s::text`) so both modes work.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool(
+if DATABASES["default"]["ENGINE"] == "core.postgresql":
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = env_bool(
         "DB_SERVER_SIDE_BINDING", False
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
