@@ -218,7 +218,7 @@ def _admit(
             owner_id=user.pk, model=model.id, normalized_input=job_type.cache_input(validated)
         )
         params["cache_key"] = key
-        cached = result_cache.get(key)
+        cached = result_cache.get(key, job_type.cached_result_usable)
     try:
         job, created, credits_remaining = submit_job(
             user=user,

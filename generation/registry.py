@@ -159,6 +159,12 @@ class JobType:
         """The normalized input the result cache is keyed by (with `cache` set)."""
         return self.fingerprint_input(validated)
 
+    def cached_result_usable(self, result: dict[str, Any]) -> bool:
+        """Whether a result found in the result cache may be served (default: always). False
+        for one that names something gone since it was cached (a stored file a purge deleted):
+        the engine then takes it as a miss and computes again, caching the new result."""
+        return True
+
     def result_cache_key(self, *, owner_id: int, model: str, normalized_input: Any) -> str:
         """The result cache's key of this input for this creator: the only way a key is made
         (the engine at submit time, a type's `run` re-keying what it read), so no key leaves

@@ -39,9 +39,13 @@ def cache_key(
     return f"ai:{job_type}:{hashlib.sha256(canonical.encode()).hexdigest()}"
 
 
-def get(key: str) -> dict[str, Any] | None:
+def get(key: str, usable: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any] | None:
+    """The result cached under `key`, or None: nothing cached, or what is cached fails `usable`
+    (the job type's `cached_result_usable`: a result naming a stored file since deleted)."""
     value = cache.get(key)
-    return value if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        return None
+    return value if usable is None or usable(value) else None
 
 
 def single_flight(
@@ -51,17 +55,19 @@ def single_flight(
     ttl_seconds: int,
     stop: threading.Event | None = None,
     lock_seconds: int = LOCK_SECONDS,
+    usable: Callable[[dict[str, Any]], bool] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """(result, from_cache). Computes at most once per key across processes while a result
     is cached; a caller that finds another computing waits for its result (and computes itself
     if that one fails and releases the lock). Errors of `compute` propagate to its caller only.
     `lock_seconds` must outlast the longest computation (the job's time limit): a lock that
-    expired under a computation still running let an identical job compute again. With the
-    cache unreachable, computes directly."""
+    expired under a computation still running let an identical job compute again. A cached
+    result that fails `usable` counts as none (see `get`). With the cache unreachable, computes
+    directly."""
     token = uuid.uuid4().hex
     lock = f"{key}:lock"
     while True:
-        found = get(key)
+        found = get(key, usable)
         if found is not None:
             return found, True
         acquired = cache.add(lock, token, lock_seconds)
@@ -69,7 +75,7 @@ def single_flight(
             return compute(), False
         if acquired:
             try:
-                found = get(key)  # stored between our look-up and the lock
+                found = get(key, usable)  # stored between our look-up and the lock
                 if found is not None:
                     return found, True
                 result = compute()
@@ -78,7 +84,7 @@ def single_flight(
             finally:
                 if cache.get(lock) == token:
                     cache.delete(lock)
-        while cache.get(lock) is not None and get(key) is None:
+        while cache.get(lock) is not None and get(key, usable) is None:
             if stop is not None and stop.is_set():
                 raise InterruptedError("stopped while waiting for a shared result")
             time.sleep(POLL_SECONDS)

@@ -732,6 +732,7 @@ class JobContext:
                     # A computation lasts at most the run's time limit (a video's three
                     # attempts of 180 s outlasted the default lock: a second job computed too).
                     lock_seconds=self.job_type.time_limit_seconds,
+                    usable=self.job_type.cached_result_usable,
                 )
                 return result, from_cache, ""
             except PaidPartFailed as partial:

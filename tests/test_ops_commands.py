@@ -314,7 +314,8 @@ def test_purge_orphan_files_deletes_old_files_nothing_names(owner, monkeypatch) 
     """A file whose delete failed (storage down) or never ran (a crash after the commit) stayed
     for good. purge_orphan_files deletes, with --commit, a stored file older than the cutoff that
     no row and no job that may still read it names; a young one (an upload or job being
-    written), a queued job's kept inputs, a job's whose type keeps them, seed/ and checks/ stay."""
+    written), a queued job's kept inputs, a job's whose type keeps them, a heatmap a job's result
+    names and seed/ stay."""
     import os
     import time
 
@@ -362,17 +363,22 @@ def test_purge_orphan_files_deletes_old_files_nothing_names(owner, monkeypatch) 
     )
     stray = stored("faces/stray.jpg")
     young = stored("edits/young.png", hours_old=2)
-    shared = [stored("seed/shared.png"), stored("checks/heatmap.png")]
-    orphans = {undiscarded, stray}
-    kept = [*rows, *queued_inputs, kept_analysis, young, *shared]
+    # thumbnail_check's heatmaps: kept while a job's result names one (as stored, or by the
+    # /media/ URL results kept before private media); the others are orphans.
+    heatmaps = [stored(f"checks/{n}.png") for n in ("named", "legacy", "unnamed")]
+    for result in ({"heatmap_name": heatmaps[0]}, {"heatmap_url": f"/media/{heatmaps[1]}?s=1"}):
+        JobFactory(user=owner, type="thumbnail_check", status="succeeded", result=result)
+    shared = stored("seed/shared.png")
+    orphans = {undiscarded, stray, heatmaps[2]}
+    kept = [*rows, *queued_inputs, kept_analysis, young, shared, *heatmaps[:2]]
 
     dry = run("purge_orphan_files")
-    assert "2 orphan file(s), 200 bytes, would be deleted (dry run" in dry
+    assert "3 orphan file(s), 300 bytes, would be deleted (dry run" in dry
     assert {line.split()[1] for line in dry.splitlines() if "  orphan " in line} == orphans
     assert all(default_storage.exists(name) for name in [*orphans, *kept])
 
     out = run("purge_orphan_files", "--commit")
-    assert "2 orphan file(s) deleted, 200 bytes freed" in out
+    assert "3 orphan file(s) deleted, 300 bytes freed" in out
     assert not any(default_storage.exists(name) for name in orphans)
     assert all(default_storage.exists(name) for name in kept)
 

@@ -443,10 +443,18 @@ def test_a_second_identical_check_is_answered_from_the_cache(
     twin.pk = None
     twin.save()
     assert check(owner_client, twin)["cached"] is True and len(calls) == 1
+    # Its heatmap file deleted (purge_orphan_files, once no job names it): the cached answer
+    # would show a broken image, so the check is computed again and the heatmap stored again.
+    heatmap = Job.objects.get(pk=first["id"]).result["heatmap_name"]
+    default_storage.delete(heatmap)
+    redone = check(owner_client, thumbnail)
+    assert (redone["cached"], len(calls)) == (False, 2)
+    assert default_storage.exists(heatmap)
+    assert check(owner_client, thumbnail)["cached"] is True and len(calls) == 2
     # Without the heatmap (a plan change), the cached answer would be wrong: computed again.
     set_plan(owner, "starter")
     third = check(owner_client, thumbnail)
-    assert (third["cached"], third["result"]["heatmap_url"], len(calls)) == (False, None, 2)
+    assert (third["cached"], third["result"]["heatmap_url"], len(calls)) == (False, None, 3)
 
 
 def test_gemini_adds_notes_from_the_image_through_structured_output(

@@ -144,6 +144,12 @@ class ThumbnailCheck(JobType):
     def cache_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         return {"image": validated["image_sha256"], "heatmap": validated["heatmap"]}
 
+    def cached_result_usable(self, result: dict[str, Any]) -> bool:
+        """A cached result whose heatmap file is gone (`purge_orphan_files` deletes heatmaps
+        no job's result names) is computed again: served, it would show a broken image."""
+        name = result.get("heatmap_name")
+        return not name or default_storage.exists(name)
+
     def unit_cost(self, validated: dict[str, Any], model: catalog.ModelSpec) -> int:
         """Free offline; 1 credit for the Gemini critique."""
         return 0 if model.id == catalog.LOCAL else 1

@@ -13,12 +13,16 @@ through `listdir`, so local files and S3 alike) and deletes each file that is
   references, an analysis' upload), a job whose type keeps its inputs (`retain_inputs`, until
   `purge_job_history` deletes it), or of a type not registered (retired: it is not known what
   it keeps), and
+- named in no job's result (thumbnail_check's heatmaps, `checks/<sha256>.png`, shared by every
+  check of the same image; a result from before private media named one by its `/media/` URL),
+  and
 - older than `--older-than-hours` (default 24): a file an upload, a job's snapshot or a worker
   is writing is stored before the row or job naming it commits.
 
-Never touched: `seed/` (`seed_gallery`'s files, shared by thousands of rows) and `checks/`
-(thumbnail_check's heatmaps, named by their content hash and shared by every cached check of
-the same image, which the AI result cache keeps outside the database).
+Never touched: `seed/` (`seed_gallery`'s files, shared by thousands of rows). A heatmap deleted
+here may still be named by a result in the AI result cache (outside the database): the check
+takes such a cached result as a miss and computes the heatmap again
+(`ThumbnailCheck.cached_result_usable`).
 
 Rows are read before jobs: a job can only name a file some row named when the job was made, so
 a file whose row goes between the two reads is still seen in the job that copied it. Dry run
@@ -35,6 +39,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core.files.storage import Storage, default_storage
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models
@@ -48,8 +53,8 @@ from studio.services import SHARED_SEED_FILES
 
 logger = logging.getLogger(__name__)
 
-# Shared by many rows or cached results, never one row's (see the module's docstring).
-NEVER_TOUCHED = (SHARED_SEED_FILES, "checks/")
+# Shared by many rows, never one row's (see the module's docstring).
+NEVER_TOUCHED = (SHARED_SEED_FILES,)
 
 
 def stored_names(storage: Storage, path: str = "") -> Iterator[str]:
@@ -101,11 +106,25 @@ def names_in_jobs() -> set[str]:
     return names
 
 
+def names_in_job_results() -> set[str]:
+    """Every string in any job's result, and the stored name in each `MEDIA_URL` one (a result
+    from before private media kept `/media/checks/<sha256>.png?...`)."""
+    prefix = settings.MEDIA_URL
+    names: set[str] = set()
+    results = Job.objects.filter(result__isnull=False).values_list("result", flat=True)
+    for result in results.iterator(chunk_size=500):
+        for value in _strings(result):
+            names.add(value)
+            if value.startswith(prefix):
+                names.add(value[len(prefix) :].split("?", 1)[0])
+    return names
+
+
 class Command(BaseCommand):
     help = (
         "Delete files in the media storage that no row and no job that may still read it "
-        "names, older than --older-than-hours (24); seed/ and checks/ are never touched. Dry "
-        "run unless --commit."
+        "names (in its inputs or its result), older than --older-than-hours (24); seed/ is "
+        "never touched. Dry run unless --commit."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -122,6 +141,7 @@ class Command(BaseCommand):
         cutoff = timezone.now() - dt.timedelta(hours=options["older_than_hours"])
         referenced = names_in_rows()  # rows first, then jobs: see the module's docstring
         referenced |= names_in_jobs()
+        referenced |= names_in_job_results()
         scanned = kept_young = 0
         orphans: list[tuple[str, int]] = []
         for name in stored_names(storage):
