@@ -75,6 +75,12 @@ class BadWebhook(Exception):
     """The webhook's signature or body is not valid: answered 400, nothing changed."""
 
 
+class EventNotApplied(PaymentProviderError):
+    """A valid event we cannot apply as it stands (a subscription billing a price no plan has):
+    nothing is recorded, the webhook answers 503 so Stripe sends the event again (for up to
+    three days), and the log says what to fix. Never answered 200 "ignored": the creator pays."""
+
+
 def configured() -> bool:
     """True when Stripe calls can be made (a secret key is set). With STRIPE_FAKE, this is
     also where the development fake is started and the prices are created in it."""
@@ -401,8 +407,9 @@ def handle_webhook(*, payload: bytes, signature: str | None) -> str:
 def process_event(event: Obj) -> str:
     """Apply one verified event, exactly once per event id: the `StripeEvent` row is inserted
     first (a concurrent duplicate waits on its unique index, then finds it) and commits with
-    everything the event changed. A Stripe error while handling rolls all of it back and
-    raises, so the webhook answers 500 and Stripe delivers the event again."""
+    everything the event changed. A Stripe error while handling, or an event that cannot be
+    applied yet (`EventNotApplied`), rolls all of it back and raises, so the webhook answers 503
+    and Stripe delivers the event again."""
     obj = event.get("data", {}).get("object", {}) or {}
     with transaction.atomic():
         try:
@@ -447,8 +454,18 @@ def _sync(subscription_id: str, customer_id: str | None) -> tuple[Subscription |
     return row, _apply_subscription(row, remote)
 
 
-def _plan_for_price(price_id: str) -> Plan | None:
-    return next((p for p in services.plan_table() if p.stripe_price_id == price_id), None)
+def _plan_for_price(price: Obj) -> Plan | None:
+    """The plan a subscription's price bills: the plan whose price it is now, else the plan its
+    `metadata.slug` names. `ensure_prices` sets that slug on every price it creates, so a price
+    it replaced (the plan's price changed in the admin) still names its plan, and subscriptions
+    Stripe keeps billing at it are still that plan's. None for a price made outside
+    `stripe_prices` that no plan has."""
+    plans = services.plan_table()
+    plan = next((p for p in plans if p.stripe_price_id == price["id"]), None)
+    slug = (price.get("metadata") or {}).get("slug")
+    if plan is None and slug:
+        plan = next((p for p in plans if p.slug == slug), None)
+    return plan
 
 
 def _other_live_subscription(row: Subscription, *, ended: str) -> Obj | None:
@@ -490,10 +507,18 @@ def _apply_subscription(row: Subscription, remote: Obj, *, relink: bool = False)
         _back_to_free(row, at=ended)
         return f"ended: back to {row.plan.name}"
     item = remote["items"]["data"][0]
-    plan = _plan_for_price(item["price"]["id"])
+    plan = _plan_for_price(item["price"])
     if plan is None:
-        logger.error("stripe subscription %s has unknown price %s", remote["id"], item["price"])
-        return f"ignored: no plan has price {item['price']['id']}"
+        # The creator pays for it: never answered "ignored". Stripe sends the event again until
+        # the price names a plan (set its metadata `slug` in Stripe, or the plan's price id).
+        logger.error(
+            "stripe subscription %s bills price %s, which no plan has: set the price's metadata "
+            "slug to its plan's slug in Stripe, or a plan's price id to it (Stripe sends the "
+            "event again)",
+            remote["id"],
+            item["price"]["id"],
+        )
+        raise EventNotApplied(f"no plan has price {item['price']['id']}")
     if not linked and row.stripe_subscription_id and row.status not in ENDED:
         logger.warning(
             "customer %s has a second live subscription %s (linked: %s); following the newer",
@@ -900,6 +925,7 @@ def ensure_prices(*, dry_run: bool = True) -> list[str]:
             "lookup_key": f"viewbait-{row.slug}-{row.price_cents}",
             # Back to an earlier amount: the key moves from that old price to this one.
             "transfer_lookup_key": True,
+            # What names a replaced price's plan to the webhook (`_plan_for_price`).
             "metadata": {"slug": row.slug},
         }
         if recurring:

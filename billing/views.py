@@ -145,10 +145,11 @@ def checkout_return(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_POST
 def stripe_webhook(request: HttpRequest) -> JsonResponse:
     """POST /stripe/webhook/: 200 once the event is processed (or was already), 400 for a bad
-    signature or body (nothing changed), 503 when Stripe could not be read back (Stripe
-    delivers the event again later). Stripe sends JSON: another body type is a 400 before the
-    body is read (a multipart body was already parsed by the input guard, so `request.body`
-    would no longer be readable)."""
+    signature or body (nothing changed), 503 when Stripe could not be read back or the event
+    cannot be applied yet (`event_not_applied`); nothing changed, Stripe delivers it again
+    later. Stripe sends JSON: another body type is a 400 before the body is read (a multipart
+    body was already parsed by the input guard, so `request.body` would no longer be
+    readable)."""
     if request.content_type != "application/json":
         return JsonResponse(
             {"error": "Invalid webhook signature or payload.", "code": "bad_webhook"}, status=400
@@ -161,6 +162,11 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
         logger.warning("stripe webhook refused: %s", exc)
         return JsonResponse(
             {"error": "Invalid webhook signature or payload.", "code": "bad_webhook"}, status=400
+        )
+    except payments.EventNotApplied:
+        return JsonResponse(
+            {"error": "Event not applied yet; send it again.", "code": "event_not_applied"},
+            status=503,
         )
     except (payments.PaymentProviderError, payments.PaymentsNotConfigured):
         return JsonResponse(

@@ -780,6 +780,68 @@ def test_a_renewal_whose_new_period_is_past_the_first_page_of_lines_grants_its_c
     assert {"limit": "100", "starting_after": invoice["lines"]["data"][-1]["id"]} in paged
 
 
+def test_a_subscription_at_a_replaced_price_still_renews_with_its_plan_s_credits(
+    fake: FakeStripe, priced: dict[str, str], owner: Any, owner_client: JSONClient
+) -> None:
+    """Starter's price raised in the admin and `stripe_prices --commit` run: Stripe keeps billing
+    existing subscriptions at the old price, which no plan's `stripe_price_id` names any more.
+    Their renewals were answered "ignored: no plan has price ...": the creator paid $19.99 and
+    got no credits. The old price still names its plan (its metadata `slug`)."""
+    events = subscribe(owner_client, fake, "starter")
+    deliver(owner_client, fake, events)
+    debit_credits(user=owner, amount=100, idempotency_key="spent", reason="test")
+    Plan.objects.filter(slug="starter").update(price_cents=2499)
+    payments.ensure_prices(dry_run=False)
+    assert Plan.objects.get(slug="starter").stripe_price_id != priced["starter"]
+
+    renewal = fake.renew(stripe_subscription_id(events), deliver=False)
+    item = renewal[0]["data"]["object"]["items"]["data"][0]
+    assert (item["price"]["id"], item["price"]["unit_amount"]) == (priced["starter"], 1999)
+    deliver(owner_client, fake, renewal)
+    sub = Subscription.objects.get(user=owner)
+    assert (sub.plan.slug, sub.status) == ("starter", "active")
+    assert get_balance(owner) == 100 == ledger_sum(owner)
+    outcome = StripeEvent.objects.get(event_id=renewal[1]["id"]).outcome
+    assert outcome == "starter active; granted 100"
+
+
+def test_a_subscription_at_a_price_no_plan_has_is_sent_again_not_ignored(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, caplog: Any
+) -> None:
+    """A price made in Stripe's dashboard (no `slug` metadata) and sold there: the creator pays,
+    so its events are not recorded as "ignored" (Stripe would never send them again). The webhook
+    answers 503 `event_not_applied`, records nothing and logs an error; once the price names a
+    plan, Stripe's next delivery applies it."""
+    customer = payments.ensure_customer(user=owner)
+    product = fake.create_product({"name": "Starter (dashboard)"})
+    price = fake.create_price(
+        {"product": product["id"], "unit_amount": 1999, "recurring": {"interval": "month"}}
+    )
+    outside = fake.create_checkout_session(
+        {
+            "mode": "subscription",
+            "customer": customer,
+            "success_url": "http://testserver/",
+            "line_items": [{"price": price["id"]}],
+        }
+    )
+    events = fake.complete_checkout(outside["id"], deliver=False)
+    for event in events:
+        response = post_event(owner_client, fake, event)
+        assert response.status_code == 503, (event["type"], response.content)
+        assert response.json()["code"] == "event_not_applied"
+    assert not StripeEvent.objects.exists()
+    assert "which no plan has" in caplog.text and price["id"] in caplog.text
+    assert Subscription.objects.get(user=owner).plan.slug == "free"
+
+    Plan.objects.filter(slug="starter").update(stripe_price_id=price["id"])  # in the admin
+    invalidate_plan_table()
+    deliver(owner_client, fake, events)  # Stripe's next attempts
+    sub = Subscription.objects.get(user=owner)
+    assert (sub.plan.slug, sub.status) == ("starter", "active")
+    assert get_balance(owner) == 100 == ledger_sum(owner)
+
+
 # --- lifecycle --------------------------------------------------------------------------------
 def test_payment_failure_locks_4k_and_2k_at_once_and_recovery_unlocks_them(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, no_job_cap: None
