@@ -484,11 +484,28 @@ def _other_live_subscription(row: Subscription, *, ended: str) -> Obj | None:
     )
 
 
+def _linked_subscription(row: Subscription) -> Obj:
+    """Stripe's current state of the subscription the row follows."""
+    subscription_id = row.stripe_subscription_id
+    return _call(
+        "subscriptions.retrieve",
+        lambda: client().v1.subscriptions.retrieve(subscription_id),
+    )
+
+
+def _started_before(one: Obj, other: Obj) -> bool:
+    """Whether subscription `one` is older than `other`: created earlier (Stripe's `created`,
+    in seconds), ties broken by id so that both sides agree whatever the events' order."""
+    return (int(one["created"]), str(one["id"])) < (int(other["created"]), str(other["id"]))
+
+
 def _apply_subscription(row: Subscription, remote: Obj, *, relink: bool = False) -> str:
-    """Make our locked row follow Stripe's subscription `remote` (its current state). With
-    `relink` (the linked one ended while `remote` still bills), a period `remote` has in good
-    standing gets its plan's credits, as its paid invoice's grant was skipped while another
-    subscription was linked."""
+    """Make our locked row follow Stripe's subscription `remote` (its current state). Another
+    subscription than the linked one is followed only when the linked one no longer bills, or
+    `remote` bills and is the newer (a customer with two: the newer one, whatever the order
+    their events arrive in). With `relink` (the linked one ended while `remote` still bills),
+    a period `remote` has in good standing gets its plan's credits, as its paid invoice's
+    grant was skipped while another subscription was linked."""
     status = remote["status"]
     linked = row.stripe_subscription_id == remote["id"]
     if status in ENDED:
@@ -506,6 +523,30 @@ def _apply_subscription(row: Subscription, remote: Obj, *, relink: bool = False)
         ended = _moment(remote.get("ended_at") or int(timezone.now().timestamp()))
         _back_to_free(row, at=ended)
         return f"ended: back to {row.plan.name}"
+    if not linked and not relink and row.stripe_subscription_id:
+        # Two live subscriptions (one made outside the studio): follow the newer one that
+        # bills, whichever's event came last (an update of the older one switched the account
+        # to it and expired the period's credits).
+        current = _linked_subscription(row)
+        if current["status"] in BILLING and (
+            status not in BILLING or _started_before(remote, current)
+        ):
+            why = "older than" if status in BILLING else f"{status}, unlike"
+            logger.warning(
+                "customer %s has a second subscription %s (%s); following the linked %s",
+                row.stripe_customer_id,
+                remote["id"],
+                status,
+                current["id"],
+            )
+            return f"ignored: {remote['id']} is {why} the linked {current['id']}, which bills"
+        logger.warning(
+            "customer %s has a second subscription %s; following it, not %s (%s)",
+            row.stripe_customer_id,
+            remote["id"],
+            current["id"],
+            current["status"],
+        )
     item = remote["items"]["data"][0]
     plan = _plan_for_price(item["price"])
     if plan is None:
@@ -519,13 +560,6 @@ def _apply_subscription(row: Subscription, remote: Obj, *, relink: bool = False)
             item["price"]["id"],
         )
         raise EventNotApplied(f"no plan has price {item['price']['id']}")
-    if not linked and row.stripe_subscription_id and row.status not in ENDED:
-        logger.warning(
-            "customer %s has a second live subscription %s (linked: %s); following the newer",
-            row.stripe_customer_id,
-            remote["id"],
-            row.stripe_subscription_id,
-        )
     start, end = _moment(item["current_period_start"]), _moment(item["current_period_end"])
     previous_plan = row.plan
     new_period = not linked or start > row.current_period_start

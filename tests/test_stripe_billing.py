@@ -446,6 +446,98 @@ def test_when_the_linked_subscription_ends_a_second_one_still_billing_is_followe
     assert get_balance(owner) == Plan.objects.get(slug="starter").monthly_credits
 
 
+def _second_subscription(fake: FakeStripe, owner: Any, plan: str) -> list[dict[str, Any]]:
+    """A second subscription to `plan` for the owner's Stripe customer, bought outside the
+    studio (Stripe's dashboard, a payment link) and paid; its events, not yet delivered."""
+    session = fake.create_checkout_session(
+        {
+            "mode": "subscription",
+            "customer": Subscription.objects.get(user=owner).stripe_customer_id,
+            "success_url": "http://testserver/",
+            "line_items": [{"price": Plan.objects.get(slug=plan).stripe_price_id}],
+        }
+    )
+    return fake.complete_checkout(session["id"], deliver=False)
+
+
+def test_an_event_of_the_older_of_two_live_subscriptions_does_not_switch_the_account(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """Starter, then Advanced bought outside the studio five days later: the account follows
+    Advanced, the newer. Any later event of Starter (here its cancellation at the period end,
+    set in the dashboard; then its renewal) switched the account back to Starter and expired
+    the period's Advanced credits, though both still bill. It is now recorded as ignored."""
+    older_events = subscribe(owner_client, fake, "starter")
+    deliver(owner_client, fake, older_events)
+    older = stripe_subscription_id(older_events)
+    fake.clock_offset = 5 * 24 * 3600
+    newer_events = _second_subscription(fake, owner, "advanced")
+    deliver(owner_client, fake, newer_events)
+    newer = stripe_subscription_id(newer_events)
+    row = Subscription.objects.get(user=owner)
+    assert (row.plan.slug, row.stripe_subscription_id) == ("advanced", newer)
+    balance, entries = get_balance(owner), CreditLedgerEntry.objects.count()
+    assert balance == 300
+
+    cancel = fake.set_cancel_at_period_end(older, True, deliver=False)
+    resumed = fake.set_cancel_at_period_end(older, False, deliver=False)
+    renewal = fake.renew(older, deliver=False)
+    deliver(owner_client, fake, cancel + resumed + renewal)
+    deliver(owner_client, fake, [resent(older_events[0], "evt_older_created_again")])
+    row = Subscription.objects.get(user=owner)
+    assert (row.plan.slug, row.status, row.stripe_subscription_id) == ("advanced", "active", newer)
+    assert not row.cancel_at_period_end
+    assert (get_balance(owner), CreditLedgerEntry.objects.count()) == (balance, entries)
+    assert StripeEvent.objects.get(event_id=cancel[0]["id"]).outcome == (
+        f"ignored: {older} is older than the linked {newer}, which bills"
+    )
+    assert StripeEvent.objects.get(event_id=renewal[1]["id"]).outcome == (
+        f"ignored: {older} is older than the linked {newer}, which bills; "
+        "no grant: the invoice's period is not the current one"
+    )
+
+
+def test_two_live_subscriptions_events_in_any_order_follow_the_newer(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """The older subscription's events arrive after the newer one's (a first delivery failed,
+    Stripe retried later): the account stays on the newer one, as in the other order."""
+    payments.ensure_customer(user=owner)
+    older_events = _second_subscription(fake, owner, "starter")
+    fake.clock_offset = 5 * 24 * 3600
+    newer_events = _second_subscription(fake, owner, "advanced")
+    deliver(owner_client, fake, newer_events + older_events)
+    row = Subscription.objects.get(user=owner)
+    newer = stripe_subscription_id(newer_events)
+    assert (row.plan.slug, row.stripe_subscription_id) == ("advanced", newer)
+    assert get_balance(owner) == 300 == ledger_sum(owner)
+
+
+def test_a_second_subscription_that_does_not_bill_is_not_followed(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """A newer subscription whose first payment has not gone through (`incomplete`): the
+    creator still pays for the linked one, so its plan stays; once the newer one bills, it is
+    followed."""
+    deliver(owner_client, fake, subscribe(owner_client, fake, "starter"))
+    linked = Subscription.objects.get(user=owner).stripe_subscription_id
+    fake.clock_offset = 5 * 24 * 3600
+    events = _second_subscription(fake, owner, "advanced")
+    newer = stripe_subscription_id(events)
+    fake.objects["subscription"][newer]["status"] = "incomplete"
+    deliver(owner_client, fake, events[:1])
+    row = Subscription.objects.get(user=owner)
+    assert (row.plan.slug, row.status, row.stripe_subscription_id) == ("starter", "active", linked)
+    assert StripeEvent.objects.get(event_id=events[0]["id"]).outcome == (
+        f"ignored: {newer} is incomplete, unlike the linked {linked}, which bills"
+    )
+    fake.objects["subscription"][newer]["status"] = "active"
+    deliver(owner_client, fake, events[1:])
+    row = Subscription.objects.get(user=owner)
+    assert (row.plan.slug, row.status, row.stripe_subscription_id) == ("advanced", "active", newer)
+    assert get_balance(owner) == 300 == ledger_sum(owner)
+
+
 def test_unknown_free_or_unpriced_plans_are_not_for_sale(
     fake: FakeStripe, priced: Any, owner_client: JSONClient
 ) -> None:
