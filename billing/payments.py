@@ -12,8 +12,10 @@ Plain stripe-python (`StripeClient`, pinned in pyproject.toml) with our own webh
 - Credits move only through `billing.services`: a paid period's grant on `invoice.paid` (key from
   the invoice id), an upgrade's difference when the plan rises mid-period, the expiry of unused
   plan credits when a period ends, a credit pack once per Checkout Session, and the refunded or
-  disputed share of a pack taken back once per refund or dispute (`_take_back_pack`), and given
-  back once when such a refund fails later (`_on_refund_failed`).
+  disputed share of a pack taken back once per refund or dispute (`_take_back_pack`), by the
+  refund's or dispute's event or, when that came before the pack's grant, by the grant itself
+  (`_settle_reversals`), and given back once when such a refund fails later
+  (`_on_refund_failed`).
 
 The price always comes from our own rows (`Plan.stripe_price_id`, `CreditPack.stripe_price_id`),
 never from the request.
@@ -755,7 +757,12 @@ def _apply_checkout_session(session: Obj) -> str:
         # What a refund or a dispute of this payment names.
         purchase.stripe_payment_intent_id = payment_intent or purchase.stripe_payment_intent_id
         purchase.save(update_fields=["status", "paid_at", "stripe_payment_intent_id"])
-    return f"credit pack +{purchase.credits}" if movement.created else "credit pack already granted"
+    if not movement.created:
+        return "credit pack already granted"
+    # A refund or lost dispute may have come first; a later one finds the pack granted.
+    paid_with = purchase.stripe_payment_intent_id
+    settled = _settle_reversals(purchase, paid_with) if paid_with else ""
+    return f"credit pack +{purchase.credits}{settled}"
 
 
 # --- refunds and disputes --------------------------------------------------------------------
@@ -768,8 +775,13 @@ def _apply_checkout_session(session: Obj) -> str:
 # subscription in Stripe, which expires its unused credits at once (customer.subscription.deleted).
 # Refunds count while `pending` or `succeeded`; one that fails later (a closed or lost card:
 # `refund.failed`, `charge.refund.updated`) gives back what it took, once (the creator kept the
-# money, so they keep the credits).
+# money, so they keep the credits). A refund or dispute whose event comes before the pack's grant
+# is taken back by the grant, which reads the payment's refunds and disputes from Stripe
+# (`_settle_reversals`), under the same keys: once, whatever the order.
 REFUND_COUNTS = ("pending", "succeeded")
+# A refund or lost dispute of a pack whose grant has not been applied yet: the grant, when it
+# comes, takes it back (`_settle_reversals`), so the outcome never depends on arrival order.
+NOT_GRANTED_YET = "ignored: the credit pack is not granted yet; its grant takes this back"
 
 
 def _id_of(value: Any) -> str:
@@ -832,7 +844,13 @@ def _on_charge_refunded(charge: Obj) -> str:
     if purchase is None:
         return "ignored: not a credit pack payment"
     if purchase.status != CreditPackPurchase.Status.PAID:
-        return "ignored: the credit pack was never granted"
+        return NOT_GRANTED_YET
+    return f"credit pack refunded: -{_take_back_refunds(purchase, charge)}"
+
+
+def _take_back_refunds(purchase: CreditPackPurchase, charge: Obj) -> int:
+    """Take back the share of the pack's credits each counting refund of `charge` paid back,
+    once per refund id (the refunds are read from Stripe). Returns the credits taken now."""
     try:
         listed = client().v1.refunds.list(params={"charge": charge["id"], "limit": 100})
         refunds = [dict(refund.to_dict()) for refund in listed.auto_paging_iter()]
@@ -855,7 +873,7 @@ def _on_charge_refunded(charge: Obj) -> str:
             key=f"reversal:refund:{refund['id']}",
             why="refunded",
         )
-    return f"credit pack refunded: -{taken}"
+    return taken
 
 
 def _on_refund_failed(refund: Obj) -> str:
@@ -892,20 +910,55 @@ def _on_dispute_closed(dispute: Obj) -> str:
     if purchase is None:
         return "ignored: not a credit pack payment"
     if purchase.status != CreditPackPurchase.Status.PAID:
-        return "ignored: the credit pack was never granted"
+        return NOT_GRANTED_YET
+    return f"credit pack dispute lost: -{_take_back_dispute(purchase, dispute)}"
+
+
+def _take_back_dispute(purchase: CreditPackPurchase, dispute: Obj) -> int:
+    """Take back the share of the pack's credits the lost `dispute` covers, once per dispute id
+    (its charge is read from Stripe). Returns the credits taken now."""
     charge_id = _id_of(dispute.get("charge"))
     charge = _call("charges.retrieve", lambda: client().v1.charges.retrieve(charge_id))
     charged = int(charge.get("amount") or 0)
     # The dispute covers what was not refunded: its share is counted after the refunds'.
     refunded = int(charge.get("amount_refunded") or 0)
     disputed = refunded + int(dispute.get("amount") or 0)
-    taken = _take_back_pack(
+    return _take_back_pack(
         purchase,
         share=_pack_share(purchase, disputed, charged) - _pack_share(purchase, refunded, charged),
         key=f"reversal:dispute:{dispute['id']}",
         why="payment disputed and lost",
     )
-    return f"credit pack dispute lost: -{taken}"
+
+
+def _settle_reversals(purchase: CreditPackPurchase, payment_intent: str) -> str:
+    """Right after a pack's grant: take back the shares of the pack that its payment's refunds
+    and lost disputes (as Stripe has them now) paid back, under the keys their own events use
+    (`reversal:refund:<id>`, `reversal:dispute:<id>`), so each is taken once whichever comes
+    first. Their events, when
+    they came before the grant (Stripe does not keep an order; a first delivery can fail and
+    be retried hours later), were recorded as NOT_GRANTED_YET. Read from Stripe: the payment's
+    charges, each one's refunds, and a disputed one's disputes. The outcome's tail, or ""."""
+    listed = _call(
+        "charges.list",
+        lambda: client().v1.charges.list(params={"payment_intent": payment_intent, "limit": 100}),
+    )
+    refunded = disputed = 0
+    for charge in listed["data"]:
+        refunded += _take_back_refunds(purchase, charge)
+        if not charge.get("disputed"):
+            continue
+        disputes = _call(
+            "disputes.list",
+            functools.partial(
+                client().v1.disputes.list, params={"charge": charge["id"], "limit": 100}
+            ),
+        )
+        for dispute in disputes["data"]:
+            if dispute.get("status") == "lost":
+                disputed += _take_back_dispute(purchase, dispute)
+    tail = f"; refunded before the grant: -{refunded}" if refunded else ""
+    return tail + (f"; dispute lost before the grant: -{disputed}" if disputed else "")
 
 
 HANDLERS: dict[str, Callable[[Obj], str]] = {

@@ -1264,6 +1264,85 @@ def test_a_lost_dispute_takes_the_pack_back_and_a_won_one_does_not(
     )
 
 
+def paid_pack(client: JSONClient, fake: FakeStripe, pack: str, operation_id: str) -> Any:
+    """Buy `pack` through Checkout, paid but its events not delivered (Stripe's first delivery
+    of checkout.session.completed failed, say): those events and the payment's charge id."""
+    response = client.post(f"/plans/packs/{pack}", {"operation_id": operation_id})
+    paid = fake.complete_checkout(session_id(response["Location"]), deliver=False)
+    payment_intent = paid[0]["data"]["object"]["payment_intent"]
+    return paid, str(fake.charge_of(payment_intent=payment_intent)["id"])
+
+
+def test_a_refund_delivered_before_the_pack_s_grant_still_takes_the_pack_back(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """Stripe keeps no order: the pack's checkout.session.completed is retried after its
+    refund's charge.refunded. The refund was recorded "the credit pack was never granted" and
+    the late grant then gave the whole pack: the creator kept 50 credits they were paid back
+    for. The grant now takes back what the payment's refunds already paid back, under the keys
+    the refunds' own events use, so a later delivery takes nothing more."""
+    paid, charge_id = paid_pack(owner_client, fake, "credits-50", "5" * 32)
+    refunded = fake.refund(charge_id, deliver=False)
+    deliver(owner_client, fake, refunded)
+    assert StripeEvent.objects.get(event_id=refunded[1]["id"]).outcome == payments.NOT_GRANTED_YET
+    assert get_balance(owner) == 10
+
+    deliver(owner_client, fake, paid)
+    assert get_balance(owner) == 10 == ledger_sum(owner)
+    refund_id = refunded[0]["data"]["object"]["id"]
+    assert reversals(owner) == [(-50, "Credit pack refunded: 50 credits")]
+    assert CreditLedgerEntry.objects.get(kind="reversal").idempotency_key == (
+        f"reversal:refund:{refund_id}"
+    )
+    assert StripeEvent.objects.get(event_id=paid[0]["id"]).outcome == (
+        "credit pack +50; refunded before the grant: -50"
+    )
+    deliver(owner_client, fake, [resent(refunded[1], "evt_refunded_after_the_grant"), *paid])
+    assert get_balance(owner) == 10 == ledger_sum(owner)
+
+
+def test_refunds_on_both_sides_of_a_late_grant_take_back_the_whole_pack_once(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """Half refunded before the grant (here the return from Checkout, before any webhook), a
+    refund that failed before it too, the rest after: the whole pack is taken back, once."""
+    paid, charge_id = paid_pack(owner_client, fake, "credits-50", "e" * 32)
+    half = fake.refund(charge_id, 500, deliver=False)
+    failed = fake.refund(charge_id, 100, deliver=False)
+    failed += fake.fail_refund(failed[0]["data"]["object"]["id"], deliver=False)
+    deliver(owner_client, fake, half + failed)
+    checkout = paid[0]["data"]["object"]["id"]
+    owner_client.get(f"/billing/checkout/return?session_id={checkout}")
+    assert get_balance(owner) == 60 - 25 == ledger_sum(owner)
+    deliver(owner_client, fake, paid + half + failed)
+    assert get_balance(owner) == 60 - 25
+
+    deliver(owner_client, fake, fake.refund(charge_id, deliver=False))  # the other 499 cents
+    assert get_balance(owner) == 10 == ledger_sum(owner)
+    assert [amount for amount, _ in reversals(owner)] == [-25, -25]
+
+
+def test_a_lost_dispute_delivered_before_the_pack_s_grant_still_takes_it_back(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """As for a refund: a dispute lost before the grant was "never granted", then the whole pack
+    was granted. A won one still takes nothing."""
+    lost_paid, lost = paid_pack(owner_client, fake, "credits-150", "7" * 32)
+    won_paid, won = paid_pack(owner_client, fake, "credits-50", "8" * 32)
+    closed = fake.dispute(lost, deliver=False)
+    deliver(owner_client, fake, closed + fake.dispute(won, won=True, deliver=False))
+    assert StripeEvent.objects.get(event_id=closed[1]["id"]).outcome == payments.NOT_GRANTED_YET
+
+    deliver(owner_client, fake, lost_paid + won_paid + closed)
+    assert get_balance(owner) == 10 + 50 == ledger_sum(owner)
+    dispute_id = closed[1]["data"]["object"]["id"]
+    entry = CreditLedgerEntry.objects.get(kind="reversal")
+    assert (entry.idempotency_key, entry.amount) == (f"reversal:dispute:{dispute_id}", -150)
+    assert StripeEvent.objects.get(event_id=lost_paid[0]["id"]).outcome == (
+        "credit pack +150; dispute lost before the grant: -150"
+    )
+
+
 def test_a_pack_bought_before_payment_intents_were_kept_is_found_through_its_session(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
 ) -> None:
