@@ -1191,7 +1191,8 @@ def do_delete_account(*, user: User) -> int:
     """Delete `user` with everything they made: thumbnails, faces, styles, palettes, projects,
     jobs and their credit history (the rows cascade), then, once the transaction commits, every
     stored file of theirs (thumbnail files, face photos, style references and previews, the
-    uploads their jobs kept). Returns how many thumbnails went.
+    uploads their jobs kept; a public style's references that another creator's unfinished job
+    copied when that job ends). Returns how many thumbnails went.
 
     Raises StudioError 409 `subscription_active` while a Stripe subscription still renews: it
     would go on charging a deleted account, so the creator cancels it first (the plans page's
@@ -1227,8 +1228,8 @@ def do_delete_account(*, user: User) -> int:
             for name in row
         ]
         names += FaceImage.objects.filter(face__owner=user).values_list("image", flat=True)
-        names += StyleReferenceImage.objects.filter(style__owner=user).values_list(
-            "image", flat=True
+        references = list(
+            StyleReferenceImage.objects.filter(style__owner=user).values_list("image", flat=True)
         )
         names += Style.objects.filter(owner=user).values_list("preview", flat=True)
         jobs = [(j.type, j.params) for j in Job.objects.filter(user=user).only("type", "params")]
@@ -1244,4 +1245,9 @@ def do_delete_account(*, user: User) -> int:
 
         user.delete()
         transaction.on_commit(delete_files)
+        # A public style's references another creator's queued or running job copied (read
+        # when it runs) stay until that job ends, as when the style alone is deleted
+        # (`do_delete_style`). Faces are their owner's alone: only the jobs deleted here copied
+        # them.
+        discard_unused_style_files(references)
     return count

@@ -16,7 +16,7 @@ from studio import services
 from studio.models import Face, Project, Style, Thumbnail
 from tests.conftest import make_user
 from tests.factories.accounts import PASSWORD
-from tests.factories.studio import ThumbnailFactory, uploaded_face_and_style
+from tests.factories.studio import ThumbnailFactory, uploaded_face_and_style, uploaded_style
 
 
 def a_library(owner: Any) -> list[str]:
@@ -83,6 +83,34 @@ def test_a_stripe_plan_that_still_renews_is_cancelled_first(db: None, client: An
     Subscription.objects.filter(user=owner).update(cancel_at_period_end=True)
     assert client.post("/accounts/delete/", {"password": PASSWORD}).status_code == 302
     assert not type(owner).objects.filter(pk=owner.pk).exists()
+
+
+def test_a_public_styles_references_another_creators_queued_job_copied_stay_until_it_ends(
+    db: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Another creator's queued generate with the author's public style reads its references
+    when it runs (`params["style"]["references"]`): deleting the author's account keeps those
+    (as deleting the style alone does) and the job's end deletes them."""
+    from generation.registry import get_job_type
+
+    author = make_user("author@example.com")
+    other = make_user("other@example.com")
+    style = uploaded_style(author, name="Shared", public=True)
+    reference, preview = style.reference_images.get().image.name, style.preview.name
+    job = Job.objects.create(
+        user=other,
+        type="generate_thumbnails",
+        params={"title": "x", "style": {"name": style.name, "references": [reference]}},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.do_delete_account(user=author)
+    assert not Style.objects.filter(pk=style.pk).exists()
+    assert default_storage.exists(reference)  # the queued job still reads it
+    assert not default_storage.exists(preview)  # no job copies a preview
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED)
+    with django_capture_on_commit_callbacks(execute=True):
+        get_job_type(job.type).discard(job.params)
+    assert not default_storage.exists(reference)
 
 
 @pytest.mark.parametrize(
