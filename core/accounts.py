@@ -1,11 +1,13 @@
 """Accounts by the email they sign in with: one definition for the admin's user forms and the
-management commands that name a creator by email."""
+management commands that name a creator by email; and the addresses an account signs in with
+after staff change its email."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Q, QuerySet
 
 
@@ -20,3 +22,17 @@ def accounts_with_email(email: str) -> QuerySet[Any]:
         return User.objects.none()
     match = Q(email__iexact=email) | Q(emailaddress__email__iexact=email)
     return User.objects.filter(pk__in=User.objects.filter(match).values("pk")).order_by("pk")
+
+
+def replace_email_addresses(user: Any) -> None:
+    """Make `user.email` the one address `user` signs in with: their allauth addresses are
+    replaced by it, primary and verified (staff made the change), in one transaction; none
+    for a blank email. allauth signs in and sends password resets to any of a user's
+    addresses, so an address left behind still opened the account after staff changed it."""
+    from allauth.account.models import EmailAddress
+
+    email = (user.email or "").strip()
+    with transaction.atomic():
+        EmailAddress.objects.filter(user=user).delete()
+        if email:
+            EmailAddress.objects.create(user=user, email=email.lower(), primary=True, verified=True)

@@ -11,7 +11,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, Use
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models.fields.files import FieldFile
 from django.http import Http404
 from django.shortcuts import redirect
@@ -20,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 
 from billing.admin import CreditAccountAdmin
 from billing.models import CreditAccount, CreditLedgerEntry, CreditPackPurchase, Subscription
-from core.accounts import accounts_with_email
+from core.accounts import accounts_with_email, replace_email_addresses
 from core.admin_display import breakable, short_datetime
 from core.cascade import cascade_counts
 from generation.admin import JobAdmin
@@ -617,6 +617,15 @@ class ViewBaitUserAdmin(ViewerOnObject, UserAdmin):
 
     def get_readonly_fields(self, request: Any, obj: Any = None) -> Any:
         return [*super().get_readonly_fields(request, obj), "creator"]
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        """A changed email replaces the user's allauth addresses with the new one, primary and
+        verified, with the user row in one transaction (`replace_email_addresses`): the old
+        address otherwise still signed in and received password resets."""
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change and "email" in form.changed_data:
+                replace_email_addresses(obj)
 
     @admin.display(description="Username", ordering="username")
     def who(self, user: Any) -> str:

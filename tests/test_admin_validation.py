@@ -72,6 +72,50 @@ def test_an_admin_user_email_another_account_has_is_a_form_error(admin_client: A
         assert other.email == email
 
 
+def test_an_email_changed_in_the_admin_is_the_only_one_that_signs_in_or_resets(
+    admin_client: Any, client: Any, mailoutbox: Any
+) -> None:
+    """allauth signs in and sends password resets to any of a user's addresses: the old one,
+    left behind, still opened the account after staff changed its email."""
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import authenticate
+    from django.test import RequestFactory
+
+    from tests.factories.accounts import PASSWORD
+
+    user = make_user("old@example.com")
+    EmailAddress.objects.create(user=user, email="old@example.com", primary=True, verified=True)
+    EmailAddress.objects.create(user=user, email="spare@example.com", verified=True)
+    url = f"/admin/auth/user/{user.pk}/change/"
+    data = change_form_data(admin_client, url)
+    joined = timezone.localtime(user.date_joined)
+    del data["date_joined"]
+    data.update(date_joined_0=f"{joined:%Y-%m-%d}", date_joined_1=f"{joined:%H:%M:%S}")
+
+    kept = admin_client.post(url, {**data, "first_name": "Ann"})  # the email unchanged
+    assert kept.status_code == 302
+    assert EmailAddress.objects.filter(user=user).count() == 2
+
+    saved = admin_client.post(url, {**data, "email": "New@example.com"})
+
+    assert saved.status_code == 302, saved.context["adminform"].form.errors
+    user.refresh_from_db()
+    assert user.email == "New@example.com"
+    addresses = EmailAddress.objects.filter(user=user).values_list("email", "primary", "verified")
+    assert list(addresses) == [("new@example.com", True, True)]
+    request = RequestFactory().post("/accounts/login/")
+    for old in ("old@example.com", "spare@example.com"):
+        assert authenticate(request, email=old, password=PASSWORD) is None
+        client.post("/accounts/password/reset/", {"email": old})
+    # allauth tells an address it has no account for so (ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS).
+    assert [m.subject for m in mailoutbox] == ["[ViewBait] Unknown Account"] * 2
+    assert not any("/accounts/password/reset/key/" in m.body for m in mailoutbox)
+    assert authenticate(request, email="new@example.com", password=PASSWORD) == user
+    client.post("/accounts/password/reset/", {"email": "new@example.com"})
+    assert mailoutbox[2].to == ["new@example.com"]
+    assert "/accounts/password/reset/key/" in mailoutbox[2].body
+
+
 def plan_form(plan: Plan) -> dict[str, Any]:
     """The POST of the plan's change page as it shows the plan."""
     form = {k: "" if v is None else v for k, v in model_to_dict(plan).items()}
