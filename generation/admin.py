@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
@@ -11,7 +12,7 @@ from django_dramatiq.models import Task
 
 from core.admin_display import breakable, short_datetime
 from generation.models import Job, JobEvent
-from generation.services import UNFINISHED, cancel_job
+from generation.services import UNFINISHED, cancel_job, discard_retained_inputs_on_commit
 
 # django_dramatiq's "Tasks" admin lists what its AdminMiddleware records, which the broker does
 # not run (settings.DRAMATIQ_BROKER): the page was always empty however many jobs ran, and
@@ -68,6 +69,18 @@ class JobAdmin(admin.ModelAdmin):
         if obj is not None and obj.status in UNFINISHED:
             return False
         return super().has_delete_permission(request, obj)
+
+    # A finished job of a type that keeps its inputs (an analysis' uploads) still holds them:
+    # deleted here, they go once the delete commits, as `purge_job_history` deletes them.
+    def delete_model(self, request: HttpRequest, obj: Job) -> None:
+        with transaction.atomic():
+            discard_retained_inputs_on_commit(Job.objects.filter(pk=obj.pk))
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        with transaction.atomic():
+            discard_retained_inputs_on_commit(queryset)
+            super().delete_queryset(request, queryset)
 
     # A job's page is all read-only fields: no save buttons that would change nothing.
     def change_view(

@@ -89,9 +89,10 @@ class JobType:
         result_kind: "thumbnails" (units become Thumbnail rows) or "json" (`Job.result`).
         result_template: the studio partial that shows a finished job's result.
         tool_template: the partial of its form on a thumbnail's large view ("" for none).
-        retain_inputs: keep what `snapshot` stored (uploads) until `purge_job_history` deletes
-            the job, instead of discarding it when the job ends (a result that can be saved
-            later with its images, e.g. analyse style).
+        retain_inputs: keep what `snapshot` stored (uploads) until the job is deleted
+            (`purge_job_history`, the admin: `services.discard_retained_inputs_on_commit`),
+            instead of discarding it when the job ends (a result that can be saved later with
+            its images, e.g. analyse style).
         model_kind: which catalog models it runs on ("image" or "text").
         time_limit_seconds: Dramatiq's time limit for one run; past it the job fails and its
             unfinished units are refunded at once.

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from dramatiq.middleware.time_limit import TimeLimitExceeded
@@ -54,7 +54,14 @@ from generation.models import Job, JobEvent, JobUnit
 from generation.progress import publish_job
 from generation.providers import get_provider, local_renderer
 from generation.providers.base import Provider, ProviderError
-from generation.registry import JobOutcome, JobType, PaidPartFailed, UnitFailure, get_job_type
+from generation.registry import (
+    JobOutcome,
+    JobType,
+    PaidPartFailed,
+    UnitFailure,
+    get_job_type,
+    job_types,
+)
 from generation.resilience import RequeueUnit, Stopped, call_with_retries
 
 logger = logging.getLogger(__name__)
@@ -1015,6 +1022,26 @@ def _ended(job: Job) -> None:
         except Exception:
             logger.exception("job %s: could not discard its inputs", job.pk)
     publish_job(job)
+
+
+def discard_retained_inputs_on_commit(jobs: QuerySet[Job]) -> None:
+    """Called in the transaction that deletes `jobs`, before the delete: once it commits, the
+    stored inputs of those whose type keeps them with the job (`retain_inputs`: an analysis'
+    uploads, until the job goes) are deleted, as every other type's were when its job ended
+    (`_ended`). A rolled-back delete keeps them; a fault is logged, never raised. The one
+    definition for `purge_job_history` and the admin's job deletes."""
+    kept = [name for name, job_type in job_types().items() if job_type.retain_inputs]
+    retained = list(jobs.filter(type__in=kept).values_list("pk", "type", "params"))
+    if retained:
+        transaction.on_commit(lambda: _discard_retained(retained))
+
+
+def _discard_retained(retained: list[tuple[Any, str, dict[str, Any]]]) -> None:
+    for pk, type_name, params in retained:
+        try:
+            get_job_type(type_name).discard(params)
+        except Exception:
+            logger.exception("job %s: could not discard its inputs", pk)
 
 
 def _set_final(

@@ -19,7 +19,6 @@ Dry run unless --commit.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,7 +30,7 @@ from django.utils import timezone
 
 from core.commands import bounded
 from generation.models import Job, JobEvent, JobUnit
-from generation.registry import job_types
+from generation.services import discard_retained_inputs_on_commit
 
 # The rows that go with a job; every other relation to Job must leave its rows (SET_NULL etc.).
 OWNED_BY_JOB = (JobUnit, JobEvent)
@@ -91,12 +90,6 @@ def job_batches(cutoff: dt.datetime, size: int) -> Iterator[list[Any]]:
             return
         yield [pk for _, pk in batch]
         after = batch[-1]
-
-
-def _discard_inputs(retained: list[tuple[Any, dict[str, Any]]]) -> None:
-    """Delete the stored inputs of purged jobs whose type keeps them (`retain_inputs`)."""
-    for job_type, params in retained:
-        job_type.discard(params)
 
 
 class Command(BaseCommand):
@@ -159,13 +152,8 @@ class Command(BaseCommand):
             with transaction.atomic():
                 rows = Job.objects.filter(pk__in=job_ids, status__in=Job.FINISHED)
                 unlinked += sum(_linked(relation, rows) for relation in kept)
-                retained = [
-                    (job_type, params)
-                    for type_name, params in rows.values_list("type", "params")
-                    if (job_type := job_types().get(type_name)) and job_type.retain_inputs
-                ]
+                discard_retained_inputs_on_commit(rows)
                 _, per_model = rows.delete()
-                transaction.on_commit(functools.partial(_discard_inputs, retained))
             jobs += per_model.get(Job._meta.label, 0)
             units += per_model.get(JobUnit._meta.label, 0)
             more_events += per_model.get(JobEvent._meta.label, 0)
