@@ -35,6 +35,7 @@ from typing import Any
 
 import stripe
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -448,7 +449,7 @@ def _sync(subscription_id: str, customer_id: str | None) -> tuple[Subscription |
     the lock, so concurrent handlers apply states in the order Stripe had them) and apply it."""
     row = _locked_subscription(customer_id)
     if row is None:
-        return None, f"ignored: no account for customer {customer_id}"
+        return None, _cancel_if_account_deleted(subscription_id, customer_id)
     remote = _call(
         "subscriptions.retrieve",
         lambda: client().v1.subscriptions.retrieve(subscription_id),
@@ -738,7 +739,7 @@ def _apply_checkout_session(session: Obj) -> str:
         .first()
     )
     if purchase is None:
-        return "ignored: no credit pack recorded for this session"
+        return _refund_if_account_deleted(session)
     movement = services.grant_purchased_credits(
         user=purchase.user,
         amount=purchase.credits,
@@ -1078,3 +1079,133 @@ def _ensure_fake() -> None:
             logger.warning("STRIPE_FAKE: fake Stripe started on 127.0.0.1:%s", port)
         _fake_ready = True
     ensure_prices(dry_run=False)
+
+
+# --- an account being deleted ----------------------------------------------------------------
+# Stripe's delayed payment methods (bank debits) settle within days: a credit pack's Checkout
+# completed in this many days whose payment still processes keeps the account from deletion.
+PENDING_PAYMENT_DAYS = 30
+# A payment intent's statuses while its money may still arrive (a bank debit in flight, a
+# voucher not yet paid).
+PAYMENT_ON_ITS_WAY = ("processing", "requires_action")
+
+
+def close_for_deletion(*, user: User) -> str | None:
+    """Before `user`'s account is deleted (`studio.services.do_delete_account`, outside its
+    transaction): what in Stripe still keeps it, else their open Checkout Sessions expired (a
+    plan or pack Checkout left open in another tab stays payable for 24 hours: paid after the
+    deletion, it billed an account that no longer exists).
+
+    Returns "subscription_active" while Stripe has a subscription of theirs that bills and is not
+    set to end (its webhook may not have reached us yet), "payment_pending" while a payment is
+    on its way (a credit pack's bank debit still processing, a subscription's first payment),
+    else None, the open sessions expired. Asks nothing of Stripe for a user who never was its
+    customer, or with payments off (no STRIPE_SECRET_KEY). Raises PaymentProviderError when
+    Stripe cannot be reached or refuses an expiry (a session paid that moment: asked again, it
+    is a subscription or a payment)."""
+    row = Subscription.objects.filter(user=user).first()
+    if row is None or not row.stripe_customer_id or not configured():
+        return None
+    customer = row.stripe_customer_id
+    stripe_client = client()
+    for sub in _listed(stripe_client.v1.subscriptions.list, {"customer": customer, "limit": 100}):
+        if sub["status"] in (*BILLING, "unpaid") and not sub.get("cancel_at_period_end"):
+            return "subscription_active"
+        if sub["status"] == "incomplete":
+            return "payment_pending"
+    since = int(timezone.now().timestamp()) - PENDING_PAYMENT_DAYS * 24 * 3600
+    sessions = _listed(
+        stripe_client.v1.checkout.sessions.list,
+        {"customer": customer, "created": {"gte": since}, "limit": 100},
+    )
+    for session in sessions:
+        payment_intent = _id_of(session.get("payment_intent"))
+        if (
+            session["status"] == "complete"
+            and session.get("payment_status") == "unpaid"
+            and payment_intent
+        ):
+            intent = _call(
+                "payment_intents.retrieve",
+                functools.partial(stripe_client.v1.payment_intents.retrieve, payment_intent),
+            )
+            if intent["status"] in PAYMENT_ON_ITS_WAY:
+                return "payment_pending"
+    for session in sessions:
+        if session["status"] == "open":
+            _call(
+                "checkout.sessions.expire",
+                functools.partial(stripe_client.v1.checkout.sessions.expire, session["id"]),
+            )
+    return None
+
+
+def _listed(list_call: Callable[..., Any], params: Any) -> list[Obj]:
+    """Every object of a Stripe list (auto-paging), as plain dicts; PaymentProviderError when
+    Stripe cannot list them."""
+    try:
+        return [dict(row.to_dict()) for row in list_call(params=params).auto_paging_iter()]
+    except stripe.StripeError as exc:
+        logger.warning("stripe list failed: %s", exc)
+        raise PaymentProviderError(
+            "The payment service could not be reached; nothing was charged. Try again."
+        ) from exc
+
+
+def _deleted_account(metadata: Any) -> str | None:
+    """The `user_id` a Stripe object's metadata names (our Checkouts and subscriptions carry
+    it) when no account has it any more (deleted), else None."""
+    user_id = str((metadata or {}).get("user_id") or "")
+    if not user_id.isdigit() or get_user_model().objects.filter(pk=int(user_id)).exists():
+        return None
+    return user_id
+
+
+def _cancel_if_account_deleted(subscription_id: str, customer_id: str | None) -> str:
+    """A subscription event for a customer no account has. A subscription made for an account
+    since deleted (a Checkout paid in another tab as the account went) is cancelled at once, so
+    it never bills again; anything else (another app's customer) is ignored."""
+    remote = _call(
+        "subscriptions.retrieve",
+        lambda: client().v1.subscriptions.retrieve(subscription_id),
+    )
+    deleted = _deleted_account(remote.get("metadata"))
+    if deleted is None or remote["status"] in ENDED:
+        return f"ignored: no account for customer {customer_id}"
+    try:
+        client().v1.subscriptions.cancel(subscription_id)
+    except stripe.InvalidRequestError as exc:
+        if exc.code != "resource_missing":  # else cancelled meanwhile (another of its events)
+            raise PaymentProviderError("Stripe refused the cancellation.") from exc
+    except stripe.StripeError as exc:
+        raise PaymentProviderError("The payment service could not be reached.") from exc
+    logger.warning("cancelled subscription %s of deleted account %s", subscription_id, deleted)
+    return f"cancelled: account {deleted} was deleted"
+
+
+def _refund_if_account_deleted(session: Obj) -> str:
+    """A paid payment-mode Checkout with no credit pack recorded. One made for an account since
+    deleted (paid, or its bank debit landed, after the deletion) is refunded in full, once (the
+    idempotency key from the session id; one refunded already counts); anything else is
+    ignored."""
+    deleted = _deleted_account(session.get("metadata"))
+    payment_intent = _id_of(session.get("payment_intent"))
+    if deleted is None or not payment_intent:
+        return "ignored: no credit pack recorded for this session"
+    try:
+        refund = client().v1.refunds.create(
+            params={
+                "payment_intent": payment_intent,
+                "reason": "requested_by_customer",
+                "metadata": {"user_id": deleted, "checkout_session": session["id"]},
+            },
+            options={"idempotency_key": f"viewbait:refund-deleted-account:{session['id']}"},
+        )
+    except stripe.InvalidRequestError as exc:
+        if exc.code != "charge_already_refunded":
+            raise PaymentProviderError("Stripe refused the refund.") from exc
+        return f"already refunded: account {deleted} was deleted"
+    except stripe.StripeError as exc:
+        raise PaymentProviderError("The payment service could not be reached.") from exc
+    logger.warning("refunded %s of deleted account %s", payment_intent, deleted)
+    return f"refunded {refund['amount']}: account {deleted} was deleted"

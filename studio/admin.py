@@ -743,10 +743,11 @@ class ViewBaitUserAdmin(ViewerOnObject, UserAdmin):
             request.method == "POST"
             and user is not None
             and self.has_delete_permission(request, user)  # else Django's 403, as ever
-            and services.renews_through_stripe(user)
         ):
-            messages.error(request, f"{user}: {REFUSED}")
-            return redirect("admin:auth_user_change", user.pk)
+            refused = deletion_refused(user, confirmed=True)
+            if refused:
+                messages.error(request, f"{user}: {refused}")
+                return redirect("admin:auth_user_change", user.pk)
         return super().delete_view(request, object_id, extra_context)
 
     def get_deleted_objects(self, objs: Any, request: Any) -> Any:
@@ -786,11 +787,16 @@ class ViewBaitUserAdmin(ViewerOnObject, UserAdmin):
     @admin.action(permissions=["delete"], description="Delete selected users")
     def delete_selected(self, request: Any, queryset: Any) -> Any:
         """Django's "Delete selected" without the users a Stripe plan still bills (said so),
-        so its confirmation and its count cover only the users it deletes."""
-        refused = [user.pk for user in queryset if services.renews_through_stripe(user)]
+        so its confirmation and its count cover only the users it deletes; once confirmed,
+        also without those Stripe cannot let go yet (`deletion_refused`)."""
+        confirmed = bool(request.POST.get("post"))
+        refused = []
+        for user in queryset:
+            reason = deletion_refused(user, confirmed=confirmed)
+            if reason:
+                messages.warning(request, f"{user} was not deleted: {reason}")
+                refused.append(user.pk)
         if refused:
-            for user in queryset.filter(pk__in=refused):
-                messages.warning(request, f"{user} was not deleted: {REFUSED}")
             queryset = queryset.exclude(pk__in=refused)
         if not queryset.exists():
             return None
@@ -805,6 +811,29 @@ class ViewBaitUserAdmin(ViewerOnObject, UserAdmin):
 
 
 REFUSED = "their paid plan still renews through Stripe; cancel it there first."
+REFUSALS = {
+    "subscription_active": REFUSED,
+    "payment_pending": "a payment of theirs is still on its way through Stripe (a bank payment); "
+    "delete the account once it has arrived or failed.",
+    "payments_unavailable": "Stripe could not be reached to close their open checkouts; try again.",
+}
+
+
+def deletion_refused(user: Any, *, confirmed: bool) -> str:
+    """Why the admin does not delete `user` ("" when it may): their Stripe plan still renews
+    (`services.renews_through_stripe`); once the deletion is `confirmed`, also what Stripe must
+    settle first, their open Checkouts being expired (`services.close_stripe_for_deletion`; not
+    on the confirmation page, which changes nothing)."""
+    if services.renews_through_stripe(user):
+        return REFUSED
+    if confirmed:
+        try:
+            services.close_stripe_for_deletion(user)
+        except services.StudioError as exc:
+            return REFUSALS.get(exc.code, exc.message)
+    return ""
+
+
 # The account's own records whose admins are read-only (billing.admin.ReadOnlyAdmin) or refuse a
 # job in flight: they go with the account.
 ACCOUNT_HISTORY = {

@@ -483,6 +483,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "job_finished": (409, "cancelling a job that already finished"),
     "images_gone": (409, "saving an analysis as a style after its images were deleted (studio)"),
     "subscription_active": (409, "deleting an account whose plan renews through Stripe (studio)"),
+    "payment_pending": (
+        409,
+        "deleting an account while a payment of theirs is on its way through Stripe (studio)",
+    ),
     "request_too_large": (413, "a body larger than the route takes: with `limit`"),
     "file_too_large": (413, "an upload larger than the limit for one file"),
     "upload_pixels_exceeded": (413, "the images of one request have too many pixels in all"),
@@ -497,6 +501,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "needs_gemini_key": (503, "a tool that needs Gemini, on a studio without its key"),
     "youtube_not_configured": (503, "a tool that needs YouTube, on a studio without its key"),
     "busy": (503, "too many images are being read at once; try again"),
+    "payments_unavailable": (
+        503,
+        "deleting an account: Stripe could not be reached to close its open checkouts (studio)",
+    ),
     "storage_unavailable": (
         503,
         "the file store refused to save an upload: nothing charged or kept; with `retry_after`",

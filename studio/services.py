@@ -1187,6 +1187,42 @@ def renews_through_stripe(user: User) -> bool:
     )
 
 
+STILL_RENEWS = (
+    "Your paid plan still renews through Stripe. Cancel it on the plans page first "
+    "(Manage billing), then delete the account."
+)
+
+
+def close_stripe_for_deletion(user: User) -> None:
+    """What Stripe must settle before `user`'s account goes (`billing.payments.close_for_deletion`):
+    their Checkouts still open (another tab's, payable for 24 hours) are expired. Raises
+    StudioError 409 `subscription_active` while Stripe has a plan of theirs that renews (its
+    webhook not here yet), 409 `payment_pending` while a payment is on its way (a credit pack
+    paid by bank debit: deleted now, its money would come for no account), 503
+    `payments_unavailable` when Stripe cannot be reached. Nothing to do with payments off."""
+    from billing import payments
+
+    try:
+        blocker = payments.close_for_deletion(user=user)
+    except payments.PaymentProviderError as exc:
+        raise StudioError(
+            "The payment service could not be reached to close your open checkouts, so nothing "
+            "was deleted. Try again in a minute.",
+            "payments_unavailable",
+            503,
+        ) from exc
+    if blocker == "subscription_active":
+        raise StudioError(STILL_RENEWS, "subscription_active", 409)
+    if blocker == "payment_pending":
+        raise StudioError(
+            "A payment of yours is still on its way through Stripe (a bank payment takes a few "
+            "days). Delete the account once it has arrived or failed: deleted now, the payment "
+            "would reach no account.",
+            "payment_pending",
+            409,
+        )
+
+
 def do_delete_account(*, user: User) -> int:
     """Delete `user` with everything they made: thumbnails, faces, styles, palettes, projects,
     jobs and their credit history (the rows cascade), then, once the transaction commits, every
@@ -1196,17 +1232,14 @@ def do_delete_account(*, user: User) -> int:
 
     Raises StudioError 409 `subscription_active` while a Stripe subscription still renews: it
     would go on charging a deleted account, so the creator cancels it first (the plans page's
-    billing portal), and the account can go once it no longer renews."""
+    billing portal), and the account can go once it no longer renews. Before anything is
+    deleted, their Checkouts still open in Stripe are expired (`close_stripe_for_deletion`)."""
     from generation.registry import get_job_type
     from generation.services import UNFINISHED as UNFINISHED_JOBS
 
     if renews_through_stripe(user):
-        raise StudioError(
-            "Your paid plan still renews through Stripe. Cancel it on the plans page first "
-            "(Manage billing), then delete the account.",
-            "subscription_active",
-            409,
-        )
+        raise StudioError(STILL_RENEWS, "subscription_active", 409)
+    close_stripe_for_deletion(user)
     with transaction.atomic():
         # What could still add a row with files first: a worker delivers under its job's row
         # lock (generation.services.JobContext.delivering), and the creator's own submits and

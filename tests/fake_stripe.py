@@ -7,17 +7,19 @@ JSON objects and its error shape `{"error": {"type", "code", "message", "param"}
 
 Resources: customers, products, prices, checkout sessions (subscription and payment mode),
 billing portal sessions (their `flow_data` deep links checked as Stripe does; the portal page
-opens on a plan switch's confirmation or on the cancellation), charges (one per paid
-payment-mode Checkout and per paid invoice), refunds and disputes, subscriptions (the billing
+opens on a plan switch's confirmation or on the cancellation), payment intents and charges (one
+per paid payment-mode Checkout and per paid invoice), refunds (`POST /v1/refunds` too) and
+disputes, subscriptions (cancelled at once by `DELETE /v1/subscriptions/{id}`; the billing
 period lives on the subscription item, as since API version 2025-03-31.basil), invoices (their
 subscription under `parent.subscription_details`, same change; an invoice embeds the first 10 of
 its lines, with `has_more`, and `GET /v1/invoices/{id}/lines` pages the rest by `limit` and
 `starting_after`, as Stripe does) and events.
 
 What Stripe's hosted pages and clock would do is done by methods a test (or the fake's own HTML
-pages) calls: `complete_checkout`, `renew`, `pay_invoice`, `switch_price`,
-`set_cancel_at_period_end`, `cancel_now`, and what the dashboard or a bank does: `refund`,
-`dispute`. Each returns the events it emitted. Events are signed
+pages) calls: `complete_checkout` (`delayed=True`: a pack paid by bank debit, still processing),
+`settle_delayed_payment`, `renew`, `pay_invoice`, `switch_price`, `set_cancel_at_period_end`,
+`cancel_now`, and what the dashboard or a bank does: `refund`, `dispute`. Each returns the
+events it emitted. The events of an API call (a refund, a cancellation) are recorded, not posted. Events are signed
 like Stripe's (`stripe.WebhookSignature`: `t=<unix>,v1=<HMAC-SHA256 of "t.payload">`) by `sign`,
 and, when `webhook_url` is set, posted there at once (after the state lock is released, so the
 app can call back in while it handles them).
@@ -184,6 +186,7 @@ class FakeStripe:
                     "billing_portal.session",
                     "subscription",
                     "invoice",
+                    "payment_intent",
                     "charge",
                     "refund",
                     "dispute",
@@ -684,13 +687,43 @@ class FakeStripe:
         sub["latest_invoice"] = invoice["id"]
         return self._save("invoice", invoice)
 
-    def _charge(self, customer: str | None, amount: int, invoice_id: str | None = None) -> Obj:
-        """A succeeded card charge of `amount` cents and its payment intent (since API version
-        2025-03-31.basil a charge names no invoice: the fake keeps it as `_invoice`)."""
+    def _payment_intent(self, customer: str | None, amount: int, status: str) -> Obj:
+        return self._save(
+            "payment_intent",
+            {
+                "id": self._id("pi"),
+                "object": "payment_intent",
+                "amount": amount,
+                "amount_received": amount if status == "succeeded" else 0,
+                "created": self.now(),
+                "currency": "usd",
+                "customer": customer,
+                "last_payment_error": None,
+                "latest_charge": None,
+                "livemode": False,
+                "metadata": {},
+                "status": status,
+            },
+        )
+
+    def _charge(
+        self,
+        customer: str | None,
+        amount: int,
+        invoice_id: str | None = None,
+        payment_intent: Obj | None = None,
+    ) -> Obj:
+        """A succeeded card charge of `amount` cents, of `payment_intent` (a new one by default),
+        which it marks succeeded (since API version 2025-03-31.basil a charge names no invoice:
+        the fake keeps it as `_invoice`)."""
+        if payment_intent is None:
+            payment_intent = self._payment_intent(customer, amount, "succeeded")
+        charge_id = self._id("ch")
+        payment_intent.update(status="succeeded", amount_received=amount, latest_charge=charge_id)
         return self._save(
             "charge",
             {
-                "id": self._id("ch"),
+                "id": charge_id,
                 "object": "charge",
                 "amount": amount,
                 "amount_captured": amount,
@@ -702,7 +735,7 @@ class FakeStripe:
                 "disputed": False,
                 "livemode": False,
                 "paid": True,
-                "payment_intent": self._id("pi"),
+                "payment_intent": payment_intent["id"],
                 "refunded": False,
                 "status": "succeeded",
                 "_invoice": invoice_id,
@@ -727,39 +760,88 @@ class FakeStripe:
         charge's `refunds` list is not included, as since API version 2022-11-15)."""
 
         def action() -> list[Obj]:
-            charge = self._get("charge", charge_id, "charge")
-            left = charge["amount"] - charge["amount_refunded"]
-            value = left if amount is None else amount
-            if not 0 < value <= left:
-                raise StripeError(
-                    400,
-                    f"Refund amount ({value}) is greater than unrefunded amount on charge ({left})",
-                    param="amount",
-                )
-            refund = self._save(
-                "refund",
-                {
-                    "id": self._id("re"),
-                    "object": "refund",
-                    "amount": value,
-                    "charge": charge["id"],
-                    "created": self.now(),
-                    "currency": "usd",
-                    "metadata": {},
-                    "payment_intent": charge["payment_intent"],
-                    "reason": "requested_by_customer",
-                    "status": "succeeded",
-                },
-            )
-            previous = {"amount_refunded": charge["amount_refunded"], "refunded": False}
-            charge["amount_refunded"] += value
-            charge["refunded"] = charge["amount_refunded"] == charge["amount"]
-            return [
-                self._event("refund.created", refund),
-                self._event("charge.refunded", charge, previous),
-            ]
+            return self._refund(self._get("charge", charge_id, "charge"), amount)[1]
 
         return self._run(action, deliver)
+
+    def _refund(
+        self, charge: Obj, amount: int | None, reason: str = "requested_by_customer", **extra: Any
+    ) -> tuple[Obj, list[Obj]]:
+        """Refund `amount` cents of `charge` (default: what is left): the refund and its
+        events, refund.created then charge.refunded."""
+        left = charge["amount"] - charge["amount_refunded"]
+        if left == 0:
+            raise StripeError(
+                400,
+                f"Charge {charge['id']} has already been refunded.",
+                code="charge_already_refunded",
+            )
+        value = left if amount is None else amount
+        if not 0 < value <= left:
+            raise StripeError(
+                400,
+                f"Refund amount ({value}) is greater than unrefunded amount on charge ({left})",
+                param="amount",
+            )
+        refund = self._save(
+            "refund",
+            {
+                "id": self._id("re"),
+                "object": "refund",
+                "amount": value,
+                "charge": charge["id"],
+                "created": self.now(),
+                "currency": "usd",
+                "metadata": extra.get("metadata") or {},
+                "payment_intent": charge["payment_intent"],
+                "reason": reason,
+                "status": "succeeded",
+            },
+        )
+        previous = {"amount_refunded": charge["amount_refunded"], "refunded": False}
+        charge["amount_refunded"] += value
+        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        events = [
+            self._event("refund.created", refund),
+            self._event("charge.refunded", charge, previous),
+        ]
+        return refund, events
+
+    def create_refund(self, params: Obj) -> Obj:
+        """POST /v1/refunds: a refund of a `charge`, or of a `payment_intent`'s charge (one of
+        the two; the payment must have succeeded), `amount` cents (default: what is left)."""
+        if params.get("charge") and params.get("payment_intent"):
+            raise StripeError(
+                400, "You cannot specify both `charge` and `payment_intent`.", param="charge"
+            )
+        if params.get("payment_intent"):
+            intent = self._ref("payment_intent", params["payment_intent"], "payment_intent")
+            if intent["status"] != "succeeded" or not intent["latest_charge"]:
+                raise StripeError(
+                    400,
+                    f"This PaymentIntent ({intent['id']}) does not have a successful charge to "
+                    "refund.",
+                    code="charge_not_refundable",
+                    param="payment_intent",
+                )
+            charge = self._get("charge", intent["latest_charge"], "payment_intent")
+        else:
+            charge = self._ref("charge", required(params.get("charge"), "charge"), "charge")
+        reason = params.get("reason") or "requested_by_customer"
+        if reason not in ("duplicate", "fraudulent", "requested_by_customer"):
+            raise StripeError(400, f"Invalid reason: {reason}", param="reason")
+        amount = int(params["amount"]) if "amount" in params else None
+        refund, _ = self._refund(charge, amount, reason, metadata=params.get("metadata"))
+        return refund
+
+    def cancel_subscription(self, subscription_id: str) -> Obj:
+        """DELETE /v1/subscriptions/{id}: the subscription ends at once (status `canceled`,
+        customer.subscription.deleted). An ended one is no longer found, as Stripe answers."""
+        sub = self.objects["subscription"].get(subscription_id)
+        if sub is None or sub["status"] in ("canceled", "incomplete_expired"):
+            raise missing("subscription", subscription_id)
+        self._end(sub, at=self.now())
+        return sub
 
     def fail_refund(
         self,
@@ -867,15 +949,27 @@ class FakeStripe:
             self.deliver(events)
         return events
 
-    def complete_checkout(self, session_id: str, *, deliver: bool = True) -> list[Obj]:
+    def complete_checkout(
+        self, session_id: str, *, deliver: bool = True, delayed: bool = False
+    ) -> list[Obj]:
         """The customer pays on the hosted page. Subscription mode: a subscription and its first
         invoice (paid); events in Stripe's usual order: customer.subscription.created,
-        invoice.paid, checkout.session.completed. Payment mode: checkout.session.completed."""
+        invoice.paid, checkout.session.completed. Payment mode: checkout.session.completed;
+        with `delayed` (a bank debit) the session completes `unpaid`, its payment intent
+        `processing` with no charge yet, until `settle_delayed_payment`."""
 
         def action() -> list[Obj]:
             session = self._get("checkout.session", session_id)
             if session["status"] != "open":
                 raise StripeError(400, "This Checkout Session is no longer active.")
+            if delayed and session["mode"] == "payment":
+                intent = self._payment_intent(
+                    session["customer"], session["amount_total"], "processing"
+                )
+                session.update(
+                    status="complete", payment_status="unpaid", payment_intent=intent["id"]
+                )
+                return [self._event("checkout.session.completed", self._public(session))]
             session.update(status="complete", payment_status="paid")
             events = []
             if session["mode"] == "subscription":
@@ -891,6 +985,30 @@ class FakeStripe:
                 session["payment_intent"] = charge["payment_intent"]
             events.append(self._event("checkout.session.completed", self._public(session)))
             return events
+
+        return self._run(action, deliver)
+
+    def settle_delayed_payment(
+        self, session_id: str, *, succeed: bool = True, deliver: bool = True
+    ) -> list[Obj]:
+        """The bank debit of a `delayed` Checkout lands (the payment intent succeeds with a
+        charge, the session is `paid`: checkout.session.async_payment_succeeded) or fails (the
+        payment intent wants another payment method: checkout.session.async_payment_failed)."""
+
+        def action() -> list[Obj]:
+            session = self._get("checkout.session", session_id)
+            intent = self._get("payment_intent", session["payment_intent"] or "")
+            if intent["status"] != "processing":
+                raise StripeError(400, f"PaymentIntent {intent['id']} is {intent['status']}")
+            if not succeed:
+                intent.update(
+                    status="requires_payment_method",
+                    last_payment_error={"code": "payment_method_provider_decline"},
+                )
+                return [self._event("checkout.session.async_payment_failed", self._public(session))]
+            self._charge(session["customer"], session["amount_total"], payment_intent=intent)
+            session["payment_status"] = "paid"
+            return [self._event("checkout.session.async_payment_succeeded", self._public(session))]
 
         return self._run(action, deliver)
 
@@ -1046,12 +1164,15 @@ class FakeStripe:
                 ("prices",): self.create_price,
                 ("checkout", "sessions"): self.create_checkout_session,
                 ("billing_portal", "sessions"): self.create_portal_session,
+                ("refunds",): self.create_refund,
             }
             create = creators.get(tuple(parts))
             if create is not None:
                 return self._public(create(params))
             if len(parts) == 4 and parts[:2] == ["checkout", "sessions"] and parts[3] == "expire":
                 return self._public(self.expire_checkout(parts[2]))
+        if method == "DELETE" and len(parts) == 2 and parts[0] == "subscriptions":
+            return self._public(self.cancel_subscription(parts[1]))
         if method == "GET":
             kinds = {
                 "customers": "customer",
@@ -1059,6 +1180,7 @@ class FakeStripe:
                 "prices": "price",
                 "subscriptions": "subscription",
                 "invoices": "invoice",
+                "payment_intents": "payment_intent",
                 "charges": "charge",
                 "refunds": "refund",
                 "disputes": "dispute",
@@ -1095,6 +1217,15 @@ class FakeStripe:
                 rows = [r for r in rows if r["status"] == status]
         elif "status" in params:  # checkout sessions: open, complete or expired
             rows = [r for r in rows if r.get("status") == params["status"]]
+        created = params.get("created")
+        if isinstance(created, dict):  # created[gte]=... and the like
+            ops = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__}
+            for op, bound in created.items():
+                if op not in ops:
+                    raise StripeError(400, f"Received unknown parameter: created[{op}]")
+                rows = [r for r in rows if ops[op](r["created"], int(bound))]
+        elif created is not None:
+            rows = [r for r in rows if r["created"] == int(created)]
         if kind == "price" and "lookup_keys" in params:
             rows = [r for r in rows if r.get("lookup_key") in params["lookup_keys"]]
         if kind == "event" and "type" in params:

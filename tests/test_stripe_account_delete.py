@@ -1,0 +1,204 @@
+"""Deleting an account of a Stripe customer (stripe-python against the fake): a Checkout left open
+in another tab is expired first, a payment still on its way keeps the account, and a payment
+that reaches Stripe for an account deleted all the same (paid the moment it went) is undone by
+its webhook: the subscription cancelled, the credit pack refunded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from billing import payments
+from billing.models import StripeEvent, Subscription
+from billing.services import get_balance
+from studio import services
+from tests import test_stripe_billing
+from tests.conftest import JSONClient, make_user
+from tests.factories.accounts import PASSWORD
+from tests.fake_stripe import FakeStripe, StripeError
+from tests.test_stripe_billing import deliver, resent, session_id, start_checkout
+
+pytestmark = pytest.mark.django_db
+
+# The fake Stripe and the priced plans, as in tests/test_stripe_billing.py.
+fake = test_stripe_billing.fake
+priced = test_stripe_billing.priced
+
+
+def delete(client: JSONClient) -> Any:
+    return client.post("/accounts/delete/", {"password": PASSWORD})
+
+
+def pack_checkout(client: JSONClient, operation_id: str) -> str:
+    response = client.post("/plans/packs/credits-50", {"operation_id": operation_id})
+    assert response.status_code == 302, response.content
+    return session_id(response["Location"])
+
+
+def outcomes(events: list[dict[str, Any]]) -> list[str]:
+    ids = [e["id"] for e in events]
+    found = dict(StripeEvent.objects.filter(event_id__in=ids).values_list("event_id", "outcome"))
+    return [found[i] for i in ids]
+
+
+def test_checkouts_left_open_in_other_tabs_are_expired_with_the_account(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    plan = session_id(start_checkout(owner_client, "starter"))  # tab 1: the plan's Checkout
+    pack = pack_checkout(owner_client, "1" * 32)  # tab 2: a pack's
+    assert delete(owner_client).status_code == 302
+    assert not type(owner).objects.filter(pk=owner.pk).exists()
+    sessions = fake.objects["checkout.session"]
+    assert sessions[plan]["status"] == sessions[pack]["status"] == "expired"
+    for session in (plan, pack):  # tab 1 and 2 can no longer pay
+        with pytest.raises(StripeError, match="no longer active"):
+            fake.complete_checkout(session, deliver=False)
+    assert not fake.objects["subscription"] and not fake.objects["charge"]
+
+
+def test_a_pack_payment_still_on_its_way_keeps_the_account_until_it_lands(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    pack = pack_checkout(owner_client, "2" * 32)
+    deliver(owner_client, fake, fake.complete_checkout(pack, deliver=False, delayed=True))
+    refused = delete(owner_client)
+    assert refused.status_code == 409
+    assert "still on its way" in refused.content.decode()
+    assert type(owner).objects.filter(pk=owner.pk).exists()
+    deliver(owner_client, fake, fake.settle_delayed_payment(pack, deliver=False))
+    assert get_balance(owner) == 60
+    assert delete(owner_client).status_code == 302
+
+
+def test_a_pack_payment_that_failed_no_longer_keeps_the_account(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    pack = pack_checkout(owner_client, "3" * 32)
+    fake.complete_checkout(pack, deliver=False, delayed=True)
+    assert delete(owner_client).status_code == 409
+    fake.settle_delayed_payment(pack, succeed=False, deliver=False)
+    assert delete(owner_client).status_code == 302
+
+
+def test_a_plan_paid_in_another_tab_before_its_webhook_came_keeps_the_account(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    events = fake.complete_checkout(
+        session_id(start_checkout(owner_client, "starter")), deliver=False
+    )
+    assert not services.renews_through_stripe(owner)  # its webhooks are still on their way
+    refused = delete(owner_client)
+    assert refused.status_code == 409 and "still renews" in refused.content.decode()
+    deliver(owner_client, fake, events)
+    assert services.renews_through_stripe(owner)
+
+
+def test_stripe_unreachable_keeps_the_account(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    pack_checkout(owner_client, "4" * 32)
+    # stripe-python retries a 500 twice (max_network_retries=2): three failures in a row.
+    fake.fail_next = [StripeError(500, "boom", type="api_error") for _ in range(3)]
+    refused = delete(owner_client)
+    assert refused.status_code == 503 and "could not be reached" in refused.content.decode()
+    assert type(owner).objects.filter(pk=owner.pk).exists()
+
+
+def test_without_stripe_an_account_that_was_a_customer_is_deleted(
+    db: None, client: Any, settings: Any
+) -> None:
+    settings.STRIPE_SECRET_KEY = ""  # payments off: nothing to ask Stripe, nothing asked
+    owner = make_user("offline@example.com")
+    Subscription.objects.filter(user=owner).update(stripe_customer_id="cus_offline")
+    client.force_login(owner)
+    assert delete(client).status_code == 302
+    assert not type(owner).objects.filter(pk=owner.pk).exists()
+
+
+@pytest.fixture
+def paid_as_it_went(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deletion asks Stripe before anything is paid: a Checkout paid just after (the other
+    tab's Pay a moment later) is left to the webhooks."""
+    monkeypatch.setattr(services, "close_stripe_for_deletion", lambda user: None)
+
+
+def test_a_plan_paid_as_the_account_went_is_cancelled_by_its_webhook(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, paid_as_it_went: None
+) -> None:
+    checkout = session_id(start_checkout(owner_client, "starter"))
+    gone = owner.pk
+    services.do_delete_account(user=owner)
+    events = fake.complete_checkout(checkout, deliver=False)
+    deliver(owner_client, fake, events)
+    [subscription] = fake.objects["subscription"].values()
+    assert subscription["status"] == "canceled"
+    assert outcomes(events) == [
+        f"cancelled: account {gone} was deleted",  # customer.subscription.created
+        f"ignored: no account for customer {subscription['customer']}",  # invoice.paid
+        f"ignored: no account for customer {subscription['customer']}",  # session completed
+    ]
+    deleted = fake.events_of("customer.subscription.deleted")
+    deliver(owner_client, fake, deleted)
+    assert outcomes(deleted) == [f"ignored: no account for customer {subscription['customer']}"]
+
+
+def test_a_pack_paid_as_the_account_went_is_refunded_by_its_webhook_once(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, paid_as_it_went: None
+) -> None:
+    pack = pack_checkout(owner_client, "5" * 32)
+    completed = fake.complete_checkout(pack, deliver=False, delayed=True)
+    gone = owner.pk
+    services.do_delete_account(user=owner)
+    deliver(owner_client, fake, completed)  # still processing: nothing to refund yet
+    assert outcomes(completed) == ["ignored: payment unpaid"]
+    succeeded = fake.settle_delayed_payment(pack, deliver=False)
+    deliver(owner_client, fake, [*succeeded, resent(succeeded[0], "evt_again")])
+    [charge] = fake.objects["charge"].values()
+    assert charge["amount_refunded"] == charge["amount"] == 999
+    assert len(fake.objects["refund"]) == 1
+    assert outcomes(succeeded) == [f"refunded 999: account {gone} was deleted"]
+    assert StripeEvent.objects.get(event_id="evt_again").outcome == outcomes(succeeded)[0]
+
+
+def test_a_webhook_for_a_customer_of_no_deleted_account_is_still_ignored(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """A subscription whose metadata names an account that exists (another customer id of
+    theirs) or none at all (not ViewBait's) is left alone."""
+    events = fake.complete_checkout(
+        session_id(start_checkout(owner_client, "starter")), deliver=False
+    )
+    Subscription.objects.filter(user=owner).update(stripe_customer_id="cus_newer")
+    deliver(owner_client, fake, events)
+    [subscription] = fake.objects["subscription"].values()
+    assert subscription["status"] == "active"
+    assert all(o.startswith("ignored: no account") for o in outcomes(events))
+    assert payments._deleted_account({}) is None
+
+
+def test_the_admin_expires_open_checkouts_and_keeps_a_user_whose_payment_is_on_its_way(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, admin_client: Any
+) -> None:
+    pending = pack_checkout(owner_client, "6" * 32)
+    fake.complete_checkout(pending, deliver=False, delayed=True)
+    left_open = session_id(start_checkout(owner_client, "starter"))
+    page = admin_client.post(
+        "/admin/auth/user/", {"action": "delete_selected", "_selected_action": [owner.pk]}
+    )
+    assert page.status_code == 200 and page.context["title"] == "Delete multiple objects"
+    assert fake.objects["checkout.session"][left_open]["status"] == "open"  # only asked
+    for response in (
+        admin_client.post(f"/admin/auth/user/{owner.pk}/delete/", {"post": "yes"}, follow=True),
+        admin_client.post(
+            "/admin/auth/user/",
+            {"action": "delete_selected", "_selected_action": [owner.pk], "post": "yes"},
+            follow=True,
+        ),
+    ):
+        assert "a payment of theirs is still on its way" in response.content.decode()
+        assert type(owner).objects.filter(pk=owner.pk).exists()
+    fake.settle_delayed_payment(pending, deliver=False)
+    admin_client.post(f"/admin/auth/user/{owner.pk}/delete/", {"post": "yes"})
+    assert not type(owner).objects.filter(pk=owner.pk).exists()
+    assert fake.objects["checkout.session"][left_open]["status"] == "expired"
