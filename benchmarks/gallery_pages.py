@@ -60,7 +60,7 @@ def main() -> None:
         from django.test.utils import CaptureQueriesContext
 
         from studio.gallery import ORDERS, GalleryFilter, encode_cursor, page_of
-        from studio.models import Thumbnail
+        from studio.models import Thumbnail, sort_key
 
         print(f"database: {database_label()}")
         client = Client()
@@ -100,7 +100,7 @@ def main() -> None:
             Thumbnail.objects.filter(owner__email=email).update(share_clicks=F("id"))
             Thumbnail.objects.filter(owner__email=email).annotate(r=F("id") % 10).exclude(
                 r=0
-            ).update(share_clicks=0, title="", search_title="", sort_title="")
+            ).update(share_clicks=0, title="", search_title="", sort_title=sort_key(""))
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("ANALYZE studio_thumbnail")

@@ -252,12 +252,22 @@ def search_key(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
+# The sort key of a text-free thumbnail (no title): U+10FFFF, the last code point, after every
+# title's key in code-point order (SQLite, PostgreSQL's C collations) and in ICU's (checked on
+# PostgreSQL 15's "und-x-icu" and "en-x-icu": after letters, CJK, supplementary ideographs and
+# emoji; only U+FFFF, a noncharacter, weighs more), so "Title A-Z" lists the thumbnails with a
+# title first. It was "", which put every text-free thumbnail at the top.
+TEXT_FREE_SORT_KEY = "\U0010ffff"
+
+
 def sort_key(text: str) -> str:
     """`text`'s place in the gallery's "Title A-Z" order: its search key from its first letter or
     digit on, so "🔥🔥 I ate only rice" sorts among the I titles and "“Quoted”" among the Q ones,
     not after "Zoo" by the emoji's or quote mark's code point. A title with no letter or digit
-    keeps its whole key; a text-free one ("") comes first."""
+    keeps its whole key; a text-free one ("") gets TEXT_FREE_SORT_KEY: after all of them."""
     key = search_key(text)
+    if not key:
+        return TEXT_FREE_SORT_KEY
     for at, char in enumerate(key):
         if char.isalnum():
             return key[at:]

@@ -58,6 +58,7 @@ NOT_DATA = {
     ("studio", "0012_owner_name_unique", "rename_duplicates"),  # renames rows, adds none
     ("studio", "0013_thumbnail_public_token", "tokens_for_public_thumbnails"),  # fills a column
     ("studio", "0014_keep_paid_creators_thumbnails", "keep_paid_creators_thumbnails"),  # clears one
+    ("studio", "0016_text_free_sorts_last", "text_free_last"),  # sets a column of existing rows
 }
 
 

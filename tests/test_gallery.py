@@ -175,6 +175,36 @@ def test_title_order_starts_at_the_first_letter(owner, owner_client) -> None:
     assert [t["title"] for t in found] == ["🔥🔥 I ate only rice for a week"]
 
 
+def test_title_order_lists_text_free_thumbnails_last(owner, owner_client) -> None:
+    """Text-free thumbnails (no title) had the empty sort key and came before every title in
+    "Title A-Z"; they come after them, paged by a cursor that stops among them, and the
+    migration moves existing ones there."""
+    import importlib
+
+    from django.apps import apps
+
+    for title in ("", "Zoo vlog", "", "🔥🔥🔥", "apple picking", ""):
+        ThumbnailFactory(owner=owner, title=title)
+
+    def titles(limit: int) -> list[str]:
+        answer = owner_client.get(f"/api/thumbnails?order=title&limit={limit}").json()
+        seen = [t["title"] for t in answer["results"]]
+        while answer["next_cursor"]:
+            cursor = answer["next_cursor"]
+            answer = owner_client.get(f"/api/thumbnails?order=title&limit={limit}&cursor={cursor}")
+            answer = answer.json()
+            seen += [t["title"] for t in answer["results"]]
+        return seen
+
+    expected = ["apple picking", "Zoo vlog", "🔥🔥🔥", "", "", ""]
+    assert titles(4) == titles(1) == expected
+    migration = importlib.import_module("studio.migrations.0016_text_free_sorts_last")
+    Thumbnail.objects.filter(owner=owner, title="").update(sort_title="")  # as before
+    assert titles(6)[0] == ""
+    migration.text_free_last(apps, None)
+    assert titles(6) == expected
+
+
 def test_the_migration_gives_existing_thumbnails_their_sort_key(owner, monkeypatch) -> None:
     import importlib
 
