@@ -252,26 +252,29 @@ def search_key(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-# The sort key of a text-free thumbnail (no title): U+10FFFF, the last code point, after every
-# title's key in code-point order (SQLite, PostgreSQL's C collations) and in ICU's (checked on
-# PostgreSQL 15's "und-x-icu" and "en-x-icu": after letters, CJK, supplementary ideographs and
-# emoji; only U+FFFF, a noncharacter, weighs more), so "Title A-Z" lists the thumbnails with a
-# title first. It was "", which put every text-free thumbnail at the top.
-TEXT_FREE_SORT_KEY = "\U0010ffff"
+# "Title A-Z" keys start with a class character: TITLED, then the key, for a thumbnail with a
+# title; TEXT_FREE alone for one without. Every collation orders the digits ("1" < "2") and
+# compares strings from their first character, so titled thumbnails come first and text-free
+# ones after them, on SQLite, PostgreSQL's C, ICU and glibc collations alike (a U+10FFFF key
+# sorted last on C and ICU but near the top on glibc's en_US.UTF-8, review). The text-free key
+# was "", which put every text-free thumbnail at the top.
+TITLED_SORT_PREFIX = "1"
+TEXT_FREE_SORT_KEY = "2"
 
 
 def sort_key(text: str) -> str:
-    """`text`'s place in the gallery's "Title A-Z" order: its search key from its first letter or
-    digit on, so "🔥🔥 I ate only rice" sorts among the I titles and "“Quoted”" among the Q ones,
-    not after "Zoo" by the emoji's or quote mark's code point. A title with no letter or digit
-    keeps its whole key; a text-free one ("") gets TEXT_FREE_SORT_KEY: after all of them."""
+    """`text`'s place in the gallery's "Title A-Z" order: TITLED_SORT_PREFIX and its search key
+    from its first letter or digit on, so "🔥🔥 I ate only rice" sorts among the I titles and
+    "“Quoted”" among the Q ones, not after "Zoo" by the emoji's or quote mark's code point. A
+    title with no letter or digit keeps its whole key; a text-free one ("") is
+    TEXT_FREE_SORT_KEY: after all of them."""
     key = search_key(text)
     if not key:
         return TEXT_FREE_SORT_KEY
     for at, char in enumerate(key):
         if char.isalnum():
-            return key[at:]
-    return key
+            return TITLED_SORT_PREFIX + key[at:]
+    return TITLED_SORT_PREFIX + key
 
 
 class Thumbnail(models.Model):

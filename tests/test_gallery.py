@@ -65,7 +65,7 @@ def insert_thumbs(
         "created_at": f"%s + make_interval(secs => {offset})",
         "title": title,
         "search_title": f"lower({title})",  # the titles given here are ASCII
-        "sort_title": f"lower({title})",  # and start with a letter or digit
+        "sort_title": f"'1' || lower({title})",  # and start with a letter or digit (sort_key)
         "share_clicks": clicks,
         "is_favorite": favorite,
     }
@@ -175,10 +175,10 @@ def test_title_order_starts_at_the_first_letter(owner, owner_client) -> None:
     assert [t["title"] for t in found] == ["🔥🔥 I ate only rice for a week"]
 
 
-def test_title_order_lists_text_free_thumbnails_last(owner, owner_client) -> None:
+def test_title_order_lists_text_free_thumbnails_last(owner, owner_client, monkeypatch) -> None:
     """Text-free thumbnails (no title) had the empty sort key and came before every title in
     "Title A-Z"; they come after them, paged by a cursor that stops among them, and the
-    migration moves existing ones there."""
+    migration moves existing ones there (and back)."""
     import importlib
 
     from django.apps import apps
@@ -199,9 +199,13 @@ def test_title_order_lists_text_free_thumbnails_last(owner, owner_client) -> Non
     expected = ["apple picking", "Zoo vlog", "🔥🔥🔥", "", "", ""]
     assert titles(4) == titles(1) == expected
     migration = importlib.import_module("studio.migrations.0016_text_free_sorts_last")
-    Thumbnail.objects.filter(owner=owner, title="").update(sort_title="")  # as before
+    assert migration.Migration.atomic is False  # batches commit alone, as 0011's (big table)
+    monkeypatch.setattr(migration, "BATCH", 2)  # several batches
+    migration.text_free_first(apps, None)  # the keys as they were
     assert titles(6)[0] == ""
     migration.text_free_last(apps, None)
+    assert titles(6) == expected
+    migration.text_free_last(apps, None)  # run again: nothing left to change
     assert titles(6) == expected
 
 
