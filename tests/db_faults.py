@@ -39,14 +39,17 @@ class ThrowawayDatabase:
     def __exit__(self, *exc: object) -> None:
         self._run((f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)', []))
 
-    def refuse(self) -> None:
-        self._run(
-            (f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false', []),
-            (
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                [self.name],
-            ),
-        )
+    def refuse(self, *, terminate: bool = True) -> None:
+        """New connections refused; with `terminate`, the open ones closed too (a server that
+        went down), else they go on working (a server out of connection slots)."""
+        self._run((f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false', []))
+        if terminate:
+            self._run(
+                (
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    [self.name],
+                )
+            )
 
     def accept(self) -> None:
         self._run((f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true', []))

@@ -90,6 +90,29 @@ def test_a_pool_that_is_only_busy_keeps_its_full_wait(database: ThrowawayDatabas
         pool.close()
 
 
+def test_new_connections_refused_while_others_work_is_load_not_an_outage(
+    database: ThrowawayDatabase,
+) -> None:
+    """A server out of connection slots ("too many clients") refuses new connections while the
+    open ones work: a wait that ends with failed attempts while one of the pool's connections is
+    in use keeps the full wait; once none is in use, the same failure is an outage."""
+    pool = make_pool(database, max_size=2)
+    try:
+        held = pool.getconn()
+        database.refuse(terminate=False)
+        message = f"couldn't get a connection after {FULL_WAIT:.2f} sec"
+        assert waited(pool) == message  # the pool tried to grow, and failed
+        assert not pool.unreachable
+        held.execute("SELECT 1")  # still works
+        pool.putconn(held)
+        database.refuse()  # and now the server is down
+        pool.check()
+        assert waited(pool) == message
+        assert pool.unreachable
+    finally:
+        pool.close()
+
+
 def test_the_settings_give_postgresql_the_fail_fast_pool_and_bounded_reconnects() -> None:
     """DATABASE_URL postgres://...: ENGINE core.postgresql, whose pool is a FailFastPool;
     libpq's connect_timeout (DB_CONNECT_TIMEOUT) and the pool's reconnect_timeout

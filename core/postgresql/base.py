@@ -31,13 +31,15 @@ class FailFastPool(ConnectionPool):
     """A psycopg_pool.ConnectionPool whose `getconn()` waits only UNREACHABLE_WAIT_SECONDS
     (instead of `timeout`) once a wait ended in PoolTimeout while connection attempts were
     failing (the pool's `connections_errors` counter rose during it), until a `getconn()`
-    succeeds again. A PoolTimeout with no failed attempt (every connection busy: load, not an
-    outage) keeps the full wait. An explicit `timeout` argument is used as given (its outcome
-    counts the same)."""
+    succeeds again. Not while a connection this pool handed out is still in use: new
+    connections refused while others work ("too many clients" under load) is saturation, and a
+    PoolTimeout with no failed attempt (every connection busy) is too; both keep the full wait.
+    An explicit `timeout` argument is used as given (its outcome counts the same)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._unreachable = False
+        self._in_use = 0  # connections handed out by getconn() and not yet put back
         self._unreachable_lock = threading.Lock()
 
     @property
@@ -61,12 +63,17 @@ class FailFastPool(ConnectionPool):
             # back-off), so the database is still taken as down.
             if self._connection_errors() > errors:
                 with self._unreachable_lock:
-                    self._unreachable = True
+                    self._unreachable = self._in_use == 0
             raise
-        if self._unreachable:
-            with self._unreachable_lock:
-                self._unreachable = False
+        with self._unreachable_lock:
+            self._in_use += 1
+            self._unreachable = False
         return conn
+
+    def putconn(self, conn: Any) -> None:
+        with self._unreachable_lock:
+            self._in_use = max(0, self._in_use - 1)
+        super().putconn(conn)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
