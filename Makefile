@@ -42,8 +42,8 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo --or-skip $(SEED_ARGS)
 
+# viewbait.serve runs collectstatic itself when staticfiles/ is missing or older than static/.
 run: seed
-	$(BIN)/python manage.py collectstatic --noinput -v0
 	PORT=$(PORT) $(BIN)/python -m viewbait.serve
 
 # Parallel workers (pytest-xdist; each has its own test database and Redis databases, see

@@ -78,6 +78,93 @@ def test_collected_static_files_are_hashed_compressed_and_immutable(tmp_path: Pa
         assert gzip.decompress(body) == (tmp_path / url.removeprefix("/static/")).read_bytes()
 
 
+def test_a_web_process_without_collected_static_files_refuses_to_start(
+    settings: Any, tmp_path: Path
+) -> None:
+    """No `collectstatic` with the manifest storage and DEBUG off: every page was a 500
+    ("Missing staticfiles manifest entry") while the startup checks passed and /healthz said
+    ok. viewbait.E005, deploy-only, names the missing manifest: every web and worker start
+    (viewbait.startup_checks) and `check --deploy` refuse."""
+    from viewbait.apps import check_static_manifest
+    from viewbait.startup_checks import project_checks
+
+    assert check_static_manifest in project_checks()
+    settings.DEBUG = False
+    settings.STATIC_ROOT = tmp_path
+    manifest_storage = "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": manifest_storage}}
+    [error] = check_static_manifest(None)
+    assert error.id == "viewbait.E005"
+    assert error.is_serious()
+    assert str(tmp_path / "staticfiles.json") in error.msg
+    assert "collectstatic" in str(error.hint)
+    (tmp_path / "staticfiles.json").write_text('{"paths": {}, "version": "1.1", "hash": ""}')
+    assert check_static_manifest(None) == []
+    (tmp_path / "staticfiles.json").unlink()
+    settings.DEBUG = True  # unhashed names then: no manifest needed
+    assert check_static_manifest(None) == []
+    settings.DEBUG = False
+    plain_storage = "django.contrib.staticfiles.storage.StaticFilesStorage"  # STATIC_MANIFEST=0
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": plain_storage}}
+    assert check_static_manifest(None) == []
+
+
+def test_serve_collects_static_files_when_the_manifest_is_missing_or_outdated(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m viewbait.serve` without a prior `collectstatic` served a 500 on every page: it
+    now runs collectstatic (here a stand-in that writes the manifest and counts its runs) before
+    starting anything when the manifest is missing or older than a static source, else not."""
+    from viewbait import serve
+
+    root, source, runs = tmp_path / "staticfiles", tmp_path / "static", tmp_path / "runs"
+    (source / "css").mkdir(parents=True)
+    (source / "css" / "app.css").write_text("body {}")
+    stand_in = (
+        "import pathlib, sys; root = pathlib.Path(sys.argv[1]); root.mkdir(exist_ok=True); "
+        "(root / 'staticfiles.json').write_text('{}'); "
+        "open(sys.argv[2], 'a').write('ran\\n'); sys.exit(int(sys.argv[3]))"
+    )
+    monkeypatch.setattr(serve, "STATIC_ROOT", root)
+    monkeypatch.setattr(serve, "STATIC_SOURCES", (source,))
+    monkeypatch.setattr(serve, "STATIC_STAMPS", ())
+    monkeypatch.setattr(
+        serve, "COLLECTSTATIC", (sys.executable, "-c", stand_in, str(root), str(runs), "0")
+    )
+    (tmp_path / "Procfile").write_text("web: python -c \"print('web up')\"\n")
+    monkeypatch.setenv("VIEWBAIT_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # no embedded Redis
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("STATIC_MANIFEST")  # the tests' 0; the default is on
+
+    def run_serve() -> tuple[int, str, int]:
+        code = serve.main(["-f", str(tmp_path / "Procfile")])
+        said = capsys.readouterr().out
+        return code, said, len(runs.read_text().splitlines()) if runs.exists() else 0
+
+    code, said, ran = run_serve()
+    assert (code, ran) == (0, 1), said
+    assert f"collecting static files: {root / 'staticfiles.json'} is missing" in said
+    assert said.index("collecting static files") < said.index("started web")
+    assert run_serve()[2] == 1  # up to date: not again
+    later = (root / "staticfiles.json").stat().st_mtime + 5
+    os.utime(source / "css" / "app.css", (later, later))
+    code, said, ran = run_serve()
+    assert (code, ran) == (0, 2), said
+    assert f"{source / 'css' / 'app.css'} is newer than" in said
+    (root / "staticfiles.json").unlink()
+    monkeypatch.setenv("STATIC_MANIFEST", "0")  # no manifest is read then
+    assert run_serve()[2] == 2
+    monkeypatch.delenv("STATIC_MANIFEST")
+    failing = (sys.executable, "-c", stand_in, str(root), str(runs), "5")
+    monkeypatch.setattr(serve, "COLLECTSTATIC", failing)
+    (root / "staticfiles.json").unlink(missing_ok=True)
+    code, said, ran = run_serve()
+    assert (code, ran) == (5, 3), said
+    assert "collectstatic failed with code 5; not starting" in said
+    assert "started web" not in said
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_requests_reuse_pooled_postgresql_connections() -> None:
     if connection.vendor != "postgresql":

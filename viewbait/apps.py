@@ -1,6 +1,7 @@
 """The project package as an app: its start-up guard and its system checks (HEALTHZ_REQUIRED's
-names, TRUSTED_PROXIES' entries, the mail's TLS settings; the mail backend, SITE_URL and REDIS_URL,
-deploy only; PostgreSQL's connection limit against the pools, with `migrate`)."""
+names, TRUSTED_PROXIES' entries, the mail's TLS settings; the mail backend, SITE_URL, REDIS_URL and
+the static files manifest, deploy only; PostgreSQL's connection limit against the pools, with
+`migrate`)."""
 
 from __future__ import annotations
 
@@ -126,6 +127,35 @@ def check_shared_redis(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             hint="Set REDIS_URL (e.g. redis://redis.internal:6379/0; README: Production "
             "settings). LOCAL_DEV=1 is for a run on this machine only.",
             id="viewbait.E004",
+        )
+    ]
+
+
+@register(deploy=True)
+def check_static_manifest(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """viewbait.E005 (`check --deploy`, and every web and worker start: viewbait.startup_checks):
+    DEBUG off, the manifest storage in use (STATIC_MANIFEST on, the default) and no manifest in
+    STATIC_ROOT, i.e. no `collectstatic`: every page's `{% static %}` raised "Missing
+    staticfiles manifest entry" (a 500) while the startup checks passed and /healthz said ok.
+    Deploy-only, so `migrate` (which `make run` and a release run before collecting) passes.
+    Reads only whether the file exists."""
+    if settings.DEBUG:
+        return []  # the storage then serves the unhashed names, manifest or not
+    from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
+
+    if not isinstance(staticfiles_storage, ManifestFilesMixin):
+        return []
+    if staticfiles_storage.manifest_storage.exists(staticfiles_storage.manifest_name):
+        return []
+    manifest = os.path.join(settings.STATIC_ROOT or "", staticfiles_storage.manifest_name)
+    return [
+        CheckError(
+            f"No static files manifest ({manifest}): every page would be a 500, "
+            '"Missing staticfiles manifest entry".',
+            hint="Run `python manage.py collectstatic --noinput` first (`python -m "
+            "viewbait.serve` runs it itself), or set STATIC_MANIFEST=0 to serve the files "
+            "unhashed.",
+            id="viewbait.E005",
         )
     ]
 

@@ -888,9 +888,11 @@ SERVE_MEDIA = env_bool("SERVE_MEDIA", not AWS_STORAGE_BUCKET_NAME)
 MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT")
 STORAGES = {
     "default": _media_storage,
-    # Hashed names (app.3f2a9c1b7e4d.js) with gzip copies, written by `collectstatic` (make run
-    # runs it; a deployment runs it at build time). WhiteNoise serves hashed names with
-    # `Cache-Control: max-age=315360000, public, immutable` and the .gz to clients accepting it.
+    # Hashed names (app.3f2a9c1b7e4d.js) with gzip copies, written by `collectstatic`
+    # (viewbait.serve runs it when they are missing or outdated; a deployment runs it at build
+    # time; without them, DEBUG off, every process refuses to start: viewbait.E005). WhiteNoise
+    # serves hashed names with `Cache-Control: max-age=315360000, public, immutable` and the .gz
+    # to clients accepting it.
     # STATIC_MANIFEST=0 (the test settings) serves the source files unhashed with no collectstatic.
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"

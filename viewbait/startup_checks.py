@@ -6,7 +6,7 @@ seconds a start), so a web or worker process with, say, a malformed TRUSTED_PROX
 anyway and answered 500 on the first sign-in.
 
 Only the checks registered by the project's packages (`PROJECT_PACKAGES`: viewbait.apps'
-viewbait.E001-E004 and W001-W003, generation.checks' generation.E001-E003 and W001), the
+viewbait.E001-E005 and W001-W003, generation.checks' generation.E001-E003 and W001), the
 deploy-only ones included, and none of Django's or other libraries': a fraction of a
 millisecond. An Error stops the start (`ImproperlyConfigured` naming every error and its hint);
 a Warning is logged. SILENCED_SYSTEM_CHECKS applies as in `manage.py check`.
