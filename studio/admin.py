@@ -8,7 +8,6 @@ from django.contrib.admin.actions import delete_selected as django_delete_select
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, UsernameField
-from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
@@ -20,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 
 from billing.admin import CreditAccountAdmin
 from billing.models import CreditAccount, CreditLedgerEntry, CreditPackPurchase, Subscription
-from core.accounts import accounts_with_email, replace_email_addresses
+from core.accounts import accounts_with_email, replace_email_addresses, username_for_email
 from core.admin_display import breakable, short_datetime
 from core.cascade import cascade_counts
 from generation.admin import JobAdmin
@@ -574,13 +573,9 @@ class UserAddForm(AdminUserCreationForm):
         cleaned = self.cleaned_data
         email = cleaned.get("email")
         if email and not cleaned.get("username") and "username" not in self.errors:
-            try:
-                UnicodeUsernameValidator()(email)
-                fits = len(email) <= 150
-            except forms.ValidationError:
-                fits = False
-            if fits and not User._default_manager.filter(username__iexact=email).exists():
-                cleaned["username"] = email
+            username = username_for_email(email)
+            if username:
+                cleaned["username"] = username
             else:
                 self.add_error(
                     "username", "Enter a username: this email cannot be one (taken or too long)."

@@ -10,10 +10,9 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
 from django.contrib.auth import get_user_model
-from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from core.accounts import username_for_email
 from core.ratelimits import client_ip
 
 
@@ -75,21 +74,15 @@ class AccountAdapter(DefaultAccountAdapter):
         return client_ip(request)
 
     def populate_username(self, request: HttpRequest, user: Any) -> None:
-        """The username is the email (as `seed_demo` and `createsuperuser` make them), so the
-        admin and `str(user)` show who it is; allauth would derive "eileen_4904" from it. Falls
-        back to allauth's generated name when the email is not a valid username (longer than
-        150 characters, or characters Django's username validator refuses) or is taken."""
-        email = (user.email or "").lower()
-        model = get_user_model()
-        if not user.username and email and len(email) <= 150:
-            try:
-                UnicodeUsernameValidator()(email)
-            except ValidationError:
-                pass
-            else:
-                if not model._default_manager.filter(username__iexact=email).exists():
-                    user.username = email
-                    return
+        """The username is the email (`core.accounts.username_for_email`, as `seed_demo`, the
+        admin's Add user form and `createsuperuser` make them), so the admin and `str(user)` show
+        who it is; allauth would derive "eileen_4904" from it. Falls back to allauth's generated
+        name when the email is not a valid username (longer than 150 characters, or characters
+        Django's username validator refuses) or is taken."""
+        if not user.username:
+            user.username = username_for_email((user.email or "").lower())
+            if user.username:
+                return
         super().populate_username(request, user)
 
 
