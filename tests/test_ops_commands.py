@@ -388,6 +388,46 @@ def test_purge_orphan_files_deletes_old_files_nothing_names(owner, monkeypatch) 
     assert all(default_storage.exists(name) for name in kept if name != young)
 
 
+def test_purge_orphan_files_keeps_a_heatmap_a_check_named_during_its_walk(
+    owner, monkeypatch
+) -> None:
+    """A check that finishes while the purge walks the storage may name an old heatmap (reused,
+    not rewritten: its time is old) that the purge read as unnamed; the results of jobs
+    finished since the walk began are read again before anything is deleted (review)."""
+    import os
+    import time
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from studio.management.commands import purge_orphan_files
+    from tests.factories.generation import JobFactory
+
+    name = default_storage.save("checks/reused.png", ContentFile(b"h" * 10))
+    then = time.time() - 48 * 3600
+    os.utime(default_storage.path(name), (then, then))
+    walk = purge_orphan_files.stored_names
+    checked = []
+
+    def walking_while_a_check_finishes(storage: Any, path: str = "") -> Any:
+        if not checked:
+            checked.append(
+                JobFactory(
+                    user=owner,
+                    type="thumbnail_check",
+                    status="succeeded",
+                    result={"heatmap_name": name, "notes": ["a sentence, not a name"]},
+                    finished_at=timezone.now(),
+                )
+            )
+        yield from walk(storage, path)
+
+    monkeypatch.setattr(purge_orphan_files, "stored_names", walking_while_a_check_finishes)
+    run("purge_orphan_files", "--commit")
+    assert default_storage.exists(name)
+    assert purge_orphan_files.names_in_job_results() == {name}  # the note is no name
+
+
 def test_purge_orphan_files_walks_and_deletes_on_s3(owner, monkeypatch) -> None:
     """The same walk on django-storages' S3 backend (moto's in-process S3): nested prefixes
     listed through listdir, ages from the objects' LastModified, a referenced object kept."""

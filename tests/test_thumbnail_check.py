@@ -451,6 +451,14 @@ def test_a_second_identical_check_is_answered_from_the_cache(
     assert (redone["cached"], len(calls)) == (False, 2)
     assert default_storage.exists(heatmap)
     assert check(owner_client, thumbnail)["cached"] is True and len(calls) == 2
+
+    def storage_down(name: str) -> bool:
+        raise OSError("the storage is unreachable")
+
+    # A storage that cannot be asked: the cached answer is served, not a 500.
+    with monkeypatch.context() as patched:
+        patched.setattr(default_storage, "exists", storage_down)
+        assert check(owner_client, thumbnail)["cached"] is True and len(calls) == 2
     # Without the heatmap (a plan change), the cached answer would be wrong: computed again.
     set_plan(owner, "starter")
     third = check(owner_client, thumbnail)

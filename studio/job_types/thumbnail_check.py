@@ -31,6 +31,7 @@ Errors: a provider failure of the critique fails the job (its credit refunded by
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -48,6 +49,8 @@ from generation.services import CIRCUIT_OPEN_MESSAGE, JobContext
 from studio import services
 from studio.media import MediaSigner, media_url
 from studio.serializers import MAX_ID, InputSerializer
+
+logger = logging.getLogger(__name__)
 
 HEATMAP_FEATURE = "heatmap"
 MAX_NOTES = 5
@@ -146,9 +149,14 @@ class ThumbnailCheck(JobType):
 
     def cached_result_usable(self, result: dict[str, Any]) -> bool:
         """A cached result whose heatmap file is gone (`purge_orphan_files` deletes heatmaps
-        no job's result names) is computed again: served, it would show a broken image."""
+        no job's result names) is computed again: served, it would show a broken image. A
+        storage that cannot be asked (a fault) leaves the cached result usable, logged."""
         name = result.get("heatmap_name")
-        return not name or default_storage.exists(name)
+        try:
+            return not name or default_storage.exists(name)
+        except Exception:  # the storage cannot be asked: the rest of the answer still holds
+            logger.warning("could not check heatmap %s; serving the cached check", name)
+            return True
 
     def unit_cost(self, validated: dict[str, Any], model: catalog.ModelSpec) -> int:
         """Free offline; 1 credit for the Gemini critique."""

@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import posixpath
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -106,17 +107,27 @@ def names_in_jobs() -> set[str]:
     return names
 
 
-def names_in_job_results() -> set[str]:
-    """Every string in any job's result, and the stored name in each `MEDIA_URL` one (a result
-    from before private media kept `/media/checks/<sha256>.png?...`)."""
+# A stored file's name as results hold one ("checks/<sha256>.png"): a folder, no spaces. Other
+# strings of results (notes, titles, analyses) are not kept, so the set stays small.
+STORED_NAME = re.compile(r"[\w.-]+(?:/[\w.-]+)+")
+
+
+def names_in_job_results(*, finished_since: dt.datetime | None = None) -> set[str]:
+    """The stored names in job results: each string shaped as one (STORED_NAME), and the name
+    in each `MEDIA_URL` one (a result from before private media kept
+    `/media/checks/<sha256>.png?...`). With `finished_since`, only in the results of jobs that
+    finished since then or have not finished (a result is written before its job finishes)."""
     prefix = settings.MEDIA_URL
     names: set[str] = set()
-    results = Job.objects.filter(result__isnull=False).values_list("result", flat=True)
-    for result in results.iterator(chunk_size=500):
+    jobs = Job.objects.filter(result__isnull=False)
+    if finished_since is not None:
+        jobs = jobs.filter(Q(finished_at__gte=finished_since) | Q(finished_at__isnull=True))
+    for result in jobs.values_list("result", flat=True).iterator(chunk_size=500):
         for value in _strings(result):
-            names.add(value)
             if value.startswith(prefix):
-                names.add(value[len(prefix) :].split("?", 1)[0])
+                value = value[len(prefix) :].split("?", 1)[0]
+            if STORED_NAME.fullmatch(value):
+                names.add(value)
     return names
 
 
@@ -139,6 +150,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         storage = default_storage
         cutoff = timezone.now() - dt.timedelta(hours=options["older_than_hours"])
+        started = timezone.now()
         referenced = names_in_rows()  # rows first, then jobs: see the module's docstring
         referenced |= names_in_jobs()
         referenced |= names_in_job_results()
@@ -172,6 +184,11 @@ class Command(BaseCommand):
                 "(dry run; pass --commit)"
             )
             return
+        # A check that ran during the walk may have named a heatmap the walk found unnamed:
+        # store_heatmap reuses an existing file (its time unchanged, so the cutoff does not
+        # protect it). The results of jobs finished since the walk began are read again.
+        named_since = names_in_job_results(finished_since=started - dt.timedelta(minutes=1))
+        orphans = [(name, size) for name, size in orphans if name not in named_since]
         deleted = freed = failed = 0
         for name, size in orphans:
             try:
