@@ -4,11 +4,13 @@ rows where the studio's twin keeps one."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser import signed_in
+from studio.models import Face, Palette, Project, Style
+from tests.browser import screenshot, signed_in
 from tests.conftest import make_user, set_plan
 from tests.factories.studio import ThumbnailFactory, generate_job
 
@@ -66,15 +68,48 @@ def assert_the_new_project_row_fits(page: Any, viewport: dict[str, int]) -> None
     assert field["width"] <= 520
 
 
+# A name of one long word, as long as the forms keep (80 characters): the studio's pickers wrap it.
+LONG_NAME = "Me 😀 " + "x" * 70
+
+
+def long_named_assets(owner: Any) -> None:
+    """A project, a face, a style and a palette of `owner`, each with LONG_NAME."""
+    Project.objects.create(owner=owner, name=LONG_NAME)
+    Face.objects.create(owner=owner, name=LONG_NAME)
+    Style.objects.create(owner=owner, name=LONG_NAME, prompt="Bold and bright")
+    Palette.objects.create(owner=owner, name=LONG_NAME, colors=["#FF0044", "#111111", "#FFD400"])
+
+
+def assert_the_library_tiles_hold_their_names(page: Any, viewport: dict[str, int]) -> None:
+    """Every library tile (projects, faces, styles, palettes) holds what it shows: a long
+    name ran out of its tile over its neighbours (1440 px) and made a phone's page 680 px wide;
+    nothing is wider than the screen."""
+    spills = page.evaluate(
+        """() => [...document.querySelectorAll(".library .tile")].flatMap((tile) => {
+            const box = tile.getBoundingClientRect();
+            if (tile.scrollWidth > tile.clientWidth) return [tile.closest("section").id + " tile"];
+            return [...tile.querySelectorAll("*")].filter((el) => {
+                const r = el.getBoundingClientRect();
+                return r.width && (r.left < box.left - 1 || r.right > box.right + 1);
+            }).map((el) => tile.closest("section").id + " " + el.tagName + " " + el.className);
+        })"""
+    )
+    assert spills == []
+    names = page.locator(".library .tile strong", has_text="x" * 70)
+    assert names.count() == 3  # a face's, a style's and a palette's
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+
+
 def test_the_desktop_forms_keep_their_buttons_in_place(live_server: Any) -> None:
     """Check thumbnail and Analyse palette sat on their hint's last line (0 px), the library's
     Analyse palette on its file field. The library's new-project name field ran the Projects
     panel's whole width (1,265 px on a desktop) with "Add project" under it; the studio's own
     new-project form keeps them side by side. Account's "Save channel" stood 4 px lower than
-    the field beside it (the label's bottom margin lifted the field). One desktop context
-    visits the three pages."""
+    the field beside it (the label's bottom margin lifted the field). The library's tiles hold
+    their long names. One desktop context visits the three pages."""
     owner = make_user("tool-room@example.com")
     set_plan(owner, "pro")
+    long_named_assets(owner)
     thumbnail: Any = ThumbnailFactory(owner=owner, stored=True)
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/thumbnails/{thumbnail.pk}")
@@ -83,6 +118,8 @@ def test_the_desktop_forms_keep_their_buttons_in_place(live_server: Any) -> None
         page.goto(f"{live_server.url}/studio/library/")
         assert gap_above(page, ".analyse-palette button[type=submit]") >= 10
         assert_the_new_project_row_fits(page, DESKTOP)
+        assert_the_library_tiles_hold_their_names(page, DESKTOP)
+        screenshot(page, Path("/tmp/viewbait-library-long-names-1440.png"), full_page=True)
         page.goto(f"{live_server.url}/accounts/email/")
         field = page.locator("#youtube-channel-input").bounding_box()
         button = page.locator("#youtube-channel form button").first.bounding_box()
@@ -92,8 +129,11 @@ def test_the_desktop_forms_keep_their_buttons_in_place(live_server: Any) -> None
 def test_on_a_phone_the_librarys_new_project_keeps_its_name_and_add_on_one_line(
     live_server: Any,
 ) -> None:
-    """As on a desktop (above), at 390 px."""
+    """As on a desktop (above), at 390 px, with the library's tiles holding their long names."""
     owner = make_user("new-project-row@example.com")
+    long_named_assets(owner)
     with signed_in(live_server, owner, PHONE) as page:
         page.goto(f"{live_server.url}/studio/library/")
         assert_the_new_project_row_fits(page, PHONE)
+        assert_the_library_tiles_hold_their_names(page, PHONE)
+        screenshot(page, Path("/tmp/viewbait-library-long-names-390.png"), full_page=True)
