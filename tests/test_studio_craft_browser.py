@@ -1198,7 +1198,10 @@ def test_a_new_creator_lands_with_the_studio_uncovered(
 ) -> None:
     """Signed up, the studio shows one toast (the confirmation email's) and it covers neither
     the gallery's filters (1440 px: "Successfully signed in" under it covered the project menu
-    and Favourites) nor the thumbnail text field (phone) while it lasts (creator walkthrough)."""
+    and Favourites) nor the thumbnail text field (phone) while it lasts (creator walkthrough).
+    On a phone it covered the "New thumbnail" heading and the "Your thumbnails ↓" link for 8 s
+    (as it covered "Password changed" and the deleted account's "Sign up"): there the message
+    is in the page's flow, above the content, and stays until its close button dismisses it."""
     from playwright.sync_api import expect
 
     with chromium() as browser:
@@ -1216,11 +1219,19 @@ def test_a_new_creator_lands_with_the_studio_uncovered(
         expect(toasts).to_contain_text(f"Confirmation email sent to {email}.")
         stack = page.locator(".messages.toasts").bounding_box()
         covered = ["#title", "#gallery-q", "#gallery-order", "#gallery-project"]
-        covered.append(".gallery-filters label.check")
+        covered += [".gallery-filters label.check", "#generate-heading", ".jump-gallery"]
         for selector in covered:
             box = page.locator(selector).bounding_box()
-            if box["y"] < viewport["height"]:  # on screen with the toast
+            if box and box["y"] < viewport["height"]:  # on screen with the toast
                 assert not overlaps(stack, box), (selector, stack, box)
+        assert page.locator(".messages.toasts").get_attribute("role") == "status"
+        screenshot(page, Path(f"/tmp/viewbait-signed-up-{viewport['width']}.png"))
+        if phone:  # in the flow: no fading out from under a finger, a close button to dismiss it
+            assert toasts.evaluate("el => getComputedStyle(el).animationName") == "none"
+            toasts.locator(".toast-close").click()
+            expect(toasts).to_have_count(0)
+            heading = page.locator("#generate-heading").bounding_box()
+            assert heading and heading["y"] < stack["y"] + stack["height"]  # the page closed up
 
 
 # A stand-in for the browser's WebSocket (the live server speaks no websocket): studio.js
