@@ -23,14 +23,32 @@ DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
+def shown_height(locator: Any) -> float:
+    """The height `locator`'s element takes on the screen (its box clipped by clip-path)."""
+    return float(
+        locator.evaluate(
+            "el => getComputedStyle(el).clipPath === 'none' ? el.getBoundingClientRect().height : 0"
+        )
+    )
+
+
 def test_a_running_cards_cancel_looks_like_a_finished_cards_dismiss(live_server: Any) -> None:
     """Cancel was an unstyled button, 15 px plain text under the progress bar; Dismiss, the same
-    kind of control on a finished card, is an underlined 13 px link."""
+    kind of control on a finished card, is an underlined 13 px link. While the first
+    thumbnail renders, the empty gallery's "Your thumbnails will appear here." is not shown
+    under its card; it is back once the job has failed."""
+    from playwright.sync_api import expect
+
     owner = make_user("cancel-look@example.com")
-    running, done = (generate_job(owner, status, status) for status in ("running", "succeeded"))
+    running, done, failed = (
+        generate_job(owner, status, status) for status in ("running", "succeeded", "failed")
+    )
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
         page.locator(f"#job-{running.pk} .cancel").wait_for()
+        empty = page.locator("#gallery-pages .empty")
+        expect(empty).to_have_count(1)
+        assert shown_height(empty) <= 1  # out of sight, still the feed's article (axe)
         page.evaluate(  # the finished card, as the websocket's refresh brings it in
             f"() => htmx.ajax('GET', '/studio/jobs/{done.pk}', {{target: '#jobs', swap: 'beforeend'}})"
         )
@@ -44,6 +62,14 @@ def test_a_running_cards_cancel_looks_like_a_finished_cards_dismiss(live_server:
             })""",
             ["#jobs .job .cancel", "#jobs .job [data-dismiss-job]"],
         )
+        assert shown_height(empty) <= 1  # a finished card beside the running one changes nothing
+        page.evaluate(  # the running card as its refresh brings it back failed
+            f"() => htmx.ajax('GET', '/studio/jobs/{failed.pk}',"
+            f" {{target: '#job-{running.pk}', swap: 'outerHTML'}})"
+        )
+        page.locator(f"#job-{failed.pk}").wait_for()
+        expect(empty).to_have_text("Your thumbnails will appear here.")
+        assert shown_height(empty) > 10
     assert looks[0] == looks[1] == ["underline", "13px", "8px"]
 
 
