@@ -442,7 +442,7 @@ def test_enter_does_not_generate_and_a_new_project_keeps_the_form(live_server: A
         "title": "My 5:00 AM Routine",
         "palette": True,
         "project": str(project.pk),
-        "status": "Project “Morning series” created and picked in the form above.",
+        "status": "Project “Morning series” created and picked in the New thumbnail form.",
     }
 
 

@@ -829,7 +829,7 @@ document.addEventListener("click", (event) => {
         }
         newProject.reset();
         status.classList.remove("error");
-        status.textContent = "Project “" + body.name + "” created and picked in the form above.";
+        status.textContent = "Project “" + body.name + "” created and picked in the New thumbnail form.";
       } else {
         status.classList.add("error");
         status.textContent = body.error || "Could not create the project; try again.";
