@@ -11,6 +11,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from billing.models import CreditLedgerEntry, Subscription
+from billing.services import adjust_credits, get_balance
 from generation.models import Job
 from studio import services
 from studio.models import Face, Project, Style, Thumbnail
@@ -133,6 +134,54 @@ def test_the_goodbye_counts_the_thumbnails_in_words(
     page = response.content.decode()
     assert said in page
     assert "0 thumbnails" not in page
+
+
+@pytest.mark.parametrize(
+    ("thumbnails", "faces", "credits", "said"),
+    [
+        (
+            1,
+            0,
+            0,
+            "for good: 1 thumbnail, your styles, palettes and projects (their share"
+            " links stop working). It cannot",
+        ),
+        (
+            0,
+            1,
+            3,
+            "for good: 1 face and its photos, your styles, palettes and projects (their"
+            " share links stop working), and 3 credits. It",
+        ),
+        (
+            2,
+            2,
+            1,
+            "for good: 2 thumbnails, 2 faces and their photos, your styles, palettes and"
+            " projects (their share links stop working), and 1 credit. It",
+        ),
+    ],
+)
+def test_the_page_counts_what_goes_in_words(
+    db: None, client: Any, thumbnails: int, faces: int, credits: int, said: str
+) -> None:
+    """The page said "1 thumbnail, 0 faces and their photos, ... and 0 credits": a count of
+    none is left out, one face has "its" photos."""
+    owner = make_user("words@example.com")
+    adjust_credits(
+        user=owner, amount=credits - get_balance(owner), idempotency_key="words", reason="test"
+    )
+    for _ in range(thumbnails):
+        ThumbnailFactory(owner=owner)
+    for number in range(faces):
+        Face.objects.create(owner=owner, name=f"Face {number}")
+    client.force_login(owner)
+    page = re.sub(
+        r"\s+", " ", re.sub(r"<[^>]+>", "", client.get("/accounts/delete/").content.decode())
+    )
+    what_goes = re.search(r"This deletes .*? first\.", page)
+    assert what_goes and said in what_goes.group()
+    assert not re.search(r"\b0 (thumbnail|face|credit)", what_goes.group())
 
 
 @pytest.mark.parametrize("method", ["get", "post"])

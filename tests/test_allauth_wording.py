@@ -119,3 +119,30 @@ def test_cancel_on_the_new_password_form_is_a_secondary_button(owner: Any) -> No
     found = re.findall(r'<button\s+class="([^"]*)"[^>]*>(.*?)</button>', page, re.S)
     buttons = {re.sub(r"\s+", " ", label).strip(): classes for classes, label in found}
     assert buttons == {"Change password": "button", "Cancel": "button secondary"}, buttons
+
+
+def test_the_email_confirmation_page_names_the_address_once() -> None:
+    """allauth asked to "confirm that creator.one@example.com is an email address for user
+    creator.one@example.com.": a creator's name is their email."""
+    from allauth.account.models import EmailAddress, EmailConfirmationHMAC
+
+    from tests.conftest import make_user
+
+    user = make_user("creator.one@example.com")
+    address, _ = EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"primary": True, "verified": False}
+    )
+    key = EmailConfirmationHMAC(address).key
+    client = Client(enforce_csrf_checks=True)
+    html = client.get(f"/accounts/confirm-email/{key}/").content.decode()
+    page = _text(html)
+    assert " Please confirm that creator.one@example.com is your email address. " in page
+    assert "for user" not in page
+    assert " Confirm email address " in page
+    form = re.search(r'<form method="post" action="([^"]+)">', html)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert form and token
+    confirmed = client.post(form.group(1), {"csrfmiddlewaretoken": token.group(1)})
+    assert confirmed.status_code == 302  # the page's form still confirms
+    address.refresh_from_db()
+    assert address.verified
