@@ -123,6 +123,14 @@ def test_every_page_passes_axe_and_has_one_h1(live_server: Any) -> None:
             assert page.locator("h1").count() == 1, path
             assert serious_violations(page) == [], path
             assert template_syntax_shown(page) == [], path
+        # drf-spectacular's Swagger UI, drawn: its <html> had no lang, its "OAS 3.0" badge 2.2:1
+        # contrast, its method badges and Authorize 1.6-3.6:1, each operation's path a link
+        # inside its button (nested-interactive).
+        page.goto(live_server.url + "/api/docs/")
+        page.locator(".swagger-ui .opblock-summary-method").first.wait_for()
+        page.wait_for_function(SETTLED)
+        assert page.evaluate("document.documentElement.lang") == "en"
+        assert serious_violations(page) == [], "/api/docs/"
 
 
 def test_an_empty_gallery_passes_axe(live_server: Any) -> None:
