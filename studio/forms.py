@@ -71,8 +71,9 @@ class StyleForm(_OwnIds):
 class PaletteForm(_OwnIds):
     id_prefix = "palette"
     name = forms.CharField(max_length=80)
+    # No max_length: the browser's maxlength cut a seventh colour typed with ", " to "#FFFFF"
+    # (61 characters), and parse_colors' count ("this has 7") says more than a length would.
     colors = forms.CharField(
-        max_length=60,
         help_text="3 to 6 colours, e.g. #FF0044, #111111, #FFD400",
         widget=forms.TextInput(attrs={"placeholder": "#FF0044, #111111, #FFD400"}),
     )

@@ -5,6 +5,7 @@ JS) and in the JSON API. A stranger's is a 404, built-in ones are read-only, bad
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pytest
@@ -172,6 +173,16 @@ def test_the_api_edits_a_palette(owner_client: Any, other_client: Any, palette: 
     for bad in (["#000000"], ["#000000", "#000000", "#FFFFFF"], ["red", "#000000", "#FFFFFF"], "x"):
         refused = owner_client.patch(url, {"colors": bad}, content_type="application/json")
         assert refused.status_code == 400 and refused.json()["code"] == "invalid", bad
+    # The same words as the library's forms, as {"error", "code"}.
+    seven = ["#112233", "#ABCDEF", "#ABCDEF", "#FF0000", "#00FF00", "#0000FF", "#FFFFFF"]
+    for colors, message in (
+        (seven, "A palette has 3 to 6 colours; this has 7."),
+        (seven[:6], "Give each colour once: #ABCDEF repeats."),
+    ):
+        refused = owner_client.patch(url, {"colors": colors}, content_type="application/json")
+        body = refused.json()
+        assert refused.status_code == 400 and body["code"] == "invalid", body
+        assert message in body["error"], body
     assert (
         other_client.patch(url, {"name": "x"}, content_type="application/json").status_code == 404
     )
@@ -286,6 +297,13 @@ def test_the_library_tile_edits_a_palette_with_htmx(owner_client: Any, palette: 
     )
     html = refused.content.decode()
     assert "The palette was not saved. A palette has 3 to 6 colours; this has 1." in html
+    seven = "#112233, #ABCDEF, #ABCDEF, #FF0000, #00FF00, #0000FF, #FFFFFF"  # 61 characters
+    field = re.search(r'<input[^>]* name="colors"[^>]*>', html)
+    assert field and "maxlength" not in field.group(0)  # the browser cut a seventh to "#FFFFF"
+    refused = owner_client.post(
+        f"/studio/library/palettes/{palette.pk}", {"name": "Dusk", "colors": seven}, **HTMX
+    )
+    assert "A palette has 3 to 6 colours; this has 7." in refused.content.decode()
     assert 'value="#000000"' in html  # what was typed stays in the form
     # The values that are not colours are named first ("Give 3 to 6 colours." sent the creator
     # looking for a missing one), in the tile and the API alike.

@@ -66,6 +66,25 @@ def test_on_a_desktop_an_open_edit_form_takes_the_whole_row_and_keeps_the_focus(
         page.locator(f"#palette-{palette.pk} [role=status]").wait_for()
         focused(page, f"document.activeElement.matches('#palette-{palette.pk} summary')")
 
+        # New palette's "Add to palette" refuses a colour the field has and a seventh, saying
+        # why (it added both, and Save then failed on the field's length).
+        field, picker = page.locator("#palette_colors"), page.locator("#palette-picker")
+        add, note = page.locator("[data-add-color]"), page.locator("[data-color-note]")
+        field.fill("#112233, #ABCDEF, #FF0000")
+        picker.fill("#abcdef")
+        add.click()
+        assert note.inner_text() == "#ABCDEF is already in this palette."
+        assert field.input_value() == "#112233, #ABCDEF, #FF0000"
+        six = "#112233, #ABCDEF, #FF0000, #00FF00, #0000FF, #FFFFFF"
+        field.fill(six)
+        picker.fill("#123456")
+        add.click()
+        assert "this one has 6. Remove one to add #123456." in note.inner_text()
+        assert field.input_value() == six
+        field.fill("#112233, #ABCDEF")
+        add.click()
+        assert field.input_value() == "#112233, #ABCDEF, #123456" and not note.inner_text()
+
 
 def test_an_open_edit_form_takes_the_whole_row_on_a_phone(live_server: Any) -> None:
     owner = make_user("edit-phone@example.com")

@@ -337,6 +337,29 @@ def test_a_palette_of_one_colour_three_times_is_refused(owner_client) -> None:
     assert "Give each colour once: #FF0044 repeats." in response.content.decode()
 
 
+def test_seven_colours_typed_with_commas_are_counted_not_cut_short(owner_client) -> None:
+    """Seven colours typed "#112233, ... #FFFFFF" (61 characters) were cut by the field's
+    maxlength of 60 to "#FFFFF" in the browser ('"#FFFFF" is not a colour') and refused by its length on the
+    server; now neither input has a maxlength and the count says what is wrong, as it did for
+    the same seven separated by spaces."""
+    seven = "#112233, #ABCDEF, #ABCDEF, #FF0000, #00FF00, #0000FF, #FFFFFF"
+    assert len(seven) == 61
+    library = owner_client.get("/studio/library/").content.decode()
+    field = re.search(r'<input[^>]* id="palette_colors"[^>]*>', library)
+    assert field and "maxlength" not in field.group(0)
+    response = owner_client.post("/studio/library/palettes", {"name": "Seven", "colors": seven})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "A palette has 3 to 6 colours; this has 7." in html
+    assert "at most 60 characters" not in html
+    assert f'value="{seven}"' in html  # kept whole for the creator to remove one
+    # Six, one of them twice: the repeat is named.
+    response = owner_client.post(
+        "/studio/library/palettes", {"name": "Six", "colors": seven.rsplit(",", 1)[0]}
+    )
+    assert "Give each colour once: #ABCDEF repeats." in response.content.decode()
+
+
 def test_at_the_free_limit_the_style_and_palette_forms_give_way_to_a_note(owner, owner_client):
     """Free keeps one custom style and one palette: the library showed both forms, which only
     refused on saving. At the limit each is a note with the way on, as the faces' form is."""

@@ -21,12 +21,35 @@
     }));
   }
 
+  // The picker refuses what the server would (studio.forms.parse_colors): a seventh colour, or
+  // one the palette has, says why here instead of at Save.
+  const note = document.querySelector("[data-color-note]");
+  const MAX_COLORS = 6;
+
+  function say(text) {
+    if (note) note.textContent = text;
+  }
+
   helper.querySelector("[data-add-color]").addEventListener("click", () => {
+    const color = picker.value.toUpperCase();
+    const current = colors().map((c) => c.toUpperCase());
+    if (current.includes(color)) {
+      say(`${color} is already in this palette.`);
+      return;
+    }
+    if (current.length >= MAX_COLORS) {
+      say(`A palette has 3 to ${MAX_COLORS} colours; this one has ${current.length}. Remove one to add ${color}.`);
+      return;
+    }
     const typed = field.value.trim().replace(/,\s*$/, "");
-    field.value = (typed ? typed + ", " : "") + picker.value.toUpperCase();
+    field.value = (typed ? typed + ", " : "") + color;
+    say("");
     render();
   });
-  field.addEventListener("input", render);
+  field.addEventListener("input", () => {
+    say("");
+    render();
+  });
   helper.hidden = false;
   render();
 })();
