@@ -119,8 +119,10 @@ class GalleryFilter:
             queryset = queryset.filter(project_id=self.project)
         if self.favorites:
             queryset = queryset.filter(is_favorite=True)
-        if self.q:
-            queryset = queryset.filter(search_title__contains=search_key(self.q))
+        # Every word of the query, in any order ("iphone pixel" finds "iPhone vs Pixel: The
+        # Honest Review"; the whole phrase found nothing): one LIKE each, ANDed in the one query.
+        for word in dict.fromkeys(search_key(self.q).split()):
+            queryset = queryset.filter(search_title__contains=word)
         return queryset.order_by(*ORDERS[self.order].order_by())
 
 

@@ -117,7 +117,7 @@ row_strategy = st.tuples(
     order=st.sampled_from(sorted(ORDERS)),
     limit=st.integers(1, 7),
     favorites=st.booleans(),
-    q=st.sampled_from(["", "coffee"]),
+    q=st.sampled_from(["", "coffee", "shop COFFEE"]),
 )
 def test_pages_concatenate_to_the_full_ordered_list(
     owner, rows, order, limit, favorites, q
@@ -1031,6 +1031,41 @@ def test_search_ignores_case_and_accents_in_every_script(owner, owner_client) ->
     assert found("カフェ") == {"東京カフェ巡り"}
     assert found("creme brulee") == {"Crème brûlée"}
     assert found("100%") == set()  # LIKE's wildcards are matched literally
+
+
+def test_search_finds_titles_with_every_word_in_any_order(owner, owner_client) -> None:
+    """ "iphone pixel" found nothing although "iPhone vs Pixel: The Honest Review" was there:
+    the query matched as one phrase. Each word must be in the title, in any order, case and
+    accents aside; the page stays one query however many words, and the keyset pages of a multi-word search still join up
+    (test_pages_concatenate_to_the_full_ordered_list)."""
+    titles = [
+        "iPhone vs Pixel: The Honest Review",
+        "Pixel 9 camera test",
+        "iPhone 17 unboxing",
+        "Café crème review",
+    ]
+    make_thumbs(owner, [(i, title, 0, False) for i, title in enumerate(titles)])
+
+    def found(q: str) -> set[str]:
+        results = owner_client.get("/api/thumbnails", {"q": q}).json()["results"]
+        return {t["title"] for t in results}
+
+    assert found("iphone pixel") == {titles[0]}
+    assert found("PIXEL   iPhone") == {titles[0]}  # any order, any spacing
+    assert found("honest review") == {titles[0]}  # the phrase still matches
+    assert found("review") == {titles[0], titles[3]}
+    assert found("creme REVIEW") == {titles[3]}
+    assert found("iphone android") == set()  # every word, not any
+    assert found("pixel pixel") == {titles[0], titles[1]}
+    # More words add conditions to the page's one query, not queries.
+    counts = []
+    for q in ("iphone", "iphone pixel honest review"):
+        with CaptureQueriesContext(connection) as captured:
+            assert owner_client.get("/studio/gallery", {"q": q}).status_code == 200
+        counts.append(len(captured.captured_queries))
+        thumbnail_queries = [x for x in captured.captured_queries if "search_title" in x["sql"]]
+        assert len(thumbnail_queries) == 1, thumbnail_queries
+    assert counts[0] == counts[1], counts
     assert owner_client.get("/studio/gallery?cursor=tampered").status_code == 400
 
 
