@@ -148,17 +148,22 @@ PHONE_WIDTH = 600  # narrower viewports are phones: touch input (CSS pointer: co
 
 
 @contextmanager
-def signed_in(live_server: Any, user: Any, viewport: dict[str, int]) -> Iterator[Any]:
+def signed_in(
+    live_server: Any, user: Any, viewport: dict[str, int], **context_options: Any
+) -> Iterator[Any]:
     """A Chromium page (Playwright `Page`) signed in as `user` on `live_server` (its session
     cookie from Django's test client), in a context of `viewport`; one narrower than
-    PHONE_WIDTH is a phone (mobile, touch)."""
+    PHONE_WIDTH is a phone (mobile, touch). `context_options` go to `new_context` (e.g.
+    `timezone_id`, `locale`)."""
     from django.test import Client
 
     client = Client()
     client.force_login(user)
     with chromium() as browser:
         phone = viewport["width"] < PHONE_WIDTH
-        context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
+        context = browser.new_context(
+            viewport=viewport, is_mobile=phone, has_touch=phone, **context_options
+        )
         cookie = {"name": "sessionid", "value": client.cookies["sessionid"].value}
         context.add_cookies([{**cookie, "url": live_server.url}])
         yield context.new_page()

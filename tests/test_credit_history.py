@@ -3,6 +3,7 @@ studio's words, 50 a page; the header's credits badge links to it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from billing.models import CreditLedgerEntry
 from billing.services import adjust_credits, get_balance
 from generation.models import Job
 from generation.services import cancel_job
@@ -17,6 +19,7 @@ from studio.credit_history import describe
 from studio.models import Thumbnail
 from tests.conftest import set_plan
 from tests.factories.generation import JobFactory
+from tests.factories.studio import ThumbnailFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +75,35 @@ def test_older_movements_are_paged_50_at_a_time(owner: Any, owner_client: Any) -
     for bad in ("x", "-1", "99999999999999999999", "\u00b2"):
         response = owner_client.get(URL, {"before": bad})
         assert response.status_code == 200 and "Bulk 54" in response.content.decode()
+
+
+def test_times_carry_their_utc_instant_and_say_utc_until_the_browser_rewrites_them(
+    owner: Any, owner_client: Any
+) -> None:
+    """The history and a thumbnail's Versions list showed the server's UTC with no zone: a
+    browser in Los Angeles read "5 Dec 2026, 20:26", 8 hours off. Each time is a <time> with
+    its UTC instant, which static/js/local_time.js rewrites in the browser's zone
+    (test_studio_craft_browser checks it there), over a fallback labelled UTC."""
+    when = dt.datetime(2026, 12, 5, 20, 26, 41, tzinfo=dt.UTC)
+    CreditLedgerEntry.objects.filter(user=owner).update(created_at=when)
+    page = owner_client.get(URL).content.decode()
+    assert (
+        '<time datetime="2026-12-05T20:26:41Z" data-local-time="datetime">'
+        '<span class="day">5 Dec 2026,</span> <span class="day">20:26 UTC</span></time>'
+    ) in page
+    assert "js/local_time.js" in page
+    thumbnail = ThumbnailFactory(owner=owner)
+    Thumbnail.objects.filter(pk=thumbnail.pk).update(created_at=when)
+    page = owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()
+    versions = page[page.index('class="version-list"') :]
+    assert (
+        '<span class="small"><time datetime="2026-12-05T20:26:41Z" data-local-time="short">'
+        '<span class="day">5 Dec,</span> <span class="day">20:26 UTC</span></time> · original'
+    ) in versions
+    assert (
+        'alt="Version from 5 Dec, 20:26 UTC" data-local-alt="Version from" '
+        'data-local-time="short" data-datetime="2026-12-05T20:26:41Z"'
+    ) in versions
 
 
 def test_signed_out_visitors_are_sent_to_log_in(anon_client: Any) -> None:

@@ -94,6 +94,12 @@ SETTLED = """() => document.readyState === "complete"
   })"""
 
 
+# A fragment as the local_time tag renders one, swapped in by htmx.
+SWAP_IN_A_TIME = """() => htmx.swap(".credit-history", '<p id="swapped-time"><time'
+  + ' datetime="2026-12-06T03:13:00Z" data-local-time="datetime"><span class="day">6 Dec 2026,'
+  + '</span> <span class="day">03:13 UTC</span></time></p>', {swapStyle: "beforeend"})"""
+
+
 def test_every_page_passes_axe_and_has_one_h1(live_server: Any) -> None:
     owner = library("axe@example.com", 3)
     project = Project.objects.create(owner=owner, name="Series", share_mode="all")
@@ -110,13 +116,35 @@ def test_every_page_passes_axe_and_has_one_h1(live_server: Any) -> None:
         project.share_path,
         f"{project.share_path}t/{thumbnail.pk}",
     ]
-    with signed_in(live_server, owner, DESKTOP) as page:
+    # The pages' times are in the browser's zone (they showed the server's UTC, 8 hours off in
+    # Los Angeles): a ledger line at 20:26 UTC, a version made at 03:13 UTC the next day.
+    owner.credit_entries.update(
+        created_at=datetime.datetime(2026, 12, 5, 20, 26, tzinfo=datetime.UTC)
+    )
+    Thumbnail.objects.filter(pk=thumbnail.pk).update(
+        created_at=datetime.datetime(2026, 12, 6, 3, 13, tzinfo=datetime.UTC)
+    )
+    local_times = {
+        "/studio/credits/": (".ledger time", "5 Dec 2026, 12:26"),
+        f"/studio/thumbnails/{thumbnail.pk}": (".version-list time", "5 Dec, 19:13"),
+    }
+    with signed_in(live_server, owner, DESKTOP, timezone_id="America/Los_Angeles") as page:
         for path in pages:
             page.goto(live_server.url + path)
             page.wait_for_function(SETTLED)
             assert page.locator("h1").count() == 1, path
             assert serious_violations(page) == [], path
             assert template_syntax_shown(page) == [], path
+            if path in local_times:
+                selector, shown = local_times[path]
+                assert page.locator(selector).first.inner_text() == shown, path
+            if path == "/studio/credits/":  # a time htmx swaps in is rewritten too
+                page.evaluate(SWAP_IN_A_TIME)
+                page.wait_for_function(
+                    "() => document.querySelector('#swapped-time time')?.innerText"
+                    " === '5 Dec 2026, 19:13'",
+                    timeout=2000,
+                )
         page.context.clear_cookies()
         for path in ("/", "/accounts/login/", "/accounts/signup/"):
             page.goto(live_server.url + path)

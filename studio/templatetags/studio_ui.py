@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 from django import template
 from django.conf import settings
-from django.utils.html import json_script
+from django.utils.formats import date_format
+from django.utils.html import format_html, json_script
 
 from billing.services import effective_plan, get_balance, plan_table
 from generation import catalog
@@ -250,3 +252,56 @@ def measures_in_order(measures: Any) -> list[tuple[str, Any]]:
     if not isinstance(measures, dict):
         return []
     return [(m.name, measures[m.name]) for m in MEASURES if m.name in measures]
+
+
+# A date-time shown to a creator (static/js/local_time.js rewrites each in the browser's time
+# zone): the date part and the clock part, as Django formats them, for each style the page uses.
+LOCAL_TIME_STYLES = {
+    "datetime": "j M Y",  # "5 Dec 2026, 20:26"
+    "short": "j M",  # "5 Dec, 20:26"
+}
+
+
+def _utc_parts(value: dt.datetime, style: str) -> tuple[str, str, str]:
+    """`value` in UTC: its ISO 8601 ("2026-12-05T20:26:00Z"), date part and clock part."""
+    utc = value.astimezone(dt.UTC)
+    return (
+        utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        date_format(utc, LOCAL_TIME_STYLES[style]),
+        date_format(utc, "H:i"),
+    )
+
+
+@register.simple_tag
+def local_time(value: dt.datetime | None, style: str = "datetime") -> str:
+    """`<time datetime="...Z">5 Dec 2026, 20:26 UTC</time>`: the server's fallback, labelled
+    UTC, which local_time.js rewrites in the browser's time zone (the server knows none: a
+    browser in Los Angeles read "20:26", 8 hours off). Each part is a `.day` span, kept on one
+    line (the credit history's phone layout puts the clock under the date)."""
+    if value is None:
+        return ""
+    iso, day, clock = _utc_parts(value, style)
+    return format_html(
+        '<time datetime="{}" data-local-time="{}"><span class="day">{},</span> '
+        '<span class="day">{} UTC</span></time>',
+        iso,
+        style,
+        day,
+        clock,
+    )
+
+
+@register.simple_tag
+def local_time_attrs(value: dt.datetime, prefix: str, style: str = "datetime") -> str:
+    """An `alt` for an image named by its time ("Version from 5 Dec, 20:13 UTC"), with the
+    attributes local_time.js rewrites it from in the browser's time zone."""
+    iso, day, clock = _utc_parts(value, style)
+    return format_html(
+        'alt="{} {}, {} UTC" data-local-alt="{}" data-local-time="{}" data-datetime="{}"',
+        prefix,
+        day,
+        clock,
+        prefix,
+        style,
+        iso,
+    )
