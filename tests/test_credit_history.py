@@ -92,6 +92,12 @@ def test_times_carry_their_utc_instant_and_say_utc_until_the_browser_rewrites_th
         '<span class="day">5 Dec 2026,</span> <span class="day">20:26 UTC</span></time>'
     ) in page
     assert "js/local_time.js" in page
+    # A day alone (the renewal) is its date in the browser's zone too, unlabelled.
+    renews = owner.subscription.current_period_end
+    assert (
+        f'renew on <time datetime="{renews:%Y-%m-%dT%H:%M:%SZ}" data-local-time="date">'
+        f"{renews.day} {renews:%B %Y}</time>"
+    ) in page
     thumbnail = ThumbnailFactory(owner=owner)
     Thumbnail.objects.filter(pk=thumbnail.pk).update(created_at=when)
     page = owner_client.get(f"/studio/thumbnails/{thumbnail.pk}").content.decode()

@@ -455,7 +455,9 @@ def test_the_generate_that_spends_the_last_credit_says_when_credits_renew(
     renews = owner.subscription.current_period_end
     hint = card[card.index('id="out-of-credits"') :]
     assert 'hx-swap-oob="true"' in card[card.index('<p class="hint out-of-credits"') :][:120]
-    assert f"renew on {renews.day} {renews.strftime('%B')}" in hint
+    # The day, in the browser's time zone (static/js/local_time.js) from its UTC instant.
+    assert f"renew on {renews.day} {renews.strftime('%B')}" in re.sub(r"<[^>]+>", "", hint)
+    assert f'renew on <time datetime="{renews:%Y-%m-%dT%H:%M:%SZ}" data-local-time="day">' in hint
     assert "See plans and credit packs" in hint
 
 

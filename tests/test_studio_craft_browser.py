@@ -124,7 +124,11 @@ def test_every_page_passes_axe_and_has_one_h1(live_server: Any) -> None:
     Thumbnail.objects.filter(pk=thumbnail.pk).update(
         created_at=datetime.datetime(2026, 12, 6, 3, 13, tzinfo=datetime.UTC)
     )
+    # A day alone too: the plan's period ends at 03:00 UTC on 5 January, the 4th there.
+    owner.subscription.current_period_end = datetime.datetime(2027, 1, 5, 3, tzinfo=datetime.UTC)
+    owner.subscription.save(update_fields=["current_period_end"])
     local_times = {
+        "/plans/": ("#period-end time", "4 Jan 2027"),
         "/studio/credits/": (".ledger time", "5 Dec 2026, 12:26"),
         f"/studio/thumbnails/{thumbnail.pk}": (".version-list time", "5 Dec, 19:13"),
     }

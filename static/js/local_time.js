@@ -10,7 +10,12 @@
   const DATE = {
     datetime: { day: "numeric", month: "short", year: "numeric" },
     short: { day: "numeric", month: "short" },
+    // The day alone (studio_ui.DATE_ONLY_STYLES).
+    date: { day: "numeric", month: "long", year: "numeric" },
+    date_short: { day: "numeric", month: "short", year: "numeric" },
+    day: { day: "numeric", month: "long" },
   };
+  const DATE_ONLY = new Set(["date", "date_short", "day"]);
   const CLOCK = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
   const SELECTOR = "time[data-local-time], img[data-local-alt]";
   const LOCALE = "en-GB";
@@ -34,6 +39,11 @@
     for (const element of found) {
       if (element.tagName === "TIME") {
         const local = parts(element.getAttribute("datetime"), element.dataset.localTime);
+        if (local && DATE_ONLY.has(element.dataset.localTime)) {
+          element.textContent = local[0];
+          element.title = `${local[0]} (${zone})`;
+          continue;
+        }
         const spans = element.querySelectorAll("span");
         if (!local || spans.length !== 2) continue;
         spans[0].textContent = `${local[0]},`;

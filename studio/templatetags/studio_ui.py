@@ -259,7 +259,12 @@ def measures_in_order(measures: Any) -> list[tuple[str, Any]]:
 LOCAL_TIME_STYLES = {
     "datetime": "j M Y",  # "5 Dec 2026, 20:26"
     "short": "j M",  # "5 Dec, 20:26"
+    # A day alone (a renewal, a thumbnail's deletion): its date where the browser is.
+    "date": "j F Y",  # "5 December 2026"
+    "date_short": "j M Y",  # "5 Dec 2026"
+    "day": "j F",  # "5 December"
 }
+DATE_ONLY_STYLES = frozenset({"date", "date_short", "day"})
 
 
 def _utc_parts(value: dt.datetime, style: str) -> tuple[str, str, str]:
@@ -277,10 +282,13 @@ def local_time(value: dt.datetime | None, style: str = "datetime") -> str:
     """`<time datetime="...Z">5 Dec 2026, 20:26 UTC</time>`: the server's fallback, labelled
     UTC, which local_time.js rewrites in the browser's time zone (the server knows none: a
     browser in Los Angeles read "20:26", 8 hours off). Each part is a `.day` span, kept on one
-    line (the credit history's phone layout puts the clock under the date)."""
+    line (the credit history's phone layout puts the clock under the date). A date-only style
+    (DATE_ONLY_STYLES) is the day alone, unlabelled: "5 December 2026"."""
     if value is None:
         return ""
     iso, day, clock = _utc_parts(value, style)
+    if style in DATE_ONLY_STYLES:
+        return format_html('<time datetime="{}" data-local-time="{}">{}</time>', iso, style, day)
     return format_html(
         '<time datetime="{}" data-local-time="{}"><span class="day">{},</span> '
         '<span class="day">{} UTC</span></time>',
