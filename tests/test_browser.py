@@ -85,7 +85,7 @@ def run_creator_session(browser: Any, base_url: str) -> None:
     face_form.get_by_label("Name").fill("Eileen Collins")
     face_form.get_by_label("Photos").set_input_files(FACE_PHOTO)
     face_form.get_by_role("button", name="Upload face").click()
-    expect(page.get_by_role("status")).to_contain_text("Face saved.")
+    expect(page.get_by_role("status").filter(has_text="Face saved.")).to_be_visible()
     face_photo = page.locator("#faces .tile img").first
     expect(face_photo).to_have_attribute("alt", "Eileen Collins, photo 1")
     page.wait_for_function(
