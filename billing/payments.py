@@ -14,8 +14,8 @@ Plain stripe-python (`StripeClient`, pinned in pyproject.toml) with our own webh
   plan credits when a period ends, a credit pack once per Checkout Session, and the refunded or
   disputed share of a pack taken back once per refund or dispute (`_take_back_pack`), by the
   refund's or dispute's event or, when that came before the pack's grant, by the grant itself
-  (`_settle_reversals`), and given back once when such a refund fails later
-  (`_on_refund_failed`).
+  (`_settle_reversals`, from what `_reversals_of` read of Stripe before the grant took the
+  balance row lock), and given back once when such a refund fails later (`_on_refund_failed`).
 
 The price always comes from our own rows (`Plan.stripe_price_id`, `CreditPack.stripe_price_id`),
 never from the request.
@@ -31,7 +31,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import stripe
 from django.conf import settings
@@ -740,6 +740,16 @@ def _apply_checkout_session(session: Obj) -> str:
     )
     if purchase is None:
         return _refund_if_account_deleted(session)
+    payment_intent = _id_of(session.get("payment_intent"))
+    paid_with = payment_intent or purchase.stripe_payment_intent_id
+    # Not granted yet: a refund or lost dispute may have come first (its event found the pack
+    # not paid: NOT_GRANTED_YET). Read them from Stripe now, under the purchase row lock only (a
+    # later one's event waits for it, then finds the pack granted), never under the balance row
+    # lock the grant takes and keeps to the commit: a slow Stripe would block every debit of the
+    # creator meanwhile.
+    reversals: list[ChargeReversals] | None = None
+    if purchase.status != CreditPackPurchase.Status.PAID and paid_with:
+        reversals = _reversals_of(paid_with)
     movement = services.grant_purchased_credits(
         user=purchase.user,
         amount=purchase.credits,
@@ -747,9 +757,6 @@ def _apply_checkout_session(session: Obj) -> str:
         reason=f"Credit pack: {purchase.pack.name}",
         reference=f"checkout:{session['id']}"[:100],
     )
-    payment_intent = session.get("payment_intent") or ""
-    if isinstance(payment_intent, dict):
-        payment_intent = payment_intent["id"]
     if purchase.status != CreditPackPurchase.Status.PAID or (
         payment_intent and purchase.stripe_payment_intent_id != payment_intent
     ):
@@ -758,11 +765,9 @@ def _apply_checkout_session(session: Obj) -> str:
         # What a refund or a dispute of this payment names.
         purchase.stripe_payment_intent_id = payment_intent or purchase.stripe_payment_intent_id
         purchase.save(update_fields=["status", "paid_at", "stripe_payment_intent_id"])
+    settled = _settle_reversals(purchase, reversals) if reversals is not None else ""
     if not movement.created:
-        return "credit pack already granted"
-    # A refund or lost dispute may have come first; a later one finds the pack granted.
-    paid_with = purchase.stripe_payment_intent_id
-    settled = _settle_reversals(purchase, paid_with) if paid_with else ""
+        return f"credit pack already granted{settled}"
     return f"credit pack +{purchase.credits}{settled}"
 
 
@@ -777,8 +782,9 @@ def _apply_checkout_session(session: Obj) -> str:
 # Refunds count while `pending` or `succeeded`; one that fails later (a closed or lost card:
 # `refund.failed`, `charge.refund.updated`) gives back what it took, once (the creator kept the
 # money, so they keep the credits). A refund or dispute whose event comes before the pack's grant
-# is taken back by the grant, which reads the payment's refunds and disputes from Stripe
-# (`_settle_reversals`), under the same keys: once, whatever the order.
+# is taken back by the grant, which reads the payment's refunds and disputes from Stripe before
+# it locks the balance (`_reversals_of`, `_settle_reversals`), under the same keys: once,
+# whatever the order.
 REFUND_COUNTS = ("pending", "succeeded")
 # A refund or lost dispute of a pack whose grant has not been applied yet: the grant, when it
 # comes, takes it back (`_settle_reversals`), so the outcome never depends on arrival order.
@@ -846,20 +852,25 @@ def _on_charge_refunded(charge: Obj) -> str:
         return "ignored: not a credit pack payment"
     if purchase.status != CreditPackPurchase.Status.PAID:
         return NOT_GRANTED_YET
-    return f"credit pack refunded: -{_take_back_refunds(purchase, charge)}"
+    return f"credit pack refunded: -{_take_back_refunds(purchase, charge, _refunds_of(charge))}"
 
 
-def _take_back_refunds(purchase: CreditPackPurchase, charge: Obj) -> int:
-    """Take back the share of the pack's credits each counting refund of `charge` paid back,
-    once per refund id (the refunds are read from Stripe). Returns the credits taken now."""
+def _refunds_of(charge: Obj) -> list[Obj]:
+    """Every refund of `charge`, read from Stripe (newest first, as Stripe lists them)."""
     try:
         listed = client().v1.refunds.list(params={"charge": charge["id"], "limit": 100})
-        refunds = [dict(refund.to_dict()) for refund in listed.auto_paging_iter()]
+        return [dict(refund.to_dict()) for refund in listed.auto_paging_iter()]
     except stripe.StripeError as exc:
         logger.warning("stripe refunds.list failed: %s", exc)
         raise PaymentProviderError(
             "The payment service could not be reached; nothing was charged. Try again."
         ) from exc
+
+
+def _take_back_refunds(purchase: CreditPackPurchase, charge: Obj, refunds: list[Obj]) -> int:
+    """Take back the share of the pack's credits each counting refund of `charge` (`refunds`,
+    as `_refunds_of` read them) paid back, once per refund id. No Stripe call: it runs under
+    the balance row lock. Returns the credits taken now."""
     charged = int(charge.get("amount") or 0)
     # Each refund's share is what the refunds up to it paid for less what those before it did,
     # so refunds that add up to the whole charge take back the whole pack. Oldest first: Stripe
@@ -912,14 +923,15 @@ def _on_dispute_closed(dispute: Obj) -> str:
         return "ignored: not a credit pack payment"
     if purchase.status != CreditPackPurchase.Status.PAID:
         return NOT_GRANTED_YET
-    return f"credit pack dispute lost: -{_take_back_dispute(purchase, dispute)}"
-
-
-def _take_back_dispute(purchase: CreditPackPurchase, dispute: Obj) -> int:
-    """Take back the share of the pack's credits the lost `dispute` covers, once per dispute id
-    (its charge is read from Stripe). Returns the credits taken now."""
     charge_id = _id_of(dispute.get("charge"))
     charge = _call("charges.retrieve", lambda: client().v1.charges.retrieve(charge_id))
+    return f"credit pack dispute lost: -{_take_back_dispute(purchase, dispute, charge)}"
+
+
+def _take_back_dispute(purchase: CreditPackPurchase, dispute: Obj, charge: Obj) -> int:
+    """Take back the share of the pack's credits the lost `dispute` of `charge` (as Stripe has
+    it now: what was refunded of it) covers, once per dispute id. No Stripe call: it runs
+    under the balance row lock. Returns the credits taken now."""
     charged = int(charge.get("amount") or 0)
     # The dispute covers what was not refunded: its share is counted after the refunds'.
     refunded = int(charge.get("amount_refunded") or 0)
@@ -932,32 +944,49 @@ def _take_back_dispute(purchase: CreditPackPurchase, dispute: Obj) -> int:
     )
 
 
-def _settle_reversals(purchase: CreditPackPurchase, payment_intent: str) -> str:
-    """Right after a pack's grant: take back the shares of the pack that its payment's refunds
-    and lost disputes (as Stripe has them now) paid back, under the keys their own events use
-    (`reversal:refund:<id>`, `reversal:dispute:<id>`), so each is taken once whichever comes
-    first. Their events, when
-    they came before the grant (Stripe does not keep an order; a first delivery can fail and
-    be retried hours later), were recorded as NOT_GRANTED_YET. Read from Stripe: the payment's
-    charges, each one's refunds, and a disputed one's disputes. The outcome's tail, or ""."""
+class ChargeReversals(NamedTuple):
+    """One charge of a pack's payment as Stripe has it, with its refunds and its disputes."""
+
+    charge: Obj
+    refunds: list[Obj]
+    disputes: list[Obj]
+
+
+def _reversals_of(payment_intent: str) -> list[ChargeReversals]:
+    """What may have paid back a pack's payment, read from Stripe before its grant: the
+    payment's charges, each one's refunds and, for a disputed one, its disputes."""
     listed = _call(
         "charges.list",
         lambda: client().v1.charges.list(params={"payment_intent": payment_intent, "limit": 100}),
     )
-    refunded = disputed = 0
+    found = []
     for charge in listed["data"]:
-        refunded += _take_back_refunds(purchase, charge)
-        if not charge.get("disputed"):
-            continue
-        disputes = _call(
-            "disputes.list",
-            functools.partial(
-                client().v1.disputes.list, params={"charge": charge["id"], "limit": 100}
-            ),
-        )
-        for dispute in disputes["data"]:
+        disputes: list[Obj] = []
+        if charge.get("disputed"):
+            disputes = _call(
+                "disputes.list",
+                functools.partial(
+                    client().v1.disputes.list, params={"charge": charge["id"], "limit": 100}
+                ),
+            )["data"]
+        found.append(ChargeReversals(charge, _refunds_of(charge), disputes))
+    return found
+
+
+def _settle_reversals(purchase: CreditPackPurchase, reversals: list[ChargeReversals]) -> str:
+    """At a pack's grant: take back the shares of the pack that its payment's refunds and lost
+    disputes (`reversals`, read from Stripe by `_reversals_of` before the grant took the
+    balance row lock) paid back, under the keys their own events use (`reversal:refund:<id>`,
+    `reversal:dispute:<id>`), so each is taken once whichever comes first. Their events, when
+    they came before the grant (Stripe does not keep an order; a first delivery can fail and
+    be retried hours later), were recorded as NOT_GRANTED_YET. No Stripe call. The outcome's
+    tail, or ""."""
+    refunded = disputed = 0
+    for charge, refunds, disputes in reversals:
+        refunded += _take_back_refunds(purchase, charge, refunds)
+        for dispute in disputes:
             if dispute.get("status") == "lost":
-                disputed += _take_back_dispute(purchase, dispute)
+                disputed += _take_back_dispute(purchase, dispute, charge)
     tail = f"; refunded before the grant: -{refunded}" if refunded else ""
     return tail + (f"; dispute lost before the grant: -{disputed}" if disputed else "")
 

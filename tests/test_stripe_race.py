@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 from django.test import Client
 
 from billing.models import CreditLedgerEntry, StripeEvent
@@ -142,3 +142,71 @@ def test_one_event_delivered_by_six_threads_at_once_is_processed_once(
         == 2
     )  # the Free signup grant and the Advanced period's, once
     assert get_balance(user) == 300 == ledger_sum(user)
+
+
+def test_a_pack_s_grant_reads_stripe_before_it_locks_the_creator_s_balance(
+    fake: FakeStripe, priced: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pack's grant reads what was refunded or disputed before it (the payment's charges,
+    their refunds and disputes) from Stripe, then grants and takes back without a Stripe call.
+    Those reads ran after the grant, holding the creator's balance row lock (taken by the grant,
+    kept to the commit) for up to three Stripe calls of 80 s each, retried twice: a slow Stripe
+    blocked every generate, debit and refund of that creator. Each read, on the webhook and on
+    the return from Checkout, now finds the balance row free (FOR UPDATE NOWAIT from another
+    connection, on the fake's thread), and the packs are still taken back exactly."""
+    user = make_user("reader@example.com")
+    client = Client()
+    client.force_login(user)
+    api = fake.api
+    reads: list[tuple[str, str]] = []
+
+    def balance_row(user_id: int) -> str:
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute(
+                    "SELECT id FROM billing_creditaccount WHERE user_id = %s FOR UPDATE NOWAIT",
+                    [user_id],
+                )
+                return "free" if cursor.fetchone() is not None else "missing"
+        except OperationalError as exc:  # psycopg's LockNotAvailable
+            return f"locked: {exc}"
+        finally:
+            other.close()
+
+    def reading_api(method: str, path: str, params: dict[str, Any]) -> Any:
+        kind = path.strip("/").split("/")[1]
+        if method == "GET" and kind in ("charges", "refunds", "disputes"):
+            reads.append((kind, balance_row(user.pk)))
+        return api(method, path, params)
+
+    def paid_pack(operation_id: str) -> tuple[list[dict[str, Any]], str]:
+        response = client.post("/plans/packs/credits-50", {"operation_id": operation_id})
+        paid = fake.complete_checkout(session_id(str(response["Location"])), deliver=False)
+        charge = fake.charge_of(payment_intent=paid[0]["data"]["object"]["payment_intent"])
+        return paid, str(charge["id"])
+
+    # Refunded in part and the rest disputed and lost, all before the grant (its webhook).
+    by_webhook, charge = paid_pack("1" * 32)
+    early = fake.refund(charge, 500, deliver=False) + fake.dispute(charge, deliver=False)
+    # Refunded in full before the grant (the return from Checkout, before any webhook).
+    by_return, other_charge = paid_pack("2" * 32)
+    early += fake.refund(other_charge, deliver=False)
+    assert all(webhook(client, fake, event) == 200 for event in early)
+    assert get_balance(user) == 10
+
+    monkeypatch.setattr(fake, "api", reading_api)
+    assert all(webhook(client, fake, event) == 200 for event in by_webhook)
+    assert sorted({kind for kind, _ in reads}) == ["charges", "disputes", "refunds"]
+    on_webhook = len(reads)
+    returned = client.get(
+        f"/billing/checkout/return?session_id={by_return[0]['data']['object']['id']}"
+    )
+    assert returned.status_code == 302, returned.content
+    assert [kind for kind, _ in reads[on_webhook:]] == ["charges", "refunds"]
+    assert {state for _, state in reads} == {"free"}, reads
+
+    assert get_balance(user) == 10 == ledger_sum(user)
+    assert sorted(
+        CreditLedgerEntry.objects.filter(kind="reversal").values_list("amount", flat=True)
+    ) == [-50, -25, -25]
