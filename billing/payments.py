@@ -506,9 +506,10 @@ def _apply_subscription(row: Subscription, remote: Obj, *, relink: bool = False)
     """Make our locked row follow Stripe's subscription `remote` (its current state). Another
     subscription than the linked one is followed only when the linked one no longer bills, or
     `remote` bills and is the newer (a customer with two: the newer one, whatever the order
-    their events arrive in). With `relink` (the linked one ended while `remote` still bills),
-    a period `remote` has in good standing gets its plan's credits, as its paid invoice's
-    grant was skipped while another subscription was linked."""
+    their events arrive in). With `relink` (the linked one ended while `remote` still bills;
+    also when an event of `remote` finds the linked one no longer billing before that one's
+    own event came), a period `remote` has in good standing gets its plan's credits, as its
+    paid invoice's grant was skipped while another subscription was linked."""
     status = remote["status"]
     linked = row.stripe_subscription_id == remote["id"]
     if status in ENDED:
@@ -550,6 +551,11 @@ def _apply_subscription(row: Subscription, remote: Obj, *, relink: bool = False)
             current["id"],
             current["status"],
         )
+        # The linked one no longer bills (cancelled in Stripe, its deleted event still on its
+        # way): a relink, as that event's would be, so the outcome is the same in either order
+        # (`remote`'s period in good standing gets its plan's credits; then the late event of
+        # the linked one is not this account's any more).
+        relink = current["status"] not in BILLING
     item = remote["items"]["data"][0]
     plan = _plan_for_price(item["price"])
     if plan is None:

@@ -513,6 +513,44 @@ def test_two_live_subscriptions_events_in_any_order_follow_the_newer(
     assert get_balance(owner) == 300 == ledger_sum(owner)
 
 
+@pytest.mark.parametrize("older_first", [True, False], ids=["older-first", "deleted-first"])
+def test_the_newer_of_two_subscriptions_cancelled_gives_the_older_s_credits_in_any_order(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, older_first: bool
+) -> None:
+    """Starter, then Advanced (followed, the newer); Advanced is cancelled at once in Stripe.
+    Its deleted event relinks to Starter and grants Starter's credits. An event of Starter (a
+    re-sent created event) arriving before that deleted event found the linked Advanced no
+    longer billing and followed Starter without the relink: the period rolled (Advanced's
+    unused credits expired) and nothing was granted, and the late deleted event was then
+    "not this account's": balance 0 in that order, 100 in the other. Both orders now give
+    Starter with its 100 credits."""
+    older_events = subscribe(owner_client, fake, "starter")
+    deliver(owner_client, fake, older_events)
+    older = stripe_subscription_id(older_events)
+    fake.clock_offset = 5 * 24 * 3600
+    newer_events = _second_subscription(fake, owner, "advanced")
+    deliver(owner_client, fake, newer_events)
+    newer = stripe_subscription_id(newer_events)
+    assert Subscription.objects.get(user=owner).stripe_subscription_id == newer
+
+    deleted = fake.cancel_now(newer, deliver=False)
+    again = [resent(older_events[0], "evt_older_created_again")]
+    deliver(owner_client, fake, again + deleted if older_first else deleted + again)
+    row = Subscription.objects.get(user=owner)
+    assert (row.plan.slug, row.status, row.stripe_subscription_id) == ("starter", "active", older)
+    assert get_balance(owner) == 100 == ledger_sum(owner)
+    relinked = CreditLedgerEntry.objects.filter(
+        idempotency_key__startswith=f"grant:relink:{older}:"
+    )
+    assert relinked.count() == 1
+    late = StripeEvent.objects.get(event_id=(deleted if older_first else again)[0]["id"])
+    assert late.outcome == (
+        f"ignored: canceled subscription {newer} is not this account's"
+        if older_first
+        else "starter active"
+    )
+
+
 def test_a_second_subscription_that_does_not_bill_is_not_followed(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
 ) -> None:
