@@ -81,7 +81,9 @@ class BadWebhook(Exception):
 class EventNotApplied(PaymentProviderError):
     """A valid event we cannot apply as it stands (a subscription billing a price no plan has):
     nothing is recorded, the webhook answers 503 so Stripe sends the event again (for up to
-    three days), and the log says what to fix. Never answered 200 "ignored": the creator pays."""
+    three days), and the log says what to fix. Never answered 200 "ignored": the creator pays.
+    Not raised for a subscription followed because the linked one stopped billing: the account
+    goes back to Free then (`_apply_subscription`)."""
 
 
 def configured() -> bool:
@@ -502,14 +504,16 @@ def _started_before(one: Obj, other: Obj) -> bool:
     return (int(one["created"]), str(one["id"])) < (int(other["created"]), str(other["id"]))
 
 
-def _apply_subscription(row: Subscription, remote: Obj, *, relink: bool = False) -> str:
+def _apply_subscription(row: Subscription, remote: Obj, *, relink: Obj | None = None) -> str:
     """Make our locked row follow Stripe's subscription `remote` (its current state). Another
     subscription than the linked one is followed only when the linked one no longer bills, or
     `remote` bills and is the newer (a customer with two: the newer one, whatever the order
-    their events arrive in). With `relink` (the linked one ended while `remote` still bills;
-    also when an event of `remote` finds the linked one no longer billing before that one's
-    own event came), a period `remote` has in good standing gets its plan's credits, as its
-    paid invoice's grant was skipped while another subscription was linked."""
+    their events arrive in). With `relink` (the linked subscription, which ended while `remote`
+    still bills; also when an event of `remote` finds the linked one no longer billing before
+    that one's own event came), a period `remote` has in good standing gets its plan's credits,
+    as its paid invoice's grant was skipped while another subscription was linked; a `remote`
+    whose price no plan has is not followed: the account goes back to Free (an error logged),
+    as if nothing else billed, instead of the event failing until Stripe gives up."""
     status = remote["status"]
     linked = row.stripe_subscription_id == remote["id"]
     if status in ENDED:
@@ -523,9 +527,8 @@ def _apply_subscription(row: Subscription, remote: Obj, *, relink: bool = False)
                 remote["id"],
                 other["id"],
             )
-            return f"{remote['id']} {status}; " + _apply_subscription(row, other, relink=True)
-        ended = _moment(remote.get("ended_at") or int(timezone.now().timestamp()))
-        _back_to_free(row, at=ended)
+            return f"{remote['id']} {status}; " + _apply_subscription(row, other, relink=remote)
+        _back_to_free(row, at=_ended_at(remote))
         return f"ended: back to {row.plan.name}"
     if not linked and not relink and row.stripe_subscription_id:
         # Two live subscriptions (one made outside the studio): follow the newer one that
@@ -555,9 +558,25 @@ def _apply_subscription(row: Subscription, remote: Obj, *, relink: bool = False)
         # way): a relink, as that event's would be, so the outcome is the same in either order
         # (`remote`'s period in good standing gets its plan's credits; then the late event of
         # the linked one is not this account's any more).
-        relink = current["status"] not in BILLING
+        relink = current if current["status"] not in BILLING else None
     item = remote["items"]["data"][0]
     plan = _plan_for_price(item["price"])
+    if plan is None and relink is not None:
+        # The linked one stopped billing and the other bills a price no plan has: an error
+        # (503) would leave the account on the ended paid plan until Stripe gives up. Free
+        # meanwhile; the other's own events answer 503 (below) until its price names a plan.
+        logger.error(
+            "stripe subscription %s of customer %s no longer bills (%s); their subscription %s "
+            "bills price %s, which no plan has: back to Free. Set the price's metadata slug to "
+            "its plan's slug in Stripe, or a plan's price id to it",
+            relink["id"],
+            row.stripe_customer_id,
+            relink["status"],
+            remote["id"],
+            item["price"]["id"],
+        )
+        _back_to_free(row, at=_ended_at(relink))
+        return f"no plan has price {item['price']['id']} of {remote['id']}: back to {row.plan.name}"
     if plan is None:
         # The creator pays for it: never answered "ignored". Stripe sends the event again until
         # the price names a plan (set its metadata `slug` in Stripe, or the plan's price id).
@@ -610,6 +629,11 @@ def _apply_subscription(row: Subscription, remote: Obj, *, relink: bool = False)
         if movement is not None and movement.created:
             outcome += f", upgrade +{movement.entry.amount}"
     return outcome
+
+
+def _ended_at(subscription: Obj) -> dt.datetime:
+    """When Stripe's `subscription` ended (now for one that stopped billing without ending)."""
+    return _moment(subscription.get("ended_at") or int(timezone.now().timestamp()))
 
 
 def _back_to_free(row: Subscription, *, at: dt.datetime) -> None:

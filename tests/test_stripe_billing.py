@@ -972,6 +972,62 @@ def test_a_subscription_at_a_price_no_plan_has_is_sent_again_not_ignored(
     assert get_balance(owner) == 100 == ledger_sum(owner)
 
 
+@pytest.mark.parametrize("deleted_first", [True, False], ids=["deleted-first", "other-first"])
+def test_the_linked_subscription_ended_while_another_bills_a_price_no_plan_has_goes_free(
+    fake: FakeStripe,
+    priced: Any,
+    owner: Any,
+    owner_client: JSONClient,
+    caplog: Any,
+    deleted_first: bool,
+) -> None:
+    """A subscription at a dashboard price no plan has (its events answered 503 so far), then
+    Starter, followed; Starter is cancelled at once. Following the other one raised
+    EventNotApplied: the deleted event answered 503 until Stripe gave up three days later, and
+    the account stayed on Starter, active. The account now goes back to Free, an error is
+    logged, and the event is applied (200), whichever comes first of Starter's deleted event and
+    the other one's; the other one's own events still answer 503 while the account is free."""
+    customer = payments.ensure_customer(user=owner)
+    product = fake.create_product({"name": "Legacy (dashboard)"})
+    price = fake.create_price(
+        {"product": product["id"], "unit_amount": 1499, "recurring": {"interval": "month"}}
+    )
+    outside = fake.create_checkout_session(
+        {
+            "mode": "subscription",
+            "customer": customer,
+            "success_url": "http://testserver/",
+            "line_items": [{"price": price["id"]}],
+        }
+    )
+    unknown_events = fake.complete_checkout(outside["id"], deliver=False)
+    fake.clock_offset = 5 * 24 * 3600
+    starter_events = _second_subscription(fake, owner, "starter")
+    deliver(owner_client, fake, starter_events)
+    starter = stripe_subscription_id(starter_events)
+    assert Subscription.objects.get(user=owner).stripe_subscription_id == starter
+    assert get_balance(owner) == 100
+
+    deleted = fake.cancel_now(starter, deliver=False)
+    created_again = resent(unknown_events[0], "evt_unknown_created_again")
+    if deleted_first:
+        deliver(owner_client, fake, deleted)
+        response = post_event(owner_client, fake, created_again)
+        assert response.status_code == 503, response.content
+        assert response.json()["code"] == "event_not_applied"
+    else:
+        deliver(owner_client, fake, [created_again, *deleted])
+    row = Subscription.objects.get(user=owner)
+    assert (row.plan.slug, row.status, row.stripe_subscription_id) == ("free", "active", "")
+    free = Plan.objects.get(slug="free").monthly_credits
+    assert get_balance(owner) == free == ledger_sum(owner)
+    assert "which no plan has: back to Free" in caplog.text and price["id"] in caplog.text
+    applied = StripeEvent.objects.get(
+        event_id=(deleted[0] if deleted_first else created_again)["id"]
+    )
+    assert f"no plan has price {price['id']}" in applied.outcome
+
+
 # --- lifecycle --------------------------------------------------------------------------------
 def test_payment_failure_locks_4k_and_2k_at_once_and_recovery_unlocks_them(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, no_job_cap: None
