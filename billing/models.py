@@ -258,6 +258,26 @@ class CreditPackPurchase(models.Model):
         return f"{self.user}: {self.pack} ({self.status})"
 
 
+class DeletedStripeCustomer(models.Model):
+    """The Stripe customer of an account since deleted (kept by the deletion's transaction,
+    `billing.payments.remember_deleted_customer`): what lets a webhook that comes later undo a
+    payment made for that account (its subscription cancelled, its payments refunded), and only
+    for it. A customer not listed here is not ours to touch (another app or environment sharing
+    the Stripe account)."""
+
+    stripe_customer_id = models.CharField(max_length=100, unique=True)
+    account_id = models.PositiveBigIntegerField(help_text="The deleted user's id")
+    granted_checkout_sessions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Credit pack Checkout Sessions granted before the deletion: never refunded",
+    )
+    deleted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.stripe_customer_id} (account {self.account_id}, deleted)"
+
+
 class StripeEvent(models.Model):
     """A Stripe webhook event we processed (the unique `event_id` is what makes a replay a no-op).
     Written in the same transaction as the changes the event caused."""

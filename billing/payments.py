@@ -35,13 +35,19 @@ from typing import Any, NamedTuple
 
 import stripe
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from billing import services
-from billing.models import CreditPack, CreditPackPurchase, Plan, StripeEvent, Subscription
+from billing.models import (
+    CreditPack,
+    CreditPackPurchase,
+    DeletedStripeCustomer,
+    Plan,
+    StripeEvent,
+    Subscription,
+)
 from core.types import User
 
 logger = logging.getLogger(__name__)
@@ -1211,26 +1217,51 @@ def _listed(list_call: Callable[..., Any], params: Any) -> list[Obj]:
         ) from exc
 
 
-def _deleted_account(metadata: Any) -> str | None:
-    """The `user_id` a Stripe object's metadata names (our Checkouts and subscriptions carry
-    it) when no account has it any more (deleted), else None."""
-    user_id = str((metadata or {}).get("user_id") or "")
-    if not user_id.isdigit() or get_user_model().objects.filter(pk=int(user_id)).exists():
+def remember_deleted_customer(*, user: User) -> None:
+    """In the deletion's transaction (`studio.services.do_delete_account`), after it locked the
+    subscription and pack purchase rows, before they cascade away: keep the user's Stripe
+    customer id (`DeletedStripeCustomer`) with the credit pack Checkouts granted to them, so a
+    webhook that comes later undoes a payment made for this account only, and never refunds a
+    pack that was delivered. Nothing for a user who never was a Stripe customer."""
+    row = Subscription.objects.filter(user=user).first()
+    if row is None or not row.stripe_customer_id:
+        return
+    granted = CreditPackPurchase.objects.filter(user=user, status=CreditPackPurchase.Status.PAID)
+    DeletedStripeCustomer.objects.update_or_create(
+        stripe_customer_id=row.stripe_customer_id,
+        defaults={
+            "account_id": user.pk,
+            "granted_checkout_sessions": sorted(
+                granted.values_list("stripe_checkout_session_id", flat=True)
+            ),
+            "deleted_at": timezone.now(),
+        },
+    )
+
+
+def _deleted_customer(customer: Any) -> DeletedStripeCustomer | None:
+    """The deleted account whose Stripe customer `customer` (an id or expanded object) was, or
+    None (not a customer of ours, or of an account that exists)."""
+    customer_id = _id_of(customer)
+    if not customer_id:
         return None
-    return user_id
+    return DeletedStripeCustomer.objects.filter(stripe_customer_id=customer_id).first()
 
 
 def _cancel_if_account_deleted(subscription_id: str, customer_id: str | None) -> str:
-    """A subscription event for a customer no account has. A subscription made for an account
-    since deleted (a Checkout paid in another tab as the account went) is cancelled at once, so
-    it never bills again; anything else (another app's customer) is ignored."""
+    """A subscription event for a customer no account has. A subscription of a deleted account's
+    customer (`DeletedStripeCustomer`: a Checkout paid in another tab as the account went) is
+    cancelled at once, so it never bills again; any other customer (another app's or
+    environment's) is ignored without a call to Stripe."""
+    gone = _deleted_customer(customer_id)
+    if gone is None:
+        return f"ignored: no account for customer {customer_id}"
     remote = _call(
         "subscriptions.retrieve",
         lambda: client().v1.subscriptions.retrieve(subscription_id),
     )
-    deleted = _deleted_account(remote.get("metadata"))
-    if deleted is None or remote["status"] in ENDED:
-        return f"ignored: no account for customer {customer_id}"
+    if remote["status"] in ENDED:
+        return f"ignored: {remote['status']} subscription of deleted account {gone.account_id}"
     try:
         client().v1.subscriptions.cancel(subscription_id)
     except stripe.InvalidRequestError as exc:
@@ -1238,19 +1269,25 @@ def _cancel_if_account_deleted(subscription_id: str, customer_id: str | None) ->
             raise PaymentProviderError("Stripe refused the cancellation.") from exc
     except stripe.StripeError as exc:
         raise PaymentProviderError("The payment service could not be reached.") from exc
-    logger.warning("cancelled subscription %s of deleted account %s", subscription_id, deleted)
-    return f"cancelled: account {deleted} was deleted"
+    logger.warning(
+        "cancelled subscription %s of deleted account %s", subscription_id, gone.account_id
+    )
+    return f"cancelled: account {gone.account_id} was deleted"
 
 
 def _refund_if_account_deleted(session: Obj) -> str:
-    """A paid payment-mode Checkout with no credit pack recorded. One made for an account since
-    deleted (paid, or its bank debit landed, after the deletion) is refunded in full, once (the
-    idempotency key from the session id; one refunded already counts); anything else is
-    ignored."""
-    deleted = _deleted_account(session.get("metadata"))
+    """A paid payment-mode Checkout with no credit pack recorded. One of a deleted account's
+    customer (`DeletedStripeCustomer`) that was not granted before the deletion (paid, or its
+    bank debit landed, after it) is refunded in full, once (the idempotency key from the session
+    id; one refunded already counts); a pack granted before (its purchase row went with the
+    account) and anything else (another app's Checkout) are ignored."""
+    gone = _deleted_customer(session.get("customer"))
     payment_intent = _id_of(session.get("payment_intent"))
-    if deleted is None or not payment_intent:
+    if gone is None or not payment_intent:
         return "ignored: no credit pack recorded for this session"
+    if session["id"] in gone.granted_checkout_sessions:
+        return f"ignored: credit pack granted before account {gone.account_id} was deleted"
+    deleted = str(gone.account_id)
     try:
         refund = client().v1.refunds.create(
             params={

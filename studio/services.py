@@ -1234,6 +1234,7 @@ def do_delete_account(*, user: User) -> int:
     would go on charging a deleted account, so the creator cancels it first (the plans page's
     billing portal), and the account can go once it no longer renews. Before anything is
     deleted, their Checkouts still open in Stripe are expired (`close_stripe_for_deletion`)."""
+    from billing import payments
     from generation.registry import get_job_type
     from generation.services import UNFINISHED as UNFINISHED_JOBS
 
@@ -1276,6 +1277,8 @@ def do_delete_account(*, user: User) -> int:
                 except Exception:  # an unknown old type, a storage fault: the rows are gone
                     logger.warning("could not discard a %s job's inputs", job_type, exc_info=True)
 
+        # Kept past the cascade: a late webhook undoes a payment for this customer only.
+        payments.remember_deleted_customer(user=user)
         user.delete()
         transaction.on_commit(delete_files)
         # A public style's references another creator's queued or running job copied (read

@@ -9,15 +9,14 @@ from typing import Any
 
 import pytest
 
-from billing import payments
-from billing.models import StripeEvent, Subscription
+from billing.models import CreditPackPurchase, DeletedStripeCustomer, StripeEvent, Subscription
 from billing.services import get_balance
 from studio import services
 from tests import test_stripe_billing
 from tests.conftest import JSONClient, make_user
 from tests.factories.accounts import PASSWORD
 from tests.fake_stripe import FakeStripe, StripeError
-from tests.test_stripe_billing import deliver, resent, session_id, start_checkout
+from tests.test_stripe_billing import deliver, paid_pack, resent, session_id, start_checkout
 
 pytestmark = pytest.mark.django_db
 
@@ -133,14 +132,15 @@ def test_a_plan_paid_as_the_account_went_is_cancelled_by_its_webhook(
     deliver(owner_client, fake, events)
     [subscription] = fake.objects["subscription"].values()
     assert subscription["status"] == "canceled"
+    ended = f"ignored: canceled subscription of deleted account {gone}"
     assert outcomes(events) == [
         f"cancelled: account {gone} was deleted",  # customer.subscription.created
-        f"ignored: no account for customer {subscription['customer']}",  # invoice.paid
-        f"ignored: no account for customer {subscription['customer']}",  # session completed
+        ended,  # invoice.paid
+        ended,  # session completed
     ]
     deleted = fake.events_of("customer.subscription.deleted")
     deliver(owner_client, fake, deleted)
-    assert outcomes(deleted) == [f"ignored: no account for customer {subscription['customer']}"]
+    assert outcomes(deleted) == [ended]
 
 
 def test_a_pack_paid_as_the_account_went_is_refunded_by_its_webhook_once(
@@ -165,7 +165,7 @@ def test_a_webhook_for_a_customer_of_no_deleted_account_is_still_ignored(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
 ) -> None:
     """A subscription whose metadata names an account that exists (another customer id of
-    theirs) or none at all (not ViewBait's) is left alone."""
+    theirs) is left alone."""
     events = fake.complete_checkout(
         session_id(start_checkout(owner_client, "starter")), deliver=False
     )
@@ -174,7 +174,62 @@ def test_a_webhook_for_a_customer_of_no_deleted_account_is_still_ignored(
     [subscription] = fake.objects["subscription"].values()
     assert subscription["status"] == "active"
     assert all(o.startswith("ignored: no account") for o in outcomes(events))
-    assert payments._deleted_account({}) is None
+
+
+def test_another_app_s_payments_naming_an_account_id_we_do_not_have_are_left_alone(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """Another app or environment sharing the Stripe account puts its own `user_id` in its
+    metadata: one that no account here has is not a deleted account of ours. Only the customers
+    of accounts deleted here (`DeletedStripeCustomer`) are cancelled or refunded, and for any
+    other customer the webhook asks Stripe nothing."""
+    plan = fake.complete_checkout(
+        session_id(start_checkout(owner_client, "starter")), deliver=False
+    )
+    [subscription] = fake.objects["subscription"].values()
+    subscription["metadata"]["user_id"] = "987654321"  # the other app's user
+    pack = pack_checkout(owner_client, "7" * 32)
+    paid = fake.complete_checkout(pack, deliver=False)
+    CreditPackPurchase.objects.filter(stripe_checkout_session_id=pack).delete()  # not ours
+    Subscription.objects.filter(user=owner).update(stripe_customer_id="cus_of_ours")
+    others = [resent(e, f"evt_other_{n}") for n, e in enumerate([*plan, *paid])]
+    for event in others:
+        event["data"]["object"]["metadata"] = {"user_id": "987654321"}
+    asked = len(fake.requests)
+    deliver(owner_client, fake, others)
+    assert subscription["status"] == "active"
+    assert not fake.objects["refund"]
+    assert len(fake.requests) == asked
+    assert outcomes(others) == [
+        *[f"ignored: no account for customer {subscription['customer']}"] * 3,
+        "ignored: no credit pack recorded for this session",
+    ]
+
+
+def test_a_pack_granted_before_the_deletion_is_not_refunded_by_its_late_webhook(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """Granted on the return from Checkout, then the account deleted (its purchase rows go with
+    it): the pack's checkout.session.completed, late, finds no purchase row but the session is
+    among the deleted customer's granted ones, so nothing is refunded. One paid after the
+    deletion still is."""
+    paid, _ = paid_pack(owner_client, fake, "credits-50", "8" * 32)
+    granted = paid[0]["data"]["object"]["id"]
+    owner_client.get(f"/billing/checkout/return?session_id={granted}")
+    assert get_balance(owner) == 60
+    late = pack_checkout(owner_client, "9" * 32)
+    gone = owner.pk
+    services.do_delete_account(user=owner)
+    deliver(owner_client, fake, paid)
+    assert not fake.objects["refund"]
+    tombstone = DeletedStripeCustomer.objects.get()
+    assert (tombstone.account_id, tombstone.granted_checkout_sessions) == (gone, [granted])
+    assert outcomes(paid) == [f"ignored: credit pack granted before account {gone} was deleted"]
+    # A Checkout open as the account went is expired by it; one paid that moment is refunded.
+    fake.objects["checkout.session"][late]["status"] = "open"
+    deliver(owner_client, fake, fake.complete_checkout(late, deliver=False))
+    [refund] = fake.objects["refund"].values()
+    assert refund["amount"] == 999
 
 
 def test_the_admin_expires_open_checkouts_and_keeps_a_user_whose_payment_is_on_its_way(
