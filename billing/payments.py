@@ -1252,14 +1252,22 @@ def _cancel_if_account_deleted(subscription_id: str, customer_id: str | None) ->
     """A subscription event for a customer no account has. A subscription of a deleted account's
     customer (`DeletedStripeCustomer`: a Checkout paid in another tab as the account went) is
     cancelled at once, so it never bills again; any other customer (another app's or
-    environment's) is ignored without a call to Stripe."""
+    environment's) is ignored without a call to Stripe; a subscription Stripe no longer has
+    (`resource_missing`) is done, not an error Stripe would retry."""
     gone = _deleted_customer(customer_id)
     if gone is None:
         return f"ignored: no account for customer {customer_id}"
-    remote = _call(
-        "subscriptions.retrieve",
-        lambda: client().v1.subscriptions.retrieve(subscription_id),
-    )
+    try:
+        remote = dict(client().v1.subscriptions.retrieve(subscription_id).to_dict())
+    except stripe.InvalidRequestError as exc:
+        if exc.code != "resource_missing":
+            raise PaymentProviderError("Stripe refused to show the subscription.") from exc
+        # Gone from Stripe: nothing left to bill. Not a 503 that Stripe retries for 3 days.
+        return (
+            f"ignored: subscription {subscription_id} of deleted account {gone.account_id} is gone"
+        )
+    except stripe.StripeError as exc:
+        raise PaymentProviderError("The payment service could not be reached.") from exc
     if remote["status"] in ENDED:
         return f"ignored: {remote['status']} subscription of deleted account {gone.account_id}"
     try:

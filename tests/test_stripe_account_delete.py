@@ -143,6 +143,23 @@ def test_a_plan_paid_as_the_account_went_is_cancelled_by_its_webhook(
     assert outcomes(deleted) == [ended]
 
 
+def test_a_subscription_stripe_no_longer_has_is_done_not_retried(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, paid_as_it_went: None
+) -> None:
+    """A deleted account's subscription event whose subscription Stripe no longer has
+    (`resource_missing`): answered 200, nothing to cancel, not a 503 retried for three days."""
+    checkout = session_id(start_checkout(owner_client, "starter"))
+    gone = owner.pk
+    services.do_delete_account(user=owner)
+    events = fake.complete_checkout(checkout, deliver=False)
+    [subscription] = fake.objects["subscription"].values()
+    del fake.objects["subscription"][subscription["id"]]
+    deliver(owner_client, fake, events[:1])
+    assert outcomes(events[:1]) == [
+        f"ignored: subscription {subscription['id']} of deleted account {gone} is gone"
+    ]
+
+
 def test_a_pack_paid_as_the_account_went_is_refunded_by_its_webhook_once(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, paid_as_it_went: None
 ) -> None:
