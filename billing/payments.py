@@ -1268,19 +1268,88 @@ def _cancel_if_account_deleted(subscription_id: str, customer_id: str | None) ->
         )
     except stripe.StripeError as exc:
         raise PaymentProviderError("The payment service could not be reached.") from exc
-    if remote["status"] in ENDED:
+    done: list[str] = []
+    if remote["status"] not in ENDED:
+        try:
+            client().v1.subscriptions.cancel(subscription_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.code != "resource_missing":  # else cancelled meanwhile (another of its events)
+                raise PaymentProviderError("Stripe refused the cancellation.") from exc
+        except stripe.StripeError as exc:
+            raise PaymentProviderError("The payment service could not be reached.") from exc
+        logger.warning(
+            "cancelled subscription %s of deleted account %s", subscription_id, gone.account_id
+        )
+        done.append(f"cancelled: account {gone.account_id} was deleted")
+    done += _refund_invoices_paid_since(subscription_id, gone)
+    if not done:
         return f"ignored: {remote['status']} subscription of deleted account {gone.account_id}"
+    return "; ".join(done)
+
+
+def _refund_invoices_paid_since(subscription_id: str, gone: DeletedStripeCustomer) -> list[str]:
+    """Refund in full every invoice of the subscription paid at or after the account's deletion
+    (its `status_transitions.paid_at`, Stripe's clock): a period of an account that no longer
+    exists, never delivered. Each through the invoice's paid payments (`GET /v1/invoice_payments`:
+    since API version 2025-03-31.basil an invoice names no payment intent or charge itself), once
+    per payment (idempotency key from the invoice and payment ids; one refunded already counts).
+    An invoice paid before the deletion (a plan set to end at its period end) was delivered and
+    is kept. What was refunded, a line each."""
+    since = int(gone.deleted_at.timestamp())
+    stripe_client = client()
+    invoices = _listed(
+        stripe_client.v1.invoices.list,
+        {"subscription": subscription_id, "status": "paid", "limit": 100},
+    )
+    done = []
+    for invoice in invoices:
+        if int((invoice.get("status_transitions") or {}).get("paid_at") or 0) < since:
+            continue
+        paid = _listed(
+            stripe_client.v1.invoice_payments.list,
+            {"invoice": invoice["id"], "status": "paid", "limit": 100},
+        )
+        for payment in paid:
+            method = payment.get("payment") or {}
+            target: Obj = {
+                key: _id_of(method.get(key))
+                for key in ("payment_intent", "charge")
+                if _id_of(method.get(key))
+            }
+            if len(target) != 1:  # a payment record (paid outside Stripe): nothing to refund
+                continue
+            refund = _refund_for_deleted_account(
+                {**target, "metadata": {"user_id": str(gone.account_id), "invoice": invoice["id"]}},
+                key=f"viewbait:refund-deleted-account:{invoice['id']}:{payment['id']}",
+            )
+            if refund is None:
+                done.append(f"invoice {invoice['id']} already refunded")
+                continue
+            logger.warning(
+                "refunded invoice %s of deleted account %s", invoice["id"], gone.account_id
+            )
+            done.append(f"refunded {refund['amount']} of invoice {invoice['id']}")
+    return done
+
+
+def _refund_for_deleted_account(params: Obj, *, key: str) -> Obj | None:
+    """Refund what is left of a payment (`payment_intent` or `charge` in `params`) under the
+    idempotency key `key`; None when it was refunded already (by this key: Stripe answers the
+    first refund again, `Idempotent-Replayed`; or otherwise). PaymentProviderError when Stripe
+    refuses or cannot be reached (the webhook answers 503 and Stripe sends the event again)."""
+    create: Any = {"reason": "requested_by_customer", **params}  # RefundCreateParams
     try:
-        client().v1.subscriptions.cancel(subscription_id)
+        refund = client().v1.refunds.create(params=create, options={"idempotency_key": key})
+        response = refund.last_response
+        if response is not None and response.headers.get("Idempotent-Replayed") == "true":
+            return None
+        return dict(refund.to_dict())
     except stripe.InvalidRequestError as exc:
-        if exc.code != "resource_missing":  # else cancelled meanwhile (another of its events)
-            raise PaymentProviderError("Stripe refused the cancellation.") from exc
+        if exc.code != "charge_already_refunded":
+            raise PaymentProviderError("Stripe refused the refund.") from exc
+        return None
     except stripe.StripeError as exc:
         raise PaymentProviderError("The payment service could not be reached.") from exc
-    logger.warning(
-        "cancelled subscription %s of deleted account %s", subscription_id, gone.account_id
-    )
-    return f"cancelled: account {gone.account_id} was deleted"
 
 
 def _refund_if_account_deleted(session: Obj) -> str:
@@ -1296,20 +1365,14 @@ def _refund_if_account_deleted(session: Obj) -> str:
     if session["id"] in gone.granted_checkout_sessions:
         return f"ignored: credit pack granted before account {gone.account_id} was deleted"
     deleted = str(gone.account_id)
-    try:
-        refund = client().v1.refunds.create(
-            params={
-                "payment_intent": payment_intent,
-                "reason": "requested_by_customer",
-                "metadata": {"user_id": deleted, "checkout_session": session["id"]},
-            },
-            options={"idempotency_key": f"viewbait:refund-deleted-account:{session['id']}"},
-        )
-    except stripe.InvalidRequestError as exc:
-        if exc.code != "charge_already_refunded":
-            raise PaymentProviderError("Stripe refused the refund.") from exc
+    refund = _refund_for_deleted_account(
+        {
+            "payment_intent": payment_intent,
+            "metadata": {"user_id": deleted, "checkout_session": session["id"]},
+        },
+        key=f"viewbait:refund-deleted-account:{session['id']}",
+    )
+    if refund is None:
         return f"already refunded: account {deleted} was deleted"
-    except stripe.StripeError as exc:
-        raise PaymentProviderError("The payment service could not be reached.") from exc
     logger.warning("refunded %s of deleted account %s", payment_intent, deleted)
     return f"refunded {refund['amount']}: account {deleted} was deleted"

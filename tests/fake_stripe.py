@@ -13,7 +13,9 @@ disputes, subscriptions (cancelled at once by `DELETE /v1/subscriptions/{id}`; t
 period lives on the subscription item, as since API version 2025-03-31.basil), invoices (their
 subscription under `parent.subscription_details`, same change; an invoice embeds the first 10 of
 its lines, with `has_more`, and `GET /v1/invoices/{id}/lines` pages the rest by `limit` and
-`starting_after`, as Stripe does) and events.
+`starting_after`, as Stripe does; listed by `subscription` and `status`), invoice payments
+(`GET /v1/invoice_payments?invoice=`: an invoice's payment intent, as since API version
+2025-03-31.basil an invoice names none itself) and events.
 
 What Stripe's hosted pages and clock would do is done by methods a test (or the fake's own HTML
 pages) calls: `complete_checkout` (`delayed=True`: a pack paid by bank debit, still processing),
@@ -186,6 +188,7 @@ class FakeStripe:
                     "billing_portal.session",
                     "subscription",
                     "invoice",
+                    "invoice_payment",
                     "payment_intent",
                     "charge",
                     "refund",
@@ -682,10 +685,43 @@ class FakeStripe:
             "status_transitions": {"finalized_at": now, "paid_at": now if paid else None},
         }
         invoice["_lines"] = lines  # not part of Stripe's object: every line, for the API
+        # Finalizing makes the invoice's default payment: a payment intent, paid at once or
+        # waiting for a retry (`pay_invoice`).
+        intent = self._payment_intent(
+            sub["customer"], amount, "succeeded" if paid else "requires_payment_method"
+        )
+        self._invoice_payment(invoice, intent)
         if paid:
-            invoice["_charge"] = self._charge(sub["customer"], amount, invoice_id)["id"]
+            charge = self._charge(sub["customer"], amount, invoice_id, payment_intent=intent)
+            invoice["_charge"] = charge["id"]
         sub["latest_invoice"] = invoice["id"]
         return self._save("invoice", invoice)
+
+    def _invoice_payment(self, invoice: Obj, intent: Obj) -> Obj:
+        """The invoice's default InvoicePayment (`GET /v1/invoice_payments?invoice=`; since API
+        version 2025-03-31.basil an invoice names no payment intent or charge itself): `open`
+        until the invoice is paid, then `paid` with `amount_paid`."""
+        paid = invoice["status"] == "paid"
+        return self._save(
+            "invoice_payment",
+            {
+                "id": self._id("inpay"),
+                "object": "invoice_payment",
+                "amount_paid": invoice["amount_paid"] if paid else None,
+                "amount_requested": invoice["amount_due"],
+                "created": self.now(),
+                "currency": invoice["currency"],
+                "invoice": invoice["id"],
+                "is_default": True,
+                "livemode": False,
+                "payment": {"type": "payment_intent", "payment_intent": intent["id"]},
+                "status": "paid" if paid else "open",
+                "status_transitions": {
+                    "canceled_at": None,
+                    "paid_at": invoice["status_transitions"]["paid_at"],
+                },
+            },
+        )
 
     def _payment_intent(self, customer: str | None, amount: int, status: str) -> Obj:
         return self._save(
@@ -1058,6 +1094,15 @@ class FakeStripe:
                 next_payment_attempt=None,
             )
             invoice["status_transitions"]["paid_at"] = now
+            for payment in self.objects["invoice_payment"].values():
+                if payment["invoice"] == invoice["id"] and payment["status"] == "open":
+                    payment.update(status="paid", amount_paid=invoice["amount_paid"])
+                    payment["status_transitions"]["paid_at"] = now
+                    intent = self._get("payment_intent", payment["payment"]["payment_intent"])
+                    charge = self._charge(
+                        invoice["customer"], invoice["amount_paid"], invoice["id"], intent
+                    )
+                    invoice["_charge"] = charge["id"]
             events = [self._event("invoice.paid", invoice)]
             sub_id = invoice["parent"]["subscription_details"]["subscription"]
             sub = self._get("subscription", sub_id)
@@ -1180,6 +1225,7 @@ class FakeStripe:
                 "prices": "price",
                 "subscriptions": "subscription",
                 "invoices": "invoice",
+                "invoice_payments": "invoice_payment",
                 "payment_intents": "payment_intent",
                 "charges": "charge",
                 "refunds": "refund",
@@ -1206,9 +1252,16 @@ class FakeStripe:
 
     def _list(self, name: str, kind: str, params: Obj) -> Obj:
         rows = list(self.objects[kind].values())
-        for field in ("customer", "charge", "payment_intent"):
+        for field in ("customer", "charge", "payment_intent", "invoice"):
             if field in params:
                 rows = [r for r in rows if r.get(field) == params[field]]
+        if kind == "invoice" and "subscription" in params:
+            rows = [
+                r
+                for r in rows
+                if (r.get("parent") or {}).get("subscription_details", {}).get("subscription")
+                == params["subscription"]
+            ]
         if kind == "subscription":
             status = params.get("status")
             if status is None:

@@ -122,9 +122,11 @@ def paid_as_it_went(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(services, "close_stripe_for_deletion", lambda user: None)
 
 
-def test_a_plan_paid_as_the_account_went_is_cancelled_by_its_webhook(
+def test_a_plan_paid_as_the_account_went_is_cancelled_and_refunded_by_its_webhook(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, paid_as_it_went: None
 ) -> None:
+    """Cancelling kept the first month's payment of an account that no longer exists: the
+    invoices paid since the deletion are refunded too, once (later events find them refunded)."""
     checkout = session_id(start_checkout(owner_client, "starter"))
     gone = owner.pk
     services.do_delete_account(user=owner)
@@ -132,15 +134,45 @@ def test_a_plan_paid_as_the_account_went_is_cancelled_by_its_webhook(
     deliver(owner_client, fake, events)
     [subscription] = fake.objects["subscription"].values()
     assert subscription["status"] == "canceled"
-    ended = f"ignored: canceled subscription of deleted account {gone}"
+    [invoice] = fake.objects["invoice"].values()
+    charge = fake.charge_of(invoice=invoice["id"])
+    assert charge["amount_refunded"] == charge["amount"] == invoice["amount_paid"] > 0
+    [refund] = fake.objects["refund"].values()
+    assert refund["metadata"] == {"user_id": str(gone), "invoice": invoice["id"]}
+    refunded = f"invoice {invoice['id']} already refunded"
     assert outcomes(events) == [
-        f"cancelled: account {gone} was deleted",  # customer.subscription.created
-        ended,  # invoice.paid
-        ended,  # session completed
+        # customer.subscription.created
+        f"cancelled: account {gone} was deleted; refunded {charge['amount']} of invoice "
+        f"{invoice['id']}",
+        refunded,  # invoice.paid
+        refunded,  # session completed
     ]
     deleted = fake.events_of("customer.subscription.deleted")
     deliver(owner_client, fake, deleted)
-    assert outcomes(deleted) == [ended]
+    assert outcomes(deleted) == [refunded]
+    assert len(fake.objects["refund"]) == 1
+
+
+def test_a_period_paid_before_the_deletion_is_kept(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
+) -> None:
+    """A plan set to end at its period end lets the account go; the period it paid for before
+    the deletion was delivered: its events after the deletion refund nothing."""
+    fake.clock_offset = -60  # paid a minute before the deletion
+    events = fake.complete_checkout(
+        session_id(start_checkout(owner_client, "starter")), deliver=False
+    )
+    deliver(owner_client, fake, events)
+    [subscription] = fake.objects["subscription"].values()
+    deliver(owner_client, fake, fake.set_cancel_at_period_end(subscription["id"], deliver=False))
+    fake.clock_offset = 0
+    gone = owner.pk
+    services.do_delete_account(user=owner)
+    late = [resent(e, f"evt_late_{n}") for n, e in enumerate(events)]
+    deliver(owner_client, fake, late)
+    assert subscription["status"] == "canceled"
+    assert not fake.objects["refund"]
+    assert outcomes(late)[0] == f"cancelled: account {gone} was deleted"
 
 
 def test_a_subscription_stripe_no_longer_has_is_done_not_retried(
@@ -175,7 +207,9 @@ def test_a_pack_paid_as_the_account_went_is_refunded_by_its_webhook_once(
     assert charge["amount_refunded"] == charge["amount"] == 999
     assert len(fake.objects["refund"]) == 1
     assert outcomes(succeeded) == [f"refunded 999: account {gone} was deleted"]
-    assert StripeEvent.objects.get(event_id="evt_again").outcome == outcomes(succeeded)[0]
+    assert StripeEvent.objects.get(event_id="evt_again").outcome == (
+        f"already refunded: account {gone} was deleted"
+    )
 
 
 def test_a_webhook_for_a_customer_of_no_deleted_account_is_still_ignored(
