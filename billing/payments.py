@@ -1153,6 +1153,9 @@ PENDING_PAYMENT_DAYS = 30
 # A payment intent's statuses while its money may still arrive (a bank debit in flight, a
 # voucher not yet paid).
 PAYMENT_ON_ITS_WAY = ("processing", "requires_action")
+# A subscription's statuses while its unpaid invoice may still be charged (Stripe's retries, or a
+# new card), whether or not it is set to end at the period end.
+PAYMENT_RETRIED = ("past_due", "unpaid")
 
 
 def close_for_deletion(*, user: User) -> str | None:
@@ -1162,12 +1165,13 @@ def close_for_deletion(*, user: User) -> str | None:
     deletion, it billed an account that no longer exists).
 
     Returns "subscription_active" while Stripe has a subscription of theirs that bills and is not
-    set to end (its webhook may not have reached us yet), "payment_pending" while a payment is
-    on its way (a credit pack's bank debit still processing, a subscription's first payment),
-    else None, the open sessions expired. Asks nothing of Stripe for a user who never was its
-    customer, or with payments off (no STRIPE_SECRET_KEY). Raises PaymentProviderError when
-    Stripe cannot be reached or refuses an expiry (a session paid that moment: asked again, it
-    is a subscription or a payment)."""
+    set to end (its webhook may not have reached us yet), "payment_due" while one set to end is
+    past due or unpaid (a retry of its invoice would still charge them), "payment_pending" while
+    a payment is on its way (a credit pack's bank debit still processing, a subscription's first
+    payment), else None, the open sessions expired. Asks nothing of Stripe for a user who never
+    was its customer, or with payments off (no STRIPE_SECRET_KEY). Raises PaymentProviderError
+    when Stripe cannot be reached or refuses an expiry (a session paid that moment: asked again,
+    it is a subscription or a payment)."""
     row = Subscription.objects.filter(user=user).first()
     if row is None or not row.stripe_customer_id or not configured():
         return None
@@ -1176,6 +1180,8 @@ def close_for_deletion(*, user: User) -> str | None:
     for sub in _listed(stripe_client.v1.subscriptions.list, {"customer": customer, "limit": 100}):
         if sub["status"] in (*BILLING, "unpaid") and not sub.get("cancel_at_period_end"):
             return "subscription_active"
+        if sub["status"] in PAYMENT_RETRIED:  # set to end, but Stripe retries the invoice
+            return "payment_due"
         if sub["status"] == "incomplete":
             return "payment_pending"
     since = int(timezone.now().timestamp()) - PENDING_PAYMENT_DAYS * 24 * 3600

@@ -808,19 +808,23 @@ class ViewBaitUserAdmin(ViewerOnObject, UserAdmin):
 REFUSED = "their paid plan still renews through Stripe; cancel it there first."
 REFUSALS = {
     "subscription_active": REFUSED,
-    "payment_pending": "a payment of theirs is still on its way through Stripe (a bank payment); "
-    "delete the account once it has arrived or failed.",
+    "payment_pending": "a payment of theirs is still on its way through Stripe (a bank payment, "
+    "or a past-due plan's invoice Stripe may still charge); delete the account once it has "
+    "arrived or failed, or the plan has ended.",
     "payments_unavailable": "Stripe could not be reached to close their open checkouts; try again.",
 }
 
 
 def deletion_refused(user: Any, *, confirmed: bool) -> str:
     """Why the admin does not delete `user` ("" when it may): their Stripe plan still renews
-    (`services.renews_through_stripe`); once the deletion is `confirmed`, also what Stripe must
-    settle first, their open Checkouts being expired (`services.close_stripe_for_deletion`; not
-    on the confirmation page, which changes nothing)."""
+    (`services.renews_through_stripe`) or is past due (`services.payment_due_through_stripe`);
+    once the deletion is `confirmed`, also what Stripe must settle first, their open Checkouts
+    being expired (`services.close_stripe_for_deletion`; not on the confirmation page, which
+    changes nothing)."""
     if services.renews_through_stripe(user):
         return REFUSED
+    if services.payment_due_through_stripe(user):
+        return REFUSALS["payment_pending"]
     if confirmed:
         try:
             services.close_stripe_for_deletion(user)

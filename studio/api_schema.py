@@ -485,7 +485,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "subscription_active": (409, "deleting an account whose plan renews through Stripe (studio)"),
     "payment_pending": (
         409,
-        "deleting an account while a payment of theirs is on its way through Stripe (studio)",
+        "deleting an account while a payment of theirs is on its way through Stripe, or their "
+        "plan is past due (studio)",
     ),
     "request_too_large": (413, "a body larger than the route takes: with `limit`"),
     "file_too_large": (413, "an upload larger than the limit for one file"),

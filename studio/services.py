@@ -1193,12 +1193,33 @@ STILL_RENEWS = (
 )
 
 
+def payment_due_through_stripe(user: User) -> bool:
+    """Whether `user`'s Stripe plan is past due or unpaid, set to end or not: Stripe may still
+    charge its unpaid invoice (a retry, a new card), which a deleted account would not get."""
+    from billing.models import Subscription
+
+    subscription = Subscription.objects.filter(user=user).first()
+    return bool(
+        subscription is not None
+        and subscription.billed_by_stripe
+        and subscription.status in (Subscription.Status.PAST_DUE, Subscription.Status.UNPAID)
+    )
+
+
+PAYMENT_DUE = (
+    "Your plan's last payment failed and Stripe may still charge it (its retries, or a new "
+    "card). Pay it (Manage billing on the plans page), or wait until the plan has ended, then "
+    "delete the account: deleted now, that payment would reach no account."
+)
+
+
 def close_stripe_for_deletion(user: User) -> None:
     """What Stripe must settle before `user`'s account goes (`billing.payments.close_for_deletion`):
     their Checkouts still open (another tab's, payable for 24 hours) are expired. Raises
     StudioError 409 `subscription_active` while Stripe has a plan of theirs that renews (its
     webhook not here yet), 409 `payment_pending` while a payment is on its way (a credit pack
-    paid by bank debit: deleted now, its money would come for no account), 503
+    paid by bank debit: deleted now, its money would come for no account) or a plan set to end
+    is past due (Stripe may still charge its invoice), 503
     `payments_unavailable` when Stripe cannot be reached. Nothing to do with payments off."""
     from billing import payments
 
@@ -1213,6 +1234,8 @@ def close_stripe_for_deletion(user: User) -> None:
         ) from exc
     if blocker == "subscription_active":
         raise StudioError(STILL_RENEWS, "subscription_active", 409)
+    if blocker == "payment_due":
+        raise StudioError(PAYMENT_DUE, "payment_pending", 409)
     if blocker == "payment_pending":
         raise StudioError(
             "A payment of yours is still on its way through Stripe (a bank payment takes a few "
@@ -1240,6 +1263,8 @@ def do_delete_account(*, user: User) -> int:
 
     if renews_through_stripe(user):
         raise StudioError(STILL_RENEWS, "subscription_active", 409)
+    if payment_due_through_stripe(user):
+        raise StudioError(PAYMENT_DUE, "payment_pending", 409)
     close_stripe_for_deletion(user)
     with transaction.atomic():
         # What could still add a row with files first: a worker delivers under its job's row

@@ -93,6 +93,38 @@ def test_a_plan_paid_in_another_tab_before_its_webhook_came_keeps_the_account(
     assert services.renews_through_stripe(owner)
 
 
+def test_a_past_due_plan_set_to_end_keeps_the_account_until_paid(
+    fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, admin_client: Any
+) -> None:
+    """A renewal that failed (past due), then the plan set to end at the period end: it no
+    longer renews, but Stripe still retries the unpaid invoice, which would charge a deleted
+    account. Refused (409 payment_pending) by our row and, before its webhook came, by Stripe's;
+    the admin too. Once paid, the account can go."""
+    deliver(owner_client, fake, test_stripe_billing.subscribe(owner_client, fake, "starter"))
+    [subscription] = fake.objects["subscription"].values()
+    failed = fake.renew(subscription["id"], pay=False, deliver=False)
+    deliver(owner_client, fake, failed)
+    deliver(owner_client, fake, fake.set_cancel_at_period_end(subscription["id"], deliver=False))
+    row = Subscription.objects.get(user=owner)
+    assert (row.status, row.cancel_at_period_end) == ("past_due", True)
+    assert not services.renews_through_stripe(owner)
+    refused = delete(owner_client)
+    assert refused.status_code == 409 and "last payment failed" in refused.content.decode()
+    response = admin_client.post(
+        f"/admin/auth/user/{owner.pk}/delete/", {"post": "yes"}, follow=True
+    )
+    assert "past-due plan" in response.content.decode()
+    # Its webhooks not here yet: Stripe's own state refuses.
+    Subscription.objects.filter(user=owner).update(status="active")
+    refused = delete(owner_client)
+    assert refused.status_code == 409 and "last payment failed" in refused.content.decode()
+    assert type(owner).objects.filter(pk=owner.pk).exists()
+    invoice = next(e for e in failed if e["type"] == "invoice.payment_failed")
+    deliver(owner_client, fake, fake.pay_invoice(invoice["data"]["object"]["id"], deliver=False))
+    assert delete(owner_client).status_code == 302
+    assert not type(owner).objects.filter(pk=owner.pk).exists()
+
+
 def test_stripe_unreachable_keeps_the_account(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
 ) -> None:
