@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.utils import model_ngettext
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, UsernameField
@@ -16,6 +17,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 
 from billing.admin import CreditAccountAdmin
 from billing.models import CreditAccount, CreditLedgerEntry, CreditPackPurchase, Subscription
@@ -795,14 +797,63 @@ class ViewBaitUserAdmin(ViewerOnObject, UserAdmin):
             queryset = queryset.exclude(pk__in=refused)
         if not queryset.exists():
             return None
+        if confirmed:
+            _, _, perms_needed, protected = self.get_deleted_objects(queryset, request)
+            if not perms_needed and not protected:  # else Django's 403 or its page, as ever
+                # Django's own would count the users Stripe kept meanwhile as deleted.
+                deleted = self._delete_accounts(request, queryset)
+                if deleted:
+                    self.message_user(
+                        request,
+                        gettext("Successfully deleted %(count)d %(items)s.")
+                        % {"count": deleted, "items": model_ngettext(self.opts, deleted)},
+                        messages.SUCCESS,
+                    )
+                return None
         return django_delete_selected(self, request, queryset)
 
+    def log_deletions(self, request: Any, queryset: Any) -> Any:
+        """Nothing yet: `_delete_account` logs a user once they are actually deleted."""
+        return []
+
+    def _delete_account(self, request: Any, user: Any) -> str:
+        """Delete `user` (`services.do_delete_account`), logged in the admin's history; "" when
+        done, else why not: the deletion asks Stripe again (`close_stripe_for_deletion`), and a
+        payment started since the first check, or Stripe down, keeps the user (nothing logged)."""
+        try:
+            with transaction.atomic():
+                # A list, as Django's delete_view passes it (log_actions takes any iterable).
+                super().log_deletions(request, [user])  # type: ignore[arg-type]
+                services.do_delete_account(user=user)
+        except services.StudioError as exc:
+            return REFUSALS.get(exc.code, exc.message)
+        return ""
+
+    def _delete_accounts(self, request: Any, queryset: Any) -> int:
+        """Delete each user of `queryset` that Stripe lets go, saying why for the others (one
+        kept does not stop the rest). Returns how many were deleted."""
+        deleted = 0
+        for user in queryset:
+            reason = self._delete_account(request, user)
+            if reason:
+                messages.warning(request, f"{user} was not deleted: {reason}")
+            else:
+                deleted += 1
+        return deleted
+
     def delete_model(self, request: Any, obj: Any) -> None:
-        services.do_delete_account(user=obj)
+        reason = self._delete_account(request, obj)
+        if reason:
+            messages.error(request, f"{obj}: {reason}")
+            request.viewbait_user_kept = True  # `response_delete` goes back to the user
+
+    def response_delete(self, request: Any, obj_display: str, obj_id: Any) -> Any:
+        if getattr(request, "viewbait_user_kept", False):
+            return redirect("admin:auth_user_change", obj_id)
+        return super().response_delete(request, obj_display, obj_id)
 
     def delete_queryset(self, request: Any, queryset: Any) -> None:
-        for user in queryset:  # `delete_selected` left out the ones Stripe still bills
-            services.do_delete_account(user=user)
+        self._delete_accounts(request, queryset)
 
 
 REFUSED = "their paid plan still renews through Stripe; cancel it there first."

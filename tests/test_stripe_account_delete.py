@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.admin.models import DELETION, LogEntry
 
 from billing.models import CreditPackPurchase, DeletedStripeCustomer, StripeEvent, Subscription
 from billing.services import get_balance
-from studio import services
+from studio import admin, services
 from tests import test_stripe_billing
 from tests.conftest import JSONClient, make_user
 from tests.factories.accounts import PASSWORD
@@ -340,3 +341,43 @@ def test_the_admin_expires_open_checkouts_and_keeps_a_user_whose_payment_is_on_i
     admin_client.post(f"/admin/auth/user/{owner.pk}/delete/", {"post": "yes"})
     assert not type(owner).objects.filter(pk=owner.pk).exists()
     assert fake.objects["checkout.session"][left_open]["status"] == "expired"
+
+
+def test_the_admin_keeps_a_user_stripe_refuses_at_the_deletion_and_deletes_the_others(
+    owner: Any, other: Any, admin_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin asks Stripe once confirmed, then the deletion asks again: a payment started in
+    between (or Stripe down) refused the second time. That was an admin 500, and "Delete
+    selected" stopped partway. Now that user is kept, said so, not logged as deleted, and the
+    others go."""
+    asked: dict[int, int] = {}
+
+    def close_stripe_for_deletion(user: Any) -> None:
+        asked[user.pk] = asked.get(user.pk, 0) + 1
+        if user.pk == owner.pk and asked[user.pk] > 1:  # paid after the admin's check
+            raise services.StudioError("on its way", "payment_pending", 409)
+
+    monkeypatch.setattr(services, "close_stripe_for_deletion", close_stripe_for_deletion)
+    response = admin_client.post(
+        "/admin/auth/user/",
+        {"action": "delete_selected", "_selected_action": [owner.pk, other.pk], "post": "yes"},
+        follow=True,
+    )
+    said = [str(m) for m in response.context["messages"]]
+    assert response.status_code == 200
+    assert said[0].startswith(f"{owner} was not deleted: a payment of theirs is still on its way")
+    assert said[1:] == ["Successfully deleted 1 user."]
+    assert type(owner).objects.filter(pk=owner.pk).exists()
+    assert not type(owner).objects.filter(pk=other.pk).exists()
+    deletions = LogEntry.objects.filter(action_flag=DELETION)
+    assert list(deletions.values_list("object_id", flat=True)) == [str(other.pk)]
+
+    asked.clear()
+    response = admin_client.post(
+        f"/admin/auth/user/{owner.pk}/delete/", {"post": "yes"}, follow=True
+    )
+    said = [str(m) for m in response.context["messages"]]
+    assert response.redirect_chain[-1][0] == f"/admin/auth/user/{owner.pk}/change/"
+    assert said == [f"{owner}: {admin.REFUSALS['payment_pending']}"]
+    assert type(owner).objects.filter(pk=owner.pk).exists()
+    assert deletions.count() == 1
