@@ -453,16 +453,24 @@ def _locked_subscription(customer_id: str | None) -> Subscription | None:
 
 
 def _sync(subscription_id: str, customer_id: str | None) -> tuple[Subscription | None, str]:
-    """Lock our row for the customer, read the subscription's current state from Stripe (after
-    the lock, so concurrent handlers apply states in the order Stripe had them) and apply it."""
+    """Lock our row for the customer and apply the subscription's current state
+    (`_sync_locked`)."""
     row = _locked_subscription(customer_id)
     if row is None:
         return None, _cancel_if_account_deleted(subscription_id, customer_id)
+    return row, _sync_locked(row, subscription_id)
+
+
+def _sync_locked(row: Subscription, subscription_id: str) -> str:
+    """Read the subscription's current state from Stripe (after our row lock, so concurrent
+    handlers apply states in the order Stripe had them) and apply it. Applying can lock the
+    creator's balance row (a new period's expiry, a grant) to the commit, so a caller that needs
+    more of Stripe reads it before this, under our row lock only (`_on_invoice_paid`)."""
     remote = _call(
         "subscriptions.retrieve",
         lambda: client().v1.subscriptions.retrieve(subscription_id),
     )
-    return row, _apply_subscription(row, remote)
+    return _apply_subscription(row, remote)
 
 
 def _plan_for_price(price: Obj) -> Plan | None:
@@ -677,26 +685,44 @@ def _on_subscription(obj: Obj) -> str:
 
 def _on_invoice_paid(obj: Obj) -> str:
     """Sync the subscription, then grant the period's credits if this invoice opened the
-    current period (key from the invoice id: once, whatever the order or repetition)."""
+    current period (key from the invoice id: once, whatever the order or repetition). The
+    invoice's lines are read between the two (`_lines_for_grant`), under our subscription row
+    lock only: the sync can start a new period, which locks the creator's balance row to the
+    commit, and no Stripe call is made under that lock."""
     subscription_id = _invoice_subscription(obj)
     if not subscription_id:
         return "ignored: not a subscription invoice"
-    row, outcome = _sync(subscription_id, obj.get("customer"))
+    customer_id = obj.get("customer")
+    row = _locked_subscription(customer_id)
     if row is None:
-        return outcome
-    return f"{outcome}; {_grant_for_invoice(row, obj)}"
+        return _cancel_if_account_deleted(subscription_id, customer_id)
+    lines = _lines_for_grant(obj)
+    outcome = _sync_locked(row, subscription_id)
+    return f"{outcome}; {_grant_for_invoice(row, obj, lines)}"
 
 
-def _grant_for_invoice(row: Subscription, invoice: Obj) -> str:
+def _lines_for_grant(invoice: Obj) -> list[Obj]:
+    """What `_grant_for_invoice` needs of Stripe, read before anything locks the creator's
+    balance row: every line of a paid invoice that opens a period (`_invoice_lines`, a Stripe
+    call when they are more than the page the invoice embeds), none of any other invoice (it
+    grants nothing). A finalized invoice's lines never change, so reading them before the
+    sync decides nothing differently."""
+    if invoice.get("status") != "paid" or invoice.get("billing_reason") not in PERIOD_INVOICES:
+        return []
+    return _invoice_lines(invoice)
+
+
+def _grant_for_invoice(row: Subscription, invoice: Obj, lines: list[Obj]) -> str:
     """A paid invoice that opened the subscription's current period grants the plan's monthly
-    credits (topping up what the period already had), once per invoice id."""
+    credits (topping up what the period already had), once per invoice id. `lines`: the
+    invoice's, as `_lines_for_grant` read them; no Stripe call (the balance row may be locked
+    already, by the sync's new period)."""
     if invoice.get("status") != "paid":
         return "no grant: invoice not paid"
     if invoice.get("billing_reason") not in PERIOD_INVOICES:
         return f"no grant for a {invoice.get('billing_reason')} invoice"
     # Any of its lines: a renewal after a plan change mid-period lists that change's
     # prorations first, whose periods start at the change.
-    lines = _invoice_lines(invoice)
     period_starts = {_moment(line["period"]["start"]) for line in lines if line.get("period")}
     subscription_id = _invoice_subscription(invoice)
     if (
@@ -765,7 +791,7 @@ def _apply_checkout_session(session: Obj) -> str:
             return outcome
         # The first invoice's grant, in case its own invoice.paid is still on its way.
         invoice = _call("invoices.retrieve", lambda: client().v1.invoices.retrieve(invoice_id))
-        return f"{outcome}; {_grant_for_invoice(row, invoice)}"
+        return f"{outcome}; {_grant_for_invoice(row, invoice, _lines_for_grant(invoice))}"
     if session.get("payment_status") != "paid":
         return f"ignored: payment {session.get('payment_status')}"
     purchase = (

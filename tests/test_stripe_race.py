@@ -67,6 +67,40 @@ def ledger_sum(user: Any) -> int:
     return sum(CreditLedgerEntry.objects.filter(user=user).values_list("amount", flat=True))
 
 
+def balance_row(user_id: int) -> str:
+    """Whether the creator's balance row (CreditAccount) is held by a transaction right now:
+    "free" when another connection can lock it at once (FOR UPDATE NOWAIT never waits), else
+    "locked: ..." (psycopg's LockNotAvailable)."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM billing_creditaccount WHERE user_id = %s FOR UPDATE NOWAIT",
+                [user_id],
+            )
+            return "free" if cursor.fetchone() is not None else "missing"
+    except OperationalError as exc:  # psycopg's LockNotAvailable
+        return f"locked: {exc}"
+    finally:
+        other.close()
+
+
+def watch_reads(
+    fake: FakeStripe, monkeypatch: pytest.MonkeyPatch, user_id: int
+) -> list[tuple[str, str]]:
+    """From now on, each request the fake answers appends ("<method> <path>",
+    `balance_row(user_id)` as it came in, on the fake's thread while the app waits for it)."""
+    api = fake.api
+    reads: list[tuple[str, str]] = []
+
+    def reading_api(method: str, path: str, params: dict[str, Any]) -> Any:
+        reads.append((f"{method} {path}", balance_row(user_id)))
+        return api(method, path, params)
+
+    monkeypatch.setattr(fake, "api", reading_api)
+    return reads
+
+
 def test_renewal_webhooks_racing_generates_keep_the_ledger_exact(
     fake: FakeStripe, priced: Any, no_job_cap: None
 ) -> None:
@@ -160,20 +194,6 @@ def test_a_pack_s_grant_reads_stripe_before_it_locks_the_creator_s_balance(
     api = fake.api
     reads: list[tuple[str, str]] = []
 
-    def balance_row(user_id: int) -> str:
-        other = connections.create_connection("default")
-        try:
-            with other.cursor() as cursor:
-                cursor.execute(
-                    "SELECT id FROM billing_creditaccount WHERE user_id = %s FOR UPDATE NOWAIT",
-                    [user_id],
-                )
-                return "free" if cursor.fetchone() is not None else "missing"
-        except OperationalError as exc:  # psycopg's LockNotAvailable
-            return f"locked: {exc}"
-        finally:
-            other.close()
-
     def reading_api(method: str, path: str, params: dict[str, Any]) -> Any:
         kind = path.strip("/").split("/")[1]
         if method == "GET" and kind in ("charges", "refunds", "disputes"):
@@ -210,3 +230,38 @@ def test_a_pack_s_grant_reads_stripe_before_it_locks_the_creator_s_balance(
     assert sorted(
         CreditLedgerEntry.objects.filter(kind="reversal").values_list("amount", flat=True)
     ) == [-50, -25, -25]
+
+
+def test_a_renewal_s_grant_reads_the_invoice_s_lines_before_it_locks_the_creator_s_balance(
+    fake: FakeStripe, priced: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renewal's invoice.paid that arrives before the subscription's update starts the new
+    period itself (`roll_period` expires the old period's credits: the balance row is locked to
+    the commit), then looks for the new period among the invoice's lines. With more lines than
+    the 10 Stripe embeds (five plan changes in the period), the rest were listed from Stripe
+    under that lock: up to 80 s a try, three tries, every generate, debit and refund of the
+    creator waiting. The lines are now read before the sync; the grant is still exact."""
+    user = make_user("lines@example.com")
+    client = Client()
+    client.force_login(user)
+    events = fake.complete_checkout(session_id(start_checkout(client, "starter")), deliver=False)
+    assert all(webhook(client, fake, event) == 200 for event in events)
+    sub_id = stripe_subscription_id(events)
+    fake.clock_offset = 10 * 24 * 3600
+    for plan in ("advanced", "starter", "advanced", "starter", "advanced"):
+        changed = fake.switch_price(sub_id, priced[plan], deliver=False)
+        assert all(webhook(client, fake, event) == 200 for event in changed)
+    renewal = fake.renew(sub_id, deliver=False)
+    assert [event["type"] for event in renewal] == ["customer.subscription.updated", "invoice.paid"]
+    invoice = renewal[1]["data"]["object"]
+    assert invoice["lines"]["has_more"]
+
+    reads = watch_reads(fake, monkeypatch, user.pk)
+    assert webhook(client, fake, renewal[1]) == 200  # invoice.paid first: it rolls the period
+    assert f"GET /v1/invoices/{invoice['id']}/lines" in [request for request, _ in reads]
+    assert {state for _, state in reads} == {"free"}, reads
+    assert webhook(client, fake, renewal[0]) == 200
+
+    grant = CreditLedgerEntry.objects.get(idempotency_key=f"grant:invoice:{invoice['id']}")
+    assert grant.amount == 300
+    assert get_balance(user) == 300 == ledger_sum(user)
