@@ -16,6 +16,11 @@ Plain stripe-python (`StripeClient`, pinned in pyproject.toml) with our own webh
   refund's or dispute's event or, when that came before the pack's grant, by the grant itself
   (`_settle_reversals`, from what `_reversals_of` read of Stripe before the grant took the
   balance row lock), and given back once when such a refund fails later (`_on_refund_failed`).
+- No Stripe call is made while the creator's balance row is locked (each movement locks it to
+  the event's commit; a slow Stripe would hold up every debit of the creator): what a movement
+  needs from Stripe is read first, holding at most our subscription or purchase row lock (the
+  subscription in `_sync_locked`, `_lines_for_grant`'s invoice lines, a subscription Checkout's
+  first invoice, `_reversals_of`), and applied with no network call.
 
 The price always comes from our own rows (`Plan.stripe_price_id`, `CreditPack.stripe_price_id`),
 never from the request.
@@ -465,7 +470,8 @@ def _sync_locked(row: Subscription, subscription_id: str) -> str:
     """Read the subscription's current state from Stripe (after our row lock, so concurrent
     handlers apply states in the order Stripe had them) and apply it. Applying can lock the
     creator's balance row (a new period's expiry, a grant) to the commit, so a caller that needs
-    more of Stripe reads it before this, under our row lock only (`_on_invoice_paid`)."""
+    more of Stripe reads it before this, under our row lock only (`_on_invoice_paid`,
+    `_apply_checkout_session`)."""
     remote = _call(
         "subscriptions.retrieve",
         lambda: client().v1.subscriptions.retrieve(subscription_id),
@@ -785,13 +791,22 @@ def _apply_checkout_session(session: Obj) -> str:
         subscription_id = session["subscription"]
         if isinstance(subscription_id, dict):
             subscription_id = subscription_id["id"]
-        row, outcome = _sync(subscription_id, session.get("customer"))
+        customer_id = session.get("customer")
+        row = _locked_subscription(customer_id)
+        if row is None:
+            return _cancel_if_account_deleted(subscription_id, customer_id)
         invoice_id = session.get("invoice")
-        if row is None or not invoice_id:
-            return outcome
-        # The first invoice's grant, in case its own invoice.paid is still on its way.
+        if not invoice_id:
+            return _sync_locked(row, subscription_id)
+        # The first invoice's grant, in case its own invoice.paid is still on its way. Read
+        # under our row lock only, before the sync, which can lock the creator's balance row to
+        # the commit (the plan's period replaces Free's, expiring its credits): a slow Stripe
+        # would block every debit of the creator meanwhile. Read before it was paid, it grants
+        # nothing here; its invoice.paid does (same key).
         invoice = _call("invoices.retrieve", lambda: client().v1.invoices.retrieve(invoice_id))
-        return f"{outcome}; {_grant_for_invoice(row, invoice, _lines_for_grant(invoice))}"
+        lines = _lines_for_grant(invoice)
+        outcome = _sync_locked(row, subscription_id)
+        return f"{outcome}; {_grant_for_invoice(row, invoice, lines)}"
     if session.get("payment_status") != "paid":
         return f"ignored: payment {session.get('payment_status')}"
     purchase = (

@@ -5,6 +5,7 @@ once. The balance row lock and the unique event id keep the ledger exact."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ import pytest
 from django.db import OperationalError, connection, connections
 from django.test import Client
 
-from billing.models import CreditLedgerEntry, StripeEvent
+from billing.models import CreditLedgerEntry, StripeEvent, Subscription
 from billing.services import get_balance
 from tests import test_stripe_billing
 from tests.conftest import make_user
@@ -265,3 +266,99 @@ def test_a_renewal_s_grant_reads_the_invoice_s_lines_before_it_locks_the_creator
     grant = CreditLedgerEntry.objects.get(idempotency_key=f"grant:invoice:{invoice['id']}")
     assert grant.amount == 300
     assert get_balance(user) == 300 == ledger_sum(user)
+
+
+@pytest.mark.parametrize("applied_by", ["webhook", "return"])
+def test_a_subscription_checkout_reads_its_invoice_before_it_locks_the_creator_s_balance(
+    fake: FakeStripe, priced: Any, monkeypatch: pytest.MonkeyPatch, applied_by: str
+) -> None:
+    """A subscription Checkout applied before the subscription's own events (its
+    checkout.session.completed delivered first, or the return from Checkout) starts the plan's
+    period in the sync (Free's credits expire: the balance row is locked to the commit), then
+    reads the first invoice from Stripe for its grant: that read ran under the lock. It now
+    comes before the sync; the plan's credits are granted once, whatever comes later."""
+    user = make_user(f"checkout-{applied_by}@example.com")
+    client = Client()
+    client.force_login(user)
+    events = fake.complete_checkout(session_id(start_checkout(client, "starter")), deliver=False)
+    completed = next(e for e in events if e["type"] == "checkout.session.completed")
+    session = completed["data"]["object"]
+
+    reads = watch_reads(fake, monkeypatch, user.pk)
+    if applied_by == "webhook":
+        assert webhook(client, fake, completed) == 200
+    else:
+        returned = client.get(f"/billing/checkout/return?session_id={session['id']}")
+        assert returned.status_code == 302, returned.content
+    assert f"GET /v1/invoices/{session['invoice']}" in [request for request, _ in reads]
+    assert {state for _, state in reads} == {"free"}, reads
+    assert get_balance(user) == 100 == ledger_sum(user)
+
+    assert all(webhook(client, fake, event) == 200 for event in events)
+    assert get_balance(user) == 100 == ledger_sum(user)
+    assert CreditLedgerEntry.objects.filter(user=user, kind="grant").count() == 2  # Free, Starter
+
+
+def test_no_stripe_call_of_a_creator_s_billing_life_finds_their_balance_row_locked(
+    fake: FakeStripe, priced: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit behind the tests above, kept: one creator's billing life through the webhook
+    and the return from Checkout (a plan, a second subscription bought outside the studio and
+    cancelled, a failed and then paid renewal, a refunded and disputed subscription payment, a
+    pack refunded, the refund failing, then disputed, the plan cancelled at the period end),
+    each batch of events delivered newest first (so a sync that starts a period runs before the
+    rest of the handler). Every request the app makes to Stripe meanwhile finds the creator's
+    balance row free, and the ledger adds up."""
+    user = make_user("audit@example.com")
+    client = Client()
+    client.force_login(user)
+    reads = watch_reads(fake, monkeypatch, user.pk)
+
+    def newest_first(events: list[dict[str, Any]]) -> None:
+        assert [webhook(client, fake, e) for e in reversed(events)] == [200] * len(events)
+
+    events = fake.complete_checkout(session_id(start_checkout(client, "starter")), deliver=False)
+    returned = client.get(
+        f"/billing/checkout/return?session_id={events[-1]['data']['object']['id']}"
+    )
+    assert returned.status_code == 302
+    newest_first(events)
+    older = stripe_subscription_id(events)
+    fake.clock_offset = 5 * 24 * 3600
+    outside = test_stripe_billing._second_subscription(fake, user, "advanced")
+    newest_first(outside)
+    newest_first([test_stripe_billing.resent(events[0], "evt_audit_older_again")])
+    newest_first(fake.cancel_now(stripe_subscription_id(outside), deliver=False))
+    failed = fake.renew(older, pay=False, deliver=False)
+    newest_first(failed)
+    invoice = failed[-1]["data"]["object"]["id"]
+    newest_first(fake.pay_invoice(invoice, deliver=False))
+    first_invoice = next(e for e in events if e["type"] == "invoice.paid")["data"]["object"]
+    charge = fake.charge_of(invoice=first_invoice["id"])["id"]
+    newest_first(fake.refund(charge, 100, deliver=False) + fake.dispute(charge, deliver=False))
+    response = client.post("/plans/packs/credits-50", {"operation_id": "3" * 32})
+    paid = fake.complete_checkout(session_id(str(response["Location"])), deliver=False)
+    newest_first(paid)
+    pack_charge = fake.charge_of(payment_intent=paid[0]["data"]["object"]["payment_intent"])["id"]
+    refunded = fake.refund(pack_charge, 500, deliver=False)
+    newest_first(refunded)
+    newest_first(fake.fail_refund(refunded[0]["data"]["object"]["id"], deliver=False))
+    newest_first(fake.dispute(pack_charge, deliver=False))
+    newest_first(fake.set_cancel_at_period_end(older, True, deliver=False))
+    newest_first(fake.renew(older, deliver=False))
+
+    assert Subscription.objects.get(user=user).plan.slug == "free"
+    asked = {re.sub(r"/[a-z_]+_[0-9a-f]{8,}", "/{id}", request) for request, _ in reads}
+    assert {
+        "GET /v1/checkout/sessions/{id}",  # the return from Checkout
+        "GET /v1/invoices/{id}",  # its first invoice
+        "GET /v1/subscriptions/{id}",  # each sync; the linked one for the older's event
+        "GET /v1/subscriptions",  # the relink, and the end
+        "GET /v1/checkout/sessions",  # a subscription's refund: not a pack's
+        "GET /v1/charges",  # the pack's grant
+        "GET /v1/refunds",  # its refund
+        "GET /v1/charges/{id}",  # its dispute
+    } <= asked, asked
+    assert {state for _, state in reads} == {"free"}, [r for r in reads if r[1] != "free"]
+    assert get_balance(user) == ledger_sum(user)
+    assert CreditLedgerEntry.objects.filter(kind="reversal").count() == 2  # refund, dispute
