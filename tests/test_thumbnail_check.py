@@ -28,6 +28,7 @@ from generation.providers.base import ImageRequest, InputImage, RenderSpec
 from generation.providers.local import LocalRenderer
 from studio import saliency
 from studio.images import burn_watermark, encode_jpeg, encode_png, encode_webp, resize_to_width
+from studio.job_types import analyse_style
 from studio.models import Thumbnail
 from tests import fake_gemini as fake_gemini_module
 from tests.conftest import FACE_PHOTO, REFERENCE_PHOTO, JSONClient, set_plan
@@ -92,9 +93,16 @@ def _rendered(title: str, image_size: str) -> Image.Image:
 
 def render(spec: RenderSpec, images: list[InputImage] | None = None) -> Image.Image:
     """The offline renderer's 16:9 1K picture of `spec` (with `images`: faces, references)."""
+    return render_ratio(spec, "16:9", images)
+
+
+def render_ratio(
+    spec: RenderSpec, aspect_ratio: str, images: list[InputImage] | None = None
+) -> Image.Image:
+    """The offline renderer's 1K picture of `spec` at `aspect_ratio`."""
     request = ImageRequest(
         prompt="",
-        aspect_ratio="16:9",
+        aspect_ratio=aspect_ratio,
         image_size="1K",
         model="local",
         images=images or [],
@@ -288,6 +296,63 @@ def test_heatmap_of_a_rendered_thumbnail_puts_the_face_above_the_headline(
         int((headline[1] + headline[3]) / 2 * image.height),
     )
     assert alpha[hy, hx] > alpha[20, image.width - 20] + 40
+
+
+def sample_face() -> list[InputImage]:
+    return [InputImage(FACE_PHOTO.read_bytes(), "image/jpeg", "face")]
+
+
+def test_a_large_cut_out_face_is_found_and_both_tools_report_it() -> None:
+    """The seeded "iPhone vs Pixel" demo (Clean Tech, the sample face cut out large on the left,
+    layout 3): on a 960 px copy 10 of the cascade's windows agreed on its face, the check
+    wanted 11, so it said "no face found" at every size and its heatmap ignored the face while
+    Analyse style (5 windows, a 640 px copy) reported it. One detector now serves both."""
+    picture = render(
+        RenderSpec(
+            title="iPhone vs Pixel",
+            subtitle="The Honest Review",
+            colors=["#0A84FF", "#F5F7FA", "#1C1C1E", "#30D158"],
+            style_key="clean-tech",
+            expression="excited",
+            seed=44,
+            variation=3,
+        ),
+        sample_face(),
+    )
+    analysis = saliency.analyse(encode_png(picture))
+    [face] = analysis.faces
+    assert face.height > 0.3 and face.x1 < 0.5  # large, on the left
+    assert analyse_style.detect_faces(picture) == analyse_style.Faces(
+        1, pytest.approx(face.height, abs=0.01)
+    )
+    verdicts = {s["name"]: s["checks"]["face"]["verdict"] for s in saliency.readability(analysis)}
+    assert verdicts == {"search": "good", "suggested": "small", "mobile_home": "good"}
+    # The heatmap weighs the face: about as warm as the headline (0.15 of the peak unfound).
+    grid_h, grid_w = analysis.attention.shape
+    centre = analysis.attention[
+        int((face.y0 + face.y1) / 2 * grid_h), int((face.x0 + face.x1) / 2 * grid_w)
+    ]
+    assert centre >= 0.8 * analysis.attention.max()
+
+
+def test_analyse_style_finds_one_face_in_a_one_face_short() -> None:
+    """The "Day 1 of 100" demo (Retro Pop, 9:16, one face): Analyse style's own detector (5
+    windows, faces from 6% of the width) counted 9-11 faces in its hair and lettering; the
+    shared detector finds the one face, as the check does."""
+    picture = render_ratio(
+        RenderSpec(
+            title="Day 1 of 100",
+            colors=["#FF70A6", "#FF9770", "#FFD670", "#E9FF70", "#70D6FF"],
+            style_key="retro-pop",
+            expression="excited",
+            seed=11,
+        ),
+        "9:16",
+        sample_face(),
+    )
+    faces = analyse_style.detect_faces(picture)
+    assert faces is not None and faces.count == 1
+    assert len(saliency.analyse(encode_png(picture)).faces) == 1
 
 
 def test_readability_at_youtube_sizes(owner, owner_client, check) -> None:

@@ -22,8 +22,9 @@ Every image is measured on this machine, with or without a key (`measure_image`)
   tuned on ViewBait's own rendered thumbnails (text ~18-35%, text-free photos and graphics
   ~1-4%); an image counts as "with text" from TEXT_PRESENT_SHARE;
 - faces: OpenCV's Haar cascade (Viola & Jones 2001, `haarcascade_frontalface_default.xml`) when
-  OpenCV is installed, reporting how many images show a face and the largest face's height in %
-  of the image height; without OpenCV, "not measured";
+  OpenCV is installed, through the thumbnail check's detector (`studio.saliency.detect_faces`,
+  so both tools find the same faces), reporting how many images show a face and the largest
+  face's height in % of the image height; without OpenCV, "not measured";
 - layout by thirds: where the visual weight sits on a 3x3 grid, the mean of a frequency-tuned
   saliency map (Achanta et al., CVPR 2009: distance in CIELAB from the mean colour of a slightly
   blurred copy) and the Sobel edge magnitude, each normalised to sum 1.
@@ -48,9 +49,7 @@ import hashlib
 import io
 import itertools
 import logging
-import os
 import re
-import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -92,7 +91,6 @@ TEXT_CONTRAST = 90.0
 TEXT_SEPARABILITY = 0.85
 TEXT_MIN_RUN = 3
 TEXT_PRESENT_SHARE = 0.05  # an image with at least this share of text cells "has text"
-FACE_WIDTH = 640  # px, width of the copy the face detector sees
 MAX_WORK_ASPECT = 4  # a working copy is at most this many times as tall as wide (a Short: 1.8)
 NAME_WORDS = (2, 4)
 DESCRIPTION_MAX_CHARS = 300  # Style.description's max_length
@@ -394,53 +392,34 @@ def estimate_text_coverage(gray: np.ndarray) -> float:
     return float(_horizontal_runs(cells).mean())
 
 
-_local = threading.local()
-
-
-def _face_cascade() -> Any:
-    """This thread's OpenCV frontal-face cascade (classifiers are not shared across threads),
-    or None when OpenCV is not installed."""
-    if not hasattr(_local, "cascade"):
-        _local.cascade = _load_cascade()
-    return _local.cascade
-
-
-def _load_cascade() -> Any:
-    try:
-        import cv2
-    except ImportError:
-        return None
-    folder = getattr(getattr(cv2, "data", None), "haarcascades", "")
-    path = os.path.join(folder, "haarcascade_frontalface_default.xml")
-    cascade = cv2.CascadeClassifier(path)
-    return None if cascade.empty() else cascade
-
-
 @functools.cache
 def face_detection_available() -> bool:
-    """Whether OpenCV and its bundled frontal-face cascade can be loaded here."""
-    return _load_cascade() is not None
+    """Whether OpenCV (and with it `studio.saliency`'s face detector) can be loaded here."""
+    try:
+        from studio import saliency
+
+        saliency._face_cascade()
+    except (ImportError, RuntimeError):
+        return False
+    return True
 
 
 def detect_faces(image: Image.Image) -> Faces | None:
-    """Frontal faces (Haar cascade; scale step 1.1, 5 neighbours, faces >= 6% of the shorter
-    side) on a 640 px wide grey copy, histogram-equalised. None when OpenCV is missing."""
-    import numpy as np
-
-    cascade = _face_cascade()
-    if cascade is None:
+    """Frontal faces: `studio.saliency.detect_faces`, the thumbnail check's detector (Haar
+    cascade on a 640 px copy, faces >= 6% of the image height, 15 agreeing windows), so both
+    tools report the same faces for one picture. None when OpenCV is missing."""
+    if not face_detection_available():
         return None
     import cv2
+    import numpy as np
 
-    gray = cv2.equalizeHist(
-        np.asarray(_working_copy(image, FACE_WIDTH).convert("L"), dtype=np.uint8)
-    )
-    side = max(24, round(min(gray.shape) * 0.06))
-    found = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(side, side))
-    boxes = list(found) if len(found) else []
+    from studio import saliency
+
+    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    boxes = saliency.detect_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
     if not boxes:
         return Faces(0, 0.0)
-    return Faces(len(boxes), max(float(h) for _x, _y, _w, h in boxes) / gray.shape[0])
+    return Faces(len(boxes), max(box.height for box in boxes))
 
 
 def _linear_rgb(c: np.ndarray) -> np.ndarray:
@@ -901,7 +880,7 @@ class AnalyseStyle(JobType):
     tool_template = "studio/tools/analyse_style.html"
     model_kind = "text"
     time_limit_seconds = 180
-    cache = CachePolicy(version="style-v1")  # per creator: the images are their uploads
+    cache = CachePolicy(version="style-v2")  # per creator: the images are their uploads
     # Uploads stay until the job is purged, so "Save as my style" keeps them as references.
     retain_inputs = True
 

@@ -98,7 +98,7 @@ CUE_MAX_CHARS = 200
 # colours closer than 48 as one; 64 also admits a lighter or darker shade of it.
 COLOUR_MATCH_DISTANCE = 64
 # Bump when a measurement changes: cached channel measures (`channel_measures`) are keyed by it.
-MEASURES_VERSION = "v1"
+MEASURES_VERSION = "v2"
 MAD_TO_SIGMA = 1.4826  # MAD x 1.4826 estimates a normal distribution's standard deviation
 SHEET_TILE = (320, 180)  # px per channel thumbnail on the contact sheet Gemini sees
 SCHEMA = {
@@ -403,7 +403,7 @@ class ChannelConsistency(JobType):
     model_kind = "text"
     time_limit_seconds = 180
     # Per creator: the channel is public, the thumbnail compared with it is theirs.
-    cache = CachePolicy(version="channel-consistency-v1")
+    cache = CachePolicy(version="channel-consistency-v2")
 
     def check_plan(self, plan: Any, validated: dict[str, Any], model: catalog.ModelSpec) -> None:
         """Refuses, nothing charged, without a YouTube key (503) or without a channel set
