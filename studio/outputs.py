@@ -64,6 +64,7 @@ class UnitFiles:
     height: int
     watermark: bool
     notes: tuple[str, ...] = ()  # the provider's notes for the creator (GeneratedImage.notes)
+    text: tuple[str, ...] | None = None  # the words drawn, when known (GeneratedImage.text)
 
 
 def encode_unit_files(generated: GeneratedImage | bytes, params: dict[str, Any]) -> UnitFiles:
@@ -92,6 +93,7 @@ def encode_unit_files(generated: GeneratedImage | bytes, params: dict[str, Any])
         height=image.height,
         watermark=watermark,
         notes=generated.notes,
+        text=generated.text,
     )
 
 
@@ -118,7 +120,9 @@ def store_thumbnail(
 
     `extra_parameters` are kept in `Thumbnail.parameters` beside the allowlisted ones (an
     edit's seed and instruction; `thumbnail_payload` still shows only PUBLIC_PARAMETERS), and
-    so are the provider's `notes` (GeneratedImage.notes: the local renderer's), when it has any.
+    so are the provider's `notes` (GeneratedImage.notes: the local renderer's), when it has any,
+    and the lines of words it drew as `drawn_text` when it knows them (GeneratedImage.text: the
+    local renderer; the thumbnail check counts the words from them).
 
     File names are fixed per (job, unit, attempt) (`_unit_files`): a worker whose lease lapsed
     while it rendered never touches the files of the worker that took the job over. If the row
@@ -147,6 +151,7 @@ def store_thumbnail(
             # What the renderer changed and why (a shortened title, a sub-line left out), for
             # the job card and the thumbnail's large view, which outlives the card.
             **({"notes": list(files.notes)} if files.notes else {}),
+            **({"drawn_text": list(files.text)} if files.text is not None else {}),
         },
         expires_at=(timezone.now() + dt.timedelta(days=retention_days) if retention_days else None),
     )

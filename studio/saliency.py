@@ -48,8 +48,10 @@ the image is fitted inside the 16:9 slot, as YouTube letterboxes other ratios):
   "Evaluation of face resolution for expression analysis" (CVPR workshops 2004): expressions
   read well from a head of 36x48 px and fail quickly below; a head is taken as 4/3 of the
   cascade's face box: "good" from 48 px of head, "small" from 24, else "too small";
-- wording: the words of every text line (letters split at gaps over `WORD_GAP` letter
-  heights) and the lines, judged at every slot (YouTube shows thumbnails at most 360 px wide,
+- wording: the words drawn, counted from the text when it is known (the offline renderer's
+  title and sub-line as set, `Thumbnail.parameters["drawn_text"]`), else measured: the words
+  of every text line (letters split at gaps over `WORD_GAP` letter heights); and the lines,
+  judged at every slot (YouTube shows thumbnails at most 360 px wide,
   where a viewer takes in a few words at a glance): "good" up to `WORDS_GOOD` words, else "too
   many words". The threshold is common YouTube design guidance, not a measurement: creators'
   guides advise about five words at most (ventress.app, "How to use text on video thumbnails":
@@ -814,10 +816,25 @@ def _attention_under(analysis: Analysis, badge: Rect, place: Placement) -> float
     return float(analysis.attention[y0:y1, x0:x1].sum()) / total
 
 
-def _slot_report(analysis: Analysis, slot: DisplaySize, lines: list[TextLine]) -> dict[str, Any]:
+def count_words(text: list[str] | tuple[str, ...]) -> int:
+    """The words in lines of known text: runs of non-space characters with a letter or digit in
+    them (a lone ":" or dash is no word; "21:9" and "4K" are)."""
+    return sum(1 for line in text for word in line.split() if any(c.isalnum() for c in word))
+
+
+def _slot_report(
+    analysis: Analysis,
+    slot: DisplaySize,
+    lines: list[TextLine],
+    text: list[str] | tuple[str, ...] | None = None,
+) -> dict[str, Any]:
     place = Placement.of(analysis.width, analysis.height, slot)
     texts = [line.box for line in lines]
-    words = sum(line.words for line in lines)
+    if text is not None:
+        words, wording_source, has_words = count_words(text), "text", bool(count_words(text))
+    else:
+        words, wording_source = sum(line.words for line in lines), "measured"
+        has_words = bool(lines)
     headline = analysis.lines[0] if analysis.lines else None
     face = analysis.faces[0] if analysis.faces else None
     headline_px = round(headline.letter_height * place.height, 1) if headline else None
@@ -859,8 +876,9 @@ def _slot_report(analysis: Analysis, slot: DisplaySize, lines: list[TextLine]) -
         "wording": {
             "value": words,
             "lines": len(lines),
+            "source": wording_source,
             "verdict": "no text"
-            if not lines
+            if not has_words
             else ("good" if words <= WORDS_GOOD else "too many words"),
             "rule": f"<= {WORDS_GOOD} words good (common YouTube thumbnail guidance: about "
             "3-5 words read at a glance)",
@@ -919,9 +937,18 @@ def thresholds() -> dict[str, float]:
     }
 
 
-def readability(analysis: Analysis, *, ignore: Box | None = None) -> list[dict[str, Any]]:
+def readability(
+    analysis: Analysis,
+    *,
+    ignore: Box | None = None,
+    text: list[str] | tuple[str, ...] | None = None,
+) -> list[dict[str, Any]]:
     """The report for each DISPLAY_SIZES slot, in that order. Text lines wholly inside `ignore`
     (the Free plan's watermark, `WATERMARK_REGION`) do not count as text under the badge.
+    `text`: the lines of words known to be drawn on the image (the offline renderer's title and
+    sub-line as set), or None when unknown (an upload, an image model's picture): the words
+    are counted from it (`count_words`; wording's `source` "text"), else measured on the image
+    (each text line's runs of letters; `source` "measured").
 
     Each entry: name, label, width and height (the slot, CSS px), image_width and
     image_height (the thumbnail as drawn in it), headline_px (letter height of the tallest line,
@@ -930,11 +957,12 @@ def readability(analysis: Analysis, *, ignore: Box | None = None) -> list[dict[s
     px, or None), badge_overlap {text, face: share of the badge's area over them, 0-1;
     attention: share of the attention map under it, 0-1}, checks {headline, contrast, face,
     wording, badge: {value, verdict, rule}; contrast also has `needed`, the ratio it must
-    reach; wording's value is the words found, its `lines` the text lines},
+    reach; wording's value is the words, its `lines` the text lines measured, its `source`
+    where the words were counted: "text" or "measured"},
     verdict ("good" or the problems, comma-separated: "too small", "small text", "low
     contrast", "face too small", "small face", "too many words", "text under badge", "face
     under badge"), source
     (where the slot's size comes from).
     """
     lines = [line for line in analysis.lines if ignore is None or not _contains(ignore, line.box)]
-    return [_slot_report(analysis, slot, lines) for slot in DISPLAY_SIZES]
+    return [_slot_report(analysis, slot, lines, text) for slot in DISPLAY_SIZES]

@@ -244,6 +244,8 @@ def test_a_screamed_word_is_lettered_large_and_the_sub_line_stays() -> None:
         'The title was shortened to "NOOOO!!" to stay readable at small sizes.'
     ]
     assert [run.kind for run in rendered.texts].count("subtitle") >= 1
+    # The words drawn, as set (the thumbnail check counts them: Thumbnail "drawn_text").
+    assert rendered.words == ("NOOOO!!", "I Lost Everything")
     title = [run for run in rendered.texts if run.kind in ("title", "emphasis")]
     ink_rows = max(run.mask.getbbox()[3] - run.mask.getbbox()[1] for run in title)
     assert ink_rows >= 1.3 * rendered.image.height * local.READING_SHARE

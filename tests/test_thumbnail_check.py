@@ -29,7 +29,7 @@ from generation.providers.local import LocalRenderer
 from studio import saliency
 from studio.images import burn_watermark, encode_jpeg, encode_png, encode_webp, resize_to_width
 from studio.job_types import analyse_style
-from studio.models import Thumbnail
+from studio.models import Palette, Style, Thumbnail
 from tests import fake_gemini as fake_gemini_module
 from tests.conftest import FACE_PHOTO, REFERENCE_PHOTO, JSONClient, set_plan
 from tests.fake_gemini import FakeGemini
@@ -388,6 +388,7 @@ def test_readability_at_youtube_sizes(owner, owner_client, check) -> None:
         assert size["checks"]["wording"] | {"rule": ""} == {
             "value": 4,  # I WENT TO SPACE
             "lines": 3,  # drawn as I WENT / TO / SPACE
+            "source": "measured",  # a stored picture without its drawn text
             "verdict": "good",
             "rule": "",
         }
@@ -416,6 +417,56 @@ def test_a_headline_of_many_words_is_not_rated_good_at_any_size() -> None:
     assert {s["checks"]["wording"]["value"] for s in two} == {2}
     assert {s["checks"]["wording"]["verdict"] for s in two} == {"good"}
     assert not any("too many words" in s["verdict"] for s in two)
+
+
+def test_the_words_of_a_generated_thumbnail_are_counted_from_the_text_drawn(
+    owner, owner_client, submit, run_jobs, check
+) -> None:
+    """The demo's "Why Nobody Talks About This" (5 words; Documentary, 1:1) was measured as 7
+    words in 4 lines, "too many words": MSER letters split at gaps. The offline renderer
+    records the lines it drew (`Thumbnail.parameters["drawn_text"]`) and the check counts
+    those; the card says where the count came from."""
+    set_plan(owner, "pro")  # the 1:1 frame
+    response = submit(
+        owner_client,
+        {
+            "title": "Why Nobody Talks About This",
+            "style_id": Style.objects.get(slug="documentary").pk,
+            "palette_id": Palette.objects.get(name="Mono Punch").pk,
+            "aspect_ratio": "1:1",
+        },
+    )
+    assert response.status_code == 202, response.content
+    run_jobs()
+    thumbnail = Thumbnail.objects.get(owner=owner)
+    assert thumbnail.parameters["drawn_text"] == ["Why Nobody Talks About This"]
+    data = check(owner_client, thumbnail)
+    result = data["result"]
+    for size in result["sizes"]:
+        wording = size["checks"]["wording"]
+        assert (wording["value"], wording["source"], wording["verdict"]) == (5, "text", "good")
+        assert "too many words" not in size["verdict"]
+    card = owner_client.get(f"/studio/jobs/{data['id']}", HTTP_HX_REQUEST="true")
+    assert "counted from the text drawn" in card.content.decode()
+
+
+def test_words_are_counted_from_known_text_and_measured_without_it() -> None:
+    analysis = saliency.analyse(encode_png(rendered_thumbnail()))  # I WENT / TO / SPACE
+    known = saliency.readability(
+        analysis, text=["I Went To Space: Day 1 — of 100 Sleepless Nights"]
+    )
+    assert {(s["checks"]["wording"]["value"], s["checks"]["wording"]["source"]) for s in known} == {
+        (10, "text")
+    }
+    assert {s["checks"]["wording"]["verdict"] for s in known} == {"too many words"}
+    measured = saliency.readability(analysis)
+    assert {
+        (s["checks"]["wording"]["value"], s["checks"]["wording"]["source"]) for s in measured
+    } == {(4, "measured")}
+    # A render known to carry no words: "no text", whatever the picture seems to hold.
+    assert {s["checks"]["wording"]["verdict"] for s in saliency.readability(analysis, text=[])} == {
+        "no text"
+    }
 
 
 def test_a_line_split_by_a_stripe_is_counted_as_one_line_of_its_words() -> None:

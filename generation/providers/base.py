@@ -169,7 +169,9 @@ class GeneratedImage:
     from `image` without an encode-decode round trip (`studio.outputs.encode_unit_files`); `data`
     on such a result encodes a PNG (`encode_png`) on first use only.
     `notes`: what the provider changed and the creator should know, one sentence each (the local
-    renderer: a title shortened to stay readable). Raises ValueError if given neither."""
+    renderer: a title shortened to stay readable). `text`: the lines of words drawn on the
+    image (the title and sub-line as set), when the provider knows them (the local renderer;
+    None from an image model, whose lettering is its own). Raises ValueError if given neither."""
 
     def __init__(
         self,
@@ -178,6 +180,7 @@ class GeneratedImage:
         *,
         image: Any = None,
         notes: tuple[str, ...] = (),
+        text: tuple[str, ...] | None = None,
     ) -> None:
         if data is None and image is None:
             raise ValueError("GeneratedImage needs data or an image")
@@ -185,6 +188,7 @@ class GeneratedImage:
         self.mime_type = mime_type
         self.image = image  # a PIL.Image.Image, or None
         self.notes = notes
+        self.text = text
 
     @property
     def data(self) -> bytes:

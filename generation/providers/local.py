@@ -2813,13 +2813,15 @@ def _place_text(
 class Rendered:
     """A local render before encoding: the RGB `image`, the cut-out `faces` placed (boxes, in
     the people's order), the text runs drawn with their measured contrast, notes for the
-    creator (a shortened title) and where the `people` were drawn."""
+    creator (a shortened title), where the `people` were drawn and the `words` drawn (the
+    title and the sub-line as set: shortened, or the sub-line left out, as the notes say)."""
 
     image: Image.Image
     faces: list[tuple[int, int, int, int]]
     texts: list[TextRun]
     notes: list[str]
     people: Image.Image | None = None  # L: 255 where a person (cut-out or tile) was drawn
+    words: tuple[str, ...] = ()
 
 
 class LocalRenderer:
@@ -2835,7 +2837,9 @@ class LocalRenderer:
         """
         rendered = self.render(request)
         # Encoded once, by whoever stores it (studio.outputs.encode_unit_files).
-        return GeneratedImage(image=rendered.image, notes=tuple(rendered.notes))
+        return GeneratedImage(
+            image=rendered.image, notes=tuple(rendered.notes), text=rendered.words
+        )
 
     def render(self, request: ImageRequest) -> Rendered:
         """The picture (RGB) with what was drawn where: see `Rendered`. Raises as
@@ -2918,9 +2922,16 @@ class LocalRenderer:
             ImageDraw.Draw(canvas).rectangle((0, 0, width, bar), fill=_BLACK)
             ImageDraw.Draw(canvas).rectangle((0, height - bar, width, height), fill=_BLACK)
         report(0.7)
-        texts, notes = _place_text(canvas, spec, layout, design, pal, scale)
+        fit = _fit_text(canvas.size, spec, layout, design, pal)
+        texts, notes = _place_text(canvas, spec, layout, design, pal, scale, fitted=fit)
         report(1.0)
-        return Rendered(canvas, faces, texts, [*colour_notes, *face_notes, *notes], drawn)
+        kinds = {run.kind for run in texts}
+        words = tuple(
+            line
+            for line, drawn_as in ((fit.title, {"title", "emphasis"}), (fit.subtitle, {"subtitle"}))
+            if line and kinds & drawn_as
+        )
+        return Rendered(canvas, faces, texts, [*colour_notes, *face_notes, *notes], drawn, words)
 
     def edit_image(self, request: EditRequest) -> GeneratedImage:
         """Not offered offline: editing a photo by instruction needs an image model."""

@@ -14,7 +14,10 @@ detection, MSER text lines, a centre bias; WCAG 2.1 contrast; sources in that mo
 - `sizes`: one entry per `generation.display.DISPLAY_SIZES` slot (search results 360x202, suggested
   videos 168x94, mobile home feed 360x202; the shape is in `studio.saliency.readability`):
   name, label, width, height, headline_px, contrast_ratio, face_fraction, face_px,
-  badge_overlap, checks (per-metric value, verdict and rule) and a plain `verdict`;
+  badge_overlap, checks (per-metric value, verdict and rule) and a plain `verdict`; the
+  wording's words are counted from the text the offline renderer drew when the thumbnail
+  records it (`Thumbnail.parameters["drawn_text"]`, wording `source` "text"), else measured
+  on the image ("measured": uploads, an image model's pictures, older thumbnails);
 - `hottest`: the box [x0, y0, x1, y1] (fractions of the image) where attention peaks, or None
   without the heatmap; `faces` and `text_lines` (counts), `headline_box`; `badge` (the assumed
   duration badge, CSS px); `notes`: with a Gemini key, the text model's critique of the image
@@ -88,7 +91,18 @@ class ThumbnailCheckInput(InputSerializer):
         attrs["preview_name"] = thumbnail.image_medium.name
         attrs["watermarked"] = thumbnail.has_watermark
         attrs["heatmap"] = effective_plan(user).has_feature(HEATMAP_FEATURE)
+        attrs["drawn_text"] = drawn_text(thumbnail.parameters)
         return attrs
+
+
+def drawn_text(parameters: Any) -> list[str] | None:
+    """The lines of words the offline renderer drew on a thumbnail (`Thumbnail.parameters`'
+    "drawn_text", stored by `studio.outputs.store_thumbnail`), or None when they are not known:
+    an image model's picture, a thumbnail stored before they were recorded."""
+    text = parameters.get("drawn_text") if isinstance(parameters, dict) else None
+    if isinstance(text, list) and all(isinstance(line, str) for line in text):
+        return text
+    return None
 
 
 def store_heatmap(png: bytes) -> str:
@@ -137,7 +151,7 @@ class ThumbnailCheck(JobType):
     tool_template = "studio/tools/thumbnail_check.html"
     model_kind = "text"
     time_limit_seconds = 120
-    cache = CachePolicy(version="thumbnail-check-v2")  # per creator: their own thumbnail
+    cache = CachePolicy(version="thumbnail-check-v3")  # per creator: their own thumbnail
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         """What the request sent (the thumbnail; its image never changes): not whether the plan
@@ -145,7 +159,12 @@ class ThumbnailCheck(JobType):
         return {"thumbnail_id": validated["thumbnail_id"], "image": validated["image_sha256"]}
 
     def cache_input(self, validated: dict[str, Any]) -> dict[str, Any]:
-        return {"image": validated["image_sha256"], "heatmap": validated["heatmap"]}
+        """The image, the heatmap and the words known drawn on it (the count comes from them)."""
+        return {
+            "image": validated["image_sha256"],
+            "heatmap": validated["heatmap"],
+            "text": validated.get("drawn_text"),
+        }
 
     def cached_result_usable(self, result: dict[str, Any]) -> bool:
         """A cached result whose heatmap file is gone (`purge_orphan_files` deletes heatmaps
@@ -169,6 +188,7 @@ class ThumbnailCheck(JobType):
             "image_name": validated["image_name"],
             "preview_name": validated["preview_name"],
             "watermarked": validated["watermarked"],
+            "drawn_text": validated.get("drawn_text"),
         }
 
     def run(self, job: Job, ctx: JobContext) -> JobOutcome:
@@ -182,6 +202,7 @@ class ThumbnailCheck(JobType):
                 heatmap=bool(params.get("heatmap")),
                 watermarked=bool(params.get("watermarked")),
                 ctx=ctx,
+                text=drawn_text(params),
             )
 
         return ctx.run_json(compute)
@@ -209,9 +230,15 @@ def public_result(stored: dict[str, Any], preview_name: str | None) -> dict[str,
 
 
 def check_image(
-    data: bytes, *, heatmap: bool, watermarked: bool, ctx: JobContext | None = None
+    data: bytes,
+    *,
+    heatmap: bool,
+    watermarked: bool,
+    ctx: JobContext | None = None,
+    text: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The check's result for encoded image bytes (module docstring). With `ctx` on a Gemini
+    """The check's result for encoded image bytes (module docstring); `text`, the lines of words
+    known drawn on it (None: unknown), is what the words are counted from. With `ctx` on a Gemini
     model, adds the critique through `ctx.call`; when the critique fails after its retries,
     raises PaidPartFailed carrying the measured result with a `critique_error` line (the engine
     delivers it and refunds the critique's credit). Raises saliency.UnreadableImage."""
@@ -223,7 +250,7 @@ def check_image(
         ctx.progress("analysing", 30)
     analysis = saliency.analyse(data)
     sizes = saliency.readability(
-        analysis, ignore=saliency.WATERMARK_REGION if watermarked else None
+        analysis, ignore=saliency.WATERMARK_REGION if watermarked else None, text=text
     )
     heatmap_name = None
     hottest = None
