@@ -50,7 +50,9 @@ the image is fitted inside the 16:9 slot, as YouTube letterboxes other ratios):
   cascade's face box: "good" from 48 px of head, "small" from 24, else "too small";
 - wording: the words drawn, counted from the text when it is known (the offline renderer's
   title and sub-line as set, `Thumbnail.parameters["drawn_text"]`), else measured: the words
-  of every text line (letters split at gaps over `WORD_GAP` letter heights); and the lines,
+  of every text line (letters split at gaps over `WORD_GAP` capital heights, a line found
+  twice counted over both detections' letters, pieces of a line a word space apart counted as
+  two words); and the lines,
   judged at every slot (YouTube shows thumbnails at most 360 px wide,
   where a viewer takes in a few words at a glance): "good" up to `WORDS_GOOD` words, else "too
   many words". The threshold is common YouTube design guidance, not a measurement: creators'
@@ -146,7 +148,12 @@ class TextLine:
     box: Box
     letter_height: float
     letters: int
-    words: int = 1  # runs of letters split by gaps over WORD_GAP letter heights
+    words: int = 1  # runs of letters split by gaps over WORD_GAP capital heights
+    # The letters' horizontal extents and the line's capital height (px on the analysis grid),
+    # which the words are counted from (`_words`); kept so two detections of one line can
+    # count them together (`_merged`).
+    spans: tuple[tuple[int, int], ...] = ()
+    capital: float = 0.0
 
 
 @dataclass
@@ -452,12 +459,16 @@ def _chain(glyphs: list[_Glyph], width: int, height: int) -> list[TextLine]:
         x1 = max(g.x + g.w for g in members)
         y1 = max(g.y + g.h for g in members)
         letter = float(np.median([g.h for g in members]))
+        spans = tuple((g.x, g.x + g.w) for g in members)
+        capital = float(np.percentile([g.h for g in members], 75))
         found.append(
             TextLine(
                 Box(x0 / width, y0 / height, x1 / width, y1 / height),
                 letter / height,
                 len(members),
-                _words(members, letter),
+                _words(spans, capital),
+                spans,
+                capital,
             )
         )
     found = _joined(_merged(found), width / height)
@@ -471,18 +482,22 @@ def _chain(glyphs: list[_Glyph], width: int, height: int) -> list[TextLine]:
 
 
 # A word space is wider than the space between letters: in bold display faces about a third
-# of the capital height against a tenth or less (kerned pairs touch); split at a quarter.
+# of the capital height against a tenth or less (kerned pairs touch); split at a quarter. The
+# offline renderer's letter gaps were 0.04-0.2 of the capital height, its spaces 0.4-0.7.
 WORD_GAP = 0.25
 
 
-def _words(members: list[_Glyph], letter: float) -> int:
-    """The words in a line of letters: runs of them (overlapping ones, a letter's fill and
-    outline, join) apart by more than WORD_GAP letter heights."""
+def _words(spans: tuple[tuple[int, int], ...], capital: float) -> int:
+    """The words in a line of letters (their horizontal `spans`): runs of them (overlapping
+    ones, a letter's fill and outline, join) apart by more than WORD_GAP `capital` heights, the
+    line's taller letters (the 75th percentile of its letters' heights): the median of a
+    mixed-case line is nearer its x-height, and the gap after the "i" of "iPhone" (0.27 of the
+    median) split it in two."""
     words, right = 0, -math.inf
-    for glyph in sorted(members, key=lambda g: g.x):
-        if glyph.x - right > WORD_GAP * letter:
+    for x0, x1 in sorted(spans):
+        if x0 - right > WORD_GAP * capital:
             words += 1
-        right = max(right, glyph.x + glyph.w)
+        right = max(right, x1)
     return words
 
 
@@ -495,10 +510,13 @@ STACKED_LINES_RATIO = 1.9
 def _merged(lines: list[TextLine]) -> list[TextLine]:
     """A line found twice (its letters' fill and their outline, in two colours) becomes one:
     boxes overlapping by half or more are joined, keeping the larger letter height (the
-    outline's, the letters' visible size) and letter count. Heights STACKED_LINES_RATIO or more
-    apart are not one line seen twice: the taller "letters" are blobs
-    spanning stacked lines (a drop shadow joining "DAY 30" to "OF 100" below it read as 369 px
-    letters, 2.7 times their size), so the smaller height is kept."""
+    outline's, the letters' visible size) and letter count; the words are counted over both
+    detections' letters together (a sparse detection alone reads its missed letters' gaps as
+    word spaces: the outline of "NOBODY", 4 letters a letter height apart, made it three words
+    when the larger count was kept). Heights STACKED_LINES_RATIO or more apart are not one line
+    seen twice: the taller "letters" are blobs spanning stacked lines (a drop shadow joining
+    "DAY 30" to "OF 100" below it read as 369 px letters, 2.7 times their size), so the
+    smaller height is kept."""
     lines = sorted(lines, key=lambda line: line.letters, reverse=True)
     out: list[TextLine] = []
     for line in lines:
@@ -508,11 +526,15 @@ def _merged(lines: list[TextLine]) -> list[TextLine]:
             iy = max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
             if ix * iy >= 0.5 * min(a.width * a.height, b.width * b.height):
                 low, high = sorted((line.letter_height, kept.letter_height))
+                spans = line.spans + kept.spans
+                capital = max(line.capital, kept.capital)
                 out[i] = TextLine(
                     Box(min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1)),
                     high if high < low * STACKED_LINES_RATIO else low,
                     max(line.letters, kept.letters),
-                    max(line.words, kept.words),
+                    _words(spans, capital),
+                    spans,
+                    capital,
                 )
                 break
         else:
@@ -520,6 +542,9 @@ def _merged(lines: list[TextLine]) -> list[TextLine]:
     return out
 
 
+# A word space between two pieces of one line: the offline renderer's were 0.36-0.53 letter
+# heights; the gap of a missed letter or more is wider (a stripe's through "Espresso", 1.2).
+JOIN_SPACE = 0.75
 # Two pieces of one line on one baseline at most this many letter heights apart are one line
 # whose letters between them were not found (a decoration crossing them): a word space is a
 # third of a letter height, a missed letter or two about one.
@@ -528,11 +553,14 @@ PIECE_GAP = 1.5
 
 def _joined(lines: list[TextLine], aspect: float) -> list[TextLine]:
     """Pieces of one line (letter heights within 1.4x, their boxes overlapping by half the
-    smaller's height, at most PIECE_GAP letter heights apart) become one line. The join is
-    counted as no word space (a word split by a missed letter is one word; a space among
-    the missed letters goes uncounted, erring towards fewer words): a diagonal stripe through
-    "Espresso" split "Best Espresso" into "Best Esp" and "resso", three words. `aspect` is the
-    image's width / height (boxes are fractions of each)."""
+    smaller's height, at most PIECE_GAP letter heights apart) become one line. A join a word
+    space wide (WORD_GAP to JOIN_SPACE letter heights) is counted as one: a word in another
+    colour is a piece of its own ("I TRIED" and an orange "100", 0.5 apart, were counted two
+    words). A wider join is counted as no word space (a word split by missed letters is one
+    word; a space among the missed letters goes uncounted, erring towards fewer words): a
+    diagonal stripe through "Espresso" split "Best Espresso" into "Best Esp" and "resso"
+    (1.2 apart), three words. `aspect` is the image's width / height (boxes are fractions of
+    each)."""
     out = sorted(lines, key=lambda line: line.box.x0)
     joined = True
     while joined:
@@ -554,7 +582,9 @@ def _joined(lines: list[TextLine], aspect: float) -> list[TextLine]:
                     ),
                     high,
                     a.letters + b.letters,
-                    a.words + b.words - 1,
+                    a.words + b.words - (0 if WORD_GAP * high < gap <= JOIN_SPACE * high else 1),
+                    a.spans + b.spans,
+                    max(a.capital, b.capital),
                 )
                 del out[j]
                 joined = True

@@ -298,8 +298,61 @@ def test_heatmap_of_a_rendered_thumbnail_puts_the_face_above_the_headline(
     assert alpha[hy, hx] > alpha[20, image.width - 20] + 40
 
 
-def sample_face() -> list[InputImage]:
-    return [InputImage(FACE_PHOTO.read_bytes(), "image/jpeg", "face")]
+# Seeded demo titles (studio.management.commands.seed_demo) as the offline renderer draws them:
+# (title, sub-line, palette colours, style, aspect ratio, with the sample face, seed, layout).
+DEMOS = {
+    "iphone": (
+        "iPhone vs Pixel",
+        "The Honest Review",
+        ["#0A84FF", "#F5F7FA", "#1C1C1E", "#30D158"],  # Clean Tech
+        "clean-tech",
+        "16:9",
+        True,
+        44,
+        3,
+    ),
+    "day1": (
+        "Day 1 of 100",
+        "",
+        ["#FF70A6", "#FF9770", "#FFD670", "#E9FF70", "#70D6FF"],  # Candy
+        "retro-pop",
+        "9:16",
+        True,
+        11,
+        0,
+    ),
+    "nobody": (
+        "Why Nobody Talks About This",
+        "",
+        ["#111111", "#FFFFFF", "#FFE600"],  # Mono Punch
+        "documentary",
+        "1:1",
+        False,
+        77,
+        0,
+    ),
+}
+
+
+@functools.cache
+def _demo(name: str) -> Image.Image:
+    title, sub, colours, style, ratio, face, seed, layout = DEMOS[name]
+    spec = RenderSpec(
+        title=title,
+        subtitle=sub,
+        colors=colours,
+        style_key=style,
+        expression="excited" if face else "",
+        seed=seed,
+        variation=layout,
+    )
+    images = [InputImage(FACE_PHOTO.read_bytes(), "image/jpeg", "face")] if face else []
+    return render_ratio(spec, ratio, images)
+
+
+def demo(name: str) -> Image.Image:
+    """A copy of this process's one render of the seeded demo `name` (DEMOS)."""
+    return _demo(name).copy()
 
 
 def test_a_large_cut_out_face_is_found_and_both_tools_report_it() -> None:
@@ -307,18 +360,7 @@ def test_a_large_cut_out_face_is_found_and_both_tools_report_it() -> None:
     layout 3): on a 960 px copy 10 of the cascade's windows agreed on its face, the check
     wanted 11, so it said "no face found" at every size and its heatmap ignored the face while
     Analyse style (5 windows, a 640 px copy) reported it. One detector now serves both."""
-    picture = render(
-        RenderSpec(
-            title="iPhone vs Pixel",
-            subtitle="The Honest Review",
-            colors=["#0A84FF", "#F5F7FA", "#1C1C1E", "#30D158"],
-            style_key="clean-tech",
-            expression="excited",
-            seed=44,
-            variation=3,
-        ),
-        sample_face(),
-    )
+    picture = demo("iphone")
     analysis = saliency.analyse(encode_png(picture))
     [face] = analysis.faces
     assert face.height > 0.3 and face.x1 < 0.5  # large, on the left
@@ -339,17 +381,7 @@ def test_analyse_style_finds_one_face_in_a_one_face_short() -> None:
     """The "Day 1 of 100" demo (Retro Pop, 9:16, one face): Analyse style's own detector (5
     windows, faces from 6% of the width) counted 9-11 faces in its hair and lettering; the
     shared detector finds the one face, as the check does."""
-    picture = render_ratio(
-        RenderSpec(
-            title="Day 1 of 100",
-            colors=["#FF70A6", "#FF9770", "#FFD670", "#E9FF70", "#70D6FF"],
-            style_key="retro-pop",
-            expression="excited",
-            seed=11,
-        ),
-        "9:16",
-        sample_face(),
-    )
+    picture = demo("day1")
     faces = analyse_style.detect_faces(picture)
     assert faces is not None and faces.count == 1
     assert len(saliency.analyse(encode_png(picture)).faces) == 1
@@ -466,6 +498,20 @@ def test_words_are_counted_from_known_text_and_measured_without_it() -> None:
     # A render known to carry no words: "no text", whatever the picture seems to hold.
     assert {s["checks"]["wording"]["verdict"] for s in saliency.readability(analysis, text=[])} == {
         "no text"
+    }
+
+
+@pytest.mark.parametrize(("name", "words"), [("iphone", 6), ("day1", 4), ("nobody", 5)])
+def test_words_measured_on_the_demo_titles(name: str, words: int) -> None:
+    """Without the text drawn (an upload, an image model's picture), the words are measured, and
+    the demos were miscounted: "iPhone" read as two words (the gap after the "i", 0.27 of the
+    line's median letter, an x-height), "NOBODY" as three (its outline found as 4 letters a
+    letter height apart, merged with its fill keeping the larger count) and "DAY 1 / OF 100" as
+    three (white "1" and "100" beside orange words are pieces of their lines, joined as if
+    split by a decoration)."""
+    sizes = saliency.readability(saliency.analyse(encode_png(demo(name))))
+    assert {(s["checks"]["wording"]["value"], s["checks"]["wording"]["source"]) for s in sizes} == {
+        (words, "measured")
     }
 
 

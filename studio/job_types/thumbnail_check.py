@@ -151,7 +151,7 @@ class ThumbnailCheck(JobType):
     tool_template = "studio/tools/thumbnail_check.html"
     model_kind = "text"
     time_limit_seconds = 120
-    cache = CachePolicy(version="thumbnail-check-v3")  # per creator: their own thumbnail
+    cache = CachePolicy(version="thumbnail-check-v4")  # per creator: their own thumbnail
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         """What the request sent (the thumbnail; its image never changes): not whether the plan
