@@ -1264,12 +1264,14 @@ def _listed(list_call: Callable[..., Any], params: Any) -> list[Obj]:
         ) from exc
 
 
-def remember_deleted_customer(*, user: User) -> None:
+def remember_deleted_customer(*, user: User, since: dt.datetime | None = None) -> None:
     """In the deletion's transaction (`studio.services.do_delete_account`), after it locked the
     subscription and pack purchase rows, before they cascade away: keep the user's Stripe
     customer id (`DeletedStripeCustomer`) with the credit pack Checkouts granted to them, so a
     webhook that comes later undoes a payment made for this account only, and never refunds a
-    pack that was delivered. Nothing for a user who never was a Stripe customer."""
+    pack that was delivered. Nothing for a user who never was a Stripe customer. `since`
+    (default now): when the deletion began, before Stripe was asked (`close_for_deletion`); a
+    plan's payment from then on is refunded by the backstop."""
     row = Subscription.objects.filter(user=user).first()
     if row is None or not row.stripe_customer_id:
         return
@@ -1281,7 +1283,7 @@ def remember_deleted_customer(*, user: User) -> None:
             "granted_checkout_sessions": sorted(
                 granted.values_list("stripe_checkout_session_id", flat=True)
             ),
-            "deleted_at": timezone.now(),
+            "deleted_at": since or timezone.now(),
         },
     )
 

@@ -19,6 +19,7 @@ from django.db.models import Q, Value
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import ngettext
 from PIL import Image
 
@@ -1265,6 +1266,9 @@ def do_delete_account(*, user: User) -> int:
         raise StudioError(STILL_RENEWS, "subscription_active", 409)
     if payment_due_through_stripe(user):
         raise StudioError(PAYMENT_DUE, "payment_pending", 409)
+    # From here on a payment (a plan switched or resumed in another tab while Stripe is asked)
+    # counts as made after the deletion: the backstop refunds it (review).
+    began = timezone.now()
     close_stripe_for_deletion(user)
     with transaction.atomic():
         # What could still add a row with files first: a worker delivers under its job's row
@@ -1303,7 +1307,7 @@ def do_delete_account(*, user: User) -> int:
                     logger.warning("could not discard a %s job's inputs", job_type, exc_info=True)
 
         # Kept past the cascade: a late webhook undoes a payment for this customer only.
-        payments.remember_deleted_customer(user=user)
+        payments.remember_deleted_customer(user=user, since=began)
         user.delete()
         transaction.on_commit(delete_files)
         # A public style's references another creator's queued or running job copied (read

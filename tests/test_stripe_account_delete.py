@@ -148,6 +148,27 @@ def test_without_stripe_an_account_that_was_a_customer_is_deleted(
     assert not type(owner).objects.filter(pk=owner.pk).exists()
 
 
+def test_the_backstop_counts_payments_from_when_the_deletion_began_asking_stripe(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan switched or resumed in another tab while the deletion asks Stripe is paid before
+    the rows go: the deleted customer's cutoff is when the deletion began, before Stripe was
+    asked, so the backstop refunds that payment too (review: it was the moment of the delete)."""
+    from django.utils import timezone
+
+    from billing.models import DeletedStripeCustomer
+
+    owner = make_user("switching@example.com")
+    Subscription.objects.filter(user=owner).update(stripe_customer_id="cus_switching")
+    asked = []
+    monkeypatch.setattr(
+        services, "close_stripe_for_deletion", lambda user: asked.append(timezone.now())
+    )
+    services.do_delete_account(user=owner)
+    gone = DeletedStripeCustomer.objects.get(stripe_customer_id="cus_switching")
+    assert asked and gone.deleted_at <= asked[0]
+
+
 @pytest.fixture
 def paid_as_it_went(monkeypatch: pytest.MonkeyPatch) -> None:
     """The deletion asks Stripe before anything is paid: a Checkout paid just after (the other
