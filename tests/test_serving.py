@@ -83,8 +83,9 @@ def test_a_web_process_without_collected_static_files_refuses_to_start(
 ) -> None:
     """No `collectstatic` with the manifest storage and DEBUG off: every page was a 500
     ("Missing staticfiles manifest entry") while the startup checks passed and /healthz said
-    ok. viewbait.E005, deploy-only, names the missing manifest: every web and worker start
-    (viewbait.startup_checks) and `check --deploy` refuse."""
+    ok. viewbait.E005, deploy-only, names the missing manifest: every web start
+    (viewbait.startup_checks) and `check --deploy` refuse; a worker, which serves no page,
+    starts."""
     from viewbait.apps import check_static_manifest
     from viewbait.startup_checks import project_checks
 
@@ -94,6 +95,8 @@ def test_a_web_process_without_collected_static_files_refuses_to_start(
     manifest_storage = "whitenoise.storage.CompressedManifestStaticFilesStorage"
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": manifest_storage}}
     [error] = check_static_manifest(None)
+    assert check_static_manifest(None, process="web") == [error]
+    assert check_static_manifest(None, process="worker") == []  # serves no page
     assert error.id == "viewbait.E005"
     assert error.is_serious()
     assert str(tmp_path / "staticfiles.json") in error.msg

@@ -133,13 +133,14 @@ def check_shared_redis(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
 
 @register(deploy=True)
 def check_static_manifest(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    """viewbait.E005 (`check --deploy`, and every web and worker start: viewbait.startup_checks):
+    """viewbait.E005 (`check --deploy`, and every web start: viewbait.startup_checks; not a
+    worker's, which serves no page, so a worker-only image need not collect static files):
     DEBUG off, the manifest storage in use (STATIC_MANIFEST on, the default) and no manifest in
     STATIC_ROOT, i.e. no `collectstatic`: every page's `{% static %}` raised "Missing
     staticfiles manifest entry" (a 500) while the startup checks passed and /healthz said ok.
     Deploy-only, so `migrate` (which `make run` and a release run before collecting) passes.
     Reads only whether the file exists."""
-    if settings.DEBUG:
+    if settings.DEBUG or kwargs.get("process") == "worker":
         return []  # the storage then serves the unhashed names, manifest or not
     from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
 

@@ -38,13 +38,14 @@ def project_checks() -> list[Callable[..., Any]]:
 
 
 def run_project_checks(process: str) -> list[CheckMessage]:
-    """Run `project_checks()` for `process` ("web", "worker"). Returns the warnings, each logged;
+    """Run `project_checks()` for `process` ("web", "worker"; passed to each check as the
+    keyword `process`, which `manage.py check` does not pass). Returns the warnings, each logged;
     raises ImproperlyConfigured (its text every error with its id and hint, one per line) when
     any is an Error or Critical."""
     messages = [
         message
         for check in project_checks()
-        for message in check(app_configs=None, databases=None)
+        for message in check(app_configs=None, databases=None, process=process)
         if not message.is_silenced()
     ]
     errors = [message for message in messages if message.is_serious()]
