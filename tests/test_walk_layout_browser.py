@@ -63,9 +63,16 @@ def test_a_running_cards_cancel_looks_like_a_finished_cards_dismiss(live_server:
             ["#jobs .job .cancel", "#jobs .job [data-dismiss-job]"],
         )
         assert shown_height(empty) <= 1  # a finished card beside the running one changes nothing
-        page.evaluate(  # the running card as its refresh brings it back failed
-            f"() => htmx.ajax('GET', '/studio/jobs/{failed.pk}',"
-            f" {{target: '#job-{running.pk}', swap: 'outerHTML'}})"
+        # The running card as its refresh brings it back failed. Fetched, then put in place of
+        # whichever running card is on the page at that moment: the page's own poll replaces
+        # that card every STUDIO_POLL_MS, so htmx.ajax's target, looked up when the request
+        # left, could be a card the poll had detached by the time the answer came (flaky).
+        page.evaluate(
+            """async ([url, id]) => {
+                const html = await (await fetch(url)).text();
+                document.getElementById(id).outerHTML = html;
+            }""",
+            [f"/studio/jobs/{failed.pk}", f"job-{running.pk}"],
         )
         page.locator(f"#job-{failed.pk}").wait_for()
         expect(empty).to_have_text("Your thumbnails will appear here.")
