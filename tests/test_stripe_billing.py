@@ -935,6 +935,27 @@ def test_a_subscription_at_a_replaced_price_still_renews_with_its_plan_s_credits
     assert outcome == "starter active; granted 100"
 
 
+def dashboard_subscription(
+    fake: FakeStripe, owner: Any, name: str, cents: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(price, events): a monthly price made in Stripe's dashboard (no `slug` metadata: no plan
+    has it) and the events of `owner` subscribing to it through a Checkout made outside the
+    studio, not yet delivered."""
+    product = fake.create_product({"name": name})
+    price = fake.create_price(
+        {"product": product["id"], "unit_amount": cents, "recurring": {"interval": "month"}}
+    )
+    outside = fake.create_checkout_session(
+        {
+            "mode": "subscription",
+            "customer": payments.ensure_customer(user=owner),
+            "success_url": "http://testserver/",
+            "line_items": [{"price": price["id"]}],
+        }
+    )
+    return price, fake.complete_checkout(outside["id"], deliver=False)
+
+
 def test_a_subscription_at_a_price_no_plan_has_is_sent_again_not_ignored(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient, caplog: Any
 ) -> None:
@@ -942,20 +963,7 @@ def test_a_subscription_at_a_price_no_plan_has_is_sent_again_not_ignored(
     so its events are not recorded as "ignored" (Stripe would never send them again). The webhook
     answers 503 `event_not_applied`, records nothing and logs an error; once the price names a
     plan, Stripe's next delivery applies it."""
-    customer = payments.ensure_customer(user=owner)
-    product = fake.create_product({"name": "Starter (dashboard)"})
-    price = fake.create_price(
-        {"product": product["id"], "unit_amount": 1999, "recurring": {"interval": "month"}}
-    )
-    outside = fake.create_checkout_session(
-        {
-            "mode": "subscription",
-            "customer": customer,
-            "success_url": "http://testserver/",
-            "line_items": [{"price": price["id"]}],
-        }
-    )
-    events = fake.complete_checkout(outside["id"], deliver=False)
+    price, events = dashboard_subscription(fake, owner, "Starter (dashboard)", 1999)
     for event in events:
         response = post_event(owner_client, fake, event)
         assert response.status_code == 503, (event["type"], response.content)
@@ -987,20 +995,7 @@ def test_the_linked_subscription_ended_while_another_bills_a_price_no_plan_has_g
     the account stayed on Starter, active. The account now goes back to Free, an error is
     logged, and the event is applied (200), whichever comes first of Starter's deleted event and
     the other one's; the other one's own events still answer 503 while the account is free."""
-    customer = payments.ensure_customer(user=owner)
-    product = fake.create_product({"name": "Legacy (dashboard)"})
-    price = fake.create_price(
-        {"product": product["id"], "unit_amount": 1499, "recurring": {"interval": "month"}}
-    )
-    outside = fake.create_checkout_session(
-        {
-            "mode": "subscription",
-            "customer": customer,
-            "success_url": "http://testserver/",
-            "line_items": [{"price": price["id"]}],
-        }
-    )
-    unknown_events = fake.complete_checkout(outside["id"], deliver=False)
+    price, unknown_events = dashboard_subscription(fake, owner, "Legacy (dashboard)", 1499)
     fake.clock_offset = 5 * 24 * 3600
     starter_events = _second_subscription(fake, owner, "starter")
     deliver(owner_client, fake, starter_events)
