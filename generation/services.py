@@ -1074,6 +1074,22 @@ def _set_final(
     invalidate(unfinished_namespace(job.user_id))
 
 
+def cancelled_message(job: Job, delivered: int) -> str:
+    """What a cancelled job says: "Cancelled. Your credits were refunded." when nothing was
+    delivered, else what came back for the units not made ("Cancelled after 2 of 4 were made:
+    the 8 credits of the 2 not made were refunded."; it said its credits were refunded when
+    only half were, walkthrough). Just "Cancelled." for a free job."""
+    if not delivered or not job.unit_cost:
+        return refunded(CANCELLED_MESSAGE, job.unit_cost)
+    left = job.units - delivered
+    credits = left * job.unit_cost
+    return (
+        f"Cancelled after {delivered} of {job.units} were made: the {credits} "
+        f"credit{'s' if credits != 1 else ''} of the {left} not made "
+        f"{'were' if credits != 1 else 'was'} refunded."
+    )
+
+
 def cancel_job(job: Job) -> Job:
     """Cancel a queued or running job: its undelivered units are refunded at once and its
     status becomes `cancelled`; a running worker notices at its next heartbeat and stops,
@@ -1092,7 +1108,7 @@ def cancel_job(job: Job) -> Job:
             status=Job.Status.CANCELLED,
             delivered=delivered,
             failed=job.units - delivered,
-            error=refunded(CANCELLED_MESSAGE, job.unit_cost) if delivered < job.units else "",
+            error=cancelled_message(job, delivered) if delivered < job.units else "",
             error_code="cancelled",
         )
         record_event(job, "cancelled by the creator")

@@ -312,6 +312,10 @@ def test_cancel_refunds_undelivered_units_and_the_worker_does_nothing(
     data = response.json()
     assert (data["status"], data["error_code"]) == ("cancelled", "cancelled")
     assert data["credits_remaining"] == 10 - 1
+    # Not "Your credits were refunded.": one of the three was made and kept its credit.
+    assert data["error"] == (
+        "Cancelled after 1 of 3 were made: the 2 credits of the 2 not made were refunded."
+    )
     run_jobs()
     assert Job.objects.get(pk=job_id).status == "cancelled"
     assert not Thumbnail.objects.filter(job_id=job_id).exists()
