@@ -3,8 +3,10 @@ the video-length badge over the bottom-right corner.
 
 One definition for the studio's thumbnail check (`studio.saliency` measures text under the
 badge at each slot) and the offline renderer (`generation.providers.local` keeps its text out
-of `badge_zones`). A thumbnail of another ratio is fitted inside the 16:9 slot, as YouTube
-letterboxes it (`Placement`).
+of `badge_zones`). A thumbnail of another landscape or square ratio (4:3, 1:1, 21:9) is fitted
+inside the 16:9 slot, as YouTube letterboxes it (`Placement`); a vertical one (taller than
+wide: a Short's 9:16) is measured in `SHORTS_SIZES`, the 9:16 tiles YouTube shows Shorts in,
+which carry no video-length badge (`slots_for`).
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 (px of the slot or of
 
 @dataclass(frozen=True)
 class DisplaySize:
-    """A place YouTube shows thumbnails: the 16:9 slot in CSS pixels, and where the figure
-    comes from."""
+    """A place YouTube shows thumbnails: the slot in CSS pixels (16:9, or 9:16 for Shorts),
+    where the figure comes from, and whether YouTube draws the video-length badge over it."""
 
     name: str
     label: str
     width: int
     height: int
     source: str
+    badge: bool = True
 
 
 DISPLAY_SIZES = (
@@ -55,6 +58,51 @@ DISPLAY_SIZES = (
         "360x203 (creator review)",
     ),
 )
+
+
+# Shorts (9:16) tiles. YouTube publishes no display size for them (its Help Center gives upload
+# sizes only; searched 2026-12: creators' guides say only "9:16, 1080x1920" and that the Shorts
+# feed itself plays the video, showing no thumbnail). These are derived from the web layout,
+# each tile 9:16 (height = width x 16/9, rounded down), and are estimates, not published figures:
+SHORTS_SIZES = (
+    DisplaySize(
+        "shorts_desktop",
+        "Shorts shelf (desktop home)",
+        210,
+        373,
+        "~210x373, derived: YouTube's desktop grid sizes a shelf item as the row's usable width "
+        "/ items per row - the item margin (insin/control-panel-for-youtube#90); a 1440 px "
+        "window with the guide open leaves ~1150 px, assumed shown as 5 Shorts of ~210 px; "
+        "wider windows show more tiles (up to 9, control-panel-for-youtube#74)",
+        badge=False,
+    ),
+    DisplaySize(
+        "shorts_sidebar",
+        "Shorts beside a video (desktop)",
+        131,
+        232,
+        "~131x232, derived: the Shorts shelf in the watch page's 402 px sidebar holds 3 tiles "
+        "8 px apart, (402 - 8) / 3 (the reel item's compact width as userscripts override it)",
+        badge=False,
+    ),
+    DisplaySize(
+        "shorts_mobile",
+        "Shorts shelf (phone home feed)",
+        164,
+        291,
+        "~164x291, derived: the phone feed's Shorts shelf shows 2 tiles across a 360 CSS px "
+        "phone, 12 px side margins and an 8 px gap, (360 - 24 - 8) / 2; wider phones "
+        "(390-430) show them up to ~197 px wide",
+        badge=False,
+    ),
+)
+
+
+def slots_for(width: int, height: int) -> tuple[DisplaySize, ...]:
+    """Where YouTube shows a `width` x `height` thumbnail: a vertical one (taller than wide)
+    as a Short, in SHORTS_SIZES; any other (16:9, and 4:3, 1:1, 21:9 letterboxed into the 16:9
+    tile) in DISPLAY_SIZES."""
+    return SHORTS_SIZES if height > width else DISPLAY_SIZES
 
 
 @dataclass(frozen=True)

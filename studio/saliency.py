@@ -29,8 +29,10 @@ transform; Epshtein et al., "Detecting text in natural scenes with stroke width 
 CVPR 2010) look like letters, then chained into lines of letters of similar height on one
 baseline. Candidates inside a detected face are dropped (eyes and nostrils line up like letters).
 
-Readability (`readability`) at each `DISPLAY_SIZES` entry (`generation.display`; CSS pixels;
-the image is fitted inside the 16:9 slot, as YouTube letterboxes other ratios):
+Readability (`readability`) at each slot YouTube shows the image in (`generation.display`;
+CSS pixels): a vertical image (a Short, 9:16) at each `SHORTS_SIZES` tile, with no duration
+badge; any other at each `DISPLAY_SIZES` slot, fitted inside the 16:9 slot as YouTube
+letterboxes 4:3, 1:1 or 21:9:
 
 - headline height: the tallest text line's letter height scaled to the slot; judged by visual
   angle with the CSS reference pixel (0.0213 degrees, CSS Values and Units Level 3, "reference
@@ -84,6 +86,7 @@ from generation.display import (  # re-exported: the check's geometry, shared wi
     Placement,
     Rect,
     badge_rect,
+    slots_for,
 )
 
 WORK_WIDTH = 960  # analysis grid width, px (height follows the aspect ratio)
@@ -870,12 +873,19 @@ def _slot_report(
     headline_px = round(headline.letter_height * place.height, 1) if headline else None
     contrast = _headline_contrast(analysis, headline, place) if headline else None
     face_px = round(face.height * place.height, 1) if face else None
-    badge = badge_rect(slot)
+    badge: Rect | None = badge_rect(slot) if slot.badge else None  # Shorts tiles have none
     badge_area = BADGE.width * BADGE.height
-    text_cover = min(1.0, sum(_overlap(badge, place.rect(b)) for b in texts) / badge_area)
-    face_cover = min(1.0, sum(_overlap(badge, place.rect(f)) for f in analysis.faces) / badge_area)
+    text_cover = face_cover = attention = 0.0
+    if badge is not None:
+        text_cover = min(1.0, sum(_overlap(badge, place.rect(b)) for b in texts) / badge_area)
+        face_cover = min(
+            1.0, sum(_overlap(badge, place.rect(f)) for f in analysis.faces) / badge_area
+        )
+        attention = _attention_under(analysis, badge, place)
     needed = contrast_needed(headline_px)
-    if text_cover >= BADGE_COVER_SHARE:
+    if badge is None:
+        badge_verdict = "no badge"
+    elif text_cover >= BADGE_COVER_SHARE:
         badge_verdict = "text under badge"
     elif face_cover >= BADGE_COVER_SHARE:
         badge_verdict = "face under badge"
@@ -918,13 +928,15 @@ def _slot_report(
             "verdict": badge_verdict,
             "rule": f"{BADGE.width}x{BADGE.height} px badge {BADGE.inset} px in from the "
             f"bottom-right; flagged when text or a face fills "
-            f">= {round(BADGE_COVER_SHARE * 100)}% of it",
+            f">= {round(BADGE_COVER_SHARE * 100)}% of it"
+            if badge is not None
+            else "YouTube draws no video-length badge over a Short's tile",
         },
     }
     problems = []
     for name, check in checks.items():
         verdict = check["verdict"]
-        if verdict in ("good", "clear", "no text", "no face"):
+        if verdict in ("good", "clear", "no badge", "no text", "no face"):
             continue
         if name == "headline":
             problems.append("too small" if verdict == "too small" else "small text")
@@ -946,8 +958,9 @@ def _slot_report(
         "badge_overlap": {
             "text": round(text_cover, 3),
             "face": round(face_cover, 3),
-            "attention": round(_attention_under(analysis, badge, place), 3),
+            "attention": round(attention, 3),
         },
+        "has_badge": badge is not None,
         "checks": checks,
         "verdict": ", ".join(problems) or "good",
         "source": slot.source,
@@ -973,7 +986,8 @@ def readability(
     ignore: Box | None = None,
     text: list[str] | tuple[str, ...] | None = None,
 ) -> list[dict[str, Any]]:
-    """The report for each DISPLAY_SIZES slot, in that order. Text lines wholly inside `ignore`
+    """The report for each slot the image is shown in (`slots_for`: SHORTS_SIZES for a vertical
+    image, else DISPLAY_SIZES), in that order. Text lines wholly inside `ignore`
     (the Free plan's watermark, `WATERMARK_REGION`) do not count as text under the badge.
     `text`: the lines of words known to be drawn on the image (the offline renderer's title and
     sub-line as set), or None when unknown (an upload, an image model's picture): the words
@@ -985,14 +999,45 @@ def readability(
     CSS px, or None without text), contrast_ratio (WCAG, 1-21, or None), face_fraction (the
     largest face box's share of the frame, 0-1, 0.0 without a face), face_px (its height, CSS
     px, or None), badge_overlap {text, face: share of the badge's area over them, 0-1;
-    attention: share of the attention map under it, 0-1}, checks {headline, contrast, face,
-    wording, badge: {value, verdict, rule}; contrast also has `needed`, the ratio it must
-    reach; wording's value is the words, its `lines` the text lines measured, its `source`
-    where the words were counted: "text" or "measured"},
+    attention: share of the attention map under it, 0-1; all 0 without a badge}, has_badge
+    (whether YouTube draws the duration badge over the slot: not over a Short's), checks
+    {headline, contrast, face, wording, badge: {value, verdict, rule}; contrast also has
+    `needed`, the ratio it must reach; wording's value is the words, its `lines` the text
+    lines measured, its `source` where the words were counted: "text" or "measured"},
     verdict ("good" or the problems, comma-separated: "too small", "small text", "low
     contrast", "face too small", "small face", "too many words", "text under badge", "face
-    under badge"), source
+    under badge"; the badge check's verdict is "no badge" on a Short's tile), source
     (where the slot's size comes from).
     """
     lines = [line for line in analysis.lines if ignore is None or not _contains(ignore, line.box)]
-    return [_slot_report(analysis, slot, lines, text) for slot in DISPLAY_SIZES]
+    slots = slots_for(analysis.width, analysis.height)
+    return [_slot_report(analysis, slot, lines, text) for slot in slots]
+
+
+NAMED_RATIOS = ("16:9", "9:16", "4:3", "3:4", "1:1", "21:9", "3:2", "2:3", "4:5", "5:4")
+
+
+def aspect_name(width: int, height: int) -> str:
+    """The image's ratio as creators name it ("9:16" for 768x1376, an image model's 9:16) when
+    within 2% of one of NAMED_RATIOS, else width/height to two decimals ("1.85:1")."""
+    ratio = width / height
+    for name in NAMED_RATIOS:
+        w, h = name.split(":")
+        if abs(ratio / (int(w) / int(h)) - 1) <= 0.02:
+            return name
+    return f"{ratio:.2f}:1"
+
+
+def layout(analysis: Analysis) -> dict[str, Any]:
+    """How YouTube shows the image: `kind` "shorts" (vertical: the 9:16 Shorts tiles, no
+    badge) or "video" (the 16:9 tiles), the image's `aspect` (`aspect_name`) and
+    `letterboxed`: whether it is drawn narrower or shorter than its tile by 2 px or more, with
+    black bars (a 4:3, 1:1 or 21:9 picture in the 16:9 tile)."""
+    slots = slots_for(analysis.width, analysis.height)
+    place = Placement.of(analysis.width, analysis.height, slots[0])
+    bars = max(slots[0].width - place.width, slots[0].height - place.height)
+    return {
+        "kind": "video" if slots is DISPLAY_SIZES else "shorts",
+        "aspect": aspect_name(analysis.width, analysis.height),
+        "letterboxed": bars >= 2,
+    }

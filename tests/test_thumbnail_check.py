@@ -244,13 +244,14 @@ def test_stacked_lines_joined_by_a_drop_shadow_are_measured_as_letters() -> None
     """A 9:16 Short whose "DAY 30" / "OF 100" share one black drop shadow (an offline render
     from a creator's walk-through, `fixtures/stacked-lines-short.jpg`): the shadow's blobs span
     both lines, and the check reported 369 px letters (54 px in search results) for 129 px
-    ones; what the thumbnail shows there is about 19 px."""
+    ones; what the thumbnail shows there is about 19 px (35 px in the desktop Shorts shelf's
+    210x373 tile, where a Short is now measured)."""
     data = (Path(__file__).resolve().parent / "fixtures" / "stacked-lines-short.jpg").read_bytes()
     analysis = saliency.analyse(data)
     assert analysis.lines[0].letter_height * analysis.height == pytest.approx(135, rel=0.1)
-    search = saliency.readability(analysis)[0]
-    assert search["image_height"] == 202
-    assert search["headline_px"] == pytest.approx(19.5, abs=1.5)
+    shelf = saliency.readability(analysis)[0]
+    assert (shelf["name"], shelf["image_height"]) == ("shorts_desktop", 373)
+    assert shelf["headline_px"] == pytest.approx(135 / analysis.height * 373, abs=2.5)
 
 
 def test_heatmap_hottest_region_covers_the_face_of_the_sample_portrait(
@@ -385,6 +386,63 @@ def test_analyse_style_finds_one_face_in_a_one_face_short() -> None:
     faces = analyse_style.detect_faces(picture)
     assert faces is not None and faces.count == 1
     assert len(saliency.analyse(encode_png(picture)).faces) == 1
+
+
+def test_a_vertical_short_is_measured_at_the_shorts_tiles_without_a_badge() -> None:
+    """A 9:16 Short (the "Day 1 of 100" demo, 768x1376) was judged letterboxed into the 16:9
+    tiles as a narrow strip under a "12:34" badge, and failed at every size (QA walk-through:
+    "small text", "too small", "small face"). YouTube shows a Short in 9:16 tiles without a
+    duration badge: it is measured there, filling each tile, and reads at all three."""
+    from studio.job_types.thumbnail_check import check_image, critique_prompt
+
+    data = encode_png(demo("day1"))
+    result = check_image(data, heatmap=False, watermarked=False)
+    assert result["layout"] == {"kind": "shorts", "aspect": "9:16", "letterboxed": False}
+    assert result["sizes"][0]["name"] == "shorts_desktop"
+    analysis = saliency.analyse(data)
+    sizes = saliency.readability(analysis)
+    assert [(s["name"], s["width"], s["height"]) for s in sizes] == [
+        ("shorts_desktop", 210, 373),
+        ("shorts_sidebar", 131, 232),
+        ("shorts_mobile", 164, 291),
+    ]
+    for size in sizes:
+        assert size["height"] == size["width"] * 16 // 9  # each tile 9:16
+        assert size["image_height"] == size["height"]  # filled, not a strip in a 16:9 tile
+        assert size["image_width"] >= size["width"] - 2
+        assert size["has_badge"] is False
+        assert size["checks"]["badge"]["verdict"] == "no badge"
+        assert size["badge_overlap"] == {"text": 0.0, "face": 0.0, "attention": 0.0}
+        assert size["verdict"] == "good", size["verdict"]
+    assert saliency.layout(analysis) == {"kind": "shorts", "aspect": "9:16", "letterboxed": False}
+    assert "Shorts shelf" in critique_prompt(sizes, shorts=True)
+    assert "badge over its bottom-right" not in critique_prompt(sizes, shorts=True)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "aspect", "letterboxed"),
+    [
+        (1280, 720, "16:9", False),
+        (960, 720, "4:3", True),
+        (720, 720, "1:1", True),
+        (1680, 720, "21:9", True),
+    ],
+)
+def test_other_ratios_stay_letterboxed_in_the_16_9_tiles_with_the_badge(
+    width: int, height: int, aspect: str, letterboxed: bool
+) -> None:
+    """Long videos' thumbnails of another ratio are letterboxed into YouTube's 16:9 tiles, under
+    the badge, as before; `layout` says so (the card states it)."""
+    image = Image.new("RGB", (width, height), (40, 44, 52))
+    analysis = saliency.analyse(encode_png(image))
+    sizes = saliency.readability(analysis)
+    assert [s["name"] for s in sizes] == ["search", "suggested", "mobile_home"]
+    assert all(s["has_badge"] and s["checks"]["badge"]["verdict"] == "clear" for s in sizes)
+    assert saliency.layout(analysis) == {
+        "kind": "video",
+        "aspect": aspect,
+        "letterboxed": letterboxed,
+    }
 
 
 def test_readability_at_youtube_sizes(owner, owner_client, check) -> None:

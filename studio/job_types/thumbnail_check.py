@@ -11,16 +11,21 @@ detection, MSER text lines, a centre bias; WCAG 2.1 contrast; sources in that mo
   name (`heatmap_name`) and each answer signs a fresh URL for it (`studio.media`), so a cached
   result never hands out an expired one; None when the plan (snapshotted at submit) lacks the
   "heatmap" feature;
-- `sizes`: one entry per `generation.display.DISPLAY_SIZES` slot (search results 360x202, suggested
-  videos 168x94, mobile home feed 360x202; the shape is in `studio.saliency.readability`):
-  name, label, width, height, headline_px, contrast_ratio, face_fraction, face_px,
-  badge_overlap, checks (per-metric value, verdict and rule) and a plain `verdict`; the
-  wording's words are counted from the text the offline renderer drew when the thumbnail
-  records it (`Thumbnail.parameters["drawn_text"]`, wording `source` "text"), else measured
-  on the image ("measured": uploads, an image model's pictures, older thumbnails);
+- `sizes`: one entry per slot YouTube shows the image in (`generation.display.slots_for`): a
+  landscape or square image (16:9; 4:3, 1:1 and 21:9 letterboxed into the 16:9 tile) at the
+  `DISPLAY_SIZES` slots (search results 360x202, suggested videos 168x94, mobile home feed
+  360x202), a vertical one (a Short, 9:16) at the `SHORTS_SIZES` tiles (desktop Shorts shelf
+  210x373, beside a video 131x232, phone feed shelf 164x291), which have no duration badge
+  (the shape is in `studio.saliency.readability`): name, label, width, height, headline_px,
+  contrast_ratio, face_fraction, face_px, badge_overlap, has_badge, checks (per-metric value,
+  verdict and rule) and a plain `verdict`; the wording's words are counted from the text the
+  offline renderer drew when the thumbnail records it (`Thumbnail.parameters["drawn_text"]`,
+  wording `source` "text"), else measured on the image ("measured": uploads, an image
+  model's pictures, older thumbnails);
 - `hottest`: the box [x0, y0, x1, y1] (fractions of the image) where attention peaks, or None
   without the heatmap; `faces` and `text_lines` (counts), `headline_box`; `badge` (the assumed
-  duration badge, CSS px); `notes`: with a Gemini key, the text model's critique of the image
+  duration badge, CSS px); `layout`: {kind "video" or "shorts", aspect, letterboxed}
+  (`studio.saliency.layout`); `notes`: with a Gemini key, the text model's critique of the image
   (structured output: 3-5 short strings, never the heatmap itself), else None;
   `measured_by`: "local" or the model id.
 
@@ -114,17 +119,24 @@ def store_heatmap(png: bytes) -> str:
     return name
 
 
-def critique_prompt(sizes: list[dict[str, Any]]) -> str:
-    """The text model's instructions, with the measured numbers it should build on."""
+def critique_prompt(sizes: list[dict[str, Any]], *, shorts: bool = False) -> str:
+    """The text model's instructions, with the measured numbers it should build on; `shorts`:
+    the image is a vertical Short, shown in the Shorts tiles without a badge."""
     measured = "; ".join(
         f"{s['label']} {s['width']}x{s['height']}: headline {s['headline_px']} px, contrast "
         f"{s['contrast_ratio']}:1, face {s['face_px']} px tall, verdict {s['verdict']}"
         for s in sizes
     )
+    where = (
+        "as a YouTube Short, small in the 9:16 tiles of the Shorts shelf on desktop and phone "
+        "(no video-length badge)"
+        if shorts
+        else "small in search results, the suggested-videos list and the phone home feed, with "
+        "YouTube's video-length badge over its bottom-right corner"
+    )
     return (
-        "You review YouTube thumbnails for creators. Look at this thumbnail as it will appear "
-        "small in search results, the suggested-videos list and the phone home feed, with "
-        "YouTube's video-length badge over its bottom-right corner. Measured on the image: "
+        f"You review YouTube thumbnails for creators. Look at this thumbnail as it will appear "
+        f"{where}. Measured on the image: "
         f"{measured}. Give 3 to 5 short, concrete notes (each under 20 words) on what draws the "
         "eye first, whether the text and face read at small sizes, clutter, and one change "
         "that would help most. Plain sentences, no numbering, no hex codes."
@@ -151,7 +163,8 @@ class ThumbnailCheck(JobType):
     tool_template = "studio/tools/thumbnail_check.html"
     model_kind = "text"
     time_limit_seconds = 120
-    cache = CachePolicy(version="thumbnail-check-v4")  # per creator: their own thumbnail
+    # per creator: their own thumbnail. v5: a vertical image is measured at the Shorts tiles
+    cache = CachePolicy(version="thumbnail-check-v5")
 
     def fingerprint_input(self, validated: dict[str, Any]) -> dict[str, Any]:
         """What the request sent (the thumbnail; its image never changes): not whether the plan
@@ -252,6 +265,7 @@ def check_image(
     sizes = saliency.readability(
         analysis, ignore=saliency.WATERMARK_REGION if watermarked else None, text=text
     )
+    layout = saliency.layout(analysis)
     heatmap_name = None
     hottest = None
     if heatmap:
@@ -267,7 +281,7 @@ def check_image(
             answer = ctx.call(
                 lambda provider: provider.generate_json(
                     JSONRequest(
-                        prompt=critique_prompt(sizes),
+                        prompt=critique_prompt(sizes, shorts=layout["kind"] == "shorts"),
                         schema=SCHEMA,
                         model=model,
                         images=[InputImage(image, "image/jpeg", "analysis")],
@@ -293,6 +307,7 @@ def check_image(
             "height": saliency.BADGE.height,
             "inset": saliency.BADGE.inset,
         },
+        "layout": layout,
         "thresholds": saliency.thresholds(),
         "notes": notes,
         "measured_by": model,
