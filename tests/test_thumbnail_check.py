@@ -857,6 +857,47 @@ def test_the_card_gives_the_face_as_a_share_of_the_pictures_height() -> None:
     assert "16 in 6 lines · too many words" in html and "about 5 at most" in html
 
 
+def test_the_card_shows_a_short_in_shorts_tiles_and_says_when_a_picture_is_letterboxed() -> None:
+    """A Short's card draws its 9:16 tiles without the "12:34" badge and says why; a 4:3 (or
+    1:1, 21:9) picture's card says YouTube letterboxes it in the 16:9 tiles; a 16:9 one's card,
+    and a result stored before `layout` and `has_badge`, look as before."""
+    from django.template.loader import render_to_string
+
+    from studio.job_types.thumbnail_check import check_image
+
+    def card(result: dict[str, Any]) -> str:
+        return render_to_string("studio/jobs/thumbnail_check.html", {"payload": {"result": result}})
+
+    short = check_image(encode_png(demo("day1")), heatmap=False, watermarked=False)
+    html = card(short)
+    assert html.count('class="check-slot" style="width: ') == 3
+    assert 'style="width: 210px; aspect-ratio: 210 / 373"' in html
+    assert "12:34" not in html and "check-badge" not in html
+    assert "At YouTube's Shorts sizes" in html
+    assert "A vertical (9:16) thumbnail is shown as a Short" in html
+    assert "none on a Short's tile" in html
+    assert "the badge is assumed" not in html
+
+    boxed = check_image(
+        encode_png(Image.new("RGB", (960, 720), (40, 44, 52))), heatmap=False, watermarked=False
+    )
+    html = card(boxed)
+    assert html.count("12:34") == 3
+    assert "YouTube shows a 4:3 thumbnail letterboxed in its 16:9 tiles" in html
+    assert "Shorts sizes" not in html
+
+    wide = check_image(
+        encode_png(Image.new("RGB", (1280, 720), (40, 44, 52))), heatmap=False, watermarked=False
+    )
+    html = card(wide)
+    assert html.count("12:34") == 3 and "letterboxed" not in html
+    older = copy.deepcopy(wide)  # stored by v4: no layout, no has_badge
+    del older["layout"]
+    for size in older["sizes"]:
+        del size["has_badge"]
+    assert card(older) == html
+
+
 def test_a_retry_after_a_plan_change_answers_the_original_job(
     owner, owner_client, django_capture_on_commit_callbacks
 ) -> None:
