@@ -872,6 +872,10 @@ def test_the_card_shows_a_short_in_shorts_tiles_and_says_when_a_picture_is_lette
     html = card(short)
     assert html.count('class="check-slot" style="width: ') == 3
     assert 'style="width: 210px; aspect-ratio: 210 / 373"' in html
+    # Each figure is its tile's width (the caption wraps under it): the 131 and 164 px tiles share
+    # a row of a 335 px phone card instead of taking one row each, widened by their captions.
+    for width in (210, 131, 164):
+        assert f'<figure class="check-size" style="width: {width}px">' in html
     assert "12:34" not in html and "check-badge" not in html
     assert "At YouTube's Shorts sizes" in html
     assert "A vertical (9:16) thumbnail is shown as a Short" in html
