@@ -9,9 +9,13 @@ psycopg_pool.PoolTimeout once the pool's `DB_POOL_TIMEOUT` is spent waiting for 
 
 from __future__ import annotations
 
+import logging
+
 import psycopg
 from django.db import InterfaceError, OperationalError, connection
 from psycopg_pool import PoolTimeout
+
+from core.redis_faults import log_throttled
 
 # SQLSTATEs of an OperationalError that mean the server cannot be reached or is going away
 # (PostgreSQL docs, Appendix A "Error Codes"): class 08 (connection exception), 57P01
@@ -45,3 +49,21 @@ def drop_connection() -> None:
     transaction (`atomic`): the fault already dooms it, and its block must unwind first."""
     if not connection.in_atomic_block:
         connection.close()
+
+
+def log_fault(
+    log: logging.Logger, key: str, exc: BaseException, message: str, *args: object
+) -> None:
+    """Log `exc`, which a background loop (the sweeper, a job's lease renewal) caught and goes
+    on after. A database fault (`is_database_fault`): the connection dropped (`drop_connection`)
+    and one WARNING line per `key` per REDIS_FAULT_LOG_INTERVAL_SECONDS, "`message`: the
+    database is unreachable (OperationalError)", without its traceback: an outage is not a bug,
+    and each loop wrote a traceback every few seconds through one (fault test). Anything else:
+    an ERROR with its traceback, every time."""
+    if is_database_fault(exc):
+        drop_connection()
+        log_throttled(
+            log, key, f"{message}: the database is unreachable (%s)", *args, type(exc).__name__
+        )
+    else:
+        log.error(message, *args, exc_info=exc)

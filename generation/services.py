@@ -25,7 +25,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -44,7 +44,7 @@ from billing.services import (
     refund_credits,
     take_credits,
 )
-from core.db_faults import drop_connection, is_database_fault
+from core.db_faults import drop_connection, is_database_fault, log_fault
 from core.redis_faults import log_throttled
 from core.shared_cache import cached, invalidate
 from core.types import User
@@ -533,9 +533,9 @@ class JobContext:
                         stage=self._tick.stage,
                         progress=self._tick.progress,
                     )
-                except Exception:
-                    logger.warning(
-                        "could not renew the lease of job %s", self.job.pk, exc_info=True
+                except Exception as exc:
+                    log_fault(
+                        logger, "lease", exc, "could not renew the lease of job %s", self.job.pk
                     )
                     continue
                 if not renewed:
@@ -824,9 +824,53 @@ def execute_job(job_id: str) -> Job | None:
         return None
 
 
+# Waits between claims of a job while the database cannot be reached (about 15 s in all): a
+# worker's pool that has just seen an outage waits 0.5 s for a connection
+# (core.postgresql.base.FailFastPool) and reconnects within a few seconds of the database's return.
+CLAIM_RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def claim_when_reachable(job_id: str, lease_owner: str) -> bool:
+    """`claim_job`, tried again after each of CLAIM_RETRY_SECONDS while it raises a database
+    fault (core.db_faults), each on a fresh connection. Still unreachable after the last: False,
+    the job left queued for the sweeper to send again, with a throttled WARNING and no
+    traceback (a message that raised was logged as an ERROR with one and not retried: a job
+    submitted as the database came back waited about a minute, fault test). A claim whose
+    commit the fault hid lapses with its lease, and the sweeper sends it again too."""
+    for pause in (*CLAIM_RETRY_SECONDS, None):
+        try:
+            # Called inside a transaction (a test's), the try gets a savepoint, so a fault
+            # dooms only it; a worker claims in autocommit, one statement.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                return claim_job(job_id, lease_owner)
+        except Exception as exc:
+            if not is_database_fault(exc):
+                raise
+            drop_connection()
+            if pause is None:
+                log_throttled(
+                    logger,
+                    "claim-database-fault",
+                    "job %s: the database stayed unreachable (%s); left for the sweeper",
+                    job_id,
+                    type(exc).__name__,
+                )
+                return False
+            log_throttled(
+                logger,
+                "claim-database-fault",
+                "job %s: the database is unreachable (%s); claiming again in %.1f s",
+                job_id,
+                type(exc).__name__,
+                pause,
+            )
+            time.sleep(pause)
+    return False  # not reached: the loop returns or raises
+
+
 def _execute_job(job_id: str) -> Job | None:
     owner = uuid.uuid4().hex
-    if not claim_job(job_id, owner):
+    if not claim_when_reachable(job_id, owner):
         return None
     job = Job.objects.select_related("user").get(pk=job_id)
     job_type = engine_job_type(job)

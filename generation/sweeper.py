@@ -22,6 +22,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connection
 
+from core.db_faults import log_fault
+
 logger = logging.getLogger(__name__)
 WORKER_SEEN_KEY = "jobs:worker-seen"
 
@@ -65,5 +67,5 @@ class JobSweeper(dramatiq.Middleware):
             try:
                 beat()
                 sweep_once()
-            except Exception:
-                logger.exception("job sweep failed")
+            except Exception as exc:
+                log_fault(logger, "sweep", exc, "job sweep failed")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import threading
 import time
 from typing import Any
@@ -1009,3 +1010,106 @@ def test_a_drop_after_the_deliverys_commit_landed_keeps_the_thumbnail_and_its_fi
     for field in (thumbnail.image, thumbnail.image_small, thumbnail.image_medium):
         assert os.path.exists(os.path.join(settings.MEDIA_ROOT, field.name)), field.name
     assert refunds(owner) == []
+
+
+class ClaimFault:
+    """A cursor wrapper failing the first `times` claims of a job (its conditional UPDATE
+    setting `lease_owner`) as a dropped connection does."""
+
+    def __init__(self, times: int) -> None:
+        self.times = times
+        self.raised = 0
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        claim = sql.startswith('UPDATE "generation_job"') and '"lease_owner"' in sql
+        if claim and self.raised < self.times:
+            self.raised += 1
+            raise dropped_connection()
+        return execute(sql, params, many, context)
+
+
+def test_a_claim_as_the_database_comes_back_is_tried_again_not_left_a_minute(
+    owner, owner_client, submit, monkeypatch, caplog
+) -> None:
+    """A job taken by a worker just after an outage, whose pool still failed fast: the claim
+    raised, Dramatiq logged an ERROR with its traceback and did not retry, and the job waited a
+    minute for the sweeper (fault test). The claim is tried again after 0.5 s, 1 s, ... on a
+    fresh connection; one WARNING line, no traceback."""
+    from django.db import connection
+
+    from generation import services
+
+    pauses: list[float] = []
+    monkeypatch.setattr(services.time, "sleep", pauses.append)
+    job_id = submit(owner_client, body()).json()["id"]
+    caplog.set_level("WARNING")
+    with connection.execute_wrapper(ClaimFault(times=2)):
+        job = execute_job(job_id)
+    assert job is not None and job.status == "succeeded"
+    assert pauses == [0.5, 1.0]
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1 and not lines[0].exc_info  # throttled: one line per minute
+    assert "the database is unreachable" in lines[0].getMessage()
+
+
+def test_a_claim_while_the_database_stays_down_leaves_the_job_for_the_sweeper(
+    owner, owner_client, submit, monkeypatch, caplog
+) -> None:
+    from django.db import connection
+
+    from generation import services
+
+    pauses: list[float] = []
+    monkeypatch.setattr(services.time, "sleep", pauses.append)
+    job_id = submit(owner_client, body()).json()["id"]
+    caplog.set_level("WARNING")
+    with connection.execute_wrapper(ClaimFault(times=1000)):
+        assert execute_job(job_id) is None
+    assert pauses == list(services.CLAIM_RETRY_SECONDS)
+    assert Job.objects.get(pk=job_id).status == "queued"  # the sweeper sends it again
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+def test_background_loops_log_an_outage_once_without_a_traceback_and_a_bug_with_one(
+    caplog,
+) -> None:
+    """The sweeper and a job's lease renewal (core.db_faults.log_fault): every 15 s an ERROR
+    with a 40-line traceback through a database outage (fault test). A database fault: one
+    WARNING line per minute per loop, no traceback; anything else: an ERROR with it."""
+    from core.db_faults import log_fault
+    from core.redis_faults import reset_breakers
+
+    reset_breakers()  # forget what was logged when
+    log = logging.getLogger("tests.loops")
+    caplog.set_level("WARNING", logger="tests.loops")
+    for _ in range(3):
+        log_fault(log, "test-sweep", dropped_connection(), "job sweep failed")
+    log_fault(log, "test-sweep", RuntimeError("a bug"), "job sweep failed")
+    [outage, bug] = [r for r in caplog.records if r.name == "tests.loops"]
+    assert outage.levelname == "WARNING" and not outage.exc_info
+    assert outage.getMessage() == "job sweep failed: the database is unreachable (OperationalError)"
+    assert bug.levelname == "ERROR" and bug.exc_info and bug.getMessage() == "job sweep failed"
+
+
+def test_the_sweeper_logs_an_outage_as_one_line(settings, monkeypatch, caplog) -> None:
+    """The sweeper's loop goes on through an outage, logging it through log_fault (above)."""
+    from core.redis_faults import reset_breakers
+    from generation import sweeper
+
+    reset_breakers()
+    settings.JOB_SWEEP_INTERVAL_SECONDS = 0.01
+    middleware = sweeper.JobSweeper()
+    calls: list[int] = []
+
+    def database_down() -> int:
+        calls.append(1)
+        if len(calls) == 3:
+            middleware._stop.set()
+        raise dropped_connection()
+
+    monkeypatch.setattr(sweeper, "sweep_once", database_down)
+    caplog.set_level("WARNING", logger="generation.sweeper")
+    middleware._loop()  # returns once stopped
+    lines = [r for r in caplog.records if r.name == "generation.sweeper"]
+    assert len(calls) == 3 and len(lines) == 1 and not lines[0].exc_info
+    assert "the database is unreachable" in lines[0].getMessage()
