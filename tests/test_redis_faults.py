@@ -206,8 +206,15 @@ def test_the_dramatiq_broker_has_short_timeouts_and_fails_fast(
         queue_name="default", actor_name="noop", args=(), kwargs={}, options={}
     )
     broker.enqueue(message)
+    consumer = broker.consume("default", prefetch=2, timeout=100)
+    assert next(consumer) is not None
     redis_server.pause()
-    with pytest.raises(redis.RedisError):
+    # A hung server's timeout is a connection error too (core.redis_faults.RedisTimedOut), so
+    # Dramatiq's consumer restarts quietly instead of logging a CRITICAL traceback each time.
+    with pytest.raises(dramatiq.ConnectionClosed):
+        next(consumer)
+    redis_faults.reset_breakers()
+    with pytest.raises(redis.ConnectionError):
         broker.enqueue(message)  # one timeout
     started = time.monotonic()
     with pytest.raises(RedisUnavailable):
@@ -215,6 +222,41 @@ def test_the_dramatiq_broker_has_short_timeouts_and_fails_fast(
     assert time.monotonic() - started < 0.3  # the timeout is 0.5 s
     redis_server.resume()
     broker.client.connection_pool.disconnect()
+
+
+def test_dramatiqs_consumer_reconnect_lines_are_logged_once_per_interval(settings: Any) -> None:
+    """Six consumers each logged a CRITICAL connection error and an INFO restart every 3 s
+    while Redis was away (about 2,000 lines through a ten-minute hang, fault test): one of each
+    per interval for all of them (core.logs.BrokerReconnectThrottle), then a count."""
+    from core.logs import BrokerReconnectThrottle
+
+    config = django_settings.LOGGING  # on the console handler, which every process logs to
+    assert "broker_reconnects" in config["handlers"]["console"]["filters"]
+    assert config["filters"]["broker_reconnects"]["()"] == "core.logs.BrokerReconnectThrottle"
+    redis_faults.reset_breakers()
+    settings.REDIS_FAULT_LOG_INTERVAL_SECONDS = 0.2
+    throttle = BrokerReconnectThrottle()
+
+    def record(name: str, msg: str, *args: Any) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.CRITICAL, __file__, 1, msg, args, None)
+
+    error = "Consumer encountered a connection error: %s"
+    lines = [
+        record(f"dramatiq.worker.ConsumerThread({queue})", error, "Redis is failing fast")
+        for queue in ("jobs", "jobs_high", "jobs.DQ", "jobs", "jobs_high")
+    ]
+    assert [throttle.filter(line) for line in lines] == [True, False, False, False, False]
+    restart = record("dramatiq.worker.ConsumerThread(jobs)", "Restarting consumer in %0.2f s.", 3)
+    assert throttle.filter(restart)  # its own line, once too
+    other = record("dramatiq.worker.WorkerThread", error, "x")
+    assert throttle.filter(other) and throttle.filter(other)  # not a consumer's: untouched
+    time.sleep(0.25)
+    later = record("dramatiq.worker.ConsumerThread(jobs)", error, "still away")
+    assert throttle.filter(later)
+    assert later.getMessage() == (
+        "Consumer encountered a connection error: still away"
+        " (4 similar lines held back in the last 0 s)"
+    )
 
 
 @pytest.mark.django_db

@@ -1031,6 +1031,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "core.logs.RequestId"},
         "no_403_traceback": {"()": "core.logs.No403Traceback"},
+        "broker_reconnects": {"()": "core.logs.BrokerReconnectThrottle"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"}
@@ -1039,7 +1040,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["request_id", "no_403_traceback"],
+            "filters": ["request_id", "no_403_traceback", "broker_reconnects"],
         }
     },
     # Upper-cased: `LOG_LEVEL=warning` (gunicorn's WEB_LOG_LEVEL is lower-case) stopped every
