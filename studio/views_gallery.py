@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -246,13 +247,54 @@ def _card(request: AuthenticatedHttpRequest, thumbnail: Thumbnail) -> TemplateRe
     )
 
 
+class _CardGone(Exception):
+    """A gallery card's thumbnail is not the creator's (any more): see `_card_thumbnail`."""
+
+
+# What an htmx request from a gallery card (Favourite, Delete, the project menu) gets when its
+# thumbnail is gone: still a 404, but one that removes the card (HX-Retarget: studio.js swaps an
+# error answer that names its target) and says why (HX-Trigger: toasts.js's "showMessage"). Its
+# status, headers and body are the same for a stranger's thumbnail, a deleted one of the
+# creator's own and an id never used: nothing tells them apart.
+CARD_GONE_MESSAGE = "This thumbnail was deleted."
+
+
+def _card_thumbnail(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Thumbnail:
+    """The creator's thumbnail a card action is on; for an htmx request when there is none (deleted
+    in another tab), `_CardGone`, answered by `_card_action`; otherwise Django's 404 page."""
+    try:
+        return services.access_thumbnail(request.user, thumbnail_id)
+    except Http404:
+        if request.headers.get("HX-Request"):
+            raise _CardGone from None
+        raise
+
+
+def _card_action(view: Any) -> Any:
+    @wraps(view)
+    def wrapped(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResponse:
+        try:
+            response: HttpResponse = view(request, thumbnail_id)
+        except _CardGone:
+            response = HttpResponse("", status=404)
+            response["HX-Retarget"] = "closest .thumb"
+            response["HX-Reswap"] = "outerHTML"
+            response["HX-Trigger"] = json.dumps(
+                {"showMessage": {"level": "info", "text": CARD_GONE_MESSAGE}}
+            )
+        return response
+
+    return wrapped
+
+
 @login_required
 @require_POST
+@_card_action
 def toggle_favorite(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResponse:
     """A card's Favourite: sets `favorite` ("true" or "false", what the card's button asks for,
     so a resent request or a second tab's stale card cannot undo it); without it, flips the
     state. Any other value: 400 `{"error", "code": "invalid"}` (the card stays as it is)."""
-    thumbnail = services.access_thumbnail(request.user, thumbnail_id)
+    thumbnail = _card_thumbnail(request, thumbnail_id)
     favorite = FavoriteInput(data=request.POST)
     if not favorite.is_valid():
         return json_error(
@@ -270,11 +312,12 @@ def toggle_favorite(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Htt
 
 @login_required
 @require_POST
+@_card_action
 def delete_thumbnail(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResponse:
     """A gallery card's Delete (htmx: an empty answer, the card goes) or the large view's (a
     form: on to the newest other version of its line, or the studio, saying it was deleted:
     with the gallery filters of the form's `studio` address, the large view's "← Studio")."""
-    thumbnail = services.access_thumbnail(request.user, thumbnail_id)
+    thumbnail = _card_thumbnail(request, thumbnail_id)
     other_version = (
         thumbnail.versions()
         .exclude(pk=thumbnail.pk)
@@ -317,8 +360,9 @@ def set_public(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResp
 
 @login_required
 @require_POST
+@_card_action
 def move_thumbnail(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResponse:
-    thumbnail = services.access_thumbnail(request.user, thumbnail_id)
+    thumbnail = _card_thumbnail(request, thumbnail_id)
     raw = request.POST.get("project_id") or ""
     try:  # "" or "none": out of any project ("²".isdigit() is true, so no isdigit test)
         project_id = parse_id(raw) if raw not in ("", "none") else None

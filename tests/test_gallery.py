@@ -939,6 +939,45 @@ def test_a_favourite_sent_twice_or_from_a_stale_card_keeps_what_was_asked(
     assert not coffee.is_favorite
 
 
+def test_a_cards_action_on_a_thumbnail_gone_removes_the_card_and_says_so(
+    owner, owner_client, other
+) -> None:
+    """A card whose thumbnail was deleted in another tab: its Favourite, Delete and project menu
+    got a bare 404 that htmx swaps nowhere, and the page showed nothing. The htmx answer now
+    names the card as its target (empty: it goes) and carries a message; it is still a 404, the
+    same for a stranger's thumbnail as for a deleted one of the creator's own."""
+    make_thumbs(owner, [(1, "Mine, deleted", 0, False)])
+    make_thumbs(other, [(2, "A stranger's", 0, False)])
+    mine = Thumbnail.objects.get(title="Mine, deleted")
+    stranger = Thumbnail.objects.get(title="A stranger's")
+    owner_client.post(f"/studio/thumbnails/{mine.pk}/delete", HTTP_HX_REQUEST="true")
+    assert not Thumbnail.objects.filter(pk=mine.pk).exists()
+    answers = {}
+    for action, data in (("favorite", {"favorite": "true"}), ("delete", {}), ("move", {})):
+        for thumbnail in (mine, stranger):
+            response = owner_client.post(
+                f"/studio/thumbnails/{thumbnail.pk}/{action}", data, HTTP_HX_REQUEST="true"
+            )
+            answer = (
+                response.status_code,
+                response.content,
+                {name: response.get(name) for name in ("HX-Retarget", "HX-Reswap", "HX-Trigger")},
+            )
+            answers.setdefault(action, set()).add(json.dumps(answer, default=repr))
+            assert response.status_code == 404, action
+            assert response["HX-Retarget"] == "closest .thumb"
+            assert response.content == b""
+            assert json.loads(response["HX-Trigger"]) == {
+                "showMessage": {"level": "info", "text": "This thumbnail was deleted."}
+            }
+    assert all(len(seen) == 1 for seen in answers.values()), answers
+    stranger.refresh_from_db()  # untouched
+    assert not stranger.is_favorite
+    # Without htmx (a form, the API's clients): Django's 404 page, as before.
+    plain = owner_client.post(f"/studio/thumbnails/{stranger.pk}/favorite")
+    assert plain.status_code == 404 and "HX-Trigger" not in plain
+
+
 def test_a_favourite_other_than_true_or_false_is_refused(owner, owner_client) -> None:
     """`favorite=maybe` answered 200 and was read as false (unstarring); only the documented
     "true" and "false" are taken, and no value at all flips the star."""

@@ -64,6 +64,20 @@ axe.run({resultTypes: ["violations"]}).then((results) => results.violations
                 targets: v.nodes.map((n) => n.target).slice(0, 3)})))"""
 
 
+def in_thread(work: Any) -> None:
+    """`work()` on a thread of its own: Playwright's may not use the ORM (an event loop runs)."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+
+
 def serious_violations(page: Any) -> list[str]:
     """axe-core's serious and critical violations on `page`, one line each: rule id, impact,
     help and where (the first three nodes)."""
@@ -373,11 +387,18 @@ def test_a_double_clicks_second_click_is_not_a_second_job(live_server: Any) -> N
 def test_a_new_project_joins_the_project_menus_in_their_order(live_server: Any) -> None:
     """A project added in the studio went to the end of every project menu ("Alpha" after
     "Delta") until a reload put it in its place (walkthrough 2026-12-04): it goes where the
-    server lists it, in the gallery's filter, the generate form's pick and each card's menu."""
+    server lists it, in the gallery's filter, the generate form's pick and each card's menu.
+    A card whose thumbnail was deleted in another tab (walkthrough 2026-12-05, 93-stale-move):
+    moving it got a 404 and the page showed nothing, the menu left on the new project; the
+    card goes, saying why. A move into a project deleted meanwhile: the menu goes back."""
+    from playwright.sync_api import expect
+
     owner = make_user("order@example.com")
     for name in ("Beta", "Delta"):
         Project.objects.create(owner=owner, name=name)
     card: Any = ThumbnailFactory(owner=owner, title="Already made")
+    stale: Any = ThumbnailFactory(owner=owner, title="Deleted in another tab")
+    starred: Any = ThumbnailFactory(owner=owner, title="Also deleted there")
     with signed_in(live_server, owner, DESKTOP) as page:
         page.goto(f"{live_server.url}/studio/")
         for name in ("Charlie", "Alpha", "Echo"):
@@ -388,6 +409,25 @@ def test_a_new_project_joins_the_project_menus_in_their_order(live_server: Any) 
             selector: page.locator(f"{selector} option").all_inner_texts()
             for selector in ("#gallery-project", "#project", f"#move-{card.pk}")
         }
+        in_thread(Thumbnail.objects.filter(pk__in=[stale.pk, starred.pk]).delete)
+        page.select_option(f"#move-{stale.pk}", label="Beta")
+        expect(page.locator(f"#thumbnail-{stale.pk}")).to_have_count(0)
+        toast = page.locator(".messages.toasts[role=status] li")
+        expect(toast).to_have_count(1)
+        expect(toast).to_contain_text("This thumbnail was deleted.")
+        # Favourite by keyboard: the card goes, the focus to the card taking its place, and
+        # the same words again make no second message.
+        page.locator(f"#fav-{starred.pk}").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator(f"#thumbnail-{starred.pk}")).to_have_count(0)
+        expect(page.locator(f"#thumbnail-{card.pk}")).to_be_focused()
+        expect(toast).to_have_count(1)
+        in_thread(Project.objects.filter(owner=owner, name="Delta").delete)
+        with page.expect_response(lambda r: r.url.endswith(f"/{card.pk}/move")) as moved:
+            page.select_option(f"#move-{card.pk}", label="Delta")
+        assert moved.value.status == 404
+        expect(page.locator(f"#move-{card.pk}")).to_have_value("")
+        expect(page.locator(f"#thumbnail-{card.pk}")).to_have_count(1)
     projects = ["Alpha", "Beta", "Charlie", "Delta", "Echo"]
     assert menus == {
         "#gallery-project": ["All projects", "No project", *projects],

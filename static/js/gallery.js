@@ -184,12 +184,22 @@
   feed.addEventListener("htmx:beforeSwap", (event) => {
     const card = event.detail.target;
     if (!(card instanceof HTMLElement) || !card.matches(".thumb") || !card.contains(document.activeElement)) return;
-    if (!event.detail.shouldSwap || event.detail.serverResponse.trim()) return;  // kept or replaced
+    // A 404 that removes the card (its thumbnail deleted in another tab) is swapped by
+    // studio.js's listener, which runs after this one: its HX-Retarget says it will be.
+    const swaps = event.detail.shouldSwap || Boolean(event.detail.xhr.getResponseHeader("HX-Retarget"));
+    if (!swaps || event.detail.serverResponse.trim()) return;  // kept or replaced
     const cards = Array.from(feed.querySelectorAll(".thumb"));
     const at = cards.indexOf(card);
     const next = cards[at + 1] || cards[at - 1] || document.getElementById("gallery-heading");
     // The swap runs right after this event, in the same task.
     queueMicrotask(() => { if (!card.isConnected && next && next.isConnected) next.focus(); });
+  });
+  // A card's project menu whose move failed (refused, the project or the card's thumbnail gone,
+  // no network) goes back to the project the card is in, not left on one it never went to.
+  feed.addEventListener("htmx:afterRequest", (event) => {
+    const menu = event.detail.elt;
+    if (event.detail.successful || !(menu instanceof HTMLSelectElement) || !menu.matches("select.move")) return;
+    Array.from(menu.options).forEach((option) => { option.selected = option.defaultSelected; });
   });
   window.addEventListener("scroll", schedule, { passive: true });
   window.addEventListener("resize", () => { relayout(); schedule(); });
