@@ -1924,7 +1924,18 @@ def test_a_thumbnail_made_public_on_its_large_view_opens_as_a_page_for_anyone(
     with signed_in(live_server, creator, viewport) as page:
         page.context.grant_permissions(["clipboard-read", "clipboard-write"])
         page.goto(f"{live_server.url}/studio/thumbnails/{thumbnail.pk}")
-        page.get_by_role("button", name="Make public").click()
+        # By keyboard: a secondary button shows the focus ring (its own box-shadow hid it;
+        # walkthrough 2: 30, 31).
+        make_public = page.get_by_role("button", name="Make public")
+        ring = "el => { const s = getComputedStyle(el); return [s.boxShadow, s.outlineStyle]; }"
+        unfocused = make_public.evaluate(ring)
+        make_public.focus()
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Tab")
+        expect(make_public).to_be_focused()
+        assert make_public.evaluate("el => el.matches(':focus-visible')")
+        assert make_public.evaluate(ring) != unfocused, unfocused
+        make_public.click()
         link = page.locator("#public-url")
         expect(link).to_be_visible()
         url = link.input_value()
