@@ -339,7 +339,8 @@ def delete_thumbnail(request: AuthenticatedHttpRequest, thumbnail_id: int) -> Ht
 def set_public(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResponse:
     """The large view's "Public link": `public` "true" gives the thumbnail a page of its own
     (`/p/<token>/`, studio.views_share.public_thumbnail), "false" makes it private (that link
-    404s at once; a new one next time). Back to the large view, saying what changed."""
+    404s at once; a new one next time). Back to the large view's public link section
+    (`#public-link`), saying what changed."""
     thumbnail = services.access_thumbnail(request.user, thumbnail_id)
     switch = PublicInput(data=request.POST)
     if not switch.is_valid():
@@ -355,7 +356,10 @@ def set_public(request: AuthenticatedHttpRequest, thumbnail_id: int) -> HttpResp
         if wanted
         else "Private: its public link no longer works.",
     )
-    return redirect("thumbnail-page", thumbnail.pk)
+    # Back at the public link's section, which the browser focuses (a fragment's target that
+    # takes focus: tabindex="-1"), not the page's top: the keyboard went on from "Skip to
+    # content" after making it public.
+    return redirect(f"{reverse('thumbnail-page', args=[thumbnail.pk])}#public-link")
 
 
 @login_required

@@ -374,7 +374,8 @@ def test_a_public_thumbnail_has_a_page_of_its_own_until_it_is_made_private(
 
     response = owner_client.post(f"/studio/thumbnails/{thumbnail.pk}/public", {"public": "true"})
     assert (
-        response.status_code == 302 and response["Location"] == f"/studio/thumbnails/{thumbnail.pk}"
+        response.status_code == 302
+        and response["Location"] == f"/studio/thumbnails/{thumbnail.pk}#public-link"
     )
     link = public_url(owner_client, thumbnail)
     thumbnail.refresh_from_db()

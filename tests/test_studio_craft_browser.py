@@ -1924,8 +1924,9 @@ def test_a_thumbnail_made_public_on_its_large_view_opens_as_a_page_for_anyone(
     with signed_in(live_server, creator, viewport) as page:
         page.context.grant_permissions(["clipboard-read", "clipboard-write"])
         page.goto(f"{live_server.url}/studio/thumbnails/{thumbnail.pk}")
-        # By keyboard: a secondary button shows the focus ring (its own box-shadow hid it;
-        # walkthrough 2: 30, 31).
+        # By keyboard: a secondary button shows the focus ring (its own box-shadow hid it), and
+        # after the page comes back the keyboard is at the public link, not the page's top
+        # (walkthrough 2: 30, 31, 09).
         make_public = page.get_by_role("button", name="Make public")
         ring = "el => { const s = getComputedStyle(el); return [s.boxShadow, s.outlineStyle]; }"
         unfocused = make_public.evaluate(ring)
@@ -1935,8 +1936,12 @@ def test_a_thumbnail_made_public_on_its_large_view_opens_as_a_page_for_anyone(
         expect(make_public).to_be_focused()
         assert make_public.evaluate("el => el.matches(':focus-visible')")
         assert make_public.evaluate(ring) != unfocused, unfocused
-        make_public.click()
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"#public-link$"))
+        expect(page.locator("#public-link")).to_be_focused()
+        page.keyboard.press("Tab")
         link = page.locator("#public-url")
+        expect(link).to_be_focused()
         expect(link).to_be_visible()
         url = link.input_value()
         assert url.startswith(f"{live_server.url}/p/")
