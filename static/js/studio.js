@@ -425,6 +425,26 @@ document.addEventListener("click", (event) => {
     if (key && status > 0 && status < 500) key.value = "";
   });
 
+  // A paid form's last refusal ("change the text, style, palette or faces...") goes when the form
+  // is sent again, or stopped by the browser for a field of its own (too many references): it
+  // stayed beside the browser's new message, as if it were the answer. Where it is: the
+  // errors box beside the form's own results (#results-<type> -> #errors-<type>), or the
+  // page's #tool-errors; #generate-errors for Generate. A new refusal comes with the answer.
+  function errorsOf(paidForm) {
+    if (paidForm.id === "generate-form") return document.getElementById("generate-errors");
+    const own = /^#results-(\w+)$/.exec(paidForm.getAttribute("hx-target") || "");
+    return document.getElementById(own ? "errors-" + own[1] : "tool-errors");
+  }
+  function clearErrors(event) {
+    const el = event.target;
+    const paidForm = el instanceof HTMLFormElement ? el : el instanceof Element && el.form;
+    if (!(paidForm instanceof HTMLFormElement) || !paidForm.matches(PAID_FORMS)) return;
+    const box = errorsOf(paidForm);
+    if (box && box.textContent.trim()) box.replaceChildren();
+  }
+  document.addEventListener("submit", clearErrors, true);
+  document.addEventListener("invalid", clearErrors, true);  // "invalid" does not bubble
+
   // A picker of at most data-max-picks images, ticked and uploaded together (the edit form's
   // references; the server refuses more): at the limit the unticked boxes are disabled and a
   // note says why; uploads past it are refused by the file field before anything is sent.
