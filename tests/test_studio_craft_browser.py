@@ -415,6 +415,13 @@ def test_a_new_project_joins_the_project_menus_in_their_order(live_server: Any) 
         toast = page.locator(".messages.toasts[role=status] li")
         expect(toast).to_have_count(1)
         expect(toast).to_contain_text("This thumbnail was deleted.")
+        # In sight on a phone scrolled down to the cards too (the page's own messages are in
+        # its flow there, at the top).
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.locator(f"#thumbnail-{card.pk}").scroll_into_view_if_needed()
+        box = toast.bounding_box()
+        assert box and box["y"] >= 0 and box["y"] + box["height"] <= 844, box
+        page.set_viewport_size(DESKTOP)
         # Favourite by keyboard: the card goes, the focus to the card taking its place, and
         # the same words again make no second message.
         page.locator(f"#fav-{starred.pk}").focus()

@@ -1,14 +1,16 @@
 // The page-wide messages (templates/base.html's .messages.toasts): a success or info message
 // fades after 8 s (CSS) and is then removed; any message goes at once with its × button.
 // A message from an htmx answer (its HX-Trigger header's {"showMessage": {"level", "text"}},
-// e.g. a gallery card whose thumbnail was deleted in another tab) is added to the same list,
-// which is made when the page had no message.
+// e.g. a gallery card whose thumbnail was deleted in another tab) goes in a list of its own,
+// .live, pinned to the bottom of the screen (app.css): the page's list is at its top, out of
+// sight on a phone scrolled down to the card.
 (function () {
   const main = document.getElementById("main");
-  let list = document.querySelector(".messages.toasts");
+  let list = null;
   const remove = (item) => {
+    const from = item.parentElement;
     item.remove();
-    if (list && !list.querySelector("li")) list.replaceChildren();
+    if (from && !from.querySelector("li")) from.replaceChildren();
   };
   document.addEventListener("click", (event) => {
     const button = event.target instanceof Element ? event.target.closest(".messages.toasts .toast-close") : null;
@@ -20,7 +22,7 @@
   function show(level, text) {
     if (!list) {
       list = document.createElement("ul");
-      list.className = "messages toasts";
+      list.className = "messages toasts live";
       list.setAttribute("role", "status");
       if (main) main.before(list);
       else document.body.prepend(list);
