@@ -460,6 +460,23 @@ def _second_subscription(fake: FakeStripe, owner: Any, plan: str) -> list[dict[s
     return fake.complete_checkout(session["id"], deliver=False)
 
 
+def starter_then_advanced(
+    owner_client: JSONClient, fake: FakeStripe, owner: Any
+) -> tuple[list[dict[str, Any]], str, str]:
+    """(Starter's events, Starter's id, Advanced's id): Starter subscribed in the studio, then
+    Advanced bought outside it five days later, both delivered."""
+    older_events = subscribe(owner_client, fake, "starter")
+    deliver(owner_client, fake, older_events)
+    fake.clock_offset = 5 * 24 * 3600
+    newer_events = _second_subscription(fake, owner, "advanced")
+    deliver(owner_client, fake, newer_events)
+    return (
+        older_events,
+        stripe_subscription_id(older_events),
+        stripe_subscription_id(newer_events),
+    )
+
+
 def test_an_event_of_the_older_of_two_live_subscriptions_does_not_switch_the_account(
     fake: FakeStripe, priced: Any, owner: Any, owner_client: JSONClient
 ) -> None:
@@ -467,13 +484,7 @@ def test_an_event_of_the_older_of_two_live_subscriptions_does_not_switch_the_acc
     Advanced, the newer. Any later event of Starter (here its cancellation at the period end,
     set in the dashboard; then its renewal) switched the account back to Starter and expired
     the period's Advanced credits, though both still bill. It is now recorded as ignored."""
-    older_events = subscribe(owner_client, fake, "starter")
-    deliver(owner_client, fake, older_events)
-    older = stripe_subscription_id(older_events)
-    fake.clock_offset = 5 * 24 * 3600
-    newer_events = _second_subscription(fake, owner, "advanced")
-    deliver(owner_client, fake, newer_events)
-    newer = stripe_subscription_id(newer_events)
+    older_events, older, newer = starter_then_advanced(owner_client, fake, owner)
     row = Subscription.objects.get(user=owner)
     assert (row.plan.slug, row.stripe_subscription_id) == ("advanced", newer)
     balance, entries = get_balance(owner), CreditLedgerEntry.objects.count()
@@ -524,13 +535,7 @@ def test_the_newer_of_two_subscriptions_cancelled_gives_the_older_s_credits_in_a
     unused credits expired) and nothing was granted, and the late deleted event was then
     "not this account's": balance 0 in that order, 100 in the other. Both orders now give
     Starter with its 100 credits."""
-    older_events = subscribe(owner_client, fake, "starter")
-    deliver(owner_client, fake, older_events)
-    older = stripe_subscription_id(older_events)
-    fake.clock_offset = 5 * 24 * 3600
-    newer_events = _second_subscription(fake, owner, "advanced")
-    deliver(owner_client, fake, newer_events)
-    newer = stripe_subscription_id(newer_events)
+    older_events, older, newer = starter_then_advanced(owner_client, fake, owner)
     assert Subscription.objects.get(user=owner).stripe_subscription_id == newer
 
     deleted = fake.cancel_now(newer, deliver=False)
