@@ -934,14 +934,7 @@ def _on_charge_refunded(charge: Obj) -> str:
 
 def _refunds_of(charge: Obj) -> list[Obj]:
     """Every refund of `charge`, read from Stripe (newest first, as Stripe lists them)."""
-    try:
-        listed = client().v1.refunds.list(params={"charge": charge["id"], "limit": 100})
-        return [dict(refund.to_dict()) for refund in listed.auto_paging_iter()]
-    except stripe.StripeError as exc:
-        logger.warning("stripe refunds.list failed: %s", exc)
-        raise PaymentProviderError(
-            "The payment service could not be reached; nothing was charged. Try again."
-        ) from exc
+    return _listed(client().v1.refunds.list, {"charge": charge["id"], "limit": 100})
 
 
 def _take_back_refunds(purchase: CreditPackPurchase, charge: Obj, refunds: list[Obj]) -> int:
@@ -1032,20 +1025,16 @@ class ChargeReversals(NamedTuple):
 def _reversals_of(payment_intent: str) -> list[ChargeReversals]:
     """What may have paid back a pack's payment, read from Stripe before its grant: the
     payment's charges, each one's refunds and, for a disputed one, its disputes."""
-    listed = _call(
-        "charges.list",
-        lambda: client().v1.charges.list(params={"payment_intent": payment_intent, "limit": 100}),
-    )
+    stripe_client = client()
     found = []
-    for charge in listed["data"]:
+    for charge in _listed(
+        stripe_client.v1.charges.list, {"payment_intent": payment_intent, "limit": 100}
+    ):
         disputes: list[Obj] = []
         if charge.get("disputed"):
-            disputes = _call(
-                "disputes.list",
-                functools.partial(
-                    client().v1.disputes.list, params={"charge": charge["id"], "limit": 100}
-                ),
-            )["data"]
+            disputes = _listed(
+                stripe_client.v1.disputes.list, {"charge": charge["id"], "limit": 100}
+            )
         found.append(ChargeReversals(charge, _refunds_of(charge), disputes))
     return found
 
